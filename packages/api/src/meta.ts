@@ -1,0 +1,42 @@
+// Names shared by every component: the API group, labels, annotations and ports of CONTRACT.md.
+export const GROUP = 'skillgate.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+export const LABEL_INJECT = 'skillgate.dev/inject';          // namespace label: "enabled" turns injection on
+export const LABEL_SKILL = 'skillgate.dev/skill';            // pod label: the skill's name
+export const ANNOTATION_OWNER = 'skillgate.dev/owner';       // pod annotation: accountable human (email)
+export const ANNOTATION_INJECTED = 'skillgate.dev/injected'; // pod annotation: injector version that patched it
+export const ANNOTATION_INJECT = 'skillgate.dev/inject';     // pod annotation: "disabled" asks to opt out
+export const ANNOTATION_INJECT_EXCEPTION = 'skillgate.dev/inject-exception'; // name of an allowed exception
+
+export const PORTS = {
+  claude: 15001,   // 127.0.0.1: Claude API for the skill
+  egress: 15002,   // 127.0.0.1: HTTP forward + CONNECT egress proxy
+  health: 15021,   // /healthz, /readyz
+  metrics: 15090,  // /metrics
+} as const;
+
+/** Token audience of the projected ServiceAccount token a sidecar exchanges for a workload token. */
+export const TOKEN_AUDIENCE = 'skillgate';
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  creationTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+/** A status condition, as Kubernetes API conventions define it. */
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}

@@ -1,0 +1,2 @@
+// skillgate — the command line: component entrypoints and the responder's commands.
+export {};

@@ -1,0 +1,57 @@
+// Which request and response headers a gateway must drop, replace or keep. Credentials the skill
+// sends are never forwarded or logged; hop-by-hop headers are per connection (RFC 9110 §7.6.1).
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+
+/** Headers that carry a credential: dropped on the way in, redacted in any record or log. */
+export const CREDENTIAL_HEADERS = new Set(['x-api-key', 'authorization', 'proxy-authorization', 'cookie', 'set-cookie']);
+
+export const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
+]);
+
+/**
+ * Request headers to send upstream: the client's, minus credentials, hop-by-hop and host, plus the
+ * upstream credential. `anthropic-beta` and X-Stainless-* pass verbatim (repeats kept as sent).
+ */
+export function upstreamRequestHeaders(
+  incoming: IncomingHttpHeaders,
+  credential: { apiKey?: string; bearer?: string },
+): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  const connectionListed = listedInConnection(incoming.connection);
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined) continue;
+    if (CREDENTIAL_HEADERS.has(name) || HOP_BY_HOP.has(name) || name === 'host' || connectionListed.has(name)) continue;
+    out[name] = value;
+  }
+  if (credential.apiKey) out['x-api-key'] = credential.apiKey;
+  if (credential.bearer) out['authorization'] = `Bearer ${credential.bearer}`;
+  return out;
+}
+
+/** Response headers to send back to the skill: the upstream's, minus hop-by-hop. */
+export function clientResponseHeaders(incoming: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  const connectionListed = listedInConnection(incoming.connection);
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || connectionListed.has(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+/** Headers safe to put in a record or a log line: credentials replaced by a marker. */
+export function recordableHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    out[name] = CREDENTIAL_HEADERS.has(name) ? '[credential removed]' : Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+function listedInConnection(value: string | string[] | undefined): Set<string> {
+  if (!value) return new Set();
+  const s = Array.isArray(value) ? value.join(',') : value;
+  return new Set(s.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean));
+}

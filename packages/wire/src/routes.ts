@@ -1,0 +1,59 @@
+// The Claude API's routes as a gateway needs to know them: what a request is, and whether its body
+// must be read (to inspect and record it) or streamed straight through (uploads). Any other /v1/*
+// path is an open list: forwarded and recorded as `other`.
+
+export type RouteKind =
+  | 'messages'          // POST /v1/messages
+  | 'count_tokens'      // POST /v1/messages/count_tokens
+  | 'complete'          // POST /v1/complete (legacy)
+  | 'batch_create'      // POST /v1/messages/batches
+  | 'batch_results'     // GET /v1/messages/batches/{id}/results (JSONL)
+  | 'batch'             // other /v1/messages/batches...
+  | 'models'            // /v1/models[/{id}]
+  | 'file_upload'       // POST /v1/files (multipart)
+  | 'files'             // other /v1/files...
+  | 'skill_upload'      // POST /v1/skills[/{id}/versions] (multipart)
+  | 'skills'            // other /v1/skills...
+  | 'probe'             // HEAD / and HEAD /api/hello (Claude Code warm-up)
+  | 'other_v1'          // any other /v1/* path
+  | 'unknown';          // not the Claude API
+
+export interface Route {
+  kind: RouteKind;
+  /** How the request body is handled: read whole (bounded) to inspect, or streamed through. */
+  body: 'inspect' | 'stream' | 'none';
+  /** Largest request body accepted for this route, in bytes (Anthropic's own limits). */
+  maxBodyBytes: number;
+  /** The path without the query string. */
+  path: string;
+}
+
+const MB = 1024 * 1024;
+export const LIMITS = { messages: 32 * MB, batches: 256 * MB, files: 500 * MB } as const;
+
+export function classifyRoute(method: string, url: string): Route {
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  const m = method.toUpperCase();
+  const route = (kind: RouteKind, body: Route['body'], maxBodyBytes: number = LIMITS.messages): Route =>
+    ({ kind, body, maxBodyBytes, path });
+
+  if ((m === 'HEAD' || m === 'GET') && (path === '/' || path === '/api/hello')) return route('probe', 'none');
+  if (!path.startsWith('/v1/')) return route('unknown', 'none');
+  const hasBody = m === 'POST' || m === 'PUT' || m === 'PATCH';
+
+  if (path === '/v1/messages' && m === 'POST') return route('messages', 'inspect');
+  if (path === '/v1/messages/count_tokens' && m === 'POST') return route('count_tokens', 'inspect');
+  if (path === '/v1/complete' && m === 'POST') return route('complete', 'inspect');
+  if (path === '/v1/messages/batches' && m === 'POST') return route('batch_create', 'inspect', LIMITS.batches);
+  if (path.startsWith('/v1/messages/batches/')) {
+    if (m === 'GET' && path.endsWith('/results')) return route('batch_results', 'none');
+    return route('batch', hasBody ? 'inspect' : 'none');
+  }
+  if (path === '/v1/models' || path.startsWith('/v1/models/')) return route('models', 'none');
+  if (path === '/v1/files' && m === 'POST') return route('file_upload', 'stream', LIMITS.files);
+  if (path === '/v1/files' || path.startsWith('/v1/files/')) return route('files', hasBody ? 'stream' : 'none', LIMITS.files);
+  if (path.startsWith('/v1/skills') && m === 'POST') return route('skill_upload', 'stream', LIMITS.files);
+  if (path.startsWith('/v1/skills')) return route('skills', hasBody ? 'stream' : 'none', LIMITS.files);
+  return route('other_v1', hasBody ? 'stream' : 'none', LIMITS.messages);
+}
