@@ -1,0 +1,47 @@
+// The shape of a CLI command and the small toolkit every command shares: argument parsing with
+// node:util parseArgs, --help text, --output json, and failing with a one-line reason.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+
+export interface Command {
+  /** Words that select the command, e.g. ['sessions', 'list']. */
+  name: string[];
+  summary: string;
+  /** Usage line after `skillgate`, e.g. 'sessions list [--skill S] [--output json]'. */
+  usage: string;
+  /** Longer help: what it does, options, examples. */
+  help?: string;
+  options?: OptionSpec;
+  /** Runs the command; resolves with the exit code (0 on success). Throw CliError for a clean failure. */
+  run(args: { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] }): Promise<number>;
+}
+
+/** A failure the user can act on: printed as one line on stderr, exit code 1 (or as given). */
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+export function parseCommandArgs(cmd: Command, argv: string[]) {
+  const options: OptionSpec = { help: { type: 'boolean', short: 'h' }, ...(cmd.options ?? {}) };
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new CliError(`${(err as Error).message}. Try: skillgate ${cmd.name.join(' ')} --help`, 2);
+  }
+}
+
+export function helpText(cmd: Command): string {
+  return `Usage: skillgate ${cmd.usage}\n\n${cmd.summary}\n${cmd.help ? `\n${cmd.help.trimEnd()}\n` : ''}`;
+}
+
+/** Print data: JSON when --output json, otherwise the human rendering. */
+export function printData(values: Record<string, unknown>, data: unknown, human: () => string): void {
+  if (values.output === 'json') process.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+  else process.stdout.write(human().replace(/\n?$/, '\n'));
+}
+
+export const outputOption: OptionSpec = { output: { type: 'string', short: 'o' } };
