@@ -46,6 +46,7 @@ export function classifyRoute(method: string, url: string): Route {
   if (path === '/v1/messages/count_tokens' && m === 'POST') return route('count_tokens', 'inspect');
   if (path === '/v1/complete' && m === 'POST') return route('complete', 'inspect');
   if (path === '/v1/messages/batches' && m === 'POST') return route('batch_create', 'inspect', LIMITS.batches);
+  if (path === '/v1/messages/batches') return route('batch', 'none');
   if (path.startsWith('/v1/messages/batches/')) {
     if (m === 'GET' && path.endsWith('/results')) return route('batch_results', 'none');
     return route('batch', hasBody ? 'inspect' : 'none');

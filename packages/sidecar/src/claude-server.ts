@@ -1,0 +1,48 @@
+// The skill's Claude API endpoint (127.0.0.1:15001): an HTTP server that turns each request into an
+// Exchange and runs the pipeline. Also answers Claude Code's warm-up probes locally and turns
+// malformed requests (oversized headers, bad framing) into Anthropic-shaped errors.
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import { classifyRoute, errorBody, newRequestId } from '@skillgate/wire';
+import type { SidecarContext } from './context.js';
+import type { Exchange } from './exchange.js';
+import { runPipeline } from './pipeline.js';
+
+export function createClaudeServer(ctx: SidecarContext): http.Server {
+  const server = http.createServer(
+    { maxHeaderSize: ctx.config.limits.headerBytes, requestTimeout: 0, keepAliveTimeout: 65_000 },
+    (req, res) => {
+      const route = classifyRoute(req.method ?? 'GET', req.url ?? '/');
+      if (route.kind === 'probe') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(req.method === 'HEAD' ? undefined : '{"ok":true,"service":"skillgate"}');
+        return;
+      }
+      const id = newRequestId();
+      if (route.kind === 'unknown') {
+        const body = JSON.stringify(errorBody('not_found_error', `skillgate serves the Claude API under /v1/; ${req.method} ${route.path} is not part of it.`, id));
+        res.writeHead(404, { 'content-type': 'application/json', 'request-id': id });
+        res.end(body);
+        req.resume();
+        return;
+      }
+      const x: Exchange = {
+        id, receivedAt: process.hrtime.bigint(), req, res, route, url: req.url ?? '/',
+        abort: new AbortController(), bytesIn: 0, bytesOut: 0,
+      };
+      void runPipeline(x, ctx);
+    },
+  );
+  server.timeout = ctx.config.limits.idleTimeoutMs;
+  server.on('timeout', (socket: Socket) => socket.destroy());
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable) return socket.destroy();
+    const tooBig = err.code === 'HPE_HEADER_OVERFLOW';
+    const [status, text, message] = tooBig
+      ? [431, 'Request Header Fields Too Large', `Request headers exceed ${ctx.config.limits.headerBytes} bytes; send fewer or smaller headers.`]
+      : [400, 'Bad Request', `Malformed HTTP request (${err.code ?? err.message}).`];
+    const body = JSON.stringify(errorBody(tooBig ? 'request_too_large' : 'invalid_request_error', message));
+    socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
+  return server;
+}

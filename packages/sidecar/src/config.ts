@@ -1,0 +1,165 @@
+// The sidecar's configuration: one typed object, assembled from defaults, an optional config file
+// (JSON or YAML) and the environment (CONTRACT.md), validated once at start-up. A bad value fails
+// fast with the field and the reason; nothing downstream re-checks it.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { PORTS, type SkillIdentity } from '@skillgate/api';
+import { LIMITS } from '@skillgate/wire';
+
+export interface ListenConfig {
+  /** Host the Claude API and egress proxy bind to (loopback in a pod). */
+  host: string;
+  claude: number;
+  egress: number;
+  /** Host for health and metrics (all interfaces in a pod, so the kubelet and Prometheus reach them). */
+  adminHost: string;
+  health: number;
+  metrics: number;
+}
+
+export interface LimitsConfig {
+  /** Largest Messages request body (bytes). Default 32 MB, Anthropic's own limit. */
+  messagesBodyBytes: number;
+  batchBodyBytes: number;
+  fileBodyBytes: number;
+  /** Largest request head (bytes). */
+  headerBytes: number;
+  /** Close a client connection idle this long (ms) with no bytes in either direction. */
+  idleTimeoutMs: number;
+  /** Give up waiting for upstream response headers after this long (ms). */
+  upstreamHeadersTimeoutMs: number;
+  /** Largest non-streaming response kept for the record (bytes); larger bodies are recorded by digest. */
+  recordBodyBytes: number;
+}
+
+export interface SidecarConfig {
+  upstreamUrl: URL;
+  /** Upstream credential, read from SKILLGATE_UPSTREAM_API_KEY_FILE. Never logged. */
+  upstreamApiKey: string | undefined;
+  upstreamApiKeyFile: string | undefined;
+  listen: ListenConfig;
+  limits: LimitsConfig;
+  /** The skill this sidecar serves (from the pod via the downward API, or local defaults). */
+  identity: SkillIdentity;
+  /** Local policy file (SkillPolicy YAML/JSON), used when no controller feeds policies. */
+  policyFile: string | undefined;
+  redisUrl: string | undefined;
+  recordDir: string;
+  /** Installation key for masking fingerprints and HMACs. */
+  maskingKey: string;
+  /** Hosts the egress proxy allows besides policy (host or host:port globs). */
+  egressAllowHosts: string[];
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(field: string, reason: string) {
+    super(`invalid sidecar config: ${field}: ${reason}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export type SidecarConfigInput = Partial<Omit<SidecarConfig, 'upstreamUrl' | 'listen' | 'limits' | 'identity'>> & {
+  upstreamUrl?: string | URL;
+  listen?: Partial<ListenConfig>;
+  limits?: Partial<LimitsConfig>;
+  identity?: Partial<SkillIdentity>;
+};
+
+const DEFAULT_LIMITS: LimitsConfig = {
+  messagesBodyBytes: LIMITS.messages,
+  batchBodyBytes: LIMITS.batches,
+  fileBodyBytes: LIMITS.files,
+  headerBytes: 64 * 1024,
+  idleTimeoutMs: 10 * 60_000,
+  upstreamHeadersTimeoutMs: 10 * 60_000,
+  recordBodyBytes: 4 * 1024 * 1024,
+};
+
+/** Build the config from explicit input (tests, dev) layered over defaults. */
+export function resolveConfig(input: SidecarConfigInput = {}): SidecarConfig {
+  const upstreamRaw = input.upstreamUrl ?? 'https://api.anthropic.com';
+  let upstreamUrl: URL;
+  try {
+    upstreamUrl = upstreamRaw instanceof URL ? upstreamRaw : new URL(upstreamRaw);
+  } catch {
+    throw new ConfigError('upstreamUrl', `not a URL: ${String(upstreamRaw)}`);
+  }
+  if (upstreamUrl.protocol !== 'http:' && upstreamUrl.protocol !== 'https:') {
+    throw new ConfigError('upstreamUrl', `must be http: or https:, got ${upstreamUrl.protocol}`);
+  }
+  let upstreamApiKey = input.upstreamApiKey;
+  if (!upstreamApiKey && input.upstreamApiKeyFile) {
+    try {
+      upstreamApiKey = readFileSync(input.upstreamApiKeyFile, 'utf8').trim();
+    } catch (err) {
+      throw new ConfigError('upstreamApiKeyFile', `cannot read ${input.upstreamApiKeyFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    if (!upstreamApiKey) throw new ConfigError('upstreamApiKeyFile', `${input.upstreamApiKeyFile} is empty`);
+  }
+  const listen: ListenConfig = {
+    host: '127.0.0.1', claude: PORTS.claude, egress: PORTS.egress,
+    adminHost: '0.0.0.0', health: PORTS.health, metrics: PORTS.metrics,
+    ...input.listen,
+  };
+  for (const key of ['claude', 'egress', 'health', 'metrics'] as const) {
+    const port = listen[key];
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`listen.${key}`, `not a port: ${port}`);
+  }
+  const limits: LimitsConfig = { ...DEFAULT_LIMITS, ...input.limits };
+  for (const [key, value] of Object.entries(limits)) {
+    if (!Number.isFinite(value) || value <= 0) throw new ConfigError(`limits.${key}`, `must be a positive number, got ${value}`);
+  }
+  const identity: SkillIdentity = {
+    namespace: 'local', serviceAccount: 'default', pod: 'local', skill: 'local-skill', owner: 'developer@localhost',
+    ...input.identity,
+  };
+  return {
+    upstreamUrl,
+    upstreamApiKey,
+    upstreamApiKeyFile: input.upstreamApiKeyFile,
+    listen,
+    limits,
+    identity,
+    policyFile: input.policyFile,
+    redisUrl: input.redisUrl,
+    recordDir: input.recordDir ?? '.skillgate/records',
+    maskingKey: input.maskingKey ?? 'skillgate-dev-masking-key',
+    egressAllowHosts: input.egressAllowHosts ?? [],
+    logLevel: input.logLevel ?? 'info',
+  };
+}
+
+/** Read a config file (JSON or YAML) into input form. */
+export function readConfigFile(path: string): SidecarConfigInput {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('--config', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  const parsed: unknown = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  if (parsed === null || typeof parsed !== 'object') throw new ConfigError('--config', `${path} does not hold an object`);
+  return parsed as SidecarConfigInput;
+}
+
+/** The environment variables of CONTRACT.md, layered over a file's values. */
+export function configFromEnv(env: NodeJS.ProcessEnv, base: SidecarConfigInput = {}): SidecarConfigInput {
+  const out: SidecarConfigInput = { ...base, identity: { ...base.identity } };
+  if (env.SKILLGATE_UPSTREAM_URL) out.upstreamUrl = env.SKILLGATE_UPSTREAM_URL;
+  if (env.SKILLGATE_UPSTREAM_API_KEY_FILE) out.upstreamApiKeyFile = env.SKILLGATE_UPSTREAM_API_KEY_FILE;
+  if (env.REDIS_URL) out.redisUrl = env.REDIS_URL;
+  if (env.SKILLGATE_RECORD_DIR) out.recordDir = env.SKILLGATE_RECORD_DIR;
+  if (env.SKILLGATE_POLICY_FILE) out.policyFile = env.SKILLGATE_POLICY_FILE;
+  if (env.SKILLGATE_LOG_LEVEL) out.logLevel = env.SKILLGATE_LOG_LEVEL;
+  if (env.SKILLGATE_MASKING_KEY) out.maskingKey = env.SKILLGATE_MASKING_KEY;
+  if (env.SKILLGATE_EGRESS_ALLOW) out.egressAllowHosts = env.SKILLGATE_EGRESS_ALLOW.split(',').map((s) => s.trim()).filter(Boolean);
+  const id = out.identity!;
+  if (env.SKILLGATE_NAMESPACE) id.namespace = env.SKILLGATE_NAMESPACE;
+  if (env.SKILLGATE_SERVICE_ACCOUNT) id.serviceAccount = env.SKILLGATE_SERVICE_ACCOUNT;
+  if (env.SKILLGATE_POD_NAME) id.pod = env.SKILLGATE_POD_NAME;
+  if (env.SKILLGATE_POD_UID) id.podUid = env.SKILLGATE_POD_UID;
+  if (env.SKILLGATE_SKILL) id.skill = env.SKILLGATE_SKILL;
+  if (env.SKILLGATE_OWNER) id.owner = env.SKILLGATE_OWNER;
+  return out;
+}

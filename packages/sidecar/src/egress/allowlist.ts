@@ -1,0 +1,44 @@
+// Which destinations the egress proxy lets the skill reach: host or host:port patterns, where a
+// leading `*.` matches any subdomain (not the apex) and a missing port matches any port. Pure.
+
+export interface Destination {
+  host: string;
+  port: number;
+}
+
+export function parseAuthority(authority: string, defaultPort: number): Destination | undefined {
+  const m = /^\[?([^\]]+?)\]?(?::(\d{1,5}))?$/.exec(authority.trim());
+  if (!m) return undefined;
+  const port = m[2] === undefined ? defaultPort : Number(m[2]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: m[1]!.toLowerCase().replace(/\.$/, ''), port };
+}
+
+export class EgressAllowlist {
+  private readonly rules: Array<{ host: string; wildcard: boolean; port?: number }>;
+
+  constructor(patterns: readonly string[]) {
+    this.rules = patterns.map((p) => {
+      const [hostPart, portPart] = splitPattern(p.trim().toLowerCase());
+      const wildcard = hostPart.startsWith('*.');
+      return { host: wildcard ? hostPart.slice(1) : hostPart, wildcard, ...(portPart ? { port: Number(portPart) } : {}) };
+    });
+  }
+
+  allows(dest: Destination): boolean {
+    for (const r of this.rules) {
+      if (r.port !== undefined && r.port !== dest.port) continue;
+      if (r.wildcard ? dest.host.endsWith(r.host) && dest.host.length > r.host.length : dest.host === r.host) return true;
+    }
+    return false;
+  }
+}
+
+function splitPattern(p: string): [string, string | undefined] {
+  if (p.startsWith('[')) {
+    const end = p.indexOf(']');
+    return [p.slice(1, end), p[end + 1] === ':' ? p.slice(end + 2) : undefined];
+  }
+  const colon = p.lastIndexOf(':');
+  return colon > 0 && p.indexOf(':') === colon ? [p.slice(0, colon), p.slice(colon + 1)] : [p, undefined];
+}

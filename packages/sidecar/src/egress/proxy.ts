@@ -1,0 +1,117 @@
+// The egress proxy (127.0.0.1:15002): every destination other than Claude goes through here, by
+// explicit proxy (HTTP_PROXY: absolute-form requests and CONNECT) or transparently (the pod's
+// iptables rules redirect all outbound TCP here: plain HTTP is routed by its Host header, TLS by the
+// ClientHello's SNI, without decrypting). Only allowlisted destinations are reached; every attempt,
+// allowed or not, is logged, counted and journaled with its destination. Denials answer 403.
+import http from 'node:http';
+import net from 'node:net';
+import { errorBody, newRequestId } from '@skillgate/wire';
+import type { SidecarContext } from '../context.js';
+import { parseAuthority, type Destination, type EgressAllowlist } from './allowlist.js';
+import { isTlsHandshake, readSni } from './sni.js';
+
+export interface EgressOptions {
+  allowlist: () => EgressAllowlist;
+}
+
+export function createEgressServer(ctx: SidecarContext, opts: EgressOptions): net.Server {
+  const httpSide = http.createServer({ requestTimeout: 0 }, (req, res) => forwardHttp(ctx, opts, req, res));
+  httpSide.on('connect', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => tunnel(ctx, opts, req, socket, head));
+  httpSide.on('clientError', (_err, socket: net.Socket) => socket.destroy());
+
+  // Sniff the first bytes: TLS goes to the SNI tunnel, everything else to the HTTP side.
+  return net.createServer((socket) => {
+    socket.once('data', (first: Buffer) => {
+      socket.pause();
+      if (isTlsHandshake(first)) return transparentTls(ctx, opts, socket, first);
+      socket.unshift(first);
+      httpSide.emit('connection', socket);
+      socket.resume();
+    });
+    socket.on('error', () => socket.destroy());
+  });
+}
+
+function decide(ctx: SidecarContext, opts: EgressOptions, method: string, dest: Destination | undefined, raw: string): { id: string; allowed: boolean } {
+  const id = newRequestId();
+  const allowed = dest !== undefined && opts.allowlist().allows(dest);
+  const destination = dest ? `${dest.host}:${dest.port}` : raw;
+  ctx.metrics.egress.labels(allowed ? 'allowed' : 'denied').inc();
+  ctx.journal.egress({
+    requestId: id, method, destination, allowed,
+    ...(allowed ? {} : { reason: dest ? 'destination not in the egress allowlist' : 'unparseable destination' }),
+  });
+  return { id, allowed };
+}
+
+function denialMessage(dest: string): string {
+  return `skillgate egress proxy refused ${dest}: it is not in this skill's egress allowlist (SkillPolicy spec.egress.allowHosts). The attempt was recorded.`;
+}
+
+function forwardHttp(ctx: SidecarContext, opts: EgressOptions, req: http.IncomingMessage, res: http.ServerResponse): void {
+  let target: URL | undefined;
+  try {
+    target = new URL(req.url?.startsWith('http') ? req.url : `http://${req.headers.host ?? ''}${req.url ?? '/'}`);
+  } catch {
+    target = undefined;
+  }
+  const dest = target && target.protocol === 'http:' ? parseAuthority(target.host, 80) : undefined;
+  const { id, allowed } = decide(ctx, opts, req.method ?? 'GET', dest, req.headers.host ?? req.url ?? '?');
+  if (!allowed || !target || !dest) {
+    const body = JSON.stringify(errorBody('permission_error', denialMessage(dest ? `${dest.host}:${dest.port}` : String(req.url)), id));
+    res.writeHead(403, { 'content-type': 'application/json', 'x-skillgate-error': 'SG_EGRESS_DENIED' });
+    res.end(body);
+    req.resume();
+    return;
+  }
+  const headers = { ...req.headers };
+  delete headers['proxy-connection'];
+  delete headers['proxy-authorization'];
+  const upstream = http.request({ host: dest.host, port: dest.port, method: req.method, path: target.pathname + target.search, headers });
+  upstream.on('response', (up) => {
+    res.writeHead(up.statusCode ?? 502, up.headers);
+    up.pipe(res);
+  });
+  upstream.on('error', (err: NodeJS.ErrnoException) => {
+    if (res.headersSent) return res.destroy();
+    res.writeHead(502, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(errorBody('api_error', `egress to ${dest.host}:${dest.port} failed: ${err.code ?? err.message}`, id)));
+  });
+  req.pipe(upstream);
+}
+
+function tunnel(ctx: SidecarContext, opts: EgressOptions, req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
+  const dest = parseAuthority(req.url ?? '', 443);
+  const { id, allowed } = decide(ctx, opts, 'CONNECT', dest, req.url ?? '?');
+  if (!allowed || !dest) {
+    const body = JSON.stringify(errorBody('permission_error', denialMessage(req.url ?? '?'), id));
+    socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    return;
+  }
+  const upstream = net.connect(dest.port, dest.host, () => {
+    socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    if (head.length) upstream.write(head);
+    upstream.pipe(socket);
+    socket.pipe(upstream);
+  });
+  upstream.on('error', () => socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\n\r\n'));
+  socket.on('error', () => upstream.destroy());
+}
+
+function transparentTls(ctx: SidecarContext, opts: EgressOptions, socket: net.Socket, first: Buffer): void {
+  const sni = readSni(first);
+  const dest = sni ? { host: sni, port: 443 } : undefined;
+  const { allowed } = decide(ctx, opts, 'TLS', dest, sni ?? 'TLS without SNI');
+  if (!allowed || !dest) {
+    socket.destroy(); // no way to send a readable refusal inside someone else's TLS handshake
+    return;
+  }
+  const upstream = net.connect(dest.port, dest.host, () => {
+    upstream.write(first);
+    upstream.pipe(socket);
+    socket.pipe(upstream);
+    socket.resume();
+  });
+  upstream.on('error', () => socket.destroy());
+  socket.on('error', () => upstream.destroy());
+}

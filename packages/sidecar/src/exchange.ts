@@ -1,0 +1,43 @@
+// One request through the sidecar, from the skill's socket to the upstream and back. Each stage
+// reads what earlier stages put here and adds its own part; no stage reaches back to change an
+// earlier stage's result. Plain data plus the two sockets.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { SkillIdentity } from '@skillgate/api';
+import type { MessagesRequest, Route } from '@skillgate/wire';
+
+export interface Exchange {
+  /** skillgate's id for this request (req_...), on every log line and record event. */
+  readonly id: string;
+  readonly receivedAt: bigint; // process.hrtime.bigint() at arrival
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly route: Route;
+  /** Path with query string, as the skill sent it. */
+  readonly url: string;
+  /** Aborted when the client goes away or a lock kills the exchange. */
+  readonly abort: AbortController;
+
+  // identify
+  identity?: SkillIdentity;
+  sessionId?: string;
+
+  // read-body (routes whose body is inspected)
+  body?: Buffer;
+  /** The parsed Messages-like request, when the body is JSON. */
+  request?: MessagesRequest;
+  model?: string;
+  stream?: boolean;
+
+  /** Body to send upstream: the original bytes unless a stage rewrote it (request masking). */
+  upstreamBody?: Buffer;
+
+  // forward / respond
+  upstreamStatus?: number;
+  upstreamStartedAt?: bigint;
+  upstreamHeadersAt?: bigint;
+  bytesIn: number;
+  bytesOut: number;
+  /** How the exchange ended, for metrics and the record. */
+  outcome?: 'complete' | 'client_aborted' | 'upstream_broken' | 'killed' | 'refused' | 'error';
+  outcomeReason?: string;
+}

@@ -1,0 +1,50 @@
+// The sidecar's Prometheus metrics (prom-client), one registry per sidecar instance so tests can
+// run several in one process. Names follow CONTRACT.md: skillgate_ prefix, _total/_seconds/_bytes.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+export class SidecarMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'skillgate_sidecar_requests_total', help: 'Requests from the skill, by route, HTTP status and model.',
+    labelNames: ['route', 'status', 'model'] as const, registers: [this.registry],
+  });
+  readonly upstreamLatency = new Histogram({
+    name: 'skillgate_sidecar_upstream_latency_seconds', help: 'Time from sending upstream to upstream response headers.',
+    labelNames: ['route'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry],
+  });
+  readonly addedLatency = new Histogram({
+    name: 'skillgate_sidecar_added_latency_seconds',
+    help: 'Latency skillgate adds: request arrival to upstream dispatch, plus upstream headers to client headers.',
+    labelNames: ['route'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry],
+  });
+  readonly streamsInFlight = new Gauge({
+    name: 'skillgate_sidecar_streams_in_flight', help: 'SSE streams currently open to the skill.', registers: [this.registry],
+  });
+  readonly requestBytes = new Counter({
+    name: 'skillgate_sidecar_request_bytes_total', help: 'Request body bytes received from the skill.', labelNames: ['route'] as const, registers: [this.registry],
+  });
+  readonly responseBytes = new Counter({
+    name: 'skillgate_sidecar_response_bytes_total', help: 'Response body bytes sent to the skill.', labelNames: ['route'] as const, registers: [this.registry],
+  });
+  readonly refusals = new Counter({
+    name: 'skillgate_sidecar_refusals_total', help: 'Requests skillgate answered itself with an error, by error code.',
+    labelNames: ['code'] as const, registers: [this.registry],
+  });
+  readonly streamEnds = new Counter({
+    name: 'skillgate_sidecar_stream_ends_total', help: 'Exchanges that ended other than normally, by outcome.',
+    labelNames: ['outcome'] as const, registers: [this.registry],
+  });
+  readonly egress = new Counter({
+    name: 'skillgate_sidecar_egress_total', help: 'Egress proxy attempts by decision.', labelNames: ['decision'] as const, registers: [this.registry],
+  });
+  readonly findings = new Counter({
+    name: 'skillgate_sidecar_masking_findings_total', help: 'Sensitive values found, by entity type and direction.',
+    labelNames: ['entity', 'direction'] as const, registers: [this.registry],
+  });
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'skillgate_sidecar_' });
+  }
+}

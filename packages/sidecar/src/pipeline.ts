@@ -1,0 +1,93 @@
+// The sidecar's request path, as a sequence of named stages:
+//
+//   identify → read body → admit (session, locks) → inspect (policy, masking) → hold for approval
+//            → record request → forward → stream back
+//
+// Each stage is a module with one job and only adds to the Exchange. Any stage may refuse by
+// throwing a GatewayError; `refuse` renders it in Anthropic's shape: a JSON error before the
+// response has started, an `event: error` inside an open stream. The journal hears how every
+// exchange ended, whatever happened.
+import { GatewayError, formatSse, toGatewayError } from '@skillgate/wire';
+import type { Exchange } from './exchange.js';
+import type { SidecarContext } from './context.js';
+import type { LockHit } from './ports/index.js';
+import { identify } from './stages/identify.js';
+import { readBody } from './stages/read-body.js';
+import { admit, lockedError } from './stages/admit.js';
+import { inspect } from './stages/inspect.js';
+import { holdForApproval } from './stages/hold.js';
+import { recordRequest } from './stages/record-request.js';
+import { forward } from './stages/forward.js';
+import { respond } from './stages/respond.js';
+
+export async function runPipeline(x: Exchange, ctx: SidecarContext): Promise<void> {
+  let leaveLive: (() => void) | undefined;
+  x.res.on('close', () => {
+    if (!x.res.writableFinished) {
+      x.outcome ??= 'client_aborted';
+      x.abort.abort(new GatewayError('SG_CLIENT_GONE', 'api_error', 'the skill closed the connection'));
+    }
+  });
+  try {
+    identify(x, ctx);
+    await readBody(x, ctx);
+    admit(x, ctx);
+    leaveLive = ctx.live.add({
+      subject: { identity: x.identity!, sessionId: x.sessionId!, ...(ctx.identity.tokenId() ? { tokenId: ctx.identity.tokenId()! } : {}) },
+      kill: (hit) => kill(x, ctx, hit),
+    });
+    const verdict = await inspect(x, ctx);
+    await holdForApproval(x, ctx, verdict);
+    await recordRequest(x, ctx);
+    const upstreamRes = await forward(x, ctx);
+    await respond(x, ctx, upstreamRes, verdict);
+  } catch (err) {
+    refuse(x, ctx, toGatewayError(err));
+  } finally {
+    leaveLive?.();
+    const status = x.res.headersSent ? x.res.statusCode : (x.upstreamStatus ?? 0);
+    ctx.metrics.requests.labels(x.route.kind, String(status), x.model ?? '').inc();
+    if (x.bytesIn) ctx.metrics.requestBytes.labels(x.route.kind).inc(x.bytesIn);
+    if (x.bytesOut) ctx.metrics.responseBytes.labels(x.route.kind).inc(x.bytesOut);
+    if (x.outcome && x.outcome !== 'complete') ctx.metrics.streamEnds.labels(x.outcome).inc();
+    ctx.journal.end(x);
+  }
+}
+
+/** Answer the skill with skillgate's own error, in whatever form the response can still take. */
+export function refuse(x: Exchange, ctx: SidecarContext, err: GatewayError): void {
+  if (x.res.writableEnded || x.res.destroyed) return;
+  if (x.outcome === undefined || x.outcome === 'complete') {
+    x.outcome = 'refused';
+    x.outcomeReason = err.code;
+  }
+  ctx.metrics.refusals.labels(err.code).inc();
+  if (err.code === 'SG_INTERNAL') ctx.log.error({ requestId: x.id, err: err.cause }, 'internal error');
+  const body = err.body(x.id);
+  if (!x.res.headersSent) {
+    const payload = JSON.stringify(body);
+    x.res.writeHead(err.status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(payload),
+      'request-id': x.id,
+      'x-skillgate-error': err.code,
+      ...err.headers,
+    });
+    x.res.end(payload);
+  } else if (String(x.res.getHeader('content-type') ?? '').startsWith('text/event-stream')) {
+    x.res.end(formatSse('error', body));
+  } else {
+    x.res.destroy();
+  }
+  // Drain an unread request body so a keep-alive connection stays usable.
+  if (!x.req.complete) x.req.resume();
+}
+
+/** A lock hit this live exchange: tell the skill why, cut the upstream, close. */
+function kill(x: Exchange, ctx: SidecarContext, hit: LockHit): void {
+  x.outcome = 'killed';
+  x.outcomeReason = `SkillLock ${hit.lockName}`;
+  const err = lockedError(hit);
+  refuse(x, ctx, err);
+  x.abort.abort(err);
+}

@@ -1,0 +1,35 @@
+// The guard port: policy, masking and approvals as the request path sees them. `inspect` turns a
+// read request into a verdict (throwing a GatewayError denies it); `hold` waits for a human when the
+// verdict asks for approval; `responseFilter` may rewrite what the skill receives (masking modes).
+// The default guard allows everything and rewrites nothing: pure pass-through.
+import type { SseEvent } from '@skillgate/wire';
+import type { Exchange } from '../exchange.js';
+
+export interface Verdict {
+  /** Approval rules that matched: the request must be held until a human decides. */
+  approval?: { rules: string[]; reasons: string[]; timeoutMs: number };
+  /** Replacement body for upstream (request masking / tokenize); the original is kept for the record. */
+  upstreamBody?: Buffer;
+  /** Rewrites the response the skill receives (response masking / tokenize restore). */
+  responseFilter?: ResponseFilter;
+}
+
+export interface ResponseFilter {
+  /** Transform one SSE event into the bytes to send (possibly none while holding back). */
+  event(ev: SseEvent): Buffer[];
+  /** Flush whatever is held back at the end of the stream. */
+  end(): Buffer[];
+  /** Transform a whole non-streaming JSON body. */
+  body(body: Buffer): Buffer;
+}
+
+export interface Guard {
+  inspect(x: Exchange): Verdict | Promise<Verdict>;
+  /** Resolve when approved; reject with a GatewayError when denied or expired. */
+  hold(x: Exchange, approval: NonNullable<Verdict['approval']>, keepAlive: () => void): Promise<void>;
+}
+
+export const allowAll: Guard = {
+  inspect: () => ({}),
+  hold: async () => undefined,
+};

@@ -1,0 +1,126 @@
+// Assembles a sidecar: config → context (logger, metrics, ports) → the four listeners. The ports
+// default to local implementations; the cluster wiring (controller tokens, Redis locks and records,
+// SkillPolicy feed) passes its own.
+import http from 'node:http';
+import type net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { resolveConfig, type SidecarConfig, type SidecarConfigInput } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import { SidecarMetrics } from './metrics.js';
+import { noLocks, type CredentialSource, type IdentitySource, type LockGuard } from './ports/index.js';
+import { allowAll, type Guard } from './ports/guard.js';
+import { logJournal, type Journal } from './ports/journal.js';
+import { keyFileCredential, staticIdentity } from './ports/local.js';
+import { LiveExchanges } from './live.js';
+import { Upstream } from './upstream.js';
+import type { SidecarContext } from './context.js';
+import { createClaudeServer } from './claude-server.js';
+import { createEgressServer } from './egress/proxy.js';
+import { EgressAllowlist } from './egress/allowlist.js';
+import { createHealthServer, createMetricsServer } from './admin-server.js';
+
+export interface SidecarPorts {
+  identity?: IdentitySource;
+  locks?: LockGuard;
+  credential?: CredentialSource;
+  guard?: Guard;
+  /** Builds the journal once the logger exists. */
+  journal?: (log: Logger) => Journal;
+  /** Extra egress allowlist patterns, e.g. from the SkillPolicy (re-read on every attempt). */
+  egressAllowHosts?: () => readonly string[];
+  /** Extra readiness problems (empty = ready). */
+  readiness?: () => string[];
+  logger?: Logger;
+}
+
+export interface Sidecar {
+  claudeUrl: string;
+  egressUrl: string;
+  healthUrl: string;
+  metricsUrl: string;
+  context: SidecarContext;
+  /** Cut live exchanges that a lock now matches; returns how many. */
+  sweepLocks(): number;
+  close(): Promise<void>;
+}
+
+export async function startSidecar(input: SidecarConfigInput | SidecarConfig = {}, ports: SidecarPorts = {}): Promise<Sidecar> {
+  const config = 'upstreamUrl' in input && input.upstreamUrl instanceof URL && 'limits' in input && input.limits && 'recordBodyBytes' in input.limits
+    ? (input as SidecarConfig)
+    : resolveConfig(input as SidecarConfigInput);
+  const log = ports.logger ?? createLogger(config.logLevel);
+  const locks = ports.locks ?? noLocks;
+  const context: SidecarContext = {
+    config,
+    log,
+    metrics: new SidecarMetrics(),
+    identity: ports.identity ?? staticIdentity(config.identity),
+    locks,
+    credential: ports.credential ?? keyFileCredential(config.upstreamApiKey, config.upstreamApiKeyFile),
+    guard: ports.guard ?? allowAll,
+    journal: ports.journal ? ports.journal(log) : logJournal(log),
+    live: new LiveExchanges(),
+    upstream: new Upstream(config.upstreamUrl),
+  };
+  const sweepLocks = (): number => context.live.sweep((subject) => locks.match(subject));
+  locks.onChange(() => {
+    const killed = sweepLocks();
+    if (killed) log.warn({ killed }, 'lock change cut live exchanges');
+  });
+
+  const upstreamHost = `${config.upstreamUrl.hostname}:${config.upstreamUrl.port || (config.upstreamUrl.protocol === 'https:' ? 443 : 80)}`;
+  let allowCache: { key: string; list: EgressAllowlist } | undefined;
+  const allowlist = (): EgressAllowlist => {
+    const patterns = [upstreamHost, ...config.egressAllowHosts, ...(ports.egressAllowHosts?.() ?? [])];
+    const key = patterns.join('\n');
+    if (allowCache?.key !== key) allowCache = { key, list: new EgressAllowlist(patterns) };
+    return allowCache.list;
+  };
+
+  const servers: Array<[net.Server, string, number]> = [
+    [createClaudeServer(context), config.listen.host, config.listen.claude],
+    [createEgressServer(context, { allowlist }), config.listen.host, config.listen.egress],
+    [createHealthServer(context, ports.readiness ?? (() => [])), config.listen.adminHost, config.listen.health],
+    [createMetricsServer(context), config.listen.adminHost, config.listen.metrics],
+  ];
+  const urls: string[] = [];
+  try {
+    for (const [server, host, port] of servers) urls.push(await listen(server, host, port));
+  } catch (err) {
+    await Promise.all(servers.map(([s]) => closeServer(s)));
+    throw err;
+  }
+  log.info({ claude: urls[0], egress: urls[1], health: urls[2], metrics: urls[3], upstream: config.upstreamUrl.origin }, 'sidecar listening');
+
+  return {
+    claudeUrl: urls[0]!, egressUrl: urls[1]!, healthUrl: urls[2]!, metricsUrl: urls[3]!,
+    context,
+    sweepLocks,
+    async close() {
+      await Promise.all(servers.map(([s]) => closeServer(s)));
+      context.upstream.close();
+      await context.journal.close();
+      log.flush();
+    },
+  };
+}
+
+function listen(server: net.Server, host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const addr = server.address() as AddressInfo;
+      const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      resolve(`http://${h === '0.0.0.0' ? '127.0.0.1' : h}:${addr.port}`);
+    });
+  });
+}
+
+function closeServer(server: net.Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (server instanceof http.Server) server.closeAllConnections();
+    server.close(() => resolve());
+    if (!server.listening) resolve();
+  });
+}

@@ -1,0 +1,58 @@
+// Stage 2 — read the request body, bounded, for routes whose body policy must see (Messages,
+// count_tokens, batches, complete). Uploads are not read here: they stream through in `forward`.
+// A body over the route's limit is refused before it is read (Content-Length) or as soon as it
+// passes the limit (chunked), so memory never holds more than the limit.
+import { GatewayError, codes, isRecord, type MessagesRequest } from '@skillgate/wire';
+import type { Exchange } from '../exchange.js';
+import type { SidecarContext } from '../context.js';
+
+export function bodyLimit(x: Exchange, ctx: SidecarContext): number {
+  const { limits } = ctx.config;
+  switch (x.route.kind) {
+    case 'batch_create': return limits.batchBodyBytes;
+    case 'file_upload': case 'files': case 'skill_upload': case 'skills': return limits.fileBodyBytes;
+    default: return limits.messagesBodyBytes;
+  }
+}
+
+export function tooLarge(limit: number): GatewayError {
+  return new GatewayError(codes.bodyTooLarge, 'request_too_large',
+    `Request body exceeds the ${formatBytes(limit)} limit for this endpoint; send a smaller request.`);
+}
+
+export async function readBody(x: Exchange, ctx: SidecarContext): Promise<void> {
+  if (x.route.body !== 'inspect') return;
+  const limit = bodyLimit(x, ctx);
+  const declared = Number(x.req.headers['content-length'] ?? NaN);
+  if (declared > limit) throw tooLarge(limit);
+
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of x.req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw tooLarge(limit);
+    chunks.push(chunk);
+  }
+  const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+  x.body = body;
+  x.bytesIn = size;
+  if (size === 0) return;
+
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new GatewayError(codes.badRequest, 'invalid_request_error',
+      `Request body is not valid JSON (${(err as Error).message}); skillgate inspects every request and cannot forward it.`);
+  }
+  if (!isRecord(parsed)) {
+    throw new GatewayError(codes.badRequest, 'invalid_request_error', 'Request body must be a JSON object.');
+  }
+  x.request = parsed as MessagesRequest;
+  if (typeof parsed.model === 'string') x.model = parsed.model;
+  x.stream = parsed.stream === true;
+}
+
+function formatBytes(n: number): string {
+  return n >= 1024 * 1024 ? `${Math.round(n / 1024 / 1024)} MB` : `${Math.round(n / 1024)} KB`;
+}

@@ -1,0 +1,199 @@
+// Stage 8 — stream back: send the upstream's answer to the skill as it arrives. SSE is written
+// chunk by chunk in the upstream's own framing (byte-identical when no response filter applies) and
+// parsed alongside for the record; a response filter (masking) rewrites per event. Batch objects get
+// their results_url pointed back at the sidecar so the SDK never goes around it. Ends a stream with
+// a well-formed `event: error` when the upstream breaks, and aborts the upstream when the skill leaves.
+import type { IncomingMessage } from 'node:http';
+import { GatewayError, SseParser, clientResponseHeaders, codes, errorBody, formatSse, isRecord } from '@skillgate/wire';
+import type { Exchange } from '../exchange.js';
+import type { SidecarContext } from '../context.js';
+import type { Verdict } from '../ports/guard.js';
+
+export async function respond(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessage, verdict: Verdict): Promise<void> {
+  x.upstreamStatus = upstreamRes.statusCode ?? 502;
+  ctx.journal.responseHead(x);
+  const contentType = String(upstreamRes.headers['content-type'] ?? '');
+  if (contentType.startsWith('text/event-stream')) return streamBack(x, ctx, upstreamRes, verdict);
+  if (x.res.headersSent) return errorIntoOpenStream(x, upstreamRes);
+  if (verdict.responseFilter && contentType.includes('json')) return bufferedBack(x, ctx, upstreamRes, (b) => verdict.responseFilter!.body(b));
+  if ((x.route.kind === 'batch' || x.route.kind === 'batch_create') && contentType.includes('json')) {
+    return bufferedBack(x, ctx, upstreamRes, (b) => rewriteResultsUrls(b, x, ctx));
+  }
+  return pipeBack(x, ctx, upstreamRes);
+}
+
+function writeHead(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessage, dropLength: boolean): void {
+  const headers = clientResponseHeaders(upstreamRes.headers);
+  if (dropLength) delete headers['content-length'];
+  x.res.writeHead(x.upstreamStatus!, headers);
+  observeAddedLatency(x, ctx);
+}
+
+function observeAddedLatency(x: Exchange, ctx: SidecarContext): void {
+  if (x.upstreamStartedAt === undefined || x.upstreamHeadersAt === undefined) return;
+  const before = x.upstreamStartedAt - x.receivedAt;
+  const after = process.hrtime.bigint() - x.upstreamHeadersAt;
+  ctx.metrics.addedLatency.labels(x.route.kind).observe(Number(before + after) / 1e9);
+  ctx.metrics.upstreamLatency.labels(x.route.kind).observe(Number(x.upstreamHeadersAt - x.upstreamStartedAt) / 1e9);
+}
+
+/** Write a chunk honouring backpressure from the skill's socket. */
+function writeOut(x: Exchange, upstreamRes: IncomingMessage, chunk: Buffer): void {
+  x.bytesOut += chunk.length;
+  if (!x.res.write(chunk)) {
+    upstreamRes.pause();
+    x.res.once('drain', () => upstreamRes.resume());
+  }
+}
+
+function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessage, verdict: Verdict): Promise<void> {
+  const filter = verdict.responseFilter;
+  if (!x.res.headersSent) writeHead(x, ctx, upstreamRes, filter !== undefined);
+  else observeAddedLatency(x, ctx);
+  x.res.flushHeaders();
+  const parser = new SseParser();
+  ctx.metrics.streamsInFlight.inc();
+
+  return new Promise<void>((resolve) => {
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      ctx.metrics.streamsInFlight.dec();
+      resolve();
+    };
+    upstreamRes.on('data', (chunk: Buffer) => {
+      if (x.res.writableEnded) return;
+      if (filter) {
+        for (const ev of parser.push(chunk)) {
+          ctx.journal.streamEvent(x, ev);
+          for (const out of filter.event(ev)) writeOut(x, upstreamRes, out);
+        }
+      } else {
+        writeOut(x, upstreamRes, chunk);
+        for (const ev of parser.push(chunk)) ctx.journal.streamEvent(x, ev);
+      }
+    });
+    upstreamRes.on('end', () => {
+      if (!x.res.writableEnded) {
+        if (filter) for (const out of filter.end()) writeOut(x, upstreamRes, out);
+        x.res.end();
+      }
+      x.outcome ??= 'complete';
+      finish();
+    });
+    upstreamRes.on('close', () => {
+      if (upstreamRes.complete || done) return finish();
+      // The upstream connection died mid-stream (or we aborted it because the skill left or a lock hit).
+      if (!x.abort.signal.aborted && !x.res.writableEnded) {
+        x.outcome = 'upstream_broken';
+        x.outcomeReason = 'upstream connection closed before message_stop';
+        const err = new GatewayError(codes.upstreamStreamBroken, 'api_error',
+          'The connection to the Claude API broke mid-stream; the answer is incomplete. Retry the request.');
+        x.res.end(formatSse('error', err.body(x.id)));
+      }
+      finish();
+    });
+    upstreamRes.on('error', () => undefined); // 'close' above decides what the skill sees
+  });
+}
+
+/** Non-streaming answer: forward chunk by chunk, keeping a bounded copy for the record. */
+function pipeBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessage): Promise<void> {
+  writeHead(x, ctx, upstreamRes, false);
+  const keep: Buffer[] = [];
+  let kept = 0;
+  const cap = ctx.config.limits.recordBodyBytes;
+  return new Promise<void>((resolve) => {
+    upstreamRes.on('data', (chunk: Buffer) => {
+      if (kept + chunk.length <= cap) {
+        keep.push(chunk);
+        kept += chunk.length;
+      } else {
+        kept = cap + 1;
+      }
+      writeOut(x, upstreamRes, chunk);
+    });
+    upstreamRes.on('end', () => {
+      x.res.end();
+      if (kept <= cap) ctx.journal.responseBody(x, Buffer.concat(keep));
+      x.outcome ??= 'complete';
+      resolve();
+    });
+    upstreamRes.on('close', () => {
+      if (!upstreamRes.complete && !x.res.writableEnded) {
+        // Mid-body failure of a non-streaming answer: the only honest signal is to cut the connection.
+        x.outcome = x.abort.signal.aborted ? x.outcome ?? 'client_aborted' : 'upstream_broken';
+        x.res.destroy();
+      }
+      resolve();
+    });
+    upstreamRes.on('error', () => undefined);
+  });
+}
+
+/** Small JSON answers that must be rewritten (batch objects, masked responses): read whole, bounded. */
+async function bufferedBack(
+  x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessage, rewrite: (body: Buffer) => Buffer,
+): Promise<void> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of upstreamRes as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > ctx.config.limits.recordBodyBytes * 8) {
+      throw new GatewayError(codes.internal, 'api_error', 'The upstream answer is too large for skillgate to rewrite; ask an operator to raise limits.recordBodyBytes.');
+    }
+    chunks.push(chunk);
+  }
+  const out = rewrite(Buffer.concat(chunks, size));
+  const headers = clientResponseHeaders(upstreamRes.headers);
+  headers['content-length'] = String(out.length);
+  delete headers['content-encoding'];
+  x.res.writeHead(x.upstreamStatus!, headers);
+  observeAddedLatency(x, ctx);
+  x.bytesOut += out.length;
+  x.res.end(out);
+  ctx.journal.responseBody(x, out);
+  x.outcome ??= 'complete';
+}
+
+/** A held streaming request already answered 200: an upstream error becomes an `event: error`. */
+async function errorIntoOpenStream(x: Exchange, upstreamRes: IncomingMessage): Promise<void> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of upstreamRes as AsyncIterable<Buffer>) chunks.push(chunk);
+  let data: unknown;
+  try {
+    data = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    data = errorBody('api_error', `The Claude API answered ${x.upstreamStatus} after approval.`, x.id);
+  }
+  x.outcome = 'error';
+  x.res.end(formatSse('error', data));
+}
+
+/** Point every results_url that names the upstream back at the sidecar the skill called. */
+export function rewriteResultsUrls(body: Buffer, x: Exchange, ctx: SidecarContext): Buffer {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return body;
+  }
+  const origin = `http://${x.req.headers.host ?? `${ctx.config.listen.host}:${ctx.config.listen.claude}`}`;
+  let changed = false;
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) return v.forEach(visit);
+    if (!isRecord(v)) return;
+    for (const [k, child] of Object.entries(v)) {
+      if (k === 'results_url' && typeof child === 'string') {
+        const local = ctx.upstream.localPath(child);
+        if (local !== undefined) {
+          v[k] = origin + local;
+          changed = true;
+        }
+      } else if (typeof child === 'object') visit(child);
+    }
+  };
+  visit(parsed);
+  return changed ? Buffer.from(JSON.stringify(parsed)) : body;
+}
