@@ -1,0 +1,79 @@
+// Request validation with the Anthropic API's own wording ("max_tokens: Field required",
+// "messages.0.role: Input should be 'user' or 'assistant'"), so clients and gateways see the same
+// 400s they would see from the real service. Pure: a body in, the first problem (or none) out.
+// It must never reject fields it does not know: real clients (Claude Code) send many beta fields.
+import type { AnthropicErrorType } from '@skillgate/wire';
+
+export interface RequestProblem {
+  status: number;
+  type: AnthropicErrorType;
+  message: string;
+}
+
+const invalid = (message: string): RequestProblem => ({ status: 400, type: 'invalid_request_error', message });
+
+export function parseJsonBody(text: string): { body: Record<string, unknown> } | { problem: RequestProblem } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { problem: invalid(`There was an error parsing the body of your request: ${(err as Error).message}`) };
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { problem: invalid('Input should be a valid dictionary or object to extract fields from') };
+  }
+  return { body: value as Record<string, unknown> };
+}
+
+/** Validate a Messages request (also count_tokens, which has no max_tokens). */
+export function validateMessagesRequest(body: Record<string, unknown>, opts: { requireMaxTokens: boolean }): RequestProblem | undefined {
+  if (body.model === undefined) return invalid('model: Field required');
+  if (typeof body.model !== 'string') return invalid('model: Input should be a valid string');
+  if (body.messages === undefined) return invalid('messages: Field required');
+  if (opts.requireMaxTokens) {
+    if (body.max_tokens === undefined) return invalid('max_tokens: Field required');
+    if (typeof body.max_tokens !== 'number' || !Number.isInteger(body.max_tokens)) return invalid('max_tokens: Input should be a valid integer');
+    if (body.max_tokens < 1) return invalid('max_tokens: Input should be greater than or equal to 1');
+  }
+  if (!Array.isArray(body.messages)) return invalid('messages: Input should be a valid list');
+  for (let i = 0; i < body.messages.length; i++) {
+    const m: unknown = body.messages[i];
+    if (m === null || typeof m !== 'object' || Array.isArray(m)) return invalid(`messages.${i}: Input should be a valid dictionary or object to extract fields from`);
+    const msg = m as Record<string, unknown>;
+    if (msg.role === undefined) return invalid(`messages.${i}.role: Field required`);
+    if (msg.role !== 'user' && msg.role !== 'assistant') return invalid(`messages.${i}.role: Input should be 'user' or 'assistant'`);
+    if (msg.content === undefined) return invalid(`messages.${i}.content: Field required`);
+    if (typeof msg.content !== 'string' && !Array.isArray(msg.content)) return invalid(`messages.${i}.content: Input should be a valid list`);
+  }
+  if (body.stream !== undefined && typeof body.stream !== 'boolean') return invalid('stream: Input should be a valid boolean');
+  if (body.system !== undefined && typeof body.system !== 'string' && !Array.isArray(body.system)) return invalid('system: Input should be a valid list');
+  return undefined;
+}
+
+/** Validate a legacy Text Completions request. */
+export function validateCompleteRequest(body: Record<string, unknown>): RequestProblem | undefined {
+  if (body.model === undefined) return invalid('model: Field required');
+  if (body.prompt === undefined) return invalid('prompt: Field required');
+  if (typeof body.prompt !== 'string') return invalid('prompt: Input should be a valid string');
+  if (body.max_tokens_to_sample === undefined) return invalid('max_tokens_to_sample: Field required');
+  if (typeof body.max_tokens_to_sample !== 'number' || !Number.isInteger(body.max_tokens_to_sample)) return invalid('max_tokens_to_sample: Input should be a valid integer');
+  if (!/\n\nHuman:/.test(body.prompt) || !/\n\nAssistant:\s*$/.test(body.prompt)) {
+    return invalid('prompt must start with "\\n\\nHuman:" turn after an optional system prompt and end with "\\n\\nAssistant:"');
+  }
+  return undefined;
+}
+
+/** The messages Anthropic's API answers for each error type when nothing more specific applies. */
+export const DEFAULT_ERROR_MESSAGES: Record<AnthropicErrorType, string> = {
+  invalid_request_error: 'Invalid request',
+  authentication_error: 'invalid x-api-key',
+  billing_error: 'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.',
+  permission_error: 'Your API key does not have permission to use the specified resource.',
+  not_found_error: 'Not Found',
+  conflict_error: 'Conflict',
+  request_too_large: 'Request exceeds the maximum allowed number of bytes.',
+  rate_limit_error: 'Number of request tokens has exceeded your per-minute rate limit (https://docs.claude.com/en/api/rate-limits); see the response headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try again later. You may also contact sales at https://www.anthropic.com/contact-sales to discuss your options for a rate limit increase.',
+  api_error: 'Internal server error',
+  timeout_error: 'Request timed out',
+  overloaded_error: 'Overloaded',
+};
