@@ -1,4 +1,5 @@
 // The command registry. Each command lives in its own module under commands/; add it here.
 import type { Command } from '../command.js';
+import { fakeClaudeCommand } from './fake-claude.js';
 
-export const commands: Command[] = [];
+export const commands: Command[] = [fakeClaudeCommand];
