@@ -1,0 +1,249 @@
+// The sidecar's data path over real sockets: faithful forwarding (bytes, headers, status), the
+// credential swap, limits, streams that break or are abandoned, batch results_url rewriting.
+import http from 'node:http';
+import net from 'node:net';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { startSidecar, type Sidecar } from '../src/index.js';
+import { createLogger } from '../src/log.js';
+import { cut, startUpstreamDouble, type UpstreamDouble } from './upstream-double.js';
+
+const fixtureDir = process.env.SKILLGATE_FIXTURES ??
+  resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../../shared/fixtures/anthropic-sse');
+const fixtures = readdirSync(fixtureDir).filter((f) => f.endsWith('.txt') || f.endsWith('.sse'));
+
+interface Answer { status: number; headers: http.IncomingHttpHeaders; body: Buffer }
+
+function call(base: string, opts: { method?: string; path?: string; headers?: Record<string, string | string[]>; body?: string | Buffer; agent?: http.Agent }): Promise<Answer> {
+  return new Promise((resolvePromise, reject) => {
+    const u = new URL(opts.path ?? '/v1/messages', base);
+    const req = http.request(u, { method: opts.method ?? 'POST', headers: opts.headers ?? {}, agent: opts.agent ?? false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolvePromise({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+const messages = (extra: Record<string, unknown> = {}) => JSON.stringify({
+  model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'hello' }], ...extra,
+});
+
+describe('the sidecar data path', () => {
+  let upstream: UpstreamDouble;
+  let sidecar: Sidecar;
+
+  beforeAll(async () => {
+    upstream = await startUpstreamDouble();
+    sidecar = await startSidecar({
+      upstreamUrl: upstream.url,
+      upstreamApiKey: 'sk-ant-sidecar-key',
+      listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
+      limits: { messagesBodyBytes: 1024 * 1024, headerBytes: 16 * 1024 },
+    }, { logger: createLogger('silent') });
+  });
+  afterAll(async () => {
+    await sidecar.close();
+    await upstream.close();
+  });
+
+  it('replaces whatever credential the skill sends with the sidecar credential', async () => {
+    upstream.queue({ chunks: ['{"id":"msg_1"}'], headers: { 'content-type': 'application/json' } });
+    await call(sidecar.claudeUrl, { headers: { 'x-api-key': 'skill-key', authorization: 'Bearer skill-bearer', 'content-type': 'application/json' }, body: messages() });
+    const seen = upstream.received.at(-1)!;
+    expect(seen.headers['x-api-key']).toBe('sk-ant-sidecar-key');
+    expect(seen.headers.authorization).toBeUndefined();
+    expect(JSON.stringify(seen.rawHeaders)).not.toContain('skill-key');
+    expect(JSON.stringify(seen.rawHeaders)).not.toContain('skill-bearer');
+  });
+
+  it('forwards anthropic-version, repeated anthropic-beta headers and the query string verbatim', async () => {
+    upstream.queue({});
+    await call(sidecar.claudeUrl, {
+      path: '/v1/messages?beta=true',
+      headers: { 'anthropic-version': '2023-06-01', 'anthropic-beta': ['claude-code-20250219,oauth-2025-04-20', 'files-api-2025-04-14'], 'x-stainless-lang': 'js' },
+      body: messages(),
+    });
+    const seen = upstream.received.at(-1)!;
+    expect(seen.url).toBe('/v1/messages?beta=true');
+    expect(seen.headers['anthropic-version']).toBe('2023-06-01');
+    expect(seen.headers['anthropic-beta']).toBe('claude-code-20250219,oauth-2025-04-20, files-api-2025-04-14');
+    expect(seen.headers['x-stainless-lang']).toBe('js');
+  });
+
+  it('passes upstream error bodies, status and retry headers through unmodified', async () => {
+    const body = '{"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded your per-minute rate limit"},"request_id":"req_abc"}';
+    upstream.queue({ status: 429, headers: { 'content-type': 'application/json', 'retry-after': '7', 'anthropic-ratelimit-requests-remaining': '0', 'x-should-retry': 'true' }, chunks: [body] });
+    const res = await call(sidecar.claudeUrl, { body: messages() });
+    expect(res.status).toBe(429);
+    expect(res.body.toString()).toBe(body);
+    expect(res.headers['retry-after']).toBe('7');
+    expect(res.headers['anthropic-ratelimit-requests-remaining']).toBe('0');
+    expect(res.headers['x-should-retry']).toBe('true');
+    expect(res.headers['request-id']).toBe('req_upstream123');
+  });
+
+  it.each(fixtures)('streams %s to the skill byte for byte, for any chunking of the upstream', async (name) => {
+    const bytes = readFileSync(join(fixtureDir, name));
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.integer({ min: 1, max: bytes.length - 1 }), { maxLength: 30 }), async (points) => {
+        upstream.queue({ headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' }, chunks: cut(bytes, points) });
+        const res = await call(sidecar.claudeUrl, { body: messages({ stream: true }) });
+        expect(res.status).toBe(200);
+        expect(res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+        expect(res.body.equals(bytes)).toBe(true);
+      }),
+      { numRuns: 8 },
+    );
+  });
+
+  it('ends a stream whose upstream dies mid-way with a well-formed error event', async () => {
+    const bytes = readFileSync(join(fixtureDir, 'basic_response.txt'));
+    upstream.queue({ headers: { 'content-type': 'text/event-stream; charset=utf-8' }, chunks: [bytes.subarray(0, 400)], die: true });
+    const res = await call(sidecar.claudeUrl, { body: messages({ stream: true }) });
+    const text = res.body.toString();
+    expect(text.startsWith(bytes.subarray(0, 400).toString())).toBe(true);
+    const tail = text.slice(400);
+    expect(tail).toMatch(/^event: error\ndata: \{.*"type":"api_error".*\}\n\n$/s);
+    expect(JSON.parse(tail.split('data: ')[1]!).error.message).toContain('broke mid-stream');
+  });
+
+  it('aborts the upstream request when the skill disconnects mid-stream', async () => {
+    upstream.queue({ headers: { 'content-type': 'text/event-stream; charset=utf-8' }, chunks: ['event: ping\ndata: {"type": "ping"}\n\n'], hold: true });
+    const aborted = upstream.nextAbort();
+    await new Promise<void>((done) => {
+      const req = http.request(new URL('/v1/messages', sidecar.claudeUrl), { method: 'POST', agent: false }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          done();
+        });
+      });
+      req.end(messages({ stream: true }));
+    });
+    await aborted; // resolves only if the sidecar tore down its upstream request
+  });
+
+  it('refuses a body over the Messages limit with request_too_large before reading it', async () => {
+    const before = upstream.received.length;
+    const res = await call(sidecar.claudeUrl, { body: Buffer.alloc(2 * 1024 * 1024, 'a') });
+    expect(res.status).toBe(413);
+    const body = JSON.parse(res.body.toString());
+    expect(body.type).toBe('error');
+    expect(body.error.type).toBe('request_too_large');
+    expect(body.request_id).toMatch(/^req_/);
+    expect(upstream.received.length).toBe(before);
+  });
+
+  it('refuses a body that is not JSON with invalid_request_error and forwards nothing', async () => {
+    const before = upstream.received.length;
+    const res = await call(sidecar.claudeUrl, { body: '{"model": ' });
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body.toString()).error.type).toBe('invalid_request_error');
+    expect(upstream.received.length).toBe(before);
+  });
+
+  it('answers oversized request headers with a clear 431 in Anthropic shape', async () => {
+    const res = await new Promise<string>((done) => {
+      const socket = net.connect(Number(new URL(sidecar.claudeUrl).port), '127.0.0.1', () => {
+        socket.write(`POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(20 * 1024)}\r\ncontent-length: 0\r\n\r\n`);
+      });
+      let out = '';
+      socket.on('data', (d) => (out += d));
+      socket.on('close', () => done(out));
+    });
+    expect(res).toMatch(/^HTTP\/1.1 431/);
+    expect(res).toContain('"type":"request_too_large"');
+  });
+
+  it('answers the warm-up probes locally', async () => {
+    const before = upstream.received.length;
+    expect((await call(sidecar.claudeUrl, { method: 'HEAD', path: '/' })).status).toBe(200);
+    expect((await call(sidecar.claudeUrl, { method: 'HEAD', path: '/api/hello' })).status).toBe(200);
+    expect(upstream.received.length).toBe(before);
+  });
+
+  it('answers paths outside the Claude API with not_found_error', async () => {
+    const res = await call(sidecar.claudeUrl, { method: 'GET', path: '/admin' });
+    expect(res.status).toBe(404);
+    expect(JSON.parse(res.body.toString()).error.type).toBe('not_found_error');
+  });
+
+  it('forwards unknown /v1 paths as an open list', async () => {
+    upstream.queue({ chunks: ['{"data":[]}'], headers: { 'content-type': 'application/json' } });
+    const res = await call(sidecar.claudeUrl, { method: 'GET', path: '/v1/organizations/usage_report?x=1' });
+    expect(res.status).toBe(200);
+    expect(upstream.received.at(-1)!.url).toBe('/v1/organizations/usage_report?x=1');
+  });
+
+  it('rewrites a batch results_url on the upstream to point back through the sidecar', async () => {
+    const batch = { id: 'msgbatch_1', type: 'message_batch', processing_status: 'ended', results_url: `${upstream.url}/v1/messages/batches/msgbatch_1/results` };
+    upstream.queue({ chunks: [JSON.stringify(batch)], headers: { 'content-type': 'application/json' } });
+    const res = await call(sidecar.claudeUrl, { method: 'GET', path: '/v1/messages/batches/msgbatch_1' });
+    const port = new URL(sidecar.claudeUrl).port;
+    expect(JSON.parse(res.body.toString()).results_url).toBe(`http://127.0.0.1:${port}/v1/messages/batches/msgbatch_1/results`);
+    expect(Number(res.headers['content-length'])).toBe(res.body.length);
+  });
+
+  it('rewrites results_url in a batch list too', async () => {
+    const list = { data: [{ id: 'b1', results_url: `${upstream.url}/v1/messages/batches/b1/results` }, { id: 'b2', results_url: null }], has_more: false };
+    upstream.queue({ chunks: [JSON.stringify(list)], headers: { 'content-type': 'application/json' } });
+    const res = await call(sidecar.claudeUrl, { method: 'GET', path: '/v1/messages/batches?limit=2' });
+    const body = JSON.parse(res.body.toString());
+    expect(body.data[0].results_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1\/messages\/batches\/b1\/results$/);
+    expect(body.data[0].results_url).not.toContain(upstream.url);
+    expect(body.data[1].results_url).toBeNull();
+  });
+
+  it('streams a large upload through without buffering it', async () => {
+    const size = 48 * 1024 * 1024;
+    upstream.queue({ discardBody: true, chunks: ['{"id":"file_1"}'], headers: { 'content-type': 'application/json' } });
+    (globalThis as { gc?: () => void }).gc?.(); // npm test runs node with --expose-gc
+    const heapBefore = process.memoryUsage().arrayBuffers;
+    let peak = 0;
+    const res = await new Promise<number>((done, reject) => {
+      const req = http.request(new URL('/v1/files', sidecar.claudeUrl), { method: 'POST', agent: false, headers: { 'content-type': 'multipart/form-data; boundary=x', 'content-length': String(size) } }, (r) => {
+        r.resume();
+        r.on('end', () => done(r.statusCode!));
+      });
+      req.on('error', reject);
+      const block = Buffer.alloc(256 * 1024, 'z');
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < size) {
+          sent += block.length;
+          if (sent % (4 * 1024 * 1024) === 0) {
+            (globalThis as { gc?: () => void }).gc?.();
+            peak = Math.max(peak, process.memoryUsage().arrayBuffers - heapBefore);
+          }
+          if (!req.write(block)) return void req.once('drain', pump);
+        }
+        req.end();
+      };
+      pump();
+    });
+    expect(res).toBe(200);
+    expect(upstream.received.at(-1)!.body.toString()).toBe(String(size));
+    // Client, sidecar and upstream share this process: all three together stay far below the upload size.
+    expect(peak).toBeLessThan(size / 4);
+  });
+
+  it('exposes Prometheus metrics with requests counted by route, status and model', async () => {
+    const res = await call(sidecar.metricsUrl, { method: 'GET', path: '/metrics' });
+    const text = res.body.toString();
+    expect(text).toContain('skillgate_sidecar_requests_total{route="messages",status="429",model="claude-sonnet-4-5"} 1');
+    expect(text).toContain('skillgate_sidecar_added_latency_seconds_bucket');
+    expect(text).toContain('skillgate_sidecar_streams_in_flight');
+  });
+
+  it('reports health and readiness', async () => {
+    expect((await call(sidecar.healthUrl, { method: 'GET', path: '/healthz' })).status).toBe(200);
+    const ready = await call(sidecar.healthUrl, { method: 'GET', path: '/readyz' });
+    expect(ready.status).toBe(200);
+    expect(JSON.parse(ready.body.toString())).toEqual({ ready: true, problems: [] });
+  });
+});

@@ -1,0 +1,149 @@
+// The egress proxy: allowlisted destinations are reached (HTTP forward, CONNECT, transparent
+// HTTP and TLS by SNI); everything else is refused with a clear 403 and journaled.
+import http from 'node:http';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { startSidecar, type EgressAttempt, type Sidecar } from '../src/index.js';
+import { createLogger } from '../src/log.js';
+import { logJournal } from '../src/ports/journal.js';
+import { EgressAllowlist, parseAuthority } from '../src/egress/allowlist.js';
+import { readSni } from '../src/egress/sni.js';
+
+describe('the egress allowlist', () => {
+  const list = new EgressAllowlist(['api.github.com', '*.example.com:443', '127.0.0.1:8080']);
+  it.each([
+    ['api.github.com:443', true],
+    ['API.GitHub.com:80', true],
+    ['evil.com:443', false],
+    ['a.example.com:443', true],
+    ['a.b.example.com:443', true],
+    ['example.com:443', false],
+    ['a.example.com:80', false],
+    ['127.0.0.1:8080', true],
+    ['127.0.0.1:8081', false],
+  ])('%s allowed is %s', (authority, allowed) => {
+    expect(list.allows(parseAuthority(authority, 443)!)).toBe(allowed);
+  });
+});
+
+describe('the egress proxy', () => {
+  let target: http.Server;
+  let targetPort: number;
+  let sidecar: Sidecar;
+  const attempts: EgressAttempt[] = [];
+
+  beforeAll(async () => {
+    target = http.createServer((req, res) => res.end(`target saw ${req.method} ${req.url}`));
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+    targetPort = (target.address() as AddressInfo).port;
+    const log = createLogger('silent');
+    sidecar = await startSidecar({
+      upstreamUrl: 'http://127.0.0.1:1', upstreamApiKey: 'k',
+      listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
+    }, {
+      logger: log,
+      egressAllowHosts: () => [`localhost:${targetPort}`],
+      journal: (l) => ({ ...logJournal(l), egress: (a) => void attempts.push(a) }),
+    });
+  });
+  afterAll(async () => {
+    await sidecar.close();
+    target.closeAllConnections();
+    await new Promise((r) => target.close(r));
+  });
+
+  const proxyPort = () => Number(new URL(sidecar.egressUrl).port);
+
+  function viaProxy(absoluteUrl: string): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: proxyPort(), path: absoluteUrl, headers: { host: new URL(absoluteUrl).host }, agent: false }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  it('forwards an allowlisted plain HTTP request', async () => {
+    const res = await viaProxy(`http://localhost:${targetPort}/hello?x=1`);
+    expect(res.status).toBe(200);
+    expect(res.body).toBe('target saw GET /hello?x=1');
+    expect(attempts.at(-1)).toMatchObject({ destination: `localhost:${targetPort}`, allowed: true });
+  });
+
+  it('refuses a destination outside the allowlist with a 403 that says why, and journals it', async () => {
+    const res = await viaProxy(`http://127.0.0.1:${targetPort}/exfiltrate`);
+    expect(res.status).toBe(403);
+    const body = JSON.parse(res.body);
+    expect(body.error.type).toBe('permission_error');
+    expect(body.error.message).toContain(`127.0.0.1:${targetPort}`);
+    expect(body.error.message).toContain('egress allowlist');
+    expect(attempts.at(-1)).toMatchObject({ destination: `127.0.0.1:${targetPort}`, allowed: false });
+  });
+
+  it('tunnels CONNECT to an allowlisted host and refuses others', async () => {
+    const connect = (authority: string) => new Promise<string>((resolve) => {
+      const s = net.connect(proxyPort(), '127.0.0.1', () => s.write(`CONNECT ${authority} HTTP/1.1\r\nhost: ${authority}\r\n\r\n`));
+      let out = '';
+      s.on('data', (d) => {
+        out += d;
+        if (out.includes('\r\n\r\n') && out.startsWith('HTTP/1.1 200')) {
+          s.write(`GET /via-tunnel HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`);
+        }
+      });
+      s.on('close', () => resolve(out));
+    });
+    const ok = await connect(`localhost:${targetPort}`);
+    expect(ok).toMatch(/^HTTP\/1.1 200 Connection Established/);
+    expect(ok).toContain('target saw GET /via-tunnel');
+    const denied = await connect('evil.example:443');
+    expect(denied).toMatch(/^HTTP\/1.1 403/);
+    expect(attempts.at(-1)).toMatchObject({ method: 'CONNECT', destination: 'evil.example:443', allowed: false });
+  });
+
+  it('routes transparently captured plain HTTP by its Host header', async () => {
+    const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: proxyPort(), path: '/captured', headers: { host: `localhost:${targetPort}` }, agent: false }, (r) => {
+        let body = '';
+        r.on('data', (d) => (body += d));
+        r.on('end', () => resolve({ status: r.statusCode!, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(res).toEqual({ status: 200, body: 'target saw GET /captured' });
+  });
+
+  it('refuses transparently captured TLS to a name outside the allowlist, naming it in the journal', async () => {
+    await new Promise<void>((resolve) => {
+      const s = tls.connect({ host: '127.0.0.1', port: proxyPort(), servername: 'exfil.attacker.test', rejectUnauthorized: false });
+      s.on('error', () => resolve());
+      s.on('close', () => resolve());
+    });
+    expect(attempts.at(-1)).toMatchObject({ method: 'TLS', destination: 'exfil.attacker.test:443', allowed: false });
+  });
+});
+
+describe('reading SNI from a ClientHello', () => {
+  it('finds the server name a real TLS client sends', async () => {
+    const hello = await new Promise<Buffer>((resolve) => {
+      const server = net.createServer((s) => s.once('data', (d: Buffer) => {
+        resolve(d);
+        s.destroy();
+        server.close();
+      }));
+      server.listen(0, '127.0.0.1', () => {
+        const c = tls.connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, servername: 'api.github.com' });
+        c.on('error', () => undefined);
+      });
+    });
+    expect(readSni(hello)).toBe('api.github.com');
+  });
+  it('returns undefined for bytes that are not a ClientHello', () => {
+    expect(readSni(Buffer.from('GET / HTTP/1.1\r\n\r\n'))).toBeUndefined();
+    expect(readSni(Buffer.from([0x16, 0x03, 0x01]))).toBeUndefined();
+  });
+});
