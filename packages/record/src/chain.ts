@@ -1,0 +1,124 @@
+// The per-session hash chain: each event commits to the previous one (`prev`) and to its own
+// canonical content (`hash`), so changing, dropping or moving any event breaks a link that
+// `verifySession` finds and names. Pure functions over plain events; no I/O, no clocks except the
+// `now` a caller passes in.
+import { canonicalJson } from './canonical.js';
+import { EVENT_FORMAT_VERSION, sha256Hex, type EventDraft, type SessionEvent } from './event.js';
+
+/** The `prev` of a session's first event. */
+export const GENESIS = '0'.repeat(64);
+
+/** Where a session's chain stands: the last sealed event's seq and hash. */
+export interface ChainHead {
+  seq: number;
+  hash: string;
+  closed: boolean;
+}
+
+/** sha256 of the canonical JSON of the event without its `hash` field. */
+export function eventHash(event: Omit<SessionEvent, 'hash'> & { hash?: string }): string {
+  return sha256Hex(canonicalJson({ ...event, hash: undefined }));
+}
+
+/** Seal a draft as the next event after `head` (undefined: the session's first event). */
+export function sealEvent(draft: EventDraft, head: ChainHead | undefined, now: Date = new Date()): SessionEvent {
+  const seq = head ? head.seq + 1 : 0;
+  const prev = head ? head.hash : GENESIS;
+  const data = draft.kind === 'session_close' ? { ...draft.data, head: prev, events: seq } : draft.data;
+  const unsealed = {
+    v: EVENT_FORMAT_VERSION,
+    kind: draft.kind,
+    sessionId: draft.sessionId,
+    seq,
+    ts: draft.ts ?? now.toISOString(),
+    identity: draft.identity,
+    requestId: draft.requestId,
+    data,
+    prev,
+  };
+  if (unsealed.requestId === undefined) delete unsealed.requestId;
+  const hash = eventHash(unsealed as Omit<SessionEvent, 'hash'>);
+  return { ...unsealed, hash } as SessionEvent;
+}
+
+export function headOf(event: SessionEvent): ChainHead {
+  return { seq: event.seq, hash: event.hash, closed: event.kind === 'session_close' };
+}
+
+export type ChainProblemKind =
+  | 'altered'            // content does not match its hash
+  | 'missing'            // a seq is absent
+  | 'reordered'          // a seq appears at the wrong position
+  | 'duplicate'          // a seq appears twice
+  | 'broken-link'        // prev does not match the previous event's hash
+  | 'after-close'        // events after session_close
+  | 'foreign'            // an event of another session
+  | 'checkpoint-mismatch'// a signed checkpoint commits a different hash for this seq
+  | 'checkpoint-signature' // a checkpoint's signature or hash does not verify
+  | 'checkpoint-missing' // a writer's checkpoint sequence has a gap or broken link
+  | 'unknown-key';       // a checkpoint was signed by a key the verifier does not hold
+
+export interface ChainProblem {
+  kind: ChainProblemKind;
+  sessionId?: string;
+  /** The seq of the event the problem is about (the one expected at `position` when altered). */
+  seq?: number;
+  /** Index in the stored order where it was found. */
+  position?: number;
+  checkpoint?: string;
+  message: string;
+}
+
+/** A head a signed checkpoint vouches for. */
+export interface HeadCommitment {
+  seq: number;
+  hash: string;
+  checkpoint: string;
+}
+
+/**
+ * Verify one session's events in stored order. Returns the FIRST problem, or undefined when the
+ * chain is intact and agrees with every commitment (checkpoint heads) given.
+ */
+export function verifySession(sessionId: string, events: readonly SessionEvent[], commitments: readonly HeadCommitment[] = []): ChainProblem | undefined {
+  let closedAt = -1;
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    const expected = i;
+    if (e.sessionId !== sessionId) {
+      return { kind: 'foreign', sessionId, seq: expected, position: i, message: `position ${i} holds an event of session ${e.sessionId}, not ${sessionId}` };
+    }
+    if (eventHash(e) !== e.hash) {
+      return { kind: 'altered', sessionId, seq: expected, position: i, message: `event seq ${expected} of session ${sessionId} was altered: its content does not match its hash` };
+    }
+    if (e.seq !== expected) {
+      const later = events.findIndex((x, j) => j > i && x.seq === expected);
+      if (later !== -1) {
+        return { kind: 'reordered', sessionId, seq: expected, position: later, message: `event seq ${expected} of session ${sessionId} is out of order: found at position ${later}, expected at ${i}` };
+      }
+      if (e.seq > expected) {
+        return { kind: 'missing', sessionId, seq: expected, position: i, message: `event seq ${expected} of session ${sessionId} is missing (position ${i} holds seq ${e.seq})` };
+      }
+      const first = events.findIndex((x) => x.seq === e.seq);
+      return { kind: first < i ? 'duplicate' : 'reordered', sessionId, seq: e.seq, position: i, message: `event seq ${e.seq} of session ${sessionId} appears again at position ${i}` };
+    }
+    const prev = i === 0 ? GENESIS : events[i - 1]!.hash;
+    if (e.prev !== prev) {
+      return { kind: 'broken-link', sessionId, seq: expected, position: i, message: `event seq ${expected} of session ${sessionId} does not follow seq ${expected - 1}: its prev hash does not match` };
+    }
+    if (closedAt !== -1) {
+      return { kind: 'after-close', sessionId, seq: expected, position: i, message: `event seq ${expected} of session ${sessionId} comes after the session was closed at seq ${closedAt}` };
+    }
+    if (e.kind === 'session_close') closedAt = e.seq;
+  }
+  for (const c of commitments) {
+    if (c.seq >= events.length) {
+      const seq = events.length;
+      return { kind: 'missing', sessionId, seq, position: seq, checkpoint: c.checkpoint, message: `event seq ${seq} of session ${sessionId} is missing: checkpoint ${c.checkpoint} commits seq ${c.seq} but the record ends at seq ${seq - 1}` };
+    }
+    if (events[c.seq]!.hash !== c.hash) {
+      return { kind: 'checkpoint-mismatch', sessionId, seq: c.seq, position: c.seq, checkpoint: c.checkpoint, message: `event seq ${c.seq} of session ${sessionId} differs from what checkpoint ${c.checkpoint} signed` };
+    }
+  }
+  return undefined;
+}

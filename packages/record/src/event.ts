@@ -1,0 +1,264 @@
+// Session events: what the record holds about a skill's traffic. One envelope (identity, session,
+// sequence, time, hash-chain links) around one body per kind. Plain types plus the small pure
+// builders that make a request/response fit for the record. This module must never hold a
+// credential or a raw sensitive value: headers pass through `recordHeaders`, bodies arrive already
+// masked from the masking engine, and `mcp_servers[].authorization_token` is removed here again.
+import { createHash } from 'node:crypto';
+import type { SkillIdentity } from '@skillgate/api';
+import { CREDENTIAL_HEADERS } from '@skillgate/wire';
+
+export const EVENT_FORMAT_VERSION = 1;
+
+/**
+ * A masking finding as the record keeps it: the entity type, its offsets in the recorded text and
+ * the HMAC fingerprint of the raw value (HMAC-SHA256 with the installation key, hex). Never the value.
+ * Same shape as @skillgate/masking's findings; `at` says which SSE event of a batch it lies in.
+ */
+export interface RecordedFinding {
+  type: string;
+  subtype?: string;
+  start: number;
+  end: number;
+  fingerprint: string;
+  at?: number;
+}
+
+/** How the session of a request was chosen (see session-key.ts). */
+export type SessionSource = 'claude-code-session' | 'container' | 'metadata-user-id' | 'header' | 'time-gap';
+
+export interface RequestData {
+  method: string;
+  path: string;
+  query?: string;
+  model?: string;
+  stream?: boolean;
+  /** Request headers minus credentials (see recordHeaders). */
+  headers: Record<string, string>;
+  /** Masked body as text; absent when policy records digests only (recording.bodies = 'digest'). */
+  body?: string;
+  /** sha256 (hex) of the bytes actually forwarded upstream. */
+  bodySha256: string;
+  bodyBytes: number;
+  findings?: RecordedFinding[];
+  sessionSource?: SessionSource;
+}
+
+export interface DecisionData {
+  action: 'allow' | 'deny' | 'hold' | 'rate_limited';
+  policies?: string[];
+  rule?: string;
+  reason?: string;
+}
+
+export interface ApprovalData {
+  state: 'held' | 'approved' | 'denied' | 'expired';
+  approval: string;
+  by?: string;
+  reason?: string;
+}
+
+export interface ResponseData {
+  status: number;
+  headers: Record<string, string>;
+  stream: boolean;
+  /** Masked body text (non-streaming responses); streams are recorded as stream_event batches. */
+  body?: string;
+  bodySha256?: string;
+  bodyBytes?: number;
+  findings?: RecordedFinding[];
+}
+
+/** One SSE event of a streamed response: name, masked data, ms since the response head arrived. */
+export interface RecordedSseEvent {
+  event: string;
+  data: string;
+  t: number;
+}
+
+/**
+ * A batch of consecutive SSE events of one response (see stream-batch.ts for why they are batched:
+ * a long answer has thousands of deltas; one record event each would multiply hashing and Redis
+ * volume without adding evidence, since each item keeps its own relative time).
+ */
+export interface StreamEventData {
+  events: RecordedSseEvent[];
+  findings?: RecordedFinding[];
+}
+
+export interface StreamEndData {
+  outcome: 'complete' | 'client_aborted' | 'upstream_broken' | 'killed' | 'error';
+  reason?: string;
+  events?: number;
+  bytes?: number;
+  ms?: number;
+}
+
+export interface EgressData {
+  destination: string; // host:port
+  method: string;
+  allowed: boolean;
+  reason?: string;
+  bytesUp?: number;
+  bytesDown?: number;
+}
+
+export interface LockData {
+  target: string; // e.g. skill/ns/name, owner/email, pod/ns/name, session/id
+  lock?: string;
+  reason?: string;
+}
+
+export interface RevocationData {
+  token?: string; // token id (jti), never the token
+  reason?: string;
+}
+
+export interface RefusalData {
+  status: number;
+  code: string;
+  type: string;
+  message: string;
+}
+
+export interface SessionCloseData {
+  reason: 'idle' | 'shutdown' | 'locked' | 'explicit';
+  /** Hash of the last event before this one: the head this close commits. */
+  head: string;
+  /** Number of events in the session before this one. */
+  events: number;
+}
+
+export interface EventDataByKind {
+  request: RequestData;
+  decision: DecisionData;
+  approval: ApprovalData;
+  response: ResponseData;
+  stream_event: StreamEventData;
+  stream_end: StreamEndData;
+  egress: EgressData;
+  lock: LockData;
+  revocation: RevocationData;
+  refusal: RefusalData;
+  session_close: SessionCloseData;
+}
+
+export type EventKind = keyof EventDataByKind;
+export const EVENT_KINDS: readonly EventKind[] = [
+  'request', 'decision', 'approval', 'response', 'stream_event', 'stream_end',
+  'egress', 'lock', 'revocation', 'refusal', 'session_close',
+];
+
+/** What a caller hands the recorder: everything but the chain fields. */
+export type EventDraft = {
+  [K in EventKind]: {
+    kind: K;
+    sessionId: string;
+    identity: SkillIdentity;
+    requestId?: string;
+    /** ISO-8601 time; the recorder stamps now when absent. */
+    ts?: string;
+    data: EventDataByKind[K];
+  };
+}[EventKind];
+
+/** A sealed event: the draft plus its place in the session's hash chain. */
+export type SessionEvent = {
+  [K in EventKind]: {
+    v: typeof EVENT_FORMAT_VERSION;
+    kind: K;
+    sessionId: string;
+    seq: number;
+    ts: string;
+    identity: SkillIdentity;
+    requestId?: string;
+    data: EventDataByKind[K];
+    /** Hash of the previous event in the session (GENESIS for seq 0). */
+    prev: string;
+    /** sha256 hex of the canonical JSON of this event without `hash`. */
+    hash: string;
+  };
+}[EventKind];
+
+export type EventOf<K extends EventKind> = Extract<SessionEvent, { kind: K }>;
+
+/** sha256 hex of bytes. */
+export function sha256Hex(bytes: Buffer | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+const TOKENISH = /(^|-)(token|secret|password|api-key|apikey|auth)($|-)/;
+
+/**
+ * Headers fit for the record: credential headers (x-api-key, authorization, cookies), workload
+ * tokens and anything named like a secret are dropped, repeated values joined.
+ */
+export function recordHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [rawName, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const name = rawName.toLowerCase();
+    if (CREDENTIAL_HEADERS.has(name) || TOKENISH.test(name)) continue;
+    out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+/**
+ * Remove credentials a request body may carry even after masking (MCP server authorization
+ * tokens). Returns the text unchanged when it is not JSON or holds none.
+ */
+export function scrubRequestBody(maskedBody: string): string {
+  if (!maskedBody.includes('authorization_token')) return maskedBody;
+  try {
+    const parsed = JSON.parse(maskedBody) as { mcp_servers?: unknown };
+    if (!Array.isArray(parsed.mcp_servers)) return maskedBody;
+    let changed = false;
+    for (const server of parsed.mcp_servers) {
+      if (server && typeof server === 'object' && 'authorization_token' in server) {
+        (server as Record<string, unknown>).authorization_token = '[credential removed]';
+        changed = true;
+      }
+    }
+    return changed ? JSON.stringify(parsed) : maskedBody;
+  } catch {
+    // Not JSON: a masked body that mentions the name without being JSON carries no token field.
+    return maskedBody;
+  }
+}
+
+/** Build the data of a request event from what the sidecar has after masking. */
+export function requestData(input: {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  /** The bytes forwarded upstream (for the digest and size). */
+  forwarded: Buffer;
+  /** The masked body text, or undefined to record the digest only. */
+  maskedBody?: string;
+  model?: string;
+  stream?: boolean;
+  findings?: RecordedFinding[];
+  sessionSource?: SessionSource;
+}): RequestData {
+  const q = input.url.indexOf('?');
+  const out: RequestData = {
+    method: input.method,
+    path: q === -1 ? input.url : input.url.slice(0, q),
+    headers: recordHeaders(input.headers),
+    bodySha256: sha256Hex(input.forwarded),
+    bodyBytes: input.forwarded.length,
+  };
+  if (q !== -1) out.query = input.url.slice(q + 1);
+  if (input.model !== undefined) out.model = input.model;
+  if (input.stream !== undefined) out.stream = input.stream;
+  if (input.maskedBody !== undefined) out.body = scrubRequestBody(input.maskedBody);
+  if (input.findings && input.findings.length > 0) out.findings = input.findings;
+  if (input.sessionSource) out.sessionSource = input.sessionSource;
+  return out;
+}
+
+/** Every fingerprint an event's findings carry. */
+export function fingerprintsOf(event: SessionEvent): string[] {
+  const data = event.data as { findings?: RecordedFinding[] };
+  return data.findings ? data.findings.map((f) => f.fingerprint) : [];
+}

@@ -1,0 +1,230 @@
+// The embedded local store (default when REDIS_URL is unset): append-only JSON-lines files in one
+// directory, fsync'd before an append resolves.
+//   sessions/<sessionId>.jsonl   one sealed event per line, in append order
+//   sessions.jsonl               one line per session when it starts: id, identity, first time
+//   checkpoints.jsonl            signed checkpoints, in append order
+//   keys/<keyId>.pem             public keys of the writers
+// It never rewrites or truncates a file: tampering is for `verify` to find, not for us to hide.
+import { mkdirSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, writeFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SkillIdentity } from '@skillgate/api';
+import { headOf, type ChainHead } from './chain.js';
+import type { Checkpoint } from './checkpoint.js';
+import type { SessionEvent } from './event.js';
+import { matchesFilter, parseJsonLines, type RecordEntry, type SessionFilter, type SessionStore, type SessionSummary } from './store.js';
+
+const SESSION_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+const MAX_OPEN_FILES = 128;
+
+interface SessionIndexLine {
+  sessionId: string;
+  identity: SkillIdentity;
+  firstTs: string;
+}
+
+export function assertSessionId(sessionId: string): void {
+  if (!SESSION_ID.test(sessionId)) throw new Error(`not a session id: ${JSON.stringify(sessionId.slice(0, 80))}`);
+}
+
+export class FileSessionStore implements SessionStore {
+  readonly location: string;
+  private readonly handles = new Map<string, FileHandle>();
+  private readonly heads = new Map<string, ChainHead | null>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly dir: string) {
+    this.location = `local store ${dir}`;
+    mkdirSync(join(dir, 'sessions'), { recursive: true });
+    mkdirSync(join(dir, 'keys'), { recursive: true });
+  }
+
+  append(entries: readonly RecordEntry[]): Promise<void> {
+    const run = this.queue.then(() => this.appendNow(entries));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async appendNow(entries: readonly RecordEntry[]): Promise<void> {
+    const lines = new Map<string, string[]>();
+    const push = (file: string, line: string) => {
+      let l = lines.get(file);
+      if (!l) lines.set(file, (l = []));
+      l.push(line);
+    };
+    let created = false;
+    const newHeads = new Map<string, ChainHead>();
+    for (const entry of entries) {
+      if (entry.type === 'checkpoint') {
+        push(join(this.dir, 'checkpoints.jsonl'), JSON.stringify(entry.checkpoint));
+        continue;
+      }
+      const e = entry.event;
+      assertSessionId(e.sessionId);
+      const head = newHeads.get(e.sessionId) ?? (await this.head(e.sessionId));
+      if (head && e.seq <= head.seq) continue; // already stored (spool replay)
+      if (!head && !newHeads.has(e.sessionId)) {
+        created = true;
+        const index: SessionIndexLine = { sessionId: e.sessionId, identity: e.identity, firstTs: e.ts };
+        push(join(this.dir, 'sessions.jsonl'), JSON.stringify(index));
+      }
+      push(this.sessionFile(e.sessionId), JSON.stringify(e));
+      newHeads.set(e.sessionId, headOf(e));
+    }
+    // Session files first, then the index naming them, then checkpoints that commit them.
+    const indexFile = join(this.dir, 'sessions.jsonl');
+    const checkpointFile = join(this.dir, 'checkpoints.jsonl');
+    const rank = (f: string) => (f === indexFile ? 1 : f === checkpointFile ? 2 : 0);
+    const order = [...lines.keys()].sort((a, b) => rank(a) - rank(b));
+    await Promise.all(order.filter((f) => rank(f) === 0).map((f) => this.writeDurably(f, lines.get(f)!)));
+    if (created) await this.syncDir(join(this.dir, 'sessions'));
+    for (const f of order.filter((f) => rank(f) > 0)) await this.writeDurably(f, lines.get(f)!);
+    if (created) await this.syncDir(this.dir);
+    for (const [sid, head] of newHeads) this.heads.set(sid, head);
+  }
+
+  private async writeDurably(file: string, lines: string[]): Promise<void> {
+    const fh = await this.handle(file);
+    await fh.write(`${lines.join('\n')}\n`);
+    await fh.datasync();
+  }
+
+  private async syncDir(dir: string): Promise<void> {
+    const fh = await open(dir, 'r');
+    try { await fh.sync(); } finally { await fh.close(); }
+  }
+
+  private async handle(file: string): Promise<FileHandle> {
+    let fh = this.handles.get(file);
+    if (fh) {
+      this.handles.delete(file);
+      this.handles.set(file, fh); // most recently used last
+      return fh;
+    }
+    fh = await open(file, 'a');
+    this.handles.set(file, fh);
+    if (this.handles.size > MAX_OPEN_FILES) {
+      const [oldest, old] = this.handles.entries().next().value as [string, FileHandle];
+      this.handles.delete(oldest);
+      await old.close();
+    }
+    return fh;
+  }
+
+  private sessionFile(sessionId: string): string {
+    return join(this.dir, 'sessions', `${sessionId}.jsonl`);
+  }
+
+  async head(sessionId: string): Promise<ChainHead | undefined> {
+    const cached = this.heads.get(sessionId);
+    if (cached !== undefined) return cached ?? undefined;
+    assertSessionId(sessionId);
+    const last = await readLastLine(this.sessionFile(sessionId));
+    let head: ChainHead | undefined;
+    if (last) {
+      try { head = headOf(JSON.parse(last) as SessionEvent); } catch { head = undefined; }
+    }
+    this.heads.set(sessionId, head ?? null);
+    return head;
+  }
+
+  async publishKey(keyId: string, publicKeyPem: string): Promise<void> {
+    await writeFile(join(this.dir, 'keys', `${keyId}.pem`), publicKeyPem, { mode: 0o644 });
+  }
+
+  async readSession(sessionId: string): Promise<SessionEvent[]> {
+    assertSessionId(sessionId);
+    return parseJsonLines<SessionEvent>(await readText(this.sessionFile(sessionId)));
+  }
+
+  async listSessions(filter: SessionFilter = {}): Promise<SessionSummary[]> {
+    const index = parseJsonLines<SessionIndexLine>(await readText(join(this.dir, 'sessions.jsonl')));
+    const seen = new Set<string>();
+    const out: SessionSummary[] = [];
+    for (const s of index) {
+      if (seen.has(s.sessionId) || !SESSION_ID.test(s.sessionId)) continue;
+      seen.add(s.sessionId);
+      if (!matchesFilter(s.identity, s.firstTs, new Date(8.64e15).toISOString(), { ...filter, since: undefined })) continue;
+      const lastLine = await readLastLine(this.sessionFile(s.sessionId));
+      let last: SessionEvent | undefined;
+      try { last = lastLine ? (JSON.parse(lastLine) as SessionEvent) : undefined; } catch { last = undefined; }
+      const lastTs = last?.ts ?? s.firstTs;
+      if (!matchesFilter(s.identity, s.firstTs, lastTs, filter)) continue;
+      out.push({
+        sessionId: s.sessionId, identity: s.identity, firstTs: s.firstTs, lastTs,
+        events: last ? last.seq + 1 : 0, head: last?.hash ?? '', closed: last?.kind === 'session_close',
+      });
+    }
+    return out.sort((a, b) => (a.firstTs < b.firstTs ? -1 : a.firstTs > b.firstTs ? 1 : 0));
+  }
+
+  async checkpoints(): Promise<Checkpoint[]> {
+    return parseJsonLines<Checkpoint>(await readText(join(this.dir, 'checkpoints.jsonl')));
+  }
+
+  async publicKeys(): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    let names: string[] = [];
+    try { names = await readdir(join(this.dir, 'keys')); } catch { return out; }
+    for (const name of names) {
+      if (name.endsWith('.pem')) out[name.slice(0, -4)] = await readFile(join(this.dir, 'keys', name), 'utf8');
+    }
+    return out;
+  }
+
+  async *scanEvents(filter: SessionFilter = {}): AsyncIterable<SessionEvent> {
+    for (const s of await this.listSessions(filter)) yield* await this.readSession(s.sessionId);
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+    const handles = [...this.handles.values()];
+    this.handles.clear();
+    await Promise.all(handles.map((h) => h.close()));
+  }
+}
+
+
+async function readText(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw err;
+  }
+}
+
+/** The last complete line of a file (reading backwards in chunks), or undefined. */
+export async function readLastLine(file: string): Promise<string | undefined> {
+  let fh: FileHandle;
+  try { fh = await open(file, 'r'); } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    let pos = (await fh.stat()).size;
+    let tail = Buffer.alloc(0);
+    while (pos > 0) {
+      const start = Math.max(0, pos - 64 * 1024);
+      const buf = Buffer.alloc(pos - start);
+      await fh.read(buf, 0, buf.length, start);
+      tail = Buffer.concat([buf, tail]);
+      pos = start;
+      // A torn tail without '\n' is not a line: look for the last newline, then the one before it.
+      const lastNl = tail.lastIndexOf(0x0a);
+      if (lastNl === -1) continue;
+      const prevNl = lastNl === 0 ? -1 : tail.lastIndexOf(0x0a, lastNl - 1);
+      if (prevNl !== -1 || pos === 0) {
+        const text = tail.subarray(prevNl + 1, lastNl).toString('utf8');
+        return text.length > 0 ? text : undefined;
+      }
+    }
+    return undefined;
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function ensureDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+}

@@ -1,0 +1,397 @@
+// SessionRecorder: what the sidecar calls to record. It seals drafts into each session's hash
+// chain, batches appends (one batch in flight at a time, so order is kept and many concurrent
+// appends share one round trip), and resolves each append only once its event is durable: accepted
+// by the store, or fsync'd to the local spool while the store is unreachable. The spool is replayed
+// in order when the store returns; until it is empty, new entries queue behind it in the spool.
+// When neither store nor spool can take an entry, the append rejects with a GatewayError
+// (SG_RECORD_UNAVAILABLE, 503 overloaded_error): the sidecar must then refuse the request.
+// Chain heads survive a restart: spooled heads are read on open, others are read lazily from the
+// store the first time a session is touched. It never drops an entry silently and never logs payloads.
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import { GatewayError, codes } from '@skillgate/wire';
+import { headOf, sealEvent, type ChainHead } from './chain.js';
+import { signCheckpoint, type Checkpoint, type RecordSigner } from './checkpoint.js';
+import type { EventDraft, SessionEvent } from './event.js';
+import { Spool, type SpoolOptions } from './spool.js';
+import type { RecordEntry, SessionStore } from './store.js';
+
+/** The subset of a pino logger the recorder uses. */
+export interface RecorderLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface SessionRecorderOptions {
+  store: SessionStore;
+  signer: RecordSigner;
+  /** Identifies this process in checkpoints. Default: host/pid/start time. */
+  writer?: string;
+  /** Local spool for store outages; absent or maxBytes 0: disabled (store errors fail closed). */
+  spool?: SpoolOptions;
+  /** Sign a checkpoint of changed session heads this often (ms); 0 disables the timer. Default 10 s. */
+  checkpointIntervalMs?: number;
+  /** Most entries per store write. Default 1024. */
+  maxBatch?: number;
+  /** A store write slower than this counts as unreachable (entries go to the spool). Default 2 s. */
+  storeTimeoutMs?: number;
+  /** Wait between attempts to replay the spool. Default 200 ms. */
+  retryMs?: number;
+  log?: RecorderLog;
+  now?: () => Date;
+}
+
+export interface RecorderStats {
+  appended: number;
+  spooled: number;
+  replayed: number;
+  refused: number;
+  pending: number;
+  spooling: boolean;
+  spoolBytes: number;
+  checkpoints: number;
+}
+
+interface Pending {
+  entry: RecordEntry;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+interface SessionState {
+  /** Head after the last sealed event (durable or not). */
+  head: ChainHead | undefined;
+  /** Head after the last durable event. */
+  durable: ChainHead | undefined;
+  loaded: boolean;
+  loading: boolean;
+  waiting: Array<{ draft: EventDraft; resolve: (e: SessionEvent) => void; reject: (err: Error) => void }>;
+}
+
+const quietLog: RecorderLog = { info: () => undefined, warn: () => undefined };
+
+export function recordUnavailable(reason: string, cause?: unknown): GatewayError {
+  return new GatewayError(codes.recordUnavailable, 'overloaded_error',
+    `skillgate could not record this request (${reason}), so it was not forwarded. Retry later; operators: check Redis and the sidecar's record spool.`,
+    { status: 503, cause });
+}
+
+export class SessionRecorder extends EventEmitter {
+  readonly writer: string;
+  private readonly store: SessionStore;
+  private readonly signer: RecordSigner;
+  private readonly spool: Spool;
+  private readonly log: RecorderLog;
+  private readonly now: () => Date;
+  private readonly maxBatch: number;
+  private readonly storeTimeoutMs: number;
+  private readonly retryMs: number;
+  private readonly sessions = new Map<string, SessionState>();
+  private readonly changed = new Map<string, ChainHead>();
+  private pending: Pending[] = [];
+  private running = false;
+  private spooling = false;
+  private nextDrainAt = 0;
+  private drainTimer: NodeJS.Timeout | undefined;
+  private checkpointTimer: NodeJS.Timeout | undefined;
+  private checkpointWaiters: Array<{ resolve: (cp: Checkpoint | undefined) => void; reject: (err: Error) => void }> = [];
+  private idleWaiters: Array<() => void> = [];
+  private lastCheckpoint: Checkpoint | undefined;
+  private keyPublished = false;
+  private closed = false;
+  private readonly counters = { appended: 0, spooled: 0, replayed: 0, refused: 0, checkpoints: 0 };
+
+  private constructor(opts: SessionRecorderOptions) {
+    super();
+    this.store = opts.store;
+    this.signer = opts.signer;
+    this.writer = opts.writer ?? `${hostname()}/${process.pid}/${Date.now().toString(36)}`;
+    this.spool = new Spool(opts.spool ?? { dir: '', maxBytes: 0 });
+    this.log = opts.log ?? quietLog;
+    this.now = opts.now ?? (() => new Date());
+    this.maxBatch = opts.maxBatch ?? 1024;
+    this.storeTimeoutMs = opts.storeTimeoutMs ?? 2000;
+    this.retryMs = opts.retryMs ?? 200;
+  }
+
+  /** Open a recorder: recover chain heads from the spool, publish the signing key, start checkpoints. */
+  static async open(opts: SessionRecorderOptions): Promise<SessionRecorder> {
+    const r = new SessionRecorder(opts);
+    for await (const entry of r.spool.entries()) {
+      if (entry.type !== 'event') continue;
+      const head = headOf(entry.event);
+      r.sessions.set(entry.event.sessionId, { head, durable: head, loaded: true, loading: false, waiting: [] });
+      r.changed.set(entry.event.sessionId, head);
+    }
+    if (!r.spool.isEmpty) {
+      r.spooling = true;
+      r.log.info({ spoolBytes: r.spool.usedBytes }, 'record spool holds entries from a previous run; replaying');
+      r.kick();
+    }
+    await r.publishKey();
+    const interval = opts.checkpointIntervalMs ?? 10_000;
+    if (interval > 0) {
+      r.checkpointTimer = setInterval(() => {
+        r.checkpoint().catch((err: Error) => r.log.warn({ err: err.message }, 'checkpoint failed; will retry'));
+      }, interval);
+      r.checkpointTimer.unref();
+    }
+    return r;
+  }
+
+  /** Seal `draft` as the next event of its session; resolves with it once it is durable. */
+  append(draft: EventDraft): Promise<SessionEvent> {
+    if (this.closed) return Promise.reject(recordUnavailable('the recorder is shutting down'));
+    const st = this.state(draft.sessionId);
+    if (st.loaded) return this.seal(st, draft);
+    return new Promise((resolve, reject) => {
+      st.waiting.push({ draft, resolve, reject });
+      if (!st.loading) void this.load(draft.sessionId, st);
+    });
+  }
+
+  /** Close a session: a session_close event committing its head. Later appends to it are refused. */
+  closeSession(draft: Omit<Extract<EventDraft, { kind: 'session_close' }>, 'data' | 'kind'> & { reason: 'idle' | 'shutdown' | 'locked' | 'explicit' }): Promise<SessionEvent> {
+    const { reason, ...rest } = draft;
+    return this.append({ ...rest, kind: 'session_close', data: { reason, head: '', events: 0 } });
+  }
+
+  /** Sign a checkpoint of the heads that became durable since the last one (undefined: none). */
+  checkpoint(): Promise<Checkpoint | undefined> {
+    return new Promise((resolve, reject) => {
+      this.checkpointWaiters.push({ resolve, reject });
+      this.kick();
+    });
+  }
+
+  /** Resolves when nothing is pending and the spool is empty (or after `timeoutMs`, rejecting). */
+  drained(timeoutMs = 30_000): Promise<void> {
+    if (!this.spooling && this.pending.length === 0 && !this.running) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { this.off('drained', done); reject(new Error(`record spool not drained within ${timeoutMs} ms`)); }, timeoutMs);
+      const done = () => { clearTimeout(timer); resolve(); };
+      this.once('drained', done);
+    });
+  }
+
+  stats(): RecorderStats {
+    return { ...this.counters, pending: this.pending.length, spooling: this.spooling, spoolBytes: this.spool.usedBytes };
+  }
+
+  /** Finish: write what is pending, sign a last checkpoint, stop timers. Does not close the store. */
+  async close(): Promise<void> {
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    await this.whenIdle();
+    await this.checkpoint().catch((err: Error) => this.log.warn({ err: err.message }, 'final checkpoint failed'));
+    this.closed = true;
+    await this.whenIdle();
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    await this.spool.close();
+  }
+
+  // ---- chain state -------------------------------------------------------------------------
+
+  private state(sessionId: string): SessionState {
+    let st = this.sessions.get(sessionId);
+    if (!st) this.sessions.set(sessionId, (st = { head: undefined, durable: undefined, loaded: false, loading: false, waiting: [] }));
+    return st;
+  }
+
+  private async load(sessionId: string, st: SessionState): Promise<void> {
+    st.loading = true;
+    try {
+      const head = await withTimeout(this.store.head(sessionId), this.storeTimeoutMs);
+      st.head = st.durable = head;
+      st.loaded = true;
+      const waiting = st.waiting;
+      st.waiting = [];
+      for (const w of waiting) this.seal(st, w.draft).then(w.resolve, w.reject);
+    } catch (err) {
+      const waiting = st.waiting;
+      st.waiting = [];
+      this.counters.refused += waiting.length;
+      const refusal = recordUnavailable('the session record cannot be read to continue its chain', err);
+      for (const w of waiting) w.reject(refusal);
+    } finally {
+      st.loading = false;
+    }
+  }
+
+  private seal(st: SessionState, draft: EventDraft): Promise<SessionEvent> {
+    if (st.head?.closed) return Promise.reject(new Error(`session ${draft.sessionId} is closed; start a new session`));
+    const event = sealEvent(draft, st.head, this.now());
+    st.head = headOf(event);
+    return new Promise((resolve, reject) => {
+      this.pending.push({ entry: { type: 'event', event }, resolve: () => resolve(event), reject });
+      this.kick();
+    });
+  }
+
+  // ---- the writer loop: one batch in flight, in order ---------------------------------------
+
+  private kick(): void {
+    if (this.running) return;
+    this.running = true;
+    queueMicrotask(() => void this.run());
+  }
+
+  private async run(): Promise<void> {
+    try {
+      for (;;) {
+        if (this.spooling && Date.now() >= this.nextDrainAt) await this.drainOne();
+        if (this.pending.length > 0) {
+          await this.writeBatch(this.pending.splice(0, this.maxBatch));
+          continue;
+        }
+        if (this.checkpointWaiters.length > 0) {
+          await this.writeCheckpoint(this.checkpointWaiters.splice(0));
+          continue;
+        }
+        break;
+      }
+    } finally {
+      this.running = false;
+      if (this.spooling) this.scheduleDrain();
+      else this.emit('drained');
+      const idle = this.idleWaiters.splice(0);
+      for (const w of idle) w();
+      if (this.pending.length > 0 || this.checkpointWaiters.length > 0) this.kick();
+    }
+  }
+
+  private whenIdle(): Promise<void> {
+    if (!this.running && this.pending.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    this.drainTimer = setTimeout(() => { this.drainTimer = undefined; this.kick(); }, Math.max(0, this.nextDrainAt - Date.now()));
+    this.drainTimer.unref();
+  }
+
+  private async writeBatch(batch: Pending[]): Promise<void> {
+    const entries = batch.map((p) => p.entry);
+    if (!this.spooling) {
+      try {
+        await withTimeout(this.store.append(entries), this.storeTimeoutMs);
+        this.settle(batch, false);
+        return;
+      } catch (err) {
+        if (!this.spool.enabled) return this.fail(batch, recordUnavailable('the record store is unreachable and the spool is disabled', err));
+        this.log.warn({ err: (err as Error).message, store: this.store.location }, 'record store unreachable; spooling locally');
+        this.spooling = true;
+        this.nextDrainAt = Date.now() + this.retryMs;
+      }
+    }
+    try {
+      await this.spool.write(entries);
+      this.settle(batch, true);
+    } catch (err) {
+      this.fail(batch, recordUnavailable(this.spool.enabled ? 'the record store is unreachable and the local spool is full' : 'the record store is unreachable and the spool is disabled', err));
+    }
+  }
+
+  private settle(batch: Pending[], spooled: boolean): void {
+    for (const p of batch) {
+      if (p.entry.type === 'event') {
+        const e = p.entry.event;
+        const head = headOf(e);
+        this.state(e.sessionId).durable = head;
+        this.changed.set(e.sessionId, head);
+        this.counters.appended++;
+        if (spooled) this.counters.spooled++;
+      }
+      p.resolve();
+    }
+  }
+
+  /**
+   * Refuse a batch. Events queued after it in the same sessions were sealed on top of it, so they
+   * are refused too, and those sessions' heads go back to their last durable event: the chain
+   * never holds a gap.
+   */
+  private fail(batch: Pending[], err: GatewayError): void {
+    const sessions = new Set<string>();
+    for (const p of batch) if (p.entry.type === 'event') sessions.add(p.entry.event.sessionId);
+    const dependent = this.pending.filter((p) => p.entry.type === 'event' && sessions.has(p.entry.event.sessionId));
+    this.pending = this.pending.filter((p) => !(p.entry.type === 'event' && sessions.has(p.entry.event.sessionId)));
+    for (const sid of sessions) {
+      const st = this.state(sid);
+      st.head = st.durable;
+    }
+    this.counters.refused += batch.length + dependent.length;
+    this.log.warn({ refused: batch.length + dependent.length, reason: err.message }, 'record entries refused');
+    for (const p of [...batch, ...dependent]) p.reject(err);
+  }
+
+  private async drainOne(): Promise<void> {
+    const seg = await this.spool.oldest();
+    if (!seg) {
+      this.spooling = false;
+      return;
+    }
+    try {
+      await withTimeout(this.store.append(seg.entries), this.storeTimeoutMs);
+      await this.spool.remove(seg.segment);
+      this.counters.replayed += seg.entries.length;
+      if (this.spool.isEmpty) {
+        this.spooling = false;
+        this.log.info({ store: this.store.location }, 'record spool replayed; writing to the store again');
+      }
+    } catch (err) {
+      this.nextDrainAt = Date.now() + this.retryMs;
+      void err;
+    }
+  }
+
+  private async publishKey(): Promise<void> {
+    if (this.keyPublished) return;
+    try {
+      await withTimeout(this.store.publishKey(this.signer.keyId, this.signer.publicKeyPem), this.storeTimeoutMs);
+      this.keyPublished = true;
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not publish the record signing key yet; will retry');
+    }
+  }
+
+  private async writeCheckpoint(waiters: Array<{ resolve: (cp: Checkpoint | undefined) => void; reject: (err: Error) => void }>): Promise<void> {
+    if (this.changed.size === 0) {
+      for (const w of waiters) w.resolve(undefined);
+      return;
+    }
+    const heads = [...this.changed].map(([sessionId, h]) => ({ sessionId, seq: h.seq, hash: h.hash }));
+    const cp = signCheckpoint(this.signer, this.writer, this.lastCheckpoint, heads, this.now());
+    const entry: RecordEntry = { type: 'checkpoint', checkpoint: cp };
+    try {
+      if (!this.spooling) {
+        await this.publishKey();
+        try {
+          await withTimeout(this.store.append([entry]), this.storeTimeoutMs);
+        } catch (err) {
+          if (!this.spool.enabled) throw err;
+          this.spooling = true;
+          this.nextDrainAt = Date.now() + this.retryMs;
+          await this.spool.write([entry]);
+        }
+      } else {
+        await this.spool.write([entry]);
+      }
+    } catch (err) {
+      for (const w of waiters) w.reject(err as Error);
+      return;
+    }
+    this.lastCheckpoint = cp;
+    this.counters.checkpoints++;
+    for (const h of heads) if (this.changed.get(h.sessionId)?.hash === h.hash) this.changed.delete(h.sessionId);
+    for (const w of waiters) w.resolve(cp);
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms); }),
+  ]).finally(() => clearTimeout(timer));
+}

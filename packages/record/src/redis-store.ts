@@ -1,0 +1,273 @@
+// Session store on Redis Streams (ioredis). Layout, under a key prefix (default "skillgate:"):
+//   {p}ns:<namespace>           STREAM  every event of the namespace, fields s=<sessionId> e=<event JSON>
+//   {p}session:<id>             HASH    identity, first/last time, head seq/hash, closed, stream key
+//   {p}session:<id>:idx         LIST    the stream entry ids of the session, in append order
+//   {p}sessions                 ZSET    session ids scored by first-event time (ms)
+//   {p}streams                  SET     the namespace streams (the recorder discovers them here)
+//   {p}checkpoints              STREAM  signed checkpoints, field c=<checkpoint JSON>
+//   {p}keys                     HASH    keyId -> public key PEM
+// Why one stream per namespace: the namespace is Kubernetes' tenancy boundary (RBAC, quotas, Redis
+// ACL key patterns map onto it), it bounds the number of streams the recorder's consumer group has
+// to watch (skills come and go; namespaces are few), and retention is set per tenant. Reading one
+// session never scans the stream: its index lists the entry ids, fetched with pipelined XRANGE.
+// Appends run as one Lua script per chunk (atomic: the entry, its index entry and the head move
+// together) and are idempotent per (session, seq): replaying a spool adds nothing twice.
+// Retention: XADD MAXLEN ~ n or MINID ~ (now - maxAge); index and head keys expire after maxAge.
+// This module never sees a credential: it stores what it is given (already masked) and nothing else.
+import { Redis, type RedisOptions } from 'ioredis';
+import { createHash } from 'node:crypto';
+import type { SkillIdentity } from '@skillgate/api';
+import type { ChainHead } from './chain.js';
+import type { Checkpoint } from './checkpoint.js';
+import type { SessionEvent } from './event.js';
+import { matchesFilter, type RecordEntry, type SessionFilter, type SessionStore, type SessionSummary } from './store.js';
+
+export interface RedisRetention {
+  /** Approximate cap on entries per namespace stream (XADD MAXLEN ~). */
+  maxLen?: number;
+  /** Drop entries older than this (XADD MINID ~), and expire session indexes after it. */
+  maxAgeMs?: number;
+}
+
+export interface RedisStoreOptions {
+  /** redis://host:port/db, or an ioredis client the caller owns. */
+  redis: string | Redis;
+  prefix?: string;
+  retention?: RedisRetention;
+  /**
+   * Client behaviour for a recorder on the request path: commands fail fast while Redis is away
+   * (no offline queue) so the recorder can spool instead of waiting. The CLI waits for a connection.
+   */
+  failFast?: boolean;
+}
+
+const ENTRY_ARGS = 8;
+const ENTRY_KEYS = 3;
+const CHUNK = 512;
+
+// KEYS: sessions zset, streams set, then per entry (stream, index, head hash) or (checkpoints x3)
+// ARGV: maxLen, minId, ttlMs, then per entry: type, sessionId, seq, tsMs, closed, json, identityJson, hash
+// (Lua: unpack() only expands as the last argument, so XADD's arguments are built as a table.)
+const APPEND_SCRIPT = `
+local maxlen, minid, ttl = ARGV[1], ARGV[2], ARGV[3]
+local n = (#ARGV - 3) / ${ENTRY_ARGS}
+local added = 0
+local function xadd(stream, ...)
+  local args = {stream}
+  if maxlen ~= '' then table.insert(args, 'MAXLEN'); table.insert(args, '~'); table.insert(args, maxlen)
+  elseif minid ~= '' then table.insert(args, 'MINID'); table.insert(args, '~'); table.insert(args, minid) end
+  table.insert(args, '*')
+  for _, v in ipairs({...}) do table.insert(args, v) end
+  return redis.call('XADD', unpack(args))
+end
+for i = 0, n - 1 do
+  local a = 3 + i * ${ENTRY_ARGS}
+  local k = 2 + i * ${ENTRY_KEYS}
+  local stream = KEYS[k + 1]
+  if ARGV[a + 1] == 'c' then
+    xadd(stream, 'c', ARGV[a + 6])
+    added = added + 1
+  else
+    local sid, seq, ts, closed, json = ARGV[a + 2], tonumber(ARGV[a + 3]), ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]
+    local idx, head = KEYS[k + 2], KEYS[k + 3]
+    local last = redis.call('HGET', head, 'seq')
+    if (not last) or tonumber(last) < seq then
+      local id = xadd(stream, 's', sid, 'e', json)
+      redis.call('RPUSH', idx, id)
+      if not last then
+        redis.call('HSET', head, 'identity', ARGV[a + 7], 'firstTs', ts, 'stream', stream)
+        redis.call('ZADD', KEYS[1], ts, sid)
+        redis.call('SADD', KEYS[2], stream)
+      end
+      redis.call('HSET', head, 'seq', seq, 'hash', ARGV[a + 8], 'lastTs', ts, 'closed', closed)
+      if ttl ~= '' then
+        redis.call('PEXPIRE', idx, ttl)
+        redis.call('PEXPIRE', head, ttl)
+      end
+      added = added + 1
+    end
+  end
+end
+return added
+`;
+const APPEND_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
+
+export class RedisSessionStore implements SessionStore {
+  readonly location: string;
+  readonly redis: Redis;
+  readonly prefix: string;
+  private readonly ownsClient: boolean;
+  private readonly retention: RedisRetention;
+
+  constructor(opts: RedisStoreOptions) {
+    this.prefix = opts.prefix ?? 'skillgate:';
+    this.retention = opts.retention ?? {};
+    if (typeof opts.redis === 'string') {
+      const options: RedisOptions = opts.failFast
+        ? { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: (n) => Math.min(50 * n, 1000) }
+        : { maxRetriesPerRequest: 1, retryStrategy: (n) => (n > 3 ? null : 100 * n) };
+      this.redis = new Redis(opts.redis, options);
+      this.redis.on('error', () => undefined); // surfaced through command failures; the recorder spools
+      this.ownsClient = true;
+      this.location = `Redis ${redactUrl(opts.redis)} (prefix ${this.prefix})`;
+    } else {
+      this.redis = opts.redis;
+      this.ownsClient = false;
+      this.location = `Redis (prefix ${this.prefix})`;
+    }
+  }
+
+  /** Resolve once connected; reject with a one-line reason after `timeoutMs`. */
+  async ready(timeoutMs = 5000): Promise<void> {
+    if (this.redis.status === 'ready') return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => { cleanup(); reject(new Error(`cannot reach ${this.location} within ${timeoutMs} ms`)); }, timeoutMs);
+      const onReady = () => { cleanup(); resolve(); };
+      const onEnd = () => { cleanup(); reject(new Error(`cannot reach ${this.location}`)); };
+      const cleanup = () => { clearTimeout(timer); this.redis.off('ready', onReady); this.redis.off('end', onEnd); };
+      this.redis.on('ready', onReady);
+      this.redis.on('end', onEnd);
+    });
+  }
+
+  streamKey(namespace: string): string { return `${this.prefix}ns:${namespace}`; }
+  headKey(sessionId: string): string { return `${this.prefix}session:${sessionId}`; }
+  indexKey(sessionId: string): string { return `${this.prefix}session:${sessionId}:idx`; }
+  get sessionsKey(): string { return `${this.prefix}sessions`; }
+  get streamsKey(): string { return `${this.prefix}streams`; }
+  get checkpointsKey(): string { return `${this.prefix}checkpoints`; }
+  get keysKey(): string { return `${this.prefix}keys`; }
+
+  async append(entries: readonly RecordEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const maxLen = this.retention.maxLen ? String(this.retention.maxLen) : '';
+    const minId = !maxLen && this.retention.maxAgeMs ? `${Date.now() - this.retention.maxAgeMs}-0` : '';
+    const ttl = this.retention.maxAgeMs ? String(this.retention.maxAgeMs) : '';
+    const pipeline = this.redis.pipeline();
+    for (let i = 0; i < entries.length; i += CHUNK) {
+      const keys: string[] = [this.sessionsKey, this.streamsKey];
+      const args: string[] = [maxLen, minId, ttl];
+      for (const entry of entries.slice(i, i + CHUNK)) {
+        if (entry.type === 'checkpoint') {
+          keys.push(this.checkpointsKey, this.checkpointsKey, this.checkpointsKey);
+          args.push('c', '', '', '', '', JSON.stringify(entry.checkpoint), '', '');
+        } else {
+          const e = entry.event;
+          keys.push(this.streamKey(e.identity.namespace), this.indexKey(e.sessionId), this.headKey(e.sessionId));
+          args.push('e', e.sessionId, String(e.seq), String(Date.parse(e.ts)), e.kind === 'session_close' ? '1' : '0', JSON.stringify(e), JSON.stringify(e.identity), e.hash);
+        }
+      }
+      pipeline.evalsha(APPEND_SHA, keys.length, ...keys, ...args);
+    }
+    const results = await pipeline.exec();
+    if (results?.some(([err]) => err && /NOSCRIPT/.test(String(err)))) {
+      await this.redis.script('LOAD', APPEND_SCRIPT);
+      // Entries that did land before the NOSCRIPT are skipped by the script's seq check.
+      return this.append(entries);
+    }
+    const failed = results?.find(([err]) => err);
+    if (!results || failed) throw new Error(`Redis append failed: ${failed ? String(failed[0]) : 'no reply'}`);
+  }
+
+  async head(sessionId: string): Promise<ChainHead | undefined> {
+    const [seq, hash, closed] = await this.redis.hmget(this.headKey(sessionId), 'seq', 'hash', 'closed');
+    if (seq === null || hash === null) return undefined;
+    return { seq: Number(seq), hash, closed: closed === '1' };
+  }
+
+  async publishKey(keyId: string, publicKeyPem: string): Promise<void> {
+    await this.redis.hset(this.keysKey, keyId, publicKeyPem);
+  }
+
+  async readSession(sessionId: string): Promise<SessionEvent[]> {
+    const stream = await this.redis.hget(this.headKey(sessionId), 'stream');
+    const ids = await this.redis.lrange(this.indexKey(sessionId), 0, -1);
+    if (!stream || ids.length === 0) return [];
+    const out: SessionEvent[] = [];
+    for (let i = 0; i < ids.length; i += 1000) {
+      const p = this.redis.pipeline();
+      for (const id of ids.slice(i, i + 1000)) p.xrange(stream, id, id);
+      const results = (await p.exec()) ?? [];
+      for (const [err, reply] of results) {
+        if (err) throw err;
+        const entries = reply as Array<[string, string[]]>;
+        // An id whose entry is gone (XDEL, trimmed) yields nothing: verify names the seq missing.
+        const event = entries[0] ? parseField(entries[0][1], 'e') : undefined;
+        if (event) out.push(event as SessionEvent);
+      }
+    }
+    return out;
+  }
+
+  async listSessions(filter: SessionFilter = {}): Promise<SessionSummary[]> {
+    const min = '-inf';
+    const max = filter.until ? String(filter.until.getTime()) : '+inf';
+    const ids = await this.redis.zrangebyscore(this.sessionsKey, min, max);
+    const out: SessionSummary[] = [];
+    for (let i = 0; i < ids.length; i += 500) {
+      const p = this.redis.pipeline();
+      const chunk = ids.slice(i, i + 500);
+      for (const id of chunk) p.hgetall(this.headKey(id));
+      const results = (await p.exec()) ?? [];
+      results.forEach(([err, reply], j) => {
+        if (err) throw err;
+        const h = reply as Record<string, string>;
+        if (!h.identity) return; // expired by retention
+        const identity = JSON.parse(h.identity) as SkillIdentity;
+        const firstTs = new Date(Number(h.firstTs)).toISOString();
+        const lastTs = new Date(Number(h.lastTs)).toISOString();
+        if (!matchesFilter(identity, firstTs, lastTs, filter)) return;
+        out.push({ sessionId: chunk[j]!, identity, firstTs, lastTs, events: Number(h.seq) + 1, head: h.hash ?? '', closed: h.closed === '1' });
+      });
+    }
+    return out;
+  }
+
+  async checkpoints(): Promise<Checkpoint[]> {
+    const out: Checkpoint[] = [];
+    for await (const [, fields] of this.rangeAll(this.checkpointsKey)) {
+      const cp = parseField(fields, 'c');
+      if (cp) out.push(cp as Checkpoint);
+    }
+    return out;
+  }
+
+  async publicKeys(): Promise<Record<string, string>> {
+    return this.redis.hgetall(this.keysKey);
+  }
+
+  async *scanEvents(filter: SessionFilter = {}): AsyncIterable<SessionEvent> {
+    for (const s of await this.listSessions(filter)) yield* await this.readSession(s.sessionId);
+  }
+
+  /** Every entry of a stream, in chunks (for checkpoints and the recorder's backfill). */
+  async *rangeAll(stream: string, count = 1000): AsyncIterable<[string, string[]]> {
+    let start = '-';
+    for (;;) {
+      const batch = (await this.redis.xrange(stream, start, '+', 'COUNT', count)) as Array<[string, string[]]>;
+      for (const entry of batch) yield entry;
+      if (batch.length < count) return;
+      start = `(${batch[batch.length - 1]![0]}`;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsClient) {
+      try { await this.redis.quit(); } catch { this.redis.disconnect(); }
+    }
+  }
+}
+
+/** The JSON in field `name` of a stream entry's flat field list. */
+export function parseField(fields: string[], name: string): unknown {
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i] === name) {
+      try { return JSON.parse(fields[i + 1]!) as unknown; } catch { return undefined; }
+    }
+  }
+  return undefined;
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}

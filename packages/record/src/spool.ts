@@ -1,0 +1,110 @@
+// The local bounded spool: where record entries go, fsync'd, while Redis is unreachable, so the
+// sidecar can keep forwarding without losing a record. Segment files of JSON lines, replayed
+// oldest first when Redis returns and deleted only after the store accepted them. Bounded by bytes:
+// when a write would exceed the bound it throws SpoolFull and the caller fails closed. A torn last
+// line (a crash mid-write) was never acknowledged and is skipped on replay.
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { open, readFile, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseJsonLines, type RecordEntry } from './store.js';
+
+export interface SpoolOptions {
+  dir: string;
+  /** Upper bound of spooled bytes; 0 disables the spool. */
+  maxBytes: number;
+  /** Roll to a new segment after this many bytes. */
+  segmentBytes?: number;
+}
+
+export class SpoolFull extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`the record spool is full (${maxBytes} bytes)`);
+    this.name = 'SpoolFull';
+  }
+}
+
+const SEGMENT = /^spool-(\d{12})\.jsonl$/;
+
+export class Spool {
+  private segments: Array<{ n: number; bytes: number }> = [];
+  private current: { n: number; fh: FileHandle; bytes: number } | undefined;
+  private bytes = 0;
+  private readonly segmentBytes: number;
+
+  constructor(readonly options: SpoolOptions) {
+    this.segmentBytes = options.segmentBytes ?? 1024 * 1024;
+    if (options.maxBytes <= 0) return;
+    mkdirSync(options.dir, { recursive: true });
+    for (const name of readdirSync(options.dir).sort()) {
+      const m = SEGMENT.exec(name);
+      if (!m) continue;
+      const bytes = statSync(join(options.dir, name)).size;
+      this.segments.push({ n: Number(m[1]), bytes });
+      this.bytes += bytes;
+    }
+  }
+
+  get enabled(): boolean { return this.options.maxBytes > 0; }
+  get isEmpty(): boolean { return this.segments.length === 0; }
+  get usedBytes(): number { return this.bytes; }
+
+  private file(n: number): string {
+    return join(this.options.dir, `spool-${String(n).padStart(12, '0')}.jsonl`);
+  }
+
+  /** Append entries durably (write + fdatasync). Throws SpoolFull when over the bound or disabled. */
+  async write(entries: readonly RecordEntry[]): Promise<void> {
+    const text = `${entries.map((e) => JSON.stringify(e)).join('\n')}\n`;
+    const size = Buffer.byteLength(text);
+    if (!this.enabled || this.bytes + size > this.options.maxBytes) throw new SpoolFull(this.options.maxBytes);
+    if (!this.current || this.current.bytes >= this.segmentBytes) await this.roll();
+    const cur = this.current!;
+    await cur.fh.write(text);
+    await cur.fh.datasync();
+    cur.bytes += size;
+    this.segments[this.segments.length - 1]!.bytes = cur.bytes;
+    this.bytes += size;
+  }
+
+  private async roll(): Promise<void> {
+    if (this.current) await this.current.fh.close();
+    const n = (this.segments.at(-1)?.n ?? 0) + 1;
+    const fh = await open(this.file(n), 'a');
+    // Make the new file's directory entry durable before anything is acknowledged from it.
+    const dir = await open(this.options.dir, 'r');
+    try { await dir.sync(); } finally { await dir.close(); }
+    this.current = { n, fh, bytes: 0 };
+    this.segments.push({ n, bytes: 0 });
+  }
+
+  /** The oldest segment's entries (closing it for writes if it is the current one). */
+  async oldest(): Promise<{ segment: number; entries: RecordEntry[] } | undefined> {
+    const first = this.segments[0];
+    if (!first) return undefined;
+    if (this.current && this.current.n === first.n) {
+      await this.current.fh.close();
+      this.current = undefined;
+    }
+    const text = await readFile(this.file(first.n), 'utf8');
+    return { segment: first.n, entries: parseJsonLines<RecordEntry>(text) };
+  }
+
+  /** Delete a replayed segment. */
+  async remove(segment: number): Promise<void> {
+    const i = this.segments.findIndex((s) => s.n === segment);
+    if (i === -1) return;
+    await unlink(this.file(segment));
+    this.bytes -= this.segments[i]!.bytes;
+    this.segments.splice(i, 1);
+  }
+
+  /** Every spooled entry, oldest first (for recovering chain heads on start). */
+  async *entries(): AsyncIterable<RecordEntry> {
+    for (const s of [...this.segments]) yield* parseJsonLines<RecordEntry>(await readFile(this.file(s.n), 'utf8'));
+  }
+
+  async close(): Promise<void> {
+    if (this.current) await this.current.fh.close();
+    this.current = undefined;
+  }
+}

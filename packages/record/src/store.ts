@@ -1,0 +1,90 @@
+// The one interface every session store implements (the embedded local file store and Redis
+// Streams), plus the read-only side that archives implement too. Every CLI command is written
+// against these, so it works the same on any of them. Stores never seal or re-order events: they
+// keep exactly what they are given, in the order given, and hand it back in that order.
+import type { SkillIdentity } from '@skillgate/api';
+import type { ChainHead } from './chain.js';
+import type { Checkpoint } from './checkpoint.js';
+import type { SessionEvent } from './event.js';
+
+/** One thing to append: a sealed session event or a signed checkpoint. */
+export type RecordEntry = { type: 'event'; event: SessionEvent } | { type: 'checkpoint'; checkpoint: Checkpoint };
+
+export interface SessionFilter {
+  skill?: string;
+  owner?: string;
+  namespace?: string;
+  /** Sessions with activity at or after this time. */
+  since?: Date;
+  /** Sessions that started at or before this time. */
+  until?: Date;
+}
+
+export interface SessionSummary {
+  sessionId: string;
+  identity: SkillIdentity;
+  firstTs: string;
+  lastTs: string;
+  /** Events held (last seq + 1 as written). */
+  events: number;
+  head: string;
+  closed: boolean;
+}
+
+/** The read side: what forensics (list, show, replay, find, verify, export) needs. */
+export interface SessionReader {
+  /** A human description of where the records are (for messages). */
+  readonly location: string;
+  /** The session's events in stored order (which verify checks against seq order). */
+  readSession(sessionId: string): Promise<SessionEvent[]>;
+  listSessions(filter?: SessionFilter): Promise<SessionSummary[]>;
+  /** Checkpoints in stored order. */
+  checkpoints(): Promise<Checkpoint[]>;
+  /** Public keys by key id, as published by writers. */
+  publicKeys(): Promise<Record<string, string>>;
+  /** Every event of the sessions matching the filter (order within a session preserved). */
+  scanEvents(filter?: SessionFilter): AsyncIterable<SessionEvent>;
+  close(): Promise<void>;
+}
+
+/** The write side used by SessionRecorder. */
+export interface SessionStore extends SessionReader {
+  /**
+   * Append entries in order; resolves once they are durable. Idempotent per (session, seq): an
+   * event whose seq is not beyond the session's stored head is skipped, so replaying a spool that
+   * partly reached the store adds nothing twice.
+   */
+  append(entries: readonly RecordEntry[]): Promise<void>;
+  /** The stored head of a session, or undefined when the store holds none of it. */
+  head(sessionId: string): Promise<ChainHead | undefined>;
+  publishKey(keyId: string, publicKeyPem: string): Promise<void>;
+}
+
+export function matchesFilter(identity: SkillIdentity, firstTs: string, lastTs: string, filter: SessionFilter = {}): boolean {
+  if (filter.skill && identity.skill !== filter.skill) return false;
+  if (filter.owner && identity.owner !== filter.owner) return false;
+  if (filter.namespace && identity.namespace !== filter.namespace) return false;
+  if (filter.since && Date.parse(lastTs) < filter.since.getTime()) return false;
+  if (filter.until && Date.parse(firstTs) > filter.until.getTime()) return false;
+  return true;
+}
+
+/** Parse JSON lines, skipping a torn last line and lines that are not JSON objects. */
+export function parseJsonLines<T>(text: string): T[] {
+  const out: T[] = [];
+  let start = 0;
+  while (start < text.length) {
+    const nl = text.indexOf('\n', start);
+    if (nl === -1) break; // torn tail: never acknowledged, never counted
+    const line = text.slice(start, nl);
+    start = nl + 1;
+    if (line.length === 0) continue;
+    try {
+      const v = JSON.parse(line) as unknown;
+      if (v && typeof v === 'object') out.push(v as T);
+    } catch {
+      // an unparseable line is reported by verify as the seq it should have held
+    }
+  }
+  return out;
+}
