@@ -31,6 +31,9 @@ export interface Exchange {
   /** Body to send upstream: the original bytes unless a stage rewrote it (request masking). */
   upstreamBody?: Buffer;
 
+  /** Set once an SSE response has started to the skill: later errors become `event: error`. */
+  sseOpen?: boolean;
+
   // forward / respond
   upstreamStatus?: number;
   upstreamStartedAt?: bigint;

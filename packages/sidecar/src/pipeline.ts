@@ -74,7 +74,7 @@ export function refuse(x: Exchange, ctx: SidecarContext, err: GatewayError): voi
       ...err.headers,
     });
     x.res.end(payload);
-  } else if (String(x.res.getHeader('content-type') ?? '').startsWith('text/event-stream')) {
+  } else if (x.sseOpen) {
     x.res.end(formatSse('error', body));
   } else {
     x.res.destroy();

@@ -1,5 +1,7 @@
 // The command registry. Each command lives in its own module under commands/; add it here.
 import type { Command } from '../command.js';
 import { fakeClaudeCommand } from './fake-claude.js';
+import { sidecarCommand } from './sidecar.js';
+import { devCommand } from './dev.js';
 
-export const commands: Command[] = [fakeClaudeCommand];
+export const commands: Command[] = [sidecarCommand, devCommand, fakeClaudeCommand];

@@ -16,6 +16,7 @@ export async function holdForApproval(x: Exchange, ctx: SidecarContext, verdict:
     if (!x.res.headersSent) {
       x.res.writeHead(200, { ...SSE_HEADERS, 'x-skillgate-held': 'approval' });
       x.res.flushHeaders();
+      x.sseOpen = true;
     }
     x.res.write(PING);
   };

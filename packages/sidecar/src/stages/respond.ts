@@ -51,6 +51,7 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
   if (!x.res.headersSent) writeHead(x, ctx, upstreamRes, filter !== undefined);
   else observeAddedLatency(x, ctx);
   x.res.flushHeaders();
+  x.sseOpen = true;
   const parser = new SseParser();
   ctx.metrics.streamsInFlight.inc();
 

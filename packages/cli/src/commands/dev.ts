@@ -1,0 +1,86 @@
+// `skillgate dev` (what `make dev` runs): the bundled fake Claude API — or the real one with
+// --upstream and a key file — behind a sidecar on the standard ports, with a local policy and the
+// local session store. Prints exactly how to point a skill at it, with a curl and an SDK line that work.
+import { resolve } from 'node:path';
+import { startFakeClaude } from '@skillgate/fake-claude';
+import { configFromEnv, resolveConfig, startSidecar, ConfigError } from '@skillgate/sidecar';
+import { sidecarPorts } from '@skillgate/sidecar/wiring';
+import { CliError, type Command } from '../command.js';
+import { DEFAULT_FAKE_CLAUDE_PORT } from './fake-claude.js';
+import { untilSignal } from './sidecar.js';
+
+export const devCommand: Command = {
+  name: ['dev'],
+  summary: 'Run fake Claude (unless --upstream) and a sidecar locally; print how to use them',
+  usage: 'dev [--upstream URL --key-file F] [--policy F] [--record-dir D] [--fake-port N]',
+  help: `Options:
+  --upstream URL   forward to this Claude API instead of the bundled fake (e.g. https://api.anthropic.com)
+  --key-file F     file with the upstream API key (required with --upstream to a real API)
+  --policy F       SkillPolicy file (YAML/JSON) the sidecar enforces
+  --record-dir D   local session store (default .skillgate/records); REDIS_URL overrides it
+  --fake-port N    port of the bundled fake Claude API (default ${DEFAULT_FAKE_CLAUDE_PORT})
+
+The sidecar listens on the standard ports: 127.0.0.1:15001 (Claude API), 127.0.0.1:15002
+(egress proxy), :15021 (health), :15090 (metrics). Stop with Ctrl-C.`,
+  options: {
+    upstream: { type: 'string' },
+    'key-file': { type: 'string' },
+    policy: { type: 'string' },
+    'record-dir': { type: 'string' },
+    'fake-port': { type: 'string' },
+  },
+  async run({ values }) {
+    const upstreamArg = typeof values.upstream === 'string' ? values.upstream : undefined;
+    if (upstreamArg && !values['key-file'] && !process.env.SKILLGATE_UPSTREAM_API_KEY_FILE) {
+      throw new CliError('--upstream needs --key-file F (a file holding the upstream API key)', 2);
+    }
+    const fake = upstreamArg ? undefined : await startFakeClaude({
+      port: Number(values['fake-port'] ?? DEFAULT_FAKE_CLAUDE_PORT), host: '127.0.0.1', recordRequests: false, deltaDelayMs: 15,
+    }).catch((err: Error) => {
+      throw new CliError(`cannot start the fake Claude API: ${err.message} (is another 'skillgate dev' running? try --fake-port)`);
+    });
+    const env = configFromEnv(process.env);
+    let sidecar;
+    try {
+      const config = resolveConfig({
+        ...env,
+        upstreamUrl: upstreamArg ?? fake!.url,
+        ...(upstreamArg ? { upstreamApiKeyFile: String(values['key-file'] ?? env.upstreamApiKeyFile) } : { upstreamApiKey: 'sk-ant-fake-dev-key' }),
+        ...(typeof values.policy === 'string' ? { policyFile: resolve(values.policy) } : {}),
+        recordDir: typeof values['record-dir'] === 'string' ? values['record-dir'] : env.recordDir ?? '.skillgate/records',
+        identity: { namespace: 'dev', serviceAccount: 'dev', pod: 'dev', skill: 'dev-skill', owner: process.env.USER ? `${process.env.USER}@localhost` : 'developer@localhost', ...env.identity },
+        listen: { adminHost: '127.0.0.1' },
+      });
+      sidecar = await startSidecar(config, await sidecarPorts(config, process.env));
+    } catch (err) {
+      await fake?.close();
+      if (err instanceof ConfigError) throw new CliError(err.message, 2);
+      throw new CliError(`cannot start the sidecar: ${(err as Error).message} (ports 15001/15002/15021/15090 must be free)`);
+    }
+    const base = sidecar.claudeUrl;
+    process.stdout.write(`
+skillgate dev is running.
+  upstream           ${fake ? `${fake.url} (bundled fake Claude API)` : upstreamArg}
+  Claude API         ${base}          <- point your skill here
+  egress proxy       ${sidecar.egressUrl}
+  health / metrics   ${sidecar.healthUrl}/readyz   ${sidecar.metricsUrl}/metrics
+  records            ${process.env.REDIS_URL ? `Redis ${process.env.REDIS_URL}` : resolve(String(values['record-dir'] ?? '.skillgate/records'))}
+
+Point a skill at it (the skill needs no real key; any value works):
+  export ANTHROPIC_BASE_URL=${base} ANTHROPIC_API_KEY=any
+
+Try it:
+  curl -s ${base}/v1/messages -H 'x-api-key: any' -H 'anthropic-version: 2023-06-01' -H 'content-type: application/json' \\
+    -d '{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"Hello through skillgate"}]}'
+
+  ANTHROPIC_BASE_URL=${base} ANTHROPIC_API_KEY=any node --input-type=module -e \\
+    "import A from '@anthropic-ai/sdk'; const m = await new A().messages.create({model:'claude-sonnet-4-5',max_tokens:64,messages:[{role:'user',content:'hi'}]}); console.log(m.content[0].text)"
+
+Stop with Ctrl-C.
+`);
+    await untilSignal();
+    await sidecar.close();
+    await fake?.close();
+    return 0;
+  },
+};

@@ -1,0 +1,59 @@
+// `skillgate sidecar`: the sidecar container's entrypoint. Configuration comes from --config (JSON
+// or YAML) overlaid by the environment of CONTRACT.md; a bad value stops it at start with the field
+// and the reason. Runs until SIGTERM/SIGINT, then closes listeners and flushes the journal.
+import { configFromEnv, readConfigFile, resolveConfig, startSidecar, ConfigError, type SidecarConfigInput } from '@skillgate/sidecar';
+import { sidecarPorts } from '@skillgate/sidecar/wiring';
+import { CliError, type Command } from '../command.js';
+
+export const sidecarCommand: Command = {
+  name: ['sidecar'],
+  summary: 'Run the egress sidecar (container entrypoint)',
+  usage: 'sidecar [--config FILE]',
+  help: `Listens on 127.0.0.1:15001 (Claude API for the skill), 127.0.0.1:15002 (egress proxy),
+:15021 (/healthz, /readyz) and :15090 (/metrics).
+
+Options:
+  --config FILE   JSON or YAML file with the same fields as the environment below
+
+Environment:
+  SKILLGATE_UPSTREAM_URL            upstream Claude API (default https://api.anthropic.com)
+  SKILLGATE_UPSTREAM_API_KEY_FILE   file holding the upstream API key (mounted only into the sidecar)
+  REDIS_URL                         record sessions to Redis Streams (unset: local file store)
+  SKILLGATE_RECORD_DIR              local store directory (default .skillgate/records)
+  SKILLGATE_POLICY_FILE             SkillPolicy file for local mode
+  SKILLGATE_MASKING_KEY             installation key for masking fingerprints
+  SKILLGATE_EGRESS_ALLOW            extra egress hosts, comma separated
+  SKILLGATE_LOG_LEVEL               pino level (default info)
+  SKILLGATE_SKILL, SKILLGATE_OWNER, SKILLGATE_NAMESPACE, SKILLGATE_POD_NAME, SKILLGATE_POD_UID,
+  SKILLGATE_SERVICE_ACCOUNT         the skill identity (set by the injector from the pod)`,
+  options: { config: { type: 'string', short: 'c' } },
+  async run({ values }) {
+    let input: SidecarConfigInput;
+    try {
+      const base = typeof values.config === 'string' ? readConfigFile(values.config) : {};
+      input = configFromEnv(process.env, base);
+      const config = resolveConfig(input);
+      const ports = await sidecarPorts(config, process.env);
+      const sidecar = await startSidecar(config, ports);
+      await untilSignal();
+      await sidecar.close();
+      return 0;
+    } catch (err) {
+      if (err instanceof ConfigError) throw new CliError(err.message, 2);
+      throw err;
+    }
+  },
+};
+
+/** Resolves on the first SIGTERM or SIGINT. */
+export function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      process.off('SIGTERM', done);
+      process.off('SIGINT', done);
+      resolve();
+    };
+    process.on('SIGTERM', done);
+    process.on('SIGINT', done);
+  });
+}
