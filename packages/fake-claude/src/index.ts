@@ -9,3 +9,4 @@ export { DEFAULT_MODELS, ModelCatalogue, listPage, type ModelInfo } from './mode
 export { estimateTokens, estimateInputTokens } from './tokens.js';
 export { validateMessagesRequest, DEFAULT_ERROR_MESSAGES } from './validation.js';
 export { FAKE_ORGANIZATION_ID, RATE_LIMITS } from './response-headers.js';
+export { runClaudeCode, claudeCodeCliPath, type ClaudeCodeRun, type ClaudeCodeOptions } from './claude-code.js';

@@ -121,7 +121,10 @@ export async function startFakeClaude(options: FakeClaudeOptions = {}): Promise<
     const status = err.status ?? STATUS_OF_TYPE[type] ?? 500;
     const message = err.message ?? DEFAULT_ERROR_MESSAGES[type] ?? 'Error';
     let extra: Record<string, string> | undefined = 'headers' in err ? err.headers : undefined;
-    if (status === 429 && !(extra && 'retry-after' in extra)) extra = { 'retry-after': '1', ...exhaustedRateLimitHeaders(1), ...extra };
+    if (status === 429) {
+      const retryAfter = Number(extra?.['retry-after'] ?? 1);
+      extra = { 'retry-after': '1', ...exhaustedRateLimitHeaders(Number.isFinite(retryAfter) ? retryAfter : 1), ...extra };
+    }
     if (status === 529 || status >= 500) extra = { 'x-should-retry': 'true', ...extra };
     const { headers, requestId } = responseHeaders(extra ? { ...JSON_HEADERS, ...extra } : JSON_HEADERS);
     const text = JSON.stringify({ type: 'error', error: { type, message }, request_id: requestId });
