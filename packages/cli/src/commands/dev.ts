@@ -71,10 +71,10 @@ Point a skill at it (the skill needs no real key; any value works):
 
 Try it:
   curl -s ${base}/v1/messages -H 'x-api-key: any' -H 'anthropic-version: 2023-06-01' -H 'content-type: application/json' \\
-    -d '{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"Hello through skillgate"}]}'
+    -d '{"model":"claude-sonnet-5-5","max_tokens":64,"messages":[{"role":"user","content":"Hello through skillgate"}]}'
 
   ANTHROPIC_BASE_URL=${base} ANTHROPIC_API_KEY=any node --input-type=module -e \\
-    "import A from '@anthropic-ai/sdk'; const m = await new A().messages.create({model:'claude-sonnet-4-5',max_tokens:64,messages:[{role:'user',content:'hi'}]}); console.log(m.content[0].text)"
+    "import A from '@anthropic-ai/sdk'; const m = await new A().messages.create({model:'claude-sonnet-5-5',max_tokens:64,messages:[{role:'user',content:'hi'}]}); console.log(m.content[0].text)"
 
 Stop with Ctrl-C.
 `);
