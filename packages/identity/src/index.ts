@@ -1,2 +1,9 @@
 // @skillgate/identity — workload tokens, owners and locks: who a skill is and whether it may act now.
-export {};
+// Pure models (tokens, LockSet, owners, revocations, the lock-feed protocol) plus the Redis edge of
+// the lock feed that the controller publishes and every sidecar subscribes to.
+export * from './workload-token.js';
+export * from './lock.js';
+export * from './owner.js';
+export * from './revocation.js';
+export * from './lock-feed.js';
+export { LockFeedPublisher, LockFeedSubscriber, type LockFeedPublisherOptions, type LockFeedSubscriberOptions, type FeedLog, type FeedState } from './redis-lock-feed.js';

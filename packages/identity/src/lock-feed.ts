@@ -1,0 +1,85 @@
+// The lock feed: how the controller tells every sidecar which locks are in force. Three Redis
+// structures under one prefix serve three needs:
+//   - `<prefix>locks:events`   pub/sub channel: every change, pushed the moment it happens (speed);
+//   - `<prefix>locks:stream`   a stream whose entry ids are `<version>-0`: replay after a short gap;
+//   - `<prefix>locks:snapshot` the whole set with its version: resync on (re)connect or a long gap.
+// Every change bumps a version by one, so a subscriber always knows whether it missed something.
+// This module is the protocol only (names, message shapes, decoding); the Redis I/O is redis-lock-feed.ts.
+import { validateLock, type Lock } from './lock.js';
+
+export const DEFAULT_FEED_PREFIX = 'skillgate:';
+
+export interface FeedKeys {
+  channel: string;
+  stream: string;
+  snapshot: string;
+  version: string;
+}
+
+export function feedKeys(prefix = DEFAULT_FEED_PREFIX): FeedKeys {
+  return {
+    channel: `${prefix}locks:events`,
+    stream: `${prefix}locks:stream`,
+    snapshot: `${prefix}locks:snapshot`,
+    version: `${prefix}locks:version`,
+  };
+}
+
+export type FeedMessage =
+  | { op: 'put'; v: number; lock: Lock }
+  | { op: 'remove'; v: number; name: string }
+  /** The set was replaced wholesale (controller start, full resync): fetch the snapshot. */
+  | { op: 'reset'; v: number }
+  /** Liveness: carries the current version so a subscriber notices what it missed. */
+  | { op: 'heartbeat'; v: number };
+
+export interface FeedSnapshot {
+  v: number;
+  locks: Lock[];
+  /** RFC 3339, for humans. */
+  at: string;
+}
+
+export class FeedFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FeedFormatError';
+  }
+}
+
+export const encodeMessage = (m: FeedMessage): string => JSON.stringify(m);
+export const encodeSnapshot = (s: FeedSnapshot): string => JSON.stringify(s);
+
+export function decodeMessage(text: string): FeedMessage {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new FeedFormatError('lock feed message is not JSON');
+  }
+  if (!o || typeof o !== 'object' || typeof o.v !== 'number' || !Number.isInteger(o.v)) throw new FeedFormatError('lock feed message lacks an integer version');
+  switch (o.op) {
+    case 'put': return { op: 'put', v: o.v, lock: validateLock(o.lock) };
+    case 'remove':
+      if (typeof o.name !== 'string') throw new FeedFormatError('remove message lacks a lock name');
+      return { op: 'remove', v: o.v, name: o.name };
+    case 'reset': return { op: 'reset', v: o.v };
+    case 'heartbeat': return { op: 'heartbeat', v: o.v };
+    default: throw new FeedFormatError(`unknown lock feed op ${String(o.op)}`);
+  }
+}
+
+export function decodeSnapshot(text: string): FeedSnapshot {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new FeedFormatError('lock snapshot is not JSON');
+  }
+  if (typeof o.v !== 'number' || !Array.isArray(o.locks)) throw new FeedFormatError('lock snapshot lacks v or locks');
+  return { v: o.v, locks: o.locks.map(validateLock), at: typeof o.at === 'string' ? o.at : '' };
+}
+
+/** Stream entry id for a version: versions are the stream's own order. */
+export const streamId = (v: number): string => `${v}-0`;
+export const versionOfStreamId = (id: string): number => Number(id.split('-')[0]);

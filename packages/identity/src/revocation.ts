@@ -1,0 +1,50 @@
+// Revocation of workload tokens by jti. The controller remembers which tokens it issued to whom (until
+// they expire) so that offboarding an owner can revoke every token they hold; a revocation travels to
+// sidecars as a lock of kind `token` that expires with the token, so the lock set never grows without
+// bound. Pure: no I/O, the clock is passed in.
+import type { Lock } from './lock.js';
+
+export interface IssuedToken {
+  jti: string;
+  owner: string;
+  skill: string;
+  namespace: string;
+  pod: string;
+  /** Epoch ms */
+  expiresAt: number;
+}
+
+export const revocationLockName = (jti: string): string => `revoked-${jti}`;
+
+/** The lock that stands for a revoked token; it lapses when the token would have expired anyway. */
+export function revocationLock(token: Pick<IssuedToken, 'jti' | 'expiresAt'>, reason: string): Lock {
+  return { name: revocationLockName(token.jti), target: { kind: 'token', value: token.jti }, reason, createdBy: 'controller', expiresAt: token.expiresAt };
+}
+
+export class IssuedTokens {
+  private readonly byJti = new Map<string, IssuedToken>();
+
+  record(token: IssuedToken): void {
+    this.byJti.set(token.jti, token);
+  }
+
+  /** Unexpired tokens issued to skills of this owner. */
+  ofOwner(owner: string, now: number): IssuedToken[] {
+    const o = owner.trim().toLowerCase();
+    return [...this.byJti.values()].filter((t) => t.owner.toLowerCase() === o && t.expiresAt > now);
+  }
+
+  get(jti: string): IssuedToken | undefined {
+    return this.byJti.get(jti);
+  }
+
+  prune(now: number): number {
+    let n = 0;
+    for (const [jti, t] of this.byJti) if (t.expiresAt <= now) { this.byJti.delete(jti); n++; }
+    return n;
+  }
+
+  get size(): number {
+    return this.byJti.size;
+  }
+}
