@@ -1,0 +1,244 @@
+// Evaluating one request against an EffectivePolicy: allow, deny (naming the policy and the rule,
+// saying what to change), or hold for approval (naming the matched rules and why). Pure and fast:
+// every matcher was compiled by `combine`; evaluation walks the request's facts once per check and
+// never builds a regex. Rate limits are not here: they need shared counters (the sidecar's Guard).
+import type { MessagesRequest, RouteKind } from '@skillgate/wire';
+import { isRecord } from '@skillgate/wire';
+import type { CompiledRule } from './compile.js';
+import type { EffectivePolicy } from './combine.js';
+import { insideWindow } from './schedule.js';
+import { requestFacts, urlHosts, type RequestFacts } from './request-facts.js';
+
+export interface Finding { type: string; subtype?: string }
+
+export interface EvaluationInput {
+  route: RouteKind;
+  request?: MessagesRequest;
+  /** Pre-extracted facts (the Guard extracts them once and shares them with masking). */
+  facts?: RequestFacts;
+}
+
+export interface EvaluationContext {
+  now: Date;
+  /** Masking findings in the newest turn. Undefined = not computed: finding rules then match (fail closed). */
+  findings?: readonly Finding[];
+  /** Tools (custom names and server families) this skill used before. Undefined = none known. */
+  toolsSeenBefore?: ReadonlySet<string>;
+  estimatedTokens: number;
+}
+
+export interface Approvers { groups: string[]; users: string[]; quorum: number }
+
+export type Decision =
+  | { kind: 'allow' }
+  | { kind: 'deny'; policy: string; rule: string; reason: string }
+  | { kind: 'approval'; policy: string; rules: string[]; reasons: string[]; timeoutMs: number; approvers: Approvers };
+
+const ALLOW: Decision = Object.freeze({ kind: 'allow' });
+
+function deny(policy: string, rule: string, reason: string): Decision {
+  return { kind: 'deny', policy, rule, reason };
+}
+
+export function evaluate(policy: EffectivePolicy, input: EvaluationInput, ctx: EvaluationContext): Decision {
+  // Schedule applies to every route: outside its windows a skill may not call Claude at all.
+  for (const c of policy.compiled) {
+    if (c.schedule && !c.schedule.some((w) => insideWindow(w, ctx.now))) {
+      return deny(c.name, 'schedule', `requests are allowed only during ${c.schedule.map((w) => w.text).join(' or ') || 'no window (empty schedule)'}; retry inside a window`);
+    }
+  }
+  switch (input.route) {
+    case 'messages':
+      return evaluateMessages(policy, input.facts ?? requestFacts(input.request), ctx, true);
+    case 'count_tokens':
+      return evaluateMessages(policy, input.facts ?? requestFacts(input.request), ctx, false);
+    case 'complete':
+      return evaluateComplete(policy, input.request);
+    case 'batch_create':
+      return evaluateBatch(policy, input.request, ctx);
+    default:
+      return ALLOW;
+  }
+}
+
+/** Deny checks, then approval rules. `generating` is false for count_tokens (no max_tokens, no holds). */
+function evaluateMessages(policy: EffectivePolicy, f: RequestFacts, ctx: EvaluationContext, generating: boolean): Decision {
+  const denied = denyChecks(policy, f, generating);
+  if (denied) return denied;
+  if (!generating || policy.rules.length === 0) return ALLOW;
+  return approvalRules(policy.rules, f, ctx);
+}
+
+function denyChecks(policy: EffectivePolicy, f: RequestFacts, generating: boolean): Decision | undefined {
+  for (const c of policy.compiled) {
+    if (f.model !== undefined && c.models) {
+      if (c.models.deny?.test(f.model)) return deny(c.name, 'models.deny', `model ${f.model} is denied (${c.models.deny.patterns.join(', ')})`);
+      if (c.models.allow && !c.models.allow.test(f.model)) return deny(c.name, 'models.allow', `model ${f.model} is not allowed; use one of: ${c.models.allow.patterns.join(', ') || '(none)'}`);
+    }
+    const t = c.tools;
+    if (t) {
+      for (const name of f.customTools) {
+        if (t.deny?.test(name)) return deny(c.name, 'tools.deny', `tool ${name} is denied; remove it from tools`);
+        if (t.allow && !t.allow.test(name)) return deny(c.name, 'tools.allow', `tool ${name} is not allowed; allowed tools: ${t.allow.patterns.join(', ') || '(none)'}`);
+      }
+      for (const family of f.serverTools) {
+        if (t.deny?.test(family)) return deny(c.name, 'tools.deny', `server tool ${family} is denied; remove it from tools`);
+        if (t.serverTools && !t.serverTools.test(family)) return deny(c.name, 'tools.serverTools', `server tool ${family} is not allowed; allowed server tools: ${t.serverTools.patterns.join(', ') || '(none)'}`);
+      }
+      if (t.fetchDomains) {
+        for (const ft of f.fetchTools) {
+          if (!ft.allowedDomains?.length) return deny(c.name, 'tools.fetchDomains', `${ft.family} must set allowed_domains within: ${t.fetchDomains.patterns.join(', ')}`);
+          for (const d of ft.allowedDomains) {
+            if (!t.fetchDomains.test(d)) return deny(c.name, 'tools.fetchDomains', `${ft.family} domain ${d} is not allowed; allowed domains: ${t.fetchDomains.patterns.join(', ')}`);
+          }
+        }
+      }
+    }
+    if (c.mcpAllow) {
+      for (const url of f.mcpServerUrls) {
+        if (!c.mcpAllow.test(url)) return deny(c.name, 'mcpServers.allowUrls', `MCP server ${url} is not allowed; allowed: ${c.mcpAllow.patterns.join(', ') || '(none)'}`);
+      }
+    }
+    if (c.containerSkillsAllow) {
+      for (const id of f.containerSkills) {
+        if (!c.containerSkillsAllow.test(id)) return deny(c.name, 'containerSkills.allow', `container skill ${id} is not allowed; allowed: ${c.containerSkillsAllow.patterns.join(', ') || '(none)'}`);
+      }
+    }
+  }
+  if (generating && policy.maxTokens && f.maxTokens !== undefined && f.maxTokens > policy.maxTokens.value) {
+    return deny(policy.maxTokens.policy, 'maxTokens', `max_tokens ${f.maxTokens} exceeds the cap of ${policy.maxTokens.value}; lower max_tokens`);
+  }
+  return undefined;
+}
+
+/** Why a rule matches (every condition it sets must match), or undefined when it does not. */
+export function matchRule(r: CompiledRule, f: RequestFacts, ctx: EvaluationContext): string | undefined {
+  const why: string[] = [];
+  if (r.models) {
+    if (f.model === undefined || !r.models.test(f.model)) return undefined;
+    why.push(`model ${f.model}`);
+  }
+  if (r.tools) {
+    const hit = f.customTools.find((n) => r.tools!.test(n));
+    if (hit === undefined) return undefined;
+    why.push(`tool ${hit}`);
+  }
+  if (r.serverTools) {
+    const hit = f.serverTools.find((n) => r.serverTools!.test(n));
+    if (hit === undefined) return undefined;
+    why.push(`server tool ${hit}`);
+  }
+  if (r.mcpServers !== undefined) {
+    if ((f.mcpServerUrls.length > 0) !== r.mcpServers) return undefined;
+    if (r.mcpServers) why.push(`MCP servers ${f.mcpServerUrls.length}`);
+  }
+  if (r.fetchDomains) {
+    const hit = fetchDomainHit(r, f);
+    if (hit === undefined) return undefined;
+    why.push(hit);
+  }
+  if (r.findings) {
+    if (ctx.findings === undefined) {
+      why.push('findings unknown (masking engine unavailable)');
+    } else {
+      for (const cond of r.findings) {
+        let n = 0;
+        for (const fd of ctx.findings) if (fd.type === cond.type || `${fd.type}:${fd.subtype}` === cond.type || cond.type === '*') n++;
+        if (n < cond.min) return undefined;
+        why.push(`${n} ${cond.type} finding${n === 1 ? '' : 's'}`);
+      }
+    }
+  }
+  if (r.keywords) {
+    const m = r.keywords.exec(f.newestTurn);
+    if (!m) return undefined;
+    why.push(`keyword "${m[0].toLowerCase()}" in the newest turn`);
+  }
+  if (r.patterns) {
+    const i = r.patterns.findIndex((p) => p.test(f.newestTurn));
+    if (i === -1) return undefined;
+    why.push(`pattern ${i + 1} in the newest turn`);
+  }
+  if (r.inputTokensOver !== undefined) {
+    if (!(ctx.estimatedTokens > r.inputTokensOver)) return undefined;
+    why.push(`~${ctx.estimatedTokens} input tokens > ${r.inputTokensOver}`);
+  }
+  if (r.firstToolUse) {
+    const seen = ctx.toolsSeenBefore;
+    const fresh = [...f.customTools, ...f.serverTools].find((n) => !seen?.has(n));
+    if (fresh === undefined) return undefined;
+    why.push(`first use of tool ${fresh}`);
+  }
+  return why.join(', ');
+}
+
+function fetchDomainHit(r: CompiledRule, f: RequestFacts): string | undefined {
+  for (const ft of f.fetchTools) {
+    if (!ft.allowedDomains?.length) return `${ft.family} without allowed_domains`;
+    const d = ft.allowedDomains.find((x) => r.fetchDomains!.test(x));
+    if (d !== undefined) return `${ft.family} domain ${d}`;
+  }
+  const host = urlHosts(f.newestTurn).find((h) => r.fetchDomains!.test(h));
+  return host === undefined ? undefined : `URL host ${host} in the newest turn`;
+}
+
+function approvalRules(rules: readonly CompiledRule[], f: RequestFacts, ctx: EvaluationContext): Decision {
+  let matched: Array<{ rule: CompiledRule; why: string }> | undefined;
+  for (const rule of rules) {
+    const why = matchRule(rule, f, ctx);
+    if (why !== undefined) (matched ??= []).push({ rule, why });
+  }
+  if (!matched) return ALLOW;
+  const groups = new Set<string>();
+  const users = new Set<string>();
+  let quorum = 1;
+  let timeoutMs = Infinity;
+  for (const { rule } of matched) {
+    for (const g of rule.approvers.groups) groups.add(g);
+    for (const u of rule.approvers.users) users.add(u);
+    quorum = Math.max(quorum, rule.approvers.quorum);
+    timeoutMs = Math.min(timeoutMs, rule.timeoutMs);
+  }
+  return {
+    kind: 'approval',
+    policy: matched[0]!.rule.policy,
+    rules: matched.map((m) => m.rule.id),
+    reasons: matched.map((m) => `${m.rule.id}: ${m.why}`),
+    timeoutMs,
+    approvers: { groups: [...groups], users: [...users], quorum },
+  };
+}
+
+function evaluateComplete(policy: EffectivePolicy, req: MessagesRequest | undefined): Decision {
+  const model = typeof req?.model === 'string' ? req.model : undefined;
+  const maxTokens = typeof req?.max_tokens_to_sample === 'number' ? req.max_tokens_to_sample : undefined;
+  return denyChecks(policy, { ...requestFacts(undefined), ...(model ? { model } : {}), ...(maxTokens !== undefined ? { maxTokens } : {}) }, true) ?? ALLOW;
+}
+
+/** A batch is as strict as its strictest request: any denial denies it, holds are merged. */
+function evaluateBatch(policy: EffectivePolicy, req: MessagesRequest | undefined, ctx: EvaluationContext): Decision {
+  const requests = Array.isArray(req?.requests) ? req.requests : [];
+  let held: Extract<Decision, { kind: 'approval' }> | undefined;
+  for (const item of requests) {
+    if (!isRecord(item) || !isRecord(item.params)) continue;
+    const d = evaluateMessages(policy, requestFacts(item.params as MessagesRequest), ctx, true);
+    if (d.kind === 'deny') return { ...d, reason: `batch request ${String(item.custom_id ?? '?')}: ${d.reason}` };
+    if (d.kind === 'approval') {
+      if (!held) held = d;
+      else {
+        held = {
+          ...held,
+          rules: [...new Set([...held.rules, ...d.rules])],
+          reasons: [...new Set([...held.reasons, ...d.reasons])],
+          timeoutMs: Math.min(held.timeoutMs, d.timeoutMs),
+          approvers: {
+            groups: [...new Set([...held.approvers.groups, ...d.approvers.groups])],
+            users: [...new Set([...held.approvers.users, ...d.approvers.users])],
+            quorum: Math.max(held.approvers.quorum, d.approvers.quorum),
+          },
+        };
+      }
+    }
+  }
+  return held ?? ALLOW;
+}

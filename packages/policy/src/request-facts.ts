@@ -1,0 +1,109 @@
+// What a policy looks at in a Messages request, extracted once per request: custom tool names,
+// server tool families, web_fetch/web_search domain restrictions, MCP server URLs, container skills,
+// and the newest user turn or tool result (the END of the conversation, where new content is —
+// never a prefix of the body). Pure; reads the parsed body, never mutates it.
+import { isRecord, serverToolFamily, type ContentBlock, type MessagesRequest } from '@skillgate/wire';
+
+export interface FetchTool {
+  family: string;              // web_fetch, web_search
+  /** allowed_domains as the request set them; undefined = unrestricted. */
+  allowedDomains?: string[];
+}
+
+export interface RequestFacts {
+  model?: string;
+  maxTokens?: number;
+  stream: boolean;
+  customTools: string[];
+  serverTools: string[];       // families, e.g. web_search, code_execution
+  fetchTools: FetchTool[];
+  mcpServerUrls: string[];
+  containerSkills: string[];
+  /** Text of the newest user turn (text blocks and tool_result contents), in order. */
+  newestTurn: string;
+}
+
+const FETCH_FAMILIES = new Set(['web_fetch', 'web_search']);
+
+export function requestFacts(req: MessagesRequest | undefined): RequestFacts {
+  const facts: RequestFacts = {
+    stream: req?.stream === true,
+    customTools: [], serverTools: [], fetchTools: [], mcpServerUrls: [], containerSkills: [], newestTurn: '',
+  };
+  if (!req) return facts;
+  if (typeof req.model === 'string') facts.model = req.model;
+  if (typeof req.max_tokens === 'number') facts.maxTokens = req.max_tokens;
+  if (Array.isArray(req.tools)) {
+    for (const tool of req.tools) {
+      if (!isRecord(tool)) continue;
+      const family = serverToolFamily(tool as { name: string; type?: string });
+      if (family) {
+        facts.serverTools.push(family);
+        if (FETCH_FAMILIES.has(family)) {
+          const allowed = (tool as Record<string, unknown>).allowed_domains;
+          facts.fetchTools.push(Array.isArray(allowed) ? { family, allowedDomains: allowed.filter((d): d is string => typeof d === 'string') } : { family });
+        }
+      } else if (typeof tool.name === 'string') {
+        facts.customTools.push(tool.name);
+      }
+    }
+  }
+  if (Array.isArray(req.mcp_servers)) {
+    for (const s of req.mcp_servers) if (isRecord(s) && typeof s.url === 'string') facts.mcpServerUrls.push(s.url);
+  }
+  const container = req.container;
+  if (isRecord(container) && Array.isArray(container.skills)) {
+    for (const s of container.skills) if (isRecord(s) && typeof s.skill_id === 'string') facts.containerSkills.push(s.skill_id);
+  }
+  facts.newestTurn = newestTurnText(req);
+  return facts;
+}
+
+/** The newest user message's text: text blocks and tool_result contents. */
+export function newestTurnText(req: MessagesRequest): string {
+  const messages = Array.isArray(req.messages) ? req.messages : [];
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i];
+    if (!isRecord(m) || m.role !== 'user') continue;
+    return contentText(m.content as string | ContentBlock[]);
+  }
+  return '';
+}
+
+function contentText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  const parts: string[] = [];
+  for (const b of content) {
+    if (!isRecord(b)) continue;
+    if (b.type === 'text' && typeof b.text === 'string') parts.push(b.text);
+    else if (b.type === 'tool_result') parts.push(contentText(b.content));
+    else if (b.type === 'document' && isRecord(b.source) && b.source.type === 'text' && typeof b.source.data === 'string') parts.push(b.source.data);
+  }
+  return parts.join('\n');
+}
+
+/**
+ * Input tokens, estimated without a tokenizer: one token per 4 bytes of the request body. Cheap and
+ * deterministic, close to Claude's tokenizer for English and JSON; used for rate limits and the
+ * inputTokensOver approval condition, and reconciled with reported usage where the sidecar sees it.
+ */
+export function estimateInputTokens(bodyBytes: number): number {
+  return Math.ceil(bodyBytes / 4);
+}
+
+const URL_RE = /\bhttps?:\/\/([^\s/"'<>()\]]+)/gi;
+
+/** Hosts of the http(s) URLs in a text (the newest turn), lower-cased, without ports. */
+export function urlHosts(text: string): string[] {
+  const hosts: string[] = [];
+  for (const m of text.matchAll(URL_RE)) {
+    let h = m[1]!.toLowerCase();
+    const at = h.lastIndexOf('@');
+    if (at !== -1) h = h.slice(at + 1);
+    const colon = h.lastIndexOf(':');
+    if (colon !== -1 && !h.startsWith('[')) h = h.slice(0, colon);
+    hosts.push(h);
+  }
+  return hosts;
+}

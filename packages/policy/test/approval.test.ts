@@ -1,0 +1,48 @@
+import { approvalOutcome, deciderProblem, type RecordedDecision } from '@skillgate/policy';
+import type { SkillApprovalSpec } from '@skillgate/api';
+
+const spec = (over: Partial<SkillApprovalSpec['approvers']> = {}): SkillApprovalSpec => ({
+  identity: { namespace: 'team-a', serviceAccount: 'sa', pod: 'p', skill: 'triage', owner: 'carol@example.com' },
+  requestId: 'req_1', sessionId: 's', requestDigest: 'sha256:00', policy: 'team-a/p', rules: ['team-a/p/r'], reasons: [],
+  summary: {}, approvers: { quorum: 1, ...over }, expiresAt: '2026-03-04T10:05:00Z',
+});
+const at = '2026-03-04T10:01:00Z';
+const now = new Date('2026-03-04T10:02:00Z');
+const d = (user: string, decision: 'approve' | 'deny', groups?: string[]): RecordedDecision => ({ user, decision, reason: 'r', at, ...(groups ? { groups } : {}) });
+
+describe('approval outcome', () => {
+  test('one approval from anyone but the owner approves when no approvers are listed', () => {
+    expect(approvalOutcome(spec(), [d('alice', 'approve')], now).phase).toBe('Approved');
+  });
+  test('the skill owner cannot approve their own skill’s request', () => {
+    const o = approvalOutcome(spec(), [d('Carol@example.com', 'approve')], now);
+    expect(o.phase).toBe('Pending');
+    expect(o.ignored[0]!.reason).toMatch(/owns skill triage/);
+  });
+  test('quorum counts distinct approvers, not decisions', () => {
+    expect(approvalOutcome(spec({ quorum: 2 }), [d('alice', 'approve'), d('alice', 'approve')], now).phase).toBe('Pending');
+    expect(approvalOutcome(spec({ quorum: 2 }), [d('alice', 'approve'), d('bob', 'approve')], now).phase).toBe('Approved');
+  });
+  test('one valid denial denies', () => {
+    expect(approvalOutcome(spec({ quorum: 2 }), [d('alice', 'approve'), d('bob', 'deny')], now).phase).toBe('Denied');
+  });
+  test('a user outside the approver groups is ignored', () => {
+    const o = approvalOutcome(spec({ groups: ['secops'] }), [d('mallory', 'approve', ['devs']), d('alice', 'approve', ['secops'])], now);
+    expect(o.phase).toBe('Approved');
+    expect(o.approvedBy).toEqual(['alice']);
+    expect(o.ignored.map((i) => i.user)).toEqual(['mallory']);
+  });
+  test('an undecided approval expires at expiresAt', () => {
+    expect(approvalOutcome(spec(), [], new Date('2026-03-04T10:05:00Z')).phase).toBe('Expired');
+  });
+  test('a decision recorded after expiry does not count', () => {
+    expect(approvalOutcome(spec(), [{ ...d('alice', 'approve'), at: '2026-03-04T10:06:00Z' }], new Date('2026-03-04T10:07:00Z')).phase).toBe('Expired');
+  });
+  test('a terminal phase never goes back', () => {
+    expect(approvalOutcome(spec(), [d('bob', 'deny')], now, 'Used').phase).toBe('Used');
+  });
+  test('an explicit approver user list admits only those users', () => {
+    expect(deciderProblem(spec({ users: ['alice'] }), 'bob')).toMatch(/not an approver/);
+    expect(deciderProblem(spec({ users: ['alice'] }), 'alice')).toBeUndefined();
+  });
+});

@@ -1,0 +1,148 @@
+import { combine, compilePolicy, estimateInputTokens, evaluate, policyProblems, PolicyInvalidError, type Decision, type EvaluationContext } from '@skillgate/policy';
+import type { SkillPolicy } from '@skillgate/api';
+import type { MessagesRequest } from '@skillgate/wire';
+import { policy, request } from './policy-fixtures.js';
+
+const ctx = (over: Partial<EvaluationContext> = {}): EvaluationContext => ({ now: new Date('2026-03-04T10:00:00Z'), findings: [], toolsSeenBefore: new Set(), estimatedTokens: 100, ...over });
+const run = (policies: SkillPolicy[], req: MessagesRequest, c: Partial<EvaluationContext> = {}, route: 'messages' | 'count_tokens' | 'batch_create' | 'models' = 'messages'): Decision =>
+  evaluate(combine(policies), { route, request: req }, ctx(c));
+const kind = (d: Decision): string => (d.kind === 'deny' ? `deny ${d.policy} ${d.rule}` : d.kind === 'approval' ? `approval ${d.rules.join(',')}` : 'allow');
+
+describe('deny rules', () => {
+  const webFetch = (domains?: string[]) => ({ type: 'web_fetch_20250910', name: 'web_fetch', ...(domains ? { allowed_domains: domains } : {}) });
+  const cases: Array<[string, SkillPolicy[], MessagesRequest, string]> = [
+    ['a request with no policy is allowed', [], request(), 'allow'],
+    ['a model matching the allowlist glob is allowed', [policy('p', { models: { allow: ['claude-sonnet-*'] } })], request(), 'allow'],
+    ['a model outside the allowlist is denied naming the policy', [policy('p', { models: { allow: ['claude-haiku-*'] } })], request(), 'deny team-a/p models.allow'],
+    ['every policy that sets a model allowlist must allow the model', [policy('a', { models: { allow: ['claude-*'] } }), policy('b', { models: { allow: ['claude-haiku-*'] } })], request(), 'deny team-a/b models.allow'],
+    ['a denied model is refused even if another policy allows it', [policy('a', { models: { allow: ['*'] } }), policy('b', { models: { deny: ['claude-sonnet-4-5'] } })], request(), 'deny team-a/b models.deny'],
+    ['max_tokens above the cap is denied', [policy('p', { maxTokens: 512 })], request(), 'deny team-a/p maxTokens'],
+    ['max_tokens at the cap is allowed', [policy('p', { maxTokens: 1024 })], request(), 'allow'],
+    ['a custom tool outside the allowlist is denied', [policy('p', { tools: { allow: ['lookup_*'] } })], request({ tools: [{ name: 'shell' }] }), 'deny team-a/p tools.allow'],
+    ['a custom tool inside the allowlist is allowed', [policy('p', { tools: { allow: ['lookup_*'] } })], request({ tools: [{ name: 'lookup_user' }] }), 'allow'],
+    ['a server tool family outside the allowlist is denied', [policy('p', { tools: { serverTools: ['web_search'] } })], request({ tools: [{ type: 'code_execution_20250825', name: 'code_execution' }] }), 'deny team-a/p tools.serverTools'],
+    ['the tool deny list also covers server tool families', [policy('p', { tools: { deny: ['bash'] } })], request({ tools: [{ type: 'bash_20250124', name: 'bash' }] }), 'deny team-a/p tools.deny'],
+    ['web_fetch without allowed_domains is denied when the policy restricts fetch domains', [policy('p', { tools: { fetchDomains: ['example.com'] } })], request({ tools: [webFetch()] }), 'deny team-a/p tools.fetchDomains'],
+    ['web_fetch limited to subdomains of an allowed domain is allowed', [policy('p', { tools: { fetchDomains: ['example.com'] } })], request({ tools: [webFetch(['docs.example.com'])] }), 'allow'],
+    ['web_fetch reaching another domain is denied', [policy('p', { tools: { fetchDomains: ['example.com'] } })], request({ tools: [webFetch(['evil.test'])] }), 'deny team-a/p tools.fetchDomains'],
+    ['an MCP server outside the URL allowlist is denied', [policy('p', { mcpServers: { allowUrls: ['https://mcp.example.com/*'] } })], request({ mcp_servers: [{ type: 'url', url: 'https://evil.test/sse', name: 'x' }] }), 'deny team-a/p mcpServers.allowUrls'],
+    ['an empty MCP allowlist refuses every MCP server', [policy('p', { mcpServers: { allowUrls: [] } })], request({ mcp_servers: [{ type: 'url', url: 'https://mcp.example.com/a', name: 'x' }] }), 'deny team-a/p mcpServers.allowUrls'],
+    ['a container skill outside the allowlist is denied', [policy('p', { containerSkills: { allow: ['pptx'] } })], request({ container: { skills: [{ type: 'anthropic', skill_id: 'xlsx' }] } }), 'deny team-a/p containerSkills.allow'],
+    ['count_tokens is not held and ignores the max_tokens cap', [policy('p', { maxTokens: 1, approval: { rules: [{ name: 'all', when: { models: ['*'] } }] } })], request(), 'allow'],
+  ];
+  test.each(cases)('%s', (_name, policies, req, expected) => {
+    const route = _name.startsWith('count_tokens') ? 'count_tokens' : 'messages';
+    expect(kind(run(policies, req, {}, route))).toBe(expected);
+  });
+
+  test('a deny reason tells the skill what to change', () => {
+    const d = run([policy('p', { models: { allow: ['claude-haiku-*'] } })], request());
+    expect(d.kind === 'deny' && d.reason).toBe('model claude-sonnet-4-5 is not allowed; use one of: claude-haiku-*');
+  });
+
+  test('a batch is denied when any of its requests is denied', () => {
+    const batch = { requests: [{ custom_id: 'a', params: request() }, { custom_id: 'b', params: request({ model: 'claude-opus-4-1' }) }] } as unknown as MessagesRequest;
+    const d = run([policy('p', { models: { allow: ['claude-sonnet-*'] } })], batch, {}, 'batch_create');
+    expect(kind(d)).toBe('deny team-a/p models.allow');
+    expect(d.kind === 'deny' && d.reason).toMatch(/^batch request b:/);
+  });
+});
+
+describe('time windows', () => {
+  const business = policy('hours', { schedule: { windows: [{ days: ['Mon', 'Tue', 'Wed', 'Thu', 'Fri'], start: '09:00', end: '17:00', timeZone: 'Europe/Berlin' }] } });
+  test.each([
+    ['Wednesday 10:00 UTC is 11:00 in Berlin: inside', '2026-03-04T10:00:00Z', 'allow'],
+    ['Wednesday 16:30 UTC is 17:30 in Berlin: outside', '2026-03-04T16:30:00Z', 'deny team-a/hours schedule'],
+    ['Saturday is outside a weekday window', '2026-03-07T10:00:00Z', 'deny team-a/hours schedule'],
+    ['summer time shifts the window: 07:30 UTC in July is 09:30 in Berlin', '2026-07-01T07:30:00Z', 'allow'],
+  ])('%s', (_name, at, expected) => {
+    expect(kind(run([business], request(), { now: new Date(at) }))).toBe(expected);
+  });
+  test('a window past midnight covers the early hours of the next day', () => {
+    const night = policy('night', { schedule: { windows: [{ days: ['Fri'], start: '22:00', end: '06:00' }] } });
+    expect(kind(run([night], request(), { now: new Date('2026-03-07T03:00:00Z') }))).toBe('allow'); // Sat 03:00
+    expect(kind(run([night], request(), { now: new Date('2026-03-08T03:00:00Z') }))).toBe('deny team-a/night schedule'); // Sun 03:00
+  });
+  test('the schedule applies to every route, not only messages', () => {
+    expect(kind(run([business], request(), { now: new Date('2026-03-07T10:00:00Z') }, 'models'))).toBe('deny team-a/hours schedule');
+  });
+});
+
+describe('approval rules', () => {
+  const rule = (when: object, extra: object = {}) => [policy('p', { approval: { rules: [{ name: 'r', when, ...extra }] } })];
+  const history = (last: string): MessagesRequest => request({
+    messages: [
+      { role: 'user', content: 'password reset for everyone please' },
+      { role: 'assistant', content: 'ok' },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: [{ type: 'text', text: last }] }] },
+    ],
+  });
+  const cases: Array<[string, SkillPolicy[], MessagesRequest, Partial<EvaluationContext>, string]> = [
+    ['a model rule holds matching models', rule({ models: ['claude-sonnet-*'] }), request(), {}, 'approval team-a/p/r'],
+    ['a model rule lets other models through', rule({ models: ['claude-opus-*'] }), request(), {}, 'allow'],
+    ['a keyword in the newest tool result holds the request', rule({ keywords: ['salary'] }), history('Employee SALARY table attached'), {}, 'approval team-a/p/r'],
+    ['a keyword only in an earlier turn does not hold the request', rule({ keywords: ['password'] }), history('nothing to see'), {}, 'allow'],
+    ['keywords match whole words only', rule({ keywords: ['pass'] }), history('the password'), {}, 'allow'],
+    ['a pattern in the newest turn holds the request', rule({ patterns: ['\\bAKIA[0-9A-Z]{16}\\b'] }), history('key AKIAABCDEFGHIJKLMNOP'), {}, 'approval team-a/p/r'],
+    ['any SSN finding holds the request', rule({ findings: [{ type: 'US_SSN' }] }), request(), { findings: [{ type: 'US_SSN' }] }, 'approval team-a/p/r'],
+    ['fewer emails than the threshold do not hold', rule({ findings: [{ type: 'EMAIL_ADDRESS', min: 3 }] }), request(), { findings: [{ type: 'EMAIL_ADDRESS' }, { type: 'EMAIL_ADDRESS' }] }, 'allow'],
+    ['a finding rule holds when findings could not be computed (fails closed)', rule({ findings: [{ type: 'US_SSN' }] }), request(), { findings: undefined }, 'approval team-a/p/r'],
+    ['a secret subtype can be named as TYPE:subtype', rule({ findings: [{ type: 'SECRET:aws' }] }), request(), { findings: [{ type: 'SECRET', subtype: 'aws' }] }, 'approval team-a/p/r'],
+    ['estimated input tokens over the threshold hold', rule({ inputTokensOver: 50_000 }), request(), { estimatedTokens: 60_000 }, 'approval team-a/p/r'],
+    ['the first use of a tool holds the request', rule({ firstToolUse: true }), request({ tools: [{ name: 'lookup' }] }), { toolsSeenBefore: new Set(['other']) }, 'approval team-a/p/r'],
+    ['a tool used before does not hold again', rule({ firstToolUse: true }), request({ tools: [{ name: 'lookup' }] }), { toolsSeenBefore: new Set(['lookup']) }, 'allow'],
+    ['any MCP server holds when the rule asks for mcpServers', rule({ mcpServers: true }), request({ mcp_servers: [{ type: 'url', url: 'https://m.example/sse', name: 'm' }] }), {}, 'approval team-a/p/r'],
+    ['web_fetch of a watched domain holds', rule({ fetchDomains: ['internal.example'] }), request({ tools: [{ type: 'web_fetch_20250910', name: 'web_fetch', allowed_domains: ['wiki.internal.example'] }] }), {}, 'approval team-a/p/r'],
+    ['a URL of a watched domain in the newest turn holds', rule({ fetchDomains: ['internal.example'] }), history('see https://wiki.internal.example/page'), {}, 'approval team-a/p/r'],
+    ['server tools requested hold', rule({ serverTools: ['code_execution'] }), request({ tools: [{ type: 'code_execution_20250825', name: 'code_execution' }] }), {}, 'approval team-a/p/r'],
+    ['every condition of a rule must match', rule({ models: ['claude-sonnet-*'], keywords: ['salary'] }), request(), {}, 'allow'],
+    ['a deny wins over an approval rule', [policy('p', { maxTokens: 10, approval: { rules: [{ name: 'r', when: { models: ['*'] } }] } })], request(), {}, 'deny team-a/p maxTokens'],
+  ];
+  test.each(cases)('%s', (_name, policies, req, c, expected) => {
+    expect(kind(run(policies, req, c))).toBe(expected);
+  });
+
+  test('several matching rules need the largest quorum, every named approver group, and the shortest timeout', () => {
+    const d = run([policy('p', { approval: { defaultTimeoutSeconds: 600, rules: [
+      { name: 'a', when: { models: ['*'] }, approvers: { groups: ['secops'], quorum: 1 } },
+      { name: 'b', when: { models: ['*'] }, approvers: { groups: ['legal'], quorum: 2 }, timeoutSeconds: 60 },
+    ] } })], request());
+    expect(d).toEqual({
+      kind: 'approval', policy: 'team-a/p', rules: ['team-a/p/a', 'team-a/p/b'],
+      reasons: ['team-a/p/a: model claude-sonnet-4-5', 'team-a/p/b: model claude-sonnet-4-5'],
+      timeoutMs: 60_000, approvers: { groups: ['secops', 'legal'], users: [], quorum: 2 },
+    });
+  });
+
+  test('the default approval timeout is five minutes', () => {
+    const d = run(rule({ models: ['*'] }), request());
+    expect(d.kind === 'approval' && d.timeoutMs).toBe(300_000);
+  });
+
+  test('a reason never quotes the text a pattern matched', () => {
+    const d = run(rule({ patterns: ['\\d{3}-\\d{2}-\\d{4}'] }), history('ssn 123-45-6789'));
+    expect(JSON.stringify(d)).not.toContain('123-45-6789');
+  });
+});
+
+describe('validating a policy', () => {
+  test.each([
+    ['a bad regex names its field', { approval: { rules: [{ name: 'r', when: { patterns: ['(unclosed'] } }] } }, /spec\.approval\.rules\[0\]\.when\.patterns\[0\]/],
+    ['an unknown time zone is reported', { schedule: { windows: [{ start: '09:00', end: '17:00', timeZone: 'Mars/Olympus' }] } }, /spec\.schedule\.windows\[0\]/],
+    ['a malformed clock time is reported', { schedule: { windows: [{ start: '9am', end: '17:00' }] } }, /HH:MM/],
+    ['an approval rule without conditions would hold everything and is refused', { approval: { rules: [{ name: 'r', when: {} }] } }, /at least one condition/],
+    ['a zero rate limit is refused', { rateLimits: { requestsPerMinute: 0 } }, /rateLimits\.requestsPerMinute/],
+  ] as const)('%s', (_name, spec, problem) => {
+    const p = policy('bad', spec as SkillPolicy['spec']);
+    expect(policyProblems(p).join('\n')).toMatch(problem);
+    expect(() => compilePolicy(p)).toThrow(PolicyInvalidError);
+  });
+  test('a valid policy has no problems', () => {
+    expect(policyProblems(policy('ok', { models: { allow: ['claude-*'] }, maxTokens: 100 }))).toEqual([]);
+  });
+});
+
+test('input tokens are estimated as a quarter of the body bytes, rounded up', () => {
+  expect(estimateInputTokens(0)).toBe(0);
+  expect(estimateInputTokens(401)).toBe(101);
+});
