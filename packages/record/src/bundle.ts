@@ -1,0 +1,110 @@
+// Evidence bundles: everything a third party needs to check a set of sessions offline, in ONE JSON
+// file (readable with jq, no archive tooling, verified in one read): the events of each session in
+// stored order, the checkpoints, the public keys, and a manifest of digests signed by the exporter.
+// Verification recomputes every digest, the manifest signature, the checkpoint signatures and each
+// chain. With trusted keys given, only checkpoints and manifests signed by those keys count.
+import { canonicalJson } from './canonical.js';
+import { keyIdOf, verifySignature, type Checkpoint, type RecordSigner } from './checkpoint.js';
+import { sha256Hex, type SessionEvent } from './event.js';
+import { verifyEvidence, type VerifyReport } from './verify.js';
+import type { ChainProblem } from './chain.js';
+
+export const BUNDLE_FORMAT = 'skillgate-evidence/1';
+
+export interface BundleManifest {
+  format: typeof BUNDLE_FORMAT;
+  createdAt: string;
+  source: string;
+  sessions: Array<{ sessionId: string; events: number; head: string; sha256: string }>;
+  checkpoints: { count: number; sha256: string };
+  publicKeys: Record<string, string>; // keyId -> sha256 of the PEM
+  exporterKeyId: string;
+  /** True when the exporter signed with a key made for this export only (no long-lived key given). */
+  exporterKeyEphemeral: boolean;
+}
+
+export interface EvidenceBundle {
+  format: typeof BUNDLE_FORMAT;
+  manifest: BundleManifest;
+  /** sha256 of the canonical manifest, and the exporter's Ed25519 signature over it (base64url). */
+  manifestHash: string;
+  signature: string;
+  publicKeys: Record<string, string>;
+  sessions: Record<string, SessionEvent[]>;
+  checkpoints: Checkpoint[];
+}
+
+export function buildBundle(input: {
+  source: string;
+  sessions: Map<string, SessionEvent[]>;
+  checkpoints: Checkpoint[];
+  publicKeys: Record<string, string>;
+  exporter: RecordSigner;
+  exporterKeyEphemeral: boolean;
+  now?: Date;
+}): EvidenceBundle {
+  const publicKeys = { ...input.publicKeys, [input.exporter.keyId]: input.exporter.publicKeyPem };
+  const manifest: BundleManifest = {
+    format: BUNDLE_FORMAT,
+    createdAt: (input.now ?? new Date()).toISOString(),
+    source: input.source,
+    sessions: [...input.sessions].map(([sessionId, events]) => ({
+      sessionId, events: events.length, head: events.at(-1)?.hash ?? '', sha256: sha256Hex(canonicalJson(events)),
+    })),
+    checkpoints: { count: input.checkpoints.length, sha256: sha256Hex(canonicalJson(input.checkpoints)) },
+    publicKeys: Object.fromEntries(Object.entries(publicKeys).map(([k, pem]) => [k, sha256Hex(pem)])),
+    exporterKeyId: input.exporter.keyId,
+    exporterKeyEphemeral: input.exporterKeyEphemeral,
+  };
+  const manifestHash = sha256Hex(canonicalJson(manifest));
+  return {
+    format: BUNDLE_FORMAT, manifest, manifestHash, signature: input.exporter.sign(manifestHash),
+    publicKeys, sessions: Object.fromEntries(input.sessions), checkpoints: input.checkpoints,
+  };
+}
+
+export interface BundleVerdict extends VerifyReport {
+  manifestProblem?: string;
+}
+
+/** Verify a parsed bundle. `trustedKeys` (keyId -> PEM) pins the keys that may sign. */
+export function verifyBundle(bundle: EvidenceBundle, trustedKeys?: Record<string, string>): BundleVerdict {
+  const fail = (message: string): BundleVerdict => {
+    const problem: ChainProblem = { kind: 'altered', message };
+    return { ok: false, sessions: [], checkpoints: { count: 0 }, firstProblem: problem, manifestProblem: message };
+  };
+  if (bundle?.format !== BUNDLE_FORMAT || !bundle.manifest) return fail(`not a ${BUNDLE_FORMAT} bundle`);
+  const keys: Record<string, string> = {};
+  for (const [keyId, pem] of Object.entries(bundle.publicKeys ?? {})) {
+    // A key is only usable under its own id: a swapped PEM cannot borrow another key's id.
+    try { if (keyIdOf(pem) === keyId) keys[keyId] = pem; } catch { /* unusable key */ }
+  }
+  const usable = trustedKeys ?? keys;
+  const m = bundle.manifest;
+  if (sha256Hex(canonicalJson(m)) !== bundle.manifestHash) return fail('the manifest was altered: its hash does not match');
+  const exporterKey = usable[m.exporterKeyId];
+  if (!exporterKey) return fail(`the manifest is signed by key ${m.exporterKeyId}, which is not ${trustedKeys ? 'trusted' : 'in the bundle'}`);
+  if (!verifySignature(exporterKey, bundle.manifestHash, bundle.signature)) return fail('the manifest signature does not verify');
+  const sessions = new Map<string, SessionEvent[]>();
+  for (const s of m.sessions) {
+    const events = bundle.sessions?.[s.sessionId];
+    if (!events) return fail(`session ${s.sessionId} is listed in the manifest but absent from the bundle`);
+    if (sha256Hex(canonicalJson(events)) !== s.sha256) {
+      // Still run the chain check, which names the event; the digest says the bundle changed.
+      sessions.set(s.sessionId, events);
+      continue;
+    }
+    sessions.set(s.sessionId, events);
+  }
+  for (const id of Object.keys(bundle.sessions ?? {})) {
+    if (!m.sessions.some((s) => s.sessionId === id)) return fail(`session ${id} is in the bundle but not in the signed manifest`);
+  }
+  if (sha256Hex(canonicalJson(bundle.checkpoints ?? [])) !== m.checkpoints.sha256) {
+    const report = verifyEvidence({ sessions, checkpoints: bundle.checkpoints ?? [], publicKeys: usable, only: m.sessions.map((s) => s.sessionId) });
+    return report.ok ? fail('the checkpoints were altered: their digest does not match the manifest') : { ...report, manifestProblem: 'checkpoint digest mismatch' };
+  }
+  const report = verifyEvidence({ sessions, checkpoints: bundle.checkpoints, publicKeys: usable, only: m.sessions.map((s) => s.sessionId) });
+  const digestMismatch = m.sessions.find((s) => sha256Hex(canonicalJson(bundle.sessions[s.sessionId])) !== s.sha256);
+  if (digestMismatch && report.ok) return fail(`session ${digestMismatch.sessionId} differs from the signed manifest`);
+  return report;
+}
