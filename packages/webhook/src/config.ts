@@ -1,0 +1,198 @@
+// The webhook's one typed configuration object: what to inject (images, identities, resources, the
+// upstream credential Secret to keep away from skills) and which opt-out exceptions are allowed.
+// Parsed and validated once at start-up (parseWebhookConfig): a bad config fails fast with the field
+// and the reason. Never holds a secret value itself: only the *name* of the upstream Secret.
+import type { ResourceRequirements } from './pod.js';
+
+/** Version of the injection template, recorded in the pod annotation skillgate.dev/injected. */
+export const INJECTOR_VERSION = '0.1.0';
+
+/** A named exception that lets a pod opt out of injection (annotation skillgate.dev/inject-exception). */
+export interface InjectException {
+  name: string;
+  /** Namespaces where the exception may be claimed. Absent: any injected namespace. */
+  namespaces?: string[];
+  /** ServiceAccounts (of the pod) that may claim it. Absent: any. Keeps a skill from claiming a database's exception. */
+  serviceAccounts?: string[];
+}
+
+export interface UpstreamSecretRef {
+  /** Name of the Secret holding the upstream Claude credential. App containers may never reference it. */
+  name: string;
+  /** Key inside the Secret. */
+  key: string;
+  /** Mount it into the sidecar (SKILLGATE_UPSTREAM_API_KEY_FILE). When false the sidecar gets it elsewhere (e.g. from the controller). */
+  mountInSidecar: boolean;
+}
+
+export interface WebhookConfig {
+  /** Image of the sidecar (entrypoint `skillgate`, argument `sidecar`). */
+  sidecarImage: string;
+  /** Image of the egress-capture init container; needs `sh` and `iptables`. */
+  initImage: string;
+  imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+  /** UID (and GID) the sidecar runs as; its own traffic is exempt from egress capture. */
+  sidecarUid: number;
+  /** Where the sidecar exchanges its projected ServiceAccount token for a workload token. */
+  controllerUrl: string;
+  /** Redis for session records; empty: the sidecar's local file store. */
+  redisUrl: string;
+  /** Upstream Claude API the sidecar forwards to (SKILLGATE_UPSTREAM_URL). */
+  upstreamUrl: string;
+  upstreamSecret: UpstreamSecretRef;
+  /** Placeholder API key given to app containers so unmodified SDKs send requests (the sidecar strips it). Empty: none. */
+  placeholderApiKey: string;
+  sidecarResources: ResourceRequirements;
+  initResources: ResourceRequirements;
+  /** Projected ServiceAccount token lifetime for the sidecar. */
+  tokenExpirationSeconds: number;
+  /** Outbound TCP ports not captured (e.g. none; add 53 if skills need DNS over TCP directly). */
+  excludeOutboundPorts: number[];
+  /** Opt-out exceptions pods may claim. */
+  allowedExceptions: InjectException[];
+  sidecarLogLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+}
+
+export function defaultWebhookConfig(): WebhookConfig {
+  return {
+    sidecarImage: `skillgate/skillgate:${INJECTOR_VERSION}`,
+    initImage: `skillgate/skillgate:${INJECTOR_VERSION}`,
+    imagePullPolicy: 'IfNotPresent',
+    sidecarUid: 1337,
+    controllerUrl: 'https://skillgate-controller.skillgate-system.svc:8443',
+    redisUrl: '',
+    upstreamUrl: 'https://api.anthropic.com',
+    upstreamSecret: { name: 'skillgate-upstream', key: 'api-key', mountInSidecar: true },
+    placeholderApiKey: 'skillgate-sidecar-holds-the-credential',
+    sidecarResources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } },
+    initResources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '100m', memory: '64Mi' } },
+    tokenExpirationSeconds: 3600,
+    excludeOutboundPorts: [],
+    allowedExceptions: [],
+    sidecarLogLevel: 'info',
+  };
+}
+
+/** A configuration field that is missing or wrong; the message names the field and the reason. */
+export class WebhookConfigError extends Error {
+  constructor(readonly field: string, reason: string) {
+    super(`webhook config: ${field}: ${reason}`);
+    this.name = 'WebhookConfigError';
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function str(o: Record<string, unknown>, field: string, path: string, fallback: string, { allowEmpty = false } = {}): string {
+  const v = o[field];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'string' || (!allowEmpty && v === '')) throw new WebhookConfigError(`${path}${field}`, 'must be a non-empty string');
+  return v;
+}
+
+function int(o: Record<string, unknown>, field: string, path: string, fallback: number, min: number, max: number): number {
+  const v = o[field];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new WebhookConfigError(`${path}${field}`, `must be an integer from ${min} to ${max}`);
+  }
+  return v;
+}
+
+function stringList(v: unknown, path: string): string[] {
+  if (!Array.isArray(v) || v.some((s) => typeof s !== 'string' || s === '')) throw new WebhookConfigError(path, 'must be a list of non-empty strings');
+  return v as string[];
+}
+
+const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/;
+
+function resources(v: unknown, path: string, fallback: ResourceRequirements): ResourceRequirements {
+  if (v === undefined) return fallback;
+  if (!isObject(v)) throw new WebhookConfigError(path, 'must be an object with requests/limits');
+  const out: ResourceRequirements = {};
+  for (const part of ['requests', 'limits'] as const) {
+    const m = v[part];
+    if (m === undefined) continue;
+    if (!isObject(m)) throw new WebhookConfigError(`${path}.${part}`, 'must map resource names to quantities');
+    const q: Record<string, string> = {};
+    for (const [k, val] of Object.entries(m)) {
+      if (typeof val !== 'string' || !QUANTITY.test(val)) throw new WebhookConfigError(`${path}.${part}.${k}`, `"${String(val)}" is not a Kubernetes quantity (e.g. 50m, 64Mi)`);
+      q[k] = val;
+    }
+    out[part] = q;
+  }
+  return out;
+}
+
+/**
+ * Validates a config object (e.g. parsed from the chart's ConfigMap) and fills defaults. Throws
+ * WebhookConfigError naming the first bad field.
+ */
+export function parseWebhookConfig(input: unknown): WebhookConfig {
+  const d = defaultWebhookConfig();
+  if (input === undefined || input === null) return d;
+  if (!isObject(input)) throw new WebhookConfigError('(root)', 'must be an object');
+  const known = new Set(Object.keys(d));
+  for (const k of Object.keys(input)) if (!known.has(k)) throw new WebhookConfigError(k, `unknown field (known: ${[...known].join(', ')})`);
+
+  const pull = str(input, 'imagePullPolicy', '', d.imagePullPolicy);
+  if (!['Always', 'IfNotPresent', 'Never'].includes(pull)) throw new WebhookConfigError('imagePullPolicy', 'must be Always, IfNotPresent or Never');
+  const level = str(input, 'sidecarLogLevel', '', d.sidecarLogLevel);
+  if (!['trace', 'debug', 'info', 'warn', 'error'].includes(level)) throw new WebhookConfigError('sidecarLogLevel', 'must be trace, debug, info, warn or error');
+
+  for (const f of ['controllerUrl', 'upstreamUrl'] as const) {
+    const v = str(input, f, '', d[f]);
+    if (!/^https?:\/\//.test(v)) throw new WebhookConfigError(f, 'must be an http(s) URL');
+  }
+  const redisUrl = str(input, 'redisUrl', '', d.redisUrl, { allowEmpty: true });
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) throw new WebhookConfigError('redisUrl', 'must be a redis:// or rediss:// URL (or empty)');
+
+  let upstreamSecret = d.upstreamSecret;
+  if (input.upstreamSecret !== undefined) {
+    const u = input.upstreamSecret;
+    if (!isObject(u)) throw new WebhookConfigError('upstreamSecret', 'must be an object with name, key, mountInSidecar');
+    const mount = u.mountInSidecar ?? d.upstreamSecret.mountInSidecar;
+    if (typeof mount !== 'boolean') throw new WebhookConfigError('upstreamSecret.mountInSidecar', 'must be a boolean');
+    upstreamSecret = { name: str(u, 'name', 'upstreamSecret.', d.upstreamSecret.name), key: str(u, 'key', 'upstreamSecret.', d.upstreamSecret.key), mountInSidecar: mount };
+  }
+
+  let excludeOutboundPorts = d.excludeOutboundPorts;
+  if (input.excludeOutboundPorts !== undefined) {
+    const v = input.excludeOutboundPorts;
+    if (!Array.isArray(v) || v.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) throw new WebhookConfigError('excludeOutboundPorts', 'must be a list of TCP ports (1-65535)');
+    excludeOutboundPorts = v as number[];
+  }
+
+  let allowedExceptions = d.allowedExceptions;
+  if (input.allowedExceptions !== undefined) {
+    const v = input.allowedExceptions;
+    if (!Array.isArray(v)) throw new WebhookConfigError('allowedExceptions', 'must be a list of {name, namespaces?, serviceAccounts?}');
+    allowedExceptions = v.map((e: unknown, i) => {
+      const p = `allowedExceptions[${i}]`;
+      if (!isObject(e)) throw new WebhookConfigError(p, 'must be an object');
+      const ex: InjectException = { name: str(e, 'name', `${p}.`, '') };
+      if (!ex.name) throw new WebhookConfigError(`${p}.name`, 'is required');
+      if (e.namespaces !== undefined) ex.namespaces = stringList(e.namespaces, `${p}.namespaces`);
+      if (e.serviceAccounts !== undefined) ex.serviceAccounts = stringList(e.serviceAccounts, `${p}.serviceAccounts`);
+      return ex;
+    });
+  }
+
+  return {
+    sidecarImage: str(input, 'sidecarImage', '', d.sidecarImage),
+    initImage: str(input, 'initImage', '', d.initImage),
+    imagePullPolicy: pull as WebhookConfig['imagePullPolicy'],
+    sidecarUid: int(input, 'sidecarUid', '', d.sidecarUid, 1, 2147483647),
+    controllerUrl: str(input, 'controllerUrl', '', d.controllerUrl),
+    redisUrl,
+    upstreamUrl: str(input, 'upstreamUrl', '', d.upstreamUrl),
+    upstreamSecret,
+    placeholderApiKey: str(input, 'placeholderApiKey', '', d.placeholderApiKey, { allowEmpty: true }),
+    sidecarResources: resources(input.sidecarResources, 'sidecarResources', d.sidecarResources),
+    initResources: resources(input.initResources, 'initResources', d.initResources),
+    tokenExpirationSeconds: int(input, 'tokenExpirationSeconds', '', d.tokenExpirationSeconds, 600, 86400),
+    excludeOutboundPorts,
+    allowedExceptions,
+    sidecarLogLevel: level as WebhookConfig['sidecarLogLevel'],
+  };
+}

@@ -1,0 +1,262 @@
+// Sidecar injection, Istio-style: a template (the sidecar, the egress-capture init container, their
+// volumes, the app containers' environment) and a pure function from a pod to the JSON patch that
+// makes it injected. The function computes the pod *as it should be* and diffs it against the pod as
+// it is, so it is idempotent by construction (an injected pod diffs to nothing) and a pod that forged
+// a "sidecar" of its own gets the real one. It must never do I/O, never read a secret value, and
+// never leave an upstream credential reference in an app container.
+import { ANNOTATION_INJECT, ANNOTATION_INJECT_EXCEPTION, ANNOTATION_INJECTED, ANNOTATION_OWNER, LABEL_INJECT, LABEL_SKILL, PORTS, TOKEN_AUDIENCE } from '@skillgate/api';
+import { INJECTOR_VERSION, type WebhookConfig } from './config.js';
+import { egressCaptureScript } from './egress-capture.js';
+import { diffToPatch, type JsonPatchOp } from './json-patch.js';
+import type { Container, EnvVar, NamespaceInfo, Pod, Volume } from './pod.js';
+
+export const SIDECAR_CONTAINER = 'skillgate-sidecar';
+export const INIT_CONTAINER = 'skillgate-init';
+export const TOKEN_VOLUME = 'skillgate-token';
+export const UPSTREAM_VOLUME = 'skillgate-upstream';
+export const SIDECAR_TMP_VOLUME = 'skillgate-tmp';
+export const INIT_RUN_VOLUME = 'skillgate-init-run';
+/** Container and volume names the injector owns; a pod may not bring its own under these names. */
+export const RESERVED_CONTAINER_NAMES: ReadonlySet<string> = new Set([SIDECAR_CONTAINER, INIT_CONTAINER]);
+export const RESERVED_VOLUME_NAMES: ReadonlySet<string> = new Set([TOKEN_VOLUME, UPSTREAM_VOLUME, SIDECAR_TMP_VOLUME, INIT_RUN_VOLUME]);
+
+export const TOKEN_DIR = '/var/run/secrets/skillgate';
+export const TOKEN_PATH = `${TOKEN_DIR}/token`;
+export const UPSTREAM_DIR = '/var/run/secrets/skillgate-upstream';
+export const UPSTREAM_KEY_PATH = `${UPSTREAM_DIR}/api-key`;
+
+export const CLAUDE_BASE_URL = `http://127.0.0.1:${PORTS.claude}`;
+export const EGRESS_PROXY_URL = `http://127.0.0.1:${PORTS.egress}`;
+/** Env vars that carry an upstream credential; never left in an app container. */
+export const CREDENTIAL_ENV: ReadonlySet<string> = new Set(['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN']);
+const PROXY_ENV = ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy'];
+const NO_PROXY_ENV = ['NO_PROXY', 'no_proxy'];
+const NO_PROXY_VALUE = '127.0.0.1,localhost,::1';
+
+export type InjectReason = 'injected' | 'already-injected' | 'namespace-not-enabled' | 'opted-out' | 'host-network';
+
+export interface InjectResult {
+  /** JSON patch for the AdmissionReview response; empty when nothing changes. */
+  patch: JsonPatchOp[];
+  reason: InjectReason;
+  /** What the injection changed that the pod's author should know (AdmissionReview warnings). */
+  warnings: string[];
+}
+
+export type OptOut =
+  | { kind: 'none' }
+  | { kind: 'allowed'; exception: string }
+  | { kind: 'denied'; message: string };
+
+/** Whether the pod asks to skip injection, and whether its claimed exception is allowed here. */
+export function optOutOf(pod: Pod, namespace: NamespaceInfo, config: WebhookConfig): OptOut {
+  const ann = pod.metadata.annotations ?? {};
+  if (ann[ANNOTATION_INJECT] === undefined || ann[ANNOTATION_INJECT] === 'enabled') return { kind: 'none' };
+  if (ann[ANNOTATION_INJECT] !== 'disabled') {
+    return { kind: 'denied', message: `annotation ${ANNOTATION_INJECT}="${ann[ANNOTATION_INJECT]}" is not valid: use "disabled" with an allowed ${ANNOTATION_INJECT_EXCEPTION}, or remove it` };
+  }
+  const claimed = ann[ANNOTATION_INJECT_EXCEPTION];
+  const allowedNames = config.allowedExceptions.map((e) => e.name);
+  const hint = allowedNames.length ? `allowed exceptions: ${allowedNames.join(', ')}` : 'no exceptions are configured';
+  if (!claimed) {
+    return { kind: 'denied', message: `pod opts out of skillgate injection (${ANNOTATION_INJECT}: disabled) without an exception: remove the annotation, or add ${ANNOTATION_INJECT_EXCEPTION} naming an allowed exception (${hint})` };
+  }
+  const ex = config.allowedExceptions.find((e) => e.name === claimed);
+  if (!ex) return { kind: 'denied', message: `injection exception "${claimed}" is not allowed (${hint}): remove ${ANNOTATION_INJECT}: disabled` };
+  if (ex.namespaces && !ex.namespaces.includes(namespace.name)) {
+    return { kind: 'denied', message: `injection exception "${claimed}" is not allowed in namespace ${namespace.name} (only ${ex.namespaces.join(', ')}): remove ${ANNOTATION_INJECT}: disabled` };
+  }
+  const sa = pod.spec.serviceAccountName ?? 'default';
+  if (ex.serviceAccounts && !ex.serviceAccounts.includes(sa)) {
+    return { kind: 'denied', message: `injection exception "${claimed}" is not allowed for ServiceAccount ${sa} (only ${ex.serviceAccounts.join(', ')}): run the pod as one of those or remove ${ANNOTATION_INJECT}: disabled` };
+  }
+  return { kind: 'allowed', exception: claimed };
+}
+
+export const namespaceInjectionEnabled = (ns: NamespaceInfo): boolean => ns.labels?.[LABEL_INJECT] === 'enabled';
+
+// ---------------------------------------------------------------------------------------------
+// The template. Every field the API server would default is written out, so the injected pod read
+// back from the API server equals what this template produced, and re-injection diffs to nothing.
+
+const fieldEnv = (name: string, fieldPath: string): EnvVar => ({ name, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath } } });
+
+const httpProbe = (path: string, periodSeconds: number, failureThreshold: number) => ({
+  httpGet: { path, port: PORTS.health, scheme: 'HTTP' },
+  timeoutSeconds: 1,
+  periodSeconds,
+  successThreshold: 1,
+  failureThreshold,
+});
+
+export function sidecarContainer(config: WebhookConfig): Container {
+  const env: EnvVar[] = [
+    fieldEnv('SKILLGATE_POD_NAME', 'metadata.name'),
+    fieldEnv('SKILLGATE_POD_NAMESPACE', 'metadata.namespace'),
+    fieldEnv('SKILLGATE_POD_UID', 'metadata.uid'),
+    fieldEnv('SKILLGATE_SERVICE_ACCOUNT', 'spec.serviceAccountName'),
+    fieldEnv('SKILLGATE_SKILL', `metadata.labels['${LABEL_SKILL}']`),
+    fieldEnv('SKILLGATE_OWNER', `metadata.annotations['${ANNOTATION_OWNER}']`),
+    { name: 'SKILLGATE_CONTROLLER_URL', value: config.controllerUrl },
+    { name: 'SKILLGATE_TOKEN_FILE', value: TOKEN_PATH },
+    { name: 'SKILLGATE_UPSTREAM_URL', value: config.upstreamUrl },
+    ...(config.upstreamSecret.mountInSidecar ? [{ name: 'SKILLGATE_UPSTREAM_API_KEY_FILE', value: UPSTREAM_KEY_PATH }] : []),
+    ...(config.redisUrl ? [{ name: 'REDIS_URL', value: config.redisUrl }] : []),
+    { name: 'SKILLGATE_LOG_LEVEL', value: config.sidecarLogLevel },
+  ];
+  return {
+    name: SIDECAR_CONTAINER,
+    image: config.sidecarImage,
+    imagePullPolicy: config.imagePullPolicy,
+    args: ['sidecar'],
+    // Native sidecar: started before the app containers, ready (startupProbe) before they start,
+    // kept running alongside them and stopped after them.
+    restartPolicy: 'Always',
+    ports: [
+      { name: 'sg-health', containerPort: PORTS.health, protocol: 'TCP' },
+      { name: 'sg-metrics', containerPort: PORTS.metrics, protocol: 'TCP' },
+    ],
+    env,
+    resources: structuredClone(config.sidecarResources),
+    volumeMounts: [
+      { name: TOKEN_VOLUME, mountPath: TOKEN_DIR, readOnly: true },
+      ...(config.upstreamSecret.mountInSidecar ? [{ name: UPSTREAM_VOLUME, mountPath: UPSTREAM_DIR, readOnly: true }] : []),
+      { name: SIDECAR_TMP_VOLUME, mountPath: '/tmp' },
+    ],
+    startupProbe: httpProbe('/readyz', 1, 60),
+    readinessProbe: httpProbe('/readyz', 5, 3),
+    livenessProbe: httpProbe('/healthz', 10, 3),
+    terminationMessagePath: '/dev/termination-log',
+    terminationMessagePolicy: 'File',
+    securityContext: {
+      runAsUser: config.sidecarUid,
+      runAsGroup: config.sidecarUid,
+      runAsNonRoot: true,
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+  };
+}
+
+export function initContainer(config: WebhookConfig): Container {
+  return {
+    name: INIT_CONTAINER,
+    image: config.initImage,
+    imagePullPolicy: config.imagePullPolicy,
+    command: ['sh', '-c', egressCaptureScript(config)],
+    resources: structuredClone(config.initResources),
+    // iptables takes its lock under /run; the root filesystem stays read-only.
+    volumeMounts: [{ name: INIT_RUN_VOLUME, mountPath: '/run' }],
+    terminationMessagePath: '/dev/termination-log',
+    terminationMessagePolicy: 'File',
+    securityContext: {
+      // Root with exactly the two capabilities iptables needs, for this container only.
+      runAsUser: 0,
+      runAsGroup: 0,
+      runAsNonRoot: false,
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+  };
+}
+
+export function injectedVolumes(config: WebhookConfig): Volume[] {
+  return [
+    {
+      name: TOKEN_VOLUME,
+      projected: {
+        sources: [{ serviceAccountToken: { audience: TOKEN_AUDIENCE, expirationSeconds: config.tokenExpirationSeconds, path: 'token' } }],
+        defaultMode: 420,
+      },
+    },
+    ...(config.upstreamSecret.mountInSidecar
+      ? [{ name: UPSTREAM_VOLUME, secret: { secretName: config.upstreamSecret.name, items: [{ key: config.upstreamSecret.key, path: 'api-key' }], defaultMode: 420 } }]
+      : []),
+    { name: SIDECAR_TMP_VOLUME, emptyDir: {} },
+    { name: INIT_RUN_VOLUME, emptyDir: {} },
+  ];
+}
+
+/** Whether an env var draws on the upstream credential Secret. */
+export const envUsesSecret = (e: EnvVar, secretName: string): boolean => e.valueFrom?.secretKeyRef?.name === secretName;
+
+/**
+ * An app container as it runs behind the sidecar: Claude through 127.0.0.1:15001, everything else
+ * through the egress proxy, no upstream credential. Notes what it removed or overrode in `warnings`.
+ */
+export function appContainer(c: Container, config: WebhookConfig, warnings: string[] = []): Container {
+  const ours = new Map<string, string>([
+    ['ANTHROPIC_BASE_URL', CLAUDE_BASE_URL],
+    ...(config.placeholderApiKey ? [['ANTHROPIC_API_KEY', config.placeholderApiKey] as [string, string]] : []),
+    ...PROXY_ENV.map((n) => [n, EGRESS_PROXY_URL] as [string, string]),
+    ...NO_PROXY_ENV.map((n) => [n, NO_PROXY_VALUE] as [string, string]),
+  ]);
+  const kept: EnvVar[] = [];
+  for (const e of c.env ?? []) {
+    if (CREDENTIAL_ENV.has(e.name)) {
+      if (!(e.value === ours.get(e.name) && !e.valueFrom)) warnings.push(`container ${c.name}: removed ${e.name}; the skillgate sidecar holds the upstream credential`);
+      continue;
+    }
+    if (ours.has(e.name)) {
+      if (!(e.value === ours.get(e.name) && !e.valueFrom)) warnings.push(`container ${c.name}: ${e.name} overridden with ${ours.get(e.name)}`);
+      continue;
+    }
+    if (envUsesSecret(e, config.upstreamSecret.name)) {
+      warnings.push(`container ${c.name}: removed ${e.name} (it read the upstream credential Secret ${config.upstreamSecret.name})`);
+      continue;
+    }
+    kept.push(e);
+  }
+  const out: Container = { ...c, env: [...kept, ...[...ours].map(([name, value]) => ({ name, value }))] };
+  if (c.envFrom) {
+    const envFrom = c.envFrom.filter((s) => s.secretRef?.name !== config.upstreamSecret.name);
+    if (envFrom.length !== c.envFrom.length) warnings.push(`container ${c.name}: removed envFrom of the upstream credential Secret ${config.upstreamSecret.name}`);
+    if (envFrom.length) out.envFrom = envFrom;
+    else delete out.envFrom;
+  }
+  return out;
+}
+
+/** The pod as it runs behind the sidecar (pure; `pod` is not modified). */
+export function injectedPod(pod: Pod, config: WebhookConfig, warnings: string[] = []): Pod {
+  const spec = pod.spec;
+  const userInit = (spec.initContainers ?? []).filter((c) => !RESERVED_CONTAINER_NAMES.has(c.name));
+  const userVolumes = (spec.volumes ?? []).filter((v) => !RESERVED_VOLUME_NAMES.has(v.name));
+  return {
+    ...pod,
+    metadata: { ...pod.metadata, annotations: { ...pod.metadata.annotations, [ANNOTATION_INJECTED]: INJECTOR_VERSION } },
+    spec: {
+      ...spec,
+      // Order matters: capture egress first, then the sidecar (ready before anything else runs),
+      // then the pod's own init containers, which already run behind the sidecar.
+      initContainers: [initContainer(config), sidecarContainer(config), ...userInit.map((c) => appContainer(c, config, warnings))],
+      containers: spec.containers.map((c) => appContainer(c, config, warnings)),
+      volumes: [...userVolumes, ...injectedVolumes(config)],
+    },
+  };
+}
+
+/**
+ * The mutating webhook's decision for a pod being created in `namespace`: the JSON patch that
+ * injects it (empty when nothing changes) and why. Pods in namespaces without the inject label, pods
+ * with an allowed opt-out exception and hostNetwork pods (whose iptables would be the node's; the
+ * validating webhook rejects them) are left untouched.
+ */
+export function injectPod(pod: Pod, namespace: NamespaceInfo, config: WebhookConfig): InjectResult {
+  if (!namespaceInjectionEnabled(namespace)) return { patch: [], reason: 'namespace-not-enabled', warnings: [] };
+  if (optOutOf(pod, namespace, config).kind === 'allowed') return { patch: [], reason: 'opted-out', warnings: [] };
+  if (pod.spec.hostNetwork) return { patch: [], reason: 'host-network', warnings: [] };
+  const warnings: string[] = [];
+  const desired = injectedPod(pod, config, warnings);
+  const patch = diffToPatch(pod, desired);
+  if (!(pod.metadata.labels ?? {})[LABEL_SKILL]) {
+    warnings.push(`pod has no ${LABEL_SKILL} label: add one naming the skill, so policies and locks can select it`);
+  }
+  return { patch, reason: patch.length ? 'injected' : 'already-injected', warnings: patch.length ? warnings : [] };
+}

@@ -1,0 +1,144 @@
+// The subset of core/v1 Pod that the injector and the validators read and write. Plain JSON types:
+// the webhook receives pods as JSON from the API server and returns JSON patches, so no client
+// library is needed. Fields the webhook never looks at are kept opaque (index signatures) and must
+// survive a round trip untouched.
+
+export interface EnvVarSource {
+  fieldRef?: { apiVersion?: string; fieldPath: string };
+  resourceFieldRef?: { containerName?: string; resource: string; divisor?: string };
+  configMapKeyRef?: { name: string; key: string; optional?: boolean };
+  secretKeyRef?: { name: string; key: string; optional?: boolean };
+}
+
+export interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: EnvVarSource;
+}
+
+export interface EnvFromSource {
+  prefix?: string;
+  configMapRef?: { name: string; optional?: boolean };
+  secretRef?: { name: string; optional?: boolean };
+}
+
+export interface VolumeMount {
+  name: string;
+  mountPath: string;
+  readOnly?: boolean;
+  subPath?: string;
+  [other: string]: unknown;
+}
+
+export interface Capabilities {
+  add?: string[];
+  drop?: string[];
+}
+
+export interface SecurityContext {
+  privileged?: boolean;
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsNonRoot?: boolean;
+  readOnlyRootFilesystem?: boolean;
+  allowPrivilegeEscalation?: boolean;
+  capabilities?: Capabilities;
+  seccompProfile?: { type: string; localhostProfile?: string };
+  [other: string]: unknown;
+}
+
+export interface Probe {
+  httpGet?: { path?: string; port: number | string; scheme?: string; host?: string };
+  initialDelaySeconds?: number;
+  periodSeconds?: number;
+  timeoutSeconds?: number;
+  successThreshold?: number;
+  failureThreshold?: number;
+  [other: string]: unknown;
+}
+
+export interface ResourceRequirements {
+  requests?: Record<string, string>;
+  limits?: Record<string, string>;
+}
+
+export interface Container {
+  name: string;
+  image?: string;
+  command?: string[];
+  args?: string[];
+  env?: EnvVar[];
+  envFrom?: EnvFromSource[];
+  volumeMounts?: VolumeMount[];
+  securityContext?: SecurityContext;
+  resources?: ResourceRequirements;
+  restartPolicy?: string;
+  ports?: Array<{ name?: string; containerPort: number; protocol?: string }>;
+  startupProbe?: Probe;
+  readinessProbe?: Probe;
+  livenessProbe?: Probe;
+  [other: string]: unknown;
+}
+
+export interface Volume {
+  name: string;
+  secret?: { secretName?: string; [other: string]: unknown };
+  projected?: {
+    sources?: Array<{
+      secret?: { name?: string; [other: string]: unknown };
+      serviceAccountToken?: { audience?: string; expirationSeconds?: number; path: string };
+      [other: string]: unknown;
+    }>;
+    defaultMode?: number;
+  };
+  emptyDir?: { medium?: string; sizeLimit?: string };
+  [other: string]: unknown;
+}
+
+export interface PodSecurityContext {
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsNonRoot?: boolean;
+  [other: string]: unknown;
+}
+
+export interface PodSpec {
+  containers: Container[];
+  initContainers?: Container[];
+  ephemeralContainers?: Container[];
+  volumes?: Volume[];
+  hostNetwork?: boolean;
+  hostPID?: boolean;
+  hostIPC?: boolean;
+  shareProcessNamespace?: boolean;
+  serviceAccountName?: string;
+  securityContext?: PodSecurityContext;
+  [other: string]: unknown;
+}
+
+export interface Pod {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name?: string;
+    generateName?: string;
+    namespace?: string;
+    uid?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    [other: string]: unknown;
+  };
+  spec: PodSpec;
+  [other: string]: unknown;
+}
+
+/** The namespace a pod is admitted into, as far as injection cares. */
+export interface NamespaceInfo {
+  name: string;
+  labels?: Record<string, string>;
+}
+
+/** A human name for a pod in messages: its name, or generateName + '*' before the API server names it. */
+export function podDisplayName(pod: Pod): string {
+  return pod.metadata.name ?? (pod.metadata.generateName ? `${pod.metadata.generateName}*` : '(unnamed)');
+}

@@ -1,0 +1,178 @@
+// Pod validation for injected namespaces: closes the ways a skill could run around the sidecar.
+// Each rule returns a message that says what to change. Pure: decisions come from the pod, the old
+// pod (UPDATE), the namespace and the config only. It must never allow a pod whose app containers
+// can reach the upstream credential, the sidecar's token, or the network without the sidecar.
+import { ANNOTATION_INJECTED, ANNOTATION_OWNER, LABEL_SKILL } from '@skillgate/api';
+import type { WebhookConfig } from './config.js';
+import {
+  CLAUDE_BASE_URL, CREDENTIAL_ENV, INIT_CONTAINER, RESERVED_CONTAINER_NAMES, RESERVED_VOLUME_NAMES, SIDECAR_CONTAINER,
+  envUsesSecret, initContainer, injectedVolumes, namespaceInjectionEnabled, optOutOf, sidecarContainer,
+} from './inject.js';
+import { jsonEqual } from './json-patch.js';
+import { podDisplayName, type Container, type NamespaceInfo, type Pod, type Volume } from './pod.js';
+
+export interface PodAdmission {
+  operation: 'CREATE' | 'UPDATE';
+  /** The pod before the change (UPDATE). */
+  oldPod?: Pod;
+  /** '' for the pod itself, 'ephemeralcontainers' for kubectl debug. */
+  subResource?: string;
+}
+
+export interface Verdict {
+  allowed: boolean;
+  /** Why it was rejected, one entry per rule broken; each says what to change. */
+  violations: string[];
+  warnings: string[];
+}
+
+/** Loose on purpose (RFC 5322 is not the point): one @, a dot in the domain, no spaces. */
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** Capabilities that would let an app container rewrite the pod's iptables or reach into the sidecar. */
+const FORBIDDEN_CAPS = new Set(['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN', 'SYS_PTRACE', 'ALL']);
+
+type Role = 'container' | 'init container' | 'ephemeral container';
+
+function appContainers(pod: Pod): Array<{ c: Container; role: Role }> {
+  const s = pod.spec;
+  return [
+    ...(s.initContainers ?? []).filter((c) => !RESERVED_CONTAINER_NAMES.has(c.name)).map((c) => ({ c, role: 'init container' as Role })),
+    ...s.containers.map((c) => ({ c, role: 'container' as Role })),
+    ...(s.ephemeralContainers ?? []).map((c) => ({ c, role: 'ephemeral container' as Role })),
+  ];
+}
+
+/** Whether a volume exposes the Secret named `secretName` (directly or through a projection). */
+function volumeUsesSecret(v: Volume, secretName: string): boolean {
+  if (v.secret?.secretName === secretName) return true;
+  return (v.projected?.sources ?? []).some((s) => s.secret?.name === secretName);
+}
+
+export const isInjected = (pod: Pod): boolean =>
+  (pod.spec.initContainers ?? []).some((c) => c.name === SIDECAR_CONTAINER) || pod.metadata.annotations?.[ANNOTATION_INJECTED] !== undefined;
+
+function checkContainer(pod: Pod, c: Container, role: Role, config: WebhookConfig, injected: boolean, out: string[]): void {
+  const where = `${role} ${c.name}`;
+  if (RESERVED_CONTAINER_NAMES.has(c.name)) out.push(`${where}: the name ${c.name} is reserved for skillgate's injected containers; rename it`);
+  const sc = c.securityContext ?? {};
+  if (sc.privileged) out.push(`${where}: privileged containers can undo the egress capture; remove securityContext.privileged`);
+  const added = (sc.capabilities?.add ?? []).map((x) => x.toUpperCase().replace(/^CAP_/, ''));
+  const bad = added.filter((x) => FORBIDDEN_CAPS.has(x));
+  if (bad.length) out.push(`${where}: capabilities ${bad.join(', ')} are not allowed next to the sidecar (they can rewrite the pod's network rules); remove them from securityContext.capabilities.add`);
+  const uid = sc.runAsUser ?? pod.spec.securityContext?.runAsUser;
+  if (uid === config.sidecarUid) out.push(`${where}: runs as UID ${uid}, the sidecar's UID, whose traffic is not captured; run it as another user`);
+  if (typeof c.targetContainerName === 'string' && RESERVED_CONTAINER_NAMES.has(c.targetContainerName)) {
+    out.push(`${where}: may not target ${c.targetContainerName}; debug the app container instead`);
+  }
+  const volumes = new Map((pod.spec.volumes ?? []).map((v) => [v.name, v]));
+  for (const m of c.volumeMounts ?? []) {
+    const v = volumes.get(m.name);
+    if (RESERVED_VOLUME_NAMES.has(m.name)) out.push(`${where}: mounts ${m.name}, which belongs to the skillgate sidecar; remove that volumeMount`);
+    else if (v && volumeUsesSecret(v, config.upstreamSecret.name)) {
+      out.push(`${where}: mounts volume ${m.name} from the upstream credential Secret ${config.upstreamSecret.name}; remove it: the sidecar calls Claude for the skill`);
+    }
+  }
+  for (const e of c.env ?? []) {
+    if (envUsesSecret(e, config.upstreamSecret.name)) {
+      out.push(`${where}: env ${e.name} reads the upstream credential Secret ${config.upstreamSecret.name}; remove it: the sidecar calls Claude for the skill`);
+    } else if (injected && role !== 'ephemeral container' && CREDENTIAL_ENV.has(e.name) && (e.valueFrom || e.value !== config.placeholderApiKey || e.name !== 'ANTHROPIC_API_KEY')) {
+      out.push(`${where}: env ${e.name} would hand the skill a Claude credential; remove it: the sidecar holds the credential`);
+    } else if (injected && role !== 'ephemeral container' && e.name === 'ANTHROPIC_BASE_URL' && (e.valueFrom || e.value !== CLAUDE_BASE_URL)) {
+      out.push(`${where}: ANTHROPIC_BASE_URL must be ${CLAUDE_BASE_URL} (the sidecar); remove your value`);
+    }
+  }
+  for (const s of c.envFrom ?? []) {
+    if (s.secretRef?.name === config.upstreamSecret.name) {
+      out.push(`${where}: envFrom reads the upstream credential Secret ${config.upstreamSecret.name}; remove it: the sidecar calls Claude for the skill`);
+    }
+  }
+}
+
+/** Checks that the injected containers sit first, in order, exactly as `expected` (template or old pod). */
+function checkInjectedParts(pod: Pod, expected: { init: Container; sidecar: Container; volumes: Volume[] }, what: string, out: string[]): void {
+  const init = pod.spec.initContainers ?? [];
+  const sidecarAt = init.findIndex((c) => c.name === SIDECAR_CONTAINER);
+  const initAt = init.findIndex((c) => c.name === INIT_CONTAINER);
+  if (sidecarAt < 0 || initAt < 0) {
+    out.push(`the skillgate sidecar is missing (${sidecarAt < 0 ? SIDECAR_CONTAINER : INIT_CONTAINER} not found): ${what}`);
+    return;
+  }
+  if (initAt !== 0 || sidecarAt !== 1) out.push(`${INIT_CONTAINER} and ${SIDECAR_CONTAINER} must be the first two init containers: do not reorder them`);
+  if (!jsonEqual(init[sidecarAt], expected.sidecar)) out.push(`init container ${SIDECAR_CONTAINER} was modified: ${what}`);
+  if (!jsonEqual(init[initAt], expected.init)) out.push(`init container ${INIT_CONTAINER} was modified: ${what}`);
+  const volumes = new Map((pod.spec.volumes ?? []).map((v) => [v.name, v]));
+  for (const v of expected.volumes) {
+    if (!jsonEqual(volumes.get(v.name), v)) out.push(`volume ${v.name} is missing or modified: ${what}`);
+  }
+}
+
+/**
+ * Decides whether a pod may be admitted into `namespace`. Outside injected namespaces everything is
+ * allowed. Inside: the rules above; on UPDATE, in addition, the injected sidecar, the owner and the
+ * skill may not change.
+ */
+export function validatePod(pod: Pod, namespace: NamespaceInfo, config: WebhookConfig, admission: PodAdmission = { operation: 'CREATE' }): Verdict {
+  const violations: string[] = [];
+  const warnings: string[] = [];
+  if (!namespaceInjectionEnabled(namespace)) return { allowed: true, violations, warnings };
+  const old = admission.operation === 'UPDATE' ? admission.oldPod : undefined;
+  // A pod on its way out may still need finalizers removed: never block that.
+  if (old && pod.metadata.deletionTimestamp) return { allowed: true, violations, warnings };
+
+  const ann = pod.metadata.annotations ?? {};
+  const optOut = optOutOf(pod, namespace, config);
+  if (!old) {
+    const owner = ann[ANNOTATION_OWNER];
+    if (owner === undefined || owner === '') {
+      violations.push(`pod ${podDisplayName(pod)} has no ${ANNOTATION_OWNER} annotation: add ${ANNOTATION_OWNER}: <email of the human accountable for this skill>`);
+    } else if (!EMAIL.test(owner)) {
+      violations.push(`annotation ${ANNOTATION_OWNER}="${owner}" is not an email address: set it to the email of the human accountable for this skill`);
+    }
+    if (optOut.kind === 'denied') violations.push(optOut.message);
+  }
+  const s = pod.spec;
+  if (s.hostNetwork) violations.push('hostNetwork: true would bypass the sidecar (its egress capture applies to the pod network only): remove spec.hostNetwork');
+  if (s.hostPID) violations.push('hostPID: true exposes the sidecar and node processes to the skill: remove spec.hostPID');
+  if (s.hostIPC) violations.push('hostIPC: true is not allowed next to the sidecar: remove spec.hostIPC');
+  if (s.shareProcessNamespace) violations.push('shareProcessNamespace: true lets the skill inspect the sidecar process: remove spec.shareProcessNamespace');
+
+  const injected = isInjected(pod);
+  for (const { c, role } of appContainers(pod)) {
+    // On UPDATE only what is new can be wrong: pod containers are immutable, ephemeral ones are added.
+    if (old && role !== 'ephemeral container' && jsonEqual(c, findContainer(old, c.name, role))) continue;
+    if (old && role === 'ephemeral container' && (old.spec.ephemeralContainers ?? []).some((o) => jsonEqual(o, c))) continue;
+    checkContainer(pod, c, role, config, injected, violations);
+  }
+
+  if (old) {
+    if (isInjected(old)) {
+      const oldInit = old.spec.initContainers ?? [];
+      const expected = {
+        init: oldInit.find((c) => c.name === INIT_CONTAINER) as Container,
+        sidecar: oldInit.find((c) => c.name === SIDECAR_CONTAINER) as Container,
+        volumes: (old.spec.volumes ?? []).filter((v) => RESERVED_VOLUME_NAMES.has(v.name)),
+      };
+      if (expected.init && expected.sidecar) checkInjectedParts(pod, expected, 'the injected sidecar may not be removed or changed; recreate the pod instead', violations);
+      if (old.metadata.annotations?.[ANNOTATION_INJECTED] !== undefined && ann[ANNOTATION_INJECTED] !== old.metadata.annotations[ANNOTATION_INJECTED]) {
+        violations.push(`annotation ${ANNOTATION_INJECTED} may not be removed or changed`);
+      }
+    }
+    const oldOwner = old.metadata.annotations?.[ANNOTATION_OWNER];
+    if (oldOwner !== undefined && ann[ANNOTATION_OWNER] !== oldOwner) {
+      violations.push(`annotation ${ANNOTATION_OWNER} is fixed for the pod's life (was ${oldOwner}): recreate the pod to change its owner`);
+    }
+    const oldSkill = old.metadata.labels?.[LABEL_SKILL];
+    if (oldSkill !== undefined && pod.metadata.labels?.[LABEL_SKILL] !== oldSkill) {
+      violations.push(`label ${LABEL_SKILL} is fixed for the pod's life (was ${oldSkill}): recreate the pod to change its skill`);
+    }
+  } else if (optOut.kind !== 'allowed' && !s.hostNetwork) {
+    checkInjectedParts(pod, { init: initContainer(config), sidecar: sidecarContainer(config), volumes: injectedVolumes(config) },
+      'pods in this namespace run behind the injected skillgate sidecar; do not add, edit or remove skillgate containers (is the skillgate mutating webhook installed?)', violations);
+  }
+  return { allowed: violations.length === 0, violations, warnings };
+}
+
+function findContainer(pod: Pod, name: string, role: Role): Container | undefined {
+  const list = role === 'init container' ? pod.spec.initContainers : pod.spec.containers;
+  return (list ?? []).find((c) => c.name === name);
+}

@@ -1,0 +1,101 @@
+// SkillPolicy validation beyond what the CRD schema can say: regular expressions must compile (and
+// stay inside the RE2-like subset the masking engine promises: no backreferences, no lookaround),
+// and every reference must resolve (entity types, time zones, approval rule names). Pure; must never
+// accept a policy the sidecar would fail to load, since a policy that does not load protects nothing.
+import type { SkillPolicy, SkillPolicySpec } from '@skillgate/api';
+
+/**
+ * Entity types the masking engine detects (CONTRACT.md; Presidio's names). Kept here until
+ * @skillgate/masking exports its own list; custom entities of a policy add to it.
+ */
+export const KNOWN_ENTITY_TYPES: ReadonlySet<string> = new Set([
+  'EMAIL_ADDRESS', 'PHONE_NUMBER', 'CREDIT_CARD', 'IBAN_CODE', 'US_SSN', 'US_ITIN', 'ABA_ROUTING_NUMBER',
+  'US_BANK_NUMBER', 'IP_ADDRESS', 'MAC_ADDRESS', 'CRYPTO', 'DATE_OF_BIRTH', 'PERSON', 'LOCATION', 'SECRET',
+]);
+
+/** Server tool families a policy may name (the Messages API's server tools). Unknown ones are a warning, not an error. */
+export const KNOWN_SERVER_TOOLS: ReadonlySet<string> = new Set([
+  'web_search', 'web_fetch', 'code_execution', 'bash', 'text_editor', 'memory', 'computer', 'tool_search',
+]);
+
+export interface PolicyVerdict {
+  allowed: boolean;
+  violations: string[];
+  warnings: string[];
+}
+
+/** Why `pattern` is not an acceptable policy regex, or undefined when it is. */
+export function regexProblem(pattern: string): string | undefined {
+  if (/\(\?<?[=!]/.test(pattern)) return 'lookaround ((?=, (?!, (?<=, (?<!) is not supported';
+  if (/\\[1-9]|\\k</.test(pattern)) return 'backreferences are not supported';
+  try {
+    new RegExp(pattern, 'u');
+  } catch (err) {
+    return (err as Error).message.replace(/^Invalid regular expression: /, '');
+  }
+  return undefined;
+}
+
+function validTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function validateSkillPolicySpec(spec: SkillPolicySpec): PolicyVerdict {
+  const violations: string[] = [];
+  const warnings: string[] = [];
+  const custom = spec.masking?.custom ?? [];
+  const customNames = new Set<string>();
+  custom.forEach((c, i) => {
+    const at = `spec.masking.custom[${i}] (${c.name})`;
+    if (KNOWN_ENTITY_TYPES.has(c.name)) violations.push(`${at}: ${c.name} is a built-in entity type; give the custom entity its own name`);
+    if (customNames.has(c.name)) violations.push(`${at}: the name ${c.name} is used twice; custom entity names must be unique`);
+    customNames.add(c.name);
+    if ((c.pattern === undefined) === (c.keywords === undefined)) violations.push(`${at}: give exactly one of pattern or keywords`);
+    if (c.pattern !== undefined) {
+      const p = regexProblem(c.pattern);
+      if (p) violations.push(`${at}: pattern ${JSON.stringify(c.pattern)} does not compile: ${p}`);
+    }
+  });
+  const entityKnown = (t: string) => KNOWN_ENTITY_TYPES.has(t) || customNames.has(t);
+  const known = () => `known: ${[...KNOWN_ENTITY_TYPES, ...customNames].join(', ')}`;
+
+  (spec.masking?.entities ?? []).forEach((e, i) => {
+    if (!entityKnown(e.type)) violations.push(`spec.masking.entities[${i}]: unknown entity type ${e.type} (${known()}); define it under spec.masking.custom or fix the name`);
+  });
+
+  const ruleNames = new Set<string>();
+  (spec.approval?.rules ?? []).forEach((r, i) => {
+    const at = `spec.approval.rules[${i}] (${r.name})`;
+    if (ruleNames.has(r.name)) violations.push(`${at}: the rule name ${r.name} is used twice; approval rule names must be unique (approvals cite them)`);
+    ruleNames.add(r.name);
+    const w = r.when ?? {};
+    (w.patterns ?? []).forEach((p, j) => {
+      const problem = regexProblem(p);
+      if (problem) violations.push(`${at}: when.patterns[${j}] ${JSON.stringify(p)} does not compile: ${problem}`);
+    });
+    (w.findings ?? []).forEach((f, j) => {
+      if (!entityKnown(f.type)) violations.push(`${at}: when.findings[${j}] names unknown entity type ${f.type} (${known()})`);
+    });
+    for (const t of w.serverTools ?? []) if (!KNOWN_SERVER_TOOLS.has(t)) warnings.push(`${at}: server tool family ${t} is not one skillgate knows (${[...KNOWN_SERVER_TOOLS].join(', ')})`);
+    const a = r.approvers;
+    if (a?.quorum !== undefined && a.users && !a.groups && a.quorum > a.users.length) {
+      violations.push(`${at}: quorum ${a.quorum} can never be reached by ${a.users.length} listed user(s); lower the quorum or add approvers`);
+    }
+  });
+  for (const t of spec.tools?.serverTools ?? []) if (!KNOWN_SERVER_TOOLS.has(t)) warnings.push(`spec.tools.serverTools: ${t} is not a server tool family skillgate knows (${[...KNOWN_SERVER_TOOLS].join(', ')})`);
+
+  (spec.schedule?.windows ?? []).forEach((w, i) => {
+    if (w.timeZone !== undefined && !validTimeZone(w.timeZone)) violations.push(`spec.schedule.windows[${i}]: unknown time zone ${w.timeZone}; use an IANA name such as Europe/Berlin`);
+    if (w.start >= w.end) violations.push(`spec.schedule.windows[${i}]: start ${w.start} must be before end ${w.end}; split a window that crosses midnight into two`);
+  });
+  return { allowed: violations.length === 0, violations, warnings };
+}
+
+export function validateSkillPolicy(policy: SkillPolicy): PolicyVerdict {
+  return validateSkillPolicySpec(policy.spec ?? {});
+}

@@ -1,0 +1,38 @@
+import { CHAIN_OUTPUT, egressCaptureRules, egressCaptureScript } from '../src/egress-capture.js';
+
+describe('egressCaptureRules', () => {
+  const rules = egressCaptureRules({ sidecarUid: 1337, excludeOutboundPorts: [] });
+  const joined = rules.ipv4.map((r) => r.join(' '));
+
+  test('all outbound TCP of the pod is redirected to the egress proxy on 15002', () => {
+    expect(joined).toContain('-t nat -A OUTPUT -p tcp -j SKILLGATE_OUTPUT');
+    expect(joined).toContain('-t nat -A SKILLGATE_REDIRECT -p tcp -j REDIRECT --to-ports 15002');
+    expect(joined[joined.length - 1]).toBe('-t nat -A SKILLGATE_OUTPUT -j SKILLGATE_REDIRECT');
+  });
+
+  test('only the sidecar UID and loopback are exempt, and the exemptions come before the redirect', () => {
+    const returns = joined.filter((r) => r.includes(`-A ${CHAIN_OUTPUT}`) && r.endsWith('-j RETURN'));
+    expect(returns).toEqual([
+      '-t nat -A SKILLGATE_OUTPUT -m owner --uid-owner 1337 -j RETURN',
+      '-t nat -A SKILLGATE_OUTPUT -o lo -j RETURN',
+      '-t nat -A SKILLGATE_OUTPUT -d 127.0.0.1/32 -j RETURN',
+    ]);
+  });
+
+  test('IPv6 TCP from anyone but the sidecar is refused', () => {
+    expect(rules.ipv6.map((r) => r.join(' '))).toContain('-t filter -A SKILLGATE_OUTPUT -p tcp -j REJECT --reject-with tcp-reset');
+  });
+
+  test('configured ports are exempt', () => {
+    const r = egressCaptureRules({ sidecarUid: 1000, excludeOutboundPorts: [53] }).ipv4.map((x) => x.join(' '));
+    expect(r).toContain('-t nat -A SKILLGATE_OUTPUT -p tcp --dport 53 -j RETURN');
+    expect(r).toContain('-t nat -A SKILLGATE_OUTPUT -m owner --uid-owner 1000 -j RETURN');
+  });
+
+  test('the init script applies exactly these rules and fails on the first error', () => {
+    const script = egressCaptureScript({ sidecarUid: 1337, excludeOutboundPorts: [] });
+    expect(script.startsWith('set -eu\n')).toBe(true);
+    for (const r of rules.ipv4) expect(script).toContain(`iptables -w ${r.join(' ')}\n`);
+    for (const r of rules.ipv6) expect(script).toContain(`ip6tables -w ${r.join(' ')}\n`);
+  });
+});

@@ -1,0 +1,158 @@
+import fc from 'fast-check';
+import { INJECTOR_VERSION } from '../src/config.js';
+import {
+  CLAUDE_BASE_URL, EGRESS_PROXY_URL, INIT_CONTAINER, SIDECAR_CONTAINER, TOKEN_VOLUME, UPSTREAM_VOLUME,
+  injectPod, injectedPod, sidecarContainer,
+} from '../src/inject.js';
+import { applyPatch } from '../src/json-patch.js';
+import type { Container, EnvVar, Pod } from '../src/pod.js';
+import { config, injectedNs, plainNs, skillPod } from './fixtures.js';
+
+const envOf = (c: Container) => Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
+const injected = (pod: Pod = skillPod()) => applyPatch(pod, injectPod(pod, injectedNs, config()).patch);
+
+describe('injectPod', () => {
+  test('a pod in a labelled namespace gets the egress-capture init container first and the native sidecar second', () => {
+    const pod = injected();
+    const init = pod.spec.initContainers!;
+    expect(init.map((c) => c.name)).toEqual([INIT_CONTAINER, SIDECAR_CONTAINER]);
+    expect(init[1]!.restartPolicy).toBe('Always');
+    expect(init[1]!.startupProbe?.httpGet).toEqual({ path: '/readyz', port: 15021, scheme: 'HTTP' });
+    expect(init[1]!.readinessProbe?.httpGet?.port).toBe(15021);
+    expect(pod.metadata.annotations!['skillgate.dev/injected']).toBe(INJECTOR_VERSION);
+  });
+
+  test('the patch applied to the pod gives exactly the injected pod the template describes', () => {
+    const pod = skillPod();
+    expect(injected(pod)).toEqual(injectedPod(pod, config()));
+  });
+
+  test('app containers reach Claude through the sidecar and everything else through the egress proxy, with no upstream credential', () => {
+    const env = envOf(injected().spec.containers[0]!);
+    expect(env.ANTHROPIC_BASE_URL).toBe(CLAUDE_BASE_URL);
+    expect(env.HTTP_PROXY).toBe(EGRESS_PROXY_URL);
+    expect(env.HTTPS_PROXY).toBe(EGRESS_PROXY_URL);
+    expect(env.NO_PROXY).toContain('127.0.0.1');
+    expect(env.ANTHROPIC_API_KEY).toBe(config().placeholderApiKey);
+    expect(env.ANTHROPIC_AUTH_TOKEN).toBeUndefined();
+    expect(env.LOG_LEVEL).toBe('debug');
+    expect(env.TICKETS_URL).toBe('https://tickets.example.com');
+  });
+
+  test('without a placeholder key configured, ANTHROPIC_API_KEY and ANTHROPIC_AUTH_TOKEN are removed outright', () => {
+    const pod = skillPod();
+    pod.spec.containers[0]!.env!.push({ name: 'ANTHROPIC_AUTH_TOKEN', value: 'sk-ant-oat-secret' });
+    const out = applyPatch(pod, injectPod(pod, injectedNs, config({ placeholderApiKey: '' })).patch);
+    const names = out.spec.containers[0]!.env!.map((e) => e.name);
+    expect(names).not.toContain('ANTHROPIC_API_KEY');
+    expect(names).not.toContain('ANTHROPIC_AUTH_TOKEN');
+  });
+
+  test('env and envFrom drawing on the upstream credential Secret are removed from app containers', () => {
+    const pod = skillPod();
+    pod.spec.containers[0]!.env!.push({ name: 'KEY', valueFrom: { secretKeyRef: { name: 'skillgate-upstream', key: 'api-key' } } });
+    pod.spec.containers[0]!.envFrom = [{ secretRef: { name: 'skillgate-upstream' } }, { configMapRef: { name: 'settings' } }];
+    const r = injectPod(pod, injectedNs, config());
+    const c = applyPatch(pod, r.patch).spec.containers[0]!;
+    expect(c.env!.map((e) => e.name)).not.toContain('KEY');
+    expect(c.envFrom).toEqual([{ configMapRef: { name: 'settings' } }]);
+    expect(r.warnings.join('\n')).toMatch(/removed envFrom of the upstream credential Secret skillgate-upstream/);
+  });
+
+  test('the projected token (audience skillgate, one hour) and the upstream key are mounted only into the sidecar', () => {
+    const pod = injected();
+    const token = pod.spec.volumes!.find((v) => v.name === TOKEN_VOLUME)!;
+    expect(token.projected!.sources![0]!.serviceAccountToken).toEqual({ audience: 'skillgate', expirationSeconds: 3600, path: 'token' });
+    const mounters = [...pod.spec.initContainers!, ...pod.spec.containers]
+      .filter((c) => (c.volumeMounts ?? []).some((m) => m.name === TOKEN_VOLUME || m.name === UPSTREAM_VOLUME))
+      .map((c) => c.name);
+    expect(mounters).toEqual([SIDECAR_CONTAINER]);
+  });
+
+  test('the sidecar runs as its own non-root UID with a read-only root and no capabilities; only the init container gets NET_ADMIN and NET_RAW', () => {
+    const [init, sidecar] = injected().spec.initContainers!;
+    expect(sidecar!.securityContext).toMatchObject({ runAsUser: 1337, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(sidecar!.securityContext!.capabilities!.add).toBeUndefined();
+    expect(init!.securityContext!.capabilities).toEqual({ add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] });
+    expect(init!.securityContext!.privileged).toBe(false);
+    expect(sidecar!.resources!.limits).toBeDefined();
+    expect(init!.resources!.requests).toBeDefined();
+  });
+
+  test('the sidecar learns its identity from the downward API and its backends from config', () => {
+    const env = sidecarContainer(config()).env!;
+    const byName = new Map<string, EnvVar>(env.map((e) => [e.name, e]));
+    expect(byName.get('SKILLGATE_POD_UID')!.valueFrom!.fieldRef!.fieldPath).toBe('metadata.uid');
+    expect(byName.get('SKILLGATE_SKILL')!.valueFrom!.fieldRef!.fieldPath).toBe("metadata.labels['skillgate.dev/skill']");
+    expect(byName.get('SKILLGATE_OWNER')!.valueFrom!.fieldRef!.fieldPath).toBe("metadata.annotations['skillgate.dev/owner']");
+    expect(byName.get('REDIS_URL')!.value).toBe('redis://redis.skillgate-system.svc:6379');
+    expect(byName.get('SKILLGATE_CONTROLLER_URL')!.value).toMatch(/^https:/);
+    expect(byName.get('SKILLGATE_TOKEN_FILE')!.value).toBe('/var/run/secrets/skillgate/token');
+  });
+
+  test("the pod's own init containers run after the sidecar, with the sidecar's environment", () => {
+    const pod = skillPod();
+    pod.spec.initContainers = [{ name: 'migrate', image: 'example.invalid/migrate:1', env: [{ name: 'ANTHROPIC_API_KEY', value: 'sk-ant-real' }] }];
+    const out = injected(pod);
+    expect(out.spec.initContainers!.map((c) => c.name)).toEqual([INIT_CONTAINER, SIDECAR_CONTAINER, 'migrate']);
+    expect(envOf(out.spec.initContainers![2]!).ANTHROPIC_API_KEY).toBe(config().placeholderApiKey);
+  });
+
+  test('injecting an injected pod is a no-op', () => {
+    const once = injected();
+    expect(injectPod(once, injectedNs, config())).toEqual({ patch: [], reason: 'already-injected', warnings: [] });
+  });
+
+  test('a forged sidecar and a forged injected annotation are replaced by the real sidecar', () => {
+    const pod = skillPod();
+    pod.metadata.annotations!['skillgate.dev/injected'] = INJECTOR_VERSION;
+    pod.spec.initContainers = [{ name: SIDECAR_CONTAINER, image: 'evil.invalid/pass-through:1', restartPolicy: 'Always' }];
+    const out = injected(pod);
+    expect(out.spec.initContainers!.filter((c) => c.name === SIDECAR_CONTAINER)).toEqual([sidecarContainer(config())]);
+  });
+
+  test('pods in a namespace without the inject label are left untouched', () => {
+    expect(injectPod(skillPod(), plainNs, config())).toEqual({ patch: [], reason: 'namespace-not-enabled', warnings: [] });
+  });
+
+  test('a pod with an allowed opt-out exception is not injected, one with an unknown exception is', () => {
+    const cfg = config({ allowedExceptions: [{ name: 'database', serviceAccounts: ['postgres'] }] });
+    const pod = skillPod();
+    pod.metadata.annotations = { ...pod.metadata.annotations, 'skillgate.dev/inject': 'disabled', 'skillgate.dev/inject-exception': 'database' };
+    pod.spec.serviceAccountName = 'postgres';
+    expect(injectPod(pod, injectedNs, cfg).reason).toBe('opted-out');
+    pod.spec.serviceAccountName = 'triage'; // a skill claiming the database's exception
+    expect(injectPod(pod, injectedNs, cfg).reason).toBe('injected');
+  });
+
+  test('hostNetwork pods are not injected (their iptables would be the node\'s)', () => {
+    const pod = skillPod();
+    pod.spec.hostNetwork = true;
+    expect(injectPod(pod, injectedNs, config())).toMatchObject({ patch: [], reason: 'host-network' });
+  });
+
+  test('a pod without a skill label is injected with a warning that names the label', () => {
+    const pod = skillPod();
+    delete pod.metadata.labels;
+    const r = injectPod(pod, injectedNs, config());
+    expect(r.reason).toBe('injected');
+    expect(r.warnings.join('\n')).toMatch(/skillgate\.dev\/skill/);
+  });
+
+  test('for any app environment, patch(pod) equals the injected pod and re-injection is a no-op', () => {
+    const name = fc.constantFrom('ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'ANTHROPIC_BASE_URL', 'HTTP_PROXY', 'no_proxy', 'FOO', 'BAR', 'A/B~C');
+    const envVar = fc.record({ name, value: fc.string({ maxLength: 8 }) });
+    const container = fc.record({ name: fc.constantFrom('a', 'b', 'c'), image: fc.constant('x'), env: fc.array(envVar, { maxLength: 6 }) });
+    fc.assert(fc.property(fc.array(container, { minLength: 1, maxLength: 3 }), fc.boolean(), (containers, withAnnotations) => {
+      const pod: Pod = { metadata: { name: 'p', ...(withAnnotations ? { annotations: { 'skillgate.dev/owner': 'a@b.co' } } : {}) }, spec: { containers } };
+      const r = injectPod(pod, injectedNs, config());
+      const out = applyPatch(pod, r.patch);
+      expect(out).toEqual(injectedPod(pod, config()));
+      expect(injectPod(out, injectedNs, config()).patch).toEqual([]);
+      for (const c of out.spec.containers) {
+        const creds = (c.env ?? []).filter((e) => e.name === 'ANTHROPIC_AUTH_TOKEN' || (e.name === 'ANTHROPIC_API_KEY' && e.value !== config().placeholderApiKey));
+        expect(creds).toEqual([]);
+      }
+    }));
+  });
+});

@@ -1,0 +1,183 @@
+import { injectPod, SIDECAR_CONTAINER } from '../src/inject.js';
+import { applyPatch } from '../src/json-patch.js';
+import type { Pod } from '../src/pod.js';
+import { validatePod } from '../src/validate-pod.js';
+import { config, injectedNs, plainNs, skillPod } from './fixtures.js';
+
+const admitted = (pod: Pod = skillPod(), cfg = config()) => applyPatch(pod, injectPod(pod, injectedNs, cfg).patch);
+const violations = (pod: Pod, cfg = config()) => validatePod(pod, injectedNs, cfg).violations.join('\n');
+
+describe('validatePod on CREATE', () => {
+  test('an injected skill pod with an owner is allowed', () => {
+    expect(validatePod(admitted(), injectedNs, config())).toEqual({ allowed: true, violations: [], warnings: [] });
+  });
+
+  test('anything goes outside injected namespaces', () => {
+    const pod = skillPod();
+    pod.spec.hostNetwork = true;
+    expect(validatePod(pod, plainNs, config()).allowed).toBe(true);
+  });
+
+  test('a pod without an owner is told to add skillgate.dev/owner', () => {
+    const pod = skillPod();
+    delete pod.metadata.annotations;
+    expect(violations(admitted(pod))).toMatch(/has no skillgate\.dev\/owner annotation: add skillgate\.dev\/owner: <email/);
+  });
+
+  test('an owner that is not an email address is rejected', () => {
+    const pod = skillPod();
+    pod.metadata.annotations!['skillgate.dev/owner'] = 'alice';
+    expect(violations(admitted(pod))).toMatch(/skillgate\.dev\/owner="alice" is not an email address/);
+  });
+
+  test('opting out without an allowed exception is rejected, naming the allowed exceptions', () => {
+    const cfg = config({ allowedExceptions: [{ name: 'database' }] });
+    const pod = skillPod();
+    pod.metadata.annotations!['skillgate.dev/inject'] = 'disabled';
+    expect(violations(admitted(pod, cfg), cfg)).toMatch(/without an exception.*allowed exceptions: database/);
+    pod.metadata.annotations!['skillgate.dev/inject-exception'] = 'cache';
+    expect(violations(admitted(pod, cfg), cfg)).toMatch(/injection exception "cache" is not allowed/);
+  });
+
+  test('opting out with an allowed exception is accepted without a sidecar', () => {
+    const cfg = config({ allowedExceptions: [{ name: 'database', namespaces: ['team-a'] }] });
+    const pod = skillPod();
+    pod.metadata.annotations!['skillgate.dev/inject'] = 'disabled';
+    pod.metadata.annotations!['skillgate.dev/inject-exception'] = 'database';
+    pod.spec.containers[0]!.env = [];
+    expect(validatePod(admitted(pod, cfg), injectedNs, cfg).allowed).toBe(true);
+  });
+
+  test('hostNetwork, hostPID and shareProcessNamespace are rejected', () => {
+    for (const [field, msg] of [['hostNetwork', /remove spec\.hostNetwork/], ['hostPID', /remove spec\.hostPID/], ['shareProcessNamespace', /remove spec\.shareProcessNamespace/]] as const) {
+      const pod = admitted();
+      pod.spec[field] = true;
+      expect(violations(pod)).toMatch(msg);
+    }
+  });
+
+  test('NET_ADMIN or NET_RAW on an app container is rejected', () => {
+    const pod = admitted();
+    pod.spec.containers[0]!.securityContext = { capabilities: { add: ['NET_ADMIN', 'CAP_NET_RAW', 'CHOWN'] } };
+    expect(violations(pod)).toMatch(/container skill: capabilities NET_ADMIN, NET_RAW are not allowed/);
+  });
+
+  test('a privileged app container is rejected', () => {
+    const pod = admitted();
+    pod.spec.containers[0]!.securityContext = { privileged: true };
+    expect(violations(pod)).toMatch(/container skill: privileged containers can undo the egress capture; remove securityContext\.privileged/);
+  });
+
+  test("an app container running as the sidecar's UID is rejected", () => {
+    const pod = admitted();
+    pod.spec.securityContext = { runAsUser: 1337 };
+    expect(violations(pod)).toMatch(/runs as UID 1337, the sidecar's UID/);
+  });
+
+  test('an app container mounting the upstream credential Secret is rejected, directly or projected', () => {
+    const pod = admitted();
+    pod.spec.volumes!.push({ name: 'key', secret: { secretName: 'skillgate-upstream' } }, { name: 'bundle', projected: { sources: [{ secret: { name: 'skillgate-upstream' } }] } });
+    pod.spec.containers[0]!.volumeMounts!.push({ name: 'key', mountPath: '/key' }, { name: 'bundle', mountPath: '/bundle' });
+    const v = violations(pod);
+    expect(v).toMatch(/mounts volume key from the upstream credential Secret skillgate-upstream/);
+    expect(v).toMatch(/mounts volume bundle from the upstream credential Secret skillgate-upstream/);
+  });
+
+  test("an app container mounting the sidecar's token volume is rejected", () => {
+    const pod = admitted();
+    pod.spec.containers[0]!.volumeMounts!.push({ name: 'skillgate-token', mountPath: '/t' });
+    expect(violations(pod)).toMatch(/mounts skillgate-token, which belongs to the skillgate sidecar/);
+  });
+
+  test('env or envFrom of the upstream credential Secret is rejected where the injector did not strip it', () => {
+    const pod = admitted();
+    pod.spec.containers[0]!.env!.push({ name: 'K', valueFrom: { secretKeyRef: { name: 'skillgate-upstream', key: 'api-key' } } });
+    pod.spec.containers[0]!.envFrom = [{ secretRef: { name: 'skillgate-upstream' } }];
+    const v = violations(pod);
+    expect(v).toMatch(/env K reads the upstream credential Secret/);
+    expect(v).toMatch(/envFrom reads the upstream credential Secret/);
+  });
+
+  test('an injected app container that points ANTHROPIC_BASE_URL elsewhere or carries a real key is rejected', () => {
+    const pod = admitted();
+    const env = pod.spec.containers[0]!.env!;
+    env.find((e) => e.name === 'ANTHROPIC_BASE_URL')!.value = 'https://api.anthropic.com';
+    env.find((e) => e.name === 'ANTHROPIC_API_KEY')!.value = 'sk-ant-api03-real';
+    const v = violations(pod);
+    expect(v).toMatch(/ANTHROPIC_BASE_URL must be http:\/\/127\.0\.0\.1:15001/);
+    expect(v).toMatch(/env ANTHROPIC_API_KEY would hand the skill a Claude credential/);
+  });
+
+  test('a pod that was never injected is rejected with a hint about the mutating webhook', () => {
+    expect(violations(skillPod())).toMatch(/skillgate sidecar is missing.*is the skillgate mutating webhook installed/);
+  });
+
+  test('a modified sidecar is rejected', () => {
+    const pod = admitted();
+    pod.spec.initContainers![1]!.image = 'evil.invalid/pass-through:1';
+    expect(violations(pod)).toMatch(/init container skillgate-sidecar was modified/);
+  });
+
+  test('a container of its own named skillgate-sidecar is rejected', () => {
+    const pod = admitted();
+    pod.spec.containers.push({ name: SIDECAR_CONTAINER, image: 'x' });
+    expect(violations(pod)).toMatch(/the name skillgate-sidecar is reserved/);
+  });
+});
+
+describe('validatePod on UPDATE', () => {
+  const update = (oldPod: Pod, pod: Pod, subResource = '') => validatePod(pod, injectedNs, config(), { operation: 'UPDATE', oldPod, subResource });
+
+  test('a label change on an injected pod is allowed', () => {
+    const old = admitted();
+    const pod = structuredClone(old);
+    pod.metadata.labels!.tier = 'gold';
+    expect(update(old, pod).allowed).toBe(true);
+  });
+
+  test('changing the sidecar image is rejected as tampering', () => {
+    const old = admitted();
+    const pod = structuredClone(old);
+    pod.spec.initContainers![1]!.image = 'evil.invalid/pass-through:1';
+    expect(update(old, pod).violations.join('\n')).toMatch(/skillgate-sidecar was modified: the injected sidecar may not be removed or changed/);
+  });
+
+  test('removing the injected annotation or changing the owner or skill is rejected', () => {
+    const old = admitted();
+    const pod = structuredClone(old);
+    delete pod.metadata.annotations!['skillgate.dev/injected'];
+    pod.metadata.annotations!['skillgate.dev/owner'] = 'mallory@example.com';
+    pod.metadata.labels!['skillgate.dev/skill'] = 'other';
+    const v = update(old, pod).violations.join('\n');
+    expect(v).toMatch(/skillgate\.dev\/injected may not be removed/);
+    expect(v).toMatch(/skillgate\.dev\/owner is fixed for the pod's life \(was alice@example\.com\)/);
+    expect(v).toMatch(/skillgate\.dev\/skill is fixed/);
+  });
+
+  test('a debug container as root is allowed, one as the sidecar UID or privileged is rejected', () => {
+    const old = admitted();
+    const ok = structuredClone(old);
+    ok.spec.ephemeralContainers = [{ name: 'debugger', image: 'busybox' }];
+    expect(update(old, ok, 'ephemeralcontainers').allowed).toBe(true);
+    const bad = structuredClone(old);
+    bad.spec.ephemeralContainers = [{ name: 'debugger', image: 'busybox', securityContext: { runAsUser: 1337, privileged: true } }];
+    const v = update(old, bad, 'ephemeralcontainers').violations.join('\n');
+    expect(v).toMatch(/ephemeral container debugger: runs as UID 1337/);
+    expect(v).toMatch(/ephemeral container debugger: privileged/);
+  });
+
+  test('a debug container targeting the sidecar is rejected', () => {
+    const old = admitted();
+    const pod = structuredClone(old);
+    pod.spec.ephemeralContainers = [{ name: 'debugger', image: 'busybox', targetContainerName: SIDECAR_CONTAINER }];
+    expect(update(old, pod, 'ephemeralcontainers').violations.join('\n')).toMatch(/may not target skillgate-sidecar/);
+  });
+
+  test('a pod being deleted may always lose its finalizers', () => {
+    const old = admitted();
+    const pod = structuredClone(old);
+    pod.metadata.deletionTimestamp = '2030-01-01T00:00:00Z';
+    pod.spec.initContainers = [];
+    expect(update(old, pod).allowed).toBe(true);
+  });
+});

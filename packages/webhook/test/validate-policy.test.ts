@@ -1,0 +1,57 @@
+import type { SkillPolicySpec } from '@skillgate/api';
+import { regexProblem, validateSkillPolicySpec } from '../src/validate-policy.js';
+
+const v = (spec: SkillPolicySpec) => validateSkillPolicySpec(spec);
+
+describe('validateSkillPolicy', () => {
+  test('a policy using built-in and custom entities, valid regexes and a real time zone is allowed', () => {
+    expect(v({
+      masking: { custom: [{ name: 'EMPLOYEE_ID', pattern: 'EMP-[0-9]{6}' }], entities: [{ type: 'EMAIL_ADDRESS' }, { type: 'EMPLOYEE_ID', action: 'hash' }] },
+      approval: { rules: [{ name: 'bulk-export', when: { patterns: ['export\\s+all'], findings: [{ type: 'EMPLOYEE_ID', min: 5 }] } }] },
+      schedule: { windows: [{ start: '08:00', end: '18:00', timeZone: 'Europe/Berlin' }] },
+    })).toEqual({ allowed: true, violations: [], warnings: [] });
+  });
+
+  test('a custom entity pattern that does not compile is rejected with the parser error', () => {
+    expect(v({ masking: { custom: [{ name: 'TICKET', pattern: 'TCK-([0-9]+' }] } }).violations.join()).toMatch(/spec\.masking\.custom\[0\] \(TICKET\): pattern "TCK-\(\[0-9\]\+" does not compile/);
+  });
+
+  test('lookaround and backreferences are rejected: the masking engine promises linear-time regexes', () => {
+    expect(regexProblem('(?<=user:)\\w+')).toMatch(/lookaround/);
+    expect(regexProblem('(a)\\1')).toMatch(/backreferences/);
+    expect(regexProblem('[a-z]+@corp')).toBeUndefined();
+  });
+
+  test('an approval rule pattern that does not compile is rejected', () => {
+    expect(v({ approval: { rules: [{ name: 'r', when: { patterns: ['*.sql'] } }] } }).violations.join()).toMatch(/rules\[0\] \(r\): when\.patterns\[0\] "\*\.sql" does not compile/);
+  });
+
+  test('unknown entity types in masking and approval findings are dangling references', () => {
+    const r = v({ masking: { entities: [{ type: 'EMAIL' }] }, approval: { rules: [{ name: 'r', when: { findings: [{ type: 'PASSPORT' }] } }] } });
+    expect(r.violations.join('\n')).toMatch(/unknown entity type EMAIL .*known: EMAIL_ADDRESS/);
+    expect(r.violations.join('\n')).toMatch(/names unknown entity type PASSPORT/);
+  });
+
+  test('a custom entity needs exactly one of pattern or keywords, and may not shadow a built-in type', () => {
+    const r = v({ masking: { custom: [{ name: 'EMAIL_ADDRESS', pattern: 'x', keywords: ['y'] }] } });
+    expect(r.violations.join('\n')).toMatch(/EMAIL_ADDRESS is a built-in entity type/);
+    expect(r.violations.join('\n')).toMatch(/exactly one of pattern or keywords/);
+  });
+
+  test('duplicate approval rule names, unreachable quorums, unknown time zones and inverted windows are rejected', () => {
+    const r = v({
+      approval: { rules: [{ name: 'a', when: {}, approvers: { users: ['x@example.com'], quorum: 2 } }, { name: 'a', when: {} }] },
+      schedule: { windows: [{ start: '18:00', end: '08:00', timeZone: 'Mars/Olympus' }] },
+    }).violations.join('\n');
+    expect(r).toMatch(/rule name a is used twice/);
+    expect(r).toMatch(/quorum 2 can never be reached by 1 listed user/);
+    expect(r).toMatch(/unknown time zone Mars\/Olympus/);
+    expect(r).toMatch(/start 18:00 must be before end 08:00/);
+  });
+
+  test('an unknown server tool family is a warning, not a rejection', () => {
+    const r = v({ tools: { serverTools: ['web_search', 'teleport'] } });
+    expect(r.allowed).toBe(true);
+    expect(r.warnings.join()).toMatch(/teleport/);
+  });
+});
