@@ -5,7 +5,7 @@ import Anthropic, { toFile } from '@anthropic-ai/sdk';
 import Anthropic0 from 'anthropic-sdk-0';
 import { startFakeClaude, type FakeClaude } from '../src/index.js';
 
-const MODEL = 'claude-sonnet-4-5';
+const MODEL = 'claude-sonnet-4-6';
 
 interface SdkUnderTest {
   major: string;
