@@ -24,7 +24,7 @@
 // Pure; compiles each policy once (compilePolicy throws PolicyInvalidError on a bad policy).
 import type { MaskingAction, MaskingMode, MaskingSpec, RecordingSpec, SkillPolicy } from '@skillgate/api';
 import { compileGlobs } from './glob.js';
-import { compilePolicy, type CompiledPolicy, type CompiledRule } from './compile.js';
+import { compilePolicy, keywordAlternation, type CompiledPolicy, type CompiledRule } from './compile.js';
 
 export interface Limit { value: number; policy: string }
 
@@ -41,6 +41,11 @@ export interface EffectivePolicy {
   masking: MaskingSpec & { mode: MaskingMode };
   recording: RecordingSpec & { bodies: 'masked' | 'digest' };
   rules: CompiledRule[];
+  /**
+   * One regex over every rule's keywords, and one over every rule's patterns: a single scan of the
+   * newest turn dismisses all text rules when nothing can match (the common case).
+   */
+  prefilter: { keywords?: RegExp; patterns?: RegExp };
 }
 
 const ACTION_RANK: Record<MaskingAction, number> = { partial: 0, tokenize: 1, hash: 2, redact: 3 };
@@ -132,7 +137,18 @@ export function combine(policies: ReadonlyArray<SkillPolicy | CompiledPolicy>): 
     masking: combineMasking(compiled.map((c) => c.source.spec?.masking ?? {})),
     recording: combineRecording(compiled.map((c) => c.source.spec?.recording ?? {})),
     rules: compiled.flatMap((c) => c.rules),
+    prefilter: {},
   };
+  const keywords = compiled.flatMap((c) => (c.source.spec?.approval?.rules ?? []).flatMap((r) => r.when?.keywords ?? []));
+  if (keywords.length) eff.prefilter.keywords = new RegExp(keywordAlternation([...new Set(keywords)]), 'i');
+  const patterns = [...new Set(eff.rules.flatMap((r) => r.patterns?.map((p) => p.source) ?? []))];
+  if (patterns.length) {
+    try {
+      eff.prefilter.patterns = new RegExp(patterns.map((p) => `(?:${p})`).join('|'), 'u');
+    } catch {
+      // e.g. duplicate named groups across patterns: no prefilter, each pattern runs on its own
+    }
+  }
   eff.key = eff.policies.join(',');
   const hostLists: string[][] = [];
   for (const c of compiled) {

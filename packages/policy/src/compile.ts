@@ -18,8 +18,8 @@ export interface CompiledRule {
   mcpServers?: boolean;
   fetchDomains?: GlobSet;
   findings?: Array<{ type: string; min: number }>;
+  /** Case-insensitive alternation of the keywords ('gi'); word boundaries are checked on each hit. */
   keywords?: RegExp;
-  keywordList?: string[];
   patterns?: RegExp[];
   inputTokensOver?: number;
   firstToolUse?: boolean;
@@ -42,6 +42,12 @@ export interface CompiledPolicy {
   rules: CompiledRule[];
 }
 
+const KEYWORD_SPECIAL = /[.*+?^${}()|[\]\\]/g;
+
+export function keywordAlternation(keywords: readonly string[]): string {
+  return keywords.filter((k) => k.length > 0).map((k) => k.replace(KEYWORD_SPECIAL, '\\$&')).join('|');
+}
+
 export class PolicyInvalidError extends Error {
   constructor(readonly policy: string, readonly problems: string[]) {
     super(`SkillPolicy ${policy} is invalid: ${problems.join('; ')}`);
@@ -52,8 +58,6 @@ export class PolicyInvalidError extends Error {
 export function policyName(p: SkillPolicy): string {
   return `${p.metadata.namespace ?? 'default'}/${p.metadata.name}`;
 }
-
-const KEYWORD_SPECIAL = /[.*+?^${}()|[\]\\]/g;
 
 function compileRule(policy: string, rule: ApprovalRule, defaultTimeout: number, problems: string[], at: string): CompiledRule {
   const w = rule.when ?? {};
@@ -78,8 +82,7 @@ function compileRule(policy: string, rule: ApprovalRule, defaultTimeout: number,
   if (w.fetchDomains) out.fetchDomains = compileDomains(w.fetchDomains);
   if (w.findings) out.findings = w.findings.map((f) => ({ type: f.type, min: f.min ?? 1 }));
   if (w.keywords?.length) {
-    out.keywordList = w.keywords;
-    out.keywords = new RegExp(`(?<![\\p{L}\\p{N}_])(?:${w.keywords.map((k) => k.replace(KEYWORD_SPECIAL, '\\$&')).join('|')})(?![\\p{L}\\p{N}_])`, 'iu');
+    out.keywords = new RegExp(keywordAlternation(w.keywords), 'gi');
   }
   if (w.patterns?.length) {
     out.patterns = [];

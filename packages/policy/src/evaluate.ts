@@ -66,7 +66,7 @@ function evaluateMessages(policy: EffectivePolicy, f: RequestFacts, ctx: Evaluat
   const denied = denyChecks(policy, f, generating);
   if (denied) return denied;
   if (!generating || policy.rules.length === 0) return ALLOW;
-  return approvalRules(policy.rules, f, ctx);
+  return approvalRules(policy.rules, policy.prefilter, f, ctx);
 }
 
 function denyChecks(policy: EffectivePolicy, f: RequestFacts, generating: boolean): Decision | undefined {
@@ -111,8 +111,42 @@ function denyChecks(policy: EffectivePolicy, f: RequestFacts, generating: boolea
   return undefined;
 }
 
-/** Why a rule matches (every condition it sets must match), or undefined when it does not. */
-export function matchRule(r: CompiledRule, f: RequestFacts, ctx: EvaluationContext): string | undefined {
+/**
+ * Per-request memo shared by all rules: the lower-cased newest turn, its URL hosts, and the result
+ * of each distinct regex source, so fifty rules scan the turn once per distinct condition.
+ */
+export interface Scratch {
+  prefilter: EffectivePolicy['prefilter'];
+  anyKeyword?: boolean;
+  anyPattern?: boolean;
+  hosts?: string[];
+  patterns: Map<string, boolean>;
+}
+
+export function newScratch(prefilter: EffectivePolicy['prefilter'] = {}): Scratch {
+  return { prefilter, patterns: new Map() };
+}
+
+const WORD_CHAR = /[\p{L}\p{N}_]/u;
+
+/** The first keyword of `re` found in `text` on word boundaries. */
+function findKeyword(re: RegExp, text: string): string | undefined {
+  re.lastIndex = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    const i = m.index;
+    const before = i === 0 ? '' : text[i - 1]!;
+    const after = text[i + m[0].length] ?? '';
+    if ((before === '' || !WORD_CHAR.test(before)) && (after === '' || !WORD_CHAR.test(after))) return m[0].toLowerCase();
+    re.lastIndex = i + 1;
+  }
+  return undefined;
+}
+
+/**
+ * Why a rule matches (every condition it sets must match), or undefined when it does not. Cheap
+ * conditions run first so most rules are dismissed before any text is scanned.
+ */
+export function matchRule(r: CompiledRule, f: RequestFacts, ctx: EvaluationContext, scratch: Scratch = newScratch()): string | undefined {
   const why: string[] = [];
   if (r.models) {
     if (f.model === undefined || !r.models.test(f.model)) return undefined;
@@ -132,33 +166,6 @@ export function matchRule(r: CompiledRule, f: RequestFacts, ctx: EvaluationConte
     if ((f.mcpServerUrls.length > 0) !== r.mcpServers) return undefined;
     if (r.mcpServers) why.push(`MCP servers ${f.mcpServerUrls.length}`);
   }
-  if (r.fetchDomains) {
-    const hit = fetchDomainHit(r, f);
-    if (hit === undefined) return undefined;
-    why.push(hit);
-  }
-  if (r.findings) {
-    if (ctx.findings === undefined) {
-      why.push('findings unknown (masking engine unavailable)');
-    } else {
-      for (const cond of r.findings) {
-        let n = 0;
-        for (const fd of ctx.findings) if (fd.type === cond.type || `${fd.type}:${fd.subtype}` === cond.type || cond.type === '*') n++;
-        if (n < cond.min) return undefined;
-        why.push(`${n} ${cond.type} finding${n === 1 ? '' : 's'}`);
-      }
-    }
-  }
-  if (r.keywords) {
-    const m = r.keywords.exec(f.newestTurn);
-    if (!m) return undefined;
-    why.push(`keyword "${m[0].toLowerCase()}" in the newest turn`);
-  }
-  if (r.patterns) {
-    const i = r.patterns.findIndex((p) => p.test(f.newestTurn));
-    if (i === -1) return undefined;
-    why.push(`pattern ${i + 1} in the newest turn`);
-  }
   if (r.inputTokensOver !== undefined) {
     if (!(ctx.estimatedTokens > r.inputTokensOver)) return undefined;
     why.push(`~${ctx.estimatedTokens} input tokens > ${r.inputTokensOver}`);
@@ -169,23 +176,59 @@ export function matchRule(r: CompiledRule, f: RequestFacts, ctx: EvaluationConte
     if (fresh === undefined) return undefined;
     why.push(`first use of tool ${fresh}`);
   }
+  if (r.findings) {
+    if (ctx.findings === undefined) {
+      why.push('findings unknown (masking engine unavailable)');
+    } else {
+      for (const cond of r.findings) {
+        let n = 0;
+        for (const fd of ctx.findings) if (cond.type === '*' || fd.type === cond.type || `${fd.type}:${fd.subtype}` === cond.type) n++;
+        if (n < cond.min) return undefined;
+        why.push(`${n} ${cond.type} finding${n === 1 ? '' : 's'}`);
+      }
+    }
+  }
+  if (r.fetchDomains) {
+    const hit = fetchDomainHit(r, f, scratch);
+    if (hit === undefined) return undefined;
+    why.push(hit);
+  }
+  if (r.keywords) {
+    if (scratch.prefilter.keywords) scratch.anyKeyword ??= scratch.prefilter.keywords.test(f.newestTurn);
+    if (scratch.anyKeyword === false) return undefined;
+    const kw = findKeyword(r.keywords, f.newestTurn);
+    if (kw === undefined) return undefined;
+    why.push(`keyword "${kw}" in the newest turn`);
+  }
+  if (r.patterns) {
+    if (scratch.prefilter.patterns) scratch.anyPattern ??= scratch.prefilter.patterns.test(f.newestTurn);
+    if (scratch.anyPattern === false) return undefined;
+    const i = r.patterns.findIndex((p) => {
+      let hit = scratch.patterns.get(p.source);
+      if (hit === undefined) scratch.patterns.set(p.source, (hit = p.test(f.newestTurn)));
+      return hit;
+    });
+    if (i === -1) return undefined;
+    why.push(`pattern ${i + 1} in the newest turn`);
+  }
   return why.join(', ');
 }
 
-function fetchDomainHit(r: CompiledRule, f: RequestFacts): string | undefined {
+function fetchDomainHit(r: CompiledRule, f: RequestFacts, scratch: Scratch): string | undefined {
   for (const ft of f.fetchTools) {
     if (!ft.allowedDomains?.length) return `${ft.family} without allowed_domains`;
     const d = ft.allowedDomains.find((x) => r.fetchDomains!.test(x));
     if (d !== undefined) return `${ft.family} domain ${d}`;
   }
-  const host = urlHosts(f.newestTurn).find((h) => r.fetchDomains!.test(h));
+  const host = (scratch.hosts ??= urlHosts(f.newestTurn)).find((h) => r.fetchDomains!.test(h));
   return host === undefined ? undefined : `URL host ${host} in the newest turn`;
 }
 
-function approvalRules(rules: readonly CompiledRule[], f: RequestFacts, ctx: EvaluationContext): Decision {
+function approvalRules(rules: readonly CompiledRule[], prefilter: EffectivePolicy['prefilter'], f: RequestFacts, ctx: EvaluationContext): Decision {
   let matched: Array<{ rule: CompiledRule; why: string }> | undefined;
+  const scratch = newScratch(prefilter);
   for (const rule of rules) {
-    const why = matchRule(rule, f, ctx);
+    const why = matchRule(rule, f, ctx, scratch);
     if (why !== undefined) (matched ??= []).push({ rule, why });
   }
   if (!matched) return ALLOW;

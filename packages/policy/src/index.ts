@@ -7,5 +7,5 @@ export { requestFacts, newestTurnText, estimateInputTokens, urlHosts, type Reque
 export { compilePolicy, policyProblems, policyName, PolicyInvalidError, DEFAULT_APPROVAL_TIMEOUT_SECONDS, type CompiledPolicy, type CompiledRule } from './compile.js';
 export { selects, selectPolicies } from './select.js';
 export { combine, combineMaskingModes, NO_POLICY, type EffectivePolicy, type Limit } from './combine.js';
-export { evaluate, matchRule, type Decision, type EvaluationInput, type EvaluationContext, type Finding, type Approvers } from './evaluate.js';
+export { evaluate, matchRule, newScratch, type Scratch, type Decision, type EvaluationInput, type EvaluationContext, type Finding, type Approvers } from './evaluate.js';
 export { approvalOutcome, deciderProblem, type ApprovalOutcome, type RecordedDecision } from './approval.js';
