@@ -121,4 +121,12 @@ describe.each(sdks)('@anthropic-ai/sdk $major through the sidecar', ({ make }) =
     const err = await stream.finalMessage().catch((e: unknown) => e);
     expect(String((err as Error).message)).toContain('Overloaded');
   });
+
+  test('an upstream that dies mid-stream surfaces as an error in the SDK, not a silent short answer', async () => {
+    bench.fake.script({ dieMidStream: true });
+    const stream = make(bench.sidecar.claudeUrl).messages.stream({ model: MODEL, max_tokens: 64, messages: [{ role: 'user', content: 'go' }] });
+    stream.on('error', () => undefined);
+    const outcome = await stream.finalMessage().then(() => 'finished', (e: unknown) => e);
+    expect(outcome).toBeInstanceOf(Error);
+  });
 });
