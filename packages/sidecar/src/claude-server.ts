@@ -8,10 +8,11 @@ import type { SidecarContext } from './context.js';
 import type { Exchange } from './exchange.js';
 import { runPipeline } from './pipeline.js';
 
-export function createClaudeServer(ctx: SidecarContext): http.Server {
-  const server = http.createServer(
-    { maxHeaderSize: ctx.config.limits.headerBytes, requestTimeout: 0, keepAliveTimeout: 65_000 },
-    (req, res) => {
+export type ClaudeHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+/** The request handler of the Claude endpoint: every request becomes an Exchange through the pipeline. */
+export function claudeHandler(ctx: SidecarContext): ClaudeHandler {
+  return (req, res) => {
       const route = classifyRoute(req.method ?? 'GET', req.url ?? '/');
       if (route.kind === 'probe') {
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -31,7 +32,13 @@ export function createClaudeServer(ctx: SidecarContext): http.Server {
         abort: new AbortController(), bytesIn: 0, bytesOut: 0,
       };
       void runPipeline(x, ctx);
-    },
+  };
+}
+
+export function createClaudeServer(ctx: SidecarContext, handler: ClaudeHandler): http.Server {
+  const server = http.createServer(
+    { maxHeaderSize: ctx.config.limits.headerBytes, requestTimeout: 0, keepAliveTimeout: 65_000 },
+    handler,
   );
   server.timeout = ctx.config.limits.idleTimeoutMs;
   server.on('timeout', (socket: Socket) => socket.destroy());

@@ -14,9 +14,9 @@ import { keyFileCredential, staticIdentity } from './ports/local.js';
 import { LiveExchanges } from './live.js';
 import { Upstream } from './upstream.js';
 import type { SidecarContext } from './context.js';
-import { createClaudeServer } from './claude-server.js';
+import { claudeHandler, createClaudeServer } from './claude-server.js';
 import { createEgressServer } from './egress/proxy.js';
-import { EgressAllowlist } from './egress/allowlist.js';
+import { EgressAllowlist, parseAuthority } from './egress/allowlist.js';
 import { createHealthServer, createMetricsServer } from './admin-server.js';
 
 export interface SidecarPorts {
@@ -68,18 +68,19 @@ export async function startSidecar(input: SidecarConfigInput | SidecarConfig = {
     if (killed) log.warn({ killed }, 'lock change cut live exchanges');
   });
 
-  const upstreamHost = `${config.upstreamUrl.hostname}:${config.upstreamUrl.port || (config.upstreamUrl.protocol === 'https:' ? 443 : 80)}`;
+  const upstream = parseAuthority(config.upstreamUrl.host, config.upstreamUrl.protocol === 'https:' ? 443 : 80)!;
   let allowCache: { key: string; list: EgressAllowlist } | undefined;
   const allowlist = (): EgressAllowlist => {
-    const patterns = [upstreamHost, ...config.egressAllowHosts, ...(ports.egressAllowHosts?.() ?? [])];
+    const patterns = [...config.egressAllowHosts, ...(ports.egressAllowHosts?.() ?? [])];
     const key = patterns.join('\n');
     if (allowCache?.key !== key) allowCache = { key, list: new EgressAllowlist(patterns) };
     return allowCache.list;
   };
 
+  const claude = claudeHandler(context);
   const servers: Array<[net.Server, string, number]> = [
-    [createClaudeServer(context), config.listen.host, config.listen.claude],
-    [createEgressServer(context, { allowlist }), config.listen.host, config.listen.egress],
+    [createClaudeServer(context, claude), config.listen.host, config.listen.claude],
+    [createEgressServer(context, { allowlist, upstream, claude }), config.listen.host, config.listen.egress],
     [createHealthServer(context, ports.readiness ?? (() => [])), config.listen.adminHost, config.listen.health],
     [createMetricsServer(context), config.listen.adminHost, config.listen.metrics],
   ];

@@ -147,3 +147,40 @@ describe('reading SNI from a ClientHello', () => {
     expect(readSni(Buffer.from([0x16, 0x03, 0x01]))).toBeUndefined();
   });
 });
+
+describe('egress addressed to the Claude upstream itself', () => {
+  it('routes plain HTTP through the Claude pipeline (credential swapped) and refuses CONNECT', async () => {
+    const { startUpstreamDouble } = await import('./upstream-double.js');
+    const upstream = await startUpstreamDouble();
+    const sidecar = await startSidecar({
+      upstreamUrl: upstream.url, upstreamApiKey: 'sk-ant-sidecar',
+      listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
+    }, { logger: createLogger('silent') });
+    try {
+      const proxyPort = Number(new URL(sidecar.egressUrl).port);
+      upstream.queue({ headers: { 'content-type': 'application/json' }, chunks: ['{"id":"msg_x"}'] });
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port: proxyPort, method: 'POST', path: `${upstream.url}/v1/messages`, headers: { 'x-api-key': 'stolen-key', host: new URL(upstream.url).host }, agent: false }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify({ model: 'm', max_tokens: 1, messages: [] }));
+      });
+      expect(status).toBe(200);
+      expect(upstream.received.at(-1)!.headers['x-api-key']).toBe('sk-ant-sidecar');
+
+      const reply = await new Promise<string>((resolve) => {
+        const s = net.connect(proxyPort, '127.0.0.1', () => s.write(`CONNECT ${new URL(upstream.url).host} HTTP/1.1\r\n\r\n`));
+        let out = '';
+        s.on('data', (d) => (out += d));
+        s.on('close', () => resolve(out));
+      });
+      expect(reply).toMatch(/^HTTP\/1.1 403/);
+      expect(reply).toContain('ANTHROPIC_BASE_URL=http://127.0.0.1:15001');
+    } finally {
+      await sidecar.close();
+      await upstream.close();
+    }
+  });
+});

@@ -3,6 +3,9 @@
 // iptables rules redirect all outbound TCP here: plain HTTP is routed by its Host header, TLS by the
 // ClientHello's SNI, without decrypting). Only allowlisted destinations are reached; every attempt,
 // allowed or not, is logged, counted and journaled with its destination. Denials answer 403.
+// Plain HTTP to the Claude upstream itself is not tunnelled: it is handed to the Claude endpoint's
+// pipeline, so even a skill that ignores ANTHROPIC_BASE_URL reaches Claude only through the sidecar
+// (recorded, credential swapped). Encrypted traffic to the upstream cannot be inspected and is refused.
 import http from 'node:http';
 import net from 'node:net';
 import { errorBody, newRequestId } from '@skillgate/wire';
@@ -12,7 +15,14 @@ import { isTlsHandshake, readSni } from './sni.js';
 
 export interface EgressOptions {
   allowlist: () => EgressAllowlist;
+  /** host:port of the Claude upstream. */
+  upstream: Destination;
+  /** The Claude endpoint's handler, for plain-HTTP requests addressed to the upstream. */
+  claude: (req: http.IncomingMessage, res: http.ServerResponse) => void;
 }
+
+const isUpstream = (opts: EgressOptions, dest: Destination | undefined): boolean =>
+  dest !== undefined && dest.host === opts.upstream.host && dest.port === opts.upstream.port;
 
 export function createEgressServer(ctx: SidecarContext, opts: EgressOptions): net.Server {
   const httpSide = http.createServer({ requestTimeout: 0 }, (req, res) => forwardHttp(ctx, opts, req, res));
@@ -44,7 +54,8 @@ function decide(ctx: SidecarContext, opts: EgressOptions, method: string, dest: 
   return { id, allowed };
 }
 
-function denialMessage(dest: string): string {
+function denialMessage(dest: string, upstream = false): string {
+  if (upstream) return `skillgate refused an encrypted connection to the Claude API at ${dest}: call Claude through the sidecar (ANTHROPIC_BASE_URL=http://127.0.0.1:15001) so the request can be inspected and recorded.`;
   return `skillgate egress proxy refused ${dest}: it is not in this skill's egress allowlist (SkillPolicy spec.egress.allowHosts). The attempt was recorded.`;
 }
 
@@ -56,6 +67,10 @@ function forwardHttp(ctx: SidecarContext, opts: EgressOptions, req: http.Incomin
     target = undefined;
   }
   const dest = target && target.protocol === 'http:' ? parseAuthority(target.host, 80) : undefined;
+  if (target && isUpstream(opts, dest)) {
+    req.url = target.pathname + target.search;
+    return opts.claude(req, res);
+  }
   const { id, allowed } = decide(ctx, opts, req.method ?? 'GET', dest, req.headers.host ?? req.url ?? '?');
   if (!allowed || !target || !dest) {
     const body = JSON.stringify(errorBody('permission_error', denialMessage(dest ? `${dest.host}:${dest.port}` : String(req.url)), id));
@@ -82,9 +97,10 @@ function forwardHttp(ctx: SidecarContext, opts: EgressOptions, req: http.Incomin
 
 function tunnel(ctx: SidecarContext, opts: EgressOptions, req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
   const dest = parseAuthority(req.url ?? '', 443);
-  const { id, allowed } = decide(ctx, opts, 'CONNECT', dest, req.url ?? '?');
+  const toUpstream = isUpstream(opts, dest);
+  const { id, allowed } = decide(ctx, opts, 'CONNECT', toUpstream ? undefined : dest, req.url ?? '?');
   if (!allowed || !dest) {
-    const body = JSON.stringify(errorBody('permission_error', denialMessage(req.url ?? '?'), id));
+    const body = JSON.stringify(errorBody('permission_error', denialMessage(req.url ?? '?', toUpstream), id));
     socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
     return;
   }
@@ -101,7 +117,7 @@ function tunnel(ctx: SidecarContext, opts: EgressOptions, req: http.IncomingMess
 function transparentTls(ctx: SidecarContext, opts: EgressOptions, socket: net.Socket, first: Buffer): void {
   const sni = readSni(first);
   const dest = sni ? { host: sni, port: 443 } : undefined;
-  const { allowed } = decide(ctx, opts, 'TLS', dest, sni ?? 'TLS without SNI');
+  const { allowed } = decide(ctx, opts, 'TLS', isUpstream(opts, dest) ? undefined : dest, sni ?? 'TLS without SNI');
   if (!allowed || !dest) {
     socket.destroy(); // no way to send a readable refusal inside someone else's TLS handshake
     return;
