@@ -1,0 +1,325 @@
+// The proxy benchmark: every row against the same nginx upstream in one run — direct (the limit),
+// nginx proxy_pass, a bare Node.js proxy (the floor for any Node proxy), the skillgate sidecar (bare,
+// and full with policy + Redis recording when the sidecar supports it) and Portkey's gateway.
+// Measures added p50/p99 at one connection (JSON and SSE), requests/s at 32 connections, and RSS idle
+// and after load; checks the sidecar against the issue's targets; profiles the sidecar when it misses.
+// Loopback only; every loop bounded; stops only the processes it started.
+//
+// Usage: node bench/proxy/run.mjs [--with-redis] [--quick]
+// Env: BENCH_N (requests per latency series, default 2000), BENCH_SECONDS (wrk duration, default 10),
+//      REDIS_URL (implies --with-redis), BENCH_POLICY_FILE (SkillPolicy for the full sidecar row),
+//      BENCH_PROFILE=always|never|auto (default auto: profile when the sidecar misses a target).
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { findNginx, startNginx, upstreamConfig, proxyConfig } from '../lib/nginx.mjs';
+import { freePort, startReadyChild, pin, rssMb } from '../lib/process.mjs';
+import { latencyClient, sampleLatency, summarise } from '../lib/latency.mjs';
+import { runWrk } from '../lib/wrk.mjs';
+import { summariseProfile, profileMarkdown } from '../lib/cpu-profile.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../..');
+const resultsDir = join(root, 'bench/results');
+const argv = new Set(process.argv.slice(2));
+const quick = argv.has('--quick') || process.env.BENCH_QUICK === '1';
+const N = Number(process.env.BENCH_N ?? (quick ? 400 : 2000));
+const WARMUP = quick ? 100 : 300;
+const ROUNDS = 4; // latency series interleaved across rows, so background load drifts hit all rows alike
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (quick ? 3 : 10));
+const CONNECTIONS = 32;
+const PER_SERIES_MS = quick ? 15_000 : 45_000; // a slow row (Portkey's streams) stops at the deadline
+const withRedis = argv.has('--with-redis') || Boolean(process.env.REDIS_URL);
+const profileMode = process.env.BENCH_PROFILE ?? 'auto';
+
+// CPU placement: latency at one connection puts client, upstream and proxy on one core (cross-core
+// wake-ups cost ~30 µs here and swamp the differences); throughput gives the proxy its own core.
+const LATENCY_CPU = 1;
+const LOAD_CPU = 0; // wrk + upstream
+const PROXY_CPU = 1;
+
+const bodies = {
+  json: readFileSync(join(here, 'upstream/messages.json')),
+  sse: readFileSync(join(here, 'upstream/messages.sse')),
+};
+const request = { model: 'claude-3-opus-latest', max_tokens: 64, messages: [{ role: 'user', content: 'Say hello.' }] };
+const requestBody = { json: JSON.stringify(request), sse: JSON.stringify({ ...request, stream: true }) };
+const baseHeaders = { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'bench-not-a-key' };
+
+function log(msg) {
+  process.stderr.write(`[bench/proxy] ${msg}\n`);
+}
+
+/** Is the full sidecar (policy, record-mode masking, Redis recording) wired yet? */
+function fullSidecarSupport() {
+  const wiring = join(root, 'packages/sidecar/dist/src/wiring.js');
+  if (!existsSync(wiring)) return { ok: false, why: 'packages/sidecar has no wiring module (sidecarPorts) yet' };
+  const dist = join(root, 'packages/sidecar/dist/src');
+  const files = readdirSync(dist, { recursive: true }).filter((f) => String(f).endsWith('.js') && !String(f).endsWith('config.js'));
+  const redis = files.some((f) => /redis/i.test(readFileSync(join(dist, String(f)), 'utf8')) && /xadd|ioredis|createClient|RedisJournal|RedisStore/i.test(readFileSync(join(dist, String(f)), 'utf8')));
+  if (!redis) return { ok: false, why: 'the sidecar does not record to Redis yet (no Redis journal in packages/sidecar)' };
+  return { ok: true };
+}
+
+async function startRows(upstream) {
+  const rows = [];
+  rows.push({ key: 'direct', label: 'direct to upstream (the limit)', url: upstream.url, pid: undefined });
+  const nginxBin = findNginx();
+  const pxPort = await freePort();
+  const px = await startNginx(nginxBin, 'nginx-proxy', pxPort, (p) => proxyConfig(p, pxPort, new URL(upstream.url).port));
+  rows.push({ key: 'nginx', label: 'nginx proxy_pass', url: px.url, pid: px.pid, stop: px.stop });
+  const bare = await startReadyChild('bare-node', process.execPath, [join(here, 'bare-proxy.mjs'), upstream.url]);
+  rows.push({ key: 'bare-node', label: 'bare Node.js proxy', url: bare.url, pid: bare.pid, stop: bare.stop });
+  const sidecar = await startReadyChild('sidecar', process.execPath, [join(here, 'sidecar.mjs'), upstream.url]);
+  rows.push({ key: 'sidecar', label: 'skillgate sidecar', url: sidecar.url, pid: sidecar.pid, stop: sidecar.stop, target: true });
+  const notes = [];
+  if (withRedis) {
+    const support = fullSidecarSupport();
+    if (support.ok) {
+      const token = `bench${randomBytes(4).toString('hex')}`;
+      const env = {
+        REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+        SKILLGATE_SKILL: token, SKILLGATE_NAMESPACE: token, SKILLGATE_POD_NAME: token,
+        ...(process.env.BENCH_POLICY_FILE ? { SKILLGATE_POLICY_FILE: resolve(process.env.BENCH_POLICY_FILE) } : {}),
+      };
+      const full = await startReadyChild('sidecar-full', process.execPath, [join(here, 'sidecar.mjs'), '--full', upstream.url], { env });
+      rows.push({ key: 'sidecar-full', label: 'skillgate sidecar, full (policy, masking, Redis)', url: full.url, pid: full.pid, stop: full.stop, target: true, redisToken: token, redisUrl: env.REDIS_URL });
+    } else {
+      notes.push(`Full sidecar row skipped: ${support.why}.`);
+      log(`full sidecar row skipped: ${support.why}`);
+    }
+  }
+  const portkeyDir = join(here, 'portkey');
+  if (existsSync(join(portkeyDir, 'node_modules/@portkey-ai/gateway/build/start-server.js'))) {
+    const pkPort = await freePort();
+    const pk = await startReadyChild('portkey', process.execPath, [join(portkeyDir, 'start.mjs'), String(pkPort)], { env: { NODE_ENV: 'production' } });
+    rows.push({
+      key: 'portkey', label: 'Portkey gateway 1.15.2', url: pk.url, pid: pk.pid, stop: pk.stop,
+      // Portkey drops query strings and takes the upstream base URL per request.
+      headers: { json: { 'x-portkey-provider': 'anthropic', 'x-portkey-custom-host': `${upstream.url}/v1` }, sse: { 'x-portkey-provider': 'anthropic', 'x-portkey-custom-host': `${upstream.url}/sse/v1` } },
+      paths: { json: '/v1/messages', sse: '/v1/messages' },
+    });
+  } else {
+    notes.push('Portkey row skipped: bench/proxy/portkey is not installed (npm install --prefix bench/proxy/portkey).');
+  }
+  return { rows, notes };
+}
+
+function target(row, kind) {
+  return {
+    url: row.url,
+    path: row.paths?.[kind] ?? (kind === 'sse' ? '/v1/messages?bench=sse' : '/v1/messages'),
+    headers: { ...baseHeaders, ...(row.headers?.[kind] ?? {}) },
+    body: requestBody[kind],
+    expectBytes: bodies[kind].length,
+  };
+}
+
+async function checkRow(row) {
+  for (const kind of ['json', 'sse']) {
+    const c = latencyClient(target(row, kind));
+    try {
+      await c.once();
+    } catch (err) {
+      throw new Error(`${row.key} does not serve the ${kind} fixture: ${err.message}`);
+    } finally {
+      c.close();
+    }
+  }
+}
+
+async function measureLatency(rows) {
+  const series = [];
+  for (const row of rows) {
+    for (const kind of ['json', 'sse']) {
+      series.push({ row, kind, client: latencyClient(target(row, kind)), samples: [], errors: 0, started: 0 });
+    }
+  }
+  for (const s of series) {
+    const warm = { samples: [], errors: 0 };
+    await sampleLatency(s.client, WARMUP, Date.now() + PER_SERIES_MS / 4, warm);
+  }
+  const perRound = Math.ceil(N / ROUNDS);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const s of series) {
+      await sampleLatency(s.client, Math.min(perRound, N - s.samples.length), Date.now() + PER_SERIES_MS / ROUNDS, s);
+    }
+    log(`latency round ${r + 1}/${ROUNDS} done`);
+  }
+  for (const s of series) {
+    s.client.close();
+    s.row.latency ??= {};
+    s.row.latency[s.kind] = { ...summarise(s.samples), errors: s.errors, ...(s.lastError ? { lastError: s.lastError } : {}) };
+  }
+}
+
+async function measureThroughput(row) {
+  const t = target(row, 'json');
+  await runWrk({ ...t, connections: CONNECTIONS, seconds: Math.min(2, SECONDS), cpu: LOAD_CPU }); // warm-up
+  const result = await runWrk({ ...t, connections: CONNECTIONS, seconds: SECONDS, cpu: LOAD_CPU });
+  row.throughput = result;
+  if (row.pid) row.rssLoadMb = rssMb(row.pid);
+}
+
+function added(row, direct, kind, q) {
+  return row.latency[kind][q] - direct.latency[kind][q];
+}
+
+function evaluate(rows) {
+  const direct = rows.find((r) => r.key === 'direct');
+  const bare = rows.find((r) => r.key === 'bare-node');
+  for (const row of rows) {
+    row.added = {};
+    for (const kind of ['json', 'sse']) row.added[kind] = { p50: added(row, direct, kind, 'p50'), p99: added(row, direct, kind, 'p99') };
+  }
+  for (const row of rows) {
+    if (row.key === 'direct') continue;
+    const p50Ratio = Math.max(row.added.json.p50 / bare.added.json.p50, row.added.sse.p50 / bare.added.sse.p50);
+    const p99Worst = Math.max(row.added.json.p99, row.added.sse.p99);
+    const rpsRatio = row.throughput.rps / bare.throughput.rps;
+    row.targets = {
+      p50: { pass: p50Ratio <= 2.5, value: p50Ratio, text: `${p50Ratio.toFixed(1)}× bare` },
+      p99: { pass: p99Worst <= 2000, value: p99Worst, text: `${fmtUs(p99Worst)}` },
+      rps: { pass: rpsRatio >= 0.5, value: rpsRatio, text: `${rpsRatio.toFixed(2)}× bare` },
+      rss: { pass: row.rssIdleMb <= 60, value: row.rssIdleMb, text: `${row.rssIdleMb.toFixed(0)} MB` },
+    };
+  }
+}
+
+function fmtUs(us) {
+  if (!Number.isFinite(us)) return 'n/a';
+  const sign = us < 0 ? '−' : '+';
+  const a = Math.abs(us);
+  return a >= 1000 ? `${sign}${(a / 1000).toFixed(2)} ms` : `${sign}${a.toFixed(0)} µs`;
+}
+
+function fmtAbs(us) {
+  return us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(0)} µs`;
+}
+
+function markdown(result) {
+  const { rows } = result;
+  const lines = [];
+  lines.push(`Upstream: nginx ${result.nginxVersion} serving a fixed Messages JSON (${bodies.json.length} B) and the \`basic_response\` SSE fixture (${bodies.sse.length} B, 10 events). ` +
+    `Latency: ${N} sequential requests per series after ${WARMUP} warm-up, one keep-alive connection, client/upstream/proxy on CPU ${LATENCY_CPU}, series interleaved in ${ROUNDS} rounds; "added" = row − direct at the same percentile (SSE: time to the last byte of the stream). ` +
+    `Throughput: wrk, ${CONNECTIONS} connections, ${SECONDS} s after a warm-up, non-streaming; wrk + upstream on CPU ${LOAD_CPU}, proxy on CPU ${PROXY_CPU}. RSS: VmRSS of the proxy process (nginx: master + worker), idle after start-up, and right after the load.`);
+  lines.push('');
+  lines.push('| | added p50 JSON | added p99 JSON | added p50 SSE | added p99 SSE | req/s @32 | RSS idle | RSS after load | p50 ≤ 2.5× bare | p99 ≤ 2 ms | req/s ≥ ½ bare | RSS idle ≤ 60 MB |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|:-:|:-:|');
+  for (const row of rows) {
+    const l = row.latency;
+    const lat = row.key === 'direct'
+      ? [`${fmtAbs(l.json.p50)} (abs)`, `${fmtAbs(l.json.p99)} (abs)`, `${fmtAbs(l.sse.p50)} (abs)`, `${fmtAbs(l.sse.p99)} (abs)`]
+      : [fmtUs(row.added.json.p50), fmtUs(row.added.json.p99), fmtUs(row.added.sse.p50), fmtUs(row.added.sse.p99)];
+    const tp = row.throughput;
+    const errs = tp.non2xx + tp.socketErrors;
+    const rps = `${Math.round(tp.rps).toLocaleString('en-US')}${errs ? ` (${errs} errors)` : ''}`;
+    const rss = row.rssIdleMb !== undefined ? [`${row.rssIdleMb.toFixed(0)} MB`, `${row.rssLoadMb.toFixed(0)} MB`] : ['—', '—'];
+    const t = row.targets;
+    const mark = (x) => (x ? `${x.pass ? 'pass' : '**miss**'} (${x.text})` : '—');
+    const name = row.target ? `**${row.label}**` : row.label;
+    lines.push(`| ${name} | ${lat.join(' | ')} | ${rps} | ${rss.join(' | ')} | ${t ? [mark(t.p50), mark(t.p99), mark(t.rps), mark(t.rss)].join(' | ') : '— | — | — | —'} |`);
+  }
+  lines.push('');
+  lines.push('The targets (issue 2) apply to the skillgate rows; the other rows are shown against them for scale. p50 ratio is the worse of JSON and SSE; p99 is the worse added p99.');
+  const errors = rows.filter((r) => r.latency.json.errors || r.latency.sse.errors);
+  for (const r of errors) lines.push(`\nLatency errors on ${r.label}: JSON ${r.latency.json.errors}, SSE ${r.latency.sse.errors} (${r.latency.json.lastError ?? r.latency.sse.lastError}).`);
+  for (const note of result.notes) lines.push(`\n${note}`);
+  if (result.profile) {
+    lines.push('');
+    lines.push(profileMarkdown(result.profile));
+  }
+  return lines.join('\n');
+}
+
+async function profileSidecar(upstream) {
+  const dir = join(resultsDir, 'proxy-profile');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const prof = await startReadyChild('sidecar-profiled', process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, join(here, 'sidecar.mjs'), upstream.url]);
+  pin(prof.pid, PROXY_CPU);
+  const row = { key: 'sidecar-profiled', url: prof.url };
+  await runWrk({ ...target(row, 'json'), connections: CONNECTIONS, seconds: SECONDS, cpu: LOAD_CPU });
+  await prof.stop();
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error('the profiled sidecar wrote no .cpuprofile');
+  return { ...summariseProfile(JSON.parse(readFileSync(join(dir, file), 'utf8')), root), file: `bench/results/proxy-profile/${file}`, load: `wrk ${CONNECTIONS} connections, ${SECONDS} s, non-streaming` };
+}
+
+function cleanupRedis(row) {
+  if (!row.redisToken) return;
+  try {
+    const url = new URL(row.redisUrl);
+    const args = ['-h', url.hostname, '-p', url.port || '6379'];
+    const keys = execFileSync('redis-cli', [...args, '--scan', '--pattern', `*${row.redisToken}*`], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    for (let i = 0; i < keys.length; i += 100) execFileSync('redis-cli', [...args, 'del', ...keys.slice(i, i + 100)], { stdio: 'ignore' });
+  } catch (err) {
+    log(`could not clean the bench's Redis keys (*${row.redisToken}*): ${err.message}`);
+  }
+}
+
+async function main() {
+  const nginxBin = findNginx();
+  if (!nginxBin) throw new Error('nginx is not installed: apt-get install -y nginx (bench/run.sh does this when run as root)');
+  for (const tool of ['wrk', 'taskset']) {
+    try { execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }); } catch { throw new Error(`${tool} is not installed: apt-get install -y ${tool === 'taskset' ? 'util-linux' : tool}`); }
+  }
+  const nginxVersion = /nginx\/(\S+)/.exec(execFileSync('sh', ['-c', `'${nginxBin}' -v 2>&1`], { encoding: 'utf8' }))?.[1] ?? '?';
+  mkdirSync(resultsDir, { recursive: true });
+  const upPort = await freePort();
+  const upstream = await startNginx(nginxBin, 'upstream', upPort, (p) => upstreamConfig(p, upPort, join(here, 'upstream')));
+  const started = [upstream];
+  let rows = [];
+  let notes = [];
+  try {
+    ({ rows, notes } = await startRows(upstream));
+    started.push(...rows.filter((r) => r.stop));
+    for (const row of rows) await checkRow(row);
+    for (const row of rows) if (row.pid) row.rssIdleMb = rssMb(row.pid);
+    log(`rows: ${rows.map((r) => r.key).join(', ')}; idle RSS taken`);
+
+    pin(process.pid, LATENCY_CPU);
+    pin(upstream.pid, LATENCY_CPU);
+    for (const row of rows) if (row.pid) pin(row.pid, LATENCY_CPU);
+    await measureLatency(rows);
+
+    pin(process.pid, LOAD_CPU);
+    pin(upstream.pid, LOAD_CPU);
+    for (const row of rows) if (row.pid) pin(row.pid, PROXY_CPU);
+    for (const row of rows) {
+      await measureThroughput(row);
+      log(`throughput ${row.key}: ${Math.round(row.throughput.rps)} req/s`);
+    }
+    evaluate(rows);
+
+    const missed = rows.filter((r) => r.target && Object.values(r.targets).some((t) => !t.pass));
+    let profile;
+    if (profileMode === 'always' || (profileMode === 'auto' && missed.length)) {
+      log('profiling the sidecar under load (node --cpu-prof)');
+      profile = await profileSidecar(upstream);
+    }
+    const result = {
+      date: new Date().toISOString(),
+      node: process.version,
+      nginxVersion,
+      params: { latencyRequests: N, warmup: WARMUP, rounds: ROUNDS, connections: CONNECTIONS, seconds: SECONDS, latencyCpu: LATENCY_CPU, loadCpu: LOAD_CPU, proxyCpu: PROXY_CPU },
+      rows: rows.map(({ stop, pid, client, redisToken, redisUrl, ...r }) => r),
+      notes,
+      ...(profile ? { profile } : {}),
+    };
+    const md = markdown(result);
+    result.markdown = md;
+    writeFileSync(join(resultsDir, 'proxy.json'), JSON.stringify(result, null, 2) + '\n');
+    process.stdout.write(md + '\n');
+  } finally {
+    for (const row of rows) cleanupRedis(row);
+    for (const s of started.reverse()) await s.stop().catch(() => undefined);
+  }
+}
+
+main().catch((err) => {
+  log(`failed: ${err.stack ?? err.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,35 @@
+// Runs the skillgate sidecar in its own process, so the benchmark can pin it to a core and read its
+// memory. Usage: node sidecar.mjs [--full] <upstream-url>; prints `READY <claude-url>`.
+//   bare:   startSidecar with its local defaults (allow-all guard, log journal), log level warn.
+//   --full: the container entrypoint's wiring (sidecarPorts from @skillgate/sidecar/wiring) over
+//           the environment (REDIS_URL, SKILLGATE_POLICY_FILE, ...): policy, masking and recording
+//           as a pod runs them. Exits 3 when the sidecar has no such wiring yet.
+import { configFromEnv, resolveConfig, startSidecar } from '@skillgate/sidecar';
+
+const full = process.argv[2] === '--full';
+const upstreamUrl = process.argv[full ? 3 : 2];
+const input = {
+  upstreamUrl,
+  upstreamApiKey: 'bench',
+  listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
+  logLevel: process.env.SKILLGATE_LOG_LEVEL ?? 'warn',
+};
+
+let sidecar;
+if (full) {
+  let wiring;
+  try {
+    wiring = await import('@skillgate/sidecar/wiring');
+  } catch (err) {
+    console.error(`the sidecar has no wiring module yet: ${err.message}`);
+    process.exit(3);
+  }
+  const config = resolveConfig({ ...configFromEnv(process.env, {}), ...input });
+  sidecar = await startSidecar(config, await wiring.sidecarPorts(config, process.env));
+} else {
+  sidecar = await startSidecar(input);
+}
+console.log(`READY ${sidecar.claudeUrl}`);
+const stop = () => void sidecar.close().then(() => process.exit(0));
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
