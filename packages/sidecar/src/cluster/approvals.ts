@@ -1,0 +1,242 @@
+// Just-in-time approvals from the sidecar's side: create a SkillApproval for a held request, then
+// wait — on ONE shared watch of this sidecar's approvals, not one per request — until its decisions
+// approve it (it is then marked Used, once, with a resourceVersion precondition so it cannot release
+// two requests), deny it, or it expires. The sidecar computes the phase from status.decisions with
+// the same pure function as the controller (@skillgate/policy approvalOutcome), so a request is
+// released even while the controller is down, and an invalid decision (owner, non-approver) never
+// counts on either side. Never holds request bodies: only the digest and a masked summary leave.
+import { CustomObjectsApi, KubeConfig, PatchStrategy, Watch, setHeaderOptions } from '@kubernetes/client-node';
+import { API_VERSION, GROUP, LABEL_SKILL, VERSION, type ApprovalPhase, type SkillApproval, type SkillApprovalSpec } from '@skillgate/api';
+import { approvalOutcome, type RecordedDecision } from '@skillgate/policy';
+import type { Logger } from '../log.js';
+
+export const PLURAL_APPROVALS = 'skillapprovals';
+/** Pod label on SkillApprovals: which sidecar holds the request (its watch selects on it). */
+export const LABEL_HELD_BY = 'skillgate.dev/held-by';
+
+export interface ApprovalRequest extends Omit<SkillApprovalSpec, 'expiresAt'> {
+  timeoutMs: number;
+}
+
+export interface ApprovalResult {
+  name: string;
+  namespace: string;
+  phase: 'Approved' | 'Denied' | 'Expired';
+  approvedBy: string[];
+  deniedBy: string[];
+  /** Reasons given by the deciders (deny reasons first). */
+  reasons: string[];
+}
+
+export interface ApprovalBroker {
+  /**
+   * Create the SkillApproval and wait for its outcome. `onCreated` fires once the object exists
+   * (for the session record); the promise rejects with signal.reason when the signal aborts.
+   */
+  hold(req: ApprovalRequest, signal: AbortSignal, onCreated?: (ref: { name: string; namespace: string; expiresAt: string }) => void): Promise<ApprovalResult>;
+  close(): void;
+}
+
+interface Waiter {
+  spec: SkillApprovalSpec;
+  settle(result: ApprovalResult | Error): void;
+  timer: NodeJS.Timeout;
+  /** A Used patch is in flight: ignore further events until it resolves. */
+  using: boolean;
+}
+
+export interface KubeApprovalBrokerOptions {
+  kubeConfig: KubeConfig;
+  namespace: string;
+  /** Label value identifying this sidecar's approvals (its pod name). */
+  heldBy: string;
+  log: Logger;
+  now?: () => Date;
+}
+
+/** Names are DNS-1123 subdomains: `<skill>-<request id>` lower-cased. */
+export function approvalName(skill: string, requestId: string): string {
+  const clean = (s: string) => s.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  return `${clean(skill).slice(0, 40) || 'skill'}-${clean(requestId).slice(0, 60)}`;
+}
+
+export function kubeApprovalBroker(opts: KubeApprovalBrokerOptions): ApprovalBroker {
+  const api = opts.kubeConfig.makeApiClient(CustomObjectsApi);
+  const now = opts.now ?? (() => new Date());
+  const base = { group: GROUP, version: VERSION, namespace: opts.namespace, plural: PLURAL_APPROVALS };
+  const waiters = new Map<string, Waiter>();
+  let watching: AbortController | undefined;
+  let watchStarting = false;
+  let closed = false;
+  let restartTimer: NodeJS.Timeout | undefined;
+
+  const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+  function consider(obj: SkillApproval): void {
+    const w = waiters.get(obj.metadata.name);
+    if (!w || w.using) return;
+    const phase = obj.status?.phase;
+    const decisions = (obj.status?.decisions ?? []) as RecordedDecision[];
+    const outcome = approvalOutcome(w.spec, decisions, now(), phase === 'Used' ? 'Used' : phase === 'Denied' || phase === 'Expired' ? phase : undefined);
+    const result = (p: ApprovalResult['phase']): ApprovalResult => ({
+      name: obj.metadata.name, namespace: opts.namespace, phase: p, approvedBy: outcome.approvedBy, deniedBy: outcome.deniedBy,
+      reasons: decisions.filter((d) => d.decision === 'deny').concat(decisions.filter((d) => d.decision === 'approve')).map((d) => `${d.user}: ${d.reason}`),
+    });
+    switch (outcome.phase) {
+      case 'Approved':
+        w.using = true;
+        void markUsed(obj, outcome.approvedBy).then(
+          () => w.settle(result('Approved')),
+          (err: unknown) => {
+            w.using = false;
+            if (isConflict(err)) void refetch(obj.metadata.name); // someone else wrote: decide again on fresh state
+            else w.settle(err instanceof Error ? err : new Error(String(err)));
+          },
+        );
+        return;
+      case 'Denied': case 'Expired':
+        w.settle(result(outcome.phase));
+        return;
+      case 'Used':
+        // Used by someone else (another replica holding the same digest cannot exist: names are per request).
+        w.settle(new Error(`SkillApproval ${opts.namespace}/${obj.metadata.name} was already used`));
+        return;
+      default:
+    }
+  }
+
+  async function markUsed(obj: SkillApproval, approvedBy: string[]): Promise<void> {
+    const at = now().toISOString();
+    await api.patchNamespacedCustomObjectStatus({
+      ...base, name: obj.metadata.name,
+      body: {
+        metadata: { resourceVersion: obj.metadata.resourceVersion },
+        status: {
+          phase: 'Used',
+          conditions: [{ type: 'Released', status: 'True', reason: 'Approved', message: `released the held request after approval by ${approvedBy.join(', ')}`, lastTransitionTime: at }],
+        },
+      },
+    }, mergePatch);
+  }
+
+  async function setPhase(name: string, phase: ApprovalPhase, reason: string, message: string): Promise<void> {
+    try {
+      await api.patchNamespacedCustomObjectStatus({
+        ...base, name,
+        body: { status: { phase, conditions: [{ type: 'Released', status: 'False', reason, message, lastTransitionTime: now().toISOString() }] } },
+      }, mergePatch);
+    } catch (err) {
+      opts.log.warn({ approval: name, err: errMessage(err) }, 'could not record the approval phase');
+    }
+  }
+
+  async function refetch(name: string): Promise<void> {
+    try {
+      const obj = (await api.getNamespacedCustomObjectStatus({ ...base, name })) as SkillApproval;
+      consider(obj);
+    } catch (err) {
+      opts.log.warn({ approval: name, err: errMessage(err) }, 'could not read SkillApproval');
+    }
+  }
+
+  async function startWatch(): Promise<void> {
+    if (watching || watchStarting || closed) return;
+    watchStarting = true;
+    try {
+      const labelSelector = `${LABEL_HELD_BY}=${opts.heldBy}`;
+      const list = (await api.listNamespacedCustomObject({ ...base, labelSelector })) as { items: SkillApproval[]; metadata: { resourceVersion: string } };
+      for (const item of list.items) consider(item);
+      const path = `/apis/${GROUP}/${VERSION}/namespaces/${opts.namespace}/${PLURAL_APPROVALS}`;
+      watching = await new Watch(opts.kubeConfig).watch(path, { labelSelector, resourceVersion: list.metadata.resourceVersion, allowWatchBookmarks: true },
+        (type, obj: SkillApproval) => { if (type === 'ADDED' || type === 'MODIFIED') consider(obj); },
+        (err) => {
+          watching = undefined;
+          if (err && !closed) opts.log.warn({ err: errMessage(err) }, 'SkillApproval watch ended; restarting');
+          scheduleRestart();
+        });
+    } catch (err) {
+      opts.log.warn({ err: errMessage(err) }, 'SkillApproval watch failed; retrying');
+      scheduleRestart();
+    } finally {
+      watchStarting = false;
+    }
+  }
+
+  function scheduleRestart(): void {
+    if (closed || restartTimer || waiters.size === 0) return;
+    restartTimer = setTimeout(() => { restartTimer = undefined; void startWatch(); }, 500);
+    restartTimer.unref();
+  }
+
+  return {
+    async hold(req, signal, onCreated) {
+      const expiresAt = new Date(now().getTime() + req.timeoutMs).toISOString();
+      const { timeoutMs: _t, ...specFields } = req;
+      const spec: SkillApprovalSpec = { ...specFields, expiresAt };
+      const name = approvalName(req.identity.skill, req.requestId);
+      const body: SkillApproval = {
+        apiVersion: API_VERSION as SkillApproval['apiVersion'], kind: 'SkillApproval',
+        metadata: { name, namespace: opts.namespace, labels: { [LABEL_SKILL]: req.identity.skill, [LABEL_HELD_BY]: opts.heldBy } },
+        spec,
+      };
+      signal.throwIfAborted();
+      return new Promise<ApprovalResult>((resolve, reject) => {
+        let done = false;
+        const onAbort = (): void => {
+          w.settle(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+          void setPhase(name, 'Expired', 'ClientGone', 'the skill closed the connection before a decision');
+        };
+        const w: Waiter = {
+          spec,
+          using: false,
+          timer: setTimeout(() => {
+            // The deadline passed: re-read once (a decision may have just landed), then expire.
+            void refetch(name).then(() => {
+              if (done) return;
+              w.settle({ name, namespace: opts.namespace, phase: 'Expired', approvedBy: [], deniedBy: [], reasons: [] });
+              void setPhase(name, 'Expired', 'Timeout', `no decision within ${Math.round(req.timeoutMs / 1000)} s`);
+            });
+          }, req.timeoutMs),
+          settle(result) {
+            if (done) return;
+            done = true;
+            clearTimeout(w.timer);
+            signal.removeEventListener('abort', onAbort);
+            waiters.delete(name);
+            if (result instanceof Error) reject(result);
+            else resolve(result);
+          },
+        };
+        waiters.set(name, w);
+        signal.addEventListener('abort', onAbort, { once: true });
+        void startWatch();
+        api.createNamespacedCustomObject({ ...base, body }).then(
+          () => onCreated?.({ name, namespace: opts.namespace, expiresAt }),
+          (err: unknown) => w.settle(new Error(`could not create SkillApproval ${opts.namespace}/${name}: ${errMessage(err)}`)),
+        );
+      });
+    },
+    close() {
+      closed = true;
+      if (restartTimer) clearTimeout(restartTimer);
+      watching?.abort();
+      for (const w of waiters.values()) w.settle(new Error('sidecar shutting down'));
+    },
+  };
+}
+
+function isConflict(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: number }).code === 409;
+}
+
+export function errMessage(err: unknown): string {
+  if (err && typeof err === 'object') {
+    const body = (err as { body?: unknown }).body;
+    if (typeof body === 'string') {
+      try { return (JSON.parse(body) as { message?: string }).message ?? body; } catch { return body; }
+    }
+    if (body && typeof body === 'object' && 'message' in body) return String((body as { message: unknown }).message);
+    if (err instanceof Error) return err.message;
+  }
+  return String(err);
+}

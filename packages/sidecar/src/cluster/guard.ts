@@ -1,0 +1,274 @@
+// The policy Guard: what the sidecar's inspect and hold stages call. inspect = the EffectivePolicy
+// from the feed (refusing when the feed cannot vouch for it) → pure evaluation (@skillgate/policy)
+// → rate limits counted in Redis (shared by every replica of the skill) → a verdict: deny (throws
+// permission_error naming policy and rule), 429 rate_limit_error with retry-after, or hold for
+// approval. hold = a SkillApproval bound to the sha256 of the exact request bytes, keep-alive pings
+// every 15 s, released only by a valid approval. Every step is reported through GuardEvents so the
+// journal can record it. Never logs or sends request text: only digests, counts and masked excerpts.
+import { createHash } from 'node:crypto';
+import type { SkillIdentity } from '@skillgate/api';
+import { estimateInputTokens, evaluate, requestFacts, type Decision, type EffectivePolicy, type Finding, type RequestFacts } from '@skillgate/policy';
+import { GatewayError, codes } from '@skillgate/wire';
+import type { Redis } from 'ioredis';
+import type { Exchange } from '../exchange.js';
+import type { Guard, Verdict } from '../ports/guard.js';
+import type { Logger } from '../log.js';
+import type { ApprovalBroker, ApprovalResult } from './approvals.js';
+import type { PolicyState } from './policy-feed.js';
+
+/**
+ * Masking seam. The masking library (@skillgate/masking createMasker) provides findings for the
+ * newest turn and a masked excerpt for the approval summary; masking MODES (rewriting bodies) are
+ * wired by the sidecar assembly through `verdictExtras`, not here.
+ */
+export interface GuardMasker {
+  /** Findings in a text (the newest user turn / tool result). */
+  findings(text: string, policy: EffectivePolicy): readonly Finding[];
+  /** The text with sensitive values masked, for the approval summary. */
+  maskText(text: string, policy: EffectivePolicy): string;
+}
+
+/** Session events: every policy step the journal may record. All optional, all non-blocking. */
+export interface GuardEvents {
+  decision?(x: Exchange, d: Decision, policies: readonly string[]): void;
+  rateLimited?(x: Exchange, limit: RateLimitHit): void;
+  approvalRequested?(x: Exchange, ref: { name: string; namespace: string; expiresAt: string; rules: string[]; digest: string }): void;
+  approvalResolved?(x: Exchange, result: ApprovalResult | { name?: string; phase: 'Error' | 'Cancelled'; message: string }): void;
+}
+
+export interface RateLimitHit { kind: 'requests' | 'tokens'; limit: number; policy: string; retryAfterSeconds: number; /** The request alone exceeds tokensPerMinute: retrying cannot help. */ oversize?: { tokens: number } }
+
+export interface RateLimiter {
+  /** Count one request of `tokens` against the limits; undefined = admitted. */
+  take(identity: SkillIdentity, limits: EffectivePolicy['rateLimits'], tokens: number): Promise<RateLimitHit | undefined>;
+}
+
+/** Tools this skill has used before (for firstToolUse rules); shared across replicas in Redis. */
+export interface ToolHistory {
+  seen(identity: SkillIdentity): Promise<ReadonlySet<string>>;
+  add(identity: SkillIdentity, tools: readonly string[]): Promise<void>;
+}
+
+export interface PolicyGuardOptions {
+  /** The live policy (cluster feed or file feed). */
+  policy: () => PolicyState;
+  rateLimiter?: RateLimiter;
+  approvals?: ApprovalBroker;
+  toolHistory?: ToolHistory;
+  masker?: GuardMasker;
+  events?: GuardEvents;
+  /** Extra verdict parts per request (masking modes: upstreamBody, responseFilter), added by the lead's wiring. */
+  verdictExtras?: (x: Exchange, policy: EffectivePolicy) => Pick<Verdict, 'upstreamBody' | 'responseFilter'> | Promise<Pick<Verdict, 'upstreamBody' | 'responseFilter'>>;
+  /** Keep-alive interval for held streaming requests (default 15 s). */
+  keepAliveMs?: number;
+  log: Logger;
+  now?: () => Date;
+}
+
+interface Pending { decision: Extract<Decision, { kind: 'approval' }>; facts: RequestFacts; findings?: readonly Finding[]; tokens: number; policy: EffectivePolicy }
+
+const INSPECTED = new Set(['messages', 'count_tokens', 'complete', 'batch_create']);
+
+export function createPolicyGuard(opts: PolicyGuardOptions): Guard {
+  const now = opts.now ?? (() => new Date());
+  const pending = new WeakMap<Exchange, Pending>();
+  const keepAliveMs = opts.keepAliveMs ?? 15_000;
+
+  return {
+    async inspect(x) {
+      const state = opts.policy();
+      if (state.refusal) throw state.refusal;
+      const eff = state.effective;
+      const identity = x.identity!;
+      const inspected = INSPECTED.has(x.route.kind);
+      const facts = inspected && x.route.kind !== 'batch_create' ? requestFacts(x.request) : undefined;
+      const tokens = estimateInputTokens(x.body?.length ?? 0);
+      const needsFindings = facts !== undefined && eff.rules.some((r) => r.findings);
+      const findings = needsFindings && opts.masker ? opts.masker.findings(facts.newestTurn, eff) : needsFindings ? undefined : [];
+      const needsHistory = facts !== undefined && eff.rules.some((r) => r.firstToolUse) && (facts.customTools.length + facts.serverTools.length) > 0;
+      const toolsSeenBefore = needsHistory && opts.toolHistory ? await opts.toolHistory.seen(identity) : undefined;
+
+      const decision = evaluate(eff, { route: x.route.kind, ...(x.request ? { request: x.request } : {}), ...(facts ? { facts } : {}) },
+        { now: now(), ...(findings ? { findings } : {}), ...(toolsSeenBefore ? { toolsSeenBefore } : {}), estimatedTokens: tokens });
+      opts.events?.decision?.(x, decision, eff.policies);
+      if (decision.kind === 'deny') {
+        throw new GatewayError(codes.policyDenied, 'permission_error', `SkillPolicy ${decision.policy} denied this request (${decision.rule}): ${decision.reason}.`);
+      }
+
+      if (opts.rateLimiter && (eff.rateLimits.requestsPerMinute || eff.rateLimits.tokensPerMinute) && inspected) {
+        const hit = await opts.rateLimiter.take(identity, eff.rateLimits, tokens);
+        if (hit) {
+          opts.events?.rateLimited?.(x, hit);
+          throw rateLimitError(hit);
+        }
+      }
+
+      const extras = opts.verdictExtras ? await opts.verdictExtras(x, eff) : {};
+      if (decision.kind === 'approval') {
+        pending.set(x, { decision, facts: facts ?? requestFacts(undefined), ...(findings ? { findings } : {}), tokens, policy: eff });
+        return { ...extras, approval: { rules: decision.rules, reasons: decision.reasons, timeoutMs: decision.timeoutMs } };
+      }
+      if (facts && opts.toolHistory && eff.rules.some((r) => r.firstToolUse)) void rememberTools(opts, identity, facts);
+      return extras;
+    },
+
+    async hold(x, approval, keepAlive) {
+      const p = pending.get(x);
+      pending.delete(x);
+      if (!opts.approvals || !p) {
+        throw new GatewayError(codes.approvalDenied, 'permission_error', `SkillPolicy rules ${approval.rules.join(', ')} require human approval, but this sidecar has no approval service configured; the request was not forwarded.`);
+      }
+      const identity = x.identity!;
+      const digest = `sha256:${createHash('sha256').update(x.body ?? Buffer.alloc(0)).digest('hex')}`;
+      const counts = new Map<string, number>();
+      for (const f of p.findings ?? []) counts.set(f.type, (counts.get(f.type) ?? 0) + 1);
+      const excerpt = opts.masker ? opts.masker.maskText(p.facts.newestTurn.slice(-600), p.policy) : undefined;
+      const timer = setInterval(keepAlive, keepAliveMs);
+      let name: string | undefined;
+      try {
+        const result = await opts.approvals.hold({
+          identity,
+          requestId: x.id,
+          sessionId: x.sessionId ?? '',
+          requestDigest: digest,
+          policy: p.decision.policy,
+          rules: p.decision.rules,
+          reasons: p.decision.reasons,
+          summary: {
+            ...(p.facts.model ? { model: p.facts.model } : {}),
+            stream: p.facts.stream,
+            tools: p.facts.customTools,
+            serverTools: p.facts.serverTools,
+            mcpServers: p.facts.mcpServerUrls.map(urlOrigin),
+            findings: [...counts].map(([type, count]) => ({ type, count })),
+            ...(excerpt !== undefined ? { excerpt } : {}),
+            estimatedInputTokens: p.tokens,
+          },
+          approvers: p.decision.approvers,
+          timeoutMs: approval.timeoutMs,
+        }, x.abort.signal, (ref) => {
+          name = ref.name;
+          opts.log.info({ requestId: x.id, approval: `${ref.namespace}/${ref.name}`, rules: p.decision.rules }, 'request held for approval');
+          opts.events?.approvalRequested?.(x, { ...ref, rules: p.decision.rules, digest });
+        });
+        opts.events?.approvalResolved?.(x, result);
+        const id = `SkillApproval ${result.namespace}/${result.name}`;
+        if (result.phase === 'Approved') {
+          opts.log.info({ requestId: x.id, approval: id, by: result.approvedBy }, 'approval released the request');
+          if (opts.toolHistory && p.policy.rules.some((r) => r.firstToolUse)) void rememberTools(opts, identity, p.facts);
+          return;
+        }
+        if (result.phase === 'Denied') {
+          throw new GatewayError(codes.approvalDenied, 'permission_error', `${id} was denied by ${result.deniedBy.join(', ')}${result.reasons[0] ? ` (${result.reasons[0]})` : ''}; the request was not forwarded.`);
+        }
+        throw new GatewayError(codes.approvalExpired, 'permission_error', `${id} expired after ${Math.round(approval.timeoutMs / 1000)} s without a decision; the request was not forwarded. Ask an approver (skillgate approvals approve ${result.name} -n ${result.namespace}) and retry.`);
+      } catch (err) {
+        if (err instanceof GatewayError) throw err;
+        if (x.abort.signal.aborted) {
+          opts.events?.approvalResolved?.(x, { ...(name ? { name } : {}), phase: 'Cancelled', message: 'the skill closed the connection' });
+          throw x.abort.signal.reason instanceof GatewayError ? x.abort.signal.reason : err;
+        }
+        const message = err instanceof Error ? err.message : String(err);
+        opts.events?.approvalResolved?.(x, { ...(name ? { name } : {}), phase: 'Error', message });
+        opts.log.error({ requestId: x.id, err: message }, 'approval failed');
+        throw new GatewayError(codes.approvalDenied, 'permission_error', `The request needs approval (${approval.rules.join(', ')}) but skillgate could not hold it for a decision: ${message}. It was not forwarded.`);
+      } finally {
+        clearInterval(timer);
+      }
+    },
+  };
+}
+
+function rememberTools(opts: PolicyGuardOptions, identity: SkillIdentity, facts: RequestFacts): Promise<void> {
+  const tools = [...facts.customTools, ...facts.serverTools];
+  if (!tools.length || !opts.toolHistory) return Promise.resolve();
+  return opts.toolHistory.add(identity, tools).catch((err: unknown) => opts.log.warn({ err: String(err) }, 'could not record tool use'));
+}
+
+function urlOrigin(u: string): string {
+  try { return new URL(u).origin; } catch { return '(invalid url)'; }
+}
+
+export function rateLimitError(hit: RateLimitHit): GatewayError {
+  if (hit.oversize) {
+    return new GatewayError(codes.rateLimited, 'rate_limit_error',
+      `This request's ~${hit.oversize.tokens} estimated input tokens exceed the limit of ${hit.limit} tokens per minute of SkillPolicy ${hit.policy}; send a smaller request.`,
+      { headers: { 'x-should-retry': 'false' } });
+  }
+  return new GatewayError(codes.rateLimited, 'rate_limit_error',
+    `SkillPolicy ${hit.policy} limits this skill to ${hit.limit} ${hit.kind} per minute; retry after ${hit.retryAfterSeconds} s.`,
+    { headers: { 'retry-after': String(hit.retryAfterSeconds) } });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redis: rate limits and tool history shared by every replica of a skill.
+
+/**
+ * Sliding-window counter (the previous minute's count weighted by how much of it still overlaps
+ * the window, plus this minute's count), for requests and tokens at once, in ONE round trip: the
+ * Lua script reads both windows, decides, and increments only when admitted. Keys expire after two
+ * windows. Returns {1} when admitted, or {0, kind, retryMs, oversize}.
+ */
+const RATE_LIMIT_LUA = `
+local now = tonumber(ARGV[1]); local win = tonumber(ARGV[2])
+local rpm = tonumber(ARGV[3]); local tpm = tonumber(ARGV[4]); local cost = tonumber(ARGV[5])
+local into = (now % win) / win
+local function count(cur, prev)
+  return tonumber(redis.call('GET', cur) or '0'), tonumber(redis.call('GET', prev) or '0')
+end
+local function wait(cur, prev, limit, need)
+  if cur + need > limit then return win - (now % win) end
+  if prev <= 0 then return 1000 end
+  local frac = 1 - (limit - cur - need) / prev
+  return math.max(1000, math.ceil((frac - into) * win))
+end
+if tpm > 0 and cost > tpm then return {0, 'tokens', 0, 1} end
+local rc, rp = count(KEYS[1], KEYS[2])
+if rpm > 0 and rc + rp * (1 - into) + 1 > rpm then return {0, 'requests', wait(rc, rp, rpm, 1), 0} end
+local tc, tp = count(KEYS[3], KEYS[4])
+if tpm > 0 and tc + tp * (1 - into) + cost > tpm then return {0, 'tokens', wait(tc, tp, tpm, cost), 0} end
+redis.call('INCR', KEYS[1]); redis.call('PEXPIRE', KEYS[1], win * 2)
+if cost > 0 then redis.call('INCRBY', KEYS[3], cost); redis.call('PEXPIRE', KEYS[3], win * 2) end
+return {1}
+`;
+
+export function redisRateLimiter(redis: Redis, opts: { prefix: string; windowMs?: number; now?: () => number }): RateLimiter {
+  const win = opts.windowMs ?? 60_000;
+  const now = opts.now ?? Date.now;
+  return {
+    async take(identity, limits, tokens) {
+      const t = now();
+      const w = Math.floor(t / win);
+      const skill = `${identity.namespace}/${identity.skill}`;
+      const k = (kind: string, i: number) => `${opts.prefix}rl:{${skill}}:${kind}:${i}`;
+      const rpm = limits.requestsPerMinute?.value ?? 0;
+      const tpm = limits.tokensPerMinute?.value ?? 0;
+      const res = (await redis.eval(RATE_LIMIT_LUA, 4, k('r', w), k('r', w - 1), k('t', w), k('t', w - 1), t, win, rpm, tpm, tpm ? tokens : 0)) as [number, string?, number?, number?];
+      if (res[0] === 1) return undefined;
+      const kind = res[1] === 'tokens' ? 'tokens' : 'requests';
+      const limit = kind === 'tokens' ? limits.tokensPerMinute! : limits.requestsPerMinute!;
+      return { kind, limit: limit.value, policy: limit.policy, retryAfterSeconds: Math.max(1, Math.ceil(Number(res[2] ?? 1000) / 1000)), ...(res[3] === 1 ? { oversize: { tokens } } : {}) };
+    },
+  };
+}
+
+export function redisToolHistory(redis: Redis, opts: { prefix: string }): ToolHistory {
+  const key = (i: SkillIdentity) => `${opts.prefix}tools:${i.namespace}/${i.skill}`;
+  return {
+    async seen(identity) { return new Set(await redis.smembers(key(identity))); },
+    async add(identity, tools) { await redis.sadd(key(identity), ...tools); },
+  };
+}
+
+export function memoryToolHistory(): ToolHistory {
+  const seen = new Map<string, Set<string>>();
+  const key = (i: SkillIdentity) => `${i.namespace}/${i.skill}`;
+  return {
+    async seen(identity) { return new Set(seen.get(key(identity)) ?? []); },
+    async add(identity, tools) {
+      const s = seen.get(key(identity)) ?? new Set<string>();
+      for (const t of tools) s.add(t);
+      seen.set(key(identity), s);
+    },
+  };
+}
