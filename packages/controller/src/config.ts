@@ -1,0 +1,108 @@
+// The controller's configuration: one typed object from flags and environment, validated at
+// start-up; a bad value fails fast naming the field and the reason. Secrets are referenced by file
+// or Secret name, never passed as values on the command line.
+import { readFileSync } from 'node:fs';
+import { DEFAULT_FEED_PREFIX, DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS } from '@skillgate/identity';
+
+export interface ControllerConfig {
+  listen: { host: string; port: number };
+  /** Serve HTTPS with these PEM files (in cluster); absent = plain HTTP (tests, behind a mesh). */
+  tls?: { certFile: string; keyFile: string };
+  redisUrl: string;
+  redisPrefix: string;
+  /** Namespace holding owner records and (by default) the upstream credential Secret. */
+  namespace: string;
+  kubeconfig?: string;
+  /** File holding the SCIM bearer secret (re-read on change); absent disables SCIM. */
+  scimTokenFile?: string;
+  /** PKCS#8 PEM of the ES256 signing key; absent = an ephemeral key (tokens die with the process). */
+  signingKeyFile?: string;
+  issuer: string;
+  tokenTtlSeconds: number;
+  /** Secret holding the upstream API key the sidecars receive. */
+  upstreamSecret?: { namespace: string; name: string; key: string };
+  heartbeatMs: number;
+  logLevel: string;
+}
+
+export class ControllerConfigError extends Error {
+  constructor(field: string, reason: string) {
+    super(`invalid controller config: ${field}: ${reason}`);
+    this.name = 'ControllerConfigError';
+  }
+}
+
+export type ControllerConfigInput = Partial<Omit<ControllerConfig, 'listen'>> & { listen?: string | { host: string; port: number } };
+
+export function parseListen(v: string): { host: string; port: number } {
+  const m = /^(.*):(\d+)$/.exec(v);
+  const host = m ? (m[1] || '0.0.0.0').replace(/^\[(.*)\]$/, '$1') : '0.0.0.0';
+  const port = Number(m ? m[2] : v);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ControllerConfigError('listen', `not host:port: ${v}`);
+  return { host, port };
+}
+
+export function resolveControllerConfig(input: ControllerConfigInput): ControllerConfig {
+  const listen = typeof input.listen === 'string' ? parseListen(input.listen) : input.listen ?? { host: '0.0.0.0', port: 8443 };
+  if (!input.redisUrl) throw new ControllerConfigError('redisUrl', 'REDIS_URL is required: the lock feed travels through Redis');
+  if (!/^rediss?:\/\//.test(input.redisUrl)) throw new ControllerConfigError('redisUrl', 'must start with redis:// or rediss://');
+  const ttl = input.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
+  if (!Number.isInteger(ttl) || ttl < 10 || ttl > MAX_TOKEN_TTL_SECONDS) throw new ControllerConfigError('tokenTtlSeconds', `must be an integer in [10, ${MAX_TOKEN_TTL_SECONDS}], got ${ttl}`);
+  if (input.tls && (!input.tls.certFile || !input.tls.keyFile)) throw new ControllerConfigError('tls', 'both certFile and keyFile are required');
+  for (const [field, file] of [['scimTokenFile', input.scimTokenFile], ['signingKeyFile', input.signingKeyFile], ['tls.certFile', input.tls?.certFile], ['tls.keyFile', input.tls?.keyFile]] as const) {
+    if (file) {
+      try {
+        readFileSync(file);
+      } catch (err) {
+        throw new ControllerConfigError(field, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      }
+    }
+  }
+  return {
+    listen,
+    ...(input.tls ? { tls: input.tls } : {}),
+    redisUrl: input.redisUrl,
+    redisPrefix: input.redisPrefix ?? DEFAULT_FEED_PREFIX,
+    namespace: input.namespace ?? 'skillgate',
+    ...(input.kubeconfig ? { kubeconfig: input.kubeconfig } : {}),
+    ...(input.scimTokenFile ? { scimTokenFile: input.scimTokenFile } : {}),
+    ...(input.signingKeyFile ? { signingKeyFile: input.signingKeyFile } : {}),
+    issuer: input.issuer ?? 'https://skillgate-controller.skillgate.svc',
+    tokenTtlSeconds: ttl,
+    ...(input.upstreamSecret ? { upstreamSecret: input.upstreamSecret } : {}),
+    heartbeatMs: input.heartbeatMs ?? 2000,
+    logLevel: input.logLevel ?? 'info',
+  };
+}
+
+/** Parse `name`, `name/key` or `namespace/name/key`. */
+export function parseSecretRef(v: string, defaultNamespace: string): { namespace: string; name: string; key: string } {
+  const parts = v.split('/');
+  if (parts.length === 1) return { namespace: defaultNamespace, name: parts[0]!, key: 'api-key' };
+  if (parts.length === 2) return { namespace: defaultNamespace, name: parts[0]!, key: parts[1]! };
+  if (parts.length === 3) return { namespace: parts[0]!, name: parts[1]!, key: parts[2]! };
+  throw new ControllerConfigError('upstreamSecret', `expected name, name/key or namespace/name/key, got ${v}`);
+}
+
+/** Configuration from the environment (the container's contract). */
+export function controllerConfigFromEnv(env: NodeJS.ProcessEnv): ControllerConfigInput {
+  const namespace = env.SKILLGATE_NAMESPACE ?? env.POD_NAMESPACE ?? 'skillgate';
+  const num = (name: string): number | undefined => (env[name] ? Number(env[name]) : undefined);
+  const ttl = num('SKILLGATE_TOKEN_TTL_SECONDS');
+  const hb = num('SKILLGATE_LOCK_HEARTBEAT_MS');
+  return {
+    ...(env.SKILLGATE_CONTROLLER_LISTEN ? { listen: env.SKILLGATE_CONTROLLER_LISTEN } : {}),
+    ...(env.SKILLGATE_CONTROLLER_TLS_CERT_FILE || env.SKILLGATE_CONTROLLER_TLS_KEY_FILE
+      ? { tls: { certFile: env.SKILLGATE_CONTROLLER_TLS_CERT_FILE ?? '', keyFile: env.SKILLGATE_CONTROLLER_TLS_KEY_FILE ?? '' } } : {}),
+    ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
+    ...(env.SKILLGATE_REDIS_PREFIX ? { redisPrefix: env.SKILLGATE_REDIS_PREFIX } : {}),
+    namespace,
+    ...(env.SKILLGATE_SCIM_TOKEN_FILE ? { scimTokenFile: env.SKILLGATE_SCIM_TOKEN_FILE } : {}),
+    ...(env.SKILLGATE_SIGNING_KEY_FILE ? { signingKeyFile: env.SKILLGATE_SIGNING_KEY_FILE } : {}),
+    ...(env.SKILLGATE_ISSUER ? { issuer: env.SKILLGATE_ISSUER } : {}),
+    ...(ttl !== undefined ? { tokenTtlSeconds: ttl } : {}),
+    ...(env.SKILLGATE_UPSTREAM_SECRET ? { upstreamSecret: parseSecretRef(env.SKILLGATE_UPSTREAM_SECRET, namespace) } : {}),
+    ...(hb !== undefined ? { heartbeatMs: hb } : {}),
+    ...(env.SKILLGATE_LOG_LEVEL ? { logLevel: env.SKILLGATE_LOG_LEVEL } : {}),
+  };
+}

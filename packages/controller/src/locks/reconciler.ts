@@ -1,0 +1,253 @@
+// The SkillLock reconciler: list-then-watch SkillLock objects, keep the set of locks in force (plus
+// the controller's own token revocations), publish every change to the lock feed at once, lift locks
+// when they expire, and tell the user what happened through status conditions. Idempotent: a relist
+// republishes the whole set; a status write happens only when the condition actually changes.
+// Never deletes a SkillLock: expiry only takes it out of force, the object stays as a record.
+import type { Condition, SkillLock } from '@skillgate/api';
+import { LOCK_TARGET_KINDS, LockSet, LockValidationError, isExpired, lockFromResource, type Lock, type LockFeedPublisher } from '@skillgate/identity';
+import { SKILLLOCKS, describeApiError, mergePatch, statusOf, type KubeClients } from '../kube.js';
+import type { Logger } from '../log.js';
+import type { ControllerMetrics } from '../metrics.js';
+import { emit, type ControllerEvents } from '../events.js';
+import type { Reconciler } from '../reconciler.js';
+
+export interface LockReconcilerDeps {
+  kube: KubeClients;
+  publisher: LockFeedPublisher;
+  log: Logger;
+  metrics: ControllerMetrics;
+  events?: ControllerEvents;
+  clock?: () => number;
+  /** Liveness beacon on the feed (and snapshot repair after a Redis flush). */
+  heartbeatMs?: number;
+}
+
+const WATCH_PATH = `/apis/${SKILLLOCKS.group}/${SKILLLOCKS.version}/${SKILLLOCKS.plural}`;
+
+export class LockReconciler implements Reconciler {
+  readonly name = 'skilllocks';
+  /** Locks in force now: the same set sidecars hold. */
+  readonly inForce = new LockSet();
+  private readonly resources = new Map<string, SkillLock>();
+  /** Locks that are not objects: token revocations, which lapse with the token. */
+  private readonly synthetic = new Map<string, Lock>();
+  private resourceVersion: string | undefined;
+  private watchAbort: AbortController | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private listed = false;
+  private watching = false;
+  private readonly clock: () => number;
+
+  constructor(private readonly deps: LockReconcilerDeps) {
+    this.clock = deps.clock ?? Date.now;
+  }
+
+  async start(): Promise<void> {
+    await this.deps.publisher.start();
+    await this.relist();
+    await this.watch();
+    this.heartbeat = setInterval(() => {
+      this.deps.publisher.heartbeat().catch((err: Error) => this.deps.log.warn({ err: err.message }, 'lock feed heartbeat failed'));
+    }, this.deps.heartbeatMs ?? 2000);
+    this.heartbeat.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.watchAbort?.abort();
+    clearTimeout(this.expiryTimer);
+    clearTimeout(this.restartTimer);
+    clearInterval(this.heartbeat);
+    await this.deps.publisher.close();
+  }
+
+  readiness(): string[] {
+    const problems: string[] = [];
+    if (!this.listed) problems.push('SkillLocks not listed yet');
+    if (!this.watching) problems.push('SkillLock watch not running');
+    return problems;
+  }
+
+  /** Put a lock that is not an object (a revoked token) into force and publish it. */
+  async addSynthetic(lock: Lock): Promise<void> {
+    this.synthetic.set(lock.name, lock);
+    if (isExpired(lock, this.clock())) return;
+    this.inForce.put(lock);
+    const v = await this.deps.publisher.put(lock);
+    if (v !== undefined) this.published(lock, v);
+    this.scheduleExpiry();
+  }
+
+  private async relist(): Promise<void> {
+    const res = await this.deps.kube.custom.listClusterCustomObject({ ...SKILLLOCKS }) as { items: SkillLock[]; metadata?: { resourceVersion?: string } };
+    this.resourceVersion = res.metadata?.resourceVersion;
+    this.resources.clear();
+    for (const item of res.items) this.resources.set(item.metadata.name, item);
+    const now = this.clock();
+    const locks: Lock[] = [];
+    for (const item of res.items) {
+      const lock = this.lockOf(item);
+      if (lock && !isExpired(lock, now)) locks.push(lock);
+    }
+    for (const lock of this.synthetic.values()) if (!isExpired(lock, now)) locks.push(lock);
+    this.inForce.replaceAll(locks);
+    const v = await this.deps.publisher.reset(locks);
+    this.deps.metrics.lockPublishes.labels('reset').inc();
+    this.deps.metrics.lockFeedVersion.set(v);
+    this.listed = true;
+    this.deps.log.info({ locks: locks.length, version: v }, 'SkillLocks listed and published');
+    for (const item of res.items) void this.writeStatus(item, v);
+    this.scheduleExpiry();
+    this.updateGauges();
+  }
+
+  private async watch(): Promise<void> {
+    if (this.stopped) return;
+    this.watchAbort = await this.deps.kube.watch.watch(
+      WATCH_PATH,
+      { allowWatchBookmarks: true, ...(this.resourceVersion ? { resourceVersion: this.resourceVersion } : {}) },
+      (phase: string, obj: SkillLock & { code?: number }) => {
+        void this.onEvent(phase, obj).catch((err: Error) => this.deps.log.error({ err: err.message, phase }, 'SkillLock event failed'));
+      },
+      (err: unknown) => {
+        this.watching = false;
+        if (this.stopped) return;
+        if (err) this.deps.log.warn({ err: describeApiError(err) }, 'SkillLock watch ended; relisting');
+        this.restart();
+      },
+    );
+    this.watching = true;
+  }
+
+  private restart(delayMs = 500): void {
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => {
+      this.relist().then(() => this.watch()).catch((err: unknown) => {
+        this.deps.log.warn({ err: describeApiError(err) }, 'SkillLock relist failed; retrying');
+        this.restart(Math.min(delayMs * 2, 10_000));
+      });
+    }, delayMs);
+  }
+
+  private async onEvent(phase: string, obj: SkillLock & { code?: number }): Promise<void> {
+    if (phase === 'ERROR') {
+      // Typically 410 Gone: our resourceVersion is too old. Start over.
+      this.watchAbort?.abort();
+      return;
+    }
+    if (obj?.metadata?.resourceVersion) this.resourceVersion = obj.metadata.resourceVersion;
+    if (phase === 'BOOKMARK') return;
+    const name = obj.metadata.name;
+    if (phase === 'DELETED') {
+      this.resources.delete(name);
+      if (this.inForce.remove(name)) {
+        const v = await this.deps.publisher.remove(name);
+        if (v !== undefined) this.lifted(name, v, 'deleted');
+      }
+      this.updateGauges();
+      return;
+    }
+    this.resources.set(name, obj);
+    const lock = this.lockOf(obj);
+    const now = this.clock();
+    let version = this.deps.publisher.currentVersion;
+    if (!lock || isExpired(lock, now)) {
+      if (this.inForce.remove(name)) {
+        const v = await this.deps.publisher.remove(name);
+        if (v !== undefined) this.lifted(name, (version = v), lock ? 'expired' : 'deleted');
+      }
+    } else {
+      this.inForce.put(lock);
+      const v = await this.deps.publisher.put(lock);
+      if (v !== undefined) this.published(lock, (version = v));
+    }
+    this.scheduleExpiry();
+    this.updateGauges();
+    await this.writeStatus(obj, version);
+  }
+
+  private lockOf(res: SkillLock): Lock | undefined {
+    try {
+      return lockFromResource(res);
+    } catch (err) {
+      if (!(err instanceof LockValidationError)) throw err;
+      this.deps.log.warn({ lock: res.metadata.name, err: err.message }, 'invalid SkillLock ignored');
+      return undefined;
+    }
+  }
+
+  private published(lock: Lock, v: number): void {
+    this.deps.metrics.lockPublishes.labels('put').inc();
+    this.deps.metrics.lockFeedVersion.set(v);
+    this.deps.log.warn({ lock: lock.name, kind: lock.target.kind, version: v }, 'lock in force; published to sidecars');
+    emit(this.deps.events ?? {}, 'lockPublished', { lock, version: v });
+  }
+
+  private lifted(name: string, v: number, why: 'deleted' | 'expired'): void {
+    this.deps.metrics.lockPublishes.labels('remove').inc();
+    this.deps.metrics.lockFeedVersion.set(v);
+    this.deps.log.info({ lock: name, version: v, why }, 'lock lifted; published to sidecars');
+    emit(this.deps.events ?? {}, 'lockLifted', { name, version: v, why });
+  }
+
+  private scheduleExpiry(): void {
+    clearTimeout(this.expiryTimer);
+    const next = this.inForce.nextExpiry();
+    if (next === undefined || this.stopped) return;
+    const delay = Math.min(Math.max(0, next - this.clock()), 2 ** 31 - 1);
+    this.expiryTimer = setTimeout(() => void this.expire(), delay);
+    this.expiryTimer.unref();
+  }
+
+  private async expire(): Promise<void> {
+    const now = this.clock();
+    for (const name of this.inForce.prune(now)) {
+      const v = await this.deps.publisher.remove(name);
+      if (v !== undefined) this.lifted(name, v, 'expired');
+      this.synthetic.delete(name);
+      const res = this.resources.get(name);
+      if (res) await this.writeStatus(res, v ?? this.deps.publisher.currentVersion);
+    }
+    for (const [name, lock] of this.synthetic) if (isExpired(lock, now)) this.synthetic.delete(name);
+    this.scheduleExpiry();
+    this.updateGauges();
+  }
+
+  private updateGauges(): void {
+    const counts = new Map<string, number>(LOCK_TARGET_KINDS.map((k) => [k, 0]));
+    for (const l of this.inForce.list()) counts.set(l.target.kind, (counts.get(l.target.kind) ?? 0) + 1);
+    for (const [k, n] of counts) this.deps.metrics.locks.labels(k).set(n);
+  }
+
+  /** The condition this lock should show now. */
+  private conditionFor(res: SkillLock, version: number): Pick<Condition, 'type' | 'status' | 'reason' | 'message'> {
+    let lock: Lock | undefined;
+    try {
+      lock = lockFromResource(res);
+    } catch (err) {
+      return { type: 'Active', status: 'False', reason: 'Invalid', message: (err as Error).message };
+    }
+    if (isExpired(lock, this.clock())) return { type: 'Active', status: 'False', reason: 'Expired', message: `expired at ${new Date(lock.expiresAt!).toISOString()}; no longer enforced` };
+    return { type: 'Active', status: 'True', reason: 'Published', message: `in force: published to every sidecar (lock feed version ${version})` };
+  }
+
+  private async writeStatus(res: SkillLock, version: number): Promise<void> {
+    const want = this.conditionFor(res, version);
+    const have = res.status?.conditions?.find((c) => c.type === want.type);
+    if (have && have.status === want.status && have.reason === want.reason) return;
+    const condition: Condition = { ...want, lastTransitionTime: new Date(this.clock()).toISOString(), ...(res.metadata.generation ? { observedGeneration: res.metadata.generation } : {}) };
+    const others = (res.status?.conditions ?? []).filter((c) => c.type !== want.type);
+    try {
+      await this.deps.kube.custom.patchClusterCustomObjectStatus(
+        { ...SKILLLOCKS, name: res.metadata.name, body: { status: { conditions: [...others, condition] } } },
+        mergePatch,
+      );
+    } catch (err) {
+      const s = statusOf(err);
+      if (s !== 404) this.deps.log.warn({ lock: res.metadata.name, err: describeApiError(err) }, 'cannot update SkillLock status');
+    }
+  }
+}

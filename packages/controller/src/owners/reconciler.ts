@@ -1,0 +1,120 @@
+// The owner reconciler: keeps the controller's in-memory owner registry equal to the owner records
+// (ConfigMaps) however they were written — SCIM, the CLI, kubectl — and reacts to an owner becoming
+// inactive by revoking every workload token the controller issued to that owner's skills. The
+// offboarding lock itself is a SkillLock written by whoever offboarded; this loop only adds the
+// token revocations, which only the issuer can know.
+import type { V1ConfigMap } from '@kubernetes/client-node';
+import { OwnerRegistry, revocationLock, type IssuedTokens, type Owner } from '@skillgate/identity';
+import { describeApiError, type KubeClients } from '../kube.js';
+import type { Logger } from '../log.js';
+import type { ControllerMetrics } from '../metrics.js';
+import { emit, type ControllerEvents } from '../events.js';
+import type { Reconciler } from '../reconciler.js';
+import type { LockReconciler } from '../locks/reconciler.js';
+import { OWNER_RECORD_LABEL, ownerFromConfigMap } from './store.js';
+
+export interface OwnerReconcilerDeps {
+  kube: KubeClients;
+  namespace: string;
+  issued: IssuedTokens;
+  locks: LockReconciler;
+  log: Logger;
+  metrics: ControllerMetrics;
+  events?: ControllerEvents;
+  clock?: () => number;
+}
+
+export class OwnerReconciler implements Reconciler {
+  readonly name = 'owners';
+  readonly registry = new OwnerRegistry();
+  private resourceVersion: string | undefined;
+  private watchAbort: AbortController | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private watching = false;
+  private readonly byConfigMap = new Map<string, string>();
+
+  constructor(private readonly deps: OwnerReconcilerDeps) {}
+
+  async start(): Promise<void> {
+    await this.relist();
+    await this.watch();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.watchAbort?.abort();
+    clearTimeout(this.restartTimer);
+  }
+
+  readiness(): string[] {
+    return this.watching ? [] : ['owner watch not running'];
+  }
+
+  isActive(email: string): boolean {
+    return this.registry.isActive(email);
+  }
+
+  /** Revoke the unexpired tokens of an owner's skills now (also called directly after a SCIM write). */
+  async revokeTokensOf(owner: Owner): Promise<string[]> {
+    const now = (this.deps.clock ?? Date.now)();
+    const tokens = this.deps.issued.ofOwner(owner.email, now);
+    const reason = `workload token revoked: owner ${owner.email} was offboarded`;
+    for (const t of tokens) await this.deps.locks.addSynthetic(revocationLock(t, reason));
+    if (tokens.length) {
+      this.deps.metrics.revocations.inc(tokens.length);
+      this.deps.log.warn({ ownerId: owner.id, tokens: tokens.length }, 'revoked workload tokens of an offboarded owner');
+      emit(this.deps.events ?? {}, 'tokensRevoked', { owner: owner.email, jtis: tokens.map((t) => t.jti), reason });
+    }
+    return tokens.map((t) => t.jti);
+  }
+
+  private async relist(): Promise<void> {
+    const res = await this.deps.kube.core.listNamespacedConfigMap({ namespace: this.deps.namespace, labelSelector: `${OWNER_RECORD_LABEL}=true` });
+    this.resourceVersion = res.metadata?.resourceVersion;
+    for (const cm of res.items) await this.observe(cm);
+  }
+
+  private async watch(): Promise<void> {
+    if (this.stopped) return;
+    this.watchAbort = await this.deps.kube.watch.watch(
+      `/api/v1/namespaces/${this.deps.namespace}/configmaps`,
+      { labelSelector: `${OWNER_RECORD_LABEL}=true`, allowWatchBookmarks: true, ...(this.resourceVersion ? { resourceVersion: this.resourceVersion } : {}) },
+      (phase: string, cm: V1ConfigMap) => {
+        if (cm?.metadata?.resourceVersion) this.resourceVersion = cm.metadata.resourceVersion;
+        if (phase === 'ERROR') { this.watchAbort?.abort(); return; }
+        if (phase === 'BOOKMARK') return;
+        if (phase === 'DELETED') {
+          const id = this.byConfigMap.get(cm.metadata?.name ?? '');
+          if (id) this.registry.remove(id);
+          return;
+        }
+        void this.observe(cm).catch((err: Error) => this.deps.log.error({ err: err.message }, 'owner record event failed'));
+      },
+      (err: unknown) => {
+        this.watching = false;
+        if (this.stopped) return;
+        if (err) this.deps.log.warn({ err: describeApiError(err) }, 'owner watch ended; relisting');
+        clearTimeout(this.restartTimer);
+        this.restartTimer = setTimeout(() => {
+          this.relist().then(() => this.watch()).catch((e: unknown) => this.deps.log.warn({ err: describeApiError(e) }, 'owner relist failed'));
+        }, 500);
+      },
+    );
+    this.watching = true;
+  }
+
+  private async observe(cm: V1ConfigMap): Promise<void> {
+    const owner = ownerFromConfigMap(cm);
+    if (!owner) return;
+    if (cm.metadata?.name) this.byConfigMap.set(cm.metadata.name, owner.id);
+    const before = this.registry.get(owner.id);
+    this.registry.put(owner);
+    const wasActive = before ? before.active : true;
+    if (wasActive === owner.active) return;
+    const transition = owner.active ? 'reinstated' : 'offboarded';
+    this.deps.metrics.ownerTransitions.labels(transition).inc();
+    emit(this.deps.events ?? {}, 'ownerChanged', { email: owner.email, transition, by: owner.changedBy ?? 'unknown', ...(owner.reason ? { reason: owner.reason } : {}) });
+    if (!owner.active) await this.revokeTokensOf(owner);
+  }
+}

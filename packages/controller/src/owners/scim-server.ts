@@ -1,0 +1,135 @@
+// The SCIM 2.0 /Users endpoint of the controller: authenticates the IdP with a bearer secret, maps
+// requests onto the owner store, and turns `active=false` and DELETE into offboarding (owner record
+// plus SkillLock) and `active=true` into reinstatement. Thin: the SCIM dialect is scim.ts, the
+// writes are lifecycle.ts. Never logs the bearer secret or request bodies.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Owner } from '@skillgate/identity';
+import type { Logger } from '../log.js';
+import type { ControllerMetrics } from '../metrics.js';
+import { readBody, sendJson } from '../http.js';
+import type { OwnerLifecycle } from './lifecycle.js';
+import type { OwnerStore } from './store.js';
+import { ScimError, listResponse, matchesFilter, parseFilter, patchFields, toScimUser, userFromBody, type UserFields } from './scim.js';
+
+export const SCIM_BASE = '/scim/v2';
+const SCIM_ACTOR = 'scim';
+
+export interface ScimServerDeps {
+  store: OwnerStore;
+  lifecycle: OwnerLifecycle;
+  /** The bearer secret the IdP presents; undefined disables SCIM (every request is 401). */
+  bearerSecret: () => string | undefined;
+  log: Logger;
+  metrics: ControllerMetrics;
+  /** External base URL for meta.location, e.g. https://skillgate-controller.skillgate.svc/scim/v2 */
+  baseUrl?: string;
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+export function scimHandler(deps: ScimServerDeps) {
+  return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
+    const method = req.method ?? 'GET';
+    let status = 500;
+    try {
+      const secret = deps.bearerSecret();
+      const auth = req.headers.authorization ?? '';
+      const presented = auth.toLowerCase().startsWith('bearer ') ? auth.slice(7).trim() : '';
+      if (!secret || !presented || !timingSafeEqual(digest(secret), digest(presented))) {
+        throw new ScimError(401, 'missing or wrong bearer secret for the SCIM client');
+      }
+      const base = deps.baseUrl ?? `${SCIM_BASE}`;
+      const rest = url.pathname.slice(SCIM_BASE.length);
+      const m = /^\/Users(?:\/([^/]+))?\/?$/.exec(rest);
+      if (!m) throw new ScimError(404, `no SCIM resource at ${url.pathname}; only /Users is served`);
+      const id = m[1] ? decodeURIComponent(m[1]) : undefined;
+      const result = await route(deps, method, id, url, req, base);
+      status = result.status;
+      if (result.body === undefined) {
+        res.writeHead(status);
+        res.end();
+      } else {
+        sendJson(res, status, result.body, 'application/scim+json');
+      }
+    } catch (err) {
+      const e = err instanceof ScimError ? err : new ScimError(500, 'internal error while handling the SCIM request; see the controller log');
+      if (!(err instanceof ScimError)) deps.log.error({ err: (err as Error).message }, 'SCIM request failed');
+      status = e.status;
+      sendJson(res, e.status, e.body(), 'application/scim+json');
+    } finally {
+      deps.metrics.scimRequests.labels(method, String(status)).inc();
+    }
+  };
+}
+
+async function route(deps: ScimServerDeps, method: string, id: string | undefined, url: URL, req: IncomingMessage, base: string): Promise<{ status: number; body?: unknown }> {
+  const visible = (o: Owner | undefined): Owner | undefined => (o && !o.deleted ? o : undefined);
+  if (!id) {
+    if (method === 'GET') {
+      const filter = parseFilter(url.searchParams.get('filter'));
+      const startIndex = Math.max(1, Number(url.searchParams.get('startIndex') ?? 1) || 1);
+      const count = Math.min(1000, Math.max(0, Number(url.searchParams.get('count') ?? 100) || 100));
+      const owners = (await deps.store.list()).filter((o) => !o.deleted && (!filter || matchesFilter(o, filter)));
+      return { status: 200, body: listResponse(owners.map((o) => toScimUser(o, base)), startIndex, count) };
+    }
+    if (method === 'POST') {
+      const fields = userFromBody(await readJson(req));
+      const existing = visible(await deps.store.get(fields.userName));
+      if (existing) throw new ScimError(409, `a user with userName ${fields.userName} already exists (id ${existing.id})`, 'uniqueness');
+      const owner = await apply(deps, fields.userName, fields, true);
+      return { status: 201, body: toScimUser(owner, base) };
+    }
+    throw new ScimError(405, `${method} is not allowed on /Users`);
+  }
+  const owner = visible(await deps.store.getById(id));
+  if (!owner) throw new ScimError(404, `user ${id} not found`);
+  switch (method) {
+    case 'GET':
+      return { status: 200, body: toScimUser(owner, base) };
+    case 'PUT': {
+      const fields = userFromBody(await readJson(req));
+      if (fields.userName.toLowerCase() !== owner.email) throw new ScimError(400, 'changing userName is not supported: create a new user and reassign the skills', 'mutability');
+      return { status: 200, body: toScimUser(await apply(deps, owner.email, fields, false), base) };
+    }
+    case 'PATCH': {
+      const fields = patchFields(await readJson(req));
+      if (fields.userName && fields.userName.toLowerCase() !== owner.email) throw new ScimError(400, 'changing userName is not supported', 'mutability');
+      return { status: 200, body: toScimUser(await apply(deps, owner.email, fields, false), base) };
+    }
+    case 'DELETE':
+      await deps.lifecycle.offboard(owner.email, 'deleted by the identity provider (SCIM DELETE)', SCIM_ACTOR, { deleted: true });
+      deps.log.warn({ ownerId: owner.id }, 'owner deleted via SCIM: offboarded');
+      return { status: 204 };
+    default:
+      throw new ScimError(405, `${method} is not allowed on /Users/{id}`);
+  }
+}
+
+/** Store attributes, then offboard or reinstate when `active` says so. */
+async function apply(deps: ScimServerDeps, email: string, fields: UserFields, creating: boolean): Promise<Owner> {
+  const attrs = { ...(fields.displayName ? { displayName: fields.displayName } : {}), ...(fields.externalId ? { externalId: fields.externalId } : {}) };
+  let owner = await deps.lifecycle.upsert(email, attrs, SCIM_ACTOR);
+  const active = fields.active ?? (creating ? true : undefined);
+  if (active === false) {
+    // Idempotent: re-applies the lock even when the record already says inactive.
+    const change = await deps.lifecycle.offboard(email, 'deactivated by the identity provider (SCIM active=false)', SCIM_ACTOR);
+    owner = change.owner;
+    if (change.transition === 'offboarded') deps.log.warn({ ownerId: owner.id }, 'owner deactivated via SCIM: offboarded');
+  } else if (active === true && !owner.active) {
+    owner = (await deps.lifecycle.reinstate(email, SCIM_ACTOR)).owner;
+    deps.log.info({ ownerId: owner.id }, 'owner activated via SCIM: reinstated');
+  }
+  return owner;
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const text = await readBody(req, 256 * 1024);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ScimError(400, 'body is not valid JSON', 'invalidSyntax');
+  }
+}

@@ -1,0 +1,144 @@
+// SCIM 2.0 (RFC 7643/7644) Users, as identity providers actually speak it: the mapping between an
+// owner and a SCIM User, the one filter form IdPs use (`userName eq "..."`), and PATCH in both the
+// Okta shape ({"op":"replace","value":{"active":false}}) and the Entra shape ({"op":"Replace",
+// "path":"active","value":"False"}). Pure: parsing and rendering only, no storage, no HTTP.
+import type { Owner } from '@skillgate/identity';
+
+export const SCHEMA_USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
+export const SCHEMA_LIST = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
+export const SCHEMA_PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+export const SCHEMA_ERROR = 'urn:ietf:params:scim:api:messages:2.0:Error';
+
+export class ScimError extends Error {
+  constructor(readonly status: number, detail: string, readonly scimType?: string) {
+    super(detail);
+    this.name = 'ScimError';
+  }
+
+  body(): Record<string, unknown> {
+    return { schemas: [SCHEMA_ERROR], status: String(this.status), ...(this.scimType ? { scimType: this.scimType } : {}), detail: this.message };
+  }
+}
+
+export interface ScimUser {
+  schemas: string[];
+  id: string;
+  userName: string;
+  externalId?: string;
+  displayName?: string;
+  active: boolean;
+  emails: Array<{ value: string; primary: boolean; type: string }>;
+  meta: { resourceType: 'User'; created: string; lastModified: string; location: string };
+}
+
+export function toScimUser(owner: Owner, baseUrl: string): ScimUser {
+  return {
+    schemas: [SCHEMA_USER],
+    id: owner.id,
+    userName: owner.email,
+    ...(owner.externalId ? { externalId: owner.externalId } : {}),
+    ...(owner.displayName ? { displayName: owner.displayName } : {}),
+    active: owner.active,
+    emails: [{ value: owner.email, primary: true, type: 'work' }],
+    meta: { resourceType: 'User', created: owner.created, lastModified: owner.updated, location: `${baseUrl}/Users/${owner.id}` },
+  };
+}
+
+/** SCIM booleans arrive as true/false or, from Entra, as the strings "True"/"False". */
+export function scimBoolean(v: unknown, field: string): boolean {
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'string' && /^(true|false)$/i.test(v.trim())) return v.trim().toLowerCase() === 'true';
+  throw new ScimError(400, `${field} must be a boolean`, 'invalidValue');
+}
+
+export interface UserFields {
+  userName?: string;
+  externalId?: string;
+  displayName?: string;
+  active?: boolean;
+}
+
+/** Fields of a POST or PUT body. */
+export function userFromBody(body: unknown): UserFields & { userName: string } {
+  if (!body || typeof body !== 'object') throw new ScimError(400, 'body must be a SCIM User object', 'invalidSyntax');
+  const o = body as Record<string, unknown>;
+  let userName = typeof o.userName === 'string' ? o.userName.trim() : '';
+  if (!userName && Array.isArray(o.emails)) {
+    const emails = o.emails as Array<Record<string, unknown>>;
+    const primary = emails.find((e) => e.primary === true) ?? emails[0];
+    if (typeof primary?.value === 'string') userName = primary.value.trim();
+  }
+  if (!userName) throw new ScimError(400, 'userName is required (the owner\'s email)', 'invalidValue');
+  if (!/^[^\s@]+@[^\s@]+$/.test(userName)) throw new ScimError(400, `userName must be an email address, got "${userName}"`, 'invalidValue');
+  const name = o.name as Record<string, unknown> | undefined;
+  const displayName = typeof o.displayName === 'string' ? o.displayName
+    : typeof name?.formatted === 'string' ? name.formatted
+    : [name?.givenName, name?.familyName].filter((x): x is string => typeof x === 'string').join(' ') || undefined;
+  return {
+    userName,
+    ...(typeof o.externalId === 'string' ? { externalId: o.externalId } : {}),
+    ...(displayName ? { displayName } : {}),
+    ...(o.active !== undefined ? { active: scimBoolean(o.active, 'active') } : {}),
+  };
+}
+
+/** The changes a PatchOp asks for. Unknown paths are ignored, as IdPs send attributes we do not keep. */
+export function patchFields(body: unknown): UserFields {
+  if (!body || typeof body !== 'object' || !Array.isArray((body as { Operations?: unknown }).Operations)) {
+    throw new ScimError(400, 'PATCH body must be a PatchOp with an Operations array', 'invalidSyntax');
+  }
+  const out: UserFields = {};
+  for (const raw of (body as { Operations: unknown[] }).Operations) {
+    if (!raw || typeof raw !== 'object') throw new ScimError(400, 'each operation must be an object', 'invalidSyntax');
+    const op = String((raw as { op?: unknown }).op ?? '').toLowerCase();
+    const path = (raw as { path?: unknown }).path;
+    const value = (raw as { value?: unknown }).value;
+    if (op !== 'add' && op !== 'replace' && op !== 'remove') throw new ScimError(400, `unsupported op "${op}"`, 'invalidSyntax');
+    if (op === 'remove') continue; // removing an optional attribute we do not keep changes nothing here
+    if (typeof path === 'string' && path) {
+      setAttribute(out, path, value);
+    } else if (value && typeof value === 'object' && !Array.isArray(value)) {
+      for (const [k, v] of Object.entries(value)) setAttribute(out, k, v);
+    } else {
+      throw new ScimError(400, 'an operation without a path needs an object value', 'invalidSyntax');
+    }
+  }
+  return out;
+}
+
+function setAttribute(out: UserFields, path: string, value: unknown): void {
+  const attr = path.replace(/^urn:ietf:params:scim:schemas:core:2\.0:User:/i, '').toLowerCase();
+  switch (attr) {
+    case 'active': out.active = scimBoolean(value, 'active'); break;
+    case 'displayname': if (typeof value === 'string') out.displayName = value; break;
+    case 'externalid': if (typeof value === 'string') out.externalId = value; break;
+    case 'username': if (typeof value === 'string') out.userName = value.trim(); break;
+    default: break;
+  }
+}
+
+export interface ScimFilter {
+  attribute: 'userName' | 'externalId' | 'id';
+  value: string;
+}
+
+/** `userName eq "x"` (also externalId, id). Anything else is an invalidFilter error. */
+export function parseFilter(filter: string | null): ScimFilter | undefined {
+  if (filter === null || filter.trim() === '') return undefined;
+  const m = /^\s*(userName|externalId|id)\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$/i.exec(filter);
+  if (!m) throw new ScimError(400, `unsupported filter: only userName, externalId or id eq "value" are supported`, 'invalidFilter');
+  const attr = m[1]!.toLowerCase();
+  const attribute = attr === 'username' ? 'userName' : attr === 'externalid' ? 'externalId' : 'id';
+  return { attribute, value: m[2]!.replace(/\\(.)/g, '$1') };
+}
+
+export function matchesFilter(owner: Owner, f: ScimFilter): boolean {
+  if (f.attribute === 'userName') return owner.email === f.value.trim().toLowerCase();
+  if (f.attribute === 'externalId') return owner.externalId === f.value;
+  return owner.id === f.value;
+}
+
+export function listResponse(users: ScimUser[], startIndex: number, count: number): Record<string, unknown> {
+  const page = users.slice(startIndex - 1, startIndex - 1 + count);
+  return { schemas: [SCHEMA_LIST], totalResults: users.length, startIndex, itemsPerPage: page.length, Resources: page };
+}

@@ -1,0 +1,101 @@
+// Owners persisted as Kubernetes objects: one ConfigMap per owner in the controller's namespace
+// (`skillgate-owner-<id>`, label skillgate.dev/owner-record=true, the record as JSON under
+// `owner.json`). Kubernetes is the source of truth: it survives a Redis flush and a controller
+// restart, RBAC governs who may change it, and the CLI and the SCIM endpoint write the same objects.
+// Optimistic concurrency (resourceVersion) keeps concurrent writers from losing updates.
+import type { V1ConfigMap } from '@kubernetes/client-node';
+import { normalizeOwner, ownerId, type Owner } from '@skillgate/identity';
+import { statusOf, describeApiError, type KubeClients } from '../kube.js';
+
+export const OWNER_RECORD_LABEL = 'skillgate.dev/owner-record';
+export const ownerConfigMapName = (id: string): string => `skillgate-owner-${id}`;
+
+export class OwnerStoreError extends Error {
+  constructor(message: string, readonly status = 0) {
+    super(message);
+    this.name = 'OwnerStoreError';
+  }
+}
+
+export function ownerFromConfigMap(cm: V1ConfigMap): Owner | undefined {
+  const text = cm.data?.['owner.json'];
+  if (!text) return undefined;
+  try {
+    const o = JSON.parse(text) as Owner;
+    if (typeof o.email !== 'string' || typeof o.active !== 'boolean') return undefined;
+    return { ...o, email: normalizeOwner(o.email), id: ownerId(o.email) };
+  } catch {
+    return undefined;
+  }
+}
+
+function toConfigMap(owner: Owner, namespace: string, resourceVersion?: string): V1ConfigMap {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name: ownerConfigMapName(owner.id),
+      namespace,
+      labels: { [OWNER_RECORD_LABEL]: 'true', 'app.kubernetes.io/part-of': 'skillgate', 'skillgate.dev/owner-active': String(owner.active) },
+      ...(resourceVersion ? { resourceVersion } : {}),
+    },
+    data: { 'owner.json': JSON.stringify(owner) },
+  };
+}
+
+export class OwnerStore {
+  constructor(private readonly kube: KubeClients, readonly namespace: string) {}
+
+  async get(email: string): Promise<Owner | undefined> {
+    return (await this.read(ownerId(email)))?.owner;
+  }
+
+  async getById(id: string): Promise<Owner | undefined> {
+    if (!/^[0-9a-f]{24}$/.test(id)) return undefined;
+    return (await this.read(id))?.owner;
+  }
+
+  async list(): Promise<Owner[]> {
+    try {
+      const res = await this.kube.core.listNamespacedConfigMap({ namespace: this.namespace, labelSelector: `${OWNER_RECORD_LABEL}=true` });
+      return res.items.map(ownerFromConfigMap).filter((o): o is Owner => !!o).sort((a, b) => a.email.localeCompare(b.email));
+    } catch (err) {
+      throw new OwnerStoreError(`cannot list owners in namespace ${this.namespace}: ${describeApiError(err)}`, statusOf(err));
+    }
+  }
+
+  /**
+   * Read-modify-write one owner record. `change` gets the current record (or undefined) and returns
+   * the new one; retried on conflict.
+   */
+  async update(email: string, change: (current: Owner | undefined) => Owner): Promise<{ before: Owner | undefined; after: Owner }> {
+    const id = ownerId(email);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = await this.read(id);
+      const after = change(current?.owner);
+      try {
+        if (current) {
+          await this.kube.core.replaceNamespacedConfigMap({ name: ownerConfigMapName(id), namespace: this.namespace, body: toConfigMap(after, this.namespace, current.resourceVersion) });
+        } else {
+          await this.kube.core.createNamespacedConfigMap({ namespace: this.namespace, body: toConfigMap(after, this.namespace) });
+        }
+        return { before: current?.owner, after };
+      } catch (err) {
+        if (statusOf(err) === 409) continue;
+        throw new OwnerStoreError(`cannot save owner ${after.email}: ${describeApiError(err)}`, statusOf(err));
+      }
+    }
+    throw new OwnerStoreError(`cannot save owner ${normalizeOwner(email)}: too many concurrent updates`, 409);
+  }
+
+  private async read(id: string): Promise<{ owner: Owner; resourceVersion?: string } | undefined> {
+    try {
+      const cm = await this.kube.core.readNamespacedConfigMap({ name: ownerConfigMapName(id), namespace: this.namespace });
+      const owner = ownerFromConfigMap(cm);
+      return owner ? { owner, ...(cm.metadata?.resourceVersion ? { resourceVersion: cm.metadata.resourceVersion } : {}) } : undefined;
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw new OwnerStoreError(`cannot read owner record ${id}: ${describeApiError(err)}`, statusOf(err));
+    }
+  }
+}

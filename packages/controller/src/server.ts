@@ -1,0 +1,99 @@
+// The controller's HTTP(S) surface: POST /token (RFC 8693 token exchange), /scim/v2/Users (SCIM),
+// /.well-known/jwks.json (workload token verification keys), /metrics, /healthz, /readyz. Routing
+// only; each endpoint's logic lives with its concept. Never logs a token or a credential.
+import http from 'node:http';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { WorkloadTokenIssuer } from '@skillgate/identity';
+import type { Logger } from './log.js';
+import type { ControllerMetrics } from './metrics.js';
+import { emit, type ControllerEvents } from './events.js';
+import { BodyTooLargeError, readBody, sendJson } from './http.js';
+import { OAuthError, parseTokenExchangeForm } from './token-exchange/oauth.js';
+import type { TokenExchange } from './token-exchange/exchange.js';
+import { SCIM_BASE } from './owners/scim-server.js';
+
+export interface ServerDeps {
+  exchange: TokenExchange;
+  issuer: WorkloadTokenIssuer;
+  scim: (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<void>;
+  metrics: ControllerMetrics;
+  log: Logger;
+  events?: ControllerEvents;
+  readiness: () => string[];
+  tls?: { certFile: string; keyFile: string };
+}
+
+export function createControllerServer(deps: ServerDeps): http.Server {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const url = new URL(req.url ?? '/', 'http://controller');
+    const path = url.pathname;
+    let work: Promise<void>;
+    if (path === '/token') work = tokenEndpoint(deps, req, res);
+    else if (path === SCIM_BASE || path.startsWith(`${SCIM_BASE}/`)) work = deps.scim(req, res, url);
+    else if (path === '/.well-known/jwks.json' && req.method === 'GET') work = Promise.resolve(sendJson(res, 200, deps.issuer.jwks()));
+    else if (path === '/metrics') work = deps.metrics.registry.metrics().then((text) => {
+      res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
+      res.end(text);
+    });
+    else if (path === '/healthz') work = Promise.resolve(sendJson(res, 200, { status: 'ok' }));
+    else if (path === '/readyz') {
+      const problems = deps.readiness();
+      work = Promise.resolve(sendJson(res, problems.length ? 503 : 200, { status: problems.length ? 'not ready' : 'ready', problems }));
+    } else work = Promise.resolve(sendJson(res, 404, { error: 'not_found', error_description: `no endpoint at ${path}` }));
+    work.catch((err: Error) => {
+      deps.log.error({ err: err.message, path }, 'request failed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'server_error', error_description: 'internal error; see the controller log' });
+      else res.destroy();
+    });
+  };
+  return deps.tls
+    ? https.createServer({ cert: readFileSync(deps.tls.certFile), key: readFileSync(deps.tls.keyFile) }, handler)
+    : http.createServer(handler);
+}
+
+async function tokenEndpoint(deps: ServerDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const end = deps.metrics.exchangeSeconds.startTimer();
+  try {
+    if (req.method !== 'POST') throw new OAuthError('invalid_request', 'use POST with an application/x-www-form-urlencoded body');
+    if (!String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+      throw new OAuthError('invalid_request', 'content-type must be application/x-www-form-urlencoded');
+    }
+    let text: string;
+    try {
+      text = await readBody(req, 64 * 1024);
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) throw new OAuthError('invalid_request', err.message);
+      throw err;
+    }
+    const request = parseTokenExchangeForm(new URLSearchParams(text));
+    const { response, identity, jti, expiresAt } = await deps.exchange.exchange(request);
+    deps.metrics.exchanges.labels('issued').inc();
+    deps.log.info({ jti, namespace: identity.namespace, pod: identity.pod, skill: identity.skill, expiresIn: response.expires_in }, 'workload token issued');
+    emit(deps.events ?? {}, 'tokenIssued', { identity, jti, expiresAt });
+    sendJson(res, 200, response);
+  } catch (err) {
+    const e = err instanceof OAuthError ? err : new OAuthError('server_error', 'internal error while exchanging the token; see the controller log');
+    if (!(err instanceof OAuthError)) deps.log.error({ err: (err as Error).message }, 'token exchange failed');
+    deps.metrics.exchanges.labels(e.error).inc();
+    const identity = (err as { identity?: import('@skillgate/api').SkillIdentity }).identity;
+    deps.log.warn({ error: e.error, reason: e.description, ...(identity ? { namespace: identity.namespace, pod: identity.pod, skill: identity.skill } : {}) }, 'token exchange refused');
+    emit(deps.events ?? {}, 'exchangeRefused', { error: e.error, description: e.description, ...(identity ? { identity } : {}) });
+    sendJson(res, e.status, e.body());
+  } finally {
+    end();
+  }
+}
+
+export function listen(server: http.Server, host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const a = server.address() as AddressInfo;
+      const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+      resolve(`${server instanceof https.Server ? 'https' : 'http'}://${h === '0.0.0.0' ? '127.0.0.1' : h}:${a.port}`);
+    });
+  });
+}

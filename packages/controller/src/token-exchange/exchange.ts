@@ -1,0 +1,70 @@
+// The token exchange itself: a projected ServiceAccount token in, a workload token (plus the upstream
+// credential) out — or an OAuth error saying exactly why not. Order matters: authenticate (TokenReview)
+// before reading anything, resolve the pod, then refuse offboarded owners and locked skills, and only
+// then sign. Never logs or returns the subject token; never issues to an unknown pod.
+import type { SkillIdentity } from '@skillgate/api';
+import { DEFAULT_TOKEN_TTL_SECONDS, type IssuedTokens, type LockSet, type WorkloadTokenIssuer } from '@skillgate/identity';
+import type { UpstreamCredentialProvider } from '../credentials.js';
+import { toGrant } from '../credentials.js';
+import { OAuthError, TOKEN_TYPE_JWT, type TokenExchangeRequest, type TokenExchangeResponse } from './oauth.js';
+import type { PodSource, TokenReviewer } from './review.js';
+import { identityFromPod } from './pod-identity.js';
+
+export interface TokenExchangeDeps {
+  reviewer: TokenReviewer;
+  pods: PodSource;
+  issuer: WorkloadTokenIssuer;
+  issued: IssuedTokens;
+  /** Is this owner allowed to run skills now? */
+  ownerActive(email: string): boolean;
+  /** The locks in force (the controller's own view, same set the sidecars get). */
+  locks(): LockSet;
+  credentials: UpstreamCredentialProvider;
+  /** Policy generation to stamp into the token (0 when unknown). */
+  policyGeneration?(identity: SkillIdentity): number;
+  clock?: () => number;
+  ttlSeconds?: number;
+}
+
+export class TokenExchange {
+  constructor(private readonly deps: TokenExchangeDeps) {}
+
+  /** Throws OAuthError (with `identity` attached when known) on refusal. */
+  async exchange(req: TokenExchangeRequest): Promise<{ response: TokenExchangeResponse; identity: SkillIdentity; jti: string; expiresAt: number }> {
+    const now = (this.deps.clock ?? Date.now)();
+    const reviewed = await this.deps.reviewer.review(req.subjectToken);
+    const identity = identityFromPod(reviewed, await this.deps.pods.pod(reviewed.namespace, reviewed.podName));
+    try {
+      if (!this.deps.ownerActive(identity.owner)) {
+        throw new OAuthError('access_denied', `owner ${identity.owner} of skill ${identity.skill} is offboarded; reassign the skill to an active owner (annotation skillgate.dev/owner) or reinstate them`);
+      }
+      const hit = this.deps.locks().match({ identity }, now);
+      if (hit) throw new OAuthError('access_denied', `skill ${identity.skill} is locked by SkillLock "${hit.lockName}": ${hit.reason}`);
+      const ttlSeconds = Math.min(this.deps.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS, req.requestedTtlSeconds ?? Infinity);
+      const issued = await this.deps.issuer.issue(identity, {
+        ttlSeconds,
+        policyGeneration: this.deps.policyGeneration?.(identity) ?? 0,
+      });
+      const expiresAt = issued.claims.exp * 1000;
+      let credential;
+      try {
+        credential = await this.deps.credentials.credentialFor(identity);
+      } catch (err) {
+        throw new OAuthError('temporarily_unavailable', `${(err as Error).message}; retry shortly`);
+      }
+      this.deps.issued.record({ jti: issued.claims.jti, owner: identity.owner, skill: identity.skill, namespace: identity.namespace, pod: identity.pod, expiresAt });
+      const response: TokenExchangeResponse = {
+        access_token: issued.token,
+        issued_token_type: TOKEN_TYPE_JWT,
+        token_type: 'N_A',
+        expires_in: issued.expiresIn,
+        skill_identity: identity,
+        ...(credential ? { upstream_credential: toGrant(credential, now) } : {}),
+      };
+      return { response, identity, jti: issued.claims.jti, expiresAt };
+    } catch (err) {
+      if (err instanceof OAuthError) Object.assign(err, { identity });
+      throw err;
+    }
+  }
+}
