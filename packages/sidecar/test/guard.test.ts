@@ -1,0 +1,178 @@
+// The policy Guard in a real sidecar: real sockets, real Redis (unique key prefix per run, keys
+// deleted after), the local policy-file feed. The upstream is the scripted double (byte control is
+// not needed, but it counts what arrived).
+import { mkdtempSync, writeFileSync, rmSync, renameSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { startSidecar, createLogger, type Sidecar } from '../src/index.js';
+import { createPolicyGuard, redisRateLimiter } from '../src/cluster/guard.js';
+import { filePolicyFeed, type PolicyFeed, type PolicyState } from '../src/cluster/policy-feed.js';
+import { startUpstreamDouble, type UpstreamDouble } from './upstream-double.js';
+
+const log = createLogger('silent');
+const identity = { namespace: 'team-a', serviceAccount: 'sa', pod: 'p', skill: 'triage', owner: 'carol@example.com' };
+const OK = { status: 200, headers: { 'content-type': 'application/json' }, chunks: ['{"type":"message","content":[]}'] };
+
+function policyYaml(spec: string): string {
+  return `apiVersion: skillgate.dev/v1alpha1\nkind: SkillPolicy\nmetadata:\n  name: guard-test\nspec:\n${spec}\n`;
+}
+
+async function post(s: Sidecar, body: object): Promise<{ status: number; json: { error?: { type: string; message: string } }; headers: Headers }> {
+  const res = await fetch(`${s.claudeUrl}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'k', 'anthropic-version': '2023-06-01' }, body: JSON.stringify(body) });
+  return { status: res.status, json: await res.json() as { error?: { type: string; message: string } }, headers: res.headers };
+}
+
+const msg = (over: object = {}) => ({ model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }], ...over });
+
+function waitForState(feed: PolicyFeed, ok: (s: PolicyState) => boolean, ms = 3000): Promise<PolicyState> {
+  if (ok(feed.current())) return Promise.resolve(feed.current());
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => { off(); reject(new Error('policy feed did not reach the expected state')); }, ms);
+    const off = feed.onChange((s) => { if (ok(s)) { clearTimeout(t); off(); resolve(s); } });
+  });
+}
+
+describe('policy guard with the policy file', () => {
+  let dir: string;
+  let file: string;
+  let upstream: UpstreamDouble;
+  let feed: PolicyFeed;
+  let sidecar: Sidecar;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sg-guard-'));
+    file = join(dir, 'policy.yaml');
+    writeFileSync(file, policyYaml('  models:\n    allow: ["claude-sonnet-*"]'));
+    upstream = await startUpstreamDouble();
+    feed = filePolicyFeed({ file, identity, log });
+    sidecar = await startSidecar({ upstreamUrl: upstream.url, upstreamApiKey: 'up', identity, listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } },
+      { logger: log, guard: createPolicyGuard({ policy: () => feed.current(), log }) });
+  });
+  afterAll(async () => {
+    await sidecar.close();
+    feed.close();
+    await upstream.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a model the policy allows is forwarded', async () => {
+    upstream.queue(OK);
+    expect((await post(sidecar, msg())).status).toBe(200);
+  });
+
+  test('a model outside the allowlist gets a permission_error naming the policy and the rule', async () => {
+    const before = upstream.received.length;
+    const r = await post(sidecar, msg({ model: 'claude-opus-4-1' }));
+    expect(r.status).toBe(403);
+    expect(r.json.error?.type).toBe('permission_error');
+    expect(r.json.error?.message).toMatch(/SkillPolicy team-a\/guard-test denied this request \(models\.allow\): model claude-opus-4-1 is not allowed/);
+    expect(upstream.received.length).toBe(before);
+  });
+
+  test('editing the policy file changes the running sidecar without a restart', async () => {
+    writeFileSync(`${file}.tmp`, policyYaml('  models:\n    allow: ["claude-opus-*"]'));
+    renameSync(`${file}.tmp`, file); // editors replace files: the feed watches the directory
+    await waitForState(feed, (s) => s.effective.policies.includes('team-a/guard-test@2'));
+    upstream.queue(OK);
+    expect((await post(sidecar, msg({ model: 'claude-opus-4-1' }))).status).toBe(200);
+    expect((await post(sidecar, msg())).status).toBe(403);
+  });
+
+  test('an invalid policy file keeps the last good policy in force', async () => {
+    writeFileSync(file, policyYaml('  approval:\n    rules:\n      - name: bad\n        when: { patterns: ["(unclosed"] }'));
+    // generation 3 is invalid: the feed logs it and keeps generation 2.
+    await new Promise<void>((resolve) => { const off = feed.onChange(() => { off(); resolve(); }); setTimeout(resolve, 1500).unref(); });
+    expect(feed.current().refusal).toBeUndefined();
+    expect(feed.current().effective.policies).toEqual(['team-a/guard-test@2']);
+    expect((await post(sidecar, msg())).status).toBe(403); // still the opus-only policy
+  });
+});
+
+describe('a policy file that never loaded', () => {
+  test('refuses every request, naming the file, instead of running open', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-guard-'));
+    const file = join(dir, 'policy.yaml');
+    writeFileSync(file, 'kind: NotAPolicy\n');
+    const feed = filePolicyFeed({ file, identity, log });
+    const upstream = await startUpstreamDouble();
+    const sidecar = await startSidecar({ upstreamUrl: upstream.url, upstreamApiKey: 'up', identity, listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } },
+      { logger: log, guard: createPolicyGuard({ policy: () => feed.current(), log }) });
+    try {
+      const r = await post(sidecar, msg());
+      expect(r.status).toBe(403);
+      expect(r.json.error?.message).toMatch(/policy\.yaml cannot be loaded/);
+      expect(upstream.received.length).toBe(0);
+    } finally {
+      await sidecar.close();
+      feed.close();
+      await upstream.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('rate limits shared through Redis', () => {
+  const prefix = `sg-test-${randomBytes(6).toString('hex')}:`;
+  let redis: Redis;
+  let upstream: UpstreamDouble;
+  const sidecars: Sidecar[] = [];
+  let dir: string;
+  let feed: PolicyFeed;
+
+  beforeAll(async () => {
+    redis = new Redis('redis://127.0.0.1:6379', { lazyConnect: true });
+    await redis.connect();
+    dir = mkdtempSync(join(tmpdir(), 'sg-guard-'));
+    writeFileSync(join(dir, 'p.yaml'), policyYaml('  rateLimits:\n    requestsPerMinute: 3\n    tokensPerMinute: 100000'));
+    feed = filePolicyFeed({ file: join(dir, 'p.yaml'), identity, log });
+    upstream = await startUpstreamDouble();
+    for (let i = 0; i < 2; i++) {
+      sidecars.push(await startSidecar({ upstreamUrl: upstream.url, upstreamApiKey: 'up', identity: { ...identity, pod: `p${i}` }, listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } },
+        { logger: log, guard: createPolicyGuard({ policy: () => feed.current(), rateLimiter: redisRateLimiter(redis, { prefix }), log }) }));
+    }
+  });
+  afterAll(async () => {
+    for (const s of sidecars) await s.close();
+    feed.close();
+    await upstream.close();
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the requests-per-minute limit holds across two sidecars of the same skill', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      upstream.queue(OK);
+      statuses.push((await post(sidecars[i % 2]!, msg())).status);
+    }
+    expect(statuses).toEqual([200, 200, 200]);
+    const limited = await post(sidecars[1]!, msg());
+    expect(limited.status).toBe(429);
+    expect(limited.json.error?.type).toBe('rate_limit_error');
+    expect(limited.json.error?.message).toMatch(/SkillPolicy team-a\/guard-test limits this skill to 3 requests per minute/);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(Number(limited.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+    expect(upstream.received.length).toBe(3);
+  });
+
+  test('a request larger than the token limit is refused as not retryable', async () => {
+    const big = msg({ messages: [{ role: 'user', content: 'x'.repeat(500_000) }] });
+    const limiter = redisRateLimiter(redis, { prefix: `${prefix}big:` });
+    const hit = await limiter.take(identity, { tokensPerMinute: { value: 100_000, policy: 'team-a/guard-test' } }, Math.ceil(JSON.stringify(big).length / 4));
+    expect(hit?.oversize?.tokens).toBeGreaterThan(100_000);
+  });
+
+  test('the token window admits requests again once the previous minute has slid out', async () => {
+    let t = 120_000; // start of a window
+    const limiter = redisRateLimiter(redis, { prefix: `${prefix}slide:`, now: () => t });
+    const limits = { tokensPerMinute: { value: 1000, policy: 'p' } };
+    expect(await limiter.take(identity, limits, 800)).toBeUndefined();
+    expect((await limiter.take(identity, limits, 300))?.kind).toBe('tokens');
+    t += 60_000 + 45_000; // 45 s into the next window: 25 % of the 800 still counts
+    expect(await limiter.take(identity, limits, 700)).toBeUndefined();
+  });
+});
