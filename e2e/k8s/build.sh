@@ -65,7 +65,7 @@ stamp_ok etcd "$ETCD_WANT" || need_etcd=1
 stamp_ok helm "$HELM_WANT" || need_helm=1
 
 if [ $need_k8s = 0 ] && [ $need_etcd = 0 ] && [ $need_helm = 0 ]; then
-  log "up to date in $BIN: kube-apiserver/kubectl $K8S_VERSION, $(cat "$BIN/.stamp-etcd"), $(cat "$BIN/.stamp-helm")"
+  log "up to date in $BIN: kube-apiserver/kubectl $K8S_VERSION, etcd $("$BIN/etcd" --version 2>/dev/null | sed -n 's/^etcd Version: //p'), helm $HELM_VERSION"
   exit 0
 fi
 
@@ -81,7 +81,8 @@ fi
 # k8s.io/kubernetes v1.36 declares `go 1.26.0`: an older go (>= 1.21) fetches that toolchain from
 # the module proxy by itself, unless GOTOOLCHAIN=local forbids it.
 export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
-export GOFLAGS="${GOFLAGS:-} -mod=mod"   # let `go build` fill in go.sum in the throw-away modules
+export GOFLAGS="${GOFLAGS:-} -mod=mod -buildvcs=false"   # let `go build` fill in go.sum in the throw-away modules
+export GOWORK=off   # the throw-away modules sit inside this repo: never pick up a go.work above them
 log "using $GO (go$GOV), GOPROXY=$("$GO" env GOPROXY), cache dir $BIN"
 
 SRC="$BIN/src"   # throw-away Go modules live here (inside the git-ignored cache)
