@@ -1,0 +1,40 @@
+// Recording a human decision on a SkillApproval: append {user, groups, decision, reason, at} to
+// status.decisions with a resourceVersion precondition (retried on conflict), so concurrent
+// approvers never overwrite each other. Used by the CLI and the signed-link endpoint alike. It
+// refuses early what would never count (the owner, a non-approver, a closed approval) with a clear
+// reason; the reconciler and the sidecar re-check anyway, so a forged status write gains nothing
+// beyond what `approvalOutcome` accepts.
+import type { CustomObjectsApi } from '@kubernetes/client-node';
+import { GROUP, VERSION, type SkillApproval } from '@skillgate/api';
+import { approvalOutcome, deciderProblem, type RecordedDecision } from '@skillgate/policy';
+import { mergePatch, statusOf } from '../kube.js';
+
+export const SKILLAPPROVALS = { group: GROUP, version: VERSION, plural: 'skillapprovals' } as const;
+
+export class DecisionRefused extends Error {
+  constructor(message: string) { super(message); this.name = 'DecisionRefused'; }
+}
+
+export async function recordDecision(custom: CustomObjectsApi, namespace: string, name: string,
+  d: { user: string; groups: string[]; decision: 'approve' | 'deny'; reason: string }, now: () => Date = () => new Date()): Promise<SkillApproval> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const obj = (await custom.getNamespacedCustomObject({ ...SKILLAPPROVALS, namespace, name })) as SkillApproval;
+    const phase = obj.status?.phase ?? 'Pending';
+    if (phase !== 'Pending') throw new DecisionRefused(`SkillApproval ${namespace}/${name} is already ${phase}`);
+    const problem = deciderProblem(obj.spec, d.user, d.groups);
+    if (problem) throw new DecisionRefused(`${problem}; the decision was not recorded`);
+    if (now().getTime() >= Date.parse(obj.spec.expiresAt)) throw new DecisionRefused(`SkillApproval ${namespace}/${name} expired at ${obj.spec.expiresAt}`);
+    const decision: RecordedDecision = { user: d.user, groups: d.groups, decision: d.decision, reason: d.reason, at: now().toISOString() };
+    const decisions = [...((obj.status?.decisions ?? []) as RecordedDecision[]), decision];
+    const outcome = approvalOutcome(obj.spec, decisions, now());
+    try {
+      return (await custom.patchNamespacedCustomObjectStatus({
+        ...SKILLAPPROVALS, namespace, name,
+        body: { metadata: { resourceVersion: obj.metadata.resourceVersion }, status: { decisions, ...(outcome.phase !== 'Pending' ? { phase: outcome.phase } : {}) } },
+      }, mergePatch)) as SkillApproval;
+    } catch (err) {
+      if (statusOf(err) !== 409) throw err;
+    }
+  }
+  throw new Error(`SkillApproval ${namespace}/${name} kept changing; try again`);
+}

@@ -1,0 +1,2 @@
+// SkillPolicy status in the controller.
+export { policyStatusReconciler, countSidecars, heartbeatKey, SKILLPOLICIES, type PolicyStatusOptions } from './status.js';
