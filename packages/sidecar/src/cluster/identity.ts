@@ -1,0 +1,268 @@
+// ClusterIdentity: the sidecar's identity and upstream credential in a cluster. It exchanges the
+// pod's projected ServiceAccount token (audience skillgate) at the controller for a short-lived
+// workload token (RFC 8693), refreshes at ~80% of its life, and fails closed: with no valid token it
+// refuses every request with 401 (missing/expired) or 403 (revoked: owner offboarded, skill locked).
+// The upstream credential arrives with the token and is never logged or written anywhere.
+import https from 'node:https';
+import http from 'node:http';
+import { readFileSync } from 'node:fs';
+import type { SkillIdentity } from '@skillgate/api';
+import { TOKEN_AUDIENCE } from '@skillgate/api';
+import { readWorkloadToken, identityOf, revocationLockName, type WorkloadClaims } from '@skillgate/identity';
+import { GatewayError, codes } from '@skillgate/wire';
+import type { CredentialSource, IdentitySource, LockGuard } from '../ports/index.js';
+import type { Logger } from '../log.js';
+
+export const GRANT_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export const TOKEN_TYPE_JWT = 'urn:ietf:params:oauth:token-type:jwt';
+
+export type IdentityEvent =
+  | { type: 'token_issued'; jti: string; expiresAt: number }
+  | { type: 'token_refused'; error: string; description: string }
+  | { type: 'token_revoked'; jti: string; reason: string }
+  | { type: 'token_expired'; jti: string };
+
+export interface ClusterIdentityOptions {
+  controllerUrl: string;
+  /** The projected ServiceAccount token (re-read on every exchange: the kubelet rotates it). */
+  tokenFile: string;
+  /** PEM bundle to trust for the controller's HTTPS certificate. */
+  caFile?: string;
+  /** What the pod says about itself (downward API), used until the first exchange succeeds. */
+  fallback: SkillIdentity;
+  /** Refresh at this fraction of the token's life. */
+  refreshFraction?: number;
+  /** Longest wait between failed attempts. */
+  maxRetryMs?: number;
+  requestTimeoutMs?: number;
+  clock?: () => number;
+  log?: Logger;
+  /** Every issue, refusal, revocation and expiry: for the session record. */
+  onEvent?: (e: IdentityEvent) => void;
+}
+
+interface Held {
+  token: string;
+  claims: WorkloadClaims;
+  identity: SkillIdentity;
+  expiresAt: number;
+  credential?: { type: 'api_key' | 'bearer'; value: string };
+}
+
+export class ClusterIdentity implements IdentitySource, CredentialSource {
+  private held: Held | undefined;
+  /** Why the last exchange failed: `denied` means the controller refused on purpose (403). */
+  private failure: { denied: boolean; error: string; description: string } | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private retryMs = 500;
+  private closed = false;
+  private inflight: Promise<void> | undefined;
+  private readonly clock: () => number;
+  private readonly ca: Buffer | undefined;
+
+  constructor(private readonly opts: ClusterIdentityOptions) {
+    this.clock = opts.clock ?? Date.now;
+    this.ca = opts.caFile ? readFileSync(opts.caFile) : undefined;
+  }
+
+  /** First exchange. Resolves either way: a failure leaves the sidecar refusing until a retry works. */
+  async start(): Promise<void> {
+    await this.refreshNow();
+  }
+
+  identity(): SkillIdentity {
+    return this.held?.identity ?? this.opts.fallback;
+  }
+
+  tokenId(): string | undefined {
+    return this.held?.claims.jti;
+  }
+
+  /** The workload token itself, for presenting to other skillgate components. */
+  token(): string | undefined {
+    return this.usable()?.token;
+  }
+
+  refusal(): GatewayError | undefined {
+    if (this.failure?.denied) {
+      return new GatewayError(codes.tokenRevoked, 'permission_error',
+        `This skill's workload token was refused by the skillgate controller: ${this.failure.description}. Nothing is forwarded until that is resolved.`);
+    }
+    const held = this.usable();
+    if (held) return undefined;
+    const why = this.held ? 'its workload token expired and could not be refreshed' : 'it holds no workload token yet';
+    return new GatewayError(codes.tokenMissing, 'authentication_error',
+      `The skillgate sidecar cannot vouch for this skill: ${why}${this.failure ? ` (${this.failure.description})` : ''}. It retries automatically; check that the skillgate controller is reachable.`);
+  }
+
+  credential(): { apiKey?: string; bearer?: string } {
+    const c = this.usable()?.credential;
+    if (!c) return {};
+    return c.type === 'bearer' ? { bearer: c.value } : { apiKey: c.value };
+  }
+
+  /**
+   * Re-exchange as soon as a lock names this token (a revocation): either the controller issues a
+   * fresh token for the skill's current owner, or it says why not and the sidecar fails closed.
+   */
+  watchRevocations(guard: LockGuard): void {
+    guard.onChange(() => {
+      const held = this.held;
+      if (!held) return;
+      const hit = guard.match({ identity: held.identity, sessionId: '', tokenId: held.claims.jti });
+      if (hit && hit.lockName === revocationLockName(held.claims.jti)) {
+        this.opts.onEvent?.({ type: 'token_revoked', jti: held.claims.jti, reason: hit.reason });
+        this.opts.log?.warn({ jti: held.claims.jti }, 'workload token revoked; re-exchanging');
+        void this.refreshNow();
+      }
+    });
+  }
+
+  refreshNow(): Promise<void> {
+    if (this.inflight) return this.inflight;
+    this.inflight = this.exchange().finally(() => { this.inflight = undefined; });
+    return this.inflight;
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+  }
+
+  private usable(): Held | undefined {
+    if (!this.held) return undefined;
+    if (this.clock() >= this.held.expiresAt) {
+      this.opts.onEvent?.({ type: 'token_expired', jti: this.held.claims.jti });
+      this.opts.log?.warn({ jti: this.held.claims.jti }, 'workload token expired; refusing until a refresh succeeds');
+      this.held = undefined;
+      return undefined;
+    }
+    return this.held;
+  }
+
+  private async exchange(): Promise<void> {
+    if (this.closed) return;
+    clearTimeout(this.timer);
+    let subjectToken: string;
+    try {
+      subjectToken = readFileSync(this.opts.tokenFile, 'utf8').trim();
+    } catch (err) {
+      this.fail(false, 'no_subject_token', `cannot read the projected ServiceAccount token at ${this.opts.tokenFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      return;
+    }
+    const form = new URLSearchParams({
+      grant_type: GRANT_TOKEN_EXCHANGE,
+      subject_token: subjectToken,
+      subject_token_type: TOKEN_TYPE_JWT,
+      audience: TOKEN_AUDIENCE,
+    }).toString();
+    let status: number;
+    let body: Record<string, unknown>;
+    try {
+      ({ status, body } = await this.post(form));
+    } catch (err) {
+      this.fail(false, 'unreachable', `controller unreachable: ${(err as Error).message}`);
+      return;
+    }
+    if (status !== 200 || typeof body.access_token !== 'string') {
+      const error = typeof body.error === 'string' ? body.error : `http_${status}`;
+      const description = typeof body.error_description === 'string' ? body.error_description : `the controller answered HTTP ${status}`;
+      // 403 access_denied is a decision (offboarded, locked): drop the token at once. Other errors
+      // keep a still-valid token until it expires (a controller outage must not cut every skill).
+      this.fail(status === 403 || error === 'access_denied' || error === 'invalid_grant', error, description);
+      return;
+    }
+    let claims: WorkloadClaims;
+    try {
+      claims = readWorkloadToken(body.access_token);
+    } catch (err) {
+      this.fail(false, 'bad_token', `the controller returned an unreadable token: ${(err as Error).message}`);
+      return;
+    }
+    const now = this.clock();
+    const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : claims.exp - claims.iat;
+    const cred = body.upstream_credential as { type?: unknown; value?: unknown } | undefined;
+    this.held = {
+      token: body.access_token,
+      claims,
+      identity: identityOf(claims),
+      expiresAt: now + expiresIn * 1000,
+      ...(cred && typeof cred.value === 'string' && (cred.type === 'api_key' || cred.type === 'bearer') ? { credential: { type: cred.type, value: cred.value } } : {}),
+    };
+    this.failure = undefined;
+    this.retryMs = 500;
+    this.opts.onEvent?.({ type: 'token_issued', jti: claims.jti, expiresAt: this.held.expiresAt });
+    this.opts.log?.info({ jti: claims.jti, expiresIn, skill: claims.skill }, 'workload token obtained');
+    this.schedule(expiresIn * 1000 * (this.opts.refreshFraction ?? 0.8));
+  }
+
+  private fail(denied: boolean, error: string, description: string): void {
+    this.failure = { denied, error, description };
+    if (denied) this.held = undefined;
+    this.opts.onEvent?.({ type: 'token_refused', error, description });
+    this.opts.log?.warn({ error, reason: description }, denied ? 'workload token refused: failing closed' : 'workload token exchange failed; retrying');
+    const delay = this.retryMs;
+    this.retryMs = Math.min(this.retryMs * 2, this.opts.maxRetryMs ?? 15_000);
+    this.schedule(delay);
+  }
+
+  private schedule(ms: number): void {
+    if (this.closed) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.refreshNow(), Math.max(0, Math.min(ms, 2 ** 31 - 1)));
+    this.timer.unref();
+  }
+
+  private post(form: string): Promise<{ status: number; body: Record<string, unknown> }> {
+    const url = new URL('/token', this.opts.controllerUrl);
+    const mod = url.protocol === 'https:' ? https : http;
+    return new Promise((resolve, reject) => {
+      const req = mod.request(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(form), accept: 'application/json' },
+        timeout: this.opts.requestTimeoutMs ?? 10_000,
+        ...(this.ca ? { ca: this.ca } : {}),
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          let body: Record<string, unknown> = {};
+          try {
+            body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+          } catch {
+            // non-JSON error page: status says enough
+          }
+          resolve({ status: res.statusCode ?? 0, body });
+        });
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.on('error', reject);
+      req.end(form);
+    });
+  }
+}
+
+/**
+ * A ClusterIdentity from the injected container's environment, or undefined when no controller is
+ * configured (local mode). Reads: SKILLGATE_CONTROLLER_URL, SKILLGATE_TOKEN_FILE (default
+ * /var/run/secrets/skillgate/token), SKILLGATE_CONTROLLER_CA_FILE, SKILLGATE_POD_NAME,
+ * SKILLGATE_POD_NAMESPACE, SKILLGATE_POD_UID, SKILLGATE_SERVICE_ACCOUNT, SKILLGATE_SKILL, SKILLGATE_OWNER.
+ */
+export function clusterIdentityFromEnv(env: NodeJS.ProcessEnv, extra: Pick<ClusterIdentityOptions, 'log' | 'onEvent' | 'clock'> = {}): ClusterIdentity | undefined {
+  if (!env.SKILLGATE_CONTROLLER_URL) return undefined;
+  return new ClusterIdentity({
+    controllerUrl: env.SKILLGATE_CONTROLLER_URL,
+    tokenFile: env.SKILLGATE_TOKEN_FILE ?? '/var/run/secrets/skillgate/token',
+    ...(env.SKILLGATE_CONTROLLER_CA_FILE ? { caFile: env.SKILLGATE_CONTROLLER_CA_FILE } : {}),
+    fallback: {
+      namespace: env.SKILLGATE_POD_NAMESPACE ?? 'unknown',
+      serviceAccount: env.SKILLGATE_SERVICE_ACCOUNT ?? 'default',
+      pod: env.SKILLGATE_POD_NAME ?? 'unknown',
+      ...(env.SKILLGATE_POD_UID ? { podUid: env.SKILLGATE_POD_UID } : {}),
+      skill: env.SKILLGATE_SKILL ?? 'unknown',
+      owner: env.SKILLGATE_OWNER ?? 'unknown',
+    },
+    ...extra,
+  });
+}

@@ -1,0 +1,130 @@
+// RedisLockGuard: the sidecar's live copy of the cluster's lock set, fed by the controller through
+// Redis (pub/sub for speed, a replay stream for short gaps, a snapshot on (re)connect; protocol in
+// @skillgate/identity lock-feed). Matching is a handful of map lookups per request. Every change
+// calls the onChange listeners, which cut the live streams a new lock matches. It fails closed: until
+// the first snapshot, and whenever the feed has been lost longer than the configured bound, refusal()
+// answers every request with 503. It never forwards a decision it cannot vouch for.
+import { LockFeedSubscriber, type FeedLog, type Lock } from '@skillgate/identity';
+import { GatewayError } from '@skillgate/wire';
+import type { LockGuard, LockHit, LockSubject } from '../ports/index.js';
+import type { Logger } from '../log.js';
+
+export const LOCK_FEED_LOST = 'SG_LOCK_FEED_LOST';
+
+export type LockFeedEvent =
+  | { type: 'locks_changed'; version: number; locks: number }
+  | { type: 'feed_lost'; sinceMs: number }
+  | { type: 'feed_restored'; version: number };
+
+export interface RedisLockGuardOptions {
+  redisUrl: string;
+  /** Key prefix shared with the controller (default `skillgate:`). */
+  prefix?: string;
+  /** Refuse everything once the feed has been lost this long (ms). Default 30 s. */
+  maxFeedLossMs?: number;
+  clock?: () => number;
+  log?: Logger;
+  onEvent?: (e: LockFeedEvent) => void;
+}
+
+export class RedisLockGuard implements LockGuard {
+  readonly feed: LockFeedSubscriber;
+  private readonly listeners: Array<() => void> = [];
+  private readonly clock: () => number;
+  private readonly maxLossMs: number;
+  private reportedLost = false;
+
+  constructor(private readonly opts: RedisLockGuardOptions) {
+    this.clock = opts.clock ?? Date.now;
+    this.maxLossMs = opts.maxFeedLossMs ?? 30_000;
+    const log = opts.log;
+    const feedLog: FeedLog = (level, msg, fields) => log?.[level](fields ?? {}, msg);
+    this.feed = new LockFeedSubscriber({
+      redisUrl: opts.redisUrl,
+      ...(opts.prefix ? { prefix: opts.prefix } : {}),
+      clock: this.clock,
+      log: feedLog,
+      onChange: (locks, version) => {
+        opts.onEvent?.({ type: 'locks_changed', version, locks: locks.size });
+        for (const l of this.listeners) l();
+      },
+    });
+  }
+
+  /** Connect; resolves when subscribed (use whenSynced to wait for the first snapshot). */
+  async start(): Promise<void> {
+    await this.feed.start();
+  }
+
+  whenSynced(timeoutMs: number): Promise<void> {
+    return this.feed.whenSynced(timeoutMs);
+  }
+
+  match(subject: LockSubject): LockHit | undefined {
+    const hit = this.feed.locks.match(subject, this.clock());
+    return hit ? { lockName: hit.lockName, reason: hit.reason } : undefined;
+  }
+
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  refusal(): GatewayError | undefined {
+    if (!this.feed.synced) {
+      return new GatewayError(LOCK_FEED_LOST, 'overloaded_error',
+        'skillgate has not yet received the lock set from the controller, so it cannot tell whether this skill is locked. Retry shortly; if this persists, check Redis and the skillgate controller.',
+        { status: 503, headers: { 'retry-after': '2' } });
+    }
+    const lost = this.feed.lostForMs();
+    if (lost > this.maxLossMs) {
+      if (!this.reportedLost) {
+        this.reportedLost = true;
+        this.opts.onEvent?.({ type: 'feed_lost', sinceMs: lost });
+        this.opts.log?.error({ lostMs: lost }, 'lock feed lost beyond the bound: failing closed');
+      }
+      return new GatewayError(LOCK_FEED_LOST, 'overloaded_error',
+        `skillgate lost the lock feed ${Math.round(lost / 1000)} s ago (bound ${Math.round(this.maxLossMs / 1000)} s) and fails closed until it is back. Check Redis connectivity from this pod.`,
+        { status: 503, headers: { 'retry-after': '5' } });
+    }
+    if (this.reportedLost) {
+      this.reportedLost = false;
+      this.opts.onEvent?.({ type: 'feed_restored', version: this.feed.version });
+    }
+    return undefined;
+  }
+
+  /** Problems for /readyz. */
+  readiness(): string[] {
+    if (!this.feed.synced) return ['lock feed not synchronised yet'];
+    const lost = this.feed.lostForMs();
+    return lost > 0 ? [`lock feed lost for ${Math.round(lost / 1000)} s`] : [];
+  }
+
+  locks(): Lock[] {
+    return this.feed.locks.list();
+  }
+
+  async close(): Promise<void> {
+    await this.feed.close();
+  }
+}
+
+export function redisLockGuard(opts: RedisLockGuardOptions): RedisLockGuard {
+  return new RedisLockGuard(opts);
+}
+
+/**
+ * A RedisLockGuard from the environment, or undefined without REDIS_URL. Reads REDIS_URL,
+ * SKILLGATE_REDIS_PREFIX (default `skillgate:`), SKILLGATE_LOCK_FEED_MAX_LOSS_MS (default 30000).
+ */
+export function redisLockGuardFromEnv(env: NodeJS.ProcessEnv, extra: Pick<RedisLockGuardOptions, 'log' | 'onEvent' | 'clock'> = {}): RedisLockGuard | undefined {
+  if (!env.REDIS_URL) return undefined;
+  const max = env.SKILLGATE_LOCK_FEED_MAX_LOSS_MS ? Number(env.SKILLGATE_LOCK_FEED_MAX_LOSS_MS) : undefined;
+  if (max !== undefined && (!Number.isFinite(max) || max < 0)) throw new Error(`invalid SKILLGATE_LOCK_FEED_MAX_LOSS_MS: ${env.SKILLGATE_LOCK_FEED_MAX_LOSS_MS}`);
+  return new RedisLockGuard({
+    redisUrl: env.REDIS_URL,
+    ...(env.SKILLGATE_REDIS_PREFIX ? { prefix: env.SKILLGATE_REDIS_PREFIX } : {}),
+    ...(max !== undefined ? { maxFeedLossMs: max } : {}),
+    ...extra,
+  });
+}

@@ -1,0 +1,129 @@
+// ClusterIdentity against a stand-in token endpoint. The real controller needs a kube-apiserver and
+// is exercised end to end in e2e/controller; here a small HTTP server that answers like it (RFC 8693
+// shapes, tokens signed by the real WorkloadTokenIssuer) lets us drive each failure precisely.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SkillIdentity } from '@skillgate/api';
+import { WorkloadTokenIssuer, generateSigningKey, revocationLockName } from '@skillgate/identity';
+import { codes } from '@skillgate/wire';
+import { ClusterIdentity, clusterIdentityFromEnv, type IdentityEvent } from '../src/cluster/identity.js';
+import type { LockGuard } from '../src/ports/index.js';
+
+const identity: SkillIdentity = { namespace: 'team-a', serviceAccount: 'bot', pod: 'bot-1', podUid: 'u1', skill: 'summarize', owner: 'alice@example.com' };
+
+type Answer = { status: number; body: Record<string, unknown> };
+
+async function standInController(answer: (form: URLSearchParams) => Promise<Answer>) {
+  const forms: URLSearchParams[] = [];
+  const server = http.createServer((req, res) => {
+    let text = '';
+    req.on('data', (c: Buffer) => { text += c; });
+    req.on('end', () => {
+      const form = new URLSearchParams(text);
+      forms.push(form);
+      void answer(form).then(({ status, body }) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)); });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, forms, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+function tokenFile(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sg-identity-'));
+  const file = join(dir, 'token');
+  writeFileSync(file, 'projected-sa-token\n');
+  return file;
+}
+
+describe('ClusterIdentity', () => {
+  let now = 1_800_000_000_000;
+  const clock = () => now;
+  let issuer: WorkloadTokenIssuer;
+  beforeAll(async () => { issuer = new WorkloadTokenIssuer(await generateSigningKey(), 'https://controller', clock); });
+
+  test('exchanges the projected token in RFC 8693 form and supplies identity, jti and the upstream credential', async () => {
+    const ctl = await standInController(async () => {
+      const t = await issuer.issue(identity, { ttlSeconds: 600 });
+      return { status: 200, body: { access_token: t.token, issued_token_type: 'urn:ietf:params:oauth:token-type:jwt', token_type: 'N_A', expires_in: 600, upstream_credential: { type: 'api_key', value: 'sk-from-controller' } } };
+    });
+    const events: IdentityEvent[] = [];
+    const id = new ClusterIdentity({ controllerUrl: ctl.url, tokenFile: tokenFile(), fallback: { ...identity, skill: 'unknown' }, clock, onEvent: (e) => events.push(e) });
+    expect(id.refusal()?.code).toBe(codes.tokenMissing);
+    await id.start();
+    const form = ctl.forms[0]!;
+    expect(form.get('grant_type')).toBe('urn:ietf:params:oauth:grant-type:token-exchange');
+    expect(form.get('subject_token')).toBe('projected-sa-token');
+    expect(form.get('subject_token_type')).toBe('urn:ietf:params:oauth:token-type:jwt');
+    expect(form.get('audience')).toBe('skillgate');
+    expect(id.refusal()).toBeUndefined();
+    expect(id.identity()).toEqual(identity);
+    expect(id.tokenId()).toMatch(/[0-9a-f-]{36}/);
+    expect(id.credential()).toEqual({ apiKey: 'sk-from-controller' });
+    expect(events.map((e) => e.type)).toEqual(['token_issued']);
+
+    // Past expiry with no refresh: fail closed with 401 and no credential.
+    now += 601_000;
+    expect(id.refusal()?.status).toBe(401);
+    expect(id.credential()).toEqual({});
+    id.close();
+    await ctl.close();
+  });
+
+  test('a 403 access_denied from the controller fails closed with a permission_error that says why', async () => {
+    const ctl = await standInController(async () => ({ status: 403, body: { error: 'access_denied', error_description: 'owner alice@example.com of skill summarize is offboarded' } }));
+    const id = new ClusterIdentity({ controllerUrl: ctl.url, tokenFile: tokenFile(), fallback: identity, clock });
+    await id.start();
+    const err = id.refusal();
+    expect(err?.code).toBe(codes.tokenRevoked);
+    expect(err?.status).toBe(403);
+    expect(err?.message).toContain('offboarded');
+    id.close();
+    await ctl.close();
+  });
+
+  test('an unreachable controller leaves a 401 that says the sidecar retries', async () => {
+    const id = new ClusterIdentity({ controllerUrl: 'http://127.0.0.1:1', tokenFile: tokenFile(), fallback: identity, clock });
+    await id.start();
+    expect(id.refusal()?.status).toBe(401);
+    expect(id.refusal()?.message).toMatch(/retries automatically/);
+    id.close();
+  });
+
+  test('a revocation lock naming the current token triggers an immediate re-exchange', async () => {
+    let n = 0;
+    const ctl = await standInController(async () => {
+      n++;
+      if (n > 1) return { status: 403, body: { error: 'access_denied', error_description: 'owner offboarded' } };
+      const t = await issuer.issue(identity);
+      return { status: 200, body: { access_token: t.token, token_type: 'N_A', expires_in: 600 } };
+    });
+    const id = new ClusterIdentity({ controllerUrl: ctl.url, tokenFile: tokenFile(), fallback: identity, clock });
+    await id.start();
+    const jti = id.tokenId()!;
+    const listeners: Array<() => void> = [];
+    let revoked = false;
+    const guard: LockGuard = {
+      match: (s) => (revoked && s.tokenId === jti ? { lockName: revocationLockName(jti), reason: 'owner offboarded' } : undefined),
+      onChange: (l) => { listeners.push(l); },
+      refusal: () => undefined,
+    };
+    id.watchRevocations(guard);
+    revoked = true;
+    for (const l of listeners) l();
+    await id.refreshNow();
+    expect(ctl.forms.length).toBe(2);
+    expect(id.refusal()?.code).toBe(codes.tokenRevoked);
+    id.close();
+    await ctl.close();
+  });
+
+  test('the env factory reads the injected variables and stays off without a controller URL', () => {
+    expect(clusterIdentityFromEnv({})).toBeUndefined();
+    const id = clusterIdentityFromEnv({ SKILLGATE_CONTROLLER_URL: 'http://127.0.0.1:1', SKILLGATE_POD_NAME: 'p', SKILLGATE_POD_NAMESPACE: 'n', SKILLGATE_SKILL: 's', SKILLGATE_OWNER: 'o@example.com', SKILLGATE_SERVICE_ACCOUNT: 'sa' })!;
+    expect(id.identity()).toEqual({ namespace: 'n', serviceAccount: 'sa', pod: 'p', skill: 's', owner: 'o@example.com' });
+    id.close();
+  });
+});

@@ -1,0 +1,168 @@
+// RedisLockGuard against real Redis and real in-process sidecars: a lock published by the
+// controller's LockFeedPublisher cuts the matching live stream with a well-formed `event: error`,
+// refuses the next request, and leaves other skills streaming. The upstream is a tiny local SSE
+// server (an endless, slow stream), so the cut is provably the lock and not the stream ending.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { SkillIdentity } from '@skillgate/api';
+import { LockFeedPublisher } from '@skillgate/identity';
+import { startSidecar, type Sidecar } from '../src/index.js';
+import { RedisLockGuard, LOCK_FEED_LOST } from '../src/cluster/locks.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+function endlessSse(): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude-test","usage":{"input_tokens":1,"output_tokens":0}}}\n\n');
+    const t = setInterval(() => res.write('event: ping\ndata: {"type": "ping"}\n\n'), 20);
+    res.on('close', () => clearInterval(t));
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  })));
+}
+
+interface Stream {
+  status: number;
+  text: () => string;
+  ended: Promise<void>;
+  firstBytes: Promise<void>;
+  close(): void;
+}
+
+function openStream(base: string): Promise<Stream> {
+  return new Promise((resolve, reject) => {
+    const body = JSON.stringify({ model: 'claude-test', max_tokens: 10, stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    const req = http.request(`${base}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      let text = '';
+      let gotBytes!: () => void;
+      const firstBytes = new Promise<void>((r) => { gotBytes = r; });
+      const ended = new Promise<void>((r) => { res.on('end', r); res.on('close', r); });
+      res.on('data', (c: Buffer) => { text += c.toString('utf8'); gotBytes(); });
+      resolve({ status: res.statusCode ?? 0, text: () => text, ended, firstBytes, close: () => req.destroy() });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout;
+  return Promise.race([p, new Promise<T>((_, rej) => { t = setTimeout(() => rej(new Error(`timed out: ${what}`)), ms); })]).finally(() => clearTimeout(t));
+}
+
+const who = (skill: string, owner: string): Partial<SkillIdentity> => ({ namespace: 'team-a', serviceAccount: 'sa', pod: `${skill}-pod`, skill, owner });
+
+describe('RedisLockGuard with live sidecars', () => {
+  const prefix = `sgtest:${randomBytes(6).toString('hex')}:`;
+  const admin = new Redis(REDIS_URL);
+  let upstream: Awaited<ReturnType<typeof endlessSse>>;
+  let pub: LockFeedPublisher;
+  const guards: RedisLockGuard[] = [];
+  const sidecars: Sidecar[] = [];
+
+  async function sidecarFor(identity: Partial<SkillIdentity>): Promise<Sidecar> {
+    const guard = new RedisLockGuard({ redisUrl: REDIS_URL, prefix });
+    guards.push(guard);
+    await guard.start();
+    await guard.whenSynced(5000);
+    const s = await startSidecar({
+      upstreamUrl: upstream.url, upstreamApiKey: 'sk-test', identity, logLevel: 'silent',
+      listen: { host: '127.0.0.1', claude: 0, egress: 0, adminHost: '127.0.0.1', health: 0, metrics: 0 },
+      recordDir: `/tmp/sg-locks-test-${process.pid}`,
+    }, { locks: guard });
+    sidecars.push(s);
+    return s;
+  }
+
+  beforeAll(async () => {
+    upstream = await endlessSse();
+    pub = new LockFeedPublisher({ redisUrl: REDIS_URL, prefix });
+    await pub.start();
+    await pub.reset([]);
+  });
+
+  afterAll(async () => {
+    for (const s of sidecars) await s.close();
+    for (const g of guards) await g.close();
+    await pub.close();
+    await upstream.close();
+    const keys = await admin.keys(`${prefix}*`);
+    if (keys.length) await admin.del(...keys);
+    admin.disconnect();
+  });
+
+  test('an owner lock cuts that owner\'s live stream with a permission_error naming the lock, while another owner keeps streaming', async () => {
+    const alice = await sidecarFor(who('summarize', 'alice@example.com'));
+    const bob = await sidecarFor(who('triage', 'bob@example.com'));
+    const a = await openStream(alice.claudeUrl);
+    const b = await openStream(bob.claudeUrl);
+    expect(a.status).toBe(200);
+    await within(Promise.all([a.firstBytes, b.firstBytes]), 5000, 'streams to start');
+
+    await pub.put({ name: 'offboard-alice', target: { kind: 'owner', value: 'alice@example.com' }, reason: 'owner alice@example.com was offboarded' });
+    await within(a.ended, 5000, 'alice stream to be cut');
+    expect(a.text()).toMatch(/event: error\ndata: .*"permission_error"/);
+    expect(a.text()).toContain('offboard-alice');
+
+    const bobBytes = b.text().length;
+    await within(new Promise<void>((r) => { const t = setInterval(() => { if (b.text().length > bobBytes + 50) { clearInterval(t); r(); } }, 5); }), 5000, 'bob to keep streaming');
+    expect(b.text()).not.toContain('event: error');
+    b.close();
+
+    const next = await openStream(alice.claudeUrl);
+    await next.ended;
+    expect(next.status).toBe(403);
+    expect(next.text()).toContain('SG_LOCKED');
+
+    await pub.remove('offboard-alice');
+    await within(new Promise<void>((r) => { const t = setInterval(() => { if (!guards[0]!.match({ identity: alice.context.identity.identity(), sessionId: 'x' })) { clearInterval(t); r(); } }, 5); }), 5000, 'unlock to arrive');
+    const again = await openStream(alice.claudeUrl);
+    expect(again.status).toBe(200);
+    again.close();
+  });
+
+  test('a lock on one session or skill in another namespace leaves this skill alone', async () => {
+    const s = await sidecarFor(who('report', 'carol@example.com'));
+    await pub.put({ name: 'other-ns', target: { kind: 'skill', value: 'report', namespace: 'team-b' }, reason: 'elsewhere' });
+    await pub.put({ name: 'a-session', target: { kind: 'session', value: 'sess-nobody' }, reason: 'elsewhere' });
+    const st = await openStream(s.claudeUrl);
+    expect(st.status).toBe(200);
+    st.close();
+  });
+
+  test('a sidecar that has never received the lock set refuses with 503 rather than guess', async () => {
+    const guard = new RedisLockGuard({ redisUrl: REDIS_URL, prefix: `${prefix}empty:` });
+    guards.push(guard);
+    await guard.start();
+    const err = guard.refusal();
+    expect(err?.code).toBe(LOCK_FEED_LOST);
+    expect(err?.status).toBe(503);
+    expect(guard.readiness()).toEqual(['lock feed not synchronised yet']);
+  });
+
+  test('a sidecar that loses the feed longer than the bound fails closed, and recovers on reconnect', async () => {
+    let now = Date.now();
+    const guard = new RedisLockGuard({ redisUrl: REDIS_URL, prefix, maxFeedLossMs: 1000, clock: () => now });
+    guards.push(guard);
+    await guard.start();
+    await guard.whenSynced(5000);
+    expect(guard.refusal()).toBeUndefined();
+    // Cut the subscriber's connection from the server side, as a network partition would.
+    const clients = (await admin.client('LIST')) as string;
+    const subAddrs = clients.split('\n').filter((l) => l.includes('cmd=subscribe') || l.includes('sub=1')).map((l) => /addr=(\S+)/.exec(l)?.[1]).filter(Boolean) as string[];
+    expect(subAddrs.length).toBeGreaterThan(0);
+    for (const addr of subAddrs) await admin.client('KILL', 'ADDR', addr).catch(() => undefined);
+    await within(new Promise<void>((r) => { const t = setInterval(() => { if (guard.feed.state() === 'lost') { clearInterval(t); r(); } }, 1); }), 5000, 'loss to be noticed');
+    expect(guard.refusal()).toBeUndefined(); // within the bound: still serving
+    now += 5000;
+    expect(guard.refusal()?.code).toBe(LOCK_FEED_LOST);
+    await within(new Promise<void>((r) => { const t = setInterval(() => { if (guard.feed.state() === 'synced') { clearInterval(t); r(); } }, 5); }), 10_000, 'reconnect');
+    expect(guard.refusal()).toBeUndefined();
+  });
+});
