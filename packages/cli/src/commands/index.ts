@@ -3,5 +3,6 @@ import type { Command } from '../command.js';
 import { fakeClaudeCommand } from './fake-claude.js';
 import { sidecarCommand } from './sidecar.js';
 import { devCommand } from './dev.js';
+import { approvalsCommands } from './approvals.js';
 
-export const commands: Command[] = [sidecarCommand, devCommand, fakeClaudeCommand];
+export const commands: Command[] = [sidecarCommand, devCommand, fakeClaudeCommand, ...approvalsCommands];

@@ -34,7 +34,7 @@ export function heartbeatKey(prefix: string, policy: string): string {
 /** Count live sidecars at `generation` (drops expired members first). */
 export async function countSidecars(redis: Redis, prefix: string, policy: string, generation: number, nowMs: number): Promise<number> {
   const key = heartbeatKey(prefix, policy);
-  const [, members] = (await redis.multi().zremrangebyscore(key, '-inf', nowMs).zrange(key, 0, -1).exec()) as [[null, number], [null, string[]]];
+  const [, members] = (await redis.multi().zremrangebyscore(key, '-inf', nowMs.toString()).zrange(key, '0', '-1').exec()) as [[null, number], [null, string[]]];
   return members[1].filter((m) => m.endsWith(`@${generation}`)).length;
 }
 
