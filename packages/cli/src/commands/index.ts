@@ -4,5 +4,8 @@ import { fakeClaudeCommand } from './fake-claude.js';
 import { sidecarCommand } from './sidecar.js';
 import { devCommand } from './dev.js';
 import { approvalsCommands } from './approvals.js';
+import { controllerCommand } from './controller.js';
+import { lockCommand, unlockCommand } from './lock.js';
+import { ownersOffboardCommand, ownersReinstateCommand, ownersListCommand } from './owners.js';
 
-export const commands: Command[] = [sidecarCommand, devCommand, fakeClaudeCommand, ...approvalsCommands];
+export const commands: Command[] = [sidecarCommand, devCommand, fakeClaudeCommand, ...approvalsCommands, controllerCommand, lockCommand, unlockCommand, ownersOffboardCommand, ownersReinstateCommand, ownersListCommand];

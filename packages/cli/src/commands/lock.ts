@@ -1,0 +1,123 @@
+// `skillgate lock ...` / `skillgate unlock ...`: the kill switch, as SkillLock objects written with the
+// caller's own kubeconfig, so RBAC decides who may lock. The controller propagates a new lock to every
+// sidecar within a second: matching requests are refused and matching live streams are cut.
+import { createHash } from 'node:crypto';
+import { API_VERSION, type LockTargetKind, type SkillLock } from '@skillgate/api';
+import { LockClient, kubeClients } from '@skillgate/controller';
+import { CliError, outputOption, printData, type Command } from '../command.js';
+
+const KINDS: LockTargetKind[] = ['skill', 'owner', 'pod', 'session', 'token', 'namespace'];
+
+/** `1h`, `30m`, `90s`, `2d` → milliseconds. */
+export function parseDuration(v: string): number {
+  const m = /^(\d+)(s|m|h|d)$/.exec(v.trim());
+  if (!m) throw new CliError(`--expires must look like 30m, 1h or 2d, got "${v}"`, 2);
+  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
+}
+
+/** A readable, deterministic lock name: kind, a slug of the value, and a short hash (DNS-1123). */
+export function lockName(kind: LockTargetKind, value: string, namespace?: string): string {
+  const slug = value.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'x';
+  const hash = createHash('sha256').update(`${kind}\0${namespace ?? ''}\0${value}`).digest('hex').slice(0, 8);
+  return `${kind}-${slug}-${hash}`;
+}
+
+function whoAmI(): string {
+  return process.env.SKILLGATE_USER ?? process.env.USER ?? 'cli';
+}
+
+export const lockCommand: Command = {
+  name: ['lock'],
+  summary: 'lock a skill, owner, pod, session, token or namespace (cuts live streams)',
+  usage: 'lock skill|owner|pod|session|token|namespace VALUE [-n NS] --reason R [--expires 1h] [--name N] | lock list [--output json]',
+  help: `Creates a SkillLock through the Kubernetes API (your kubeconfig; RBAC applies).
+  skillgate lock skill summarize -n team-a --reason "exfiltration suspected" --expires 2h
+  skillgate lock owner alice@example.com --reason "offboarded"
+  skillgate lock pod summarize-7d9f -n team-a --reason "investigating"
+  skillgate lock session sess_123 --reason "bad prompt"
+  skillgate lock token 3f2a...-jti --reason "token leaked"
+  skillgate lock namespace team-a --reason "incident 42"
+  skillgate lock list`,
+  options: {
+    namespace: { type: 'string', short: 'n' },
+    reason: { type: 'string' },
+    expires: { type: 'string' },
+    name: { type: 'string' },
+    kubeconfig: { type: 'string' },
+    ...outputOption,
+  },
+  async run({ values, positionals }) {
+    const v = values as Record<string, string | undefined>;
+    const client = new LockClient(kubeClients(v.kubeconfig));
+    const [kind, value] = positionals;
+    if (kind === 'list') {
+      const locks = await client.list().catch((err: Error) => { throw new CliError(err.message); });
+      const rows = locks.map((l) => ({
+        name: l.metadata.name, kind: l.spec.target.kind, value: l.spec.target.value, namespace: l.spec.target.namespace ?? '',
+        reason: l.spec.reason, createdBy: l.spec.createdBy ?? '', expiresAt: l.spec.expiresAt ?? '',
+        active: l.status?.conditions?.find((c) => c.type === 'Active')?.status ?? 'Unknown',
+      }));
+      printData(values, rows, () => rows.length === 0 ? 'no locks' : rows.map((r) => `${r.name}\t${r.kind}=${r.namespace ? `${r.namespace}/` : ''}${r.value}\tactive=${r.active}\t${r.expiresAt ? `until ${r.expiresAt}\t` : ''}${r.reason}`).join('\n'));
+      return 0;
+    }
+    if (!kind || !KINDS.includes(kind as LockTargetKind)) throw new CliError(`first argument must be one of ${KINDS.join(', ')} or list`, 2);
+    if (!value) throw new CliError(`lock ${kind} needs a value, e.g. skillgate lock ${kind} NAME --reason R`, 2);
+    if (!v.reason) throw new CliError('--reason is required: say why, it is shown to the skill and recorded', 2);
+    if (v.namespace && kind !== 'skill' && kind !== 'pod') throw new CliError('-n applies only to skill and pod locks', 2);
+    if (kind === 'pod' && !v.namespace) throw new CliError('lock pod needs -n NAMESPACE', 2);
+    const expiresAt = v.expires ? new Date(Date.now() + parseDuration(v.expires)).toISOString() : undefined;
+    const name = v.name ?? lockName(kind as LockTargetKind, value, v.namespace);
+    const lock: SkillLock = {
+      apiVersion: API_VERSION as 'skillgate.dev/v1alpha1',
+      kind: 'SkillLock',
+      metadata: { name, labels: { 'skillgate.dev/lock-source': 'cli' } },
+      spec: {
+        target: { kind: kind as LockTargetKind, value, ...(v.namespace ? { namespace: v.namespace } : {}) },
+        reason: v.reason,
+        createdBy: whoAmI(),
+        ...(expiresAt ? { expiresAt } : {}),
+      },
+    };
+    const created = await client.apply(lock).catch((err: Error) => { throw new CliError(err.message); });
+    printData(values, created, () => `locked: SkillLock ${name} (${kind} ${v.namespace ? `${v.namespace}/` : ''}${value})${expiresAt ? ` until ${expiresAt}` : ''}`);
+    return 0;
+  },
+};
+
+export const unlockCommand: Command = {
+  name: ['unlock'],
+  summary: 'lift a lock by name, or by its target',
+  usage: 'unlock NAME | unlock --target KIND=VALUE [-n NS]',
+  help: `Deletes the SkillLock (your kubeconfig; RBAC applies). With --target, finds the lock that
+skillgate lock created for that target, e.g. skillgate unlock --target skill=summarize -n team-a.`,
+  options: {
+    target: { type: 'string' },
+    namespace: { type: 'string', short: 'n' },
+    kubeconfig: { type: 'string' },
+    ...outputOption,
+  },
+  async run({ values, positionals }) {
+    const v = values as Record<string, string | undefined>;
+    const client = new LockClient(kubeClients(v.kubeconfig));
+    const names: string[] = [];
+    if (positionals[0]) names.push(positionals[0]);
+    else if (v.target) {
+      const m = /^(\w+)=(.+)$/.exec(v.target);
+      if (!m || !KINDS.includes(m[1] as LockTargetKind)) throw new CliError(`--target must be KIND=VALUE with KIND one of ${KINDS.join(', ')}`, 2);
+      const all = await client.list().catch((err: Error) => { throw new CliError(err.message); });
+      for (const l of all) {
+        const t = l.spec.target;
+        if (t.kind === m[1] && t.value.toLowerCase() === m[2]!.toLowerCase() && (t.namespace ?? '') === (v.namespace ?? '')) names.push(l.metadata.name);
+      }
+      if (names.length === 0) throw new CliError(`no lock targets ${v.target}${v.namespace ? ` in ${v.namespace}` : ''}`);
+    } else throw new CliError('give a lock NAME or --target KIND=VALUE', 2);
+    const removed: string[] = [];
+    for (const name of names) {
+      const gone = await client.remove(name).catch((err: Error) => { throw new CliError(err.message); });
+      if (!gone && positionals[0]) throw new CliError(`no SkillLock named ${name}`);
+      removed.push(name);
+    }
+    printData(values, { removed }, () => `unlocked: ${removed.join(', ')}`);
+    return 0;
+  },
+};

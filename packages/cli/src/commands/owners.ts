@@ -1,0 +1,63 @@
+// `skillgate owners offboard|reinstate|list`: the owner lifecycle from the command line, through the
+// Kubernetes API with the caller's kubeconfig (RBAC applies). Does exactly what SCIM does: flips the
+// owner record and places or lifts the owner's SkillLock; the controller then revokes their tokens
+// and cuts their skills' live streams.
+import { OwnerLifecycle, OwnerStore, LockClient, kubeClients } from '@skillgate/controller';
+import { CliError, outputOption, printData, type Command } from '../command.js';
+
+const common = {
+  'skillgate-namespace': { type: 'string' as const },
+  kubeconfig: { type: 'string' as const },
+  ...outputOption,
+};
+
+function lifecycle(v: Record<string, string | undefined>): { store: OwnerStore; lifecycle: OwnerLifecycle } {
+  const kube = kubeClients(v.kubeconfig);
+  const store = new OwnerStore(kube, v['skillgate-namespace'] ?? process.env.SKILLGATE_NAMESPACE ?? 'skillgate');
+  return { store, lifecycle: new OwnerLifecycle(store, new LockClient(kube)) };
+}
+
+const actor = (): string => process.env.SKILLGATE_USER ?? process.env.USER ?? 'cli';
+
+export const ownersOffboardCommand: Command = {
+  name: ['owners', 'offboard'],
+  summary: 'offboard an owner: lock every skill they own and revoke their tokens',
+  usage: 'owners offboard EMAIL --reason R [--skillgate-namespace NS] [--output json]',
+  options: { reason: { type: 'string' }, ...common },
+  async run({ values, positionals }) {
+    const v = values as Record<string, string | undefined>;
+    const email = positionals[0];
+    if (!email || !email.includes('@')) throw new CliError('owners offboard needs the owner\'s EMAIL', 2);
+    if (!v.reason) throw new CliError('--reason is required', 2);
+    const change = await lifecycle(v).lifecycle.offboard(email, v.reason, actor()).catch((err: Error) => { throw new CliError(err.message); });
+    printData(values, change, () => `${change.owner.email}: ${change.transition === 'unchanged' ? 'already offboarded (lock re-applied)' : 'offboarded'}; every skill they own is locked`);
+    return 0;
+  },
+};
+
+export const ownersReinstateCommand: Command = {
+  name: ['owners', 'reinstate'],
+  summary: 'reinstate an owner and lift their offboarding lock',
+  usage: 'owners reinstate EMAIL [--skillgate-namespace NS] [--output json]',
+  options: common,
+  async run({ values, positionals }) {
+    const v = values as Record<string, string | undefined>;
+    const email = positionals[0];
+    if (!email || !email.includes('@')) throw new CliError('owners reinstate needs the owner\'s EMAIL', 2);
+    const change = await lifecycle(v).lifecycle.reinstate(email, actor()).catch((err: Error) => { throw new CliError(err.message); });
+    printData(values, change, () => `${change.owner.email}: ${change.transition === 'unchanged' ? 'already active' : 'reinstated'}`);
+    return 0;
+  },
+};
+
+export const ownersListCommand: Command = {
+  name: ['owners', 'list'],
+  summary: 'list known owners and their status',
+  usage: 'owners list [--skillgate-namespace NS] [--output json]',
+  options: common,
+  async run({ values }) {
+    const owners = await lifecycle(values as Record<string, string | undefined>).store.list().catch((err: Error) => { throw new CliError(err.message); });
+    printData(values, owners, () => owners.length === 0 ? 'no owners recorded' : owners.map((o) => `${o.email}\t${o.active ? 'active' : 'offboarded'}${o.reason ? `\t${o.reason}` : ''}`).join('\n'));
+    return 0;
+  },
+};
