@@ -1,2 +1,89 @@
-// @skillgate/masking — detectors and actions for personal data and secrets, JSON- and SSE-aware masking. Pure: no I/O.
-export {};
+// @skillgate/masking — finds personal data and secrets in text, Claude Messages bodies and live
+// SSE streams, and masks them (redact, partial, keyed hash, reversible tokenize). Pure: no I/O,
+// no logging; findings carry type, offsets and an HMAC fingerprint, never the value.
+//
+// The sidecar's use:
+//   const masker = createMasker(policy.spec.masking, { key: installationKey });
+//   masker.maskText(text)                  -> { masked, findings }
+//   masker.maskMessagesRequest(body)       -> { body, findings }   (body: parsed JSON, not mutated)
+//   masker.maskMessagesResponse(body)      -> { body, findings }
+//   const sm = masker.createStreamMasker() ; for each SseParser event: for (const o of sm.push(ev)) write(o.raw)
+//                                            at upstream end: sm.end(); findings in sm.findings
+//   tokenize mode: mask the request (fills masker.vault), then masker.createStreamRestorer() /
+//   masker.restoreText() on the response so the skill sees its values again.
+//   masker.fingerprint(value)              -> the HMAC an investigator computes to search records
+// Invariant (property-tested): for every chunking, what a stream masker emits equals maskText of
+// the whole text, block by block.
+import type { MaskingSpec } from '@skillgate/api';
+import type { SseEvent } from '@skillgate/wire';
+import { MaskerCore, type MaskerOptions, type MaskResult } from './masker.js';
+import { maskRequestBody, maskResponseBody, type BodyMaskResult } from './messages.js';
+import { JsonTextStream, TextStream } from './stream-text.js';
+import { SseRewriter, type StreamOutput } from './stream.js';
+import { RestoreStream, restoreText } from './restore.js';
+import type { Vault } from './actions.js';
+import type { Finding } from './entities.js';
+
+export type { Finding, Detection } from './entities.js';
+export { ENTITY_TYPES, SECRET_SUBTYPES } from './entities.js';
+export { Vault, MaskingKey, PLACEHOLDER_RE } from './actions.js';
+export { validateCustomEntity, type CustomEntityProblem } from './detectors/custom.js';
+export { newestUserTurnText } from './messages.js';
+export type { MaskResult, MaskerOptions } from './masker.js';
+export type { BodyMaskResult } from './messages.js';
+export type { StreamOutput } from './stream.js';
+
+export interface StreamMasker {
+  /** Feed one parsed SSE event; forward the returned outputs' `.raw` bytes in order. */
+  push(ev: SseEvent): StreamOutput[];
+  /** The upstream ended: outputs for whatever is still held (no-op after message_stop). */
+  end(): StreamOutput[];
+  /** Findings so far, per block (path `content[i]`), offsets into that block's text. */
+  readonly findings: Finding[];
+}
+
+export interface Masker {
+  /** Placeholder → value map that tokenize mode fills; used by restoreText / createStreamRestorer. */
+  readonly vault: Vault;
+  maskText(text: string): MaskResult;
+  maskMessagesRequest(body: unknown): BodyMaskResult;
+  maskMessagesResponse(body: unknown): BodyMaskResult;
+  /** Masks text, thinking (only when spec.thinking) and tool input deltas of a response stream. */
+  createStreamMasker(): StreamMasker;
+  /** Tokenize mode: placeholders known to the vault back to their values. */
+  restoreText(text: string): string;
+  /** Restores placeholders in a response body's text and tool inputs. */
+  restoreMessagesResponse(body: unknown): unknown;
+  createStreamRestorer(): StreamMasker;
+  /** HMAC-SHA256(installation key, value), hex: what findings carry. */
+  fingerprint(value: string): string;
+}
+
+/** Build a masker for a policy's masking spec (undefined: all built-in entities, redact). Throws on an invalid custom entity. */
+export function createMasker(spec: MaskingSpec | undefined, opts: MaskerOptions): Masker {
+  const core = new MaskerCore(spec, opts);
+  const thinking = core.spec.thinking === true;
+  const mask = (t: string) => core.maskText(t);
+  return {
+    vault: core.vault,
+    maskText: mask,
+    maskMessagesRequest: (body) => maskRequestBody(body, mask, thinking),
+    maskMessagesResponse: (body) => maskResponseBody(body, mask, thinking),
+    createStreamMasker: () => new SseRewriter({
+      text: () => new TextStream(core),
+      thinking: () => (thinking ? new TextStream(core) : undefined),
+      json: () => new JsonTextStream(core),
+    }),
+    restoreText: (t) => restoreText(t, core.vault),
+    restoreMessagesResponse: (body) => maskResponseBody(body, (t) => ({ masked: restoreText(t, core.vault), findings: [] }), false).body,
+    createStreamRestorer: () => new SseRewriter({
+      text: () => new RestoreStream(core.vault),
+      thinking: () => undefined,
+      json: () => new RestoreStream(core.vault, true),
+    }),
+    fingerprint: (v) => core.key.fingerprint(v),
+  };
+}
+
+/** Lower-level pieces, for tests, benchmarks and tools. */
+export { MaskerCore, TextStream, JsonTextStream, SseRewriter, RestoreStream };

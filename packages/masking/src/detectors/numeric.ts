@@ -1,0 +1,169 @@
+// Detectors for the numeric family (boundary.ts): cards, SSN/ITIN, ABA routing and bank account
+// numbers, phone numbers, numeric dates of birth and IPv4 addresses. Each numeric run is split into
+// digit groups and separators once; the detectors look only at that run and at the context before it.
+import { findNumbers } from 'libphonenumber-js/max';
+import type { Detection } from '../entities.js';
+import { abaValid, cardIssuer, itinValid, luhnValid, ssnValid } from '../checksums.js';
+import { CONTEXT, lookback } from './context.js';
+
+const RUN = /[0-9+(][0-9 +()\-./]*/g;
+
+interface Group { s: number; e: number; d: string }
+
+export function detectNumeric(text: string, out: Detection[]): void {
+  RUN.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  while ((m = RUN.exec(text)) !== null) {
+    const runStart = m.index;
+    const runEnd = runStart + m[0].length;
+    // Fewer than 4 digits can be none of these entities.
+    let digits = 0;
+    for (let i = runStart; i < runEnd && digits < 4; i++) { const c = text.charCodeAt(i); if (c >= 48 && c <= 57) digits++; }
+    if (digits < 4) continue;
+    scanRun(text, runStart, runEnd, out);
+  }
+}
+
+function scanRun(text: string, runStart: number, runEnd: number, out: Detection[]): void {
+  const groups: Group[] = [];
+  let i = runStart;
+  while (i < runEnd) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      let e = i + 1;
+      while (e < runEnd && text.charCodeAt(e) >= 48 && text.charCodeAt(e) <= 57) e++;
+      groups.push({ s: i, e, d: text.slice(i, e) });
+      i = e;
+    } else i++;
+  }
+  // A digit run glued to a letter before it ("v1.2.3.4", "order12345678") is an identifier, not an entity.
+  const lastGroup = groups[groups.length - 1];
+  const gluedBefore = groups.length > 0 && groups[0]!.s === runStart && runStart > 0 && isAlnum(text.charCodeAt(runStart - 1));
+  const gluedAfter = lastGroup !== undefined && lastGroup.e === runEnd && runEnd < text.length && isAlnum(text.charCodeAt(runEnd));
+  const taken: Array<[number, number]> = [];
+  const push = (d: Detection) => { out.push(d); taken.push([d.start, d.end]); };
+  const free = (s: number, e: number) => taken.every(([a, b]) => e <= a || s >= b);
+  const sep = (g: number) => text.slice(groups[g]!.e, groups[g + 1]!.s);
+
+  for (let g = 0; g < groups.length; g++) {
+    const first = groups[g]!;
+    const edgeBefore = g === 0 ? gluedBefore : false;
+    if (edgeBefore) continue;
+    // IPv4: exactly four dot-separated groups.
+    if (g + 3 < groups.length || g + 3 === groups.length - 1) {
+      if (g + 3 < groups.length && sep(g) === '.' && sep(g + 1) === '.' && sep(g + 2) === '.') {
+        const last = groups[g + 3]!;
+        const nextIsDotDigit = g + 4 < groups.length && sep(g + 3) === '.';
+        const endGlued = g + 3 === groups.length - 1 && gluedAfter;
+        const prevDot = g > 0 && sep(g - 1) === '.';
+        if (!nextIsDotDigit && !endGlued && !prevDot && [0, 1, 2, 3].every((k) => octet(groups[g + k]!.d))
+          && !CONTEXT.version.test(lookback(text, first.s, 12))) {
+          push({ type: 'IP_ADDRESS', start: first.s, end: last.e });
+          g += 3;
+          continue;
+        }
+      }
+    }
+    // Credit cards: 12-19 digits in groups joined by one consistent ' ' or '-'.
+    let card: Detection | undefined;
+    let joiner: string | undefined;
+    let acc = '';
+    for (let h = g; h < groups.length; h++) {
+      if (h > g) {
+        const s = sep(h - 1);
+        if (s !== ' ' && s !== '-') break;
+        if (joiner === undefined) joiner = s; else if (s !== joiner) break;
+      }
+      acc += groups[h]!.d;
+      if (acc.length > 19) break;
+      const endGlued = h === groups.length - 1 && gluedAfter;
+      const continues = h + 1 < groups.length && (sep(h) === joiner || (joiner === undefined && (sep(h) === ' ' || sep(h) === '-'))) && acc.length + groups[h + 1]!.d.length <= 19;
+      if (acc.length >= 12 && !endGlued && cardIssuer(acc) && luhnValid(acc)) {
+        card = { type: 'CREDIT_CARD', start: first.s, end: groups[h]!.e };
+        if (!continues) break;
+      }
+    }
+    if (card) { push(card); while (g + 1 < groups.length && groups[g + 1]!.s < card.end) g++; continue; }
+    const ctx = () => lookback(text, first.s);
+    // SSN / ITIN: 3-2-4.
+    if (g + 2 < groups.length && first.d.length === 3 && groups[g + 1]!.d.length === 2 && groups[g + 2]!.d.length === 4
+      && sep(g) === sep(g + 1) && (sep(g) === '-' || sep(g) === ' ')
+      && !(g + 3 < groups.length && (sep(g + 2) === '-' || sep(g + 2) === ' ') && groups[g + 3]!.d.length <= 4 && sep(g + 2) === sep(g))
+      && !(g + 2 === groups.length - 1 && gluedAfter)) {
+      const d = first.d + groups[g + 1]!.d + groups[g + 2]!.d;
+      const c = ctx();
+      const dashed = sep(g) === '-';
+      if (itinValid(d) && (dashed || CONTEXT.itin.test(c) || CONTEXT.ssn.test(c))) { push({ type: 'US_ITIN', start: first.s, end: groups[g + 2]!.e }); g += 2; continue; }
+      if (ssnValid(d) && (dashed || CONTEXT.ssn.test(c))) { push({ type: 'US_SSN', start: first.s, end: groups[g + 2]!.e }); g += 2; continue; }
+    }
+    // Numeric dates of birth: yyyy-mm-dd, dd/mm/yyyy, mm/dd/yyyy, dd.mm.yyyy with a birth context word.
+    if (g + 2 < groups.length) {
+      const s1 = sep(g); const s2 = sep(g + 1);
+      if (s1 === s2 && (s1 === '-' || s1 === '/' || s1 === '.') && !(g + 2 === groups.length - 1 && gluedAfter)
+        && !(g + 3 < groups.length && sep(g + 2) === s1)) {
+        const [a, b, c] = [first.d, groups[g + 1]!.d, groups[g + 2]!.d];
+        if (isDate(a, b, c) && CONTEXT.dob.test(ctx())) { push({ type: 'DATE_OF_BIRTH', start: first.s, end: groups[g + 2]!.e }); g += 2; continue; }
+      }
+    }
+    // Single groups with context: ABA routing (9, checksum), SSN/ITIN without separators, bank accounts.
+    const lone = !(g + 1 < groups.length && (sep(g) === '-' || sep(g) === ' ') && groups[g + 1]!.d.length >= 2)
+      && !(g > 0 && (sep(g - 1) === '-' || sep(g - 1) === '.'))
+      && !(g === groups.length - 1 && gluedAfter);
+    if (lone) {
+      const d = first.d;
+      const c = ctx();
+      if (d.length === 9 && CONTEXT.aba.test(c) && abaValid(d)) { push({ type: 'ABA_ROUTING_NUMBER', start: first.s, end: first.e }); continue; }
+      if (d.length === 9 && CONTEXT.ssn.test(c) && (ssnValid(d) || itinValid(d))) { push({ type: itinValid(d) ? 'US_ITIN' : 'US_SSN', start: first.s, end: first.e }); continue; }
+      if (d.length >= 8 && d.length <= 17 && CONTEXT.bankAccount.test(c) && !CONTEXT.phone.test(c)) { push({ type: 'US_BANK_NUMBER', start: first.s, end: first.e }); continue; }
+    }
+  }
+  // Phone numbers: libphonenumber-js on the run, for what the rules above did not claim.
+  const runText = text.slice(runStart, runEnd);
+  if (runText.length > 256 || gluedBefore) return;
+  let found: ReturnType<typeof findNumbers>;
+  try {
+    found = findNumbers(runText, { defaultCountry: 'US', v2: true });
+  } catch {
+    return;
+  }
+  for (const f of found) {
+    const s = runStart + f.startsAt;
+    const e = runStart + f.endsAt;
+    if (!free(s, e)) continue;
+    if (e === runEnd && gluedAfter) continue;
+    const raw = runText.slice(f.startsAt, f.endsAt);
+    const intl = raw.startsWith('+');
+    const formatted = /[ ().\-]/.test(raw);
+    if (!f.number.isValid()) continue;
+    if (!intl && !formatted && !CONTEXT.phone.test(lookback(text, s))) continue;
+    if (!intl && !CONTEXT.phone.test(lookback(text, s)) && /^\d{4}[-./]\d{2}[-./]\d{2}/.test(raw)) continue;
+    push({ type: 'PHONE_NUMBER', start: s, end: e });
+  }
+}
+
+function isAlnum(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+}
+
+function octet(d: string): boolean {
+  return d.length <= 3 && Number(d) <= 255 && !(d.length > 1 && d[0] === '0');
+}
+
+/** Does a three-part numeric date exist (year 1900..2030 in either first or last position)? */
+export function isDate(a: string, b: string, c: string): boolean {
+  let y: number; let m: number; let d: number;
+  if (a.length === 4) { y = +a; m = +b; d = +c; if (b.length > 2 || c.length > 2) return false; }
+  else if (c.length === 4 && a.length <= 2 && b.length <= 2) {
+    y = +c;
+    // Month first (US) when it can be; otherwise day first.
+    if (+a <= 12) { m = +a; d = +b; if (!dateExists(y, m, d)) { m = +b; d = +a; } }
+    else { d = +a; m = +b; }
+  } else return false;
+  return y >= 1900 && y <= 2030 && dateExists(y, m, d);
+}
+
+export function dateExists(y: number, m: number, d: number): boolean {
+  if (m < 1 || m > 12 || d < 1) return false;
+  const days = [31, (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+  return d <= days[m - 1]!;
+}

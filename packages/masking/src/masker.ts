@@ -1,0 +1,89 @@
+// createMasker: a MaskingSpec and an installation key become a Masker that masks plain text,
+// Claude Messages requests and responses (structure-aware), and SSE streams. Pure: no I/O; the
+// only state is the Vault that tokenize mode fills for restoring placeholders.
+import type { MaskingAction, MaskingSpec } from '@skillgate/api';
+import { ENTITY_TYPES, type Detection, type Finding } from './entities.js';
+import { MaskingKey, render, Vault } from './actions.js';
+import { scan, type ScanConfig } from './scan.js';
+import { compileCustom, spanningKeywords } from './detectors/custom.js';
+import type { WindowMasker } from './stream-text.js';
+
+export interface MaskResult { masked: string; findings: Finding[] }
+
+export interface MaskerOptions {
+  /** Installation key for fingerprints, hashes and placeholders (>= 16 bytes). */
+  key: Buffer | string;
+  /** Vault to fill in tokenize mode (default: a new one, see Masker.vault). */
+  vault?: Vault;
+}
+
+export class MaskerCore implements WindowMasker {
+  readonly key: MaskingKey;
+  readonly vault: Vault;
+  readonly spec: MaskingSpec;
+  readonly spanningKeywords: string[];
+  private readonly scanConfig: ScanConfig;
+  private readonly actions = new Map<string, MaskingAction>();
+  private readonly defaultAction: MaskingAction;
+
+  constructor(spec: MaskingSpec | undefined, opts: MaskerOptions) {
+    this.spec = spec ?? {};
+    this.key = new MaskingKey(opts.key);
+    this.vault = opts.vault ?? new Vault();
+    const custom = compileCustom(this.spec.custom);
+    this.spanningKeywords = spanningKeywords(custom);
+    this.defaultAction = this.spec.defaultAction ?? (this.spec.mode === 'tokenize' ? 'tokenize' : 'redact');
+    const enabled = new Set<string>([...ENTITY_TYPES, ...custom.map((c) => c.name)]);
+    for (const e of this.spec.entities ?? []) {
+      if (e.enabled === false) enabled.delete(e.type);
+      else enabled.add(e.type);
+      if (e.action) this.actions.set(e.type, e.action);
+    }
+    for (const c of this.spec.custom ?? []) if (c.action && !this.actions.has(c.name)) this.actions.set(c.name, c.action);
+    this.scanConfig = { enabled, custom };
+  }
+
+  actionFor(type: string): MaskingAction {
+    return this.actions.get(type) ?? this.defaultAction;
+  }
+
+  detect(text: string): Detection[] {
+    return scan(text, this.scanConfig);
+  }
+
+  maskText(text: string): MaskResult {
+    return this.maskWindow(text, 0, 0, text.length);
+  }
+
+  maskWindow(text: string, base: number, from: number, to: number): MaskResult {
+    const window = base === 0 && to === text.length ? text : text.slice(base, to);
+    const detections = this.detect(window);
+    let masked = '';
+    let pos = from;
+    const findings: Finding[] = [];
+    for (const d of detections) {
+      const start = d.start + base;
+      const end = d.end + base;
+      if (end <= from) continue;
+      // A detection crossing the emitted point would mean a boundary bug: mask what is left of it
+      // rather than emit any of it raw.
+      const s = Math.max(start, from);
+      const value = text.slice(start, end);
+      masked += text.slice(pos, s);
+      masked += this.replacement(d, value);
+      pos = end;
+      const f: Finding = { type: d.type, start, end, fingerprint: this.key.fingerprint(value) };
+      if (d.subtype) f.subtype = d.subtype;
+      findings.push(f);
+    }
+    masked += text.slice(pos, to);
+    return { masked, findings };
+  }
+
+  private replacement(d: Detection, value: string): string {
+    const action = this.actionFor(d.type);
+    const r = render(action, d.type, d.subtype, value, this.key);
+    if (action === 'tokenize') this.vault.set(r, value);
+    return r;
+  }
+}

@@ -1,0 +1,127 @@
+// Structure-aware masking of Claude Messages bodies: walks the places people put text (system,
+// messages[].content, text/document/tool_result blocks, the strings inside tool_use inputs, and
+// thinking only when the policy says so) and leaves everything else alone: ids, signatures, model
+// and tool names, base64 media, cache_control, encrypted search results. Never mutates its input.
+import type { Finding } from './entities.js';
+import type { MaskResult } from './masker.js';
+
+export interface BodyMaskResult { body: unknown; findings: Finding[] }
+
+type TextMasker = (text: string) => MaskResult;
+
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+class Walker {
+  readonly findings: Finding[] = [];
+  constructor(private readonly mask: TextMasker, private readonly thinking: boolean) {}
+
+  text(s: string, path: string): string {
+    const r = this.mask(s);
+    for (const f of r.findings) this.findings.push({ ...f, path });
+    return r.masked;
+  }
+
+  /** Strings inside a tool input (values only: keys are the tool's schema). */
+  value(v: unknown, path: string): unknown {
+    if (typeof v === 'string') return this.text(v, path);
+    if (Array.isArray(v)) return v.map((x, i) => this.value(x, `${path}[${i}]`));
+    if (isRecord(v)) {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) out[k] = this.value(x, `${path}.${k}`);
+      return out;
+    }
+    return v;
+  }
+
+  content(c: unknown, path: string): unknown {
+    if (typeof c === 'string') return this.text(c, path);
+    if (Array.isArray(c)) return c.map((b, i) => this.block(b, `${path}[${i}]`));
+    return c;
+  }
+
+  block(b: unknown, path: string): unknown {
+    if (!isRecord(b)) return b;
+    const out: Record<string, unknown> = { ...b };
+    switch (b.type) {
+      case 'text':
+        if (typeof b.text === 'string') out.text = this.text(b.text, `${path}.text`);
+        if (Array.isArray(b.citations)) out.citations = b.citations.map((c, i) => this.citation(c, `${path}.citations[${i}]`));
+        break;
+      case 'tool_use': case 'server_tool_use': case 'mcp_tool_use':
+        if ('input' in b) out.input = this.value(b.input, `${path}.input`);
+        break;
+      case 'tool_result': case 'mcp_tool_result':
+        if ('content' in b) out.content = this.content(b.content, `${path}.content`);
+        break;
+      case 'document': {
+        const src = b.source;
+        if (isRecord(src)) {
+          if (src.type === 'text' && typeof src.data === 'string') out.source = { ...src, data: this.text(src.data, `${path}.source.data`) };
+          else if (src.type === 'content') out.source = { ...src, content: this.content(src.content, `${path}.source.content`) };
+        }
+        if (typeof b.context === 'string') out.context = this.text(b.context, `${path}.context`);
+        break;
+      }
+      case 'search_result':
+        if ('content' in b) out.content = this.content(b.content, `${path}.content`);
+        break;
+      case 'thinking':
+        if (this.thinking && typeof b.thinking === 'string') out.thinking = this.text(b.thinking, `${path}.thinking`);
+        break;
+      default:
+        // image, redacted_thinking, server tool results (encrypted), container uploads...: untouched
+        return b;
+    }
+    return out;
+  }
+
+  citation(c: unknown, path: string): unknown {
+    if (!isRecord(c) || typeof c.cited_text !== 'string') return c;
+    return { ...c, cited_text: this.text(c.cited_text, `${path}.cited_text`) };
+  }
+}
+
+export function maskRequestBody(body: unknown, mask: TextMasker, thinking: boolean): BodyMaskResult {
+  if (!isRecord(body)) return { body, findings: [] };
+  const w = new Walker(mask, thinking);
+  const out: Record<string, unknown> = { ...body };
+  if ('system' in body) out.system = w.content(body.system, 'system');
+  if (Array.isArray(body.messages)) {
+    out.messages = body.messages.map((m, i) => {
+      if (!isRecord(m)) return m;
+      return 'content' in m ? { ...m, content: w.content(m.content, `messages[${i}].content`) } : m;
+    });
+  }
+  return { body: out, findings: w.findings };
+}
+
+export function maskResponseBody(body: unknown, mask: TextMasker, thinking: boolean): BodyMaskResult {
+  if (!isRecord(body)) return { body, findings: [] };
+  const w = new Walker(mask, thinking);
+  const out: Record<string, unknown> = { ...body };
+  if (Array.isArray(body.content)) out.content = body.content.map((b, i) => w.block(b, `content[${i}]`));
+  return { body: out, findings: w.findings };
+}
+
+/**
+ * The text of the newest user turn: its text blocks and tool results (what approval rules on
+ * keywords, patterns and findings look at). Empty when the last message is not from the user.
+ */
+export function newestUserTurnText(body: unknown): string {
+  if (!isRecord(body) || !Array.isArray(body.messages)) return '';
+  const last = body.messages[body.messages.length - 1];
+  if (!isRecord(last) || last.role !== 'user') return '';
+  const parts: string[] = [];
+  const collect = (c: unknown) => {
+    if (typeof c === 'string') { parts.push(c); return; }
+    if (!Array.isArray(c)) return;
+    for (const b of c) {
+      if (!isRecord(b)) continue;
+      if (b.type === 'text' && typeof b.text === 'string') parts.push(b.text);
+      else if ((b.type === 'tool_result' || b.type === 'mcp_tool_result') && 'content' in b) collect(b.content);
+      else if (b.type === 'document' && isRecord(b.source) && b.source.type === 'text' && typeof b.source.data === 'string') parts.push(b.source.data);
+    }
+  };
+  collect(last.content);
+  return parts.join('\n');
+}

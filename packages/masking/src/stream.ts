@@ -1,0 +1,159 @@
+// SSE streams: rewrites a Claude Messages event stream block by block (mask, or restore in
+// tokenize mode) while keeping it a live stream. Events it does not change go out as their
+// original bytes; changed deltas are re-serialised; held text is flushed at content_block_stop,
+// message_stop and error. If anything goes wrong inside a block, that block's text is dropped,
+// never emitted raw.
+import { formatSse, type SseEvent } from '@skillgate/wire';
+import type { Finding } from './entities.js';
+
+/** One block's text transformer (TextStream, JsonTextStream or RestoreStream). */
+export interface BlockStream {
+  push(delta: string): string;
+  end(): string;
+  readonly findings?: Finding[];
+}
+
+/** What to do with each kind of block: return undefined to pass its deltas through. */
+export interface BlockPolicy {
+  text(): BlockStream | undefined;
+  thinking(): BlockStream | undefined;
+  json(index: number): BlockStream | undefined;
+}
+
+/** Something to forward: an event (synthesised or original) or original bytes; write `.raw` either way. */
+export type StreamOutput = SseEvent | { raw: Buffer };
+
+type DeltaKind = 'text_delta' | 'thinking_delta' | 'input_json_delta';
+const FIELD: Record<DeltaKind, 'text' | 'thinking' | 'partial_json'> = { text_delta: 'text', thinking_delta: 'thinking', input_json_delta: 'partial_json' };
+
+interface Block { stream: BlockStream; kind: DeltaKind; failed: boolean; index: number }
+
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+export class SseRewriter {
+  private readonly blocks = new Map<number, Block>();
+  readonly findings: Finding[] = [];
+
+  constructor(private readonly policy: BlockPolicy) {}
+
+  push(ev: SseEvent): StreamOutput[] {
+    try {
+      return this.handle(ev);
+    } catch {
+      // Unknown failure: drop the event if it could carry text, pass the rest.
+      return ev.event === 'content_block_delta' || ev.event === 'content_block_start' ? [] : [{ raw: ev.raw }];
+    }
+  }
+
+  /** The upstream ended (possibly without message_stop): flush every open block. */
+  end(): StreamOutput[] {
+    const out: StreamOutput[] = [];
+    for (const b of [...this.blocks.values()]) this.flush(b, out);
+    return out;
+  }
+
+  private handle(ev: SseEvent): StreamOutput[] {
+    switch (ev.event) {
+      case 'content_block_start': return this.onStart(ev);
+      case 'content_block_delta': return this.onDelta(ev);
+      case 'content_block_stop': {
+        const data = parse(ev);
+        const index = data && typeof data.index === 'number' ? data.index : undefined;
+        const out: StreamOutput[] = [];
+        const b = index !== undefined ? this.blocks.get(index) : undefined;
+        if (b) this.flush(b, out);
+        out.push({ raw: ev.raw });
+        return out;
+      }
+      case 'message_stop': case 'error': {
+        const out = this.end();
+        out.push({ raw: ev.raw });
+        return out;
+      }
+      default:
+        return [{ raw: ev.raw }];
+    }
+  }
+
+  private onStart(ev: SseEvent): StreamOutput[] {
+    const data = parse(ev);
+    if (!data || typeof data.index !== 'number' || !isRecord(data.content_block)) return [{ raw: ev.raw }];
+    const cb = data.content_block;
+    const index = data.index;
+    let stream: BlockStream | undefined;
+    let kind: DeltaKind | undefined;
+    if (cb.type === 'text') { stream = this.policy.text(); kind = 'text_delta'; }
+    else if (cb.type === 'thinking') { stream = this.policy.thinking(); kind = 'thinking_delta'; }
+    else if (cb.type === 'tool_use' || cb.type === 'server_tool_use' || cb.type === 'mcp_tool_use') { stream = this.policy.json(index); kind = 'input_json_delta'; }
+    if (!stream || !kind) return [{ raw: ev.raw }];
+    const block: Block = { stream, kind, failed: false, index };
+    this.blocks.set(index, block);
+    // A block that starts with text already in it: run that text through the block stream too.
+    const field = kind === 'text_delta' ? 'text' : kind === 'thinking_delta' ? 'thinking' : undefined;
+    if (field && typeof cb[field] === 'string' && cb[field] !== '') {
+      const initial = cb[field];
+      let emitted: string;
+      try { emitted = block.stream.push(initial); } catch { block.failed = true; emitted = ''; }
+      if (emitted === initial && !('held' in block.stream && (block.stream as { held: number }).held > 0)) return [{ raw: ev.raw }];
+      return [event('content_block_start', { ...data, content_block: { ...cb, [field]: emitted } })];
+    }
+    return [{ raw: ev.raw }];
+  }
+
+  private onDelta(ev: SseEvent): StreamOutput[] {
+    const data = parse(ev);
+    if (!data) {
+      // A delta we cannot read might carry text: never forward it unread.
+      return [];
+    }
+    const index = typeof data.index === 'number' ? data.index : -1;
+    const b = this.blocks.get(index);
+    const delta = isRecord(data.delta) ? data.delta : undefined;
+    if (!b || !delta || delta.type !== b.kind) return [{ raw: ev.raw }];
+    const field = FIELD[b.kind];
+    const input = delta[field];
+    if (typeof input !== 'string') return [];
+    if (b.failed) return [];
+    const heldBefore = heldOf(b.stream);
+    let emitted: string;
+    try {
+      emitted = b.stream.push(input);
+    } catch {
+      b.failed = true;
+      return [];
+    }
+    if (emitted === input && heldBefore === 0 && heldOf(b.stream) === 0) return [{ raw: ev.raw }];
+    if (emitted === '') return [];
+    return [event('content_block_delta', { ...data, delta: { ...delta, [field]: emitted } })];
+  }
+
+  private flush(b: Block, out: StreamOutput[]): void {
+    this.blocks.delete(b.index);
+    if (b.failed) return;
+    let rest: string;
+    try { rest = b.stream.end(); } catch { return; }
+    if (b.stream.findings) for (const f of b.stream.findings) this.findings.push({ ...f, path: f.path ? `content[${b.index}].${f.path}` : `content[${b.index}]` });
+    if (rest === '') return;
+    out.push(event('content_block_delta', { type: 'content_block_delta', index: b.index, delta: { type: b.kind, [FIELD[b.kind]]: rest } }));
+  }
+}
+
+function heldOf(s: BlockStream): number {
+  const h = (s as { held?: unknown }).held;
+  return typeof h === 'number' ? h : 0;
+}
+
+function parse(ev: SseEvent): Record<string, unknown> | undefined {
+  if (ev.data === '') return undefined;
+  try {
+    const v: unknown = JSON.parse(ev.data);
+    return isRecord(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function event(name: string, data: unknown): SseEvent {
+  const text = formatSse(name, data);
+  return { event: name, data: JSON.stringify(data), raw: Buffer.from(text, 'utf8') };
+}
