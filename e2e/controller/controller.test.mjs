@@ -1,0 +1,184 @@
+// The controller end to end: a real kube-apiserver (TokenReview, pods, CRDs, RBAC), real Redis, and
+// real sidecar child processes streaming from a slow upstream. Proves that only genuine, current,
+// correctly-audienced tokens of live pods are exchanged; that SCIM speaks Okta's and Entra's
+// deprovisioning dialects; and that offboarding an owner through SCIM cuts each of that owner's live
+// streams and refuses their next request while another owner's skill keeps streaming.
+import fs from 'node:fs';
+import path from 'node:path';
+import { importPKCS8, SignJWT } from 'jose';
+import { setup, endlessSse, openStream, within } from './harness.mjs';
+
+let h;
+let upstream;
+beforeAll(async () => {
+  h = await setup();
+  upstream = await endlessSse();
+}, 180_000);
+afterAll(async () => {
+  await upstream?.close();
+  await h?.stop();
+});
+
+const saKey = () => path.join(h.cp.tmpDir, 'pki', 'sa.key');
+
+describe('token exchange against the real API server', () => {
+  test('a pod-bound token of a skill pod is exchanged for a workload token and the upstream credential', async () => {
+    const pod = await h.skillPod('ok-pod', { skill: 'summarize', owner: `erin${h.domain}` });
+    const { status, body } = await h.exchange(pod.token);
+    expect(status).toBe(200);
+    expect(body.issued_token_type).toBe('urn:ietf:params:oauth:token-type:jwt');
+    expect(body.token_type).toBe('N_A');
+    expect(body.expires_in).toBe(600);
+    expect(body.skill_identity).toMatchObject({ namespace: h.teamNs, pod: 'ok-pod', podUid: pod.uid, skill: 'summarize', owner: `erin${h.domain}` });
+    expect(body.upstream_credential).toEqual({ type: 'api_key', value: h.apiKey });
+    const jwks = await (await fetch(`${h.controller.url}/.well-known/jwks.json`)).json();
+    expect(jwks.keys[0].alg).toBe('ES256');
+  });
+
+  test('a forged token is refused with invalid_grant', async () => {
+    const forged = await new SignJWT({ 'kubernetes.io': { namespace: h.teamNs } }).setProtectedHeader({ alg: 'HS256' })
+      .setSubject(`system:serviceaccount:${h.teamNs}:default`).setAudience('skillgate').setIssuer('https://kubernetes.default.svc')
+      .setIssuedAt().setExpirationTime('10m').sign(new TextEncoder().encode('not-the-cluster-key-0123456789abcdef'));
+    const { status, body } = await h.exchange(forged);
+    expect(status).toBe(400);
+    expect(body.error).toBe('invalid_grant');
+  });
+
+  test('a token signed with the cluster key is accepted while current and refused once expired', async () => {
+    const pod = await h.skillPod('exp-pod', { skill: 'summarize', owner: `erin${h.domain}` });
+    const sa = await h.cp.request('GET', `/api/v1/namespaces/${h.teamNs}/serviceaccounts/default`);
+    const key = await importPKCS8(fs.readFileSync(saKey(), 'utf8'), 'RS256');
+    const mint = (iat, exp) => new SignJWT({
+      'kubernetes.io': { namespace: h.teamNs, serviceaccount: { name: 'default', uid: sa.body.metadata.uid }, pod: { name: pod.name, uid: pod.uid } },
+    }).setProtectedHeader({ alg: 'RS256' }).setIssuer(h.cp.serviceAccountIssuer ?? 'https://kubernetes.default.svc')
+      .setSubject(`system:serviceaccount:${h.teamNs}:default`).setAudience(['skillgate']).setIssuedAt(iat).setNotBefore(iat).setExpirationTime(exp).sign(key);
+    const now = Math.floor(Date.now() / 1000);
+    const current = await h.exchange(await mint(now - 60, now + 600));
+    expect(current.status).toBe(200);
+    const expired = await h.exchange(await mint(now - 7200, now - 3600));
+    expect(expired.status).toBe(400);
+    expect(expired.body.error).toBe('invalid_grant');
+  });
+
+  test('a token for another audience is refused', async () => {
+    const pod = await h.skillPod('aud-pod', { skill: 'summarize', owner: `erin${h.domain}`, audience: 'https://kubernetes.default.svc' });
+    const { status, body } = await h.exchange(pod.token);
+    expect(status).toBe(400);
+    expect(body.error).toBe('invalid_grant');
+  });
+
+  test('the token of a deleted pod is refused', async () => {
+    const pod = await h.skillPod('gone-pod', { skill: 'summarize', owner: `erin${h.domain}` });
+    expect((await h.exchange(pod.token)).status).toBe(200);
+    await h.cp.request('DELETE', `/api/v1/namespaces/${h.teamNs}/pods/gone-pod?gracePeriodSeconds=0`);
+    const { status, body } = await h.exchange(pod.token);
+    expect(status).toBe(400);
+    expect(body.error).toBe('invalid_grant');
+  });
+
+  test('a malformed request gets an OAuth error naming the problem', async () => {
+    const { status, body } = await h.exchange('x', { subject_token_type: 'urn:ietf:params:oauth:token-type:saml2' });
+    expect(status).toBe(400);
+    expect(body).toEqual({ error: 'invalid_request', error_description: expect.stringContaining('subject_token_type') });
+  });
+});
+
+describe('SCIM 2.0 Users', () => {
+  test('the endpoint refuses a client without the bearer secret', async () => {
+    const res = await fetch(`${h.controller.url}/scim/v2/Users`, { headers: { authorization: 'Bearer wrong' } });
+    expect(res.status).toBe(401);
+    expect((await res.json()).schemas).toEqual(['urn:ietf:params:scim:api:messages:2.0:Error']);
+  });
+
+  test('create, filter by userName, and the Okta PATCH deactivate an owner and lock them', async () => {
+    const email = `okta-user${h.domain}`;
+    const created = await h.scim('POST', '/Users', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: email, name: { givenName: 'Okta', familyName: 'User' }, active: true });
+    expect(created.status).toBe(201);
+    const found = await h.scim('GET', `/Users?filter=${encodeURIComponent(`userName eq "${email}"`)}`);
+    expect(found.body.totalResults).toBe(1);
+    expect(found.body.Resources[0].id).toBe(created.body.id);
+    const patched = await h.scim('PATCH', `/Users/${created.body.id}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', value: { active: false } }] });
+    expect(patched.status).toBe(200);
+    expect(patched.body.active).toBe(false);
+    const locks = (await h.cp.request('GET', '/apis/skillgate.dev/v1alpha1/skilllocks')).body.items;
+    expect(locks.find((l) => l.spec.target.kind === 'owner' && l.spec.target.value === email)).toBeDefined();
+    // Reactivation lifts the lock.
+    await h.scim('PATCH', `/Users/${created.body.id}`, { Operations: [{ op: 'replace', value: { active: true } }] });
+    const after = (await h.cp.request('GET', '/apis/skillgate.dev/v1alpha1/skilllocks')).body.items;
+    expect(after.find((l) => l.spec.target.value === email)).toBeUndefined();
+  });
+
+  test('the Entra PATCH shape (path active, value "False") deactivates an owner', async () => {
+    const email = `entra-user${h.domain}`;
+    const created = await h.scim('POST', '/Users', { userName: email, active: true, externalId: 'entra-123' });
+    const patched = await h.scim('PATCH', `/Users/${created.body.id}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'Replace', path: 'active', value: 'False' }] });
+    expect(patched.status).toBe(200);
+    expect(patched.body.active).toBe(false);
+    const byExternal = await h.scim('GET', `/Users?filter=${encodeURIComponent('externalId eq "entra-123"')}`);
+    expect(byExternal.body.Resources[0].active).toBe(false);
+  });
+
+  test('DELETE offboards the owner and the user is then gone for SCIM', async () => {
+    const email = `deleted-user${h.domain}`;
+    const created = await h.scim('POST', '/Users', { userName: email });
+    expect((await h.scim('DELETE', `/Users/${created.body.id}`)).status).toBe(204);
+    expect((await h.scim('GET', `/Users/${created.body.id}`)).status).toBe(404);
+    const locks = (await h.cp.request('GET', '/apis/skillgate.dev/v1alpha1/skilllocks')).body.items;
+    expect(locks.find((l) => l.spec.target.value === email)).toBeDefined();
+  });
+
+  test('an unsupported filter is a SCIM invalidFilter error', async () => {
+    const r = await h.scim('GET', `/Users?filter=${encodeURIComponent('name.givenName co "x"')}`);
+    expect(r.status).toBe(400);
+    expect(r.body.scimType).toBe('invalidFilter');
+  });
+});
+
+describe('offboarding through SCIM with live sidecar processes', () => {
+  test('cuts a live stream of each of the owner\'s skills, refuses their next request, and leaves another owner streaming', async () => {
+    const leaving = `leaving${h.domain}`;
+    const staying = `staying${h.domain}`;
+    const created = await h.scim('POST', '/Users', { userName: leaving, active: true });
+    const pods = await Promise.all([
+      h.skillPod('leave-a', { skill: 'summarize', owner: leaving }),
+      h.skillPod('leave-b', { skill: 'triage', owner: leaving }),
+      h.skillPod('stay-a', { skill: 'report', owner: staying }),
+    ]);
+    const sidecars = await Promise.all(pods.map((p) => h.sidecarProcess(p, upstream.url)));
+    for (const s of sidecars) expect(s.refusal).toBeNull();
+    const streams = await Promise.all(sidecars.map((s) => openStream(s.claudeUrl)));
+    for (const s of streams) expect(s.status).toBe(200);
+    await within(Promise.all(streams.map((s) => s.firstBytes)), 10_000, 'streams to start');
+
+    const patched = await h.scim('PATCH', `/Users/${created.body.id}`, { Operations: [{ op: 'Replace', path: 'active', value: 'False' }] });
+    expect(patched.status).toBe(200);
+
+    await within(Promise.all([streams[0].ended, streams[1].ended]), 5000, 'the leaving owner\'s streams to be cut');
+    for (const s of streams.slice(0, 2)) {
+      expect(s.text()).toMatch(/event: error\ndata: .*"permission_error"/);
+      // Whichever arrives first cuts it: the owner's lock or the revocation of their token.
+      expect(s.text()).toMatch(/SkillLock \\"(offboard|revoked)-[0-9a-f-]+\\"/);
+      expect(s.text()).toContain(`owner ${leaving} was offboarded`);
+    }
+    const before = streams[2].text().length;
+    await within(new Promise((r) => { const t = setInterval(() => { if (streams[2].text().length > before + 100) { clearInterval(t); r(); } }, 10); }), 5000, 'the other owner to keep streaming');
+    expect(streams[2].text()).not.toContain('event: error');
+    streams[2].close();
+
+    for (const s of sidecars.slice(0, 2)) {
+      const next = await openStream(s.claudeUrl);
+      await next.ended;
+      expect(next.status).toBe(403);
+      expect(next.text()).toMatch(/SG_LOCKED|SG_WORKLOAD_TOKEN_REVOKED/);
+    }
+    // The controller refuses to issue new tokens to the offboarded owner's skills.
+    const again = await h.exchange(pods[0].token);
+    expect(again.status).toBe(403);
+    expect(again.body.error).toBe('access_denied');
+    // Lock status tells the user it is in force.
+    const locks = (await h.cp.request('GET', '/apis/skillgate.dev/v1alpha1/skilllocks')).body.items;
+    const lock = locks.find((l) => l.spec.target.value === leaving);
+    expect(lock.status?.conditions?.find((c) => c.type === 'Active')?.status).toBe('True');
+    expect(h.events.some((e) => e.name === 'lockPublished' && e.lock.target.value === leaving)).toBe(true);
+  }, 60_000);
+});
