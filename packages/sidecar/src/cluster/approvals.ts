@@ -24,7 +24,7 @@ export interface ApprovalResult {
   phase: 'Approved' | 'Denied' | 'Expired';
   approvedBy: string[];
   deniedBy: string[];
-  /** Reasons given by the deciders (deny reasons first). */
+  /** Reasons the deciders gave (deny reasons first); who gave them is in approvedBy/deniedBy. */
   reasons: string[];
 }
 
@@ -80,7 +80,7 @@ export function kubeApprovalBroker(opts: KubeApprovalBrokerOptions): ApprovalBro
     const outcome = approvalOutcome(w.spec, decisions, now(), phase === 'Used' ? 'Used' : phase === 'Denied' || phase === 'Expired' ? phase : undefined);
     const result = (p: ApprovalResult['phase']): ApprovalResult => ({
       name: obj.metadata.name, namespace: opts.namespace, phase: p, approvedBy: outcome.approvedBy, deniedBy: outcome.deniedBy,
-      reasons: decisions.filter((d) => d.decision === 'deny').concat(decisions.filter((d) => d.decision === 'approve')).map((d) => `${d.user}: ${d.reason}`),
+      reasons: decisions.filter((d) => d.decision === 'deny').concat(decisions.filter((d) => d.decision === 'approve')).map((d) => d.reason),
     });
     switch (outcome.phase) {
       case 'Approved':
@@ -94,8 +94,14 @@ export function kubeApprovalBroker(opts: KubeApprovalBrokerOptions): ApprovalBro
           },
         );
         return;
-      case 'Denied': case 'Expired':
-        w.settle(result(outcome.phase));
+      case 'Denied':
+        w.settle(result('Denied'));
+        return;
+      case 'Expired':
+        if (phase === 'Expired') { w.settle(result('Expired')); return; }
+        // Expired by the clock: write the phase first, so what the skill is told matches the object.
+        w.using = true;
+        void setPhase(obj.metadata.name, 'Expired', 'Timeout', `no decision before ${w.spec.expiresAt}`).then(() => w.settle(result('Expired')));
         return;
       case 'Used':
         // Used by someone else (another replica holding the same digest cannot exist: names are per request).
@@ -191,10 +197,11 @@ export function kubeApprovalBroker(opts: KubeApprovalBrokerOptions): ApprovalBro
           using: false,
           timer: setTimeout(() => {
             // The deadline passed: re-read once (a decision may have just landed), then expire.
-            void refetch(name).then(() => {
-              if (done) return;
+            // The phase is written before the skill hears "expired", so what it is told matches the object.
+            void refetch(name).then(async () => {
+              if (done || w.using) return;
+              await setPhase(name, 'Expired', 'Timeout', `no decision within ${Math.round(req.timeoutMs / 1000)} s`);
               w.settle({ name, namespace: opts.namespace, phase: 'Expired', approvedBy: [], deniedBy: [], reasons: [] });
-              void setPhase(name, 'Expired', 'Timeout', `no decision within ${Math.round(req.timeoutMs / 1000)} s`);
             });
           }, req.timeoutMs),
           settle(result) {

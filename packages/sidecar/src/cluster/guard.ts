@@ -129,7 +129,7 @@ export function createPolicyGuard(opts: PolicyGuardOptions): Guard {
         const result = await opts.approvals.hold({
           identity,
           requestId: x.id,
-          sessionId: x.sessionId ?? '',
+          sessionId: x.sessionId || x.id,
           requestDigest: digest,
           policy: p.decision.policy,
           rules: p.decision.rules,
@@ -159,7 +159,7 @@ export function createPolicyGuard(opts: PolicyGuardOptions): Guard {
           return;
         }
         if (result.phase === 'Denied') {
-          throw new GatewayError(codes.approvalDenied, 'permission_error', `${id} was denied by ${result.deniedBy.join(', ')}${result.reasons[0] ? ` (${result.reasons[0]})` : ''}; the request was not forwarded.`);
+          throw new GatewayError(codes.approvalDenied, 'permission_error', `${id} was denied by ${result.deniedBy.join(', ')}${result.reasons[0] ? ` (reason: ${result.reasons[0]})` : ''}; the request was not forwarded.`);
         }
         throw new GatewayError(codes.approvalExpired, 'permission_error', `${id} expired after ${Math.round(approval.timeoutMs / 1000)} s without a decision; the request was not forwarded. Ask an approver (skillgate approvals approve ${result.name} -n ${result.namespace}) and retry.`);
       } catch (err) {
