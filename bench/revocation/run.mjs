@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+// bench/revocation — how fast a lock reaches live streams across many sidecar processes.
+//
+// Starts a real kube-apiserver (e2e/k8s), the controller, an endless slow SSE upstream and N real
+// sidecar child processes (default 20 for the target owner + 2 for a control owner), each holding a
+// live stream. Each round places a lock and measures, from just before the API write:
+//   - cut:     when each matching stream received its end (event: error, then close);
+//   - refused: when a new request on each matching sidecar is first refused (polled every 5 ms).
+// Rounds 1..R lock the owner with a SkillLock object (POST to the API server, as `skillgate lock`);
+// the last round deprovisions the owner through SCIM (PATCH active=false, as Okta/Entra do).
+// Prints a markdown table and writes JSON to bench/results/revocation.json.
+//
+//   node bench/revocation/run.mjs [--sidecars 20] [--rounds 5]
+import fs from 'node:fs';
+import path from 'node:path';
+import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { setup, endlessSse, openStream, within } from '../../e2e/controller/harness.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const { values } = parseArgs({ options: { sidecars: { type: 'string', default: '20' }, rounds: { type: 'string', default: '5' } } });
+const N = Number(values.sidecars);
+const ROUNDS = Number(values.rounds);
+
+const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]; };
+const fmt = (x) => `${x.toFixed(1)} ms`;
+
+function probe(url) {
+  return new Promise((resolve) => {
+    const body = JSON.stringify({ model: 'claude-test', max_tokens: 1, stream: true, messages: [{ role: 'user', content: 'x' }] });
+    const req = http.request(`${url}/v1/messages`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.destroy();
+      resolve(res.statusCode);
+    });
+    req.on('error', () => resolve(0));
+    req.end(body);
+  });
+}
+
+async function refusedAt(url, t0, timeoutMs = 5000) {
+  while (performance.now() - t0 < timeoutMs) {
+    if ((await probe(url)) === 403) return performance.now() - t0;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return Infinity;
+}
+
+const h = await setup({ heartbeatMs: 1000 });
+const upstream = await endlessSse(50);
+const results = { sidecars: N, rounds: [], machine: `${process.platform} ${process.arch}, node ${process.version}` };
+try {
+  const owner = `target${h.domain}`;
+  const control = `control${h.domain}`;
+  const pods = [];
+  for (let i = 0; i < N; i++) pods.push(await h.skillPod(`target-${i}`, { skill: `skill-${i % 5}`, owner }));
+  const controlPods = [await h.skillPod('control-0', { skill: 'control', owner: control }), await h.skillPod('control-1', { skill: 'control', owner: control })];
+  process.stderr.write(`starting ${N + 2} sidecar processes...\n`);
+  const sidecars = await Promise.all(pods.map((p) => h.sidecarProcess(p, upstream.url)));
+  const controls = await Promise.all(controlPods.map((p) => h.sidecarProcess(p, upstream.url)));
+  const scimUser = await h.scim('POST', '/Users', { userName: owner, active: true });
+
+  for (let round = 1; round <= ROUNDS + 1; round++) {
+    const viaScim = round === ROUNDS + 1;
+    const streams = await Promise.all(sidecars.map((s) => openStream(s.claudeUrl)));
+    const controlStreams = await Promise.all(controls.map((s) => openStream(s.claudeUrl)));
+    await within(Promise.all([...streams, ...controlStreams].map((s) => s.firstBytes)), 10_000, 'streams to start');
+    const t0 = performance.now();
+    const write = viaScim
+      ? h.scim('PATCH', `/Users/${scimUser.body.id}`, { Operations: [{ op: 'replace', value: { active: false } }] })
+      : h.cp.request('POST', '/apis/skillgate.dev/v1alpha1/skilllocks', { apiVersion: 'skillgate.dev/v1alpha1', kind: 'SkillLock', metadata: { name: `bench-${round}` }, spec: { target: { kind: 'owner', value: owner }, reason: `bench round ${round}`, createdBy: 'bench' } });
+    const refusals = Promise.all(sidecars.map((s) => refusedAt(s.claudeUrl, t0)));
+    const writeDone = await write.then(() => performance.now() - t0);
+    await within(Promise.all(streams.map((s) => s.ended)), 10_000, 'all target streams to be cut');
+    const cuts = streams.map((s) => s.endedAt() - t0);
+    const refused = await refusals;
+    const controlAlive = controlStreams.every((s) => !s.text().includes('event: error'));
+    const cutsWithError = streams.filter((s) => /event: error\ndata: .*permission_error/.test(s.text())).length;
+    for (const s of controlStreams) s.close();
+    results.rounds.push({ round, via: viaScim ? 'SCIM PATCH active=false' : 'SkillLock POST', apiWriteMs: writeDone, cuts, refused, controlAlive, cutsWithError });
+    process.stderr.write(`round ${round} (${viaScim ? 'SCIM' : 'SkillLock'}): last cut ${fmt(Math.max(...cuts))}, last refusal ${fmt(Math.max(...refused))}, control alive=${controlAlive}\n`);
+    if (!viaScim) {
+      await h.cp.request('DELETE', `/apis/skillgate.dev/v1alpha1/skilllocks/bench-${round}`);
+      await within((async () => { for (;;) { const codes = await Promise.all(sidecars.map((s) => probe(s.claudeUrl))); if (codes.every((c) => c === 200)) return; await new Promise((r) => setTimeout(r, 20)); } })(), 10_000, 'unlock to propagate');
+    }
+  }
+} finally {
+  await upstream.close();
+  await h.stop();
+}
+
+const all = results.rounds.flatMap((r) => r.cuts);
+const lastCuts = results.rounds.map((r) => Math.max(...r.cuts));
+const refused = results.rounds.flatMap((r) => r.refused);
+const summary = {
+  streamCutP50: pct(all, 50), streamCutP99: pct(all, 99), lastCutP50: pct(lastCuts, 50), lastCutMax: Math.max(...lastCuts),
+  refusedP50: pct(refused, 50), refusedP99: pct(refused, 99), refusedMax: Math.max(...refused),
+  apiWriteP50: pct(results.rounds.map((r) => r.apiWriteMs), 50),
+  controlAlways: results.rounds.every((r) => r.controlAlive), wellFormedCuts: results.rounds.every((r) => r.cutsWithError === r.cuts.length),
+};
+results.summary = summary;
+fs.mkdirSync(path.join(HERE, '..', 'results'), { recursive: true });
+fs.writeFileSync(path.join(HERE, '..', 'results', 'revocation.json'), JSON.stringify(results, null, 2));
+const rows = [
+  ['stream cut (each stream), p50', fmt(summary.streamCutP50)],
+  ['stream cut (each stream), p99', fmt(summary.streamCutP99)],
+  ['last stream cut per round, p50', fmt(summary.lastCutP50)],
+  ['last stream cut per round, max', fmt(summary.lastCutMax)],
+  ['new request refused, p50', fmt(summary.refusedP50)],
+  ['new request refused, p99', fmt(summary.refusedP99)],
+  ['API write round trip, p50', fmt(summary.apiWriteP50)],
+  ['control owner kept streaming', String(summary.controlAlways)],
+  ['every cut was a well-formed event: error', String(summary.wellFormedCuts)],
+];
+console.log(`\n### Revocation: ${N} target sidecar processes (+2 control), ${results.rounds.length} rounds (${ROUNDS} SkillLock, 1 SCIM)\n`);
+console.log('| measure (from just before the API write) | value |\n|---|---|');
+for (const [k, v] of rows) console.log(`| ${k} | ${v} |`);
