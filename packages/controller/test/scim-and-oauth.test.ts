@@ -1,0 +1,49 @@
+import { patchFields, parseFilter, userFromBody, ScimError, parseTokenExchangeForm, OAuthError, identityFromPod } from '../src/index.js';
+
+describe('SCIM dialects', () => {
+  test('the Okta PATCH shape deactivates', () => {
+    expect(patchFields({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', value: { active: false } }] })).toEqual({ active: false });
+  });
+  test('the Entra PATCH shape, with a capitalised op and a string boolean, deactivates', () => {
+    expect(patchFields({ Operations: [{ op: 'Replace', path: 'active', value: 'False' }] })).toEqual({ active: false });
+  });
+  test('unknown attributes are ignored and a bad boolean is an invalidValue error', () => {
+    expect(patchFields({ Operations: [{ op: 'Add', path: 'name.givenName', value: 'A' }, { op: 'Replace', path: 'displayName', value: 'A B' }] })).toEqual({ displayName: 'A B' });
+    expect(() => patchFields({ Operations: [{ op: 'replace', path: 'active', value: 'maybe' }] })).toThrow(ScimError);
+  });
+  test('filters: userName eq is case-insensitive in the attribute; anything else is invalidFilter', () => {
+    expect(parseFilter('UserName eq "a@b.com"')).toEqual({ attribute: 'userName', value: 'a@b.com' });
+    expect(parseFilter(null)).toBeUndefined();
+    expect(() => parseFilter('userName sw "a"')).toThrow(expect.objectContaining({ scimType: 'invalidFilter' }));
+  });
+  test('a user needs an email userName (or a primary email)', () => {
+    expect(userFromBody({ emails: [{ value: 'x@y.com', primary: true }] }).userName).toBe('x@y.com');
+    expect(() => userFromBody({ userName: 'not-an-email' })).toThrow(/email/);
+  });
+});
+
+describe('RFC 8693 form', () => {
+  const ok = { grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: 't', subject_token_type: 'urn:ietf:params:oauth:token-type:jwt' };
+  test('a complete form parses, audience defaulting to skillgate', () => {
+    expect(parseTokenExchangeForm(new URLSearchParams(ok))).toEqual({ subjectToken: 't', audience: 'skillgate' });
+  });
+  test('another grant, audience or token type is refused with the RFC error code', () => {
+    expect(() => parseTokenExchangeForm(new URLSearchParams({ ...ok, grant_type: 'client_credentials' }))).toThrow(expect.objectContaining({ error: 'unsupported_grant_type' }));
+    expect(() => parseTokenExchangeForm(new URLSearchParams({ ...ok, audience: 'vault' }))).toThrow(expect.objectContaining({ error: 'invalid_target' }));
+    expect(() => parseTokenExchangeForm(new URLSearchParams({ ...ok, subject_token: '' }))).toThrow(OAuthError);
+  });
+});
+
+describe('pod to skill identity', () => {
+  const reviewed = { namespace: 'ns', serviceAccount: 'default', podName: 'p', podUid: 'u1' };
+  const pod = { metadata: { name: 'p', uid: 'u1', labels: { 'skillgate.dev/skill': 's' }, annotations: { 'skillgate.dev/owner': 'Alice@Example.com' } }, spec: { containers: [] } };
+  test('a labelled, annotated pod becomes an identity with a normalised owner', () => {
+    expect(identityFromPod(reviewed, pod)).toEqual({ namespace: 'ns', serviceAccount: 'default', pod: 'p', podUid: 'u1', skill: 's', owner: 'alice@example.com' });
+  });
+  test('a replaced pod, a missing owner or a different ServiceAccount is invalid_grant', () => {
+    expect(() => identityFromPod(reviewed, { ...pod, metadata: { ...pod.metadata, uid: 'u2' } })).toThrow(/replaced/);
+    expect(() => identityFromPod(reviewed, { ...pod, metadata: { ...pod.metadata, annotations: {} } })).toThrow(/owner/);
+    expect(() => identityFromPod(reviewed, { ...pod, spec: { containers: [], serviceAccountName: 'other' } })).toThrow(/ServiceAccount/);
+    expect(() => identityFromPod(reviewed, undefined)).toThrow(/no longer exists/);
+  });
+});
