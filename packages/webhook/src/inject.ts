@@ -197,23 +197,31 @@ export function appContainer(c: Container, config: WebhookConfig, warnings: stri
     ...PROXY_ENV.map((n) => [n, EGRESS_PROXY_URL] as [string, string]),
     ...NO_PROXY_ENV.map((n) => [n, NO_PROXY_VALUE] as [string, string]),
   ]);
-  const kept: EnvVar[] = [];
+  // Our variables take the place of the pod's own (so $(VAR) references and the order a later
+  // `kubectl apply` sends stay as they were); the ones the pod lacks are appended.
+  const env: EnvVar[] = [];
+  const placed = new Set<string>();
   for (const e of c.env ?? []) {
-    if (CREDENTIAL_ENV.has(e.name)) {
-      if (!(e.value === ours.get(e.name) && !e.valueFrom)) warnings.push(`container ${c.name}: removed ${e.name}; the skillgate sidecar holds the upstream credential`);
-      continue;
-    }
-    if (ours.has(e.name)) {
-      if (!(e.value === ours.get(e.name) && !e.valueFrom)) warnings.push(`container ${c.name}: ${e.name} overridden with ${ours.get(e.name)}`);
-      continue;
-    }
-    if (envUsesSecret(e, config.upstreamSecret.name)) {
+    const value = ours.get(e.name);
+    if (value !== undefined) {
+      if (placed.has(e.name)) continue;
+      if (!(e.value === value && !e.valueFrom)) {
+        warnings.push(CREDENTIAL_ENV.has(e.name)
+          ? `container ${c.name}: replaced ${e.name} with a placeholder; the skillgate sidecar holds the upstream credential`
+          : `container ${c.name}: ${e.name} overridden with ${value}`);
+      }
+      env.push({ name: e.name, value });
+      placed.add(e.name);
+    } else if (CREDENTIAL_ENV.has(e.name)) {
+      warnings.push(`container ${c.name}: removed ${e.name}; the skillgate sidecar holds the upstream credential`);
+    } else if (envUsesSecret(e, config.upstreamSecret.name)) {
       warnings.push(`container ${c.name}: removed ${e.name} (it read the upstream credential Secret ${config.upstreamSecret.name})`);
-      continue;
+    } else {
+      env.push(e);
     }
-    kept.push(e);
   }
-  const out: Container = { ...c, env: [...kept, ...[...ours].map(([name, value]) => ({ name, value }))] };
+  for (const [name, value] of ours) if (!placed.has(name)) env.push({ name, value });
+  const out: Container = { ...c, env };
   if (c.envFrom) {
     const envFrom = c.envFrom.filter((s) => s.secretRef?.name !== config.upstreamSecret.name);
     if (envFrom.length !== c.envFrom.length) warnings.push(`container ${c.name}: removed envFrom of the upstream credential Secret ${config.upstreamSecret.name}`);

@@ -21,7 +21,7 @@ describe('AdmissionReview handling', () => {
     expect(review).toMatchObject({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'b7a3c0de-0000-4000-8000-000000000001', allowed: true, patchType: 'JSONPatch' } });
     const patch = JSON.parse(Buffer.from(review.response!.patch!, 'base64').toString('utf8')) as JsonPatchOp[];
     expect(applyPatch(skillPod(), patch)).toEqual(applyPatch(skillPod(), injectPod(skillPod(), injectedNs, config()).patch));
-    expect(review.response!.warnings!.join('\n')).toMatch(/removed ANTHROPIC_API_KEY/);
+    expect(review.response!.warnings!.join('\n')).toMatch(/replaced ANTHROPIC_API_KEY with a placeholder/);
   });
 
   test('a denied pod gets status 403 with every violation in the message', () => {

@@ -39,6 +39,11 @@ describe('injectPod', () => {
     expect(env.TICKETS_URL).toBe('https://tickets.example.com');
   });
 
+  test("the pod's own variables keep their order and ours take the place of the ones they replace", () => {
+    const names = injected().spec.containers[0]!.env!.map((e) => e.name);
+    expect(names).toEqual(['LOG_LEVEL', 'ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'TICKETS_URL', 'HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'NO_PROXY', 'no_proxy']);
+  });
+
   test('without a placeholder key configured, ANTHROPIC_API_KEY and ANTHROPIC_AUTH_TOKEN are removed outright', () => {
     const pod = skillPod();
     pod.spec.containers[0]!.env!.push({ name: 'ANTHROPIC_AUTH_TOKEN', value: 'sk-ant-oat-secret' });
