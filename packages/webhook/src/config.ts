@@ -2,6 +2,7 @@
 // upstream credential Secret to keep away from skills) and which opt-out exceptions are allowed.
 // Parsed and validated once at start-up (parseWebhookConfig): a bad config fails fast with the field
 // and the reason. Never holds a secret value itself: only the *name* of the upstream Secret.
+import { parse as parseYaml } from 'yaml';
 import type { ResourceRequirements } from './pod.js';
 
 /** Version of the injection template, recorded in the pod annotation skillgate.dev/injected. */
@@ -195,4 +196,15 @@ export function parseWebhookConfig(input: unknown): WebhookConfig {
     allowedExceptions,
     sidecarLogLevel: level as WebhookConfig['sidecarLogLevel'],
   };
+}
+
+/** Parses a config file's text (YAML or JSON, e.g. the chart's ConfigMap key) and validates it. */
+export function parseWebhookConfigText(text: string): WebhookConfig {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new WebhookConfigError('(file)', `not valid YAML/JSON: ${(err as Error).message.split('\n')[0]}`);
+  }
+  return parseWebhookConfig(doc);
 }

@@ -4,6 +4,7 @@
 // Injection and pod validation fail closed (failurePolicy: Fail) in labelled namespaces; kube-system
 // and skillgate's own namespace are never selected, so the webhook can never block its own start.
 import { LABEL_INJECT } from '@skillgate/api';
+import { stringify } from 'yaml';
 
 export type WebhookEndpoint =
   /** In-cluster: the webhook's Service. */
@@ -104,4 +105,10 @@ export function webhookConfigurations(o: WebhookManifestOptions): WebhookConfigu
       ],
     },
   };
+}
+
+/** Both configurations as one multi-document YAML stream, for `kubectl apply -f -`. */
+export function webhookConfigurationsYaml(o: WebhookManifestOptions): string {
+  const { mutating, validating } = webhookConfigurations(o);
+  return `${stringify(mutating)}---\n${stringify(validating)}`;
 }

@@ -26,6 +26,8 @@ export interface WebhookServerOptions {
   /** Optional plain-HTTP port for /metrics and /healthz (Prometheus without TLS); absent: none. */
   metricsPort?: number;
   logger?: Logger;
+  /** Level of the default logger when no logger is given (default info). */
+  logLevel?: string;
   /** How often to re-check the certificate files besides file-system events (ms; default 60 s). */
   certPollMs?: number;
   /** Largest AdmissionReview body accepted (default 3 MiB, the API server's own request limit). */
@@ -87,7 +89,7 @@ export class WebhookServer extends EventEmitter<WebhookServerEvents> {
 
   constructor(private readonly opts: WebhookServerOptions) {
     super();
-    this.log = opts.logger ?? pino({ name: 'skillgate-webhook' });
+    this.log = opts.logger ?? pino({ name: 'skillgate-webhook', level: opts.logLevel ?? 'info' });
     const { cert, key } = this.readCertificate();
     this.https = https.createServer({ cert, key, minVersion: 'TLSv1.2' }, (req, res) => this.serve(req, res));
     this.https.keepAliveTimeout = 65_000; // the API server keeps connections to webhooks open

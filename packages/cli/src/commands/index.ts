@@ -7,5 +7,6 @@ import { approvalsCommands } from './approvals.js';
 import { controllerCommand } from './controller.js';
 import { lockCommand, unlockCommand } from './lock.js';
 import { ownersOffboardCommand, ownersReinstateCommand, ownersListCommand } from './owners.js';
+import { webhookCommands } from './webhook.js';
 
-export const commands: Command[] = [sidecarCommand, devCommand, fakeClaudeCommand, ...approvalsCommands, controllerCommand, lockCommand, unlockCommand, ownersOffboardCommand, ownersReinstateCommand, ownersListCommand];
+export const commands: Command[] = [sidecarCommand, devCommand, fakeClaudeCommand, ...approvalsCommands, controllerCommand, lockCommand, unlockCommand, ownersOffboardCommand, ownersReinstateCommand, ownersListCommand, ...webhookCommands];
