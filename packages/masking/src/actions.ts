@@ -2,16 +2,18 @@
 // hash ([EMAIL_ADDRESS:1a2b3c4d], keyed HMAC) or tokenize (<EMAIL_ADDRESS_1a2b3c4d>, reversible
 // through a Vault). Replacements are a pure function of (type, value, key), so the same value gets
 // the same placeholder on every turn of a conversation, with no state shared between requests.
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import type { MaskingAction } from '@skillgate/api';
 
 export type { MaskingAction };
 
 export class MaskingKey {
-  private readonly key: Buffer;
+  // A KeyObject made once: building one per HMAC dominated the cost of masking dense text.
+  private readonly key: KeyObject;
   constructor(key: Buffer | string) {
-    this.key = typeof key === 'string' ? Buffer.from(key, 'utf8') : Buffer.from(key);
-    if (this.key.length < 16) throw new Error('masking key must be at least 16 bytes: set SKILLGATE_MASKING_KEY to a long random value');
+    const bytes = typeof key === 'string' ? Buffer.from(key, 'utf8') : Buffer.from(key);
+    if (bytes.length < 16) throw new Error('masking key must be at least 16 bytes: set SKILLGATE_MASKING_KEY to a long random value');
+    this.key = createSecretKey(bytes);
   }
   /** HMAC-SHA256(key, value) as hex: what findings carry instead of the value. */
   fingerprint(value: string): string {

@@ -130,7 +130,13 @@ export function isSafeCut(text: string, c: number, final = false): boolean {
       // The next word has started; it is known complete only when followed by a non-word char.
       let we = e;
       while (we < end && W[text.charCodeAt(we)]) we++;
-      if (we >= end) return false; // still being typed: could become a particle or stay lower case
+      if (we >= end) {
+        // Still being typed: open unless it already cannot become a phrase word (lower case, no particle prefix).
+        if (W[text.charCodeAt(e)] === 2) return false;
+        const partial = text.slice(e, we);
+        for (const p of PARTICLES) if (p.startsWith(partial)) return false;
+        return true;
+      }
       if (isPhraseWord(text, e, we)) return false;
     }
   }

@@ -38,18 +38,23 @@ const priorityOf = (d: Detection) => PRIORITY[d.type] ?? CUSTOM_PRIORITY;
  */
 export function resolveOverlaps(found: Detection[]): Detection[] {
   if (found.length <= 1) return found;
-  const ranked = [...found].sort((a, b) => priorityOf(b) - priorityOf(a) || (b.end - b.start) - (a.end - a.start) || a.start - b.start);
-  const kept: Detection[] = [];
-  // Interval check against kept detections: sorted insert, binary search (found lists are small).
-  const starts: Detection[] = [];
-  for (const d of ranked) {
-    let lo = 0; let hi = starts.length;
-    while (lo < hi) { const mid = (lo + hi) >> 1; if (starts[mid]!.start < d.start) lo = mid + 1; else hi = mid; }
-    const prev = lo > 0 ? starts[lo - 1] : undefined;
-    const next = lo < starts.length ? starts[lo] : undefined;
-    if ((prev && prev.end > d.start) || (next && next.start < d.end)) continue;
-    starts.splice(lo, 0, d);
-    kept.push(d);
+  const byStart = [...found].sort((a, b) => a.start - b.start || b.end - a.end);
+  const out: Detection[] = [];
+  // Sweep clusters of overlapping detections; most clusters hold one detection.
+  let i = 0;
+  while (i < byStart.length) {
+    let j = i + 1;
+    let clusterEnd = byStart[i]!.end;
+    while (j < byStart.length && byStart[j]!.start < clusterEnd) { clusterEnd = Math.max(clusterEnd, byStart[j]!.end); j++; }
+    if (j === i + 1) out.push(byStart[i]!);
+    else {
+      const ranked = byStart.slice(i, j).sort((a, b) => priorityOf(b) - priorityOf(a) || (b.end - b.start) - (a.end - a.start) || a.start - b.start);
+      const kept: Detection[] = [];
+      for (const d of ranked) if (kept.every((k) => k.end <= d.start || k.start >= d.end)) kept.push(d);
+      kept.sort((a, b) => a.start - b.start);
+      for (const d of kept) out.push(d);
+    }
+    i = j;
   }
-  return starts;
+  return out;
 }

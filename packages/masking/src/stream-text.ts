@@ -23,6 +23,7 @@ export class TextStream {
   private emitted = 0;
   private pemFrom = 0;          // where to look for the next "-----BEGIN "
   private pemOpen = -1;         // start of a PEM region that has not ended yet
+  private pemClosed: Array<[number, number]> = []; // ended regions not yet fully emitted
   readonly findings: Finding[] = [];
 
   constructor(private readonly masker: WindowMasker) {}
@@ -57,7 +58,9 @@ export class TextStream {
     const limit = this.pemLimit();
     // Positions further back were tried on earlier pushes; holding longer is always correct.
     const floor = Math.max(this.emitted, end - deltaLength - CUT_SEARCH);
+    this.pemClosed = this.pemClosed.filter(([, e]) => e > this.emitted);
     for (let c = Math.min(end, limit); c > floor; c--) {
+      if (this.insidePem(c)) continue;
       if (isSafeCut(text, c) && this.keywordSafe(c)) return c;
     }
     return this.emitted;
@@ -74,9 +77,15 @@ export class TextStream {
       }
       const r = pemRegionEnd(text, this.pemOpen, false);
       if (r === 'open') return this.pemOpen;
+      if (r !== 'not-key') this.pemClosed.push([this.pemOpen, r]);
       this.pemFrom = r === 'not-key' ? this.pemOpen + 11 : r;
       this.pemOpen = -1;
     }
+  }
+
+  private insidePem(c: number): boolean {
+    for (const [b, e] of this.pemClosed) if (c > b && c < e) return true;
+    return false;
   }
 
   private keywordSafe(c: number): boolean {

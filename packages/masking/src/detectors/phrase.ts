@@ -35,7 +35,7 @@ const COMMON = new Set(('the a an i it is in on at to of and or but if as so no 
   + 'summary overview details example examples result results output input total status name names type value key id '
   + 'test tests check run build deploy start stop end open close read write send receive call message email phone '
   + 'address date time day week month year morning evening night team project plan goal notes question answer '
-  + 'here\'s there\'s it\'s i\'m i\'ve i\'ll let\'s don\'t can\'t won\'t isn\'t that\'s what\'s').split(' '));
+  + 'claude anthropic opus sonnet haiku here\'s there\'s it\'s i\'m i\'ve i\'ll let\'s don\'t can\'t won\'t isn\'t that\'s what\'s').split(' '));
 const TITLES = new Set(['mr', 'mrs', 'ms', 'miss', 'mx', 'dr', 'prof', 'professor', 'sir', 'madam', 'dame', 'lord', 'lady', 'rev', 'fr', 'capt', 'sgt', 'lt', 'col', 'gen', 'hon', 'judge', 'officer', 'detective', 'agent', 'nurse', 'doctor', 'herr', 'frau', 'mme', 'mlle', 'sr', 'sra', 'srta']);
 const PERSON_CONTEXT = /(?:\bname(?:d| is|:)|\bi am|\bi'm|\bcontact(?:ed)?|\bfrom:?|\bby|\bsigned|\bregards,?|\bsincerely,?|\bcheers,?|\bthanks,?|\bdear|\bhi|\bhello|\bhey|\bpatient|\bcustomer|\bclient|\buser|\bemployee|\bowner|\bassignee|\breporter|\bapplicant|\bcandidate|\bmanager|\bengineer|\bcc:?|\bto:|\battn:?|\bwith|\basked|\btold|\bmet|\bcalled|\bemailed|\bspoke to|\bcontact person|\bfull name|\bholder|\bcardholder|\bsubscriber|\bauthor|\bon behalf of)\s*[:,"']?\s*$/;
 const LOCATION_CONTEXT = /(?:\bin|\bat|\bnear|\bfrom|\bto|\bvisit(?:ed|ing)?|\bcity of|\blives? in|\blocated in|\bbased in|\baddress:?|\bmoved to|\btravel(?:led|ing)? to|\bfly(?:ing)? to|\boffice in)\s*$/;
@@ -213,21 +213,22 @@ function personAt(text: string, words: Word[], i: number, used: boolean[], d: No
   const isFirst = d.first.has(k);
   const isLast = d.last.has(k);
   const common = COMMON.has(k);
-  const ctx = lookback(text, w.s);
-  const contextual = PERSON_CONTEXT.test(ctx);
-  const sentenceStart = isSentenceStart(text, w.s);
+  let ctxCache: string | undefined;
+  let contextualCache: boolean | undefined;
+  const ctxOf = () => (ctxCache ??= lookback(text, w.s));
+  const isContextual = () => (contextualCache ??= PERSON_CONTEXT.test(ctxOf()));
   // next word joined by one space
   const nextName = i + 1 < words.length && !used[i + 1] && gapBefore(text, words, i + 1) === ' ' && isCap(words[i + 1]!)
     ? words[i + 1]! : undefined;
   const nextKnown = nextName && (d.last.has(nextName.key) || d.first.has(nextName.key)) && !COMMON.has(nextName.key);
   if (isFirst && !common) {
     const end = extendName(text, words, i, used, d, false);
-    if (end > i || !sentenceStart || contextual) return { from: i, end, strong: end > i };
+    if (end > i || !isSentenceStart(text, w.s) || isContextual()) return { from: i, end, strong: end > i };
     return d.placeWords.has(k) ? undefined : { from: i, end, strong: false };
   }
   if ((isFirst || isLast) && common && nextKnown) return { from: i, end: extendName(text, words, i, used, d, false), strong: true };
-  if (isLast && !common && contextual) return { from: i, end: extendName(text, words, i, used, d, false), strong: true };
-  if (contextual && !common && !d.placeWords.has(k) && w.text.length > 1 && !sentenceStartAfterContext(ctx)) {
+  if (isLast && !common && isContextual()) return { from: i, end: extendName(text, words, i, used, d, false), strong: true };
+  if (!common && w.text.length > 1 && isContextual() && !d.placeWords.has(k) && !sentenceStartAfterContext(ctxOf())) {
     // unknown capitalised word right after a person context ("Dear Xyzzy Plugh")
     if (nextName && !COMMON.has(nextName.key)) return { from: i, end: extendName(text, words, i, used, d, false), strong: true };
   }

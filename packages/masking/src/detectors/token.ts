@@ -72,18 +72,33 @@ function detectIpv6(text: string, out: Detection[]): void {
 }
 
 // ---------------------------------------------------------------- MAC
-const MAC = /[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}\1[0-9A-Fa-f]{2}\1[0-9A-Fa-f]{2}\1[0-9A-Fa-f]{2}\1[0-9A-Fa-f]{2}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}/g;
+// Found from the separators (rare in prose) rather than from hex letters (everywhere in prose).
+const MAC_TRIGGER = /[:\-][0-9A-Fa-f]{2}[:\-]|\.[0-9A-Fa-f]{4}\./g;
+const MAC_AT = /[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}\1[0-9A-Fa-f]{2}\1[0-9A-Fa-f]{2}\1[0-9A-Fa-f]{2}\1[0-9A-Fa-f]{2}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}/y;
 
 function detectMac(text: string, out: Detection[]): void {
-  MAC.lastIndex = 0;
+  MAC_TRIGGER.lastIndex = 0;
   let m: RegExpExecArray | null;
-  while ((m = MAC.exec(text)) !== null) {
-    const s = m.index; const e = s + m[0].length;
-    const before = s > 0 ? text.charCodeAt(s - 1) : 32;
-    const after = e < text.length ? text.charCodeAt(e) : 32;
-    const afterNext = e + 1 < text.length ? text.charCodeAt(e + 1) : 32;
-    if (isAlnum(before) || isAlnum(after) || before === 58 || before === 45 || ((after === 58 || after === 45 || after === 46) && isHex(afterNext))) continue;
-    out.push({ type: 'MAC_ADDRESS', start: s, end: e });
+  let last = -1;
+  while ((m = MAC_TRIGGER.exec(text)) !== null) {
+    MAC_TRIGGER.lastIndex = m.index + 1;
+    // The trigger is the 1st..4th separator of a colon form, or the 1st of a dotted form.
+    const candidates = m[0][0] === '.' ? [m.index - 4] : [m.index - 2, m.index - 5, m.index - 8, m.index - 11];
+    for (const s of candidates) {
+      if (s < 0 || s <= last) continue;
+      MAC_AT.lastIndex = s;
+      const mm = MAC_AT.exec(text);
+      if (!mm) continue;
+      const e = s + mm[0].length;
+      const before = s > 0 ? text.charCodeAt(s - 1) : 32;
+      const after = e < text.length ? text.charCodeAt(e) : 32;
+      const afterNext = e + 1 < text.length ? text.charCodeAt(e + 1) : 32;
+      if (isAlnum(before) || isAlnum(after) || before === 58 || before === 45 || ((after === 58 || after === 45 || after === 46) && isHex(afterNext))) continue;
+      out.push({ type: 'MAC_ADDRESS', start: s, end: e });
+      last = e;
+      MAC_TRIGGER.lastIndex = e;
+      break;
+    }
   }
 }
 

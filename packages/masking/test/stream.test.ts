@@ -1,0 +1,240 @@
+// The streaming invariant: whatever the chunking, what the stream masker emits equals masking the
+// whole text at once, block by block, and events it does not change keep their original bytes.
+import { readFileSync, readdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { SseParser, formatSse, type SseEvent } from '@skillgate/wire';
+import { createMasker, MaskerCore, TextStream, JsonTextStream, type StreamOutput } from '../src/index.js';
+import { NEAR_MISSES, PROSE, SENSITIVE } from './samples.js';
+
+const here = fileURLToPath(new URL('.', import.meta.url)); // packages/masking/dist/test/
+const fixtureDir = process.env.SKILLGATE_FIXTURES ?? resolve(here, '../../../../../shared/fixtures/anthropic-sse');
+
+const spec = { custom: [{ name: 'EMPLOYEE_ID', pattern: 'EMP-[0-9]{6}' }, { name: 'PROJECT', keywords: ['project falcon'] }] };
+const key = 'stream-test-key-0123456789';
+const core = new MaskerCore(spec, { key });
+const masker = createMasker(spec, { key });
+
+const fragment = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(...SENSITIVE) },
+  { weight: 2, arbitrary: fc.constantFrom(...NEAR_MISSES) },
+  { weight: 3, arbitrary: fc.constantFrom(...PROSE) },
+  { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 6 }) },
+  { weight: 1, arbitrary: fc.string({ unit: fc.constantFrom('1', '2', ' ', '-', '.', '@', 'A', 'a', ':', '+', '(', ')', '\n', 'é', '\ud83d\ude80'), maxLength: 30 }) },
+);
+const sep = fc.constantFrom(' ', '', ', ', '\n', '. ', ': ', '"');
+const textArb = fc.array(fc.tuple(fragment, sep), { minLength: 1, maxLength: 14 }).map((parts) => parts.map(([a, b]) => a + b).join(''));
+
+/** Split a string at the given fractions (code-unit positions: surrogate pairs may be split). */
+function splitAt(s: string, cuts: number[]): string[] {
+  const pos = [...new Set(cuts.map((c) => Math.floor(c * s.length)))].filter((p) => p > 0 && p < s.length).sort((a, b) => a - b);
+  const out: string[] = [];
+  let last = 0;
+  for (const p of pos) { out.push(s.slice(last, p)); last = p; }
+  out.push(s.slice(last));
+  return out;
+}
+const cutsArb = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 40 });
+
+function maskJsonWhole(json: string): string {
+  const js = new JsonTextStream(core);
+  return js.push(json) + js.end();
+}
+
+function streamText(chunks: string[]): string {
+  const ts = new TextStream(core);
+  let out = '';
+  for (const c of chunks) out += ts.push(c);
+  return out + ts.end();
+}
+
+describe('streaming text equals masking the whole text', () => {
+  test('for random texts and random chunkings', () => {
+    fc.assert(fc.property(textArb, cutsArb, (text, cuts) => {
+      expect(streamText(splitAt(text, cuts))).toBe(core.maskText(text).masked);
+    }), { numRuns: 400 });
+  });
+
+  test('for one-character chunks, surrogate halves included', () => {
+    fc.assert(fc.property(textArb, (text) => {
+      expect(streamText([...Array(text.length).keys()].map((i) => text[i]!))).toBe(core.maskText(text).masked);
+    }), { numRuns: 150 });
+  });
+
+  test('findings from the stream match whole-text findings', () => {
+    const text = 'Mail john.smith@example.com, card 4111 1111 1111 1111 and EMP-123456 about project falcon.';
+    const ts = new TextStream(core);
+    for (const ch of text) ts.push(ch);
+    ts.end();
+    expect(ts.findings).toEqual(core.maskText(text).findings);
+  });
+
+  test('text with no trigger flows through without being held', () => {
+    const ts = new TextStream(core);
+    expect(ts.push('we restarted the pod, and ')).toBe('we restarted the pod, and ');
+    expect(ts.push('it works; ')).toBe('it works; ');
+    expect(ts.held).toBe(0);
+  });
+
+  test('a possible match is held only from its trigger on', () => {
+    const ts = new TextStream(core);
+    expect(ts.push('reach me at 415-555')).toBe('reach me at ');
+    expect(ts.push('-0199 thanks')).toBe('[PHONE_NUMBER] ');
+  });
+});
+
+describe('streaming tool input JSON equals masking each string value', () => {
+  test('for random inputs and chunkings, the result is valid JSON with masked values and intact keys', () => {
+    fc.assert(fc.property(textArb, textArb, cutsArb, (a, b, cuts) => {
+      const input = { query: a, nested: { list: [b, 42, true, null], 'email@example.com': 'x' } };
+      const json = JSON.stringify(input);
+      const js = new JsonTextStream(core);
+      let out = '';
+      for (const c of splitAt(json, cuts)) out += js.push(c);
+      out += js.end();
+      const parsed: unknown = JSON.parse(out);
+      expect(parsed).toEqual({ query: core.maskText(a).masked, nested: { list: [core.maskText(b).masked, 42, true, null], 'email@example.com': 'x' } });
+    }), { numRuns: 200 });
+  });
+
+  test('escapes split across chunks are decoded before masking', () => {
+    const json = '{"q":"mail jo\\u0068n@example.com\\nnow"}';
+    const js = new JsonTextStream(core);
+    let out = '';
+    for (const ch of json) out += js.push(ch);
+    out += js.end();
+    expect(JSON.parse(out)).toEqual({ q: 'mail [EMAIL_ADDRESS]\nnow' });
+  });
+});
+
+// ---------------------------------------------------------------- SSE level
+function sseStream(text: string, toolText: string, thinking: string): Buffer {
+  const parts: string[] = [];
+  parts.push(formatSse('message_start', { type: 'message_start', message: { id: 'msg_1', type: 'message', role: 'assistant', content: [], model: 'claude-x', stop_reason: null, usage: { input_tokens: 1, output_tokens: 1 } } }));
+  parts.push(formatSse('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } }));
+  for (const c of splitAt(thinking, [0.5])) parts.push(formatSse('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: c } }));
+  parts.push(formatSse('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: 'EqQBCgIYAhIM' } }));
+  parts.push(formatSse('content_block_stop', { type: 'content_block_stop', index: 0 }));
+  parts.push(formatSse('content_block_start', { type: 'content_block_start', index: 1, content_block: { type: 'text', text: '' } }));
+  parts.push('event: ping\ndata: {"type": "ping"}\n\n');
+  for (const c of splitAt(text, [0.2, 0.4, 0.6, 0.8])) parts.push(formatSse('content_block_delta', { type: 'content_block_delta', index: 1, delta: { type: 'text_delta', text: c } }));
+  parts.push(formatSse('content_block_stop', { type: 'content_block_stop', index: 1 }));
+  parts.push(formatSse('content_block_start', { type: 'content_block_start', index: 2, content_block: { type: 'tool_use', id: 'toolu_1', name: 'lookup', input: {} } }));
+  const json = JSON.stringify({ query: toolText });
+  for (const c of ['', ...splitAt(json, [0.3, 0.7])]) parts.push(formatSse('content_block_delta', { type: 'content_block_delta', index: 2, delta: { type: 'input_json_delta', partial_json: c } }));
+  parts.push(formatSse('content_block_stop', { type: 'content_block_stop', index: 2 }));
+  parts.push(formatSse('message_delta', { type: 'message_delta', delta: { stop_reason: 'tool_use', stop_sequence: null }, usage: { output_tokens: 9 } }));
+  parts.push(formatSse('message_stop', { type: 'message_stop' }));
+  return Buffer.from(parts.join(''), 'utf8');
+}
+
+function runThrough(bytes: Buffer, byteCuts: number[], make = () => masker.createStreamMasker()): Buffer {
+  const parser = new SseParser();
+  const sm = make();
+  const out: Buffer[] = [];
+  const emit = (os: StreamOutput[]) => { for (const o of os) out.push(o.raw); };
+  const pos = [...new Set(byteCuts.map((c) => Math.floor(c * bytes.length)))].filter((p) => p > 0 && p < bytes.length).sort((a, b) => a - b);
+  let last = 0;
+  for (const p of [...pos, bytes.length]) {
+    for (const ev of parser.push(bytes.subarray(last, p))) emit(sm.push(ev));
+    last = p;
+  }
+  emit(sm.end());
+  return Buffer.concat(out);
+}
+
+interface Collected { events: SseEvent[]; text: Map<number, string> }
+function collect(bytes: Buffer): Collected {
+  const events = new SseParser().push(bytes);
+  const text = new Map<number, string>();
+  for (const ev of events) {
+    if (ev.event !== 'content_block_delta') continue;
+    const d = JSON.parse(ev.data) as { index: number; delta: Record<string, string> };
+    const v = d.delta.text ?? d.delta.partial_json ?? d.delta.thinking;
+    if (v !== undefined) text.set(d.index, (text.get(d.index) ?? '') + v);
+  }
+  return { events, text };
+}
+
+function blockType(events: SseEvent[], index: number): string {
+  for (const e of events) {
+    if (e.event !== 'content_block_start') continue;
+    const d = JSON.parse(e.data) as { index: number; content_block: { type: string } };
+    if (d.index === index) return d.content_block.type;
+  }
+  return 'unknown';
+}
+
+describe('SSE streams', () => {
+  test('re-chunked at the byte level (mid UTF-8 included), text blocks equal whole-text masking and thinking is untouched', () => {
+    fc.assert(fc.property(textArb, textArb, textArb, fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 60 }), (text, tool, thinking, cuts) => {
+      const input = sseStream(text, tool, thinking);
+      const got = collect(runThrough(input, cuts));
+      expect(got.text.get(1)).toBe(core.maskText(text).masked);
+      expect(got.text.get(0)).toBe(thinking);
+      expect(JSON.parse(got.text.get(2)!)).toEqual({ query: core.maskText(tool).masked });
+      // Events other than deltas pass byte for byte, in order.
+      const others = (evs: SseEvent[]) => evs.filter((e) => e.event !== 'content_block_delta').map((e) => e.raw.toString('utf8'));
+      expect(others(got.events)).toEqual(others(new SseParser().push(input)));
+    }), { numRuns: 150 });
+  });
+
+  test('one-byte chunks give the same output as one chunk', () => {
+    const input = sseStream('Contact Maria Garcia at maria@example.com 🚀 or +1 (415) 555-0132.', 'card 4111 1111 1111 1111', 'thinking about maria@example.com');
+    const whole = runThrough(input, []);
+    const bytewise = runThrough(input, [...Array(input.length).keys()].map((i) => i / input.length));
+    expect(collect(bytewise).text).toEqual(collect(whole).text);
+    expect(collect(whole).text.get(1)).toBe('Contact [PERSON] at [EMAIL_ADDRESS] 🚀 or [PHONE_NUMBER].');
+  });
+
+  test('thinking deltas are masked only when the policy says so', () => {
+    const withThinking = createMasker({ thinking: true }, { key });
+    const input = sseStream('ok', 'x', 'maria@example.com is the contact');
+    expect(collect(runThrough(input, [], () => withThinking.createStreamMasker())).text.get(0)).toBe('[EMAIL_ADDRESS] is the contact');
+  });
+
+  test('recorded Anthropic streams keep every non-text byte and mask text like the whole text', () => {
+    const files = readdirSync(fixtureDir).filter((f) => f.endsWith('.sse') || f.endsWith('.txt'));
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) {
+      const input = readFileSync(resolve(fixtureDir, f));
+      const original = collect(input);
+      for (const cuts of [[], [0.13, 0.5, 0.77], [...Array(200).keys()].map((i) => i / 200)]) {
+        const out = collect(runThrough(input, cuts));
+        for (const [index, text] of original.text) {
+          const kind = blockType(original.events, index);
+          if (kind === 'text') expect(out.text.get(index)).toBe(core.maskText(text).masked);
+          else if (kind === 'thinking') expect(out.text.get(index)).toBe(text);
+          else expect(out.text.get(index) ?? '').toBe(maskJsonWhole(text));
+        }
+        const others = (evs: SseEvent[]) => evs.filter((e) => e.event !== 'content_block_delta').map((e) => e.raw.toString('utf8'));
+        expect(others(out.events)).toEqual(others(original.events));
+      }
+    }
+  });
+
+  test('an unreadable delta is dropped, never forwarded raw', () => {
+    const sm = masker.createStreamMasker();
+    const start = new SseParser().push(Buffer.from(formatSse('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } })));
+    sm.push(start[0]!);
+    const bad = new SseParser().push(Buffer.from('event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"john@example.com"\n\n'));
+    expect(sm.push(bad[0]!)).toEqual([]);
+  });
+});
+
+describe('tokenize mode round trip', () => {
+  test('placeholders are stable across turns and restored in a streamed response, split or not', () => {
+    const tk = createMasker({ mode: 'tokenize' }, { key });
+    const first = tk.maskText('mail maria@example.com').masked;
+    const again = createMasker({ mode: 'tokenize' }, { key }).maskText('again maria@example.com').masked;
+    const placeholder = /<EMAIL_ADDRESS_[0-9a-f]{8}>/.exec(first)![0];
+    expect(again).toContain(placeholder);
+    const reply = sseStream(`I wrote to ${placeholder} and ${placeholder}.`, `send to ${placeholder}`, 'thinking');
+    fc.assert(fc.property(fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 40 }), (cuts) => {
+      const got = collect(runThrough(reply, cuts, () => tk.createStreamRestorer()));
+      expect(got.text.get(1)).toBe('I wrote to maria@example.com and maria@example.com.');
+      expect(JSON.parse(got.text.get(2)!)).toEqual({ query: 'send to maria@example.com' });
+    }), { numRuns: 60 });
+  });
+});
