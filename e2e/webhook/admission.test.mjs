@@ -5,7 +5,8 @@
 // designs it, unlabelled namespaces untouched, each bypass rejected with its message, invalid
 // SkillPolicy/SkillApproval/SkillLock objects rejected by the schema, CEL or the webhook,
 // idempotent re-apply, and that every file in examples/ applies cleanly.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import {
-  createDevCertificates, startWebhookServer, webhookConfigurations, parseWebhookConfig, injectPod, applyPatch,
+  createDevCertificates, issueServingCertificate, startWebhookServer, webhookConfigurations, parseWebhookConfig, injectPod, applyPatch,
   initContainer, sidecarContainer, injectedVolumes, appContainer, INJECTOR_VERSION,
 } from '@skillgate/webhook';
 import { startControlPlane } from '../k8s/control-plane.mjs';
@@ -31,6 +32,7 @@ const CONFIG = parseWebhookConfig({
 let cp;
 let webhook;
 let tmp;
+let webhookCa;
 const namespaces = [];
 
 /**
@@ -93,6 +95,7 @@ beforeAll(async () => {
   cp = await startControlPlane();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'skillgate-e2e-webhook-'));
   const { ca, serving } = createDevCertificates(['127.0.0.1']);
+  webhookCa = ca;
   fs.writeFileSync(path.join(tmp, 'tls.crt'), serving.certPem);
   fs.writeFileSync(path.join(tmp, 'tls.key'), serving.keyPem);
   webhook = await startWebhookServer({
@@ -190,6 +193,21 @@ describe('sidecar injection through the real API server', () => {
       return p;
     }));
     expect((await getJson(['pod', 'db', '-n', NS])).spec.initContainers).toBeUndefined();
+  });
+});
+
+describe('serving certificate rotation', () => {
+  test('a rotated serving certificate is picked up and the API server keeps calling the webhook', async () => {
+    const next = issueServingCertificate(webhookCa, ['127.0.0.1'], { days: 30 });
+    const reloaded = once(webhook, 'certificate-reloaded', { signal: AbortSignal.timeout(15000) });
+    fs.writeFileSync(path.join(tmp, 'tls.key.new'), next.keyPem);
+    fs.writeFileSync(path.join(tmp, 'tls.crt.new'), next.certPem);
+    fs.renameSync(path.join(tmp, 'tls.key.new'), path.join(tmp, 'tls.key'));
+    fs.renameSync(path.join(tmp, 'tls.crt.new'), path.join(tmp, 'tls.crt'));
+    const [{ notAfter }] = await reloaded;
+    expect(notAfter.toISOString()).toBe(new Date(new X509Certificate(next.certPem).validTo).toISOString());
+    await apply(skillPod('after-rotation'));
+    expect((await getJson(['pod', 'after-rotation', '-n', NS])).spec.initContainers.map((c) => c.name)).toEqual(['skillgate-init', 'skillgate-sidecar']);
   });
 });
 
