@@ -82,27 +82,53 @@ export function summariseProfile(profile, root) {
 }
 
 export function profileMarkdown(p) {
+  const b = p.baseline;
   const lines = [];
-  lines.push(`#### Sidecar CPU profile (\`node --cpu-prof\`, ${p.load}; ${p.busyMs} ms busy of ${p.totalMs} ms; percentages of busy time)`);
+  lines.push(`#### Sidecar CPU profile (\`node --cpu-prof\`, ${p.load})`);
   lines.push('');
-  lines.push('Top self time:');
+  if (b) {
+    lines.push(`CPU per request: sidecar **${p.cpuUsPerRequest} µs** (${p.busyMs} ms busy over ${p.requests} requests), bare Node.js proxy **${b.cpuUsPerRequest} µs** (${b.busyMs} ms over ${b.requests}), both profiled under the same load. Percentages below are of each process's busy (non-idle) time.`);
+    lines.push('');
+  }
+  lines.push('Top self time in the sidecar:');
   lines.push('');
   lines.push('| function | where | self ms | self % |');
   lines.push('|---|---|---:|---:|');
   for (const t of p.top) lines.push(`| \`${t.fn}\` | ${t.where || '—'} | ${t.selfMs} | ${t.selfPct} |`);
   lines.push('');
-  lines.push('By area (self time):');
+  lines.push(b ? 'Self time by area, per request (sidecar vs the bare Node.js proxy):' : 'Self time by area:');
   lines.push('');
-  lines.push('| area | ms | % |');
-  lines.push('|---|---:|---:|');
-  for (const a of p.areas) lines.push(`| ${a.area} | ${a.ms} | ${a.pct} |`);
+  const perReq = (ms, x) => Math.round((ms * 1000) / Math.max(1, x.requests));
+  if (b) {
+    const base = new Map(b.areas.map((a) => [a.area, a]));
+    lines.push('| area | sidecar µs/req | sidecar % | bare µs/req | bare % |');
+    lines.push('|---|---:|---:|---:|---:|');
+    const names = [...new Set([...p.areas.map((a) => a.area), ...b.areas.map((a) => a.area)])];
+    for (const name of names) {
+      const a = p.areas.find((x) => x.area === name);
+      const c = base.get(name);
+      lines.push(`| ${name} | ${a ? perReq(a.ms, p) : 0} | ${a ? a.pct : 0} | ${c ? perReq(c.ms, b) : 0} | ${c ? c.pct : 0} |`);
+    }
+  } else {
+    lines.push('| area | ms | % |');
+    lines.push('|---|---:|---:|');
+    for (const a of p.areas) lines.push(`| ${a.area} | ${a.ms} | ${a.pct} |`);
+  }
   lines.push('');
   lines.push("skillgate's own functions, inclusive time (self + callees):");
   lines.push('');
   lines.push('| function | where | inclusive ms | % |');
   lines.push('|---|---|---:|---:|');
   for (const t of p.ownInclusive) lines.push(`| \`${t.fn}\` | ${t.where} | ${t.inclusiveMs} | ${t.inclusivePct} |`);
+  if (b) {
+    lines.push('');
+    lines.push('Top self time in the bare Node.js proxy (the baseline):');
+    lines.push('');
+    lines.push('| function | where | self ms | self % |');
+    lines.push('|---|---|---:|---:|');
+    for (const t of b.top.slice(0, 10)) lines.push(`| \`${t.fn}\` | ${t.where || '—'} | ${t.selfMs} | ${t.selfPct} |`);
+  }
   lines.push('');
-  lines.push(`Raw profile: \`${p.file}\` (open in Chrome DevTools → Performance, or speedscope).`);
+  lines.push(`Raw profiles: \`${p.file}\`${b ? `, \`${b.file}\`` : ''} (git-ignored; open in Chrome DevTools → Performance, or speedscope).`);
   return lines.join('\n');
 }

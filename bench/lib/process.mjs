@@ -105,16 +105,22 @@ export function pin(pid, cpu) {
   return true;
 }
 
-/** Resident memory of the process tree in MB (VmRSS from /proc, summed over nginx's workers). */
-export function rssMb(pid) {
-  let kb = 0;
+/**
+ * Resident memory of the process tree in MB, from /proc/PID/status (summed over nginx's workers):
+ * `rss` is VmRSS; `anon` is RssAnon, the part that is the process's own (heap, stacks) rather than
+ * file-backed pages of the binary that processes from the same image share.
+ */
+export function memoryMb(pid) {
+  let rss = 0;
+  let anon = 0;
   for (const p of processTree(pid)) {
     try {
-      const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
-      if (m) kb += Number(m[1]);
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      rss += Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
+      anon += Number(/^RssAnon:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
     } catch {
       // exited between listing and reading
     }
   }
-  return kb / 1024;
+  return { rss: rss / 1024, anon: anon / 1024 };
 }

@@ -13,4 +13,5 @@ const server = http.createServer((req, res) => {
   req.pipe(up);
 });
 server.keepAliveTimeout = 65_000;
+process.on('SIGTERM', () => process.exit(0)); // exit cleanly so --cpu-prof can write its profile
 server.listen(0, '127.0.0.1', () => console.log(`READY http://127.0.0.1:${server.address().port}`));

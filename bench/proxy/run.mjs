@@ -6,7 +6,8 @@
 // Loopback only; every loop bounded; stops only the processes it started.
 //
 // Usage: node bench/proxy/run.mjs [--with-redis] [--quick]
-// Env: BENCH_N (requests per latency series, default 2000), BENCH_SECONDS (wrk duration, default 10),
+// Env: BENCH_N (requests per latency series, default 2000), BENCH_SECONDS (wrk seconds per row, split
+//      into interleaved rounds, default 12),
 //      REDIS_URL (implies --with-redis), BENCH_POLICY_FILE (SkillPolicy for the full sidecar row),
 //      BENCH_PROFILE=always|never|auto (default auto: profile when the sidecar misses a target).
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { findNginx, startNginx, upstreamConfig, proxyConfig } from '../lib/nginx.mjs';
-import { freePort, startReadyChild, pin, rssMb } from '../lib/process.mjs';
+import { freePort, startReadyChild, pin, memoryMb } from '../lib/process.mjs';
 import { latencyClient, sampleLatency, summarise } from '../lib/latency.mjs';
 import { runWrk } from '../lib/wrk.mjs';
 import { summariseProfile, profileMarkdown } from '../lib/cpu-profile.mjs';
@@ -28,9 +29,10 @@ const quick = argv.has('--quick') || process.env.BENCH_QUICK === '1';
 const N = Number(process.env.BENCH_N ?? (quick ? 400 : 2000));
 const WARMUP = quick ? 100 : 300;
 const ROUNDS = 4; // latency series interleaved across rows, so background load drifts hit all rows alike
-const SECONDS = Number(process.env.BENCH_SECONDS ?? (quick ? 3 : 10));
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (quick ? 3 : 12));
+const LOAD_ROUNDS = 3; // each row gets SECONDS/3 three times, rows interleaved; the median round is reported
 const CONNECTIONS = 32;
-const PER_SERIES_MS = quick ? 15_000 : 45_000; // a slow row (Portkey's streams) stops at the deadline
+const PER_SERIES_MS = quick ? 15_000 : 90_000; // a slow row (Portkey's streams) stops at the deadline
 const withRedis = argv.has('--with-redis') || Boolean(process.env.REDIS_URL);
 const profileMode = process.env.BENCH_PROFILE ?? 'auto';
 
@@ -155,12 +157,30 @@ async function measureLatency(rows) {
   }
 }
 
-async function measureThroughput(row) {
-  const t = target(row, 'json');
-  await runWrk({ ...t, connections: CONNECTIONS, seconds: Math.min(2, SECONDS), cpu: LOAD_CPU }); // warm-up
-  const result = await runWrk({ ...t, connections: CONNECTIONS, seconds: SECONDS, cpu: LOAD_CPU });
-  row.throughput = result;
-  if (row.pid) row.rssLoadMb = rssMb(row.pid);
+async function measureThroughput(rows) {
+  const roundSeconds = Math.max(1, Math.round(SECONDS / LOAD_ROUNDS));
+  for (const row of rows) {
+    await runWrk({ ...target(row, 'json'), connections: CONNECTIONS, seconds: Math.min(2, roundSeconds), cpu: LOAD_CPU }); // warm-up
+    row.loadRounds = [];
+  }
+  for (let r = 0; r < LOAD_ROUNDS; r++) {
+    for (const row of rows) {
+      row.loadRounds.push(await runWrk({ ...target(row, 'json'), connections: CONNECTIONS, seconds: roundSeconds, cpu: LOAD_CPU }));
+      if (r === LOAD_ROUNDS - 1 && row.pid) row.memLoad = memoryMb(row.pid);
+    }
+    log(`throughput round ${r + 1}/${LOAD_ROUNDS}: ${rows.map((x) => `${x.key} ${Math.round(x.loadRounds[r].rps)}`).join(', ')}`);
+  }
+  for (const row of rows) {
+    const sorted = [...row.loadRounds].sort((a, b) => a.rps - b.rps);
+    const median = sorted[Math.floor(sorted.length / 2)];
+    row.throughput = {
+      ...median,
+      non2xx: row.loadRounds.reduce((a, x) => a + x.non2xx, 0),
+      socketErrors: row.loadRounds.reduce((a, x) => a + x.socketErrors, 0),
+      rounds: row.loadRounds.map((x) => Math.round(x.rps)),
+    };
+    delete row.loadRounds;
+  }
 }
 
 function added(row, direct, kind, q) {
@@ -183,7 +203,7 @@ function evaluate(rows) {
       p50: { pass: p50Ratio <= 2.5, value: p50Ratio, text: `${p50Ratio.toFixed(1)}× bare` },
       p99: { pass: p99Worst <= 2000, value: p99Worst, text: `${fmtUs(p99Worst)}` },
       rps: { pass: rpsRatio >= 0.5, value: rpsRatio, text: `${rpsRatio.toFixed(2)}× bare` },
-      rss: { pass: row.rssIdleMb <= 60, value: row.rssIdleMb, text: `${row.rssIdleMb.toFixed(0)} MB` },
+      rss: { pass: row.memIdle.rss <= 60, value: row.memIdle.rss, text: `${row.memIdle.rss.toFixed(0)} MB` },
     };
   }
 }
@@ -204,7 +224,8 @@ function markdown(result) {
   const lines = [];
   lines.push(`Upstream: nginx ${result.nginxVersion} serving a fixed Messages JSON (${bodies.json.length} B) and the \`basic_response\` SSE fixture (${bodies.sse.length} B, 10 events). ` +
     `Latency: ${N} sequential requests per series after ${WARMUP} warm-up, one keep-alive connection, client/upstream/proxy on CPU ${LATENCY_CPU}, series interleaved in ${ROUNDS} rounds; "added" = row − direct at the same percentile (SSE: time to the last byte of the stream). ` +
-    `Throughput: wrk, ${CONNECTIONS} connections, ${SECONDS} s after a warm-up, non-streaming; wrk + upstream on CPU ${LOAD_CPU}, proxy on CPU ${PROXY_CPU}. RSS: VmRSS of the proxy process (nginx: master + worker), idle after start-up, and right after the load.`);
+    `Throughput: wrk, ${CONNECTIONS} connections, non-streaming, ${LOAD_ROUNDS} rounds of ${Math.max(1, Math.round(SECONDS / LOAD_ROUNDS))} s per row after a warm-up, rows interleaved, median round shown; wrk + upstream on CPU ${LOAD_CPU}, proxy on CPU ${PROXY_CPU}. ` +
+    `RSS: VmRSS of the proxy process (nginx: master + worker) after start-up and two requests (idle), and right after the load; "anon" is RssAnon, the part not backed by the shared binary.`);
   lines.push('');
   lines.push('| | added p50 JSON | added p99 JSON | added p50 SSE | added p99 SSE | req/s @32 | RSS idle | RSS after load | p50 ≤ 2.5× bare | p99 ≤ 2 ms | req/s ≥ ½ bare | RSS idle ≤ 60 MB |');
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|:-:|:-:|');
@@ -216,7 +237,8 @@ function markdown(result) {
     const tp = row.throughput;
     const errs = tp.non2xx + tp.socketErrors;
     const rps = `${Math.round(tp.rps).toLocaleString('en-US')}${errs ? ` (${errs} errors)` : ''}`;
-    const rss = row.rssIdleMb !== undefined ? [`${row.rssIdleMb.toFixed(0)} MB`, `${row.rssLoadMb.toFixed(0)} MB`] : ['—', '—'];
+    const mem = (m) => `${m.rss.toFixed(0)} MB (anon ${m.anon.toFixed(0)})`;
+    const rss = row.memIdle ? [mem(row.memIdle), mem(row.memLoad)] : ['—', '—'];
     const t = row.targets;
     const mark = (x) => (x ? `${x.pass ? 'pass' : '**miss**'} (${x.text})` : '—');
     const name = row.target ? `**${row.label}**` : row.label;
@@ -234,18 +256,28 @@ function markdown(result) {
   return lines.join('\n');
 }
 
+/** Run `script` under `node --cpu-prof`, pinned like the throughput rows, under the wrk load. */
+async function profileUnderLoad(name, script, upstream, dir) {
+  const profDir = join(dir, name);
+  mkdirSync(profDir, { recursive: true });
+  const child = await startReadyChild(`${name}-profiled`, process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, script, upstream.url]);
+  pin(child.pid, PROXY_CPU);
+  const load = await runWrk({ ...target({ url: child.url }, 'json'), connections: CONNECTIONS, seconds: SECONDS, cpu: LOAD_CPU });
+  await child.stop();
+  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`the profiled ${name} wrote no .cpuprofile`);
+  const summary = summariseProfile(JSON.parse(readFileSync(join(profDir, file), 'utf8')), root);
+  return { ...summary, requests: load.requests, cpuUsPerRequest: Math.round((summary.busyMs * 1000) / Math.max(1, load.requests)), file: `bench/results/proxy-profile/${name}/${file}` };
+}
+
+/** Profile the sidecar and, as the baseline, the bare Node proxy under the same load. */
 async function profileSidecar(upstream) {
   const dir = join(resultsDir, 'proxy-profile');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const prof = await startReadyChild('sidecar-profiled', process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, join(here, 'sidecar.mjs'), upstream.url]);
-  pin(prof.pid, PROXY_CPU);
-  const row = { key: 'sidecar-profiled', url: prof.url };
-  await runWrk({ ...target(row, 'json'), connections: CONNECTIONS, seconds: SECONDS, cpu: LOAD_CPU });
-  await prof.stop();
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-  if (!file) throw new Error('the profiled sidecar wrote no .cpuprofile');
-  return { ...summariseProfile(JSON.parse(readFileSync(join(dir, file), 'utf8')), root), file: `bench/results/proxy-profile/${file}`, load: `wrk ${CONNECTIONS} connections, ${SECONDS} s, non-streaming` };
+  const sidecar = await profileUnderLoad('sidecar', join(here, 'sidecar.mjs'), upstream, dir);
+  const bare = await profileUnderLoad('bare-node', join(here, 'bare-proxy.mjs'), upstream, dir);
+  return { ...sidecar, load: `wrk ${CONNECTIONS} connections, ${SECONDS} s, non-streaming, proxy alone on CPU ${PROXY_CPU}`, baseline: bare };
 }
 
 function cleanupRedis(row) {
@@ -277,7 +309,7 @@ async function main() {
     ({ rows, notes } = await startRows(upstream));
     started.push(...rows.filter((r) => r.stop));
     for (const row of rows) await checkRow(row);
-    for (const row of rows) if (row.pid) row.rssIdleMb = rssMb(row.pid);
+    for (const row of rows) if (row.pid) row.memIdle = memoryMb(row.pid);
     log(`rows: ${rows.map((r) => r.key).join(', ')}; idle RSS taken`);
 
     pin(process.pid, LATENCY_CPU);
@@ -288,10 +320,7 @@ async function main() {
     pin(process.pid, LOAD_CPU);
     pin(upstream.pid, LOAD_CPU);
     for (const row of rows) if (row.pid) pin(row.pid, PROXY_CPU);
-    for (const row of rows) {
-      await measureThroughput(row);
-      log(`throughput ${row.key}: ${Math.round(row.throughput.rps)} req/s`);
-    }
+    await measureThroughput(rows);
     evaluate(rows);
 
     const missed = rows.filter((r) => r.target && Object.values(r.targets).some((t) => !t.pass));
