@@ -55,7 +55,7 @@ export const isWordChar = (c: number): boolean => W[c] !== 0;
 export const PARTICLES = new Set(['de', 'da', 'di', 'del', 'della', 'der', 'den', 'van', 'von', 'le', 'la', 'du', 'dos', 'das', 'bin', 'al', 'el', 'ter', 'ten', 'st']);
 
 /** True when position i (0 <= i < text.length) belongs to a run of the starter/member table. */
-function inRun(text: string, i: number, table: Uint8Array): boolean {
+function inRun(text: string, i: number, table: Uint8Array, openStart: boolean): boolean {
   // Walk back over members until a starter (in a run) or a non-member (not in a run).
   let budget = 4096;
   for (let j = i; j >= 0; j--) {
@@ -64,19 +64,21 @@ function inRun(text: string, i: number, table: Uint8Array): boolean {
     if (v === 0) return false;
     if (--budget === 0) return true; // conservative: treat as a run (holds more, never less)
   }
-  return false;
+  return openStart; // the text we see starts mid-run: unknown, so conservative
 }
 
 interface WordSpan { start: number; end: number }
 
-/** The word that ends at or before position p (skipping at most `gapMax` separator characters). */
-function wordBefore(text: string, p: number): { word: WordSpan; gap: string } | undefined {
+/** The word that ends at or before position p (skipping at most two separator characters). */
+function wordBefore(text: string, p: number): { word: WordSpan; conservative: boolean } | undefined {
   let e = p;
   while (e > 0 && p - e < 3 && !W[text.charCodeAt(e - 1)]) e--;
   if (e === 0 || !W[text.charCodeAt(e - 1)]) return undefined;
   let s = e;
-  while (s > 0 && W[text.charCodeAt(s - 1)]) s--;
-  return { word: { start: s, end: e }, gap: text.slice(e, p) };
+  while (s > 0 && W[text.charCodeAt(s - 1)] && e - s < 256) s--;
+  // A word longer than we look (or cut off by the start of what we see) counts as a phrase word.
+  const conservative = e - s >= 256 || s === 0;
+  return { word: { start: s, end: e }, conservative };
 }
 
 /** Is text[s,e) a word that belongs to a phrase run: capitalised, starting with a digit, or a particle. */
@@ -101,7 +103,7 @@ export function isPhraseGap(gap: string): boolean {
  * May the text be cut at c (0 < c <= text.length) without splitting a run? `final` says whether the
  * text is complete (end of block): then the end is a cut and nothing is open.
  */
-export function isSafeCut(text: string, c: number, final = false): boolean {
+export function isSafeCut(text: string, c: number, final = false, openStart = false): boolean {
   const end = text.length;
   if (c <= 0) return true;
   if (c >= end && final) return true;
@@ -114,11 +116,11 @@ export function isSafeCut(text: string, c: number, final = false): boolean {
   if (T[prev] === 1 && (atEnd || T[next] === 1)) return false;
   if (W[prev] && (atEnd || W[next])) return false;
   // numeric and spaced runs
-  if (N[prev] && (atEnd || N[next]) && inRun(text, c - 1, N)) return false;
-  if (A[prev] && (atEnd || A[next]) && inRun(text, c - 1, A)) return false;
+  if (N[prev] && (atEnd || N[next]) && inRun(text, c - 1, N, openStart)) return false;
+  if (A[prev] && (atEnd || A[next]) && inRun(text, c - 1, A, openStart)) return false;
   // phrase runs: c lies between two phrase words joined by a phrase gap (or the right side is unknown yet)
   const before = wordBefore(text, c);
-  if (before && isPhraseWord(text, before.word.start, before.word.end)) {
+  if (before && ((before.conservative && (openStart || before.word.start > 0)) || isPhraseWord(text, before.word.start, before.word.end))) {
     // gap text from the end of that word, through c, up to the next word
     let e = c;
     while (e < end && !W[text.charCodeAt(e)] && e - before.word.end < 3) e++;

@@ -20,11 +20,15 @@ export function luhnValid(digits: string): boolean {
 /** Card issuers by prefix and the lengths each issues (public BIN ranges). */
 export function cardIssuer(digits: string): string | undefined {
   const n = digits.length;
-  const p2 = Number(digits.slice(0, 2));
-  const p3 = Number(digits.slice(0, 3));
-  const p4 = Number(digits.slice(0, 4));
-  const p6 = Number(digits.slice(0, 6));
-  if (digits[0] === '4') return n === 13 || n === 16 || n === 19 ? 'visa' : undefined;
+  if (n < 12) return undefined;
+  // Prefixes by arithmetic (no substrings): this runs for every candidate digit span.
+  const d = (i: number) => digits.charCodeAt(i) - 48;
+  const p2 = d(0) * 10 + d(1);
+  const p3 = p2 * 10 + d(2);
+  const p4 = p3 * 10 + d(3);
+  const p6 = (p4 * 10 + d(4)) * 10 + d(5);
+  if (p2 < 20 || (p2 >= 70 && p2 < 80) || p2 >= 90) return undefined;
+  if (d(0) === 4) return n === 13 || n === 16 || n === 19 ? 'visa' : undefined;
   if ((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720)) return n === 16 ? 'mastercard' : undefined;
   if (p2 === 34 || p2 === 37) return n === 15 ? 'amex' : undefined;
   if (p4 === 6011 || p2 === 65 || (p3 >= 644 && p3 <= 649) || (p6 >= 622126 && p6 <= 622925)) return n >= 16 && n <= 19 ? 'discover' : undefined;

@@ -2,7 +2,7 @@
 // tool input). It emits only up to a safe cut (boundary.ts), so everything it emits, concatenated,
 // equals masking the whole text at once; text with no possible match flows through at once.
 import { isSafeCut } from './boundary.js';
-import { pemRegionEnd } from './detectors/pem.js';
+import { PEM_CAP, pemRegionEnd } from './detectors/pem.js';
 import type { Finding } from './entities.js';
 
 /** What the stream needs from the masker: mask a window, reporting findings with absolute offsets. */
@@ -17,68 +17,119 @@ export interface WindowMasker {
 const WINDOW_BACK = 256;
 /** How far back from the end the stream looks for a cut on each push (holding longer is always safe). */
 const CUT_SEARCH = 512;
+/** Text the cut search sees before its first candidate: room for the boundary rules' own look-back. */
+const CUT_CONTEXT = 4400;
 
+/**
+ * Storage note: the text is kept as the last WINDOW_BACK emitted characters plus the held chunks,
+ * never as one growing string; appending to a string and reading it back would re-flatten the
+ * whole held text on every push (quadratic on a long held run).
+ */
 export class TextStream {
-  private text = '';
-  private emitted = 0;
-  private pemFrom = 0;          // where to look for the next "-----BEGIN "
-  private pemOpen = -1;         // start of a PEM region that has not ended yet
+  private lookback = '';        // the last WINDOW_BACK characters already emitted
+  private chunks: string[] = []; // held text, in order
+  private heldLength = 0;
+  private emitted = 0;          // absolute offset of the first held character
+  private pemScanFrom = 0;      // absolute offset from which to look for "-----BEGIN "
+  private pemOpen = -1;         // absolute start of a PEM region that has not ended yet
+  private pemForever = false;   // that region can no longer end inside the block
   private pemClosed: Array<[number, number]> = []; // ended regions not yet fully emitted
   readonly findings: Finding[] = [];
 
   constructor(private readonly masker: WindowMasker) {}
 
   /** Characters received but not yet emitted. */
-  get held(): number { return this.text.length - this.emitted; }
-  get length(): number { return this.text.length; }
+  get held(): number { return this.heldLength; }
+  get length(): number { return this.emitted + this.heldLength; }
 
   push(delta: string): string {
     if (delta.length === 0) return '';
-    this.text += delta;
+    this.chunks.push(delta);
+    this.heldLength += delta.length;
+    // Merge like a binary counter: O(log n) chunks, each character copied O(log n) times.
+    while (this.chunks.length >= 2 && this.chunks[this.chunks.length - 1]!.length >= this.chunks[this.chunks.length - 2]!.length) {
+      const last = this.chunks.pop()!;
+      this.chunks[this.chunks.length - 1] += last;
+    }
     const cut = this.findCut(delta.length);
     return cut > this.emitted ? this.emit(cut) : '';
   }
 
   /** The block ended: emit everything that is left. */
   end(): string {
-    return this.text.length > this.emitted ? this.emit(this.text.length) : '';
+    return this.heldLength > 0 ? this.emit(this.length) : '';
+  }
+
+  private held_(): string {
+    if (this.chunks.length > 1) this.chunks = [this.chunks.join('')];
+    return this.chunks[0] ?? '';
+  }
+
+  /** The last `n` characters received (or all there is), and the absolute offset where they start. */
+  private recent(n: number): { text: string; start: number; openStart: boolean } {
+    let len = 0;
+    let k = this.chunks.length;
+    while (k > 0 && len < n) { k--; len += this.chunks[k]!.length; }
+    let text: string;
+    if (len <= n) text = (k === 0 ? this.lookback : '') + this.chunks.slice(k).join('');
+    else {
+      // Only the part of the oldest chunk we need (a slice, not a copy of the whole chunk).
+      const later = len - this.chunks[k]!.length;
+      text = this.chunks[k]!.slice(-(n - later)) + this.chunks.slice(k + 1).join('');
+    }
+    const start = this.length - text.length;
+    return { text, start, openStart: start > 0 };
   }
 
   private emit(cut: number): string {
-    const base = Math.max(0, this.emitted - WINDOW_BACK);
-    const { masked, findings } = this.masker.maskWindow(this.text, base, this.emitted, cut);
-    for (const f of findings) this.findings.push(f);
+    const held = this.held_();
+    const window = this.lookback + held.slice(0, cut - this.emitted);
+    const base = this.emitted - this.lookback.length;
+    const { masked, findings } = this.masker.maskWindow(window, 0, this.lookback.length, window.length);
+    for (const f of findings) this.findings.push({ ...f, start: f.start + base, end: f.end + base });
+    this.lookback = window.slice(-WINDOW_BACK);
+    const rest = held.slice(cut - this.emitted);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.heldLength = rest.length;
     this.emitted = cut;
     return masked;
   }
 
   private findCut(deltaLength: number): number {
-    const text = this.text;
-    const end = text.length;
-    const limit = this.pemLimit();
+    const { text, start, openStart } = this.recent(deltaLength + CUT_SEARCH + CUT_CONTEXT);
+    const end = start + text.length;
+    const limit = this.pemLimit(text, start);
     // Positions further back were tried on earlier pushes; holding longer is always correct.
     const floor = Math.max(this.emitted, end - deltaLength - CUT_SEARCH);
     this.pemClosed = this.pemClosed.filter(([, e]) => e > this.emitted);
     for (let c = Math.min(end, limit); c > floor; c--) {
       if (this.insidePem(c)) continue;
-      if (isSafeCut(text, c) && this.keywordSafe(c)) return c;
+      if (isSafeCut(text, c - start, false, openStart) && this.keywordSafe(text, c - start)) return c;
     }
     return this.emitted;
   }
 
   /** No cut inside a PEM private key that has not ended: hold from its BEGIN line. */
-  private pemLimit(): number {
-    const text = this.text;
+  private pemLimit(recent: string, recentStart: number): number {
+    const end = recentStart + recent.length;
     for (;;) {
       if (this.pemOpen < 0) {
-        const b = text.indexOf('-----BEGIN ', Math.max(0, this.pemFrom));
-        if (b < 0) { this.pemFrom = Math.max(0, text.length - 10); return text.length; }
-        this.pemOpen = b;
+        const from = Math.max(this.pemScanFrom, recentStart);
+        const b = recent.indexOf('-----BEGIN ', from - recentStart);
+        if (b < 0) { this.pemScanFrom = Math.max(this.emitted, end - 10); return end; }
+        this.pemOpen = recentStart + b;
+        this.pemForever = false;
       }
-      const r = pemRegionEnd(text, this.pemOpen, false);
-      if (r === 'open') return this.pemOpen;
-      if (r !== 'not-key') this.pemClosed.push([this.pemOpen, r]);
-      this.pemFrom = r === 'not-key' ? this.pemOpen + 11 : r;
+      if (this.pemForever) return this.pemOpen;
+      // The region's text: it starts at or after `emitted`, so it is in the held chunks.
+      const region = this.held_().slice(this.pemOpen - this.emitted);
+      const r = pemRegionEnd(region, 0, false);
+      if (r === 'open') {
+        if (region.length > PEM_CAP + 100) this.pemForever = true;
+        return this.pemOpen;
+      }
+      if (r !== 'not-key') this.pemClosed.push([this.pemOpen, this.pemOpen + r]);
+      this.pemScanFrom = r === 'not-key' ? this.pemOpen + 11 : this.pemOpen + r;
       this.pemOpen = -1;
     }
   }
@@ -88,10 +139,9 @@ export class TextStream {
     return false;
   }
 
-  private keywordSafe(c: number): boolean {
+  private keywordSafe(text: string, c: number): boolean {
     const kws = this.masker.spanningKeywords;
     if (kws.length === 0) return true;
-    const text = this.text;
     for (const k of kws) {
       for (let j = 1; j < k.length; j++) {
         if (c - j < 0) break;
