@@ -1,0 +1,71 @@
+import { createMasker, newestUserTurnText } from '../src/index.js';
+
+const masker = createMasker(undefined, { key: 'messages-test-key-0123456789' });
+const image = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
+
+const request = {
+  model: 'claude-sonnet-4-5',
+  max_tokens: 1024,
+  metadata: { user_id: 'user_maria@example.com' },
+  system: [{ type: 'text', text: 'On-call for maria@example.com', cache_control: { type: 'ephemeral' } }],
+  tools: [{ name: 'lookup_user', description: 'Find a user by email', input_schema: { type: 'object' } }],
+  messages: [
+    { role: 'user', content: 'My card is 4111 1111 1111 1111' },
+    { role: 'assistant', content: [
+      { type: 'thinking', thinking: 'the user is maria@example.com', signature: 'EqQBCgIYAhIM1gbcDa9GJwZA' },
+      { type: 'text', text: 'Looking up maria@example.com' },
+      { type: 'tool_use', id: 'toolu_01A09q90qw90lq917835lq9', name: 'lookup_user', input: { email: 'maria@example.com', limit: 5, tags: ['x', '415-555-0199'] } },
+    ] },
+    { role: 'user', content: [
+      { type: 'tool_result', tool_use_id: 'toolu_01A09q90qw90lq917835lq9', content: [{ type: 'text', text: 'phone +1 (415) 555-0132' }] },
+      { type: 'image', source: { type: 'base64', media_type: 'image/png', data: image } },
+      { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'SSN 123-45-6788' }, title: 'HR record' },
+      { type: 'text', text: 'any news?' },
+    ] },
+  ],
+};
+
+describe('Messages bodies', () => {
+  test('text is masked where people put it and everything else is left byte-identical', () => {
+    const { body, findings } = masker.maskMessagesRequest(request);
+    const b = body as typeof request;
+    expect(b.system[0]).toEqual({ type: 'text', text: 'On-call for [EMAIL_ADDRESS]', cache_control: { type: 'ephemeral' } });
+    expect(b.messages[0]!.content).toBe('My card is [CREDIT_CARD]');
+    const assistant = b.messages[1]!.content as Array<Record<string, unknown>>;
+    expect(assistant[0]).toEqual(request.messages[1]!.content[0]); // thinking untouched by default, signature kept
+    expect(assistant[1]).toEqual({ type: 'text', text: 'Looking up [EMAIL_ADDRESS]' });
+    expect(assistant[2]).toEqual({ type: 'tool_use', id: 'toolu_01A09q90qw90lq917835lq9', name: 'lookup_user', input: { email: '[EMAIL_ADDRESS]', limit: 5, tags: ['x', '[PHONE_NUMBER]'] } });
+    const user = b.messages[2]!.content as Array<Record<string, unknown>>;
+    expect(user[0]).toEqual({ type: 'tool_result', tool_use_id: 'toolu_01A09q90qw90lq917835lq9', content: [{ type: 'text', text: 'phone [PHONE_NUMBER]' }] });
+    expect(user[1]).toBe(request.messages[2]!.content[1]); // image block: same object
+    expect(user[2]).toEqual({ type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'SSN [US_SSN]' }, title: 'HR record' });
+    expect(b.model).toBe(request.model);
+    expect(b.metadata).toBe(request.metadata);
+    expect(b.tools).toBe(request.tools);
+    expect(findings.map((f) => f.path)).toEqual([
+      'system[0].text', 'messages[0].content', 'messages[1].content[1].text', 'messages[1].content[2].input.email',
+      'messages[1].content[2].input.tags[1]', 'messages[2].content[0].content[0].text', 'messages[2].content[2].source.data',
+    ]);
+    // valid JSON out, and the input was not mutated
+    expect(() => JSON.parse(JSON.stringify(body))).not.toThrow();
+    expect(request.messages[0]!.content).toBe('My card is 4111 1111 1111 1111');
+  });
+
+  test('thinking blocks are masked only when the spec asks for it', () => {
+    const m = createMasker({ thinking: true }, { key: 'messages-test-key-0123456789' });
+    const b = m.maskMessagesRequest(request).body as typeof request;
+    expect((b.messages[1]!.content as Array<Record<string, unknown>>)[0]).toEqual({ type: 'thinking', thinking: 'the user is [EMAIL_ADDRESS]', signature: 'EqQBCgIYAhIM1gbcDa9GJwZA' });
+  });
+
+  test('responses: content blocks are masked, ids and usage untouched', () => {
+    const response = { id: 'msg_01', type: 'message', role: 'assistant', model: 'claude-x', content: [{ type: 'text', text: 'Call 415-555-0199' }, { type: 'tool_use', id: 'toolu_1', name: 't', input: { q: 'maria@example.com' } }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 3, output_tokens: 4 } };
+    const { body } = masker.maskMessagesResponse(response);
+    expect(body).toEqual({ ...response, content: [{ type: 'text', text: 'Call [PHONE_NUMBER]' }, { type: 'tool_use', id: 'toolu_1', name: 't', input: { q: '[EMAIL_ADDRESS]' } }] });
+  });
+
+  test('the newest user turn is its text and tool results', () => {
+    expect(newestUserTurnText(request)).toBe('phone +1 (415) 555-0132\nSSN 123-45-6788\nany news?');
+    expect(newestUserTurnText({ messages: [{ role: 'assistant', content: 'x' }] })).toBe('');
+    expect(newestUserTurnText('not a body')).toBe('');
+  });
+});
