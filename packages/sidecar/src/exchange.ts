@@ -40,6 +40,8 @@ export interface Exchange {
   upstreamHeadersAt?: bigint;
   bytesIn: number;
   bytesOut: number;
+  /** The error skillgate answered with, when it refused or cut the exchange. */
+  refusal?: { status: number; code: string; type: string; message: string };
   /** How the exchange ended, for metrics and the record. */
   outcome?: 'complete' | 'client_aborted' | 'upstream_broken' | 'killed' | 'refused' | 'error';
   outcomeReason?: string;

@@ -62,6 +62,7 @@ export function refuse(x: Exchange, ctx: SidecarContext, err: GatewayError): voi
     x.outcomeReason = err.code;
   }
   ctx.metrics.refusals.labels(err.code).inc();
+  x.refusal = { status: err.status, code: err.code, type: err.type, message: err.message };
   if (err.code === 'SG_INTERNAL') ctx.log.error({ requestId: x.id, err: err.cause }, 'internal error');
   const body = err.body(x.id);
   if (!x.res.headersSent) {

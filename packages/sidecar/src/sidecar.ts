@@ -31,6 +31,9 @@ export interface SidecarPorts {
   /** Extra readiness problems (empty = ready). */
   readiness?: () => string[];
   logger?: Logger;
+  metrics?: SidecarMetrics;
+  /** Releases what the wiring opened (feeds, Redis clients), after the listeners close. */
+  onClose?: () => Promise<void>;
 }
 
 export interface Sidecar {
@@ -53,7 +56,7 @@ export async function startSidecar(input: SidecarConfigInput | SidecarConfig = {
   const context: SidecarContext = {
     config,
     log,
-    metrics: new SidecarMetrics(),
+    metrics: ports.metrics ?? new SidecarMetrics(),
     identity: ports.identity ?? staticIdentity(config.identity),
     locks,
     credential: ports.credential ?? keyFileCredential(config.upstreamApiKey, config.upstreamApiKeyFile),
@@ -101,6 +104,7 @@ export async function startSidecar(input: SidecarConfigInput | SidecarConfig = {
       await Promise.all(servers.map(([s]) => closeServer(s)));
       context.upstream.close();
       await context.journal.close();
+      await ports.onClose?.();
       log.flush();
     },
   };

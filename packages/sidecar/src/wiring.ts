@@ -1,9 +1,143 @@
-// Chooses the sidecar's ports for a deployment from its config and environment: local
-// implementations by default (make dev, tests), cluster ones (controller tokens, Redis locks and
-// records, SkillPolicy feed) when their settings are present. The only place that knows both.
-import type { SidecarConfig } from './config.js';
+// Chooses the sidecar's ports for a deployment from its config and environment — the only place
+// that knows every implementation:
+//   local (make dev, no SKILLGATE_CONTROLLER_URL): fixed identity, no locks, the policy file if any,
+//     records in the local file store (or Redis Streams when REDIS_URL is set);
+//   cluster (SKILLGATE_CONTROLLER_URL set): workload token and upstream credential from the
+//     controller, locks from Redis, SkillPolicies watched in the pod's namespace, approvals as
+//     SkillApproval objects, rate limits shared through Redis.
+// Record-mode masking is always on: records hold masked copies. Rewriting modes follow the policy.
+import { KubeConfig } from '@kubernetes/client-node';
+import { Redis } from 'ioredis';
+import type { Finding } from '@skillgate/masking';
+import { openRecorder, recordConfigFromEnv } from '@skillgate/record';
+import { ConfigError, type SidecarConfig } from './config.js';
+import { createLogger } from './log.js';
+import { SidecarMetrics } from './metrics.js';
 import type { SidecarPorts } from './sidecar.js';
+import type { IdentitySource } from './ports/index.js';
+import { staticIdentity } from './ports/local.js';
+import { recordJournal } from './record-journal.js';
+import { MaskerBook, maskingVerdict } from './masking-modes.js';
+import { clusterIdentityFromEnv } from './cluster/identity.js';
+import { redisLockGuardFromEnv } from './cluster/locks.js';
+import { clusterPolicyFeed, filePolicyFeed, type PolicyFeed } from './cluster/policy-feed.js';
+import { createPolicyGuard, memoryToolHistory, redisRateLimiter, redisToolHistory, type GuardEvents } from './cluster/guard.js';
+import { kubeApprovalBroker } from './cluster/approvals.js';
+import type { Journal } from './ports/journal.js';
 
-export async function sidecarPorts(_config: SidecarConfig, _env: NodeJS.ProcessEnv): Promise<SidecarPorts> {
-  return {};
+export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv): Promise<SidecarPorts> {
+  const log = createLogger(config.logLevel);
+  const metrics = new SidecarMetrics();
+  const closers: Array<() => unknown> = [];
+  const ports: SidecarPorts = { logger: log, metrics, onClose: async () => { for (const c of closers.reverse()) await c(); } };
+  const prefix = env.SKILLGATE_REDIS_PREFIX ?? 'skillgate:';
+  const cluster = Boolean(env.SKILLGATE_CONTROLLER_URL);
+  const onFindings = (direction: 'request' | 'response', findings: readonly Finding[]): void => {
+    for (const f of findings) metrics.findings.labels(f.type, direction).inc();
+  };
+
+  // Identity, credential and locks.
+  let identity: IdentitySource = staticIdentity(config.identity);
+  const readiness: Array<() => string[]> = [];
+  if (cluster) {
+    const clusterIdentity = clusterIdentityFromEnv(env, { log })!;
+    const locks = redisLockGuardFromEnv(env, { log });
+    if (!locks) throw new ConfigError('REDIS_URL', 'cluster mode (SKILLGATE_CONTROLLER_URL set) needs Redis for the lock feed');
+    await locks.start();
+    await locks.whenSynced(10_000).catch((err: Error) => log.warn({ err: err.message }, 'lock feed not synced yet; refusing until it is'));
+    await clusterIdentity.start();
+    clusterIdentity.watchRevocations(locks);
+    identity = clusterIdentity;
+    Object.assign(ports, { identity: clusterIdentity, credential: clusterIdentity, locks });
+    readiness.push(() => locks.readiness());
+    closers.push(() => clusterIdentity.close(), () => locks.close());
+  }
+  ports.readiness = () => readiness.flatMap((r) => r());
+
+  // Redis for shared rate limits, tool history and policy heartbeats.
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2, enableOfflineQueue: true }) : undefined;
+  if (redis) {
+    redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis (policy state) error'));
+    closers.push(() => redis.quit().catch(() => redis.disconnect()));
+  }
+
+  // Policy: watched SkillPolicies in a cluster, the policy file locally.
+  const me = identity.identity();
+  let feed: PolicyFeed | undefined;
+  let kubeConfig: KubeConfig | undefined;
+  if (cluster) {
+    kubeConfig = new KubeConfig();
+    kubeConfig.loadFromDefault();
+    feed = await clusterPolicyFeed({
+      kubeConfig, namespace: me.namespace, identity: me, podLabels: parseLabels(env.SKILLGATE_POD_LABELS), log, registry: metrics.registry,
+      ...(redis ? { heartbeat: { redis, prefix, pod: me.pod } } : {}),
+    });
+  } else if (config.policyFile) {
+    feed = filePolicyFeed({ file: config.policyFile, identity: me, podLabels: parseLabels(env.SKILLGATE_POD_LABELS), log, registry: metrics.registry });
+  }
+  if (feed) closers.push(() => feed!.close());
+
+  // The record, with record-mode masking.
+  const book = new MaskerBook(config.maskingKey);
+  const { recorder, store } = await openRecorder(recordConfigFromEnv(env, {
+    recordDir: config.recordDir, ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
+  }), log);
+  closers.push(() => store.close());
+  const journal: Journal = recordJournal({
+    recorder, log, onFindings,
+    masker: () => book.forSpec(feed?.current().effective.masking),
+    recording: () => feed?.current().effective.recording,
+    identity: () => identity.identity(),
+  });
+  ports.journal = () => journal;
+
+  // Policy enforcement, approvals and masking modes.
+  if (feed) {
+    const policyFeed = feed;
+    const approvals = cluster && kubeConfig ? kubeApprovalBroker({ kubeConfig, namespace: me.namespace, heldBy: me.pod, log }) : undefined;
+    if (approvals) closers.push(() => approvals.close());
+    ports.guard = createPolicyGuard({
+      policy: () => policyFeed.current(),
+      ...(redis ? { rateLimiter: redisRateLimiter(redis, { prefix }), toolHistory: redisToolHistory(redis, { prefix }) } : { toolHistory: memoryToolHistory() }),
+      ...(approvals ? { approvals } : {}),
+      masker: {
+        findings: (text, policy) => book.forSpec(policy.masking).maskText(text).findings,
+        maskText: (text, policy) => book.forSpec(policy.masking).maskText(text).masked,
+      },
+      events: guardEvents(journal),
+      verdictExtras: (x, policy) => maskingVerdict(x, policy.masking, book, { key: config.maskingKey, onFindings }),
+      log,
+    });
+    ports.egressAllowHosts = () => policyFeed.current().effective.egressAllowHosts ?? [];
+  }
+  return ports;
+}
+
+/** Policy steps as session events. */
+function guardEvents(journal: Journal): GuardEvents {
+  return {
+    decision: (x, d, policies) => {
+      if (d.kind === 'allow') journal.decision(x, { action: 'allow', policies: [...policies] });
+      else if (d.kind === 'deny') journal.decision(x, { action: 'deny', policies: [d.policy], rule: d.rule, reason: d.reason });
+      else journal.decision(x, { action: 'hold', policies: [d.policy], rule: d.rules.join(','), reason: d.reasons.join('; ') });
+    },
+    rateLimited: (x, hit) => journal.decision(x, { action: 'rate_limited', policies: [hit.policy], reason: `${hit.kind} per minute limit ${hit.limit}` }),
+    approvalRequested: (x, ref) => journal.approval(x, { state: 'held', approval: `${ref.namespace}/${ref.name}`, reason: ref.rules.join(',') }),
+    approvalResolved: (x, result) => {
+      if (result.phase === 'Approved') journal.approval(x, { state: 'approved', approval: `${result.namespace}/${result.name}`, by: result.approvedBy.join(',') });
+      else if (result.phase === 'Denied') journal.approval(x, { state: 'denied', approval: `${result.namespace}/${result.name}`, by: result.deniedBy.join(','), reason: result.reasons.join('; ') });
+      else if (result.phase === 'Expired') journal.approval(x, { state: 'expired', approval: `${result.namespace}/${result.name}` });
+      else if ('message' in result) journal.approval(x, { state: 'denied', approval: result.name ?? 'unknown', reason: result.message });
+    },
+  };
+}
+
+/** SKILLGATE_POD_LABELS: "k=v,k2=v2" (the injector passes the pod's labels via the downward API). */
+function parseLabels(raw: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of (raw ?? '').split(/[,\n]/)) {
+    const eq = pair.indexOf('=');
+    if (eq > 0) out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim().replace(/^"|"$/g, '');
+  }
+  return out;
 }

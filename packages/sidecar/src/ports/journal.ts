@@ -1,6 +1,7 @@
 // The journal port: what the request path tells the session record. `request` must be durable
 // before anything is forwarded (fail closed); the rest is pipelined and never blocks the stream.
 // The default journal writes one structured log line per request, for runs without a record store.
+import type { IncomingHttpHeaders } from 'node:http';
 import type { SseEvent } from '@skillgate/wire';
 import type { Exchange } from '../exchange.js';
 import type { Logger } from '../log.js';
@@ -20,8 +21,8 @@ export interface Journal {
   sessionFor(x: Exchange): string;
   /** Resolves once the request event is durable; rejects with a GatewayError to refuse the request. */
   request(x: Exchange): Promise<void>;
-  /** Response status and headers arrived (non-blocking). */
-  responseHead(x: Exchange): void;
+  /** Response status and headers arrived (non-blocking); `stream` when the body is SSE. */
+  responseHead(x: Exchange, headers: IncomingHttpHeaders, stream: boolean): void;
   /** One SSE event as the skill received it (non-blocking). */
   streamEvent(x: Exchange, ev: SseEvent): void;
   /** A non-streaming response body as the skill received it, when small enough to keep. */
@@ -29,7 +30,25 @@ export interface Journal {
   /** The exchange ended (complete, aborted, killed, refused...). */
   end(x: Exchange): void;
   egress(attempt: EgressAttempt): void;
+  /** The policy decision on an exchange (non-blocking). */
+  decision(x: Exchange, d: DecisionNote): void;
+  /** A step of a held request's approval (non-blocking). */
+  approval(x: Exchange, a: ApprovalNote): void;
   close(): Promise<void>;
+}
+
+export interface DecisionNote {
+  action: 'allow' | 'deny' | 'hold' | 'rate_limited';
+  policies?: string[];
+  rule?: string;
+  reason?: string;
+}
+
+export interface ApprovalNote {
+  state: 'held' | 'approved' | 'denied' | 'expired';
+  approval: string;
+  by?: string;
+  reason?: string;
 }
 
 /** A journal that keeps nothing but a structured log line per request and per egress attempt. */
@@ -48,6 +67,8 @@ export function logJournal(log: Logger): Journal {
       }, 'request');
     },
     egress: (a) => log.info({ ...a }, a.allowed ? 'egress allowed' : 'egress denied'),
+    decision: (x, d) => log.info({ requestId: x.id, ...d }, 'policy decision'),
+    approval: (x, a) => log.info({ requestId: x.id, ...a }, 'approval'),
     close: async () => undefined,
   };
 }

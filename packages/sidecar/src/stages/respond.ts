@@ -11,9 +11,10 @@ import type { Verdict } from '../ports/guard.js';
 
 export async function respond(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessage, verdict: Verdict): Promise<void> {
   x.upstreamStatus = upstreamRes.statusCode ?? 502;
-  ctx.journal.responseHead(x);
   const contentType = String(upstreamRes.headers['content-type'] ?? '');
-  if (contentType.startsWith('text/event-stream')) return streamBack(x, ctx, upstreamRes, verdict);
+  const isSse = contentType.startsWith('text/event-stream');
+  ctx.journal.responseHead(x, upstreamRes.headers, isSse);
+  if (isSse) return streamBack(x, ctx, upstreamRes, verdict);
   if (x.res.headersSent) return errorIntoOpenStream(x, upstreamRes);
   if (verdict.responseFilter && contentType.includes('json')) return bufferedBack(x, ctx, upstreamRes, (b) => verdict.responseFilter!.body(b));
   if ((x.route.kind === 'batch' || x.route.kind === 'batch_create') && contentType.includes('json')) {

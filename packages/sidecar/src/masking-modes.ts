@@ -1,0 +1,105 @@
+// Masking modes in the data path (SkillPolicy spec.masking.mode):
+//   record   — nothing sent or received is rewritten; only records hold masked copies (the journal)
+//   request  — Claude never sees the values: the request body is masked before forwarding
+//   response — the skill never sees values Claude returns: responses are masked, streams per event
+//   both     — request and response
+//   tokenize — Claude sees stable placeholders (<EMAIL_ADDRESS_1>), the skill sees real values again
+// Rewriting modes are opt-in because they break prompt caching and signed thinking blocks (see
+// ANTHROPIC-WIRE.md). On any masking error the request is refused, never forwarded raw.
+import type { MaskingSpec } from '@skillgate/api';
+import { createMasker, type Finding, type Masker, type StreamMasker } from '@skillgate/masking';
+import { GatewayError, codes } from '@skillgate/wire';
+import type { Exchange } from './exchange.js';
+import type { ResponseFilter, Verdict } from './ports/guard.js';
+
+export type MaskingMode = NonNullable<MaskingSpec['mode']>;
+
+export interface MaskingModeOptions {
+  key: string;
+  onFindings?: (direction: 'request' | 'response', findings: readonly Finding[]) => void;
+}
+
+/** Caches one masker per masking spec (specs change only with policy generations). */
+export class MaskerBook {
+  private cache: { spec: MaskingSpec | undefined; masker: Masker } | undefined;
+  constructor(private readonly key: string) {}
+
+  forSpec(spec: MaskingSpec | undefined): Masker {
+    if (this.cache && this.cache.spec === spec) return this.cache.masker;
+    const masker = createMasker(spec, { key: this.key });
+    this.cache = { spec, masker };
+    return masker;
+  }
+
+  /** A fresh masker with its own vault (tokenize mode: placeholders of this conversation). */
+  fresh(spec: MaskingSpec | undefined): Masker {
+    return createMasker(spec, { key: this.key });
+  }
+}
+
+const maskingFailed = (err: unknown): GatewayError => new GatewayError(codes.maskingFailed, 'api_error',
+  'skillgate could not mask this request as its policy requires, so it was not forwarded. The request id is in the sidecar log.', { cause: err });
+
+/** The verdict parts (upstream body, response filter) that a masking mode adds to one exchange. */
+export function maskingVerdict(x: Exchange, spec: MaskingSpec & { mode: MaskingMode }, book: MaskerBook, opts: MaskingModeOptions): Pick<Verdict, 'upstreamBody' | 'responseFilter'> {
+  const mode = spec.mode;
+  if (mode === 'record') return {};
+  const masker = mode === 'tokenize' ? book.fresh(spec) : book.forSpec(spec);
+  const out: Pick<Verdict, 'upstreamBody' | 'responseFilter'> = {};
+  if ((mode === 'request' || mode === 'both' || mode === 'tokenize') && x.request) {
+    try {
+      const r = masker.maskMessagesRequest(x.request);
+      opts.onFindings?.('request', r.findings);
+      if (r.findings.length > 0) out.upstreamBody = Buffer.from(JSON.stringify(r.body));
+    } catch (err) {
+      throw maskingFailed(err);
+    }
+  }
+  if (mode === 'response' || mode === 'both') out.responseFilter = responseMaskFilter(masker, opts);
+  else if (mode === 'tokenize') out.responseFilter = restoreFilter(masker);
+  return out;
+}
+
+function streamFilter(make: () => StreamMasker, onFindings?: (f: readonly Finding[]) => void): Pick<ResponseFilter, 'event' | 'end'> {
+  let stream: StreamMasker | undefined;
+  let seen = 0;
+  const report = (): void => {
+    if (!stream || !onFindings) return;
+    const fresh = stream.findings.slice(seen);
+    seen = stream.findings.length;
+    if (fresh.length) onFindings(fresh);
+  };
+  return {
+    event(ev) {
+      stream ??= make();
+      const out = stream.push(ev).map((o) => o.raw);
+      report();
+      return out;
+    },
+    end() {
+      if (!stream) return [];
+      const out = stream.end().map((o) => o.raw);
+      report();
+      return out;
+    },
+  };
+}
+
+function responseMaskFilter(masker: Masker, opts: MaskingModeOptions): ResponseFilter {
+  return {
+    ...streamFilter(() => masker.createStreamMasker(), (f) => opts.onFindings?.('response', f)),
+    body(body) {
+      const r = masker.maskMessagesResponse(JSON.parse(body.toString('utf8')));
+      if (r.findings.length === 0) return body; // untouched bytes: error bodies reach the skill as sent
+      opts.onFindings?.('response', r.findings);
+      return Buffer.from(JSON.stringify(r.body));
+    },
+  };
+}
+
+function restoreFilter(masker: Masker): ResponseFilter {
+  return {
+    ...streamFilter(() => masker.createStreamRestorer()),
+    body: (body) => Buffer.from(JSON.stringify(masker.restoreMessagesResponse(JSON.parse(body.toString('utf8'))))),
+  };
+}

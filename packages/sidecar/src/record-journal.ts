@@ -1,0 +1,244 @@
+// The journal backed by the session record (@skillgate/record): every request, decision, response,
+// SSE event, end, refusal and egress attempt becomes a hash-chained session event. Bodies are
+// recorded as masked copies (record-mode masking, @skillgate/masking): the record never holds a raw
+// sensitive value or a credential. The request event is awaited (durable before forward: the
+// recorder resolves only once Redis or the local spool holds it, and rejects with 503 otherwise);
+// everything after it is pipelined and never blocks the stream. A failure to mask never records
+// raw text: the body is then recorded by digest only.
+import type { IncomingHttpHeaders } from 'node:http';
+import type { RecordingSpec, SkillIdentity } from '@skillgate/api';
+import type { Finding, Masker } from '@skillgate/masking';
+import {
+  StreamBatcher, chooseSession, recordHeaders, requestData, sha256Hex,
+  type EventDraft, type PreviousSession, type RecordedFinding, type SessionRecorder, type SessionSource,
+} from '@skillgate/record';
+import { SseParser, type SseEvent } from '@skillgate/wire';
+import type { Exchange } from './exchange.js';
+import type { EgressAttempt, Journal } from './ports/journal.js';
+import type { Logger } from './log.js';
+
+export interface RecordJournalOptions {
+  recorder: SessionRecorder;
+  /** The masker of the policy in force (record mode at least); undefined records digests only. */
+  masker: () => Masker | undefined;
+  recording: () => RecordingSpec | undefined;
+  /** The skill identity, for events that belong to no Claude request (egress attempts). */
+  identity: () => SkillIdentity;
+  /** Findings counted in metrics, by direction. */
+  onFindings?: (direction: 'request' | 'response', findings: readonly Finding[]) => void;
+  log: Logger;
+  now?: () => number;
+}
+
+interface ExchangeRecord {
+  sessionSource: SessionSource;
+  headAt?: number;
+  stream?: boolean;
+  responseHeaders?: Record<string, string>;
+  responseRecorded?: boolean;
+  masker?: ReturnType<Masker['createStreamMasker']>;
+  maskedParser?: SseParser;
+  findingsSeen: number;
+  batcher?: StreamBatcher;
+  events: number;
+}
+
+const toRecorded = (f: Finding): RecordedFinding => ({
+  type: f.type, ...(f.subtype ? { subtype: f.subtype } : {}), start: f.start, end: f.end, fingerprint: f.fingerprint,
+});
+
+export function recordJournal(opts: RecordJournalOptions): Journal {
+  const now = opts.now ?? Date.now;
+  const state = new WeakMap<Exchange, ExchangeRecord>();
+  let previous: PreviousSession | undefined;
+
+  const append = (draft: EventDraft): void => {
+    opts.recorder.append(draft).catch((err: Error) => opts.log.error({ err: err.message, kind: draft.kind, requestId: draft.requestId }, 'session event not recorded'));
+  };
+  const draftBase = (x: Exchange) => ({ sessionId: x.sessionId!, identity: x.identity!, requestId: x.id });
+  const bodiesRecorded = (): boolean => (opts.recording()?.bodies ?? 'masked') === 'masked';
+
+  function maskedRequestBody(x: Exchange): { text?: string; findings: RecordedFinding[] } {
+    if (!x.body || !bodiesRecorded()) return { findings: [] };
+    const masker = opts.masker();
+    if (!masker) return { findings: [] };
+    try {
+      if (x.request) {
+        const r = masker.maskMessagesRequest(x.request);
+        opts.onFindings?.('request', r.findings);
+        return { text: JSON.stringify(r.body), findings: r.findings.map(toRecorded) };
+      }
+      const r = masker.maskText(x.body.toString('utf8'));
+      opts.onFindings?.('request', r.findings);
+      return { text: r.masked, findings: r.findings.map(toRecorded) };
+    } catch (err) {
+      opts.log.error({ requestId: x.id, err: (err as Error).message }, 'masking failed; recording the request body by digest only');
+      return { findings: [] };
+    }
+  }
+
+  function flushStream(x: Exchange, rec: ExchangeRecord, final: boolean): void {
+    if (!rec.batcher) return;
+    if (final && rec.masker) {
+      try {
+        for (const out of rec.masker.end()) recordMaskedBytes(x, rec, out.raw);
+      } catch (err) {
+        opts.log.error({ requestId: x.id, err: (err as Error).message }, 'stream masking failed at end; held text dropped from the record');
+      }
+    }
+    const batch = rec.batcher.flush();
+    if (batch) append({ ...draftBase(x), kind: 'stream_event', data: batch });
+  }
+
+  function recordMaskedBytes(x: Exchange, rec: ExchangeRecord, raw: Buffer): void {
+    const findings = rec.masker ? rec.masker.findings.slice(rec.findingsSeen) : [];
+    rec.findingsSeen += findings.length;
+    if (findings.length) opts.onFindings?.('response', findings);
+    for (const ev of rec.maskedParser!.push(raw)) addStreamEvent(x, rec, ev, findings.splice(0).map(toRecorded));
+  }
+
+  function addStreamEvent(x: Exchange, rec: ExchangeRecord, ev: SseEvent, findings: RecordedFinding[]): void {
+    rec.events++;
+    const batch = rec.batcher!.push(ev.event, ev.data, now() - (rec.headAt ?? now()), findings);
+    if (batch) append({ ...draftBase(x), kind: 'stream_event', data: batch });
+  }
+
+  return {
+    sessionFor(x) {
+      const choice = chooseSession({ identity: x.identity!, headers: x.req.headers, body: x.request }, opts.recording(), previous, now());
+      if (choice.source === 'time-gap') previous = { sessionId: choice.sessionId, lastSeenMs: now() };
+      state.set(x, { sessionSource: choice.source, findingsSeen: 0, events: 0 });
+      return choice.sessionId;
+    },
+
+    async request(x) {
+      const rec = state.get(x);
+      const masked = maskedRequestBody(x);
+      const forwarded = x.upstreamBody ?? x.body ?? Buffer.alloc(0);
+      const data = requestData({
+        method: x.req.method ?? 'GET', url: x.url, headers: x.req.headers, forwarded,
+        ...(masked.text !== undefined ? { maskedBody: masked.text } : {}),
+        ...(x.model ? { model: x.model } : {}),
+        ...(x.request ? { stream: x.stream === true } : {}),
+        findings: masked.findings,
+        ...(rec ? { sessionSource: rec.sessionSource } : {}),
+      });
+      if (!x.body && x.route.body === 'stream') data.bodyBytes = Number(x.req.headers['content-length'] ?? 0) || 0;
+      await opts.recorder.append({ ...draftBase(x), kind: 'request', data });
+    },
+
+    responseHead(x, headers: IncomingHttpHeaders, stream) {
+      const rec = state.get(x);
+      if (!rec) return;
+      rec.headAt = now();
+      rec.stream = stream;
+      rec.responseHeaders = recordHeaders(headers);
+      if (stream) {
+        rec.responseRecorded = true;
+        append({ ...draftBase(x), kind: 'response', data: { status: x.upstreamStatus ?? 0, headers: rec.responseHeaders, stream: true } });
+        rec.batcher = new StreamBatcher();
+        rec.maskedParser = new SseParser();
+        const masker = bodiesRecorded() ? opts.masker() : undefined;
+        if (masker) rec.masker = masker.createStreamMasker();
+      }
+    },
+
+    streamEvent(x, ev) {
+      const rec = state.get(x);
+      if (!rec?.batcher || !bodiesRecorded()) return;
+      if (!rec.masker) return addStreamEvent(x, rec, { ...ev, data: '[body not recorded: no masker]' }, []);
+      try {
+        for (const out of rec.masker.push(ev)) recordMaskedBytes(x, rec, out.raw);
+      } catch (err) {
+        // Never record raw text: drop this event's content from the record, keep its place.
+        opts.log.error({ requestId: x.id, err: (err as Error).message }, 'stream masking failed; event recorded without data');
+        addStreamEvent(x, rec, { event: ev.event, data: '[masking failed: not recorded]', raw: Buffer.alloc(0) }, []);
+      }
+    },
+
+    responseBody(x, body) {
+      const rec = state.get(x);
+      if (!rec || rec.responseRecorded) return;
+      rec.responseRecorded = true;
+      let text: string | undefined;
+      let findings: RecordedFinding[] = [];
+      const masker = bodiesRecorded() ? opts.masker() : undefined;
+      if (masker && body.length) {
+        try {
+          const raw = body.toString('utf8');
+          let parsed: unknown;
+          try { parsed = JSON.parse(raw); } catch { parsed = undefined; }
+          if (parsed !== undefined) {
+            const r = masker.maskMessagesResponse(parsed);
+            text = JSON.stringify(r.body);
+            findings = r.findings.map(toRecorded);
+            opts.onFindings?.('response', r.findings);
+          } else {
+            const r = masker.maskText(raw);
+            text = r.masked;
+            findings = r.findings.map(toRecorded);
+          }
+        } catch (err) {
+          opts.log.error({ requestId: x.id, err: (err as Error).message }, 'masking failed; recording the response by digest only');
+        }
+      }
+      append({
+        ...draftBase(x), kind: 'response',
+        data: {
+          status: x.upstreamStatus ?? 0, headers: rec.responseHeaders ?? {}, stream: false,
+          bodySha256: sha256Hex(body), bodyBytes: body.length,
+          ...(text !== undefined ? { body: text } : {}), ...(findings.length ? { findings } : {}),
+        },
+      });
+    },
+
+    end(x) {
+      const rec = state.get(x);
+      if (!x.sessionId || !x.identity) return; // refused before a session was chosen: nothing to chain to
+      if (rec && rec.headAt !== undefined && !rec.responseRecorded) {
+        rec.responseRecorded = true;
+        append({ ...draftBase(x), kind: 'response', data: { status: x.upstreamStatus ?? 0, headers: rec.responseHeaders ?? {}, stream: false, bodyBytes: x.bytesOut } });
+      }
+      if (rec?.stream) flushStream(x, rec, true);
+      if (x.refusal && (x.outcome === 'refused' || x.outcome === 'killed')) {
+        append({ ...draftBase(x), kind: 'refusal', data: x.refusal });
+      }
+      if (rec?.stream || (x.outcome && x.outcome !== 'complete' && x.outcome !== 'refused')) {
+        const outcome = x.outcome === 'refused' || x.outcome === undefined ? 'error' : x.outcome;
+        append({
+          ...draftBase(x), kind: 'stream_end',
+          data: { outcome, ...(x.outcomeReason ? { reason: x.outcomeReason } : {}), events: rec?.events ?? 0, bytes: x.bytesOut, ms: Number(process.hrtime.bigint() - x.receivedAt) / 1e6 },
+        });
+      }
+    },
+
+    egress(a: EgressAttempt) {
+      const identity = opts.identity();
+      const sessionId = previous?.sessionId ?? egressSession(identity);
+      append({
+        kind: 'egress', sessionId, identity, requestId: a.requestId,
+        data: { destination: a.destination, method: a.method, allowed: a.allowed, ...(a.reason ? { reason: a.reason } : {}) },
+      });
+    },
+
+    decision(x, d) {
+      if (!x.sessionId || !x.identity) return;
+      append({ ...draftBase(x), kind: 'decision', data: d });
+    },
+
+    approval(x, a) {
+      if (!x.sessionId || !x.identity) return;
+      append({ ...draftBase(x), kind: 'approval', data: a });
+    },
+
+    async close() {
+      await opts.recorder.close();
+    },
+  };
+
+  // Egress attempts carry no Claude request; they join the skill's current session, or a session
+  // of their own when the skill has not called Claude yet.
+  function egressSession(identity: SkillIdentity): string {
+    return `ses_egress_${sha256Hex(Buffer.from(`${identity.namespace}/${identity.skill}/${identity.pod}`)).slice(0, 24)}`;
+  }
+}
