@@ -8,5 +8,6 @@ import { controllerCommand } from './controller.js';
 import { lockCommand, unlockCommand } from './lock.js';
 import { ownersOffboardCommand, ownersReinstateCommand, ownersListCommand } from './owners.js';
 import { webhookCommands } from './webhook.js';
+import { maskCommand } from './mask.js';
 
-export const commands: Command[] = [sidecarCommand, devCommand, fakeClaudeCommand, ...approvalsCommands, controllerCommand, lockCommand, unlockCommand, ownersOffboardCommand, ownersReinstateCommand, ownersListCommand, ...webhookCommands];
+export const commands: Command[] = [sidecarCommand, devCommand, fakeClaudeCommand, ...approvalsCommands, controllerCommand, lockCommand, unlockCommand, ownersOffboardCommand, ownersReinstateCommand, ownersListCommand, ...webhookCommands, maskCommand];

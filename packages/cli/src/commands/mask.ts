@@ -1,0 +1,78 @@
+// `skillgate mask [--policy F] [--json]`: the masking engine on stdin, for people tuning rules. It
+// reads a SkillPolicy file exactly as the sidecar's local mode does and uses its spec.masking. The
+// masked text (or the JSON object CONTRACT.md defines) goes to stdout; it never prints raw values
+// anywhere else, and findings carry only type, offsets and an HMAC fingerprint.
+import { readFileSync } from 'node:fs';
+import type { MaskingSpec } from '@skillgate/api';
+import { createMasker } from '@skillgate/masking';
+import { CliError, type Command } from '../command.js';
+
+/** Used when SKILLGATE_MASKING_KEY is unset: fine for trying rules, useless for correlating records. */
+const DEV_KEY = 'skillgate-dev-masking-key-not-for-production';
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function maskingSpecFrom(file: string): Promise<MaskingSpec | undefined> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read policy file ${file}: ${(err as Error).message}`);
+  }
+  // The sidecar's parser: same YAML/JSON/multi-document rules as SKILLGATE_POLICY_FILE.
+  const { parsePolicyFile } = await import('@skillgate/sidecar/cluster/policy-feed');
+  let policies;
+  try {
+    policies = parsePolicyFile(text, 'default');
+  } catch (err) {
+    throw new CliError(`${file} is not a valid SkillPolicy file: ${(err as Error).message}`);
+  }
+  const withMasking = policies.filter((p) => p.spec?.masking);
+  if (withMasking.length > 1) {
+    process.stderr.write(`skillgate mask: ${withMasking.length} policies in ${file} set masking; using ${withMasking[0]!.metadata.name}\n`);
+  }
+  return withMasking[0]?.spec.masking;
+}
+
+export const maskCommand: Command = {
+  name: ['mask'],
+  summary: 'mask personal data and secrets in stdin (the sidecar\'s engine)',
+  usage: 'mask [--policy FILE] [--json | --output json]',
+  help: `Reads text on stdin and writes it masked to stdout.
+  --policy FILE   a SkillPolicy (YAML or JSON) whose spec.masking sets actions, entities and custom rules
+  --json          print {"masked": string, "findings": [{"type", "subtype"?, "start", "end", "fingerprint"}]}
+                  (start/end: UTF-16 indices into the input, end exclusive; fingerprint: HMAC-SHA256 of the value)
+The installation key for fingerprints, hashes and placeholders comes from SKILLGATE_MASKING_KEY
+(at least 16 bytes); without it a development key is used and a warning is printed.
+  echo "mail maria@example.com" | skillgate mask
+  skillgate mask --policy policy.yaml --json < transcript.txt`,
+  options: {
+    policy: { type: 'string', short: 'p' },
+    json: { type: 'boolean' },
+    output: { type: 'string', short: 'o' },
+  },
+  async run({ values }) {
+    if (values.output !== undefined && values.output !== 'json') throw new CliError(`--output must be json, got "${String(values.output)}"`, 2);
+    const json = values.json === true || values.output === 'json';
+    const spec = typeof values.policy === 'string' ? await maskingSpecFrom(values.policy) : undefined;
+    let key = process.env.SKILLGATE_MASKING_KEY;
+    if (!key) {
+      process.stderr.write('skillgate mask: SKILLGATE_MASKING_KEY is not set; using a development key (fingerprints will not match your records)\n');
+      key = DEV_KEY;
+    }
+    let masker;
+    try {
+      masker = createMasker(spec, { key });
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    }
+    const input = await readStdin();
+    const { masked, findings } = masker.maskText(input);
+    process.stdout.write(json ? `${JSON.stringify({ masked, findings })}\n` : masked);
+    return 0;
+  },
+};
