@@ -1,12 +1,24 @@
 // SkillApproval (namespaced, one per held request): what a human is asked to decide. Bound to the
 // exact request by digest, single use, expiring. The owner of the skill may not approve it.
+// Decisions are written under RBAC to status.decisions; the validating webhook
+// (skillapprovals.validate.skillgate.dev) admits a new decision only when its user and groups are
+// the caller's own, as authenticated by the API server.
 import type { Condition, ObjectMeta } from './meta.js';
 import type { SkillIdentity } from './identity.js';
 
 export type ApprovalPhase = 'Pending' | 'Approved' | 'Denied' | 'Expired' | 'Used';
 
+/**
+ * The approver group used when an approval rule names neither groups nor users: bind it (RBAC on
+ * skillapprovals/status) to the people who may approve such requests.
+ */
+export const DEFAULT_APPROVER_GROUP = 'skillgate-approvers';
+
 export interface ApprovalDecision {
+  /** The decider's username as the API server authenticated it (checked by the webhook). */
   user: string;
+  /** The decider's groups as the API server authenticated them; only these count for approvers.groups. */
+  groups?: string[];
   decision: 'approve' | 'deny';
   reason: string;
   at: string;
@@ -19,6 +31,7 @@ export interface SkillApprovalSpec {
   /** sha256 of the exact request bytes; the approval releases only this request. */
   requestDigest: string;
   policy: string;
+  /** Rule ids, `namespace/policy/rule` (up to 63 + 1 + 253 + 1 + 63 = 381 characters). */
   rules: string[];
   reasons: string[];
   summary: {
@@ -32,6 +45,7 @@ export interface SkillApprovalSpec {
     excerpt?: string;
     estimatedInputTokens?: number;
   };
+  /** Who may decide. Never empty: a rule naming neither gets groups [DEFAULT_APPROVER_GROUP]. */
   approvers: { groups?: string[]; users?: string[]; quorum: number };
   expiresAt: string;
 }

@@ -2,13 +2,31 @@
 // decisions count, which are ignored (and why), and what the phase is. The controller's approval
 // reconciler writes the result to status; the CLI uses it to refuse obviously invalid decisions
 // early. Rules: the skill's owner never counts; each user counts once (their latest decision); an
-// approver must be listed in approvers.users or be in one of approvers.groups (when either is set);
+// approver must be listed in approvers.users or be in one of approvers.groups — and when a rule
+// names neither, approvers.groups is [skillgate-approvers] (effectiveApprovers), never "anyone";
 // one valid deny denies; `quorum` distinct valid approvals approve; past expiresAt it is Expired.
 // Terminal phases (Approved, Denied, Expired, Used) never change back to Pending.
-import type { ApprovalDecision, ApprovalPhase, SkillApprovalSpec } from '@skillgate/api';
+// A decision's user and groups are trusted here because the validating webhook admitted them only
+// when they were the writer's own (packages/webhook/src/validate-approval.ts).
+import { DEFAULT_APPROVER_GROUP, type ApprovalDecision, type ApprovalPhase, type SkillApprovalSpec } from '@skillgate/api';
 
-/** A decision as recorded; `groups` are the decider's Kubernetes groups (from SelfSubjectReview). */
-export type RecordedDecision = ApprovalDecision & { groups?: string[] };
+/** A decision as recorded; `groups` are the decider's Kubernetes groups (checked by the webhook). */
+export type RecordedDecision = ApprovalDecision;
+
+type Approvers = SkillApprovalSpec['approvers'];
+
+/**
+ * The approvers that apply: as given when they name any group or user, otherwise the default
+ * group skillgate-approvers (so a rule without approvers is decided by a known, RBAC-bound group).
+ * Empty lists are dropped, so the result satisfies the SkillApproval CRD's validation.
+ */
+export function effectiveApprovers(a: { groups?: readonly string[]; users?: readonly string[]; quorum?: number }): Approvers {
+  const groups = [...new Set(a.groups ?? [])];
+  const users = [...new Set(a.users ?? [])];
+  const quorum = Math.max(1, a.quorum ?? 1);
+  if (groups.length === 0 && users.length === 0) return { groups: [DEFAULT_APPROVER_GROUP], quorum };
+  return { ...(groups.length ? { groups } : {}), ...(users.length ? { users } : {}), quorum };
+}
 
 export interface ApprovalOutcome {
   phase: ApprovalPhase;
@@ -21,8 +39,7 @@ export interface ApprovalOutcome {
 export function deciderProblem(spec: SkillApprovalSpec, user: string, groups: readonly string[] = []): string | undefined {
   if (!user) return 'the decision names no user';
   if (sameUser(user, spec.identity.owner)) return `${user} owns skill ${spec.identity.skill} and cannot decide its requests`;
-  const { users = [], groups: wanted = [] } = spec.approvers;
-  if (users.length === 0 && wanted.length === 0) return undefined;
+  const { users = [], groups: wanted = [] } = effectiveApprovers(spec.approvers);
   if (users.some((u) => sameUser(u, user))) return undefined;
   if (wanted.some((g) => groups.includes(g))) return undefined;
   return `${user} is not an approver (users: ${users.join(', ') || '-'}; groups: ${wanted.join(', ') || '-'})`;

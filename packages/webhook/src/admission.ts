@@ -8,6 +8,7 @@ import { LABEL_INJECT } from '@skillgate/api';
 import type { NamespaceInfo, Pod } from './pod.js';
 import { validatePod } from './validate-pod.js';
 import { validateSkillPolicy } from './validate-policy.js';
+import { validateApprovalStatusUpdate, type ApprovalStatusView } from './validate-approval.js';
 
 export interface AdmissionRequest {
   uid: string;
@@ -39,7 +40,7 @@ export interface AdmissionReview<T> {
   response?: T;
 }
 
-export type WebhookPath = 'mutate' | 'validate-pod' | 'validate-skillpolicy';
+export type WebhookPath = 'mutate' | 'validate-pod' | 'validate-skillpolicy' | 'validate-skillapproval-status';
 
 /** The outcome, for logs and metrics: what happened without any object content. */
 export type AdmissionResult = 'patched' | 'unchanged' | 'allowed' | 'denied' | 'invalid';
@@ -122,6 +123,15 @@ export function decide(path: WebhookPath, req: AdmissionRequest, config: Webhook
     const v = validatePod(req.object, selectedNamespace(req), config, { operation: req.operation, ...(oldPod ? { oldPod } : {}), subResource: req.subResource ?? '' });
     if (!v.allowed) return deny(uid, `skillgate: ${v.violations.join('; ')}`, v.warnings);
     return { review: respond(uid, { allowed: true, ...(v.warnings.length ? { warnings: v.warnings } : {}) }), result: 'allowed' };
+  }
+  if (path === 'validate-skillapproval-status') {
+    if (req.operation !== 'UPDATE' || req.subResource !== 'status') return { review: respond(uid, { allowed: true }), result: 'allowed' };
+    const o = req.object;
+    if (!isObject(o) || o.kind !== 'SkillApproval') return deny(uid, 'skillgate: the request object is not a SkillApproval');
+    const caller = { username: req.userInfo?.username ?? '', groups: req.userInfo?.groups ?? [] };
+    const v = validateApprovalStatusUpdate(isObject(req.oldObject) ? req.oldObject as ApprovalStatusView : undefined, o as ApprovalStatusView, caller);
+    if (!v.allowed) return deny(uid, `skillgate: SkillApproval ${req.namespace ?? ''}/${req.name ?? ''}: ${v.violations.join('; ')}`);
+    return { review: respond(uid, { allowed: true }), result: 'allowed' };
   }
   // validate-skillpolicy
   if (req.operation !== 'CREATE' && req.operation !== 'UPDATE') return { review: respond(uid, { allowed: true }), result: 'allowed' };

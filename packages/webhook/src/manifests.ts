@@ -35,6 +35,12 @@ export interface WebhookConfigurations {
 export const MUTATE_WEBHOOK_NAME = 'inject.skillgate.dev';
 export const VALIDATE_POD_WEBHOOK_NAME = 'pods.validate.skillgate.dev';
 export const VALIDATE_POLICY_WEBHOOK_NAME = 'skillpolicies.validate.skillgate.dev';
+export const VALIDATE_APPROVAL_WEBHOOK_NAME = 'skillapprovals.validate.skillgate.dev';
+/**
+ * Only status writes that change the decisions reach the webhook: the sidecar's Used and the
+ * controller's phase/condition writes never wait on it.
+ */
+export const APPROVAL_DECISIONS_CHANGED = "has(object.status) && has(object.status.decisions) && (!has(oldObject.status) || !has(oldObject.status.decisions) || object.status.decisions != oldObject.status.decisions)";
 
 export function webhookConfigurations(o: WebhookManifestOptions): WebhookConfigurations {
   const prefix = o.name ?? 'skillgate';
@@ -100,6 +106,14 @@ export function webhookConfigurations(o: WebhookManifestOptions): WebhookConfigu
           clientConfig: clientConfig('/validate-skillpolicy'),
           rules: [{ apiGroups: ['skillgate.dev'], apiVersions: ['v1alpha1'], operations: ['CREATE', 'UPDATE'], resources: ['skillpolicies'], scope: 'Namespaced' }],
           // Every namespace: a policy that does not load protects nothing, so this fails closed too.
+          ...common,
+        },
+        {
+          name: VALIDATE_APPROVAL_WEBHOOK_NAME,
+          clientConfig: clientConfig('/validate-skillapproval-status'),
+          rules: [{ apiGroups: ['skillgate.dev'], apiVersions: ['v1alpha1'], operations: ['UPDATE'], resources: ['skillapprovals/status'], scope: 'Namespaced' }],
+          // A decision is only admitted as the caller's own; fail closed, every namespace.
+          matchConditions: [{ name: 'decisions-changed', expression: APPROVAL_DECISIONS_CHANGED }],
           ...common,
         },
       ],

@@ -1,5 +1,5 @@
 // The webhook's HTTPS server: a thin shell around the pure decisions in admission.ts. Serves
-// /mutate, /validate-pod, /validate-skillpolicy (AdmissionReview v1), /healthz, /readyz and
+// /mutate, /validate-pod, /validate-skillpolicy, /validate-skillapproval-status (AdmissionReview v1), /healthz, /readyz and
 // Prometheus /metrics; reloads its certificate when the files change (Secret rotation) without
 // dropping the listener. It must never log object contents (pods carry env values) and never
 // answer an admission request it could not parse with "allowed".
@@ -38,6 +38,7 @@ const PATHS: Record<string, WebhookPath> = {
   '/mutate': 'mutate',
   '/validate-pod': 'validate-pod',
   '/validate-skillpolicy': 'validate-skillpolicy',
+  '/validate-skillapproval-status': 'validate-skillapproval-status',
 };
 
 class WebhookMetrics {
@@ -223,7 +224,7 @@ export class WebhookServer extends EventEmitter<WebhookServerEvents> {
     if (this.serveOps(req, res)) return;
     const url = (req.url ?? '/').split('?')[0] ?? '/';
     const webhook = PATHS[url];
-    if (!webhook) return this.reply(res, 404, `no such webhook path ${url}; use /mutate, /validate-pod or /validate-skillpolicy\n`);
+    if (!webhook) return this.reply(res, 404, `no such webhook path ${url}; use /mutate, /validate-pod, /validate-skillpolicy or /validate-skillapproval-status\n`);
     if (req.method !== 'POST') return this.reply(res, 405, 'admission webhooks take POST\n');
     const max = this.opts.maxBodyBytes ?? 3 * 1024 * 1024;
     const chunks: Buffer[] = [];

@@ -18,7 +18,7 @@ describe('webhookConfigurations', () => {
 
   test('URL endpoints get the path appended and the CA as base64', () => {
     expect(mw.clientConfig).toEqual({ url: 'https://127.0.0.1:9443/mutate', caBundle: Buffer.from('PEM').toString('base64') });
-    expect(vws.map((w) => w.clientConfig.url)).toEqual(['https://127.0.0.1:9443/validate-pod', 'https://127.0.0.1:9443/validate-skillpolicy']);
+    expect(vws.map((w) => w.clientConfig.url)).toEqual(['https://127.0.0.1:9443/validate-pod', 'https://127.0.0.1:9443/validate-skillpolicy', 'https://127.0.0.1:9443/validate-skillapproval-status']);
   });
 
   test('pod validation also covers kubectl debug, and SkillPolicy validation covers every namespace', () => {

@@ -5,16 +5,21 @@
 // the same pure function as the controller (@skillgate/policy approvalOutcome), so a request is
 // released even while the controller is down, and an invalid decision (owner, non-approver) never
 // counts on either side. Never holds request bodies: only the digest and a masked summary leave.
+// The approvers written are the effective ones: a rule naming neither groups nor users is decided
+// by the group skillgate-approvers (never by "anyone"), and empty lists are not sent.
 import { CustomObjectsApi, KubeConfig, PatchStrategy, Watch, setHeaderOptions } from '@kubernetes/client-node';
 import { API_VERSION, GROUP, LABEL_SKILL, VERSION, type ApprovalPhase, type SkillApproval, type SkillApprovalSpec } from '@skillgate/api';
 import { approvalOutcome, type RecordedDecision } from '@skillgate/policy';
+import { effectiveApprovers } from '@skillgate/policy/approval';
 import type { Logger } from '../log.js';
 
 export const PLURAL_APPROVALS = 'skillapprovals';
 /** Pod label on SkillApprovals: which sidecar holds the request (its watch selects on it). */
 export const LABEL_HELD_BY = 'skillgate.dev/held-by';
 
-export interface ApprovalRequest extends Omit<SkillApprovalSpec, 'expiresAt'> {
+export interface ApprovalRequest extends Omit<SkillApprovalSpec, 'expiresAt' | 'approvers'> {
+  /** As the policy evaluated them; lists may be empty (then the default approver group applies). */
+  approvers: { groups?: string[]; users?: string[]; quorum: number };
   timeoutMs: number;
 }
 
@@ -177,8 +182,8 @@ export function kubeApprovalBroker(opts: KubeApprovalBrokerOptions): ApprovalBro
   return {
     async hold(req, signal, onCreated) {
       const expiresAt = new Date(now().getTime() + req.timeoutMs).toISOString();
-      const { timeoutMs: _t, ...specFields } = req;
-      const spec: SkillApprovalSpec = { ...specFields, expiresAt };
+      const { timeoutMs: _t, approvers, ...specFields } = req;
+      const spec: SkillApprovalSpec = { ...specFields, approvers: effectiveApprovers(approvers), expiresAt };
       const name = approvalName(req.identity.skill, req.requestId);
       const body: SkillApproval = {
         apiVersion: API_VERSION as SkillApproval['apiVersion'], kind: 'SkillApproval',
