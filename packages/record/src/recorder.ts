@@ -139,10 +139,17 @@ export class SessionRecorder extends EventEmitter {
     return r;
   }
 
-  /** Seal `draft` as the next event of its session; resolves with it once it is durable. */
-  append(draft: EventDraft): Promise<SessionEvent> {
+  /**
+   * Seal `draft` as the next event of its session; resolves with it once it is durable.
+   * `newSession`: the caller just created this session id (a time-gap session, see chooseSession's
+   * isNew), so there is no stored head to look up; this keeps new sessions recordable while the
+   * store is away. Otherwise the head of a session this process has not touched yet is read from
+   * the store first, and if the store cannot answer the append is refused.
+   */
+  append(draft: EventDraft, opts: { newSession?: boolean } = {}): Promise<SessionEvent> {
     if (this.closed) return Promise.reject(recordUnavailable('the recorder is shutting down'));
     const st = this.state(draft.sessionId);
+    if (!st.loaded && opts.newSession && !st.loading) st.loaded = true;
     if (st.loaded) return this.seal(st, draft);
     return new Promise((resolve, reject) => {
       st.waiting.push({ draft, resolve, reject });

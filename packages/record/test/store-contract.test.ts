@@ -1,0 +1,153 @@
+// One suite, run against both stores: the local file store and Redis Streams must behave the same
+// for everything the recorder and the CLI rely on.
+import { Redis } from 'ioredis';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { headOf, sealEvent } from '../src/chain.js';
+import { RecordSigner, signCheckpoint } from '../src/checkpoint.js';
+import type { SessionEvent } from '../src/event.js';
+import { FileSessionStore } from '../src/file-store.js';
+import { RedisSessionStore } from '../src/redis-store.js';
+import type { SessionStore } from '../src/store.js';
+import { verifyRecord } from '../src/verify.js';
+import { REDIS_URL, deletePrefix, identity, requestDraft, tempDir, uniquePrefix } from './support.js';
+
+interface Harness {
+  store: SessionStore;
+  /** Tamper with the stored session the way an attacker with write access to that store could. */
+  alter(sessionId: string, position: number, change: (e: SessionEvent) => void): Promise<void>;
+  remove(sessionId: string, position: number): Promise<void>;
+  swap(sessionId: string, a: number, b: number): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+function fileHarness(): Harness {
+  const dir = tempDir('filestore');
+  const store = new FileSessionStore(dir);
+  const file = (sid: string) => join(dir, 'sessions', `${sid}.jsonl`);
+  const lines = (sid: string) => readFileSync(file(sid), 'utf8').trimEnd().split('\n');
+  const save = (sid: string, l: string[]) => writeFileSync(file(sid), `${l.join('\n')}\n`);
+  return {
+    store,
+    async alter(sid, pos, change) { const l = lines(sid); const e = JSON.parse(l[pos]!) as SessionEvent; change(e); l[pos] = JSON.stringify(e); save(sid, l); },
+    async remove(sid, pos) { const l = lines(sid); l.splice(pos, 1); save(sid, l); },
+    async swap(sid, a, b) { const l = lines(sid); [l[a], l[b]] = [l[b]!, l[a]!]; save(sid, l); },
+    async cleanup() { await store.close(); },
+  };
+}
+
+function redisHarness(): Harness {
+  const prefix = uniquePrefix();
+  const store = new RedisSessionStore({ redis: REDIS_URL, prefix });
+  const redis = new Redis(REDIS_URL);
+  const idx = (sid: string) => `${prefix}session:${sid}:idx`;
+  const stream = `${prefix}ns:${identity.namespace}`;
+  return {
+    store,
+    // Stream entries are immutable: an attacker deletes the entry, adds a doctored copy, and points the index at it.
+    async alter(sid, pos, change) {
+      const id = (await redis.lindex(idx(sid), pos))!;
+      const [[, fields]] = (await redis.xrange(stream, id, id)) as Array<[string, string[]]>;
+      const e = JSON.parse(fields![3]!) as SessionEvent;
+      change(e);
+      await redis.xdel(stream, id);
+      const newId = (await redis.xadd(stream, '*', 's', sid, 'e', JSON.stringify(e)))!;
+      await redis.lset(idx(sid), pos, newId);
+    },
+    async remove(sid, pos) { const id = (await redis.lindex(idx(sid), pos))!; await redis.xdel(stream, id); },
+    async swap(sid, a, b) {
+      const [ia, ib] = [(await redis.lindex(idx(sid), a))!, (await redis.lindex(idx(sid), b))!];
+      await redis.lset(idx(sid), a, ib);
+      await redis.lset(idx(sid), b, ia);
+    },
+    async cleanup() { await store.close(); await redis.quit(); await deletePrefix(prefix); },
+  };
+}
+
+async function writeSession(store: SessionStore, sessionId: string, n: number, start = Date.now()): Promise<SessionEvent[]> {
+  const events: SessionEvent[] = [];
+  for (let i = 0; i < n; i++) events.push(sealEvent(requestDraft(sessionId, i), events.length ? headOf(events.at(-1)!) : undefined, new Date(start + i * 1000)));
+  await store.append(events.map((event) => ({ type: 'event' as const, event })));
+  return events;
+}
+
+describe.each([['the local file store', fileHarness], ['the Redis Streams store', redisHarness]])('%s', (_name, make) => {
+  let h: Harness;
+  beforeEach(() => { h = make(); });
+  afterEach(async () => { await h.cleanup(); });
+
+  it('hands back a session in the order appended and knows its head', async () => {
+    const events = await writeSession(h.store, 'ses_order', 5);
+    expect(await h.store.readSession('ses_order')).toEqual(events);
+    expect(await h.store.head('ses_order')).toEqual({ seq: 4, hash: events[4]!.hash, closed: false });
+    expect(await h.store.head('ses_unknown')).toBeUndefined();
+  });
+
+  it('skips events it already holds, so a spool can be replayed twice', async () => {
+    const events = await writeSession(h.store, 'ses_idem', 3);
+    await h.store.append(events.map((event) => ({ type: 'event' as const, event })));
+    expect(await h.store.readSession('ses_idem')).toHaveLength(3);
+  });
+
+  it('lists sessions filtered by skill, owner, namespace and time', async () => {
+    const t = Date.parse('2026-01-01T00:00:00Z');
+    await writeSession(h.store, 'ses_a', 2, t);
+    const other = { ...identity, skill: 'billing', owner: 'alice@example.com' };
+    await h.store.append([{ type: 'event', event: sealEvent(requestDraft('ses_b', 1, other), undefined, new Date(t + 3_600_000)) }]);
+    expect((await h.store.listSessions()).map((s) => s.sessionId).sort()).toEqual(['ses_a', 'ses_b']);
+    expect((await h.store.listSessions({ skill: 'billing' })).map((s) => s.sessionId)).toEqual(['ses_b']);
+    expect((await h.store.listSessions({ owner: 'contractor@example.com' })).map((s) => s.sessionId)).toEqual(['ses_a']);
+    expect((await h.store.listSessions({ namespace: 'nope' }))).toEqual([]);
+    expect((await h.store.listSessions({ since: new Date(t + 1_800_000) })).map((s) => s.sessionId)).toEqual(['ses_b']);
+    expect((await h.store.listSessions({ until: new Date(t + 1_800_000) })).map((s) => s.sessionId)).toEqual(['ses_a']);
+    const [a] = await h.store.listSessions({ skill: 'refunds' });
+    expect(a).toMatchObject({ sessionId: 'ses_a', events: 2, identity, closed: false, firstTs: new Date(t).toISOString(), lastTs: new Date(t + 1000).toISOString() });
+  });
+
+  it('keeps checkpoints and public keys, and verify passes on an untouched record', async () => {
+    const signer = RecordSigner.generate();
+    await h.store.publishKey(signer.keyId, signer.publicKeyPem);
+    const events = await writeSession(h.store, 'ses_cp', 4);
+    const cp = signCheckpoint(signer, 'w', undefined, [{ sessionId: 'ses_cp', seq: 3, hash: events[3]!.hash }]);
+    await h.store.append([{ type: 'checkpoint', checkpoint: cp }]);
+    expect(await h.store.checkpoints()).toEqual([cp]);
+    expect(await h.store.publicKeys()).toEqual({ [signer.keyId]: signer.publicKeyPem });
+    const report = await verifyRecord(h.store);
+    expect(report.ok).toBe(true);
+  });
+
+  it.each([
+    ['altered', (x: Harness) => x.alter('ses_t', 2, (e) => { (e.data as { body?: string }).body = '{"n":"changed"}'; }), { kind: 'altered', seq: 2 }],
+    ['deleted', (x: Harness) => x.remove('ses_t', 2), { kind: 'missing', seq: 2 }],
+    ['reordered', (x: Harness) => x.swap('ses_t', 1, 2), { kind: 'reordered', seq: 1 }],
+    ['the last one deleted', (x: Harness) => x.remove('ses_t', 4), { kind: 'missing', seq: 4 }],
+  ])('makes verify fail and name the event when one event is %s', async (_what, tamper, expected) => {
+    const signer = RecordSigner.generate();
+    await h.store.publishKey(signer.keyId, signer.publicKeyPem);
+    const events = await writeSession(h.store, 'ses_t', 5);
+    await h.store.append([{ type: 'checkpoint', checkpoint: signCheckpoint(signer, 'w', undefined, [{ sessionId: 'ses_t', seq: 4, hash: events[4]!.hash }]) }]);
+    await tamper(h);
+    const report = await verifyRecord(h.store);
+    expect(report.ok).toBe(false);
+    expect(report.firstProblem).toMatchObject({ sessionId: 'ses_t', ...expected });
+  });
+});
+
+describe('the local file store', () => {
+  it('ignores a torn last line left by a crash mid-write', async () => {
+    const dir = tempDir('torn');
+    const store = new FileSessionStore(dir);
+    const events = await writeSession(store, 'ses_torn', 2);
+    await store.close();
+    appendFileSync(join(dir, 'sessions', 'ses_torn.jsonl'), '{"v":1,"kind":"requ');
+    const reopened = new FileSessionStore(dir);
+    expect(await reopened.readSession('ses_torn')).toEqual(events);
+    expect(await reopened.head('ses_torn')).toMatchObject({ seq: 1 });
+    await reopened.close();
+  });
+
+  it('refuses a session id that could escape its directory', async () => {
+    const store = new FileSessionStore(tempDir('escape'));
+    await expect(store.readSession('../../etc/passwd')).rejects.toThrow(/not a session id/);
+  });
+});
