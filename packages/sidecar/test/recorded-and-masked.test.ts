@@ -1,0 +1,122 @@
+// The assembled sidecar (the same wiring `skillgate sidecar` uses, local mode) with the official
+// SDK as the skill and fake Claude as the upstream: every exchange lands in the session record with
+// masked bodies only, a planted value is found again by its fingerprint, and each masking mode
+// rewrites exactly what it promises (and record mode rewrites nothing).
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Anthropic from '@anthropic-ai/sdk';
+import { startFakeClaude, type FakeClaude } from '@skillgate/fake-claude';
+import { FileSessionStore, findFingerprint, fingerprintOf, verifyRecord } from '@skillgate/record';
+import { resolveConfig, startSidecar, type Sidecar } from '../src/index.js';
+import { sidecarPorts } from '../src/wiring.js';
+
+const UPSTREAM_KEY = 'sk-ant-upstream-for-masking-tests';
+const MASKING_KEY = 'test-installation-key';
+const EMAIL = 'jane.doe@example.com';
+const CARD = '4111 1111 1111 1111';
+const MODEL = 'claude-sonnet-4-6';
+
+interface Rig { fake: FakeClaude; sidecar: Sidecar; dir: string; client: Anthropic; close(): Promise<void> }
+
+async function rig(mode: string): Promise<Rig> {
+  const dir = mkdtempSync(join(tmpdir(), 'sg-mask-'));
+  const policyFile = join(dir, 'policy.yaml');
+  writeFileSync(policyFile, `apiVersion: skillgate.dev/v1alpha1\nkind: SkillPolicy\nmetadata: { name: masking-${mode} }\nspec:\n  masking: { mode: ${mode} }\n`);
+  const fake = await startFakeClaude({ apiKeys: [UPSTREAM_KEY] });
+  const config = resolveConfig({
+    upstreamUrl: fake.url, upstreamApiKey: UPSTREAM_KEY, policyFile, recordDir: join(dir, 'records'), maskingKey: MASKING_KEY,
+    listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' }, logLevel: 'silent',
+  });
+  const sidecar = await startSidecar(config, await sidecarPorts(config, {}));
+  const client = new Anthropic({ baseURL: sidecar.claudeUrl, apiKey: 'placeholder', maxRetries: 0 });
+  return { fake, sidecar, dir, client, async close() { await sidecar.close(); await fake.close(); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+const userText = `Please bill ${EMAIL} on card ${CARD} today.`;
+const lastUpstreamText = (fake: FakeClaude): string => {
+  const body = fake.requests.filter((r) => r.path === '/v1/messages').at(-1)!.body as { messages: Array<{ content: string }> };
+  return body.messages.at(-1)!.content;
+};
+
+async function streamedText(client: Anthropic): Promise<string> {
+  const stream = client.messages.stream({ model: MODEL, max_tokens: 64, messages: [{ role: 'user', content: userText }] });
+  return (await stream.finalText());
+}
+
+describe('record mode (the default)', () => {
+  let r: Rig;
+  beforeAll(async () => { r = await rig('record'); });
+  afterAll(async () => { await r.close(); });
+
+  it('forwards the values untouched and returns them untouched', async () => {
+    const text = await streamedText(r.client);
+    expect(lastUpstreamText(r.fake)).toBe(userText);
+    expect(text).toContain(EMAIL);
+  });
+
+  it('keeps only masked copies in the record, findable by fingerprint, with a chain that verifies', async () => {
+    await r.client.messages.create({ model: MODEL, max_tokens: 32, messages: [{ role: 'user', content: `non-streaming ${EMAIL}` }] });
+    await r.sidecar.close(); // flushes the journal
+    const files = readdirSync(join(r.dir, 'records', 'sessions'));
+    const raw = files.map((f) => readFileSync(join(r.dir, 'records', 'sessions', f), 'utf8')).join('\n');
+    expect(raw).toContain('[EMAIL_ADDRESS]');
+    expect(raw).not.toContain(EMAIL);
+    expect(raw).not.toContain(CARD);
+    expect(raw).not.toContain('placeholder'); // the skill's credential never lands in a record
+    const store = new FileSessionStore(join(r.dir, 'records'));
+    const hits = await findFingerprint(store, fingerprintOf(MASKING_KEY, EMAIL));
+    const kinds = new Set(hits.map((h) => h.kind));
+    expect(kinds.has('request')).toBe(true);
+    expect(kinds.has('stream_event')).toBe(true); // the streamed answer echoed it back
+    expect(kinds.has('response')).toBe(true);     // and so did the non-streaming one
+    const report = await verifyRecord(store);
+    expect(report.ok).toBe(true);
+    await store.close();
+  });
+});
+
+describe('request mode', () => {
+  let r: Rig;
+  beforeAll(async () => { r = await rig('request'); });
+  afterAll(async () => { await r.close(); });
+  it('keeps the values from Claude', async () => {
+    await streamedText(r.client);
+    const seen = lastUpstreamText(r.fake);
+    expect(seen).not.toContain(EMAIL);
+    expect(seen).toContain('[EMAIL_ADDRESS]');
+    expect(seen).toContain('[CREDIT_CARD');
+  });
+});
+
+describe('response mode', () => {
+  let r: Rig;
+  beforeAll(async () => { r = await rig('response'); });
+  afterAll(async () => { await r.close(); });
+  it('keeps values Claude returns from the skill, streamed and not', async () => {
+    const streamed = await streamedText(r.client);
+    expect(lastUpstreamText(r.fake)).toBe(userText);
+    expect(streamed).not.toContain(EMAIL);
+    expect(streamed).toContain('[EMAIL_ADDRESS]');
+    const whole = await r.client.messages.create({ model: MODEL, max_tokens: 32, messages: [{ role: 'user', content: userText }] });
+    const text = whole.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
+    expect(text).not.toContain(EMAIL);
+    expect(text).toContain('[EMAIL_ADDRESS]');
+  });
+});
+
+describe('tokenize mode', () => {
+  let r: Rig;
+  beforeAll(async () => { r = await rig('tokenize'); });
+  afterAll(async () => { await r.close(); });
+  it('shows Claude stable placeholders and gives the skill its values back', async () => {
+    const streamed = await streamedText(r.client);
+    const seen = lastUpstreamText(r.fake);
+    expect(seen).not.toContain(EMAIL);
+    expect(seen).toMatch(/<EMAIL_ADDRESS_\w+>/);
+    expect(streamed).toContain(EMAIL);
+    // The same value gets the same placeholder on the next turn (history is resent each turn).
+    await streamedText(r.client);
+    expect(lastUpstreamText(r.fake)).toBe(seen);
+  });
+});
