@@ -52,6 +52,7 @@ if [ ! -f bench/proxy/portkey/node_modules/@portkey-ai/gateway/package.json ]; t
 fi
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+date_start=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 status=0
 sections=()
 
@@ -76,8 +77,8 @@ for name in masking record policy revocation webhook; do
     continue
   fi
   echo "bench: $name" >&2
-  # Sections are markdown: drop stray pino JSON log lines a benchmark's children print to stdout.
-  if "${cmd[@]}" | sed '/^{"level":/d' > "$results/$name.md"; then
+  # Sections are markdown: drop stray log lines (pino JSON, "[tool] ..." progress) from stdout.
+  if "${cmd[@]}" | sed -e '/^{"level":/d' -e '/^\[[a-z0-9/-]*\] /d' > "$results/$name.md"; then
     sections+=("$name")
     cat "$results/$name.md"
   else
@@ -94,6 +95,6 @@ for a in "$@"; do [ "$a" = --quick ] && quick=1; done
 if [ "$quick" = 1 ] && [ "${BENCH_WRITE:-0}" != 1 ]; then
   echo "bench: --quick run; BENCHMARKS.md left as it is (BENCH_WRITE=1 to write it)" >&2
 else
-  BENCH_LOAD_START="$load_start" BENCH_LOAD_END="$load_end" node bench/lib/assemble.mjs "${sections[@]}" || status=1
+  BENCH_DATE="$date_start" BENCH_LOAD_START="$load_start" BENCH_LOAD_END="$load_end" node bench/lib/assemble.mjs "${sections[@]}" || status=1
 fi
 exit $status

@@ -33,7 +33,7 @@ function cpuModel() {
 
 function machine() {
   const lines = [
-    `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
+    `- Date: ${process.env.BENCH_DATE ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
     `- CPU: ${cpuModel()}, ${availableParallelism()} logical CPUs (\`nproc\`)`,
     `- Memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
     `- Node.js: ${process.version}; Linux ${release()}`,
@@ -49,7 +49,9 @@ function generated(sections) {
   for (const name of sections) {
     const file = join(results, `${name}.md`);
     if (!existsSync(file)) continue;
-    out.push(`## ${TITLES[name] ?? name}`, '', readFileSync(file, 'utf8').trim(), '');
+    // A section's own headings sit one level below its title.
+    const body = readFileSync(file, 'utf8').trim().replace(/^(#{1,5}) /gm, '#$1 ');
+    out.push(`## ${TITLES[name] ?? name}`, '', body, '');
   }
   out.push(END);
   return out.join('\n');

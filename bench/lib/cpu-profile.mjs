@@ -84,7 +84,7 @@ export function summariseProfile(profile, root) {
 export function profileMarkdown(p) {
   const b = p.baseline;
   const lines = [];
-  lines.push(`#### Sidecar CPU profile (\`node --cpu-prof\`, ${p.load})`);
+  lines.push(`### Sidecar CPU profile (\`node --cpu-prof\`, ${p.load})`);
   lines.push('');
   if (b) {
     lines.push(`CPU per request: sidecar **${p.cpuUsPerRequest} µs** (${p.busyMs} ms busy over ${p.requests} requests), bare Node.js proxy **${b.cpuUsPerRequest} µs** (${b.busyMs} ms over ${b.requests}), both profiled under the same load. Percentages below are of each process's busy (non-idle) time.`);
