@@ -17,6 +17,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 process.argv = [process.argv[0], 'start-server.js', `--port=${port}`, '--headless'];
 const log = console.log;
 console.log = () => {}; // Portkey prints a banner and a line per request; keep stdout for READY
+// (@hono/node-server 1.13.5 prints "Failed to find Response internal state key" on Node 24 and falls
+// back to its generic body path; harmless here. The pin is needed for streaming: see package.json.)
 await import(join(here, 'node_modules/@portkey-ai/gateway/build/start-server.js'));
 for (let i = 0; i < 400; i++) {
   const ok = await new Promise((r) => { const s = net.connect(port, '127.0.0.1'); s.once('connect', () => { s.destroy(); r(true); }); s.once('error', () => r(false)); });
