@@ -9,5 +9,7 @@ import { lockCommand, unlockCommand } from './lock.js';
 import { ownersOffboardCommand, ownersReinstateCommand, ownersListCommand } from './owners.js';
 import { webhookCommands } from './webhook.js';
 import { maskCommand } from './mask.js';
+import { sessionsCommands } from './sessions.js';
+import { verifyBundleCommand } from './verify-bundle.js';
 
-export const commands: Command[] = [sidecarCommand, devCommand, fakeClaudeCommand, ...approvalsCommands, controllerCommand, lockCommand, unlockCommand, ownersOffboardCommand, ownersReinstateCommand, ownersListCommand, ...webhookCommands, maskCommand];
+export const commands: Command[] = [sidecarCommand, devCommand, fakeClaudeCommand, ...approvalsCommands, controllerCommand, lockCommand, unlockCommand, ownersOffboardCommand, ownersReinstateCommand, ownersListCommand, ...webhookCommands, maskCommand, ...sessionsCommands, verifyBundleCommand];

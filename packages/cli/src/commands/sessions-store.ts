@@ -1,0 +1,92 @@
+// How the forensics commands find the record: --redis URL (or REDIS_URL) selects Redis Streams,
+// otherwise the local store in --dir (or SKILLGATE_RECORD_DIR, default ./.skillgate/records).
+// Also the shared options, time parsing and stderr progress of the sessions commands.
+import { existsSync } from 'node:fs';
+import { openSessionStore, recordConfigFromEnv, type SessionFilter, type SessionStore } from '@skillgate/record';
+import { CliError, type OptionSpec } from '../command.js';
+
+export const storeOptions: OptionSpec = {
+  redis: { type: 'string' },
+  dir: { type: 'string' },
+  prefix: { type: 'string' },
+};
+
+export const storeHelp = `Store: --redis URL (default REDIS_URL) selects Redis Streams; otherwise the local store in
+--dir DIR (default SKILLGATE_RECORD_DIR or ./.skillgate/records). --prefix P sets the Redis key prefix
+(default SKILLGATE_REDIS_PREFIX or skillgate:).`;
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+export function str(values: Values, name: string): string | undefined {
+  const v = values[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+export async function openStoreFrom(values: Values, env: NodeJS.ProcessEnv = process.env): Promise<SessionStore> {
+  const cfg = recordConfigFromEnv(env, { redisUrl: str(values, 'redis'), recordDir: str(values, 'dir'), redisPrefix: str(values, 'prefix') });
+  if (!cfg.redisUrl && !existsSync(cfg.recordDir)) {
+    throw new CliError(`no record at ${cfg.recordDir}: pass --dir DIR, or --redis URL / REDIS_URL for Redis`);
+  }
+  try {
+    return await openSessionStore(cfg);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+}
+
+/** "2026-01-02T03:04:05Z", "2026-01-02", or a duration back from now: 30m, 12h, 7d. */
+export function parseTime(text: string, name: string, now = Date.now()): Date {
+  const rel = /^(\d+)(s|m|h|d)$/.exec(text);
+  if (rel) return new Date(now - Number(rel[1]) * { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[rel[2] as 's' | 'm' | 'h' | 'd']);
+  const t = Date.parse(text);
+  if (Number.isNaN(t)) throw new CliError(`--${name}: not a time: ${text} (use ISO-8601 like 2026-01-02T15:04:05Z, or 30m / 12h / 7d ago)`);
+  return new Date(t);
+}
+
+export function filterFrom(values: Values): SessionFilter {
+  const filter: SessionFilter = {};
+  const skill = str(values, 'skill');
+  const owner = str(values, 'owner');
+  const namespace = str(values, 'namespace');
+  const since = str(values, 'since');
+  const until = str(values, 'until');
+  if (skill) filter.skill = skill;
+  if (owner) filter.owner = owner;
+  if (namespace) filter.namespace = namespace;
+  if (since) filter.since = parseTime(since, 'since');
+  if (until) filter.until = parseTime(until, 'until');
+  return filter;
+}
+
+export const filterOptions: OptionSpec = {
+  skill: { type: 'string' },
+  owner: { type: 'string' },
+  namespace: { type: 'string', short: 'n' },
+  since: { type: 'string' },
+  until: { type: 'string' },
+};
+
+/** Progress on stderr, rewritten in place on a terminal; a final line elsewhere. */
+export function progress(label: string): { update(done: number, total?: number): void; done(text: string): void } {
+  const tty = process.stderr.isTTY;
+  let last = 0;
+  return {
+    update(done, total) {
+      if (!tty || Date.now() - last < 100) return;
+      last = Date.now();
+      process.stderr.write(`\r${label} ${done}${total !== undefined ? `/${total}` : ''}`);
+    },
+    done(text) {
+      process.stderr.write(`${tty ? '\r\x1b[K' : ''}${text}\n`);
+    },
+  };
+}
+
+export async function withStore<T>(values: Values, fn: (store: SessionStore) => Promise<T>): Promise<T> {
+  const store = await openStoreFrom(values);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,278 @@
+// `skillgate sessions list|show|replay|find|verify|export`: the responder's forensics over the
+// session record (local store or Redis). Read-only: these commands never write to the record.
+// They print masked payloads only, and `find` never prints or stores the value it looks for.
+import { readFileSync, writeFileSync } from 'node:fs';
+import {
+  buildBundle, conversationOf, findFingerprint, fingerprintOf, loadSigner, verifyRecord,
+  keyIdOf, type ChainProblem, type Checkpoint, type ReplayStep, type SessionEvent, type SessionStore,
+} from '@skillgate/record';
+import { CliError, outputOption, printData, type Command } from '../command.js';
+import { filterFrom, filterOptions, progress, storeHelp, storeOptions, str, withStore } from './sessions-store.js';
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+function sessionArg(positionals: string[], usage: string): string {
+  const id = positionals[0];
+  if (!id) throw new CliError(`missing session id. Usage: skillgate ${usage}`, 2);
+  return id;
+}
+
+async function readExisting(store: SessionStore, id: string): Promise<SessionEvent[]> {
+  let events: SessionEvent[];
+  try {
+    events = await store.readSession(id);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  if (events.length === 0) throw new CliError(`session ${id} not found in ${store.location}`);
+  return events;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+}
+
+export const sessionsListCommand: Command = {
+  name: ['sessions', 'list'],
+  summary: 'List recorded sessions (filter by skill, owner, namespace, time)',
+  usage: 'sessions list [--skill S] [--owner EMAIL] [--namespace NS] [--since T] [--until T] [--output json]',
+  help: `Times: ISO-8601 (2026-01-02T15:04:05Z) or a duration back from now (30m, 12h, 7d).\n\n${storeHelp}`,
+  options: { ...storeOptions, ...filterOptions, ...outputOption },
+  async run({ values }) {
+    const filter = filterFrom(values);
+    const sessions = await withStore(values, (store) => store.listSessions(filter));
+    printData(values, sessions, () => sessions.length === 0 ? 'no sessions' : table([
+      ['SESSION', 'SKILL', 'OWNER', 'NAMESPACE', 'POD', 'EVENTS', 'FIRST', 'LAST', 'CLOSED'],
+      ...sessions.map((s) => [s.sessionId, s.identity.skill, s.identity.owner, s.identity.namespace, s.identity.pod, String(s.events), s.firstTs, s.lastTs, s.closed ? 'yes' : 'no']),
+    ]));
+    return 0;
+  },
+};
+
+function describeEvent(e: SessionEvent): string {
+  const findings = (e.data as { findings?: Array<{ type: string }> }).findings;
+  const f = findings?.length ? `  findings: ${[...new Set(findings.map((x) => x.type))].join(',')} (${findings.length})` : '';
+  switch (e.kind) {
+    case 'request': return `${e.data.method} ${e.data.path}${e.data.model ? ` model=${e.data.model}` : ''}${e.data.stream ? ' stream' : ''} ${e.data.bodyBytes} bytes sha256=${e.data.bodySha256.slice(0, 12)}${f}`;
+    case 'decision': return `${e.data.action}${e.data.policies?.length ? ` by ${e.data.policies.join(',')}` : ''}${e.data.rule ? ` rule ${e.data.rule}` : ''}${e.data.reason ? `: ${e.data.reason}` : ''}`;
+    case 'approval': return `${e.data.approval} ${e.data.state}${e.data.by ? ` by ${e.data.by}` : ''}${e.data.reason ? `: ${e.data.reason}` : ''}`;
+    case 'response': return `${e.data.status}${e.data.stream ? ' stream' : ''}${e.data.bodyBytes !== undefined ? ` ${e.data.bodyBytes} bytes` : ''}${f}`;
+    case 'stream_event': return `${e.data.events.length} SSE events (${[...new Set(e.data.events.map((x) => x.event))].join(',')}) +${e.data.events[0]?.t ?? 0}..${e.data.events.at(-1)?.t ?? 0} ms${f}`;
+    case 'stream_end': return `${e.data.outcome}${e.data.reason ? `: ${e.data.reason}` : ''}${e.data.events !== undefined ? ` after ${e.data.events} events` : ''}`;
+    case 'egress': return `${e.data.method} ${e.data.destination} ${e.data.allowed ? 'allowed' : 'DENIED'}${e.data.reason ? `: ${e.data.reason}` : ''}`;
+    case 'lock': return `${e.data.target}${e.data.reason ? `: ${e.data.reason}` : ''}`;
+    case 'revocation': return `${e.data.token ?? ''}${e.data.reason ? `: ${e.data.reason}` : ''}`;
+    case 'refusal': return `${e.data.status} ${e.data.code}: ${e.data.message}`;
+    case 'session_close': return `${e.data.reason} after ${e.data.events} events, head ${e.data.head.slice(0, 12)}`;
+    default: return '';
+  }
+}
+
+export const sessionsShowCommand: Command = {
+  name: ['sessions', 'show'],
+  summary: 'Show a session as a timeline of its events',
+  usage: 'sessions show SESSION_ID [--output json]',
+  help: storeHelp,
+  options: { ...storeOptions, ...outputOption },
+  async run({ values, positionals }) {
+    const id = sessionArg(positionals, this.usage);
+    const events = await withStore(values, (store) => readExisting(store, id));
+    const t0 = Date.parse(events[0]!.ts);
+    const first = events[0]!.identity;
+    printData(values, events, () => [
+      `session ${id}  skill ${first.skill}  owner ${first.owner}  namespace ${first.namespace}  pod ${first.pod}  started ${events[0]!.ts}`,
+      ...events.map((e) => `+${((Date.parse(e.ts) - t0) / 1000).toFixed(3).padStart(9)}s  #${String(e.seq).padEnd(4)} ${e.kind.padEnd(13)} ${(e.requestId ?? '').padEnd(28)} ${describeEvent(e)}`),
+    ].join('\n'));
+    return 0;
+  },
+};
+
+function renderStep(s: ReplayStep): string {
+  switch (s.kind) {
+    case 'user': return `\nuser> ${s.text}\n`;
+    case 'tool_result': return `\ntool_result ${s.toolUseId}${s.isError ? ' (error)' : ''}> ${s.text}\n`;
+    case 'assistant_text': return s.text;
+    case 'tool_use': return `\ntool_use ${s.name} ${s.id}> ${JSON.stringify(s.input)}\n`;
+    case 'gateway': return `\n[skillgate] ${s.text}\n`;
+  }
+}
+
+/** Longest pause replay keeps between steps of different requests (ms at --speed 1). */
+const MAX_GAP_MS = 5000;
+
+export const sessionsReplayCommand: Command = {
+  name: ['sessions', 'replay'],
+  summary: 'Replay a session: user turns, assistant text at its original pace, tool calls and results',
+  usage: 'sessions replay SESSION_ID [--speed N | --instant] [--output json]',
+  help: `Streamed text plays at the pace it was recorded (each SSE event's time), divided by --speed.
+Pauses between requests are capped at ${MAX_GAP_MS / 1000} s. --instant prints without waiting.
+--output json prints the steps with their times (ms since the session started).\n\n${storeHelp}`,
+  options: { ...storeOptions, ...outputOption, speed: { type: 'string' }, instant: { type: 'boolean' } },
+  async run({ values, positionals }) {
+    const id = sessionArg(positionals, this.usage);
+    const speedText = str(values, 'speed');
+    const speed = speedText === undefined ? 1 : Number(speedText);
+    if (!(speed > 0)) throw new CliError(`--speed must be a positive number, got ${speedText}`, 2);
+    const steps = conversationOf(await withStore(values, (store) => readExisting(store, id)));
+    if (values.output === 'json') {
+      printData(values, steps, () => '');
+      return 0;
+    }
+    let clock = 0;
+    let prevRequest: string | undefined;
+    for (const step of steps) {
+      if (!values.instant) {
+        let wait = step.at - clock;
+        if (step.requestId !== prevRequest) wait = Math.min(wait, MAX_GAP_MS);
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait / speed));
+      }
+      clock = step.at;
+      prevRequest = step.requestId;
+      process.stdout.write(renderStep(step));
+    }
+    process.stdout.write('\n');
+    return 0;
+  },
+};
+
+function installationKey(values: Values, env: NodeJS.ProcessEnv = process.env): string {
+  const file = str(values, 'key-file') ?? env.SKILLGATE_MASKING_KEY_FILE;
+  if (file) {
+    try { return readFileSync(file, 'utf8').trim(); } catch (err) { throw new CliError(`cannot read the masking key file ${file}: ${(err as Error).message}`); }
+  }
+  if (env.SKILLGATE_MASKING_KEY) return env.SKILLGATE_MASKING_KEY;
+  throw new CliError('find needs the installation key: set SKILLGATE_MASKING_KEY, SKILLGATE_MASKING_KEY_FILE or pass --key-file F');
+}
+
+export const sessionsFindCommand: Command = {
+  name: ['sessions', 'find'],
+  summary: 'Find the requests and responses that contained a value (by its HMAC fingerprint)',
+  usage: 'sessions find --value V | --value - | --fingerprint HEX [--key-file F] [filters] [--output json]',
+  help: `Computes HMAC-SHA256(installation key, value) and lists every event whose masking findings carry
+that fingerprint: 'request' means the skill sent the value, 'response' means Claude returned it.
+The value is never stored or printed. --value - reads it from stdin (keeps it out of shell history).
+Key: --key-file F, SKILLGATE_MASKING_KEY_FILE or SKILLGATE_MASKING_KEY.
+Filters: --skill --owner --namespace --since --until, as for 'sessions list'.\n\n${storeHelp}`,
+  options: { ...storeOptions, ...filterOptions, ...outputOption, value: { type: 'string' }, fingerprint: { type: 'string' }, 'key-file': { type: 'string' } },
+  async run({ values }) {
+    let fingerprint = str(values, 'fingerprint')?.toLowerCase();
+    if (!fingerprint) {
+      let value = str(values, 'value');
+      if (value === undefined) throw new CliError('pass --value V (or --value - to read stdin) or --fingerprint HEX', 2);
+      if (value === '-') value = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+      fingerprint = fingerprintOf(installationKey(values), value);
+    }
+    const filter = filterFrom(values);
+    const bar = progress('scanned events');
+    const hits = await withStore(values, (store) => findFingerprint(store, fingerprint, filter, (n) => bar.update(n)));
+    bar.done(`${hits.length} event(s) matched`);
+    printData(values, { fingerprint, hits }, () => hits.length === 0 ? 'no event contains that value' : hits.map((h) =>
+      `${h.ts}  ${h.sessionId} #${h.seq}  ${h.kind.padEnd(12)} ${(h.requestId ?? '-').padEnd(28)} ${h.direction === 'response' ? 'RETURNED by Claude' : h.direction === 'request' ? 'sent by the skill' : h.kind}  ${h.types.join(',')}  skill ${h.skill} owner ${h.owner}`,
+    ).join('\n'));
+    return 0;
+  },
+};
+
+export function describeProblem(p: ChainProblem): string {
+  return `${p.kind}: ${p.message}`;
+}
+
+export const sessionsVerifyCommand: Command = {
+  name: ['sessions', 'verify'],
+  summary: 'Recompute hash chains and checkpoint signatures; name the first altered, missing or reordered event',
+  usage: 'sessions verify [SESSION_ID... | --all] [--public-key FILE] [--output json]',
+  help: `Exit 0 when every chain and checkpoint verifies, 1 otherwise.
+--public-key FILE: trust only this Ed25519 public key (PEM) for checkpoints, instead of the keys the
+store publishes (repeatable).\n\n${storeHelp}`,
+  options: { ...storeOptions, ...outputOption, all: { type: 'boolean' }, 'public-key': { type: 'string', multiple: true } },
+  async run({ values, positionals }) {
+    if (positionals.length === 0 && !values.all) throw new CliError(`name a session or pass --all. Usage: skillgate ${this.usage}`, 2);
+    const publicKeys = trustedKeys(values);
+    const bar = progress('verified sessions');
+    const report = await withStore(values, (store) => verifyRecord(store, {
+      sessionIds: values.all ? undefined : positionals, publicKeys, onProgress: (d, t) => bar.update(d, t),
+    }));
+    bar.done(`verified ${report.sessions.length} session(s), ${report.checkpoints.count} checkpoint(s)`);
+    printData(values, report, () => [
+      ...(report.checkpoints.problem ? [`checkpoints: FAILED ${describeProblem(report.checkpoints.problem)}`] : [`checkpoints: ok (${report.checkpoints.count})`]),
+      ...report.sessions.map((s) => `${s.sessionId}: ${s.ok ? `ok (${s.events} events)` : `FAILED ${describeProblem(s.problem!)}`}`),
+    ].join('\n'));
+    if (!report.ok) throw new CliError(`verification failed: ${describeProblem(report.firstProblem!)}`);
+    return 0;
+  },
+};
+
+export function trustedKeys(values: Values): Record<string, string> | undefined {
+  const files = values['public-key'];
+  if (!Array.isArray(files) || files.length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const f of files) {
+    try {
+      const pem = readFileSync(f, 'utf8');
+      out[keyIdOf(pem)] = pem;
+    } catch (err) {
+      throw new CliError(`cannot use public key ${f}: ${(err as Error).message}`);
+    }
+  }
+  return out;
+}
+
+export const sessionsExportCommand: Command = {
+  name: ['sessions', 'export'],
+  summary: 'Export an evidence bundle (events, chain, checkpoints, public keys, signed manifest)',
+  usage: 'sessions export SESSION_ID... | --all [filters] --out FILE [--signing-key FILE] [--output json]',
+  help: `Writes one JSON file that 'skillgate verify FILE' checks offline. The manifest (digests of every
+session and of the checkpoints) is signed with --signing-key (PKCS#8 Ed25519 PEM), else
+SKILLGATE_RECORD_SIGNING_KEY_FILE, else the local store's key, else a key made for this export.
+Filters with --all: --skill --owner --namespace --since --until.\n\n${storeHelp}`,
+  options: { ...storeOptions, ...filterOptions, ...outputOption, all: { type: 'boolean' }, out: { type: 'string' }, 'signing-key': { type: 'string' } },
+  async run({ values, positionals }) {
+    const out = str(values, 'out');
+    if (!out) throw new CliError(`--out FILE is required. Usage: skillgate ${this.usage}`, 2);
+    if (positionals.length === 0 && !values.all) throw new CliError(`name a session or pass --all. Usage: skillgate ${this.usage}`, 2);
+    const filter = filterFrom(values);
+    const bar = progress('exported sessions');
+    const bundle = await withStore(values, async (store) => {
+      const ids = values.all ? (await store.listSessions(filter)).map((s) => s.sessionId) : positionals;
+      const sessions = new Map<string, SessionEvent[]>();
+      for (const id of ids) {
+        sessions.set(id, await readExisting(store, id));
+        bar.update(sessions.size, ids.length);
+      }
+      const local = store.location.startsWith('local store ') ? store.location.slice('local store '.length) : undefined;
+      const keyFile = str(values, 'signing-key') ?? process.env.SKILLGATE_RECORD_SIGNING_KEY_FILE;
+      const { signer, ephemeral } = loadExporter(keyFile, local);
+      // Only the checkpoints that commit an exported session travel with it.
+      const checkpoints = (await store.checkpoints()).filter((cp) => cp.heads.some((h) => sessions.has(h.sessionId)));
+      return buildBundle({ source: store.location, sessions, checkpoints: withWriterChains(checkpoints, await store.checkpoints()), publicKeys: await store.publicKeys(), exporter: signer, exporterKeyEphemeral: ephemeral });
+    });
+    writeFileSync(out, `${JSON.stringify(bundle)}\n`);
+    const events = bundle.manifest.sessions.reduce((n, s) => n + s.events, 0);
+    bar.done(`wrote ${out}: ${bundle.manifest.sessions.length} session(s), ${events} event(s), ${bundle.checkpoints.length} checkpoint(s)`);
+    printData(values, { out, manifest: bundle.manifest, manifestHash: bundle.manifestHash }, () => `${out}  manifest sha256 ${bundle.manifestHash}  signed by ${bundle.manifest.exporterKeyId}${bundle.manifest.exporterKeyEphemeral ? ' (ephemeral key)' : ''}`);
+    return 0;
+  },
+};
+
+/**
+ * Checkpoints verify as a per-writer chain, so a bundle keeps each involved writer's checkpoints
+ * from its first relevant one onwards (a gap would read as a missing checkpoint).
+ */
+function withWriterChains(relevant: readonly Checkpoint[], all: readonly Checkpoint[]): Checkpoint[] {
+  const firstSeq = new Map<string, number>();
+  for (const cp of relevant) if (!firstSeq.has(cp.writer) || cp.seq < firstSeq.get(cp.writer)!) firstSeq.set(cp.writer, cp.seq);
+  return all.filter((cp) => firstSeq.has(cp.writer) && cp.seq >= firstSeq.get(cp.writer)!);
+}
+
+function loadExporter(keyFile: string | undefined, localDir: string | undefined) {
+  try {
+    return loadSigner({ keyFile, dir: localDir });
+  } catch (err) {
+    throw new CliError(`cannot load the signing key: ${(err as Error).message}`);
+  }
+}
+
+export const sessionsCommands: Command[] = [
+  sessionsListCommand, sessionsShowCommand, sessionsReplayCommand, sessionsFindCommand, sessionsVerifyCommand, sessionsExportCommand,
+];
