@@ -2,15 +2,19 @@
 // real Redis, a real sidecar (startSidecar) in front of the fake Claude API, the official Anthropic
 // SDK as the skill, and the real `skillgate approvals` CLI as the approver (its own client-cert
 // identity, resolved by SelfSubjectReview). The controller's approval and policy-status reconcilers
-// run in-process against the same API server.
+// run in-process against the same API server, and so does the validating webhook for
+// skillapprovals/status (registered through the same webhookConfigurations the chart mirrors), so a
+// decision is admitted only under the caller's own client-certificate name and O= groups.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { startFakeClaude } from '@skillgate/fake-claude';
 import { startSidecar, createLogger } from '@skillgate/sidecar';
 import { createPolicyGuard } from '@skillgate/sidecar/cluster/guard';
@@ -18,6 +22,7 @@ import { clusterPolicyFeed } from '@skillgate/sidecar/cluster/policy-feed';
 import { kubeApprovalBroker } from '@skillgate/sidecar/cluster/approvals';
 import { approvalReconciler } from '@skillgate/controller/approvals/index';
 import { policyStatusReconciler } from '@skillgate/controller/policies/index';
+import { createDevCertificates, parseWebhookConfig, startWebhookServer, webhookConfigurations, VALIDATE_APPROVAL_WEBHOOK_NAME } from '@skillgate/webhook';
 import { startControlPlane } from '../k8s/control-plane.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -28,12 +33,16 @@ const PREFIX = `sg-e2e-${randomBytes(4).toString('hex')}:`;
 const log = createLogger(process.env.SKILLGATE_E2E_LOG ?? 'silent');
 const identity = { namespace: NS, serviceAccount: 'triage', pod: 'triage-0', skill: 'triage', owner: OWNER };
 
-let cp; let redis; let fake; let sidecar; let feed; let broker; let reconcilers = [];
+let cp; let redis; let fake; let sidecar; let feed; let broker; let webhook; let webhookTmp; let reconcilers = [];
 const kubeconfigs = {};
+/** Client certificates by user key, for writing status directly as that user (forgery attempts). */
+const certs = {};
+const WEBHOOK_CONFIG_NAME = `skillgate-e2e-approvals-${randomBytes(3).toString('hex')}`;
 
-/** A kubeconfig for a user authenticated by a client certificate from the test CA. */
-function userKubeconfig(user, groups) {
+/** A kubeconfig for a user authenticated by a client certificate from the test CA (O= per group). */
+function userKubeconfig(user, groups, key = user) {
   const cert = cp.ca.issue(`user-${user.replace(/[^a-z0-9]/gi, '-')}`, { cn: user, org: groups.join('/O='), usage: 'client' });
+  certs[key] = { cert: cert.certPem, key: cert.keyPem };
   const file = path.join(cp.tmpDir, `${user.replace(/[^a-z0-9]/gi, '-')}.kubeconfig`);
   fs.writeFileSync(file, JSON.stringify({
     apiVersion: 'v1', kind: 'Config',
@@ -82,6 +91,50 @@ async function getApproval(name) {
   return (await cp.request('GET', `/apis/skillgate.dev/v1alpha1/namespaces/${NS}/skillapprovals/${name}`)).body;
 }
 
+/**
+ * Appends `decision` to an approval's status.decisions by a merge patch sent with user `as`'s own
+ * client certificate (what anyone holding patch rights on skillapprovals/status can do by hand).
+ */
+async function writeDecisionAs(as, name, decision, { dryRun = false } = {}) {
+  const current = await getApproval(name);
+  const body = { metadata: { resourceVersion: current.metadata.resourceVersion }, status: { decisions: [...(current.status?.decisions ?? []), decision] } };
+  const auth = as === 'admin' ? { token: cp.token } : certs[as];
+  return cp.requestAs(auth, 'PATCH', `/apis/skillgate.dev/v1alpha1/namespaces/${NS}/skillapprovals/${name}/status${dryRun ? '?dryRun=All' : ''}`, body, { contentType: 'application/merge-patch+json' });
+}
+
+const decision = (user, extra = {}) => ({ user, decision: 'approve', reason: 'looks fine', at: new Date().toISOString(), ...extra });
+
+/** Starts a held request with the SDK; resolves with the final message or the error. */
+function holdRequest(content, { stream = true } = {}) {
+  const params = { model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content }] };
+  return stream
+    ? client().messages.stream(params).finalMessage().catch((e) => e)
+    : client().messages.create(params).catch((e) => e);
+}
+
+/**
+ * Registers ONLY the skillapprovals/status webhook (the pod and SkillPolicy webhooks would make the
+ * harness's synchronous kubectl calls deadlock against a webhook served by this very process), then
+ * waits until the API server enforces it: a dry-run forged decision on a probe approval is rejected.
+ */
+async function registerApprovalWebhook(caPem) {
+  const { validating } = webhookConfigurations({ endpoint: { url: webhook.url }, caPem, systemNamespace: 'skillgate-system', name: WEBHOOK_CONFIG_NAME });
+  validating.webhooks = validating.webhooks.filter((w) => w.name === VALIDATE_APPROVAL_WEBHOOK_NAME);
+  const created = await cp.request('POST', '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', validating);
+  if (created.status !== 201) throw new Error(`cannot register the webhook: ${JSON.stringify(created.body)}`);
+  const probe = { apiVersion: 'skillgate.dev/v1alpha1', kind: 'SkillApproval', metadata: { name: 'webhook-probe', namespace: NS },
+    spec: { identity, requestId: 'probe', sessionId: 'probe', requestDigest: `sha256:${'0'.repeat(64)}`, policy: 'probe', rules: ['probe'], reasons: ['probe'], summary: {},
+      approvers: { groups: ['secops'], quorum: 1 }, expiresAt: new Date(Date.now() + 3_600_000).toISOString() } };
+  await cp.request('POST', `/apis/skillgate.dev/v1alpha1/namespaces/${NS}/skillapprovals`, probe);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const r = await writeDecisionAs('admin', 'webhook-probe', decision('somebody-else@example.com'), { dryRun: true });
+    if (r.status >= 400 && /skillapprovals\.validate\.skillgate\.dev/.test(r.body?.message ?? '')) return;
+    if (Date.now() > deadline) throw new Error(`the approval webhook never took effect: ${r.status} ${JSON.stringify(r.body?.message)}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
 const client = () => new Anthropic({ baseURL: sidecar.claudeUrl, apiKey: 'sk-ant-skill-placeholder', maxRetries: 0, timeout: 120_000 });
 const RISKY = 'Please export the customer database with every email address.';
 
@@ -97,11 +150,22 @@ beforeAll(async () => {
         { apiGroups: ['skillgate.dev'], resources: ['skillapprovals/status'], verbs: ['get', 'patch'] }] },
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'approvers', namespace: NS },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `${NS}-approver` },
-      subjects: [{ kind: 'Group', name: 'secops', apiGroup: 'rbac.authorization.k8s.io' }, { kind: 'User', name: OWNER, apiGroup: 'rbac.authorization.k8s.io' }] },
+      subjects: [{ kind: 'Group', name: 'secops', apiGroup: 'rbac.authorization.k8s.io' }, { kind: 'Group', name: 'skillgate-approvers', apiGroup: 'rbac.authorization.k8s.io' },
+        { kind: 'User', name: OWNER, apiGroup: 'rbac.authorization.k8s.io' }] },
   ] }) });
-  kubeconfigs.alice = userKubeconfig('alice@example.com', ['secops']);
-  kubeconfigs.bob = userKubeconfig('bob@example.com', ['secops']);
-  kubeconfigs.owner = userKubeconfig(OWNER, ['devs']);
+  kubeconfigs.alice = userKubeconfig('alice@example.com', ['secops'], 'alice');
+  kubeconfigs.bob = userKubeconfig('bob@example.com', ['secops'], 'bob');
+  kubeconfigs.erin = userKubeconfig('erin@example.com', ['secops', 'oncall'], 'erin'); // named by no rule: approves through her group only
+  kubeconfigs.gina = userKubeconfig('gina@example.com', ['skillgate-approvers'], 'gina');
+  kubeconfigs.owner = userKubeconfig(OWNER, ['devs'], 'owner');
+
+  webhookTmp = fs.mkdtempSync(path.join(os.tmpdir(), 'skillgate-e2e-approvals-webhook-'));
+  const { ca, serving } = createDevCertificates(['127.0.0.1']);
+  fs.writeFileSync(path.join(webhookTmp, 'tls.crt'), serving.certPem);
+  fs.writeFileSync(path.join(webhookTmp, 'tls.key'), serving.keyPem);
+  webhook = await startWebhookServer({ config: parseWebhookConfig({}), certFile: path.join(webhookTmp, 'tls.crt'), keyFile: path.join(webhookTmp, 'tls.key'),
+    port: 0, host: '127.0.0.1', logger: pino({ level: process.env.SKILLGATE_E2E_LOG ?? 'silent' }) });
+  await registerApprovalWebhook(ca.certPem);
 
   redis = new Redis('redis://127.0.0.1:6379');
   const kc = new KubeConfig();
@@ -117,12 +181,18 @@ beforeAll(async () => {
   applyPolicy({ approval: { rules: [
     { name: 'customer-data', when: { keywords: ['customer database'] }, approvers: { users: ['alice@example.com', 'bob@example.com'], quorum: 1 } },
     { name: 'quick-expiry', when: { keywords: ['expire quickly'] }, approvers: { users: ['alice@example.com'] }, timeoutSeconds: 2 },
+    { name: 'group-only', when: { keywords: ['incident timeline'] }, approvers: { groups: ['secops'] } },
+    { name: 'no-approvers', when: { keywords: ['payroll'] } },
+    { name: 'two-person', when: { keywords: ['production credentials'] }, approvers: { groups: ['secops'], quorum: 2 } },
   ] } });
-  await feedReaches((s) => s.effective.rules.length === 2);
+  await feedReaches((s) => s.effective.rules.length === 5);
 }, 300_000);
 
 afterAll(async () => {
   for (const r of reconcilers) await r.stop();
+  if (cp) await cp.request('DELETE', `/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/${WEBHOOK_CONFIG_NAME}`);
+  await webhook?.close();
+  if (webhookTmp) fs.rmSync(webhookTmp, { recursive: true, force: true });
   await sidecar?.close();
   broker?.close();
   feed?.close();
@@ -213,4 +283,97 @@ test('a SkillPolicy applied with kubectl changes the running sidecar within 2 s,
   expect(status.conditions.find((c) => c.type === 'Ready').status).toBe('True');
   cp.kubectl(['delete', 'skillpolicy', 'haiku-only', '-n', NS]);
   await feedReaches((s) => !s.effective.policies.some((p) => p.includes('haiku-only')));
+});
+
+test('a rule naming only an approver group is approved by a member of that group, and the decision records the groups the API server authenticated', async () => {
+  const done = holdRequest('Summarise the incident timeline for the postmortem.');
+  const approval = await waitForApproval((a) => a.spec.rules.some((r) => r.endsWith('/group-only')));
+  expect(approval.spec.approvers).toEqual({ groups: ['secops'], quorum: 1 });
+  expect(approval.spec.rules).toEqual([`${NS}/approvals/group-only`]);
+
+  const r = await cli(['approvals', 'approve', approval.metadata.name, '--reason', 'postmortem owner asked'], kubeconfigs.erin);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  const message = await done;
+  expect(message.content?.[0]?.text).toContain('incident timeline');
+  const decided = await getApproval(approval.metadata.name);
+  expect(decided.status.phase).toBe('Used');
+  expect(decided.status.decisions).toEqual([expect.objectContaining({ user: 'erin@example.com', decision: 'approve', groups: expect.arrayContaining(['secops', 'oncall', 'system:authenticated']) })]);
+});
+
+test('a decision forged under another user’s name is rejected by the webhook, and so is a claimed group', async () => {
+  const done = holdRequest('Draft the incident timeline for the status page.');
+  const approval = await waitForApproval((a) => a.spec.rules.some((r) => r.endsWith('/group-only')));
+
+  const forged = await writeDecisionAs('alice', approval.metadata.name, decision('erin@example.com', { groups: ['secops'] }));
+  expect(forged.status).toBe(403);
+  expect(forged.body.message).toMatch(/admission webhook "skillapprovals\.validate\.skillgate\.dev" denied the request/);
+  expect(forged.body.message).toMatch(/a decision names user "erin@example\.com" but the request was made by "alice@example\.com": a decision can only be recorded under your own name/);
+
+  const claimed = await writeDecisionAs('gina', approval.metadata.name, decision('gina@example.com', { groups: ['secops'] }));
+  expect(claimed.status).toBe(403);
+  expect(claimed.body.message).toMatch(/the decision by gina@example\.com claims groups secops that the API server did not authenticate/);
+
+  // Without the claim, gina's own decision is admitted — and does not count: she is not in secops.
+  const own = await writeDecisionAs('gina', approval.metadata.name, decision('gina@example.com', { groups: ['skillgate-approvers'] }));
+  expect(own.status).toBe(200);
+  expect((await getApproval(approval.metadata.name)).status?.phase ?? 'Pending').toBe('Pending');
+
+  const deny = await cli(['approvals', 'deny', approval.metadata.name, '--reason', 'status page is not ready'], kubeconfigs.alice);
+  expect(deny.code).toBe(0);
+  const err = await done;
+  expect(String(err.message)).toMatch(/was denied by alice@example\.com/);
+});
+
+test('self-approval is still refused when the owner writes the status directly under their own name', async () => {
+  const done = holdRequest('Show the incident timeline again.');
+  const approval = await waitForApproval((a) => a.spec.rules.some((r) => r.endsWith('/group-only')));
+  const self = await writeDecisionAs('owner', approval.metadata.name, decision(OWNER));
+  expect(self.status).toBe(422);
+  expect(self.body.message).toMatch(/the skill's owner may not decide on its own request/);
+  const viaCli = await cli(['approvals', 'approve', approval.metadata.name, '--reason', 'mine'], kubeconfigs.owner);
+  expect(viaCli.code).not.toBe(0);
+  expect(viaCli.stderr).toMatch(/owns skill triage and cannot decide its requests/);
+  expect((await cli(['approvals', 'deny', approval.metadata.name, '--reason', 'cleanup'], kubeconfigs.bob)).code).toBe(0);
+  await done;
+});
+
+test('a rule naming no approvers is decided by the group skillgate-approvers', async () => {
+  const done = holdRequest('Export the payroll table.', { stream: false });
+  const approval = await waitForApproval((a) => a.spec.rules.some((r) => r.endsWith('/no-approvers')));
+  expect(approval.spec.approvers).toEqual({ groups: ['skillgate-approvers'], quorum: 1 });
+
+  const outsider = await cli(['approvals', 'approve', approval.metadata.name, '--reason', 'fine'], kubeconfigs.alice);
+  expect(outsider.code).not.toBe(0);
+  expect(outsider.stderr).toMatch(/alice@example\.com is not an approver \(users: -; groups: skillgate-approvers\)/);
+
+  const r = await cli(['approvals', 'approve', approval.metadata.name, '--reason', 'payroll run approved by HR'], kubeconfigs.gina);
+  expect(r.code).toBe(0);
+  const message = await done;
+  expect(message.type).toBe('message');
+});
+
+test('quorum 2 needs two distinct real users: a second decision by the same user and a forged one do not count', async () => {
+  const done = holdRequest('Rotate the production credentials now.', { stream: false });
+  const approval = await waitForApproval((a) => a.spec.rules.some((r) => r.endsWith('/two-person')));
+  expect(approval.spec.approvers).toEqual({ groups: ['secops'], quorum: 2 });
+
+  expect((await cli(['approvals', 'approve', approval.metadata.name, '--reason', 'first'], kubeconfigs.alice)).code).toBe(0);
+  expect((await getApproval(approval.metadata.name)).status.phase).toBe('Pending');
+
+  const again = await cli(['approvals', 'approve', approval.metadata.name, '--reason', 'me again'], kubeconfigs.alice);
+  expect(again.code).not.toBe(0);
+  expect(again.stderr).toMatch(/one decision per user/);
+
+  const forged = await writeDecisionAs('alice', approval.metadata.name, decision('bob@example.com', { groups: ['secops'] }));
+  expect(forged.status).toBe(403);
+  expect((await getApproval(approval.metadata.name)).status.phase).toBe('Pending');
+
+  const second = await cli(['approvals', 'approve', approval.metadata.name, '--reason', 'second pair of eyes'], kubeconfigs.bob);
+  expect(second.code).toBe(0);
+  const message = await done;
+  expect(message.type).toBe('message');
+  const used = await getApproval(approval.metadata.name);
+  expect(used.status.phase).toBe('Used');
+  expect(used.status.decisions.map((d) => d.user)).toEqual(['alice@example.com', 'bob@example.com']);
 });

@@ -3,6 +3,8 @@
 // a SelfSubjectReview (never from a flag), and appends the decision to status.decisions through the
 // controller's recordDecision (resourceVersion precondition, retried on conflict). Refuses early,
 // with the reason, what would not count: the skill's owner, a non-approver, a closed approval.
+// The user and groups it records are exactly the SelfSubjectReview's: the validating webhook
+// rejects any other name or group, so nothing here may let a flag choose them.
 import { AuthenticationV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import type { SkillApproval } from '@skillgate/api';
 import { recordDecision, DecisionRefused, SKILLAPPROVALS } from '@skillgate/controller/approvals/index';
@@ -117,7 +119,7 @@ const showCommand: Command = {
         ...(s.summary.excerpt ? [`excerpt    ${s.summary.excerpt.replace(/\n/g, '\n           ')}`] : []),
         `approvers  quorum ${s.approvers.quorum}; groups ${s.approvers.groups?.join(', ') || '-'}; users ${s.approvers.users?.join(', ') || '-'}`,
         `expires    ${s.expiresAt} (${age(s.expiresAt)})`,
-        ...(a.status?.decisions ?? []).map((d) => `decision   ${d.at} ${d.user} ${d.decision}: ${d.reason}`),
+        ...(a.status?.decisions ?? []).map((d) => `decision   ${d.at} ${d.user}${d.groups?.length ? ` (groups ${d.groups.join(', ')})` : ''} ${d.decision}: ${d.reason}`),
         ...o.ignored.map((i) => `ignored    ${i.user}: ${i.reason}`),
       ].join('\n');
     });
@@ -131,8 +133,10 @@ function decideCommand(decision: 'approve' | 'deny'): Command {
     summary: decision === 'approve' ? 'Approve a held request (counts toward its quorum)' : 'Deny a held request (one valid denial denies it)',
     usage: `approvals ${decision} ID --reason R [-n NS] [--output json]`,
     help: `Records your decision on SkillApproval ID (NAME or NAMESPACE/NAME). You are identified by your
-kubeconfig credential (SelfSubjectReview), never by a flag. The skill's owner cannot decide its own
-requests; when the approval names approver users or groups, you must be one of them.
+kubeconfig credential (SelfSubjectReview), never by a flag; your Kubernetes groups are recorded
+with the decision and count for the approval's approver groups. The skill's owner cannot decide its
+own requests; you must be one of the approval's approver users or in one of its approver groups (a
+rule that names neither is decided by the group skillgate-approvers).
 
 Example:
   skillgate approvals ${decision} triage-req-01j9 -n team-a --reason "checked with the incident lead"`,

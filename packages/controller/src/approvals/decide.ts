@@ -2,8 +2,10 @@
 // status.decisions with a resourceVersion precondition (retried on conflict), so concurrent
 // approvers never overwrite each other. Used by the CLI and the signed-link endpoint alike. It
 // refuses early what would never count (the owner, a non-approver, a closed approval) with a clear
-// reason; the reconciler and the sidecar re-check anyway, so a forged status write gains nothing
-// beyond what `approvalOutcome` accepts.
+// reason; the reconciler and the sidecar re-check anyway. `user` and `groups` must be the identity
+// the API client authenticates as: the validating webhook (skillapprovals.validate.skillgate.dev)
+// rejects a decision under any other name or with groups the API server did not authenticate, so
+// a caller acting for someone else (the signed-link endpoint) must write through impersonation.
 import type { CustomObjectsApi } from '@kubernetes/client-node';
 import { GROUP, VERSION, type SkillApproval } from '@skillgate/api';
 import { approvalOutcome, deciderProblem, type RecordedDecision } from '@skillgate/policy';

@@ -4,6 +4,9 @@
 // The link itself does not say WHO approves: the POST that acts must carry the approver's identity
 // from the authenticating proxy in front of the controller (trusted header, e.g. oauth2-proxy's
 // X-Forwarded-User / X-Forwarded-Groups); without it the action is refused. Never logs tokens.
+// `decide` must write the decision AS that user (Kubernetes impersonation: Impersonate-User and
+// Impersonate-Group), because the validating webhook admits a decision only under the caller's
+// own authenticated name and groups.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
