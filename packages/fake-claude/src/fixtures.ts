@@ -1,5 +1,5 @@
-// Recorded Anthropic SSE streams (../shared/fixtures/anthropic-sse beside the repo, or
-// SKILLGATE_FIXTURES, or a directory given at start-up), read once and replayed byte for byte.
+// Recorded Anthropic SSE streams (packages/fake-claude/fixtures/anthropic-sse, MIT, copied unchanged from
+// Anthropic's Python SDK tests; or SKILLGATE_FIXTURES, or a directory given at start-up), replayed byte for byte.
 // A fixture name is a plain file name: never a path that could leave the directory.
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 const here = fileURLToPath(new URL('.', import.meta.url)); // packages/fake-claude/dist/src/
 
 export function defaultFixturesDir(): string {
-  return process.env.SKILLGATE_FIXTURES ?? resolve(here, '../../../../../shared/fixtures/anthropic-sse');
+  return process.env.SKILLGATE_FIXTURES ?? resolve(here, '../../fixtures/anthropic-sse');
 }
 
 export class FixtureLibrary {

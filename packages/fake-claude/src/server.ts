@@ -35,7 +35,7 @@ export interface FakeClaudeOptions {
   host?: string;
   /** Delay before each streamed delta, in ms (default 0: the whole stream is written at once). */
   deltaDelayMs?: number;
-  /** Where recorded SSE streams live (default ../shared/fixtures/anthropic-sse or SKILLGATE_FIXTURES). */
+  /** Where recorded SSE streams live (default: the bundled packages/fake-claude/fixtures/anthropic-sse, or SKILLGATE_FIXTURES). */
   fixturesDir?: string;
   /** When set, only these credentials are accepted (as x-api-key or Bearer); others get a 401. */
   apiKeys?: readonly string[];

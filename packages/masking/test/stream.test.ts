@@ -9,7 +9,7 @@ import { createMasker, MaskerCore, TextStream, JsonTextStream, type StreamOutput
 import { NEAR_MISSES, PROSE, SENSITIVE } from './samples.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url)); // packages/masking/dist/test/
-const fixtureDir = process.env.SKILLGATE_FIXTURES ?? resolve(here, '../../../../../shared/fixtures/anthropic-sse');
+const fixtureDir = process.env.SKILLGATE_FIXTURES ?? resolve(here, '../../../fake-claude/fixtures/anthropic-sse');
 
 const spec = { custom: [{ name: 'EMPLOYEE_ID', pattern: 'EMP-[0-9]{6}' }, { name: 'PROJECT', keywords: ['project falcon'] }] };
 const key = 'stream-test-key-0123456789';

@@ -155,7 +155,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv, base: SidecarConfigInput =
   if (env.SKILLGATE_MASKING_KEY) out.maskingKey = env.SKILLGATE_MASKING_KEY;
   if (env.SKILLGATE_EGRESS_ALLOW) out.egressAllowHosts = env.SKILLGATE_EGRESS_ALLOW.split(',').map((s) => s.trim()).filter(Boolean);
   const id = out.identity!;
-  if (env.SKILLGATE_NAMESPACE) id.namespace = env.SKILLGATE_NAMESPACE;
+  const namespace = env.SKILLGATE_POD_NAMESPACE ?? env.SKILLGATE_NAMESPACE;
+  if (namespace) id.namespace = namespace;
   if (env.SKILLGATE_SERVICE_ACCOUNT) id.serviceAccount = env.SKILLGATE_SERVICE_ACCOUNT;
   if (env.SKILLGATE_POD_NAME) id.pod = env.SKILLGATE_POD_NAME;
   if (env.SKILLGATE_POD_UID) id.podUid = env.SKILLGATE_POD_UID;

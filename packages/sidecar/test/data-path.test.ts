@@ -11,7 +11,7 @@ import { createLogger } from '../src/log.js';
 import { cut, startUpstreamDouble, type UpstreamDouble } from './upstream-double.js';
 
 const fixtureDir = process.env.SKILLGATE_FIXTURES ??
-  resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../../shared/fixtures/anthropic-sse');
+  resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../fake-claude/fixtures/anthropic-sse');
 const fixtures = readdirSync(fixtureDir).filter((f) => f.endsWith('.txt') || f.endsWith('.sse'));
 
 interface Answer { status: number; headers: http.IncomingHttpHeaders; body: Buffer }

@@ -22,7 +22,7 @@ export const fakeClaudeCommand: Command = {
   --port N        port to listen on (default ${DEFAULT_FAKE_CLAUDE_PORT}; 0 picks a free one)
   --host H        address to listen on (default 127.0.0.1)
   --delay-ms N    delay before each streamed delta, in ms (default 0)
-  --fixtures DIR  directory of recorded SSE streams (default ../shared/fixtures/anthropic-sse,
+  --fixtures DIR  directory of recorded SSE streams (default: the recorded streams bundled with fake-claude,
                   or SKILLGATE_FIXTURES)
   --output json   print {"url", "port"} as JSON instead of a sentence
 

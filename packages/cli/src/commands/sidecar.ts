@@ -24,8 +24,19 @@ Environment:
   SKILLGATE_MASKING_KEY             installation key for masking fingerprints
   SKILLGATE_EGRESS_ALLOW            extra egress hosts, comma separated
   SKILLGATE_LOG_LEVEL               pino level (default info)
-  SKILLGATE_SKILL, SKILLGATE_OWNER, SKILLGATE_NAMESPACE, SKILLGATE_POD_NAME, SKILLGATE_POD_UID,
-  SKILLGATE_SERVICE_ACCOUNT         the skill identity (set by the injector from the pod)`,
+  SKILLGATE_SKILL, SKILLGATE_OWNER, SKILLGATE_POD_NAMESPACE, SKILLGATE_POD_NAME, SKILLGATE_POD_UID,
+  SKILLGATE_SERVICE_ACCOUNT         the skill identity (set by the injector from the pod)
+  SKILLGATE_POD_LABELS_FILE         the pod's labels (downward API), for SkillPolicy selectors
+
+Cluster mode (set by the injector):
+  SKILLGATE_CONTROLLER_URL          token exchange endpoint; turns on workload tokens, Redis locks,
+                                    SkillPolicy watch and SkillApproval holds
+  SKILLGATE_TOKEN_FILE              projected ServiceAccount token (audience skillgate)
+  SKILLGATE_CONTROLLER_CA_FILE      CA of the controller's serving certificate
+  SKILLGATE_REDIS_PREFIX            key prefix shared with the controller (default skillgate:)
+  SKILLGATE_LOCK_FEED_MAX_LOSS_MS   fail closed after losing the lock feed this long (default 30000)
+  SKILLGATE_RECORD_SPOOL_BYTES      local spool bound for Redis outages (0 disables: refuse instead)
+  SKILLGATE_RECORD_SIGNING_KEY_FILE Ed25519 key for signed checkpoints`,
   options: { config: { type: 'string', short: 'c' } },
   async run({ values }) {
     let input: SidecarConfigInput;
