@@ -1,0 +1,199 @@
+// The webhook TLS plan on a fake clock: issuance, idempotence, serving rotation at 2/3 of its
+// lifetime, CA rotation with overlap (trust observed before a new CA signs, the old one kept while
+// pods may still serve its certificate), and three simulated years in which the API server can
+// always verify the webhook. Pure: no sockets; real ECDSA keys from @skillgate/webhook.
+import { X509Certificate } from 'node:crypto';
+import {
+  DEFAULT_ROTATION_POLICY, planCertificates, inspectCertificate, bundleFingerprints, splitPemBundle, signedBy,
+  webhookCertificateIssuer, webhookCertsConfigFromEnv, serviceHosts, stateFromSecrets,
+  type CertState, type CertPlan, type RotationPolicy,
+} from '../src/webhook-certs/index.js';
+import { ControllerConfigError } from '../src/config.js';
+
+const DAY = 86_400_000;
+const T0 = Date.parse('2030-01-01T00:00:00Z');
+const HOSTS = serviceHosts('skillgate-system', 'skillgate-webhook');
+const policy: RotationPolicy = { ...DEFAULT_ROTATION_POLICY };
+
+function plan(state: CertState, now: number, trusted: ReadonlySet<string> = new Set(), hosts = HOSTS, p = policy): CertPlan {
+  return planCertificates(state, { now, hosts, policy: p, issuer: webhookCertificateIssuer, trustedEverywhere: trusted });
+}
+
+/** True when `certPem` chains to a CA in `bundle` and is valid at `now`. */
+function verifiesAgainst(certPem: string, bundle: string, now: number): boolean {
+  const leaf = inspectCertificate(certPem)!;
+  if (now < leaf.notBefore || now >= leaf.notAfter) return false;
+  return splitPemBundle(bundle).some((ca) => {
+    const facts = inspectCertificate(ca)!;
+    return now >= facts.notBefore && now < facts.notAfter && signedBy(leaf, facts);
+  });
+}
+
+const reasons = (p: CertPlan) => p.changes.map((c) => c.reason);
+
+describe('webhook certificate plan', () => {
+  test('with nothing stored it issues a CA and a serving certificate for the Service names, signed by that CA', () => {
+    const p = plan({}, T0);
+    expect(reasons(p)).toEqual(['CAIssued', 'ServingCertificateIssued']);
+    const serving = inspectCertificate(p.state.serving!.certPem)!;
+    expect(serving.hosts).toEqual(HOSTS);
+    expect(new X509Certificate(p.state.active!.certPem).ca).toBe(true);
+    expect(p.bundle).toBe(p.state.active!.certPem);
+    expect(verifiesAgainst(p.state.serving!.certPem, p.bundle, T0)).toBe(true);
+    expect(p.servingNotAfter).toBe(serving.notAfter);
+    expect(p.changes.map((c) => c.message).join(' ')).not.toMatch(/PRIVATE KEY/);
+  });
+
+  test('planning again from its own result changes nothing (idempotent)', () => {
+    const first = plan({}, T0);
+    const again = plan(first.state, T0 + DAY);
+    expect(again.changes).toEqual([]);
+    expect(again.state).toEqual(first.state);
+    expect(again.bundle).toBe(first.bundle);
+  });
+
+  test('the serving certificate rotates at two thirds of its lifetime, not before, under the same CA', () => {
+    const first = plan({}, T0);
+    const facts = inspectCertificate(first.state.serving!.certPem)!;
+    const due = facts.notBefore + Math.floor((facts.notAfter - facts.notBefore) * (2 / 3));
+    expect(first.nextCheckAt).toBe(due);
+    expect(plan(first.state, due - 1).changes).toEqual([]);
+    const rotated = plan(first.state, due);
+    expect(reasons(rotated)).toEqual(['ServingCertificateRotated']);
+    expect(rotated.changes[0]!.message).toMatch(/due for renewal/);
+    expect(rotated.state.active).toEqual(first.state.active);
+    expect(rotated.state.serving!.certPem).not.toBe(first.state.serving!.certPem);
+    expect(verifiesAgainst(rotated.state.serving!.certPem, rotated.bundle, due)).toBe(true);
+  });
+
+  test('a serving certificate that misses a host, has the wrong key or another CA is re-issued, saying why', () => {
+    const first = plan({}, T0);
+    expect(plan(first.state, T0, new Set(), [...HOSTS, '127.0.0.1']).changes[0]!.message).toMatch(/does not cover 127\.0\.0\.1/);
+    const other = plan({}, T0);
+    expect(plan({ ...first.state, serving: { certPem: first.state.serving!.certPem, keyPem: other.state.serving!.keyPem } }, T0).changes[0]!.message).toMatch(/tls\.key does not match/);
+    expect(plan({ ...first.state, serving: other.state.serving! }, T0).changes[0]!.message).toMatch(/signed by a CA that no longer signs/);
+  });
+
+  test('a CA rotation adds the new CA to the bundle first and lets it sign only after every configuration trusted it for the overlap', () => {
+    const first = plan({}, T0);
+    const ca = inspectCertificate(first.state.active!.certPem)!;
+    const caDue = ca.notBefore + Math.floor((ca.notAfter - ca.notBefore) * (2 / 3));
+    // The serving certificate was renewed along the way; bring it up to date just before the CA is due.
+    let state = plan(first.state, caDue - DAY).state;
+    const servingBefore = state.serving!;
+
+    const started = plan(state, caDue);
+    expect(reasons(started)).toEqual(['CARotationStarted']);
+    expect(started.state.serving).toEqual(servingBefore); // the old CA still signs
+    const next = inspectCertificate(started.state.next!.certPem)!;
+    expect(bundleFingerprints(started.bundle)).toEqual(new Set([ca.fingerprint, next.fingerprint]));
+
+    // Not seen in every caBundle yet: no promotion, however long we wait; look again soon.
+    const untrusted = plan(started.state, caDue + DAY, new Set([ca.fingerprint]));
+    expect(untrusted.changes).toEqual([]);
+    expect(untrusted.nextCheckAt).toBe(caDue + DAY + 10_000);
+
+    // Seen everywhere: trusted from now, promoted after caPromoteAfterMs.
+    const seenAt = caDue + DAY;
+    const trusted = plan(started.state, seenAt, bundleFingerprints(started.bundle));
+    expect(reasons(trusted)).toEqual(['CATrusted']);
+    state = trusted.state;
+    expect(plan(state, seenAt + policy.caPromoteAfterMs - 1, bundleFingerprints(started.bundle)).changes).toEqual([]);
+    const promotedAt = seenAt + policy.caPromoteAfterMs;
+    const promoted = plan(state, promotedAt, bundleFingerprints(started.bundle));
+    expect(reasons(promoted)).toEqual(['CAPromoted', 'ServingCertificateRotated']);
+    expect(inspectCertificate(promoted.state.active!.certPem)!.fingerprint).toBe(next.fingerprint);
+    expect(promoted.state.previous).toEqual({ certPem: first.state.active!.certPem, retireAt: promotedAt + policy.caRetireAfterMs });
+    // Pods still serving the old certificate and pods already serving the new one both verify.
+    expect(verifiesAgainst(servingBefore.certPem, promoted.bundle, promotedAt)).toBe(true);
+    expect(verifiesAgainst(promoted.state.serving!.certPem, promoted.bundle, promotedAt)).toBe(true);
+
+    // The old CA leaves the bundle after the retirement delay.
+    expect(plan(promoted.state, promotedAt + policy.caRetireAfterMs - 1).changes).toEqual([]);
+    const retired = plan(promoted.state, promotedAt + policy.caRetireAfterMs);
+    expect(reasons(retired)).toEqual(['CARetired']);
+    expect(bundleFingerprints(retired.bundle)).toEqual(new Set([next.fingerprint]));
+  });
+
+  test('an expired CA with no successor is replaced at once (there is nothing to overlap with), and the message says so', () => {
+    const short = { ...policy, caValidityMs: 30 * DAY, servingValidityMs: 10 * DAY };
+    const first = plan({}, T0, new Set(), HOSTS, short);
+    const p = plan(first.state, T0 + 31 * DAY, new Set(), HOSTS, short);
+    expect(reasons(p)).toEqual(['CAIssued', 'ServingCertificateRotated']);
+    expect(p.changes[0]!.message).toMatch(/expired at/);
+  });
+
+  test('over three simulated years the API server can verify the webhook at every step, through every rotation', () => {
+    let state: CertState = {};
+    let configBundle = ''; // what the webhook configurations carry
+    let served: string | undefined; // what the webhook pods serve (they lag one step behind the Secret)
+    let now = T0;
+    const seen = new Map<string, number>();
+    for (let step = 0; now < T0 + 3 * 365 * DAY; step++) {
+      if (step > 2000) throw new Error('the plan never settles');
+      const p = plan(state, now, bundleFingerprints(configBundle));
+      for (const r of reasons(p)) seen.set(r, (seen.get(r) ?? 0) + 1);
+      // The reconciler writes the caBundle before the serving Secret: pods still serving the old
+      // certificate, and pods that pick up the new one, must both verify against the new bundle.
+      configBundle = p.bundle;
+      if (served) expect(verifiesAgainst(served, configBundle, now)).toBe(true);
+      served = p.state.serving!.certPem;
+      expect(verifiesAgainst(served, configBundle, now)).toBe(true);
+      state = p.state;
+      expect(p.nextCheckAt).toBeGreaterThan(now);
+      now = p.nextCheckAt;
+    }
+    expect(seen.get('ServingCertificateRotated')).toBeGreaterThanOrEqual(15);
+    expect(seen.get('CARotationStarted')).toBeGreaterThanOrEqual(4);
+    expect(seen.get('CAPromoted')).toBe(seen.get('CARotationStarted'));
+    expect(seen.get('CARetired')).toBe(seen.get('CAPromoted'));
+    expect(seen.get('CAIssued')).toBe(1);
+  });
+});
+
+describe('webhook certificate state in Secrets', () => {
+  test('the CA Secret and the serving Secret decode into the plan state, next and previous CAs included', () => {
+    const first = plan({}, T0);
+    const b64 = (s: string) => Buffer.from(s).toString('base64');
+    const state = stateFromSecrets(
+      {
+        metadata: { annotations: { 'skillgate.dev/next-ca-trusted-since': new Date(T0).toISOString(), 'skillgate.dev/previous-ca-retire-at': new Date(T0 + DAY).toISOString() } },
+        data: { 'ca.crt': b64(first.state.active!.certPem), 'ca.key': b64(first.state.active!.keyPem), 'next.crt': b64('N'), 'next.key': b64('K'), 'previous.crt': b64('P') },
+      },
+      { data: { 'tls.crt': b64(first.state.serving!.certPem), 'tls.key': b64(first.state.serving!.keyPem), 'ca.crt': b64(first.bundle) } },
+    );
+    expect(state).toEqual({
+      active: first.state.active, serving: first.state.serving,
+      next: { certPem: 'N', keyPem: 'K', trustedSince: T0 }, previous: { certPem: 'P', retireAt: T0 + DAY },
+    });
+    expect(stateFromSecrets(undefined, undefined)).toEqual({});
+  });
+});
+
+describe('webhook certificate configuration from the environment', () => {
+  const base = { SKILLGATE_MANAGE_WEBHOOK_CERTS: 'true', SKILLGATE_NAMESPACE: 'sg', SKILLGATE_WEBHOOK_CERT_SECRET: 'sg-webhook-tls', SKILLGATE_WEBHOOK_CONFIGS: 'sg-inject, sg-validate', SKILLGATE_WEBHOOK_SERVICE: 'sg-webhook' };
+
+  test('it is off unless SKILLGATE_MANAGE_WEBHOOK_CERTS is "true"', () => {
+    expect(webhookCertsConfigFromEnv({})).toBeUndefined();
+    expect(webhookCertsConfigFromEnv({ ...base, SKILLGATE_MANAGE_WEBHOOK_CERTS: 'false' })).toBeUndefined();
+    expect(() => webhookCertsConfigFromEnv({ ...base, SKILLGATE_MANAGE_WEBHOOK_CERTS: 'yes' })).toThrow(/SKILLGATE_MANAGE_WEBHOOK_CERTS/);
+  });
+
+  test('the chart\'s variables give the Secrets, the configurations and the Service names', () => {
+    const c = webhookCertsConfigFromEnv({ ...base, SKILLGATE_WEBHOOK_CERT_HOSTS: '127.0.0.1' })!;
+    expect(c.secret).toEqual({ namespace: 'sg', name: 'sg-webhook-tls' });
+    expect(c.caSecret).toEqual({ namespace: 'sg', name: 'sg-webhook-tls-ca' });
+    expect(c.webhookConfigurations).toEqual(['sg-inject', 'sg-validate']);
+    expect(c.hosts).toEqual(['sg-webhook', 'sg-webhook.sg', 'sg-webhook.sg.svc', 'sg-webhook.sg.svc.cluster.local', '127.0.0.1']);
+    expect(c.policy).toEqual(DEFAULT_ROTATION_POLICY);
+  });
+
+  test('a missing or malformed value fails fast naming the variable', () => {
+    const without = (k: keyof typeof base) => Object.fromEntries(Object.entries(base).filter(([x]) => x !== k));
+    expect(() => webhookCertsConfigFromEnv(without('SKILLGATE_WEBHOOK_CERT_SECRET'))).toThrow(ControllerConfigError);
+    expect(() => webhookCertsConfigFromEnv(without('SKILLGATE_WEBHOOK_CONFIGS'))).toThrow(/SKILLGATE_WEBHOOK_CONFIGS/);
+    expect(() => webhookCertsConfigFromEnv(without('SKILLGATE_WEBHOOK_SERVICE'))).toThrow(/SKILLGATE_WEBHOOK_SERVICE/);
+    expect(() => webhookCertsConfigFromEnv({ ...base, SKILLGATE_WEBHOOK_CERT_VALIDITY_DAYS: '400' })).toThrow(/shorter than/);
+    expect(() => webhookCertsConfigFromEnv({ ...base, SKILLGATE_WEBHOOK_CA_PROMOTE_AFTER_SECONDS: 'soon' })).toThrow(/SKILLGATE_WEBHOOK_CA_PROMOTE_AFTER_SECONDS/);
+  });
+});
