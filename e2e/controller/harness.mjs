@@ -56,19 +56,21 @@ export function within(p, ms, what) {
   return Promise.race([p, new Promise((_, rej) => { t = setTimeout(() => rej(new Error(`timed out after ${ms} ms: ${what}`)), ms); })]).finally(() => clearTimeout(t));
 }
 
-export async function setup({ heartbeatMs = 1000, logLevel = process.env.SKILLGATE_LOG_LEVEL ?? 'error' } = {}) {
+export async function setup({ heartbeatMs = 1000, logLevel = process.env.SKILLGATE_LOG_LEVEL ?? 'error', lockStatsIntervalMs = 5000 } = {}) {
   const cp = await startControlPlane();
   const runId = randomBytes(5).toString('hex');
   const prefix = `sge2e:${runId}:`;
   /** Owners of this run live under a unique mail domain, so cleanup touches only our locks. */
   const domain = `@e2e-${runId}.example.com`;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'skillgate-ctl-e2e-'));
-  cp.kubectl(['apply', '-f', path.join(ROOT, 'crds', 'skillgate.dev_skilllocks.yaml')]);
-  // Wait for the CRD to be served.
-  for (let i = 0; i < 100; i++) {
-    const r = await cp.request('GET', '/apis/skillgate.dev/v1alpha1/skilllocks');
-    if (r.status === 200) break;
-    await new Promise((r2) => setTimeout(r2, 100));
+  cp.kubectl(['apply', '-f', path.join(ROOT, 'crds')]);
+  // Wait for the CRDs to be served (the controller watches all three).
+  for (const plural of ['skilllocks', 'skillapprovals', 'skillpolicies']) {
+    for (let i = 0; i < 100; i++) {
+      const r = await cp.request('GET', `/apis/skillgate.dev/v1alpha1/${plural}`);
+      if (r.status === 200) break;
+      await new Promise((r2) => setTimeout(r2, 100));
+    }
   }
   const sgNs = `skillgate-${randomBytes(3).toString('hex')}`;
   const teamNs = `team-${randomBytes(3).toString('hex')}`;
@@ -81,10 +83,20 @@ export async function setup({ heartbeatMs = 1000, logLevel = process.env.SKILLGA
   fs.writeFileSync(scimFile, scimToken);
   const events = [];
   const hooks = new Proxy({}, { get: (_t, name) => (e) => events.push({ name, ...e }) });
-  const controller = await startController({
-    listen: '127.0.0.1:0', redisUrl: REDIS_URL, redisPrefix: prefix, namespace: sgNs, kubeconfig: cp.kubeconfigPath,
-    scimTokenFile: scimFile, upstreamSecret: { namespace: sgNs, name: 'upstream', key: 'api-key' }, heartbeatMs, logLevel,
-  }, { events: hooks });
+  const controllers = new Set();
+  /** Starts a controller replica (the first one is `controller`); same Lease, Redis prefix, namespace. */
+  async function startReplica({ identity, events: replicaHooks = hooks, leaseDurationSeconds = 2, retryPeriodMs = 200 } = {}) {
+    const c = await startController({
+      listen: '127.0.0.1:0', redisUrl: REDIS_URL, redisPrefix: prefix, namespace: sgNs, kubeconfig: cp.kubeconfigPath,
+      scimTokenFile: scimFile, upstreamSecret: { namespace: sgNs, name: 'upstream', key: 'api-key' }, heartbeatMs, logLevel, lockStatsIntervalMs,
+      leaderElection: { leaseDurationSeconds, retryPeriodMs, ...(identity ? { identity } : {}) },
+    }, { events: replicaHooks });
+    controllers.add(c);
+    const close = c.close;
+    c.close = async () => { controllers.delete(c); await close(); };
+    return c;
+  }
+  const controller = await startReplica({ identity: `replica-0-${runId}` });
   const redis = new Redis(REDIS_URL);
   const children = new Set();
 
@@ -139,7 +151,7 @@ export async function setup({ heartbeatMs = 1000, logLevel = process.env.SKILLGA
 
   async function stop() {
     for (const c of children) c.kill('SIGTERM');
-    await controller.close();
+    for (const c of [...controllers]) await c.close();
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length) await redis.del(...keys);
     redis.disconnect();
@@ -154,5 +166,5 @@ export async function setup({ heartbeatMs = 1000, logLevel = process.env.SKILLGA
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 
-  return { cp, controller, prefix, domain, sgNs, teamNs, apiKey, events, redis, skillPod, exchange, scim, sidecarProcess, stop, tmp };
+  return { cp, controller, startReplica, runId, scimFile, prefix, domain, sgNs, teamNs, apiKey, events, redis, skillPod, exchange, scim, sidecarProcess, stop, tmp };
 }

@@ -2,6 +2,8 @@
 // start-up; a bad value fails fast naming the field and the reason. Secrets are referenced by file
 // or Secret name, never passed as values on the command line.
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { DEFAULT_FEED_PREFIX, DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS } from '@skillgate/identity';
 
 export interface ControllerConfig {
@@ -23,6 +25,28 @@ export interface ControllerConfig {
   upstreamSecret?: { namespace: string; name: string; key: string };
   heartbeatMs: number;
   logLevel: string;
+  /** Just-in-time approvals: notifications and signed approve/deny links. */
+  approvals: {
+    /** Slack-compatible incoming webhook; absent = no notifications. */
+    webhookUrl?: string;
+    /** Public base URL of the controller for signed links (needs linkSecretFile). */
+    linkBaseUrl?: string;
+    /** File holding the HMAC secret of the links (read at start). */
+    linkSecretFile?: string;
+    /** Header carrying the approver set by the authenticating proxy (default x-forwarded-user). */
+    userHeader: string;
+  };
+  /** One leader (Lease) runs the publishers and status loops; every replica serves /token and SCIM. */
+  leaderElection: {
+    enabled: boolean;
+    leaseName: string;
+    leaseDurationSeconds: number;
+    retryPeriodMs: number;
+    /** This replica's name in the Lease (the pod name in cluster). */
+    identity: string;
+  };
+  /** How often SkillLock status counters are copied from Redis. */
+  lockStatsIntervalMs: number;
 }
 
 export class ControllerConfigError extends Error {
@@ -32,7 +56,22 @@ export class ControllerConfigError extends Error {
   }
 }
 
-export type ControllerConfigInput = Partial<Omit<ControllerConfig, 'listen'>> & { listen?: string | { host: string; port: number } };
+export type ControllerConfigInput = Partial<Omit<ControllerConfig, 'listen' | 'approvals' | 'leaderElection'>> & {
+  listen?: string | { host: string; port: number };
+  approvals?: Partial<ControllerConfig['approvals']>;
+  leaderElection?: Partial<ControllerConfig['leaderElection']>;
+};
+
+function httpUrl(field: string, v: string): string {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new ControllerConfigError(field, `not a URL: ${v}`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ControllerConfigError(field, `must be http:// or https://, got ${u.protocol}`);
+  return v;
+}
 
 export function parseListen(v: string): { host: string; port: number } {
   const m = /^(.*):(\d+)$/.exec(v);
@@ -49,7 +88,18 @@ export function resolveControllerConfig(input: ControllerConfigInput): Controlle
   const ttl = input.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
   if (!Number.isInteger(ttl) || ttl < 10 || ttl > MAX_TOKEN_TTL_SECONDS) throw new ControllerConfigError('tokenTtlSeconds', `must be an integer in [10, ${MAX_TOKEN_TTL_SECONDS}], got ${ttl}`);
   if (input.tls && (!input.tls.certFile || !input.tls.keyFile)) throw new ControllerConfigError('tls', 'both certFile and keyFile are required');
-  for (const [field, file] of [['scimTokenFile', input.scimTokenFile], ['signingKeyFile', input.signingKeyFile], ['tls.certFile', input.tls?.certFile], ['tls.keyFile', input.tls?.keyFile]] as const) {
+  const ap = input.approvals ?? {};
+  if (ap.webhookUrl) httpUrl('approvals.webhookUrl', ap.webhookUrl);
+  if (ap.linkBaseUrl) httpUrl('approvals.linkBaseUrl', ap.linkBaseUrl);
+  if (!!ap.linkBaseUrl !== !!ap.linkSecretFile) throw new ControllerConfigError('approvals', 'SKILLGATE_APPROVAL_LINK_BASE_URL and SKILLGATE_APPROVAL_LINK_SECRET_FILE go together (signed links need both)');
+  const le = input.leaderElection ?? {};
+  const duration = le.leaseDurationSeconds ?? 15;
+  if (!Number.isInteger(duration) || duration < 1 || duration > 300) throw new ControllerConfigError('leaderElection.leaseDurationSeconds', `must be an integer in [1, 300], got ${duration}`);
+  const retry = le.retryPeriodMs ?? Math.min(2000, Math.floor((duration * 1000) / 4));
+  if (!Number.isFinite(retry) || retry < 50 || retry >= duration * 1000) throw new ControllerConfigError('leaderElection.retryPeriodMs', `must be at least 50 ms and below the lease duration, got ${retry}`);
+  const statsMs = input.lockStatsIntervalMs ?? 5000;
+  if (!Number.isFinite(statsMs) || statsMs < 100) throw new ControllerConfigError('lockStatsIntervalMs', `must be at least 100 ms, got ${statsMs}`);
+  for (const [field, file] of [['scimTokenFile', input.scimTokenFile], ['signingKeyFile', input.signingKeyFile], ['tls.certFile', input.tls?.certFile], ['tls.keyFile', input.tls?.keyFile], ['approvals.linkSecretFile', ap.linkSecretFile]] as const) {
     if (file) {
       try {
         readFileSync(file);
@@ -72,6 +122,20 @@ export function resolveControllerConfig(input: ControllerConfigInput): Controlle
     ...(input.upstreamSecret ? { upstreamSecret: input.upstreamSecret } : {}),
     heartbeatMs: input.heartbeatMs ?? 2000,
     logLevel: input.logLevel ?? 'info',
+    approvals: {
+      ...(ap.webhookUrl ? { webhookUrl: ap.webhookUrl } : {}),
+      ...(ap.linkBaseUrl ? { linkBaseUrl: ap.linkBaseUrl } : {}),
+      ...(ap.linkSecretFile ? { linkSecretFile: ap.linkSecretFile } : {}),
+      userHeader: (ap.userHeader ?? 'x-forwarded-user').toLowerCase(),
+    },
+    leaderElection: {
+      enabled: le.enabled ?? true,
+      leaseName: le.leaseName ?? 'skillgate-controller',
+      leaseDurationSeconds: duration,
+      retryPeriodMs: retry,
+      identity: le.identity ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+    },
+    lockStatsIntervalMs: statsMs,
   };
 }
 
@@ -90,6 +154,12 @@ export function controllerConfigFromEnv(env: NodeJS.ProcessEnv): ControllerConfi
   const num = (name: string): number | undefined => (env[name] ? Number(env[name]) : undefined);
   const ttl = num('SKILLGATE_TOKEN_TTL_SECONDS');
   const hb = num('SKILLGATE_LOCK_HEARTBEAT_MS');
+  const leaseS = num('SKILLGATE_LEASE_DURATION_SECONDS');
+  const leaseRetry = num('SKILLGATE_LEASE_RETRY_MS');
+  const statsMs = num('SKILLGATE_LOCK_STATS_INTERVAL_MS');
+  const elect = env.SKILLGATE_LEADER_ELECTION;
+  if (elect !== undefined && !/^(true|false|on|off|1|0)$/i.test(elect)) throw new ControllerConfigError('leaderElection.enabled', `SKILLGATE_LEADER_ELECTION must be true or false, got ${elect}`);
+  const identity = env.SKILLGATE_CONTROLLER_ID ?? env.POD_NAME;
   return {
     ...(env.SKILLGATE_CONTROLLER_LISTEN ? { listen: env.SKILLGATE_CONTROLLER_LISTEN } : {}),
     ...(env.SKILLGATE_CONTROLLER_TLS_CERT_FILE || env.SKILLGATE_CONTROLLER_TLS_KEY_FILE
@@ -104,5 +174,19 @@ export function controllerConfigFromEnv(env: NodeJS.ProcessEnv): ControllerConfi
     ...(env.SKILLGATE_UPSTREAM_SECRET ? { upstreamSecret: parseSecretRef(env.SKILLGATE_UPSTREAM_SECRET, namespace) } : {}),
     ...(hb !== undefined ? { heartbeatMs: hb } : {}),
     ...(env.SKILLGATE_LOG_LEVEL ? { logLevel: env.SKILLGATE_LOG_LEVEL } : {}),
+    approvals: {
+      ...(env.SKILLGATE_APPROVAL_WEBHOOK_URL ? { webhookUrl: env.SKILLGATE_APPROVAL_WEBHOOK_URL } : {}),
+      ...(env.SKILLGATE_APPROVAL_LINK_BASE_URL ? { linkBaseUrl: env.SKILLGATE_APPROVAL_LINK_BASE_URL } : {}),
+      ...(env.SKILLGATE_APPROVAL_LINK_SECRET_FILE ? { linkSecretFile: env.SKILLGATE_APPROVAL_LINK_SECRET_FILE } : {}),
+      ...(env.SKILLGATE_APPROVAL_USER_HEADER ? { userHeader: env.SKILLGATE_APPROVAL_USER_HEADER } : {}),
+    },
+    leaderElection: {
+      ...(elect !== undefined ? { enabled: /^(true|on|1)$/i.test(elect) } : {}),
+      ...(env.SKILLGATE_LEASE_NAME ? { leaseName: env.SKILLGATE_LEASE_NAME } : {}),
+      ...(leaseS !== undefined ? { leaseDurationSeconds: leaseS } : {}),
+      ...(leaseRetry !== undefined ? { retryPeriodMs: leaseRetry } : {}),
+      ...(identity ? { identity } : {}),
+    },
+    ...(statsMs !== undefined ? { lockStatsIntervalMs: statsMs } : {}),
   };
 }

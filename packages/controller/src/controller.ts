@@ -1,29 +1,39 @@
-// Assembles a controller: config → logger, metrics, Kubernetes clients → the reconcilers (locks,
-// owners, and whatever else is passed in: approvals, policy status, ...) → the HTTP(S) server with the
-// token exchange and SCIM endpoints. To add a loop, pass it in `reconcilers` (or a factory that gets
-// the shared context); startController starts them in order and stops them in reverse.
+// Assembles a controller: config → logger, metrics, Kubernetes clients, Redis → the loops every
+// replica runs (SkillLock, owner and skill-pod watches: the token exchange needs their view) → leader
+// election (a coordination.k8s.io Lease) → the loops only the leader runs (publishing the lock feed,
+// revocations, SkillLock counters, approvals, policy status, and whatever `reconcilers` adds) → the
+// HTTP(S) server (token exchange, SCIM, JWKS, approval links) that every replica serves. Loops start
+// in order and stop in reverse; leader loops are rebuilt each time this replica wins the Lease.
 import { readFileSync } from 'node:fs';
-import { IssuedTokens, LockFeedPublisher, WorkloadTokenIssuer, generateSigningKey, signingKeyFromPem } from '@skillgate/identity';
+import { Redis } from 'ioredis';
+import { LockFeedPublisher, WorkloadTokenIssuer, generateSigningKey, signingKeyFromPem } from '@skillgate/identity';
 import { resolveControllerConfig, type ControllerConfig, type ControllerConfigInput } from './config.js';
 import { createLogger, feedLog, type Logger } from './log.js';
 import { ControllerMetrics } from './metrics.js';
 import { kubeClients, type KubeClients } from './kube.js';
-import type { ControllerEvents } from './events.js';
+import { emit, type ControllerEvents } from './events.js';
 import type { Reconciler } from './reconciler.js';
 import { LockReconciler } from './locks/reconciler.js';
 import { LockClient } from './locks/client.js';
+import { LockAnnouncer } from './locks/announce.js';
+import { LockStatsReconciler } from './locks/stats.js';
 import { OwnerReconciler } from './owners/reconciler.js';
 import { OwnerStore } from './owners/store.js';
 import { OwnerLifecycle } from './owners/lifecycle.js';
+import { PodOwnerWatcher } from './owners/pods.js';
 import { scimHandler } from './owners/scim-server.js';
+import { LeaseElector } from './leader/lease.js';
 import { TokenExchange } from './token-exchange/exchange.js';
+import { RedisIssuedTokens, type IssuedTokenIndex } from './token-exchange/issued.js';
 import { KubePodSource, KubeTokenReviewer, type PodSource, type TokenReviewer } from './token-exchange/review.js';
 import { SecretCredentialProvider, noCredential, type UpstreamCredentialProvider } from './credentials.js';
+import { approvalLinkRoutes, recordDecision, DecisionRefused } from './approvals/index.js';
+import { standardLoops, type LoopFactory } from './loops.js';
 import { createControllerServer, listen } from './server.js';
 import type { Server } from 'node:http';
 import type { SkillIdentity } from '@skillgate/api';
 
-/** What extra reconcilers get to build themselves. */
+/** What loops get to build themselves. */
 export interface ControllerContext {
   config: ControllerConfig;
   kube: KubeClients;
@@ -32,6 +42,12 @@ export interface ControllerContext {
   events: ControllerEvents;
   locks: LockReconciler;
   owners: OwnerReconciler;
+  pods: PodOwnerWatcher;
+  /** Shared command connection (issued tokens, counters, sidecar heartbeats). */
+  redis: Redis;
+  /** Signed approve/deny links, when configured. */
+  approvalLinks?: { baseUrl: string; secret: Buffer };
+  isLeader(): boolean;
 }
 
 export interface ControllerOptions {
@@ -40,8 +56,8 @@ export interface ControllerOptions {
   kube?: KubeClients;
   /** Replace the upstream credential source (e.g. workload identity federation). */
   credentials?: UpstreamCredentialProvider;
-  /** Further loops (approvals, policy status, ...), built once the shared context exists. */
-  reconcilers?: Array<(ctx: ControllerContext) => Reconciler>;
+  /** Leader-only loops, built once the shared context exists. Default: standardLoops(). */
+  reconcilers?: LoopFactory[];
   /** Injectable for tests; default: the API server's TokenReview and pods. */
   reviewer?: TokenReviewer;
   pods?: PodSource;
@@ -55,27 +71,94 @@ export interface Controller {
   context: ControllerContext;
   issuer: WorkloadTokenIssuer;
   lifecycle: OwnerLifecycle;
+  isLeader(): boolean;
   close(): Promise<void>;
 }
 
 export async function startController(input: ControllerConfigInput | ControllerConfig, opts: ControllerOptions = {}): Promise<Controller> {
   const config = resolveControllerConfig(input);
-  const log = opts.logger ?? createLogger(config.logLevel);
+  const log = (opts.logger ?? createLogger(config.logLevel)).child({ replica: config.leaderElection.identity });
   const metrics = new ControllerMetrics();
   const kube = opts.kube ?? kubeClients(config.kubeconfig);
   const events = opts.events ?? {};
   const clock = opts.clock ?? Date.now;
+  const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, retryStrategy: (n) => Math.min(50 * 2 ** Math.min(n, 5), 1000) });
+  redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis connection error'));
 
   const key = config.signingKeyFile ? await signingKeyFromPem(readFileSync(config.signingKeyFile, 'utf8')) : await generateSigningKey();
-  if (!config.signingKeyFile) log.warn('no signing key file configured: using an ephemeral key (tokens stop verifying after a restart)');
+  if (!config.signingKeyFile) log.warn('no signing key file configured: using an ephemeral key (tokens stop verifying after a restart, and replicas do not share it)');
   const issuer = new WorkloadTokenIssuer(key, config.issuer, clock);
-  const issued = new IssuedTokens();
+  const issued: IssuedTokenIndex = new RedisIssuedTokens(redis, config.redisPrefix);
+  let leading = false;
 
-  const publisher = new LockFeedPublisher({ redisUrl: config.redisUrl, prefix: config.redisPrefix, clock, log: feedLog(log.child({ loop: 'lock-feed' })) });
-  const locks = new LockReconciler({ kube, publisher, log: log.child({ loop: 'skilllocks' }), metrics, events, clock, heartbeatMs: config.heartbeatMs });
-  const owners = new OwnerReconciler({ kube, namespace: config.namespace, issued, locks, log: log.child({ loop: 'owners' }), metrics, events, clock });
-  const context: ControllerContext = { config, kube, log, metrics, events, locks, owners };
-  const reconcilers: Reconciler[] = [locks, owners, ...(opts.reconcilers ?? []).map((make) => make(context))];
+  const locks = new LockReconciler({
+    kube, log: log.child({ loop: 'skilllocks' }), metrics, events, clock, heartbeatMs: config.heartbeatMs, redis, prefix: config.redisPrefix,
+    publisher: () => new LockFeedPublisher({ redisUrl: config.redisUrl, prefix: config.redisPrefix, clock, log: feedLog(log.child({ loop: 'lock-feed' })) }),
+  });
+  const store = new OwnerStore(kube, config.namespace);
+  const announcer = new LockAnnouncer(locks, redis, config.redisUrl, config.redisPrefix, log.child({ loop: 'lock-announce' }));
+  const lifecycle = new OwnerLifecycle(store, new LockClient(kube), clock, (lock) => announcer.announce(lock));
+  // eslint-disable-next-line prefer-const -- owners and pods refer to each other
+  let owners: OwnerReconciler;
+  const pods = new PodOwnerWatcher({
+    kube, log: log.child({ loop: 'skill-pods' }),
+    leading: () => leading,
+    knownOwner: (email) => owners.knows(email),
+    registerOwner: async (email, seenOn) => {
+      if (await lifecycle.register(email, `pod-annotation:${seenOn.namespace}/${seenOn.pod}`)) log.info({ pod: `${seenOn.namespace}/${seenOn.pod}` }, 'owner first seen on a pod: registered as active');
+    },
+    reassigned: async (r) => {
+      const tokens = await issued.ofPod(r.namespace, r.pod, clock());
+      const jtis = await owners.revoke(tokens, `workload token revoked: skill ${r.skill} was reassigned from ${r.from ?? 'no owner'} to ${r.to ?? 'no owner'}; the sidecar re-exchanges for a token naming the new owner`);
+      emit(events, 'skillReassigned', { namespace: r.namespace, pod: r.pod, skill: r.skill, ...(r.from ? { from: r.from } : {}), ...(r.to ? { to: r.to } : {}), jtis });
+    },
+  });
+  owners = new OwnerReconciler({ kube, namespace: config.namespace, issued, locks, podsOf: (o) => pods.podsOf(o), log: log.child({ loop: 'owners' }), metrics, events, clock });
+
+  const approvalLinks = config.approvals.linkBaseUrl && config.approvals.linkSecretFile
+    ? { baseUrl: config.approvals.linkBaseUrl, secret: readFileSync(config.approvals.linkSecretFile) }
+    : undefined;
+  if (approvalLinks && approvalLinks.secret.toString('utf8').trim().length < 16) {
+    throw new Error('invalid controller config: approvals.linkSecretFile: the link secret must be at least 16 characters');
+  }
+  const context: ControllerContext = { config, kube, log, metrics, events, locks, owners, pods, redis, ...(approvalLinks ? { approvalLinks } : {}), isLeader: () => leading };
+  const factories: LoopFactory[] = [
+    (ctx) => new LockStatsReconciler({ kube: ctx.kube, redis: ctx.redis, prefix: ctx.config.redisPrefix, objects: () => ctx.locks.objects(), log: ctx.log.child({ loop: 'skilllock-counters' }), intervalMs: ctx.config.lockStatsIntervalMs }),
+    ...(opts.reconcilers ?? standardLoops()),
+  ];
+  const everyReplica: Reconciler[] = [locks, owners, pods];
+  let leaderLoops: Reconciler[] = [];
+
+  const startLeading = async (): Promise<void> => {
+    leading = true;
+    emit(events, 'leadershipChanged', { identity: config.leaderElection.identity, leading: true });
+    await locks.lead();
+    await owners.lead();
+    await pods.lead();
+    for (const make of factories) {
+      if (!leading) return;
+      const loop = make(context);
+      await loop.start();
+      leaderLoops.push(loop);
+      log.info({ loop: loop.name }, 'leader loop started');
+    }
+  };
+  const stopLeading = async (): Promise<void> => {
+    leading = false;
+    const running = leaderLoops.reverse();
+    leaderLoops = [];
+    for (const loop of running) await loop.stop().catch((err: Error) => log.warn({ err: err.message, loop: loop.name }, 'stop failed'));
+    owners.follow();
+    await locks.follow();
+    emit(events, 'leadershipChanged', { identity: config.leaderElection.identity, leading: false });
+  };
+  const elector = config.leaderElection.enabled
+    ? new LeaseElector({
+      kube, namespace: config.namespace, name: config.leaderElection.leaseName, identity: config.leaderElection.identity,
+      leaseDurationSeconds: config.leaderElection.leaseDurationSeconds, retryPeriodMs: config.leaderElection.retryPeriodMs,
+      log: log.child({ loop: 'leader-election' }), clock, onStartedLeading: startLeading, onStoppedLeading: stopLeading,
+    })
+    : undefined;
 
   const credentials = opts.credentials ?? (config.upstreamSecret ? new SecretCredentialProvider(kube, config.upstreamSecret) : noCredential);
   const exchange = new TokenExchange({
@@ -83,6 +166,7 @@ export async function startController(input: ControllerConfigInput | ControllerC
     pods: opts.pods ?? new KubePodSource(kube),
     issuer,
     issued,
+    onIndexFault: (err) => log.warn({ err: err.message }, 'issued-token index not written (Redis?): this token cannot be revoked by jti'),
     ownerActive: (email) => owners.isActive(email),
     locks: () => locks.inForce,
     credentials,
@@ -90,7 +174,6 @@ export async function startController(input: ControllerConfigInput | ControllerC
     clock,
     ttlSeconds: config.tokenTtlSeconds,
   });
-  const lifecycle = new OwnerLifecycle(new OwnerStore(kube, config.namespace), new LockClient(kube), clock);
   let scimSecret: { value: string | undefined; at: number } = { value: undefined, at: 0 };
   const bearerSecret = (): string | undefined => {
     if (!config.scimTokenFile) return undefined;
@@ -105,26 +188,52 @@ export async function startController(input: ControllerConfigInput | ControllerC
   };
   const started: Reconciler[] = [];
   let server: Server | undefined;
+  let announcing = false;
   const close = async (): Promise<void> => {
     if (server) await new Promise<void>((r) => { server!.closeAllConnections(); server!.close(() => r()); });
+    if (elector) await elector.stop();
+    else if (leading) await stopLeading();
     for (const r of started.reverse()) await r.stop().catch((err: Error) => log.warn({ err: err.message, loop: r.name }, 'stop failed'));
+    if (announcing) await announcer.stop();
+    redis.disconnect();
     log.flush();
   };
   try {
-    for (const r of reconcilers) {
+    await redis.connect();
+    for (const r of everyReplica) {
       await r.start();
       started.push(r);
       log.info({ loop: r.name }, 'reconciler started');
     }
+    await announcer.start();
+    announcing = true;
+    if (elector) await elector.start();
+    else await startLeading();
+    const decide = approvalLinks
+      ? approvalLinkRoutes({
+        secret: approvalLinks.secret,
+        userHeader: config.approvals.userHeader,
+        decide: async (namespace, name, d) => {
+          try {
+            const a = await recordDecision(kube.custom, namespace, name, d);
+            return a.status?.phase ? { phase: a.status.phase } : {};
+          } catch (err) {
+            if (err instanceof DecisionRefused) return { problem: err.message };
+            throw err;
+          }
+        },
+      })
+      : undefined;
     server = createControllerServer({
       exchange, issuer, metrics, log, events,
-      scim: scimHandler({ store: new OwnerStore(kube, config.namespace), lifecycle, bearerSecret, log: log.child({ endpoint: 'scim' }), metrics }),
-      readiness: () => reconcilers.flatMap((r) => r.readiness?.() ?? []),
+      scim: scimHandler({ store, lifecycle, bearerSecret, log: log.child({ endpoint: 'scim' }), metrics }),
+      readiness: () => [...everyReplica, ...leaderLoops].flatMap((r) => r.readiness?.() ?? []),
+      ...(decide ? { routes: [decide] } : {}),
       ...(config.tls ? { tls: config.tls } : {}),
     });
     const url = await listen(server, config.listen.host, config.listen.port);
-    log.info({ url, namespace: config.namespace, issuer: config.issuer }, 'controller listening');
-    return { url, context, issuer, lifecycle, close };
+    log.info({ url, namespace: config.namespace, issuer: config.issuer, leaderElection: config.leaderElection.enabled }, 'controller listening');
+    return { url, context, issuer, lifecycle, isLeader: () => leading, close };
   } catch (err) {
     await close();
     throw err;

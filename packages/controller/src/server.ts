@@ -1,5 +1,6 @@
 // The controller's HTTP(S) surface: POST /token (RFC 8693 token exchange), /scim/v2/Users (SCIM),
-// /.well-known/jwks.json (workload token verification keys), /metrics, /healthz, /readyz. Routing
+// /.well-known/jwks.json (workload token verification keys), /metrics, /healthz, /readyz, plus
+// routes plugged in by other concepts (signed approval links under /approvals/). Routing
 // only; each endpoint's logic lives with its concept. Never logs a token or a credential.
 import http from 'node:http';
 import https from 'node:https';
@@ -22,6 +23,8 @@ export interface ServerDeps {
   log: Logger;
   events?: ControllerEvents;
   readiness: () => string[];
+  /** Further routes (e.g. signed approval links); each returns false for paths it does not own. */
+  routes?: Array<(req: http.IncomingMessage, res: http.ServerResponse) => boolean>;
   tls?: { certFile: string; keyFile: string };
 }
 
@@ -41,6 +44,8 @@ export function createControllerServer(deps: ServerDeps): http.Server {
     else if (path === '/readyz') {
       const problems = deps.readiness();
       work = Promise.resolve(sendJson(res, problems.length ? 503 : 200, { status: problems.length ? 'not ready' : 'ready', problems }));
+    } else if (deps.routes?.some((route) => route(req, res))) {
+      return;
     } else work = Promise.resolve(sendJson(res, 404, { error: 'not_found', error_description: `no endpoint at ${path}` }));
     work.catch((err: Error) => {
       deps.log.error({ err: err.message, path }, 'request failed');

@@ -1,19 +1,55 @@
 // `skillgate controller`: the controller's container entrypoint. Configuration from the environment
 // (see @skillgate/controller config.ts) with a few flags for local runs; runs until SIGTERM/SIGINT.
-import { startController, controllerConfigFromEnv, parseSecretRef } from '@skillgate/controller';
+// One process runs everything: token exchange, SCIM and approval links on every replica; the lock
+// feed, revocations, SkillLock counters, approvals and policy status on the elected leader.
+import { startController, controllerConfigFromEnv, parseSecretRef, standardLoops, type LoopFactory } from '@skillgate/controller';
 import { CliError, type Command } from '../command.js';
+
+/** Leader loops this command runs, in start order. Append a loop factory to add one. */
+function leaderLoops(): LoopFactory[] {
+  return [
+    ...standardLoops(),
+  ];
+}
 
 export const controllerCommand: Command = {
   name: ['controller'],
-  summary: 'run the skillgate controller (token exchange, SCIM, locks)',
-  usage: 'controller [--listen HOST:PORT] [--namespace NS] [--kubeconfig F] [--scim-token-file F] [--upstream-secret [NS/]NAME[/KEY]]',
-  help: `Serves POST /token (RFC 8693 token exchange), /scim/v2/Users, /.well-known/jwks.json, /metrics,
-/healthz and /readyz, and runs the SkillLock and owner reconcilers, publishing locks to Redis.
+  summary: 'run the skillgate controller (token exchange, SCIM, locks, approvals, policy status)',
+  usage: 'controller [--listen HOST:PORT] [--namespace NS] [--kubeconfig F] [--scim-token-file F] [--upstream-secret [NS/]NAME[/KEY]] [--redis-url URL]',
+  help: `Every replica serves POST /token (RFC 8693 token exchange), /scim/v2/Users, /.well-known/jwks.json,
+/approvals/{ns}/{name}/{approve|deny} (signed links), /metrics, /healthz and /readyz, and watches
+SkillLocks, owner records and skill pods. The replica holding the Lease (leader election) also
+publishes the lock feed to Redis, revokes tokens, copies SkillLock counters, runs the approval
+reconciler (notifications) and writes SkillPolicy status.
 
-Environment: REDIS_URL (required), SKILLGATE_CONTROLLER_LISTEN, SKILLGATE_CONTROLLER_TLS_CERT_FILE,
-SKILLGATE_CONTROLLER_TLS_KEY_FILE, SKILLGATE_NAMESPACE, SKILLGATE_SCIM_TOKEN_FILE,
-SKILLGATE_SIGNING_KEY_FILE, SKILLGATE_ISSUER, SKILLGATE_TOKEN_TTL_SECONDS, SKILLGATE_UPSTREAM_SECRET,
-SKILLGATE_REDIS_PREFIX, SKILLGATE_LOG_LEVEL, KUBECONFIG. Flags override the environment.`,
+Environment (flags override):
+  REDIS_URL                            Redis for the lock feed, issued tokens, counters (required)
+  SKILLGATE_REDIS_PREFIX               key prefix shared with the sidecars (default skillgate:)
+  SKILLGATE_CONTROLLER_LISTEN          HOST:PORT to serve on (default 0.0.0.0:8443)
+  SKILLGATE_CONTROLLER_TLS_CERT_FILE   serve HTTPS with this certificate ...
+  SKILLGATE_CONTROLLER_TLS_KEY_FILE    ... and key (both or neither)
+  SKILLGATE_NAMESPACE                  namespace of owner records, the Lease and (by default) the
+                                       upstream Secret (default POD_NAMESPACE, else skillgate)
+  KUBECONFIG                           kubeconfig outside a cluster (in cluster: the pod's account)
+  SKILLGATE_SCIM_TOKEN_FILE            bearer secret the IdP presents to SCIM (absent = SCIM off)
+  SKILLGATE_SIGNING_KEY_FILE           PKCS#8 PEM ES256 key for workload tokens (absent = ephemeral;
+                                       replicas must share one)
+  SKILLGATE_ISSUER                     iss of workload tokens
+  SKILLGATE_TOKEN_TTL_SECONDS          workload token lifetime (default 600, max 3600)
+  SKILLGATE_UPSTREAM_SECRET            [NS/]NAME[/KEY] of the Secret with the upstream API key
+  SKILLGATE_LOCK_HEARTBEAT_MS          lock feed heartbeat (default 2000)
+  SKILLGATE_LOCK_STATS_INTERVAL_MS     how often SkillLock counters are copied to status (default 5000)
+  SKILLGATE_APPROVAL_WEBHOOK_URL       Slack-compatible webhook for approval notifications
+  SKILLGATE_APPROVAL_LINK_BASE_URL     public URL of the controller for signed approve/deny links ...
+  SKILLGATE_APPROVAL_LINK_SECRET_FILE  ... and the file with their HMAC secret (both or neither)
+  SKILLGATE_APPROVAL_USER_HEADER       header with the approver from the authenticating proxy
+                                       (default x-forwarded-user)
+  SKILLGATE_LEADER_ELECTION            true|false (default true; false = this replica always leads)
+  SKILLGATE_LEASE_NAME                 Lease name (default skillgate-controller)
+  SKILLGATE_LEASE_DURATION_SECONDS     Lease duration (default 15)
+  SKILLGATE_LEASE_RETRY_MS             acquire/renew period (default min(2000, duration/4))
+  SKILLGATE_CONTROLLER_ID / POD_NAME   this replica's identity in the Lease (default host-pid-random)
+  SKILLGATE_LOG_LEVEL                  pino level (default info)`,
   options: {
     listen: { type: 'string' },
     namespace: { type: 'string' },
@@ -23,7 +59,12 @@ SKILLGATE_REDIS_PREFIX, SKILLGATE_LOG_LEVEL, KUBECONFIG. Flags override the envi
     'redis-url': { type: 'string' },
   },
   async run({ values }) {
-    const input = controllerConfigFromEnv(process.env);
+    let input;
+    try {
+      input = controllerConfigFromEnv(process.env);
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    }
     const v = values as Record<string, string | undefined>;
     if (v.listen) input.listen = v.listen;
     if (v.namespace) input.namespace = v.namespace;
@@ -33,11 +74,11 @@ SKILLGATE_REDIS_PREFIX, SKILLGATE_LOG_LEVEL, KUBECONFIG. Flags override the envi
     if (v['upstream-secret']) input.upstreamSecret = parseSecretRef(v['upstream-secret'], input.namespace ?? 'skillgate');
     let controller;
     try {
-      controller = await startController(input);
+      controller = await startController(input, { reconcilers: leaderLoops() });
     } catch (err) {
       throw new CliError(`controller failed to start: ${(err as Error).message}`);
     }
-    process.stderr.write(`skillgate controller listening on ${controller.url}\n`);
+    process.stderr.write(`skillgate controller listening on ${controller.url}${controller.isLeader() ? ' (leader)' : ''}\n`);
     await new Promise<void>((resolve) => {
       const stop = (): void => resolve();
       process.once('SIGTERM', stop);

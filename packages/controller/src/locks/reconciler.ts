@@ -3,8 +3,18 @@
 // when they expire, and tell the user what happened through status conditions. Idempotent: a relist
 // republishes the whole set; a status write happens only when the condition actually changes.
 // Never deletes a SkillLock: expiry only takes it out of force, the object stays as a record.
+//
+// Every replica runs the watch (the token exchange everywhere needs the locks in force); only the
+// leader publishes to the feed, heartbeats and writes status (`lead()` / `follow()`), because the
+// feed has one writer. A lock can also be announced before its object exists (`putProvisional`,
+// used by offboarding to skip the API-server round trip): it is in force at once and is dropped
+// again if its object has not appeared within `provisionalMs`. Only ever adds locks that way.
+import type { Redis } from 'ioredis';
 import type { Condition, SkillLock } from '@skillgate/api';
-import { LOCK_TARGET_KINDS, LockSet, LockValidationError, isExpired, lockFromResource, type Lock, type LockFeedPublisher } from '@skillgate/identity';
+import {
+  LOCK_TARGET_KINDS, LockSet, LockValidationError, decodeSnapshot, feedKeys, isExpired, lockFromResource,
+  type Lock, type LockFeedPublisher,
+} from '@skillgate/identity';
 import { SKILLLOCKS, describeApiError, mergePatch, statusOf, type KubeClients } from '../kube.js';
 import type { Logger } from '../log.js';
 import type { ControllerMetrics } from '../metrics.js';
@@ -13,7 +23,13 @@ import type { Reconciler } from '../reconciler.js';
 
 export interface LockReconcilerDeps {
   kube: KubeClients;
-  publisher: LockFeedPublisher;
+  /** A fresh publisher each time this replica becomes the leader. */
+  publisher: () => LockFeedPublisher;
+  /** Reads the published snapshot on takeover, to keep the previous leader's token revocations. */
+  redis?: Redis;
+  prefix?: string;
+  /** How long an announced lock waits for its SkillLock object (default 30 s). */
+  provisionalMs?: number;
   log: Logger;
   metrics: ControllerMetrics;
   events?: ControllerEvents;
@@ -31,6 +47,10 @@ export class LockReconciler implements Reconciler {
   private readonly resources = new Map<string, SkillLock>();
   /** Locks that are not objects: token revocations, which lapse with the token. */
   private readonly synthetic = new Map<string, Lock>();
+  /** Announced locks waiting for their object: name → deadline (epoch ms). */
+  private readonly provisional = new Map<string, number>();
+  /** Set while this replica leads: the feed's only writer. */
+  private publisher: LockFeedPublisher | undefined;
   private resourceVersion: string | undefined;
   private watchAbort: AbortController | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
@@ -46,13 +66,8 @@ export class LockReconciler implements Reconciler {
   }
 
   async start(): Promise<void> {
-    await this.deps.publisher.start();
     await this.relist();
     await this.watch();
-    this.heartbeat = setInterval(() => {
-      this.deps.publisher.heartbeat().catch((err: Error) => this.deps.log.warn({ err: err.message }, 'lock feed heartbeat failed'));
-    }, this.deps.heartbeatMs ?? 2000);
-    this.heartbeat.unref();
   }
 
   async stop(): Promise<void> {
@@ -60,8 +75,55 @@ export class LockReconciler implements Reconciler {
     this.watchAbort?.abort();
     clearTimeout(this.expiryTimer);
     clearTimeout(this.restartTimer);
+    await this.follow();
+  }
+
+  get leading(): boolean {
+    return this.publisher !== undefined;
+  }
+
+  /** Become the feed's writer: adopt the previous leader's revocations, publish the whole set. */
+  async lead(): Promise<void> {
+    if (this.publisher || this.stopped) return;
+    const publisher = this.deps.publisher();
+    await publisher.start();
+    await this.adoptRevocations();
+    this.publisher = publisher;
+    const v = await publisher.reset(this.inForce.list());
+    this.deps.metrics.lockPublishes.labels('reset').inc();
+    this.deps.metrics.lockFeedVersion.set(v);
+    this.deps.log.info({ locks: this.inForce.size, version: v }, 'leading: lock set published');
+    for (const res of this.resources.values()) void this.writeStatus(res, v);
+    this.heartbeat = setInterval(() => {
+      this.publisher?.heartbeat().catch((err: Error) => this.deps.log.warn({ err: err.message }, 'lock feed heartbeat failed'));
+    }, this.deps.heartbeatMs ?? 2000);
+    this.heartbeat.unref();
+  }
+
+  /** Stop writing the feed (another replica leads, or we are stopping). Keeps watching. */
+  async follow(): Promise<void> {
     clearInterval(this.heartbeat);
-    await this.deps.publisher.close();
+    const publisher = this.publisher;
+    this.publisher = undefined;
+    await publisher?.close();
+  }
+
+  /** The SkillLock objects as last seen (for status and counters). */
+  objects(): SkillLock[] {
+    return [...this.resources.values()];
+  }
+
+  /**
+   * Put a lock in force before its SkillLock object exists (offboarding announces its lock this
+   * way). Published at once when leading; dropped if the object does not appear in time.
+   */
+  async putProvisional(lock: Lock): Promise<void> {
+    if (this.stopped || isExpired(lock, this.clock())) return;
+    const existing = this.resources.get(lock.name);
+    if (!existing) this.provisional.set(lock.name, this.clock() + (this.deps.provisionalMs ?? 30_000));
+    this.inForce.put(lock);
+    await this.publishPut(lock);
+    this.scheduleExpiry();
   }
 
   readiness(): string[] {
@@ -76,9 +138,39 @@ export class LockReconciler implements Reconciler {
     this.synthetic.set(lock.name, lock);
     if (isExpired(lock, this.clock())) return;
     this.inForce.put(lock);
-    const v = await this.deps.publisher.put(lock);
-    if (v !== undefined) this.published(lock, v);
+    await this.publishPut(lock);
     this.scheduleExpiry();
+  }
+
+  private async publishPut(lock: Lock): Promise<void> {
+    if (!this.publisher) return;
+    const v = await this.publisher.put(lock);
+    if (v !== undefined) this.published(lock, v);
+  }
+
+  private async publishRemove(name: string, why: 'deleted' | 'expired'): Promise<number | undefined> {
+    if (!this.publisher) return undefined;
+    const v = await this.publisher.remove(name);
+    if (v !== undefined) this.lifted(name, v, why);
+    return v;
+  }
+
+  /** On takeover: token revocations live only in the feed; keep the unexpired ones. */
+  private async adoptRevocations(): Promise<void> {
+    if (!this.deps.redis) return;
+    try {
+      const text = await this.deps.redis.get(feedKeys(this.deps.prefix).snapshot);
+      if (!text) return;
+      const now = this.clock();
+      for (const lock of decodeSnapshot(text).locks) {
+        if (lock.target.kind === 'token' && !isExpired(lock, now) && !this.resources.has(lock.name)) {
+          this.synthetic.set(lock.name, lock);
+          this.inForce.put(lock);
+        }
+      }
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message }, 'cannot read the previous lock snapshot; token revocations of the previous leader are not carried over');
+    }
   }
 
   private async relist(): Promise<void> {
@@ -93,13 +185,22 @@ export class LockReconciler implements Reconciler {
       if (lock && !isExpired(lock, now)) locks.push(lock);
     }
     for (const lock of this.synthetic.values()) if (!isExpired(lock, now)) locks.push(lock);
+    for (const [name, deadline] of this.provisional) {
+      const lock = this.inForce.get(name);
+      if (this.resources.has(name) || deadline <= now || !lock) this.provisional.delete(name);
+      else locks.push(lock);
+    }
     this.inForce.replaceAll(locks);
-    const v = await this.deps.publisher.reset(locks);
-    this.deps.metrics.lockPublishes.labels('reset').inc();
-    this.deps.metrics.lockFeedVersion.set(v);
     this.listed = true;
-    this.deps.log.info({ locks: locks.length, version: v }, 'SkillLocks listed and published');
-    for (const item of res.items) void this.writeStatus(item, v);
+    if (this.publisher) {
+      const v = await this.publisher.reset(locks);
+      this.deps.metrics.lockPublishes.labels('reset').inc();
+      this.deps.metrics.lockFeedVersion.set(v);
+      this.deps.log.info({ locks: locks.length, version: v }, 'SkillLocks listed and published');
+      for (const item of res.items) void this.writeStatus(item, v);
+    } else {
+      this.deps.log.info({ locks: locks.length }, 'SkillLocks listed (not leading: not published)');
+    }
     this.scheduleExpiry();
     this.updateGauges();
   }
@@ -141,29 +242,23 @@ export class LockReconciler implements Reconciler {
     if (obj?.metadata?.resourceVersion) this.resourceVersion = obj.metadata.resourceVersion;
     if (phase === 'BOOKMARK') return;
     const name = obj.metadata.name;
+    this.provisional.delete(name);
     if (phase === 'DELETED') {
       this.resources.delete(name);
-      if (this.inForce.remove(name)) {
-        const v = await this.deps.publisher.remove(name);
-        if (v !== undefined) this.lifted(name, v, 'deleted');
-      }
+      if (this.inForce.remove(name)) await this.publishRemove(name, 'deleted');
       this.updateGauges();
       return;
     }
     this.resources.set(name, obj);
     const lock = this.lockOf(obj);
     const now = this.clock();
-    let version = this.deps.publisher.currentVersion;
     if (!lock || isExpired(lock, now)) {
-      if (this.inForce.remove(name)) {
-        const v = await this.deps.publisher.remove(name);
-        if (v !== undefined) this.lifted(name, (version = v), lock ? 'expired' : 'deleted');
-      }
+      if (this.inForce.remove(name)) await this.publishRemove(name, lock ? 'expired' : 'deleted');
     } else {
       this.inForce.put(lock);
-      const v = await this.deps.publisher.put(lock);
-      if (v !== undefined) this.published(lock, (version = v));
+      await this.publishPut(lock);
     }
+    const version = this.publisher?.currentVersion ?? 0;
     this.scheduleExpiry();
     this.updateGauges();
     await this.writeStatus(obj, version);
@@ -195,7 +290,8 @@ export class LockReconciler implements Reconciler {
 
   private scheduleExpiry(): void {
     clearTimeout(this.expiryTimer);
-    const next = this.inForce.nextExpiry();
+    let next = this.inForce.nextExpiry();
+    for (const deadline of this.provisional.values()) if (next === undefined || deadline < next) next = deadline;
     if (next === undefined || this.stopped) return;
     const delay = Math.min(Math.max(0, next - this.clock()), 2 ** 31 - 1);
     this.expiryTimer = setTimeout(() => void this.expire(), delay);
@@ -204,12 +300,18 @@ export class LockReconciler implements Reconciler {
 
   private async expire(): Promise<void> {
     const now = this.clock();
+    for (const [name, deadline] of this.provisional) {
+      if (deadline > now) continue;
+      this.provisional.delete(name);
+      if (this.resources.has(name) || !this.inForce.remove(name)) continue;
+      this.deps.log.error({ lock: name }, 'announced lock never appeared as a SkillLock object: withdrawn (check the controller\'s RBAC for skilllocks)');
+      await this.publishRemove(name, 'deleted');
+    }
     for (const name of this.inForce.prune(now)) {
-      const v = await this.deps.publisher.remove(name);
-      if (v !== undefined) this.lifted(name, v, 'expired');
+      const v = await this.publishRemove(name, 'expired');
       this.synthetic.delete(name);
       const res = this.resources.get(name);
-      if (res) await this.writeStatus(res, v ?? this.deps.publisher.currentVersion);
+      if (res) await this.writeStatus(res, v ?? this.publisher?.currentVersion ?? 0);
     }
     for (const [name, lock] of this.synthetic) if (isExpired(lock, now)) this.synthetic.delete(name);
     this.scheduleExpiry();
@@ -235,6 +337,7 @@ export class LockReconciler implements Reconciler {
   }
 
   private async writeStatus(res: SkillLock, version: number): Promise<void> {
+    if (!this.publisher) return;
     const want = this.conditionFor(res, version);
     const have = res.status?.conditions?.find((c) => c.type === want.type);
     if (have && have.status === want.status && have.reason === want.reason) return;

@@ -2,9 +2,12 @@
 // (ConfigMaps) however they were written — SCIM, the CLI, kubectl — and reacts to an owner becoming
 // inactive by revoking every workload token the controller issued to that owner's skills. The
 // offboarding lock itself is a SkillLock written by whoever offboarded; this loop only adds the
-// token revocations, which only the issuer can know.
+// token revocations, which only the issuer can know. Every replica keeps the registry (the token
+// exchange needs it); only the leader revokes, and on taking over it re-revokes for every inactive
+// owner (idempotent: a revocation already published changes nothing).
 import type { V1ConfigMap } from '@kubernetes/client-node';
-import { OwnerRegistry, revocationLock, type IssuedTokens, type Owner } from '@skillgate/identity';
+import { OwnerRegistry, revocationLock, type IssuedToken, type Owner } from '@skillgate/identity';
+import type { IssuedTokenIndex } from '../token-exchange/issued.js';
 import { describeApiError, type KubeClients } from '../kube.js';
 import type { Logger } from '../log.js';
 import type { ControllerMetrics } from '../metrics.js';
@@ -16,8 +19,10 @@ import { OWNER_RECORD_LABEL, ownerFromConfigMap } from './store.js';
 export interface OwnerReconcilerDeps {
   kube: KubeClients;
   namespace: string;
-  issued: IssuedTokens;
+  issued: IssuedTokenIndex;
   locks: LockReconciler;
+  /** Pods that name an owner now (their tokens may still name a previous owner). */
+  podsOf?(owner: string): Array<{ namespace: string; pod: string }>;
   log: Logger;
   metrics: ControllerMetrics;
   events?: ControllerEvents;
@@ -33,6 +38,7 @@ export class OwnerReconciler implements Reconciler {
   private stopped = false;
   private watching = false;
   private readonly byConfigMap = new Map<string, string>();
+  private leading = false;
 
   constructor(private readonly deps: OwnerReconcilerDeps) {}
 
@@ -55,18 +61,50 @@ export class OwnerReconciler implements Reconciler {
     return this.registry.isActive(email);
   }
 
-  /** Revoke the unexpired tokens of an owner's skills now (also called directly after a SCIM write). */
-  async revokeTokensOf(owner: Owner): Promise<string[]> {
-    const now = (this.deps.clock ?? Date.now)();
-    const tokens = this.deps.issued.ofOwner(owner.email, now);
-    const reason = `workload token revoked: owner ${owner.email} was offboarded`;
-    for (const t of tokens) await this.deps.locks.addSynthetic(revocationLock(t, reason));
-    if (tokens.length) {
-      this.deps.metrics.revocations.inc(tokens.length);
-      this.deps.log.warn({ ownerId: owner.id, tokens: tokens.length }, 'revoked workload tokens of an offboarded owner');
-      emit(this.deps.events ?? {}, 'tokensRevoked', { owner: owner.email, jtis: tokens.map((t) => t.jti), reason });
+  /** Has a record for this owner been seen? */
+  knows(email: string): boolean {
+    return this.registry.byEmailAddress(email) !== undefined;
+  }
+
+  /** Take over revocations: every inactive owner's tokens, in case the previous leader missed some. */
+  async lead(): Promise<void> {
+    this.leading = true;
+    for (const owner of this.registry.list()) if (!owner.active) await this.revokeTokensOf(owner);
+  }
+
+  follow(): void {
+    this.leading = false;
+  }
+
+  /** Revoke tokens (a lock per jti, lapsing with the token). Leader only; returns the jtis revoked. */
+  async revoke(tokens: IssuedToken[], reason: string): Promise<string[]> {
+    if (!this.leading) return [];
+    const seen = new Set<string>();
+    for (const t of tokens) {
+      if (seen.has(t.jti)) continue;
+      seen.add(t.jti);
+      await this.deps.locks.addSynthetic(revocationLock(t, reason));
     }
-    return tokens.map((t) => t.jti);
+    if (seen.size) this.deps.metrics.revocations.inc(seen.size);
+    return [...seen];
+  }
+
+  /**
+   * Revoke the unexpired tokens of an owner's skills: those issued naming them, and those of pods
+   * that name them now (a token issued before a reassignment names the previous owner).
+   */
+  async revokeTokensOf(owner: Owner): Promise<string[]> {
+    if (!this.leading) return [];
+    const now = (this.deps.clock ?? Date.now)();
+    const tokens = await this.deps.issued.ofOwner(owner.email, now);
+    for (const p of this.deps.podsOf?.(owner.email) ?? []) tokens.push(...await this.deps.issued.ofPod(p.namespace, p.pod, now));
+    const reason = `workload token revoked: owner ${owner.email} was offboarded`;
+    const jtis = await this.revoke(tokens, reason);
+    if (jtis.length) {
+      this.deps.log.warn({ ownerId: owner.id, tokens: jtis.length }, 'revoked workload tokens of an offboarded owner');
+      emit(this.deps.events ?? {}, 'tokensRevoked', { owner: owner.email, jtis, reason });
+    }
+    return jtis;
   }
 
   private async relist(): Promise<void> {
@@ -113,6 +151,7 @@ export class OwnerReconciler implements Reconciler {
     const wasActive = before ? before.active : true;
     if (wasActive === owner.active) return;
     const transition = owner.active ? 'reinstated' : 'offboarded';
+    if (!this.leading) return;
     this.deps.metrics.ownerTransitions.labels(transition).inc();
     emit(this.deps.events ?? {}, 'ownerChanged', { email: owner.email, transition, by: owner.changedBy ?? 'unknown', ...(owner.reason ? { reason: owner.reason } : {}) });
     if (!owner.active) await this.revokeTokensOf(owner);

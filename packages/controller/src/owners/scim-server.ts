@@ -77,9 +77,10 @@ async function route(deps: ScimServerDeps, method: string, id: string | undefine
     }
     if (method === 'POST') {
       const fields = userFromBody(await readJson(req));
-      const existing = visible(await deps.store.get(fields.userName));
+      const stored = await deps.store.get(fields.userName);
+      const existing = visible(stored);
       if (existing) throw new ScimError(409, `a user with userName ${fields.userName} already exists (id ${existing.id})`, 'uniqueness');
-      const owner = await apply(deps, fields.userName, fields, true);
+      const owner = await apply(deps, fields.userName, fields, stored, true);
       return { status: 201, body: toScimUser(owner, base) };
     }
     throw new ScimError(405, `${method} is not allowed on /Users`);
@@ -92,12 +93,12 @@ async function route(deps: ScimServerDeps, method: string, id: string | undefine
     case 'PUT': {
       const fields = userFromBody(await readJson(req));
       if (fields.userName.toLowerCase() !== owner.email) throw new ScimError(400, 'changing userName is not supported: create a new user and reassign the skills', 'mutability');
-      return { status: 200, body: toScimUser(await apply(deps, owner.email, fields, false), base) };
+      return { status: 200, body: toScimUser(await apply(deps, owner.email, fields, owner, false), base) };
     }
     case 'PATCH': {
       const fields = patchFields(await readJson(req));
       if (fields.userName && fields.userName.toLowerCase() !== owner.email) throw new ScimError(400, 'changing userName is not supported', 'mutability');
-      return { status: 200, body: toScimUser(await apply(deps, owner.email, fields, false), base) };
+      return { status: 200, body: toScimUser(await apply(deps, owner.email, fields, owner, false), base) };
     }
     case 'DELETE':
       await deps.lifecycle.offboard(owner.email, 'deleted by the identity provider (SCIM DELETE)', SCIM_ACTOR, { deleted: true });
@@ -108,21 +109,26 @@ async function route(deps: ScimServerDeps, method: string, id: string | undefine
   }
 }
 
-/** Store attributes, then offboard or reinstate when `active` says so. */
-async function apply(deps: ScimServerDeps, email: string, fields: UserFields, creating: boolean): Promise<Owner> {
+/**
+ * Store attributes, offboarding or reinstating in the same record write when `active` says so: one
+ * read-modify-write of the owner record, never two, so deprovisioning costs one API round trip (in
+ * parallel with the SkillLock write, after the lock was already announced to the sidecars).
+ */
+async function apply(deps: ScimServerDeps, email: string, fields: UserFields, current: Owner | undefined, creating: boolean): Promise<Owner> {
   const attrs = { ...(fields.displayName ? { displayName: fields.displayName } : {}), ...(fields.externalId ? { externalId: fields.externalId } : {}) };
-  let owner = await deps.lifecycle.upsert(email, attrs, SCIM_ACTOR);
   const active = fields.active ?? (creating ? true : undefined);
   if (active === false) {
     // Idempotent: re-applies the lock even when the record already says inactive.
-    const change = await deps.lifecycle.offboard(email, 'deactivated by the identity provider (SCIM active=false)', SCIM_ACTOR);
-    owner = change.owner;
-    if (change.transition === 'offboarded') deps.log.warn({ ownerId: owner.id }, 'owner deactivated via SCIM: offboarded');
-  } else if (active === true && !owner.active) {
-    owner = (await deps.lifecycle.reinstate(email, SCIM_ACTOR)).owner;
-    deps.log.info({ ownerId: owner.id }, 'owner activated via SCIM: reinstated');
+    const change = await deps.lifecycle.offboard(email, 'deactivated by the identity provider (SCIM active=false)', SCIM_ACTOR, { fields: attrs });
+    if (change.transition === 'offboarded') deps.log.warn({ ownerId: change.owner.id }, 'owner deactivated via SCIM: offboarded');
+    return change.owner;
   }
-  return owner;
+  if (active === true && current && !current.active) {
+    const change = await deps.lifecycle.reinstate(email, SCIM_ACTOR, attrs);
+    deps.log.info({ ownerId: change.owner.id }, 'owner activated via SCIM: reinstated');
+    return change.owner;
+  }
+  return deps.lifecycle.upsert(email, attrs, SCIM_ACTOR);
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {

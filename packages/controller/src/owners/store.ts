@@ -64,6 +64,17 @@ export class OwnerStore {
     }
   }
 
+  /** Create a record unless one exists. Returns false when it already existed. */
+  async create(owner: Owner): Promise<boolean> {
+    try {
+      await this.kube.core.createNamespacedConfigMap({ namespace: this.namespace, body: toConfigMap(owner, this.namespace) });
+      return true;
+    } catch (err) {
+      if (statusOf(err) === 409) return false;
+      throw new OwnerStoreError(`cannot create owner ${owner.email}: ${describeApiError(err)}`, statusOf(err));
+    }
+  }
+
   /**
    * Read-modify-write one owner record. `change` gets the current record (or undefined) and returns
    * the new one; retried on conflict.

@@ -3,7 +3,8 @@
 // before reading anything, resolve the pod, then refuse offboarded owners and locked skills, and only
 // then sign. Never logs or returns the subject token; never issues to an unknown pod.
 import type { SkillIdentity } from '@skillgate/api';
-import { DEFAULT_TOKEN_TTL_SECONDS, type IssuedTokens, type LockSet, type WorkloadTokenIssuer } from '@skillgate/identity';
+import { DEFAULT_TOKEN_TTL_SECONDS, type LockSet, type WorkloadTokenIssuer } from '@skillgate/identity';
+import type { IssuedTokenIndex } from './issued.js';
 import type { UpstreamCredentialProvider } from '../credentials.js';
 import { toGrant } from '../credentials.js';
 import { OAuthError, TOKEN_TYPE_JWT, type TokenExchangeRequest, type TokenExchangeResponse } from './oauth.js';
@@ -14,7 +15,10 @@ export interface TokenExchangeDeps {
   reviewer: TokenReviewer;
   pods: PodSource;
   issuer: WorkloadTokenIssuer;
-  issued: IssuedTokens;
+  issued: IssuedTokenIndex;
+  /** Told when the issued-token index could not be written (the token is still issued: the owner
+   *  lock and the token's short life still bound it, but it cannot be revoked by jti). */
+  onIndexFault?(err: Error): void;
   /** Is this owner allowed to run skills now? */
   ownerActive(email: string): boolean;
   /** The locks in force (the controller's own view, same set the sidecars get). */
@@ -52,7 +56,8 @@ export class TokenExchange {
       } catch (err) {
         throw new OAuthError('temporarily_unavailable', `${(err as Error).message}; retry shortly`);
       }
-      this.deps.issued.record({ jti: issued.claims.jti, owner: identity.owner, skill: identity.skill, namespace: identity.namespace, pod: identity.pod, expiresAt });
+      await this.deps.issued.record({ jti: issued.claims.jti, owner: identity.owner, skill: identity.skill, namespace: identity.namespace, pod: identity.pod, expiresAt })
+        .catch((err: Error) => this.deps.onIndexFault?.(err));
       const response: TokenExchangeResponse = {
         access_token: issued.token,
         issued_token_type: TOKEN_TYPE_JWT,
