@@ -6,3 +6,4 @@ export * from './skillpolicy.js';
 export * from './skillapproval.js';
 export * from './skilllock.js';
 export * from './identity.js';
+export * from './podinfo.js';
