@@ -7,6 +7,7 @@ import { classifyRoute, errorBody, newRequestId } from '@skillgate/wire';
 import type { SidecarContext } from './context.js';
 import type { Exchange } from './exchange.js';
 import { runPipeline } from './pipeline.js';
+import { Cut } from './cut.js';
 
 export type ClaudeHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -29,7 +30,7 @@ export function claudeHandler(ctx: SidecarContext): ClaudeHandler {
       }
       const x: Exchange = {
         id, receivedAt: process.hrtime.bigint(), req, res, route, url: req.url ?? '/',
-        abort: new AbortController(), bytesIn: 0, bytesOut: 0,
+        abort: new Cut(), bytesIn: 0, bytesOut: 0,
       };
       void runPipeline(x, ctx);
   };

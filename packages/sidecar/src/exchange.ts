@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SkillIdentity } from '@skillgate/api';
 import type { MessagesRequest, Route } from '@skillgate/wire';
+import type { Cut } from './cut.js';
 
 export interface Exchange {
   /** skillgate's id for this request (req_...), on every log line and record event. */
@@ -14,8 +15,8 @@ export interface Exchange {
   readonly route: Route;
   /** Path with query string, as the skill sent it. */
   readonly url: string;
-  /** Aborted when the client goes away or a lock kills the exchange. */
-  readonly abort: AbortController;
+  /** Cut when the client goes away or a lock kills the exchange. */
+  readonly abort: Cut;
 
   // identify
   identity?: SkillIdentity;

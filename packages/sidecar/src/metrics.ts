@@ -2,6 +2,7 @@
 // run several in one process. Names follow CONTRACT.md: skillgate_ prefix, _total/_seconds/_bytes.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+const MODEL_ID = /^claude-[a-z0-9.-]{1,64}$/;
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 export class SidecarMetrics {
@@ -43,6 +44,43 @@ export class SidecarMetrics {
     name: 'skillgate_sidecar_masking_findings_total', help: 'Sensitive values found, by entity type and direction.',
     labelNames: ['entity', 'direction'] as const, registers: [this.registry],
   });
+
+  // Labelled children cached per label set: prom-client hashes labels on every labels() call.
+  private readonly perRoute = new Map<string, { added: ReturnType<Histogram['labels']>; upstream: ReturnType<Histogram['labels']>; inBytes: ReturnType<Counter['labels']>; outBytes: ReturnType<Counter['labels']> }>();
+  private readonly perOutcome = new Map<string, ReturnType<Counter['labels']>>();
+
+  private route(route: string) {
+    let r = this.perRoute.get(route);
+    if (!r) {
+      r = { added: this.addedLatency.labels(route), upstream: this.upstreamLatency.labels(route), inBytes: this.requestBytes.labels(route), outBytes: this.responseBytes.labels(route) };
+      this.perRoute.set(route, r);
+    }
+    return r;
+  }
+
+  /** Count a finished exchange. */
+  requestDone(route: string, status: number, rawModel: string, bytesIn: number, bytesOut: number): void {
+    // The model label comes from the skill's request: only real model ids become label values.
+    const model = rawModel === '' || MODEL_ID.test(rawModel) ? rawModel : 'other';
+    const key = `${route}\u0000${status}\u0000${model}`;
+    let c = this.perOutcome.get(key);
+    if (!c) {
+      if (this.perOutcome.size > 10_000) this.perOutcome.clear(); // bounded: models are skill-chosen strings
+      c = this.requests.labels(route, String(status), model);
+      this.perOutcome.set(key, c);
+    }
+    c.inc();
+    const r = this.route(route);
+    if (bytesIn) r.inBytes.inc(bytesIn);
+    if (bytesOut) r.outBytes.inc(bytesOut);
+  }
+
+  /** Observe added and upstream latency (seconds) of an exchange. */
+  latency(route: string, added: number, upstream: number): void {
+    const r = this.route(route);
+    r.added.observe(added);
+    r.upstream.observe(upstream);
+  }
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'skillgate_sidecar_' });

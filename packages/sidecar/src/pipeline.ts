@@ -36,8 +36,9 @@ export async function runPipeline(x: Exchange, ctx: SidecarContext): Promise<voi
       subject: { identity: x.identity!, sessionId: x.sessionId!, ...(ctx.identity.tokenId() ? { tokenId: ctx.identity.tokenId()! } : {}) },
       kill: (hit) => kill(x, ctx, hit),
     });
-    const verdict = await inspect(x, ctx);
-    await holdForApproval(x, ctx, verdict);
+    const inspected = inspect(x, ctx);
+    const verdict = inspected instanceof Promise ? await inspected : inspected;
+    if (verdict.approval) await holdForApproval(x, ctx, verdict);
     await recordRequest(x, ctx);
     const upstreamRes = await forward(x, ctx);
     await respond(x, ctx, upstreamRes, verdict);
@@ -46,9 +47,7 @@ export async function runPipeline(x: Exchange, ctx: SidecarContext): Promise<voi
   } finally {
     leaveLive?.();
     const status = x.res.headersSent ? x.res.statusCode : (x.upstreamStatus ?? 0);
-    ctx.metrics.requests.labels(x.route.kind, String(status), x.model ?? '').inc();
-    if (x.bytesIn) ctx.metrics.requestBytes.labels(x.route.kind).inc(x.bytesIn);
-    if (x.bytesOut) ctx.metrics.responseBytes.labels(x.route.kind).inc(x.bytesOut);
+    ctx.metrics.requestDone(x.route.kind, status, x.model ?? '', x.bytesIn, x.bytesOut);
     if (x.outcome && x.outcome !== 'complete') ctx.metrics.streamEnds.labels(x.outcome).inc();
     ctx.journal.end(x);
   }

@@ -104,6 +104,8 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
   }
 
   return {
+    keepsResponseBodies: true,
+
     sessionFor(x) {
       const choice = chooseSession({ identity: x.identity!, headers: x.req.headers, body: x.request }, opts.recording(), previous, now());
       if (choice.source === 'time-gap') previous = { sessionId: choice.sessionId, lastSeenMs: now() };

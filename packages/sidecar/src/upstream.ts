@@ -20,7 +20,7 @@ export class Upstream {
   }
 
   /** Start an upstream request for `pathAndQuery` (as the skill sent it). */
-  request(method: string, pathAndQuery: string, headers: OutgoingHttpHeaders, signal: AbortSignal): http.ClientRequest {
+  request(method: string, pathAndQuery: string, headers: OutgoingHttpHeaders): http.ClientRequest {
     return this.transport.request({
       protocol: this.url.protocol,
       hostname: this.url.hostname,
@@ -29,7 +29,6 @@ export class Upstream {
       path: this.basePath + pathAndQuery,
       headers,
       agent: this.agent,
-      signal,
     });
   }
 

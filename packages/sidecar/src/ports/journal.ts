@@ -17,6 +17,8 @@ export interface EgressAttempt {
 }
 
 export interface Journal {
+  /** Whether non-streaming response bodies should be handed to `responseBody` (a copy is kept). */
+  readonly keepsResponseBodies: boolean;
   /** The session this exchange belongs to (header, container id, metadata.user_id, or time gap). */
   sessionFor(x: Exchange): string;
   /** Resolves once the request event is durable; rejects with a GatewayError to refuse the request. */
@@ -54,6 +56,7 @@ export interface ApprovalNote {
 /** A journal that keeps nothing but a structured log line per request and per egress attempt. */
 export function logJournal(log: Logger): Journal {
   return {
+    keepsResponseBodies: false,
     sessionFor: (x) => String(x.req.headers['x-claude-code-session-id'] ?? 'default'),
     request: async () => undefined,
     responseHead: () => undefined,

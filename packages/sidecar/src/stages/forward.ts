@@ -14,7 +14,9 @@ export function forward(x: Exchange, ctx: SidecarContext): Promise<IncomingMessa
     headers['content-length'] = String(body.length);
   }
   x.upstreamStartedAt = process.hrtime.bigint();
-  const upstreamReq = ctx.upstream.request(x.req.method ?? 'GET', x.url, headers, x.abort.signal);
+  if (x.abort.aborted) return Promise.reject(x.abort.reason);
+  const upstreamReq = ctx.upstream.request(x.req.method ?? 'GET', x.url, headers);
+  x.abort.upstream = upstreamReq;
 
   return new Promise<IncomingMessage>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -29,8 +31,8 @@ export function forward(x: Exchange, ctx: SidecarContext): Promise<IncomingMessa
     });
     upstreamReq.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      if (x.abort.signal.aborted) {
-        reject(x.abort.signal.reason ?? err);
+      if (x.abort.aborted) {
+        reject(x.abort.reason);
         return;
       }
       reject(new GatewayError(codes.upstreamUnreachable, 'api_error',

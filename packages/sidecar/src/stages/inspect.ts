@@ -5,8 +5,13 @@ import type { Exchange } from '../exchange.js';
 import type { SidecarContext } from '../context.js';
 import type { Verdict } from '../ports/guard.js';
 
-export async function inspect(x: Exchange, ctx: SidecarContext): Promise<Verdict> {
-  const verdict = await ctx.guard.inspect(x);
+export function inspect(x: Exchange, ctx: SidecarContext): Verdict | Promise<Verdict> {
+  const verdict = ctx.guard.inspect(x);
+  // Most guards answer synchronously; awaiting only real promises keeps the hot path allocation-free.
+  return verdict instanceof Promise ? verdict.then((v) => adopt(x, v)) : adopt(x, verdict);
+}
+
+function adopt(x: Exchange, verdict: Verdict): Verdict {
   if (verdict.upstreamBody) x.upstreamBody = verdict.upstreamBody;
   return verdict;
 }

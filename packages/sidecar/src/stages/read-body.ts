@@ -26,14 +26,8 @@ export async function readBody(x: Exchange, ctx: SidecarContext): Promise<void> 
   const declared = Number(x.req.headers['content-length'] ?? NaN);
   if (declared > limit) throw tooLarge(limit);
 
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of x.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw tooLarge(limit);
-    chunks.push(chunk);
-  }
-  const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+  const body = await collect(x, limit);
+  const size = body.length;
   x.body = body;
   x.bytesIn = size;
   if (size === 0) return;
@@ -51,6 +45,30 @@ export async function readBody(x: Exchange, ctx: SidecarContext): Promise<void> 
   x.request = parsed as MessagesRequest;
   if (typeof parsed.model === 'string') x.model = parsed.model;
   x.stream = parsed.stream === true;
+}
+
+/** Read the whole body (listeners, not an async iterator: this runs on every request). */
+function collect(x: Exchange, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        x.req.off('data', onData);
+        x.req.resume();
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    x.req.on('data', onData);
+    x.req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    x.req.once('error', reject);
+    x.req.once('close', () => {
+      if (!x.req.complete) reject(new GatewayError('SG_CLIENT_GONE', 'api_error', 'the skill closed the connection while sending its request'));
+    });
+  });
 }
 
 function formatBytes(n: number): string {

@@ -34,8 +34,7 @@ function observeAddedLatency(x: Exchange, ctx: SidecarContext): void {
   if (x.upstreamStartedAt === undefined || x.upstreamHeadersAt === undefined) return;
   const before = x.upstreamStartedAt - x.receivedAt;
   const after = process.hrtime.bigint() - x.upstreamHeadersAt;
-  ctx.metrics.addedLatency.labels(x.route.kind).observe(Number(before + after) / 1e9);
-  ctx.metrics.upstreamLatency.labels(x.route.kind).observe(Number(x.upstreamHeadersAt - x.upstreamStartedAt) / 1e9);
+  ctx.metrics.latency(x.route.kind, Number(before + after) / 1e9, Number(x.upstreamHeadersAt - x.upstreamStartedAt) / 1e9);
 }
 
 /** Write a chunk honouring backpressure from the skill's socket. */
@@ -87,7 +86,7 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
     upstreamRes.on('close', () => {
       if (upstreamRes.complete || done) return finish();
       // The upstream connection died mid-stream (or we aborted it because the skill left or a lock hit).
-      if (!x.abort.signal.aborted && !x.res.writableEnded) {
+      if (!x.abort.aborted && !x.res.writableEnded) {
         x.outcome = 'upstream_broken';
         x.outcomeReason = 'upstream connection closed before message_stop';
         const err = new GatewayError(codes.upstreamStreamBroken, 'api_error',
@@ -105,7 +104,8 @@ function pipeBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessage
   writeHead(x, ctx, upstreamRes, false);
   const keep: Buffer[] = [];
   let kept = 0;
-  const cap = ctx.config.limits.recordBodyBytes;
+  // A copy is kept only for a journal that records bodies, and only up to the record limit.
+  const cap = ctx.journal.keepsResponseBodies ? ctx.config.limits.recordBodyBytes : -1;
   return new Promise<void>((resolve) => {
     upstreamRes.on('data', (chunk: Buffer) => {
       if (kept + chunk.length <= cap) {
@@ -118,14 +118,14 @@ function pipeBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessage
     });
     upstreamRes.on('end', () => {
       x.res.end();
-      if (kept <= cap) ctx.journal.responseBody(x, Buffer.concat(keep));
+      if (cap >= 0 && kept <= cap) ctx.journal.responseBody(x, keep.length === 1 ? keep[0]! : Buffer.concat(keep, kept));
       x.outcome ??= 'complete';
       resolve();
     });
     upstreamRes.on('close', () => {
       if (!upstreamRes.complete && !x.res.writableEnded) {
         // Mid-body failure of a non-streaming answer: the only honest signal is to cut the connection.
-        x.outcome = x.abort.signal.aborted ? x.outcome ?? 'client_aborted' : 'upstream_broken';
+        x.outcome = x.abort.aborted ? x.outcome ?? 'client_aborted' : 'upstream_broken';
         x.res.destroy();
       }
       resolve();
