@@ -112,9 +112,10 @@ function scanRun(text: string, runStart: number, runEnd: number, out: Detection[
     if (lone) {
       const d = first.d;
       const c = ctx();
-      if (d.length === 9 && CONTEXT.aba.test(c) && abaValid(d)) { push({ type: 'ABA_ROUTING_NUMBER', start: first.s, end: first.e }); continue; }
+      const near = lookback(text, first.s, 24); // account/routing words must be close, not two sentences back
+      if (d.length === 9 && CONTEXT.aba.test(near) && abaValid(d)) { push({ type: 'ABA_ROUTING_NUMBER', start: first.s, end: first.e }); continue; }
       if (d.length === 9 && CONTEXT.ssn.test(c) && (ssnValid(d) || itinValid(d))) { push({ type: itinValid(d) ? 'US_ITIN' : 'US_SSN', start: first.s, end: first.e }); continue; }
-      if (d.length >= 8 && d.length <= 17 && CONTEXT.bankAccount.test(c) && !CONTEXT.phone.test(c)) { push({ type: 'US_BANK_NUMBER', start: first.s, end: first.e }); continue; }
+      if (d.length >= 8 && d.length <= 17 && CONTEXT.bankAccount.test(near) && !CONTEXT.phone.test(near)) { push({ type: 'US_BANK_NUMBER', start: first.s, end: first.e }); continue; }
     }
   }
   // Phone numbers: candidates of 7-15 digits in groups (what the rules above did not claim), each

@@ -11,7 +11,7 @@ import { dateExists } from './numeric.js';
 
 const lower = (s: string) => s.toLowerCase();
 let dict: {
-  first: Set<string>; last: Set<string>; places: Set<string>; placeWords: Set<string>; suffixes: Set<string>;
+  first: Set<string>; last: Set<string>; places: Set<string>; placeWords: Set<string>; suffixes: Set<string>; major: Set<string>;
   maxPlaceWords: number;
 } | undefined;
 
@@ -37,8 +37,10 @@ const COMMON = new Set(('the a an i it is in on at to of and or but if as so no 
   + 'address date time day week month year morning evening night team project plan goal notes question answer '
   + 'claude anthropic opus sonnet haiku here\'s there\'s it\'s i\'m i\'ve i\'ll let\'s don\'t can\'t won\'t isn\'t that\'s what\'s').split(' '));
 const TITLES = new Set(['mr', 'mrs', 'ms', 'miss', 'mx', 'dr', 'prof', 'professor', 'sir', 'madam', 'dame', 'lord', 'lady', 'rev', 'fr', 'capt', 'sgt', 'lt', 'col', 'gen', 'hon', 'judge', 'officer', 'detective', 'agent', 'nurse', 'doctor', 'herr', 'frau', 'mme', 'mlle', 'sr', 'sra', 'srta']);
-const PERSON_CONTEXT = /(?:\bname(?:d| is|:)|\bi am|\bi'm|\bcontact(?:ed)?|\bfrom:?|\bby|\bsigned|\bregards,?|\bsincerely,?|\bcheers,?|\bthanks,?|\bdear|\bhi|\bhello|\bhey|\bpatient|\bcustomer|\bclient|\buser|\bemployee|\bowner|\bassignee|\breporter|\bapplicant|\bcandidate|\bmanager|\bengineer|\bcc:?|\bto:|\battn:?|\bwith|\basked|\btold|\bmet|\bcalled|\bemailed|\bspoke to|\bcontact person|\bfull name|\bholder|\bcardholder|\bsubscriber|\bauthor|\bon behalf of)\s*[:,"']?\s*$/;
+const PERSON_CONTEXT = /(?:\bname(?:d| is|:)|\bi am|\bi'm|\bcontact(?:ed)?|\bfrom:|\bby|\bsigned|\bregards,?|\bsincerely,?|\bcheers,?|\bthanks,?|\bdear|\bhi|\bhello|\bhey|\bpatient|\bcustomer|\bclient|\buser|\bemployee|\bowner|\bassignee|\breporter|\bapplicant|\bcandidate|\bmanager|\bengineer|\bcc:?|\bto:|\battn:?|\bwith|\basked|\btold|\bmet|\bcalled|\bemailed|\bspoke to|\bcontact person|\bfull name|\bholder|\bcardholder|\bsubscriber|\bauthor|\bon behalf of)\s*[:,"']?\s*$/;
 const LOCATION_CONTEXT = /(?:\bin|\bat|\bnear|\bfrom|\bto|\bvisit(?:ed|ing)?|\bcity of|\blives? in|\blocated in|\bbased in|\baddress:?|\bmoved to|\btravel(?:led|ing)? to|\bfly(?:ing)? to|\boffice in)\s*$/;
+/** Contexts strong enough to call an unknown capitalised word a place. */
+const STRONG_LOCATION_CONTEXT = /(?:\bfrom|\bcity of|\btown of|\blives? in|\bliving in|\blocated in|\bbased in|\bborn in|\bmoved to|\brelocated to|\bresides? in|\boffice in|\bvillage of)\s*$/;
 const MONTHS: Record<string, number> = { january: 1, jan: 1, february: 2, feb: 2, march: 3, mar: 3, april: 4, apr: 4, may: 5, june: 6, jun: 6, july: 7, jul: 7, august: 8, aug: 8, september: 9, sep: 9, sept: 9, october: 10, oct: 10, november: 11, nov: 11, december: 12, dec: 12 };
 const STATE_ABBR = new Set('AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC'.split(' '));
 
@@ -53,13 +55,15 @@ function load() {
       maxPlaceWords = Math.max(maxPlaceWords, key.split(' ').length);
     }
   }
+  const major = new Set<string>();
+  for (const list of [COUNTRIES, US_STATES, EXTRA_PLACES]) for (const p of list.split('|')) major.add(lower(p.replace(/[.,]/g, '')));
   const placeWords = new Set<string>();
   for (const p of places) if (!p.includes(' ')) placeWords.add(p);
   dict = {
     first: new Set(FIRST_NAMES.split('|').map(lower)),
     last: new Set(SURNAMES.split('|').map(lower)),
-    places, placeWords, maxPlaceWords: Math.min(maxPlaceWords, 5),
-    suffixes: new Set([...STREET_SUFFIXES.split('|'), 'St', 'Ave', 'Rd', 'Blvd', 'Ln', 'Dr', 'Ct', 'Pl', 'Pkwy', 'Hwy', 'Sq', 'Ter', 'Cir', 'Strasse', 'Straße', 'Rue', 'Calle', 'Via', 'Way'].map(lower)),
+    places, placeWords, major, maxPlaceWords: Math.min(maxPlaceWords, 5),
+    suffixes: new Set([...STREET_SUFFIXES.split('|'), 'St', 'Ave', 'Rd', 'Blvd', 'Ln', 'Dr', 'Ct', 'Pl', 'Pkwy', 'Hwy', 'Sq', 'Ter', 'Cir', 'Strasse', 'Straße', 'Rue', 'Calle', 'Via', 'Way', 'Close', 'Crescent', 'Gardens', 'Grove', 'Mews', 'Row', 'Walk', 'Square', 'Terrace', 'Hill', 'Green', 'Park', 'Place', 'Lane', 'Drive', 'Court', 'Road', 'Street', 'Avenue', 'Boulevard'].map(lower)),
   };
   return dict;
 }
@@ -135,12 +139,24 @@ function analyseRun(text: string, words: Word[], d: NonNullable<typeof dict>, ou
     if (used[i] || !isDigitWord(words[i]!) || words[i]!.text.length > 6) continue;
     let j = i + 1;
     let end = -1;
+    let lastName = -1;
     while (j < words.length && j - i <= 5 && !used[j]) {
       if (j > i + 1 && gapBefore(text, words, j).includes(',')) break;
       const w = words[j]!;
-      if (isDigitWord(w)) break;
+      if (isDigitWord(w) && !/^\d{1,3}(?:st|nd|rd|th)$/i.test(w.text)) break; // "4th Street" is fine
+      if (!isCap(w) && !isDigitWord(w)) break;
+      lastName = j;
       if (d.suffixes.has(w.key) && j > i + 1) { end = j; break; }
       j++;
+    }
+    if (end < 0 && lastName > i) {
+      // No street suffix ("500 Broadway"), but a US tail follows: ", City, ST 12345".
+      let k = lastName + 1; let sawState = false;
+      while (k < words.length && k - lastName <= 5) {
+        if (STATE_ABBR.has(words[k]!.text) && k + 1 < words.length && /^\d{5}(?:-\d{4})?$/.test(words[k + 1]!.text)) { sawState = true; break; }
+        k++;
+      }
+      if (sawState && gapBefore(text, words, lastName + 1) === ', ') end = lastName;
     }
     if (end < 0) continue;
     let last = end;
@@ -174,10 +190,28 @@ function analyseRun(text: string, words: Word[], d: NonNullable<typeof dict>, ou
       if (d.places.has(key)) placeEnd = j;
     }
     const personStart = personAt(text, words, i, used, d);
-    if (personStart && (placeEnd < 0 || personStart.end > placeEnd || personStart.strong)) {
+    let personWins = !!personStart && (placeEnd < 0 || personStart.end > placeEnd);
+    if (personStart && placeEnd >= 0 && !personWins) {
+      // The same words are a name and a place: the context decides, then how well-known the place is.
+      const ctx = lookback(text, w.s, 24);
+      if (STRONG_LOCATION_CONTEXT.test(ctx) || LOCATION_CONTEXT.test(ctx)) personWins = false;
+      else if (PERSON_CONTEXT.test(lookback(text, w.s))) personWins = true;
+      else personWins = personStart.strong && personStart.end >= placeEnd ? true : !d.major.has(key.split(' ').slice(0, placeEnd - i + 1).join(' ')) && d.first.has(w.key);
+    }
+    if (personStart && personWins) {
       out.push({ type: 'PERSON', start: words[personStart.from]!.s, end: words[personStart.end]!.e });
       mark(i, personStart.end);
       i = personStart.end;
+      continue;
+    }
+    if (placeEnd < 0 && isCap(w) && !COMMON.has(w.key) && !d.first.has(w.key) && w.text.length >= 3 && w.text !== w.text.toUpperCase()
+      && STRONG_LOCATION_CONTEXT.test(lookback(text, w.s, 24))) {
+      // "lives in Wojkowice", "from Tekirdağ": a place the gazetteer does not know (up to 3 words).
+      let end = i;
+      for (let j = i + 1; j < words.length && j - i < 3 && !used[j] && gapBefore(text, words, j) === ' ' && isCap(words[j]!) && !COMMON.has(words[j]!.key); j++) end = j;
+      out.push({ type: 'LOCATION', start: w.s, end: words[end]!.e });
+      mark(i, end);
+      i = end;
       continue;
     }
     if (placeEnd >= 0) {
@@ -224,7 +258,7 @@ function personAt(text: string, words: Word[], i: number, used: boolean[], d: No
   if (isFirst && !common) {
     const end = extendName(text, words, i, used, d, false);
     if (end > i || !isSentenceStart(text, w.s) || isContextual()) return { from: i, end, strong: end > i };
-    return d.placeWords.has(k) ? undefined : { from: i, end, strong: false };
+    return { from: i, end, strong: false };
   }
   if ((isFirst || isLast) && common && nextKnown) return { from: i, end: extendName(text, words, i, used, d, false), strong: true };
   if (isLast && !common && isContextual()) return { from: i, end: extendName(text, words, i, used, d, false), strong: true };

@@ -192,7 +192,7 @@ function detectJwt(text: string, out: Detection[]): void {
 // ---------------------------------------------------------------- keyword-assigned values
 // "password=…", "DB_PASSWORD: …", "api_key": "…", "aws_secret_access_key = …". The keyword and the
 // separator stay visible; only the value is a finding.
-const KEYWORD = /pass(?:word|wd|phrase)?|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|auth[_\-]?key|credentials?|private[_\-]?key|client[_\-]?secret|bearer/gi;
+const KEYWORD = /pass(?:word|wd|phrase)?|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|auth[_\-]?key|credentials?|private[_\-]?key|client[_\-]?secret|bearer|\bkey\b/gi;
 const PLACEHOLDER = /^(?:\*+|x+|\.+|<[^>]*>?|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|\{\{.*|%[A-Za-z_]+%?|null|none|nil|undefined|true|false|redacted|\[redacted\]|changeme_?|your[_\-].*|example|dummy|required|optional|string|env|process\.env.*)$/i;
 
 function detectAssigned(text: string, out: Detection[]): void {
@@ -211,8 +211,9 @@ function detectAssigned(text: string, out: Detection[]): void {
     let sepOk = false;
     if (text[p] === '=' && text[p + 1] === '>') { p += 2; sepOk = true; }
     else if (text[p] === ':' || text[p] === '=') { p++; sepOk = true; }
-    else if (kw === 'bearer' && sp > 0) sepOk = true;
+    else if (sp > 0) sepOk = true; // "key X", "token X": only a random-looking X counts (below)
     if (!sepOk) continue;
+    const spaced = !(text[p - 1] === ':' || text[p - 1] === '=' || text[p - 1] === '>') && kw !== 'bearer';
     sp = 0;
     while (p < text.length && sp < 3 && (text[p] === ' ' || text[p] === '\t')) { p++; sp++; }
     if (text[p] === '"' || text[p] === "'" || text[p] === '`') p++;
@@ -223,8 +224,11 @@ function detectAssigned(text: string, out: Detection[]): void {
     while (ve > vs && /[.:]/.test(text[ve - 1]!)) ve--;
     const value = text.slice(vs, ve);
     if (value.length < 4 || value.length > 4096 || PLACEHOLDER.test(value)) continue;
-    const isPassword = kw.startsWith('pass') || kw === 'pwd';
-    if (!isPassword) {
+    const isPassword = (kw.startsWith('pass') || kw === 'pwd') && !spaced;
+    if (spaced) {
+      // No '=' or ':': only a value that looks generated (length, mixed classes, entropy).
+      if (value.length < 12 || value.length > 128 || entropy(value) < 3.5 || !/[a-z]/.test(value) || !/[A-Z]/.test(value) || !/\d/.test(value)) continue;
+    } else if (!isPassword) {
       // tokens and keys must look random: long enough and high entropy
       if (value.length < 12 || entropy(value) < 3.0 || !/\d/.test(value) && !/[A-Z]/.test(value)) continue;
     }
