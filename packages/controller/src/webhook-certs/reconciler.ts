@@ -62,10 +62,12 @@ class WebhookCertMetrics {
   readonly changes: Counter;
   readonly failures: Counter;
   constructor(registry: Registry | undefined) {
-    const registers = registry ? [registry] : [];
-    this.expiry = new Gauge({ name: 'skillgate_controller_webhook_certificate_expiry_timestamp_seconds', help: 'notAfter of the webhook serving certificate and of the signing CA (Unix seconds).', labelNames: ['certificate'], registers });
-    this.changes = new Counter({ name: 'skillgate_controller_webhook_certificate_changes_total', help: 'Webhook TLS changes made by the controller, by reason (CAIssued, CARotationStarted, CAPromoted, ServingCertificateRotated, CABundlePatched, ...).', labelNames: ['reason'], registers });
-    this.failures = new Counter({ name: 'skillgate_controller_webhook_certificate_reconcile_failures_total', help: 'Webhook certificate passes that failed and will be retried.', registers });
+    // A new leader builds the loop again on the same registry: reuse the metrics already there.
+    const metric = <M>(name: string, make: (registers: Registry[]) => M): M =>
+      (registry?.getSingleMetric(name) as M | undefined) ?? make(registry ? [registry] : []);
+    this.expiry = metric('skillgate_controller_webhook_certificate_expiry_timestamp_seconds', (registers) => new Gauge({ name: 'skillgate_controller_webhook_certificate_expiry_timestamp_seconds', help: 'notAfter of the webhook serving certificate and of the signing CA (Unix seconds).', labelNames: ['certificate'], registers }));
+    this.changes = metric('skillgate_controller_webhook_certificate_changes_total', (registers) => new Counter({ name: 'skillgate_controller_webhook_certificate_changes_total', help: 'Webhook TLS changes made by the controller, by reason (CAIssued, CARotationStarted, CAPromoted, ServingCertificateRotated, CABundlePatched, ...).', labelNames: ['reason'], registers }));
+    this.failures = metric('skillgate_controller_webhook_certificate_reconcile_failures_total', (registers) => new Counter({ name: 'skillgate_controller_webhook_certificate_reconcile_failures_total', help: 'Webhook certificate passes that failed and will be retried.', registers }));
   }
 }
 
