@@ -3,8 +3,12 @@
 // makes it injected. The function computes the pod *as it should be* and diffs it against the pod as
 // it is, so it is idempotent by construction (an injected pod diffs to nothing) and a pod that forged
 // a "sidecar" of its own gets the real one. It must never do I/O, never read a secret value, and
-// never leave an upstream credential reference in an app container.
-import { ANNOTATION_INJECT, ANNOTATION_INJECT_EXCEPTION, ANNOTATION_INJECTED, ANNOTATION_OWNER, LABEL_INJECT, LABEL_SKILL, PORTS, TOKEN_AUDIENCE } from '@skillgate/api';
+// never leave an upstream credential reference — nor a Kubernetes API token — in an app container:
+// the pod's ServiceAccount token automount is switched off and rebuilt for the sidecar alone.
+import {
+  ANNOTATION_INJECT, ANNOTATION_INJECT_EXCEPTION, ANNOTATION_INJECTED, ANNOTATION_OWNER, LABEL_INJECT, LABEL_SKILL, PORTS,
+  POD_LABELS_FILE, POD_LABELS_FILE_ENV, TOKEN_AUDIENCE,
+} from '@skillgate/api';
 import { INJECTOR_VERSION, type WebhookConfig } from './config.js';
 import { egressCaptureScript } from './egress-capture.js';
 import { diffToPatch, type JsonPatchOp } from './json-patch.js';
@@ -16,14 +20,26 @@ export const TOKEN_VOLUME = 'skillgate-token';
 export const UPSTREAM_VOLUME = 'skillgate-upstream';
 export const SIDECAR_TMP_VOLUME = 'skillgate-tmp';
 export const INIT_RUN_VOLUME = 'skillgate-init-run';
+/** The sidecar's Kubernetes API credential: what the kubelet's automount would give every container. */
+export const KUBE_API_VOLUME = 'skillgate-kube-api-access';
+/** The pod's labels (downward API), for SkillPolicy selectors. */
+export const PODINFO_VOLUME = 'skillgate-podinfo';
 /** Container and volume names the injector owns; a pod may not bring its own under these names. */
 export const RESERVED_CONTAINER_NAMES: ReadonlySet<string> = new Set([SIDECAR_CONTAINER, INIT_CONTAINER]);
-export const RESERVED_VOLUME_NAMES: ReadonlySet<string> = new Set([TOKEN_VOLUME, UPSTREAM_VOLUME, SIDECAR_TMP_VOLUME, INIT_RUN_VOLUME]);
+export const RESERVED_VOLUME_NAMES: ReadonlySet<string> = new Set([TOKEN_VOLUME, UPSTREAM_VOLUME, SIDECAR_TMP_VOLUME, INIT_RUN_VOLUME, KUBE_API_VOLUME, PODINFO_VOLUME]);
 
 export const TOKEN_DIR = '/var/run/secrets/skillgate';
 export const TOKEN_PATH = `${TOKEN_DIR}/token`;
 export const UPSTREAM_DIR = '/var/run/secrets/skillgate-upstream';
 export const UPSTREAM_KEY_PATH = `${UPSTREAM_DIR}/api-key`;
+/** Where in-cluster clients (client-node's KubeConfig.loadFromCluster) look for token, ca.crt, namespace. */
+export const KUBE_API_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+export const PODINFO_DIR = POD_LABELS_FILE.slice(0, POD_LABELS_FILE.lastIndexOf('/'));
+/**
+ * Prefix of the volume the ServiceAccount admission plugin adds (before any webhook runs) to mount
+ * the pod's token into every container; the injector removes it and its mounts.
+ */
+export const AUTOMOUNT_VOLUME_PREFIX = 'kube-api-access-';
 
 export const CLAUDE_BASE_URL = `http://127.0.0.1:${PORTS.claude}`;
 export const EGRESS_PROXY_URL = `http://127.0.0.1:${PORTS.egress}`;
@@ -99,6 +115,7 @@ export function sidecarContainer(config: WebhookConfig): Container {
     fieldEnv('SKILLGATE_OWNER', `metadata.annotations['${ANNOTATION_OWNER}']`),
     { name: 'SKILLGATE_CONTROLLER_URL', value: config.controllerUrl },
     { name: 'SKILLGATE_TOKEN_FILE', value: TOKEN_PATH },
+    { name: POD_LABELS_FILE_ENV, value: POD_LABELS_FILE },
     { name: 'SKILLGATE_UPSTREAM_URL', value: config.upstreamUrl },
     ...(config.upstreamSecret.mountInSidecar ? [{ name: 'SKILLGATE_UPSTREAM_API_KEY_FILE', value: UPSTREAM_KEY_PATH }] : []),
     ...(config.redisUrl ? [{ name: 'REDIS_URL', value: config.redisUrl }] : []),
@@ -120,6 +137,8 @@ export function sidecarContainer(config: WebhookConfig): Container {
     resources: structuredClone(config.sidecarResources),
     volumeMounts: [
       { name: TOKEN_VOLUME, mountPath: TOKEN_DIR, readOnly: true },
+      { name: KUBE_API_VOLUME, mountPath: KUBE_API_DIR, readOnly: true },
+      { name: PODINFO_VOLUME, mountPath: PODINFO_DIR, readOnly: true },
       ...(config.upstreamSecret.mountInSidecar ? [{ name: UPSTREAM_VOLUME, mountPath: UPSTREAM_DIR, readOnly: true }] : []),
       { name: SIDECAR_TMP_VOLUME, mountPath: '/tmp' },
     ],
@@ -172,6 +191,27 @@ export function injectedVolumes(config: WebhookConfig): Volume[] {
       name: TOKEN_VOLUME,
       projected: {
         sources: [{ serviceAccountToken: { audience: TOKEN_AUDIENCE, expirationSeconds: config.tokenExpirationSeconds, path: 'token' } }],
+        defaultMode: 420,
+      },
+    },
+    // Exactly what the ServiceAccount admission plugin's automount holds (token for the API server's
+    // own audience, cluster CA, namespace), so in-cluster config works unchanged — for the sidecar.
+    {
+      name: KUBE_API_VOLUME,
+      projected: {
+        sources: [
+          { serviceAccountToken: { expirationSeconds: config.tokenExpirationSeconds, path: 'token' } },
+          { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+          { downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
+        ],
+        defaultMode: 420,
+      },
+    },
+    // A file, not an env var: the kubelet rewrites it when the pod's labels change.
+    {
+      name: PODINFO_VOLUME,
+      downwardAPI: {
+        items: [{ path: POD_LABELS_FILE.slice(PODINFO_DIR.length + 1), fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.labels' } }],
         defaultMode: 420,
       },
     },
@@ -231,20 +271,41 @@ export function appContainer(c: Container, config: WebhookConfig, warnings: stri
   return out;
 }
 
+/** Whether a volume is the ServiceAccount admission plugin's automounted API token. */
+export const isAutomountVolume = (v: Volume): boolean => v.name.startsWith(AUTOMOUNT_VOLUME_PREFIX);
+
+/** A container without its mounts of the volumes named in `dropped`. */
+function withoutMounts(c: Container, dropped: ReadonlySet<string>): Container {
+  if (!dropped.size || !(c.volumeMounts ?? []).some((m) => dropped.has(m.name))) return c;
+  const volumeMounts = (c.volumeMounts ?? []).filter((m) => !dropped.has(m.name));
+  const out: Container = { ...c, volumeMounts };
+  if (!volumeMounts.length) delete out.volumeMounts;
+  return out;
+}
+
 /** The pod as it runs behind the sidecar (pure; `pod` is not modified). */
 export function injectedPod(pod: Pod, config: WebhookConfig, warnings: string[] = []): Pod {
   const spec = pod.spec;
   const userInit = (spec.initContainers ?? []).filter((c) => !RESERVED_CONTAINER_NAMES.has(c.name));
-  const userVolumes = (spec.volumes ?? []).filter((v) => !RESERVED_VOLUME_NAMES.has(v.name));
+  // The automounted token would hand the skill the same Kubernetes credential as the sidecar.
+  const automount = (spec.volumes ?? []).filter(isAutomountVolume).map((v) => v.name);
+  const dropped = new Set(automount);
+  if (automount.length) {
+    warnings.push(`removed the automounted ServiceAccount token (${automount.join(', ')}) from the app containers: in a skillgate pod only the sidecar talks to the Kubernetes API`);
+  }
+  const userVolumes = (spec.volumes ?? []).filter((v) => !RESERVED_VOLUME_NAMES.has(v.name) && !dropped.has(v.name));
+  const app = (c: Container): Container => appContainer(withoutMounts(c, dropped), config, warnings);
   return {
     ...pod,
     metadata: { ...pod.metadata, annotations: { ...pod.metadata.annotations, [ANNOTATION_INJECTED]: INJECTOR_VERSION } },
     spec: {
       ...spec,
+      // The kubelet mounts no token by itself: the sidecar's comes from KUBE_API_VOLUME.
+      automountServiceAccountToken: false,
       // Order matters: capture egress first, then the sidecar (ready before anything else runs),
       // then the pod's own init containers, which already run behind the sidecar.
-      initContainers: [initContainer(config), sidecarContainer(config), ...userInit.map((c) => appContainer(c, config, warnings))],
-      containers: spec.containers.map((c) => appContainer(c, config, warnings)),
+      initContainers: [initContainer(config), sidecarContainer(config), ...userInit.map(app)],
+      containers: spec.containers.map(app),
       volumes: [...userVolumes, ...injectedVolumes(config)],
     },
   };

@@ -2,7 +2,7 @@
 // Each rule returns a message that says what to change. Pure: decisions come from the pod, the old
 // pod (UPDATE), the namespace and the config only. It must never allow a pod whose app containers
 // can reach the upstream credential, the sidecar's token, or the network without the sidecar.
-import { ANNOTATION_INJECTED, ANNOTATION_OWNER, LABEL_SKILL } from '@skillgate/api';
+import { ANNOTATION_INJECTED, ANNOTATION_OWNER, LABEL_SKILL, TOKEN_AUDIENCE } from '@skillgate/api';
 import type { WebhookConfig } from './config.js';
 import {
   CLAUDE_BASE_URL, CREDENTIAL_ENV, INIT_CONTAINER, RESERVED_CONTAINER_NAMES, RESERVED_VOLUME_NAMES, SIDECAR_CONTAINER,
@@ -42,6 +42,20 @@ function appContainers(pod: Pod): Array<{ c: Container; role: Role }> {
   ];
 }
 
+/**
+ * Whether a volume holds a ServiceAccount token a skill could misuse: one for the API server's own
+ * audience (no audience set: the pod's Kubernetes credential, which the sidecar's RBAC is bound to)
+ * or for skillgate's (exchangeable for a workload token). Tokens for other audiences (a cloud
+ * provider's STS, Vault) are the skill's own business.
+ */
+function volumeTokenAudience(v: Volume): string | undefined {
+  for (const s of v.projected?.sources ?? []) {
+    const aud = s.serviceAccountToken?.audience;
+    if (s.serviceAccountToken && (!aud || aud === TOKEN_AUDIENCE)) return aud || 'the Kubernetes API';
+  }
+  return undefined;
+}
+
 /** Whether a volume exposes the Secret named `secretName` (directly or through a projection). */
 function volumeUsesSecret(v: Volume, secretName: string): boolean {
   if (v.secret?.secretName === secretName) return true;
@@ -70,6 +84,9 @@ function checkContainer(pod: Pod, c: Container, role: Role, config: WebhookConfi
     if (RESERVED_VOLUME_NAMES.has(m.name)) out.push(`${where}: mounts ${m.name}, which belongs to the skillgate sidecar; remove that volumeMount`);
     else if (v && volumeUsesSecret(v, config.upstreamSecret.name)) {
       out.push(`${where}: mounts volume ${m.name} from the upstream credential Secret ${config.upstreamSecret.name}; remove it: the sidecar calls Claude for the skill`);
+    } else if (v && injected) {
+      const audience = volumeTokenAudience(v);
+      if (audience) out.push(`${where}: mounts volume ${m.name}, a ServiceAccount token for ${audience === TOKEN_AUDIENCE ? `audience ${audience}` : audience}; remove that volumeMount: in a skillgate pod only the sidecar holds the pod's Kubernetes and skillgate credentials`);
     }
   }
   for (const e of c.env ?? []) {
@@ -88,14 +105,26 @@ function checkContainer(pod: Pod, c: Container, role: Role, config: WebhookConfi
   }
 }
 
+/** What the injector put into a pod: from the template (CREATE) or from the old pod (UPDATE). */
+interface InjectedParts {
+  init: Container;
+  sidecar: Container;
+  volumes: Volume[];
+  /** false where the injector switched the token automount off (pods injected by older templates: unset). */
+  automountServiceAccountToken: unknown;
+}
+
 /** Checks that the injected containers sit first, in order, exactly as `expected` (template or old pod). */
-function checkInjectedParts(pod: Pod, expected: { init: Container; sidecar: Container; volumes: Volume[] }, what: string, out: string[]): void {
+function checkInjectedParts(pod: Pod, expected: InjectedParts, what: string, out: string[]): void {
   const init = pod.spec.initContainers ?? [];
   const sidecarAt = init.findIndex((c) => c.name === SIDECAR_CONTAINER);
   const initAt = init.findIndex((c) => c.name === INIT_CONTAINER);
   if (sidecarAt < 0 || initAt < 0) {
     out.push(`the skillgate sidecar is missing (${sidecarAt < 0 ? SIDECAR_CONTAINER : INIT_CONTAINER} not found): ${what}`);
     return;
+  }
+  if (expected.automountServiceAccountToken === false && pod.spec.automountServiceAccountToken !== false) {
+    out.push(`spec.automountServiceAccountToken must stay false: the pod's ServiceAccount token goes to the skillgate sidecar only, never to app containers; do not set it back (${what})`);
   }
   if (initAt !== 0 || sidecarAt !== 1) out.push(`${INIT_CONTAINER} and ${SIDECAR_CONTAINER} must be the first two init containers: do not reorder them`);
   if (!jsonEqual(init[sidecarAt], expected.sidecar)) out.push(`init container ${SIDECAR_CONTAINER} was modified: ${what}`);
@@ -147,10 +176,11 @@ export function validatePod(pod: Pod, namespace: NamespaceInfo, config: WebhookC
   if (old) {
     if (isInjected(old)) {
       const oldInit = old.spec.initContainers ?? [];
-      const expected = {
+      const expected: InjectedParts = {
         init: oldInit.find((c) => c.name === INIT_CONTAINER) as Container,
         sidecar: oldInit.find((c) => c.name === SIDECAR_CONTAINER) as Container,
         volumes: (old.spec.volumes ?? []).filter((v) => RESERVED_VOLUME_NAMES.has(v.name)),
+        automountServiceAccountToken: old.spec.automountServiceAccountToken,
       };
       if (expected.init && expected.sidecar) checkInjectedParts(pod, expected, 'the injected sidecar may not be removed or changed; recreate the pod instead', violations);
       if (old.metadata.annotations?.[ANNOTATION_INJECTED] !== undefined && ann[ANNOTATION_INJECTED] !== old.metadata.annotations[ANNOTATION_INJECTED]) {
@@ -166,7 +196,7 @@ export function validatePod(pod: Pod, namespace: NamespaceInfo, config: WebhookC
       violations.push(`label ${LABEL_SKILL} is fixed for the pod's life (was ${oldSkill}): recreate the pod to change its skill`);
     }
   } else if (optOut.kind !== 'allowed' && !s.hostNetwork) {
-    checkInjectedParts(pod, { init: initContainer(config), sidecar: sidecarContainer(config), volumes: injectedVolumes(config) },
+    checkInjectedParts(pod, { init: initContainer(config), sidecar: sidecarContainer(config), volumes: injectedVolumes(config), automountServiceAccountToken: false },
       'pods in this namespace run behind the injected skillgate sidecar; do not add, edit or remove skillgate containers (is the skillgate mutating webhook installed?)', violations);
   }
   return { allowed: violations.length === 0, violations, warnings };

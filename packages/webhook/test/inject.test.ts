@@ -1,7 +1,8 @@
 import fc from 'fast-check';
+import { parsePodLabelsFile } from '@skillgate/api';
 import { INJECTOR_VERSION } from '../src/config.js';
 import {
-  CLAUDE_BASE_URL, EGRESS_PROXY_URL, INIT_CONTAINER, SIDECAR_CONTAINER, TOKEN_VOLUME, UPSTREAM_VOLUME,
+  CLAUDE_BASE_URL, EGRESS_PROXY_URL, INIT_CONTAINER, KUBE_API_VOLUME, PODINFO_VOLUME, SIDECAR_CONTAINER, TOKEN_VOLUME, UPSTREAM_VOLUME,
   injectPod, injectedPod, sidecarContainer,
 } from '../src/inject.js';
 import { applyPatch } from '../src/json-patch.js';
@@ -64,14 +65,55 @@ describe('injectPod', () => {
     expect(r.warnings.join('\n')).toMatch(/removed envFrom of the upstream credential Secret skillgate-upstream/);
   });
 
-  test('the projected token (audience skillgate, one hour) and the upstream key are mounted only into the sidecar', () => {
+  test('the projected tokens (skillgate and Kubernetes API, one hour), the pod labels and the upstream key are mounted only into the sidecar', () => {
     const pod = injected();
     const token = pod.spec.volumes!.find((v) => v.name === TOKEN_VOLUME)!;
     expect(token.projected!.sources![0]!.serviceAccountToken).toEqual({ audience: 'skillgate', expirationSeconds: 3600, path: 'token' });
     const mounters = [...pod.spec.initContainers!, ...pod.spec.containers]
-      .filter((c) => (c.volumeMounts ?? []).some((m) => m.name === TOKEN_VOLUME || m.name === UPSTREAM_VOLUME))
+      .filter((c) => (c.volumeMounts ?? []).some((m) => [TOKEN_VOLUME, UPSTREAM_VOLUME, KUBE_API_VOLUME, PODINFO_VOLUME].includes(m.name)))
       .map((c) => c.name);
     expect(mounters).toEqual([SIDECAR_CONTAINER]);
+  });
+
+  test("the pod's ServiceAccount token automount is switched off and removed from every app container", () => {
+    const pod = skillPod();
+    pod.spec.initContainers = [{ name: 'migrate', image: 'x', volumeMounts: [{ name: 'kube-api-access-abcde', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }] }];
+    const r = injectPod(pod, injectedNs, config());
+    const out = applyPatch(pod, r.patch);
+    expect(out.spec.automountServiceAccountToken).toBe(false);
+    expect(out.spec.volumes!.map((v) => v.name)).not.toContain('kube-api-access-abcde');
+    const appMounts = [...out.spec.initContainers!.slice(2), ...out.spec.containers].flatMap((c) => c.volumeMounts ?? []);
+    expect(appMounts).toEqual([]);
+    expect(r.warnings.join('\n')).toMatch(/removed the automounted ServiceAccount token \(kube-api-access-abcde\) from the app containers/);
+  });
+
+  test('the sidecar alone gets what the automount gave every container: API token, cluster CA and namespace at the in-cluster path', () => {
+    const pod = injected();
+    const volume = pod.spec.volumes!.find((v) => v.name === KUBE_API_VOLUME)!;
+    expect(volume.projected).toEqual({
+      sources: [
+        { serviceAccountToken: { expirationSeconds: 3600, path: 'token' } },
+        { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+        { downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
+      ],
+      defaultMode: 420,
+    });
+    expect(injected(skillPod()).spec.volumes!.find((v) => v.name === KUBE_API_VOLUME)!.projected!.sources![0]!.serviceAccountToken!.audience).toBeUndefined();
+    const sidecar = pod.spec.initContainers![1]!;
+    expect(sidecar.volumeMounts).toContainEqual({ name: KUBE_API_VOLUME, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true });
+    const shorter = applyPatch(skillPod(), injectPod(skillPod(), injectedNs, config({ tokenExpirationSeconds: 900 })).patch);
+    expect(shorter.spec.volumes!.find((v) => v.name === KUBE_API_VOLUME)!.projected!.sources![0]!.serviceAccountToken!.expirationSeconds).toBe(900);
+  });
+
+  test("the sidecar reads the pod's labels from a downward API file named by SKILLGATE_POD_LABELS_FILE", () => {
+    const pod = injected();
+    const volume = pod.spec.volumes!.find((v) => v.name === PODINFO_VOLUME)!;
+    expect(volume.downwardAPI).toEqual({ items: [{ path: 'labels', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.labels' } }], defaultMode: 420 });
+    const sidecar = pod.spec.initContainers![1]!;
+    expect(sidecar.volumeMounts).toContainEqual({ name: PODINFO_VOLUME, mountPath: '/etc/skillgate/podinfo', readOnly: true });
+    expect(envOf(sidecar).SKILLGATE_POD_LABELS_FILE).toBe('/etc/skillgate/podinfo/labels');
+    // What the kubelet writes there for this pod (fieldpath.FormatMap) reads back as its labels.
+    expect(parsePodLabelsFile('app="triage"\nskillgate.dev/skill="triage"')).toEqual(pod.metadata.labels);
   });
 
   test('the sidecar runs as its own non-root UID with a read-only root and no capabilities; only the init container gets NET_ADMIN and NET_RAW', () => {

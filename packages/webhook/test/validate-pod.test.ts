@@ -77,16 +77,54 @@ describe('validatePod on CREATE', () => {
   test('an app container mounting the upstream credential Secret is rejected, directly or projected', () => {
     const pod = admitted();
     pod.spec.volumes!.push({ name: 'key', secret: { secretName: 'skillgate-upstream' } }, { name: 'bundle', projected: { sources: [{ secret: { name: 'skillgate-upstream' } }] } });
-    pod.spec.containers[0]!.volumeMounts!.push({ name: 'key', mountPath: '/key' }, { name: 'bundle', mountPath: '/bundle' });
+    (pod.spec.containers[0]!.volumeMounts ??= []).push({ name: 'key', mountPath: '/key' }, { name: 'bundle', mountPath: '/bundle' });
     const v = violations(pod);
     expect(v).toMatch(/mounts volume key from the upstream credential Secret skillgate-upstream/);
     expect(v).toMatch(/mounts volume bundle from the upstream credential Secret skillgate-upstream/);
   });
 
-  test("an app container mounting the sidecar's token volume is rejected", () => {
+  test("an app container mounting one of the sidecar's token volumes is rejected", () => {
+    for (const name of ['skillgate-token', 'skillgate-kube-api-access', 'skillgate-podinfo']) {
+      const pod = admitted();
+      pod.spec.containers[0]!.volumeMounts = [{ name, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }];
+      expect(violations(pod)).toMatch(new RegExp(`container skill: mounts ${name}, which belongs to the skillgate sidecar; remove that volumeMount`));
+    }
+  });
+
+  test('an app container mounting a ServiceAccount token of its own for the Kubernetes API or for skillgate is rejected', () => {
     const pod = admitted();
-    pod.spec.containers[0]!.volumeMounts!.push({ name: 'skillgate-token', mountPath: '/t' });
-    expect(violations(pod)).toMatch(/mounts skillgate-token, which belongs to the skillgate sidecar/);
+    pod.spec.volumes!.push(
+      { name: 'api', projected: { sources: [{ serviceAccountToken: { path: 'token' } }] } },
+      { name: 'gate', projected: { sources: [{ serviceAccountToken: { audience: 'skillgate', path: 'token' } }] } },
+    );
+    pod.spec.initContainers!.push({ name: 'migrate', image: 'x', volumeMounts: [{ name: 'gate', mountPath: '/g' }] });
+    pod.spec.containers[0]!.volumeMounts = [{ name: 'api', mountPath: '/k' }];
+    const v = violations(pod);
+    expect(v).toMatch(/container skill: mounts volume api, a ServiceAccount token for the Kubernetes API; remove that volumeMount/);
+    expect(v).toMatch(/init container migrate: mounts volume gate, a ServiceAccount token for audience skillgate; remove that volumeMount/);
+  });
+
+  test('a ServiceAccount token for another audience (a cloud STS) is the skill\'s own business', () => {
+    const pod = admitted();
+    pod.spec.volumes!.push({ name: 'aws', projected: { sources: [{ serviceAccountToken: { audience: 'sts.amazonaws.com', path: 'token' } }] } });
+    pod.spec.containers[0]!.volumeMounts = [{ name: 'aws', mountPath: '/var/run/secrets/eks.amazonaws.com/serviceaccount' }];
+    expect(validatePod(pod, injectedNs, config()).allowed).toBe(true);
+  });
+
+  test('an injected pod whose token automount was switched back on is rejected', () => {
+    const pod = admitted();
+    pod.spec.automountServiceAccountToken = true;
+    expect(violations(pod)).toMatch(/spec\.automountServiceAccountToken must stay false: the pod's ServiceAccount token goes to the skillgate sidecar only/);
+  });
+
+  test('a pod opted out with an allowed exception keeps its automounted token', () => {
+    const cfg = config({ allowedExceptions: [{ name: 'database' }] });
+    const pod = skillPod();
+    pod.metadata.annotations!['skillgate.dev/inject'] = 'disabled';
+    pod.metadata.annotations!['skillgate.dev/inject-exception'] = 'database';
+    pod.spec.containers[0]!.env = [];
+    expect(validatePod(admitted(pod, cfg), injectedNs, cfg).allowed).toBe(true);
+    expect(admitted(pod, cfg).spec.volumes!.map((v) => v.name)).toEqual(['kube-api-access-abcde']);
   });
 
   test('env or envFrom of the upstream credential Secret is rejected where the injector did not strip it', () => {
@@ -164,6 +202,30 @@ describe('validatePod on UPDATE', () => {
     const v = update(old, bad, 'ephemeralcontainers').violations.join('\n');
     expect(v).toMatch(/ephemeral container debugger: runs as UID 1337/);
     expect(v).toMatch(/ephemeral container debugger: privileged/);
+  });
+
+  test('switching the token automount back on is rejected', () => {
+    const old = admitted();
+    const pod = structuredClone(old);
+    pod.spec.automountServiceAccountToken = true;
+    expect(update(old, pod).violations.join('\n')).toMatch(/spec\.automountServiceAccountToken must stay false.*the injected sidecar may not be removed or changed/);
+    delete pod.spec.automountServiceAccountToken;
+    expect(update(old, pod).violations.join('\n')).toMatch(/spec\.automountServiceAccountToken must stay false/);
+  });
+
+  test('a pod injected before the token automount was switched off may still be updated', () => {
+    const old = admitted();
+    delete old.spec.automountServiceAccountToken;
+    const pod = structuredClone(old);
+    pod.metadata.labels!.tier = 'gold';
+    expect(update(old, pod).allowed).toBe(true);
+  });
+
+  test("a debug container mounting the sidecar's Kubernetes token is rejected", () => {
+    const old = admitted();
+    const pod = structuredClone(old);
+    pod.spec.ephemeralContainers = [{ name: 'debugger', image: 'busybox', volumeMounts: [{ name: 'skillgate-kube-api-access', mountPath: '/t' }] }];
+    expect(update(old, pod, 'ephemeralcontainers').violations.join('\n')).toMatch(/ephemeral container debugger: mounts skillgate-kube-api-access, which belongs to the skillgate sidecar/);
   });
 
   test('a debug container targeting the sidecar is rejected', () => {
