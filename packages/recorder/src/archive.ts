@@ -1,0 +1,156 @@
+// The durable archive the recorder moves session events into, behind one interface so an object
+// store can implement it later. The file implementation keeps append-only JSON lines, one file per
+// session per UTC day, fsync'd before a write resolves (the recorder acknowledges Redis only then),
+// plus the signed checkpoints and public keys, so an archive verifies on its own. It also serves
+// the read side (SessionReader), so every forensics command can run on an archive.
+// It never rewrites or deletes a line: retention of the archive is an operator's decision.
+import { mkdirSync } from 'node:fs';
+import { open, readdir, readFile, writeFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  assertSessionId, parseJsonLines, readLastLine,
+  type Checkpoint, type SessionEvent, type SessionFilter, type SessionReader, type SessionSummary,
+} from '@skillgate/record';
+import { ArchiveIndex } from './search-index.js';
+
+export interface Archive extends SessionReader {
+  /** Append events (each session's in seq order) durably. */
+  appendEvents(events: readonly SessionEvent[]): Promise<void>;
+  appendCheckpoints(checkpoints: readonly Checkpoint[]): Promise<void>;
+  putKeys(keys: Record<string, string>): Promise<void>;
+  /** The highest seq archived for a session, or undefined when none is. */
+  lastSeq(sessionId: string): Promise<number | undefined>;
+  readonly index: ArchiveIndex;
+}
+
+const dayOf = (ts: string) => ts.slice(0, 10);
+
+export class FileArchive implements Archive {
+  readonly location: string;
+  readonly index: ArchiveIndex;
+  private readonly last = new Map<string, number>();
+  private readonly handles = new Map<string, FileHandle>();
+
+  private constructor(readonly dir: string, index: ArchiveIndex) {
+    this.location = `archive ${dir}`;
+    this.index = index;
+  }
+
+  static async open(dir: string): Promise<FileArchive> {
+    for (const d of ['sessions', 'keys', 'index']) mkdirSync(join(dir, d), { recursive: true });
+    return new FileArchive(dir, await ArchiveIndex.load(join(dir, 'index')));
+  }
+
+  private file(sessionId: string, day: string): string {
+    return join(this.dir, 'sessions', day, `${sessionId}.jsonl`);
+  }
+
+  async lastSeq(sessionId: string): Promise<number | undefined> {
+    const cached = this.last.get(sessionId);
+    if (cached !== undefined) return cached;
+    const days = this.index.daysOf(sessionId);
+    const day = days.at(-1);
+    if (!day) return undefined;
+    const line = await readLastLine(this.file(sessionId, day));
+    if (!line) return undefined;
+    const seq = (JSON.parse(line) as SessionEvent).seq;
+    this.last.set(sessionId, seq);
+    return seq;
+  }
+
+  async appendEvents(events: readonly SessionEvent[]): Promise<void> {
+    const byFile = new Map<string, SessionEvent[]>();
+    const newDirs = new Set<string>();
+    for (const e of events) {
+      assertSessionId(e.sessionId);
+      const day = dayOf(e.ts);
+      const f = this.file(e.sessionId, day);
+      let list = byFile.get(f);
+      if (!list) {
+        byFile.set(f, (list = []));
+        if (!this.index.daysOf(e.sessionId).includes(day)) newDirs.add(join(this.dir, 'sessions', day));
+      }
+      list.push(e);
+    }
+    for (const d of newDirs) mkdirSync(d, { recursive: true });
+    await Promise.all([...byFile].map(async ([f, list]) => {
+      const fh = await this.handle(f);
+      await fh.write(`${list.map((e) => JSON.stringify(e)).join('\n')}\n`);
+      await fh.datasync();
+    }));
+    for (const d of newDirs) await syncDir(d);
+    // The index follows the data: after a crash between the two, the index is rebuilt from files.
+    await this.index.add(events);
+    for (const e of events) this.last.set(e.sessionId, Math.max(e.seq, this.last.get(e.sessionId) ?? -1));
+  }
+
+  async appendCheckpoints(checkpoints: readonly Checkpoint[]): Promise<void> {
+    if (checkpoints.length === 0) return;
+    const fh = await this.handle(join(this.dir, 'checkpoints.jsonl'));
+    await fh.write(`${checkpoints.map((c) => JSON.stringify(c)).join('\n')}\n`);
+    await fh.datasync();
+  }
+
+  async putKeys(keys: Record<string, string>): Promise<void> {
+    for (const [keyId, pem] of Object.entries(keys)) {
+      if (/^[A-Za-z0-9_.-]+$/.test(keyId)) await writeFile(join(this.dir, 'keys', `${keyId}.pem`), pem);
+    }
+  }
+
+  private async handle(file: string): Promise<FileHandle> {
+    let fh = this.handles.get(file);
+    if (!fh) {
+      fh = await open(file, 'a');
+      this.handles.set(file, fh);
+      if (this.handles.size > 256) {
+        const [k, old] = this.handles.entries().next().value as [string, FileHandle];
+        this.handles.delete(k);
+        await old.close();
+      }
+    }
+    return fh;
+  }
+
+  // ---- read side ----
+
+  async readSession(sessionId: string): Promise<SessionEvent[]> {
+    assertSessionId(sessionId);
+    const out: SessionEvent[] = [];
+    for (const day of this.index.daysOf(sessionId)) {
+      try { out.push(...parseJsonLines<SessionEvent>(await readFile(this.file(sessionId, day), 'utf8'))); } catch { /* a missing day file reads as missing events */ }
+    }
+    return out;
+  }
+
+  async listSessions(filter: SessionFilter = {}): Promise<SessionSummary[]> {
+    return this.index.sessions(filter);
+  }
+
+  async checkpoints(): Promise<Checkpoint[]> {
+    try { return parseJsonLines<Checkpoint>(await readFile(join(this.dir, 'checkpoints.jsonl'), 'utf8')); } catch { return []; }
+  }
+
+  async publicKeys(): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const name of await readdir(join(this.dir, 'keys'))) {
+      if (name.endsWith('.pem')) out[name.slice(0, -4)] = await readFile(join(this.dir, 'keys', name), 'utf8');
+    }
+    return out;
+  }
+
+  async *scanEvents(filter: SessionFilter = {}): AsyncIterable<SessionEvent> {
+    for (const s of await this.listSessions(filter)) yield* await this.readSession(s.sessionId);
+  }
+
+  async close(): Promise<void> {
+    const hs = [...this.handles.values()];
+    this.handles.clear();
+    await Promise.all(hs.map((h) => h.close()));
+    await this.index.close();
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try { await fh.sync(); } finally { await fh.close(); }
+}

@@ -1,0 +1,108 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { RecordSigner, RedisSessionStore, SessionRecorder, verifyRecord, type EventDraft, type SessionEvent } from '@skillgate/record';
+import { FileArchive } from '../src/archive.js';
+import { RecorderMetrics } from '../src/metrics.js';
+import { RecorderWorker } from '../src/worker.js';
+
+const REDIS_URL = process.env.SKILLGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const identity = { namespace: 'payments', serviceAccount: 'sa', pod: 'pod-1', skill: 'refunds', owner: 'contractor@example.com' };
+
+function draft(sessionId: string, n: number, fingerprint?: string): EventDraft {
+  return {
+    kind: 'response', sessionId, identity, requestId: `req_${n}`,
+    data: { status: 200, headers: {}, stream: false, body: `{"n":${n}}`, ...(fingerprint ? { findings: [{ type: 'EMAIL_ADDRESS', start: 0, end: 5, fingerprint }] } : {}) },
+  };
+}
+
+describe('the recorder worker', () => {
+  let prefix: string;
+  let redis: Redis;
+  let dir: string;
+  beforeEach(() => {
+    prefix = `sgtest:${randomBytes(6).toString('hex')}:`;
+    redis = new Redis(REDIS_URL);
+    dir = mkdtempSync(join(tmpdir(), 'sg-archive-'));
+  });
+  afterEach(async () => {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+    await redis.quit();
+  });
+
+  async function record(n: number, sessions: string[], fpAt?: number): Promise<SessionEvent[]> {
+    const store = new RedisSessionStore({ redis: REDIS_URL, prefix });
+    await store.ready();
+    const recorder = await SessionRecorder.open({ store, signer: RecordSigner.generate(), checkpointIntervalMs: 0 });
+    const out = await Promise.all(Array.from({ length: n }, (_, i) => recorder.append(draft(sessions[i % sessions.length]!, i, i === fpAt ? 'f'.repeat(64) : undefined))));
+    await recorder.close();
+    await store.close();
+    return out;
+  }
+
+  async function drain(worker: RecorderWorker): Promise<void> {
+    while ((await worker.runOnce(false)) > 0) { /* until a round finds nothing */ }
+  }
+
+  it('archives every event in order, acknowledges them, indexes them, and the archive verifies', async () => {
+    await record(120, ['ses_a', 'ses_b', 'ses_c'], 7);
+    const archive = await FileArchive.open(dir);
+    const metrics = new RecorderMetrics();
+    const conn = new Redis(REDIS_URL);
+    const worker = new RecorderWorker({ redis: conn, prefix, consumer: 'c1', archive, metrics });
+    await drain(worker);
+    expect((await archive.readSession('ses_a')).map((e) => e.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    const pending = (await redis.call('XPENDING', `${prefix}ns:payments`, 'skillgate-recorder')) as [number];
+    expect(pending[0]).toBe(0);
+    expect((await metrics.registry.getSingleMetricAsString('skillgate_recorder_events_archived_total'))).toMatch(/ 120$/m);
+    expect(archive.index.byFingerprint('f'.repeat(64))).toEqual([expect.objectContaining({ sessionId: 'ses_b', seq: 2, kind: 'response', requestId: 'req_7' })]);
+    expect((await archive.listSessions({ skill: 'refunds' })).map((s) => s.sessionId).sort()).toEqual(['ses_a', 'ses_b', 'ses_c']);
+    expect(await verifyRecord(archive)).toMatchObject({ ok: true, checkpoints: { count: 1 } });
+    // A second worker round archives nothing twice.
+    await drain(worker);
+    expect(await archive.readSession('ses_a')).toHaveLength(40);
+    await archive.close();
+    await conn.quit();
+  });
+
+  it('makes verify name the event when one archived event is altered', async () => {
+    await record(10, ['ses_t']);
+    const archive = await FileArchive.open(dir);
+    const conn = new Redis(REDIS_URL);
+    await drain(new RecorderWorker({ redis: conn, prefix, consumer: 'c1', archive }));
+    const day = readdirSync(join(dir, 'sessions'))[0]!;
+    const file = join(dir, 'sessions', day, 'ses_t.jsonl');
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    lines[4] = lines[4]!.replace('{\\"n\\":4}', '{\\"n\\":44}');
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    expect((await verifyRecord(archive)).firstProblem).toMatchObject({ kind: 'altered', sessionId: 'ses_t', seq: 4 });
+    await archive.close();
+    await conn.quit();
+  });
+
+  it('reclaims entries a crashed consumer read but never acknowledged, and archives them once', async () => {
+    await record(30, ['ses_x']);
+    const conn = new Redis(REDIS_URL);
+    // Consumer "crashed" reads the entries (they become pending for it) and dies before archiving.
+    const crashed = new RecorderWorker({ redis: conn, prefix, consumer: 'crashed', archive: await FileArchive.open(mkdtempSync(join(tmpdir(), 'sg-lost-'))) });
+    await crashed.streams();
+    await conn.call('XREADGROUP', 'GROUP', 'skillgate-recorder', 'crashed', 'COUNT', '1000', 'STREAMS', `${prefix}ns:payments`, '>');
+    const archive = await FileArchive.open(dir);
+    const metrics = new RecorderMetrics();
+    const survivor = new RecorderWorker({ redis: conn, prefix, consumer: 'survivor', archive, metrics, claimIdleMs: 0 });
+    await drain(survivor);
+    expect((await archive.readSession('ses_x')).map((e) => e.seq)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect(await metrics.registry.getSingleMetricAsString('skillgate_recorder_entries_claimed_total')).toMatch(/ 3\d$/m);
+    const pending = (await redis.call('XPENDING', `${prefix}ns:payments`, 'skillgate-recorder')) as [number];
+    expect(pending[0]).toBe(0);
+    await archive.close();
+    await conn.quit();
+  });
+});
