@@ -6,5 +6,6 @@
 //   RecorderMetrics: skillgate_recorder_events_archived_total, _entries_claimed_total, _lag_entries
 export { FileArchive, type Archive } from './archive.js';
 export { ArchiveIndex, type FingerprintRef } from './search-index.js';
-export { RecorderWorker, type RecorderWorkerOptions, type RecorderLog } from './worker.js';
+export { RecorderWorker, recorderRedis, type RecorderWorkerOptions, type RecorderLog } from './worker.js';
 export { RecorderMetrics } from './metrics.js';
+export { recorderLogger } from './log.js';

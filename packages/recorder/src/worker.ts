@@ -5,7 +5,7 @@
 // whose predecessor is not archived yet (it sits with another consumer) is left unacknowledged
 // and retried, for at most `gapTimeoutMs`, after which it is archived anyway and verify will name
 // the gap. It never deletes stream entries: Redis retention (MAXLEN/MINID) does that.
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { parseField, type Checkpoint, type SessionEvent } from '@skillgate/record';
 import type { Archive } from './archive.js';
 import type { RecorderMetrics } from './metrics.js';
@@ -203,4 +203,11 @@ export function streamReplies(reply: unknown[] | null): Array<[string, StreamEnt
     return out;
   }
   return reply as Array<[string, StreamEntry[]]>;
+}
+
+/** A connection for a worker: waits through Redis restarts instead of failing commands. */
+export function recorderRedis(url: string, onError: (err: Error) => void): Redis {
+  const redis = new Redis(url, { maxRetriesPerRequest: null });
+  redis.on('error', onError);
+  return redis;
 }
