@@ -143,17 +143,51 @@ describe('sidecar injection through the real API server', () => {
     const ours = new Set(injectedVolumes(CONFIG).map((v) => v.name));
     expect(pod.spec.volumes.filter((v) => ours.has(v.name))).toEqual(injectedVolumes(CONFIG));
     expect(pod.metadata.annotations['skillgate.dev/injected']).toBe(INJECTOR_VERSION);
-    // The app container: what the API server stored equals the pure function applied to it (the
-    // ServiceAccount admission plugin's token mount included, which the injector leaves alone).
     const stored = pod.spec.containers[0];
     expect(stored.env).toEqual(appContainer(stored, CONFIG).env);
     expect(stored.env.find((e) => e.name === 'ANTHROPIC_API_KEY').value).toBe(CONFIG.placeholderApiKey);
     expect(stored.env.find((e) => e.name === 'ANTHROPIC_BASE_URL').value).toBe('http://127.0.0.1:15001');
-    // And the whole pod equals the pure patch applied to the input as the API server defaulted it.
+    // The whole spec equals the pure patch applied to the input as the API server defaulted it in an
+    // unlabelled namespace — the ServiceAccount admission plugin's token mount (kube-api-access-*,
+    // added before any webhook runs) included, which the injector takes out of every app container.
     const dryRunPlain = JSON.parse(await kubectl(['create', '-f', '-', '--dry-run=server', '-o', 'json', '-n', PLAIN], { input: JSON.stringify({ ...input, metadata: { ...input.metadata, namespace: PLAIN } }) }));
+    expect(dryRunPlain.spec.volumes.map((v) => v.name)).toEqual([expect.stringMatching(/^kube-api-access-/)]);
     const expected = applyPatch(dryRunPlain, injectPod(dryRunPlain, { name: NS, labels: { 'skillgate.dev/inject': 'enabled' } }, CONFIG).patch);
-    expect(pod.spec.initContainers).toEqual(expected.spec.initContainers);
-    expect(pod.spec.containers.map((c) => c.env)).toEqual(expected.spec.containers.map((c) => c.env));
+    expect(pod.spec).toEqual(expected.spec);
+  });
+
+  test("only the sidecar holds the pod's Kubernetes API token, CA and namespace, and the pod's labels", async () => {
+    await apply(skillPod('token-holder', NS, (p) => {
+      p.spec.initContainers = [{ name: 'migrate', image: 'example.invalid/migrate:1' }];
+      p.metadata.labels.tier = 'gold';
+      return p;
+    }));
+    const pod = await getJson(['pod', 'token-holder', '-n', NS]);
+    expect(pod.spec.automountServiceAccountToken).toBe(false);
+    expect(pod.spec.volumes.filter((v) => v.name.startsWith('kube-api-access-'))).toEqual([]);
+    const volumes = new Map(pod.spec.volumes.map((v) => [v.name, v]));
+    const holders = (pred) => [...pod.spec.initContainers, ...pod.spec.containers]
+      .filter((c) => (c.volumeMounts ?? []).some((m) => pred(volumes.get(m.name), m))).map((c) => c.name);
+    // Any token for the API server or skillgate, and anything at the in-cluster path: the sidecar only.
+    expect(holders((v) => (v?.projected?.sources ?? []).some((s) => s.serviceAccountToken))).toEqual(['skillgate-sidecar']);
+    expect(holders((_v, m) => m.mountPath === '/var/run/secrets/kubernetes.io/serviceaccount')).toEqual(['skillgate-sidecar']);
+    const sidecar = pod.spec.initContainers.find((c) => c.name === 'skillgate-sidecar');
+    const api = volumes.get(sidecar.volumeMounts.find((m) => m.mountPath === '/var/run/secrets/kubernetes.io/serviceaccount').name);
+    expect(api.projected.sources.map((s) => Object.keys(s)[0])).toEqual(['serviceAccountToken', 'configMap', 'downwardAPI']);
+    expect(api.projected.sources[0].serviceAccountToken.audience).toBeUndefined();
+    expect(sidecar.env.find((e) => e.name === 'SKILLGATE_POD_LABELS_FILE').value).toBe('/etc/skillgate/podinfo/labels');
+    const podinfo = volumes.get(sidecar.volumeMounts.find((m) => m.mountPath === '/etc/skillgate/podinfo').name);
+    expect(podinfo.downwardAPI.items).toEqual([{ path: 'labels', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.labels' } }]);
+    // The token the kubelet will project for the sidecar (a TokenRequest with the same spec, bound
+    // to this pod) authenticates as the pod's ServiceAccount.
+    const tr = await cp.request('POST', `/api/v1/namespaces/${NS}/serviceaccounts/default/token`, {
+      apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest',
+      spec: { expirationSeconds: api.projected.sources[0].serviceAccountToken.expirationSeconds, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, uid: pod.metadata.uid } },
+    });
+    expect(tr.status).toBe(201);
+    const review = await cp.requestAs({ token: tr.body.status.token }, 'POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' });
+    expect(review.body.status.userInfo.username).toBe(`system:serviceaccount:${NS}:default`);
+    expect(review.body.status.userInfo.extra['authentication.kubernetes.io/pod-name']).toEqual(['token-holder']);
   });
 
   test('a pod in an unlabelled namespace is untouched', async () => {
@@ -228,6 +262,15 @@ describe('bypasses are rejected with a message that says what to change', () => 
       return p;
     }, /mounts volume claude from the upstream credential Secret skillgate-upstream/],
     ['a mount of the sidecar token volume', (p) => { p.spec.containers[0].volumeMounts = [{ name: 'skillgate-token', mountPath: '/t' }]; return p; }, /mounts skillgate-token, which belongs to the skillgate sidecar/],
+    ["a mount of the sidecar's Kubernetes API token volume", (p) => {
+      p.spec.containers[0].volumeMounts = [{ name: 'skillgate-kube-api-access', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }];
+      return p;
+    }, /mounts skillgate-kube-api-access, which belongs to the skillgate sidecar/],
+    ['a ServiceAccount token of its own for the Kubernetes API', (p) => {
+      p.spec.volumes = [{ name: 'my-token', projected: { sources: [{ serviceAccountToken: { path: 'token' } }] } }];
+      p.spec.containers[0].volumeMounts = [{ name: 'my-token', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }];
+      return p;
+    }, /mounts volume my-token, a ServiceAccount token for the Kubernetes API; remove that volumeMount/],
   ];
   test.each(cases)('%s', async (_what, mutate, message) => {
     const stderr = await kubectlFails(['create', '-f', '-'], JSON.stringify(skillPod(`bypass-${RUN}`, NS, mutate)));
@@ -242,6 +285,10 @@ describe('bypasses are rejected with a message that says what to change', () => 
     expect(stderr).toMatch(/init container skillgate-sidecar was modified: the injected sidecar may not be removed or changed/);
     const owner = await kubectlFails(['annotate', 'pod', 'tamper', '-n', NS, '--overwrite', 'skillgate.dev/owner=mallory@example.com']);
     expect(owner).toMatch(/skillgate\.dev\/owner is fixed for the pod's life/);
+    // Pod spec fields are immutable, so the API server's own validation (which runs before the
+    // validating webhooks) refuses this first; the webhook's rule backs it up (unit-tested).
+    const automount = await kubectlFails(['patch', 'pod', 'tamper', '-n', NS, '--type=merge', '-p', JSON.stringify({ spec: { automountServiceAccountToken: true } })]);
+    expect(automount).toMatch(/pod updates may not change fields|automountServiceAccountToken must stay false/);
   });
 
   test('a privileged debug container (kubectl debug) is rejected', async () => {
@@ -296,7 +343,10 @@ describe('CRDs: schema, CEL and the SkillPolicy webhook', () => {
     const digest = await kubectlFails(['patch', 'sga', approval.metadata.name, '-n', NS, '--type=merge', '-p', JSON.stringify({ spec: { requestDigest: `sha256:${'0'.repeat(64)}` } })]);
     expect(digest).toMatch(/spec is immutable/);
 
-    const decide = (decisions) => kubectl(['patch', 'sga', approval.metadata.name, '-n', NS, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { phase: 'Pending', decisions } })]);
+    // A decision is admitted only under the caller's own name: each patch is sent as its decider
+    // (impersonated by the admin; system:masters keeps the RBAC out of the way).
+    const decide = (decisions, as = decisions[decisions.length - 1].user) => kubectl(['patch', 'sga', approval.metadata.name, '-n', NS, '--subresource=status', '--type=merge',
+      `--as=${as}`, '--as-group=system:masters', '-p', JSON.stringify({ status: { phase: 'Pending', decisions } })]);
     const d = (user, decision = 'approve') => ({ user, decision, reason: 'looked at it', at: '2030-01-01T12:00:00Z' });
     await expect(decide([d('alice@example.com')])).rejects.toThrow(/the skill's owner may not decide on its own request/);
     await decide([d('bob@example.com')]);
