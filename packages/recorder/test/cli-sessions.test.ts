@@ -1,0 +1,192 @@
+// The forensics commands, run as the user runs them (the built CLI as a child process), on both
+// stores: a recorded conversation (streaming with a tool call, then a tool result and a plain
+// answer) is listed, shown, replayed exactly, searched by a planted value, verified, exported and
+// verified offline; tampering makes verify fail naming the event.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import {
+  FileSessionStore, RecordSigner, RedisSessionStore, SessionRecorder, StreamBatcher, fingerprintOf, requestData,
+  type EventDraft, type SessionStore,
+} from '@skillgate/record';
+
+const REDIS_URL = process.env.SKILLGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const CLI = fileURLToPath(new URL('../../../cli/dist/src/main.js', import.meta.url));
+const KEY = 'test-installation-key';
+const PLANTED = 'jane.doe@example.com';
+const identity = { namespace: 'payments', serviceAccount: 'sa', pod: 'pod-1', skill: 'refunds', owner: 'contractor@example.com' };
+const SID = 'ses_cli_conversation';
+
+function sse(type: string, body: object): { event: string; data: string } {
+  return { event: type, data: JSON.stringify({ type, ...body }) };
+}
+
+/** Record the conversation through the real recorder, as the sidecar would. */
+async function recordConversation(store: SessionStore): Promise<void> {
+  const recorder = await SessionRecorder.open({ store, signer: RecordSigner.generate(), checkpointIntervalMs: 0 });
+  const t0 = Date.parse('2026-03-01T10:00:00Z');
+  const at = (ms: number) => new Date(t0 + ms).toISOString();
+  const base = { sessionId: SID, identity };
+  const body1 = JSON.stringify({ model: 'claude-sonnet-4-5', stream: true, messages: [{ role: 'user', content: 'Refund order 42' }] });
+  const drafts: EventDraft[] = [
+    { ...base, kind: 'request', requestId: 'req_1', ts: at(0), data: requestData({ method: 'POST', url: '/v1/messages?beta=true', headers: { 'x-api-key': 'sk-ant-secret', 'content-type': 'application/json' }, forwarded: Buffer.from(body1), maskedBody: body1, model: 'claude-sonnet-4-5', stream: true }) },
+    { ...base, kind: 'decision', requestId: 'req_1', ts: at(1), data: { action: 'allow', policies: ['default'] } },
+    { ...base, kind: 'response', requestId: 'req_1', ts: at(100), data: { status: 200, headers: { 'content-type': 'text/event-stream' }, stream: true } },
+  ];
+  const batcher = new StreamBatcher({ maxEvents: 3, maxBytes: 1 << 20 });
+  const stream = [
+    sse('message_start', { message: { id: 'msg_1', role: 'assistant', content: [] } }),
+    sse('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+    sse('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Hello ' } }),
+    sse('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'there' } }),
+    sse('content_block_stop', { index: 0 }),
+    sse('content_block_start', { index: 1, content_block: { type: 'tool_use', id: 'toolu_1', name: 'refund', input: {} } }),
+    sse('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json: '{"order":' } }),
+    sse('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json: '42}' } }),
+    sse('content_block_stop', { index: 1 }),
+    sse('message_stop', {}),
+  ];
+  stream.forEach((ev, i) => {
+    const batch = batcher.push(ev.event, ev.data, i * 20);
+    if (batch) drafts.push({ ...base, kind: 'stream_event', requestId: 'req_1', ts: at(100 + i * 20), data: batch });
+  });
+  const rest = batcher.flush();
+  if (rest) drafts.push({ ...base, kind: 'stream_event', requestId: 'req_1', ts: at(300), data: rest });
+  drafts.push({ ...base, kind: 'stream_end', requestId: 'req_1', ts: at(301), data: { outcome: 'complete', events: stream.length } });
+  const body2 = JSON.stringify({ model: 'claude-sonnet-4-5', messages: [
+    { role: 'user', content: 'Refund order 42' },
+    { role: 'assistant', content: [{ type: 'text', text: 'Hello there' }, { type: 'tool_use', id: 'toolu_1', name: 'refund', input: { order: 42 } }] },
+    { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'refunded' }] },
+  ] });
+  drafts.push({ ...base, kind: 'request', requestId: 'req_2', ts: at(1000), data: requestData({ method: 'POST', url: '/v1/messages', headers: {}, forwarded: Buffer.from(body2), maskedBody: body2 }) });
+  drafts.push({ ...base, kind: 'response', requestId: 'req_2', ts: at(1500), data: {
+    status: 200, headers: {}, stream: false,
+    body: JSON.stringify({ content: [{ type: 'text', text: 'Done. Customer <EMAIL_ADDRESS> was notified.' }] }),
+    findings: [{ type: 'EMAIL_ADDRESS', start: 45, end: 60, fingerprint: fingerprintOf(KEY, PLANTED) }],
+  } });
+  for (const d of drafts) await recorder.append(d);
+  await recorder.checkpoint();
+  await recorder.close();
+}
+
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe.each(['local', 'redis'] as const)('skillgate sessions on the %s store', (kind) => {
+  let storeArgs: string[];
+  let store: SessionStore;
+  let prefix = '';
+  let work: string;
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'sg-cli-'));
+    if (kind === 'local') {
+      const dir = join(work, 'records');
+      store = new FileSessionStore(dir);
+      storeArgs = ['--dir', dir];
+    } else {
+      prefix = `sgtest:${randomBytes(6).toString('hex')}:`;
+      store = new RedisSessionStore({ redis: REDIS_URL, prefix });
+      storeArgs = ['--redis', REDIS_URL, '--prefix', prefix];
+    }
+    await recordConversation(store);
+  });
+
+  afterAll(async () => {
+    await store.close();
+    if (prefix) {
+      const redis = new Redis(REDIS_URL);
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length) await redis.del(...keys);
+      await redis.quit();
+    }
+  });
+
+  it('lists the session with its skill and owner, and filters it out by another skill', async () => {
+    const listed = await cli(['sessions', 'list', ...storeArgs, '--skill', 'refunds', '--output', 'json']);
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ sessionId: SID, identity: expect.objectContaining({ owner: 'contractor@example.com' }) })]);
+    expect(JSON.parse((await cli(['sessions', 'list', ...storeArgs, '--skill', 'billing', '--output', 'json'])).stdout)).toEqual([]);
+    expect((await cli(['sessions', 'list', ...storeArgs, '--since', 'not-a-time'])).stderr).toMatch(/--since: not a time/);
+  });
+
+  it('shows the timeline without any credential', async () => {
+    const shown = await cli(['sessions', 'show', SID, ...storeArgs]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/request\s+req_1\s+POST \/v1\/messages model=claude-sonnet-4-5 stream/);
+    expect(shown.stdout).toMatch(/stream_end\s+req_1\s+complete/);
+    const json = await cli(['sessions', 'show', SID, ...storeArgs, '--output', 'json']);
+    expect(json.stdout).not.toContain('sk-ant-secret');
+    expect(JSON.parse(json.stdout)[0].data.query).toBe('beta=true');
+  });
+
+  it('replays the conversation exactly: user turn, streamed text, tool call, tool result, answer', async () => {
+    const replay = await cli(['sessions', 'replay', SID, ...storeArgs, '--instant']);
+    expect(replay.code).toBe(0);
+    expect(replay.stdout).toBe([
+      '', 'user> Refund order 42', 'Hello there', 'tool_use refund toolu_1> {"order":42}', '',
+      'tool_result toolu_1> refunded', 'Done. Customer <EMAIL_ADDRESS> was notified.', '',
+    ].join('\n'));
+    const steps = JSON.parse((await cli(['sessions', 'replay', SID, ...storeArgs, '--output', 'json'])).stdout) as Array<{ kind: string; at: number }>;
+    expect(steps.filter((s) => s.kind === 'assistant_text').map((s) => s.at)).toEqual([140, 160, 1500]);
+  });
+
+  it('finds the response that returned a planted value from its fingerprint, without the value in the record', async () => {
+    const found = await cli(['sessions', 'find', '--value', PLANTED, ...storeArgs, '--output', 'json'], { SKILLGATE_MASKING_KEY: KEY });
+    expect(found.code).toBe(0);
+    expect(JSON.parse(found.stdout).hits).toEqual([expect.objectContaining({ sessionId: SID, requestId: 'req_2', kind: 'response', direction: 'response', types: ['EMAIL_ADDRESS'] })]);
+    const human = await cli(['sessions', 'find', '--value', PLANTED, ...storeArgs], { SKILLGATE_MASKING_KEY: KEY });
+    expect(human.stdout).toMatch(/req_2\s+RETURNED by Claude/);
+    expect((await cli(['sessions', 'show', SID, ...storeArgs, '--output', 'json'])).stdout).not.toContain(PLANTED);
+    expect((await cli(['sessions', 'find', '--value', 'nobody@example.com', ...storeArgs], { SKILLGATE_MASKING_KEY: KEY })).stdout).toMatch(/no event contains that value/);
+    expect((await cli(['sessions', 'find', '--value', PLANTED, ...storeArgs])).stderr).toMatch(/installation key/);
+  });
+
+  it('verifies, exports a bundle that verifies offline, and fails naming what was tampered with', async () => {
+    const ok = await cli(['sessions', 'verify', '--all', ...storeArgs]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(new RegExp(`${SID}: ok \\(\\d+ events\\)`));
+    const out = join(work, 'evidence.json');
+    const exported = await cli(['sessions', 'export', SID, ...storeArgs, '--out', out]);
+    expect(exported.code).toBe(0);
+    expect((await cli(['verify', out])).code).toBe(0);
+    const bundle = JSON.parse(readFileSync(out, 'utf8'));
+    bundle.sessions[SID][3].data.status = 500;
+    const tamperedFile = join(work, 'tampered.json');
+    writeFileSync(tamperedFile, JSON.stringify(bundle));
+    const bad = await cli(['verify', tamperedFile]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/altered: event seq 3 of session ses_cli_conversation was altered/);
+  });
+});
+
+describe('skillgate sessions verify on a tampered local store', () => {
+  it('exits 1 naming the first altered event', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'sg-cli-t-')), 'records');
+    const store = new FileSessionStore(dir);
+    await recordConversation(store);
+    await store.close();
+    const file = join(dir, 'sessions', `${SID}.jsonl`);
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    lines[1] = lines[1]!.replace('"allow"', '"deny"');
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const res = await cli(['sessions', 'verify', SID, '--dir', dir]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/verification failed: altered: event seq 1 of session ses_cli_conversation/);
+  });
+
+  it('says what to do when no record exists', async () => {
+    const res = await cli(['sessions', 'list', '--dir', join(tmpdir(), 'sg-does-not-exist')]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/no record at .*pass --dir DIR, or --redis URL/);
+  });
+});
