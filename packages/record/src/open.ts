@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { RecordSigner } from './checkpoint.js';
 import { FileSessionStore } from './file-store.js';
 import { SessionRecorder, type RecorderLog } from './recorder.js';
-import { RedisSessionStore, type RedisRetention } from './redis-store.js';
+import type { RedisRetention } from './redis-store.js';
 import type { SessionStore } from './store.js';
 
 export const DEFAULT_RECORD_DIR = './.skillgate/records';
@@ -64,6 +64,8 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
  */
 export async function openSessionStore(cfg: Pick<RecordConfig, 'redisUrl' | 'recordDir' | 'redisPrefix' | 'retention'>, opts: { failFast?: boolean } = {}): Promise<SessionStore> {
   if (!cfg.redisUrl) return new FileSessionStore(cfg.recordDir);
+  // Loaded only when Redis is used: ioredis alone is ~17 MB of a process's memory.
+  const { RedisSessionStore } = await import('./redis-store.js');
   const store = new RedisSessionStore({ redis: cfg.redisUrl, prefix: cfg.redisPrefix, retention: cfg.retention, failFast: opts.failFast });
   if (!opts.failFast) {
     try {
