@@ -132,12 +132,12 @@ export async function setup({ heartbeatMs = 1000, logLevel = process.env.SKILLGA
   }
 
   /** Starts a real sidecar child process for a pod; resolves with its claude URL. */
-  function sidecarProcess(pod, upstreamUrl) {
+  function sidecarProcess(pod, upstreamUrl, extraEnv = {}) {
     const child = spawn(process.execPath, [path.join(HERE, 'sidecar-process.mjs')], {
       env: {
         ...process.env, SKILLGATE_CONTROLLER_URL: controller.url, SKILLGATE_TOKEN_FILE: pod.tokenFile, REDIS_URL, SKILLGATE_REDIS_PREFIX: prefix,
         SKILLGATE_UPSTREAM_URL: upstreamUrl, SKILLGATE_POD_NAME: pod.name, SKILLGATE_POD_NAMESPACE: pod.namespace, SKILLGATE_LOG_LEVEL: 'error',
-        SKILLGATE_RECORD_DIR: path.join(tmp, `records-${pod.name}`),
+        SKILLGATE_RECORD_DIR: path.join(tmp, `records-${pod.name}`), ...extraEnv,
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

@@ -189,7 +189,9 @@ export async function startController(input: ControllerConfigInput | ControllerC
   const started: Reconciler[] = [];
   let server: Server | undefined;
   let announcing = false;
-  const close = async (): Promise<void> => {
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => (closing ??= shutdown());
+  const shutdown = async (): Promise<void> => {
     if (server) await new Promise<void>((r) => { server!.closeAllConnections(); server!.close(() => r()); });
     if (elector) await elector.stop();
     else if (leading) await stopLeading();

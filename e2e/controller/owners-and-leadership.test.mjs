@@ -1,0 +1,177 @@
+// Owners from pod annotations, reassignment lifting an offboarding cascade for one skill, SkillLock
+// counters, and leader election between two controller replicas — on a real kube-apiserver (RBAC,
+// watches, Leases), real Redis and real sidecar processes.
+import { randomBytes } from 'node:crypto';
+import { setup, endlessSse, openStream, within } from './harness.mjs';
+
+let h;
+let upstream;
+beforeAll(async () => {
+  h = await setup({ lockStatsIntervalMs: 200 });
+  upstream = await endlessSse();
+}, 180_000);
+afterAll(async () => {
+  await upstream?.close();
+  await h?.stop();
+});
+
+/** Polls `check` every `everyMs` until it returns a truthy value; fails after `timeoutMs`. */
+async function eventually(check, timeoutMs, what, everyMs = 100) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await check();
+    if (last) return last;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Status of a new streaming request through a sidecar (the stream is closed once headers arrive). */
+async function requestStatus(sidecar) {
+  const s = await openStream(sidecar.claudeUrl);
+  if (s.status === 200) s.close();
+  else await s.ended;
+  return { status: s.status, text: s.text() };
+}
+
+const scimUser = async (email) => (await h.scim('GET', `/Users?filter=${encodeURIComponent(`userName eq "${email}"`)}`)).body.Resources[0];
+
+describe('owners from pod annotations and reassignment', () => {
+  test('an owner first seen on a pod annotation is registered as an active owner', async () => {
+    const email = `newcomer${h.domain}`;
+    expect(await scimUser(email)).toBeUndefined();
+    await h.skillPod('newcomer-pod', { skill: 'intro', owner: email });
+    const user = await eventually(() => scimUser(email), 10_000, 'the pod\'s owner to be registered');
+    expect(user.active).toBe(true);
+  });
+
+  test('reassigning a skill of an offboarded owner to an active owner, by an allowed user, lifts the cascade for that skill only', async () => {
+    const leaving = `leaver${h.domain}`;
+    const taking = `taker${h.domain}`;
+    const created = await h.scim('POST', '/Users', { userName: leaving, active: true });
+    const [x, y] = await Promise.all([
+      h.skillPod('skill-x', { skill: 'x', owner: leaving }),
+      h.skillPod('skill-y', { skill: 'y', owner: leaving }),
+    ]);
+    // SKILLGATE_E2E_REVOCATION_BY_NAME: see sidecar-process.mjs (a sidecar fix pending with the lead).
+    const env = { SKILLGATE_E2E_REVOCATION_BY_NAME: '1', SKILLGATE_OWNER: leaving };
+    const [sx, sy] = await Promise.all([h.sidecarProcess(x, upstream.url, env), h.sidecarProcess(y, upstream.url, env)]);
+    expect((await requestStatus(sx)).status).toBe(200);
+    expect((await requestStatus(sy)).status).toBe(200);
+
+    expect((await h.scim('PATCH', `/Users/${created.body.id}`, { Operations: [{ op: 'replace', value: { active: false } }] })).status).toBe(200);
+    await eventually(async () => (await requestStatus(sx)).status === 403, 5000, 'skill x to be refused after offboarding');
+    await eventually(async () => (await requestStatus(sy)).status === 403, 5000, 'skill y to be refused after offboarding');
+
+    // Who may reassign is RBAC's call: a platform lead may patch pods in the namespace, an intern may not.
+    await h.cp.request('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${h.teamNs}/roles`, {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'skill-owner-editor' },
+      rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'] }],
+    });
+    await h.cp.request('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${h.teamNs}/rolebindings`, {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'platform-lead-edits-owners' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'skill-owner-editor' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'platform-lead' }],
+    });
+    const lead = h.cp.ca.issue(`platform-lead-${h.runId}`, { cn: 'platform-lead', usage: 'client' });
+    const intern = h.cp.ca.issue(`intern-${h.runId}`, { cn: 'intern', usage: 'client' });
+    const patch = { metadata: { annotations: { 'skillgate.dev/owner': taking } } };
+    const opts = { contentType: 'application/merge-patch+json' };
+    const refused = await h.cp.requestAs({ cert: intern.certPem, key: intern.keyPem }, 'PATCH', `/api/v1/namespaces/${h.teamNs}/pods/skill-x`, patch, opts);
+    expect(refused.status).toBe(403);
+    const reassigned = await h.cp.requestAs({ cert: lead.certPem, key: lead.keyPem }, 'PATCH', `/api/v1/namespaces/${h.teamNs}/pods/skill-x`, patch, opts);
+    expect(reassigned.status).toBe(200);
+
+    // The sidecar re-exchanges (it retries while refused) and gets a token naming the new owner.
+    let last;
+    await eventually(async () => (last = await requestStatus(sx)).status === 200, 30_000, 'skill x to work again under its new owner', 200)
+      .catch((err) => { throw new Error(`${err.message}; last answer ${last?.status}: ${last?.text}`); });
+    const after = await h.exchange(x.token);
+    expect(after.status).toBe(200);
+    expect(after.body.skill_identity.owner).toBe(taking);
+    // The owner stays offboarded: their other skill is still refused, and no token is issued for it.
+    const stillRefused = await requestStatus(sy);
+    expect(stillRefused.status).toBe(403);
+    expect(stillRefused.text).toContain(`owner ${leaving}`);
+    expect(stillRefused.text).toContain('offboarded');
+    const yExchange = await h.exchange(y.token);
+    expect(yExchange.status).toBe(403);
+    expect(yExchange.body.error).toBe('access_denied');
+    expect((await scimUser(leaving)).active).toBe(false);
+    expect(h.events.some((e) => e.name === 'skillReassigned' && e.pod === 'skill-x' && e.from === leaving && e.to === taking)).toBe(true);
+  }, 90_000);
+});
+
+describe('SkillLock counters', () => {
+  test('what sidecars count for a lock in Redis appears in the SkillLock status', async () => {
+    const name = `counted-${h.runId}`;
+    await h.cp.request('POST', '/apis/skillgate.dev/v1alpha1/skilllocks', {
+      apiVersion: 'skillgate.dev/v1alpha1', kind: 'SkillLock', metadata: { name },
+      spec: { target: { kind: 'owner', value: `counted${h.domain}` }, reason: 'counter test', createdBy: 'e2e' },
+    });
+    // What a sidecar does when this lock cuts a stream and refuses requests (HINCRBY, fire and forget).
+    await h.redis.multi().hincrby(`${h.prefix}locks:stats:${name}`, 'streamsKilled', 2).hincrby(`${h.prefix}locks:stats:${name}`, 'requestsRefused', 5).exec();
+    const status = await eventually(async () => {
+      const r = await h.cp.request('GET', `/apis/skillgate.dev/v1alpha1/skilllocks/${name}`);
+      return r.body.status?.requestsRefused === 5 ? r.body.status : undefined;
+    }, 10_000, 'the counters to reach the SkillLock status');
+    expect(status.streamsKilled).toBe(2);
+  });
+});
+
+describe('leader election with two controller replicas', () => {
+  test('only the Lease holder publishes the lock feed; when it stops, the other takes over and publishes', async () => {
+    const firstEvents = [];
+    const secondEvents = [];
+    const tap = (list) => new Proxy({}, { get: (_t, name) => (e) => list.push({ name, ...e }) });
+    // Stop the suite's controller: two fresh replicas compete for the Lease from here on.
+    await h.controller.close();
+    const first = await h.startReplica({ identity: `first-${h.runId}`, events: tap(firstEvents) });
+    const second = await h.startReplica({ identity: `second-${h.runId}`, events: tap(secondEvents) });
+    try {
+      expect(first.isLeader()).toBe(true);
+      expect(second.isLeader()).toBe(false);
+      const lease = await h.cp.request('GET', `/apis/coordination.k8s.io/v1/namespaces/${h.sgNs}/leases/skillgate-controller`);
+      expect(lease.body.spec.holderIdentity).toBe(`first-${h.runId}`);
+
+      // Both replicas serve the token exchange.
+      const pod = await h.skillPod('leader-pod', { skill: 'lead', owner: `steady${h.domain}` });
+      for (const c of [first, second]) {
+        const form = new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: pod.token, subject_token_type: 'urn:ietf:params:oauth:token-type:jwt' });
+        const res = await fetch(`${c.url}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form });
+        expect(res.status).toBe(200);
+      }
+
+      const lock = async (name) => h.cp.request('POST', '/apis/skillgate.dev/v1alpha1/skilllocks', {
+        apiVersion: 'skillgate.dev/v1alpha1', kind: 'SkillLock', metadata: { name },
+        spec: { target: { kind: 'skill', value: `skill-${name}` }, reason: 'leader test', createdBy: 'e2e' },
+      });
+      const published = (events, name) => events.some((e) => e.name === 'lockPublished' && e.lock.name === name);
+      const one = `lead-one-${randomBytes(3).toString('hex')}`;
+      await lock(one);
+      await eventually(() => published(firstEvents, one), 5000, 'the leader to publish the lock');
+      // The follower saw the same object (it answers token exchanges with it) but published nothing.
+      await eventually(() => second.context.locks.inForce.get(one), 5000, 'the follower to see the lock');
+      expect(published(secondEvents, one)).toBe(false);
+
+      const t0 = Date.now();
+      await first.close();
+      await eventually(() => second.isLeader(), 10_000, 'the second replica to take over');
+      const takeoverMs = Date.now() - t0;
+      expect(takeoverMs).toBeLessThan(5000); // released on stop, so no wait for the lease to expire
+      const two = `lead-two-${randomBytes(3).toString('hex')}`;
+      await lock(two);
+      await eventually(() => published(secondEvents, two), 5000, 'the new leader to publish the lock');
+      const leaseAfter = await h.cp.request('GET', `/apis/coordination.k8s.io/v1/namespaces/${h.sgNs}/leases/skillgate-controller`);
+      expect(leaseAfter.body.spec.holderIdentity).toBe(`second-${h.runId}`);
+      expect(leaseAfter.body.spec.leaseTransitions).toBeGreaterThanOrEqual(1);
+      // The feed the sidecars read carries both locks at a version beyond the first leader's.
+      const snapshot = JSON.parse(await h.redis.get(`${h.prefix}locks:snapshot`));
+      expect(snapshot.locks.map((l) => l.name)).toEqual(expect.arrayContaining([one, two]));
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  }, 60_000);
+});
