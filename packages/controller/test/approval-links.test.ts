@@ -1,0 +1,173 @@
+// The approval notification and its signed links, as an approver meets them: a real local HTTP
+// receiver stands in for the Slack incoming webhook (the one thing that cannot exist here), the
+// message's buttons are followed against the controller's link routes on a real socket, and only a
+// genuine, unexpired link for that approval and action records a decision.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { SkillApproval } from '@skillgate/api';
+import { approvalLinkRoutes, approvalMessage, linkUrls, postNotification, type SlackMessage } from '../src/approvals/index.js';
+
+const SECRET = 'link-secret-0123456789abcdef';
+const NOW = Date.parse('2026-11-25T12:00:00Z');
+
+const approval: SkillApproval = {
+  apiVersion: 'skillgate.dev/v1alpha1',
+  kind: 'SkillApproval',
+  metadata: { name: 'apr-1a2b3c', namespace: 'team-a' },
+  spec: {
+    identity: { namespace: 'team-a', serviceAccount: 'default', pod: 'summarize-0', skill: 'summarize', owner: 'erin@example.com' },
+    requestId: 'req_1', sessionId: 'ses_1', requestDigest: `sha256:${'ab'.repeat(32)}`, policy: 'team-a/guarded',
+    rules: ['team-a/guarded/ssn'], reasons: ['the newest user turn contains 1 US SSN'],
+    summary: { model: 'claude-sonnet-4-5', stream: true, findings: [{ type: 'us_ssn', count: 1 }], excerpt: 'my SSN is [US_SSN]' },
+    approvers: { groups: ['security'], quorum: 1 }, expiresAt: '2026-11-25T12:05:00Z',
+  },
+};
+
+interface Listening { url: string; close(): Promise<void> }
+
+function serve(handler: http.RequestListener): Promise<Listening> {
+  const server = http.createServer(handler);
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  })));
+}
+
+/** A Slack-compatible incoming webhook: records every JSON body, answers with `status`. */
+async function webhookReceiver(status = 200): Promise<Listening & { received: Array<{ contentType: string | undefined; body: SlackMessage }> }> {
+  const received: Array<{ contentType: string | undefined; body: SlackMessage }> = [];
+  const l = await serve((req, res) => {
+    let text = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => { text += c; });
+    req.on('end', () => {
+      received.push({ contentType: req.headers['content-type'], body: JSON.parse(text) as SlackMessage });
+      res.writeHead(status, { 'content-type': 'text/plain' });
+      res.end(status === 200 ? 'ok' : 'invalid_payload');
+    });
+  });
+  return { ...l, received };
+}
+
+type Decision = { namespace: string; name: string; user: string; groups: string[]; decision: string; reason: string };
+
+/** The controller's link routes on a real socket, with a recording `decide` and a fixed clock. */
+async function linkServer(now: () => number, answer: { phase?: string; problem?: string } = { phase: 'Approved' }): Promise<Listening & { decisions: Decision[] }> {
+  const decisions: Decision[] = [];
+  const route = approvalLinkRoutes({
+    secret: SECRET,
+    now,
+    decide: async (namespace, name, d) => { decisions.push({ namespace, name, ...d }); return answer; },
+  });
+  const l = await serve((req, res) => {
+    if (!route(req, res)) { res.writeHead(404); res.end(); }
+  });
+  return { ...l, decisions };
+}
+
+const buttons = (m: SlackMessage): Record<string, string> => {
+  const actions = m.blocks.find((b) => b.type === 'actions') as { elements: Array<{ text: { text: string }; url: string }> } | undefined;
+  return Object.fromEntries((actions?.elements ?? []).map((e) => [e.text.text, e.url]));
+};
+
+describe('approval notifications to a Slack-compatible webhook', () => {
+  test('one POST of JSON carries text, the masked summary and approve/deny buttons with signed links', async () => {
+    const hook = await webhookReceiver();
+    try {
+      await postNotification(hook.url, approvalMessage(approval, linkUrls('https://skillgate.example.com', SECRET, 'team-a', 'apr-1a2b3c', approval.spec.expiresAt)));
+      expect(hook.received).toHaveLength(1);
+      const { contentType, body } = hook.received[0]!;
+      expect(contentType).toBe('application/json');
+      expect(body.text).toContain('Approval needed for skill summarize');
+      expect(JSON.stringify(body.blocks)).toContain('us_ssn×1');
+      expect(JSON.stringify(body.blocks)).toContain('[US_SSN]');
+      const b = buttons(body);
+      expect(b.Approve).toMatch(/^https:\/\/skillgate\.example\.com\/approvals\/team-a\/apr-1a2b3c\/approve\?token=[\w-]+\.[\w-]+$/);
+      expect(b.Deny).toMatch(/\/approvals\/team-a\/apr-1a2b3c\/deny\?token=/);
+    } finally {
+      await hook.close();
+    }
+  });
+
+  test('a webhook that answers an error makes the delivery fail, so the reconciler retries', async () => {
+    const hook = await webhookReceiver(400);
+    try {
+      await expect(postNotification(hook.url, approvalMessage(approval))).rejects.toThrow(/answered 400/);
+    } finally {
+      await hook.close();
+    }
+  });
+});
+
+describe('signed approve/deny links served by the controller', () => {
+  let links: Awaited<ReturnType<typeof linkServer>>;
+  let clock = NOW;
+  beforeAll(async () => { links = await linkServer(() => clock); });
+  afterAll(() => links.close());
+  beforeEach(() => { clock = NOW; links.decisions.length = 0; });
+
+  /** The links a notification would carry, pointing at the live link server. */
+  const urls = () => linkUrls(links.url, SECRET, 'team-a', 'apr-1a2b3c', approval.spec.expiresAt);
+  const post = (url: string, headers: Record<string, string> = { 'x-forwarded-user': 'sam', 'x-forwarded-groups': 'security, oncall' }) =>
+    fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: 'reason=checked+with+the+owner' });
+
+  test('opening a valid link shows a confirmation form and decides nothing', async () => {
+    const res = await fetch(urls().approve);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('<form method="post">');
+    expect(links.decisions).toHaveLength(0);
+  });
+
+  test('submitting a valid link records the decision of the user the proxy authenticated', async () => {
+    const res = await post(urls().approve);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('now Approved');
+    expect(links.decisions).toEqual([{ namespace: 'team-a', name: 'apr-1a2b3c', user: 'sam', groups: ['security', 'oncall'], decision: 'approve', reason: 'checked with the owner' }]);
+  });
+
+  test('a tampered link is refused: another action, another approval, or an altered signature', async () => {
+    const { approve, deny } = urls();
+    const token = new URL(approve).searchParams.get('token')!;
+    const asDeny = `${deny.split('?')[0]}?token=${token}`;
+    const otherApproval = approve.replace('apr-1a2b3c', 'apr-999999');
+    const [payload, mac] = token.split('.') as [string, string];
+    const flipped = `${approve.split('?')[0]}?token=${payload}.${mac.slice(0, -2)}${mac.endsWith('AA') ? 'BB' : 'AA'}`;
+    const forgedPayload = `${approve.split('?')[0]}?token=${Buffer.from(JSON.stringify(['team-a', 'apr-1a2b3c', 'approve', 9_999_999_999])).toString('base64url')}.${mac}`;
+    for (const url of [asDeny, otherApproval, flipped, forgedPayload]) {
+      const res = await post(url);
+      expect(res.status).toBe(403);
+      expect(await res.text()).toMatch(/another approval or action|signature is invalid/);
+    }
+    expect(links.decisions).toHaveLength(0);
+  });
+
+  test('a link is refused once the approval has expired', async () => {
+    clock = Date.parse(approval.spec.expiresAt) + 1000;
+    const res = await post(urls().approve);
+    expect(res.status).toBe(403);
+    expect(await res.text()).toContain('link token has expired');
+    expect(links.decisions).toHaveLength(0);
+  });
+
+  test('a valid link without an authenticated user cannot act', async () => {
+    const res = await post(urls().deny, {});
+    expect(res.status).toBe(401);
+    expect(links.decisions).toHaveLength(0);
+  });
+
+  test('a decision the approval refuses (e.g. the owner approving) is reported, not counted', async () => {
+    const refusing = await linkServer(() => NOW, { problem: 'erin@example.com owns the skill and cannot approve its requests' });
+    try {
+      const url = linkUrls(refusing.url, SECRET, 'team-a', 'apr-1a2b3c', approval.spec.expiresAt).approve;
+      const res = await fetch(url, { method: 'POST', headers: { 'x-forwarded-user': 'erin@example.com' }, body: 'reason=mine' });
+      expect(res.status).toBe(409);
+      expect(await res.text()).toContain('cannot approve');
+    } finally {
+      await refusing.close();
+    }
+  });
+
+  test('paths that are not approval links fall through to the rest of the server', async () => {
+    expect((await fetch(`${links.url}/token`)).status).toBe(404);
+  });
+});
