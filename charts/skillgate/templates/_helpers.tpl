@@ -50,3 +50,29 @@ tolerations: {{- toYaml . | nindent 2 }}
 affinity: {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}
+
+{{- define "skillgate.webhookService" -}}{{ include "skillgate.fullname" . }}-webhook{{- end -}}
+
+{{/* Where sidecars reach the controller's token exchange: https only when the controller has a certificate. */}}
+{{- define "skillgate.controllerUrl" -}}
+{{ if .Values.controller.tls.existingSecret }}https{{ else }}http{{ end }}://{{ include "skillgate.fullname" . }}-controller.{{ .Release.Namespace }}.svc:8443
+{{- end -}}
+
+{{/* The webhook's injection config (parsed by @skillgate/webhook parseWebhookConfig: unknown keys are refused). */}}
+{{- define "skillgate.webhookConfig" -}}
+{{- dict
+    "sidecarImage" (include "skillgate.image" .)
+    "initImage" (include "skillgate.image" .)
+    "imagePullPolicy" .Values.image.pullPolicy
+    "sidecarUid" (.Values.injection.sidecarUid | int)
+    "controllerUrl" (include "skillgate.controllerUrl" .)
+    "redisUrl" .Values.redis.url
+    "upstreamUrl" .Values.upstream.url
+    "upstreamSecret" (dict "name" (include "skillgate.upstreamSecret" .) "key" .Values.upstream.secretKey "mountInSidecar" false)
+    "sidecarResources" .Values.injection.sidecarResources
+    "tokenExpirationSeconds" (.Values.injection.tokenExpirationSeconds | int)
+    "excludeOutboundPorts" .Values.injection.excludeOutboundPorts
+    "allowedExceptions" .Values.injection.allowedExceptions
+    "sidecarLogLevel" .Values.injection.sidecarLogLevel
+  | toYaml }}
+{{- end -}}

@@ -1,0 +1,218 @@
+// e2e: the Helm chart (charts/skillgate) proven against the real kube-apiserver and the real helm.
+// - helm lint --strict passes, with default values and with every optional part turned on;
+// - the rendered objects (default values; cert-manager + ServiceMonitor/PodMonitor + PrometheusRule
+//   + recorder + every controller option) are accepted by the API server's server-side dry run;
+// - the chart agrees with the code: its webhook configurations are those @skillgate/webhook
+//   generates, its injection config parses with the webhook's own parser, every variable it sets
+//   on the controller is read by the controller's code, every webhook flag exists;
+// - a real `helm install` succeeds (pods stay Pending: no scheduler here) and `helm uninstall`
+//   removes what it installed.
+// The CRD-copy check (charts/skillgate/crds == crds/) is in crds-sync.test.mjs (no control plane).
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { parseWebhookConfigText, webhookConfigurations } from '@skillgate/webhook';
+import { webhookCommand } from 'skillgate/commands/webhook';
+import { startControlPlane } from '../k8s/control-plane.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const CHART = path.join(ROOT, 'charts/skillgate');
+const RUN = randomBytes(3).toString('hex');
+const NS = `sg-chart-${RUN}`;
+const RELEASE = `sg-${RUN}`;
+
+// Every optional part on (secrets referenced by name only: a dry run does not mount them).
+const ALL_OPTIONS = [
+  'certManager.enabled=true', 'metrics.serviceMonitor.enabled=true', 'metrics.prometheusRule.enabled=true', 'recorder.enabled=true',
+  'controller.tls.existingSecret=ctl-tls', 'controller.signingKey.existingSecret=ctl-signing', 'controller.scim.enabled=true',
+  'controller.scim.existingSecret=ctl-scim', 'controller.approvals.notifyUrl=https://hooks.example.invalid/x',
+  'controller.approvals.publicUrl=https://skillgate.example.invalid', 'controller.approvals.linkSecret.existingSecret=ctl-links',
+  'controller.approvals.userHeader=x-auth-user', 'upstream.apiKey=sk-ant-not-real',
+  'injection.allowedExceptions[0].name=database', 'injection.excludeOutboundPorts[0]=5432',
+].flatMap((s) => ['--set', s]);
+
+// cert-manager's and the Prometheus operator's CRDs are not in this cluster. Minimal stand-ins
+// (right group, kind, scope and version; schema open: x-kubernetes-preserve-unknown-fields) let the
+// server-side dry run accept the objects' kinds and metadata; their spec is NOT validated here.
+function standInCrd(group, kind, plural) {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition',
+    metadata: { name: `${plural}.${group}`, labels: { 'skillgate.dev/e2e-stand-in': 'true' } },
+    spec: {
+      group, scope: 'Namespaced', names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
+      versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+    },
+  };
+}
+const STAND_INS = [
+  ['monitoring.coreos.com', 'ServiceMonitor', 'servicemonitors'], ['monitoring.coreos.com', 'PodMonitor', 'podmonitors'],
+  ['monitoring.coreos.com', 'PrometheusRule', 'prometheusrules'], ['cert-manager.io', 'Certificate', 'certificates'],
+  ['cert-manager.io', 'Issuer', 'issuers'],
+].map(([g, k, p]) => standInCrd(g, k, p));
+
+let cp;
+let tmp;
+let kubeVersion;
+const installedStandIns = [];
+
+/** Runs a cached binary against the harness cluster, asynchronously; rejects with stderr. */
+function run(bin, args, { input } = {}) {
+  const env = { ...process.env, KUBECONFIG: cp.kubeconfigPath, HELM_CACHE_HOME: path.join(tmp, 'helm-cache'), HELM_CONFIG_HOME: path.join(tmp, 'helm-config'), HELM_DATA_HOME: path.join(tmp, 'helm-data') };
+  for (const k of Object.keys(env)) if (/^(https?|all|no)_proxy$/i.test(k)) delete env[k];
+  return new Promise((resolve, reject) => {
+    const child = execFile(bin, args, { env, encoding: 'utf8', maxBuffer: 32 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${path.basename(bin)} ${args.join(' ')}: ${stderr || err.message}`));
+      else resolve(stdout);
+    });
+    child.stdin.end(input ?? '');
+  });
+}
+const helm = (args) => run(cp.helmBin, args);
+const kubectl = (args, input) => run(cp.kubectlBin, ['--kubeconfig', cp.kubeconfigPath, ...args], { input });
+
+async function render(extra = []) {
+  const out = await helm(['template', RELEASE, CHART, '--namespace', NS, '--kube-version', kubeVersion, ...extra]);
+  return parseAllDocuments(out).map((d) => d.toJS()).filter(Boolean);
+}
+
+const find = (objects, kind, suffix) => objects.find((o) => o.kind === kind && (!suffix || o.metadata.name.endsWith(suffix)));
+
+beforeAll(async () => {
+  cp = await startControlPlane();
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'skillgate-e2e-chart-'));
+  kubeVersion = JSON.parse(await kubectl(['version', '-o', 'json'])).serverVersion.gitVersion;
+  await cp.ensureNamespace(NS, {});
+  await kubectl(['apply', '--server-side', '-f', path.join(CHART, 'crds')]);
+  for (const crd of STAND_INS) {
+    const exists = (await cp.request('GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`)).status === 200;
+    if (exists) continue; // a real cluster may have the real ones: use those
+    await kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify(crd));
+    installedStandIns.push(crd.metadata.name);
+  }
+  const crds = ['skillpolicies.skillgate.dev', 'skillapprovals.skillgate.dev', 'skilllocks.skillgate.dev', ...STAND_INS.map((c) => c.metadata.name)];
+  await kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...crds.map((n) => `crd/${n}`)]);
+}, 600000);
+
+afterAll(async () => {
+  if (cp) {
+    await helm(['uninstall', RELEASE, '--namespace', NS, '--ignore-not-found']).catch(() => {});
+    for (const name of installedStandIns) await cp.request('DELETE', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`).catch(() => {});
+    await cp.deleteNamespace(NS).catch(() => {});
+  }
+  await cp?.stop();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('the Helm chart', () => {
+  test('helm lint --strict passes with default values and with every optional part on', async () => {
+    await expect(helm(['lint', '--strict', CHART, '--kube-version', kubeVersion])).resolves.toMatch(/0 chart\(s\) failed/);
+    await expect(helm(['lint', '--strict', CHART, '--kube-version', kubeVersion, ...ALL_OPTIONS])).resolves.toMatch(/0 chart\(s\) failed/);
+  });
+
+  test.each([
+    ['default values', []],
+    ['cert-manager, ServiceMonitor/PodMonitor, PrometheusRule, recorder and every controller option', ALL_OPTIONS],
+  ])('the API server accepts every object rendered with %s (server-side dry run)', async (_name, extra) => {
+    const objects = await render(extra);
+    expect(objects.length).toBeGreaterThan(10);
+    const kinds = new Set(objects.map((o) => o.kind));
+    if (extra.length) for (const k of ['Certificate', 'Issuer', 'ServiceMonitor', 'PodMonitor', 'PrometheusRule', 'StatefulSet']) expect(kinds).toContain(k);
+    const list = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects });
+    const out = await kubectl(['apply', '--server-side', '--dry-run=server', '--field-manager=skillgate-e2e', '-n', NS, '-o', 'name', '-f', '-'], list);
+    expect(out.trim().split('\n')).toHaveLength(objects.length);
+  });
+
+  test('its webhook configurations are the ones @skillgate/webhook generates, with an empty caBundle for the controller or cert-manager', async () => {
+    const objects = await render();
+    const fullname = `${RELEASE}-skillgate`;
+    const want = webhookConfigurations({ endpoint: { service: { namespace: NS, name: `${fullname}-webhook` } }, systemNamespace: NS });
+    const shape = (cfg) => cfg.webhooks.map((w) => ({
+      name: w.name, path: w.clientConfig.service.path, service: w.clientConfig.service.name, caBundle: w.clientConfig.caBundle,
+      rules: w.rules, namespaceSelector: w.namespaceSelector, matchConditions: w.matchConditions,
+      sideEffects: w.sideEffects, admissionReviewVersions: w.admissionReviewVersions, reinvocationPolicy: w.reinvocationPolicy,
+      failurePolicy: w.failurePolicy, matchPolicy: w.matchPolicy,
+    }));
+    expect(shape(find(objects, 'MutatingWebhookConfiguration'))).toEqual(shape(want.mutating));
+    expect(shape(find(objects, 'ValidatingWebhookConfiguration'))).toEqual(shape(want.validating));
+    expect(find(objects, 'MutatingWebhookConfiguration').metadata.name).toBe(`${fullname}-inject`);
+    expect(find(objects, 'ValidatingWebhookConfiguration').metadata.name).toBe(`${fullname}-validate`);
+  });
+
+  test('its injection config parses with the webhook\'s own parser and points sidecars at the controller Service', async () => {
+    for (const [extra, scheme] of [[[], 'http'], [ALL_OPTIONS, 'https']]) {
+      const objects = await render(extra);
+      const config = parseWebhookConfigText(find(objects, 'ConfigMap', '-webhook').data['config.yaml']);
+      expect(config.controllerUrl).toBe(`${scheme}://${RELEASE}-skillgate-controller.${NS}.svc:8443`);
+      expect(config.upstreamSecret).toEqual({ name: `${RELEASE}-skillgate-upstream`, key: 'api-key', mountInSidecar: false });
+      expect(config.sidecarImage).toBe('skillgate/skillgate:0.1.0');
+    }
+  });
+
+  test('every variable it sets on the controller is read by the controller\'s code, and every webhook flag exists', async () => {
+    const source = [];
+    const walk = (dir) => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (e.name.endsWith('.ts')) source.push(fs.readFileSync(p, 'utf8'));
+      }
+    };
+    walk(path.join(ROOT, 'packages/controller/src'));
+    const code = source.join('\n');
+    for (const extra of [[], ALL_OPTIONS]) {
+      const objects = await render(extra);
+      const controller = find(objects, 'Deployment', '-controller').spec.template.spec.containers[0];
+      const unread = controller.env.map((e) => e.name).filter((name) => !new RegExp(`\\b${name}\\b`).test(code));
+      expect(unread).toEqual([]);
+      expect(controller.args).toEqual(['controller']);
+      const webhook = find(objects, 'Deployment', '-webhook').spec.template.spec.containers[0];
+      expect(webhook.args[0]).toBe('webhook');
+      const flags = webhook.args.slice(1).map((a) => /^--([a-z-]+)=/.exec(a)?.[1]);
+      expect(flags.filter((f) => !f || !(f in webhookCommand.options))).toEqual([]);
+    }
+    const selfSigned = find(await render(), 'Deployment', '-controller').spec.template.spec.containers[0].env;
+    expect(selfSigned.find((e) => e.name === 'SKILLGATE_MANAGE_WEBHOOK_CERTS')?.value).toBe('true');
+    const certManager = find(await render(ALL_OPTIONS), 'Deployment', '-controller').spec.template.spec.containers[0].env;
+    expect(certManager.find((e) => e.name === 'SKILLGATE_MANAGE_WEBHOOK_CERTS')).toBeUndefined();
+  });
+
+  test('helm install succeeds on the real API server and helm uninstall removes what it installed', async () => {
+    await helm(['install', RELEASE, CHART, '--namespace', NS, '--set', 'upstream.apiKey=sk-ant-not-real']);
+    const fullname = `${RELEASE}-skillgate`;
+    const installed = [
+      `/apis/apps/v1/namespaces/${NS}/deployments/${fullname}-controller`,
+      `/apis/apps/v1/namespaces/${NS}/deployments/${fullname}-webhook`,
+      `/api/v1/namespaces/${NS}/configmaps/${fullname}-webhook`,
+      `/api/v1/namespaces/${NS}/secrets/${fullname}-upstream`,
+      `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${fullname}-inject`,
+      `/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/${fullname}-validate`,
+      `/apis/rbac.authorization.k8s.io/v1/clusterroles/${fullname}-controller`,
+      `/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/roles/${fullname}-controller`,
+    ];
+    for (const p of installed) expect([p, (await cp.request('GET', p)).status]).toEqual([p, 200]);
+    expect(JSON.parse(await helm(['status', RELEASE, '--namespace', NS, '-o', 'json'])).info.status).toBe('deployed');
+    // The controller's ServiceAccount may do what its loops need, and no more (RBAC is enforced here).
+    // (`kubectl auth can-i --quiet` answers with its exit code: 0 yes, 1 no.)
+    const can = (verb, resource) => kubectl(['auth', 'can-i', '--quiet', verb, resource, '-n', NS, '--as', `system:serviceaccount:${NS}:${fullname}-controller`]).then(() => true, () => false);
+    expect(await can('update', `secret/${fullname}-webhook-tls`)).toBe(true);
+    expect(await can('update', `secret/${fullname}-webhook-tls-ca`)).toBe(true);
+    expect(await can('get', `secret/${fullname}-upstream`)).toBe(true);
+    expect(await can('get', 'secret/some-other-secret')).toBe(false);
+    expect(await can('update', `secret/${fullname}-upstream`)).toBe(false);
+    expect(await can('update', `mutatingwebhookconfiguration/${fullname}-inject`)).toBe(true);
+    expect(await can('update', `validatingwebhookconfiguration/${fullname}-validate`)).toBe(true);
+    expect(await can('update', 'mutatingwebhookconfiguration/someone-elses')).toBe(false);
+    expect(await can('create', 'tokenreviews.authentication.k8s.io')).toBe(true);
+    expect(await can('watch', 'pods')).toBe(true);
+    expect(await can('create', 'pods')).toBe(false);
+
+    await helm(['uninstall', RELEASE, '--namespace', NS, '--wait', '--timeout', '60s']);
+    for (const p of installed) expect([p, (await cp.request('GET', p)).status]).toEqual([p, 404]);
+    // helm never deletes CRDs it installed from crds/ (by design: deleting them deletes every object).
+    expect((await cp.request('GET', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/skillpolicies.skillgate.dev')).status).toBe(200);
+  });
+});
