@@ -5,6 +5,7 @@
 import { approvalReconciler } from './approvals/index.js';
 import { policyStatusReconciler } from './policies/index.js';
 import { webhookCertReconcilers } from './webhook-certs/index.js';
+import { sidecarRbacLoop } from './sidecar-rbac/index.js';
 import type { ControllerContext } from './controller.js';
 import type { Reconciler } from './reconciler.js';
 
@@ -32,5 +33,6 @@ export function standardLoops(): LoopFactory[] {
     approvalsLoop,
     policyStatusLoop,
     ...webhookCertReconcilers(process.env), // webhook TLS, self-signed mode (SKILLGATE_MANAGE_WEBHOOK_CERTS=true)
+    sidecarRbacLoop, // RoleBinding skillgate-sidecar in every namespace labelled skillgate.dev/inject=enabled
   ];
 }

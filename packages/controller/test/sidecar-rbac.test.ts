@@ -1,8 +1,21 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { kubeClients } from '../src/kube.js';
+import { SidecarRbacReconciler } from '../src/sidecar-rbac/reconciler.js';
 import {
   MANAGED_BY, MANAGED_BY_LABEL, defaultSidecarRbacNames, desiredRoleBinding, planAll, planNamespace, type RoleBindingView,
 } from '../src/sidecar-rbac/plan.js';
 
 const names = defaultSidecarRbacNames();
+// A kubeconfig that is never dialled (building a reconciler makes no request).
+const kubeconfigFile = path.join(mkdtempSync(path.join(tmpdir(), 'sg-rbac-')), 'config');
+writeFileSync(kubeconfigFile, JSON.stringify({
+  apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
+  clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:1' } }], users: [{ name: 'u', user: { token: 'x' } }], contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
+}));
 const enabled = (name: string) => ({ name, labels: { 'skillgate.dev/inject': 'enabled' } });
 const existing = (namespace: string, patch: (b: RoleBindingView) => void = () => {}): RoleBindingView => {
   const b = structuredClone(desiredRoleBinding(namespace, names));
@@ -68,5 +81,15 @@ describe('sidecar RBAC plan', () => {
   test('the ClusterRole and binding names can be configured', () => {
     const custom = { bindingName: 'sg', clusterRoleName: 'sg-sidecar' };
     expect(planNamespace(enabled('x'), undefined, custom)).toMatchObject({ op: 'create', binding: { metadata: { name: 'sg' }, roleRef: { name: 'sg-sidecar' } } });
+  });
+});
+
+describe('SidecarRbacReconciler', () => {
+  test('can be built again on the same registry, as a leader loop is each time the replica wins the Lease', () => {
+    const registry = new Registry();
+    const kube = kubeClients(kubeconfigFile);
+    const make = () => new SidecarRbacReconciler({ kube, log: pino({ level: 'silent' }), registry });
+    expect(() => { make(); make(); }).not.toThrow();
+    expect(registry.getSingleMetric('skillgate_controller_sidecar_rolebinding_changes_total')).toBeDefined();
   });
 });

@@ -80,9 +80,12 @@ export class SidecarRbacReconciler implements Reconciler {
     this.rbac = deps.kube.config.makeApiClient(RbacAuthorizationV1Api);
     this.resyncMs = deps.resyncMs ?? 300_000;
     this.retryMs = deps.retryMs ?? 1000;
-    const registers = deps.registry ? [deps.registry] : [];
-    this.changes = new Counter({ name: 'skillgate_controller_sidecar_rolebinding_changes_total', help: 'skillgate-sidecar RoleBindings created, updated, recreated or deleted.', labelNames: ['op'] as const, registers });
-    this.failures = new Counter({ name: 'skillgate_controller_sidecar_rbac_failures_total', help: 'Sidecar RBAC passes that failed and will be retried.', registers });
+    // A leader loop is rebuilt each time the replica wins the Lease: reuse metrics already registered.
+    const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> =>
+      (deps.registry?.getSingleMetric(name) as Counter<L> | undefined)
+      ?? new Counter({ name, help, labelNames, registers: deps.registry ? [deps.registry] : [] });
+    this.changes = counter('skillgate_controller_sidecar_rolebinding_changes_total', 'skillgate-sidecar RoleBindings created, updated, recreated or deleted.', ['op'] as const);
+    this.failures = counter('skillgate_controller_sidecar_rbac_failures_total', 'Sidecar RBAC passes that failed and will be retried.', []);
   }
 
   /** Runs the first full pass (a failure is logged and retried, never thrown), then watches namespaces. */
