@@ -7,10 +7,11 @@
 //   - cut:     when each matching stream received its end (event: error, then close);
 //   - refused: when a new request on each matching sidecar is first refused (polled every 5 ms).
 // Rounds 1..R lock the owner with a SkillLock object (POST to the API server, as `skillgate lock`);
-// the last round deprovisions the owner through SCIM (PATCH active=false, as Okta/Entra do).
+// then S rounds deprovision the owner through SCIM (PATCH active=false, as Okta/Entra do), each
+// followed by a reinstatement (PATCH active=true) and a wait until every sidecar serves again.
 // Prints a markdown table and writes JSON to bench/results/revocation.json.
 //
-//   node bench/revocation/run.mjs [--sidecars 20] [--rounds 5]
+//   node bench/revocation/run.mjs [--sidecars 20] [--rounds 5] [--scim-rounds 5]
 import fs from 'node:fs';
 import path from 'node:path';
 import http from 'node:http';
@@ -19,9 +20,10 @@ import { parseArgs } from 'node:util';
 import { setup, endlessSse, openStream, within } from '../../e2e/controller/harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const { values } = parseArgs({ options: { sidecars: { type: 'string', default: '20' }, rounds: { type: 'string', default: '5' } } });
+const { values } = parseArgs({ options: { sidecars: { type: 'string', default: '20' }, rounds: { type: 'string', default: '5' }, 'scim-rounds': { type: 'string', default: '5' } } });
 const N = Number(values.sidecars);
 const ROUNDS = Number(values.rounds);
+const SCIM_ROUNDS = Number(values['scim-rounds']);
 
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]; };
 const fmt = (x) => `${x.toFixed(1)} ms`;
@@ -60,8 +62,9 @@ try {
   const controls = await Promise.all(controlPods.map((p) => h.sidecarProcess(p, upstream.url)));
   const scimUser = await h.scim('POST', '/Users', { userName: owner, active: true });
 
-  for (let round = 1; round <= ROUNDS + 1; round++) {
-    const viaScim = round === ROUNDS + 1;
+  const allServe = (what) => within((async () => { for (;;) { const codes = await Promise.all(sidecars.map((s) => probe(s.claudeUrl))); if (codes.every((c) => c === 200)) return; await new Promise((r) => setTimeout(r, 20)); } })(), 30_000, what);
+  for (let round = 1; round <= ROUNDS + SCIM_ROUNDS; round++) {
+    const viaScim = round > ROUNDS;
     const streams = await Promise.all(sidecars.map((s) => openStream(s.claudeUrl)));
     const controlStreams = await Promise.all(controls.map((s) => openStream(s.claudeUrl)));
     await within(Promise.all([...streams, ...controlStreams].map((s) => s.firstBytes)), 10_000, 'streams to start');
@@ -81,7 +84,10 @@ try {
     process.stderr.write(`round ${round} (${viaScim ? 'SCIM' : 'SkillLock'}): last cut ${fmt(Math.max(...cuts))}, last refusal ${fmt(Math.max(...refused))}, control alive=${controlAlive}\n`);
     if (!viaScim) {
       await h.cp.request('DELETE', `/apis/skillgate.dev/v1alpha1/skilllocks/bench-${round}`);
-      await within((async () => { for (;;) { const codes = await Promise.all(sidecars.map((s) => probe(s.claudeUrl))); if (codes.every((c) => c === 200)) return; await new Promise((r) => setTimeout(r, 20)); } })(), 10_000, 'unlock to propagate');
+      await allServe('unlock to propagate');
+    } else if (round < ROUNDS + SCIM_ROUNDS) {
+      await h.scim('PATCH', `/Users/${scimUser.body.id}`, { Operations: [{ op: 'replace', value: { active: true } }] });
+      await allServe('reinstatement to propagate');
     }
   }
 } finally {
@@ -89,13 +95,22 @@ try {
   await h.stop();
 }
 
+const scimRounds = results.rounds.filter((r) => r.via.startsWith('SCIM'));
+const lockRounds = results.rounds.filter((r) => !r.via.startsWith('SCIM'));
 const all = results.rounds.flatMap((r) => r.cuts);
 const lastCuts = results.rounds.map((r) => Math.max(...r.cuts));
 const refused = results.rounds.flatMap((r) => r.refused);
 const summary = {
   streamCutP50: pct(all, 50), streamCutP99: pct(all, 99), lastCutP50: pct(lastCuts, 50), lastCutMax: Math.max(...lastCuts),
   refusedP50: pct(refused, 50), refusedP99: pct(refused, 99), refusedMax: Math.max(...refused),
-  apiWriteP50: pct(results.rounds.map((r) => r.apiWriteMs), 50),
+  apiWriteP50: pct(lockRounds.map((r) => r.apiWriteMs), 50),
+  scimCallP50: scimRounds.length ? pct(scimRounds.map((r) => r.apiWriteMs), 50) : undefined,
+  scimRefusedP50: scimRounds.length ? pct(scimRounds.flatMap((r) => r.refused), 50) : undefined,
+  scimRefusedP99: scimRounds.length ? pct(scimRounds.flatMap((r) => r.refused), 99) : undefined,
+  scimRefusedMax: scimRounds.length ? Math.max(...scimRounds.flatMap((r) => r.refused)) : undefined,
+  scimCutP99: scimRounds.length ? pct(scimRounds.flatMap((r) => r.cuts), 99) : undefined,
+  lockRefusedP50: lockRounds.length ? pct(lockRounds.flatMap((r) => r.refused), 50) : undefined,
+  lockRefusedMax: lockRounds.length ? Math.max(...lockRounds.flatMap((r) => r.refused)) : undefined,
   controlAlways: results.rounds.every((r) => r.controlAlive), wellFormedCuts: results.rounds.every((r) => r.cutsWithError === r.cuts.length),
 };
 results.summary = summary;
@@ -108,10 +123,21 @@ const rows = [
   ['last stream cut per round, max', fmt(summary.lastCutMax)],
   ['new request refused, p50', fmt(summary.refusedP50)],
   ['new request refused, p99', fmt(summary.refusedP99)],
-  ['API write round trip, p50', fmt(summary.apiWriteP50)],
+  ['API write round trip (SkillLock POST), p50', fmt(summary.apiWriteP50)],
+  ...(summary.scimRefusedP50 !== undefined ? [
+    ['SCIM rounds: new request refused, p50', fmt(summary.scimRefusedP50)],
+    ['SCIM rounds: new request refused, p99', fmt(summary.scimRefusedP99)],
+    ['SCIM rounds: new request refused, max', fmt(summary.scimRefusedMax)],
+    ['SCIM rounds: stream cut, p99', fmt(summary.scimCutP99)],
+    ['SCIM PATCH round trip, p50', fmt(summary.scimCallP50)],
+  ] : []),
+  ...(summary.lockRefusedP50 !== undefined ? [
+    ['SkillLock rounds: new request refused, p50 / max', `${fmt(summary.lockRefusedP50)} / ${fmt(summary.lockRefusedMax)}`],
+  ] : []),
   ['control owner kept streaming', String(summary.controlAlways)],
   ['every cut was a well-formed event: error', String(summary.wellFormedCuts)],
 ];
-console.log(`\n### Revocation: ${N} target sidecar processes (+2 control), ${results.rounds.length} rounds (${ROUNDS} SkillLock, 1 SCIM)\n`);
+console.log(`\n### Revocation: ${N} target sidecar processes (+2 control), ${results.rounds.length} rounds (${ROUNDS} SkillLock, ${SCIM_ROUNDS} SCIM)\n`);
+console.log(`Per round (last cut / last refusal): ${results.rounds.map((r) => `${r.via.startsWith('SCIM') ? 'SCIM' : 'SkillLock'} ${Math.max(...r.cuts).toFixed(0)}/${Math.max(...r.refused).toFixed(0)}`).join(', ')} ms\n`);
 console.log('| measure (from just before the API write) | value |\n|---|---|');
 for (const [k, v] of rows) console.log(`| ${k} | ${v} |`);

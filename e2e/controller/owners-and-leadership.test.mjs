@@ -44,6 +44,11 @@ describe('owners from pod annotations and reassignment', () => {
     await h.skillPod('newcomer-pod', { skill: 'intro', owner: email });
     const user = await eventually(() => scimUser(email), 10_000, 'the pod\'s owner to be registered');
     expect(user.active).toBe(true);
+    // When the identity provider later provisions the same person, it adopts that record (no 409).
+    const provisioned = await h.scim('POST', '/Users', { userName: email, externalId: 'okta-00u1', active: true });
+    expect(provisioned.status).toBe(201);
+    expect(provisioned.body.id).toBe(user.id);
+    expect((await h.scim('POST', '/Users', { userName: email })).status).toBe(409);
   });
 
   test('reassigning a skill of an offboarded owner to an active owner, by an allowed user, lifts the cascade for that skill only', async () => {

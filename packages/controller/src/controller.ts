@@ -20,7 +20,7 @@ import { LockStatsReconciler } from './locks/stats.js';
 import { OwnerReconciler } from './owners/reconciler.js';
 import { OwnerStore } from './owners/store.js';
 import { OwnerLifecycle } from './owners/lifecycle.js';
-import { PodOwnerWatcher } from './owners/pods.js';
+import { POD_REGISTRATION_ACTOR, PodOwnerWatcher } from './owners/pods.js';
 import { scimHandler } from './owners/scim-server.js';
 import { LeaseElector } from './leader/lease.js';
 import { TokenExchange } from './token-exchange/exchange.js';
@@ -105,7 +105,7 @@ export async function startController(input: ControllerConfigInput | ControllerC
     leading: () => leading,
     knownOwner: (email) => owners.knows(email),
     registerOwner: async (email, seenOn) => {
-      if (await lifecycle.register(email, `pod-annotation:${seenOn.namespace}/${seenOn.pod}`)) log.info({ pod: `${seenOn.namespace}/${seenOn.pod}` }, 'owner first seen on a pod: registered as active');
+      if (await lifecycle.register(email, `${POD_REGISTRATION_ACTOR}${seenOn.namespace}/${seenOn.pod}`)) log.info({ pod: `${seenOn.namespace}/${seenOn.pod}` }, 'owner first seen on a pod: registered as active');
     },
     reassigned: async (r) => {
       const tokens = await issued.ofPod(r.namespace, r.pod, clock());

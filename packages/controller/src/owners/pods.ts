@@ -45,6 +45,9 @@ export interface PodOwnerWatcherDeps {
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
+/** `changedBy` prefix of owner records registered from a pod; SCIM may adopt such a record. */
+export const POD_REGISTRATION_ACTOR = 'pod-annotation:';
+
 /** The skill and owner a pod declares. Pure. */
 export function skillPodOf(pod: V1Pod): SkillPod | undefined {
   const skill = pod.metadata?.labels?.[LABEL_SKILL];

@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import type { ControllerMetrics } from '../metrics.js';
 import { readBody, sendJson } from '../http.js';
 import type { OwnerLifecycle } from './lifecycle.js';
+import { POD_REGISTRATION_ACTOR } from './pods.js';
 import type { OwnerStore } from './store.js';
 import { ScimError, listResponse, matchesFilter, parseFilter, patchFields, toScimUser, userFromBody, type UserFields } from './scim.js';
 
@@ -78,8 +79,9 @@ async function route(deps: ScimServerDeps, method: string, id: string | undefine
     if (method === 'POST') {
       const fields = userFromBody(await readJson(req));
       const stored = await deps.store.get(fields.userName);
+      // An owner the controller registered from a pod annotation is not the IdP's yet: adopt it.
       const existing = visible(stored);
-      if (existing) throw new ScimError(409, `a user with userName ${fields.userName} already exists (id ${existing.id})`, 'uniqueness');
+      if (existing && !existing.changedBy?.startsWith(POD_REGISTRATION_ACTOR)) throw new ScimError(409, `a user with userName ${fields.userName} already exists (id ${existing.id})`, 'uniqueness');
       const owner = await apply(deps, fields.userName, fields, stored, true);
       return { status: 201, body: toScimUser(owner, base) };
     }
