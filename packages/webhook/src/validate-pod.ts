@@ -51,10 +51,19 @@ function appContainers(pod: Pod): Array<{ c: Container; role: Role }> {
 function volumeTokenAudience(v: Volume): string | undefined {
   for (const s of v.projected?.sources ?? []) {
     const aud = s.serviceAccountToken?.audience;
-    if (s.serviceAccountToken && (!aud || aud === TOKEN_AUDIENCE)) return aud || 'the Kubernetes API';
+    if (!s.serviceAccountToken) continue;
+    if (!aud || API_AUDIENCE.test(aud)) return 'the Kubernetes API';
+    if (aud === TOKEN_AUDIENCE) return aud;
   }
   return undefined;
 }
+
+/**
+ * Audiences kube-apiservers commonly accept besides "none given" (--api-audiences defaults to the
+ * issuer, usually the in-cluster service URL). A cluster with another issuer (a cloud OIDC URL)
+ * accepts that too, which this cannot know without config: such tokens are the residual case.
+ */
+const API_AUDIENCE = /^(https:\/\/kubernetes\.default\.svc(\.[a-z0-9.-]+)?\/?|kubernetes|api)$/;
 
 /** Whether a volume exposes the Secret named `secretName` (directly or through a projection). */
 function volumeUsesSecret(v: Volume, secretName: string): boolean {

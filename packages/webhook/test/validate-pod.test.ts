@@ -96,12 +96,15 @@ describe('validatePod on CREATE', () => {
     pod.spec.volumes!.push(
       { name: 'api', projected: { sources: [{ serviceAccountToken: { path: 'token' } }] } },
       { name: 'gate', projected: { sources: [{ serviceAccountToken: { audience: 'skillgate', path: 'token' } }] } },
+      { name: 'svc', projected: { sources: [{ serviceAccountToken: { audience: 'https://kubernetes.default.svc.cluster.local', path: 'token' } }] } },
     );
+    pod.spec.containers.push({ name: 'helper', image: 'x', volumeMounts: [{ name: 'svc', mountPath: '/s' }] });
     pod.spec.initContainers!.push({ name: 'migrate', image: 'x', volumeMounts: [{ name: 'gate', mountPath: '/g' }] });
     pod.spec.containers[0]!.volumeMounts = [{ name: 'api', mountPath: '/k' }];
     const v = violations(pod);
     expect(v).toMatch(/container skill: mounts volume api, a ServiceAccount token for the Kubernetes API; remove that volumeMount/);
     expect(v).toMatch(/init container migrate: mounts volume gate, a ServiceAccount token for audience skillgate; remove that volumeMount/);
+    expect(v).toMatch(/container helper: mounts volume svc, a ServiceAccount token for the Kubernetes API/);
   });
 
   test('a ServiceAccount token for another audience (a cloud STS) is the skill\'s own business', () => {
