@@ -2,6 +2,9 @@
 // counters, and leader election between two controller replicas — on a real kube-apiserver (RBAC,
 // watches, Leases), real Redis and real sidecar processes.
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
 import { setup, endlessSse, openStream, within } from './harness.mjs';
 
 let h;
@@ -123,6 +126,61 @@ describe('SkillLock counters', () => {
     }, 10_000, 'the counters to reach the SkillLock status');
     expect(status.streamsKilled).toBe(2);
   });
+});
+
+describe('approvals run inside skillgate controller', () => {
+  test('a new SkillApproval is announced to the webhook with signed links, and following a link records the approver\'s decision', async () => {
+    const received = [];
+    let onMessage;
+    const gotMessage = new Promise((r) => { onMessage = r; });
+    const hook = http.createServer((req, res) => {
+      let text = '';
+      req.on('data', (c) => { text += c; });
+      req.on('end', () => { received.push(JSON.parse(text)); onMessage(); res.end('ok'); });
+    });
+    await new Promise((r) => hook.listen(0, '127.0.0.1', r));
+    const secretFile = path.join(h.tmp, 'link-secret');
+    fs.writeFileSync(secretFile, randomBytes(24).toString('hex'));
+    // The suite's controller leads; replace it by one configured for approvals (it takes the Lease).
+    await h.controller.close();
+    const ctl = await h.startReplica({ identity: `approvals-${h.runId}`, approvals: {
+      webhookUrl: `http://127.0.0.1:${hook.address().port}/hooks/T1`, linkBaseUrl: 'http://placeholder.invalid', linkSecretFile: secretFile,
+    } });
+    try {
+      await eventually(() => ctl.isLeader(), 10_000, 'the approvals replica to lead');
+      const name = `apr-${h.runId}`;
+      const created = await h.cp.request('POST', `/apis/skillgate.dev/v1alpha1/namespaces/${h.teamNs}/skillapprovals`, {
+        apiVersion: 'skillgate.dev/v1alpha1', kind: 'SkillApproval', metadata: { name },
+        spec: {
+          identity: { namespace: h.teamNs, serviceAccount: 'default', pod: 'p', skill: 'summarize', owner: `erin${h.domain}` },
+          requestId: 'req_e2e', sessionId: 'ses_e2e', requestDigest: 'ab'.repeat(32), policy: `${h.teamNs}/guarded`,
+          rules: [`${h.teamNs}/guarded/ssn`], reasons: ['the newest user turn contains 1 US SSN'], summary: { model: 'claude-test', stream: true },
+          approvers: { groups: ['security'], quorum: 1 }, expiresAt: new Date(Date.now() + 5 * 60_000).toISOString(),
+        },
+      });
+      expect(created.status).toBe(201);
+      await within(gotMessage, 10_000, 'the approval notification');
+      const actions = received[0].blocks.find((b) => b.type === 'actions');
+      const approve = new URL(actions.elements.find((e) => e.text.text === 'Approve').url);
+      expect(approve.pathname).toBe(`/approvals/${h.teamNs}/${name}/approve`);
+      // Follow the link on the controller itself (the proxy in front would set the user headers).
+      const url = `${ctl.url}${approve.pathname}${approve.search}`;
+      const tampered = url.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
+      const post = (u, headers) => fetch(u, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: 'reason=looked+fine' });
+      expect((await post(tampered, { 'x-forwarded-user': 'sam', 'x-forwarded-groups': 'security' })).status).toBe(403);
+      expect((await post(url, { 'x-forwarded-user': `erin${h.domain}`, 'x-forwarded-groups': 'security' })).status).toBe(409);
+      const ok = await post(url, { 'x-forwarded-user': 'sam', 'x-forwarded-groups': 'security' });
+      expect(ok.status).toBe(200);
+      const phase = await eventually(async () => {
+        const r = await h.cp.request('GET', `/apis/skillgate.dev/v1alpha1/namespaces/${h.teamNs}/skillapprovals/${name}`);
+        return r.body.status?.phase === 'Approved' ? r.body.status : undefined;
+      }, 10_000, 'the approval to be Approved');
+      expect(phase.decisions).toEqual([expect.objectContaining({ user: 'sam', decision: 'approve', reason: 'looked fine' })]);
+    } finally {
+      await ctl.close();
+      await new Promise((r) => { hook.closeAllConnections(); hook.close(r); });
+    }
+  }, 60_000);
 });
 
 describe('leader election with two controller replicas', () => {

@@ -98,7 +98,7 @@ export async function startController(input: ControllerConfigInput | ControllerC
   const store = new OwnerStore(kube, config.namespace);
   const announcer = new LockAnnouncer(locks, redis, config.redisUrl, config.redisPrefix, log.child({ loop: 'lock-announce' }));
   const lifecycle = new OwnerLifecycle(store, new LockClient(kube), clock, (lock) => announcer.announce(lock));
-  // eslint-disable-next-line prefer-const -- owners and pods refer to each other
+  // owners and pods refer to each other: the pod watcher asks the registry, the registry asks for pods.
   let owners: OwnerReconciler;
   const pods = new PodOwnerWatcher({
     kube, log: log.child({ loop: 'skill-pods' }),
