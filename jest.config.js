@@ -9,4 +9,7 @@ export default {
   testTimeout: 30000,
   // Integration tests open real sockets and Redis connections; keep workers modest.
   maxWorkers: process.env.CI ? 2 : '50%',
+  // Integration suites hold real sockets, Redis connections and child processes; a suite that
+  // forgets one must not hang CI after every test has already reported.
+  forceExit: true,
 };

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // skillgate — the CLI entrypoint (also installed as kubectl-skillgate). Finds the longest command
 // name that matches argv, parses its options, runs it, and turns failures into one line on stderr.
-import { commands } from './commands/index.js';
+import { loadCommands } from './commands/index.js';
 import { CliError, helpText, parseCommandArgs, type Command } from './command.js';
 
-function findCommand(argv: string[]): { cmd: Command; rest: string[] } | undefined {
+function findCommand(commands: Command[], argv: string[]): { cmd: Command; rest: string[] } | undefined {
   let best: { cmd: Command; rest: string[] } | undefined;
   for (const cmd of commands) {
     if (cmd.name.every((w, i) => argv[i] === w) && (!best || cmd.name.length > best.cmd.name.length)) {
@@ -14,7 +14,7 @@ function findCommand(argv: string[]): { cmd: Command; rest: string[] } | undefin
   return best;
 }
 
-function overview(prefix: string[] = []): string {
+function overview(commands: Command[], prefix: string[] = []): string {
   const rows = commands
     .filter((c) => prefix.every((w, i) => c.name[i] === w))
     .map((c) => `  ${c.name.join(' ').padEnd(24)} ${c.summary}`)
@@ -24,18 +24,19 @@ function overview(prefix: string[] = []): string {
 
 export async function main(argv: string[]): Promise<number> {
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
-    process.stdout.write(overview());
+    process.stdout.write(overview(await loadCommands()));
     return 0;
   }
   if (argv[0] === '--version') {
     process.stdout.write('skillgate 0.1.0\n');
     return 0;
   }
-  const found = findCommand(argv);
+  const commands = await loadCommands(argv[0]);
+  const found = findCommand(commands, argv);
   if (!found) {
     const group = commands.filter((c) => c.name[0] === argv[0]);
     if (group.length > 0) {
-      process.stderr.write(`skillgate: '${argv.join(' ')}' is not a command.\n${overview([argv[0]!])}`);
+      process.stderr.write(`skillgate: '${argv.join(' ')}' is not a command.\n${overview(commands, [argv[0]!])}`);
     } else {
       process.stderr.write(`skillgate: unknown command '${argv[0]}'. Run 'skillgate --help' for the list.\n`);
     }

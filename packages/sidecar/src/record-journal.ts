@@ -8,10 +8,11 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RecordingSpec, SkillIdentity } from '@skillgate/api';
 import type { Finding, Masker } from '@skillgate/masking';
-import {
-  StreamBatcher, chooseSession, recordHeaders, requestData, sha256Hex,
-  type EventDraft, type PreviousSession, type RecordedFinding, type SessionRecorder, type SessionSource,
-} from '@skillgate/record';
+// Subpath imports: the package index also loads the Redis store, which a local sidecar never needs.
+import { recordHeaders, requestData, sha256Hex, type EventDraft, type RecordedFinding, type SessionSource } from '@skillgate/record/event';
+import { chooseSession, type PreviousSession } from '@skillgate/record/session-key';
+import { StreamBatcher } from '@skillgate/record/stream-batch';
+import type { SessionRecorder } from '@skillgate/record/recorder';
 import { SseParser, type SseEvent } from '@skillgate/wire';
 import type { Exchange } from './exchange.js';
 import type { EgressAttempt, Journal } from './ports/journal.js';

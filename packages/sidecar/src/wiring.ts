@@ -6,10 +6,12 @@
 //     controller, locks from Redis, SkillPolicies watched in the pod's namespace, approvals as
 //     SkillApproval objects, rate limits shared through Redis.
 // Record-mode masking is always on: records hold masked copies. Rewriting modes follow the policy.
-import { KubeConfig } from '@kubernetes/client-node';
-import { Redis } from 'ioredis';
+// Cluster-only modules (the Kubernetes client, Redis clients) are imported on demand, so a local
+// sidecar does not pay their start-up time and memory.
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Redis } from 'ioredis';
 import type { Finding } from '@skillgate/masking';
-import { openRecorder, recordConfigFromEnv } from '@skillgate/record';
+import { openRecorder, recordConfigFromEnv } from '@skillgate/record/open';
 import { ConfigError, type SidecarConfig } from './config.js';
 import { createLogger } from './log.js';
 import { SidecarMetrics } from './metrics.js';
@@ -18,11 +20,8 @@ import type { IdentitySource } from './ports/index.js';
 import { staticIdentity } from './ports/local.js';
 import { recordJournal } from './record-journal.js';
 import { MaskerBook, maskingVerdict } from './masking-modes.js';
-import { clusterIdentityFromEnv } from './cluster/identity.js';
-import { redisLockGuardFromEnv } from './cluster/locks.js';
-import { clusterPolicyFeed, filePolicyFeed, type PolicyFeed } from './cluster/policy-feed.js';
-import { createPolicyGuard, memoryToolHistory, redisRateLimiter, redisToolHistory, type GuardEvents } from './cluster/guard.js';
-import { kubeApprovalBroker } from './cluster/approvals.js';
+import type { PolicyFeed } from './cluster/policy-feed.js';
+import type { GuardEvents } from './cluster/guard.js';
 import type { Journal } from './ports/journal.js';
 
 export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv): Promise<SidecarPorts> {
@@ -40,6 +39,8 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
   let identity: IdentitySource = staticIdentity(config.identity);
   const readiness: Array<() => string[]> = [];
   if (cluster) {
+    const { clusterIdentityFromEnv } = await import('./cluster/identity.js');
+    const { redisLockGuardFromEnv } = await import('./cluster/locks.js');
     const clusterIdentity = clusterIdentityFromEnv(env, { log })!;
     const locks = redisLockGuardFromEnv(env, { log });
     if (!locks) throw new ConfigError('REDIS_URL', 'cluster mode (SKILLGATE_CONTROLLER_URL set) needs Redis for the lock feed');
@@ -55,7 +56,9 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
   ports.readiness = () => readiness.flatMap((r) => r());
 
   // Redis for shared rate limits, tool history and policy heartbeats.
-  const redis = config.redisUrl ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2, enableOfflineQueue: true }) : undefined;
+  const redis: Redis | undefined = config.redisUrl
+    ? new (await import('ioredis')).Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2, enableOfflineQueue: true })
+    : undefined;
   if (redis) {
     redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis (policy state) error'));
     closers.push(() => redis.quit().catch(() => redis.disconnect()));
@@ -65,15 +68,16 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
   const me = identity.identity();
   let feed: PolicyFeed | undefined;
   let kubeConfig: KubeConfig | undefined;
-  if (cluster) {
-    kubeConfig = new KubeConfig();
+  const feeds = cluster || config.policyFile ? await import('./cluster/policy-feed.js') : undefined;
+  if (cluster && feeds) {
+    kubeConfig = new (await import('@kubernetes/client-node')).KubeConfig();
     kubeConfig.loadFromDefault();
-    feed = await clusterPolicyFeed({
+    feed = await feeds.clusterPolicyFeed({
       kubeConfig, namespace: me.namespace, identity: me, podLabels: parseLabels(env.SKILLGATE_POD_LABELS), log, registry: metrics.registry,
       ...(redis ? { heartbeat: { redis, prefix, pod: me.pod } } : {}),
     });
-  } else if (config.policyFile) {
-    feed = filePolicyFeed({ file: config.policyFile, identity: me, podLabels: parseLabels(env.SKILLGATE_POD_LABELS), log, registry: metrics.registry });
+  } else if (config.policyFile && feeds) {
+    feed = feeds.filePolicyFeed({ file: config.policyFile, identity: me, podLabels: parseLabels(env.SKILLGATE_POD_LABELS), log, registry: metrics.registry });
   }
   if (feed) closers.push(() => feed!.close());
 
@@ -94,6 +98,8 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
   // Policy enforcement, approvals and masking modes.
   if (feed) {
     const policyFeed = feed;
+    const { createPolicyGuard, memoryToolHistory, redisRateLimiter, redisToolHistory } = await import('./cluster/guard.js');
+    const { kubeApprovalBroker } = await import('./cluster/approvals.js');
     const approvals = cluster && kubeConfig ? kubeApprovalBroker({ kubeConfig, namespace: me.namespace, heldBy: me.pod, log }) : undefined;
     if (approvals) closers.push(() => approvals.close());
     ports.guard = createPolicyGuard({

@@ -1,15 +1,33 @@
-// The command registry. Each command lives in its own module under commands/; add it here.
+// The command registry, by first word. Each group is loaded only when its word is typed, so
+// `skillgate sidecar` does not load the controller's Kubernetes client or the recorder: start-up
+// time and idle memory of every container stay what that component needs. To add a command, add
+// its module under commands/ and a line here.
 import type { Command } from '../command.js';
-import { fakeClaudeCommand } from './fake-claude.js';
-import { sidecarCommand } from './sidecar.js';
-import { devCommand } from './dev.js';
-import { approvalsCommands } from './approvals.js';
-import { controllerCommand } from './controller.js';
-import { lockCommand, unlockCommand } from './lock.js';
-import { ownersOffboardCommand, ownersReinstateCommand, ownersListCommand } from './owners.js';
-import { webhookCommands } from './webhook.js';
-import { maskCommand } from './mask.js';
-import { sessionsCommands } from './sessions.js';
-import { verifyBundleCommand } from './verify-bundle.js';
 
-export const commands: Command[] = [sidecarCommand, devCommand, fakeClaudeCommand, ...approvalsCommands, controllerCommand, lockCommand, unlockCommand, ownersOffboardCommand, ownersReinstateCommand, ownersListCommand, ...webhookCommands, maskCommand, ...sessionsCommands, verifyBundleCommand];
+type Loader = () => Promise<Command[]>;
+
+export const commandGroups: Record<string, Loader> = {
+  sidecar: async () => [(await import('./sidecar.js')).sidecarCommand],
+  dev: async () => [(await import('./dev.js')).devCommand],
+  'fake-claude': async () => [(await import('./fake-claude.js')).fakeClaudeCommand],
+  controller: async () => [(await import('./controller.js')).controllerCommand],
+  webhook: async () => (await import('./webhook.js')).webhookCommands,
+  approvals: async () => (await import('./approvals.js')).approvalsCommands,
+  lock: async () => [(await import('./lock.js')).lockCommand],
+  unlock: async () => [(await import('./lock.js')).unlockCommand],
+  owners: async () => {
+    const m = await import('./owners.js');
+    return [m.ownersOffboardCommand, m.ownersReinstateCommand, m.ownersListCommand];
+  },
+  mask: async () => [(await import('./mask.js')).maskCommand],
+  sessions: async () => (await import('./sessions.js')).sessionsCommands,
+  verify: async () => [(await import('./verify-bundle.js')).verifyBundleCommand],
+  recorder: async () => [(await import('./recorder.js')).recorderCommand],
+};
+
+/** The commands of one first word, or every command (for the overview and unknown words). */
+export async function loadCommands(first?: string): Promise<Command[]> {
+  const group = first === undefined ? undefined : commandGroups[first];
+  if (group) return group();
+  return (await Promise.all(Object.values(commandGroups).map((load) => load()))).flat();
+}
