@@ -62,8 +62,7 @@ describe('owners from pod annotations and reassignment', () => {
       h.skillPod('skill-x', { skill: 'x', owner: leaving }),
       h.skillPod('skill-y', { skill: 'y', owner: leaving }),
     ]);
-    // SKILLGATE_E2E_REVOCATION_BY_NAME: see sidecar-process.mjs (a sidecar fix pending with the lead).
-    const env = { SKILLGATE_E2E_REVOCATION_BY_NAME: '1', SKILLGATE_OWNER: leaving };
+    const env = { SKILLGATE_OWNER: leaving };
     const [sx, sy] = await Promise.all([h.sidecarProcess(x, upstream.url, env), h.sidecarProcess(y, upstream.url, env)]);
     expect((await requestStatus(sx)).status).toBe(200);
     expect((await requestStatus(sy)).status).toBe(200);

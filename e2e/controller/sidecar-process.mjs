@@ -19,17 +19,6 @@ await locks.start();
 await locks.whenSynced(10_000);
 await identity.start();
 identity.watchRevocations(locks);
-if (process.env.SKILLGATE_E2E_REVOCATION_BY_NAME === '1') {
-  // Stand-in for a sidecar fix reported to the lead: ClusterIdentity.watchRevocations re-exchanges only
-  // when the FIRST lock matching its token is the token's revocation, so an owner lock (matched
-  // earlier) hides the revocation and the sidecar keeps its old token (naming the old owner) until
-  // the 80% refresh. Looking the revocation up by name is the fix; opt-in so other suites keep
-  // testing the sidecar as shipped.
-  locks.onChange(() => {
-    const jti = identity.tokenId();
-    if (jti && locks.locks().some((l) => l.name === `revoked-${jti}`)) void identity.refreshNow();
-  });
-}
 const sidecar = await startSidecar({
   upstreamUrl: process.env.SKILLGATE_UPSTREAM_URL,
   logLevel: process.env.SKILLGATE_LOG_LEVEL ?? 'warn',

@@ -87,6 +87,7 @@ export function refuse(x: Exchange, ctx: SidecarContext, err: GatewayError): voi
 function kill(x: Exchange, ctx: SidecarContext, hit: LockHit): void {
   x.outcome = 'killed';
   x.outcomeReason = `SkillLock ${hit.lockName}`;
+  ctx.locks.count?.(hit, 'streamsKilled');
   const err = lockedError(hit);
   refuse(x, ctx, err);
   x.abort.abort(err);

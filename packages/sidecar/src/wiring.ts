@@ -16,7 +16,10 @@ import { ConfigError, type SidecarConfig } from './config.js';
 import { createLogger } from './log.js';
 import { SidecarMetrics } from './metrics.js';
 import type { SidecarPorts } from './sidecar.js';
-import type { IdentitySource } from './ports/index.js';
+import type { IdentitySource, LockGuard } from './ports/index.js';
+import type { Logger } from './log.js';
+import { readFileSync } from 'node:fs';
+import { parsePodLabelsFile } from '@skillgate/api';
 import { staticIdentity } from './ports/local.js';
 import { recordJournal } from './record-journal.js';
 import { MaskerBook, maskingVerdict } from './masking-modes.js';
@@ -49,7 +52,7 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
     await clusterIdentity.start();
     clusterIdentity.watchRevocations(locks);
     identity = clusterIdentity;
-    Object.assign(ports, { identity: clusterIdentity, credential: clusterIdentity, locks });
+    Object.assign(ports, { identity: clusterIdentity, credential: clusterIdentity, locks: countingLocks(locks, config.redisUrl, prefix, log) });
     readiness.push(() => locks.readiness());
     closers.push(() => clusterIdentity.close(), () => locks.close());
   }
@@ -73,11 +76,11 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
     kubeConfig = new (await import('@kubernetes/client-node')).KubeConfig();
     kubeConfig.loadFromDefault();
     feed = await feeds.clusterPolicyFeed({
-      kubeConfig, namespace: me.namespace, identity: me, podLabels: parseLabels(env.SKILLGATE_POD_LABELS), log, registry: metrics.registry,
+      kubeConfig, namespace: me.namespace, identity: me, podLabels: podLabels(env, log), log, registry: metrics.registry,
       ...(redis ? { heartbeat: { redis, prefix, pod: me.pod } } : {}),
     });
   } else if (config.policyFile && feeds) {
-    feed = feeds.filePolicyFeed({ file: config.policyFile, identity: me, podLabels: parseLabels(env.SKILLGATE_POD_LABELS), log, registry: metrics.registry });
+    feed = feeds.filePolicyFeed({ file: config.policyFile, identity: me, podLabels: podLabels(env, log), log, registry: metrics.registry });
   }
   if (feed) closers.push(() => feed!.close());
 
@@ -119,6 +122,29 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
   return ports;
 }
 
+/**
+ * The lock guard plus per-lock counters in Redis (HINCRBY <prefix>locks:stats:<lock>), which the
+ * controller copies into each SkillLock's status (streamsKilled, requestsRefused).
+ */
+function countingLocks(locks: LockGuard, redisUrl: string | undefined, prefix: string, log: Logger): LockGuard {
+  if (!redisUrl) return locks;
+  let client: Promise<Redis> | undefined;
+  const redis = (): Promise<Redis> => (client ??= import('ioredis').then((m) => {
+    const r = new m.Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: false });
+    r.on('error', () => undefined);
+    return r;
+  }));
+  return {
+    match: (s) => locks.match(s),
+    onChange: (l) => locks.onChange(l),
+    refusal: () => locks.refusal(),
+    count(hit, what) {
+      void redis().then((r) => r.hincrby(`${prefix}locks:stats:${hit.lockName}`, what, 1))
+        .catch((err: Error) => log.warn({ err: err.message, lock: hit.lockName }, 'lock counter not updated'));
+    },
+  };
+}
+
 /** Policy steps as session events. */
 function guardEvents(journal: Journal): GuardEvents {
   return {
@@ -138,12 +164,23 @@ function guardEvents(journal: Journal): GuardEvents {
   };
 }
 
-/** SKILLGATE_POD_LABELS: "k=v,k2=v2" (the injector passes the pod's labels via the downward API). */
-function parseLabels(raw: string | undefined): Record<string, string> {
+/**
+ * The pod's labels, for SkillPolicy selectors: the downward API file the injector mounts
+ * (SKILLGATE_POD_LABELS_FILE), or SKILLGATE_POD_LABELS ("k=v,k2=v2") for local runs.
+ */
+function podLabels(env: NodeJS.ProcessEnv, log: Logger): Record<string, string> {
+  if (env.SKILLGATE_POD_LABELS_FILE) {
+    try {
+      return parsePodLabelsFile(readFileSync(env.SKILLGATE_POD_LABELS_FILE, 'utf8'));
+    } catch (err) {
+      log.error({ file: env.SKILLGATE_POD_LABELS_FILE, err: (err as Error).message }, 'cannot read the pod labels; policies selecting by label will not match');
+      return {};
+    }
+  }
   const out: Record<string, string> = {};
-  for (const pair of (raw ?? '').split(/[,\n]/)) {
+  for (const pair of (env.SKILLGATE_POD_LABELS ?? '').split(',')) {
     const eq = pair.indexOf('=');
-    if (eq > 0) out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim().replace(/^"|"$/g, '');
+    if (eq > 0) out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
   }
   return out;
 }

@@ -92,7 +92,7 @@ describe('ClusterIdentity', () => {
     id.close();
   });
 
-  test('a revocation lock naming the current token triggers an immediate re-exchange', async () => {
+  test('a revocation lock naming the current token triggers an immediate re-exchange, even when an owner lock matches first', async () => {
     let n = 0;
     const ctl = await standInController(async () => {
       n++;
@@ -105,10 +105,13 @@ describe('ClusterIdentity', () => {
     const jti = id.tokenId()!;
     const listeners: Array<() => void> = [];
     let revoked = false;
-    const guard: LockGuard = {
-      match: (s) => (revoked && s.tokenId === jti ? { lockName: revocationLockName(jti), reason: 'owner offboarded' } : undefined),
+    // The old owner's offboarding lock matches the token's identity before the revocation does
+    // (reassignment): the revocation must still be seen.
+    const guard: LockGuard & { lockNamed(name: string): { reason: string } | undefined } = {
+      match: () => (revoked ? { lockName: 'offboard-previous-owner', reason: 'owner offboarded' } : undefined),
       onChange: (l) => { listeners.push(l); },
       refusal: () => undefined,
+      lockNamed: (name) => (revoked && name === revocationLockName(jti) ? { reason: 'owner reassigned' } : undefined),
     };
     id.watchRevocations(guard);
     revoked = true;

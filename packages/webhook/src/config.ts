@@ -6,7 +6,10 @@ import { parse as parseYaml } from 'yaml';
 import type { ResourceRequirements } from './pod.js';
 
 /** Version of the injection template, recorded in the pod annotation skillgate.dev/injected. */
-export const INJECTOR_VERSION = '0.1.0';
+export const INJECTOR_VERSION = '0.2.0';
+
+/** skillgate's release, the default tag of the image the injected containers run. */
+export const APP_VERSION = '0.1.0';
 
 /** A named exception that lets a pod opt out of injection (annotation skillgate.dev/inject-exception). */
 export interface InjectException {
@@ -56,8 +59,8 @@ export interface WebhookConfig {
 
 export function defaultWebhookConfig(): WebhookConfig {
   return {
-    sidecarImage: `skillgate/skillgate:${INJECTOR_VERSION}`,
-    initImage: `skillgate/skillgate:${INJECTOR_VERSION}`,
+    sidecarImage: `skillgate/skillgate:${APP_VERSION}`,
+    initImage: `skillgate/skillgate:${APP_VERSION}`,
     imagePullPolicy: 'IfNotPresent',
     sidecarUid: 1337,
     controllerUrl: 'https://skillgate-controller.skillgate-system.svc:8443',

@@ -105,12 +105,14 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
    * Re-exchange as soon as a lock names this token (a revocation): either the controller issues a
    * fresh token for the skill's current owner, or it says why not and the sidecar fails closed.
    */
-  watchRevocations(guard: LockGuard): void {
+  watchRevocations(guard: Pick<LockGuard, 'onChange'> & { lockNamed(name: string): { reason: string } | undefined }): void {
     guard.onChange(() => {
       const held = this.held;
       if (!held) return;
-      const hit = guard.match({ identity: held.identity, sessionId: '', tokenId: held.claims.jti });
-      if (hit && hit.lockName === revocationLockName(held.claims.jti)) {
+      // Look the revocation up by name: another lock (e.g. the old owner's offboarding) may match
+      // this token first, and must not hide that the token itself was revoked (owner reassignment).
+      const hit = guard.lockNamed(revocationLockName(held.claims.jti));
+      if (hit) {
         this.opts.onEvent?.({ type: 'token_revoked', jti: held.claims.jti, reason: hit.reason });
         this.opts.log?.warn({ jti: held.claims.jti }, 'workload token revoked; re-exchanging');
         void this.refreshNow();

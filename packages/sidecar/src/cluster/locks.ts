@@ -104,6 +104,13 @@ export class RedisLockGuard implements LockGuard {
     return this.feed.locks.list();
   }
 
+  /** The lock of that name, when it is in force now. */
+  lockNamed(name: string): Lock | undefined {
+    const lock = this.feed.locks.get(name);
+    if (!lock) return undefined;
+    return lock.expiresAt !== undefined && lock.expiresAt <= this.clock() ? undefined : lock;
+  }
+
   async close(): Promise<void> {
     await this.feed.close();
   }

@@ -33,6 +33,8 @@ export interface LockGuard {
   onChange(listener: () => void): void;
   /** When the guard cannot vouch for the lock set (feed lost too long), refuse everything. */
   refusal(): GatewayError | undefined;
+  /** Count what a lock did here (requests refused, streams cut), for its SkillLock status. */
+  count?(hit: LockHit, what: 'requestsRefused' | 'streamsKilled'): void;
 }
 
 /** The credential the sidecar presents upstream. Never logged or recorded. */

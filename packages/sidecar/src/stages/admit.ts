@@ -16,5 +16,8 @@ export function admit(x: Exchange, ctx: SidecarContext): void {
   if (refusal) throw refusal;
   const tokenId = ctx.identity.tokenId();
   const hit = ctx.locks.match({ identity: x.identity!, sessionId: x.sessionId, ...(tokenId ? { tokenId } : {}) });
-  if (hit) throw lockedError(hit);
+  if (hit) {
+    ctx.locks.count?.(hit, 'requestsRefused');
+    throw lockedError(hit);
+  }
 }
