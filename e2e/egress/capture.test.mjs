@@ -4,7 +4,7 @@
 // test host in a second namespace of ours (fake Claude on :8080, an exfiltration endpoint on :9090).
 // Needs root, iproute2 and iptables (.ci/run installs iptables).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, chmodSync, rmSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -149,6 +149,13 @@ maybe('egress capture in a network namespace', () => {
     const denied = sidecar.lines.map((l) => { try { return JSON.parse(l); } catch { return {}; } })
       .find((l) => l.msg === 'egress denied' && l.destination === `${hostIp}:9090`);
     expect(denied).toMatchObject({ allowed: false, method: 'POST' });
+    // ...and in the session record, as an egress event of this skill.
+    const sessions = path.join(tmp, 'records', 'sessions');
+    const events = readdirSync(sessions).flatMap((f) => readFileSync(path.join(sessions, f), 'utf8').trim().split('\n').map((l) => JSON.parse(l)));
+    expect(events.find((e) => e.kind === 'egress' && e.data.destination === `${hostIp}:9090`)).toMatchObject({ data: { allowed: false } });
+    // The Claude requests are recorded too, with the sidecar's credential nowhere in them.
+    expect(events.filter((e) => e.kind === 'request').length).toBeGreaterThanOrEqual(2);
+    expect(JSON.stringify(events)).not.toContain('sk-ant-upstream-e2e');
   });
 
   it('gives the skill no way around the capture with a raw TCP connection to another port', async () => {

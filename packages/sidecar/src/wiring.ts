@@ -25,7 +25,7 @@ import { recordJournal } from './record-journal.js';
 import { MaskerBook, maskingVerdict } from './masking-modes.js';
 import type { PolicyFeed } from './cluster/policy-feed.js';
 import type { GuardEvents } from './cluster/guard.js';
-import type { Journal } from './ports/journal.js';
+import { withLogLines, type Journal } from './ports/journal.js';
 
 export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv): Promise<SidecarPorts> {
   const log = createLogger(config.logLevel);
@@ -90,12 +90,12 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
     recordDir: config.recordDir, ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
   }), log);
   closers.push(() => store.close());
-  const journal: Journal = recordJournal({
+  const journal: Journal = withLogLines(recordJournal({
     recorder, log, onFindings,
     masker: () => book.forSpec(feed?.current().effective.masking),
     recording: () => feed?.current().effective.recording,
     identity: () => identity.identity(),
-  });
+  }), log);
   ports.journal = () => journal;
 
   // Policy enforcement, approvals and masking modes.

@@ -53,6 +53,28 @@ export interface ApprovalNote {
   reason?: string;
 }
 
+/**
+ * A journal that also writes the structured log lines of `logJournal` (one per request, one per
+ * egress attempt), so operators see them whatever keeps the record.
+ */
+export function withLogLines(journal: Journal, log: Logger): Journal {
+  const lines = logJournal(log);
+  return {
+    ...journal,
+    keepsResponseBodies: journal.keepsResponseBodies,
+    sessionFor: (x) => journal.sessionFor(x),
+    request: (x) => journal.request(x),
+    end(x) {
+      journal.end(x);
+      lines.end(x);
+    },
+    egress(a) {
+      journal.egress(a);
+      lines.egress(a);
+    },
+  };
+}
+
 /** A journal that keeps nothing but a structured log line per request and per egress attempt. */
 export function logJournal(log: Logger): Journal {
   return {
@@ -69,7 +91,7 @@ export function logJournal(log: Logger): Journal {
         ms: Number(process.hrtime.bigint() - x.receivedAt) / 1e6,
       }, 'request');
     },
-    egress: (a) => log.info({ ...a }, a.allowed ? 'egress allowed' : 'egress denied'),
+    egress: (a) => (a.allowed ? log.info({ ...a }, 'egress allowed') : log.warn({ ...a }, 'egress denied')),
     decision: (x, d) => log.info({ requestId: x.id, ...d }, 'policy decision'),
     approval: (x, a) => log.info({ requestId: x.id, ...a }, 'approval'),
     close: async () => undefined,
