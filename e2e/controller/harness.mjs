@@ -137,7 +137,7 @@ export async function setup({ heartbeatMs = 1000, logLevel = process.env.SKILLGA
       env: {
         ...process.env, SKILLGATE_CONTROLLER_URL: controller.url, SKILLGATE_TOKEN_FILE: pod.tokenFile, REDIS_URL, SKILLGATE_REDIS_PREFIX: prefix,
         SKILLGATE_UPSTREAM_URL: upstreamUrl, SKILLGATE_POD_NAME: pod.name, SKILLGATE_POD_NAMESPACE: pod.namespace, SKILLGATE_LOG_LEVEL: 'error',
-        SKILLGATE_RECORD_DIR: path.join(tmp, `records-${pod.name}`), ...extraEnv,
+        SKILLGATE_RECORD_DIR: path.join(tmp, `records-${pod.name}`), KUBECONFIG: cp.kubeconfigPath, ...extraEnv,
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

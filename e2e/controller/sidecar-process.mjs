@@ -1,35 +1,29 @@
 #!/usr/bin/env node
-// A sidecar process wired for a cluster, as the injected container runs it: identity and upstream
-// credential from the controller (ClusterIdentity), locks from Redis (RedisLockGuard). Used by the
-// e2e tests and bench/revocation to run many real sidecar processes. Prints one JSON line
-// {"claudeUrl": ...} on stdout once ready; exits on SIGTERM. Reads the same env as the container
-// (SKILLGATE_CONTROLLER_URL, SKILLGATE_TOKEN_FILE, REDIS_URL, SKILLGATE_REDIS_PREFIX,
-// SKILLGATE_UPSTREAM_URL, SKILLGATE_POD_*), and listens on free loopback ports.
-import { startSidecar } from '../../packages/sidecar/dist/src/index.js';
-import { clusterIdentityFromEnv } from '../../packages/sidecar/dist/src/cluster/identity.js';
-import { redisLockGuardFromEnv } from '../../packages/sidecar/dist/src/cluster/locks.js';
+// A sidecar process wired for a cluster exactly as `skillgate sidecar` wires it (sidecarPorts):
+// workload token and upstream credential from the controller, locks from Redis, SkillPolicies
+// watched through the API (KUBECONFIG), session records in Redis. Used by the e2e tests and
+// bench/revocation to run many real sidecar processes. Prints one JSON line {"claudeUrl": ...} on
+// stdout once ready; exits on SIGTERM. Reads the container's env (SKILLGATE_CONTROLLER_URL,
+// SKILLGATE_TOKEN_FILE, REDIS_URL, SKILLGATE_REDIS_PREFIX, SKILLGATE_UPSTREAM_URL, SKILLGATE_POD_*),
+// and listens on free loopback ports.
+import { configFromEnv, resolveConfig, startSidecar } from '../../packages/sidecar/dist/src/index.js';
+import { sidecarPorts } from '../../packages/sidecar/dist/src/wiring.js';
 
-const identity = clusterIdentityFromEnv(process.env);
-const locks = redisLockGuardFromEnv(process.env);
-if (!identity || !locks) {
+if (!process.env.SKILLGATE_CONTROLLER_URL || !process.env.REDIS_URL) {
   process.stderr.write('sidecar-process: SKILLGATE_CONTROLLER_URL and REDIS_URL are required\n');
   process.exit(2);
 }
-await locks.start();
-await locks.whenSynced(10_000);
-await identity.start();
-identity.watchRevocations(locks);
-const sidecar = await startSidecar({
-  upstreamUrl: process.env.SKILLGATE_UPSTREAM_URL,
+const config = resolveConfig({
+  ...configFromEnv(process.env),
   logLevel: process.env.SKILLGATE_LOG_LEVEL ?? 'warn',
   listen: { host: '127.0.0.1', claude: 0, egress: 0, adminHost: '127.0.0.1', health: 0, metrics: 0 },
   recordDir: process.env.SKILLGATE_RECORD_DIR ?? `/tmp/skillgate-e2e-records-${process.pid}`,
-}, { identity, credential: identity, locks, readiness: () => locks.readiness() });
-process.stdout.write(`${JSON.stringify({ claudeUrl: sidecar.claudeUrl, refusal: identity.refusal()?.message ?? null })}\n`);
+});
+const ports = await sidecarPorts(config, process.env);
+const sidecar = await startSidecar(config, ports);
+process.stdout.write(`${JSON.stringify({ claudeUrl: sidecar.claudeUrl, refusal: ports.identity?.refusal()?.message ?? null })}\n`);
 const stop = async () => {
-  identity.close();
   await sidecar.close();
-  await locks.close();
   process.exit(0);
 };
 process.on('SIGTERM', stop);

@@ -224,6 +224,13 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
       });
     },
 
+    skillEvent(e) {
+      const identity = opts.identity();
+      const sessionId = previous?.sessionId ?? egressSession(identity);
+      if (e.kind === 'lock') append({ kind: 'lock', sessionId, identity, data: { target: e.target, lock: e.lock, ...(e.reason ? { reason: e.reason } : {}) } });
+      else append({ kind: 'revocation', sessionId, identity, data: { token: e.token, ...(e.reason ? { reason: e.reason } : {}) } });
+    },
+
     decision(x, d) {
       if (!x.sessionId || !x.identity) return;
       append({ ...draftBase(x), kind: 'decision', data: d });

@@ -25,7 +25,7 @@ import { recordJournal } from './record-journal.js';
 import { MaskerBook, maskingVerdict } from './masking-modes.js';
 import type { PolicyFeed } from './cluster/policy-feed.js';
 import type { GuardEvents } from './cluster/guard.js';
-import { withLogLines, type Journal } from './ports/journal.js';
+import { withLogLines, type Journal, type SkillEventNote } from './ports/journal.js';
 
 export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv): Promise<SidecarPorts> {
   const log = createLogger(config.logLevel);
@@ -38,13 +38,25 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
     for (const f of findings) metrics.findings.labels(f.type, direction).inc();
   };
 
+  // Events about the skill outside any request go to the journal, which exists only once the
+  // identity is known: queue them until then.
+  let journal: Journal | undefined;
+  const early: SkillEventNote[] = [];
+  const skillEvent = (e: SkillEventNote): void => {
+    if (journal) journal.skillEvent(e);
+    else early.push(e);
+  };
+
   // Identity, credential and locks.
   let identity: IdentitySource = staticIdentity(config.identity);
   const readiness: Array<() => string[]> = [];
   if (cluster) {
     const { clusterIdentityFromEnv } = await import('./cluster/identity.js');
     const { redisLockGuardFromEnv } = await import('./cluster/locks.js');
-    const clusterIdentity = clusterIdentityFromEnv(env, { log })!;
+    const clusterIdentity = clusterIdentityFromEnv(env, {
+      log,
+      onEvent: (e) => { if (e.type === 'token_revoked') skillEvent({ kind: 'revocation', token: e.jti, reason: e.reason }); },
+    })!;
     const locks = redisLockGuardFromEnv(env, { log });
     if (!locks) throw new ConfigError('REDIS_URL', 'cluster mode (SKILLGATE_CONTROLLER_URL set) needs Redis for the lock feed');
     await locks.start();
@@ -54,6 +66,16 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
     identity = clusterIdentity;
     Object.assign(ports, { identity: clusterIdentity, credential: clusterIdentity, locks: countingLocks(locks, config.redisUrl, prefix, log) });
     readiness.push(() => locks.readiness());
+    // Record each lock the moment it takes effect on this skill (kills and refusals name it too).
+    const seen = new Set<string>();
+    locks.onChange(() => {
+      const me = clusterIdentity.identity();
+      const hit = locks.match({ identity: me, sessionId: '' });
+      if (hit && !seen.has(hit.lockName)) {
+        seen.add(hit.lockName);
+        skillEvent({ kind: 'lock', target: `skill/${me.namespace}/${me.skill}`, lock: hit.lockName, reason: hit.reason });
+      } else if (!hit) seen.clear();
+    });
     closers.push(() => clusterIdentity.close(), () => locks.close());
   }
   ports.readiness = () => readiness.flatMap((r) => r());
@@ -90,13 +112,15 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
     recordDir: config.recordDir, ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
   }), log);
   closers.push(() => store.close());
-  const journal: Journal = withLogLines(recordJournal({
+  journal = withLogLines(recordJournal({
     recorder, log, onFindings,
     masker: () => book.forSpec(feed?.current().effective.masking),
     recording: () => feed?.current().effective.recording,
     identity: () => identity.identity(),
   }), log);
-  ports.journal = () => journal;
+  for (const e of early.splice(0)) journal.skillEvent(e);
+  const theJournal = journal;
+  ports.journal = () => theJournal;
 
   // Policy enforcement, approvals and masking modes.
   if (feed) {
@@ -113,7 +137,7 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
         findings: (text, policy) => book.forSpec(policy.masking).maskText(text).findings,
         maskText: (text, policy) => book.forSpec(policy.masking).maskText(text).masked,
       },
-      events: guardEvents(journal),
+      events: guardEvents(theJournal),
       verdictExtras: (x, policy) => maskingVerdict(x, policy.masking, book, { key: config.maskingKey, onFindings }),
       log,
     });

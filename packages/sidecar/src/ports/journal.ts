@@ -36,8 +36,14 @@ export interface Journal {
   decision(x: Exchange, d: DecisionNote): void;
   /** A step of a held request's approval (non-blocking). */
   approval(x: Exchange, a: ApprovalNote): void;
+  /** Something that happened to the skill outside any request: a lock took effect, its token was revoked. */
+  skillEvent(e: SkillEventNote): void;
   close(): Promise<void>;
 }
+
+export type SkillEventNote =
+  | { kind: 'lock'; target: string; lock: string; reason?: string }
+  | { kind: 'revocation'; token: string; reason?: string };
 
 export interface DecisionNote {
   action: 'allow' | 'deny' | 'hold' | 'rate_limited';
@@ -72,6 +78,10 @@ export function withLogLines(journal: Journal, log: Logger): Journal {
       journal.egress(a);
       lines.egress(a);
     },
+    skillEvent(e) {
+      journal.skillEvent(e);
+      lines.skillEvent(e);
+    },
   };
 }
 
@@ -94,6 +104,7 @@ export function logJournal(log: Logger): Journal {
     egress: (a) => (a.allowed ? log.info({ ...a }, 'egress allowed') : log.warn({ ...a }, 'egress denied')),
     decision: (x, d) => log.info({ requestId: x.id, ...d }, 'policy decision'),
     approval: (x, a) => log.info({ requestId: x.id, ...a }, 'approval'),
+    skillEvent: (e) => log.warn({ ...e }, e.kind === 'lock' ? 'lock in force for this skill' : 'workload token revoked'),
     close: async () => undefined,
   };
 }
