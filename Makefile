@@ -59,8 +59,10 @@ test-node22: build $(NODE22_DIR)/bin/node
 e2e: build
 	bash e2e/run.sh
 
+# The full sidecar row (policy, record-mode masking, Redis recording) needs Redis at REDIS_URL
+# (default redis://127.0.0.1:6379).
 bench: build
-	bash bench/run.sh
+	bash bench/run.sh --with-redis
 
 clean:
 	npx tsc -b --clean

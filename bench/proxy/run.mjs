@@ -84,7 +84,7 @@ async function startRows(upstream) {
       const env = {
         REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
         SKILLGATE_SKILL: token, SKILLGATE_NAMESPACE: token, SKILLGATE_POD_NAME: token,
-        ...(process.env.BENCH_POLICY_FILE ? { SKILLGATE_POLICY_FILE: resolve(process.env.BENCH_POLICY_FILE) } : {}),
+        SKILLGATE_POLICY_FILE: resolve(process.env.BENCH_POLICY_FILE ?? join(here, 'policy.yaml')),
       };
       const full = await startReadyChild('sidecar-full', process.execPath, [join(here, 'sidecar.mjs'), '--full', upstream.url], { env });
       rows.push({ key: 'sidecar-full', label: 'skillgate sidecar, full (policy, masking, Redis)', url: full.url, pid: full.pid, stop: full.stop, target: true, redisToken: token, redisUrl: env.REDIS_URL });

@@ -1,0 +1,58 @@
+// A full SDK conversation through the assembled sidecar — streaming, with a tool loop — replays
+// exactly from the session record: the user turn, the tool call with its input, the tool result
+// sent back, and the assistant's final text, in order; and the record's chain verifies.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Anthropic from '@anthropic-ai/sdk';
+import { startFakeClaude } from '@skillgate/fake-claude';
+import { FileSessionStore, conversationOf, verifyRecord } from '@skillgate/record';
+import { resolveConfig, startSidecar } from '../src/index.js';
+import { sidecarPorts } from '../src/wiring.js';
+
+it('replays a streamed tool-use conversation exactly as the SDK saw it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sg-replay-'));
+  const fake = await startFakeClaude({ apiKeys: ['up'] });
+  const config = resolveConfig({
+    upstreamUrl: fake.url, upstreamApiKey: 'up', recordDir: join(dir, 'records'),
+    listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' }, logLevel: 'silent',
+  });
+  const sidecar = await startSidecar(config, await sidecarPorts(config, {}));
+  const client = new Anthropic({ baseURL: sidecar.claudeUrl, apiKey: 'placeholder', maxRetries: 0 });
+  const sessionHeader = { 'x-claude-code-session-id': 'conversation-1' };
+  const tools = [{ name: 'lookup_invoice', description: 'Find an invoice', input_schema: { type: 'object' as const, properties: { id: { type: 'string' } } } }];
+  try {
+    fake.script({ toolUse: { name: 'lookup_invoice', input: { id: 'INV-2024-0042' } } }, { text: 'Invoice INV-2024-0042 is paid in full.' });
+    const messages: Anthropic.MessageParam[] = [{ role: 'user', content: 'Is invoice 42 paid?' }];
+    const first = await client.messages.stream({ model: 'claude-sonnet-4-6', max_tokens: 256, messages, tools }, { headers: sessionHeader }).finalMessage();
+    const call = first.content.find((b) => b.type === 'tool_use')!;
+    expect(call).toMatchObject({ name: 'lookup_invoice', input: { id: 'INV-2024-0042' } });
+    messages.push({ role: 'assistant', content: first.content }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: call.id, content: 'status: paid' }] });
+    const second = await client.messages.stream({ model: 'claude-sonnet-4-6', max_tokens: 256, messages, tools }, { headers: sessionHeader }).finalText();
+    expect(second).toBe('Invoice INV-2024-0042 is paid in full.');
+    await sidecar.close();
+
+    const store = new FileSessionStore(join(dir, 'records'));
+    const [session] = await store.listSessions();
+    expect(session).toBeDefined();
+    // Streamed text replays delta by delta (at its recorded pace): join consecutive deltas to compare.
+    const steps = conversationOf(await store.readSession(session!.sessionId)).filter((s) => s.kind !== 'gateway')
+      .reduce<ReturnType<typeof conversationOf>>((out, s) => {
+        const last = out.at(-1);
+        if (last?.kind === 'assistant_text' && s.kind === 'assistant_text') last.text += s.text;
+        else out.push({ ...s });
+        return out;
+      }, []);
+    expect(steps.map((s) => s.kind)).toEqual(['user', 'tool_use', 'tool_result', 'assistant_text']);
+    expect(steps[0]).toMatchObject({ text: 'Is invoice 42 paid?' });
+    expect(steps[1]).toMatchObject({ name: 'lookup_invoice', id: call.id, input: { id: 'INV-2024-0042' } });
+    expect(steps[2]).toMatchObject({ toolUseId: call.id, text: 'status: paid' });
+    expect(steps[3]).toMatchObject({ text: second });
+    expect((await verifyRecord(store)).ok).toBe(true);
+    await store.close();
+  } finally {
+    await sidecar.close().catch(() => undefined);
+    await fake.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
