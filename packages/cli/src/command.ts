@@ -45,3 +45,16 @@ export function printData(values: Record<string, unknown>, data: unknown, human:
 }
 
 export const outputOption: OptionSpec = { output: { type: 'string', short: 'o' } };
+
+/** Resolves on the first SIGTERM or SIGINT. */
+export function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      process.off('SIGTERM', done);
+      process.off('SIGINT', done);
+      resolve();
+    };
+    process.on('SIGTERM', done);
+    process.on('SIGINT', done);
+  });
+}

@@ -5,9 +5,8 @@ import { resolve } from 'node:path';
 import { startFakeClaude } from '@skillgate/fake-claude';
 import { configFromEnv, resolveConfig, startSidecar, ConfigError } from '@skillgate/sidecar';
 import { sidecarPorts } from '@skillgate/sidecar/wiring';
-import { CliError, type Command } from '../command.js';
+import { CliError, untilSignal, type Command } from '../command.js';
 import { DEFAULT_FAKE_CLAUDE_PORT } from './fake-claude.js';
-import { untilSignal } from './sidecar.js';
 
 export const devCommand: Command = {
   name: ['dev'],

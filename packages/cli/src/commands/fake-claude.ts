@@ -2,7 +2,7 @@
 // It listens on loopback by default and never forwards anything anywhere; it exits cleanly on
 // SIGTERM/SIGINT. It keeps no record of requests (bounded memory under load).
 import { startFakeClaude } from '@skillgate/fake-claude';
-import { CliError, outputOption, type Command } from '../command.js';
+import { CliError, outputOption, untilSignal, type Command } from '../command.js';
 
 export const DEFAULT_FAKE_CLAUDE_PORT = 15099;
 
@@ -58,15 +58,7 @@ Example:
     }
     if (values.output === 'json') process.stdout.write(`${JSON.stringify({ url: fake.url, port: fake.port })}\n`);
     else process.stdout.write(`fake Claude API listening on ${fake.url} (ANTHROPIC_BASE_URL=${fake.url})\n`);
-    await new Promise<void>((resolve) => {
-      const stop = (): void => {
-        process.off('SIGTERM', stop);
-        process.off('SIGINT', stop);
-        resolve();
-      };
-      process.on('SIGTERM', stop);
-      process.on('SIGINT', stop);
-    });
+    await untilSignal();
     await fake.close();
     return 0;
   },

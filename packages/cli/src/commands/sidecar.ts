@@ -3,7 +3,7 @@
 // and the reason. Runs until SIGTERM/SIGINT, then closes listeners and flushes the journal.
 import { configFromEnv, readConfigFile, resolveConfig, startSidecar, ConfigError, type SidecarConfigInput } from '@skillgate/sidecar';
 import { sidecarPorts } from '@skillgate/sidecar/wiring';
-import { CliError, type Command } from '../command.js';
+import { CliError, untilSignal, type Command } from '../command.js';
 
 export const sidecarCommand: Command = {
   name: ['sidecar'],
@@ -55,16 +55,3 @@ Cluster mode (set by the injector):
     }
   },
 };
-
-/** Resolves on the first SIGTERM or SIGINT. */
-export function untilSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      process.off('SIGTERM', done);
-      process.off('SIGINT', done);
-      resolve();
-    };
-    process.on('SIGTERM', done);
-    process.on('SIGINT', done);
-  });
-}

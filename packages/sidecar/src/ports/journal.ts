@@ -3,6 +3,7 @@
 // The default journal writes one structured log line per request, for runs without a record store.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { SseEvent } from '@skillgate/wire';
+import type { ApprovalData as ApprovalNote, DecisionData as DecisionNote } from '@skillgate/record/event';
 import type { Exchange } from '../exchange.js';
 import type { Logger } from '../log.js';
 
@@ -45,19 +46,8 @@ export type SkillEventNote =
   | { kind: 'lock'; target: string; lock: string; reason?: string }
   | { kind: 'revocation'; token: string; reason?: string };
 
-export interface DecisionNote {
-  action: 'allow' | 'deny' | 'hold' | 'rate_limited';
-  policies?: string[];
-  rule?: string;
-  reason?: string;
-}
-
-export interface ApprovalNote {
-  state: 'held' | 'approved' | 'denied' | 'expired';
-  approval: string;
-  by?: string;
-  reason?: string;
-}
+/** The decision and approval notes have the record's shapes (the record is the journal of record). */
+export type { DecisionData as DecisionNote, ApprovalData as ApprovalNote } from '@skillgate/record/event';
 
 /**
  * A journal that also writes the structured log lines of `logJournal` (one per request, one per
