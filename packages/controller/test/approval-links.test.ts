@@ -5,7 +5,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SkillApproval } from '@skillgate/api';
-import { approvalLinkRoutes, approvalMessage, linkUrls, postNotification, type SlackMessage } from '../src/approvals/index.js';
+import { approvalLinkRoutes, approvalMessage, linkUrls, postNotification, signLinkDecision, type SlackMessage } from '../src/approvals/index.js';
 
 const SECRET = 'link-secret-0123456789abcdef';
 const NOW = Date.parse('2026-11-25T12:00:00Z');
@@ -49,7 +49,7 @@ async function webhookReceiver(status = 200): Promise<Listening & { received: Ar
   return { ...l, received };
 }
 
-type Decision = { namespace: string; name: string; user: string; groups: string[]; decision: string; reason: string };
+type Decision = { namespace: string; name: string; user: string; groups: string[]; decision: string; reason: string; via: string; proof: string };
 
 /** The controller's link routes on a real socket, with a recording `decide` and a fixed clock. */
 async function linkServer(now: () => number, answer: { phase?: string; problem?: string } = { phase: 'Approved' }): Promise<Listening & { decisions: Decision[] }> {
@@ -118,11 +118,27 @@ describe('signed approve/deny links served by the controller', () => {
     expect(links.decisions).toHaveLength(0);
   });
 
-  test('submitting a valid link records the decision of the user the proxy authenticated', async () => {
+  test('submitting a valid link records the decision of the user the proxy authenticated, marked as a signed-link decision with its proof', async () => {
     const res = await post(urls().approve);
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('now Approved');
-    expect(links.decisions).toEqual([{ namespace: 'team-a', name: 'apr-1a2b3c', user: 'sam', groups: ['security', 'oncall'], decision: 'approve', reason: 'checked with the owner' }]);
+    const exp = Math.floor(Date.parse(approval.spec.expiresAt) / 1000);
+    const proof = signLinkDecision(SECRET, { namespace: 'team-a', name: 'apr-1a2b3c', action: 'approve', user: 'sam', groups: ['security', 'oncall'], reason: 'checked with the owner', exp });
+    expect(links.decisions).toEqual([{ namespace: 'team-a', name: 'apr-1a2b3c', user: 'sam', groups: ['security', 'oncall'], decision: 'approve', reason: 'checked with the owner', via: 'signed-link', proof }]);
+    expect(proof).toMatch(new RegExp(`^v1\\.${exp}\\.[\\w-]{43}$`));
+  });
+
+  test('without a groups header the link decision carries no groups (only approvers.users rules can be met)', async () => {
+    const res = await post(urls().deny, { 'x-forwarded-user': 'sam@example.com' });
+    expect(res.status).toBe(200);
+    expect(links.decisions).toEqual([expect.objectContaining({ user: 'sam@example.com', groups: [], decision: 'deny', via: 'signed-link' })]);
+  });
+
+  test('the proof format is pinned by a test vector shared with the webhook, and groups are signed as a set', () => {
+    const claims = { namespace: 'team-a', name: 'apr-1a2b3c', action: 'approve' as const, user: 'sam@example.com', groups: ['security', 'oncall'], reason: 'checked with the owner', exp: 1795608300 };
+    expect(signLinkDecision(SECRET, claims)).toBe('v1.1795608300.J3IYoDxQPgxOFe8tO0YUksXBYYR8qVpX6u5ffmHQXyA');
+    expect(signLinkDecision(SECRET, { ...claims, groups: ['oncall', 'security'] })).toBe('v1.1795608300.J3IYoDxQPgxOFe8tO0YUksXBYYR8qVpX6u5ffmHQXyA');
+    expect(signLinkDecision(SECRET, { ...claims, user: 'bob@example.com' })).not.toBe('v1.1795608300.J3IYoDxQPgxOFe8tO0YUksXBYYR8qVpX6u5ffmHQXyA');
   });
 
   test('a tampered link is refused: another action, another approval, or an altered signature', async () => {

@@ -8,7 +8,7 @@ import { LABEL_INJECT } from '@skillgate/api';
 import type { NamespaceInfo, Pod } from './pod.js';
 import { validatePod } from './validate-pod.js';
 import { validateSkillPolicy } from './validate-policy.js';
-import { validateApprovalStatusUpdate, type ApprovalStatusView } from './validate-approval.js';
+import { validateApprovalStatusUpdate, type ApprovalStatusView, type LinkDecisionTrust } from './validate-approval.js';
 
 export interface AdmissionRequest {
   uid: string;
@@ -93,8 +93,16 @@ function isPod(o: unknown): o is Pod {
  */
 const selectedNamespace = (req: AdmissionRequest): NamespaceInfo => ({ name: req.namespace ?? '', labels: { [LABEL_INJECT]: 'enabled' } });
 
-/** Answers one AdmissionReview for `path`. Pure. */
-export function decide(path: WebhookPath, req: AdmissionRequest, config: WebhookConfig): Decision {
+/** What the webhook knows besides its config: whom it trusts for signed-link decisions, and the time. */
+export interface DecideContext {
+  /** The controller's ServiceAccount and link secret; absent: no signed-link decisions are admitted. */
+  linkDecisions?: LinkDecisionTrust;
+  /** Milliseconds since the epoch (default Date.now()). */
+  now?: number;
+}
+
+/** Answers one AdmissionReview for `path`. Pure (given ctx.now). */
+export function decide(path: WebhookPath, req: AdmissionRequest, config: WebhookConfig, ctx: DecideContext = {}): Decision {
   const { uid } = req;
   if (path === 'mutate') {
     if (req.operation !== 'CREATE' || req.resource.resource !== 'pods' || req.subResource) {
@@ -129,7 +137,11 @@ export function decide(path: WebhookPath, req: AdmissionRequest, config: Webhook
     const o = req.object;
     if (!isObject(o) || o.kind !== 'SkillApproval') return deny(uid, 'skillgate: the request object is not a SkillApproval');
     const caller = { username: req.userInfo?.username ?? '', groups: req.userInfo?.groups ?? [] };
-    const v = validateApprovalStatusUpdate(isObject(req.oldObject) ? req.oldObject as ApprovalStatusView : undefined, o as ApprovalStatusView, caller);
+    // The approval's namespace and name as the API server routed the request, not as the body says.
+    const next = o as ApprovalStatusView;
+    const view: ApprovalStatusView = { ...next, metadata: { ...next.metadata, namespace: req.namespace ?? next.metadata?.namespace ?? '', name: req.name ?? next.metadata?.name ?? '' } };
+    const v = validateApprovalStatusUpdate(isObject(req.oldObject) ? req.oldObject as ApprovalStatusView : undefined, view, caller,
+      { now: ctx.now ?? Date.now(), ...(ctx.linkDecisions ? { links: ctx.linkDecisions } : {}) });
     if (!v.allowed) return deny(uid, `skillgate: SkillApproval ${req.namespace ?? ''}/${req.name ?? ''}: ${v.violations.join('; ')}`);
     return { review: respond(uid, { allowed: true }), result: 'allowed' };
   }

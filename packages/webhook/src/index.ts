@@ -8,6 +8,7 @@ export * from './egress-capture.js';
 export * from './inject.js';
 export * from './validate-pod.js';
 export * from './validate-policy.js';
+export * from './validate-approval.js';
 export * from './admission.js';
 export * from './manifests.js';
 export * from './dev-cert.js';

@@ -15,6 +15,7 @@ import { pino, type Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { AdmissionRequestError, decide, parseAdmissionReview, type WebhookPath } from './admission.js';
 import type { WebhookConfig } from './config.js';
+import type { LinkDecisionTrust } from './validate-approval.js';
 
 export interface WebhookServerOptions {
   config: WebhookConfig;
@@ -32,6 +33,41 @@ export interface WebhookServerOptions {
   certPollMs?: number;
   /** Largest AdmissionReview body accepted (default 3 MiB, the API server's own request limit). */
   maxBodyBytes?: number;
+  /**
+   * Who may record signed-link approval decisions (the controller's ServiceAccount username) and
+   * the link secret that proves them. Absent: read from the environment (linkDecisionTrustFromEnv);
+   * null: none, so only callers' own decisions are admitted.
+   */
+  linkDecisions?: LinkDecisionTrust | null;
+}
+
+/** A link-decision setting that is half configured or unreadable; the webhook refuses to start. */
+export class LinkDecisionConfigError extends Error {
+  constructor(reason: string) {
+    super(`webhook signed-link decisions: ${reason}`);
+    this.name = 'LinkDecisionConfigError';
+  }
+}
+
+/**
+ * The signed-link trust from SKILLGATE_APPROVAL_LINK_WRITER (e.g.
+ * system:serviceaccount:skillgate-system:skillgate-controller) and SKILLGATE_APPROVAL_LINK_SECRET_FILE
+ * (the controller's link secret, the same file bytes). Neither set: undefined. One without the
+ * other, an unreadable file or a secret under 16 characters: LinkDecisionConfigError.
+ */
+export function linkDecisionTrustFromEnv(env: NodeJS.ProcessEnv): LinkDecisionTrust | undefined {
+  const writer = env.SKILLGATE_APPROVAL_LINK_WRITER?.trim();
+  const file = env.SKILLGATE_APPROVAL_LINK_SECRET_FILE?.trim();
+  if (!writer && !file) return undefined;
+  if (!writer || !file) throw new LinkDecisionConfigError('SKILLGATE_APPROVAL_LINK_WRITER and SKILLGATE_APPROVAL_LINK_SECRET_FILE go together');
+  let secret: Buffer;
+  try {
+    secret = fs.readFileSync(file);
+  } catch (err) {
+    throw new LinkDecisionConfigError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  if (secret.toString('utf8').trim().length < 16) throw new LinkDecisionConfigError('the link secret must be at least 16 characters');
+  return { writer, secret };
 }
 
 const PATHS: Record<string, WebhookPath> = {
@@ -87,10 +123,12 @@ export class WebhookServer extends EventEmitter<WebhookServerEvents> {
   private reloadTimer: NodeJS.Timeout | undefined;
   private certPem = '';
   private keyPem = '';
+  private readonly linkDecisions: LinkDecisionTrust | undefined;
 
   constructor(private readonly opts: WebhookServerOptions) {
     super();
     this.log = opts.logger ?? pino({ name: 'skillgate-webhook', level: opts.logLevel ?? 'info' });
+    this.linkDecisions = opts.linkDecisions === undefined ? linkDecisionTrustFromEnv(process.env) : opts.linkDecisions ?? undefined;
     const { cert, key } = this.readCertificate();
     this.https = https.createServer({ cert, key, minVersion: 'TLSv1.2' }, (req, res) => this.serve(req, res));
     this.https.keepAliveTimeout = 65_000; // the API server keeps connections to webhooks open
@@ -123,7 +161,7 @@ export class WebhookServer extends EventEmitter<WebhookServerEvents> {
       });
     }
     this.watchCertificate();
-    this.log.info({ url: this.url, metrics: this.metricsUrl }, 'skillgate webhook listening');
+    this.log.info({ url: this.url, metrics: this.metricsUrl, linkDecisionWriter: this.linkDecisions?.writer }, 'skillgate webhook listening');
     return this;
   }
 
@@ -244,7 +282,7 @@ export class WebhookServer extends EventEmitter<WebhookServerEvents> {
       let outcome: { result: string; uid?: string; status?: number } = { result: 'invalid' };
       try {
         const request = parseAdmissionReview(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-        const d = decide(webhook, request, this.opts.config);
+        const d = decide(webhook, request, this.opts.config, { now: Date.now(), ...(this.linkDecisions ? { linkDecisions: this.linkDecisions } : {}) });
         body = JSON.stringify(d.review);
         outcome = { result: d.result, uid: request.uid };
         const fields = {

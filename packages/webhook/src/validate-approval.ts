@@ -1,10 +1,17 @@
 // Validation of SkillApproval status writes (skillapprovals/status): a decision is admitted only
-// when it is the caller's own. Each decision that is NEW in the update must name the caller's
-// username exactly as the API server authenticated it (AdmissionReview userInfo), and may only
-// claim groups the API server authenticated for the caller — so approver groups come from
-// authentication, never from what a client wrote. No decisions are admitted on a closed approval.
-// Pure; it must never admit a decision written under someone else's name, and never judge writes
-// that add no decision (the sidecar's Used and the controller's phase writes pass untouched).
+// when it is the caller's own, or when it is a signed-link decision the controller recorded for
+// the user who followed the link. Each decision that is NEW in the update must either
+//   - name the caller's username exactly as the API server authenticated it (AdmissionReview
+//     userInfo) and claim only groups the API server authenticated for the caller, or
+//   - be written by the configured link writer (the controller's ServiceAccount), carry
+//     `via: signed-link` and a `proof` that verifies with the link secret shared with the
+//     controller over exactly this approval, action, user, groups and reason, and not be expired.
+// So approver groups come from authentication (or from the controller's authenticating proxy,
+// signed), never from what a client wrote; holding the controller's token without its link key
+// forges nothing. The skill's owner never decides, and closed approvals take no decisions.
+// Pure; it must never admit a decision written under someone else's name without a valid proof,
+// and never judge writes that add no decision (the sidecar's Used and the controller's phase writes).
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { ApprovalDecision, ApprovalPhase } from '@skillgate/api';
 
 /** Who is writing, from AdmissionReview.request.userInfo. */
@@ -13,10 +20,34 @@ export interface ApprovalCaller {
   groups: readonly string[];
 }
 
+/** The marker of a decision the controller recorded for a user who followed a signed link. */
+export const SIGNED_LINK = 'signed-link';
+
+/** A decision as stored: the signed-link fields are present only on link decisions. */
+export type StoredDecision = ApprovalDecision & { via?: string; proof?: string };
+
 /** The parts of a SkillApproval this check reads (old and new object of the status update). */
 export interface ApprovalStatusView {
   metadata?: { name?: string; namespace?: string };
-  status?: { phase?: ApprovalPhase; decisions?: ApprovalDecision[] };
+  spec?: { identity?: { owner?: string } };
+  status?: { phase?: ApprovalPhase; decisions?: StoredDecision[] };
+}
+
+/**
+ * Whom the webhook trusts to write link decisions, and the key that proves them: the controller's
+ * ServiceAccount username and the HMAC secret of its signed links (the same bytes the controller
+ * reads from SKILLGATE_APPROVAL_LINK_SECRET_FILE).
+ */
+export interface LinkDecisionTrust {
+  writer: string;
+  secret: string | Buffer;
+}
+
+export interface ApprovalCheckContext {
+  /** Absent: no link decisions are admitted (only callers' own decisions). */
+  links?: LinkDecisionTrust;
+  /** Milliseconds since the epoch, for proof expiry. */
+  now: number;
 }
 
 export interface ApprovalStatusVerdict {
@@ -24,18 +55,66 @@ export interface ApprovalStatusVerdict {
   violations: string[];
 }
 
+/** What a signed-link proof covers. Groups are compared as a set (sorted). */
+export interface LinkDecisionClaims {
+  namespace: string;
+  name: string;
+  action: 'approve' | 'deny';
+  user: string;
+  groups: readonly string[];
+  reason: string;
+  /** Unix seconds; the link's own expiry (never later than the approval's). */
+  exp: number;
+}
+
+const PROOF_VERSION = 'v1';
+const PROOF_DOMAIN = 'skillgate.dev/link-decision/v1';
+
+function proofMac(secret: string | Buffer, c: LinkDecisionClaims): Buffer {
+  const canonical = JSON.stringify([PROOF_DOMAIN, c.namespace, c.name, c.action, c.user, [...c.groups].sort(), c.reason, c.exp]);
+  return createHmac('sha256', secret).update(canonical).digest();
+}
+
+/**
+ * `v1.<exp>.<base64url HMAC-SHA256>` over the claims. The controller signs the same way
+ * (packages/controller/src/approvals/links.ts, pinned by the same test vector in both packages).
+ */
+export function signLinkDecision(secret: string | Buffer, c: LinkDecisionClaims): string {
+  return `${PROOF_VERSION}.${c.exp}.${proofMac(secret, c).toString('base64url')}`;
+}
+
+/** Checks a link decision's proof against the decision as written; undefined when it holds. */
+export function linkDecisionProblem(secret: string | Buffer, proof: string | undefined, c: Omit<LinkDecisionClaims, 'exp'>, nowMs: number): string | undefined {
+  const m = /^v1\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(proof ?? '');
+  if (!m) return 'its proof is missing or malformed';
+  const exp = Number(m[1]);
+  const mac = Buffer.from(m[2]!, 'base64url');
+  const expected = proofMac(secret, { ...c, exp });
+  if (mac.length !== expected.length || !timingSafeEqual(mac, expected)) {
+    return 'its proof does not match this approval, action, user, groups and reason (forged or altered)';
+  }
+  if (exp * 1000 <= nowMs) return `its link expired at ${new Date(exp * 1000).toISOString()}`;
+  return undefined;
+}
+
+/** Users compare as the approval outcome compares them (@skillgate/policy): trimmed, case-insensitive. */
+function sameUser(a: string, b: string): boolean {
+  return a.trim().toLowerCase() === b.trim().toLowerCase();
+}
+
 /** Identity of a decision as written: a decision equal to one already stored is not new. */
-function decisionKey(d: ApprovalDecision): string {
-  return JSON.stringify([d.user, d.decision, d.reason, d.at, [...(d.groups ?? [])].sort()]);
+function decisionKey(d: StoredDecision): string {
+  return JSON.stringify([d.user, d.decision, d.reason, d.at, [...(d.groups ?? [])].sort(), d.via ?? '', d.proof ?? '']);
 }
 
 /** Decisions present in `next` that were not already stored in `prev`. */
-export function newDecisions(prev: ApprovalStatusView | undefined, next: ApprovalStatusView): ApprovalDecision[] {
+export function newDecisions(prev: ApprovalStatusView | undefined, next: ApprovalStatusView): StoredDecision[] {
   const stored = new Set((prev?.status?.decisions ?? []).map(decisionKey));
   return (next.status?.decisions ?? []).filter((d) => !stored.has(decisionKey(d)));
 }
 
-export function validateApprovalStatusUpdate(prev: ApprovalStatusView | undefined, next: ApprovalStatusView, caller: ApprovalCaller): ApprovalStatusVerdict {
+export function validateApprovalStatusUpdate(prev: ApprovalStatusView | undefined, next: ApprovalStatusView, caller: ApprovalCaller,
+  ctx: ApprovalCheckContext = { now: Date.now() }): ApprovalStatusVerdict {
   const added = newDecisions(prev, next);
   const violations: string[] = [];
   if (added.length === 0) return { allowed: true, violations };
@@ -44,8 +123,29 @@ export function validateApprovalStatusUpdate(prev: ApprovalStatusView | undefine
   if (phase && phase !== 'Pending') {
     violations.push(`the approval is already ${phase}: no further decisions are accepted`);
   }
+  const owner = next.spec?.identity?.owner ?? prev?.spec?.identity?.owner;
   const callerGroups = new Set(caller.groups);
+  const isWriter = !!ctx.links && !!caller.username && caller.username === ctx.links.writer;
   for (const d of added) {
+    if (owner && sameUser(d.user, owner)) {
+      violations.push(`${d.user} owns the skill and cannot decide its requests`);
+      continue;
+    }
+    if (d.via !== undefined || d.proof !== undefined) {
+      if (d.via !== SIGNED_LINK) {
+        violations.push(`the decision by ${d.user} has via ${JSON.stringify(d.via ?? '')}: the only marker is "${SIGNED_LINK}"`);
+      } else if (!ctx.links) {
+        violations.push(`the decision by ${d.user} came through a signed link, but this webhook has no link secret to verify it (set SKILLGATE_APPROVAL_LINK_WRITER and SKILLGATE_APPROVAL_LINK_SECRET_FILE)`);
+      } else if (!isWriter) {
+        violations.push(`signed-link decisions are recorded only by ${ctx.links.writer}, not by ${JSON.stringify(who)}`);
+      } else {
+        const problem = linkDecisionProblem(ctx.links.secret, d.proof, {
+          namespace: next.metadata?.namespace ?? '', name: next.metadata?.name ?? '', action: d.decision, user: d.user, groups: d.groups ?? [], reason: d.reason,
+        }, ctx.now);
+        if (problem) violations.push(`the signed-link decision by ${d.user} is refused: ${problem}`);
+      }
+      continue;
+    }
     if (!caller.username || d.user !== caller.username) {
       violations.push(`a decision names user ${JSON.stringify(d.user)} but the request was made by ${JSON.stringify(who)}: `
         + 'a decision can only be recorded under your own name (use `skillgate approvals approve|deny ID --reason R` with your own credentials)');

@@ -1,7 +1,14 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { ApprovalDecision, ApprovalPhase } from '@skillgate/api';
 import { decide, type AdmissionRequest } from '../src/admission.js';
 import { VALIDATE_APPROVAL_WEBHOOK_NAME, webhookConfigurations } from '../src/manifests.js';
-import { newDecisions, validateApprovalStatusUpdate, type ApprovalStatusView } from '../src/validate-approval.js';
+import { linkDecisionTrustFromEnv } from '../src/server.js';
+import {
+  SIGNED_LINK, newDecisions, signLinkDecision, validateApprovalStatusUpdate,
+  type ApprovalStatusView, type LinkDecisionClaims, type StoredDecision,
+} from '../src/validate-approval.js';
 import { config } from './fixtures.js';
 
 const at = '2026-03-04T10:01:00Z';
@@ -107,5 +114,142 @@ describe('SkillApproval status admission', () => {
     });
     expect(hook.namespaceSelector).toBeUndefined();
     expect(JSON.stringify(hook.matchConditions)).toMatch(/object\.status\.decisions != oldObject\.status\.decisions/);
+  });
+});
+
+describe('decisions the controller records for a user who followed a signed link', () => {
+  const SECRET = 'link-secret-0123456789abcdef';
+  const CONTROLLER = 'system:serviceaccount:skillgate-system:skillgate-controller';
+  const controller = { username: CONTROLLER, groups: ['system:serviceaccounts', 'system:serviceaccounts:skillgate-system', 'system:authenticated'] };
+  const NOW = Date.parse('2026-11-25T12:00:00Z');
+  const EXP = Math.floor(Date.parse('2026-11-25T12:05:00Z') / 1000);
+  const ctx = { links: { writer: CONTROLLER, secret: SECRET }, now: NOW };
+  const owned = (decisions: StoredDecision[], phase: ApprovalPhase = 'Pending'): ApprovalStatusView => ({
+    ...approval(decisions, phase), spec: { identity: { owner: 'erin@example.com' } },
+  });
+  /** A decision as the controller writes it after the proxy authenticated `user` with `groups`. */
+  const linked = (user: string, groups: string[], over: Partial<LinkDecisionClaims> = {}, decisionOver: Partial<StoredDecision> = {}): StoredDecision => {
+    const claims: LinkDecisionClaims = { namespace: 'team-a', name: 'triage-req-1', action: 'approve', user, groups, reason: 'checked', exp: EXP, ...over };
+    return { ...decision(user, { groups }), via: SIGNED_LINK, proof: signLinkDecision(SECRET, claims), ...decisionOver };
+  };
+  const check = (d: StoredDecision, caller = controller, c: typeof ctx | { now: number } = ctx) =>
+    validateApprovalStatusUpdate(owned([]), owned([d]), caller, c);
+
+  test('the proof format is pinned by a test vector shared with the controller', () => {
+    expect(signLinkDecision(SECRET, { namespace: 'team-a', name: 'apr-1a2b3c', action: 'approve', user: 'sam@example.com', groups: ['security', 'oncall'], reason: 'checked with the owner', exp: 1795608300 }))
+      .toBe('v1.1795608300.J3IYoDxQPgxOFe8tO0YUksXBYYR8qVpX6u5ffmHQXyA');
+  });
+
+  test('a link decision with a valid proof, written by the controller’s ServiceAccount, is admitted under the clicking user’s name and proxy groups', () => {
+    expect(check(linked('sam@example.com', ['secops', 'oncall']))).toEqual({ allowed: true, violations: [] });
+    expect(check(linked('sam@example.com', []))).toEqual({ allowed: true, violations: [] });
+  });
+
+  test('a proof whose user, groups, action, reason or approval was altered is refused as forged', () => {
+    const good = linked('sam@example.com', ['oncall']);
+    const altered: StoredDecision[] = [
+      { ...good, user: 'bob@example.com' },
+      { ...good, groups: ['oncall', 'secops'] },
+      { ...good, decision: 'deny' },
+      { ...good, reason: 'something else' },
+      linked('sam@example.com', ['oncall'], { name: 'triage-req-2' }),
+      linked('sam@example.com', ['oncall'], { namespace: 'team-b' }),
+      { ...good, proof: good.proof!.replace(/.$/, (ch) => (ch === 'A' ? 'B' : 'A')) },
+      { ...good, proof: signLinkDecision('another-secret-0123456789', { namespace: 'team-a', name: 'triage-req-1', action: 'approve', user: 'sam@example.com', groups: ['oncall'], reason: 'checked', exp: EXP }) },
+    ];
+    for (const d of altered) {
+      const v = check(d);
+      expect(v.allowed).toBe(false);
+      expect(v.violations.join()).toMatch(/the signed-link decision by \S+ is refused: its proof does not match this approval, action, user, groups and reason \(forged or altered\)/);
+    }
+  });
+
+  test('moving a proof’s expiry later breaks it, and an expired link’s proof is refused', () => {
+    const d = linked('sam@example.com', ['oncall']);
+    const later = { ...d, proof: d.proof!.replace(`v1.${EXP}.`, `v1.${EXP + 3600}.`) };
+    expect(check(later).violations.join()).toMatch(/forged or altered/);
+    const expired = check(d, controller, { ...ctx, now: EXP * 1000 + 1 });
+    expect(expired.allowed).toBe(false);
+    expect(expired.violations.join()).toMatch(/its link expired at 2026-11-25T12:05:00\.000Z/);
+  });
+
+  test('a missing or malformed proof is refused', () => {
+    const d = linked('sam@example.com', []);
+    expect(check({ ...d, proof: undefined }).violations.join()).toMatch(/its proof is missing or malformed/);
+    expect(check({ ...d, proof: 'v1.abc.def' }).violations.join()).toMatch(/its proof is missing or malformed/);
+  });
+
+  test('the skill’s owner cannot approve through a link even with a valid proof', () => {
+    const v = check(linked('Erin@example.com', ['secops']));
+    expect(v.allowed).toBe(false);
+    expect(v.violations.join()).toMatch(/Erin@example\.com owns the skill and cannot decide its requests/);
+  });
+
+  test('only the controller’s ServiceAccount may write link decisions: anyone else with a stolen valid proof is refused', () => {
+    const d = linked('sam@example.com', ['oncall']);
+    const v = check(d, { username: 'mallory@example.com', groups: [] });
+    expect(v.allowed).toBe(false);
+    expect(v.violations.join()).toMatch(/signed-link decisions are recorded only by system:serviceaccount:skillgate-system:skillgate-controller, not by "mallory@example\.com"/);
+    // Nor may a user put the marker on their own decision.
+    expect(check(linked('mallory@example.com', []), { username: 'mallory@example.com', groups: [] }).allowed).toBe(false);
+  });
+
+  test('the controller’s ServiceAccount without the link marker is held to the ordinary rule: no decisions under other names', () => {
+    const v = check(decision('sam@example.com'));
+    expect(v.allowed).toBe(false);
+    expect(v.violations.join()).toMatch(/a decision names user "sam@example\.com" but the request was made by "system:serviceaccount:skillgate-system:skillgate-controller"/);
+  });
+
+  test('a webhook without the link secret admits no link decision, and says how to configure it', () => {
+    const v = check(linked('sam@example.com', []), controller, { now: NOW });
+    expect(v.allowed).toBe(false);
+    expect(v.violations.join()).toMatch(/no link secret to verify it \(set SKILLGATE_APPROVAL_LINK_WRITER and SKILLGATE_APPROVAL_LINK_SECRET_FILE\)/);
+  });
+
+  test('an unknown via marker is refused', () => {
+    expect(check(linked('sam@example.com', [], {}, { via: 'chatops' })).violations.join()).toMatch(/has via "chatops": the only marker is "signed-link"/);
+  });
+
+  test('a link decision on a closed approval is refused even with a valid proof', () => {
+    const v = validateApprovalStatusUpdate(owned([], 'Denied'), owned([linked('sam@example.com', [])]), controller, ctx);
+    expect(v.violations.join()).toMatch(/already Denied/);
+  });
+
+  test('through admission: the approval named by the API server’s request is the one the proof must match', () => {
+    const d = linked('sam@example.com', ['oncall']);
+    const req = (name: string): AdmissionRequest => ({
+      uid: 'b7a3c0de-0000-4000-8000-0000000000a2',
+      kind: { group: 'skillgate.dev', version: 'v1alpha1', kind: 'SkillApproval' },
+      resource: { group: 'skillgate.dev', version: 'v1alpha1', resource: 'skillapprovals' },
+      subResource: 'status', namespace: 'team-a', name, operation: 'UPDATE',
+      userInfo: controller, object: { ...owned([d]), kind: 'SkillApproval' }, oldObject: { ...owned([]), kind: 'SkillApproval' },
+    });
+    const trust = { linkDecisions: ctx.links, now: NOW };
+    expect(decide('validate-skillapproval-status', req('triage-req-1'), config(), trust).review.response).toEqual({ uid: 'b7a3c0de-0000-4000-8000-0000000000a2', allowed: true });
+    expect(decide('validate-skillapproval-status', req('triage-req-9'), config(), trust).result).toBe('denied');
+    expect(decide('validate-skillapproval-status', req('triage-req-1'), config(), { now: NOW }).result).toBe('denied');
+  });
+});
+
+describe('link-decision trust from the environment', () => {
+  let dir: string;
+  beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skillgate-link-trust-')); });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('the writer and the secret file are read together; neither means no link decisions', () => {
+    const file = path.join(dir, 'secret');
+    fs.writeFileSync(file, 'link-secret-0123456789abcdef\n');
+    expect(linkDecisionTrustFromEnv({})).toBeUndefined();
+    const trust = linkDecisionTrustFromEnv({ SKILLGATE_APPROVAL_LINK_WRITER: 'system:serviceaccount:sg:ctl', SKILLGATE_APPROVAL_LINK_SECRET_FILE: file });
+    expect(trust?.writer).toBe('system:serviceaccount:sg:ctl');
+    expect(Buffer.from(trust!.secret).toString()).toBe('link-secret-0123456789abcdef\n'); // the same bytes the controller reads
+  });
+
+  test('half a configuration, an unreadable file or a short secret stops the webhook from starting', () => {
+    const short = path.join(dir, 'short');
+    fs.writeFileSync(short, 'too-short');
+    expect(() => linkDecisionTrustFromEnv({ SKILLGATE_APPROVAL_LINK_WRITER: 'x' })).toThrow(/go together/);
+    expect(() => linkDecisionTrustFromEnv({ SKILLGATE_APPROVAL_LINK_WRITER: 'x', SKILLGATE_APPROVAL_LINK_SECRET_FILE: path.join(dir, 'missing') })).toThrow(/cannot read .*ENOENT/);
+    expect(() => linkDecisionTrustFromEnv({ SKILLGATE_APPROVAL_LINK_WRITER: 'x', SKILLGATE_APPROVAL_LINK_SECRET_FILE: short })).toThrow(/at least 16 characters/);
   });
 });

@@ -4,8 +4,9 @@
 // refuses early what would never count (the owner, a non-approver, a closed approval) with a clear
 // reason; the reconciler and the sidecar re-check anyway. `user` and `groups` must be the identity
 // the API client authenticates as: the validating webhook (skillapprovals.validate.skillgate.dev)
-// rejects a decision under any other name or with groups the API server did not authenticate, so
-// a caller acting for someone else (the signed-link endpoint) must write through impersonation.
+// rejects a decision under any other name or with groups the API server did not authenticate —
+// except a signed-link decision (`via: signed-link` with the link's `proof`), which the webhook
+// admits from the controller's ServiceAccount only when the proof verifies with the link secret.
 import type { CustomObjectsApi } from '@kubernetes/client-node';
 import { GROUP, VERSION, type SkillApproval } from '@skillgate/api';
 import { approvalOutcome, deciderProblem, type RecordedDecision } from '@skillgate/policy';
@@ -18,7 +19,7 @@ export class DecisionRefused extends Error {
 }
 
 export async function recordDecision(custom: CustomObjectsApi, namespace: string, name: string,
-  d: { user: string; groups: string[]; decision: 'approve' | 'deny'; reason: string }, now: () => Date = () => new Date()): Promise<SkillApproval> {
+  d: { user: string; groups: string[]; decision: 'approve' | 'deny'; reason: string; via?: 'signed-link'; proof?: string }, now: () => Date = () => new Date()): Promise<SkillApproval> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const obj = (await custom.getNamespacedCustomObject({ ...SKILLAPPROVALS, namespace, name })) as SkillApproval;
     const phase = obj.status?.phase ?? 'Pending';
@@ -26,7 +27,10 @@ export async function recordDecision(custom: CustomObjectsApi, namespace: string
     const problem = deciderProblem(obj.spec, d.user, d.groups);
     if (problem) throw new DecisionRefused(`${problem}; the decision was not recorded`);
     if (now().getTime() >= Date.parse(obj.spec.expiresAt)) throw new DecisionRefused(`SkillApproval ${namespace}/${name} expired at ${obj.spec.expiresAt}`);
-    const decision: RecordedDecision = { user: d.user, groups: d.groups, decision: d.decision, reason: d.reason, at: now().toISOString() };
+    const decision: RecordedDecision & { via?: 'signed-link'; proof?: string } = {
+      user: d.user, groups: d.groups, decision: d.decision, reason: d.reason, at: now().toISOString(),
+      ...(d.via ? { via: d.via, proof: d.proof ?? '' } : {}),
+    };
     const decisions = [...((obj.status?.decisions ?? []) as RecordedDecision[]), decision];
     const outcome = approvalOutcome(obj.spec, decisions, now());
     try {

@@ -4,9 +4,10 @@
 // The link itself does not say WHO approves: the POST that acts must carry the approver's identity
 // from the authenticating proxy in front of the controller (trusted header, e.g. oauth2-proxy's
 // X-Forwarded-User / X-Forwarded-Groups); without it the action is refused. Never logs tokens.
-// `decide` must write the decision AS that user (Kubernetes impersonation: Impersonate-User and
-// Impersonate-Group), because the validating webhook admits a decision only under the caller's
-// own authenticated name and groups.
+// The decision is written under the controller's own ServiceAccount, marked `via: signed-link`
+// with a `proof`: an HMAC with the same secret over (namespace, name, action, user, groups,
+// reason, link expiry). The validating webhook holds the secret too and admits such a decision
+// only from the controller's ServiceAccount and only when the proof verifies (docs/approvals.md).
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
@@ -37,6 +38,42 @@ export function verifyLink(secret: string | Buffer, token: string, want: Omit<Li
   return { ok: true, claims: { namespace, name, action, exp } };
 }
 
+/** The marker of a decision recorded through a signed link (the webhook checks its proof). */
+export const SIGNED_LINK = 'signed-link';
+
+/** What a link decision's proof covers; groups compare as a set. */
+export interface LinkDecisionClaims {
+  namespace: string;
+  name: string;
+  action: LinkAction;
+  user: string;
+  groups: readonly string[];
+  reason: string;
+  /** Unix seconds: the link's expiry. */
+  exp: number;
+}
+
+const PROOF_DOMAIN = 'skillgate.dev/link-decision/v1';
+
+/**
+ * `v1.<exp>.<base64url HMAC-SHA256>` over the decision. The webhook verifies it the same way
+ * (packages/webhook/src/validate-approval.ts); both packages pin the format with one test vector.
+ */
+export function signLinkDecision(secret: string | Buffer, c: LinkDecisionClaims): string {
+  const canonical = JSON.stringify([PROOF_DOMAIN, c.namespace, c.name, c.action, c.user, [...c.groups].sort(), c.reason, c.exp]);
+  return `v1.${c.exp}.${createHmac('sha256', secret).update(canonical).digest('base64url')}`;
+}
+
+/** A decision made through a link, as handed to `decide`: who, and the proof for the webhook. */
+export interface LinkDecision {
+  user: string;
+  groups: string[];
+  decision: LinkAction;
+  reason: string;
+  via: typeof SIGNED_LINK;
+  proof: string;
+}
+
 export function linkUrls(baseUrl: string, secret: string | Buffer, namespace: string, name: string, expiresAt: string): Record<LinkAction, string> {
   const exp = Math.floor(Date.parse(expiresAt) / 1000);
   const url = (action: LinkAction) =>
@@ -49,8 +86,8 @@ export interface LinkRoutesDeps {
   /** Header carrying the authenticated approver (set by the proxy in front); default x-forwarded-user. */
   userHeader?: string;
   groupsHeader?: string;
-  /** Record a decision (same path as the CLI: appended to status.decisions). */
-  decide(namespace: string, name: string, decision: { user: string; groups: string[]; decision: LinkAction; reason: string }): Promise<{ phase?: string; problem?: string }>;
+  /** Record a decision (same path as the CLI: appended to status.decisions, with via and proof). */
+  decide(namespace: string, name: string, decision: LinkDecision): Promise<{ phase?: string; problem?: string }>;
   now?: () => number;
 }
 
@@ -94,8 +131,9 @@ export function approvalLinkRoutes(deps: LinkRoutesDeps): (req: IncomingMessage,
     req.on('data', (c: string) => { raw += c; if (raw.length > 8192) req.destroy(); });
     req.on('end', () => {
       if (!user) { page(res, 401, 'Who are you?', '<p>The controller did not receive an authenticated user from its proxy; this link cannot act anonymously.</p>'); return; }
-      const reason = new URLSearchParams(raw).get('reason')?.trim() || `via link (${action})`;
-      deps.decide(namespace, name, { user, groups, decision: action, reason }).then(
+      const reason = (new URLSearchParams(raw).get('reason')?.trim() || `via link (${action})`).slice(0, 1024);
+      const proof = signLinkDecision(deps.secret, { namespace, name, action, user, groups, reason, exp: check.claims.exp });
+      deps.decide(namespace, name, { user, groups, decision: action, reason, via: SIGNED_LINK, proof }).then(
         (r) => r.problem
           ? page(res, 409, 'Decision not counted', `<p>${escapeHtml(r.problem)}</p>`)
           : page(res, 200, 'Decision recorded', `<p>${escapeHtml(user)}: ${action} ${escapeHtml(namespace)}/${escapeHtml(name)}${r.phase ? ` — now ${escapeHtml(r.phase)}` : ''}.</p>`),
