@@ -1,0 +1,49 @@
+// The CLI as users run it: a child process per command, checking exit codes, stdout and the
+// one-line errors of CONTRACT.md.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
+const run = (args: string[], input?: string, env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, [MAIN, ...args], { input, encoding: 'utf8', env: { ...process.env, SKILLGATE_MASKING_KEY: 'cli-test-installation-key', ...env } });
+
+describe('skillgate', () => {
+  it('lists every command group in --help', () => {
+    const r = run(['--help']);
+    expect(r.status).toBe(0);
+    for (const word of ['sidecar', 'dev', 'fake-claude', 'controller', 'webhook', 'recorder', 'mask', 'sessions', 'verify', 'approvals', 'lock', 'unlock', 'owners']) {
+      expect(r.stdout).toMatch(new RegExp(`^  ${word}\\b`, 'm'));
+    }
+  });
+
+  it('fails with a one-line reason and a non-zero exit for an unknown command or option', () => {
+    const unknown = run(['frobnicate']);
+    expect(unknown.status).not.toBe(0);
+    expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
+    const badOption = run(['mask', '--no-such-option']);
+    expect(badOption.status).toBe(2);
+    expect(badOption.stderr).toContain('--help');
+  });
+
+  it('mask --json reports findings with offsets into the input and never the value', () => {
+    const input = 'Mail jane.doe@example.com, card 4111 1111 1111 1111.';
+    const r = run(['mask', '--json'], input);
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout) as { masked: string; findings: Array<{ type: string; start: number; end: number }> };
+    expect(out.masked).not.toContain('jane.doe@example.com');
+    expect(out.masked).toContain('[EMAIL_ADDRESS]');
+    const email = out.findings.find((f) => f.type === 'EMAIL_ADDRESS')!;
+    expect(input.slice(email.start, email.end)).toBe('jane.doe@example.com');
+    const card = out.findings.find((f) => f.type === 'CREDIT_CARD')!;
+    expect(input.slice(card.start, card.end)).toBe('4111 1111 1111 1111');
+    expect(r.stdout).not.toContain('4111 1111 1111 1111');
+  });
+
+  it('every command answers --help with exit 0', () => {
+    for (const args of [['sidecar'], ['dev'], ['fake-claude'], ['controller'], ['webhook'], ['recorder'], ['mask'], ['sessions', 'list'], ['verify'], ['approvals', 'list'], ['lock'], ['owners', 'offboard']]) {
+      const r = run([...args, '--help']);
+      expect({ args, status: r.status }).toEqual({ args, status: 0 });
+      expect(r.stdout).toContain('Usage: skillgate');
+    }
+  });
+});
