@@ -4,9 +4,13 @@
 // identity, resolved by SelfSubjectReview). The controller's approval and policy-status reconcilers
 // run in-process against the same API server, and so does the validating webhook for
 // skillapprovals/status (registered through the same webhookConfigurations the chart mirrors), so a
-// decision is admitted only under the caller's own client-certificate name and O= groups.
-import { execFile } from 'node:child_process';
+// decision is admitted only under the caller's own client-certificate name and O= groups — or, for
+// signed approve/deny links, when a running controller (startController, authenticated as its own
+// ServiceAccount with only the chart's controller RBAC) writes it with a proof the webhook verifies
+// with the link secret both share.
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,7 +24,9 @@ import { startSidecar, createLogger } from '@skillgate/sidecar';
 import { createPolicyGuard } from '@skillgate/sidecar/cluster/guard';
 import { clusterPolicyFeed } from '@skillgate/sidecar/cluster/policy-feed';
 import { kubeApprovalBroker } from '@skillgate/sidecar/cluster/approvals';
-import { approvalReconciler } from '@skillgate/controller/approvals/index';
+import { parseAllDocuments } from 'yaml';
+import { approvalsLoop, startController } from '@skillgate/controller';
+import { approvalReconciler, signLinkDecision } from '@skillgate/controller/approvals/index';
 import { policyStatusReconciler } from '@skillgate/controller/policies/index';
 import { createDevCertificates, parseWebhookConfig, startWebhookServer, webhookConfigurations, VALIDATE_APPROVAL_WEBHOOK_NAME } from '@skillgate/webhook';
 import { startControlPlane } from '../k8s/control-plane.mjs';
@@ -38,6 +44,13 @@ const kubeconfigs = {};
 /** Client certificates by user key, for writing status directly as that user (forgery attempts). */
 const certs = {};
 const WEBHOOK_CONFIG_NAME = `skillgate-e2e-approvals-${randomBytes(3).toString('hex')}`;
+/** skillgate's own namespace for the controller of this run, its ServiceAccount and the chart's RBAC for it. */
+const SYS = `${NS}-sys`;
+const CONTROLLER_SA = 'skillgate-controller';
+const CONTROLLER_USER = `system:serviceaccount:${SYS}:${CONTROLLER_SA}`;
+const CONTROLLER_CLUSTER_ROLE = `${NS}-controller`;
+const LINK_SECRET = `link-secret-${randomBytes(16).toString('hex')}`;
+let controller; let notifications; let linkSecretFile;
 
 /** A kubeconfig for a user authenticated by a client certificate from the test CA (O= per group). */
 function userKubeconfig(user, groups, key = user) {
@@ -163,8 +176,12 @@ beforeAll(async () => {
   const { ca, serving } = createDevCertificates(['127.0.0.1']);
   fs.writeFileSync(path.join(webhookTmp, 'tls.crt'), serving.certPem);
   fs.writeFileSync(path.join(webhookTmp, 'tls.key'), serving.keyPem);
+  // The link secret is one file both the controller and the webhook read (one Secret mounted in both, in the chart).
+  linkSecretFile = path.join(webhookTmp, 'link-secret');
+  fs.writeFileSync(linkSecretFile, LINK_SECRET, { mode: 0o600 });
   webhook = await startWebhookServer({ config: parseWebhookConfig({}), certFile: path.join(webhookTmp, 'tls.crt'), keyFile: path.join(webhookTmp, 'tls.key'),
-    port: 0, host: '127.0.0.1', logger: pino({ level: process.env.SKILLGATE_E2E_LOG ?? 'silent' }) });
+    port: 0, host: '127.0.0.1', logger: pino({ level: process.env.SKILLGATE_E2E_LOG ?? 'silent' }),
+    linkDecisions: { writer: CONTROLLER_USER, secret: fs.readFileSync(linkSecretFile) } });
   await registerApprovalWebhook(ca.certPem);
 
   redis = new Redis('redis://127.0.0.1:6379');
@@ -186,9 +203,102 @@ beforeAll(async () => {
     { name: 'two-person', when: { keywords: ['production credentials'] }, approvers: { groups: ['secops'], quorum: 2 } },
   ] } });
   await feedReaches((s) => s.effective.rules.length === 5);
+  await startLinkController();
 }, 300_000);
 
+/**
+ * The controller as deployed: authenticated as ServiceAccount skillgate-controller with exactly the
+ * RBAC the chart renders for it (no impersonation), serving signed links and announcing approvals
+ * to a local Slack-compatible receiver.
+ */
+async function startLinkController() {
+  await cp.ensureNamespace(SYS);
+  // The controller lists SkillLocks at start: wait until that CRD is served (Established is not enough).
+  for (let deadline = Date.now() + 30_000; (await cp.request('GET', '/apis/skillgate.dev/v1alpha1/skilllocks')).status !== 200;) {
+    if (Date.now() > deadline) throw new Error('SkillLocks are not served');
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const rendered = execFileSync(cp.helmBin, ['template', 'skillgate', path.join(ROOT, 'charts/skillgate'), '--namespace', SYS, '--kube-version', '1.36.0'], { encoding: 'utf8' });
+  const docs = parseAllDocuments(rendered).map((d) => d.toJS()).filter(Boolean);
+  const pick = (kind, name) => {
+    const o = docs.find((d) => d.kind === kind && d.metadata.name === name);
+    if (!o) throw new Error(`the chart renders no ${kind} ${name}`);
+    return o;
+  };
+  const clusterRole = pick('ClusterRole', 'skillgate-controller');
+  const clusterBinding = pick('ClusterRoleBinding', 'skillgate-controller');
+  expect(JSON.stringify(clusterRole.rules)).not.toContain('impersonate'); // link decisions need no impersonation
+  const objects = [
+    pick('ServiceAccount', CONTROLLER_SA), pick('Role', 'skillgate-controller'), pick('RoleBinding', 'skillgate-controller'),
+    // Cluster-scoped objects renamed per run, so runs on a shared cluster never collide.
+    { ...clusterRole, metadata: { ...clusterRole.metadata, name: CONTROLLER_CLUSTER_ROLE } },
+    { ...clusterBinding, metadata: { ...clusterBinding.metadata, name: CONTROLLER_CLUSTER_ROLE }, roleRef: { ...clusterBinding.roleRef, name: CONTROLLER_CLUSTER_ROLE } },
+  ];
+  cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) });
+  const token = await cp.request('POST', `/api/v1/namespaces/${SYS}/serviceaccounts/${CONTROLLER_SA}/token`, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } });
+  if (token.status !== 201) throw new Error(`TokenRequest for the controller: ${token.status} ${token.body?.message}`);
+  const kubeconfig = path.join(webhookTmp, 'controller.kubeconfig');
+  fs.writeFileSync(kubeconfig, JSON.stringify({
+    apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
+    clusters: [{ name: 'c', cluster: { server: cp.server, 'certificate-authority-data': Buffer.from(cp.caPem).toString('base64') } }],
+    users: [{ name: 'controller', user: { token: token.body.status.token } }],
+    contexts: [{ name: 'c', context: { cluster: 'c', user: 'controller' } }],
+  }), { mode: 0o600 });
+
+  notifications = { messages: [], waiters: [] };
+  const receiver = http.createServer((req, res) => {
+    let text = '';
+    req.on('data', (c) => { text += c; });
+    req.on('end', () => {
+      const m = JSON.parse(text);
+      notifications.messages.push(m);
+      for (const w of [...notifications.waiters]) w(m);
+      res.end('ok');
+    });
+  });
+  await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
+  notifications.close = () => new Promise((r) => { receiver.closeAllConnections(); receiver.close(r); });
+  controller = await startController({
+    listen: '127.0.0.1:0', redisUrl: 'redis://127.0.0.1:6379', redisPrefix: `${PREFIX}ctl:`, namespace: SYS, kubeconfig,
+    logLevel: process.env.SKILLGATE_E2E_LOG ?? 'silent', leaderElection: { enabled: false },
+    approvals: { webhookUrl: `http://127.0.0.1:${receiver.address().port}/hooks/T1`, linkBaseUrl: 'https://skillgate.example.com', linkSecretFile },
+  }, { reconcilers: [approvalsLoop] });
+}
+
+/** The approve/deny links of the notification announcing approval `name` (waits for it). */
+function notifiedLinks(name, ms = 10_000) {
+  const linksOf = (m) => {
+    if (!m.text.includes(`/${name}`)) return undefined;
+    const actions = m.blocks.find((b) => b.type === 'actions');
+    return Object.fromEntries(actions.elements.map((e) => [e.text.text, e.url]));
+  };
+  const seen = notifications.messages.map(linksOf).find(Boolean);
+  if (seen) return Promise.resolve(seen);
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no notification for ${name}`)), ms);
+    const waiter = (m) => {
+      const l = linksOf(m);
+      if (l) { clearTimeout(t); notifications.waiters.splice(notifications.waiters.indexOf(waiter), 1); resolve(l); }
+    };
+    notifications.waiters.push(waiter);
+  });
+}
+
+/** Follows a notification link on the running controller, as the authenticating proxy in front of it would forward it. */
+function followLink(link, headers, reason = 'checked the export scope') {
+  const u = new URL(link);
+  return fetch(`${controller.url}${u.pathname}${u.search}`, {
+    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams({ reason }).toString(),
+  });
+}
+
 afterAll(async () => {
+  await controller?.close();
+  await notifications?.close?.();
+  if (cp) {
+    await cp.request('DELETE', `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${CONTROLLER_CLUSTER_ROLE}`).catch(() => {});
+    await cp.request('DELETE', `/apis/rbac.authorization.k8s.io/v1/clusterroles/${CONTROLLER_CLUSTER_ROLE}`).catch(() => {});
+  }
   for (const r of reconcilers) await r.stop();
   if (cp) await cp.request('DELETE', `/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/${WEBHOOK_CONFIG_NAME}`);
   await webhook?.close();
@@ -376,4 +486,59 @@ test('quorum 2 needs two distinct real users: a second decision by the same user
   const used = await getApproval(approval.metadata.name);
   expect(used.status.phase).toBe('Used');
   expect(used.status.decisions.map((d) => d.user)).toEqual(['alice@example.com', 'bob@example.com']);
+});
+
+describe('signed approve/deny links followed on the running controller', () => {
+  test('a forged link approves nothing; the real link, followed by an approver, approves the held request under the approver’s name', async () => {
+    const done = holdRequest(`${RISKY} (decided through a link)`);
+    const approval = await waitForApproval((a) => a.spec.reasons.some((r) => r.includes('customer database')) && !a.status?.decisions?.length);
+    const name = approval.metadata.name;
+    const links = await notifiedLinks(name);
+    expect(links.Approve).toMatch(new RegExp(`^https://skillgate\\.example\\.com/approvals/${NS}/${name}/approve\\?token=`));
+
+    // Forged links: an altered signature, and the deny link's token moved onto approve.
+    const altered = links.Approve.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
+    const moved = `${links.Approve.split('?')[0]}?token=${new URL(links.Deny).searchParams.get('token')}`;
+    for (const forged of [altered, moved]) {
+      const r = await followLink(forged, { 'x-forwarded-user': 'bob@example.com' });
+      expect(r.status).toBe(403);
+      expect(await r.text()).toMatch(/signature is invalid|another approval or action/);
+    }
+    // The skill's owner cannot use the link either.
+    const self = await followLink(links.Approve, { 'x-forwarded-user': OWNER });
+    expect(self.status).toBe(409);
+    expect(await self.text()).toMatch(/owns skill triage and cannot decide its requests/);
+    expect((await getApproval(name)).status?.phase ?? 'Pending').toBe('Pending');
+
+    // The controller's ServiceAccount token alone forges nothing: the webhook wants a proof made with the link key.
+    const saToken = (await cp.request('POST', `/api/v1/namespaces/${SYS}/serviceaccounts/${CONTROLLER_SA}/token`, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 600 } })).body.status.token;
+    const exp = Math.floor(Date.parse(approval.spec.expiresAt) / 1000);
+    const wrongKey = signLinkDecision('not-the-link-secret-0123456789', { namespace: NS, name, action: 'approve', user: 'bob@example.com', groups: [], reason: 'forged', exp });
+    const current = await getApproval(name);
+    const forgedBySa = await cp.requestAs({ token: saToken }, 'PATCH', `/apis/skillgate.dev/v1alpha1/namespaces/${NS}/skillapprovals/${name}/status`,
+      { metadata: { resourceVersion: current.metadata.resourceVersion }, status: { decisions: [decision('bob@example.com', { groups: [], reason: 'forged', via: 'signed-link', proof: wrongKey })] } },
+      { contentType: 'application/merge-patch+json' });
+    expect(forgedBySa.status).toBe(403);
+    expect(forgedBySa.body.message).toMatch(/the signed-link decision by bob@example\.com is refused: its proof does not match .* \(forged or altered\)/);
+    // And a genuine proof is worthless to anyone but the controller.
+    const genuine = signLinkDecision(LINK_SECRET, { namespace: NS, name, action: 'approve', user: 'bob@example.com', groups: [], reason: 'replayed', exp });
+    const replayed = await writeDecisionAs('alice', name, decision('bob@example.com', { groups: [], reason: 'replayed', via: 'signed-link', proof: genuine }));
+    expect(replayed.status).toBe(403);
+    expect(replayed.body.message).toMatch(new RegExp(`signed-link decisions are recorded only by ${CONTROLLER_USER}`));
+    expect((await getApproval(name)).status?.phase ?? 'Pending').toBe('Pending');
+
+    // The real link, followed by bob (named by the rule; his proxy sends no groups).
+    const ok = await followLink(links.Approve, { 'x-forwarded-user': 'bob@example.com' });
+    const page = await ok.text();
+    expect(ok.status).toBe(200);
+    expect(page).toContain(`bob@example.com: approve ${NS}/${name} — now Approved`);
+
+    const message = await done;
+    expect(message.content?.[0]?.text).toContain('customer database');
+    const used = await getApproval(name);
+    expect(used.status.phase).toBe('Used');
+    expect(used.status.decisions).toEqual([expect.objectContaining({
+      user: 'bob@example.com', groups: [], decision: 'approve', reason: 'checked the export scope', via: 'signed-link', proof: expect.stringMatching(/^v1\.\d+\.[\w-]{43}$/),
+    })]);
+  }, 60_000);
 });
