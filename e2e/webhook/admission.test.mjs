@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import {
-  createDevCertificates, issueServingCertificate, startWebhookServer, webhookConfigurations, parseWebhookConfig, injectPod, applyPatch,
+  createDevCertificates, createCertificateAuthority, issueServingCertificate, startWebhookServer, webhookConfigurations, parseWebhookConfig, injectPod, applyPatch,
   initContainer, sidecarContainer, injectedVolumes, appContainer, INJECTOR_VERSION,
 } from '@skillgate/webhook';
 import { startControlPlane } from '../k8s/control-plane.mjs';
@@ -24,8 +24,12 @@ const RUN = randomBytes(3).toString('hex');
 const NS = `sg-e2e-inj-${RUN}`;
 const PLAIN = `sg-e2e-plain-${RUN}`;
 const EXAMPLES_NS = 'team-a';
+// The controller behind HTTPS with a private CA, as the chart configures it with controller.tls.
+const CONTROLLER_CA = createCertificateAuthority('e2e-controller-ca').certPem;
 const CONFIG = parseWebhookConfig({
   redisUrl: 'redis://redis.skillgate-system.svc:6379',
+  controllerUrl: 'https://skillgate-controller.skillgate-system.svc:8443',
+  controllerCaPem: CONTROLLER_CA,
   allowedExceptions: [{ name: 'database', serviceAccounts: ['postgres'] }],
 });
 
@@ -140,6 +144,10 @@ describe('sidecar injection through the real API server', () => {
     expect(init.map((c) => c.name)).toEqual(['skillgate-init', 'skillgate-sidecar']);
     expect(init[0]).toEqual(initContainer(CONFIG));
     expect(init[1]).toEqual(sidecarContainer(CONFIG));
+    // The controller's CA reaches the sidecar (only the sidecar), byte for byte through the API server.
+    expect(init[1].env.find((e) => e.name === 'SKILLGATE_CONTROLLER_CA')?.value).toBe(CONFIG.controllerCaPem);
+    expect(new X509Certificate(init[1].env.find((e) => e.name === 'SKILLGATE_CONTROLLER_CA').value).subject).toBe(new X509Certificate(CONTROLLER_CA).subject);
+    expect(pod.spec.containers.flatMap((c) => c.env ?? []).some((e) => e.name === 'SKILLGATE_CONTROLLER_CA')).toBe(false);
     const ours = new Set(injectedVolumes(CONFIG).map((v) => v.name));
     expect(pod.spec.volumes.filter((v) => ours.has(v.name))).toEqual(injectedVolumes(CONFIG));
     expect(pod.metadata.annotations['skillgate.dev/injected']).toBe(INJECTOR_VERSION);

@@ -2,11 +2,12 @@
 // upstream credential Secret to keep away from skills) and which opt-out exceptions are allowed.
 // Parsed and validated once at start-up (parseWebhookConfig): a bad config fails fast with the field
 // and the reason. Never holds a secret value itself: only the *name* of the upstream Secret.
+import { X509Certificate } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import type { ResourceRequirements } from './pod.js';
 
 /** Version of the injection template, recorded in the pod annotation skillgate.dev/injected. */
-export const INJECTOR_VERSION = '0.2.0';
+export const INJECTOR_VERSION = '0.2.1';
 
 /** skillgate's release, the default tag of the image the injected containers run. */
 export const APP_VERSION = '0.1.0';
@@ -39,6 +40,12 @@ export interface WebhookConfig {
   sidecarUid: number;
   /** Where the sidecar exchanges its projected ServiceAccount token for a workload token. */
   controllerUrl: string;
+  /**
+   * PEM of the CA certificate(s) that issued the controller's serving certificate, for an https
+   * controllerUrl whose certificate is not publicly trusted. Given to the sidecar as the env var
+   * SKILLGATE_CONTROLLER_CA (PEM text; public, never a key). Empty: the sidecar trusts the system CAs.
+   */
+  controllerCaPem: string;
   /** Redis for session records; empty: the sidecar's local file store. */
   redisUrl: string;
   /** Upstream Claude API the sidecar forwards to (SKILLGATE_UPSTREAM_URL). */
@@ -64,6 +71,7 @@ export function defaultWebhookConfig(): WebhookConfig {
     imagePullPolicy: 'IfNotPresent',
     sidecarUid: 1337,
     controllerUrl: 'https://skillgate-controller.skillgate-system.svc:8443',
+    controllerCaPem: '',
     redisUrl: '',
     upstreamUrl: 'https://api.anthropic.com',
     upstreamSecret: { name: 'skillgate-upstream', key: 'api-key', mountInSidecar: true },
@@ -128,6 +136,30 @@ function resources(v: unknown, path: string, fallback: ResourceRequirements): Re
   return out;
 }
 
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/**
+ * The controller CA bundle as the sidecar gets it: every certificate must parse (a bad paste fails
+ * at start, not at the first token exchange) and nothing else may be there (no private key); the
+ * blocks are re-encoded canonically, newline-terminated, so the injected value is the same on every
+ * injection. Pure.
+ */
+export function parseControllerCaPem(text: string): string {
+  if (!text.trim()) return '';
+  const blocks = text.match(PEM_CERTIFICATE) ?? [];
+  if (!blocks.length) throw new WebhookConfigError('controllerCaPem', 'must be PEM text with at least one -----BEGIN CERTIFICATE----- block');
+  if (text.replace(PEM_CERTIFICATE, '').trim()) throw new WebhookConfigError('controllerCaPem', 'holds something besides CERTIFICATE blocks (a private key?): give only the CA certificate(s)');
+  return blocks.map((block, i) => {
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(block);
+    } catch (err) {
+      throw new WebhookConfigError('controllerCaPem', `certificate ${i + 1} does not parse: ${(err as Error).message}`);
+    }
+    return cert.toString().trim();
+  }).join('\n') + '\n';
+}
+
 /**
  * Validates a config object (e.g. parsed from the chart's ConfigMap) and fills defaults. Throws
  * WebhookConfigError naming the first bad field.
@@ -148,6 +180,9 @@ export function parseWebhookConfig(input: unknown): WebhookConfig {
     const v = str(input, f, '', d[f]);
     if (!/^https?:\/\//.test(v)) throw new WebhookConfigError(f, 'must be an http(s) URL');
   }
+  const controllerUrl = str(input, 'controllerUrl', '', d.controllerUrl);
+  const controllerCaPem = parseControllerCaPem(str(input, 'controllerCaPem', '', d.controllerCaPem, { allowEmpty: true }));
+  if (controllerCaPem && !controllerUrl.startsWith('https://')) throw new WebhookConfigError('controllerCaPem', 'is set but controllerUrl is not https: a CA is only used for TLS to the controller');
   const redisUrl = str(input, 'redisUrl', '', d.redisUrl, { allowEmpty: true });
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) throw new WebhookConfigError('redisUrl', 'must be a redis:// or rediss:// URL (or empty)');
 
@@ -187,7 +222,8 @@ export function parseWebhookConfig(input: unknown): WebhookConfig {
     initImage: str(input, 'initImage', '', d.initImage),
     imagePullPolicy: pull as WebhookConfig['imagePullPolicy'],
     sidecarUid: int(input, 'sidecarUid', '', d.sidecarUid, 1, 2147483647),
-    controllerUrl: str(input, 'controllerUrl', '', d.controllerUrl),
+    controllerUrl,
+    controllerCaPem,
     redisUrl,
     upstreamUrl: str(input, 'upstreamUrl', '', d.upstreamUrl),
     upstreamSecret,

@@ -41,6 +41,9 @@ export const PODINFO_DIR = POD_LABELS_FILE.slice(0, POD_LABELS_FILE.lastIndexOf(
  */
 export const AUTOMOUNT_VOLUME_PREFIX = 'kube-api-access-';
 
+/** The sidecar's env var with the PEM of the CA(s) it verifies the controller's certificate with. */
+export const CONTROLLER_CA_ENV = 'SKILLGATE_CONTROLLER_CA';
+
 export const CLAUDE_BASE_URL = `http://127.0.0.1:${PORTS.claude}`;
 export const EGRESS_PROXY_URL = `http://127.0.0.1:${PORTS.egress}`;
 /** Env vars that carry an upstream credential; never left in an app container. */
@@ -114,6 +117,8 @@ export function sidecarContainer(config: WebhookConfig): Container {
     fieldEnv('SKILLGATE_SKILL', `metadata.labels['${LABEL_SKILL}']`),
     fieldEnv('SKILLGATE_OWNER', `metadata.annotations['${ANNOTATION_OWNER}']`),
     { name: 'SKILLGATE_CONTROLLER_URL', value: config.controllerUrl },
+    // The CA that issued the controller's certificate (PEM; public), when it is not a system CA.
+    ...(config.controllerCaPem ? [{ name: CONTROLLER_CA_ENV, value: config.controllerCaPem }] : []),
     { name: 'SKILLGATE_TOKEN_FILE', value: TOKEN_PATH },
     { name: POD_LABELS_FILE_ENV, value: POD_LABELS_FILE },
     { name: 'SKILLGATE_UPSTREAM_URL', value: config.upstreamUrl },

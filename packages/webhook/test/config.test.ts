@@ -1,3 +1,4 @@
+import { createCertificateAuthority } from '../src/dev-cert.js';
 import { defaultWebhookConfig, parseWebhookConfig } from '../src/config.js';
 
 describe('parseWebhookConfig', () => {
@@ -21,5 +22,35 @@ describe('parseWebhookConfig', () => {
     [{ redisUrl: 'localhost:6379' }, /redisUrl: must be a redis:\/\//],
   ])('a bad field fails fast naming the field: %j', (input, message) => {
     expect(() => parseWebhookConfig(input)).toThrow(message);
+  });
+
+  describe('controllerCaPem', () => {
+    const ca = createCertificateAuthority('controller-ca-1');
+    const other = createCertificateAuthority('controller-ca-2');
+
+    test('is empty by default: the sidecar trusts the system CAs', () => {
+      expect(defaultWebhookConfig().controllerCaPem).toBe('');
+    });
+
+    test('a CA bundle (one or more certificates, any surrounding blank lines or CRLF) becomes canonical newline-terminated PEM', () => {
+      const one = parseWebhookConfig({ controllerCaPem: `\n${ca.certPem}` }).controllerCaPem;
+      expect(one).toBe(`${ca.certPem.trim()}\n`);
+      const two = parseWebhookConfig({ controllerCaPem: `${ca.certPem.replace(/\n/g, '\r\n')}\n\n${other.certPem}` }).controllerCaPem;
+      expect(two).toBe(`${ca.certPem.trim()}\n${other.certPem.trim()}\n`);
+      // Parsing its own output gives the same text: re-injection sees no difference.
+      expect(parseWebhookConfig({ controllerCaPem: two }).controllerCaPem).toBe(two);
+    });
+
+    test.each([
+      ['text that is not PEM', () => 'not a certificate', /controllerCaPem: must be PEM text/],
+      ['a certificate block that does not parse', () => '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', /controllerCaPem: certificate 1 does not parse/],
+      ['a private key next to the certificate', () => `${ca.certPem}${ca.keyPem}`, /controllerCaPem: holds something besides CERTIFICATE blocks/],
+    ])('is refused at start when it is %s', (_what, value, message) => {
+      expect(() => parseWebhookConfig({ controllerUrl: 'https://c.example:8443', controllerCaPem: value() })).toThrow(message);
+    });
+
+    test('is refused with a plain-HTTP controllerUrl, where no certificate is ever checked', () => {
+      expect(() => parseWebhookConfig({ controllerUrl: 'http://c.example:8443', controllerCaPem: ca.certPem })).toThrow(/controllerCaPem: is set but controllerUrl is not https/);
+    });
   });
 });

@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { parsePodLabelsFile } from '@skillgate/api';
-import { INJECTOR_VERSION } from '../src/config.js';
+import { INJECTOR_VERSION, parseWebhookConfig } from '../src/config.js';
+import { createCertificateAuthority } from '../src/dev-cert.js';
 import {
-  CLAUDE_BASE_URL, EGRESS_PROXY_URL, INIT_CONTAINER, KUBE_API_VOLUME, PODINFO_VOLUME, SIDECAR_CONTAINER, TOKEN_VOLUME, UPSTREAM_VOLUME,
+  CLAUDE_BASE_URL, CONTROLLER_CA_ENV, EGRESS_PROXY_URL, INIT_CONTAINER, KUBE_API_VOLUME, PODINFO_VOLUME, SIDECAR_CONTAINER, TOKEN_VOLUME, UPSTREAM_VOLUME,
   injectPod, injectedPod, sidecarContainer,
 } from '../src/inject.js';
 import { applyPatch } from '../src/json-patch.js';
@@ -135,6 +136,22 @@ describe('injectPod', () => {
     expect(byName.get('REDIS_URL')!.value).toBe('redis://redis.skillgate-system.svc:6379');
     expect(byName.get('SKILLGATE_CONTROLLER_URL')!.value).toMatch(/^https:/);
     expect(byName.get('SKILLGATE_TOKEN_FILE')!.value).toBe('/var/run/secrets/skillgate/token');
+  });
+
+  test('the sidecar gets the controller CA as SKILLGATE_CONTROLLER_CA only when one is configured, and re-injection changes nothing', () => {
+    const sidecarEnv = (pod: Pod) => new Map<string, EnvVar>(pod.spec.initContainers!.find((c) => c.name === SIDECAR_CONTAINER)!.env!.map((e) => [e.name, e]));
+    expect(sidecarEnv(injected()).has(CONTROLLER_CA_ENV)).toBe(false);
+    const pem = parseWebhookConfig({ controllerUrl: 'https://skillgate-controller.sg.svc:8443', controllerCaPem: createCertificateAuthority('controller-ca').certPem }).controllerCaPem;
+    const cfg = config({ controllerUrl: 'https://skillgate-controller.sg.svc:8443', controllerCaPem: pem });
+    const pod = applyPatch(skillPod(), injectPod(skillPod(), injectedNs, cfg).patch);
+    expect(sidecarEnv(pod).get(CONTROLLER_CA_ENV)).toEqual({ name: CONTROLLER_CA_ENV, value: pem });
+    // Only the sidecar: app containers never see it.
+    for (const c of pod.spec.containers) expect(envOf(c)[CONTROLLER_CA_ENV]).toBeUndefined();
+    expect(injectPod(pod, injectedNs, cfg)).toEqual({ patch: [], reason: 'already-injected', warnings: [] });
+    // A pod injected before the CA was configured gets it on re-injection, and nothing else changes.
+    const before = injected();
+    const again = injectPod(before, injectedNs, cfg).patch;
+    expect(applyPatch(before, again)).toEqual(pod);
   });
 
   test("the pod's own init containers run after the sidecar, with the sidecar's environment", () => {
