@@ -5,25 +5,40 @@
 // - the chart agrees with the code: its webhook configurations are those @skillgate/webhook
 //   generates, its injection config parses with the webhook's own parser, every variable it sets
 //   on the controller is read by the controller's code, every webhook flag exists;
+// - the recorder StatefulSet (on by default) runs the real `skillgate recorder` with the flags and
+//   environment the chart gives it, and its probe paths and /metrics answer;
+// - sidecars get the controller's CA (controller.tls.caPem, or ca.crt of the TLS Secret looked up at
+//   install time) through the injection config;
 // - a real `helm install` succeeds (pods stay Pending: no scheduler here) and `helm uninstall`
 //   removes what it installed.
+// The controller's RBAC is proven in controller-rbac.test.mjs.
 // The CRD-copy check (charts/skillgate/crds == crds/) is in crds-sync.test.mjs (no control plane).
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { parseWebhookConfigText, webhookConfigurations } from '@skillgate/webhook';
+import { Redis } from 'ioredis';
+import { createCertificateAuthority, parseControllerCaPem, parseWebhookConfigText, webhookConfigurations } from '@skillgate/webhook';
 import { webhookCommand } from 'skillgate/commands/webhook';
-import { startControlPlane } from '../k8s/control-plane.mjs';
+import { recorderCommand } from 'skillgate/commands/recorder';
+import { startControlPlane, freePort } from '../k8s/control-plane.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CHART = path.join(ROOT, 'charts/skillgate');
 const RUN = randomBytes(3).toString('hex');
 const NS = `sg-chart-${RUN}`;
 const RELEASE = `sg-${RUN}`;
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+// The CA that issued the controller's HTTPS certificate, as an operator passes it (--set-file).
+const CA_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'skillgate-e2e-chart-ca-'));
+const CONTROLLER_CA = createCertificateAuthority('e2e-controller-ca').certPem;
+const CA_FILE = path.join(CA_DIR, 'controller-ca.pem');
+fs.writeFileSync(CA_FILE, CONTROLLER_CA);
 
 // Every optional part on (secrets referenced by name only: a dry run does not mount them).
 const ALL_OPTIONS = [
@@ -33,7 +48,7 @@ const ALL_OPTIONS = [
   'controller.approvals.publicUrl=https://skillgate.example.invalid', 'controller.approvals.linkSecret.existingSecret=ctl-links',
   'controller.approvals.userHeader=x-auth-user', 'upstream.apiKey=sk-ant-not-real',
   'injection.allowedExceptions[0].name=database', 'injection.excludeOutboundPorts[0]=5432',
-].flatMap((s) => ['--set', s]);
+].flatMap((s) => ['--set', s]).concat(['--set-file', `controller.tls.caPem=${CA_FILE}`]);
 
 // cert-manager's and the Prometheus operator's CRDs are not in this cluster. Minimal stand-ins
 // (right group, kind, scope and version; schema open: x-kubernetes-preserve-unknown-fields) let the
@@ -105,12 +120,17 @@ afterAll(async () => {
   }
   await cp?.stop();
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  fs.rmSync(CA_DIR, { recursive: true, force: true });
 });
 
 describe('the Helm chart', () => {
   test('helm lint --strict passes with default values and with every optional part on', async () => {
     await expect(helm(['lint', '--strict', CHART, '--kube-version', kubeVersion])).resolves.toMatch(/0 chart\(s\) failed/);
     await expect(helm(['lint', '--strict', CHART, '--kube-version', kubeVersion, ...ALL_OPTIONS])).resolves.toMatch(/0 chart\(s\) failed/);
+  });
+
+  test('a controller CA without HTTPS for the controller is refused at render time, saying what is missing', async () => {
+    await expect(render(['--set-file', `controller.tls.caPem=${CA_FILE}`])).rejects.toThrow(/controller\.tls\.caPem needs controller\.tls\.existingSecret/);
   });
 
   test.each([
@@ -120,7 +140,8 @@ describe('the Helm chart', () => {
     const objects = await render(extra);
     expect(objects.length).toBeGreaterThan(10);
     const kinds = new Set(objects.map((o) => o.kind));
-    if (extra.length) for (const k of ['Certificate', 'Issuer', 'ServiceMonitor', 'PodMonitor', 'PrometheusRule', 'StatefulSet']) expect(kinds).toContain(k);
+    expect(kinds).toContain('StatefulSet'); // the recorder is on by default
+    if (extra.length) for (const k of ['Certificate', 'Issuer', 'ServiceMonitor', 'PodMonitor', 'PrometheusRule']) expect(kinds).toContain(k);
     const list = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects });
     const out = await kubectl(['apply', '--server-side', '--dry-run=server', '--field-manager=skillgate-e2e', '-n', NS, '-o', 'name', '-f', '-'], list);
     expect(out.trim().split('\n')).toHaveLength(objects.length);
@@ -142,11 +163,12 @@ describe('the Helm chart', () => {
     expect(find(objects, 'ValidatingWebhookConfiguration').metadata.name).toBe(`${fullname}-validate`);
   });
 
-  test('its injection config parses with the webhook\'s own parser and points sidecars at the controller Service', async () => {
-    for (const [extra, scheme] of [[[], 'http'], [ALL_OPTIONS, 'https']]) {
+  test('its injection config parses with the webhook\'s own parser and points sidecars at the controller Service, with its CA over HTTPS', async () => {
+    for (const [extra, scheme, caPem] of [[[], 'http', ''], [ALL_OPTIONS, 'https', parseControllerCaPem(CONTROLLER_CA)]]) {
       const objects = await render(extra);
       const config = parseWebhookConfigText(find(objects, 'ConfigMap', '-webhook').data['config.yaml']);
       expect(config.controllerUrl).toBe(`${scheme}://${RELEASE}-skillgate-controller.${NS}.svc:8443`);
+      expect(config.controllerCaPem).toBe(caPem);
       expect(config.upstreamSecret).toEqual({ name: `${RELEASE}-skillgate-upstream`, key: 'api-key', mountInSidecar: false });
       expect(config.sidecarImage).toBe('skillgate/skillgate:0.1.0');
     }
@@ -180,10 +202,81 @@ describe('the Helm chart', () => {
     expect(certManager.find((e) => e.name === 'SKILLGATE_MANAGE_WEBHOOK_CERTS')).toBeUndefined();
   });
 
+  test('the recorder runs with exactly the flags and environment the chart gives it, and its probe paths and /metrics answer', async () => {
+    const objects = await render(['--set', `redis.url=${REDIS_URL}`]);
+    const sts = find(objects, 'StatefulSet', '-recorder');
+    const container = sts.spec.template.spec.containers[0];
+    expect(container.args[0]).toBe('recorder');
+    const flags = container.args.slice(1).map((a) => /^--([a-z-]+)=/.exec(a)?.[1]);
+    expect(flags.filter((f) => !f || !(f in recorderCommand.options))).toEqual([]);
+    // Every variable the chart sets is read by the recorder's code (the command and @skillgate/recorder).
+    const code = [path.join(ROOT, 'packages/cli/src/commands/recorder.ts'), ...fs.readdirSync(path.join(ROOT, 'packages/recorder/src')).map((f) => path.join(ROOT, 'packages/recorder/src', f))]
+      .filter((f) => f.endsWith('.ts')).map((f) => fs.readFileSync(f, 'utf8')).join('\n');
+    expect(container.env.map((e) => e.name).filter((name) => !new RegExp(`\\b${name}\\b`).test(code))).toEqual([]);
+    const port = container.ports.find((p) => p.name === 'metrics').containerPort;
+    expect([container.readinessProbe.httpGet.port, container.livenessProbe.httpGet.port]).toEqual(['metrics', 'metrics']);
+
+    // Run it as the pod would: the chart's args with the archive volume and the metrics port
+    // moved to this machine, the env resolved as the kubelet would (pod name from the downward API).
+    const archive = path.join(tmp, 'recorder-archive');
+    const metricsPort = await freePort();
+    const prefix = `sge2e:chart-recorder:${RUN}:`;
+    const args = container.args.map((a) => a
+      .replace(/^--archive=.*/, `--archive=${archive}`)
+      .replace(new RegExp(`^--metrics-port=${port}$`), `--metrics-port=${metricsPort}`));
+    expect(args).toContain(`--metrics-port=${metricsPort}`);
+    const env = { PATH: process.env.PATH, HOME: tmp };
+    for (const e of container.env) env[e.name] = e.value ?? (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name' ? `${RELEASE}-skillgate-recorder-0` : undefined);
+    expect(env.REDIS_URL).toBe(REDIS_URL);
+    const child = spawn(process.execPath, [path.join(ROOT, 'packages/cli/dist/src/main.js'), ...args, `--prefix=${prefix}`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    child.stdout.on('data', (d) => { log += d; });
+    child.stderr.on('data', (d) => { log += d; });
+    const exited = once(child, 'exit');
+    try {
+      const base = `http://127.0.0.1:${metricsPort}`;
+      const deadline = Date.now() + 20000;
+      let ready;
+      while (Date.now() < deadline && ready?.status !== 200) {
+        ready = await fetch(`${base}${container.readinessProbe.httpGet.path}`).catch(() => undefined);
+        if (ready?.status !== 200) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect([ready?.status, log]).toEqual([200, expect.any(String)]);
+      expect((await fetch(`${base}${container.livenessProbe.httpGet.path}`)).status).toBe(200);
+      expect(await (await fetch(`${base}/metrics`)).text()).toMatch(/^skillgate_recorder_events_archived_total /m);
+      expect(log).toMatch(/recorder started/);
+      expect(log).toContain(`${RELEASE}-skillgate-recorder-0`); // the consumer name is the pod name
+      expect(fs.existsSync(archive)).toBe(true);
+    } finally {
+      child.kill('SIGTERM');
+      const [code] = await exited;
+      expect([code, log]).toEqual([0, expect.any(String)]);
+      const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
+      await redis.connect();
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length) await redis.del(...keys);
+      redis.disconnect();
+    }
+  });
+
   test('helm install succeeds on the real API server and helm uninstall removes what it installed', async () => {
-    await helm(['install', RELEASE, CHART, '--namespace', NS, '--set', 'upstream.apiKey=sk-ant-not-real']);
+    // The controller's HTTPS certificate in a Secret with ca.crt (as cert-manager writes it): the chart
+    // looks the CA up at install time and hands it to sidecars through the injection config.
+    const tlsSecret = `ctl-tls-${RUN}`;
+    const tlsCa = createCertificateAuthority('e2e-controller-ca-from-secret').certPem;
+    const b64 = (t) => Buffer.from(t).toString('base64');
+    expect((await cp.request('POST', `/api/v1/namespaces/${NS}/secrets`, {
+      apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: tlsSecret },
+      data: { 'tls.crt': b64(tlsCa), 'tls.key': b64('not-a-real-key'), 'ca.crt': b64(tlsCa) },
+    })).status).toBe(201);
+    await helm(['install', RELEASE, CHART, '--namespace', NS, '--set', 'upstream.apiKey=sk-ant-not-real', '--set', `controller.tls.existingSecret=${tlsSecret}`]);
     const fullname = `${RELEASE}-skillgate`;
+    const configMap = await cp.request('GET', `/api/v1/namespaces/${NS}/configmaps/${fullname}-webhook`);
+    const injection = parseWebhookConfigText(configMap.body.data['config.yaml']);
+    expect(injection.controllerUrl).toMatch(/^https:/);
+    expect(injection.controllerCaPem).toBe(parseControllerCaPem(tlsCa));
     const installed = [
+      `/apis/apps/v1/namespaces/${NS}/statefulsets/${fullname}-recorder`,
       `/apis/apps/v1/namespaces/${NS}/deployments/${fullname}-controller`,
       `/apis/apps/v1/namespaces/${NS}/deployments/${fullname}-webhook`,
       `/api/v1/namespaces/${NS}/configmaps/${fullname}-webhook`,

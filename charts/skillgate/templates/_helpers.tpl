@@ -40,6 +40,13 @@ app.kubernetes.io/component: {{ .component }}
 securityContext:
   runAsNonRoot: true
   seccompProfile: { type: RuntimeDefault }
+{{- with (include "skillgate.podScheduling" . | trim) }}
+{{ . }}
+{{- end }}
+{{- end -}}
+
+{{/* nodeSelector, tolerations, affinity: shared by every pod. */}}
+{{- define "skillgate.podScheduling" -}}
 {{- with .Values.nodeSelector }}
 nodeSelector: {{- toYaml . | nindent 2 }}
 {{- end }}
@@ -58,6 +65,23 @@ affinity: {{- toYaml . | nindent 2 }}
 {{ if .Values.controller.tls.existingSecret }}https{{ else }}http{{ end }}://{{ include "skillgate.fullname" . }}-controller.{{ .Release.Namespace }}.svc:8443
 {{- end -}}
 
+{{/*
+PEM of the CA that sidecars verify the controller's certificate with (HTTPS mode only):
+controller.tls.caPem, else `ca.crt` of controller.tls.existingSecret read at install/upgrade time
+(cert-manager writes it), else empty (sidecars use the system CAs).
+*/}}
+{{- define "skillgate.controllerCaPem" -}}
+{{- $tls := .Values.controller.tls -}}
+{{- if $tls.existingSecret -}}
+{{- if $tls.caPem -}}
+{{ $tls.caPem }}
+{{- else -}}
+{{- $secret := lookup "v1" "Secret" .Release.Namespace $tls.existingSecret -}}
+{{- if $secret -}}{{- if $secret.data -}}{{- with (index $secret.data "ca.crt") -}}{{ . | b64dec }}{{- end -}}{{- end -}}{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* The webhook's injection config (parsed by @skillgate/webhook parseWebhookConfig: unknown keys are refused). */}}
 {{- define "skillgate.webhookConfig" -}}
 {{- dict
@@ -66,6 +90,7 @@ affinity: {{- toYaml . | nindent 2 }}
     "imagePullPolicy" .Values.image.pullPolicy
     "sidecarUid" (.Values.injection.sidecarUid | int)
     "controllerUrl" (include "skillgate.controllerUrl" .)
+    "controllerCaPem" (include "skillgate.controllerCaPem" .)
     "redisUrl" .Values.redis.url
     "upstreamUrl" .Values.upstream.url
     "upstreamSecret" (dict "name" (include "skillgate.upstreamSecret" .) "key" .Values.upstream.secretKey "mountInSidecar" false)
