@@ -41,6 +41,8 @@ export interface RequestData {
   bodyBytes: number;
   findings?: RecordedFinding[];
   sessionSource?: SessionSource;
+  /** The policies (namespace/name@generation) that allowed the request, when it was simply allowed. */
+  allowedBy?: string[];
 }
 
 export interface DecisionData {

@@ -33,6 +33,8 @@ export interface RecordJournalOptions {
 
 interface ExchangeRecord {
   sessionSource: SessionSource;
+  /** Policies that allowed the request: recorded on the request event instead of a decision event. */
+  allowedBy?: string[];
   headAt?: number;
   stream?: boolean;
   responseHeaders?: Record<string, string>;
@@ -127,6 +129,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
         ...(rec ? { sessionSource: rec.sessionSource } : {}),
       });
       if (!x.body && x.route.body === 'stream') data.bodyBytes = Number(x.req.headers['content-length'] ?? 0) || 0;
+      if (rec?.allowedBy) data.allowedBy = rec.allowedBy;
       await opts.recorder.append({ ...draftBase(x), kind: 'request', data });
     },
 
@@ -233,6 +236,13 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
 
     decision(x, d) {
       if (!x.sessionId || !x.identity) return;
+      // A plain allow rides on the request event (one event fewer per request); denials, holds and
+      // rate limits are events of their own.
+      const rec = state.get(x);
+      if (d.action === 'allow' && rec) {
+        rec.allowedBy = d.policies ?? [];
+        return;
+      }
       append({ ...draftBase(x), kind: 'decision', data: d });
     },
 

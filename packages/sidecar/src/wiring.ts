@@ -112,6 +112,12 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
     recordDir: config.recordDir, ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
   }), log);
   closers.push(() => store.close());
+  // Give Redis a moment to connect so the first requests are recorded there rather than refused or
+  // spooled; a Redis that is down at start is not fatal (the spool takes over).
+  const ready = (store as { ready?: () => Promise<void> }).ready;
+  if (config.redisUrl && ready) {
+    await Promise.race([ready.call(store).catch(() => undefined), new Promise((r) => setTimeout(r, 3000).unref())]);
+  }
   journal = withLogLines(recordJournal({
     recorder, log, onFindings,
     masker: () => book.forSpec(feed?.current().effective.masking),
@@ -126,8 +132,7 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
   if (feed) {
     const policyFeed = feed;
     const { createPolicyGuard, memoryToolHistory, redisRateLimiter, redisToolHistory } = await import('./cluster/guard.js');
-    const { kubeApprovalBroker } = await import('./cluster/approvals.js');
-    const approvals = cluster && kubeConfig ? kubeApprovalBroker({ kubeConfig, namespace: me.namespace, heldBy: me.pod, log }) : undefined;
+    const approvals = cluster && kubeConfig ? (await import('./cluster/approvals.js')).kubeApprovalBroker({ kubeConfig, namespace: me.namespace, heldBy: me.pod, log }) : undefined;
     if (approvals) closers.push(() => approvals.close());
     ports.guard = createPolicyGuard({
       policy: () => policyFeed.current(),

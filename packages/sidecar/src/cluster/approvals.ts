@@ -12,6 +12,9 @@ import { API_VERSION, GROUP, LABEL_SKILL, VERSION, type ApprovalPhase, type Skil
 import { approvalOutcome, type RecordedDecision } from '@skillgate/policy';
 import { effectiveApprovers } from '@skillgate/policy/approval';
 import type { Logger } from '../log.js';
+import { errMessage } from './kube-errors.js';
+
+export { errMessage };
 
 export const PLURAL_APPROVALS = 'skillapprovals';
 /** Pod label on SkillApprovals: which sidecar holds the request (its watch selects on it). */
@@ -241,14 +244,3 @@ function isConflict(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: number }).code === 409;
 }
 
-export function errMessage(err: unknown): string {
-  if (err && typeof err === 'object') {
-    const body = (err as { body?: unknown }).body;
-    if (typeof body === 'string') {
-      try { return (JSON.parse(body) as { message?: string }).message ?? body; } catch { return body; }
-    }
-    if (body && typeof body === 'object' && 'message' in body) return String((body as { message: unknown }).message);
-    if (err instanceof Error) return err.message;
-  }
-  return String(err);
-}

@@ -15,7 +15,8 @@
 // (ms since epoch, now + 30 s), refreshed every 10 s. The controller drops expired members and counts
 // those at the policy's current generation into status.sidecars.
 import { readFileSync, watch as watchFile, type FSWatcher } from 'node:fs';
-import { CustomObjectsApi, KubeConfig, Watch } from '@kubernetes/client-node';
+// The Kubernetes client is loaded only by clusterPolicyFeed: the file feed (local mode) never needs it.
+import type { KubeConfig } from '@kubernetes/client-node';
 import { GROUP, VERSION, type SkillIdentity, type SkillPolicy } from '@skillgate/api';
 import { NO_POLICY, combine, compilePolicy, policyName, selects, PolicyInvalidError, type CompiledPolicy, type EffectivePolicy } from '@skillgate/policy';
 import { GatewayError, codes } from '@skillgate/wire';
@@ -23,7 +24,7 @@ import { parseAllDocuments } from 'yaml';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
-import { errMessage } from './approvals.js';
+import { errMessage } from './kube-errors.js';
 
 export const PLURAL_POLICIES = 'skillpolicies';
 export const HEARTBEAT_TTL_MS = 30_000;
@@ -168,6 +169,7 @@ export interface ClusterPolicyFeedOptions {
 /** Resolves after the first list (or its failure: the feed keeps retrying and refuses meanwhile). */
 export async function clusterPolicyFeed(opts: ClusterPolicyFeedOptions): Promise<PolicyFeed> {
   const book = new PolicyBook(opts.identity, opts.podLabels ?? {}, opts.log, policyFeedMetrics(opts.registry));
+  const { CustomObjectsApi, Watch } = await import('@kubernetes/client-node');
   const api = opts.kubeConfig.makeApiClient(CustomObjectsApi);
   const base = { group: GROUP, version: VERSION, namespace: opts.namespace, plural: PLURAL_POLICIES };
   let closed = false;
