@@ -22,6 +22,10 @@ export interface ApprovalDecision {
   decision: 'approve' | 'deny';
   reason: string;
   at: string;
+  /** "signed-link": written by the controller for a user who followed a signed approve/deny link. */
+  via?: 'signed-link';
+  /** For via=signed-link: v1.<expiry>.<HMAC> over the decision, checked by the webhook with the link key. */
+  proof?: string;
 }
 
 export interface SkillApprovalSpec {

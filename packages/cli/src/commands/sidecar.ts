@@ -32,7 +32,7 @@ Cluster mode (set by the injector):
   SKILLGATE_CONTROLLER_URL          token exchange endpoint; turns on workload tokens, Redis locks,
                                     SkillPolicy watch and SkillApproval holds
   SKILLGATE_TOKEN_FILE              projected ServiceAccount token (audience skillgate)
-  SKILLGATE_CONTROLLER_CA_FILE      CA of the controller's serving certificate
+  SKILLGATE_CONTROLLER_CA           CA of the controller's serving certificate (PEM; or _CA_FILE)
   SKILLGATE_REDIS_PREFIX            key prefix shared with the controller (default skillgate:)
   SKILLGATE_LOCK_FEED_MAX_LOSS_MS   fail closed after losing the lock feed this long (default 30000)
   SKILLGATE_RECORD_SPOOL_BYTES      local spool bound for Redis outages (0 disables: refuse instead)

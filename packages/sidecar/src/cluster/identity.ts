@@ -28,6 +28,8 @@ export interface ClusterIdentityOptions {
   tokenFile: string;
   /** PEM bundle to trust for the controller's HTTPS certificate. */
   caFile?: string;
+  /** The controller's CA as PEM text (SKILLGATE_CONTROLLER_CA, set by the injector); wins over caFile. */
+  caPem?: string;
   /** What the pod says about itself (downward API), used until the first exchange succeeds. */
   fallback: SkillIdentity;
   /** Refresh at this fraction of the token's life. */
@@ -62,7 +64,7 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
 
   constructor(private readonly opts: ClusterIdentityOptions) {
     this.clock = opts.clock ?? Date.now;
-    this.ca = opts.caFile ? readFileSync(opts.caFile) : undefined;
+    this.ca = opts.caPem ? Buffer.from(opts.caPem) : opts.caFile ? readFileSync(opts.caFile) : undefined;
   }
 
   /** First exchange. Resolves either way: a failure leaves the sidecar refusing until a retry works. */
@@ -248,7 +250,7 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
 /**
  * A ClusterIdentity from the injected container's environment, or undefined when no controller is
  * configured (local mode). Reads: SKILLGATE_CONTROLLER_URL, SKILLGATE_TOKEN_FILE (default
- * /var/run/secrets/skillgate/token), SKILLGATE_CONTROLLER_CA_FILE, SKILLGATE_POD_NAME,
+ * /var/run/secrets/skillgate/token), SKILLGATE_CONTROLLER_CA (PEM) or SKILLGATE_CONTROLLER_CA_FILE, SKILLGATE_POD_NAME,
  * SKILLGATE_POD_NAMESPACE, SKILLGATE_POD_UID, SKILLGATE_SERVICE_ACCOUNT, SKILLGATE_SKILL, SKILLGATE_OWNER.
  */
 export function clusterIdentityFromEnv(env: NodeJS.ProcessEnv, extra: Pick<ClusterIdentityOptions, 'log' | 'onEvent' | 'clock'> = {}): ClusterIdentity | undefined {
@@ -256,6 +258,7 @@ export function clusterIdentityFromEnv(env: NodeJS.ProcessEnv, extra: Pick<Clust
   return new ClusterIdentity({
     controllerUrl: env.SKILLGATE_CONTROLLER_URL,
     tokenFile: env.SKILLGATE_TOKEN_FILE ?? '/var/run/secrets/skillgate/token',
+    ...(env.SKILLGATE_CONTROLLER_CA ? { caPem: env.SKILLGATE_CONTROLLER_CA } : {}),
     ...(env.SKILLGATE_CONTROLLER_CA_FILE ? { caFile: env.SKILLGATE_CONTROLLER_CA_FILE } : {}),
     fallback: {
       namespace: env.SKILLGATE_POD_NAMESPACE ?? 'unknown',
