@@ -22,8 +22,8 @@ export interface ApprovalDecision {
   decision: 'approve' | 'deny';
   reason: string;
   at: string;
-  /** "signed-link": written by the controller for a user who followed a signed approve/deny link. */
-  via?: 'signed-link';
+  /** Only "signed-link" is defined: written by the controller for a user who followed a signed approve/deny link. */
+  via?: string;
   /** For via=signed-link: v1.<expiry>.<HMAC> over the decision, checked by the webhook with the link key. */
   proof?: string;
 }
