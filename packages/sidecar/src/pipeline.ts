@@ -39,7 +39,7 @@ export async function runPipeline(x: Exchange, ctx: SidecarContext): Promise<voi
     const inspected = inspect(x, ctx);
     const verdict = inspected instanceof Promise ? await inspected : inspected;
     if (verdict.approval) await holdForApproval(x, ctx, verdict);
-    await recordRequest(x, ctx);
+    await recordRequest(x, ctx, verdict);
     const upstreamRes = await forward(x, ctx);
     await respond(x, ctx, upstreamRes, verdict);
   } catch (err) {

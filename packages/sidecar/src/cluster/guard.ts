@@ -95,21 +95,27 @@ export function createPolicyGuard(opts: PolicyGuardOptions): Guard {
         throw new GatewayError(codes.policyDenied, 'permission_error', `SkillPolicy ${decision.policy} denied this request (${decision.rule}): ${decision.reason}.`);
       }
 
+      // The shared rate limit is a Redis round trip: it runs while the request event is recorded
+      // (verdict.admitted) rather than before it; a held request waits for it first.
+      let admitted: Promise<void> | undefined;
       if (opts.rateLimiter && (eff.rateLimits.requestsPerMinute || eff.rateLimits.tokensPerMinute) && inspected) {
-        const hit = await opts.rateLimiter.take(identity, eff.rateLimits, tokens);
-        if (hit) {
-          opts.events?.rateLimited?.(x, hit);
-          throw rateLimitError(hit);
-        }
+        admitted = opts.rateLimiter.take(identity, eff.rateLimits, tokens).then((hit) => {
+          if (hit) {
+            opts.events?.rateLimited?.(x, hit);
+            throw rateLimitError(hit);
+          }
+        });
+        admitted.catch(() => undefined); // handled by whoever awaits it; never an unhandled rejection
       }
 
       const extras = opts.verdictExtras ? await opts.verdictExtras(x, eff) : {};
       if (decision.kind === 'approval') {
+        if (admitted) await admitted;
         pending.set(x, { decision, facts: facts ?? requestFacts(undefined), ...(findings ? { findings } : {}), tokens, policy: eff });
         return { ...extras, approval: { rules: decision.rules, reasons: decision.reasons, timeoutMs: decision.timeoutMs } };
       }
       if (facts && opts.toolHistory && eff.rules.some((r) => r.firstToolUse)) void rememberTools(opts, identity, facts);
-      return extras;
+      return admitted ? { ...extras, admitted } : extras;
     },
 
     async hold(x, approval, keepAlive) {

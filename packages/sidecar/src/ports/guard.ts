@@ -12,6 +12,12 @@ export interface Verdict {
   upstreamBody?: Buffer;
   /** Rewrites the response the skill receives (response masking / tokenize restore). */
   responseFilter?: ResponseFilter;
+  /**
+   * Checks still running that must pass before forwarding (e.g. shared rate limits counted in
+   * Redis): awaited together with the durable request event, so their round trips overlap. Rejects
+   * with a GatewayError to refuse the request.
+   */
+  admitted?: Promise<void>;
 }
 
 export interface ResponseFilter {
