@@ -113,6 +113,25 @@ describe('the sidecar data path', () => {
     expect(JSON.parse(tail.split('data: ')[1]!).error.message).toContain('broke mid-stream');
   });
 
+  it('ends a stream whose upstream goes silent with a timeout_error event and drops the upstream', async () => {
+    const quiet = await startSidecar({
+      upstreamUrl: upstream.url, upstreamApiKey: 'k',
+      listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
+      limits: { idleTimeoutMs: 300 },
+    }, { logger: createLogger('silent') });
+    try {
+      upstream.queue({ headers: { 'content-type': 'text/event-stream; charset=utf-8' }, chunks: ['event: message_start\ndata: {"type":"message_start"}\n\n'], hold: true });
+      const aborted = upstream.nextAbort();
+      const res = await call(quiet.claudeUrl, { body: messages({ stream: true }) });
+      const last = res.body.toString().trim().split('\n\n').at(-1)!;
+      expect(last.startsWith('event: error')).toBe(true);
+      expect(JSON.parse(last.split('data: ')[1]!).error.type).toBe('timeout_error');
+      await aborted;
+    } finally {
+      await quiet.close();
+    }
+  });
+
   it('aborts the upstream request when the skill disconnects mid-stream', async () => {
     upstream.queue({ headers: { 'content-type': 'text/event-stream; charset=utf-8' }, chunks: ['event: ping\ndata: {"type": "ping"}\n\n'], hold: true });
     const aborted = upstream.nextAbort();

@@ -96,6 +96,17 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
       finish();
     });
     upstreamRes.on('error', () => undefined); // 'close' above decides what the skill sees
+    // An upstream that goes silent mid-stream: tell the skill instead of leaving it hanging.
+    upstreamRes.setTimeout(ctx.config.limits.idleTimeoutMs, () => {
+      if (x.res.writableEnded) return;
+      x.outcome = 'upstream_broken';
+      x.outcomeReason = `no bytes from the upstream for ${ctx.config.limits.idleTimeoutMs} ms`;
+      const err = new GatewayError(codes.idleTimeout, 'timeout_error',
+        `The Claude API sent nothing for ${Math.round(ctx.config.limits.idleTimeoutMs / 1000)} s mid-stream; skillgate closed the stream. Retry the request.`);
+      x.res.end(formatSse('error', err.body(x.id)));
+      x.abort.abort(err);
+      finish();
+    });
   });
 }
 
