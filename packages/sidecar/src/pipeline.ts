@@ -7,7 +7,7 @@
 // throwing a GatewayError; `refuse` renders it in Anthropic's shape: a JSON error before the
 // response has started, an `event: error` inside an open stream. The journal hears how every
 // exchange ended, whatever happened.
-import { GatewayError, formatSse, toGatewayError } from '@skillgate/wire';
+import { GatewayError, codes, formatSse, toGatewayError } from '@skillgate/wire';
 import type { Exchange } from './exchange.js';
 import type { SidecarContext } from './context.js';
 import type { LockHit } from './ports/index.js';
@@ -25,7 +25,7 @@ export async function runPipeline(x: Exchange, ctx: SidecarContext): Promise<voi
   x.res.on('close', () => {
     if (!x.res.writableFinished) {
       x.outcome ??= 'client_aborted';
-      x.abort.abort(new GatewayError('SG_CLIENT_GONE', 'api_error', 'the skill closed the connection'));
+      x.abort.abort(new GatewayError(codes.clientGone, 'api_error', 'the skill closed the connection'));
     }
   });
   try {
@@ -62,7 +62,7 @@ export function refuse(x: Exchange, ctx: SidecarContext, err: GatewayError): voi
   }
   ctx.metrics.refusals.labels(err.code).inc();
   x.refusal = { status: err.status, code: err.code, type: err.type, message: err.message };
-  if (err.code === 'SG_INTERNAL') ctx.log.error({ requestId: x.id, err: err.cause }, 'internal error');
+  if (err.code === codes.internal) ctx.log.error({ requestId: x.id, err: err.cause }, 'internal error');
   const body = err.body(x.id);
   if (!x.res.headersSent) {
     const payload = JSON.stringify(body);

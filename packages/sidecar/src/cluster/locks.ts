@@ -5,11 +5,11 @@
 // the first snapshot, and whenever the feed has been lost longer than the configured bound, refusal()
 // answers every request with 503. It never forwards a decision it cannot vouch for.
 import { LockFeedSubscriber, type FeedLog, type Lock } from '@skillgate/identity';
-import { GatewayError } from '@skillgate/wire';
+import { GatewayError, codes } from '@skillgate/wire';
 import type { LockGuard, LockHit, LockSubject } from '../ports/index.js';
 import type { Logger } from '../log.js';
 
-export const LOCK_FEED_LOST = 'SG_LOCK_FEED_LOST';
+export const LOCK_FEED_LOST = codes.lockFeedLost;
 
 export type LockFeedEvent =
   | { type: 'locks_changed'; version: number; locks: number }

@@ -8,7 +8,7 @@
 // (recorded, credential swapped). Encrypted traffic to the upstream cannot be inspected and is refused.
 import http from 'node:http';
 import net from 'node:net';
-import { errorBody, newRequestId } from '@skillgate/wire';
+import { codes, errorBody, newRequestId } from '@skillgate/wire';
 import type { SidecarContext } from '../context.js';
 import { parseAuthority, type Destination, type EgressAllowlist } from './allowlist.js';
 import { isTlsHandshake, readSni } from './sni.js';
@@ -74,7 +74,7 @@ function forwardHttp(ctx: SidecarContext, opts: EgressOptions, req: http.Incomin
   const { id, allowed } = decide(ctx, opts, req.method ?? 'GET', dest, req.headers.host ?? req.url ?? '?');
   if (!allowed || !target || !dest) {
     const body = JSON.stringify(errorBody('permission_error', denialMessage(dest ? `${dest.host}:${dest.port}` : String(req.url)), id));
-    res.writeHead(403, { 'content-type': 'application/json', 'x-skillgate-error': 'SG_EGRESS_DENIED' });
+    res.writeHead(403, { 'content-type': 'application/json', 'x-skillgate-error': codes.egressDenied });
     res.end(body);
     req.resume();
     return;

@@ -20,7 +20,7 @@ export function forward(x: Exchange, ctx: SidecarContext): Promise<IncomingMessa
 
   return new Promise<IncomingMessage>((resolve, reject) => {
     const timer = setTimeout(() => {
-      reject(new GatewayError('SG_UPSTREAM_TIMEOUT', 'timeout_error',
+      reject(new GatewayError(codes.upstreamTimeout, 'timeout_error',
         `The Claude API did not answer within ${ctx.config.limits.upstreamHeadersTimeoutMs} ms; try again.`));
       upstreamReq.destroy();
     }, ctx.config.limits.upstreamHeadersTimeoutMs);

@@ -66,7 +66,7 @@ function collect(x: Exchange, limit: number): Promise<Buffer> {
     x.req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
     x.req.once('error', reject);
     x.req.once('close', () => {
-      if (!x.req.complete) reject(new GatewayError('SG_CLIENT_GONE', 'api_error', 'the skill closed the connection while sending its request'));
+      if (!x.req.complete) reject(new GatewayError(codes.clientGone, 'api_error', 'the skill closed the connection while sending its request'));
     });
   });
 }
