@@ -3,21 +3,27 @@
 //     same kind of connection, and the local file store's awaited append (write + fdatasync);
 //  2. events/s into Redis with many appends in flight (batched by the recorder), vs raw pipelined
 //     XADD of the same JSON (no chain, no index).
-// Writes bench/results/record.json, prints a markdown table. Uses a unique key prefix; cleans up.
+// The event is the realistic ~2 KB request event of event.mjs. RECORD_IMPL=path/to/index.js runs the
+// same benchmark against another build of @skillgate/record (e.g. a copy of an older dist, placed
+// inside the repo so its imports resolve), for before/after numbers on the same machine and load.
+// Writes bench/results/record.json (RECORD_JSON overrides), prints a markdown table. Uses a unique
+// key prefix; cleans up.
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { FileSessionStore, RecordSigner, RedisSessionStore, SessionRecorder, requestData } from '@skillgate/record';
+import { identity, requestEventData } from './event.mjs';
+
+const impl = process.env.RECORD_IMPL ? await import(pathToFileURL(resolve(process.env.RECORD_IMPL)).href) : await import('@skillgate/record');
+const { FileSessionStore, RecordSigner, RedisSessionStore, SessionRecorder, requestData } = impl;
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const quick = process.argv.includes('--quick');
 const LAT_N = quick ? 1000 : 5000;
 const TPUT_N = quick ? 20_000 : 200_000;
-const identity = { namespace: 'bench', serviceAccount: 'sa', pod: 'pod-1', skill: 'bench', owner: 'bench@example.com' };
-const body = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 256, messages: [{ role: 'user', content: 'x'.repeat(400) }] });
-const data = requestData({ method: 'POST', url: '/v1/messages', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, forwarded: Buffer.from(body), maskedBody: body, model: 'claude-sonnet-4-5', stream: false });
+const data = requestEventData(requestData);
 const draft = (sessionId, i) => ({ kind: 'request', sessionId, identity, requestId: `req_${i}`, data });
 
 const pct = (arr, p) => { const s = [...arr].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]; };
@@ -93,7 +99,7 @@ try {
 }
 
 mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/record.json', JSON.stringify({ date: new Date().toISOString(), redis: REDIS_URL.replace(/\/\/[^@]*@/, '//***@'), ...results }, null, 2));
+writeFileSync(process.env.RECORD_JSON ?? 'bench/results/record.json', JSON.stringify({ date: new Date().toISOString(), redis: REDIS_URL.replace(/\/\/[^@]*@/, '//***@'), ...results }, null, 2));
 const lines = ['### Recording (bench/record)', '', '| what | p50 | p99 | n |', '|---|---|---|---|',
   ...results.latency.map((r) => `| ${r.label} | ${(r.p50_us / 1000).toFixed(3)} ms | ${(r.p99_us / 1000).toFixed(3)} ms | ${r.n} |`),
   '', '| what | events/s | n |', '|---|---|---|',

@@ -3,6 +3,7 @@
 // `verifySession` finds and names. Pure functions over plain events; no I/O, no clocks except the
 // `now` a caller passes in.
 import { canonicalJson } from './canonical.js';
+import type { SkillIdentity } from '@skillgate/api';
 import { EVENT_FORMAT_VERSION, sha256Hex, type EventDraft, type SessionEvent } from './event.js';
 
 /** The `prev` of a session's first event. */
@@ -20,25 +21,87 @@ export function eventHash(event: Omit<SessionEvent, 'hash'> & { hash?: string })
   return sha256Hex(canonicalJson({ ...event, hash: undefined }));
 }
 
+/**
+ * A sealed event and the text a store keeps for it: `json` is exactly `canonicalJson(event)`
+ * (hash included), built from the same pieces that were hashed, so an event is serialised once.
+ */
+export interface SealedEvent {
+  event: SessionEvent;
+  json: string;
+}
+
 /** Seal a draft as the next event after `head` (undefined: the session's first event). */
 export function sealEvent(draft: EventDraft, head: ChainHead | undefined, now: Date = new Date()): SessionEvent {
+  return sealEventJson(draft, head, now).event;
+}
+
+/**
+ * Seal a draft and serialise it in one pass. The envelope's members are written in canonical
+ * (sorted) order by hand — data, hash, identity, kind, prev, requestId, seq, sessionId, ts, v — so
+ * the hashed text (without `hash`) and the stored text (with it) share every other byte; the data
+ * goes through canonicalJson and the identity through a small cache (one sidecar records one
+ * identity). Equal, byte for byte, to canonicalJson of the event without and with its hash.
+ */
+export function sealEventJson(draft: EventDraft, head: ChainHead | undefined, now: Date = new Date()): SealedEvent {
   const seq = head ? head.seq + 1 : 0;
   const prev = head ? head.hash : GENESIS;
   const data = draft.kind === 'session_close' ? { ...draft.data, head: prev, events: seq } : draft.data;
+  const ts = draft.ts ?? now.toISOString();
   const unsealed = {
     v: EVENT_FORMAT_VERSION,
     kind: draft.kind,
     sessionId: draft.sessionId,
     seq,
-    ts: draft.ts ?? now.toISOString(),
+    ts,
     identity: draft.identity,
     requestId: draft.requestId,
     data,
     prev,
   };
   if (unsealed.requestId === undefined) delete unsealed.requestId;
-  const hash = eventHash(unsealed as Omit<SessionEvent, 'hash'>);
-  return { ...unsealed, hash } as SessionEvent;
+  if (data === undefined || draft.identity === undefined || typeof draft.identity !== 'object') {
+    // Not an event the types allow; keep the generic definition rather than guess.
+    const hash = eventHash(unsealed as Omit<SessionEvent, 'hash'>);
+    const event = { ...unsealed, hash } as SessionEvent;
+    return { event, json: canonicalJson(event) };
+  }
+  const dataJson = canonicalJson(data);
+  let rest = `"identity":${identityJson(draft.identity)},"kind":${JSON.stringify(draft.kind)},"prev":${JSON.stringify(prev)}`;
+  if (draft.requestId !== undefined) rest += `,"requestId":${JSON.stringify(draft.requestId)}`;
+  rest += `,"seq":${seq},"sessionId":${JSON.stringify(draft.sessionId)},"ts":${JSON.stringify(ts)},"v":${EVENT_FORMAT_VERSION}}`;
+  const hash = sha256Hex(`{"data":${dataJson},${rest}`);
+  const event = { ...unsealed, hash } as SessionEvent;
+  return { event, json: `{"data":${dataJson},"hash":"${hash}",${rest}` };
+}
+
+// The canonical text of the last identity sealed, with a shallow copy of its members to check a
+// hit against (an identity is a flat object of strings; a changed or different one misses).
+let cachedIdentity: { members: Array<[string, unknown]>; json: string } | undefined;
+
+function identityJson(identity: SkillIdentity): string {
+  const obj = identity as unknown as Record<string, unknown>;
+  const proto = Object.getPrototypeOf(obj) as unknown;
+  if (proto !== Object.prototype && proto !== null) return canonicalJson(identity);
+  const cached = cachedIdentity;
+  if (cached) {
+    let i = 0;
+    let hit = true;
+    for (const k in obj) {
+      const m = cached.members[i++];
+      if (!m || m[0] !== k || m[1] !== obj[k]) { hit = false; break; }
+    }
+    if (hit && i === cached.members.length) return cached.json;
+  }
+  const json = canonicalJson(identity);
+  const members: Array<[string, unknown]> = [];
+  let flat = true;
+  for (const k in obj) {
+    const v = obj[k];
+    if (v !== null && typeof v === 'object') { flat = false; break; }
+    members.push([k, v]);
+  }
+  cachedIdentity = flat ? { members, json } : undefined;
+  return json;
 }
 
 export function headOf(event: SessionEvent): ChainHead {

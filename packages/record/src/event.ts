@@ -3,7 +3,7 @@
 // builders that make a request/response fit for the record. This module must never hold a
 // credential or a raw sensitive value: headers pass through `recordHeaders`, bodies arrive already
 // masked from the masking engine, and `mcp_servers[].authorization_token` is removed here again.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { SkillIdentity } from '@skillgate/api';
 import { CREDENTIAL_HEADERS } from '@skillgate/wire';
 
@@ -183,12 +183,29 @@ export type SessionEvent = {
 
 export type EventOf<K extends EventKind> = Extract<SessionEvent, { kind: K }>;
 
-/** sha256 hex of bytes. */
+/** sha256 hex of bytes (a string is hashed as its UTF-8). One-shot: no Hash object per call. */
 export function sha256Hex(bytes: Buffer | string): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  return hash('sha256', bytes, 'hex');
 }
 
 const TOKENISH = /(^|-)(token|secret|password|api-key|apikey|auth)($|-)/;
+
+// Whether a header name (as received) may be recorded, and under which lower-case name: the names
+// a sidecar sees are few and repeat on every request, so each is classified once. Bounded: a flood
+// of unique names only costs a reset.
+const HEADER_NAMES_MAX = 1024;
+let recordedNames = new Map<string, string | null>();
+
+function recordedName(rawName: string): string | null {
+  let name = recordedNames.get(rawName);
+  if (name === undefined) {
+    const lower = rawName.toLowerCase();
+    name = CREDENTIAL_HEADERS.has(lower) || TOKENISH.test(lower) ? null : lower;
+    if (recordedNames.size >= HEADER_NAMES_MAX) recordedNames = new Map();
+    recordedNames.set(rawName, name);
+  }
+  return name;
+}
 
 /**
  * Headers fit for the record: credential headers (x-api-key, authorization, cookies), workload
@@ -196,10 +213,12 @@ const TOKENISH = /(^|-)(token|secret|password|api-key|apikey|auth)($|-)/;
  */
 export function recordHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [rawName, value] of Object.entries(headers)) {
+  for (const rawName in headers) {
+    if (!Object.hasOwn(headers, rawName)) continue;
+    const value = headers[rawName];
     if (value === undefined) continue;
-    const name = rawName.toLowerCase();
-    if (CREDENTIAL_HEADERS.has(name) || TOKENISH.test(name)) continue;
+    const name = recordedName(rawName);
+    if (name === null) continue;
     out[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   return out;

@@ -12,7 +12,7 @@ import type { SkillIdentity } from '@skillgate/api';
 import { headOf, type ChainHead } from './chain.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { SessionEvent } from './event.js';
-import { matchesFilter, parseJsonLines, type RecordEntry, type SessionFilter, type SessionStore, type SessionSummary } from './store.js';
+import { eventText, matchesFilter, parseJsonLines, type RecordEntry, type SessionFilter, type SessionStore, type SessionSummary } from './store.js';
 
 const SESSION_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 const MAX_OPEN_FILES = 128;
@@ -68,7 +68,7 @@ export class FileSessionStore implements SessionStore {
         const index: SessionIndexLine = { sessionId: e.sessionId, identity: e.identity, firstTs: e.ts };
         push(join(this.dir, 'sessions.jsonl'), JSON.stringify(index));
       }
-      push(this.sessionFile(e.sessionId), JSON.stringify(e));
+      push(this.sessionFile(e.sessionId), eventText(entry));
       newHeads.set(e.sessionId, headOf(e));
     }
     // Session files first, then the index naming them, then checkpoints that commit them.

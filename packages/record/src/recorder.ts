@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { GatewayError, codes } from '@skillgate/wire';
-import { headOf, sealEvent, type ChainHead } from './chain.js';
+import { headOf, sealEventJson, type ChainHead } from './chain.js';
 import { signCheckpoint, type Checkpoint, type RecordSigner } from './checkpoint.js';
 import type { EventDraft, SessionEvent } from './event.js';
 import { Spool, type SpoolOptions } from './spool.js';
@@ -226,10 +226,10 @@ export class SessionRecorder extends EventEmitter {
 
   private seal(st: SessionState, draft: EventDraft): Promise<SessionEvent> {
     if (st.head?.closed) return Promise.reject(new Error(`session ${draft.sessionId} is closed; start a new session`));
-    const event = sealEvent(draft, st.head, this.now());
+    const { event, json } = sealEventJson(draft, st.head, this.now());
     st.head = headOf(event);
     return new Promise((resolve, reject) => {
-      this.pending.push({ entry: { type: 'event', event }, resolve: () => resolve(event), reject });
+      this.pending.push({ entry: { type: 'event', event, json }, resolve: () => resolve(event), reject });
       this.kick();
     });
   }

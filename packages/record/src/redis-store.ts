@@ -20,7 +20,7 @@ import type { SkillIdentity } from '@skillgate/api';
 import type { ChainHead } from './chain.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { SessionEvent } from './event.js';
-import { matchesFilter, type RecordEntry, type SessionFilter, type SessionStore, type SessionSummary } from './store.js';
+import { eventText, matchesFilter, type RecordEntry, type SessionFilter, type SessionStore, type SessionSummary } from './store.js';
 
 export interface RedisRetention {
   /** Approximate cap on entries per namespace stream (XADD MAXLEN ~). */
@@ -46,19 +46,26 @@ const ENTRY_KEYS = 3;
 const CHUNK = 512;
 
 // KEYS: sessions zset, streams set, then per entry (stream, index, head hash) or (checkpoints x3)
-// ARGV: maxLen, minId, ttlMs, then per entry: type, sessionId, seq, tsMs, closed, json, identityJson, hash
+// ARGV: maxLen, minId, ttlMs, then per entry: type, sessionId, seq, tsMs, closed, json,
+// identityJson, hash (a checkpoint: 'c', '', '', '', '', json, '', ''). Each event travels once,
+// as its sealed text. The session's identity (kept on its head for listing) is sent with the
+// session's first event (seq 0) only; should a later event find no head (expired by retention,
+// say), the script reads the identity out of the event's text.
 // (Lua: unpack() only expands as the last argument, so XADD's arguments are built as a table.)
 const APPEND_SCRIPT = `
 local maxlen, minid, ttl = ARGV[1], ARGV[2], ARGV[3]
 local n = (#ARGV - 3) / ${ENTRY_ARGS}
 local added = 0
-local function xadd(stream, ...)
-  local args = {stream}
-  if maxlen ~= '' then table.insert(args, 'MAXLEN'); table.insert(args, '~'); table.insert(args, maxlen)
-  elseif minid ~= '' then table.insert(args, 'MINID'); table.insert(args, '~'); table.insert(args, minid) end
-  table.insert(args, '*')
-  for _, v in ipairs({...}) do table.insert(args, v) end
-  return redis.call('XADD', unpack(args))
+local xargs = {''}
+if maxlen ~= '' then xargs = {'', 'MAXLEN', '~', maxlen}
+elseif minid ~= '' then xargs = {'', 'MINID', '~', minid} end
+table.insert(xargs, '*')
+local base = #xargs
+local function xadd(stream, f1, v1, f2, v2)
+  xargs[1] = stream
+  xargs[base + 1], xargs[base + 2] = f1, v1
+  if f2 then xargs[base + 3], xargs[base + 4] = f2, v2 else xargs[base + 3], xargs[base + 4] = nil, nil end
+  return redis.call('XADD', unpack(xargs))
 end
 for i = 0, n - 1 do
   local a = 3 + i * ${ENTRY_ARGS}
@@ -75,7 +82,12 @@ for i = 0, n - 1 do
       local id = xadd(stream, 's', sid, 'e', json)
       redis.call('RPUSH', idx, id)
       if not last then
-        redis.call('HSET', head, 'identity', ARGV[a + 7], 'firstTs', ts, 'stream', stream)
+        local identity = ARGV[a + 7]
+        if identity == '' then
+          local ok, ev = pcall(cjson.decode, json)
+          identity = (ok and type(ev) == 'table' and type(ev.identity) == 'table') and cjson.encode(ev.identity) or '{}'
+        end
+        redis.call('HSET', head, 'identity', identity, 'firstTs', ts, 'stream', stream)
         redis.call('ZADD', KEYS[1], ts, sid)
         redis.call('SADD', KEYS[2], stream)
       end
@@ -154,7 +166,7 @@ export class RedisSessionStore implements SessionStore {
         } else {
           const e = entry.event;
           keys.push(this.streamKey(e.identity.namespace), this.indexKey(e.sessionId), this.headKey(e.sessionId));
-          args.push('e', e.sessionId, String(e.seq), String(Date.parse(e.ts)), e.kind === 'session_close' ? '1' : '0', JSON.stringify(e), JSON.stringify(e.identity), e.hash);
+          args.push('e', e.sessionId, String(e.seq), String(Date.parse(e.ts)), e.kind === 'session_close' ? '1' : '0', eventText(entry), e.seq === 0 ? JSON.stringify(e.identity) : '', e.hash);
         }
       }
       pipeline.evalsha(APPEND_SHA, keys.length, ...keys, ...args);

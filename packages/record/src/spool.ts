@@ -6,7 +6,7 @@
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { open, readFile, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseJsonLines, type RecordEntry } from './store.js';
+import { entryLine, parseJsonLines, type RecordEntry } from './store.js';
 
 export interface SpoolOptions {
   dir: string;
@@ -54,7 +54,7 @@ export class Spool {
 
   /** Append entries durably (write + fdatasync). Throws SpoolFull when over the bound or disabled. */
   async write(entries: readonly RecordEntry[]): Promise<void> {
-    const text = `${entries.map((e) => JSON.stringify(e)).join('\n')}\n`;
+    const text = `${entries.map(entryLine).join('\n')}\n`;
     const size = Buffer.byteLength(text);
     if (!this.enabled || this.bytes + size > this.options.maxBytes) throw new SpoolFull(this.options.maxBytes);
     if (!this.current || this.current.bytes >= this.segmentBytes) await this.roll();

@@ -7,8 +7,22 @@ import type { ChainHead } from './chain.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { SessionEvent } from './event.js';
 
-/** One thing to append: a sealed session event or a signed checkpoint. */
-export type RecordEntry = { type: 'event'; event: SessionEvent } | { type: 'checkpoint'; checkpoint: Checkpoint };
+/**
+ * One thing to append: a sealed session event or a signed checkpoint. An event entry may carry
+ * `json`, the event's text as sealed (exactly `canonicalJson(event)`, see sealEventJson), which
+ * stores write instead of serialising the event again; without it they serialise the event.
+ */
+export type RecordEntry = { type: 'event'; event: SessionEvent; json?: string } | { type: 'checkpoint'; checkpoint: Checkpoint };
+
+/** The text a store keeps for an event entry. */
+export function eventText(entry: { event: SessionEvent; json?: string }): string {
+  return entry.json ?? JSON.stringify(entry.event);
+}
+
+/** An entry as one JSON line (the spool's format): the same object as JSON.stringify(entry), minus `json`. */
+export function entryLine(entry: RecordEntry): string {
+  return entry.type === 'event' ? `{"type":"event","event":${eventText(entry)}}` : JSON.stringify(entry);
+}
 
 export interface SessionFilter {
   skill?: string;

@@ -3,7 +3,7 @@
 import { Redis } from 'ioredis';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { headOf, sealEvent } from '../src/chain.js';
+import { headOf, sealEvent, sealEventJson, type ChainHead, type SealedEvent } from '../src/chain.js';
 import { RecordSigner, signCheckpoint } from '../src/checkpoint.js';
 import type { SessionEvent } from '../src/event.js';
 import { FileSessionStore } from '../src/file-store.js';
@@ -87,6 +87,35 @@ describe.each([['the local file store', fileHarness], ['the Redis Streams store'
     const events = await writeSession(h.store, 'ses_idem', 3);
     await h.store.append(events.map((event) => ({ type: 'event' as const, event })));
     expect(await h.store.readSession('ses_idem')).toHaveLength(3);
+  });
+
+  it('keeps the text an event was sealed with, which reads back as the same event and verifies', async () => {
+    let head: ChainHead | undefined;
+    const sealed: SealedEvent[] = [];
+    for (let i = 0; i < 3; i++) {
+      const s = sealEventJson(requestDraft('ses_text', i), head);
+      sealed.push(s);
+      head = headOf(s.event);
+    }
+    await h.store.append(sealed.map(({ event, json }) => ({ type: 'event' as const, event, json })));
+    expect(await h.store.readSession('ses_text')).toEqual(sealed.map((s) => s.event));
+    expect((await verifyRecord(h.store)).ok).toBe(true);
+  });
+
+  it('records the identity of a session whose first stored event is not its first (retention dropped the rest)', async () => {
+    const other = { ...identity, pod: 'pod-ü/2"x' };
+    const event = sealEvent({ kind: 'egress', sessionId: 'ses_tail', identity: other, data: { destination: 'a:1', method: 'GET', allowed: true } }, { seq: 1, hash: 'a'.repeat(64), closed: false });
+    await h.store.append([{ type: 'event', event }]);
+    expect(await h.store.listSessions()).toEqual([expect.objectContaining({ sessionId: 'ses_tail', identity: other, events: 3 })]);
+  });
+
+  it('holds events sealed by the first implementation, and verify passes on them', async () => {
+    const fixture = readFileSync(new URL('../../test/fixtures/v0-session.jsonl', import.meta.url), 'utf8');
+    const events = fixture.trimEnd().split('\n').map((l) => JSON.parse(l) as SessionEvent);
+    await h.store.append(events.map((event) => ({ type: 'event' as const, event })));
+    expect(await h.store.readSession('ses_v0_fixture')).toEqual(events);
+    const report = await verifyRecord(h.store);
+    expect(report.ok).toBe(true);
   });
 
   it('lists sessions filtered by skill, owner, namespace and time', async () => {

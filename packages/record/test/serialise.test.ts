@@ -1,0 +1,157 @@
+// The record's write path serialises each event once: canonicalJson (optimised) must give the bytes
+// the first implementation gave, sealEventJson's stored text must be exactly the canonical JSON of
+// the sealed event and its hash the hash of that without `hash`, and events sealed before this
+// change must still verify.
+import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
+import { canonicalJson } from '../src/canonical.js';
+import { eventHash, headOf, sealEvent, sealEventJson, verifySession, type ChainHead } from '../src/chain.js';
+import { recordHeaders, sha256Hex, type EventDraft, type SessionEvent } from '../src/event.js';
+import { entryLine } from '../src/store.js';
+import { referenceCanonicalJson } from './canonical-reference.js';
+import { identity } from './support.js';
+
+// Strings of arbitrary UTF-16 code units: lone surrogates, controls, quotes, backslashes, non-ASCII.
+const anyUnits = fc.string({ unit: fc.nat(0xffff).map((c) => String.fromCharCode(c)), maxLength: 24 });
+const someText = fc.oneof(fc.string({ maxLength: 24 }), fc.string({ unit: 'binary', maxLength: 24 }), anyUnits);
+const key = fc.oneof(someText, fc.constantFrom('10', '2', '-1', '1.5', '__proto__', 'a', 'B', 'é', '😀', '', 'ﬀ', '\u007f'));
+const num = fc.oneof(
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.integer(),
+  fc.constantFrom(0, -0, 1e21, 1e-7, 5e-324, Number.MAX_VALUE, Number.MIN_SAFE_INTEGER, 0.1 + 0.2, 123456789012345680000),
+);
+const { json: jsonish } = fc.letrec((tie) => ({
+  json: fc.oneof({ depthSize: 'small' }, fc.constant(null), fc.boolean(), num, someText, tie('array'), tie('object')),
+  array: fc.array(fc.oneof(tie('json'), fc.constant(undefined)), { maxLength: 6 }),
+  object: fc.dictionary(key, fc.oneof(tie('json'), fc.constant(undefined)), { maxKeys: 8 }),
+}));
+
+describe('canonical JSON (optimised)', () => {
+  it('gives exactly the bytes of the first implementation for any JSON value', () => {
+    fc.assert(fc.property(jsonish, (v) => {
+      expect(canonicalJson(v)).toBe(referenceCanonicalJson(v));
+    }), { numRuns: 2000 });
+  });
+
+  it('gives exactly the bytes of the first implementation for fast-check\'s own JSON values', () => {
+    fc.assert(fc.property(fc.jsonValue(), (v) => {
+      expect(canonicalJson(v)).toBe(referenceCanonicalJson(v));
+    }), { numRuns: 1000 });
+  });
+
+  it('keeps RFC 8785 on the cases that matter: key order by UTF-16 units, numbers, escapes', () => {
+    // '\u20ac' (€) sorts before '\ud83d\ude00' (😀) by UTF-16 units, though after it by code point.
+    expect(canonicalJson({ '😀': 1, '€': 2, '10': 3, '2': 4, b: [1e21, 1e-7, -0, 0.000001], a: 'q"\\\n\u001f\ud800' }))
+      .toBe('{"10":3,"2":4,"a":"q\\"\\\\\\n\\u001f\\ud800","b":[1e+21,1e-7,0,0.000001],"€":2,"😀":1}');
+    expect(() => canonicalJson([Number.POSITIVE_INFINITY])).toThrow(/Infinity/);
+    expect(() => canonicalJson({ f: () => 1 })).toThrow(/function/);
+    expect(() => canonicalJson({ n: 1n })).toThrow(/bigint/);
+  });
+
+  it('quotes many distinct keys correctly past its key cache bound', () => {
+    for (let round = 0; round < 3; round++) {
+      const obj: Record<string, number> = {};
+      for (let i = 0; i < 5000; i++) obj[`k"${round}\\${i}`] = i;
+      expect(canonicalJson(obj)).toBe(referenceCanonicalJson(obj));
+    }
+  });
+});
+
+const identityArb = fc.record({
+  namespace: someText, serviceAccount: someText, pod: someText, skill: someText, owner: someText,
+}, { requiredKeys: ['namespace', 'serviceAccount', 'pod', 'skill', 'owner'] })
+  .chain((id) => fc.option(someText, { nil: undefined }).map((podUid) => (podUid === undefined ? id : { ...id, podUid })));
+const draftArb = fc.record({
+  kind: fc.constantFrom('request', 'response', 'stream_event', 'egress', 'decision', 'session_close'),
+  sessionId: someText,
+  identity: identityArb,
+  requestId: fc.option(someText, { nil: undefined }),
+  ts: fc.option(fc.date({ noInvalidDate: true, min: new Date(0), max: new Date(4e12) }).map((d) => d.toISOString()), { nil: undefined }),
+  data: fc.dictionary(key, jsonish, { maxKeys: 8 }),
+}).map((d) => {
+  const draft = { ...d } as Record<string, unknown>;
+  if (d.requestId === undefined) delete draft.requestId;
+  if (d.ts === undefined) delete draft.ts;
+  return draft as unknown as EventDraft;
+});
+const headArb = fc.option(fc.record({ seq: fc.nat(1e9), hash: fc.stringMatching(/^[0-9a-f]{64}$/), closed: fc.constant(false) }), { nil: undefined });
+
+/** The sealing of the first implementation, on the reference canonical JSON. */
+function referenceSeal(draft: EventDraft, head: ChainHead | undefined, now: Date): SessionEvent {
+  const seq = head ? head.seq + 1 : 0;
+  const prev = head ? head.hash : '0'.repeat(64);
+  const data = draft.kind === 'session_close' ? { ...draft.data, head: prev, events: seq } : draft.data;
+  const unsealed: Record<string, unknown> = { v: 1, kind: draft.kind, sessionId: draft.sessionId, seq, ts: draft.ts ?? now.toISOString(), identity: draft.identity, requestId: draft.requestId, data, prev };
+  if (unsealed.requestId === undefined) delete unsealed.requestId;
+  const hash = sha256Hex(referenceCanonicalJson({ ...unsealed, hash: undefined }));
+  return { ...unsealed, hash } as SessionEvent;
+}
+
+describe('sealing an event with its stored text', () => {
+  it('hashes what the first implementation hashed, and stores exactly the canonical JSON of the sealed event', () => {
+    fc.assert(fc.property(draftArb, headArb, (draft, head) => {
+      const now = new Date(1_764_072_000_000);
+      const { event, json } = sealEventJson(draft, head, now);
+      const reference = referenceSeal(draft, head, now);
+      expect(event).toEqual(reference);
+      expect(event.hash).toBe(reference.hash);
+      expect(json).toBe(referenceCanonicalJson(reference));
+      expect(eventHash(JSON.parse(json) as SessionEvent)).toBe(event.hash);
+    }), { numRuns: 1000 });
+  });
+
+  it('notices an identity changed in place or replaced between events', () => {
+    const id = { ...identity };
+    const egress = (ident: typeof identity, head?: ChainHead) => {
+      const sealed = sealEventJson({ kind: 'egress', sessionId: 'ses_id', identity: ident, data: { destination: 'a:1', method: 'GET', allowed: true } }, head);
+      // Checked at once: the sealed event shares the draft's identity object, changed below.
+      expect(sealed.json).toBe(referenceCanonicalJson(sealed.event));
+      return sealed;
+    };
+    const first = egress(id);
+    id.owner = 'someone-else@example.com';
+    const second = egress(id, headOf(first.event));
+    expect((JSON.parse(second.json) as SessionEvent).identity.owner).toBe('someone-else@example.com');
+    const third = egress({ ...identity, podUid: 'u1' }, headOf(second.event));
+    const fourth = egress({ ...identity }, headOf(third.event));
+    expect((JSON.parse(fourth.json) as SessionEvent).identity).toEqual(identity);
+    expect(verifySession('ses_id', [first, second, third, fourth].map((s) => JSON.parse(s.json) as SessionEvent))).toBeUndefined();
+  });
+
+  it('spools an event entry as the same line JSON.stringify gave, without the cached text', () => {
+    const { event, json } = sealEventJson({ kind: 'egress', sessionId: 'ses_line', identity, data: { destination: 'a:1', method: 'GET', allowed: true } }, undefined);
+    const line = entryLine({ type: 'event', event, json });
+    expect(JSON.parse(line)).toEqual(JSON.parse(JSON.stringify({ type: 'event', event })));
+    expect(line).not.toContain('"json"');
+  });
+});
+
+describe('events sealed by the first implementation', () => {
+  const fixture = readFileSync(new URL('../../test/fixtures/v0-session.jsonl', import.meta.url), 'utf8');
+  const events = fixture.trimEnd().split('\n').map((l) => JSON.parse(l) as SessionEvent);
+
+  it('still verify, event by event and as a chain', () => {
+    expect(events.map((e) => e.kind)).toEqual(['request', 'decision', 'response', 'stream_event', 'stream_end', 'egress', 'session_close']);
+    for (const e of events) expect(eventHash(e)).toBe(e.hash);
+    expect(verifySession('ses_v0_fixture', events)).toBeUndefined();
+  });
+
+  it('are sealed again to the same hashes from the same drafts', () => {
+    let head: ChainHead | undefined;
+    for (const e of events) {
+      const { hash: _hash, seq: _seq, prev: _prev, v: _v, ...draft } = e;
+      const resealed = sealEvent(draft as EventDraft, head);
+      expect(resealed.hash).toBe(e.hash);
+      head = headOf(resealed);
+    }
+  });
+});
+
+describe('request headers for the record', () => {
+  it('drops credentials and secret-looking names whatever their case, the same on every call', () => {
+    const headers = { 'X-Api-Key': 'sk-1', Authorization: 'Bearer t', 'x-goog-auth-token': 't', 'Content-Type': 'application/json', 'x-stainless-retry-count': '0', accept: ['a', 'b'], 'x-none': undefined };
+    for (let i = 0; i < 3; i++) {
+      expect(recordHeaders(headers)).toEqual({ 'content-type': 'application/json', 'x-stainless-retry-count': '0', accept: 'a, b' });
+    }
+  });
+});
