@@ -9,7 +9,7 @@ export const ENTITY_TYPES = [
 export type BuiltinEntityType = (typeof ENTITY_TYPES)[number];
 
 export const SECRET_SUBTYPES = [
-  'anthropic', 'openai', 'aws', 'github', 'slack', 'stripe', 'google', 'jwt', 'private_key', 'generic',
+  'anthropic', 'openai', 'aws', 'github', 'slack', 'stripe', 'google', 'jwt', 'private_key', 'generic', 'password',
 ] as const;
 
 /** A span the scanner found: offsets are UTF-16 indices into the scanned text, end exclusive. */
@@ -45,3 +45,5 @@ export const PRIORITY: Record<string, number> = {
 };
 /** Custom entities from a policy outrank the dictionary detectors but not validated formats. */
 export const CUSTOM_PRIORITY = 60;
+/** A random-looking token with no keyword (SECRET, subtype password) loses to every other detection. */
+export const PASSWORD_PRIORITY = 10;

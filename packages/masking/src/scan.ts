@@ -2,12 +2,13 @@
 // non-overlapping detections. Pure and deterministic; the per-family detectors keep to the
 // boundary rules in boundary.ts so that scanning a window gives the same answer as the whole text.
 import type { Detection } from './entities.js';
-import { CUSTOM_PRIORITY, PRIORITY } from './entities.js';
+import { CUSTOM_PRIORITY, PASSWORD_PRIORITY, PRIORITY } from './entities.js';
 import { detectNumeric } from './detectors/numeric.js';
 import { detectTokens } from './detectors/token.js';
 import { detectPem } from './detectors/pem.js';
 import { detectPhrases } from './detectors/phrase.js';
 import { detectIban } from './detectors/iban.js';
+import { detectPasswords } from './detectors/password.js';
 import { detectCustom, type CompiledCustom } from './detectors/custom.js';
 
 export interface ScanConfig {
@@ -23,6 +24,7 @@ export function scan(text: string, config: ScanConfig): Detection[] {
   detectTokens(text, found);
   detectIban(text, found);
   if (text.indexOf('-----BEGIN ') >= 0) detectPem(text, found);
+  detectPasswords(text, found);
   detectPhrases(text, found);
   detectCustom(text, config.custom, found);
   const enabled = config.enabled;
@@ -30,7 +32,9 @@ export function scan(text: string, config: ScanConfig): Detection[] {
   return resolveOverlaps(kept);
 }
 
-const priorityOf = (d: Detection) => PRIORITY[d.type] ?? CUSTOM_PRIORITY;
+// A random-looking token is the weakest evidence: any other detection on it wins (a valid bitcoin
+// address stays CRYPTO, a keyword-assigned value keeps its subtype).
+const priorityOf = (d: Detection) => (d.subtype === 'password' ? PASSWORD_PRIORITY : PRIORITY[d.type] ?? CUSTOM_PRIORITY);
 
 /**
  * Keep the highest-priority detection of every overlapping cluster (ties: the longer, then the

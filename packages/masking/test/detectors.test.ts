@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { createMasker } from '../src/index.js';
 
 const masker = createMasker(undefined, { key: 'test-key-0123456789abcdef' });
@@ -44,6 +45,8 @@ describe('detectors find each entity with its exact span', () => {
     ['private_key', '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----'],
     ['generic', 'DB_PASSWORD=hunter22'],
     ['generic', '"client_secret": "Zx8fK2pLq9Rm4TtW77"'],
+    ['password', 'Someone committed f5Rx%9qLm2Tz#Wb7 in the repo, please revoke it.'],
+    ['password', 'the server leaks k8Qz3vJp^N1dWx.'],
   ])('a %s secret is found', (subtype, text) => {
     expect(found(text).some((f) => f.type === `SECRET:${subtype}`)).toBe(true);
   });
@@ -73,8 +76,26 @@ describe('detectors find each entity with its exact span', () => {
     'the password field is required',
     '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----',
     'ghp_short and sk-ant- alone',
+    'call getElementById and base64UrlEncode, then useEffectCallback2',
+    'tool toolu_01D7FLrfh4GYq7yT1ULFeyMV and msg_01XJ5kqQ7TzW3mNpR8vYbC2d',
+    'the class [A-Za-z0-9_-] and SSL_OP_NO_TLSv1_2',
+    'UUID 550E8400-E29B-41D4-A716-446655440000 and **Lightweight** and ECMAScript2023',
+    'see %E2%80%94Linear%20Time in the docs',
   ])('no finding in %s', (text) => {
     expect(found(text)).toEqual([]);
+  });
+
+  test('a valid bitcoin address stays CRYPTO although it also looks random', () => {
+    expect(found('send to 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa now')).toEqual([{ type: 'CRYPTO', value: '1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa' }]);
+  });
+
+  test('emails found from each @ are exactly those a global regex scan finds', () => {
+    const unit = fc.constantFrom('a', 'b.', 'x', '@', '.com', '.io', '-', '.', 'foo', ' ', 'é', '_', '%', '+', '..', 'q'.repeat(30), 'z'.repeat(70), '@ex.org', 'john.smith@example.com');
+    fc.assert(fc.property(fc.array(unit, { maxLength: 14 }), (parts) => {
+      const text = parts.join('');
+      const got = masker.maskText(text).findings.filter((f) => f.type === 'EMAIL_ADDRESS').map((f) => [f.start, f.end]);
+      expect(got).toEqual(referenceEmails(text));
+    }), { numRuns: 3000 });
   });
 
   test('offsets are UTF-16 indices into the input, end exclusive', () => {
@@ -83,3 +104,28 @@ describe('detectors find each entity with its exact span', () => {
     expect(text.slice(f!.start, f!.end)).toBe('john@example.com');
   });
 });
+
+/** The email detector as it was written first: one global regex over the whole text. */
+function referenceEmails(text: string): Array<[number, number]> {
+  const EMAIL = /[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){1,8}/g;
+  const TLDS = new Set(['com', 'org', 'io']);
+  const local = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 46 || c === 95 || c === 37 || c === 43 || c === 45;
+  const out: Array<[number, number]> = [];
+  let m: RegExpExecArray | null;
+  while ((m = EMAIL.exec(text)) !== null) {
+    const s = m.index;
+    let e = s + m[0].length;
+    const at = m[0].indexOf('@');
+    if (s > 0 && local(text.charCodeAt(s - 1))) { EMAIL.lastIndex = s + at + 1; continue; }
+    const lp = m[0].slice(0, at);
+    if (lp.startsWith('.') || lp.endsWith('.') || lp.includes('..')) continue;
+    while (e > s && (text.charCodeAt(e - 1) === 46 || text.charCodeAt(e - 1) === 45)) e--;
+    const domain = text.slice(s + at + 1, e);
+    const tld = domain.slice(domain.lastIndexOf('.') + 1).toLowerCase();
+    // With the units above, a top-level domain is valid when it is two letters or one of these three.
+    if (!/^[a-z]{2,24}$/.test(tld) || !(tld.length === 2 || TLDS.has(tld))) continue;
+    if (domain.split('.').some((l) => l.length === 0 || l.startsWith('-') || l.endsWith('-'))) continue;
+    out.push([s, e]);
+  }
+  return out;
+}

@@ -36,6 +36,8 @@ const ADVERSARIAL: Array<[string, string]> = [
   ['custom ticket prefixes', fill('ABCDE-')],
   ['custom keyword prefix', fill('project ')],
   ['surrogate pairs', fill('🚀')],
+  ['password-like tokens', fill('f5Rx%9qLm2Tz#Wb7 ')],
+  ['one 1 MB password-character run', fill('aB3#')],
 ];
 
 describe('every detector runs in linear time on 1 MB adversarial input', () => {

@@ -22,13 +22,14 @@ export const SENSITIVE = [
   'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U',
   'password=hunter22', 'api_key: "Zx8fK2pLq9Rm4TtW77"', '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\nq83r+/==\n-----END RSA PRIVATE KEY-----',
   '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg', 'EMP-123456', 'Project Falcon',
+  'f5Rx%9qLm2Tz#Wb7', 'k8Qz3vJp^N1dWx',
 ];
 
 export const NEAR_MISSES = [
   '550e8400-e29b-41d4-a716-446655440000', 'sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08',
   'order #100234', 'v1.2.3.4', '2024-05-01T12:00:00Z', '12:30:45', 'std::vector', 'version 10.0.1', '3.14159',
   'image@2x.png', '@types/node', 'sk-', 'gh', 'eyJ', '-----BEGIN CERTIFICATE-----', 'AKIA', 'xox', '1234', '(see below)',
-  '$ 100.00', '+', '(', '- - -', 'The', 'I', 'A', 'May', 'Will', 'de', 'van', 'St.', 'Mr.', '...', '"quoted"',
+  '$ 100.00', '+', '(', '- - -', 'useEffectCallback2', 'toolu_01D7FLrfh4GYq7yT1ULFeyMV', 'A-Za-z0-9_', 'The', 'I', 'A', 'May', 'Will', 'de', 'van', 'St.', 'Mr.', '...', '"quoted"',
 ];
 
 export const PROSE = [

@@ -64,11 +64,13 @@ function scanRun(text: string, runStart: number, runEnd: number, out: Detection[
         }
       }
     }
-    // Credit cards: 12-19 digits in groups joined by one consistent ' ' or '-'.
+    // Credit cards: 12-19 digits in groups joined by one consistent ' ' or '-'. A '+' in front
+    // makes it an international phone number ("+4933727317115"), never a card.
     let card: Detection | undefined;
     let joiner: string | undefined;
     let acc = '';
-    for (let h = g; h < groups.length; h++) {
+    const plus = first.s > 0 && text.charCodeAt(first.s - 1) === 43;
+    for (let h = g; h < groups.length && !plus; h++) {
       if (h > g) {
         const s = sep(h - 1);
         if (s !== ' ' && s !== '-') break;

@@ -20,16 +20,30 @@ const TLDS = new Set(('com org net edu gov mil int info biz dev app io ai co me 
   + 'health bank finance capital legal law consulting software security team academy education university').split(' '));
 const FILE_EXT = new Set('png jpg jpeg gif svg webp ico pdf js ts mjs cjs jsx tsx css scss map json yaml yml md txt html htm xml zip gz tgz py rb go rs java kt swift php sh lock'.split(' '));
 
+// Found from each '@' (indexOf) rather than by running EMAIL from every position of the text,
+// which tried up to 64 local-part characters at every word of prose before failing. For each '@'
+// the candidate start is the one the global regex would find (the leftmost local-part position at
+// or after the end of the previous match, at most 64 back); EMAIL_AT then matches from there.
+const EMAIL_AT = new RegExp(EMAIL.source, 'y');
+const isLocal = (c: number) => isAlnum(c) || c === 46 || c === 95 || c === 37 || c === 43 || c === 45;
+
 function detectEmail(text: string, out: Detection[]): void {
-  if (text.indexOf('@') < 0) return;
-  EMAIL.lastIndex = 0;
-  let m: RegExpExecArray | null;
-  while ((m = EMAIL.exec(text)) !== null) {
-    const s = m.index;
-    let e = s + m[0].length;
+  let floor = 0; // end of the previous match: the regex never starts a match before it
+  let a = text.indexOf('@');
+  while (a >= 0) {
+    let run = a;
+    while (run > floor && a - run < 64 && isLocal(text.charCodeAt(run - 1))) run--;
+    const s = run;
     const before = s > 0 ? text.charCodeAt(s - 1) : 32;
+    if (s === a) { a = text.indexOf('@', a + 1); continue; } // no local part: no match at this '@'
+    EMAIL_AT.lastIndex = s;
+    const m = EMAIL_AT.exec(text);
+    if (m === null) { a = text.indexOf('@', a + 1); continue; }
     // The local part must start at a boundary (no 65th character glued in front).
-    if (isAlnum(before) || before === 46 || before === 95 || before === 37 || before === 43 || before === 45) { EMAIL.lastIndex = s + m[0].indexOf('@') + 1; continue; }
+    if (isLocal(before)) { a = text.indexOf('@', a + 1); continue; }
+    let e = s + m[0].length;
+    floor = e;
+    a = text.indexOf('@', e);
     const at = m[0].indexOf('@');
     const local = m[0].slice(0, at);
     if (local.startsWith('.') || local.endsWith('.') || local.includes('..')) continue;
