@@ -3,7 +3,7 @@
 //     same kind of connection, and the local file store's awaited append (write + fdatasync);
 //  2. events/s into Redis with many appends in flight (batched by the recorder), vs raw pipelined
 //     XADD of the same JSON (no chain, no index).
-// The event is the realistic ~2 KB request event of event.mjs. RECORD_IMPL=path/to/index.js runs the
+// The event is the realistic ~2.4 KB request event of event.mjs. RECORD_IMPL=path/to/index.js runs the
 // same benchmark against another build of @skillgate/record (e.g. a copy of an older dist, placed
 // inside the repo so its imports resolve), for before/after numbers on the same machine and load.
 // Writes bench/results/record.json (RECORD_JSON overrides), prints a markdown table. Uses a unique

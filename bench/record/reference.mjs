@@ -47,3 +47,17 @@ export function sealEventV0(draft, head, now = new Date()) {
 export function redisArgsV0(e) {
   return ['e', e.sessionId, String(e.seq), String(Date.parse(e.ts)), e.kind === 'session_close' ? '1' : '0', JSON.stringify(e), JSON.stringify(e.identity), e.hash];
 }
+
+const CREDENTIAL_HEADERS = new Set(['x-api-key', 'authorization', 'proxy-authorization', 'cookie', 'set-cookie']);
+const TOKENISH = /(^|-)(token|secret|password|api-key|apikey|auth)($|-)/;
+
+export function recordHeadersV0(headers) {
+  const out = {};
+  for (const [rawName, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const name = rawName.toLowerCase();
+    if (CREDENTIAL_HEADERS.has(name) || TOKENISH.test(name)) continue;
+    out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}

@@ -6,92 +6,131 @@
 // property test holds it byte-equal to the first, plainly recursive implementation).
 //
 // It sits on the record's hot path (every event is hashed over it), so it is written for speed:
-// one output string grown by appending (V8 ropes, flattened once by the hash), keys sorted only
-// when they are not already in order, quoted object keys cached, strings quoted natively.
+// the value is copied with every object's keys inserted in sorted order, and the native
+// JSON.stringify writes the copy. That is exact because JSON.stringify walks own enumerable keys
+// in insertion order (index-like keys excepted: such objects take the general path), writes strings
+// and numbers as below, and sees no toJSON on the plain copies. Anything unusual (index-like or
+// `__proto__` keys, values canonical JSON refuses) goes through the general, member-by-member path.
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue | undefined };
 
 /** Serialise `value` canonically. Object members whose value is `undefined` are omitted. */
 export function canonicalJson(value: unknown): string {
+  const ordered = orderedCopy(value);
+  return ordered === UNORDERABLE ? generalJson(value) : JSON.stringify(ordered);
+}
+
+const UNORDERABLE: unique symbol = Symbol('unorderable');
+
+/** `value` with object keys in canonical order, or UNORDERABLE when the general path must decide. */
+function orderedCopy(value: unknown): unknown {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      return Number.isFinite(value) ? value : UNORDERABLE;
+    case 'object': {
+      if (value === null) return null;
+      if (Array.isArray(value)) {
+        const out: unknown[] = [];
+        for (let i = 0; i < value.length; i++) {
+          const v = value[i];
+          if (v === undefined) { out.push(null); continue; }
+          const c = orderedCopy(v);
+          if (c === UNORDERABLE) return UNORDERABLE;
+          out.push(c);
+        }
+        return out;
+      }
+      const obj = value as Record<string, unknown>;
+      const keys = Object.keys(obj);
+      let sorted = true;
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!;
+        const c0 = k.charCodeAt(0);
+        // Keys an engine orders first (array indexes) or that assignment treats specially.
+        if ((c0 >= 48 && c0 <= 57) || k === '__proto__') return UNORDERABLE;
+        if (sorted && i > 0 && keys[i - 1]! > k) sorted = false;
+      }
+      if (!sorted) sortKeys(keys);
+      const out: Record<string, unknown> = {};
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!;
+        const v = obj[k];
+        if (v === undefined) continue;
+        const c = orderedCopy(v);
+        if (c === UNORDERABLE) return UNORDERABLE;
+        out[k] = c;
+      }
+      return out;
+    }
+    default:
+      return UNORDERABLE;
+  }
+}
+
+/**
+ * Sort keys by UTF-16 code units (what JCS prescribes; `<` on strings and the default sort both
+ * compare that way). Objects here are small: an insertion sort beats the generic sort on them.
+ */
+function sortKeys(keys: string[]): void {
+  if (keys.length > 32) {
+    keys.sort();
+    return;
+  }
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i]!;
+    let j = i - 1;
+    while (j >= 0 && keys[j]! > k) {
+      keys[j + 1] = keys[j]!;
+      j--;
+    }
+    keys[j + 1] = k;
+  }
+}
+
+/**
+ * The general path: member by member, refusing what canonical JSON cannot hold. It stays on this
+ * path all the way down (linear in the size of the value, whatever its shape).
+ */
+function generalJson(value: unknown): string {
   switch (typeof value) {
     case 'string':
       return JSON.stringify(value);
     case 'number':
-      return numberJson(value);
+      if (!Number.isFinite(value)) throw new TypeError(`canonical JSON cannot hold the number ${value}`);
+      // ECMAScript's Number-to-String is exactly JCS's number serialisation (RFC 8785 §3.2.2.3).
+      return JSON.stringify(value);
     case 'boolean':
       return value ? 'true' : 'false';
-    case 'object':
+    case 'object': {
       if (value === null) return 'null';
-      return Array.isArray(value) ? arrayJson(value) : objectJson(value as Record<string, unknown>);
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          const v = value[i];
+          if (i > 0) out += ',';
+          out += generalJson(v === undefined ? null : v);
+        }
+        return `${out}]`;
+      }
+      const obj = value as Record<string, unknown>;
+      const keys = Object.keys(obj);
+      sortKeys(keys);
+      let out = '{';
+      let first = true;
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!;
+        const v = obj[k];
+        if (v === undefined) continue;
+        if (first) first = false;
+        else out += ',';
+        out += `${JSON.stringify(k)}:${generalJson(v)}`;
+      }
+      return `${out}}`;
+    }
     default:
       throw new TypeError(`canonical JSON cannot hold a ${typeof value}`);
   }
-}
-
-function numberJson(value: number): string {
-  if (!Number.isFinite(value)) throw new TypeError(`canonical JSON cannot hold the number ${value}`);
-  // ECMAScript's Number-to-String is exactly JCS's number serialisation (RFC 8785 §3.2.2.3);
-  // JSON.stringify applies it (and writes -0 as 0).
-  return JSON.stringify(value);
-}
-
-/** One member or element: the fast cases inline, containers by recursion. */
-function memberJson(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'number') return numberJson(v);
-  return canonicalJson(v);
-}
-
-function arrayJson(value: unknown[]): string {
-  const n = value.length;
-  if (n === 0) return '[]';
-  let out = '[';
-  for (let i = 0; i < n; i++) {
-    const v = value[i];
-    if (i > 0) out += ',';
-    out += v === undefined ? 'null' : memberJson(v);
-  }
-  return `${out}]`;
-}
-
-// Object keys repeat across events (header names, "type", "role", "text", ...): quote each once.
-// Bounded so that a stream of unique keys (e.g. arbitrary tool-input objects) cannot grow it
-// without end; when full it starts over.
-const QUOTED_KEYS_MAX = 4096;
-let quotedKeys = new Map<string, string>();
-
-function quotedKey(k: string): string {
-  let q = quotedKeys.get(k);
-  if (q === undefined) {
-    q = JSON.stringify(k);
-    if (quotedKeys.size >= QUOTED_KEYS_MAX) quotedKeys = new Map();
-    quotedKeys.set(k, q);
-  }
-  return q;
-}
-
-function objectJson(obj: Record<string, unknown>): string {
-  const keys = Object.keys(obj);
-  const n = keys.length;
-  // Default sort compares UTF-16 code units, which is what JCS prescribes; `<` on strings compares
-  // the same way, so an object whose keys are already in order (most, for small ones) skips it.
-  for (let i = 1; i < n; i++) {
-    if (keys[i - 1]! > keys[i]!) {
-      keys.sort();
-      break;
-    }
-  }
-  let out = '{';
-  let first = true;
-  for (let i = 0; i < n; i++) {
-    const k = keys[i]!;
-    const v = obj[k];
-    if (v === undefined) continue;
-    if (first) first = false;
-    else out += ',';
-    out += quotedKey(k);
-    out += ':';
-    out += memberJson(v);
-  }
-  return `${out}}`;
 }
