@@ -10,7 +10,8 @@
 // (class transitions as in camelCase/snake_case, letters from English letter bigrams within a
 // word) against log2(62) bits per character for a random alphanumeric string. Tuned on the dev
 // split's secret generators and on 21,600 mixed-case identifiers from source, docs and type
-// declarations (dev only: 99.3% of random passwords flagged, 0.14% of identifiers).
+// declarations (dev only: 99.3% of random passwords flagged, 0.15% of those tokens; see
+// bench/masking/RESULTS.md, run 3).
 import type { Detection } from '../entities.js';
 import { isTokenChar } from '../boundary.js';
 import { BIGRAM_BITS } from '../data/letters.js';
