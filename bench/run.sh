@@ -67,7 +67,7 @@ else
   status=1
 fi
 
-for name in masking record policy revocation webhook; do
+for name in masking masking-sidecar record policy revocation webhook; do
   dir=bench/$name
   wanted "$name" || continue
   if [ -f "$dir/run.mjs" ]; then cmd=(node "$dir/run.mjs")

@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SkillIdentity } from '@skillgate/api';
 import type { MessagesRequest, Route } from '@skillgate/wire';
 import type { Cut } from './cut.js';
+import type { Finding } from '@skillgate/masking';
 
 export interface Exchange {
   /** skillgate's id for this request (req_...), on every log line and record event. */
@@ -31,6 +32,8 @@ export interface Exchange {
 
   /** Body to send upstream: the original bytes unless a stage rewrote it (request masking). */
   upstreamBody?: Buffer;
+  /** The request body already masked by a rewriting masking mode, reused by the record (masked once). */
+  maskedRequest?: { text: string; findings: Finding[] };
 
   /** Set once an SSE response has started to the skill: later errors become `event: error`. */
   sseOpen?: boolean;

@@ -50,7 +50,9 @@ export function maskingVerdict(x: Exchange, spec: MaskingSpec & { mode: MaskingM
     try {
       const r = masker.maskMessagesRequest(x.request);
       opts.onFindings?.('request', r.findings);
-      if (r.findings.length > 0) out.upstreamBody = Buffer.from(JSON.stringify(r.body));
+      const text = JSON.stringify(r.body);
+      x.maskedRequest = { text, findings: r.findings };
+      if (r.findings.length > 0) out.upstreamBody = Buffer.from(text);
     } catch (err) {
       throw maskingFailed(err);
     }

@@ -63,6 +63,8 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
 
   function maskedRequestBody(x: Exchange): { text?: string; findings: RecordedFinding[] } {
     if (!x.body || !bodiesRecorded()) return { findings: [] };
+    // A rewriting masking mode already masked this body with the same policy: record that copy.
+    if (x.maskedRequest) return { text: x.maskedRequest.text, findings: x.maskedRequest.findings.map(toRecorded) };
     const masker = opts.masker();
     if (!masker) return { findings: [] };
     try {
