@@ -33,3 +33,17 @@ const findings = [
 export function requestEventData(requestData) {
   return requestData({ method: 'POST', url: '/v1/messages?beta=true', headers, forwarded: Buffer.from(maskedBody), maskedBody, model: 'claude-sonnet-4-5', stream: false, findings, sessionSource: 'claude-code-session' });
 }
+
+/**
+ * A stream_event batch as the sidecar records a streamed answer: 64 content_block_delta SSE events
+ * of ~60 characters of text each, with their relative times. `order` gives each item's member
+ * order ('data-first' is the current StreamBatcher's, 'event-first' the first version's).
+ */
+export function streamBatchData(order) {
+  const events = [];
+  for (let i = 0; i < 64; i++) {
+    const data = JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: `The refund of order 88231 is within policy (${i}); proposing it.` } });
+    events.push(order === 'event-first' ? { event: 'content_block_delta', data, t: 120 + i * 7.5 } : { data, event: 'content_block_delta', t: 120 + i * 7.5 });
+  }
+  return { events };
+}

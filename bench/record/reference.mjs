@@ -61,3 +61,16 @@ export function recordHeadersV0(headers) {
   }
   return out;
 }
+
+/** requestData as it was (members in the order the first version wrote them). */
+export function requestDataV0(input) {
+  const q = input.url.indexOf('?');
+  const out = { method: input.method, path: q === -1 ? input.url : input.url.slice(0, q), headers: recordHeadersV0(input.headers), bodySha256: sha256Hex(input.forwarded), bodyBytes: input.forwarded.length };
+  if (q !== -1) out.query = input.url.slice(q + 1);
+  if (input.model !== undefined) out.model = input.model;
+  if (input.stream !== undefined) out.stream = input.stream;
+  if (input.maskedBody !== undefined) out.body = input.maskedBody; // scrubbing: no token in the bench body
+  if (input.findings && input.findings.length > 0) out.findings = input.findings;
+  if (input.sessionSource) out.sessionSource = input.sessionSource;
+  return out;
+}

@@ -8,8 +8,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Command } from 'ioredis';
 import { canonicalJson, recordHeaders, requestData, sealEvent, sealEventJson } from '@skillgate/record';
-import { canonicalJsonV0, recordHeadersV0, redisArgsV0, sealEventV0 } from './reference.mjs';
-import { headers, identity, requestEventData } from './event.mjs';
+import { canonicalJsonV0, recordHeadersV0, redisArgsV0, requestDataV0, sealEventV0 } from './reference.mjs';
+import { headers, identity, requestEventData, streamBatchData } from './event.mjs';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 3 : 7;
@@ -36,12 +36,23 @@ const newBatch = () => { const { event, json } = sealEventJson(draft, head, now)
 const v0Wire = Buffer.byteLength(evalsha(v0Batch));
 const newWire = Buffer.byteLength(evalsha(newBatch));
 
+const streamDraft = (data) => ({ kind: 'stream_event', sessionId: draft.sessionId, identity, requestId: draft.requestId, data });
+const streamV0 = streamDraft(streamBatchData('event-first'));
+const streamNew = streamDraft(streamBatchData('data-first'));
+const streamBytes = Buffer.byteLength(sealEventJson(streamNew, head, now).json);
+
 let sink = 0;
 const cases = [
   ['canonical JSON of the event', () => canonicalJsonV0(unsealed).length, () => canonicalJson(unsealed).length],
   ['seal (canonical JSON + sha256)', () => sealEventV0(draft, head, now).hash.length, () => sealEvent(draft, head, now).hash.length],
   ['seal + what the Redis store builds (event text, Lua args)', () => v0Batch()[5].length, () => newBatch()[5].length],
   ['... + RESP encoding (ioredis; one EVALSHA of 16 events, per event)', () => evalsha(v0Batch).length, () => evalsha(newBatch).length, 16],
+  ['request event from scratch: requestData (headers, body digest) + seal + store args',
+    () => redisArgsV0(sealEventV0({ ...draft, data: requestEventData(requestDataV0) }, head, now))[5].length,
+    () => { const { event, json } = sealEventJson({ ...draft, data: requestEventData(requestData) }, head, now); return newArgs(event, json)[5].length; }],
+  [`stream_event of 64 SSE deltas (${streamBytes} bytes sealed): seal + store args`,
+    () => redisArgsV0(sealEventV0(streamV0, head, now))[5].length,
+    () => { const { event, json } = sealEventJson(streamNew, head, now); return newArgs(event, json)[5].length; }],
   ['recordHeaders (19 request headers)', () => Object.keys(recordHeadersV0(headers)).length, () => Object.keys(recordHeaders(headers)).length],
 ];
 

@@ -6,10 +6,10 @@
 // property test holds it byte-equal to the first, plainly recursive implementation).
 //
 // It sits on the record's hot path (every event is hashed over it), so it is written for speed:
-// the value is copied with every object's keys inserted in sorted order, and the native
-// JSON.stringify writes the copy. That is exact because JSON.stringify walks own enumerable keys
-// in insertion order (index-like keys excepted: such objects take the general path), writes strings
-// and numbers as below, and sees no toJSON on the plain copies. Anything unusual (index-like or
+// objects whose keys are out of order are copied with the keys inserted in sorted order (the rest
+// is shared), and the native JSON.stringify writes the result. That is exact because JSON.stringify
+// walks own enumerable keys in insertion order (index-like keys excepted: such objects take the
+// general path), writes strings and numbers as below, and sees no toJSON on plain objects. Anything unusual (index-like or
 // `__proto__` keys, values canonical JSON refuses) goes through the general, member-by-member path.
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue | undefined };
@@ -22,7 +22,12 @@ export function canonicalJson(value: unknown): string {
 
 const UNORDERABLE: unique symbol = Symbol('unorderable');
 
-/** `value` with object keys in canonical order, or UNORDERABLE when the general path must decide. */
+/**
+ * `value` with object keys in canonical order, or UNORDERABLE when the general path must decide.
+ * Objects and arrays already in order (plain ones, whose members are too) are returned as they
+ * are, not copied: builders that insert keys in sorted order (requestData, recordHeaders, the
+ * stream batcher) are serialised without any copy.
+ */
 function orderedCopy(value: unknown): unknown {
   switch (typeof value) {
     case 'string':
@@ -33,15 +38,20 @@ function orderedCopy(value: unknown): unknown {
     case 'object': {
       if (value === null) return null;
       if (Array.isArray(value)) {
-        const out: unknown[] = [];
+        // JSON.stringify writes undefined elements (and holes) as null, as canonical JSON does.
+        const plain = Object.getPrototypeOf(value) === Array.prototype && (value as { toJSON?: unknown }).toJSON === undefined;
+        let out: unknown[] | undefined = plain ? undefined : [];
         for (let i = 0; i < value.length; i++) {
-          const v = value[i];
-          if (v === undefined) { out.push(null); continue; }
-          const c = orderedCopy(v);
+          const v = value[i] as unknown;
+          const c = v === undefined ? null : orderedCopy(v);
           if (c === UNORDERABLE) return UNORDERABLE;
+          if (out === undefined) {
+            if (c === v || v === undefined) continue;
+            out = value.slice(0, i).map((x: unknown) => (x === undefined ? null : x));
+          }
           out.push(c);
         }
-        return out;
+        return out ?? value;
       }
       const obj = value as Record<string, unknown>;
       const keys = Object.keys(obj);
@@ -54,16 +64,26 @@ function orderedCopy(value: unknown): unknown {
         if (sorted && i > 0 && keys[i - 1]! > k) sorted = false;
       }
       if (!sorted) sortKeys(keys);
-      const out: Record<string, unknown> = {};
+      const proto = Object.getPrototypeOf(obj) as unknown;
+      // Shared as is only when in order and plain (no toJSON to honour or ignore).
+      let out: Record<string, unknown> | undefined = sorted && (proto === Object.prototype || proto === null) ? undefined : {};
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i]!;
         const v = obj[k];
         if (v === undefined) continue;
         const c = orderedCopy(v);
         if (c === UNORDERABLE) return UNORDERABLE;
+        if (out === undefined) {
+          if (c === v) continue;
+          out = {};
+          for (let j = 0; j < i; j++) {
+            const kj = keys[j]!;
+            if (obj[kj] !== undefined) out[kj] = obj[kj];
+          }
+        }
         out[k] = c;
       }
-      return out;
+      return out ?? obj;
     }
     default:
       return UNORDERABLE;

@@ -262,19 +262,19 @@ export function requestData(input: {
   sessionSource?: SessionSource;
 }): RequestData {
   const q = input.url.indexOf('?');
-  const out: RequestData = {
-    method: input.method,
-    path: q === -1 ? input.url : input.url.slice(0, q),
-    headers: recordHeaders(input.headers),
-    bodySha256: sha256Hex(input.forwarded),
-    bodyBytes: input.forwarded.length,
-  };
-  if (q !== -1) out.query = input.url.slice(q + 1);
-  if (input.model !== undefined) out.model = input.model;
-  if (input.stream !== undefined) out.stream = input.stream;
+  // Members in sorted order (canonical JSON's), so sealing serialises this object without a copy.
+  const out = {} as RequestData;
   if (input.maskedBody !== undefined) out.body = scrubRequestBody(input.maskedBody);
+  out.bodyBytes = input.forwarded.length;
+  out.bodySha256 = sha256Hex(input.forwarded);
   if (input.findings && input.findings.length > 0) out.findings = input.findings;
+  out.headers = recordHeaders(input.headers);
+  out.method = input.method;
+  if (input.model !== undefined) out.model = input.model;
+  out.path = q === -1 ? input.url : input.url.slice(0, q);
+  if (q !== -1) out.query = input.url.slice(q + 1);
   if (input.sessionSource) out.sessionSource = input.sessionSource;
+  if (input.stream !== undefined) out.stream = input.stream;
   return out;
 }
 

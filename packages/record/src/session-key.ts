@@ -4,7 +4,7 @@
 // otherwise a gap in time (recording.sessionGapSeconds, default 30 minutes).
 // Ids derived from a key are stable across sidecar restarts and include the skill's namespace,
 // skill and pod, so two skills never share a chain; the raw key value is never stored in the id.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { RecordingSpec, SkillIdentity } from '@skillgate/api';
 import { newId } from '@skillgate/wire';
 import type { SessionSource } from './event.js';
@@ -59,7 +59,7 @@ export function sessionKeyOf(input: SessionKeyInput, spec: RecordingSpec = {}): 
 /** The stable session id for an explicit key: ses_ + 32 hex of sha256(identity scope, source, key). */
 export function sessionIdForKey(identity: SkillIdentity, source: SessionSource, key: string): string {
   const scope = `${identity.namespace}\u0000${identity.skill}\u0000${identity.pod}\u0000${source}\u0000${key}`;
-  return `ses_${createHash('sha256').update(scope).digest('hex').slice(0, 32)}`;
+  return `ses_${hash('sha256', scope, 'hex').slice(0, 32)}`;
 }
 
 /**

@@ -26,7 +26,7 @@ export class StreamBatcher {
    */
   push(event: string, data: string, t: number, findings: readonly RecordedFinding[] = []): StreamEventData | undefined {
     const at = this.events.length;
-    this.events.push({ event, data, t });
+    this.events.push({ data, event, t }); // canonical (sorted) member order: sealed without a copy
     for (const f of findings) this.findings.push({ ...f, at });
     this.bytes += data.length;
     if (this.events.length >= this.limits.maxEvents || this.bytes >= this.limits.maxBytes) return this.flush();

@@ -48,6 +48,32 @@ describe('canonical JSON (optimised)', () => {
     expect(() => canonicalJson({ n: 1n })).toThrow(/bigint/);
   });
 
+  it('writes objects that are not plain data the way the first implementation did', () => {
+    class Finding { constructor(readonly type: string, readonly start: number) {} }
+    const withToJson = Object.assign([1, 2], { toJSON: () => 'not me' });
+    const nullProto = Object.assign(Object.create(null) as Record<string, unknown>, { b: 1, a: [new Date(0)] });
+    for (const v of [new Date(0), new Finding('EMAIL', 3), { f: new Finding('X', 1) }, withToJson, { list: withToJson }, nullProto, { s: Object('boxed') as unknown }, { toJSON: 'inert' }]) {
+      expect(canonicalJson(v)).toBe(referenceCanonicalJson(v));
+    }
+    expect(() => canonicalJson({ toJSON: () => 1 })).toThrow(/function/);
+  });
+
+  it('serialises objects already in canonical order without changing a byte', () => {
+    fc.assert(fc.property(jsonish, (v) => {
+      const sortedDeep = (x: unknown): unknown => {
+        if (Array.isArray(x)) return x.map(sortedDeep);
+        if (x && typeof x === 'object') {
+          const out: Record<string, unknown> = {};
+          for (const k of Object.keys(x).sort()) if (k !== '__proto__') out[k] = sortedDeep((x as Record<string, unknown>)[k]);
+          return out;
+        }
+        return x;
+      };
+      const sorted = sortedDeep(v);
+      expect(canonicalJson(sorted)).toBe(referenceCanonicalJson(sorted));
+    }), { numRuns: 1000 });
+  });
+
   it('quotes many distinct keys correctly past its key cache bound', () => {
     for (let round = 0; round < 3; round++) {
       const obj: Record<string, number> = {};
