@@ -10,6 +10,8 @@
 //     chooseSession(input, policy.recording, previous, now)   which session a request belongs to
 //     requestData({...}), recordHeaders(h)       request event data without credentials
 //     new StreamBatcher().push(event, data, t)   batches SSE events into stream_event records
+//     sealEventJson(draft, head) -> { event, json }   seal + the canonical text stores keep (the
+//                                                 recorder does this; json = canonicalJson(event))
 //   Reading (CLI, recorder): SessionReader / SessionStore, openSessionStore(cfg),
 //     verifyRecord(reader), verifySession(...), findFingerprint(reader, fingerprintOf(key, v)),
 //     conversationOf(events), buildBundle(...), verifyBundle(bundle)
