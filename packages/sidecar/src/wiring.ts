@@ -82,7 +82,7 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
 
   // Redis for shared rate limits, tool history and policy heartbeats.
   const redis: Redis | undefined = config.redisUrl
-    ? new (await import('ioredis')).Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2, enableOfflineQueue: true })
+    ? new (await import('ioredis')).Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2, enableOfflineQueue: true, enableAutoPipelining: true })
     : undefined;
   if (redis) {
     redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis (policy state) error'));

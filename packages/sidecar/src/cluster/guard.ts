@@ -237,6 +237,7 @@ redis.call('INCR', KEYS[1]); redis.call('PEXPIRE', KEYS[1], win * 2)
 if cost > 0 then redis.call('INCRBY', KEYS[3], cost); redis.call('PEXPIRE', KEYS[3], win * 2) end
 return {1}
 `;
+const RATE_LIMIT_SHA = createHash('sha1').update(RATE_LIMIT_LUA).digest('hex');
 
 export function redisRateLimiter(redis: Redis, opts: { prefix: string; windowMs?: number; now?: () => number }): RateLimiter {
   const win = opts.windowMs ?? 60_000;
@@ -249,7 +250,12 @@ export function redisRateLimiter(redis: Redis, opts: { prefix: string; windowMs?
       const k = (kind: string, i: number) => `${opts.prefix}rl:{${skill}}:${kind}:${i}`;
       const rpm = limits.requestsPerMinute?.value ?? 0;
       const tpm = limits.tokensPerMinute?.value ?? 0;
-      const res = (await redis.eval(RATE_LIMIT_LUA, 4, k('r', w), k('r', w - 1), k('t', w), k('t', w - 1), t, win, rpm, tpm, tpm ? tokens : 0)) as [number, string?, number?, number?];
+      const args = [4, k('r', w), k('r', w - 1), k('t', w), k('t', w - 1), t, win, rpm, tpm, tpm ? tokens : 0] as const;
+      // EVALSHA: the script's source is sent (and hashed by Redis) only after a NOSCRIPT.
+      const res = (await redis.evalsha(RATE_LIMIT_SHA, ...args).catch((err: Error) => {
+        if (!/NOSCRIPT/.test(err.message)) throw err;
+        return redis.eval(RATE_LIMIT_LUA, ...args);
+      })) as [number, string?, number?, number?];
       if (res[0] === 1) return undefined;
       const kind = res[1] === 'tokens' ? 'tokens' : 'requests';
       const limit = kind === 'tokens' ? limits.tokensPerMinute! : limits.requestsPerMinute!;
