@@ -8,9 +8,11 @@ import http from 'node:http';
 export function latencyClient({ url, path, headers, body, expectBytes }) {
   const target = new URL(url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const payload = Buffer.from(body);
-  const allHeaders = { ...headers, 'content-length': payload.length };
+  // `body` is fixed bytes, or a function giving each request's body (built before timing starts).
+  const fixed = typeof body === 'function' ? undefined : Buffer.from(body);
   function once() {
+    const payload = fixed ?? Buffer.from(body());
+    const allHeaders = { ...headers, 'content-length': payload.length };
     return new Promise((resolve, reject) => {
       const t0 = process.hrtime.bigint();
       const req = http.request({ hostname: target.hostname, port: target.port, method: 'POST', path, headers: allHeaders, agent }, (res) => {

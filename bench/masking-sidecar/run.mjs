@@ -36,7 +36,12 @@ function conversation(targetBytes) {
   return { model: 'claude-sonnet-4-6', max_tokens: 64, messages: turns };
 }
 
-const body = JSON.stringify(conversation(10 * 1024));
+// Like a real skill, every request resends the history with one new user turn at the end (the
+// history is what the sidecar has seen before; the newest turn is new each time).
+const history = conversation(10 * 1024);
+let turn = 0;
+const nextBody = () => JSON.stringify({ ...history, messages: [...history.messages.slice(0, -1), { role: 'user', content: `Follow-up ${turn++}: customer ${turn}@example.com asks for the status of ticket ${2000 + turn}; summarise the tickets above.` }] });
+const body = nextBody();
 const dir = mkdtempSync(join(tmpdir(), 'sg-bench-masking-'));
 const token = `benchmask${randomBytes(3).toString('hex')}`;
 function policyFile(mode) {
@@ -58,7 +63,7 @@ for (const mode of ['record', 'request']) {
 for (const p of [upstream, ...rows.map((r) => r.proc).filter(Boolean)]) pin(p.pid, 1);
 pin(process.pid, 1);
 
-const clients = rows.map((r) => latencyClient({ url: r.url, path: '/v1/messages', headers: { 'content-type': 'application/json', 'x-api-key': 'bench', 'anthropic-version': '2023-06-01' }, body }));
+const clients = rows.map((r) => latencyClient({ url: r.url, path: '/v1/messages', headers: { 'content-type': 'application/json', 'x-api-key': 'bench', 'anthropic-version': '2023-06-01' }, body: nextBody }));
 for (const c of clients) for (let i = 0; i < WARMUP; i++) await c.once();
 const results = rows.map(() => ({ samples: [], errors: 0 }));
 const rounds = 4;
@@ -72,7 +77,7 @@ const fmt = (us) => (us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${Math.round
 const lines = [
   '## Masking through the sidecar: a 10 KB PII-laden request',
   '',
-  `One connection, ${SAMPLES} sequential requests per row after ${WARMUP} warm-up, rows interleaved in ${rounds} rounds, everything on CPU 1. Request: ${(Buffer.byteLength(body) / 1024).toFixed(1)} KB, a ${conversation(10 * 1024).messages.length}-message conversation with emails, phone numbers, a card, names, addresses and an Anthropic key in every user turn. "Full" = the production wiring (policy, Redis recording: the request event is durable before forwarding).`,
+  `One connection, ${SAMPLES} sequential requests per row after ${WARMUP} warm-up, rows interleaved in ${rounds} rounds, everything on CPU 1. Request: ${(Buffer.byteLength(body) / 1024).toFixed(1)} KB, a ${history.messages.length}-message conversation with emails, phone numbers, a card, names, addresses and an Anthropic key in every user turn; each request resends that history with a new last user turn (as Claude's stateless API requires), so the sidecar's memo of masked history is exercised as in real traffic. "Full" = the production wiring (policy, Redis recording: the request event is durable before forwarding).`,
   '',
   '| row | p50 | p99 | added p50 | added p99 | errors |',
   '|---|---:|---:|---:|---:|---:|',

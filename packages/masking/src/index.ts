@@ -23,6 +23,7 @@ import { SseRewriter, type StreamOutput } from './stream.js';
 import { RestoreStream, restoreText } from './restore.js';
 import type { Vault } from './actions.js';
 import type { Finding } from './entities.js';
+import { DEFAULT_TEXT_MEMO, TextMemo } from './memo.js';
 
 export type { Finding, Detection } from './entities.js';
 export { ENTITY_TYPES, SECRET_SUBTYPES } from './entities.js';
@@ -57,14 +58,20 @@ export interface Masker {
   createStreamRestorer(): StreamMasker;
   /** HMAC-SHA256(installation key, value), hex: what findings carry. */
   fingerprint(value: string): string;
+  /** Hits and misses of the resent-text memo (undefined when the masker does not memoise). */
+  memoStats(): { hits: number; misses: number } | undefined;
 }
 
 /** Build a masker for a policy's masking spec (undefined: all built-in entities, redact). Throws on an invalid custom entity. */
 export function createMasker(spec: MaskingSpec | undefined, opts: MaskerOptions): Masker {
   const core = new MaskerCore(spec, opts);
   const thinking = core.spec.thinking === true;
-  const mask = (t: string) => core.maskText(t);
+  // Resent conversation history is masked once (see memo.ts); tokenizing maskers fill their vault
+  // on every call, so they never memoise.
+  const memo = opts.memo === false || core.tokenizes() ? undefined : new TextMemo((t) => core.maskText(t), opts.memo ?? DEFAULT_TEXT_MEMO);
+  const mask = memo ? (t: string) => memo.maskText(t) : (t: string) => core.maskText(t);
   return {
+    memoStats: () => (memo ? { hits: memo.hits, misses: memo.misses } : undefined),
     vault: core.vault,
     maskText: mask,
     maskMessagesRequest: (body) => maskRequestBody(body, mask, thinking),

@@ -15,6 +15,8 @@ export interface MaskerOptions {
   key: Buffer | string;
   /** Vault to fill in tokenize mode (default: a new one, see Masker.vault). */
   vault?: Vault;
+  /** Memo of masked long strings (resent history); false turns it off. Never used when tokenizing. */
+  memo?: false | { minChars: number; maxChars: number };
 }
 
 export class MaskerCore implements WindowMasker {
@@ -41,6 +43,11 @@ export class MaskerCore implements WindowMasker {
     }
     for (const c of this.spec.custom ?? []) if (c.action && !this.actions.has(c.name)) this.actions.set(c.name, c.action);
     this.scanConfig = { enabled, custom };
+  }
+
+  /** Whether any entity is tokenized (masking then has a side effect: the vault). */
+  tokenizes(): boolean {
+    return this.defaultAction === 'tokenize' || [...this.actions.values()].includes('tokenize');
   }
 
   actionFor(type: string): MaskingAction {

@@ -1,0 +1,60 @@
+// The resent-history memo: a memoising masker returns exactly what a fresh masking would, for text
+// and for growing conversations (the way Claude's API resends history every turn); it is bounded;
+// and tokenizing maskers never memoise (their vault must be filled on every call).
+import fc from 'fast-check';
+import { createMasker } from '../src/index.js';
+import { PROSE, SENSITIVE } from './samples.js';
+
+const KEY = 'memo-test-installation-key';
+const piece = fc.oneof(fc.constantFrom(...PROSE), fc.constantFrom(...SENSITIVE), fc.string({ maxLength: 40 }));
+const longText = fc.array(piece, { minLength: 8, maxLength: 30 }).map((parts) => parts.join(' '));
+
+describe('the resent-history memo', () => {
+  it('returns the same masked text and findings as masking afresh, for any text', () => {
+    const memo = createMasker(undefined, { key: KEY });
+    const plain = createMasker(undefined, { key: KEY, memo: false });
+    fc.assert(fc.property(longText, (text) => {
+      const a = memo.maskText(text);
+      const again = memo.maskText(text);
+      const b = plain.maskText(text);
+      expect(a).toEqual(b);
+      expect(again).toEqual(b);
+    }), { numRuns: 150 });
+  });
+
+  it('masks a growing conversation like a fresh masker and reuses the resent turns', () => {
+    const memo = createMasker(undefined, { key: KEY, memo: { minChars: 64, maxChars: 1_000_000 } });
+    const plain = createMasker(undefined, { key: KEY, memo: false });
+    fc.assert(fc.property(fc.array(longText, { minLength: 2, maxLength: 6 }), (turns) => {
+      const messages: Array<{ role: string; content: string }> = [];
+      for (const [i, t] of turns.entries()) {
+        messages.push({ role: i % 2 ? 'assistant' : 'user', content: t });
+        const body = { model: 'claude-sonnet-4-6', max_tokens: 10, system: 'You are the billing skill. '.repeat(5), messages: [...messages] };
+        expect(memo.maskMessagesRequest(body)).toEqual(plain.maskMessagesRequest(body));
+      }
+    }), { numRuns: 40 });
+    expect(memo.memoStats()!.hits).toBeGreaterThan(0);
+  });
+
+  it('is bounded: entries beyond maxChars are dropped, least recently used first', () => {
+    const memo = createMasker(undefined, { key: KEY, memo: { minChars: 10, maxChars: 100 } });
+    const a = `first text to remember ${'a'.repeat(60)}`;
+    const b = `second text that pushes ${'b'.repeat(60)}`;
+    memo.maskText(a);
+    memo.maskText(b); // a + b exceed 100 characters: a goes
+    memo.maskText(a);
+    expect(memo.memoStats()).toEqual({ hits: 0, misses: 3 });
+    memo.maskText(a);
+    expect(memo.memoStats()!.hits).toBe(1);
+  });
+
+  it('is never used by a tokenizing masker, whose vault must see every value', () => {
+    const tokenize = createMasker({ mode: 'tokenize' }, { key: KEY });
+    expect(tokenize.memoStats()).toBeUndefined();
+    const text = `Contact jane.doe@example.com about the refund. ${'x'.repeat(300)}`;
+    const masked = tokenize.maskText(text).masked;
+    expect(tokenize.restoreText(masked)).toBe(text);
+    const byAction = createMasker({ entities: [{ type: 'EMAIL_ADDRESS', action: 'tokenize' }] }, { key: KEY });
+    expect(byAction.memoStats()).toBeUndefined();
+  });
+});
