@@ -32,8 +32,9 @@ export async function runPipeline(x: Exchange, ctx: SidecarContext): Promise<voi
     identify(x, ctx);
     await readBody(x, ctx);
     admit(x, ctx);
+    const tokenId = ctx.identity.tokenId();
     leaveLive = ctx.live.add({
-      subject: { identity: x.identity!, sessionId: x.sessionId!, ...(ctx.identity.tokenId() ? { tokenId: ctx.identity.tokenId()! } : {}) },
+      subject: { identity: x.identity!, sessionId: x.sessionId!, ...(tokenId ? { tokenId } : {}) },
       kill: (hit) => kill(x, ctx, hit),
     });
     const inspected = inspect(x, ctx);
