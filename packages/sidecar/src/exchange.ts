@@ -22,6 +22,8 @@ export interface Exchange {
   // identify
   identity?: SkillIdentity;
   sessionId?: string;
+  /** jti of the workload token this exchange runs under, when tokens are in use. */
+  tokenId?: string;
 
   // read-body (routes whose body is inspected)
   body?: Buffer;

@@ -32,9 +32,8 @@ export async function runPipeline(x: Exchange, ctx: SidecarContext): Promise<voi
     identify(x, ctx);
     await readBody(x, ctx);
     admit(x, ctx);
-    const tokenId = ctx.identity.tokenId();
     leaveLive = ctx.live.add({
-      subject: { identity: x.identity!, sessionId: x.sessionId!, ...(tokenId ? { tokenId } : {}) },
+      subject: { identity: x.identity!, sessionId: x.sessionId!, ...(x.tokenId ? { tokenId: x.tokenId } : {}) },
       kill: (hit) => kill(x, ctx, hit),
     });
     const inspected = inspect(x, ctx);

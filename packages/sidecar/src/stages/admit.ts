@@ -15,6 +15,7 @@ export function admit(x: Exchange, ctx: SidecarContext): void {
   const refusal = ctx.locks.refusal();
   if (refusal) throw refusal;
   const tokenId = ctx.identity.tokenId();
+  if (tokenId) x.tokenId = tokenId;
   const hit = ctx.locks.match({ identity: x.identity!, sessionId: x.sessionId, ...(tokenId ? { tokenId } : {}) });
   if (hit) {
     ctx.locks.count?.(hit, 'requestsRefused');
