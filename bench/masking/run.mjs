@@ -5,7 +5,7 @@
 // request), and streaming equivalence over random chunkings. Runs on the compiled package:
 //   npx tsc -b packages/masking && node bench/masking/run.mjs [--split test|dev] [--per-template 60] [--errors]
 // Prints a markdown table and writes bench/results/masking.json and bench/results/masking.md.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -197,6 +197,50 @@ let proseChars = 0; let delayedChars = 0; let delaySum = 0; let delayMax = 0; le
   }
 }
 
+// Hold-back on the recorded Anthropic streams (real chunking), with the finer per-detector hold
+// (src/hold.ts) and without it (a window masker without tokenHoldStart holds the whole open token
+// run), beside two floors: the trailing email local-part run (as above), and a demonstrated floor:
+// for each delta, the characters before its end that some continuation (an email domain, a
+// password, a phone number, an assigned value...) turns into part of a finding of whole-text
+// masking, so that no masker keeping the invariant could have released them.
+const fixtureDir = join(root, 'packages/fake-claude/fixtures/anthropic-sse');
+const CONTINUATIONS = ['@example.com ', 'x@example.com ', 'Xk9#mQ2zPw7v ', '415) 555-0199 ', '4) 555-0199 ', '=hunter22x ', ': Zx8fK2pLq9Rm4TtW77 ', '1111 1111 1111 ', 'Z'];
+const coarseCore = { maskWindow: (...a) => core.maskWindow(...a), spanningKeywords: core.spanningKeywords };
+const recorded = { files: 0, deltas: 0, fine: 0, coarse: 0, localFloor: 0, shownFloor: 0, finePerEnding: new Map(), equal: 0, blocks: 0, belowShown: 0, aboveShown: 0 };
+for (const f of readdirSync(fixtureDir).filter((n) => n.endsWith('.sse') || n.endsWith('.txt')).sort()) {
+  recorded.files++;
+  const blocks = new Map();
+  for (const ev of new SseParser().push(readFileSync(join(fixtureDir, f)))) {
+    if (ev.event !== 'content_block_delta') continue;
+    const d = JSON.parse(ev.data);
+    if (d.delta?.type !== 'text_delta') continue;
+    if (!blocks.has(d.index)) blocks.set(d.index, []);
+    blocks.get(d.index).push(d.delta.text);
+  }
+  for (const deltas of blocks.values()) {
+    const fine = new TextStream(core); const coarse = new TextStream(coarseCore);
+    let all = ''; let out = '';
+    for (const t of deltas) {
+      all += t;
+      out += fine.push(t); coarse.push(t);
+      recorded.deltas++; recorded.fine += fine.held; recorded.coarse += coarse.held;
+      const r = /[A-Za-z0-9._%+-]{1,64}$/.exec(all.slice(-65));
+      if (r && !r[0].startsWith('.') && !r[0].includes('..') && !/[A-Za-z0-9._%+-]/.test(all[all.length - r[0].length - 1] ?? ' ')) recorded.localFloor += r[0].length;
+      let shown = 0;
+      for (const c of CONTINUATIONS) for (const fd of core.maskText(all + c).findings) if (fd.start < all.length && fd.end > all.length) shown = Math.max(shown, all.length - fd.start);
+      recorded.shownFloor += shown;
+      if (fine.held < shown) recorded.belowShown++; // would be a leak: a continuation shows these characters were needed
+      if (fine.held > shown) recorded.aboveShown++;
+      const ending = all.slice(-1);
+      const e = recorded.finePerEnding.get(ending) ?? { deltas: 0, fine: 0, coarse: 0 };
+      e.deltas++; e.fine += fine.held; e.coarse += coarse.held;
+      recorded.finePerEnding.set(ending, e);
+    }
+    out += fine.end();
+    recorded.blocks++; if (out === core.maskText(all).masked) recorded.equal++;
+  }
+}
+
 // ---------------------------------------------------------------- report
 const pct = (x) => (Number.isNaN(x) ? 'n/a' : x.toFixed(3));
 const ci = ([p, lo, hi]) => `${pct(p)} (${pct(lo)}–${pct(hi)})`;
@@ -218,6 +262,8 @@ lines.push(`| speed, PII-dense text (MB/s, one core; ${speed.denseFindingsPerMB.
 lines.push(`| added latency, ${(lat.bytes / 1000).toFixed(1)} KB Messages request, maskMessagesRequest (p50 / p99) | ${(lat.mask.p50 / 1000).toFixed(3)} ms / ${(lat.mask.p99 / 1000).toFixed(3)} ms (JSON parse+stringify alone: ${(lat.parseOnly.p50 / 1000).toFixed(3)} / ${(lat.parseOnly.p99 / 1000).toFixed(3)} ms) |`);
 lines.push(`| streaming hold-back on prose in Claude-like deltas (1-4 words each) | ${((rawForwarded / deltas) * 100).toFixed(1)}% of ${deltas} deltas forwarded as their original bytes; ${(heldSum / deltas).toFixed(2)} characters held on average after a delta (the invariant's floor: ${(floorSum / deltas).toFixed(2)}) |`);
 lines.push(`| streaming delay on that prose | ${((delayedChars / proseChars) * 100).toFixed(1)}% of characters leave one delta later than they arrived (mean ${(delaySum / Math.max(1, delayedChars)).toFixed(2)} deltas, max ${delayMax}); the rest leave in the delta that brought them |`);
+const per = (x) => (x / Math.max(1, recorded.deltas)).toFixed(2);
+lines.push(`| streaming hold-back on the ${recorded.files} recorded Anthropic streams (${recorded.deltas} text deltas, real chunking) | ${per(recorded.fine)} characters held on average after a delta with the per-detector hold (${per(recorded.coarse)} holding the whole open token run); floors: ${per(recorded.shownFloor)} shown by continuations, ${per(recorded.localFloor)} trailing email local-part run; deltas holding more than the shown floor: ${recorded.aboveShown}, less: ${recorded.belowShown}; ${recorded.equal} of ${recorded.blocks} blocks equal whole-text masking |`);
 lines.push(`| streaming = whole-text masking, text chunkings (1-char and random) | ${equal} of ${chunkings} |`);
 lines.push(`| streaming = whole-text masking, SSE re-chunked at byte level (1-byte and random, mid UTF-8) | ${sseEqual} of ${sseRuns} |`);
 const md = lines.join('\n');
@@ -226,5 +272,5 @@ if (args.errors) { process.stdout.write(`\n${errors.length} errors:\n`); for (co
 
 const results = join(root, 'bench/results');
 mkdirSync(results, { recursive: true });
-writeFileSync(join(results, 'masking.json'), JSON.stringify({ split: args.split, perTemplate: PER, documents: docs.length, quality, leak: { all: leakOf(['ALL']), checksummedAndSecrets: leakOf(CHECKSUMMED), structured: leakOf(STRUCTURED) }, overMasking: { negatives: negSpans, touched: negHit, charShare: negMasked / negChars }, speed, latency: lat, streaming: { chunkings, equal, sseRuns, sseEqual, proseDeltas: deltas, proseRawForwarded: rawForwarded, proseMeanHeldChars: heldSum / deltas, proseFloorMeanHeldChars: floorSum / deltas, proseDelayedCharShare: delayedChars / proseChars, proseMeanDelayDeltas: delaySum / Math.max(1, delayedChars), proseMaxDelayDeltas: delayMax } }, null, 2));
+writeFileSync(join(results, 'masking.json'), JSON.stringify({ split: args.split, perTemplate: PER, documents: docs.length, quality, leak: { all: leakOf(['ALL']), checksummedAndSecrets: leakOf(CHECKSUMMED), structured: leakOf(STRUCTURED) }, overMasking: { negatives: negSpans, touched: negHit, charShare: negMasked / negChars }, speed, latency: lat, streaming: { chunkings, equal, sseRuns, sseEqual, proseDeltas: deltas, proseRawForwarded: rawForwarded, proseMeanHeldChars: heldSum / deltas, proseFloorMeanHeldChars: floorSum / deltas, proseDelayedCharShare: delayedChars / proseChars, proseMeanDelayDeltas: delaySum / Math.max(1, delayedChars), proseMaxDelayDeltas: delayMax, recorded: { files: recorded.files, deltas: recorded.deltas, meanHeldChars: recorded.fine / recorded.deltas, meanHeldCharsWholeRun: recorded.coarse / recorded.deltas, floorShownByContinuations: recorded.shownFloor / recorded.deltas, floorLocalRun: recorded.localFloor / recorded.deltas, byEnding: Object.fromEntries(recorded.finePerEnding), blocksEqual: recorded.equal, blocks: recorded.blocks, deltasAboveShownFloor: recorded.aboveShown, deltasBelowShownFloor: recorded.belowShown } } }, null, 2));
 if (!args.quick) writeFileSync(join(results, 'masking.md'), `${md}\n`);

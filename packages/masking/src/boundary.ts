@@ -23,9 +23,9 @@
 // r must be held, whatever the detector could tell about r alone. Claude's text deltas end in such
 // a run almost always (tokens are " word"); the benchmark measures the hold against this floor
 // (bench/masking/RESULTS.md: equal on Claude-like prose, every character released by the next
-// delta). The hold exceeds the floor only when a delta ends in a token-run character outside that
-// class ("there!", "safely:**"), which the token rule below still holds for custom regexes,
-// keyword-assigned values and the password detector.
+// delta). A delta that ends in a token-run character outside that class ("safely:**") is released
+// by the finer per-detector hold in hold.ts, as far as no detector could still extend the run
+// ("there!" stays held: it could be the start of a random password).
 
 /** Characters of context a detector may look at before its match (keywords like "SSN:"). */
 export const LOOKBACK = 64;
@@ -113,9 +113,11 @@ export function isPhraseGap(gap: string): boolean {
 
 /**
  * May the text be cut at c (0 < c <= text.length) without splitting a run? `final` says whether the
- * text is complete (end of block): then the end is a cut and nothing is open.
+ * text is complete (end of block): then the end is a cut and nothing is open. `tokenOpenOk` skips
+ * the token-run rule only: for a cut inside the token run at the end of a growing text, which the
+ * caller has checked detector by detector (hold.ts); every other family still applies.
  */
-export function isSafeCut(text: string, c: number, final = false, openStart = false): boolean {
+export function isSafeCut(text: string, c: number, final = false, openStart = false, tokenOpenOk = false): boolean {
   const end = text.length;
   if (c <= 0) return true;
   if (c >= end && final) return true;
@@ -124,8 +126,8 @@ export function isSafeCut(text: string, c: number, final = false, openStart = fa
   const next = atEnd ? -1 : text.charCodeAt(c);
   // Never between the halves of a surrogate pair.
   if (prev >= 0xd800 && prev <= 0xdbff) return false;
-  // token and word runs
-  if (T[prev] === 1 && (atEnd || T[next] === 1)) return false;
+  // token and word runs (tokenOpenOk: the caller has checked the open token run itself, hold.ts)
+  if (!tokenOpenOk && T[prev] === 1 && (atEnd || T[next] === 1)) return false;
   if (W[prev] && (atEnd || W[next])) return false;
   // numeric and spaced runs
   if (N[prev] && (atEnd || N[next]) && inRun(text, c - 1, N, openStart)) return false;

@@ -7,6 +7,7 @@ import { MaskingKey, render, Vault } from './actions.js';
 import { scan, type ScanConfig } from './scan.js';
 import { compileCustom, spanningKeywords } from './detectors/custom.js';
 import type { WindowMasker } from './stream-text.js';
+import { tokenHoldStart } from './hold.js';
 
 export interface MaskResult { masked: string; findings: Finding[] }
 
@@ -56,6 +57,11 @@ export class MaskerCore implements WindowMasker {
 
   detect(text: string): Detection[] {
     return scan(text, this.scanConfig);
+  }
+
+  /** The finer streaming hold (hold.ts) for this masker's detectors and custom entities. */
+  tokenHoldStart(text: string, runStart: number): number {
+    return tokenHoldStart(text, runStart, this.scanConfig.custom);
   }
 
   maskText(text: string): MaskResult {

@@ -1,7 +1,8 @@
 // Incremental masking of one growing text (a content block's text, or one JSON string inside a
 // tool input). It emits only up to a safe cut (boundary.ts), so everything it emits, concatenated,
 // equals masking the whole text at once; text with no possible match flows through at once.
-import { isSafeCut } from './boundary.js';
+import { isSafeCut, isTokenChar } from './boundary.js';
+import { HOLD_CONTEXT } from './hold.js';
 import { PEM_CAP, pemRegionEnd } from './detectors/pem.js';
 import type { Finding } from './entities.js';
 
@@ -11,6 +12,11 @@ export interface WindowMasker {
   maskWindow(text: string, base: number, from: number, to: number): { masked: string; findings: Finding[] };
   /** Multi-word custom keywords (lower case): a cut must not split one. */
   readonly spanningKeywords: string[];
+  /**
+   * Optional finer hold (hold.ts): the first position of the token run text[runStart, end) at the
+   * end of the text that a future match could cover. Without it the whole run is held.
+   */
+  tokenHoldStart?(text: string, runStart: number): number;
 }
 
 /** How far before the emitted point the window starts: more than any detector's look-back. */
@@ -19,6 +25,12 @@ const WINDOW_BACK = 256;
 const CUT_SEARCH = 512;
 /** Text the cut search sees before its first candidate: room for the boundary rules' own look-back. */
 const CUT_CONTEXT = 4400;
+/**
+ * Longest open token run that the finer hold may cut inside: the run and the context its detectors
+ * read before it (LOOKBACK, keywords) must fit in the next window (WINDOW_BACK), so the next scan
+ * sees the run whole.
+ */
+const MAX_FINE_RUN = 128;
 
 /**
  * Storage note: the text is kept as the last WINDOW_BACK emitted characters plus the held chunks,
@@ -51,13 +63,18 @@ export class TextStream {
       const last = this.chunks.pop()!;
       this.chunks[this.chunks.length - 1] += last;
     }
-    const cut = this.findCut(delta.length);
-    return cut > this.emitted ? this.emit(cut) : '';
+    const found = this.findCut(delta.length, true);
+    if (found.cut <= this.emitted) return '';
+    const out = this.emit(found.cut, found.runStart);
+    if (out !== undefined) return out;
+    // The prefix scan found a detection in the part of the open run we meant to release: hold the run.
+    const coarse = this.findCut(delta.length, false);
+    return coarse.cut > this.emitted ? this.emit(coarse.cut) ?? '' : '';
   }
 
   /** The block ended: emit everything that is left. */
   end(): string {
-    return this.heldLength > 0 ? this.emit(this.length) : '';
+    return this.heldLength > 0 ? this.emit(this.length) ?? '' : '';
   }
 
   private held_(): string {
@@ -81,11 +98,17 @@ export class TextStream {
     return { text, start, openStart: start > 0 };
   }
 
-  private emit(cut: number): string {
+  /**
+   * Emit up to `cut`. With `runStart` (a cut inside the open token run that starts there), nothing
+   * is emitted and undefined returned when masking the text up to the cut finds anything in the
+   * run: a longer text could still change that detection.
+   */
+  private emit(cut: number, runStart = -1): string | undefined {
     const held = this.held_();
     const window = this.lookback + held.slice(0, cut - this.emitted);
     const base = this.emitted - this.lookback.length;
     const { masked, findings } = this.masker.maskWindow(window, 0, this.lookback.length, window.length);
+    if (runStart >= 0 && findings.some((f) => f.end + base > runStart)) return undefined;
     for (const f of findings) this.findings.push({ ...f, start: f.start + base, end: f.end + base });
     this.lookback = window.slice(-WINDOW_BACK);
     const rest = held.slice(cut - this.emitted);
@@ -95,18 +118,35 @@ export class TextStream {
     return masked;
   }
 
-  private findCut(deltaLength: number): number {
+  /**
+   * The furthest safe cut (absolute), and, when it lies inside the open token run at the end (only
+   * when `fine`), where that run starts.
+   */
+  private findCut(deltaLength: number, fine: boolean): { cut: number; runStart: number } {
     const { text, start, openStart } = this.recent(deltaLength + CUT_SEARCH + CUT_CONTEXT);
     const end = start + text.length;
     const limit = this.pemLimit(text, start);
     // Positions further back were tried on earlier pushes; holding longer is always correct.
     const floor = Math.max(this.emitted, end - deltaLength - CUT_SEARCH);
     this.pemClosed = this.pemClosed.filter(([, e]) => e > this.emitted);
+    // The open token run at the end: cuts inside it up to the detectors' hold (hold.ts).
+    let runStart = end; let hold = end;
+    if (fine && this.masker.tokenHoldStart) {
+      let rs = text.length;
+      while (rs > 0 && text.length - rs <= MAX_FINE_RUN && isTokenChar(text.charCodeAt(rs - 1))) rs--;
+      const whole = rs === 0 ? !openStart : !isTokenChar(text.charCodeAt(rs - 1));
+      if (rs < text.length && whole && (!openStart || rs >= HOLD_CONTEXT)) {
+        runStart = start + rs;
+        hold = start + this.masker.tokenHoldStart(text, rs);
+      }
+    }
     for (let c = Math.min(end, limit); c > floor; c--) {
       if (this.insidePem(c)) continue;
-      if (isSafeCut(text, c - start, false, openStart) && this.keywordSafe(text, c - start)) return c;
+      const inRun = c > runStart;
+      if (inRun && c > hold) continue;
+      if (isSafeCut(text, c - start, false, openStart, inRun) && this.keywordSafe(text, c - start)) return { cut: c, runStart: inRun ? runStart : -1 };
     }
-    return this.emitted;
+    return { cut: this.emitted, runStart: -1 };
   }
 
   /** No cut inside a PEM private key that has not ended: hold from its BEGIN line. */

@@ -84,6 +84,72 @@ describe('streaming text equals masking the whole text', () => {
   });
 });
 
+// The finer hold (src/hold.ts) releases part of the token run at the end of a delta when no
+// detector could still extend it; these texts end deltas in '!', ':', '*', '(', ')', '.' and start
+// the next delta with something that would complete a match.
+describe('the finer hold keeps streaming equal to whole-text masking', () => {
+  const cores: Array<[string, MaskerCore]> = [
+    ['no custom entities', new MaskerCore(undefined, { key })],
+    ['custom keywords only', new MaskerCore({ custom: [{ name: 'PROJECT', keywords: ['project falcon', 'acme-7', 'zeta!', 'ref/9'] }] }, { key })],
+    ['a custom regex', core],
+  ];
+  const word = fc.constantFrom('there', 'safely', 'Thanks', 'token', 'password', 'pass', 'key', 'api_key', 'secret', 'mail', 'x', 'Ab3', 'f5Rx%9qLm2', 'john.smith', 'acme', 'zeta', 'project', 'EMP', '415', 'ref', '');
+  const ending = fc.constantFrom('!', ':', '*', '(', ')', '.', '**', ':**', '!)', '.)', '):', '=', ': ', '."', '/', '');
+  const next = fc.oneof(
+    { weight: 1, arbitrary: fc.constantFrom(...SENSITIVE) },
+    { weight: 3, arbitrary: fc.constantFrom('@example.com', 'x@example.com', 'Xk9#mQ2zPw7!', 'hunter22', '=hunter22', ': Zx8fK2pLq9Rm4TtW77', '-7 rocks', ' falcon', 'falcon', '-123456', '555-0199',
+      '1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa', 'sk_live_4eC39HqLyjWDarjtT1zdp7dc', 'acme-7', 'zeta!', 'EMP-123456', '**', '!', '.', ' and more', '9 ok', '9') },
+  );
+  const pieces = fc.array(fc.tuple(word, ending, next, fc.constantFrom('', ' ', '\n', ', ')), { minLength: 1, maxLength: 8 });
+  for (const [label, c] of cores) {
+    const stream = (chunks: string[]) => {
+      const ts = new TextStream(c);
+      let out = '';
+      for (const ch of chunks) out += ts.push(ch);
+      return out + ts.end();
+    };
+    test(`with ${label}, deltas cut right after the ending, at random and one character at a time`, () => {
+      fc.assert(fc.property(pieces, cutsArb, (ps, cuts) => {
+        const deltas: string[] = [];
+        for (const [w, e, n, gap] of ps) { deltas.push(w + e); deltas.push(n + gap); }
+        const text = deltas.join('');
+        const whole = c.maskText(text).masked;
+        expect(stream(deltas)).toBe(whole);
+        expect(stream(splitAt(text, cuts))).toBe(whole);
+        expect(stream([...text])).toBe(whole);
+      }), { numRuns: 300 });
+    });
+  }
+
+  test('a delta ending in punctuation no detector can extend is released at once', () => {
+    const ts = new TextStream(new MaskerCore(undefined, { key }));
+    expect(ts.push('Do it safely:**')).toBe('Do it safely:**');
+    expect(ts.held).toBe(0);
+  });
+
+  test('a delta whose last run could still grow into a password or an email keeps holding it', () => {
+    const ts = new TextStream(new MaskerCore(undefined, { key }));
+    expect(ts.push('Hello there!')).toBe('Hello ');
+    expect(ts.push('Xk9#mQ2zPw7 is it')).toBe('[SECRET] is ');
+    expect(ts.push(' ok mail.')).toBe('it ok ');
+    expect(ts.push('x@example.com')).toBe('');
+    expect(ts.end()).toBe('[EMAIL_ADDRESS]');
+  });
+
+  test('a custom keyword that the next delta may complete is held from its start', () => {
+    const ts = new TextStream(new MaskerCore({ custom: [{ name: 'PROJECT', keywords: ['ref/9'] }] }, { key }));
+    expect(ts.push('see ref/')).toBe('see ');
+    expect(ts.push('9 ok')).toBe('[PROJECT] ');
+  });
+
+  test('an assigned value keeps its run held; a custom regex keeps the whole run held', () => {
+    const plain = new TextStream(new MaskerCore(undefined, { key }));
+    expect(plain.push('set password=**')).toBe('set password=');
+    const custom = new TextStream(core);
+    expect(custom.push('Do it safely:**')).toBe('Do it ');
+  });
+});
+
 describe('streaming tool input JSON equals masking each string value', () => {
   test('for random inputs and chunkings, the result is valid JSON with masked values and intact keys', () => {
     fc.assert(fc.property(textArb, textArb, cutsArb, (a, b, cuts) => {

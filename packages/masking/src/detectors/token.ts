@@ -209,30 +209,44 @@ function detectJwt(text: string, out: Detection[]): void {
 const KEYWORD = /pass(?:word|wd|phrase)?|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|auth[_\-]?key|credentials?|private[_\-]?key|client[_\-]?secret|bearer|\bkey\b/gi;
 const PLACEHOLDER = /^(?:\*+|x+|\.+|<[^>]*>?|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|\{\{.*|%[A-Za-z_]+%?|null|none|nil|undefined|true|false|redacted|\[redacted\]|changeme_?|your[_\-].*|example|dummy|required|optional|string|env|process\.env.*)$/i;
 
+/**
+ * Where the value assigned after a keyword that ends at `p` starts, and whether it was assigned with
+ * spaces only ("token X"); undefined when the text after the keyword is no assignment. Reads the
+ * text from `p` on only as far as it needs, so on a text that may still grow (a stream) a start
+ * before the end is final (hold.ts relies on this).
+ */
+export function assignedValueStart(text: string, p: number, kw: string): { vs: number; spaced: boolean } | undefined {
+  // rest of an identifier (DB_PASSWORD_FILE, secretKey), bounded
+  let k = 0;
+  while (p < text.length && k < 24 && /[A-Za-z0-9_\-]/.test(text[p]!)) { p++; k++; }
+  if (k === 24) return undefined;
+  if (text[p] === '"' || text[p] === "'") p++;
+  let sp = 0;
+  while (p < text.length && sp < 3 && (text[p] === ' ' || text[p] === '\t')) { p++; sp++; }
+  let sepOk = false;
+  if (text[p] === '=' && text[p + 1] === '>') { p += 2; sepOk = true; }
+  else if (text[p] === ':' || text[p] === '=') { p++; sepOk = true; }
+  else if (sp > 0) sepOk = true; // "key X", "token X": only a random-looking X counts (below)
+  if (!sepOk) return undefined;
+  const spaced = !(text[p - 1] === ':' || text[p - 1] === '=' || text[p - 1] === '>') && kw !== 'bearer';
+  sp = 0;
+  while (p < text.length && sp < 3 && (text[p] === ' ' || text[p] === '\t')) { p++; sp++; }
+  if (text[p] === '"' || text[p] === "'" || text[p] === '`') p++;
+  if (/^\s*bearer\s/i.test(text.slice(p, p + 8)) && kw !== 'bearer') return undefined; // "Authorization: Bearer x" is handled by the bearer keyword
+  return { vs: p, spaced };
+}
+
+/** A fresh copy of the keyword pattern (global, case-insensitive) for callers that scan on their own. */
+export const assignmentKeywords = (): RegExp => new RegExp(KEYWORD.source, 'gi');
+
 function detectAssigned(text: string, out: Detection[]): void {
   KEYWORD.lastIndex = 0;
   let m: RegExpExecArray | null;
   while ((m = KEYWORD.exec(text)) !== null) {
     const kw = m[0].toLowerCase();
-    let p = m.index + m[0].length;
-    // rest of an identifier (DB_PASSWORD_FILE, secretKey), bounded
-    let k = 0;
-    while (p < text.length && k < 24 && /[A-Za-z0-9_\-]/.test(text[p]!)) { p++; k++; }
-    if (k === 24) continue;
-    if (text[p] === '"' || text[p] === "'") p++;
-    let sp = 0;
-    while (p < text.length && sp < 3 && (text[p] === ' ' || text[p] === '\t')) { p++; sp++; }
-    let sepOk = false;
-    if (text[p] === '=' && text[p + 1] === '>') { p += 2; sepOk = true; }
-    else if (text[p] === ':' || text[p] === '=') { p++; sepOk = true; }
-    else if (sp > 0) sepOk = true; // "key X", "token X": only a random-looking X counts (below)
-    if (!sepOk) continue;
-    const spaced = !(text[p - 1] === ':' || text[p - 1] === '=' || text[p - 1] === '>') && kw !== 'bearer';
-    sp = 0;
-    while (p < text.length && sp < 3 && (text[p] === ' ' || text[p] === '\t')) { p++; sp++; }
-    if (text[p] === '"' || text[p] === "'" || text[p] === '`') p++;
-    if (/^\s*bearer\s/i.test(text.slice(p, p + 8)) && kw !== 'bearer') continue; // "Authorization: Bearer x" is handled by the bearer keyword
-    const vs = p;
+    const assigned = assignedValueStart(text, m.index + m[0].length, kw);
+    if (!assigned) continue;
+    const { vs, spaced } = assigned;
     let ve = vs;
     while (ve < text.length && isTokenChar(text.charCodeAt(ve)) && ve - vs <= 4096) ve++;
     while (ve > vs && /[.:]/.test(text[ve - 1]!)) ve--;
