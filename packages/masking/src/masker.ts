@@ -4,7 +4,7 @@
 import type { MaskingAction, MaskingSpec } from '@skillgate/api';
 import { ENTITY_TYPES, type Detection, type Finding } from './entities.js';
 import { MaskingKey, render, Vault } from './actions.js';
-import { scan, type ScanConfig } from './scan.js';
+import { detectAll, scan, type ScanConfig } from './scan.js';
 import { compileCustom, spanningKeywords } from './detectors/custom.js';
 import type { WindowMasker } from './stream-text.js';
 import { tokenHoldStart } from './hold.js';
@@ -57,6 +57,11 @@ export class MaskerCore implements WindowMasker {
 
   detect(text: string): Detection[] {
     return scan(text, this.scanConfig);
+  }
+
+  /** Raw detections of every detector (no entity filter, no overlap resolution): for the stream's checks. */
+  detectAll(text: string): Detection[] {
+    return detectAll(text, this.scanConfig);
   }
 
   /** The finer streaming hold (hold.ts) for this masker's detectors and custom entities. */

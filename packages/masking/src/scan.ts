@@ -18,8 +18,16 @@ export interface ScanConfig {
 }
 
 export function scan(text: string, config: ScanConfig): Detection[] {
-  if (text.length === 0) return [];
+  const found = detectAll(text, config);
+  const enabled = config.enabled;
+  const kept = enabled ? found.filter((d) => enabled.has(d.type)) : found;
+  return resolveOverlaps(kept);
+}
+
+/** Every detector's raw detections, before the entity filter and overlap resolution. */
+export function detectAll(text: string, config: ScanConfig): Detection[] {
   const found: Detection[] = [];
+  if (text.length === 0) return found;
   detectNumeric(text, found);
   detectTokens(text, found);
   detectIban(text, found);
@@ -27,9 +35,7 @@ export function scan(text: string, config: ScanConfig): Detection[] {
   detectPasswords(text, found);
   detectPhrases(text, found);
   detectCustom(text, config.custom, found);
-  const enabled = config.enabled;
-  const kept = enabled ? found.filter((d) => enabled.has(d.type)) : found;
-  return resolveOverlaps(kept);
+  return found;
 }
 
 // A random-looking token is the weakest evidence: any other detection on it wins (a valid bitcoin

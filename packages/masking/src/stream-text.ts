@@ -4,7 +4,7 @@
 import { isSafeCut, isTokenChar } from './boundary.js';
 import { HOLD_CONTEXT } from './hold.js';
 import { PEM_CAP, pemRegionEnd } from './detectors/pem.js';
-import type { Finding } from './entities.js';
+import type { Detection, Finding } from './entities.js';
 
 /** What the stream needs from the masker: mask a window, reporting findings with absolute offsets. */
 export interface WindowMasker {
@@ -17,6 +17,8 @@ export interface WindowMasker {
    * end of the text that a future match could cover. Without it the whole run is held.
    */
   tokenHoldStart?(text: string, runStart: number): number;
+  /** Raw detections (before filtering and overlap resolution); the finer hold needs it too. */
+  detectAll?(text: string): Detection[];
 }
 
 /** How far before the emitted point the window starts: more than any detector's look-back. */
@@ -101,14 +103,24 @@ export class TextStream {
   /**
    * Emit up to `cut`. With `runStart` (a cut inside the open token run that starts there), nothing
    * is emitted and undefined returned when masking the text up to the cut finds anything in the
-   * run: a longer text could still change that detection.
+   * run (a longer text could still change that detection), or masking all the text received finds
+   * a detection in the run that starts before the cut.
    */
   private emit(cut: number, runStart = -1): string | undefined {
     const held = this.held_();
     const window = this.lookback + held.slice(0, cut - this.emitted);
     const base = this.emitted - this.lookback.length;
     const { masked, findings } = this.masker.maskWindow(window, 0, this.lookback.length, window.length);
-    if (runStart >= 0 && findings.some((f) => f.end + base > runStart)) return undefined;
+    if (runStart >= 0) {
+      if (findings.some((f) => f.end + base > runStart)) return undefined;
+      // A detection the text received so far already holds, crossing the cut ("a::" cut after
+      // "a:"), is invisible to the scan up to the cut: look at every raw detection in all of it
+      // (raw: overlap resolution against a detection the future may cancel could hide it).
+      if (cut < this.length && this.masker.detectAll) {
+        const all = this.lookback + held;
+        if (this.masker.detectAll(all).some((d) => d.start + base < cut && d.end + base > runStart)) return undefined;
+      }
+    }
     for (const f of findings) this.findings.push({ ...f, start: f.start + base, end: f.end + base });
     this.lookback = window.slice(-WINDOW_BACK);
     const rest = held.slice(cut - this.emitted);
@@ -131,7 +143,7 @@ export class TextStream {
     this.pemClosed = this.pemClosed.filter(([, e]) => e > this.emitted);
     // The open token run at the end: cuts inside it up to the detectors' hold (hold.ts).
     let runStart = end; let hold = end;
-    if (fine && this.masker.tokenHoldStart) {
+    if (fine && this.masker.tokenHoldStart && this.masker.detectAll) {
       let rs = text.length;
       while (rs > 0 && text.length - rs <= MAX_FINE_RUN && isTokenChar(text.charCodeAt(rs - 1))) rs--;
       const whole = rs === 0 ? !openStart : !isTokenChar(text.charCodeAt(rs - 1));
