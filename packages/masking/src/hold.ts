@@ -15,9 +15,10 @@
 //     from its start when that start lies inside this run (found by the detector's own parser).
 //   custom keywords: open from any position where a keyword could begin and still not be complete
 //     or cross a later cut; custom regexes: the whole run (their alphabet is not analysed).
-// Whatever this says, the stream still refuses a cut where its own prefix scan finds a detection in
-// the released part of the run (stream-text.ts), so a detection that only a longer text would drop
-// (one at the very end) is never emitted early.
+// This covers matches that text still to come could create or extend. Matches already complete in
+// the text received are the stream's to check (stream-text.ts): it refuses a cut inside the run
+// when the scan up to the cut finds a detection in the released part (one that more text could
+// still cancel), or when a raw detection of all the text received crosses the cut.
 import { assignedValueStart, assignmentKeywords } from './detectors/token.js';
 import type { CompiledCustom } from './detectors/custom.js';
 
