@@ -109,17 +109,22 @@ async function getApproval(name) {
  * client certificate (what anyone holding patch rights on skillapprovals/status can do by hand).
  */
 async function writeDecisionAs(as, name, decision, { dryRun = false } = {}) {
-  const current = await getApproval(name);
-  const body = { metadata: { resourceVersion: current.metadata.resourceVersion }, status: { decisions: [...(current.status?.decisions ?? []), decision] } };
   const auth = as === 'admin' ? { token: cp.token } : certs[as];
-  return cp.requestAs(auth, 'PATCH', `/apis/skillgate.dev/v1alpha1/namespaces/${NS}/skillapprovals/${name}/status${dryRun ? '?dryRun=All' : ''}`, body, { contentType: 'application/merge-patch+json' });
+  // Optimistic concurrency, as any Kubernetes client does it: the controller and the sidecar also
+  // write this status (phase, conditions), so a 409 Conflict means "re-read and apply again".
+  for (let attempt = 0; ; attempt++) {
+    const current = await getApproval(name);
+    const body = { metadata: { resourceVersion: current.metadata.resourceVersion }, status: { decisions: [...(current.status?.decisions ?? []), decision] } };
+    const res = await cp.requestAs(auth, 'PATCH', `/apis/skillgate.dev/v1alpha1/namespaces/${NS}/skillapprovals/${name}/status${dryRun ? '?dryRun=All' : ''}`, body, { contentType: 'application/merge-patch+json' });
+    if (res.status !== 409 || attempt >= 10) return res;
+  }
 }
 
 const decision = (user, extra = {}) => ({ user, decision: 'approve', reason: 'looks fine', at: new Date().toISOString(), ...extra });
 
 /** Starts a held request with the SDK; resolves with the final message or the error. */
 function holdRequest(content, { stream = true } = {}) {
-  const params = { model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content }] };
+  const params = { model: 'claude-sonnet-4-6', max_tokens: 64, messages: [{ role: 'user', content }] };
   return stream
     ? client().messages.stream(params).finalMessage().catch((e) => e)
     : client().messages.create(params).catch((e) => e);
@@ -317,14 +322,14 @@ afterAll(async () => {
 
 test('a risky streaming prompt is held until an approver approves it with the CLI, then the SDK receives the whole answer', async () => {
   const events = [];
-  const stream = client().messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 256, messages: [{ role: 'user', content: RISKY }] });
+  const stream = client().messages.stream({ model: 'claude-sonnet-4-6', max_tokens: 256, messages: [{ role: 'user', content: RISKY }] });
   stream.on('streamEvent', (e) => events.push(e.type));
   const finished = stream.finalMessage();
 
   const approval = await waitForApproval((a) => a.spec.reasons.some((r) => r.includes('customer database')));
   expect(approval.spec.identity.owner).toBe(OWNER);
   expect(approval.spec.requestDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
-  expect(approval.spec.summary).toMatchObject({ model: 'claude-sonnet-4-5', stream: true });
+  expect(approval.spec.summary).toMatchObject({ model: 'claude-sonnet-4-6', stream: true });
   expect(JSON.stringify(approval.spec)).not.toContain('every email address'); // no raw request text without a masker
   expect(fake.requests.filter((r) => r.path?.startsWith?.('/v1/messages') ?? true).length).toBe(0);
 
@@ -341,7 +346,7 @@ test('a risky streaming prompt is held until an approver approves it with the CL
 });
 
 test('the skill owner cannot approve their own skill’s request, and a denial reaches the SDK as a permission_error naming the approval', async () => {
-  const req = client().messages.create({ model: 'claude-sonnet-4-5', max_tokens: 64, stream: true, messages: [{ role: 'user', content: `${RISKY} (second)` }] })
+  const req = client().messages.create({ model: 'claude-sonnet-4-6', max_tokens: 64, stream: true, messages: [{ role: 'user', content: `${RISKY} (second)` }] })
     .then(async (s) => { for await (const _ of s) { /* drain */ } return 'completed'; }).catch((e) => e);
   const approval = await waitForApproval((a) => a.spec.reasons.some((r) => r.includes('customer database')));
 
@@ -360,7 +365,7 @@ test('the skill owner cannot approve their own skill’s request, and a denial r
 
 test('an approval nobody decides expires and the client gets a clear permission_error', async () => {
   const started = Date.now();
-  const err = await client().messages.create({ model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'please expire quickly' }] }).catch((e) => e);
+  const err = await client().messages.create({ model: 'claude-sonnet-4-6', max_tokens: 64, messages: [{ role: 'user', content: 'please expire quickly' }] }).catch((e) => e);
   expect(err).toBeInstanceOf(Anthropic.PermissionDeniedError);
   expect(err.message).toMatch(/SkillApproval .* expired after 2 s without a decision/);
   expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
@@ -369,14 +374,14 @@ test('an approval nobody decides expires and the client gets a clear permission_
 });
 
 test('a SkillPolicy applied with kubectl changes the running sidecar within 2 s, and its status counts the sidecar', async () => {
-  const ok = await client().messages.create({ model: 'claude-sonnet-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] });
+  const ok = await client().messages.create({ model: 'claude-sonnet-4-6', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] });
   expect(ok.type).toBe('message');
 
   const applied = Date.now();
   applyPolicy({ models: { allow: ['claude-haiku-*'] } }, 'haiku-only');
   let err;
   while (!err && Date.now() - applied < 2000) {
-    err = await client().messages.create({ model: 'claude-sonnet-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }).then(() => undefined, (e) => e);
+    err = await client().messages.create({ model: 'claude-sonnet-4-6', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }).then(() => undefined, (e) => e);
   }
   expect(Date.now() - applied).toBeLessThan(2000);
   expect(err).toBeInstanceOf(Anthropic.PermissionDeniedError);
