@@ -109,7 +109,7 @@ async function getApproval(name) {
  * client certificate (what anyone holding patch rights on skillapprovals/status can do by hand).
  */
 async function writeDecisionAs(as, name, decision, { dryRun = false } = {}) {
-  const auth = as === 'admin' ? { token: cp.token } : certs[as];
+  const auth = typeof as === 'object' ? as : as === 'admin' ? { token: cp.token } : certs[as];
   // Optimistic concurrency, as any Kubernetes client does it: the controller and the sidecar also
   // write this status (phase, conditions), so a 409 Conflict means "re-read and apply again".
   for (let attempt = 0; ; attempt++) {
@@ -519,10 +519,7 @@ describe('signed approve/deny links followed on the running controller', () => {
     const saToken = (await cp.request('POST', `/api/v1/namespaces/${SYS}/serviceaccounts/${CONTROLLER_SA}/token`, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 600 } })).body.status.token;
     const exp = Math.floor(Date.parse(approval.spec.expiresAt) / 1000);
     const wrongKey = signLinkDecision('not-the-link-secret-0123456789', { namespace: NS, name, action: 'approve', user: 'bob@example.com', groups: [], reason: 'forged', exp });
-    const current = await getApproval(name);
-    const forgedBySa = await cp.requestAs({ token: saToken }, 'PATCH', `/apis/skillgate.dev/v1alpha1/namespaces/${NS}/skillapprovals/${name}/status`,
-      { metadata: { resourceVersion: current.metadata.resourceVersion }, status: { decisions: [decision('bob@example.com', { groups: [], reason: 'forged', via: 'signed-link', proof: wrongKey })] } },
-      { contentType: 'application/merge-patch+json' });
+    const forgedBySa = await writeDecisionAs({ token: saToken }, name, decision('bob@example.com', { groups: [], reason: 'forged', via: 'signed-link', proof: wrongKey }));
     expect(forgedBySa.status).toBe(403);
     expect(forgedBySa.body.message).toMatch(/the signed-link decision by bob@example\.com is refused: its proof does not match .* \(forged or altered\)/);
     // And a genuine proof is worthless to anyone but the controller.
