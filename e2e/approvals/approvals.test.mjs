@@ -502,7 +502,11 @@ describe('signed approve/deny links followed on the running controller', () => {
     expect(links.Approve).toMatch(new RegExp(`^https://skillgate\\.example\\.com/approvals/${NS}/${name}/approve\\?token=`));
 
     // Forged links: an altered signature, and the deny link's token moved onto approve.
-    const altered = links.Approve.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
+    // Flip a character in the middle of the token: the last base64url character may carry only
+    // padding bits, so changing it can leave the signature bytes (and the link) valid.
+    const token = new URL(links.Approve).searchParams.get('token');
+    const mid = Math.floor(token.length / 2);
+    const altered = links.Approve.replace(token, token.slice(0, mid) + (token[mid] === 'A' ? 'Q' : 'A') + token.slice(mid + 1));
     const moved = `${links.Approve.split('?')[0]}?token=${new URL(links.Deny).searchParams.get('token')}`;
     for (const forged of [altered, moved]) {
       const r = await followLink(forged, { 'x-forwarded-user': 'bob@example.com' });

@@ -88,8 +88,10 @@ export function linkDecisionProblem(secret: string | Buffer, proof: string | und
   const m = /^v1\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(proof ?? '');
   if (!m) return 'its proof is missing or malformed';
   const exp = Number(m[1]);
-  const mac = Buffer.from(m[2]!, 'base64url');
-  const expected = proofMac(secret, { ...c, exp });
+  // Compare the canonical base64url text, not decoded bytes: a last character altered only in its
+  // padding bits decodes to the same bytes and must still count as tampering.
+  const mac = Buffer.from(m[2]!);
+  const expected = Buffer.from(proofMac(secret, { ...c, exp }).toString('base64url'));
   if (mac.length !== expected.length || !timingSafeEqual(mac, expected)) {
     return 'its proof does not match this approval, action, user, groups and reason (forged or altered)';
   }

@@ -26,8 +26,9 @@ export function verifyLink(secret: string | Buffer, token: string, want: Omit<Li
   const dot = token.indexOf('.');
   if (dot <= 0) return { ok: false, reason: 'malformed link token' };
   const payload = token.slice(0, dot);
-  const mac = Buffer.from(token.slice(dot + 1), 'base64url');
-  const expected = createHmac('sha256', secret).update(payload).digest();
+  // Canonical base64url text, not decoded bytes: padding-bit variants of the last character are forgeries.
+  const mac = Buffer.from(token.slice(dot + 1));
+  const expected = Buffer.from(createHmac('sha256', secret).update(payload).digest('base64url'));
   if (mac.length !== expected.length || !timingSafeEqual(mac, expected)) return { ok: false, reason: 'link token signature is invalid' };
   let parts: unknown;
   try { parts = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')); } catch { return { ok: false, reason: 'malformed link token' }; }
