@@ -84,10 +84,10 @@ export function summariseProfile(profile, root) {
 export function profileMarkdown(p) {
   const b = p.baseline;
   const lines = [];
-  lines.push(`### Sidecar CPU profile (\`node --cpu-prof\`, ${p.load})`);
+  lines.push(`### CPU profile of the ${p.subject ?? 'sidecar'} (\`node --cpu-prof\`, ${p.load})`);
   lines.push('');
   if (b) {
-    lines.push(`CPU per request: sidecar **${p.cpuUsPerRequest} µs** (${p.busyMs} ms busy over ${p.requests} requests), bare Node.js proxy **${b.cpuUsPerRequest} µs** (${b.busyMs} ms over ${b.requests}), both profiled under the same load. Percentages below are of each process's busy (non-idle) time.`);
+    lines.push(`CPU per request: ${p.subject ?? 'sidecar'} **${p.cpuUsPerRequest} µs** (${p.busyMs} ms busy over ${p.requests} requests), bare Node.js proxy **${b.cpuUsPerRequest} µs** (${b.busyMs} ms over ${b.requests}), both profiled under the same load. Percentages below are of each process's busy (non-idle) time.`);
     lines.push('');
   }
   lines.push('Top self time in the sidecar:');

@@ -9,7 +9,8 @@
 // Env: BENCH_N (requests per latency series, default 2000), BENCH_SECONDS (wrk seconds per row, split
 //      into interleaved rounds, default 12),
 //      REDIS_URL (implies --with-redis), BENCH_POLICY_FILE (SkillPolicy for the full sidecar row),
-//      BENCH_PROFILE=always|never|auto (default auto: profile when the sidecar misses a target).
+//      BENCH_PROFILE=always|never|auto (default auto: profile when the sidecar misses a target),
+//      BENCH_ROWS=bare-node,sidecar-full (only these rows, plus direct; for iterating on one row).
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +36,8 @@ const CONNECTIONS = 32;
 const PER_SERIES_MS = quick ? 15_000 : 90_000; // a slow row (Portkey's streams) stops at the deadline
 const withRedis = argv.has('--with-redis') || Boolean(process.env.REDIS_URL);
 const profileMode = process.env.BENCH_PROFILE ?? 'auto';
+const onlyRows = process.env.BENCH_ROWS ? new Set(['direct', ...process.env.BENCH_ROWS.split(',')]) : undefined;
+const rowWanted = (key) => !onlyRows || onlyRows.has(key);
 
 // CPU placement: latency at one connection puts client, upstream and proxy on one core (cross-core
 // wake-ups cost ~30 µs here and swamp the differences); throughput gives the proxy its own core.
@@ -65,27 +68,39 @@ function fullSidecarSupport() {
   return { ok: true };
 }
 
+/** The full sidecar's environment: Redis, a fresh skill identity (its keys are deleted after), the policy. */
+function fullSidecarEnv() {
+  const token = `bench${randomBytes(4).toString('hex')}`;
+  const env = {
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    SKILLGATE_SKILL: token, SKILLGATE_NAMESPACE: token, SKILLGATE_POD_NAME: token,
+    SKILLGATE_POLICY_FILE: resolve(process.env.BENCH_POLICY_FILE ?? join(here, 'policy.yaml')),
+  };
+  return { token, env };
+}
+
 async function startRows(upstream) {
   const rows = [];
   rows.push({ key: 'direct', label: 'direct to upstream (the limit)', url: upstream.url, pid: undefined });
   const nginxBin = findNginx();
-  const pxPort = await freePort();
-  const px = await startNginx(nginxBin, 'nginx-proxy', pxPort, (p) => proxyConfig(p, pxPort, new URL(upstream.url).port));
-  rows.push({ key: 'nginx', label: 'nginx proxy_pass', url: px.url, pid: px.pid, stop: px.stop });
-  const bare = await startReadyChild('bare-node', process.execPath, [join(here, 'bare-proxy.mjs'), upstream.url]);
-  rows.push({ key: 'bare-node', label: 'bare Node.js proxy', url: bare.url, pid: bare.pid, stop: bare.stop });
-  const sidecar = await startReadyChild('sidecar', process.execPath, [join(here, 'sidecar.mjs'), upstream.url]);
-  rows.push({ key: 'sidecar', label: 'skillgate sidecar', url: sidecar.url, pid: sidecar.pid, stop: sidecar.stop, target: true });
+  if (rowWanted('nginx')) {
+    const pxPort = await freePort();
+    const px = await startNginx(nginxBin, 'nginx-proxy', pxPort, (p) => proxyConfig(p, pxPort, new URL(upstream.url).port));
+    rows.push({ key: 'nginx', label: 'nginx proxy_pass', url: px.url, pid: px.pid, stop: px.stop });
+  }
+  if (rowWanted('bare-node')) {
+    const bare = await startReadyChild('bare-node', process.execPath, [join(here, 'bare-proxy.mjs'), upstream.url]);
+    rows.push({ key: 'bare-node', label: 'bare Node.js proxy', url: bare.url, pid: bare.pid, stop: bare.stop });
+  }
+  if (rowWanted('sidecar')) {
+    const sidecar = await startReadyChild('sidecar', process.execPath, [join(here, 'sidecar.mjs'), upstream.url]);
+    rows.push({ key: 'sidecar', label: 'skillgate sidecar', url: sidecar.url, pid: sidecar.pid, stop: sidecar.stop, target: true });
+  }
   const notes = [];
-  if (withRedis) {
+  if (withRedis && rowWanted('sidecar-full')) {
     const support = fullSidecarSupport();
     if (support.ok) {
-      const token = `bench${randomBytes(4).toString('hex')}`;
-      const env = {
-        REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-        SKILLGATE_SKILL: token, SKILLGATE_NAMESPACE: token, SKILLGATE_POD_NAME: token,
-        SKILLGATE_POLICY_FILE: resolve(process.env.BENCH_POLICY_FILE ?? join(here, 'policy.yaml')),
-      };
+      const { token, env } = fullSidecarEnv();
       const full = await startReadyChild('sidecar-full', process.execPath, [join(here, 'sidecar.mjs'), '--full', upstream.url], { env });
       rows.push({ key: 'sidecar-full', label: 'skillgate sidecar, full (policy, masking, Redis)', url: full.url, pid: full.pid, stop: full.stop, target: true, redisToken: token, redisUrl: env.REDIS_URL });
     } else {
@@ -94,7 +109,9 @@ async function startRows(upstream) {
     }
   }
   const portkeyDir = join(here, 'portkey');
-  if (existsSync(join(portkeyDir, 'node_modules/@portkey-ai/gateway/build/start-server.js'))) {
+  if (!rowWanted('portkey')) {
+    // left out by BENCH_ROWS
+  } else if (existsSync(join(portkeyDir, 'node_modules/@portkey-ai/gateway/build/start-server.js'))) {
     const pkPort = await freePort();
     const pk = await startReadyChild('portkey', process.execPath, [join(portkeyDir, 'start.mjs'), String(pkPort)], { env: { NODE_ENV: 'production' } });
     rows.push({
@@ -256,11 +273,11 @@ function markdown(result) {
   return lines.join('\n');
 }
 
-/** Run `script` under `node --cpu-prof`, pinned like the throughput rows, under the wrk load. */
-async function profileUnderLoad(name, script, upstream, dir) {
+/** Run `script` (with `args`) under `node --cpu-prof`, pinned like the throughput rows, under the wrk load. */
+async function profileUnderLoad(name, script, args, upstream, dir, env = {}) {
   const profDir = join(dir, name);
   mkdirSync(profDir, { recursive: true });
-  const child = await startReadyChild(`${name}-profiled`, process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, script, upstream.url]);
+  const child = await startReadyChild(`${name}-profiled`, process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, script, ...args, upstream.url], { env });
   pin(child.pid, PROXY_CPU);
   const load = await runWrk({ ...target({ url: child.url }, 'json'), connections: CONNECTIONS, seconds: SECONDS, cpu: LOAD_CPU });
   await child.stop();
@@ -270,13 +287,29 @@ async function profileUnderLoad(name, script, upstream, dir) {
   return { ...summary, requests: load.requests, cpuUsPerRequest: Math.round((summary.busyMs * 1000) / Math.max(1, load.requests)), file: `bench/results/proxy-profile/${name}/${file}` };
 }
 
-/** Profile the sidecar and, as the baseline, the bare Node proxy under the same load. */
-async function profileSidecar(upstream) {
+/**
+ * Profile the sidecar and, as the baseline, the bare Node proxy under the same load. The full sidecar
+ * (policy, masking, Redis) is the one profiled when its row runs: the targets are about it.
+ */
+async function profileSidecar(upstream, rows) {
   const dir = join(resultsDir, 'proxy-profile');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const sidecar = await profileUnderLoad('sidecar', join(here, 'sidecar.mjs'), upstream, dir);
-  const bare = await profileUnderLoad('bare-node', join(here, 'bare-proxy.mjs'), upstream, dir);
+  const fullRow = rows.find((r) => r.key === 'sidecar-full');
+  let sidecar;
+  if (fullRow) {
+    const { token, env } = fullSidecarEnv();
+    try {
+      sidecar = await profileUnderLoad('sidecar-full', join(here, 'sidecar.mjs'), ['--full'], upstream, dir, env);
+    } finally {
+      cleanupRedis({ redisToken: token, redisUrl: env.REDIS_URL });
+    }
+    sidecar.subject = 'full sidecar (policy, masking, Redis)';
+  } else {
+    sidecar = await profileUnderLoad('sidecar', join(here, 'sidecar.mjs'), [], upstream, dir);
+    sidecar.subject = 'sidecar';
+  }
+  const bare = await profileUnderLoad('bare-node', join(here, 'bare-proxy.mjs'), [], upstream, dir);
   return { ...sidecar, load: `wrk ${CONNECTIONS} connections, ${SECONDS} s, non-streaming, proxy alone on CPU ${PROXY_CPU}`, baseline: bare };
 }
 
@@ -327,7 +360,7 @@ async function main() {
     let profile;
     if (profileMode === 'always' || (profileMode === 'auto' && missed.length)) {
       log('profiling the sidecar under load (node --cpu-prof)');
-      profile = await profileSidecar(upstream);
+      profile = await profileSidecar(upstream, rows);
     }
     const result = {
       date: new Date().toISOString(),

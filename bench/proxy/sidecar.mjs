@@ -29,7 +29,23 @@ if (full) {
 } else {
   sidecar = await startSidecar(input);
 }
+// BENCH_ALLOC_PROFILE=file: sample every allocation, collected or not (what GC time is spent on),
+// and write the sampling heap profile there on SIGTERM (bench/proxy/profile.mjs --alloc).
+let allocSession;
+if (process.env.BENCH_ALLOC_PROFILE) {
+  const { Session } = await import('node:inspector/promises');
+  allocSession = new Session();
+  allocSession.connect();
+  await allocSession.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+}
 console.log(`READY ${sidecar.claudeUrl}`);
-const stop = () => void sidecar.close().then(() => process.exit(0));
+const stop = async () => {
+  if (allocSession) {
+    const { profile } = await allocSession.post('HeapProfiler.stopSampling');
+    (await import('node:fs')).writeFileSync(process.env.BENCH_ALLOC_PROFILE, JSON.stringify(profile));
+  }
+  await sidecar.close();
+  process.exit(0);
+};
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

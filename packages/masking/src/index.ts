@@ -67,7 +67,8 @@ export function createMasker(spec: MaskingSpec | undefined, opts: MaskerOptions)
   const core = new MaskerCore(spec, opts);
   const thinking = core.spec.thinking === true;
   // Resent conversation history is masked once (see memo.ts); tokenizing maskers fill their vault
-  // on every call, so they never memoise.
+  // on every call, so they never memoise. Responses are new text by nature: they are masked afresh
+  // and never fill the memo (a resent assistant turn is memoised when it comes back as history).
   const memo = opts.memo === false || core.tokenizes() ? undefined : new TextMemo((t) => core.maskText(t), opts.memo ?? DEFAULT_TEXT_MEMO);
   const mask = memo ? (t: string) => memo.maskText(t) : (t: string) => core.maskText(t);
   return {
@@ -75,7 +76,7 @@ export function createMasker(spec: MaskingSpec | undefined, opts: MaskerOptions)
     vault: core.vault,
     maskText: mask,
     maskMessagesRequest: (body) => maskRequestBody(body, mask, thinking),
-    maskMessagesResponse: (body) => maskResponseBody(body, mask, thinking),
+    maskMessagesResponse: (body) => maskResponseBody(body, (t) => core.maskText(t), thinking),
     createStreamMasker: () => new SseRewriter({
       text: () => new TextStream(core),
       thinking: () => (thinking ? new TextStream(core) : undefined),

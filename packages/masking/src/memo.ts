@@ -3,6 +3,9 @@
 // strings again and again. Masking is a pure function of (spec, key, text) — except in tokenize
 // mode, where it also fills the vault, so tokenizing maskers never use this — and a hit returns the
 // very result a fresh call would. Bounded by total characters, least recently used first out.
+// Short texts are memoised too: a lookup costs a fraction of a scan, the sidecar scans a request's
+// newest turn for its policy and then masks the whole request for the record (one scan, one hit),
+// and short turns ("yes", "go on", small tool results) are resent as often as long ones.
 import type { MaskResult } from './masker.js';
 
 export interface TextMemoOptions {
@@ -12,7 +15,7 @@ export interface TextMemoOptions {
   maxChars: number;
 }
 
-export const DEFAULT_TEXT_MEMO: TextMemoOptions = { minChars: 256, maxChars: 16 * 1024 * 1024 };
+export const DEFAULT_TEXT_MEMO: TextMemoOptions = { minChars: 1, maxChars: 16 * 1024 * 1024 };
 
 export class TextMemo {
   private readonly entries = new Map<string, MaskResult>();

@@ -58,3 +58,23 @@ describe('the resent-history memo', () => {
     expect(byAction.memoStats()).toBeUndefined();
   });
 });
+
+describe('what the memo serves', () => {
+  it('scans a request text once when its newest turn is scanned first and the whole request after', () => {
+    const masker = createMasker(undefined, { key: KEY });
+    const turn = 'Call Jane Doe at jane.doe@example.com.';
+    const first = masker.maskText(turn);
+    const body = masker.maskMessagesRequest({ model: 'claude-sonnet-4-6', max_tokens: 10, messages: [{ role: 'user', content: turn }] });
+    expect(masker.memoStats()).toEqual({ hits: 1, misses: 1 });
+    expect((body.body as { messages: Array<{ content: string }> }).messages[0]!.content).toBe(first.masked);
+  });
+
+  it('masks responses afresh and keeps them out of the memo', () => {
+    const masker = createMasker(undefined, { key: KEY });
+    const plain = createMasker(undefined, { key: KEY, memo: false });
+    const response = { id: 'msg_1', type: 'message', role: 'assistant', content: [{ type: 'text', text: 'Mail jane.doe@example.com today.' }] };
+    expect(masker.maskMessagesResponse(response)).toEqual(plain.maskMessagesResponse(response));
+    expect(masker.maskMessagesResponse(response)).toEqual(plain.maskMessagesResponse(response));
+    expect(masker.memoStats()).toEqual({ hits: 0, misses: 0 });
+  });
+});

@@ -23,3 +23,40 @@ it('counts requests by SHA and recovers from a Redis without the script', async 
     redis.disconnect();
   }
 });
+
+it('decides concurrent takes in order, exactly, in fewer round trips than takes', async () => {
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const prefix = `test-rl-${randomBytes(4).toString('hex')}:`;
+  let calls = 0;
+  const counted = new Proxy(redis, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if ((prop === 'evalsha' || prop === 'eval') && typeof v === 'function') {
+        return (...args: unknown[]) => { calls++; return (v as (...a: unknown[]) => unknown).apply(target, args); };
+      }
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  try {
+    const limiter = redisRateLimiter(counted, { prefix });
+    const identity = { namespace: 'ns', serviceAccount: 'sa', pod: 'p', skill: 'burst', owner: 'o@example.com' };
+    const limits = { requestsPerMinute: { value: 25, policy: 'ns/p' }, tokensPerMinute: { value: 10_000, policy: 'ns/t' } };
+    const results = await Promise.all(Array.from({ length: 40 }, () => limiter.take(identity, limits, 100)));
+    const admitted = results.filter((r) => r === undefined).length;
+    expect(admitted).toBe(25);
+    // Order is kept: the first 25 takes are the admitted ones.
+    expect(results.slice(0, 25).every((r) => r === undefined)).toBe(true);
+    expect(results.slice(25).every((r) => r?.kind === 'requests' && r.retryAfterSeconds >= 1)).toBe(true);
+    expect(calls).toBeLessThan(40);
+    const keys = await redis.keys(`${prefix}rl:*`);
+    const counts = Object.fromEntries(await Promise.all(keys.map(async (k) => [k.includes(':r:') ? 'requests' : 'tokens', Number(await redis.get(k))])));
+    expect(counts).toEqual({ requests: 25, tokens: 2500 });
+    // A take that alone exceeds the token limit is refused as oversize, and counts nothing.
+    const big = await limiter.take(identity, { tokensPerMinute: { value: 1000, policy: 'ns/t' } }, 5000);
+    expect(big?.oversize?.tokens).toBe(5000);
+  } finally {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+  }
+});

@@ -211,13 +211,15 @@ export function rateLimitError(hit: RateLimitHit): GatewayError {
 
 /**
  * Sliding-window counter (the previous minute's count weighted by how much of it still overlaps
- * the window, plus this minute's count), for requests and tokens at once, in ONE round trip: the
- * Lua script reads both windows, decides, and increments only when admitted. Keys expire after two
- * windows. Returns {1} when admitted, or {0, kind, retryMs, oversize}.
+ * the window, plus this minute's count), for requests and tokens at once. One script call decides
+ * a batch of takes of one skill IN ORDER, each exactly as if it ran alone: it reads both windows,
+ * decides, and increments only when admitted. Keys expire after two windows.
+ * ARGV: now, window, rpm, tpm, then one cost per take. Returns 4 values per take:
+ * 1,'',0,0 when admitted, or 0, kind, retryMs, oversize.
  */
 const RATE_LIMIT_LUA = `
 local now = tonumber(ARGV[1]); local win = tonumber(ARGV[2])
-local rpm = tonumber(ARGV[3]); local tpm = tonumber(ARGV[4]); local cost = tonumber(ARGV[5])
+local rpm = tonumber(ARGV[3]); local tpm = tonumber(ARGV[4])
 local into = (now % win) / win
 local function count(cur, prev)
   return tonumber(redis.call('GET', cur) or '0'), tonumber(redis.call('GET', prev) or '0')
@@ -228,38 +230,87 @@ local function wait(cur, prev, limit, need)
   local frac = 1 - (limit - cur - need) / prev
   return math.max(1000, math.ceil((frac - into) * win))
 end
-if tpm > 0 and cost > tpm then return {0, 'tokens', 0, 1} end
 local rc, rp = count(KEYS[1], KEYS[2])
-if rpm > 0 and rc + rp * (1 - into) + 1 > rpm then return {0, 'requests', wait(rc, rp, rpm, 1), 0} end
 local tc, tp = count(KEYS[3], KEYS[4])
-if tpm > 0 and tc + tp * (1 - into) + cost > tpm then return {0, 'tokens', wait(tc, tp, tpm, cost), 0} end
-redis.call('INCR', KEYS[1]); redis.call('PEXPIRE', KEYS[1], win * 2)
-if cost > 0 then redis.call('INCRBY', KEYS[3], cost); redis.call('PEXPIRE', KEYS[3], win * 2) end
-return {1}
+local out = {}
+local took, tokens = 0, 0
+for i = 5, #ARGV do
+  local cost = tonumber(ARGV[i])
+  if tpm > 0 and cost > tpm then
+    table.insert(out, 0); table.insert(out, 'tokens'); table.insert(out, 0); table.insert(out, 1)
+  elseif rpm > 0 and rc + rp * (1 - into) + 1 > rpm then
+    table.insert(out, 0); table.insert(out, 'requests'); table.insert(out, wait(rc, rp, rpm, 1)); table.insert(out, 0)
+  elseif tpm > 0 and tc + tp * (1 - into) + cost > tpm then
+    table.insert(out, 0); table.insert(out, 'tokens'); table.insert(out, wait(tc, tp, tpm, cost)); table.insert(out, 0)
+  else
+    rc = rc + 1; tc = tc + cost; took = took + 1; tokens = tokens + cost
+    table.insert(out, 1); table.insert(out, ''); table.insert(out, 0); table.insert(out, 0)
+  end
+end
+if took > 0 then redis.call('INCRBY', KEYS[1], took); redis.call('PEXPIRE', KEYS[1], win * 2) end
+if tokens > 0 then redis.call('INCRBY', KEYS[3], tokens); redis.call('PEXPIRE', KEYS[3], win * 2) end
+return out
 `;
 const RATE_LIMIT_SHA = createHash('sha1').update(RATE_LIMIT_LUA).digest('hex');
 
+interface PendingTake {
+  tokens: number;
+  resolve: (r: [number, string, number, number]) => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * The shared rate limit in Redis. Like the record's writer, one script call per skill and limit
+ * set is in flight at a time: takes that arrive meanwhile wait and go together in the next call,
+ * so a busy sidecar makes one round trip for many requests, and an idle one waits for nothing.
+ */
 export function redisRateLimiter(redis: Redis, opts: { prefix: string; windowMs?: number; now?: () => number }): RateLimiter {
   const win = opts.windowMs ?? 60_000;
   const now = opts.now ?? Date.now;
-  return {
-    async take(identity, limits, tokens) {
+  const lanes = new Map<string, { queue: PendingTake[]; busy: boolean }>();
+
+  async function flush(laneKey: string, skill: string, rpm: number, tpm: number): Promise<void> {
+    const lane = lanes.get(laneKey)!;
+    while (lane.queue.length > 0) {
+      const batch = lane.queue.splice(0, 512);
       const t = now();
       const w = Math.floor(t / win);
-      const skill = `${identity.namespace}/${identity.skill}`;
       const k = (kind: string, i: number) => `${opts.prefix}rl:{${skill}}:${kind}:${i}`;
+      const args: Array<string | number> = [k('r', w), k('r', w - 1), k('t', w), k('t', w - 1), t, win, rpm, tpm];
+      for (const p of batch) args.push(tpm ? p.tokens : 0);
+      try {
+        // EVALSHA: the script's source is sent (and hashed by Redis) only after a NOSCRIPT.
+        const res = (await redis.evalsha(RATE_LIMIT_SHA, 4, ...args).catch((err: Error) => {
+          if (!/NOSCRIPT/.test(err.message)) throw err;
+          return redis.eval(RATE_LIMIT_LUA, 4, ...args);
+        })) as Array<number | string>;
+        batch.forEach((p, i) => p.resolve([Number(res[i * 4]), String(res[i * 4 + 1] ?? ''), Number(res[i * 4 + 2] ?? 0), Number(res[i * 4 + 3] ?? 0)]));
+      } catch (err) {
+        for (const p of batch) p.reject(err as Error);
+      }
+    }
+    lane.busy = false;
+    lanes.delete(laneKey);
+  }
+
+  return {
+    async take(identity, limits, tokens) {
+      const skill = `${identity.namespace}/${identity.skill}`;
       const rpm = limits.requestsPerMinute?.value ?? 0;
       const tpm = limits.tokensPerMinute?.value ?? 0;
-      const args = [4, k('r', w), k('r', w - 1), k('t', w), k('t', w - 1), t, win, rpm, tpm, tpm ? tokens : 0] as const;
-      // EVALSHA: the script's source is sent (and hashed by Redis) only after a NOSCRIPT.
-      const res = (await redis.evalsha(RATE_LIMIT_SHA, ...args).catch((err: Error) => {
-        if (!/NOSCRIPT/.test(err.message)) throw err;
-        return redis.eval(RATE_LIMIT_LUA, ...args);
-      })) as [number, string?, number?, number?];
-      if (res[0] === 1) return undefined;
-      const kind = res[1] === 'tokens' ? 'tokens' : 'requests';
+      const laneKey = `${skill}\u0000${rpm}\u0000${tpm}`;
+      let lane = lanes.get(laneKey);
+      if (!lane) lanes.set(laneKey, (lane = { queue: [], busy: false }));
+      const result = new Promise<[number, string, number, number]>((resolve, reject) => lane!.queue.push({ tokens, resolve, reject }));
+      if (!lane.busy) {
+        lane.busy = true;
+        void flush(laneKey, skill, rpm, tpm);
+      }
+      const [admitted, kindText, retryMs, oversize] = await result;
+      if (admitted === 1) return undefined;
+      const kind = kindText === 'tokens' ? 'tokens' : 'requests';
       const limit = kind === 'tokens' ? limits.tokensPerMinute! : limits.requestsPerMinute!;
-      return { kind, limit: limit.value, policy: limit.policy, retryAfterSeconds: Math.max(1, Math.ceil(Number(res[2] ?? 1000) / 1000)), ...(res[3] === 1 ? { oversize: { tokens } } : {}) };
+      return { kind, limit: limit.value, policy: limit.policy, retryAfterSeconds: Math.max(1, Math.ceil((retryMs || 1000) / 1000)), ...(oversize === 1 ? { oversize: { tokens } } : {}) };
     },
   };
 }

@@ -1,0 +1,80 @@
+// Profile one proxy under the throughput load, for iterating on the sidecar's CPU cost: starts the
+// nginx upstream and the chosen proxy under `node --cpu-prof` (or --heap-prof), pins it to its own
+// core, runs wrk (32 connections, non-streaming) and prints req/s, CPU per request and the profile
+// summary. Loopback only; stops what it started.
+//
+// Usage: node bench/proxy/profile.mjs [full|sidecar|bare] [seconds] [--heap]
+import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { findNginx, startNginx, upstreamConfig } from '../lib/nginx.mjs';
+import { freePort, startReadyChild, pin } from '../lib/process.mjs';
+import { runWrk } from '../lib/wrk.mjs';
+import { summariseProfile } from '../lib/cpu-profile.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../..');
+const which = process.argv[2] ?? 'full';
+const seconds = Number(process.argv[3] ?? 10);
+const heap = process.argv.includes('--heap');
+const alloc = process.argv.includes('--alloc'); // every allocation sampled, collected or not
+const strace = process.argv.includes('--strace'); // syscall counts (strace -c) instead of a CPU profile
+const dir = join(root, 'bench/results/profile', which);
+rmSync(dir, { recursive: true, force: true });
+mkdirSync(dir, { recursive: true });
+
+const upPort = await freePort();
+const upstream = await startNginx(findNginx(), 'upstream', upPort, (p) => upstreamConfig(p, upPort, join(here, 'upstream')));
+const token = `bench${randomBytes(4).toString('hex')}`;
+const env = which === 'full' ? {
+  REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+  SKILLGATE_SKILL: token, SKILLGATE_NAMESPACE: token, SKILLGATE_POD_NAME: token,
+  SKILLGATE_POLICY_FILE: resolve(process.env.BENCH_POLICY_FILE ?? join(here, 'policy.yaml')),
+} : {};
+if (alloc) env.BENCH_ALLOC_PROFILE = join(dir, 'alloc.heapprofile');
+const script = which === 'bare' ? [join(here, 'bare-proxy.mjs')] : [join(here, 'sidecar.mjs'), ...(which === 'full' ? ['--full'] : [])];
+const flags = alloc ? [] : heap ? ['--heap-prof', `--heap-prof-dir=${dir}`] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+const child = strace
+  ? await startReadyChild(which, 'strace', [...(process.env.STRACE_ARGS ? process.env.STRACE_ARGS.split(' ') : ['-c']), '-f', '-o', join(dir, 'strace.txt'), process.execPath, ...script, upstream.url], { env })
+  : await startReadyChild(which, process.execPath, [...flags, ...script, upstream.url], { env });
+try {
+  pin(child.pid, 1);
+  pin(upstream.pid, 0);
+  const body = JSON.stringify({ model: 'claude-3-opus-latest', max_tokens: 64, messages: [{ role: 'user', content: 'Say hello.' }] });
+  const load = await runWrk({ url: child.url, path: '/v1/messages', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'k' }, body, connections: 32, seconds, cpu: 0 });
+  if (strace) {
+    // Stop the traced node (strace's child) so strace writes its summary and exits.
+    const traced = execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).trim().split('\n')[0];
+    process.kill(Number(traced), 'SIGTERM');
+  }
+  await child.stop();
+  console.log(`${which}: ${Math.round(load.requests / seconds)} req/s over ${seconds} s`);
+  if (strace) {
+    await new Promise((r) => setTimeout(r, 500));
+    const text = readFileSync(join(dir, 'strace.txt'), 'utf8');
+    for (const line of text.split('\n')) {
+      const m = /^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)$/.exec(line);
+      if (m && Number(m[1]) > load.requests / 20) console.log(`  ${m[2]}: ${(Number(m[1]) / load.requests).toFixed(2)} per request`);
+    }
+  } else if (alloc) {
+    console.log(`allocation profile in ${env.BENCH_ALLOC_PROFILE} (${load.requests} requests)`);
+  } else if (!heap) {
+    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+    const s = summariseProfile(JSON.parse(readFileSync(join(dir, file), 'utf8')), root);
+    console.log(`CPU per request ${Math.round((s.busyMs * 1000) / load.requests)} µs; profile ${join(dir, file)}`);
+    for (const a of s.areas) console.log(`  ${a.area}: ${Math.round((a.ms * 1000) / load.requests)} µs/req`);
+    for (const t of s.ownInclusive) console.log(`  incl ${t.fn} ${t.where} ${Math.round((t.inclusiveMs * 1000) / load.requests)} µs/req`);
+    for (const t of s.top.slice(0, 25)) console.log(`  self ${t.fn} ${t.where} ${Math.round((t.selfMs * 1000) / load.requests)} µs/req`);
+  } else {
+    console.log(`heap profile in ${dir}`);
+  }
+} finally {
+  await child.stop().catch(() => undefined);
+  await upstream.stop();
+  if (which === 'full') {
+    const keys = execFileSync('redis-cli', ['--scan', '--pattern', `*${token}*`], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    for (let i = 0; i < keys.length; i += 100) execFileSync('redis-cli', ['del', ...keys.slice(i, i + 100)], { stdio: 'ignore' });
+  }
+}
