@@ -155,7 +155,7 @@ export class RedisSessionStore implements SessionStore {
     const maxLen = this.retention.maxLen ? String(this.retention.maxLen) : '';
     const minId = !maxLen && this.retention.maxAgeMs ? `${Date.now() - this.retention.maxAgeMs}-0` : '';
     const ttl = this.retention.maxAgeMs ? String(this.retention.maxAgeMs) : '';
-    const pipeline = this.redis.pipeline();
+    const calls: Array<Array<string | number>> = [];
     for (let i = 0; i < entries.length; i += CHUNK) {
       const keys: string[] = [this.sessionsKey, this.streamsKey];
       const args: string[] = [maxLen, minId, ttl];
@@ -169,16 +169,26 @@ export class RedisSessionStore implements SessionStore {
           args.push('e', e.sessionId, String(e.seq), String(Date.parse(e.ts)), e.kind === 'session_close' ? '1' : '0', eventText(entry), e.seq === 0 ? JSON.stringify(e.identity) : '', e.hash);
         }
       }
-      pipeline.evalsha(APPEND_SHA, keys.length, ...keys, ...args);
+      calls.push([keys.length, ...keys, ...args]);
     }
-    const results = await pipeline.exec();
-    if (results?.some(([err]) => err && /NOSCRIPT/.test(String(err)))) {
+    // One chunk (the usual batch) is one EVALSHA; several go in one pipeline.
+    let errors: unknown[];
+    if (calls.length === 1) {
+      errors = [await this.redis.evalsha(APPEND_SHA, ...(calls[0] as [number, ...string[]])).then(() => null, (err: unknown) => err)];
+    } else {
+      const pipeline = this.redis.pipeline();
+      for (const call of calls) pipeline.evalsha(APPEND_SHA, ...(call as [number, ...string[]]));
+      const results = await pipeline.exec();
+      if (!results) throw new Error('Redis append failed: no reply');
+      errors = results.map(([err]) => err);
+    }
+    if (errors.some((err) => err && /NOSCRIPT/.test(String(err)))) {
       await this.redis.script('LOAD', APPEND_SCRIPT);
       // Entries that did land before the NOSCRIPT are skipped by the script's seq check.
       return this.append(entries);
     }
-    const failed = results?.find(([err]) => err);
-    if (!results || failed) throw new Error(`Redis append failed: ${failed ? String(failed[0]) : 'no reply'}`);
+    const failed = errors.find((err) => err);
+    if (failed) throw new Error(`Redis append failed: ${String(failed)}`);
   }
 
   async head(sessionId: string): Promise<ChainHead | undefined> {
