@@ -12,6 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { findNginx, startNginx, upstreamConfig } from '../lib/nginx.mjs';
 import { freePort, startReadyChild, pin } from '../lib/process.mjs';
 import { runWrk } from '../lib/wrk.mjs';
+import { latencyClient, summarise } from '../lib/latency.mjs';
 import { summariseProfile } from '../lib/cpu-profile.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -20,7 +21,8 @@ const which = process.argv[2] ?? 'full';
 const seconds = Number(process.argv[3] ?? 10);
 const heap = process.argv.includes('--heap');
 const alloc = process.argv.includes('--alloc'); // every allocation sampled, collected or not
-const strace = process.argv.includes('--strace'); // syscall counts (strace -c) instead of a CPU profile
+const strace = process.argv.includes('--strace');
+const oneConnection = process.argv.includes('--latency'); // sequential requests on one connection, everything on CPU 1, instead of wrk // syscall counts (strace -c) instead of a CPU profile
 const dir = join(root, 'bench/results/profile', which);
 rmSync(dir, { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
@@ -43,7 +45,23 @@ try {
   pin(child.pid, 1);
   pin(upstream.pid, 0);
   const body = JSON.stringify({ model: 'claude-3-opus-latest', max_tokens: 64, messages: [{ role: 'user', content: 'Say hello.' }] });
-  const load = await runWrk({ url: child.url, path: '/v1/messages', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'k' }, body, connections: 32, seconds, cpu: 0 });
+  const headers = { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'k' };
+  let load;
+  if (oneConnection) {
+    pin(process.pid, 1);
+    pin(upstream.pid, 1);
+    const client = latencyClient({ url: child.url, path: '/v1/messages', headers, body, expectBytes: readFileSync(join(here, 'upstream/messages.json')).length });
+    for (let i = 0; i < 300; i++) await client.once();
+    const samples = [];
+    const end = Date.now() + seconds * 1000;
+    while (Date.now() < end) samples.push(await client.once());
+    client.close();
+    const s = summarise(samples);
+    console.log(`one connection: p50 ${Math.round(s.p50)} µs, p99 ${Math.round(s.p99)} µs over ${samples.length} requests (round trip through the proxy)`);
+    load = { requests: samples.length + 300 };
+  } else {
+    load = await runWrk({ url: child.url, path: '/v1/messages', headers, body, connections: 32, seconds, cpu: 0 });
+  }
   if (strace) {
     // Stop the traced node (strace's child) so strace writes its summary and exits.
     const traced = execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).trim().split('\n')[0];

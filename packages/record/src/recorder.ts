@@ -31,6 +31,12 @@ export interface SessionRecorderOptions {
   spool?: SpoolOptions;
   /** Sign a checkpoint of changed session heads this often (ms); 0 disables the timer. Default 10 s. */
   checkpointIntervalMs?: number;
+  /**
+   * How long an append made with `linger` may wait for company (ms). Default 5. Events nobody waits
+   * for (responses, stream events, ends) then ride along with the next request's event, which is
+   * written at once: one store write per exchange instead of two when traffic is sequential.
+   */
+  lingerMs?: number;
   /** Most entries per store write. Default 1024. */
   maxBatch?: number;
   /** A store write slower than this counts as unreachable (entries go to the spool). Default 2 s. */
@@ -84,6 +90,8 @@ export class SessionRecorder extends EventEmitter {
   private readonly log: RecorderLog;
   private readonly now: () => Date;
   private readonly maxBatch: number;
+  private readonly lingerMs: number;
+  private lingerTimer: NodeJS.Timeout | undefined;
   private readonly storeTimeoutMs: number;
   private readonly retryMs: number;
   private readonly sessions = new Map<string, SessionState>();
@@ -110,6 +118,7 @@ export class SessionRecorder extends EventEmitter {
     this.log = opts.log ?? quietLog;
     this.now = opts.now ?? (() => new Date());
     this.maxBatch = opts.maxBatch ?? 1024;
+    this.lingerMs = opts.lingerMs ?? 5;
     this.storeTimeoutMs = opts.storeTimeoutMs ?? 2000;
     this.retryMs = opts.retryMs ?? 200;
   }
@@ -145,12 +154,14 @@ export class SessionRecorder extends EventEmitter {
    * isNew), so there is no stored head to look up; this keeps new sessions recordable while the
    * store is away. Otherwise the head of a session this process has not touched yet is read from
    * the store first, and if the store cannot answer the append is refused.
+   * `linger`: nobody waits for this event (it is not in front of a request), so its write may wait
+   * up to lingerMs for the next event's: sealed (and in the chain) at once, durable a little later.
    */
-  append(draft: EventDraft, opts: { newSession?: boolean } = {}): Promise<SessionEvent> {
+  append(draft: EventDraft, opts: { newSession?: boolean; linger?: boolean } = {}): Promise<SessionEvent> {
     if (this.closed) return Promise.reject(recordUnavailable('the recorder is shutting down'));
     const st = this.state(draft.sessionId);
     if (!st.loaded && opts.newSession && !st.loading) st.loaded = true;
-    if (st.loaded) return this.seal(st, draft);
+    if (st.loaded) return this.seal(st, draft, opts.linger === true);
     return new Promise((resolve, reject) => {
       st.waiting.push({ draft, resolve, reject });
       if (!st.loading) void this.load(draft.sessionId, st);
@@ -173,6 +184,7 @@ export class SessionRecorder extends EventEmitter {
 
   /** Resolves when nothing is pending and the spool is empty (or after `timeoutMs`, rejecting). */
   drained(timeoutMs = 30_000): Promise<void> {
+    if (this.lingerTimer) this.kick();
     if (!this.spooling && this.pending.length === 0 && !this.running) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => { this.off('drained', done); reject(new Error(`record spool not drained within ${timeoutMs} ms`)); }, timeoutMs);
@@ -188,6 +200,7 @@ export class SessionRecorder extends EventEmitter {
   /** Finish: write what is pending, sign a last checkpoint, stop timers. Does not close the store. */
   async close(): Promise<void> {
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    if (this.lingerTimer) this.kick();
     await this.whenIdle();
     await this.checkpoint().catch((err: Error) => this.log.warn({ err: err.message }, 'final checkpoint failed'));
     this.closed = true;
@@ -224,19 +237,31 @@ export class SessionRecorder extends EventEmitter {
     }
   }
 
-  private seal(st: SessionState, draft: EventDraft): Promise<SessionEvent> {
+  private seal(st: SessionState, draft: EventDraft, linger = false): Promise<SessionEvent> {
     if (st.head?.closed) return Promise.reject(new Error(`session ${draft.sessionId} is closed; start a new session`));
     const { event, json } = sealEventJson(draft, st.head, this.now());
     st.head = headOf(event);
     return new Promise((resolve, reject) => {
       this.pending.push({ entry: { type: 'event', event, json }, resolve: () => resolve(event), reject });
-      this.kick();
+      if (linger) this.linger();
+      else this.kick();
     });
   }
 
   // ---- the writer loop: one batch in flight, in order ---------------------------------------
 
+  /** Write lingering entries within lingerMs, unless another write takes them first. */
+  private linger(): void {
+    if (this.running || this.lingerTimer) return; // a batch in flight: they go right after it
+    if (this.lingerMs <= 0) return this.kick();
+    this.lingerTimer = setTimeout(() => { this.lingerTimer = undefined; this.kick(); }, this.lingerMs);
+  }
+
   private kick(): void {
+    if (this.lingerTimer) {
+      clearTimeout(this.lingerTimer);
+      this.lingerTimer = undefined;
+    }
     if (this.running) return;
     this.running = true;
     queueMicrotask(() => void this.run());

@@ -42,6 +42,54 @@ describe('SessionRecorder on the local store', () => {
   });
 });
 
+describe('lingering appends (events nobody waits for)', () => {
+  /** The local store, counting its writes. */
+  function countingStore() {
+    const store = new FileSessionStore(tempDir('linger'));
+    const writes: number[] = [];
+    const append = store.append.bind(store);
+    store.append = async (entries) => {
+      writes.push(entries.length);
+      return append(entries);
+    };
+    return { store, writes };
+  }
+
+  it('ride along with the next urgent append: one store write for both, in chain order', async () => {
+    const { store, writes } = countingStore();
+    const recorder = await SessionRecorder.open({ store, signer: RecordSigner.generate(), checkpointIntervalMs: 0, lingerMs: 10_000 });
+    await recorder.append(requestDraft('ses_l', 0));
+    const lingering = recorder.append(requestDraft('ses_l', 1), { linger: true });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(writes).toEqual([1]); // still lingering
+    const urgent = await recorder.append(requestDraft('ses_l', 2));
+    expect((await lingering).seq).toBe(1);
+    expect(urgent.seq).toBe(2);
+    expect(writes).toEqual([1, 2]);
+    await recorder.close();
+    expect(await verifyRecord(store)).toMatchObject({ ok: true });
+    await store.close();
+  });
+
+  it('are durable within lingerMs when nothing else comes, and close() writes them at once', async () => {
+    const { store, writes } = countingStore();
+    const recorder = await SessionRecorder.open({ store, signer: RecordSigner.generate(), checkpointIntervalMs: 0, lingerMs: 30 });
+    await recorder.append(requestDraft('ses_m', 0)); // a session's first event reads its head: not lingered
+    const t0 = Date.now();
+    await recorder.append(requestDraft('ses_m', 1), { linger: true });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(25); // a lower bound: a timer never fires early
+    expect(writes).toEqual([1, 1]);
+    const slow = await SessionRecorder.open({ store, signer: RecordSigner.generate(), checkpointIntervalMs: 0, lingerMs: 60_000 });
+    await slow.append(requestDraft('ses_n', 0));
+    const pending = slow.append(requestDraft('ses_n', 1), { linger: true });
+    await slow.close(); // does not wait a minute
+    expect((await pending).seq).toBe(1);
+    await recorder.close();
+    expect((await verifyRecord(store)).sessions.map((s) => s.sessionId).sort()).toEqual(['ses_m', 'ses_n']);
+    await store.close();
+  });
+});
+
 describe('SessionRecorder on Redis', () => {
   let prefix: string;
   let proxy: RedisProxy;

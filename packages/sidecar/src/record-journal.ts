@@ -55,8 +55,10 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
   const state = new WeakMap<Exchange, ExchangeRecord>();
   let previous: PreviousSession | undefined;
 
+  // Nothing waits for these events (only the request event is in front of the forward): their
+  // writes linger briefly and ride along with the next request's (SessionRecorder lingerMs).
   const append = (draft: EventDraft): void => {
-    opts.recorder.append(draft).catch((err: Error) => opts.log.error({ err: err.message, kind: draft.kind, requestId: draft.requestId }, 'session event not recorded'));
+    opts.recorder.append(draft, { linger: true }).catch((err: Error) => opts.log.error({ err: err.message, kind: draft.kind, requestId: draft.requestId }, 'session event not recorded'));
   };
   const draftBase = (x: Exchange) => ({ sessionId: x.sessionId!, identity: x.identity!, requestId: x.id });
   const bodiesRecorded = (): boolean => (opts.recording()?.bodies ?? 'masked') === 'masked';
