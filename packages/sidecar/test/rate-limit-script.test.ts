@@ -50,10 +50,57 @@ it('decides concurrent takes in order, exactly, in fewer round trips than takes'
     expect(calls).toBeLessThan(40);
     const keys = await redis.keys(`${prefix}rl:*`);
     const counts = Object.fromEntries(await Promise.all(keys.map(async (k) => [k.includes(':r:') ? 'requests' : 'tokens', Number(await redis.get(k))])));
-    expect(counts).toEqual({ requests: 25, tokens: 2500 });
+    // Every admitted request is counted; tokens include what is left of a lease (at most 1/20).
+    expect(counts.requests).toBe(25);
+    expect(counts.tokens).toBeGreaterThanOrEqual(2500);
+    expect(counts.tokens).toBeLessThanOrEqual(2500 + 10_000 / 20);
     // A take that alone exceeds the token limit is refused as oversize, and counts nothing.
     const big = await limiter.take(identity, { tokensPerMinute: { value: 1000, policy: 'ns/t' } }, 5000);
     expect(big?.oversize?.tokens).toBe(5000);
+  } finally {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+  }
+});
+
+it('spends a lease of 1/20 of the limit locally, and lets it lapse with its minute', async () => {
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const prefix = `test-rl-${randomBytes(4).toString('hex')}:`;
+  let calls = 0;
+  const counted = new Proxy(redis, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if ((prop === 'evalsha' || prop === 'eval') && typeof v === 'function') {
+        return (...args: unknown[]) => { calls++; return (v as (...a: unknown[]) => unknown).apply(target, args); };
+      }
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  let t = 600_000; // the start of a minute
+  try {
+    const limiter = redisRateLimiter(counted, { prefix, now: () => t });
+    const identity = { namespace: 'ns', serviceAccount: 'sa', pod: 'p', skill: 'lease', owner: 'o@example.com' };
+    const limits = { requestsPerMinute: { value: 100, policy: 'ns/p' } };
+    for (let i = 0; i < 6; i++) expect(await limiter.take(identity, limits, 10)).toBeUndefined();
+    expect(calls).toBe(1); // one call admitted the first and leased 5 more
+    expect(Number(await redis.get(`${prefix}rl:{ns/lease}:r:10`))).toBe(6);
+    expect(await limiter.take(identity, limits, 10)).toBeUndefined();
+    expect(calls).toBe(2);
+    t += 60_000; // the next minute: what is left of the lease lapses
+    expect(await limiter.take(identity, limits, 10)).toBeUndefined();
+    expect(calls).toBe(3);
+    // Another replica sharing the count is refused once the limit (leases included) is reached.
+    const other = redisRateLimiter(redis, { prefix, now: () => t });
+    let admitted = 0;
+    while ((await other.take(identity, limits, 10)) === undefined) admitted++;
+    expect(admitted).toBeGreaterThanOrEqual(100 - 12 - 6 - 5); // the previous minute still weighs in
+    // Under 20 per minute nothing is leased: every take asks Redis.
+    const before = calls;
+    const small = { requestsPerMinute: { value: 10, policy: 'ns/small' } };
+    const smallId = { ...identity, skill: 'small' };
+    for (let i = 0; i < 3; i++) await limiter.take(smallId, small, 10);
+    expect(calls - before).toBe(3);
   } finally {
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length) await redis.del(...keys);

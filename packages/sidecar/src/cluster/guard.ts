@@ -213,13 +213,17 @@ export function rateLimitError(hit: RateLimitHit): GatewayError {
  * Sliding-window counter (the previous minute's count weighted by how much of it still overlaps
  * the window, plus this minute's count), for requests and tokens at once. One script call decides
  * a batch of takes of one skill IN ORDER, each exactly as if it ran alone: it reads both windows,
- * decides, and increments only when admitted. Keys expire after two windows.
- * ARGV: now, window, rpm, tpm, then one cost per take. Returns 4 values per take:
- * 1,'',0,0 when admitted, or 0, kind, retryMs, oversize.
+ * decides, and increments only when admitted. Then it grants what it can of a lease asked for
+ * ahead of use (requests and tokens counted now, spent locally by the sidecar). Keys expire after
+ * two windows.
+ * ARGV: now, window, rpm, tpm, leaseRequests, leaseTokens, then one cost per take. Returns 4 values
+ * per take (1,'',0,0 when admitted, or 0, kind, retryMs, oversize), then the requests and tokens
+ * of the lease granted.
  */
 const RATE_LIMIT_LUA = `
 local now = tonumber(ARGV[1]); local win = tonumber(ARGV[2])
 local rpm = tonumber(ARGV[3]); local tpm = tonumber(ARGV[4])
+local leaseR = tonumber(ARGV[5]); local leaseT = tonumber(ARGV[6])
 local into = (now % win) / win
 local function count(cur, prev)
   return tonumber(redis.call('GET', cur) or '0'), tonumber(redis.call('GET', prev) or '0')
@@ -234,7 +238,7 @@ local rc, rp = count(KEYS[1], KEYS[2])
 local tc, tp = count(KEYS[3], KEYS[4])
 local out = {}
 local took, tokens = 0, 0
-for i = 5, #ARGV do
+for i = 7, #ARGV do
   local cost = tonumber(ARGV[i])
   if tpm > 0 and cost > tpm then
     table.insert(out, 0); table.insert(out, 'tokens'); table.insert(out, 0); table.insert(out, 1)
@@ -247,11 +251,24 @@ for i = 5, #ARGV do
     table.insert(out, 1); table.insert(out, ''); table.insert(out, 0); table.insert(out, 0)
   end
 end
-if took > 0 then redis.call('INCRBY', KEYS[1], took); redis.call('PEXPIRE', KEYS[1], win * 2) end
-if tokens > 0 then redis.call('INCRBY', KEYS[3], tokens); redis.call('PEXPIRE', KEYS[3], win * 2) end
+local gr, gt = 0, 0
+if leaseR > 0 or leaseT > 0 then
+  gr = leaseR
+  if rpm > 0 then gr = math.max(0, math.min(leaseR, math.floor(rpm - rc - rp * (1 - into)))) end
+  gt = leaseT
+  if tpm > 0 then gt = math.max(0, math.min(leaseT, math.floor(tpm - tc - tp * (1 - into)))) end
+  -- A lease is only useful with both parts: a limit with no room left grants nothing.
+  if (rpm > 0 and gr == 0) or (tpm > 0 and gt == 0) then gr, gt = 0, 0 end
+end
+if took + gr > 0 then redis.call('INCRBY', KEYS[1], took + gr); redis.call('PEXPIRE', KEYS[1], win * 2) end
+if tokens + gt > 0 then redis.call('INCRBY', KEYS[3], tokens + gt); redis.call('PEXPIRE', KEYS[3], win * 2) end
+table.insert(out, gr); table.insert(out, gt)
 return out
 `;
 const RATE_LIMIT_SHA = createHash('sha1').update(RATE_LIMIT_LUA).digest('hex');
+
+/** The share of a limit a sidecar leases ahead of use: limits under this many units stay exact. */
+export const RATE_LIMIT_LEASE_DIVISOR = 20;
 
 interface PendingTake {
   tokens: number;
@@ -259,24 +276,42 @@ interface PendingTake {
   reject: (err: Error) => void;
 }
 
+interface Lane {
+  queue: PendingTake[];
+  busy: boolean;
+  /** The window the lease belongs to, and what is left of it. */
+  window: number;
+  requests: number;
+  tokens: number;
+}
+
 /**
- * The shared rate limit in Redis. Like the record's writer, one script call per skill and limit
- * set is in flight at a time: takes that arrive meanwhile wait and go together in the next call,
- * so a busy sidecar makes one round trip for many requests, and an idle one waits for nothing.
+ * The shared rate limit in Redis. The count is shared by every replica of the skill; each sidecar
+ * leases up to 1/20 of a limit ahead of use (counted in Redis at once) and spends it locally, so a
+ * busy sidecar asks Redis once per twentieth of its limit instead of once per request. A lease
+ * lapses with its minute: a skill with N replicas may be refused up to N/20 of a limit early, never
+ * late, and limits under 20 (per minute) are exact. Takes the lease cannot cover go to Redis: one
+ * script call per skill and limit set in flight at a time, later takes waiting and going together.
  */
-export function redisRateLimiter(redis: Redis, opts: { prefix: string; windowMs?: number; now?: () => number }): RateLimiter {
+export function redisRateLimiter(redis: Redis, opts: { prefix: string; windowMs?: number; now?: () => number; leaseDivisor?: number }): RateLimiter {
   const win = opts.windowMs ?? 60_000;
   const now = opts.now ?? Date.now;
-  const lanes = new Map<string, { queue: PendingTake[]; busy: boolean }>();
+  const divisor = opts.leaseDivisor ?? RATE_LIMIT_LEASE_DIVISOR;
+  const lanes = new Map<string, Lane>();
 
-  async function flush(laneKey: string, skill: string, rpm: number, tpm: number): Promise<void> {
-    const lane = lanes.get(laneKey)!;
+  async function flush(lane: Lane, skill: string, rpm: number, tpm: number): Promise<void> {
     while (lane.queue.length > 0) {
+      // Takes that queued while the last call was out may be covered by the lease it brought.
+      lane.queue = lane.queue.filter((p) => !(fromLease(lane, rpm, tpm, p.tokens) && (p.resolve([1, '', 0, 0]), true)));
+      if (lane.queue.length === 0) break;
       const batch = lane.queue.splice(0, 512);
       const t = now();
       const w = Math.floor(t / win);
       const k = (kind: string, i: number) => `${opts.prefix}rl:{${skill}}:${kind}:${i}`;
-      const args: Array<string | number> = [k('r', w), k('r', w - 1), k('t', w), k('t', w - 1), t, win, rpm, tpm];
+      const leaseR = rpm ? Math.floor(rpm / divisor) : 0;
+      const leaseT = tpm ? Math.floor(tpm / divisor) : 0;
+      const wantLease = (!rpm || leaseR > 0) && (!tpm || leaseT > 0);
+      const args: Array<string | number> = [k('r', w), k('r', w - 1), k('t', w), k('t', w - 1), t, win, rpm, tpm, wantLease ? leaseR : 0, wantLease ? leaseT : 0];
       for (const p of batch) args.push(tpm ? p.tokens : 0);
       try {
         // EVALSHA: the script's source is sent (and hashed by Redis) only after a NOSCRIPT.
@@ -284,13 +319,28 @@ export function redisRateLimiter(redis: Redis, opts: { prefix: string; windowMs?
           if (!/NOSCRIPT/.test(err.message)) throw err;
           return redis.eval(RATE_LIMIT_LUA, 4, ...args);
         })) as Array<number | string>;
+        const grantedR = Number(res[batch.length * 4] ?? 0);
+        const grantedT = Number(res[batch.length * 4 + 1] ?? 0);
+        if (grantedR > 0 || grantedT > 0) {
+          if (lane.window !== w) Object.assign(lane, { window: w, requests: 0, tokens: 0 });
+          lane.requests += grantedR;
+          lane.tokens += grantedT;
+        }
         batch.forEach((p, i) => p.resolve([Number(res[i * 4]), String(res[i * 4 + 1] ?? ''), Number(res[i * 4 + 2] ?? 0), Number(res[i * 4 + 3] ?? 0)]));
       } catch (err) {
         for (const p of batch) p.reject(err as Error);
       }
     }
     lane.busy = false;
-    lanes.delete(laneKey);
+  }
+
+  /** Spend the local lease on one take, when it covers it (same window, enough of both). */
+  function fromLease(lane: Lane, rpm: number, tpm: number, tokens: number): boolean {
+    if (lane.window !== Math.floor(now() / win)) return false;
+    if ((rpm && lane.requests < 1) || (tpm && lane.tokens < tokens)) return false;
+    if (rpm) lane.requests -= 1;
+    if (tpm) lane.tokens -= tokens;
+    return true;
   }
 
   return {
@@ -300,13 +350,21 @@ export function redisRateLimiter(redis: Redis, opts: { prefix: string; windowMs?
       const tpm = limits.tokensPerMinute?.value ?? 0;
       const laneKey = `${skill}\u0000${rpm}\u0000${tpm}`;
       let lane = lanes.get(laneKey);
-      if (!lane) lanes.set(laneKey, (lane = { queue: [], busy: false }));
-      const result = new Promise<[number, string, number, number]>((resolve, reject) => lane!.queue.push({ tokens, resolve, reject }));
-      if (!lane.busy) {
-        lane.busy = true;
-        void flush(laneKey, skill, rpm, tpm);
+      if (!lane) {
+        if (lanes.size >= 1000) lanes.clear(); // policies change rarely; bounded all the same
+        lanes.set(laneKey, (lane = { queue: [], busy: false, window: -1, requests: 0, tokens: 0 }));
       }
-      const [admitted, kindText, retryMs, oversize] = await result;
+      let admitted: number, kindText: string, retryMs: number, oversize: number;
+      if (tpm && tokens > tpm) [admitted, kindText, retryMs, oversize] = [0, 'tokens', 0, 1];
+      else if (fromLease(lane, rpm, tpm, tokens)) return undefined;
+      else {
+        const result = new Promise<[number, string, number, number]>((resolve, reject) => lane!.queue.push({ tokens, resolve, reject }));
+        if (!lane.busy) {
+          lane.busy = true;
+          void flush(lane, skill, rpm, tpm);
+        }
+        [admitted, kindText, retryMs, oversize] = await result;
+      }
       if (admitted === 1) return undefined;
       const kind = kindText === 'tokens' ? 'tokens' : 'requests';
       const limit = kind === 'tokens' ? limits.tokensPerMinute! : limits.requestsPerMinute!;
