@@ -1,6 +1,7 @@
 // The sidecar's Prometheus metrics (prom-client), one registry per sidecar instance so tests can
 // run several in one process. Names follow CONTRACT.md: skillgate_ prefix, _total/_seconds/_bytes.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from './prom.js';
+import { registerProcessMetrics } from './process-metrics.js';
 
 const MODEL_ID = /^claude-[a-z0-9.-]{1,64}$/;
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -83,6 +84,6 @@ export class SidecarMetrics {
   }
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'skillgate_sidecar_' });
+    if (opts.defaultMetrics !== false) registerProcessMetrics(this.registry, 'skillgate_sidecar_');
   }
 }

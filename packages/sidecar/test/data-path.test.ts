@@ -257,6 +257,16 @@ describe('the sidecar data path', () => {
     expect(text).toContain('skillgate_sidecar_requests_total{route="messages",status="429",model="claude-sonnet-4-5"} 1');
     expect(text).toContain('skillgate_sidecar_added_latency_seconds_bucket');
     expect(text).toContain('skillgate_sidecar_streams_in_flight');
+    // Process metrics under prom-client's default names, computed at scrape time.
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    expect(value('skillgate_sidecar_process_resident_memory_bytes')).toBeGreaterThan(10 * 1024 * 1024);
+    expect(value('skillgate_sidecar_process_cpu_seconds_total')).toBeGreaterThan(0);
+    expect(value('skillgate_sidecar_process_cpu_seconds_total')).toBeCloseTo(value('skillgate_sidecar_process_cpu_user_seconds_total') + value('skillgate_sidecar_process_cpu_system_seconds_total'), 6);
+    expect(value('skillgate_sidecar_process_open_fds')).toBeGreaterThan(3);
+    expect(value('skillgate_sidecar_process_start_time_seconds')).toBeLessThanOrEqual(Date.now() / 1000);
+    expect(value('skillgate_sidecar_nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
+    expect(text).toMatch(/^skillgate_sidecar_nodejs_eventloop_lag_p99_seconds \d/m);
+    expect(text).toContain(`skillgate_sidecar_nodejs_version_info{version="${process.version}"} 1`);
   });
 
   it('reports health and readiness', async () => {

@@ -21,7 +21,7 @@ import { GROUP, VERSION, type SkillIdentity, type SkillPolicy } from '@skillgate
 import { NO_POLICY, combine, compilePolicy, policyName, selects, PolicyInvalidError, type CompiledPolicy, type EffectivePolicy } from '@skillgate/policy';
 import { GatewayError, codes } from '@skillgate/wire';
 import { parseAllDocuments } from 'yaml';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from '../prom.js';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 import { errMessage } from './kube-errors.js';

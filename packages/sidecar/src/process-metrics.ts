@@ -1,0 +1,47 @@
+// The process metrics a sidecar exports, under prom-client's default names (with the sidecar's
+// prefix): CPU seconds, resident memory, heap, open file descriptors, start time, event-loop delay
+// and the Node.js version. Computed when Prometheus scrapes, from process.* and /proc; between
+// scrapes only the event-loop delay histogram runs (perf_hooks, 10 ms resolution, as prom-client's).
+import { readdirSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Counter, Gauge, type Registry } from './prom.js';
+
+export function registerProcessMetrics(registry: Registry, prefix: string): void {
+  const registers = [registry];
+  const gauge = (name: string, help: string, value: () => number | undefined) =>
+    new Gauge({ name: `${prefix}${name}`, help, registers, collect() { const v = value(); if (v !== undefined) this.set(v); } });
+
+  let cpu = process.cpuUsage();
+  const user = new Counter({ name: `${prefix}process_cpu_user_seconds_total`, help: 'User CPU time spent in seconds.', registers });
+  const system = new Counter({ name: `${prefix}process_cpu_system_seconds_total`, help: 'System CPU time spent in seconds.', registers });
+  new Counter({
+    name: `${prefix}process_cpu_seconds_total`, help: 'Total user and system CPU time spent in seconds.', registers,
+    collect() {
+      const now = process.cpuUsage();
+      const u = (now.user - cpu.user) / 1e6;
+      const s = (now.system - cpu.system) / 1e6;
+      cpu = now;
+      user.inc(u);
+      system.inc(s);
+      this.inc(u + s);
+    },
+  });
+  const started = Math.round(Date.now() / 1000 - process.uptime());
+  gauge('process_start_time_seconds', 'Start time of the process since unix epoch in seconds.', () => started);
+  gauge('process_resident_memory_bytes', 'Resident memory size in bytes.', () => process.memoryUsage.rss());
+  gauge('process_open_fds', 'Number of open file descriptors.', () => {
+    try { return readdirSync('/proc/self/fd').length - 1; } catch { return undefined; } // not Linux
+  });
+  gauge('nodejs_heap_size_used_bytes', 'V8 heap used in bytes.', () => process.memoryUsage().heapUsed);
+  gauge('nodejs_heap_size_total_bytes', 'V8 heap size in bytes.', () => process.memoryUsage().heapTotal);
+  gauge('nodejs_external_memory_bytes', 'Memory of C++ objects bound to JavaScript objects, in bytes.', () => process.memoryUsage().external);
+
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  gauge('nodejs_eventloop_lag_mean_seconds', 'Mean event-loop delay in seconds.', () => (delay.mean || 0) / 1e9);
+  gauge('nodejs_eventloop_lag_p99_seconds', '99th percentile event-loop delay in seconds.', () => delay.percentile(99) / 1e9);
+  gauge('nodejs_eventloop_lag_max_seconds', 'Largest event-loop delay in seconds.', () => delay.max / 1e9);
+
+  new Gauge({ name: `${prefix}nodejs_version_info`, help: 'Node.js version info.', labelNames: ['version'] as const, registers })
+    .set({ version: process.version }, 1);
+}
