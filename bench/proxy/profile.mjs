@@ -3,7 +3,7 @@
 // core, runs wrk (32 connections, non-streaming) and prints req/s, CPU per request and the profile
 // summary. Loopback only; stops what it started.
 //
-// Usage: node bench/proxy/profile.mjs [full|sidecar|bare] [seconds] [--heap]
+// Usage: node bench/proxy/profile.mjs [full|sidecar|bare] [seconds] [--latency] [--sse] [--heap|--alloc|--strace]
 import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +22,8 @@ const seconds = Number(process.argv[3] ?? 10);
 const heap = process.argv.includes('--heap');
 const alloc = process.argv.includes('--alloc'); // every allocation sampled, collected or not
 const strace = process.argv.includes('--strace');
-const oneConnection = process.argv.includes('--latency'); // sequential requests on one connection, everything on CPU 1, instead of wrk // syscall counts (strace -c) instead of a CPU profile
+const oneConnection = process.argv.includes('--latency');
+const sse = process.argv.includes('--sse'); // the streaming fixture instead of the JSON answer // sequential requests on one connection, everything on CPU 1, instead of wrk // syscall counts (strace -c) instead of a CPU profile
 const dir = join(root, 'bench/results/profile', which);
 rmSync(dir, { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
@@ -44,13 +45,14 @@ const child = strace
 try {
   pin(child.pid, 1);
   pin(upstream.pid, 0);
-  const body = JSON.stringify({ model: 'claude-3-opus-latest', max_tokens: 64, messages: [{ role: 'user', content: 'Say hello.' }] });
+  const body = JSON.stringify({ model: 'claude-3-opus-latest', max_tokens: 64, messages: [{ role: 'user', content: 'Say hello.' }], ...(sse ? { stream: true } : {}) });
+  const path = sse ? '/v1/messages?bench=sse' : '/v1/messages';
   const headers = { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'k' };
   let load;
   if (oneConnection) {
     pin(process.pid, 1);
     pin(upstream.pid, 1);
-    const client = latencyClient({ url: child.url, path: '/v1/messages', headers, body, expectBytes: readFileSync(join(here, 'upstream/messages.json')).length });
+    const client = latencyClient({ url: child.url, path, headers, body, expectBytes: readFileSync(join(here, sse ? 'upstream/messages.sse' : 'upstream/messages.json')).length });
     for (let i = 0; i < 300; i++) await client.once();
     const samples = [];
     const end = Date.now() + seconds * 1000;
@@ -60,7 +62,7 @@ try {
     console.log(`one connection: p50 ${Math.round(s.p50)} µs, p99 ${Math.round(s.p99)} µs over ${samples.length} requests (round trip through the proxy)`);
     load = { requests: samples.length + 300 };
   } else {
-    load = await runWrk({ url: child.url, path: '/v1/messages', headers, body, connections: 32, seconds, cpu: 0 });
+    load = await runWrk({ url: child.url, path, headers, body, connections: 32, seconds, cpu: 0 });
   }
   if (strace) {
     // Stop the traced node (strace's child) so strace writes its summary and exits.
