@@ -11,9 +11,16 @@ import type { MaskResult } from './masker.js';
 export interface TextMemoOptions {
   /** Strings shorter than this are masked directly (cheaper than a lookup). */
   minChars: number;
-  /** Total characters kept (keys), beyond which the least recently used entries are dropped. */
+  /**
+   * What the memo may hold, in characters: each entry counts its text, its masked text and a fixed
+   * ENTRY_OVERHEAD for the entry itself (so many short texts are bounded as well as a few long ones).
+   * Beyond it the least recently used entries are dropped.
+   */
   maxChars: number;
 }
+
+/** What an entry costs beyond its two strings (map slot, result object, findings array), in characters. */
+export const ENTRY_OVERHEAD = 96;
 
 export const DEFAULT_TEXT_MEMO: TextMemoOptions = { minChars: 1, maxChars: 16 * 1024 * 1024 };
 
@@ -37,12 +44,16 @@ export class TextMemo {
     this.misses++;
     const result = this.mask(text);
     this.entries.set(text, { masked: result.masked, findings: result.findings.map((f) => ({ ...f })) });
-    this.chars += text.length;
-    for (const key of this.entries.keys()) {
+    this.chars += cost(text, result.masked);
+    for (const [key, kept] of this.entries) {
       if (this.chars <= this.opts.maxChars) break;
       this.entries.delete(key);
-      this.chars -= key.length;
+      this.chars -= cost(key, kept.masked);
     }
     return result;
   }
+}
+
+function cost(text: string, masked: string): number {
+  return text.length + (masked === text ? 0 : masked.length) + ENTRY_OVERHEAD;
 }

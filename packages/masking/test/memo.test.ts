@@ -37,15 +37,27 @@ describe('the resent-history memo', () => {
   });
 
   it('is bounded: entries beyond maxChars are dropped, least recently used first', () => {
-    const memo = createMasker(undefined, { key: KEY, memo: { minChars: 10, maxChars: 100 } });
+    // Each entry costs its text (83 characters, nothing to mask) and a fixed overhead of 96: one fits in 300, two do not.
+    const memo = createMasker(undefined, { key: KEY, memo: { minChars: 10, maxChars: 300 } });
     const a = `first text to remember ${'a'.repeat(60)}`;
     const b = `second text that pushes ${'b'.repeat(60)}`;
     memo.maskText(a);
-    memo.maskText(b); // a + b exceed 100 characters: a goes
+    memo.maskText(b); // a + b exceed 300: a goes
     memo.maskText(a);
     expect(memo.memoStats()).toEqual({ hits: 0, misses: 3 });
     memo.maskText(a);
     expect(memo.memoStats()!.hits).toBe(1);
+  });
+
+  it('bounds many short texts as well as a few long ones: every entry pays a fixed overhead', () => {
+    const memo = createMasker(undefined, { key: KEY, memo: { minChars: 1, maxChars: 10_000 } });
+    const texts = Array.from({ length: 1000 }, (_, i) => `t${i}`);
+    for (const t of texts) memo.maskText(t);
+    // At ~100 characters an entry, about a hundred fit: the oldest are gone, the newest are kept.
+    for (const t of texts.slice(0, 10)) memo.maskText(t);
+    expect(memo.memoStats()).toEqual({ hits: 0, misses: 1010 });
+    for (const t of texts.slice(-50)) memo.maskText(t);
+    expect(memo.memoStats()!.hits).toBe(50);
   });
 
   it('is never used by a tokenizing masker, whose vault must see every value', () => {
