@@ -33,7 +33,7 @@ const upstream = await startNginx(findNginx(), 'upstream', upPort, (p) => upstre
 const token = `bench${randomBytes(4).toString('hex')}`;
 const env = which === 'full' ? {
   REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-  SKILLGATE_SKILL: token, SKILLGATE_NAMESPACE: token, SKILLGATE_POD_NAME: token,
+  SKILLGATE_SKILL: token, SKILLGATE_NAMESPACE: token, SKILLGATE_POD_NAME: token, SKILLGATE_REDIS_PREFIX: `${token}:`,
   SKILLGATE_POLICY_FILE: resolve(process.env.BENCH_POLICY_FILE ?? join(here, 'policy.yaml')),
 } : {};
 if (alloc) env.BENCH_ALLOC_PROFILE = join(dir, 'alloc.heapprofile');
