@@ -3,14 +3,14 @@
 // core, runs wrk (32 connections, non-streaming) and prints req/s, CPU per request and the profile
 // summary. Loopback only; stops what it started.
 //
-// Usage: node bench/proxy/profile.mjs [full|sidecar|bare] [seconds] [--latency] [--sse] [--heap|--alloc|--strace]
-import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+// Usage: node bench/proxy/profile.mjs [full|sidecar|bare] [seconds] [--latency] [--sse] [--heap|--alloc|--strace] [--mem-limit=256M]
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { findNginx, startNginx, upstreamConfig } from '../lib/nginx.mjs';
-import { freePort, startReadyChild, pin } from '../lib/process.mjs';
+import { freePort, startReadyChild, pin, memoryMb } from '../lib/process.mjs';
 import { runWrk } from '../lib/wrk.mjs';
 import { latencyClient, summarise } from '../lib/latency.mjs';
 import { summariseProfile } from '../lib/cpu-profile.mjs';
@@ -23,7 +23,10 @@ const heap = process.argv.includes('--heap');
 const alloc = process.argv.includes('--alloc'); // every allocation sampled, collected or not
 const strace = process.argv.includes('--strace');
 const oneConnection = process.argv.includes('--latency');
-const sse = process.argv.includes('--sse'); // the streaming fixture instead of the JSON answer // sequential requests on one connection, everything on CPU 1, instead of wrk // syscall counts (strace -c) instead of a CPU profile
+const sse = process.argv.includes('--sse');
+// --mem-limit=256M: run the proxy in a memory cgroup (v1 or v2, as root) with that limit, as a pod's
+// container limit would: Node sizes its heap from it, so GC behaves as in the cluster.
+const memLimit = process.argv.find((a) => a.startsWith('--mem-limit='))?.slice('--mem-limit='.length); // the streaming fixture instead of the JSON answer // sequential requests on one connection, everything on CPU 1, instead of wrk // syscall counts (strace -c) instead of a CPU profile
 const dir = join(root, 'bench/results/profile', which);
 rmSync(dir, { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
@@ -39,9 +42,18 @@ const env = which === 'full' ? {
 if (alloc) env.BENCH_ALLOC_PROFILE = join(dir, 'alloc.heapprofile');
 const script = which === 'bare' ? [join(here, 'bare-proxy.mjs')] : [join(here, 'sidecar.mjs'), ...(which === 'full' ? ['--full'] : [])];
 const flags = alloc ? [] : heap ? ['--heap-prof', `--heap-prof-dir=${dir}`] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+let cgroupDir;
+if (memLimit) {
+  const bytes = String(Number.parseInt(memLimit, 10) * ({ K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[memLimit.slice(-1).toUpperCase()] ?? 1));
+  const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers') && !existsSync('/sys/fs/cgroup/memory');
+  cgroupDir = v2 ? `/sys/fs/cgroup/skillgate-bench-${process.pid}` : `/sys/fs/cgroup/memory/skillgate-bench-${process.pid}`;
+  mkdirSync(cgroupDir);
+  writeFileSync(join(cgroupDir, v2 ? 'memory.max' : 'memory.limit_in_bytes'), bytes);
+}
+const inCgroup = (command, args) => (cgroupDir ? ['sh', ['-c', `echo $$ > ${cgroupDir}/cgroup.procs && exec "$0" "$@"`, command, ...args]] : [command, args]);
 const child = strace
   ? await startReadyChild(which, 'strace', [...(process.env.STRACE_ARGS ? process.env.STRACE_ARGS.split(' ') : ['-c']), '-f', '-o', join(dir, 'strace.txt'), process.execPath, ...script, upstream.url], { env })
-  : await startReadyChild(which, process.execPath, [...flags, ...script, upstream.url], { env });
+  : await startReadyChild(which, ...inCgroup(process.execPath, [...flags, ...script, upstream.url]), { env });
 try {
   pin(child.pid, 1);
   pin(upstream.pid, 0);
@@ -64,6 +76,8 @@ try {
   } else {
     load = await runWrk({ url: child.url, path, headers, body, connections: 32, seconds, cpu: 0 });
   }
+  const after = memoryMb(child.pid);
+  console.log(`RSS right after the load: ${Math.round(after.rss)} MB (anon ${Math.round(after.anon)} MB)`);
   if (strace) {
     // Stop the traced node (strace's child) so strace writes its summary and exits.
     const traced = execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).trim().split('\n')[0];
@@ -93,6 +107,10 @@ try {
 } finally {
   await child.stop().catch(() => undefined);
   await upstream.stop();
+  if (cgroupDir) {
+    await new Promise((r) => setTimeout(r, 300));
+    rmdirSync(cgroupDir); // empty once the proxy has exited
+  }
   if (which === 'full') {
     const keys = execFileSync('redis-cli', ['--scan', '--pattern', `*${token}*`], { encoding: 'utf8' }).split('\n').filter(Boolean);
     for (let i = 0; i < keys.length; i += 100) execFileSync('redis-cli', ['del', ...keys.slice(i, i + 100)], { stdio: 'ignore' });

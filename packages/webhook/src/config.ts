@@ -7,7 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import type { ResourceRequirements } from './pod.js';
 
 /** Version of the injection template, recorded in the pod annotation skillgate.dev/injected. */
-export const INJECTOR_VERSION = '0.2.1';
+export const INJECTOR_VERSION = '0.2.2';
 
 /** skillgate's release, the default tag of the image the injected containers run. */
 export const APP_VERSION = '0.1.0';

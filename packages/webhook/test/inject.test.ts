@@ -4,7 +4,7 @@ import { INJECTOR_VERSION, parseWebhookConfig } from '../src/config.js';
 import { createCertificateAuthority } from '../src/dev-cert.js';
 import {
   CLAUDE_BASE_URL, CONTROLLER_CA_ENV, EGRESS_PROXY_URL, INIT_CONTAINER, KUBE_API_VOLUME, PODINFO_VOLUME, SIDECAR_CONTAINER, TOKEN_VOLUME, UPSTREAM_VOLUME,
-  injectPod, injectedPod, sidecarContainer,
+  injectPod, injectedPod, quantityMiB, sidecarContainer, sidecarNodeOptions,
 } from '../src/inject.js';
 import { applyPatch } from '../src/json-patch.js';
 import type { Container, EnvVar, Pod } from '../src/pod.js';
@@ -136,6 +136,21 @@ describe('injectPod', () => {
     expect(byName.get('REDIS_URL')!.value).toBe('redis://redis.skillgate-system.svc:6379');
     expect(byName.get('SKILLGATE_CONTROLLER_URL')!.value).toMatch(/^https:/);
     expect(byName.get('SKILLGATE_TOKEN_FILE')!.value).toBe('/var/run/secrets/skillgate/token');
+  });
+
+  test("the sidecar's V8 heap follows its memory limit: a 16 MB young generation, old generation at 60 % of the limit", () => {
+    const nodeOptions = (c: Container) => c.env!.find((e) => e.name === 'NODE_OPTIONS')!.value;
+    expect(nodeOptions(sidecarContainer(config()))).toBe('--max-semi-space-size=16 --max-old-space-size=153'); // default limit 256Mi
+    const big = config({ sidecarResources: { requests: { memory: '128Mi' }, limits: { memory: '1Gi' } } });
+    expect(nodeOptions(sidecarContainer(big))).toBe('--max-semi-space-size=16 --max-old-space-size=614');
+    expect(nodeOptions(sidecarContainer(config({ sidecarResources: { requests: { memory: '64Mi' } } })))).toBe('--max-semi-space-size=16');
+    expect(sidecarNodeOptions('64Mi')).toBe('--max-semi-space-size=16'); // too small to cap usefully
+    expect(quantityMiB('268435456')).toBe(256);
+    expect(quantityMiB('512M')).toBeCloseTo(488.28, 2);
+    expect(quantityMiB('0.5Gi')).toBe(512);
+    expect(quantityMiB('lots')).toBeUndefined();
+    // Only the sidecar: the skill's own containers keep whatever NODE_OPTIONS they had.
+    expect(injected().spec.containers[0]!.env!.some((e) => e.name === 'NODE_OPTIONS')).toBe(false);
   });
 
   test('the sidecar gets the controller CA as SKILLGATE_CONTROLLER_CA only when one is configured, and re-injection changes nothing', () => {
