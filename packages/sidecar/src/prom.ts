@@ -8,10 +8,19 @@ import type * as Prom from 'prom-client';
 
 const require = createRequire(import.meta.url);
 
-export const Registry = require('prom-client/lib/registry') as typeof Prom.Registry;
-export const Counter = require('prom-client/lib/counter') as typeof Prom.Counter;
-export const Gauge = require('prom-client/lib/gauge') as typeof Prom.Gauge;
-export const Histogram = require('prom-client/lib/histogram') as typeof Prom.Histogram;
+/** prom-client/lib/<name>; should a later prom-client close its lib/ folder, the index instead. */
+function load<T>(name: string, exported: keyof typeof Prom): T {
+  try {
+    return require(`prom-client/lib/${name}`) as T;
+  } catch {
+    return (require('prom-client') as typeof Prom)[exported] as T;
+  }
+}
+
+export const Registry = load<typeof Prom.Registry>('registry', 'Registry');
+export const Counter = load<typeof Prom.Counter>('counter', 'Counter');
+export const Gauge = load<typeof Prom.Gauge>('gauge', 'Gauge');
+export const Histogram = load<typeof Prom.Histogram>('histogram', 'Histogram');
 export type Registry = Prom.Registry;
 export type Counter<T extends string = string> = Prom.Counter<T>;
 export type Gauge<T extends string = string> = Prom.Gauge<T>;
