@@ -3,7 +3,7 @@
 // core, runs wrk (32 connections, non-streaming) and prints req/s, CPU per request and the profile
 // summary. Loopback only; stops what it started.
 //
-// Usage: node bench/proxy/profile.mjs [full|sidecar|bare] [seconds] [--latency] [--sse] [--heap|--alloc|--strace] [--mem-limit=256M]
+// Usage: node bench/proxy/profile.mjs [full|sidecar|bare] [seconds] [--latency] [--sse] [--heap|--alloc|--strace|--no-profile] [--mem-limit=256M]
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,7 +41,8 @@ const env = which === 'full' ? {
 } : {};
 if (alloc) env.BENCH_ALLOC_PROFILE = join(dir, 'alloc.heapprofile');
 const script = which === 'bare' ? [join(here, 'bare-proxy.mjs')] : [join(here, 'sidecar.mjs'), ...(which === 'full' ? ['--full'] : [])];
-const flags = alloc ? [] : heap ? ['--heap-prof', `--heap-prof-dir=${dir}`] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+const noProfile = process.argv.includes('--no-profile'); // just the load (and RSS): clean timings
+const flags = alloc || noProfile ? [] : heap ? ['--heap-prof', `--heap-prof-dir=${dir}`] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
 let cgroupDir;
 if (memLimit) {
   const bytes = String(Number.parseInt(memLimit, 10) * ({ K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[memLimit.slice(-1).toUpperCase()] ?? 1));
@@ -92,6 +93,8 @@ try {
       const m = /^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)$/.exec(line);
       if (m && Number(m[1]) > load.requests / 20) console.log(`  ${m[2]}: ${(Number(m[1]) / load.requests).toFixed(2)} per request`);
     }
+  } else if (noProfile) {
+    // nothing more to report
   } else if (alloc) {
     console.log(`allocation profile in ${env.BENCH_ALLOC_PROFILE} (${load.requests} requests)`);
   } else if (!heap) {

@@ -127,22 +127,13 @@ function pipeBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessage
       }
       writeOut(x, upstreamRes, chunk);
     });
-    let ended = false;
     upstreamRes.on('end', () => {
-      ended = true;
       x.res.end();
+      if (cap >= 0 && kept <= cap) ctx.journal.responseBody(x, keep.length === 1 ? keep[0]! : Buffer.concat(keep, kept));
       x.outcome ??= 'complete';
-      if (cap < 0 || kept > cap) return resolve();
-      // The answer's last bytes go out when the socket is uncorked, at the next tick: the record's
-      // copy is masked and sealed after that (setImmediate), not in front of the skill's answer.
-      const body = keep.length === 1 ? keep[0]! : Buffer.concat(keep, kept);
-      setImmediate(() => {
-        ctx.journal.responseBody(x, body);
-        resolve();
-      });
+      resolve();
     });
     upstreamRes.on('close', () => {
-      if (ended) return;
       if (!upstreamRes.complete && !x.res.writableEnded) {
         // Mid-body failure of a non-streaming answer: the only honest signal is to cut the connection.
         x.outcome = x.abort.aborted ? x.outcome ?? 'client_aborted' : 'upstream_broken';
