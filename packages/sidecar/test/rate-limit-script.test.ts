@@ -4,6 +4,21 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { redisRateLimiter } from '../src/cluster/guard.js';
 
+/** The client, counting the script calls (EVALSHA/EVAL) made through it. */
+function countingScripts(redis: Redis): { client: Redis; calls: () => number } {
+  let calls = 0;
+  const client = new Proxy(redis, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if ((prop === 'evalsha' || prop === 'eval') && typeof v === 'function') {
+        return (...args: unknown[]) => { calls++; return (v as (...a: unknown[]) => unknown).apply(target, args); };
+      }
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { client, calls: () => calls };
+}
+
 it('counts requests by SHA and recovers from a Redis without the script', async () => {
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
   const prefix = `test-rl-${randomBytes(4).toString('hex')}:`;
@@ -27,16 +42,7 @@ it('counts requests by SHA and recovers from a Redis without the script', async 
 it('decides concurrent takes in order, exactly, in fewer round trips than takes', async () => {
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
   const prefix = `test-rl-${randomBytes(4).toString('hex')}:`;
-  let calls = 0;
-  const counted = new Proxy(redis, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      if ((prop === 'evalsha' || prop === 'eval') && typeof v === 'function') {
-        return (...args: unknown[]) => { calls++; return (v as (...a: unknown[]) => unknown).apply(target, args); };
-      }
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
+  const { client: counted, calls: scriptCalls } = countingScripts(redis);
   try {
     const limiter = redisRateLimiter(counted, { prefix });
     const identity = { namespace: 'ns', serviceAccount: 'sa', pod: 'p', skill: 'burst', owner: 'o@example.com' };
@@ -47,7 +53,7 @@ it('decides concurrent takes in order, exactly, in fewer round trips than takes'
     // Order is kept: the first 25 takes are the admitted ones.
     expect(results.slice(0, 25).every((r) => r === undefined)).toBe(true);
     expect(results.slice(25).every((r) => r?.kind === 'requests' && r.retryAfterSeconds >= 1)).toBe(true);
-    expect(calls).toBeLessThan(40);
+    expect(scriptCalls()).toBeLessThan(40);
     const keys = await redis.keys(`${prefix}rl:*`);
     const counts = Object.fromEntries(await Promise.all(keys.map(async (k) => [k.includes(':r:') ? 'requests' : 'tokens', Number(await redis.get(k))])));
     // Every admitted request is counted; tokens include what is left of a lease (at most 1/20).
@@ -67,40 +73,31 @@ it('decides concurrent takes in order, exactly, in fewer round trips than takes'
 it('spends a lease of 1/20 of the limit locally, and lets it lapse with its minute', async () => {
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
   const prefix = `test-rl-${randomBytes(4).toString('hex')}:`;
-  let calls = 0;
-  const counted = new Proxy(redis, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      if ((prop === 'evalsha' || prop === 'eval') && typeof v === 'function') {
-        return (...args: unknown[]) => { calls++; return (v as (...a: unknown[]) => unknown).apply(target, args); };
-      }
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
+  const { client: counted, calls: scriptCalls } = countingScripts(redis);
   let t = 600_000; // the start of a minute
   try {
     const limiter = redisRateLimiter(counted, { prefix, now: () => t });
     const identity = { namespace: 'ns', serviceAccount: 'sa', pod: 'p', skill: 'lease', owner: 'o@example.com' };
     const limits = { requestsPerMinute: { value: 100, policy: 'ns/p' } };
     for (let i = 0; i < 6; i++) expect(await limiter.take(identity, limits, 10)).toBeUndefined();
-    expect(calls).toBe(1); // one call admitted the first and leased 5 more
+    expect(scriptCalls()).toBe(1); // one call admitted the first and leased 5 more
     expect(Number(await redis.get(`${prefix}rl:{ns/lease}:r:10`))).toBe(6);
     expect(await limiter.take(identity, limits, 10)).toBeUndefined();
-    expect(calls).toBe(2);
+    expect(scriptCalls()).toBe(2);
     t += 60_000; // the next minute: what is left of the lease lapses
     expect(await limiter.take(identity, limits, 10)).toBeUndefined();
-    expect(calls).toBe(3);
+    expect(scriptCalls()).toBe(3);
     // Another replica sharing the count is refused once the limit (leases included) is reached.
     const other = redisRateLimiter(redis, { prefix, now: () => t });
     let admitted = 0;
     while ((await other.take(identity, limits, 10)) === undefined) admitted++;
     expect(admitted).toBeGreaterThanOrEqual(100 - 12 - 6 - 5); // the previous minute still weighs in
     // Under 20 per minute nothing is leased: every take asks Redis.
-    const before = calls;
+    const before = scriptCalls();
     const small = { requestsPerMinute: { value: 10, policy: 'ns/small' } };
     const smallId = { ...identity, skill: 'small' };
     for (let i = 0; i < 3; i++) await limiter.take(smallId, small, 10);
-    expect(calls - before).toBe(3);
+    expect(scriptCalls() - before).toBe(3);
   } finally {
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length) await redis.del(...keys);
