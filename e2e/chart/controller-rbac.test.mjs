@@ -121,7 +121,7 @@ const WATCHES = {
   '`/apis/${GROUP}/${VERSION}/${SKILLPOLICIES.plural}`': [needs('watch', 'skillpolicies', { group: G })],
   "'/api/v1/pods'": [needs('watch', 'pods')],
   "'/api/v1/namespaces'": [needs('watch', 'namespaces')],
-  '`/api/v1/namespaces/${this.deps.namespace}/configmaps`': [needs('watch', 'configmaps', { ns: 'release' })],
+  '`/api/v1/namespaces/${deps.namespace}/configmaps`': [needs('watch', 'configmaps', { ns: 'release' })],
 };
 
 /** Every API client call and watch in the controller's sources, as written. */
@@ -136,7 +136,12 @@ function callsInCode() {
       const text = fs.readFileSync(p, 'utf8');
       const where = path.relative(ROOT, p);
       for (const m of text.matchAll(/\b(?:core|custom|authn|coordination|rbac|admission)\.(\w+)\(/g)) clientCalls.set(m[1], where);
-      for (const m of text.matchAll(/(?:\bwatch|\))\.watch\(\s*([^,]+?),/g)) watches.set(m[1].trim(), where);
+      for (const m of text.matchAll(/(?:\bwatch|\))\.watch\(\s*([^,]+?),/g)) {
+        // The shared list-watch loop (list-watch.ts) watches whatever path its callers give it:
+        // those paths are found at the callers, in `new ListWatch(..., { path: ... })`.
+        if (m[1].trim() !== 'this.spec.path') watches.set(m[1].trim(), where);
+      }
+      for (const m of text.matchAll(/new ListWatch\b[^;]*?\bpath:\s*([^,]+?),/g)) watches.set(m[1].trim(), where);
     }
   };
   walk(path.join(ROOT, 'packages/controller/src'));

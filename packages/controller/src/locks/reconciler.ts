@@ -16,6 +16,7 @@ import {
   type Lock, type LockFeedPublisher,
 } from '@skillgate/identity';
 import { SKILLLOCKS, describeApiError, mergePatch, statusOf, type KubeClients } from '../kube.js';
+import { ListWatch, type WatchPhase } from '../list-watch.js';
 import type { Logger } from '../log.js';
 import type { ControllerMetrics } from '../metrics.js';
 import { emit, type ControllerEvents } from '../events.js';
@@ -51,30 +52,32 @@ export class LockReconciler implements Reconciler {
   private readonly provisional = new Map<string, number>();
   /** Set while this replica leads: the feed's only writer. */
   private publisher: LockFeedPublisher | undefined;
-  private resourceVersion: string | undefined;
-  private watchAbort: AbortController | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
-  private restartTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private listed = false;
-  private watching = false;
   private readonly clock: () => number;
+  private readonly feed: ListWatch<SkillLock>;
 
   constructor(private readonly deps: LockReconcilerDeps) {
     this.clock = deps.clock ?? Date.now;
+    this.feed = new ListWatch<SkillLock>(deps.kube.watch, {
+      what: 'SkillLock', path: WATCH_PATH,
+      list: () => this.relist(),
+      event: (phase, obj) => {
+        void this.onEvent(phase, obj).catch((err: Error) => this.deps.log.error({ err: err.message, phase }, 'SkillLock event failed'));
+      },
+    }, deps.log);
   }
 
   async start(): Promise<void> {
-    await this.relist();
-    await this.watch();
+    await this.feed.start();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.watchAbort?.abort();
+    this.feed.stop();
     clearTimeout(this.expiryTimer);
-    clearTimeout(this.restartTimer);
     await this.follow();
   }
 
@@ -129,7 +132,7 @@ export class LockReconciler implements Reconciler {
   readiness(): string[] {
     const problems: string[] = [];
     if (!this.listed) problems.push('SkillLocks not listed yet');
-    if (!this.watching) problems.push('SkillLock watch not running');
+    if (!this.feed.watching) problems.push('SkillLock watch not running');
     return problems;
   }
 
@@ -173,9 +176,9 @@ export class LockReconciler implements Reconciler {
     }
   }
 
-  private async relist(): Promise<void> {
+  /** List every SkillLock, publish the whole set when leading; the list's resourceVersion for the watch. */
+  private async relist(): Promise<string | undefined> {
     const res = await this.deps.kube.custom.listClusterCustomObject({ ...SKILLLOCKS }) as { items: SkillLock[]; metadata?: { resourceVersion?: string } };
-    this.resourceVersion = res.metadata?.resourceVersion;
     this.resources.clear();
     for (const item of res.items) this.resources.set(item.metadata.name, item);
     const now = this.clock();
@@ -203,44 +206,10 @@ export class LockReconciler implements Reconciler {
     }
     this.scheduleExpiry();
     this.updateGauges();
+    return res.metadata?.resourceVersion;
   }
 
-  private async watch(): Promise<void> {
-    if (this.stopped) return;
-    this.watchAbort = await this.deps.kube.watch.watch(
-      WATCH_PATH,
-      { allowWatchBookmarks: true, ...(this.resourceVersion ? { resourceVersion: this.resourceVersion } : {}) },
-      (phase: string, obj: SkillLock & { code?: number }) => {
-        void this.onEvent(phase, obj).catch((err: Error) => this.deps.log.error({ err: err.message, phase }, 'SkillLock event failed'));
-      },
-      (err: unknown) => {
-        this.watching = false;
-        if (this.stopped) return;
-        if (err) this.deps.log.warn({ err: describeApiError(err) }, 'SkillLock watch ended; relisting');
-        this.restart();
-      },
-    );
-    this.watching = true;
-  }
-
-  private restart(delayMs = 500): void {
-    clearTimeout(this.restartTimer);
-    this.restartTimer = setTimeout(() => {
-      this.relist().then(() => this.watch()).catch((err: unknown) => {
-        this.deps.log.warn({ err: describeApiError(err) }, 'SkillLock relist failed; retrying');
-        this.restart(Math.min(delayMs * 2, 10_000));
-      });
-    }, delayMs);
-  }
-
-  private async onEvent(phase: string, obj: SkillLock & { code?: number }): Promise<void> {
-    if (phase === 'ERROR') {
-      // Typically 410 Gone: our resourceVersion is too old. Start over.
-      this.watchAbort?.abort();
-      return;
-    }
-    if (obj?.metadata?.resourceVersion) this.resourceVersion = obj.metadata.resourceVersion;
-    if (phase === 'BOOKMARK') return;
+  private async onEvent(phase: WatchPhase, obj: SkillLock): Promise<void> {
     const name = obj.metadata.name;
     this.provisional.delete(name);
     if (phase === 'DELETED') {

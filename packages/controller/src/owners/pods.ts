@@ -11,6 +11,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { ANNOTATION_OWNER, LABEL_SKILL } from '@skillgate/api';
 import { normalizeOwner } from '@skillgate/identity';
 import { describeApiError, type KubeClients } from '../kube.js';
+import { ListWatch } from '../list-watch.js';
 import type { Logger } from '../log.js';
 import type { Reconciler } from '../reconciler.js';
 
@@ -61,29 +62,33 @@ export function skillPodOf(pod: V1Pod): SkillPod | undefined {
 export class PodOwnerWatcher implements Reconciler {
   readonly name = 'skill-pods';
   private readonly pods = new Map<string, SkillPod>();
-  private resourceVersion: string | undefined;
-  private watchAbort: AbortController | undefined;
-  private restartTimer: NodeJS.Timeout | undefined;
-  private stopped = false;
-  private watching = false;
   /** Owners a registration is in flight for, so a burst of pods writes one record. */
   private readonly registering = new Set<string>();
+  private readonly feed: ListWatch<V1Pod>;
 
-  constructor(private readonly deps: PodOwnerWatcherDeps) {}
+  constructor(private readonly deps: PodOwnerWatcherDeps) {
+    this.feed = new ListWatch<V1Pod>(deps.kube.watch, {
+      what: 'skill pod', path: '/api/v1/pods', query: { labelSelector: LABEL_SKILL },
+      list: () => this.relist(),
+      event: (phase, pod) => {
+        const sp = skillPodOf(pod);
+        if (!sp) return;
+        if (phase === 'DELETED') { this.pods.delete(`${sp.namespace}/${sp.pod}`); return; }
+        void this.observe(sp).catch((err: Error) => this.deps.log.error({ err: err.message, pod: `${sp.namespace}/${sp.pod}` }, 'skill pod event failed'));
+      },
+    }, deps.log);
+  }
 
   async start(): Promise<void> {
-    await this.relist();
-    await this.watch();
+    await this.feed.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.watchAbort?.abort();
-    clearTimeout(this.restartTimer);
+    this.feed.stop();
   }
 
   readiness(): string[] {
-    return this.watching ? [] : ['skill pod watch not running'];
+    return this.feed.watching ? [] : ['skill pod watch not running'];
   }
 
   /** Pods whose annotation names this owner now. */
@@ -102,9 +107,8 @@ export class PodOwnerWatcher implements Reconciler {
     for (const p of this.pods.values()) await this.register(p);
   }
 
-  private async relist(): Promise<void> {
+  private async relist(): Promise<string | undefined> {
     const res = await this.deps.kube.core.listPodForAllNamespaces({ labelSelector: LABEL_SKILL });
-    this.resourceVersion = res.metadata?.resourceVersion;
     const seen = new Set<string>();
     for (const pod of res.items) {
       const sp = skillPodOf(pod);
@@ -113,33 +117,7 @@ export class PodOwnerWatcher implements Reconciler {
       await this.observe(sp);
     }
     for (const key of [...this.pods.keys()]) if (!seen.has(key)) this.pods.delete(key);
-  }
-
-  private async watch(): Promise<void> {
-    if (this.stopped) return;
-    this.watchAbort = await this.deps.kube.watch.watch(
-      '/api/v1/pods',
-      { labelSelector: LABEL_SKILL, allowWatchBookmarks: true, ...(this.resourceVersion ? { resourceVersion: this.resourceVersion } : {}) },
-      (phase: string, pod: V1Pod) => {
-        if (pod?.metadata?.resourceVersion) this.resourceVersion = pod.metadata.resourceVersion;
-        if (phase === 'ERROR') { this.watchAbort?.abort(); return; }
-        if (phase === 'BOOKMARK') return;
-        const sp = skillPodOf(pod);
-        if (!sp) return;
-        if (phase === 'DELETED') { this.pods.delete(`${sp.namespace}/${sp.pod}`); return; }
-        void this.observe(sp).catch((err: Error) => this.deps.log.error({ err: err.message, pod: `${sp.namespace}/${sp.pod}` }, 'skill pod event failed'));
-      },
-      (err: unknown) => {
-        this.watching = false;
-        if (this.stopped) return;
-        if (err) this.deps.log.warn({ err: describeApiError(err) }, 'skill pod watch ended; relisting');
-        clearTimeout(this.restartTimer);
-        this.restartTimer = setTimeout(() => {
-          this.relist().then(() => this.watch()).catch((e: unknown) => this.deps.log.warn({ err: describeApiError(e) }, 'skill pod relist failed'));
-        }, 500);
-      },
-    );
-    this.watching = true;
+    return res.metadata?.resourceVersion;
   }
 
   private async observe(sp: SkillPod): Promise<void> {

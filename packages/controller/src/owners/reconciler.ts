@@ -8,7 +8,8 @@
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { OwnerRegistry, revocationLock, type IssuedToken, type Owner } from '@skillgate/identity';
 import type { IssuedTokenIndex } from '../token-exchange/issued.js';
-import { describeApiError, type KubeClients } from '../kube.js';
+import type { KubeClients } from '../kube.js';
+import { ListWatch } from '../list-watch.js';
 import type { Logger } from '../log.js';
 import type { ControllerMetrics } from '../metrics.js';
 import { emit, type ControllerEvents } from '../events.js';
@@ -32,29 +33,35 @@ export interface OwnerReconcilerDeps {
 export class OwnerReconciler implements Reconciler {
   readonly name = 'owners';
   readonly registry = new OwnerRegistry();
-  private resourceVersion: string | undefined;
-  private watchAbort: AbortController | undefined;
-  private restartTimer: NodeJS.Timeout | undefined;
-  private stopped = false;
-  private watching = false;
   private readonly byConfigMap = new Map<string, string>();
   private leading = false;
+  private readonly feed: ListWatch<V1ConfigMap>;
 
-  constructor(private readonly deps: OwnerReconcilerDeps) {}
+  constructor(private readonly deps: OwnerReconcilerDeps) {
+    this.feed = new ListWatch<V1ConfigMap>(deps.kube.watch, {
+      what: 'owner record', path: `/api/v1/namespaces/${deps.namespace}/configmaps`, query: { labelSelector: `${OWNER_RECORD_LABEL}=true` },
+      list: () => this.relist(),
+      event: (phase, cm) => {
+        if (phase === 'DELETED') {
+          const id = this.byConfigMap.get(cm.metadata?.name ?? '');
+          if (id) this.registry.remove(id);
+          return;
+        }
+        void this.observe(cm).catch((err: Error) => this.deps.log.error({ err: err.message }, 'owner record event failed'));
+      },
+    }, deps.log);
+  }
 
   async start(): Promise<void> {
-    await this.relist();
-    await this.watch();
+    await this.feed.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.watchAbort?.abort();
-    clearTimeout(this.restartTimer);
+    this.feed.stop();
   }
 
   readiness(): string[] {
-    return this.watching ? [] : ['owner watch not running'];
+    return this.feed.watching ? [] : ['owner watch not running'];
   }
 
   isActive(email: string): boolean {
@@ -107,39 +114,10 @@ export class OwnerReconciler implements Reconciler {
     return jtis;
   }
 
-  private async relist(): Promise<void> {
+  private async relist(): Promise<string | undefined> {
     const res = await this.deps.kube.core.listNamespacedConfigMap({ namespace: this.deps.namespace, labelSelector: `${OWNER_RECORD_LABEL}=true` });
-    this.resourceVersion = res.metadata?.resourceVersion;
     for (const cm of res.items) await this.observe(cm);
-  }
-
-  private async watch(): Promise<void> {
-    if (this.stopped) return;
-    this.watchAbort = await this.deps.kube.watch.watch(
-      `/api/v1/namespaces/${this.deps.namespace}/configmaps`,
-      { labelSelector: `${OWNER_RECORD_LABEL}=true`, allowWatchBookmarks: true, ...(this.resourceVersion ? { resourceVersion: this.resourceVersion } : {}) },
-      (phase: string, cm: V1ConfigMap) => {
-        if (cm?.metadata?.resourceVersion) this.resourceVersion = cm.metadata.resourceVersion;
-        if (phase === 'ERROR') { this.watchAbort?.abort(); return; }
-        if (phase === 'BOOKMARK') return;
-        if (phase === 'DELETED') {
-          const id = this.byConfigMap.get(cm.metadata?.name ?? '');
-          if (id) this.registry.remove(id);
-          return;
-        }
-        void this.observe(cm).catch((err: Error) => this.deps.log.error({ err: err.message }, 'owner record event failed'));
-      },
-      (err: unknown) => {
-        this.watching = false;
-        if (this.stopped) return;
-        if (err) this.deps.log.warn({ err: describeApiError(err) }, 'owner watch ended; relisting');
-        clearTimeout(this.restartTimer);
-        this.restartTimer = setTimeout(() => {
-          this.relist().then(() => this.watch()).catch((e: unknown) => this.deps.log.warn({ err: describeApiError(e) }, 'owner relist failed'));
-        }, 500);
-      },
-    );
-    this.watching = true;
+    return res.metadata?.resourceVersion;
   }
 
   private async observe(cm: V1ConfigMap): Promise<void> {
