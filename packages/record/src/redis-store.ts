@@ -172,7 +172,7 @@ export class RedisSessionStore implements SessionStore {
     const maxLen = this.retention.maxLen ? String(this.retention.maxLen) : '';
     const minId = !maxLen && this.retention.maxAgeMs ? `${Date.now() - this.retention.maxAgeMs}-0` : '';
     const ttl = this.retention.maxAgeMs ? String(this.retention.maxAgeMs) : '';
-    const calls: Array<Array<string | number>> = [];
+    const calls: Array<[number, ...string[]]> = [];
     for (let i = 0; i < entries.length; i += CHUNK) {
       const keys: string[] = [this.sessionsKey, this.streamsKey];
       const args: string[] = [maxLen, minId, ttl];
@@ -191,10 +191,10 @@ export class RedisSessionStore implements SessionStore {
     // One chunk (the usual batch) is one EVALSHA; several go in one pipeline.
     let errors: unknown[];
     if (calls.length === 1) {
-      errors = [await this.redis.evalsha(APPEND_SHA, ...(calls[0] as [number, ...string[]])).then(() => null, (err: unknown) => err)];
+      errors = [await this.redis.evalsha(APPEND_SHA, ...calls[0]!).then(() => null, (err: unknown) => err)];
     } else {
       const pipeline = this.redis.pipeline();
-      for (const call of calls) pipeline.evalsha(APPEND_SHA, ...(call as [number, ...string[]]));
+      for (const call of calls) pipeline.evalsha(APPEND_SHA, ...call);
       const results = await pipeline.exec();
       if (!results) throw new Error('Redis append failed: no reply');
       errors = results.map(([err]) => err);

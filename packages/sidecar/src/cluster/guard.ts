@@ -270,13 +270,20 @@ const RATE_LIMIT_SHA = createHash('sha1').update(RATE_LIMIT_LUA).digest('hex');
 /** The share of a limit a sidecar leases ahead of use: limits under this many units stay exact. */
 export const RATE_LIMIT_LEASE_DIVISOR = 20;
 
+/** One take's decision as the script returns it: admitted (1/0), kind, retry after (ms), oversize (1/0). */
+type Decided = [number, string, number, number];
+const ADMITTED: Decided = [1, '', 0, 0];
+
 interface PendingTake {
   tokens: number;
-  resolve: (r: [number, string, number, number]) => void;
+  resolve: (r: Decided) => void;
   reject: (err: Error) => void;
 }
 
 interface Lane {
+  skill: string;
+  rpm: number;
+  tpm: number;
   queue: PendingTake[];
   busy: boolean;
   /** The window the lease belongs to, and what is left of it. */
@@ -299,10 +306,16 @@ export function redisRateLimiter(redis: Redis, opts: { prefix: string; windowMs?
   const divisor = opts.leaseDivisor ?? RATE_LIMIT_LEASE_DIVISOR;
   const lanes = new Map<string, Lane>();
 
-  async function flush(lane: Lane, skill: string, rpm: number, tpm: number): Promise<void> {
+  async function flush(lane: Lane): Promise<void> {
+    const { skill, rpm, tpm } = lane;
     while (lane.queue.length > 0) {
       // Takes that queued while the last call was out may be covered by the lease it brought.
-      lane.queue = lane.queue.filter((p) => !(fromLease(lane, rpm, tpm, p.tokens) && (p.resolve([1, '', 0, 0]), true)));
+      const waiting = lane.queue;
+      lane.queue = [];
+      for (const p of waiting) {
+        if (fromLease(lane, p.tokens)) p.resolve(ADMITTED);
+        else lane.queue.push(p);
+      }
       if (lane.queue.length === 0) break;
       const batch = lane.queue.splice(0, 512);
       const t = now();
@@ -335,36 +348,44 @@ export function redisRateLimiter(redis: Redis, opts: { prefix: string; windowMs?
   }
 
   /** Spend the local lease on one take, when it covers it (same window, enough of both). */
-  function fromLease(lane: Lane, rpm: number, tpm: number, tokens: number): boolean {
+  function fromLease(lane: Lane, tokens: number): boolean {
     if (lane.window !== Math.floor(now() / win)) return false;
-    if ((rpm && lane.requests < 1) || (tpm && lane.tokens < tokens)) return false;
-    if (rpm) lane.requests -= 1;
-    if (tpm) lane.tokens -= tokens;
+    if ((lane.rpm && lane.requests < 1) || (lane.tpm && lane.tokens < tokens)) return false;
+    if (lane.rpm) lane.requests -= 1;
+    if (lane.tpm) lane.tokens -= tokens;
     return true;
+  }
+
+  /** The lane of one skill and limit set: its queue, the call in flight, its lease. */
+  function laneOf(skill: string, rpm: number, tpm: number): Lane {
+    const key = `${skill}\u0000${rpm}\u0000${tpm}`;
+    let lane = lanes.get(key);
+    if (!lane) {
+      if (lanes.size >= 1000) lanes.clear(); // policies change rarely; bounded all the same
+      lanes.set(key, (lane = { skill, rpm, tpm, queue: [], busy: false, window: -1, requests: 0, tokens: 0 }));
+    }
+    return lane;
+  }
+
+  /** Ask Redis (with whatever else is waiting in this lane): [admitted, kind, retryMs, oversize]. */
+  function ask(lane: Lane, tokens: number): Promise<Decided> {
+    const result = new Promise<Decided>((resolve, reject) => lane.queue.push({ tokens, resolve, reject }));
+    if (!lane.busy) {
+      lane.busy = true;
+      void flush(lane);
+    }
+    return result;
   }
 
   return {
     async take(identity, limits, tokens) {
-      const skill = `${identity.namespace}/${identity.skill}`;
       const rpm = limits.requestsPerMinute?.value ?? 0;
       const tpm = limits.tokensPerMinute?.value ?? 0;
-      const laneKey = `${skill}\u0000${rpm}\u0000${tpm}`;
-      let lane = lanes.get(laneKey);
-      if (!lane) {
-        if (lanes.size >= 1000) lanes.clear(); // policies change rarely; bounded all the same
-        lanes.set(laneKey, (lane = { queue: [], busy: false, window: -1, requests: 0, tokens: 0 }));
-      }
-      let admitted: number, kindText: string, retryMs: number, oversize: number;
-      if (tpm && tokens > tpm) [admitted, kindText, retryMs, oversize] = [0, 'tokens', 0, 1];
-      else if (fromLease(lane, rpm, tpm, tokens)) return undefined;
-      else {
-        const result = new Promise<[number, string, number, number]>((resolve, reject) => lane!.queue.push({ tokens, resolve, reject }));
-        if (!lane.busy) {
-          lane.busy = true;
-          void flush(lane, skill, rpm, tpm);
-        }
-        [admitted, kindText, retryMs, oversize] = await result;
-      }
+      const lane = laneOf(`${identity.namespace}/${identity.skill}`, rpm, tpm);
+      // A request larger than the whole token limit can never be admitted: no need to ask.
+      const [admitted, kindText, retryMs, oversize] = tpm && tokens > tpm
+        ? [0, 'tokens', 0, 1] as Decided
+        : fromLease(lane, tokens) ? ADMITTED : await ask(lane, tokens);
       if (admitted === 1) return undefined;
       const kind = kindText === 'tokens' ? 'tokens' : 'requests';
       const limit = kind === 'tokens' ? limits.tokensPerMinute! : limits.requestsPerMinute!;
