@@ -25,6 +25,8 @@ export interface RecordJournalOptions {
   recording: () => RecordingSpec | undefined;
   /** The skill identity, for events that belong to no Claude request (egress attempts). */
   identity: () => SkillIdentity;
+  /** How long each request event took to become durable (seconds), for metrics. */
+  onDurable?: (seconds: number) => void;
   /** Findings counted in metrics, by direction. */
   onFindings?: (direction: 'request' | 'response', findings: readonly Finding[]) => void;
   log: Logger;
@@ -54,11 +56,14 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
   const now = opts.now ?? Date.now;
   const state = new WeakMap<Exchange, ExchangeRecord>();
   let previous: PreviousSession | undefined;
+  // The session id this journal minted last (a new time-gap session): nothing is stored under it
+  // yet, so its events need no stored head and stay recordable (spooled) while the store is away.
+  let minted: string | undefined;
 
   // Nothing waits for these events (only the request event is in front of the forward): their
   // writes linger briefly and ride along with the next request's (SessionRecorder lingerMs).
   const append = (draft: EventDraft): void => {
-    opts.recorder.append(draft, { linger: true }).catch((err: Error) => opts.log.error({ err: err.message, kind: draft.kind, requestId: draft.requestId }, 'session event not recorded'));
+    opts.recorder.append(draft, { linger: true, newSession: draft.sessionId === minted }).catch((err: Error) => opts.log.error({ err: err.message, kind: draft.kind, requestId: draft.requestId }, 'session event not recorded'));
   };
   const draftBase = (x: Exchange) => ({ sessionId: x.sessionId!, identity: x.identity!, requestId: x.id });
   const bodiesRecorded = (): boolean => (opts.recording()?.bodies ?? 'masked') === 'masked';
@@ -73,6 +78,8 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
       if (x.request) {
         const r = masker.maskMessagesRequest(x.request);
         opts.onFindings?.('request', r.findings);
+        // Nothing found: the body as the skill sent it is its masked copy (no re-serialisation).
+        if (r.findings.length === 0) return { text: x.body.toString('utf8'), findings: [] };
         return { text: JSON.stringify(r.body), findings: r.findings.map(toRecorded) };
       }
       const r = masker.maskText(x.body.toString('utf8'));
@@ -116,6 +123,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
     sessionFor(x) {
       const choice = chooseSession({ identity: x.identity!, headers: x.req.headers, body: x.request }, opts.recording(), previous, now());
       if (choice.source === 'time-gap') previous = { sessionId: choice.sessionId, lastSeenMs: now() };
+      if (choice.isNew) minted = choice.sessionId;
       state.set(x, { sessionSource: choice.source, findingsSeen: 0, events: 0 });
       return choice.sessionId;
     },
@@ -134,7 +142,9 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
       });
       if (!x.body && x.route.body === 'stream') data.bodyBytes = Number(x.req.headers['content-length'] ?? 0) || 0;
       if (rec?.allowedBy) data.allowedBy = rec.allowedBy;
-      await opts.recorder.append({ ...draftBase(x), kind: 'request', data });
+      const started = process.hrtime.bigint();
+      await opts.recorder.append({ ...draftBase(x), kind: 'request', data }, { newSession: x.sessionId === minted });
+      opts.onDurable?.(Number(process.hrtime.bigint() - started) / 1e9);
     },
 
     responseHead(x, headers: IncomingHttpHeaders, stream) {
@@ -180,7 +190,8 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
           try { parsed = JSON.parse(raw); } catch { parsed = undefined; }
           if (parsed !== undefined) {
             const r = masker.maskMessagesResponse(parsed);
-            text = JSON.stringify(r.body);
+            // Nothing found: record the answer as Claude sent it (no re-serialisation).
+            text = r.findings.length === 0 ? raw : JSON.stringify(r.body);
             findings = r.findings.map(toRecorded);
             opts.onFindings?.('response', r.findings);
           } else {

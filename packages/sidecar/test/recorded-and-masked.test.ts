@@ -55,6 +55,30 @@ describe('record mode (the default)', () => {
     expect(text).toContain(EMAIL);
   });
 
+  it('records a body with nothing to mask as it was sent, byte for byte (not re-serialised)', async () => {
+    // Pretty-printed, as a hand-written client might send it: a re-serialised copy would differ.
+    const sent = JSON.stringify({ model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'Nothing sensitive here.' }] }, null, 2);
+    const res = await fetch(`${r.sidecar.claudeUrl}/v1/messages`, {
+      method: 'POST', body: sent,
+      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'placeholder' },
+    });
+    expect(res.status).toBe(200);
+    const answer = await res.text();
+    type Line = { kind: string; requestId?: string; data: { body?: string } };
+    const recorded = (): Line[] => readdirSync(join(r.dir, 'records', 'sessions'))
+      .flatMap((f) => readFileSync(join(r.dir, 'records', 'sessions', f), 'utf8').split('\n').filter(Boolean))
+      .map((line) => JSON.parse(line) as Line);
+    const request = recorded().find((e) => e.kind === 'request' && e.data.body?.includes('Nothing sensitive here.'));
+    expect(request?.data.body).toBe(sent);
+    // The answer's event is written a few ms after the answer (it rides with the next write).
+    let mine: Line[] = [];
+    for (let i = 0; i < 100 && !mine.some((e) => e.kind === 'response'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      mine = recorded().filter((e) => e.requestId === request!.requestId);
+    }
+    expect(mine.find((e) => e.kind === 'response')?.data.body).toBe(answer);
+  });
+
   it('keeps only masked copies in the record, findable by fingerprint, with a chain that verifies', async () => {
     await r.client.messages.create({ model: MODEL, max_tokens: 32, messages: [{ role: 'user', content: `non-streaming ${EMAIL}` }] });
     await r.sidecar.close(); // flushes the journal
