@@ -6,6 +6,9 @@ import { registerProcessMetrics } from './process-metrics.js';
 const MODEL_ID = /^claude-[a-z0-9.-]{1,64}$/;
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
+/** What the metrics read off the session recorder (its stats()). */
+export interface RecorderCounts { appended: number; spooled: number; replayed: number; refused: number; pending: number; spooling: boolean; spoolBytes: number }
+
 export class SidecarMetrics {
   readonly registry = new Registry();
   readonly requests = new Counter({
@@ -46,6 +49,12 @@ export class SidecarMetrics {
     labelNames: ['entity', 'direction'] as const, registers: [this.registry],
   });
 
+  readonly recordLatency = new Histogram({
+    name: 'skillgate_sidecar_record_seconds',
+    help: 'Time for a request event to become durable (in Redis, or fsync\'d to the local spool) before the request is forwarded: what recording adds to each request.',
+    buckets: LATENCY_BUCKETS, registers: [this.registry],
+  });
+
   // Labelled children cached per label set: prom-client hashes labels on every labels() call.
   private readonly perRoute = new Map<string, { added: ReturnType<Histogram['labels']>; upstream: ReturnType<Histogram['labels']>; inBytes: ReturnType<Counter['labels']>; outBytes: ReturnType<Counter['labels']> }>();
   private readonly perOutcome = new Map<string, ReturnType<Counter['labels']>>();
@@ -81,6 +90,42 @@ export class SidecarMetrics {
     const r = this.route(route);
     r.added.observe(added);
     r.upstream.observe(upstream);
+  }
+
+  /**
+   * The session recorder's counters and spool, read at scrape time: whether events are reaching the
+   * store, piling up in the local spool (Redis away) or being refused (spool full: requests get 503).
+   */
+  watchRecorder(stats: () => RecorderCounts): void {
+    const registers = [this.registry];
+    new Counter({
+      name: 'skillgate_sidecar_record_events_total',
+      help: 'Session events by what became of them: stored (in the record store), spooled (fsync\'d locally while the store was away), refused (neither: the request was answered 503).',
+      labelNames: ['result'] as const, registers,
+      collect() {
+        const s = stats();
+        this.reset();
+        this.labels('stored').inc(s.appended - s.spooled);
+        this.labels('spooled').inc(s.spooled);
+        this.labels('refused').inc(s.refused);
+      },
+    });
+    new Counter({
+      name: 'skillgate_sidecar_record_spool_replayed_total', help: 'Spooled session entries replayed into the record store after it came back.', registers,
+      collect() { this.reset(); this.inc(stats().replayed); },
+    });
+    new Gauge({
+      name: 'skillgate_sidecar_record_spool_bytes', help: 'Bytes held in the local record spool, waiting for the record store.', registers,
+      collect() { this.set(stats().spoolBytes); },
+    });
+    new Gauge({
+      name: 'skillgate_sidecar_record_spooling', help: '1 while the record store is unreachable and events go to the local spool.', registers,
+      collect() { this.set(stats().spooling ? 1 : 0); },
+    });
+    new Gauge({
+      name: 'skillgate_sidecar_record_pending_events', help: 'Sealed session events not yet durable.', registers,
+      collect() { this.set(stats().pending); },
+    });
   }
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {

@@ -118,8 +118,10 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
   if (config.redisUrl && ready) {
     await Promise.race([ready.call(store).catch(() => undefined), new Promise((r) => setTimeout(r, 3000).unref())]);
   }
+  metrics.watchRecorder(() => recorder.stats());
   journal = withLogLines(recordJournal({
     recorder, log, onFindings,
+    onDurable: (seconds) => metrics.recordLatency.observe(seconds),
     masker: () => book.forSpec(feed?.current().effective.masking),
     recording: () => feed?.current().effective.recording,
     identity: () => identity.identity(),
