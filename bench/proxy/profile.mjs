@@ -4,6 +4,8 @@
 // summary. Loopback only; stops what it started.
 //
 // Usage: node bench/proxy/profile.mjs [full|sidecar|bare] [seconds] [--latency] [--sse] [--heap|--alloc|--strace|--no-profile] [--mem-limit=256M]
+// Env: BENCH_NODE_FLAGS (extra node flags for the proxy, e.g. "--max-semi-space-size=8"), STRACE_ARGS
+//      (strace options instead of -c, e.g. "-c -w" for time per syscall), REDIS_URL, BENCH_POLICY_FILE.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,7 +44,7 @@ const env = which === 'full' ? {
 if (alloc) env.BENCH_ALLOC_PROFILE = join(dir, 'alloc.heapprofile');
 const script = which === 'bare' ? [join(here, 'bare-proxy.mjs')] : [join(here, 'sidecar.mjs'), ...(which === 'full' ? ['--full'] : [])];
 const noProfile = process.argv.includes('--no-profile'); // just the load (and RSS): clean timings
-const flags = alloc || noProfile ? [] : heap ? ['--heap-prof', `--heap-prof-dir=${dir}`] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+const flags = [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), ...(alloc || noProfile ? [] : heap ? ['--heap-prof', `--heap-prof-dir=${dir}`] : ['--cpu-prof', `--cpu-prof-dir=${dir}`])];
 let cgroupDir;
 if (memLimit) {
   const bytes = String(Number.parseInt(memLimit, 10) * ({ K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[memLimit.slice(-1).toUpperCase()] ?? 1));
