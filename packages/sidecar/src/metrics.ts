@@ -1,6 +1,7 @@
 // The sidecar's Prometheus metrics (prom-client), one registry per sidecar instance so tests can
 // run several in one process. Names follow CONTRACT.md: skillgate_ prefix, _total/_seconds/_bytes.
-import { Counter, Gauge, Histogram, Registry } from './prom.js';
+import { Counter, Gauge, Registry } from './prom.js';
+import { LatencyHistogram, PathCounter, type CounterChild, type HistogramChild } from './path-metrics.js';
 import { registerProcessMetrics } from './process-metrics.js';
 
 const MODEL_ID = /^claude-[a-z0-9.-]{1,64}$/;
@@ -11,28 +12,18 @@ export interface RecorderCounts { appended: number; spooled: number; replayed: n
 
 export class SidecarMetrics {
   readonly registry = new Registry();
-  readonly requests = new Counter({
-    name: 'skillgate_sidecar_requests_total', help: 'Requests from the skill, by route, HTTP status and model.',
-    labelNames: ['route', 'status', 'model'] as const, registers: [this.registry],
-  });
-  readonly upstreamLatency = new Histogram({
-    name: 'skillgate_sidecar_upstream_latency_seconds', help: 'Time from sending upstream to upstream response headers.',
-    labelNames: ['route'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry],
-  });
-  readonly addedLatency = new Histogram({
-    name: 'skillgate_sidecar_added_latency_seconds',
-    help: 'Latency skillgate adds: request arrival to upstream dispatch, plus upstream headers to client headers.',
-    labelNames: ['route'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry],
-  });
+  // What every exchange observes uses path-metrics (cheap to observe; read out as prom-client would).
+  readonly requests = new PathCounter('skillgate_sidecar_requests_total', 'Requests from the skill, by route, HTTP status and model.',
+    ['route', 'status', 'model'], this.registry);
+  readonly upstreamLatency = new LatencyHistogram('skillgate_sidecar_upstream_latency_seconds',
+    'Time from sending upstream to upstream response headers.', ['route'], LATENCY_BUCKETS, this.registry);
+  readonly addedLatency = new LatencyHistogram('skillgate_sidecar_added_latency_seconds',
+    'Latency skillgate adds: request arrival to upstream dispatch, plus upstream headers to client headers.', ['route'], LATENCY_BUCKETS, this.registry);
   readonly streamsInFlight = new Gauge({
     name: 'skillgate_sidecar_streams_in_flight', help: 'SSE streams currently open to the skill.', registers: [this.registry],
   });
-  readonly requestBytes = new Counter({
-    name: 'skillgate_sidecar_request_bytes_total', help: 'Request body bytes received from the skill.', labelNames: ['route'] as const, registers: [this.registry],
-  });
-  readonly responseBytes = new Counter({
-    name: 'skillgate_sidecar_response_bytes_total', help: 'Response body bytes sent to the skill.', labelNames: ['route'] as const, registers: [this.registry],
-  });
+  readonly requestBytes = new PathCounter('skillgate_sidecar_request_bytes_total', 'Request body bytes received from the skill.', ['route'], this.registry);
+  readonly responseBytes = new PathCounter('skillgate_sidecar_response_bytes_total', 'Response body bytes sent to the skill.', ['route'], this.registry);
   readonly refusals = new Counter({
     name: 'skillgate_sidecar_refusals_total', help: 'Requests skillgate answered itself with an error, by error code.',
     labelNames: ['code'] as const, registers: [this.registry],
@@ -49,15 +40,12 @@ export class SidecarMetrics {
     labelNames: ['entity', 'direction'] as const, registers: [this.registry],
   });
 
-  readonly recordLatency = new Histogram({
-    name: 'skillgate_sidecar_record_seconds',
-    help: 'Time for a request event to become durable (in Redis, or fsync\'d to the local spool) before the request is forwarded: what recording adds to each request.',
-    buckets: LATENCY_BUCKETS, registers: [this.registry],
-  });
+  readonly recordLatency = new LatencyHistogram('skillgate_sidecar_record_seconds',
+    'Time for a request event to become durable (in Redis, or fsync\'d to the local spool) before the request is forwarded: what recording adds to each request.',
+    [], LATENCY_BUCKETS, this.registry);
 
-  // Labelled children cached per label set: prom-client hashes labels on every labels() call.
-  private readonly perRoute = new Map<string, { added: ReturnType<Histogram['labels']>; upstream: ReturnType<Histogram['labels']>; inBytes: ReturnType<Counter['labels']>; outBytes: ReturnType<Counter['labels']> }>();
-  private readonly perOutcome = new Map<string, ReturnType<Counter['labels']>>();
+  // The per-route children, resolved together once.
+  private readonly perRoute = new Map<string, { added: HistogramChild; upstream: HistogramChild; inBytes: CounterChild; outBytes: CounterChild }>();
 
   private route(route: string) {
     let r = this.perRoute.get(route);
@@ -72,14 +60,7 @@ export class SidecarMetrics {
   requestDone(route: string, status: number, rawModel: string, bytesIn: number, bytesOut: number): void {
     // The model label comes from the skill's request: only real model ids become label values.
     const model = rawModel === '' || MODEL_ID.test(rawModel) ? rawModel : 'other';
-    const key = `${route}\u0000${status}\u0000${model}`;
-    let c = this.perOutcome.get(key);
-    if (!c) {
-      if (this.perOutcome.size > 10_000) this.perOutcome.clear(); // bounded: models are skill-chosen strings
-      c = this.requests.labels(route, String(status), model);
-      this.perOutcome.set(key, c);
-    }
-    c.inc();
+    this.requests.labels(route, String(status), model).inc();
     const r = this.route(route);
     if (bytesIn) r.inBytes.inc(bytesIn);
     if (bytesOut) r.outBytes.inc(bytesOut);

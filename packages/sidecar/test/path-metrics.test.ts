@@ -1,0 +1,89 @@
+// LatencyHistogram and PathCounter read out exactly as prom-client's Histogram and Counter do for
+// the same observations: the same /metrics text and the same JSON, with labels and without.
+import { Counter, Histogram, Registry } from 'prom-client';
+import { LatencyHistogram, PathCounter } from '../src/path-metrics.js';
+
+const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.1, 1, 10];
+
+/** A value generator that hits bucket bounds exactly, values between them, zero and beyond the last. */
+function* values(seed: number, n: number): Generator<number> {
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    const r = x / 2147483648;
+    if (i % 7 === 0) yield BUCKETS[i % BUCKETS.length]!; // exactly on a bound: counts in that bucket
+    else if (i % 11 === 0) yield 0;
+    else if (i % 13 === 0) yield 20 + r; // above every bound: +Inf only
+    else yield r * r * 0.05;
+  }
+}
+
+describe('LatencyHistogram', () => {
+  it('renders the same /metrics text and JSON as prom-client for labelled observations', async () => {
+    const ours = new Registry();
+    const theirs = new Registry();
+    const h = new LatencyHistogram('t_added_seconds', 'Added latency.', ['route'], BUCKETS, ours);
+    const p = new Histogram({ name: 't_added_seconds', help: 'Added latency.', labelNames: ['route'], buckets: BUCKETS, registers: [theirs] });
+    const routes = ['messages', 'count_tokens', 'models'];
+    let i = 0;
+    for (const v of values(42, 3000)) {
+      const route = routes[i++ % routes.length]!;
+      h.labels(route).observe(v);
+      p.labels(route).observe(v);
+    }
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+    // JSON: the same, but for prom-client's (empty) exemplar fields; exemplars are not used here.
+    const withoutExemplars = (metrics: Array<{ values: Array<Record<string, unknown>> }>) =>
+      metrics.map((m) => ({ ...m, values: m.values.map(({ exemplar, ...v }) => { void exemplar; return v; }) }));
+    expect(withoutExemplars(await ours.getMetricsAsJSON() as never)).toEqual(withoutExemplars(await theirs.getMetricsAsJSON() as never));
+  });
+
+  it('renders an unlabelled histogram like prom-client, empty and after observations', async () => {
+    const ours = new Registry();
+    const theirs = new Registry();
+    const h = new LatencyHistogram('t_record_seconds', 'Record latency.', [], BUCKETS, ours);
+    const p = new Histogram({ name: 't_record_seconds', help: 'Record latency.', buckets: BUCKETS, registers: [theirs] });
+    expect(await ours.metrics()).toBe(await theirs.metrics()); // zeros before anything is observed
+    for (const v of values(7, 500)) { h.observe(v); p.observe(v); }
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+    h.reset(); p.reset();
+    // prom-client's reset() drops the unlabelled series until the next observation; ours keeps zeros.
+    h.observe(0.003); p.observe(0.003);
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+  });
+
+  it('refuses label mistakes and values that are not finite numbers', () => {
+    const h = new LatencyHistogram('t_err_seconds', 'x', ['route'], BUCKETS, new Registry());
+    expect(() => h.labels()).toThrow(/takes 1 label values, got 0/);
+    expect(() => h.observe(1)).toThrow(/needs label values/);
+    expect(() => h.labels('messages').observe(Number.NaN)).toThrow(/not a finite number/);
+  });
+});
+
+describe('PathCounter', () => {
+  it('renders the same /metrics text and JSON as prom-client for labelled increments', async () => {
+    const ours = new Registry();
+    const theirs = new Registry();
+    const c = new PathCounter('t_requests_total', 'Requests.', ['route', 'status'], ours);
+    const p = new Counter({ name: 't_requests_total', help: 'Requests.', labelNames: ['route', 'status'], registers: [theirs] });
+    const routes = ['messages', 'models', 'files'];
+    let i = 0;
+    for (const v of values(3, 2000)) {
+      const route = routes[i % 3]!;
+      const status = String([200, 429, 529][(i >> 2) % 3]);
+      if (i++ % 5 === 0) { c.labels(route, status).inc(); p.labels(route, status).inc(); } // by one
+      else { c.labels(route, status).inc(v * 1000); p.labels(route, status).inc(v * 1000); }
+    }
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+    expect(await ours.getMetricsAsJSON()).toEqual(await theirs.getMetricsAsJSON());
+    c.reset(); p.reset();
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+  });
+
+  it('refuses label mistakes, decrements and values that are not finite numbers', () => {
+    const c = new PathCounter('t_err_total', 'x', ['route'], new Registry());
+    expect(() => c.labels('a', 'b')).toThrow(/takes 1 label values, got 2/);
+    expect(() => c.labels('messages').inc(-1)).toThrow(/cannot decrease/);
+    expect(() => c.labels('messages').inc(Number.POSITIVE_INFINITY)).toThrow(/not a finite number/);
+  });
+});
