@@ -1,7 +1,7 @@
 // Processes under benchmark: start them, wait until they serve, pin them to a core, read their
 // memory. Loopback only; every wait is bounded; it stops only the processes it started, by pid.
 import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 
 /** A port the kernel just handed out (for servers that need a number in their config). */
@@ -53,6 +53,8 @@ export function startReadyChild(name, command, args, { env = {}, timeoutMs = 20_
     child.on('exit', (code, signal) => fail(new Error(`${name} exited early (code ${code}, signal ${signal})`)));
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d) => {
+      // BENCH_CHILD_LOG=file keeps what the child prints (e.g. with BENCH_NODE_FLAGS=--trace-gc-nvp).
+      if (process.env.BENCH_CHILD_LOG) appendFileSync(process.env.BENCH_CHILD_LOG, d);
       if (settled) return;
       buf += d;
       const m = /READY (http:\/\/\S+)\r?\n/.exec(buf);

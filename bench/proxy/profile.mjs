@@ -5,7 +5,9 @@
 //
 // Usage: node bench/proxy/profile.mjs [full|sidecar|bare] [seconds] [--latency] [--sse] [--heap|--alloc|--strace|--no-profile] [--mem-limit=256M]
 // Env: BENCH_NODE_FLAGS (extra node flags for the proxy, e.g. "--max-semi-space-size=8"), STRACE_ARGS
-//      (strace options instead of -c, e.g. "-c -w" for time per syscall), REDIS_URL, BENCH_POLICY_FILE.
+//      (strace options instead of -c, e.g. "-c -w" for time per syscall), BENCH_CHILD_LOG (file for
+//      the proxy's stdout, e.g. with --trace-gc-nvp), BENCH_ALLOC_SURVIVORS=1 (--alloc samples only
+//      what survived a scavenge), REDIS_URL, BENCH_POLICY_FILE.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -31,12 +31,13 @@ if (full) {
 }
 // BENCH_ALLOC_PROFILE=file: sample every allocation, collected or not (what GC time is spent on),
 // and write the sampling heap profile there on SIGTERM (bench/proxy/profile.mjs --alloc).
+// BENCH_ALLOC_SURVIVORS=1: only what survived a scavenge (what the young-generation GC copies).
 let allocSession;
 if (process.env.BENCH_ALLOC_PROFILE) {
   const { Session } = await import('node:inspector/promises');
   allocSession = new Session();
   allocSession.connect();
-  await allocSession.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  await allocSession.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: process.env.BENCH_ALLOC_SURVIVORS !== '1' });
 }
 console.log(`READY ${sidecar.claudeUrl}`);
 const stop = async () => {
