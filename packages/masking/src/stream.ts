@@ -1,6 +1,6 @@
 // SSE streams: rewrites a Claude Messages event stream block by block (mask, or restore in
-// tokenize mode) while keeping it a live stream. Events it does not change go out as their
-// original bytes; changed deltas are re-serialised; held text is flushed at content_block_stop,
+// tokenize mode) while keeping it a live stream. Events it does not change go out as they came (the
+// same SseEvent, original bytes); changed deltas are re-serialised; held text is flushed at content_block_stop,
 // message_stop and error. If anything goes wrong inside a block, that block's text is dropped,
 // never emitted raw.
 import { formatSse, type SseEvent } from '@skillgate/wire';
@@ -20,8 +20,11 @@ export interface BlockPolicy {
   json(index: number): BlockStream | undefined;
 }
 
-/** Something to forward: an event (synthesised or original) or original bytes; write `.raw` either way. */
-export type StreamOutput = SseEvent | { raw: Buffer };
+/**
+ * Something to forward: the original event (unchanged, its exact bytes in `.raw`) or one synthesised
+ * in its place. Write `.raw`; `event` and `data` are what those bytes say (the record keeps them).
+ */
+export type StreamOutput = SseEvent;
 
 type DeltaKind = 'text_delta' | 'thinking_delta' | 'input_json_delta';
 const FIELD: Record<DeltaKind, 'text' | 'thinking' | 'partial_json'> = { text_delta: 'text', thinking_delta: 'thinking', input_json_delta: 'partial_json' };
@@ -41,7 +44,7 @@ export class SseRewriter {
       return this.handle(ev);
     } catch {
       // Unknown failure: drop the event if it could carry text, pass the rest.
-      return ev.event === 'content_block_delta' || ev.event === 'content_block_start' ? [] : [{ raw: ev.raw }];
+      return ev.event === 'content_block_delta' || ev.event === 'content_block_start' ? [] : [ev];
     }
   }
 
@@ -62,22 +65,22 @@ export class SseRewriter {
         const out: StreamOutput[] = [];
         const b = index !== undefined ? this.blocks.get(index) : undefined;
         if (b) this.flush(b, out);
-        out.push({ raw: ev.raw });
+        out.push(ev);
         return out;
       }
       case 'message_stop': case 'error': {
         const out = this.end();
-        out.push({ raw: ev.raw });
+        out.push(ev);
         return out;
       }
       default:
-        return [{ raw: ev.raw }];
+        return [ev];
     }
   }
 
   private onStart(ev: SseEvent): StreamOutput[] {
     const data = parse(ev);
-    if (!data || typeof data.index !== 'number' || !isRecord(data.content_block)) return [{ raw: ev.raw }];
+    if (!data || typeof data.index !== 'number' || !isRecord(data.content_block)) return [ev];
     const cb = data.content_block;
     const index = data.index;
     let stream: BlockStream | undefined;
@@ -85,7 +88,7 @@ export class SseRewriter {
     if (cb.type === 'text') { stream = this.policy.text(); kind = 'text_delta'; }
     else if (cb.type === 'thinking') { stream = this.policy.thinking(); kind = 'thinking_delta'; }
     else if (cb.type === 'tool_use' || cb.type === 'server_tool_use' || cb.type === 'mcp_tool_use') { stream = this.policy.json(index); kind = 'input_json_delta'; }
-    if (!stream || !kind) return [{ raw: ev.raw }];
+    if (!stream || !kind) return [ev];
     const block: Block = { stream, kind, failed: false, index };
     this.blocks.set(index, block);
     // A block that starts with text already in it: run that text through the block stream too.
@@ -94,10 +97,10 @@ export class SseRewriter {
       const initial = cb[field];
       let emitted: string;
       try { emitted = block.stream.push(initial); } catch { block.failed = true; emitted = ''; }
-      if (emitted === initial && !('held' in block.stream && (block.stream as { held: number }).held > 0)) return [{ raw: ev.raw }];
+      if (emitted === initial && !('held' in block.stream && (block.stream as { held: number }).held > 0)) return [ev];
       return [event('content_block_start', { ...data, content_block: { ...cb, [field]: emitted } })];
     }
-    return [{ raw: ev.raw }];
+    return [ev];
   }
 
   private onDelta(ev: SseEvent): StreamOutput[] {
@@ -109,7 +112,7 @@ export class SseRewriter {
     const index = typeof data.index === 'number' ? data.index : -1;
     const b = this.blocks.get(index);
     const delta = isRecord(data.delta) ? data.delta : undefined;
-    if (!b || !delta || delta.type !== b.kind) return [{ raw: ev.raw }];
+    if (!b || !delta || delta.type !== b.kind) return [ev];
     const field = FIELD[b.kind];
     const input = delta[field];
     if (typeof input !== 'string') return [];
@@ -122,7 +125,7 @@ export class SseRewriter {
       b.failed = true;
       return [];
     }
-    if (emitted === input && heldBefore === 0 && heldOf(b.stream) === 0) return [{ raw: ev.raw }];
+    if (emitted === input && heldBefore === 0 && heldOf(b.stream) === 0) return [ev];
     if (emitted === '') return [];
     return [event('content_block_delta', { ...data, delta: { ...delta, [field]: emitted } })];
   }

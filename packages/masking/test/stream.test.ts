@@ -291,6 +291,31 @@ describe('SSE streams', () => {
     }
   });
 
+  test('every output says in event and data what its bytes say; an untouched event is the input itself', () => {
+    // The record keeps outputs' event and data as they are (no second parse of the masked bytes).
+    const input = sseStream('Contact Maria Garcia at maria@example.com today.', 'card 4111 1111 1111 1111', 'hmm');
+    for (const cuts of [[], [0.31, 0.62], [...Array(97).keys()].map((i) => i / 97)]) {
+      const parser = new SseParser();
+      const sm = masker.createStreamMasker();
+      let last = 0;
+      let untouched = 0;
+      const check = (outs: StreamOutput[], from?: SseEvent) => {
+        for (const o of outs) {
+          const reparsed = new SseParser().push(o.raw);
+          expect(reparsed).toHaveLength(1);
+          expect({ event: o.event, data: o.data }).toEqual({ event: reparsed[0]!.event, data: reparsed[0]!.data });
+          if (from && o.raw.equals(from.raw)) { expect(o).toBe(from); untouched++; }
+        }
+      };
+      for (const p of [...new Set(cuts.map((c) => Math.floor(c * input.length)))].filter((q) => q > 0).sort((a, b) => a - b).concat(input.length)) {
+        for (const ev of parser.push(input.subarray(last, p))) check(sm.push(ev), ev);
+        last = p;
+      }
+      check(sm.end());
+      expect(untouched).toBeGreaterThan(5); // message_start, pings, stops, thinking...: passed as they came
+    }
+  });
+
   test('an unreadable delta is dropped, never forwarded raw', () => {
     const sm = masker.createStreamMasker();
     const start = new SseParser().push(Buffer.from(formatSse('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } })));

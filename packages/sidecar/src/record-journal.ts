@@ -13,7 +13,7 @@ import { recordHeaders, requestData, sha256Hex, type EventDraft, type RecordedFi
 import { chooseSession, type PreviousSession } from '@skillgate/record/session-key';
 import { StreamBatcher } from '@skillgate/record/stream-batch';
 import type { SessionRecorder } from '@skillgate/record/recorder';
-import { SseParser, type SseEvent } from '@skillgate/wire';
+import type { SseEvent } from '@skillgate/wire';
 import type { Exchange } from './exchange.js';
 import type { EgressAttempt, Journal } from './ports/journal.js';
 import type { Logger } from './log.js';
@@ -42,7 +42,6 @@ interface ExchangeRecord {
   responseHeaders?: Record<string, string>;
   responseRecorded?: boolean;
   masker?: ReturnType<Masker['createStreamMasker']>;
-  maskedParser?: SseParser;
   findingsSeen: number;
   batcher?: StreamBatcher;
   events: number;
@@ -95,7 +94,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
     if (!rec.batcher) return;
     if (final && rec.masker) {
       try {
-        for (const out of rec.masker.end()) recordMaskedBytes(x, rec, out.raw);
+        for (const out of rec.masker.end()) recordMasked(x, rec, out);
       } catch (err) {
         opts.log.error({ requestId: x.id, err: (err as Error).message }, 'stream masking failed at end; held text dropped from the record');
       }
@@ -104,11 +103,12 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
     if (batch) append({ ...draftBase(x), kind: 'stream_event', data: batch });
   }
 
-  function recordMaskedBytes(x: Exchange, rec: ExchangeRecord, raw: Buffer): void {
+  /** One event as the stream masker put it out (masked or untouched), with the findings made so far. */
+  function recordMasked(x: Exchange, rec: ExchangeRecord, ev: SseEvent): void {
     const findings = rec.masker ? rec.masker.findings.slice(rec.findingsSeen) : [];
     rec.findingsSeen += findings.length;
     if (findings.length) opts.onFindings?.('response', findings);
-    for (const ev of rec.maskedParser!.push(raw)) addStreamEvent(x, rec, ev, findings.splice(0).map(toRecorded));
+    addStreamEvent(x, rec, ev, findings.map(toRecorded));
   }
 
   function addStreamEvent(x: Exchange, rec: ExchangeRecord, ev: SseEvent, findings: RecordedFinding[]): void {
@@ -157,7 +157,6 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
         rec.responseRecorded = true;
         append({ ...draftBase(x), kind: 'response', data: { status: x.upstreamStatus ?? 0, headers: rec.responseHeaders, stream: true } });
         rec.batcher = new StreamBatcher();
-        rec.maskedParser = new SseParser();
         const masker = bodiesRecorded() ? opts.masker() : undefined;
         if (masker) rec.masker = masker.createStreamMasker();
       }
@@ -168,7 +167,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
       if (!rec?.batcher || !bodiesRecorded()) return;
       if (!rec.masker) return addStreamEvent(x, rec, { ...ev, data: '[body not recorded: no masker]' }, []);
       try {
-        for (const out of rec.masker.push(ev)) recordMaskedBytes(x, rec, out.raw);
+        for (const out of rec.masker.push(ev)) recordMasked(x, rec, out);
       } catch (err) {
         // Never record raw text: drop this event's content from the record, keep its place.
         opts.log.error({ requestId: x.id, err: (err as Error).message }, 'stream masking failed; event recorded without data');
