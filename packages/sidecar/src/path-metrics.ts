@@ -47,18 +47,7 @@ export class LatencyHistogram<L extends string = never> {
 
   /** The child for these label values (in labelNames order); resolved once, then cached. */
   labels(...values: string[]): HistogramChild {
-    if (values.length !== this.labelNames.length) {
-      throw new Error(`${this.name} takes ${this.labelNames.length} label values, got ${values.length}`);
-    }
-    const key = values.join('\u0000');
-    let s = this.series.get(key);
-    if (!s) {
-      const labels: Record<string, string> = {};
-      this.labelNames.forEach((n, i) => { labels[n] = values[i]!; });
-      s = this.child(labels);
-      this.series.set(key, s);
-    }
-    return s;
+    return childFor(this, this.series, values, (labels) => this.child(labels));
   }
 
   /** Observe on the histogram without labels. */
@@ -136,14 +125,7 @@ export class PathCounter<L extends string> {
 
   /** The child for these label values (in labelNames order); resolved once, then cached. */
   labels(...values: string[]): CounterChild {
-    if (values.length !== this.labelNames.length) {
-      throw new Error(`${this.name} takes ${this.labelNames.length} label values, got ${values.length}`);
-    }
-    const key = values.join('\u0000');
-    let s = this.series.get(key);
-    if (!s) {
-      const labels: Record<string, string> = {};
-      this.labelNames.forEach((n, i) => { labels[n] = values[i]!; });
+    return childFor(this, this.series, values, (labels) => {
       const name = this.name;
       const series = {
         labels, value: 0,
@@ -153,9 +135,8 @@ export class PathCounter<L extends string> {
           series.value += value;
         },
       };
-      this.series.set(key, (s = series));
-    }
-    return s;
+      return series;
+    });
   }
 
   /** Forget every series (label sets are skill-chosen strings: the caller bounds them). */
@@ -167,4 +148,23 @@ export class PathCounter<L extends string> {
     const values = [...this.series.values()].map((s) => ({ value: s.value, labels: s.labels }));
     return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
   }
+}
+
+/** The cached child of `series` for these label values (in labelNames order), made the first time. */
+function childFor<C>(
+  metric: { readonly name: string; readonly labelNames: readonly string[] }, series: Map<string, C>, values: string[],
+  make: (labels: Record<string, string>) => C,
+): C {
+  if (values.length !== metric.labelNames.length) {
+    throw new Error(`${metric.name} takes ${metric.labelNames.length} label values, got ${values.length}`);
+  }
+  const key = values.join('\u0000');
+  let child = series.get(key);
+  if (!child) {
+    const labels: Record<string, string> = {};
+    metric.labelNames.forEach((n, i) => { labels[n] = values[i]!; });
+    child = make(labels);
+    series.set(key, child);
+  }
+  return child;
 }
