@@ -1,7 +1,7 @@
 // The sidecar's request path, as a sequence of named stages:
 //
 //   identify → read body → admit (session, locks) → inspect (policy, masking) → hold for approval
-//            → record request → forward → stream back
+//            → record request (the upstream request is built meanwhile, not sent) → forward → stream back
 //
 // Each stage is a module with one job and only adds to the Exchange. Any stage may refuse by
 // throwing a GatewayError; `refuse` renders it in Anthropic's shape: a JSON error before the
@@ -17,7 +17,7 @@ import { admit, lockedError } from './stages/admit.js';
 import { inspect } from './stages/inspect.js';
 import { holdForApproval } from './stages/hold.js';
 import { recordRequest } from './stages/record-request.js';
-import { forward } from './stages/forward.js';
+import { prepareForward, type PreparedForward } from './stages/forward.js';
 import { respond } from './stages/respond.js';
 
 export async function runPipeline(x: Exchange, ctx: SidecarContext): Promise<void> {
@@ -39,8 +39,8 @@ export async function runPipeline(x: Exchange, ctx: SidecarContext): Promise<voi
     const inspected = inspect(x, ctx);
     const verdict = inspected instanceof Promise ? await inspected : inspected;
     if (verdict.approval) await holdForApproval(x, ctx, verdict);
-    await recordRequest(x, ctx, verdict);
-    const upstreamRes = await forward(x, ctx);
+    const upstream = await prepareWhileRecording(recordRequest(x, ctx, verdict), () => prepareForward(x, ctx));
+    const upstreamRes = await upstream.send();
     await respond(x, ctx, upstreamRes, verdict);
   } catch (err) {
     refuse(x, ctx, toGatewayError(err));
@@ -51,6 +51,27 @@ export async function runPipeline(x: Exchange, ctx: SidecarContext): Promise<voi
     if (x.outcome && x.outcome !== 'complete') ctx.metrics.streamEnds.labels(x.outcome).inc();
     ctx.journal.end(x);
   }
+}
+
+/**
+ * Build the upstream request while the request event travels to the record, so that work overlaps
+ * the round trip instead of following it. The record's write goes out in the microtasks after
+ * `recorded` starts and `setImmediate` runs after them; a journal that answers at once (no round
+ * trip) wins the race and the request is built then. Nothing is sent here; if recording fails the
+ * built request is dropped.
+ */
+async function prepareWhileRecording(recorded: Promise<void>, prepare: () => PreparedForward): Promise<PreparedForward> {
+  recorded.catch(() => undefined); // awaited below: never an unhandled rejection meanwhile
+  const first = await Promise.race([recorded.then(() => 'recorded' as const), new Promise<'waiting'>((r) => setImmediate(r, 'waiting'))]);
+  if (first === 'recorded') return prepare();
+  const prepared = prepare();
+  try {
+    await recorded;
+  } catch (err) {
+    prepared.cancel();
+    throw err;
+  }
+  return prepared;
 }
 
 /** Answer the skill with skillgate's own error, in whatever form the response can still take. */

@@ -1,53 +1,83 @@
 // Stage 7 — forward to the upstream: the skill's request with its credential replaced by the
 // sidecar's, the read body (or its rewrite) sent in one write, or an upload streamed through with a
 // byte limit. Resolves with the upstream response head; never reads the response body.
+// A request can be prepared first (headers built, a pooled connection taken) and sent later: the
+// pipeline prepares it while the request event is on its way to the record, and sends it only once
+// the record holds that event. Preparing sends nothing: node:http writes a request's head with its
+// first body write or end().
 import type { IncomingMessage } from 'node:http';
 import { GatewayError, codes, upstreamRequestHeaders } from '@skillgate/wire';
 import type { Exchange } from '../exchange.js';
 import type { SidecarContext } from '../context.js';
 import { bodyLimit, tooLarge } from './read-body.js';
 
+/** An upstream request built but not sent. */
+export interface PreparedForward {
+  /** Send it; resolves with the upstream response head. */
+  send(): Promise<IncomingMessage>;
+  /** Drop it unsent: the request is not forwarded. */
+  cancel(): void;
+}
+
 export function forward(x: Exchange, ctx: SidecarContext): Promise<IncomingMessage> {
+  return prepareForward(x, ctx).send();
+}
+
+export function prepareForward(x: Exchange, ctx: SidecarContext): PreparedForward {
+  if (x.abort.aborted) return { send: () => Promise.reject(x.abort.reason), cancel: () => undefined };
   const headers = upstreamRequestHeaders(x.req.headers, ctx.credential.credential());
   const body = x.upstreamBody ?? x.body;
   if (body) {
     headers['content-length'] = String(body.length);
   }
-  x.upstreamStartedAt = process.hrtime.bigint();
-  if (x.abort.aborted) return Promise.reject(x.abort.reason);
   const upstreamReq = ctx.upstream.request(x.req.method ?? 'GET', x.url, headers);
   x.abort.upstream = upstreamReq;
 
-  return new Promise<IncomingMessage>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new GatewayError(codes.upstreamTimeout, 'timeout_error',
-        `The Claude API did not answer within ${ctx.config.limits.upstreamHeadersTimeoutMs} ms; try again.`));
-      upstreamReq.destroy();
-    }, ctx.config.limits.upstreamHeadersTimeoutMs);
-    upstreamReq.on('response', (res) => {
-      clearTimeout(timer);
-      x.upstreamHeadersAt = process.hrtime.bigint();
-      resolve(res);
-    });
-    upstreamReq.on('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      if (x.abort.aborted) {
-        reject(x.abort.reason);
-        return;
-      }
-      reject(new GatewayError(codes.upstreamUnreachable, 'api_error',
-        `skillgate could not reach the Claude API at ${ctx.upstream.url.origin} (${err.code ?? err.message}); the request was not sent. Retry shortly.`,
-        { status: 502, cause: err }));
-    });
-
-    if (body) {
-      upstreamReq.end(body);
-    } else if (x.route.body === 'stream' || x.req.headers['content-length'] || x.req.headers['transfer-encoding']) {
-      streamUpload(x, ctx, upstreamReq, reject);
-    } else {
-      upstreamReq.end();
-    }
+  let settle!: { resolve: (res: IncomingMessage) => void; reject: (err: unknown) => void };
+  const response = new Promise<IncomingMessage>((resolve, reject) => { settle = { resolve, reject }; });
+  response.catch(() => undefined); // the sender awaits it; an unsent request's end goes nowhere
+  let timer: NodeJS.Timeout | undefined;
+  let cancelled = false;
+  upstreamReq.on('response', (res) => {
+    clearTimeout(timer);
+    x.upstreamHeadersAt = process.hrtime.bigint();
+    settle.resolve(res);
   });
+  upstreamReq.on('error', (err: NodeJS.ErrnoException) => {
+    clearTimeout(timer);
+    if (x.abort.aborted) return settle.reject(x.abort.reason);
+    if (cancelled) return settle.reject(err);
+    settle.reject(new GatewayError(codes.upstreamUnreachable, 'api_error',
+      `skillgate could not reach the Claude API at ${ctx.upstream.url.origin} (${err.code ?? err.message}); the request was not sent. Retry shortly.`,
+      { status: 502, cause: err }));
+  });
+
+  return {
+    send() {
+      if (x.abort.aborted) {
+        upstreamReq.destroy();
+        return Promise.reject(x.abort.reason);
+      }
+      x.upstreamStartedAt = process.hrtime.bigint();
+      timer = setTimeout(() => {
+        settle.reject(new GatewayError(codes.upstreamTimeout, 'timeout_error',
+          `The Claude API did not answer within ${ctx.config.limits.upstreamHeadersTimeoutMs} ms; try again.`));
+        upstreamReq.destroy();
+      }, ctx.config.limits.upstreamHeadersTimeoutMs);
+      if (body) {
+        upstreamReq.end(body);
+      } else if (x.route.body === 'stream' || x.req.headers['content-length'] || x.req.headers['transfer-encoding']) {
+        streamUpload(x, ctx, upstreamReq, settle.reject);
+      } else {
+        upstreamReq.end();
+      }
+      return response;
+    },
+    cancel() {
+      cancelled = true;
+      upstreamReq.destroy();
+    },
+  };
 }
 
 /** Pipe an upload through without holding it: count bytes, stop at the limit, respect backpressure. */
