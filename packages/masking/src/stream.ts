@@ -1,8 +1,8 @@
 // SSE streams: rewrites a Claude Messages event stream block by block (mask, or restore in
 // tokenize mode) while keeping it a live stream. Events it does not change go out as they came (the
-// same SseEvent, original bytes); changed deltas are re-serialised; held text is flushed at content_block_stop,
-// message_stop and error. If anything goes wrong inside a block, that block's text is dropped,
-// never emitted raw.
+// same SseEvent, original bytes); changed deltas are re-serialised; held text is flushed at
+// content_block_stop, message_stop and error. If anything goes wrong inside a block, that block's
+// text is dropped, never emitted raw.
 import { formatSse, type SseEvent } from '@skillgate/wire';
 import type { Finding } from './entities.js';
 

@@ -3,12 +3,10 @@
 import { Counter, Gauge, Registry } from './prom.js';
 import { LatencyHistogram, PathCounter, type CounterChild, type HistogramChild } from './path-metrics.js';
 import { registerProcessMetrics } from './process-metrics.js';
+import type { RecorderStats } from '@skillgate/record/recorder';
 
 const MODEL_ID = /^claude-[a-z0-9.-]{1,64}$/;
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
-
-/** What the metrics read off the session recorder (its stats()). */
-export interface RecorderCounts { appended: number; spooled: number; replayed: number; refused: number; pending: number; spooling: boolean; spoolBytes: number }
 
 export class SidecarMetrics {
   readonly registry = new Registry();
@@ -77,7 +75,7 @@ export class SidecarMetrics {
    * The session recorder's counters and spool, read at scrape time: whether events are reaching the
    * store, piling up in the local spool (Redis away) or being refused (spool full: requests get 503).
    */
-  watchRecorder(stats: () => RecorderCounts): void {
+  watchRecorder(stats: () => RecorderStats): void {
     const registers = [this.registry];
     new Counter({
       name: 'skillgate_sidecar_record_events_total',

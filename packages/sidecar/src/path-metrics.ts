@@ -52,8 +52,7 @@ export class LatencyHistogram<L extends string = never> {
 
   /** Observe on the histogram without labels. */
   observe(value: number): void {
-    if (this.labelNames.length > 0) throw new Error(`${this.name} needs label values: use labels(...).observe()`);
-    this.unlabelled ??= this.child({});
+    if (!this.unlabelled) throw new Error(`${this.name} needs label values: use labels(...).observe()`);
     this.unlabelled.observe(value);
   }
 

@@ -19,10 +19,7 @@ export interface PreparedForward {
   cancel(): void;
 }
 
-export function forward(x: Exchange, ctx: SidecarContext): Promise<IncomingMessage> {
-  return prepareForward(x, ctx).send();
-}
-
+/** Build the upstream request for `x` (headers, a pooled connection); nothing is sent until send(). */
 export function prepareForward(x: Exchange, ctx: SidecarContext): PreparedForward {
   if (x.abort.aborted) return { send: () => Promise.reject(x.abort.reason), cancel: () => undefined };
   const headers = upstreamRequestHeaders(x.req.headers, ctx.credential.credential());
