@@ -47,8 +47,10 @@ interface ExchangeRecord {
   events: number;
 }
 
+// Event data below is built with its members in canonical (sorted) order, so sealing serialises it
+// without a copy (canonical.ts); the sealed bytes are the same either way.
 const toRecorded = (f: Finding): RecordedFinding => ({
-  type: f.type, ...(f.subtype ? { subtype: f.subtype } : {}), start: f.start, end: f.end, fingerprint: f.fingerprint,
+  end: f.end, fingerprint: f.fingerprint, start: f.start, ...(f.subtype ? { subtype: f.subtype } : {}), type: f.type,
 });
 
 export function recordJournal(opts: RecordJournalOptions): Journal {
@@ -155,7 +157,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
       rec.responseHeaders = recordHeaders(headers);
       if (stream) {
         rec.responseRecorded = true;
-        append({ ...draftBase(x), kind: 'response', data: { status: x.upstreamStatus ?? 0, headers: rec.responseHeaders, stream: true } });
+        append({ ...draftBase(x), kind: 'response', data: { headers: rec.responseHeaders, status: x.upstreamStatus ?? 0, stream: true } });
         rec.batcher = new StreamBatcher();
         const masker = bodiesRecorded() ? opts.masker() : undefined;
         if (masker) rec.masker = masker.createStreamMasker();
@@ -205,9 +207,8 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
       append({
         ...draftBase(x), kind: 'response',
         data: {
-          status: x.upstreamStatus ?? 0, headers: rec.responseHeaders ?? {}, stream: false,
-          bodySha256: sha256Hex(body), bodyBytes: body.length,
-          ...(text !== undefined ? { body: text } : {}), ...(findings.length ? { findings } : {}),
+          ...(text !== undefined ? { body: text } : {}), bodyBytes: body.length, bodySha256: sha256Hex(body),
+          ...(findings.length ? { findings } : {}), headers: rec.responseHeaders ?? {}, status: x.upstreamStatus ?? 0, stream: false,
         },
       });
     },
@@ -217,7 +218,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
       if (!x.sessionId || !x.identity) return; // refused before a session was chosen: nothing to chain to
       if (rec && rec.headAt !== undefined && !rec.responseRecorded) {
         rec.responseRecorded = true;
-        append({ ...draftBase(x), kind: 'response', data: { status: x.upstreamStatus ?? 0, headers: rec.responseHeaders ?? {}, stream: false, bodyBytes: x.bytesOut } });
+        append({ ...draftBase(x), kind: 'response', data: { bodyBytes: x.bytesOut, headers: rec.responseHeaders ?? {}, status: x.upstreamStatus ?? 0, stream: false } });
       }
       if (rec?.stream) flushStream(x, rec, true);
       if (x.refusal && (x.outcome === 'refused' || x.outcome === 'killed')) {
@@ -227,7 +228,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
         const outcome = x.outcome === 'refused' || x.outcome === undefined ? 'error' : x.outcome;
         append({
           ...draftBase(x), kind: 'stream_end',
-          data: { outcome, ...(x.outcomeReason ? { reason: x.outcomeReason } : {}), events: rec?.events ?? 0, bytes: x.bytesOut, ms: Number(process.hrtime.bigint() - x.receivedAt) / 1e6 },
+          data: { bytes: x.bytesOut, events: rec?.events ?? 0, ms: Number(process.hrtime.bigint() - x.receivedAt) / 1e6, outcome, ...(x.outcomeReason ? { reason: x.outcomeReason } : {}) },
         });
       }
     },
