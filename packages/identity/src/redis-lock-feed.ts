@@ -162,6 +162,7 @@ export class LockFeedSubscriber {
   private lostSince: number | undefined;
   private lastMessageAt: number | undefined;
   private closed = false;
+  private started = false;
   private readonly syncWaiters: Array<() => void> = [];
 
   constructor(opts: LockFeedSubscriberOptions) {
@@ -169,15 +170,19 @@ export class LockFeedSubscriber {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? silent;
     if (opts.onChange) this.listeners.push(opts.onChange);
-    this.sub = connect(opts.redisUrl, { maxRetriesPerRequest: null });
+    // Resubscribed by us on each reconnect ('ready' below), not by ioredis' autoResubscribe: the
+    // SUBSCRIBE that sends is left without a handler, so a connection lost again before its reply
+    // would end in an unhandled rejection, and that stops a Node process.
+    this.sub = connect(opts.redisUrl, { maxRetriesPerRequest: null, autoResubscribe: false });
     this.cmd = connect(opts.redisUrl);
     this.lostSince = this.clock();
     this.sub.on('message', (_channel: string, text: string) => this.onMessage(text));
     this.sub.on('ready', () => {
       this.subReady = true;
       this.lostSince = undefined;
+      if (!this.started) return; // start() subscribes and syncs the first time
       this.log('info', 'lock feed connected; resynchronising');
-      void this.resync();
+      void this.resubscribe();
     });
     const onLost = (): void => {
       if (this.subReady || this.lostSince === undefined) this.lostSince = this.clock();
@@ -194,11 +199,12 @@ export class LockFeedSubscriber {
     this.listeners.push(listener);
   }
 
-  /** Connect and subscribe; resolves once connected (the first sync follows on 'ready'). */
+  /** Connect, subscribe and load the set; later reconnects resubscribe and resync on 'ready'. */
   async start(): Promise<void> {
     await Promise.all([this.cmd.connect(), this.sub.connect()]);
     await this.sub.subscribe(this.keys.channel);
-    // 'ready' may have fired before the subscription existed: sync now that nothing can be missed.
+    this.started = true;
+    // Sync once subscribed, so nothing published meanwhile can be missed.
     await this.resync();
   }
 
@@ -291,6 +297,17 @@ export class LockFeedSubscriber {
       }
       if (changed) this.emit();
     });
+  }
+
+  /** After a reconnect: subscribe again, then resync (a failure waits for the next reconnect). */
+  private async resubscribe(): Promise<void> {
+    try {
+      await this.sub.subscribe(this.keys.channel);
+    } catch (err) {
+      if (!this.closed) this.log('warn', 'lock feed resubscribe failed; will retry on reconnect', { error: (err as Error).message });
+      return;
+    }
+    await this.resync();
   }
 
   private resync(): Promise<void> {

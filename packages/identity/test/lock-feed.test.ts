@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import { Redis } from 'ioredis';
 import { LockFeedPublisher, LockFeedSubscriber, decodeMessage, FeedFormatError, type Lock } from '../src/index.js';
 
@@ -95,5 +96,72 @@ describe('lock feed over real Redis', () => {
     await pub.heartbeat();
     await waitFor(() => sub.locks.match(subjectOf('d@example.com'), Date.now()) !== undefined, 'replay');
     expect(sub.version).toBe(v + 1);
+  });
+});
+
+describe('lock feed over a connection that drops', () => {
+  /** A TCP proxy to Redis that can cut every connection, and swallow SUBSCRIBE commands unanswered. */
+  async function flakyRedis() {
+    const target = new URL(REDIS_URL);
+    const sockets = new Set<import('node:net').Socket>();
+    const state = { swallowSubscribe: false, swallowed: 0 };
+    const server = net.createServer((client) => {
+      const redis = net.connect(Number(target.port || 6379), target.hostname);
+      sockets.add(client).add(redis);
+      client.on('data', (d) => {
+        if (state.swallowSubscribe && /subscribe/i.test(d.toString('latin1'))) { state.swallowed++; return; }
+        redis.write(d);
+      });
+      redis.on('data', (d) => client.write(d));
+      const done = () => { client.destroy(); redis.destroy(); sockets.delete(client); sockets.delete(redis); };
+      client.on('close', done).on('error', done);
+      redis.on('close', done).on('error', done);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    return {
+      url: `redis://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`,
+      state,
+      cut: () => { for (const s of sockets) s.destroy(); },
+      close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
+    };
+  }
+
+  test('after a reconnect it subscribes again; closing while that SUBSCRIBE is unanswered rejects nothing unhandled', async () => {
+    const prefix = `sgtest:${randomBytes(6).toString('hex')}:`;
+    const admin = new Redis(REDIS_URL);
+    const pub = new LockFeedPublisher({ redisUrl: REDIS_URL, prefix });
+    const proxy = await flakyRedis();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => { unhandled.push(reason); };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await pub.start();
+      await pub.reset([]);
+      const sub = new LockFeedSubscriber({ redisUrl: proxy.url, prefix });
+      await sub.start();
+      await sub.whenSynced(5000);
+
+      // A blip: the subscriber reconnects, subscribes again and hears what is published next.
+      proxy.cut();
+      await waitFor(() => sub.state() === 'lost', 'the loss to be noticed');
+      await waitFor(() => sub.state() === 'synced', 'the reconnect');
+      await pub.put(lock('after-blip', 'c@example.com'));
+      await waitFor(() => sub.locks.match(subjectOf('c@example.com'), Date.now()) !== undefined, 'a lock published after the reconnect');
+
+      // Another blip, and this time the SUBSCRIBE after it never gets an answer; then shut down.
+      proxy.state.swallowSubscribe = true;
+      proxy.cut();
+      await waitFor(() => proxy.state.swallowed > 0, 'the resubscribe to be sent');
+      await sub.close();
+      await new Promise((r) => setTimeout(r, 200));
+      expect(unhandled.map(String)).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await pub.close();
+      await proxy.close();
+      const keys = await admin.keys(`${prefix}*`);
+      if (keys.length) await admin.del(...keys);
+      admin.disconnect();
+    }
   });
 });

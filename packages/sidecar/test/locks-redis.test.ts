@@ -148,14 +148,17 @@ describe('RedisLockGuard with live sidecars', () => {
 
   test('a sidecar that loses the feed longer than the bound fails closed, and recovers on reconnect', async () => {
     let now = Date.now();
+    // Subscriber connections on the server (this suite's and any other suite's running alongside).
+    const subscribers = async () => ((await admin.client('LIST')) as string).split('\n')
+      .filter((l) => l.includes('cmd=subscribe') || l.includes('sub=1')).map((l) => /addr=(\S+)/.exec(l)?.[1]).filter(Boolean) as string[];
+    const others = new Set(await subscribers());
     const guard = new RedisLockGuard({ redisUrl: REDIS_URL, prefix, maxFeedLossMs: 1000, clock: () => now });
     guards.push(guard);
     await guard.start();
     await guard.whenSynced(5000);
     expect(guard.refusal()).toBeUndefined();
-    // Cut the subscriber's connection from the server side, as a network partition would.
-    const clients = (await admin.client('LIST')) as string;
-    const subAddrs = clients.split('\n').filter((l) => l.includes('cmd=subscribe') || l.includes('sub=1')).map((l) => /addr=(\S+)/.exec(l)?.[1]).filter(Boolean) as string[];
+    // Cut this guard's subscriber connection (only it) from the server side, as a network partition would.
+    const subAddrs = (await subscribers()).filter((a) => !others.has(a));
     expect(subAddrs.length).toBeGreaterThan(0);
     for (const addr of subAddrs) await admin.client('KILL', 'ADDR', addr).catch(() => undefined);
     await within(new Promise<void>((r) => { const t = setInterval(() => { if (guard.feed.state() === 'lost') { clearInterval(t); r(); } }, 1); }), 5000, 'loss to be noticed');

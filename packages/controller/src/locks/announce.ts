@@ -13,6 +13,7 @@ export const announceChannel = (prefix: string): string => `${prefix}controller:
 
 export class LockAnnouncer {
   private readonly sub: Redis;
+  private started = false;
 
   constructor(
     private readonly locks: LockReconciler,
@@ -21,14 +22,21 @@ export class LockAnnouncer {
     private readonly prefix: string,
     private readonly log: Logger,
   ) {
-    this.sub = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(50 * 2 ** Math.min(n, 5), 1000) });
+    // Resubscribed by us after a reconnect, not by ioredis' autoResubscribe, whose SUBSCRIBE has no
+    // handler: a connection lost again before its reply would end in an unhandled rejection.
+    this.sub = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: null, autoResubscribe: false, retryStrategy: (n) => Math.min(50 * 2 ** Math.min(n, 5), 1000) });
     this.sub.on('error', (err: Error) => this.log.debug({ err: err.message }, 'announce channel connection error'));
+    this.sub.on('ready', () => {
+      if (!this.started) return;
+      this.sub.subscribe(announceChannel(this.prefix)).catch((err: Error) => this.log.warn({ err: err.message }, 'announce channel resubscribe failed; will retry on reconnect'));
+    });
     this.sub.on('message', (_channel: string, text: string) => void this.received(text));
   }
 
   async start(): Promise<void> {
     await this.sub.connect();
     await this.sub.subscribe(announceChannel(this.prefix));
+    this.started = true;
   }
 
   async stop(): Promise<void> {
