@@ -6,6 +6,8 @@ import { registerProcessMetrics } from './process-metrics.js';
 import type { RecorderStats } from '@skillgate/record/recorder';
 
 const MODEL_ID = /^claude-[a-z0-9.-]{1,64}$/;
+/** Distinct model label values a sidecar keeps; later new ones count as 'other' (skills choose the string). */
+export const MAX_MODEL_LABELS = 64;
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 export class SidecarMetrics {
@@ -42,6 +44,7 @@ export class SidecarMetrics {
     'Time for a request event to become durable (in Redis, or fsync\'d to the local spool) before the request is forwarded: what recording adds to each request.',
     [], LATENCY_BUCKETS, this.registry);
 
+  private readonly models = new Set<string>();
   // The per-route children, resolved together once.
   private readonly perRoute = new Map<string, { added: HistogramChild; upstream: HistogramChild; inBytes: CounterChild; outBytes: CounterChild }>();
 
@@ -57,7 +60,12 @@ export class SidecarMetrics {
   /** Count a finished exchange. */
   requestDone(route: string, status: number, rawModel: string, bytesIn: number, bytesOut: number): void {
     // The model label comes from the skill's request: only real model ids become label values.
-    const model = rawModel === '' || MODEL_ID.test(rawModel) ? rawModel : 'other';
+    let model = rawModel === '' || MODEL_ID.test(rawModel) ? rawModel : 'other';
+    // ...and only so many of them: a skill sending made-up ids must not grow the series without bound.
+    if (model !== 'other' && !this.models.has(model)) {
+      if (this.models.size < MAX_MODEL_LABELS) this.models.add(model);
+      else model = 'other';
+    }
     this.requests.labels(route, String(status), model).inc();
     const r = this.route(route);
     if (bytesIn) r.inBytes.inc(bytesIn);

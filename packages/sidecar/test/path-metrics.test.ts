@@ -2,6 +2,7 @@
 // the same observations: the same /metrics text and the same JSON, with labels and without.
 import { Counter, Histogram, Registry } from 'prom-client';
 import { LatencyHistogram, PathCounter } from '../src/path-metrics.js';
+import { MAX_MODEL_LABELS, SidecarMetrics } from '../src/metrics.js';
 
 const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.1, 1, 10];
 
@@ -85,5 +86,21 @@ describe('PathCounter', () => {
     expect(() => c.labels('a', 'b')).toThrow(/takes 1 label values, got 2/);
     expect(() => c.labels('messages').inc(-1)).toThrow(/cannot decrease/);
     expect(() => c.labels('messages').inc(Number.POSITIVE_INFINITY)).toThrow(/not a finite number/);
+  });
+});
+
+describe('SidecarMetrics', () => {
+  it('keeps the model label bounded: real ids up to a limit, then "other"; made-up strings are "other"', async () => {
+    const m = new SidecarMetrics({ defaultMetrics: false });
+    m.requestDone('messages', 200, 'claude-sonnet-4-6', 10, 20);
+    m.requestDone('messages', 200, 'not a model <script>', 10, 20);
+    for (let i = 0; i < 3 * MAX_MODEL_LABELS; i++) m.requestDone('messages', 200, `claude-made-up-${i}`, 10, 20);
+    m.requestDone('messages', 200, 'claude-sonnet-4-6', 10, 20); // seen before: keeps its own label
+    const text = await m.registry.metrics();
+    const models = new Set([...text.matchAll(/skillgate_sidecar_requests_total\{[^}]*model="([^"]*)"/g)].map((x) => x[1]));
+    expect(models.size).toBe(MAX_MODEL_LABELS + 1);
+    expect(models.has('other')).toBe(true);
+    expect(text).toContain('skillgate_sidecar_requests_total{route="messages",status="200",model="claude-sonnet-4-6"} 2');
+    expect(text).toContain(`skillgate_sidecar_requests_total{route="messages",status="200",model="other"} ${2 * MAX_MODEL_LABELS + 2}`);
   });
 });
