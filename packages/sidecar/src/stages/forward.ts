@@ -35,6 +35,8 @@ export function prepareForward(x: Exchange, ctx: SidecarContext): PreparedForwar
   response.catch(() => undefined); // the sender awaits it; an unsent request's end goes nowhere
   let timer: NodeJS.Timeout | undefined;
   let cancelled = false;
+  let sent = false;
+  let lostBeforeSend = false;
   upstreamReq.on('response', (res) => {
     clearTimeout(timer);
     x.upstreamHeadersAt = process.hrtime.bigint();
@@ -44,6 +46,7 @@ export function prepareForward(x: Exchange, ctx: SidecarContext): PreparedForwar
     clearTimeout(timer);
     if (x.abort.aborted) return settle.reject(x.abort.reason);
     if (cancelled) return settle.reject(err);
+    if (!sent) lostBeforeSend = true; // e.g. the upstream closed the pooled connection meanwhile
     settle.reject(new GatewayError(codes.upstreamUnreachable, 'api_error',
       `skillgate could not reach the Claude API at ${ctx.upstream.url.origin} (${err.code ?? err.message}); the request was not sent. Retry shortly.`,
       { status: 502, cause: err }));
@@ -55,6 +58,13 @@ export function prepareForward(x: Exchange, ctx: SidecarContext): PreparedForwar
         upstreamReq.destroy();
         return Promise.reject(x.abort.reason);
       }
+      // The connection it took was lost while it waited (an upstream closing an idle keep-alive
+      // connection): nothing was sent on it, so build the request again on a live one.
+      if (lostBeforeSend || upstreamReq.socket?.destroyed) {
+        upstreamReq.destroy();
+        return prepareForward(x, ctx).send();
+      }
+      sent = true;
       x.upstreamStartedAt = process.hrtime.bigint();
       timer = setTimeout(() => {
         settle.reject(new GatewayError(codes.upstreamTimeout, 'timeout_error',
