@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { canonicalJson } from '../src/canonical.js';
+import { referenceCanonicalJson } from './canonical-reference.js';
 import { sealEvent, verifySession, headOf, type HeadCommitment } from '../src/chain.js';
 import { RecordSigner, signCheckpoint, verifyCheckpoints } from '../src/checkpoint.js';
 import type { EventDraft, SessionEvent } from '../src/event.js';
@@ -29,7 +30,11 @@ describe('canonical JSON', () => {
     fc.assert(fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (obj) => {
       const reversed = Object.fromEntries(Object.entries(obj).reverse());
       expect(canonicalJson(reversed)).toBe(canonicalJson(obj));
-      expect(JSON.parse(canonicalJson(obj))).toEqual(JSON.parse(JSON.stringify(obj)));
+      // The same value as the frozen reference serialiser says. Not checked by JSON.parse round trip:
+      // Node 24's V8 (13.6) mis-parses single-character escaped keys after it has seen one (after
+      // JSON.parse('{"\\\\":1}'), JSON.parse('{"\\"":1}') has the key "\\"; Node 22 is right), so
+      // that check failed at random here. README, design notes.
+      expect(canonicalJson(obj)).toBe(referenceCanonicalJson(obj));
     }));
   });
   it('refuses numbers JSON cannot hold', () => {
