@@ -19,88 +19,77 @@ function countingScripts(redis: Redis): { client: Redis; calls: () => number } {
   return { client, calls: () => calls };
 }
 
-it('counts requests by SHA and recovers from a Redis without the script', async () => {
+/** A Redis client and a key prefix of the test's own; its keys are deleted afterwards. */
+async function withRedis(test: (redis: Redis, prefix: string) => Promise<void>): Promise<void> {
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
   const prefix = `test-rl-${randomBytes(4).toString('hex')}:`;
   try {
-    await redis.script('FLUSH'); // other suites' scripts recover the same way (NOSCRIPT → load)
-    const limiter = redisRateLimiter(redis, { prefix });
-    const identity = { namespace: 'ns', serviceAccount: 'sa', pod: 'p', skill: 'rl-skill', owner: 'o@example.com' };
-    const limits = { requestsPerMinute: { value: 2, policy: 'ns/p' } };
-    expect(await limiter.take(identity, limits, 10)).toBeUndefined();
-    expect(await limiter.take(identity, limits, 10)).toBeUndefined();
-    const hit = await limiter.take(identity, limits, 10);
-    expect(hit).toMatchObject({ kind: 'requests', limit: 2, policy: 'ns/p' });
-    expect(hit!.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    await test(redis, prefix);
   } finally {
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length) await redis.del(...keys);
     redis.disconnect();
   }
-});
+}
 
-it('decides concurrent takes in order, exactly, in fewer round trips than takes', async () => {
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  const prefix = `test-rl-${randomBytes(4).toString('hex')}:`;
+it('counts requests by SHA and recovers from a Redis without the script', () => withRedis(async (redis, prefix) => {
+  await redis.script('FLUSH'); // other suites' scripts recover the same way (NOSCRIPT → load)
+  const limiter = redisRateLimiter(redis, { prefix });
+  const identity = { namespace: 'ns', serviceAccount: 'sa', pod: 'p', skill: 'rl-skill', owner: 'o@example.com' };
+  const limits = { requestsPerMinute: { value: 2, policy: 'ns/p' } };
+  expect(await limiter.take(identity, limits, 10)).toBeUndefined();
+  expect(await limiter.take(identity, limits, 10)).toBeUndefined();
+  const hit = await limiter.take(identity, limits, 10);
+  expect(hit).toMatchObject({ kind: 'requests', limit: 2, policy: 'ns/p' });
+  expect(hit!.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+}));
+
+it('decides concurrent takes in order, exactly, in fewer round trips than takes', () => withRedis(async (redis, prefix) => {
   const { client: counted, calls: scriptCalls } = countingScripts(redis);
-  try {
-    const limiter = redisRateLimiter(counted, { prefix });
-    const identity = { namespace: 'ns', serviceAccount: 'sa', pod: 'p', skill: 'burst', owner: 'o@example.com' };
-    const limits = { requestsPerMinute: { value: 25, policy: 'ns/p' }, tokensPerMinute: { value: 10_000, policy: 'ns/t' } };
-    const results = await Promise.all(Array.from({ length: 40 }, () => limiter.take(identity, limits, 100)));
-    const admitted = results.filter((r) => r === undefined).length;
-    expect(admitted).toBe(25);
-    // Order is kept: the first 25 takes are the admitted ones.
-    expect(results.slice(0, 25).every((r) => r === undefined)).toBe(true);
-    expect(results.slice(25).every((r) => r?.kind === 'requests' && r.retryAfterSeconds >= 1)).toBe(true);
-    expect(scriptCalls()).toBeLessThan(40);
-    const keys = await redis.keys(`${prefix}rl:*`);
-    const counts = Object.fromEntries(await Promise.all(keys.map(async (k) => [k.includes(':r:') ? 'requests' : 'tokens', Number(await redis.get(k))])));
-    // Every admitted request is counted; tokens include what is left of a lease (at most 1/20).
-    expect(counts.requests).toBe(25);
-    expect(counts.tokens).toBeGreaterThanOrEqual(2500);
-    expect(counts.tokens).toBeLessThanOrEqual(2500 + 10_000 / 20);
-    // A take that alone exceeds the token limit is refused as oversize, and counts nothing.
-    const big = await limiter.take(identity, { tokensPerMinute: { value: 1000, policy: 'ns/t' } }, 5000);
-    expect(big?.oversize?.tokens).toBe(5000);
-  } finally {
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
-  }
-});
+  const limiter = redisRateLimiter(counted, { prefix });
+  const identity = { namespace: 'ns', serviceAccount: 'sa', pod: 'p', skill: 'burst', owner: 'o@example.com' };
+  const limits = { requestsPerMinute: { value: 25, policy: 'ns/p' }, tokensPerMinute: { value: 10_000, policy: 'ns/t' } };
+  const results = await Promise.all(Array.from({ length: 40 }, () => limiter.take(identity, limits, 100)));
+  const admitted = results.filter((r) => r === undefined).length;
+  expect(admitted).toBe(25);
+  // Order is kept: the first 25 takes are the admitted ones.
+  expect(results.slice(0, 25).every((r) => r === undefined)).toBe(true);
+  expect(results.slice(25).every((r) => r?.kind === 'requests' && r.retryAfterSeconds >= 1)).toBe(true);
+  expect(scriptCalls()).toBeLessThan(40);
+  const keys = await redis.keys(`${prefix}rl:*`);
+  const counts = Object.fromEntries(await Promise.all(keys.map(async (k) => [k.includes(':r:') ? 'requests' : 'tokens', Number(await redis.get(k))])));
+  // Every admitted request is counted; tokens include what is left of a lease (at most 1/20).
+  expect(counts.requests).toBe(25);
+  expect(counts.tokens).toBeGreaterThanOrEqual(2500);
+  expect(counts.tokens).toBeLessThanOrEqual(2500 + 10_000 / 20);
+  // A take that alone exceeds the token limit is refused as oversize, and counts nothing.
+  const big = await limiter.take(identity, { tokensPerMinute: { value: 1000, policy: 'ns/t' } }, 5000);
+  expect(big?.oversize?.tokens).toBe(5000);
+}));
 
-it('spends a lease of 1/20 of the limit locally, and lets it lapse with its minute', async () => {
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  const prefix = `test-rl-${randomBytes(4).toString('hex')}:`;
+it('spends a lease of 1/20 of the limit locally, and lets it lapse with its minute', () => withRedis(async (redis, prefix) => {
   const { client: counted, calls: scriptCalls } = countingScripts(redis);
   let t = 600_000; // the start of a minute
-  try {
-    const limiter = redisRateLimiter(counted, { prefix, now: () => t });
-    const identity = { namespace: 'ns', serviceAccount: 'sa', pod: 'p', skill: 'lease', owner: 'o@example.com' };
-    const limits = { requestsPerMinute: { value: 100, policy: 'ns/p' } };
-    for (let i = 0; i < 6; i++) expect(await limiter.take(identity, limits, 10)).toBeUndefined();
-    expect(scriptCalls()).toBe(1); // one call admitted the first and leased 5 more
-    expect(Number(await redis.get(`${prefix}rl:{ns/lease}:r:10`))).toBe(6);
-    expect(await limiter.take(identity, limits, 10)).toBeUndefined();
-    expect(scriptCalls()).toBe(2);
-    t += 60_000; // the next minute: what is left of the lease lapses
-    expect(await limiter.take(identity, limits, 10)).toBeUndefined();
-    expect(scriptCalls()).toBe(3);
-    // Another replica sharing the count is refused once the limit (leases included) is reached.
-    const other = redisRateLimiter(redis, { prefix, now: () => t });
-    let admitted = 0;
-    while ((await other.take(identity, limits, 10)) === undefined) admitted++;
-    expect(admitted).toBeGreaterThanOrEqual(100 - 12 - 6 - 5); // the previous minute still weighs in
-    // Under 20 per minute nothing is leased: every take asks Redis.
-    const before = scriptCalls();
-    const small = { requestsPerMinute: { value: 10, policy: 'ns/small' } };
-    const smallId = { ...identity, skill: 'small' };
-    for (let i = 0; i < 3; i++) await limiter.take(smallId, small, 10);
-    expect(scriptCalls() - before).toBe(3);
-  } finally {
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
-  }
-});
+  const limiter = redisRateLimiter(counted, { prefix, now: () => t });
+  const identity = { namespace: 'ns', serviceAccount: 'sa', pod: 'p', skill: 'lease', owner: 'o@example.com' };
+  const limits = { requestsPerMinute: { value: 100, policy: 'ns/p' } };
+  for (let i = 0; i < 6; i++) expect(await limiter.take(identity, limits, 10)).toBeUndefined();
+  expect(scriptCalls()).toBe(1); // one call admitted the first and leased 5 more
+  expect(Number(await redis.get(`${prefix}rl:{ns/lease}:r:10`))).toBe(6);
+  expect(await limiter.take(identity, limits, 10)).toBeUndefined();
+  expect(scriptCalls()).toBe(2);
+  t += 60_000; // the next minute: what is left of the lease lapses
+  expect(await limiter.take(identity, limits, 10)).toBeUndefined();
+  expect(scriptCalls()).toBe(3);
+  // Another replica sharing the count is refused once the limit (leases included) is reached.
+  const other = redisRateLimiter(redis, { prefix, now: () => t });
+  let admitted = 0;
+  while ((await other.take(identity, limits, 10)) === undefined) admitted++;
+  expect(admitted).toBeGreaterThanOrEqual(100 - 12 - 6 - 5); // the previous minute still weighs in
+  // Under 20 per minute nothing is leased: every take asks Redis.
+  const before = scriptCalls();
+  const small = { requestsPerMinute: { value: 10, policy: 'ns/small' } };
+  const smallId = { ...identity, skill: 'small' };
+  for (let i = 0; i < 3; i++) await limiter.take(smallId, small, 10);
+  expect(scriptCalls() - before).toBe(3);
+}));
