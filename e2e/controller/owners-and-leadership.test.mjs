@@ -227,6 +227,10 @@ describe('leader election with two controller replicas', () => {
       await eventually(() => second.isLeader(), 10_000, 'the second replica to take over');
       const takeoverMs = Date.now() - t0;
       expect(takeoverMs).toBeLessThan(5000); // released on stop, so no wait for the lease to expire
+      // Holding the Lease comes first; the replica then opens its feed writer and republishes the
+      // whole set. A lock arriving in between is published by that republish (no per-lock event), so
+      // wait for the writer before creating the next lock and looking for its own publication.
+      await eventually(() => second.context.locks.leading, 10_000, 'the new leader to open the lock feed');
       const two = `lead-two-${randomBytes(3).toString('hex')}`;
       await lock(two);
       await eventually(() => published(secondEvents, two), 5000, 'the new leader to publish the lock');
