@@ -147,6 +147,24 @@ describe('the sidecar data path', () => {
     await aborted; // resolves only if the sidecar tore down its upstream request
   });
 
+  it('opens a stream for the skill as soon as the upstream sends its head, before the first event', async () => {
+    // The upstream sends only its head and holds the body until released: the skill must see the
+    // response head meanwhile (the sidecar sends a head alone when no event came with it).
+    upstream.queue({ headers: { 'content-type': 'text/event-stream; charset=utf-8' }, chunks: [], hold: true });
+    const opened = await new Promise<{ status: number; body: Promise<string> }>((resolveOpen, reject) => {
+      const req = http.request(new URL('/v1/messages', sidecar.claudeUrl), { method: 'POST', agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        resolveOpen({ status: res.statusCode!, body: new Promise((r) => res.on('end', () => r(Buffer.concat(chunks).toString()))) });
+      });
+      req.on('error', reject);
+      req.end(messages({ stream: true }));
+    });
+    expect(opened.status).toBe(200);
+    upstream.release(); // only now does the upstream end its (empty) body
+    expect(await opened.body).toBe('');
+  });
+
   it('refuses a body over the Messages limit with request_too_large before reading it', async () => {
     const before = upstream.received.length;
     const res = await call(sidecar.claudeUrl, { body: Buffer.alloc(2 * 1024 * 1024, 'a') });

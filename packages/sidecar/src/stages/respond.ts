@@ -48,9 +48,15 @@ function writeOut(x: Exchange, upstreamRes: IncomingMessage, chunk: Buffer): voi
 
 function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessage, verdict: Verdict): Promise<void> {
   const filter = verdict.responseFilter;
-  if (!x.res.headersSent) writeHead(x, ctx, upstreamRes, filter !== undefined);
-  else observeAddedLatency(x, ctx);
-  x.res.flushHeaders();
+  if (!x.res.headersSent) {
+    writeHead(x, ctx, upstreamRes, filter !== undefined);
+    // The head goes out with the first event when that is already here (one write instead of two);
+    // when the upstream has sent only its head, it goes out alone right after this turn of the
+    // event loop, so the skill's SDK sees the stream open without waiting for the first token.
+    setImmediate(() => {
+      if (x.bytesOut === 0 && !x.res.writableEnded && !x.res.destroyed) x.res.flushHeaders();
+    });
+  } else observeAddedLatency(x, ctx);
   x.sseOpen = true;
   const parser = new SseParser();
   ctx.metrics.streamsInFlight.inc();
