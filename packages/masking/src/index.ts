@@ -19,7 +19,8 @@ import type { SseEvent } from '@skillgate/wire';
 import { MaskerCore, type MaskerOptions, type MaskResult } from './masker.js';
 import { maskRequestBody, maskResponseBody, type BodyMaskResult } from './messages.js';
 import { JsonTextStream, TextStream } from './stream-text.js';
-import { SseRewriter, type StreamOutput } from './stream.js';
+import { SseRewriter, type BlockPolicy, type StreamOutput } from './stream.js';
+import { RecordStreamMasker } from './stream-record.js';
 import { RestoreStream, restoreText } from './restore.js';
 import type { Vault } from './actions.js';
 import type { Finding } from './entities.js';
@@ -41,6 +42,8 @@ export interface StreamMasker {
   end(): StreamOutput[];
   /** Findings so far, per block (path `content[i]`), offsets into that block's text. */
   readonly findings: Finding[];
+  /** The input event an output was made from (itself when it passed unchanged), where known. */
+  sourceOf?(out: StreamOutput): SseEvent;
 }
 
 export interface Masker {
@@ -51,6 +54,11 @@ export interface Masker {
   maskMessagesResponse(body: unknown): BodyMaskResult;
   /** Masks text, thinking (only when spec.thinking) and tool input deltas of a response stream. */
   createStreamMasker(): StreamMasker;
+  /**
+   * The same masking for a copy nobody waits for (the record): a block's events come out at its
+   * stop, as they came when nothing was found, else exactly as createStreamMasker's would.
+   */
+  createRecordStreamMasker(): StreamMasker;
   /** Tokenize mode: placeholders known to the vault back to their values. */
   restoreText(text: string): string;
   /** Restores placeholders in a response body's text and tool inputs. */
@@ -71,17 +79,19 @@ export function createMasker(spec: MaskingSpec | undefined, opts: MaskerOptions)
   // and never fill the memo (a resent assistant turn is memoised when it comes back as history).
   const memo = opts.memo === false || core.tokenizes() ? undefined : new TextMemo((t) => core.maskText(t), opts.memo ?? DEFAULT_TEXT_MEMO);
   const mask = memo ? (t: string) => memo.maskText(t) : (t: string) => core.maskText(t);
+  const maskingBlocks: BlockPolicy = {
+    text: () => new TextStream(core),
+    thinking: () => (thinking ? new TextStream(core) : undefined),
+    json: () => new JsonTextStream(core),
+  };
   return {
     memoStats: () => (memo ? { hits: memo.hits, misses: memo.misses } : undefined),
     vault: core.vault,
     maskText: mask,
     maskMessagesRequest: (body) => maskRequestBody(body, mask, thinking),
     maskMessagesResponse: (body) => maskResponseBody(body, (t) => core.maskText(t), thinking),
-    createStreamMasker: () => new SseRewriter({
-      text: () => new TextStream(core),
-      thinking: () => (thinking ? new TextStream(core) : undefined),
-      json: () => new JsonTextStream(core),
-    }),
+    createStreamMasker: () => new SseRewriter(maskingBlocks),
+    createRecordStreamMasker: () => new RecordStreamMasker(maskingBlocks),
     restoreText: (t) => restoreText(t, core.vault),
     restoreMessagesResponse: (body) => maskResponseBody(body, (t) => ({ masked: restoreText(t, core.vault), findings: [] }), false).body,
     createStreamRestorer: () => new SseRewriter({
@@ -94,4 +104,4 @@ export function createMasker(spec: MaskingSpec | undefined, opts: MaskerOptions)
 }
 
 /** Lower-level pieces, for tests, benchmarks and tools. */
-export { MaskerCore, TextStream, JsonTextStream, SseRewriter, RestoreStream };
+export { MaskerCore, TextStream, JsonTextStream, SseRewriter, RecordStreamMasker, RestoreStream };

@@ -39,6 +39,11 @@ export class SseRewriter {
 
   constructor(private readonly policy: BlockPolicy) {}
 
+  /** Blocks started and not yet stopped (held text may be waiting in them). */
+  get openBlocks(): number {
+    return this.blocks.size;
+  }
+
   push(ev: SseEvent): StreamOutput[] {
     try {
       return this.handle(ev);

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { SseParser, formatSse, type SseEvent } from '@skillgate/wire';
-import { createMasker, MaskerCore, TextStream, JsonTextStream, type StreamOutput } from '../src/index.js';
+import { createMasker, MaskerCore, TextStream, JsonTextStream, RecordStreamMasker, type StreamOutput } from '../src/index.js';
 import { NEAR_MISSES, PROSE, SENSITIVE } from './samples.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url)); // packages/masking/dist/test/
@@ -322,6 +322,93 @@ describe('SSE streams', () => {
     sm.push(start[0]!);
     const bad = new SseParser().push(Buffer.from('event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"john@example.com"\n\n'));
     expect(sm.push(bad[0]!)).toEqual([]);
+  });
+});
+
+describe('the record\'s stream masker (a block at a time)', () => {
+  /** Events and findings a stream masker puts out for an input cut at the given byte fractions. */
+  function outputs(bytes: Buffer, byteCuts: number[], sm: { push(ev: SseEvent): StreamOutput[]; end(): StreamOutput[]; findings: readonly unknown[] }) {
+    const parser = new SseParser();
+    const out: StreamOutput[] = [];
+    const inputs: SseEvent[] = [];
+    const pos = [...new Set(byteCuts.map((c) => Math.floor(c * bytes.length)))].filter((p) => p > 0 && p < bytes.length).sort((a, b) => a - b);
+    let last = 0;
+    for (const p of [...pos, bytes.length]) {
+      for (const ev of parser.push(bytes.subarray(last, p))) {
+        inputs.push(ev);
+        out.push(...sm.push(ev));
+      }
+      last = p;
+    }
+    out.push(...sm.end());
+    return { out, inputs, findings: sm.findings };
+  }
+  const textOf = (out: StreamOutput[]) => collect(Buffer.concat(out.map((o) => o.raw))).text;
+
+  test('masks every block exactly as the live rewriter, with the same findings, for random texts and chunkings', () => {
+    fc.assert(fc.property(textArb, textArb, textArb, fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 60 }), (text, tool, thinking, cuts) => {
+      const withThinking = createMasker({ ...spec, thinking: true }, { key });
+      for (const m of [masker, withThinking]) {
+        const input = sseStream(text, tool, thinking);
+        const live = outputs(input, cuts, m.createStreamMasker());
+        const record = outputs(input, cuts, m.createRecordStreamMasker());
+        expect(textOf(record.out)).toEqual(textOf(live.out));
+        expect(record.findings).toEqual(live.findings);
+        const others = (evs: StreamOutput[]) => evs.filter((e) => e.event !== 'content_block_delta').map((e) => e.raw.toString('utf8'));
+        expect(others(record.out)).toEqual(others(live.out));
+        // Every output says in event and data what its bytes say (the record keeps event and data).
+        for (const o of record.out) expect(new SseParser().push(o.raw).map((e) => ({ event: e.event, data: e.data }))).toEqual([{ event: o.event, data: o.data }]);
+      }
+    }), { numRuns: 120 });
+  });
+
+  test('a stream with nothing to mask comes out as the very events that came in, in order', () => {
+    const files = readdirSync(fixtureDir).filter((f) => f.endsWith('.sse') || f.endsWith('.txt'));
+    const plain = createMasker(undefined, { key });
+    let compared = 0;
+    for (const f of files) {
+      const input = readFileSync(resolve(fixtureDir, f));
+      for (const cuts of [[], [0.21, 0.5, 0.9]]) {
+        const live = outputs(input, cuts, plain.createStreamMasker());
+        const record = outputs(input, cuts, plain.createRecordStreamMasker());
+        expect(textOf(record.out)).toEqual(textOf(live.out));
+        if (live.findings.length > 0) continue; // a fixture that holds something to mask
+        expect(record.out).toHaveLength(record.inputs.length);
+        record.out.forEach((o, i) => expect(o).toBe(record.inputs[i]));
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(4);
+  });
+
+  test('a block larger than the hold limit goes through the live rewriter and still masks like the whole text', () => {
+    // Sensitive text both in what is held before the limit is reached and in what comes after.
+    const long = `Write to maria@example.com first. ${'Plain words and more plain words. '.repeat(40)}Or call +1 (415) 555-0132. ${'Tail text. '.repeat(30)}`;
+    const input = sseStream(long, 'card 4111 1111 1111 1111', 'hmm');
+    for (const cuts of [[], [...Array(60).keys()].map((i) => i / 60)]) {
+      const small = new RecordStreamMasker({
+        text: () => new TextStream(core), thinking: () => undefined, json: () => new JsonTextStream(core),
+      }, { maxHeldBytes: 256 });
+      const record = outputs(input, cuts, small);
+      const live = outputs(input, cuts, masker.createStreamMasker());
+      expect(textOf(record.out)).toEqual(textOf(live.out));
+      expect(textOf(record.out).get(1)).toContain('Write to [EMAIL_ADDRESS] first.');
+      expect(textOf(record.out).get(1)).toContain('[PHONE_NUMBER]');
+      expect(record.findings).toEqual(live.findings);
+    }
+  });
+
+  test('a stream cut off mid-block is masked at its end; an unreadable delta is dropped, never kept raw', () => {
+    const start = formatSse('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
+    const delta = formatSse('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'mail maria@exam' } });
+    const delta2 = formatSse('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'ple.com now' } });
+    const cutOff = outputs(Buffer.from(start + delta + delta2), [], masker.createRecordStreamMasker());
+    expect(textOf(cutOff.out).get(0)).toBe('mail [EMAIL_ADDRESS] now');
+    const bad = 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"john@example.com"\n\n';
+    const stop = formatSse('content_block_stop', { type: 'content_block_stop', index: 0 });
+    const withBad = outputs(Buffer.from(start + bad + stop), [], masker.createRecordStreamMasker());
+    expect(Buffer.concat(withBad.out.map((o) => o.raw)).toString()).not.toContain('john@example.com');
+    expect(withBad.out.map((o) => o.event)).toEqual(['content_block_start', 'content_block_stop']);
   });
 });
 

@@ -41,8 +41,10 @@ interface ExchangeRecord {
   stream?: boolean;
   responseHeaders?: Record<string, string>;
   responseRecorded?: boolean;
-  masker?: ReturnType<Masker['createStreamMasker']>;
+  masker?: ReturnType<Masker['createRecordStreamMasker']>;
   findingsSeen: number;
+  /** When the stream event the masker last put out arrived (ms after the response head). */
+  lastT: number;
   batcher?: StreamBatcher;
   events: number;
 }
@@ -56,6 +58,8 @@ const toRecorded = (f: Finding): RecordedFinding => ({
 export function recordJournal(opts: RecordJournalOptions): Journal {
   const now = opts.now ?? Date.now;
   const state = new WeakMap<Exchange, ExchangeRecord>();
+  /** When each SSE event arrived (ms after its response head), for the record's pace. */
+  const arrivedAt = new WeakMap<SseEvent, number>();
   let previous: PreviousSession | undefined;
   // The session id this journal minted last (a new time-gap session): nothing is stored under it
   // yet, so its events need no stored head and stay recordable (spooled) while the store is away.
@@ -96,7 +100,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
     if (!rec.batcher) return;
     if (final && rec.masker) {
       try {
-        for (const out of rec.masker.end()) recordMasked(x, rec, out);
+        recordMasked(x, rec, rec.masker.end());
       } catch (err) {
         opts.log.error({ requestId: x.id, err: (err as Error).message }, 'stream masking failed at end; held text dropped from the record');
       }
@@ -105,17 +109,26 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
     if (batch) append({ ...draftBase(x), kind: 'stream_event', data: batch });
   }
 
-  /** One event as the stream masker put it out (masked or untouched), with the findings made so far. */
-  function recordMasked(x: Exchange, rec: ExchangeRecord, ev: SseEvent): void {
+  /**
+   * The events the stream masker put out for one input (masked or untouched; a block's events come
+   * out together at its stop), the findings made meanwhile reported with the last of them. Each
+   * keeps the time its input arrived (an event the masker made: the input it was made from).
+   */
+  function recordMasked(x: Exchange, rec: ExchangeRecord, outs: readonly SseEvent[]): void {
     const findings = rec.masker ? rec.masker.findings.slice(rec.findingsSeen) : [];
     rec.findingsSeen += findings.length;
     if (findings.length) opts.onFindings?.('response', findings);
-    addStreamEvent(x, rec, ev, findings.map(toRecorded));
+    for (let i = 0; i < outs.length; i++) {
+      const ev = outs[i]!;
+      const t = arrivedAt.get(rec.masker?.sourceOf?.(ev) ?? ev) ?? rec.lastT;
+      rec.lastT = t;
+      addStreamEvent(x, rec, ev, i === outs.length - 1 ? findings.map(toRecorded) : [], t);
+    }
   }
 
-  function addStreamEvent(x: Exchange, rec: ExchangeRecord, ev: SseEvent, findings: RecordedFinding[]): void {
+  function addStreamEvent(x: Exchange, rec: ExchangeRecord, ev: SseEvent, findings: RecordedFinding[], t: number): void {
     rec.events++;
-    const batch = rec.batcher!.push(ev.event, ev.data, now() - (rec.headAt ?? now()), findings);
+    const batch = rec.batcher!.push(ev.event, ev.data, t, findings);
     if (batch) append({ ...draftBase(x), kind: 'stream_event', data: batch });
   }
 
@@ -126,7 +139,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
       const choice = chooseSession({ identity: x.identity!, headers: x.req.headers, body: x.request }, opts.recording(), previous, now());
       if (choice.source === 'time-gap') previous = { sessionId: choice.sessionId, lastSeenMs: now() };
       if (choice.isNew) minted = choice.sessionId;
-      state.set(x, { sessionSource: choice.source, findingsSeen: 0, events: 0 });
+      state.set(x, { sessionSource: choice.source, findingsSeen: 0, lastT: 0, events: 0 });
       return choice.sessionId;
     },
 
@@ -160,20 +173,22 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
         append({ ...draftBase(x), kind: 'response', data: { headers: rec.responseHeaders, status: x.upstreamStatus ?? 0, stream: true } });
         rec.batcher = new StreamBatcher();
         const masker = bodiesRecorded() ? opts.masker() : undefined;
-        if (masker) rec.masker = masker.createStreamMasker();
+        if (masker) rec.masker = masker.createRecordStreamMasker();
       }
     },
 
     streamEvent(x, ev) {
       const rec = state.get(x);
       if (!rec?.batcher || !bodiesRecorded()) return;
-      if (!rec.masker) return addStreamEvent(x, rec, { ...ev, data: '[body not recorded: no masker]' }, []);
+      const t = now() - (rec.headAt ?? now());
+      if (!rec.masker) return addStreamEvent(x, rec, { ...ev, data: '[body not recorded: no masker]' }, [], t);
       try {
-        for (const out of rec.masker.push(ev)) recordMasked(x, rec, out);
+        arrivedAt.set(ev, t);
+        recordMasked(x, rec, rec.masker.push(ev));
       } catch (err) {
         // Never record raw text: drop this event's content from the record, keep its place.
         opts.log.error({ requestId: x.id, err: (err as Error).message }, 'stream masking failed; event recorded without data');
-        addStreamEvent(x, rec, { event: ev.event, data: '[masking failed: not recorded]', raw: Buffer.alloc(0) }, []);
+        addStreamEvent(x, rec, { event: ev.event, data: '[masking failed: not recorded]', raw: Buffer.alloc(0) }, [], t);
       }
     },
 

@@ -56,3 +56,37 @@ it('replays a streamed tool-use conversation exactly as the SDK saw it', async (
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+it('records each streamed event at the time it arrived, though a block is masked for the record at its stop', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sg-pace-'));
+  const fake = await startFakeClaude({ apiKeys: ['up'] });
+  const config = resolveConfig({
+    upstreamUrl: fake.url, upstreamApiKey: 'up', recordDir: join(dir, 'records'),
+    listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' }, logLevel: 'silent',
+  });
+  const sidecar = await startSidecar(config, await sidecarPorts(config, {}));
+  const client = new Anthropic({ baseURL: sidecar.claudeUrl, apiKey: 'placeholder', maxRetries: 0 });
+  try {
+    // Several deltas 60 ms apart, one of them with an address to mask.
+    fake.script({ text: 'First part of the answer, then write to maria@example.com, and a last part here.', delayMs: 60 });
+    const text = await client.messages.stream({ model: 'claude-sonnet-4-6', max_tokens: 256, messages: [{ role: 'user', content: 'hi' }] }).finalText();
+    expect(text).toContain('maria@example.com'); // record mode: the skill gets the answer as sent
+    await sidecar.close();
+
+    const store = new FileSessionStore(join(dir, 'records'));
+    const [session] = await store.listSessions();
+    const events = (await store.readSession(session!.sessionId)).flatMap((e) => (e.kind === 'stream_event' ? e.data.events : []));
+    const deltas = events.filter((e) => e.event === 'content_block_delta');
+    expect(deltas.length).toBeGreaterThanOrEqual(3);
+    expect(deltas.map((d) => d.data).join('')).not.toContain('maria@example.com');
+    // The recorded times keep the deltas' spacing (not all the time of the block's stop).
+    const times = deltas.map((d) => d.t);
+    for (let i = 1; i < times.length; i++) expect(times[i]!).toBeGreaterThanOrEqual(times[i - 1]!);
+    expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(60 * (times.length - 2));
+    await store.close();
+  } finally {
+    await sidecar.close().catch(() => undefined);
+    await fake.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,191 @@
+// Masking a response stream for the record (record mode and the record of every other mode). The
+// record needs a masked copy of the stream, not a live rewrite: nothing waits for it, so it can
+// look at a content block whole instead of delta by delta. Events from the start of a block to its
+// stop are held; at the stop the block's whole text is masked once. When that finds nothing (the
+// usual answer), the held events are recorded as they came. When it finds something, or a held
+// event is anything unusual, the held events go through the live rewriter (SseRewriter), so the
+// record is exactly what that would have produced. A block larger than the hold limit goes through
+// the live rewriter from there on (memory stays bounded). Same findings, same masked text per block
+// as the live rewriter, at one detector pass per block instead of one per delta.
+import type { SseEvent } from '@skillgate/wire';
+import type { Finding } from './entities.js';
+import { SseRewriter, type BlockPolicy, type StreamOutput } from './stream.js';
+
+export interface RecordStreamLimits {
+  /** Most bytes of events held for one block before it goes through the live rewriter. */
+  maxHeldBytes: number;
+}
+
+export const DEFAULT_RECORD_STREAM_LIMITS: RecordStreamLimits = { maxHeldBytes: 64 * 1024 };
+
+type DeltaKind = 'text_delta' | 'thinking_delta' | 'input_json_delta';
+const FIELD: Record<DeltaKind, 'text' | 'thinking' | 'partial_json'> = { text_delta: 'text', thinking_delta: 'thinking', input_json_delta: 'partial_json' };
+
+/** A block being held: its kind and the text received so far, to mask whole at its stop. */
+interface HeldBlock { kind: DeltaKind; parts: string[]; make: () => ReturnType<BlockPolicy['text']> }
+
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+export class RecordStreamMasker {
+  readonly findings: Finding[] = [];
+  /** Events held since the first open block started, in order. */
+  private held: SseEvent[] = [];
+  private heldBytes = 0;
+  private readonly open = new Map<number, HeldBlock>();
+  /** Something in the held events needs the live rewriter's judgement (a finding, an odd event). */
+  private needsRewrite = false;
+  /** A block too large to hold: the live rewriter runs until no block is open. */
+  private live: SseRewriter | undefined;
+  /** For each event the rewriter made, the input it was made from (the record keeps its time). */
+  private readonly madeFrom = new WeakMap<StreamOutput, SseEvent>();
+
+  constructor(private readonly policy: BlockPolicy, private readonly limits: RecordStreamLimits = DEFAULT_RECORD_STREAM_LIMITS) {}
+
+  push(ev: SseEvent): StreamOutput[] {
+    if (this.live) return this.pushLive(ev);
+    if (this.held.length === 0 && ev.event !== 'content_block_start') return [ev];
+    this.held.push(ev);
+    this.heldBytes += ev.raw.length;
+    try {
+      this.inspect(ev);
+    } catch {
+      this.needsRewrite = true;
+    }
+    if (ev.event === 'message_stop' || ev.event === 'error') return this.release(true);
+    if (this.open.size === 0) return this.release(false);
+    if (this.heldBytes > this.limits.maxHeldBytes) return this.goLive();
+    return [];
+  }
+
+  /** The input an output was made from: itself when it passed as it came. */
+  sourceOf(out: StreamOutput): SseEvent {
+    return this.madeFrom.get(out) ?? out;
+  }
+
+  /** The upstream ended: whatever is held is recorded (blocks still open end here). */
+  end(): StreamOutput[] {
+    if (this.live) {
+      const out = this.live.end();
+      this.adoptLiveFindings();
+      this.live = undefined;
+      return out;
+    }
+    return this.held.length ? this.release(true) : [];
+  }
+
+  /** Track one held event: which blocks are open and their text; flag anything unusual. */
+  private inspect(ev: SseEvent): void {
+    const data = ev.data === '' ? undefined : JSON.parse(ev.data) as unknown;
+    switch (ev.event) {
+      case 'content_block_start': {
+        if (!isRecord(data) || typeof data.index !== 'number' || !isRecord(data.content_block)) return;
+        const cb = data.content_block;
+        let kind: DeltaKind | undefined;
+        let make: HeldBlock['make'] | undefined;
+        if (cb.type === 'text') { kind = 'text_delta'; make = () => this.policy.text(); }
+        else if (cb.type === 'thinking') { kind = 'thinking_delta'; make = () => this.policy.thinking(); }
+        else if (cb.type === 'tool_use' || cb.type === 'server_tool_use' || cb.type === 'mcp_tool_use') {
+          const index = data.index;
+          kind = 'input_json_delta';
+          make = () => this.policy.json(index);
+        }
+        // A block the policy leaves alone is not held for its own sake (its deltas pass).
+        if (!kind || !make || make() === undefined) return;
+        const field = kind === 'text_delta' ? 'text' : kind === 'thinking_delta' ? 'thinking' : undefined;
+        const initial = field && typeof cb[field] === 'string' ? cb[field] : '';
+        this.open.set(data.index, { kind, parts: initial ? [initial] : [], make });
+        return;
+      }
+      case 'content_block_delta': {
+        const index = isRecord(data) && typeof data.index === 'number' ? data.index : -1;
+        const block = this.open.get(index);
+        if (!block) return;
+        const delta = isRecord(data) ? data.delta : undefined;
+        if (!isRecord(delta) || delta.type !== block.kind) return; // passes in the live rewriter too
+        const text = delta[FIELD[block.kind]];
+        if (typeof text !== 'string') {
+          this.needsRewrite = true;
+          return;
+        }
+        block.parts.push(text);
+        return;
+      }
+      case 'content_block_stop': {
+        const index = isRecord(data) && typeof data.index === 'number' ? data.index : -1;
+        const block = this.open.get(index);
+        if (block) this.close(index, block);
+        return;
+      }
+      default:
+    }
+  }
+
+  /** A block ended: mask its whole text once; anything found sends the held events through the rewriter. */
+  private close(index: number, block: HeldBlock): void {
+    this.open.delete(index);
+    if (this.needsRewrite) return;
+    const stream = block.make();
+    if (!stream) return;
+    const text = block.parts.join('');
+    const masked = stream.push(text) + stream.end();
+    if (masked !== text || (stream.findings?.length ?? 0) > 0) this.needsRewrite = true;
+  }
+
+  /** Hand out the held events: as they came, or rewritten when masking found something. */
+  private release(ending: boolean): StreamOutput[] {
+    if (ending) for (const [index, block] of [...this.open]) this.close(index, block);
+    const held = this.held;
+    const rewrite = this.needsRewrite;
+    this.held = [];
+    this.heldBytes = 0;
+    this.needsRewrite = false;
+    this.open.clear();
+    if (!rewrite) return held;
+    const rewriter = new SseRewriter(this.policy);
+    const out: StreamOutput[] = [];
+    for (const ev of held) this.through(rewriter.push(ev), ev, out);
+    const last = held[held.length - 1]!;
+    if (ending && last.event !== 'message_stop' && last.event !== 'error') this.through(rewriter.end(), last, out);
+    for (const f of rewriter.findings) this.findings.push(f);
+    return out;
+  }
+
+  /** Too much held: the held events go through a live rewriter, which carries on until the blocks close. */
+  private goLive(): StreamOutput[] {
+    const held = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    this.needsRewrite = false;
+    this.open.clear();
+    this.live = new SseRewriter(this.policy);
+    const out: StreamOutput[] = [];
+    for (const ev of held) this.through(this.live.push(ev), ev, out);
+    if (this.live.openBlocks === 0) this.leaveLive();
+    return out;
+  }
+
+  private pushLive(ev: SseEvent): StreamOutput[] {
+    const live = this.live!;
+    const out = this.through(live.push(ev), ev, []);
+    if (live.openBlocks === 0) this.leaveLive();
+    return out;
+  }
+
+  /** Append the rewriter's outputs for `input`, remembering that the new ones came from it. */
+  private through(outs: StreamOutput[], input: SseEvent, into: StreamOutput[]): StreamOutput[] {
+    for (const o of outs) {
+      if (o !== input) this.madeFrom.set(o, input);
+      into.push(o);
+    }
+    return into;
+  }
+
+  private leaveLive(): void {
+    this.adoptLiveFindings();
+    this.live = undefined;
+  }
+
+  private adoptLiveFindings(): void {
+    if (this.live) for (const f of this.live.findings) this.findings.push(f);
+  }
+}
