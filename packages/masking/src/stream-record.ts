@@ -9,7 +9,7 @@
 // as the live rewriter, at one detector pass per block instead of one per delta.
 import type { SseEvent } from '@skillgate/wire';
 import type { Finding } from './entities.js';
-import { SseRewriter, type BlockPolicy, type StreamOutput } from './stream.js';
+import { DELTA_FIELD, SseRewriter, blockStreamFor, isRecord, type BlockPolicy, type BlockStream, type DeltaKind, type StreamOutput } from './stream.js';
 
 export interface RecordStreamLimits {
   /** Most bytes of events held for one block before it goes through the live rewriter. */
@@ -18,13 +18,8 @@ export interface RecordStreamLimits {
 
 export const DEFAULT_RECORD_STREAM_LIMITS: RecordStreamLimits = { maxHeldBytes: 64 * 1024 };
 
-type DeltaKind = 'text_delta' | 'thinking_delta' | 'input_json_delta';
-const FIELD: Record<DeltaKind, 'text' | 'thinking' | 'partial_json'> = { text_delta: 'text', thinking_delta: 'thinking', input_json_delta: 'partial_json' };
-
-/** A block being held: its kind and the text received so far, to mask whole at its stop. */
-interface HeldBlock { kind: DeltaKind; parts: string[]; make: () => ReturnType<BlockPolicy['text']> }
-
-const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+/** A block being held: the (unused) stream that masks its whole text at its stop, and that text so far. */
+interface HeldBlock { stream: BlockStream; kind: DeltaKind; parts: string[] }
 
 export class RecordStreamMasker {
   readonly findings: Finding[] = [];
@@ -66,8 +61,7 @@ export class RecordStreamMasker {
   end(): StreamOutput[] {
     if (this.live) {
       const out = this.live.end();
-      this.adoptLiveFindings();
-      this.live = undefined;
+      this.leaveLive();
       return out;
     }
     return this.held.length ? this.release(true) : [];
@@ -79,21 +73,9 @@ export class RecordStreamMasker {
     switch (ev.event) {
       case 'content_block_start': {
         if (!isRecord(data) || typeof data.index !== 'number' || !isRecord(data.content_block)) return;
-        const cb = data.content_block;
-        let kind: DeltaKind | undefined;
-        let make: HeldBlock['make'] | undefined;
-        if (cb.type === 'text') { kind = 'text_delta'; make = () => this.policy.text(); }
-        else if (cb.type === 'thinking') { kind = 'thinking_delta'; make = () => this.policy.thinking(); }
-        else if (cb.type === 'tool_use' || cb.type === 'server_tool_use' || cb.type === 'mcp_tool_use') {
-          const index = data.index;
-          kind = 'input_json_delta';
-          make = () => this.policy.json(index);
-        }
         // A block the policy leaves alone is not held for its own sake (its deltas pass).
-        if (!kind || !make || make() === undefined) return;
-        const field = kind === 'text_delta' ? 'text' : kind === 'thinking_delta' ? 'thinking' : undefined;
-        const initial = field && typeof cb[field] === 'string' ? cb[field] : '';
-        this.open.set(data.index, { kind, parts: initial ? [initial] : [], make });
+        const found = blockStreamFor(this.policy, data.content_block, data.index);
+        if (found) this.open.set(data.index, { stream: found.stream, kind: found.kind, parts: found.initial ? [found.initial] : [] });
         return;
       }
       case 'content_block_delta': {
@@ -102,7 +84,7 @@ export class RecordStreamMasker {
         if (!block) return;
         const delta = isRecord(data) ? data.delta : undefined;
         if (!isRecord(delta) || delta.type !== block.kind) return; // passes in the live rewriter too
-        const text = delta[FIELD[block.kind]];
+        const text = delta[DELTA_FIELD[block.kind]];
         if (typeof text !== 'string') {
           this.needsRewrite = true;
           return;
@@ -124,11 +106,13 @@ export class RecordStreamMasker {
   private close(index: number, block: HeldBlock): void {
     this.open.delete(index);
     if (this.needsRewrite) return;
-    const stream = block.make();
-    if (!stream) return;
     const text = block.parts.join('');
-    const masked = stream.push(text) + stream.end();
-    if (masked !== text || (stream.findings?.length ?? 0) > 0) this.needsRewrite = true;
+    try {
+      const masked = block.stream.push(text) + block.stream.end();
+      if (masked !== text || (block.stream.findings?.length ?? 0) > 0) this.needsRewrite = true;
+    } catch {
+      this.needsRewrite = true; // the live rewriter decides what a block that cannot be masked keeps
+    }
   }
 
   /** Hand out the held events: as they came, or rewritten when masking found something. */

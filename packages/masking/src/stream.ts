@@ -26,12 +26,31 @@ export interface BlockPolicy {
  */
 export type StreamOutput = SseEvent;
 
-type DeltaKind = 'text_delta' | 'thinking_delta' | 'input_json_delta';
-const FIELD: Record<DeltaKind, 'text' | 'thinking' | 'partial_json'> = { text_delta: 'text', thinking_delta: 'thinking', input_json_delta: 'partial_json' };
+/** The delta type that carries a masked block's text, and the member of the delta that holds it. */
+export type DeltaKind = 'text_delta' | 'thinking_delta' | 'input_json_delta';
+export const DELTA_FIELD: Record<DeltaKind, 'text' | 'thinking' | 'partial_json'> = { text_delta: 'text', thinking_delta: 'thinking', input_json_delta: 'partial_json' };
+
+/**
+ * The stream `policy` gives the block that `content_block` starts, with the delta kind carrying its
+ * text and the text the block starts with; undefined when the policy leaves the block alone.
+ */
+export function blockStreamFor(policy: BlockPolicy, cb: Record<string, unknown>, index: number): { stream: BlockStream; kind: DeltaKind; initial: string } | undefined {
+  let stream: BlockStream | undefined;
+  let kind: DeltaKind;
+  if (cb.type === 'text') { stream = policy.text(); kind = 'text_delta'; }
+  else if (cb.type === 'thinking') { stream = policy.thinking(); kind = 'thinking_delta'; }
+  else if (cb.type === 'tool_use' || cb.type === 'server_tool_use' || cb.type === 'mcp_tool_use') { stream = policy.json(index); kind = 'input_json_delta'; }
+  else return undefined;
+  if (!stream) return undefined;
+  // Text and thinking blocks may start with text already in them; a tool's input starts as {}.
+  const field = kind === 'input_json_delta' ? undefined : DELTA_FIELD[kind];
+  const initial = field && typeof cb[field] === 'string' ? cb[field] : '';
+  return { stream, kind, initial };
+}
 
 interface Block { stream: BlockStream; kind: DeltaKind; failed: boolean; index: number }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+export const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 export class SseRewriter {
   private readonly blocks = new Map<number, Block>();
@@ -88,22 +107,17 @@ export class SseRewriter {
     if (!data || typeof data.index !== 'number' || !isRecord(data.content_block)) return [ev];
     const cb = data.content_block;
     const index = data.index;
-    let stream: BlockStream | undefined;
-    let kind: DeltaKind | undefined;
-    if (cb.type === 'text') { stream = this.policy.text(); kind = 'text_delta'; }
-    else if (cb.type === 'thinking') { stream = this.policy.thinking(); kind = 'thinking_delta'; }
-    else if (cb.type === 'tool_use' || cb.type === 'server_tool_use' || cb.type === 'mcp_tool_use') { stream = this.policy.json(index); kind = 'input_json_delta'; }
-    if (!stream || !kind) return [ev];
+    const found = blockStreamFor(this.policy, cb, index);
+    if (!found) return [ev];
+    const { stream, kind, initial } = found;
     const block: Block = { stream, kind, failed: false, index };
     this.blocks.set(index, block);
     // A block that starts with text already in it: run that text through the block stream too.
-    const field = kind === 'text_delta' ? 'text' : kind === 'thinking_delta' ? 'thinking' : undefined;
-    if (field && typeof cb[field] === 'string' && cb[field] !== '') {
-      const initial = cb[field];
+    if (initial !== '') {
       let emitted: string;
       try { emitted = block.stream.push(initial); } catch { block.failed = true; emitted = ''; }
       if (emitted === initial && !('held' in block.stream && (block.stream as { held: number }).held > 0)) return [ev];
-      return [event('content_block_start', { ...data, content_block: { ...cb, [field]: emitted } })];
+      return [event('content_block_start', { ...data, content_block: { ...cb, [DELTA_FIELD[kind]]: emitted } })];
     }
     return [ev];
   }
@@ -118,7 +132,7 @@ export class SseRewriter {
     const b = this.blocks.get(index);
     const delta = isRecord(data.delta) ? data.delta : undefined;
     if (!b || !delta || delta.type !== b.kind) return [ev];
-    const field = FIELD[b.kind];
+    const field = DELTA_FIELD[b.kind];
     const input = delta[field];
     if (typeof input !== 'string') return [];
     if (b.failed) return [];
@@ -142,7 +156,7 @@ export class SseRewriter {
     try { rest = b.stream.end(); } catch { return; }
     if (b.stream.findings) for (const f of b.stream.findings) this.findings.push({ ...f, path: f.path ? `content[${b.index}].${f.path}` : `content[${b.index}]` });
     if (rest === '') return;
-    out.push(event('content_block_delta', { type: 'content_block_delta', index: b.index, delta: { type: b.kind, [FIELD[b.kind]]: rest } }));
+    out.push(event('content_block_delta', { type: 'content_block_delta', index: b.index, delta: { type: b.kind, [DELTA_FIELD[b.kind]]: rest } }));
   }
 }
 
