@@ -18,6 +18,7 @@ import { freePort, startReadyChild, pin, memoryMb } from '../lib/process.mjs';
 import { runWrk } from '../lib/wrk.mjs';
 import { latencyClient, summarise } from '../lib/latency.mjs';
 import { summariseProfile } from '../lib/cpu-profile.mjs';
+import { sidecarNodeOptions, quantityMiB } from '@skillgate/webhook/inject';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -44,7 +45,9 @@ const env = which === 'full' ? {
   SKILLGATE_POLICY_FILE: resolve(process.env.BENCH_POLICY_FILE ?? join(here, 'policy.yaml')),
 } : {};
 if (alloc) env.BENCH_ALLOC_PROFILE = join(dir, 'alloc.heapprofile');
-const script = which === 'bare' ? [join(here, 'bare-proxy.mjs')] : [join(here, 'sidecar.mjs'), ...(which === 'full' ? ['--full'] : [])];
+// The sidecar runs with the node options the injector gives it (for --mem-limit, those of that limit).
+const sidecarFlags = sidecarNodeOptions(memLimit ? `${Math.round(quantityMiB(`${memLimit}i`) ?? 0)}Mi` : undefined).split(' ');
+const script = which === 'bare' ? [join(here, 'bare-proxy.mjs')] : [...sidecarFlags, join(here, 'sidecar.mjs'), ...(which === 'full' ? ['--full'] : [])];
 const noProfile = process.argv.includes('--no-profile'); // just the load (and RSS): clean timings
 const flags = [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), ...(alloc || noProfile ? [] : heap ? ['--heap-prof', `--heap-prof-dir=${dir}`] : ['--cpu-prof', `--cpu-prof-dir=${dir}`])];
 let cgroupDir;

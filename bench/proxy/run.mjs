@@ -21,6 +21,7 @@ import { freePort, startReadyChild, pin, memoryMb } from '../lib/process.mjs';
 import { latencyClient, sampleLatency, summarise } from '../lib/latency.mjs';
 import { runWrk } from '../lib/wrk.mjs';
 import { summariseProfile, profileMarkdown } from '../lib/cpu-profile.mjs';
+import { sidecarNodeOptions } from '@skillgate/webhook/inject';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -79,6 +80,9 @@ function fullSidecarEnv() {
   return { token, env };
 }
 
+// The sidecar rows run with the node options the injector gives a sidecar (no memory limit here).
+const SIDECAR_NODE_FLAGS = sidecarNodeOptions(undefined).split(' ');
+
 async function startRows(upstream) {
   const rows = [];
   rows.push({ key: 'direct', label: 'direct to upstream (the limit)', url: upstream.url, pid: undefined });
@@ -93,7 +97,7 @@ async function startRows(upstream) {
     rows.push({ key: 'bare-node', label: 'bare Node.js proxy', url: bare.url, pid: bare.pid, stop: bare.stop });
   }
   if (rowWanted('sidecar')) {
-    const sidecar = await startReadyChild('sidecar', process.execPath, [join(here, 'sidecar.mjs'), upstream.url]);
+    const sidecar = await startReadyChild('sidecar', process.execPath, [...SIDECAR_NODE_FLAGS, join(here, 'sidecar.mjs'), upstream.url]);
     rows.push({ key: 'sidecar', label: 'skillgate sidecar', url: sidecar.url, pid: sidecar.pid, stop: sidecar.stop, target: true });
   }
   const notes = [];
@@ -101,7 +105,7 @@ async function startRows(upstream) {
     const support = fullSidecarSupport();
     if (support.ok) {
       const { token, env } = fullSidecarEnv();
-      const full = await startReadyChild('sidecar-full', process.execPath, [join(here, 'sidecar.mjs'), '--full', upstream.url], { env });
+      const full = await startReadyChild('sidecar-full', process.execPath, [...SIDECAR_NODE_FLAGS, join(here, 'sidecar.mjs'), '--full', upstream.url], { env });
       rows.push({ key: 'sidecar-full', label: 'skillgate sidecar, full (policy, masking, Redis)', url: full.url, pid: full.pid, stop: full.stop, target: true, redisToken: token, redisUrl: env.REDIS_URL });
     } else {
       notes.push(`Full sidecar row skipped: ${support.why}.`);
@@ -274,10 +278,10 @@ function markdown(result) {
 }
 
 /** Run `script` (with `args`) under `node --cpu-prof`, pinned like the throughput rows, under the wrk load. */
-async function profileUnderLoad(name, script, args, upstream, dir, env = {}) {
+async function profileUnderLoad(name, script, args, upstream, dir, env = {}, nodeFlags = []) {
   const profDir = join(dir, name);
   mkdirSync(profDir, { recursive: true });
-  const child = await startReadyChild(`${name}-profiled`, process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, script, ...args, upstream.url], { env });
+  const child = await startReadyChild(`${name}-profiled`, process.execPath, [...nodeFlags, '--cpu-prof', `--cpu-prof-dir=${profDir}`, script, ...args, upstream.url], { env });
   pin(child.pid, PROXY_CPU);
   const load = await runWrk({ ...target({ url: child.url }, 'json'), connections: CONNECTIONS, seconds: SECONDS, cpu: LOAD_CPU });
   await child.stop();
@@ -300,13 +304,13 @@ async function profileSidecar(upstream, rows) {
   if (fullRow) {
     const { token, env } = fullSidecarEnv();
     try {
-      sidecar = await profileUnderLoad('sidecar-full', join(here, 'sidecar.mjs'), ['--full'], upstream, dir, env);
+      sidecar = await profileUnderLoad('sidecar-full', join(here, 'sidecar.mjs'), ['--full'], upstream, dir, env, SIDECAR_NODE_FLAGS);
     } finally {
       cleanupRedis({ redisToken: token, redisUrl: env.REDIS_URL });
     }
     sidecar.subject = 'full sidecar (policy, masking, Redis)';
   } else {
-    sidecar = await profileUnderLoad('sidecar', join(here, 'sidecar.mjs'), [], upstream, dir);
+    sidecar = await profileUnderLoad('sidecar', join(here, 'sidecar.mjs'), [], upstream, dir, {}, SIDECAR_NODE_FLAGS);
     sidecar.subject = 'sidecar';
   }
   const bare = await profileUnderLoad('bare-node', join(here, 'bare-proxy.mjs'), [], upstream, dir);

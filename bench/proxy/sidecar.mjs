@@ -1,10 +1,10 @@
 // Runs the skillgate sidecar in its own process, so the benchmark can pin it to a core and read its
-// memory. Usage: node sidecar.mjs [--full] <upstream-url>; prints `READY <claude-url>`.
+// memory. Usage: node [--expose-gc] sidecar.mjs [--full] <upstream-url>; prints `READY <claude-url>`.
 //   bare:   startSidecar with its local defaults (allow-all guard, log journal), log level warn.
 //   --full: the container entrypoint's wiring (sidecarPorts from @skillgate/sidecar/wiring) over
 //           the environment (REDIS_URL, SKILLGATE_POLICY_FILE, ...): policy, masking and recording
 //           as a pod runs them. Exits 3 when the sidecar has no such wiring yet.
-import { configFromEnv, resolveConfig, startSidecar } from '@skillgate/sidecar';
+import { configFromEnv, resolveConfig, settleHeap, startSidecar } from '@skillgate/sidecar';
 
 const full = process.argv[2] === '--full';
 const upstreamUrl = process.argv[full ? 3 : 2];
@@ -29,6 +29,8 @@ if (full) {
 } else {
   sidecar = await startSidecar(input);
 }
+// BENCH_NO_SETTLE=1 leaves the start-up memory in place (A/B of heap.ts).
+if (!process.env.BENCH_NO_SETTLE) settleHeap(); // as the container entrypoint does (needs --expose-gc, which the injector's NODE_OPTIONS set)
 // BENCH_ALLOC_PROFILE=file: sample every allocation, collected or not (what GC time is spent on),
 // and write the sampling heap profile there on SIGTERM (bench/proxy/profile.mjs --alloc).
 // BENCH_ALLOC_SURVIVORS=1: only what survived a scavenge (what the young-generation GC copies).

@@ -113,10 +113,11 @@ const httpProbe = (path: string, periodSeconds: number, failureThreshold: number
  * limit, and for a small limit (256Mi) it also shrinks the young generation to ~1 MB: the proxy then
  * spends 4x as much time collecting garbage as with V8's usual 16 MB semi-spaces (BENCHMARKS.md).
  * The young generation is set back to 16 MB, and the old generation capped at 60 % of the limit, so
- * V8 collects harder before the kernel would kill the container.
+ * V8 collects harder before the kernel would kill the container. --expose-gc lets the sidecar hand
+ * back the memory its start-up left in the young generation, once (packages/sidecar/src/heap.ts).
  */
 export function sidecarNodeOptions(memoryLimit: string | undefined): string {
-  const options = ['--max-semi-space-size=16'];
+  const options = ['--max-semi-space-size=16', '--expose-gc'];
   const mib = memoryLimit === undefined ? undefined : quantityMiB(memoryLimit);
   if (mib !== undefined && mib >= 128) options.push(`--max-old-space-size=${Math.floor(mib * 0.6)}`);
   return options.join(' ');

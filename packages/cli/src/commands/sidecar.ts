@@ -1,7 +1,7 @@
 // `skillgate sidecar`: the sidecar container's entrypoint. Configuration comes from --config (JSON
 // or YAML) overlaid by the environment of CONTRACT.md; a bad value stops it at start with the field
 // and the reason. Runs until SIGTERM/SIGINT, then closes listeners and flushes the journal.
-import { configFromEnv, readConfigFile, resolveConfig, startSidecar, ConfigError, type SidecarConfigInput } from '@skillgate/sidecar';
+import { configFromEnv, readConfigFile, resolveConfig, settleHeap, startSidecar, ConfigError, type Logger, type SidecarConfigInput } from '@skillgate/sidecar';
 import { sidecarPorts } from '@skillgate/sidecar/wiring';
 import { CliError, untilSignal, type Command } from '../command.js';
 
@@ -46,6 +46,7 @@ Cluster mode (set by the injector):
       const config = resolveConfig(input);
       const ports = await sidecarPorts(config, process.env);
       const sidecar = await startSidecar(config, ports);
+      reportSettledHeap(sidecar.context.log);
       await untilSignal();
       await sidecar.close();
       return 0;
@@ -55,3 +56,11 @@ Cluster mode (set by the injector):
     }
   },
 };
+
+/** Hand back start-up memory (heap.ts) and say what it did, or how to let it. */
+function reportSettledHeap(log: Logger): void {
+  const settled = settleHeap();
+  const mb = (n: number) => Math.round(n / 1048576);
+  if (settled) log.info({ rssBeforeMb: mb(settled.rssBeforeBytes), rssAfterMb: mb(settled.rssAfterBytes), ms: Math.round(settled.ms) }, 'start-up memory returned');
+  else log.debug('start-up memory kept: run node with --expose-gc (the injector\'s NODE_OPTIONS do) to return it');
+}
