@@ -5,9 +5,10 @@
 // taken at collections, an idle sidecar collects nothing, and it keeps waiting. One memory-reducing
 // collection ("last resort": it also shrinks the young generation) right after start-up takes
 // ~20 ms once and leaves ~20 MB less resident memory in every pod for as long as the sidecar idles;
-// under load V8 grows the young generation again as it needs. Its price, measured: V8 collects the
-// young generation less efficiently afterwards, 2–3 % fewer requests/s at full load (BENCHMARKS.md),
-// worth it for a sidecar per pod that mostly idles. It needs `gc`, which Node exposes with
+// under load V8 grows the young generation again as it needs. Its price, measured: the collection
+// leaves the old generation's limit near the small live size, so the first minute of full load runs
+// more full collections (2–3 % fewer requests/s over 20 s, BENCHMARKS.md), which a sidecar per pod
+// that mostly idles can afford. It needs `gc`, which Node exposes with
 // --expose-gc: the injector's NODE_OPTIONS set it; without it this does nothing.
 
 type GcFunction = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
