@@ -47,9 +47,11 @@ const env = which === 'full' ? {
 if (alloc) env.BENCH_ALLOC_PROFILE = join(dir, 'alloc.heapprofile');
 // The sidecar runs with the node options the injector gives it (for --mem-limit, those of that limit).
 const sidecarFlags = sidecarNodeOptions(memLimit ? `${Math.round(quantityMiB(`${memLimit}i`) ?? 0)}Mi` : undefined).split(' ');
-const script = which === 'bare' ? [join(here, 'bare-proxy.mjs')] : [...sidecarFlags, join(here, 'sidecar.mjs'), ...(which === 'full' ? ['--full'] : [])];
+const script = which === 'bare' ? [join(here, 'bare-proxy.mjs')] : [join(here, 'sidecar.mjs'), ...(which === 'full' ? ['--full'] : [])];
 const noProfile = process.argv.includes('--no-profile'); // just the load (and RSS): clean timings
-const flags = [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), ...(alloc || noProfile ? [] : heap ? ['--heap-prof', `--heap-prof-dir=${dir}`] : ['--cpu-prof', `--cpu-prof-dir=${dir}`])];
+// BENCH_NODE_FLAGS come after the sidecar's own, so they win (e.g. another --max-semi-space-size).
+const nodeFlags = [...(which === 'bare' ? [] : sidecarFlags), ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)];
+const flags = [...nodeFlags, ...(alloc || noProfile ? [] : heap ? ['--heap-prof', `--heap-prof-dir=${dir}`] : ['--cpu-prof', `--cpu-prof-dir=${dir}`])];
 let cgroupDir;
 if (memLimit) {
   const bytes = String(Number.parseInt(memLimit, 10) * ({ K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[memLimit.slice(-1).toUpperCase()] ?? 1));
@@ -60,7 +62,7 @@ if (memLimit) {
 }
 const inCgroup = (command, args) => (cgroupDir ? ['sh', ['-c', `echo $$ > ${cgroupDir}/cgroup.procs && exec "$0" "$@"`, command, ...args]] : [command, args]);
 const child = strace
-  ? await startReadyChild(which, 'strace', [...(process.env.STRACE_ARGS ? process.env.STRACE_ARGS.split(' ') : ['-c']), '-f', '-o', join(dir, 'strace.txt'), process.execPath, ...script, upstream.url], { env })
+  ? await startReadyChild(which, 'strace', [...(process.env.STRACE_ARGS ? process.env.STRACE_ARGS.split(' ') : ['-c']), '-f', '-o', join(dir, 'strace.txt'), process.execPath, ...nodeFlags, ...script, upstream.url], { env })
   : await startReadyChild(which, ...inCgroup(process.execPath, [...flags, ...script, upstream.url]), { env });
 try {
   pin(child.pid, 1);
