@@ -1,6 +1,10 @@
 // The floor for any Node.js proxy: a dozen-line pass-through on node:http with a keep-alive agent,
 // no inspection, no logging. Usage: node bare-proxy.mjs <upstream-url>; prints `READY <url>`.
-import http from 'node:http';
+// node:http is required, not imported: an ES module import of it reads its lazy WebSocket getters
+// and loads Node's bundled undici (~12 MB resident) that a proxy never uses (the sidecar does the same).
+import { createRequire } from 'node:module';
+
+const http = createRequire(import.meta.url)('node:http');
 
 const upstream = new URL(process.argv[2]);
 const agent = new http.Agent({ keepAlive: true, maxFreeSockets: 64, scheduling: 'lifo' });

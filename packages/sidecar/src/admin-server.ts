@@ -1,10 +1,11 @@
 // The admin endpoints: /healthz and /readyz (:15021) for the kubelet, /metrics (:15090) for
 // Prometheus. Ready means every port can do its job now: e.g. a workload token is held and the
 // lock feed is trusted. Not-ready answers 503 with the reasons, so `kubectl describe` says why.
-import http from 'node:http';
+import type { Server } from 'node:http';
+import { http } from './node-http.js';
 import type { SidecarContext } from './context.js';
 
-export function createHealthServer(ctx: SidecarContext, readiness: () => string[]): http.Server {
+export function createHealthServer(ctx: SidecarContext, readiness: () => string[]): Server {
   return http.createServer((req, res) => {
     if (req.url === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' });
@@ -20,7 +21,7 @@ export function createHealthServer(ctx: SidecarContext, readiness: () => string[
   });
 }
 
-export function createMetricsServer(ctx: SidecarContext): http.Server {
+export function createMetricsServer(ctx: SidecarContext): Server {
   return http.createServer((req, res) => {
     if (req.url !== '/metrics') return void res.writeHead(404).end();
     ctx.metrics.registry.metrics().then(

@@ -1,7 +1,8 @@
 // The skill's Claude API endpoint (127.0.0.1:15001): an HTTP server that turns each request into an
 // Exchange and runs the pipeline. Also answers Claude Code's warm-up probes locally and turns
 // malformed requests (oversized headers, bad framing) into Anthropic-shaped errors.
-import http from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { http } from './node-http.js';
 import type { Socket } from 'node:net';
 import { classifyRoute, errorBody, newRequestId } from '@skillgate/wire';
 import type { SidecarContext } from './context.js';
@@ -9,7 +10,7 @@ import type { Exchange } from './exchange.js';
 import { runPipeline } from './pipeline.js';
 import { Cut } from './cut.js';
 
-export type ClaudeHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+export type ClaudeHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** The request handler of the Claude endpoint: every request becomes an Exchange through the pipeline. */
 export function claudeHandler(ctx: SidecarContext): ClaudeHandler {
@@ -36,7 +37,7 @@ export function claudeHandler(ctx: SidecarContext): ClaudeHandler {
   };
 }
 
-export function createClaudeServer(ctx: SidecarContext, handler: ClaudeHandler): http.Server {
+export function createClaudeServer(ctx: SidecarContext, handler: ClaudeHandler): Server {
   const server = http.createServer(
     { maxHeaderSize: ctx.config.limits.headerBytes, requestTimeout: 0, keepAliveTimeout: 65_000 },
     handler,

@@ -1,7 +1,7 @@
 // Assembles a sidecar: config → context (logger, metrics, ports) → the four listeners. The ports
 // default to local implementations; the cluster wiring (controller tokens, Redis locks and records,
 // SkillPolicy feed) passes its own.
-import http from 'node:http';
+import { http } from './node-http.js';
 import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { resolveConfig, type SidecarConfig, type SidecarConfigInput } from './config.js';

@@ -1,26 +1,29 @@
 // The connection to the Claude API upstream: one keep-alive agent, requests built from the
 // skill's request with the credential swapped. Nothing here reads or buffers bodies.
-import http from 'node:http';
-import https from 'node:https';
-import type { OutgoingHttpHeaders } from 'node:http';
+import type { Agent, ClientRequest, OutgoingHttpHeaders } from 'node:http';
+import { http, https } from './node-http.js';
 
 export class Upstream {
   readonly url: URL;
-  private readonly agent: http.Agent;
-  private readonly transport: typeof http | typeof https;
+  private readonly agent: Agent;
+  private readonly transport: typeof http | ReturnType<typeof https>;
   private readonly basePath: string;
 
   constructor(url: URL) {
     this.url = url;
-    const tls = url.protocol === 'https:';
-    this.transport = tls ? https : http;
     const opts = { keepAlive: true, keepAliveMsecs: 30_000, maxFreeSockets: 64, scheduling: 'lifo' as const };
-    this.agent = tls ? new https.Agent(opts) : new http.Agent(opts);
+    if (url.protocol === 'https:') {
+      this.transport = https();
+      this.agent = new (https().Agent)(opts);
+    } else {
+      this.transport = http;
+      this.agent = new http.Agent(opts);
+    }
     this.basePath = url.pathname.replace(/\/+$/, '');
   }
 
   /** Start an upstream request for `pathAndQuery` (as the skill sent it). */
-  request(method: string, pathAndQuery: string, headers: OutgoingHttpHeaders): http.ClientRequest {
+  request(method: string, pathAndQuery: string, headers: OutgoingHttpHeaders): ClientRequest {
     return this.transport.request({
       protocol: this.url.protocol,
       hostname: this.url.hostname,

@@ -3,8 +3,7 @@
 // workload token (RFC 8693), refreshes at ~80% of its life, and fails closed: with no valid token it
 // refuses every request with 401 (missing/expired) or 403 (revoked: owner offboarded, skill locked).
 // The upstream credential arrives with the token and is never logged or written anywhere.
-import https from 'node:https';
-import http from 'node:http';
+import { http, https } from '../node-http.js';
 import { readFileSync } from 'node:fs';
 import type { SkillIdentity } from '@skillgate/api';
 import { TOKEN_AUDIENCE } from '@skillgate/api';
@@ -219,7 +218,7 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
 
   private post(form: string): Promise<{ status: number; body: Record<string, unknown> }> {
     const url = new URL('/token', this.opts.controllerUrl);
-    const mod = url.protocol === 'https:' ? https : http;
+    const mod = url.protocol === 'https:' ? https() : http;
     return new Promise((resolve, reject) => {
       const req = mod.request(url, {
         method: 'POST',

@@ -6,7 +6,8 @@
 // Plain HTTP to the Claude upstream itself is not tunnelled: it is handed to the Claude endpoint's
 // pipeline, so even a skill that ignores ANTHROPIC_BASE_URL reaches Claude only through the sidecar
 // (recorded, credential swapped). Encrypted traffic to the upstream cannot be inspected and is refused.
-import http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { http } from '../node-http.js';
 import net from 'node:net';
 import { codes, errorBody, newRequestId } from '@skillgate/wire';
 import type { SidecarContext } from '../context.js';
@@ -18,7 +19,7 @@ export interface EgressOptions {
   /** host:port of the Claude upstream. */
   upstream: Destination;
   /** The Claude endpoint's handler, for plain-HTTP requests addressed to the upstream. */
-  claude: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+  claude: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 const isUpstream = (opts: EgressOptions, dest: Destination | undefined): boolean =>
@@ -26,7 +27,7 @@ const isUpstream = (opts: EgressOptions, dest: Destination | undefined): boolean
 
 export function createEgressServer(ctx: SidecarContext, opts: EgressOptions): net.Server {
   const httpSide = http.createServer({ requestTimeout: 0 }, (req, res) => forwardHttp(ctx, opts, req, res));
-  httpSide.on('connect', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => tunnel(ctx, opts, req, socket, head));
+  httpSide.on('connect', (req: IncomingMessage, socket: net.Socket, head: Buffer) => tunnel(ctx, opts, req, socket, head));
   httpSide.on('clientError', (_err, socket: net.Socket) => socket.destroy());
 
   // Sniff the first bytes: TLS goes to the SNI tunnel, everything else to the HTTP side.
@@ -59,7 +60,7 @@ function denialMessage(dest: string, upstream = false): string {
   return `skillgate egress proxy refused ${dest}: it is not in this skill's egress allowlist (SkillPolicy spec.egress.allowHosts). The attempt was recorded.`;
 }
 
-function forwardHttp(ctx: SidecarContext, opts: EgressOptions, req: http.IncomingMessage, res: http.ServerResponse): void {
+function forwardHttp(ctx: SidecarContext, opts: EgressOptions, req: IncomingMessage, res: ServerResponse): void {
   let target: URL | undefined;
   try {
     target = new URL(req.url?.startsWith('http') ? req.url : `http://${req.headers.host ?? ''}${req.url ?? '/'}`);
@@ -95,7 +96,7 @@ function forwardHttp(ctx: SidecarContext, opts: EgressOptions, req: http.Incomin
   req.pipe(upstream);
 }
 
-function tunnel(ctx: SidecarContext, opts: EgressOptions, req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
+function tunnel(ctx: SidecarContext, opts: EgressOptions, req: IncomingMessage, socket: net.Socket, head: Buffer): void {
   const dest = parseAuthority(req.url ?? '', 443);
   const toUpstream = isUpstream(opts, dest);
   const { id, allowed } = decide(ctx, opts, 'CONNECT', toUpstream ? undefined : dest, req.url ?? '?');
