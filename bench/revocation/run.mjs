@@ -18,6 +18,7 @@ import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setup, endlessSse, openStream, within } from '../../e2e/controller/harness.mjs';
+import { memoryMb } from '../lib/process.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({ options: { sidecars: { type: 'string', default: '20' }, rounds: { type: 'string', default: '5' }, 'scim-rounds': { type: 'string', default: '5' } } });
@@ -63,6 +64,11 @@ try {
   const scimUser = await h.scim('POST', '/Users', { userName: owner, active: true });
 
   const allServe = (what) => within((async () => { for (;;) { const codes = await Promise.all(sidecars.map((s) => probe(s.claudeUrl))); if (codes.every((c) => c === 200)) return; await new Promise((r) => setTimeout(r, 20)); } })(), 30_000, what);
+  // Each sidecar's memory once it has served a request and gone quiet: the in-cluster wiring
+  // (workload token, lock feed, SkillPolicy watch through the API server, records in Redis).
+  await allServe('sidecars to serve');
+  await new Promise((r) => setTimeout(r, 1000));
+  results.memory = [...sidecars, ...controls].map((s) => memoryMb(s.child.pid));
   for (let round = 1; round <= ROUNDS + SCIM_ROUNDS; round++) {
     const viaScim = round > ROUNDS;
     const streams = await Promise.all(sidecars.map((s) => openStream(s.claudeUrl)));
@@ -111,6 +117,8 @@ const summary = {
   scimCutP99: scimRounds.length ? pct(scimRounds.flatMap((r) => r.cuts), 99) : undefined,
   lockRefusedP50: lockRounds.length ? pct(lockRounds.flatMap((r) => r.refused), 50) : undefined,
   lockRefusedMax: lockRounds.length ? Math.max(...lockRounds.flatMap((r) => r.refused)) : undefined,
+  rssIdleP50: pct(results.memory.map((m) => m.rss), 50), rssIdleMax: Math.max(...results.memory.map((m) => m.rss)),
+  anonIdleP50: pct(results.memory.map((m) => m.anon), 50),
   controlAlways: results.rounds.every((r) => r.controlAlive), wellFormedCuts: results.rounds.every((r) => r.cutsWithError === r.cuts.length),
 };
 results.summary = summary;
@@ -134,6 +142,7 @@ const rows = [
   ...(summary.lockRefusedP50 !== undefined ? [
     ['SkillLock rounds: new request refused, p50 / max', `${fmt(summary.lockRefusedP50)} / ${fmt(summary.lockRefusedMax)}`],
   ] : []),
+  ['sidecar RSS idle, in-cluster wiring (median / max of the processes)', `${summary.rssIdleP50.toFixed(0)} MB (anon ${summary.anonIdleP50.toFixed(0)}) / ${summary.rssIdleMax.toFixed(0)} MB`],
   ['control owner kept streaming', String(summary.controlAlways)],
   ['every cut was a well-formed event: error', String(summary.wellFormedCuts)],
 ];

@@ -24,6 +24,7 @@ import { startSidecar, createLogger } from '@skillgate/sidecar';
 import { createPolicyGuard } from '@skillgate/sidecar/cluster/guard';
 import { clusterPolicyFeed } from '@skillgate/sidecar/cluster/policy-feed';
 import { kubeApprovalBroker } from '@skillgate/sidecar/cluster/approvals';
+import { KubeClient, kubeAccessFromKubeconfig } from '@skillgate/sidecar/cluster/kube-client';
 import { parseAllDocuments } from 'yaml';
 import { approvalsLoop, startController } from '@skillgate/controller';
 import { approvalReconciler, signLinkDecision } from '@skillgate/controller/approvals/index';
@@ -39,7 +40,7 @@ const PREFIX = `sg-e2e-${randomBytes(4).toString('hex')}:`;
 const log = createLogger(process.env.SKILLGATE_E2E_LOG ?? 'silent');
 const identity = { namespace: NS, serviceAccount: 'triage', pod: 'triage-0', skill: 'triage', owner: OWNER };
 
-let cp; let redis; let fake; let sidecar; let feed; let broker; let webhook; let webhookTmp; let reconcilers = [];
+let cp; let kube; let redis; let fake; let sidecar; let feed; let broker; let webhook; let webhookTmp; let reconcilers = [];
 const kubeconfigs = {};
 /** Client certificates by user key, for writing status directly as that user (forgery attempts). */
 const certs = {};
@@ -193,8 +194,10 @@ beforeAll(async () => {
   const kc = new KubeConfig();
   kc.loadFromFile(cp.kubeconfigPath);
   fake = await startFakeClaude({ port: 0, deltaDelayMs: 2 });
-  feed = await clusterPolicyFeed({ kubeConfig: kc, namespace: NS, identity, log, heartbeat: { redis, prefix: PREFIX, pod: identity.pod, intervalMs: 500 } });
-  broker = kubeApprovalBroker({ kubeConfig: kc, namespace: NS, heldBy: identity.pod, log });
+  // The sidecar's own lean client, on the same kubeconfig the controller's client-node reads.
+  kube = new KubeClient(kubeAccessFromKubeconfig(cp.kubeconfigPath));
+  feed = await clusterPolicyFeed({ kube, namespace: NS, identity, log, heartbeat: { redis, prefix: PREFIX, pod: identity.pod, intervalMs: 500 } });
+  broker = kubeApprovalBroker({ kube, namespace: NS, heldBy: identity.pod, log });
   sidecar = await startSidecar({ upstreamUrl: fake.url, upstreamApiKey: 'sk-ant-upstream', identity, listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } },
     { logger: log, guard: createPolicyGuard({ policy: () => feed.current(), approvals: broker, log, keepAliveMs: 1000 }) });
   reconcilers = [approvalReconciler({ kubeConfig: kc, log }), policyStatusReconciler({ kubeConfig: kc, log, redis, prefix: PREFIX, recountMs: 500 })];
@@ -311,6 +314,7 @@ afterAll(async () => {
   await sidecar?.close();
   broker?.close();
   feed?.close();
+  kube?.close();
   await fake?.close();
   if (redis) {
     const keys = await redis.keys(`${PREFIX}*`);

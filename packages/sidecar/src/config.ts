@@ -2,7 +2,7 @@
 // (JSON or YAML) and the environment (CONTRACT.md), validated once at start-up. A bad value fails
 // fast with the field and the reason; nothing downstream re-checks it.
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { yaml } from './yaml.js';
 import { PORTS, type SkillIdentity } from '@skillgate/api';
 import { LIMITS } from '@skillgate/wire';
 
@@ -138,7 +138,7 @@ export function readConfigFile(path: string): SidecarConfigInput {
   } catch (err) {
     throw new ConfigError('--config', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
-  const parsed: unknown = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  const parsed: unknown = path.endsWith('.json') ? JSON.parse(text) : yaml().parse(text);
   if (parsed === null || typeof parsed !== 'object') throw new ConfigError('--config', `${path} does not hold an object`);
   return parsed as SidecarConfigInput;
 }

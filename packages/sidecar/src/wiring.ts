@@ -8,7 +8,7 @@
 // Record-mode masking is always on: records hold masked copies. Rewriting modes follow the policy.
 // Cluster-only modules (the Kubernetes client, Redis clients) are imported on demand, so a local
 // sidecar does not pay their start-up time and memory.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeClient } from './cluster/kube-client.js';
 import type { Redis } from 'ioredis';
 import type { Finding } from '@skillgate/masking';
 import { openRecorder, recordConfigFromEnv } from '@skillgate/record/open';
@@ -92,13 +92,14 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
   // Policy: watched SkillPolicies in a cluster, the policy file locally.
   const me = identity.identity();
   let feed: PolicyFeed | undefined;
-  let kubeConfig: KubeConfig | undefined;
+  let kube: KubeClient | undefined;
   const feeds = cluster || config.policyFile ? await import('./cluster/policy-feed.js') : undefined;
   if (cluster && feeds) {
-    kubeConfig = new (await import('@kubernetes/client-node')).KubeConfig();
-    kubeConfig.loadFromDefault();
+    const { KubeClient, kubeAccessFromEnv } = await import('./cluster/kube-client.js');
+    kube = new KubeClient(kubeAccessFromEnv(env));
+    closers.push(() => kube!.close());
     feed = await feeds.clusterPolicyFeed({
-      kubeConfig, namespace: me.namespace, identity: me, podLabels: podLabels(env, log), log, registry: metrics.registry,
+      kube, namespace: me.namespace, identity: me, podLabels: podLabels(env, log), log, registry: metrics.registry,
       ...(redis ? { heartbeat: { redis, prefix, pod: me.pod } } : {}),
     });
   } else if (config.policyFile && feeds) {
@@ -134,7 +135,7 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
   if (feed) {
     const policyFeed = feed;
     const { createPolicyGuard, memoryToolHistory, redisRateLimiter, redisToolHistory } = await import('./cluster/guard.js');
-    const approvals = cluster && kubeConfig ? (await import('./cluster/approvals.js')).kubeApprovalBroker({ kubeConfig, namespace: me.namespace, heldBy: me.pod, log }) : undefined;
+    const approvals = cluster && kube ? (await import('./cluster/approvals.js')).kubeApprovalBroker({ kube, namespace: me.namespace, heldBy: me.pod, log }) : undefined;
     if (approvals) closers.push(() => approvals.close());
     ports.guard = createPolicyGuard({
       policy: () => policyFeed.current(),

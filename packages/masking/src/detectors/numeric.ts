@@ -1,7 +1,7 @@
 // Detectors for the numeric family (boundary.ts): cards, SSN/ITIN, ABA routing and bank account
 // numbers, phone numbers, numeric dates of birth and IPv4 addresses. Each numeric run is split into
 // digit groups and separators once; the detectors look only at that run and at the context before it.
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { parsePhoneNumber } from './phone.js';
 import type { Detection } from '../entities.js';
 import { abaValid, cardIssuer, itinValid, luhnValid, ssnValid } from '../checksums.js';
 import { CONTEXT, lookback } from './context.js';
@@ -155,7 +155,7 @@ function scanRun(text: string, runStart: number, runEnd: number, out: Detection[
       if (!intl && /^\d{4}[-./]\d{1,2}[-./]\d{1,2}$/.test(raw)) continue; // a date
       if (!intl && /^\d{1,2}[-./]\d{1,2}[-./]\d{2,4}$/.test(raw)) continue;
       let valid = false;
-      try { valid = parsePhoneNumberFromString(raw, 'US')?.isValid() === true; } catch { valid = false; }
+      try { valid = parsePhoneNumber(raw, 'US')?.isValid() === true; } catch { valid = false; }
       if (valid) best = { type: 'PHONE_NUMBER', start: s, end: e };
     }
     if (best) { push(best); while (g + 1 < groups.length && groups[g + 1]!.s < best.end) g++; }

@@ -7,12 +7,12 @@
 // counts on either side. Never holds request bodies: only the digest and a masked summary leave.
 // The approvers written are the effective ones: a rule naming neither groups nor users is decided
 // by the group skillgate-approvers (never by "anyone"), and empty lists are not sent.
-import { CustomObjectsApi, KubeConfig, PatchStrategy, Watch, setHeaderOptions } from '@kubernetes/client-node';
 import { API_VERSION, GROUP, LABEL_SKILL, VERSION, type ApprovalPhase, type SkillApproval, type SkillApprovalSpec } from '@skillgate/api';
 import { approvalOutcome, type RecordedDecision } from '@skillgate/policy';
 import { effectiveApprovers } from '@skillgate/policy/approval';
 import type { Logger } from '../log.js';
 import { errMessage } from './kube-errors.js';
+import { customObjectPath, type KubeClient } from './kube-client.js';
 
 export { errMessage };
 
@@ -54,7 +54,7 @@ interface Waiter {
 }
 
 export interface KubeApprovalBrokerOptions {
-  kubeConfig: KubeConfig;
+  kube: KubeClient;
   namespace: string;
   /** Label value identifying this sidecar's approvals (its pod name). */
   heldBy: string;
@@ -69,16 +69,16 @@ export function approvalName(skill: string, requestId: string): string {
 }
 
 export function kubeApprovalBroker(opts: KubeApprovalBrokerOptions): ApprovalBroker {
-  const api = opts.kubeConfig.makeApiClient(CustomObjectsApi);
+  const kube = opts.kube;
   const now = opts.now ?? (() => new Date());
-  const base = { group: GROUP, version: VERSION, namespace: opts.namespace, plural: PLURAL_APPROVALS };
+  const collection = customObjectPath(GROUP, VERSION, opts.namespace, PLURAL_APPROVALS);
+  const statusOf = (name: string): string => customObjectPath(GROUP, VERSION, opts.namespace, PLURAL_APPROVALS, name, 'status');
+  const mergePatch = 'application/merge-patch+json';
   const waiters = new Map<string, Waiter>();
   let watching: AbortController | undefined;
   let watchStarting = false;
   let closed = false;
   let restartTimer: NodeJS.Timeout | undefined;
-
-  const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
   function consider(obj: SkillApproval): void {
     const w = waiters.get(obj.metadata.name);
@@ -121,8 +121,8 @@ export function kubeApprovalBroker(opts: KubeApprovalBrokerOptions): ApprovalBro
 
   async function markUsed(obj: SkillApproval, approvedBy: string[]): Promise<void> {
     const at = now().toISOString();
-    await api.patchNamespacedCustomObjectStatus({
-      ...base, name: obj.metadata.name,
+    await kube.request('PATCH', statusOf(obj.metadata.name), {
+      contentType: mergePatch,
       body: {
         metadata: { resourceVersion: obj.metadata.resourceVersion },
         status: {
@@ -130,15 +130,15 @@ export function kubeApprovalBroker(opts: KubeApprovalBrokerOptions): ApprovalBro
           conditions: [{ type: 'Released', status: 'True', reason: 'Approved', message: `released the held request after approval by ${approvedBy.join(', ')}`, lastTransitionTime: at }],
         },
       },
-    }, mergePatch);
+    });
   }
 
   async function setPhase(name: string, phase: ApprovalPhase, reason: string, message: string): Promise<void> {
     try {
-      await api.patchNamespacedCustomObjectStatus({
-        ...base, name,
+      await kube.request('PATCH', statusOf(name), {
+        contentType: mergePatch,
         body: { status: { phase, conditions: [{ type: 'Released', status: 'False', reason, message, lastTransitionTime: now().toISOString() }] } },
-      }, mergePatch);
+      });
     } catch (err) {
       opts.log.warn({ approval: name, err: errMessage(err) }, 'could not record the approval phase');
     }
@@ -146,7 +146,7 @@ export function kubeApprovalBroker(opts: KubeApprovalBrokerOptions): ApprovalBro
 
   async function refetch(name: string): Promise<void> {
     try {
-      const obj = (await api.getNamespacedCustomObjectStatus({ ...base, name })) as SkillApproval;
+      const obj = await kube.request<SkillApproval>('GET', statusOf(name));
       consider(obj);
     } catch (err) {
       opts.log.warn({ approval: name, err: errMessage(err) }, 'could not read SkillApproval');
@@ -158,10 +158,9 @@ export function kubeApprovalBroker(opts: KubeApprovalBrokerOptions): ApprovalBro
     watchStarting = true;
     try {
       const labelSelector = `${LABEL_HELD_BY}=${opts.heldBy}`;
-      const list = (await api.listNamespacedCustomObject({ ...base, labelSelector })) as { items: SkillApproval[]; metadata: { resourceVersion: string } };
+      const list = await kube.request<{ items: SkillApproval[]; metadata: { resourceVersion: string } }>('GET', collection, { query: { labelSelector } });
       for (const item of list.items) consider(item);
-      const path = `/apis/${GROUP}/${VERSION}/namespaces/${opts.namespace}/${PLURAL_APPROVALS}`;
-      watching = await new Watch(opts.kubeConfig).watch(path, { labelSelector, resourceVersion: list.metadata.resourceVersion, allowWatchBookmarks: true },
+      watching = await kube.watch(collection, { labelSelector, resourceVersion: list.metadata.resourceVersion, allowWatchBookmarks: true },
         (type, obj: SkillApproval) => { if (type === 'ADDED' || type === 'MODIFIED') consider(obj); },
         (err) => {
           watching = undefined;
@@ -225,7 +224,7 @@ export function kubeApprovalBroker(opts: KubeApprovalBrokerOptions): ApprovalBro
         waiters.set(name, w);
         signal.addEventListener('abort', onAbort, { once: true });
         void startWatch();
-        api.createNamespacedCustomObject({ ...base, body }).then(
+        kube.request('POST', collection, { body }).then(
           () => onCreated?.({ name, namespace: opts.namespace, expiresAt }),
           (err: unknown) => w.settle(new Error(`could not create SkillApproval ${opts.namespace}/${name}: ${errMessage(err)}`)),
         );

@@ -16,11 +16,11 @@
 // those at the policy's current generation into status.sidecars.
 import { readFileSync, watch as watchFile, type FSWatcher } from 'node:fs';
 // The Kubernetes client is loaded only by clusterPolicyFeed: the file feed (local mode) never needs it.
-import type { KubeConfig } from '@kubernetes/client-node';
+import { customObjectPath, type KubeClient } from './kube-client.js';
 import { GROUP, VERSION, type SkillIdentity, type SkillPolicy } from '@skillgate/api';
 import { NO_POLICY, combine, compilePolicy, policyName, selects, PolicyInvalidError, type CompiledPolicy, type EffectivePolicy } from '@skillgate/policy';
 import { GatewayError, codes } from '@skillgate/wire';
-import { parseAllDocuments } from 'yaml';
+import { yaml } from '../yaml.js';
 import { Counter, Gauge, type Registry } from '../prom.js';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
@@ -156,7 +156,7 @@ export class PolicyBook {
 }
 
 export interface ClusterPolicyFeedOptions {
-  kubeConfig: KubeConfig;
+  kube: KubeClient;
   namespace: string;
   identity: SkillIdentity;
   podLabels?: Record<string, string>;
@@ -169,9 +169,7 @@ export interface ClusterPolicyFeedOptions {
 /** Resolves after the first list (or its failure: the feed keeps retrying and refuses meanwhile). */
 export async function clusterPolicyFeed(opts: ClusterPolicyFeedOptions): Promise<PolicyFeed> {
   const book = new PolicyBook(opts.identity, opts.podLabels ?? {}, opts.log, policyFeedMetrics(opts.registry));
-  const { CustomObjectsApi, Watch } = await import('@kubernetes/client-node');
-  const api = opts.kubeConfig.makeApiClient(CustomObjectsApi);
-  const base = { group: GROUP, version: VERSION, namespace: opts.namespace, plural: PLURAL_POLICIES };
+  const path = customObjectPath(GROUP, VERSION, opts.namespace, PLURAL_POLICIES);
   let closed = false;
   let watching: AbortController | undefined;
   let retry: NodeJS.Timeout | undefined;
@@ -180,10 +178,10 @@ export async function clusterPolicyFeed(opts: ClusterPolicyFeedOptions): Promise
   async function listAndWatch(): Promise<void> {
     if (closed) return;
     try {
-      const list = (await api.listNamespacedCustomObject(base)) as { items: SkillPolicy[]; metadata: { resourceVersion: string } };
+      const list = await opts.kube.request<{ items: SkillPolicy[]; metadata: { resourceVersion: string } }>('GET', path);
       book.reset(list.items.map((p) => ({ ...p, metadata: { ...p.metadata, namespace: p.metadata.namespace ?? opts.namespace } })));
       failures = 0;
-      watching = await new Watch(opts.kubeConfig).watch(`/apis/${GROUP}/${VERSION}/namespaces/${opts.namespace}/${PLURAL_POLICIES}`,
+      watching = await opts.kube.watch(path,
         { resourceVersion: list.metadata.resourceVersion, allowWatchBookmarks: true },
         (type, obj: SkillPolicy) => {
           if (type === 'ADDED' || type === 'MODIFIED') book.upsert(obj);
@@ -254,7 +252,7 @@ export function parsePolicyFile(text: string, namespace: string): SkillPolicy[] 
     const p = v as SkillPolicy;
     out.push({ ...p, metadata: { generation: 1, ...p.metadata, namespace: p.metadata.namespace ?? namespace } });
   };
-  for (const doc of parseAllDocuments(text)) {
+  for (const doc of yaml().parseAllDocuments(text)) {
     if (doc.errors.length) throw new Error(doc.errors[0]!.message);
     add(doc.toJS());
   }

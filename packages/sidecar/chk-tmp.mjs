@@ -1,0 +1,14 @@
+import v8 from 'node:v8';
+import { readFileSync } from 'node:fs';
+const { configFromEnv, resolveConfig, startSidecar, settleHeap } = await import('@skillgate/sidecar');
+const wiring = await import('@skillgate/sidecar/wiring');
+const config = resolveConfig({ ...configFromEnv(process.env, {}), upstreamUrl: 'http://127.0.0.1:9', upstreamApiKey: 'x', listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' }, logLevel: 'silent' });
+const s = await startSidecar(config, process.argv[2] === 'full' ? await wiring.sidecarPorts(config, process.env) : undefined);
+settleHeap();
+await new Promise((r) => setTimeout(r, 300));
+const st = readFileSync('/proc/self/status', 'utf8'); const g = (k) => (Number(st.match(new RegExp(k + ':\\s+(\\d+)'))[1]) / 1024).toFixed(1);
+const mu = process.memoryUsage();
+console.log(process.argv[2], 'rss', g('VmRSS'), 'anon', g('RssAnon'), 'file', g('RssFile'), 'heapUsed', (mu.heapUsed/1048576).toFixed(1), 'heapTotal', (mu.heapTotal/1048576).toFixed(1), 'external', (mu.external/1048576).toFixed(1), 'arrayBuffers', (mu.arrayBuffers/1048576).toFixed(1));
+for (const sp of v8.getHeapSpaceStatistics()) if (sp.space_used_size > 100000) console.log('  ', sp.space_name.padEnd(22), (sp.space_used_size/1048576).toFixed(2), 'MB used', (sp.physical_space_size/1048576).toFixed(2), 'MB phys');
+if (process.argv[3]) v8.writeHeapSnapshot(process.argv[3]);
+process.exit(0);
