@@ -71,20 +71,32 @@ try {
   const path = sse ? '/v1/messages?bench=sse' : '/v1/messages';
   const headers = { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'k' };
   let load;
+  let cpu0;
   if (oneConnection) {
     pin(process.pid, 1);
     pin(upstream.pid, 1);
     const client = latencyClient({ url: child.url, path, headers, body, expectBytes: readFileSync(join(here, sse ? 'upstream/messages.sse' : 'upstream/messages.json')).length });
     for (let i = 0; i < 300; i++) await client.once();
     const samples = [];
+    cpu0 = cpuAccounting(child.pid);
     const end = Date.now() + seconds * 1000;
     while (Date.now() < end) samples.push(await client.once());
     client.close();
     const s = summarise(samples);
     console.log(`one connection: p50 ${Math.round(s.p50)} µs, p99 ${Math.round(s.p99)} µs over ${samples.length} requests (round trip through the proxy)`);
-    load = { requests: samples.length + 300 };
+    load = { requests: samples.length + 300, measured: samples.length };
   } else {
+    cpu0 = cpuAccounting(child.pid);
     load = await runWrk({ url: child.url, path, headers, body, connections: 32, seconds, cpu: 0 });
+    load.measured = load.requests;
+  }
+  // What the kernel charged the proxy (all its threads) during the measured requests, and how often
+  // it was preempted: a CPU profile samples wall time, so a proxy descheduled inside a system call
+  // (the process it woke runs on the same core) shows that time as the system call's.
+  const cpu1 = cpuAccounting(child.pid);
+  if (cpu0 && cpu1 && !strace) {
+    const per = (a, b) => ((b - a) / load.measured);
+    console.log(`kernel accounting over the measured requests: on CPU ${Math.round(per(cpu0.cpuUs, cpu1.cpuUs))} µs per request (user ${Math.round(per(cpu0.userUs, cpu1.userUs))}, system ${Math.round(per(cpu0.systemUs, cpu1.systemUs))}); context switches per request: ${per(cpu0.voluntary, cpu1.voluntary).toFixed(2)} voluntary, ${per(cpu0.involuntary, cpu1.involuntary).toFixed(2)} involuntary (preempted)`);
   }
   const after = memoryMb(child.pid);
   console.log(`RSS right after the load: ${Math.round(after.rss)} MB (anon ${Math.round(after.anon)} MB)`);
@@ -126,5 +138,21 @@ try {
   if (which === 'full') {
     const keys = execFileSync('redis-cli', ['--scan', '--pattern', `*${token}*`], { encoding: 'utf8' }).split('\n').filter(Boolean);
     for (let i = 0; i < keys.length; i += 100) execFileSync('redis-cli', ['del', ...keys.slice(i, i + 100)], { stdio: 'ignore' });
+  }
+}
+
+/** CPU time (µs, from /proc/PID/stat's clock ticks, all threads) and context switches of a process. */
+function cpuAccounting(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const tick = 1e6 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim() || 100);
+    const userUs = Number(fields[11]) * tick; // utime is field 14 of stat, the 12th after the name
+    const systemUs = Number(fields[12]) * tick;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const count = (k) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+    return { userUs, systemUs, cpuUs: userUs + systemUs, voluntary: count('voluntary_ctxt_switches'), involuntary: count('nonvoluntary_ctxt_switches') };
+  } catch {
+    return undefined;
   }
 }
