@@ -139,6 +139,9 @@ describe('kube access', () => {
     const file = kubeconfig('env.yaml', doc({ server: base }, { token: 't' }));
     expect(kubeAccessFromEnv({ KUBECONFIG: `${file}:/nonexistent`, KUBERNETES_SERVICE_HOST: '10.96.0.1' }, sa).source).toBe(file);
     expect(() => kubeAccessFromEnv({ HOME: dir }, sa)).toThrow(/no Kubernetes API access/);
+    // A pod without the volume: the error names the file and the volume.
+    expect(() => inClusterAccess({ KUBERNETES_SERVICE_HOST: '10.96.0.1' }, join(dir, 'no-such-dir')))
+      .toThrow(/in-cluster Kubernetes access needs .*no-such-dir\/ca\.crt \(the sidecar's projected ServiceAccount volume\): ENOENT/);
   });
 });
 

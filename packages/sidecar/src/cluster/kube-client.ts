@@ -61,10 +61,17 @@ export function inClusterAccess(env: NodeJS.ProcessEnv, saDir = SA_DIR): KubeAcc
   const host = env.KUBERNETES_SERVICE_HOST!;
   const port = env.KUBERNETES_SERVICE_PORT ?? '443';
   const tokenFile = join(saDir, 'token');
+  const read = (file: string): string => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new Error(`in-cluster Kubernetes access needs ${file} (the sidecar's projected ServiceAccount volume): ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  };
   return {
     server: new URL(`https://${host.includes(':') ? `[${host}]` : host}:${port}`),
-    ca: readFileSync(join(saDir, 'ca.crt'), 'utf8'),
-    token: () => readFileSync(tokenFile, 'utf8').trim(),
+    ca: read(join(saDir, 'ca.crt')),
+    token: () => read(tokenFile).trim(),
     source: `in-cluster ServiceAccount (${saDir})`,
   };
 }
