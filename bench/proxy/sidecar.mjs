@@ -4,7 +4,7 @@
 //   --full: the container entrypoint's wiring (sidecarPorts from @skillgate/sidecar/wiring) over
 //           the environment (REDIS_URL, SKILLGATE_POLICY_FILE, ...): policy, masking and recording
 //           as a pod runs them. Exits 3 when the sidecar has no such wiring yet.
-import { configFromEnv, resolveConfig, settleHeap, startSidecar } from '@skillgate/sidecar';
+import { configFromEnv, resolveConfig, settleHeap, settleWhenIdle, startSidecar } from '@skillgate/sidecar';
 
 const full = process.argv[2] === '--full';
 const upstreamUrl = process.argv[full ? 3 : 2];
@@ -13,6 +13,7 @@ const input = {
   upstreamApiKey: 'bench',
   listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
   logLevel: process.env.SKILLGATE_LOG_LEVEL ?? 'warn',
+  ...(process.env.SKILLGATE_IDLE_SETTLE_SECONDS ? { idleSettleMs: Number(process.env.SKILLGATE_IDLE_SETTLE_SECONDS) * 1000 } : {}),
 };
 
 let sidecar;
@@ -30,7 +31,12 @@ if (full) {
   sidecar = await startSidecar(input);
 }
 // BENCH_NO_SETTLE=1 leaves the start-up memory in place (A/B of heap.ts).
-if (!process.env.BENCH_NO_SETTLE) settleHeap(); // as the container entrypoint does (needs --expose-gc, which the injector's NODE_OPTIONS set)
+// As the container entrypoint does (needs --expose-gc, which the injector's NODE_OPTIONS set): once
+// after start-up, and again after each burst of requests once quiet (SKILLGATE_IDLE_SETTLE_SECONDS).
+if (!process.env.BENCH_NO_SETTLE) {
+  settleHeap();
+  settleWhenIdle(sidecar.context.live, { idleMs: sidecar.context.config.idleSettleMs });
+}
 // BENCH_ALLOC_PROFILE=file: sample every allocation, collected or not (what GC time is spent on),
 // and write the sampling heap profile there on SIGTERM (bench/proxy/profile.mjs --alloc).
 // BENCH_ALLOC_SURVIVORS=1: only what survived a scavenge (what the young-generation GC copies).

@@ -50,6 +50,11 @@ export interface SidecarConfig {
   /** Hosts the egress proxy allows besides policy (host or host:port globs). */
   egressAllowHosts: string[];
   logLevel: string;
+  /**
+   * Hand memory back after serving requests and then being quiet this long (ms); 0: never. Needs
+   * node's --expose-gc (the injector sets it). Default 30 s. See heap.ts.
+   */
+  idleSettleMs: number;
 }
 
 export class ConfigError extends Error {
@@ -110,6 +115,9 @@ export function resolveConfig(input: SidecarConfigInput = {}): SidecarConfig {
   for (const [key, value] of Object.entries(limits)) {
     if (!Number.isFinite(value) || value <= 0) throw new ConfigError(`limits.${key}`, `must be a positive number, got ${value}`);
   }
+  if (input.idleSettleMs !== undefined && !(Number.isFinite(input.idleSettleMs) && input.idleSettleMs >= 0)) {
+    throw new ConfigError('idleSettleMs', `must be 0 (never) or a number of milliseconds (from SKILLGATE_IDLE_SETTLE_SECONDS: seconds), got ${input.idleSettleMs}`);
+  }
   const identity: SkillIdentity = {
     namespace: 'local', serviceAccount: 'default', pod: 'local', skill: 'local-skill', owner: 'developer@localhost',
     ...input.identity,
@@ -127,6 +135,7 @@ export function resolveConfig(input: SidecarConfigInput = {}): SidecarConfig {
     maskingKey: input.maskingKey ?? 'skillgate-dev-masking-key',
     egressAllowHosts: input.egressAllowHosts ?? [],
     logLevel: input.logLevel ?? 'info',
+    idleSettleMs: input.idleSettleMs ?? 30_000,
   };
 }
 
@@ -153,6 +162,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, base: SidecarConfigInput =
   if (env.SKILLGATE_POLICY_FILE) out.policyFile = env.SKILLGATE_POLICY_FILE;
   if (env.SKILLGATE_LOG_LEVEL) out.logLevel = env.SKILLGATE_LOG_LEVEL;
   if (env.SKILLGATE_MASKING_KEY) out.maskingKey = env.SKILLGATE_MASKING_KEY;
+  if (env.SKILLGATE_IDLE_SETTLE_SECONDS) out.idleSettleMs = Number(env.SKILLGATE_IDLE_SETTLE_SECONDS) * 1000;
   if (env.SKILLGATE_EGRESS_ALLOW) out.egressAllowHosts = env.SKILLGATE_EGRESS_ALLOW.split(',').map((s) => s.trim()).filter(Boolean);
   const id = out.identity!;
   const namespace = env.SKILLGATE_POD_NAMESPACE ?? env.SKILLGATE_NAMESPACE;

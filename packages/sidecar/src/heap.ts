@@ -10,6 +10,12 @@
 // more full collections (2–3 % fewer requests/s over 20 s, BENCHMARKS.md), which a sidecar per pod
 // that mostly idles can afford. It needs `gc`, which Node exposes with
 // --expose-gc: the injector's NODE_OPTIONS set it; without it this does nothing.
+//
+// The same holds after every burst of traffic: under load V8 grows the young generation and the old
+// generation's garbage, and an idle sidecar never collects again, so a pod that served a burst an
+// hour ago still holds 60–90 MB it does not use. settleWhenIdle runs the same collection once the
+// sidecar has served requests and then been quiet (nothing in flight, nothing admitted) for a while;
+// it runs again only after more requests.
 
 type GcFunction = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
 
@@ -26,4 +32,57 @@ export function settleHeap(gc: unknown = (globalThis as { gc?: unknown }).gc): H
   const started = performance.now();
   (gc as GcFunction)({ type: 'major', execution: 'sync', flavor: 'last-resort' });
   return { rssBeforeBytes, rssAfterBytes: process.memoryUsage.rss(), ms: performance.now() - started };
+}
+
+/** What settleWhenIdle watches: the live exchanges (live.ts). */
+export interface Activity {
+  /** Exchanges admitted so far. */
+  readonly admitted: number;
+  /** Exchanges in flight now. */
+  readonly size: number;
+}
+
+export interface IdleSettleOptions {
+  /** Quiet this long (ms) after serving requests before handing memory back; 0 disables. */
+  idleMs: number;
+  onSettled?: (settled: HeapSettled) => void;
+  /** How often to look (ms). Default: a quarter of idleMs, at most 5 s. */
+  tickMs?: number;
+  gc?: unknown;
+  now?: () => number;
+}
+
+export interface IdleSettler {
+  /** Look now (the timer calls this); returns what was handed back, if anything. */
+  check(): HeapSettled | undefined;
+  stop(): void;
+}
+
+/**
+ * Hand memory back (settleHeap) once the sidecar has been quiet for `idleMs` after serving
+ * requests: nothing in flight and nothing admitted meanwhile. Once per quiet spell; nothing when
+ * `gc` is not exposed or idleMs is 0. The timer does not keep the process alive.
+ */
+export function settleWhenIdle(activity: Activity, opts: IdleSettleOptions): IdleSettler {
+  const gc = 'gc' in opts ? opts.gc : (globalThis as { gc?: unknown }).gc;
+  const now = opts.now ?? Date.now;
+  let seen = activity.admitted;
+  let settledAt = seen;
+  let quietSince = now();
+  const check = (): HeapSettled | undefined => {
+    if (activity.size > 0 || activity.admitted !== seen) {
+      seen = activity.admitted;
+      quietSince = now();
+      return undefined;
+    }
+    if (seen === settledAt || now() - quietSince < opts.idleMs) return undefined;
+    settledAt = seen;
+    const settled = settleHeap(gc);
+    if (settled) opts.onSettled?.(settled);
+    return settled;
+  };
+  if (typeof gc !== 'function' || opts.idleMs <= 0) return { check: () => undefined, stop: () => undefined };
+  const timer = setInterval(check, opts.tickMs ?? Math.min(Math.max(opts.idleMs / 4, 1), 5000));
+  timer.unref();
+  return { check, stop: () => clearInterval(timer) };
 }

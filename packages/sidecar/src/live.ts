@@ -9,8 +9,11 @@ export interface LiveEntry {
 
 export class LiveExchanges {
   private readonly entries = new Set<LiveEntry>();
+  /** Exchanges admitted since start-up (how heap.ts tells a quiet sidecar from a busy one). */
+  admitted = 0;
 
   add(entry: LiveEntry): () => void {
+    this.admitted++;
     this.entries.add(entry);
     return () => this.entries.delete(entry);
   }

@@ -8,13 +8,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { settleWhenIdle } from '../src/heap.js';
 
 const dist = fileURLToPath(new URL('../src/', import.meta.url)); // packages/sidecar/dist/src/
 
 const script = `
 import v8 from 'node:v8';
 import { createRequire } from 'node:module';
-import { resolveConfig, settleHeap, startSidecar } from ${JSON.stringify(join(dist, 'index.js'))};
+import { resolveConfig, settleHeap, settleWhenIdle, startSidecar } from ${JSON.stringify(join(dist, 'index.js'))};
 import { sidecarPorts } from ${JSON.stringify(join(dist, 'wiring.js'))};
 const youngMb = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').physical_space_size / 1048576;
 const config = resolveConfig({
@@ -33,8 +34,21 @@ const loaded = (name) => process.moduleLoadList.some((m) => m.includes(name));
 const before = youngMb();
 const settled = settleHeap();
 const after = youngMb();
+// A burst of requests, then quiet: the idle hand-back runs once, as the entrypoint wires it.
+let idleSettles = 0;
+const idle = settleWhenIdle(sidecar.context.live, { idleMs: 150, tickMs: 25, onSettled: () => idleSettles++ });
+const one = () => new Promise((resolve, reject) => {
+  const req = http.request(new URL('/v1/messages', sidecar.claudeUrl), { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => { res.resume(); res.on('end', resolve); });
+  req.on('error', reject);
+  req.end(JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'x'.repeat(2000) }] }));
+});
+for (let i = 0; i < 40; i++) await Promise.all([one(), one(), one(), one(), one()]);
+const settlesDuringBurst = idleSettles;
+await new Promise((r) => setTimeout(r, 500));
+idle.stop();
+const burst = { admitted: sidecar.context.live.admitted, settlesDuringBurst, idleSettles, youngQuiet: youngMb() };
 await sidecar.close();
-console.log(JSON.stringify({ before, after, settled: settled ?? null, status, undici: loaded('undici'), tls: loaded('NativeModule tls') }));
+console.log(JSON.stringify({ before, after, settled: settled ?? null, status, undici: loaded('undici'), tls: loaded('NativeModule tls'), burst }));
 `;
 
 const policy = `apiVersion: skillgate.dev/v1alpha1
@@ -56,7 +70,8 @@ describe('start-up memory', () => {
 
   const run = (flags: string[]) => JSON.parse(execFileSync(process.execPath, [...flags, join(dir, 'run.mjs')], {
     env: { ...process.env, NODE_OPTIONS: '', RECORD_DIR: join(dir, 'records'), POLICY_FILE: join(dir, 'policy.yaml') }, encoding: 'utf8',
-  }).trim().split('\n').at(-1)!) as { before: number; after: number; settled: { rssBeforeBytes: number; rssAfterBytes: number } | null; status: number; undici: boolean; tls: boolean };
+  }).trim().split('\n').at(-1)!) as { before: number; after: number; settled: { rssBeforeBytes: number; rssAfterBytes: number } | null; status: number; undici: boolean; tls: boolean;
+    burst: { admitted: number; settlesDuringBurst: number; idleSettles: number; youngQuiet: number } };
 
   it('is handed back once the sidecar has started, when gc is exposed', () => {
     const r = run(['--expose-gc']);
@@ -71,10 +86,66 @@ describe('start-up memory', () => {
     expect(r.after).toBe(r.before);
   }, 30_000);
 
+  it('is handed back again once a burst of requests is over and the sidecar is quiet', () => {
+    const { burst } = run(['--expose-gc']);
+    expect(burst.admitted).toBeGreaterThanOrEqual(201); // every request went through the pipeline
+    expect(burst.settlesDuringBurst).toBe(0);
+    expect(burst.idleSettles).toBe(1);
+    expect(burst.youngQuiet).toBeLessThanOrEqual(1);
+  }, 30_000);
+
   it('loads neither undici nor, for a plain-HTTP upstream, TLS', () => {
     const r = run(['--expose-gc']);
     expect(r.status).toBe(502); // the request went through the pipeline to the (absent) upstream
     expect(r.undici).toBe(false);
     expect(r.tls).toBe(false);
   }, 30_000);
+});
+
+describe('settleWhenIdle', () => {
+  // A fake clock and gc: check() is what the timer calls.
+  const setup = (idleMs = 1000) => {
+    let t = 0;
+    const calls: unknown[] = [];
+    const activity = { admitted: 0, size: 0 };
+    const settled: unknown[] = [];
+    const s = settleWhenIdle(activity, { idleMs, gc: (o: unknown) => calls.push(o), now: () => t, tickMs: 60_000, onSettled: (x) => settled.push(x) });
+    return { s, activity, calls, settled, advance: (ms: number) => { t += ms; } };
+  };
+
+  it('hands memory back once after a burst, when nothing has been in flight for idleMs', () => {
+    const { s, activity, calls, settled, advance } = setup();
+    expect(s.check()).toBeUndefined(); // nothing served yet: nothing to hand back
+    activity.admitted = 5; activity.size = 2;
+    s.check();
+    advance(5000);
+    expect(s.check()).toBeUndefined(); // requests still in flight
+    activity.size = 0;
+    s.check(); // the burst ended here
+    advance(999);
+    expect(s.check()).toBeUndefined();
+    advance(1);
+    expect(s.check()).toMatchObject({ ms: expect.any(Number) });
+    expect(calls).toEqual([{ type: 'major', execution: 'sync', flavor: 'last-resort' }]);
+    expect(settled).toHaveLength(1);
+    advance(60_000);
+    expect(s.check()).toBeUndefined(); // once per quiet spell
+    activity.admitted = 6; // another request
+    s.check();
+    advance(1000);
+    expect(s.check()).toBeDefined();
+    expect(calls).toHaveLength(2);
+    s.stop();
+  });
+
+  it('does nothing without gc or with idleMs 0', () => {
+    const activity = { admitted: 3, size: 0 };
+    expect(settleWhenIdle(activity, { idleMs: 1000, gc: undefined, now: () => 1e9 }).check()).toBeUndefined();
+    const calls: unknown[] = [];
+    const off = settleWhenIdle(activity, { idleMs: 0, gc: (o: unknown) => calls.push(o), now: () => 1e9 });
+    activity.admitted = 4;
+    off.check();
+    expect(off.check()).toBeUndefined();
+    expect(calls).toHaveLength(0);
+  });
 });

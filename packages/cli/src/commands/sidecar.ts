@@ -1,7 +1,7 @@
 // `skillgate sidecar`: the sidecar container's entrypoint. Configuration comes from --config (JSON
 // or YAML) overlaid by the environment of CONTRACT.md; a bad value stops it at start with the field
 // and the reason. Runs until SIGTERM/SIGINT, then closes listeners and flushes the journal.
-import { configFromEnv, readConfigFile, resolveConfig, settleHeap, startSidecar, ConfigError, type Logger, type SidecarConfigInput } from '@skillgate/sidecar';
+import { configFromEnv, readConfigFile, resolveConfig, settleHeap, settleWhenIdle, startSidecar, ConfigError, type Logger, type Sidecar, type SidecarConfigInput } from '@skillgate/sidecar';
 import { sidecarPorts } from '@skillgate/sidecar/wiring';
 import { CliError, untilSignal, type Command } from '../command.js';
 
@@ -24,6 +24,8 @@ Environment:
   SKILLGATE_MASKING_KEY             installation key for masking fingerprints
   SKILLGATE_EGRESS_ALLOW            extra egress hosts, comma separated
   SKILLGATE_LOG_LEVEL               pino level (default info)
+  SKILLGATE_IDLE_SETTLE_SECONDS     hand memory back after serving requests and then being quiet this
+                                    long (default 30; 0 never; needs --expose-gc, see below)
   SKILLGATE_SKILL, SKILLGATE_OWNER, SKILLGATE_POD_NAMESPACE, SKILLGATE_POD_NAME, SKILLGATE_POD_UID,
   SKILLGATE_SERVICE_ACCOUNT         the skill identity (set by the injector from the pod)
   SKILLGATE_POD_LABELS_FILE         the pod's labels (downward API), for SkillPolicy selectors
@@ -39,7 +41,8 @@ Cluster mode (set by the injector):
   SKILLGATE_RECORD_SIGNING_KEY_FILE Ed25519 key for signed checkpoints
 
 Node options: with --expose-gc (the injector's NODE_OPTIONS set it) the sidecar hands back the
-memory its start-up grew, once it has started (~20 MB less resident while it idles).`,
+memory its start-up grew, once it has started (~20 MB less resident while it idles), and what a
+burst of traffic grew once the burst is over (60-90 MB after a load test).`,
   options: { config: { type: 'string', short: 'c' } },
   async run({ values }) {
     let input: SidecarConfigInput;
@@ -50,7 +53,9 @@ memory its start-up grew, once it has started (~20 MB less resident while it idl
       const ports = await sidecarPorts(config, process.env);
       const sidecar = await startSidecar(config, ports);
       reportSettledHeap(sidecar.context.log);
+      const idle = returnMemoryWhenIdle(sidecar);
       await untilSignal();
+      idle.stop();
       await sidecar.close();
       return 0;
     } catch (err) {
@@ -59,6 +64,16 @@ memory its start-up grew, once it has started (~20 MB less resident while it idl
     }
   },
 };
+
+/** After each burst of requests, hand back what it grew once the sidecar is quiet (heap.ts). */
+function returnMemoryWhenIdle(sidecar: Sidecar): { stop(): void } {
+  const { config, log, live } = sidecar.context;
+  const mb = (n: number) => Math.round(n / 1048576);
+  return settleWhenIdle(live, {
+    idleMs: config.idleSettleMs,
+    onSettled: (s) => log.info({ rssBeforeMb: mb(s.rssBeforeBytes), rssAfterMb: mb(s.rssAfterBytes), ms: Math.round(s.ms) }, 'quiet: memory returned'),
+  });
+}
 
 /** Hand back start-up memory (heap.ts) and say what it did, or how to let it. */
 function reportSettledHeap(log: Logger): void {

@@ -1,0 +1,17 @@
+// The sidecar's configuration: the idle hand-back setting from the environment, its default, and a
+// clear error for a value that is not a duration.
+import { ConfigError, configFromEnv, resolveConfig } from '../src/config.js';
+
+describe('idle hand-back setting', () => {
+  it('defaults to 30 s and reads SKILLGATE_IDLE_SETTLE_SECONDS (0: never)', () => {
+    expect(resolveConfig({}).idleSettleMs).toBe(30_000);
+    expect(resolveConfig(configFromEnv({ SKILLGATE_IDLE_SETTLE_SECONDS: '5' })).idleSettleMs).toBe(5000);
+    expect(resolveConfig(configFromEnv({ SKILLGATE_IDLE_SETTLE_SECONDS: '0' })).idleSettleMs).toBe(0);
+  });
+
+  it('refuses a value that is not a duration, naming the field', () => {
+    expect(() => resolveConfig(configFromEnv({ SKILLGATE_IDLE_SETTLE_SECONDS: 'soon' })))
+      .toThrow(new ConfigError('idleSettleMs', 'must be 0 (never) or a number of milliseconds (from SKILLGATE_IDLE_SETTLE_SECONDS: seconds), got NaN'));
+    expect(() => resolveConfig({ idleSettleMs: -1 })).toThrow(/idleSettleMs: must be 0 \(never\)/);
+  });
+});
