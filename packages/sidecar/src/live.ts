@@ -1,12 +1,13 @@
 // The exchanges in flight, so that a lock placed while a stream is open can find and cut it. The
 // registry only holds references; the kill itself is the respond stage's `terminate`.
 //
-// A doubly linked list rather than a Set: every exchange is added and removed once, and a
-// long-lived Set that churns through short-lived entries keeps them alive in V8 well past their
-// removal (they are promoted to the old generation and wait for a full collection). Measured on the
-// bare sidecar under load: scavenges of 4 ms every ~20 ms promoting ~5.5 KB per request, and a full
-// collection every ~0.3 s, against 0.7 ms scavenges and nothing promoted with the list — ~15 % more
-// requests/s (BENCHMARKS.md). Unlinking clears the node, so nothing here outlives its exchange.
+// A doubly linked list rather than a Set. Measured on the bare sidecar under load: with a Set here,
+// exchanges outlived their end (they survived two scavenges and were promoted: 4 ms scavenges every
+// ~20 ms, ~5.5 KB promoted per request, a full collection every ~0.3 s); with the list they die
+// young (0.7 ms scavenges, nothing promoted) and the sidecar serves ~15-30 % more requests/s
+// (BENCHMARKS.md). A Set churning alone in a micro-benchmark does not show it, so the cause is an
+// interaction with the rest of the request path that we did not pin down; unlinking clears the node,
+// so nothing here can outlive its exchange.
 import type { LockHit, LockSubject } from './ports/index.js';
 
 export interface LiveEntry {
