@@ -32,9 +32,9 @@ const N = Number(process.env.BENCH_N ?? (quick ? 400 : 2000));
 const WARMUP = quick ? 100 : 300;
 const ROUNDS = 4; // latency series interleaved across rows, so background load drifts hit all rows alike
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (quick ? 3 : 12));
-// The skillgate rows hand memory back after this long without requests (30 s by default in a pod);
-// RSS is read again QUIET_SECONDS + 3 s after the load.
-const QUIET_SECONDS = 5;
+// After the load the skillgate rows are told to hand memory back as their idle hand-back would after
+// 5 minutes without requests (SIGUSR2 to bench/proxy/sidecar.mjs); RSS is read again QUIET_WAIT_S later.
+const QUIET_WAIT_S = 2;
 const LOAD_ROUNDS = 3; // each row gets SECONDS/3 three times, rows interleaved; the median round is reported
 const CONNECTIONS = 32;
 const PER_SERIES_MS = quick ? 15_000 : 90_000; // a slow row (Portkey's streams) stops at the deadline
@@ -100,7 +100,7 @@ async function startRows(upstream) {
     rows.push({ key: 'bare-node', label: 'bare Node.js proxy', url: bare.url, pid: bare.pid, stop: bare.stop });
   }
   if (rowWanted('sidecar')) {
-    const sidecar = await startReadyChild('sidecar', process.execPath, [...SIDECAR_NODE_FLAGS, join(here, 'sidecar.mjs'), upstream.url], { env: { SKILLGATE_IDLE_SETTLE_SECONDS: String(QUIET_SECONDS) } });
+    const sidecar = await startReadyChild('sidecar', process.execPath, [...SIDECAR_NODE_FLAGS, join(here, 'sidecar.mjs'), upstream.url]);
     rows.push({ key: 'sidecar', label: 'skillgate sidecar', url: sidecar.url, pid: sidecar.pid, stop: sidecar.stop, target: true });
   }
   const notes = [];
@@ -108,7 +108,7 @@ async function startRows(upstream) {
     const support = fullSidecarSupport();
     if (support.ok) {
       const { token, env } = fullSidecarEnv();
-      const full = await startReadyChild('sidecar-full', process.execPath, [...SIDECAR_NODE_FLAGS, join(here, 'sidecar.mjs'), '--full', upstream.url], { env: { ...env, SKILLGATE_IDLE_SETTLE_SECONDS: String(QUIET_SECONDS) } });
+      const full = await startReadyChild('sidecar-full', process.execPath, [...SIDECAR_NODE_FLAGS, join(here, 'sidecar.mjs'), '--full', upstream.url], { env });
       rows.push({ key: 'sidecar-full', label: 'skillgate sidecar, full (policy, masking, Redis)', url: full.url, pid: full.pid, stop: full.stop, target: true, redisToken: token, redisUrl: env.REDIS_URL });
     } else {
       notes.push(`Full sidecar row skipped: ${support.why}.`);
@@ -249,9 +249,9 @@ function markdown(result) {
   lines.push(`Upstream: nginx ${result.nginxVersion} serving a fixed Messages JSON (${bodies.json.length} B) and the \`basic_response\` SSE fixture (${bodies.sse.length} B, 10 events). ` +
     `Latency: ${N} sequential requests per series after ${WARMUP} warm-up, one keep-alive connection, client/upstream/proxy on CPU ${LATENCY_CPU}, series interleaved in ${ROUNDS} rounds; "added" = row − direct at the same percentile (SSE: time to the last byte of the stream). ` +
     `Throughput: wrk, ${CONNECTIONS} connections, non-streaming, ${LOAD_ROUNDS} rounds of ${Math.max(1, Math.round(SECONDS / LOAD_ROUNDS))} s per row after a warm-up, rows interleaved, median round shown; wrk + upstream on CPU ${LOAD_CPU}, proxy on CPU ${PROXY_CPU}. ` +
-    `RSS: VmRSS of the proxy process (nginx: master + worker) after start-up and two requests (idle), right after the load, and ${QUIET_SECONDS + 3} s after it (the skillgate rows hand memory back after ${QUIET_SECONDS} s without requests here, 30 s by default); "anon" is RssAnon, the part not backed by the shared binary.`);
+    `RSS: VmRSS of the proxy process (nginx: master + worker) after start-up and two requests (idle), right after the load, and once quiet after it (${QUIET_WAIT_S} s later; the skillgate rows are first told to run the hand-back they run after 5 minutes without requests); "anon" is RssAnon, the part not backed by the shared binary.`);
   lines.push('');
-  lines.push(`| | added p50 JSON | added p99 JSON | added p50 SSE | added p99 SSE | req/s @32 | RSS idle | RSS after load | RSS ${QUIET_SECONDS + 3} s after load | p50 ≤ 2.5× bare | p99 ≤ 2 ms | req/s ≥ ½ bare | RSS idle ≤ 60 MB |`);
+  lines.push(`| | added p50 JSON | added p99 JSON | added p50 SSE | added p99 SSE | req/s @32 | RSS idle | RSS after load | RSS after load, quiet | p50 ≤ 2.5× bare | p99 ≤ 2 ms | req/s ≥ ½ bare | RSS idle ≤ 60 MB |`);
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|:-:|:-:|');
   for (const row of rows) {
     const l = row.latency;
@@ -361,7 +361,8 @@ async function main() {
     pin(upstream.pid, LOAD_CPU);
     for (const row of rows) if (row.pid) pin(row.pid, PROXY_CPU);
     await measureThroughput(rows);
-    await new Promise((r) => setTimeout(r, (QUIET_SECONDS + 3) * 1000));
+    for (const row of rows) if (row.target && row.pid) process.kill(row.pid, 'SIGUSR2');
+    await new Promise((r) => setTimeout(r, QUIET_WAIT_S * 1000));
     for (const row of rows) if (row.pid) row.memQuiet = memoryMb(row.pid);
     evaluate(rows);
 

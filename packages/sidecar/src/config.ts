@@ -52,7 +52,7 @@ export interface SidecarConfig {
   logLevel: string;
   /**
    * Hand memory back after serving requests and then being quiet this long (ms); 0: never. Needs
-   * node's --expose-gc (the injector sets it). Default 30 s. See heap.ts.
+   * node's --expose-gc (the injector sets it). Default 5 minutes: the next burst pays for it. See heap.ts.
    */
   idleSettleMs: number;
 }
@@ -135,7 +135,7 @@ export function resolveConfig(input: SidecarConfigInput = {}): SidecarConfig {
     maskingKey: input.maskingKey ?? 'skillgate-dev-masking-key',
     egressAllowHosts: input.egressAllowHosts ?? [],
     logLevel: input.logLevel ?? 'info',
-    idleSettleMs: input.idleSettleMs ?? 30_000,
+    idleSettleMs: input.idleSettleMs ?? 300_000,
   };
 }
 

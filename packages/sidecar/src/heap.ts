@@ -15,7 +15,12 @@
 // generation's garbage, and an idle sidecar never collects again, so a pod that served a burst an
 // hour ago still holds 60–90 MB it does not use. settleWhenIdle runs the same collection once the
 // sidecar has served requests and then been quiet (nothing in flight, nothing admitted) for a while;
-// it runs again only after more requests.
+// it runs again only after more requests. Its price is paid by the next burst: the memory handed
+// back has to be faulted in again, and on the benchmark VM (a nested guest, where a page fault is
+// costly) the first ~500 requests after a hand-back took ~2× as long at one connection, the very
+// first ones several ms (any major collection does it; a scavenge alone does not, but returns
+// little). So the default quiet time is long (5 minutes): a skill that calls Claude every few
+// minutes never pays it, and one that went quiet gives its memory back.
 
 type GcFunction = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
 

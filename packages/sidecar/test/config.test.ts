@@ -3,8 +3,8 @@
 import { ConfigError, configFromEnv, resolveConfig } from '../src/config.js';
 
 describe('idle hand-back setting', () => {
-  it('defaults to 30 s and reads SKILLGATE_IDLE_SETTLE_SECONDS (0: never)', () => {
-    expect(resolveConfig({}).idleSettleMs).toBe(30_000);
+  it('defaults to 5 minutes and reads SKILLGATE_IDLE_SETTLE_SECONDS (0: never)', () => {
+    expect(resolveConfig({}).idleSettleMs).toBe(300_000);
     expect(resolveConfig(configFromEnv({ SKILLGATE_IDLE_SETTLE_SECONDS: '5' })).idleSettleMs).toBe(5000);
     expect(resolveConfig(configFromEnv({ SKILLGATE_IDLE_SETTLE_SECONDS: '0' })).idleSettleMs).toBe(0);
   });

@@ -25,7 +25,7 @@ Environment:
   SKILLGATE_EGRESS_ALLOW            extra egress hosts, comma separated
   SKILLGATE_LOG_LEVEL               pino level (default info)
   SKILLGATE_IDLE_SETTLE_SECONDS     hand memory back after serving requests and then being quiet this
-                                    long (default 30; 0 never; needs --expose-gc, see below)
+                                    long (default 300; 0 never; needs --expose-gc, see below)
   SKILLGATE_SKILL, SKILLGATE_OWNER, SKILLGATE_POD_NAMESPACE, SKILLGATE_POD_NAME, SKILLGATE_POD_UID,
   SKILLGATE_SERVICE_ACCOUNT         the skill identity (set by the injector from the pod)
   SKILLGATE_POD_LABELS_FILE         the pod's labels (downward API), for SkillPolicy selectors
@@ -42,7 +42,8 @@ Cluster mode (set by the injector):
 
 Node options: with --expose-gc (the injector's NODE_OPTIONS set it) the sidecar hands back the
 memory its start-up grew, once it has started (~20 MB less resident while it idles), and what a
-burst of traffic grew once the burst is over (60-90 MB after a load test).`,
+burst of traffic grew once the sidecar has been quiet for SKILLGATE_IDLE_SETTLE_SECONDS (60-90 MB
+after a load test); the next burst's first requests are slower while it takes memory back.`,
   options: { config: { type: 'string', short: 'c' } },
   async run({ values }) {
     let input: SidecarConfigInput;
