@@ -21,6 +21,7 @@ import type { ChainHead } from './chain.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { SessionEvent } from './event.js';
 import { eventText, matchesFilter, type RecordEntry, type SessionFilter, type SessionStore, type SessionSummary } from './store.js';
+import { AppendConnection, RespError } from './append-connection.js';
 
 export interface RedisRetention {
   /** Approximate cap on entries per namespace stream (XADD MAXLEN ~). */
@@ -127,6 +128,8 @@ export class RedisSessionStore implements SessionStore {
   readonly prefix: string;
   private readonly ownsClient: boolean;
   private readonly retention: RedisRetention;
+  /** The append script's own connection (append-connection.ts), when this store was given a URL. */
+  private readonly appends: AppendConnection | undefined;
 
   constructor(opts: RedisStoreOptions) {
     this.prefix = opts.prefix ?? 'skillgate:';
@@ -139,8 +142,10 @@ export class RedisSessionStore implements SessionStore {
       this.redis.on('error', () => undefined); // surfaced through command failures; the recorder spools
       this.ownsClient = true;
       this.location = `Redis ${redactUrl(opts.redis)} (prefix ${this.prefix})`;
+      this.appends = new AppendConnection(opts.redis);
     } else {
       this.redis = opts.redis;
+      this.appends = undefined;
       this.ownsClient = false;
       this.location = `Redis (prefix ${this.prefix})`;
     }
@@ -190,7 +195,13 @@ export class RedisSessionStore implements SessionStore {
     }
     // One chunk (the usual batch) is one EVALSHA; several go in one pipeline.
     let errors: unknown[];
-    if (calls.length === 1) {
+    if (this.appends) {
+      const appends = this.appends;
+      errors = await Promise.all(calls.map((call) => appends.command(['EVALSHA', APPEND_SHA, ...call]).then(() => null, (err: unknown) => err)));
+      // A broken connection is the store being unreachable: the recorder spools.
+      const lost = errors.find((err) => err && !(err instanceof RespError));
+      if (lost) throw lost;
+    } else if (calls.length === 1) {
       errors = [await this.redis.evalsha(APPEND_SHA, ...calls[0]!).then(() => null, (err: unknown) => err)];
     } else {
       const pipeline = this.redis.pipeline();
@@ -291,6 +302,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async close(): Promise<void> {
+    this.appends?.close();
     if (this.ownsClient) {
       try { await this.redis.quit(); } catch { this.redis.disconnect(); }
     }

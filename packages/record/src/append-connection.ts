@@ -1,0 +1,200 @@
+// The record store's append path on a connection of its own: one command (EVALSHA of the append
+// script) written as one RESP buffer, replies matched in order. ioredis stays the client for
+// everything else (reads, the CLI, the recorder's consumer group, NOSCRIPT recovery).
+//
+// Why: under load the sidecar's recording was its largest source of garbage that outlived a
+// scavenge. Bisected on the full sidecar (BENCHMARKS.md): with each batch's arguments built but not
+// sent, ~0.35 KB per request was promoted to the old generation; sent through ioredis' command
+// machinery, ~2.8 KB, with a full collection every ~1.5 s; written as here, ~0.37 KB and none, and
+// ~10 % more requests/s. The mechanism inside ioredis was not pinned down.
+//
+// Scope: redis:// and rediss:// URLs with an optional user and password (AUTH) and database
+// (SELECT), as ioredis reads them. A broken connection rejects what is in flight (the recorder
+// then spools) and the next command reconnects. No offline queue: while it cannot connect,
+// commands fail at once, which is what the recorder on the request path wants.
+import net from 'node:net';
+import tls from 'node:tls';
+
+/** A RESP reply: simple string, integer, bulk string (null when absent) or array; errors reject. */
+export type RespReply = string | number | null | RespReply[];
+
+export class RespError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RespError';
+  }
+}
+
+interface Waiter {
+  resolve(reply: RespReply): void;
+  reject(err: Error): void;
+}
+
+export interface AppendConnectionOptions {
+  /** Give up connecting after this long (ms). Default 2000. */
+  connectTimeoutMs?: number;
+}
+
+/** Encode one command as a RESP array of bulk strings. */
+export function encodeCommand(args: ReadonlyArray<string | number>): Buffer {
+  let size = 0;
+  const strings = args.map((a) => String(a));
+  const lengths = strings.map((s) => Buffer.byteLength(s));
+  size += 1 + String(strings.length).length + 2;
+  for (const n of lengths) size += 1 + String(n).length + 2 + n + 2;
+  const out = Buffer.allocUnsafe(size);
+  let o = out.write(`*${strings.length}\r\n`, 0, 'latin1');
+  for (let i = 0; i < strings.length; i++) {
+    o += out.write(`$${lengths[i]}\r\n`, o, 'latin1');
+    o += out.write(strings[i]!, o, 'utf8');
+    out[o++] = 13;
+    out[o++] = 10;
+  }
+  return out;
+}
+
+/**
+ * Parse one RESP reply from `buf` at `pos`; returns the reply and the position after it, or
+ * undefined when `buf` does not hold a whole reply yet. Errors come back as RespError values.
+ */
+export function parseReply(buf: Buffer, pos = 0): { reply: RespReply | RespError; next: number } | undefined {
+  const eol = buf.indexOf('\r\n', pos, 'latin1');
+  if (eol < 0) return undefined;
+  const line = buf.toString('latin1', pos + 1, eol);
+  const next = eol + 2;
+  switch (buf[pos]) {
+    case 0x2b: return { reply: line, next }; // +
+    case 0x2d: return { reply: new RespError(line), next }; // -
+    case 0x3a: return { reply: Number(line), next }; // :
+    case 0x24: { // $
+      const n = Number(line);
+      if (n < 0) return { reply: null, next };
+      if (buf.length < next + n + 2) return undefined;
+      return { reply: buf.toString('utf8', next, next + n), next: next + n + 2 };
+    }
+    case 0x2a: { // *
+      const n = Number(line);
+      if (n < 0) return { reply: null, next };
+      const items: RespReply[] = [];
+      let p = next;
+      for (let i = 0; i < n; i++) {
+        const r = parseReply(buf, p);
+        if (!r) return undefined;
+        items.push(r.reply instanceof RespError ? r.reply.message : r.reply);
+        p = r.next;
+      }
+      return { reply: items, next: p };
+    }
+    default:
+      throw new RespError(`unexpected RESP reply type ${JSON.stringify(String.fromCharCode(buf[pos] ?? 0))}`);
+  }
+}
+
+export class AppendConnection {
+  private socket: net.Socket | undefined;
+  private ready: Promise<net.Socket> | undefined;
+  private pending: Buffer | undefined;
+  private readonly waiters: Waiter[] = [];
+  private readonly url: URL;
+  private readonly connectTimeoutMs: number;
+  private closed = false;
+
+  constructor(redisUrl: string, opts: AppendConnectionOptions = {}) {
+    this.url = new URL(redisUrl);
+    if (this.url.protocol !== 'redis:' && this.url.protocol !== 'rediss:') throw new Error(`not a redis:// URL: ${this.url.protocol}`);
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 2000;
+  }
+
+  /** Send one command; resolves with its reply, rejects with RespError or a connection error. */
+  async command(args: ReadonlyArray<string | number>): Promise<RespReply> {
+    const socket = await this.connect();
+    return new Promise<RespReply>((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      socket.write(encodeCommand(args));
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.socket?.destroy();
+    this.fail(new Error('append connection closed'));
+  }
+
+  private connect(): Promise<net.Socket> {
+    if (this.closed) return Promise.reject(new Error('append connection closed'));
+    this.ready ??= this.open().catch((err: Error) => {
+      this.ready = undefined;
+      throw err;
+    });
+    return this.ready;
+  }
+
+  private async open(): Promise<net.Socket> {
+    const host = this.url.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
+    const port = Number(this.url.port || 6379);
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
+      const s = this.url.protocol === 'rediss:'
+        ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host }, () => resolve(s))
+        : net.connect({ host, port }, () => resolve(s));
+      const timer = setTimeout(() => { s.destroy(); reject(new Error(`cannot connect to Redis at ${host}:${port} within ${this.connectTimeoutMs} ms`)); }, this.connectTimeoutMs);
+      s.once('connect', () => clearTimeout(timer));
+      s.once('secureConnect', () => clearTimeout(timer));
+      s.once('error', (err) => { clearTimeout(timer); reject(err); });
+    });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', () => undefined); // 'close' follows
+    socket.on('close', () => {
+      if (this.socket === socket) {
+        this.socket = undefined;
+        this.ready = undefined;
+        this.pending = undefined;
+      }
+      this.fail(new Error('the Redis connection closed'));
+    });
+    this.socket = socket;
+    // Authenticate and select before anything else is written on it.
+    const user = decodeURIComponent(this.url.username);
+    const password = decodeURIComponent(this.url.password);
+    const db = Number(this.url.pathname.slice(1) || 0);
+    const setup: Array<Array<string | number>> = [];
+    if (password) setup.push(user ? ['AUTH', user, password] : ['AUTH', password]);
+    if (db) setup.push(['SELECT', db]);
+    for (const args of setup) {
+      await new Promise<RespReply>((resolve, reject) => {
+        this.waiters.push({ resolve, reject });
+        socket.write(encodeCommand(args));
+      }).catch((err: Error) => {
+        socket.destroy();
+        throw new Error(`Redis refused ${String(args[0])}: ${err.message}`);
+      });
+    }
+    return socket;
+  }
+
+  private onData(chunk: Buffer): void {
+    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    let pos = 0;
+    for (;;) {
+      let parsed;
+      try {
+        parsed = parseReply(buf, pos);
+      } catch (err) {
+        this.socket?.destroy(err as Error);
+        return;
+      }
+      if (!parsed) break;
+      pos = parsed.next;
+      const w = this.waiters.shift();
+      if (!w) continue;
+      if (parsed.reply instanceof RespError) w.reject(parsed.reply);
+      else w.resolve(parsed.reply);
+    }
+    buf = buf.subarray(pos);
+    this.pending = buf.length ? Buffer.from(buf) : undefined;
+  }
+
+  private fail(err: Error): void {
+    for (const w of this.waiters.splice(0)) w.reject(err);
+  }
+}
