@@ -7,7 +7,7 @@
 // Kubeconfig support covers what a pod or a test cluster hands out: bearer tokens (inline or a file),
 // client certificates and CA bundles (inline or files). exec and auth-provider plugins are refused
 // with a clear error rather than half-supported.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { Agent, ClientRequest, IncomingMessage } from 'node:http';
@@ -51,7 +51,7 @@ export function kubeAccessFromEnv(env: NodeJS.ProcessEnv = process.env, saDir = 
   const fromEnv = env.KUBECONFIG?.split(':').find(Boolean);
   if (fromEnv) return kubeAccessFromKubeconfig(fromEnv);
   const home = join(env.HOME ?? homedir(), '.kube', 'config');
-  if (!env.KUBERNETES_SERVICE_HOST && fileExists(home)) return kubeAccessFromKubeconfig(home);
+  if (!env.KUBERNETES_SERVICE_HOST && existsSync(home)) return kubeAccessFromKubeconfig(home);
   if (env.KUBERNETES_SERVICE_HOST) return inClusterAccess(env, saDir);
   throw new Error('no Kubernetes API access: set KUBECONFIG, or run in a pod (KUBERNETES_SERVICE_HOST and a ServiceAccount token)');
 }
@@ -130,15 +130,6 @@ function parseKubeconfig(text: string, file: string): KubeconfigDoc {
     return yaml().parse(text) as KubeconfigDoc;
   } catch (err) {
     throw new Error(`${file}: not a kubeconfig (${(err as Error).message})`);
-  }
-}
-
-function fileExists(file: string): boolean {
-  try {
-    readFileSync(file);
-    return true;
-  } catch {
-    return false;
   }
 }
 

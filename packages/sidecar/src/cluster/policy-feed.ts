@@ -15,7 +15,6 @@
 // (ms since epoch, now + 30 s), refreshed every 10 s. The controller drops expired members and counts
 // those at the policy's current generation into status.sidecars.
 import { readFileSync, watch as watchFile, type FSWatcher } from 'node:fs';
-// The Kubernetes client is loaded only by clusterPolicyFeed: the file feed (local mode) never needs it.
 import { customObjectPath, type KubeClient } from './kube-client.js';
 import { GROUP, VERSION, type SkillIdentity, type SkillPolicy } from '@skillgate/api';
 import { NO_POLICY, combine, compilePolicy, policyName, selects, PolicyInvalidError, type CompiledPolicy, type EffectivePolicy } from '@skillgate/policy';
