@@ -10,8 +10,10 @@
 //
 // Scope: redis:// and rediss:// URLs with an optional user and password (AUTH) and database
 // (SELECT), as ioredis reads them. A broken connection rejects what is in flight (the recorder
-// then spools) and the next command reconnects. No offline queue: while it cannot connect,
-// commands fail at once, which is what the recorder on the request path wants.
+// then spools) and the next command reconnects. So does a connection that stops answering (a Redis
+// that vanished without closing it): after commandTimeoutMs without a reply it is dropped, rather
+// than every later command waiting on it until TCP gives up. No offline queue: while it cannot
+// connect, commands fail at once, which is what the recorder on the request path wants.
 import net from 'node:net';
 import tls from 'node:tls';
 
@@ -28,11 +30,15 @@ export class RespError extends Error {
 interface Waiter {
   resolve(reply: RespReply): void;
   reject(err: Error): void;
+  /** When the command was written (ms, performance.now()). */
+  sentAt: number;
 }
 
 export interface AppendConnectionOptions {
   /** Give up connecting after this long (ms). Default 2000. */
   connectTimeoutMs?: number;
+  /** Drop the connection when a command has had no reply for this long (ms). Default 5000. */
+  commandTimeoutMs?: number;
 }
 
 /** Encode one command as a RESP array of bulk strings. */
@@ -97,27 +103,29 @@ export class AppendConnection {
   private readonly waiters: Waiter[] = [];
   private readonly url: URL;
   private readonly connectTimeoutMs: number;
+  private readonly commandTimeoutMs: number;
+  private watchdog: NodeJS.Timeout | undefined;
+  private readonly dropped = new WeakSet<net.Socket>();
   private closed = false;
 
   constructor(redisUrl: string, opts: AppendConnectionOptions = {}) {
     this.url = new URL(redisUrl);
     if (this.url.protocol !== 'redis:' && this.url.protocol !== 'rediss:') throw new Error(`not a redis:// URL: ${this.url.protocol}`);
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 2000;
+    this.commandTimeoutMs = opts.commandTimeoutMs ?? 5000;
   }
 
   /** Send one command; resolves with its reply, rejects with RespError or a connection error. */
   async command(args: ReadonlyArray<string | number>): Promise<RespReply> {
     const socket = await this.connect();
-    return new Promise<RespReply>((resolve, reject) => {
-      this.waiters.push({ resolve, reject });
-      socket.write(encodeCommand(args));
-    });
+    return this.send(socket, args);
   }
 
   close(): void {
     this.closed = true;
     this.socket?.destroy();
     this.fail(new Error('append connection closed'));
+    if (this.watchdog) clearTimeout(this.watchdog);
   }
 
   private connect(): Promise<net.Socket> {
@@ -142,14 +150,16 @@ export class AppendConnection {
       s.once('error', (err) => { clearTimeout(timer); reject(err); });
     });
     socket.setNoDelay(true);
+    socket.setKeepAlive(true, 10_000);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => undefined); // 'close' follows
     socket.on('close', () => {
-      if (this.socket === socket) {
-        this.socket = undefined;
-        this.ready = undefined;
-        this.pending = undefined;
-      }
+      // A connection already dropped (no reply in time) had its commands failed then; whatever is
+      // waiting or connecting now belongs to its successor.
+      if (this.dropped.has(socket)) return;
+      this.socket = undefined;
+      this.ready = undefined;
+      this.pending = undefined;
       this.fail(new Error('the Redis connection closed'));
     });
     this.socket = socket;
@@ -161,10 +171,7 @@ export class AppendConnection {
     if (password) setup.push(user ? ['AUTH', user, password] : ['AUTH', password]);
     if (db) setup.push(['SELECT', db]);
     for (const args of setup) {
-      await new Promise<RespReply>((resolve, reject) => {
-        this.waiters.push({ resolve, reject });
-        socket.write(encodeCommand(args));
-      }).catch((err: Error) => {
+      await this.send(socket, args).catch((err: Error) => {
         socket.destroy();
         throw new Error(`Redis refused ${String(args[0])}: ${err.message}`);
       });
@@ -192,6 +199,39 @@ export class AppendConnection {
     }
     buf = buf.subarray(pos);
     this.pending = buf.length ? Buffer.from(buf) : undefined;
+  }
+
+  private send(socket: net.Socket, args: ReadonlyArray<string | number>): Promise<RespReply> {
+    return new Promise<RespReply>((resolve, reject) => {
+      this.waiters.push({ resolve, reject, sentAt: performance.now() });
+      socket.write(encodeCommand(args));
+      this.watchdog ??= this.arm();
+    });
+  }
+
+  /** One timer for the oldest command in flight; re-armed while commands are waiting. */
+  private arm(): NodeJS.Timeout {
+    const oldest = this.waiters[0];
+    const due = oldest ? Math.max(0, oldest.sentAt + this.commandTimeoutMs - performance.now()) : this.commandTimeoutMs;
+    const timer = setTimeout(() => {
+      this.watchdog = undefined;
+      const first = this.waiters[0];
+      if (!first) return;
+      if (performance.now() - first.sentAt >= this.commandTimeoutMs) {
+        const socket = this.socket;
+        // Forget it now, so the next command connects afresh instead of writing to it.
+        if (socket) this.dropped.add(socket);
+        this.socket = undefined;
+        this.ready = undefined;
+        this.pending = undefined;
+        this.fail(new Error(`no reply from Redis within ${this.commandTimeoutMs} ms; reconnecting`));
+        socket?.destroy();
+      } else {
+        this.watchdog = this.arm();
+      }
+    }, due);
+    timer.unref();
+    return timer;
   }
 
   private fail(err: Error): void {

@@ -115,3 +115,25 @@ describe('AppendConnection', () => {
     conn.close();
   });
 });
+
+describe('AppendConnection on a Redis that stops answering', () => {
+  it('drops a connection with no reply within commandTimeoutMs, and the next command reconnects', async () => {
+    let connections = 0;
+    let silent = true;
+    const server = net.createServer((socket) => {
+      connections++;
+      socket.on('data', () => { if (!silent) socket.write(':1\r\n'); });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const conn = new AppendConnection(`redis://127.0.0.1:${port}`, { commandTimeoutMs: 150 });
+    const started = Date.now();
+    await expect(conn.command(['EVALSHA', 'x', 0])).rejects.toThrow(/no reply from Redis within 150 ms; reconnecting/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    silent = false;
+    expect(await conn.command(['EVALSHA', 'x', 0])).toBe(1);
+    expect(connections).toBe(2); // the silent connection was not reused
+    conn.close();
+    await new Promise((r) => server.close(r));
+  });
+});
