@@ -164,10 +164,8 @@ export class KubeClient {
   /** One request; resolves with the parsed JSON answer, rejects with KubeApiError on non-2xx. */
   async request<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     const res = await this.send(method, path, opts);
-    const text = await readAll(res);
+    const body = await readBody(res);
     const status = res.statusCode ?? 0;
-    let body: unknown = text;
-    try { body = text ? JSON.parse(text) : undefined; } catch { /* keep the text */ }
     if (status < 200 || status > 299) throw apiError(method, path, status, body);
     return body as T;
   }
@@ -185,12 +183,7 @@ export class KubeClient {
   ): Promise<AbortController> {
     const controller = new AbortController();
     const res = await this.send('GET', path, { query: { ...query, watch: true }, timeoutMs: 0 }, controller.signal);
-    if ((res.statusCode ?? 0) !== 200) {
-      const text = await readAll(res);
-      let body: unknown = text;
-      try { body = JSON.parse(text); } catch { /* keep the text */ }
-      throw apiError('GET', `${path} (watch)`, res.statusCode ?? 0, body);
-    }
+    if ((res.statusCode ?? 0) !== 200) throw apiError('GET', `${path} (watch)`, res.statusCode ?? 0, await readBody(res));
     res.socket?.setKeepAlive(true, 30_000);
     let ended = false;
     const done = (err?: Error): void => {
@@ -257,11 +250,19 @@ export class KubeClient {
   }
 }
 
-function readAll(res: IncomingMessage): Promise<string> {
+/** A whole answer: its JSON, or its text when it is not JSON (undefined when empty). */
+function readBody(res: IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     res.on('data', (c: Buffer) => chunks.push(c));
-    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      try {
+        resolve(text ? JSON.parse(text) : undefined);
+      } catch {
+        resolve(text);
+      }
+    });
     res.on('error', reject);
   });
 }
