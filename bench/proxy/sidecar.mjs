@@ -4,7 +4,7 @@
 //   --full: the container entrypoint's wiring (sidecarPorts from @skillgate/sidecar/wiring) over
 //           the environment (REDIS_URL, SKILLGATE_POLICY_FILE, ...): policy, masking and recording
 //           as a pod runs them. Exits 3 when the sidecar has no such wiring yet.
-import { configFromEnv, resolveConfig, settleHeap, settleWhenIdle, startSidecar } from '@skillgate/sidecar';
+import { configFromEnv, resolveConfig, returnMemory, settleHeap, startSidecar } from '@skillgate/sidecar';
 
 const full = process.argv[2] === '--full';
 const upstreamUrl = process.argv[full ? 3 : 2];
@@ -35,8 +35,7 @@ if (full) {
 // after start-up, and again after each burst of requests once quiet (SKILLGATE_IDLE_SETTLE_SECONDS).
 // SIGUSR2: the benchmark says "quiet now" instead of waiting the 5 minutes (run.mjs, after the load).
 if (!process.env.BENCH_NO_SETTLE) {
-  settleHeap();
-  settleWhenIdle(sidecar.context.live, { idleMs: sidecar.context.config.idleSettleMs });
+  returnMemory(sidecar);
   process.on('SIGUSR2', () => { if (sidecar.context.live.size === 0) settleHeap(); });
 }
 // BENCH_ALLOC_PROFILE=file: sample every allocation, collected or not (what GC time is spent on),

@@ -6,7 +6,7 @@
 // stdout once ready; exits on SIGTERM. Reads the container's env (SKILLGATE_CONTROLLER_URL,
 // SKILLGATE_TOKEN_FILE, REDIS_URL, SKILLGATE_REDIS_PREFIX, SKILLGATE_UPSTREAM_URL, SKILLGATE_POD_*),
 // and listens on free loopback ports.
-import { configFromEnv, resolveConfig, settleHeap, startSidecar } from '../../packages/sidecar/dist/src/index.js';
+import { configFromEnv, resolveConfig, returnMemory, startSidecar } from '../../packages/sidecar/dist/src/index.js';
 import { sidecarPorts } from '../../packages/sidecar/dist/src/wiring.js';
 
 if (!process.env.SKILLGATE_CONTROLLER_URL || !process.env.REDIS_URL) {
@@ -21,9 +21,10 @@ const config = resolveConfig({
 });
 const ports = await sidecarPorts(config, process.env);
 const sidecar = await startSidecar(config, ports);
-settleHeap(); // as the container entrypoint does (with --expose-gc in NODE_OPTIONS)
+const memory = returnMemory(sidecar); // as the container entrypoint does (with --expose-gc in NODE_OPTIONS)
 process.stdout.write(`${JSON.stringify({ claudeUrl: sidecar.claudeUrl, refusal: ports.identity?.refusal()?.message ?? null })}\n`);
 const stop = async () => {
+  memory.stop();
   await sidecar.close();
   process.exit(0);
 };

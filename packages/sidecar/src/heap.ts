@@ -22,6 +22,8 @@
 // little). So the default quiet time is long (5 minutes): a skill that calls Claude every few
 // minutes never pays it, and one that went quiet gives its memory back.
 
+import type { Sidecar } from './sidecar.js';
+
 type GcFunction = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
 
 export interface HeapSettled {
@@ -90,4 +92,19 @@ export function settleWhenIdle(activity: Activity, opts: IdleSettleOptions): Idl
   const timer = setInterval(check, opts.tickMs ?? Math.min(Math.max(opts.idleMs / 4, 1), 5000));
   timer.unref();
   return { check, stop: () => clearInterval(timer) };
+}
+
+/**
+ * The container entrypoint's memory policy, logged: hand back start-up memory now (or say how to
+ * let it), and each burst's once the sidecar has been quiet for config.idleSettleMs. Stop the
+ * returned settler before closing the sidecar.
+ */
+export function returnMemory(sidecar: Pick<Sidecar, 'context'>): IdleSettler {
+  const { config, log, live } = sidecar.context;
+  const mb = (n: number) => Math.round(n / 1048576);
+  const report = (msg: string) => (s: HeapSettled) => log.info({ rssBeforeMb: mb(s.rssBeforeBytes), rssAfterMb: mb(s.rssAfterBytes), ms: Math.round(s.ms) }, msg);
+  const started = settleHeap();
+  if (started) report('start-up memory returned')(started);
+  else log.debug('start-up memory kept: run node with --expose-gc (the injector\'s NODE_OPTIONS do) to return it');
+  return settleWhenIdle(live, { idleMs: config.idleSettleMs, onSettled: report('quiet: memory returned') });
 }

@@ -12,4 +12,4 @@ export { EgressAllowlist, parseAuthority } from './egress/allowlist.js';
 export { readSni } from './egress/sni.js';
 export { createLogger, type Logger } from './log.js';
 export { SidecarMetrics } from './metrics.js';
-export { settleHeap, settleWhenIdle, type HeapSettled, type IdleSettler } from './heap.js';
+export { returnMemory, settleHeap, settleWhenIdle, type HeapSettled, type IdleSettler } from './heap.js';

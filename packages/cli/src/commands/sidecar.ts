@@ -1,7 +1,7 @@
 // `skillgate sidecar`: the sidecar container's entrypoint. Configuration comes from --config (JSON
 // or YAML) overlaid by the environment of CONTRACT.md; a bad value stops it at start with the field
 // and the reason. Runs until SIGTERM/SIGINT, then closes listeners and flushes the journal.
-import { configFromEnv, readConfigFile, resolveConfig, settleHeap, settleWhenIdle, startSidecar, ConfigError, type Logger, type Sidecar, type SidecarConfigInput } from '@skillgate/sidecar';
+import { configFromEnv, readConfigFile, resolveConfig, returnMemory, startSidecar, ConfigError, type SidecarConfigInput } from '@skillgate/sidecar';
 import { sidecarPorts } from '@skillgate/sidecar/wiring';
 import { CliError, untilSignal, type Command } from '../command.js';
 
@@ -53,10 +53,9 @@ after a load test); the next burst's first requests are slower while it takes me
       const config = resolveConfig(input);
       const ports = await sidecarPorts(config, process.env);
       const sidecar = await startSidecar(config, ports);
-      reportSettledHeap(sidecar.context.log);
-      const idle = returnMemoryWhenIdle(sidecar);
+      const memory = returnMemory(sidecar);
       await untilSignal();
-      idle.stop();
+      memory.stop();
       await sidecar.close();
       return 0;
     } catch (err) {
@@ -65,21 +64,3 @@ after a load test); the next burst's first requests are slower while it takes me
     }
   },
 };
-
-/** After each burst of requests, hand back what it grew once the sidecar is quiet (heap.ts). */
-function returnMemoryWhenIdle(sidecar: Sidecar): { stop(): void } {
-  const { config, log, live } = sidecar.context;
-  const mb = (n: number) => Math.round(n / 1048576);
-  return settleWhenIdle(live, {
-    idleMs: config.idleSettleMs,
-    onSettled: (s) => log.info({ rssBeforeMb: mb(s.rssBeforeBytes), rssAfterMb: mb(s.rssAfterBytes), ms: Math.round(s.ms) }, 'quiet: memory returned'),
-  });
-}
-
-/** Hand back start-up memory (heap.ts) and say what it did, or how to let it. */
-function reportSettledHeap(log: Logger): void {
-  const settled = settleHeap();
-  const mb = (n: number) => Math.round(n / 1048576);
-  if (settled) log.info({ rssBeforeMb: mb(settled.rssBeforeBytes), rssAfterMb: mb(settled.rssAfterBytes), ms: Math.round(settled.ms) }, 'start-up memory returned');
-  else log.debug('start-up memory kept: run node with --expose-gc (the injector\'s NODE_OPTIONS do) to return it');
-}
