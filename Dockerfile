@@ -7,7 +7,7 @@
 # NOTE: this Dockerfile cannot be built in the skillgate dev environment (no Docker engine there);
 # it is kept correct by review: build with `docker build -t skillgate/skillgate:0.1.0 .` elsewhere.
 
-# --- build: compile the TypeScript workspace (needs the dev dependencies: typescript) -------------
+# --- build: compile the TypeScript workspace and bundle the CLI (dev dependencies: typescript, esbuild)
 FROM node:24-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json tsconfig.base.json tsconfig.json ./
@@ -15,6 +15,7 @@ COPY packages ./packages
 # --ignore-scripts: no dependency of skillgate needs an install script (no native addons).
 RUN npm ci --ignore-scripts \
  && npx tsc -b packages/cli \
+ && node packages/cli/bundle.mjs \
  && rm -rf packages/*/dist/test packages/*/dist/*.tsbuildinfo
 
 # --- runtime: production dependencies and the compiled output only ------------------------------
@@ -25,13 +26,16 @@ RUN apt-get update \
 WORKDIR /opt/skillgate
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
-# Each workspace package: its package.json and its compiled dist/ (no sources, no tests).
+# Each workspace package: its package.json and its compiled dist/ (no sources, no tests), and the
+# CLI bundle (packages/cli/bundle.mjs), which is what runs: the entrypoint below. The production
+# dependencies stay for what the bundle leaves out (@kubernetes/client-node, fake Claude) and loads
+# on demand (yaml).
 COPY --from=build /src/packages/ ./packages/
-RUN find packages -mindepth 2 -maxdepth 2 ! -name package.json ! -name dist -exec rm -rf {} + \
+RUN find packages -mindepth 2 -maxdepth 2 ! -name package.json ! -name dist ! -name bundle -exec rm -rf {} + \
  && npm ci --omit=dev --ignore-scripts \
  && npm cache clean --force \
- && ln -s /opt/skillgate/node_modules/.bin/skillgate /usr/local/bin/skillgate \
- && chmod 0755 packages/cli/dist/src/main.js
+ && ln -s /opt/skillgate/packages/cli/bundle/skillgate.mjs /usr/local/bin/skillgate \
+ && chmod 0755 packages/cli/bundle/skillgate.mjs
 # Non-root by default (the chart runs components as 65532; the sidecar runs as its own UID and the
 # init container as root, both set by the injected pod spec).
 USER 65532:65532

@@ -35,8 +35,11 @@ node_modules/.package-lock.json: package.json package-lock.json packages/*/packa
 
 install: node_modules/.package-lock.json
 
+# tsc compiles the workspace; bundle.mjs packs the CLI into packages/cli/bundle/ (the image's
+# entrypoint, also run by the benchmarks and the e2e sidecar processes).
 build: install
 	npx tsc -b
+	node packages/cli/bundle.mjs
 
 dev: build
 	node packages/cli/dist/src/main.js dev $(ARGS)
@@ -66,3 +69,4 @@ bench: build
 
 clean:
 	npx tsc -b --clean
+	rm -rf packages/cli/bundle

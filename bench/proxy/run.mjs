@@ -20,6 +20,7 @@ import { findNginx, startNginx, upstreamConfig, proxyConfig } from '../lib/nginx
 import { freePort, startReadyChild, pin, memoryMb } from '../lib/process.mjs';
 import { latencyClient, sampleLatency, summarise } from '../lib/latency.mjs';
 import { runWrk } from '../lib/wrk.mjs';
+import { policyFileAsJson } from '../lib/policy-json.mjs';
 import { summariseProfile, profileMarkdown } from '../lib/cpu-profile.mjs';
 import { sidecarNodeOptions } from '@skillgate/webhook/inject';
 
@@ -61,14 +62,9 @@ function log(msg) {
   process.stderr.write(`[bench/proxy] ${msg}\n`);
 }
 
-/** Is the full sidecar (policy, record-mode masking, Redis recording) wired yet? */
+/** Is the sidecar bundle there (the image's form of the sidecar; bench/proxy/sidecar.mjs runs it)? */
 function fullSidecarSupport() {
-  const wiring = join(root, 'packages/sidecar/dist/src/wiring.js');
-  if (!existsSync(wiring)) return { ok: false, why: 'packages/sidecar has no wiring module (sidecarPorts) yet' };
-  const dist = join(root, 'packages/sidecar/dist/src');
-  const files = readdirSync(dist, { recursive: true }).filter((f) => String(f).endsWith('.js') && !String(f).endsWith('config.js'));
-  const redis = files.some((f) => /redis/i.test(readFileSync(join(dist, String(f)), 'utf8')) && /xadd|ioredis|createClient|RedisJournal|RedisStore/i.test(readFileSync(join(dist, String(f)), 'utf8')));
-  if (!redis) return { ok: false, why: 'the sidecar does not record to Redis yet (no Redis journal in packages/sidecar)' };
+  if (!existsSync(join(root, 'packages/cli/bundle/sidecar-wiring.mjs'))) return { ok: false, why: 'no sidecar bundle in packages/cli/bundle (run `make build`)' };
   return { ok: true };
 }
 
@@ -78,7 +74,7 @@ function fullSidecarEnv() {
   const env = {
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     SKILLGATE_SKILL: token, SKILLGATE_NAMESPACE: token, SKILLGATE_POD_NAME: token, SKILLGATE_REDIS_PREFIX: `${token}:`,
-    SKILLGATE_POLICY_FILE: resolve(process.env.BENCH_POLICY_FILE ?? join(here, 'policy.yaml')),
+    SKILLGATE_POLICY_FILE: policyFileAsJson(resolve(process.env.BENCH_POLICY_FILE ?? join(here, 'policy.yaml'))),
   };
   return { token, env };
 }

@@ -3,8 +3,14 @@
 //   bare:   startSidecar with its local defaults (allow-all guard, log journal), log level warn.
 //   --full: the container entrypoint's wiring (sidecarPorts from @skillgate/sidecar/wiring) over
 //           the environment (REDIS_URL, SKILLGATE_POLICY_FILE, ...): policy, masking and recording
-//           as a pod runs them. Exits 3 when the sidecar has no such wiring yet.
-import { configFromEnv, resolveConfig, returnMemory, settleHeap, startSidecar } from '@skillgate/sidecar';
+//           as a pod runs them.
+// The sidecar is the one the image ships: the bundle's chunks (packages/cli/bundle.mjs, written by
+// `make build`), not the workspace's dist/ files.
+const bundle = new URL('../../packages/cli/bundle/', import.meta.url);
+const { configFromEnv, resolveConfig, returnMemory, settleHeap, startSidecar } = await import(new URL('sidecar.mjs', bundle).href).catch((err) => {
+  console.error(`no sidecar bundle (run \`make build\`): ${err.message}`);
+  process.exit(3);
+});
 
 const full = process.argv[2] === '--full';
 const upstreamUrl = process.argv[full ? 3 : 2];
@@ -18,13 +24,7 @@ const input = {
 
 let sidecar;
 if (full) {
-  let wiring;
-  try {
-    wiring = await import('@skillgate/sidecar/wiring');
-  } catch (err) {
-    console.error(`the sidecar has no wiring module yet: ${err.message}`);
-    process.exit(3);
-  }
+  const wiring = await import(new URL('sidecar-wiring.mjs', bundle).href);
   const config = resolveConfig({ ...configFromEnv(process.env, {}), ...input });
   sidecar = await startSidecar(config, await wiring.sidecarPorts(config, process.env));
 } else {

@@ -118,6 +118,10 @@ export function resolveConfig(input: SidecarConfigInput = {}): SidecarConfig {
   if (input.idleSettleMs !== undefined && !(Number.isFinite(input.idleSettleMs) && input.idleSettleMs >= 0)) {
     throw new ConfigError('idleSettleMs', `must be 0 (never) or a number of milliseconds (from SKILLGATE_IDLE_SETTLE_SECONDS: seconds), got ${input.idleSettleMs}`);
   }
+  // Checked here, not at the first request that needs masking (which would then fail with a 500).
+  if (input.maskingKey !== undefined && Buffer.byteLength(input.maskingKey, 'utf8') < 16) {
+    throw new ConfigError('maskingKey', 'must be at least 16 bytes (SKILLGATE_MASKING_KEY: a long random value, the same across the installation)');
+  }
   const identity: SkillIdentity = {
     namespace: 'local', serviceAccount: 'default', pod: 'local', skill: 'local-skill', owner: 'developer@localhost',
     ...input.identity,

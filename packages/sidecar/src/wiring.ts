@@ -82,7 +82,7 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
 
   // Redis for shared rate limits, tool history and policy heartbeats.
   const redis: Redis | undefined = config.redisUrl
-    ? new (await import('ioredis')).Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2, enableOfflineQueue: true, enableAutoPipelining: true })
+    ? (await import('./cluster/redis.js')).connectRedis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2, enableOfflineQueue: true, enableAutoPipelining: true })
     : undefined;
   if (redis) {
     redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis (policy state) error'));
@@ -161,8 +161,8 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
 function countingLocks(locks: LockGuard, redisUrl: string | undefined, prefix: string, log: Logger): LockGuard {
   if (!redisUrl) return locks;
   let client: Promise<Redis> | undefined;
-  const redis = (): Promise<Redis> => (client ??= import('ioredis').then((m) => {
-    const r = new m.Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: false });
+  const redis = (): Promise<Redis> => (client ??= import('./cluster/redis.js').then((m) => {
+    const r = m.connectRedis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: false });
     r.on('error', () => undefined);
     return r;
   }));

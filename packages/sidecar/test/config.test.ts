@@ -1,5 +1,5 @@
-// The sidecar's configuration: the idle hand-back setting from the environment, its default, and a
-// clear error for a value that is not a duration.
+// The sidecar's configuration: the idle hand-back setting and the masking key from the environment,
+// their defaults, and a clear error at start for a bad value.
 import { ConfigError, configFromEnv, resolveConfig } from '../src/config.js';
 
 describe('idle hand-back setting', () => {
@@ -13,5 +13,12 @@ describe('idle hand-back setting', () => {
     expect(() => resolveConfig(configFromEnv({ SKILLGATE_IDLE_SETTLE_SECONDS: 'soon' })))
       .toThrow(new ConfigError('idleSettleMs', 'must be 0 (never) or a number of milliseconds (from SKILLGATE_IDLE_SETTLE_SECONDS: seconds), got NaN'));
     expect(() => resolveConfig({ idleSettleMs: -1 })).toThrow(/idleSettleMs: must be 0 \(never\)/);
+  });
+});
+
+describe('masking key', () => {
+  it('refuses a key shorter than 16 bytes at start, naming the setting', () => {
+    expect(() => resolveConfig(configFromEnv({ SKILLGATE_MASKING_KEY: 'too-short-key' }))).toThrow(/maskingKey: must be at least 16 bytes \(SKILLGATE_MASKING_KEY/);
+    expect(resolveConfig(configFromEnv({ SKILLGATE_MASKING_KEY: 'a-long-enough-installation-key' })).maskingKey).toBe('a-long-enough-installation-key');
   });
 });

@@ -79,9 +79,10 @@ it('records each streamed event at the time it arrived, though a block is masked
   const deltas = events.filter((e) => e.event === 'content_block_delta');
   expect(deltas.length).toBeGreaterThanOrEqual(3);
   expect(deltas.map((d) => d.data).join('')).not.toContain('maria@example.com');
-  // The recorded times keep the deltas' spacing (not all the time of the block's stop).
+  // The recorded times keep the deltas' spacing (not all the time of the block's stop, which would
+  // make them equal). Whole milliseconds of Date.now(): each 60 ms gap may read a little shorter.
   const times = deltas.map((d) => d.t);
   for (let i = 1; i < times.length; i++) expect(times[i]!).toBeGreaterThanOrEqual(times[i - 1]!);
-  expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(60 * (times.length - 2));
+  expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(50 * (times.length - 2));
   await store.close();
 }));

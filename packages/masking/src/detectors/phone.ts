@@ -1,33 +1,13 @@
-// libphonenumber-js's number parser with its full ("max") metadata, loaded without the package
-// index. The index (libphonenumber-js/max) also loads AsYouType, the number finder and formatter,
-// whose module-level set-up costs ~11 MB of resident memory in every skill pod; the numeric detector
-// only parses and validates a candidate. The parser and metadata are the package's own (its CommonJS
-// build, pinned in package-lock.json); should a later version move that file, the index is used.
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import type { CountryCode, MetadataJson, PhoneNumber } from 'libphonenumber-js/core';
-
-type Parse = (text: string, defaultCountry: CountryCode) => PhoneNumber | undefined;
-
-const require = createRequire(import.meta.url);
-
-function load(): { parse: Parse; source: 'parser' | 'index' } {
-  try {
-    const dir = dirname(require.resolve('libphonenumber-js/package.json'));
-    const parser = (require(join(dir, 'build/parsePhoneNumber.js')) as { default: (t: string, c: CountryCode, m: MetadataJson) => PhoneNumber | undefined }).default;
-    const metadata = require('libphonenumber-js/metadata.max.json') as MetadataJson;
-    if (typeof parser !== 'function') throw new Error('libphonenumber-js moved its parser');
-    return { parse: (text, country) => parser(text, country, metadata), source: 'parser' };
-  } catch {
-    const index = require('libphonenumber-js/max') as typeof import('libphonenumber-js/max');
-    return { parse: (text, country) => index.parsePhoneNumberFromString(text, country), source: 'index' };
-  }
-}
-
-const loaded = load();
+// libphonenumber-js's number parser with its full ("max") metadata, from the package's "core" entry
+// (the functions that take metadata as an argument). The numeric detector only parses and validates
+// a candidate. In the shipped bundle (packages/cli/bundle.mjs) only the parser and what it calls are
+// kept (the package declares no side effects), so a skill pod does not pay for AsYouType, the
+// number finder or the formatter, whose set-up costs ~9 MB of resident memory when the package
+// index is loaded unbundled (tests, `make dev`).
+import { parsePhoneNumberFromString, type CountryCode, type MetadataJson, type PhoneNumber } from 'libphonenumber-js/core';
+import metadata from 'libphonenumber-js/metadata.max';
 
 /** Parse `text` as a phone number (national numbers as `defaultCountry`'s); undefined if it is none. */
-export const parsePhoneNumber: Parse = loaded.parse;
-
-/** Which way the parser was loaded: 'parser' (the lean path) unless the package changed. */
-export const phoneParserSource = loaded.source;
+export function parsePhoneNumber(text: string, defaultCountry: CountryCode): PhoneNumber | undefined {
+  return parsePhoneNumberFromString(text, defaultCountry, metadata as MetadataJson);
+}

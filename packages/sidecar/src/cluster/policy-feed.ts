@@ -251,11 +251,27 @@ export function parsePolicyFile(text: string, namespace: string): SkillPolicy[] 
     const p = v as SkillPolicy;
     out.push({ ...p, metadata: { generation: 1, ...p.metadata, namespace: p.metadata.namespace ?? namespace } });
   };
+  // JSON (what the API server hands a sidecar in a pod) needs no YAML parser (yaml.ts: ~4.5 MB).
+  const json = jsonOrUndefined(text);
+  if (json !== undefined) {
+    add(json);
+    return out;
+  }
   for (const doc of yaml().parseAllDocuments(text)) {
     if (doc.errors.length) throw new Error(doc.errors[0]!.message);
     add(doc.toJS());
   }
   return out;
+}
+
+function jsonOrUndefined(text: string): unknown {
+  const first = text.trimStart()[0];
+  if (first !== '{' && first !== '[') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined; // YAML flow style, or broken: the YAML parser says which
+  }
 }
 
 export interface FilePolicyFeedOptions {

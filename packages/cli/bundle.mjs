@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+// The shipped form of the skillgate CLI: one ES module bundle (esbuild) of the compiled workspace
+// (dist/, so run after `tsc -b`) and its dependencies, split into chunks so that each command group
+// still loads only what it needs (`skillgate sidecar` never loads the controller). The image's
+// entrypoint runs packages/cli/bundle/skillgate.mjs; `make build` writes it.
+//
+// Why: a sidecar runs in every skill pod, and loading ~350 module files costs resident memory that
+// the bundle does not: resolving that many paths makes Node's path code hot enough to be compiled by
+// TurboFan during start-up (whose code pages, ~4.5 MB of the node binary, then stay resident), each
+// file keeps a module record and its source, and unused exports of libphonenumber-js are dropped
+// (it declares no side effects). Measured in BENCHMARKS.md (the proxy rows run the bundle).
+//
+// Entry points besides the CLI: sidecar.mjs and sidecar-wiring.mjs (@skillgate/sidecar and its
+// wiring), so that the benchmark and the e2e sidecar processes run the very chunks the image runs.
+// Left out (loaded from node_modules at run time): @kubernetes/client-node (controller and webhook
+// only), @skillgate/fake-claude (a development tool that reads its fixtures next to its own files).
+//
+// Usage: node packages/cli/bundle.mjs
+import { build } from 'esbuild';
+import { rmSync, statSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../..');
+const outdir = join(here, 'bundle');
+
+export const entryPoints = {
+  skillgate: join(root, 'packages/cli/dist/src/main.js'),
+  sidecar: join(root, 'packages/sidecar/dist/src/index.js'),
+  'sidecar-wiring': join(root, 'packages/sidecar/dist/src/wiring.js'),
+};
+
+export const external = ['@kubernetes/client-node', '@skillgate/fake-claude', '@anthropic-ai/claude-code'];
+
+export async function bundle() {
+  rmSync(outdir, { recursive: true, force: true });
+  const result = await build({
+    entryPoints,
+    outdir,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node22',
+    outExtension: { '.js': '.mjs' },
+    chunkNames: 'chunks/[name]-[hash]',
+    external,
+    // Bundled CommonJS dependencies (pino, ioredis, prom-client) call require() for Node's built-ins.
+    banner: { js: "import { createRequire as __skillgateCreateRequire } from 'node:module'; const require = __skillgateCreateRequire(import.meta.url);" },
+    // Whitespace and syntax only: identifiers keep their names, so stack traces stay readable.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    legalComments: 'external',
+    sourcemap: 'linked',
+    metafile: true,
+    logLevel: 'warning',
+  });
+  writeFileSync(join(outdir, 'meta.json'), JSON.stringify(result.metafile));
+  return result;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const started = Date.now();
+  await bundle();
+  const files = readdirSync(outdir, { recursive: true }).filter((f) => String(f).endsWith('.mjs'));
+  const bytes = files.reduce((n, f) => n + statSync(join(outdir, String(f))).size, 0);
+  console.log(`skillgate: bundled the CLI into ${outdir} (${files.length} files, ${(bytes / 1024).toFixed(0)} KiB) in ${Date.now() - started} ms`);
+}

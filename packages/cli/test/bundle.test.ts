@@ -1,0 +1,150 @@
+// The shipped CLI bundle (packages/cli/bundle.mjs, written by `make build`): it runs, and
+// `skillgate sidecar` from it serves the Claude API in full (policy, masking, Redis recording) while
+// loading no file but the bundle's own — the property that keeps a sidecar's memory down (a module
+// read from node_modules at run time brings back the path resolution the bundle avoids). Real
+// sockets, real Redis (keys under a unique prefix, deleted after), fake Claude upstream.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { startFakeClaude, type FakeClaude } from '@skillgate/fake-claude';
+
+const BUNDLE = fileURLToPath(new URL('../../bundle/', import.meta.url));
+const MAIN = join(BUNDLE, 'skillgate.mjs');
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+beforeAll(() => {
+  if (!existsSync(MAIN)) throw new Error(`no CLI bundle at ${MAIN}: run \`make build\` (tsc, then packages/cli/bundle.mjs)`);
+});
+
+describe('the CLI bundle', () => {
+  it('runs the CLI: overview and a command help', () => {
+    const overview = spawnSync(process.execPath, [MAIN, '--help'], { encoding: 'utf8' });
+    expect(overview.status).toBe(0);
+    expect(overview.stdout).toMatch(/Usage: skillgate <command>/);
+    expect(overview.stdout).toMatch(/sidecar/);
+    const help = spawnSync(process.execPath, [MAIN, 'sidecar', '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/SKILLGATE_UPSTREAM_API_KEY_FILE/);
+  });
+
+  it('packs the sidecar with its dependencies, without the phone formatter it does not use', () => {
+    const meta = JSON.parse(readFileSync(join(BUNDLE, 'meta.json'), 'utf8')) as { outputs: Record<string, { entryPoint?: string; imports: Array<{ path: string }>; inputs: Record<string, unknown> }> };
+    const outputs = meta.outputs;
+    const byPath = new Map(Object.entries(outputs).map(([p, o]) => [p, o]));
+    // Every input reachable from the wiring entry (static and dynamic imports).
+    const seen = new Set<string>();
+    const inputs = new Set<string>();
+    const visit = (p: string): void => {
+      if (seen.has(p) || !byPath.has(p)) return;
+      seen.add(p);
+      const o = byPath.get(p)!;
+      for (const i of Object.keys(o.inputs)) inputs.add(i);
+      for (const imp of o.imports) visit(imp.path);
+    };
+    const wiring = Object.keys(outputs).find((p) => p.endsWith('bundle/sidecar-wiring.mjs'))!;
+    expect(wiring).toBeDefined();
+    visit(wiring);
+    const has = (re: RegExp) => [...inputs].some((i) => re.test(i));
+    expect(has(/node_modules\/ioredis\//)).toBe(true);
+    expect(has(/node_modules\/pino\//)).toBe(true);
+    expect(has(/node_modules\/prom-client\/lib\/histogram\.js$/)).toBe(true);
+    expect(has(/node_modules\/libphonenumber-js\/.*parsePhoneNumber/)).toBe(true);
+    expect(has(/node_modules\/libphonenumber-js\/.*AsYouType/)).toBe(false);
+    expect(has(/node_modules\/prom-client\/lib\/pushgateway/)).toBe(false);
+  });
+
+  describe('`skillgate sidecar` from the bundle', () => {
+    let fake: FakeClaude;
+    let dir: string;
+    let child: ChildProcess | undefined;
+    const prefix = `sgbundle${randomBytes(4).toString('hex')}:`;
+
+    beforeAll(async () => {
+      fake = await startFakeClaude({ apiKeys: ['upstream-key'] });
+      dir = mkdtempSync(join(tmpdir(), 'sg-bundle-'));
+    });
+    afterAll(async () => {
+      child?.kill('SIGTERM');
+      await fake.close();
+      rmSync(dir, { recursive: true, force: true });
+      const redis = new Redis(REDIS_URL);
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length) await redis.del(...keys);
+      await redis.quit();
+    });
+
+    it('serves a request in full (policy, masking, Redis recording) and loads nothing from node_modules', async () => {
+      writeFileSync(join(dir, 'key'), 'upstream-key\n');
+      writeFileSync(join(dir, 'policy.json'), JSON.stringify({ apiVersion: 'skillgate.dev/v1alpha1', kind: 'SkillPolicy', metadata: { name: 'bundle' }, spec: { models: { allow: ['claude-*'] }, masking: { mode: 'record' } } }));
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ upstreamUrl: fake.url, listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } }));
+      // A module hook in the child notes every file it loads (module.registerHooks: Node 22.15+).
+      const loadedFile = join(dir, 'loaded.txt');
+      writeFileSync(join(dir, 'hook.mjs'), [
+        "import { registerHooks } from 'node:module';",
+        "import { appendFileSync } from 'node:fs';",
+        'registerHooks({ load(url, context, next) { if (!url.startsWith("node:")) appendFileSync(process.env.SG_LOADED_FILE, url + "\\n"); return next(url, context); } });',
+      ].join('\n'));
+      child = spawn(process.execPath, ['--import', pathToFileURL(join(dir, 'hook.mjs')).href, MAIN, 'sidecar', '--config', join(dir, 'config.json')], {
+        env: {
+          PATH: process.env.PATH ?? '', SG_LOADED_FILE: loadedFile, REDIS_URL, SKILLGATE_REDIS_PREFIX: prefix,
+          SKILLGATE_UPSTREAM_API_KEY_FILE: join(dir, 'key'), SKILLGATE_POLICY_FILE: join(dir, 'policy.json'),
+          SKILLGATE_SKILL: 'bundle-skill', SKILLGATE_POD_NAMESPACE: 'team-b', SKILLGATE_POD_NAME: 'bundle-pod', SKILLGATE_MASKING_KEY: 'bundle-test-installation-key',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const claudeUrl = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        let err = '';
+        const timer = setTimeout(() => reject(new Error(`sidecar from the bundle did not start: ${out}${err}`)), 15_000);
+        child!.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+        child!.stdout!.on('data', (d: Buffer) => {
+          out += d.toString();
+          const line = out.split('\n').find((l) => l.includes('sidecar listening'));
+          if (line) { clearTimeout(timer); resolve((JSON.parse(line) as { claude: string }).claude); }
+        });
+        child!.on('exit', (code) => { clearTimeout(timer); reject(new Error(`sidecar exited (${code}): ${out}${err}`)); });
+      });
+
+      const res = await fetch(`${claudeUrl}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'anything' },
+        body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 32, messages: [{ role: 'user', content: 'Mail me at jane.doe@example.com' }] }),
+      });
+      const answer = (await res.json()) as { type: string; error?: { message: string } };
+      expect({ status: res.status, type: answer.type, error: answer.error?.message }).toEqual({ status: 200, type: 'message', error: undefined });
+      const denied = await fetch(`${claudeUrl}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'anything' },
+        body: JSON.stringify({ model: 'gpt-4o', max_tokens: 32, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      expect(denied.status).toBe(403);
+      // The upstream saw the sidecar's credential, and the record landed in Redis, masked.
+      expect(fake.requests.at(-1)!.headers['x-api-key']).toBe('upstream-key');
+      const redis = new Redis(REDIS_URL);
+      try {
+        let stored = '';
+        for (let i = 0; i < 50 && !stored.includes('jane.doe'); i++) {
+          const keys = await redis.keys(`${prefix}*`);
+          const streams = [];
+          for (const k of keys) if ((await redis.type(k)) === 'stream') streams.push(k);
+          stored = JSON.stringify(await Promise.all(streams.map((k) => redis.xrange(k, '-', '+'))));
+          if (stored.includes('EMAIL')) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(stored).toMatch(/EMAIL/);
+        expect(stored).not.toMatch(/jane\.doe@example\.com/);
+      } finally {
+        await redis.quit();
+      }
+
+      const loaded = readFileSync(loadedFile, 'utf8').split('\n').filter(Boolean).map((u) => fileURLToPath(u));
+      const outside = loaded.filter((f) => !f.startsWith(BUNDLE) && !f.endsWith('hook.mjs'));
+      expect(outside).toEqual([]);
+      expect(loaded.some((f) => f.endsWith('sidecar-wiring.mjs') || f.includes('/chunks/'))).toBe(true);
+    }, 30_000);
+  });
+});
