@@ -9,7 +9,6 @@ import { CITIES, COUNTRIES, STREET_SUFFIXES, US_STATES } from '../data/places.js
 import { CONTEXT, lookback } from './context.js';
 import { dateExists } from './numeric.js';
 
-const lower = (s: string) => s.toLowerCase();
 let dict: {
   first: Set<string>; last: Set<string>; places: Set<string>; placeWords: Set<string>; suffixes: Set<string>; major: Set<string>;
   maxPlaceWords: number;
@@ -45,26 +44,31 @@ const STRONG_LOCATION_CONTEXT = /(?:\bfrom|\bcity of|\btown of|\blives? in|\bliv
 const MONTHS: Record<string, number> = { january: 1, jan: 1, february: 2, feb: 2, march: 3, mar: 3, april: 4, apr: 4, may: 5, june: 6, jun: 6, july: 7, jul: 7, august: 8, aug: 8, september: 9, sep: 9, sept: 9, october: 10, oct: 10, november: 11, nov: 11, december: 12, dec: 12 };
 const STATE_ABBR = new Set('AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC'.split(' '));
 
-function load() {
+// The dictionaries are built on first use with whole-list string operations and Set constructors
+// rather than a JavaScript callback per entry: ~30,000 calls of a small function would make it hot
+// enough for TurboFan during a sidecar's first request, and that one compile leaves ~4 MB of the
+// node binary's compiler pages resident in a pod that may never get busy.
+const lower = (s: string) => s.toLowerCase();
+const keysOf = (...lists: string[]): string => lists.join('|').replace(/[.,]/g, '').toLowerCase();
+const SINGLE_WORD = /(?<=^|\|)[^| ]+(?=\||$)/g;
+
+/** The phrase dictionaries (built once, on first use); exported for tests. */
+export function phraseDictionary() {
   if (dict) return dict;
-  const places = new Set<string>();
+  const placeKeys = keysOf(CITIES, COUNTRIES, US_STATES, EXTRA_PLACES);
+  // The most words in one place name (at most 5 are looked for).
   let maxPlaceWords = 1;
-  for (const list of [CITIES, COUNTRIES, US_STATES, EXTRA_PLACES]) {
-    for (const p of list.split('|')) {
-      const key = lower(p.replace(/[.,]/g, ''));
-      places.add(key);
-      maxPlaceWords = Math.max(maxPlaceWords, key.split(' ').length);
-    }
+  for (let n = 5; n > 1; n--) {
+    if (new RegExp(`(?<=^|\\|)[^| ]*(?: [^| ]*){${n - 1}}`).test(placeKeys)) { maxPlaceWords = n; break; }
   }
-  const major = new Set<string>();
-  for (const list of [COUNTRIES, US_STATES, EXTRA_PLACES]) for (const p of list.split('|')) major.add(lower(p.replace(/[.,]/g, '')));
-  const placeWords = new Set<string>();
-  for (const p of places) if (!p.includes(' ')) placeWords.add(p);
   dict = {
-    first: new Set(FIRST_NAMES.split('|').map(lower)),
-    last: new Set(SURNAMES.split('|').map(lower)),
-    places, placeWords, major, maxPlaceWords: Math.min(maxPlaceWords, 5),
-    suffixes: new Set([...STREET_SUFFIXES.split('|'), 'St', 'Ave', 'Rd', 'Blvd', 'Ln', 'Dr', 'Ct', 'Pl', 'Pkwy', 'Hwy', 'Sq', 'Ter', 'Cir', 'Strasse', 'Straße', 'Rue', 'Calle', 'Via', 'Way', 'Close', 'Crescent', 'Gardens', 'Grove', 'Mews', 'Row', 'Walk', 'Square', 'Terrace', 'Hill', 'Green', 'Park', 'Place', 'Lane', 'Drive', 'Court', 'Road', 'Street', 'Avenue', 'Boulevard'].map(lower)),
+    first: new Set(FIRST_NAMES.toLowerCase().split('|')),
+    last: new Set(SURNAMES.toLowerCase().split('|')),
+    places: new Set(placeKeys.split('|')),
+    placeWords: new Set(placeKeys.match(SINGLE_WORD)),
+    major: new Set(keysOf(COUNTRIES, US_STATES, EXTRA_PLACES).split('|')),
+    maxPlaceWords,
+    suffixes: new Set([STREET_SUFFIXES, 'St|Ave|Rd|Blvd|Ln|Dr|Ct|Pl|Pkwy|Hwy|Sq|Ter|Cir|Strasse|Straße|Rue|Calle|Via|Way|Close|Crescent|Gardens|Grove|Mews|Row|Walk|Square|Terrace|Hill|Green|Park|Place|Lane|Drive|Court|Road|Street|Avenue|Boulevard'].join('|').toLowerCase().split('|')),
   };
   return dict;
 }
@@ -77,7 +81,7 @@ interface Word { s: number; e: number; text: string; key: string }
 const WORD_START = /[A-Z0-9\u00C0-\u00D6\u00D8-\u00DE\u0100-\u024F]/g;
 
 export function detectPhrases(text: string, out: Detection[]): void {
-  const d = load();
+  const d = phraseDictionary();
   WORD_START.lastIndex = 0;
   let m: RegExpExecArray | null;
   while ((m = WORD_START.exec(text)) !== null) {
