@@ -1,8 +1,35 @@
 // Summarises a V8 .cpuprofile (from `node --cpu-prof`) into the few lines a person fixing a hot path
 // needs: the functions with the most self time, the time by area (Node internals, each skillgate
-// package, each dependency, GC), and the inclusive time of skillgate's own functions.
-import { relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// package, each dependency, GC), and the inclusive time of skillgate's own functions. Frames in a
+// bundled file (packages/cli/bundle/, with its source maps beside it) are named by their original
+// source file and line, so the summary reads the same as for the unbundled workspace.
+import { readFileSync } from 'node:fs';
+import { SourceMap } from 'node:module';
+import { dirname, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const sourceMaps = new Map();
+function sourceMapOf(path) {
+  if (!sourceMaps.has(path)) {
+    let map;
+    try {
+      map = new SourceMap(JSON.parse(readFileSync(`${path}.map`, 'utf8')));
+    } catch {
+      map = undefined; // no map beside it: not a bundled file
+    }
+    sourceMaps.set(path, map);
+  }
+  return sourceMaps.get(path);
+}
+
+/** The call frame as written in the original source, when its file is a bundle with a source map. */
+function originalFrame(cf) {
+  if (!cf.url?.startsWith('file:') || !cf.url.endsWith('.mjs')) return cf;
+  const path = fileURLToPath(cf.url);
+  const entry = sourceMapOf(path)?.findEntry(cf.lineNumber, cf.columnNumber);
+  if (!entry?.originalSource) return cf;
+  return { ...cf, url: pathToFileURL(resolve(dirname(path), entry.originalSource)).href, lineNumber: entry.originalLine };
+}
 
 function place(url, root) {
   if (!url) return '';
@@ -39,8 +66,10 @@ export function summariseProfile(profile, root) {
   const inclusive = new Map();
   let total = 0;
   let idle = 0;
+  const frames = new Map();
   const key = (n) => {
-    const cf = n.callFrame;
+    let cf = frames.get(n.id);
+    if (!cf) frames.set(n.id, (cf = originalFrame(n.callFrame)));
     const where = place(cf.url, root);
     return { k: `${cf.functionName || '(anonymous)'}\u0000${where}:${cf.lineNumber + 1}`, fn: cf.functionName || '(anonymous)', where: where ? `${where}:${cf.lineNumber + 1}` : '', url: where };
   };
