@@ -98,6 +98,11 @@ export function loadSigner(opts: { keyFile?: string; dir?: string }): { signer: 
 /** Open the sidecar's recorder with its store, spool and signing key. Close the recorder, then the store. */
 export async function openRecorder(cfg: RecordConfig, log?: RecorderLog): Promise<{ recorder: SessionRecorder; store: SessionStore }> {
   const store = await openSessionStore(cfg, { failFast: true });
+  // Give Redis a moment to connect, so that the signing key is published and the first requests are
+  // recorded there rather than spooled; a Redis that is down at start is not fatal (the spool takes
+  // over, and the key is published once Redis is back).
+  const ready = (store as { ready?: (timeoutMs?: number) => Promise<void> }).ready;
+  if (ready) await ready.call(store, 3000).catch(() => undefined);
   const local = !cfg.redisUrl;
   const { signer } = loadSigner({ keyFile: cfg.signingKeyFile, dir: local ? cfg.recordDir : undefined });
   const recorder = await SessionRecorder.open({

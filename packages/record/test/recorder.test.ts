@@ -203,3 +203,23 @@ describe('SessionRecorder on Redis', () => {
     await reader.close();
   }, 120_000);
 });
+
+describe('openRecorder (the sidecar\'s recorder) on Redis', () => {
+  it('publishes the signing key at start, without a warning, once the store has connected', async () => {
+    const { openRecorder } = await import('../src/open.js');
+    const prefix = uniquePrefix();
+    const warnings: string[] = [];
+    const log = { info: () => undefined, warn: (_o: object, msg: string) => { warnings.push(msg); }, error: (_o: object, msg: string) => { warnings.push(msg); } };
+    const { recorder, store } = await openRecorder({ redisUrl: REDIS_URL, redisPrefix: prefix, recordDir: tempDir('open'), spoolMaxBytes: 1 << 20, checkpointIntervalMs: 0 }, log);
+    try {
+      const keys = await (store as RedisSessionStore).publicKeys();
+      expect(Object.keys(keys)).toHaveLength(1);
+      expect(Object.values(keys)[0]).toMatch(/BEGIN PUBLIC KEY/);
+      expect(warnings).toEqual([]);
+    } finally {
+      await recorder.close();
+      await store.close();
+      await deletePrefix(prefix);
+    }
+  });
+});

@@ -113,12 +113,6 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
     recordDir: config.recordDir, ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
   }), log);
   closers.push(() => store.close());
-  // Give Redis a moment to connect so the first requests are recorded there rather than refused or
-  // spooled; a Redis that is down at start is not fatal (the spool takes over).
-  const ready = (store as { ready?: () => Promise<void> }).ready;
-  if (config.redisUrl && ready) {
-    await Promise.race([ready.call(store).catch(() => undefined), new Promise((r) => setTimeout(r, 3000).unref())]);
-  }
   metrics.watchRecorder(() => recorder.stats());
   journal = withLogLines(recordJournal({
     recorder, log, onFindings,
