@@ -13,7 +13,8 @@
 // Entry points besides the CLI: sidecar.mjs and sidecar-wiring.mjs (@skillgate/sidecar and its
 // wiring), so that the benchmark and the e2e sidecar processes run the very chunks the image runs.
 // Left out (loaded from node_modules at run time): @kubernetes/client-node (controller and webhook
-// only), @skillgate/fake-claude (a development tool that reads its fixtures next to its own files).
+// only), @skillgate/fake-claude (a development tool that reads its fixtures next to its own files)
+// and the Claude Code CLI it can run.
 //
 // Usage: node packages/cli/bundle.mjs
 import { build } from 'esbuild';
