@@ -11,7 +11,8 @@
 //      into interleaved rounds, default 12),
 //      REDIS_URL (implies --with-redis), BENCH_POLICY_FILE (SkillPolicy for the full sidecar row),
 //      BENCH_PROFILE=always|never|auto (default auto: profile when the sidecar misses a target),
-//      BENCH_ROWS=bare-node,sidecar-full (only these rows, plus direct; for iterating on one row).
+//      BENCH_ROWS=sidecar-full (only these rows, plus direct and the bare Node proxy the targets are
+//      relative to; for iterating on one row).
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,7 +49,7 @@ const CONNECTIONS = 32;
 const PER_SERIES_MS = quick ? 15_000 : 90_000; // a slow row (Portkey's streams) stops at the deadline
 const withRedis = argv.has('--with-redis') || Boolean(process.env.REDIS_URL);
 const profileMode = process.env.BENCH_PROFILE ?? 'auto';
-const onlyRows = process.env.BENCH_ROWS ? new Set(['direct', ...process.env.BENCH_ROWS.split(',')]) : undefined;
+const onlyRows = process.env.BENCH_ROWS ? new Set(['direct', 'bare-node', ...process.env.BENCH_ROWS.split(',')]) : undefined;
 const rowWanted = (key) => !onlyRows || onlyRows.has(key);
 
 // CPU placement: latency at one connection puts client, upstream and proxy on one core (cross-core
@@ -396,8 +397,9 @@ async function main() {
     writeFileSync(join(resultsDir, 'proxy.json'), JSON.stringify(result, null, 2) + '\n');
     process.stdout.write(md + '\n');
   } finally {
-    for (const row of rows) cleanupRedis(row);
+    // Stopped first: a full sidecar writes a last checkpoint to Redis as it closes.
     for (const s of started.reverse()) await s.stop().catch(() => undefined);
+    for (const row of rows) cleanupRedis(row);
   }
 }
 
