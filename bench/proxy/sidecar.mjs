@@ -36,7 +36,15 @@ if (full) {
 // SIGUSR2: the benchmark says "quiet now" instead of waiting the 5 minutes (run.mjs, after the load).
 if (!process.env.BENCH_NO_SETTLE) {
   returnMemory(sidecar);
-  process.on('SIGUSR2', () => { if (sidecar.context.live.size === 0) settleHeap(); });
+  // Exchanges the load generator cut at its end may still be finishing: wait for them (≤ 1.5 s).
+  process.on('SIGUSR2', () => {
+    const until = Date.now() + 1500;
+    const whenQuiet = () => {
+      if (sidecar.context.live.size === 0) settleHeap();
+      else if (Date.now() < until) setTimeout(whenQuiet, 25);
+    };
+    whenQuiet();
+  });
 }
 // BENCH_ALLOC_PROFILE=file: sample every allocation, collected or not (what GC time is spent on),
 // and write the sampling heap profile there on SIGTERM (bench/proxy/profile.mjs --alloc).
