@@ -35,8 +35,14 @@ export async function main(argv: string[]): Promise<number> {
   const found = findCommand(commands, argv);
   if (!found) {
     const group = commands.filter((c) => c.name[0] === argv[0]);
+    if (group.length > 0 && argv.length === 2 && (argv[1] === '--help' || argv[1] === '-h')) {
+      // `skillgate sessions --help`: the group's commands.
+      process.stdout.write(overview(commands, [argv[0]!]));
+      return 0;
+    }
     if (group.length > 0) {
-      process.stderr.write(`skillgate: '${argv.join(' ')}' is not a command.\n${overview(commands, [argv[0]!])}`);
+      const what = argv.length === 1 ? `'${argv[0]}' needs a command after it` : `'${argv.join(' ')}' is not a command`;
+      process.stderr.write(`skillgate: ${what}.\n${overview(commands, [argv[0]!])}`);
     } else {
       process.stderr.write(`skillgate: unknown command '${argv[0]}'. Run 'skillgate --help' for the list.\n`);
     }

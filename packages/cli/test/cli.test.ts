@@ -39,6 +39,23 @@ describe('skillgate', () => {
     expect(r.stdout).not.toContain('4111 1111 1111 1111');
   });
 
+  it('a command group answers --help with its commands, and a bare group says what is missing', () => {
+    for (const group of ['sessions', 'approvals', 'owners']) {
+      const help = run([group, '--help']);
+      expect({ group, status: help.status, stderr: help.stderr }).toEqual({ group, status: 0, stderr: '' });
+      expect(help.stdout).toMatch(new RegExp(`^  ${group} \\w+`, 'm'));
+      const rows = help.stdout.split('\n').filter((l) => /^ {2}\S/.test(l));
+      expect(rows.filter((l) => !l.startsWith(`  ${group} `))).toEqual([]);
+    }
+    const bare = run(['owners']);
+    expect(bare.status).toBe(2);
+    expect(bare.stderr).toMatch(/^skillgate: 'owners' needs a command after it\.\n/);
+    expect(bare.stderr).toMatch(/^ {2}owners offboard\b/m);
+    const wrong = run(['sessions', 'frob']);
+    expect(wrong.status).toBe(2);
+    expect(wrong.stderr).toMatch(/^skillgate: 'sessions frob' is not a command\.\n/);
+  });
+
   it('every command answers --help with exit 0', () => {
     for (const args of [['sidecar'], ['dev'], ['fake-claude'], ['controller'], ['webhook'], ['recorder'], ['mask'], ['sessions', 'list'], ['verify'], ['approvals', 'list'], ['lock'], ['owners', 'offboard']]) {
       const r = run([...args, '--help']);
