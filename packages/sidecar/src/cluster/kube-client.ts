@@ -12,7 +12,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { Agent, ClientRequest, IncomingMessage } from 'node:http';
 import { http, https } from '../node-http.js';
-import { yaml } from '../yaml.js';
+import { parseJsonText, yaml } from '../yaml.js';
 
 /** Where the API server is and how to authenticate to it. */
 export interface KubeAccess {
@@ -125,9 +125,7 @@ export function kubeAccessFromKubeconfig(file: string): KubeAccess {
 
 function parseKubeconfig(text: string, file: string): KubeconfigDoc {
   try {
-    // JSON is YAML, but JSON.parse avoids loading the YAML parser when the file is JSON.
-    if (text.trimStart().startsWith('{')) return JSON.parse(text) as KubeconfigDoc;
-    return yaml().parse(text) as KubeconfigDoc;
+    return (parseJsonText(text) ?? yaml().parse(text)) as KubeconfigDoc;
   } catch (err) {
     throw new Error(`${file}: not a kubeconfig (${(err as Error).message})`);
   }

@@ -19,7 +19,7 @@ import { customObjectPath, type KubeClient } from './kube-client.js';
 import { GROUP, VERSION, type SkillIdentity, type SkillPolicy } from '@skillgate/api';
 import { NO_POLICY, combine, compilePolicy, policyName, selects, PolicyInvalidError, type CompiledPolicy, type EffectivePolicy } from '@skillgate/policy';
 import { GatewayError, codes } from '@skillgate/wire';
-import { yaml } from '../yaml.js';
+import { parseJsonText, yaml } from '../yaml.js';
 import { Counter, Gauge, type Registry } from '../prom.js';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
@@ -252,7 +252,7 @@ export function parsePolicyFile(text: string, namespace: string): SkillPolicy[] 
     out.push({ ...p, metadata: { generation: 1, ...p.metadata, namespace: p.metadata.namespace ?? namespace } });
   };
   // JSON (what the API server hands a sidecar in a pod) needs no YAML parser (yaml.ts: ~4.5 MB).
-  const json = jsonOrUndefined(text);
+  const json = parseJsonText(text);
   if (json !== undefined) {
     add(json);
     return out;
@@ -262,16 +262,6 @@ export function parsePolicyFile(text: string, namespace: string): SkillPolicy[] 
     add(doc.toJS());
   }
   return out;
-}
-
-function jsonOrUndefined(text: string): unknown {
-  const first = text.trimStart()[0];
-  if (first !== '{' && first !== '[') return undefined;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined; // YAML flow style, or broken: the YAML parser says which
-  }
 }
 
 export interface FilePolicyFeedOptions {
