@@ -60,14 +60,18 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 
 /**
  * Open the store. `failFast` (the sidecar's recorder): Redis commands fail at once while Redis is
- * away so the recorder spools. Otherwise (the CLI) wait for the connection and fail with a reason.
+ * away so the recorder spools; Redis gets up to 3 s to connect, so that the signing key is published
+ * and the first requests are recorded there rather than spooled, and a Redis that is down at start
+ * is not fatal. Otherwise (the CLI) wait for the connection and fail with a reason.
  */
 export async function openSessionStore(cfg: Pick<RecordConfig, 'redisUrl' | 'recordDir' | 'redisPrefix' | 'retention'>, opts: { failFast?: boolean } = {}): Promise<SessionStore> {
   if (!cfg.redisUrl) return new FileSessionStore(cfg.recordDir);
   // Loaded only when Redis is used: ioredis alone is ~17 MB of a process's memory.
   const { RedisSessionStore } = await import('./redis-store.js');
   const store = new RedisSessionStore({ redis: cfg.redisUrl, prefix: cfg.redisPrefix, retention: cfg.retention, failFast: opts.failFast });
-  if (!opts.failFast) {
+  if (opts.failFast) {
+    await store.ready(3000).catch(() => undefined);
+  } else {
     try {
       await store.ready();
     } catch (err) {
@@ -98,11 +102,6 @@ export function loadSigner(opts: { keyFile?: string; dir?: string }): { signer: 
 /** Open the sidecar's recorder with its store, spool and signing key. Close the recorder, then the store. */
 export async function openRecorder(cfg: RecordConfig, log?: RecorderLog): Promise<{ recorder: SessionRecorder; store: SessionStore }> {
   const store = await openSessionStore(cfg, { failFast: true });
-  // Give Redis a moment to connect, so that the signing key is published and the first requests are
-  // recorded there rather than spooled; a Redis that is down at start is not fatal (the spool takes
-  // over, and the key is published once Redis is back).
-  const ready = (store as { ready?: (timeoutMs?: number) => Promise<void> }).ready;
-  if (ready) await ready.call(store, 3000).catch(() => undefined);
   const local = !cfg.redisUrl;
   const { signer } = loadSigner({ keyFile: cfg.signingKeyFile, dir: local ? cfg.recordDir : undefined });
   const recorder = await SessionRecorder.open({
