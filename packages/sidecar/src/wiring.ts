@@ -47,6 +47,15 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
     else early.push(e);
   };
 
+  // Redis for shared rate limits, tool history, policy heartbeats and lock counters.
+  const redis: Redis | undefined = config.redisUrl
+    ? (await import('./cluster/redis.js')).connectRedis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2, enableOfflineQueue: true, enableAutoPipelining: true })
+    : undefined;
+  if (redis) {
+    redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis (policy state) error'));
+    closers.push(() => redis.quit().catch(() => redis.disconnect()));
+  }
+
   // Identity, credential and locks.
   let identity: IdentitySource = staticIdentity(config.identity);
   const readiness: Array<() => string[]> = [];
@@ -64,7 +73,7 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
     await clusterIdentity.start();
     clusterIdentity.watchRevocations(locks);
     identity = clusterIdentity;
-    Object.assign(ports, { identity: clusterIdentity, credential: clusterIdentity, locks: countingLocks(locks, config.redisUrl, prefix, log) });
+    Object.assign(ports, { identity: clusterIdentity, credential: clusterIdentity, locks: countingLocks(locks, redis, prefix, log) });
     readiness.push(() => locks.readiness());
     // Record each lock the moment it takes effect on this skill (kills and refusals name it too).
     const seen = new Set<string>();
@@ -79,15 +88,6 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
     closers.push(() => clusterIdentity.close(), () => locks.close());
   }
   ports.readiness = () => readiness.flatMap((r) => r());
-
-  // Redis for shared rate limits, tool history and policy heartbeats.
-  const redis: Redis | undefined = config.redisUrl
-    ? (await import('./cluster/redis.js')).connectRedis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2, enableOfflineQueue: true, enableAutoPipelining: true })
-    : undefined;
-  if (redis) {
-    redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis (policy state) error'));
-    closers.push(() => redis.quit().catch(() => redis.disconnect()));
-  }
 
   // Policy: watched SkillPolicies in a cluster, the policy file locally.
   const me = identity.identity();
@@ -152,20 +152,14 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
  * The lock guard plus per-lock counters in Redis (HINCRBY <prefix>locks:stats:<lock>), which the
  * controller copies into each SkillLock's status (streamsKilled, requestsRefused).
  */
-function countingLocks(locks: LockGuard, redisUrl: string | undefined, prefix: string, log: Logger): LockGuard {
-  if (!redisUrl) return locks;
-  let client: Promise<Redis> | undefined;
-  const redis = (): Promise<Redis> => (client ??= import('./cluster/redis.js').then((m) => {
-    const r = m.connectRedis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: false });
-    r.on('error', () => undefined);
-    return r;
-  }));
+export function countingLocks(locks: LockGuard, redis: Redis | undefined, prefix: string, log: Logger): LockGuard {
+  if (!redis) return locks;
   return {
     match: (s) => locks.match(s),
     onChange: (l) => locks.onChange(l),
     refusal: () => locks.refusal(),
     count(hit, what) {
-      void redis().then((r) => r.hincrby(`${prefix}locks:stats:${hit.lockName}`, what, 1))
+      void redis.hincrby(`${prefix}locks:stats:${hit.lockName}`, what, 1)
         .catch((err: Error) => log.warn({ err: err.message, lock: hit.lockName }, 'lock counter not updated'));
     },
   };

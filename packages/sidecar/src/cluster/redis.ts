@@ -1,4 +1,4 @@
-// The sidecar's ioredis clients for policy state (shared rate limits, tool history, heartbeats) and
+// The sidecar's ioredis client for policy state (shared rate limits, tool history, heartbeats) and
 // lock counters. A module of its own so that wiring.ts loads ioredis only when Redis is configured,
 // by importing this module, and the bundle (packages/cli/bundle.mjs) keeps ioredis in this chunk.
 import { Redis, type RedisOptions } from 'ioredis';
