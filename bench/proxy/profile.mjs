@@ -43,7 +43,7 @@ const token = `bench${randomBytes(4).toString('hex')}`;
 const env = which === 'full' ? {
   REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   SKILLGATE_SKILL: token, SKILLGATE_NAMESPACE: token, SKILLGATE_POD_NAME: token, SKILLGATE_REDIS_PREFIX: `${token}:`,
-  SKILLGATE_POLICY_FILE: policyFileAsJson(resolve(process.env.BENCH_POLICY_FILE ?? join(here, 'policy.yaml'))),
+  SKILLGATE_POLICY_FILE: policyFileAsJson(resolve(process.env.BENCH_POLICY_FILE ?? join(here, 'policy.yaml')), token),
 } : {};
 if (alloc) env.BENCH_ALLOC_PROFILE = join(dir, 'alloc.heapprofile');
 // The sidecar runs with the node options the injector gives it (for --mem-limit, those of that limit).

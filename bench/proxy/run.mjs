@@ -82,7 +82,7 @@ function fullSidecarEnv() {
   const env = {
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     SKILLGATE_SKILL: token, SKILLGATE_NAMESPACE: token, SKILLGATE_POD_NAME: token, SKILLGATE_REDIS_PREFIX: `${token}:`,
-    SKILLGATE_POLICY_FILE: policyFileAsJson(resolve(process.env.BENCH_POLICY_FILE ?? join(here, 'policy.yaml'))),
+    SKILLGATE_POLICY_FILE: policyFileAsJson(resolve(process.env.BENCH_POLICY_FILE ?? join(here, 'policy.yaml')), token),
   };
   return { token, env };
 }
