@@ -68,10 +68,19 @@ describe('start-up memory', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const run = (flags: string[]) => JSON.parse(execFileSync(process.execPath, [...flags, join(dir, 'run.mjs')], {
-    env: { ...process.env, NODE_OPTIONS: '', RECORD_DIR: join(dir, 'records'), POLICY_FILE: join(dir, 'policy.yaml') }, encoding: 'utf8',
-  }).trim().split('\n').at(-1)!) as { before: number; after: number; settled: { rssBeforeBytes: number; rssAfterBytes: number } | null; status: number; undici: boolean; tls: boolean;
+  type Run = { before: number; after: number; settled: { rssBeforeBytes: number; rssAfterBytes: number } | null; status: number; undici: boolean; tls: boolean;
     burst: { admitted: number; settlesDuringBurst: number; idleSettles: number; youngQuiet: number } };
+  // One child process per set of flags, shared by the tests that read it.
+  const runs = new Map<string, Run>();
+  const run = (flags: string[]): Run => {
+    const key = flags.join(' ');
+    if (!runs.has(key)) {
+      runs.set(key, JSON.parse(execFileSync(process.execPath, [...flags, join(dir, 'run.mjs')], {
+        env: { ...process.env, NODE_OPTIONS: '', RECORD_DIR: join(dir, 'records'), POLICY_FILE: join(dir, 'policy.yaml') }, encoding: 'utf8',
+      }).trim().split('\n').at(-1)!) as Run);
+    }
+    return runs.get(key)!;
+  };
 
   it('is handed back once the sidecar has started, when gc is exposed', () => {
     const r = run(['--expose-gc']);
