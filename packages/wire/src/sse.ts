@@ -15,17 +15,26 @@ export interface SseEvent {
 const LF = 0x0a;
 const CR = 0x0d;
 
-export class SseParser {
-  private pending: Buffer = Buffer.alloc(0);
+const COLON = 0x3a;
+const SPACE = 0x20;
+const EMPTY = Buffer.alloc(0);
 
-  /** Feed bytes; returns the events completed by them (possibly none). */
+export class SseParser {
+  private pending: Buffer = EMPTY;
+
+  /**
+   * Feed bytes; returns the events completed by them (possibly none). Fields are read off the
+   * bytes: only an `event:` or `data:` value becomes a string (a stream's every line used to be
+   * decoded whole, then split), and an incomplete tail is the only copy kept between calls.
+   */
   push(chunk: Buffer): SseEvent[] {
     const buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     const events: SseEvent[] = [];
     let eventStart = 0;
     let lineStart = 0;
     let i = 0;
-    let fields: Array<[string, string]> = [];
+    let event = 'message';
+    let data: string | undefined;
     while (i < buf.length) {
       const b = buf[i]!;
       if (b !== LF && b !== CR) { i++; continue; }
@@ -35,16 +44,28 @@ export class SseParser {
       i += b === CR && buf[i + 1] === LF ? 2 : 1;
       if (lineEnd === lineStart) {
         // Blank line: dispatch (even an event with no fields is kept as raw bytes, e.g. stray blank lines).
-        const raw = buf.subarray(eventStart, i);
-        events.push(toEvent(fields, raw));
-        fields = [];
+        events.push({ event, data: data ?? '', raw: buf.subarray(eventStart, i) });
+        event = 'message';
+        data = undefined;
         eventStart = i;
       } else {
-        fields.push(splitField(buf.toString('utf8', lineStart, lineEnd)));
+        // `name: value` (one space after the colon dropped), `name` alone (empty value), or a
+        // comment (`: ...`, an empty name). Only `event` and `data` mean anything here.
+        let colon = lineStart;
+        while (colon < lineEnd && buf[colon] !== COLON) colon++;
+        const nameLength = colon - lineStart;
+        const field = nameLength === 5 && isName(buf, lineStart, EVENT) ? 'event' : nameLength === 4 && isName(buf, lineStart, DATA) ? 'data' : undefined;
+        if (field) {
+          let valueStart = colon < lineEnd ? colon + 1 : lineEnd;
+          if (valueStart < lineEnd && buf[valueStart] === SPACE) valueStart++;
+          const value = buf.toString('utf8', valueStart, lineEnd);
+          if (field === 'event') event = value;
+          else data = data === undefined ? value : `${data}\n${value}`;
+        }
       }
       lineStart = i;
     }
-    this.pending = Buffer.from(buf.subarray(eventStart));
+    this.pending = eventStart === buf.length ? EMPTY : Buffer.from(buf.subarray(eventStart));
     return events;
   }
 
@@ -56,26 +77,17 @@ export class SseParser {
   /** The incomplete tail (for a stream that ended without a final blank line). */
   takeRemainder(): Buffer {
     const rest = this.pending;
-    this.pending = Buffer.alloc(0);
+    this.pending = EMPTY;
     return rest;
   }
 }
 
-function splitField(line: string): [string, string] {
-  const colon = line.indexOf(':');
-  if (colon === -1) return [line, ''];
-  const value = line.charCodeAt(colon + 1) === 0x20 ? line.slice(colon + 2) : line.slice(colon + 1);
-  return [line.slice(0, colon), value];
-}
+const EVENT = Buffer.from('event');
+const DATA = Buffer.from('data');
 
-function toEvent(fields: Array<[string, string]>, raw: Buffer): SseEvent {
-  let event = 'message';
-  const data: string[] = [];
-  for (const [name, value] of fields) {
-    if (name === 'event') event = value;
-    else if (name === 'data') data.push(value);
-  }
-  return { event, data: data.join('\n'), raw };
+function isName(buf: Buffer, at: number, name: Buffer): boolean {
+  for (let k = 0; k < name.length; k++) if (buf[at + k] !== name[k]) return false;
+  return true;
 }
 
 /** Serialise one event the way Anthropic does. */

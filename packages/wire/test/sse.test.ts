@@ -17,7 +17,56 @@ function parseAll(bytes: Buffer, cuts: number[]) {
   return { events: out, rest: p.takeRemainder() };
 }
 
+/** The SSE field rules, plainly: decode each line, split at the first colon, drop one space. */
+function referenceEvents(text: string): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  let event = 'message';
+  let data: string[] = [];
+  for (const line of text.split(/\r\n|\r|\n/)) {
+    if (line === '') {
+      out.push([event, data.join('\n')]);
+      event = 'message';
+      data = [];
+      continue;
+    }
+    const colon = line.indexOf(':');
+    const name = colon === -1 ? line : line.slice(0, colon);
+    let value = colon === -1 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (name === 'event') event = value;
+    else if (name === 'data') data.push(value);
+  }
+  return out;
+}
+
 describe('SseParser', () => {
+  it('reads fields as the SSE rules say, for any chunking', () => {
+    const text = [
+      'event: message_start\ndata: {"a":"é€😀"}\n\n',
+      'data:no space\ndata:  two spaces\ndata\n\n', // no space, two spaces (one kept), a name alone
+      ': a comment\nid: 7\nretry: 10\neventx: nope\nevent\n\n', // ignored fields; `event` alone is ''
+      'event:ping\r\ndata: {}\r\n\r\n',
+      'event: cr\rdata: only\r\r',
+      '\n', // a stray blank line: an event with no fields
+    ].join('');
+    const bytes = Buffer.from(text);
+    const expected = referenceEvents(text).slice(0, -1); // the split leaves one trailing empty piece
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: bytes.length }), { maxLength: 30 }), (cuts) => {
+        const { events, rest } = parseAll(bytes, cuts);
+        expect(events.map((e) => [e.event, e.data])).toEqual(expected);
+        expect(rest.length).toBe(0);
+      }),
+      { numRuns: 200 },
+    );
+    for (const name of fixtures) {
+      const raw = readFileSync(join(fixtureDir, name));
+      const complete = raw.subarray(0, raw.length - parseAll(raw, []).rest.length).toString('utf8');
+      expect(parseAll(raw, []).events.map((e) => [e.event, e.data])).toEqual(referenceEvents(complete).slice(0, -1));
+    }
+  });
+
+
   it('parses event name and JSON data, tolerating padded JSON', () => {
     const p = new SseParser();
     const evs = p.push(Buffer.from('event: message_stop\ndata: {"type":"message_stop"       }\n\n'));
