@@ -2,12 +2,14 @@
 // frozen first implementation (reference.mjs) against the current @skillgate/record, on the
 // realistic ~2.4 KB request event of event.mjs. Cases: canonical JSON of the event, sealing (canonical
 // JSON + sha256), sealing plus everything the Redis store builds for the event (its text and the
-// Lua arguments), and ioredis' RESP encoding of one EVALSHA carrying 16 such events.
+// Lua arguments), and the RESP encoding of one EVALSHA carrying 16 such events (ioredis' encoder,
+// and the append connection's own against it).
 // Rounds of each case alternate (A B A B ...) so machine noise hits both alike; the median round is
 // reported. Writes bench/results/record-seal.json and prints a markdown table.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Command } from 'ioredis';
 import { canonicalJson, recordHeaders, requestData, sealEvent, sealEventJson } from '@skillgate/record';
+import { encodeCommand } from '@skillgate/record/append-connection';
 import { canonicalJsonV0, recordHeadersV0, redisArgsV0, requestDataV0, sealEventV0 } from './reference.mjs';
 import { headers, identity, requestEventData, streamBatchData } from './event.mjs';
 
@@ -31,6 +33,16 @@ const evalsha = (argsOf) => {
   for (let i = 0; i < 16; i++) { keys.push('p:ns:payments', `p:session:${draft.sessionId}:idx`, `p:session:${draft.sessionId}`); args.push(...argsOf()); }
   return new Command('evalsha', ['0'.repeat(40), keys.length, ...keys, ...args]).toWritable();
 };
+// The append's EVALSHA as the store sends it on its own connection (redis-store.ts, append-connection.ts).
+const evalshaArgs = (argsOf, events = 16) => {
+  const keys = ['p:sessions', 'p:streams'];
+  const args = ['', '', ''];
+  for (let i = 0; i < events; i++) { keys.push('p:ns:payments', `p:session:${draft.sessionId}:idx`, `p:session:${draft.sessionId}`); args.push(...argsOf()); }
+  return ['EVALSHA', '0'.repeat(40), keys.length, ...keys, ...args];
+};
+const sealedArgs = () => { const { event, json } = sealEventJson(draft, head, now); return newArgs(event, json); };
+const appendArgs = evalshaArgs(sealedArgs);
+const appendArgs2 = evalshaArgs(sealedArgs, 2); // one connection: a request event and the last response's
 const v0Batch = () => { const e = sealEventV0(draft, head, now); return redisArgsV0(e); };
 const newBatch = () => { const { event, json } = sealEventJson(draft, head, now); return newArgs(event, json); };
 const v0Wire = Buffer.byteLength(evalsha(v0Batch));
@@ -47,6 +59,12 @@ const cases = [
   ['seal (canonical JSON + sha256)', () => sealEventV0(draft, head, now).hash.length, () => sealEvent(draft, head, now).hash.length],
   ['seal + what the Redis store builds (event text, Lua args)', () => v0Batch()[5].length, () => newBatch()[5].length],
   ['... + RESP encoding (ioredis; one EVALSHA of 16 events, per event)', () => evalsha(v0Batch).length, () => evalsha(newBatch).length, 16],
+  ['RESP encoding alone (one EVALSHA of 16 events, per event): ioredis → the append connection\'s encoder',
+    () => Buffer.byteLength(new Command(appendArgs[0], appendArgs.slice(1)).toWritable()),
+    () => encodeCommand(appendArgs).length, 16],
+  ['RESP encoding alone (one EVALSHA of 2 events, per event): ioredis → the append connection\'s encoder',
+    () => Buffer.byteLength(new Command(appendArgs2[0], appendArgs2.slice(1)).toWritable()),
+    () => encodeCommand(appendArgs2).length, 2],
   ['request event from scratch: requestData (headers, body digest) + seal + store args',
     () => redisArgsV0(sealEventV0({ ...draft, data: requestEventData(requestDataV0) }, head, now))[5].length,
     () => { const { event, json } = sealEventJson({ ...draft, data: requestEventData(requestData) }, head, now); return newArgs(event, json)[5].length; }],

@@ -13,6 +13,16 @@ describe('RESP', () => {
     expect(encodeCommand(['EVALSHA', 'ab', 1, 'é']).toString('utf8')).toBe('*4\r\n$7\r\nEVALSHA\r\n$2\r\nab\r\n$1\r\n1\r\n$2\r\né\r\n');
   });
 
+  it('encodes long arguments (written on their own) and short ones alike, byte for byte', () => {
+    const reference = (args: Array<string | number>) =>
+      Buffer.concat([Buffer.from(`*${args.length}\r\n`), ...args.map((a) => { const b = Buffer.from(String(a)); return Buffer.concat([Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n')]); })]);
+    const long = `{"body":"${'é€'.repeat(400)}"}`;
+    const args = ['EVALSHA', 'f'.repeat(40), 3, 'k:a', 'k:b', 'x'.repeat(511), 'y'.repeat(512), long, '', 'ñ', long, 42];
+    expect(encodeCommand(args).equals(reference(args))).toBe(true);
+    expect(encodeCommand([long]).equals(reference([long]))).toBe(true);
+    expect(encodeCommand([]).toString('latin1')).toBe('*0\r\n');
+  });
+
   it('parses every reply type, and says when a reply is not whole yet', () => {
     const b = (s: string) => Buffer.from(s);
     expect(parseReply(b('+OK\r\n'))).toEqual({ reply: 'OK', next: 5 });
