@@ -60,18 +60,35 @@ export async function runPipeline(x: Exchange, ctx: SidecarContext): Promise<voi
  * trip) wins the race and the request is built then. Nothing is sent here; if recording fails the
  * built request is dropped.
  */
-async function prepareWhileRecording(recorded: Promise<void>, prepare: () => PreparedForward): Promise<PreparedForward> {
-  recorded.catch(() => undefined); // awaited below: never an unhandled rejection meanwhile
-  const first = await Promise.race([recorded.then(() => 'recorded' as const), new Promise<'waiting'>((r) => setImmediate(r, 'waiting'))]);
-  if (first === 'recorded') return prepare();
-  const prepared = prepare();
-  try {
-    await recorded;
-  } catch (err) {
-    prepared.cancel();
-    throw err;
-  }
-  return prepared;
+function prepareWhileRecording(recorded: Promise<void>, prepare: () => PreparedForward): Promise<PreparedForward> {
+  return new Promise<PreparedForward>((resolve, reject) => {
+    let prepared: PreparedForward | undefined;
+    let settled = false;
+    const build = (): PreparedForward => (prepared ??= prepare());
+    setImmediate(() => {
+      if (settled) return;
+      try {
+        build();
+      } catch (err) {
+        settled = true;
+        reject(err as Error);
+      }
+    });
+    recorded.then(() => {
+      if (settled) return;
+      settled = true;
+      try {
+        resolve(build());
+      } catch (err) {
+        reject(err as Error);
+      }
+    }, (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      prepared?.cancel();
+      reject(err as Error);
+    });
+  });
 }
 
 /** Answer the skill with skillgate's own error, in whatever form the response can still take. */

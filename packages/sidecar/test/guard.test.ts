@@ -10,6 +10,7 @@ import { startSidecar, createLogger, type Sidecar } from '../src/index.js';
 import { createPolicyGuard, redisRateLimiter } from '../src/cluster/guard.js';
 import { filePolicyFeed, type PolicyFeed, type PolicyState } from '../src/cluster/policy-feed.js';
 import { startUpstreamDouble, type UpstreamDouble } from './upstream-double.js';
+import type { Exchange } from '../src/exchange.js';
 
 const log = createLogger('silent');
 const identity = { namespace: 'team-a', serviceAccount: 'sa', pod: 'p', skill: 'triage', owner: 'carol@example.com' };
@@ -69,6 +70,18 @@ describe('policy guard with the policy file', () => {
     expect(r.json.error?.type).toBe('permission_error');
     expect(r.json.error?.message).toMatch(/SkillPolicy team-a\/guard-test denied this request \(models\.allow\): model claude-opus-4-1 is not allowed/);
     expect(upstream.received.length).toBe(before);
+  });
+
+  test('the guard answers without a promise when nothing it needs is asynchronous', () => {
+    const guard = createPolicyGuard({ policy: () => feed.current(), log });
+    const exchange = (model: string) => {
+      const request = msg({ model });
+      return { identity, route: { kind: 'messages' }, request, body: Buffer.from(JSON.stringify(request)) } as unknown as Exchange;
+    };
+    const verdict = guard.inspect(exchange('claude-sonnet-4-5'));
+    expect(verdict).not.toBeInstanceOf(Promise);
+    expect(verdict).toEqual({});
+    expect(() => guard.inspect(exchange('claude-opus-4-1'))).toThrow(/denied this request \(models\.allow\)/);
   });
 
   test('editing the policy file changes the running sidecar without a restart', async () => {

@@ -39,8 +39,11 @@ export interface GuardEvents {
 export interface RateLimitHit { kind: 'requests' | 'tokens'; limit: number; policy: string; retryAfterSeconds: number; /** The request alone exceeds tokensPerMinute: retrying cannot help. */ oversize?: { tokens: number } }
 
 export interface RateLimiter {
-  /** Count one request of `tokens` against the limits; undefined = admitted. */
-  take(identity: SkillIdentity, limits: EffectivePolicy['rateLimits'], tokens: number): Promise<RateLimitHit | undefined>;
+  /**
+   * Count one request of `tokens` against the limits; undefined = admitted. Answers at once when
+   * it can decide locally (a lease covers the request), with a promise when it has to ask Redis.
+   */
+  take(identity: SkillIdentity, limits: EffectivePolicy['rateLimits'], tokens: number): RateLimitHit | undefined | Promise<RateLimitHit | undefined>;
 }
 
 /** Tools this skill has used before (for firstToolUse rules); shared across replicas in Redis. */
@@ -74,48 +77,67 @@ export function createPolicyGuard(opts: PolicyGuardOptions): Guard {
   const pending = new WeakMap<Exchange, Pending>();
   const keepAliveMs = opts.keepAliveMs ?? 15_000;
 
+  /**
+   * The verdict once the facts are in: deny (throws), rate limit, masking extras, approval. Answers
+   * synchronously unless something on the way is asynchronous (tool history, a rate limit that
+   * must ask Redis, asynchronous extras, a held request waiting for its rate limit).
+   */
+  function decide(x: Exchange, eff: EffectivePolicy, facts: RequestFacts | undefined, findings: readonly Finding[] | undefined, tokens: number, toolsSeenBefore: ReadonlySet<string> | undefined): Verdict | Promise<Verdict> {
+    const identity = x.identity!;
+    const decision = evaluate(eff, { route: x.route.kind, ...(x.request ? { request: x.request } : {}), ...(facts ? { facts } : {}) },
+      { now: now(), ...(findings ? { findings } : {}), ...(toolsSeenBefore ? { toolsSeenBefore } : {}), estimatedTokens: tokens });
+    opts.events?.decision?.(x, decision, eff.policies);
+    if (decision.kind === 'deny') {
+      throw new GatewayError(codes.policyDenied, 'permission_error', `SkillPolicy ${decision.policy} denied this request (${decision.rule}): ${decision.reason}.`);
+    }
+
+    // The shared rate limit is a Redis round trip: it runs while the request event is recorded
+    // (verdict.admitted) rather than before it; a held request waits for it first. Admitted from
+    // the local lease (the usual case on a busy sidecar), there is nothing left to wait for.
+    let admitted: Promise<void> | undefined;
+    const taken = opts.rateLimiter && (eff.rateLimits.requestsPerMinute || eff.rateLimits.tokensPerMinute) && INSPECTED.has(x.route.kind)
+      ? opts.rateLimiter.take(identity, eff.rateLimits, tokens)
+      : undefined;
+    if (taken !== undefined) {
+      admitted = Promise.resolve(taken).then((hit) => {
+        if (hit) {
+          opts.events?.rateLimited?.(x, hit);
+          throw rateLimitError(hit);
+        }
+      });
+      admitted.catch(() => undefined); // handled by whoever awaits it; never an unhandled rejection
+    }
+
+    const finish = (extras: Pick<Verdict, 'upstreamBody' | 'responseFilter'>): Verdict | Promise<Verdict> => {
+      if (decision.kind === 'approval') {
+        const held = (): Verdict => {
+          pending.set(x, { decision, facts: facts ?? requestFacts(undefined), ...(findings ? { findings } : {}), tokens, policy: eff });
+          return { ...extras, approval: { rules: decision.rules, reasons: decision.reasons, timeoutMs: decision.timeoutMs } };
+        };
+        return admitted ? admitted.then(held) : held();
+      }
+      if (facts && opts.toolHistory && eff.rules.some((r) => r.firstToolUse)) void rememberTools(opts, identity, facts);
+      return admitted ? { ...extras, admitted } : extras;
+    };
+    const extras = opts.verdictExtras ? opts.verdictExtras(x, eff) : {};
+    return extras instanceof Promise ? extras.then(finish) : finish(extras);
+  }
+
   return {
-    async inspect(x) {
+    inspect(x) {
       const state = opts.policy();
       if (state.refusal) throw state.refusal;
       const eff = state.effective;
-      const identity = x.identity!;
       const inspected = INSPECTED.has(x.route.kind);
       const facts = inspected && x.route.kind !== 'batch_create' ? requestFacts(x.request) : undefined;
       const tokens = estimateInputTokens(x.body?.length ?? 0);
       const needsFindings = facts !== undefined && eff.rules.some((r) => r.findings);
       const findings = needsFindings && opts.masker ? opts.masker.findings(facts.newestTurn, eff) : needsFindings ? undefined : [];
       const needsHistory = facts !== undefined && eff.rules.some((r) => r.firstToolUse) && (facts.customTools.length + facts.serverTools.length) > 0;
-      const toolsSeenBefore = needsHistory && opts.toolHistory ? await opts.toolHistory.seen(identity) : undefined;
-
-      const decision = evaluate(eff, { route: x.route.kind, ...(x.request ? { request: x.request } : {}), ...(facts ? { facts } : {}) },
-        { now: now(), ...(findings ? { findings } : {}), ...(toolsSeenBefore ? { toolsSeenBefore } : {}), estimatedTokens: tokens });
-      opts.events?.decision?.(x, decision, eff.policies);
-      if (decision.kind === 'deny') {
-        throw new GatewayError(codes.policyDenied, 'permission_error', `SkillPolicy ${decision.policy} denied this request (${decision.rule}): ${decision.reason}.`);
+      if (needsHistory && opts.toolHistory) {
+        return opts.toolHistory.seen(x.identity!).then((seen) => decide(x, eff, facts, findings, tokens, seen));
       }
-
-      // The shared rate limit is a Redis round trip: it runs while the request event is recorded
-      // (verdict.admitted) rather than before it; a held request waits for it first.
-      let admitted: Promise<void> | undefined;
-      if (opts.rateLimiter && (eff.rateLimits.requestsPerMinute || eff.rateLimits.tokensPerMinute) && inspected) {
-        admitted = opts.rateLimiter.take(identity, eff.rateLimits, tokens).then((hit) => {
-          if (hit) {
-            opts.events?.rateLimited?.(x, hit);
-            throw rateLimitError(hit);
-          }
-        });
-        admitted.catch(() => undefined); // handled by whoever awaits it; never an unhandled rejection
-      }
-
-      const extras = opts.verdictExtras ? await opts.verdictExtras(x, eff) : {};
-      if (decision.kind === 'approval') {
-        if (admitted) await admitted;
-        pending.set(x, { decision, facts: facts ?? requestFacts(undefined), ...(findings ? { findings } : {}), tokens, policy: eff });
-        return { ...extras, approval: { rules: decision.rules, reasons: decision.reasons, timeoutMs: decision.timeoutMs } };
-      }
-      if (facts && opts.toolHistory && eff.rules.some((r) => r.firstToolUse)) void rememberTools(opts, identity, facts);
-      return admitted ? { ...extras, admitted } : extras;
+      return decide(x, eff, facts, findings, tokens, undefined);
     },
 
     async hold(x, approval, keepAlive) {
@@ -274,6 +296,14 @@ export const RATE_LIMIT_LEASE_DIVISOR = 20;
 type Decided = [number, string, number, number];
 const ADMITTED: Decided = [1, '', 0, 0];
 
+/** A decision as the guard reads it: undefined when admitted, else which limit and when to retry. */
+function hitOf([admitted, kindText, retryMs, oversize]: Decided, limits: EffectivePolicy['rateLimits'], tokens: number): RateLimitHit | undefined {
+  if (admitted === 1) return undefined;
+  const kind = kindText === 'tokens' ? 'tokens' : 'requests';
+  const limit = kind === 'tokens' ? limits.tokensPerMinute! : limits.requestsPerMinute!;
+  return { kind, limit: limit.value, policy: limit.policy, retryAfterSeconds: Math.max(1, Math.ceil((retryMs || 1000) / 1000)), ...(oversize === 1 ? { oversize: { tokens } } : {}) };
+}
+
 interface PendingTake {
   tokens: number;
   resolve: (r: Decided) => void;
@@ -378,18 +408,14 @@ export function redisRateLimiter(redis: Redis, opts: { prefix: string; windowMs?
   }
 
   return {
-    async take(identity, limits, tokens) {
+    take(identity, limits, tokens) {
       const rpm = limits.requestsPerMinute?.value ?? 0;
       const tpm = limits.tokensPerMinute?.value ?? 0;
       const lane = laneOf(`${identity.namespace}/${identity.skill}`, rpm, tpm);
       // A request larger than the whole token limit can never be admitted: no need to ask.
-      const [admitted, kindText, retryMs, oversize] = tpm && tokens > tpm
-        ? [0, 'tokens', 0, 1] as Decided
-        : fromLease(lane, tokens) ? ADMITTED : await ask(lane, tokens);
-      if (admitted === 1) return undefined;
-      const kind = kindText === 'tokens' ? 'tokens' : 'requests';
-      const limit = kind === 'tokens' ? limits.tokensPerMinute! : limits.requestsPerMinute!;
-      return { kind, limit: limit.value, policy: limit.policy, retryAfterSeconds: Math.max(1, Math.ceil((retryMs || 1000) / 1000)), ...(oversize === 1 ? { oversize: { tokens } } : {}) };
+      if (tpm && tokens > tpm) return hitOf([0, 'tokens', 0, 1], limits, tokens);
+      if (fromLease(lane, tokens)) return undefined;
+      return ask(lane, tokens).then((decided) => hitOf(decided, limits, tokens));
     },
   };
 }
