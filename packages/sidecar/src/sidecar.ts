@@ -18,6 +18,7 @@ import { claudeHandler, createClaudeServer } from './claude-server.js';
 import { createEgressServer } from './egress/proxy.js';
 import { EgressAllowlist, parseAuthority } from './egress/allowlist.js';
 import { createHealthServer, createMetricsServer } from './admin-server.js';
+import { keepTickObjectShape } from './tick-shape.js';
 
 export interface SidecarPorts {
   identity?: IdentitySource;
@@ -52,6 +53,7 @@ export async function startSidecar(input: SidecarConfigInput | SidecarConfig = {
     ? (input as SidecarConfig)
     : resolveConfig(input as SidecarConfigInput);
   const log = ports.logger ?? createLogger(config.logLevel);
+  keepTickObjectShape();
   const locks = ports.locks ?? noLocks;
   const context: SidecarContext = {
     config,
