@@ -4,7 +4,7 @@
 // summary. Loopback only; stops what it started.
 //
 // Usage: node bench/proxy/profile.mjs [full|sidecar|bare] [seconds] [--latency] [--sse] [--heap|--alloc|--strace|--no-profile] [--mem-limit=256M]
-// Env: BENCH_NODE_FLAGS (extra node flags for the proxy, e.g. "--max-semi-space-size=8"), STRACE_ARGS
+// Env: BENCH_WARMUP_S (seconds of the same load before measuring; not in req/s, but in the profile), BENCH_NODE_FLAGS (extra node flags for the proxy, e.g. "--max-semi-space-size=8"), STRACE_ARGS
 //      (strace options instead of -c, e.g. "-c -w" for time per syscall), BENCH_CHILD_LOG (file for
 //      the proxy's stdout, e.g. with --trace-gc-nvp), BENCH_ALLOC_SURVIVORS=1 (--alloc samples only
 //      what survived a scavenge), REDIS_URL, BENCH_POLICY_FILE.
@@ -77,7 +77,11 @@ try {
     pin(process.pid, 1);
     pin(upstream.pid, 1);
     const client = latencyClient({ url: child.url, path, headers, body, expectBytes: readFileSync(join(here, sse ? 'upstream/messages.sse' : 'upstream/messages.json')).length });
-    for (let i = 0; i < 300; i++) await client.once();
+    // BENCH_WARMUP_S: serve this long before measuring (the full sidecar's JIT settles after ~20,000
+    // requests); at least 300 requests either way.
+    const warmUntil = Date.now() + Number(process.env.BENCH_WARMUP_S ?? 0) * 1000;
+    let warm = 0;
+    for (; warm < 300 || Date.now() < warmUntil; warm++) await client.once();
     const samples = [];
     cpu0 = cpuAccounting(child.pid);
     const end = Date.now() + seconds * 1000;
@@ -85,8 +89,10 @@ try {
     client.close();
     const s = summarise(samples);
     console.log(`one connection: p50 ${Math.round(s.p50)} µs, p99 ${Math.round(s.p99)} µs over ${samples.length} requests (round trip through the proxy)`);
-    load = { requests: samples.length + 300, measured: samples.length };
+    load = { requests: samples.length + warm, measured: samples.length };
   } else {
+    const warmS = Number(process.env.BENCH_WARMUP_S ?? 0);
+    if (warmS > 0) await runWrk({ url: child.url, path, headers, body, connections: 32, seconds: warmS, cpu: 0 });
     cpu0 = cpuAccounting(child.pid);
     load = await runWrk({ url: child.url, path, headers, body, connections: 32, seconds, cpu: 0 });
     load.measured = load.requests;

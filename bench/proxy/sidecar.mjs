@@ -6,7 +6,8 @@
 //           as a pod runs them.
 // The sidecar is the one the image ships: the bundle's chunks (packages/cli/bundle.mjs, written by
 // `make build`), not the workspace's dist/ files.
-const bundle = new URL('../../packages/cli/bundle/', import.meta.url);
+// BENCH_BUNDLE_DIR: another build's bundle directory (an A/B of two builds on the same machine).
+const bundle = process.env.BENCH_BUNDLE_DIR ? new URL(`file://${process.env.BENCH_BUNDLE_DIR.replace(/\/?$/, '/')}`) : new URL('../../packages/cli/bundle/', import.meta.url);
 const { configFromEnv, resolveConfig, returnMemory, settleHeap, startSidecar } = await import(new URL('sidecar.mjs', bundle).href).catch((err) => {
   console.error(`no sidecar bundle (run \`make build\`): ${err.message}`);
   process.exit(3);
