@@ -89,13 +89,14 @@ try {
     client.close();
     const s = summarise(samples);
     console.log(`one connection: p50 ${Math.round(s.p50)} µs, p99 ${Math.round(s.p99)} µs over ${samples.length} requests (round trip through the proxy)`);
-    load = { requests: samples.length + warm, measured: samples.length };
+    load = { measured: samples.length, served: samples.length + warm };
   } else {
     const warmS = Number(process.env.BENCH_WARMUP_S ?? 0);
-    if (warmS > 0) await runWrk({ url: child.url, path, headers, body, connections: 32, seconds: warmS, cpu: 0 });
+    const warm = warmS > 0 ? await runWrk({ url: child.url, path, headers, body, connections: 32, seconds: warmS, cpu: 0 }) : undefined;
     cpu0 = cpuAccounting(child.pid);
     load = await runWrk({ url: child.url, path, headers, body, connections: 32, seconds, cpu: 0 });
     load.measured = load.requests;
+    load.served = load.requests + (warm?.requests ?? 0);
   }
   // What the kernel charged the proxy (all its threads) during the measured requests, and how often
   // it was preempted: a CPU profile samples wall time, so a proxy descheduled inside a system call
@@ -113,25 +114,26 @@ try {
     process.kill(Number(traced), 'SIGTERM');
   }
   await child.stop();
-  console.log(`${which}: ${Math.round(load.requests / seconds)} req/s over ${seconds} s`);
+  console.log(`${which}: ${Math.round(load.measured / seconds)} req/s over ${seconds} s`);
   if (strace) {
     await new Promise((r) => setTimeout(r, 500));
     const text = readFileSync(join(dir, 'strace.txt'), 'utf8');
     for (const line of text.split('\n')) {
       const m = /^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)$/.exec(line);
-      if (m && Number(m[1]) > load.requests / 20) console.log(`  ${m[2]}: ${(Number(m[1]) / load.requests).toFixed(2)} per request`);
+      if (m && Number(m[1]) > load.served / 20) console.log(`  ${m[2]}: ${(Number(m[1]) / load.served).toFixed(2)} per request`);
     }
   } else if (noProfile) {
     // nothing more to report
   } else if (alloc) {
-    console.log(`allocation profile in ${env.BENCH_ALLOC_PROFILE} (${load.requests} requests)`);
+    console.log(`allocation profile in ${env.BENCH_ALLOC_PROFILE} (${load.served} requests served in all)`);
   } else if (!heap) {
     const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
     const s = summariseProfile(JSON.parse(readFileSync(join(dir, file), 'utf8')), root);
-    console.log(`CPU per request ${Math.round((s.busyMs * 1000) / load.requests)} µs; profile ${join(dir, file)}`);
-    for (const a of s.areas) console.log(`  ${a.area}: ${Math.round((a.ms * 1000) / load.requests)} µs/req`);
-    for (const t of s.ownInclusive) console.log(`  incl ${t.fn} ${t.where} ${Math.round((t.inclusiveMs * 1000) / load.requests)} µs/req`);
-    for (const t of s.top.slice(0, 25)) console.log(`  self ${t.fn} ${t.where} ${Math.round((t.selfMs * 1000) / load.requests)} µs/req`);
+    // The profile covers the process's whole life (start-up and warm-up too): per request served.
+    console.log(`CPU per request ${Math.round((s.busyMs * 1000) / load.served)} µs (${load.served} requests served in all); profile ${join(dir, file)}`);
+    for (const a of s.areas) console.log(`  ${a.area}: ${Math.round((a.ms * 1000) / load.served)} µs/req`);
+    for (const t of s.ownInclusive) console.log(`  incl ${t.fn} ${t.where} ${Math.round((t.inclusiveMs * 1000) / load.served)} µs/req`);
+    for (const t of s.top.slice(0, 25)) console.log(`  self ${t.fn} ${t.where} ${Math.round((t.selfMs * 1000) / load.served)} µs/req`);
   } else {
     console.log(`heap profile in ${dir}`);
   }
