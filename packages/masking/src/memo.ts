@@ -2,7 +2,8 @@
 // conversation (system prompt, tool results, earlier turns), so a sidecar masks the same long
 // strings again and again. Masking is a pure function of (spec, key, text) — except in tokenize
 // mode, where it also fills the vault, so tokenizing maskers never use this — and a hit returns the
-// very result a fresh call would. Bounded by total characters, least recently used first out.
+// very result a fresh call would. Bounded by total characters; the least recently used go first
+// (approximately: an entry used again gets a second chance when eviction reaches it).
 // Short texts are memoised too: a lookup costs a fraction of a scan, the sidecar scans a request's
 // newest turn for its policy and then masks the whole request for the record (one scan, one hit),
 // and short turns ("yes", "go on", small tool results) are resent as often as long ones.
@@ -24,8 +25,13 @@ export const ENTRY_OVERHEAD = 96;
 
 export const DEFAULT_TEXT_MEMO: TextMemoOptions = { minChars: 1, maxChars: 16 * 1024 * 1024 };
 
+/** A memoised result, and whether it was used again since eviction last passed it (second chance). */
+interface MemoEntry extends MaskResult {
+  used: boolean;
+}
+
 export class TextMemo {
-  private readonly entries = new Map<string, MaskResult>();
+  private readonly entries = new Map<string, MemoEntry>();
   private chars = 0;
   hits = 0;
   misses = 0;
@@ -37,20 +43,36 @@ export class TextMemo {
     const hit = this.entries.get(text);
     if (hit) {
       this.hits++;
-      this.entries.delete(text); // re-insert: Map order is the recency order
-      this.entries.set(text, hit);
+      // Recency is a flag, not a move to the end of the map: a delete and re-insert on every hit
+      // left the map rehashing its table every few hits, each new table surviving into the old
+      // generation (the sidecar's largest source of scavenge survivors at one connection).
+      hit.used = true;
       return { masked: hit.masked, findings: hit.findings.map((f) => ({ ...f })) };
     }
     this.misses++;
     const result = this.mask(text);
-    this.entries.set(text, { masked: result.masked, findings: result.findings.map((f) => ({ ...f })) });
+    this.entries.set(text, { masked: result.masked, findings: result.findings.map((f) => ({ ...f })), used: false });
     this.chars += cost(text, result.masked);
-    for (const [key, kept] of this.entries) {
+    if (this.chars > this.opts.maxChars) this.evict();
+    return result;
+  }
+
+  /**
+   * Drop entries, oldest first, until the memo fits; an entry used since it was last passed gets a
+   * second chance (moved to the newest end, its flag cleared). This approximates least recently
+   * used ("clock"), and moves entries only when the memo is full, never on a hit.
+   */
+  private evict(): void {
+    for (const [key, entry] of this.entries) {
       if (this.chars <= this.opts.maxChars) break;
       this.entries.delete(key);
-      this.chars -= cost(key, kept.masked);
+      if (entry.used) {
+        entry.used = false;
+        this.entries.set(key, entry);
+      } else {
+        this.chars -= cost(key, entry.masked);
+      }
     }
-    return result;
   }
 }
 

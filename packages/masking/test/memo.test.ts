@@ -49,6 +49,20 @@ describe('the resent-history memo', () => {
     expect(memo.memoStats()!.hits).toBe(1);
   });
 
+  it('keeps an entry used since it went in over older ones that were not (a second chance)', () => {
+    // Each entry costs 179 characters (83 of text, nothing masked, 96 of overhead): three fit in 600, four do not.
+    const memo = createMasker(undefined, { key: KEY, memo: { minChars: 10, maxChars: 600 } });
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((l) => `text ${l} to remember, and then some ${l.repeat(48)}`);
+    for (const t of [a, b, c]) memo.maskText(t!);
+    memo.maskText(a!); // a used again: the oldest, but not the least recently used
+    memo.maskText(d!); // over the bound: b goes, not a
+    expect(memo.memoStats()).toEqual({ hits: 1, misses: 4 });
+    memo.maskText(a!);
+    expect(memo.memoStats()).toEqual({ hits: 2, misses: 4 });
+    memo.maskText(b!);
+    expect(memo.memoStats()).toEqual({ hits: 2, misses: 5 });
+  });
+
   it('bounds many short texts as well as a few long ones: every entry pays a fixed overhead', () => {
     const memo = createMasker(undefined, { key: KEY, memo: { minChars: 1, maxChars: 10_000 } });
     const texts = Array.from({ length: 1000 }, (_, i) => `t${i}`);
