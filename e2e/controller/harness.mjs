@@ -154,7 +154,16 @@ export async function setup({ heartbeatMs = 1000, logLevel = process.env.SKILLGA
   }
 
   async function stop() {
+    // The sidecars' records are deleted only once they have exited: a sidecar told to stop signs a
+    // last checkpoint on its way out, which would otherwise outlive the run in Redis.
+    const exited = [...children].map((c) => new Promise((resolve) => {
+      if (c.exitCode !== null || c.signalCode !== null) resolve();
+      else c.once('exit', resolve);
+    }));
     for (const c of children) c.kill('SIGTERM');
+    await within(Promise.all(exited), 10_000, 'the sidecar processes to exit').catch(() => {
+      for (const c of children) c.kill('SIGKILL');
+    });
     for (const c of [...controllers]) await c.close();
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length) await redis.del(...keys);
