@@ -128,7 +128,6 @@ export class AppendConnection {
   private readonly connectTimeoutMs: number;
   private readonly commandTimeoutMs: number;
   private watchdog: NodeJS.Timeout | undefined;
-  private readonly dropped = new WeakSet<net.Socket>();
   private closed = false;
 
   constructor(redisUrl: string, opts: AppendConnectionOptions = {}) {
@@ -179,7 +178,7 @@ export class AppendConnection {
     socket.on('close', () => {
       // A connection already dropped (no reply in time) had its commands failed then; whatever is
       // waiting or connecting now belongs to its successor.
-      if (this.dropped.has(socket)) return;
+      if (this.socket !== socket) return;
       this.socket = undefined;
       this.ready = undefined;
       this.pending = undefined;
@@ -232,18 +231,17 @@ export class AppendConnection {
     });
   }
 
-  /** One timer for the oldest command in flight; re-armed while commands are waiting. */
+  /** One timer for the oldest command in flight (there is one); re-armed while commands are waiting. */
   private arm(): NodeJS.Timeout {
-    const oldest = this.waiters[0];
-    const due = oldest ? Math.max(0, oldest.sentAt + this.commandTimeoutMs - performance.now()) : this.commandTimeoutMs;
+    const due = Math.max(0, this.waiters[0]!.sentAt + this.commandTimeoutMs - performance.now());
     const timer = setTimeout(() => {
       this.watchdog = undefined;
       const first = this.waiters[0];
       if (!first) return;
       if (performance.now() - first.sentAt >= this.commandTimeoutMs) {
         const socket = this.socket;
-        // Forget it now, so the next command connects afresh instead of writing to it.
-        if (socket) this.dropped.add(socket);
+        // Forget it now, so the next command connects afresh instead of writing to it (and its
+        // 'close' is then ignored).
         this.socket = undefined;
         this.ready = undefined;
         this.pending = undefined;
