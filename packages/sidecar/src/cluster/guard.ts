@@ -82,7 +82,7 @@ export function createPolicyGuard(opts: PolicyGuardOptions): Guard {
    * synchronously unless something on the way is asynchronous (tool history, a rate limit that
    * must ask Redis, asynchronous extras, a held request waiting for its rate limit).
    */
-  function decide(x: Exchange, eff: EffectivePolicy, facts: RequestFacts | undefined, findings: readonly Finding[] | undefined, tokens: number, toolsSeenBefore: ReadonlySet<string> | undefined): Verdict | Promise<Verdict> {
+  function decide(x: Exchange, eff: EffectivePolicy, inspected: boolean, facts: RequestFacts | undefined, findings: readonly Finding[] | undefined, tokens: number, toolsSeenBefore: ReadonlySet<string> | undefined): Verdict | Promise<Verdict> {
     const identity = x.identity!;
     const decision = evaluate(eff, { route: x.route.kind, ...(x.request ? { request: x.request } : {}), ...(facts ? { facts } : {}) },
       { now: now(), ...(findings ? { findings } : {}), ...(toolsSeenBefore ? { toolsSeenBefore } : {}), estimatedTokens: tokens });
@@ -95,7 +95,7 @@ export function createPolicyGuard(opts: PolicyGuardOptions): Guard {
     // (verdict.admitted) rather than before it; a held request waits for it first. Admitted from
     // the local lease (the usual case on a busy sidecar), there is nothing left to wait for.
     let admitted: Promise<void> | undefined;
-    const taken = opts.rateLimiter && (eff.rateLimits.requestsPerMinute || eff.rateLimits.tokensPerMinute) && INSPECTED.has(x.route.kind)
+    const taken = opts.rateLimiter && (eff.rateLimits.requestsPerMinute || eff.rateLimits.tokensPerMinute) && inspected
       ? opts.rateLimiter.take(identity, eff.rateLimits, tokens)
       : undefined;
     if (taken !== undefined) {
@@ -135,9 +135,9 @@ export function createPolicyGuard(opts: PolicyGuardOptions): Guard {
       const findings = needsFindings && opts.masker ? opts.masker.findings(facts.newestTurn, eff) : needsFindings ? undefined : [];
       const needsHistory = facts !== undefined && eff.rules.some((r) => r.firstToolUse) && (facts.customTools.length + facts.serverTools.length) > 0;
       if (needsHistory && opts.toolHistory) {
-        return opts.toolHistory.seen(x.identity!).then((seen) => decide(x, eff, facts, findings, tokens, seen));
+        return opts.toolHistory.seen(x.identity!).then((seen) => decide(x, eff, inspected, facts, findings, tokens, seen));
       }
-      return decide(x, eff, facts, findings, tokens, undefined);
+      return decide(x, eff, inspected, facts, findings, tokens, undefined);
     },
 
     async hold(x, approval, keepAlive) {
