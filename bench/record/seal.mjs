@@ -27,24 +27,20 @@ if (canonicalJson(unsealed) !== canonicalJsonV0(unsealed)) throw new Error('cano
 if (sealEvent(draft, head, now).hash !== sealEventV0(draft, head, now).hash) throw new Error('sealing differs from the first implementation');
 
 const newArgs = (e, json) => ['e', e.sessionId, String(e.seq), String(Date.parse(e.ts)), e.kind === 'session_close' ? '1' : '0', json, e.seq === 0 ? JSON.stringify(e.identity) : '', e.hash];
-const evalsha = (argsOf) => {
-  const keys = ['p:sessions', 'p:streams'];
-  const args = ['', '', ''];
-  for (let i = 0; i < 16; i++) { keys.push('p:ns:payments', `p:session:${draft.sessionId}:idx`, `p:session:${draft.sessionId}`); args.push(...argsOf()); }
-  return new Command('evalsha', ['0'.repeat(40), keys.length, ...keys, ...args]).toWritable();
-};
-// The append's EVALSHA as the store sends it on its own connection (redis-store.ts, append-connection.ts).
+// The append's EVALSHA arguments for `events` events (as redis-store.ts builds them), and ioredis'
+// RESP encoding of such a command.
 const evalshaArgs = (argsOf, events = 16) => {
   const keys = ['p:sessions', 'p:streams'];
   const args = ['', '', ''];
   for (let i = 0; i < events; i++) { keys.push('p:ns:payments', `p:session:${draft.sessionId}:idx`, `p:session:${draft.sessionId}`); args.push(...argsOf()); }
   return ['EVALSHA', '0'.repeat(40), keys.length, ...keys, ...args];
 };
-const sealedArgs = () => { const { event, json } = sealEventJson(draft, head, now); return newArgs(event, json); };
-const appendArgs = evalshaArgs(sealedArgs);
-const appendArgs2 = evalshaArgs(sealedArgs, 2); // one connection: a request event and the last response's
+const ioredisWire = (args) => new Command(args[0], args.slice(1)).toWritable();
+const evalsha = (argsOf) => ioredisWire(evalshaArgs(argsOf));
 const v0Batch = () => { const e = sealEventV0(draft, head, now); return redisArgsV0(e); };
 const newBatch = () => { const { event, json } = sealEventJson(draft, head, now); return newArgs(event, json); };
+const appendArgs = evalshaArgs(newBatch);
+const appendArgs2 = evalshaArgs(newBatch, 2); // one connection: a request event and the last response's
 const v0Wire = Buffer.byteLength(evalsha(v0Batch));
 const newWire = Buffer.byteLength(evalsha(newBatch));
 
@@ -60,10 +56,10 @@ const cases = [
   ['seal + what the Redis store builds (event text, Lua args)', () => v0Batch()[5].length, () => newBatch()[5].length],
   ['... + RESP encoding (ioredis; one EVALSHA of 16 events, per event)', () => evalsha(v0Batch).length, () => evalsha(newBatch).length, 16],
   ['RESP encoding alone (one EVALSHA of 16 events, per event): ioredis → the append connection\'s encoder',
-    () => Buffer.byteLength(new Command(appendArgs[0], appendArgs.slice(1)).toWritable()),
+    () => Buffer.byteLength(ioredisWire(appendArgs)),
     () => encodeCommand(appendArgs).length, 16],
   ['RESP encoding alone (one EVALSHA of 2 events, per event): ioredis → the append connection\'s encoder',
-    () => Buffer.byteLength(new Command(appendArgs2[0], appendArgs2.slice(1)).toWritable()),
+    () => Buffer.byteLength(ioredisWire(appendArgs2)),
     () => encodeCommand(appendArgs2).length, 2],
   ['request event from scratch: requestData (headers, body digest) + seal + store args',
     () => redisArgsV0(sealEventV0({ ...draft, data: requestEventData(requestDataV0) }, head, now))[5].length,
