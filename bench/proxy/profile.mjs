@@ -11,12 +11,11 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { findNginx, startNginx, upstreamConfig } from '../lib/nginx.mjs';
 import { freePort, startReadyChild, pin, memoryMb } from '../lib/process.mjs';
 import { runWrk } from '../lib/wrk.mjs';
-import { policyFileAsJson } from '../lib/policy-json.mjs';
+import { fullSidecarEnv, deleteRedisKeys } from './full-sidecar.mjs';
 import { latencyClient, summarise } from '../lib/latency.mjs';
 import { summariseProfile } from '../lib/cpu-profile.mjs';
 import { sidecarNodeOptions, quantityMiB } from '@skillgate/webhook/inject';
@@ -39,12 +38,8 @@ mkdirSync(dir, { recursive: true });
 
 const upPort = await freePort();
 const upstream = await startNginx(findNginx(), 'upstream', upPort, (p) => upstreamConfig(p, upPort, join(here, 'upstream')));
-const token = `bench${randomBytes(4).toString('hex')}`;
-const env = which === 'full' ? {
-  REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-  SKILLGATE_SKILL: token, SKILLGATE_NAMESPACE: token, SKILLGATE_POD_NAME: token, SKILLGATE_REDIS_PREFIX: `${token}:`,
-  SKILLGATE_POLICY_FILE: policyFileAsJson(resolve(process.env.BENCH_POLICY_FILE ?? join(here, 'policy.yaml')), token),
-} : {};
+const full = which === 'full' ? fullSidecarEnv() : undefined;
+const env = full ? full.env : {};
 if (alloc) env.BENCH_ALLOC_PROFILE = join(dir, 'alloc.heapprofile');
 // The sidecar runs with the node options the injector gives it (for --mem-limit, those of that limit).
 const sidecarFlags = sidecarNodeOptions(memLimit ? `${Math.round(quantityMiB(`${memLimit}i`) ?? 0)}Mi` : undefined).split(' ');
@@ -144,10 +139,7 @@ try {
     await new Promise((r) => setTimeout(r, 300));
     rmdirSync(cgroupDir); // empty once the proxy has exited
   }
-  if (which === 'full') {
-    const keys = execFileSync('redis-cli', ['--scan', '--pattern', `*${token}*`], { encoding: 'utf8' }).split('\n').filter(Boolean);
-    for (let i = 0; i < keys.length; i += 100) execFileSync('redis-cli', ['del', ...keys.slice(i, i + 100)], { stdio: 'ignore' });
-  }
+  if (full) deleteRedisKeys(full.env.REDIS_URL, full.token);
 }
 
 /** CPU time (µs, from /proc/PID/stat's clock ticks, all threads) and context switches of a process. */

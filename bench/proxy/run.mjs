@@ -17,12 +17,11 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { findNginx, startNginx, upstreamConfig, proxyConfig } from '../lib/nginx.mjs';
 import { freePort, startReadyChild, pin, memoryMb } from '../lib/process.mjs';
 import { latencyClient, sampleLatency, summarise } from '../lib/latency.mjs';
 import { runWrk } from '../lib/wrk.mjs';
-import { policyFileAsJson } from '../lib/policy-json.mjs';
+import { fullSidecarEnv, deleteRedisKeys } from './full-sidecar.mjs';
 import { summariseProfile, profileMarkdown } from '../lib/cpu-profile.mjs';
 import { sidecarNodeOptions } from '@skillgate/webhook/inject';
 
@@ -77,15 +76,6 @@ function fullSidecarSupport() {
 }
 
 /** The full sidecar's environment: Redis, a fresh skill identity (its keys are deleted after), the policy. */
-function fullSidecarEnv() {
-  const token = `bench${randomBytes(4).toString('hex')}`;
-  const env = {
-    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-    SKILLGATE_SKILL: token, SKILLGATE_NAMESPACE: token, SKILLGATE_POD_NAME: token, SKILLGATE_REDIS_PREFIX: `${token}:`,
-    SKILLGATE_POLICY_FILE: policyFileAsJson(resolve(process.env.BENCH_POLICY_FILE ?? join(here, 'policy.yaml')), token),
-  };
-  return { token, env };
-}
 
 // The sidecar rows run with the node options the injector gives a sidecar (no memory limit here).
 const SIDECAR_NODE_FLAGS = sidecarNodeOptions(undefined).split(' ');
@@ -334,10 +324,7 @@ async function profileSidecar(upstream, rows) {
 function cleanupRedis(row) {
   if (!row.redisToken) return;
   try {
-    const url = new URL(row.redisUrl);
-    const args = ['-h', url.hostname, '-p', url.port || '6379'];
-    const keys = execFileSync('redis-cli', [...args, '--scan', '--pattern', `*${row.redisToken}*`], { encoding: 'utf8' }).split('\n').filter(Boolean);
-    for (let i = 0; i < keys.length; i += 100) execFileSync('redis-cli', [...args, 'del', ...keys.slice(i, i + 100)], { stdio: 'ignore' });
+    deleteRedisKeys(row.redisUrl, row.redisToken);
   } catch (err) {
     log(`could not clean the bench's Redis keys (*${row.redisToken}*): ${err.message}`);
   }
