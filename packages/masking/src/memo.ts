@@ -15,7 +15,7 @@ export interface TextMemoOptions {
   /**
    * What the memo may hold, in characters: each entry counts its text, its masked text and a fixed
    * ENTRY_OVERHEAD for the entry itself (so many short texts are bounded as well as a few long ones).
-   * Beyond it the least recently used entries are dropped.
+   * Beyond it entries are dropped, least recently used first (approximately: see evict).
    */
   maxChars: number;
 }
