@@ -30,6 +30,7 @@ export type { Finding, Detection } from './entities.js';
 export { ENTITY_TYPES, SECRET_SUBTYPES } from './entities.js';
 export { Vault, MaskingKey, PLACEHOLDER_RE } from './actions.js';
 export { validateCustomEntity, type CustomEntityProblem } from './detectors/custom.js';
+export { phraseDictionaryReady } from './detectors/phrase.js';
 export { newestUserTurnText } from './messages.js';
 export type { MaskResult, MaskerOptions } from './masker.js';
 export type { BodyMaskResult } from './messages.js';

@@ -6,6 +6,7 @@ import { ENTITY_TYPES, type Detection, type Finding } from './entities.js';
 import { MaskingKey, render, Vault } from './actions.js';
 import { detectAll, scan, type ScanConfig } from './scan.js';
 import { compileCustom, spanningKeywords } from './detectors/custom.js';
+import { phraseDictionary } from './detectors/phrase.js';
 import type { WindowMasker } from './stream-text.js';
 import { tokenHoldStart } from './hold.js';
 
@@ -44,6 +45,9 @@ export class MaskerCore implements WindowMasker {
     }
     for (const c of this.spec.custom ?? []) if (c.action && !this.actions.has(c.name)) this.actions.set(c.name, c.action);
     this.scanConfig = { enabled, custom };
+    // Every scan looks words up in the phrase dictionaries: build them now (once per process), so
+    // a masker made at start-up is ready before the first request instead of by it.
+    phraseDictionary();
   }
 
   /** Whether any entity is tokenized (masking then has a side effect: the vault). */

@@ -121,6 +121,10 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
     recording: () => feed?.current().effective.recording,
     identity: () => identity.identity(),
   }), log);
+  // The record's masker (and its dictionaries, ~2 MB) now, before the container entrypoint hands
+  // start-up memory back: built by the first request instead, they grow the young generation, which
+  // an idle sidecar then keeps (BENCHMARKS.md, RSS idle).
+  book.forSpec(feed?.current().effective.masking);
   for (const e of early.splice(0)) journal.skillEvent(e);
   const theJournal = journal;
   ports.journal = () => theJournal;

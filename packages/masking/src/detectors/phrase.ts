@@ -52,6 +52,9 @@ const lower = (s: string) => s.toLowerCase();
 const keysOf = (...lists: string[]): string => lists.join('|').replace(/[.,]/g, '').toLowerCase();
 const SINGLE_WORD = /(?<=^|\|)[^| ]+(?=\||$)/g;
 
+/** Whether this process has built the phrase dictionaries yet (a masker builds them when made). */
+export const phraseDictionaryReady = (): boolean => dict !== undefined;
+
 /** The phrase dictionaries (built once, on first use); exported for tests. */
 export function phraseDictionary() {
   if (dict) return dict;
