@@ -57,7 +57,8 @@ export function startReadyChild(name, command, args, { env = {}, timeoutMs = 20_
       if (process.env.BENCH_CHILD_LOG) appendFileSync(process.env.BENCH_CHILD_LOG, d);
       if (settled) return;
       buf += d;
-      const m = /READY (http:\/\/\S+)\r?\n/.exec(buf);
+      // "READY <url>", or "READY <url> <metrics-url>" (the skillgate rows: their Prometheus endpoint).
+      const m = /READY (http:\/\/\S+)(?: (http:\/\/\S+))?\r?\n/.exec(buf);
       if (!m) return;
       settled = true;
       clearTimeout(timer);
@@ -66,6 +67,7 @@ export function startReadyChild(name, command, args, { env = {}, timeoutMs = 20_
         name,
         pid: child.pid,
         url: m[1],
+        ...(m[2] ? { metricsUrl: m[2] } : {}),
         async stop() {
           if (child.exitCode !== null || child.signalCode !== null) return;
           const done = new Promise((r) => child.once('exit', r));

@@ -22,6 +22,7 @@ import { freePort, startReadyChild, pin, memoryMb } from '../lib/process.mjs';
 import { latencyClient, sampleLatency, summarise } from '../lib/latency.mjs';
 import { runWrk } from '../lib/wrk.mjs';
 import { fullSidecarEnv, deleteRedisKeys } from './full-sidecar.mjs';
+import { insideSidecar, readSidecarLatency } from '../lib/sidecar-metrics.mjs';
 import { summariseProfile, profileMarkdown } from '../lib/cpu-profile.mjs';
 import { sidecarNodeOptions } from '@skillgate/webhook/inject';
 
@@ -95,7 +96,7 @@ async function startRows(upstream) {
   }
   if (rowWanted('sidecar')) {
     const sidecar = await startReadyChild('sidecar', process.execPath, [...SIDECAR_NODE_FLAGS, join(here, 'sidecar.mjs'), upstream.url]);
-    rows.push({ key: 'sidecar', label: 'skillgate sidecar', url: sidecar.url, pid: sidecar.pid, stop: sidecar.stop, target: true });
+    rows.push({ key: 'sidecar', label: 'skillgate sidecar', url: sidecar.url, metricsUrl: sidecar.metricsUrl, pid: sidecar.pid, stop: sidecar.stop, target: true });
   }
   const notes = [];
   if (withRedis && rowWanted('sidecar-full')) {
@@ -103,7 +104,7 @@ async function startRows(upstream) {
     if (support.ok) {
       const { token, env } = fullSidecarEnv();
       const full = await startReadyChild('sidecar-full', process.execPath, [...SIDECAR_NODE_FLAGS, join(here, 'sidecar.mjs'), '--full', upstream.url], { env });
-      rows.push({ key: 'sidecar-full', label: 'skillgate sidecar, full (policy, masking, Redis)', url: full.url, pid: full.pid, stop: full.stop, target: true, redisToken: token, redisUrl: env.REDIS_URL });
+      rows.push({ key: 'sidecar-full', label: 'skillgate sidecar, full (policy, masking, Redis)', url: full.url, metricsUrl: full.metricsUrl, pid: full.pid, stop: full.stop, target: true, redisToken: token, redisUrl: env.REDIS_URL });
     } else {
       notes.push(`Full sidecar row skipped: ${support.why}.`);
       log(`full sidecar row skipped: ${support.why}`);
@@ -168,6 +169,9 @@ async function measureLatency(rows) {
     }
     log(`warm-up: ${row.key} served ${warm.samples.length} requests in ${WARMUP_S} s`);
   }
+  // The skillgate rows' own account of the measured series (their metrics, read before and after).
+  const before = new Map();
+  for (const row of rows) if (row.metricsUrl) before.set(row, await readSidecarLatency(row.metricsUrl));
   const perRound = Math.ceil(N / ROUNDS);
   for (let r = 0; r < ROUNDS; r++) {
     for (const s of series) {
@@ -175,6 +179,7 @@ async function measureLatency(rows) {
     }
     log(`latency round ${r + 1}/${ROUNDS} done`);
   }
+  for (const [row, reading] of before) row.inside = insideSidecar(reading, await readSidecarLatency(row.metricsUrl));
   for (const s of series) {
     s.client.close();
     s.row.latency ??= {};
@@ -271,6 +276,12 @@ function markdown(result) {
   }
   lines.push('');
   lines.push('The targets (issue 2) apply to the skillgate rows; the other rows are shown against them for scale. p50 ratio is the worse of JSON and SSE; p99 is the worse added p99.');
+  const inside = rows.filter((r) => r.inside?.addedUs !== undefined);
+  if (inside.length) {
+    const us = (v) => `${Math.round(v)} µs`;
+    lines.push('');
+    lines.push(`Inside the skillgate rows, by their own metrics over the measured latency series (mean per request, JSON and SSE together): ${inside.map((r) => `${r.label}: gateway-added ${us(r.inside.addedUs)}${r.inside.durableUs !== undefined ? `, of which ${us(r.inside.durableUs)} waiting for the request event to become durable (masked, sealed, written to Redis and acknowledged before the request goes upstream)` : ''}`).join('; ')}. Gateway-added is the sidecar's time from the request's arrival to its dispatch upstream plus from the upstream's response headers to its own (\`skillgate_sidecar_added_latency_seconds\`); the client's added latency above also holds the body's passage and the scheduling of four processes on one core.`);
+  }
   const errors = rows.filter((r) => r.latency.json.errors || r.latency.sse.errors);
   for (const r of errors) lines.push(`\nLatency errors on ${r.label}: JSON ${r.latency.json.errors}, SSE ${r.latency.sse.errors} (${r.latency.json.lastError ?? r.latency.sse.lastError}).`);
   for (const note of result.notes) lines.push(`\n${note}`);
@@ -375,7 +386,7 @@ async function main() {
       node: process.version,
       nginxVersion,
       params: { latencyRequests: N, warmup: WARMUP, warmupSeconds: WARMUP_S, rounds: ROUNDS, connections: CONNECTIONS, seconds: SECONDS, latencyCpu: LATENCY_CPU, loadCpu: LOAD_CPU, proxyCpu: PROXY_CPU },
-      rows: rows.map(({ stop, pid, client, redisToken, redisUrl, ...r }) => r),
+      rows: rows.map(({ stop, pid, client, redisToken, redisUrl, metricsUrl, ...r }) => r),
       notes,
       ...(profile ? { profile } : {}),
     };

@@ -1,5 +1,5 @@
 // Runs the skillgate sidecar in its own process, so the benchmark can pin it to a core and read its
-// memory. Usage: node [--expose-gc] sidecar.mjs [--full] <upstream-url>; prints `READY <claude-url>`.
+// memory. Usage: node [--expose-gc] sidecar.mjs [--full] <upstream-url>; prints `READY <claude-url> <metrics-url>`.
 //   bare:   startSidecar with its local defaults (allow-all guard, log journal), log level warn.
 //   --full: the container entrypoint's wiring (sidecarPorts from @skillgate/sidecar/wiring) over
 //           the environment (REDIS_URL, SKILLGATE_POLICY_FILE, ...): policy, masking and recording
@@ -57,7 +57,7 @@ if (process.env.BENCH_ALLOC_PROFILE) {
   allocSession.connect();
   await allocSession.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: process.env.BENCH_ALLOC_SURVIVORS !== '1' });
 }
-console.log(`READY ${sidecar.claudeUrl}`);
+console.log(`READY ${sidecar.claudeUrl} ${sidecar.metricsUrl}`);
 const stop = async () => {
   if (allocSession) {
     const { profile } = await allocSession.post('HeapProfiler.stopSampling');
