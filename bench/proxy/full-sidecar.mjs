@@ -9,11 +9,14 @@ import { policyFileAsJson } from '../lib/policy-json.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** { token, env }: the token names the run's skill, namespace, pod and Redis key prefix. */
-export function fullSidecarEnv() {
+/**
+ * { token, env }: the token names the run's skill, namespace, pod and Redis key prefix. `redisUrl`:
+ * the Redis the sidecar records to (default REDIS_URL, else the local one).
+ */
+export function fullSidecarEnv(redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379') {
   const token = `bench${randomBytes(4).toString('hex')}`;
   const env = {
-    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    REDIS_URL: redisUrl,
     SKILLGATE_SKILL: token, SKILLGATE_NAMESPACE: token, SKILLGATE_POD_NAME: token, SKILLGATE_REDIS_PREFIX: `${token}:`,
     SKILLGATE_POLICY_FILE: policyFileAsJson(resolve(process.env.BENCH_POLICY_FILE ?? join(here, 'policy.yaml')), token),
   };

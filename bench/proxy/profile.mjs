@@ -21,6 +21,9 @@ import { summariseProfile } from '../lib/cpu-profile.mjs';
 import { sidecarNodeOptions, quantityMiB } from '@skillgate/webhook/inject';
 
 const here = dirname(fileURLToPath(import.meta.url));
+// Piped into `head`, stdout closes early: carry on to the clean-up (processes, the full row's Redis
+// keys) instead of dying of EPIPE on the next line written.
+process.stdout.on('error', (err) => { if (err.code !== 'EPIPE') throw err; });
 const root = resolve(here, '../..');
 const which = process.argv[2] ?? 'full';
 const seconds = Number(process.argv[3] ?? 10);

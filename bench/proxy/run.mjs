@@ -9,7 +9,9 @@
 // Env: BENCH_N (requests per latency series, default 2000), BENCH_WARMUP_S (latency warm-up per row,
 //      default 15 s), BENCH_SECONDS (wrk seconds per row, split
 //      into interleaved rounds, default 12),
-//      REDIS_URL (implies --with-redis), BENCH_POLICY_FILE (SkillPolicy for the full sidecar row),
+//      REDIS_URL (implies --with-redis; the full row records to a redis-server of the benchmark's
+//      own on the load core when one is installed, to REDIS_URL's otherwise or with
+//      BENCH_SHARED_REDIS=1), BENCH_POLICY_FILE (SkillPolicy for the full sidecar row),
 //      BENCH_PROFILE=always|never|auto (default auto: profile when the sidecar misses a target),
 //      BENCH_ROWS=sidecar-full (only these rows, plus direct and the bare Node proxy the targets are
 //      relative to; for iterating on one row).
@@ -23,10 +25,14 @@ import { latencyClient, sampleLatency, summarise } from '../lib/latency.mjs';
 import { runWrk } from '../lib/wrk.mjs';
 import { fullSidecarEnv, deleteRedisKeys } from './full-sidecar.mjs';
 import { insideSidecar, readSidecarLatency } from '../lib/sidecar-metrics.mjs';
+import { findRedisServer, startRedis } from '../lib/redis.mjs';
 import { summariseProfile, profileMarkdown } from '../lib/cpu-profile.mjs';
 import { sidecarNodeOptions } from '@skillgate/webhook/inject';
 
 const here = dirname(fileURLToPath(import.meta.url));
+// Piped into `head`, stdout closes early: carry on to the clean-up (processes, the full row's Redis
+// keys) instead of dying of EPIPE on the next line written.
+process.stdout.on('error', (err) => { if (err.code !== 'EPIPE') throw err; });
 const root = resolve(here, '../..');
 const resultsDir = join(root, 'bench/results');
 const argv = new Set(process.argv.slice(2));
@@ -81,7 +87,7 @@ function fullSidecarSupport() {
 // The sidecar rows run with the node options the injector gives a sidecar (no memory limit here).
 const SIDECAR_NODE_FLAGS = sidecarNodeOptions(undefined).split(' ');
 
-async function startRows(upstream) {
+async function startRows(upstream, redis) {
   const rows = [];
   rows.push({ key: 'direct', label: 'direct to upstream (the limit)', url: upstream.url, pid: undefined });
   const nginxBin = findNginx();
@@ -102,9 +108,10 @@ async function startRows(upstream) {
   if (withRedis && rowWanted('sidecar-full')) {
     const support = fullSidecarSupport();
     if (support.ok) {
-      const { token, env } = fullSidecarEnv();
+      const { token, env } = fullSidecarEnv(redis.url);
       const full = await startReadyChild('sidecar-full', process.execPath, [...SIDECAR_NODE_FLAGS, join(here, 'sidecar.mjs'), '--full', upstream.url], { env });
-      rows.push({ key: 'sidecar-full', label: 'skillgate sidecar, full (policy, masking, Redis)', url: full.url, metricsUrl: full.metricsUrl, pid: full.pid, stop: full.stop, target: true, redisToken: token, redisUrl: env.REDIS_URL });
+      // Keys in a shared Redis are deleted after the run; a private one goes with its process.
+      rows.push({ key: 'sidecar-full', label: 'skillgate sidecar, full (policy, masking, Redis)', url: full.url, metricsUrl: full.metricsUrl, pid: full.pid, stop: full.stop, target: true, ...(redis.shared ? { redisToken: token, redisUrl: env.REDIS_URL } : {}) });
     } else {
       notes.push(`Full sidecar row skipped: ${support.why}.`);
       log(`full sidecar row skipped: ${support.why}`);
@@ -255,7 +262,8 @@ function markdown(result) {
   lines.push(`Upstream: nginx ${result.nginxVersion} serving a fixed Messages JSON (${bodies.json.length} B) and the \`basic_response\` SSE fixture (${bodies.sse.length} B, 10 events). ` +
     `Latency: ${N} sequential requests per series after a ${WARMUP_S} s warm-up per row (JSON and SSE alternating, at least ${WARMUP} each: the full sidecar's JIT compiles settle after ~20,000 requests), one keep-alive connection, client/upstream/proxy on CPU ${LATENCY_CPU}, series interleaved in ${ROUNDS} rounds; "added" = row − direct at the same percentile (SSE: time to the last byte of the stream). ` +
     `Throughput: wrk, ${CONNECTIONS} connections, non-streaming, ${LOAD_ROUNDS} rounds of ${Math.max(1, Math.round(SECONDS / LOAD_ROUNDS))} s per row after a warm-up, rows interleaved, median round shown; wrk + upstream on CPU ${LOAD_CPU}, proxy on CPU ${PROXY_CPU}. ` +
-    `RSS: VmRSS of the proxy process (nginx: master + worker) after start-up and two requests (idle), right after the load, and once quiet after it (${QUIET_WAIT_S} s later; the skillgate rows are first told to run the hand-back they run after 5 minutes without requests); "anon" is RssAnon, the part not backed by the shared binary.`);
+    `RSS: VmRSS of the proxy process (nginx: master + worker) after start-up and two requests (idle), right after the load, and once quiet after it (${QUIET_WAIT_S} s later; the skillgate rows are first told to run the hand-back they run after 5 minutes without requests); "anon" is RssAnon, the part not backed by the shared binary.` +
+    (result.redis ? ` Redis (the full row's record and rate limits): ${result.redis.shared ? 'the machine\'s shared Redis (REDIS_URL), placed by the scheduler' : `a redis-server ${result.redis.version} of the benchmark's own, configured as the machine's (no RDB, no AOF), on CPU ${result.redis.cpu} throughout: the sidecar's Redis is another service (in a cluster, on another node), never on the proxy's core`}.` : ''));
   lines.push('');
   lines.push(`| | added p50 JSON | added p99 JSON | added p50 SSE | added p99 SSE | req/s @32 | RSS idle | RSS after load | RSS after load, quiet | p50 ≤ 2.5× bare | p99 ≤ 2 ms | req/s ≥ ½ bare | RSS idle ≤ 60 MB |`);
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|:-:|:-:|');
@@ -310,18 +318,18 @@ async function profileUnderLoad(name, script, args, upstream, dir, env = {}, nod
  * Profile the sidecar and, as the baseline, the bare Node proxy under the same load. The full sidecar
  * (policy, masking, Redis) is the one profiled when its row runs: the targets are about it.
  */
-async function profileSidecar(upstream, rows) {
+async function profileSidecar(upstream, rows, redis) {
   const dir = join(resultsDir, 'proxy-profile');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const fullRow = rows.find((r) => r.key === 'sidecar-full');
   let sidecar;
   if (fullRow) {
-    const { token, env } = fullSidecarEnv();
+    const { token, env } = fullSidecarEnv(redis.url);
     try {
       sidecar = await profileUnderLoad('sidecar-full', join(here, 'sidecar.mjs'), ['--full'], upstream, dir, env, SIDECAR_NODE_FLAGS);
     } finally {
-      cleanupRedis({ redisToken: token, redisUrl: env.REDIS_URL });
+      if (redis.shared) cleanupRedis({ redisToken: token, redisUrl: env.REDIS_URL });
     }
     sidecar.subject = 'full sidecar (policy, masking, Redis)';
   } else {
@@ -354,8 +362,17 @@ async function main() {
   const started = [upstream];
   let rows = [];
   let notes = [];
+  // The full rows' Redis: one of the benchmark's own on the load generator's core (bench/lib/redis.mjs),
+  // or, without redis-server or with BENCH_SHARED_REDIS=1, the one REDIS_URL names, where it runs.
+  let redis;
+  if (withRedis && rowWanted('sidecar-full')) {
+    const bin = process.env.BENCH_SHARED_REDIS ? undefined : findRedisServer();
+    redis = bin ? await startRedis(bin, LOAD_CPU) : { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', shared: true };
+    if (redis.stop) started.push(redis); // stopped after the rows: a full sidecar writes a last checkpoint as it closes
+    log(redis.shared ? `full sidecar rows record to the shared Redis at ${redis.url}` : `full sidecar rows record to a private Redis ${redis.version} at ${redis.url}, on CPU ${LOAD_CPU}`);
+  }
   try {
-    ({ rows, notes } = await startRows(upstream));
+    ({ rows, notes } = await startRows(upstream, redis));
     started.push(...rows.filter((r) => r.stop));
     for (const row of rows) await checkRow(row);
     for (const row of rows) if (row.pid) row.memIdle = memoryMb(row.pid);
@@ -379,13 +396,14 @@ async function main() {
     let profile;
     if (profileMode === 'always' || (profileMode === 'auto' && missed.length)) {
       log('profiling the sidecar under load (node --cpu-prof)');
-      profile = await profileSidecar(upstream, rows);
+      profile = await profileSidecar(upstream, rows, redis);
     }
     const result = {
       date: new Date().toISOString(),
       node: process.version,
       nginxVersion,
       params: { latencyRequests: N, warmup: WARMUP, warmupSeconds: WARMUP_S, rounds: ROUNDS, connections: CONNECTIONS, seconds: SECONDS, latencyCpu: LATENCY_CPU, loadCpu: LOAD_CPU, proxyCpu: PROXY_CPU },
+      ...(redis ? { redis: redis.shared ? { shared: true } : { version: redis.version, cpu: LOAD_CPU } } : {}),
       rows: rows.map(({ stop, pid, client, redisToken, redisUrl, metricsUrl, ...r }) => r),
       notes,
       ...(profile ? { profile } : {}),
