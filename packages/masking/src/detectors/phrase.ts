@@ -10,7 +10,7 @@ import { CONTEXT, lookback } from './context.js';
 import { dateExists } from './numeric.js';
 
 let dict: {
-  first: Set<string>; last: Set<string>; places: Set<string>; placeWords: Set<string>; suffixes: Set<string>; major: Set<string>;
+  first: Set<string>; last: Set<string>; places: Set<string>; suffixes: Set<string>; major: Set<string>;
   maxPlaceWords: number;
 } | undefined;
 
@@ -50,7 +50,17 @@ const STATE_ABBR = new Set('AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY L
 // node binary's compiler pages resident in a pod that may never get busy.
 const lower = (s: string) => s.toLowerCase();
 const keysOf = (...lists: string[]): string => lists.join('|').replace(/[.,]/g, '').toLowerCase();
-const SINGLE_WORD = /(?<=^|\|)[^| ]+(?=\||$)/g;
+
+/**
+ * The entries of a '|'-joined list, each a string of its own. split() returns entries of 13 or more
+ * characters as slices of the list, and those slices keep the whole lower-cased list alive (~0.3 MB
+ * over the dictionaries, for the sidecar's life); JSON.parse copies every entry. The generated
+ * lists hold nothing JSON would read differently; a list that did is split.
+ */
+function entries(joined: string): string[] {
+  if (/["\\\u0000-\u001f]/.test(joined)) return joined.split('|');
+  return JSON.parse(`["${joined.replaceAll('|', '","')}"]`) as string[];
+}
 
 /** Whether this process has built the phrase dictionaries yet (a masker builds them when made). */
 export const phraseDictionaryReady = (): boolean => dict !== undefined;
@@ -65,10 +75,11 @@ export function phraseDictionary() {
     if (new RegExp(`(?<=^|\\|)[^| ]*(?: [^| ]*){${n - 1}}`).test(placeKeys)) { maxPlaceWords = n; break; }
   }
   dict = {
-    first: new Set(FIRST_NAMES.toLowerCase().split('|')),
-    last: new Set(SURNAMES.toLowerCase().split('|')),
-    places: new Set(placeKeys.split('|')),
-    placeWords: new Set(placeKeys.match(SINGLE_WORD)),
+    first: new Set(entries(FIRST_NAMES.toLowerCase())),
+    last: new Set(entries(SURNAMES.toLowerCase())),
+    // A word's key is one word (no spaces), so "is this word a place" is places.has(key): no set
+    // of the one-word places is kept beside it.
+    places: new Set(entries(placeKeys)),
     major: new Set(keysOf(COUNTRIES, US_STATES, EXTRA_PLACES).split('|')),
     maxPlaceWords,
     suffixes: new Set([STREET_SUFFIXES, 'St|Ave|Rd|Blvd|Ln|Dr|Ct|Pl|Pkwy|Hwy|Sq|Ter|Cir|Strasse|Straße|Rue|Calle|Via|Way|Close|Crescent|Gardens|Grove|Mews|Row|Walk|Square|Terrace|Hill|Green|Park|Place|Lane|Drive|Court|Road|Street|Avenue|Boulevard'].join('|').toLowerCase().split('|')),
@@ -270,7 +281,7 @@ function personAt(text: string, words: Word[], i: number, used: boolean[], d: No
   }
   if ((isFirst || isLast) && common && nextKnown) return { from: i, end: extendName(text, words, i, used, d, false), strong: true };
   if (isLast && !common && isContextual()) return { from: i, end: extendName(text, words, i, used, d, false), strong: true };
-  if (!common && w.text.length > 1 && isContextual() && !d.placeWords.has(k) && !sentenceStartAfterContext(ctxOf())) {
+  if (!common && w.text.length > 1 && isContextual() && !d.places.has(k) && !sentenceStartAfterContext(ctxOf())) {
     // unknown capitalised word right after a person context ("Dear Xyzzy Plugh")
     if (nextName && !COMMON.has(nextName.key)) return { from: i, end: extendName(text, words, i, used, d, false), strong: true };
   }
@@ -293,7 +304,7 @@ function extendName(text: string, words: Word[], i: number, used: boolean[], d: 
     if (gap !== ' ' && !initialGap) break;
     if (PARTICLES.has(w.key)) continue;
     if (!isCap(w) || COMMON.has(w.key)) break;
-    if (d.placeWords.has(w.key) && !d.last.has(w.key) && !d.first.has(w.key)) break;
+    if (d.places.has(w.key) && !d.last.has(w.key) && !d.first.has(w.key)) break;
     end = j;
     if (afterTitle && j - i >= 2) break;
   }
