@@ -236,10 +236,13 @@ function evaluate(rows) {
     const p50Ratio = Math.max(row.added.json.p50 / bare.added.json.p50, row.added.sse.p50 / bare.added.sse.p50);
     const p99Worst = Math.max(row.added.json.p99, row.added.sse.p99);
     const rpsRatio = row.throughput.rps / bare.throughput.rps;
+    // Round by round against the bare proxy's same round (rows alternate within a round): the spread
+    // says how far a pass or a miss is from the line on this machine.
+    const roundRatios = row.throughput.rounds.map((rps, i) => rps / bare.throughput.rounds[i]);
     row.targets = {
       p50: { pass: p50Ratio <= 2.5, value: p50Ratio, text: `${p50Ratio.toFixed(1)}× bare` },
       p99: { pass: p99Worst <= 2000, value: p99Worst, text: `${fmtUs(p99Worst)}` },
-      rps: { pass: rpsRatio >= 0.5, value: rpsRatio, text: `${rpsRatio.toFixed(2)}× bare` },
+      rps: { pass: rpsRatio >= 0.5, value: rpsRatio, rounds: roundRatios, text: `${rpsRatio.toFixed(2)}× bare${row.target ? `; rounds ${roundRatios.map((r) => r.toFixed(2)).join(', ')}` : ''}` },
       rss: { pass: row.memIdle.rss <= 60, value: row.memIdle.rss, text: `${row.memIdle.rss.toFixed(0)} MB` },
     };
   }
@@ -261,7 +264,7 @@ function markdown(result) {
   const lines = [];
   lines.push(`Upstream: nginx ${result.nginxVersion} serving a fixed Messages JSON (${bodies.json.length} B) and the \`basic_response\` SSE fixture (${bodies.sse.length} B, 10 events). ` +
     `Latency: ${N} sequential requests per series after a ${WARMUP_S} s warm-up per row (JSON and SSE alternating, at least ${WARMUP} each: the full sidecar's JIT compiles settle after ~20,000 requests), one keep-alive connection, client/upstream/proxy on CPU ${LATENCY_CPU}, series interleaved in ${ROUNDS} rounds; "added" = row − direct at the same percentile (SSE: time to the last byte of the stream). ` +
-    `Throughput: wrk, ${CONNECTIONS} connections, non-streaming, ${LOAD_ROUNDS} rounds of ${Math.max(1, Math.round(SECONDS / LOAD_ROUNDS))} s per row after a warm-up, rows interleaved, median round shown; wrk + upstream on CPU ${LOAD_CPU}, proxy on CPU ${PROXY_CPU}. ` +
+    `Throughput: wrk, ${CONNECTIONS} connections, non-streaming, ${LOAD_ROUNDS} rounds of ${Math.max(1, Math.round(SECONDS / LOAD_ROUNDS))} s per row after a warm-up, rows interleaved, median round shown (the skillgate rows' target cell also gives each round against the bare proxy's same round); wrk + upstream on CPU ${LOAD_CPU}, proxy on CPU ${PROXY_CPU}. ` +
     `RSS: VmRSS of the proxy process (nginx: master + worker) after start-up and two requests (idle), right after the load, and once quiet after it (${QUIET_WAIT_S} s later; the skillgate rows are first told to run the hand-back they run after 5 minutes without requests); "anon" is RssAnon, the part not backed by the shared binary.` +
     (result.redis ? ` Redis (the full row's record and rate limits): ${result.redis.shared ? 'the machine\'s shared Redis (REDIS_URL), placed by the scheduler' : `a redis-server ${result.redis.version} of the benchmark's own, configured as the machine's (no RDB, no AOF), on CPU ${result.redis.cpu} throughout: the sidecar's Redis is another service (in a cluster, on another node), never on the proxy's core`}.` : ''));
   lines.push('');
