@@ -319,6 +319,7 @@ describe('CRDs: schema, CEL and the SkillPolicy webhook', () => {
     ['a negative rate limit (schema minimum)', { rateLimits: { requestsPerMinute: 0 } }, /requestsPerMinute.*should be greater than or equal to 1/],
     ['an unknown field (structural schema, strict field validation)', { masks: {} }, /unknown field "spec\.masks"/],
     ['a custom entity regex that does not compile (webhook)', { masking: { custom: [{ name: 'TICKET', pattern: 'TCK-([0-9]+' }] } }, /skillpolicies\.validate\.skillgate\.dev.*pattern "TCK-\(\[0-9\]\+" does not compile/],
+    ['a custom entity pattern the masker would refuse (webhook, by the masker\'s rules)', { masking: { custom: [{ name: 'EMPLOYEE_ID', pattern: '^EMP-[0-9]+$' }] } }, /skillpolicies\.validate\.skillgate\.dev.*anchors \^ and \$ are not allowed/],
     ['an approval pattern that does not compile (webhook)', { approval: { rules: [{ name: 'r', when: { patterns: ['*.sql'] } }] } }, /when\.patterns\[0\] "\*\.sql" does not compile/],
     ['a masking entry for an unknown entity type (webhook)', { masking: { entities: [{ type: 'PASSPORT' }] } }, /unknown entity type PASSPORT/],
     ['an unknown time zone (webhook)', { schedule: { windows: [{ start: '08:00', end: '18:00', timeZone: 'Mars/Olympus' }] } }, /unknown time zone Mars\/Olympus/],

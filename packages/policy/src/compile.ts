@@ -4,6 +4,8 @@
 import type { ApprovalRule, SkillPolicy } from '@skillgate/api';
 import { compileDomains, compileGlobs, type GlobSet } from './glob.js';
 import { compileWindow, type CompiledWindow } from './schedule.js';
+// The custom-entity rules alone (the masking package's index loads its dictionaries and detectors).
+import { validateCustomEntity } from '@skillgate/masking/detectors/custom';
 
 export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 300;
 
@@ -140,10 +142,10 @@ export function compilePolicy(p: SkillPolicy): CompiledPolicy {
   }
   const mode = spec.masking?.mode;
   if (mode !== undefined && !['record', 'request', 'response', 'both', 'tokenize'].includes(mode)) problems.push(`spec.masking.mode: unknown mode ${mode}`);
+  // Custom entities by the masker's own rules (RE2 syntax, no anchors or nested quantifiers...): a
+  // policy the masker cannot run is refused here, with the reason, not at its first request.
   for (const [i, c] of (spec.masking?.custom ?? []).entries()) {
-    if (c.pattern !== undefined) {
-      try { new RegExp(c.pattern, 'u'); } catch (err) { problems.push(`spec.masking.custom[${i}].pattern: ${(err as Error).message}`); }
-    }
+    for (const problem of validateCustomEntity(c)) problems.push(`spec.masking.custom[${i}].${problem.field}: ${problem.message}`);
   }
   const defaultTimeout = spec.approval?.defaultTimeoutSeconds ?? DEFAULT_APPROVAL_TIMEOUT_SECONDS;
   if (!(defaultTimeout > 0)) problems.push('spec.approval.defaultTimeoutSeconds: must be > 0');

@@ -132,6 +132,8 @@ describe('validating a policy', () => {
     ['a malformed clock time is reported', { schedule: { windows: [{ start: '9am', end: '17:00' }] } }, /HH:MM/],
     ['an approval rule without conditions would hold everything and is refused', { approval: { rules: [{ name: 'r', when: {} }] } }, /at least one condition/],
     ['a zero rate limit is refused', { rateLimits: { requestsPerMinute: 0 } }, /rateLimits\.requestsPerMinute/],
+    ['a custom entity the masker cannot run is refused, by its rules', { masking: { custom: [{ name: 'EMPLOYEE_ID', pattern: '^EMP-[0-9]+$' }] } }, /spec\.masking\.custom\[0\]\.pattern: anchors/],
+    ['a custom entity pattern in a syntax RE2 lacks is refused', { masking: { custom: [{ name: 'EMPLOYEE_ID', pattern: 'EMP-(?=[0-9])' }] } }, /spec\.masking\.custom\[0\]\.pattern: lookahead/],
   ] as const)('%s', (_name, spec, problem) => {
     const p = policy('bad', spec as SkillPolicy['spec']);
     expect(policyProblems(p).join('\n')).toMatch(problem);

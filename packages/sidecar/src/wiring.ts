@@ -123,7 +123,8 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
   }), log);
   // The record's masker (and its dictionaries, ~2 MB) now, before the container entrypoint hands
   // start-up memory back: built by the first request instead, they grow the young generation, which
-  // an idle sidecar then keeps (BENCHMARKS.md, RSS idle).
+  // an idle sidecar then keeps (BENCHMARKS.md, RSS idle). A policy in force has compiled, and
+  // compiling checks its custom entities by the masker's rules, so its masker can be made.
   book.forSpec(feed?.current().effective.masking);
   for (const e of early.splice(0)) journal.skillEvent(e);
   const theJournal = journal;

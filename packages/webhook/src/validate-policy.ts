@@ -1,17 +1,15 @@
 // SkillPolicy validation beyond what the CRD schema can say: regular expressions must compile (and
 // stay inside the RE2-like subset the masking engine promises: no backreferences, no lookaround),
-// and every reference must resolve (entity types, time zones, approval rule names). Pure; must never
-// accept a policy the sidecar would fail to load, since a policy that does not load protects nothing.
+// custom masking entities must be ones the masker can run (its own rules), and every reference must
+// resolve (entity types, time zones, approval rule names). Pure; must never accept a policy the
+// sidecar would fail to load, since a policy that does not load protects nothing.
 import type { SkillPolicy, SkillPolicySpec } from '@skillgate/api';
+// Subpaths: the masking package's index would load its dictionaries and detectors as well.
+import { ENTITY_TYPES } from '@skillgate/masking/entities';
+import { validateCustomEntity } from '@skillgate/masking/detectors/custom';
 
-/**
- * Entity types the masking engine detects (CONTRACT.md; Presidio's names). Kept here until
- * @skillgate/masking exports its own list; custom entities of a policy add to it.
- */
-export const KNOWN_ENTITY_TYPES: ReadonlySet<string> = new Set([
-  'EMAIL_ADDRESS', 'PHONE_NUMBER', 'CREDIT_CARD', 'IBAN_CODE', 'US_SSN', 'US_ITIN', 'ABA_ROUTING_NUMBER',
-  'US_BANK_NUMBER', 'IP_ADDRESS', 'MAC_ADDRESS', 'CRYPTO', 'DATE_OF_BIRTH', 'PERSON', 'LOCATION', 'SECRET',
-]);
+/** Entity types the masking engine detects (CONTRACT.md; Presidio's names); custom entities of a policy add to it. */
+export const KNOWN_ENTITY_TYPES: ReadonlySet<string> = new Set(ENTITY_TYPES);
 
 /** Server tool families a policy may name (the Messages API's server tools). Unknown ones are a warning, not an error. */
 export const KNOWN_SERVER_TOOLS: ReadonlySet<string> = new Set([
@@ -56,9 +54,13 @@ export function validateSkillPolicySpec(spec: SkillPolicySpec): PolicyVerdict {
     if (customNames.has(c.name)) violations.push(`${at}: the name ${c.name} is used twice; custom entity names must be unique`);
     customNames.add(c.name);
     if ((c.pattern === undefined) === (c.keywords === undefined)) violations.push(`${at}: give exactly one of pattern or keywords`);
-    if (c.pattern !== undefined) {
-      const p = regexProblem(c.pattern);
-      if (p) violations.push(`${at}: pattern ${JSON.stringify(c.pattern)} does not compile: ${p}`);
+    const compileProblem = c.pattern !== undefined ? regexProblem(c.pattern) : undefined;
+    if (compileProblem) violations.push(`${at}: pattern ${JSON.stringify(c.pattern)} does not compile: ${compileProblem}`);
+    // The masker's own rules beyond compiling (anchors, nested quantifiers, empty matches, name and
+    // keyword form); what the checks above already said is not said twice.
+    for (const problem of validateCustomEntity(c)) {
+      if (problem.field === 'pattern' && (compileProblem || c.pattern === undefined)) continue;
+      violations.push(problem.field === 'pattern' ? `${at}: pattern ${JSON.stringify(c.pattern)}: ${problem.message}` : `${at}: ${problem.message}`);
     }
   });
   const entityKnown = (t: string) => KNOWN_ENTITY_TYPES.has(t) || customNames.has(t);

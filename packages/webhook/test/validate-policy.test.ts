@@ -16,6 +16,18 @@ describe('validateSkillPolicy', () => {
     expect(v({ masking: { custom: [{ name: 'TICKET', pattern: 'TCK-([0-9]+' }] } }).violations.join()).toMatch(/spec\.masking\.custom\[0\] \(TICKET\): pattern "TCK-\(\[0-9\]\+" does not compile/);
   });
 
+  test.each([
+    ['anchors', { name: 'EMPLOYEE_ID', pattern: '^EMP-[0-9]{6}$' }, /pattern "\^EMP-\[0-9\]\{6\}\$": anchors \^ and \$ are not allowed/],
+    ['a nested quantifier', { name: 'TICKET', pattern: '(?:TCK-[0-9]+)+' }, /nested quantifiers/],
+    ['a pattern matching the empty string', { name: 'TICKET', pattern: '[0-9]*' }, /matches the empty string/],
+    ['a name that is not UPPER_SNAKE_CASE', { name: 'ticket', pattern: 'TCK-[0-9]+' }, /name must be UPPER_SNAKE_CASE/],
+    ['a keyword with a tab', { name: 'CODENAME', keywords: ['blue\tsky'] }, /not tabs, newlines or runs of spaces/],
+  ])('a custom entity the masker would refuse is rejected at admission: %s', (_what, entity, why) => {
+    const r = v({ masking: { custom: [entity] } });
+    expect(r.allowed).toBe(false);
+    expect(r.violations.join('\n')).toMatch(why);
+  });
+
   test('lookaround and backreferences are rejected: the masking engine promises linear-time regexes', () => {
     expect(regexProblem('(?<=user:)\\w+')).toMatch(/lookaround/);
     expect(regexProblem('(a)\\1')).toMatch(/backreferences/);
@@ -28,7 +40,7 @@ describe('validateSkillPolicy', () => {
 
   test('unknown entity types in masking and approval findings are dangling references', () => {
     const r = v({ masking: { entities: [{ type: 'EMAIL' }] }, approval: { rules: [{ name: 'r', when: { findings: [{ type: 'PASSPORT' }] } }] } });
-    expect(r.violations.join('\n')).toMatch(/unknown entity type EMAIL .*known: EMAIL_ADDRESS/);
+    expect(r.violations.join('\n')).toMatch(/unknown entity type EMAIL .*known: .*EMAIL_ADDRESS/);
     expect(r.violations.join('\n')).toMatch(/names unknown entity type PASSPORT/);
   });
 
