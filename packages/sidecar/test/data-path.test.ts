@@ -18,8 +18,9 @@ interface Answer { status: number; headers: http.IncomingHttpHeaders; body: Buff
 
 function call(base: string, opts: { method?: string; path?: string; headers?: Record<string, string | string[]>; body?: string | Buffer; agent?: http.Agent }): Promise<Answer> {
   return new Promise((resolvePromise, reject) => {
-    const u = new URL(opts.path ?? '/v1/messages', base);
-    const req = http.request(u, { method: opts.method ?? 'POST', headers: opts.headers ?? {}, agent: opts.agent ?? false }, (res) => {
+    // The path goes on the wire as given (new URL() would resolve dot segments first).
+    const u = new URL(base);
+    const req = http.request({ hostname: u.hostname, port: u.port, path: opts.path ?? '/v1/messages', method: opts.method ?? 'POST', headers: opts.headers ?? {}, agent: opts.agent ?? false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolvePromise({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
@@ -209,6 +210,16 @@ describe('the sidecar data path', () => {
     expect(res.status).toBe(404);
     expect(JSON.parse(res.body.toString()).error.type).toBe('not_found_error');
   });
+
+  it.each(['/v1/x/../messages', '/v1/./messages', '/v1/%6Dessages', '/v1//messages', '/v1/messages/', '/v1/messages%2F..'])(
+    'refuses %s, a path a server could read as another, and forwards nothing', async (path) => {
+      const before = upstream.received.length;
+      const res = await call(sidecar.claudeUrl, { path, headers: { 'content-type': 'application/json' }, body: messages() });
+      expect(res.status).toBe(400);
+      expect(res.headers['x-skillgate-error']).toBe('SG_BAD_REQUEST');
+      expect(JSON.parse(res.body.toString()).error.message).toMatch(/plain form/);
+      expect(upstream.received.length).toBe(before);
+    });
 
   it('forwards unknown /v1 paths as an open list', async () => {
     upstream.queue({ chunks: ['{"data":[]}'], headers: { 'content-type': 'application/json' } });

@@ -58,3 +58,22 @@ export function classifyRoute(method: string, url: string): Route {
   if (path.startsWith('/v1/skills')) return route('skills', hasBody ? 'stream' : 'none', LIMITS.files);
   return route('other_v1', hasBody ? 'stream' : 'none', LIMITS.messages);
 }
+
+// Characters Claude API paths are made of (RFC 3986's unreserved set, and '/' between segments).
+const PATH_CHARS = /^[A-Za-z0-9._~/-]*$/;
+
+/**
+ * Why a gateway that decides by a path's text must not forward `path` (the part before '?'), or
+ * undefined when it may. The route, the policy and masking are chosen from the path as written; a
+ * server that normalises paths could read "/v1/x/../messages", "/v1/%6Dessages", "/v1//messages" or
+ * "/v1/messages/" as /v1/messages, which would then skip inspection as an unknown route. So a path
+ * that is not in the one form Claude API paths take is refused: percent-encoding or characters
+ * outside the unreserved set, empty segments, "." or ".." segments, a trailing slash.
+ */
+export function pathProblem(path: string): string | undefined {
+  if (!PATH_CHARS.test(path)) return 'it has percent-encoding or characters Claude API paths do not use';
+  if (path.includes('//')) return 'it has an empty segment (//)';
+  if (/\/\.\.?(?:\/|$)/.test(path)) return 'it has a "." or ".." segment';
+  if (path.length > 1 && path.endsWith('/')) return 'it ends in a slash';
+  return undefined;
+}
