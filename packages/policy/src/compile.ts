@@ -20,7 +20,7 @@ export interface CompiledRule {
   mcpServers?: boolean;
   fetchDomains?: GlobSet;
   findings?: Array<{ type: string; min: number }>;
-  /** Case-insensitive alternation of the keywords ('gi'); word boundaries are checked on each hit. */
+  /** Case-insensitive alternation of the keywords, matched on word boundaries (letters, digits, _). */
   keywords?: RegExp;
   patterns?: RegExp[];
   inputTokensOver?: number;
@@ -84,7 +84,9 @@ function compileRule(policy: string, rule: ApprovalRule, defaultTimeout: number,
   if (w.fetchDomains) out.fetchDomains = compileDomains(w.fetchDomains);
   if (w.findings) out.findings = w.findings.map((f) => ({ type: f.type, min: f.min ?? 1 }));
   if (w.keywords?.length) {
-    out.keywords = new RegExp(keywordAlternation(w.keywords), 'gi');
+    // Word boundaries inside the expression, so that when one keyword's match is not a whole word
+    // the engine still tries the others at the same place ("pass" must not hide "password").
+    out.keywords = new RegExp(`(?<![\\p{L}\\p{N}_])(?:${keywordAlternation(w.keywords)})(?![\\p{L}\\p{N}_])`, 'iu');
   }
   if (w.patterns?.length) {
     out.patterns = [];

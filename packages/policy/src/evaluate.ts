@@ -127,19 +127,9 @@ export function newScratch(prefilter: EffectivePolicy['prefilter'] = {}): Scratc
   return { prefilter, patterns: new Map() };
 }
 
-const WORD_CHAR = /[\p{L}\p{N}_]/u;
-
-/** The first keyword of `re` found in `text` on word boundaries. */
+/** The first keyword of `re` (compile.ts: boundaries included) found in `text`. */
 function findKeyword(re: RegExp, text: string): string | undefined {
-  re.lastIndex = 0;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    const i = m.index;
-    const before = i === 0 ? '' : text[i - 1]!;
-    const after = text[i + m[0].length] ?? '';
-    if ((before === '' || !WORD_CHAR.test(before)) && (after === '' || !WORD_CHAR.test(after))) return m[0].toLowerCase();
-    re.lastIndex = i + 1;
-  }
-  return undefined;
+  return re.exec(text)?.[0].toLowerCase();
 }
 
 /**

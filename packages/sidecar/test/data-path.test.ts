@@ -63,6 +63,15 @@ describe('the sidecar data path', () => {
     expect(JSON.stringify(seen.rawHeaders)).not.toContain('skill-bearer');
   });
 
+  it('asks the upstream for an uncompressed answer and answers 100-continue itself (the head leaves only once the record holds the request)', async () => {
+    upstream.queue({ chunks: ['{"id":"msg_1"}'], headers: { 'content-type': 'application/json' } });
+    const res = await call(sidecar.claudeUrl, { headers: { 'content-type': 'application/json', 'accept-encoding': 'gzip, deflate, br', expect: '100-continue' }, body: messages() });
+    expect(res.status).toBe(200);
+    const seen = upstream.received.at(-1)!;
+    expect(seen.headers['accept-encoding']).toBeUndefined();
+    expect(seen.headers.expect).toBeUndefined();
+  });
+
   it('forwards anthropic-version, repeated anthropic-beta headers and the query string verbatim', async () => {
     upstream.queue({});
     await call(sidecar.claudeUrl, {

@@ -10,8 +10,19 @@ export const HOP_BY_HOP = new Set([
 ]);
 
 /**
- * Request headers to send upstream: the client's, minus credentials, hop-by-hop and host, plus the
- * upstream credential. `anthropic-beta` and X-Stainless-* pass verbatim (repeats kept as sent).
+ * Request headers a gateway that inspects bodies does not pass on. `accept-encoding`: asked for
+ * compression, the upstream would send bytes the record, masking and the batch rewrite cannot read
+ * (the hop to the skill is loopback, where compression buys nothing), so the upstream answers in
+ * identity encoding. `expect`: Node's server answers a skill's 100-continue itself; sent upstream,
+ * it makes Node's client write the request head as soon as a connection is assigned, before the
+ * request's record is durable.
+ */
+export const NOT_FORWARDED = new Set(['accept-encoding', 'expect']);
+
+/**
+ * Request headers to send upstream: the client's, minus credentials, hop-by-hop headers, host and
+ * NOT_FORWARDED, plus the upstream credential. `anthropic-beta` and X-Stainless-* pass verbatim
+ * (repeats kept as sent).
  */
 export function upstreamRequestHeaders(
   incoming: IncomingHttpHeaders,
@@ -21,7 +32,7 @@ export function upstreamRequestHeaders(
   const connectionListed = listedInConnection(incoming.connection);
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined) continue;
-    if (CREDENTIAL_HEADERS.has(name) || HOP_BY_HOP.has(name) || name === 'host' || connectionListed.has(name)) continue;
+    if (CREDENTIAL_HEADERS.has(name) || HOP_BY_HOP.has(name) || NOT_FORWARDED.has(name) || name === 'host' || connectionListed.has(name)) continue;
     out[name] = value;
   }
   if (credential.apiKey) out['x-api-key'] = credential.apiKey;

@@ -164,10 +164,13 @@ async function bufferedBack(
     }
     chunks.push(chunk);
   }
-  const out = rewrite(Buffer.concat(chunks, size));
+  const body = Buffer.concat(chunks, size);
+  const out = rewrite(body);
   const headers = clientResponseHeaders(upstreamRes.headers);
   headers['content-length'] = String(out.length);
-  delete headers['content-encoding'];
+  // A rewritten body is plain text; one returned as it came keeps its encoding (the upstream is
+  // asked for none, but an encoded answer must not lose the header that says how to read it).
+  if (out !== body) delete headers['content-encoding'];
   x.res.writeHead(x.upstreamStatus!, headers);
   observeAddedLatency(x, ctx);
   x.bytesOut += out.length;
