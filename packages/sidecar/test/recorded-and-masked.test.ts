@@ -127,6 +127,12 @@ describe('response mode', () => {
     expect(text).not.toContain(EMAIL);
     expect(text).toContain('[EMAIL_ADDRESS]');
   });
+
+  it('still points a batch results_url back through the sidecar', async () => {
+    const batch = await r.client.messages.batches.create({ requests: [{ custom_id: 'a', params: { model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] } }] });
+    const ended = await r.client.messages.batches.retrieve(batch.id);
+    expect(ended.results_url).toBe(`${r.sidecar.claudeUrl}/v1/messages/batches/${batch.id}/results`);
+  });
 });
 
 describe('tokenize mode', () => {

@@ -16,10 +16,12 @@ export async function respond(x: Exchange, ctx: SidecarContext, upstreamRes: Inc
   ctx.journal.responseHead(x, upstreamRes.headers, isSse);
   if (isSse) return streamBack(x, ctx, upstreamRes, verdict);
   if (x.res.headersSent) return errorIntoOpenStream(x, upstreamRes);
-  if (verdict.responseFilter && contentType.includes('json')) return bufferedBack(x, ctx, upstreamRes, (b) => verdict.responseFilter!.body(b));
+  // Batch objects first, in every masking mode: they carry no message content to mask, and a
+  // results_url left on the upstream would send the SDK (and its credential) around the sidecar.
   if ((x.route.kind === 'batch' || x.route.kind === 'batch_create') && contentType.includes('json')) {
     return bufferedBack(x, ctx, upstreamRes, (b) => rewriteResultsUrls(b, x, ctx));
   }
+  if (verdict.responseFilter && contentType.includes('json')) return bufferedBack(x, ctx, upstreamRes, (b) => verdict.responseFilter!.body(b));
   return pipeBack(x, ctx, upstreamRes);
 }
 
