@@ -81,18 +81,34 @@ class Walker {
   }
 }
 
+/**
+ * A request body with its text masked: a Messages request (system, messages), a Message Batch
+ * (each of its requests' params, as a Messages request) or a legacy Text Completions request
+ * (prompt). Finding paths name where each value was (`requests[2].params.messages[0].content`).
+ */
 export function maskRequestBody(body: unknown, mask: TextMasker, thinking: boolean): BodyMaskResult {
   if (!isRecord(body)) return { body, findings: [] };
   const w = new Walker(mask, thinking);
+  const out = maskParams(body, w, '');
+  if (Array.isArray(body.requests)) {
+    out.requests = body.requests.map((r, i) => (isRecord(r) && isRecord(r.params)
+      ? { ...r, params: maskParams(r.params, w, `requests[${i}].params.`) }
+      : r));
+  }
+  return { body: out, findings: w.findings };
+}
+
+function maskParams(body: Record<string, unknown>, w: Walker, at: string): Record<string, unknown> {
   const out: Record<string, unknown> = { ...body };
-  if ('system' in body) out.system = w.content(body.system, 'system');
+  if ('system' in body) out.system = w.content(body.system, `${at}system`);
   if (Array.isArray(body.messages)) {
     out.messages = body.messages.map((m, i) => {
       if (!isRecord(m)) return m;
-      return 'content' in m ? { ...m, content: w.content(m.content, `messages[${i}].content`) } : m;
+      return 'content' in m ? { ...m, content: w.content(m.content, `${at}messages[${i}].content`) } : m;
     });
   }
-  return { body: out, findings: w.findings };
+  if (typeof body.prompt === 'string') out.prompt = w.text(body.prompt, `${at}prompt`);
+  return out;
 }
 
 export function maskResponseBody(body: unknown, mask: TextMasker, thinking: boolean): BodyMaskResult {

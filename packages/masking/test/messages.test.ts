@@ -69,3 +69,31 @@ describe('Messages bodies', () => {
     expect(newestUserTurnText('not a body')).toBe('');
   });
 });
+
+describe('other request bodies that carry prompts', () => {
+  test('a Message Batch: every request in it is masked as a Messages request, its path named', () => {
+    const batch = {
+      requests: [
+        { custom_id: 'a', params: { model: 'claude-sonnet-4-5', max_tokens: 8, system: 'Reply to maria@example.com', messages: [{ role: 'user', content: 'card 4111 1111 1111 1111' }] } },
+        { custom_id: 'b', params: { model: 'claude-sonnet-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'nothing here' }] } },
+      ],
+    };
+    const { body, findings } = masker.maskMessagesRequest(batch);
+    const out = body as typeof batch;
+    expect(out.requests[0]!.params.system).toBe('Reply to [EMAIL_ADDRESS]');
+    expect(out.requests[0]!.params.messages[0]!.content).toBe('card [CREDIT_CARD]');
+    expect(out.requests[1]).toEqual(batch.requests[1]);
+    expect(out.requests[0]!.custom_id).toBe('a');
+    expect(findings.map((f) => [f.type, f.path])).toEqual([
+      ['EMAIL_ADDRESS', 'requests[0].params.system'],
+      ['CREDIT_CARD', 'requests[0].params.messages[0].content'],
+    ]);
+    expect(JSON.stringify(batch)).toContain('maria@example.com'); // the input is not mutated
+  });
+
+  test('a legacy Text Completions request: its prompt is masked', () => {
+    const { body, findings } = masker.maskMessagesRequest({ model: 'claude-2.1', max_tokens_to_sample: 8, prompt: '\n\nHuman: mail maria@example.com\n\nAssistant:' });
+    expect((body as { prompt: string }).prompt).toBe('\n\nHuman: mail [EMAIL_ADDRESS]\n\nAssistant:');
+    expect(findings.map((f) => f.path)).toEqual(['prompt']);
+  });
+});

@@ -226,18 +226,17 @@ export function recordHeaders(headers: Record<string, string | string[] | undefi
 
 /**
  * Remove credentials a request body may carry even after masking (MCP server authorization
- * tokens). Returns the text unchanged when it is not JSON or holds none.
+ * tokens), in a Messages request and in each request of a Message Batch. Returns the text
+ * unchanged when it is not JSON or holds none.
  */
 export function scrubRequestBody(maskedBody: string): string {
   if (!maskedBody.includes('authorization_token')) return maskedBody;
   try {
-    const parsed = JSON.parse(maskedBody) as { mcp_servers?: unknown };
-    if (!Array.isArray(parsed.mcp_servers)) return maskedBody;
-    let changed = false;
-    for (const server of parsed.mcp_servers) {
-      if (server && typeof server === 'object' && 'authorization_token' in server) {
-        (server as Record<string, unknown>).authorization_token = '[credential removed]';
-        changed = true;
+    const parsed = JSON.parse(maskedBody) as { mcp_servers?: unknown; requests?: unknown };
+    let changed = scrubMcpServers(parsed);
+    if (Array.isArray(parsed.requests)) {
+      for (const r of parsed.requests) {
+        if (r && typeof r === 'object' && 'params' in r) changed = scrubMcpServers((r as { params: unknown }).params) || changed;
       }
     }
     return changed ? JSON.stringify(parsed) : maskedBody;
@@ -245,6 +244,21 @@ export function scrubRequestBody(maskedBody: string): string {
     // Not JSON: a masked body that mentions the name without being JSON carries no token field.
     return maskedBody;
   }
+}
+
+/** Replace the authorization_token of each MCP server in `params.mcp_servers`; true when one was. */
+function scrubMcpServers(params: unknown): boolean {
+  if (!params || typeof params !== 'object') return false;
+  const servers = (params as { mcp_servers?: unknown }).mcp_servers;
+  if (!Array.isArray(servers)) return false;
+  let changed = false;
+  for (const server of servers) {
+    if (server && typeof server === 'object' && 'authorization_token' in server) {
+      (server as Record<string, unknown>).authorization_token = '[credential removed]';
+      changed = true;
+    }
+  }
+  return changed;
 }
 
 /** Build the data of a request event from what the sidecar has after masking. */

@@ -100,6 +100,37 @@ describe('record mode (the default)', () => {
   });
 });
 
+/** A Message Batch carrying the planted values and an MCP server's token. */
+const batchRequest = {
+  requests: [{ custom_id: 'a', params: {
+    model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: userText }],
+    mcp_servers: [{ type: 'url', url: 'https://mcp.example/sse', name: 'crm', authorization_token: 'oauth-SECRET-batch' }],
+  } }],
+};
+const createBatch = (r: Rig) => fetch(`${r.sidecar.claudeUrl}/v1/messages/batches`, {
+  method: 'POST', body: JSON.stringify(batchRequest),
+  headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'placeholder', 'anthropic-beta': 'mcp-client-2025-04-04' },
+});
+const recordedText = (dir: string): string => readdirSync(join(dir, 'records', 'sessions'))
+  .map((f) => readFileSync(join(dir, 'records', 'sessions', f), 'utf8')).join('\n');
+
+describe('a Message Batch in record mode', () => {
+  let r: Rig;
+  beforeAll(async () => { r = await rig('record'); });
+  afterAll(async () => { await r.close(); });
+  it('is forwarded as sent and recorded masked, without the MCP token', async () => {
+    expect((await createBatch(r)).status).toBe(200);
+    const sent = JSON.stringify(r.fake.requests.filter((q) => q.path === '/v1/messages/batches').at(-1)!.body);
+    expect(sent).toContain(EMAIL);
+    const record = recordedText(r.dir);
+    expect(record).toContain('/v1/messages/batches');
+    expect(record).not.toContain(EMAIL);
+    expect(record).not.toContain('4111 1111 1111 1111');
+    expect(record).not.toContain('oauth-SECRET-batch');
+    expect(record).toContain('[EMAIL_ADDRESS]');
+  });
+});
+
 describe('request mode', () => {
   let r: Rig;
   beforeAll(async () => { r = await rig('request'); });
@@ -110,6 +141,13 @@ describe('request mode', () => {
     expect(seen).not.toContain(EMAIL);
     expect(seen).toContain('[EMAIL_ADDRESS]');
     expect(seen).toContain('[CREDIT_CARD');
+  });
+
+  it('keeps them from Claude in a Message Batch too', async () => {
+    expect((await createBatch(r)).status).toBe(200);
+    const sent = JSON.stringify(r.fake.requests.filter((q) => q.path === '/v1/messages/batches').at(-1)!.body);
+    expect(sent).not.toContain(EMAIL);
+    expect(sent).toContain('[EMAIL_ADDRESS]');
   });
 });
 
