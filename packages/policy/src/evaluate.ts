@@ -22,6 +22,12 @@ export interface EvaluationContext {
   now: Date;
   /** Masking findings in the newest turn. Undefined = not computed: finding rules then match (fail closed). */
   findings?: readonly Finding[];
+  /**
+   * The findings in one newest turn's text: how each request of a Message Batch gets its own (a
+   * batch has no newest turn of its own). Without it, or when it returns undefined, a batch
+   * request's findings are unknown and finding rules match (fail closed).
+   */
+  findingsOf?: (newestTurn: string) => readonly Finding[] | undefined;
   /** Tools (custom names and server families) this skill used before. Undefined = none known. */
   toolsSeenBefore?: ReadonlySet<string>;
   estimatedTokens: number;
@@ -254,7 +260,10 @@ function evaluateBatch(policy: EffectivePolicy, req: MessagesRequest | undefined
   let held: Extract<Decision, { kind: 'approval' }> | undefined;
   for (const item of requests) {
     if (!isRecord(item) || !isRecord(item.params)) continue;
-    const d = evaluateMessages(policy, requestFacts(item.params as MessagesRequest), ctx, true);
+    const facts = requestFacts(item.params as MessagesRequest);
+    const findings = ctx.findingsOf?.(facts.newestTurn);
+    const { findings: _batchLevel, ...rest } = ctx;
+    const d = evaluateMessages(policy, facts, findings ? { ...rest, findings } : rest, true);
     if (d.kind === 'deny') return { ...d, reason: `batch request ${String(item.custom_id ?? '?')}: ${d.reason}` };
     if (d.kind === 'approval') {
       if (!held) held = d;

@@ -46,6 +46,22 @@ describe('deny rules', () => {
     expect(kind(d)).toBe('deny team-a/p models.allow');
     expect(d.kind === 'deny' && d.reason).toMatch(/^batch request b:/);
   });
+
+  describe('rules on findings, in a batch', () => {
+    const ssnRule = [policy('p', { approval: { rules: [{ name: 'r', when: { findings: [{ type: 'US_SSN' }] } }] } })];
+    const turn = (text: string) => request({ messages: [{ role: 'user', content: text }] });
+    const batch = (...texts: string[]) => ({ requests: texts.map((t, i) => ({ custom_id: `c${i}`, params: turn(t) })) }) as unknown as MessagesRequest;
+    const findingsOf = (text: string) => (/\d{3}-\d{2}-\d{4}/.test(text) ? [{ type: 'US_SSN' }] : []);
+    test('a request with a finding holds the batch, as it would hold alone', () => {
+      expect(kind(run(ssnRule, batch('hello', 'SSN 123-45-6789'), { findingsOf }, 'batch_create'))).toBe('approval team-a/p/r');
+    });
+    test('a batch without one goes through', () => {
+      expect(kind(run(ssnRule, batch('hello', 'nothing here'), { findingsOf }, 'batch_create'))).toBe('allow');
+    });
+    test('the batch-level findings (none: a batch has no newest turn) do not stand in for its requests\' (fails closed)', () => {
+      expect(kind(run(ssnRule, batch('SSN 123-45-6789'), { findings: [] }, 'batch_create'))).toBe('approval team-a/p/r');
+    });
+  });
 });
 
 describe('time windows', () => {

@@ -11,6 +11,8 @@ import { createPolicyGuard, redisRateLimiter } from '../src/cluster/guard.js';
 import { filePolicyFeed, type PolicyFeed, type PolicyState } from '../src/cluster/policy-feed.js';
 import { startUpstreamDouble, type UpstreamDouble } from './upstream-double.js';
 import type { Exchange } from '../src/exchange.js';
+import { combine, compilePolicy } from '@skillgate/policy';
+import { createMasker } from '@skillgate/masking';
 
 const log = createLogger('silent');
 const identity = { namespace: 'team-a', serviceAccount: 'sa', pod: 'p', skill: 'triage', owner: 'carol@example.com' };
@@ -82,6 +84,21 @@ describe('policy guard with the policy file', () => {
     expect(verdict).not.toBeInstanceOf(Promise);
     expect(verdict).toEqual({});
     expect(() => guard.inspect(exchange('claude-opus-4-1'))).toThrow(/denied this request \(models\.allow\)/);
+  });
+
+  test('a rule on findings holds a batch whose request has one, as it holds that request alone', () => {
+    const held = combine([compilePolicy({ apiVersion: 'skillgate.dev/v1alpha1', kind: 'SkillPolicy', metadata: { name: 'ssn', namespace: 'team-a' },
+      spec: { approval: { rules: [{ name: 'ssn', when: { findings: [{ type: 'US_SSN' }] } }] } } })]);
+    const masker = createMasker(undefined, { key: 'guard-test-masking-key' });
+    const guard = createPolicyGuard({ policy: () => ({ effective: held }), log,
+      masker: { findings: (text) => masker.maskText(text).findings, maskText: (text) => masker.maskText(text).masked } });
+    const batch = (text: string) => {
+      const request = { requests: [{ custom_id: 'a', params: msg() }, { custom_id: 'b', params: msg({ messages: [{ role: 'user', content: text }] }) }] };
+      return { identity, route: { kind: 'batch_create' }, request, body: Buffer.from(JSON.stringify(request)) } as unknown as Exchange;
+    };
+    const verdict = guard.inspect(batch('my SSN is 123-45-6788')) as { approval?: { rules: string[] } };
+    expect(verdict.approval?.rules).toEqual(['team-a/ssn/ssn']);
+    expect(guard.inspect(batch('nothing sensitive'))).toEqual({});
   });
 
   test('editing the policy file changes the running sidecar without a restart', async () => {

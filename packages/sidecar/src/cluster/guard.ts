@@ -84,8 +84,12 @@ export function createPolicyGuard(opts: PolicyGuardOptions): Guard {
    */
   function decide(x: Exchange, eff: EffectivePolicy, inspected: boolean, facts: RequestFacts | undefined, findings: readonly Finding[] | undefined, tokens: number, toolsSeenBefore: ReadonlySet<string> | undefined): Verdict | Promise<Verdict> {
     const identity = x.identity!;
+    // A batch's requests each get their findings from their own newest turn (when rules ask for them).
+    const masker = opts.masker;
+    const findingsOf = x.route.kind === 'batch_create' && masker && eff.rules.some((r) => r.findings)
+      ? (text: string) => masker.findings(text, eff) : undefined;
     const decision = evaluate(eff, { route: x.route.kind, ...(x.request ? { request: x.request } : {}), ...(facts ? { facts } : {}) },
-      { now: now(), ...(findings ? { findings } : {}), ...(toolsSeenBefore ? { toolsSeenBefore } : {}), estimatedTokens: tokens });
+      { now: now(), ...(findings ? { findings } : {}), ...(findingsOf ? { findingsOf } : {}), ...(toolsSeenBefore ? { toolsSeenBefore } : {}), estimatedTokens: tokens });
     opts.events?.decision?.(x, decision, eff.policies);
     if (decision.kind === 'deny') {
       throw new GatewayError(codes.policyDenied, 'permission_error', `SkillPolicy ${decision.policy} denied this request (${decision.rule}): ${decision.reason}.`);
