@@ -167,8 +167,8 @@ export class AppendConnection {
         ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host }, () => resolve(s))
         : net.connect({ host, port }, () => resolve(s));
       const timer = setTimeout(() => { s.destroy(); reject(new Error(`cannot connect to Redis at ${host}:${port} within ${this.connectTimeoutMs} ms`)); }, this.connectTimeoutMs);
-      s.once('connect', () => clearTimeout(timer));
-      s.once('secureConnect', () => clearTimeout(timer));
+      // Connected means usable: for TLS that is after the handshake, which a peer can stall.
+      s.once(this.url.protocol === 'rediss:' ? 'secureConnect' : 'connect', () => clearTimeout(timer));
       s.once('error', (err) => { clearTimeout(timer); reject(err); });
     });
     socket.setNoDelay(true);

@@ -147,3 +147,17 @@ describe('AppendConnection on a Redis that stops answering', () => {
     await new Promise((r) => server.close(r));
   });
 });
+
+describe('AppendConnection over TLS (rediss://)', () => {
+  it('gives up on a peer that accepts the connection but never finishes the handshake', async () => {
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((socket) => { sockets.push(socket); }); // says nothing, ever
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const conn = new AppendConnection(`rediss://127.0.0.1:${port}`, { connectTimeoutMs: 200 });
+    await expect(conn.command(['PING'])).rejects.toThrow(/cannot connect to Redis at 127\.0\.0\.1:\d+ within 200 ms/);
+    conn.close();
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => server.close(r));
+  });
+});
