@@ -43,11 +43,20 @@ export interface SessionRecorderOptions {
   storeTimeoutMs?: number;
   /** Wait between attempts to replay the spool. Default 200 ms. */
   retryMs?: number;
+  /**
+   * Chain heads kept in memory, at most (default 10,000). The skill chooses its session ids, so
+   * without a bound it could grow this without end; past it, the oldest sessions with nothing in
+   * flight are forgotten (their next event reads its head from the store again). Nothing is
+   * forgotten while the store is away (spooling), when that read could not be answered.
+   */
+  maxSessions?: number;
   log?: RecorderLog;
   now?: () => Date;
 }
 
 export interface RecorderStats {
+  /** Sessions whose chain head is held in memory (at most maxSessions, outside store outages). */
+  sessions: number;
   appended: number;
   spooled: number;
   replayed: number;
@@ -95,6 +104,7 @@ export class SessionRecorder extends EventEmitter {
   private readonly storeTimeoutMs: number;
   private readonly retryMs: number;
   private readonly sessions = new Map<string, SessionState>();
+  private readonly maxSessions: number;
   private readonly changed = new Map<string, ChainHead>();
   private pending: Pending[] = [];
   private running = false;
@@ -121,6 +131,7 @@ export class SessionRecorder extends EventEmitter {
     this.lingerMs = opts.lingerMs ?? 5;
     this.storeTimeoutMs = opts.storeTimeoutMs ?? 2000;
     this.retryMs = opts.retryMs ?? 200;
+    this.maxSessions = opts.maxSessions ?? 10_000;
   }
 
   /** Open a recorder: recover chain heads from the spool, publish the signing key, start checkpoints. */
@@ -194,7 +205,7 @@ export class SessionRecorder extends EventEmitter {
   }
 
   stats(): RecorderStats {
-    return { ...this.counters, pending: this.pending.length, spooling: this.spooling, spoolBytes: this.spool.usedBytes };
+    return { ...this.counters, sessions: this.sessions.size, pending: this.pending.length, spooling: this.spooling, spoolBytes: this.spool.usedBytes };
   }
 
   /** Finish: write what is pending, sign a last checkpoint, stop timers. Does not close the store. */
@@ -213,8 +224,25 @@ export class SessionRecorder extends EventEmitter {
 
   private state(sessionId: string): SessionState {
     let st = this.sessions.get(sessionId);
-    if (!st) this.sessions.set(sessionId, (st = { head: undefined, durable: undefined, loaded: false, loading: false, waiting: [] }));
+    if (!st) {
+      this.sessions.set(sessionId, (st = { head: undefined, durable: undefined, loaded: false, loading: false, waiting: [] }));
+      if (this.sessions.size > this.maxSessions) this.forgetSettled(sessionId);
+    }
     return st;
+  }
+
+  /**
+   * Forget the oldest sessions (in first-use order) whose every sealed event is durable and that
+   * nothing waits on, down to 90 % of maxSessions, keeping `keep`: their heads are in the store.
+   */
+  private forgetSettled(keep: string): void {
+    if (this.spooling) return;
+    const target = Math.floor(this.maxSessions * 0.9);
+    for (const [id, st] of this.sessions) {
+      if (this.sessions.size <= target) break;
+      const settled = st.loaded && !st.loading && st.waiting.length === 0 && st.head?.seq === st.durable?.seq && st.head?.hash === st.durable?.hash;
+      if (settled && id !== keep) this.sessions.delete(id);
+    }
   }
 
   private async load(sessionId: string, st: SessionState): Promise<void> {

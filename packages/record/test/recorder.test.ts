@@ -42,6 +42,20 @@ describe('SessionRecorder on the local store', () => {
   });
 });
 
+describe('chain heads in memory', () => {
+  it('are bounded: the oldest settled sessions are forgotten, and their chains continue from the store', async () => {
+    const store = new FileSessionStore(tempDir('bounded'));
+    const recorder = await SessionRecorder.open({ store, signer: RecordSigner.generate(), checkpointIntervalMs: 0, maxSessions: 10 });
+    for (let i = 0; i < 50; i++) await recorder.append(requestDraft(`ses_many_${i}`, 0));
+    expect(recorder.stats().sessions).toBeLessThanOrEqual(10);
+    // A forgotten session's next event reads its head from the store: seq 1, on the same chain.
+    expect((await recorder.append(requestDraft('ses_many_0', 1))).seq).toBe(1);
+    await recorder.close();
+    expect(await verifyRecord(store)).toMatchObject({ ok: true });
+    await store.close();
+  });
+});
+
 describe('lingering appends (events nobody waits for)', () => {
   /** The local store, counting its writes. */
   function countingStore() {

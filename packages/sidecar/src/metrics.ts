@@ -113,6 +113,10 @@ export class SidecarMetrics {
       name: 'skillgate_sidecar_record_pending_events', help: 'Sealed session events not yet durable.', registers,
       collect() { this.set(stats().pending); },
     });
+    new Gauge({
+      name: 'skillgate_sidecar_record_sessions', help: 'Sessions whose chain head the sidecar holds in memory (bounded; older ones are read back from the store when they continue).', registers,
+      collect() { this.set(stats().sessions); },
+    });
   }
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
