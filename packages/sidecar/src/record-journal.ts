@@ -61,14 +61,21 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
   /** When each SSE event arrived (ms after its response head), for the record's pace. */
   const arrivedAt = new WeakMap<SseEvent, number>();
   let previous: PreviousSession | undefined;
-  // The session id this journal minted last (a new time-gap session): nothing is stored under it
-  // yet, so its events need no stored head and stay recordable (spooled) while the store is away.
+  // The session id this journal minted last (a new time-gap session), until its first event: nothing
+  // is stored under it yet, so that event needs no stored head and stays recordable (spooled) while
+  // the store is away. Said once only: the recorder keeps the head from then on, and should it
+  // forget it (it keeps a bounded number), it must read it back rather than start the chain again.
   let minted: string | undefined;
+  const isNew = (sessionId: string): boolean => {
+    if (sessionId !== minted) return false;
+    minted = undefined;
+    return true;
+  };
 
   // Nothing waits for these events (only the request event is in front of the forward): their
   // writes linger briefly and ride along with the next request's (SessionRecorder lingerMs).
   const append = (draft: EventDraft): void => {
-    opts.recorder.append(draft, { linger: true, newSession: draft.sessionId === minted }).catch((err: Error) => opts.log.error({ err: err.message, kind: draft.kind, requestId: draft.requestId }, 'session event not recorded'));
+    opts.recorder.append(draft, { linger: true, newSession: isNew(draft.sessionId) }).catch((err: Error) => opts.log.error({ err: err.message, kind: draft.kind, requestId: draft.requestId }, 'session event not recorded'));
   };
   const draftBase = (x: Exchange) => ({ sessionId: x.sessionId!, identity: x.identity!, requestId: x.id });
   const bodiesRecorded = (): boolean => (opts.recording()?.bodies ?? 'masked') === 'masked';
@@ -158,7 +165,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
       if (!x.body && x.route.body === 'stream') data.bodyBytes = Number(x.req.headers['content-length'] ?? 0) || 0;
       if (rec?.allowedBy) data.allowedBy = rec.allowedBy;
       const started = process.hrtime.bigint();
-      await opts.recorder.append({ ...draftBase(x), kind: 'request', data }, { newSession: x.sessionId === minted });
+      await opts.recorder.append({ ...draftBase(x), kind: 'request', data }, { newSession: isNew(x.sessionId!) });
       opts.onDurable?.(Number(process.hrtime.bigint() - started) / 1e9);
     },
 
