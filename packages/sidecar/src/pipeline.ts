@@ -31,6 +31,7 @@ export async function runPipeline(x: Exchange, ctx: SidecarContext): Promise<voi
   try {
     identify(x, ctx);
     await readBody(x, ctx);
+    quietSocketAllowed(x, ctx, true);
     admit(x, ctx);
     leaveLive = ctx.live.add({
       subject: { identity: x.identity!, sessionId: x.sessionId!, ...(x.tokenId ? { tokenId: x.tokenId } : {}) },
@@ -45,6 +46,7 @@ export async function runPipeline(x: Exchange, ctx: SidecarContext): Promise<voi
   } catch (err) {
     refuse(x, ctx, toGatewayError(err));
   } finally {
+    quietSocketAllowed(x, ctx, false);
     leaveLive?.();
     const status = x.res.headersSent ? x.res.statusCode : (x.upstreamStatus ?? 0);
     ctx.metrics.requestDone(x.route.kind, status, x.model ?? '', x.bytesIn, x.bytesOut);
@@ -89,6 +91,19 @@ function prepareWhileRecording(recorded: Promise<void>, prepare: () => PreparedF
       reject(err as Error);
     });
   });
+}
+
+/**
+ * The skill's connection may be silent for as long as its exchange needs once the request is read:
+ * while it waits for the Claude API's answer or for a human's approval, the server's idle timeout
+ * (limits.idleTimeoutMs, for connections between requests and slow senders) would otherwise cut it
+ * with no answer. The upstream side has its own timeouts. A streamed upload is still being read, so
+ * its connection keeps the idle timeout.
+ */
+function quietSocketAllowed(x: Exchange, ctx: SidecarContext, allowed: boolean): void {
+  const socket = x.req.socket;
+  if (x.route.body === 'stream' || socket.destroyed) return;
+  socket.setTimeout(allowed ? 0 : ctx.config.limits.idleTimeoutMs);
 }
 
 /** Answer the skill with skillgate's own error, in whatever form the response can still take. */

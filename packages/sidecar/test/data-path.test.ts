@@ -142,6 +142,50 @@ describe('the sidecar data path', () => {
     }
   });
 
+  it('keeps the skill\'s connection open for an answer slower than the idle timeout (the upstream is the one waited on)', async () => {
+    const patient = await startSidecar({
+      upstreamUrl: upstream.url, upstreamApiKey: 'k',
+      listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
+      limits: { idleTimeoutMs: 300 },
+    }, { logger: createLogger('silent') });
+    try {
+      upstream.queue({ headDelayMs: 800, headers: { 'content-type': 'application/json' }, chunks: ['{"id":"msg_slow"}'] });
+      const res = await call(patient.claudeUrl, { headers: { 'content-type': 'application/json' }, body: messages() });
+      expect(res.status).toBe(200);
+      expect(res.body.toString()).toBe('{"id":"msg_slow"}');
+    } finally {
+      await patient.close();
+    }
+  });
+
+  it('starts waiting for the answer once an upload is all sent, however long the skill takes to send it', async () => {
+    const patient = await startSidecar({
+      upstreamUrl: upstream.url, upstreamApiKey: 'k',
+      listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
+      limits: { upstreamHeadersTimeoutMs: 300 },
+    }, { logger: createLogger('silent') });
+    try {
+      upstream.queue({ headers: { 'content-type': 'application/json' }, chunks: ['{"id":"file_1"}'], discardBody: true });
+      const status = await new Promise<number>((resolveStatus, reject) => {
+        const u = new URL(patient.claudeUrl);
+        const req = http.request({ hostname: u.hostname, port: u.port, path: '/v1/files', method: 'POST', agent: false, headers: { 'content-type': 'application/octet-stream' } }, (res) => {
+          res.resume();
+          res.on('end', () => resolveStatus(res.statusCode!));
+        });
+        req.on('error', reject);
+        let sent = 0;
+        const tick = setInterval(() => {
+          req.write(Buffer.alloc(1024, 1));
+          if (++sent === 8) { clearInterval(tick); req.end(); }
+        }, 100); // ~800 ms of upload against a 300 ms wait for the answer's head
+      });
+      expect(status).toBe(200);
+      expect(upstream.received.at(-1)!.body.toString()).toBe(String(8 * 1024));
+    } finally {
+      await patient.close();
+    }
+  });
+
   it('aborts the upstream request when the skill disconnects mid-stream', async () => {
     upstream.queue({ headers: { 'content-type': 'text/event-stream; charset=utf-8' }, chunks: ['event: ping\ndata: {"type": "ping"}\n\n'], hold: true });
     const aborted = upstream.nextAbort();

@@ -24,6 +24,8 @@ export interface Reply {
   hold?: boolean;
   /** Count body bytes without keeping them (large uploads). */
   discardBody?: boolean;
+  /** Wait this long (ms) after the request before sending the response head. */
+  headDelayMs?: number;
 }
 
 export interface UpstreamDouble {
@@ -53,6 +55,7 @@ export async function startUpstreamDouble(): Promise<UpstreamDouble> {
     res.on('close', () => {
       if (!res.writableFinished) abortWaiters.splice(0).forEach((w) => w());
     });
+    if (reply.headDelayMs) await new Promise((r) => setTimeout(r, reply.headDelayMs));
     res.writeHead(reply.status ?? 200, { 'request-id': 'req_upstream123', ...reply.headers });
     res.flushHeaders();
     for (const chunk of reply.chunks ?? []) {

@@ -31,7 +31,13 @@ export function prepareForward(x: Exchange, ctx: SidecarContext): PreparedForwar
   x.abort.upstream = upstreamReq;
 
   let settle!: { resolve: (res: IncomingMessage) => void; reject: (err: unknown) => void };
-  const response = new Promise<IncomingMessage>((resolve, reject) => { settle = { resolve, reject }; });
+  let settled = false;
+  const response = new Promise<IncomingMessage>((resolve, reject) => {
+    settle = {
+      resolve: (res) => { settled = true; resolve(res); },
+      reject: (err) => { settled = true; reject(err); },
+    };
+  });
   response.catch(() => undefined); // the sender awaits it; an unsent request's end goes nowhere
   let timer: NodeJS.Timeout | undefined;
   let cancelled = false;
@@ -68,17 +74,25 @@ export function prepareForward(x: Exchange, ctx: SidecarContext): PreparedForwar
       }
       sent = true;
       x.upstreamStartedAt = process.hrtime.bigint();
-      timer = setTimeout(() => {
-        settle.reject(new GatewayError(codes.upstreamTimeout, 'timeout_error',
-          `The Claude API did not answer within ${ctx.config.limits.upstreamHeadersTimeoutMs} ms; try again.`));
-        upstreamReq.destroy();
-      }, ctx.config.limits.upstreamHeadersTimeoutMs);
+      // The wait for the answer's head starts once the request is all sent: an upload streamed
+      // through takes as long as the skill takes to send it, which is not the upstream being slow.
+      const startWaiting = (): void => {
+        if (settled) return;
+        timer = setTimeout(() => {
+          settle.reject(new GatewayError(codes.upstreamTimeout, 'timeout_error',
+            `The Claude API did not answer within ${ctx.config.limits.upstreamHeadersTimeoutMs} ms; try again.`));
+          upstreamReq.destroy();
+        }, ctx.config.limits.upstreamHeadersTimeoutMs);
+      };
       if (body) {
         upstreamReq.end(body);
+        startWaiting();
       } else if (x.route.body === 'stream' || x.req.headers['content-length'] || x.req.headers['transfer-encoding']) {
+        upstreamReq.once('finish', startWaiting);
         streamUpload(x, ctx, upstreamReq, settle.reject);
       } else {
         upstreamReq.end();
+        startWaiting();
       }
       return response;
     },
