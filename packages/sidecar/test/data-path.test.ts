@@ -158,6 +158,27 @@ describe('the sidecar data path', () => {
     }
   });
 
+  it('cuts an answer whose upstream goes silent mid-body instead of leaving the skill waiting', async () => {
+    const patient = await startSidecar({
+      upstreamUrl: upstream.url, upstreamApiKey: 'k',
+      listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
+      limits: { idleTimeoutMs: 300 },
+    }, { logger: createLogger('silent') });
+    try {
+      // A plain answer: the body has begun, so the connection is cut.
+      upstream.queue({ headers: { 'content-type': 'application/json' }, chunks: ['{"id":"msg_'], hold: true });
+      await expect(call(patient.claudeUrl, { headers: { 'content-type': 'application/json' }, body: messages() })).rejects.toThrow();
+      // A batch object (read whole to rewrite): nothing has been sent yet, so the skill gets an error.
+      upstream.queue({ headers: { 'content-type': 'application/json' }, chunks: ['{"id":"msgbatch_'], hold: true });
+      const res = await call(patient.claudeUrl, { method: 'GET', path: '/v1/messages/batches/msgbatch_1' });
+      expect(res.status).toBe(504);
+      expect(JSON.parse(res.body.toString()).error.type).toBe('timeout_error');
+    } finally {
+      upstream.release();
+      await patient.close();
+    }
+  });
+
   it('starts waiting for the answer once an upload is all sent, however long the skill takes to send it', async () => {
     const patient = await startSidecar({
       upstreamUrl: upstream.url, upstreamApiKey: 'k',

@@ -150,6 +150,13 @@ function pipeBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessage
       resolve();
     });
     upstreamRes.on('error', () => undefined);
+    // An upstream that goes silent mid-body: cut it (the 'close' above then cuts the skill's
+    // connection, the only honest signal once a body has started).
+    upstreamRes.setTimeout(ctx.config.limits.idleTimeoutMs, () => {
+      x.outcome = 'upstream_broken';
+      x.outcomeReason = `no bytes from the upstream for ${ctx.config.limits.idleTimeoutMs} ms`;
+      upstreamRes.destroy();
+    });
   });
 }
 
@@ -159,6 +166,9 @@ async function bufferedBack(
 ): Promise<void> {
   const chunks: Buffer[] = [];
   let size = 0;
+  // Nothing has reached the skill yet: an upstream gone silent mid-answer becomes a clear error.
+  upstreamRes.setTimeout(ctx.config.limits.idleTimeoutMs, () => upstreamRes.destroy(new GatewayError(codes.idleTimeout, 'timeout_error',
+    `The Claude API sent nothing for ${Math.round(ctx.config.limits.idleTimeoutMs / 1000)} s in the middle of its answer; skillgate gave up on it. Retry the request.`)));
   for await (const chunk of upstreamRes as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > ctx.config.limits.recordBodyBytes * 8) {
