@@ -36,9 +36,15 @@ export interface RequestData {
   headers: Record<string, string>;
   /** Masked body as text; absent when policy records digests only (recording.bodies = 'digest'). */
   body?: string;
-  /** sha256 (hex) of the bytes actually forwarded upstream. */
-  bodySha256: string;
+  /**
+   * sha256 (hex) of the bytes forwarded upstream. Absent for a body streamed through (an upload):
+   * this event is durable before its bytes are read, so they are recorded with the answer
+   * (ResponseData.upload), and bodyBytes is the size the request declared.
+   */
+  bodySha256?: string;
   bodyBytes: number;
+  /** The body is streamed through rather than read first. */
+  bodyStreamed?: boolean;
   findings?: RecordedFinding[];
   sessionSource?: SessionSource;
   /** The policies (namespace/name@generation) that allowed the request, when it was simply allowed. */
@@ -68,6 +74,8 @@ export interface ResponseData {
   bodySha256?: string;
   bodyBytes?: number;
   findings?: RecordedFinding[];
+  /** What a request streamed through (an upload) sent upstream, once all of it was sent. */
+  upload?: { bytes: number; sha256: string };
 }
 
 /** One SSE event of a streamed response: name, masked data, ms since the response head arrived. */
@@ -266,8 +274,8 @@ export function requestData(input: {
   method: string;
   url: string;
   headers: Record<string, string | string[] | undefined>;
-  /** The bytes forwarded upstream (for the digest and size). */
-  forwarded: Buffer;
+  /** The bytes forwarded upstream (for the digest and size); for a streamed body, its declared size. */
+  forwarded: Buffer | { streamedBytes: number };
   /** The masked body text, or undefined to record the digest only. */
   maskedBody?: string;
   model?: string;
@@ -279,8 +287,13 @@ export function requestData(input: {
   // Members in sorted order (canonical JSON's), so sealing serialises this object without a copy.
   const out = {} as RequestData;
   if (input.maskedBody !== undefined) out.body = scrubRequestBody(input.maskedBody);
-  out.bodyBytes = input.forwarded.length;
-  out.bodySha256 = sha256Hex(input.forwarded);
+  if (Buffer.isBuffer(input.forwarded)) {
+    out.bodyBytes = input.forwarded.length;
+    out.bodySha256 = sha256Hex(input.forwarded);
+  } else {
+    out.bodyBytes = input.forwarded.streamedBytes;
+    out.bodyStreamed = true;
+  }
   if (input.findings && input.findings.length > 0) out.findings = input.findings;
   out.headers = recordHeaders(input.headers);
   out.method = input.method;

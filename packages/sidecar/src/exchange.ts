@@ -46,6 +46,8 @@ export interface Exchange {
   upstreamHeadersAt?: bigint;
   bytesIn: number;
   bytesOut: number;
+  /** A body streamed through (an upload), once all of it was sent upstream: its size and sha256. */
+  uploaded?: { bytes: number; sha256: string };
   /** The error skillgate answered with, when it refused or cut the exchange. */
   refusal?: { status: number; code: string; type: string; message: string };
   /** How the exchange ended, for metrics and the record. */

@@ -153,7 +153,8 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
     async request(x) {
       const rec = state.get(x);
       const masked = maskedRequestBody(x);
-      const forwarded = x.upstreamBody ?? x.body ?? Buffer.alloc(0);
+      const streamed = !x.body && x.route.body === 'stream';
+      const forwarded = x.upstreamBody ?? x.body ?? (streamed ? { streamedBytes: Number(x.req.headers['content-length'] ?? 0) || 0 } : Buffer.alloc(0));
       const data = requestData({
         method: x.req.method ?? 'GET', url: x.url, headers: x.req.headers, forwarded,
         ...(masked.text !== undefined ? { maskedBody: masked.text } : {}),
@@ -162,7 +163,6 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
         findings: masked.findings,
         ...(rec ? { sessionSource: rec.sessionSource } : {}),
       });
-      if (!x.body && x.route.body === 'stream') data.bodyBytes = Number(x.req.headers['content-length'] ?? 0) || 0;
       if (rec?.allowedBy) data.allowedBy = rec.allowedBy;
       const started = process.hrtime.bigint();
       await opts.recorder.append({ ...draftBase(x), kind: 'request', data }, { newSession: isNew(x.sessionId!) });
@@ -231,6 +231,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
         data: {
           ...(text !== undefined ? { body: text } : {}), bodyBytes: body.length, bodySha256: sha256Hex(body),
           ...(findings.length ? { findings } : {}), headers: rec.responseHeaders ?? {}, status: x.upstreamStatus ?? 0, stream: false,
+          ...(x.uploaded ? { upload: x.uploaded } : {}),
         },
       });
     },
@@ -240,7 +241,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
       if (!x.sessionId || !x.identity) return; // refused before a session was chosen: nothing to chain to
       if (rec && rec.headAt !== undefined && !rec.responseRecorded) {
         rec.responseRecorded = true;
-        append({ ...draftBase(x), kind: 'response', data: { bodyBytes: x.bytesOut, headers: rec.responseHeaders ?? {}, status: x.upstreamStatus ?? 0, stream: false } });
+        append({ ...draftBase(x), kind: 'response', data: { bodyBytes: x.bytesOut, headers: rec.responseHeaders ?? {}, status: x.upstreamStatus ?? 0, stream: false, ...(x.uploaded ? { upload: x.uploaded } : {}) } });
       }
       if (rec?.stream) flushStream(x, rec, true);
       if (x.refusal && (x.outcome === 'refused' || x.outcome === 'killed')) {

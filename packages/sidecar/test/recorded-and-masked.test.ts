@@ -2,6 +2,7 @@
 // SDK as the skill and fake Claude as the upstream: every exchange lands in the session record with
 // masked bodies only, a planted value is found again by its fingerprint, and each masking mode
 // rewrites exactly what it promises (and record mode rewrites nothing).
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,6 +114,38 @@ const createBatch = (r: Rig) => fetch(`${r.sidecar.claudeUrl}/v1/messages/batche
 });
 const recordedText = (dir: string): string => readdirSync(join(dir, 'records', 'sessions'))
   .map((f) => readFileSync(join(dir, 'records', 'sessions', f), 'utf8')).join('\n');
+
+describe('an upload in record mode', () => {
+  let r: Rig;
+  beforeAll(async () => { r = await rig('record'); });
+  afterAll(async () => { await r.close(); });
+  it('records the bytes it streamed through with the answer: their size and sha256, never a digest it did not take', async () => {
+    const boundary = 'skillgate-test-boundary';
+    const body = Buffer.concat([
+      Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="notes.txt"\r\ncontent-type: text/plain\r\n\r\n`),
+      Buffer.alloc(64 * 1024, 'x'),
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]);
+    const res = await fetch(`${r.sidecar.claudeUrl}/v1/files`, {
+      method: 'POST', body,
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14', 'x-api-key': 'placeholder' },
+    });
+    expect(res.status).toBe(200);
+    await res.text();
+    type Line = { kind: string; requestId?: string; data: { path?: string; bodySha256?: string; bodyStreamed?: boolean; bodyBytes?: number; upload?: { bytes: number; sha256: string } } };
+    let lines: Line[] = [];
+    for (let i = 0; i < 100 && !lines.some((e) => e.kind === 'response'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      lines = recordedText(r.dir).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line);
+      const request = lines.find((e) => e.kind === 'request' && e.data.path === '/v1/files');
+      lines = request ? lines.filter((e) => e.requestId === request.requestId) : [];
+    }
+    const request = lines.find((e) => e.kind === 'request')!;
+    expect(request.data).toMatchObject({ bodyStreamed: true, bodyBytes: body.length });
+    expect(request.data.bodySha256).toBeUndefined();
+    expect(lines.find((e) => e.kind === 'response')!.data.upload).toEqual({ bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') });
+  });
+});
 
 describe('a Message Batch in record mode', () => {
   let r: Rig;

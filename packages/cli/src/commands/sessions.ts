@@ -54,7 +54,7 @@ function describeEvent(e: SessionEvent): string {
   const findings = (e.data as { findings?: Array<{ type: string }> }).findings;
   const f = findings?.length ? `  findings: ${[...new Set(findings.map((x) => x.type))].join(',')} (${findings.length})` : '';
   switch (e.kind) {
-    case 'request': return `${e.data.method} ${e.data.path}${e.data.model ? ` model=${e.data.model}` : ''}${e.data.stream ? ' stream' : ''} ${e.data.bodyBytes} bytes sha256=${e.data.bodySha256.slice(0, 12)}${f}`;
+    case 'request': return `${e.data.method} ${e.data.path}${e.data.model ? ` model=${e.data.model}` : ''}${e.data.stream ? ' stream' : ''} ${e.data.bodyBytes} bytes ${e.data.bodySha256 ? `sha256=${e.data.bodySha256.slice(0, 12)}` : 'streamed (digest with the response)'}${f}`;
     case 'decision': return `${e.data.action}${e.data.policies?.length ? ` by ${e.data.policies.join(',')}` : ''}${e.data.rule ? ` rule ${e.data.rule}` : ''}${e.data.reason ? `: ${e.data.reason}` : ''}`;
     case 'approval': return `${e.data.approval} ${e.data.state}${e.data.by ? ` by ${e.data.by}` : ''}${e.data.reason ? `: ${e.data.reason}` : ''}`;
     case 'response': return `${e.data.status}${e.data.stream ? ' stream' : ''}${e.data.bodyBytes !== undefined ? ` ${e.data.bodyBytes} bytes` : ''}${f}`;

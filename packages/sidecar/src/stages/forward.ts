@@ -5,6 +5,7 @@
 // pipeline prepares it while the request event is on its way to the record, and sends it only once
 // the record holds that event. Preparing sends nothing: node:http writes a request's head with its
 // first body write or end().
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { GatewayError, codes, upstreamRequestHeaders } from '@skillgate/wire';
 import type { Exchange } from '../exchange.js';
@@ -114,8 +115,12 @@ function streamUpload(
     upstreamReq.destroy();
     return;
   }
+  // The record's request event was written before these bytes were read: what was sent is
+  // recorded with the answer (x.uploaded).
+  const digest = createHash('sha256');
   x.req.on('data', (chunk: Buffer) => {
     x.bytesIn += chunk.length;
+    digest.update(chunk);
     if (x.bytesIn > limit) {
       x.req.pause();
       upstreamReq.destroy();
@@ -127,5 +132,8 @@ function streamUpload(
       upstreamReq.once('drain', () => x.req.resume());
     }
   });
-  x.req.on('end', () => upstreamReq.end());
+  x.req.on('end', () => {
+    x.uploaded = { bytes: x.bytesIn, sha256: digest.digest('hex') };
+    upstreamReq.end();
+  });
 }
