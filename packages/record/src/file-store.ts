@@ -12,7 +12,7 @@ import type { SkillIdentity } from '@skillgate/api';
 import { headOf, type ChainHead } from './chain.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { SessionEvent } from './event.js';
-import { eventText, matchesFilter, parseJsonLines, type RecordEntry, type SessionFilter, type SessionStore, type SessionSummary } from './store.js';
+import { ChainConflictError, eventText, matchesFilter, parseJsonLines, type RecordEntry, type SessionFilter, type SessionStore, type SessionSummary } from './store.js';
 
 const SESSION_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 const MAX_OPEN_FILES = 128;
@@ -62,6 +62,7 @@ export class FileSessionStore implements SessionStore {
       const e = entry.event;
       assertSessionId(e.sessionId);
       const head = newHeads.get(e.sessionId) ?? (await this.head(e.sessionId));
+      if (head && e.seq === head.seq && e.hash !== head.hash) throw new ChainConflictError(e.sessionId, e.seq);
       if (head && e.seq <= head.seq) continue; // already stored (spool replay)
       if (!head && !newHeads.has(e.sessionId)) {
         created = true;

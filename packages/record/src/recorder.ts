@@ -14,7 +14,7 @@ import { headOf, sealEventJson, type ChainHead } from './chain.js';
 import { signCheckpoint, type Checkpoint, type RecordSigner } from './checkpoint.js';
 import type { EventDraft, SessionEvent } from './event.js';
 import { Spool, type SpoolOptions } from './spool.js';
-import type { RecordEntry, SessionStore } from './store.js';
+import { ChainConflictError, type RecordEntry, type SessionStore } from './store.js';
 
 /** The subset of a pino logger the recorder uses. */
 export interface RecorderLog {
@@ -338,6 +338,7 @@ export class SessionRecorder extends EventEmitter {
         this.settle(batch, false);
         return;
       } catch (err) {
+        if (err instanceof ChainConflictError) return this.conflict(batch, err);
         if (!this.spool.enabled) return this.fail(batch, recordUnavailable('the record store is unreachable and the spool is disabled', err));
         this.log.warn({ err: (err as Error).message, store: this.store.location }, 'record store unreachable; spooling locally');
         this.spooling = true;
@@ -383,6 +384,24 @@ export class SessionRecorder extends EventEmitter {
     this.counters.refused += batch.length + dependent.length;
     this.log.warn({ refused: batch.length + dependent.length, reason: err.message }, 'record entries refused');
     for (const p of [...batch, ...dependent]) p.reject(err);
+  }
+
+  /**
+   * The store holds another event where this batch's would go: a write refused here as failed (a
+   * store timeout) had landed after all. Refuse the batch (its requests are not forwarded) and
+   * forget the heads of its sessions, so their next events continue from the stored chain.
+   */
+  private conflict(batch: Pending[], err: ChainConflictError): void {
+    this.log.warn({ sessionId: err.sessionId, seq: err.seq }, 'the record store holds another event at this place in the chain (an earlier write landed late); continuing from the stored head');
+    this.fail(batch, recordUnavailable('the session record moved on under this sidecar; retry the request', err));
+    for (const p of batch) {
+      if (p.entry.type !== 'event') continue;
+      const st = this.sessions.get(p.entry.event.sessionId);
+      if (st && !st.loading && st.waiting.length === 0) {
+        st.loaded = false;
+        st.head = st.durable = undefined;
+      }
+    }
   }
 
   private async drainOne(): Promise<void> {

@@ -11,7 +11,8 @@
 // to watch (skills come and go; namespaces are few), and retention is set per tenant. Reading one
 // session never scans the stream: its index lists the entry ids, fetched with pipelined XRANGE.
 // Appends run as one Lua script per chunk (atomic: the entry, its index entry and the head move
-// together) and are idempotent per (session, seq): replaying a spool adds nothing twice.
+// together) and are idempotent per (session, seq): replaying a spool adds nothing twice. An entry
+// whose seq is the stored head's but whose hash is not refuses the whole chunk (ChainConflictError).
 // Retention: XADD MAXLEN ~ n or MINID ~ (now - maxAge); index and head keys expire after maxAge.
 // This module never sees a credential: it stores what it is given (already masked) and nothing else.
 import { Redis, type RedisOptions } from 'ioredis';
@@ -20,7 +21,7 @@ import type { SkillIdentity } from '@skillgate/api';
 import type { ChainHead } from './chain.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { SessionEvent } from './event.js';
-import { eventText, matchesFilter, type RecordEntry, type SessionFilter, type SessionStore, type SessionSummary } from './store.js';
+import { ChainConflictError, eventText, matchesFilter, type RecordEntry, type SessionFilter, type SessionStore, type SessionSummary } from './store.js';
 import { AppendConnection, RespError } from './append-connection.js';
 
 export interface RedisRetention {
@@ -72,6 +73,26 @@ local function xadd(stream, f1, v1, f2, v2)
   return redis.call('XADD', unpack(xargs))
 end
 local heads, order = {}, {}
+-- First, before anything is written: each session's stored head, and any entry that would take
+-- the place of a different stored event (same seq, another hash) refuses the whole append.
+for i = 0, n - 1 do
+  local a = 3 + i * ${ENTRY_ARGS}
+  local k = 2 + i * ${ENTRY_KEYS}
+  if ARGV[a + 1] ~= 'c' then
+    local headKey = KEYS[k + 3]
+    local h = heads[headKey]
+    if not h then
+      local stored = redis.call('HMGET', headKey, 'seq', 'hash')
+      h = { last = stored[1] and tonumber(stored[1]) or -1, lastHash = stored[2], fresh = not stored[1], idx = KEYS[k + 2], ids = {} }
+      heads[headKey] = h
+      table.insert(order, headKey)
+    end
+    local seq = tonumber(ARGV[a + 3])
+    if seq == h.last and ARGV[a + 8] ~= h.lastHash then
+      return redis.error_reply('CHAINCONFLICT ' .. ARGV[a + 2] .. ' ' .. seq)
+    end
+  end
+end
 for i = 0, n - 1 do
   local a = 3 + i * ${ENTRY_ARGS}
   local k = 2 + i * ${ENTRY_KEYS}
@@ -83,12 +104,6 @@ for i = 0, n - 1 do
     local sid, seq, ts, closed, json = ARGV[a + 2], tonumber(ARGV[a + 3]), ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]
     local headKey = KEYS[k + 3]
     local h = heads[headKey]
-    if not h then
-      local last = redis.call('HGET', headKey, 'seq')
-      h = { last = last and tonumber(last) or -1, fresh = not last, idx = KEYS[k + 2], ids = {} }
-      heads[headKey] = h
-      table.insert(order, headKey)
-    end
     if h.last < seq then
       table.insert(h.ids, xadd(stream, 's', sid, 'e', json))
       if h.fresh then
@@ -210,6 +225,8 @@ export class RedisSessionStore implements SessionStore {
       if (!results) throw new Error('Redis append failed: no reply');
       errors = results.map(([err]) => err);
     }
+    const conflict = errors.map((err) => /CHAINCONFLICT (\S+) (\d+)/.exec(String(err))).find(Boolean);
+    if (conflict) throw new ChainConflictError(conflict[1]!, Number(conflict[2]));
     if (errors.some((err) => err && /NOSCRIPT/.test(String(err)))) {
       await this.redis.script('LOAD', APPEND_SCRIPT);
       // Entries that did land before the NOSCRIPT are skipped by the script's seq check.

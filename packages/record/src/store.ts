@@ -14,6 +14,18 @@ import type { SessionEvent } from './event.js';
  */
 export type RecordEntry = { type: 'event'; event: SessionEvent; json?: string } | { type: 'checkpoint'; checkpoint: Checkpoint };
 
+/**
+ * An append found the store already holding a different event at an entry's place in its chain
+ * (same session and seq, another hash): a write this process counted as failed had landed after
+ * all. Nothing of that append was stored; the stored head is the one to continue from.
+ */
+export class ChainConflictError extends Error {
+  constructor(readonly sessionId: string, readonly seq: number) {
+    super(`the record already holds another event at ${sessionId} seq ${seq}`);
+    this.name = 'ChainConflictError';
+  }
+}
+
 /** The text a store keeps for an event entry. */
 export function eventText(entry: { event: SessionEvent; json?: string }): string {
   return entry.json ?? JSON.stringify(entry.event);

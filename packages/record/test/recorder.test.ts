@@ -42,6 +42,32 @@ describe('SessionRecorder on the local store', () => {
   });
 });
 
+describe('a write that lands after the recorder gave up on it', () => {
+  it('never lets a later event pass as durable in its place: that event is refused, and the chain goes on from the store', async () => {
+    const inner = new FileSessionStore(tempDir('late'));
+    let slowNext = true;
+    // The first write is stored, but only after the recorder's store timeout.
+    const store = Object.assign(Object.create(inner) as FileSessionStore, {
+      append: async (entries: Parameters<FileSessionStore['append']>[0]) => {
+        if (!slowNext) return inner.append(entries);
+        slowNext = false;
+        await new Promise((r) => setTimeout(r, 150));
+        return inner.append(entries);
+      },
+    });
+    const recorder = await SessionRecorder.open({ store, signer: RecordSigner.generate(), checkpointIntervalMs: 0, storeTimeoutMs: 50 });
+    await expect(recorder.append(requestDraft('ses_late', 1))).rejects.toThrow(GatewayError); // refused: not forwarded
+    await new Promise((r) => setTimeout(r, 200)); // ...but it landed
+    await expect(recorder.append(requestDraft('ses_late', 2))).rejects.toThrow(/moved on/);
+    const third = await recorder.append(requestDraft('ses_late', 3));
+    expect(third.seq).toBe(1);
+    expect((await inner.readSession('ses_late')).map((e) => e.requestId)).toEqual(['req_1', 'req_3']);
+    await recorder.close();
+    expect(await verifyRecord(inner)).toMatchObject({ ok: true });
+    await inner.close();
+  });
+});
+
 describe('chain heads in memory', () => {
   it('are bounded: the oldest settled sessions are forgotten, and their chains continue from the store', async () => {
     const store = new FileSessionStore(tempDir('bounded'));

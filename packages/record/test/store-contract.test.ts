@@ -8,7 +8,7 @@ import { RecordSigner, signCheckpoint } from '../src/checkpoint.js';
 import type { SessionEvent } from '../src/event.js';
 import { FileSessionStore } from '../src/file-store.js';
 import { RedisSessionStore } from '../src/redis-store.js';
-import type { SessionStore } from '../src/store.js';
+import { ChainConflictError, type SessionStore } from '../src/store.js';
 import { verifyRecord } from '../src/verify.js';
 import { REDIS_URL, deletePrefix, identity, requestDraft, tempDir, uniquePrefix } from './support.js';
 
@@ -87,6 +87,15 @@ describe.each([['the local file store', fileHarness], ['the Redis Streams store'
     const events = await writeSession(h.store, 'ses_idem', 3);
     await h.store.append(events.map((event) => ({ type: 'event' as const, event })));
     expect(await h.store.readSession('ses_idem')).toHaveLength(3);
+  });
+
+  it('refuses, whole and with nothing written, an append whose event would take the place of a different stored one', async () => {
+    const events = await writeSession(h.store, 'ses_fork', 2);
+    const rival = sealEvent(requestDraft('ses_fork', 99), headOf(events[0]!)); // seq 1, another event
+    const next = sealEvent(requestDraft('ses_fork', 100), headOf(rival));
+    await expect(h.store.append([{ type: 'event', event: rival }, { type: 'event', event: next }])).rejects.toThrow(ChainConflictError);
+    expect(await h.store.readSession('ses_fork')).toEqual(events);
+    expect(await h.store.head('ses_fork')).toEqual({ seq: 1, hash: events[1]!.hash, closed: false });
   });
 
   it('keeps the text an event was sealed with, which reads back as the same event and verifies', async () => {
