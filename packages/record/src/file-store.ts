@@ -31,6 +31,8 @@ export class FileSessionStore implements SessionStore {
   readonly location: string;
   private readonly handles = new Map<string, FileHandle>();
   private readonly heads = new Map<string, ChainHead | null>();
+  /** Each writer's last stored checkpoint seq (read from checkpoints.jsonl on first need). */
+  private checkpointWriters: Map<string, number> | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(readonly dir: string) {
@@ -54,8 +56,15 @@ export class FileSessionStore implements SessionStore {
     };
     let created = false;
     const newHeads = new Map<string, ChainHead>();
+    const writersSeen = new Map<string, number>();
     for (const entry of entries) {
       if (entry.type === 'checkpoint') {
+        // Once per (writer, checkpoint seq): a replayed or retried checkpoint is not stored twice.
+        const { writer, seq } = entry.checkpoint;
+        this.checkpointWriters ??= new Map((await this.checkpoints()).map((c) => [c.writer, c.seq]));
+        const last = writersSeen.get(writer) ?? this.checkpointWriters.get(writer) ?? -1;
+        if (seq <= last) continue;
+        writersSeen.set(writer, seq);
         push(join(this.dir, 'checkpoints.jsonl'), JSON.stringify(entry.checkpoint));
         continue;
       }
@@ -82,6 +91,7 @@ export class FileSessionStore implements SessionStore {
     for (const f of order.filter((f) => rank(f) > 0)) await this.writeDurably(f, lines.get(f)!);
     if (created) await this.syncDir(this.dir);
     for (const [sid, head] of newHeads) this.heads.set(sid, head);
+    for (const [writer, seq] of writersSeen) this.checkpointWriters!.set(writer, seq);
   }
 
   private async writeDurably(file: string, lines: string[]): Promise<void> {

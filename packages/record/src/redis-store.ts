@@ -5,6 +5,7 @@
 //   {p}sessions                 ZSET    session ids scored by first-event time (ms)
 //   {p}streams                  SET     the namespace streams (the recorder discovers them here)
 //   {p}checkpoints              STREAM  signed checkpoints, field c=<checkpoint JSON>
+//   {p}checkpoints:writers      HASH    writer -> seq of its last stored checkpoint (no duplicates)
 //   {p}keys                     HASH    keyId -> public key PEM
 // Why one stream per namespace: the namespace is Kubernetes' tenancy boundary (RBAC, quotas, Redis
 // ACL key patterns map onto it), it bounds the number of streams the recorder's consumer group has
@@ -47,9 +48,10 @@ const ENTRY_ARGS = 8;
 const ENTRY_KEYS = 3;
 const CHUNK = 512;
 
-// KEYS: sessions zset, streams set, then per entry (stream, index, head hash) or (checkpoints x3)
+// KEYS: sessions zset, streams set, then per entry (stream, index, head hash) or (checkpoints,
+// checkpoint writers, checkpoints)
 // ARGV: maxLen, minId, ttlMs, then per entry: type, sessionId, seq, tsMs, closed, json,
-// identityJson, hash (a checkpoint: 'c', '', '', '', '', json, '', ''). Each event travels once,
+// identityJson, hash (a checkpoint: 'c', writer, seq, '', '', json, '', ''). Each event travels once,
 // as its sealed text. The session's identity (kept on its head for listing) is sent with the
 // session's first event (seq 0) only; should a later event find no head (expired by retention,
 // say), the script reads the identity out of the event's text.
@@ -98,8 +100,13 @@ for i = 0, n - 1 do
   local k = 2 + i * ${ENTRY_KEYS}
   local stream = KEYS[k + 1]
   if ARGV[a + 1] == 'c' then
-    xadd(stream, 'c', ARGV[a + 6])
-    added = added + 1
+    -- Once per (writer, checkpoint seq): a replayed or retried checkpoint is not stored twice.
+    local seen = redis.call('HGET', KEYS[k + 2], ARGV[a + 2])
+    if not seen or tonumber(seen) < tonumber(ARGV[a + 3]) then
+      xadd(stream, 'c', ARGV[a + 6])
+      redis.call('HSET', KEYS[k + 2], ARGV[a + 2], ARGV[a + 3])
+      added = added + 1
+    end
   else
     local sid, seq, ts, closed, json = ARGV[a + 2], tonumber(ARGV[a + 3]), ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]
     local headKey = KEYS[k + 3]
@@ -185,6 +192,7 @@ export class RedisSessionStore implements SessionStore {
   get sessionsKey(): string { return `${this.prefix}sessions`; }
   get streamsKey(): string { return `${this.prefix}streams`; }
   get checkpointsKey(): string { return `${this.prefix}checkpoints`; }
+  get checkpointWritersKey(): string { return `${this.prefix}checkpoints:writers`; }
   get keysKey(): string { return `${this.prefix}keys`; }
 
   async append(entries: readonly RecordEntry[]): Promise<void> {
@@ -198,8 +206,8 @@ export class RedisSessionStore implements SessionStore {
       const args: string[] = [maxLen, minId, ttl];
       for (const entry of entries.slice(i, i + CHUNK)) {
         if (entry.type === 'checkpoint') {
-          keys.push(this.checkpointsKey, this.checkpointsKey, this.checkpointsKey);
-          args.push('c', '', '', '', '', JSON.stringify(entry.checkpoint), '', '');
+          keys.push(this.checkpointsKey, this.checkpointWritersKey, this.checkpointsKey);
+          args.push('c', entry.checkpoint.writer, String(entry.checkpoint.seq), '', '', JSON.stringify(entry.checkpoint), '', '');
         } else {
           const e = entry.event;
           keys.push(this.streamKey(e.identity.namespace), this.indexKey(e.sessionId), this.headKey(e.sessionId));

@@ -154,6 +154,19 @@ describe.each([['the local file store', fileHarness], ['the Redis Streams store'
     expect(report.ok).toBe(true);
   });
 
+  it('stores a checkpoint once however often it is appended (a spool replayed after a write that landed late)', async () => {
+    const signer = RecordSigner.generate();
+    await h.store.publishKey(signer.keyId, signer.publicKeyPem);
+    const events = await writeSession(h.store, 'ses_cp2', 2);
+    const first = signCheckpoint(signer, 'w2', undefined, [{ sessionId: 'ses_cp2', seq: 1, hash: events[1]!.hash }]);
+    const second = signCheckpoint(signer, 'w2', first, [{ sessionId: 'ses_cp2', seq: 1, hash: events[1]!.hash }]);
+    await h.store.append([{ type: 'checkpoint', checkpoint: first }]);
+    await h.store.append([{ type: 'checkpoint', checkpoint: first }, { type: 'checkpoint', checkpoint: second }]);
+    await h.store.append([{ type: 'checkpoint', checkpoint: second }]);
+    expect(await h.store.checkpoints()).toEqual([first, second]);
+    expect((await verifyRecord(h.store)).ok).toBe(true);
+  });
+
   it.each([
     ['altered', (x: Harness) => x.alter('ses_t', 2, (e) => { (e.data as { body?: string }).body = '{"n":"changed"}'; }), { kind: 'altered', seq: 2 }],
     ['deleted', (x: Harness) => x.remove('ses_t', 2), { kind: 'missing', seq: 2 }],
