@@ -411,6 +411,9 @@ export class SessionRecorder extends EventEmitter {
       return;
     }
     try {
+      for (const e of seg.entries) {
+        if (e.type === 'checkpoint' && e.publicKeyPem) await withTimeout(this.store.publishKey(e.checkpoint.keyId, e.publicKeyPem), this.storeTimeoutMs);
+      }
       await withTimeout(this.store.append(seg.entries), this.storeTimeoutMs);
       await this.spool.remove(seg.segment);
       this.counters.replayed += seg.entries.length;
@@ -422,6 +425,15 @@ export class SessionRecorder extends EventEmitter {
       this.nextDrainAt = Date.now() + this.retryMs;
       void err;
     }
+  }
+
+  /**
+   * A checkpoint going to the spool takes its public key along: the key is published only on a
+   * direct write, and a process whose store was away all its life (or that is gone when its spool
+   * is replayed, by its successor) would otherwise leave checkpoints no verifier can check.
+   */
+  private withKey(entry: RecordEntry): RecordEntry {
+    return entry.type === 'checkpoint' ? { ...entry, publicKeyPem: this.signer.publicKeyPem } : entry;
   }
 
   private async publishKey(): Promise<void> {
@@ -451,10 +463,10 @@ export class SessionRecorder extends EventEmitter {
           if (!this.spool.enabled) throw err;
           this.spooling = true;
           this.nextDrainAt = Date.now() + this.retryMs;
-          await this.spool.write([entry]);
+          await this.spool.write([this.withKey(entry)]);
         }
       } else {
-        await this.spool.write([entry]);
+        await this.spool.write([this.withKey(entry)]);
       }
     } catch (err) {
       for (const w of waiters) w.reject(err as Error);

@@ -12,7 +12,10 @@ import type { SessionEvent } from './event.js';
  * `json`, the event's text as sealed (exactly `canonicalJson(event)`, see sealEventJson), which
  * stores write instead of serialising the event again; without it they serialise the event.
  */
-export type RecordEntry = { type: 'event'; event: SessionEvent; json?: string } | { type: 'checkpoint'; checkpoint: Checkpoint };
+export type RecordEntry =
+  | { type: 'event'; event: SessionEvent; json?: string }
+  /** publicKeyPem: the signing key, carried by a checkpoint that waits in a spool (see recorder.ts). */
+  | { type: 'checkpoint'; checkpoint: Checkpoint; publicKeyPem?: string };
 
 /**
  * An append found the store already holding a different event at an entry's place in its chain

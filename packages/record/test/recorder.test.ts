@@ -166,6 +166,28 @@ describe('SessionRecorder on Redis', () => {
     await store.close();
   });
 
+  it('leaves checkpoints a verifier can check when their writer never reached Redis and its successor replays its spool', async () => {
+    const spoolDir = tempDir('spool-key');
+    const store1 = new RedisSessionStore({ redis: proxy.url, prefix, failFast: true });
+    await store1.ready();
+    await proxy.stop(); // away for the first writer's whole life: its key is never published directly
+    const first = await SessionRecorder.open({ store: store1, signer: RecordSigner.generate(), spool: { dir: spoolDir, maxBytes: 10 * 1024 * 1024 }, checkpointIntervalMs: 0, storeTimeoutMs: 300 });
+    for (let i = 0; i < 3; i++) await first.append(requestDraft('ses_k', i), { newSession: i === 0 });
+    await first.checkpoint();
+    await first.close();
+    await store1.close();
+    await proxy.start();
+    const store2 = new RedisSessionStore({ redis: proxy.url, prefix, failFast: true });
+    await store2.ready();
+    const second = await SessionRecorder.open({ store: store2, signer: RecordSigner.generate(), spool: { dir: spoolDir, maxBytes: 10 * 1024 * 1024 }, checkpointIntervalMs: 0, storeTimeoutMs: 500, retryMs: 20 });
+    await second.drained(15_000);
+    await second.close();
+    const report = await verifyRecord(store2);
+    expect(report).toMatchObject({ ok: true });
+    expect(report.checkpoints.count).toBeGreaterThanOrEqual(2); // the first writer's (and its close's), verified
+    await store2.close();
+  });
+
   it('refuses with a 503 record-unavailable error when Redis is unreachable and the spool is disabled, without breaking the chain', async () => {
     const store = new RedisSessionStore({ redis: proxy.url, prefix, failFast: true });
     await store.ready();
