@@ -86,17 +86,27 @@ export class FileSessionStore implements SessionStore {
     const checkpointFile = join(this.dir, 'checkpoints.jsonl');
     const rank = (f: string) => (f === indexFile ? 1 : f === checkpointFile ? 2 : 0);
     const order = [...lines.keys()].sort((a, b) => rank(a) - rank(b));
-    await Promise.all(order.filter((f) => rank(f) === 0).map((f) => this.writeDurably(f, lines.get(f)!)));
-    if (created) await this.syncDir(join(this.dir, 'sessions'));
-    for (const f of order.filter((f) => rank(f) > 0)) await this.writeDurably(f, lines.get(f)!);
-    if (created) await this.syncDir(this.dir);
+    try {
+      // One file at a time: the handle cache closes the least recently used handle when it is
+      // full, which must not be one another write of this batch is still using.
+      for (const f of order.filter((f) => rank(f) === 0)) await this.writeDurably(f, lines.get(f)!);
+      if (created) await this.syncDir(join(this.dir, 'sessions'));
+      for (const f of order.filter((f) => rank(f) > 0)) await this.writeDurably(f, lines.get(f)!);
+      if (created) await this.syncDir(this.dir);
+    } catch (err) {
+      // Some files may hold their lines already: read the heads (and writers) back from the files
+      // next time, so a retry skips what is there instead of writing it twice.
+      for (const sid of newHeads.keys()) this.heads.delete(sid);
+      this.checkpointWriters = undefined;
+      throw err;
+    }
     for (const [sid, head] of newHeads) this.heads.set(sid, head);
     for (const [writer, seq] of writersSeen) this.checkpointWriters!.set(writer, seq);
   }
 
   private async writeDurably(file: string, lines: string[]): Promise<void> {
     const fh = await this.handle(file);
-    await fh.write(`${lines.join('\n')}\n`);
+    await fh.writeFile(`${lines.join('\n')}\n`); // all of it (write() may write part), appended
     await fh.datasync();
   }
 

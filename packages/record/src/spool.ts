@@ -59,8 +59,15 @@ export class Spool {
     if (!this.enabled || this.bytes + size > this.options.maxBytes) throw new SpoolFull(this.options.maxBytes);
     if (!this.current || this.current.bytes >= this.segmentBytes) await this.roll();
     const cur = this.current!;
-    await cur.fh.write(text);
-    await cur.fh.datasync();
+    try {
+      await cur.fh.writeFile(text); // all of it (write() may write part), appended
+      await cur.fh.datasync();
+    } catch (err) {
+      // Part of it may be in the file: the next write starts a new segment rather than continue a
+      // torn line.
+      cur.bytes = Math.max(cur.bytes, this.segmentBytes);
+      throw err;
+    }
     cur.bytes += size;
     this.segments[this.segments.length - 1]!.bytes = cur.bytes;
     this.bytes += size;

@@ -26,6 +26,17 @@ describe('SessionRecorder on the local store', () => {
     await store.close();
   });
 
+  it('writes one batch touching more sessions than the store keeps files open', async () => {
+    const store = new FileSessionStore(tempDir('wide'));
+    const recorder = await SessionRecorder.open({ store, signer: RecordSigner.generate(), checkpointIntervalMs: 0 });
+    await Promise.all(Array.from({ length: 300 }, (_, i) => recorder.append(requestDraft(`ses_wide_${i}`, i), { newSession: true })));
+    await recorder.close();
+    const report = await verifyRecord(store);
+    expect(report).toMatchObject({ ok: true });
+    expect(report.sessions).toHaveLength(300);
+    await store.close();
+  });
+
   it('continues each chain after a restart from the heads in the store', async () => {
     const dir = tempDir('restart');
     const store1 = new FileSessionStore(dir);
