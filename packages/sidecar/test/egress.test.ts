@@ -34,7 +34,7 @@ describe('the egress proxy', () => {
   const attempts: EgressAttempt[] = [];
 
   beforeAll(async () => {
-    target = http.createServer((req, res) => res.end(`target saw ${req.method} ${req.url}`));
+    target = http.createServer((req, res) => res.end(req.url === '/host' ? `host ${req.headers.host}` : `target saw ${req.method} ${req.url}`));
     await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
     targetPort = (target.address() as AddressInfo).port;
     const log = createLogger('silent');
@@ -55,9 +55,9 @@ describe('the egress proxy', () => {
 
   const proxyPort = () => Number(new URL(sidecar.egressUrl).port);
 
-  function viaProxy(absoluteUrl: string): Promise<{ status: number; body: string }> {
+  function viaProxy(absoluteUrl: string, host = new URL(absoluteUrl).host): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: proxyPort(), path: absoluteUrl, headers: { host: new URL(absoluteUrl).host }, agent: false }, (res) => {
+      const req = http.request({ host: '127.0.0.1', port: proxyPort(), path: absoluteUrl, headers: { host }, agent: false }, (res) => {
         let body = '';
         res.on('data', (d) => (body += d));
         res.on('end', () => resolve({ status: res.statusCode!, body }));
@@ -72,6 +72,11 @@ describe('the egress proxy', () => {
     expect(res.status).toBe(200);
     expect(res.body).toBe('target saw GET /hello?x=1');
     expect(attempts.at(-1)).toMatchObject({ destination: `localhost:${targetPort}`, allowed: true });
+  });
+
+  it('sends the allowlisted host as Host, whatever Host the skill put on an absolute-form request (no fronting)', async () => {
+    const res = await viaProxy(`http://localhost:${targetPort}/host`, 'exfil.attacker.example');
+    expect(res.body).toBe(`host localhost:${targetPort}`);
   });
 
   it('refuses a destination outside the allowlist with a 403 that says why, and journals it', async () => {

@@ -83,7 +83,12 @@ function forwardHttp(ctx: SidecarContext, opts: EgressOptions, req: IncomingMess
   const headers = { ...req.headers };
   delete headers['proxy-connection'];
   delete headers['proxy-authorization'];
+  // The host the allowlist approved is the host asked for: a Host header naming another (domain
+  // fronting through an allowed server) is replaced, as a proxy does for an absolute-form request.
+  headers.host = target.host;
   const upstream = http.request({ host: dest.host, port: dest.port, method: req.method, path: target.pathname + target.search, headers });
+  // The skill went away: so does the request it made.
+  res.on('close', () => { if (!res.writableFinished) upstream.destroy(); });
   upstream.on('response', (up) => {
     res.writeHead(up.statusCode ?? 502, up.headers);
     up.pipe(res);
