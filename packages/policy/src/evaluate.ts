@@ -59,7 +59,8 @@ export function evaluate(policy: EffectivePolicy, input: EvaluationInput, ctx: E
     case 'count_tokens':
       return evaluateMessages(policy, input.facts ?? requestFacts(input.request), ctx, false);
     case 'complete':
-      return evaluateComplete(policy, input.request);
+      // A legacy Text Completions request: its model, max_tokens_to_sample and newest Human turn.
+      return evaluateMessages(policy, input.facts ?? requestFacts(input.request), ctx, true);
     case 'batch_create':
       return evaluateBatch(policy, input.request, ctx);
     default:
@@ -246,12 +247,6 @@ function approvalRules(rules: readonly CompiledRule[], prefilter: EffectivePolic
     timeoutMs,
     approvers: { groups: [...groups], users: [...users], quorum },
   };
-}
-
-function evaluateComplete(policy: EffectivePolicy, req: MessagesRequest | undefined): Decision {
-  const model = typeof req?.model === 'string' ? req.model : undefined;
-  const maxTokens = typeof req?.max_tokens_to_sample === 'number' ? req.max_tokens_to_sample : undefined;
-  return denyChecks(policy, { ...requestFacts(undefined), ...(model ? { model } : {}), ...(maxTokens !== undefined ? { maxTokens } : {}) }, true) ?? ALLOW;
 }
 
 /** A batch is as strict as its strictest request: any denial denies it, holds are merged. */

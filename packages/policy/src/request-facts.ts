@@ -33,6 +33,7 @@ export function requestFacts(req: MessagesRequest | undefined): RequestFacts {
   if (!req) return facts;
   if (typeof req.model === 'string') facts.model = req.model;
   if (typeof req.max_tokens === 'number') facts.maxTokens = req.max_tokens;
+  else if (typeof req.max_tokens_to_sample === 'number') facts.maxTokens = req.max_tokens_to_sample; // legacy Text Completions
   if (Array.isArray(req.tools)) {
     for (const tool of req.tools) {
       if (!isRecord(tool)) continue;
@@ -59,8 +60,17 @@ export function requestFacts(req: MessagesRequest | undefined): RequestFacts {
   return facts;
 }
 
-/** The newest user message's text: text blocks and tool_result contents. */
+/**
+ * The newest user message's text: text blocks and tool_result contents. For a legacy Text
+ * Completions request, the prompt after its last "Human:" turn.
+ */
 export function newestTurnText(req: MessagesRequest): string {
+  if (!Array.isArray(req.messages) && typeof req.prompt === 'string') {
+    const at = req.prompt.lastIndexOf('\n\nHuman:');
+    const turn = at === -1 ? req.prompt : req.prompt.slice(at + '\n\nHuman:'.length);
+    const end = turn.indexOf('\n\nAssistant:');
+    return (end === -1 ? turn : turn.slice(0, end)).trim();
+  }
   const messages = Array.isArray(req.messages) ? req.messages : [];
   for (let i = messages.length - 1; i >= 0; i--) {
     const m = messages[i];

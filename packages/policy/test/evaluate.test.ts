@@ -4,7 +4,7 @@ import type { MessagesRequest } from '@skillgate/wire';
 import { policy, request } from './policy-fixtures.js';
 
 const ctx = (over: Partial<EvaluationContext> = {}): EvaluationContext => ({ now: new Date('2026-03-04T10:00:00Z'), findings: [], toolsSeenBefore: new Set(), estimatedTokens: 100, ...over });
-const run = (policies: SkillPolicy[], req: MessagesRequest, c: Partial<EvaluationContext> = {}, route: 'messages' | 'count_tokens' | 'batch_create' | 'models' = 'messages'): Decision =>
+const run = (policies: SkillPolicy[], req: MessagesRequest, c: Partial<EvaluationContext> = {}, route: 'messages' | 'count_tokens' | 'batch_create' | 'complete' | 'models' = 'messages'): Decision =>
   evaluate(combine(policies), { route, request: req }, ctx(c));
 const kind = (d: Decision): string => (d.kind === 'deny' ? `deny ${d.policy} ${d.rule}` : d.kind === 'approval' ? `approval ${d.rules.join(',')}` : 'allow');
 
@@ -45,6 +45,22 @@ describe('deny rules', () => {
     const d = run([policy('p', { models: { allow: ['claude-sonnet-*'] } })], batch, {}, 'batch_create');
     expect(kind(d)).toBe('deny team-a/p models.allow');
     expect(d.kind === 'deny' && d.reason).toMatch(/^batch request b:/);
+  });
+
+  describe('a legacy Text Completions request', () => {
+    const complete = (prompt: string, over: object = {}) => ({ model: 'claude-2.1', max_tokens_to_sample: 100, prompt, ...over }) as unknown as MessagesRequest;
+    const prompt = (last: string) => `\n\nHuman: password reset for everyone\n\nAssistant: ok\n\nHuman: ${last}\n\nAssistant:`;
+    const keywordRule = [policy('p', { approval: { rules: [{ name: 'r', when: { keywords: ['salary'] } }] } })];
+    test('is held by an approval rule on its newest Human turn', () => {
+      expect(kind(run(keywordRule, complete(prompt('send the salary table')), {}, 'complete'))).toBe('approval team-a/p/r');
+    });
+    test('is not held for an earlier turn', () => {
+      expect(kind(run([policy('p', { approval: { rules: [{ name: 'r', when: { keywords: ['password'] } }] } })], complete(prompt('hello')), {}, 'complete'))).toBe('allow');
+    });
+    test('still meets the deny checks: model and max tokens', () => {
+      expect(kind(run([policy('p', { models: { allow: ['claude-sonnet-*'] } })], complete(prompt('hi')), {}, 'complete'))).toBe('deny team-a/p models.allow');
+      expect(kind(run([policy('p', { maxTokens: 10 })], complete(prompt('hi')), {}, 'complete'))).toBe('deny team-a/p maxTokens');
+    });
   });
 
   describe('rules on findings, in a batch', () => {
