@@ -113,16 +113,37 @@ function combineRecording(specs: readonly RecordingSpec[]): EffectivePolicy['rec
   return out;
 }
 
-/** Intersection of host allowlists: keep a pattern when every other list matches it. */
+/**
+ * Intersection of host allowlists: keep a pattern when every other list allows all it allows. A
+ * plain host is kept when every other list matches it. A pattern with wildcards is kept only when
+ * every other list has one that plainly covers it ("*", the same pattern, or "*.suffix" for a
+ * pattern ending in ".suffix"): matching the pattern's text would let "?.example.com" keep
+ * "*.example.com" ('?' matches the '*'). In doubt a pattern is dropped: the result is never wider.
+ */
 function intersectHosts(lists: ReadonlyArray<readonly string[]>): string[] | undefined {
   if (lists.length === 0) return undefined;
   if (lists.length === 1) return [...lists[0]!];
   const matchers = lists.map((l) => compileGlobs(l, { ignoreCase: true }));
   const out = new Set<string>();
   lists.forEach((list, i) => {
-    for (const p of list) if (matchers.every((m, j) => j === i || m.test(p))) out.add(p);
+    for (const p of list) {
+      const kept = WILDCARD.test(p)
+        ? lists.every((other, j) => j === i || other.some((q) => covers(q, p)))
+        : matchers.every((m, j) => j === i || m.test(p));
+      if (kept) out.add(p);
+    }
   });
   return [...out];
+}
+
+const WILDCARD = /[*?[\]{}]/;
+
+/** Whether host pattern `q` allows every host pattern `p` allows, decided plainly. */
+function covers(q: string, p: string): boolean {
+  const [ql, pl] = [q.toLowerCase(), p.toLowerCase()];
+  if (ql === '*' || ql === pl) return true;
+  const suffix = /^\*(\..+)$/.exec(ql)?.[1];
+  return suffix !== undefined && !WILDCARD.test(suffix) && pl.endsWith(suffix) && pl.length > suffix.length;
 }
 
 /** Combine the policies that select one skill (most restrictive wins; see the table above). */

@@ -48,6 +48,12 @@ describe('combining policies: most restrictive wins', () => {
     ], (e) => {
       expect(e.egressAllowHosts).toEqual(['docs.example.com']);
     }],
+    ['a wildcard survives only where every other list plainly covers it, never by matching its text', [
+      policy('p1', { egress: { allowHosts: ['*.example.com', '*.corp.internal'] } }),
+      policy('p2', { egress: { allowHosts: ['?.example.com', '*.internal'] } }),
+    ], (e) => {
+      expect(e.egressAllowHosts).toEqual(['*.corp.internal', '?.example.com']); // not *.example.com
+    }],
     ['digest-only recording beats masked bodies, and the shortest session gap wins', [
       policy('p1', { recording: { bodies: 'masked', sessionGapSeconds: 600 } }),
       policy('p2', { recording: { bodies: 'digest', sessionGapSeconds: 60 } }),
