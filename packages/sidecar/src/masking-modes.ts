@@ -91,7 +91,18 @@ function responseMaskFilter(masker: Masker, opts: MaskingModeOptions): ResponseF
   return {
     ...streamFilter(() => masker.createStreamMasker(), (f) => opts.onFindings?.('response', f)),
     body(body) {
-      const r = masker.maskMessagesResponse(JSON.parse(body.toString('utf8')));
+      const text = body.toString('utf8');
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // Labelled JSON but not: masked as text, never passed on raw.
+        const t = masker.maskText(text);
+        if (t.findings.length === 0) return body;
+        opts.onFindings?.('response', t.findings);
+        return Buffer.from(t.masked);
+      }
+      const r = masker.maskMessagesResponse(parsed);
       if (r.findings.length === 0) return body; // untouched bytes: error bodies reach the skill as sent
       opts.onFindings?.('response', r.findings);
       return Buffer.from(JSON.stringify(r.body));

@@ -44,7 +44,7 @@ export async function runPipeline(x: Exchange, ctx: SidecarContext): Promise<voi
     const upstreamRes = await upstream.send();
     await respond(x, ctx, upstreamRes, verdict);
   } catch (err) {
-    refuse(x, ctx, toGatewayError(err));
+    refuse(x, ctx, asGatewayError(x, err));
   } finally {
     quietSocketAllowed(x, ctx, false);
     leaveLive?.();
@@ -91,6 +91,13 @@ function prepareWhileRecording(recorded: Promise<void>, prepare: () => PreparedF
       reject(err as Error);
     });
   });
+}
+
+/** An unexpected fault as skillgate's error, saying whether the request had gone upstream by then. */
+function asGatewayError(x: Exchange, err: unknown): GatewayError {
+  if (err instanceof GatewayError || x.upstreamStartedAt === undefined) return toGatewayError(err);
+  return new GatewayError(codes.internal, 'api_error',
+    'skillgate hit an internal error after forwarding the request, so the Claude API may have processed it. See the sidecar log for the request id.', { cause: err });
 }
 
 /**

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { startSidecar, type Sidecar } from '../src/index.js';
 import { createLogger } from '../src/log.js';
+import { logJournal } from '../src/ports/journal.js';
 import { cut, startUpstreamDouble, type UpstreamDouble } from './upstream-double.js';
 
 const fixtureDir = process.env.SKILLGATE_FIXTURES ??
@@ -176,6 +177,21 @@ describe('the sidecar data path', () => {
     } finally {
       upstream.release();
       await patient.close();
+    }
+  });
+
+  it('says an internal fault after forwarding may have left the request processed (not that it was never forwarded)', async () => {
+    const faulty = await startSidecar({
+      upstreamUrl: upstream.url, upstreamApiKey: 'k',
+      listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
+    }, { logger: createLogger('silent'), journal: (l) => ({ ...logJournal(l), responseHead() { throw new Error('journal fault'); } }) });
+    try {
+      upstream.queue({ headers: { 'content-type': 'application/json' }, chunks: ['{"id":"msg_1"}'] });
+      const res = await call(faulty.claudeUrl, { headers: { 'content-type': 'application/json' }, body: messages() });
+      expect(res.status).toBe(500);
+      expect(JSON.parse(res.body.toString()).error.message).toMatch(/after forwarding the request, so the Claude API may have processed it/);
+    } finally {
+      await faulty.close();
     }
   });
 
