@@ -43,6 +43,12 @@ export class LockFeedPublisher {
   private readonly clock: Clock;
   private readonly log: FeedLog;
   private version = 0;
+  /**
+   * The set in memory holds changes Redis has not: a commit failed after the set had changed. The
+   * next put, remove or heartbeat publishes the whole set (a reset), even when it changes nothing,
+   * so a lock whose publication failed once is not lost to "nothing changed".
+   */
+  private unpublished = false;
 
   constructor(private readonly opts: LockFeedPublisherOptions) {
     this.keys = feedKeys(opts.prefix);
@@ -73,11 +79,19 @@ export class LockFeedPublisher {
 
   /** Publish a lock (new or changed). Resolves with the version, or undefined when nothing changed. */
   put(lock: Lock): Promise<number | undefined> {
-    return this.serial(async () => (this.set.put(lock) ? this.commit((v) => ({ op: 'put', v, lock })) : undefined));
+    return this.serial(async () => {
+      const changed = this.set.put(lock);
+      if (this.unpublished) return this.commit((v) => ({ op: 'reset', v }));
+      return changed ? this.commit((v) => ({ op: 'put', v, lock })) : undefined;
+    });
   }
 
   remove(name: string): Promise<number | undefined> {
-    return this.serial(async () => (this.set.remove(name) ? this.commit((v) => ({ op: 'remove', v, name })) : undefined));
+    return this.serial(async () => {
+      const changed = this.set.remove(name);
+      if (this.unpublished) return this.commit((v) => ({ op: 'reset', v }));
+      return changed ? this.commit((v) => ({ op: 'remove', v, name })) : undefined;
+    });
   }
 
   /**
@@ -87,6 +101,11 @@ export class LockFeedPublisher {
    */
   heartbeat(): Promise<void> {
     return this.serial(async () => {
+      if (this.unpublished) {
+        this.log('warn', 'lock set changes were not published; republishing the lock set');
+        await this.commit((v) => ({ op: 'reset', v }));
+        return;
+      }
       if (!(await this.redis.exists(this.keys.snapshot))) {
         this.log('warn', 'lock snapshot missing from Redis; republishing the lock set');
         await this.commit((v) => ({ op: 'reset', v }));
@@ -108,6 +127,7 @@ export class LockFeedPublisher {
   }
 
   private async commit(make: (v: number) => FeedMessage): Promise<number> {
+    this.unpublished = true; // until this commit is through
     let v = await this.redis.incr(this.keys.version);
     if (v <= this.version) {
       // The version key was lost while the stream survived: jump past what we published before.
@@ -129,6 +149,7 @@ export class LockFeedPublisher {
         .xadd(this.keys.stream, streamId(v), 'm', message).publish(this.keys.channel, message).exec();
     }
     this.version = v;
+    this.unpublished = false;
     this.log('debug', 'lock feed published', { v, locks: this.set.size });
     return v;
   }

@@ -66,6 +66,26 @@ describe('lock feed over real Redis', () => {
     expect(sub.version).toBe(pub.currentVersion);
   });
 
+  test('a lock whose publication failed once is published by the next put, even one that changes nothing', async () => {
+    const redis = (pub as unknown as { redis: { incr: (key: string) => Promise<number> } }).redis;
+    const incr = redis.incr.bind(redis);
+    redis.incr = () => { redis.incr = incr; return Promise.reject(new Error('Redis failover')); };
+    await expect(pub.put(lock('offboarded', 'd@example.com'))).rejects.toThrow(/failover/);
+    expect(await pub.put(lock('offboarded', 'd@example.com'))).toBeGreaterThan(0); // the retry is not "nothing changed"
+    await waitFor(() => sub.locks.match(subjectOf('d@example.com'), Date.now()) !== undefined, 'the lock to arrive');
+    await pub.remove('offboarded');
+  });
+
+  test('a failed publication is retried by the heartbeat', async () => {
+    const redis = (pub as unknown as { redis: { incr: (key: string) => Promise<number> } }).redis;
+    const incr = redis.incr.bind(redis);
+    redis.incr = () => { redis.incr = incr; return Promise.reject(new Error('Redis failover')); };
+    await expect(pub.put(lock('beat', 'e@example.com'))).rejects.toThrow(/failover/);
+    await pub.heartbeat();
+    await waitFor(() => sub.locks.match(subjectOf('e@example.com'), Date.now()) !== undefined, 'the lock to arrive');
+    await pub.remove('beat');
+  });
+
   test('a subscriber that reconnects after changes resyncs the whole set', async () => {
     const before = sub.version;
     await sub.close();
