@@ -132,9 +132,23 @@ export async function startController(input: ControllerConfigInput | ControllerC
   const startLeading = async (): Promise<void> => {
     leading = true;
     emit(events, 'leadershipChanged', { identity: config.leaderElection.identity, leading: true });
-    await locks.lead();
-    await owners.lead();
-    await pods.lead();
+    // Taking over needs Redis (the lock feed) and the API server. Until it has succeeded this
+    // replica holds the lease without doing the leader's work (no lock publisher, no revocations):
+    // retry, backing off, for as long as it leads.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await locks.lead();
+        await owners.lead();
+        await pods.lead();
+        break;
+      } catch (err) {
+        if (!leading) return;
+        const waitMs = Math.min(500 * 2 ** (attempt - 1), 10_000);
+        log.error({ err: (err as Error).message, attempt, retryInMs: waitMs }, 'taking over as leader failed; retrying');
+        await new Promise((r) => setTimeout(r, waitMs).unref());
+        if (!leading) return;
+      }
+    }
     for (const make of factories) {
       if (!leading) return;
       const loop = make(context);

@@ -55,6 +55,8 @@ export class LockFeedPublisher {
     this.redis = connect(opts.redisUrl);
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? silent;
+    // Failures surface through the commands (and the retries above them), not as unhandled events.
+    this.redis.on('error', (err: Error) => this.log('debug', 'lock feed publisher connection error', { error: err.message }));
   }
 
   async start(): Promise<void> {

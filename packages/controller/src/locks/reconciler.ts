@@ -89,10 +89,17 @@ export class LockReconciler implements Reconciler {
   async lead(): Promise<void> {
     if (this.publisher || this.stopped) return;
     const publisher = this.deps.publisher();
-    await publisher.start();
-    await this.adoptRevocations();
+    let v: number;
+    try {
+      await publisher.start();
+      await this.adoptRevocations();
+      v = await publisher.reset(this.inForce.list());
+    } catch (err) {
+      // Not the writer after all: let the next attempt start clean (no connection left behind).
+      await publisher.close().catch(() => undefined);
+      throw err;
+    }
     this.publisher = publisher;
-    const v = await publisher.reset(this.inForce.list());
     this.deps.metrics.lockPublishes.labels('reset').inc();
     this.deps.metrics.lockFeedVersion.set(v);
     this.deps.log.info({ locks: this.inForce.size, version: v }, 'leading: lock set published');
