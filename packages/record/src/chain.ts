@@ -119,7 +119,8 @@ export type ChainProblemKind =
   | 'checkpoint-mismatch'// a signed checkpoint commits a different hash for this seq
   | 'checkpoint-signature' // a checkpoint's signature or hash does not verify
   | 'checkpoint-missing' // a writer's checkpoint sequence has a gap or broken link
-  | 'unknown-key';       // a checkpoint was signed by a key the verifier does not hold
+  | 'unknown-key'        // a checkpoint was signed by a key the verifier does not hold
+  | 'unknown-session';   // a session asked for by name that the record does not hold at all
 
 export interface ChainProblem {
   kind: ChainProblemKind;

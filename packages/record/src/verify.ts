@@ -4,6 +4,7 @@
 import { verifySession, type ChainProblem } from './chain.js';
 import { verifyCheckpoints, type Checkpoint } from './checkpoint.js';
 import type { SessionEvent } from './event.js';
+import type { ChainHead } from './chain.js';
 import type { SessionReader } from './store.js';
 
 export interface SessionVerdict {
@@ -28,6 +29,12 @@ export interface EvidenceInput {
   publicKeys: Readonly<Record<string, string>>;
   /** Verify only these sessions (default: all given, plus all that checkpoints commit). */
   only?: readonly string[];
+  /**
+   * The head a store keeps for each session (its own count of the chain, updated with every
+   * append), when verifying a live store: events missing from the end of a chain, written after
+   * the last checkpoint, show against it. An archive or a bundle has none.
+   */
+  storedHeads?: ReadonlyMap<string, ChainHead | undefined>;
 }
 
 /** Pure verification over plain data. */
@@ -36,7 +43,10 @@ export function verifyEvidence(input: EvidenceInput): VerifyReport {
   const ids = input.only ? [...input.only] : [...new Set([...input.sessions.keys(), ...commitments.keys()])];
   const sessions: SessionVerdict[] = ids.map((sessionId) => {
     const events = input.sessions.get(sessionId) ?? [];
-    const problem = verifySession(sessionId, events, commitments.get(sessionId));
+    const problem = verifySession(sessionId, events, commitments.get(sessionId))
+      ?? againstStoredHead(sessionId, events, input.storedHeads)
+      ?? (events.length === 0 && input.only && !commitments.has(sessionId) && !input.storedHeads?.get(sessionId)
+        ? { kind: 'unknown-session' as const, sessionId, message: `the record holds no session ${sessionId}` } : undefined);
     return problem ? { sessionId, events: events.length, ok: false, problem } : { sessionId, events: events.length, ok: true };
   });
   const firstProblem = cpProblem ?? sessions.find((s) => s.problem)?.problem;
@@ -44,6 +54,23 @@ export function verifyEvidence(input: EvidenceInput): VerifyReport {
   if (cpProblem) report.checkpoints.problem = cpProblem;
   if (firstProblem) report.firstProblem = firstProblem;
   return report;
+}
+
+/** A chain whose end falls short of (or differs from) the head its store keeps for it. */
+function againstStoredHead(sessionId: string, events: readonly SessionEvent[], heads: EvidenceInput['storedHeads']): ChainProblem | undefined {
+  const head = heads?.get(sessionId);
+  if (!head) return undefined;
+  const last = events.at(-1);
+  if (!last || last.seq < head.seq) {
+    const from = last ? last.seq + 1 : 0;
+    return { kind: 'missing', sessionId, seq: from, position: events.length,
+      message: `event seq ${from}${head.seq > from ? `..${head.seq}` : ''} of session ${sessionId} is missing: the store's head says the chain runs to seq ${head.seq}` };
+  }
+  if (last.seq === head.seq && last.hash !== head.hash) {
+    return { kind: 'altered', sessionId, seq: head.seq, position: events.length - 1,
+      message: `event seq ${head.seq} of session ${sessionId} is not the one the store's head names (another hash)` };
+  }
+  return undefined;
 }
 
 /** Read and verify sessions of a store or archive. */
@@ -60,10 +87,14 @@ export async function verifyRecord(
     ids = [...new Set([...listed, ...committed])];
   }
   const sessions = new Map<string, readonly SessionEvent[]>();
+  // A live store keeps each session's head: the chain must reach it.
+  const headOfStore = (reader as Partial<{ head(id: string): Promise<ChainHead | undefined> }>).head;
+  const storedHeads = headOfStore ? new Map<string, ChainHead | undefined>() : undefined;
   let done = 0;
   for (const id of ids) {
     sessions.set(id, await reader.readSession(id));
+    if (storedHeads && headOfStore) storedHeads.set(id, await headOfStore.call(reader, id));
     opts.onProgress?.(++done, ids.length);
   }
-  return verifyEvidence({ sessions, checkpoints, publicKeys, only: ids });
+  return verifyEvidence({ sessions, checkpoints, publicKeys, only: ids, ...(storedHeads ? { storedHeads } : {}) });
 }

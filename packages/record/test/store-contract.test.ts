@@ -182,6 +182,30 @@ describe.each([['the local file store', fileHarness], ['the Redis Streams store'
     expect(report.ok).toBe(false);
     expect(report.firstProblem).toMatchObject({ sessionId: 'ses_t', ...expected });
   });
+
+  it('fails a session asked for by name that it does not hold', async () => {
+    await writeSession(h.store, 'ses_here', 1);
+    const report = await verifyRecord(h.store, { sessionIds: ['ses_here', 'ses_typo'] });
+    expect(report.ok).toBe(false);
+    expect(report.sessions.find((s) => s.sessionId === 'ses_typo')?.problem?.kind).toBe('unknown-session');
+    expect(report.sessions.find((s) => s.sessionId === 'ses_here')?.ok).toBe(true);
+  });
+});
+
+describe('the Redis Streams store, against its own heads', () => {
+  it('makes verify name the events deleted from the end of a chain no checkpoint has signed yet', async () => {
+    const h = redisHarness();
+    try {
+      await writeSession(h.store, 'ses_tail_cut', 4);
+      await h.remove('ses_tail_cut', 3);
+      await h.remove('ses_tail_cut', 2);
+      const report = await verifyRecord(h.store);
+      expect(report.ok).toBe(false);
+      expect(report.firstProblem).toMatchObject({ kind: 'missing', sessionId: 'ses_tail_cut', seq: 2 });
+    } finally {
+      await h.cleanup();
+    }
+  });
 });
 
 describe('the local file store', () => {
