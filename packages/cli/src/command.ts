@@ -27,11 +27,18 @@ export class CliError extends Error {
 
 export function parseCommandArgs(cmd: Command, argv: string[]) {
   const options: OptionSpec = { help: { type: 'boolean', short: 'h' }, ...(cmd.options ?? {}) };
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: OptionSpec; allowPositionals: true; strict: true }>>;
   try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (err) {
     throw new CliError(`${(err as Error).message}. Try: skillgate ${cmd.name.join(' ')} --help`, 2);
   }
+  // The shared --output knows two forms; anything else would silently print the table.
+  const output = parsed.values.output;
+  if (cmd.options?.output === outputOption.output && output !== undefined && output !== 'json' && output !== 'table') {
+    throw new CliError(`--output ${String(output)} is not supported here: use --output json (or table, the default)`, 2);
+  }
+  return parsed;
 }
 
 export function helpText(cmd: Command): string {

@@ -151,6 +151,21 @@ describe.each(['local', 'redis'] as const)('skillgate sessions on the %s store',
     expect((await cli(['sessions', 'find', '--value', PLANTED, ...storeArgs])).stderr).toMatch(/installation key/);
   });
 
+  it('refuses input it cannot act on, instead of a clean-looking empty answer', async () => {
+    const truncated = await cli(['sessions', 'find', '--fingerprint', 'abc123', ...storeArgs]);
+    expect(truncated.code).toBe(2);
+    expect(truncated.stderr).toMatch(/64 hex characters/);
+    const yaml = await cli(['sessions', 'list', ...storeArgs, '--output', 'yaml']);
+    expect(yaml.code).toBe(2);
+    expect(yaml.stderr).toMatch(/--output yaml is not supported/);
+    const none = await cli(['sessions', 'export', '--all', '--skill', 'no-such-skill', ...storeArgs, '--out', join(work, 'none.json')]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/no session .* matches those filters/);
+    const typo = await cli(['sessions', 'verify', 'ses_typo', ...storeArgs]);
+    expect(typo.code).toBe(1);
+    expect(typo.stdout + typo.stderr).toMatch(/unknown-session/);
+  });
+
   it('verifies, exports a bundle that verifies offline, and fails naming what was tampered with', async () => {
     const ok = await cli(['sessions', 'verify', '--all', ...storeArgs]);
     expect(ok.code).toBe(0);

@@ -157,6 +157,9 @@ Filters: --skill --owner --namespace --since --until, as for 'sessions list'.\n\
   options: { ...storeOptions, ...filterOptions, ...outputOption, value: { type: 'string' }, fingerprint: { type: 'string' }, 'key-file': { type: 'string' } },
   async run({ values }) {
     let fingerprint = str(values, 'fingerprint')?.toLowerCase();
+    if (fingerprint !== undefined && !/^[0-9a-f]{64}$/.test(fingerprint)) {
+      throw new CliError(`--fingerprint takes the 64 hex characters a finding records (got ${fingerprint.length} characters${/[^0-9a-f]/.test(fingerprint) ? ', not all hex' : ''}); or pass --value V`, 2);
+    }
     if (!fingerprint) {
       let value = str(values, 'value');
       if (value === undefined) throw new CliError('pass --value V (or --value - to read stdin) or --fingerprint HEX', 2);
@@ -235,6 +238,7 @@ Filters with --all: --skill --owner --namespace --since --until.\n\n${storeHelp}
     const bar = progress('exported sessions');
     const bundle = await withStore(values, async (store) => {
       const ids = values.all ? (await store.listSessions(filter)).map((s) => s.sessionId) : positionals;
+      if (ids.length === 0) throw new CliError(`no session in ${store.location} matches those filters: nothing to export`);
       const sessions = new Map<string, SessionEvent[]>();
       for (const id of ids) {
         sessions.set(id, await readExisting(store, id));
