@@ -136,12 +136,55 @@ function checkInjectedParts(pod: Pod, expected: InjectedParts, what: string, out
     out.push(`spec.automountServiceAccountToken must stay false: the pod's ServiceAccount token goes to the skillgate sidecar only, never to app containers; do not set it back (${what})`);
   }
   if (initAt !== 0 || sidecarAt !== 1) out.push(`${INIT_CONTAINER} and ${SIDECAR_CONTAINER} must be the first two init containers: do not reorder them`);
-  if (!jsonEqual(init[sidecarAt], expected.sidecar)) out.push(`init container ${SIDECAR_CONTAINER} was modified: ${what}`);
-  if (!jsonEqual(init[initAt], expected.init)) out.push(`init container ${INIT_CONTAINER} was modified: ${what}`);
+  if (!sameInjectedContainer(init[sidecarAt], expected.sidecar)) out.push(`init container ${SIDECAR_CONTAINER} was modified: ${what}`);
+  if (!sameInjectedContainer(init[initAt], expected.init)) out.push(`init container ${INIT_CONTAINER} was modified: ${what}`);
   const volumes = new Map((pod.spec.volumes ?? []).map((v) => [v.name, v]));
   for (const v of expected.volumes) {
     if (!jsonEqual(volumes.get(v.name), v)) out.push(`volume ${v.name} is missing or modified: ${what}`);
   }
+}
+
+/**
+ * An injected container as the API server may have stored it: exactly as injected, except that its
+ * resource quantities may be in canonical form ("0.5" is stored as "500m", "1024Mi" as "1Gi") and
+ * the API server may add requests (defaulted from limits) and a LimitRange's defaults. Those only
+ * constrain the container; every quantity skillgate set must be there with its value.
+ */
+export function sameInjectedContainer(actual: Container | undefined, expected: Container): boolean {
+  if (!actual) return false;
+  const { resources: actualResources, ...rest } = actual;
+  const { resources: expectedResources, ...expectedRest } = expected;
+  if (!jsonEqual(rest, expectedRest)) return false;
+  for (const kind of ['limits', 'requests'] as const) {
+    const have = actualResources?.[kind] ?? {};
+    for (const [name, value] of Object.entries(expectedResources?.[kind] ?? {})) {
+      if (!sameQuantity(have[name], value)) return false;
+    }
+  }
+  return true;
+}
+
+const QUANTITY = /^([+-]?[0-9.]+)(?:([eE][+-]?[0-9]+)|(n|u|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei))?$/;
+const SUFFIX: Record<string, number> = {
+  n: 1e-9, u: 1e-6, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+};
+
+/** A Kubernetes resource quantity as a number, or undefined when it is not one. */
+export function quantityValue(q: unknown): number | undefined {
+  if (typeof q === 'number') return q;
+  if (typeof q !== 'string') return undefined;
+  const m = QUANTITY.exec(q.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  if (!Number.isFinite(n)) return undefined;
+  return m[2] ? n * 10 ** Number(m[2].slice(1)) : n * (m[3] ? SUFFIX[m[3]]! : 1);
+}
+
+function sameQuantity(a: unknown, b: unknown): boolean {
+  const [x, y] = [quantityValue(a), quantityValue(b)];
+  if (x === undefined || y === undefined) return jsonEqual(a, b);
+  return Math.abs(x - y) <= Math.max(Math.abs(x), Math.abs(y)) * 1e-9;
 }
 
 /**

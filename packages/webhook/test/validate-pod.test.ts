@@ -246,3 +246,35 @@ describe('validatePod on UPDATE', () => {
     expect(update(old, pod).allowed).toBe(true);
   });
 });
+
+describe('the injected sidecar as the API server stores it', () => {
+  const cfg = config({ sidecarResources: { limits: { cpu: '0.5', memory: '1024Mi' } } });
+  const stored = (change: (resources: { requests?: Record<string, string>; limits?: Record<string, string> }) => void): Pod => {
+    const pod = admitted(skillPod(), cfg);
+    const sidecar = pod.spec.initContainers!.find((c) => c.name === SIDECAR_CONTAINER)!;
+    change(sidecar.resources!);
+    return pod;
+  };
+
+  test('is admitted with its quantities in canonical form, requests defaulted from limits and a LimitRange default added', () => {
+    const pod = stored((r) => {
+      r.limits = { cpu: '500m', memory: '1Gi', 'ephemeral-storage': '1Gi' };
+      r.requests = { cpu: '500m', memory: '1Gi' };
+    });
+    expect(violations(pod, cfg)).not.toMatch(/was modified/);
+  });
+
+  test('is refused when a quantity skillgate set has another value', () => {
+    expect(violations(stored((r) => { r.limits = { cpu: '2', memory: '1Gi' }; }), cfg)).toMatch(/skillgate-sidecar was modified/);
+    expect(violations(stored((r) => { r.limits = { memory: '1Gi' }; }), cfg)).toMatch(/skillgate-sidecar was modified/);
+  });
+});
+
+test('quantities read as Kubernetes writes them', async () => {
+  const { quantityValue } = await import('../src/validate-pod.js');
+  expect(quantityValue('500m')).toBe(0.5);
+  expect(quantityValue('1Gi')).toBe(1024 ** 3);
+  expect(quantityValue('1024Mi')).toBe(quantityValue('1Gi'));
+  expect(quantityValue('1e3')).toBe(1000);
+  expect(quantityValue('12x')).toBeUndefined();
+});
