@@ -12,7 +12,7 @@ import {
 import { INJECTOR_VERSION, type WebhookConfig } from './config.js';
 import { egressCaptureScript } from './egress-capture.js';
 import { diffToPatch, type JsonPatchOp } from './json-patch.js';
-import type { Container, EnvVar, NamespaceInfo, Pod, Volume } from './pod.js';
+import type { Container, EnvVar, NamespaceInfo, Pod, SecurityContext, Volume } from './pod.js';
 
 export const SIDECAR_CONTAINER = 'skillgate-sidecar';
 export const INIT_CONTAINER = 'skillgate-init';
@@ -290,7 +290,7 @@ export function appContainer(c: Container, config: WebhookConfig, warnings: stri
     }
   }
   for (const [name, value] of ours) if (!placed.has(name)) env.push({ name, value });
-  const out: Container = { ...c, env };
+  const out: Container = { ...c, env, securityContext: uidLocked(c, warnings) };
   if (c.envFrom) {
     const envFrom = c.envFrom.filter((s) => s.secretRef?.name !== config.upstreamSecret.name);
     if (envFrom.length !== c.envFrom.length) warnings.push(`container ${c.name}: removed envFrom of the upstream credential Secret ${config.upstreamSecret.name}`);
@@ -299,6 +299,25 @@ export function appContainer(c: Container, config: WebhookConfig, warnings: stri
   }
   return out;
 }
+
+/**
+ * The egress capture exempts the sidecar by its UID: a process of the app that could become that
+ * UID would leave the pod uncaptured. So an app container may not change user: no SETUID or SETGID
+ * capability (a root process has them by default) and no privilege escalation (setuid binaries).
+ */
+export function uidLocked(c: Container, warnings: string[] = []): SecurityContext {
+  const sc: SecurityContext = { ...(c.securityContext ?? {}) };
+  if (sc.allowPrivilegeEscalation === true) warnings.push(`container ${c.name}: allowPrivilegeEscalation set to false (a process that changes user could leave the egress capture)`);
+  sc.allowPrivilegeEscalation = false;
+  const drop = [...(sc.capabilities?.drop ?? [])];
+  const dropped = new Set(drop.map((x) => x.toUpperCase().replace(/^CAP_/, '')));
+  if (!dropped.has('ALL')) for (const cap of UID_CHANGING_CAPS) if (!dropped.has(cap)) drop.push(cap);
+  sc.capabilities = { ...(sc.capabilities ?? {}), drop };
+  return sc;
+}
+
+/** Capabilities that let a process take another UID or GID (the sidecar's, whose traffic is not captured). */
+export const UID_CHANGING_CAPS = ['SETUID', 'SETGID'] as const;
 
 /** Whether a volume is the ServiceAccount admission plugin's automounted API token. */
 export const isAutomountVolume = (v: Volume): boolean => v.name.startsWith(AUTOMOUNT_VOLUME_PREFIX);

@@ -6,7 +6,7 @@ import { ANNOTATION_INJECTED, ANNOTATION_OWNER, LABEL_SKILL, TOKEN_AUDIENCE } fr
 import type { WebhookConfig } from './config.js';
 import {
   CLAUDE_BASE_URL, CREDENTIAL_ENV, INIT_CONTAINER, RESERVED_CONTAINER_NAMES, RESERVED_VOLUME_NAMES, SIDECAR_CONTAINER,
-  envUsesSecret, initContainer, injectedVolumes, namespaceInjectionEnabled, optOutOf, sidecarContainer,
+  UID_CHANGING_CAPS, envUsesSecret, initContainer, injectedVolumes, namespaceInjectionEnabled, optOutOf, sidecarContainer,
 } from './inject.js';
 import { jsonEqual } from './json-patch.js';
 import { podDisplayName, type Container, type NamespaceInfo, type Pod, type Volume } from './pod.js';
@@ -29,7 +29,7 @@ export interface Verdict {
 /** Loose on purpose (RFC 5322 is not the point): one @, a dot in the domain, no spaces. */
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 /** Capabilities that would let an app container rewrite the pod's iptables or reach into the sidecar. */
-const FORBIDDEN_CAPS = new Set(['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN', 'SYS_PTRACE', 'ALL']);
+const FORBIDDEN_CAPS = new Set(['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN', 'SYS_PTRACE', 'ALL', ...UID_CHANGING_CAPS]);
 
 type Role = 'container' | 'init container' | 'ephemeral container';
 
@@ -82,6 +82,14 @@ function checkContainer(pod: Pod, c: Container, role: Role, config: WebhookConfi
   const added = (sc.capabilities?.add ?? []).map((x) => x.toUpperCase().replace(/^CAP_/, ''));
   const bad = added.filter((x) => FORBIDDEN_CAPS.has(x));
   if (bad.length) out.push(`${where}: capabilities ${bad.join(', ')} are not allowed next to the sidecar (they can rewrite the pod's network rules); remove them from securityContext.capabilities.add`);
+  if (sc.allowPrivilegeEscalation === true) out.push(`${where}: allowPrivilegeEscalation lets a process change user and leave the egress capture; remove it (skillgate sets it to false)`);
+  if (role === 'ephemeral container') {
+    // Not injected, so not locked by the injector: it must drop the capabilities to change user itself.
+    const dropped = new Set((sc.capabilities?.drop ?? []).map((x) => x.toUpperCase().replace(/^CAP_/, '')));
+    if (!dropped.has('ALL') && !UID_CHANGING_CAPS.every((cap) => dropped.has(cap))) {
+      out.push(`${where}: must drop the SETUID and SETGID capabilities (or ALL), and may not escalate privileges: a process that takes the sidecar's UID leaves the egress capture (kubectl debug --profile=restricted does this)`);
+    }
+  }
   const uid = sc.runAsUser ?? pod.spec.securityContext?.runAsUser;
   if (uid === config.sidecarUid) out.push(`${where}: runs as UID ${uid}, the sidecar's UID, whose traffic is not captured; run it as another user`);
   if (typeof c.targetContainerName === 'string' && RESERVED_CONTAINER_NAMES.has(c.targetContainerName)) {

@@ -195,11 +195,14 @@ describe('validatePod on UPDATE', () => {
     expect(v).toMatch(/skillgate\.dev\/skill is fixed/);
   });
 
-  test('a debug container as root is allowed, one as the sidecar UID or privileged is rejected', () => {
+  test('a debug container as root is allowed when it cannot change user; one that can, runs as the sidecar UID or is privileged is rejected', () => {
     const old = admitted();
     const ok = structuredClone(old);
-    ok.spec.ephemeralContainers = [{ name: 'debugger', image: 'busybox' }];
+    ok.spec.ephemeralContainers = [{ name: 'debugger', image: 'busybox', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }];
     expect(update(old, ok, 'ephemeralcontainers').allowed).toBe(true);
+    const root = structuredClone(old);
+    root.spec.ephemeralContainers = [{ name: 'debugger', image: 'busybox' }];
+    expect(update(old, root, 'ephemeralcontainers').violations.join('\n')).toMatch(/must drop the SETUID and SETGID capabilities/);
     const bad = structuredClone(old);
     bad.spec.ephemeralContainers = [{ name: 'debugger', image: 'busybox', securityContext: { runAsUser: 1337, privileged: true } }];
     const v = update(old, bad, 'ephemeralcontainers').violations.join('\n');
@@ -277,4 +280,23 @@ test('quantities read as Kubernetes writes them', async () => {
   expect(quantityValue('1024Mi')).toBe(quantityValue('1Gi'));
   expect(quantityValue('1e3')).toBe(1000);
   expect(quantityValue('12x')).toBeUndefined();
+});
+
+describe('an app container may not change user (the sidecar is exempt from the capture by its UID)', () => {
+  test('the injector locks it: no privilege escalation, SETUID and SETGID dropped, its own drops kept', () => {
+    const pod = skillPod();
+    pod.spec.containers[0]!.securityContext = { runAsUser: 0, capabilities: { drop: ['NET_BIND_SERVICE'] } };
+    const app = admitted(pod).spec.containers[0]!;
+    expect(app.securityContext).toMatchObject({ runAsUser: 0, allowPrivilegeEscalation: false });
+    expect(app.securityContext!.capabilities!.drop).toEqual(['NET_BIND_SERVICE', 'SETUID', 'SETGID']);
+    expect(violations(admitted(pod))).toBe('');
+  });
+
+  test('adding SETUID or SETGID, or asking for privilege escalation, is refused', () => {
+    const pod = admitted();
+    pod.spec.containers[0]!.securityContext = { capabilities: { add: ['SETUID'] }, allowPrivilegeEscalation: true };
+    const v = violations(pod);
+    expect(v).toMatch(/capabilities SETUID are not allowed/);
+    expect(v).toMatch(/allowPrivilegeEscalation lets a process change user/);
+  });
 });
