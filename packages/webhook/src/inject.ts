@@ -307,8 +307,13 @@ export function appContainer(c: Container, config: WebhookConfig, warnings: stri
  */
 export function uidLocked(c: Container, warnings: string[] = []): SecurityContext {
   const sc: SecurityContext = { ...(c.securityContext ?? {}) };
-  if (sc.allowPrivilegeEscalation === true) warnings.push(`container ${c.name}: allowPrivilegeEscalation set to false (a process that changes user could leave the egress capture)`);
-  sc.allowPrivilegeEscalation = false;
+  // The API server refuses allowPrivilegeEscalation false beside privileged or CAP_SYS_ADMIN; such a
+  // container is refused by validation anyway (validate-pod.ts), with a message that says why.
+  const adds = (sc.capabilities?.add ?? []).map((x) => x.toUpperCase().replace(/^CAP_/, ''));
+  if (sc.privileged !== true && !adds.includes('SYS_ADMIN')) {
+    if (sc.allowPrivilegeEscalation === true) warnings.push(`container ${c.name}: allowPrivilegeEscalation set to false (a process that changes user could leave the egress capture)`);
+    sc.allowPrivilegeEscalation = false;
+  }
   const drop = [...(sc.capabilities?.drop ?? [])];
   const dropped = new Set(drop.map((x) => x.toUpperCase().replace(/^CAP_/, '')));
   if (!dropped.has('ALL')) for (const cap of UID_CHANGING_CAPS) if (!dropped.has(cap)) drop.push(cap);

@@ -292,6 +292,14 @@ describe('an app container may not change user (the sidecar is exempt from the c
     expect(violations(admitted(pod))).toBe('');
   });
 
+  test('a privileged container is left for validation to refuse (the API server would reject the pair with a less useful message)', () => {
+    const pod = skillPod();
+    pod.spec.containers[0]!.securityContext = { privileged: true };
+    const app = admitted(pod).spec.containers[0]!;
+    expect(app.securityContext!.allowPrivilegeEscalation).toBeUndefined();
+    expect(violations(admitted(pod))).toMatch(/privileged containers can undo the egress capture/);
+  });
+
   test('adding SETUID or SETGID, or asking for privilege escalation, is refused', () => {
     const pod = admitted();
     pod.spec.containers[0]!.securityContext = { capabilities: { add: ['SETUID'] }, allowPrivilegeEscalation: true };
