@@ -158,6 +158,22 @@ maybe('egress capture in a network namespace', () => {
     expect(JSON.stringify(events)).not.toContain('sk-ant-upstream-e2e');
   });
 
+  it('refuses the skill\'s UDP (what QUIC or a raw datagram would use), and lets the sidecar\'s UID through', async () => {
+    const send = (uid, text) => run(['ip', 'netns', 'exec', pod, 'setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups',
+      process.execPath, '-e', `
+        const s = require('node:dgram').createSocket('udp4');
+        s.send(${JSON.stringify(text)}, 9091, '${hostIp}', (err) => { console.log(JSON.stringify(err ? 'error ' + err.code : 'sent')); setTimeout(() => s.close(), 200); });
+        s.on('error', (e) => { console.log(JSON.stringify('error ' + e.code)); s.close(); });`],
+    { PATH: process.env.PATH, HOME: tmp });
+    const fromSkill = await send(SKILL_UID, 'UDP EXFIL');
+    const fromSidecar = await send(SIDECAR_UID, 'sidecar datagram');
+    expect(fromSidecar.stdout).toContain('sent');
+    await new Promise((r) => setTimeout(r, 300));
+    const seen = await hostReport();
+    expect(seen.udp.map((h) => h.data)).toEqual(['sidecar datagram']);
+    expect(fromSkill.stdout).toMatch(/EPERM|error/);
+  });
+
   it('gives the skill no way around the capture with a raw TCP connection to another port', async () => {
     const raw = await run(['ip', 'netns', 'exec', pod, 'setpriv', `--reuid=${SKILL_UID}`, `--regid=${SKILL_UID}`, '--clear-groups',
       process.execPath, '-e', `

@@ -15,14 +15,20 @@ const exfil = http.createServer((req, res) => {
   res.end('stolen');
 });
 await new Promise((r) => exfil.listen(9090, host, r));
+// UDP on 9091: what a skill might use (QUIC, raw datagrams) to go around the TCP capture.
+const udpHits = [];
+const udp = (await import('node:dgram')).createSocket('udp4');
+udp.on('message', (msg, rinfo) => udpHits.push({ data: msg.toString(), from: rinfo.address }));
+await new Promise((r) => udp.bind(9091, host, r));
 process.stdout.write('ready\n');
 readline.createInterface({ input: process.stdin }).on('line', (line) => {
   if (line.trim() !== 'dump') return;
   const claude = fake.requests.map((r) => ({ method: r.method, path: r.path, apiKey: r.headers['x-api-key'] ?? null }));
-  process.stdout.write(`${JSON.stringify({ claude, exfil: exfilHits })}\n`);
+  process.stdout.write(`${JSON.stringify({ claude, exfil: exfilHits, udp: udpHits })}\n`);
 });
 process.on('SIGTERM', async () => {
   await fake.close();
   exfil.close();
+  udp.close();
   process.exit(0);
 });

@@ -3,6 +3,9 @@
 // redirected (nat OUTPUT, REDIRECT) to the sidecar's egress proxy on 15002, except traffic of the
 // sidecar's own UID (it must reach Claude, the controller and Redis) and loopback traffic (the skill
 // reaches the sidecar on 127.0.0.1). IPv6 TCP is refused outright: the proxy listens on IPv4 only.
+// Everything else that is not TCP (UDP such as QUIC, ICMP, SCTP) is refused for the app, IPv4 and
+// IPv6, except DNS (UDP port 53), which names need: a DNS query to a resolver that recurses is the
+// one channel left, and a NetworkPolicy limiting port 53 to the cluster's DNS narrows it.
 // A network-namespace test applies exactly these rules, so this module is the single source of truth.
 // It must never emit a rule that exempts anything but the sidecar UID, loopback and configured ports.
 import { PORTS } from '@skillgate/api';
@@ -20,6 +23,7 @@ export interface EgressCaptureRules {
 
 export const CHAIN_OUTPUT = 'SKILLGATE_OUTPUT';
 export const CHAIN_REDIRECT = 'SKILLGATE_REDIRECT';
+export const CHAIN_OTHER = 'SKILLGATE_OTHER';
 
 export function egressCaptureRules(config: EgressCaptureConfig): EgressCaptureRules {
   const uid = String(config.sidecarUid);
@@ -30,7 +34,17 @@ export function egressCaptureRules(config: EgressCaptureConfig): EgressCaptureRu
     ['-t', table, '-A', CHAIN_OUTPUT, '-o', 'lo', '-j', 'RETURN'],
     ...config.excludeOutboundPorts.map((p) => ['-t', table, '-A', CHAIN_OUTPUT, '-p', 'tcp', '--dport', String(p), '-j', 'RETURN']),
   ];
+  // Not TCP: only the sidecar, loopback and DNS leave.
+  const other: string[][] = [
+    ['-t', 'filter', '-N', CHAIN_OTHER],
+    ['-t', 'filter', '-A', 'OUTPUT', '!', '-p', 'tcp', '-j', CHAIN_OTHER],
+    ['-t', 'filter', '-A', CHAIN_OTHER, '-m', 'owner', '--uid-owner', uid, '-j', 'RETURN'],
+    ['-t', 'filter', '-A', CHAIN_OTHER, '-o', 'lo', '-j', 'RETURN'],
+    ['-t', 'filter', '-A', CHAIN_OTHER, '-p', 'udp', '--dport', '53', '-j', 'RETURN'],
+    ['-t', 'filter', '-A', CHAIN_OTHER, '-j', 'REJECT'],
+  ];
   const ipv4 = [
+    ...other,
     ['-t', 'nat', '-N', CHAIN_REDIRECT],
     ['-t', 'nat', '-A', CHAIN_REDIRECT, '-p', 'tcp', '-j', 'REDIRECT', '--to-ports', String(PORTS.egress)],
     ['-t', 'nat', '-N', CHAIN_OUTPUT],
@@ -44,6 +58,7 @@ export function egressCaptureRules(config: EgressCaptureConfig): EgressCaptureRu
     ['-t', 'filter', '-A', 'OUTPUT', '-p', 'tcp', '-j', CHAIN_OUTPUT],
     ...exempt('filter'),
     ['-t', 'filter', '-A', CHAIN_OUTPUT, '-p', 'tcp', '-j', 'REJECT', '--reject-with', 'tcp-reset'],
+    ...other,
   ];
   return { ipv4, ipv6 };
 }
@@ -61,6 +76,6 @@ export function egressCaptureScript(config: EgressCaptureConfig): string {
   lines.push('if [ -e /proc/net/if_inet6 ]; then');
   lines.push(...rules.ipv6.map((r) => `  ip6tables -w ${r.map(shellQuote).join(' ')}`));
   lines.push('fi');
-  lines.push(`echo "skillgate-init: outbound TCP captured to 127.0.0.1:${PORTS.egress} (uid ${config.sidecarUid} exempt)"`);
+  lines.push(`echo "skillgate-init: outbound TCP captured to 127.0.0.1:${PORTS.egress}, other protocols refused but DNS (uid ${config.sidecarUid} exempt)"`);
   return `${lines.join('\n')}\n`;
 }

@@ -23,6 +23,20 @@ describe('egressCaptureRules', () => {
     expect(rules.ipv6.map((r) => r.join(' '))).toContain('-t filter -A SKILLGATE_OUTPUT -p tcp -j REJECT --reject-with tcp-reset');
   });
 
+  test('anything but TCP is refused for the app, IPv4 and IPv6, except DNS; the sidecar and loopback are exempt', () => {
+    for (const family of [rules.ipv4, rules.ipv6]) {
+      const other = family.map((r) => r.join(' ')).filter((r) => r.includes('SKILLGATE_OTHER'));
+      expect(other).toEqual([
+        '-t filter -N SKILLGATE_OTHER',
+        '-t filter -A OUTPUT ! -p tcp -j SKILLGATE_OTHER',
+        '-t filter -A SKILLGATE_OTHER -m owner --uid-owner 1337 -j RETURN',
+        '-t filter -A SKILLGATE_OTHER -o lo -j RETURN',
+        '-t filter -A SKILLGATE_OTHER -p udp --dport 53 -j RETURN',
+        '-t filter -A SKILLGATE_OTHER -j REJECT',
+      ]);
+    }
+  });
+
   test('configured ports are exempt', () => {
     const r = egressCaptureRules({ sidecarUid: 1000, excludeOutboundPorts: [53] }).ipv4.map((x) => x.join(' '));
     expect(r).toContain('-t nat -A SKILLGATE_OUTPUT -p tcp --dport 53 -j RETURN');
@@ -32,7 +46,8 @@ describe('egressCaptureRules', () => {
   test('the init script applies exactly these rules and fails on the first error', () => {
     const script = egressCaptureScript({ sidecarUid: 1337, excludeOutboundPorts: [] });
     expect(script.startsWith('set -eu\n')).toBe(true);
-    for (const r of rules.ipv4) expect(script).toContain(`iptables -w ${r.join(' ')}\n`);
-    for (const r of rules.ipv6) expect(script).toContain(`ip6tables -w ${r.join(' ')}\n`);
+    const shell = (r: string[]) => r.map((a) => (a === '!' ? "'!'" : a)).join(' ');
+    for (const r of rules.ipv4) expect(script).toContain(`iptables -w ${shell(r)}\n`);
+    for (const r of rules.ipv6) expect(script).toContain(`ip6tables -w ${shell(r)}\n`);
   });
 });
