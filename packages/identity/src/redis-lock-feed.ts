@@ -164,6 +164,12 @@ export interface LockFeedSubscriberOptions {
   log?: FeedLog;
   /** Called after every change of the in-memory set (never for heartbeats). */
   onChange?: (locks: LockSet, version: number) => void;
+  /**
+   * The publisher heartbeats every few seconds (controller: 2 s). Nothing from it for longer than
+   * this (ms, default 15 s) counts as the feed being lost, from then on: a publisher that stopped
+   * (no leader able to take over the feed) leaves a mirror that only looks up to date.
+   */
+  maxSilenceMs?: number;
 }
 
 export type FeedState = 'connecting' | 'synced' | 'lost';
@@ -188,8 +194,11 @@ export class LockFeedSubscriber {
   private started = false;
   private readonly syncWaiters: Array<() => void> = [];
 
+  private readonly maxSilenceMs: number;
+
   constructor(opts: LockFeedSubscriberOptions) {
     this.keys = feedKeys(opts.prefix);
+    this.maxSilenceMs = opts.maxSilenceMs ?? 15_000;
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? silent;
     if (opts.onChange) this.listeners.push(opts.onChange);
@@ -245,9 +254,16 @@ export class LockFeedSubscriber {
     return this.subReady ? 'synced' : 'lost';
   }
 
-  /** Milliseconds the feed has been unusable (0 when fine). Never-synced counts from construction. */
+  /**
+   * Milliseconds the feed has been unusable (0 when fine): the subscription down, or nothing from
+   * the publisher for longer than maxSilenceMs (counted from when that bound passed). Never-synced
+   * counts from construction.
+   */
   lostForMs(): number {
-    if (this.version >= 0 && this.subReady) return 0;
+    if (this.version >= 0 && this.subReady) {
+      const silent = this.lastMessageAt === undefined ? 0 : this.clock() - this.lastMessageAt - this.maxSilenceMs;
+      return Math.max(0, silent);
+    }
     return this.lostSince === undefined ? 0 : Math.max(0, this.clock() - this.lostSince);
   }
 
@@ -347,6 +363,8 @@ export class LockFeedSubscriber {
     const changed = this.locks.replaceAll(snap.locks);
     const first = this.version < 0;
     this.version = snap.v;
+    // The snapshot is the publisher's word too: silence is counted from here until its next message.
+    this.lastMessageAt ??= this.clock();
     if (first) for (const w of this.syncWaiters.splice(0)) w();
     if (changed || first) this.emit();
   }

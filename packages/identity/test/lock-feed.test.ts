@@ -86,6 +86,18 @@ describe('lock feed over real Redis', () => {
     await pub.remove('beat');
   });
 
+  test('a publisher gone silent counts as the feed being lost, and its next heartbeat ends that', async () => {
+    const watcher = new LockFeedSubscriber({ redisUrl: REDIS_URL, prefix, maxSilenceMs: 200 });
+    await watcher.start();
+    await watcher.whenSynced(5000);
+    expect(watcher.lostForMs()).toBe(0);
+    await new Promise((r) => setTimeout(r, 450)); // no heartbeat meanwhile
+    expect(watcher.lostForMs()).toBeGreaterThan(100);
+    await pub.heartbeat();
+    await waitFor(() => watcher.lostForMs() === 0, 'the heartbeat to arrive');
+    await watcher.close();
+  });
+
   test('a subscriber that reconnects after changes resyncs the whole set', async () => {
     const before = sub.version;
     await sub.close();

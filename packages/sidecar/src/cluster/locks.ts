@@ -83,7 +83,7 @@ export class RedisLockGuard implements LockGuard {
         this.opts.log?.error({ lostMs: lost }, 'lock feed lost beyond the bound: failing closed');
       }
       return new GatewayError(LOCK_FEED_LOST, 'overloaded_error',
-        `skillgate lost the lock feed ${Math.round(lost / 1000)} s ago (bound ${Math.round(this.maxLossMs / 1000)} s) and fails closed until it is back. Check Redis connectivity from this pod.`,
+        `skillgate lost the lock feed ${Math.round(lost / 1000)} s ago (bound ${Math.round(this.maxLossMs / 1000)} s) and fails closed until it is back. Check Redis connectivity from this pod, and that the skillgate controller is running (its leader heartbeats the feed).`,
         { status: 503, headers: { 'retry-after': '5' } });
     }
     if (this.reportedLost) {
