@@ -67,3 +67,18 @@ export interface SkillApproval {
   spec: SkillApprovalSpec;
   status?: SkillApprovalStatus;
 }
+
+/**
+ * Whether the Kubernetes user `user` is the skill owner `owner` (an email): the same name, ignoring
+ * case, also behind an identity provider's username prefix ("oidc:alice@example.com",
+ * "https://issuer.example#alice@example.com"). An owner may not decide their own skill's requests;
+ * reading a prefixed name as its owner's can only refuse more, never admit a self-approval.
+ */
+export function isSkillOwner(user: string, owner: string): boolean {
+  const o = owner.trim().toLowerCase();
+  const u = user.trim().toLowerCase();
+  if (!o || !u) return false;
+  if (u === o) return true;
+  const cut = Math.max(u.lastIndexOf(':'), u.lastIndexOf('#'));
+  return cut >= 0 && u.slice(cut + 1) === o;
+}

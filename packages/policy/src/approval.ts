@@ -8,7 +8,7 @@
 // Terminal phases (Approved, Denied, Expired, Used) never change back to Pending.
 // A decision's user and groups are trusted here because the validating webhook admitted them only
 // when they were the writer's own (packages/webhook/src/validate-approval.ts).
-import { DEFAULT_APPROVER_GROUP, type ApprovalDecision, type ApprovalPhase, type SkillApprovalSpec } from '@skillgate/api';
+import { DEFAULT_APPROVER_GROUP, isSkillOwner, type ApprovalDecision, type ApprovalPhase, type SkillApprovalSpec } from '@skillgate/api';
 
 /** A decision as recorded; `groups` are the decider's Kubernetes groups (checked by the webhook). */
 export type RecordedDecision = ApprovalDecision;
@@ -38,7 +38,7 @@ export interface ApprovalOutcome {
 /** Why this user may not decide this approval, or undefined when they may. */
 export function deciderProblem(spec: SkillApprovalSpec, user: string, groups: readonly string[] = []): string | undefined {
   if (!user) return 'the decision names no user';
-  if (sameUser(user, spec.identity.owner)) return `${user} owns skill ${spec.identity.skill} and cannot decide its requests`;
+  if (isSkillOwner(user, spec.identity.owner)) return `${user} owns skill ${spec.identity.skill} and cannot decide its requests`;
   const { users = [], groups: wanted = [] } = effectiveApprovers(spec.approvers);
   if (users.some((u) => sameUser(u, user))) return undefined;
   if (wanted.some((g) => groups.includes(g))) return undefined;

@@ -184,3 +184,15 @@ test('input tokens are estimated as a quarter of the body bytes, rounded up', ()
   expect(estimateInputTokens(0)).toBe(0);
   expect(estimateInputTokens(401)).toBe(101);
 });
+
+describe('who may decide an approval', () => {
+  test('the owner may not, whatever prefix the identity provider puts on their name', async () => {
+    const { deciderProblem } = await import('@skillgate/policy');
+    const spec = { identity: { namespace: 'team-a', skill: 'triage', owner: 'alice@example.com' }, approvers: { users: ['alice@example.com', 'bob@example.com'] } } as never;
+    for (const user of ['alice@example.com', 'ALICE@example.com', 'oidc:alice@example.com', 'https://issuer.example#alice@example.com']) {
+      expect(deciderProblem(spec, user)).toMatch(/owns skill triage/);
+    }
+    expect(deciderProblem(spec, 'bob@example.com')).toBeUndefined();
+    expect(deciderProblem(spec, 'oidc:malice@example.com')).toMatch(/is not an approver/);
+  });
+});

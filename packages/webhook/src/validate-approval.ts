@@ -12,7 +12,7 @@
 // Pure; it must never admit a decision written under someone else's name without a valid proof,
 // and never judge writes that add no decision (the sidecar's Used and the controller's phase writes).
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { ApprovalDecision, ApprovalPhase } from '@skillgate/api';
+import { isSkillOwner, type ApprovalDecision, type ApprovalPhase } from '@skillgate/api';
 
 /** Who is writing, from AdmissionReview.request.userInfo. */
 export interface ApprovalCaller {
@@ -99,11 +99,6 @@ export function linkDecisionProblem(secret: string | Buffer, proof: string | und
   return undefined;
 }
 
-/** Users compare as the approval outcome compares them (@skillgate/policy): trimmed, case-insensitive. */
-function sameUser(a: string, b: string): boolean {
-  return a.trim().toLowerCase() === b.trim().toLowerCase();
-}
-
 /** Identity of a decision as written: a decision equal to one already stored is not new. */
 function decisionKey(d: StoredDecision): string {
   return JSON.stringify([d.user, d.decision, d.reason, d.at, [...(d.groups ?? [])].sort(), d.via ?? '', d.proof ?? '']);
@@ -129,7 +124,7 @@ export function validateApprovalStatusUpdate(prev: ApprovalStatusView | undefine
   const callerGroups = new Set(caller.groups);
   const isWriter = !!ctx.links && !!caller.username && caller.username === ctx.links.writer;
   for (const d of added) {
-    if (owner && sameUser(d.user, owner)) {
+    if (owner && isSkillOwner(d.user, owner)) {
       violations.push(`${d.user} owns the skill and cannot decide its requests`);
       continue;
     }

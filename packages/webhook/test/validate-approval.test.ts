@@ -185,6 +185,14 @@ describe('decisions the controller records for a user who followed a signed link
     expect(v.violations.join()).toMatch(/Erin@example\.com owns the skill and cannot decide its requests/);
   });
 
+  test('the owner behind an identity provider prefix (oidc:, issuer#) is the owner too', () => {
+    for (const user of ['oidc:erin@example.com', 'https://issuer.example#Erin@example.com']) {
+      const v = check(linked(user, ['secops']));
+      expect(v.allowed).toBe(false);
+      expect(v.violations.join()).toMatch(/owns the skill and cannot decide its requests/);
+    }
+  });
+
   test('only the controller’s ServiceAccount may write link decisions: anyone else with a stolen valid proof is refused', () => {
     const d = linked('sam@example.com', ['oncall']);
     const v = check(d, { username: 'mallory@example.com', groups: [] });
