@@ -1,7 +1,9 @@
 // The token exchange itself: a projected ServiceAccount token in, a workload token (plus the upstream
 // credential) out — or an OAuth error saying exactly why not. Order matters: authenticate (TokenReview)
 // before reading anything, resolve the pod, then refuse offboarded owners and locked skills, and only
-// then sign. Never logs or returns the subject token; never issues to an unknown pod.
+// then sign; record the token's jti, then check owner and locks again (a revocation that ran
+// meanwhile could not find this token). Never logs or returns the subject token; never issues to an
+// unknown pod.
 import type { SkillIdentity } from '@skillgate/api';
 import { DEFAULT_TOKEN_TTL_SECONDS, type LockSet, type WorkloadTokenIssuer } from '@skillgate/identity';
 import type { IssuedTokenIndex } from './issued.js';
@@ -38,12 +40,15 @@ export class TokenExchange {
     const now = (this.deps.clock ?? Date.now)();
     const reviewed = await this.deps.reviewer.review(req.subjectToken);
     const identity = identityFromPod(reviewed, await this.deps.pods.pod(reviewed.namespace, reviewed.podName));
-    try {
+    const mayHave = (at: number): void => {
       if (!this.deps.ownerActive(identity.owner)) {
         throw new OAuthError('access_denied', `owner ${identity.owner} of skill ${identity.skill} is offboarded; reassign the skill to an active owner (annotation skillgate.dev/owner) or reinstate them`);
       }
-      const hit = this.deps.locks().match({ identity }, now);
+      const hit = this.deps.locks().match({ identity }, at);
       if (hit) throw new OAuthError('access_denied', `skill ${identity.skill} is locked by SkillLock "${hit.lockName}": ${hit.reason}`);
+    };
+    try {
+      mayHave(now);
       const ttlSeconds = Math.min(this.deps.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS, req.requestedTtlSeconds ?? Infinity);
       const issued = await this.deps.issuer.issue(identity, {
         ttlSeconds,
@@ -58,6 +63,9 @@ export class TokenExchange {
       }
       await this.deps.issued.record({ jti: issued.claims.jti, owner: identity.owner, skill: identity.skill, namespace: identity.namespace, pod: identity.pod, expiresAt })
         .catch((err: Error) => this.deps.onIndexFault?.(err));
+      // Again, now that the token is in the index: a revocation that read the index while this
+      // token was being made did not see it, but it has changed the owner or the locks by now.
+      mayHave((this.deps.clock ?? Date.now)());
       const response: TokenExchangeResponse = {
         access_token: issued.token,
         issued_token_type: TOKEN_TYPE_JWT,
