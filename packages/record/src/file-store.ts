@@ -32,7 +32,7 @@ export class FileSessionStore implements SessionStore {
   private readonly handles = new Map<string, FileHandle>();
   private readonly heads = new Map<string, ChainHead | null>();
   /** Each writer's last stored checkpoint seq (read from checkpoints.jsonl on first need). */
-  private checkpointWriters: Map<string, number> | undefined;
+  private lastCheckpointOf: Map<string, number> | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(readonly dir: string) {
@@ -61,8 +61,8 @@ export class FileSessionStore implements SessionStore {
       if (entry.type === 'checkpoint') {
         // Once per (writer, checkpoint seq): a replayed or retried checkpoint is not stored twice.
         const { writer, seq } = entry.checkpoint;
-        this.checkpointWriters ??= new Map((await this.checkpoints()).map((c) => [c.writer, c.seq]));
-        const last = writersSeen.get(writer) ?? this.checkpointWriters.get(writer) ?? -1;
+        this.lastCheckpointOf ??= new Map((await this.checkpoints()).map((c) => [c.writer, c.seq]));
+        const last = writersSeen.get(writer) ?? this.lastCheckpointOf.get(writer) ?? -1;
         if (seq <= last) continue;
         writersSeen.set(writer, seq);
         push(join(this.dir, 'checkpoints.jsonl'), JSON.stringify(entry.checkpoint));
@@ -97,11 +97,11 @@ export class FileSessionStore implements SessionStore {
       // Some files may hold their lines already: read the heads (and writers) back from the files
       // next time, so a retry skips what is there instead of writing it twice.
       for (const sid of newHeads.keys()) this.heads.delete(sid);
-      this.checkpointWriters = undefined;
+      this.lastCheckpointOf = undefined;
       throw err;
     }
     for (const [sid, head] of newHeads) this.heads.set(sid, head);
-    for (const [writer, seq] of writersSeen) this.checkpointWriters!.set(writer, seq);
+    for (const [writer, seq] of writersSeen) this.lastCheckpointOf!.set(writer, seq);
   }
 
   private async writeDurably(file: string, lines: string[]): Promise<void> {

@@ -5,7 +5,8 @@
 //   {p}sessions                 ZSET    session ids scored by first-event time (ms)
 //   {p}streams                  SET     the namespace streams (the recorder discovers them here)
 //   {p}checkpoints              STREAM  signed checkpoints, field c=<checkpoint JSON>
-//   {p}checkpoints:writers      HASH    writer -> seq of its last stored checkpoint (no duplicates)
+//   {p}checkpoints:writers      HASH    writer -> "seq:tsMs" of its last stored checkpoint (no duplicates;
+//                                       verify checks each writer's checkpoints reach it)
 //   {p}keys                     HASH    keyId -> public key PEM
 // Why one stream per namespace: the namespace is Kubernetes' tenancy boundary (RBAC, quotas, Redis
 // ACL key patterns map onto it), it bounds the number of streams the recorder's consumer group has
@@ -102,9 +103,9 @@ for i = 0, n - 1 do
   if ARGV[a + 1] == 'c' then
     -- Once per (writer, checkpoint seq): a replayed or retried checkpoint is not stored twice.
     local seen = redis.call('HGET', KEYS[k + 2], ARGV[a + 2])
-    if not seen or tonumber(seen) < tonumber(ARGV[a + 3]) then
+    if not seen or tonumber(string.match(seen, '^%d+')) < tonumber(ARGV[a + 3]) then
       xadd(stream, 'c', ARGV[a + 6])
-      redis.call('HSET', KEYS[k + 2], ARGV[a + 2], ARGV[a + 3])
+      redis.call('HSET', KEYS[k + 2], ARGV[a + 2], ARGV[a + 3] .. ':' .. ARGV[a + 4])
       added = added + 1
     end
   else
@@ -207,7 +208,7 @@ export class RedisSessionStore implements SessionStore {
       for (const entry of entries.slice(i, i + CHUNK)) {
         if (entry.type === 'checkpoint') {
           keys.push(this.checkpointsKey, this.checkpointWritersKey, this.checkpointsKey);
-          args.push('c', entry.checkpoint.writer, String(entry.checkpoint.seq), '', '', JSON.stringify(entry.checkpoint), '', '');
+          args.push('c', entry.checkpoint.writer, String(entry.checkpoint.seq), String(Date.parse(entry.checkpoint.ts)), '', JSON.stringify(entry.checkpoint), '', '');
         } else {
           const e = entry.event;
           keys.push(this.streamKey(e.identity.namespace), this.indexKey(e.sessionId), this.headKey(e.sessionId));
@@ -242,6 +243,15 @@ export class RedisSessionStore implements SessionStore {
     }
     const failed = errors.find((err) => err);
     if (failed) throw new Error(`Redis append failed: ${String(failed)}`);
+  }
+
+  /** Each checkpoint writer's last stored checkpoint (seq, and its time in ms when known), as the append script recorded it. */
+  async checkpointWriters(): Promise<Map<string, { seq: number; tsMs?: number }>> {
+    const all = await this.redis.hgetall(this.checkpointWritersKey);
+    return new Map(Object.entries(all).map(([writer, v]) => {
+      const [seq, ts] = v.split(':');
+      return [writer, { seq: Number(seq), ...(ts ? { tsMs: Number(ts) } : {}) }];
+    }));
   }
 
   async head(sessionId: string): Promise<ChainHead | undefined> {

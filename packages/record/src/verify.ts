@@ -35,11 +35,18 @@ export interface EvidenceInput {
    * the last checkpoint, show against it. An archive or a bundle has none.
    */
   storedHeads?: ReadonlyMap<string, ChainHead | undefined>;
+  /**
+   * The last checkpoint seq a live store recorded for each writer (Redis): a writer's chain of
+   * checkpoints must reach it, or its last checkpoints were deleted.
+   */
+  checkpointWriters?: ReadonlyMap<string, { seq: number; tsMs?: number }>;
 }
 
 /** Pure verification over plain data. */
 export function verifyEvidence(input: EvidenceInput): VerifyReport {
-  const { problem: cpProblem, commitments } = verifyCheckpoints(input.checkpoints, input.publicKeys);
+  const verified = verifyCheckpoints(input.checkpoints, input.publicKeys);
+  const { commitments } = verified;
+  const cpProblem = verified.problem ?? checkpointsReachRecorded(input.checkpoints, input.checkpointWriters);
   const ids = input.only ? [...input.only] : [...new Set([...input.sessions.keys(), ...commitments.keys()])];
   const sessions: SessionVerdict[] = ids.map((sessionId) => {
     const events = input.sessions.get(sessionId) ?? [];
@@ -54,6 +61,27 @@ export function verifyEvidence(input: EvidenceInput): VerifyReport {
   if (cpProblem) report.checkpoints.problem = cpProblem;
   if (firstProblem) report.firstProblem = firstProblem;
   return report;
+}
+
+/** A writer whose checkpoints stop short of the last one its store recorded (its tail deleted). */
+function checkpointsReachRecorded(checkpoints: readonly Checkpoint[], recorded: EvidenceInput['checkpointWriters']): ChainProblem | undefined {
+  if (!recorded) return undefined;
+  const last = new Map<string, number>();
+  let oldestMs = Infinity;
+  for (const cp of checkpoints) {
+    last.set(cp.writer, Math.max(last.get(cp.writer) ?? -1, cp.seq));
+    oldestMs = Math.min(oldestMs, Date.parse(cp.ts));
+  }
+  for (const [writer, { seq, tsMs }] of recorded) {
+    const have = last.get(writer) ?? -1;
+    // All of a writer's checkpoints gone can be retention (older than the oldest still held).
+    const retained = have >= 0 || (tsMs !== undefined && tsMs >= oldestMs);
+    if (retained && have < seq) {
+      return { kind: 'checkpoint-missing', checkpoint: `${writer}#${have + 1}`,
+        message: `checkpoint ${writer}#${have + 1}${seq > have + 1 ? `..#${seq}` : ''} is missing: the store recorded ${writer}'s checkpoints up to #${seq}` };
+    }
+  }
+  return undefined;
 }
 
 /** A chain whose end falls short of (or differs from) the head its store keeps for it. */
@@ -78,6 +106,11 @@ export async function verifyRecord(
   reader: SessionReader,
   opts: { sessionIds?: string[]; publicKeys?: Record<string, string>; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<VerifyReport> {
+  // A live store's own records (each session's head, each checkpoint writer's last checkpoint) are
+  // read before what they vouch for: appends only extend a record, so what is read after them
+  // reaches them unless something was deleted, even while sidecars keep writing.
+  const writersOf = (reader as Partial<{ checkpointWriters(): Promise<Map<string, { seq: number; tsMs?: number }>> }>).checkpointWriters;
+  const checkpointWriters = typeof writersOf === 'function' ? await writersOf.call(reader) : undefined;
   const checkpoints = await reader.checkpoints();
   const publicKeys = opts.publicKeys ?? (await reader.publicKeys());
   let ids = opts.sessionIds;
@@ -87,14 +120,13 @@ export async function verifyRecord(
     ids = [...new Set([...listed, ...committed])];
   }
   const sessions = new Map<string, readonly SessionEvent[]>();
-  // A live store keeps each session's head: the chain must reach it.
   const headOfStore = (reader as Partial<{ head(id: string): Promise<ChainHead | undefined> }>).head;
-  const storedHeads = headOfStore ? new Map<string, ChainHead | undefined>() : undefined;
+  const storedHeads = typeof headOfStore === 'function' ? new Map<string, ChainHead | undefined>() : undefined;
   let done = 0;
   for (const id of ids) {
-    sessions.set(id, await reader.readSession(id));
     if (storedHeads && headOfStore) storedHeads.set(id, await headOfStore.call(reader, id));
+    sessions.set(id, await reader.readSession(id));
     opts.onProgress?.(++done, ids.length);
   }
-  return verifyEvidence({ sessions, checkpoints, publicKeys, only: ids, ...(storedHeads ? { storedHeads } : {}) });
+  return verifyEvidence({ sessions, checkpoints, publicKeys, only: ids, ...(storedHeads ? { storedHeads } : {}), ...(checkpointWriters ? { checkpointWriters } : {}) });
 }

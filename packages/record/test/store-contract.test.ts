@@ -192,6 +192,35 @@ describe.each([['the local file store', fileHarness], ['the Redis Streams store'
   });
 });
 
+describe('the Redis Streams store, against its own record of checkpoint writers', () => {
+  it('makes verify name a writer\'s last checkpoints when they were deleted', async () => {
+    const prefix = uniquePrefix();
+    const store = new RedisSessionStore({ redis: REDIS_URL, prefix });
+    const redis = new Redis(REDIS_URL);
+    try {
+      const signer = RecordSigner.generate();
+      await store.publishKey(signer.keyId, signer.publicKeyPem);
+      const events = await writeSession(store, 'ses_cp_tail', 3);
+      let prev;
+      for (let i = 0; i < 3; i++) {
+        const cp = signCheckpoint(signer, 'w-tail', prev, [{ sessionId: 'ses_cp_tail', seq: i, hash: events[i]!.hash }]);
+        await store.append([{ type: 'checkpoint', checkpoint: cp }]);
+        prev = cp;
+      }
+      expect((await verifyRecord(store)).ok).toBe(true);
+      const [[lastId]] = (await redis.xrevrange(`${prefix}checkpoints`, '+', '-', 'COUNT', 1)) as Array<[string, string[]]>;
+      await redis.xdel(`${prefix}checkpoints`, lastId!);
+      const report = await verifyRecord(store);
+      expect(report.ok).toBe(false);
+      expect(report.firstProblem).toMatchObject({ kind: 'checkpoint-missing', checkpoint: 'w-tail#2' });
+    } finally {
+      await store.close();
+      redis.disconnect();
+      await deletePrefix(prefix);
+    }
+  });
+});
+
 describe('the Redis Streams store, against its own heads', () => {
   it('makes verify name the events deleted from the end of a chain no checkpoint has signed yet', async () => {
     const h = redisHarness();
