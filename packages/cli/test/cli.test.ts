@@ -64,3 +64,14 @@ describe('skillgate', () => {
     }
   });
 });
+
+describe('unlock --target', () => {
+  test('matches values as locks do: owners by normalised email, tokens exactly', async () => {
+    const { lockTargets } = await import('../src/commands/lock.js');
+    expect(lockTargets({ kind: 'owner', value: 'Alice@Example.com' }, 'owner', ' alice@example.com')).toBe(true);
+    expect(lockTargets({ kind: 'token', value: 'ABC' }, 'token', 'abc')).toBe(false);
+    expect(lockTargets({ kind: 'token', value: 'ABC' }, 'token', 'ABC')).toBe(true);
+    expect(lockTargets({ kind: 'skill', value: 'triage', namespace: 'team-a' }, 'skill', 'triage')).toBe(false);
+    expect(lockTargets({ kind: 'skill', value: 'triage', namespace: 'team-a' }, 'skill', 'triage', 'team-a')).toBe(true);
+  });
+});

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { API_VERSION, type LockTargetKind, type SkillLock } from '@skillgate/api';
 import { LockClient, kubeClients } from '@skillgate/controller';
+import { normalizeOwner } from '@skillgate/identity';
 import { CliError, outputOption, printData, type Command } from '../command.js';
 
 const KINDS: LockTargetKind[] = ['skill', 'owner', 'pod', 'session', 'token', 'namespace'];
@@ -107,7 +108,7 @@ skillgate lock created for that target, e.g. skillgate unlock --target skill=sum
       const all = await client.list().catch((err: Error) => { throw new CliError(err.message); });
       for (const l of all) {
         const t = l.spec.target;
-        if (t.kind === m[1] && t.value.toLowerCase() === m[2]!.toLowerCase() && (t.namespace ?? '') === (v.namespace ?? '')) names.push(l.metadata.name);
+        if (lockTargets(t, m[1]!, m[2]!, v.namespace)) names.push(l.metadata.name);
       }
       if (names.length === 0) throw new CliError(`no lock targets ${v.target}${v.namespace ? ` in ${v.namespace}` : ''}`);
     } else throw new CliError('give a lock NAME or --target KIND=VALUE', 2);
@@ -121,3 +122,12 @@ skillgate lock created for that target, e.g. skillgate unlock --target skill=sum
     return 0;
   },
 };
+
+/**
+ * Whether a lock's target is KIND=VALUE (in `namespace`): values compare as locks match them, owners
+ * by normalised email and everything else exactly (a token id differing in case is another token).
+ */
+export function lockTargets(target: SkillLock['spec']['target'], kind: string, value: string, namespace?: string): boolean {
+  if (target.kind !== kind || (target.namespace ?? '') !== (namespace ?? '')) return false;
+  return kind === 'owner' ? normalizeOwner(target.value) === normalizeOwner(value) : target.value === value;
+}
