@@ -554,3 +554,27 @@ describe('signed approve/deny links followed on the running controller', () => {
     })]);
   }, 60_000);
 });
+
+describe('skillgate lock records who locked, as the API server knows them', () => {
+  test('createdBy is the SelfSubjectReview username, not a name from the environment', async () => {
+    cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: `${NS}-locker` },
+        rules: [{ apiGroups: ['skillgate.dev'], resources: ['skilllocks'], verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'] }] },
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: `${NS}-locker` },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `${NS}-locker` },
+        subjects: [{ kind: 'User', name: 'ian@example.com', apiGroup: 'rbac.authorization.k8s.io' }] },
+    ] }) });
+    const kc = userKubeconfig('ian@example.com', ['responders'], 'ian');
+    const name = `e2e-lock-${Date.now().toString(36)}`;
+    const locked = await new Promise((resolve) => {
+      execFile(process.execPath, [CLI, 'lock', 'skill', 'whoami-probe', '-n', NS, '--reason', 'e2e audit field', '--name', name, '--kubeconfig', kc],
+        { env: { ...process.env, KUBECONFIG: '', USER: 'mallory', SKILLGATE_USER: 'mallory' } },
+        (err, stdout, stderr) => resolve({ code: err ? err.code ?? 1 : 0, stdout, stderr }));
+    });
+    expect(locked.stderr).toBe('');
+    expect(locked.code).toBe(0);
+    const lock = JSON.parse(cp.kubectl(['get', 'skilllock', name, '-o', 'json']));
+    expect(lock.spec.createdBy).toBe('ian@example.com');
+    cp.kubectl(['delete', 'skilllock', name]);
+  });
+});
