@@ -3,7 +3,8 @@
 // sidecar within a second: matching requests are refused and matching live streams are cut.
 import { createHash } from 'node:crypto';
 import { API_VERSION, type LockTargetKind, type SkillLock } from '@skillgate/api';
-import { LockClient, kubeClients, type KubeClients } from '@skillgate/controller';
+import { LockClient, kubeClients } from '@skillgate/controller';
+import { whoAmI } from './who-am-i.js';
 import { normalizeOwner } from '@skillgate/identity';
 import { CliError, outputOption, printData, type Command } from '../command.js';
 
@@ -23,21 +24,6 @@ export function lockName(kind: LockTargetKind, value: string, namespace?: string
   return `${kind}-${slug}-${hash}`;
 }
 
-/**
- * Who is locking, as the API server knows them (SelfSubjectReview, as approvals record deciders):
- * the audit field is not something a flag or an environment variable can set. An API server that
- * cannot say (SelfSubjectReview is GA since Kubernetes 1.28) gets the local user name, marked as such.
- */
-async function whoAmI(clients: KubeClients): Promise<string> {
-  try {
-    const review = await clients.authn.createSelfSubjectReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } });
-    const user = review.status?.userInfo?.username;
-    if (user) return user;
-  } catch {
-    // fall through
-  }
-  return `${process.env.USER ?? 'unknown'} (local user; the API server did not say who)`;
-}
 
 export const lockCommand: Command = {
   name: ['lock'],

@@ -3,6 +3,7 @@
 // owner record and places or lifts the owner's SkillLock; the controller then revokes their tokens
 // and cuts their skills' live streams.
 import { OwnerLifecycle, OwnerStore, LockClient, kubeClients } from '@skillgate/controller';
+import { whoAmI } from './who-am-i.js';
 import { CliError, outputOption, printData, type Command } from '../command.js';
 
 const common = {
@@ -11,13 +12,12 @@ const common = {
   ...outputOption,
 };
 
-function lifecycle(v: Record<string, string | undefined>): { store: OwnerStore; lifecycle: OwnerLifecycle } {
+function lifecycle(v: Record<string, string | undefined>): { store: OwnerStore; lifecycle: OwnerLifecycle; actor: () => Promise<string> } {
   const kube = kubeClients(v.kubeconfig);
   const store = new OwnerStore(kube, v['skillgate-namespace'] ?? process.env.SKILLGATE_NAMESPACE ?? 'skillgate');
-  return { store, lifecycle: new OwnerLifecycle(store, new LockClient(kube)) };
+  return { store, lifecycle: new OwnerLifecycle(store, new LockClient(kube)), actor: () => whoAmI(kube) };
 }
 
-const actor = (): string => process.env.SKILLGATE_USER ?? process.env.USER ?? 'cli';
 
 export const ownersOffboardCommand: Command = {
   name: ['owners', 'offboard'],
@@ -29,7 +29,8 @@ export const ownersOffboardCommand: Command = {
     const email = positionals[0];
     if (!email || !email.includes('@')) throw new CliError('owners offboard needs the owner\'s EMAIL', 2);
     if (!v.reason) throw new CliError('--reason is required', 2);
-    const change = await lifecycle(v).lifecycle.offboard(email, v.reason, actor()).catch((err: Error) => { throw new CliError(err.message); });
+    const owners = lifecycle(v);
+    const change = await owners.lifecycle.offboard(email, v.reason, await owners.actor()).catch((err: Error) => { throw new CliError(err.message); });
     printData(values, change, () => `${change.owner.email}: ${change.transition === 'unchanged' ? 'already offboarded (lock re-applied)' : 'offboarded'}; every skill they own is locked`);
     return 0;
   },
@@ -44,7 +45,8 @@ export const ownersReinstateCommand: Command = {
     const v = values as Record<string, string | undefined>;
     const email = positionals[0];
     if (!email || !email.includes('@')) throw new CliError('owners reinstate needs the owner\'s EMAIL', 2);
-    const change = await lifecycle(v).lifecycle.reinstate(email, actor()).catch((err: Error) => { throw new CliError(err.message); });
+    const owners = lifecycle(v);
+    const change = await owners.lifecycle.reinstate(email, await owners.actor()).catch((err: Error) => { throw new CliError(err.message); });
     printData(values, change, () => `${change.owner.email}: ${change.transition === 'unchanged' ? 'already active' : 'reinstated'}`);
     return 0;
   },
