@@ -1,11 +1,10 @@
 // The skill's Claude API endpoint (127.0.0.1:15001): an HTTP server that turns each request into an
 // Exchange and runs the pipeline. Also answers Claude Code's warm-up probes locally and turns
-// malformed requests (oversized headers, bad framing, paths not in their plain form) into
-// Anthropic-shaped errors.
+// malformed requests (oversized headers, bad framing) into Anthropic-shaped errors.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { http } from './node-http.js';
 import type { Socket } from 'node:net';
-import { classifyRoute, codes, errorBody, newRequestId, pathProblem } from '@skillgate/wire';
+import { classifyRoute, errorBody, newRequestId } from '@skillgate/wire';
 import type { SidecarContext } from './context.js';
 import type { Exchange } from './exchange.js';
 import { runPipeline } from './pipeline.js';
@@ -26,19 +25,6 @@ export function claudeHandler(ctx: SidecarContext): ClaudeHandler {
       if (route.kind === 'unknown') {
         const body = JSON.stringify(errorBody('not_found_error', `skillgate serves the Claude API under /v1/; ${req.method} ${route.path} is not part of it.`, id));
         res.writeHead(404, { 'content-type': 'application/json', 'request-id': id });
-        res.end(body);
-        req.resume();
-        return;
-      }
-      // Routing, policy and masking go by the path as written: one a server could read as another
-      // path (/v1/x/../messages) would pass as an unknown route, uninspected. Refused, and logged.
-      const problem = pathProblem(route.path);
-      if (problem) {
-        const message = `skillgate forwards Claude API paths only in their plain form, and ${JSON.stringify(route.path.slice(0, 200))} is not: ${problem}.`;
-        ctx.log.warn({ requestId: id, method: req.method, path: route.path.slice(0, 200), reason: problem }, 'request refused: path not in plain form');
-        ctx.metrics.refusals.labels(codes.badRequest).inc();
-        const body = JSON.stringify(errorBody('invalid_request_error', `${message} [${codes.badRequest}]`, id));
-        res.writeHead(400, { 'content-type': 'application/json', 'request-id': id, 'x-skillgate-error': codes.badRequest });
         res.end(body);
         req.resume();
         return;

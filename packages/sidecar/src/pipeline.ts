@@ -1,6 +1,6 @@
 // The sidecar's request path, as a sequence of named stages:
 //
-//   identify → read body → admit (session, locks) → inspect (policy, masking) → hold for approval
+//   check path → identify → read body → admit (session, locks) → inspect (policy, masking) → hold for approval
 //            → record request (the upstream request is built meanwhile, not sent) → forward → stream back
 //
 // Each stage is a module with one job and only adds to the Exchange. Any stage may refuse by
@@ -11,6 +11,7 @@ import { GatewayError, codes, formatSse, toGatewayError } from '@skillgate/wire'
 import type { Exchange } from './exchange.js';
 import type { SidecarContext } from './context.js';
 import type { LockHit } from './ports/index.js';
+import { checkPath } from './stages/check-path.js';
 import { identify } from './stages/identify.js';
 import { readBody } from './stages/read-body.js';
 import { admit, lockedError } from './stages/admit.js';
@@ -29,6 +30,7 @@ export async function runPipeline(x: Exchange, ctx: SidecarContext): Promise<voi
     }
   });
   try {
+    checkPath(x);
     identify(x, ctx);
     await readBody(x, ctx);
     quietSocketAllowed(x, ctx, true);
@@ -44,7 +46,7 @@ export async function runPipeline(x: Exchange, ctx: SidecarContext): Promise<voi
     const upstreamRes = await upstream.send();
     await respond(x, ctx, upstreamRes, verdict);
   } catch (err) {
-    refuse(x, ctx, asGatewayError(x, err));
+    refuse(x, ctx, toGatewayError(err, x.upstreamStartedAt !== undefined));
   } finally {
     quietSocketAllowed(x, ctx, false);
     leaveLive?.();
@@ -91,13 +93,6 @@ function prepareWhileRecording(recorded: Promise<void>, prepare: () => PreparedF
       reject(err as Error);
     });
   });
-}
-
-/** An unexpected fault as skillgate's error, saying whether the request had gone upstream by then. */
-function asGatewayError(x: Exchange, err: unknown): GatewayError {
-  if (err instanceof GatewayError || x.upstreamStartedAt === undefined) return toGatewayError(err);
-  return new GatewayError(codes.internal, 'api_error',
-    'skillgate hit an internal error after forwarding the request, so the Claude API may have processed it. See the sidecar log for the request id.', { cause: err });
 }
 
 /**

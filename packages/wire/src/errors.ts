@@ -67,10 +67,16 @@ export function errorBody(type: AnthropicErrorType, message: string, requestId?:
   return body;
 }
 
-/** Normalise anything thrown into a GatewayError; unknown faults become a 500 api_error. */
-export function toGatewayError(err: unknown): GatewayError {
+/**
+ * Normalise anything thrown into a GatewayError; unknown faults become a 500 api_error that says
+ * whether the request had been `forwarded` by then (the Claude API may then have processed it).
+ */
+export function toGatewayError(err: unknown, forwarded = false): GatewayError {
   if (err instanceof GatewayError) return err;
-  return new GatewayError('SG_INTERNAL', 'api_error', 'skillgate hit an internal error; the request was not forwarded. See the sidecar log for the request id.', { cause: err });
+  const what = forwarded
+    ? 'skillgate hit an internal error after forwarding the request, so the Claude API may have processed it.'
+    : 'skillgate hit an internal error; the request was not forwarded.';
+  return new GatewayError('SG_INTERNAL', 'api_error', `${what} See the sidecar log for the request id.`, { cause: err });
 }
 
 // Stable codes used across components. Documented in README "Errors".

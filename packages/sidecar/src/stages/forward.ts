@@ -32,13 +32,7 @@ export function prepareForward(x: Exchange, ctx: SidecarContext): PreparedForwar
   x.abort.upstream = upstreamReq;
 
   let settle!: { resolve: (res: IncomingMessage) => void; reject: (err: unknown) => void };
-  let settled = false;
-  const response = new Promise<IncomingMessage>((resolve, reject) => {
-    settle = {
-      resolve: (res) => { settled = true; resolve(res); },
-      reject: (err) => { settled = true; reject(err); },
-    };
-  });
+  const response = new Promise<IncomingMessage>((resolve, reject) => { settle = { resolve, reject }; });
   response.catch(() => undefined); // the sender awaits it; an unsent request's end goes nowhere
   let timer: NodeJS.Timeout | undefined;
   let cancelled = false;
@@ -78,7 +72,7 @@ export function prepareForward(x: Exchange, ctx: SidecarContext): PreparedForwar
       // The wait for the answer's head starts once the request is all sent: an upload streamed
       // through takes as long as the skill takes to send it, which is not the upstream being slow.
       const startWaiting = (): void => {
-        if (settled) return;
+        if (x.upstreamHeadersAt !== undefined || upstreamReq.destroyed) return; // answered, or given up
         timer = setTimeout(() => {
           settle.reject(new GatewayError(codes.upstreamTimeout, 'timeout_error',
             `The Claude API did not answer within ${ctx.config.limits.upstreamHeadersTimeoutMs} ms; try again.`));
