@@ -73,6 +73,10 @@ export interface SessionReader {
   publicKeys(): Promise<Record<string, string>>;
   /** Every event of the sessions matching the filter (order within a session preserved). */
   scanEvents(filter?: SessionFilter): AsyncIterable<SessionEvent>;
+  /** A live store's own head of a session (updated with every append), which verify checks chains against. */
+  head?(sessionId: string): Promise<ChainHead | undefined>;
+  /** A live store's own record of each checkpoint writer's last checkpoint (Redis), which verify checks against. */
+  checkpointWriters?(): Promise<Map<string, { seq: number; tsMs?: number }>>;
   close(): Promise<void>;
 }
 

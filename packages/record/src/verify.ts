@@ -1,10 +1,9 @@
 // Verification of a record as a whole: checkpoints first (hash, signature, per-writer sequence),
 // then every session's chain against the heads the checkpoints signed. Names the first problem of
 // each session. Works on any reader (file store, Redis, an archive) and on an evidence bundle.
-import { verifySession, type ChainProblem } from './chain.js';
+import { verifySession, type ChainHead, type ChainProblem } from './chain.js';
 import { verifyCheckpoints, type Checkpoint } from './checkpoint.js';
 import type { SessionEvent } from './event.js';
-import type { ChainHead } from './chain.js';
 import type { SessionReader } from './store.js';
 
 export interface SessionVerdict {
@@ -109,8 +108,7 @@ export async function verifyRecord(
   // A live store's own records (each session's head, each checkpoint writer's last checkpoint) are
   // read before what they vouch for: appends only extend a record, so what is read after them
   // reaches them unless something was deleted, even while sidecars keep writing.
-  const writersOf = (reader as Partial<{ checkpointWriters(): Promise<Map<string, { seq: number; tsMs?: number }>> }>).checkpointWriters;
-  const checkpointWriters = typeof writersOf === 'function' ? await writersOf.call(reader) : undefined;
+  const checkpointWriters = await reader.checkpointWriters?.();
   const checkpoints = await reader.checkpoints();
   const publicKeys = opts.publicKeys ?? (await reader.publicKeys());
   let ids = opts.sessionIds;
@@ -120,11 +118,10 @@ export async function verifyRecord(
     ids = [...new Set([...listed, ...committed])];
   }
   const sessions = new Map<string, readonly SessionEvent[]>();
-  const headOfStore = (reader as Partial<{ head(id: string): Promise<ChainHead | undefined> }>).head;
-  const storedHeads = typeof headOfStore === 'function' ? new Map<string, ChainHead | undefined>() : undefined;
+  const storedHeads = reader.head ? new Map<string, ChainHead | undefined>() : undefined;
   let done = 0;
   for (const id of ids) {
-    if (storedHeads && headOfStore) storedHeads.set(id, await headOfStore.call(reader, id));
+    if (storedHeads) storedHeads.set(id, await reader.head!(id));
     sessions.set(id, await reader.readSession(id));
     opts.onProgress?.(++done, ids.length);
   }
