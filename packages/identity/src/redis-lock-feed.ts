@@ -81,19 +81,17 @@ export class LockFeedPublisher {
 
   /** Publish a lock (new or changed). Resolves with the version, or undefined when nothing changed. */
   put(lock: Lock): Promise<number | undefined> {
-    return this.serial(async () => {
-      const changed = this.set.put(lock);
-      if (this.unpublished) return this.commit((v) => ({ op: 'reset', v }));
-      return changed ? this.commit((v) => ({ op: 'put', v, lock })) : undefined;
-    });
+    return this.serial(async () => this.publish(this.set.put(lock), (v) => ({ op: 'put', v, lock })));
   }
 
   remove(name: string): Promise<number | undefined> {
-    return this.serial(async () => {
-      const changed = this.set.remove(name);
-      if (this.unpublished) return this.commit((v) => ({ op: 'reset', v }));
-      return changed ? this.commit((v) => ({ op: 'remove', v, name })) : undefined;
-    });
+    return this.serial(async () => this.publish(this.set.remove(name), (v) => ({ op: 'remove', v, name })));
+  }
+
+  /** After a change to the set: its message, or the whole set while an earlier commit has not gone through. */
+  private async publish(changed: boolean, make: (v: number) => FeedMessage): Promise<number | undefined> {
+    if (this.unpublished) return this.commit((v) => ({ op: 'reset', v }));
+    return changed ? this.commit(make) : undefined;
   }
 
   /**

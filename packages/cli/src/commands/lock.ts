@@ -4,9 +4,9 @@
 import { createHash } from 'node:crypto';
 import { API_VERSION, type LockTargetKind, type SkillLock } from '@skillgate/api';
 import { LockClient, kubeClients } from '@skillgate/controller';
-import { whoAmI } from './who-am-i.js';
 import { normalizeOwner } from '@skillgate/identity';
 import { CliError, outputOption, printData, type Command } from '../command.js';
+import { whoAmI } from './who-am-i.js';
 
 const KINDS: LockTargetKind[] = ['skill', 'owner', 'pod', 'session', 'token', 'namespace'];
 
@@ -23,7 +23,6 @@ export function lockName(kind: LockTargetKind, value: string, namespace?: string
   const hash = createHash('sha256').update(`${kind}\0${namespace ?? ''}\0${value}`).digest('hex').slice(0, 8);
   return `${kind}-${slug}-${hash}`;
 }
-
 
 export const lockCommand: Command = {
   name: ['lock'],

@@ -3,8 +3,8 @@
 // owner record and places or lifts the owner's SkillLock; the controller then revokes their tokens
 // and cuts their skills' live streams.
 import { OwnerLifecycle, OwnerStore, LockClient, kubeClients } from '@skillgate/controller';
-import { whoAmI } from './who-am-i.js';
 import { CliError, outputOption, printData, type Command } from '../command.js';
+import { whoAmI } from './who-am-i.js';
 
 const common = {
   'skillgate-namespace': { type: 'string' as const },
@@ -17,7 +17,6 @@ function lifecycle(v: Record<string, string | undefined>): { store: OwnerStore; 
   const store = new OwnerStore(kube, v['skillgate-namespace'] ?? process.env.SKILLGATE_NAMESPACE ?? 'skillgate');
   return { store, lifecycle: new OwnerLifecycle(store, new LockClient(kube)), actor: () => whoAmI(kube) };
 }
-
 
 export const ownersOffboardCommand: Command = {
   name: ['owners', 'offboard'],
