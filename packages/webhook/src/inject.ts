@@ -12,7 +12,7 @@ import {
 import { INJECTOR_VERSION, type WebhookConfig } from './config.js';
 import { egressCaptureScript } from './egress-capture.js';
 import { diffToPatch, type JsonPatchOp } from './json-patch.js';
-import type { Container, EnvVar, NamespaceInfo, Pod, SecurityContext, Volume } from './pod.js';
+import { capabilityNames, type Container, type EnvVar, type NamespaceInfo, type Pod, type SecurityContext, type Volume } from './pod.js';
 
 export const SIDECAR_CONTAINER = 'skillgate-sidecar';
 export const INIT_CONTAINER = 'skillgate-init';
@@ -309,13 +309,12 @@ export function uidLocked(c: Container, warnings: string[] = []): SecurityContex
   const sc: SecurityContext = { ...(c.securityContext ?? {}) };
   // The API server refuses allowPrivilegeEscalation false beside privileged or CAP_SYS_ADMIN; such a
   // container is refused by validation anyway (validate-pod.ts), with a message that says why.
-  const adds = (sc.capabilities?.add ?? []).map((x) => x.toUpperCase().replace(/^CAP_/, ''));
-  if (sc.privileged !== true && !adds.includes('SYS_ADMIN')) {
+  if (sc.privileged !== true && !capabilityNames(sc.capabilities?.add).has('SYS_ADMIN')) {
     if (sc.allowPrivilegeEscalation === true) warnings.push(`container ${c.name}: allowPrivilegeEscalation set to false (a process that changes user could leave the egress capture)`);
     sc.allowPrivilegeEscalation = false;
   }
   const drop = [...(sc.capabilities?.drop ?? [])];
-  const dropped = new Set(drop.map((x) => x.toUpperCase().replace(/^CAP_/, '')));
+  const dropped = capabilityNames(drop);
   if (!dropped.has('ALL')) for (const cap of UID_CHANGING_CAPS) if (!dropped.has(cap)) drop.push(cap);
   sc.capabilities = { ...(sc.capabilities ?? {}), drop };
   return sc;

@@ -35,6 +35,10 @@ export interface Capabilities {
   drop?: string[];
 }
 
+/** Capability names as the kernel knows them, whatever the spelling ("cap_setuid" is SETUID). */
+export const capabilityNames = (caps: readonly string[] | undefined): Set<string> =>
+  new Set((caps ?? []).map((x) => x.toUpperCase().replace(/^CAP_/, '')));
+
 export interface SecurityContext {
   privileged?: boolean;
   runAsUser?: number;

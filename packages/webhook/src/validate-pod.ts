@@ -9,7 +9,7 @@ import {
   UID_CHANGING_CAPS, envUsesSecret, initContainer, injectedVolumes, namespaceInjectionEnabled, optOutOf, sidecarContainer,
 } from './inject.js';
 import { jsonEqual } from './json-patch.js';
-import { podDisplayName, type Container, type NamespaceInfo, type Pod, type Volume } from './pod.js';
+import { capabilityNames, podDisplayName, type Container, type NamespaceInfo, type Pod, type Volume } from './pod.js';
 
 export interface PodAdmission {
   operation: 'CREATE' | 'UPDATE';
@@ -79,13 +79,12 @@ function checkContainer(pod: Pod, c: Container, role: Role, config: WebhookConfi
   if (RESERVED_CONTAINER_NAMES.has(c.name)) out.push(`${where}: the name ${c.name} is reserved for skillgate's injected containers; rename it`);
   const sc = c.securityContext ?? {};
   if (sc.privileged) out.push(`${where}: privileged containers can undo the egress capture; remove securityContext.privileged`);
-  const added = (sc.capabilities?.add ?? []).map((x) => x.toUpperCase().replace(/^CAP_/, ''));
-  const bad = added.filter((x) => FORBIDDEN_CAPS.has(x));
+  const bad = [...capabilityNames(sc.capabilities?.add)].filter((x) => FORBIDDEN_CAPS.has(x));
   if (bad.length) out.push(`${where}: capabilities ${bad.join(', ')} are not allowed next to the sidecar (they can rewrite the pod's network rules); remove them from securityContext.capabilities.add`);
   if (sc.allowPrivilegeEscalation === true) out.push(`${where}: allowPrivilegeEscalation lets a process change user and leave the egress capture; remove it (skillgate sets it to false)`);
   if (role === 'ephemeral container') {
     // Not injected, so not locked by the injector: it must drop the capabilities to change user itself.
-    const dropped = new Set((sc.capabilities?.drop ?? []).map((x) => x.toUpperCase().replace(/^CAP_/, '')));
+    const dropped = capabilityNames(sc.capabilities?.drop);
     if (!dropped.has('ALL') && !UID_CHANGING_CAPS.every((cap) => dropped.has(cap))) {
       out.push(`${where}: must drop the SETUID and SETGID capabilities (or ALL), and may not escalate privileges: a process that takes the sidecar's UID leaves the egress capture (kubectl debug --profile=restricted does this)`);
     }
