@@ -6,7 +6,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { startSidecar, type Sidecar } from '../src/index.js';
+import { startSidecar, type Sidecar, type SidecarConfigInput, type SidecarPorts } from '../src/index.js';
 import { createLogger } from '../src/log.js';
 import { logJournal } from '../src/ports/journal.js';
 import { cut, startUpstreamDouble, type UpstreamDouble } from './upstream-double.js';
@@ -53,6 +53,20 @@ describe('the sidecar data path', () => {
     await sidecar.close();
     await upstream.close();
   });
+
+  /** A second sidecar on the same upstream with other limits or ports, closed after `use`. */
+  async function withSidecar(limits: SidecarConfigInput['limits'], use: (s: Sidecar) => Promise<void>, ports: Omit<SidecarPorts, 'logger'> = {}): Promise<void> {
+    const other = await startSidecar({
+      upstreamUrl: upstream.url, upstreamApiKey: 'k',
+      listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
+      ...(limits ? { limits } : {}),
+    }, { logger: createLogger('silent'), ...ports });
+    try {
+      await use(other);
+    } finally {
+      await other.close();
+    }
+  }
 
   it('replaces whatever credential the skill sends with the sidecar credential', async () => {
     upstream.queue({ chunks: ['{"id":"msg_1"}'], headers: { 'content-type': 'application/json' } });
@@ -125,12 +139,7 @@ describe('the sidecar data path', () => {
   });
 
   it('ends a stream whose upstream goes silent with a timeout_error event and drops the upstream', async () => {
-    const quiet = await startSidecar({
-      upstreamUrl: upstream.url, upstreamApiKey: 'k',
-      listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
-      limits: { idleTimeoutMs: 300 },
-    }, { logger: createLogger('silent') });
-    try {
+    await withSidecar({ idleTimeoutMs: 300 }, async (quiet) => {
       upstream.queue({ headers: { 'content-type': 'text/event-stream; charset=utf-8' }, chunks: ['event: message_start\ndata: {"type":"message_start"}\n\n'], hold: true });
       const aborted = upstream.nextAbort();
       const res = await call(quiet.claudeUrl, { body: messages({ stream: true }) });
@@ -138,70 +147,46 @@ describe('the sidecar data path', () => {
       expect(last.startsWith('event: error')).toBe(true);
       expect(JSON.parse(last.split('data: ')[1]!).error.type).toBe('timeout_error');
       await aborted;
-    } finally {
-      await quiet.close();
-    }
+    });
   });
 
   it('keeps the skill\'s connection open for an answer slower than the idle timeout (the upstream is the one waited on)', async () => {
-    const patient = await startSidecar({
-      upstreamUrl: upstream.url, upstreamApiKey: 'k',
-      listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
-      limits: { idleTimeoutMs: 300 },
-    }, { logger: createLogger('silent') });
-    try {
+    await withSidecar({ idleTimeoutMs: 300 }, async (patient) => {
       upstream.queue({ headDelayMs: 800, headers: { 'content-type': 'application/json' }, chunks: ['{"id":"msg_slow"}'] });
       const res = await call(patient.claudeUrl, { headers: { 'content-type': 'application/json' }, body: messages() });
       expect(res.status).toBe(200);
       expect(res.body.toString()).toBe('{"id":"msg_slow"}');
-    } finally {
-      await patient.close();
-    }
+    });
   });
 
   it('cuts an answer whose upstream goes silent mid-body instead of leaving the skill waiting', async () => {
-    const patient = await startSidecar({
-      upstreamUrl: upstream.url, upstreamApiKey: 'k',
-      listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
-      limits: { idleTimeoutMs: 300 },
-    }, { logger: createLogger('silent') });
-    try {
-      // A plain answer: the body has begun, so the connection is cut.
-      upstream.queue({ headers: { 'content-type': 'application/json' }, chunks: ['{"id":"msg_'], hold: true });
-      await expect(call(patient.claudeUrl, { headers: { 'content-type': 'application/json' }, body: messages() })).rejects.toThrow();
-      // A batch object (read whole to rewrite): nothing has been sent yet, so the skill gets an error.
-      upstream.queue({ headers: { 'content-type': 'application/json' }, chunks: ['{"id":"msgbatch_'], hold: true });
-      const res = await call(patient.claudeUrl, { method: 'GET', path: '/v1/messages/batches/msgbatch_1' });
-      expect(res.status).toBe(504);
-      expect(JSON.parse(res.body.toString()).error.type).toBe('timeout_error');
-    } finally {
-      upstream.release();
-      await patient.close();
-    }
+    await withSidecar({ idleTimeoutMs: 300 }, async (patient) => {
+      try {
+        // A plain answer: the body has begun, so the connection is cut.
+        upstream.queue({ headers: { 'content-type': 'application/json' }, chunks: ['{"id":"msg_'], hold: true });
+        await expect(call(patient.claudeUrl, { headers: { 'content-type': 'application/json' }, body: messages() })).rejects.toThrow();
+        // A batch object (read whole to rewrite): nothing has been sent yet, so the skill gets an error.
+        upstream.queue({ headers: { 'content-type': 'application/json' }, chunks: ['{"id":"msgbatch_'], hold: true });
+        const res = await call(patient.claudeUrl, { method: 'GET', path: '/v1/messages/batches/msgbatch_1' });
+        expect(res.status).toBe(504);
+        expect(JSON.parse(res.body.toString()).error.type).toBe('timeout_error');
+      } finally {
+        upstream.release();
+      }
+    });
   });
 
   it('says an internal fault after forwarding may have left the request processed (not that it was never forwarded)', async () => {
-    const faulty = await startSidecar({
-      upstreamUrl: upstream.url, upstreamApiKey: 'k',
-      listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
-    }, { logger: createLogger('silent'), journal: (l) => ({ ...logJournal(l), responseHead() { throw new Error('journal fault'); } }) });
-    try {
+    await withSidecar({}, async (faulty) => {
       upstream.queue({ headers: { 'content-type': 'application/json' }, chunks: ['{"id":"msg_1"}'] });
       const res = await call(faulty.claudeUrl, { headers: { 'content-type': 'application/json' }, body: messages() });
       expect(res.status).toBe(500);
       expect(JSON.parse(res.body.toString()).error.message).toMatch(/after forwarding the request, so the Claude API may have processed it/);
-    } finally {
-      await faulty.close();
-    }
+    }, { journal: (l) => ({ ...logJournal(l), responseHead() { throw new Error('journal fault'); } }) });
   });
 
   it('starts waiting for the answer once an upload is all sent, however long the skill takes to send it', async () => {
-    const patient = await startSidecar({
-      upstreamUrl: upstream.url, upstreamApiKey: 'k',
-      listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
-      limits: { upstreamHeadersTimeoutMs: 300 },
-    }, { logger: createLogger('silent') });
-    try {
+    await withSidecar({ upstreamHeadersTimeoutMs: 300 }, async (patient) => {
       upstream.queue({ headers: { 'content-type': 'application/json' }, chunks: ['{"id":"file_1"}'], discardBody: true });
       const status = await new Promise<number>((resolveStatus, reject) => {
         const u = new URL(patient.claudeUrl);
@@ -215,12 +200,10 @@ describe('the sidecar data path', () => {
           req.write(Buffer.alloc(1024, 1));
           if (++sent === 8) { clearInterval(tick); req.end(); }
         }, 100); // ~800 ms of upload against a 300 ms wait for the answer's head
-      });
-      expect(status).toBe(200);
-      expect(upstream.received.at(-1)!.body.toString()).toBe(String(8 * 1024));
-    } finally {
-      await patient.close();
-    }
+    });
+    expect(status).toBe(200);
+    expect(upstream.received.at(-1)!.body.toString()).toBe(String(8 * 1024));
+    });
   });
 
   it('aborts the upstream request when the skill disconnects mid-stream', async () => {
