@@ -4,14 +4,19 @@ import { GatewayError } from '@skillgate/wire';
 import { RecordSigner } from '../src/checkpoint.js';
 import { FileSessionStore } from '../src/file-store.js';
 import { RedisSessionStore } from '../src/redis-store.js';
-import { SessionRecorder } from '../src/recorder.js';
+import { SessionRecorder, type SessionRecorderOptions } from '../src/recorder.js';
 import { verifyRecord } from '../src/verify.js';
 import { REDIS_URL, RedisProxy, deletePrefix, identity, requestDraft, tempDir, uniquePrefix, waitFor } from './support.js';
+
+/** A recorder on `store` with a fresh signer and no timed checkpoints; `options` adds what the test is about. */
+function recorderOn(store: SessionRecorderOptions['store'], options: Partial<SessionRecorderOptions> = {}): Promise<SessionRecorder> {
+  return SessionRecorder.open({ store, signer: RecordSigner.generate(), checkpointIntervalMs: 0, ...options });
+}
 
 describe('SessionRecorder on the local store', () => {
   it('seals concurrent appends into one chain per session, in call order, and signs checkpoints of the heads', async () => {
     const store = new FileSessionStore(tempDir('rec'));
-    const recorder = await SessionRecorder.open({ store, signer: RecordSigner.generate(), checkpointIntervalMs: 0 });
+    const recorder = await recorderOn(store);
     const appended = await Promise.all(Array.from({ length: 200 }, (_, i) => recorder.append(requestDraft(`ses_${i % 3}`, i))));
     expect(appended.filter((e) => e.sessionId === 'ses_0').map((e) => e.seq)).toEqual(Array.from({ length: 67 }, (_, i) => i));
     const cp = await recorder.checkpoint();
@@ -28,7 +33,7 @@ describe('SessionRecorder on the local store', () => {
 
   it('writes one batch touching more sessions than the store keeps files open', async () => {
     const store = new FileSessionStore(tempDir('wide'));
-    const recorder = await SessionRecorder.open({ store, signer: RecordSigner.generate(), checkpointIntervalMs: 0 });
+    const recorder = await recorderOn(store);
     await Promise.all(Array.from({ length: 300 }, (_, i) => recorder.append(requestDraft(`ses_wide_${i}`, i), { newSession: true })));
     await recorder.close();
     const report = await verifyRecord(store);
@@ -40,12 +45,12 @@ describe('SessionRecorder on the local store', () => {
   it('continues each chain after a restart from the heads in the store', async () => {
     const dir = tempDir('restart');
     const store1 = new FileSessionStore(dir);
-    const r1 = await SessionRecorder.open({ store: store1, signer: RecordSigner.generate(), checkpointIntervalMs: 0 });
+    const r1 = await recorderOn(store1);
     for (let i = 0; i < 3; i++) await r1.append(requestDraft('ses_r', i));
     await r1.close();
     await store1.close();
     const store2 = new FileSessionStore(dir);
-    const r2 = await SessionRecorder.open({ store: store2, signer: RecordSigner.generate(), checkpointIntervalMs: 0 });
+    const r2 = await recorderOn(store2);
     expect((await r2.append(requestDraft('ses_r', 3))).seq).toBe(3);
     await r2.close();
     expect(await verifyRecord(store2)).toMatchObject({ ok: true });
@@ -66,7 +71,7 @@ describe('a write that lands after the recorder gave up on it', () => {
         return inner.append(entries);
       },
     });
-    const recorder = await SessionRecorder.open({ store, signer: RecordSigner.generate(), checkpointIntervalMs: 0, storeTimeoutMs: 50 });
+    const recorder = await recorderOn(store, { storeTimeoutMs: 50 });
     await expect(recorder.append(requestDraft('ses_late', 1))).rejects.toThrow(GatewayError); // refused: not forwarded
     await new Promise((r) => setTimeout(r, 200)); // ...but it landed
     await expect(recorder.append(requestDraft('ses_late', 2))).rejects.toThrow(/moved on/);
@@ -82,7 +87,7 @@ describe('a write that lands after the recorder gave up on it', () => {
 describe('chain heads in memory', () => {
   it('are bounded: the oldest settled sessions are forgotten, and their chains continue from the store', async () => {
     const store = new FileSessionStore(tempDir('bounded'));
-    const recorder = await SessionRecorder.open({ store, signer: RecordSigner.generate(), checkpointIntervalMs: 0, maxSessions: 10 });
+    const recorder = await recorderOn(store, { maxSessions: 10 });
     for (let i = 0; i < 50; i++) await recorder.append(requestDraft(`ses_many_${i}`, 0));
     expect(recorder.stats().sessions).toBeLessThanOrEqual(10);
     // A forgotten session's next event reads its head from the store: seq 1, on the same chain.
@@ -108,7 +113,7 @@ describe('lingering appends (events nobody waits for)', () => {
 
   it('ride along with the next urgent append: one store write for both, in chain order', async () => {
     const { store, writes } = countingStore();
-    const recorder = await SessionRecorder.open({ store, signer: RecordSigner.generate(), checkpointIntervalMs: 0, lingerMs: 10_000 });
+    const recorder = await recorderOn(store, { lingerMs: 10_000 });
     await recorder.append(requestDraft('ses_l', 0));
     const lingering = recorder.append(requestDraft('ses_l', 1), { linger: true });
     await new Promise((r) => setTimeout(r, 20));
@@ -124,13 +129,13 @@ describe('lingering appends (events nobody waits for)', () => {
 
   it('are durable within lingerMs when nothing else comes, and close() writes them at once', async () => {
     const { store, writes } = countingStore();
-    const recorder = await SessionRecorder.open({ store, signer: RecordSigner.generate(), checkpointIntervalMs: 0, lingerMs: 30 });
+    const recorder = await recorderOn(store, { lingerMs: 30 });
     await recorder.append(requestDraft('ses_m', 0)); // a session's first event reads its head: not lingered
     const t0 = Date.now();
     await recorder.append(requestDraft('ses_m', 1), { linger: true });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(25); // a lower bound: a timer never fires early
     expect(writes).toEqual([1, 1]);
-    const slow = await SessionRecorder.open({ store, signer: RecordSigner.generate(), checkpointIntervalMs: 0, lingerMs: 60_000 });
+    const slow = await recorderOn(store, { lingerMs: 60_000 });
     await slow.append(requestDraft('ses_n', 0));
     const pending = slow.append(requestDraft('ses_n', 1), { linger: true });
     await slow.close(); // does not wait a minute
@@ -156,7 +161,7 @@ describe('SessionRecorder on Redis', () => {
     const store = new RedisSessionStore({ redis: proxy.url, prefix, failFast: true });
     await store.ready();
     const spoolDir = tempDir('spool');
-    const recorder = await SessionRecorder.open({ store, signer: RecordSigner.generate(), spool: { dir: spoolDir, maxBytes: 10 * 1024 * 1024 }, checkpointIntervalMs: 0, storeTimeoutMs: 500, retryMs: 20 });
+    const recorder = await recorderOn(store, { spool: { dir: spoolDir, maxBytes: 10 * 1024 * 1024 }, storeTimeoutMs: 500, retryMs: 20 });
     for (let i = 0; i < 10; i++) await recorder.append(requestDraft('ses_s', i));
     await proxy.stop();
     const during = await Promise.all(Array.from({ length: 50 }, (_, i) => recorder.append(requestDraft(i % 2 ? 'ses_s' : 'ses_new', 100 + i), { newSession: i === 0 })));
@@ -182,7 +187,7 @@ describe('SessionRecorder on Redis', () => {
     const store1 = new RedisSessionStore({ redis: proxy.url, prefix, failFast: true });
     await store1.ready();
     await proxy.stop(); // away for the first writer's whole life: its key is never published directly
-    const first = await SessionRecorder.open({ store: store1, signer: RecordSigner.generate(), spool: { dir: spoolDir, maxBytes: 10 * 1024 * 1024 }, checkpointIntervalMs: 0, storeTimeoutMs: 300 });
+    const first = await recorderOn(store1, { spool: { dir: spoolDir, maxBytes: 10 * 1024 * 1024 }, storeTimeoutMs: 300 });
     for (let i = 0; i < 3; i++) await first.append(requestDraft('ses_k', i), { newSession: i === 0 });
     await first.checkpoint();
     await first.close();
@@ -190,7 +195,7 @@ describe('SessionRecorder on Redis', () => {
     await proxy.start();
     const store2 = new RedisSessionStore({ redis: proxy.url, prefix, failFast: true });
     await store2.ready();
-    const second = await SessionRecorder.open({ store: store2, signer: RecordSigner.generate(), spool: { dir: spoolDir, maxBytes: 10 * 1024 * 1024 }, checkpointIntervalMs: 0, storeTimeoutMs: 500, retryMs: 20 });
+    const second = await recorderOn(store2, { spool: { dir: spoolDir, maxBytes: 10 * 1024 * 1024 }, storeTimeoutMs: 500, retryMs: 20 });
     await second.drained(15_000);
     await second.close();
     const report = await verifyRecord(store2);
@@ -202,7 +207,7 @@ describe('SessionRecorder on Redis', () => {
   it('refuses with a 503 record-unavailable error when Redis is unreachable and the spool is disabled, without breaking the chain', async () => {
     const store = new RedisSessionStore({ redis: proxy.url, prefix, failFast: true });
     await store.ready();
-    const recorder = await SessionRecorder.open({ store, signer: RecordSigner.generate(), checkpointIntervalMs: 0, storeTimeoutMs: 500 });
+    const recorder = await recorderOn(store, { storeTimeoutMs: 500 });
     await recorder.append(requestDraft('ses_f', 0));
     await proxy.stop();
     const refused = await recorder.append(requestDraft('ses_f', 1)).catch((e: unknown) => e);
@@ -219,7 +224,7 @@ describe('SessionRecorder on Redis', () => {
   it('refuses when the spool is full', async () => {
     const store = new RedisSessionStore({ redis: proxy.url, prefix, failFast: true });
     await store.ready();
-    const recorder = await SessionRecorder.open({ store, signer: RecordSigner.generate(), spool: { dir: tempDir('full'), maxBytes: 2000 }, checkpointIntervalMs: 0, storeTimeoutMs: 500, retryMs: 60_000 });
+    const recorder = await recorderOn(store, { spool: { dir: tempDir('full'), maxBytes: 2000 }, storeTimeoutMs: 500, retryMs: 60_000 });
     await proxy.stop();
     await recorder.append(requestDraft('ses_full', 0), { newSession: true }); // fits in the spool
     let refused: unknown;
