@@ -14,7 +14,8 @@
 // wiring), so that the benchmark and the e2e sidecar processes run the very chunks the image runs.
 // Left out (loaded from node_modules at run time): @kubernetes/client-node (controller and webhook
 // only), @skillgate/fake-claude (a development tool that reads its fixtures next to its own files)
-// and the Claude Code CLI it can run.
+// and the Claude Code CLI it can run; and, through createRequire on first use, the packages most
+// sidecars never need: yaml (YAML files) and re2js (a policy's custom masking patterns).
 //
 // Usage: node packages/cli/bundle.mjs
 import { build } from 'esbuild';

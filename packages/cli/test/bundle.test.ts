@@ -55,6 +55,7 @@ describe('the CLI bundle', () => {
     expect(has(/node_modules\/libphonenumber-js\/.*parsePhoneNumber/)).toBe(true);
     expect(has(/node_modules\/libphonenumber-js\/.*AsYouType/)).toBe(false);
     expect(has(/node_modules\/prom-client\/lib\/pushgateway/)).toBe(false);
+    expect(has(/node_modules\/re2js\//)).toBe(false); // loaded on first use, for custom masking patterns
   });
 
   describe('`skillgate sidecar` from the bundle', () => {

@@ -2,7 +2,8 @@
 // sidecar (policy, masking, recording), the young generation is at its maximum after start-up and
 // one settleHeap() brings it down to almost nothing; without --expose-gc it does nothing and says so.
 // It never loads Node's bundled undici (an ES module import of node:http does: ~12 MB resident),
-// even after serving a request, nor TLS for a plain-HTTP upstream without Redis.
+// even after serving a request, nor TLS for a plain-HTTP upstream without Redis, nor the RE2 engine
+// for a policy without custom patterns (re2js: loaded on first use).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,7 +49,22 @@ await new Promise((r) => setTimeout(r, 500));
 idle.stop();
 const burst = { admitted: sidecar.context.live.admitted, settlesDuringBurst, idleSettles, youngQuiet: youngMb() };
 await sidecar.close();
-console.log(JSON.stringify({ before, after, settled: settled ?? null, status, undici: loaded('undici'), tls: loaded('NativeModule tls'), burst }));
+const packages = globalThis.resolvedPackages;
+console.log(JSON.stringify({ before, after, settled: settled ?? null, status, undici: loaded('undici'), tls: loaded('NativeModule tls'), burst,
+  packages: { re2js: packages.has('re2js'), libphonenumber: packages.has('libphonenumber-js/core') } }));
+`;
+
+// Loaded with --import before the script: every package specifier resolved in the process, by
+// import or require (the sidecar loads some packages on first use through createRequire).
+const hooks = `
+import { registerHooks } from 'node:module';
+globalThis.resolvedPackages = new Set();
+registerHooks({
+  resolve(specifier, context, next) {
+    if (!/^(node:|\\.|\\/|file:)/.test(specifier)) globalThis.resolvedPackages.add(specifier);
+    return next(specifier, context);
+  },
+});
 `;
 
 const policy = `apiVersion: skillgate.dev/v1alpha1
@@ -64,18 +80,20 @@ describe('start-up memory', () => {
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'sg-heap-'));
     writeFileSync(join(dir, 'run.mjs'), script);
+    writeFileSync(join(dir, 'hooks.mjs'), hooks);
     writeFileSync(join(dir, 'policy.yaml'), policy);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   type Run = { before: number; after: number; settled: { rssBeforeBytes: number; rssAfterBytes: number } | null; status: number; undici: boolean; tls: boolean;
-    burst: { admitted: number; settlesDuringBurst: number; idleSettles: number; youngQuiet: number } };
+    burst: { admitted: number; settlesDuringBurst: number; idleSettles: number; youngQuiet: number };
+    packages: { re2js: boolean; libphonenumber: boolean } };
   // One child process per set of flags, shared by the tests that read it.
   const runs = new Map<string, Run>();
   const run = (flags: string[]): Run => {
     const key = flags.join(' ');
     if (!runs.has(key)) {
-      runs.set(key, JSON.parse(execFileSync(process.execPath, [...flags, join(dir, 'run.mjs')], {
+      runs.set(key, JSON.parse(execFileSync(process.execPath, [...flags, '--import', join(dir, 'hooks.mjs'), join(dir, 'run.mjs')], {
         env: { ...process.env, NODE_OPTIONS: '', RECORD_DIR: join(dir, 'records'), POLICY_FILE: join(dir, 'policy.yaml') }, encoding: 'utf8',
       }).trim().split('\n').at(-1)!) as Run);
     }
@@ -108,6 +126,12 @@ describe('start-up memory', () => {
     expect(r.status).toBe(502); // the request went through the pipeline to the (absent) upstream
     expect(r.undici).toBe(false);
     expect(r.tls).toBe(false);
+  }, 30_000);
+
+  it('does not load the RE2 engine for a policy without custom patterns', () => {
+    const { packages } = run(['--expose-gc']);
+    expect(packages.libphonenumber).toBe(true); // the hook sees what masking does load
+    expect(packages.re2js).toBe(false);
   }, 30_000);
 });
 

@@ -5,10 +5,17 @@
 // Streaming contract (boundary.ts): a custom pattern's findings are those it makes on each token
 // run on its own. The whole text is scanned once; a match that would cross a run boundary is
 // dropped and the runs it touched are scanned one by one, which gives the same result.
-import { RE2JS } from 're2js';
+import { createRequire } from 'node:module';
+import type { RE2JS } from 're2js';
 import type { CustomEntity } from '@skillgate/api';
 import type { Detection } from '../entities.js';
 import { isTokenChar } from '../boundary.js';
+
+// re2js is loaded on first use (the same way as the sidecar's YAML parser): only a policy that
+// declares a custom pattern needs it, and its import builds Unicode tables (~0.6 MB of heap, ~1 MB
+// of a sidecar's resident memory) that a sidecar without one would carry for nothing.
+let engine: typeof RE2JS | undefined;
+const re2 = (): typeof RE2JS => (engine ??= (createRequire(import.meta.url)('re2js') as typeof import('re2js')).RE2JS);
 
 export interface CustomEntityProblem { field: 'name' | 'pattern' | 'keywords' | 'action'; message: string }
 
@@ -58,7 +65,7 @@ function patternProblem(p: string): string | undefined {
   if (hasNestedQuantifier(p)) return 'nested quantifiers such as (a+)+ or (\\d{1,3})* are not allowed: write the repetition once';
   let re: RE2JS;
   try {
-    re = RE2JS.compile(p);
+    re = re2().compile(p);
   } catch (err) {
     return `not a valid RE2 pattern: ${(err as Error).message}`;
   }
@@ -109,7 +116,7 @@ export function compileCustom(entities: CustomEntity[] | undefined): CompiledCus
     if (problems.length > 0) throw new Error(`custom entity ${String(e.name)}: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`);
     out.push({
       name: e.name,
-      re: e.pattern !== undefined ? RE2JS.compile(e.pattern) : undefined,
+      re: e.pattern !== undefined ? re2().compile(e.pattern) : undefined,
       keywords: (e.keywords ?? []).map((k) => k.trim().toLowerCase()),
     });
   }
