@@ -72,6 +72,13 @@ export class FileSessionStore implements SessionStore {
       assertSessionId(e.sessionId);
       const head = newHeads.get(e.sessionId) ?? (await this.head(e.sessionId));
       if (head && e.seq === head.seq && e.hash !== head.hash) throw new ChainConflictError(e.sessionId, e.seq);
+      // The next event links to another head than the stored one: another writer's chain.
+      if (head && e.seq === head.seq + 1 && e.prev !== head.hash) throw new ChainConflictError(e.sessionId, e.seq);
+      if (head && e.seq < head.seq && !newHeads.has(e.sessionId)) {
+        // Behind the stored head (a retried write): stored already only if it is the same event.
+        const stored = (await this.readSession(e.sessionId)).find((x) => x.seq === e.seq);
+        if (stored && stored.hash !== e.hash) throw new ChainConflictError(e.sessionId, e.seq);
+      }
       if (head && e.seq <= head.seq) continue; // already stored (spool replay)
       if (!head && !newHeads.has(e.sessionId)) {
         created = true;

@@ -61,6 +61,8 @@ export interface RecorderStats {
   spooled: number;
   replayed: number;
   refused: number;
+  /** Spooled events the store could never take (a fork of a stored chain), kept in the spool directory's conflicts.jsonl. */
+  quarantined: number;
   pending: number;
   spooling: boolean;
   spoolBytes: number;
@@ -117,7 +119,13 @@ export class SessionRecorder extends EventEmitter {
   private lastCheckpoint: Checkpoint | undefined;
   private keyPublished = false;
   private closed = false;
-  private readonly counters = { appended: 0, spooled: 0, replayed: 0, refused: 0, checkpoints: 0 };
+  private readonly counters = { appended: 0, spooled: 0, replayed: 0, refused: 0, quarantined: 0, checkpoints: 0 };
+  /** Per session: the hash of the last spooled event set aside as a fork (splitForks). */
+  private readonly forkTips = new Map<string, string>();
+  /** Hashes of the spooled events set aside so far (a segment retried after a failure holds them again). */
+  private readonly setAsideHashes = new Set<string>();
+  /** The last reason a spool replay failed, and when it was logged. */
+  private drainError: { message: string; at: number } | undefined;
 
   private constructor(opts: SessionRecorderOptions) {
     super();
@@ -414,16 +422,86 @@ export class SessionRecorder extends EventEmitter {
       for (const e of seg.entries) {
         if (e.type === 'checkpoint' && e.publicKeyPem) await withTimeout(this.store.publishKey(e.checkpoint.keyId, e.publicKeyPem), this.storeTimeoutMs);
       }
-      await withTimeout(this.store.append(seg.entries), this.storeTimeoutMs);
+      let { fork, rest, started } = this.splitForks(seg.entries);
+      for (;;) {
+        if (fork.length > 0) await this.setAside(fork, started, seg.segment);
+        try {
+          await withTimeout(this.store.append(rest), this.storeTimeoutMs);
+          break;
+        } catch (err) {
+          if (!(err instanceof ChainConflictError)) throw err;
+          ({ fork, rest, started } = this.splitForks(rest, err));
+          if (fork.length === 0) throw err; // not an entry of this segment: nothing to set aside
+        }
+      }
       await this.spool.remove(seg.segment);
-      this.counters.replayed += seg.entries.length;
+      this.counters.replayed += rest.length;
+      this.drainError = undefined;
       if (this.spool.isEmpty) {
         this.spooling = false;
+        this.forkTips.clear();
+        this.setAsideHashes.clear();
         this.log.info({ store: this.store.location }, 'record spool replayed; writing to the store again');
       }
     } catch (err) {
       this.nextDrainAt = Date.now() + this.retryMs;
-      void err;
+      // Said when the reason changes, and once a minute while it lasts (replays retry every retryMs).
+      const message = (err as Error).message;
+      if (this.drainError?.message !== message || Date.now() - this.drainError.at >= 60_000) {
+        this.drainError = { message, at: Date.now() };
+        this.log.warn({ err: message, store: this.store.location, spoolBytes: this.spool.usedBytes }, 'record spool not replayed yet; retrying');
+      }
+    }
+  }
+
+  /**
+   * Split spooled entries into those that fork a session's stored chain and the rest. A fork starts
+   * at the entry the store refused (`conflict`: another writer's event holds its place) and goes
+   * on through every entry chained to it, in this segment and later ones (forkTips).
+   */
+  private splitForks(entries: readonly RecordEntry[], conflict?: ChainConflictError): { fork: RecordEntry[]; rest: RecordEntry[]; started: boolean } {
+    const fork: RecordEntry[] = [];
+    const rest: RecordEntry[] = [];
+    let started = false;
+    for (const entry of entries) {
+      const e = entry.type === 'event' ? entry.event : undefined;
+      if (e && this.setAsideHashes.has(e.hash)) continue; // set aside already (this segment was retried)
+      const starts = e !== undefined && conflict !== undefined && e.sessionId === conflict.sessionId && e.seq === conflict.seq;
+      if (e && (starts || this.forkTips.get(e.sessionId) === e.prev)) {
+        started ||= starts;
+        this.forkTips.set(e.sessionId, e.hash);
+        fork.push(entry);
+      } else {
+        rest.push(entry);
+      }
+    }
+    return { fork, rest, started };
+  }
+
+  /**
+   * Keep a fork's entries out of the store, and out of the way of the replay, without losing them:
+   * they go to the spool directory's conflicts.jsonl (Spool.quarantine). The session's next event
+   * continues the stored chain (its head is read again). Said once per fork, where it starts (the
+   * rest of it, in later segments, is counted).
+   */
+  private async setAside(fork: readonly RecordEntry[], started: boolean, segment: number): Promise<void> {
+    const file = await this.spool.quarantine(fork);
+    this.counters.quarantined += fork.length;
+    const sessions = new Map<string, number[]>();
+    for (const entry of fork) {
+      if (entry.type !== 'event') continue;
+      const e = entry.event;
+      this.setAsideHashes.add(e.hash);
+      sessions.set(e.sessionId, [...(sessions.get(e.sessionId) ?? []), e.seq]);
+      const st = this.sessions.get(e.sessionId);
+      if (st && !st.loading && st.waiting.length === 0 && st.head?.hash === e.hash) {
+        st.loaded = false;
+        st.head = st.durable = undefined;
+      }
+    }
+    if (started) for (const [sessionId, seqs] of sessions) {
+      this.log.warn({ sessionId, seqs: `${seqs[0]}-${seqs.at(-1)}`, events: seqs.length, segment, file, store: this.store.location },
+        'spooled session events fork the stored chain (another writer recorded this session meanwhile): kept aside in the spool directory, not replayed');
     }
   }
 

@@ -14,7 +14,8 @@
 // session never scans the stream: its index lists the entry ids, fetched with pipelined XRANGE.
 // Appends run as one Lua script per chunk (atomic: the entry, its index entry and the head move
 // together) and are idempotent per (session, seq): replaying a spool adds nothing twice. An entry
-// whose seq is the stored head's but whose hash is not refuses the whole chunk (ChainConflictError).
+// that is not the stored event at its seq, or a next event that does not link to the stored head,
+// refuses the whole chunk (ChainConflictError): another writer's chain holds that place.
 // Retention: XADD MAXLEN ~ n or MINID ~ (now - maxAge); index and head keys expire after maxAge.
 // This module never sees a credential: it stores what it is given (already masked) and nothing else.
 import { Redis, type RedisOptions } from 'ioredis';
@@ -45,14 +46,14 @@ export interface RedisStoreOptions {
   failFast?: boolean;
 }
 
-const ENTRY_ARGS = 8;
+const ENTRY_ARGS = 9;
 const ENTRY_KEYS = 3;
 const CHUNK = 512;
 
 // KEYS: sessions zset, streams set, then per entry (stream, index, head hash) or (checkpoints,
 // checkpoint writers, checkpoints)
 // ARGV: maxLen, minId, ttlMs, then per entry: type, sessionId, seq, tsMs, closed, json,
-// identityJson, hash (a checkpoint: 'c', writer, seq, '', '', json, '', ''). Each event travels once,
+// identityJson, hash, prev (a checkpoint: 'c', writer, seq, '', '', json, '', '', ''). Each event travels once,
 // as its sealed text. The session's identity (kept on its head for listing) is sent with the
 // session's first event (seq 0) only; should a later event find no head (expired by retention,
 // say), the script reads the identity out of the event's text.
@@ -93,6 +94,23 @@ for i = 0, n - 1 do
     local seq = tonumber(ARGV[a + 3])
     if seq == h.last and ARGV[a + 8] ~= h.lastHash then
       return redis.error_reply('CHAINCONFLICT ' .. ARGV[a + 2] .. ' ' .. seq)
+    end
+    if seq == h.last + 1 and not h.fresh and ARGV[a + 9] ~= h.lastHash then
+      -- The next event links to another head than the stored one: another writer's chain.
+      return redis.error_reply('CHAINCONFLICT ' .. ARGV[a + 2] .. ' ' .. seq)
+    end
+    if seq < h.last then
+      -- Behind the head (a spool replayed, a write retried): stored already only if the event
+      -- stored at this seq is this one. The index holds one entry id per seq (from the first
+      -- stored one); an entry trimmed or not found at its seq cannot be compared and counts as stored.
+      local id = redis.call('LINDEX', h.idx, seq)
+      local got = id and redis.call('XRANGE', KEYS[k + 1], id, id)
+      if got and got[1] then
+        local ok, stored = pcall(cjson.decode, got[1][2][4])
+        if ok and type(stored) == 'table' and stored.seq == seq and stored.hash ~= ARGV[a + 8] then
+          return redis.error_reply('CHAINCONFLICT ' .. ARGV[a + 2] .. ' ' .. seq)
+        end
+      end
     end
   end
 end
@@ -208,11 +226,11 @@ export class RedisSessionStore implements SessionStore {
       for (const entry of entries.slice(i, i + CHUNK)) {
         if (entry.type === 'checkpoint') {
           keys.push(this.checkpointsKey, this.checkpointWritersKey, this.checkpointsKey);
-          args.push('c', entry.checkpoint.writer, String(entry.checkpoint.seq), String(Date.parse(entry.checkpoint.ts)), '', JSON.stringify(entry.checkpoint), '', '');
+          args.push('c', entry.checkpoint.writer, String(entry.checkpoint.seq), String(Date.parse(entry.checkpoint.ts)), '', JSON.stringify(entry.checkpoint), '', '', '');
         } else {
           const e = entry.event;
           keys.push(this.streamKey(e.identity.namespace), this.indexKey(e.sessionId), this.headKey(e.sessionId));
-          args.push('e', e.sessionId, String(e.seq), String(Date.parse(e.ts)), e.kind === 'session_close' ? '1' : '0', eventText(entry), e.seq === 0 ? JSON.stringify(e.identity) : '', e.hash);
+          args.push('e', e.sessionId, String(e.seq), String(Date.parse(e.ts)), e.kind === 'session_close' ? '1' : '0', eventText(entry), e.seq === 0 ? JSON.stringify(e.identity) : '', e.hash, e.prev);
         }
       }
       calls.push([keys.length, ...keys, ...args]);

@@ -2,7 +2,8 @@
 // sidecar can keep forwarding without losing a record. Segment files of JSON lines, replayed
 // oldest first when Redis returns and deleted only after the store accepted them. Bounded by bytes:
 // when a write would exceed the bound it throws SpoolFull and the caller fails closed. A torn last
-// line (a crash mid-write) was never acknowledged and is skipped on replay.
+// line (a crash mid-write) was never acknowledged and is skipped on replay. Entries the store can
+// never take (another writer's chain holds their place) are moved to conflicts.jsonl beside them.
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { open, readFile, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,6 +25,8 @@ export class SpoolFull extends Error {
 }
 
 const SEGMENT = /^spool-(\d{12})\.jsonl$/;
+/** Where entries that conflict with the store are kept (see quarantine). */
+export const QUARANTINE = 'conflicts.jsonl';
 
 export class Spool {
   private segments: Array<{ n: number; bytes: number }> = [];
@@ -103,6 +106,24 @@ export class Spool {
     await unlink(this.file(segment));
     this.bytes -= this.segments[i]!.bytes;
     this.segments.splice(i, 1);
+  }
+
+  /**
+   * Set entries aside that can never be replayed: a fork of a session whose place in the store
+   * another writer's chain took (ChainConflictError). Appended, fsync'd, to conflicts.jsonl in the
+   * spool directory (not a segment: never replayed), so they are kept as evidence, not lost.
+   * They were counted against the bound as spooled; the segment they came from is removed after.
+   */
+  async quarantine(entries: readonly RecordEntry[]): Promise<string> {
+    const file = join(this.options.dir, QUARANTINE);
+    const fh = await open(file, 'a');
+    try {
+      await fh.writeFile(`${entries.map(entryLine).join('\n')}\n`);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    return file;
   }
 
   /** Every spooled entry, oldest first (for recovering chain heads on start). */

@@ -98,6 +98,26 @@ describe.each([['the local file store', fileHarness], ['the Redis Streams store'
     expect(await h.store.head('ses_fork')).toEqual({ seq: 1, hash: events[1]!.hash, closed: false });
   });
 
+  it('refuses a next event that links to another head than the stored one (another writer\'s chain)', async () => {
+    const events = await writeSession(h.store, 'ses_link', 2);
+    const rival = sealEvent(requestDraft('ses_link', 99), headOf(events[0]!)); // seq 1 elsewhere
+    const next = sealEvent(requestDraft('ses_link', 100), headOf(rival)); // seq 2, after the rival
+    await expect(h.store.append([{ type: 'event', event: next }])).rejects.toMatchObject({ name: 'ChainConflictError', sessionId: 'ses_link', seq: 2 });
+    expect(await h.store.readSession('ses_link')).toEqual(events);
+    // The event that does follow the stored head is taken.
+    const follows = sealEvent(requestDraft('ses_link', 101), headOf(events[1]!));
+    await h.store.append([{ type: 'event', event: follows }]);
+    expect(await h.store.head('ses_link')).toEqual({ seq: 2, hash: follows.hash, closed: false });
+  });
+
+  it('refuses an event behind the head that is not the one stored at its seq, and skips one that is', async () => {
+    const events = await writeSession(h.store, 'ses_behind', 4);
+    const rival = sealEvent(requestDraft('ses_behind', 99), headOf(events[0]!)); // seq 1, another event
+    await expect(h.store.append([{ type: 'event', event: rival }])).rejects.toMatchObject({ name: 'ChainConflictError', sessionId: 'ses_behind', seq: 1 });
+    await h.store.append([{ type: 'event', event: events[1]! }]); // the same event again: already stored
+    expect(await h.store.readSession('ses_behind')).toEqual(events);
+  });
+
   it('keeps the text an event was sealed with, which reads back as the same event and verifies', async () => {
     let head: ChainHead | undefined;
     const sealed: SealedEvent[] = [];

@@ -101,6 +101,12 @@ export class SidecarMetrics {
       name: 'skillgate_sidecar_record_spool_replayed_total', help: 'Spooled session entries replayed into the record store after it came back.', registers,
       collect() { this.reset(); this.inc(stats().replayed); },
     });
+    new Counter({
+      name: 'skillgate_sidecar_record_spool_quarantined_total',
+      help: 'Spooled session events the record store can never take, because another writer recorded the same session meanwhile (a fork of its chain): kept in conflicts.jsonl in the spool directory instead of replayed. Alert on any.',
+      registers,
+      collect() { this.reset(); this.inc(stats().quarantined); },
+    });
     new Gauge({
       name: 'skillgate_sidecar_record_spool_bytes', help: 'Bytes held in the local record spool, waiting for the record store.', registers,
       collect() { this.set(stats().spoolBytes); },
