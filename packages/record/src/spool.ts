@@ -26,7 +26,7 @@ export class SpoolFull extends Error {
 
 const SEGMENT = /^spool-(\d{12})\.jsonl$/;
 /** Where entries that conflict with the store are kept (see quarantine). */
-export const QUARANTINE = 'conflicts.jsonl';
+const QUARANTINE = 'conflicts.jsonl';
 
 export class Spool {
   private segments: Array<{ n: number; bytes: number }> = [];
