@@ -395,21 +395,26 @@ export class SessionRecorder extends EventEmitter {
   }
 
   /**
-   * The store holds another event where this batch's would go: a write refused here as failed (a
-   * store timeout) had landed after all. Refuse the batch (its requests are not forwarded) and
-   * forget the heads of its sessions, so their next events continue from the stored chain.
+   * The store holds another event where this batch's would go in one session: a write refused here
+   * as failed (a store timeout) had landed after all, or another writer records the same session.
+   * Refuse that session's entries (its requests are not forwarded) and forget its head, so its next
+   * events continue from the stored chain; write the rest of the batch, which the store refused
+   * whole, again.
    */
-  private conflict(batch: Pending[], err: ChainConflictError): void {
-    this.log.warn({ sessionId: err.sessionId, seq: err.seq }, 'the record store holds another event at this place in the chain (an earlier write landed late); continuing from the stored head');
-    this.fail(batch, recordUnavailable('the session record moved on under this sidecar; retry the request', err));
-    for (const p of batch) {
-      if (p.entry.type !== 'event') continue;
-      const st = this.sessions.get(p.entry.event.sessionId);
-      if (st && !st.loading && st.waiting.length === 0) {
-        st.loaded = false;
-        st.head = st.durable = undefined;
-      }
+  private async conflict(batch: Pending[], err: ChainConflictError): Promise<void> {
+    this.log.warn({ sessionId: err.sessionId, seq: err.seq }, 'the record store holds another event at this place in the chain (an earlier write that landed late, or another writer of this session); continuing from the stored head');
+    const inSession = (p: Pending) => p.entry.type === 'event' && p.entry.event.sessionId === err.sessionId;
+    const refused = batch.filter(inSession);
+    const rest = batch.filter((p) => !inSession(p));
+    // Not an entry of this batch (the store misreported): refuse it all rather than loop.
+    if (refused.length === 0) return this.fail(batch, recordUnavailable('the session record moved on under this sidecar; retry the request', err));
+    this.fail(refused, recordUnavailable('the session record moved on under this sidecar; retry the request', err));
+    const st = this.sessions.get(err.sessionId);
+    if (st && !st.loading && st.waiting.length === 0) {
+      st.loaded = false;
+      st.head = st.durable = undefined;
     }
+    if (rest.length > 0) await this.writeBatch(rest);
   }
 
   private async drainOne(): Promise<void> {

@@ -62,7 +62,7 @@ describe('SessionRecorder on the local store', () => {
 });
 
 describe('a write that lands after the recorder gave up on it', () => {
-  it('never lets a later event pass as durable in its place: that event is refused, and the chain goes on from the store', async () => {
+  it('never lets a later event pass as durable in its place: that event is refused (and no other session\'s), and the chain goes on from the store', async () => {
     const inner = new FileSessionStore(tempDir('late'));
     let slowNext = true;
     // The first write is stored, but only after the recorder's store timeout.
@@ -77,7 +77,11 @@ describe('a write that lands after the recorder gave up on it', () => {
     const recorder = await recorderOn(store, { storeTimeoutMs: 50 });
     await expect(recorder.append(requestDraft('ses_late', 1))).rejects.toThrow(GatewayError); // refused: not forwarded
     await new Promise((r) => setTimeout(r, 200)); // ...but it landed
-    await expect(recorder.append(requestDraft('ses_late', 2))).rejects.toThrow(/moved on/);
+    // Written in one batch with another session's event: only the conflicting session's is refused.
+    const [second, other] = await Promise.allSettled([recorder.append(requestDraft('ses_late', 2)), recorder.append(requestDraft('ses_bystander', 9), { newSession: true })]);
+    expect(second).toMatchObject({ status: 'rejected', reason: expect.objectContaining({ message: expect.stringMatching(/moved on/) }) });
+    expect(other).toMatchObject({ status: 'fulfilled', value: expect.objectContaining({ seq: 0 }) });
+    expect((await inner.readSession('ses_bystander')).map((e) => e.requestId)).toEqual(['req_9']);
     const third = await recorder.append(requestDraft('ses_late', 3));
     expect(third.seq).toBe(1);
     expect((await inner.readSession('ses_late')).map((e) => e.requestId)).toEqual(['req_1', 'req_3']);
