@@ -403,18 +403,25 @@ export class SessionRecorder extends EventEmitter {
    */
   private async conflict(batch: Pending[], err: ChainConflictError): Promise<void> {
     this.log.warn({ sessionId: err.sessionId, seq: err.seq }, 'the record store holds another event at this place in the chain (an earlier write that landed late, or another writer of this session); continuing from the stored head');
+    const moved = recordUnavailable('the session record moved on under this sidecar; retry the request', err);
     const inSession = (p: Pending) => p.entry.type === 'event' && p.entry.event.sessionId === err.sessionId;
-    const refused = batch.filter(inSession);
     const rest = batch.filter((p) => !inSession(p));
     // Not an entry of this batch (the store misreported): refuse it all rather than loop.
-    if (refused.length === 0) return this.fail(batch, recordUnavailable('the session record moved on under this sidecar; retry the request', err));
-    this.fail(refused, recordUnavailable('the session record moved on under this sidecar; retry the request', err));
-    const st = this.sessions.get(err.sessionId);
-    if (st && !st.loading && st.waiting.length === 0) {
-      st.loaded = false;
-      st.head = st.durable = undefined;
-    }
+    if (rest.length === batch.length) return this.fail(batch, moved);
+    this.fail(batch.filter(inSession), moved);
+    this.forgetHead(err.sessionId);
     if (rest.length > 0) await this.writeBatch(rest);
+  }
+
+  /**
+   * Forget a session's head (only while it is `tip`, when given), so that its next event reads the
+   * head from the store again; left alone while a read or appends wait on it.
+   */
+  private forgetHead(sessionId: string, tip?: string): void {
+    const st = this.sessions.get(sessionId);
+    if (!st || st.loading || st.waiting.length > 0 || (tip !== undefined && st.head?.hash !== tip)) return;
+    st.loaded = false;
+    st.head = st.durable = undefined;
   }
 
   private async drainOne(): Promise<void> {
@@ -492,20 +499,17 @@ export class SessionRecorder extends EventEmitter {
   private async setAside(fork: readonly RecordEntry[], started: boolean, segment: number): Promise<void> {
     const file = await this.spool.quarantine(fork);
     this.counters.quarantined += fork.length;
-    const sessions = new Map<string, number[]>();
+    const sessions = new Map<string, { first: number; last: number; events: number }>();
     for (const entry of fork) {
       if (entry.type !== 'event') continue;
       const e = entry.event;
       this.setAsideHashes.add(e.hash);
-      sessions.set(e.sessionId, [...(sessions.get(e.sessionId) ?? []), e.seq]);
-      const st = this.sessions.get(e.sessionId);
-      if (st && !st.loading && st.waiting.length === 0 && st.head?.hash === e.hash) {
-        st.loaded = false;
-        st.head = st.durable = undefined;
-      }
+      const s = sessions.get(e.sessionId);
+      if (s) { s.last = e.seq; s.events++; } else sessions.set(e.sessionId, { first: e.seq, last: e.seq, events: 1 });
+      this.forgetHead(e.sessionId, e.hash);
     }
-    if (started) for (const [sessionId, seqs] of sessions) {
-      this.log.warn({ sessionId, seqs: `${seqs[0]}-${seqs.at(-1)}`, events: seqs.length, segment, file, store: this.store.location },
+    if (started) for (const [sessionId, s] of sessions) {
+      this.log.warn({ sessionId, seqs: `${s.first}-${s.last}`, events: s.events, segment, file, store: this.store.location },
         'spooled session events fork the stored chain (another writer recorded this session meanwhile): kept aside in the spool directory, not replayed');
     }
   }

@@ -77,8 +77,12 @@ local function xadd(stream, f1, v1, f2, v2)
   return redis.call('XADD', unpack(xargs))
 end
 local heads, order = {}, {}
--- First, before anything is written: each session's stored head, and any entry that would take
--- the place of a different stored event (same seq, another hash) refuses the whole append.
+local function conflict(a, seq)
+  return redis.error_reply('CHAINCONFLICT ' .. ARGV[a + 2] .. ' ' .. seq)
+end
+-- First, before anything is written: each session's stored head, and any entry of another chain
+-- (not the stored event at its seq, or a next event not linked to the stored head) refuses the
+-- whole append.
 for i = 0, n - 1 do
   local a = 3 + i * ${ENTRY_ARGS}
   local k = 2 + i * ${ENTRY_KEYS}
@@ -92,13 +96,9 @@ for i = 0, n - 1 do
       table.insert(order, headKey)
     end
     local seq = tonumber(ARGV[a + 3])
-    if seq == h.last and ARGV[a + 8] ~= h.lastHash then
-      return redis.error_reply('CHAINCONFLICT ' .. ARGV[a + 2] .. ' ' .. seq)
-    end
-    if seq == h.last + 1 and not h.fresh and ARGV[a + 9] ~= h.lastHash then
-      -- The next event links to another head than the stored one: another writer's chain.
-      return redis.error_reply('CHAINCONFLICT ' .. ARGV[a + 2] .. ' ' .. seq)
-    end
+    if seq == h.last and ARGV[a + 8] ~= h.lastHash then return conflict(a, seq) end
+    -- The next event links to another head than the stored one: another writer's chain.
+    if seq == h.last + 1 and not h.fresh and ARGV[a + 9] ~= h.lastHash then return conflict(a, seq) end
     if seq < h.last then
       -- Behind the head (a spool replayed, a write retried): stored already only if the event
       -- stored at this seq is this one. The index holds one entry id per seq (from the first
@@ -107,9 +107,7 @@ for i = 0, n - 1 do
       local got = id and redis.call('XRANGE', KEYS[k + 1], id, id)
       if got and got[1] then
         local ok, stored = pcall(cjson.decode, got[1][2][4])
-        if ok and type(stored) == 'table' and stored.seq == seq and stored.hash ~= ARGV[a + 8] then
-          return redis.error_reply('CHAINCONFLICT ' .. ARGV[a + 2] .. ' ' .. seq)
-        end
+        if ok and type(stored) == 'table' and stored.seq == seq and stored.hash ~= ARGV[a + 8] then return conflict(a, seq) end
       end
     end
   end

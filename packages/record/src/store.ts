@@ -18,9 +18,10 @@ export type RecordEntry =
   | { type: 'checkpoint'; checkpoint: Checkpoint; publicKeyPem?: string };
 
 /**
- * An append found the store already holding a different event at an entry's place in its chain
- * (same session and seq, another hash): a write this process counted as failed had landed after
- * all. Nothing of that append was stored; the stored head is the one to continue from.
+ * An append found another chain at an entry's place in its session: the store holds a different
+ * event at that seq, or the entry is the next event but does not link to the stored head. A write
+ * this process counted as failed had landed after all, or another writer records the same session.
+ * Nothing of that append was stored; the stored head is the one to continue from.
  */
 export class ChainConflictError extends Error {
   constructor(readonly sessionId: string, readonly seq: number) {
