@@ -86,7 +86,7 @@ try {
     while (Date.now() < end) samples.push(await client.once());
     client.close();
     const s = summarise(samples);
-    console.log(`one connection: p50 ${Math.round(s.p50)} µs, p99 ${Math.round(s.p99)} µs over ${samples.length} requests (round trip through the proxy)`);
+    console.log(`one connection: p50 ${Math.round(s.p50)} µs, p90 ${Math.round(s.p90)} µs, p99 ${Math.round(s.p99)} µs over ${samples.length} requests (round trip through the proxy)`);
     load = { measured: samples.length, served: samples.length + warm };
   } else {
     const warmS = Number(process.env.BENCH_WARMUP_S ?? 0);

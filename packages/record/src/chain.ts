@@ -5,6 +5,7 @@
 import { canonicalJson } from './canonical.js';
 import type { SkillIdentity } from '@skillgate/api';
 import { EVENT_FORMAT_VERSION, sha256Hex, type EventDraft, type SessionEvent } from './event.js';
+import { isoTimestamp } from './timestamp.js';
 
 /** The `prev` of a session's first event. */
 export const GENESIS = '0'.repeat(64);
@@ -46,7 +47,7 @@ export function sealEventJson(draft: EventDraft, head: ChainHead | undefined, no
   const seq = head ? head.seq + 1 : 0;
   const prev = head ? head.hash : GENESIS;
   const data = draft.kind === 'session_close' ? { ...draft.data, head: prev, events: seq } : draft.data;
-  const ts = draft.ts ?? now.toISOString();
+  const ts = draft.ts ?? isoTimestamp(now.getTime());
   const unsealed = {
     v: EVENT_FORMAT_VERSION,
     kind: draft.kind,

@@ -8,6 +8,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sig
 import { canonicalJson } from './canonical.js';
 import { GENESIS, type ChainProblem, type HeadCommitment } from './chain.js';
 import { sha256Hex } from './event.js';
+import { isoTimestamp } from './timestamp.js';
 
 export interface CheckpointHead {
   sessionId: string;
@@ -93,7 +94,7 @@ export function signCheckpoint(
     kind: 'checkpoint' as const,
     writer,
     seq: previous ? previous.seq + 1 : 0,
-    ts: now.toISOString(),
+    ts: isoTimestamp(now.getTime()),
     keyId: signer.keyId,
     prev: previous ? previous.hash : GENESIS,
     heads: [...heads].sort((a, b) => (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0)),

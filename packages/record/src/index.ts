@@ -16,6 +16,7 @@
 //     verifyRecord(reader), verifySession(...), findFingerprint(reader, fingerprintOf(key, v)),
 //     conversationOf(events), buildBundle(...), verifyBundle(bundle)
 export * from './canonical.js';
+export * from './timestamp.js';
 export * from './event.js';
 export * from './chain.js';
 export * from './checkpoint.js';

@@ -13,6 +13,7 @@ import { effectiveApprovers } from '@skillgate/policy/approval';
 import type { Logger } from '../log.js';
 import { errMessage } from './kube-errors.js';
 import { customObjectPath, type KubeClient } from './kube-client.js';
+import { isoTimestamp } from '@skillgate/record/timestamp';
 
 export { errMessage };
 
@@ -120,7 +121,7 @@ export function kubeApprovalBroker(opts: KubeApprovalBrokerOptions): ApprovalBro
   }
 
   async function markUsed(obj: SkillApproval, approvedBy: string[]): Promise<void> {
-    const at = now().toISOString();
+    const at = isoTimestamp(now().getTime());
     await kube.request('PATCH', statusOf(obj.metadata.name), {
       contentType: mergePatch,
       body: {
@@ -137,7 +138,7 @@ export function kubeApprovalBroker(opts: KubeApprovalBrokerOptions): ApprovalBro
     try {
       await kube.request('PATCH', statusOf(name), {
         contentType: mergePatch,
-        body: { status: { phase, conditions: [{ type: 'Released', status: 'False', reason, message, lastTransitionTime: now().toISOString() }] } },
+        body: { status: { phase, conditions: [{ type: 'Released', status: 'False', reason, message, lastTransitionTime: isoTimestamp(now().getTime()) }] } },
       });
     } catch (err) {
       opts.log.warn({ approval: name, err: errMessage(err) }, 'could not record the approval phase');
@@ -183,7 +184,7 @@ export function kubeApprovalBroker(opts: KubeApprovalBrokerOptions): ApprovalBro
 
   return {
     async hold(req, signal, onCreated) {
-      const expiresAt = new Date(now().getTime() + req.timeoutMs).toISOString();
+      const expiresAt = isoTimestamp(now().getTime() + req.timeoutMs);
       const { timeoutMs: _t, approvers, ...specFields } = req;
       const spec: SkillApprovalSpec = { ...specFields, approvers: effectiveApprovers(approvers), expiresAt };
       const name = approvalName(req.identity.skill, req.requestId);
