@@ -50,4 +50,17 @@ describe('egressCaptureRules', () => {
     for (const r of rules.ipv4) expect(script).toContain(`iptables -w ${shell(r)}\n`);
     for (const r of rules.ipv6) expect(script).toContain(`ip6tables -w ${shell(r)}\n`);
   });
+
+  test('the script is built once per configuration: another UID or port list gets its own', () => {
+    const a = egressCaptureScript({ sidecarUid: 1337, excludeOutboundPorts: [] });
+    const b = egressCaptureScript({ sidecarUid: 1337, excludeOutboundPorts: [6379] });
+    const c = egressCaptureScript({ sidecarUid: 2000, excludeOutboundPorts: [6379] });
+    expect(b).toContain('--dport 6379 -j RETURN');
+    expect(a).not.toContain('--dport 6379');
+    expect(c).toContain('--uid-owner 2000 -j RETURN');
+    expect(c).not.toContain('--uid-owner 1337');
+    expect(egressCaptureScript({ sidecarUid: 1337, excludeOutboundPorts: [] })).toBe(a);
+    expect(egressCaptureScript({ sidecarUid: 1337, excludeOutboundPorts: [63, 79] })).toContain('--dport 79 -j RETURN');
+    expect(egressCaptureScript({ sidecarUid: 1337, excludeOutboundPorts: [637, 9] })).not.toContain('--dport 79 ');
+  });
 });
