@@ -44,8 +44,9 @@ const upstream = await startNginx(findNginx(), 'upstream', upPort, (p) => upstre
 const full = which === 'full' ? fullSidecarEnv() : undefined;
 const env = full ? full.env : {};
 if (alloc) env.BENCH_ALLOC_PROFILE = join(dir, 'alloc.heapprofile');
-// The sidecar runs with the node options the injector gives it (for --mem-limit, those of that limit).
-const sidecarFlags = sidecarNodeOptions(memLimit ? `${Math.round(quantityMiB(`${memLimit}i`) ?? 0)}Mi` : undefined).split(' ');
+// The sidecar runs with the node options the injector gives it (for --mem-limit, those of that limit;
+// the CPU limit is the one core the proxy is pinned to).
+const sidecarFlags = sidecarNodeOptions(memLimit ? `${Math.round(quantityMiB(`${memLimit}i`) ?? 0)}Mi` : undefined, '1').split(' ');
 const script = which === 'bare' ? [join(here, 'bare-proxy.mjs')] : [join(here, 'sidecar.mjs'), ...(which === 'full' ? ['--full'] : [])];
 const noProfile = process.argv.includes('--no-profile'); // just the load (and RSS): clean timings
 // BENCH_NODE_FLAGS come after the sidecar's own, so they win (e.g. another --max-semi-space-size).

@@ -84,8 +84,9 @@ function fullSidecarSupport() {
 
 /** The full sidecar's environment: Redis, a fresh skill identity (its keys are deleted after), the policy. */
 
-// The sidecar rows run with the node options the injector gives a sidecar (no memory limit here).
-const SIDECAR_NODE_FLAGS = sidecarNodeOptions(undefined).split(' ');
+// The sidecar rows run with the node options the injector gives a sidecar: no memory limit here, and
+// the CPU limit they run under pinned to one core (the chart's default, one CPU).
+const SIDECAR_NODE_FLAGS = sidecarNodeOptions(undefined, '1').split(' ');
 
 async function startRows(upstream, redis) {
   const rows = [];

@@ -115,12 +115,25 @@ const httpProbe = (path: string, periodSeconds: number, failureThreshold: number
  * The young generation is set back to 16 MB, and the old generation capped at 60 % of the limit, so
  * V8 collects harder before the kernel would kill the container. --expose-gc lets the sidecar hand
  * back the memory its start-up left in the young generation, once (packages/sidecar/src/heap.ts).
+ * V8's worker pool (parallel scavenges, concurrent marking and compiles) is sized to the CPU limit:
+ * Node starts four workers whatever the container may use, and under a one-CPU limit they only
+ * share that quota (and its throttling) while each keeps its stack and buffers resident (~0.5 MB in
+ * the full sidecar, BENCHMARKS.md).
  */
-export function sidecarNodeOptions(memoryLimit: string | undefined): string {
+export function sidecarNodeOptions(memoryLimit: string | undefined, cpuLimit?: string): string {
   const options = ['--max-semi-space-size=16', '--expose-gc'];
   const mib = memoryLimit === undefined ? undefined : quantityMiB(memoryLimit);
   if (mib !== undefined && mib >= 128) options.push(`--max-old-space-size=${Math.floor(mib * 0.6)}`);
+  const cpus = cpuLimit === undefined ? undefined : quantityCpus(cpuLimit);
+  if (cpus !== undefined && cpus > 0) options.push(`--v8-pool-size=${Math.min(4, Math.ceil(cpus))}`);
   return options.join(' ');
+}
+
+/** A Kubernetes CPU quantity (500m, 1, 2.5) in CPUs; undefined when it is not one. */
+export function quantityCpus(q: string): number | undefined {
+  const m = /^([0-9]+(?:\.[0-9]+)?)(m)?$/.exec(q);
+  if (!m) return undefined;
+  return m[2] ? Number(m[1]) / 1000 : Number(m[1]);
 }
 
 /** A Kubernetes memory quantity (64Mi, 1G, 268435456) in MiB; undefined when it is not one. */
@@ -148,7 +161,7 @@ export function sidecarContainer(config: WebhookConfig): Container {
     ...(config.upstreamSecret.mountInSidecar ? [{ name: 'SKILLGATE_UPSTREAM_API_KEY_FILE', value: UPSTREAM_KEY_PATH }] : []),
     ...(config.redisUrl ? [{ name: 'REDIS_URL', value: config.redisUrl }] : []),
     { name: 'SKILLGATE_LOG_LEVEL', value: config.sidecarLogLevel },
-    { name: 'NODE_OPTIONS', value: sidecarNodeOptions(config.sidecarResources.limits?.memory) },
+    { name: 'NODE_OPTIONS', value: sidecarNodeOptions(config.sidecarResources.limits?.memory, config.sidecarResources.limits?.cpu) },
   ];
   return {
     name: SIDECAR_CONTAINER,

@@ -4,7 +4,7 @@ import { INJECTOR_VERSION, parseWebhookConfig } from '../src/config.js';
 import { createCertificateAuthority } from '../src/dev-cert.js';
 import {
   CLAUDE_BASE_URL, CONTROLLER_CA_ENV, EGRESS_PROXY_URL, INIT_CONTAINER, KUBE_API_VOLUME, PODINFO_VOLUME, SIDECAR_CONTAINER, TOKEN_VOLUME, UPSTREAM_VOLUME,
-  injectPod, injectedPod, quantityMiB, sidecarContainer, sidecarNodeOptions,
+  injectPod, injectedPod, quantityCpus, quantityMiB, sidecarContainer, sidecarNodeOptions,
 } from '../src/inject.js';
 import { applyPatch } from '../src/json-patch.js';
 import type { Container, EnvVar, Pod } from '../src/pod.js';
@@ -138,13 +138,21 @@ describe('injectPod', () => {
     expect(byName.get('SKILLGATE_TOKEN_FILE')!.value).toBe('/var/run/secrets/skillgate/token');
   });
 
-  test("the sidecar's V8 heap follows its memory limit: a 16 MB young generation, old generation at 60 % of the limit, gc exposed to return start-up memory", () => {
+  test("the sidecar's V8 follows its limits: a 16 MB young generation, old generation at 60 % of the memory limit, a worker pool for the CPU limit, gc exposed to return start-up memory", () => {
     const nodeOptions = (c: Container) => c.env!.find((e) => e.name === 'NODE_OPTIONS')!.value;
-    expect(nodeOptions(sidecarContainer(config()))).toBe('--max-semi-space-size=16 --expose-gc --max-old-space-size=153'); // default limit 256Mi
-    const big = config({ sidecarResources: { requests: { memory: '128Mi' }, limits: { memory: '1Gi' } } });
-    expect(nodeOptions(sidecarContainer(big))).toBe('--max-semi-space-size=16 --expose-gc --max-old-space-size=614');
+    // The default limits: 256Mi, one CPU.
+    expect(nodeOptions(sidecarContainer(config()))).toBe('--max-semi-space-size=16 --expose-gc --max-old-space-size=153 --v8-pool-size=1');
+    const big = config({ sidecarResources: { requests: { memory: '128Mi' }, limits: { memory: '1Gi', cpu: '2500m' } } });
+    expect(nodeOptions(sidecarContainer(big))).toBe('--max-semi-space-size=16 --expose-gc --max-old-space-size=614 --v8-pool-size=3');
     expect(nodeOptions(sidecarContainer(config({ sidecarResources: { requests: { memory: '64Mi' } } })))).toBe('--max-semi-space-size=16 --expose-gc');
     expect(sidecarNodeOptions('64Mi')).toBe('--max-semi-space-size=16 --expose-gc'); // too small to cap usefully
+    expect(sidecarNodeOptions(undefined, '250m')).toBe('--max-semi-space-size=16 --expose-gc --v8-pool-size=1');
+    expect(sidecarNodeOptions(undefined, '16')).toBe('--max-semi-space-size=16 --expose-gc --v8-pool-size=4'); // Node's own default at most
+    expect(sidecarNodeOptions(undefined, 'lots')).toBe('--max-semi-space-size=16 --expose-gc');
+    expect(quantityCpus('500m')).toBe(0.5);
+    expect(quantityCpus('2')).toBe(2);
+    expect(quantityCpus('1.5')).toBe(1.5);
+    expect(quantityCpus('1Gi')).toBeUndefined();
     expect(quantityMiB('268435456')).toBe(256);
     expect(quantityMiB('512M')).toBeCloseTo(488.28, 2);
     expect(quantityMiB('0.5Gi')).toBe(512);
