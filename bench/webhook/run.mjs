@@ -140,7 +140,13 @@ fs.writeFileSync(path.join(tmp, 'tls.crt'), serving.certPem);
 fs.writeFileSync(path.join(tmp, 'tls.key'), serving.keyPem);
 fs.writeFileSync(path.join(tmp, 'baseline.mjs'), BASELINE);
 
-const webhook = await startProcess([path.join(ROOT, 'packages/cli/dist/src/main.js'), 'webhook', '--cert', path.join(tmp, 'tls.crt'), '--key', path.join(tmp, 'tls.key'), '--port', '0']);
+// The webhook as the image runs it: the CLI bundle's entrypoint (packages/cli/bundle.mjs, `make build`).
+const entrypoint = path.join(ROOT, 'packages/cli/bundle/skillgate.mjs');
+if (!fs.existsSync(entrypoint)) {
+  console.error(`no CLI bundle at ${entrypoint} (run \`make build\`)`);
+  process.exit(3);
+}
+const webhook = await startProcess([entrypoint, 'webhook', '--cert', path.join(tmp, 'tls.crt'), '--key', path.join(tmp, 'tls.key'), '--port', '0']);
 const baseline = await startProcess([path.join(tmp, 'baseline.mjs'), path.join(tmp, 'tls.crt'), path.join(tmp, 'tls.key')]);
 try {
   const probe = JSON.parse((await post(new https.Agent(), `${webhook.url}/mutate`, review(0), ca.certPem)).body);
