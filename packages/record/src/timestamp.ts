@@ -33,11 +33,6 @@ export function isoTimestamp(ms: number): string {
   return `${year}-${two(month)}-${two(day)}T${two(hours)}:${two(minutes)}:${two(seconds)}.${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}Z`;
 }
 
-/** The current time as isoTimestamp writes it. */
-export function isoNow(): string {
-  return isoTimestamp(Date.now());
-}
-
 function two(n: number): string {
   return n < 10 ? `0${n}` : String(n);
 }

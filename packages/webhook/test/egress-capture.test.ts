@@ -60,6 +60,7 @@ describe('egressCaptureRules', () => {
     expect(c).toContain('--uid-owner 2000 -j RETURN');
     expect(c).not.toContain('--uid-owner 1337');
     expect(egressCaptureScript({ sidecarUid: 1337, excludeOutboundPorts: [] })).toBe(a);
+    // Port lists that run together as digits are still told apart.
     expect(egressCaptureScript({ sidecarUid: 1337, excludeOutboundPorts: [63, 79] })).toContain('--dport 79 -j RETURN');
     expect(egressCaptureScript({ sidecarUid: 1337, excludeOutboundPorts: [637, 9] })).not.toContain('--dport 79 ');
   });
