@@ -50,12 +50,16 @@ if (!process.env.BENCH_NO_SETTLE) {
 // BENCH_ALLOC_PROFILE=file: sample every allocation, collected or not (what GC time is spent on),
 // and write the sampling heap profile there on SIGTERM (bench/proxy/profile.mjs --alloc).
 // BENCH_ALLOC_SURVIVORS=1: only what survived a scavenge (what the young-generation GC copies).
+// BENCH_ALLOC_AFTER_S=n: start sampling n seconds after start-up (the steady state, not the warm-up).
 let allocSession;
 if (process.env.BENCH_ALLOC_PROFILE) {
   const { Session } = await import('node:inspector/promises');
   allocSession = new Session();
   allocSession.connect();
-  await allocSession.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: process.env.BENCH_ALLOC_SURVIVORS !== '1' });
+  const start = () => allocSession.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: process.env.BENCH_ALLOC_SURVIVORS !== '1' });
+  const after = Number(process.env.BENCH_ALLOC_AFTER_S ?? 0);
+  if (after > 0) setTimeout(start, after * 1000).unref();
+  else await start();
 }
 console.log(`READY ${sidecar.claudeUrl} ${sidecar.metricsUrl}`);
 const stop = async () => {
