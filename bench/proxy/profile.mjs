@@ -7,7 +7,8 @@
 // Env: BENCH_WARMUP_S (seconds of the same load before measuring; not in req/s, but in the profile), BENCH_NODE_FLAGS (extra node flags for the proxy, e.g. "--max-semi-space-size=8"), STRACE_ARGS
 //      (strace options instead of -c, e.g. "-c -w" for time per syscall), BENCH_CHILD_LOG (file for
 //      the proxy's stdout, e.g. with --trace-gc-nvp), BENCH_ALLOC_SURVIVORS=1 (--alloc samples only
-//      what survived a scavenge), REDIS_URL, BENCH_POLICY_FILE.
+//      what survived a scavenge), BENCH_ALLOC_AFTER_S (--alloc starts sampling that many seconds after
+//      start-up), REDIS_URL, BENCH_POLICY_FILE.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
