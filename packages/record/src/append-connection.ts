@@ -43,44 +43,76 @@ export interface AppendConnectionOptions {
 
 /**
  * Encode one command as a RESP array of bulk strings (lengths in bytes). An append is dozens of
- * short arguments (keys, numbers, ids) around a few long event texts: the short ones are gathered
- * into one string and written together, each long one is written straight into the buffer, so a
- * command costs a few buffer writes rather than two per argument (bench/record/seal.mjs).
+ * short arguments (keys, numbers, ids) around a few long event texts: ASCII strings are copied as
+ * Latin-1 (byte for byte, no encoding), others through the buffer's UTF-8 encoder, and non-negative
+ * integers are written as their digits. Nothing is built on the way but the buffer: gathering the
+ * short arguments into strings first cost ~5 KB of garbage per exchange (bench/proxy/profile.mjs
+ * --alloc) and was slower (bench/record/seal.mjs).
  */
 export function encodeCommand(args: ReadonlyArray<string | number>): Buffer {
   const n = args.length;
-  const strings = new Array<string>(n);
+  // undefined: a non-negative integer, written as its digits without a string for it.
+  const strings = new Array<string | undefined>(n);
   const lengths = new Array<number>(n);
-  let size = 3 + String(n).length;
+  let size = 3 + decimalDigits(n);
   for (let i = 0; i < n; i++) {
     const a = args[i]!;
-    const s = typeof a === 'string' ? a : String(a);
-    const len = Buffer.byteLength(s);
-    strings[i] = s;
+    let len: number;
+    if (typeof a === 'number' && Number.isSafeInteger(a) && a >= 0) {
+      strings[i] = undefined;
+      len = decimalDigits(a);
+    } else {
+      const s = typeof a === 'string' ? a : String(a);
+      strings[i] = s;
+      len = Buffer.byteLength(s);
+    }
     lengths[i] = len;
-    size += 5 + String(len).length + len;
+    size += 5 + decimalDigits(len) + len;
   }
   const out = Buffer.allocUnsafe(size);
-  let o = 0;
-  let short = `*${n}\r\n`;
+  out[0] = 0x2a; // *
+  let o = writeDecimal(out, 1, n);
+  out[o++] = 13;
+  out[o++] = 10;
   for (let i = 0; i < n; i++) {
+    const s = strings[i];
     const len = lengths[i]!;
-    if (len < LONG_ARGUMENT) {
-      short += `$${len}\r\n${strings[i]!}\r\n`;
-      continue;
+    out[o++] = 0x24; // $
+    o = writeDecimal(out, o, len);
+    out[o++] = 13;
+    out[o++] = 10;
+    if (s === undefined) {
+      o = writeDecimal(out, o, args[i] as number);
+    } else if (len === s.length) {
+      // As many bytes as characters: ASCII, copied as it is.
+      o += out.write(s, o, len, 'latin1');
+    } else {
+      o += out.write(s, o, 'utf8');
     }
-    o += out.write(`${short}$${len}\r\n`, o, 'utf8');
-    short = '';
-    o += out.write(strings[i]!, o, 'utf8');
     out[o++] = 13;
     out[o++] = 10;
   }
-  if (short) o += out.write(short, o, 'utf8');
   return out;
 }
 
-/** Arguments from this many bytes on are written on their own (event texts), not gathered. */
-const LONG_ARGUMENT = 512;
+function decimalDigits(n: number): number {
+  let d = 1;
+  while (n >= 10) {
+    n = Math.floor(n / 10);
+    d++;
+  }
+  return d;
+}
+
+/** Write non-negative integer `n` in decimal at `o`; returns the position after it. */
+function writeDecimal(out: Buffer, o: number, n: number): number {
+  const end = o + decimalDigits(n);
+  for (let p = end - 1; p >= o; p--) {
+    out[p] = 48 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  return end;
+}
 
 /**
  * Parse one RESP reply from `buf` at `pos`; returns the reply and the position after it, or

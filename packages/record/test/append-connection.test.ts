@@ -21,6 +21,13 @@ describe('RESP', () => {
     expect(encodeCommand(args).equals(reference(args))).toBe(true);
     expect(encodeCommand([long]).equals(reference([long]))).toBe(true);
     expect(encodeCommand([]).toString('latin1')).toBe('*0\r\n');
+    // ASCII of any length, non-ASCII text of every width, and numbers: integers written digit by
+    // digit, the rest as String() writes them.
+    const edges = ['a'.repeat(127), 'b'.repeat(128), 'c'.repeat(129), `${'d'.repeat(126)}é`, '€', 'ñ', '😀', 'x€y', '',
+      0, 9, 10, 99, 100, 1_764_158_400_000, Number.MAX_SAFE_INTEGER, 2 ** 53, -5, -0, 1.5, 1e21, Number.NaN];
+    expect(encodeCommand(edges).equals(reference(edges))).toBe(true);
+    const many = Array.from({ length: 1234 }, (_, i) => (i % 3 === 0 ? i : `k:${i}`));
+    expect(encodeCommand(many).equals(reference(many))).toBe(true);
   });
 
   it('parses every reply type, and says when a reply is not whole yet', () => {
