@@ -12,7 +12,7 @@ import {
 import { INJECTOR_VERSION, type WebhookConfig } from './config.js';
 import { egressCaptureScript } from './egress-capture.js';
 import { diffToPatch, type JsonPatchOp } from './json-patch.js';
-import { capabilityNames, type Container, type EnvVar, type NamespaceInfo, type Pod, type SecurityContext, type Volume } from './pod.js';
+import { capabilityNames, quantityValue, type Container, type EnvVar, type NamespaceInfo, type Pod, type SecurityContext, type Volume } from './pod.js';
 
 export const SIDECAR_CONTAINER = 'skillgate-sidecar';
 export const INIT_CONTAINER = 'skillgate-init';
@@ -124,24 +124,15 @@ export function sidecarNodeOptions(memoryLimit: string | undefined, cpuLimit?: s
   const options = ['--max-semi-space-size=16', '--expose-gc'];
   const mib = memoryLimit === undefined ? undefined : quantityMiB(memoryLimit);
   if (mib !== undefined && mib >= 128) options.push(`--max-old-space-size=${Math.floor(mib * 0.6)}`);
-  const cpus = cpuLimit === undefined ? undefined : quantityCpus(cpuLimit);
+  const cpus = quantityValue(cpuLimit);
   if (cpus !== undefined && cpus > 0) options.push(`--v8-pool-size=${Math.min(4, Math.ceil(cpus))}`);
   return options.join(' ');
 }
 
-/** A Kubernetes CPU quantity (500m, 1, 2.5) in CPUs; undefined when it is not one. */
-export function quantityCpus(q: string): number | undefined {
-  const m = /^([0-9]+(?:\.[0-9]+)?)(m)?$/.exec(q);
-  if (!m) return undefined;
-  return m[2] ? Number(m[1]) / 1000 : Number(m[1]);
-}
-
 /** A Kubernetes memory quantity (64Mi, 1G, 268435456) in MiB; undefined when it is not one. */
 export function quantityMiB(q: string): number | undefined {
-  const m = /^([0-9]+(?:\.[0-9]+)?)(k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(q);
-  if (!m) return undefined;
-  const factor: Record<string, number> = { '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
-  return (Number(m[1]) * factor[m[2] ?? '']!) / 1024 ** 2;
+  const bytes = quantityValue(q);
+  return bytes === undefined ? undefined : bytes / 1024 ** 2;
 }
 
 export function sidecarContainer(config: WebhookConfig): Container {

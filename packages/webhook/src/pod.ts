@@ -146,3 +146,20 @@ export interface NamespaceInfo {
 export function podDisplayName(pod: Pod): string {
   return pod.metadata.name ?? (pod.metadata.generateName ? `${pod.metadata.generateName}*` : '(unnamed)');
 }
+
+const QUANTITY = /^([+-]?[0-9.]+)(?:([eE][+-]?[0-9]+)|(n|u|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei))?$/;
+const SUFFIX: Record<string, number> = {
+  n: 1e-9, u: 1e-6, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+};
+
+/** A Kubernetes resource quantity as a number, or undefined when it is not one. */
+export function quantityValue(q: unknown): number | undefined {
+  if (typeof q === 'number') return q;
+  if (typeof q !== 'string') return undefined;
+  const m = QUANTITY.exec(q.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  if (!Number.isFinite(n)) return undefined;
+  return m[2] ? n * 10 ** Number(m[2].slice(1)) : n * (m[3] ? SUFFIX[m[3]]! : 1);
+}

@@ -4,7 +4,7 @@ import { INJECTOR_VERSION, parseWebhookConfig } from '../src/config.js';
 import { createCertificateAuthority } from '../src/dev-cert.js';
 import {
   CLAUDE_BASE_URL, CONTROLLER_CA_ENV, EGRESS_PROXY_URL, INIT_CONTAINER, KUBE_API_VOLUME, PODINFO_VOLUME, SIDECAR_CONTAINER, TOKEN_VOLUME, UPSTREAM_VOLUME,
-  injectPod, injectedPod, quantityCpus, quantityMiB, sidecarContainer, sidecarNodeOptions,
+  injectPod, injectedPod, quantityMiB, sidecarContainer, sidecarNodeOptions,
 } from '../src/inject.js';
 import { applyPatch } from '../src/json-patch.js';
 import type { Container, EnvVar, Pod } from '../src/pod.js';
@@ -149,10 +149,8 @@ describe('injectPod', () => {
     expect(sidecarNodeOptions(undefined, '250m')).toBe('--max-semi-space-size=16 --expose-gc --v8-pool-size=1');
     expect(sidecarNodeOptions(undefined, '16')).toBe('--max-semi-space-size=16 --expose-gc --v8-pool-size=4'); // Node's own default at most
     expect(sidecarNodeOptions(undefined, 'lots')).toBe('--max-semi-space-size=16 --expose-gc');
-    expect(quantityCpus('500m')).toBe(0.5);
-    expect(quantityCpus('2')).toBe(2);
-    expect(quantityCpus('1.5')).toBe(1.5);
-    expect(quantityCpus('1Gi')).toBeUndefined();
+    expect(sidecarNodeOptions(undefined, '1.5')).toBe('--max-semi-space-size=16 --expose-gc --v8-pool-size=2');
+    expect(sidecarNodeOptions(undefined, '0')).toBe('--max-semi-space-size=16 --expose-gc');
     expect(quantityMiB('268435456')).toBe(256);
     expect(quantityMiB('512M')).toBeCloseTo(488.28, 2);
     expect(quantityMiB('0.5Gi')).toBe(512);

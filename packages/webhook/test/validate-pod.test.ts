@@ -274,7 +274,7 @@ describe('the injected sidecar as the API server stores it', () => {
 });
 
 test('quantities read as Kubernetes writes them', async () => {
-  const { quantityValue } = await import('../src/validate-pod.js');
+  const { quantityValue } = await import('../src/pod.js');
   expect(quantityValue('500m')).toBe(0.5);
   expect(quantityValue('1Gi')).toBe(1024 ** 3);
   expect(quantityValue('1024Mi')).toBe(quantityValue('1Gi'));
