@@ -57,6 +57,18 @@ export class FileSessionStore implements SessionStore {
     let created = false;
     const newHeads = new Map<string, ChainHead>();
     const writersSeen = new Map<string, number>();
+    // Per session, the stored events' hashes by seq (the first stored at each), read once per
+    // append however many of its entries are behind the stored head.
+    const storedHashes = new Map<string, Map<number, string>>();
+    const storedHashAt = async (sessionId: string, seq: number): Promise<string | undefined> => {
+      let bySeq = storedHashes.get(sessionId);
+      if (!bySeq) {
+        bySeq = new Map();
+        for (const x of await this.readSession(sessionId)) if (!bySeq.has(x.seq)) bySeq.set(x.seq, x.hash);
+        storedHashes.set(sessionId, bySeq);
+      }
+      return bySeq.get(seq);
+    };
     for (const entry of entries) {
       if (entry.type === 'checkpoint') {
         // Once per (writer, checkpoint seq): a replayed or retried checkpoint is not stored twice.
@@ -76,8 +88,8 @@ export class FileSessionStore implements SessionStore {
       if (head && e.seq === head.seq + 1 && e.prev !== head.hash) throw new ChainConflictError(e.sessionId, e.seq);
       if (head && e.seq < head.seq && !newHeads.has(e.sessionId)) {
         // Behind the stored head (a retried write): stored already only if it is the same event.
-        const stored = (await this.readSession(e.sessionId)).find((x) => x.seq === e.seq);
-        if (stored && stored.hash !== e.hash) throw new ChainConflictError(e.sessionId, e.seq);
+        const stored = await storedHashAt(e.sessionId, e.seq);
+        if (stored !== undefined && stored !== e.hash) throw new ChainConflictError(e.sessionId, e.seq);
       }
       if (head && e.seq <= head.seq) continue; // already stored (spool replay)
       if (!head && !newHeads.has(e.sessionId)) {
