@@ -6,7 +6,7 @@
 // in order and stop in reverse; leader loops are rebuilt each time this replica wins the Lease.
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { LockFeedPublisher, WorkloadTokenIssuer, generateSigningKey, signingKeyFromPem } from '@skillgate/identity';
+import { LockFeedPublisher, RecordKeyEndorser, WorkloadTokenIssuer, generateSigningKey, signingKeyFromPem } from '@skillgate/identity';
 import { resolveControllerConfig, type ControllerConfig, type ControllerConfigInput } from './config.js';
 import { createLogger, feedLog, type Logger } from './log.js';
 import { ControllerMetrics } from './metrics.js';
@@ -179,6 +179,7 @@ export async function startController(input: ControllerConfigInput | ControllerC
     reviewer: opts.reviewer ?? new KubeTokenReviewer(kube),
     pods: opts.pods ?? new KubePodSource(kube),
     issuer,
+    endorser: new RecordKeyEndorser(key, config.issuer, clock),
     issued,
     onIndexFault: (err) => log.warn({ err: err.message }, 'issued-token index not written (Redis?): this token cannot be revoked by jti'),
     ownerActive: (email) => owners.isActive(email),

@@ -1,3 +1,4 @@
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { patchFields, parseFilter, userFromBody, ScimError, parseTokenExchangeForm, OAuthError, identityFromPod } from '../src/index.js';
 
 describe('SCIM dialects', () => {
@@ -31,6 +32,15 @@ describe('RFC 8693 form', () => {
     expect(() => parseTokenExchangeForm(new URLSearchParams({ ...ok, grant_type: 'client_credentials' }))).toThrow(expect.objectContaining({ error: 'unsupported_grant_type' }));
     expect(() => parseTokenExchangeForm(new URLSearchParams({ ...ok, audience: 'vault' }))).toThrow(expect.objectContaining({ error: 'invalid_target' }));
     expect(() => parseTokenExchangeForm(new URLSearchParams({ ...ok, subject_token: '' }))).toThrow(OAuthError);
+  });
+  test('a record_key is taken as its thumbprint; anything but an Ed25519 public key is invalid_request', () => {
+    const der = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' });
+    expect(parseTokenExchangeForm(new URLSearchParams({ ...ok, record_key: der.toString('base64url') }))).toEqual({
+      subjectToken: 't', audience: 'skillgate', recordKeyThumbprint: createHash('sha256').update(der).digest('hex'),
+    });
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }).toString('base64url');
+    expect(() => parseTokenExchangeForm(new URLSearchParams({ ...ok, record_key: ec }))).toThrow(expect.objectContaining({ error: 'invalid_request', description: 'record_key must be an Ed25519 public key, got ec' }));
+    expect(() => parseTokenExchangeForm(new URLSearchParams({ ...ok, record_key: '' }))).toThrow(expect.objectContaining({ error: 'invalid_request' }));
   });
 });
 

@@ -1,18 +1,22 @@
 // The token exchange checks the owner and the locks, signs, records the token's jti (so a
 // revocation can find it) and checks again: a revocation that read the index while the token was
-// being made did not see it, so that token must not leave the exchange.
-import { LockSet, WorkloadTokenIssuer, generateSigningKey } from '@skillgate/identity';
+// being made did not see it, so that token must not leave the exchange. A record key sent along is
+// endorsed for the same pod, after the same checks, and never for a refused one.
+import { generateKeyPairSync } from 'node:crypto';
+import { LockSet, RecordKeyEndorser, RecordKeyTrust, WorkloadTokenIssuer, generateSigningKey, recordKeyThumbprintOfPem, type SigningKey } from '@skillgate/identity';
 import { OAuthError, TokenExchange, type TokenExchangeDeps } from '../src/index.js';
 
 const pod = { metadata: { name: 'p', uid: 'u1', labels: { 'skillgate.dev/skill': 's' }, annotations: { 'skillgate.dev/owner': 'alice@example.com' } }, spec: { containers: [] } };
 
 /** An exchange whose index write runs `whileRecording` (where a revocation could land). */
-async function exchangeWhere(whileRecording: (owner: { active: boolean }) => void): Promise<TokenExchange> {
+async function exchangeWhere(whileRecording: (owner: { active: boolean }) => void, key?: SigningKey): Promise<TokenExchange> {
   const owner = { active: true };
+  const signing = key ?? await generateSigningKey();
   return new TokenExchange({
     reviewer: { review: async () => ({ namespace: 'ns', serviceAccount: 'default', podName: 'p', podUid: 'u1' }) },
     pods: { pod: async () => pod },
-    issuer: new WorkloadTokenIssuer(await generateSigningKey(), 'https://skillgate-controller'),
+    issuer: new WorkloadTokenIssuer(signing, 'https://skillgate-controller'),
+    endorser: new RecordKeyEndorser(signing, 'https://skillgate-controller'),
     issued: { record: async () => whileRecording(owner) },
     ownerActive: () => owner.active,
     locks: () => new LockSet(),
@@ -32,4 +36,15 @@ test('an owner offboarded while their token was being made gets no token', async
 test('an owner still active gets the token', async () => {
   const exchange = await exchangeWhere(() => undefined);
   expect((await exchange.exchange(request)).response.access_token).toMatch(/^ey/);
+});
+
+test('a record key sent with the exchange comes back endorsed for the pod, and a refused exchange endorses nothing', async () => {
+  const signing = await generateSigningKey();
+  const recordKey = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const withKey = { ...request, recordKeyThumbprint: recordKeyThumbprintOfPem(recordKey) };
+  const { response } = await (await exchangeWhere(() => undefined, signing)).exchange(withKey);
+  const trust = new RecordKeyTrust(new WorkloadTokenIssuer(signing, 'https://skillgate-controller').jwks());
+  expect(await trust.verify(response.record_key_endorsement!, recordKey)).toMatchObject({ sub: 'ns/default/p', pod: 'p', skill: 's', owner: 'alice@example.com' });
+  expect((await (await exchangeWhere(() => undefined, signing)).exchange(request)).response.record_key_endorsement).toBeUndefined();
+  await expect((await exchangeWhere((owner) => { owner.active = false; }, signing)).exchange(withKey)).rejects.toThrow(/offboarded/);
 });

@@ -2,6 +2,7 @@
 // Pure models (tokens, LockSet, owners, revocations, the lock-feed protocol) plus the Redis edge of
 // the lock feed that the controller publishes and every sidecar subscribes to.
 export * from './workload-token.js';
+export * from './record-key-endorsement.js';
 export * from './lock.js';
 export * from './owner.js';
 export * from './revocation.js';

@@ -3,9 +3,9 @@
 // before reading anything, resolve the pod, then refuse offboarded owners and locked skills, and only
 // then sign; record the token's jti, then check owner and locks again (a revocation that ran
 // meanwhile could not find this token). Never logs or returns the subject token; never issues to an
-// unknown pod.
+// unknown pod. A record key sent along is endorsed for the same identity, after the same checks.
 import type { SkillIdentity } from '@skillgate/api';
-import { DEFAULT_TOKEN_TTL_SECONDS, type LockSet, type WorkloadTokenIssuer } from '@skillgate/identity';
+import { DEFAULT_TOKEN_TTL_SECONDS, type LockSet, type RecordKeyEndorser, type WorkloadTokenIssuer } from '@skillgate/identity';
 import type { IssuedTokenIndex } from './issued.js';
 import type { UpstreamCredentialProvider } from '../credentials.js';
 import { toGrant } from '../credentials.js';
@@ -17,6 +17,8 @@ export interface TokenExchangeDeps {
   reviewer: TokenReviewer;
   pods: PodSource;
   issuer: WorkloadTokenIssuer;
+  /** Endorses the record key a sidecar sends (absent: `record_key` is ignored). */
+  endorser?: RecordKeyEndorser;
   issued: IssuedTokenIndex;
   /** Told when the issued-token index could not be written (the token is still issued: the owner
    *  lock and the token's short life still bound it, but it cannot be revoked by jti). */
@@ -66,6 +68,7 @@ export class TokenExchange {
       // Again, now that the token is in the index: a revocation that read the index while this
       // token was being made did not see it, but it has changed the owner or the locks by now.
       mayHave((this.deps.clock ?? Date.now)());
+      const endorsement = req.recordKeyThumbprint && this.deps.endorser ? await this.deps.endorser.endorse(identity, req.recordKeyThumbprint) : undefined;
       const response: TokenExchangeResponse = {
         access_token: issued.token,
         issued_token_type: TOKEN_TYPE_JWT,
@@ -73,6 +76,7 @@ export class TokenExchange {
         expires_in: issued.expiresIn,
         skill_identity: identity,
         ...(credential ? { upstream_credential: toGrant(credential, now) } : {}),
+        ...(endorsement ? { record_key_endorsement: endorsement } : {}),
       };
       return { response, identity, jti: issued.claims.jti, expiresAt };
     } catch (err) {

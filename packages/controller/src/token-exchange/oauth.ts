@@ -1,8 +1,10 @@
 // The OAuth 2.0 Token Exchange (RFC 8693) surface of the controller: parse and validate the form a
 // sidecar posts, shape success and error responses. Pure: no I/O. Error codes are RFC 6749/8693's;
 // `access_denied` (403) is skillgate's answer when the token is genuine but the skill may not act
-// (owner offboarded, skill locked), so the sidecar can tell "revoked" from "broken".
+// (owner offboarded, skill locked), so the sidecar can tell "revoked" from "broken". A sidecar may
+// also send `record_key` (its record's public key) to have it endorsed (record-key-endorsement.ts).
 import { TOKEN_AUDIENCE } from '@skillgate/api';
+import { RecordKeyError, recordKeyThumbprint } from '@skillgate/identity';
 
 export const GRANT_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const TOKEN_TYPE_JWT = 'urn:ietf:params:oauth:token-type:jwt';
@@ -31,6 +33,8 @@ export interface TokenExchangeRequest {
   subjectToken: string;
   audience: string;
   requestedTtlSeconds?: number;
+  /** skillgate extension: the thumbprint of the sidecar's record key, to endorse (`record_key`). */
+  recordKeyThumbprint?: string;
 }
 
 /** Validate the posted form once, at the edge. */
@@ -50,7 +54,21 @@ export function parseTokenExchangeForm(form: URLSearchParams): TokenExchangeRequ
     requestedTtlSeconds = Number(ttl);
     if (!Number.isInteger(requestedTtlSeconds) || requestedTtlSeconds <= 0) throw new OAuthError('invalid_request', 'requested_expires_in must be a positive integer (seconds)');
   }
-  return { subjectToken, audience, ...(requestedTtlSeconds ? { requestedTtlSeconds } : {}) };
+  const recordKey = form.get('record_key');
+  let recordKeyThumbprintHex: string | undefined;
+  if (recordKey !== null) {
+    try {
+      recordKeyThumbprintHex = recordKeyThumbprint(recordKey);
+    } catch (err) {
+      if (err instanceof RecordKeyError) throw new OAuthError('invalid_request', err.message);
+      throw err;
+    }
+  }
+  return {
+    subjectToken, audience,
+    ...(requestedTtlSeconds ? { requestedTtlSeconds } : {}),
+    ...(recordKeyThumbprintHex ? { recordKeyThumbprint: recordKeyThumbprintHex } : {}),
+  };
 }
 
 /** What the controller hands the sidecar for the upstream (Claude) API. */
@@ -71,4 +89,6 @@ export interface TokenExchangeResponse {
   skill_identity: { namespace: string; serviceAccount: string; pod: string; podUid?: string; skill: string; owner: string };
   /** skillgate extension: the upstream credential, absent when none is configured. */
   upstream_credential?: UpstreamCredentialGrant;
+  /** skillgate extension: the endorsement of the `record_key` sent (record-key-endorsement.ts). */
+  record_key_endorsement?: string;
 }
