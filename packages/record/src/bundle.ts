@@ -67,8 +67,12 @@ export interface BundleVerdict extends VerifyReport {
   manifestProblem?: string;
 }
 
-/** Verify a parsed bundle. `trustedKeys` (keyId -> PEM) pins the keys that may sign. */
-export function verifyBundle(bundle: EvidenceBundle, trustedKeys?: Record<string, string>): BundleVerdict {
+/**
+ * Verify a parsed bundle. `trustedKeys` (keyId -> PEM) pins the keys that may sign. `untrusted`
+ * (from `judgeCheckpointKeys` over the bundle's checkpoints and keys) refuses checkpoints by id, and
+ * then every session must be committed by a checkpoint.
+ */
+export function verifyBundle(bundle: EvidenceBundle, trustedKeys?: Record<string, string>, opts: { untrusted?: ReadonlyMap<string, string> } = {}): BundleVerdict {
   const fail = (message: string): BundleVerdict => {
     const problem: ChainProblem = { kind: 'altered', message };
     return { ok: false, sessions: [], checkpoints: { count: 0 }, firstProblem: problem, manifestProblem: message };
@@ -80,6 +84,7 @@ export function verifyBundle(bundle: EvidenceBundle, trustedKeys?: Record<string
     try { if (keyIdOf(pem) === keyId) keys[keyId] = pem; } catch { /* unusable key */ }
   }
   const usable = trustedKeys ?? keys;
+  const trust = opts.untrusted ? { untrusted: opts.untrusted, requireAnchor: true } : {};
   const m = bundle.manifest;
   if (sha256Hex(canonicalJson(m)) !== bundle.manifestHash) return fail('the manifest was altered: its hash does not match');
   const exporterKey = usable[m.exporterKeyId];
@@ -100,10 +105,10 @@ export function verifyBundle(bundle: EvidenceBundle, trustedKeys?: Record<string
     if (!m.sessions.some((s) => s.sessionId === id)) return fail(`session ${id} is in the bundle but not in the signed manifest`);
   }
   if (sha256Hex(canonicalJson(bundle.checkpoints ?? [])) !== m.checkpoints.sha256) {
-    const report = verifyEvidence({ sessions, checkpoints: bundle.checkpoints ?? [], publicKeys: usable, only: m.sessions.map((s) => s.sessionId) });
+    const report = verifyEvidence({ sessions, checkpoints: bundle.checkpoints ?? [], publicKeys: usable, only: m.sessions.map((s) => s.sessionId), ...trust });
     return report.ok ? fail('the checkpoints were altered: their digest does not match the manifest') : { ...report, manifestProblem: 'checkpoint digest mismatch' };
   }
-  const report = verifyEvidence({ sessions, checkpoints: bundle.checkpoints, publicKeys: usable, only: m.sessions.map((s) => s.sessionId) });
+  const report = verifyEvidence({ sessions, checkpoints: bundle.checkpoints, publicKeys: usable, only: m.sessions.map((s) => s.sessionId), ...trust });
   const digestMismatch = m.sessions.find((s) => sha256Hex(canonicalJson(bundle.sessions[s.sessionId])) !== s.sha256);
   if (digestMismatch && report.ok) return fail(`session ${digestMismatch.sessionId} differs from the signed manifest`);
   return report;

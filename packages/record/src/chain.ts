@@ -121,6 +121,8 @@ export type ChainProblemKind =
   | 'checkpoint-signature' // a checkpoint's signature or hash does not verify
   | 'checkpoint-missing' // a writer's checkpoint sequence has a gap or broken link
   | 'unknown-key'        // a checkpoint was signed by a key the verifier does not hold
+  | 'untrusted-key'      // a checkpoint's key is held but not trusted (e.g. not endorsed by the controller)
+  | 'unanchored'         // no trusted checkpoint commits any event of a session (when one is required)
   | 'unknown-session';   // a session asked for by name that the record does not hold at all
 
 export interface ChainProblem {

@@ -3,7 +3,9 @@
 // their own chain per writer, so dropping one is visible too. A rewritten-and-rehashed session
 // chain still fails here, because its new head differs from the signed one.
 // Keys: node:crypto Ed25519; key id = 'ed25519-' + first 16 hex of sha256(SPKI DER). This module
-// never logs or returns the private key.
+// never logs or returns the private key. In a cluster the controller endorses a sidecar's key
+// (@skillgate/identity, record-key-endorsement.ts) and its checkpoints carry that endorsement, under
+// their signature, for verifiers that trust the controller's JWKS rather than keys found in the store.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { canonicalJson } from './canonical.js';
 import { GENESIS, type ChainProblem, type HeadCommitment } from './chain.js';
@@ -28,6 +30,8 @@ export interface Checkpoint {
   /** Hash of this writer's previous checkpoint (GENESIS for its first). */
   prev: string;
   heads: CheckpointHead[];
+  /** The controller's endorsement of `keyId` (a JWT), when the signer had one. */
+  endorsement?: string;
   /** sha256 hex of the canonical JSON without `hash` and `signature`. */
   hash: string;
   /** Ed25519 signature over the ASCII of `hash`, base64url. */
@@ -37,10 +41,15 @@ export interface Checkpoint {
 export class RecordSigner {
   readonly keyId: string;
   readonly publicKeyPem: string;
+  /** The public key as base64url SPKI DER: what a sidecar sends the controller to be endorsed. */
+  readonly publicKeySpki: string;
+  /** The controller's endorsement of this key, once it has one; later checkpoints carry it. */
+  endorsement: string | undefined;
 
   private constructor(private readonly privateKey: KeyObject) {
     const publicKey = createPublicKey(privateKey);
     this.publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    this.publicKeySpki = publicKey.export({ type: 'spki', format: 'der' }).toString('base64url');
     this.keyId = keyIdOf(this.publicKeyPem);
   }
 
@@ -98,6 +107,7 @@ export function signCheckpoint(
     keyId: signer.keyId,
     prev: previous ? previous.hash : GENESIS,
     heads: [...heads].sort((a, b) => (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0)),
+    ...(signer.endorsement ? { endorsement: signer.endorsement } : {}),
   };
   const hash = checkpointHash(body);
   return { ...body, hash, signature: signer.sign(hash) };
@@ -109,11 +119,14 @@ export function checkpointId(cp: Pick<Checkpoint, 'writer' | 'seq'>): string {
 
 /**
  * Verify checkpoints in stored order against the public keys by key id. Returns the first problem
- * and, when there is none, the head commitments per session for `verifySession`.
+ * and, when there is none, the head commitments per session for `verifySession`. `untrusted` names,
+ * by checkpoint id, the checkpoints whose key a stricter verifier refuses and why (see keyTrust in
+ * verify.ts).
  */
 export function verifyCheckpoints(
   checkpoints: readonly Checkpoint[],
   publicKeys: Readonly<Record<string, string>>,
+  untrusted?: ReadonlyMap<string, string>,
 ): { problem?: ChainProblem; commitments: Map<string, HeadCommitment[]> } {
   const commitments = new Map<string, HeadCommitment[]>();
   const lastOfWriter = new Map<string, Checkpoint>();
@@ -128,6 +141,10 @@ export function verifyCheckpoints(
     }
     if (!verifySignature(pem, cp.hash, cp.signature)) {
       return { commitments, problem: { kind: 'checkpoint-signature', checkpoint: id, message: `checkpoint ${id} has an invalid signature for key ${cp.keyId}` } };
+    }
+    const distrust = untrusted?.get(id);
+    if (distrust !== undefined) {
+      return { commitments, problem: { kind: 'untrusted-key', checkpoint: id, message: `checkpoint ${id} is signed by key ${cp.keyId}, which is not trusted: ${distrust}` } };
     }
     const last = lastOfWriter.get(cp.writer);
     const expectedSeq = last ? last.seq + 1 : cp.seq; // a store may hold a writer's later checkpoints only (retention)

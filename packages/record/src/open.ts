@@ -1,7 +1,7 @@
 // Choosing and opening the record: Redis Streams when a Redis URL is given (REDIS_URL or --redis),
 // else the embedded local file store (SKILLGATE_RECORD_DIR, default ./.skillgate/records). Also
 // loads the checkpoint signing key. The only module here that reads the environment.
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RecordSigner } from './checkpoint.js';
 import { FileSessionStore } from './file-store.js';
@@ -92,6 +92,7 @@ export function loadSigner(opts: { keyFile?: string; dir?: string }): { signer: 
     const file = join(opts.dir, 'signing-key.pem');
     if (existsSync(file)) return { signer: RecordSigner.fromPem(readFileSync(file, 'utf8')), ephemeral: false };
     const signer = RecordSigner.generate();
+    mkdirSync(opts.dir, { recursive: true });
     writeFileSync(file, signer.privateKeyPem(), { mode: 0o600, flag: 'wx' });
     chmodSync(file, 0o600);
     return { signer, ephemeral: false };
@@ -99,11 +100,19 @@ export function loadSigner(opts: { keyFile?: string; dir?: string }): { signer: 
   return { signer: RecordSigner.generate(), ephemeral: true };
 }
 
-/** Open the sidecar's recorder with its store, spool and signing key. Close the recorder, then the store. */
-export async function openRecorder(cfg: RecordConfig, log?: RecorderLog): Promise<{ recorder: SessionRecorder; store: SessionStore }> {
+/** The sidecar's checkpoint signer for this config (see loadSigner). */
+export function recordSignerFor(cfg: Pick<RecordConfig, 'redisUrl' | 'recordDir' | 'signingKeyFile'>): RecordSigner {
+  return loadSigner({ keyFile: cfg.signingKeyFile, dir: cfg.redisUrl ? undefined : cfg.recordDir }).signer;
+}
+
+/**
+ * Open the sidecar's recorder with its store, spool and signing key (made before, when something
+ * else needs it first: the token exchange has the controller endorse it). Close the recorder, then
+ * the store.
+ */
+export async function openRecorder(cfg: RecordConfig, log?: RecorderLog, signer: RecordSigner = recordSignerFor(cfg)): Promise<{ recorder: SessionRecorder; store: SessionStore }> {
   const store = await openSessionStore(cfg, { failFast: true });
   const local = !cfg.redisUrl;
-  const { signer } = loadSigner({ keyFile: cfg.signingKeyFile, dir: local ? cfg.recordDir : undefined });
   const recorder = await SessionRecorder.open({
     store,
     signer,

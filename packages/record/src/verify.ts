@@ -2,7 +2,7 @@
 // then every session's chain against the heads the checkpoints signed. Names the first problem of
 // each session. Works on any reader (file store, Redis, an archive) and on an evidence bundle.
 import { verifySession, type ChainHead, type ChainProblem } from './chain.js';
-import { verifyCheckpoints, type Checkpoint } from './checkpoint.js';
+import { checkpointId, verifyCheckpoints, type Checkpoint } from './checkpoint.js';
 import type { SessionEvent } from './event.js';
 import type { SessionReader } from './store.js';
 
@@ -39,11 +39,48 @@ export interface EvidenceInput {
    * checkpoints must reach it, or its last checkpoints were deleted.
    */
   checkpointWriters?: ReadonlyMap<string, { seq: number; tsMs?: number }>;
+  /** Checkpoints (by id) whose key is held but refused, with the reason (from `judgeCheckpointKeys`). */
+  untrusted?: ReadonlyMap<string, string>;
+  /**
+   * Every session with events must be committed by at least one checkpoint (when keys are judged by
+   * a trust anchor: a session no trusted checkpoint covers could have been written by anyone).
+   */
+  requireAnchor?: boolean;
+}
+
+/**
+ * A stricter test of a checkpoint's key than holding its public key: resolves to the reason the key
+ * is not trusted, or undefined when it is. The CLI's `--trust-jwks` checks the controller's
+ * endorsement that the checkpoint carries (@skillgate/identity).
+ */
+export type CheckpointKeyTrust = (checkpoint: Checkpoint, publicKeyPem: string) => Promise<string | undefined>;
+
+/**
+ * Judge each checkpoint's key once per distinct key and endorsement; returns the refused ones by
+ * checkpoint id. Checkpoints whose key is not held at all are left to `verifyCheckpoints`.
+ */
+export async function judgeCheckpointKeys(
+  checkpoints: readonly Checkpoint[],
+  publicKeys: Readonly<Record<string, string>>,
+  trust: CheckpointKeyTrust,
+): Promise<Map<string, string>> {
+  const verdicts = new Map<string, Promise<string | undefined>>();
+  const untrusted = new Map<string, string>();
+  for (const cp of checkpoints) {
+    const pem = publicKeys[cp.keyId];
+    if (!pem) continue;
+    const key = `${cp.keyId}\n${cp.endorsement ?? ''}`;
+    let verdict = verdicts.get(key);
+    if (!verdict) verdicts.set(key, (verdict = trust(cp, pem)));
+    const reason = await verdict;
+    if (reason !== undefined) untrusted.set(checkpointId(cp), reason);
+  }
+  return untrusted;
 }
 
 /** Pure verification over plain data. */
 export function verifyEvidence(input: EvidenceInput): VerifyReport {
-  const verified = verifyCheckpoints(input.checkpoints, input.publicKeys);
+  const verified = verifyCheckpoints(input.checkpoints, input.publicKeys, input.untrusted);
   const { commitments } = verified;
   const cpProblem = verified.problem ?? checkpointsReachRecorded(input.checkpoints, input.checkpointWriters);
   const ids = input.only ? [...input.only] : [...new Set([...input.sessions.keys(), ...commitments.keys()])];
@@ -51,6 +88,8 @@ export function verifyEvidence(input: EvidenceInput): VerifyReport {
     const events = input.sessions.get(sessionId) ?? [];
     const problem = verifySession(sessionId, events, commitments.get(sessionId))
       ?? againstStoredHead(sessionId, events, input.storedHeads)
+      ?? (input.requireAnchor && events.length > 0 && !commitments.has(sessionId)
+        ? { kind: 'unanchored' as const, sessionId, message: `no trusted checkpoint commits any of the ${events.length} event(s) of session ${sessionId}: nothing ties them to an endorsed sidecar (a session younger than the checkpoint interval, 10 s, has none yet)` } : undefined)
       ?? (events.length === 0 && input.only && !commitments.has(sessionId) && !input.storedHeads?.get(sessionId)
         ? { kind: 'unknown-session' as const, sessionId, message: `the record holds no session ${sessionId}` } : undefined);
     return problem ? { sessionId, events: events.length, ok: false, problem } : { sessionId, events: events.length, ok: true };
@@ -103,7 +142,13 @@ function againstStoredHead(sessionId: string, events: readonly SessionEvent[], h
 /** Read and verify sessions of a store or archive. */
 export async function verifyRecord(
   reader: SessionReader,
-  opts: { sessionIds?: string[]; publicKeys?: Record<string, string>; onProgress?: (done: number, total: number) => void } = {},
+  opts: {
+    sessionIds?: string[];
+    publicKeys?: Record<string, string>;
+    /** Judge every checkpoint's key (and require every session to be committed by a trusted one). */
+    trust?: CheckpointKeyTrust;
+    onProgress?: (done: number, total: number) => void;
+  } = {},
 ): Promise<VerifyReport> {
   // A live store's own records (each session's head, each checkpoint writer's last checkpoint) are
   // read before what they vouch for: appends only extend a record, so what is read after them
@@ -111,6 +156,7 @@ export async function verifyRecord(
   const checkpointWriters = await reader.checkpointWriters?.();
   const checkpoints = await reader.checkpoints();
   const publicKeys = opts.publicKeys ?? (await reader.publicKeys());
+  const untrusted = opts.trust ? await judgeCheckpointKeys(checkpoints, publicKeys, opts.trust) : undefined;
   let ids = opts.sessionIds;
   if (!ids) {
     const listed = (await reader.listSessions()).map((s) => s.sessionId);
@@ -125,5 +171,9 @@ export async function verifyRecord(
     sessions.set(id, await reader.readSession(id));
     opts.onProgress?.(++done, ids.length);
   }
-  return verifyEvidence({ sessions, checkpoints, publicKeys, only: ids, ...(storedHeads ? { storedHeads } : {}), ...(checkpointWriters ? { checkpointWriters } : {}) });
+  return verifyEvidence({
+    sessions, checkpoints, publicKeys, only: ids,
+    ...(storedHeads ? { storedHeads } : {}), ...(checkpointWriters ? { checkpointWriters } : {}),
+    ...(untrusted ? { untrusted, requireAnchor: true } : {}),
+  });
 }

@@ -3,6 +3,7 @@ import { canonicalJson } from '../src/canonical.js';
 import { referenceCanonicalJson } from './canonical-reference.js';
 import { sealEvent, verifySession, headOf, type HeadCommitment } from '../src/chain.js';
 import { RecordSigner, signCheckpoint, verifyCheckpoints } from '../src/checkpoint.js';
+import { judgeCheckpointKeys, verifyEvidence } from '../src/verify.js';
 import type { EventDraft, SessionEvent } from '../src/event.js';
 import { identity } from './support.js';
 
@@ -140,5 +141,49 @@ describe('signed checkpoints', () => {
     const forged = signCheckpoint(RecordSigner.generate(), 'w', cp0, heads);
     expect(verifyCheckpoints([cp0, forged], keys).problem).toMatchObject({ kind: 'unknown-key' });
     expect(verifyCheckpoints([cp0, cp2], keys).problem).toMatchObject({ kind: 'checkpoint-missing', checkpoint: 'w#1' });
+  });
+
+  it('carry the signer\'s endorsement under their hash, and a stricter verifier can refuse their key', async () => {
+    const endorsed = RecordSigner.generate();
+    const bare = signCheckpoint(endorsed, 'e', undefined, heads);
+    expect(bare.endorsement).toBeUndefined();
+    endorsed.endorsement = 'endorsement-jwt';
+    const cp0 = signCheckpoint(endorsed, 'e', bare, heads);
+    expect(cp0.endorsement).toBe('endorsement-jwt');
+    const both = { ...keys, [endorsed.keyId]: endorsed.publicKeyPem };
+    // The endorsement cannot be swapped (or stripped) without breaking the checkpoint's hash.
+    expect(verifyCheckpoints([bare, { ...cp0, endorsement: 'another' }], both).problem).toMatchObject({ kind: 'checkpoint-signature', checkpoint: 'e#1' });
+    const stripped: Partial<typeof cp0> = { ...cp0 };
+    delete stripped.endorsement;
+    expect(verifyCheckpoints([bare, stripped as typeof cp0], both).problem).toMatchObject({ kind: 'checkpoint-signature' });
+    // Judged once per key and endorsement: only the endorsed checkpoints pass.
+    const asked: Array<string | undefined> = [];
+    const untrusted = await judgeCheckpointKeys([bare, cp0, signCheckpoint(signer, 'w', undefined, heads)], both, async (cp, pem) => {
+      asked.push(cp.endorsement);
+      expect(pem).toBe(both[cp.keyId]);
+      return cp.endorsement === 'endorsement-jwt' ? undefined : 'no endorsement';
+    });
+    expect(asked).toEqual([undefined, 'endorsement-jwt', undefined]);
+    expect([...untrusted]).toEqual([['e#0', 'no endorsement'], ['w#0', 'no endorsement']]);
+    expect(verifyCheckpoints([bare, cp0], both, untrusted).problem).toMatchObject({
+      kind: 'untrusted-key', checkpoint: 'e#0', message: `checkpoint e#0 is signed by key ${endorsed.keyId}, which is not trusted: no endorsement`,
+    });
+  });
+});
+
+describe('verifying with a trust anchor', () => {
+  const signer = RecordSigner.generate();
+  const keys = { [signer.keyId]: signer.publicKeyPem };
+
+  it('requires every session with events to be committed by a trusted checkpoint', () => {
+    const committedChain = chainOf(3, 'ses_committed');
+    const loose = chainOf(2, 'ses_loose');
+    const cp = signCheckpoint(signer, 'w', undefined, [{ sessionId: 'ses_committed', seq: 2, hash: committedChain[2]!.hash }]);
+    const sessions = new Map([['ses_committed', committedChain], ['ses_loose', loose]]);
+    // By default a session no checkpoint covers yet is fine (it may be younger than the interval).
+    expect(verifyEvidence({ sessions, checkpoints: [cp], publicKeys: keys }).ok).toBe(true);
+    const strict = verifyEvidence({ sessions, checkpoints: [cp], publicKeys: keys, untrusted: new Map(), requireAnchor: true });
+    expect(strict.firstProblem).toMatchObject({ kind: 'unanchored', sessionId: 'ses_loose' });
+    expect(strict.sessions.find((x) => x.sessionId === 'ses_committed')?.ok).toBe(true);
   });
 });
