@@ -11,7 +11,7 @@
 import type { KubeClient } from './cluster/kube-client.js';
 import type { Redis } from 'ioredis';
 import type { Finding } from '@skillgate/masking';
-import { openRecorder, recordConfigFromEnv } from '@skillgate/record/open';
+import { openRecorder, recordConfigFromEnv, recordSignerFor } from '@skillgate/record/open';
 import { ConfigError, type SidecarConfig } from './config.js';
 import { createLogger } from './log.js';
 import { SidecarMetrics } from './metrics.js';
@@ -59,12 +59,17 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
   // Identity, credential and locks.
   let identity: IdentitySource = staticIdentity(config.identity);
   const readiness: Array<() => string[]> = [];
+  // The record's checkpoint key, made first: in a cluster the token exchange has the controller
+  // endorse it, and checkpoints carry the endorsement (the record's trust anchor).
+  const recordConfig = recordConfigFromEnv(env, { recordDir: config.recordDir, ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}) });
+  const recordSigner = recordSignerFor(recordConfig);
   if (cluster) {
     const { clusterIdentityFromEnv } = await import('./cluster/identity.js');
     const { redisLockGuardFromEnv } = await import('./cluster/locks.js');
     const clusterIdentity = clusterIdentityFromEnv(env, {
       log,
       onEvent: (e) => { if (e.type === 'token_revoked') skillEvent({ kind: 'revocation', token: e.jti, reason: e.reason }); },
+      recordKey: { spki: recordSigner.publicKeySpki, onEndorsed: (endorsement) => { recordSigner.endorsement = endorsement; } },
     })!;
     const locks = redisLockGuardFromEnv(env, { log });
     if (!locks) throw new ConfigError('REDIS_URL', 'cluster mode (SKILLGATE_CONTROLLER_URL set) needs Redis for the lock feed');
@@ -109,9 +114,7 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
 
   // The record, with record-mode masking.
   const book = new MaskerBook(config.maskingKey);
-  const { recorder, store } = await openRecorder(recordConfigFromEnv(env, {
-    recordDir: config.recordDir, ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
-  }), log);
+  const { recorder, store } = await openRecorder(recordConfig, log, recordSigner);
   closers.push(() => store.close());
   metrics.watchRecorder(() => recorder.stats());
   journal = withLogLines(recordJournal({

@@ -72,6 +72,24 @@ describe('ClusterIdentity', () => {
     await ctl.close();
   });
 
+  test('sends the record key with every exchange and hands on each new endorsement once', async () => {
+    let endorsement = 'endorsement-1';
+    const ctl = await standInController(async () => {
+      const t = await issuer.issue(identity, { ttlSeconds: 600 });
+      return { status: 200, body: { access_token: t.token, issued_token_type: 'urn:ietf:params:oauth:token-type:jwt', token_type: 'N_A', expires_in: 600, record_key_endorsement: endorsement } };
+    });
+    const endorsed: string[] = [];
+    const id = new ClusterIdentity({ controllerUrl: ctl.url, tokenFile: tokenFile(), fallback: identity, clock, recordKey: { spki: 'MCowBQYDK2VwAyEA-key', onEndorsed: (e) => endorsed.push(e) } });
+    await id.start();
+    await id.refreshNow();
+    endorsement = 'endorsement-2';
+    await id.refreshNow();
+    expect(ctl.forms.map((f) => f.get('record_key'))).toEqual(['MCowBQYDK2VwAyEA-key', 'MCowBQYDK2VwAyEA-key', 'MCowBQYDK2VwAyEA-key']);
+    expect(endorsed).toEqual(['endorsement-1', 'endorsement-2']);
+    id.close();
+    await ctl.close();
+  });
+
   test('a 403 access_denied from the controller fails closed with a permission_error that says why', async () => {
     const ctl = await standInController(async () => ({ status: 403, body: { error: 'access_denied', error_description: 'owner alice@example.com of skill summarize is offboarded' } }));
     const id = new ClusterIdentity({ controllerUrl: ctl.url, tokenFile: tokenFile(), fallback: identity, clock });

@@ -2,7 +2,9 @@
 // pod's projected ServiceAccount token (audience skillgate) at the controller for a short-lived
 // workload token (RFC 8693), refreshes at ~80% of its life, and fails closed: with no valid token it
 // refuses every request with 401 (missing/expired) or 403 (revoked: owner offboarded, skill locked).
-// The upstream credential arrives with the token and is never logged or written anywhere.
+// The upstream credential arrives with the token and is never logged or written anywhere. Each
+// exchange also shows the controller the record's public key; the endorsement it answers with goes
+// into the record's checkpoints (the record's trust anchor, @skillgate/identity).
 import { http, https } from '../node-http.js';
 import { readFileSync } from 'node:fs';
 import type { SkillIdentity } from '@skillgate/api';
@@ -40,6 +42,11 @@ export interface ClusterIdentityOptions {
   log?: Logger;
   /** Every issue, refusal, revocation and expiry: for the session record. */
   onEvent?: (e: IdentityEvent) => void;
+  /**
+   * The record's checkpoint key (base64url SPKI DER), sent as `record_key` with every exchange;
+   * `onEndorsed` gets the controller's endorsement of it each time it changes.
+   */
+  recordKey?: { spki: string; onEndorsed: (endorsement: string) => void };
 }
 
 interface Held {
@@ -58,6 +65,7 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
   private retryMs = 500;
   private closed = false;
   private inflight: Promise<void> | undefined;
+  private endorsement: string | undefined;
   private readonly clock: () => number;
   private readonly ca: Buffer | undefined;
 
@@ -158,6 +166,7 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
       subject_token: subjectToken,
       subject_token_type: TOKEN_TYPE_JWT,
       audience: TOKEN_AUDIENCE,
+      ...(this.opts.recordKey ? { record_key: this.opts.recordKey.spki } : {}),
     }).toString();
     let status: number;
     let body: Record<string, unknown>;
@@ -194,6 +203,11 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
     };
     this.failure = undefined;
     this.retryMs = 500;
+    const endorsement = body.record_key_endorsement;
+    if (this.opts.recordKey && typeof endorsement === 'string' && endorsement !== this.endorsement) {
+      this.endorsement = endorsement;
+      this.opts.recordKey.onEndorsed(endorsement);
+    }
     this.opts.onEvent?.({ type: 'token_issued', jti: claims.jti, expiresAt: this.held.expiresAt });
     this.opts.log?.info({ jti: claims.jti, expiresIn, skill: claims.skill }, 'workload token obtained');
     this.schedule(expiresIn * 1000 * (this.opts.refreshFraction ?? 0.8));
@@ -252,7 +266,7 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
  * /var/run/secrets/skillgate/token), SKILLGATE_CONTROLLER_CA (PEM) or SKILLGATE_CONTROLLER_CA_FILE, SKILLGATE_POD_NAME,
  * SKILLGATE_POD_NAMESPACE, SKILLGATE_POD_UID, SKILLGATE_SERVICE_ACCOUNT, SKILLGATE_SKILL, SKILLGATE_OWNER.
  */
-export function clusterIdentityFromEnv(env: NodeJS.ProcessEnv, extra: Pick<ClusterIdentityOptions, 'log' | 'onEvent' | 'clock'> = {}): ClusterIdentity | undefined {
+export function clusterIdentityFromEnv(env: NodeJS.ProcessEnv, extra: Pick<ClusterIdentityOptions, 'log' | 'onEvent' | 'clock' | 'recordKey'> = {}): ClusterIdentity | undefined {
   if (!env.SKILLGATE_CONTROLLER_URL) return undefined;
   return new ClusterIdentity({
     controllerUrl: env.SKILLGATE_CONTROLLER_URL,
