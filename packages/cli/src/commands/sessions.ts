@@ -4,9 +4,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import {
   buildBundle, conversationOf, findFingerprint, fingerprintOf, loadSigner, verifyRecord,
-  keyIdOf, type ChainProblem, type Checkpoint, type ReplayStep, type SessionEvent, type SessionStore,
+  type ChainProblem, type Checkpoint, type ReplayStep, type SessionEvent, type SessionStore,
 } from '@skillgate/record';
 import { CliError, outputOption, printData, type Command } from '../command.js';
+import { controllerTrust, describeEndorsed, pinnedKeys, trustHelp, trustOptions } from './record-trust.js';
 import { filterFrom, filterOptions, progress, storeHelp, storeOptions, str, withStore } from './sessions-store.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -184,42 +185,33 @@ export function describeProblem(p: ChainProblem): string {
 export const sessionsVerifyCommand: Command = {
   name: ['sessions', 'verify'],
   summary: 'Recompute hash chains and checkpoint signatures; name the first altered, missing or reordered event',
-  usage: 'sessions verify [SESSION_ID... | --all] [--public-key FILE] [--output json]',
+  usage: 'sessions verify [SESSION_ID... | --all] [--trust-jwks FILE|URL]... [--public-key FILE]... [--output json]',
   help: `Exit 0 when every chain and checkpoint verifies, 1 otherwise.
---public-key FILE: trust only this Ed25519 public key (PEM) for checkpoints, instead of the keys the
-store publishes (repeatable).\n\n${storeHelp}`,
-  options: { ...storeOptions, ...outputOption, all: { type: 'boolean' }, 'public-key': { type: 'string', multiple: true } },
+${trustHelp}\n\n${storeHelp}`,
+  options: { ...storeOptions, ...outputOption, ...trustOptions, all: { type: 'boolean' } },
   async run({ values, positionals }) {
     if (positionals.length === 0 && !values.all) throw new CliError(`name a session or pass --all. Usage: skillgate ${this.usage}`, 2);
-    const publicKeys = trustedKeys(values);
+    const pinned = pinnedKeys(values);
+    const anchor = await controllerTrust(values, pinned);
     const bar = progress('verified sessions');
-    const report = await withStore(values, (store) => verifyRecord(store, {
-      sessionIds: values.all ? undefined : positionals, publicKeys, onProgress: (d, t) => bar.update(d, t),
+    const report = await withStore(values, async (store) => verifyRecord(store, {
+      sessionIds: values.all ? undefined : positionals,
+      // With the controller as trust anchor, the store's keys are candidates its endorsements decide on.
+      publicKeys: anchor ? { ...(await store.publicKeys()), ...pinned } : pinned,
+      ...(anchor ? { trust: anchor.trust } : {}),
+      onProgress: (d, t) => bar.update(d, t),
     }));
     bar.done(`verified ${report.sessions.length} session(s), ${report.checkpoints.count} checkpoint(s)`);
-    printData(values, report, () => [
+    const endorsed = anchor ? Object.fromEntries(anchor.endorsed) : undefined;
+    printData(values, endorsed ? { ...report, endorsed } : report, () => [
       ...(report.checkpoints.problem ? [`checkpoints: FAILED ${describeProblem(report.checkpoints.problem)}`] : [`checkpoints: ok (${report.checkpoints.count})`]),
+      ...(anchor ? describeEndorsed(anchor.endorsed) : []),
       ...report.sessions.map((s) => `${s.sessionId}: ${s.ok ? `ok (${s.events} events)` : `FAILED ${describeProblem(s.problem!)}`}`),
     ].join('\n'));
     if (!report.ok) throw new CliError(`verification failed: ${describeProblem(report.firstProblem!)}`);
     return 0;
   },
 };
-
-export function trustedKeys(values: Values): Record<string, string> | undefined {
-  const files = values['public-key'];
-  if (!Array.isArray(files) || files.length === 0) return undefined;
-  const out: Record<string, string> = {};
-  for (const f of files) {
-    try {
-      const pem = readFileSync(f, 'utf8');
-      out[keyIdOf(pem)] = pem;
-    } catch (err) {
-      throw new CliError(`cannot use public key ${f}: ${(err as Error).message}`);
-    }
-  }
-  return out;
-}
 
 export const sessionsExportCommand: Command = {
   name: ['sessions', 'export'],

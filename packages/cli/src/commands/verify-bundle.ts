@@ -1,18 +1,21 @@
 // `skillgate verify BUNDLE`: check an exported evidence bundle offline — manifest signature and
-// digests, checkpoint signatures, every session's hash chain. Needs no store and no network.
+// digests, checkpoint signatures, every session's hash chain. Needs no store, and no network unless
+// the controller's JWKS is given as a URL (record-trust.ts).
 import { readFileSync } from 'node:fs';
-import { verifyBundle, type EvidenceBundle } from '@skillgate/record';
+import { judgeCheckpointKeys, verifyBundle, type EvidenceBundle } from '@skillgate/record';
 import { CliError, outputOption, printData, type Command } from '../command.js';
-import { describeProblem, trustedKeys } from './sessions.js';
+import { controllerTrust, describeEndorsed, pinnedKeys, trustHelp, trustOptions } from './record-trust.js';
+import { describeProblem } from './sessions.js';
 
 export const verifyBundleCommand: Command = {
   name: ['verify'],
   summary: 'Verify an exported evidence bundle offline',
-  usage: 'verify BUNDLE [--public-key FILE]... [--output json]',
+  usage: 'verify BUNDLE [--trust-jwks FILE|URL]... [--public-key FILE]... [--output json]',
   help: `Exit 0 when the bundle is intact, 1 with the first problem otherwise.
---public-key FILE pins the Ed25519 public key(s) (PEM) allowed to sign checkpoints and the manifest;
-without it the keys inside the bundle are used, which proves integrity but not who signed.`,
-  options: { ...outputOption, 'public-key': { type: 'string', multiple: true } },
+${trustHelp}
+Alone, --public-key also pins the key the manifest must be signed with; beside --trust-jwks the
+manifest is checked against the bundle's keys (the checkpoints carry the proof).`,
+  options: { ...outputOption, ...trustOptions },
   async run({ values, positionals }) {
     const file = positionals[0];
     if (!file) throw new CliError(`missing bundle file. Usage: skillgate ${this.usage}`, 2);
@@ -22,10 +25,17 @@ without it the keys inside the bundle are used, which proves integrity but not w
     } catch (err) {
       throw new CliError(`cannot read bundle ${file}: ${(err as Error).message}`);
     }
-    const verdict = verifyBundle(bundle, trustedKeys(values));
-    printData(values, verdict, () => [
+    const pinned = pinnedKeys(values);
+    const anchor = await controllerTrust(values, pinned);
+    const untrusted = anchor && Array.isArray(bundle?.checkpoints)
+      ? await judgeCheckpointKeys(bundle.checkpoints, { ...bundle.publicKeys, ...pinned }, anchor.trust)
+      : undefined;
+    const verdict = verifyBundle(bundle, anchor ? undefined : pinned, untrusted ? { untrusted } : {});
+    const endorsed = anchor ? Object.fromEntries(anchor.endorsed) : undefined;
+    printData(values, endorsed ? { ...verdict, endorsed } : verdict, () => [
       verdict.manifestProblem ? `manifest: FAILED ${verdict.manifestProblem}` : `manifest: ok (signed by ${bundle.manifest.exporterKeyId}${bundle.manifest.exporterKeyEphemeral ? ', ephemeral key' : ''})`,
       ...(verdict.checkpoints.problem ? [`checkpoints: FAILED ${describeProblem(verdict.checkpoints.problem)}`] : [`checkpoints: ok (${verdict.checkpoints.count})`]),
+      ...(anchor ? describeEndorsed(anchor.endorsed) : []),
       ...verdict.sessions.map((s) => `${s.sessionId}: ${s.ok ? `ok (${s.events} events)` : `FAILED ${describeProblem(s.problem!)}`}`),
     ].join('\n'));
     if (!verdict.ok) throw new CliError(`bundle verification failed: ${verdict.firstProblem ? describeProblem(verdict.firstProblem) : verdict.manifestProblem}`);

@@ -1,0 +1,98 @@
+// Which checkpoint keys `sessions verify` and `verify BUNDLE` believe. By default the keys the store
+// or the bundle publishes: that proves the record is intact as signed, not who signed it. Pinned
+// keys (--public-key) fit a stable key the responder holds. --trust-jwks fits a cluster, where every
+// sidecar signs with a key of its own, made at start-up: a checkpoint is believed only if it carries
+// the controller's endorsement of its key, verified against the controller's JWKS, so someone who can
+// write to Redis cannot rewrite the record and sign it again.
+import { readFileSync } from 'node:fs';
+import { RecordKeyTrust, type Jwks, type RecordKeyEndorsement } from '@skillgate/identity';
+import { keyIdOf, type CheckpointKeyTrust } from '@skillgate/record';
+import { CliError } from '../command.js';
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+export const trustOptions = {
+  'public-key': { type: 'string', multiple: true },
+  'trust-jwks': { type: 'string', multiple: true },
+} as const;
+
+export const trustHelp = `--trust-jwks FILE|URL: the controller's JWKS (https://<controller>:8443/.well-known/jwks.json, or a
+saved copy; repeatable): a checkpoint counts only if the controller endorsed its key, and every
+session must be committed by such a checkpoint. A private CA for the URL: NODE_EXTRA_CA_CERTS.
+--public-key FILE: trust only this Ed25519 public key (PEM), instead of the keys published beside the
+record (repeatable); beside --trust-jwks, a key that needs no endorsement.
+Without either, the published keys are used: that proves the record is intact as signed, not who
+signed it.`;
+
+/** The keys pinned with --public-key, by key id (undefined when none). */
+export function pinnedKeys(values: Values): Record<string, string> | undefined {
+  const files = values['public-key'];
+  if (!Array.isArray(files) || files.length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const f of files) {
+    try {
+      const pem = readFileSync(f, 'utf8');
+      out[keyIdOf(pem)] = pem;
+    } catch (err) {
+      throw new CliError(`cannot use public key ${f}: ${(err as Error).message}`);
+    }
+  }
+  return out;
+}
+
+export interface ControllerTrust {
+  trust: CheckpointKeyTrust;
+  /** What each endorsed key was endorsed for, by key id, filled in as checkpoints are judged. */
+  endorsed: Map<string, RecordKeyEndorsement>;
+}
+
+/** The trust anchor from --trust-jwks (undefined when not given); pinned keys stay trusted as they are. */
+export async function controllerTrust(values: Values, pinned: Record<string, string> | undefined): Promise<ControllerTrust | undefined> {
+  const sources = values['trust-jwks'];
+  if (!Array.isArray(sources) || sources.length === 0) return undefined;
+  const keys: Jwks['keys'] = [];
+  for (const source of sources) keys.push(...(await readJwks(source)).keys);
+  const anchor = new RecordKeyTrust({ keys });
+  const endorsed = new Map<string, RecordKeyEndorsement>();
+  const trust: CheckpointKeyTrust = async (cp, pem) => {
+    if (pinned?.[cp.keyId] === pem) return undefined;
+    if (!cp.endorsement) return 'its checkpoint carries no endorsement from the controller (a key made outside a cluster, or before its sidecar\'s first token exchange)';
+    try {
+      endorsed.set(cp.keyId, await anchor.verify(cp.endorsement, pem));
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+  return { trust, endorsed };
+}
+
+/** One line per endorsed key, for the human output. */
+export function describeEndorsed(endorsed: ControllerTrust['endorsed']): string[] {
+  return [...endorsed].map(([keyId, e]) => `key ${keyId}: endorsed by ${e.iss} for pod ${e.namespace}/${e.pod} (skill ${e.skill}, owner ${e.owner})`);
+}
+
+async function readJwks(source: string): Promise<Jwks> {
+  let text: string;
+  try {
+    if (/^https?:\/\//.test(source)) {
+      const res = await fetch(source, { signal: AbortSignal.timeout(10_000), headers: { accept: 'application/json' } });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      text = await res.text();
+    } else {
+      text = readFileSync(source, 'utf8');
+    }
+  } catch (err) {
+    const cause = (err as { cause?: Error }).cause;
+    throw new CliError(`cannot read the JWKS ${source}: ${(err as Error).message}${cause ? ` (${cause.message})` : ''}`);
+  }
+  let jwks: unknown;
+  try {
+    jwks = JSON.parse(text);
+  } catch (err) {
+    throw new CliError(`the JWKS ${source} is not JSON: ${(err as Error).message}`);
+  }
+  const keys = (jwks as { keys?: unknown })?.keys;
+  if (!Array.isArray(keys) || keys.length === 0) throw new CliError(`the JWKS ${source} holds no keys (expected {"keys": [...]}, as the controller serves at /.well-known/jwks.json)`);
+  return jwks as Jwks;
+}
