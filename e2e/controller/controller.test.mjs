@@ -2,11 +2,16 @@
 // real sidecar child processes streaming from a slow upstream. Proves that only genuine, current,
 // correctly-audienced tokens of live pods are exchanged; that SCIM speaks Okta's and Entra's
 // deprovisioning dialects; and that offboarding an owner through SCIM cuts each of that owner's live
-// streams and refuses their next request while another owner's skill keeps streaming.
+// streams and refuses their next request while another owner's skill keeps streaming. And that a
+// sidecar's record verifies against the controller's JWKS (the record's trust anchor).
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { importPKCS8, SignJWT } from 'jose';
-import { setup, endlessSse, openStream, within } from './harness.mjs';
+import { fileURLToPath } from 'node:url';
+import { exportJWK, generateKeyPair, importPKCS8, SignJWT } from 'jose';
+import { setup, endlessSse, openStream, within, REDIS_URL } from './harness.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 let h;
 let upstream;
@@ -182,3 +187,50 @@ describe('offboarding through SCIM with live sidecar processes', () => {
     expect(h.events.some((e) => e.name === 'lockPublished' && e.lock.target.value === leaving)).toBe(true);
   }, 60_000);
 });
+
+describe('the record trust anchor', () => {
+  test('a sidecar\'s checkpoints carry the controller\'s endorsement of its key, and its session verifies against the controller JWKS alone', async () => {
+    const owner = `anchored${h.domain}`;
+    const pod = await h.skillPod('anchor-pod', { skill: 'anchored-skill', owner });
+    const sidecar = await h.sidecarProcess(pod, upstream.url);
+    expect(sidecar.refusal).toBeNull();
+    const stream = await openStream(sidecar.claudeUrl);
+    expect(stream.status).toBe(200);
+    await within(stream.firstBytes, 10_000, 'the stream to start');
+    stream.close();
+    // A sidecar told to stop signs a last checkpoint on its way out.
+    const exited = new Promise((resolve) => sidecar.child.once('exit', resolve));
+    sidecar.child.kill('SIGTERM');
+    await within(exited, 10_000, 'the sidecar to exit');
+
+    const store = ['--redis', REDIS_URL, '--prefix', h.prefix];
+    const listed = await cli(['sessions', 'list', '--skill', 'anchored-skill', '--output', 'json', ...store]);
+    expect(listed.code).toBe(0);
+    const sessions = JSON.parse(listed.stdout);
+    expect(sessions).toHaveLength(1);
+    const sid = sessions[0].sessionId;
+    const jwks = `${h.controller.url}/.well-known/jwks.json`;
+    const verified = await cli(['sessions', 'verify', sid, '--trust-jwks', jwks, '--output', 'json', ...store]);
+    expect(verified.stderr).not.toMatch(/failed/);
+    expect(verified.code).toBe(0);
+    const report = JSON.parse(verified.stdout);
+    expect(report.ok).toBe(true);
+    expect(Object.values(report.endorsed)).toContainEqual(expect.objectContaining({ namespace: h.teamNs, pod: 'anchor-pod', skill: 'anchored-skill', owner }));
+
+    // Another controller's JWKS (another cluster, or a forger's) does not vouch for it.
+    const otherKey = await generateKeyPair('ES256', { extractable: true });
+    const otherJwks = path.join(h.tmp, 'other-jwks.json');
+    fs.writeFileSync(otherJwks, JSON.stringify({ keys: [{ ...(await exportJWK(otherKey.publicKey)), alg: 'ES256', kid: 'other', use: 'sig' }] }));
+    const refused = await cli(['sessions', 'verify', sid, '--trust-jwks', otherJwks, ...store]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/untrusted-key: .*its endorsement does not verify against the trusted JWKS/);
+  }, 60_000);
+});
+
+function cli(args) {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [path.join(ROOT, 'packages/cli/dist/src/main.js'), ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
