@@ -92,7 +92,7 @@ async function main() {
   const upstream = http.createServer((_req, res) => res.end('{}')).listen(0, '127.0.0.1');
   await new Promise((r) => upstream.once('listening', r));
   const log = createLogger('silent');
-  const sidecar = await startSidecar({ upstreamUrl: `http://127.0.0.1:${upstream.address().port}`, upstreamApiKey: 'k', listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } },
+  const sidecar = await startSidecar({ upstreamUrl: `http://127.0.0.1:${upstream.address().port}`, upstreamApiKey: 'k', listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } },
     { logger: log, guard: createPolicyGuard({ policy: () => ({ effective: policy }), approvals: broker, log, keepAliveMs: 1000 }) });
 
   // Baseline: read the body into one Buffer, answer 200 + SSE headers + a ping every second, end on release.

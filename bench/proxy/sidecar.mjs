@@ -18,7 +18,7 @@ const upstreamUrl = process.argv[full ? 3 : 2];
 const input = {
   upstreamUrl,
   upstreamApiKey: 'bench',
-  listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
+  listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
   logLevel: process.env.SKILLGATE_LOG_LEVEL ?? 'warn',
   ...(process.env.SKILLGATE_IDLE_SETTLE_SECONDS ? { idleSettleMs: Number(process.env.SKILLGATE_IDLE_SETTLE_SECONDS) * 1000 } : {}),
 };

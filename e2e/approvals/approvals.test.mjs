@@ -198,7 +198,7 @@ beforeAll(async () => {
   kube = new KubeClient(kubeAccessFromKubeconfig(cp.kubeconfigPath));
   feed = await clusterPolicyFeed({ kube, namespace: NS, identity, log, heartbeat: { redis, prefix: PREFIX, pod: identity.pod, intervalMs: 500 } });
   broker = kubeApprovalBroker({ kube, namespace: NS, heldBy: identity.pod, log });
-  sidecar = await startSidecar({ upstreamUrl: fake.url, upstreamApiKey: 'sk-ant-upstream', identity, listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } },
+  sidecar = await startSidecar({ upstreamUrl: fake.url, upstreamApiKey: 'sk-ant-upstream', identity, listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } },
     { logger: log, guard: createPolicyGuard({ policy: () => feed.current(), approvals: broker, log, keepAliveMs: 1000 }) });
   reconcilers = [approvalReconciler({ kubeConfig: kc, log }), policyStatusReconciler({ kubeConfig: kc, log, redis, prefix: PREFIX, recountMs: 500 })];
   for (const r of reconcilers) await r.start();

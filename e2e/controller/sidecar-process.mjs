@@ -17,7 +17,7 @@ if (!process.env.SKILLGATE_CONTROLLER_URL || !process.env.REDIS_URL) {
 const config = resolveConfig({
   ...configFromEnv(process.env),
   logLevel: process.env.SKILLGATE_LOG_LEVEL ?? 'warn',
-  listen: { host: '127.0.0.1', claude: 0, egress: 0, adminHost: '127.0.0.1', health: 0, metrics: 0 },
+  listen: { host: '127.0.0.1', claude: 0, egress: 0, dns: 0, adminHost: '127.0.0.1', health: 0, metrics: 0 },
   recordDir: process.env.SKILLGATE_RECORD_DIR ?? `/tmp/skillgate-e2e-records-${process.pid}`,
 });
 const ports = await sidecarPorts(config, process.env);

@@ -13,6 +13,7 @@ export const ANNOTATION_INJECT_EXCEPTION = 'skillgate.dev/inject-exception'; // 
 export const PORTS = {
   claude: 15001,   // 127.0.0.1: Claude API for the skill
   egress: 15002,   // 127.0.0.1: HTTP forward + CONNECT egress proxy
+  dns: 15053,      // 127.0.0.1: DNS guard (UDP and TCP), where the pod's DNS queries are redirected
   health: 15021,   // /healthz, /readyz
   metrics: 15090,  // /metrics
 } as const;

@@ -81,7 +81,7 @@ describe('the CLI bundle', () => {
     it('serves a request in full (policy, masking, Redis recording) and loads nothing from node_modules', async () => {
       writeFileSync(join(dir, 'key'), 'upstream-key\n');
       writeFileSync(join(dir, 'policy.json'), JSON.stringify({ apiVersion: 'skillgate.dev/v1alpha1', kind: 'SkillPolicy', metadata: { name: 'bundle' }, spec: { models: { allow: ['claude-*'] }, masking: { mode: 'record' } } }));
-      writeFileSync(join(dir, 'config.json'), JSON.stringify({ upstreamUrl: fake.url, listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } }));
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ upstreamUrl: fake.url, listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } }));
       // A module hook in the child notes every file it loads (module.registerHooks: Node 22.15+).
       const loadedFile = join(dir, 'loaded.txt');
       writeFileSync(join(dir, 'hook.mjs'), [

@@ -11,6 +11,8 @@ export interface ListenConfig {
   host: string;
   claude: number;
   egress: number;
+  /** The DNS guard, UDP and TCP on the same port (egress/dns.ts). */
+  dns: number;
   /** Host for health and metrics (all interfaces in a pod, so the kubelet and Prometheus reach them). */
   adminHost: string;
   health: number;
@@ -49,6 +51,13 @@ export interface SidecarConfig {
   maskingKey: string;
   /** Hosts the egress proxy allows besides policy (host or host:port globs). */
   egressAllowHosts: string[];
+  /**
+   * Where the DNS guard sends the names it lets through: an IPv4 address with an optional port
+   * (SKILLGATE_DNS_RESOLVER). Default: the first IPv4 nameserver of `resolvConfFile`.
+   */
+  dnsResolver: string | undefined;
+  /** The pod's resolver configuration (nameserver and search list). Default /etc/resolv.conf. */
+  resolvConfFile: string;
   logLevel: string;
   /**
    * Hand memory back after serving requests and then being quiet this long (ms); 0: never. Needs
@@ -103,13 +112,16 @@ export function resolveConfig(input: SidecarConfigInput = {}): SidecarConfig {
     if (!upstreamApiKey) throw new ConfigError('upstreamApiKeyFile', `${input.upstreamApiKeyFile} is empty`);
   }
   const listen: ListenConfig = {
-    host: '127.0.0.1', claude: PORTS.claude, egress: PORTS.egress,
+    host: '127.0.0.1', claude: PORTS.claude, egress: PORTS.egress, dns: PORTS.dns,
     adminHost: '0.0.0.0', health: PORTS.health, metrics: PORTS.metrics,
     ...input.listen,
   };
-  for (const key of ['claude', 'egress', 'health', 'metrics'] as const) {
+  for (const key of ['claude', 'egress', 'dns', 'health', 'metrics'] as const) {
     const port = listen[key];
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`listen.${key}`, `not a port: ${port}`);
+  }
+  if (input.dnsResolver !== undefined && !/^\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?$/.test(input.dnsResolver)) {
+    throw new ConfigError('dnsResolver', `must be an IPv4 address with an optional port (SKILLGATE_DNS_RESOLVER, e.g. 10.96.0.10:53), got ${JSON.stringify(input.dnsResolver)}`);
   }
   const limits: LimitsConfig = { ...DEFAULT_LIMITS, ...input.limits };
   for (const [key, value] of Object.entries(limits)) {
@@ -138,6 +150,8 @@ export function resolveConfig(input: SidecarConfigInput = {}): SidecarConfig {
     recordDir: input.recordDir ?? '.skillgate/records',
     maskingKey: input.maskingKey ?? 'skillgate-dev-masking-key',
     egressAllowHosts: input.egressAllowHosts ?? [],
+    dnsResolver: input.dnsResolver,
+    resolvConfFile: input.resolvConfFile ?? '/etc/resolv.conf',
     logLevel: input.logLevel ?? 'info',
     idleSettleMs: input.idleSettleMs ?? 300_000,
   };
@@ -167,6 +181,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, base: SidecarConfigInput =
   if (env.SKILLGATE_LOG_LEVEL) out.logLevel = env.SKILLGATE_LOG_LEVEL;
   if (env.SKILLGATE_MASKING_KEY) out.maskingKey = env.SKILLGATE_MASKING_KEY;
   if (env.SKILLGATE_IDLE_SETTLE_SECONDS) out.idleSettleMs = Number(env.SKILLGATE_IDLE_SETTLE_SECONDS) * 1000;
+  if (env.SKILLGATE_DNS_RESOLVER) out.dnsResolver = env.SKILLGATE_DNS_RESOLVER;
   if (env.SKILLGATE_EGRESS_ALLOW) out.egressAllowHosts = env.SKILLGATE_EGRESS_ALLOW.split(',').map((s) => s.trim()).filter(Boolean);
   const id = out.identity!;
   const namespace = env.SKILLGATE_POD_NAMESPACE ?? env.SKILLGATE_NAMESPACE;

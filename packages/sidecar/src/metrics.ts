@@ -35,6 +35,10 @@ export class SidecarMetrics {
   readonly egress = new Counter({
     name: 'skillgate_sidecar_egress_total', help: 'Egress proxy attempts by decision.', labelNames: ['decision'] as const, registers: [this.registry],
   });
+  readonly dns = new Counter({
+    name: 'skillgate_sidecar_dns_queries_total', help: 'DNS queries of the skill by decision: allowed (forwarded), denied (NXDOMAIN, journaled), search (a search-list expansion of an allowed name), malformed.',
+    labelNames: ['decision'] as const, registers: [this.registry],
+  });
   readonly findings = new Counter({
     name: 'skillgate_sidecar_masking_findings_total', help: 'Sensitive values found, by entity type and direction.',
     labelNames: ['entity', 'direction'] as const, registers: [this.registry],

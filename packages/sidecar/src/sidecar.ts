@@ -1,4 +1,5 @@
-// Assembles a sidecar: config → context (logger, metrics, ports) → the four listeners. The ports
+// Assembles a sidecar: config → context (logger, metrics, ports) → the listeners (Claude API,
+// egress proxy, DNS guard, health, metrics). The ports
 // default to local implementations; the cluster wiring (controller tokens, Redis locks and records,
 // SkillPolicy feed) passes its own.
 import { http } from './node-http.js';
@@ -17,6 +18,8 @@ import type { SidecarContext } from './context.js';
 import { claudeHandler, createClaudeServer } from './claude-server.js';
 import { createEgressServer } from './egress/proxy.js';
 import { EgressAllowlist, parseAuthority } from './egress/allowlist.js';
+import { DnsGuard, parseResolvConf, type Resolver } from './egress/dns.js';
+import { readFileSync } from 'node:fs';
 import { createHealthServer, createMetricsServer } from './admin-server.js';
 import { keepTickObjectShape } from './tick-shape.js';
 
@@ -40,6 +43,8 @@ export interface SidecarPorts {
 export interface Sidecar {
   claudeUrl: string;
   egressUrl: string;
+  /** The DNS guard's port on the listen host (UDP and TCP). */
+  dnsPort: number;
   healthUrl: string;
   metricsUrl: string;
   context: SidecarContext;
@@ -89,27 +94,47 @@ export async function startSidecar(input: SidecarConfigInput | SidecarConfig = {
     [createHealthServer(context, ports.readiness ?? (() => [])), config.listen.adminHost, config.listen.health],
     [createMetricsServer(context), config.listen.adminHost, config.listen.metrics],
   ];
+  const dns = new DnsGuard(context, { allowlist, upstreamHost: upstream.host, ...dnsResolution(config, log) });
   const urls: string[] = [];
+  let dnsPort: number;
   try {
     for (const [server, host, port] of servers) urls.push(await listen(server, host, port));
+    dnsPort = await dns.listen(config.listen.host, config.listen.dns);
   } catch (err) {
-    await Promise.all(servers.map(([s]) => closeServer(s)));
+    await Promise.all([...servers.map(([s]) => closeServer(s)), dns.close()]);
     throw err;
   }
-  log.info({ claude: urls[0], egress: urls[1], health: urls[2], metrics: urls[3], upstream: config.upstreamUrl.origin }, 'sidecar listening');
+  log.info({ claude: urls[0], egress: urls[1], dns: `${config.listen.host}:${dnsPort}`, health: urls[2], metrics: urls[3], upstream: config.upstreamUrl.origin }, 'sidecar listening');
 
   return {
-    claudeUrl: urls[0]!, egressUrl: urls[1]!, healthUrl: urls[2]!, metricsUrl: urls[3]!,
+    claudeUrl: urls[0]!, egressUrl: urls[1]!, dnsPort, healthUrl: urls[2]!, metricsUrl: urls[3]!,
     context,
     sweepLocks,
     async close() {
-      await Promise.all(servers.map(([s]) => closeServer(s)));
+      await Promise.all([...servers.map(([s]) => closeServer(s)), dns.close()]);
       context.upstream.close();
       await context.journal.close();
       await ports.onClose?.();
       log.flush();
     },
   };
+}
+
+/** The DNS guard's resolver and search list: SKILLGATE_DNS_RESOLVER, else the pod's resolv.conf. */
+function dnsResolution(config: SidecarConfig, log: Logger): { resolver: Resolver | undefined; searchDomains: string[] } {
+  let conf: ReturnType<typeof parseResolvConf> = { searchDomains: [] };
+  try {
+    conf = parseResolvConf(readFileSync(config.resolvConfFile, 'utf8'));
+  } catch (err) {
+    log.warn({ file: config.resolvConfFile, err: (err as NodeJS.ErrnoException).code ?? String(err) }, 'cannot read the resolver configuration: the DNS guard has no search list');
+  }
+  let resolver = conf.resolver;
+  if (config.dnsResolver) {
+    const [host, port] = config.dnsResolver.split(':');
+    resolver = { host: host!, port: port ? Number(port) : 53 };
+  }
+  if (!resolver) log.warn({ file: config.resolvConfFile }, 'no IPv4 nameserver to forward allowed DNS names to (SKILLGATE_DNS_RESOLVER): they get SERVFAIL');
+  return { resolver, searchDomains: conf.searchDomains };
 }
 
 function listen(server: net.Server, host: string, port: number): Promise<string> {

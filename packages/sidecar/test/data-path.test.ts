@@ -45,7 +45,7 @@ describe('the sidecar data path', () => {
     sidecar = await startSidecar({
       upstreamUrl: upstream.url,
       upstreamApiKey: 'sk-ant-sidecar-key',
-      listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
+      listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
       limits: { messagesBodyBytes: 1024 * 1024, headerBytes: 16 * 1024 },
     }, { logger: createLogger('silent') });
   });
@@ -58,7 +58,7 @@ describe('the sidecar data path', () => {
   async function withSidecar(limits: SidecarConfigInput['limits'], use: (s: Sidecar) => Promise<void>, ports: Omit<SidecarPorts, 'logger'> = {}): Promise<void> {
     const other = await startSidecar({
       upstreamUrl: upstream.url, upstreamApiKey: 'k',
-      listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
+      listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
       ...(limits ? { limits } : {}),
     }, { logger: createLogger('silent'), ...ports });
     try {

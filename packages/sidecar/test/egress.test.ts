@@ -40,7 +40,7 @@ describe('the egress proxy', () => {
     const log = createLogger('silent');
     sidecar = await startSidecar({
       upstreamUrl: 'http://127.0.0.1:1', upstreamApiKey: 'k',
-      listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
+      listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
     }, {
       logger: log,
       egressAllowHosts: () => [`localhost:${targetPort}`],
@@ -159,7 +159,7 @@ describe('egress addressed to the Claude upstream itself', () => {
     const upstream = await startUpstreamDouble();
     const sidecar = await startSidecar({
       upstreamUrl: upstream.url, upstreamApiKey: 'sk-ant-sidecar',
-      listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
+      listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
     }, { logger: createLogger('silent') });
     try {
       const proxyPort = Number(new URL(sidecar.egressUrl).port);

@@ -14,7 +14,7 @@ async function withRedisAway(env: (dir: string) => Record<string, string>, check
   const fake = await startFakeClaude();
   const config = resolveConfig({
     upstreamUrl: fake.url, upstreamApiKey: 'k', recordDir: join(dir, 'records'), redisUrl: 'redis://127.0.0.1:1',
-    listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' }, logLevel: 'silent',
+    listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' }, logLevel: 'silent',
   });
   const sidecar = await startSidecar(config, await sidecarPorts(config, env(dir)));
   try {

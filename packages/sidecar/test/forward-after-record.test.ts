@@ -103,7 +103,7 @@ async function withSlowRecord(upstream: { url: string }, run: (claudeUrl: string
   const prefix = `sgtest:${randomBytes(4).toString('hex')}:`;
   const config = resolveConfig({
     upstreamUrl: upstream.url, upstreamApiKey: 'k', recordDir: join(dir, 'records'), redisUrl: redis.url,
-    listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' }, logLevel: 'silent',
+    listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' }, logLevel: 'silent',
   });
   const sidecar = await startSidecar(config, await sidecarPorts(config, { SKILLGATE_REDIS_PREFIX: prefix, SKILLGATE_RECORD_SPOOL_BYTES: '0' }));
   try {

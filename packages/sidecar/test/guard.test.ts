@@ -50,7 +50,7 @@ describe('policy guard with the policy file', () => {
     writeFileSync(file, policyYaml('  models:\n    allow: ["claude-sonnet-*"]'));
     upstream = await startUpstreamDouble();
     feed = filePolicyFeed({ file, identity, log });
-    sidecar = await startSidecar({ upstreamUrl: upstream.url, upstreamApiKey: 'up', identity, listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } },
+    sidecar = await startSidecar({ upstreamUrl: upstream.url, upstreamApiKey: 'up', identity, listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } },
       { logger: log, guard: createPolicyGuard({ policy: () => feed.current(), log }) });
   });
   afterAll(async () => {
@@ -127,7 +127,7 @@ describe('a policy file that never loaded', () => {
     writeFileSync(file, 'kind: NotAPolicy\n');
     const feed = filePolicyFeed({ file, identity, log });
     const upstream = await startUpstreamDouble();
-    const sidecar = await startSidecar({ upstreamUrl: upstream.url, upstreamApiKey: 'up', identity, listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } },
+    const sidecar = await startSidecar({ upstreamUrl: upstream.url, upstreamApiKey: 'up', identity, listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } },
       { logger: log, guard: createPolicyGuard({ policy: () => feed.current(), log }) });
     try {
       const r = await post(sidecar, msg());
@@ -159,7 +159,7 @@ describe('rate limits shared through Redis', () => {
     feed = filePolicyFeed({ file: join(dir, 'p.yaml'), identity, log });
     upstream = await startUpstreamDouble();
     for (let i = 0; i < 2; i++) {
-      sidecars.push(await startSidecar({ upstreamUrl: upstream.url, upstreamApiKey: 'up', identity: { ...identity, pod: `p${i}` }, listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } },
+      sidecars.push(await startSidecar({ upstreamUrl: upstream.url, upstreamApiKey: 'up', identity: { ...identity, pod: `p${i}` }, listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } },
         { logger: log, guard: createPolicyGuard({ policy: () => feed.current(), rateLimiter: redisRateLimiter(redis, { prefix }), log }) }));
     }
   });

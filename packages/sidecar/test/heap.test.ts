@@ -21,7 +21,7 @@ import { sidecarPorts } from ${JSON.stringify(join(dist, 'wiring.js'))};
 const youngMb = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').physical_space_size / 1048576;
 const config = resolveConfig({
   upstreamUrl: 'http://127.0.0.1:9', upstreamApiKey: 'k', recordDir: process.env.RECORD_DIR, logLevel: 'silent',
-  listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
+  listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
 });
 const sidecar = await startSidecar(config, await sidecarPorts(config, { SKILLGATE_POLICY_FILE: process.env.POLICY_FILE }));
 // One request through the sidecar (the upstream refuses: a 502 answer), with node:http required.

@@ -33,7 +33,7 @@ describe('killing live streams with a lock', () => {
     upstream = await startUpstreamDouble();
     sidecar = await startSidecar({
       upstreamUrl: upstream.url, upstreamApiKey: 'k',
-      listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
+      listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
       identity: { skill: 'invoice-summarizer', owner: 'contractor@example.com' },
     }, { logger: createLogger('silent'), locks });
   });

@@ -73,7 +73,7 @@ describe('RedisLockGuard with live sidecars', () => {
     await guard.whenSynced(5000);
     const s = await startSidecar({
       upstreamUrl: upstream.url, upstreamApiKey: 'sk-test', identity, logLevel: 'silent',
-      listen: { host: '127.0.0.1', claude: 0, egress: 0, adminHost: '127.0.0.1', health: 0, metrics: 0 },
+      listen: { host: '127.0.0.1', claude: 0, egress: 0, dns: 0, adminHost: '127.0.0.1', health: 0, metrics: 0 },
       recordDir: `/tmp/sg-locks-test-${process.pid}`,
     }, { locks: guard });
     sidecars.push(s);

@@ -27,7 +27,7 @@ async function rig(mode: string): Promise<Rig> {
   const fake = await startFakeClaude({ apiKeys: [UPSTREAM_KEY] });
   const config = resolveConfig({
     upstreamUrl: fake.url, upstreamApiKey: UPSTREAM_KEY, policyFile, recordDir: join(dir, 'records'), maskingKey: MASKING_KEY,
-    listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' }, logLevel: 'silent',
+    listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' }, logLevel: 'silent',
   });
   const sidecar = await startSidecar(config, await sidecarPorts(config, {}));
   const client = new Anthropic({ baseURL: sidecar.claudeUrl, apiKey: 'placeholder', maxRetries: 0 });

@@ -20,7 +20,7 @@ async function withRecordingSidecar(run: (s: { fake: FakeClaude; sidecar: Sideca
   const fake = await startFakeClaude({ apiKeys: ['up'] });
   const config = resolveConfig({
     upstreamUrl: fake.url, upstreamApiKey: 'up', recordDir: records,
-    listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' }, logLevel: 'silent',
+    listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' }, logLevel: 'silent',
   });
   const sidecar = await startSidecar(config, await sidecarPorts(config, {}));
   const client = new Anthropic({ baseURL: sidecar.claudeUrl, apiKey: 'placeholder', maxRetries: 0 });

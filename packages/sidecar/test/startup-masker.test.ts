@@ -12,7 +12,7 @@ import { sidecarPorts } from '../src/wiring.js';
 const configIn = (dir: string, policyFile?: string) => resolveConfig({
   upstreamUrl: 'http://127.0.0.1:9', upstreamApiKey: 'k', recordDir: join(dir, 'records'), maskingKey: 'a masking key of 16+ bytes',
   ...(policyFile ? { policyFile } : {}),
-  listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' }, logLevel: 'silent',
+  listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' }, logLevel: 'silent',
 });
 
 describe('sidecar wiring at start-up', () => {

@@ -58,7 +58,7 @@ it('with it, those caches stay monomorphic, and the object kept is a real tick o
 it('is turned on by startSidecar', async () => {
   const { startSidecar } = await import('../src/index.js');
   const { keptTickObject } = await import('../src/tick-shape.js');
-  const sidecar = await startSidecar({ upstreamUrl: 'http://127.0.0.1:9', upstreamApiKey: 'k', logLevel: 'silent', listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } });
+  const sidecar = await startSidecar({ upstreamUrl: 'http://127.0.0.1:9', upstreamApiKey: 'k', logLevel: 'silent', listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } });
   try {
     await new Promise((resolve) => setImmediate(resolve));
     expect(keptTickObject()).toBeDefined();

@@ -57,7 +57,7 @@ export interface WebhookConfig {
   initResources: ResourceRequirements;
   /** Projected ServiceAccount token lifetime for the sidecar. */
   tokenExpirationSeconds: number;
-  /** Outbound TCP ports not captured (e.g. none; add 53 if skills need DNS over TCP directly). */
+  /** Outbound TCP ports not captured (default none). Never 53: DNS goes through the sidecar's DNS guard. */
   excludeOutboundPorts: number[];
   /** Opt-out exceptions pods may claim. */
   allowedExceptions: InjectException[];
@@ -199,6 +199,7 @@ export function parseWebhookConfig(input: unknown): WebhookConfig {
   if (input.excludeOutboundPorts !== undefined) {
     const v = input.excludeOutboundPorts;
     if (!Array.isArray(v) || v.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) throw new WebhookConfigError('excludeOutboundPorts', 'must be a list of TCP ports (1-65535)');
+    if (v.includes(53)) throw new WebhookConfigError('excludeOutboundPorts', 'cannot exclude port 53: DNS (UDP and TCP) goes through the sidecar\'s DNS guard, and uncaptured DNS would let any name out of the pod');
     excludeOutboundPorts = v as number[];
   }
 

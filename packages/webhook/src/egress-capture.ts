@@ -2,10 +2,11 @@
 // `skillgate-init` container applies, Istio-style. Every outbound TCP connection of the pod is
 // redirected (nat OUTPUT, REDIRECT) to the sidecar's egress proxy on 15002, except traffic of the
 // sidecar's own UID (it must reach Claude, the controller and Redis) and loopback traffic (the skill
-// reaches the sidecar on 127.0.0.1). IPv6 TCP is refused outright: the proxy listens on IPv4 only.
-// Everything else that is not TCP (UDP such as QUIC, ICMP, SCTP) is refused for the app, IPv4 and
-// IPv6, except DNS (UDP port 53), which names need: a DNS query to a resolver that recurses is the
-// one channel left, and a NetworkPolicy limiting port 53 to the cluster's DNS narrows it.
+// reaches the sidecar on 127.0.0.1). DNS (UDP and TCP port 53, to any address) is redirected to the
+// sidecar's DNS guard on 15053, which resolves only names the skill may reach and answers the rest
+// itself: a query that a recursive resolver forwards would otherwise carry data out. IPv6 TCP is
+// refused outright: the proxy listens on IPv4 only. Everything else that is not TCP (UDP such as
+// QUIC, ICMP, SCTP, DNS over IPv6) is refused for the app, IPv4 and IPv6.
 // A network-namespace test applies exactly these rules, so this module is the single source of truth.
 // It must never emit a rule that exempts anything but the sidecar UID, loopback and configured ports.
 import { PORTS } from '@skillgate/api';
@@ -34,22 +35,27 @@ export function egressCaptureRules(config: EgressCaptureConfig): EgressCaptureRu
     ['-t', table, '-A', CHAIN_OUTPUT, '-o', 'lo', '-j', 'RETURN'],
     ...config.excludeOutboundPorts.map((p) => ['-t', table, '-A', CHAIN_OUTPUT, '-p', 'tcp', '--dport', String(p), '-j', 'RETURN']),
   ];
-  // Not TCP: only the sidecar, loopback and DNS leave.
-  const other: string[][] = [
+  // Not TCP: only the sidecar and loopback leave, and DNS redirected to the guard (IPv4: the filter
+  // table still sees such a packet's original interface, but its rewritten address and port).
+  const other = (extra: string[][]): string[][] => [
     ['-t', 'filter', '-N', CHAIN_OTHER],
     ['-t', 'filter', '-A', 'OUTPUT', '!', '-p', 'tcp', '-j', CHAIN_OTHER],
     ['-t', 'filter', '-A', CHAIN_OTHER, '-m', 'owner', '--uid-owner', uid, '-j', 'RETURN'],
     ['-t', 'filter', '-A', CHAIN_OTHER, '-o', 'lo', '-j', 'RETURN'],
-    ['-t', 'filter', '-A', CHAIN_OTHER, '-p', 'udp', '--dport', '53', '-j', 'RETURN'],
+    ...extra,
     ['-t', 'filter', '-A', CHAIN_OTHER, '-j', 'REJECT'],
   ];
   const ipv4 = [
-    ...other,
+    ...other([['-t', 'filter', '-A', CHAIN_OTHER, '-d', '127.0.0.1/32', '-p', 'udp', '--dport', String(PORTS.dns), '-j', 'RETURN']]),
     ['-t', 'nat', '-N', CHAIN_REDIRECT],
     ['-t', 'nat', '-A', CHAIN_REDIRECT, '-p', 'tcp', '-j', 'REDIRECT', '--to-ports', String(PORTS.egress)],
     ['-t', 'nat', '-N', CHAIN_OUTPUT],
     ['-t', 'nat', '-A', 'OUTPUT', '-p', 'tcp', '-j', CHAIN_OUTPUT],
+    ['-t', 'nat', '-A', 'OUTPUT', '-p', 'udp', '--dport', '53', '-j', CHAIN_OUTPUT],
     ...exempt('nat'),
+    // DNS to any resolver: to the guard.
+    ['-t', 'nat', '-A', CHAIN_OUTPUT, '-p', 'udp', '--dport', '53', '-j', 'REDIRECT', '--to-ports', String(PORTS.dns)],
+    ['-t', 'nat', '-A', CHAIN_OUTPUT, '-p', 'tcp', '--dport', '53', '-j', 'REDIRECT', '--to-ports', String(PORTS.dns)],
     ['-t', 'nat', '-A', CHAIN_OUTPUT, '-d', '127.0.0.1/32', '-j', 'RETURN'],
     ['-t', 'nat', '-A', CHAIN_OUTPUT, '-j', CHAIN_REDIRECT],
   ];
@@ -58,7 +64,7 @@ export function egressCaptureRules(config: EgressCaptureConfig): EgressCaptureRu
     ['-t', 'filter', '-A', 'OUTPUT', '-p', 'tcp', '-j', CHAIN_OUTPUT],
     ...exempt('filter'),
     ['-t', 'filter', '-A', CHAIN_OUTPUT, '-p', 'tcp', '-j', 'REJECT', '--reject-with', 'tcp-reset'],
-    ...other,
+    ...other([]),
   ];
   return { ipv4, ipv6 };
 }
@@ -86,6 +92,6 @@ function buildScript(config: EgressCaptureConfig): string {
   lines.push('if [ -e /proc/net/if_inet6 ]; then');
   lines.push(...rules.ipv6.map((r) => `  ip6tables -w ${r.map(shellQuote).join(' ')}`));
   lines.push('fi');
-  lines.push(`echo "skillgate-init: outbound TCP captured to 127.0.0.1:${PORTS.egress}, other protocols refused but DNS (uid ${config.sidecarUid} exempt)"`);
+  lines.push(`echo "skillgate-init: outbound TCP captured to 127.0.0.1:${PORTS.egress}, DNS to 127.0.0.1:${PORTS.dns}, other protocols refused (uid ${config.sidecarUid} exempt)"`);
   return `${lines.join('\n')}\n`;
 }

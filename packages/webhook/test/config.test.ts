@@ -20,6 +20,7 @@ describe('parseWebhookConfig', () => {
     [{ allowedExceptions: [{}] }, /allowedExceptions\[0\]\.name/],
     [{ sidecarImag: 'typo' }, /sidecarImag: unknown field/],
     [{ redisUrl: 'localhost:6379' }, /redisUrl: must be a redis:\/\//],
+    [{ excludeOutboundPorts: [5432, 53] }, /excludeOutboundPorts: cannot exclude port 53: DNS .* goes through the sidecar's DNS guard/],
   ])('a bad field fails fast naming the field: %j', (input, message) => {
     expect(() => parseWebhookConfig(input)).toThrow(message);
   });

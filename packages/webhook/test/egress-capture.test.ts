@@ -23,23 +23,32 @@ describe('egressCaptureRules', () => {
     expect(rules.ipv6.map((r) => r.join(' '))).toContain('-t filter -A SKILLGATE_OUTPUT -p tcp -j REJECT --reject-with tcp-reset');
   });
 
-  test('anything but TCP is refused for the app, IPv4 and IPv6, except DNS; the sidecar and loopback are exempt', () => {
-    for (const family of [rules.ipv4, rules.ipv6]) {
-      const other = family.map((r) => r.join(' ')).filter((r) => r.includes('SKILLGATE_OTHER'));
-      expect(other).toEqual([
-        '-t filter -N SKILLGATE_OTHER',
-        '-t filter -A OUTPUT ! -p tcp -j SKILLGATE_OTHER',
-        '-t filter -A SKILLGATE_OTHER -m owner --uid-owner 1337 -j RETURN',
-        '-t filter -A SKILLGATE_OTHER -o lo -j RETURN',
-        '-t filter -A SKILLGATE_OTHER -p udp --dport 53 -j RETURN',
-        '-t filter -A SKILLGATE_OTHER -j REJECT',
-      ]);
-    }
+  test('DNS to any resolver, UDP or TCP, goes to the DNS guard on 15053 (after the exemptions, before the egress redirect)', () => {
+    const udpJump = joined.indexOf('-t nat -A OUTPUT -p udp --dport 53 -j SKILLGATE_OUTPUT');
+    const udp = joined.indexOf('-t nat -A SKILLGATE_OUTPUT -p udp --dport 53 -j REDIRECT --to-ports 15053');
+    const tcp = joined.indexOf('-t nat -A SKILLGATE_OUTPUT -p tcp --dport 53 -j REDIRECT --to-ports 15053');
+    expect(Math.min(udpJump, udp, tcp)).toBeGreaterThanOrEqual(0);
+    expect(udp).toBeGreaterThan(joined.indexOf('-t nat -A SKILLGATE_OUTPUT -o lo -j RETURN'));
+    expect(tcp).toBeLessThan(joined.indexOf('-t nat -A SKILLGATE_OUTPUT -j SKILLGATE_REDIRECT'));
+    // No rule lets the app's DNS leave the pod as it is.
+    expect([...joined, ...rules.ipv6.map((r) => r.join(' '))].filter((r) => r.includes('--dport 53') && r.endsWith('RETURN'))).toEqual([]);
+  });
+
+  test('anything but TCP is refused for the app, IPv4 and IPv6, but DNS redirected to the guard; the sidecar and loopback are exempt', () => {
+    const head = [
+      '-t filter -N SKILLGATE_OTHER',
+      '-t filter -A OUTPUT ! -p tcp -j SKILLGATE_OTHER',
+      '-t filter -A SKILLGATE_OTHER -m owner --uid-owner 1337 -j RETURN',
+      '-t filter -A SKILLGATE_OTHER -o lo -j RETURN',
+    ];
+    const otherOf = (family: string[][]) => family.map((r) => r.join(' ')).filter((r) => r.includes('SKILLGATE_OTHER'));
+    expect(otherOf(rules.ipv4)).toEqual([...head, '-t filter -A SKILLGATE_OTHER -d 127.0.0.1/32 -p udp --dport 15053 -j RETURN', '-t filter -A SKILLGATE_OTHER -j REJECT']);
+    expect(otherOf(rules.ipv6)).toEqual([...head, '-t filter -A SKILLGATE_OTHER -j REJECT']);
   });
 
   test('configured ports are exempt', () => {
-    const r = egressCaptureRules({ sidecarUid: 1000, excludeOutboundPorts: [53] }).ipv4.map((x) => x.join(' '));
-    expect(r).toContain('-t nat -A SKILLGATE_OUTPUT -p tcp --dport 53 -j RETURN');
+    const r = egressCaptureRules({ sidecarUid: 1000, excludeOutboundPorts: [5432] }).ipv4.map((x) => x.join(' '));
+    expect(r).toContain('-t nat -A SKILLGATE_OUTPUT -p tcp --dport 5432 -j RETURN');
     expect(r).toContain('-t nat -A SKILLGATE_OUTPUT -m owner --uid-owner 1000 -j RETURN');
   });
 

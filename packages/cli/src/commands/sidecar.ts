@@ -10,7 +10,7 @@ export const sidecarCommand: Command = {
   summary: 'Run the egress sidecar (container entrypoint)',
   usage: 'sidecar [--config FILE]',
   help: `Listens on 127.0.0.1:15001 (Claude API for the skill), 127.0.0.1:15002 (egress proxy),
-:15021 (/healthz, /readyz) and :15090 (/metrics).
+127.0.0.1:15053 (DNS guard, UDP and TCP), :15021 (/healthz, /readyz) and :15090 (/metrics).
 
 Options:
   --config FILE   JSON or YAML file with the same fields as the environment below
@@ -22,7 +22,10 @@ Environment:
   SKILLGATE_RECORD_DIR              local store directory (default .skillgate/records)
   SKILLGATE_POLICY_FILE             SkillPolicy file for local mode
   SKILLGATE_MASKING_KEY             installation key for masking fingerprints
-  SKILLGATE_EGRESS_ALLOW            extra egress hosts, comma separated
+  SKILLGATE_EGRESS_ALLOW            extra egress hosts, comma separated (also the names the DNS guard
+                                    on 127.0.0.1:15053 resolves, besides the upstream's)
+  SKILLGATE_DNS_RESOLVER            where the DNS guard sends allowed names (IPv4[:port]; default the
+                                    first IPv4 nameserver of /etc/resolv.conf)
   SKILLGATE_LOG_LEVEL               pino level (default info)
   SKILLGATE_IDLE_SETTLE_SECONDS     hand memory back after serving requests and then being quiet this
                                     long (default 300; 0 never; needs --expose-gc, see below)

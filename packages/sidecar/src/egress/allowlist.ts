@@ -25,6 +25,14 @@ export class EgressAllowlist {
     });
   }
 
+  /** Whether some port of this host is allowed (what a DNS name needs: it has no port). */
+  allowsHost(host: string): boolean {
+    for (const r of this.rules) {
+      if (r.wildcard ? host.endsWith(r.host) && host.length > r.host.length : host === r.host) return true;
+    }
+    return false;
+  }
+
   allows(dest: Destination): boolean {
     for (const r of this.rules) {
       if (r.port !== undefined && r.port !== dest.port) continue;

@@ -18,7 +18,7 @@ export async function startThroughSidecar(): Promise<ThroughSidecar> {
   const sidecar = await startSidecar({
     upstreamUrl: fake.url,
     upstreamApiKey: UPSTREAM_KEY,
-    listen: { claude: 0, egress: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
+    listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
   }, { logger: createLogger('silent') });
   return {
     fake,
