@@ -10,7 +10,8 @@
 //    (so RBAC applies), becomes the Lease holder and completes one pass of every loop — SkillLock
 //    status and counters, owner records from skill pods, approvals, SkillPolicy status, webhook
 //    certificates and caBundle, sidecar RoleBindings — serves a token exchange (TokenReview, pod,
-//    upstream Secret), and logs no 403, at debug level, from start to a clean stop.
+//    upstream Secret), creates its signing-key Secret, and logs no 403, at debug level, from start
+//    to a clean stop.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -75,7 +76,7 @@ const G = 'skillgate.dev';
 const needs = (verb, resource, extra = {}) => ({ verb, resource, ...extra });
 const CLIENT_CALLS = {
   // core/v1
-  readNamespacedSecret: [needs('get', 'secrets', { ns: 'release', name: `${FULLNAME}-upstream` }), needs('get', 'secrets', { ns: 'release', name: `${FULLNAME}-webhook-tls` }), needs('get', 'secrets', { ns: 'release', name: `${FULLNAME}-webhook-tls-ca` })],
+  readNamespacedSecret: [needs('get', 'secrets', { ns: 'release', name: `${FULLNAME}-upstream` }), needs('get', 'secrets', { ns: 'release', name: `${FULLNAME}-signing-key` }), needs('get', 'secrets', { ns: 'release', name: `${FULLNAME}-webhook-tls` }), needs('get', 'secrets', { ns: 'release', name: `${FULLNAME}-webhook-tls-ca` })],
   createNamespacedSecret: [needs('create', 'secrets', { ns: 'release' })],
   replaceNamespacedSecret: [needs('update', 'secrets', { ns: 'release', name: `${FULLNAME}-webhook-tls` }), needs('update', 'secrets', { ns: 'release', name: `${FULLNAME}-webhook-tls-ca` })],
   listNamespacedConfigMap: [needs('list', 'configmaps', { ns: 'release' })],
@@ -373,6 +374,13 @@ describe("the chart's controller RBAC", () => {
     expect([res.status, body.error_description]).toEqual([200, undefined]);
     expect(body.access_token).toEqual(expect.any(String));
     expect(body.upstream_credential).toMatchObject({ type: 'api_key', value: API_KEY });
+
+    // The signing key: created by this (first) replica in the chart's Secret, and what the JWKS serves.
+    const keySecret = await must(cp.request('GET', `/api/v1/namespaces/${NS}/secrets/${FULLNAME}-signing-key`), 'signing key Secret');
+    expect(keySecret.metadata.labels['app.kubernetes.io/managed-by']).toBe('skillgate-controller');
+    expect(Buffer.from(keySecret.data['signing-key.pem'], 'base64').toString()).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    const jwks = await (await fetch(`${controller.url}/.well-known/jwks.json`)).json();
+    expect(controller.lines.some((l) => l.includes('signing key created in its Secret') && l.includes(jwks.keys[0].kid))).toBe(true);
 
     expect(forbidden()).toEqual([]);
 

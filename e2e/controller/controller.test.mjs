@@ -188,6 +188,39 @@ describe('offboarding through SCIM with live sidecar processes', () => {
   }, 60_000);
 });
 
+describe('the signing key', () => {
+  test('is kept in a Secret the first replica created: another replica, and a restarted one, serve the same JWKS', async () => {
+    const jwksOf = async (c) => (await fetch(`${c.url}/.well-known/jwks.json`)).json();
+    const first = await jwksOf(h.controller);
+    const secret = await h.cp.request('GET', `/api/v1/namespaces/${h.sgNs}/secrets/signing-key`);
+    expect(secret.status).toBe(200);
+    expect(secret.body.metadata.labels['app.kubernetes.io/managed-by']).toBe('skillgate-controller');
+    const second = await h.startReplica({ identity: `replica-key-${h.runId}` });
+    try {
+      expect(await jwksOf(second)).toEqual(first);
+    } finally {
+      await second.close();
+    }
+    const again = await h.startReplica({ identity: `replica-key-again-${h.runId}` });
+    try {
+      expect(await jwksOf(again)).toEqual(first);
+    } finally {
+      await again.close();
+    }
+  });
+
+  test('two replicas starting at once with no Secret yet agree on one key', async () => {
+    const [a, b] = await Promise.all(['a', 'b'].map((n) => h.startReplica({ identity: `replica-race-${n}-${h.runId}`, signingKeySecret: 'race-signing-key' })));
+    try {
+      const [ja, jb] = [await (await fetch(`${a.url}/.well-known/jwks.json`)).json(), await (await fetch(`${b.url}/.well-known/jwks.json`)).json()];
+      expect(ja).toEqual(jb);
+      expect(ja.keys[0].kid).not.toBe((await (await fetch(`${h.controller.url}/.well-known/jwks.json`)).json()).keys[0].kid);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
+
 describe('the record trust anchor', () => {
   test('a sidecar\'s checkpoints carry the controller\'s endorsement of its key, and its session verifies against the controller JWKS alone', async () => {
     const owner = `anchored${h.domain}`;

@@ -86,10 +86,12 @@ export async function setup({ heartbeatMs = 1000, logLevel = process.env.SKILLGA
   const hooks = new Proxy({}, { get: (_t, name) => (e) => events.push({ name, ...e }) });
   const controllers = new Set();
   /** Starts a controller replica (the first one is `controller`); same Lease, Redis prefix, namespace. */
-  async function startReplica({ identity, events: replicaHooks = hooks, leaseDurationSeconds = 2, retryPeriodMs = 200, approvals } = {}) {
+  async function startReplica({ identity, events: replicaHooks = hooks, leaseDurationSeconds = 2, retryPeriodMs = 200, approvals, signingKeySecret = 'signing-key' } = {}) {
     const c = await startController({
       listen: '127.0.0.1:0', redisUrl: REDIS_URL, redisPrefix: prefix, namespace: sgNs, kubeconfig: cp.kubeconfigPath,
       scimTokenFile: scimFile, upstreamSecret: { namespace: sgNs, name: 'upstream', key: 'api-key' }, heartbeatMs, logLevel, lockStatsIntervalMs,
+      // As the chart runs them: the replicas share one signing key, kept in a Secret the first creates.
+      signingKeySecret: { namespace: sgNs, name: signingKeySecret },
       leaderElection: { leaseDurationSeconds, retryPeriodMs, ...(identity ? { identity } : {}) }, ...(approvals ? { approvals } : {}),
     }, { events: replicaHooks });
     controllers.add(c);

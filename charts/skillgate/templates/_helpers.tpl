@@ -101,3 +101,12 @@ controller.tls.caPem, else `ca.crt` of controller.tls.existingSecret read at ins
     "sidecarLogLevel" .Values.injection.sidecarLogLevel
   | toYaml }}
 {{- end -}}
+
+{{/*
+The Secret the controller keeps its signing key in when controller.signingKey.existingSecret is
+empty: created by the first replica with a new key, then shared by all (not managed by Helm: it
+outlives an uninstall, so records endorsed before stay verifiable after a reinstall).
+*/}}
+{{- define "skillgate.signingKeySecret" -}}
+{{ include "skillgate.fullname" . }}-signing-key
+{{- end -}}

@@ -17,8 +17,13 @@ export interface ControllerConfig {
   kubeconfig?: string;
   /** File holding the SCIM bearer secret (re-read on change); absent disables SCIM. */
   scimTokenFile?: string;
-  /** PKCS#8 PEM of the ES256 signing key; absent = an ephemeral key (tokens die with the process). */
+  /** PKCS#8 PEM of the ES256 signing key (an operator's Secret, mounted). */
   signingKeyFile?: string;
+  /**
+   * Without a file: the Secret the key is kept in, created by the first replica (signing-key.ts).
+   * Neither: an ephemeral key (tokens and endorsements die with the process).
+   */
+  signingKeySecret?: { namespace: string; name: string };
   issuer: string;
   tokenTtlSeconds: number;
   /** Secret holding the upstream API key the sidecars receive. */
@@ -117,6 +122,7 @@ export function resolveControllerConfig(input: ControllerConfigInput): Controlle
     ...(input.kubeconfig ? { kubeconfig: input.kubeconfig } : {}),
     ...(input.scimTokenFile ? { scimTokenFile: input.scimTokenFile } : {}),
     ...(input.signingKeyFile ? { signingKeyFile: input.signingKeyFile } : {}),
+    ...(input.signingKeySecret && !input.signingKeyFile ? { signingKeySecret: input.signingKeySecret } : {}),
     issuer: input.issuer ?? 'https://skillgate-controller.skillgate.svc',
     tokenTtlSeconds: ttl,
     ...(input.upstreamSecret ? { upstreamSecret: input.upstreamSecret } : {}),
@@ -137,6 +143,15 @@ export function resolveControllerConfig(input: ControllerConfigInput): Controlle
     },
     lockStatsIntervalMs: statsMs,
   };
+}
+
+/** Parse `name` or `namespace/name` (a Kubernetes object name: DNS subdomain). */
+export function parseObjectRef(field: string, v: string, defaultNamespace: string): { namespace: string; name: string } {
+  const parts = v.split('/');
+  const ok = (s: string | undefined): s is string => !!s && /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(s);
+  if (parts.length === 1 && ok(parts[0])) return { namespace: defaultNamespace, name: parts[0] };
+  if (parts.length === 2 && ok(parts[0]) && ok(parts[1])) return { namespace: parts[0], name: parts[1] };
+  throw new ControllerConfigError(field, `expected name or namespace/name (lower-case DNS names), got ${JSON.stringify(v)}`);
 }
 
 /** Parse `name`, `name/key` or `namespace/name/key`. */
@@ -169,6 +184,7 @@ export function controllerConfigFromEnv(env: NodeJS.ProcessEnv): ControllerConfi
     namespace,
     ...(env.SKILLGATE_SCIM_TOKEN_FILE ? { scimTokenFile: env.SKILLGATE_SCIM_TOKEN_FILE } : {}),
     ...(env.SKILLGATE_SIGNING_KEY_FILE ? { signingKeyFile: env.SKILLGATE_SIGNING_KEY_FILE } : {}),
+    ...(env.SKILLGATE_SIGNING_KEY_SECRET ? { signingKeySecret: parseObjectRef('signingKeySecret', env.SKILLGATE_SIGNING_KEY_SECRET, namespace) } : {}),
     ...(env.SKILLGATE_ISSUER ? { issuer: env.SKILLGATE_ISSUER } : {}),
     ...(ttl !== undefined ? { tokenTtlSeconds: ttl } : {}),
     ...(env.SKILLGATE_UPSTREAM_SECRET ? { upstreamSecret: parseSecretRef(env.SKILLGATE_UPSTREAM_SECRET, namespace) } : {}),

@@ -6,7 +6,8 @@
 // in order and stop in reverse; leader loops are rebuilt each time this replica wins the Lease.
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { LockFeedPublisher, RecordKeyEndorser, WorkloadTokenIssuer, generateSigningKey, signingKeyFromPem } from '@skillgate/identity';
+import { LockFeedPublisher, RecordKeyEndorser, WorkloadTokenIssuer } from '@skillgate/identity';
+import { loadSigningKey } from './signing-key.js';
 import { resolveControllerConfig, type ControllerConfig, type ControllerConfigInput } from './config.js';
 import { createLogger, feedLog, type Logger } from './log.js';
 import { ControllerMetrics } from './metrics.js';
@@ -85,8 +86,7 @@ export async function startController(input: ControllerConfigInput | ControllerC
   const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, retryStrategy: (n) => Math.min(50 * 2 ** Math.min(n, 5), 1000) });
   redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis connection error'));
 
-  const key = config.signingKeyFile ? await signingKeyFromPem(readFileSync(config.signingKeyFile, 'utf8')) : await generateSigningKey();
-  if (!config.signingKeyFile) log.warn('no signing key file configured: using an ephemeral key (tokens stop verifying after a restart, and replicas do not share it)');
+  const key = await loadSigningKey(config, kube, log);
   const issuer = new WorkloadTokenIssuer(key, config.issuer, clock);
   const issued: IssuedTokenIndex = new RedisIssuedTokens(redis, config.redisPrefix);
   let leading = false;

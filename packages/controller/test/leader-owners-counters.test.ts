@@ -1,9 +1,13 @@
 // Pure parts of the controller's newer loops (skill pods, SkillLock counters, configuration) and the
 // issued-token index on real Redis (unique key prefix per run, removed afterwards).
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { SkillLock } from '@skillgate/api';
 import { RedisIssuedTokens, controllerConfigFromEnv, resolveControllerConfig, skillPodOf, statsPatch, lockStatsKey } from '../src/index.js';
+import { newSigningKeyPem } from '../src/signing-key.js';
 
 describe('skill pods declare their owner', () => {
   const pod = (annotations: Record<string, string>) => ({ metadata: { name: 'p', namespace: 'ns', labels: { 'skillgate.dev/skill': 's' }, annotations } });
@@ -51,6 +55,18 @@ describe('controller configuration', () => {
     expect(() => resolveControllerConfig({ ...base, approvals: { webhookUrl: 'ftp://x' } })).toThrow(/approvals\.webhookUrl/);
     expect(() => resolveControllerConfig({ ...base, leaderElection: { leaseDurationSeconds: 0 } })).toThrow(/leaseDurationSeconds/);
     expect(() => controllerConfigFromEnv({ SKILLGATE_LEADER_ELECTION: 'maybe' })).toThrow(/SKILLGATE_LEADER_ELECTION/);
+    expect(() => controllerConfigFromEnv({ SKILLGATE_SIGNING_KEY_SECRET: 'a/b/c' })).toThrow(/signingKeySecret: expected name or namespace\/name/);
+    expect(() => controllerConfigFromEnv({ SKILLGATE_SIGNING_KEY_SECRET: 'Signing_Key' })).toThrow(/signingKeySecret/);
+  });
+  test('the signing key Secret defaults to the controller\'s namespace, and a mounted key file wins over it', () => {
+    const env = { REDIS_URL: 'redis://127.0.0.1:6379', POD_NAMESPACE: 'skillgate-system', SKILLGATE_SIGNING_KEY_SECRET: 'sg-skillgate-signing-key' };
+    expect(resolveControllerConfig(controllerConfigFromEnv(env)).signingKeySecret).toEqual({ namespace: 'skillgate-system', name: 'sg-skillgate-signing-key' });
+    expect(resolveControllerConfig(controllerConfigFromEnv({ ...env, SKILLGATE_SIGNING_KEY_SECRET: 'keys/signing' })).signingKeySecret).toEqual({ namespace: 'keys', name: 'signing' });
+    const file = join(mkdtempSync(join(tmpdir(), 'sg-key-')), 'signing-key.pem');
+    writeFileSync(file, newSigningKeyPem());
+    const both = resolveControllerConfig(controllerConfigFromEnv({ ...env, SKILLGATE_SIGNING_KEY_FILE: file }));
+    expect(both.signingKeyFile).toBe(file);
+    expect(both.signingKeySecret).toBeUndefined();
   });
 });
 

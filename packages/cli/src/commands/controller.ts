@@ -32,8 +32,11 @@ Environment (flags override):
                                        upstream Secret (default POD_NAMESPACE, else skillgate)
   KUBECONFIG                           kubeconfig outside a cluster (in cluster: the pod's account)
   SKILLGATE_SCIM_TOKEN_FILE            bearer secret the IdP presents to SCIM (absent = SCIM off)
-  SKILLGATE_SIGNING_KEY_FILE           PKCS#8 PEM ES256 key for workload tokens (absent = ephemeral;
-                                       replicas must share one)
+  SKILLGATE_SIGNING_KEY_FILE           PKCS#8 PEM ES256 key for workload tokens and record-key
+                                       endorsements (its JWKS verifies session records)
+  SKILLGATE_SIGNING_KEY_SECRET         [NS/]NAME of a Secret to keep that key in instead, created with
+                                       a new key by the first replica (the chart's default); neither:
+                                       an ephemeral key per process
   SKILLGATE_ISSUER                     iss of workload tokens
   SKILLGATE_TOKEN_TTL_SECONDS          workload token lifetime (default 600, max 3600)
   SKILLGATE_UPSTREAM_SECRET            [NS/]NAME[/KEY] of the Secret with the upstream API key
