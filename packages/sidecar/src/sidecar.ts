@@ -1,7 +1,7 @@
 // Assembles a sidecar: config → context (logger, metrics, ports) → the listeners (Claude API,
-// egress proxy, DNS guard, health, metrics). The ports
-// default to local implementations; the cluster wiring (controller tokens, Redis locks and records,
-// SkillPolicy feed) passes its own.
+// egress proxy, DNS guard, health, metrics). The ports default to local implementations; the
+// cluster wiring (controller tokens, Redis locks and records, SkillPolicy feed) passes its own.
+import { readFileSync } from 'node:fs';
 import { http } from './node-http.js';
 import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -19,7 +19,6 @@ import { claudeHandler, createClaudeServer } from './claude-server.js';
 import { createEgressServer } from './egress/proxy.js';
 import { EgressAllowlist, parseAuthority } from './egress/allowlist.js';
 import { DnsGuard, parseResolvConf, type Resolver } from './egress/dns.js';
-import { readFileSync } from 'node:fs';
 import { createHealthServer, createMetricsServer } from './admin-server.js';
 import { keepTickObjectShape } from './tick-shape.js';
 

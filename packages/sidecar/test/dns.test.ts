@@ -192,6 +192,47 @@ describe('the DNS guard in a sidecar', () => {
     }
   });
 
+  test('a resolver that misbehaves (another id first, two answers, an empty TCP frame) costs a query at worst, never the guard', async () => {
+    const rude = dgram.createSocket('udp4');
+    rude.on('message', (msg, from) => {
+      const good = Buffer.from(msg);
+      good.writeUInt16BE(0x8180, 2);
+      const wrongId = Buffer.from(good);
+      wrongId.writeUInt16BE(msg.readUInt16BE(0) ^ 0xffff, 0);
+      for (const out of [wrongId, good, good]) rude.send(out, from.port, from.address);
+    });
+    await new Promise<void>((r) => rude.bind(0, '127.0.0.1', r));
+    const port = rude.address().port;
+    const rudeTcp = net.createServer((sock) => sock.once('data', () => sock.end(Buffer.from([0, 0]))));
+    await new Promise<void>((r) => rudeTcp.listen(port, '127.0.0.1', r));
+    const guarded = await startSidecar({
+      upstreamUrl: 'https://api.anthropic.com', upstreamApiKey: 'k', dnsResolver: `127.0.0.1:${port}`,
+      listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' }, logLevel: 'silent',
+    }, { egressAllowHosts: () => ['api.github.com'] });
+    try {
+      const sock = dgram.createSocket('udp4');
+      const answers: Buffer[] = [];
+      sock.on('message', (m) => answers.push(m));
+      sock.send(query('api.github.com', 1, 0x7777), guarded.dnsPort, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 200));
+      sock.close();
+      expect(answers.map((a) => a.readUInt16BE(0))).toEqual([0x7777]);
+      const viaTcp = await new Promise<Buffer>((resolve, reject) => {
+        const q = query('api.github.com', 1, 0x7878);
+        const len = Buffer.alloc(2);
+        len.writeUInt16BE(q.length);
+        const c = net.connect(guarded.dnsPort, '127.0.0.1', () => c.write(Buffer.concat([len, q])));
+        c.on('data', (d: Buffer) => { c.destroy(); resolve(d.subarray(2)); });
+        c.on('error', reject);
+      });
+      expect([viaTcp.readUInt16BE(0), viaTcp.readUInt16BE(2) & 0xf]).toEqual([0x7878, RCODE.servFail]);
+    } finally {
+      await guarded.close();
+      rude.close();
+      await new Promise((r) => rudeTcp.close(r));
+    }
+  });
+
   test('a resolver given in the environment must be an IPv4 address', async () => {
     await expect(startSidecar({ upstreamUrl: 'http://127.0.0.1:1', upstreamApiKey: 'k', dnsResolver: 'kube-dns.kube-system' }))
       .rejects.toThrow(/dnsResolver: must be an IPv4 address with an optional port \(SKILLGATE_DNS_RESOLVER/);

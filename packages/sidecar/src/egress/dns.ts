@@ -60,10 +60,13 @@ export class DnsGuard {
   private readonly udp = dgram.createSocket('udp4');
   private readonly tcp: net.Server;
   private inFlight = 0;
+  private closed = false;
+  /** Forwards waiting on the resolver: ended by close(), so they hold no shutdown up. */
+  private readonly forwards = new Set<() => void>();
 
   constructor(private readonly ctx: SidecarContext, private readonly opts: DnsGuardOptions) {
     this.udp.on('message', (msg, from) => {
-      void this.answer(msg, 'udp').then((out) => { if (out) this.udp.send(out, from.port, from.address); });
+      void this.answer(msg, 'udp').then((out) => { if (out && !this.closed) this.udp.send(out, from.port, from.address); });
     });
     this.udp.on('error', (err) => ctx.log.warn({ err: err.message }, 'DNS guard (UDP) error'));
     // Half-open: a client may send its queries and shut its side before the answers are back.
@@ -85,6 +88,8 @@ export class DnsGuard {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    for (const end of this.forwards) end();
     await Promise.all([
       new Promise<void>((r) => { try { this.udp.close(() => r()); } catch { r(); } }),
       new Promise<void>((r) => this.tcp.close(() => r())),
@@ -128,12 +133,18 @@ export class DnsGuard {
     return new Promise((resolve, reject) => {
       const socket = dgram.createSocket('udp4');
       const timer = setTimeout(() => done(new Error('resolver timed out')), this.opts.timeoutMs ?? 5000);
+      let settled = false;
       const done = (err: Error | undefined, answer?: Buffer): void => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
+        this.forwards.delete(end);
         socket.close();
         if (err) reject(err);
         else resolve(answer!);
       };
+      const end = (): void => done(new Error('the DNS guard closed'));
+      this.forwards.add(end);
       socket.on('message', (answer, from) => {
         // Only the resolver's answer to this query (same id) counts.
         if (from.address === resolver.host && from.port === resolver.port && answer.length >= 2 && answer.readUInt16BE(0) === msg.readUInt16BE(0)) done(undefined, answer);
@@ -146,10 +157,19 @@ export class DnsGuard {
   private forwardTcp(msg: Buffer, resolver: Resolver): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       const socket = net.connect(resolver.port, resolver.host);
+      const end = (): void => { socket.destroy(new Error('the DNS guard closed')); };
+      this.forwards.add(end);
+      socket.on('close', () => this.forwards.delete(end));
       socket.setTimeout(this.opts.timeoutMs ?? 5000, () => socket.destroy(new Error('resolver timed out')));
       const frames = new FrameReader();
       socket.on('data', (chunk: Buffer) => {
-        const answer = frames.push(chunk)[0];
+        let answer: Buffer | undefined;
+        try {
+          answer = frames.push(chunk)[0];
+        } catch (err) {
+          socket.destroy(err as Error);
+          return;
+        }
         if (answer) {
           socket.end();
           resolve(answer);
