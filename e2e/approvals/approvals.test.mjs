@@ -269,7 +269,8 @@ async function startLinkController() {
   controller = await startController({
     listen: '127.0.0.1:0', redisUrl: 'redis://127.0.0.1:6379', redisPrefix: `${PREFIX}ctl:`, namespace: SYS, kubeconfig,
     logLevel: process.env.SKILLGATE_E2E_LOG ?? 'silent', leaderElection: { enabled: false },
-    approvals: { webhookUrl: `http://127.0.0.1:${receiver.address().port}/hooks/T1`, linkBaseUrl: 'https://skillgate.example.com', linkSecretFile },
+    // As the chart runs it: the links on a listener of their own, for the authenticating proxy.
+    approvals: { webhookUrl: `http://127.0.0.1:${receiver.address().port}/hooks/T1`, linkBaseUrl: 'https://skillgate.example.com', linkSecretFile, listen: { host: '127.0.0.1', port: 0 } },
   }, { reconcilers: [approvalsLoop] });
 }
 
@@ -293,9 +294,9 @@ function notifiedLinks(name, ms = 10_000) {
 }
 
 /** Follows a notification link on the running controller, as the authenticating proxy in front of it would forward it. */
-function followLink(link, headers, reason = 'checked the export scope') {
+function followLink(link, headers, reason = 'checked the export scope', base = controller.approvalsUrl) {
   const u = new URL(link);
-  return fetch(`${controller.url}${u.pathname}${u.search}`, {
+  return fetch(`${base}${u.pathname}${u.search}`, {
     method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams({ reason }).toString(),
   });
 }
@@ -519,6 +520,11 @@ describe('signed approve/deny links followed on the running controller', () => {
       expect(r.status).toBe(403);
       expect(await r.text()).toMatch(/signature is invalid|another approval or action/);
     }
+    // The genuine link posted to the controller's main listener (the one every sidecar reaches for
+    // the token exchange, not the proxy's) is not served there: nothing to forge an identity header on.
+    const direct = await followLink(links.Approve, { 'x-forwarded-user': 'bob@example.com' }, 'posted past the proxy', controller.url);
+    expect(direct.status).toBe(404);
+    expect(await direct.json()).toMatchObject({ error_description: expect.stringContaining('served on the approvals listener (SKILLGATE_APPROVAL_LISTEN)') });
     // The skill's owner cannot use the link either.
     const self = await followLink(links.Approve, { 'x-forwarded-user': OWNER });
     expect(self.status).toBe(409);

@@ -46,7 +46,8 @@ const ALL_OPTIONS = [
   'controller.tls.existingSecret=ctl-tls', 'controller.signingKey.existingSecret=ctl-signing', 'controller.scim.enabled=true',
   'controller.scim.existingSecret=ctl-scim', 'controller.approvals.notifyUrl=https://hooks.example.invalid/x',
   'controller.approvals.publicUrl=https://skillgate.example.invalid', 'controller.approvals.linkSecret.existingSecret=ctl-links',
-  'controller.approvals.userHeader=x-auth-user', 'upstream.apiKey=sk-ant-not-real',
+  'controller.approvals.userHeader=x-auth-user', 'controller.approvals.proxyFrom[0].namespaceSelector.matchLabels.team=auth',
+  'upstream.apiKey=sk-ant-not-real',
   'injection.allowedExceptions[0].name=database', 'injection.excludeOutboundPorts[0]=5432',
 ].flatMap((s) => ['--set', s]).concat(['--set-file', `controller.tls.caPem=${CA_FILE}`]);
 
@@ -131,6 +132,23 @@ describe('the Helm chart', () => {
 
   test('a controller CA without HTTPS for the controller is refused at render time, saying what is missing', async () => {
     await expect(render(['--set-file', `controller.tls.caPem=${CA_FILE}`])).rejects.toThrow(/controller\.tls\.caPem needs controller\.tls\.existingSecret/);
+  });
+
+  test('signed approval links get a port of their own that the NetworkPolicy opens to the authenticating proxy only', async () => {
+    const links = ['--set', 'controller.approvals.publicUrl=https://skillgate.example.invalid', '--set', 'controller.approvals.linkSecret.existingSecret=ctl-links'];
+    await expect(render(links)).rejects.toThrow(/controller\.approvals\.publicUrl needs controller\.approvals\.proxyFrom/);
+    const objects = await render([...links, '--set', 'controller.approvals.proxyFrom[0].namespaceSelector.matchLabels.team=auth']);
+    const policy = find(objects, 'NetworkPolicy', '');
+    expect(policy.spec.ingress).toEqual([
+      { ports: [{ port: 9443, protocol: 'TCP' }, { port: 8443, protocol: 'TCP' }, { port: 9090, protocol: 'TCP' }] },
+      { from: [{ namespaceSelector: { matchLabels: { team: 'auth' } } }], ports: [{ port: 8444, protocol: 'TCP' }] },
+    ]);
+    const controller = find(objects, 'Deployment', '-controller').spec.template.spec.containers[0];
+    expect(controller.env).toContainEqual({ name: 'SKILLGATE_APPROVAL_LISTEN', value: '0.0.0.0:8444' });
+    expect(controller.ports).toContainEqual({ name: 'approvals', containerPort: 8444 });
+    expect(find(objects, 'Service', '-controller').spec.ports).toContainEqual({ name: 'approvals', port: 8444, targetPort: 'approvals' });
+    // Without links: no such port anywhere.
+    expect(JSON.stringify(await render())).not.toContain('8444');
   });
 
   test.each([

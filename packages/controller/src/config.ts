@@ -40,6 +40,12 @@ export interface ControllerConfig {
     linkSecretFile?: string;
     /** Header carrying the approver set by the authenticating proxy (default x-forwarded-user). */
     userHeader: string;
+    /**
+     * A listener of their own for the signed links (SKILLGATE_APPROVAL_LISTEN, e.g. 0.0.0.0:8444),
+     * so that only the authenticating proxy is let reach them (the chart's NetworkPolicy) while the
+     * token exchange stays open to every sidecar. Absent: the links are served on `listen`.
+     */
+    listen?: { host: string; port: number };
   };
   /** One leader (Lease) runs the publishers and status loops; every replica serves /token and SCIM. */
   leaderElection: {
@@ -78,11 +84,11 @@ function httpUrl(field: string, v: string): string {
   return v;
 }
 
-export function parseListen(v: string): { host: string; port: number } {
+export function parseListen(v: string, field = 'listen'): { host: string; port: number } {
   const m = /^(.*):(\d+)$/.exec(v);
   const host = m ? (m[1] || '0.0.0.0').replace(/^\[(.*)\]$/, '$1') : '0.0.0.0';
   const port = Number(m ? m[2] : v);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ControllerConfigError('listen', `not host:port: ${v}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ControllerConfigError(field, `not host:port: ${v}`);
   return { host, port };
 }
 
@@ -96,6 +102,7 @@ export function resolveControllerConfig(input: ControllerConfigInput): Controlle
   const ap = input.approvals ?? {};
   if (ap.webhookUrl) httpUrl('approvals.webhookUrl', ap.webhookUrl);
   if (ap.linkBaseUrl) httpUrl('approvals.linkBaseUrl', ap.linkBaseUrl);
+  if (ap.listen && !ap.linkBaseUrl) throw new ControllerConfigError('approvals.listen', 'a listener for approval links needs the links (SKILLGATE_APPROVAL_LINK_BASE_URL and SKILLGATE_APPROVAL_LINK_SECRET_FILE)');
   if (!!ap.linkBaseUrl !== !!ap.linkSecretFile) throw new ControllerConfigError('approvals', 'SKILLGATE_APPROVAL_LINK_BASE_URL and SKILLGATE_APPROVAL_LINK_SECRET_FILE go together (signed links need both)');
   const le = input.leaderElection ?? {};
   const duration = le.leaseDurationSeconds ?? 15;
@@ -133,6 +140,7 @@ export function resolveControllerConfig(input: ControllerConfigInput): Controlle
       ...(ap.linkBaseUrl ? { linkBaseUrl: ap.linkBaseUrl } : {}),
       ...(ap.linkSecretFile ? { linkSecretFile: ap.linkSecretFile } : {}),
       userHeader: (ap.userHeader ?? 'x-forwarded-user').toLowerCase(),
+      ...(ap.listen ? { listen: ap.listen } : {}),
     },
     leaderElection: {
       enabled: le.enabled ?? true,
@@ -195,6 +203,7 @@ export function controllerConfigFromEnv(env: NodeJS.ProcessEnv): ControllerConfi
       ...(env.SKILLGATE_APPROVAL_LINK_BASE_URL ? { linkBaseUrl: env.SKILLGATE_APPROVAL_LINK_BASE_URL } : {}),
       ...(env.SKILLGATE_APPROVAL_LINK_SECRET_FILE ? { linkSecretFile: env.SKILLGATE_APPROVAL_LINK_SECRET_FILE } : {}),
       ...(env.SKILLGATE_APPROVAL_USER_HEADER ? { userHeader: env.SKILLGATE_APPROVAL_USER_HEADER } : {}),
+      ...(env.SKILLGATE_APPROVAL_LISTEN ? { listen: parseListen(env.SKILLGATE_APPROVAL_LISTEN, 'approvals.listen') } : {}),
     },
     leaderElection: {
       ...(elect !== undefined ? { enabled: /^(true|on|1)$/i.test(elect) } : {}),

@@ -30,7 +30,7 @@ import { KubePodSource, KubeTokenReviewer, type PodSource, type TokenReviewer } 
 import { SecretCredentialProvider, noCredential, type UpstreamCredentialProvider } from './credentials.js';
 import { approvalLinkRoutes, recordDecision, DecisionRefused } from './approvals/index.js';
 import { standardLoops, type LoopFactory } from './loops.js';
-import { createControllerServer, listen } from './server.js';
+import { approvalsElsewhere, createApprovalServer, createControllerServer, listen } from './server.js';
 import type { Server } from 'node:http';
 import type { SkillIdentity } from '@skillgate/api';
 
@@ -69,6 +69,8 @@ export interface ControllerOptions {
 
 export interface Controller {
   url: string;
+  /** The approval links' own listener, when configured (approvals.listen). */
+  approvalsUrl?: string;
   context: ControllerContext;
   issuer: WorkloadTokenIssuer;
   lifecycle: OwnerLifecycle;
@@ -203,11 +205,14 @@ export async function startController(input: ControllerConfigInput | ControllerC
   };
   const started: Reconciler[] = [];
   let server: Server | undefined;
+  let approvalServer: Server | undefined;
   let announcing = false;
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => (closing ??= shutdown());
   const shutdown = async (): Promise<void> => {
-    if (server) await new Promise<void>((r) => { server!.closeAllConnections(); server!.close(() => r()); });
+    for (const s of [server, approvalServer]) {
+      if (s) await new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()); });
+    }
     if (elector) await elector.stop();
     else if (leading) await stopLeading();
     for (const r of started.reverse()) await r.stop().catch((err: Error) => log.warn({ err: err.message, loop: r.name }, 'stop failed'));
@@ -241,16 +246,22 @@ export async function startController(input: ControllerConfigInput | ControllerC
         },
       })
       : undefined;
+    const ownListener = decide && config.approvals.listen;
     server = createControllerServer({
       exchange, issuer, metrics, log, events,
       scim: scimHandler({ store, lifecycle, bearerSecret, log: log.child({ endpoint: 'scim' }), metrics }),
       readiness: () => [...everyReplica, ...leaderLoops].flatMap((r) => r.readiness?.() ?? []),
-      ...(decide ? { routes: [decide] } : {}),
+      ...(decide ? { routes: [ownListener ? approvalsElsewhere : decide] } : {}),
       ...(config.tls ? { tls: config.tls } : {}),
     });
     const url = await listen(server, config.listen.host, config.listen.port);
-    log.info({ url, namespace: config.namespace, issuer: config.issuer, leaderElection: config.leaderElection.enabled }, 'controller listening');
-    return { url, context, issuer, lifecycle, isLeader: () => leading, close };
+    let approvalsUrl: string | undefined;
+    if (decide && ownListener) {
+      approvalServer = createApprovalServer({ routes: [decide], ...(config.tls ? { tls: config.tls } : {}) });
+      approvalsUrl = await listen(approvalServer, ownListener.host, ownListener.port);
+    }
+    log.info({ url, ...(approvalsUrl ? { approvals: approvalsUrl } : {}), namespace: config.namespace, issuer: config.issuer, leaderElection: config.leaderElection.enabled }, 'controller listening');
+    return { url, ...(approvalsUrl ? { approvalsUrl } : {}), context, issuer, lifecycle, isLeader: () => leading, close };
   } catch (err) {
     await close();
     throw err;

@@ -1,7 +1,8 @@
 // The controller's HTTP(S) surface: POST /token (RFC 8693 token exchange), /scim/v2/Users (SCIM),
 // /.well-known/jwks.json (workload token verification keys), /metrics, /healthz, /readyz, plus
-// routes plugged in by other concepts (signed approval links under /approvals/). Routing
-// only; each endpoint's logic lives with its concept. Never logs a token or a credential.
+// routes plugged in by other concepts (signed approval links under /approvals/), which may instead
+// get a listener of their own (createApprovalServer). Routing only; each endpoint's logic lives with
+// its concept. Never logs a token or a credential.
 import http from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
@@ -89,6 +90,32 @@ async function tokenEndpoint(deps: ServerDeps, req: http.IncomingMessage, res: h
   } finally {
     end();
   }
+}
+
+/**
+ * The listener for signed approval links alone (SKILLGATE_APPROVAL_LISTEN): what the authenticating
+ * proxy reaches, and nothing else; /healthz for its probes.
+ */
+export function createApprovalServer(deps: {
+  routes: Array<(req: http.IncomingMessage, res: http.ServerResponse) => boolean>;
+  tls?: { certFile: string; keyFile: string };
+}): http.Server {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const path = new URL(req.url ?? '/', 'http://controller').pathname;
+    if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (deps.routes.some((route) => route(req, res))) return;
+    sendJson(res, 404, { error: 'not_found', error_description: `no endpoint at ${path}: this listener serves signed approval links only` });
+  };
+  return deps.tls
+    ? https.createServer({ cert: readFileSync(deps.tls.certFile), key: readFileSync(deps.tls.keyFile) }, handler)
+    : http.createServer(handler);
+}
+
+/** On the main listener when links have their own: say where they are instead of serving them. */
+export function approvalsElsewhere(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+  if (!(req.url ?? '').startsWith('/approvals/')) return false;
+  sendJson(res, 404, { error: 'not_found', error_description: 'approval links are served on the approvals listener (SKILLGATE_APPROVAL_LISTEN), through the authenticating proxy' });
+  return true;
 }
 
 export function listen(server: http.Server, host: string, port: number): Promise<string> {

@@ -57,6 +57,12 @@ describe('controller configuration', () => {
     expect(() => controllerConfigFromEnv({ SKILLGATE_LEADER_ELECTION: 'maybe' })).toThrow(/SKILLGATE_LEADER_ELECTION/);
     expect(() => controllerConfigFromEnv({ SKILLGATE_SIGNING_KEY_SECRET: 'a/b/c' })).toThrow(/signingKeySecret: expected name or namespace\/name/);
     expect(() => controllerConfigFromEnv({ SKILLGATE_SIGNING_KEY_SECRET: 'Signing_Key' })).toThrow(/signingKeySecret/);
+    expect(() => controllerConfigFromEnv({ SKILLGATE_APPROVAL_LISTEN: '0.0.0.0:http' })).toThrow(/approvals\.listen: not host:port/);
+    expect(() => resolveControllerConfig({ ...base, approvals: { listen: { host: '0.0.0.0', port: 8444 } } })).toThrow(/approvals\.listen: a listener for approval links needs the links/);
+  });
+  test('the approval links may get a listener of their own', () => {
+    const input = controllerConfigFromEnv({ REDIS_URL: 'redis://127.0.0.1:6379', SKILLGATE_APPROVAL_LISTEN: '0.0.0.0:8444', SKILLGATE_APPROVAL_LINK_BASE_URL: 'https://sg.example.com' });
+    expect(input.approvals?.listen).toEqual({ host: '0.0.0.0', port: 8444 });
   });
   test('the signing key Secret defaults to the controller\'s namespace, and a mounted key file wins over it', () => {
     const env = { REDIS_URL: 'redis://127.0.0.1:6379', POD_NAMESPACE: 'skillgate-system', SKILLGATE_SIGNING_KEY_SECRET: 'sg-skillgate-signing-key' };

@@ -17,10 +17,10 @@ export const controllerCommand: Command = {
   summary: 'run the skillgate controller (token exchange, SCIM, locks, approvals, policy status)',
   usage: 'controller [--listen HOST:PORT] [--namespace NS] [--kubeconfig F] [--scim-token-file F] [--upstream-secret [NS/]NAME[/KEY]] [--redis-url URL]',
   help: `Every replica serves POST /token (RFC 8693 token exchange), /scim/v2/Users, /.well-known/jwks.json,
-/approvals/{ns}/{name}/{approve|deny} (signed links), /metrics, /healthz and /readyz, and watches
-SkillLocks, owner records and skill pods. The replica holding the Lease (leader election) also
-publishes the lock feed to Redis, revokes tokens, copies SkillLock counters, runs the approval
-reconciler (notifications) and writes SkillPolicy status.
+/approvals/{ns}/{name}/{approve|deny} (signed links, or on SKILLGATE_APPROVAL_LISTEN), /metrics,
+/healthz and /readyz, and watches SkillLocks, owner records and skill pods. The replica holding the
+Lease (leader election) also publishes the lock feed to Redis, revokes tokens, copies SkillLock
+counters, runs the approval reconciler (notifications) and writes SkillPolicy status.
 
 Environment (flags override):
   REDIS_URL                            Redis for the lock feed, issued tokens, counters (required)
@@ -47,6 +47,9 @@ Environment (flags override):
   SKILLGATE_APPROVAL_LINK_SECRET_FILE  ... and the file with their HMAC secret (both or neither)
   SKILLGATE_APPROVAL_USER_HEADER       header with the approver from the authenticating proxy
                                        (default x-forwarded-user)
+  SKILLGATE_APPROVAL_LISTEN            host:port of a listener for the signed links alone (the chart:
+                                       0.0.0.0:8444, reachable by the authenticating proxy only);
+                                       the main listener then refuses /approvals/
   SKILLGATE_LEADER_ELECTION            true|false (default true; false = this replica always leads)
   SKILLGATE_LEASE_NAME                 Lease name (default skillgate-controller)
   SKILLGATE_LEASE_DURATION_SECONDS     Lease duration (default 15)
