@@ -233,6 +233,24 @@ describe('the DNS guard in a sidecar', () => {
     }
   });
 
+  test('a DNS port that is taken fails start-up, and leaves nothing listening', async () => {
+    const squatter = net.createServer();
+    await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', r));
+    const port = (squatter.address() as net.AddressInfo).port;
+    try {
+      await expect(startSidecar({
+        upstreamUrl: 'http://127.0.0.1:1', upstreamApiKey: 'k', logLevel: 'silent',
+        listen: { claude: 0, egress: 0, dns: port, health: 0, metrics: 0, adminHost: '127.0.0.1' },
+      })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+      // The UDP half was released: it can be bound again.
+      const udp = dgram.createSocket('udp4');
+      await new Promise<void>((resolve, reject) => { udp.once('error', reject); udp.bind(port, '127.0.0.1', () => resolve()); });
+      udp.close();
+    } finally {
+      await new Promise((r) => squatter.close(r));
+    }
+  });
+
   test('a resolver given in the environment must be an IPv4 address', async () => {
     await expect(startSidecar({ upstreamUrl: 'http://127.0.0.1:1', upstreamApiKey: 'k', dnsResolver: 'kube-dns.kube-system' }))
       .rejects.toThrow(/dnsResolver: must be an IPv4 address with an optional port \(SKILLGATE_DNS_RESOLVER/);

@@ -57,7 +57,7 @@ export function parseResolvConf(text: string): { resolver?: Resolver; searchDoma
 }
 
 export class DnsGuard {
-  private readonly udp = dgram.createSocket('udp4');
+  private udp: dgram.Socket | undefined;
   private readonly tcp: net.Server;
   private inFlight = 0;
   private closed = false;
@@ -65,35 +65,53 @@ export class DnsGuard {
   private readonly forwards = new Set<() => void>();
 
   constructor(private readonly ctx: SidecarContext, private readonly opts: DnsGuardOptions) {
-    this.udp.on('message', (msg, from) => {
-      void this.answer(msg, 'udp').then((out) => { if (out && !this.closed) this.udp.send(out, from.port, from.address); });
-    });
-    this.udp.on('error', (err) => ctx.log.warn({ err: err.message }, 'DNS guard (UDP) error'));
     // Half-open: a client may send its queries and shut its side before the answers are back.
     this.tcp = net.createServer({ allowHalfOpen: true }, (socket) => this.serveTcp(socket));
   }
 
-  /** Bind UDP, then TCP on the same port; resolves with the port. */
+  /**
+   * Bind UDP, then TCP on the same port; resolves with the port. An ephemeral port (0: tests) is
+   * UDP's pick, which TCP may find taken: then both pick again.
+   */
   async listen(host: string, port: number): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.udp.once('error', reject);
-      this.udp.bind(port, host, () => { this.udp.off('error', reject); resolve(); });
-    });
-    const bound = this.udp.address().port;
-    await new Promise<void>((resolve, reject) => {
-      this.tcp.once('error', reject);
-      this.tcp.listen(bound, host, () => { this.tcp.off('error', reject); resolve(); });
-    });
-    return bound;
+    for (let attempt = 1; ; attempt++) {
+      const udp = dgram.createSocket('udp4');
+      await new Promise<void>((resolve, reject) => {
+        udp.once('error', reject);
+        udp.bind(port, host, () => { udp.off('error', reject); resolve(); });
+      });
+      const bound = udp.address().port;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          this.tcp.once('error', reject);
+          this.tcp.listen(bound, host, () => { this.tcp.off('error', reject); resolve(); });
+        });
+      } catch (err) {
+        udp.close();
+        if (port !== 0 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20) throw err;
+        continue;
+      }
+      this.serveUdp(udp);
+      return bound;
+    }
   }
 
   async close(): Promise<void> {
     this.closed = true;
     for (const end of this.forwards) end();
+    const udp = this.udp;
     await Promise.all([
-      new Promise<void>((r) => { try { this.udp.close(() => r()); } catch { r(); } }),
+      new Promise<void>((r) => { if (!udp) r(); else udp.close(() => r()); }),
       new Promise<void>((r) => this.tcp.close(() => r())),
     ]);
+  }
+
+  private serveUdp(udp: dgram.Socket): void {
+    this.udp = udp;
+    udp.on('message', (msg, from) => {
+      void this.answer(msg, 'udp').then((out) => { if (out && !this.closed) udp.send(out, from.port, from.address); });
+    });
+    udp.on('error', (err) => this.ctx.log.warn({ err: err.message }, 'DNS guard (UDP) error'));
   }
 
   /** The answer to one message, or undefined to drop it (not even a readable header). */
