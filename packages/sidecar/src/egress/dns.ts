@@ -61,6 +61,7 @@ export class DnsGuard {
   private readonly tcp: net.Server;
   private inFlight = 0;
   private closed = false;
+  private closing: Promise<void> | undefined;
   /** Forwards waiting on the resolver: ended by close(), so they hold no shutdown up. */
   private readonly forwards = new Set<() => void>();
 
@@ -96,14 +97,18 @@ export class DnsGuard {
     }
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    for (const end of this.forwards) end();
-    const udp = this.udp;
-    await Promise.all([
-      new Promise<void>((r) => { if (!udp) r(); else udp.close(() => r()); }),
-      new Promise<void>((r) => this.tcp.close(() => r())),
-    ]);
+  /** Stop listening and end the forwards; once, however often it is called. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      for (const end of this.forwards) end();
+      const udp = this.udp;
+      await Promise.all([
+        new Promise<void>((r) => { if (!udp) r(); else udp.close(() => r()); }),
+        new Promise<void>((r) => this.tcp.close(() => r())),
+      ]);
+    })();
+    return this.closing;
   }
 
   private serveUdp(udp: dgram.Socket): void {
