@@ -54,7 +54,7 @@ The sidecar listens on the standard ports: 127.0.0.1:15001 (Claude API), 127.0.0
     } catch (err) {
       await fake?.close();
       if (err instanceof ConfigError) throw new CliError(err.message, 2);
-      throw new CliError(`cannot start the sidecar: ${(err as Error).message} (ports 15001/15002/15021/15090 must be free)`);
+      throw new CliError(`cannot start the sidecar: ${(err as Error).message} (ports 15001/15002/15021/15090 and 15053 must be free)`);
     }
     const base = sidecar.claudeUrl;
     process.stdout.write(`
@@ -62,6 +62,7 @@ skillgate dev is running.
   upstream           ${fake ? `${fake.url} (bundled fake Claude API)` : upstreamArg}
   Claude API         ${base}          <- point your skill here
   egress proxy       ${sidecar.egressUrl}
+  DNS guard          127.0.0.1:${sidecar.dnsPort} (UDP and TCP; in a pod the skill's DNS is redirected here)
   health / metrics   ${sidecar.healthUrl}/readyz   ${sidecar.metricsUrl}/metrics
   records            ${process.env.REDIS_URL ? `Redis ${process.env.REDIS_URL}` : resolve(String(values['record-dir'] ?? '.skillgate/records'))}
 
