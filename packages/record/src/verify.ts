@@ -88,8 +88,7 @@ export function verifyEvidence(input: EvidenceInput): VerifyReport {
     const events = input.sessions.get(sessionId) ?? [];
     const problem = verifySession(sessionId, events, commitments.get(sessionId))
       ?? againstStoredHead(sessionId, events, input.storedHeads)
-      ?? (input.requireAnchor && events.length > 0 && !commitments.has(sessionId)
-        ? { kind: 'unanchored' as const, sessionId, message: `no trusted checkpoint commits any of the ${events.length} event(s) of session ${sessionId}: nothing ties them to an endorsed sidecar (a session younger than the checkpoint interval, 10 s, has none yet)` } : undefined)
+      ?? (input.requireAnchor && !commitments.has(sessionId) ? unanchored(sessionId, events) : undefined)
       ?? (events.length === 0 && input.only && !commitments.has(sessionId) && !input.storedHeads?.get(sessionId)
         ? { kind: 'unknown-session' as const, sessionId, message: `the record holds no session ${sessionId}` } : undefined);
     return problem ? { sessionId, events: events.length, ok: false, problem } : { sessionId, events: events.length, ok: true };
@@ -120,6 +119,13 @@ function checkpointsReachRecorded(checkpoints: readonly Checkpoint[], recorded: 
     }
   }
   return undefined;
+}
+
+/** A session with events that no trusted checkpoint commits, when one must. */
+function unanchored(sessionId: string, events: readonly SessionEvent[]): ChainProblem | undefined {
+  if (events.length === 0) return undefined;
+  return { kind: 'unanchored', sessionId,
+    message: `no trusted checkpoint commits any of the ${events.length} event(s) of session ${sessionId}: nothing ties them to a trusted key (a session younger than the checkpoint interval, 10 s, has none yet)` };
 }
 
 /** A chain whose end falls short of (or differs from) the head its store keeps for it. */
