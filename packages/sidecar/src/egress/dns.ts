@@ -5,8 +5,10 @@
 // went. Any other name is answered NXDOMAIN here and never leaves the pod: otherwise a query that a
 // recursive resolver forwards is a channel out (data in the labels of a name under a domain the
 // attacker serves), however tight the TCP egress. Denied names are logged, counted and journaled as
-// egress attempts (method `DNS <type>`); the resolver's search-list expansions of allowed names
-// (api.github.com.team-a.svc.cluster.local) are answered NXDOMAIN quietly, as the cluster would.
+// egress attempts (method `DNS <type>`). The resolver's search-list expansions of allowed names
+// (orders.team-a.svc.cluster.local for an allowed `orders`) are resolved too, unjournaled: what
+// they could carry out is fixed (an allowed name and a search domain), and short service names need
+// them.
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { newRequestId } from '@skillgate/wire';
@@ -131,7 +133,6 @@ export class DnsGuard {
     }
     const decision = decideName(q.name, this.opts.allowlist(), this.opts.upstreamHost, this.opts.searchDomains);
     this.ctx.metrics.dns.labels(decision).inc();
-    if (decision === 'search') return answerWith(msg, q, RCODE.nxDomain);
     if (decision === 'denied') {
       this.ctx.journal.egress({
         requestId: newRequestId(), method: `DNS ${typeName(q.qtype)}`, destination: q.name || '.', allowed: false,
