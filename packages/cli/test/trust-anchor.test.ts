@@ -2,7 +2,9 @@
 // `verify BUNDLE --trust-jwks` against the controller's JWKS. Someone with write access to Redis can
 // rewrite a whole record and sign it again with a key of their own (publishing that key beside it):
 // the plain verify cannot tell, the anchored one refuses it, whether the forger copied the real
-// sidecar's endorsement or not. Real Redis, the built CLI as a child process, the real endorser.
+// sidecar's endorsement or not, and even with another sidecar's genuinely endorsed key (a key is
+// trusted for its own pod's sessions only). Real Redis, the built CLI as a child process, the real
+// endorser.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -55,10 +57,12 @@ describe('the record trust anchor (--trust-jwks)', () => {
   let otherJwksFile: string;
   let sidecarSigner: RecordSigner;
   let genuine: string[];
+  let controllerKey: Awaited<ReturnType<typeof generateSigningKey>>;
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'sg-anchor-'));
     const key = await generateSigningKey();
+    controllerKey = key;
     jwksFile = join(work, 'jwks.json');
     writeFileSync(jwksFile, JSON.stringify(new WorkloadTokenIssuer(key, ISSUER).jwks()));
     otherJwksFile = join(work, 'other-jwks.json');
@@ -122,6 +126,17 @@ describe('the record trust anchor (--trust-jwks)', () => {
     const elsewhere = await cli(['sessions', 'verify', '--all', '--trust-jwks', otherJwksFile, ...genuine]);
     expect(elsewhere.code).toBe(1);
     expect(elsewhere.stderr).toMatch(/its endorsement does not verify against the trusted JWKS/);
+  });
+
+  it('refuses a record re-signed with another pod\'s genuinely endorsed key (a key stolen from another sidecar)', async () => {
+    const otherPod = RecordSigner.generate();
+    otherPod.endorsement = await new RecordKeyEndorser(controllerKey, ISSUER).endorse({ ...identity, pod: 'reports-5d4c-q8' }, recordKeyThumbprintOfPem(otherPod.publicKeyPem));
+    const forged = await record(otherPod, 'Nothing was exported.');
+    prefixes.push(forged.prefix);
+    expect((await cli(['sessions', 'verify', '--all', ...forged.args])).code).toBe(0);
+    const anchored = await cli(['sessions', 'verify', '--all', '--trust-jwks', jwksFile, ...forged.args]);
+    expect(anchored.code).toBe(1);
+    expect(anchored.stderr).toMatch(/out-of-scope: checkpoint .* is signed by a key made for pod payments\/reports-5d4c-q8 but commits session ses_anchor of pod payments\/refunds-7f9c-x2/);
   });
 
   it('requires each session to be committed by an endorsed checkpoint', async () => {

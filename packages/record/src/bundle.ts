@@ -6,7 +6,7 @@
 import { canonicalJson } from './canonical.js';
 import { keyIdOf, verifySignature, type Checkpoint, type RecordSigner } from './checkpoint.js';
 import { sha256Hex, type SessionEvent } from './event.js';
-import { verifyEvidence, type VerifyReport } from './verify.js';
+import { verifyEvidence, type KeyJudgement, type VerifyReport } from './verify.js';
 import type { ChainProblem } from './chain.js';
 
 export const BUNDLE_FORMAT = 'skillgate-evidence/1';
@@ -68,11 +68,10 @@ export interface BundleVerdict extends VerifyReport {
 }
 
 /**
- * Verify a parsed bundle. `trustedKeys` (keyId -> PEM) pins the keys that may sign. `untrusted`
- * (from `judgeCheckpointKeys` over the bundle's checkpoints and keys) refuses checkpoints by id, and
- * then every session must be committed by a checkpoint.
+ * Verify a parsed bundle. `trustedKeys` (keyId -> PEM) pins the keys that may sign. `judged` (from
+ * `judgeCheckpointKeys` over the bundle's checkpoints and keys) applies a trust anchor's verdicts.
  */
-export function verifyBundle(bundle: EvidenceBundle, trustedKeys?: Record<string, string>, opts: { untrusted?: ReadonlyMap<string, string> } = {}): BundleVerdict {
+export function verifyBundle(bundle: EvidenceBundle, trustedKeys?: Record<string, string>, opts: { judged?: KeyJudgement } = {}): BundleVerdict {
   const fail = (message: string): BundleVerdict => {
     const problem: ChainProblem = { kind: 'altered', message };
     return { ok: false, sessions: [], checkpoints: { count: 0 }, firstProblem: problem, manifestProblem: message };
@@ -84,7 +83,7 @@ export function verifyBundle(bundle: EvidenceBundle, trustedKeys?: Record<string
     try { if (keyIdOf(pem) === keyId) keys[keyId] = pem; } catch { /* unusable key */ }
   }
   const usable = trustedKeys ?? keys;
-  const trust = opts.untrusted ? { untrusted: opts.untrusted, requireAnchor: true } : {};
+  const trust = opts.judged ? { judged: opts.judged } : {};
   const m = bundle.manifest;
   if (sha256Hex(canonicalJson(m)) !== bundle.manifestHash) return fail('the manifest was altered: its hash does not match');
   const exporterKey = usable[m.exporterKeyId];

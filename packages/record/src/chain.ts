@@ -123,6 +123,7 @@ export type ChainProblemKind =
   | 'unknown-key'        // a checkpoint was signed by a key the verifier does not hold
   | 'untrusted-key'      // a checkpoint's key is held but not trusted (e.g. not endorsed by the controller)
   | 'unanchored'         // no trusted checkpoint commits any event of a session (when one is required)
+  | 'out-of-scope'       // a checkpoint commits a session outside the scope its key is trusted for
   | 'unknown-session';   // a session asked for by name that the record does not hold at all
 
 export interface ChainProblem {

@@ -120,8 +120,8 @@ export function checkpointId(cp: Pick<Checkpoint, 'writer' | 'seq'>): string {
 /**
  * Verify checkpoints in stored order against the public keys by key id. Returns the first problem
  * and, when there is none, the head commitments per session for `verifySession`. `untrusted` names,
- * by checkpoint id, the checkpoints whose key a stricter verifier refuses and why (see keyTrust in
- * verify.ts).
+ * by checkpoint id, the checkpoints whose key a stricter verifier refuses and why (judgeCheckpointKeys
+ * in verify.ts).
  */
 export function verifyCheckpoints(
   checkpoints: readonly Checkpoint[],

@@ -39,56 +39,73 @@ export interface EvidenceInput {
    * checkpoints must reach it, or its last checkpoints were deleted.
    */
   checkpointWriters?: ReadonlyMap<string, { seq: number; tsMs?: number }>;
-  /** Checkpoints (by id) whose key is held but refused, with the reason (from `judgeCheckpointKeys`). */
-  untrusted?: ReadonlyMap<string, string>;
   /**
-   * Every session with events must be committed by at least one checkpoint (when keys are judged by
-   * a trust anchor: a session no trusted checkpoint covers could have been written by anyone).
+   * The checkpoints' keys judged by a trust anchor (`judgeCheckpointKeys`): refused ones fail, scoped
+   * ones may commit only their scope's sessions, and every session with events must be committed
+   * by a checkpoint (one no trusted checkpoint covers could have been written by anyone).
    */
-  requireAnchor?: boolean;
+  judged?: KeyJudgement;
+}
+
+/** Whose sessions a checkpoint's key may vouch for (a session belongs to one pod). */
+export interface KeyScope {
+  namespace: string;
+  pod: string;
+}
+
+/** A trust anchor's word on one checkpoint key: refused (why), or trusted, for a scope or for all. */
+export type KeyVerdict = { refused: string } | { scope?: KeyScope };
+
+/**
+ * A stricter test of a checkpoint's key than holding its public key. The CLI's `--trust-jwks`
+ * checks the controller's endorsement that the checkpoint carries (@skillgate/identity), which
+ * names the pod the key was made for.
+ */
+export type CheckpointKeyTrust = (checkpoint: Checkpoint, publicKeyPem: string) => Promise<KeyVerdict>;
+
+/** The verdicts by checkpoint id: the refused with their reason, the trusted with their scope. */
+export interface KeyJudgement {
+  untrusted: Map<string, string>;
+  scopes: Map<string, KeyScope>;
 }
 
 /**
- * A stricter test of a checkpoint's key than holding its public key: resolves to the reason the key
- * is not trusted, or undefined when it is. The CLI's `--trust-jwks` checks the controller's
- * endorsement that the checkpoint carries (@skillgate/identity).
- */
-export type CheckpointKeyTrust = (checkpoint: Checkpoint, publicKeyPem: string) => Promise<string | undefined>;
-
-/**
- * Judge each checkpoint's key once per distinct key and endorsement; returns the refused ones by
- * checkpoint id. Checkpoints whose key is not held at all are left to `verifyCheckpoints`.
+ * Judge each checkpoint's key once per distinct key and endorsement. Checkpoints whose key is not
+ * held at all are left to `verifyCheckpoints`.
  */
 export async function judgeCheckpointKeys(
   checkpoints: readonly Checkpoint[],
   publicKeys: Readonly<Record<string, string>>,
   trust: CheckpointKeyTrust,
-): Promise<Map<string, string>> {
-  const verdicts = new Map<string, Promise<string | undefined>>();
-  const untrusted = new Map<string, string>();
+): Promise<KeyJudgement> {
+  const verdicts = new Map<string, Promise<KeyVerdict>>();
+  const judged: KeyJudgement = { untrusted: new Map(), scopes: new Map() };
   for (const cp of checkpoints) {
     const pem = publicKeys[cp.keyId];
     if (!pem) continue;
     const key = `${cp.keyId}\n${cp.endorsement ?? ''}`;
     let verdict = verdicts.get(key);
     if (!verdict) verdicts.set(key, (verdict = trust(cp, pem)));
-    const reason = await verdict;
-    if (reason !== undefined) untrusted.set(checkpointId(cp), reason);
+    const v = await verdict;
+    if ('refused' in v) judged.untrusted.set(checkpointId(cp), v.refused);
+    else if (v.scope) judged.scopes.set(checkpointId(cp), v.scope);
   }
-  return untrusted;
+  return judged;
 }
 
 /** Pure verification over plain data. */
 export function verifyEvidence(input: EvidenceInput): VerifyReport {
-  const verified = verifyCheckpoints(input.checkpoints, input.publicKeys, input.untrusted);
+  const verified = verifyCheckpoints(input.checkpoints, input.publicKeys, input.judged?.untrusted);
   const { commitments } = verified;
-  const cpProblem = verified.problem ?? checkpointsReachRecorded(input.checkpoints, input.checkpointWriters);
+  const cpProblem = verified.problem
+    ?? (input.judged ? outOfScope(input.checkpoints, input.judged.scopes, input.sessions) : undefined)
+    ?? checkpointsReachRecorded(input.checkpoints, input.checkpointWriters);
   const ids = input.only ? [...input.only] : [...new Set([...input.sessions.keys(), ...commitments.keys()])];
   const sessions: SessionVerdict[] = ids.map((sessionId) => {
     const events = input.sessions.get(sessionId) ?? [];
     const problem = verifySession(sessionId, events, commitments.get(sessionId))
       ?? againstStoredHead(sessionId, events, input.storedHeads)
-      ?? (input.requireAnchor && !commitments.has(sessionId) ? unanchored(sessionId, events) : undefined)
+      ?? (input.judged && !commitments.has(sessionId) ? unanchored(sessionId, events) : undefined)
       ?? (events.length === 0 && input.only && !commitments.has(sessionId) && !input.storedHeads?.get(sessionId)
         ? { kind: 'unknown-session' as const, sessionId, message: `the record holds no session ${sessionId}` } : undefined);
     return problem ? { sessionId, events: events.length, ok: false, problem } : { sessionId, events: events.length, ok: true };
@@ -116,6 +133,23 @@ function checkpointsReachRecorded(checkpoints: readonly Checkpoint[], recorded: 
     if (retained && have < seq) {
       return { kind: 'checkpoint-missing', checkpoint: `${writer}#${have + 1}`,
         message: `checkpoint ${writer}#${have + 1}${seq > have + 1 ? `..#${seq}` : ''} is missing: the store recorded ${writer}'s checkpoints up to #${seq}` };
+    }
+  }
+  return undefined;
+}
+
+/** A checkpoint whose key is scoped to one pod, committing a session of another. */
+function outOfScope(checkpoints: readonly Checkpoint[], scopes: ReadonlyMap<string, KeyScope>, sessions: EvidenceInput['sessions']): ChainProblem | undefined {
+  for (const cp of checkpoints) {
+    const scope = scopes.get(checkpointId(cp));
+    if (!scope) continue;
+    for (const h of cp.heads) {
+      const of = sessions.get(h.sessionId)?.[0]?.identity;
+      if (of && (of.namespace !== scope.namespace || of.pod !== scope.pod)) {
+        const id = checkpointId(cp);
+        return { kind: 'out-of-scope', checkpoint: id, sessionId: h.sessionId,
+          message: `checkpoint ${id} is signed by a key made for pod ${scope.namespace}/${scope.pod} but commits session ${h.sessionId} of pod ${of.namespace}/${of.pod}` };
+      }
     }
   }
   return undefined;
@@ -162,7 +196,7 @@ export async function verifyRecord(
   const checkpointWriters = await reader.checkpointWriters?.();
   const checkpoints = await reader.checkpoints();
   const publicKeys = opts.publicKeys ?? (await reader.publicKeys());
-  const untrusted = opts.trust ? await judgeCheckpointKeys(checkpoints, publicKeys, opts.trust) : undefined;
+  const judged = opts.trust ? await judgeCheckpointKeys(checkpoints, publicKeys, opts.trust) : undefined;
   let ids = opts.sessionIds;
   if (!ids) {
     const listed = (await reader.listSessions()).map((s) => s.sessionId);
@@ -180,6 +214,6 @@ export async function verifyRecord(
   return verifyEvidence({
     sessions, checkpoints, publicKeys, only: ids,
     ...(storedHeads ? { storedHeads } : {}), ...(checkpointWriters ? { checkpointWriters } : {}),
-    ...(untrusted ? { untrusted, requireAnchor: true } : {}),
+    ...(judged ? { judged } : {}),
   });
 }

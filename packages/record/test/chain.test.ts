@@ -158,14 +158,15 @@ describe('signed checkpoints', () => {
     expect(verifyCheckpoints([bare, stripped as typeof cp0], both).problem).toMatchObject({ kind: 'checkpoint-signature' });
     // Judged once per key and endorsement: only the endorsed checkpoints pass.
     const asked: Array<string | undefined> = [];
-    const untrusted = await judgeCheckpointKeys([bare, cp0, signCheckpoint(signer, 'w', undefined, heads)], both, async (cp, pem) => {
+    const judged = await judgeCheckpointKeys([bare, cp0, signCheckpoint(signer, 'w', undefined, heads)], both, async (cp, pem) => {
       asked.push(cp.endorsement);
       expect(pem).toBe(both[cp.keyId]);
-      return cp.endorsement === 'endorsement-jwt' ? undefined : 'no endorsement';
+      return cp.endorsement === 'endorsement-jwt' ? { scope: { namespace: 'payments', pod: 'pod-1' } } : { refused: 'no endorsement' };
     });
     expect(asked).toEqual([undefined, 'endorsement-jwt', undefined]);
-    expect([...untrusted]).toEqual([['e#0', 'no endorsement'], ['w#0', 'no endorsement']]);
-    expect(verifyCheckpoints([bare, cp0], both, untrusted).problem).toMatchObject({
+    expect([...judged.untrusted]).toEqual([['e#0', 'no endorsement'], ['w#0', 'no endorsement']]);
+    expect([...judged.scopes]).toEqual([['e#1', { namespace: 'payments', pod: 'pod-1' }]]);
+    expect(verifyCheckpoints([bare, cp0], both, judged.untrusted).problem).toMatchObject({
       kind: 'untrusted-key', checkpoint: 'e#0', message: `checkpoint e#0 is signed by key ${endorsed.keyId}, which is not trusted: no endorsement`,
     });
   });
@@ -182,8 +183,23 @@ describe('verifying with a trust anchor', () => {
     const sessions = new Map([['ses_committed', committedChain], ['ses_loose', loose]]);
     // By default a session no checkpoint covers yet is fine (it may be younger than the interval).
     expect(verifyEvidence({ sessions, checkpoints: [cp], publicKeys: keys }).ok).toBe(true);
-    const strict = verifyEvidence({ sessions, checkpoints: [cp], publicKeys: keys, untrusted: new Map(), requireAnchor: true });
+    const strict = verifyEvidence({ sessions, checkpoints: [cp], publicKeys: keys, judged: { untrusted: new Map(), scopes: new Map() } });
     expect(strict.firstProblem).toMatchObject({ kind: 'unanchored', sessionId: 'ses_loose' });
     expect(strict.sessions.find((x) => x.sessionId === 'ses_committed')?.ok).toBe(true);
+  });
+
+  it('lets a key scoped to one pod commit only that pod\'s sessions', () => {
+    const mine = chainOf(2, 'ses_mine');
+    const theirs = chainOf(2, 'ses_theirs').map((e) => ({ ...e, identity: { ...e.identity, pod: 'other-pod' } }));
+    const cp = signCheckpoint(signer, 'w', undefined, [{ sessionId: 'ses_mine', seq: 1, hash: mine[1]!.hash }, { sessionId: 'ses_theirs', seq: 1, hash: theirs[1]!.hash }]);
+    const scoped = { untrusted: new Map(), scopes: new Map([['w#0', { namespace: identity.namespace, pod: identity.pod }]]) };
+    const report = verifyEvidence({ sessions: new Map([['ses_mine', mine], ['ses_theirs', theirs]]), checkpoints: [cp], publicKeys: keys, judged: scoped });
+    expect(report.firstProblem).toMatchObject({
+      kind: 'out-of-scope', checkpoint: 'w#0', sessionId: 'ses_theirs',
+      message: `checkpoint w#0 is signed by a key made for pod ${identity.namespace}/${identity.pod} but commits session ses_theirs of pod ${identity.namespace}/other-pod`,
+    });
+    // Committing only its own pod's session, the same key is fine.
+    const own = signCheckpoint(signer, 'w', undefined, [{ sessionId: 'ses_mine', seq: 1, hash: mine[1]!.hash }]);
+    expect(verifyEvidence({ sessions: new Map([['ses_mine', mine]]), checkpoints: [own], publicKeys: keys, judged: scoped }).ok).toBe(true);
   });
 });

@@ -3,7 +3,8 @@
 // keys (--public-key) fit a stable key the responder holds. --trust-jwks fits a cluster, where every
 // sidecar signs with a key of its own, made at start-up: a checkpoint is believed only if it carries
 // the controller's endorsement of its key, verified against the controller's JWKS, so someone who can
-// write to Redis cannot rewrite the record and sign it again.
+// write to Redis cannot rewrite the record and sign it again; and an endorsed key vouches only for
+// its own pod's sessions.
 import { readFileSync } from 'node:fs';
 import { RecordKeyTrust, type Jwks, type RecordKeyEndorsement } from '@skillgate/identity';
 import { keyIdOf, type CheckpointKeyTrust } from '@skillgate/record';
@@ -54,14 +55,17 @@ export async function controllerTrust(values: Values, pinned: Record<string, str
   for (const source of sources) keys.push(...(await readJwks(source)).keys);
   const anchor = new RecordKeyTrust({ keys });
   const endorsed = new Map<string, RecordKeyEndorsement>();
+  // An endorsed key vouches only for its own pod's sessions (a session belongs to one pod): a
+  // sidecar's stolen key cannot re-sign another pod's record.
   const trust: CheckpointKeyTrust = async (cp, pem) => {
-    if (pinned?.[cp.keyId] === pem) return undefined;
-    if (!cp.endorsement) return 'its checkpoint carries no endorsement from the controller (a key made outside a cluster, or before its sidecar\'s first token exchange)';
+    if (pinned?.[cp.keyId] === pem) return {};
+    if (!cp.endorsement) return { refused: 'its checkpoint carries no endorsement from the controller (a key made outside a cluster, or before its sidecar\'s first token exchange)' };
     try {
-      endorsed.set(cp.keyId, await anchor.verify(cp.endorsement, pem));
-      return undefined;
+      const e = await anchor.verify(cp.endorsement, pem);
+      endorsed.set(cp.keyId, e);
+      return { scope: { namespace: e.namespace, pod: e.pod } };
     } catch (err) {
-      return (err as Error).message;
+      return { refused: (err as Error).message };
     }
   };
   return { trust, endorsed };

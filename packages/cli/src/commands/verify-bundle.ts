@@ -27,10 +27,10 @@ manifest is checked against the bundle's keys (the checkpoints carry the proof).
     }
     const pinned = pinnedKeys(values);
     const anchor = await controllerTrust(values, pinned);
-    const untrusted = anchor && Array.isArray(bundle?.checkpoints)
+    const judged = anchor && Array.isArray(bundle?.checkpoints)
       ? await judgeCheckpointKeys(bundle.checkpoints, { ...bundle.publicKeys, ...pinned }, anchor.trust)
       : undefined;
-    const verdict = verifyBundle(bundle, anchor ? undefined : pinned, untrusted ? { untrusted } : {});
+    const verdict = verifyBundle(bundle, anchor ? undefined : pinned, judged ? { judged } : {});
     const endorsed = anchor ? Object.fromEntries(anchor.endorsed) : undefined;
     printData(values, endorsed ? { ...verdict, endorsed } : verdict, () => [
       verdict.manifestProblem ? `manifest: FAILED ${verdict.manifestProblem}` : `manifest: ok (signed by ${bundle.manifest.exporterKeyId}${bundle.manifest.exporterKeyEphemeral ? ', ephemeral key' : ''})`,
