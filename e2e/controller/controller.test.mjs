@@ -249,6 +249,7 @@ describe('the record trust anchor', () => {
     const report = JSON.parse(verified.stdout);
     expect(report.ok).toBe(true);
     expect(Object.values(report.endorsed)).toContainEqual(expect.objectContaining({ namespace: h.teamNs, pod: 'anchor-pod', skill: 'anchored-skill', owner }));
+    expect(await (await fetch(`${h.controller.url}/metrics`)).text()).toMatch(/^skillgate_controller_record_keys_endorsed_total [1-9]/m);
 
     // Another controller's JWKS (another cluster, or a forger's) does not vouch for it.
     const otherKey = await generateKeyPair('ES256', { extractable: true });

@@ -5,6 +5,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export class ControllerMetrics {
   readonly registry = new Registry();
   readonly exchanges = new Counter({ name: 'skillgate_controller_token_exchanges_total', help: 'Token exchanges by result (issued or the OAuth error).', labelNames: ['result'], registers: [this.registry] });
+  readonly recordKeysEndorsed = new Counter({ name: 'skillgate_controller_record_keys_endorsed_total', help: 'Sidecar record keys endorsed in token exchanges (the record\'s trust anchor).', registers: [this.registry] });
   readonly exchangeSeconds = new Histogram({ name: 'skillgate_controller_token_exchange_seconds', help: 'Time to answer a token exchange.', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry] });
   readonly revocations = new Counter({ name: 'skillgate_controller_tokens_revoked_total', help: 'Workload tokens revoked.', registers: [this.registry] });
   readonly locks = new Gauge({ name: 'skillgate_controller_locks', help: 'Locks in force, by target kind.', labelNames: ['kind'], registers: [this.registry] });

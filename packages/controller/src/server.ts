@@ -76,6 +76,7 @@ async function tokenEndpoint(deps: ServerDeps, req: http.IncomingMessage, res: h
     const request = parseTokenExchangeForm(new URLSearchParams(text));
     const { response, identity, jti, expiresAt } = await deps.exchange.exchange(request);
     deps.metrics.exchanges.labels('issued').inc();
+    if (response.record_key_endorsement) deps.metrics.recordKeysEndorsed.inc();
     deps.log.info({ jti, namespace: identity.namespace, pod: identity.pod, skill: identity.skill, expiresIn: response.expires_in }, 'workload token issued');
     emit(deps.events ?? {}, 'tokenIssued', { identity, jti, expiresAt });
     sendJson(res, 200, response);

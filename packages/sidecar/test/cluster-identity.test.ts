@@ -11,6 +11,7 @@ import { WorkloadTokenIssuer, generateSigningKey, revocationLockName } from '@sk
 import { codes } from '@skillgate/wire';
 import { ClusterIdentity, clusterIdentityFromEnv, type IdentityEvent } from '../src/cluster/identity.js';
 import type { LockGuard } from '../src/ports/index.js';
+import type { Logger } from '../src/log.js';
 
 const identity: SkillIdentity = { namespace: 'team-a', serviceAccount: 'bot', pod: 'bot-1', podUid: 'u1', skill: 'summarize', owner: 'alice@example.com' };
 
@@ -88,6 +89,21 @@ describe('ClusterIdentity', () => {
     expect(endorsed).toEqual(['endorsement-1', 'endorsement-2']);
     id.close();
     await ctl.close();
+
+    // A controller that endorses nothing (an older one): said once in the log, nothing handed on.
+    const old = await standInController(async () => {
+      const t = await issuer.issue(identity, { ttlSeconds: 600 });
+      return { status: 200, body: { access_token: t.token, issued_token_type: 'urn:ietf:params:oauth:token-type:jwt', token_type: 'N_A', expires_in: 600 } };
+    });
+    const warnings: string[] = [];
+    const log = { info: () => undefined, warn: (...args: unknown[]) => void warnings.push(String(args.at(-1))), debug: () => undefined } as unknown as Logger;
+    const quiet = new ClusterIdentity({ controllerUrl: old.url, tokenFile: tokenFile(), fallback: identity, clock, log, recordKey: { spki: 'MCowBQYDK2VwAyEA-key', onEndorsed: (e) => endorsed.push(e) } });
+    await quiet.start();
+    await quiet.refreshNow();
+    expect(warnings.filter((w) => w.includes('did not endorse the record key'))).toHaveLength(1);
+    expect(endorsed).toHaveLength(2);
+    quiet.close();
+    await old.close();
   });
 
   test('a 403 access_denied from the controller fails closed with a permission_error that says why', async () => {

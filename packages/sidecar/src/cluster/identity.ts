@@ -66,6 +66,7 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
   private closed = false;
   private inflight: Promise<void> | undefined;
   private endorsement: string | undefined;
+  private warnedUnendorsed = false;
   private readonly clock: () => number;
   private readonly ca: Buffer | undefined;
 
@@ -207,6 +208,9 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
     if (this.opts.recordKey && typeof endorsement === 'string' && endorsement !== this.endorsement) {
       this.endorsement = endorsement;
       this.opts.recordKey.onEndorsed(endorsement);
+    } else if (this.opts.recordKey && typeof endorsement !== 'string' && !this.warnedUnendorsed) {
+      this.warnedUnendorsed = true;
+      this.opts.log?.warn('the controller did not endorse the record key (an older controller?): this sidecar\'s checkpoints will not verify with `skillgate sessions verify --trust-jwks`');
     }
     this.opts.onEvent?.({ type: 'token_issued', jti: claims.jti, expiresAt: this.held.expiresAt });
     this.opts.log?.info({ jti: claims.jti, expiresIn, skill: claims.skill }, 'workload token obtained');
