@@ -62,7 +62,6 @@ export class DnsGuard {
   private udp: dgram.Socket | undefined;
   private readonly tcp: net.Server;
   private inFlight = 0;
-  private closed = false;
   private closing: Promise<void> | undefined;
   /** Forwards waiting on the resolver: ended by close(), so they hold no shutdown up. */
   private readonly forwards = new Set<() => void>();
@@ -102,7 +101,6 @@ export class DnsGuard {
   /** Stop listening and end the forwards; once, however often it is called. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      this.closed = true;
       for (const end of this.forwards) end();
       const udp = this.udp;
       await Promise.all([
@@ -116,7 +114,7 @@ export class DnsGuard {
   private serveUdp(udp: dgram.Socket): void {
     this.udp = udp;
     udp.on('message', (msg, from) => {
-      void this.answer(msg, 'udp').then((out) => { if (out && !this.closed) udp.send(out, from.port, from.address); });
+      void this.answer(msg, 'udp').then((out) => { if (out && !this.closing) udp.send(out, from.port, from.address); });
     });
     udp.on('error', (err) => this.ctx.log.warn({ err: err.message }, 'DNS guard (UDP) error'));
   }
