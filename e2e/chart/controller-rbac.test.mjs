@@ -295,6 +295,24 @@ describe("the chart's controller RBAC", () => {
     expect(denied).toEqual([]);
   });
 
+  test('lets responders read the controller\'s JWKS ConfigMap (sessions verify --trust-jwks kube:...), and no other ConfigMap', async () => {
+    await must(cp.request('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: `${FULLNAME}-responder-e2e` },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `${FULLNAME}-responder` },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: `responders-${RUN}` }],
+    }), 'responder binding');
+    try {
+      const responder = async (name) => (await must(cp.request('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+        apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview',
+        spec: { user: 'ivy@example.com', groups: [`responders-${RUN}`, 'system:authenticated'], resourceAttributes: { verb: 'get', resource: 'configmaps', namespace: NS, name } },
+      }), 'SubjectAccessReview')).status.allowed === true;
+      expect(await responder(`${FULLNAME}-jwks`)).toBe(true);
+      expect(await responder('skillgate-owner-0123456789abcdef01234567')).toBe(false);
+    } finally {
+      await cp.request('DELETE', `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${FULLNAME}-responder-e2e`);
+    }
+  });
+
   test('grants no more than that where it matters: other Secrets, other webhook configurations, writing pods', async () => {
     for (const w of [
       needs('get', 'secrets', { ns: 'release', name: 'someone-elses' }),
@@ -381,6 +399,9 @@ describe("the chart's controller RBAC", () => {
     expect(Buffer.from(keySecret.data['signing-key.pem'], 'base64').toString()).toMatch(/^-----BEGIN PRIVATE KEY-----/);
     const jwks = await (await fetch(`${controller.url}/.well-known/jwks.json`)).json();
     expect(controller.lines.some((l) => l.includes('signing key created in its Secret') && l.includes(jwks.keys[0].kid))).toBe(true);
+    // ...and in the JWKS ConfigMap, which the responder ClusterRole may read.
+    const jwksCm = await must(cp.request('GET', `/api/v1/namespaces/${NS}/configmaps/${FULLNAME}-jwks`), 'JWKS ConfigMap');
+    expect(JSON.parse(jwksCm.data['jwks.json']).keys.map((k) => k.kid)).toEqual([jwks.keys[0].kid]);
 
     expect(forbidden()).toEqual([]);
 

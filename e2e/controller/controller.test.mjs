@@ -251,6 +251,25 @@ describe('the record trust anchor', () => {
     expect(Object.values(report.endorsed)).toContainEqual(expect.objectContaining({ namespace: h.teamNs, pod: 'anchor-pod', skill: 'anchored-skill', owner }));
     expect(await (await fetch(`${h.controller.url}/metrics`)).text()).toMatch(/^skillgate_controller_record_keys_endorsed_total [1-9]/m);
 
+    // The JWKS ConfigMap, read through the Kubernetes API, vouches for it too, also after the
+    // controllers' key is rotated (a replica with a new key adds it; the old one stays).
+    const kubeEnv = { ...process.env, KUBECONFIG: h.cp.kubeconfigPath };
+    const viaKube = await cli(['sessions', 'verify', sid, '--trust-jwks', `kube:${h.sgNs}/jwks`, ...store], kubeEnv);
+    expect([viaKube.code, viaKube.stderr]).toEqual([0, expect.not.stringMatching(/failed/)]);
+    const rotated = await h.startReplica({ identity: `replica-rotated-${h.runId}`, signingKeySecret: 'rotated-signing-key' });
+    try {
+      const cm = await h.cp.request('GET', `/api/v1/namespaces/${h.sgNs}/configmaps/jwks`);
+      const kids = JSON.parse(cm.body.data['jwks.json']).keys.map((k) => k.kid);
+      const [current, newer] = [(await (await fetch(`${h.controller.url}/.well-known/jwks.json`)).json()).keys[0].kid, (await (await fetch(`${rotated.url}/.well-known/jwks.json`)).json()).keys[0].kid];
+      expect(newer).not.toBe(current);
+      expect(kids).toEqual(expect.arrayContaining([current, newer]));
+      expect((await cli(['sessions', 'verify', sid, '--trust-jwks', `kube:${h.sgNs}/jwks`, ...store], kubeEnv)).code).toBe(0);
+    } finally {
+      await rotated.close();
+    }
+    const missing = await cli(['sessions', 'verify', sid, '--trust-jwks', `kube:${h.sgNs}/no-such-jwks`, ...store], kubeEnv);
+    expect(missing.stderr).toMatch(/cannot read the JWKS kube:.*no-such-jwks: HTTP 404/);
+
     // Another controller's JWKS (another cluster, or a forger's) does not vouch for it.
     const otherKey = await generateKeyPair('ES256', { extractable: true });
     const otherJwks = path.join(h.tmp, 'other-jwks.json');
@@ -261,9 +280,9 @@ describe('the record trust anchor', () => {
   }, 60_000);
 });
 
-function cli(args) {
+function cli(args, env = process.env) {
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(ROOT, 'packages/cli/dist/src/main.js'), ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [path.join(ROOT, 'packages/cli/dist/src/main.js'), ...args], { timeout: 30_000, env }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
     });
   });

@@ -91,7 +91,7 @@ export async function setup({ heartbeatMs = 1000, logLevel = process.env.SKILLGA
       listen: '127.0.0.1:0', redisUrl: REDIS_URL, redisPrefix: prefix, namespace: sgNs, kubeconfig: cp.kubeconfigPath,
       scimTokenFile: scimFile, upstreamSecret: { namespace: sgNs, name: 'upstream', key: 'api-key' }, heartbeatMs, logLevel, lockStatsIntervalMs,
       // As the chart runs them: the replicas share one signing key, kept in a Secret the first creates.
-      signingKeySecret: { namespace: sgNs, name: signingKeySecret },
+      signingKeySecret: { namespace: sgNs, name: signingKeySecret }, jwksConfigMap: { namespace: sgNs, name: 'jwks' },
       leaderElection: { leaseDurationSeconds, retryPeriodMs, ...(identity ? { identity } : {}) }, ...(approvals ? { approvals } : {}),
     }, { events: replicaHooks });
     controllers.add(c);

@@ -24,6 +24,8 @@ export interface ControllerConfig {
    * Neither: an ephemeral key (tokens and endorsements die with the process).
    */
   signingKeySecret?: { namespace: string; name: string };
+  /** A ConfigMap to keep every signing key's public half in (jwks-configmap.ts); absent: none. */
+  jwksConfigMap?: { namespace: string; name: string };
   issuer: string;
   tokenTtlSeconds: number;
   /** Secret holding the upstream API key the sidecars receive. */
@@ -130,6 +132,7 @@ export function resolveControllerConfig(input: ControllerConfigInput): Controlle
     ...(input.scimTokenFile ? { scimTokenFile: input.scimTokenFile } : {}),
     ...(input.signingKeyFile ? { signingKeyFile: input.signingKeyFile } : {}),
     ...(input.signingKeySecret && !input.signingKeyFile ? { signingKeySecret: input.signingKeySecret } : {}),
+    ...(input.jwksConfigMap ? { jwksConfigMap: input.jwksConfigMap } : {}),
     issuer: input.issuer ?? 'https://skillgate-controller.skillgate.svc',
     tokenTtlSeconds: ttl,
     ...(input.upstreamSecret ? { upstreamSecret: input.upstreamSecret } : {}),
@@ -193,6 +196,7 @@ export function controllerConfigFromEnv(env: NodeJS.ProcessEnv): ControllerConfi
     ...(env.SKILLGATE_SCIM_TOKEN_FILE ? { scimTokenFile: env.SKILLGATE_SCIM_TOKEN_FILE } : {}),
     ...(env.SKILLGATE_SIGNING_KEY_FILE ? { signingKeyFile: env.SKILLGATE_SIGNING_KEY_FILE } : {}),
     ...(env.SKILLGATE_SIGNING_KEY_SECRET ? { signingKeySecret: parseObjectRef('signingKeySecret', env.SKILLGATE_SIGNING_KEY_SECRET, namespace) } : {}),
+    ...(env.SKILLGATE_JWKS_CONFIGMAP ? { jwksConfigMap: parseObjectRef('jwksConfigMap', env.SKILLGATE_JWKS_CONFIGMAP, namespace) } : {}),
     ...(env.SKILLGATE_ISSUER ? { issuer: env.SKILLGATE_ISSUER } : {}),
     ...(ttl !== undefined ? { tokenTtlSeconds: ttl } : {}),
     ...(env.SKILLGATE_UPSTREAM_SECRET ? { upstreamSecret: parseSecretRef(env.SKILLGATE_UPSTREAM_SECRET, namespace) } : {}),

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { LockFeedPublisher, RecordKeyEndorser, WorkloadTokenIssuer } from '@skillgate/identity';
 import { loadSigningKey } from './signing-key.js';
+import { publishJwk } from './jwks-configmap.js';
 import { resolveControllerConfig, type ControllerConfig, type ControllerConfigInput } from './config.js';
 import { createLogger, feedLog, type Logger } from './log.js';
 import { ControllerMetrics } from './metrics.js';
@@ -89,6 +90,13 @@ export async function startController(input: ControllerConfigInput | ControllerC
   redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis connection error'));
 
   const key = await loadSigningKey(config, kube, log);
+  if (config.jwksConfigMap) {
+    // Not fatal: the JWKS endpoint serves the key all the same; the next start tries again.
+    const where = `${config.jwksConfigMap.namespace}/${config.jwksConfigMap.name}`;
+    await publishJwk(kube, config.jwksConfigMap, key.publicJwk)
+      .then((r) => log.info({ configMap: where, kid: key.kid, result: r }, 'signing key published in the JWKS ConfigMap'))
+      .catch((err: Error) => log.warn({ err: err.message }, 'signing key not published in the JWKS ConfigMap'));
+  }
   const issuer = new WorkloadTokenIssuer(key, config.issuer, clock);
   const issued: IssuedTokenIndex = new RedisIssuedTokens(redis, config.redisPrefix);
   let leading = false;

@@ -37,6 +37,9 @@ Environment (flags override):
   SKILLGATE_SIGNING_KEY_SECRET         [NS/]NAME of a Secret to keep that key in instead, created with
                                        a new key by the first replica (the chart's default); neither:
                                        an ephemeral key per process
+  SKILLGATE_JWKS_CONFIGMAP             [NS/]NAME of a ConfigMap to keep every signing key's public half
+                                       in (rotations add, never remove): responders verify records
+                                       with --trust-jwks kube:NS/NAME
   SKILLGATE_ISSUER                     iss of workload tokens
   SKILLGATE_TOKEN_TTL_SECONDS          workload token lifetime (default 600, max 3600)
   SKILLGATE_UPSTREAM_SECRET            [NS/]NAME[/KEY] of the Secret with the upstream API key

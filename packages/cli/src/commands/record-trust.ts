@@ -17,9 +17,12 @@ export const trustOptions = {
   'trust-jwks': { type: 'string', multiple: true },
 } as const;
 
-export const trustHelp = `--trust-jwks FILE|URL: the controller's JWKS (https://<controller>:8443/.well-known/jwks.json, or a
-saved copy; repeatable): a checkpoint counts only if the controller endorsed its key, and every
-session must be committed by such a checkpoint. A private CA for the URL: NODE_EXTRA_CA_CERTS.
+export const trustHelp = `--trust-jwks kube:NS/NAME|FILE|URL: the controller's JWKS: the ConfigMap the chart's controller keeps
+with every key it signed with (kube:skillgate-system/skillgate-jwks, read with the current
+kubeconfig), its endpoint (https://<controller>:8443/.well-known/jwks.json; a private CA:
+NODE_EXTRA_CA_CERTS), or a saved copy; repeatable. A checkpoint counts only if the controller
+endorsed its key, it commits only that pod's sessions, and every session must be committed by such
+a checkpoint.
 --public-key FILE: trust only this Ed25519 public key (PEM), instead of the keys published beside the
 record (repeatable); beside --trust-jwks, a key that needs no endorsement.
 Without either, the published keys are used: that proves the record is intact as signed, not who
@@ -71,6 +74,28 @@ export async function controllerTrust(values: Values, pinned: Record<string, str
   return { trust, endorsed };
 }
 
+/**
+ * The controller's JWKS ConfigMap (every key it signed with, rotations included), through the
+ * Kubernetes API with the current kubeconfig (KUBECONFIG): NAMESPACE/NAME.
+ */
+async function readJwksConfigMap(ref: string): Promise<string> {
+  const [namespace, name, extra] = ref.split('/');
+  if (!namespace || !name || extra !== undefined) throw new Error('expected kube:NAMESPACE/NAME (e.g. kube:skillgate-system/skillgate-jwks)');
+  const { CoreV1Api, KubeConfig } = await import('@kubernetes/client-node');
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  const { describeApiError } = await import('@skillgate/controller/kube');
+  let cm;
+  try {
+    cm = await kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ namespace, name });
+  } catch (err) {
+    throw new Error(describeApiError(err));
+  }
+  const text = cm.data?.['jwks.json'];
+  if (!text) throw new Error(`ConfigMap ${namespace}/${name} has no jwks.json`);
+  return text;
+}
+
 /** One line per endorsed key, for the human output. */
 export function describeEndorsed(endorsed: ControllerTrust['endorsed']): string[] {
   return [...endorsed].map(([keyId, e]) => `key ${keyId}: endorsed by ${e.iss} for pod ${e.namespace}/${e.pod} (skill ${e.skill}, owner ${e.owner})`);
@@ -79,7 +104,9 @@ export function describeEndorsed(endorsed: ControllerTrust['endorsed']): string[
 async function readJwks(source: string): Promise<Jwks> {
   let text: string;
   try {
-    if (/^https?:\/\//.test(source)) {
+    if (source.startsWith('kube:')) {
+      text = await readJwksConfigMap(source.slice('kube:'.length));
+    } else if (/^https?:\/\//.test(source)) {
       const res = await fetch(source, { signal: AbortSignal.timeout(10_000), headers: { accept: 'application/json' } });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       text = await res.text();

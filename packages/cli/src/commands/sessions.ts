@@ -185,7 +185,7 @@ export function describeProblem(p: ChainProblem): string {
 export const sessionsVerifyCommand: Command = {
   name: ['sessions', 'verify'],
   summary: 'Recompute hash chains and checkpoint signatures; name the first altered, missing or reordered event',
-  usage: 'sessions verify [SESSION_ID... | --all] [--trust-jwks FILE|URL]... [--public-key FILE]... [--output json]',
+  usage: 'sessions verify [SESSION_ID... | --all] [--trust-jwks kube:NS/NAME|FILE|URL]... [--public-key FILE]... [--output json]',
   help: `Exit 0 when every chain and checkpoint verifies, 1 otherwise.
 ${trustHelp}\n\n${storeHelp}`,
   options: { ...storeOptions, ...outputOption, ...trustOptions, all: { type: 'boolean' } },

@@ -10,7 +10,7 @@ import { describeProblem } from './sessions.js';
 export const verifyBundleCommand: Command = {
   name: ['verify'],
   summary: 'Verify an exported evidence bundle offline',
-  usage: 'verify BUNDLE [--trust-jwks FILE|URL]... [--public-key FILE]... [--output json]',
+  usage: 'verify BUNDLE [--trust-jwks kube:NS/NAME|FILE|URL]... [--public-key FILE]... [--output json]',
   help: `Exit 0 when the bundle is intact, 1 with the first problem otherwise.
 ${trustHelp}
 Alone, --public-key also pins the key the manifest must be signed with; beside --trust-jwks the
