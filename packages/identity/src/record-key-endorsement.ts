@@ -9,7 +9,7 @@
 // held the key, which stays true; it is not a bearer credential (its own `typ` and audience, so it
 // can never pass for a workload token and no workload token can pass for it).
 // Signs and verifies only; no disk, no network.
-import { createHash, createPublicKey } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { SignJWT, createLocalJWKSet, jwtVerify, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import type { SkillIdentity } from '@skillgate/api';
 import { WORKLOAD_TOKEN_ALG, subjectOf, systemClock, type Clock } from './workload-token.js';
@@ -49,21 +49,24 @@ export class RecordKeyError extends Error {
  */
 export function recordKeyThumbprint(spkiBase64url: string): string {
   if (!/^[A-Za-z0-9_-]{1,200}$/.test(spkiBase64url)) throw new RecordKeyError('record_key must be the base64url SPKI DER of an Ed25519 public key');
-  const der = Buffer.from(spkiBase64url, 'base64url');
-  let type: string | undefined;
+  let key: KeyObject;
   try {
-    type = createPublicKey({ key: der, format: 'der', type: 'spki' }).asymmetricKeyType;
+    key = createPublicKey({ key: Buffer.from(spkiBase64url, 'base64url'), format: 'der', type: 'spki' });
   } catch {
     throw new RecordKeyError('record_key is not a public key (base64url SPKI DER expected)');
   }
-  if (type !== 'ed25519') throw new RecordKeyError(`record_key must be an Ed25519 public key, got ${type}`);
-  return createHash('sha256').update(der).digest('hex');
+  if (key.asymmetricKeyType !== 'ed25519') throw new RecordKeyError(`record_key must be an Ed25519 public key, got ${key.asymmetricKeyType}`);
+  return thumbprintOf(key);
 }
 
 /** The thumbprint of a record key given as PEM (what a store publishes). */
 export function recordKeyThumbprintOfPem(publicKeyPem: string): string {
-  const der = createPublicKey(publicKeyPem).export({ type: 'spki', format: 'der' });
-  return createHash('sha256').update(der).digest('hex');
+  return thumbprintOf(createPublicKey(publicKeyPem));
+}
+
+/** SHA-256 of the key's SPKI DER as Node encodes it (one encoding per key, whatever was sent). */
+function thumbprintOf(key: KeyObject): string {
+  return createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('hex');
 }
 
 /** The controller's side: endorses record keys with the key that signs its workload tokens. */
