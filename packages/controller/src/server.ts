@@ -54,9 +54,7 @@ export function createControllerServer(deps: ServerDeps): http.Server {
       else res.destroy();
     });
   };
-  return deps.tls
-    ? https.createServer({ cert: readFileSync(deps.tls.certFile), key: readFileSync(deps.tls.keyFile) }, handler)
-    : http.createServer(handler);
+  return serve(handler, deps.tls);
 }
 
 async function tokenEndpoint(deps: ServerDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -107,9 +105,12 @@ export function createApprovalServer(deps: {
     if (deps.routes.some((route) => route(req, res))) return;
     sendJson(res, 404, { error: 'not_found', error_description: `no endpoint at ${path}: this listener serves signed approval links only` });
   };
-  return deps.tls
-    ? https.createServer({ cert: readFileSync(deps.tls.certFile), key: readFileSync(deps.tls.keyFile) }, handler)
-    : http.createServer(handler);
+  return serve(handler, deps.tls);
+}
+
+/** HTTPS with the controller's certificate when it has one, else HTTP. */
+function serve(handler: http.RequestListener, tls: { certFile: string; keyFile: string } | undefined): http.Server {
+  return tls ? https.createServer({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, handler) : http.createServer(handler);
 }
 
 /** On the main listener when links have their own: say where they are instead of serving them. */
