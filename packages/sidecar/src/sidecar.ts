@@ -93,7 +93,7 @@ export async function startSidecar(input: SidecarConfigInput | SidecarConfig = {
     [createHealthServer(context, ports.readiness ?? (() => [])), config.listen.adminHost, config.listen.health],
     [createMetricsServer(context), config.listen.adminHost, config.listen.metrics],
   ];
-  const dns = new DnsGuard(context, { allowlist, upstreamHost: upstream.host, ...dnsResolution(config, log) });
+  const dns = new DnsGuard(context, { allowlist, upstreamHost: upstream.host, journalPerSecond: config.dnsJournalPerSecond, ...dnsResolution(config, log) });
   const urls: string[] = [];
   let dnsPort: number;
   try {

@@ -12,8 +12,13 @@ import { startSidecar, type EgressAttempt, type Sidecar } from '../src/index.js'
 import { createLogger } from '../src/log.js';
 import { logJournal } from '../src/ports/journal.js';
 import { EgressAllowlist } from '../src/egress/allowlist.js';
-import { decideName, parseResolvConf } from '../src/egress/dns.js';
+import { DenialBudget, decideName, parseResolvConf } from '../src/egress/dns.js';
 import { RCODE, answerWith, parseQuery } from '../src/egress/dns-message.js';
+
+/** Names the journal accounts for: one per event, or the count of a summary event. */
+function recorded(attempts: EgressAttempt[]): number {
+  return attempts.reduce((n, a) => n + (a.method === 'DNS' ? Number(/^(\d+) more names$/.exec(a.destination)?.[1] ?? 0) : a.method.startsWith('DNS ') ? 1 : 0), 0);
+}
 
 /** A DNS query as a stub resolver writes it (RD set, optionally an EDNS OPT record). */
 function query(name: string, qtype = 1, id = 0x1234, edns = false): Buffer {
@@ -82,6 +87,23 @@ describe('which names resolve', () => {
     expect(parseResolvConf('# generated\nsearch team-a.svc.cluster.local svc.cluster.local cluster.local.\nnameserver fd00::a\nnameserver 10.96.0.10 ; kube-dns\nnameserver 10.96.0.11\noptions ndots:5\n'))
       .toEqual({ resolver: { host: '10.96.0.10', port: 53 }, searchDomains: ['team-a.svc.cluster.local', 'svc.cluster.local', 'cluster.local'] });
     expect(parseResolvConf('')).toEqual({ searchDomains: [] });
+  });
+});
+
+describe('the journal budget for refused names', () => {
+  test('so many a second one by one; the rest counted, and the count handed on when the next second begins', () => {
+    let now = 5_000;
+    const budget = new DenialBudget(3, () => now);
+    expect([1, 2, 3, 4, 5].map(() => budget.take())).toEqual([
+      { journal: true, flushed: 0 }, { journal: true, flushed: 0 }, { journal: true, flushed: 0 },
+      { journal: false, flushed: 0 }, { journal: false, flushed: 0 },
+    ]);
+    now = 6_200;
+    expect(budget.take()).toEqual({ journal: true, flushed: 2 });
+    expect(budget.drain()).toBe(0);
+    for (let i = 0; i < 4; i++) budget.take();
+    expect(budget.drain()).toBe(2);
+    expect(budget.drain()).toBe(0);
   });
 });
 
@@ -239,6 +261,33 @@ describe('the DNS guard in a sidecar', () => {
       rude.close();
       await new Promise((r) => rudeTcp.close(r));
     }
+  });
+
+  test('a flood of refused names is all refused, journaled one by one up to the budget and then as a count', async () => {
+    const flooded: EgressAttempt[] = [];
+    const guarded = await startSidecar({
+      upstreamUrl: 'https://api.anthropic.com', upstreamApiKey: 'k', dnsResolver: `127.0.0.1:${resolverPort}`, dnsJournalPerSecond: 5,
+      listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
+    }, { logger: createLogger('silent'), journal: (l) => ({ ...logJournal(l), egress: (a) => void flooded.push(a) }) });
+    try {
+      const sock = dgram.createSocket('udp4');
+      const answers: Buffer[] = [];
+      sock.on('message', (m) => answers.push(m));
+      for (let i = 0; i < 40; i++) sock.send(query(`chunk${i}.tunnel.attacker.example`, 16, i), guarded.dnsPort, '127.0.0.1');
+      for (let waited = 0; answers.length < 40 && waited < 3000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+      expect(answers.map((a) => a.readUInt16BE(2) & 0xf)).toEqual(Array(40).fill(RCODE.nxDomain));
+      // Within a second or two (the flood may straddle a second), every name is accounted for.
+      for (let waited = 0; waited < 2500 && recorded(flooded) < 40; waited += 50) await new Promise((r) => setTimeout(r, 50));
+      sock.close();
+      expect(recorded(flooded)).toBe(40);
+      const oneByOne = flooded.filter((a) => a.method === 'DNS TXT');
+      expect(oneByOne.length).toBeGreaterThanOrEqual(5);
+      expect(oneByOne.length).toBeLessThanOrEqual(15);
+      expect(flooded.find((a) => a.method === 'DNS')).toMatchObject({ allowed: false, destination: expect.stringMatching(/^\d+ more names$/), reason: expect.stringContaining('past the 5 a second recorded one by one') });
+    } finally {
+      await guarded.close();
+    }
+    expect(seen.filter((n) => n.includes('attacker'))).toEqual([]);
   });
 
   test('a DNS port that is taken fails start-up, and leaves nothing listening', async () => {
