@@ -59,10 +59,11 @@ export interface SidecarConfig {
   /** The pod's resolver configuration (nameserver and search list). Default /etc/resolv.conf. */
   resolvConfFile: string;
   /**
-   * Refused DNS names recorded one by one per second (SKILLGATE_DNS_JOURNAL_PER_SECOND, default
-   * 200); past it a flood is recorded as a count (egress/dns.ts, DenialBudget).
+   * Refused egress attempts (DNS names, connections) recorded one by one a second
+   * (SKILLGATE_REFUSALS_PER_SECOND, default 200); past it a flood is recorded as a count a second
+   * (egress/refusal-journal.ts).
    */
-  dnsJournalPerSecond: number;
+  refusalsPerSecond: number;
   logLevel: string;
   /**
    * Hand memory back after serving requests and then being quiet this long (ms); 0: never. Needs
@@ -128,8 +129,8 @@ export function resolveConfig(input: SidecarConfigInput = {}): SidecarConfig {
   if (input.dnsResolver !== undefined && !/^\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?$/.test(input.dnsResolver)) {
     throw new ConfigError('dnsResolver', `must be an IPv4 address with an optional port (SKILLGATE_DNS_RESOLVER, e.g. 10.96.0.10:53), got ${JSON.stringify(input.dnsResolver)}`);
   }
-  if (input.dnsJournalPerSecond !== undefined && !(Number.isInteger(input.dnsJournalPerSecond) && input.dnsJournalPerSecond >= 0)) {
-    throw new ConfigError('dnsJournalPerSecond', `must be a whole number of names a second (SKILLGATE_DNS_JOURNAL_PER_SECOND), got ${input.dnsJournalPerSecond}`);
+  if (input.refusalsPerSecond !== undefined && !(Number.isInteger(input.refusalsPerSecond) && input.refusalsPerSecond >= 0)) {
+    throw new ConfigError('refusalsPerSecond', `must be a whole number of refusals a second (SKILLGATE_REFUSALS_PER_SECOND), got ${input.refusalsPerSecond}`);
   }
   const limits: LimitsConfig = { ...DEFAULT_LIMITS, ...input.limits };
   for (const [key, value] of Object.entries(limits)) {
@@ -160,7 +161,7 @@ export function resolveConfig(input: SidecarConfigInput = {}): SidecarConfig {
     egressAllowHosts: input.egressAllowHosts ?? [],
     dnsResolver: input.dnsResolver,
     resolvConfFile: input.resolvConfFile ?? '/etc/resolv.conf',
-    dnsJournalPerSecond: input.dnsJournalPerSecond ?? 200,
+    refusalsPerSecond: input.refusalsPerSecond ?? 200,
     logLevel: input.logLevel ?? 'info',
     idleSettleMs: input.idleSettleMs ?? 300_000,
   };
@@ -191,7 +192,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, base: SidecarConfigInput =
   if (env.SKILLGATE_MASKING_KEY) out.maskingKey = env.SKILLGATE_MASKING_KEY;
   if (env.SKILLGATE_IDLE_SETTLE_SECONDS) out.idleSettleMs = Number(env.SKILLGATE_IDLE_SETTLE_SECONDS) * 1000;
   if (env.SKILLGATE_DNS_RESOLVER) out.dnsResolver = env.SKILLGATE_DNS_RESOLVER;
-  if (env.SKILLGATE_DNS_JOURNAL_PER_SECOND) out.dnsJournalPerSecond = Number(env.SKILLGATE_DNS_JOURNAL_PER_SECOND);
+  if (env.SKILLGATE_REFUSALS_PER_SECOND) out.refusalsPerSecond = Number(env.SKILLGATE_REFUSALS_PER_SECOND);
   if (env.SKILLGATE_EGRESS_ALLOW) out.egressAllowHosts = env.SKILLGATE_EGRESS_ALLOW.split(',').map((s) => s.trim()).filter(Boolean);
   const id = out.identity!;
   const namespace = env.SKILLGATE_POD_NAMESPACE ?? env.SKILLGATE_NAMESPACE;

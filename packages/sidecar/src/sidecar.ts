@@ -19,6 +19,7 @@ import { claudeHandler, createClaudeServer } from './claude-server.js';
 import { createEgressServer } from './egress/proxy.js';
 import { EgressAllowlist, parseAuthority } from './egress/allowlist.js';
 import { DnsGuard, parseResolvConf, type Resolver } from './egress/dns.js';
+import { RefusalJournal } from './egress/refusal-journal.js';
 import { createHealthServer, createMetricsServer } from './admin-server.js';
 import { keepTickObjectShape } from './tick-shape.js';
 
@@ -87,13 +88,14 @@ export async function startSidecar(input: SidecarConfigInput | SidecarConfig = {
   };
 
   const claude = claudeHandler(context);
+  const refusals = new RefusalJournal(context, config.refusalsPerSecond);
   const servers: Array<[net.Server, string, number]> = [
     [createClaudeServer(context, claude), config.listen.host, config.listen.claude],
-    [createEgressServer(context, { allowlist, upstream, claude }), config.listen.host, config.listen.egress],
+    [createEgressServer(context, { allowlist, upstream, claude, refusals }), config.listen.host, config.listen.egress],
     [createHealthServer(context, ports.readiness ?? (() => [])), config.listen.adminHost, config.listen.health],
     [createMetricsServer(context), config.listen.adminHost, config.listen.metrics],
   ];
-  const dns = new DnsGuard(context, { allowlist, upstreamHost: upstream.host, journalPerSecond: config.dnsJournalPerSecond, ...dnsResolution(config, log) });
+  const dns = new DnsGuard(context, { allowlist, upstreamHost: upstream.host, refusals, ...dnsResolution(config, log) });
   const urls: string[] = [];
   let dnsPort: number;
   try {
@@ -111,6 +113,7 @@ export async function startSidecar(input: SidecarConfigInput | SidecarConfig = {
     sweepLocks,
     async close() {
       await Promise.all([...servers.map(([s]) => closeServer(s)), dns.close()]);
+      refusals.close();
       context.upstream.close();
       await context.journal.close();
       await ports.onClose?.();

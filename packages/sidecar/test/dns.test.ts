@@ -12,12 +12,13 @@ import { startSidecar, type EgressAttempt, type Sidecar } from '../src/index.js'
 import { createLogger } from '../src/log.js';
 import { logJournal } from '../src/ports/journal.js';
 import { EgressAllowlist } from '../src/egress/allowlist.js';
-import { DenialBudget, decideName, parseResolvConf } from '../src/egress/dns.js';
+import { decideName, parseResolvConf } from '../src/egress/dns.js';
+import { DenialBudget } from '../src/egress/refusal-journal.js';
 import { RCODE, answerWith, parseQuery } from '../src/egress/dns-message.js';
 
 /** Names the journal accounts for: one per event, or the count of a summary event. */
 function recorded(attempts: EgressAttempt[]): number {
-  return attempts.reduce((n, a) => n + (a.method === 'DNS' ? Number(/^(\d+) more names$/.exec(a.destination)?.[1] ?? 0) : a.method.startsWith('DNS ') ? 1 : 0), 0);
+  return attempts.reduce((n, a) => n + (a.method === 'refused' ? Number(/^(\d+) more attempts$/.exec(a.destination)?.[1] ?? 0) : a.method.startsWith('DNS ') ? 1 : 0), 0);
 }
 
 /** A DNS query as a stub resolver writes it (RD set, optionally an EDNS OPT record). */
@@ -90,7 +91,7 @@ describe('which names resolve', () => {
   });
 });
 
-describe('the journal budget for refused names', () => {
+describe('the journal budget for refused egress', () => {
   test('so many a second one by one; the rest counted, and the count handed on when the next second begins', () => {
     let now = 5_000;
     const budget = new DenialBudget(3, () => now);
@@ -266,7 +267,7 @@ describe('the DNS guard in a sidecar', () => {
   test('a flood of refused names is all refused, journaled one by one up to the budget and then as a count', async () => {
     const flooded: EgressAttempt[] = [];
     const guarded = await startSidecar({
-      upstreamUrl: 'https://api.anthropic.com', upstreamApiKey: 'k', dnsResolver: `127.0.0.1:${resolverPort}`, dnsJournalPerSecond: 5,
+      upstreamUrl: 'https://api.anthropic.com', upstreamApiKey: 'k', dnsResolver: `127.0.0.1:${resolverPort}`, refusalsPerSecond: 5,
       listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
     }, { logger: createLogger('silent'), journal: (l) => ({ ...logJournal(l), egress: (a) => void flooded.push(a) }) });
     try {
@@ -283,7 +284,7 @@ describe('the DNS guard in a sidecar', () => {
       const oneByOne = flooded.filter((a) => a.method === 'DNS TXT');
       expect(oneByOne.length).toBeGreaterThanOrEqual(5);
       expect(oneByOne.length).toBeLessThanOrEqual(15);
-      expect(flooded.find((a) => a.method === 'DNS')).toMatchObject({ allowed: false, destination: expect.stringMatching(/^\d+ more names$/), reason: expect.stringContaining('past the 5 a second recorded one by one') });
+      expect(flooded.find((a) => a.method === 'refused')).toMatchObject({ allowed: false, destination: expect.stringMatching(/^\d+ more attempts$/), reason: expect.stringContaining('past the 5 a second recorded one by one') });
     } finally {
       await guarded.close();
     }

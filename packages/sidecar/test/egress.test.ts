@@ -189,3 +189,30 @@ describe('egress addressed to the Claude upstream itself', () => {
     }
   });
 });
+
+describe('a flood of refused egress', () => {
+  it('is all refused, journaled one by one up to the budget a second and then as a count', async () => {
+    const attempts: EgressAttempt[] = [];
+    const sidecar = await startSidecar({
+      upstreamUrl: 'http://127.0.0.1:1', upstreamApiKey: 'k', refusalsPerSecond: 3,
+      listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
+    }, { logger: createLogger('silent'), journal: (l) => ({ ...logJournal(l), egress: (a) => void attempts.push(a) }) });
+    const counted = () => attempts.reduce((n, a) => n + (a.method === 'refused' ? Number(/^(\d+) more attempts$/.exec(a.destination)?.[1]) : 1), 0);
+    try {
+      const proxyPort = Number(new URL(sidecar.egressUrl).port);
+      const replies = await Promise.all(Array.from({ length: 12 }, (_, i) => new Promise<string>((resolve) => {
+        const s = net.connect(proxyPort, '127.0.0.1', () => s.write(`CONNECT exfil${i}.example:443 HTTP/1.1\r\n\r\n`));
+        let out = '';
+        s.on('data', (d) => (out += d));
+        s.on('close', () => resolve(out));
+      })));
+      expect(replies.every((r) => r.startsWith('HTTP/1.1 403'))).toBe(true);
+      for (let waited = 0; waited < 2500 && counted() < 12; waited += 50) await new Promise((r) => setTimeout(r, 50));
+      expect(counted()).toBe(12);
+      expect(attempts.filter((a) => a.method === 'CONNECT').length).toBeLessThanOrEqual(6); // 3 a second; the burst may straddle one
+      expect(attempts.find((a) => a.method === 'refused')).toMatchObject({ allowed: false, reason: expect.stringContaining('past the 3 a second recorded one by one') });
+    } finally {
+      await sidecar.close();
+    }
+  });
+});

@@ -14,6 +14,7 @@ import net from 'node:net';
 import { newRequestId } from '@skillgate/wire';
 import type { SidecarContext } from '../context.js';
 import type { EgressAllowlist } from './allowlist.js';
+import type { RefusalJournal } from './refusal-journal.js';
 import { DnsFormatError, RCODE, answerWith, formatErrorAnswer, parseQuery, typeName, type DnsQuestion } from './dns-message.js';
 
 export interface Resolver {
@@ -32,9 +33,8 @@ export interface DnsGuardOptions {
   timeoutMs?: number;
   /** Queries forwarded at once; beyond it SERVFAIL (a flood must not exhaust sockets). */
   maxInFlight?: number;
-  /** Refused names journaled one by one per second; the rest of a flood as one summary a second. */
-  journalPerSecond?: number;
-  clock?: () => number;
+  /** Where refused names are journaled (shared with the egress proxy's refusals: one budget). */
+  refusals: RefusalJournal;
 }
 
 export type DnsDecision = 'allowed' | 'search' | 'denied';
@@ -47,45 +47,6 @@ export function decideName(name: string, allowlist: EgressAllowlist, upstreamHos
     if (name.length > domain.length + 1 && name.endsWith(`.${domain}`) && allowed(name.slice(0, -domain.length - 1))) return 'search';
   }
   return 'denied';
-}
-
-/**
- * How many refused names a second are journaled one by one. A skill can ask for names far faster
- * than anyone can read them (or the record should take them): past the budget a second, names are
- * counted, and the count is journaled as one summary when the next second begins. Every name is
- * still refused. Pure but for the clock it is given.
- */
-export class DenialBudget {
-  private second = -1;
-  private used = 0;
-  private suppressed = 0;
-
-  constructor(private readonly perSecond: number, private readonly clock: () => number) {}
-
-  /** Whether this refusal is journaled; `flushed` is the count suppressed in an earlier second. */
-  take(): { journal: boolean; flushed: number } {
-    const second = Math.floor(this.clock() / 1000);
-    let flushed = 0;
-    if (second !== this.second) {
-      flushed = this.suppressed;
-      this.second = second;
-      this.used = 0;
-      this.suppressed = 0;
-    }
-    if (this.used < this.perSecond) {
-      this.used += 1;
-      return { journal: true, flushed };
-    }
-    this.suppressed += 1;
-    return { journal: false, flushed };
-  }
-
-  /** What is still counted and not yet journaled (for a summary at close). */
-  drain(): number {
-    const n = this.suppressed;
-    this.suppressed = 0;
-    return n;
-  }
 }
 
 /** The first IPv4 nameserver and the search list of a resolv.conf text. Pure. */
@@ -107,12 +68,8 @@ export class DnsGuard {
   private closing: Promise<void> | undefined;
   /** Forwards waiting on the resolver: ended by close(), so they hold no shutdown up. */
   private readonly forwards = new Set<() => void>();
-  private readonly budget: DenialBudget;
-  /** Journals what a flood's last second suppressed, should no later refusal come to do it. */
-  private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly ctx: SidecarContext, private readonly opts: DnsGuardOptions) {
-    this.budget = new DenialBudget(opts.journalPerSecond ?? 200, opts.clock ?? Date.now);
     // Half-open: a client may send its queries and shut its side before the answers are back.
     this.tcp = net.createServer({ allowHalfOpen: true }, (socket) => this.serveTcp(socket));
   }
@@ -147,8 +104,6 @@ export class DnsGuard {
   /** Stop listening and end the forwards; once, however often it is called. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      clearTimeout(this.flushTimer);
-      this.journalSuppressed(this.budget.drain());
       for (const end of this.forwards) end();
       const udp = this.udp;
       await Promise.all([
@@ -180,20 +135,10 @@ export class DnsGuard {
     const decision = decideName(q.name, this.opts.allowlist(), this.opts.upstreamHost, this.opts.searchDomains);
     this.ctx.metrics.dns.labels(decision).inc();
     if (decision === 'denied') {
-      const { journal, flushed } = this.budget.take();
-      this.journalSuppressed(flushed);
-      if (journal) {
-        this.ctx.journal.egress({
-          requestId: newRequestId(), method: `DNS ${typeName(q.qtype)}`, destination: q.name || '.', allowed: false,
-          reason: 'name not in the egress allowlist: answered NXDOMAIN in the pod, not sent to any resolver',
-        });
-      } else if (!this.flushTimer) {
-        this.flushTimer = setTimeout(() => {
-          this.flushTimer = undefined;
-          this.journalSuppressed(this.budget.drain());
-        }, 1000 - ((this.opts.clock ?? Date.now)() % 1000) + 1);
-        this.flushTimer.unref();
-      }
+      this.opts.refusals.refused({
+        requestId: newRequestId(), method: `DNS ${typeName(q.qtype)}`, destination: q.name || '.', allowed: false,
+        reason: 'name not in the egress allowlist: answered NXDOMAIN in the pod, not sent to any resolver',
+      });
       return answerWith(msg, q, RCODE.nxDomain);
     }
     const resolver = this.opts.resolver;
@@ -207,15 +152,6 @@ export class DnsGuard {
     } finally {
       this.inFlight -= 1;
     }
-  }
-
-  /** One egress event for the refused names a flood left unjournaled (each was refused all the same). */
-  private journalSuppressed(count: number): void {
-    if (count === 0) return;
-    this.ctx.journal.egress({
-      requestId: newRequestId(), method: 'DNS', destination: `${count} more names`, allowed: false,
-      reason: `${count} further names not in the egress allowlist were refused (NXDOMAIN in the pod) in one second, past the ${this.opts.journalPerSecond ?? 200} a second recorded one by one`,
-    });
   }
 
   private forwardUdp(msg: Buffer, resolver: Resolver): Promise<Buffer> {

@@ -13,6 +13,7 @@ import { codes, errorBody, newRequestId } from '@skillgate/wire';
 import type { SidecarContext } from '../context.js';
 import { parseAuthority, type Destination, type EgressAllowlist } from './allowlist.js';
 import { isTlsHandshake, readSni } from './sni.js';
+import type { RefusalJournal } from './refusal-journal.js';
 
 export interface EgressOptions {
   allowlist: () => EgressAllowlist;
@@ -20,6 +21,8 @@ export interface EgressOptions {
   upstream: Destination;
   /** The Claude endpoint's handler, for plain-HTTP requests addressed to the upstream. */
   claude: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Where refused attempts are journaled (a budget a second; allowed ones are journaled as they come). */
+  refusals: RefusalJournal;
 }
 
 const isUpstream = (opts: EgressOptions, dest: Destination | undefined): boolean =>
@@ -48,10 +51,8 @@ function decide(ctx: SidecarContext, opts: EgressOptions, method: string, dest: 
   const allowed = dest !== undefined && opts.allowlist().allows(dest);
   const destination = dest ? `${dest.host}:${dest.port}` : raw;
   ctx.metrics.egress.labels(allowed ? 'allowed' : 'denied').inc();
-  ctx.journal.egress({
-    requestId: id, method, destination, allowed,
-    ...(allowed ? {} : { reason: dest ? 'destination not in the egress allowlist' : 'unparseable destination' }),
-  });
+  if (allowed) ctx.journal.egress({ requestId: id, method, destination, allowed });
+  else opts.refusals.refused({ requestId: id, method, destination, allowed, reason: dest ? 'destination not in the egress allowlist' : 'unparseable destination' });
   return { id, allowed };
 }
 

@@ -1,0 +1,83 @@
+// Refused egress, journaled without letting a flood take the record over. A skill can try
+// destinations (a DNS name, a connection) far faster than anyone will read them or the record should
+// take them: refusals are journaled one by one up to a budget a second, and past it counted, the
+// count journaled as one egress event when the second is over. Every attempt is refused all the same.
+import type { SidecarContext } from '../context.js';
+import type { EgressAttempt } from '../ports/journal.js';
+import { newRequestId } from '@skillgate/wire';
+
+/**
+ * How many refusals a second are journaled one by one; past that, counted, the count handed on when
+ * the next second begins. Pure but for the clock it is given.
+ */
+export class DenialBudget {
+  private second = -1;
+  private used = 0;
+  private suppressed = 0;
+
+  constructor(private readonly perSecond: number, private readonly clock: () => number) {}
+
+  /** Whether this refusal is journaled; `flushed` is the count suppressed in an earlier second. */
+  take(): { journal: boolean; flushed: number } {
+    const second = Math.floor(this.clock() / 1000);
+    let flushed = 0;
+    if (second !== this.second) {
+      flushed = this.suppressed;
+      this.second = second;
+      this.used = 0;
+      this.suppressed = 0;
+    }
+    if (this.used < this.perSecond) {
+      this.used += 1;
+      return { journal: true, flushed };
+    }
+    this.suppressed += 1;
+    return { journal: false, flushed };
+  }
+
+  /** What is still counted and not yet journaled (for a summary at close). */
+  drain(): number {
+    const n = this.suppressed;
+    this.suppressed = 0;
+    return n;
+  }
+}
+
+/** Journals refusals through the budget, and each second's count of the rest. */
+export class RefusalJournal {
+  private readonly budget: DenialBudget;
+  /** Journals what a flood's last second left counted, should no later refusal come to do it. */
+  private flushTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly ctx: Pick<SidecarContext, 'journal'>, readonly perSecond: number, private readonly clock: () => number = Date.now) {
+    this.budget = new DenialBudget(perSecond, clock);
+  }
+
+  refused(attempt: EgressAttempt): void {
+    const { journal, flushed } = this.budget.take();
+    this.journalCount(flushed);
+    if (journal) {
+      this.ctx.journal.egress(attempt);
+    } else if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => {
+        this.flushTimer = undefined;
+        this.journalCount(this.budget.drain());
+      }, 1000 - (this.clock() % 1000) + 1);
+      this.flushTimer.unref();
+    }
+  }
+
+  /** Journal what is still counted (at shutdown). */
+  close(): void {
+    clearTimeout(this.flushTimer);
+    this.journalCount(this.budget.drain());
+  }
+
+  private journalCount(count: number): void {
+    if (count === 0) return;
+    this.ctx.journal.egress({
+      requestId: newRequestId(), method: 'refused', destination: `${count} more attempts`, allowed: false,
+      reason: `${count} further egress attempts (DNS names or connections outside the egress allowlist) were refused in one second, past the ${this.perSecond} a second recorded one by one`,
+    });
+  }
+}
