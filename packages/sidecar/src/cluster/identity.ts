@@ -2,9 +2,9 @@
 // pod's projected ServiceAccount token (audience skillgate) at the controller for a short-lived
 // workload token (RFC 8693), refreshes at ~80% of its life, and fails closed: with no valid token it
 // refuses every request with 401 (missing/expired) or 403 (revoked: owner offboarded, skill locked).
-// The upstream credential arrives with the token and is never logged or written anywhere. Each
-// exchange also shows the controller the record's public key; the endorsement it answers with goes
-// into the record's checkpoints (the record's trust anchor, @skillgate/identity).
+// The upstream credential arrives with the token and is never logged or written anywhere. The
+// exchanges also show the controller the record's public key until it has endorsed it; the
+// endorsement goes into the record's checkpoints (the record's trust anchor, @skillgate/identity).
 import { http, https } from '../node-http.js';
 import { readFileSync } from 'node:fs';
 import type { SkillIdentity } from '@skillgate/api';
@@ -43,8 +43,9 @@ export interface ClusterIdentityOptions {
   /** Every issue, refusal, revocation and expiry: for the session record. */
   onEvent?: (e: IdentityEvent) => void;
   /**
-   * The record's checkpoint key (base64url SPKI DER), sent as `record_key` with every exchange;
-   * `onEndorsed` gets the controller's endorsement of it each time it changes.
+   * The record's checkpoint key (base64url SPKI DER), sent as `record_key` with each exchange until
+   * the controller has endorsed it; `onEndorsed` gets that endorsement (once: it has no expiry, and
+   * fewer distinct endorsements make a record quicker to verify).
    */
   recordKey?: { spki: string; onEndorsed: (endorsement: string) => void };
 }
@@ -167,7 +168,8 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
       subject_token: subjectToken,
       subject_token_type: TOKEN_TYPE_JWT,
       audience: TOKEN_AUDIENCE,
-      ...(this.opts.recordKey ? { record_key: this.opts.recordKey.spki } : {}),
+      // Until the controller has endorsed the record key: one endorsement holds for the key's life.
+      ...(this.opts.recordKey && !this.endorsement ? { record_key: this.opts.recordKey.spki } : {}),
     }).toString();
     let status: number;
     let body: Record<string, unknown>;
@@ -205,10 +207,10 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
     this.failure = undefined;
     this.retryMs = 500;
     const endorsement = body.record_key_endorsement;
-    if (this.opts.recordKey && typeof endorsement === 'string' && endorsement !== this.endorsement) {
+    if (this.opts.recordKey && !this.endorsement && typeof endorsement === 'string') {
       this.endorsement = endorsement;
       this.opts.recordKey.onEndorsed(endorsement);
-    } else if (this.opts.recordKey && typeof endorsement !== 'string' && !this.warnedUnendorsed) {
+    } else if (this.opts.recordKey && !this.endorsement && !this.warnedUnendorsed) {
       this.warnedUnendorsed = true;
       this.opts.log?.warn('the controller did not endorse the record key (an older controller?): this sidecar\'s checkpoints will not verify with `skillgate sessions verify --trust-jwks`');
     }
