@@ -2,9 +2,9 @@
 // destinations (a DNS name, a connection) far faster than anyone will read them or the record should
 // take them: refusals are journaled one by one up to a budget a second, and past it counted, the
 // count journaled as one egress event when the second is over. Every attempt is refused all the same.
+import { newRequestId } from '@skillgate/wire';
 import type { SidecarContext } from '../context.js';
 import type { EgressAttempt } from '../ports/journal.js';
-import { newRequestId } from '@skillgate/wire';
 
 /**
  * How many refusals a second are journaled one by one; past that, counted, the count handed on when
