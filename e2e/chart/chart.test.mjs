@@ -287,8 +287,10 @@ describe('the Helm chart', () => {
       apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: tlsSecret },
       data: { 'tls.crt': b64(tlsCa), 'tls.key': b64('not-a-real-key'), 'ca.crt': b64(tlsCa) },
     })).status).toBe(201);
-    await helm(['install', RELEASE, CHART, '--namespace', NS, '--set', 'upstream.apiKey=sk-ant-not-real', '--set', `controller.tls.existingSecret=${tlsSecret}`]);
+    const notes = await helm(['install', RELEASE, CHART, '--namespace', NS, '--set', 'upstream.apiKey=sk-ant-not-real', '--set', `controller.tls.existingSecret=${tlsSecret}`]);
     const fullname = `${RELEASE}-skillgate`;
+    // The install notes say how responders verify records against the controller's keys.
+    expect(notes).toContain(`skillgate sessions verify --all --trust-jwks kube:${NS}/${fullname}-jwks`);
     const configMap = await cp.request('GET', `/api/v1/namespaces/${NS}/configmaps/${fullname}-webhook`);
     const injection = parseWebhookConfigText(configMap.body.data['config.yaml']);
     expect(injection.controllerUrl).toMatch(/^https:/);
