@@ -27,19 +27,17 @@ export class EgressAllowlist {
 
   /** Whether some port of this host is allowed (what a DNS name needs: it has no port). */
   allowsHost(host: string): boolean {
-    for (const r of this.rules) {
-      if (r.wildcard ? host.endsWith(r.host) && host.length > r.host.length : host === r.host) return true;
-    }
-    return false;
+    return this.rules.some((r) => hostMatches(r, host));
   }
 
   allows(dest: Destination): boolean {
-    for (const r of this.rules) {
-      if (r.port !== undefined && r.port !== dest.port) continue;
-      if (r.wildcard ? dest.host.endsWith(r.host) && dest.host.length > r.host.length : dest.host === r.host) return true;
-    }
-    return false;
+    return this.rules.some((r) => (r.port === undefined || r.port === dest.port) && hostMatches(r, dest.host));
   }
+}
+
+/** `*.example.com` matches any subdomain (not the apex); anything else the host exactly. */
+function hostMatches(rule: { host: string; wildcard: boolean }, host: string): boolean {
+  return rule.wildcard ? host.endsWith(rule.host) && host.length > rule.host.length : host === rule.host;
 }
 
 function splitPattern(p: string): [string, string | undefined] {
