@@ -52,10 +52,10 @@ export interface SidecarConfig {
   /** Hosts the egress proxy allows besides policy (host or host:port globs). */
   egressAllowHosts: string[];
   /**
-   * Where the DNS guard sends the names it lets through: an IPv4 address with an optional port
-   * (SKILLGATE_DNS_RESOLVER). Default: the first IPv4 nameserver of `resolvConfFile`.
+   * Where the DNS guard sends the names it lets through (SKILLGATE_DNS_RESOLVER: an IPv4 address
+   * with an optional port). Default: the first IPv4 nameserver of `resolvConfFile`.
    */
-  dnsResolver: string | undefined;
+  dnsResolver: { host: string; port: number } | undefined;
   /** The pod's resolver configuration (nameserver and search list). Default /etc/resolv.conf. */
   resolvConfFile: string;
   /**
@@ -79,8 +79,10 @@ export class ConfigError extends Error {
   }
 }
 
-export type SidecarConfigInput = Partial<Omit<SidecarConfig, 'upstreamUrl' | 'listen' | 'limits' | 'identity'>> & {
+export type SidecarConfigInput = Partial<Omit<SidecarConfig, 'upstreamUrl' | 'listen' | 'limits' | 'identity' | 'dnsResolver'>> & {
   upstreamUrl?: string | URL;
+  /** IPv4[:port], as SKILLGATE_DNS_RESOLVER gives it. */
+  dnsResolver?: string;
   listen?: Partial<ListenConfig>;
   limits?: Partial<LimitsConfig>;
   identity?: Partial<SkillIdentity>;
@@ -126,8 +128,14 @@ export function resolveConfig(input: SidecarConfigInput = {}): SidecarConfig {
     const port = listen[key];
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`listen.${key}`, `not a port: ${port}`);
   }
-  if (input.dnsResolver !== undefined && !/^\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?$/.test(input.dnsResolver)) {
-    throw new ConfigError('dnsResolver', `must be an IPv4 address with an optional port (SKILLGATE_DNS_RESOLVER, e.g. 10.96.0.10:53), got ${JSON.stringify(input.dnsResolver)}`);
+  let dnsResolver: SidecarConfig['dnsResolver'];
+  if (input.dnsResolver !== undefined) {
+    const m = /^(\d{1,3}(?:\.\d{1,3}){3})(?::(\d{1,5}))?$/.exec(input.dnsResolver);
+    const port = m?.[2] === undefined ? 53 : Number(m[2]);
+    if (!m || port < 1 || port > 65535) {
+      throw new ConfigError('dnsResolver', `must be an IPv4 address with an optional port (SKILLGATE_DNS_RESOLVER, e.g. 10.96.0.10:53), got ${JSON.stringify(input.dnsResolver)}`);
+    }
+    dnsResolver = { host: m[1]!, port };
   }
   if (input.refusalsPerSecond !== undefined && !(Number.isInteger(input.refusalsPerSecond) && input.refusalsPerSecond >= 0)) {
     throw new ConfigError('refusalsPerSecond', `must be a whole number of refusals a second (SKILLGATE_REFUSALS_PER_SECOND), got ${input.refusalsPerSecond}`);
@@ -159,7 +167,7 @@ export function resolveConfig(input: SidecarConfigInput = {}): SidecarConfig {
     recordDir: input.recordDir ?? '.skillgate/records',
     maskingKey: input.maskingKey ?? 'skillgate-dev-masking-key',
     egressAllowHosts: input.egressAllowHosts ?? [],
-    dnsResolver: input.dnsResolver,
+    dnsResolver,
     resolvConfFile: input.resolvConfFile ?? '/etc/resolv.conf',
     refusalsPerSecond: input.refusalsPerSecond ?? 200,
     logLevel: input.logLevel ?? 'info',

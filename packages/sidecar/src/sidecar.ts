@@ -130,11 +130,7 @@ function dnsResolution(config: SidecarConfig, log: Logger): { resolver: Resolver
   } catch (err) {
     log.warn({ file: config.resolvConfFile, err: (err as NodeJS.ErrnoException).code ?? String(err) }, 'cannot read the resolver configuration: the DNS guard has no search list');
   }
-  let resolver = conf.resolver;
-  if (config.dnsResolver) {
-    const [host, port] = config.dnsResolver.split(':');
-    resolver = { host: host!, port: port ? Number(port) : 53 };
-  }
+  const resolver = config.dnsResolver ?? conf.resolver;
   if (!resolver) log.warn({ file: config.resolvConfFile }, 'no IPv4 nameserver to forward allowed DNS names to (SKILLGATE_DNS_RESOLVER): they get SERVFAIL');
   return { resolver, searchDomains: conf.searchDomains };
 }
