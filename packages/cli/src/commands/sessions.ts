@@ -4,10 +4,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import {
   buildBundle, conversationOf, findFingerprint, fingerprintOf, loadSigner, verifyRecord,
-  type ChainProblem, type Checkpoint, type ReplayStep, type SessionEvent, type SessionStore,
+  type ChainProblem, type VerifyReport, type Checkpoint, type ReplayStep, type SessionEvent, type SessionStore,
 } from '@skillgate/record';
 import { CliError, outputOption, printData, type Command } from '../command.js';
-import { controllerTrust, describeEndorsed, pinnedKeys, trustHelp, trustOptions } from './record-trust.js';
+import { controllerTrust, describeEndorsed, pinnedKeys, trustHelp, trustOptions, type ControllerTrust } from './record-trust.js';
 import { filterFrom, filterOptions, progress, storeHelp, storeOptions, str, withStore } from './sessions-store.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -182,6 +182,20 @@ export function describeProblem(p: ChainProblem): string {
   return `${p.kind}: ${p.message}`;
 }
 
+/** A verification's human output: the checkpoints, the keys the controller endorsed, each session. */
+export function verdictLines(report: VerifyReport, anchor: ControllerTrust | undefined): string[] {
+  return [
+    report.checkpoints.problem ? `checkpoints: FAILED ${describeProblem(report.checkpoints.problem)}` : `checkpoints: ok (${report.checkpoints.count})`,
+    ...(anchor ? describeEndorsed(anchor.endorsed) : []),
+    ...report.sessions.map((x) => `${x.sessionId}: ${x.ok ? `ok (${x.events} events)` : `FAILED ${describeProblem(x.problem!)}`}`),
+  ];
+}
+
+/** A verification's JSON output: with --trust-jwks, also whom each key was endorsed for. */
+export function withEndorsed<R extends VerifyReport>(report: R, anchor: ControllerTrust | undefined): R | (R & { endorsed: Record<string, unknown> }) {
+  return anchor ? { ...report, endorsed: Object.fromEntries(anchor.endorsed) } : report;
+}
+
 export const sessionsVerifyCommand: Command = {
   name: ['sessions', 'verify'],
   summary: 'Recompute hash chains and checkpoint signatures; name the first altered, missing or reordered event',
@@ -202,12 +216,7 @@ ${trustHelp}\n\n${storeHelp}`,
       onProgress: (d, t) => bar.update(d, t),
     }));
     bar.done(`verified ${report.sessions.length} session(s), ${report.checkpoints.count} checkpoint(s)`);
-    const endorsed = anchor ? Object.fromEntries(anchor.endorsed) : undefined;
-    printData(values, endorsed ? { ...report, endorsed } : report, () => [
-      ...(report.checkpoints.problem ? [`checkpoints: FAILED ${describeProblem(report.checkpoints.problem)}`] : [`checkpoints: ok (${report.checkpoints.count})`]),
-      ...(anchor ? describeEndorsed(anchor.endorsed) : []),
-      ...report.sessions.map((s) => `${s.sessionId}: ${s.ok ? `ok (${s.events} events)` : `FAILED ${describeProblem(s.problem!)}`}`),
-    ].join('\n'));
+    printData(values, withEndorsed(report, anchor), () => verdictLines(report, anchor).join('\n'));
     if (!report.ok) throw new CliError(`verification failed: ${describeProblem(report.firstProblem!)}`);
     return 0;
   },

@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { judgeCheckpointKeys, verifyBundle, type EvidenceBundle } from '@skillgate/record';
 import { CliError, outputOption, printData, type Command } from '../command.js';
-import { controllerTrust, describeEndorsed, pinnedKeys, trustHelp, trustOptions } from './record-trust.js';
-import { describeProblem } from './sessions.js';
+import { controllerTrust, pinnedKeys, trustHelp, trustOptions } from './record-trust.js';
+import { describeProblem, verdictLines, withEndorsed } from './sessions.js';
 
 export const verifyBundleCommand: Command = {
   name: ['verify'],
@@ -31,12 +31,9 @@ manifest is checked against the bundle's keys (the checkpoints carry the proof).
       ? await judgeCheckpointKeys(bundle.checkpoints, { ...bundle.publicKeys, ...pinned }, anchor.trust)
       : undefined;
     const verdict = verifyBundle(bundle, anchor ? undefined : pinned, judged ? { judged } : {});
-    const endorsed = anchor ? Object.fromEntries(anchor.endorsed) : undefined;
-    printData(values, endorsed ? { ...verdict, endorsed } : verdict, () => [
+    printData(values, withEndorsed(verdict, anchor), () => [
       verdict.manifestProblem ? `manifest: FAILED ${verdict.manifestProblem}` : `manifest: ok (signed by ${bundle.manifest.exporterKeyId}${bundle.manifest.exporterKeyEphemeral ? ', ephemeral key' : ''})`,
-      ...(verdict.checkpoints.problem ? [`checkpoints: FAILED ${describeProblem(verdict.checkpoints.problem)}`] : [`checkpoints: ok (${verdict.checkpoints.count})`]),
-      ...(anchor ? describeEndorsed(anchor.endorsed) : []),
-      ...verdict.sessions.map((s) => `${s.sessionId}: ${s.ok ? `ok (${s.events} events)` : `FAILED ${describeProblem(s.problem!)}`}`),
+      ...verdictLines(verdict, anchor),
     ].join('\n'));
     if (!verdict.ok) throw new CliError(`bundle verification failed: ${verdict.firstProblem ? describeProblem(verdict.firstProblem) : verdict.manifestProblem}`);
     return 0;
