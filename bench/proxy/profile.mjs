@@ -3,7 +3,7 @@
 // core, runs wrk (32 connections, non-streaming) and prints req/s, CPU per request and the profile
 // summary. Loopback only; stops what it started.
 //
-// Usage: node bench/proxy/profile.mjs [full|sidecar|bare] [seconds] [--latency] [--sse] [--heap|--alloc|--strace|--no-profile] [--mem-limit=256M]
+// Usage: node bench/proxy/profile.mjs [full|sidecar|bare|wal] [seconds] [--latency] [--sse] [--heap|--alloc|--strace|--no-profile] [--mem-limit=256M]
 // Env: BENCH_WARMUP_S (seconds of the same load before measuring; not in req/s, but in the profile), BENCH_NODE_FLAGS (extra node flags for the proxy, e.g. "--max-semi-space-size=8"), STRACE_ARGS
 //      (strace options instead of -c, e.g. "-c -w" for time per syscall), BENCH_CHILD_LOG (file for
 //      the proxy's stdout, e.g. with --trace-gc-nvp), BENCH_ALLOC_SURVIVORS=1 (--alloc samples only
@@ -48,10 +48,15 @@ if (alloc) env.BENCH_ALLOC_PROFILE = join(dir, 'alloc.heapprofile');
 // The sidecar runs with the node options the injector gives it (for --mem-limit, those of that limit;
 // the CPU limit is the one core the proxy is pinned to).
 const sidecarFlags = sidecarNodeOptions(memLimit ? `${Math.round(quantityMiB(`${memLimit}i`) ?? 0)}Mi` : undefined, '1').split(' ');
-const script = which === 'bare' ? [join(here, 'bare-proxy.mjs')] : [join(here, 'sidecar.mjs'), ...(which === 'full' ? ['--full'] : [])];
+// The proxy's script and its arguments before the upstream URL (bare-wal: after it, the Redis URL).
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const scripts = { bare: ['bare-proxy.mjs'], wal: ['bare-wal-proxy.mjs'], sidecar: ['sidecar.mjs'], full: ['sidecar.mjs', '--full'] };
+if (!scripts[which]) throw new Error(`usage: profile.mjs full|sidecar|bare|wal ...; not ${which}`);
+const script = [join(here, scripts[which][0]), ...scripts[which].slice(1)];
+const upstreamArgs = (url) => (which === 'wal' ? [url, redisUrl] : [url]);
 const noProfile = process.argv.includes('--no-profile'); // just the load (and RSS): clean timings
 // BENCH_NODE_FLAGS come after the sidecar's own, so they win (e.g. another --max-semi-space-size).
-const nodeFlags = [...(which === 'bare' ? [] : sidecarFlags), ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)];
+const nodeFlags = [...(which === 'bare' || which === 'wal' ? [] : sidecarFlags), ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)];
 const flags = [...nodeFlags, ...(alloc || noProfile ? [] : heap ? ['--heap-prof', `--heap-prof-dir=${dir}`] : ['--cpu-prof', `--cpu-prof-dir=${dir}`])];
 let cgroupDir;
 if (memLimit) {
@@ -63,8 +68,8 @@ if (memLimit) {
 }
 const inCgroup = (command, args) => (cgroupDir ? ['sh', ['-c', `echo $$ > ${cgroupDir}/cgroup.procs && exec "$0" "$@"`, command, ...args]] : [command, args]);
 const child = strace
-  ? await startReadyChild(which, 'strace', [...(process.env.STRACE_ARGS ? process.env.STRACE_ARGS.split(' ') : ['-c']), '-f', '-o', join(dir, 'strace.txt'), process.execPath, ...nodeFlags, ...script, upstream.url], { env })
-  : await startReadyChild(which, ...inCgroup(process.execPath, [...flags, ...script, upstream.url]), { env });
+  ? await startReadyChild(which, 'strace', [...(process.env.STRACE_ARGS ? process.env.STRACE_ARGS.split(' ') : ['-c']), '-f', '-o', join(dir, 'strace.txt'), process.execPath, ...nodeFlags, ...script, ...upstreamArgs(upstream.url)], { env })
+  : await startReadyChild(which, ...inCgroup(process.execPath, [...flags, ...script, ...upstreamArgs(upstream.url)]), { env });
 try {
   pin(child.pid, 1);
   pin(upstream.pid, 0);

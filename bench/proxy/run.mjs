@@ -1,6 +1,7 @@
 // The proxy benchmark: every row against the same nginx upstream in one run — direct (the limit),
-// nginx proxy_pass, a bare Node.js proxy (the floor for any Node proxy), the skillgate sidecar (bare,
-// and full with policy + Redis recording when the sidecar supports it) and Portkey's gateway.
+// nginx proxy_pass, a bare Node.js proxy (the floor for any Node proxy), with Redis the same proxy
+// plus a write-ahead XADD (the floor for any proxy that records before it forwards), the skillgate
+// sidecar (bare, and full with policy + Redis recording when the sidecar supports it) and Portkey's gateway.
 // Measures added p50/p99 at one connection (JSON and SSE), requests/s at 32 connections, and RSS idle
 // and after load; checks the sidecar against the issue's targets; profiles the sidecar when it misses.
 // Loopback only; every loop bounded; stops only the processes it started.
@@ -14,7 +15,7 @@
 //      BENCH_SHARED_REDIS=1), BENCH_POLICY_FILE (SkillPolicy for the full sidecar row),
 //      BENCH_PROFILE=always|never|auto (default auto: profile when the sidecar misses a target),
 //      BENCH_ROWS=sidecar-full (only these rows, plus direct and the bare Node proxy the targets are
-//      relative to; for iterating on one row).
+//      relative to, and with sidecar-full its write-ahead floor bare-wal; for iterating on one row).
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -100,6 +101,12 @@ async function startRows(upstream, redis) {
   if (rowWanted('bare-node')) {
     const bare = await startReadyChild('bare-node', process.execPath, [join(here, 'bare-proxy.mjs'), upstream.url]);
     rows.push({ key: 'bare-node', label: 'bare Node.js proxy', url: bare.url, pid: bare.pid, stop: bare.stop });
+  }
+  // The floor of any write-ahead proxy (the bare proxy plus one acknowledged XADD per request): the
+  // full sidecar's reference, so it runs whenever that row does.
+  if (redis && (rowWanted('bare-wal') || rowWanted('sidecar-full'))) {
+    const wal = await startReadyChild('bare-wal', process.execPath, [join(here, 'bare-wal-proxy.mjs'), upstream.url, redis.url]);
+    rows.push({ key: 'bare-wal', label: 'bare Node.js proxy + write-ahead (one Redis XADD)', url: wal.url, pid: wal.pid, stop: wal.stop });
   }
   if (rowWanted('sidecar')) {
     const sidecar = await startReadyChild('sidecar', process.execPath, [...SIDECAR_NODE_FLAGS, join(here, 'sidecar.mjs'), upstream.url]);
@@ -188,6 +195,9 @@ async function measureLatency(rows) {
     log(`latency round ${r + 1}/${ROUNDS} done`);
   }
   for (const [row, reading] of before) row.inside = insideSidecar(reading, await readSidecarLatency(row.metricsUrl));
+  // Every sample in the order taken (round r holds samples r*perRound..), for reading where a tail comes from.
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(join(resultsDir, 'proxy-latency-samples.json'), JSON.stringify({ perRound, series: series.map((s) => ({ row: s.row.key, kind: s.kind, us: s.samples.map(Math.round) })) }));
   for (const s of series) {
     s.client.close();
     s.row.latency ??= {};
@@ -293,6 +303,17 @@ function markdown(result) {
     const us = (v) => `${Math.round(v)} µs`;
     lines.push('');
     lines.push(`Inside the skillgate rows, by their own metrics over the measured latency series (mean per request, JSON and SSE together): ${inside.map((r) => `${r.label}: gateway-added ${us(r.inside.addedUs)}${r.inside.durableUs !== undefined ? `, of which ${us(r.inside.durableUs)} waiting for the request event to become durable (masked, sealed, written to Redis and acknowledged before the request goes upstream)` : ''}`).join('; ')}. Gateway-added is the sidecar's time from the request's arrival to its dispatch upstream plus from the upstream's response headers to its own (\`skillgate_sidecar_added_latency_seconds\`); the client's added latency above also holds the body's passage and the scheduling of four processes on one core.`);
+  }
+  const wal = rows.find((r) => r.key === 'bare-wal');
+  const bare = rows.find((r) => r.key === 'bare-node');
+  const full = rows.find((r) => r.key === 'sidecar-full');
+  if (wal && bare) {
+    const worse = (r) => Math.max(r.added.json.p50, r.added.sse.p50);
+    const ratio = worse(wal) / worse(bare);
+    lines.push('');
+    lines.push(`The write-ahead floor: the bare Node.js proxy that appends each request to the same Redis and forwards it once Redis acknowledges (\`bench/proxy/bare-wal-proxy.mjs\`; no policy, masking, chain or metrics) adds ${fmtUs(wal.added.json.p50)} p50 JSON and ${fmtUs(wal.added.sse.p50)} SSE, ${ratio.toFixed(1)}× the bare proxy's: ` +
+      (ratio > 2.5 ? 'on this machine no proxy that records a request before forwarding it can meet the p50 target, whatever else it does. ' : 'a recording proxy can meet the p50 target on this machine. ') +
+      (full ? `The full sidecar's added p50 is ${(worse(full) / worse(wal)).toFixed(1)}× the floor's (${fmtUs(worse(full) - worse(wal))}): its policy, masking, hash chain, session record and metrics.` : ''));
   }
   const errors = rows.filter((r) => r.latency.json.errors || r.latency.sse.errors);
   for (const r of errors) lines.push(`\nLatency errors on ${r.label}: JSON ${r.latency.json.errors}, SSE ${r.latency.sse.errors} (${r.latency.json.lastError ?? r.latency.sse.lastError}).`);
