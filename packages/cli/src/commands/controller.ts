@@ -14,7 +14,7 @@ function leaderLoops(): LoopFactory[] {
 
 export const controllerCommand: Command = {
   name: ['controller'],
-  summary: 'run the skillgate controller (token exchange, SCIM, locks, approvals, policy status)',
+  summary: 'Run the skillgate controller (token exchange, SCIM, locks, approvals, policy status)',
   usage: 'controller [--listen HOST:PORT] [--namespace NS] [--kubeconfig F] [--scim-token-file F] [--upstream-secret [NS/]NAME[/KEY]] [--redis-url URL]',
   help: `Every replica serves POST /token (RFC 8693 token exchange), /scim/v2/Users, /.well-known/jwks.json,
 /approvals/{ns}/{name}/{approve|deny} (signed links, or on SKILLGATE_APPROVAL_LISTEN), /metrics,

@@ -40,7 +40,7 @@ async function maskingSpecFrom(file: string): Promise<MaskingSpec | undefined> {
 
 export const maskCommand: Command = {
   name: ['mask'],
-  summary: 'mask personal data and secrets in stdin (the sidecar\'s engine)',
+  summary: 'Mask personal data and secrets in stdin (the sidecar\'s engine)',
   usage: 'mask [--policy FILE] [--json | --output json]',
   help: `Reads text on stdin and writes it masked to stdout.
   --policy FILE   a SkillPolicy (YAML or JSON) whose spec.masking sets actions, entities and custom rules

@@ -20,7 +20,7 @@ function lifecycle(v: Record<string, string | undefined>): { store: OwnerStore; 
 
 export const ownersOffboardCommand: Command = {
   name: ['owners', 'offboard'],
-  summary: 'offboard an owner: lock every skill they own and revoke their tokens',
+  summary: 'Offboard an owner: lock every skill they own and revoke their tokens',
   usage: 'owners offboard EMAIL --reason R [--skillgate-namespace NS] [--output json]',
   options: { reason: { type: 'string' }, ...common },
   async run({ values, positionals }) {
@@ -37,7 +37,7 @@ export const ownersOffboardCommand: Command = {
 
 export const ownersReinstateCommand: Command = {
   name: ['owners', 'reinstate'],
-  summary: 'reinstate an owner and lift their offboarding lock',
+  summary: 'Reinstate an owner and lift their offboarding lock',
   usage: 'owners reinstate EMAIL [--skillgate-namespace NS] [--output json]',
   options: common,
   async run({ values, positionals }) {
@@ -53,7 +53,7 @@ export const ownersReinstateCommand: Command = {
 
 export const ownersListCommand: Command = {
   name: ['owners', 'list'],
-  summary: 'list known owners and their status',
+  summary: 'List known owners and their status',
   usage: 'owners list [--skillgate-namespace NS] [--output json]',
   options: common,
   async run({ values }) {

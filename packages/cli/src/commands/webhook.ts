@@ -22,7 +22,7 @@ function port(value: string | undefined, flag: string): number | undefined {
 
 export const webhookCommand: Command = {
   name: ['webhook'],
-  summary: 'run the admission webhook (sidecar injection, pod and SkillPolicy validation)',
+  summary: 'Run the admission webhook (sidecar injection, pod and SkillPolicy validation)',
   usage: 'webhook [--config F] [--cert F --key F] [--port N] [--metrics-port N]',
   help: `Serves /mutate, /validate-pod and /validate-skillpolicy (AdmissionReview v1) over HTTPS, plus
 /healthz, /readyz and /metrics. The certificate files are reloaded when they change (Secret rotation).
@@ -75,7 +75,7 @@ Log level: SKILLGATE_LOG_LEVEL (default info).`,
 
 export const webhookManifestsCommand: Command = {
   name: ['webhook', 'manifests'],
-  summary: 'print the Mutating/ValidatingWebhookConfigurations for kubectl apply',
+  summary: 'Print the Mutating/ValidatingWebhookConfigurations for kubectl apply',
   usage: 'webhook manifests (--url URL | --service NS/NAME[:PORT]) [--ca-file F] [--system-namespace NS] [--output yaml|json]',
   help: `Injection and pod validation select namespaces labelled skillgate.dev/inject=enabled, never
 kube-system or the system namespace, and fail closed. Without --ca-file, caBundle is left empty for
@@ -120,7 +120,7 @@ Example (webhook running locally with a dev certificate):
 
 export const webhookDevCertCommand: Command = {
   name: ['webhook', 'dev-cert'],
-  summary: 'make a CA and a webhook serving certificate (for running the webhook outside a cluster)',
+  summary: 'Make a CA and a webhook serving certificate (for running the webhook outside a cluster)',
   usage: 'webhook dev-cert --out DIR [--host H]... [--days N] [--output json]',
   help: `Writes DIR/ca.crt, DIR/tls.crt and DIR/tls.key (ECDSA P-256). Hosts default to 127.0.0.1 and
 localhost. Put ca.crt in the webhook configurations' caBundle (see 'skillgate webhook manifests').`,
