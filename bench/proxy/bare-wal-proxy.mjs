@@ -1,8 +1,9 @@
 // The floor for any write-ahead Node.js proxy: the bare proxy (bare-proxy.mjs) that reads each
-// request, appends it to a Redis stream (one XADD of method, path, headers and body) and forwards it only once
-// Redis has acknowledged it. That round trip is what skillgate's "nothing is forwarded unrecorded"
-// costs at the least; this proxy pays it and nothing else (no policy, masking, hash chain, session,
-// metrics or logs), so its added latency is the lowest a recording sidecar could reach on this machine.
+// request, appends it to a Redis stream (one XADD of method, path, headers and body) and forwards it
+// only once Redis has acknowledged it. That round trip is what skillgate's "nothing is forwarded
+// unrecorded" costs at the least; this proxy pays it and nothing else (no policy, masking, hash
+// chain, session, metrics or logs), so its added latency is the lowest a recording sidecar could
+// reach on this machine. It buffers each request body (the record needs it whole), as the sidecar does.
 // Usage: node bare-wal-proxy.mjs <upstream-url> <redis-url>; prints `READY <url>`. The stream
 // (`bench-wal:<pid>`, capped at ~10,000 entries) is deleted when it exits on SIGTERM.
 import { createRequire } from 'node:module';
