@@ -85,14 +85,15 @@ async function readJwksConfigMap(ref: string): Promise<string> {
   const kc = new KubeConfig();
   kc.loadFromDefault();
   const { describeApiError } = await import('@skillgate/controller/kube');
+  const { JWKS_FIELD } = await import('@skillgate/controller/jwks-configmap');
   let cm;
   try {
     cm = await kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ namespace, name });
   } catch (err) {
     throw new Error(describeApiError(err));
   }
-  const text = cm.data?.['jwks.json'];
-  if (!text) throw new Error(`ConfigMap ${namespace}/${name} has no jwks.json`);
+  const text = cm.data?.[JWKS_FIELD];
+  if (!text) throw new Error(`ConfigMap ${namespace}/${name} has no ${JWKS_FIELD}`);
   return text;
 }
 
