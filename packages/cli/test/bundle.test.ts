@@ -1,9 +1,14 @@
 // The shipped CLI bundle (packages/cli/bundle.mjs, written by `make build`): it runs, and
 // `skillgate sidecar` from it serves the Claude API in full (policy, masking, Redis recording) while
 // loading no file but the bundle's own — the property that keeps a sidecar's memory down (a module
-// read from node_modules at run time brings back the path resolution the bundle avoids). Real
-// sockets, real Redis (keys under a unique prefix, deleted after), fake Claude upstream.
+// read from node_modules at run time brings back the path resolution the bundle avoids) — and,
+// on a plain-TCP Redis and a plain-HTTP upstream, not node:tls either; on a rediss:// Redis it
+// records over TLS (ioredis' TLS is loaded on first use in the bundle). Real sockets, real Redis
+// (keys under a unique prefix, deleted after; over TLS through a TLS-terminating proxy in front of
+// it), fake Claude upstream.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import tls from 'node:tls';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { startFakeClaude, type FakeClaude } from '@skillgate/fake-claude';
+import { createDevCertificates } from '@skillgate/webhook/dev-cert';
 
 const BUNDLE = fileURLToPath(new URL('../../bundle/', import.meta.url));
 const MAIN = join(BUNDLE, 'skillgate.mjs');
@@ -61,15 +67,26 @@ describe('the CLI bundle', () => {
   describe('`skillgate sidecar` from the bundle', () => {
     let fake: FakeClaude;
     let dir: string;
-    let child: ChildProcess | undefined;
+    const children: ChildProcess[] = [];
     const prefix = `sgbundle${randomBytes(4).toString('hex')}:`;
 
     beforeAll(async () => {
       fake = await startFakeClaude({ apiKeys: ['upstream-key'] });
       dir = mkdtempSync(join(tmpdir(), 'sg-bundle-'));
+      writeFileSync(join(dir, 'key'), 'upstream-key\n');
+      writeFileSync(join(dir, 'policy.json'), JSON.stringify({ apiVersion: 'skillgate.dev/v1alpha1', kind: 'SkillPolicy', metadata: { name: 'bundle' }, spec: { models: { allow: ['claude-*'] }, masking: { mode: 'record' } } }));
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ upstreamUrl: fake.url, listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } }));
+      // A module hook in the child notes every file it loads (module.registerHooks: Node 22.15+),
+      // and at exit whether Node's TLS module was ever loaded.
+      writeFileSync(join(dir, 'hook.mjs'), [
+        "import { registerHooks } from 'node:module';",
+        "import { appendFileSync, writeFileSync } from 'node:fs';",
+        'registerHooks({ load(url, context, next) { if (!url.startsWith("node:")) appendFileSync(process.env.SG_LOADED_FILE, url + "\\n"); return next(url, context); } });',
+        "process.on('exit', () => writeFileSync(process.env.SG_LOADED_FILE + '.tls', String(process.moduleLoadList.includes('NativeModule tls'))));",
+      ].join('\n'));
     });
     afterAll(async () => {
-      child?.kill('SIGTERM');
+      for (const child of children) child.kill('SIGKILL');
       await fake.close();
       rmSync(dir, { recursive: true, force: true });
       const redis = new Redis(REDIS_URL);
@@ -78,74 +95,118 @@ describe('the CLI bundle', () => {
       await redis.quit();
     });
 
-    it('serves a request in full (policy, masking, Redis recording) and loads nothing from node_modules', async () => {
-      writeFileSync(join(dir, 'key'), 'upstream-key\n');
-      writeFileSync(join(dir, 'policy.json'), JSON.stringify({ apiVersion: 'skillgate.dev/v1alpha1', kind: 'SkillPolicy', metadata: { name: 'bundle' }, spec: { models: { allow: ['claude-*'] }, masking: { mode: 'record' } } }));
-      writeFileSync(join(dir, 'config.json'), JSON.stringify({ upstreamUrl: fake.url, listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } }));
-      // A module hook in the child notes every file it loads (module.registerHooks: Node 22.15+).
-      const loadedFile = join(dir, 'loaded.txt');
-      writeFileSync(join(dir, 'hook.mjs'), [
-        "import { registerHooks } from 'node:module';",
-        "import { appendFileSync } from 'node:fs';",
-        'registerHooks({ load(url, context, next) { if (!url.startsWith("node:")) appendFileSync(process.env.SG_LOADED_FILE, url + "\\n"); return next(url, context); } });',
-      ].join('\n'));
-      child = spawn(process.execPath, ['--import', pathToFileURL(join(dir, 'hook.mjs')).href, MAIN, 'sidecar', '--config', join(dir, 'config.json')], {
+    /** Start `skillgate sidecar` from the bundle as skill `skill`, recording to `redisUrl`. */
+    async function startSidecar(skill: string, redisUrl: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; claudeUrl: string; loadedFile: string }> {
+      const loadedFile = join(dir, `loaded-${skill}.txt`);
+      writeFileSync(loadedFile, '');
+      const child = spawn(process.execPath, ['--import', pathToFileURL(join(dir, 'hook.mjs')).href, MAIN, 'sidecar', '--config', join(dir, 'config.json')], {
         env: {
-          PATH: process.env.PATH ?? '', SG_LOADED_FILE: loadedFile, REDIS_URL, SKILLGATE_REDIS_PREFIX: prefix,
+          PATH: process.env.PATH ?? '', SG_LOADED_FILE: loadedFile, REDIS_URL: redisUrl, SKILLGATE_REDIS_PREFIX: prefix,
           SKILLGATE_UPSTREAM_API_KEY_FILE: join(dir, 'key'), SKILLGATE_POLICY_FILE: join(dir, 'policy.json'),
-          SKILLGATE_SKILL: 'bundle-skill', SKILLGATE_POD_NAMESPACE: 'team-b', SKILLGATE_POD_NAME: 'bundle-pod', SKILLGATE_MASKING_KEY: 'bundle-test-installation-key',
+          SKILLGATE_SKILL: skill, SKILLGATE_POD_NAMESPACE: 'team-b', SKILLGATE_POD_NAME: `${skill}-pod`, SKILLGATE_MASKING_KEY: 'bundle-test-installation-key',
+          ...env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
+      children.push(child);
       const claudeUrl = await new Promise<string>((resolve, reject) => {
         let out = '';
         let err = '';
         const timer = setTimeout(() => reject(new Error(`sidecar from the bundle did not start: ${out}${err}`)), 15_000);
-        child!.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-        child!.stdout!.on('data', (d: Buffer) => {
+        child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+        child.stdout!.on('data', (d: Buffer) => {
           out += d.toString();
           const line = out.split('\n').find((l) => l.includes('sidecar listening'));
           if (line) { clearTimeout(timer); resolve((JSON.parse(line) as { claude: string }).claude); }
         });
-        child!.on('exit', (code) => { clearTimeout(timer); reject(new Error(`sidecar exited (${code}): ${out}${err}`)); });
+        child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`sidecar exited (${code}): ${out}${err}`)); });
       });
+      return { child, claudeUrl, loadedFile };
+    }
 
-      const res = await fetch(`${claudeUrl}/v1/messages`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'anything' },
-        body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 32, messages: [{ role: 'user', content: 'Mail me at jane.doe@example.com' }] }),
-      });
-      const answer = (await res.json()) as { type: string; error?: { message: string } };
-      expect({ status: res.status, type: answer.type, error: answer.error?.message }).toEqual({ status: 200, type: 'message', error: undefined });
-      const denied = await fetch(`${claudeUrl}/v1/messages`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'anything' },
-        body: JSON.stringify({ model: 'gpt-4o', max_tokens: 32, messages: [{ role: 'user', content: 'hi' }] }),
-      });
-      expect(denied.status).toBe(403);
-      // The upstream saw the sidecar's credential, and the record landed in Redis, masked.
-      expect(fake.requests.at(-1)!.headers['x-api-key']).toBe('upstream-key');
+    const ask = (claudeUrl: string, model: string, content: string) => fetch(`${claudeUrl}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'anything' },
+      body: JSON.stringify({ model, max_tokens: 32, messages: [{ role: 'user', content }] }),
+    });
+
+    /** The record's stream entries of `skill` in Redis, once they hold a masked email (≤ 5 s). */
+    async function recorded(skill: string): Promise<string> {
       const redis = new Redis(REDIS_URL);
       try {
         let stored = '';
-        for (let i = 0; i < 50 && !stored.includes('jane.doe'); i++) {
-          const keys = await redis.keys(`${prefix}*`);
-          const streams = [];
-          for (const k of keys) if ((await redis.type(k)) === 'stream') streams.push(k);
-          stored = JSON.stringify(await Promise.all(streams.map((k) => redis.xrange(k, '-', '+'))));
+        for (let i = 0; i < 50; i++) {
+          const entries = await redis.xrange(`${prefix}ns:team-b`, '-', '+').catch(() => []);
+          stored = JSON.stringify(entries.filter(([, fields]) => fields.join(' ').includes(`"skill":"${skill}"`)));
           if (stored.includes('EMAIL')) break;
           await new Promise((r) => setTimeout(r, 100));
         }
-        expect(stored).toMatch(/EMAIL/);
-        expect(stored).not.toMatch(/jane\.doe@example\.com/);
+        return stored;
       } finally {
         await redis.quit();
       }
+    }
+
+    /** Stop the sidecar gracefully; whether it loaded node:tls (the hook writes it at exit). */
+    async function stopAndSayTls(child: ChildProcess, loadedFile: string): Promise<boolean> {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+      return readFileSync(`${loadedFile}.tls`, 'utf8') === 'true';
+    }
+
+    it('serves a request in full (policy, masking, Redis recording), loading nothing from node_modules and no TLS', async () => {
+      const { child, claudeUrl, loadedFile } = await startSidecar('bundle-skill', REDIS_URL);
+      const res = await ask(claudeUrl, 'claude-sonnet-4-5', 'Mail me at jane.doe@example.com');
+      const answer = (await res.json()) as { type: string; error?: { message: string } };
+      expect({ status: res.status, type: answer.type, error: answer.error?.message }).toEqual({ status: 200, type: 'message', error: undefined });
+      const denied = await ask(claudeUrl, 'gpt-4o', 'hi');
+      expect(denied.status).toBe(403);
+      // The upstream saw the sidecar's credential, and the record landed in Redis, masked.
+      expect(fake.requests.at(-1)!.headers['x-api-key']).toBe('upstream-key');
+      const stored = await recorded('bundle-skill');
+      expect(stored).toMatch(/EMAIL/);
+      expect(stored).not.toMatch(/jane\.doe@example\.com/);
 
       const loaded = readFileSync(loadedFile, 'utf8').split('\n').filter(Boolean).map((u) => fileURLToPath(u));
       const outside = loaded.filter((f) => !f.startsWith(BUNDLE) && !f.endsWith('hook.mjs'));
       expect(outside).toEqual([]);
       expect(loaded.some((f) => f.endsWith('sidecar-wiring.mjs') || f.includes('/chunks/'))).toBe(true);
+      // Plain-TCP Redis, plain-HTTP upstream: TLS is never loaded (~2.5 MB resident).
+      expect(await stopAndSayTls(child, loadedFile)).toBe(false);
+    }, 30_000);
+
+    it('records over TLS to a rediss:// Redis (ioredis and the append connection both)', async () => {
+      // A TLS-terminating proxy in front of the real Redis, with a certificate for 127.0.0.1 from a
+      // CA the sidecar is told to trust (NODE_EXTRA_CA_CERTS); it counts completed handshakes.
+      const certs = createDevCertificates(['127.0.0.1']);
+      writeFileSync(join(dir, 'ca.pem'), certs.ca.certPem);
+      const redisAddress = new URL(REDIS_URL);
+      let handshakes = 0;
+      const proxy = tls.createServer({ cert: certs.serving.certPem, key: certs.serving.keyPem }, (client) => {
+        handshakes++;
+        const upstream = net.connect(Number(redisAddress.port || 6379), redisAddress.hostname);
+        client.pipe(upstream).pipe(client);
+        const end = () => { client.destroy(); upstream.destroy(); };
+        client.on('error', end).on('close', end);
+        upstream.on('error', end).on('close', end);
+      });
+      await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+      try {
+        const port = (proxy.address() as net.AddressInfo).port;
+        const { child, claudeUrl, loadedFile } = await startSidecar('bundle-tls-skill', `rediss://127.0.0.1:${port}`, { NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem') });
+        const res = await ask(claudeUrl, 'claude-sonnet-4-5', 'Mail me at jane.doe@example.com');
+        expect(res.status).toBe(200);
+        await res.text();
+        const stored = await recorded('bundle-tls-skill');
+        expect(stored).toMatch(/EMAIL/);
+        expect(stored).not.toMatch(/jane\.doe@example\.com/);
+        // ioredis (session heads, keys, rate limits) and the append connection each connected over TLS.
+        expect(handshakes).toBeGreaterThanOrEqual(2);
+        expect(await stopAndSayTls(child, loadedFile)).toBe(true);
+      } finally {
+        proxy.close();
+      }
     }, 30_000);
   });
 });

@@ -14,8 +14,13 @@
 // that vanished without closing it): after commandTimeoutMs without a reply it is dropped, rather
 // than every later command waiting on it until TCP gives up. No offline queue: while it cannot
 // connect, commands fail at once, which is what the recorder on the request path wants.
+import { createRequire } from 'node:module';
 import net from 'node:net';
-import tls from 'node:tls';
+
+// node:tls is loaded on the first rediss:// connection: a plain-TCP Redis (the usual in-cluster
+// service) never loads it, and TLS costs ~2.5 MB of resident memory in every sidecar (BENCHMARKS.md).
+let tlsModule: typeof import('node:tls') | undefined;
+const tls = (): typeof import('node:tls') => (tlsModule ??= createRequire(import.meta.url)('node:tls') as typeof import('node:tls'));
 
 /** A RESP reply: simple string, integer, bulk string (null when absent) or array; errors reject. */
 export type RespReply = string | number | null | RespReply[];
@@ -196,7 +201,7 @@ export class AppendConnection {
     const port = Number(this.url.port || 6379);
     const socket = await new Promise<net.Socket>((resolve, reject) => {
       const s = this.url.protocol === 'rediss:'
-        ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host }, () => resolve(s))
+        ? tls().connect({ host, port, servername: net.isIP(host) ? undefined : host }, () => resolve(s))
         : net.connect({ host, port }, () => resolve(s));
       const timer = setTimeout(() => { s.destroy(); reject(new Error(`cannot connect to Redis at ${host}:${port} within ${this.connectTimeoutMs} ms`)); }, this.connectTimeoutMs);
       // Connected means usable: for TLS that is after the handshake, which a peer can stall.
