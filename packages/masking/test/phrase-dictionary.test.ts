@@ -11,19 +11,20 @@ describe('phrase dictionaries', () => {
   const key = (p: string) => p.replace(/[.,]/g, '').toLowerCase();
 
   it('hold every name, lower-cased, entry by entry', () => {
-    expect(d.first).toEqual(new Set(FIRST_NAMES.split('|').map((s) => s.toLowerCase())));
-    expect(d.last).toEqual(new Set(SURNAMES.split('|').map((s) => s.toLowerCase())));
-    expect(d.suffixes).toEqual(new Set([...STREET_SUFFIXES.split('|'), ...EXTRA_SUFFIXES].map((s) => s.toLowerCase())));
+    expect(new Set(d.first.entries())).toEqual(new Set(FIRST_NAMES.split('|').map((s) => s.toLowerCase())));
+    expect(new Set(d.last.entries())).toEqual(new Set(SURNAMES.split('|').map((s) => s.toLowerCase())));
+    expect(new Set(d.suffixes.entries())).toEqual(new Set([...STREET_SUFFIXES.split('|'), ...EXTRA_SUFFIXES].map((s) => s.toLowerCase())));
   });
 
   it('hold every place, the major places and the longest place name', () => {
     const lists = [CITIES, COUNTRIES, US_STATES];
     const places = new Set(lists.flatMap((l) => l.split('|').map(key)));
     for (const p of places) expect(d.places.has(p)).toBe(true);
+    expect(new Set(d.places.entries())).toEqual(new Set([...places, ...d.major.entries()]));
     for (const p of [COUNTRIES, US_STATES].flatMap((l) => l.split('|').map(key))) expect(d.major.has(p)).toBe(true);
     expect(d.major.has('new york city')).toBe(true);
     expect(d.places.has('ho chi minh city')).toBe(true);
-    const longest = Math.max(...[...d.places].map((p) => p.split(' ').length));
+    const longest = Math.max(...d.places.entries().map((p) => p.split(' ').length));
     expect(d.maxPlaceWords).toBe(Math.min(longest, 5));
   });
 });

@@ -8,9 +8,10 @@ import { FIRST_NAMES, SURNAMES } from '../data/names.js';
 import { CITIES, COUNTRIES, STREET_SUFFIXES, US_STATES } from '../data/places.js';
 import { CONTEXT, lookback } from './context.js';
 import { dateExists } from './numeric.js';
+import { WordList } from '../word-list.js';
 
 let dict: {
-  first: Set<string>; last: Set<string>; places: Set<string>; suffixes: Set<string>; major: Set<string>;
+  first: WordList; last: WordList; places: WordList; suffixes: WordList; major: WordList;
   maxPlaceWords: number;
 } | undefined;
 
@@ -44,23 +45,12 @@ const STRONG_LOCATION_CONTEXT = /(?:\bfrom|\bcity of|\btown of|\blives? in|\bliv
 const MONTHS: Record<string, number> = { january: 1, jan: 1, february: 2, feb: 2, march: 3, mar: 3, april: 4, apr: 4, may: 5, june: 6, jun: 6, july: 7, jul: 7, august: 8, aug: 8, september: 9, sep: 9, sept: 9, october: 10, oct: 10, november: 11, nov: 11, december: 12, dec: 12 };
 const STATE_ABBR = new Set('AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC'.split(' '));
 
-// The dictionaries are built on first use with whole-list string operations and Set constructors
-// rather than a JavaScript callback per entry: ~30,000 calls of a small function would make it hot
-// enough for TurboFan during a sidecar's first request, and that one compile leaves ~4 MB of the
-// node binary's compiler pages resident in a pod that may never get busy.
+// The dictionaries are built on first use with whole-list string operations (word-list.ts) rather
+// than a JavaScript callback per entry: ~30,000 calls of a small function would make it hot enough
+// for TurboFan during a sidecar's first request, and that one compile leaves ~4 MB of the node
+// binary's compiler pages resident in a pod that may never get busy.
 const lower = (s: string) => s.toLowerCase();
 const keysOf = (...lists: string[]): string => lists.join('|').replace(/[.,]/g, '').toLowerCase();
-
-/**
- * The entries of a '|'-joined list, each a string of its own. split() returns entries of 13 or more
- * characters as slices of the list, and those slices keep the whole lower-cased list alive (~0.3 MB
- * over the dictionaries, for the sidecar's life); JSON.parse copies every entry. The generated
- * lists hold nothing JSON would read differently; a list that did is split.
- */
-function entries(joined: string): string[] {
-  if (/["\\\u0000-\u001f]/.test(joined)) return joined.split('|');
-  return JSON.parse(`["${joined.replaceAll('|', '","')}"]`) as string[];
-}
 
 /** Whether this process has built the phrase dictionaries yet (a masker builds them when made). */
 export const phraseDictionaryReady = (): boolean => dict !== undefined;
@@ -75,14 +65,14 @@ export function phraseDictionary() {
     if (new RegExp(`(?<=^|\\|)[^| ]*(?: [^| ]*){${n - 1}}`).test(placeKeys)) { maxPlaceWords = n; break; }
   }
   dict = {
-    first: new Set(entries(FIRST_NAMES.toLowerCase())),
-    last: new Set(entries(SURNAMES.toLowerCase())),
-    // A word's key is one word (no spaces), so "is this word a place" is places.has(key): no set
+    first: new WordList(FIRST_NAMES.toLowerCase()),
+    last: new WordList(SURNAMES.toLowerCase()),
+    // A word's key is one word (no spaces), so "is this word a place" is places.has(key): no list
     // of the one-word places is kept beside it.
-    places: new Set(entries(placeKeys)),
-    major: new Set(keysOf(COUNTRIES, US_STATES, EXTRA_PLACES).split('|')),
+    places: new WordList(placeKeys),
+    major: new WordList(keysOf(COUNTRIES, US_STATES, EXTRA_PLACES)),
     maxPlaceWords,
-    suffixes: new Set([STREET_SUFFIXES, 'St|Ave|Rd|Blvd|Ln|Dr|Ct|Pl|Pkwy|Hwy|Sq|Ter|Cir|Strasse|Straße|Rue|Calle|Via|Way|Close|Crescent|Gardens|Grove|Mews|Row|Walk|Square|Terrace|Hill|Green|Park|Place|Lane|Drive|Court|Road|Street|Avenue|Boulevard'].join('|').toLowerCase().split('|')),
+    suffixes: new WordList([STREET_SUFFIXES, 'St|Ave|Rd|Blvd|Ln|Dr|Ct|Pl|Pkwy|Hwy|Sq|Ter|Cir|Strasse|Straße|Rue|Calle|Via|Way|Close|Crescent|Gardens|Grove|Mews|Row|Walk|Square|Terrace|Hill|Green|Park|Place|Lane|Drive|Court|Road|Street|Avenue|Boulevard'].join('|').toLowerCase()),
   };
   return dict;
 }

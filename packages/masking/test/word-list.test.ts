@@ -1,0 +1,52 @@
+// WordList (word-list.ts): a sorted '|'-joined string searched by position must answer exactly as a
+// Set of its entries does, for every entry and for the strings around them.
+import { WordList } from '../src/word-list.js';
+import { FIRST_NAMES, SURNAMES } from '../src/data/names.js';
+import { CITIES } from '../src/data/places.js';
+
+function random(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0) / 2 ** 32);
+}
+
+describe('WordList', () => {
+  it('answers as a Set of its entries for every entry, its prefixes and extensions', () => {
+    for (const joined of [FIRST_NAMES.toLowerCase(), SURNAMES.toLowerCase(), CITIES.toLowerCase()]) {
+      const set = new Set(joined.split('|'));
+      const list = new WordList(joined);
+      expect(list.size).toBe(joined.split('|').length);
+      for (const w of set) {
+        expect(list.has(w)).toBe(true);
+        for (const probe of [w.slice(0, -1), `${w}a`, `${w}~`, `${w} `, `a${w}`, w.toUpperCase(), `${w.slice(0, -1)}\u00ff`]) {
+          expect(list.has(probe)).toBe(set.has(probe));
+        }
+      }
+    }
+  });
+
+  it('answers as a Set for random lists and keys (duplicates, non-Latin, one entry, none)', () => {
+    const rnd = random(7);
+    const alphabet = 'ab z\u00e9\u0107\u4e2d';
+    const word = () => Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => alphabet[Math.floor(rnd() * alphabet.length)]).join('');
+    for (let round = 0; round < 300; round++) {
+      const words = Array.from({ length: Math.floor(rnd() * 12) }, word);
+      const list = new WordList(words.join('|'));
+      const set = new Set(words.filter(Boolean));
+      for (let i = 0; i < 40; i++) {
+        const k = i < words.length ? words[i]! : word();
+        expect(list.has(k)).toBe(set.has(k));
+      }
+    }
+  });
+
+  it('holds no empty entry and never matches across a separator', () => {
+    const list = new WordList('|new york||york|');
+    expect(list.size).toBe(2);
+    expect(list.entries()).toEqual(['new york', 'york']);
+    expect(list.has('')).toBe(false);
+    expect(list.has('new york|york')).toBe(false);
+    expect(list.has('york|')).toBe(false);
+    expect(new WordList('').has('a')).toBe(false);
+    expect(new WordList('').entries()).toEqual([]);
+  });
+});
