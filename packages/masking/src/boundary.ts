@@ -30,10 +30,13 @@
 /** Characters of context a detector may look at before its match (keywords like "SSN:"). */
 export const LOOKBACK = 64;
 
+// Character classes by UTF-16 code unit. A table ends after its last member: a read past its end is
+// undefined, which every test below takes as "not a member" (falsy, and never > 0). Only the token
+// class has members everywhere; each 64 K table costs 64 KB in every sidecar.
 const T = new Uint8Array(65536);  // token class
-const N = new Uint8Array(65536);  // numeric class: 1 = member, 2 = member and starter
-const A = new Uint8Array(65536);  // spaced class: 1 = member, 2 = member and starter
-const W = new Uint8Array(65536);  // word class: 1 = member, 2 = starts a phrase word (upper case or digit)
+const N = new Uint8Array(128);    // numeric class: 1 = member, 2 = member and starter
+const A = new Uint8Array(128);    // spaced class: 1 = member, 2 = member and starter
+const W = new Uint8Array(0x201a); // word class (through U+2019 ’): 1 = member, 2 = starts a phrase word (upper case or digit)
 
 // Ranges are filled (a builtin), not looped over: a 65,536-iteration loop in a module's top level
 // gets it compiled by TurboFan while the sidecar starts, which pages ~5 MB of the compiler's own
@@ -63,8 +66,8 @@ for (let c = 0xc0; c <= 0x24f; c++) {
 }
 
 export const isTokenChar = (c: number): boolean => T[c] === 1;
-export const isNumericChar = (c: number): boolean => N[c] !== 0;
-export const isWordChar = (c: number): boolean => W[c] !== 0;
+export const isNumericChar = (c: number): boolean => N[c]! > 0;
+export const isWordChar = (c: number): boolean => W[c]! > 0;
 
 /** Lower-case words that join a name or place ("Ludwig van Beethoven", "Juan de la Cruz"). */
 export const PARTICLES = new Set(['de', 'da', 'di', 'del', 'della', 'der', 'den', 'van', 'von', 'le', 'la', 'du', 'dos', 'das', 'bin', 'al', 'el', 'ter', 'ten', 'st']);
@@ -76,7 +79,7 @@ function inRun(text: string, i: number, table: Uint8Array, openStart: boolean): 
   for (let j = i; j >= 0; j--) {
     const v = table[text.charCodeAt(j)]!;
     if (v === 2) return true;
-    if (v === 0) return false;
+    if (!v) return false;
     if (--budget === 0) return true; // conservative: treat as a run (holds more, never less)
   }
   return openStart; // the text we see starts mid-run: unknown, so conservative

@@ -23,14 +23,14 @@ import { assignedValueStart, assignmentKeywords } from './detectors/token.js';
 import type { CompiledCustom } from './detectors/custom.js';
 
 /** Characters a structured token match can contain (emails, IPs, MACs, wallets, vendor keys, JWTs). */
-const S = new Uint8Array(65536);
+const S = new Uint8Array(128); // ASCII only: a read past the end is undefined, not a member
 for (const ch of '._%+@:-') S[ch.charCodeAt(0)] = 1;
 for (let c = 48; c <= 57; c++) S[c] = 1;
 for (let c = 65; c <= 90; c++) S[c] = 1;
 for (let c = 97; c <= 122; c++) S[c] = 1;
 
 /** Characters a random-password candidate may contain (as in detectors/password.ts). */
-const PW = new Uint8Array(65536);
+const PW = new Uint8Array(128);
 for (const ch of 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%^&*+?~@_-') PW[ch.charCodeAt(0)] = 1;
 
 /** How far before the run a keyword of an assignment can start (keyword, identifier rest, quotes, spaces, separator). */

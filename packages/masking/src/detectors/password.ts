@@ -88,7 +88,7 @@ const TYPED_ID = /^[a-z]{2,16}_/;
 const CONSTANT = /(?:^|_)[A-Z][A-Z0-9]{2,}_/;
 
 /** Characters a password candidate may contain. */
-const PW = new Uint8Array(65536);
+const PW = new Uint8Array(128); // ASCII only: a read past the end is undefined, not a member
 for (const ch of 'abcdefghijklmnopqrstuvwxyz0123456789!#$%^&*+?~@_-') PW[ch.charCodeAt(0)] = 1;
 for (let c = 65; c <= 90; c++) PW[c] = 2; // upper case: a candidate needs one
 
@@ -110,10 +110,10 @@ function scanStretch(text: string, from: number, to: number, out: Detection[]): 
   let i = from;
   while (i < to) {
     // Skip to the next run of password characters, then to its end.
-    if (PW[text.charCodeAt(i)] === 0) { i++; continue; }
+    if (!PW[text.charCodeAt(i)]) { i++; continue; }
     const s = i;
     let upper = 0;
-    for (let k; i < to && (k = PW[text.charCodeAt(i)]!) !== 0; i++) upper |= k & 2;
+    for (let k; i < to && (k = PW[text.charCodeAt(i)]!) > 0; i++) upper |= k & 2;
     const e = i;
     if (upper === 0 || e - s < 10 || e - s > 48) continue;
     // The candidate is the whole token run, apart from sentence punctuation after it.
