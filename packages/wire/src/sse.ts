@@ -54,7 +54,7 @@ export class SseParser {
         let colon = lineStart;
         while (colon < lineEnd && buf[colon] !== COLON) colon++;
         const nameLength = colon - lineStart;
-        const field = nameLength === 5 && isName(buf, lineStart, EVENT) ? 'event' : nameLength === 4 && isName(buf, lineStart, DATA) ? 'data' : undefined;
+        const field = nameLength === 5 && isName(buf, lineStart, 'event') ? 'event' : nameLength === 4 && isName(buf, lineStart, 'data') ? 'data' : undefined;
         if (field) {
           let valueStart = colon < lineEnd ? colon + 1 : lineEnd;
           if (valueStart < lineEnd && buf[valueStart] === SPACE) valueStart++;
@@ -82,11 +82,10 @@ export class SseParser {
   }
 }
 
-const EVENT = Buffer.from('event');
-const DATA = Buffer.from('data');
-
-function isName(buf: Buffer, at: number, name: Buffer): boolean {
-  for (let k = 0; k < name.length; k++) if (buf[at + k] !== name[k]) return false;
+// Field names are compared with ASCII strings, not module-level Buffers: a small Buffer is a slice of
+// Node's shared pool (64 KB slabs on Node 24) and a constant one keeps its whole slab resident.
+function isName(buf: Buffer, at: number, name: string): boolean {
+  for (let k = 0; k < name.length; k++) if (buf[at + k] !== name.charCodeAt(k)) return false;
   return true;
 }
 

@@ -7,7 +7,7 @@ import type { Exchange } from '../exchange.js';
 import type { SidecarContext } from '../context.js';
 import type { Verdict } from '../ports/guard.js';
 
-const PING = Buffer.from(formatSse('ping', '{"type": "ping"}'));
+const PING = formatSse('ping', '{"type": "ping"}');
 
 export async function holdForApproval(x: Exchange, ctx: SidecarContext, verdict: Verdict): Promise<void> {
   if (!verdict.approval) return;
