@@ -19,7 +19,7 @@ import { runWrk } from '../lib/wrk.mjs';
 import { fullSidecarEnv, deleteRedisKeys } from './full-sidecar.mjs';
 import { latencyClient, summarise } from '../lib/latency.mjs';
 import { summariseProfile } from '../lib/cpu-profile.mjs';
-import { sidecarNodeOptions, quantityMiB } from '@skillgate/webhook/inject';
+import { sidecarNodeOptions, quantityMiB, SIDECAR_MALLOC_TUNABLES } from '@skillgate/webhook/inject';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // Piped into `head`, stdout closes early: carry on to the clean-up (processes, the full row's Redis
@@ -44,6 +44,9 @@ const upPort = await freePort();
 const upstream = await startNginx(findNginx(), 'upstream', upPort, (p) => upstreamConfig(p, upPort, join(here, 'upstream')));
 const full = which === 'full' ? fullSidecarEnv() : undefined;
 const env = full ? full.env : {};
+// The sidecar rows run with the injector's malloc settings too (GLIBC_TUNABLES; an environment that
+// sets its own wins, for A/B runs).
+if (which === 'full' || which === 'sidecar') env.GLIBC_TUNABLES = process.env.GLIBC_TUNABLES ?? SIDECAR_MALLOC_TUNABLES;
 if (alloc) env.BENCH_ALLOC_PROFILE = join(dir, 'alloc.heapprofile');
 // The sidecar runs with the node options the injector gives it (for --mem-limit, those of that limit;
 // the CPU limit is the one core the proxy is pinned to).

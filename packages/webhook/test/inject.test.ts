@@ -4,7 +4,7 @@ import { INJECTOR_VERSION, parseWebhookConfig } from '../src/config.js';
 import { createCertificateAuthority } from '../src/dev-cert.js';
 import {
   CLAUDE_BASE_URL, CONTROLLER_CA_ENV, EGRESS_PROXY_URL, INIT_CONTAINER, KUBE_API_VOLUME, PODINFO_VOLUME, SIDECAR_CONTAINER, TOKEN_VOLUME, UPSTREAM_VOLUME,
-  injectPod, injectedPod, quantityMiB, sidecarContainer, sidecarNodeOptions,
+  injectPod, injectedPod, quantityMiB, sidecarContainer, sidecarNodeOptions, SIDECAR_MALLOC_TUNABLES,
 } from '../src/inject.js';
 import { applyPatch } from '../src/json-patch.js';
 import type { Container, EnvVar, Pod } from '../src/pod.js';
@@ -157,6 +157,13 @@ describe('injectPod', () => {
     expect(quantityMiB('lots')).toBeUndefined();
     // Only the sidecar: the skill's own containers keep whatever NODE_OPTIONS they had.
     expect(injected().spec.containers[0]!.env!.some((e) => e.name === 'NODE_OPTIONS')).toBe(false);
+  });
+
+  test("the sidecar's malloc hands back freed memory above a fixed 128 KB trim threshold; the skill's containers keep their own", () => {
+    const env = sidecarContainer(config()).env!;
+    expect(env.find((e) => e.name === 'GLIBC_TUNABLES')!.value).toBe('glibc.malloc.trim_threshold=131072');
+    expect(SIDECAR_MALLOC_TUNABLES).toBe('glibc.malloc.trim_threshold=131072');
+    expect(injected().spec.containers[0]!.env!.some((e) => e.name === 'GLIBC_TUNABLES')).toBe(false);
   });
 
   test('the sidecar gets the controller CA as SKILLGATE_CONTROLLER_CA only when one is configured, and re-injection changes nothing', () => {
