@@ -40,6 +40,9 @@ const ADVERSARIAL: Array<[string, string]> = [
   ['keywords without values', fill('token ')],
   ['capitalised words', fill('Alice ')],
   ['title case without end', fill('Maria Garcia Lopez ')],
+  // Capitalised words with a new two-letter start each time (Latin Extended-A pairs, 25,600 of them):
+  // prefixes the name and place lists lack, and one-letter words, never accumulate (word-list.ts).
+  ['title case, a new prefix each word', fill(Array.from({ length: 25_600 }, (_, i) => `${String.fromCharCode(0x100 + 2 * (i % 160))}${String.fromCharCode(0x101 + 2 * Math.floor(i / 160))}ab ${String.fromCharCode(0x100 + 2 * (i % 64))} `).join(''))],
   ['digit words and commas', fill('1600, ')],
   ['upper-case groups', fill('DE89 ')],
   ['base58 alphabet', fill('1A1zP1eP5QGefi2DMPTfTL5SLmv7Divf')],

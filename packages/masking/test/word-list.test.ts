@@ -39,6 +39,21 @@ describe('WordList', () => {
     }
   });
 
+  it('stays right, and bounded, through any number of prefixes it lacks and one-character keys', () => {
+    const list = new WordList('a|b|ab|abc|z\u4e2d|\u4e2d');
+    const recent = (list as unknown as { recent: Map<number, boolean> }).recent;
+    for (let c = 0x3000; c < 0x3000 + 5000; c++) {
+      const ch = String.fromCharCode(c);
+      expect(list.has(`${ch}x`)).toBe(false);
+      expect(list.has(ch)).toBe(false);
+      expect(recent.size).toBeLessThanOrEqual(1024);
+    }
+    for (let round = 0; round < 2; round++) {
+      expect(['a', 'b', 'ab', 'abc', 'z\u4e2d', '\u4e2d'].map((k) => list.has(k))).toEqual([true, true, true, true, true, true]);
+      expect(['c', 'ac', 'abd', 'z', '\u4e2e', 'b\u4e2d'].map((k) => list.has(k))).toEqual([false, false, false, false, false, false]);
+    }
+  });
+
   it('holds no empty entry and never matches across a separator', () => {
     const list = new WordList('|new york||york|');
     expect(list.size).toBe(2);
