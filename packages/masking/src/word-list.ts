@@ -21,11 +21,12 @@ export class WordList {
   /** The entries of each two-character prefix asked for so far that the list has, by prefixId. */
   private readonly byPrefix = new Map<number, ReadonlySet<string>>();
   /**
-   * Answers the list's text cannot bound: prefixes it lacks (prefixId) and one-character keys
-   * (their code unit, negated minus one). Text may hold any number of them, so this forgets them
-   * all once it holds RECENT_ANSWERS; each is then a binary search again.
+   * Answers the list's text cannot bound: the prefixes it lacks (by prefixId) and one-character keys
+   * (by code unit). Text may hold any number of them, so each map forgets all it holds once it holds
+   * RECENT_ANSWERS; each is then a binary search again.
    */
-  private readonly recent = new Map<number, boolean>();
+  private readonly lacking = new Map<number, boolean>();
+  private readonly singles = new Map<number, boolean>();
   readonly size: number;
 
   /** `joined`: entries separated by '|' (any order, duplicates allowed; empty entries dropped). */
@@ -38,16 +39,16 @@ export class WordList {
   has(key: string): boolean {
     if (key.length < 2) {
       if (key.length === 0) return false;
-      const id = -1 - key.charCodeAt(0);
-      return this.recent.get(id) ?? this.remember(id, this.isEntryAt(this.lowerBound(key), key));
+      const c = key.charCodeAt(0);
+      return this.singles.get(c) ?? remember(this.singles, c, this.isEntryAt(this.lowerBound(key), key));
     }
     const id = (key.charCodeAt(0) << 16) | key.charCodeAt(1); // prefixId
     let entries = this.byPrefix.get(id);
     if (entries === undefined) {
-      if (this.recent.has(id)) return false;
+      if (this.lacking.has(id)) return false;
       const prefix = key.slice(0, 2);
       const first = this.lowerBound(prefix);
-      if (!this.list.startsWith(prefix, first)) return this.remember(id, false);
+      if (!this.list.startsWith(prefix, first)) return remember(this.lacking, id, false);
       this.byPrefix.set(id, (entries = this.run(prefix, first)));
     }
     return entries.has(key);
@@ -56,12 +57,6 @@ export class WordList {
   /** Every entry, in code-unit order (tests and tools; not for the request path). */
   entries(): string[] {
     return this.size === 0 ? [] : this.list.slice(1, -1).split('|');
-  }
-
-  private remember(id: number, answer: boolean): boolean {
-    if (this.recent.size >= RECENT_ANSWERS) this.recent.clear();
-    this.recent.set(id, answer);
-    return answer;
   }
 
   /** Where the first entry not below `key` starts (list.length when every entry is below it). */
@@ -91,6 +86,12 @@ export class WordList {
     while (list.startsWith(prefix, end)) end = list.indexOf('|', end) + 1;
     return new Set(list.slice(first, end - 1).split('|'));
   }
+}
+
+function remember(answers: Map<number, boolean>, id: number, answer: boolean): boolean {
+  if (answers.size >= RECENT_ANSWERS) answers.clear();
+  answers.set(id, answer);
+  return answer;
 }
 
 /** key against list[start, end), in UTF-16 code-unit order (that of Array.prototype.sort). */

@@ -41,17 +41,26 @@ describe('WordList', () => {
 
   it('stays right, and bounded, through any number of prefixes it lacks and one-character keys', () => {
     const list = new WordList('a|b|ab|abc|z\u4e2d|\u4e2d');
-    const recent = (list as unknown as { recent: Map<number, boolean> }).recent;
+    const kept = list as unknown as { lacking: Map<number, boolean>; singles: Map<number, boolean> };
     for (let c = 0x3000; c < 0x3000 + 5000; c++) {
       const ch = String.fromCharCode(c);
       expect(list.has(`${ch}x`)).toBe(false);
       expect(list.has(ch)).toBe(false);
-      expect(recent.size).toBeLessThanOrEqual(1024);
+      expect(kept.lacking.size).toBeLessThanOrEqual(1024);
+      expect(kept.singles.size).toBeLessThanOrEqual(1024);
     }
     for (let round = 0; round < 2; round++) {
       expect(['a', 'b', 'ab', 'abc', 'z\u4e2d', '\u4e2d'].map((k) => list.has(k))).toEqual([true, true, true, true, true, true]);
       expect(['c', 'ac', 'abd', 'z', '\u4e2e', 'b\u4e2d'].map((k) => list.has(k))).toEqual([false, false, false, false, false, false]);
     }
+  });
+
+  it('keeps one-character keys apart from two-character prefixes', () => {
+    const list = new WordList('\uffff|b');
+    expect(list.has('\uffff\u0000')).toBe(false); // its prefix is lacking
+    expect(list.has('\uffff')).toBe(true);
+    expect(list.has('\u0000')).toBe(false);
+    expect(list.has('\uffff\u0000')).toBe(false);
   });
 
   it('holds no empty entry and never matches across a separator', () => {
