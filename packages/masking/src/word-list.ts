@@ -27,13 +27,25 @@ export class WordList {
    */
   private readonly lacking = new Map<number, boolean>();
   private readonly singles = new Map<number, boolean>();
-  readonly size: number;
 
-  /** `joined`: entries separated by '|' (any order, duplicates allowed; empty entries dropped). */
-  constructor(joined: string) {
-    const entries = joined.split('|').filter(Boolean).sort();
-    this.size = entries.length;
-    this.list = `|${entries.join('|')}|`;
+  /**
+   * `joined`: entries separated by '|' (any order, duplicates allowed; empty entries dropped).
+   * Or, with `form` 'keys', a list already in this class's own form — '|', then unique non-empty
+   * entries in code-unit order each followed by '|' — taken as it is, without a copy (the generated
+   * name lists are written so: src/data/names.ts).
+   */
+  constructor(joined: string, form: 'joined' | 'keys' = 'joined') {
+    if (form === 'keys') {
+      if (!joined.startsWith('|') || !joined.endsWith('|')) throw new Error("WordList keys must start and end with '|'");
+      this.list = joined;
+    } else {
+      this.list = `|${joined.split('|').filter(Boolean).sort().join('|')}|`;
+    }
+  }
+
+  /** How many entries (counted when asked: tests and tools). */
+  get size(): number {
+    return this.list.length <= 2 ? 0 : this.list.split('|').length - 2;
   }
 
   has(key: string): boolean {

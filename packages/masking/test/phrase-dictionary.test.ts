@@ -1,7 +1,7 @@
 // The phrase detector's dictionaries are built from the generated lists with whole-string
 // operations (phrase.ts says why); they must hold exactly what building them entry by entry holds.
 import { phraseDictionary } from '../src/detectors/phrase.js';
-import { FIRST_NAMES, SURNAMES } from '../src/data/names.js';
+import { FIRST_NAME_KEYS, SURNAME_KEYS } from '../src/data/names.js';
 import { CITIES, COUNTRIES, STREET_SUFFIXES, US_STATES } from '../src/data/places.js';
 
 const EXTRA_SUFFIXES = ['St', 'Ave', 'Rd', 'Blvd', 'Ln', 'Dr', 'Ct', 'Pl', 'Pkwy', 'Hwy', 'Sq', 'Ter', 'Cir', 'Strasse', 'Straße', 'Rue', 'Calle', 'Via', 'Way', 'Close', 'Crescent', 'Gardens', 'Grove', 'Mews', 'Row', 'Walk', 'Square', 'Terrace', 'Hill', 'Green', 'Park', 'Place', 'Lane', 'Drive', 'Court', 'Road', 'Street', 'Avenue', 'Boulevard'];
@@ -11,8 +11,16 @@ describe('phrase dictionaries', () => {
   const key = (p: string) => p.replace(/[.,]/g, '').toLowerCase();
 
   it('hold every name, lower-cased, entry by entry', () => {
-    expect(new Set(d.first.entries())).toEqual(new Set(FIRST_NAMES.split('|').map((s) => s.toLowerCase())));
-    expect(new Set(d.last.entries())).toEqual(new Set(SURNAMES.split('|').map((s) => s.toLowerCase())));
+    // The generated name lists are WordList keys already: lower-cased, unique, in code-unit order.
+    for (const keys of [FIRST_NAME_KEYS, SURNAME_KEYS]) {
+      const names = keys.slice(1, -1).split('|');
+      expect(keys.startsWith('|') && keys.endsWith('|')).toBe(true);
+      expect(names.every((n) => n.length > 0 && n === n.toLowerCase())).toBe(true);
+      expect(names).toEqual([...new Set(names)].sort());
+    }
+    expect(d.first.entries()).toEqual(FIRST_NAME_KEYS.slice(1, -1).split('|'));
+    expect(d.last.entries()).toEqual(SURNAME_KEYS.slice(1, -1).split('|'));
+    expect(d.first.has('maria') && d.last.has('garcia') && !d.first.has('Maria')).toBe(true);
     expect(new Set(d.suffixes.entries())).toEqual(new Set([...STREET_SUFFIXES.split('|'), ...EXTRA_SUFFIXES].map((s) => s.toLowerCase())));
   });
 

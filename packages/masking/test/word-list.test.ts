@@ -1,7 +1,7 @@
 // WordList (word-list.ts): a sorted '|'-joined string searched by position must answer exactly as a
 // Set of its entries does, for every entry and for the strings around them.
 import { WordList } from '../src/word-list.js';
-import { FIRST_NAMES, SURNAMES } from '../src/data/names.js';
+import { FIRST_NAME_KEYS, SURNAME_KEYS } from '../src/data/names.js';
 import { CITIES } from '../src/data/places.js';
 
 function random(seed: number): () => number {
@@ -11,10 +11,14 @@ function random(seed: number): () => number {
 
 describe('WordList', () => {
   it('answers as a Set of its entries for every entry, its prefixes and extensions', () => {
-    for (const joined of [FIRST_NAMES.toLowerCase(), SURNAMES.toLowerCase(), CITIES.toLowerCase()]) {
+    const lists: Array<[string, WordList]> = [
+      [FIRST_NAME_KEYS.slice(1, -1), new WordList(FIRST_NAME_KEYS, 'keys')],
+      [SURNAME_KEYS.slice(1, -1), new WordList(SURNAME_KEYS.slice(1, -1))],
+      [CITIES.toLowerCase(), new WordList(CITIES.toLowerCase())],
+    ];
+    for (const [joined, list] of lists) {
       const set = new Set(joined.split('|'));
-      const list = new WordList(joined);
-      expect(list.size).toBe(joined.split('|').length);
+      expect(list.size).toBe(set.size);
       for (const w of set) {
         expect(list.has(w)).toBe(true);
         for (const probe of [w.slice(0, -1), `${w}a`, `${w}~`, `${w} `, `a${w}`, w.toUpperCase(), `${w.slice(0, -1)}\u00ff`]) {
@@ -72,5 +76,9 @@ describe('WordList', () => {
     expect(list.has('york|')).toBe(false);
     expect(new WordList('').has('a')).toBe(false);
     expect(new WordList('').entries()).toEqual([]);
+    expect(new WordList('').size).toBe(0);
+    const keys = new WordList('|a|b c|d|', 'keys');
+    expect([keys.size, keys.has('b c'), keys.has('b'), keys.has('d'), keys.has('e')]).toEqual([3, true, false, true, false]);
+    expect(() => new WordList('a|b', 'keys')).toThrow(/start and end with '\|'/);
   });
 });

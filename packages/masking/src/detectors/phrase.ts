@@ -4,7 +4,7 @@
 // before it, never the text after it. Dictionaries come from src/data (generated from faker).
 import type { Detection } from '../entities.js';
 import { isPhraseGap, isPhraseWord, isWordChar, PARTICLES } from '../boundary.js';
-import { FIRST_NAMES, SURNAMES } from '../data/names.js';
+import { FIRST_NAME_KEYS, SURNAME_KEYS } from '../data/names.js';
 import { CITIES, COUNTRIES, STREET_SUFFIXES, US_STATES } from '../data/places.js';
 import { CONTEXT, lookback } from './context.js';
 import { dateExists } from './numeric.js';
@@ -65,8 +65,8 @@ export function phraseDictionary() {
     if (new RegExp(`(?<=^|\\|)[^| ]*(?: [^| ]*){${n - 1}}`).test(placeKeys)) { maxPlaceWords = n; break; }
   }
   dict = {
-    first: new WordList(FIRST_NAMES.toLowerCase()),
-    last: new WordList(SURNAMES.toLowerCase()),
+    first: new WordList(FIRST_NAME_KEYS, 'keys'),
+    last: new WordList(SURNAME_KEYS, 'keys'),
     // A word's key is one word (no spaces), so "is this word a place" is places.has(key): no list
     // of the one-word places is kept beside it.
     places: new WordList(placeKeys),
