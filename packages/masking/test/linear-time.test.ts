@@ -15,10 +15,20 @@ const timeOf = (f: () => void): number => {
   f();
   return performance.now() - t0;
 };
-/** Time of `run` on the whole input and on its first quarter (the best of two runs). */
+/** The most the whole input may take, given its first quarter's time (ms). */
+const bound = (quarter: number): number => 8 * quarter + 250;
+
+/**
+ * Time of `run` on the whole input and on its first quarter (the best of two runs). The whole is
+ * timed again when it is over the bound, and the better time kept: a pause caused by another
+ * process (jest runs suites in parallel) is not growth, while a superlinear pattern is slow every time.
+ */
 function growth(input: string, run: (text: string) => void): { quarter: number; whole: number } {
   const quarter = input.slice(0, input.length / 4);
-  return { quarter: Math.min(timeOf(() => run(quarter)), timeOf(() => run(quarter))), whole: timeOf(() => run(input)) };
+  const q = Math.min(timeOf(() => run(quarter)), timeOf(() => run(quarter)));
+  let whole = timeOf(() => run(input));
+  if (whole >= bound(q)) whole = Math.min(whole, timeOf(() => run(input)));
+  return { quarter: q, whole };
 }
 
 const ADVERSARIAL: Array<[string, string]> = [
@@ -58,7 +68,7 @@ const ADVERSARIAL: Array<[string, string]> = [
 describe('every detector runs in linear time on 1 MB adversarial input', () => {
   test.each(ADVERSARIAL)('%s', (_name, input) => {
     const { quarter, whole } = growth(input, (text) => masker.maskText(text));
-    expect(whole).toBeLessThan(8 * quarter + 250);
+    expect(whole).toBeLessThan(bound(quarter));
   });
 
   test.each(ADVERSARIAL.filter((_, i) => i % 3 === 0))('streamed in 64-character deltas: %s', (_name, input) => {
@@ -68,6 +78,6 @@ describe('every detector runs in linear time on 1 MB adversarial input', () => {
       for (let i = 0; i < text.length; i += 64) ts.push(text.slice(i, i + 64));
       ts.end();
     });
-    expect(whole).toBeLessThan(8 * quarter + 250);
+    expect(whole).toBeLessThan(bound(quarter));
   });
 });
