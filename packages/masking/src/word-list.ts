@@ -21,11 +21,11 @@ export class WordList {
   /** The entries of each two-character prefix asked for so far that the list has, by prefixId. */
   private readonly byPrefix = new Map<number, ReadonlySet<string>>();
   /**
-   * Answers the list's text cannot bound: the prefixes it lacks (by prefixId) and one-character keys
-   * (by code unit). Text may hold any number of them, so each map forgets all it holds once it holds
-   * RECENT_ANSWERS; each is then a binary search again.
+   * Answers the list's text cannot bound: the prefixes it lacks (by prefixId) and whether each
+   * one-character key is an entry (by code unit). Text may hold any number of them, so each forgets
+   * all it holds once it holds RECENT_ANSWERS (capped); each is then a binary search again.
    */
-  private readonly lacking = new Map<number, boolean>();
+  private readonly lacking = new Set<number>();
   private readonly singles = new Map<number, boolean>();
 
   /**
@@ -45,14 +45,16 @@ export class WordList {
 
   /** How many entries (counted when asked: tests and tools). */
   get size(): number {
-    return this.list.length <= 2 ? 0 : this.list.split('|').length - 2;
+    return this.entries().length;
   }
 
   has(key: string): boolean {
     if (key.length < 2) {
       if (key.length === 0) return false;
       const c = key.charCodeAt(0);
-      return this.singles.get(c) ?? remember(this.singles, c, this.isEntryAt(this.lowerBound(key), key));
+      let answer = this.singles.get(c);
+      if (answer === undefined) capped(this.singles).set(c, (answer = this.isEntryAt(this.lowerBound(key), key)));
+      return answer;
     }
     const id = (key.charCodeAt(0) << 16) | key.charCodeAt(1); // prefixId
     let entries = this.byPrefix.get(id);
@@ -60,7 +62,10 @@ export class WordList {
       if (this.lacking.has(id)) return false;
       const prefix = key.slice(0, 2);
       const first = this.lowerBound(prefix);
-      if (!this.list.startsWith(prefix, first)) return remember(this.lacking, id, false);
+      if (!this.list.startsWith(prefix, first)) {
+        capped(this.lacking).add(id);
+        return false;
+      }
       this.byPrefix.set(id, (entries = this.run(prefix, first)));
     }
     return entries.has(key);
@@ -68,7 +73,7 @@ export class WordList {
 
   /** Every entry, in code-unit order (tests and tools; not for the request path). */
   entries(): string[] {
-    return this.size === 0 ? [] : this.list.slice(1, -1).split('|');
+    return this.list.length <= 2 ? [] : this.list.slice(1, -1).split('|');
   }
 
   /** Where the first entry not below `key` starts (list.length when every entry is below it). */
@@ -100,10 +105,10 @@ export class WordList {
   }
 }
 
-function remember(answers: Map<number, boolean>, id: number, answer: boolean): boolean {
+/** `answers`, emptied first when it holds RECENT_ANSWERS. */
+function capped<T extends { readonly size: number; clear(): void }>(answers: T): T {
   if (answers.size >= RECENT_ANSWERS) answers.clear();
-  answers.set(id, answer);
-  return answer;
+  return answers;
 }
 
 /** key against list[start, end), in UTF-16 code-unit order (that of Array.prototype.sort). */

@@ -45,7 +45,7 @@ describe('WordList', () => {
 
   it('stays right, and bounded, through any number of prefixes it lacks and one-character keys', () => {
     const list = new WordList('a|b|ab|abc|z\u4e2d|\u4e2d');
-    const kept = list as unknown as { lacking: Map<number, boolean>; singles: Map<number, boolean> };
+    const kept = list as unknown as { lacking: Set<number>; singles: Map<number, boolean> };
     for (let c = 0x3000; c < 0x3000 + 5000; c++) {
       const ch = String.fromCharCode(c);
       expect(list.has(`${ch}x`)).toBe(false);
