@@ -19,7 +19,7 @@ import { runWrk } from '../lib/wrk.mjs';
 import { fullSidecarEnv, deleteRedisKeys } from './full-sidecar.mjs';
 import { latencyClient, summarise } from '../lib/latency.mjs';
 import { summariseProfile } from '../lib/cpu-profile.mjs';
-import { sidecarNodeOptions, quantityMiB, SIDECAR_MALLOC_TUNABLES } from '@skillgate/webhook/inject';
+import { sidecarProcessEnv, quantityMiB } from '@skillgate/webhook/inject';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // Piped into `head`, stdout closes early: carry on to the clean-up (processes, the full row's Redis
@@ -44,13 +44,14 @@ const upPort = await freePort();
 const upstream = await startNginx(findNginx(), 'upstream', upPort, (p) => upstreamConfig(p, upPort, join(here, 'upstream')));
 const full = which === 'full' ? fullSidecarEnv() : undefined;
 const env = full ? full.env : {};
-// The sidecar rows run with the injector's malloc settings too (GLIBC_TUNABLES; an environment that
-// sets its own wins, for A/B runs).
-if (which === 'full' || which === 'sidecar') env.GLIBC_TUNABLES = process.env.GLIBC_TUNABLES ?? SIDECAR_MALLOC_TUNABLES;
 if (alloc) env.BENCH_ALLOC_PROFILE = join(dir, 'alloc.heapprofile');
-// The sidecar runs with the node options the injector gives it (for --mem-limit, those of that limit;
-// the CPU limit is the one core the proxy is pinned to).
-const sidecarFlags = sidecarNodeOptions(memLimit ? `${Math.round(quantityMiB(`${memLimit}i`) ?? 0)}Mi` : undefined, '1').split(' ');
+// The sidecar runs with the node options and malloc settings the injector gives it (for --mem-limit,
+// those of that limit; the CPU limit is the one core the proxy is pinned to). A GLIBC_TUNABLES of
+// this environment wins, for A/B runs.
+if (which === 'full' || which === 'sidecar') {
+  Object.assign(env, sidecarProcessEnv(memLimit ? `${Math.round(quantityMiB(`${memLimit}i`) ?? 0)}Mi` : undefined, '1'));
+  if (process.env.GLIBC_TUNABLES !== undefined) env.GLIBC_TUNABLES = process.env.GLIBC_TUNABLES;
+}
 // The proxy's script and its arguments before the upstream URL (bare-wal: after it, the Redis URL).
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const scripts = { bare: ['bare-proxy.mjs'], wal: ['bare-wal-proxy.mjs'], sidecar: ['sidecar.mjs'], full: ['sidecar.mjs', '--full'] };
@@ -58,8 +59,8 @@ if (!scripts[which]) throw new Error(`usage: profile.mjs full|sidecar|bare|wal .
 const script = [join(here, scripts[which][0]), ...scripts[which].slice(1)];
 const upstreamArgs = (url) => (which === 'wal' ? [url, redisUrl] : [url]);
 const noProfile = process.argv.includes('--no-profile'); // just the load (and RSS): clean timings
-// BENCH_NODE_FLAGS come after the sidecar's own, so they win (e.g. another --max-semi-space-size).
-const nodeFlags = [...(which === 'bare' || which === 'wal' ? [] : sidecarFlags), ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)];
+// BENCH_NODE_FLAGS are on the command line, read after NODE_OPTIONS: they win (e.g. another --max-semi-space-size).
+const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const flags = [...nodeFlags, ...(alloc || noProfile ? [] : heap ? ['--heap-prof', `--heap-prof-dir=${dir}`] : ['--cpu-prof', `--cpu-prof-dir=${dir}`])];
 let cgroupDir;
 if (memLimit) {

@@ -28,7 +28,7 @@ import { fullSidecarEnv, deleteRedisKeys } from './full-sidecar.mjs';
 import { insideSidecar, readSidecarLatency } from '../lib/sidecar-metrics.mjs';
 import { findRedisServer, startRedis } from '../lib/redis.mjs';
 import { summariseProfile, profileMarkdown } from '../lib/cpu-profile.mjs';
-import { sidecarNodeOptions, SIDECAR_MALLOC_TUNABLES } from '@skillgate/webhook/inject';
+import { sidecarProcessEnv } from '@skillgate/webhook/inject';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // Piped into `head`, stdout closes early: carry on to the clean-up (processes, the full row's Redis
@@ -85,11 +85,9 @@ function fullSidecarSupport() {
 
 /** The full sidecar's environment: Redis, a fresh skill identity (its keys are deleted after), the policy. */
 
-// The sidecar rows run with the node options the injector gives a sidecar: no memory limit here, and
-// the CPU limit they run under pinned to one core (the chart's default, one CPU); and with its malloc
-// settings (GLIBC_TUNABLES).
-const SIDECAR_NODE_FLAGS = sidecarNodeOptions(undefined, '1').split(' ');
-const SIDECAR_ENV = { GLIBC_TUNABLES: SIDECAR_MALLOC_TUNABLES };
+// The sidecar rows run with the node options and malloc settings the injector gives a sidecar: no
+// memory limit here, and the CPU limit they run under pinned to one core (the chart's default, one CPU).
+const SIDECAR_ENV = sidecarProcessEnv(undefined, '1');
 
 async function startRows(upstream, redis) {
   const rows = [];
@@ -111,7 +109,7 @@ async function startRows(upstream, redis) {
     rows.push({ key: 'bare-wal', label: 'bare Node.js proxy + write-ahead (one Redis XADD)', url: wal.url, pid: wal.pid, stop: wal.stop });
   }
   if (rowWanted('sidecar')) {
-    const sidecar = await startReadyChild('sidecar', process.execPath, [...SIDECAR_NODE_FLAGS, join(here, 'sidecar.mjs'), upstream.url], { env: SIDECAR_ENV });
+    const sidecar = await startReadyChild('sidecar', process.execPath, [join(here, 'sidecar.mjs'), upstream.url], { env: SIDECAR_ENV });
     rows.push({ key: 'sidecar', label: 'skillgate sidecar', url: sidecar.url, metricsUrl: sidecar.metricsUrl, pid: sidecar.pid, stop: sidecar.stop, target: true });
   }
   const notes = [];
@@ -119,7 +117,7 @@ async function startRows(upstream, redis) {
     const support = fullSidecarSupport();
     if (support.ok) {
       const { token, env } = fullSidecarEnv(redis.url);
-      const full = await startReadyChild('sidecar-full', process.execPath, [...SIDECAR_NODE_FLAGS, join(here, 'sidecar.mjs'), '--full', upstream.url], { env: { ...env, ...SIDECAR_ENV } });
+      const full = await startReadyChild('sidecar-full', process.execPath, [join(here, 'sidecar.mjs'), '--full', upstream.url], { env: { ...env, ...SIDECAR_ENV } });
       // Keys in a shared Redis are deleted after the run; a private one goes with its process.
       rows.push({ key: 'sidecar-full', label: 'skillgate sidecar, full (policy, masking, Redis)', url: full.url, metricsUrl: full.metricsUrl, pid: full.pid, stop: full.stop, target: true, ...(redis.shared ? { redisToken: token, redisUrl: env.REDIS_URL } : {}) });
     } else {
@@ -328,10 +326,10 @@ function markdown(result) {
 }
 
 /** Run `script` (with `args`) under `node --cpu-prof`, pinned like the throughput rows, under the wrk load. */
-async function profileUnderLoad(name, script, args, upstream, dir, env = {}, nodeFlags = []) {
+async function profileUnderLoad(name, script, args, upstream, dir, env = {}) {
   const profDir = join(dir, name);
   mkdirSync(profDir, { recursive: true });
-  const child = await startReadyChild(`${name}-profiled`, process.execPath, [...nodeFlags, '--cpu-prof', `--cpu-prof-dir=${profDir}`, script, ...args, upstream.url], { env });
+  const child = await startReadyChild(`${name}-profiled`, process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, script, ...args, upstream.url], { env });
   pin(child.pid, PROXY_CPU);
   const load = await runWrk({ ...target({ url: child.url }, 'json'), connections: CONNECTIONS, seconds: SECONDS, cpu: LOAD_CPU });
   await child.stop();
@@ -354,13 +352,13 @@ async function profileSidecar(upstream, rows, redis) {
   if (fullRow) {
     const { token, env } = fullSidecarEnv(redis.url);
     try {
-      sidecar = await profileUnderLoad('sidecar-full', join(here, 'sidecar.mjs'), ['--full'], upstream, dir, { ...env, ...SIDECAR_ENV }, SIDECAR_NODE_FLAGS);
+      sidecar = await profileUnderLoad('sidecar-full', join(here, 'sidecar.mjs'), ['--full'], upstream, dir, { ...env, ...SIDECAR_ENV });
     } finally {
       if (redis.shared) cleanupRedis({ redisToken: token, redisUrl: env.REDIS_URL });
     }
     sidecar.subject = 'full sidecar (policy, masking, Redis)';
   } else {
-    sidecar = await profileUnderLoad('sidecar', join(here, 'sidecar.mjs'), [], upstream, dir, SIDECAR_ENV, SIDECAR_NODE_FLAGS);
+    sidecar = await profileUnderLoad('sidecar', join(here, 'sidecar.mjs'), [], upstream, dir, SIDECAR_ENV);
     sidecar.subject = 'sidecar';
   }
   const bare = await profileUnderLoad('bare-node', join(here, 'bare-proxy.mjs'), [], upstream, dir);

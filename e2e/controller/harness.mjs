@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { startControlPlane } from '../k8s/control-plane.mjs';
 import { startController } from '../../packages/controller/dist/src/index.js';
-import { sidecarNodeOptions, SIDECAR_MALLOC_TUNABLES } from '../../packages/webhook/dist/src/inject.js';
+import { sidecarProcessEnv } from '../../packages/webhook/dist/src/inject.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -141,7 +141,7 @@ export async function setup({ heartbeatMs = 1000, logLevel = process.env.SKILLGA
   function sidecarProcess(pod, upstreamUrl, extraEnv = {}) {
     const child = spawn(process.execPath, [path.join(HERE, 'sidecar-process.mjs')], {
       env: {
-        ...process.env, NODE_OPTIONS: sidecarNodeOptions('256Mi', '1'), GLIBC_TUNABLES: SIDECAR_MALLOC_TUNABLES, SKILLGATE_CONTROLLER_URL: controller.url, SKILLGATE_TOKEN_FILE: pod.tokenFile, REDIS_URL, SKILLGATE_REDIS_PREFIX: prefix,
+        ...process.env, ...sidecarProcessEnv('256Mi', '1'), SKILLGATE_CONTROLLER_URL: controller.url, SKILLGATE_TOKEN_FILE: pod.tokenFile, REDIS_URL, SKILLGATE_REDIS_PREFIX: prefix,
         SKILLGATE_UPSTREAM_URL: upstreamUrl, SKILLGATE_POD_NAME: pod.name, SKILLGATE_POD_NAMESPACE: pod.namespace, SKILLGATE_LOG_LEVEL: 'error',
         SKILLGATE_RECORD_DIR: path.join(tmp, `records-${pod.name}`), KUBECONFIG: cp.kubeconfigPath, ...extraEnv,
       },

@@ -139,6 +139,15 @@ export function sidecarNodeOptions(memoryLimit: string | undefined, cpuLimit?: s
  */
 export const SIDECAR_MALLOC_TUNABLES = 'glibc.malloc.trim_threshold=131072';
 
+/**
+ * The sidecar process's runtime settings for its container's limits: V8's (NODE_OPTIONS,
+ * sidecarNodeOptions) and malloc's (GLIBC_TUNABLES). The injected container gets them, and the
+ * benchmark's and e2e's sidecar processes run with the same.
+ */
+export function sidecarProcessEnv(memoryLimit: string | undefined, cpuLimit?: string): { NODE_OPTIONS: string; GLIBC_TUNABLES: string } {
+  return { NODE_OPTIONS: sidecarNodeOptions(memoryLimit, cpuLimit), GLIBC_TUNABLES: SIDECAR_MALLOC_TUNABLES };
+}
+
 /** A Kubernetes memory quantity (64Mi, 1G, 268435456) in MiB; undefined when it is not one. */
 export function quantityMiB(q: string): number | undefined {
   const bytes = quantityValue(q);
@@ -162,8 +171,7 @@ export function sidecarContainer(config: WebhookConfig): Container {
     ...(config.upstreamSecret.mountInSidecar ? [{ name: 'SKILLGATE_UPSTREAM_API_KEY_FILE', value: UPSTREAM_KEY_PATH }] : []),
     ...(config.redisUrl ? [{ name: 'REDIS_URL', value: config.redisUrl }] : []),
     { name: 'SKILLGATE_LOG_LEVEL', value: config.sidecarLogLevel },
-    { name: 'NODE_OPTIONS', value: sidecarNodeOptions(config.sidecarResources.limits?.memory, config.sidecarResources.limits?.cpu) },
-    { name: 'GLIBC_TUNABLES', value: SIDECAR_MALLOC_TUNABLES },
+    ...Object.entries(sidecarProcessEnv(config.sidecarResources.limits?.memory, config.sidecarResources.limits?.cpu)).map(([name, value]) => ({ name, value })),
   ];
   return {
     name: SIDECAR_CONTAINER,

@@ -4,7 +4,7 @@ import { INJECTOR_VERSION, parseWebhookConfig } from '../src/config.js';
 import { createCertificateAuthority } from '../src/dev-cert.js';
 import {
   CLAUDE_BASE_URL, CONTROLLER_CA_ENV, EGRESS_PROXY_URL, INIT_CONTAINER, KUBE_API_VOLUME, PODINFO_VOLUME, SIDECAR_CONTAINER, TOKEN_VOLUME, UPSTREAM_VOLUME,
-  injectPod, injectedPod, quantityMiB, sidecarContainer, sidecarNodeOptions, SIDECAR_MALLOC_TUNABLES,
+  injectPod, injectedPod, quantityMiB, sidecarContainer, sidecarNodeOptions, sidecarProcessEnv, SIDECAR_MALLOC_TUNABLES,
 } from '../src/inject.js';
 import { applyPatch } from '../src/json-patch.js';
 import type { Container, EnvVar, Pod } from '../src/pod.js';
@@ -163,6 +163,9 @@ describe('injectPod', () => {
     const env = sidecarContainer(config()).env!;
     expect(env.find((e) => e.name === 'GLIBC_TUNABLES')!.value).toBe('glibc.malloc.trim_threshold=131072');
     expect(SIDECAR_MALLOC_TUNABLES).toBe('glibc.malloc.trim_threshold=131072');
+    // The one source of the sidecar process's settings (the benchmark and e2e sidecars use it too).
+    expect(sidecarProcessEnv('256Mi', '1')).toEqual({ NODE_OPTIONS: sidecarNodeOptions('256Mi', '1'), GLIBC_TUNABLES: SIDECAR_MALLOC_TUNABLES });
+    expect(env.filter((e) => e.name === 'NODE_OPTIONS' || e.name === 'GLIBC_TUNABLES').map((e) => e.name)).toEqual(['NODE_OPTIONS', 'GLIBC_TUNABLES']);
     expect(injected().spec.containers[0]!.env!.some((e) => e.name === 'GLIBC_TUNABLES')).toBe(false);
   });
 
