@@ -9,7 +9,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Command } from 'ioredis';
 import { canonicalJson, recordHeaders, requestData, sealEvent, sealEventJson } from '@skillgate/record';
-import { encodeCommand } from '@skillgate/record/append-connection';
+import { encodeCommand } from '@skillgate/resp';
 import { canonicalJsonV0, recordHeadersV0, redisArgsV0, requestDataV0, sealEventV0 } from './reference.mjs';
 import { headers, identity, requestEventData, streamBatchData } from './event.mjs';
 

@@ -16,9 +16,9 @@
 // only), @skillgate/fake-claude (a development tool that reads its fixtures next to its own files)
 // and the Claude Code CLI it can run; and, through createRequire on first use, the packages most
 // sidecars never need: yaml (YAML files) and re2js (a policy's custom masking patterns).
-// ioredis requires node:tls when it loads and calls it only for a rediss:// connection: in the bundle
-// it gets a stand-in that loads node:tls on that first call (lazyTlsForIoredis), so a sidecar on a
-// plain-TCP Redis and a plain-HTTP upstream never loads TLS (~2.5 MB resident, BENCHMARKS.md).
+// The sidecar's chunks hold no ioredis (its Redis client is @skillgate/resp, which loads node:tls on
+// a first rediss:// connection): a sidecar on a plain-TCP Redis and a plain-HTTP upstream loads
+// neither (bundle.test.ts checks both).
 //
 // Usage: node packages/cli/bundle.mjs
 import { build } from 'esbuild';
@@ -38,18 +38,6 @@ export const entryPoints = {
 
 export const external = ['@kubernetes/client-node', '@skillgate/fake-claude', '@anthropic-ai/claude-code'];
 
-/** ioredis' `require("tls")`, answered with a module whose connect() loads node:tls when called. */
-const lazyTlsForIoredis = {
-  name: 'lazy-tls-for-ioredis',
-  setup(b) {
-    b.onResolve({ filter: /^(node:)?tls$/ }, (args) => (/[\\/]node_modules[\\/]ioredis[\\/]/.test(args.importer) ? { path: 'tls', namespace: 'lazy-tls' } : undefined));
-    b.onLoad({ filter: /.*/, namespace: 'lazy-tls' }, () => ({
-      loader: 'js',
-      contents: "let tls; module.exports = { connect: (...args) => (tls ??= require('node:tls')).connect(...args) };",
-    }));
-  },
-};
-
 export async function bundle() {
   rmSync(outdir, { recursive: true, force: true });
   const result = await build({
@@ -63,7 +51,6 @@ export async function bundle() {
     outExtension: { '.js': '.mjs' },
     chunkNames: 'chunks/[name]-[hash]',
     external,
-    plugins: [lazyTlsForIoredis],
     // Bundled CommonJS dependencies (pino, ioredis, prom-client) call require() for Node's built-ins.
     banner: { js: "import { createRequire as __skillgateCreateRequire } from 'node:module'; const require = __skillgateCreateRequire(import.meta.url);" },
     // Whitespace and syntax only: identifiers keep their names, so stack traces stay readable.

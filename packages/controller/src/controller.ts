@@ -6,7 +6,8 @@
 // in order and stop in reverse; leader loops are rebuilt each time this replica wins the Lease.
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { LockFeedPublisher, RecordKeyEndorser, WorkloadTokenIssuer } from '@skillgate/identity';
+import { RecordKeyEndorser, WorkloadTokenIssuer } from '@skillgate/identity';
+import { LockFeedPublisher } from '@skillgate/identity/lock-feed-publisher';
 import { loadSigningKey } from './signing-key.js';
 import { publishJwk } from './jwks-configmap.js';
 import { resolveControllerConfig, type ControllerConfig, type ControllerConfigInput } from './config.js';

@@ -3,7 +3,8 @@
 // long as it holds the lease (controller.ts), so a leader is never left without a lock writer.
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { LockFeedPublisher, LockFeedSubscriber } from '@skillgate/identity';
+import { LockFeedSubscriber } from '@skillgate/identity';
+import { LockFeedPublisher } from '@skillgate/identity/lock-feed-publisher';
 import { LockReconciler } from '../src/locks/reconciler.js';
 import { ControllerMetrics } from '../src/metrics.js';
 import { createLogger } from '../src/log.js';

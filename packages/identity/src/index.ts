@@ -8,4 +8,5 @@ export * from './lock.js';
 export * from './owner.js';
 export * from './revocation.js';
 export * from './lock-feed.js';
-export { LockFeedPublisher, LockFeedSubscriber, type LockFeedPublisherOptions, type LockFeedSubscriberOptions, type FeedLog, type FeedState } from './redis-lock-feed.js';
+// The publisher (the controller's, on ioredis) is imported from '@skillgate/identity/lock-feed-publisher'.
+export { LockFeedSubscriber, type LockFeedSubscriberOptions, type FeedState } from './lock-feed-subscriber.js';

@@ -4,7 +4,8 @@
 //   - `<prefix>locks:stream`   a stream whose entry ids are `<version>-0`: replay after a short gap;
 //   - `<prefix>locks:snapshot` the whole set with its version: resync on (re)connect or a long gap.
 // Every change bumps a version by one, so a subscriber always knows whether it missed something.
-// This module is the protocol only (names, message shapes, decoding); the Redis I/O is redis-lock-feed.ts.
+// This module is the protocol only (names, message shapes, decoding); the Redis I/O is in
+// lock-feed-publisher.ts (the controller) and lock-feed-subscriber.ts (the sidecar).
 import { validateLock, type Lock } from './lock.js';
 
 export const DEFAULT_FEED_PREFIX = 'skillgate:';
@@ -83,3 +84,7 @@ export function decodeSnapshot(text: string): FeedSnapshot {
 /** Stream entry id for a version: versions are the stream's own order. */
 export const streamId = (v: number): string => `${v}-0`;
 export const versionOfStreamId = (id: string): number => Number(id.split('-')[0]);
+
+/** How the publisher and the subscriber log (the components pass their pino logger through it). */
+export type FeedLog = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+export const silentFeedLog: FeedLog = () => undefined;

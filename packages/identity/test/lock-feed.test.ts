@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { Redis } from 'ioredis';
-import { LockFeedPublisher, LockFeedSubscriber, decodeMessage, FeedFormatError, type Lock } from '../src/index.js';
+import { LockFeedSubscriber, decodeMessage, FeedFormatError, type Lock } from '../src/index.js';
+import { LockFeedPublisher } from '../src/lock-feed-publisher.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 

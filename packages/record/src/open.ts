@@ -66,7 +66,7 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
  */
 export async function openSessionStore(cfg: Pick<RecordConfig, 'redisUrl' | 'recordDir' | 'redisPrefix' | 'retention'>, opts: { failFast?: boolean } = {}): Promise<SessionStore> {
   if (!cfg.redisUrl) return new FileSessionStore(cfg.recordDir);
-  // Loaded only when Redis is used: ioredis alone is ~17 MB of a process's memory.
+  // Loaded only when Redis is used.
   const { RedisSessionStore } = await import('./redis-store.js');
   const store = new RedisSessionStore({ redis: cfg.redisUrl, prefix: cfg.redisPrefix, retention: cfg.retention, failFast: opts.failFast });
   if (opts.failFast) {

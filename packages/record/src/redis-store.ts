@@ -1,4 +1,4 @@
-// Session store on Redis Streams (ioredis). Layout, under a key prefix (default "skillgate:"):
+// Session store on Redis Streams (through @skillgate/resp's RedisConnection). Layout, under a key prefix (default "skillgate:"):
 //   {p}ns:<namespace>           STREAM  every event of the namespace, fields s=<sessionId> e=<event JSON>
 //   {p}session:<id>             HASH    identity, first/last time, head seq/hash, closed, stream key
 //   {p}session:<id>:idx         LIST    the stream entry ids of the session, in append order
@@ -18,14 +18,13 @@
 // refuses the whole chunk (ChainConflictError): another writer's chain holds that place.
 // Retention: XADD MAXLEN ~ n or MINID ~ (now - maxAge); index and head keys expire after maxAge.
 // This module never sees a credential: it stores what it is given (already masked) and nothing else.
-import { Redis, type RedisOptions } from 'ioredis';
 import { createHash } from 'node:crypto';
+import { RedisConnection, RespError } from '@skillgate/resp';
 import type { SkillIdentity } from '@skillgate/api';
 import type { ChainHead } from './chain.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { SessionEvent } from './event.js';
 import { ChainConflictError, eventText, matchesFilter, type RecordEntry, type SessionFilter, type SessionStore, type SessionSummary } from './store.js';
-import { AppendConnection, RespError } from './append-connection.js';
 
 export interface RedisRetention {
   /** Approximate cap on entries per namespace stream (XADD MAXLEN ~). */
@@ -35,13 +34,13 @@ export interface RedisRetention {
 }
 
 export interface RedisStoreOptions {
-  /** redis://host:port/db, or an ioredis client the caller owns. */
-  redis: string | Redis;
+  /** redis://host:port/db (rediss:// for TLS; a user and password for AUTH). */
+  redis: string;
   prefix?: string;
   retention?: RedisRetention;
   /**
-   * Client behaviour for a recorder on the request path: commands fail fast while Redis is away
-   * (no offline queue) so the recorder can spool instead of waiting. The CLI waits for a connection.
+   * For a recorder on the request path: a command waits at most 2 s for a connection, so the
+   * recorder can spool instead of waiting. Otherwise (the CLI) up to 5 s.
    */
   failFast?: boolean;
 }
@@ -163,44 +162,27 @@ const APPEND_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
 
 export class RedisSessionStore implements SessionStore {
   readonly location: string;
-  readonly redis: Redis;
   readonly prefix: string;
-  private readonly ownsClient: boolean;
   private readonly retention: RedisRetention;
-  /** The append script's own connection (append-connection.ts), when this store was given a URL. */
-  private readonly appends: AppendConnection | undefined;
+  /** One connection for the append script and the reads (packages/resp). */
+  private readonly redis: RedisConnection;
 
   constructor(opts: RedisStoreOptions) {
     this.prefix = opts.prefix ?? 'skillgate:';
     this.retention = opts.retention ?? {};
-    if (typeof opts.redis === 'string') {
-      const options: RedisOptions = opts.failFast
-        ? { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: (n) => Math.min(50 * n, 1000) }
-        : { maxRetriesPerRequest: 1, retryStrategy: (n) => (n > 3 ? null : 100 * n) };
-      this.redis = new Redis(opts.redis, options);
-      this.redis.on('error', () => undefined); // surfaced through command failures; the recorder spools
-      this.ownsClient = true;
-      this.location = `Redis ${redactUrl(opts.redis)} (prefix ${this.prefix})`;
-      this.appends = new AppendConnection(opts.redis);
-    } else {
-      this.redis = opts.redis;
-      this.appends = undefined;
-      this.ownsClient = false;
-      this.location = `Redis (prefix ${this.prefix})`;
-    }
+    this.redis = new RedisConnection(opts.redis, { connectTimeoutMs: opts.failFast ? 2000 : 5000 });
+    this.location = `Redis ${this.redis.location} (prefix ${this.prefix})`;
   }
 
   /** Resolve once connected; reject with a one-line reason after `timeoutMs`. */
   async ready(timeoutMs = 5000): Promise<void> {
-    if (this.redis.status === 'ready') return;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => { cleanup(); reject(new Error(`cannot reach ${this.location} within ${timeoutMs} ms`)); }, timeoutMs);
-      const onReady = () => { cleanup(); resolve(); };
-      const onEnd = () => { cleanup(); reject(new Error(`cannot reach ${this.location}`)); };
-      const cleanup = () => { clearTimeout(timer); this.redis.off('ready', onReady); this.redis.off('end', onEnd); };
-      this.redis.on('ready', onReady);
-      this.redis.on('end', onEnd);
-    });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`cannot reach ${this.location} within ${timeoutMs} ms`)), timeoutMs); });
+    try {
+      await Promise.race([this.redis.connected().catch((err: Error) => { throw new Error(`cannot reach ${this.location}: ${err.message}`); }), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   streamKey(namespace: string): string { return `${this.prefix}ns:${namespace}`; }
@@ -233,27 +215,15 @@ export class RedisSessionStore implements SessionStore {
       }
       calls.push([keys.length, ...keys, ...args]);
     }
-    // One chunk (the usual batch) is one EVALSHA; several go in one pipeline.
-    let errors: unknown[];
-    if (this.appends) {
-      const appends = this.appends;
-      errors = await Promise.all(calls.map((call) => appends.command(['EVALSHA', APPEND_SHA, ...call]).then(() => null, (err: unknown) => err)));
-      // A broken connection is the store being unreachable: the recorder spools.
-      const lost = errors.find((err) => err && !(err instanceof RespError));
-      if (lost) throw lost;
-    } else if (calls.length === 1) {
-      errors = [await this.redis.evalsha(APPEND_SHA, ...calls[0]!).then(() => null, (err: unknown) => err)];
-    } else {
-      const pipeline = this.redis.pipeline();
-      for (const call of calls) pipeline.evalsha(APPEND_SHA, ...call);
-      const results = await pipeline.exec();
-      if (!results) throw new Error('Redis append failed: no reply');
-      errors = results.map(([err]) => err);
-    }
+    // One EVALSHA per chunk (the usual batch is one), written back to back on the connection.
+    const errors = await Promise.all(calls.map((call) => this.redis.command(['EVALSHA', APPEND_SHA, ...call]).then(() => null, (err: unknown) => err)));
+    // A broken connection is the store being unreachable: the recorder spools.
+    const lost = errors.find((err) => err && !(err instanceof RespError));
+    if (lost) throw lost;
     const conflict = errors.map((err) => /CHAINCONFLICT (\S+) (\d+)/.exec(String(err))).find(Boolean);
     if (conflict) throw new ChainConflictError(conflict[1]!, Number(conflict[2]));
     if (errors.some((err) => err && /NOSCRIPT/.test(String(err)))) {
-      await this.redis.script('LOAD', APPEND_SCRIPT);
+      await this.redis.command(['SCRIPT', 'LOAD', APPEND_SCRIPT]);
       // Entries that did land before the NOSCRIPT are skipped by the script's seq check.
       return this.append(entries);
     }
@@ -263,7 +233,7 @@ export class RedisSessionStore implements SessionStore {
 
   /** Each checkpoint writer's last stored checkpoint (seq, and its time in ms when known), as the append script recorded it. */
   async checkpointWriters(): Promise<Map<string, { seq: number; tsMs?: number }>> {
-    const all = await this.redis.hgetall(this.checkpointWritersKey);
+    const all = await this.hgetall(this.checkpointWritersKey);
     return new Map(Object.entries(all).map(([writer, v]) => {
       const [seq, ts] = v.split(':');
       return [writer, { seq: Number(seq), ...(ts ? { tsMs: Number(ts) } : {}) }];
@@ -271,26 +241,24 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async head(sessionId: string): Promise<ChainHead | undefined> {
-    const [seq, hash, closed] = await this.redis.hmget(this.headKey(sessionId), 'seq', 'hash', 'closed');
-    if (seq === null || hash === null) return undefined;
+    const [seq, hash, closed] = (await this.redis.command(['HMGET', this.headKey(sessionId), 'seq', 'hash', 'closed'])) as Array<string | null>;
+    if (seq === null || seq === undefined || hash === null || hash === undefined) return undefined;
     return { seq: Number(seq), hash, closed: closed === '1' };
   }
 
   async publishKey(keyId: string, publicKeyPem: string): Promise<void> {
-    await this.redis.hset(this.keysKey, keyId, publicKeyPem);
+    await this.redis.command(['HSET', this.keysKey, keyId, publicKeyPem]);
   }
 
   async readSession(sessionId: string): Promise<SessionEvent[]> {
-    const stream = await this.redis.hget(this.headKey(sessionId), 'stream');
-    const ids = await this.redis.lrange(this.indexKey(sessionId), 0, -1);
+    const stream = (await this.redis.command(['HGET', this.headKey(sessionId), 'stream'])) as string | null;
+    const ids = (await this.redis.command(['LRANGE', this.indexKey(sessionId), 0, -1])) as string[];
     if (!stream || ids.length === 0) return [];
     const out: SessionEvent[] = [];
     for (let i = 0; i < ids.length; i += 1000) {
-      const p = this.redis.pipeline();
-      for (const id of ids.slice(i, i + 1000)) p.xrange(stream, id, id);
-      const results = (await p.exec()) ?? [];
-      for (const [err, reply] of results) {
-        if (err) throw err;
+      // Sent back to back, answered in order: one round trip per thousand.
+      const replies = await Promise.all(ids.slice(i, i + 1000).map((id) => this.redis.command(['XRANGE', stream, id, id])));
+      for (const reply of replies) {
         const entries = reply as Array<[string, string[]]>;
         // An id whose entry is gone (XDEL, trimmed) yields nothing: verify names the seq missing.
         const event = entries[0] ? parseField(entries[0][1], 'e') : undefined;
@@ -303,16 +271,12 @@ export class RedisSessionStore implements SessionStore {
   async listSessions(filter: SessionFilter = {}): Promise<SessionSummary[]> {
     const min = '-inf';
     const max = filter.until ? String(filter.until.getTime()) : '+inf';
-    const ids = await this.redis.zrangebyscore(this.sessionsKey, min, max);
+    const ids = (await this.redis.command(['ZRANGEBYSCORE', this.sessionsKey, min, max])) as string[];
     const out: SessionSummary[] = [];
     for (let i = 0; i < ids.length; i += 500) {
-      const p = this.redis.pipeline();
       const chunk = ids.slice(i, i + 500);
-      for (const id of chunk) p.hgetall(this.headKey(id));
-      const results = (await p.exec()) ?? [];
-      results.forEach(([err, reply], j) => {
-        if (err) throw err;
-        const h = reply as Record<string, string>;
+      const heads = await Promise.all(chunk.map((id) => this.hgetall(this.headKey(id))));
+      heads.forEach((h, j) => {
         if (!h.identity) return; // expired by retention
         const identity = JSON.parse(h.identity) as SkillIdentity;
         const firstTs = new Date(Number(h.firstTs)).toISOString();
@@ -334,7 +298,15 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async publicKeys(): Promise<Record<string, string>> {
-    return this.redis.hgetall(this.keysKey);
+    return this.hgetall(this.keysKey);
+  }
+
+  /** A hash as an object (HGETALL's flat field, value list). */
+  private async hgetall(key: string): Promise<Record<string, string>> {
+    const flat = (await this.redis.command(['HGETALL', key])) as string[];
+    const out: Record<string, string> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
+    return out;
   }
 
   async *scanEvents(filter: SessionFilter = {}): AsyncIterable<SessionEvent> {
@@ -345,7 +317,7 @@ export class RedisSessionStore implements SessionStore {
   async *rangeAll(stream: string, count = 1000): AsyncIterable<[string, string[]]> {
     let start = '-';
     for (;;) {
-      const batch = (await this.redis.xrange(stream, start, '+', 'COUNT', count)) as Array<[string, string[]]>;
+      const batch = (await this.redis.command(['XRANGE', stream, start, '+', 'COUNT', count])) as Array<[string, string[]]>;
       for (const entry of batch) yield entry;
       if (batch.length < count) return;
       start = `(${batch[batch.length - 1]![0]}`;
@@ -353,10 +325,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async close(): Promise<void> {
-    this.appends?.close();
-    if (this.ownsClient) {
-      try { await this.redis.quit(); } catch { this.redis.disconnect(); }
-    }
+    await this.redis.quit();
   }
 }
 
@@ -368,8 +337,4 @@ export function parseField(fields: string[], name: string): unknown {
     }
   }
   return undefined;
-}
-
-function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
 }

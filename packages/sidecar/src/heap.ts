@@ -1,4 +1,4 @@
-// After start-up, give back what loading the code left behind. Compiling the modules (ioredis, the
+// After start-up, give back what loading the code left behind. Compiling the modules (the
 // masking dictionaries, the policy engine...) survives several scavenges in a row, so V8 grows the
 // young generation to its maximum (16 MB of memory in use, ~0.5 MB of it live) and nothing shrinks
 // it again while the sidecar idles: V8's memory reducer judges the allocation rate from samples

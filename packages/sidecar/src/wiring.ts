@@ -9,7 +9,7 @@
 // Cluster-only modules (the Kubernetes client, Redis clients) are imported on demand, so a local
 // sidecar does not pay their start-up time and memory.
 import type { KubeClient } from './cluster/kube-client.js';
-import type { Redis } from 'ioredis';
+import { RedisConnection } from '@skillgate/resp';
 import type { Finding } from '@skillgate/masking';
 import { openRecorder, recordConfigFromEnv, recordSignerFor } from '@skillgate/record/open';
 import { ConfigError, type SidecarConfig } from './config.js';
@@ -48,13 +48,9 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
   };
 
   // Redis for shared rate limits, tool history, policy heartbeats and lock counters.
-  const redis: Redis | undefined = config.redisUrl
-    ? (await import('./cluster/redis.js')).connectRedis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2, enableOfflineQueue: true, enableAutoPipelining: true })
-    : undefined;
-  if (redis) {
-    redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis (policy state) error'));
-    closers.push(() => redis.quit().catch(() => redis.disconnect()));
-  }
+  // One connection (packages/resp); a command waits at most 2 s for it to connect, then fails.
+  const redis = config.redisUrl ? new RedisConnection(config.redisUrl) : undefined;
+  if (redis) closers.push(() => redis.quit());
 
   // Identity, credential and locks.
   let identity: IdentitySource = staticIdentity(config.identity);
@@ -160,14 +156,14 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
  * The lock guard plus per-lock counters in Redis (HINCRBY <prefix>locks:stats:<lock>), which the
  * controller copies into each SkillLock's status (streamsKilled, requestsRefused).
  */
-export function countingLocks(locks: LockGuard, redis: Redis | undefined, prefix: string, log: Logger): LockGuard {
+export function countingLocks(locks: LockGuard, redis: RedisConnection | undefined, prefix: string, log: Logger): LockGuard {
   if (!redis) return locks;
   return {
     match: (s) => locks.match(s),
     onChange: (l) => locks.onChange(l),
     refusal: () => locks.refusal(),
     count(hit, what) {
-      void redis.hincrby(`${prefix}locks:stats:${hit.lockName}`, what, 1)
+      void redis.command(['HINCRBY', `${prefix}locks:stats:${hit.lockName}`, what, 1])
         .catch((err: Error) => log.warn({ err: err.message, lock: hit.lockName }, 'lock counter not updated'));
     },
   };

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { RedisConnection } from '@skillgate/resp';
 import { startSidecar, createLogger, type Sidecar } from '../src/index.js';
 import { createPolicyGuard, redisRateLimiter } from '../src/cluster/guard.js';
 import { filePolicyFeed, type PolicyFeed, type PolicyState } from '../src/cluster/policy-feed.js';
@@ -146,6 +147,7 @@ describe('a policy file that never loaded', () => {
 describe('rate limits shared through Redis', () => {
   const prefix = `sg-test-${randomBytes(6).toString('hex')}:`;
   let redis: Redis;
+  let connection: RedisConnection;
   let upstream: UpstreamDouble;
   const sidecars: Sidecar[] = [];
   let dir: string;
@@ -154,13 +156,14 @@ describe('rate limits shared through Redis', () => {
   beforeAll(async () => {
     redis = new Redis('redis://127.0.0.1:6379', { lazyConnect: true });
     await redis.connect();
+    connection = new RedisConnection('redis://127.0.0.1:6379');
     dir = mkdtempSync(join(tmpdir(), 'sg-guard-'));
     writeFileSync(join(dir, 'p.yaml'), policyYaml('  rateLimits:\n    requestsPerMinute: 3\n    tokensPerMinute: 100000'));
     feed = filePolicyFeed({ file: join(dir, 'p.yaml'), identity, log });
     upstream = await startUpstreamDouble();
     for (let i = 0; i < 2; i++) {
       sidecars.push(await startSidecar({ upstreamUrl: upstream.url, upstreamApiKey: 'up', identity: { ...identity, pod: `p${i}` }, listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } },
-        { logger: log, guard: createPolicyGuard({ policy: () => feed.current(), rateLimiter: redisRateLimiter(redis, { prefix }), log }) }));
+        { logger: log, guard: createPolicyGuard({ policy: () => feed.current(), rateLimiter: redisRateLimiter(connection, { prefix }), log }) }));
     }
   });
   afterAll(async () => {
@@ -170,6 +173,7 @@ describe('rate limits shared through Redis', () => {
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length) await redis.del(...keys);
     redis.disconnect();
+    connection.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -191,14 +195,14 @@ describe('rate limits shared through Redis', () => {
 
   test('a request larger than the token limit is refused as not retryable', async () => {
     const big = msg({ messages: [{ role: 'user', content: 'x'.repeat(500_000) }] });
-    const limiter = redisRateLimiter(redis, { prefix: `${prefix}big:` });
+    const limiter = redisRateLimiter(connection, { prefix: `${prefix}big:` });
     const hit = await limiter.take(identity, { tokensPerMinute: { value: 100_000, policy: 'team-a/guard-test' } }, Math.ceil(JSON.stringify(big).length / 4));
     expect(hit?.oversize?.tokens).toBeGreaterThan(100_000);
   });
 
   test('the token window admits requests again once the previous minute has slid out', async () => {
     let t = 120_000; // start of a window
-    const limiter = redisRateLimiter(redis, { prefix: `${prefix}slide:`, now: () => t });
+    const limiter = redisRateLimiter(connection, { prefix: `${prefix}slide:`, now: () => t });
     const limits = { tokensPerMinute: { value: 1000, policy: 'p' } };
     expect(await limiter.take(identity, limits, 800)).toBeUndefined();
     expect((await limiter.take(identity, limits, 300))?.kind).toBe('tokens');

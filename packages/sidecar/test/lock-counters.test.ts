@@ -3,6 +3,7 @@
 // policy-state client; the controller copies the counts into the SkillLock's status. Real Redis.
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { RedisConnection } from '@skillgate/resp';
 import { countingLocks } from '../src/wiring.js';
 import { createLogger } from '../src/log.js';
 import { noLocks, type LockHit } from '../src/ports/index.js';
@@ -13,8 +14,10 @@ const log = createLogger('silent');
 describe('lock counters', () => {
   const prefix = `sglockcount${randomBytes(4).toString('hex')}:`;
   let redis: Redis;
-  beforeAll(() => { redis = new Redis(REDIS_URL); });
+  let connection: RedisConnection;
+  beforeAll(() => { redis = new Redis(REDIS_URL); connection = new RedisConnection(REDIS_URL); });
   afterAll(async () => {
+    await connection.quit();
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length) await redis.del(...keys);
     await redis.quit();
@@ -22,7 +25,7 @@ describe('lock counters', () => {
 
   it('counts refusals and cut streams per lock in Redis, and passes matching through', async () => {
     const hit: LockHit = { lockName: 'offboard-carol', reason: 'owner offboarded' };
-    const guard = countingLocks({ ...noLocks, match: () => hit }, redis, prefix, log);
+    const guard = countingLocks({ ...noLocks, match: () => hit }, connection, prefix, log);
     expect(guard.match({ identity: { namespace: 'a', serviceAccount: 's', pod: 'p', skill: 'k', owner: 'o' }, sessionId: '' })).toBe(hit);
     guard.count!(hit, 'requestsRefused');
     guard.count!(hit, 'requestsRefused');

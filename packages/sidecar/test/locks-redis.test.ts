@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { SkillIdentity } from '@skillgate/api';
-import { LockFeedPublisher } from '@skillgate/identity';
+import { LockFeedPublisher } from '@skillgate/identity/lock-feed-publisher';
 import { startSidecar, type Sidecar } from '../src/index.js';
 import { RedisLockGuard, LOCK_FEED_LOST } from '../src/cluster/locks.js';
 

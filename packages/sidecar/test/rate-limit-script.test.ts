@@ -2,39 +2,44 @@
 // the script (or forgot it after SCRIPT FLUSH / a restart): NOSCRIPT falls back to EVAL once.
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { RedisConnection } from '@skillgate/resp';
 import { redisRateLimiter } from '../src/cluster/guard.js';
 
-/** The client, counting the script calls (EVALSHA/EVAL) made through it. */
-function countingScripts(redis: Redis): { client: Redis; calls: () => number } {
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A connection (the sidecar's client), counting the script calls (EVALSHA/EVAL) made through it. */
+function countingScripts(): { client: RedisConnection; calls: () => number } {
   let calls = 0;
-  const client = new Proxy(redis, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      if ((prop === 'evalsha' || prop === 'eval') && typeof v === 'function') {
-        return (...args: unknown[]) => { calls++; return (v as (...a: unknown[]) => unknown).apply(target, args); };
-      }
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
+  const client = new RedisConnection(REDIS_URL);
+  const command = client.command.bind(client);
+  client.command = (args) => {
+    if (args[0] === 'EVALSHA' || args[0] === 'EVAL') calls++;
+    return command(args);
+  };
   return { client, calls: () => calls };
 }
 
-/** A Redis client and a key prefix of the test's own; its keys are deleted afterwards. */
-async function withRedis(test: (redis: Redis, prefix: string) => Promise<void>): Promise<void> {
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+/**
+ * The sidecar's connection, an ioredis client to look at what it wrote, and a key prefix of the
+ * test's own; its keys are deleted afterwards.
+ */
+async function withRedis(test: (admin: Redis, prefix: string, counted: ReturnType<typeof countingScripts>) => Promise<void>): Promise<void> {
+  const redis = new Redis(REDIS_URL);
+  const counted = countingScripts();
   const prefix = `test-rl-${randomBytes(4).toString('hex')}:`;
   try {
-    await test(redis, prefix);
+    await test(redis, prefix, counted);
   } finally {
+    counted.client.close();
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length) await redis.del(...keys);
     redis.disconnect();
   }
 }
 
-it('counts requests by SHA and recovers from a Redis without the script', () => withRedis(async (redis, prefix) => {
+it('counts requests by SHA and recovers from a Redis without the script', () => withRedis(async (redis, prefix, { client }) => {
   await redis.script('FLUSH'); // other suites' scripts recover the same way (NOSCRIPT → load)
-  const limiter = redisRateLimiter(redis, { prefix });
+  const limiter = redisRateLimiter(client, { prefix });
   const identity = { namespace: 'ns', serviceAccount: 'sa', pod: 'p', skill: 'rl-skill', owner: 'o@example.com' };
   const limits = { requestsPerMinute: { value: 2, policy: 'ns/p' } };
   expect(await limiter.take(identity, limits, 10)).toBeUndefined();
@@ -44,8 +49,7 @@ it('counts requests by SHA and recovers from a Redis without the script', () => 
   expect(hit!.retryAfterSeconds).toBeGreaterThanOrEqual(1);
 }));
 
-it('decides concurrent takes in order, exactly, in fewer round trips than takes', () => withRedis(async (redis, prefix) => {
-  const { client: counted, calls: scriptCalls } = countingScripts(redis);
+it('decides concurrent takes in order, exactly, in fewer round trips than takes', () => withRedis(async (redis, prefix, { client: counted, calls: scriptCalls }) => {
   const limiter = redisRateLimiter(counted, { prefix });
   const identity = { namespace: 'ns', serviceAccount: 'sa', pod: 'p', skill: 'burst', owner: 'o@example.com' };
   const limits = { requestsPerMinute: { value: 25, policy: 'ns/p' }, tokensPerMinute: { value: 10_000, policy: 'ns/t' } };
@@ -67,8 +71,7 @@ it('decides concurrent takes in order, exactly, in fewer round trips than takes'
   expect(big?.oversize?.tokens).toBe(5000);
 }));
 
-it('spends a lease of 1/20 of the limit locally, and lets it lapse with its minute', () => withRedis(async (redis, prefix) => {
-  const { client: counted, calls: scriptCalls } = countingScripts(redis);
+it('spends a lease of 1/20 of the limit locally, and lets it lapse with its minute', () => withRedis(async (redis, prefix, { client: counted, calls: scriptCalls }) => {
   let t = 600_000; // the start of a minute
   const limiter = redisRateLimiter(counted, { prefix, now: () => t });
   const identity = { namespace: 'ns', serviceAccount: 'sa', pod: 'p', skill: 'lease', owner: 'o@example.com' };
@@ -86,9 +89,11 @@ it('spends a lease of 1/20 of the limit locally, and lets it lapse with its minu
   expect(await limiter.take(identity, limits, 10)).toBeUndefined();
   expect(scriptCalls()).toBe(3);
   // Another replica sharing the count is refused once the limit (leases included) is reached.
-  const other = redisRateLimiter(redis, { prefix, now: () => t });
+  const otherConnection = new RedisConnection(REDIS_URL);
+  const other = redisRateLimiter(otherConnection, { prefix, now: () => t });
   let admitted = 0;
   while ((await other.take(identity, limits, 10)) === undefined) admitted++;
+  otherConnection.close();
   expect(admitted).toBeGreaterThanOrEqual(100 - 12 - 6 - 5); // the previous minute still weighs in
   // Under 20 per minute nothing is leased: every take asks Redis.
   const before = scriptCalls();

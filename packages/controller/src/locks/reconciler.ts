@@ -13,8 +13,9 @@ import type { Redis } from 'ioredis';
 import type { Condition, SkillLock } from '@skillgate/api';
 import {
   LOCK_TARGET_KINDS, LockSet, LockValidationError, decodeSnapshot, feedKeys, isExpired, lockFromResource,
-  type Lock, type LockFeedPublisher,
+  type Lock,
 } from '@skillgate/identity';
+import type { LockFeedPublisher } from '@skillgate/identity/lock-feed-publisher';
 import { SKILLLOCKS, describeApiError, mergePatch, statusOf, type KubeClients } from '../kube.js';
 import { ListWatch, type WatchPhase } from '../list-watch.js';
 import type { Logger } from '../log.js';

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { SkillIdentity } from '@skillgate/api';
 import { estimateInputTokens, evaluate, requestFacts, type Decision, type EffectivePolicy, type Finding, type RequestFacts } from '@skillgate/policy';
 import { GatewayError, codes } from '@skillgate/wire';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@skillgate/resp';
 import type { Exchange } from '../exchange.js';
 import type { Guard, Verdict } from '../ports/guard.js';
 import type { Logger } from '../log.js';
@@ -334,7 +334,7 @@ interface Lane {
  * late, and limits under 20 (per minute) are exact. Takes the lease cannot cover go to Redis: one
  * script call per skill and limit set in flight at a time, later takes waiting and going together.
  */
-export function redisRateLimiter(redis: Redis, opts: { prefix: string; windowMs?: number; now?: () => number; leaseDivisor?: number }): RateLimiter {
+export function redisRateLimiter(redis: RedisConnection, opts: { prefix: string; windowMs?: number; now?: () => number; leaseDivisor?: number }): RateLimiter {
   const win = opts.windowMs ?? 60_000;
   const now = opts.now ?? Date.now;
   const divisor = opts.leaseDivisor ?? RATE_LIMIT_LEASE_DIVISOR;
@@ -362,9 +362,9 @@ export function redisRateLimiter(redis: Redis, opts: { prefix: string; windowMs?
       for (const p of batch) args.push(tpm ? p.tokens : 0);
       try {
         // EVALSHA: the script's source is sent (and hashed by Redis) only after a NOSCRIPT.
-        const res = (await redis.evalsha(RATE_LIMIT_SHA, 4, ...args).catch((err: Error) => {
+        const res = (await redis.command(['EVALSHA', RATE_LIMIT_SHA, 4, ...args]).catch((err: Error) => {
           if (!/NOSCRIPT/.test(err.message)) throw err;
-          return redis.eval(RATE_LIMIT_LUA, 4, ...args);
+          return redis.command(['EVAL', RATE_LIMIT_LUA, 4, ...args]);
         })) as Array<number | string>;
         const grantedR = Number(res[batch.length * 4] ?? 0);
         const grantedT = Number(res[batch.length * 4 + 1] ?? 0);
@@ -424,11 +424,11 @@ export function redisRateLimiter(redis: Redis, opts: { prefix: string; windowMs?
   };
 }
 
-export function redisToolHistory(redis: Redis, opts: { prefix: string }): ToolHistory {
+export function redisToolHistory(redis: RedisConnection, opts: { prefix: string }): ToolHistory {
   const key = (i: SkillIdentity) => `${opts.prefix}tools:${i.namespace}/${i.skill}`;
   return {
-    async seen(identity) { return new Set(await redis.smembers(key(identity))); },
-    async add(identity, tools) { await redis.sadd(key(identity), ...tools); },
+    async seen(identity) { return new Set((await redis.command(['SMEMBERS', key(identity)])) as string[]); },
+    async add(identity, tools) { await redis.command(['SADD', key(identity), ...tools]); },
   };
 }
 

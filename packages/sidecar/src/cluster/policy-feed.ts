@@ -21,7 +21,7 @@ import { NO_POLICY, combine, compilePolicy, policyName, selects, PolicyInvalidEr
 import { GatewayError, codes } from '@skillgate/wire';
 import { parseJsonText, yaml } from '../yaml.js';
 import { Counter, Gauge, type Registry } from '../prom.js';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@skillgate/resp';
 import type { Logger } from '../log.js';
 import { errMessage } from './kube-errors.js';
 
@@ -162,7 +162,7 @@ export interface ClusterPolicyFeedOptions {
   log: Logger;
   registry?: Registry;
   /** Report running generations for SkillPolicy status.sidecars. */
-  heartbeat?: { redis: Redis; prefix: string; pod: string; intervalMs?: number };
+  heartbeat?: { redis: RedisConnection; prefix: string; pod: string; intervalMs?: number };
 }
 
 /** Resolves after the first list (or its failure: the feed keeps retrying and refuses meanwhile). */
@@ -227,9 +227,12 @@ export function heartbeatKey(prefix: string, policy: string): string {
 function startHeartbeat(book: PolicyBook, _namespace: string, hb: NonNullable<ClusterPolicyFeedOptions['heartbeat']>, log: Logger): () => void {
   const beat = (): void => {
     const expiry = Date.now() + HEARTBEAT_TTL_MS;
-    const multi = hb.redis.multi();
-    for (const [name, gen] of book.generations()) multi.zadd(heartbeatKey(hb.prefix, name), expiry, `${hb.pod}@${gen}`).pexpire(heartbeatKey(hb.prefix, name), HEARTBEAT_TTL_MS * 2);
-    multi.exec().catch((err: unknown) => log.warn({ err: errMessage(err) }, 'policy heartbeat failed'));
+    const commands: Array<Array<string | number>> = [];
+    for (const [name, gen] of book.generations()) {
+      const key = heartbeatKey(hb.prefix, name);
+      commands.push(['ZADD', key, expiry, `${hb.pod}@${gen}`], ['PEXPIRE', key, HEARTBEAT_TTL_MS * 2]);
+    }
+    hb.redis.transaction(commands).catch((err: unknown) => log.warn({ err: errMessage(err) }, 'policy heartbeat failed'));
   };
   beat();
   const off = book.onChange(beat);

@@ -1,53 +1,15 @@
-// The append script's own Redis connection (append-connection.ts): RESP encoding and parsing (pure),
-// then a real socket against a scripted RESP server on loopback — AUTH and SELECT from the URL before
-// anything else, replies matched in order even when split across packets, error replies, a dropped
-// connection failing what is in flight and the next command reconnecting — and against the real Redis.
+// The sidecar's Redis connection (connection.ts): a real socket against a scripted RESP server on
+// loopback — AUTH and SELECT from the URL before anything else, replies matched in order even when
+// split across packets, error replies, a dropped connection failing what is in flight and the next
+// command reconnecting, transactions written whole, quit waiting for replies in flight — and
+// against the real Redis.
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { AppendConnection, RespError, encodeCommand, parseReply } from '../src/append-connection.js';
+import { RedisConnection, RespError, parseReply } from '../src/index.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-describe('RESP', () => {
-  it('encodes a command as an array of bulk strings, counting bytes not characters', () => {
-    expect(encodeCommand(['EVALSHA', 'ab', 1, 'é']).toString('utf8')).toBe('*4\r\n$7\r\nEVALSHA\r\n$2\r\nab\r\n$1\r\n1\r\n$2\r\né\r\n');
-  });
-
-  it('encodes long arguments (written on their own) and short ones alike, byte for byte', () => {
-    const reference = (args: Array<string | number>) =>
-      Buffer.concat([Buffer.from(`*${args.length}\r\n`), ...args.map((a) => { const b = Buffer.from(String(a)); return Buffer.concat([Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n')]); })]);
-    const long = `{"body":"${'é€'.repeat(400)}"}`;
-    const args = ['EVALSHA', 'f'.repeat(40), 3, 'k:a', 'k:b', 'x'.repeat(511), 'y'.repeat(512), long, '', 'ñ', long, 42];
-    expect(encodeCommand(args).equals(reference(args))).toBe(true);
-    expect(encodeCommand([long]).equals(reference([long]))).toBe(true);
-    expect(encodeCommand([]).toString('latin1')).toBe('*0\r\n');
-    // ASCII of any length, non-ASCII text of every width, and numbers: integers written digit by
-    // digit, the rest as String() writes them.
-    const edges = ['a'.repeat(127), 'b'.repeat(128), 'c'.repeat(129), `${'d'.repeat(126)}é`, '€', 'ñ', '😀', 'x€y', '',
-      0, 9, 10, 99, 100, 1_764_158_400_000, Number.MAX_SAFE_INTEGER, 2 ** 53, -5, -0, 1.5, 1e21, Number.NaN];
-    expect(encodeCommand(edges).equals(reference(edges))).toBe(true);
-    const many = Array.from({ length: 1234 }, (_, i) => (i % 3 === 0 ? i : `k:${i}`));
-    expect(encodeCommand(many).equals(reference(many))).toBe(true);
-  });
-
-  it('parses every reply type, and says when a reply is not whole yet', () => {
-    const b = (s: string) => Buffer.from(s);
-    expect(parseReply(b('+OK\r\n'))).toEqual({ reply: 'OK', next: 5 });
-    expect(parseReply(b(':42\r\n'))!.reply).toBe(42);
-    expect(parseReply(b('$4\r\nhé!\r\n'))!.reply).toBe('hé!');
-    expect(parseReply(b('$-1\r\n'))!.reply).toBeNull();
-    expect(parseReply(b('*2\r\n:1\r\n$1\r\nx\r\n'))!.reply).toEqual([1, 'x']);
-    const err = parseReply(b('-NOSCRIPT No matching script\r\n'))!.reply;
-    expect(err).toBeInstanceOf(RespError);
-    expect((err as RespError).message).toBe('NOSCRIPT No matching script');
-    expect(parseReply(b('$5\r\nhel'))).toBeUndefined();
-    expect(parseReply(b('*2\r\n:1\r\n'))).toBeUndefined();
-    expect(parseReply(b(':4'))).toBeUndefined();
-    expect(() => parseReply(b('?\r\n'))).toThrow(/unexpected RESP reply type/);
-  });
-});
-
-describe('AppendConnection', () => {
+describe('RedisConnection', () => {
   // A scripted server: records each command it gets, answers through `answer`.
   let server: net.Server;
   let port: number;
@@ -81,7 +43,7 @@ describe('AppendConnection', () => {
 
   it('authenticates and selects the database from the URL before the first command', async () => {
     answer = (args, s) => s.write(args[0] === 'EVALSHA' ? ':3\r\n' : '+OK\r\n');
-    const conn = new AppendConnection(`redis://rec:s3cr%40t@127.0.0.1:${port}/2`);
+    const conn = new RedisConnection(`redis://rec:s3cr%40t@127.0.0.1:${port}/2`);
     expect(await conn.command(['EVALSHA', 'sha', 0])).toBe(3);
     expect(received).toEqual([['AUTH', 'rec', 's3cr@t'], ['SELECT', '2'], ['EVALSHA', 'sha', '0']]);
     conn.close();
@@ -90,7 +52,7 @@ describe('AppendConnection', () => {
   it('matches replies to commands in order, also when replies arrive split and together', async () => {
     const held: net.Socket[] = [];
     answer = (_args, s) => { held.push(s); };
-    const conn = new AppendConnection(`redis://127.0.0.1:${port}`);
+    const conn = new RedisConnection(`redis://127.0.0.1:${port}`);
     const replies = [conn.command(['A']), conn.command(['B']), conn.command(['C'])];
     await new Promise((r) => setTimeout(r, 50));
     const s = held[0]!;
@@ -106,7 +68,7 @@ describe('AppendConnection', () => {
   it('fails what is in flight when the connection drops, and reconnects for the next command', async () => {
     let drop = true;
     answer = (_args, s) => { if (drop) { drop = false; s.destroy(); } else s.write(':7\r\n'); };
-    const conn = new AppendConnection(`redis://127.0.0.1:${port}`);
+    const conn = new RedisConnection(`redis://127.0.0.1:${port}`);
     await expect(conn.command(['X'])).rejects.toThrow(/connection closed/);
     expect(await conn.command(['Y'])).toBe(7);
     conn.close();
@@ -118,22 +80,56 @@ describe('AppendConnection', () => {
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const deadPort = (closed.address() as AddressInfo).port;
     await new Promise((r) => closed.close(r));
-    await expect(new AppendConnection(`redis://127.0.0.1:${deadPort}`).command(['PING'])).rejects.toThrow(/ECONNREFUSED/);
+    await expect(new RedisConnection(`redis://127.0.0.1:${deadPort}`).command(['PING'])).rejects.toThrow(/ECONNREFUSED/);
     answer = (args, s) => s.write(args[0] === 'AUTH' ? '-WRONGPASS invalid username-password pair\r\n' : '+OK\r\n');
-    await expect(new AppendConnection(`redis://:nope@127.0.0.1:${port}`).command(['PING'])).rejects.toThrow(/Redis refused AUTH: WRONGPASS/);
-    expect(() => new AppendConnection('http://127.0.0.1:1')).toThrow(/not a redis:\/\/ URL/);
+    await expect(new RedisConnection(`redis://:nope@127.0.0.1:${port}`).command(['PING'])).rejects.toThrow(/Redis refused AUTH: WRONGPASS/);
+    expect(() => new RedisConnection('http://127.0.0.1:1')).toThrow(/not a redis:\/\/ URL/);
+  });
+
+  it('writes a transaction whole (one write, MULTI to EXEC) and answers with EXEC\'s reply', async () => {
+    const writes: number[] = [];
+    answer = (args, s) => s.write(args[0] === 'EXEC' ? '*2\r\n:1\r\n-WRONGTYPE not a set\r\n' : args[0] === 'MULTI' ? '+OK\r\n' : '+QUEUED\r\n');
+    const conn = new RedisConnection(`redis://127.0.0.1:${port}`);
+    await conn.connected();
+    const socket = [...sockets].at(-1)!;
+    socket.on('data', (d) => writes.push(d.length));
+    expect(await conn.transaction([['ZADD', 'k', 5, 'm'], ['SADD', 'k', 'x']])).toEqual([1, 'WRONGTYPE not a set']);
+    expect(received).toEqual([['MULTI'], ['ZADD', 'k', '5', 'm'], ['SADD', 'k', 'x'], ['EXEC']]);
+    expect(writes).toHaveLength(1);
+    // A command Redis cannot queue aborts the whole transaction: EXEC's error is the answer.
+    answer = (args, s) => s.write(args[0] === 'EXEC' ? '-EXECABORT Transaction discarded because of previous errors.\r\n' : args[0] === 'NOPE' ? '-ERR unknown command\r\n' : args[0] === 'MULTI' ? '+OK\r\n' : '+QUEUED\r\n');
+    await expect(conn.transaction([['SET', 'a', 1], ['NOPE']])).rejects.toThrow(/EXECABORT/);
+    conn.close();
+  });
+
+  it('quits once the replies in flight are in, and refuses commands after', async () => {
+    const held: net.Socket[] = [];
+    answer = (_args, s) => { held.push(s); };
+    const conn = new RedisConnection(`redis://127.0.0.1:${port}`);
+    const reply = conn.command(['SLOW']);
+    await new Promise((r) => setTimeout(r, 30));
+    let quit = false;
+    const quitting = conn.quit().then(() => { quit = true; });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(quit).toBe(false);
+    held[0]!.write('+done\r\n');
+    await quitting;
+    await expect(reply).resolves.toBe('done');
+    await expect(conn.command(['PING'])).rejects.toThrow(/closed/);
   });
 
   it('talks to the real Redis', async () => {
-    const conn = new AppendConnection(REDIS_URL);
+    const conn = new RedisConnection(REDIS_URL);
     expect(await conn.command(['PING'])).toBe('PONG');
     expect(await conn.command(['ECHO', 'größe'])).toBe('größe');
     await expect(conn.command(['EVALSHA', '0'.repeat(40), 0])).rejects.toThrow(/NOSCRIPT/);
+    const key = `sgtest:resp:${process.pid}:${Date.now()}`;
+    expect(await conn.transaction([['SADD', key, 'a', 'b'], ['SCARD', key], ['GET', key], ['DEL', key]])).toEqual([2, 2, expect.stringMatching(/^WRONGTYPE/), 1]);
     conn.close();
   });
 });
 
-describe('AppendConnection on a Redis that stops answering', () => {
+describe('RedisConnection on a Redis that stops answering', () => {
   it('drops a connection with no reply within commandTimeoutMs, and the next command reconnects', async () => {
     let connections = 0;
     let silent = true;
@@ -143,7 +139,7 @@ describe('AppendConnection on a Redis that stops answering', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
-    const conn = new AppendConnection(`redis://127.0.0.1:${port}`, { commandTimeoutMs: 150 });
+    const conn = new RedisConnection(`redis://127.0.0.1:${port}`, { commandTimeoutMs: 150 });
     const started = Date.now();
     await expect(conn.command(['EVALSHA', 'x', 0])).rejects.toThrow(/no reply from Redis within 150 ms; reconnecting/);
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);
@@ -155,13 +151,13 @@ describe('AppendConnection on a Redis that stops answering', () => {
   });
 });
 
-describe('AppendConnection over TLS (rediss://)', () => {
+describe('RedisConnection over TLS (rediss://)', () => {
   it('gives up on a peer that accepts the connection but never finishes the handshake', async () => {
     const sockets: net.Socket[] = [];
     const server = net.createServer((socket) => { sockets.push(socket); }); // says nothing, ever
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
-    const conn = new AppendConnection(`rediss://127.0.0.1:${port}`, { connectTimeoutMs: 200 });
+    const conn = new RedisConnection(`rediss://127.0.0.1:${port}`, { connectTimeoutMs: 200 });
     await expect(conn.command(['PING'])).rejects.toThrow(/cannot connect to Redis at 127\.0\.0\.1:\d+ within 200 ms/);
     conn.close();
     for (const s of sockets) s.destroy();

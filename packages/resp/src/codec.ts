@@ -1,0 +1,125 @@
+// RESP, the Redis serialization protocol (version 2): commands encoded as arrays of bulk strings,
+// replies parsed from a byte buffer that may hold a partial reply. Pure: no sockets here.
+/**
+ * A RESP reply: simple string, integer, bulk string (null when absent) or array. An error reply is a
+ * RespError (a connection rejects the command with it); inside an array (a transaction's EXEC) it
+ * comes back as its message text.
+ */
+export type RespReply = string | number | null | RespReply[];
+
+export class RespError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RespError';
+  }
+}
+
+/**
+ * Encode one command as a RESP array of bulk strings (lengths in bytes). An append is dozens of
+ * short arguments (keys, numbers, ids) around a few long event texts: ASCII strings are copied as
+ * Latin-1 (byte for byte, no encoding), others through the buffer's UTF-8 encoder, and non-negative
+ * integers are written as their digits. Nothing is built on the way but the buffer: gathering the
+ * short arguments into strings first cost ~5 KB of garbage per exchange (bench/proxy/profile.mjs
+ * --alloc) and was slower (bench/record/seal.mjs).
+ */
+export function encodeCommand(args: ReadonlyArray<string | number>): Buffer {
+  const n = args.length;
+  // undefined: a non-negative integer, written as its digits without a string for it.
+  const strings = new Array<string | undefined>(n);
+  const lengths = new Array<number>(n);
+  let size = 3 + decimalDigits(n);
+  for (let i = 0; i < n; i++) {
+    const a = args[i]!;
+    let len: number;
+    if (typeof a === 'number' && Number.isSafeInteger(a) && a >= 0) {
+      strings[i] = undefined;
+      len = decimalDigits(a);
+    } else {
+      const s = typeof a === 'string' ? a : String(a);
+      strings[i] = s;
+      len = Buffer.byteLength(s);
+    }
+    lengths[i] = len;
+    size += 5 + decimalDigits(len) + len;
+  }
+  const out = Buffer.allocUnsafe(size);
+  out[0] = 0x2a; // *
+  let o = writeDecimal(out, 1, n);
+  out[o++] = 13;
+  out[o++] = 10;
+  for (let i = 0; i < n; i++) {
+    const s = strings[i];
+    const len = lengths[i]!;
+    out[o++] = 0x24; // $
+    o = writeDecimal(out, o, len);
+    out[o++] = 13;
+    out[o++] = 10;
+    if (s === undefined) {
+      o = writeDecimal(out, o, args[i] as number);
+    } else if (len === s.length) {
+      // As many bytes as characters: ASCII, copied as it is.
+      o += out.write(s, o, len, 'latin1');
+    } else {
+      o += out.write(s, o, 'utf8');
+    }
+    out[o++] = 13;
+    out[o++] = 10;
+  }
+  return out;
+}
+
+function decimalDigits(n: number): number {
+  let d = 1;
+  while (n >= 10) {
+    n = Math.floor(n / 10);
+    d++;
+  }
+  return d;
+}
+
+/** Write non-negative integer `n` in decimal at `o`; returns the position after it. */
+function writeDecimal(out: Buffer, o: number, n: number): number {
+  const end = o + decimalDigits(n);
+  for (let p = end - 1; p >= o; p--) {
+    out[p] = 48 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  return end;
+}
+
+/**
+ * Parse one RESP reply from `buf` at `pos`; returns the reply and the position after it, or
+ * undefined when `buf` does not hold a whole reply yet. Errors come back as RespError values.
+ */
+export function parseReply(buf: Buffer, pos = 0): { reply: RespReply | RespError; next: number } | undefined {
+  const eol = buf.indexOf('\r\n', pos, 'latin1');
+  if (eol < 0) return undefined;
+  const line = buf.toString('latin1', pos + 1, eol);
+  const next = eol + 2;
+  switch (buf[pos]) {
+    case 0x2b: return { reply: line, next }; // +
+    case 0x2d: return { reply: new RespError(line), next }; // -
+    case 0x3a: return { reply: Number(line), next }; // :
+    case 0x24: { // $
+      const n = Number(line);
+      if (n < 0) return { reply: null, next };
+      if (buf.length < next + n + 2) return undefined;
+      return { reply: buf.toString('utf8', next, next + n), next: next + n + 2 };
+    }
+    case 0x2a: { // *
+      const n = Number(line);
+      if (n < 0) return { reply: null, next };
+      const items: RespReply[] = [];
+      let p = next;
+      for (let i = 0; i < n; i++) {
+        const r = parseReply(buf, p);
+        if (!r) return undefined;
+        items.push(r.reply instanceof RespError ? r.reply.message : r.reply);
+        p = r.next;
+      }
+      return { reply: items, next: p };
+    }
+    default:
+      throw new RespError(`unexpected RESP reply type ${JSON.stringify(String.fromCharCode(buf[pos] ?? 0))}`);
+  }
+}

@@ -1,0 +1,41 @@
+// RESP encoding and parsing (codec.ts): pure, no sockets.
+import { RespError, encodeCommand, parseReply } from '../src/codec.js';
+
+describe('RESP', () => {
+  it('encodes a command as an array of bulk strings, counting bytes not characters', () => {
+    expect(encodeCommand(['EVALSHA', 'ab', 1, 'é']).toString('utf8')).toBe('*4\r\n$7\r\nEVALSHA\r\n$2\r\nab\r\n$1\r\n1\r\n$2\r\né\r\n');
+  });
+
+  it('encodes long arguments (written on their own) and short ones alike, byte for byte', () => {
+    const reference = (args: Array<string | number>) =>
+      Buffer.concat([Buffer.from(`*${args.length}\r\n`), ...args.map((a) => { const b = Buffer.from(String(a)); return Buffer.concat([Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n')]); })]);
+    const long = `{"body":"${'é€'.repeat(400)}"}`;
+    const args = ['EVALSHA', 'f'.repeat(40), 3, 'k:a', 'k:b', 'x'.repeat(511), 'y'.repeat(512), long, '', 'ñ', long, 42];
+    expect(encodeCommand(args).equals(reference(args))).toBe(true);
+    expect(encodeCommand([long]).equals(reference([long]))).toBe(true);
+    expect(encodeCommand([]).toString('latin1')).toBe('*0\r\n');
+    // ASCII of any length, non-ASCII text of every width, and numbers: integers written digit by
+    // digit, the rest as String() writes them.
+    const edges = ['a'.repeat(127), 'b'.repeat(128), 'c'.repeat(129), `${'d'.repeat(126)}é`, '€', 'ñ', '😀', 'x€y', '',
+      0, 9, 10, 99, 100, 1_764_158_400_000, Number.MAX_SAFE_INTEGER, 2 ** 53, -5, -0, 1.5, 1e21, Number.NaN];
+    expect(encodeCommand(edges).equals(reference(edges))).toBe(true);
+    const many = Array.from({ length: 1234 }, (_, i) => (i % 3 === 0 ? i : `k:${i}`));
+    expect(encodeCommand(many).equals(reference(many))).toBe(true);
+  });
+
+  it('parses every reply type, and says when a reply is not whole yet', () => {
+    const b = (s: string) => Buffer.from(s);
+    expect(parseReply(b('+OK\r\n'))).toEqual({ reply: 'OK', next: 5 });
+    expect(parseReply(b(':42\r\n'))!.reply).toBe(42);
+    expect(parseReply(b('$4\r\nhé!\r\n'))!.reply).toBe('hé!');
+    expect(parseReply(b('$-1\r\n'))!.reply).toBeNull();
+    expect(parseReply(b('*2\r\n:1\r\n$1\r\nx\r\n'))!.reply).toEqual([1, 'x']);
+    const err = parseReply(b('-NOSCRIPT No matching script\r\n'))!.reply;
+    expect(err).toBeInstanceOf(RespError);
+    expect((err as RespError).message).toBe('NOSCRIPT No matching script');
+    expect(parseReply(b('$5\r\nhel'))).toBeUndefined();
+    expect(parseReply(b('*2\r\n:1\r\n'))).toBeUndefined();
+    expect(parseReply(b(':4'))).toBeUndefined();
+    expect(() => parseReply(b('?\r\n'))).toThrow(/unexpected RESP reply type/);
+  });
+});
