@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
+import { RedisConnection } from '@skillgate/resp';
 import { pino } from 'pino';
 import { startFakeClaude } from '@skillgate/fake-claude';
 import { startSidecar, createLogger } from '@skillgate/sidecar';
@@ -40,7 +41,7 @@ const PREFIX = `sg-e2e-${randomBytes(4).toString('hex')}:`;
 const log = createLogger(process.env.SKILLGATE_E2E_LOG ?? 'silent');
 const identity = { namespace: NS, serviceAccount: 'triage', pod: 'triage-0', skill: 'triage', owner: OWNER };
 
-let cp; let kube; let redis; let fake; let sidecar; let feed; let broker; let webhook; let webhookTmp; let reconcilers = [];
+let cp; let kube; let redis; let sidecarRedis; let fake; let sidecar; let feed; let broker; let webhook; let webhookTmp; let reconcilers = [];
 const kubeconfigs = {};
 /** Client certificates by user key, for writing status directly as that user (forgery attempts). */
 const certs = {};
@@ -196,7 +197,8 @@ beforeAll(async () => {
   fake = await startFakeClaude({ port: 0, deltaDelayMs: 2 });
   // The sidecar's own lean client, on the same kubeconfig the controller's client-node reads.
   kube = new KubeClient(kubeAccessFromKubeconfig(cp.kubeconfigPath));
-  feed = await clusterPolicyFeed({ kube, namespace: NS, identity, log, heartbeat: { redis, prefix: PREFIX, pod: identity.pod, intervalMs: 500 } });
+  sidecarRedis = new RedisConnection('redis://127.0.0.1:6379'); // the sidecar's own client, as wiring.ts makes it
+  feed = await clusterPolicyFeed({ kube, namespace: NS, identity, log, heartbeat: { redis: sidecarRedis, prefix: PREFIX, pod: identity.pod, intervalMs: 500 } });
   broker = kubeApprovalBroker({ kube, namespace: NS, heldBy: identity.pod, log });
   sidecar = await startSidecar({ upstreamUrl: fake.url, upstreamApiKey: 'sk-ant-upstream', identity, listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } },
     { logger: log, guard: createPolicyGuard({ policy: () => feed.current(), approvals: broker, log, keepAliveMs: 1000 }) });
@@ -315,6 +317,7 @@ afterAll(async () => {
   await sidecar?.close();
   broker?.close();
   feed?.close();
+  await sidecarRedis?.quit();
   kube?.close();
   await fake?.close();
   if (redis) {
