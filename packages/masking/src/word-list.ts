@@ -11,13 +11,18 @@
 //
 // Built with whole-list operations only (split, a native sort, join): no JavaScript runs per entry,
 // so building the lists at start-up compiles nothing with TurboFan (phrase.ts says why that matters).
+//
+// A list may come in parts, each in the sorted form (an entry in one part only): V8 stores a string
+// holding any character above U+00FF at two bytes per character, so the generated lists keep their
+// few entries with such characters (Polish, Czech, Romanian names) apart, and the rest, nearly all
+// of it, is stored at one byte per character (src/data/names.ts; ~0.3 MB less in every sidecar).
 
 /** How many answers about prefixes the list lacks and one-character keys are kept at once. */
 const RECENT_ANSWERS = 1024;
 
 export class WordList {
-  /** '|' + the entries in code-unit order + '|'. */
-  private readonly list: string;
+  /** The parts of the list, each '|' + its entries in code-unit order + '|'. */
+  private readonly parts: readonly string[];
   /** The entries of each two-character prefix asked for so far that the list has, by prefixId. */
   private readonly byPrefix = new Map<number, ReadonlySet<string>>();
   /**
@@ -30,16 +35,18 @@ export class WordList {
 
   /**
    * `joined`: entries separated by '|' (any order, duplicates allowed; empty entries dropped).
-   * Or, with `form` 'keys', a list already in this class's own form — '|', then unique non-empty
-   * entries in code-unit order each followed by '|' — taken as it is, without a copy (the generated
-   * name lists are written so: src/data/names.ts).
+   * Or, with `form` 'keys', a list already in this class's own form, whole or in parts — each '|',
+   * then unique non-empty entries in code-unit order each followed by '|', no entry in two parts —
+   * taken as it is, without a copy (the generated lists are written so: src/data/).
    */
-  constructor(joined: string, form: 'joined' | 'keys' = 'joined') {
+  constructor(joined: string | readonly string[], form: 'joined' | 'keys' = 'joined') {
     if (form === 'keys') {
-      if (!joined.startsWith('|') || !joined.endsWith('|')) throw new Error("WordList keys must start and end with '|'");
-      this.list = joined;
+      const parts = typeof joined === 'string' ? [joined] : joined;
+      for (const part of parts) if (!part.startsWith('|') || !part.endsWith('|')) throw new Error("WordList keys must start and end with '|'");
+      this.parts = parts;
     } else {
-      this.list = `|${joined.split('|').filter(Boolean).sort().join('|')}|`;
+      if (typeof joined !== 'string') throw new TypeError('a joined WordList is one string');
+      this.parts = [`|${joined.split('|').filter(Boolean).sort().join('|')}|`];
     }
   }
 
@@ -53,7 +60,7 @@ export class WordList {
       if (key.length === 0) return false;
       const c = key.charCodeAt(0);
       let answer = this.singles.get(c);
-      if (answer === undefined) capped(this.singles).set(c, (answer = this.isEntryAt(this.lowerBound(key), key)));
+      if (answer === undefined) capped(this.singles).set(c, (answer = this.parts.some((part) => isEntryAt(part, lowerBound(part, key), key))));
       return answer;
     }
     const id = (key.charCodeAt(0) << 16) | key.charCodeAt(1); // prefixId
@@ -61,48 +68,53 @@ export class WordList {
     if (entries === undefined) {
       if (this.lacking.has(id)) return false;
       const prefix = key.slice(0, 2);
-      const first = this.lowerBound(prefix);
-      if (!this.list.startsWith(prefix, first)) {
+      let run: string[] | undefined;
+      for (const part of this.parts) {
+        const found = runOf(part, prefix);
+        if (found) run = run ? run.concat(found) : found;
+      }
+      if (run === undefined) {
         capped(this.lacking).add(id);
         return false;
       }
-      this.byPrefix.set(id, (entries = this.run(prefix, first)));
+      this.byPrefix.set(id, (entries = new Set(run)));
     }
     return entries.has(key);
   }
 
   /** Every entry, in code-unit order (tests and tools; not for the request path). */
   entries(): string[] {
-    return this.list.length <= 2 ? [] : this.list.slice(1, -1).split('|');
+    const all = this.parts.flatMap((part) => (part.length <= 2 ? [] : part.slice(1, -1).split('|')));
+    return this.parts.length > 1 ? all.sort() : all;
   }
+}
 
-  /** Where the first entry not below `key` starts (list.length when every entry is below it). */
-  private lowerBound(key: string): number {
-    const list = this.list;
-    // lo starts an entry and every entry before it is below key; hi starts an entry not below key,
-    // or is list.length. An entry and its separator take two characters at least.
-    let lo = 1;
-    let hi = list.length;
-    while (lo < hi) {
-      const start = list.lastIndexOf('|', (lo + hi - 2) >>> 1) + 1;
-      const end = list.indexOf('|', start);
-      if (compareEntry(key, list, start, end) <= 0) hi = start;
-      else lo = end + 1;
-    }
-    return lo;
+/** Where the first entry of `list` not below `key` starts (list.length when every entry is below it). */
+function lowerBound(list: string, key: string): number {
+  // lo starts an entry and every entry before it is below key; hi starts an entry not below key,
+  // or is list.length. An entry and its separator take two characters at least.
+  let lo = 1;
+  let hi = list.length;
+  while (lo < hi) {
+    const start = list.lastIndexOf('|', (lo + hi - 2) >>> 1) + 1;
+    const end = list.indexOf('|', start);
+    if (compareEntry(key, list, start, end) <= 0) hi = start;
+    else lo = end + 1;
   }
+  return lo;
+}
 
-  private isEntryAt(at: number, key: string): boolean {
-    return at < this.list.length && this.list.startsWith(key, at) && this.list.charCodeAt(at + key.length) === 124; // '|'
-  }
+function isEntryAt(list: string, at: number, key: string): boolean {
+  return at < list.length && list.startsWith(key, at) && list.charCodeAt(at + key.length) === 124; // '|'
+}
 
-  /** The entries from `first` on that start with `prefix`: one run of the sorted list. */
-  private run(prefix: string, first: number): ReadonlySet<string> {
-    const list = this.list;
-    let end = first;
-    while (list.startsWith(prefix, end)) end = list.indexOf('|', end) + 1;
-    return new Set(list.slice(first, end - 1).split('|'));
-  }
+/** The entries of `list` that start with `prefix` (one run of the sorted list), or undefined for none. */
+function runOf(list: string, prefix: string): string[] | undefined {
+  const first = lowerBound(list, prefix);
+  if (!list.startsWith(prefix, first)) return undefined;
+  let end = first;
+  while (list.startsWith(prefix, end)) end = list.indexOf('|', end) + 1;
+  return list.slice(first, end - 1).split('|');
 }
 
 /** `answers`, emptied first when it holds RECENT_ANSWERS. */

@@ -2,7 +2,10 @@
 // Set of its entries does, for every entry and for the strings around them.
 import { WordList } from '../src/word-list.js';
 import { FIRST_NAME_KEYS, SURNAME_KEYS } from '../src/data/names.js';
-import { CITIES } from '../src/data/places.js';
+import { PLACE_KEYS } from '../src/data/places.js';
+
+/** The entries of a list in keys form, whole or in parts. */
+const entriesOf = (parts: readonly string[]) => parts.flatMap((p) => (p.length > 1 ? p.slice(1, -1).split('|') : []));
 
 function random(seed: number): () => number {
   let s = seed >>> 0;
@@ -12,9 +15,9 @@ function random(seed: number): () => number {
 describe('WordList', () => {
   it('answers as a Set of its entries for every entry, its prefixes and extensions', () => {
     const lists: Array<[string, WordList]> = [
-      [FIRST_NAME_KEYS.slice(1, -1), new WordList(FIRST_NAME_KEYS, 'keys')],
-      [SURNAME_KEYS.slice(1, -1), new WordList(SURNAME_KEYS.slice(1, -1))],
-      [CITIES.toLowerCase(), new WordList(CITIES.toLowerCase())],
+      [entriesOf(FIRST_NAME_KEYS).join('|'), new WordList(FIRST_NAME_KEYS, 'keys')],
+      [entriesOf(SURNAME_KEYS).join('|'), new WordList(entriesOf(SURNAME_KEYS).join('|'))],
+      [entriesOf(PLACE_KEYS).join('|'), new WordList(PLACE_KEYS, 'keys')],
     ];
     for (const [joined, list] of lists) {
       const set = new Set(joined.split('|'));
@@ -41,6 +44,31 @@ describe('WordList', () => {
         expect(list.has(k)).toBe(set.has(k));
       }
     }
+  });
+
+  it('answers as a Set when the list comes in parts, a prefix\'s entries spread over them', () => {
+    const rnd = random(11);
+    const alphabet = 'ajn \u00e9\u0159\u0142';
+    const word = () => Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => alphabet[Math.floor(rnd() * alphabet.length)]).join('');
+    const keysForm = (entries: string[]) => `|${entries.join('|')}${entries.length ? '|' : ''}`;
+    for (let round = 0; round < 300; round++) {
+      const set = new Set(Array.from({ length: Math.floor(rnd() * 16) }, word));
+      const sorted = [...set].sort();
+      // As the generator splits them: entries up to U+00FF, then the others.
+      const parts = [keysForm(sorted.filter((w) => !/[^\u0000-\u00ff]/.test(w))), keysForm(sorted.filter((w) => /[^\u0000-\u00ff]/.test(w)))];
+      const list = new WordList(parts, 'keys');
+      expect(list.entries()).toEqual(sorted);
+      expect(list.size).toBe(set.size);
+      for (let i = 0; i < 40; i++) {
+        const k = i < sorted.length ? sorted[i]! : word();
+        expect(list.has(k)).toBe(set.has(k));
+      }
+    }
+    // One prefix, entries in both parts: the first lookup must find both.
+    const names = new WordList(['|jan|jana|', '|ja\u0159e|\u0142ukasz|'], 'keys');
+    expect(['ja\u0159e', 'jan', 'jana', '\u0142ukasz'].map((k) => names.has(k))).toEqual([true, true, true, true]);
+    expect(['ja', 'j', '\u0142', 'jar'].map((k) => names.has(k))).toEqual([false, false, false, false]);
+    expect(() => new WordList(['|a|', 'b|'], 'keys')).toThrow(/start and end with '\|'/);
   });
 
   it('stays right, and bounded, through any number of prefixes it lacks and one-character keys', () => {

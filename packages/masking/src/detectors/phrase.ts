@@ -5,7 +5,7 @@
 import type { Detection } from '../entities.js';
 import { isPhraseGap, isPhraseWord, isWordChar, PARTICLES } from '../boundary.js';
 import { FIRST_NAME_KEYS, SURNAME_KEYS } from '../data/names.js';
-import { CITIES, COUNTRIES, STREET_SUFFIXES, US_STATES } from '../data/places.js';
+import { COUNTRIES, EXTRA_PLACES, PLACE_KEYS, STREET_SUFFIXES, US_STATES } from '../data/places.js';
 import { CONTEXT, lookback } from './context.js';
 import { dateExists } from './numeric.js';
 import { WordList } from '../word-list.js';
@@ -58,18 +58,18 @@ export const phraseDictionaryReady = (): boolean => dict !== undefined;
 /** The phrase dictionaries (built once, on first use); exported for tests. */
 export function phraseDictionary() {
   if (dict) return dict;
-  const placeKeys = keysOf(CITIES, COUNTRIES, US_STATES, EXTRA_PLACES);
   // The most words in one place name (at most 5 are looked for).
   let maxPlaceWords = 1;
   for (let n = 5; n > 1; n--) {
-    if (new RegExp(`(?<=^|\\|)[^| ]*(?: [^| ]*){${n - 1}}`).test(placeKeys)) { maxPlaceWords = n; break; }
+    const words = new RegExp(`(?<=^|\\|)[^| ]*(?: [^| ]*){${n - 1}}`);
+    if (PLACE_KEYS.some((part) => words.test(part))) { maxPlaceWords = n; break; }
   }
   dict = {
     first: new WordList(FIRST_NAME_KEYS, 'keys'),
     last: new WordList(SURNAME_KEYS, 'keys'),
     // A word's key is one word (no spaces), so "is this word a place" is places.has(key): no list
     // of the one-word places is kept beside it.
-    places: new WordList(placeKeys),
+    places: new WordList(PLACE_KEYS, 'keys'),
     major: new WordList(keysOf(COUNTRIES, US_STATES, EXTRA_PLACES)),
     maxPlaceWords,
     suffixes: new WordList([STREET_SUFFIXES, 'St|Ave|Rd|Blvd|Ln|Dr|Ct|Pl|Pkwy|Hwy|Sq|Ter|Cir|Strasse|Straße|Rue|Calle|Via|Way|Close|Crescent|Gardens|Grove|Mews|Row|Walk|Square|Terrace|Hill|Green|Park|Place|Lane|Drive|Court|Road|Street|Avenue|Boulevard'].join('|').toLowerCase()),
@@ -77,8 +77,6 @@ export function phraseDictionary() {
   return dict;
 }
 
-/** Well-known places the generated lists lack (capitals and big cities worldwide). */
-const EXTRA_PLACES = 'London|Paris|Berlin|Madrid|Rome|Lisbon|Dublin|Amsterdam|Brussels|Vienna|Zurich|Geneva|Munich|Hamburg|Frankfurt|Milan|Barcelona|Prague|Warsaw|Budapest|Stockholm|Oslo|Copenhagen|Helsinki|Athens|Istanbul|Moscow|Kyiv|Tokyo|Osaka|Kyoto|Seoul|Beijing|Shanghai|Hong Kong|Singapore|Bangkok|Jakarta|Manila|Mumbai|Delhi|New Delhi|Bangalore|Bengaluru|Chennai|Kolkata|Karachi|Lahore|Dhaka|Dubai|Abu Dhabi|Riyadh|Doha|Tel Aviv|Jerusalem|Cairo|Lagos|Nairobi|Johannesburg|Cape Town|Casablanca|Sydney|Melbourne|Brisbane|Perth|Auckland|Wellington|Toronto|Vancouver|Montreal|Ottawa|Calgary|Mexico City|Guadalajara|Sao Paulo|São Paulo|Rio de Janeiro|Buenos Aires|Santiago|Lima|Bogota|Bogotá|Caracas|New York|New York City|Los Angeles|San Francisco|San Diego|San Jose|Seattle|Portland|Chicago|Boston|Philadelphia|Washington|Atlanta|Miami|Houston|Dallas|Austin|Denver|Phoenix|Las Vegas|Detroit|Minneapolis|Nashville|Baltimore|Pittsburgh|Cleveland|Brooklyn|Manhattan|Queens|Silicon Valley|Mountain View|Palo Alto|Menlo Park|Cupertino|Sunnyvale|Redmond|Cambridge|Oxford|Manchester|Birmingham|Liverpool|Leeds|Glasgow|Edinburgh|Bristol|Lyon|Marseille|Toulouse|Nice|Bordeaux|Cologne|Stuttgart|Dusseldorf|Düsseldorf|Leipzig|Dresden|Rotterdam|Utrecht|Antwerp|Porto|Seville|Valencia|Naples|Turin|Florence|Venice|Krakow|Kraków|Gdansk|Wroclaw|Bucharest|Sofia|Belgrade|Zagreb|Ljubljana|Bratislava|Vilnius|Riga|Tallinn|Reykjavik|Taipei|Hanoi|Ho Chi Minh City|Kuala Lumpur|England|Scotland|Wales|Northern Ireland|Europe|Asia|Africa|North America|South America|Bavaria|Ontario|Quebec|British Columbia|Alberta|New South Wales|Victoria|Queensland|UK|USA|US|U.S.|U.K.|UAE|EU';
 
 interface Word { s: number; e: number; text: string; key: string }
 
