@@ -123,3 +123,25 @@ export function parseReply(buf: Buffer, pos = 0): { reply: RespReply | RespError
       throw new RespError(`unexpected RESP reply type ${JSON.stringify(String.fromCharCode(buf[pos] ?? 0))}`);
   }
 }
+
+/**
+ * Whole replies out of a byte stream that may split them anywhere (one reader per connection):
+ * feed it each chunk as it arrives; it calls `onReply` for every reply completed so far, in order,
+ * and keeps the incomplete rest for the next chunk. Throws on bytes that are not RESP.
+ */
+export class ReplyReader {
+  private pending: Buffer | undefined;
+
+  constructor(private readonly onReply: (reply: RespReply | RespError) => void) {}
+
+  feed(chunk: Buffer): void {
+    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    let pos = 0;
+    for (let parsed = parseReply(buf, pos); parsed; parsed = parseReply(buf, pos)) {
+      pos = parsed.next;
+      this.onReply(parsed.reply);
+    }
+    buf = buf.subarray(pos);
+    this.pending = buf.length ? Buffer.from(buf) : undefined;
+  }
+}

@@ -18,7 +18,7 @@
 // waiting on it until TCP gives up. No offline queue: while it cannot connect, commands fail within
 // connectTimeoutMs, which is what a recorder that spools and a guard that decides without Redis want.
 import net from 'node:net';
-import { RespError, encodeCommand, parseReply, type RespReply } from './codec.js';
+import { ReplyReader, RespError, encodeCommand, type RespReply } from './codec.js';
 import { openSocket, redisEndpoint, type RedisEndpoint } from './endpoint.js';
 
 interface Waiter {
@@ -40,7 +40,6 @@ export class RedisConnection {
   readonly location: string;
   private socket: net.Socket | undefined;
   private ready: Promise<net.Socket> | undefined;
-  private pending: Buffer | undefined;
   private readonly waiters: Waiter[] = [];
   private readonly endpoint: RedisEndpoint;
   private readonly commandTimeoutMs: number;
@@ -109,7 +108,14 @@ export class RedisConnection {
 
   private async open(): Promise<net.Socket> {
     const socket = await openSocket(this.endpoint);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    const replies = new ReplyReader(this.onReply);
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        replies.feed(chunk);
+      } catch (err) {
+        socket.destroy(err as Error); // not RESP: what is in flight fails with the connection
+      }
+    });
     socket.on('error', () => undefined); // 'close' follows
     socket.on('close', () => {
       // A connection already dropped (no reply in time) had its commands failed then; whatever is
@@ -117,7 +123,6 @@ export class RedisConnection {
       if (this.socket !== socket) return;
       this.socket = undefined;
       this.ready = undefined;
-      this.pending = undefined;
       this.fail(new Error('the Redis connection closed'));
     });
     this.socket = socket;
@@ -131,27 +136,13 @@ export class RedisConnection {
     return socket;
   }
 
-  private onData(chunk: Buffer): void {
-    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
-    let pos = 0;
-    for (;;) {
-      let parsed;
-      try {
-        parsed = parseReply(buf, pos);
-      } catch (err) {
-        this.socket?.destroy(err as Error);
-        return;
-      }
-      if (!parsed) break;
-      pos = parsed.next;
-      const w = this.waiters.shift();
-      if (!w) continue;
-      if (parsed.reply instanceof RespError) w.reject(parsed.reply);
-      else w.resolve(parsed.reply);
-    }
-    buf = buf.subarray(pos);
-    this.pending = buf.length ? Buffer.from(buf) : undefined;
-  }
+  /** The next reply answers the oldest command in flight. */
+  private readonly onReply = (reply: RespReply | RespError): void => {
+    const w = this.waiters.shift();
+    if (!w) return;
+    if (reply instanceof RespError) w.reject(reply);
+    else w.resolve(reply);
+  };
 
   /** Write one command (the append's path: nothing built but its buffer and its promise). */
   private sendOne(socket: net.Socket, args: ReadonlyArray<string | number>): Promise<RespReply> {
@@ -184,7 +175,6 @@ export class RedisConnection {
         // 'close' is then ignored).
         this.socket = undefined;
         this.ready = undefined;
-        this.pending = undefined;
         this.fail(new Error(`no reply from Redis within ${this.commandTimeoutMs} ms; reconnecting`));
         socket?.destroy();
       } else {

@@ -5,7 +5,7 @@
 // the connection. A SUBSCRIBE that gets no answer within commandTimeoutMs counts as a lost
 // connection, so a half-open connection cannot leave it deaf while it reports being subscribed.
 import type net from 'node:net';
-import { RespError, encodeCommand, parseReply, type RespReply } from './codec.js';
+import { ReplyReader, RespError, encodeCommand, type RespReply } from './codec.js';
 import { openSocket, redisEndpoint, type RedisEndpoint } from './endpoint.js';
 
 export interface RedisSubscriberOptions {
@@ -95,38 +95,27 @@ export class RedisSubscriber {
       const timeoutMs = this.opts.commandTimeoutMs ?? 5000;
       const timer = setTimeout(() => reject(new Error(`no answer to SUBSCRIBE from Redis within ${timeoutMs} ms`)), timeoutMs);
       timer.unref();
-      let pending: Buffer | undefined;
-      socket.on('data', (chunk: Buffer) => {
-        let buf = pending ? Buffer.concat([pending, chunk]) : chunk;
-        let pos = 0;
-        for (;;) {
-          let parsed;
-          try {
-            parsed = parseReply(buf, pos);
-          } catch (err) {
-            socket.destroy(err as Error);
-            return;
-          }
-          if (!parsed) break;
-          pos = parsed.next;
-          const reply = parsed.reply;
-          if (isMessage(reply)) {
-            this.opts.onMessage(reply[1] as string, reply[2] as string);
-          } else if (expected > 0) {
-            if (reply instanceof RespError) {
-              clearTimeout(timer);
-              reject(new Error(`Redis refused the subscription: ${reply.message}`));
-              socket.destroy();
-              return;
-            }
-            if (--expected === 0) {
-              clearTimeout(timer);
-              resolve();
-            }
+      const replies = new ReplyReader((reply) => {
+        if (isMessage(reply)) {
+          this.opts.onMessage(reply[1] as string, reply[2] as string);
+        } else if (expected > 0) {
+          if (reply instanceof RespError) {
+            expected = 0;
+            clearTimeout(timer);
+            reject(new Error(`Redis refused the subscription: ${reply.message}`));
+            socket.destroy();
+          } else if (--expected === 0) {
+            clearTimeout(timer);
+            resolve();
           }
         }
-        buf = buf.subarray(pos);
-        pending = buf.length ? Buffer.from(buf) : undefined;
+      });
+      socket.on('data', (chunk: Buffer) => {
+        try {
+          replies.feed(chunk);
+        } catch (err) {
+          socket.destroy(err as Error);
+        }
       });
       socket.on('error', () => undefined); // 'close' follows
       socket.on('close', () => {

@@ -1,5 +1,5 @@
 // RESP encoding and parsing (codec.ts): pure, no sockets.
-import { RespError, encodeCommand, parseReply } from '../src/codec.js';
+import { ReplyReader, RespError, encodeCommand, parseReply } from '../src/codec.js';
 
 describe('RESP', () => {
   it('encodes a command as an array of bulk strings, counting bytes not characters', () => {
@@ -37,5 +37,24 @@ describe('RESP', () => {
     expect(parseReply(b('*2\r\n:1\r\n'))).toBeUndefined();
     expect(parseReply(b(':4'))).toBeUndefined();
     expect(() => parseReply(b('?\r\n'))).toThrow(/unexpected RESP reply type/);
+  });
+});
+
+describe('ReplyReader', () => {
+  it('hands over every whole reply once, in order, however the bytes are split', () => {
+    const wire = Buffer.from('+OK\r\n:42\r\n$4\r\nhé!\r\n$-1\r\n*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$2\r\nhi\r\n-ERR no\r\n*0\r\n');
+    const expected = ['OK', 42, 'hé!', null, ['message', 'c', 'hi'], new RespError('ERR no'), []];
+    for (let cut1 = 0; cut1 <= wire.length; cut1++) {
+      for (const cut2 of [cut1, Math.min(wire.length, cut1 + 1), Math.min(wire.length, cut1 + 7)]) {
+        const got: unknown[] = [];
+        const reader = new ReplyReader((r) => got.push(r));
+        for (const piece of [wire.subarray(0, cut1), wire.subarray(cut1, cut2), wire.subarray(cut2)]) reader.feed(piece);
+        expect(got).toEqual(expected);
+      }
+    }
+  });
+
+  it('throws on bytes that are not RESP', () => {
+    expect(() => new ReplyReader(() => undefined).feed(Buffer.from('+OK\r\n?x\r\n'))).toThrow(/unexpected RESP reply type/);
   });
 });
