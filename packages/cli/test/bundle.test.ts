@@ -102,7 +102,7 @@ describe('the CLI bundle', () => {
     });
 
     /** Start `skillgate sidecar` from the bundle as skill `skill`, recording to `redisUrl`. */
-    async function startSidecar(skill: string, redisUrl: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; claudeUrl: string; loadedFile: string }> {
+    async function startSidecar(skill: string, redisUrl: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; claudeUrl: string; loadedFile: string; output: () => string }> {
       const loadedFile = join(dir, `loaded-${skill}.txt`);
       writeFileSync(loadedFile, '');
       const child = spawn(process.execPath, ['--import', pathToFileURL(join(dir, 'hook.mjs')).href, MAIN, 'sidecar', '--config', join(dir, 'config.json')], {
@@ -115,9 +115,9 @@ describe('the CLI bundle', () => {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       children.push(child);
+      let out = '';
+      let err = '';
       const claudeUrl = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        let err = '';
         const timer = setTimeout(() => reject(new Error(`sidecar from the bundle did not start: ${out}${err}`)), 15_000);
         child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
         child.stdout!.on('data', (d: Buffer) => {
@@ -127,7 +127,7 @@ describe('the CLI bundle', () => {
         });
         child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`sidecar exited (${code}): ${out}${err}`)); });
       });
-      return { child, claudeUrl, loadedFile };
+      return { child, claudeUrl, loadedFile, output: () => out + err };
     }
 
     const ask = (claudeUrl: string, model: string, content: string) => fetch(`${claudeUrl}/v1/messages`, {
@@ -184,6 +184,22 @@ describe('the CLI bundle', () => {
       expect(loaded.filter((f) => ioredisChunks.some((c) => f.endsWith(`/${c}`)))).toEqual([]);
       // Plain-TCP Redis, plain-HTTP upstream: TLS is never loaded (~2.5 MB resident).
       expect(await stopAndSayTls(child, loadedFile)).toBe(false);
+    }, 30_000);
+
+    it('starts with its Redis away, says so, and refuses what it cannot record', async () => {
+      const closed = net.createServer();
+      await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+      const port = (closed.address() as net.AddressInfo).port;
+      await new Promise((r) => closed.close(r));
+      const { child, claudeUrl, output } = await startSidecar('bundle-away-skill', `redis://127.0.0.1:${port}`, { SKILLGATE_RECORD_SPOOL_BYTES: '0' });
+      const res = await ask(claudeUrl, 'claude-sonnet-4-5', 'hi');
+      expect(res.status).toBe(503);
+      await res.text();
+      for (let i = 0; i < 50 && !output().includes('not reachable yet'); i++) await new Promise((r) => setTimeout(r, 50));
+      const warning = output().split('\n').find((l) => l.includes('redis (policy state) not reachable yet'));
+      expect(warning).toBeDefined();
+      expect(JSON.parse(warning!)).toMatchObject({ level: 40, redis: `redis://127.0.0.1:${port}`, err: expect.stringMatching(/ECONNREFUSED/) });
+      child.kill('SIGTERM');
     }, 30_000);
 
     it('records over TLS to a rediss:// Redis', async () => {

@@ -50,7 +50,12 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
   // Redis for shared rate limits, tool history, policy heartbeats and lock counters.
   // One connection (packages/resp); a command waits at most 2 s for it to connect, then fails.
   const redis = config.redisUrl ? new RedisConnection(config.redisUrl) : undefined;
-  if (redis) closers.push(() => redis.quit());
+  if (redis) {
+    closers.push(() => redis.quit());
+    // Connected now rather than on the first request's command; one that fails says so here (and
+    // the first command tries again).
+    redis.connected().catch((err: Error) => log.warn({ err: err.message, redis: redis.location }, 'redis (policy state) not reachable yet'));
+  }
 
   // Identity, credential and locks.
   let identity: IdentitySource = staticIdentity(config.identity);
