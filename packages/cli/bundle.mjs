@@ -19,10 +19,15 @@
 // The sidecar's chunks hold no ioredis (its Redis client is @skillgate/resp, which loads node:tls on
 // a first rediss:// connection): a sidecar on a plain-TCP Redis and a plain-HTTP upstream loads
 // neither (bundle.test.ts checks both).
+// libphonenumber-js' metadata (156 KB of JSON) is not bundled as a JavaScript object literal: it
+// is copied beside the chunk that uses it and read with JSON.parse when that chunk loads
+// (phoneMetadataAsData). As source, V8 keeps the literal's text, its object templates and what
+// parsing it allocated: ~1 MB more resident in every sidecar (BENCHMARKS.md, RSS idle).
 //
 // Usage: node packages/cli/bundle.mjs
 import { build } from 'esbuild';
-import { rmSync, statSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, rmSync, statSync, readdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -37,6 +42,22 @@ export const entryPoints = {
 };
 
 export const external = ['@kubernetes/client-node', '@skillgate/fake-claude', '@anthropic-ai/claude-code'];
+
+/** The phone metadata's JSON file (bundled as data, see above) and the name of its copy. */
+const PHONE_METADATA = createRequire(import.meta.url).resolve('libphonenumber-js/metadata.max.json');
+export const PHONE_METADATA_FILE = 'phone-metadata.max.json';
+
+/** `libphonenumber-js/metadata.max` as a module that reads the JSON copied beside its chunk. */
+const phoneMetadataAsData = {
+  name: 'phone-metadata-as-data',
+  setup(b) {
+    b.onResolve({ filter: /^libphonenumber-js\/metadata\.max$/ }, () => ({ path: 'phone-metadata', namespace: 'phone-metadata' }));
+    b.onLoad({ filter: /.*/, namespace: 'phone-metadata' }, () => ({
+      loader: 'js',
+      contents: `import { readFileSync } from 'node:fs'; export default JSON.parse(readFileSync(new URL(${JSON.stringify(`./${PHONE_METADATA_FILE}`)}, import.meta.url), 'utf8'));`,
+    }));
+  },
+};
 
 export async function bundle() {
   rmSync(outdir, { recursive: true, force: true });
@@ -60,8 +81,14 @@ export async function bundle() {
     sourcemap: 'linked',
     metafile: true,
     logLevel: 'warning',
+    plugins: [phoneMetadataAsData],
+    absWorkingDir: root,
   });
   writeFileSync(join(outdir, 'meta.json'), JSON.stringify(result.metafile));
+  // Beside the output that holds the module reading it (a chunk, or an entry if only one used it).
+  const readers = Object.entries(result.metafile.outputs).filter(([, o]) => Object.keys(o.inputs).some((i) => i.startsWith('phone-metadata:')));
+  if (readers.length === 0) throw new Error('bundle: no output reads the phone metadata; is libphonenumber-js/metadata.max still imported?');
+  for (const dir of new Set(readers.map(([path]) => dirname(resolve(root, path))))) copyFileSync(PHONE_METADATA, join(dir, PHONE_METADATA_FILE));
   return result;
 }
 

@@ -11,7 +11,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -42,6 +42,12 @@ describe('the CLI bundle', () => {
 
   it('packs the sidecar with its dependencies, without the phone formatter it does not use, and without ioredis', () => {
     const outputs = bundleOutputs();
+    // The phone metadata is data beside the chunk that reads it, not a JavaScript literal in it.
+    const readers = Object.entries(outputs).filter(([, o]) => Object.keys(o.inputs).some((i) => i.startsWith('phone-metadata:')));
+    expect(readers).toHaveLength(1);
+    const root = join(BUNDLE, '../../..'); // the metafile's paths are relative to the repository
+    expect(existsSync(join(root, dirname(readers[0]![0]), 'phone-metadata.max.json'))).toBe(true);
+    expect(Object.values(outputs).flatMap((o) => Object.keys(o.inputs)).some((i) => /metadata\.max\.json/.test(i))).toBe(false);
     const byPath = new Map(Object.entries(outputs).map(([p, o]) => [p, o]));
     // Every input reachable from the wiring entry (static and dynamic imports).
     const seen = new Set<string>();
@@ -163,7 +169,7 @@ describe('the CLI bundle', () => {
 
     it('serves a request in full (policy, masking, Redis recording), loading nothing from node_modules and no TLS', async () => {
       const { child, claudeUrl, loadedFile } = await startSidecar('bundle-skill', REDIS_URL);
-      const res = await ask(claudeUrl, 'claude-sonnet-4-5', 'Mail me at jane.doe@example.com');
+      const res = await ask(claudeUrl, 'claude-sonnet-4-5', 'Mail me at jane.doe@example.com or call +49 30 901820');
       const answer = (await res.json()) as { type: string; error?: { message: string } };
       expect({ status: res.status, type: answer.type, error: answer.error?.message }).toEqual({ status: 200, type: 'message', error: undefined });
       const denied = await ask(claudeUrl, 'gpt-4o', 'hi');
@@ -173,6 +179,9 @@ describe('the CLI bundle', () => {
       const stored = await recorded('bundle-skill');
       expect(stored).toMatch(/EMAIL/);
       expect(stored).not.toMatch(/jane\.doe@example\.com/);
+      // The phone number parser's metadata is read from its JSON file beside the chunk (bundle.mjs).
+      expect(stored).toMatch(/PHONE_NUMBER/);
+      expect(stored).not.toMatch(/901820/);
 
       const loaded = readFileSync(loadedFile, 'utf8').split('\n').filter(Boolean).map((u) => fileURLToPath(u));
       const outside = loaded.filter((f) => !f.startsWith(BUNDLE) && !f.endsWith('hook.mjs'));
