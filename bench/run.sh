@@ -5,7 +5,8 @@
 # Output other than BENCHMARKS.md goes to bench/results/ (git-ignored).
 # Options are passed to the proxy benchmark: --with-redis (or REDIS_URL=...) adds the full sidecar
 # row once the sidecar records to Redis; --quick for a short smoke run (does not write BENCHMARKS.md
-# unless BENCH_WRITE=1). BENCH_ONLY=proxy,policy runs only the named sections.
+# unless BENCH_WRITE=1). BENCH_ONLY=proxy,policy runs only the named sections; BENCHMARKS.md keeps
+# the others from the run that wrote them (bench/lib/assemble.mjs marks them with its date).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
