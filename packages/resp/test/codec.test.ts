@@ -58,3 +58,53 @@ describe('ReplyReader', () => {
     expect(() => new ReplyReader(() => undefined).feed(Buffer.from('+OK\r\n?x\r\n'))).toThrow(/unexpected RESP reply type/);
   });
 });
+
+describe('ReplyReader on large replies', () => {
+  function random(seed: number): () => number {
+    let s = seed >>> 0;
+    return () => ((s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0) / 2 ** 32);
+  }
+  const bulk = (s: string) => `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
+  /** An XRANGE-shaped reply: entries [id, [field, value, ...]], some values long and non-ASCII. */
+  function streamReply(entries: number, rnd: () => number): { wire: string; value: unknown } {
+    const value: unknown[] = [];
+    let wire = `*${entries}\r\n`;
+    for (let i = 0; i < entries; i++) {
+      const text = (rnd() < 0.1 ? 'é€'.repeat(Math.floor(rnd() * 12_000)) : 'x'.repeat(Math.floor(rnd() * 3000))) + i;
+      value.push([`${i}-0`, ['s', 'ses_1', 'e', text]]);
+      wire += `*2\r\n${bulk(`${i}-0`)}*4\r\n${bulk('s')}${bulk('ses_1')}${bulk('e')}${bulk(text)}`;
+    }
+    return { wire, value };
+  }
+
+  it('hands over big nested replies whole, fed in chunks of any size, with small replies around them', () => {
+    const rnd = random(5);
+    for (let round = 0; round < 20; round++) {
+      const big = streamReply(1 + Math.floor(rnd() * 120), rnd);
+      const wire = Buffer.from(`:1\r\n${big.wire}+OK\r\n*0\r\n${big.wire}$-1\r\n`);
+      const expected = [1, big.value, 'OK', [], big.value, null];
+      const got: unknown[] = [];
+      const reader = new ReplyReader((r) => got.push(r));
+      const most = [7, 100, 9000, 70_000][round % 4]!;
+      for (let at = 0; at < wire.length;) {
+        const n = 1 + Math.floor(rnd() * most);
+        reader.feed(wire.subarray(at, at + n));
+        at += n;
+      }
+      expect(got).toEqual(expected);
+    }
+  });
+
+  it('reads what follows a large reply in the same chunk, and starts afresh after it', () => {
+    const big = streamReply(50, random(9));
+    const got: unknown[] = [];
+    const reader = new ReplyReader((r) => got.push(r));
+    const wire = Buffer.from(big.wire);
+    reader.feed(wire.subarray(0, wire.length - 3));
+    expect(got).toEqual([]);
+    reader.feed(Buffer.concat([wire.subarray(wire.length - 3), Buffer.from(':5\r\n$2\r\nh')]));
+    expect(got).toEqual([big.value, 5]);
+    reader.feed(Buffer.from('i\r\n'));
+    expect(got).toEqual([big.value, 5, 'hi']);
+  });
+});
