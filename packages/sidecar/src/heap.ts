@@ -22,6 +22,7 @@
 // little). So the default quiet time is long (5 minutes): a skill that calls Claude every few
 // minutes never pays it, and one that went quiet gives its memory back.
 
+import type { Activity } from './live.js';
 import type { Sidecar } from './sidecar.js';
 
 type GcFunction = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
@@ -39,14 +40,6 @@ export function settleHeap(gc: unknown = (globalThis as { gc?: unknown }).gc): H
   const started = performance.now();
   (gc as GcFunction)({ type: 'major', execution: 'sync', flavor: 'last-resort' });
   return { rssBeforeBytes, rssAfterBytes: process.memoryUsage.rss(), ms: performance.now() - started };
-}
-
-/** What settleWhenIdle watches: the live exchanges (live.ts). */
-export interface Activity {
-  /** Exchanges admitted so far. */
-  readonly admitted: number;
-  /** Exchanges in flight now. */
-  readonly size: number;
 }
 
 export interface IdleSettleOptions {

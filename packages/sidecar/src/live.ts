@@ -10,6 +10,14 @@
 // so nothing here can outlive its exchange.
 import type { LockHit, LockSubject } from './ports/index.js';
 
+/** How busy the sidecar is, as heap.ts and the event-loop delay (process-metrics.ts) watch it. */
+export interface Activity {
+  /** Exchanges admitted so far. */
+  readonly admitted: number;
+  /** Exchanges in flight now. */
+  readonly size: number;
+}
+
 export interface LiveEntry {
   subject: LockSubject;
   kill(hit: LockHit): void;
@@ -21,16 +29,20 @@ interface Node {
   next: Node | undefined;
 }
 
-export class LiveExchanges {
+export class LiveExchanges implements Activity {
   /** Sentinel: head.next is the newest entry. */
   private readonly head: Node = { entry: undefined, prev: undefined, next: undefined };
   private count = 0;
   /** Exchanges admitted since start-up (how heap.ts tells a quiet sidecar from a busy one). */
   admitted = 0;
 
+  /** @param onBusy called when an exchange is admitted while none is in flight. */
+  constructor(private readonly onBusy?: (live: LiveExchanges) => void) {}
+
   /** Register a live exchange; the function returned removes it (once; later calls do nothing). */
   add(entry: LiveEntry): () => void {
     this.admitted++;
+    if (this.count === 0) this.onBusy?.(this);
     const node: Node = { entry, prev: this.head, next: this.head.next };
     if (node.next) node.next.prev = node;
     this.head.next = node;

@@ -2,7 +2,7 @@
 // run several in one process. Names follow CONTRACT.md: skillgate_ prefix, _total/_seconds/_bytes.
 import { Counter, Gauge, Registry } from './prom.js';
 import { LatencyHistogram, PathCounter, type CounterChild, type HistogramChild } from './path-metrics.js';
-import { registerProcessMetrics } from './process-metrics.js';
+import { registerProcessMetrics, type EventLoopDelay } from './process-metrics.js';
 import type { RecorderStats } from '@skillgate/record/recorder';
 
 const MODEL_ID = /^claude-[a-z0-9.-]{1,64}$/;
@@ -129,7 +129,10 @@ export class SidecarMetrics {
     });
   }
 
+  /** The event-loop delay histogram (with the process metrics), sampled while the sidecar is busy. */
+  readonly eventLoopDelay: EventLoopDelay | undefined;
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
-    if (opts.defaultMetrics !== false) registerProcessMetrics(this.registry, 'skillgate_sidecar_');
+    this.eventLoopDelay = opts.defaultMetrics !== false ? registerProcessMetrics(this.registry, 'skillgate_sidecar_') : undefined;
   }
 }

@@ -1,12 +1,74 @@
 // The process metrics a sidecar exports, under prom-client's default names (with the sidecar's
 // prefix): CPU seconds, resident memory, heap, open file descriptors, start time, event-loop delay
 // and the Node.js version. Computed when Prometheus scrapes, from process.* and /proc; between
-// scrapes only the event-loop delay histogram runs (perf_hooks, 10 ms resolution, as prom-client's).
+// scrapes only the event-loop delay histogram runs (perf_hooks, 10 ms resolution, as prom-client's),
+// and only while the sidecar has work (EventLoopDelay).
 import { readdirSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, type Registry } from './prom.js';
+import type { Activity } from './live.js';
 
-export function registerProcessMetrics(registry: Registry, prefix: string): void {
+/**
+ * The event-loop delay histogram, sampled while the sidecar is busy. monitorEventLoopDelay samples
+ * on a timer of its own every 10 ms: in an idle sidecar that is 100 wake-ups a second, ~0.5 % of a
+ * CPU on the benchmark VM (BENCHMARKS.md), in every skill pod, to measure a loop with nothing to
+ * delay. So sampling starts when an exchange arrives (busy(), called as the first of a run of
+ * exchanges is admitted) and stops once `quietMs` pass with none in flight and none admitted. The
+ * gauges read the histogram as it stands: delays measured while there was work.
+ */
+export class EventLoopDelay {
+  readonly histogram = monitorEventLoopDelay({ resolution: 10 });
+  private activity: Activity | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  /** The activity's admissions when last looked at, and since when it has been quiet. */
+  private seen = 0;
+  private quietSince = 0;
+
+  constructor(private readonly quietMs = 60_000) {}
+
+  get sampling(): boolean {
+    return this.activity !== undefined;
+  }
+
+  /** Work arrived: sample until `activity` has been quiet for quietMs (nothing to do when sampling). */
+  busy(activity: Activity): void {
+    if (this.activity) return;
+    this.activity = activity;
+    this.seen = activity.admitted;
+    this.quietSince = performance.now();
+    this.histogram.enable();
+    this.arm();
+  }
+
+  /** Stop sampling now (closing). */
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.activity = undefined;
+    this.histogram.disable();
+  }
+
+  /** Look four times per quiet time: sampling stops within 1¼ quiet times of the last exchange. */
+  private arm(): void {
+    this.timer = setTimeout(() => {
+      const a = this.activity;
+      if (!a) return;
+      const now = performance.now();
+      if (a.size > 0 || a.admitted !== this.seen) {
+        this.seen = a.admitted;
+        this.quietSince = now;
+      } else if (now - this.quietSince >= this.quietMs) {
+        this.stop();
+        return;
+      }
+      this.arm();
+    }, this.quietMs / 4);
+    this.timer.unref();
+  }
+}
+
+/** Register the process metrics; returns the event-loop delay, for the sidecar to say when it is busy. */
+export function registerProcessMetrics(registry: Registry, prefix: string): EventLoopDelay {
   const registers = [registry];
   const gauge = (name: string, help: string, value: () => number | undefined) =>
     new Gauge({ name: `${prefix}${name}`, help, registers, collect() { const v = value(); if (v !== undefined) this.set(v); } });
@@ -36,12 +98,13 @@ export function registerProcessMetrics(registry: Registry, prefix: string): void
   gauge('nodejs_heap_size_total_bytes', 'V8 heap size in bytes.', () => process.memoryUsage().heapTotal);
   gauge('nodejs_external_memory_bytes', 'Memory of C++ objects bound to JavaScript objects, in bytes.', () => process.memoryUsage().external);
 
-  const delay = monitorEventLoopDelay({ resolution: 10 });
-  delay.enable();
+  const eventLoop = new EventLoopDelay();
+  const delay = eventLoop.histogram;
   gauge('nodejs_eventloop_lag_mean_seconds', 'Mean event-loop delay in seconds.', () => (delay.mean || 0) / 1e9);
   gauge('nodejs_eventloop_lag_p99_seconds', '99th percentile event-loop delay in seconds.', () => delay.percentile(99) / 1e9);
   gauge('nodejs_eventloop_lag_max_seconds', 'Largest event-loop delay in seconds.', () => delay.max / 1e9);
 
   new Gauge({ name: `${prefix}nodejs_version_info`, help: 'Node.js version info.', labelNames: ['version'] as const, registers })
     .set({ version: process.version }, 1);
+  return eventLoop;
 }

@@ -60,16 +60,18 @@ export async function startSidecar(input: SidecarConfigInput | SidecarConfig = {
   const log = ports.logger ?? createLogger(config.logLevel);
   keepTickObjectShape();
   const locks = ports.locks ?? noLocks;
+  const metrics = ports.metrics ?? new SidecarMetrics();
   const context: SidecarContext = {
     config,
     log,
-    metrics: ports.metrics ?? new SidecarMetrics(),
+    metrics,
     identity: ports.identity ?? staticIdentity(config.identity),
     locks,
     credential: ports.credential ?? keyFileCredential(config.upstreamApiKey, config.upstreamApiKeyFile),
     guard: ports.guard ?? allowAll,
     journal: ports.journal ? ports.journal(log) : logJournal(log),
-    live: new LiveExchanges(),
+    // The event-loop delay is sampled while exchanges come (process-metrics.ts).
+    live: new LiveExchanges((live) => metrics.eventLoopDelay?.busy(live)),
     upstream: new Upstream(config.upstreamUrl),
   };
   const sweepLocks = (): number => context.live.sweep((subject) => locks.match(subject));
@@ -114,6 +116,7 @@ export async function startSidecar(input: SidecarConfigInput | SidecarConfig = {
     async close() {
       await Promise.all([...servers.map(([s]) => closeServer(s)), dns.close()]);
       refusals.close();
+      metrics.eventLoopDelay?.stop();
       context.upstream.close();
       await context.journal.close();
       await ports.onClose?.();
