@@ -48,6 +48,7 @@ export class RedisSubscriber {
    * trying in the background until closed (onSubscribed tells when it got there).
    */
   start(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('Redis subscriber closed'));
     const started = new Promise<void>((resolve, reject) => { this.first = { resolve, reject }; });
     void this.attempt();
     return started;

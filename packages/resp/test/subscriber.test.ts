@@ -172,6 +172,8 @@ describe('RedisSubscriber', () => {
       expect(received).toEqual([['AUTH', 'feed', 'right'], ['SELECT', '3'], ['SUBSCRIBE', 'c']]);
       await until(() => messages.length === 1, 'the message');
       await expect(refused.start()).rejects.toThrow(/Redis refused the subscription: WRONGPASS/);
+      refused.close();
+      await expect(refused.start()).rejects.toThrow(/closed/);
     } finally {
       sub.close();
       refused.close();
