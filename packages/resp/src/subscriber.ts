@@ -29,6 +29,7 @@ export class RedisSubscriber {
   private readonly endpoint: RedisEndpoint;
   private socket: net.Socket | undefined;
   private closed = false;
+  private started = false;
   private attempts = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private isSubscribed = false;
@@ -49,6 +50,8 @@ export class RedisSubscriber {
    */
   start(): Promise<void> {
     if (this.closed) return Promise.reject(new Error('Redis subscriber closed'));
+    if (this.started) return Promise.reject(new Error('Redis subscriber already started'));
+    this.started = true;
     const started = new Promise<void>((resolve, reject) => { this.first = { resolve, reject }; });
     void this.attempt();
     return started;
