@@ -72,6 +72,7 @@ describe('RedisSubscriber', () => {
       await sub.start();
       expect(sub.subscribed).toBe(true);
       expect(proxy.state.commands).toEqual([['SUBSCRIBE', channel, `${channel}:other`]]);
+      await expect(sub.start()).rejects.toThrow(/already started/); // one connection, not a second
       for (const m of ['one', 'två', 'three']) await publisher.command(['PUBLISH', channel, m]);
       await publisher.command(['PUBLISH', `${channel}:other`, 'x']);
       await until(() => messages.length === 4, 'four messages');
