@@ -12,26 +12,35 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('event-loop delay sampling', () => {
   it('samples from the first exchange until the sidecar has been quiet for the set time', async () => {
-    const delay = new EventLoopDelay(80);
+    // Real timers: the quiet time is long against the steps below, so a slow machine cannot make
+    // the sampler stop early, and its stop is awaited rather than timed.
+    const delay = new EventLoopDelay(300);
     const live = new LiveExchanges((l) => delay.busy(l));
+    const exchange = () => live.add({ subject: { identity: { namespace: 'n', serviceAccount: 's', pod: 'p', skill: 'k', owner: 'o' }, sessionId: '' }, kill: () => undefined });
+    const stopped = async () => {
+      const started = Date.now();
+      while (delay.sampling && Date.now() - started < 5000) await sleep(20);
+      return { sampling: delay.sampling, afterMs: Date.now() - started };
+    };
     try {
       expect(delay.sampling).toBe(false);
-      const done = live.add({ subject: { identity: { namespace: 'n', serviceAccount: 's', pod: 'p', skill: 'k', owner: 'o' }, sessionId: '' }, kill: () => undefined });
+      const done = exchange();
       expect(delay.sampling).toBe(true);
       // In flight past the quiet time: still sampling.
-      await sleep(200);
+      await sleep(700);
       expect(delay.sampling).toBe(true);
       done();
       // Exchanges keep coming, each ending before the next: still sampling.
-      for (let i = 0; i < 4; i++) {
-        live.add({ subject: { identity: { namespace: 'n', serviceAccount: 's', pod: 'p', skill: 'k', owner: 'o' }, sessionId: '' }, kill: () => undefined })();
-        await sleep(50);
+      for (let i = 0; i < 5; i++) {
+        exchange()();
+        await sleep(40);
         expect(delay.sampling).toBe(true);
       }
-      // Quiet: it stops within two checks, and starts again with the next exchange.
-      await sleep(250);
-      expect(delay.sampling).toBe(false);
-      live.add({ subject: { identity: { namespace: 'n', serviceAccount: 's', pod: 'p', skill: 'k', owner: 'o' }, sessionId: '' }, kill: () => undefined })();
+      // Quiet: it stops (after the quiet time, within a quarter more), and starts again with the next exchange.
+      const stop = await stopped();
+      expect(stop.sampling).toBe(false);
+      expect(stop.afterMs).toBeGreaterThanOrEqual(250);
+      exchange()();
       expect(delay.sampling).toBe(true);
     } finally {
       delay.stop();
