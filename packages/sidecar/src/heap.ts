@@ -22,7 +22,7 @@
 // little). So the default quiet time is long (5 minutes): a skill that calls Claude every few
 // minutes never pays it, and one that went quiet gives its memory back.
 
-import type { Activity } from './live.js';
+import { QuietClock, type Activity } from './live.js';
 import type { Sidecar } from './sidecar.js';
 
 type GcFunction = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
@@ -66,17 +66,11 @@ export interface IdleSettler {
 export function settleWhenIdle(activity: Activity, opts: IdleSettleOptions): IdleSettler {
   const gc = 'gc' in opts ? opts.gc : (globalThis as { gc?: unknown }).gc;
   const now = opts.now ?? Date.now;
-  let seen = activity.admitted;
-  let settledAt = seen;
-  let quietSince = now();
+  const clock = new QuietClock(activity, now);
+  let settledAt = clock.admitted;
   const check = (): HeapSettled | undefined => {
-    if (activity.size > 0 || activity.admitted !== seen) {
-      seen = activity.admitted;
-      quietSince = now();
-      return undefined;
-    }
-    if (seen === settledAt || now() - quietSince < opts.idleMs) return undefined;
-    settledAt = seen;
+    if (clock.quietMs() < opts.idleMs || clock.admitted === settledAt) return undefined;
+    settledAt = clock.admitted;
     const settled = settleHeap(gc);
     if (settled) opts.onSettled?.(settled);
     return settled;

@@ -18,6 +18,37 @@ export interface Activity {
   readonly size: number;
 }
 
+/**
+ * How long an Activity has been quiet — nothing in flight, nothing admitted — as of each look: the
+ * one bookkeeping behind handing memory back (heap.ts) and sampling the event-loop delay
+ * (process-metrics.ts), both of which look on a timer rather than on every exchange.
+ */
+export class QuietClock {
+  private seen: number;
+  private since: number;
+
+  constructor(private readonly activity: Activity, private readonly now: () => number) {
+    this.seen = activity.admitted;
+    this.since = now();
+  }
+
+  /** Admissions as of the last look. */
+  get admitted(): number {
+    return this.seen;
+  }
+
+  /** Milliseconds quiet, looking now: 0 when there was work since the last look, or is now. */
+  quietMs(): number {
+    const a = this.activity;
+    if (a.size > 0 || a.admitted !== this.seen) {
+      this.seen = a.admitted;
+      this.since = this.now();
+      return 0;
+    }
+    return this.now() - this.since;
+  }
+}
+
 export interface LiveEntry {
   subject: LockSubject;
   kill(hit: LockHit): void;

@@ -6,7 +6,7 @@
 import { readdirSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, type Registry } from './prom.js';
-import type { Activity } from './live.js';
+import { QuietClock, type Activity } from './live.js';
 
 /**
  * The event-loop delay histogram, sampled while the sidecar is busy. monitorEventLoopDelay samples
@@ -18,24 +18,19 @@ import type { Activity } from './live.js';
  */
 export class EventLoopDelay {
   readonly histogram = monitorEventLoopDelay({ resolution: 10 });
-  private activity: Activity | undefined;
+  private clock: QuietClock | undefined;
   private timer: NodeJS.Timeout | undefined;
-  /** The activity's admissions when last looked at, and since when it has been quiet. */
-  private seen = 0;
-  private quietSince = 0;
 
   constructor(private readonly quietMs = 60_000) {}
 
   get sampling(): boolean {
-    return this.activity !== undefined;
+    return this.clock !== undefined;
   }
 
   /** Work arrived: sample until `activity` has been quiet for quietMs (nothing to do when sampling). */
   busy(activity: Activity): void {
-    if (this.activity) return;
-    this.activity = activity;
-    this.seen = activity.admitted;
-    this.quietSince = performance.now();
+    if (this.clock) return;
+    this.clock = new QuietClock(activity, () => performance.now());
     this.histogram.enable();
     this.arm();
   }
@@ -44,24 +39,16 @@ export class EventLoopDelay {
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.activity = undefined;
+    this.clock = undefined;
     this.histogram.disable();
   }
 
   /** Look four times per quiet time: sampling stops within 1¼ quiet times of the last exchange. */
   private arm(): void {
     this.timer = setTimeout(() => {
-      const a = this.activity;
-      if (!a) return;
-      const now = performance.now();
-      if (a.size > 0 || a.admitted !== this.seen) {
-        this.seen = a.admitted;
-        this.quietSince = now;
-      } else if (now - this.quietSince >= this.quietMs) {
-        this.stop();
-        return;
-      }
-      this.arm();
+      if (!this.clock) return;
+      if (this.clock.quietMs() >= this.quietMs) this.stop();
+      else this.arm();
     }, this.quietMs / 4);
     this.timer.unref();
   }

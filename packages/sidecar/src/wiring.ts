@@ -6,8 +6,9 @@
 //     controller, locks from Redis, SkillPolicies watched in the pod's namespace, approvals as
 //     SkillApproval objects, rate limits shared through Redis.
 // Record-mode masking is always on: records hold masked copies. Rewriting modes follow the policy.
-// Cluster-only modules (the Kubernetes client, Redis clients) are imported on demand, so a local
-// sidecar does not pay their start-up time and memory.
+// Cluster-only modules (the Kubernetes client, the lock feed, the policy guard) are imported on
+// demand, so a local sidecar does not pay their start-up time and memory; the Redis connection
+// (@skillgate/resp) is small and made only when REDIS_URL is set.
 import type { KubeClient } from './cluster/kube-client.js';
 import { RedisConnection } from '@skillgate/resp';
 import type { Finding } from '@skillgate/masking';
