@@ -18,8 +18,8 @@
 // waiting on it until TCP gives up. No offline queue: while it cannot connect, commands fail within
 // connectTimeoutMs, which is what a recorder that spools and a guard that decides without Redis want.
 import net from 'node:net';
-import { ReplyReader, RespError, encodeCommand, type RespReply } from './codec.js';
-import { openSocket, redisEndpoint, type RedisEndpoint } from './endpoint.js';
+import { RespError, encodeCommand, type RespReply } from './codec.js';
+import { openSocket, readReplies, redisEndpoint, type RedisEndpoint } from './endpoint.js';
 
 interface Waiter {
   resolve(reply: RespReply): void;
@@ -108,14 +108,7 @@ export class RedisConnection {
 
   private async open(): Promise<net.Socket> {
     const socket = await openSocket(this.endpoint);
-    const replies = new ReplyReader(this.onReply);
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        replies.feed(chunk);
-      } catch (err) {
-        socket.destroy(err as Error); // not RESP: what is in flight fails with the connection
-      }
-    });
+    readReplies(socket, this.onReply);
     socket.on('error', () => undefined); // 'close' follows
     socket.on('close', () => {
       // A connection already dropped (no reply in time) had its commands failed then; whatever is

@@ -2,6 +2,7 @@
 // with an optional user and password (AUTH) and database (SELECT), read as ioredis reads them.
 import { createRequire } from 'node:module';
 import net from 'node:net';
+import { ReplyReader, type RespError, type RespReply } from './codec.js';
 
 // node:tls is loaded on the first rediss:// connection: a plain-TCP Redis (the usual in-cluster
 // service) never loads it, and TLS costs ~2.5 MB of resident memory in every sidecar (BENCHMARKS.md).
@@ -53,4 +54,16 @@ export async function openSocket(e: RedisEndpoint): Promise<net.Socket> {
   socket.setNoDelay(true);
   socket.setKeepAlive(true, 10_000);
   return socket;
+}
+
+/** Hand `socket`'s replies to `onReply` as each completes; bytes that are not RESP end the connection. */
+export function readReplies(socket: net.Socket, onReply: (reply: RespReply | RespError) => void): void {
+  const replies = new ReplyReader(onReply);
+  socket.on('data', (chunk: Buffer) => {
+    try {
+      replies.feed(chunk);
+    } catch (err) {
+      socket.destroy(err as Error); // what is in flight fails with the connection
+    }
+  });
 }

@@ -5,8 +5,8 @@
 // the connection. A SUBSCRIBE that gets no answer within commandTimeoutMs counts as a lost
 // connection, so a half-open connection cannot leave it deaf while it reports being subscribed.
 import type net from 'node:net';
-import { ReplyReader, RespError, encodeCommand, type RespReply } from './codec.js';
-import { openSocket, redisEndpoint, type RedisEndpoint } from './endpoint.js';
+import { RespError, encodeCommand, type RespReply } from './codec.js';
+import { openSocket, readReplies, redisEndpoint, type RedisEndpoint } from './endpoint.js';
 
 export interface RedisSubscriberOptions {
   channels: readonly string[];
@@ -99,7 +99,7 @@ export class RedisSubscriber {
       const timeoutMs = this.opts.commandTimeoutMs ?? 5000;
       const timer = setTimeout(() => reject(new Error(`no answer to SUBSCRIBE from Redis within ${timeoutMs} ms`)), timeoutMs);
       timer.unref();
-      const replies = new ReplyReader((reply) => {
+      readReplies(socket, (reply) => {
         if (isMessage(reply)) {
           this.opts.onMessage(reply[1] as string, reply[2] as string);
         } else if (expected > 0) {
@@ -112,13 +112,6 @@ export class RedisSubscriber {
             clearTimeout(timer);
             resolve();
           }
-        }
-      });
-      socket.on('data', (chunk: Buffer) => {
-        try {
-          replies.feed(chunk);
-        } catch (err) {
-          socket.destroy(err as Error);
         }
       });
       socket.on('error', () => undefined); // 'close' follows
