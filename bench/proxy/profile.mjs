@@ -3,16 +3,21 @@
 // core, runs wrk (32 connections, non-streaming) and prints req/s, CPU per request and the profile
 // summary. Loopback only; stops what it started.
 //
-// Usage: node bench/proxy/profile.mjs [full|sidecar|bare|wal] [seconds] [--latency] [--sse] [--heap|--alloc|--strace|--no-profile] [--mem-limit=256M]
+// Usage: node bench/proxy/profile.mjs [full|sidecar|bare|wal] [seconds] [--latency] [--sse] [--heap|--alloc|--strace|--perf|--no-profile] [--mem-limit=256M]
+// --perf: Linux perf samples of the proxy over the measured requests (kernel, Node's native code and
+//      JIT'd JavaScript alike; a V8 profile shows a system call as its JavaScript caller, and the time a
+//      proxy spends in the kernel for others — delivering on loopback, waking a process on another
+//      core — as that call's): where the CPU goes, per request, by area and by system call.
 // Env: BENCH_WARMUP_S (seconds of the same load before measuring; not in req/s, but in the profile), BENCH_NODE_FLAGS (extra node flags for the proxy, e.g. "--max-semi-space-size=8"), STRACE_ARGS
 //      (strace options instead of -c, e.g. "-c -w" for time per syscall), BENCH_CHILD_LOG (file for
 //      the proxy's stdout, e.g. with --trace-gc-nvp), BENCH_ALLOC_SURVIVORS=1 (--alloc samples only
 //      what survived a scavenge), BENCH_ALLOC_AFTER_S (--alloc starts sampling that many seconds after
-//      start-up), REDIS_URL, BENCH_POLICY_FILE.
+//      start-up), REDIS_URL, BENCH_POLICY_FILE, BENCH_LATENCY_SPLIT=1 (--latency with the client and
+//      the upstream on CPU 0, the proxy alone on CPU 1).
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { findNginx, startNginx, upstreamConfig } from '../lib/nginx.mjs';
 import { freePort, startReadyChild, pin, memoryMb } from '../lib/process.mjs';
 import { runWrk } from '../lib/wrk.mjs';
@@ -31,6 +36,7 @@ const seconds = Number(process.argv[3] ?? 10);
 const heap = process.argv.includes('--heap');
 const alloc = process.argv.includes('--alloc'); // every allocation sampled, collected or not
 const strace = process.argv.includes('--strace');
+const perf = process.argv.includes('--perf');
 const oneConnection = process.argv.includes('--latency');
 const sse = process.argv.includes('--sse');
 // --mem-limit=256M: run the proxy in a memory cgroup (v1 or v2, as root) with that limit, as a pod's
@@ -61,7 +67,7 @@ const upstreamArgs = (url) => (which === 'wal' ? [url, redisUrl] : [url]);
 const noProfile = process.argv.includes('--no-profile'); // just the load (and RSS): clean timings
 // BENCH_NODE_FLAGS are on the command line, read after NODE_OPTIONS: they win (e.g. another --max-semi-space-size).
 const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-const flags = [...nodeFlags, ...(alloc || noProfile ? [] : heap ? ['--heap-prof', `--heap-prof-dir=${dir}`] : ['--cpu-prof', `--cpu-prof-dir=${dir}`])];
+const flags = [...nodeFlags, ...(perf ? ['--perf-basic-prof'] : alloc || noProfile ? [] : heap ? ['--heap-prof', `--heap-prof-dir=${dir}`] : ['--cpu-prof', `--cpu-prof-dir=${dir}`])];
 let cgroupDir;
 if (memLimit) {
   const bytes = String(Number.parseInt(memLimit, 10) * ({ K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[memLimit.slice(-1).toUpperCase()] ?? 1));
@@ -82,9 +88,13 @@ try {
   const headers = { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'k' };
   let load;
   let cpu0;
+  let perfRun;
   if (oneConnection) {
-    pin(process.pid, 1);
-    pin(upstream.pid, 1);
+    // BENCH_LATENCY_SPLIT=1: the client and the upstream on CPU 0, the proxy alone on CPU 1 (what the
+    // proxy costs when nothing else shares its core's caches).
+    const clientCpu = process.env.BENCH_LATENCY_SPLIT === '1' ? 0 : 1;
+    pin(process.pid, clientCpu);
+    pin(upstream.pid, clientCpu);
     const client = latencyClient({ url: child.url, path, headers, body, expectBytes: readFileSync(join(here, sse ? 'upstream/messages.sse' : 'upstream/messages.json')).length });
     // BENCH_WARMUP_S: serve this long before measuring (the full sidecar's JIT settles after ~20,000
     // requests); at least 300 requests either way.
@@ -93,6 +103,7 @@ try {
     for (; warm < 300 || Date.now() < warmUntil; warm++) await client.once();
     const samples = [];
     cpu0 = cpuAccounting(child.pid);
+    if (perf) perfRun = startPerf(child.pid);
     const end = Date.now() + seconds * 1000;
     while (Date.now() < end) samples.push(await client.once());
     client.close();
@@ -103,6 +114,7 @@ try {
     const warmS = Number(process.env.BENCH_WARMUP_S ?? 0);
     const warm = warmS > 0 ? await runWrk({ url: child.url, path, headers, body, connections: 32, seconds: warmS, cpu: 0 }) : undefined;
     cpu0 = cpuAccounting(child.pid);
+    if (perf) perfRun = startPerf(child.pid);
     load = await runWrk({ url: child.url, path, headers, body, connections: 32, seconds, cpu: 0 });
     load.measured = load.requests;
     load.served = load.requests + (warm?.requests ?? 0);
@@ -111,6 +123,7 @@ try {
   // it was preempted: a CPU profile samples wall time, so a proxy descheduled inside a system call
   // (the process it woke runs on the same core) shows that time as the system call's.
   const cpu1 = cpuAccounting(child.pid);
+  if (perfRun) await perfRun.stop();
   if (cpu0 && cpu1 && !strace) {
     const per = (a, b) => ((b - a) / load.measured);
     console.log(`kernel accounting over the measured requests: on CPU ${Math.round(per(cpu0.cpuUs, cpu1.cpuUs))} µs per request (user ${Math.round(per(cpu0.userUs, cpu1.userUs))}, system ${Math.round(per(cpu0.systemUs, cpu1.systemUs))}); context switches per request: ${per(cpu0.voluntary, cpu1.voluntary).toFixed(2)} voluntary, ${per(cpu0.involuntary, cpu1.involuntary).toFixed(2)} involuntary (preempted)`);
@@ -131,6 +144,9 @@ try {
       const m = /^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)$/.exec(line);
       if (m && Number(m[1]) > load.served / 20) console.log(`  ${m[2]}: ${(Number(m[1]) / load.served).toFixed(2)} per request`);
     }
+  } else if (perf) {
+    perfSummary(join(dir, 'perf.data'), load.measured);
+    rmSync(`/tmp/perf-${child.pid}.map`, { force: true }); // --perf-basic-prof's symbols for the JIT'd code
   } else if (noProfile) {
     // nothing more to report
   } else if (alloc) {
@@ -170,4 +186,44 @@ function cpuAccounting(pid) {
   } catch {
     return undefined;
   }
+}
+
+/** `perf record` of the proxy (all its threads, call graphs) until stop() is called. */
+function startPerf(pid) {
+  const out = join(dir, 'perf.data');
+  const rec = spawn('perf', ['record', '-e', 'cpu-clock', '-F', '5000', '-g', '-p', String(pid), '-o', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  rec.stderr.on('data', (d) => { err += d; });
+  return {
+    stop: () => new Promise((resolveStop) => {
+      rec.once('exit', (code) => {
+        if (code !== 0 && !existsSync(out)) console.log(`perf record failed (${code}): ${err.trim().split('\n').pop()}`);
+        resolveStop();
+      });
+      rec.kill('SIGINT');
+    }),
+  };
+}
+
+/**
+ * What perf saw, per measured request: by area (kernel, Node's binary, JIT'd JavaScript, libc), the
+ * kernel's share by the system call it ran under (with what the proxy did there for other processes:
+ * the loopback delivery and wake-up of the receiver, on the sender's CPU), and the top symbols.
+ */
+function perfSummary(file, requests) {
+  if (!existsSync(file)) return;
+  const report = (args) => execFileSync('perf', ['report', '-i', file, '--stdio', '--no-header', ...args], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] });
+  // cpu-clock's event count is the sampled CPU time in nanoseconds.
+  const cpuNs = Number(/Event count \(approx\.\): (\d+)/.exec(report(['--sort', 'dso', '--no-children']))?.[1] ?? 0);
+  const rows = (text) => text.split('\n').map((l) => /^\s+([\d.]+)%\s+(?:[\d.]+%\s+)?(.+?)\s*$/.exec(l)).filter(Boolean).map((m) => ({ pct: Number(m[1]), name: m[2] }));
+  const perReq = (pct) => ((pct / 100) * cpuNs) / 1000 / requests;
+  console.log(`perf (cpu-clock at 5 kHz): ${Math.round(cpuNs / 1000 / requests)} µs on CPU per measured request`);
+  for (const r of rows(report(['--sort', 'dso', '--no-children'])).slice(0, 6)) console.log(`  ${r.name.replace(/\[JIT\] tid \d+/, '[JIT] JavaScript')}: ${perReq(r.pct).toFixed(1)} µs/req`);
+  // Inclusive kernel time under the system calls a proxy makes, and in waking the process a write
+  // delivers to (loopback: the sender's CPU runs the receiver's TCP and wakes it).
+  const kernel = new Map(rows(report(['--children', '--sort', 'sym'])).filter((r) => r.name.startsWith('[k] ')).map((r) => [r.name.slice(4), r.pct]));
+  const frames = [['ksys_write', 'write() (here: commands to Redis)'], ['do_writev', 'writev() (HTTP to the skill and the upstream)'], ['ksys_read', 'read()'],
+    ['do_epoll_wait', 'epoll_wait() (the event loop)'], ['sock_def_readable', 'waking the process a write delivered to'], ['__schedule', 'switching tasks']];
+  for (const [fn, what] of frames) if (kernel.has(fn)) console.log(`  kernel, ${what}: ${perReq(kernel.get(fn)).toFixed(1)} µs/req`);
+  for (const r of rows(report(['--no-children', '--sort', 'sym'])).slice(0, 20)) console.log(`  self ${r.name}: ${perReq(r.pct).toFixed(1)} µs/req`);
 }
