@@ -194,9 +194,15 @@ function startPerf(pid) {
   const out = join(dir, 'perf.data');
   const rec = spawn('perf', ['record', '-e', 'cpu-clock', '-F', '5000', '-g', '-p', String(pid), '-o', out], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
+  let exited = false;
   rec.stderr.on('data', (d) => { err += d; });
+  rec.on('error', (e) => {
+    exited = true;
+    console.log(`perf record could not start (${e.code === 'ENOENT' ? 'no perf here: Debian linux-perf' : e.message}); no perf summary`);
+  });
   return {
     stop: () => new Promise((resolveStop) => {
+      if (exited || rec.exitCode !== null) return resolveStop();
       rec.once('exit', (code) => {
         if (code !== 0 && !existsSync(out)) console.log(`perf record failed (${code}): ${err.trim().split('\n').pop()}`);
         resolveStop();
@@ -227,6 +233,6 @@ function perfSummary(file, requests) {
   const kernel = new Map(rows(report(['--children', '--sort', 'sym'])).filter((r) => r.name.startsWith('[k] ')).map((r) => [r.name.slice(4), r.pct]));
   const frames = [['ksys_write', 'write() (here: commands to Redis)'], ['do_writev', 'writev() (HTTP to the skill and the upstream)'], ['ksys_read', 'read()'],
     ['do_epoll_wait', 'epoll_wait() (the event loop)'], ['sock_def_readable', 'waking the process a write delivered to'], ['__schedule', 'switching tasks']];
-  for (const [fn, what] of frames) if (kernel.has(fn)) console.log(`  kernel, ${what}: ${perReq(kernel.get(fn)).toFixed(1)} µs/req`);
+  for (const [fn, what] of frames) if (perReq(kernel.get(fn) ?? 0) >= 0.1) console.log(`  kernel, ${what}: ${perReq(kernel.get(fn)).toFixed(1)} µs/req`);
   for (const r of rows(report(['--no-children', '--sort', 'sym'])).slice(0, 20)) console.log(`  self ${r.name}: ${perReq(r.pct).toFixed(1)} µs/req`);
 }
