@@ -97,8 +97,8 @@ try {
     pin(process.pid, clientCpu);
     pin(upstream.pid, clientCpu);
     const client = latencyClient({ url: child.url, path, headers, body, expectBytes: readFileSync(join(here, sse ? 'upstream/messages.sse' : 'upstream/messages.json')).length });
-    // BENCH_WARMUP_S: serve this long before measuring (the full sidecar's JIT settles after ~20,000
-    // requests); at least 300 requests either way.
+    // BENCH_WARMUP_S: serve this long before measuring (the full sidecar's JIT settles after
+    // 20,000–60,000 requests, by machine); at least 300 requests either way.
     const warmUntil = Date.now() + Number(process.env.BENCH_WARMUP_S ?? 0) * 1000;
     let warm = 0;
     for (; warm < 300 || Date.now() < warmUntil; warm++) await client.once();

@@ -42,9 +42,11 @@ const N = Number(process.env.BENCH_N ?? (quick ? 400 : 2000));
 const WARMUP = quick ? 100 : 300;
 // Latency is measured in steady state: before its series, each row serves JSON and SSE requests
 // alternately for WARMUP_S seconds (and at least WARMUP of each). V8 keeps compiling the full
-// sidecar's request path for ~20,000 requests (--trace-opt: ~140 TurboFan compiles, ~0.5 s of
-// compile time per 8,000 requests until then, on the same core as everything else at one
-// connection), which shows in p99; 300 requests warm a dozen-line proxy but not the sidecar.
+// sidecar's request path for 20,000–60,000 requests, by machine (--trace-opt: ~140 TurboFan
+// compiles, ~0.5 s of compile time per 8,000 requests until then, on the same core as everything
+// else at one connection), which shows in p99; 300 requests warm a dozen-line proxy but not the
+// sidecar. 15 s is kept even where that leaves compiles in round 1: a sidecar serving a skill at a
+// few requests a second takes much longer than that to settle, and the table should show it.
 const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? (quick ? 2 : 15));
 const ROUNDS = 4; // latency series interleaved across rows, so background load drifts hit all rows alike
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (quick ? 3 : 12));
