@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import { Redis } from 'ioredis';
 import { LockFeedSubscriber, decodeMessage, FeedFormatError, type Lock } from '../src/index.js';
 import { LockFeedPublisher } from '../src/lock-feed-publisher.js';
+import { RedisProxy } from '@skillgate/resp/testing';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -133,37 +133,11 @@ describe('lock feed over real Redis', () => {
 });
 
 describe('lock feed over a connection that drops', () => {
-  /** A TCP proxy to Redis that can cut every connection, and swallow SUBSCRIBE commands unanswered. */
-  async function flakyRedis() {
-    const target = new URL(REDIS_URL);
-    const sockets = new Set<import('node:net').Socket>();
-    const state = { swallowSubscribe: false, swallowed: 0 };
-    const server = net.createServer((client) => {
-      const redis = net.connect(Number(target.port || 6379), target.hostname);
-      sockets.add(client).add(redis);
-      client.on('data', (d) => {
-        if (state.swallowSubscribe && /subscribe/i.test(d.toString('latin1'))) { state.swallowed++; return; }
-        redis.write(d);
-      });
-      redis.on('data', (d) => client.write(d));
-      const done = () => { client.destroy(); redis.destroy(); sockets.delete(client); sockets.delete(redis); };
-      client.on('close', done).on('error', done);
-      redis.on('close', done).on('error', done);
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    return {
-      url: `redis://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`,
-      state,
-      cut: () => { for (const s of sockets) s.destroy(); },
-      close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
-    };
-  }
-
   test('after a reconnect it subscribes again; closing while that SUBSCRIBE is unanswered rejects nothing unhandled', async () => {
     const prefix = `sgtest:${randomBytes(6).toString('hex')}:`;
     const admin = new Redis(REDIS_URL);
     const pub = new LockFeedPublisher({ redisUrl: REDIS_URL, prefix });
-    const proxy = await flakyRedis();
+    const proxy = await new RedisProxy(REDIS_URL).start();
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => { unhandled.push(reason); };
     process.on('unhandledRejection', onUnhandled);
@@ -182,16 +156,16 @@ describe('lock feed over a connection that drops', () => {
       await waitFor(() => sub.locks.match(subjectOf('c@example.com'), Date.now()) !== undefined, 'a lock published after the reconnect');
 
       // Another blip, and this time the SUBSCRIBE after it never gets an answer; then shut down.
-      proxy.state.swallowSubscribe = true;
+      proxy.swallowSubscribe = true;
       proxy.cut();
-      await waitFor(() => proxy.state.swallowed > 0, 'the resubscribe to be sent');
+      await waitFor(() => proxy.swallowed > 0, 'the resubscribe to be sent');
       await sub.close();
       await new Promise((r) => setTimeout(r, 200));
       expect(unhandled.map(String)).toEqual([]);
     } finally {
       process.off('unhandledRejection', onUnhandled);
       await pub.close();
-      await proxy.close();
+      await proxy.stop();
       const keys = await admin.keys(`${prefix}*`);
       if (keys.length) await admin.del(...keys);
       admin.disconnect();

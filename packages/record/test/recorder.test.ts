@@ -9,7 +9,8 @@ import { RedisSessionStore } from '../src/redis-store.js';
 import { SessionRecorder, type SessionRecorderOptions } from '../src/recorder.js';
 import type { SessionEvent } from '../src/event.js';
 import { verifyRecord } from '../src/verify.js';
-import { REDIS_URL, RedisProxy, deletePrefix, identity, requestDraft, tempDir, uniquePrefix, waitFor } from './support.js';
+import type { RedisProxy } from '@skillgate/resp/testing';
+import { REDIS_URL, deletePrefix, redisProxy, identity, requestDraft, tempDir, uniquePrefix, waitFor } from './support.js';
 
 /** A recorder on `store` with a fresh signer and no timed checkpoints; `options` adds what the test is about. */
 function recorderOn(store: SessionRecorderOptions['store'], options: Partial<SessionRecorderOptions> = {}): Promise<SessionRecorder> {
@@ -157,7 +158,7 @@ describe('SessionRecorder on Redis', () => {
   let prefix: string;
   let proxy: RedisProxy;
   const children: ChildProcess[] = [];
-  beforeEach(async () => { prefix = uniquePrefix(); proxy = new RedisProxy(); await proxy.start(); });
+  beforeEach(async () => { prefix = uniquePrefix(); proxy = redisProxy(); await proxy.start(); });
   afterEach(async () => {
     for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await proxy.stop();

@@ -1,13 +1,12 @@
 // Test support for the record package: identities, drafts, a TCP proxy in front of the machine's
-// Redis (stopping it simulates Redis being unreachable without touching the shared server), and
-// cleanup of the unique key prefix a test run used.
-import { once } from 'node:events';
+// Redis (@skillgate/resp/testing; stopping it simulates Redis being unreachable without touching the
+// shared server), and cleanup of the unique key prefix a test run used.
 import { mkdtempSync } from 'node:fs';
-import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { RedisProxy } from '@skillgate/resp/testing';
 import type { SkillIdentity } from '@skillgate/api';
 import type { EventDraft } from '../src/event.js';
 
@@ -45,39 +44,9 @@ export function requestDraft(sessionId: string, n = counter++, id: SkillIdentity
   };
 }
 
-/** A TCP proxy to Redis that a test can stop (connections dropped, port refused) and start again. */
-export class RedisProxy {
-  private server: Server | undefined;
-  private sockets = new Set<Socket>();
-  port = 0;
-
-  constructor(private readonly target = { host: '127.0.0.1', port: Number(new URL(REDIS_URL).port || 6379) }) {}
-
-  get url(): string { return `redis://127.0.0.1:${this.port}`; }
-
-  async start(): Promise<void> {
-    const server = createServer((client) => {
-      const upstream = connect(this.target.port, this.target.host);
-      this.sockets.add(client).add(upstream);
-      const drop = () => { client.destroy(); upstream.destroy(); this.sockets.delete(client); this.sockets.delete(upstream); };
-      client.on('error', drop).on('close', drop);
-      upstream.on('error', drop).on('close', drop);
-      client.pipe(upstream);
-      upstream.pipe(client);
-    });
-    server.listen(this.port, '127.0.0.1');
-    await once(server, 'listening');
-    this.port = (server.address() as AddressInfo).port;
-    this.server = server;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    for (const s of this.sockets) s.destroy();
-    this.sockets.clear();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
+/** A TCP proxy to the test Redis that a test can stop (connections dropped, port refused) and start again. */
+export function redisProxy(): RedisProxy {
+  return new RedisProxy(REDIS_URL);
 }
 
 /** Wait for `predicate` to hold, checking on each event-loop turn; rejects after `timeoutMs`. */

@@ -7,9 +7,9 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { RedisConnection, RedisSubscriber, parseReply } from '../src/index.js';
+import { RedisProxy } from '../src/testing.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const redisTarget = new URL(REDIS_URL);
 
 async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -19,36 +19,9 @@ async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promi
   }
 }
 
-/** A TCP proxy to the real Redis that can cut every connection and swallow SUBSCRIBE commands. */
-async function proxyToRedis(port = 0) {
-  const sockets = new Set<net.Socket>();
-  const state = { swallowSubscribe: false, swallowed: 0, commands: [] as string[][] };
-  const server = net.createServer((client) => {
-    const redis = net.connect(Number(redisTarget.port || 6379), redisTarget.hostname);
-    sockets.add(client).add(redis);
-    let buf = Buffer.alloc(0);
-    client.on('data', (d) => {
-      buf = Buffer.concat([buf, d]);
-      for (let r = parseReply(buf); r; r = parseReply(buf)) {
-        state.commands.push(r.reply as string[]);
-        buf = buf.subarray(r.next);
-      }
-      if (state.swallowSubscribe && /subscribe/i.test(d.toString('latin1'))) { state.swallowed++; return; }
-      redis.write(d);
-    });
-    redis.on('data', (d) => client.write(d));
-    const done = () => { client.destroy(); redis.destroy(); sockets.delete(client); sockets.delete(redis); };
-    client.on('close', done).on('error', done);
-    redis.on('close', done).on('error', done);
-  });
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
-  return {
-    port: (server.address() as AddressInfo).port,
-    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    state,
-    cut: () => { for (const s of sockets) s.destroy(); },
-    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
-  };
+/** A TCP proxy to the real Redis that keeps the commands it passes on (and can cut or swallow them). */
+function proxyToRedis(port = 0): Promise<RedisProxy> {
+  return new RedisProxy(REDIS_URL, { recordCommands: true }).start(port);
 }
 
 describe('RedisSubscriber', () => {
@@ -71,7 +44,7 @@ describe('RedisSubscriber', () => {
     try {
       await sub.start();
       expect(sub.subscribed).toBe(true);
-      expect(proxy.state.commands).toEqual([['SUBSCRIBE', channel, `${channel}:other`]]);
+      expect(proxy.commands).toEqual([['SUBSCRIBE', channel, `${channel}:other`]]);
       await expect(sub.start()).rejects.toThrow(/already started/); // one connection, not a second
       for (const m of ['one', 'två', 'three']) await publisher.command(['PUBLISH', channel, m]);
       await publisher.command(['PUBLISH', `${channel}:other`, 'x']);
@@ -87,7 +60,7 @@ describe('RedisSubscriber', () => {
       await until(() => messages.includes('after'), 'a message after the reconnect');
     } finally {
       sub.close();
-      await proxy.close();
+      await proxy.stop();
     }
   });
 
@@ -104,15 +77,15 @@ describe('RedisSubscriber', () => {
     });
     try {
       await sub.start();
-      proxy.state.swallowSubscribe = true;
+      proxy.swallowSubscribe = true;
       proxy.cut();
       await until(() => events.some((e) => /no answer to SUBSCRIBE from Redis within 150 ms/.test(e)), 'the unanswered SUBSCRIBE to count as lost');
       expect(sub.subscribed).toBe(false);
-      proxy.state.swallowSubscribe = false;
+      proxy.swallowSubscribe = false;
       await until(() => sub.subscribed, 'a subscription once Redis answers');
     } finally {
       sub.close();
-      await proxy.close();
+      await proxy.stop();
     }
   });
 
@@ -127,23 +100,23 @@ describe('RedisSubscriber', () => {
     process.on('unhandledRejection', onUnhandled);
     let attempts = 0;
     const sub = new RedisSubscriber(`redis://127.0.0.1:${port}`, { channels: [channel], onMessage: () => undefined, onLost: () => { attempts++; }, retryDelayMs: () => 20 });
-    let proxy: Awaited<ReturnType<typeof proxyToRedis>> | undefined;
+    let proxy: RedisProxy | undefined;
     try {
       await expect(sub.start()).rejects.toThrow(/ECONNREFUSED/);
       await until(() => attempts >= 2, 'a retry');
       proxy = await proxyToRedis(port);
       await until(() => sub.subscribed, 'the subscription once Redis is there');
       // Closing while a SUBSCRIBE is unanswered leaves no promise rejected unhandled.
-      proxy.state.swallowSubscribe = true;
+      proxy.swallowSubscribe = true;
       proxy.cut();
-      await until(() => proxy!.state.swallowed > 0, 'the SUBSCRIBE to be sent again');
+      await until(() => proxy!.swallowed > 0, 'the SUBSCRIBE to be sent again');
       sub.close();
       await new Promise((r) => setTimeout(r, 100));
       expect(unhandled).toEqual([]);
     } finally {
       process.off('unhandledRejection', onUnhandled);
       sub.close();
-      await proxy?.close();
+      await proxy?.stop();
     }
   });
 
