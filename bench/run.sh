@@ -53,6 +53,12 @@ if [ ! -f bench/proxy/portkey/node_modules/@portkey-ai/gateway/package.json ]; t
 fi
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+# The machine's cost of a round trip to a process on the same and on the other core (the price of
+# each request's Redis round trip in the write-ahead rows), measured while the machine is quiet;
+# BENCHMARKS.md's Machine section shows it.
+rm -f "$results/wake-cost.json"
+echo "bench: round trips between cores (bench/lib/wake-cost.mjs)" >&2
+node bench/lib/wake-cost.mjs --json > "$results/wake-cost.json" || { echo "bench: wake-cost measurement failed; left out" >&2; rm -f "$results/wake-cost.json"; }
 date_start=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 status=0
 sections=()

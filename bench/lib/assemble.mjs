@@ -8,6 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, totalmem, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { wakeCostLine } from './wake-cost.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const results = join(root, 'bench/results');
@@ -44,6 +45,15 @@ function machine() {
   ];
   if (process.env.BENCH_LOAD_START) {
     lines.push(`- Load average (1/5/15 min) at start: ${process.env.BENCH_LOAD_START}; at end: ${process.env.BENCH_LOAD_END ?? '?'} — the machine is shared, so tails (p99) carry other people's work`);
+  }
+  // Written by this run of bench/run.sh (it removes an older one first).
+  const wake = join(results, 'wake-cost.json');
+  if (existsSync(wake)) {
+    try {
+      lines.push(wakeCostLine(JSON.parse(readFileSync(wake, 'utf8'))));
+    } catch {
+      // an unreadable measurement is left out rather than guessed
+    }
   }
   return lines.join('\n');
 }

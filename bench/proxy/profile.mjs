@@ -1,6 +1,6 @@
 // Profile one proxy under the throughput load, for iterating on the sidecar's CPU cost: starts the
 // nginx upstream and the chosen proxy under `node --cpu-prof` (or --heap-prof), pins it to its own
-// core, runs wrk (32 connections, non-streaming) and prints req/s, CPU per request and the profile
+// core, runs wrk (32 connections unless BENCH_CONNECTIONS says otherwise, non-streaming) and prints req/s, CPU per request and the profile
 // summary. Loopback only; stops what it started.
 //
 // Usage: node bench/proxy/profile.mjs [full|sidecar|bare|wal] [seconds] [--latency] [--sse] [--heap|--alloc|--strace|--perf|--no-profile] [--mem-limit=256M]
@@ -8,7 +8,8 @@
 //      JIT'd JavaScript alike; a V8 profile shows a system call as its JavaScript caller, and the time a
 //      proxy spends in the kernel for others — delivering on loopback, waking a process on another
 //      core — as that call's): where the CPU goes, per request, by area and by system call.
-// Env: BENCH_WARMUP_S (seconds of the same load before measuring; not in req/s, but in the profile), BENCH_NODE_FLAGS (extra node flags for the proxy, e.g. "--max-semi-space-size=8"), STRACE_ARGS
+// Env: BENCH_WARMUP_S (seconds of the same load before measuring; not in req/s, but in the profile),
+//      BENCH_CONNECTIONS (wrk's connections, default 32), BENCH_NODE_FLAGS (extra node flags for the proxy, e.g. "--max-semi-space-size=8"), STRACE_ARGS
 //      (strace options instead of -c, e.g. "-c -w" for time per syscall), BENCH_CHILD_LOG (file for
 //      the proxy's stdout, e.g. with --trace-gc-nvp), BENCH_ALLOC_SURVIVORS=1 (--alloc samples only
 //      what survived a scavenge), BENCH_ALLOC_AFTER_S (--alloc starts sampling that many seconds after
@@ -39,6 +40,9 @@ const strace = process.argv.includes('--strace');
 const perf = process.argv.includes('--perf');
 const oneConnection = process.argv.includes('--latency');
 const sse = process.argv.includes('--sse');
+// BENCH_CONNECTIONS: wrk's connections for the load (default 32, the benchmark's), e.g. 1 to see what a
+// request costs when nothing is shared with other requests (no batching, a wake-up each).
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 // --mem-limit=256M: run the proxy in a memory cgroup (v1 or v2, as root) with that limit, as a pod's
 // container limit would: Node sizes its heap from it, so GC behaves as in the cluster.
 const memLimit = process.argv.find((a) => a.startsWith('--mem-limit='))?.slice('--mem-limit='.length); // the streaming fixture instead of the JSON answer // sequential requests on one connection, everything on CPU 1, instead of wrk // syscall counts (strace -c) instead of a CPU profile
@@ -113,10 +117,10 @@ try {
     load = { measured: samples.length, served: samples.length + warm };
   } else {
     const warmS = Number(process.env.BENCH_WARMUP_S ?? 0);
-    const warm = warmS > 0 ? await runWrk({ url: child.url, path, headers, body, connections: 32, seconds: warmS, cpu: 0 }) : undefined;
+    const warm = warmS > 0 ? await runWrk({ url: child.url, path, headers, body, connections: CONNECTIONS, seconds: warmS, cpu: 0 }) : undefined;
     cpu0 = cpuAccounting(child.pid);
     if (perf) perfRun = startPerf(child.pid);
-    load = await runWrk({ url: child.url, path, headers, body, connections: 32, seconds, cpu: 0 });
+    load = await runWrk({ url: child.url, path, headers, body, connections: CONNECTIONS, seconds, cpu: 0 });
     load.measured = load.requests;
     load.served = load.requests + (warm?.requests ?? 0);
   }
