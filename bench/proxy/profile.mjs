@@ -24,6 +24,7 @@ import { freePort, startReadyChild, pin, memoryMb } from '../lib/process.mjs';
 import { runWrk } from '../lib/wrk.mjs';
 import { fullSidecarEnv, deleteRedisKeys } from './full-sidecar.mjs';
 import { latencyClient, summarise } from '../lib/latency.mjs';
+import { readSidecarLatency, insideSidecar } from '../lib/sidecar-metrics.mjs';
 import { summariseProfile } from '../lib/cpu-profile.mjs';
 import { sidecarProcessEnv, quantityMiB } from '@skillgate/webhook/inject';
 
@@ -107,6 +108,9 @@ try {
     let warm = 0;
     for (; warm < 300 || Date.now() < warmUntil; warm++) await client.once();
     const samples = [];
+    // The skillgate rows' own account of the series (gateway-added latency, the request event's
+    // durable wait), read from their metrics as the benchmark does.
+    const inside = child.metricsUrl ? await readSidecarLatency(child.metricsUrl) : undefined;
     cpu0 = cpuAccounting(child.pid);
     if (perf) perfRun = startPerf(child.pid);
     const end = Date.now() + seconds * 1000;
@@ -114,6 +118,10 @@ try {
     client.close();
     const s = summarise(samples);
     console.log(`one connection: p50 ${Math.round(s.p50)} µs, p90 ${Math.round(s.p90)} µs, p99 ${Math.round(s.p99)} µs over ${samples.length} requests (round trip through the proxy)`);
+    if (inside) {
+      const m = insideSidecar(inside, await readSidecarLatency(child.metricsUrl));
+      console.log(`inside the sidecar (its metrics, mean per request): gateway-added ${Math.round(m.addedUs ?? 0)} µs${m.durableUs !== undefined ? `, of which ${Math.round(m.durableUs)} µs waiting for the request event to become durable` : ''}`);
+    }
     load = { measured: samples.length, served: samples.length + warm };
   } else {
     const warmS = Number(process.env.BENCH_WARMUP_S ?? 0);
