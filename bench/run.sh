@@ -53,6 +53,11 @@ if [ ! -f bench/proxy/portkey/node_modules/@portkey-ai/gateway/package.json ]; t
 fi
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+# CPU time the host stole from this VM's vCPUs during the run (/proc/stat's steal column, in
+# USER_HZ ticks): the shared machine's noise, shown in BENCHMARKS.md's Machine section.
+steal_ticks() { awk '/^cpu /{print $9; exit}' /proc/stat 2>/dev/null || echo 0; }
+steal_start=$(steal_ticks)
+seconds_start=$(date +%s)
 # The machine's cost of a round trip to a process on the same and on the other core (the price of
 # each request's Redis round trip in the write-ahead rows), measured while the machine is quiet;
 # BENCHMARKS.md's Machine section shows it.
@@ -97,11 +102,13 @@ for name in masking masking-sidecar record policy revocation webhook; do
 done
 
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+steal_seconds=$(awk -v a="$steal_start" -v b="$(steal_ticks)" -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" 'BEGIN{printf "%.1f", (b - a) / hz}')
+run_seconds=$(( $(date +%s) - seconds_start ))
 quick=0
 for a in "$@"; do [ "$a" = --quick ] && quick=1; done
 if [ "$quick" = 1 ] && [ "${BENCH_WRITE:-0}" != 1 ]; then
   echo "bench: --quick run; BENCHMARKS.md left as it is (BENCH_WRITE=1 to write it)" >&2
 else
-  BENCH_DATE="$date_start" BENCH_LOAD_START="$load_start" BENCH_LOAD_END="$load_end" node bench/lib/assemble.mjs "${sections[@]}" || status=1
+  BENCH_DATE="$date_start" BENCH_LOAD_START="$load_start" BENCH_LOAD_END="$load_end" BENCH_STEAL_S="$steal_seconds" BENCH_RUN_S="$run_seconds" node bench/lib/assemble.mjs "${sections[@]}" || status=1
 fi
 exit $status

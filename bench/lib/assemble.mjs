@@ -46,6 +46,12 @@ function machine() {
   if (process.env.BENCH_LOAD_START) {
     lines.push(`- Load average (1/5/15 min) at start: ${process.env.BENCH_LOAD_START}; at end: ${process.env.BENCH_LOAD_END ?? '?'} — the machine is shared, so tails (p99) carry other people's work`);
   }
+  if (process.env.BENCH_STEAL_S && process.env.BENCH_RUN_S) {
+    const stolen = Number(process.env.BENCH_STEAL_S);
+    const run = Number(process.env.BENCH_RUN_S);
+    const share = run > 0 ? (stolen / (run * availableParallelism())) * 100 : 0;
+    lines.push(`- CPU stolen by the host (vCPUs ready to run while the hypervisor ran something else; /proc/stat): ${stolen.toFixed(1)} s over the ${run} s run on ${availableParallelism()} CPUs (${share.toFixed(1)} %)`);
+  }
   // Written by this run of bench/run.sh (it removes an older one first).
   const wake = join(results, 'wake-cost.json');
   if (existsSync(wake)) {

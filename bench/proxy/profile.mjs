@@ -140,6 +140,8 @@ try {
   if (cpu0 && cpu1 && !strace) {
     const per = (a, b) => ((b - a) / load.measured);
     console.log(`kernel accounting over the measured requests: on CPU ${Math.round(per(cpu0.cpuUs, cpu1.cpuUs))} µs per request (user ${Math.round(per(cpu0.userUs, cpu1.userUs))}, system ${Math.round(per(cpu0.systemUs, cpu1.systemUs))}); context switches per request: ${per(cpu0.voluntary, cpu1.voluntary).toFixed(2)} voluntary, ${per(cpu0.involuntary, cpu1.involuntary).toFixed(2)} involuntary (preempted)`);
+    // Runs to compare (an A/B) should have stolen little; a run the host stole much from is noise.
+    console.log(`CPU stolen by the host meanwhile (/proc/stat, all CPUs): ${Math.round((cpu1.stealUs - cpu0.stealUs) / 1000)} ms`);
   }
   const after = memoryMb(child.pid);
   console.log(`RSS right after the load: ${Math.round(after.rss)} MB (anon ${Math.round(after.anon)} MB)`);
@@ -195,7 +197,9 @@ function cpuAccounting(pid) {
     const systemUs = Number(fields[12]) * tick;
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const count = (k) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-    return { userUs, systemUs, cpuUs: userUs + systemUs, voluntary: count('voluntary_ctxt_switches'), involuntary: count('nonvoluntary_ctxt_switches') };
+    // The machine's stolen time (all CPUs): the host running something else on this VM's vCPUs.
+    const stealUs = Number(/^cpu\s+(?:\d+\s+){7}(\d+)/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1] ?? 0) * tick;
+    return { userUs, systemUs, cpuUs: userUs + systemUs, voluntary: count('voluntary_ctxt_switches'), involuntary: count('nonvoluntary_ctxt_switches'), stealUs };
   } catch {
     return undefined;
   }
