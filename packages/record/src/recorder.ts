@@ -61,7 +61,10 @@ export interface RecorderStats {
   spooled: number;
   replayed: number;
   refused: number;
-  /** Spooled events the store could never take (a fork of a stored chain), kept in the spool directory's conflicts.jsonl. */
+  /**
+   * Events the store could never take, kept in the spool directory's conflicts.jsonl: spooled events
+   * that fork a stored chain, and events nobody waited for (an answer already given) refused by one.
+   */
   quarantined: number;
   pending: number;
   spooling: boolean;
@@ -73,6 +76,8 @@ interface Pending {
   entry: RecordEntry;
   resolve: () => void;
   reject: (err: Error) => void;
+  /** Appended with `linger`: nobody waits for it, so what it records has already happened. */
+  linger?: boolean;
 }
 
 interface SessionState {
@@ -278,7 +283,7 @@ export class SessionRecorder extends EventEmitter {
     const { event, json } = sealEventJson(draft, st.head, this.now());
     st.head = headOf(event);
     return new Promise((resolve, reject) => {
-      this.pending.push({ entry: { type: 'event', event, json }, resolve: () => resolve(event), reject });
+      this.pending.push({ entry: { type: 'event', event, json }, resolve: () => resolve(event), reject, ...(linger ? { linger } : {}) });
       if (linger) this.linger();
       else this.kick();
     });
@@ -347,7 +352,10 @@ export class SessionRecorder extends EventEmitter {
         return;
       } catch (err) {
         if (err instanceof ChainConflictError) return this.conflict(batch, err);
-        if (!this.spool.enabled) return this.fail(batch, recordUnavailable('the record store is unreachable and the spool is disabled', err));
+        if (!this.spool.enabled) {
+          this.fail(batch, recordUnavailable('the record store is unreachable and the spool is disabled', err));
+          return;
+        }
         this.log.warn({ err: (err as Error).message, store: this.store.location }, 'record store unreachable; spooling locally');
         this.spooling = true;
         this.nextDrainAt = Date.now() + this.retryMs;
@@ -380,7 +388,7 @@ export class SessionRecorder extends EventEmitter {
    * are refused too, and those sessions' heads go back to their last durable event: the chain
    * never holds a gap.
    */
-  private fail(batch: Pending[], err: GatewayError): void {
+  private fail(batch: Pending[], err: GatewayError, opts: { keep?: (p: Pending) => boolean } = {}): { kept: Pending[] } {
     const sessions = new Set<string>();
     for (const p of batch) if (p.entry.type === 'event') sessions.add(p.entry.event.sessionId);
     const dependent = this.pending.filter((p) => p.entry.type === 'event' && sessions.has(p.entry.event.sessionId));
@@ -389,17 +397,22 @@ export class SessionRecorder extends EventEmitter {
       const st = this.state(sid);
       st.head = st.durable;
     }
-    this.counters.refused += batch.length + dependent.length;
-    this.log.warn({ refused: batch.length + dependent.length, reason: err.message }, 'record entries refused');
-    for (const p of [...batch, ...dependent]) p.reject(err);
+    // `keep`: entries the caller settles itself (taken out of the chain like the rest).
+    const kept: Pending[] = [];
+    const refused: Pending[] = [];
+    for (const p of [...batch, ...dependent]) (opts.keep?.(p) ? kept : refused).push(p);
+    this.counters.refused += refused.length;
+    if (refused.length > 0) this.log.warn({ refused: refused.length, reason: err.message }, 'record entries refused');
+    for (const p of refused) p.reject(err);
+    return { kept };
   }
 
   /**
    * The store holds another event where this batch's would go in one session: a write refused here
    * as failed (a store timeout) had landed after all, or another writer records the same session.
-   * Refuse that session's entries (its requests are not forwarded) and forget its head, so its next
-   * events continue from the stored chain; write the rest of the batch, which the store refused
-   * whole, again.
+   * Refuse that session's entries (its requests are not forwarded; those nobody waits for are kept
+   * aside, keepAside) and forget its head, so its next events continue from the stored chain; write
+   * the rest of the batch, which the store refused whole, again.
    */
   private async conflict(batch: Pending[], err: ChainConflictError): Promise<void> {
     this.log.warn({ sessionId: err.sessionId, seq: err.seq }, 'the record store holds another event at this place in the chain (an earlier write that landed late, or another writer of this session); continuing from the stored head');
@@ -407,10 +420,38 @@ export class SessionRecorder extends EventEmitter {
     const inSession = (p: Pending) => p.entry.type === 'event' && p.entry.event.sessionId === err.sessionId;
     const rest = batch.filter((p) => !inSession(p));
     // Not an entry of this batch (the store misreported): refuse it all rather than loop.
-    if (rest.length === batch.length) return this.fail(batch, moved);
-    this.fail(batch.filter(inSession), moved);
+    if (rest.length === batch.length) {
+      this.fail(batch, moved);
+      return;
+    }
+    const { kept } = this.fail(batch.filter(inSession), moved, { keep: (p) => p.linger === true });
     this.forgetHead(err.sessionId);
+    const aside = this.keepAside(kept, err.sessionId); // never rejects
     if (rest.length > 0) await this.writeBatch(rest);
+    await aside;
+  }
+
+  /**
+   * Events refused by a chain conflict that nobody waited for record what has already happened (an
+   * answer the skill got, a stream's events, an egress attempt): refusing them would lose them, as
+   * a request refused is not. They go where spooled forks go (conflicts.jsonl, Spool.quarantine),
+   * outside the chain, and their appends resolve; without a spool they are refused after all.
+   */
+  private async keepAside(kept: Pending[], sessionId: string): Promise<void> {
+    if (kept.length === 0) return;
+    const entries = kept.map((p) => p.entry);
+    try {
+      if (!this.spool.enabled) throw new Error('the spool is disabled');
+      const file = await this.spool.quarantine(entries);
+      this.counters.quarantined += kept.length;
+      this.log.warn({ sessionId, events: kept.length, file, store: this.store.location },
+        'session events already acted on could not join the stored chain (another writer holds its place): kept aside in the spool directory');
+      for (const p of kept) p.resolve();
+    } catch (err) {
+      const lost = recordUnavailable('the session record moved on under this sidecar, and the event could not be kept aside', err);
+      this.counters.refused += kept.length;
+      for (const p of kept) p.reject(lost);
+    }
   }
 
   /**

@@ -92,6 +92,52 @@ describe('a write that lands after the recorder gave up on it', () => {
   });
 });
 
+describe('a chain conflict (another writer holds the place)', () => {
+  /** Recorder `a` with head at seq 0 of `ses_c`, while writer `b` has stored seq 1 meanwhile. */
+  async function forkedUnder(options: Partial<SessionRecorderOptions>) {
+    const store = new FileSessionStore(tempDir('conflict'));
+    const a = await recorderOn(store, { lingerMs: 60_000, ...options });
+    const first = await a.append(requestDraft('ses_c', 0), { newSession: true });
+    const b = await recorderOn(store);
+    const theirs = await b.append(requestDraft('ses_c', 1));
+    await b.close();
+    return { store, a, stored: [first, theirs] };
+  }
+
+  it('keeps aside the events nobody waited for (what already happened), refuses the request, and goes on from the stored chain', async () => {
+    const spoolDir = tempDir('conflict-spool');
+    const warnings: string[] = [];
+    const log = { info: () => undefined, warn: (_obj: object, msg: string) => { warnings.push(msg); } };
+    const { store, a, stored } = await forkedUnder({ spool: { dir: spoolDir, maxBytes: 1024 * 1024 }, log });
+    // One batch: an answer already given (lingering) and the next request (awaited), both sealed on seq 0.
+    const answer = a.append(requestDraft('ses_c', 2), { linger: true });
+    const next = a.append(requestDraft('ses_c', 3));
+    await expect(next).rejects.toThrow(/moved on/); // not forwarded: the skill retries
+    const kept = await answer; // resolves: kept, not lost
+    expect(kept.seq).toBe(1);
+    const aside = readFileSync(join(spoolDir, 'conflicts.jsonl'), 'utf8').trimEnd().split('\n').map((l) => (JSON.parse(l) as { event: SessionEvent }).event);
+    expect(aside).toEqual([kept]);
+    expect(a.stats()).toMatchObject({ quarantined: 1, refused: 1 });
+    expect(warnings.filter((m) => /kept aside/.test(m))).toHaveLength(1);
+    expect((await store.readSession('ses_c')).map((e) => e.hash)).toEqual(stored.map((e) => e.hash)); // the stored chain untouched
+    expect((await a.append(requestDraft('ses_c', 4))).seq).toBe(2); // continues the stored chain
+    await a.close();
+    expect(await verifyRecord(store)).toMatchObject({ ok: true });
+    await store.close();
+  });
+
+  it('refuses them too when there is no spool to keep them in', async () => {
+    const { store, a } = await forkedUnder({});
+    const answer = a.append(requestDraft('ses_c', 2), { linger: true });
+    const next = a.append(requestDraft('ses_c', 3));
+    await expect(next).rejects.toThrow(/moved on/);
+    await expect(answer).rejects.toThrow(/could not be kept aside/);
+    expect(a.stats()).toMatchObject({ quarantined: 0, refused: 2 });
+    await a.close();
+    await store.close();
+  });
+});
+
 describe('chain heads in memory', () => {
   it('are bounded: the oldest settled sessions are forgotten, and their chains continue from the store', async () => {
     const store = new FileSessionStore(tempDir('bounded'));
