@@ -77,7 +77,7 @@ interface Pending {
   resolve: () => void;
   reject: (err: Error) => void;
   /** Appended with `linger`: nobody waits for it, so what it records has already happened. */
-  linger?: boolean;
+  linger: boolean;
 }
 
 interface SessionState {
@@ -283,7 +283,7 @@ export class SessionRecorder extends EventEmitter {
     const { event, json } = sealEventJson(draft, st.head, this.now());
     st.head = headOf(event);
     return new Promise((resolve, reject) => {
-      this.pending.push({ entry: { type: 'event', event, json }, resolve: () => resolve(event), reject, ...(linger ? { linger } : {}) });
+      this.pending.push({ entry: { type: 'event', event, json }, resolve: () => resolve(event), reject, linger });
       if (linger) this.linger();
       else this.kick();
     });
