@@ -1,6 +1,6 @@
 // What a round trip to another process costs on this machine, by where that process runs: on the
-// same core, or on the other core while that core sits idle between round trips (as Redis does
-// between a one-connection benchmark's requests) or kept busy by round trips back to back. A
+// same core, or on the other core, with that core idle between round trips (as Redis is between
+// a one-connection benchmark's requests) or with the round trips back to back. A
 // write-ahead proxy pays one such round trip per request before it forwards, so this is part of
 // its floor. On virtual machines, waking an idle vCPU goes through the hypervisor and can cost more
 // than the proxy's own work: between two C processes over a pipe on one of this project's
@@ -20,34 +20,33 @@ import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import { startReadyChild, pin } from './process.mjs';
 
-const main = process.argv[1] === fileURLToPath(import.meta.url); // not when imported (assemble.mjs)
-if (!main) {
-  // a library: measureWakeCost and wakeCostLine only
-} else if (process.argv.includes('--echo')) {
-  const server = net.createServer((socket) => {
-    socket.setNoDelay(true);
-    socket.on('data', (d) => socket.write(d));
-    socket.on('error', () => socket.destroy());
-  });
-  server.listen(0, '127.0.0.1', () => console.log(`READY http://127.0.0.1:${server.address().port}`));
-  process.on('SIGTERM', () => process.exit(0));
-} else {
-  const result = await measureWakeCost();
-  if (process.argv.includes('--json')) console.log(JSON.stringify(result));
-  else console.log(wakeCostLine(result));
+// Run as a script (assemble.mjs imports it for wakeCostLine only).
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  if (process.argv.includes('--echo')) {
+    const server = net.createServer((socket) => {
+      socket.setNoDelay(true);
+      socket.on('data', (d) => socket.write(d));
+      socket.on('error', () => socket.destroy());
+    });
+    server.listen(0, '127.0.0.1', () => console.log(`READY http://127.0.0.1:${server.address().port}`));
+    process.on('SIGTERM', () => process.exit(0));
+  } else {
+    const result = await measureWakeCost();
+    console.log(process.argv.includes('--json') ? JSON.stringify(result) : wakeCostLine(result));
+  }
 }
 
 /**
  * Median round trip (µs) per variant: `sameCore` (both ends on CPU 1, idle gap between round
- * trips), `otherCoreIdle` (echo on CPU 0, the same gap: CPU 0 idles in between), `otherCoreBusy`
- * (echo on CPU 0, round trips back to back). One CPU only: the cross-core variants are left out.
+ * trips), `otherCoreIdle` (echo on CPU 0, the same gap: CPU 0 idles in between),
+ * `otherCoreBackToBack` (echo on CPU 0, no gap). One CPU only: the cross-core variants are left out.
  */
 export async function measureWakeCost({ n = Number(process.env.BENCH_WAKE_N ?? 1000), gapMs = Number(process.env.BENCH_WAKE_GAP_MS ?? 1) } = {}) {
   const cpus = availableParallelism();
   const me = cpus > 1 ? 1 : 0;
   pin(process.pid, me);
   const variants = [['sameCore', me, gapMs]];
-  if (cpus > 1) variants.push(['otherCoreIdle', 0, gapMs], ['otherCoreBusy', 0, 0]);
+  if (cpus > 1) variants.push(['otherCoreIdle', 0, gapMs], ['otherCoreBackToBack', 0, 0]);
   const out = { n, gapMs };
   for (const [name, cpu, gap] of variants) {
     const echo = await startReadyChild('wake-echo', process.execPath, [fileURLToPath(import.meta.url), '--echo']);
@@ -87,7 +86,7 @@ async function roundTrips(url, n, gapMs) {
 /** The Machine section's line for a measurement. */
 export function wakeCostLine(r) {
   const other = r.otherCoreIdle !== undefined
-    ? `; to the other core: ${r.otherCoreIdle} µs when it was idle, ${r.otherCoreBusy} µs back to back`
+    ? `; to the other core: ${r.otherCoreIdle} µs when it was idle, ${r.otherCoreBackToBack} µs back to back`
     : ' (one CPU: no other core to measure)';
   return `- Round trip to another process over loopback TCP (two Node.js processes, median of ${r.n}; \`bench/lib/wake-cost.mjs\`): on the same core ${r.sameCore} µs${other}. The write-ahead floor and the full sidecar pay one round trip to Redis (on the other core) per request.`;
 }
