@@ -51,48 +51,56 @@ function policyFile(mode) {
 }
 
 const node = process.execPath;
-const upstream = await startReadyChild('fake-claude', node, [join(here, 'fake.mjs')]);
-const rows = [{ key: 'direct', label: 'direct to upstream', url: upstream.url }];
-const bare = await startReadyChild('sidecar', node, [join(root, 'bench/proxy/sidecar.mjs'), upstream.url]);
-rows.push({ key: 'bare', label: 'sidecar, bare (no policy, no record)', url: bare.url, proc: bare });
-for (const mode of ['record', 'request']) {
-  const env = { REDIS_URL, SKILLGATE_REDIS_PREFIX: `${token}:`, SKILLGATE_POLICY_FILE: policyFile(mode), SKILLGATE_SKILL: token, SKILLGATE_NAMESPACE: token, SKILLGATE_MASKING_KEY: 'bench-installation-key-0123456789' };
-  const full = await startReadyChild(`sidecar-${mode}`, node, [join(root, 'bench/proxy/sidecar.mjs'), '--full', upstream.url], { env });
-  rows.push({ key: mode, label: `sidecar, full, masking mode ${mode}`, url: full.url, proc: full });
-}
-for (const p of [upstream, ...rows.map((r) => r.proc).filter(Boolean)]) pin(p.pid, 1);
-pin(process.pid, 1);
+// Every process started here is stopped at the end, and the run's Redis keys and files removed,
+// whatever happens on the way (a sidecar that fails to start included).
+const started = [];
+try {
+  const upstream = await startReadyChild('fake-claude', node, [join(here, 'fake.mjs')]);
+  started.push(upstream);
+  const rows = [{ key: 'direct', label: 'direct to upstream', url: upstream.url }];
+  const bare = await startReadyChild('sidecar', node, [join(root, 'bench/proxy/sidecar.mjs'), upstream.url]);
+  started.push(bare);
+  rows.push({ key: 'bare', label: 'sidecar, bare (no policy, no record)', url: bare.url, proc: bare });
+  for (const mode of ['record', 'request']) {
+    const env = { REDIS_URL, SKILLGATE_REDIS_PREFIX: `${token}:`, SKILLGATE_POLICY_FILE: policyFile(mode), SKILLGATE_SKILL: token, SKILLGATE_NAMESPACE: token, SKILLGATE_MASKING_KEY: 'bench-installation-key-0123456789' };
+    const full = await startReadyChild(`sidecar-${mode}`, node, [join(root, 'bench/proxy/sidecar.mjs'), '--full', upstream.url], { env });
+    started.push(full);
+    rows.push({ key: mode, label: `sidecar, full, masking mode ${mode}`, url: full.url, proc: full });
+  }
+  for (const p of [upstream, ...rows.map((r) => r.proc).filter(Boolean)]) pin(p.pid, 1);
+  pin(process.pid, 1);
 
-const clients = rows.map((r) => latencyClient({ url: r.url, path: '/v1/messages', headers: { 'content-type': 'application/json', 'x-api-key': 'bench', 'anthropic-version': '2023-06-01' }, body: nextBody }));
-for (const c of clients) for (let i = 0; i < WARMUP; i++) await c.once();
-const results = rows.map(() => ({ samples: [], errors: 0 }));
-const rounds = 4;
-const deadline = Date.now() + 5 * 60_000;
-for (let round = 0; round < rounds; round++) {
-  for (let i = 0; i < rows.length; i++) await sampleLatency(clients[i], Math.ceil(SAMPLES / rounds), deadline, results[i]);
-}
-const stats = results.map((r) => summarise(r.samples));
-const direct = stats[0];
-const fmt = (us) => (us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${Math.round(us)} µs`);
-const lines = [
-  '## Masking through the sidecar: a 10 KB PII-laden request',
-  '',
-  `One connection, ${SAMPLES} sequential requests per row after ${WARMUP} warm-up, rows interleaved in ${rounds} rounds, everything on CPU 1. Request: ${(Buffer.byteLength(body) / 1024).toFixed(1)} KB, a ${history.messages.length}-message conversation with emails, phone numbers, a card, names, addresses and an Anthropic key in every user turn; each request resends that history with a new last user turn (as Claude's stateless API requires), so the sidecar's memo of masked history is exercised as in real traffic. "Full" = the production wiring (policy, Redis recording: the request event is durable before forwarding).`,
-  '',
-  '| row | p50 | p99 | added p50 | added p99 | errors |',
-  '|---|---:|---:|---:|---:|---:|',
-  ...rows.map((r, i) => `| ${r.label} | ${fmt(stats[i].p50)} | ${fmt(stats[i].p99)} | ${i === 0 ? '—' : `+${fmt(stats[i].p50 - direct.p50)}`} | ${i === 0 ? '—' : `+${fmt(stats[i].p99 - direct.p99)}`} | ${results[i].errors} |`),
-  '',
-];
-process.stdout.write(`${lines.join('\n')}\n`);
-mkdirSync(join(root, 'bench/results'), { recursive: true });
-writeFileSync(join(root, 'bench/results/masking-sidecar.json'), JSON.stringify({ date: new Date().toISOString(), bytes: Buffer.byteLength(body), rows: rows.map((r, i) => ({ key: r.key, label: r.label, ...stats[i], errors: results[i].errors })) }, null, 2));
+  const clients = rows.map((r) => latencyClient({ url: r.url, path: '/v1/messages', headers: { 'content-type': 'application/json', 'x-api-key': 'bench', 'anthropic-version': '2023-06-01' }, body: nextBody }));
+  for (const c of clients) for (let i = 0; i < WARMUP; i++) await c.once();
+  const results = rows.map(() => ({ samples: [], errors: 0 }));
+  const rounds = 4;
+  const deadline = Date.now() + 5 * 60_000;
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < rows.length; i++) await sampleLatency(clients[i], Math.ceil(SAMPLES / rounds), deadline, results[i]);
+  }
+  const stats = results.map((r) => summarise(r.samples));
+  const direct = stats[0];
+  const fmt = (us) => (us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${Math.round(us)} µs`);
+  const lines = [
+    '## Masking through the sidecar: a 10 KB PII-laden request',
+    '',
+    `One connection, ${SAMPLES} sequential requests per row after ${WARMUP} warm-up, rows interleaved in ${rounds} rounds, everything on CPU 1. Request: ${(Buffer.byteLength(body) / 1024).toFixed(1)} KB, a ${history.messages.length}-message conversation with emails, phone numbers, a card, names, addresses and an Anthropic key in every user turn; each request resends that history with a new last user turn (as Claude's stateless API requires), so the sidecar's memo of masked history is exercised as in real traffic. "Full" = the production wiring (policy, Redis recording: the request event is durable before forwarding).`,
+    '',
+    '| row | p50 | p99 | added p50 | added p99 | errors |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...rows.map((r, i) => `| ${r.label} | ${fmt(stats[i].p50)} | ${fmt(stats[i].p99)} | ${i === 0 ? '—' : `+${fmt(stats[i].p50 - direct.p50)}`} | ${i === 0 ? '—' : `+${fmt(stats[i].p99 - direct.p99)}`} | ${results[i].errors} |`),
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  mkdirSync(join(root, 'bench/results'), { recursive: true });
+  writeFileSync(join(root, 'bench/results/masking-sidecar.json'), JSON.stringify({ date: new Date().toISOString(), bytes: Buffer.byteLength(body), rows: rows.map((r, i) => ({ key: r.key, label: r.label, ...stats[i], errors: results[i].errors })) }, null, 2));
 
-for (const c of clients) c.close();
-for (const r of rows) await r.proc?.stop();
-await upstream.stop();
-const redis = new Redis(REDIS_URL);
-const keys = await redis.keys(`${token}:*`);
-if (keys.length) await redis.del(...keys);
-redis.disconnect();
-rmSync(dir, { recursive: true, force: true });
+  for (const c of clients) c.close();
+} finally {
+  for (const p of started.reverse()) await p.stop();
+  const redis = new Redis(REDIS_URL);
+  const keys = await redis.keys(`${token}:*`);
+  if (keys.length) await redis.del(...keys);
+  redis.disconnect();
+  rmSync(dir, { recursive: true, force: true });
+}

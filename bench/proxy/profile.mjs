@@ -83,10 +83,13 @@ if (memLimit) {
   writeFileSync(join(cgroupDir, v2 ? 'memory.max' : 'memory.limit_in_bytes'), bytes);
 }
 const inCgroup = (command, args) => (cgroupDir ? ['sh', ['-c', `echo $$ > ${cgroupDir}/cgroup.procs && exec "$0" "$@"`, command, ...args]] : [command, args]);
-const child = strace
-  ? await startReadyChild(which, 'strace', [...(process.env.STRACE_ARGS ? process.env.STRACE_ARGS.split(' ') : ['-c']), '-f', '-o', join(dir, 'strace.txt'), process.execPath, ...nodeFlags, ...script, ...upstreamArgs(upstream.url)], { env })
-  : await startReadyChild(which, ...inCgroup(process.execPath, [...flags, ...script, ...upstreamArgs(upstream.url)]), { env });
+// Whatever happens from here (a proxy that fails to start included), the finally below stops what
+// was started: the upstream, the proxy, the cgroup, the full row's Redis keys.
+let child;
 try {
+  child = strace
+    ? await startReadyChild(which, 'strace', [...(process.env.STRACE_ARGS ? process.env.STRACE_ARGS.split(' ') : ['-c']), '-f', '-o', join(dir, 'strace.txt'), process.execPath, ...nodeFlags, ...script, ...upstreamArgs(upstream.url)], { env })
+    : await startReadyChild(which, ...inCgroup(process.execPath, [...flags, ...script, ...upstreamArgs(upstream.url)]), { env });
   pin(child.pid, 1);
   pin(upstream.pid, 0);
   const body = JSON.stringify({ model: 'claude-3-opus-latest', max_tokens: 64, messages: [{ role: 'user', content: 'Say hello.' }], ...(sse ? { stream: true } : {}) });
@@ -178,7 +181,7 @@ try {
     console.log(`heap profile in ${dir}`);
   }
 } finally {
-  await child.stop().catch(() => undefined);
+  await child?.stop().catch(() => undefined);
   await upstream.stop();
   if (cgroupDir) {
     await new Promise((r) => setTimeout(r, 300));
