@@ -352,10 +352,7 @@ export class SessionRecorder extends EventEmitter {
         return;
       } catch (err) {
         if (err instanceof ChainConflictError) return this.conflict(batch, err);
-        if (!this.spool.enabled) {
-          this.fail(batch, recordUnavailable('the record store is unreachable and the spool is disabled', err));
-          return;
-        }
+        if (!this.spool.enabled) return this.fail(batch, recordUnavailable('the record store is unreachable and the spool is disabled', err));
         this.log.warn({ err: (err as Error).message, store: this.store.location }, 'record store unreachable; spooling locally');
         this.spooling = true;
         this.nextDrainAt = Date.now() + this.retryMs;
@@ -383,12 +380,17 @@ export class SessionRecorder extends EventEmitter {
     }
   }
 
+  /** Refuse a batch, and with it the events queued after it in its sessions (unchain). */
+  private fail(batch: Pending[], err: GatewayError): void {
+    this.refuse(this.unchain(batch), err);
+  }
+
   /**
-   * Refuse a batch. Events queued after it in the same sessions were sealed on top of it, so they
-   * are refused too, and those sessions' heads go back to their last durable event: the chain
-   * never holds a gap.
+   * Take a batch out of the chain, with the events queued after it in the same sessions (sealed on
+   * top of it): those sessions' heads go back to their last durable event, so the chain never holds
+   * a gap. Returns every entry taken, for the caller to settle.
    */
-  private fail(batch: Pending[], err: GatewayError, opts: { keep?: (p: Pending) => boolean } = {}): { kept: Pending[] } {
+  private unchain(batch: Pending[]): Pending[] {
     const sessions = new Set<string>();
     for (const p of batch) if (p.entry.type === 'event') sessions.add(p.entry.event.sessionId);
     const dependent = this.pending.filter((p) => p.entry.type === 'event' && sessions.has(p.entry.event.sessionId));
@@ -397,14 +399,14 @@ export class SessionRecorder extends EventEmitter {
       const st = this.state(sid);
       st.head = st.durable;
     }
-    // `keep`: entries the caller settles itself (taken out of the chain like the rest).
-    const kept: Pending[] = [];
-    const refused: Pending[] = [];
-    for (const p of [...batch, ...dependent]) (opts.keep?.(p) ? kept : refused).push(p);
-    this.counters.refused += refused.length;
-    if (refused.length > 0) this.log.warn({ refused: refused.length, reason: err.message }, 'record entries refused');
-    for (const p of refused) p.reject(err);
-    return { kept };
+    return [...batch, ...dependent];
+  }
+
+  private refuse(entries: Pending[], err: GatewayError): void {
+    if (entries.length === 0) return;
+    this.counters.refused += entries.length;
+    this.log.warn({ refused: entries.length, reason: err.message }, 'record entries refused');
+    for (const p of entries) p.reject(err);
   }
 
   /**
@@ -420,13 +422,11 @@ export class SessionRecorder extends EventEmitter {
     const inSession = (p: Pending) => p.entry.type === 'event' && p.entry.event.sessionId === err.sessionId;
     const rest = batch.filter((p) => !inSession(p));
     // Not an entry of this batch (the store misreported): refuse it all rather than loop.
-    if (rest.length === batch.length) {
-      this.fail(batch, moved);
-      return;
-    }
-    const { kept } = this.fail(batch.filter(inSession), moved, { keep: (p) => p.linger === true });
+    if (rest.length === batch.length) return this.fail(batch, moved);
+    const taken = this.unchain(batch.filter(inSession));
+    this.refuse(taken.filter((p) => !p.linger), moved);
     this.forgetHead(err.sessionId);
-    const aside = this.keepAside(kept, err.sessionId); // never rejects
+    const aside = this.keepAside(taken.filter((p) => p.linger), err.sessionId); // never rejects
     if (rest.length > 0) await this.writeBatch(rest);
     await aside;
   }
@@ -448,9 +448,7 @@ export class SessionRecorder extends EventEmitter {
         'session events already acted on could not join the stored chain (another writer holds its place): kept aside in the spool directory');
       for (const p of kept) p.resolve();
     } catch (err) {
-      const lost = recordUnavailable('the session record moved on under this sidecar, and the event could not be kept aside', err);
-      this.counters.refused += kept.length;
-      for (const p of kept) p.reject(lost);
+      this.refuse(kept, recordUnavailable('the session record moved on under this sidecar, and the event could not be kept aside', err));
     }
   }
 
