@@ -49,8 +49,9 @@ function machine() {
   if (process.env.BENCH_STEAL_S && process.env.BENCH_RUN_S) {
     const stolen = Number(process.env.BENCH_STEAL_S);
     const run = Number(process.env.BENCH_RUN_S);
-    const share = run > 0 ? (stolen / (run * availableParallelism())) * 100 : 0;
-    lines.push(`- CPU stolen by the host (vCPUs ready to run while the hypervisor ran something else; /proc/stat): ${stolen.toFixed(1)} s over the ${run} s run on ${availableParallelism()} CPUs (${share.toFixed(1)} %)`);
+    const cpus = availableParallelism();
+    const share = run > 0 ? (stolen / (run * cpus)) * 100 : 0;
+    lines.push(`- CPU stolen by the host (vCPUs ready to run while the hypervisor ran something else; /proc/stat): ${stolen.toFixed(1)} s over the ${run} s run on ${cpus} CPUs (${share.toFixed(1)} %)`);
   }
   // Written by this run of bench/run.sh (it removes an older one first).
   const wake = join(results, 'wake-cost.json');

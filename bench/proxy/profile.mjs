@@ -37,16 +37,16 @@ const which = process.argv[2] ?? 'full';
 const seconds = Number(process.argv[3] ?? 10);
 const heap = process.argv.includes('--heap');
 const alloc = process.argv.includes('--alloc'); // every allocation sampled, collected or not
-const strace = process.argv.includes('--strace');
+const strace = process.argv.includes('--strace'); // syscall counts (strace -c) instead of a CPU profile
 const perf = process.argv.includes('--perf');
-const oneConnection = process.argv.includes('--latency');
-const sse = process.argv.includes('--sse');
+const oneConnection = process.argv.includes('--latency'); // sequential requests on one connection instead of wrk
+const sse = process.argv.includes('--sse'); // the streaming fixture instead of the JSON answer
 // BENCH_CONNECTIONS: wrk's connections for the load (default 32, the benchmark's), e.g. 1 to see what a
 // request costs when nothing is shared with other requests (no batching, a wake-up each).
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 // --mem-limit=256M: run the proxy in a memory cgroup (v1 or v2, as root) with that limit, as a pod's
 // container limit would: Node sizes its heap from it, so GC behaves as in the cluster.
-const memLimit = process.argv.find((a) => a.startsWith('--mem-limit='))?.slice('--mem-limit='.length); // the streaming fixture instead of the JSON answer // sequential requests on one connection, everything on CPU 1, instead of wrk // syscall counts (strace -c) instead of a CPU profile
+const memLimit = process.argv.find((a) => a.startsWith('--mem-limit='))?.slice('--mem-limit='.length);
 const dir = join(root, 'bench/results/profile', which);
 rmSync(dir, { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
@@ -97,6 +97,7 @@ try {
   const headers = { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'k' };
   let load;
   let cpu0;
+  let stolen0;
   let perfRun;
   if (oneConnection) {
     // BENCH_LATENCY_SPLIT=1: the client and the upstream on CPU 0, the proxy alone on CPU 1 (what the
@@ -115,6 +116,7 @@ try {
     // durable wait), read from their metrics as the benchmark does.
     const inside = child.metricsUrl ? await readSidecarLatency(child.metricsUrl) : undefined;
     cpu0 = cpuAccounting(child.pid);
+    stolen0 = stolenUs();
     if (perf) perfRun = startPerf(child.pid);
     const end = Date.now() + seconds * 1000;
     while (Date.now() < end) samples.push(await client.once());
@@ -130,6 +132,7 @@ try {
     const warmS = Number(process.env.BENCH_WARMUP_S ?? 0);
     const warm = warmS > 0 ? await runWrk({ url: child.url, path, headers, body, connections: CONNECTIONS, seconds: warmS, cpu: 0 }) : undefined;
     cpu0 = cpuAccounting(child.pid);
+    stolen0 = stolenUs();
     if (perf) perfRun = startPerf(child.pid);
     load = await runWrk({ url: child.url, path, headers, body, connections: CONNECTIONS, seconds, cpu: 0 });
     load.measured = load.requests;
@@ -139,12 +142,13 @@ try {
   // it was preempted: a CPU profile samples wall time, so a proxy descheduled inside a system call
   // (the process it woke runs on the same core) shows that time as the system call's.
   const cpu1 = cpuAccounting(child.pid);
+  const stolen = stolenUs() - stolen0;
   if (perfRun) await perfRun.stop();
   if (cpu0 && cpu1 && !strace) {
     const per = (a, b) => ((b - a) / load.measured);
     console.log(`kernel accounting over the measured requests: on CPU ${Math.round(per(cpu0.cpuUs, cpu1.cpuUs))} µs per request (user ${Math.round(per(cpu0.userUs, cpu1.userUs))}, system ${Math.round(per(cpu0.systemUs, cpu1.systemUs))}); context switches per request: ${per(cpu0.voluntary, cpu1.voluntary).toFixed(2)} voluntary, ${per(cpu0.involuntary, cpu1.involuntary).toFixed(2)} involuntary (preempted)`);
     // Runs to compare (an A/B) should have stolen little; a run the host stole much from is noise.
-    console.log(`CPU stolen by the host meanwhile (/proc/stat, all CPUs): ${Math.round((cpu1.stealUs - cpu0.stealUs) / 1000)} ms`);
+    console.log(`CPU stolen by the host meanwhile (/proc/stat, all CPUs): ${Math.round(stolen / 1000)} ms`);
   }
   const after = memoryMb(child.pid);
   console.log(`RSS right after the load: ${Math.round(after.rss)} MB (anon ${Math.round(after.anon)} MB)`);
@@ -200,12 +204,16 @@ function cpuAccounting(pid) {
     const systemUs = Number(fields[12]) * tick;
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const count = (k) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-    // The machine's stolen time (all CPUs): the host running something else on this VM's vCPUs.
-    const stealUs = Number(/^cpu\s+(?:\d+\s+){7}(\d+)/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1] ?? 0) * tick;
-    return { userUs, systemUs, cpuUs: userUs + systemUs, voluntary: count('voluntary_ctxt_switches'), involuntary: count('nonvoluntary_ctxt_switches'), stealUs };
+    return { userUs, systemUs, cpuUs: userUs + systemUs, voluntary: count('voluntary_ctxt_switches'), involuntary: count('nonvoluntary_ctxt_switches') };
   } catch {
     return undefined;
   }
+}
+
+/** CPU time (µs) the host has stolen from this VM, all CPUs (/proc/stat's steal column): its noise. */
+function stolenUs() {
+  const ticks = Number(/^cpu\s+(?:\d+\s+){7}(\d+)/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1] ?? 0);
+  return (ticks * 1e6) / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim() || 100);
 }
 
 /** `perf record` of the proxy (all its threads, call graphs) until stop() is called. */
@@ -240,13 +248,14 @@ function perfSummary(file, requests) {
   if (!existsSync(file)) return;
   const report = (args) => execFileSync('perf', ['report', '-i', file, '--stdio', '--no-header', ...args], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] });
   // cpu-clock's event count is the sampled CPU time in nanoseconds.
-  const cpuNs = Number(/Event count \(approx\.\): (\d+)/.exec(report(['--sort', 'dso', '--no-children']))?.[1] ?? 0);
+  const byDso = report(['--sort', 'dso', '--no-children']);
+  const cpuNs = Number(/Event count \(approx\.\): (\d+)/.exec(byDso)?.[1] ?? 0);
   const rows = (text) => text.split('\n').map((l) => /^\s+([\d.]+)%\s+(?:[\d.]+%\s+)?(.+?)\s*$/.exec(l)).filter(Boolean).map((m) => ({ pct: Number(m[1]), name: m[2] }));
   const perReq = (pct) => ((pct / 100) * cpuNs) / 1000 / requests;
   // Sampling with call graphs and --perf-basic-prof slow the proxy (here 1.3–1.7× the CPU per request of
   // a --no-profile run): read the split, not the totals against other modes.
   console.log(`perf (cpu-clock at 5 kHz, call graphs; perf's own cost included): ${Math.round(cpuNs / 1000 / requests)} µs on CPU per measured request`);
-  for (const r of rows(report(['--sort', 'dso', '--no-children'])).slice(0, 6)) console.log(`  ${r.name.replace(/\[JIT\] tid \d+/, '[JIT] JavaScript')}: ${perReq(r.pct).toFixed(1)} µs/req`);
+  for (const r of rows(byDso).slice(0, 6)) console.log(`  ${r.name.replace(/\[JIT\] tid \d+/, '[JIT] JavaScript')}: ${perReq(r.pct).toFixed(1)} µs/req`);
   // Inclusive kernel time under the system calls a proxy makes, and in waking the process a write
   // delivers to (loopback: the sender's CPU runs the receiver's TCP and wakes it).
   const kernel = new Map(rows(report(['--children', '--sort', 'sym'])).filter((r) => r.name.startsWith('[k] ')).map((r) => [r.name.slice(4), r.pct]));
