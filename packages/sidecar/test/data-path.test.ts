@@ -6,9 +6,11 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
+import { SseParser, type SseEvent } from '@skillgate/wire';
 import { startSidecar, type Sidecar, type SidecarConfigInput, type SidecarPorts } from '../src/index.js';
 import { createLogger } from '../src/log.js';
 import { logJournal } from '../src/ports/journal.js';
+import type { Exchange } from '../src/exchange.js';
 import { cut, startUpstreamDouble, type UpstreamDouble } from './upstream-double.js';
 
 const fixtureDir = process.env.SKILLGATE_FIXTURES ??
@@ -125,6 +127,26 @@ describe('the sidecar data path', () => {
       }),
       { numRuns: 8 },
     );
+  });
+
+  it('hands each streamed chunk to the skill\'s socket before the record reads it, and the record still gets every event in order', async () => {
+    const bytes = readFileSync(join(fixtureDir, 'basic_response.txt'));
+    const expected = [...new SseParser().push(bytes)].map((ev) => ev.event);
+    const seen: Array<{ event: string; corked: number; pending: number }> = [];
+    const journal = (log: ReturnType<typeof createLogger>) => ({
+      ...logJournal(log),
+      streamEvent: (x: Exchange, ev: SseEvent) => {
+        // Corked or still buffered: the chunk waits on the record's work before it leaves.
+        seen.push({ event: ev.event, corked: x.res.socket?.writableCorked ?? -1, pending: x.res.socket?.writableLength ?? -1 });
+      },
+    });
+    await withSidecar(undefined, async (s) => {
+      upstream.queue({ headers: { 'content-type': 'text/event-stream; charset=utf-8' }, chunks: cut(bytes, [200, 500, 800]) });
+      const res = await call(s.claudeUrl, { body: messages({ stream: true }) });
+      expect(res.body.equals(bytes)).toBe(true);
+    }, { journal });
+    expect(seen.map((s) => s.event)).toEqual(expected);
+    expect(seen.filter((s) => s.corked !== 0 || s.pending !== 0)).toEqual([]);
   });
 
   it('ends a stream whose upstream dies mid-way with a well-formed error event', async () => {

@@ -1,6 +1,6 @@
 // Stage 8 — stream back: send the upstream's answer to the skill as it arrives. SSE is written
 // chunk by chunk in the upstream's own framing (byte-identical when no response filter applies) and
-// parsed alongside for the record; a response filter (masking) rewrites per event. Batch objects get
+// parsed for the record once it has gone out; a response filter (masking) rewrites per event. Batch objects get
 // their results_url pointed back at the sidecar so the SDK never goes around it. Ends a stream with
 // a well-formed `event: error` when the upstream breaks, and aborts the upstream when the skill leaves.
 import type { IncomingMessage } from 'node:http';
@@ -62,12 +62,22 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
   x.sseOpen = true;
   const parser = new SseParser();
   ctx.metrics.streamsInFlight.inc();
+  // Without a filter the bytes go out as they came and the record reads them after: each chunk on
+  // the next turn of the event loop, and the last one once the stream's end has gone out too, so the
+  // skill's last byte never waits for the record's parsing and masking.
+  const unread: Buffer[] = [];
+  let readScheduled = false;
+  const readForRecord = (): void => {
+    readScheduled = false;
+    for (const chunk of unread.splice(0)) for (const ev of parser.push(chunk)) ctx.journal.streamEvent(x, ev);
+  };
 
   return new Promise<void>((resolve) => {
     let done = false;
     const finish = (): void => {
       if (done) return;
       done = true;
+      readForRecord();
       ctx.metrics.streamsInFlight.dec();
       resolve();
     };
@@ -80,7 +90,11 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
         }
       } else {
         writeOut(x, upstreamRes, chunk);
-        for (const ev of parser.push(chunk)) ctx.journal.streamEvent(x, ev);
+        unread.push(chunk);
+        if (!readScheduled) {
+          readScheduled = true;
+          setImmediate(readForRecord);
+        }
       }
     });
     upstreamRes.on('end', () => {
