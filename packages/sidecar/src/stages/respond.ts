@@ -1,8 +1,9 @@
 // Stage 8 — stream back: send the upstream's answer to the skill as it arrives. SSE is written
 // chunk by chunk in the upstream's own framing (byte-identical when no response filter applies) and
-// parsed for the record once it has gone out; a response filter (masking) rewrites per event. Batch objects get
-// their results_url pointed back at the sidecar so the SDK never goes around it. Ends a stream with
-// a well-formed `event: error` when the upstream breaks, and aborts the upstream when the skill leaves.
+// parsed for the record once it has gone out; a response filter (masking) rewrites per event. Batch
+// objects get their results_url pointed back at the sidecar so the SDK never goes around it. Ends a
+// stream with a well-formed `event: error` when the upstream breaks, and aborts the upstream when
+// the skill leaves.
 import type { IncomingMessage } from 'node:http';
 import { GatewayError, SseParser, clientResponseHeaders, codes, errorBody, formatSse, isRecord } from '@skillgate/wire';
 import type { Exchange } from '../exchange.js';
@@ -62,9 +63,10 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
   x.sseOpen = true;
   const parser = new SseParser();
   ctx.metrics.streamsInFlight.inc();
-  // Without a filter the bytes go out as they came and the record reads them after: each chunk on
-  // the next turn of the event loop, and the last one once the stream's end has gone out too, so the
-  // skill's last byte never waits for the record's parsing and masking.
+  // Without a filter the bytes go out as they came and the record reads them after. Node holds a
+  // response's writes until the end of the current tick (it corks the socket), so the record reads
+  // each chunk on the next turn of the event loop, and the last one once the stream's end has gone
+  // out: no chunk waits for the record's parsing and masking.
   const unread: Buffer[] = [];
   let readScheduled = false;
   const readForRecord = (): void => {
