@@ -4,6 +4,7 @@
 //   sessions.jsonl               one line per session when it starts: id, identity, first time
 //   checkpoints.jsonl            signed checkpoints, in append order
 //   keys/<keyId>.pem             public keys of the writers
+//   conflicts.jsonl              events kept aside after a chain conflict (writer, time, event), outside every chain
 // It never rewrites or truncates a file: tampering is for `verify` to find, not for us to hide.
 import { mkdirSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, writeFile, type FileHandle } from 'node:fs/promises';
@@ -12,7 +13,7 @@ import type { SkillIdentity } from '@skillgate/api';
 import { headOf, type ChainHead } from './chain.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { SessionEvent } from './event.js';
-import { ChainConflictError, eventText, matchesFilter, parseJsonLines, type RecordEntry, type SessionFilter, type SessionStore, type SessionSummary } from './store.js';
+import { ChainConflictError, eventText, matchesFilter, parseJsonLines, type KeptAsideEvent, type RecordEntry, type SessionFilter, type SessionStore, type SessionSummary } from './store.js';
 
 const SESSION_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 const MAX_OPEN_FILES = 128;
@@ -200,6 +201,18 @@ export class FileSessionStore implements SessionStore {
 
   async checkpoints(): Promise<Checkpoint[]> {
     return parseJsonLines<Checkpoint>(await readText(join(this.dir, 'checkpoints.jsonl')));
+  }
+
+  keepAside(entries: ReadonlyArray<{ event: SessionEvent; json?: string }>, writer: string, keptAt: string): Promise<void> {
+    if (entries.length === 0) return Promise.resolve();
+    const lines = entries.map((e) => `{"writer":${JSON.stringify(writer)},"keptAt":${JSON.stringify(keptAt)},"event":${eventText(e)}}`);
+    const run = this.queue.then(() => this.writeDurably(join(this.dir, 'conflicts.jsonl'), lines));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async keptAside(): Promise<KeptAsideEvent[]> {
+    return parseJsonLines<KeptAsideEvent>(await readText(join(this.dir, 'conflicts.jsonl')));
   }
 
   async publicKeys(): Promise<Record<string, string>> {

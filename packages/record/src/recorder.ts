@@ -62,8 +62,9 @@ export interface RecorderStats {
   replayed: number;
   refused: number;
   /**
-   * Events the store could never take, kept in the spool directory's conflicts.jsonl: spooled events
-   * that fork a stored chain, and events nobody waited for (an answer already given) refused by one.
+   * Events the store could never take into a chain, kept aside (the spool directory's conflicts.jsonl,
+   * and the store's own kept-aside record): spooled events that fork a stored chain, and events
+   * nobody waited for (an answer already given) refused by one.
    */
   quarantined: number;
   pending: number;
@@ -434,21 +435,41 @@ export class SessionRecorder extends EventEmitter {
   /**
    * Events refused by a chain conflict that nobody waited for record what has already happened (an
    * answer the skill got, a stream's events, an egress attempt): refusing them would lose them, as
-   * a request refused is not. They go where spooled forks go (conflicts.jsonl, Spool.quarantine),
-   * outside the chain, and their appends resolve; without a spool they are refused after all.
+   * a request refused is not. They go where spooled forks go (the spool's conflicts.jsonl,
+   * Spool.quarantine) and to the store's own kept-aside record (storeAside), outside the chain, and
+   * their appends resolve once either holds them; kept nowhere, they are refused after all.
    */
   private async keepAside(kept: Pending[], sessionId: string): Promise<void> {
     if (kept.length === 0) return;
     const entries = kept.map((p) => p.entry);
+    const [file, store] = await Promise.all([
+      this.spool.enabled ? this.spool.quarantine(entries).catch((err: Error) => err) : new Error('the spool is disabled'),
+      this.storeAside(entries),
+    ]);
+    if (file instanceof Error && store instanceof Error) {
+      this.refuse(kept, recordUnavailable('the session record moved on under this sidecar, and the event could not be kept aside', new Error(`${file.message}; ${store.message}`)));
+      return;
+    }
+    this.counters.quarantined += kept.length;
+    this.log.warn({ sessionId, events: kept.length, ...(typeof file === 'string' ? { file } : {}), store: this.store.location, ...(store instanceof Error ? { notInStore: store.message } : {}) },
+      'session events already acted on could not join the stored chain (another writer holds its place): kept aside');
+    for (const p of kept) p.resolve();
+  }
+
+  /**
+   * Keep events aside in the store too (outside every chain, SessionStore.keepAside), where a
+   * responder finds them from anywhere (`skillgate sessions verify`) and they outlive the pod's
+   * spool volume. Resolves with the error instead of rejecting.
+   */
+  private async storeAside(entries: readonly RecordEntry[]): Promise<Error | undefined> {
+    if (!this.store.keepAside) return new Error(`${this.store.location} keeps no events aside`);
+    const events = entries.filter((e): e is Extract<RecordEntry, { type: 'event' }> => e.type === 'event');
+    if (events.length === 0) return undefined;
     try {
-      if (!this.spool.enabled) throw new Error('the spool is disabled');
-      const file = await this.spool.quarantine(entries);
-      this.counters.quarantined += kept.length;
-      this.log.warn({ sessionId, events: kept.length, file, store: this.store.location },
-        'session events already acted on could not join the stored chain (another writer holds its place): kept aside in the spool directory');
-      for (const p of kept) p.resolve();
+      await this.store.keepAside(events, this.writer, this.now().toISOString());
+      return undefined;
     } catch (err) {
-      this.refuse(kept, recordUnavailable('the session record moved on under this sidecar, and the event could not be kept aside', err));
+      return new Error(`${this.store.location}: ${(err as Error).message}`);
     }
   }
 
@@ -531,12 +552,13 @@ export class SessionRecorder extends EventEmitter {
 
   /**
    * Keep a fork's entries out of the store, and out of the way of the replay, without losing them:
-   * they go to the spool directory's conflicts.jsonl (Spool.quarantine). The session's next event
+   * they go to the spool directory's conflicts.jsonl (Spool.quarantine) and to the store's kept-aside
+   * record (storeAside, when it takes them). The session's next event
    * continues the stored chain (its head is read again). Said once per fork, where it starts (the
    * rest of it, in later segments, is counted).
    */
   private async setAside(fork: readonly RecordEntry[], started: boolean, segment: number): Promise<void> {
-    const file = await this.spool.quarantine(fork);
+    const [file, notInStore] = await Promise.all([this.spool.quarantine(fork), this.storeAside(fork)]);
     this.counters.quarantined += fork.length;
     const sessions = new Map<string, { first: number; last: number; events: number }>();
     for (const entry of fork) {
@@ -548,8 +570,8 @@ export class SessionRecorder extends EventEmitter {
       this.forgetHead(e.sessionId, e.hash);
     }
     if (started) for (const [sessionId, s] of sessions) {
-      this.log.warn({ sessionId, seqs: `${s.first}-${s.last}`, events: s.events, segment, file, store: this.store.location },
-        'spooled session events fork the stored chain (another writer recorded this session meanwhile): kept aside in the spool directory, not replayed');
+      this.log.warn({ sessionId, seqs: `${s.first}-${s.last}`, events: s.events, segment, file, store: this.store.location, ...(notInStore ? { notInStore: notInStore.message } : {}) },
+        'spooled session events fork the stored chain (another writer recorded this session meanwhile): kept aside, not replayed');
     }
   }
 

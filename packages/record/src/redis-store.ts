@@ -8,6 +8,8 @@
 //   {p}checkpoints:writers      HASH    writer -> "seq:tsMs" of its last stored checkpoint (no duplicates;
 //                                       verify checks each writer's checkpoints reach it)
 //   {p}keys                     HASH    keyId -> public key PEM
+//   {p}conflicts                STREAM  events kept aside after a chain conflict, fields s=<sessionId>
+//                                       w=<writer> t=<kept at> e=<event JSON> (outside every chain)
 // Why one stream per namespace: the namespace is Kubernetes' tenancy boundary (RBAC, quotas, Redis
 // ACL key patterns map onto it), it bounds the number of streams the recorder's consumer group has
 // to watch (skills come and go; namespaces are few), and retention is set per tenant. Reading one
@@ -24,7 +26,7 @@ import type { SkillIdentity } from '@skillgate/api';
 import type { ChainHead } from './chain.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { SessionEvent } from './event.js';
-import { ChainConflictError, eventText, matchesFilter, type RecordEntry, type SessionFilter, type SessionStore, type SessionSummary } from './store.js';
+import { ChainConflictError, eventText, matchesFilter, type KeptAsideEvent, type RecordEntry, type SessionFilter, type SessionStore, type SessionSummary } from './store.js';
 
 export interface RedisRetention {
   /** Approximate cap on entries per namespace stream (XADD MAXLEN ~). */
@@ -193,11 +195,18 @@ export class RedisSessionStore implements SessionStore {
   get checkpointsKey(): string { return `${this.prefix}checkpoints`; }
   get checkpointWritersKey(): string { return `${this.prefix}checkpoints:writers`; }
   get keysKey(): string { return `${this.prefix}keys`; }
+  get conflictsKey(): string { return `${this.prefix}conflicts`; }
+
+  /** The retention a stream append applies: MAXLEN ~ n, else MINID ~ (now - maxAge), else none ('' each). */
+  private trim(): { maxLen: string; minId: string } {
+    const maxLen = this.retention.maxLen ? String(this.retention.maxLen) : '';
+    const minId = !maxLen && this.retention.maxAgeMs ? `${Date.now() - this.retention.maxAgeMs}-0` : '';
+    return { maxLen, minId };
+  }
 
   async append(entries: readonly RecordEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    const maxLen = this.retention.maxLen ? String(this.retention.maxLen) : '';
-    const minId = !maxLen && this.retention.maxAgeMs ? `${Date.now() - this.retention.maxAgeMs}-0` : '';
+    const { maxLen, minId } = this.trim();
     const ttl = this.retention.maxAgeMs ? String(this.retention.maxAgeMs) : '';
     const calls: Array<[number, ...string[]]> = [];
     for (let i = 0; i < entries.length; i += CHUNK) {
@@ -297,6 +306,22 @@ export class RedisSessionStore implements SessionStore {
     return out;
   }
 
+  async keepAside(entries: ReadonlyArray<{ event: SessionEvent; json?: string }>, writer: string, keptAt: string): Promise<void> {
+    const { maxLen, minId } = this.trim();
+    const retention = maxLen ? ['MAXLEN', '~', maxLen] : minId ? ['MINID', '~', minId] : [];
+    // Written back to back on the connection, in order; resolves once Redis has them all.
+    await Promise.all(entries.map((e) => this.redis.command(['XADD', this.conflictsKey, ...retention, '*', 's', e.event.sessionId, 'w', writer, 't', keptAt, 'e', eventText(e)])));
+  }
+
+  async keptAside(): Promise<KeptAsideEvent[]> {
+    const out: KeptAsideEvent[] = [];
+    for await (const [, fields] of this.rangeAll(this.conflictsKey)) {
+      const kept = keptAsideEntry(fields);
+      if (kept) out.push(kept);
+    }
+    return out;
+  }
+
   async publicKeys(): Promise<Record<string, string>> {
     return this.hgetall(this.keysKey);
   }
@@ -329,12 +354,22 @@ export class RedisSessionStore implements SessionStore {
   }
 }
 
+/** The text in field `name` of a stream entry's flat field list. */
+function fieldText(fields: string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
+
+/** A kept-aside event from its entry's fields in the conflicts stream (undefined when it holds none). */
+export function keptAsideEntry(fields: string[]): KeptAsideEvent | undefined {
+  const event = parseField(fields, 'e');
+  if (!event || typeof event !== 'object') return undefined;
+  return { event: event as SessionEvent, writer: fieldText(fields, 'w') ?? '', keptAt: fieldText(fields, 't') ?? '' };
+}
+
 /** The JSON in field `name` of a stream entry's flat field list. */
 export function parseField(fields: string[], name: string): unknown {
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    if (fields[i] === name) {
-      try { return JSON.parse(fields[i + 1]!) as unknown; } catch { return undefined; }
-    }
-  }
-  return undefined;
+  const text = fieldText(fields, name);
+  if (text === undefined) return undefined;
+  try { return JSON.parse(text) as unknown; } catch { return undefined; }
 }

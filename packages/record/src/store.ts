@@ -40,6 +40,19 @@ export function entryLine(entry: RecordEntry): string {
   return entry.type === 'event' ? `{"type":"event","event":${eventText(entry)}}` : JSON.stringify(entry);
 }
 
+/**
+ * An event kept out of its session's chain by a chain conflict (another writer's chain holds its
+ * place) that records something already done (an answer the skill got, a stream's events, an egress
+ * attempt), as a store keeps it for responders: outside every chain, never replayed into one.
+ */
+export interface KeptAsideEvent {
+  event: SessionEvent;
+  /** The recorder that sealed it (its checkpoint writer id). */
+  writer: string;
+  /** When it was kept aside (ISO 8601). */
+  keptAt: string;
+}
+
 export interface SessionFilter {
   skill?: string;
   owner?: string;
@@ -78,6 +91,8 @@ export interface SessionReader {
   head?(sessionId: string): Promise<ChainHead | undefined>;
   /** A live store's own record of each checkpoint writer's last checkpoint (Redis), which verify checks against. */
   checkpointWriters?(): Promise<Map<string, { seq: number; tsMs?: number }>>;
+  /** Events kept aside after chain conflicts (see KeptAsideEvent), oldest first. */
+  keptAside?(): Promise<KeptAsideEvent[]>;
   close(): Promise<void>;
 }
 
@@ -92,6 +107,8 @@ export interface SessionStore extends SessionReader {
   /** The stored head of a session, or undefined when the store holds none of it. */
   head(sessionId: string): Promise<ChainHead | undefined>;
   publishKey(keyId: string, publicKeyPem: string): Promise<void>;
+  /** Keep events aside, outside their chains, for responders to read (keptAside); durable when it resolves. */
+  keepAside?(entries: ReadonlyArray<{ event: SessionEvent; json?: string }>, writer: string, keptAt: string): Promise<void>;
 }
 
 export function matchesFilter(identity: SkillIdentity, firstTs: string, lastTs: string, filter: SessionFilter = {}): boolean {

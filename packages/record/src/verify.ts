@@ -4,7 +4,7 @@
 import { verifySession, type ChainHead, type ChainProblem } from './chain.js';
 import { checkpointId, verifyCheckpoints, type Checkpoint } from './checkpoint.js';
 import type { SessionEvent } from './event.js';
-import type { SessionReader } from './store.js';
+import type { KeptAsideEvent, SessionReader } from './store.js';
 
 export interface SessionVerdict {
   sessionId: string;
@@ -19,6 +19,38 @@ export interface VerifyReport {
   checkpoints: { count: number; problem?: ChainProblem };
   /** The first problem found, checkpoints before sessions. */
   firstProblem?: ChainProblem;
+  /**
+   * Events a live store holds outside the verified sessions' chains, kept aside after chain
+   * conflicts (another writer's chain took their place), by session. Not a verification failure:
+   * the chains verify without them; they are evidence that two writers met in a session.
+   */
+  keptAside?: KeptAsideSummary[];
+}
+
+export interface KeptAsideSummary {
+  sessionId: string;
+  events: number;
+  /** The lowest and highest seq among them (the place in the chain they were sealed for). */
+  seqs: [number, number];
+  writers: string[];
+}
+
+/** Kept-aside events by session, in the order sessions first appear. */
+export function summariseKeptAside(kept: readonly KeptAsideEvent[], only?: ReadonlySet<string>): KeptAsideSummary[] {
+  const by = new Map<string, KeptAsideSummary>();
+  for (const k of kept) {
+    const e = k.event;
+    if (only && !only.has(e.sessionId)) continue;
+    const s = by.get(e.sessionId);
+    if (!s) {
+      by.set(e.sessionId, { sessionId: e.sessionId, events: 1, seqs: [e.seq, e.seq], writers: [k.writer] });
+      continue;
+    }
+    s.events++;
+    s.seqs = [Math.min(s.seqs[0], e.seq), Math.max(s.seqs[1], e.seq)];
+    if (!s.writers.includes(k.writer)) s.writers.push(k.writer);
+  }
+  return [...by.values()];
 }
 
 export interface EvidenceInput {
@@ -211,9 +243,11 @@ export async function verifyRecord(
     sessions.set(id, await reader.readSession(id));
     opts.onProgress?.(++done, ids.length);
   }
-  return verifyEvidence({
+  const report = verifyEvidence({
     sessions, checkpoints, publicKeys, only: ids,
     ...(storedHeads ? { storedHeads } : {}), ...(checkpointWriters ? { checkpointWriters } : {}),
     ...(judged ? { judged } : {}),
   });
+  const kept = reader.keptAside ? summariseKeptAside(await reader.keptAside(), opts.sessionIds ? new Set(opts.sessionIds) : undefined) : [];
+  return kept.length > 0 ? { ...report, keptAside: kept } : report;
 }

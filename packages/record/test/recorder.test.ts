@@ -122,12 +122,27 @@ describe('a chain conflict (another writer holds the place)', () => {
     expect((await store.readSession('ses_c')).map((e) => e.hash)).toEqual(stored.map((e) => e.hash)); // the stored chain untouched
     expect((await a.append(requestDraft('ses_c', 4))).seq).toBe(2); // continues the stored chain
     await a.close();
-    expect(await verifyRecord(store)).toMatchObject({ ok: true });
+    // The store keeps them aside too (beyond the pod's spool volume), and verify lists them.
+    expect(await store.keptAside()).toEqual([{ event: kept, writer: a.writer, keptAt: expect.any(String) }]);
+    expect(await verifyRecord(store)).toMatchObject({ ok: true, keptAside: [{ sessionId: 'ses_c', events: 1, seqs: [1, 1], writers: [a.writer] }] });
     await store.close();
   });
 
-  it('refuses them too when there is no spool to keep them in', async () => {
+  it('keeps them in the store alone when there is no spool', async () => {
     const { store, a } = await forkedUnder({});
+    const answer = a.append(requestDraft('ses_c', 2), { linger: true });
+    const next = a.append(requestDraft('ses_c', 3));
+    await expect(next).rejects.toThrow(/moved on/);
+    const kept = await answer;
+    expect((await store.keptAside()).map((k) => k.event)).toEqual([kept]);
+    expect(a.stats()).toMatchObject({ quarantined: 1, refused: 1 });
+    await a.close();
+    await store.close();
+  });
+
+  it('refuses them too when neither a spool nor the store can keep them', async () => {
+    const { store, a } = await forkedUnder({});
+    store.keepAside = () => Promise.reject(new Error('disk full'));
     const answer = a.append(requestDraft('ses_c', 2), { linger: true });
     const next = a.append(requestDraft('ses_c', 3));
     await expect(next).rejects.toThrow(/moved on/);
@@ -273,7 +288,9 @@ describe('SessionRecorder on Redis', () => {
     await store.ready(10_000); // the next command reconnects by itself; this only makes sure Redis is back
     expect((await a.append(requestDraft('ses_fork', 4))).seq).toBe(3);
     await a.close();
-    expect(await verifyRecord(direct)).toMatchObject({ ok: true });
+    // Redis keeps them aside too, where verify lists them from anywhere.
+    expect((await direct.keptAside()).map((k) => [k.event, k.writer])).toEqual(forked.map((e) => [e, a.writer]));
+    expect(await verifyRecord(direct)).toMatchObject({ ok: true, keptAside: [{ sessionId: 'ses_fork', events: 3, seqs: [1, 3], writers: [a.writer] }] });
     await direct.close();
     await store.close();
   });

@@ -118,6 +118,24 @@ describe.each([['the local file store', fileHarness], ['the Redis Streams store'
     expect(await h.store.readSession('ses_behind')).toEqual(events);
   });
 
+  it('keeps events aside outside their chain, as sealed, for verify to list without failing the chain', async () => {
+    const events = await writeSession(h.store, 'ses_aside', 2);
+    const rival = sealEventJson(requestDraft('ses_aside', 99), headOf(events[0]!)); // seq 1 of another writer
+    const after = sealEventJson(requestDraft('ses_aside', 100), headOf(rival.event));
+    await h.store.keepAside!([rival, { event: after.event }], 'pod-b/7', '2026-11-27T03:00:00.000Z');
+    expect(await h.store.keptAside!()).toEqual([
+      { event: rival.event, writer: 'pod-b/7', keptAt: '2026-11-27T03:00:00.000Z' },
+      { event: after.event, writer: 'pod-b/7', keptAt: '2026-11-27T03:00:00.000Z' },
+    ]);
+    expect(await h.store.readSession('ses_aside')).toEqual(events); // the chain untouched
+    const report = await verifyRecord(h.store);
+    expect(report.ok).toBe(true);
+    expect(report.keptAside).toEqual([{ sessionId: 'ses_aside', events: 2, seqs: [1, 2], writers: ['pod-b/7'] }]);
+    // Asked about another session only, verify does not list them.
+    await writeSession(h.store, 'ses_other', 1);
+    expect((await verifyRecord(h.store, { sessionIds: ['ses_other'] })).keptAside).toBeUndefined();
+  });
+
   it('keeps the text an event was sealed with, which reads back as the same event and verifies', async () => {
     let head: ChainHead | undefined;
     const sealed: SealedEvent[] = [];
