@@ -1,7 +1,8 @@
 // The durable archive the recorder moves session events into, behind one interface so an object
 // store can implement it later. The file implementation keeps append-only JSON lines, one file per
 // session per UTC day, fsync'd before a write resolves (the recorder acknowledges Redis only then),
-// plus the signed checkpoints and public keys, so an archive verifies on its own. It also serves
+// plus the signed checkpoints and public keys, so an archive verifies on its own, and the events
+// writers kept aside after chain conflicts (conflicts.jsonl, outside every chain). It also serves
 // the read side (SessionReader), so every forensics command can run on an archive.
 // It never rewrites or deletes a line: retention of the archive is an operator's decision.
 import { mkdirSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { open, readdir, readFile, writeFile, type FileHandle } from 'node:fs/pro
 import { join } from 'node:path';
 import {
   assertSessionId, parseJsonLines, readLastLine,
-  type Checkpoint, type SessionEvent, type SessionFilter, type SessionReader, type SessionSummary,
+  type Checkpoint, type KeptAsideEvent, type SessionEvent, type SessionFilter, type SessionReader, type SessionSummary,
 } from '@skillgate/record';
 import { ArchiveIndex } from './search-index.js';
 
@@ -17,6 +18,8 @@ export interface Archive extends SessionReader {
   /** Append events (each session's in seq order) durably. */
   appendEvents(events: readonly SessionEvent[]): Promise<void>;
   appendCheckpoints(checkpoints: readonly Checkpoint[]): Promise<void>;
+  /** Append events kept aside after chain conflicts (idempotent on read: keptAside drops repeats). */
+  appendKeptAside(kept: readonly KeptAsideEvent[]): Promise<void>;
   putKeys(keys: Record<string, string>): Promise<void>;
   /** The highest seq archived for a session, or undefined when none is. */
   lastSeq(sessionId: string): Promise<number | undefined>;
@@ -91,6 +94,13 @@ export class FileArchive implements Archive {
     await fh.datasync();
   }
 
+  async appendKeptAside(kept: readonly KeptAsideEvent[]): Promise<void> {
+    if (kept.length === 0) return;
+    const fh = await this.handle(join(this.dir, 'conflicts.jsonl'));
+    await fh.write(`${kept.map((k) => JSON.stringify(k)).join('\n')}\n`);
+    await fh.datasync();
+  }
+
   async putKeys(keys: Record<string, string>): Promise<void> {
     for (const [keyId, pem] of Object.entries(keys)) {
       if (/^[A-Za-z0-9_.-]+$/.test(keyId)) await writeFile(join(this.dir, 'keys', `${keyId}.pem`), pem);
@@ -128,6 +138,19 @@ export class FileArchive implements Archive {
 
   async checkpoints(): Promise<Checkpoint[]> {
     try { return parseJsonLines<Checkpoint>(await readFile(join(this.dir, 'checkpoints.jsonl'), 'utf8')); } catch { return []; }
+  }
+
+  /** Kept-aside events, oldest first; one archived twice (a reclaimed entry) is listed once. */
+  async keptAside(): Promise<KeptAsideEvent[]> {
+    let lines: KeptAsideEvent[];
+    try { lines = parseJsonLines<KeptAsideEvent>(await readFile(join(this.dir, 'conflicts.jsonl'), 'utf8')); } catch { return []; }
+    const seen = new Set<string>();
+    return lines.filter((k) => {
+      const key = `${k.writer}\0${k.event?.hash}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
   }
 
   async publicKeys(): Promise<Record<string, string>> {

@@ -1,12 +1,12 @@
-// The recorder worker: a member of a Redis consumer group on every namespace stream and on the
-// checkpoint stream. It reads new entries (XREADGROUP), writes them durably to the archive and
-// only then acknowledges them (XACK); entries a crashed consumer left unacknowledged are reclaimed
+// The recorder worker: a member of a Redis consumer group on every namespace stream, on the
+// checkpoint stream and on the stream of events writers kept aside after chain conflicts. It reads
+// new entries (XREADGROUP), writes them durably to the archive and only then acknowledges them (XACK); entries a crashed consumer left unacknowledged are reclaimed
 // after `claimIdleMs` (XAUTOCLAIM). Per session, events reach the archive in seq order: an event
 // whose predecessor is not archived yet (it sits with another consumer) is left unacknowledged
 // and retried, for at most `gapTimeoutMs`, after which it is archived anyway and verify will name
 // the gap. It never deletes stream entries: Redis retention (MAXLEN/MINID) does that.
 import { Redis } from 'ioredis';
-import { parseField, type Checkpoint, type SessionEvent } from '@skillgate/record';
+import { keptAsideEntry, parseField, type Checkpoint, type KeptAsideEvent, type SessionEvent } from '@skillgate/record';
 import type { Archive } from './archive.js';
 import type { RecorderMetrics } from './metrics.js';
 
@@ -64,10 +64,11 @@ export class RecorderWorker {
   }
 
   private get checkpointsKey(): string { return `${this.prefix}checkpoints`; }
+  private get conflictsKey(): string { return `${this.prefix}conflicts`; }
 
-  /** The streams to consume: every namespace stream the writers registered, plus checkpoints. */
+  /** The streams to consume: every namespace stream the writers registered, plus checkpoints and kept-aside events. */
   async streams(): Promise<string[]> {
-    const streams = [...(await this.redis.smembers(`${this.prefix}streams`)).sort(), this.checkpointsKey];
+    const streams = [...(await this.redis.smembers(`${this.prefix}streams`)).sort(), this.checkpointsKey, this.conflictsKey];
     for (const s of streams) {
       if (this.groupsMade.has(s)) continue;
       try {
@@ -115,6 +116,7 @@ export class RecorderWorker {
     const ack: string[] = [];
     const events: SessionEvent[] = [];
     const checkpoints: Checkpoint[] = [];
+    const keptAside: KeptAsideEvent[] = [];
     const next = new Map<string, number>();
     const held = new Set<string>();
     for (const [id, fields] of entries) {
@@ -122,6 +124,12 @@ export class RecorderWorker {
       if (stream === this.checkpointsKey) {
         const cp = parseField(fields, 'c') as Checkpoint | undefined;
         if (cp) checkpoints.push(cp);
+        ack.push(id);
+        continue;
+      }
+      if (stream === this.conflictsKey) {
+        const kept = keptAsideEntry(fields);
+        if (kept) keptAside.push(kept);
         ack.push(id);
         continue;
       }
@@ -148,6 +156,7 @@ export class RecorderWorker {
     }
     if (events.length > 0) await this.archive.appendEvents(events);
     if (checkpoints.length > 0) await this.archive.appendCheckpoints(checkpoints);
+    if (keptAside.length > 0) await this.archive.appendKeptAside(keptAside);
     // Acknowledge only after the archive write resolved (fsync'd): a crash before this line leaves
     // the entries pending, to be reclaimed and (idempotently) archived again.
     if (ack.length > 0) await this.redis.xack(stream, this.group, ...ack);

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { RecordSigner, RedisSessionStore, SessionRecorder, verifyRecord, type EventDraft, type SessionEvent } from '@skillgate/record';
+import { RecordSigner, RedisSessionStore, SessionRecorder, headOf, sealEventJson, verifyRecord, type EventDraft, type SessionEvent } from '@skillgate/record';
 import { FileArchive } from '../src/archive.js';
 import { RecorderMetrics } from '../src/metrics.js';
 import { RecorderWorker } from '../src/worker.js';
@@ -68,6 +68,24 @@ describe('the recorder worker', () => {
     // A second worker round archives nothing twice.
     await drain(worker);
     expect(await archive.readSession('ses_a')).toHaveLength(40);
+    await archive.close();
+    await conn.quit();
+  });
+
+  it('archives the events writers kept aside after chain conflicts, once, where verify lists them', async () => {
+    const [first] = await record(1, ['ses_k']);
+    const rival = sealEventJson(draft('ses_k', 99), headOf(first!)); // seq 1 of another writer
+    const store = new RedisSessionStore({ redis: REDIS_URL, prefix });
+    await store.keepAside([rival], 'pod-2/9/x', '2026-11-27T03:00:00.000Z');
+    await store.close();
+    const archive = await FileArchive.open(dir);
+    const conn = new Redis(REDIS_URL);
+    const worker = new RecorderWorker({ redis: conn, prefix, consumer: 'c1', archive });
+    await drain(worker);
+    await drain(worker);
+    expect(await archive.keptAside()).toEqual([{ event: rival.event, writer: 'pod-2/9/x', keptAt: '2026-11-27T03:00:00.000Z' }]);
+    expect(((await redis.call('XPENDING', `${prefix}conflicts`, 'skillgate-recorder')) as [number])[0]).toBe(0);
+    expect(await verifyRecord(archive)).toMatchObject({ ok: true, keptAside: [{ sessionId: 'ses_k', events: 1, seqs: [1, 1], writers: ['pod-2/9/x'] }] });
     await archive.close();
     await conn.quit();
   });
