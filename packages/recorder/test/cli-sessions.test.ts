@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import {
-  FileSessionStore, RecordSigner, RedisSessionStore, SessionRecorder, StreamBatcher, fingerprintOf, requestData,
+  FileSessionStore, RecordSigner, RedisSessionStore, SessionRecorder, StreamBatcher, fingerprintOf, headOf, requestData, sealEventJson,
   type EventDraft, type SessionStore,
 } from '@skillgate/record';
 
@@ -197,6 +197,22 @@ describe('skillgate sessions verify on a tampered local store', () => {
     const res = await cli(['sessions', 'verify', SID, '--dir', dir]);
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/verification failed: altered: event seq 1 of session ses_cli_conversation/);
+  });
+
+  it('lists events kept aside after a chain conflict without failing the chain', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'sg-cli-k-')), 'records');
+    const store = new FileSessionStore(dir);
+    await recordConversation(store);
+    const events = await store.readSession(SID);
+    // Another writer's answer, sealed for the place the stored chain's seq 2 holds.
+    const rival = sealEventJson({ sessionId: SID, identity, kind: 'response', requestId: 'req_1', data: { status: 200, headers: {}, stream: false, bodyBytes: 0 } }, headOf(events[1]!));
+    await store.keepAside([rival], 'pod-2/41/x', '2026-03-01T10:05:00.000Z');
+    await store.close();
+    const res = await cli(['sessions', 'verify', SID, '--dir', dir]);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain(`${SID}: 1 event(s) kept aside outside the chain (sealed for seq 2 by pod-2/41/x): another writer's chain took their place`);
+    const json = JSON.parse((await cli(['sessions', 'verify', SID, '--dir', dir, '--output', 'json'])).stdout);
+    expect(json).toMatchObject({ ok: true, keptAside: [{ sessionId: SID, events: 1, seqs: [2, 2], writers: ['pod-2/41/x'] }] });
   });
 
   it('says what to do when no record exists', async () => {

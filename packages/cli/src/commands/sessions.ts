@@ -188,6 +188,8 @@ export function verdictLines(report: VerifyReport, anchor: ControllerTrust | und
     report.checkpoints.problem ? `checkpoints: FAILED ${describeProblem(report.checkpoints.problem)}` : `checkpoints: ok (${report.checkpoints.count})`,
     ...(anchor ? describeEndorsed(anchor.endorsed) : []),
     ...report.sessions.map((x) => `${x.sessionId}: ${x.ok ? `ok (${x.events} events)` : `FAILED ${describeProblem(x.problem!)}`}`),
+    ...(report.keptAside ?? []).map((k) =>
+      `${k.sessionId}: ${k.events} event(s) kept aside outside the chain (sealed for seq ${k.seqs[0] === k.seqs[1] ? k.seqs[0] : `${k.seqs[0]}-${k.seqs[1]}`} by ${k.writers.join(', ')}): another writer's chain took their place`),
   ];
 }
 
@@ -200,7 +202,9 @@ export const sessionsVerifyCommand: Command = {
   name: ['sessions', 'verify'],
   summary: 'Recompute hash chains and checkpoint signatures; name the first altered, missing or reordered event',
   usage: 'sessions verify [SESSION_ID... | --all] [--trust-jwks kube:NS/NAME|FILE|URL]... [--public-key FILE]... [--output json]',
-  help: `Exit 0 when every chain and checkpoint verifies, 1 otherwise.
+  help: `Exit 0 when every chain and checkpoint verifies, 1 otherwise. Also lists the events the store
+keeps aside, outside their session's chain, after a chain conflict (two writers met in a session:
+an answer already given that another writer's chain took the place of); they do not fail it.
 ${trustHelp}\n\n${storeHelp}`,
   options: { ...storeOptions, ...outputOption, ...trustOptions, all: { type: 'boolean' } },
   async run({ values, positionals }) {
