@@ -107,7 +107,7 @@ export class SidecarMetrics {
     });
     new Counter({
       name: 'skillgate_sidecar_record_spool_quarantined_total',
-      help: 'Session events the record store can never take, because another writer recorded the same session (a fork of its chain): spooled events, and events of exchanges already answered; kept in conflicts.jsonl in the spool directory instead. Alert on any.',
+      help: 'Session events the record store can never take, because another writer recorded the same session (a fork of its chain): spooled events, and events of exchanges already answered; kept aside instead, outside the chain: in conflicts.jsonl in the spool directory and in the record store, where `skillgate sessions verify` lists them. Alert on any.',
       registers,
       collect() { this.reset(); this.inc(stats().quarantined); },
     });
