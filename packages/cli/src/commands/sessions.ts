@@ -205,6 +205,7 @@ export const sessionsVerifyCommand: Command = {
   help: `Exit 0 when every chain and checkpoint verifies, 1 otherwise. Also lists the events the store
 keeps aside, outside their session's chain, after a chain conflict (two writers met in a session:
 an answer already given that another writer's chain took the place of); they do not fail it.
+
 ${trustHelp}\n\n${storeHelp}`,
   options: { ...storeOptions, ...outputOption, ...trustOptions, all: { type: 'boolean' } },
   async run({ values, positionals }) {
