@@ -553,9 +553,9 @@ export class SessionRecorder extends EventEmitter {
   /**
    * Keep a fork's entries out of the store, and out of the way of the replay, without losing them:
    * they go to the spool directory's conflicts.jsonl (Spool.quarantine) and to the store's kept-aside
-   * record (storeAside, when it takes them). The session's next event
-   * continues the stored chain (its head is read again). Said once per fork, where it starts (the
-   * rest of it, in later segments, is counted).
+   * record (storeAside, when it takes them). The session's next event continues the stored chain
+   * (its head is read again). Said once per fork, where it starts (the rest of it, in later
+   * segments, is counted).
    */
   private async setAside(fork: readonly RecordEntry[], started: boolean, segment: number): Promise<void> {
     const [file, notInStore] = await Promise.all([this.spool.quarantine(fork), this.storeAside(fork)]);

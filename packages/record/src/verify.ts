@@ -20,7 +20,7 @@ export interface VerifyReport {
   /** The first problem found, checkpoints before sessions. */
   firstProblem?: ChainProblem;
   /**
-   * Events a live store holds outside the verified sessions' chains, kept aside after chain
+   * Events a store or archive holds outside the verified sessions' chains, kept aside after chain
    * conflicts (another writer's chain took their place), by session. Not a verification failure:
    * the chains verify without them; they are evidence that two writers met in a session.
    */
@@ -40,6 +40,7 @@ export function summariseKeptAside(kept: readonly KeptAsideEvent[], only?: Reado
   const by = new Map<string, KeptAsideSummary>();
   for (const k of kept) {
     const e = k.event;
+    if (!e || typeof e.sessionId !== 'string' || typeof e.seq !== 'number') continue; // not an event: nothing to list
     if (only && !only.has(e.sessionId)) continue;
     const s = by.get(e.sessionId);
     if (!s) {

@@ -1,10 +1,11 @@
 // The recorder worker: a member of a Redis consumer group on every namespace stream, on the
 // checkpoint stream and on the stream of events writers kept aside after chain conflicts. It reads
-// new entries (XREADGROUP), writes them durably to the archive and only then acknowledges them (XACK); entries a crashed consumer left unacknowledged are reclaimed
-// after `claimIdleMs` (XAUTOCLAIM). Per session, events reach the archive in seq order: an event
-// whose predecessor is not archived yet (it sits with another consumer) is left unacknowledged
-// and retried, for at most `gapTimeoutMs`, after which it is archived anyway and verify will name
-// the gap. It never deletes stream entries: Redis retention (MAXLEN/MINID) does that.
+// new entries (XREADGROUP), writes them durably to the archive and only then acknowledges them
+// (XACK); entries a crashed consumer left unacknowledged are reclaimed after `claimIdleMs`
+// (XAUTOCLAIM). Per session, events reach the archive in seq order: an event whose predecessor is
+// not archived yet (it sits with another consumer) is left unacknowledged and retried, for at most
+// `gapTimeoutMs`, after which it is archived anyway and verify will name the gap. It never deletes
+// stream entries: Redis retention (MAXLEN/MINID) does that.
 import { Redis } from 'ioredis';
 import { keptAsideEntry, parseField, type Checkpoint, type KeptAsideEvent, type SessionEvent } from '@skillgate/record';
 import type { Archive } from './archive.js';
