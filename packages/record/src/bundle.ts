@@ -1,13 +1,16 @@
 // Evidence bundles: everything a third party needs to check a set of sessions offline, in ONE JSON
 // file (readable with jq, no archive tooling, verified in one read): the events of each session in
-// stored order, the checkpoints, the public keys, and a manifest of digests signed by the exporter.
+// stored order, the checkpoints, the public keys, the events the store kept aside outside those
+// sessions' chains after chain conflicts (when there are any), and a manifest of digests signed by
+// the exporter.
 // Verification recomputes every digest, the manifest signature, the checkpoint signatures and each
 // chain. With trusted keys given, only checkpoints and manifests signed by those keys count.
 import { canonicalJson } from './canonical.js';
 import { keyIdOf, verifySignature, type Checkpoint, type RecordSigner } from './checkpoint.js';
 import { sha256Hex, type SessionEvent } from './event.js';
-import { verifyEvidence, type KeyJudgement, type VerifyReport } from './verify.js';
+import { summariseKeptAside, verifyEvidence, type KeyJudgement, type VerifyReport } from './verify.js';
 import type { ChainProblem } from './chain.js';
+import type { KeptAsideEvent } from './store.js';
 
 export const BUNDLE_FORMAT = 'skillgate-evidence/1';
 
@@ -17,6 +20,8 @@ export interface BundleManifest {
   source: string;
   sessions: Array<{ sessionId: string; events: number; head: string; sha256: string }>;
   checkpoints: { count: number; sha256: string };
+  /** Present only when the bundle carries kept-aside events (a bundle without any reads as before). */
+  keptAside?: { count: number; sha256: string };
   publicKeys: Record<string, string>; // keyId -> sha256 of the PEM
   exporterKeyId: string;
   /** True when the exporter signed with a key made for this export only (no long-lived key given). */
@@ -32,18 +37,23 @@ export interface EvidenceBundle {
   publicKeys: Record<string, string>;
   sessions: Record<string, SessionEvent[]>;
   checkpoints: Checkpoint[];
+  /** Events of these sessions kept aside outside their chains (see KeptAsideEvent), when any. */
+  keptAside?: KeptAsideEvent[];
 }
 
 export function buildBundle(input: {
   source: string;
   sessions: Map<string, SessionEvent[]>;
   checkpoints: Checkpoint[];
+  /** Kept-aside events of the exported sessions (others are left out). */
+  keptAside?: readonly KeptAsideEvent[];
   publicKeys: Record<string, string>;
   exporter: RecordSigner;
   exporterKeyEphemeral: boolean;
   now?: Date;
 }): EvidenceBundle {
   const publicKeys = { ...input.publicKeys, [input.exporter.keyId]: input.exporter.publicKeyPem };
+  const keptAside = (input.keptAside ?? []).filter((k) => input.sessions.has(k.event?.sessionId));
   const manifest: BundleManifest = {
     format: BUNDLE_FORMAT,
     createdAt: (input.now ?? new Date()).toISOString(),
@@ -52,6 +62,7 @@ export function buildBundle(input: {
       sessionId, events: events.length, head: events.at(-1)?.hash ?? '', sha256: sha256Hex(canonicalJson(events)),
     })),
     checkpoints: { count: input.checkpoints.length, sha256: sha256Hex(canonicalJson(input.checkpoints)) },
+    ...(keptAside.length > 0 ? { keptAside: { count: keptAside.length, sha256: sha256Hex(canonicalJson(keptAside)) } } : {}),
     publicKeys: Object.fromEntries(Object.entries(publicKeys).map(([k, pem]) => [k, sha256Hex(pem)])),
     exporterKeyId: input.exporter.keyId,
     exporterKeyEphemeral: input.exporterKeyEphemeral,
@@ -60,6 +71,7 @@ export function buildBundle(input: {
   return {
     format: BUNDLE_FORMAT, manifest, manifestHash, signature: input.exporter.sign(manifestHash),
     publicKeys, sessions: Object.fromEntries(input.sessions), checkpoints: input.checkpoints,
+    ...(keptAside.length > 0 ? { keptAside } : {}),
   };
 }
 
@@ -110,5 +122,10 @@ export function verifyBundle(bundle: EvidenceBundle, trustedKeys?: Record<string
   const report = verifyEvidence({ sessions, checkpoints: bundle.checkpoints, publicKeys: usable, only: m.sessions.map((s) => s.sessionId), ...trust });
   const digestMismatch = m.sessions.find((s) => sha256Hex(canonicalJson(bundle.sessions[s.sessionId])) !== s.sha256);
   if (digestMismatch && report.ok) return fail(`session ${digestMismatch.sessionId} differs from the signed manifest`);
-  return report;
+  // Kept-aside events are signed for like the rest: none added, dropped or changed since export.
+  const kept = bundle.keptAside ?? [];
+  if (!m.keptAside && kept.length > 0) return fail('the bundle carries kept-aside events the signed manifest does not list');
+  if (m.keptAside && sha256Hex(canonicalJson(kept)) !== m.keptAside.sha256) return fail('the kept-aside events were altered: their digest does not match the manifest');
+  const summary = summariseKeptAside(kept);
+  return summary.length > 0 ? { ...report, keptAside: summary } : report;
 }

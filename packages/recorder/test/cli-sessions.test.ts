@@ -213,6 +213,14 @@ describe('skillgate sessions verify on a tampered local store', () => {
     expect(res.stdout).toContain(`${SID}: 1 event(s) kept aside outside the chain (sealed for seq 2 by pod-2/41/x): another writer's chain took their place`);
     const json = JSON.parse((await cli(['sessions', 'verify', SID, '--dir', dir, '--output', 'json'])).stdout);
     expect(json).toMatchObject({ ok: true, keptAside: [{ sessionId: SID, events: 1, seqs: [2, 2], writers: ['pod-2/41/x'] }] });
+    // They travel in the session's evidence bundle, signed for, and its offline check lists them.
+    const out = join(dir, '..', 'evidence.json');
+    const exported = await cli(['sessions', 'export', SID, '--dir', dir, '--out', out]);
+    expect(exported.code).toBe(0);
+    expect(exported.stderr).toMatch(/1 event\(s\) kept aside outside their chains/);
+    const offline = await cli(['verify', out]);
+    expect(offline.code).toBe(0);
+    expect(offline.stdout).toContain(`${SID}: 1 event(s) kept aside outside the chain (sealed for seq 2 by pod-2/41/x)`);
   });
 
   it('says what to do when no record exists', async () => {

@@ -232,8 +232,9 @@ export const sessionsExportCommand: Command = {
   summary: 'Export an evidence bundle (events, chain, checkpoints, public keys, signed manifest)',
   usage: 'sessions export SESSION_ID... | --all [filters] --out FILE [--signing-key FILE] [--output json]',
   help: `Writes one JSON file that 'skillgate verify FILE' checks offline. The manifest (digests of every
-session and of the checkpoints) is signed with --signing-key (PKCS#8 Ed25519 PEM), else
-SKILLGATE_RECORD_SIGNING_KEY_FILE, else the local store's key, else a key made for this export.
+session, of the checkpoints and of the events the store kept aside outside those sessions' chains)
+is signed with --signing-key (PKCS#8 Ed25519 PEM), else SKILLGATE_RECORD_SIGNING_KEY_FILE, else the
+local store's key, else a key made for this export.
 Filters with --all: --skill --owner --namespace --since --until.\n\n${storeHelp}`,
   options: { ...storeOptions, ...filterOptions, ...outputOption, all: { type: 'boolean' }, out: { type: 'string' }, 'signing-key': { type: 'string' } },
   async run({ values, positionals }) {
@@ -255,11 +256,13 @@ Filters with --all: --skill --owner --namespace --since --until.\n\n${storeHelp}
       const { signer, ephemeral } = loadExporter(keyFile, local);
       // Only the checkpoints that commit an exported session travel with it.
       const checkpoints = (await store.checkpoints()).filter((cp) => cp.heads.some((h) => sessions.has(h.sessionId)));
-      return buildBundle({ source: store.location, sessions, checkpoints: withWriterChains(checkpoints, await store.checkpoints()), publicKeys: await store.publicKeys(), exporter: signer, exporterKeyEphemeral: ephemeral });
+      const keptAside = store.keptAside ? await store.keptAside() : [];
+      return buildBundle({ source: store.location, sessions, checkpoints: withWriterChains(checkpoints, await store.checkpoints()), keptAside, publicKeys: await store.publicKeys(), exporter: signer, exporterKeyEphemeral: ephemeral });
     });
     writeFileSync(out, `${JSON.stringify(bundle)}\n`);
     const events = bundle.manifest.sessions.reduce((n, s) => n + s.events, 0);
-    bar.done(`wrote ${out}: ${bundle.manifest.sessions.length} session(s), ${events} event(s), ${bundle.checkpoints.length} checkpoint(s)`);
+    const aside = bundle.keptAside?.length ? `, ${bundle.keptAside.length} event(s) kept aside outside their chains` : '';
+    bar.done(`wrote ${out}: ${bundle.manifest.sessions.length} session(s), ${events} event(s), ${bundle.checkpoints.length} checkpoint(s)${aside}`);
     printData(values, { out, manifest: bundle.manifest, manifestHash: bundle.manifestHash }, () => `${out}  manifest sha256 ${bundle.manifestHash}  signed by ${bundle.manifest.exporterKeyId}${bundle.manifest.exporterKeyEphemeral ? ' (ephemeral key)' : ''}`);
     return 0;
   },

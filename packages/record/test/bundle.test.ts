@@ -1,0 +1,61 @@
+// Evidence bundles and the events kept aside outside a session's chain: they travel with the
+// sessions they belong to, signed for in the manifest, so a bundle's reader sees them and cannot be
+// handed a bundle with some added, dropped or changed. Pure: no store, no sockets.
+import { buildBundle, verifyBundle, type EvidenceBundle } from '../src/bundle.js';
+import { headOf, sealEvent } from '../src/chain.js';
+import { RecordSigner } from '../src/checkpoint.js';
+import type { SessionEvent } from '../src/event.js';
+import type { KeptAsideEvent } from '../src/store.js';
+import { requestDraft } from './support.js';
+
+function chain(sessionId: string, n: number): SessionEvent[] {
+  const out: SessionEvent[] = [];
+  for (let i = 0; i < n; i++) out.push(sealEvent(requestDraft(sessionId, i), out.length ? headOf(out.at(-1)!) : undefined));
+  return out;
+}
+
+const exported = chain('ses_b1', 3);
+const other = chain('ses_b2', 2);
+// Another writer's events, sealed for seq 1 of each session.
+const aside: KeptAsideEvent[] = [
+  { event: sealEvent(requestDraft('ses_b1', 90), headOf(exported[0]!)), writer: 'pod-2/1/a', keptAt: '2026-11-27T03:00:00.000Z' },
+  { event: sealEvent(requestDraft('ses_b2', 91), headOf(other[0]!)), writer: 'pod-2/1/a', keptAt: '2026-11-27T03:00:01.000Z' },
+];
+const exporter = RecordSigner.generate();
+
+function bundleOf(keptAside?: KeptAsideEvent[]): EvidenceBundle {
+  return buildBundle({ source: 'test', sessions: new Map([['ses_b1', exported]]), checkpoints: [], publicKeys: {}, exporter, exporterKeyEphemeral: true, ...(keptAside ? { keptAside } : {}) });
+}
+
+const copy = (b: EvidenceBundle): EvidenceBundle => JSON.parse(JSON.stringify(b)) as EvidenceBundle;
+
+test('a bundle without kept-aside events has no trace of them, and verifies as before', () => {
+  const b = bundleOf([]);
+  expect('keptAside' in b.manifest).toBe(false);
+  expect('keptAside' in b).toBe(false);
+  const verdict = verifyBundle(copy(b));
+  expect(verdict.ok).toBe(true);
+  expect(verdict.keptAside).toBeUndefined();
+});
+
+test('carries the exported sessions\' kept-aside events (not other sessions\'), signed for, and lists them', () => {
+  const b = bundleOf(aside);
+  expect(b.keptAside).toEqual([aside[0]]);
+  expect(b.manifest.keptAside).toMatchObject({ count: 1 });
+  const verdict = verifyBundle(copy(b));
+  expect(verdict).toMatchObject({ ok: true, keptAside: [{ sessionId: 'ses_b1', events: 1, seqs: [1, 1], writers: ['pod-2/1/a'] }] });
+});
+
+test('fails a bundle whose kept-aside events were changed, dropped or slipped in after signing', () => {
+  const changed = copy(bundleOf(aside));
+  changed.keptAside![0]!.writer = 'someone-else';
+  expect(verifyBundle(changed)).toMatchObject({ ok: false, manifestProblem: expect.stringMatching(/kept-aside events were altered/) });
+
+  const dropped = copy(bundleOf(aside));
+  delete dropped.keptAside;
+  expect(verifyBundle(dropped)).toMatchObject({ ok: false, manifestProblem: expect.stringMatching(/kept-aside events were altered/) });
+
+  const slipped = copy(bundleOf([]));
+  slipped.keptAside = [aside[0]!];
+  expect(verifyBundle(slipped)).toMatchObject({ ok: false, manifestProblem: expect.stringMatching(/does not list/) });
+});
