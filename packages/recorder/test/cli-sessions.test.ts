@@ -213,6 +213,10 @@ describe('skillgate sessions verify on a tampered local store', () => {
     expect(res.stdout).toContain(`${SID}: 1 event(s) kept aside outside the chain (sealed for seq 2 by pod-2/41/x): another writer's chain took their place`);
     const json = JSON.parse((await cli(['sessions', 'verify', SID, '--dir', dir, '--output', 'json'])).stdout);
     expect(json).toMatchObject({ ok: true, keptAside: [{ sessionId: SID, events: 1, seqs: [2, 2], writers: ['pod-2/41/x'] }] });
+    // The timeline shows them after the chain's events, marked.
+    const shown = await cli(['sessions', 'show', SID, '--dir', dir]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/kept aside outside the chain \(another writer's chain took their place\):\n.*#2 +response .*\[by pod-2\/41\/x, kept 2026-03-01T10:05:00.000Z\]$/m);
     // They travel in the session's evidence bundle, signed for, and its offline check lists them.
     const out = join(dir, '..', 'evidence.json');
     const exported = await cli(['sessions', 'export', SID, '--dir', dir, '--out', out]);

@@ -74,16 +74,23 @@ export const sessionsShowCommand: Command = {
   name: ['sessions', 'show'],
   summary: 'Show a session as a timeline of its events',
   usage: 'sessions show SESSION_ID [--output json]',
-  help: storeHelp,
+  help: `Events the store kept aside outside the session's chain after a chain conflict follow the
+timeline, marked as such (--output json prints the chain's events; 'sessions verify --output json'
+summarises the kept-aside ones).\n\n${storeHelp}`,
   options: { ...storeOptions, ...outputOption },
   async run({ values, positionals }) {
     const id = sessionArg(positionals, this.usage);
-    const events = await withStore(values, (store) => readExisting(store, id));
+    const { events, aside } = await withStore(values, async (store) => ({
+      events: await readExisting(store, id),
+      aside: store.keptAside ? (await store.keptAside()).filter((k) => k.event?.sessionId === id) : [],
+    }));
     const t0 = Date.parse(events[0]!.ts);
     const first = events[0]!.identity;
+    const line = (e: SessionEvent) => `+${((Date.parse(e.ts) - t0) / 1000).toFixed(3).padStart(9)}s  #${String(e.seq).padEnd(4)} ${e.kind.padEnd(13)} ${(e.requestId ?? '').padEnd(28)} ${describeEvent(e)}`;
     printData(values, events, () => [
       `session ${id}  skill ${first.skill}  owner ${first.owner}  namespace ${first.namespace}  pod ${first.pod}  started ${events[0]!.ts}`,
-      ...events.map((e) => `+${((Date.parse(e.ts) - t0) / 1000).toFixed(3).padStart(9)}s  #${String(e.seq).padEnd(4)} ${e.kind.padEnd(13)} ${(e.requestId ?? '').padEnd(28)} ${describeEvent(e)}`),
+      ...events.map(line),
+      ...(aside.length ? [`kept aside outside the chain (another writer's chain took their place):`, ...aside.map((k) => `${line(k.event)}  [by ${k.writer}, kept ${k.keptAt}]`)] : []),
     ].join('\n'));
     return 0;
   },
