@@ -1,9 +1,9 @@
 // Stage 8 — stream back: send the upstream's answer to the skill as it arrives. SSE is written
 // chunk by chunk in the upstream's own framing (byte-identical when no response filter applies) and
-// parsed for the record once it has gone out; a response filter (masking) rewrites per event. Batch
-// objects get their results_url pointed back at the sidecar so the SDK never goes around it. Ends a
-// stream with a well-formed `event: error` when the upstream breaks, and aborts the upstream when
-// the skill leaves.
+// recorded once it has gone out (the head, then each chunk); a response filter (masking) rewrites
+// per event. Batch objects get their results_url pointed back at the sidecar so the SDK never goes
+// around it. Ends a stream with a well-formed `event: error` when the upstream breaks, and aborts
+// the upstream when the skill leaves.
 import type { IncomingMessage } from 'node:http';
 import { GatewayError, SseParser, clientResponseHeaders, codes, errorBody, formatSse, isRecord } from '@skillgate/wire';
 import type { Exchange } from '../exchange.js';
@@ -14,8 +14,8 @@ export async function respond(x: Exchange, ctx: SidecarContext, upstreamRes: Inc
   x.upstreamStatus = upstreamRes.statusCode ?? 502;
   const contentType = String(upstreamRes.headers['content-type'] ?? '');
   const isSse = contentType.startsWith('text/event-stream');
-  ctx.journal.responseHead(x, upstreamRes.headers, isSse);
   if (isSse) return streamBack(x, ctx, upstreamRes, verdict);
+  ctx.journal.responseHead(x, upstreamRes.headers, false);
   if (x.res.headersSent) return errorIntoOpenStream(x, upstreamRes);
   // Batch objects first, in every masking mode: they carry no message content to mask, and a
   // results_url left on the upstream would send the SDK (and its credential) around the sidecar.
@@ -51,6 +51,19 @@ function writeOut(x: Exchange, upstreamRes: IncomingMessage, chunk: Buffer): voi
 
 function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessage, verdict: Verdict): Promise<void> {
   const filter = verdict.responseFilter;
+  // The record's response event for a stream is sealed once the head has gone out (below), before
+  // any of the stream's events: the skill's first bytes do not wait for it.
+  let headRecorded = false;
+  const recordHead = (): void => {
+    if (headRecorded) return;
+    headRecorded = true;
+    try {
+      ctx.journal.responseHead(x, upstreamRes.headers, true);
+    } catch (err) {
+      // Off the request's own path (a later turn of the event loop): said, not thrown.
+      ctx.log.error({ requestId: x.id, err: (err as Error).message }, 'the stream\'s response event could not be recorded');
+    }
+  };
   if (!x.res.headersSent) {
     writeHead(x, ctx, upstreamRes, filter !== undefined);
     // The head goes out with the first event when that is already here (one write instead of two);
@@ -60,6 +73,7 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
       if (x.bytesOut === 0 && !x.res.writableEnded && !x.res.destroyed) x.res.flushHeaders();
     });
   } else observeAddedLatency(x, ctx);
+  setImmediate(recordHead);
   x.sseOpen = true;
   const parser = new SseParser();
   ctx.metrics.streamsInFlight.inc();
@@ -70,8 +84,13 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
   const unread: Buffer[] = [];
   let readScheduled = false;
   const readForRecord = (): void => {
+    recordHead();
     readScheduled = false;
-    for (const chunk of unread.splice(0)) for (const ev of parser.push(chunk)) ctx.journal.streamEvent(x, ev);
+    try {
+      for (const chunk of unread.splice(0)) for (const ev of parser.push(chunk)) ctx.journal.streamEvent(x, ev);
+    } catch (err) {
+      ctx.log.error({ requestId: x.id, err: (err as Error).message }, 'stream events could not be recorded');
+    }
   };
 
   return new Promise<void>((resolve) => {
@@ -86,6 +105,7 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
     upstreamRes.on('data', (chunk: Buffer) => {
       if (x.res.writableEnded) return;
       if (filter) {
+        recordHead();
         for (const ev of parser.push(chunk)) {
           ctx.journal.streamEvent(x, ev);
           for (const out of filter.event(ev)) writeOut(x, upstreamRes, out);
