@@ -163,6 +163,7 @@ export class RecorderWorker {
     if (ack.length > 0) await this.redis.xack(stream, this.group, ...ack);
     this.metrics?.archived.inc(events.length);
     this.metrics?.checkpoints.inc(checkpoints.length);
+    this.metrics?.keptAside.inc(keptAside.length);
     return entries.length;
   }
 

@@ -80,9 +80,11 @@ describe('the recorder worker', () => {
     await store.close();
     const archive = await FileArchive.open(dir);
     const conn = new Redis(REDIS_URL);
-    const worker = new RecorderWorker({ redis: conn, prefix, consumer: 'c1', archive });
+    const metrics = new RecorderMetrics();
+    const worker = new RecorderWorker({ redis: conn, prefix, consumer: 'c1', archive, metrics });
     await drain(worker);
     await drain(worker);
+    expect(await metrics.registry.getSingleMetricAsString('skillgate_recorder_kept_aside_archived_total')).toMatch(/ 1$/m);
     expect(await archive.keptAside()).toEqual([{ event: rival.event, writer: 'pod-2/9/x', keptAt: '2026-11-27T03:00:00.000Z' }]);
     expect(((await redis.call('XPENDING', `${prefix}conflicts`, 'skillgate-recorder')) as [number])[0]).toBe(0);
     expect(await verifyRecord(archive)).toMatchObject({ ok: true, keptAside: [{ sessionId: 'ses_k', events: 1, seqs: [1, 1], writers: ['pod-2/9/x'] }] });
