@@ -24,7 +24,7 @@ export * from './session-key.js';
 export * from './stream-batch.js';
 export * from './store.js';
 export { FileSessionStore, assertSessionId, readLastLine } from './file-store.js';
-export { RedisSessionStore, keptAsideEntry, parseField, type RedisRetention, type RedisStoreOptions } from './redis-store.js';
+export { RedisSessionStore, keptAsideEntry, parseField, recordKeys, type RedisRetention, type RedisStoreOptions } from './redis-store.js';
 export { Spool, SpoolFull, type SpoolOptions } from './spool.js';
 export { SessionRecorder, recordUnavailable, type RecorderLog, type RecorderStats, type SessionRecorderOptions } from './recorder.js';
 export * from './verify.js';

@@ -162,15 +162,33 @@ return added
 `;
 const APPEND_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
 
+/**
+ * The record's keys that are not per session or namespace, under a prefix: named here once, for
+ * the store and for the recorder worker that consumes them.
+ */
+export function recordKeys(prefix: string) {
+  return {
+    sessions: `${prefix}sessions`,
+    streams: `${prefix}streams`,
+    checkpoints: `${prefix}checkpoints`,
+    checkpointWriters: `${prefix}checkpoints:writers`,
+    keys: `${prefix}keys`,
+    conflicts: `${prefix}conflicts`,
+  };
+}
+
 export class RedisSessionStore implements SessionStore {
   readonly location: string;
   readonly prefix: string;
+  /** The record's keys under the prefix (recordKeys). */
+  readonly keys: ReturnType<typeof recordKeys>;
   private readonly retention: RedisRetention;
   /** One connection for the append script and the reads (packages/resp). */
   private readonly redis: RedisConnection;
 
   constructor(opts: RedisStoreOptions) {
     this.prefix = opts.prefix ?? 'skillgate:';
+    this.keys = recordKeys(this.prefix);
     this.retention = opts.retention ?? {};
     this.redis = new RedisConnection(opts.redis, { connectTimeoutMs: opts.failFast ? 2000 : 5000 });
     this.location = `Redis ${this.redis.location} (prefix ${this.prefix})`;
@@ -190,12 +208,6 @@ export class RedisSessionStore implements SessionStore {
   streamKey(namespace: string): string { return `${this.prefix}ns:${namespace}`; }
   headKey(sessionId: string): string { return `${this.prefix}session:${sessionId}`; }
   indexKey(sessionId: string): string { return `${this.prefix}session:${sessionId}:idx`; }
-  get sessionsKey(): string { return `${this.prefix}sessions`; }
-  get streamsKey(): string { return `${this.prefix}streams`; }
-  get checkpointsKey(): string { return `${this.prefix}checkpoints`; }
-  get checkpointWritersKey(): string { return `${this.prefix}checkpoints:writers`; }
-  get keysKey(): string { return `${this.prefix}keys`; }
-  get conflictsKey(): string { return `${this.prefix}conflicts`; }
 
   /** The retention a stream append applies: MAXLEN ~ n, else MINID ~ (now - maxAge), else none ('' each). */
   private trim(): { maxLen: string; minId: string } {
@@ -210,11 +222,11 @@ export class RedisSessionStore implements SessionStore {
     const ttl = this.retention.maxAgeMs ? String(this.retention.maxAgeMs) : '';
     const calls: Array<[number, ...string[]]> = [];
     for (let i = 0; i < entries.length; i += CHUNK) {
-      const keys: string[] = [this.sessionsKey, this.streamsKey];
+      const keys: string[] = [this.keys.sessions, this.keys.streams];
       const args: string[] = [maxLen, minId, ttl];
       for (const entry of entries.slice(i, i + CHUNK)) {
         if (entry.type === 'checkpoint') {
-          keys.push(this.checkpointsKey, this.checkpointWritersKey, this.checkpointsKey);
+          keys.push(this.keys.checkpoints, this.keys.checkpointWriters, this.keys.checkpoints);
           args.push('c', entry.checkpoint.writer, String(entry.checkpoint.seq), String(Date.parse(entry.checkpoint.ts)), '', JSON.stringify(entry.checkpoint), '', '', '');
         } else {
           const e = entry.event;
@@ -242,7 +254,7 @@ export class RedisSessionStore implements SessionStore {
 
   /** Each checkpoint writer's last stored checkpoint (seq, and its time in ms when known), as the append script recorded it. */
   async checkpointWriters(): Promise<Map<string, { seq: number; tsMs?: number }>> {
-    const all = await this.hgetall(this.checkpointWritersKey);
+    const all = await this.hgetall(this.keys.checkpointWriters);
     return new Map(Object.entries(all).map(([writer, v]) => {
       const [seq, ts] = v.split(':');
       return [writer, { seq: Number(seq), ...(ts ? { tsMs: Number(ts) } : {}) }];
@@ -256,7 +268,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async publishKey(keyId: string, publicKeyPem: string): Promise<void> {
-    await this.redis.command(['HSET', this.keysKey, keyId, publicKeyPem]);
+    await this.redis.command(['HSET', this.keys.keys, keyId, publicKeyPem]);
   }
 
   async readSession(sessionId: string): Promise<SessionEvent[]> {
@@ -280,7 +292,7 @@ export class RedisSessionStore implements SessionStore {
   async listSessions(filter: SessionFilter = {}): Promise<SessionSummary[]> {
     const min = '-inf';
     const max = filter.until ? String(filter.until.getTime()) : '+inf';
-    const ids = (await this.redis.command(['ZRANGEBYSCORE', this.sessionsKey, min, max])) as string[];
+    const ids = (await this.redis.command(['ZRANGEBYSCORE', this.keys.sessions, min, max])) as string[];
     const out: SessionSummary[] = [];
     for (let i = 0; i < ids.length; i += 500) {
       const chunk = ids.slice(i, i + 500);
@@ -299,7 +311,7 @@ export class RedisSessionStore implements SessionStore {
 
   async checkpoints(): Promise<Checkpoint[]> {
     const out: Checkpoint[] = [];
-    for await (const [, fields] of this.rangeAll(this.checkpointsKey)) {
+    for await (const [, fields] of this.rangeAll(this.keys.checkpoints)) {
       const cp = parseField(fields, 'c');
       if (cp) out.push(cp as Checkpoint);
     }
@@ -310,12 +322,12 @@ export class RedisSessionStore implements SessionStore {
     const { maxLen, minId } = this.trim();
     const retention = maxLen ? ['MAXLEN', '~', maxLen] : minId ? ['MINID', '~', minId] : [];
     // Written back to back on the connection, in order; resolves once Redis has them all.
-    await Promise.all(entries.map((e) => this.redis.command(['XADD', this.conflictsKey, ...retention, '*', 's', e.event.sessionId, 'w', writer, 't', keptAt, 'e', eventText(e)])));
+    await Promise.all(entries.map((e) => this.redis.command(['XADD', this.keys.conflicts, ...retention, '*', 's', e.event.sessionId, 'w', writer, 't', keptAt, 'e', eventText(e)])));
   }
 
   async keptAside(): Promise<KeptAsideEvent[]> {
     const out: KeptAsideEvent[] = [];
-    for await (const [, fields] of this.rangeAll(this.conflictsKey)) {
+    for await (const [, fields] of this.rangeAll(this.keys.conflicts)) {
       const kept = keptAsideEntry(fields);
       if (kept) out.push(kept);
     }
@@ -323,7 +335,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async publicKeys(): Promise<Record<string, string>> {
-    return this.hgetall(this.keysKey);
+    return this.hgetall(this.keys.keys);
   }
 
   /** A hash as an object (HGETALL's flat field, value list). */

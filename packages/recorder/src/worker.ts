@@ -7,7 +7,7 @@
 // `gapTimeoutMs`, after which it is archived anyway and verify will name the gap. It never deletes
 // stream entries: Redis retention (MAXLEN/MINID) does that.
 import { Redis } from 'ioredis';
-import { keptAsideEntry, parseField, type Checkpoint, type KeptAsideEvent, type SessionEvent } from '@skillgate/record';
+import { keptAsideEntry, parseField, recordKeys, type Checkpoint, type KeptAsideEvent, type SessionEvent } from '@skillgate/record';
 import type { Archive } from './archive.js';
 import type { RecorderMetrics } from './metrics.js';
 
@@ -35,7 +35,8 @@ type StreamEntry = [id: string, fields: string[]];
 
 export class RecorderWorker {
   private readonly redis: Redis;
-  private readonly prefix: string;
+  /** The record's keys under the prefix (as the store names them). */
+  private readonly keys: ReturnType<typeof recordKeys>;
   readonly group: string;
   readonly consumer: string;
   private readonly archive: Archive;
@@ -52,7 +53,7 @@ export class RecorderWorker {
 
   constructor(opts: RecorderWorkerOptions) {
     this.redis = opts.redis;
-    this.prefix = opts.prefix ?? 'skillgate:';
+    this.keys = recordKeys(opts.prefix ?? 'skillgate:');
     this.group = opts.group ?? 'skillgate-recorder';
     this.consumer = opts.consumer;
     this.archive = opts.archive;
@@ -64,12 +65,9 @@ export class RecorderWorker {
     this.log = opts.log ?? { info: () => undefined, warn: () => undefined };
   }
 
-  private get checkpointsKey(): string { return `${this.prefix}checkpoints`; }
-  private get conflictsKey(): string { return `${this.prefix}conflicts`; }
-
   /** The streams to consume: every namespace stream the writers registered, plus checkpoints and kept-aside events. */
   async streams(): Promise<string[]> {
-    const streams = [...(await this.redis.smembers(`${this.prefix}streams`)).sort(), this.checkpointsKey, this.conflictsKey];
+    const streams = [...(await this.redis.smembers(this.keys.streams)).sort(), this.keys.checkpoints, this.keys.conflicts];
     for (const s of streams) {
       if (this.groupsMade.has(s)) continue;
       try {
@@ -85,7 +83,7 @@ export class RecorderWorker {
   /** One round: reclaim stuck entries, retry deferred ones, read new ones. Returns entries handled. */
   async runOnce(block = true): Promise<number> {
     const streams = await this.streams();
-    await this.archive.putKeys(await this.redis.hgetall(`${this.prefix}keys`));
+    await this.archive.putKeys(await this.redis.hgetall(this.keys.keys));
     let handled = 0;
     for (const s of streams) {
       const [, claimed] = (await this.redis.call('XAUTOCLAIM', s, this.group, this.consumer, String(this.claimIdleMs), '0-0', 'COUNT', String(this.count))) as [string, Array<StreamEntry | null>];
@@ -122,13 +120,13 @@ export class RecorderWorker {
     const held = new Set<string>();
     for (const [id, fields] of entries) {
       if (!fields) { ack.push(id); continue; } // deleted while pending
-      if (stream === this.checkpointsKey) {
+      if (stream === this.keys.checkpoints) {
         const cp = parseField(fields, 'c') as Checkpoint | undefined;
         if (cp) checkpoints.push(cp);
         ack.push(id);
         continue;
       }
-      if (stream === this.conflictsKey) {
+      if (stream === this.keys.conflicts) {
         const kept = keptAsideEntry(fields);
         if (kept) keptAside.push(kept);
         ack.push(id);
