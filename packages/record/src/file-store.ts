@@ -43,7 +43,12 @@ export class FileSessionStore implements SessionStore {
   }
 
   append(entries: readonly RecordEntry[]): Promise<void> {
-    const run = this.queue.then(() => this.appendNow(entries));
+    return this.serially(() => this.appendNow(entries));
+  }
+
+  /** Run writes one after another, in call order (a failed one does not stop the next). */
+  private serially(write: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(write);
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -206,9 +211,7 @@ export class FileSessionStore implements SessionStore {
   keepAside(entries: ReadonlyArray<{ event: SessionEvent; json?: string }>, writer: string, keptAt: string): Promise<void> {
     if (entries.length === 0) return Promise.resolve();
     const lines = entries.map((e) => `{"writer":${JSON.stringify(writer)},"keptAt":${JSON.stringify(keptAt)},"event":${eventText(e)}}`);
-    const run = this.queue.then(() => this.writeDurably(join(this.dir, 'conflicts.jsonl'), lines));
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.serially(() => this.writeDurably(join(this.dir, 'conflicts.jsonl'), lines));
   }
 
   async keptAside(): Promise<KeptAsideEvent[]> {
