@@ -87,17 +87,19 @@ export class FileArchive implements Archive {
     for (const e of events) this.last.set(e.sessionId, Math.max(e.seq, this.last.get(e.sessionId) ?? -1));
   }
 
-  async appendCheckpoints(checkpoints: readonly Checkpoint[]): Promise<void> {
-    if (checkpoints.length === 0) return;
-    const fh = await this.handle(join(this.dir, 'checkpoints.jsonl'));
-    await fh.write(`${checkpoints.map((c) => JSON.stringify(c)).join('\n')}\n`);
-    await fh.datasync();
+  appendCheckpoints(checkpoints: readonly Checkpoint[]): Promise<void> {
+    return this.appendLines('checkpoints.jsonl', checkpoints);
   }
 
-  async appendKeptAside(kept: readonly KeptAsideEvent[]): Promise<void> {
-    if (kept.length === 0) return;
-    const fh = await this.handle(join(this.dir, 'conflicts.jsonl'));
-    await fh.write(`${kept.map((k) => JSON.stringify(k)).join('\n')}\n`);
+  appendKeptAside(kept: readonly KeptAsideEvent[]): Promise<void> {
+    return this.appendLines('conflicts.jsonl', kept);
+  }
+
+  /** Append values as JSON lines to a file of the archive's top directory, fsync'd. */
+  private async appendLines(name: string, values: readonly unknown[]): Promise<void> {
+    if (values.length === 0) return;
+    const fh = await this.handle(join(this.dir, name));
+    await fh.write(`${values.map((v) => JSON.stringify(v)).join('\n')}\n`);
     await fh.datasync();
   }
 
