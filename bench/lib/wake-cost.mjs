@@ -19,6 +19,7 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import { startReadyChild, pin } from './process.mjs';
+import { percentile } from './latency.mjs';
 
 // Run as a script (assemble.mjs imports it for wakeCostLine only).
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
@@ -79,8 +80,7 @@ async function roundTrips(url, n, gapMs) {
     samples.push(await once());
   }
   socket.destroy();
-  samples.sort((a, b) => a - b);
-  return Math.round(samples[Math.floor(samples.length / 2)]);
+  return Math.round(percentile(samples.sort((a, b) => a - b), 50));
 }
 
 /** The Machine section's line for a measurement. */
