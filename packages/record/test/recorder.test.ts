@@ -65,19 +65,22 @@ describe('SessionRecorder on the local store', () => {
 describe('a write that lands after the recorder gave up on it', () => {
   it('never lets a later event pass as durable in its place: that event is refused (and no other session\'s), and the chain goes on from the store', async () => {
     const inner = new FileSessionStore(tempDir('late'));
-    let slowNext = true;
-    // The first write is stored, but only after the recorder's store timeout.
+    // The first write is stored, but only once the recorder has given up on it (its store timeout).
+    // The timeout is generous: every later write (fsync'd) must beat it, also on a busy CI machine.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => { release = resolve; });
+    let landed: Promise<void> | undefined;
     const store = Object.assign(Object.create(inner) as FileSessionStore, {
-      append: async (entries: Parameters<FileSessionStore['append']>[0]) => {
-        if (!slowNext) return inner.append(entries);
-        slowNext = false;
-        await new Promise((r) => setTimeout(r, 150));
-        return inner.append(entries);
+      append: (entries: Parameters<FileSessionStore['append']>[0]) => {
+        if (landed) return inner.append(entries);
+        landed = released.then(() => inner.append(entries));
+        return landed;
       },
     });
-    const recorder = await recorderOn(store, { storeTimeoutMs: 50 });
+    const recorder = await recorderOn(store, { storeTimeoutMs: 1000 });
     await expect(recorder.append(requestDraft('ses_late', 1))).rejects.toThrow(GatewayError); // refused: not forwarded
-    await new Promise((r) => setTimeout(r, 200)); // ...but it landed
+    release();
+    await landed; // ...but it landed
     // Written in one batch with another session's event: only the conflicting session's is refused.
     const [second, other] = await Promise.allSettled([recorder.append(requestDraft('ses_late', 2)), recorder.append(requestDraft('ses_bystander', 9), { newSession: true })]);
     expect(second).toMatchObject({ status: 'rejected', reason: expect.objectContaining({ message: expect.stringMatching(/moved on/) }) });
