@@ -72,14 +72,14 @@ describe('RedisSubscriber', () => {
       onMessage: () => undefined,
       onSubscribed: () => events.push('subscribed'),
       onLost: (err) => events.push(`lost: ${err.message}`),
-      commandTimeoutMs: 150,
+      commandTimeoutMs: 400,
       retryDelayMs: () => 20,
     });
     try {
       await sub.start();
       proxy.swallowSubscribe = true;
       proxy.cut();
-      await until(() => events.some((e) => /no answer to SUBSCRIBE from Redis within 150 ms/.test(e)), 'the unanswered SUBSCRIBE to count as lost');
+      await until(() => events.some((e) => /no answer to SUBSCRIBE from Redis within 400 ms/.test(e)), 'the unanswered SUBSCRIBE to count as lost');
       expect(sub.subscribed).toBe(false);
       proxy.swallowSubscribe = false;
       await until(() => sub.subscribed, 'a subscription once Redis answers');
