@@ -13,6 +13,7 @@ import type { SkillIdentity } from '@skillgate/api';
 import { headOf, type ChainHead } from './chain.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { SessionEvent } from './event.js';
+import { NewFiles, openAppend } from './durable-file.js';
 import { ChainConflictError, eventText, matchesFilter, parseJsonLines, type KeptAsideEvent, type RecordEntry, type SessionFilter, type SessionStore, type SessionSummary } from './store.js';
 
 const SESSION_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -31,6 +32,8 @@ export function assertSessionId(sessionId: string): void {
 export class FileSessionStore implements SessionStore {
   readonly location: string;
   private readonly handles = new Map<string, FileHandle>();
+  /** Files this store made whose names are not durable yet. */
+  private readonly newFiles = new NewFiles();
   private readonly heads = new Map<string, ChainHead | null>();
   /** Each writer's last stored checkpoint seq (read from checkpoints.jsonl on first need). */
   private lastCheckpointOf: Map<string, number> | undefined;
@@ -60,7 +63,6 @@ export class FileSessionStore implements SessionStore {
       if (!l) lines.set(file, (l = []));
       l.push(line);
     };
-    let created = false;
     const newHeads = new Map<string, ChainHead>();
     const writersSeen = new Map<string, number>();
     // Per session, the stored events' hashes by seq (the first stored at each), read once per
@@ -99,7 +101,6 @@ export class FileSessionStore implements SessionStore {
       }
       if (head && e.seq <= head.seq) continue; // already stored (spool replay)
       if (!head && !newHeads.has(e.sessionId)) {
-        created = true;
         const index: SessionIndexLine = { sessionId: e.sessionId, identity: e.identity, firstTs: e.ts };
         push(join(this.dir, 'sessions.jsonl'), JSON.stringify(index));
       }
@@ -114,10 +115,11 @@ export class FileSessionStore implements SessionStore {
     try {
       // One file at a time: the handle cache closes the least recently used handle when it is
       // full, which must not be one another write of this batch is still using.
+      // The new session files' names are durable before the index names them.
       for (const f of order.filter((f) => rank(f) === 0)) await this.writeDurably(f, lines.get(f)!);
-      if (created) await this.syncDir(join(this.dir, 'sessions'));
+      await this.newFiles.sync();
       for (const f of order.filter((f) => rank(f) > 0)) await this.writeDurably(f, lines.get(f)!);
-      if (created) await this.syncDir(this.dir);
+      await this.newFiles.sync();
     } catch (err) {
       // Some files may hold their lines already: read the heads (and writers) back from the files
       // next time, so a retry skips what is there instead of writing it twice.
@@ -135,11 +137,6 @@ export class FileSessionStore implements SessionStore {
     await fh.datasync();
   }
 
-  private async syncDir(dir: string): Promise<void> {
-    const fh = await open(dir, 'r');
-    try { await fh.sync(); } finally { await fh.close(); }
-  }
-
   private async handle(file: string): Promise<FileHandle> {
     let fh = this.handles.get(file);
     if (fh) {
@@ -147,7 +144,9 @@ export class FileSessionStore implements SessionStore {
       this.handles.set(file, fh); // most recently used last
       return fh;
     }
-    fh = await open(file, 'a');
+    const opened = await openAppend(file);
+    fh = opened.fh;
+    if (opened.created) this.newFiles.add(file);
     this.handles.set(file, fh);
     if (this.handles.size > MAX_OPEN_FILES) {
       const [oldest, old] = this.handles.entries().next().value as [string, FileHandle];
@@ -211,7 +210,10 @@ export class FileSessionStore implements SessionStore {
   keepAside(entries: ReadonlyArray<{ event: SessionEvent; json?: string }>, writer: string, keptAt: string): Promise<void> {
     if (entries.length === 0) return Promise.resolve();
     const lines = entries.map((e) => `{"writer":${JSON.stringify(writer)},"keptAt":${JSON.stringify(keptAt)},"event":${eventText(e)}}`);
-    return this.serially(() => this.writeDurably(join(this.dir, 'conflicts.jsonl'), lines));
+    return this.serially(async () => {
+      await this.writeDurably(join(this.dir, 'conflicts.jsonl'), lines);
+      await this.newFiles.sync();
+    });
   }
 
   async keptAside(): Promise<KeptAsideEvent[]> {

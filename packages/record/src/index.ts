@@ -23,6 +23,7 @@ export * from './checkpoint.js';
 export * from './session-key.js';
 export * from './stream-batch.js';
 export * from './store.js';
+export { NewFiles, openAppend, syncDir } from './durable-file.js';
 export { FileSessionStore, assertSessionId, readLastLine } from './file-store.js';
 export { RedisSessionStore, keptAsideEntry, parseField, recordKeys, type RedisRetention, type RedisStoreOptions } from './redis-store.js';
 export { Spool, SpoolFull, type SpoolOptions } from './spool.js';

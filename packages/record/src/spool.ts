@@ -7,6 +7,7 @@
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { open, readFile, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { openAppend, syncDir } from './durable-file.js';
 import { entryLine, parseJsonLines, type RecordEntry } from './store.js';
 
 export interface SpoolOptions {
@@ -81,8 +82,7 @@ export class Spool {
     const n = (this.segments.at(-1)?.n ?? 0) + 1;
     const fh = await open(this.file(n), 'a');
     // Make the new file's directory entry durable before anything is acknowledged from it.
-    const dir = await open(this.options.dir, 'r');
-    try { await dir.sync(); } finally { await dir.close(); }
+    await syncDir(this.options.dir);
     this.current = { n, fh, bytes: 0 };
     this.segments.push({ n, bytes: 0 });
   }
@@ -116,13 +116,14 @@ export class Spool {
    */
   async quarantine(entries: readonly RecordEntry[]): Promise<string> {
     const file = join(this.options.dir, QUARANTINE);
-    const fh = await open(file, 'a');
+    const { fh, created } = await openAppend(file);
     try {
       await fh.writeFile(`${entries.map(entryLine).join('\n')}\n`);
       await fh.datasync();
     } finally {
       await fh.close();
     }
+    if (created) await syncDir(this.options.dir);
     return file;
   }
 

@@ -6,10 +6,10 @@
 // the read side (SessionReader), so every forensics command can run on an archive.
 // It never rewrites or deletes a line: retention of the archive is an operator's decision.
 import { mkdirSync } from 'node:fs';
-import { open, readdir, readFile, writeFile, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, readFile, writeFile, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import {
-  assertSessionId, parseJsonLines, readLastLine,
+  NewFiles, assertSessionId, openAppend, parseJsonLines, readLastLine, syncDir,
   type Checkpoint, type KeptAsideEvent, type SessionEvent, type SessionFilter, type SessionReader, type SessionSummary,
 } from '@skillgate/record';
 import { ArchiveIndex } from './search-index.js';
@@ -33,6 +33,8 @@ export class FileArchive implements Archive {
   readonly index: ArchiveIndex;
   private readonly last = new Map<string, number>();
   private readonly handles = new Map<string, FileHandle>();
+  /** Files the archive made whose names are not durable yet. */
+  private readonly newFiles = new NewFiles();
 
   private constructor(readonly dir: string, index: ArchiveIndex) {
     this.location = `archive ${dir}`;
@@ -63,25 +65,25 @@ export class FileArchive implements Archive {
 
   async appendEvents(events: readonly SessionEvent[]): Promise<void> {
     const byFile = new Map<string, SessionEvent[]>();
-    const newDirs = new Set<string>();
     for (const e of events) {
       assertSessionId(e.sessionId);
-      const day = dayOf(e.ts);
-      const f = this.file(e.sessionId, day);
+      const f = this.file(e.sessionId, dayOf(e.ts));
       let list = byFile.get(f);
-      if (!list) {
-        byFile.set(f, (list = []));
-        if (!this.index.daysOf(e.sessionId).includes(day)) newDirs.add(join(this.dir, 'sessions', day));
-      }
+      if (!list) byFile.set(f, (list = []));
       list.push(e);
     }
-    for (const d of newDirs) mkdirSync(d, { recursive: true });
+    let newDay = false;
+    for (const day of new Set([...byFile.keys()].map((f) => dirname(f)))) {
+      if (mkdirSync(day, { recursive: true }) !== undefined) newDay = true; // made now
+    }
     await Promise.all([...byFile].map(async ([f, list]) => {
       const fh = await this.handle(f);
       await fh.write(`${list.map((e) => JSON.stringify(e)).join('\n')}\n`);
       await fh.datasync();
     }));
-    for (const d of newDirs) await syncDir(d);
+    // The new files' names in their day directories, and the new days' names, are durable too.
+    await this.newFiles.sync();
+    if (newDay) await syncDir(join(this.dir, 'sessions'));
     // The index follows the data: after a crash between the two, the index is rebuilt from files.
     await this.index.add(events);
     for (const e of events) this.last.set(e.sessionId, Math.max(e.seq, this.last.get(e.sessionId) ?? -1));
@@ -101,6 +103,7 @@ export class FileArchive implements Archive {
     const fh = await this.handle(join(this.dir, name));
     await fh.write(`${values.map((v) => JSON.stringify(v)).join('\n')}\n`);
     await fh.datasync();
+    await this.newFiles.sync();
   }
 
   async putKeys(keys: Record<string, string>): Promise<void> {
@@ -112,7 +115,9 @@ export class FileArchive implements Archive {
   private async handle(file: string): Promise<FileHandle> {
     let fh = this.handles.get(file);
     if (!fh) {
-      fh = await open(file, 'a');
+      const opened = await openAppend(file);
+      fh = opened.fh;
+      if (opened.created) this.newFiles.add(file);
       this.handles.set(file, fh);
       if (this.handles.size > 256) {
         const [k, old] = this.handles.entries().next().value as [string, FileHandle];
@@ -175,7 +180,3 @@ export class FileArchive implements Archive {
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try { await fh.sync(); } finally { await fh.close(); }
-}
