@@ -62,6 +62,71 @@ describe('SessionRecorder on the local store', () => {
   });
 });
 
+describe('the writer loop', () => {
+  /** The local store, logging each write (its events' request ids) and failing those `failing` names. */
+  function loggingStore(log: string[], failing: (ids: string[]) => boolean = () => false) {
+    const inner = new FileSessionStore(tempDir('loop'));
+    let gate: Promise<void> | undefined;
+    const store = Object.assign(Object.create(inner) as FileSessionStore, {
+      append: async (entries: Parameters<FileSessionStore['append']>[0]) => {
+        const ids = entries.flatMap((e) => (e.type === 'event' ? [e.event.requestId ?? ''] : []));
+        log.push(`write ${ids.join(',')}`);
+        await gate;
+        if (failing(ids)) throw new Error('the store went away');
+        return inner.append(entries);
+      },
+    });
+    const hold = (): (() => void) => {
+      let open!: () => void;
+      gate = new Promise<void>((resolve) => { open = resolve; });
+      return () => { gate = undefined; open(); };
+    };
+    return { inner, store, hold };
+  }
+
+  it('hands the store the next batch as soon as the last is accepted, before that batch\'s appenders go on', async () => {
+    const log: string[] = [];
+    const { inner, store, hold } = loggingStore(log);
+    const recorder = await recorderOn(store);
+    await recorder.append(requestDraft('ses_w', 0), { newSession: true });
+    const release = hold();
+    const first = recorder.append(requestDraft('ses_w', 1)).then((e) => { log.push('req_1 durable'); return e; });
+    await waitFor(() => log.length === 2);
+    // Queued while the first is in flight: written once the store has accepted it, not before.
+    const next = [recorder.append(requestDraft('ses_w', 2)), recorder.append(requestDraft('ses_other', 3), { newSession: true })];
+    await new Promise((r) => setTimeout(r, 20));
+    expect(log).toEqual(['write req_0', 'write req_1']);
+    release();
+    expect((await first).seq).toBe(1);
+    await Promise.all(next);
+    expect(log).toEqual(['write req_0', 'write req_1', 'write req_2,req_3', 'req_1 durable']);
+    await recorder.close();
+    expect((await inner.readSession('ses_w')).map((e) => e.seq)).toEqual([0, 1, 2]);
+    expect(await verifyRecord(inner)).toMatchObject({ ok: true });
+    await inner.close();
+  });
+
+  it('handles a handed-on batch the store fails like any other: refused, the chain kept whole, and the next append continues it', async () => {
+    const log: string[] = [];
+    const { inner, store, hold } = loggingStore(log, (ids) => ids.includes('req_2'));
+    const recorder = await recorderOn(store); // no spool: a store failure refuses
+    await recorder.append(requestDraft('ses_f', 0), { newSession: true });
+    const release = hold();
+    const first = recorder.append(requestDraft('ses_f', 1));
+    await waitFor(() => log.length === 2);
+    const refused = recorder.append(requestDraft('ses_f', 2)).catch((err: unknown) => err);
+    release();
+    expect((await first).seq).toBe(1);
+    expect(await refused).toBeInstanceOf(GatewayError);
+    expect(log).toEqual(['write req_0', 'write req_1', 'write req_2']);
+    expect((await recorder.append(requestDraft('ses_f', 3))).seq).toBe(2); // on top of req_1, the last durable
+    await recorder.close();
+    expect((await inner.readSession('ses_f')).map((e) => e.requestId)).toEqual(['req_0', 'req_1', 'req_3']);
+    expect(await verifyRecord(inner)).toMatchObject({ ok: true });
+    await inner.close();
+  });
+});
+
 describe('a write that lands after the recorder gave up on it', () => {
   it('never lets a later event pass as durable in its place: that event is refused (and no other session\'s), and the chain goes on from the store', async () => {
     const inner = new FileSessionStore(tempDir('late'));
