@@ -106,6 +106,20 @@ describe('the writer loop', () => {
     await inner.close();
   });
 
+  it('writes a backlog of 64 or more in two halves, the second handed on, and a request\'s few events in one write', async () => {
+    const log: string[] = [];
+    const { inner, store } = loggingStore(log);
+    const recorder = await recorderOn(store);
+    await Promise.all(Array.from({ length: 100 }, (_, i) => recorder.append(requestDraft(`ses_b${i % 4}`, i), { newSession: true })));
+    const sizes = () => log.map((l) => l.split(',').length);
+    expect(sizes()).toEqual([50, 50]);
+    await Promise.all(Array.from({ length: 63 }, (_, i) => recorder.append(requestDraft(`ses_b${i % 4}`, 100 + i))));
+    expect(sizes()).toEqual([50, 50, 63]);
+    await recorder.close();
+    expect((await verifyRecord(inner)).sessions.map((x) => x.events)).toEqual([41, 41, 41, 40]);
+    await inner.close();
+  });
+
   it('handles a handed-on batch the store fails like any other: refused, the chain kept whole, and the next append continues it', async () => {
     const log: string[] = [];
     const { inner, store, hold } = loggingStore(log, (ids) => ids.includes('req_2'));
