@@ -120,6 +120,31 @@ describe('the writer loop', () => {
     await inner.close();
   });
 
+  it('meets another writer\'s chain in a handed-on batch like anywhere: that session\'s request refused, the rest written', async () => {
+    const log: string[] = [];
+    const { inner, store, hold } = loggingStore(log);
+    const a = await recorderOn(store);
+    await a.append(requestDraft('ses_c', 0), { newSession: true });
+    const b = await recorderOn(inner); // another writer stores ses_c's seq 1 meanwhile
+    await b.append(requestDraft('ses_c', 1));
+    await b.close();
+    const release = hold();
+    const first = a.append(requestDraft('ses_x', 2), { newSession: true });
+    await waitFor(() => log.length === 2);
+    const conflicting = a.append(requestDraft('ses_c', 3)).catch((err: unknown) => err);
+    const bystander = a.append(requestDraft('ses_y', 4), { newSession: true });
+    release();
+    expect((await first).seq).toBe(0);
+    expect(await conflicting).toMatchObject({ message: expect.stringMatching(/moved on/) });
+    expect((await bystander).seq).toBe(0);
+    expect(log).toEqual(['write req_0', 'write req_2', 'write req_3,req_4', 'write req_4']);
+    expect((await a.append(requestDraft('ses_c', 5))).seq).toBe(2); // on the stored chain
+    await a.close();
+    expect((await inner.readSession('ses_c')).map((e) => e.requestId)).toEqual(['req_0', 'req_1', 'req_5']);
+    expect(await verifyRecord(inner)).toMatchObject({ ok: true });
+    await inner.close();
+  });
+
   it('handles a handed-on batch the store fails like any other: refused, the chain kept whole, and the next append continues it', async () => {
     const log: string[] = [];
     const { inner, store, hold } = loggingStore(log, (ids) => ids.includes('req_2'));
