@@ -62,28 +62,28 @@ describe('SessionRecorder on the local store', () => {
   });
 });
 
-describe('the writer loop', () => {
-  /** The local store, logging each write (its events' request ids) and failing those `failing` names. */
-  function loggingStore(log: string[], failing: (ids: string[]) => boolean = () => false) {
-    const inner = new FileSessionStore(tempDir('loop'));
-    let gate: Promise<void> | undefined;
-    const store = Object.assign(Object.create(inner) as FileSessionStore, {
-      append: async (entries: Parameters<FileSessionStore['append']>[0]) => {
-        const ids = entries.flatMap((e) => (e.type === 'event' ? [e.event.requestId ?? ''] : []));
-        log.push(`write ${ids.join(',')}`);
-        await gate;
-        if (failing(ids)) throw new Error('the store went away');
-        return inner.append(entries);
-      },
-    });
-    const hold = (): (() => void) => {
-      let open!: () => void;
-      gate = new Promise<void>((resolve) => { open = resolve; });
-      return () => { gate = undefined; open(); };
-    };
-    return { inner, store, hold };
-  }
+/** The local store, logging each write (its events' request ids) and failing those `failing` names. */
+function loggingStore(log: string[], failing: (ids: string[]) => boolean = () => false) {
+  const inner = new FileSessionStore(tempDir('writes'));
+  let gate: Promise<void> | undefined;
+  const store = Object.assign(Object.create(inner) as FileSessionStore, {
+    append: async (entries: Parameters<FileSessionStore['append']>[0]) => {
+      const ids = entries.flatMap((e) => (e.type === 'event' ? [e.event.requestId ?? ''] : []));
+      log.push(`write ${ids.join(',')}`);
+      await gate;
+      if (failing(ids)) throw new Error('the store went away');
+      return inner.append(entries);
+    },
+  });
+  const hold = (): (() => void) => {
+    let open!: () => void;
+    gate = new Promise<void>((resolve) => { open = resolve; });
+    return () => { gate = undefined; open(); };
+  };
+  return { inner, store, hold };
+}
 
+describe('the writer loop', () => {
   it('hands the store the next batch as soon as the last is accepted, before that batch\'s appenders go on', async () => {
     const log: string[] = [];
     const { inner, store, hold } = loggingStore(log);
@@ -275,50 +275,40 @@ describe('chain heads in memory', () => {
 });
 
 describe('lingering appends (events nobody waits for)', () => {
-  /** The local store, counting its writes. */
-  function countingStore() {
-    const store = new FileSessionStore(tempDir('linger'));
-    const writes: number[] = [];
-    const append = store.append.bind(store);
-    store.append = async (entries) => {
-      writes.push(entries.length);
-      return append(entries);
-    };
-    return { store, writes };
-  }
-
   it('ride along with the next urgent append: one store write for both, in chain order', async () => {
-    const { store, writes } = countingStore();
+    const log: string[] = [];
+    const { inner, store } = loggingStore(log);
     const recorder = await recorderOn(store, { lingerMs: 10_000 });
     await recorder.append(requestDraft('ses_l', 0));
     const lingering = recorder.append(requestDraft('ses_l', 1), { linger: true });
     await new Promise((r) => setTimeout(r, 20));
-    expect(writes).toEqual([1]); // still lingering
+    expect(log).toEqual(['write req_0']); // still lingering
     const urgent = await recorder.append(requestDraft('ses_l', 2));
     expect((await lingering).seq).toBe(1);
     expect(urgent.seq).toBe(2);
-    expect(writes).toEqual([1, 2]);
+    expect(log).toEqual(['write req_0', 'write req_1,req_2']);
     await recorder.close();
-    expect(await verifyRecord(store)).toMatchObject({ ok: true });
-    await store.close();
+    expect(await verifyRecord(inner)).toMatchObject({ ok: true });
+    await inner.close();
   });
 
   it('are durable within lingerMs when nothing else comes, and close() writes them at once', async () => {
-    const { store, writes } = countingStore();
+    const log: string[] = [];
+    const { inner, store } = loggingStore(log);
     const recorder = await recorderOn(store, { lingerMs: 30 });
     await recorder.append(requestDraft('ses_m', 0)); // a session's first event reads its head: not lingered
     const t0 = Date.now();
     await recorder.append(requestDraft('ses_m', 1), { linger: true });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(25); // a lower bound: a timer never fires early
-    expect(writes).toEqual([1, 1]);
+    expect(log).toEqual(['write req_0', 'write req_1']);
     const slow = await recorderOn(store, { lingerMs: 60_000 });
     await slow.append(requestDraft('ses_n', 0));
     const pending = slow.append(requestDraft('ses_n', 1), { linger: true });
     await slow.close(); // does not wait a minute
     expect((await pending).seq).toBe(1);
     await recorder.close();
-    expect((await verifyRecord(store)).sessions.map((s) => s.sessionId).sort()).toEqual(['ses_m', 'ses_n']);
-    await store.close();
+    expect((await verifyRecord(inner)).sessions.map((s) => s.sessionId).sort()).toEqual(['ses_m', 'ses_n']);
+    await inner.close();
   });
 });
 
