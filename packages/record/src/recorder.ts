@@ -363,7 +363,7 @@ export class SessionRecorder extends EventEmitter {
     const entries = batch.map((p) => p.entry);
     if (!this.spooling) {
       try {
-        await (written ?? withTimeout(this.store.append(entries), this.storeTimeoutMs));
+        await (written ?? this.storeAppend(entries));
         this.handOn();
         this.settle(batch, false);
         return;
@@ -403,9 +403,14 @@ export class SessionRecorder extends EventEmitter {
   private handOn(): void {
     if (this.spooling || this.pending.length === 0) return;
     const batch = this.pending.splice(0, this.maxBatch);
-    const written = withTimeout(this.store.append(batch.map((p) => p.entry)), this.storeTimeoutMs);
+    const written = this.storeAppend(batch.map((p) => p.entry));
     written.catch(() => undefined); // run() awaits it once this batch is settled, and handles its failure
     this.handedOn = { batch, written };
+  }
+
+  /** A write to the store, given up on (rejected) after storeTimeoutMs. */
+  private storeAppend(entries: readonly RecordEntry[]): Promise<void> {
+    return withTimeout(this.store.append(entries), this.storeTimeoutMs);
   }
 
   private settle(batch: Pending[], spooled: boolean): void {
@@ -539,7 +544,7 @@ export class SessionRecorder extends EventEmitter {
       for (;;) {
         if (fork.length > 0) await this.setAside(fork, started, seg.segment);
         try {
-          await withTimeout(this.store.append(rest), this.storeTimeoutMs);
+          await this.storeAppend(rest);
           break;
         } catch (err) {
           if (!(err instanceof ChainConflictError)) throw err;
@@ -647,7 +652,7 @@ export class SessionRecorder extends EventEmitter {
       if (!this.spooling) {
         await this.publishKey();
         try {
-          await withTimeout(this.store.append([entry]), this.storeTimeoutMs);
+          await this.storeAppend([entry]);
         } catch (err) {
           if (!this.spool.enabled) throw err;
           this.spooling = true;
