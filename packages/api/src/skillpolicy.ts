@@ -68,7 +68,7 @@ export interface ApprovalCondition {
   mcpServers?: boolean;         // any mcp_servers present
   fetchDomains?: string[];      // web_fetch allowed_domains / URLs touching these domain globs
   findings?: Array<{ type: string; min?: number }>; // masking findings in the newest turn
-  keywords?: string[];          // case-insensitive, in the newest user turn or tool result
+  keywords?: string[];          // whole words, case-insensitive as Unicode folds case (ſ is s, K is k), in the newest user turn or tool result
   patterns?: string[];          // regexes, same scope as keywords
   inputTokensOver?: number;     // estimated input tokens
   firstToolUse?: boolean;       // a tool this skill has never used before

@@ -43,7 +43,9 @@ export interface EffectivePolicy {
   rules: CompiledRule[];
   /**
    * One regex over every rule's keywords, and one over every rule's patterns: a single scan of the
-   * newest turn dismisses all text rules when nothing can match (the common case).
+   * newest turn dismisses all text rules when nothing can match (the common case). The keywords'
+   * one is global and folds case as the rules' own expressions do (`iu`), so the places it finds
+   * are every place a rule's keyword can start (evaluate.ts checks each rule only there).
    */
   prefilter: { keywords?: RegExp; patterns?: RegExp };
 }
@@ -161,7 +163,7 @@ export function combine(policies: ReadonlyArray<SkillPolicy | CompiledPolicy>): 
     prefilter: {},
   };
   const keywords = compiled.flatMap((c) => (c.source.spec?.approval?.rules ?? []).flatMap((r) => r.when?.keywords ?? []));
-  if (keywords.length) eff.prefilter.keywords = new RegExp(keywordAlternation([...new Set(keywords)]), 'i');
+  if (keywords.length) eff.prefilter.keywords = new RegExp(keywordAlternation([...new Set(keywords)]), 'giu');
   const patterns = [...new Set(eff.rules.flatMap((r) => r.patterns?.map((p) => p.source) ?? []))];
   if (patterns.length) {
     try {

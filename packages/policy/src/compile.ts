@@ -22,6 +22,8 @@ export interface CompiledRule {
   findings?: Array<{ type: string; min: number }>;
   /** Case-insensitive alternation of the keywords, matched on word boundaries (letters, digits, _). */
   keywords?: RegExp;
+  /** The same expression, sticky: does a keyword of this rule match exactly where lastIndex is. */
+  keywordsAt?: RegExp;
   patterns?: RegExp[];
   inputTokensOver?: number;
   firstToolUse?: boolean;
@@ -86,7 +88,9 @@ function compileRule(policy: string, rule: ApprovalRule, defaultTimeout: number,
   if (w.keywords?.length) {
     // Word boundaries inside the expression, so that when one keyword's match is not a whole word
     // the engine still tries the others at the same place ("pass" must not hide "password").
-    out.keywords = new RegExp(`(?<![\\p{L}\\p{N}_])(?:${keywordAlternation(w.keywords)})(?![\\p{L}\\p{N}_])`, 'iu');
+    const source = `(?<![\\p{L}\\p{N}_])(?:${keywordAlternation(w.keywords)})(?![\\p{L}\\p{N}_])`;
+    out.keywords = new RegExp(source, 'iu');
+    out.keywordsAt = new RegExp(source, 'iuy');
   }
   if (w.patterns?.length) {
     out.patterns = [];

@@ -119,12 +119,14 @@ function denyChecks(policy: EffectivePolicy, f: RequestFacts, generating: boolea
 }
 
 /**
- * Per-request memo shared by all rules: the lower-cased newest turn, its URL hosts, and the result
- * of each distinct regex source, so fifty rules scan the turn once per distinct condition.
+ * Per-request memo shared by all rules: where any keyword starts in the newest turn, its URL hosts,
+ * and the result of each distinct regex source, so fifty rules scan the turn once per distinct
+ * condition.
  */
 export interface Scratch {
   prefilter: EffectivePolicy['prefilter'];
-  anyKeyword?: boolean;
+  /** Where a keyword of any rule starts in the newest turn, ascending ('too many': each rule scans alone); set by the first keyword rule. */
+  keywordStarts?: number[] | 'too many';
   anyPattern?: boolean;
   hosts?: string[];
   patterns: Map<string, boolean>;
@@ -134,9 +136,43 @@ export function newScratch(prefilter: EffectivePolicy['prefilter'] = {}): Scratc
   return { prefilter, patterns: new Map() };
 }
 
-/** The first keyword of `re` (compile.ts: boundaries included) found in `text`. */
-function findKeyword(re: RegExp, text: string): string | undefined {
-  return re.exec(text)?.[0].toLowerCase();
+/** Past this many places where a keyword starts, each rule scans the turn on its own instead. */
+const MAX_KEYWORD_STARTS = 256;
+
+/**
+ * Every place in `text` where one of the policies' keywords starts, boundaries aside: one scan of
+ * the prefilter (all keywords, global, the rules' case folding), moving on one code point after each
+ * start so that keywords overlapping one another ("secret project", "project x") are all found.
+ */
+function keywordStarts(prefilter: RegExp, text: string): number[] | 'too many' {
+  const starts: number[] = [];
+  prefilter.lastIndex = 0;
+  for (let m = prefilter.exec(text); m !== null; m = prefilter.exec(text)) {
+    if (starts.length === MAX_KEYWORD_STARTS) return 'too many';
+    starts.push(m.index);
+    prefilter.lastIndex = m.index + ((text.codePointAt(m.index) ?? 0) > 0xffff ? 2 : 1);
+  }
+  return starts;
+}
+
+/**
+ * The first keyword of rule `r` (boundaries included) in `text`, lower-cased. Where the policy's
+ * keyword starts are known, the rule's sticky expression is tried at each of them in order: the
+ * leftmost place it matches is where its own scan of the whole text would have found it.
+ */
+function findKeyword(r: CompiledRule, text: string, scratch: Scratch): string | undefined {
+  if (scratch.prefilter.keywords && r.keywordsAt) {
+    const starts = (scratch.keywordStarts ??= keywordStarts(scratch.prefilter.keywords, text));
+    if (starts !== 'too many') {
+      for (const at of starts) {
+        r.keywordsAt.lastIndex = at;
+        const m = r.keywordsAt.exec(text);
+        if (m) return m[0].toLowerCase();
+      }
+      return undefined;
+    }
+  }
+  return r.keywords!.exec(text)?.[0].toLowerCase();
 }
 
 /**
@@ -191,9 +227,7 @@ export function matchRule(r: CompiledRule, f: RequestFacts, ctx: EvaluationConte
     why.push(hit);
   }
   if (r.keywords) {
-    if (scratch.prefilter.keywords) scratch.anyKeyword ??= scratch.prefilter.keywords.test(f.newestTurn);
-    if (scratch.anyKeyword === false) return undefined;
-    const kw = findKeyword(r.keywords, f.newestTurn);
+    const kw = findKeyword(r, f.newestTurn, scratch);
     if (kw === undefined) return undefined;
     why.push(`keyword "${kw}" in the newest turn`);
   }

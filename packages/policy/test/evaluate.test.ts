@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { combine, compilePolicy, estimateInputTokens, evaluate, policyProblems, PolicyInvalidError, type Decision, type EvaluationContext } from '@skillgate/policy';
 import type { SkillPolicy } from '@skillgate/api';
 import type { MessagesRequest } from '@skillgate/wire';
@@ -119,6 +120,9 @@ describe('approval rules', () => {
     ['a keyword that starts another does not hide it, in any case', rule({ keywords: ['pass', 'password'] }), history('Password: hunter2'), {}, 'approval team-a/p/r'],
     ['a longer keyword that is not a whole word leaves the shorter one to match', rule({ keywords: ['foo bar', 'foo'] }), history('the foo barn'), {}, 'approval team-a/p/r'],
     ['neither keyword as part of a longer word', rule({ keywords: ['pass', 'password'] }), history('passport and passwords'), {}, 'allow'],
+    // Keywords match case-insensitively as Unicode folds case: the long s folds to s, the Kelvin sign to k.
+    ['a keyword spelled with a letter that folds to one of its own', rule({ keywords: ['salary'] }), history('the \u017Falary sheet'), {}, 'approval team-a/p/r'],
+    ['a keyword of two words with the Kelvin sign for its k', rule({ keywords: ['kill switch'] }), history('flip the \u212Aill switch'), {}, 'approval team-a/p/r'],
     ['a pattern in the newest turn holds the request', rule({ patterns: ['\\bAKIA[0-9A-Z]{16}\\b'] }), history('key AKIAABCDEFGHIJKLMNOP'), {}, 'approval team-a/p/r'],
     ['any SSN finding holds the request', rule({ findings: [{ type: 'US_SSN' }] }), request(), { findings: [{ type: 'US_SSN' }] }, 'approval team-a/p/r'],
     ['fewer emails than the threshold do not hold', rule({ findings: [{ type: 'EMAIL_ADDRESS', min: 3 }] }), request(), { findings: [{ type: 'EMAIL_ADDRESS' }, { type: 'EMAIL_ADDRESS' }] }, 'allow'],
@@ -153,6 +157,34 @@ describe('approval rules', () => {
   test('the default approval timeout is five minutes', () => {
     const d = run(rule({ models: ['*'] }), request());
     expect(d.kind === 'approval' && d.timeoutMs).toBe(300_000);
+  });
+
+  test('keyword rules decide as each rule\'s own expression does, however their keywords overlap in the text', () => {
+    // The evaluator scans the newest turn once for every policy's keywords and checks each rule only
+    // where a keyword starts; the reference runs each rule's own expression over the whole text.
+    const words = ['pass', 'password', 'secret', 'secret project', 'project x', 'x', 'Pass', 'SECRET', '\u017Fecret', '\u212Aey', 'key',
+      '\u{1D49C}bc', '\u{1D49C}', 'caf\u00E9', 'CAF\u00C9', 'i\u0307', '\u0130'];
+    const glue = ['', ' ', '  ', '_', '-', '1', 'a', '\u00E9', '\n', '\u{1D49C}', '\uD800'];
+    const text = fc.array(fc.oneof(fc.constantFrom(...words), fc.constantFrom(...glue)), { maxLength: 24 }).map((parts) => parts.join(''));
+    const rules = fc.array(fc.uniqueArray(fc.constantFrom(...words), { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 4 });
+    fc.assert(fc.property(rules, text, (keywordSets, turn) => {
+      const policies = [policy('p', { approval: { rules: keywordSets.map((keywords, i) => ({ name: `r${i}`, when: { keywords } })) } })];
+      const compiled = combine(policies).rules;
+      const expected = compiled.flatMap((r) => {
+        const m = r.keywords!.exec(turn);
+        return m ? [`${r.id}: keyword "${m[0].toLowerCase()}" in the newest turn`] : [];
+      });
+      const d = run(policies, history(turn));
+      expect(d.kind === 'approval' ? d.reasons : []).toEqual(expected);
+    }), { numRuns: 2000 });
+  });
+
+  test('a turn where keywords start in hundreds of places is still judged whole word by whole word', () => {
+    // Past 256 starts each rule scans the turn with its own expression (the evaluator keeps no such list).
+    const crowded = 'passport '.repeat(300);
+    expect(kind(run(rule({ keywords: ['pass'] }), history(crowded)))).toBe('allow');
+    expect(kind(run(rule({ keywords: ['pass'] }), history(`${crowded}pass`)))).toBe('approval team-a/p/r');
+    expect(kind(run(rule({ keywords: ['pass'] }), history(`${crowded}\u212Apass`)))).toBe('allow');
   });
 
   test('a reason never quotes the text a pattern matched', () => {
