@@ -80,6 +80,23 @@ describe('record mode (the default)', () => {
     expect(mine.find((e) => e.kind === 'response')?.data.body).toBe(answer);
   });
 
+  it('refuses a body that names a member twice, forwarding nothing and recording none of its values', async () => {
+    // JSON.parse keeps the last "messages", which masking would judge; the Claude API might read the first.
+    const sent = `{"model":"${MODEL}","max_tokens":16,"messages":[{"role":"user","content":"${userText}"}],"messages":[{"role":"user","content":"hello"}]}`;
+    const forwarded = r.fake.requests.length;
+    const res = await fetch(`${r.sidecar.claudeUrl}/v1/messages`, {
+      method: 'POST', body: sent,
+      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'placeholder' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('x-skillgate-error')).toBe('SG_BAD_REQUEST');
+    const body = await res.json() as { error: { type: string; message: string } };
+    expect(body.error.type).toBe('invalid_request_error');
+    expect(body.error.message).toMatch(/names the member "messages" twice/);
+    expect(r.fake.requests.length).toBe(forwarded);
+    expect(recordedText(r.dir)).not.toContain(EMAIL);
+  });
+
   it('keeps only masked copies in the record, findable by fingerprint, with a chain that verifies', async () => {
     await r.client.messages.create({ model: MODEL, max_tokens: 32, messages: [{ role: 'user', content: `non-streaming ${EMAIL}` }] });
     await r.sidecar.close(); // flushes the journal

@@ -6,3 +6,4 @@ export * from './routes.js';
 export * from './headers.js';
 export * from './request-id.js';
 export * from './types.js';
+export * from './duplicate-members.js';

@@ -1,8 +1,9 @@
 // Stage 2 — read the request body, bounded, for routes whose body policy must see (Messages,
 // count_tokens, batches, complete). Uploads are not read here: they stream through in `forward`.
 // A body over the route's limit is refused before it is read (Content-Length) or as soon as it
-// passes the limit (chunked), so memory never holds more than the limit.
-import { GatewayError, codes, isRecord, type MessagesRequest } from '@skillgate/wire';
+// passes the limit (chunked), so memory never holds more than the limit. A body must be one JSON
+// object that names each member once per object (see firstDuplicateMember for why).
+import { GatewayError, codes, firstDuplicateMember, isRecord, type MessagesRequest } from '@skillgate/wire';
 import type { Exchange } from '../exchange.js';
 import type { SidecarContext } from '../context.js';
 
@@ -32,15 +33,23 @@ export async function readBody(x: Exchange, ctx: SidecarContext): Promise<void> 
   x.bytesIn = size;
   if (size === 0) return;
 
+  const text = body.toString('utf8');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch (err) {
     throw new GatewayError(codes.badRequest, 'invalid_request_error',
       `Request body is not valid JSON (${(err as Error).message}); skillgate inspects every request and cannot forward it.`);
   }
   if (!isRecord(parsed)) {
     throw new GatewayError(codes.badRequest, 'invalid_request_error', 'Request body must be a JSON object.');
+  }
+  // Policy, masking and the record read the last of a repeated member (JSON.parse's choice); the
+  // Claude API might read the first, so such a body is refused rather than forwarded.
+  const repeated = firstDuplicateMember(text);
+  if (repeated !== undefined) {
+    throw new GatewayError(codes.badRequest, 'invalid_request_error',
+      `Request body names the member ${JSON.stringify(repeated.slice(0, 64))} twice in one object; skillgate cannot know which one the Claude API would read, so it does not forward the request. Send each member once.`);
   }
   x.request = parsed as MessagesRequest;
   if (typeof parsed.model === 'string') x.model = parsed.model;
