@@ -60,6 +60,8 @@ describe('DNS messages', () => {
     [query('a.b').subarray(0, 15), /truncated/, 0x1234],
     [Buffer.concat([query('a').subarray(0, 12), Buffer.from([0xc0, 12, 0, 1, 0, 1])]), /compressed/, 0x1234],
     [query(Array.from({ length: 5 }, () => 'x'.repeat(60)).join('.')), /longer than 255/, 0x1234],
+    // ["api.github", "com"]: joined it reads as an allowed name, but the resolver would look up another.
+    [Buffer.concat([query('a').subarray(0, 12), Buffer.from([10]), Buffer.from('api.github'), Buffer.from([3]), Buffer.from('com'), Buffer.from([0, 0, 1, 0, 1])]), /dot inside a label/, 0x1234],
   ])('a message that is not one standard query is refused: %#', (msg, message, id) => {
     expect(() => parseQuery(msg)).toThrow(message);
     try { parseQuery(msg); } catch (err) { expect((err as { id?: number }).id).toBe(id); }

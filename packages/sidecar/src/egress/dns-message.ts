@@ -54,6 +54,9 @@ export function parseQuery(msg: Buffer): DnsQuestion {
     if (n === 0) break;
     if (n & 0xc0) throw new DnsFormatError('compressed or extended label in a question', id);
     if (at + n > msg.length) throw new DnsFormatError('truncated label', id);
+    // A label may hold any byte on the wire; one holding a dot would read, joined, as a name the
+    // resolver never sees (["api.anthropic", "com"] is not api.anthropic.com).
+    if (msg.subarray(at, at + n).includes(0x2e)) throw new DnsFormatError('a dot inside a label', id);
     length += n + 1;
     if (length > 255) throw new DnsFormatError('name longer than 255 octets', id);
     labels.push(msg.toString('latin1', at, at + n).toLowerCase());
