@@ -97,6 +97,25 @@ describe('record mode (the default)', () => {
     expect(recordedText(r.dir)).not.toContain(EMAIL);
   });
 
+  it('refuses a body that is not UTF-8, forwarding nothing and recording none of its values', async () => {
+    // Decoded, the 0xFF byte becomes U+FFFD and the address no longer reads as one to the masker.
+    const sent = Buffer.concat([
+      Buffer.from(`{"model":"${MODEL}","max_tokens":16,"messages":[{"role":"user","content":"bill jane`),
+      Buffer.from([0xff]),
+      Buffer.from(`.doe@example.com on card ${CARD}"}]}`),
+    ]);
+    const forwarded = r.fake.requests.length;
+    const res = await fetch(`${r.sidecar.claudeUrl}/v1/messages`, {
+      method: 'POST', body: sent,
+      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'placeholder' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('x-skillgate-error')).toBe('SG_BAD_REQUEST');
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/not valid UTF-8/);
+    expect(r.fake.requests.length).toBe(forwarded);
+    expect(recordedText(r.dir)).not.toContain('doe@example.com');
+  });
+
   it('keeps only masked copies in the record, findable by fingerprint, with a chain that verifies', async () => {
     await r.client.messages.create({ model: MODEL, max_tokens: 32, messages: [{ role: 'user', content: `non-streaming ${EMAIL}` }] });
     await r.sidecar.close(); // flushes the journal

@@ -1,8 +1,10 @@
 // Stage 2 — read the request body, bounded, for routes whose body policy must see (Messages,
 // count_tokens, batches, complete). Uploads are not read here: they stream through in `forward`.
 // A body over the route's limit is refused before it is read (Content-Length) or as soon as it
-// passes the limit (chunked), so memory never holds more than the limit. A body must be one JSON
-// object that names each member once per object (see firstDuplicateMember for why).
+// passes the limit (chunked), so memory never holds more than the limit. A body must be UTF-8 and
+// one JSON object that names each member once per object: what policy and masking read is then
+// what the Claude API reads.
+import { isUtf8 } from 'node:buffer';
 import { GatewayError, codes, firstDuplicateMember, isRecord, type MessagesRequest } from '@skillgate/wire';
 import type { Exchange } from '../exchange.js';
 import type { SidecarContext } from '../context.js';
@@ -33,6 +35,12 @@ export async function readBody(x: Exchange, ctx: SidecarContext): Promise<void> 
   x.bytesIn = size;
   if (size === 0) return;
 
+  // Decoding would turn bytes that are not UTF-8 into U+FFFD, so policy and masking would judge
+  // other text than the bytes forwarded (a decoder that drops them would read "sal\xFFary" as salary).
+  if (!isUtf8(body)) {
+    throw new GatewayError(codes.badRequest, 'invalid_request_error',
+      'Request body is not valid UTF-8; skillgate inspects every request and cannot forward bytes it cannot read as text. Send the JSON as UTF-8.');
+  }
   const text = body.toString('utf8');
   let parsed: unknown;
   try {
