@@ -110,6 +110,9 @@ describe('approval rules', () => {
       { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: [{ type: 'text', text: last }] }] },
     ],
   });
+  const newestBlocks = (blocks: unknown[]): MessagesRequest => request({
+    messages: [{ role: 'user', content: 'salary talk was yesterday' }, { role: 'assistant', content: 'ok' }, { role: 'user', content: blocks }],
+  } as unknown as Partial<MessagesRequest>);
   const cases: Array<[string, SkillPolicy[], MessagesRequest, Partial<EvaluationContext>, string]> = [
     ['a model rule holds matching models', rule({ models: ['claude-sonnet-*'] }), request(), {}, 'approval team-a/p/r'],
     ['a model rule lets other models through', rule({ models: ['claude-opus-*'] }), request(), {}, 'allow'],
@@ -124,6 +127,14 @@ describe('approval rules', () => {
     ['a keyword spelled with a letter that folds to one of its own', rule({ keywords: ['salary'] }), history('the \u017Falary sheet'), {}, 'approval team-a/p/r'],
     ['a keyword of two words with the Kelvin sign for its k', rule({ keywords: ['kill switch'] }), history('flip the \u212Aill switch'), {}, 'approval team-a/p/r'],
     ['a pattern in the newest turn holds the request', rule({ patterns: ['\\bAKIA[0-9A-Z]{16}\\b'] }), history('key AKIAABCDEFGHIJKLMNOP'), {}, 'approval team-a/p/r'],
+    ['a keyword in a search result of the newest tool result', rule({ keywords: ['salary'] }),
+      newestBlocks([{ type: 'tool_result', tool_use_id: 't1', content: [{ type: 'search_result', source: 'https://hr.example', title: 'HR', content: [{ type: 'text', text: 'salary bands' }] }] }]), {}, 'approval team-a/p/r'],
+    ['a keyword in a document made of content blocks', rule({ keywords: ['salary'] }),
+      newestBlocks([{ type: 'document', source: { type: 'content', content: [{ type: 'text', text: 'the salary sheet' }] } }]), {}, 'approval team-a/p/r'],
+    ['a keyword in a document\'s context', rule({ keywords: ['salary'] }),
+      newestBlocks([{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'figures' }, context: 'from the salary review' }]), {}, 'approval team-a/p/r'],
+    ['a keyword in an MCP tool result', rule({ keywords: ['salary'] }),
+      newestBlocks([{ type: 'mcp_tool_result', tool_use_id: 'm1', content: [{ type: 'text', text: 'salary export done' }] }]), {}, 'approval team-a/p/r'],
     ['any SSN finding holds the request', rule({ findings: [{ type: 'US_SSN' }] }), request(), { findings: [{ type: 'US_SSN' }] }, 'approval team-a/p/r'],
     ['fewer emails than the threshold do not hold', rule({ findings: [{ type: 'EMAIL_ADDRESS', min: 3 }] }), request(), { findings: [{ type: 'EMAIL_ADDRESS' }, { type: 'EMAIL_ADDRESS' }] }, 'allow'],
     ['a finding rule holds when findings could not be computed (fails closed)', rule({ findings: [{ type: 'US_SSN' }] }), request(), { findings: undefined }, 'approval team-a/p/r'],
