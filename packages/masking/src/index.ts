@@ -31,7 +31,6 @@ export { ENTITY_TYPES, SECRET_SUBTYPES } from './entities.js';
 export { Vault, MaskingKey, PLACEHOLDER_RE } from './actions.js';
 export { validateCustomEntity, type CustomEntityProblem } from './detectors/custom.js';
 export { phraseDictionaryReady } from './detectors/phrase.js';
-export { newestUserTurnText } from './messages.js';
 export type { MaskResult, MaskerOptions } from './masker.js';
 export type { BodyMaskResult } from './messages.js';
 export type { StreamOutput } from './stream.js';

@@ -60,10 +60,13 @@ class Walker {
           else if (src.type === 'content') out.source = { ...src, content: this.content(src.content, `${path}.source.content`) };
         }
         if (typeof b.context === 'string') out.context = this.text(b.context, `${path}.context`);
+        if (typeof b.title === 'string') out.title = this.text(b.title, `${path}.title`);
         break;
       }
       case 'search_result':
         if ('content' in b) out.content = this.content(b.content, `${path}.content`);
+        if (typeof b.title === 'string') out.title = this.text(b.title, `${path}.title`);
+        if (typeof b.source === 'string') out.source = this.text(b.source, `${path}.source`);
         break;
       case 'thinking':
         if (this.thinking && typeof b.thinking === 'string') out.thinking = this.text(b.thinking, `${path}.thinking`);
@@ -117,27 +120,4 @@ export function maskResponseBody(body: unknown, mask: TextMasker, thinking: bool
   const out: Record<string, unknown> = { ...body };
   if (Array.isArray(body.content)) out.content = body.content.map((b, i) => w.block(b, `content[${i}]`));
   return { body: out, findings: w.findings };
-}
-
-/**
- * The text of the newest user turn: its text blocks and tool results (what approval rules on
- * keywords, patterns and findings look at). Empty when the last message is not from the user.
- */
-export function newestUserTurnText(body: unknown): string {
-  if (!isRecord(body) || !Array.isArray(body.messages)) return '';
-  const last = body.messages[body.messages.length - 1];
-  if (!isRecord(last) || last.role !== 'user') return '';
-  const parts: string[] = [];
-  const collect = (c: unknown) => {
-    if (typeof c === 'string') { parts.push(c); return; }
-    if (!Array.isArray(c)) return;
-    for (const b of c) {
-      if (!isRecord(b)) continue;
-      if (b.type === 'text' && typeof b.text === 'string') parts.push(b.text);
-      else if ((b.type === 'tool_result' || b.type === 'mcp_tool_result') && 'content' in b) collect(b.content);
-      else if (b.type === 'document' && isRecord(b.source) && b.source.type === 'text' && typeof b.source.data === 'string') parts.push(b.source.data);
-    }
-  };
-  collect(last.content);
-  return parts.join('\n');
 }

@@ -1,4 +1,4 @@
-import { createMasker, newestUserTurnText } from '../src/index.js';
+import { createMasker } from '../src/index.js';
 
 const masker = createMasker(undefined, { key: 'messages-test-key-0123456789' });
 const image = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
@@ -63,10 +63,17 @@ describe('Messages bodies', () => {
     expect(body).toEqual({ ...response, content: [{ type: 'text', text: 'Call [PHONE_NUMBER]' }, { type: 'tool_use', id: 'toolu_1', name: 't', input: { q: '[EMAIL_ADDRESS]' } }] });
   });
 
-  test('the newest user turn is its text and tool results', () => {
-    expect(newestUserTurnText(request)).toBe('phone +1 (415) 555-0132\nSSN 123-45-6788\nany news?');
-    expect(newestUserTurnText({ messages: [{ role: 'assistant', content: 'x' }] })).toBe('');
-    expect(newestUserTurnText('not a body')).toBe('');
+  test('the titles and sources Claude reads with a document or a search result are masked too', () => {
+    const body = { model: 'claude-sonnet-4-5', max_tokens: 8, messages: [{ role: 'user', content: [
+      { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'see title' }, title: 'maria@example.com records' },
+      { type: 'search_result', source: 'https://crm.example/maria@example.com', title: 'Card 4111 1111 1111 1111', content: [{ type: 'text', text: 'ok' }] },
+    ] }] };
+    const { body: out, findings } = masker.maskMessagesRequest(body);
+    const blocks = (out as typeof body).messages[0]!.content as Array<Record<string, unknown>>;
+    expect(blocks[0]!.title).toBe('[EMAIL_ADDRESS] records');
+    expect(blocks[1]!.title).toBe('Card [CREDIT_CARD]');
+    expect(blocks[1]!.source).not.toContain('maria@example.com');
+    expect(findings.map((f) => f.path)).toEqual(['messages[0].content[0].title', 'messages[0].content[1].title', 'messages[0].content[1].source']);
   });
 });
 
