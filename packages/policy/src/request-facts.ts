@@ -62,8 +62,8 @@ export function requestFacts(req: MessagesRequest | undefined): RequestFacts {
 
 /**
  * The newest user message's text: text blocks, tool results (MCP's too), plain-text and
- * content-block documents with their context, and search results — every text Claude reads in it,
- * as masking sees them. For a legacy Text Completions request, the prompt after its last "Human:" turn.
+ * content-block documents with their title and context, and search results with theirs — every
+ * text Claude reads in it, as masking sees them. For a legacy Text Completions request, the prompt after its last "Human:" turn.
  */
 export function newestTurnText(req: MessagesRequest): string {
   if (!Array.isArray(req.messages) && typeof req.prompt === 'string') {
@@ -88,9 +88,13 @@ function contentText(content: unknown): string {
   for (const b of content) {
     if (!isRecord(b)) continue;
     if (b.type === 'text' && typeof b.text === 'string') parts.push(b.text);
-    else if (b.type === 'tool_result' || b.type === 'mcp_tool_result' || b.type === 'search_result') parts.push(contentText(b.content));
-    else if (b.type === 'document') {
+    else if (b.type === 'tool_result' || b.type === 'mcp_tool_result') parts.push(contentText(b.content));
+    else if (b.type === 'search_result') {
+      for (const s of [b.title, b.source]) if (typeof s === 'string') parts.push(s);
+      parts.push(contentText(b.content));
+    } else if (b.type === 'document') {
       const src = b.source;
+      if (typeof b.title === 'string') parts.push(b.title);
       if (isRecord(src) && src.type === 'text' && typeof src.data === 'string') parts.push(src.data);
       else if (isRecord(src) && src.type === 'content') parts.push(contentText(src.content));
       if (typeof b.context === 'string') parts.push(b.context);
