@@ -80,9 +80,8 @@ describe('record mode (the default)', () => {
     expect(mine.find((e) => e.kind === 'response')?.data.body).toBe(answer);
   });
 
-  it('refuses a body that names a member twice, forwarding nothing and recording none of its values', async () => {
-    // JSON.parse keeps the last "messages", which masking would judge; the Claude API might read the first.
-    const sent = `{"model":"${MODEL}","max_tokens":16,"messages":[{"role":"user","content":"${userText}"}],"messages":[{"role":"user","content":"hello"}]}`;
+  /** Send raw bytes as a Messages request; expect skillgate's 400, nothing forwarded; the error's message. */
+  async function refusedAsBadRequest(sent: string | Buffer): Promise<string> {
     const forwarded = r.fake.requests.length;
     const res = await fetch(`${r.sidecar.claudeUrl}/v1/messages`, {
       method: 'POST', body: sent,
@@ -92,8 +91,14 @@ describe('record mode (the default)', () => {
     expect(res.headers.get('x-skillgate-error')).toBe('SG_BAD_REQUEST');
     const body = await res.json() as { error: { type: string; message: string } };
     expect(body.error.type).toBe('invalid_request_error');
-    expect(body.error.message).toMatch(/names the member "messages" twice/);
     expect(r.fake.requests.length).toBe(forwarded);
+    return body.error.message;
+  }
+
+  it('refuses a body that names a member twice, forwarding nothing and recording none of its values', async () => {
+    // JSON.parse keeps the last "messages", which masking would judge; the Claude API might read the first.
+    const sent = `{"model":"${MODEL}","max_tokens":16,"messages":[{"role":"user","content":"${userText}"}],"messages":[{"role":"user","content":"hello"}]}`;
+    expect(await refusedAsBadRequest(sent)).toMatch(/names the member "messages" twice/);
     expect(recordedText(r.dir)).not.toContain(EMAIL);
   });
 
@@ -104,15 +109,7 @@ describe('record mode (the default)', () => {
       Buffer.from([0xff]),
       Buffer.from(`.doe@example.com on card ${CARD}"}]}`),
     ]);
-    const forwarded = r.fake.requests.length;
-    const res = await fetch(`${r.sidecar.claudeUrl}/v1/messages`, {
-      method: 'POST', body: sent,
-      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'placeholder' },
-    });
-    expect(res.status).toBe(400);
-    expect(res.headers.get('x-skillgate-error')).toBe('SG_BAD_REQUEST');
-    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/not valid UTF-8/);
-    expect(r.fake.requests.length).toBe(forwarded);
+    expect(await refusedAsBadRequest(sent)).toMatch(/not valid UTF-8/);
     expect(recordedText(r.dir)).not.toContain('doe@example.com');
   });
 
