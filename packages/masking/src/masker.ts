@@ -9,6 +9,7 @@ import { compileCustom, spanningKeywords } from './detectors/custom.js';
 import { phraseDictionary } from './detectors/phrase.js';
 import type { WindowMasker } from './stream-text.js';
 import { tokenHoldStart } from './hold.js';
+import { foldForDetection } from './fold.js';
 
 export interface MaskResult { masked: string; findings: Finding[] }
 
@@ -68,7 +69,7 @@ export class MaskerCore implements WindowMasker {
     return detectAll(text, this.scanConfig);
   }
 
-  /** The finer streaming hold (hold.ts) for this masker's detectors and custom entities. */
+  /** The finer streaming hold (hold.ts) for this masker's detectors and custom entities; `text` folded (fold.ts). */
   tokenHoldStart(text: string, runStart: number): number {
     return tokenHoldStart(text, runStart, this.scanConfig.custom);
   }
@@ -91,10 +92,13 @@ export class MaskerCore implements WindowMasker {
       // rather than emit any of it raw.
       const s = Math.max(start, from);
       const value = text.slice(start, end);
+      // Placeholders and fingerprints are of the value as detection read it ("４１１１…" is the
+      // card 4111…); a tokenized value is restored as the skill wrote it.
+      const read = foldForDetection(value);
       masked += text.slice(pos, s);
-      masked += this.replacement(d, value);
+      masked += this.replacement(d, read, value);
       pos = end;
-      const f: Finding = { type: d.type, start, end, fingerprint: this.key.fingerprint(value) };
+      const f: Finding = { type: d.type, start, end, fingerprint: this.key.fingerprint(read) };
       if (d.subtype) f.subtype = d.subtype;
       findings.push(f);
     }
@@ -102,10 +106,10 @@ export class MaskerCore implements WindowMasker {
     return { masked, findings };
   }
 
-  private replacement(d: Detection, value: string): string {
+  private replacement(d: Detection, read: string, original: string): string {
     const action = this.actionFor(d.type);
-    const r = render(action, d.type, d.subtype, value, this.key);
-    if (action === 'tokenize') this.vault.set(r, value);
+    const r = render(action, d.type, d.subtype, read, this.key);
+    if (action === 'tokenize') this.vault.set(r, original);
     return r;
   }
 }

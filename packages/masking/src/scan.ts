@@ -1,5 +1,5 @@
-// The scanner: runs every detector family over a text and resolves overlaps into a sorted list of
-// non-overlapping detections. Pure and deterministic; the per-family detectors keep to the
+// The scanner: runs every detector family over a text (folded, fold.ts) and resolves overlaps into a
+// sorted list of non-overlapping detections. Pure and deterministic; the per-family detectors keep to the
 // boundary rules in boundary.ts so that scanning a window gives the same answer as the whole text.
 import type { Detection } from './entities.js';
 import { CUSTOM_PRIORITY, PASSWORD_PRIORITY, PRIORITY } from './entities.js';
@@ -10,6 +10,7 @@ import { detectPhrases } from './detectors/phrase.js';
 import { detectIban } from './detectors/iban.js';
 import { detectPasswords } from './detectors/password.js';
 import { detectCustom, type CompiledCustom } from './detectors/custom.js';
+import { foldForDetection } from './fold.js';
 
 export interface ScanConfig {
   /** Entity types to report (others are dropped); undefined = all built-ins and customs. */
@@ -24,10 +25,14 @@ export function scan(text: string, config: ScanConfig): Detection[] {
   return resolveOverlaps(kept);
 }
 
-/** Every detector's raw detections, before the entity filter and overlap resolution. */
-export function detectAll(text: string, config: ScanConfig): Detection[] {
+/**
+ * Every detector's raw detections, before the entity filter and overlap resolution. The detectors
+ * read the text folded (fold.ts): offsets are the original text's.
+ */
+export function detectAll(original: string, config: ScanConfig): Detection[] {
   const found: Detection[] = [];
-  if (text.length === 0) return found;
+  if (original.length === 0) return found;
+  const text = foldForDetection(original);
   detectNumeric(text, found);
   detectTokens(text, found);
   detectIban(text, found);

@@ -2,6 +2,7 @@
 // tool input). It emits only up to a safe cut (boundary.ts), so everything it emits, concatenated,
 // equals masking the whole text at once; text with no possible match flows through at once.
 import { isSafeCut, isTokenChar } from './boundary.js';
+import { foldForDetection, hasFoldable } from './fold.js';
 import { HOLD_CONTEXT } from './hold.js';
 import { PEM_CAP, pemRegionEnd } from './detectors/pem.js';
 import type { Detection, Finding } from './entities.js';
@@ -48,6 +49,8 @@ export class TextStream {
   private pemOpen = -1;         // absolute start of a PEM region that has not ended yet
   private pemForever = false;   // that region can no longer end inside the block
   private pemClosed: Array<[number, number]> = []; // ended regions not yet fully emitted
+  /** A delta held a character detection folds (fold.ts): from then on cuts are decided on folded text. */
+  private folding = false;
   readonly findings: Finding[] = [];
 
   constructor(private readonly masker: WindowMasker) {}
@@ -58,6 +61,7 @@ export class TextStream {
 
   push(delta: string): string {
     if (delta.length === 0) return '';
+    if (!this.folding && hasFoldable(delta)) this.folding = true;
     this.chunks.push(delta);
     this.heldLength += delta.length;
     // Merge like a binary counter: O(log n) chunks, each character copied O(log n) times.
@@ -135,7 +139,10 @@ export class TextStream {
    * when `fine`), where that run starts.
    */
   private findCut(deltaLength: number, fine: boolean): { cut: number; runStart: number } {
-    const { text, start, openStart } = this.recent(deltaLength + CUT_SEARCH + CUT_CONTEXT);
+    const recent = this.recent(deltaLength + CUT_SEARCH + CUT_CONTEXT);
+    const { start, openStart } = recent;
+    // Where a match could start or end is decided on the text as the detectors read it.
+    const text = this.folding ? foldForDetection(recent.text) : recent.text;
     const end = start + text.length;
     const limit = this.pemLimit(text, start);
     // Positions further back were tried on earlier pushes; holding longer is always correct.
@@ -174,7 +181,8 @@ export class TextStream {
       }
       if (this.pemForever) return this.pemOpen;
       // The region's text: it starts at or after `emitted`, so it is in the held chunks.
-      const region = this.held_().slice(this.pemOpen - this.emitted);
+      const held = this.held_().slice(this.pemOpen - this.emitted);
+      const region = this.folding ? foldForDetection(held) : held;
       const r = pemRegionEnd(region, 0, false);
       if (r === 'open') {
         if (region.length > PEM_CAP + 100) this.pemForever = true;

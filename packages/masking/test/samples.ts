@@ -23,6 +23,9 @@ export const SENSITIVE = [
   'password=hunter22', 'api_key: "Zx8fK2pLq9Rm4TtW77"', '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\nq83r+/==\n-----END RSA PRIVATE KEY-----',
   '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg', 'EMP-123456', 'Project Falcon',
   'f5Rx%9qLm2Tz#Wb7', 'k8Qz3vJp^N1dWx',
+  // As CJK input methods and copied text write them (fold.ts): full-width forms, no-break spaces, Unicode hyphens.
+  '４１１１ １１１１ １１１１ １１１１', 'ｊｏｈｎ．ｓｍｉｔｈ＠ｅｘａｍｐｌｅ．ｃｏｍ', '１２３－４５－６７８８', '+1\u00a0(415)\u00a0555\u20110132',
+  '4111\u202f1111\u202f1111\u202f1111', '123\u201145\u20116788', 'ＥＭＰ－１２３４５６', 'ｐａｓｓｗｏｒｄ＝ｈｕｎｔｅｒ２２',
 ];
 
 export const NEAR_MISSES = [

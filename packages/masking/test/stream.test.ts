@@ -22,6 +22,8 @@ const fragment = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...PROSE) },
   { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 6 }) },
   { weight: 1, arbitrary: fc.string({ unit: fc.constantFrom('1', '2', ' ', '-', '.', '@', 'A', 'a', ':', '+', '(', ')', '\n', 'é', '\ud83d\ude80'), maxLength: 30 }) },
+  // The same alphabet with characters detection folds (fold.ts) mixed in.
+  { weight: 1, arbitrary: fc.string({ unit: fc.constantFrom('1', '\uff11', ' ', '\u00a0', '\u3000', '-', '\u2011', '\uff0d', '.', '\uff0e', '@', '\uff20', 'a', '\uff41', ':'), maxLength: 30 }) },
 );
 const sep = fc.constantFrom(' ', '', ', ', '\n', '. ', ': ', '"');
 const textArb = fc.array(fc.tuple(fragment, sep), { minLength: 1, maxLength: 14 }).map((parts) => parts.map(([a, b]) => a + b).join(''));

@@ -147,6 +147,9 @@ describe.each(['local', 'redis'] as const)('skillgate sessions on the %s store',
     const human = await cli(['sessions', 'find', '--value', PLANTED, ...storeArgs], { SKILLGATE_MASKING_KEY: KEY });
     expect(human.stdout).toMatch(/req_2\s+RETURNED by Claude/);
     expect((await cli(['sessions', 'show', SID, ...storeArgs, '--output', 'json'])).stdout).not.toContain(PLANTED);
+    // Masking reads a full-width at sign as "@": either spelling finds the value.
+    const wide = await cli(['sessions', 'find', '--value', PLANTED.replace('@', '\uff20'), ...storeArgs, '--output', 'json'], { SKILLGATE_MASKING_KEY: KEY });
+    expect(JSON.parse(wide.stdout).hits).toEqual(JSON.parse(found.stdout).hits);
     expect((await cli(['sessions', 'find', '--value', 'nobody@example.com', ...storeArgs], { SKILLGATE_MASKING_KEY: KEY })).stdout).toMatch(/no event contains that value/);
     expect((await cli(['sessions', 'find', '--value', PLANTED, ...storeArgs])).stderr).toMatch(/installation key/);
   });
