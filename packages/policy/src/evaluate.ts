@@ -8,6 +8,8 @@ import type { CompiledRule } from './compile.js';
 import type { EffectivePolicy } from './combine.js';
 import { insideWindow } from './schedule.js';
 import { requestFacts, urlHosts, type RequestFacts } from './request-facts.js';
+// The fold alone (the masking package's index loads its detectors and dictionaries).
+import { foldForDetection } from '@skillgate/masking/fold';
 
 export interface Finding { type: string; subtype?: string }
 
@@ -125,6 +127,8 @@ function denyChecks(policy: EffectivePolicy, f: RequestFacts, generating: boolea
  */
 export interface Scratch {
   prefilter: EffectivePolicy['prefilter'];
+  /** The newest turn as masking's detectors read it (full-width forms and the like as ASCII; fold.ts). */
+  turn?: string;
   /** Where a keyword of any rule starts in the newest turn, ascending ('too many': each rule scans alone); set by the first keyword rule. */
   keywordStarts?: number[] | 'too many';
   anyPattern?: boolean;
@@ -134,6 +138,14 @@ export interface Scratch {
 
 export function newScratch(prefilter: EffectivePolicy['prefilter'] = {}): Scratch {
   return { prefilter, patterns: new Map() };
+}
+
+/**
+ * The newest turn as the text rules read it: as masking's detectors do, so "ｓａｌａｒｙ" is salary and
+ * "ｈｔｔｐｓ：／／…" a URL (one code unit for one: positions are the turn's).
+ */
+function turnOf(f: RequestFacts, scratch: Scratch): string {
+  return (scratch.turn ??= foldForDetection(f.newestTurn));
 }
 
 /** Past this many places where a keyword starts, each rule scans the turn on its own instead. */
@@ -227,16 +239,17 @@ export function matchRule(r: CompiledRule, f: RequestFacts, ctx: EvaluationConte
     why.push(hit);
   }
   if (r.keywords) {
-    const kw = findKeyword(r, f.newestTurn, scratch);
+    const kw = findKeyword(r, turnOf(f, scratch), scratch);
     if (kw === undefined) return undefined;
     why.push(`keyword "${kw}" in the newest turn`);
   }
   if (r.patterns) {
-    if (scratch.prefilter.patterns) scratch.anyPattern ??= scratch.prefilter.patterns.test(f.newestTurn);
+    const turn = turnOf(f, scratch);
+    if (scratch.prefilter.patterns) scratch.anyPattern ??= scratch.prefilter.patterns.test(turn);
     if (scratch.anyPattern === false) return undefined;
     const i = r.patterns.findIndex((p) => {
       let hit = scratch.patterns.get(p.source);
-      if (hit === undefined) scratch.patterns.set(p.source, (hit = p.test(f.newestTurn)));
+      if (hit === undefined) scratch.patterns.set(p.source, (hit = p.test(turn)));
       return hit;
     });
     if (i === -1) return undefined;
@@ -251,7 +264,7 @@ function fetchDomainHit(r: CompiledRule, f: RequestFacts, scratch: Scratch): str
     const d = ft.allowedDomains.find((x) => r.fetchDomains!.test(x));
     if (d !== undefined) return `${ft.family} domain ${d}`;
   }
-  const host = (scratch.hosts ??= urlHosts(f.newestTurn)).find((h) => r.fetchDomains!.test(h));
+  const host = (scratch.hosts ??= urlHosts(turnOf(f, scratch))).find((h) => r.fetchDomains!.test(h));
   return host === undefined ? undefined : `URL host ${host} in the newest turn`;
 }
 

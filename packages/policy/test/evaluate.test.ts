@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { foldForDetection } from '@skillgate/masking/fold';
 import { combine, compilePolicy, estimateInputTokens, evaluate, policyProblems, PolicyInvalidError, type Decision, type EvaluationContext } from '@skillgate/policy';
 import type { SkillPolicy } from '@skillgate/api';
 import type { MessagesRequest } from '@skillgate/wire';
@@ -126,6 +127,11 @@ describe('approval rules', () => {
     // Keywords match case-insensitively as Unicode folds case: the long s folds to s, the Kelvin sign to k.
     ['a keyword spelled with a letter that folds to one of its own', rule({ keywords: ['salary'] }), history('the \u017Falary sheet'), {}, 'approval team-a/p/r'],
     ['a keyword of two words with the Kelvin sign for its k', rule({ keywords: ['kill switch'] }), history('flip the \u212Aill switch'), {}, 'approval team-a/p/r'],
+    // Text rules read the turn as masking does: full-width forms as ASCII.
+    ['a keyword typed full-width', rule({ keywords: ['salary'] }), history('the ｓａｌａｒｙ sheet'), {}, 'approval team-a/p/r'],
+    ['a full-width keyword in plain text', rule({ keywords: ['ｓａｌａｒｙ'] }), history('the salary sheet'), {}, 'approval team-a/p/r'],
+    ['a pattern over a full-width key', rule({ patterns: ['\\bAKIA[0-9A-Z]{16}\\b'] }), history('key ＡＫＩＡＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰ'), {}, 'approval team-a/p/r'],
+    ['a full-width URL of a watched domain', rule({ fetchDomains: ['internal.example'] }), history('see ｈｔｔｐｓ：／／wiki.internal.example/page'), {}, 'approval team-a/p/r'],
     ['a pattern in the newest turn holds the request', rule({ patterns: ['\\bAKIA[0-9A-Z]{16}\\b'] }), history('key AKIAABCDEFGHIJKLMNOP'), {}, 'approval team-a/p/r'],
     ['a keyword in a search result of the newest tool result', rule({ keywords: ['salary'] }),
       newestBlocks([{ type: 'tool_result', tool_use_id: 't1', content: [{ type: 'search_result', source: 'https://hr.example', title: 'HR', content: [{ type: 'text', text: 'salary bands' }] }] }]), {}, 'approval team-a/p/r'],
@@ -178,15 +184,15 @@ describe('approval rules', () => {
     // The evaluator scans the newest turn once for every policy's keywords and checks each rule only
     // where a keyword starts; the reference runs each rule's own expression over the whole text.
     const words = ['pass', 'password', 'secret', 'secret project', 'project x', 'x', 'Pass', 'SECRET', '\u017Fecret', '\u212Aey', 'key',
-      '\u{1D49C}bc', '\u{1D49C}', 'caf\u00E9', 'CAF\u00C9', 'i\u0307', '\u0130'];
-    const glue = ['', ' ', '  ', '_', '-', '1', 'a', '\u00E9', '\n', '\u{1D49C}', '\uD800'];
+      '\u{1D49C}bc', '\u{1D49C}', 'caf\u00E9', 'CAF\u00C9', 'i\u0307', '\u0130', '\uff53ecret', 'secret\u3000project', 'ｐａｓｓ'];
+    const glue = ['', ' ', '  ', '_', '-', '1', 'a', '\u00E9', '\n', '\u{1D49C}', '\uD800', '\u00a0', '\uff11'];
     const text = fc.array(fc.oneof(fc.constantFrom(...words), fc.constantFrom(...glue)), { maxLength: 24 }).map((parts) => parts.join(''));
     const rules = fc.array(fc.uniqueArray(fc.constantFrom(...words), { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 4 });
     fc.assert(fc.property(rules, text, (keywordSets, turn) => {
       const policies = [policy('p', { approval: { rules: keywordSets.map((keywords, i) => ({ name: `r${i}`, when: { keywords } })) } })];
       const compiled = combine(policies).rules;
       const expected = compiled.flatMap((r) => {
-        const m = r.keywords!.exec(turn);
+        const m = r.keywords!.exec(foldForDetection(turn)); // text rules read the turn folded, as masking does
         return m ? [`${r.id}: keyword "${m[0].toLowerCase()}" in the newest turn`] : [];
       });
       const d = run(policies, history(turn));
