@@ -8,8 +8,9 @@
 // Not folded: characters that vanish (zero-width spaces, soft hyphens) — removing them would move
 // every offset after them — and dashes that prose uses between numbers ("1990–2000").
 
-const FOLDABLE = /[\u00a0\u2007\u2010\u2011\u202f\u2212\u3000\uff01-\uff5e]/;
-const FOLDABLE_ALL = /[\u00a0\u2007\u2010\u2011\u202f\u2212\u3000\uff01-\uff5e]/g;
+const FOLDABLE_CLASS = '[\\u00a0\\u2007\\u2010\\u2011\\u202f\\u2212\\u3000\\uff01-\\uff5e]';
+const FOLDABLE = new RegExp(FOLDABLE_CLASS);
+const FOLDABLE_ALL = new RegExp(FOLDABLE_CLASS, 'g');
 
 /** Whether `text` holds a character that detection reads as another. */
 export function hasFoldable(text: string): boolean {
