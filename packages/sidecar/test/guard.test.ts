@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { RedisConnection } from '@skillgate/resp';
 import { startSidecar, createLogger, type Sidecar } from '../src/index.js';
-import { createPolicyGuard, redisRateLimiter } from '../src/cluster/guard.js';
+import { approvalExcerpt, createPolicyGuard, redisRateLimiter } from '../src/cluster/guard.js';
 import { filePolicyFeed, type PolicyFeed, type PolicyState } from '../src/cluster/policy-feed.js';
 import { startUpstreamDouble, type UpstreamDouble } from './upstream-double.js';
 import type { Exchange } from '../src/exchange.js';
@@ -100,6 +100,20 @@ describe('policy guard with the policy file', () => {
     const verdict = guard.inspect(batch('my SSN is 123-45-6788')) as { approval?: { rules: string[] } };
     expect(verdict.approval?.rules).toEqual(['team-a/ssn/ssn']);
     expect(guard.inspect(batch('nothing sensitive'))).toEqual({});
+  });
+
+  test('the approval excerpt never shows part of a value the excerpt\'s start would cut', () => {
+    const masker = createMasker(undefined, { key: 'guard-test-masking-key' });
+    const mask = (t: string) => masker.maskText(t).masked;
+    // The last 600 characters start inside the card number: cut first, "1111 1111…" would read as no card.
+    const turn = `card 4111 1111 1111 1111 ${'y'.repeat(590)}`;
+    expect(mask(turn.slice(-600))).toMatch(/^1111 1111 y/); // what cutting first would show
+    const excerpt = approvalExcerpt(turn, mask);
+    expect(excerpt.length).toBe(600);
+    expect(excerpt).not.toMatch(/\d/);
+    expect(excerpt.endsWith('y'.repeat(590))).toBe(true);
+    expect(approvalExcerpt('short 4111 1111 1111 1111', mask)).toBe('short [CREDIT_CARD]');
+    expect(approvalExcerpt('z'.repeat(300 * 1024), mask)).toMatch(/no excerpt/);
   });
 
   test('editing the policy file changes the running sidecar without a restart', async () => {

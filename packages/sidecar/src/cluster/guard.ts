@@ -154,7 +154,7 @@ export function createPolicyGuard(opts: PolicyGuardOptions): Guard {
       const digest = `sha256:${createHash('sha256').update(x.body ?? Buffer.alloc(0)).digest('hex')}`;
       const counts = new Map<string, number>();
       for (const f of p.findings ?? []) counts.set(f.type, (counts.get(f.type) ?? 0) + 1);
-      const excerpt = opts.masker ? opts.masker.maskText(p.facts.newestTurn.slice(-600), p.policy) : undefined;
+      const excerpt = opts.masker ? approvalExcerpt(p.facts.newestTurn, (t) => opts.masker!.maskText(t, p.policy)) : undefined;
       const timer = setInterval(keepAlive, keepAliveMs);
       let name: string | undefined;
       try {
@@ -219,6 +219,25 @@ function rememberTools(opts: PolicyGuardOptions, identity: SkillIdentity, facts:
 
 function urlOrigin(u: string): string {
   try { return new URL(u).origin; } catch { return '(invalid url)'; }
+}
+
+/** How much of the newest turn a SkillApproval shows, and the longest turn masked whole for it. */
+const EXCERPT_CHARS = 600;
+const EXCERPT_MASKED_MAX = 256 * 1024;
+
+/**
+ * The end of the newest turn, masked, for the approval summary. The turn is masked whole and then
+ * cut: cut first, a value the cut halves ("…1111 1111 1111" of a card) no longer reads as one and
+ * would reach the SkillApproval raw. A turn too long to mask on the request path shows no text.
+ */
+export function approvalExcerpt(turn: string, mask: (text: string) => string): string {
+  if (turn.length > EXCERPT_MASKED_MAX) return `[the newest turn is ${Math.round(turn.length / 1024)} KB: no excerpt; its findings are counted above]`;
+  const masked = mask(turn);
+  if (masked.length <= EXCERPT_CHARS) return masked;
+  let start = masked.length - EXCERPT_CHARS;
+  const c = masked.charCodeAt(start);
+  if (c >= 0xdc00 && c <= 0xdfff) start++; // not half a surrogate pair
+  return masked.slice(start);
 }
 
 export function rateLimitError(hit: RateLimitHit): GatewayError {
