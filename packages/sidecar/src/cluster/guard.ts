@@ -231,7 +231,7 @@ const EXCERPT_MASKED_MAX = 256 * 1024;
  * would reach the SkillApproval raw. A turn too long to mask on the request path shows no text.
  */
 export function approvalExcerpt(turn: string, mask: (text: string) => string): string {
-  if (turn.length > EXCERPT_MASKED_MAX) return `[the newest turn is ${Math.round(turn.length / 1024)} KB: no excerpt; its findings are counted above]`;
+  if (turn.length > EXCERPT_MASKED_MAX) return `[the newest turn is ${Math.round(turn.length / 1024)} KB: no excerpt; its findings are counted in the summary]`;
   const masked = mask(turn);
   if (masked.length <= EXCERPT_CHARS) return masked;
   let start = masked.length - EXCERPT_CHARS;
