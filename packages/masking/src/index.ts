@@ -17,7 +17,7 @@
 import type { MaskingSpec } from '@skillgate/api';
 import type { SseEvent } from '@skillgate/wire';
 import { MaskerCore, type MaskerOptions, type MaskResult } from './masker.js';
-import { maskRequestBody, maskResponseBody, type BodyMaskResult } from './messages.js';
+import { maskRequestBody, maskResponseBody, maskServerResultBlock, type BodyMaskResult } from './messages.js';
 import { JsonTextStream, TextStream } from './stream-text.js';
 import { SseRewriter, type BlockPolicy, type StreamOutput } from './stream.js';
 import { RecordStreamMasker } from './stream-record.js';
@@ -50,8 +50,13 @@ export interface Masker {
   /** Placeholder → value map that tokenize mode fills; used by restoreText / createStreamRestorer. */
   readonly vault: Vault;
   maskText(text: string): MaskResult;
-  maskMessagesRequest(body: unknown): BodyMaskResult;
-  maskMessagesResponse(body: unknown): BodyMaskResult;
+  /**
+   * A Messages request or response with its text masked. `forRecord`: server tool results too (a
+   * fetched page, code execution output, search result titles) — for the record only: the API may
+   * not take back a server result that was changed.
+   */
+  maskMessagesRequest(body: unknown, opts?: { forRecord?: boolean }): BodyMaskResult;
+  maskMessagesResponse(body: unknown, opts?: { forRecord?: boolean }): BodyMaskResult;
   /** Masks text, thinking (only when spec.thinking) and tool input deltas of a response stream. */
   createStreamMasker(): StreamMasker;
   /**
@@ -88,12 +93,12 @@ export function createMasker(spec: MaskingSpec | undefined, opts: MaskerOptions)
     memoStats: () => (memo ? { hits: memo.hits, misses: memo.misses } : undefined),
     vault: core.vault,
     maskText: mask,
-    maskMessagesRequest: (body) => maskRequestBody(body, mask, thinking),
-    maskMessagesResponse: (body) => maskResponseBody(body, (t) => core.maskText(t), thinking),
+    maskMessagesRequest: (body, o) => maskRequestBody(body, mask, { thinking, serverResults: o?.forRecord }),
+    maskMessagesResponse: (body, o) => maskResponseBody(body, (t) => core.maskText(t), { thinking, serverResults: o?.forRecord }),
     createStreamMasker: () => new SseRewriter(maskingBlocks),
-    createRecordStreamMasker: () => new RecordStreamMasker(maskingBlocks),
+    createRecordStreamMasker: () => new RecordStreamMasker(maskingBlocks, undefined, (block) => maskServerResultBlock(block, (t) => core.maskText(t))),
     restoreText: (t) => restoreText(t, core.vault),
-    restoreMessagesResponse: (body) => maskResponseBody(body, (t) => ({ masked: restoreText(t, core.vault), findings: [] }), false).body,
+    restoreMessagesResponse: (body) => maskResponseBody(body, (t) => ({ masked: restoreText(t, core.vault), findings: [] }), { thinking: false }).body,
     createStreamRestorer: () => new SseRewriter({
       text: () => new RestoreStream(core.vault),
       thinking: () => undefined,

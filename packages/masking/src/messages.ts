@@ -1,7 +1,10 @@
 // Structure-aware masking of Claude Messages bodies: walks the places people put text (system,
 // messages[].content, text/document/tool_result blocks, the strings inside tool_use inputs, and
 // thinking only when the policy says so) and leaves everything else alone: ids, signatures, model
-// and tool names, base64 media, cache_control, encrypted search results. Never mutates its input.
+// and tool names, base64 media, cache_control, encrypted search results. Server tool results (a
+// fetched page, code execution output, search result titles) are masked only on request — for the
+// record: the API may not take back a server result it made that was changed, as with a signed
+// thinking block. Never mutates its input.
 import type { Finding } from './entities.js';
 import type { MaskResult } from './masker.js';
 
@@ -11,9 +14,26 @@ type TextMasker = (text: string) => MaskResult;
 
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
+/** What a walk masks besides the text people put in a body. */
+export interface WalkOptions {
+  /** Thinking blocks (the policy's `thinking`). */
+  thinking: boolean;
+  /** Server tool results: web fetch pages, code execution stdout/stderr and files, search result titles. */
+  serverResults?: boolean;
+}
+
+/** The block types that carry a server tool's result. */
+const SERVER_RESULTS = new Set(['web_fetch_tool_result', 'web_search_tool_result', 'code_execution_tool_result',
+  'bash_code_execution_tool_result', 'text_editor_code_execution_tool_result']);
+
 class Walker {
   readonly findings: Finding[] = [];
-  constructor(private readonly mask: TextMasker, private readonly thinking: boolean) {}
+  private readonly thinking: boolean;
+  private readonly serverResults: boolean;
+  constructor(private readonly mask: TextMasker, opts: WalkOptions) {
+    this.thinking = opts.thinking;
+    this.serverResults = opts.serverResults === true;
+  }
 
   text(s: string, path: string): string {
     const r = this.mask(s);
@@ -71,9 +91,33 @@ class Walker {
       case 'thinking':
         if (this.thinking && typeof b.thinking === 'string') out.thinking = this.text(b.thinking, `${path}.thinking`);
         break;
+      case 'web_fetch_tool_result': case 'web_search_tool_result': case 'code_execution_tool_result':
+      case 'bash_code_execution_tool_result': case 'text_editor_code_execution_tool_result':
+        if (!this.serverResults) return b;
+        if ('content' in b) out.content = this.serverResult(b.content, `${path}.content`);
+        break;
       default:
         // image, redacted_thinking, server tool results (encrypted), container uploads...: untouched
         return b;
+    }
+    return out;
+  }
+
+  /**
+   * A server tool result's content: a fetched page (a document block), search results (their
+   * titles; the rest is encrypted), or code execution output (stdout, stderr, a file's text).
+   */
+  serverResult(c: unknown, path: string): unknown {
+    if (Array.isArray(c)) return c.map((x, i) => this.serverResult(x, `${path}[${i}]`));
+    if (!isRecord(c)) return c;
+    const out: Record<string, unknown> = { ...c };
+    if (c.type === 'web_fetch_result') {
+      if ('content' in c) out.content = this.block(c.content, `${path}.content`);
+      return out;
+    }
+    for (const k of ['title', 'stdout', 'stderr', 'content']) {
+      const v = c[k];
+      if (typeof v === 'string') out[k] = this.text(v, `${path}.${k}`);
     }
     return out;
   }
@@ -89,9 +133,9 @@ class Walker {
  * (each of its requests' params, as a Messages request) or a legacy Text Completions request
  * (prompt). Finding paths name where each value was (`requests[2].params.messages[0].content`).
  */
-export function maskRequestBody(body: unknown, mask: TextMasker, thinking: boolean): BodyMaskResult {
+export function maskRequestBody(body: unknown, mask: TextMasker, opts: WalkOptions): BodyMaskResult {
   if (!isRecord(body)) return { body, findings: [] };
-  const w = new Walker(mask, thinking);
+  const w = new Walker(mask, opts);
   const out = maskParams(body, w, '');
   if (Array.isArray(body.requests)) {
     out.requests = body.requests.map((r, i) => (isRecord(r) && isRecord(r.params)
@@ -114,10 +158,20 @@ function maskParams(body: Record<string, unknown>, w: Walker, at: string): Recor
   return out;
 }
 
-export function maskResponseBody(body: unknown, mask: TextMasker, thinking: boolean): BodyMaskResult {
+export function maskResponseBody(body: unknown, mask: TextMasker, opts: WalkOptions): BodyMaskResult {
   if (!isRecord(body)) return { body, findings: [] };
-  const w = new Walker(mask, thinking);
+  const w = new Walker(mask, opts);
   const out: Record<string, unknown> = { ...body };
   if (Array.isArray(body.content)) out.content = body.content.map((b, i) => w.block(b, `content[${i}]`));
   return { body: out, findings: w.findings };
+}
+
+/**
+ * A streamed content block as the record keeps it when it is a server tool result (such blocks
+ * arrive whole in content_block_start); undefined for any other block.
+ */
+export function maskServerResultBlock(block: Record<string, unknown>, mask: TextMasker): BodyMaskResult | undefined {
+  if (typeof block.type !== 'string' || !SERVER_RESULTS.has(block.type)) return undefined;
+  const w = new Walker(mask, { thinking: false, serverResults: true });
+  return { body: w.block(block, 'content_block'), findings: w.findings };
 }

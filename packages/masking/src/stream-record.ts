@@ -9,7 +9,7 @@
 // as the live rewriter, at one detector pass per block instead of one per delta.
 import type { SseEvent } from '@skillgate/wire';
 import type { Finding } from './entities.js';
-import { DELTA_FIELD, SseRewriter, blockStreamFor, isRecord, type BlockPolicy, type BlockStream, type DeltaKind, type StreamOutput } from './stream.js';
+import { DELTA_FIELD, SseRewriter, blockStreamFor, isRecord, sseEvent, type BlockPolicy, type BlockStream, type DeltaKind, type StreamOutput } from './stream.js';
 
 export interface RecordStreamLimits {
   /** Most bytes of events held for one block before it goes through the live rewriter. */
@@ -34,10 +34,22 @@ export class RecordStreamMasker {
   /** For each event the rewriter made, the input it was made from (the record keeps its time). */
   private readonly madeFrom = new WeakMap<StreamOutput, SseEvent>();
 
-  constructor(private readonly policy: BlockPolicy, private readonly limits: RecordStreamLimits = DEFAULT_RECORD_STREAM_LIMITS) {}
+  /**
+   * `serverResult`: masks a server tool result block (it arrives whole in content_block_start);
+   * undefined for any other block.
+   */
+  constructor(
+    private readonly policy: BlockPolicy,
+    private readonly limits: RecordStreamLimits = DEFAULT_RECORD_STREAM_LIMITS,
+    private readonly serverResult?: (block: Record<string, unknown>) => { body: unknown; findings: Finding[] } | undefined,
+  ) {}
 
   push(ev: SseEvent): StreamOutput[] {
     if (this.live) return this.pushLive(ev);
+    if (this.held.length === 0 && ev.event === 'content_block_start' && this.serverResult) {
+      const out = this.maskServerResult(ev);
+      if (out) return [out];
+    }
     if (this.held.length === 0 && ev.event !== 'content_block_start') return [ev];
     this.held.push(ev);
     this.heldBytes += ev.raw.length;
@@ -65,6 +77,24 @@ export class RecordStreamMasker {
       return out;
     }
     return this.held.length ? this.release(true) : [];
+  }
+
+  /** A server tool result's start event, masked (itself when nothing was found); undefined for other blocks. */
+  private maskServerResult(ev: SseEvent): StreamOutput | undefined {
+    let data: unknown;
+    try {
+      data = JSON.parse(ev.data);
+    } catch {
+      return undefined; // the held path decides what an unreadable event becomes
+    }
+    if (!isRecord(data) || !isRecord(data.content_block)) return undefined;
+    const r = this.serverResult!(data.content_block);
+    if (!r) return undefined;
+    if (r.findings.length === 0) return ev;
+    for (const f of r.findings) this.findings.push(f);
+    const out = sseEvent('content_block_start', { ...data, content_block: r.body });
+    this.madeFrom.set(out, ev);
+    return out;
   }
 
   /** Track one held event: which blocks are open and their text; flag anything unusual. */

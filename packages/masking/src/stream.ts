@@ -117,7 +117,7 @@ export class SseRewriter {
       let emitted: string;
       try { emitted = block.stream.push(initial); } catch { block.failed = true; emitted = ''; }
       if (emitted === initial && !('held' in block.stream && (block.stream as { held: number }).held > 0)) return [ev];
-      return [event('content_block_start', { ...data, content_block: { ...cb, [DELTA_FIELD[kind]]: emitted } })];
+      return [sseEvent('content_block_start', { ...data, content_block: { ...cb, [DELTA_FIELD[kind]]: emitted } })];
     }
     return [ev];
   }
@@ -146,7 +146,7 @@ export class SseRewriter {
     }
     if (emitted === input && heldBefore === 0 && heldOf(b.stream) === 0) return [ev];
     if (emitted === '') return [];
-    return [event('content_block_delta', { ...data, delta: { ...delta, [field]: emitted } })];
+    return [sseEvent('content_block_delta', { ...data, delta: { ...delta, [field]: emitted } })];
   }
 
   private flush(b: Block, out: StreamOutput[]): void {
@@ -156,7 +156,7 @@ export class SseRewriter {
     try { rest = b.stream.end(); } catch { return; }
     if (b.stream.findings) for (const f of b.stream.findings) this.findings.push({ ...f, path: f.path ? `content[${b.index}].${f.path}` : `content[${b.index}]` });
     if (rest === '') return;
-    out.push(event('content_block_delta', { type: 'content_block_delta', index: b.index, delta: { type: b.kind, [DELTA_FIELD[b.kind]]: rest } }));
+    out.push(sseEvent('content_block_delta', { type: 'content_block_delta', index: b.index, delta: { type: b.kind, [DELTA_FIELD[b.kind]]: rest } }));
   }
 }
 
@@ -175,7 +175,8 @@ function parse(ev: SseEvent): Record<string, unknown> | undefined {
   }
 }
 
-function event(name: string, data: unknown): SseEvent {
+/** An SSE event made here: its name, its data as JSON, and the bytes that frame them. */
+export function sseEvent(name: string, data: unknown): SseEvent {
   const text = formatSse(name, data);
   return { event: name, data: JSON.stringify(data), raw: Buffer.from(text, 'utf8') };
 }

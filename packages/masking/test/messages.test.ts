@@ -63,6 +63,29 @@ describe('Messages bodies', () => {
     expect(body).toEqual({ ...response, content: [{ type: 'text', text: 'Call [PHONE_NUMBER]' }, { type: 'tool_use', id: 'toolu_1', name: 't', input: { q: '[EMAIL_ADDRESS]' } }] });
   });
 
+  test('server tool results are masked for the record only: the page fetched, code output, search result titles', () => {
+    const response = { id: 'msg_01', type: 'message', role: 'assistant', model: 'claude-x', stop_reason: 'end_turn', content: [
+      { type: 'web_fetch_tool_result', tool_use_id: 'srvtoolu_1', content: { type: 'web_fetch_result', url: 'https://crm.example/p', retrieved_at: '2026-01-01T00:00:00Z',
+        content: { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'Contact maria@example.com' }, title: 'Maria' } } },
+      { type: 'bash_code_execution_tool_result', tool_use_id: 'srvtoolu_2', content: { type: 'bash_code_execution_result', stdout: 'card 4111 1111 1111 1111\n', stderr: '', return_code: 0 } },
+      { type: 'web_search_tool_result', tool_use_id: 'srvtoolu_3', content: [{ type: 'web_search_result', url: 'https://x.example', title: 'Call 415-555-0199', encrypted_content: 'EqgfCioI', page_age: null }] },
+    ] };
+    // What Claude and the skill exchange keeps them: the API may not take back a changed server result.
+    expect(masker.maskMessagesResponse(response).body).toEqual(response);
+    const { body, findings } = masker.maskMessagesResponse(response, { forRecord: true });
+    const blocks = (body as typeof response).content as Array<Record<string, any>>;
+    expect(blocks[0]!.content.content.source.data).toBe('Contact [EMAIL_ADDRESS]');
+    expect(blocks[0]!.content.url).toBe('https://crm.example/p');
+    expect(blocks[1]!.content.stdout).toBe('card [CREDIT_CARD]\n');
+    expect(blocks[2]!.content[0].title).toBe('Call [PHONE_NUMBER]');
+    expect(blocks[2]!.content[0].encrypted_content).toBe('EqgfCioI');
+    expect(findings.map((f) => f.type)).toEqual(['EMAIL_ADDRESS', 'PERSON', 'CREDIT_CARD', 'PHONE_NUMBER']); // PERSON: the page's title
+    // A request that resends them in its history: the same.
+    const request = { model: 'claude-x', max_tokens: 8, messages: [{ role: 'assistant', content: response.content }, { role: 'user', content: 'go on' }] };
+    expect(JSON.stringify(masker.maskMessagesRequest(request).body)).toContain('maria@example.com');
+    expect(JSON.stringify(masker.maskMessagesRequest(request, { forRecord: true }).body)).not.toContain('maria@example.com');
+  });
+
   test('the titles and sources Claude reads with a document or a search result are masked too', () => {
     const body = { model: 'claude-sonnet-4-5', max_tokens: 8, messages: [{ role: 'user', content: [
       { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'see title' }, title: 'maria@example.com records' },

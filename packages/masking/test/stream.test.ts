@@ -400,6 +400,22 @@ describe('the record\'s stream masker (a block at a time)', () => {
     }
   });
 
+  test('a server tool result, whole in its content_block_start, is masked in the record and left alone live', () => {
+    const result = { type: 'content_block_start', index: 1, content_block: { type: 'web_fetch_tool_result', tool_use_id: 'srvtoolu_1',
+      content: { type: 'web_fetch_result', url: 'https://crm.example/p', content: { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'Contact maria@example.com' } } } } };
+    const input = Buffer.from(formatSse('content_block_start', result) + formatSse('content_block_stop', { type: 'content_block_stop', index: 1 }));
+    for (const cuts of [[], [0.1, 0.33, 0.5, 0.8]]) {
+      const live = outputs(input, cuts, masker.createStreamMasker());
+      expect(live.out.map((o) => o.raw.toString()).join('')).toContain('maria@example.com');
+      const record = outputs(input, cuts, masker.createRecordStreamMasker());
+      const recorded = record.out.map((o) => o.raw.toString()).join('');
+      expect(recorded).not.toContain('maria@example.com');
+      expect(JSON.parse(record.out[0]!.data).content_block.content.content.source.data).toBe('Contact [EMAIL_ADDRESS]');
+      expect((record.findings as Array<{ type: string }>).map((f) => f.type)).toEqual(['EMAIL_ADDRESS']);
+      for (const o of record.out) expect(new SseParser().push(o.raw).map((e) => ({ event: e.event, data: e.data }))).toEqual([{ event: o.event, data: o.data }]);
+    }
+  });
+
   test('a stream cut off mid-block is masked at its end; an unreadable delta is dropped, never kept raw', () => {
     const start = formatSse('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
     const delta = formatSse('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'mail maria@exam' } });

@@ -49,6 +49,10 @@ interface ExchangeRecord {
   events: number;
 }
 
+/** Whether a body names a server tool result block (web fetch, web search, code execution of any kind). */
+const resendsServerResults = (body: Buffer): boolean =>
+  body.includes('code_execution_tool_result"') || body.includes('web_fetch_tool_result"') || body.includes('web_search_tool_result"');
+
 // Event data below is built with its members in canonical (sorted) order, so sealing serialises it
 // without a copy (canonical.ts); the sealed bytes are the same either way.
 const toRecorded = (f: Finding): RecordedFinding => ({
@@ -82,13 +86,16 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
 
   function maskedRequestBody(x: Exchange): { text?: string; findings: RecordedFinding[] } {
     if (!x.body || !bodiesRecorded()) return { findings: [] };
-    // A rewriting masking mode already masked this body with the same policy: record that copy.
-    if (x.maskedRequest) return { text: x.maskedRequest.text, findings: x.maskedRequest.findings.map(toRecorded) };
+    // A rewriting masking mode already masked this body with the same policy: record that copy,
+    // unless the body resends server tool results, which the record masks and Claude's copy keeps.
+    if (x.maskedRequest && !resendsServerResults(x.body)) {
+      return { text: x.maskedRequest.text, findings: x.maskedRequest.findings.map(toRecorded) };
+    }
     const masker = opts.masker();
     if (!masker) return { findings: [] };
     try {
       if (x.request) {
-        const r = masker.maskMessagesRequest(x.request);
+        const r = masker.maskMessagesRequest(x.request, { forRecord: true });
         opts.onFindings?.('request', r.findings);
         // Nothing found: the body as the skill sent it is its masked copy (no re-serialisation).
         if (r.findings.length === 0) return { text: x.body.toString('utf8'), findings: [] };
@@ -212,7 +219,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
           let parsed: unknown;
           try { parsed = JSON.parse(raw); } catch { parsed = undefined; }
           if (parsed !== undefined) {
-            const r = masker.maskMessagesResponse(parsed);
+            const r = masker.maskMessagesResponse(parsed, { forRecord: true });
             // Nothing found: record the answer as Claude sent it (no re-serialisation).
             text = r.findings.length === 0 ? raw : JSON.stringify(r.body);
             findings = r.findings.map(toRecorded);
