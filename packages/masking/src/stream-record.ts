@@ -6,7 +6,9 @@
 // event is anything unusual, the held events go through the live rewriter (SseRewriter), so the
 // record is exactly what that would have produced. A block larger than the hold limit goes through
 // the live rewriter from there on (memory stays bounded). Same findings, same masked text per block
-// as the live rewriter, at one detector pass per block instead of one per delta.
+// as the live rewriter, at one detector pass per block instead of one per delta. Server tool
+// results (a fetched page, code execution output), which arrive whole in their content_block_start
+// and which the live rewriter leaves as Claude made them, are masked here: the record only.
 import type { SseEvent } from '@skillgate/wire';
 import type { Finding } from './entities.js';
 import { DELTA_FIELD, SseRewriter, blockStreamFor, isRecord, sseEvent, type BlockPolicy, type BlockStream, type DeltaKind, type StreamOutput } from './stream.js';
