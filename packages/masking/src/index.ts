@@ -52,8 +52,8 @@ export interface Masker {
   maskText(text: string): MaskResult;
   /**
    * A Messages request or response with its text masked. `forRecord`: server tool results too (a
-   * fetched page, code execution output, search result titles) — for the record only: the API may
-   * not take back a server result that was changed.
+   * fetched page, code execution output, search result titles) and a request's metadata.user_id —
+   * for the record only: the API may not take back a server result that was changed.
    */
   maskMessagesRequest(body: unknown, opts?: { forRecord?: boolean }): BodyMaskResult;
   maskMessagesResponse(body: unknown, opts?: { forRecord?: boolean }): BodyMaskResult;
@@ -93,8 +93,8 @@ export function createMasker(spec: MaskingSpec | undefined, opts: MaskerOptions)
     memoStats: () => (memo ? { hits: memo.hits, misses: memo.misses } : undefined),
     vault: core.vault,
     maskText: mask,
-    maskMessagesRequest: (body, o) => maskRequestBody(body, mask, { thinking, serverResults: o?.forRecord }),
-    maskMessagesResponse: (body, o) => maskResponseBody(body, (t) => core.maskText(t), { thinking, serverResults: o?.forRecord }),
+    maskMessagesRequest: (body, o) => maskRequestBody(body, mask, { thinking, forRecord: o?.forRecord }),
+    maskMessagesResponse: (body, o) => maskResponseBody(body, (t) => core.maskText(t), { thinking, forRecord: o?.forRecord }),
     createStreamMasker: () => new SseRewriter(maskingBlocks),
     createRecordStreamMasker: () => new RecordStreamMasker(maskingBlocks, undefined, (block) => maskServerResultBlock(block, (t) => core.maskText(t))),
     restoreText: (t) => restoreText(t, core.vault),

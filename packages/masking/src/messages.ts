@@ -2,9 +2,9 @@
 // messages[].content, text/document/tool_result blocks, the strings inside tool_use inputs, and
 // thinking only when the policy says so) and leaves everything else alone: ids, signatures, model
 // and tool names, base64 media, cache_control, encrypted search results. Server tool results (a
-// fetched page, code execution output, search result titles) are masked only on request — for the
-// record: the API may not take back a server result it made that was changed, as with a signed
-// thinking block. Never mutates its input.
+// fetched page, code execution output, search result titles) and a request's metadata.user_id are
+// masked only on request — for the record: the API may not take back a server result it made that
+// was changed, as with a signed thinking block. Never mutates its input.
 import type { Finding } from './entities.js';
 import type { MaskResult } from './masker.js';
 
@@ -18,8 +18,11 @@ const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typ
 export interface WalkOptions {
   /** Thinking blocks (the policy's `thinking`). */
   thinking: boolean;
-  /** Server tool results: web fetch pages, code execution stdout/stderr and files, search result titles. */
-  serverResults?: boolean;
+  /**
+   * The record's copy: also server tool results (web fetch pages, code execution stdout/stderr and
+   * files, search result titles) and a request's metadata.user_id, which the API keeps as sent.
+   */
+  forRecord?: boolean;
 }
 
 /** The block types that carry a server tool's result. */
@@ -29,10 +32,10 @@ const SERVER_RESULTS = new Set(['web_fetch_tool_result', 'web_search_tool_result
 class Walker {
   readonly findings: Finding[] = [];
   private readonly thinking: boolean;
-  private readonly serverResults: boolean;
+  readonly forRecord: boolean;
   constructor(private readonly mask: TextMasker, opts: WalkOptions) {
     this.thinking = opts.thinking;
-    this.serverResults = opts.serverResults === true;
+    this.forRecord = opts.forRecord === true;
   }
 
   text(s: string, path: string): string {
@@ -93,7 +96,7 @@ class Walker {
         break;
       case 'web_fetch_tool_result': case 'web_search_tool_result': case 'code_execution_tool_result':
       case 'bash_code_execution_tool_result': case 'text_editor_code_execution_tool_result':
-        if (!this.serverResults) return b;
+        if (!this.forRecord) return b;
         if ('content' in b) out.content = this.serverResult(b.content, `${path}.content`);
         break;
       default:
@@ -155,6 +158,10 @@ function maskParams(body: Record<string, unknown>, w: Walker, at: string): Recor
     });
   }
   if (typeof body.prompt === 'string') out.prompt = w.text(body.prompt, `${at}prompt`);
+  // An id the skill chose for its end user; some put an email there. Forwarded as sent.
+  if (w.forRecord && isRecord(body.metadata) && typeof body.metadata.user_id === 'string') {
+    out.metadata = { ...body.metadata, user_id: w.text(body.metadata.user_id, `${at}metadata.user_id`) };
+  }
   return out;
 }
 
@@ -172,6 +179,6 @@ export function maskResponseBody(body: unknown, mask: TextMasker, opts: WalkOpti
  */
 export function maskServerResultBlock(block: Record<string, unknown>, mask: TextMasker): BodyMaskResult | undefined {
   if (typeof block.type !== 'string' || !SERVER_RESULTS.has(block.type)) return undefined;
-  const w = new Walker(mask, { thinking: false, serverResults: true });
+  const w = new Walker(mask, { thinking: false, forRecord: true });
   return { body: w.block(block, 'content_block'), findings: w.findings };
 }

@@ -86,6 +86,12 @@ describe('Messages bodies', () => {
     expect(JSON.stringify(masker.maskMessagesRequest(request, { forRecord: true }).body)).not.toContain('maria@example.com');
   });
 
+  test('a request\'s metadata.user_id is masked for the record only', () => {
+    const withUser = { ...request, metadata: { user_id: 'maria@example.com' } };
+    expect((masker.maskMessagesRequest(withUser).body as typeof withUser).metadata).toBe(withUser.metadata);
+    expect((masker.maskMessagesRequest(withUser, { forRecord: true }).body as typeof withUser).metadata).toEqual({ user_id: '[EMAIL_ADDRESS]' });
+  });
+
   test('the titles and sources Claude reads with a document or a search result are masked too', () => {
     const body = { model: 'claude-sonnet-4-5', max_tokens: 8, messages: [{ role: 'user', content: [
       { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'see title' }, title: 'maria@example.com records' },
