@@ -33,6 +33,7 @@ export { validateCustomEntity, type CustomEntityProblem } from './detectors/cust
 export { phraseDictionaryReady } from './detectors/phrase.js';
 export type { MaskResult, MaskerOptions } from './masker.js';
 export type { BodyMaskResult } from './messages.js';
+export { namesServerResult } from './messages.js';
 export type { StreamOutput } from './stream.js';
 
 export interface StreamMasker {

@@ -29,6 +29,15 @@ export interface WalkOptions {
 const SERVER_RESULTS = new Set(['web_fetch_tool_result', 'web_search_tool_result', 'code_execution_tool_result',
   'bash_code_execution_tool_result', 'text_editor_code_execution_tool_result']);
 
+/**
+ * Whether a body's text names a server tool result block: the record's masked copy of such a body
+ * differs from a rewriting mode's (which keeps server results as Claude made them).
+ */
+export function namesServerResult(body: Buffer): boolean {
+  for (const type of SERVER_RESULTS) if (body.includes(`"${type}"`)) return true;
+  return false;
+}
+
 class Walker {
   readonly findings: Finding[] = [];
   private readonly thinking: boolean;
@@ -65,6 +74,11 @@ class Walker {
   block(b: unknown, path: string): unknown {
     if (!isRecord(b)) return b;
     const out: Record<string, unknown> = { ...b };
+    if (typeof b.type === 'string' && SERVER_RESULTS.has(b.type)) {
+      if (!this.forRecord) return b;
+      if ('content' in b) out.content = this.serverResult(b.content, `${path}.content`);
+      return out;
+    }
     switch (b.type) {
       case 'text':
         if (typeof b.text === 'string') out.text = this.text(b.text, `${path}.text`);
@@ -93,11 +107,6 @@ class Walker {
         break;
       case 'thinking':
         if (this.thinking && typeof b.thinking === 'string') out.thinking = this.text(b.thinking, `${path}.thinking`);
-        break;
-      case 'web_fetch_tool_result': case 'web_search_tool_result': case 'code_execution_tool_result':
-      case 'bash_code_execution_tool_result': case 'text_editor_code_execution_tool_result':
-        if (!this.forRecord) return b;
-        if ('content' in b) out.content = this.serverResult(b.content, `${path}.content`);
         break;
       default:
         // image, redacted_thinking, server tool results (encrypted), container uploads...: untouched

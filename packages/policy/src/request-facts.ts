@@ -63,7 +63,8 @@ export function requestFacts(req: MessagesRequest | undefined): RequestFacts {
 /**
  * The newest user message's text: text blocks, tool results (MCP's too), plain-text and
  * content-block documents with their title and context, and search results with theirs — every
- * text Claude reads in it, as masking sees them. For a legacy Text Completions request, the prompt after its last "Human:" turn.
+ * text Claude reads in it, as masking sees them. For a legacy Text Completions request, the prompt
+ * after its last "Human:" turn.
  */
 export function newestTurnText(req: MessagesRequest): string {
   if (!Array.isArray(req.messages) && typeof req.prompt === 'string') {

@@ -7,7 +7,7 @@
 // raw text: the body is then recorded by digest only.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RecordingSpec, SkillIdentity } from '@skillgate/api';
-import type { Finding, Masker } from '@skillgate/masking';
+import { namesServerResult, type Finding, type Masker } from '@skillgate/masking';
 // Subpath imports: the package index also loads the Redis store, which a local sidecar never needs.
 import { recordHeaders, requestData, sha256Hex, type EventDraft, type RecordedFinding, type SessionSource } from '@skillgate/record/event';
 import { chooseSession, type PreviousSession } from '@skillgate/record/session-key';
@@ -49,10 +49,6 @@ interface ExchangeRecord {
   events: number;
 }
 
-/** Whether a body names a server tool result block (web fetch, web search, code execution of any kind). */
-const resendsServerResults = (body: Buffer): boolean =>
-  body.includes('code_execution_tool_result"') || body.includes('web_fetch_tool_result"') || body.includes('web_search_tool_result"');
-
 // Event data below is built with its members in canonical (sorted) order, so sealing serialises it
 // without a copy (canonical.ts); the sealed bytes are the same either way.
 const toRecorded = (f: Finding): RecordedFinding => ({
@@ -88,7 +84,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
     if (!x.body || !bodiesRecorded()) return { findings: [] };
     // A rewriting masking mode already masked this body with the same policy: record that copy,
     // unless the body resends server tool results, which the record masks and Claude's copy keeps.
-    if (x.maskedRequest && !resendsServerResults(x.body)) {
+    if (x.maskedRequest && !namesServerResult(x.body)) {
       return { text: x.maskedRequest.text, findings: x.maskedRequest.findings.map(toRecorded) };
     }
     const masker = opts.masker();
