@@ -118,6 +118,38 @@ describe.each([['the local file store', fileHarness], ['the Redis Streams store'
     expect(await h.store.readSession('ses_behind')).toEqual(events);
   });
 
+  it('takes one batch that interleaves sessions and checkpoints and replays stored events before new ones', async () => {
+    const signer = RecordSigner.generate();
+    await h.store.publishKey(signer.keyId, signer.publicKeyPem);
+    const a = await writeSession(h.store, 'ses_mix_a', 3);
+    let head = headOf(a[2]!);
+    for (let i = 3; i < 6; i++) { a.push(sealEvent(requestDraft('ses_mix_a', i), head)); head = headOf(a[i]!); }
+    const b = [sealEvent(requestDraft('ses_mix_b', 0), undefined)];
+    b.push(sealEvent(requestDraft('ses_mix_b', 1), headOf(b[0]!)));
+    b.push(sealEvent({ kind: 'session_close', sessionId: 'ses_mix_b', identity, data: { reason: 'explicit', head: '', events: 0 } }, headOf(b[1]!)));
+    const cp = signCheckpoint(signer, 'w-mix', undefined, [{ sessionId: 'ses_mix_a', seq: 2, hash: a[2]!.hash }]);
+    const ev = (e: SessionEvent) => ({ type: 'event' as const, event: e });
+    // a1 and a2 are stored already: skipped; the rest lands in order, each session on its own chain.
+    await h.store.append([ev(a[1]!), ev(a[2]!), ev(a[3]!), ev(b[0]!), ev(a[4]!), { type: 'checkpoint', checkpoint: cp }, ev(b[1]!), ev(b[2]!), ev(a[5]!)]);
+    expect(await h.store.readSession('ses_mix_a')).toEqual(a);
+    expect(await h.store.readSession('ses_mix_b')).toEqual(b);
+    expect(await h.store.head('ses_mix_a')).toEqual({ seq: 5, hash: a[5]!.hash, closed: false });
+    expect(await h.store.head('ses_mix_b')).toEqual({ seq: 2, hash: b[2]!.hash, closed: true });
+    expect(await h.store.checkpoints()).toEqual([cp]);
+    expect((await verifyRecord(h.store)).ok).toBe(true);
+  });
+
+  it('refuses a batch whole when an event after others of its session takes another\'s place', async () => {
+    const events = await writeSession(h.store, 'ses_run', 3);
+    const rival = sealEvent(requestDraft('ses_run', 99), headOf(events[1]!)); // seq 2, another event
+    const next = sealEvent(requestDraft('ses_run', 100), headOf(rival));
+    const other = sealEvent(requestDraft('ses_run_other', 0), undefined);
+    const batch = [events[1]!, rival, next].map((event) => ({ type: 'event' as const, event }));
+    await expect(h.store.append([{ type: 'event', event: other }, ...batch])).rejects.toMatchObject({ name: 'ChainConflictError', sessionId: 'ses_run', seq: 2 });
+    expect(await h.store.readSession('ses_run')).toEqual(events);
+    expect(await h.store.readSession('ses_run_other')).toEqual([]);
+  });
+
   it('keeps events aside outside their chain, as sealed, for verify to list without failing the chain', async () => {
     const events = await writeSession(h.store, 'ses_aside', 2);
     const rival = sealEventJson(requestDraft('ses_aside', 99), headOf(events[0]!)); // seq 1 of another writer
@@ -291,5 +323,31 @@ describe('the local file store', () => {
   it('refuses a session id that could escape its directory', async () => {
     const store = new FileSessionStore(tempDir('escape'));
     await expect(store.readSession('../../etc/passwd')).rejects.toThrow(/not a session id/);
+  });
+});
+
+describe('the Redis Streams store, with retention', () => {
+  it('caps the namespace stream (MAXLEN ~) and expires a session\'s index and head after the maximum age', async () => {
+    const prefix = uniquePrefix();
+    const redis = new Redis(REDIS_URL);
+    const capped = new RedisSessionStore({ redis: REDIS_URL, prefix, retention: { maxLen: 10 } });
+    const aged = new RedisSessionStore({ redis: REDIS_URL, prefix: `${prefix}aged:`, retention: { maxAgeMs: 60_000 } });
+    try {
+      // Trimming is approximate (whole nodes of 100 entries): well past it, most are gone.
+      for (let i = 0; i < 3; i++) await writeSession(capped, `ses_cap_${i}`, 150);
+      expect(await redis.xlen(`${prefix}ns:${identity.namespace}`)).toBeLessThan(450);
+      await writeSession(aged, 'ses_aged', 2);
+      for (const key of [`${prefix}aged:session:ses_aged`, `${prefix}aged:session:ses_aged:idx`]) {
+        const ttl = await redis.pttl(key);
+        expect(ttl).toBeGreaterThan(0);
+        expect(ttl).toBeLessThanOrEqual(60_000);
+      }
+      expect(await aged.readSession('ses_aged')).toHaveLength(2);
+    } finally {
+      await capped.close();
+      await aged.close();
+      await redis.quit();
+      await deletePrefix(prefix);
+    }
   });
 });
