@@ -1,25 +1,82 @@
-// Characters that a person and Claude read as plain ASCII but the detectors would not: full-width
-// forms (as CJK input methods type "４１１１" and "＠"), the no-break and fixed-width spaces that
-// copied text carries between digit groups, and the Unicode hyphens and minus sign. Detection, and
-// every streaming decision about where a match could start or end, reads a copy of the text in which
-// each of them is replaced by its ASCII reading — one UTF-16 code unit for one, so an offset in the
-// copy is the same offset in the original, and masking replaces the original characters. Pure.
+// How detection reads a text. Two kinds of character make a value read differently to the
+// detectors than to a person or Claude:
 //
-// Not folded: characters that vanish (zero-width spaces, soft hyphens) — removing them would move
-// every offset after them — and dashes that prose uses between numbers ("1990–2000").
+// - Characters read as plain ASCII: full-width forms (as CJK input methods type "４１１１" and
+//   "＠"), the no-break and fixed-width spaces that copied text carries between digit groups, and
+//   the Unicode hyphens and minus sign. Folded: each is replaced by its ASCII reading, one UTF-16
+//   code unit for one, so an offset in the folded copy is the same offset in the original.
+// - Characters that vanish: the soft hyphen, zero-width space, non-joiner and joiner, word joiner
+//   and zero-width no-break space (BOM) — which web pages put inside e-mail addresses and long
+//   numbers, and which copied text keeps. Removed: detection reads the text without them, and
+//   `withoutVanishing` gives, for each character kept, its offset in the original, so a match is
+//   mapped back to the original characters (the vanishing ones inside it included).
+//
+// Masking replaces the original characters; a value's fingerprint is of the value as detection
+// read it (`readAsDetected`), so "jane.doe@…" finds "jane\u200b.doe＠…". Pure.
+//
+// Not folded: dashes that prose uses between numbers ("1990–2000").
 
 const FOLDABLE_CLASS = '[\\u00a0\\u2007\\u2010\\u2011\\u202f\\u2212\\u3000\\uff01-\\uff5e]';
 const FOLDABLE = new RegExp(FOLDABLE_CLASS);
 const FOLDABLE_ALL = new RegExp(FOLDABLE_CLASS, 'g');
+const VANISHING_CLASS = '[\\u00ad\\u200b-\\u200d\\u2060\\ufeff]';
+const VANISHING = new RegExp(VANISHING_CLASS);
+const VANISHING_ALL = new RegExp(VANISHING_CLASS, 'g');
 
 /** Whether `text` holds a character that detection reads as another. */
 export function hasFoldable(text: string): boolean {
   return FOLDABLE.test(text);
 }
 
-/** `text` as the detectors read it: the same length, each foldable character replaced (see above). */
+/** `text` with each foldable character replaced by its ASCII reading (the same length; see above). */
 export function foldForDetection(text: string): string {
   return FOLDABLE.test(text) ? text.replace(FOLDABLE_ALL, foldChar) : text;
+}
+
+/** Whether `text` holds a character that detection reads as nothing. */
+export function hasVanishing(text: string): boolean {
+  return VANISHING.test(text);
+}
+
+/** A character that detection reads as nothing (by UTF-16 code unit). */
+export function isVanishing(c: number): boolean {
+  return c === 0xad || (c >= 0x200b && c <= 0x200d) || c === 0x2060 || c === 0xfeff;
+}
+
+/**
+ * `text` without its vanishing characters, and `offsets`: for each character kept, its offset in
+ * `text`, then one more entry, text.length. A span [s, e) of the result is [offsets[s],
+ * offsets[e - 1] + 1) of the original: the vanishing characters inside it, none after it.
+ */
+export function withoutVanishing(text: string): { text: string; offsets: Uint32Array } {
+  const offsets = new Uint32Array(text.length + 1);
+  let kept = '';
+  let n = 0;
+  let from = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (!isVanishing(text.charCodeAt(i))) { offsets[n++] = i; continue; }
+    kept += text.slice(from, i);
+    from = i + 1;
+  }
+  kept += text.slice(from);
+  offsets[n] = text.length;
+  return { text: kept, offsets: offsets.subarray(0, n + 1) };
+}
+
+/** `text` as the detectors read it: vanishing characters removed, foldable ones folded. */
+export function readAsDetected(text: string): string {
+  return foldForDetection(VANISHING.test(text) ? text.replace(VANISHING_ALL, '') : text);
+}
+
+/**
+ * The shortest end of `text` that holds at least `n` characters detection reads (vanishing ones
+ * do not count), or all of it: context that must reach a detector's look-back whatever it carries.
+ */
+export function tailReading(text: string, n: number): string {
+  let counted = 0;
+  let i = text.length;
+  while (i > 0 && counted < n) if (!isVanishing(text.charCodeAt(--i))) counted++;
+  return text.slice(i);
 }
 
 function foldChar(ch: string): string {

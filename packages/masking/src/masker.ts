@@ -9,7 +9,7 @@ import { compileCustom, spanningKeywords } from './detectors/custom.js';
 import { phraseDictionary } from './detectors/phrase.js';
 import type { WindowMasker } from './stream-text.js';
 import { tokenHoldStart } from './hold.js';
-import { foldForDetection } from './fold.js';
+import { readAsDetected } from './fold.js';
 
 export interface MaskResult { masked: string; findings: Finding[] }
 
@@ -93,8 +93,9 @@ export class MaskerCore implements WindowMasker {
       const s = Math.max(start, from);
       const value = text.slice(start, end);
       // Placeholders and fingerprints are of the value as detection read it ("４１１１…" is the
-      // card 4111…); a tokenized value is restored as the skill wrote it.
-      const read = foldForDetection(value);
+      // card 4111…, a zero-width space inside it is nothing); a tokenized value is restored as the
+      // skill wrote it.
+      const read = readAsDetected(value);
       masked += text.slice(pos, s);
       masked += this.replacement(d, read, value);
       pos = end;

@@ -10,7 +10,7 @@ import { detectPhrases } from './detectors/phrase.js';
 import { detectIban } from './detectors/iban.js';
 import { detectPasswords } from './detectors/password.js';
 import { detectCustom, type CompiledCustom } from './detectors/custom.js';
-import { foldForDetection } from './fold.js';
+import { foldForDetection, hasVanishing, withoutVanishing } from './fold.js';
 
 export interface ScanConfig {
   /** Entity types to report (others are dropped); undefined = all built-ins and customs. */
@@ -27,20 +27,36 @@ export function scan(text: string, config: ScanConfig): Detection[] {
 
 /**
  * Every detector's raw detections, before the entity filter and overlap resolution. The detectors
- * read the text folded (fold.ts): offsets are the original text's.
+ * read the text folded and without its vanishing characters (fold.ts): offsets are the original
+ * text's. PEM blocks are machine text and are read with their characters as they are (as the
+ * stream tracks them, stream-text.ts).
  */
 export function detectAll(original: string, config: ScanConfig): Detection[] {
   const found: Detection[] = [];
   if (original.length === 0) return found;
-  const text = foldForDetection(original);
+  const folded = foldForDetection(original);
+  const compact = hasVanishing(folded) ? withoutVanishing(folded) : undefined;
+  const text = compact ? compact.text : folded;
   detectNumeric(text, found);
   detectTokens(text, found);
   detectIban(text, found);
-  if (text.indexOf('-----BEGIN ') >= 0) detectPem(text, found);
+  if (compact) toOriginal(found, 0, compact.offsets);
+  if (folded.indexOf('-----BEGIN ') >= 0) detectPem(folded, found);
+  const after = found.length;
   detectPasswords(text, found);
   detectPhrases(text, found);
   detectCustom(text, config.custom, found);
+  if (compact) toOriginal(found, after, compact.offsets);
   return found;
+}
+
+/** Map found[from..] from the text without vanishing characters back to the original's offsets. */
+function toOriginal(found: Detection[], from: number, offsets: Uint32Array): void {
+  for (let i = from; i < found.length; i++) {
+    const d = found[i]!;
+    d.start = offsets[d.start]!;
+    d.end = offsets[d.end - 1]! + 1;
+  }
 }
 
 // A random-looking token is the weakest evidence: any other detection on it wins (a valid bitcoin

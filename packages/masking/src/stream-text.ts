@@ -2,7 +2,7 @@
 // tool input). It emits only up to a safe cut (boundary.ts), so everything it emits, concatenated,
 // equals masking the whole text at once; text with no possible match flows through at once.
 import { isSafeCut, isTokenChar } from './boundary.js';
-import { foldForDetection, hasFoldable } from './fold.js';
+import { foldForDetection, hasFoldable, hasVanishing, tailReading, withoutVanishing } from './fold.js';
 import { HOLD_CONTEXT } from './hold.js';
 import { PEM_CAP, pemRegionEnd } from './detectors/pem.js';
 import type { Detection, Finding } from './entities.js';
@@ -51,6 +51,8 @@ export class TextStream {
   private pemClosed: Array<[number, number]> = []; // ended regions not yet fully emitted
   /** A delta held a character detection folds (fold.ts): from then on cuts are decided on folded text. */
   private folding = false;
+  /** A delta held a character detection reads as nothing (fold.ts): from then on cuts are decided without them. */
+  private vanishing = false;
   readonly findings: Finding[] = [];
 
   constructor(private readonly masker: WindowMasker) {}
@@ -62,6 +64,7 @@ export class TextStream {
   push(delta: string): string {
     if (delta.length === 0) return '';
     if (!this.folding && hasFoldable(delta)) this.folding = true;
+    if (!this.vanishing && hasVanishing(delta)) this.vanishing = true;
     this.chunks.push(delta);
     this.heldLength += delta.length;
     // Merge like a binary counter: O(log n) chunks, each character copied O(log n) times.
@@ -126,7 +129,8 @@ export class TextStream {
       }
     }
     for (const f of findings) this.findings.push({ ...f, start: f.start + base, end: f.end + base });
-    this.lookback = window.slice(-WINDOW_BACK);
+    // Enough context for the next window's detectors, however many vanishing characters it holds.
+    this.lookback = this.vanishing ? tailReading(window, WINDOW_BACK) : window.slice(-WINDOW_BACK);
     const rest = held.slice(cut - this.emitted);
     this.chunks = rest.length > 0 ? [rest] : [];
     this.heldLength = rest.length;
@@ -141,10 +145,15 @@ export class TextStream {
   private findCut(deltaLength: number, fine: boolean): { cut: number; runStart: number } {
     const recent = this.recent(deltaLength + CUT_SEARCH + CUT_CONTEXT);
     const { start, openStart } = recent;
-    // Where a match could start or end is decided on the text as the detectors read it.
-    const text = this.folding ? foldForDetection(recent.text) : recent.text;
-    const end = start + text.length;
-    const limit = this.pemLimit(text, start);
+    // Where a match could start or end is decided on the text as the detectors read it: folded, and
+    // without vanishing characters. A position i there is the absolute offset at(i): a cut between
+    // two characters read is made after the vanishing ones between them.
+    const folded = this.folding ? foldForDetection(recent.text) : recent.text;
+    const compact = this.vanishing && hasVanishing(folded) ? withoutVanishing(folded) : undefined;
+    const text = compact ? compact.text : folded;
+    const at = compact ? (i: number): number => start + compact.offsets[i]! : (i: number): number => start + i;
+    const end = start + folded.length;
+    const limit = this.pemLimit(folded, start);
     // Positions further back were tried on earlier pushes; holding longer is always correct.
     const floor = Math.max(this.emitted, end - deltaLength - CUT_SEARCH);
     this.pemClosed = this.pemClosed.filter(([, e]) => e > this.emitted);
@@ -155,15 +164,17 @@ export class TextStream {
       while (rs > 0 && text.length - rs <= MAX_FINE_RUN && isTokenChar(text.charCodeAt(rs - 1))) rs--;
       const whole = rs === 0 ? !openStart : !isTokenChar(text.charCodeAt(rs - 1));
       if (rs < text.length && whole && (!openStart || rs >= HOLD_CONTEXT)) {
-        runStart = start + rs;
-        hold = start + this.masker.tokenHoldStart(text, rs);
+        runStart = at(rs);
+        hold = at(this.masker.tokenHoldStart(text, rs));
       }
     }
-    for (let c = Math.min(end, limit); c > floor; c--) {
-      if (this.insidePem(c)) continue;
+    for (let i = text.length; i > 0; i--) {
+      const c = at(i);
+      if (c <= floor) break;
+      if (c > limit || this.insidePem(c)) continue;
       const inRun = c > runStart;
       if (inRun && c > hold) continue;
-      if (isSafeCut(text, c - start, false, openStart, inRun) && this.keywordSafe(text, c - start)) return { cut: c, runStart: inRun ? runStart : -1 };
+      if (isSafeCut(text, i, false, openStart, inRun) && this.keywordSafe(text, i)) return { cut: c, runStart: inRun ? runStart : -1 };
     }
     return { cut: this.emitted, runStart: -1 };
   }

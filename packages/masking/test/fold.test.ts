@@ -1,5 +1,7 @@
 import { MaskingKey, createMasker } from '../src/index.js';
-import { foldForDetection } from '../src/fold.js';
+import { foldForDetection, readAsDetected, tailReading, withoutVanishing } from '../src/fold.js';
+import { MaskerCore } from '../src/masker.js';
+import { TextStream } from '../src/stream-text.js';
 
 const key = 'fold-test-key-0123456789';
 const masker = createMasker(undefined, { key });
@@ -44,5 +46,59 @@ describe('values written with full-width forms, no-break spaces and Unicode hyph
     expect(foldForDetection(text).length).toBe(text.length);
     const plain = 'nothing to fold here';
     expect(foldForDetection(plain)).toBe(plain);
+  });
+});
+
+describe('values with characters that vanish inside them (zero-width spaces and joiners, soft hyphens, BOMs)', () => {
+  test.each([
+    ['an email with a zero-width space before its at sign', 'write to jane.doe\u200b@example.com today', 'write to [EMAIL_ADDRESS] today'],
+    ['an email with zero-width spaces all through it', 'j\u200ba\u200bn\u200be@ex\u200bample.com', '[EMAIL_ADDRESS]'],
+    ['a card with zero-width spaces between its groups', 'card 4111\u200b1111\u200b1111\u200b1111.', 'card [CREDIT_CARD].'],
+    ['a card with a soft hyphen inside a group', 'card 4111 11\u00ad11 1111 1111.', 'card [CREDIT_CARD].'],
+    ['an SSN with a word joiner', 'SSN 123-45-\u20606788', 'SSN [US_SSN]'],
+    ['an API key with a BOM inside', `key sk-ant-api03-\ufeff${'Ab3_'.repeat(23)}xAA`, 'key [SECRET]'],
+    ['a full-width email with a zero-width joiner', 'ｍａｒｉａ\u200d＠ｅｘａｍｐｌｅ．ｃｏｍ です', '[EMAIL_ADDRESS] です'],
+  ])('%s is masked, the vanishing characters inside it with it', (_name, text, masked) => {
+    expect(masker.maskText(text).masked).toBe(masked);
+  });
+
+  test('a finding spans the value as written, and is fingerprinted as it reads', () => {
+    const text = 'mail jane.doe\u200b@example.com\u200b now';
+    const { findings } = masker.maskText(text);
+    expect(findings).toHaveLength(1);
+    expect(text.slice(findings[0]!.start, findings[0]!.end)).toBe('jane.doe\u200b@example.com');
+    expect(findings[0]!.fingerprint).toBe(new MaskingKey(key).fingerprint('jane.doe@example.com'));
+  });
+
+  test('streamed in pieces cut anywhere, a value is masked as in the whole text', () => {
+    const text = 'card 4111\u200b1111\u200b1111\u200b1111 and jane\u00ad.doe@example.com, thanks';
+    const core = new MaskerCore(undefined, { key });
+    for (let cut = 1; cut < text.length; cut++) {
+      const s = new TextStream(core);
+      const out = s.push(text.slice(0, cut)) + s.push(text.slice(cut)) + s.end();
+      expect(out).toBe('card [CREDIT_CARD] and [EMAIL_ADDRESS], thanks');
+    }
+  });
+
+  test('tokenize mode gives the skill back the value as it wrote it', () => {
+    const m = createMasker({ mode: 'tokenize' }, { key });
+    const masked = m.maskText('write to jane.doe\u200b@example.com').masked;
+    expect(masked).toMatch(/^write to <EMAIL_ADDRESS_[0-9a-f]{8}>$/);
+    expect(m.restoreText(masked)).toBe('write to jane.doe\u200b@example.com');
+  });
+
+  test('prose that carries them is left alone', () => {
+    for (const text of ['soft\u00adware is eating the world', 'emoji 👩\u200d💻 at work', '\ufeffHello there']) {
+      expect(masker.maskText(text)).toEqual({ masked: text, findings: [] });
+    }
+  });
+
+  test('withoutVanishing maps each character kept to its offset, and one past the end', () => {
+    const { text, offsets } = withoutVanishing('a\u200bb\u00ad\u00adc\u2060');
+    expect(text).toBe('abc');
+    expect([...offsets]).toEqual([0, 2, 5, 7]);
+    expect(readAsDetected('ｊ\u200bａ\u00a0b')).toBe('ja b');
+    expect(tailReading('xyz\u200b\u200bq', 2)).toBe('z\u200b\u200bq');
+    expect(tailReading('ab', 5)).toBe('ab');
   });
 });

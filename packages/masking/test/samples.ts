@@ -26,6 +26,8 @@ export const SENSITIVE = [
   // As CJK input methods and copied text write them (fold.ts): full-width forms, no-break spaces, Unicode hyphens.
   '４１１１ １１１１ １１１１ １１１１', 'ｊｏｈｎ．ｓｍｉｔｈ＠ｅｘａｍｐｌｅ．ｃｏｍ', '１２３－４５－６７８８', '+1\u00a0(415)\u00a0555\u20110132',
   '4111\u202f1111\u202f1111\u202f1111', '123\u201145\u20116788', 'ＥＭＰ－１２３４５６', 'ｐａｓｓｗｏｒｄ＝ｈｕｎｔｅｒ２２',
+  // As web pages write them to keep scrapers off, and copied text keeps (fold.ts): characters that vanish inside a value.
+  'jane.doe\u200b@example.com', '4111\u200b1111\u200b1111\u200b1111', '123-45\u00ad-6788', 'John\u200d Smith', 'sk-ant-api03-\ufeff' + 'Ab3_'.repeat(23) + 'xAA',
 ];
 
 export const NEAR_MISSES = [

@@ -6,7 +6,7 @@ import { compileDomains, compileGlobs, type GlobSet } from './glob.js';
 import { compileWindow, type CompiledWindow } from './schedule.js';
 // The custom-entity rules alone (the masking package's index loads its dictionaries and detectors).
 import { validateCustomEntity } from '@skillgate/masking/detectors/custom';
-import { foldForDetection } from '@skillgate/masking/fold';
+import { readAsDetected } from '@skillgate/masking/fold';
 
 export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 300;
 
@@ -49,9 +49,9 @@ export interface CompiledPolicy {
 
 const KEYWORD_SPECIAL = /[.*+?^${}()|[\]\\]/g;
 
-/** The keywords as one alternation, each read as the turn is (folded, evaluate.ts) and escaped. */
+/** The keywords as one alternation, each read as the turn is (evaluate.ts) and escaped. */
 export function keywordAlternation(keywords: readonly string[]): string {
-  return keywords.filter((k) => k.length > 0).map((k) => foldForDetection(k).replace(KEYWORD_SPECIAL, '\\$&')).join('|');
+  return keywords.filter((k) => k.length > 0).map((k) => readAsDetected(k).replace(KEYWORD_SPECIAL, '\\$&')).join('|');
 }
 
 export class PolicyInvalidError extends Error {

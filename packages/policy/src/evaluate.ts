@@ -9,7 +9,7 @@ import type { EffectivePolicy } from './combine.js';
 import { insideWindow } from './schedule.js';
 import { requestFacts, urlHosts, type RequestFacts } from './request-facts.js';
 // The fold alone (the masking package's index loads its detectors and dictionaries).
-import { foldForDetection } from '@skillgate/masking/fold';
+import { readAsDetected } from '@skillgate/masking/fold';
 
 export interface Finding { type: string; subtype?: string }
 
@@ -141,11 +141,11 @@ export function newScratch(prefilter: EffectivePolicy['prefilter'] = {}): Scratc
 }
 
 /**
- * The newest turn as the text rules read it: as masking's detectors do, so "ｓａｌａｒｙ" is salary and
- * "ｈｔｔｐｓ：／／…" a URL (one code unit for one: positions are the turn's).
+ * The newest turn as the text rules read it: as masking's detectors do, so "ｓａｌａｒｙ" is salary,
+ * "ｈｔｔｐｓ：／／…" a URL and "sal\u200bary" (a zero-width space inside) salary too.
  */
 function turnOf(f: RequestFacts, scratch: Scratch): string {
-  return (scratch.turn ??= foldForDetection(f.newestTurn));
+  return (scratch.turn ??= readAsDetected(f.newestTurn));
 }
 
 /** Past this many places where a keyword starts, each rule scans the turn on its own instead. */

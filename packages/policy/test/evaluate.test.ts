@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { foldForDetection } from '@skillgate/masking/fold';
+import { readAsDetected } from '@skillgate/masking/fold';
 import { combine, compilePolicy, estimateInputTokens, evaluate, policyProblems, PolicyInvalidError, type Decision, type EvaluationContext } from '@skillgate/policy';
 import type { SkillPolicy } from '@skillgate/api';
 import type { MessagesRequest } from '@skillgate/wire';
@@ -132,6 +132,10 @@ describe('approval rules', () => {
     ['a full-width keyword in plain text', rule({ keywords: ['ｓａｌａｒｙ'] }), history('the salary sheet'), {}, 'approval team-a/p/r'],
     ['a pattern over a full-width key', rule({ patterns: ['\\bAKIA[0-9A-Z]{16}\\b'] }), history('key ＡＫＩＡＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰ'), {}, 'approval team-a/p/r'],
     ['a full-width URL of a watched domain', rule({ fetchDomains: ['internal.example'] }), history('see ｈｔｔｐｓ：／／wiki.internal.example/page'), {}, 'approval team-a/p/r'],
+    // And characters that vanish (zero-width spaces, soft hyphens) as nothing.
+    ['a keyword with a zero-width space inside', rule({ keywords: ['salary'] }), history('the sal\u200bary sheet'), {}, 'approval team-a/p/r'],
+    ['a keyword with a soft hyphen inside', rule({ keywords: ['payroll export'] }), history('run the pay\u00adroll export'), {}, 'approval team-a/p/r'],
+    ['a pattern over a key with zero-width spaces', rule({ patterns: ['\\bAKIA[0-9A-Z]{16}\\b'] }), history('key AKIA\u200bABCDEFGHIJ\u200bKLMNOP'), {}, 'approval team-a/p/r'],
     ['a pattern in the newest turn holds the request', rule({ patterns: ['\\bAKIA[0-9A-Z]{16}\\b'] }), history('key AKIAABCDEFGHIJKLMNOP'), {}, 'approval team-a/p/r'],
     ['a keyword in a search result of the newest tool result', rule({ keywords: ['salary'] }),
       newestBlocks([{ type: 'tool_result', tool_use_id: 't1', content: [{ type: 'search_result', source: 'https://hr.example', title: 'HR', content: [{ type: 'text', text: 'salary bands' }] }] }]), {}, 'approval team-a/p/r'],
@@ -185,14 +189,14 @@ describe('approval rules', () => {
     // where a keyword starts; the reference runs each rule's own expression over the whole text.
     const words = ['pass', 'password', 'secret', 'secret project', 'project x', 'x', 'Pass', 'SECRET', '\u017Fecret', '\u212Aey', 'key',
       '\u{1D49C}bc', '\u{1D49C}', 'caf\u00E9', 'CAF\u00C9', 'i\u0307', '\u0130', '\uff53ecret', 'secret\u3000project', 'ｐａｓｓ'];
-    const glue = ['', ' ', '  ', '_', '-', '1', 'a', '\u00E9', '\n', '\u{1D49C}', '\uD800', '\u00a0', '\uff11'];
+    const glue = ['', ' ', '  ', '_', '-', '1', 'a', '\u00E9', '\n', '\u{1D49C}', '\uD800', '\u00a0', '\uff11', '\u200b', '\u00ad'];
     const text = fc.array(fc.oneof(fc.constantFrom(...words), fc.constantFrom(...glue)), { maxLength: 24 }).map((parts) => parts.join(''));
     const rules = fc.array(fc.uniqueArray(fc.constantFrom(...words), { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 4 });
     fc.assert(fc.property(rules, text, (keywordSets, turn) => {
       const policies = [policy('p', { approval: { rules: keywordSets.map((keywords, i) => ({ name: `r${i}`, when: { keywords } })) } })];
       const compiled = combine(policies).rules;
       const expected = compiled.flatMap((r) => {
-        const m = r.keywords!.exec(foldForDetection(turn)); // text rules read the turn folded, as masking does
+        const m = r.keywords!.exec(readAsDetected(turn)); // text rules read the turn as masking does
         return m ? [`${r.id}: keyword "${m[0].toLowerCase()}" in the newest turn`] : [];
       });
       const d = run(policies, history(turn));

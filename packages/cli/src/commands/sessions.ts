@@ -7,7 +7,7 @@ import {
   type ChainProblem, type VerifyReport, type Checkpoint, type ReplayStep, type SessionEvent, type SessionStore,
 } from '@skillgate/record';
 // The fold alone: the masking package's index loads its detectors and dictionaries.
-import { foldForDetection } from '@skillgate/masking/fold';
+import { readAsDetected } from '@skillgate/masking/fold';
 import { CliError, outputOption, printData, type Command } from '../command.js';
 import { controllerTrust, describeEndorsed, pinnedKeys, trustHelp, trustOptions, type ControllerTrust } from './record-trust.js';
 import { filterFrom, filterOptions, progress, storeHelp, storeOptions, str, withStore } from './sessions-store.js';
@@ -162,7 +162,8 @@ export const sessionsFindCommand: Command = {
   help: `Computes HMAC-SHA256(installation key, value) and lists every event whose masking findings carry
 that fingerprint: 'request' means the skill sent the value, 'response' means Claude returned it.
 The value is read as masking reads it: full-width forms (４１１１, ＠), no-break spaces and Unicode
-hyphens count as their ASCII, so either spelling finds both. The value is never stored or printed.
+hyphens count as their ASCII and zero-width characters and soft hyphens as nothing, so either
+spelling finds both. The value is never stored or printed.
 --value - reads it from stdin (keeps it out of shell history).
 Key: --key-file F, SKILLGATE_MASKING_KEY_FILE or SKILLGATE_MASKING_KEY.
 Filters: --skill --owner --namespace --since --until, as for 'sessions list'.\n\n${storeHelp}`,
@@ -176,8 +177,8 @@ Filters: --skill --owner --namespace --since --until, as for 'sessions list'.\n\
       let value = str(values, 'value');
       if (value === undefined) throw new CliError('pass --value V (or --value - to read stdin) or --fingerprint HEX', 2);
       if (value === '-') value = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
-      // As masking fingerprinted it: full-width forms, no-break spaces and Unicode hyphens read as ASCII.
-      fingerprint = fingerprintOf(installationKey(values), foldForDetection(value));
+      // As masking fingerprinted it (fold.ts): full-width forms as ASCII, zero-width characters as nothing.
+      fingerprint = fingerprintOf(installationKey(values), readAsDetected(value));
     }
     const filter = filterFrom(values);
     const bar = progress('scanned events');
