@@ -7,7 +7,9 @@
 //   code unit for one, so an offset in the folded copy is the same offset in the original.
 // - Characters that vanish: the soft hyphen, zero-width space, non-joiner and joiner, word joiner
 //   and zero-width no-break space (BOM) — which web pages put inside e-mail addresses and long
-//   numbers, and which copied text keeps. Removed: detection reads the text without them, and
+//   numbers, and which copied text keeps — and the invisible direction marks, embeddings and
+//   isolates that right-to-left text carries around numbers (a phone number in Hebrew or Arabic
+//   prose). Removed: detection reads the text without them, and
 //   `withoutVanishing` gives, for each character kept, its offset in the original, so a match is
 //   mapped back to the original characters (the vanishing ones inside it included).
 //
@@ -19,7 +21,7 @@
 const FOLDABLE_CLASS = '[\\u00a0\\u2007\\u2010\\u2011\\u202f\\u2212\\u3000\\uff01-\\uff5e]';
 const FOLDABLE = new RegExp(FOLDABLE_CLASS);
 const FOLDABLE_ALL = new RegExp(FOLDABLE_CLASS, 'g');
-const VANISHING_CLASS = '[\\u00ad\\u200b-\\u200d\\u2060\\ufeff]';
+const VANISHING_CLASS = '[\\u00ad\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ufeff]';
 const VANISHING = new RegExp(VANISHING_CLASS);
 const VANISHING_ALL = new RegExp(VANISHING_CLASS, 'g');
 
@@ -40,7 +42,8 @@ export function hasVanishing(text: string): boolean {
 
 /** A character that detection reads as nothing (by UTF-16 code unit). */
 export function isVanishing(c: number): boolean {
-  return c === 0xad || (c >= 0x200b && c <= 0x200d) || c === 0x2060 || c === 0xfeff;
+  return c === 0xad || c === 0x180e || (c >= 0x200b && c <= 0x200f) || (c >= 0x202a && c <= 0x202e)
+    || (c >= 0x2060 && c <= 0x2069 && c !== 0x2065) || c === 0xfeff;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { MaskingKey, createMasker } from '../src/index.js';
-import { foldForDetection, readAsDetected, tailReading, withoutVanishing } from '../src/fold.js';
+import { foldForDetection, hasVanishing, isVanishing, readAsDetected, tailReading, withoutVanishing } from '../src/fold.js';
 import { MaskerCore } from '../src/masker.js';
 import { TextStream } from '../src/stream-text.js';
 
@@ -58,6 +58,8 @@ describe('values with characters that vanish inside them (zero-width spaces and 
     ['an SSN with a word joiner', 'SSN 123-45-\u20606788', 'SSN [US_SSN]'],
     ['an API key with a BOM inside', `key sk-ant-api03-\ufeff${'Ab3_'.repeat(23)}xAA`, 'key [SECRET]'],
     ['a full-width email with a zero-width joiner', 'ｍａｒｉａ\u200d＠ｅｘａｍｐｌｅ．ｃｏｍ です', '[EMAIL_ADDRESS] です'],
+    ['a phone number in Hebrew prose, left-to-right marks around and inside it', 'התקשר \u200e+1\u200e (415)\u200e 555-0132\u200e עכשיו', 'התקשר \u200e[PHONE_NUMBER]\u200e עכשיו'],
+    ['a card inside a left-to-right isolate, marks between its groups', 'כרטיס \u20664111\u200e 1111\u200e 1111\u200e 1111\u2069.', 'כרטיס \u2066[CREDIT_CARD]\u2069.'],
   ])('%s is masked, the vanishing characters inside it with it', (_name, text, masked) => {
     expect(masker.maskText(text).masked).toBe(masked);
   });
@@ -91,6 +93,14 @@ describe('values with characters that vanish inside them (zero-width spaces and 
     for (const text of ['soft\u00adware is eating the world', 'emoji 👩\u200d💻 at work', '\ufeffHello there']) {
       expect(masker.maskText(text)).toEqual({ masked: text, findings: [] });
     }
+  });
+
+  test('the set of characters read as nothing is the one the regular expression and the code-unit test share', () => {
+    const disagree: number[] = [];
+    for (let c = 0; c < 0x10000; c++) if (hasVanishing(String.fromCharCode(c)) !== isVanishing(c)) disagree.push(c);
+    expect(disagree).toEqual([]);
+    expect(isVanishing(0x2065)).toBe(false); // unassigned
+    expect(isVanishing(0x200b) && isVanishing(0x200f) && isVanishing(0x202e) && isVanishing(0x2069) && isVanishing(0xfeff)).toBe(true);
   });
 
   test('withoutVanishing maps each character kept to its offset, and one past the end', () => {

@@ -28,6 +28,7 @@ export const SENSITIVE = [
   '4111\u202f1111\u202f1111\u202f1111', '123\u201145\u20116788', 'ＥＭＰ－１２３４５６', 'ｐａｓｓｗｏｒｄ＝ｈｕｎｔｅｒ２２',
   // As web pages write them to keep scrapers off, and copied text keeps (fold.ts): characters that vanish inside a value.
   'jane.doe\u200b@example.com', '4111\u200b1111\u200b1111\u200b1111', '123-45\u00ad-6788', 'John\u200d Smith', 'sk-ant-api03-\ufeff' + 'Ab3_'.repeat(23) + 'xAA',
+  '\u200e+1 (415) 555-0132\u200e', '\u20664111 1111\u200f 1111 1111\u2069',
 ];
 
 export const NEAR_MISSES = [
