@@ -16,6 +16,9 @@ describe('values written with full-width forms, no-break spaces and Unicode hyph
     ['an SSN with non-breaking hyphens', 'SSN 123\u201145\u20116788', 'SSN [US_SSN]'],
     ['an SSN typed full-width', 'SSN １２３－４５－６７８８', 'SSN [US_SSN]'],
     ['a phone number with no-break spaces', 'call +1\u00a0(415)\u00a0555\u20110132 now', 'call [PHONE_NUMBER] now'],
+    ['a card in Arabic-Indic digits', 'بطاقة ٤١١١ ١١١١ ١١١١ ١١١١ لطفا', 'بطاقة [CREDIT_CARD] لطفا'],
+    ['a phone number in Persian digits', 'تلفن +۹۸ ۹۱۲ ۳۴۵ ۶۷۸۹ است', 'تلفن [PHONE_NUMBER] است'],
+    ['an SSN in Devanagari digits', 'SSN १२३-४५-६७८८', 'SSN [US_SSN]'],
   ])('%s is masked', (_name, text, masked) => {
     expect(masker.maskText(text).masked).toBe(masked);
   });
@@ -24,6 +27,8 @@ describe('values written with full-width forms, no-break spaces and Unicode hyph
     ['a range of years with an en dash', 'from 1990–2000 we grew'],
     ['Japanese prose with an ideographic space', 'テスト　です'],
     ['full-width words', 'ｈｅｌｌｏ ｗｏｒｌｄ'],
+    ['a year in Arabic digits', 'في عام ١٩٩٠ كان'],
+    ['a price in Thai digits', 'ราคา ๑๒๓ บาท'],
   ])('%s is left alone', (_name, text) => {
     expect(masker.maskText(text)).toEqual({ masked: text, findings: [] });
   });
@@ -38,6 +43,23 @@ describe('values written with full-width forms, no-break spaces and Unicode hyph
     const masked = m.maskText('write to maria\uff20example.com').masked;
     expect(masked).toMatch(/^write to <EMAIL_ADDRESS_[0-9a-f]{8}>$/);
     expect(m.restoreText(masked)).toBe('write to maria\uff20example.com');
+  });
+
+  test('every decimal digit of the BMP reads as its ASCII digit, and nothing else reads as a digit', () => {
+    const wrong: string[] = [];
+    const isDigit = (c: number) => /\p{Nd}/u.test(String.fromCharCode(c));
+    for (let c = 0x80; c < 0x10000; c++) {
+      const folded = foldForDetection(String.fromCharCode(c));
+      if (!isDigit(c)) {
+        if (/^[0-9]$/.test(folded)) wrong.push(String.fromCharCode(c));
+        continue;
+      }
+      let zero = c; // Unicode keeps each script's digits as a run of ten from zero
+      while (isDigit(zero - 1)) zero--;
+      if (folded !== String(c - zero)) wrong.push(String.fromCharCode(c));
+    }
+    expect(wrong).toEqual([]);
+    expect(foldForDetection('٠١٢٣٤٥٦٧٨٩ ۰۱۲۳۴۵۶۷۸۹ ०१२३४५६७८९ ๐๑๒๓๔๕๖๗๘๙')).toBe('0123456789 0123456789 0123456789 0123456789');
   });
 
   test('folding keeps every offset: one code unit for one', () => {

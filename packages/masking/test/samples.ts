@@ -29,6 +29,8 @@ export const SENSITIVE = [
   // As web pages write them to keep scrapers off, and copied text keeps (fold.ts): characters that vanish inside a value.
   'jane.doe\u200b@example.com', '4111\u200b1111\u200b1111\u200b1111', '123-45\u00ad-6788', 'John\u200d Smith', 'sk-ant-api03-\ufeff' + 'Ab3_'.repeat(23) + 'xAA',
   '\u200e+1 (415) 555-0132\u200e', '\u20664111 1111\u200f 1111 1111\u2069',
+  // Written in the digits of the text around them (fold.ts).
+  '٤١١١ ١١١١ ١١١١ ١١١١', '+۹۸ ۹۱۲ ۳۴۵ ۶۷۸۹', 'SSN १२३-४५-६७८८',
 ];
 
 export const NEAR_MISSES = [

@@ -132,6 +132,7 @@ describe('approval rules', () => {
     ['a full-width keyword in plain text', rule({ keywords: ['ｓａｌａｒｙ'] }), history('the salary sheet'), {}, 'approval team-a/p/r'],
     ['a pattern over a full-width key', rule({ patterns: ['\\bAKIA[0-9A-Z]{16}\\b'] }), history('key ＡＫＩＡＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰ'), {}, 'approval team-a/p/r'],
     ['a full-width URL of a watched domain', rule({ fetchDomains: ['internal.example'] }), history('see ｈｔｔｐｓ：／／wiki.internal.example/page'), {}, 'approval team-a/p/r'],
+    ['a pattern over digits of another script', rule({ patterns: ['\\b\\d{3}-\\d{2}-\\d{4}\\b'] }), history('رقم ١٢٣-٤٥-٦٧٨٨'), {}, 'approval team-a/p/r'],
     // And characters that vanish (zero-width spaces, soft hyphens) as nothing.
     ['a keyword with a zero-width space inside', rule({ keywords: ['salary'] }), history('the sal\u200bary sheet'), {}, 'approval team-a/p/r'],
     ['a keyword with a soft hyphen inside', rule({ keywords: ['payroll export'] }), history('run the pay\u00adroll export'), {}, 'approval team-a/p/r'],
