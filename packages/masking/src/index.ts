@@ -47,6 +47,14 @@ export interface StreamMasker {
   sourceOf?(out: StreamOutput): SseEvent;
 }
 
+/** A growing text masked as it grows (TextStream). Findings' offsets are into the whole text. */
+export interface TextMasker {
+  push(text: string): string;
+  end(): string;
+  /** The findings made since the last call (a text of any length keeps none of them itself). */
+  takeFindings(): Finding[];
+}
+
 export interface Masker {
   /** Placeholder → value map that tokenize mode fills; used by restoreText / createStreamRestorer. */
   readonly vault: Vault;
@@ -58,6 +66,11 @@ export interface Masker {
    */
   maskMessagesRequest(body: unknown, opts?: { forRecord?: boolean }): BodyMaskResult;
   maskMessagesResponse(body: unknown, opts?: { forRecord?: boolean }): BodyMaskResult;
+  /**
+   * One long text that arrives in pieces (an uploaded text file): each push returns what can be
+   * released, and everything released equals masking the whole text at once.
+   */
+  createTextMasker(): TextMasker;
   /** Masks text, thinking (only when spec.thinking) and tool input deltas of a response stream. */
   createStreamMasker(): StreamMasker;
   /**
@@ -96,6 +109,7 @@ export function createMasker(spec: MaskingSpec | undefined, opts: MaskerOptions)
     maskText: mask,
     maskMessagesRequest: (body, o) => maskRequestBody(body, mask, { thinking, forRecord: o?.forRecord }),
     maskMessagesResponse: (body, o) => maskResponseBody(body, (t) => core.maskText(t), { thinking, forRecord: o?.forRecord }),
+    createTextMasker: () => new TextStream(core),
     createStreamMasker: () => new SseRewriter(maskingBlocks),
     createRecordStreamMasker: () => new RecordStreamMasker(maskingBlocks, undefined, (block) => maskServerResultBlock(block, (t) => core.maskText(t))),
     restoreText: (t) => restoreText(t, core.vault),

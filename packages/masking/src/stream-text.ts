@@ -86,6 +86,11 @@ export class TextStream {
     return this.heldLength > 0 ? this.emit(this.length) ?? '' : '';
   }
 
+  /** The findings made since the last call, handed over (for a text too long to keep them all). */
+  takeFindings(): Finding[] {
+    return this.findings.splice(0);
+  }
+
   private held_(): string {
     if (this.chunks.length > 1) this.chunks = [this.chunks.join('')];
     return this.chunks[0] ?? '';

@@ -21,6 +21,8 @@ export interface RecordedFinding {
   end: number;
   fingerprint: string;
   at?: number;
+  /** Which text the offsets are into, where a body holds several (an upload's files: file#0, …). */
+  path?: string;
 }
 
 /** How the session of a request was chosen (see session-key.ts). */
@@ -74,8 +76,13 @@ export interface ResponseData {
   bodySha256?: string;
   bodyBytes?: number;
   findings?: RecordedFinding[];
-  /** What a request streamed through (an upload) sent upstream, once all of it was sent. */
-  upload?: { bytes: number; sha256: string };
+  /**
+   * A request streamed through (an upload), once all of it was sent upstream: the size and sha256
+   * of what the skill sent, and the values request masking found in its text files and masked
+   * before they went upstream — the distinct ones (up to 1,000, each where it was first found,
+   * offsets into its file's text) and how many were found in all.
+   */
+  upload?: { bytes: number; sha256: string; findings?: RecordedFinding[]; found?: number };
 }
 
 /** One SSE event of a streamed response: name, masked data, ms since the response head arrived. */

@@ -31,13 +31,18 @@ const DIRECTION: Partial<Record<EventKind, FingerprintHit['direction']>> = {
 
 /** Pure: the hit for one event, when its findings hold the fingerprint. */
 export function matchFingerprint(event: SessionEvent, fingerprint: string): FingerprintHit | undefined {
-  const findings = (event.data as { findings?: RecordedFinding[] }).findings;
-  if (!findings) return undefined;
-  const matching = findings.filter((f) => f.fingerprint === fingerprint);
+  const data = event.data as { findings?: RecordedFinding[]; upload?: { findings?: RecordedFinding[] } };
+  let matching = data.findings?.filter((f) => f.fingerprint === fingerprint) ?? [];
+  let direction = DIRECTION[event.kind] ?? 'other';
+  if (matching.length === 0) {
+    // A file the skill uploaded (recorded with the answer to the upload): the skill sent it.
+    matching = data.upload?.findings?.filter((f) => f.fingerprint === fingerprint) ?? [];
+    direction = 'request';
+  }
   if (matching.length === 0) return undefined;
   const hit: FingerprintHit = {
     sessionId: event.sessionId, seq: event.seq, ts: event.ts, kind: event.kind,
-    direction: DIRECTION[event.kind] ?? 'other',
+    direction,
     types: [...new Set(matching.map((f) => (f.subtype ? `${f.type}/${f.subtype}` : f.type)))],
     skill: event.identity.skill, owner: event.identity.owner, namespace: event.identity.namespace,
   };

@@ -6,6 +6,7 @@ import type { SkillIdentity } from '@skillgate/api';
 import type { MessagesRequest, Route } from '@skillgate/wire';
 import type { Cut } from './cut.js';
 import type { Finding } from '@skillgate/masking';
+import type { UploadFilter } from './ports/guard.js';
 
 export interface Exchange {
   /** skillgate's id for this request (req_...), on every log line and record event. */
@@ -34,6 +35,8 @@ export interface Exchange {
 
   /** Body to send upstream: the original bytes unless a stage rewrote it (request masking). */
   upstreamBody?: Buffer;
+  /** Rewrites a streamed upload before it goes upstream (request masking of uploaded text files). */
+  uploadFilter?: UploadFilter;
   /** The request body already masked by a rewriting masking mode, reused by the record (masked once). */
   maskedRequest?: { text: string; findings: Finding[] };
 
@@ -46,8 +49,12 @@ export interface Exchange {
   upstreamHeadersAt?: bigint;
   bytesIn: number;
   bytesOut: number;
-  /** A body streamed through (an upload), once all of it was sent upstream: its size and sha256. */
-  uploaded?: { bytes: number; sha256: string };
+  /**
+   * A body streamed through (an upload), once all of it was sent upstream: the size and sha256 of
+   * what the skill sent, and what request masking found in it (its values masked upstream): the
+   * distinct values, bounded, and how many values in all.
+   */
+  uploaded?: { bytes: number; sha256: string; findings?: readonly Finding[]; found?: number };
   /** The error skillgate answered with, when it refused or cut the exchange. */
   refusal?: { status: number; code: string; type: string; message: string };
   /** How the exchange ended, for metrics and the record. */

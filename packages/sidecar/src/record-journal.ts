@@ -54,6 +54,13 @@ interface ExchangeRecord {
 const toRecorded = (f: Finding): RecordedFinding => ({
   end: f.end, fingerprint: f.fingerprint, start: f.start, ...(f.subtype ? { subtype: f.subtype } : {}), type: f.type,
 });
+/** An upload's summary for the record: its findings as recorded findings, each naming its file. */
+const recordedUpload = (u: NonNullable<Exchange['uploaded']>) => ({
+  bytes: u.bytes,
+  ...(u.findings?.length ? { findings: u.findings.map((f) => ({ ...toRecorded(f), ...(f.path ? { path: f.path } : {}) })) } : {}),
+  ...(u.found ? { found: u.found } : {}),
+  sha256: u.sha256,
+});
 
 export function recordJournal(opts: RecordJournalOptions): Journal {
   const now = opts.now ?? Date.now;
@@ -234,7 +241,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
         data: {
           ...(text !== undefined ? { body: text } : {}), bodyBytes: body.length, bodySha256: sha256Hex(body),
           ...(findings.length ? { findings } : {}), headers: rec.responseHeaders ?? {}, status: x.upstreamStatus ?? 0, stream: false,
-          ...(x.uploaded ? { upload: x.uploaded } : {}),
+          ...(x.uploaded ? { upload: recordedUpload(x.uploaded) } : {}),
         },
       });
     },
@@ -244,7 +251,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
       if (!x.sessionId || !x.identity) return; // refused before a session was chosen: nothing to chain to
       if (rec && rec.headAt !== undefined && !rec.responseRecorded) {
         rec.responseRecorded = true;
-        append({ ...draftBase(x), kind: 'response', data: { bodyBytes: x.bytesOut, headers: rec.responseHeaders ?? {}, status: x.upstreamStatus ?? 0, stream: false, ...(x.uploaded ? { upload: x.uploaded } : {}) } });
+        append({ ...draftBase(x), kind: 'response', data: { bodyBytes: x.bytesOut, headers: rec.responseHeaders ?? {}, status: x.upstreamStatus ?? 0, stream: false, ...(x.uploaded ? { upload: recordedUpload(x.uploaded) } : {}) } });
       }
       if (rec?.stream) flushStream(x, rec, true);
       if (x.refusal && (x.outcome === 'refused' || x.outcome === 'killed')) {

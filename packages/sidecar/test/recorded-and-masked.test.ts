@@ -3,11 +3,13 @@
 // masked bodies only, a planted value is found again by its fingerprint, and each masking mode
 // rewrites exactly what it promises (and record mode rewrites nothing).
 import { createHash } from 'node:crypto';
+import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Anthropic from '@anthropic-ai/sdk';
+import Anthropic, { toFile } from '@anthropic-ai/sdk';
 import { startFakeClaude, type FakeClaude } from '@skillgate/fake-claude';
+import { createMasker } from '@skillgate/masking';
 import { FileSessionStore, findFingerprint, fingerprintOf, verifyRecord } from '@skillgate/record';
 import { resolveConfig, startSidecar, type Sidecar } from '../src/index.js';
 import { sidecarPorts } from '../src/wiring.js';
@@ -209,6 +211,94 @@ describe('request mode', () => {
     expect(seen).toContain('[CREDIT_CARD');
   });
 
+  it('keeps them from Claude in an uploaded text file, masked as it streams; a binary file goes as sent', async () => {
+    const csv = `name,email,card\r\nJane,${EMAIL},${CARD}\r\n${'plain row,nothing here,0\r\n'.repeat(4000)}`;
+    const text = await r.client.beta.files.upload({ file: await toFile(Buffer.from(csv), 'customers.csv', { type: 'text/csv' }), betas: ['files-api-2025-04-14'] });
+    const stored = await (await fetch(`${r.fake.url}/v1/files/${text.id}/content`, { headers: { 'x-api-key': UPSTREAM_KEY, 'anthropic-version': '2023-06-01' } })).text();
+    // What Claude can read is the file masked as a whole text would be.
+    expect(stored).toBe(createMasker(undefined, { key: MASKING_KEY }).maskText(csv).masked);
+    expect(stored).toContain('[EMAIL_ADDRESS],[CREDIT_CARD]');
+    // No media type, a text file's name: masked too.
+    const named = await r.client.beta.files.upload({ file: await toFile(Buffer.from(`write to ${EMAIL}`), 'notes.md'), betas: ['files-api-2025-04-14'] });
+    expect(await (await fetch(`${r.fake.url}/v1/files/${named.id}/content`, { headers: { 'x-api-key': UPSTREAM_KEY, 'anthropic-version': '2023-06-01' } })).text()).toBe('write to [EMAIL_ADDRESS]');
+    const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from(`tEXt ${EMAIL}`), Buffer.from([0xff, 0x00, 0xfe])]);
+    const image = await r.client.beta.files.upload({ file: await toFile(png, 'scan.png', { type: 'image/png' }), betas: ['files-api-2025-04-14'] });
+    const storedImage = Buffer.from(await (await fetch(`${r.fake.url}/v1/files/${image.id}/content`, { headers: { 'x-api-key': UPSTREAM_KEY, 'anthropic-version': '2023-06-01' } })).arrayBuffer());
+    expect(storedImage.equals(png)).toBe(true);
+    // The record names the upload that carried the value, by fingerprint; the value is not in it.
+    const store = new FileSessionStore(join(r.dir, 'records'));
+    let uploads: Awaited<ReturnType<typeof findFingerprint>> = [];
+    for (let i = 0; i < 100 && uploads.length < 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20)); // the answer's event lingers a few ms
+      uploads = (await findFingerprint(store, fingerprintOf(MASKING_KEY, EMAIL))).filter((h) => h.kind === 'response');
+    }
+    expect(uploads).toEqual([expect.objectContaining({ direction: 'request', types: ['EMAIL_ADDRESS'] }), expect.objectContaining({ direction: 'request', types: ['EMAIL_ADDRESS'] })]);
+    await store.close();
+    expect(recordedText(r.dir)).not.toContain(EMAIL);
+  });
+
+  it('masks a large text file as it streams, without holding it', async () => {
+    const boundary = 'skillgate-large-text';
+    const line = Buffer.from('order 1234, contact ann.lee@example.com, thanks\n'); // 48 bytes
+    const lines = (24 * 1024 * 1024) / line.length;
+    const head = Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="orders.log"\r\ncontent-type: text/plain\r\n\r\n`);
+    const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+    (globalThis as { gc?: () => void }).gc?.(); // npm test runs node with --expose-gc
+    const used = (): number => { const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers; };
+    const before = used();
+    let peak = 0;
+    const answer = await new Promise<string>((done, reject) => {
+      const req = http.request(new URL('/v1/files', r.sidecar.claudeUrl), {
+        method: 'POST', agent: false,
+        headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(head.length + lines * line.length + tail.length), 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14', 'x-api-key': 'placeholder' },
+      }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => { text += c.toString(); });
+        res.on('end', () => done(text));
+      });
+      req.on('error', reject);
+      req.write(head);
+      const block = Buffer.concat(Array.from({ length: 4096 }, () => line)); // 192 KB
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < lines) {
+          sent += 4096;
+          if (sent % (4096 * 16) === 0) {
+            (globalThis as { gc?: () => void }).gc?.();
+            peak = Math.max(peak, used() - before);
+          }
+          if (!req.write(block)) return void req.once('drain', pump);
+        }
+        req.end(tail);
+      };
+      pump();
+    });
+    const { id } = JSON.parse(answer) as { id: string };
+    const stored = await (await fetch(`${r.fake.url}/v1/files/${id}/content`, { headers: { 'x-api-key': UPSTREAM_KEY, 'anthropic-version': '2023-06-01' } })).text();
+    expect(stored.length).toBe(lines * 'order 1234, contact [EMAIL_ADDRESS], thanks\n'.length);
+    expect(stored).not.toContain('@example.com');
+    // Client, sidecar and fake Claude share this process: all together far below the file's size.
+    expect(peak).toBeLessThan((lines * line.length) / 4);
+    // The record counts every value and keeps each distinct one once: one address, half a million times.
+    type Upload = { bytes: number; found?: number; findings?: Array<{ type: string; path?: string }> };
+    let upload: Upload | undefined;
+    for (let i = 0; i < 100 && !upload; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      upload = recordedText(r.dir).split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { data: { upload?: Upload } }).data.upload)
+        .find((u) => u?.found === lines);
+    }
+    expect(upload).toMatchObject({ bytes: head.length + lines * line.length + tail.length, findings: [{ type: 'EMAIL_ADDRESS', path: 'file#0' }] });
+  });
+
+  it('refuses an uploaded text file that is not UTF-8, rather than send it unmasked', async () => {
+    const latin1 = Buffer.from('name;email\nJosé;jose@example.com\n', 'latin1');
+    const err = await r.client.beta.files.upload({ file: await toFile(latin1, 'export.csv', { type: 'text/csv' }), betas: ['files-api-2025-04-14'] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((err as InstanceType<typeof Anthropic.BadRequestError>).message).toMatch(/not UTF-8/);
+    const list = await (await fetch(`${r.fake.url}/v1/files`, { headers: { 'x-api-key': UPSTREAM_KEY, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14' } })).json() as { data: Array<{ filename: string }> };
+    expect(list.data.map((f) => f.filename)).not.toContain('export.csv');
+  });
+
   it('keeps them from Claude in a Message Batch too', async () => {
     expect((await createBatch(r)).status).toBe(200);
     const sent = JSON.stringify(r.fake.requests.filter((q) => q.path === '/v1/messages/batches').at(-1)!.body);
@@ -252,5 +342,12 @@ describe('tokenize mode', () => {
     // The same value gets the same placeholder on the next turn (history is resent each turn).
     await streamedText(r.client);
     expect(lastUpstreamText(r.fake)).toBe(seen);
+  });
+
+  it('shows Claude an uploaded text file with the same placeholders its messages get', async () => {
+    const file = await r.client.beta.files.upload({ file: await toFile(Buffer.from(`contact: ${EMAIL}\n`), 'contact.txt', { type: 'text/plain' }), betas: ['files-api-2025-04-14'] });
+    const stored = await (await fetch(`${r.fake.url}/v1/files/${file.id}/content`, { headers: { 'x-api-key': UPSTREAM_KEY, 'anthropic-version': '2023-06-01' } })).text();
+    const placeholder = /<EMAIL_ADDRESS_\w+>/.exec(lastUpstreamText(r.fake))![0];
+    expect(stored).toBe(`contact: ${placeholder}\n`);
   });
 });

@@ -7,3 +7,4 @@ export * from './headers.js';
 export * from './request-id.js';
 export * from './types.js';
 export * from './duplicate-members.js';
+export * from './multipart.js';

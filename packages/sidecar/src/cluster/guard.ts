@@ -11,7 +11,7 @@ import { estimateInputTokens, evaluate, requestFacts, type Decision, type Effect
 import { GatewayError, codes } from '@skillgate/wire';
 import type { RedisConnection } from '@skillgate/resp';
 import type { Exchange } from '../exchange.js';
-import type { Guard, Verdict } from '../ports/guard.js';
+import type { Guard, MaskingVerdict, Verdict } from '../ports/guard.js';
 import type { Logger } from '../log.js';
 import type { ApprovalBroker, ApprovalResult } from './approvals.js';
 import type { PolicyState } from './policy-feed.js';
@@ -61,7 +61,7 @@ export interface PolicyGuardOptions {
   masker?: GuardMasker;
   events?: GuardEvents;
   /** Extra verdict parts per request (masking modes: upstreamBody, responseFilter), added by the lead's wiring. */
-  verdictExtras?: (x: Exchange, policy: EffectivePolicy) => Pick<Verdict, 'upstreamBody' | 'responseFilter'> | Promise<Pick<Verdict, 'upstreamBody' | 'responseFilter'>>;
+  verdictExtras?: (x: Exchange, policy: EffectivePolicy) => MaskingVerdict | Promise<MaskingVerdict>;
   /** Keep-alive interval for held streaming requests (default 15 s). */
   keepAliveMs?: number;
   log: Logger;

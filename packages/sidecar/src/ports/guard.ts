@@ -3,6 +3,7 @@
 // verdict asks for approval; `responseFilter` may rewrite what the skill receives (masking modes).
 // The default guard allows everything and rewrites nothing: pure pass-through.
 import type { SseEvent } from '@skillgate/wire';
+import type { Finding } from '@skillgate/masking';
 import type { Exchange } from '../exchange.js';
 
 export interface Verdict {
@@ -12,6 +13,8 @@ export interface Verdict {
   upstreamBody?: Buffer;
   /** Rewrites the response the skill receives (response masking / tokenize restore). */
   responseFilter?: ResponseFilter;
+  /** Rewrites an upload as it streams upstream (request masking of uploaded text files). */
+  uploadFilter?: UploadFilter;
   /**
    * Checks still running that must pass before forwarding (e.g. shared rate limits counted in
    * Redis): awaited together with the durable request event, so their round trips overlap. Rejects
@@ -27,6 +30,22 @@ export interface ResponseFilter {
   end(): Buffer[];
   /** Transform a whole non-streaming JSON body. */
   body(body: Buffer): Buffer;
+}
+
+/** What a masking mode adds to a verdict. */
+export type MaskingVerdict = Pick<Verdict, 'upstreamBody' | 'responseFilter' | 'uploadFilter'>;
+
+export interface UploadFilter {
+  /** The next bytes the skill sent: the bytes to send upstream. Throws a GatewayError to refuse. */
+  push(chunk: Buffer): Buffer[];
+  /** The upload ended: the bytes still to send. Throws a GatewayError to refuse. */
+  end(): Buffer[];
+  /**
+   * The distinct values found so far, each where it was first found (offsets into its file's
+   * text; `path` names the file), at most UPLOAD_FINDINGS of them; `found` counts every finding.
+   */
+  readonly findings: readonly Finding[];
+  readonly found: number;
 }
 
 export interface Guard {

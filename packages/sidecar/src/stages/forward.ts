@@ -1,6 +1,7 @@
 // Stage 7 — forward to the upstream: the skill's request with its credential replaced by the
 // sidecar's, the read body (or its rewrite) sent in one write, or an upload streamed through with a
-// byte limit. Resolves with the upstream response head; never reads the response body.
+// byte limit (rewritten on the way when request masking masks its text files). Resolves with the
+// upstream response head; never reads the response body.
 // A request can be prepared first (headers built, a pooled connection taken) and sent later: the
 // pipeline prepares it while the request event is on its way to the record, and sends it only once
 // the record holds that event. Preparing sends nothing: node:http writes a request's head with its
@@ -27,6 +28,10 @@ export function prepareForward(x: Exchange, ctx: SidecarContext): PreparedForwar
   const body = x.upstreamBody ?? x.body;
   if (body) {
     headers['content-length'] = String(body.length);
+  } else if (x.uploadFilter) {
+    // Masking changes the length: the rewritten upload goes chunked.
+    delete headers['content-length'];
+    delete headers['transfer-encoding'];
   }
   const upstreamReq = ctx.upstream.request(x.req.method ?? 'GET', x.url, headers);
   x.abort.upstream = upstreamReq;
@@ -112,22 +117,42 @@ function streamUpload(
   // The record's request event was written before these bytes were read: what was sent is
   // recorded with the answer (x.uploaded).
   const digest = createHash('sha256');
-  x.req.on('data', (chunk: Buffer) => {
-    x.bytesIn += chunk.length;
-    digest.update(chunk);
-    if (x.bytesIn > limit) {
-      x.req.pause();
-      upstreamReq.destroy();
-      reject(tooLarge(limit));
-      return;
-    }
-    if (!upstreamReq.write(chunk)) {
+  const filter = x.uploadFilter;
+  let failed = false;
+  const fail = (err: unknown): void => {
+    failed = true;
+    x.req.pause();
+    upstreamReq.destroy();
+    reject(err);
+  };
+  /** Send on what the filter makes of the skill's bytes (all of them when there is none). */
+  const send = (chunks: Buffer[]): void => {
+    let full = false;
+    for (const c of chunks) if (c.length && !upstreamReq.write(c)) full = true;
+    if (full) {
       x.req.pause();
       upstreamReq.once('drain', () => x.req.resume());
     }
+  };
+  x.req.on('data', (chunk: Buffer) => {
+    if (failed) return;
+    x.bytesIn += chunk.length;
+    digest.update(chunk);
+    if (x.bytesIn > limit) return fail(tooLarge(limit));
+    try {
+      send(filter ? filter.push(chunk) : [chunk]);
+    } catch (err) {
+      fail(err);
+    }
   });
   x.req.on('end', () => {
-    x.uploaded = { bytes: x.bytesIn, sha256: digest.digest('hex') };
+    if (failed) return;
+    try {
+      if (filter) send(filter.end());
+    } catch (err) {
+      return fail(err);
+    }
+    x.uploaded = { bytes: x.bytesIn, sha256: digest.digest('hex'), ...(filter ? { findings: filter.findings, found: filter.found } : {}) };
     upstreamReq.end();
   });
 }

@@ -13,5 +13,6 @@ export function inspect(x: Exchange, ctx: SidecarContext): Verdict | Promise<Ver
 
 function adopt(x: Exchange, verdict: Verdict): Verdict {
   if (verdict.upstreamBody) x.upstreamBody = verdict.upstreamBody;
+  if (verdict.uploadFilter) x.uploadFilter = verdict.uploadFilter;
   return verdict;
 }
