@@ -2,7 +2,8 @@
 //   record   — nothing sent or received is rewritten; only records hold masked copies (the journal)
 //   request  — Claude never sees the values: the request body is masked before forwarding, and an
 //              uploaded text file (Files API) as it streams
-//   response — the skill never sees values Claude returns: responses are masked, streams per event
+//   response — the skill never sees values Claude returns: responses are masked, streams per event,
+//              and a text file the skill downloads (Files API) as it streams
 //   both     — request and response
 //   tokenize — Claude sees stable placeholders (<EMAIL_ADDRESS_1>), the skill sees real values again
 // Rewriting modes are opt-in because they break prompt caching and signed thinking blocks (see
@@ -110,7 +111,8 @@ function uploadMaskFilter(x: Exchange, masker: Masker, opts: MaskingModeOptions)
   let files = 0;
   const rewriter = boundary === undefined ? undefined : new MultipartRewriter(boundary, (part) => {
     if (!isTextFile(part)) return undefined;
-    return textFileMasking(masker, `file#${files++}`, (fresh) => {
+    const path = `file#${files++}`;
+    return textFileMasking(masker, path, () => unreadableUpload(`the text file ${path} is not UTF-8`), (fresh) => {
       found += fresh.length;
       for (const f of fresh) {
         if (distinct.size >= UPLOAD_FINDINGS) break;
@@ -136,15 +138,15 @@ function uploadMaskFilter(x: Exchange, masker: Masker, opts: MaskingModeOptions)
   };
 }
 
-/** One text file's content through a TextMasker, as UTF-8 (a byte that is not refuses the upload). */
-function textFileMasking(masker: Masker, path: string, report: (found: Finding[]) => void): PartTransform {
+/** One text file's content through a TextMasker, as UTF-8 (a byte that is not throws `notUtf8()`). */
+function textFileMasking(masker: Masker, path: string, notUtf8: () => Error, report: (found: Finding[]) => void): PartTransform {
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   const text = masker.createTextMasker();
   const decode = (chunk?: Buffer): string => {
     try {
       return chunk ? decoder.decode(chunk, { stream: true }) : decoder.decode();
     } catch {
-      throw unreadableUpload(`the text file ${path} is not UTF-8`);
+      throw notUtf8();
     }
   };
   const masked = (s: string): Buffer => {
@@ -186,6 +188,7 @@ function streamFilter(make: () => StreamMasker, onFindings?: (f: readonly Findin
 function responseMaskFilter(masker: Masker, opts: MaskingModeOptions): ResponseFilter {
   return {
     ...streamFilter(() => masker.createStreamMasker(), (f) => opts.onFindings?.('response', f)),
+    download: (file) => (isTextFile(file) ? textFileMasking(masker, 'file#0', () => new Error(`the text file ${file.filename ?? ''} is not UTF-8`), (f) => opts.onFindings?.('response', f)) : undefined),
     body(body) {
       const text = body.toString('utf8');
       let parsed: unknown;

@@ -322,6 +322,21 @@ describe('response mode', () => {
     expect(text).toContain('[EMAIL_ADDRESS]');
   });
 
+  it('keeps values from the skill in a text file it downloads, masked as it streams; a binary file comes as sent', async () => {
+    // Files Claude made (code execution output), put straight into the fake as the upstream holds them.
+    const upstream = new Anthropic({ baseURL: r.fake.url, apiKey: UPSTREAM_KEY, maxRetries: 0 });
+    const put = async (bytes: Buffer, name: string, type?: string) => (await upstream.beta.files.upload({ file: await toFile(bytes, name, type ? { type } : {}), betas: ['files-api-2025-04-14'] })).id;
+    const csv = `name,email\n${'x,none\n'.repeat(20_000)}Jane,${EMAIL}\n`;
+    const download = async (id: string) => Buffer.from(await (await r.client.beta.files.download(id, { betas: ['files-api-2025-04-14'] })).arrayBuffer());
+    expect((await download(await put(Buffer.from(csv), 'report.csv', 'text/csv'))).toString()).toBe(createMasker(undefined, { key: MASKING_KEY }).maskText(csv).masked);
+    expect((await download(await put(Buffer.from(`mail ${EMAIL}`), 'out.txt'))).toString()).toBe('mail [EMAIL_ADDRESS]');
+    const bin = Buffer.concat([Buffer.from([0x25, 0x50, 0x44, 0x46, 0xff, 0xfe]), Buffer.from(EMAIL)]);
+    expect((await download(await put(bin, 'report.pdf', 'application/pdf'))).equals(bin)).toBe(true);
+    // A text file that is not UTF-8 cannot be masked: the download is cut, never sent raw.
+    const latin1 = await put(Buffer.from(`José ${EMAIL}\n`, 'latin1'), 'latin1.txt', 'text/plain');
+    await expect(download(latin1)).rejects.toThrow();
+  });
+
   it('still points a batch results_url back through the sidecar', async () => {
     const batch = await r.client.messages.batches.create({ requests: [{ custom_id: 'a', params: { model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] } }] });
     const ended = await r.client.messages.batches.retrieve(batch.id);

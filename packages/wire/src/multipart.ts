@@ -189,7 +189,8 @@ export function partInfo(text: string): PartInfo {
   return info;
 }
 
-function dispositionParam(disposition: string, param: string): string | undefined {
+/** A parameter of a Content-Disposition value (`name`, `filename`), quotes and escapes undone. */
+export function dispositionParam(disposition: string, param: string): string | undefined {
   const m = new RegExp(`;\\s*${param}\\s*=\\s*(?:"((?:[^"\\\\]|\\\\.)*)"|([^;\\s]*))`, 'i').exec(disposition);
   if (!m) return undefined;
   return m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2];

@@ -2,7 +2,7 @@
 // read request into a verdict (throwing a GatewayError denies it); `hold` waits for a human when the
 // verdict asks for approval; `responseFilter` may rewrite what the skill receives (masking modes).
 // The default guard allows everything and rewrites nothing: pure pass-through.
-import type { SseEvent } from '@skillgate/wire';
+import type { PartInfo, PartTransform, SseEvent } from '@skillgate/wire';
 import type { Finding } from '@skillgate/masking';
 import type { Exchange } from '../exchange.js';
 
@@ -30,6 +30,11 @@ export interface ResponseFilter {
   end(): Buffer[];
   /** Transform a whole non-streaming JSON body. */
   body(body: Buffer): Buffer;
+  /**
+   * A file's content downloaded as it streams (Files API): the transform for this file, or
+   * undefined when it goes as sent (a binary file). Its transform throws when it cannot read it.
+   */
+  download?(file: PartInfo): PartTransform | undefined;
 }
 
 /** What a masking mode adds to a verdict. */

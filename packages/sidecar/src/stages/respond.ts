@@ -1,11 +1,11 @@
 // Stage 8 — stream back: send the upstream's answer to the skill as it arrives. SSE is written
 // chunk by chunk in the upstream's own framing (byte-identical when no response filter applies) and
 // recorded once it has gone out (the head, then each chunk); a response filter (masking) rewrites
-// per event. Batch objects get their results_url pointed back at the sidecar so the SDK never goes
-// around it. Ends a stream with a well-formed `event: error` when the upstream breaks, and aborts
+// per event, and a downloaded text file as it streams. Batch objects get their results_url pointed
+// back at the sidecar so the SDK never goes around it. Ends a stream with a well-formed `event: error` when the upstream breaks, and aborts
 // the upstream when the skill leaves.
 import type { IncomingMessage } from 'node:http';
-import { GatewayError, SseParser, clientResponseHeaders, codes, errorBody, formatSse, isRecord } from '@skillgate/wire';
+import { GatewayError, SseParser, clientResponseHeaders, codes, dispositionParam, errorBody, formatSse, isRecord, type PartInfo, type PartTransform } from '@skillgate/wire';
 import type { Exchange } from '../exchange.js';
 import type { SidecarContext } from '../context.js';
 import type { Verdict } from '../ports/guard.js';
@@ -23,7 +23,28 @@ export async function respond(x: Exchange, ctx: SidecarContext, upstreamRes: Inc
     return bufferedBack(x, ctx, upstreamRes, (b) => rewriteResultsUrls(b, x, ctx));
   }
   if (verdict.responseFilter && contentType.includes('json')) return bufferedBack(x, ctx, upstreamRes, (b) => verdict.responseFilter!.body(b));
-  return pipeBack(x, ctx, upstreamRes);
+  const download = verdict.responseFilter?.download && isFileDownload(x, upstreamRes) ? verdict.responseFilter.download(fileOf(upstreamRes)) : undefined;
+  if (download && upstreamRes.headers['content-encoding'] && upstreamRes.headers['content-encoding'] !== 'identity') {
+    upstreamRes.resume();
+    throw new GatewayError(codes.maskingFailed, 'api_error', `skillgate could not mask this file for the skill's masking mode: the Claude API sent it encoded (${upstreamRes.headers['content-encoding']}).`);
+  }
+  return pipeBack(x, ctx, upstreamRes, download);
+}
+
+/** A file's content, answered whole (GET /v1/files/{id}/content, 200). */
+function isFileDownload(x: Exchange, upstreamRes: IncomingMessage): boolean {
+  return x.route.kind === 'files' && x.req.method === 'GET' && upstreamRes.statusCode === 200 && /^\/v1\/files\/[^/?]+\/content(\?|$)/.test(x.url);
+}
+
+/** The downloaded file as its headers describe it. */
+function fileOf(upstreamRes: IncomingMessage): PartInfo {
+  const file: PartInfo = { headers: {} };
+  const type = upstreamRes.headers['content-type'];
+  if (type) file.contentType = type.split(';')[0]!.trim().toLowerCase();
+  const disposition = upstreamRes.headers['content-disposition'];
+  const filename = disposition ? dispositionParam(disposition, 'filename') : undefined;
+  if (filename !== undefined) file.filename = filename;
+  return file;
 }
 
 function writeHead(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessage, dropLength: boolean): void {
@@ -154,31 +175,58 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
   });
 }
 
-/** Non-streaming answer: forward chunk by chunk, keeping a bounded copy for the record. */
-function pipeBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessage): Promise<void> {
-  writeHead(x, ctx, upstreamRes, false);
+/**
+ * Non-streaming answer: forward chunk by chunk (through `transform` when a masking mode rewrites
+ * it: a downloaded text file), keeping a bounded copy of what was sent for the record.
+ */
+function pipeBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessage, transform?: PartTransform): Promise<void> {
+  writeHead(x, ctx, upstreamRes, transform !== undefined);
   const keep: Buffer[] = [];
   let kept = 0;
   // A copy is kept only for a journal that records bodies, and only up to the record limit.
   const cap = ctx.journal.keepsResponseBodies ? ctx.config.limits.recordBodyBytes : -1;
+  const send = (chunk: Buffer): void => {
+    if (kept + chunk.length <= cap) {
+      keep.push(chunk);
+      kept += chunk.length;
+    } else {
+      kept = cap + 1;
+    }
+    if (chunk.length) writeOut(x, upstreamRes, chunk);
+  };
+  /** The transform could not read the file: nothing more of it reaches the skill, the download is cut. */
+  const unreadable = (err: unknown): void => {
+    x.outcome = 'error';
+    x.outcomeReason = `masking the download failed: ${(err as Error).message}`;
+    ctx.log.error({ requestId: x.id, err: (err as Error).message }, 'a downloaded file could not be masked; the download was cut');
+    upstreamRes.destroy();
+    x.res.destroy();
+  };
   return new Promise<void>((resolve) => {
     upstreamRes.on('data', (chunk: Buffer) => {
-      if (kept + chunk.length <= cap) {
-        keep.push(chunk);
-        kept += chunk.length;
-      } else {
-        kept = cap + 1;
+      if (!transform) return send(chunk);
+      try {
+        send(transform.push(chunk));
+      } catch (err) {
+        unreadable(err);
       }
-      writeOut(x, upstreamRes, chunk);
     });
     upstreamRes.on('end', () => {
+      if (transform) {
+        try {
+          send(transform.end());
+        } catch (err) {
+          unreadable(err);
+          return resolve();
+        }
+      }
       x.res.end();
       if (cap >= 0 && kept <= cap) ctx.journal.responseBody(x, keep.length === 1 ? keep[0]! : Buffer.concat(keep, kept));
       x.outcome ??= 'complete';
       resolve();
     });
     upstreamRes.on('close', () => {
-      if (!upstreamRes.complete && !x.res.writableEnded) {
+      if (!upstreamRes.complete && !x.res.writableEnded && x.outcome !== 'error') {
         // Mid-body failure of a non-streaming answer: the only honest signal is to cut the connection.
         x.outcome = x.abort.aborted ? x.outcome ?? 'client_aborted' : 'upstream_broken';
         x.res.destroy();
