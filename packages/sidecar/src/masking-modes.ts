@@ -10,9 +10,10 @@
 // ANTHROPIC-WIRE.md). On any masking error the request is refused, never forwarded raw.
 import type { MaskingSpec } from '@skillgate/api';
 import { Vault, createMasker, type Finding, type Masker, type StreamMasker } from '@skillgate/masking';
-import { GatewayError, MultipartRewriter, codes, multipartBoundary, type PartInfo, type PartTransform } from '@skillgate/wire';
+import { GatewayError, codes } from '@skillgate/wire';
 import type { Exchange } from './exchange.js';
-import type { MaskingVerdict, ResponseFilter, UploadFilter } from './ports/guard.js';
+import type { MaskingVerdict, ResponseFilter } from './ports/guard.js';
+import { downloadMasking, uploadMaskFilter } from './file-masking.js';
 
 export type MaskingMode = NonNullable<MaskingSpec['mode']>;
 
@@ -59,12 +60,11 @@ export function maskingVerdict(x: Exchange, spec: MaskingSpec & { mode: MaskingM
   const mode = spec.mode;
   if (mode === 'record') return {};
   const upload = x.route.kind === 'file_upload';
+  const masksRequests = mode === 'request' || mode === 'both' || mode === 'tokenize';
   const masker = mode !== 'tokenize' ? book.forSpec(spec) : upload ? book.forgetful(spec) : book.fresh(spec);
   const out: MaskingVerdict = {};
-  if ((mode === 'request' || mode === 'both' || mode === 'tokenize') && upload) {
-    out.uploadFilter = uploadMaskFilter(x, masker, opts);
-  }
-  if ((mode === 'request' || mode === 'both' || mode === 'tokenize') && x.request) {
+  if (masksRequests && upload) out.uploadFilter = uploadMaskFilter(x.req.headers['content-type'], masker, (f) => opts.onFindings?.('request', f));
+  if (masksRequests && x.request) {
     try {
       const r = masker.maskMessagesRequest(x.request);
       opts.onFindings?.('request', r.findings);
@@ -78,86 +78,6 @@ export function maskingVerdict(x: Exchange, spec: MaskingSpec & { mode: MaskingM
   if (mode === 'response' || mode === 'both') out.responseFilter = responseMaskFilter(masker, opts);
   else if (mode === 'tokenize') out.responseFilter = restoreFilter(masker);
   return out;
-}
-
-/** The media types of files masked as text, and the file name endings that say so when the type does not. */
-const TEXT_TYPES = /^(text\/.+|application\/(json|x-ndjson|jsonl|x-jsonlines|xml|csv|yaml|x-yaml|toml|sql|javascript|x-sh))$/;
-const TEXT_NAMES = /\.(txt|text|csv|tsv|md|markdown|json|jsonl|ndjson|xml|ya?ml|toml|html?|log|sql|ini|env|sh|py|js|ts)$/i;
-
-/** Whether an upload's part is a text file: masked (binary files go as sent). */
-export function isTextFile(part: PartInfo): boolean {
-  if (part.filename === undefined) return false;
-  if (part.contentType && TEXT_TYPES.test(part.contentType)) return true;
-  return (!part.contentType || part.contentType === 'application/octet-stream') && TEXT_NAMES.test(part.filename);
-}
-
-/** The most distinct values an upload's record keeps (each with where it was first found). */
-export const UPLOAD_FINDINGS = 1000;
-
-const unreadableUpload = (why: string): GatewayError => new GatewayError(codes.badRequest, 'invalid_request_error',
-  `skillgate masks uploaded text files under this skill's masking mode and could not read this upload: ${why}. It was cut off before the Claude API had all of it.`);
-
-/**
- * Request masking of a Files API upload: each text file in the multipart body is decoded as UTF-8
- * and masked as it streams (TextStream: the same masking as a whole text); other parts and binary
- * files pass as sent. A body that is not multipart, or a text file that is not UTF-8, cannot be
- * masked and is refused rather than sent raw.
- */
-function uploadMaskFilter(x: Exchange, masker: Masker, opts: MaskingModeOptions): UploadFilter {
-  const boundary = multipartBoundary(x.req.headers['content-type']);
-  // An upload may hold millions of values: the record keeps the distinct ones, up to a bound.
-  const distinct = new Map<string, Finding>();
-  let found = 0;
-  let files = 0;
-  const rewriter = boundary === undefined ? undefined : new MultipartRewriter(boundary, (part) => {
-    if (!isTextFile(part)) return undefined;
-    const path = `file#${files++}`;
-    return textFileMasking(masker, path, () => unreadableUpload(`the text file ${path} is not UTF-8`), (fresh) => {
-      found += fresh.length;
-      for (const f of fresh) {
-        if (distinct.size >= UPLOAD_FINDINGS) break;
-        const key = `${f.type}/${f.subtype ?? ''}/${f.fingerprint}`;
-        if (!distinct.has(key)) distinct.set(key, f);
-      }
-      opts.onFindings?.('request', fresh);
-    });
-  });
-  const guarded = (step: () => Buffer[]): Buffer[] => {
-    if (!rewriter) throw unreadableUpload('it is not multipart/form-data with a boundary');
-    try {
-      return step();
-    } catch (err) {
-      throw err instanceof GatewayError ? err : unreadableUpload((err as Error).message);
-    }
-  };
-  return {
-    get findings() { return [...distinct.values()]; },
-    get found() { return found; },
-    push: (chunk) => guarded(() => rewriter!.push(chunk)),
-    end: () => guarded(() => rewriter!.end()),
-  };
-}
-
-/** One text file's content through a TextMasker, as UTF-8 (a byte that is not throws `notUtf8()`). */
-function textFileMasking(masker: Masker, path: string, notUtf8: () => Error, report: (found: Finding[]) => void): PartTransform {
-  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-  const text = masker.createTextMasker();
-  const decode = (chunk?: Buffer): string => {
-    try {
-      return chunk ? decoder.decode(chunk, { stream: true }) : decoder.decode();
-    } catch {
-      throw notUtf8();
-    }
-  };
-  const masked = (s: string): Buffer => {
-    const fresh = text.takeFindings();
-    if (fresh.length) report(fresh.map((f) => ({ ...f, path })));
-    return Buffer.from(s, 'utf8');
-  };
-  return {
-    push: (chunk) => masked(text.push(decode(chunk))),
-    end: () => masked(text.push(decode()) + text.end()),
-  };
 }
 
 function streamFilter(make: () => StreamMasker, onFindings?: (f: readonly Finding[]) => void): Pick<ResponseFilter, 'event' | 'end'> {
@@ -188,7 +108,7 @@ function streamFilter(make: () => StreamMasker, onFindings?: (f: readonly Findin
 function responseMaskFilter(masker: Masker, opts: MaskingModeOptions): ResponseFilter {
   return {
     ...streamFilter(() => masker.createStreamMasker(), (f) => opts.onFindings?.('response', f)),
-    download: (file) => (isTextFile(file) ? textFileMasking(masker, 'file#0', () => new Error(`the text file ${file.filename ?? ''} is not UTF-8`), (f) => opts.onFindings?.('response', f)) : undefined),
+    download: (file) => downloadMasking(file, masker, (f) => opts.onFindings?.('response', f)),
     body(body) {
       const text = body.toString('utf8');
       let parsed: unknown;

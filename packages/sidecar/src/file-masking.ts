@@ -1,0 +1,93 @@
+// Masking of files on the Files API, for the masking modes (masking-modes.ts): a text file the
+// skill uploads (request masking) or downloads (response masking) is decoded as UTF-8 and masked as
+// it streams, through one TextMasker per file, so what comes out equals masking the file whole;
+// binary files go as sent. A file that cannot be read as text is never passed on raw: an upload is
+// refused, a download cut.
+import type { Finding, Masker } from '@skillgate/masking';
+import { GatewayError, MultipartRewriter, codes, multipartBoundary, type PartInfo, type PartTransform } from '@skillgate/wire';
+import type { UploadFilter } from './ports/guard.js';
+
+/** The media types of files masked as text, and the file name endings that say so when the type does not. */
+const TEXT_TYPES = /^(text\/.+|application\/(json|x-ndjson|jsonl|x-jsonlines|xml|csv|yaml|x-yaml|toml|sql|javascript|x-sh))$/;
+const TEXT_NAMES = /\.(txt|text|csv|tsv|md|markdown|json|jsonl|ndjson|xml|ya?ml|toml|html?|log|sql|ini|env|sh|py|js|ts)$/i;
+
+/** Whether a file (an upload's file part, a download) is text, to be masked; binary files go as sent. */
+export function isTextFile(file: PartInfo): boolean {
+  if (file.contentType && TEXT_TYPES.test(file.contentType)) return true;
+  return (!file.contentType || file.contentType === 'application/octet-stream') && file.filename !== undefined && TEXT_NAMES.test(file.filename);
+}
+
+/** The most distinct values an upload's record keeps (each with where it was first found). */
+export const UPLOAD_FINDINGS = 1000;
+
+const unreadableUpload = (why: string): GatewayError => new GatewayError(codes.badRequest, 'invalid_request_error',
+  `skillgate masks uploaded text files under this skill's masking mode and could not read this upload: ${why}. It was cut off before the Claude API had all of it.`);
+
+/**
+ * Request masking of a Files API upload: each text file in the multipart body is decoded as UTF-8
+ * and masked as it streams (TextStream: the same masking as a whole text); other parts and binary
+ * files pass as sent. A body that is not multipart, or a text file that is not UTF-8, cannot be
+ * masked and is refused rather than sent raw.
+ */
+export function uploadMaskFilter(contentType: string | undefined, masker: Masker, onFindings: (found: Finding[]) => void): UploadFilter {
+  const boundary = multipartBoundary(contentType);
+  // An upload may hold millions of values: the record keeps the distinct ones, up to a bound.
+  const distinct = new Map<string, Finding>();
+  let found = 0;
+  let files = 0;
+  const rewriter = boundary === undefined ? undefined : new MultipartRewriter(boundary, (part) => {
+    if (part.filename === undefined || !isTextFile(part)) return undefined; // a form field, or a binary file
+    const path = `file#${files++}`;
+    return textFileMasking(masker, path, () => unreadableUpload(`the text file ${path} is not UTF-8`), (fresh) => {
+      found += fresh.length;
+      for (const f of fresh) {
+        if (distinct.size >= UPLOAD_FINDINGS) break;
+        const key = `${f.type}/${f.subtype ?? ''}/${f.fingerprint}`;
+        if (!distinct.has(key)) distinct.set(key, f);
+      }
+      onFindings(fresh);
+    });
+  });
+  const guarded = (step: () => Buffer[]): Buffer[] => {
+    if (!rewriter) throw unreadableUpload('it is not multipart/form-data with a boundary');
+    try {
+      return step();
+    } catch (err) {
+      throw err instanceof GatewayError ? err : unreadableUpload((err as Error).message);
+    }
+  };
+  return {
+    get findings() { return [...distinct.values()]; },
+    get found() { return found; },
+    push: (chunk) => guarded(() => rewriter!.push(chunk)),
+    end: () => guarded(() => rewriter!.end()),
+  };
+}
+
+/** One text file's content through a TextMasker, as UTF-8 (a byte that is not throws `notUtf8()`). */
+function textFileMasking(masker: Masker, path: string, notUtf8: () => Error, report: (found: Finding[]) => void): PartTransform {
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  const text = masker.createTextMasker();
+  const decode = (chunk?: Buffer): string => {
+    try {
+      return chunk ? decoder.decode(chunk, { stream: true }) : decoder.decode();
+    } catch {
+      throw notUtf8();
+    }
+  };
+  const masked = (s: string): Buffer => {
+    const fresh = text.takeFindings();
+    if (fresh.length) report(fresh.map((f) => ({ ...f, path })));
+    return Buffer.from(s, 'utf8');
+  };
+  return {
+    push: (chunk) => masked(text.push(decode(chunk))),
+    end: () => masked(text.push(decode()) + text.end()),
+  };
+}
+
+/** Response masking of a downloaded file: its transform when it is text (undefined: it goes as sent). */
+export function downloadMasking(file: PartInfo, masker: Masker, onFindings: (found: Finding[]) => void): PartTransform | undefined {
+  if (!isTextFile(file)) return undefined;
+  return textFileMasking(masker, 'file#0', () => new Error(`the text file ${file.filename ?? ''} is not UTF-8`), onFindings);
+}
