@@ -55,7 +55,7 @@ class ForgetfulVault extends Vault {
 const maskingFailed = (err: unknown): GatewayError => new GatewayError(codes.maskingFailed, 'api_error',
   'skillgate could not mask this request as its policy requires, so it was not forwarded. The request id is in the sidecar log.', { cause: err });
 
-/** The verdict parts (upstream body, response filter) that a masking mode adds to one exchange. */
+/** The verdict parts (upstream body, upload filter, response filter) that a masking mode adds to one exchange. */
 export function maskingVerdict(x: Exchange, spec: MaskingSpec & { mode: MaskingMode }, book: MaskerBook, opts: MaskingModeOptions): MaskingVerdict {
   const mode = spec.mode;
   if (mode === 'record') return {};
