@@ -11,6 +11,7 @@ import { startSidecar, type Sidecar, type SidecarConfigInput, type SidecarPorts 
 import { createLogger } from '../src/log.js';
 import { logJournal } from '../src/ports/journal.js';
 import type { Exchange } from '../src/exchange.js';
+import { MaskerBook, maskingVerdict } from '../src/masking-modes.js';
 import { cut, startUpstreamDouble, type UpstreamDouble } from './upstream-double.js';
 
 const fixtureDir = process.env.SKILLGATE_FIXTURES ??
@@ -340,6 +341,20 @@ describe('the sidecar data path', () => {
     expect(body.data[0].results_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1\/messages\/batches\/b1\/results$/);
     expect(body.data[0].results_url).not.toContain(upstream.url);
     expect(body.data[1].results_url).toBeNull();
+  });
+
+  it('refuses a file download that response masking cannot read because it came encoded', async () => {
+    const guard = { inspect: (x: Exchange) => maskingVerdict(x, { mode: 'response' }, new MaskerBook('download-test-key'), { key: 'download-test-key' }), hold: async () => undefined };
+    await withSidecar(undefined, async (s) => {
+      upstream.queue({ headers: { 'content-type': 'text/plain', 'content-encoding': 'gzip' }, chunks: ['\x1f\x8b not really gzip'] });
+      const res = await call(s.claudeUrl, { method: 'GET', path: '/v1/files/file_1/content' });
+      expect(res.status).toBe(500);
+      expect(res.headers['x-skillgate-error']).toBe('SG_MASKING_FAILED');
+      expect(res.body.toString()).toMatch(/sent it encoded \(gzip\)/);
+      // The same file plain is masked on its way.
+      upstream.queue({ headers: { 'content-type': 'text/plain' }, chunks: ['mail ann.lee', '@example.com now'] });
+      expect((await call(s.claudeUrl, { method: 'GET', path: '/v1/files/file_1/content' })).body.toString()).toBe('mail [EMAIL_ADDRESS] now');
+    }, { guard });
   });
 
   it('streams a large upload through without buffering it', async () => {
