@@ -78,11 +78,12 @@ export interface ResponseData {
   findings?: RecordedFinding[];
   /**
    * A request streamed through (an upload), once all of it was sent upstream: the size and sha256
-   * of what the skill sent, and the values request masking found in its text files and masked
-   * before they went upstream — the distinct ones (up to 1,000, each where it was first found,
-   * offsets into its file's text) and how many were found in all.
+   * of what the skill sent, and the values masking found in its text files (masked before they went
+   * upstream under request masking, read on the side otherwise): the distinct ones (up to 1,000,
+   * each where it was first found, offsets into its file's text), how many in all, and why the
+   * files were not all read (`unread`: not multipart, a file not UTF-8).
    */
-  upload?: { bytes: number; sha256: string; findings?: RecordedFinding[]; found?: number };
+  upload?: { bytes: number; sha256: string; findings?: RecordedFinding[]; found?: number; unread?: string };
 }
 
 /** One SSE event of a streamed response: name, masked data, ms since the response head arrived. */

@@ -51,10 +51,11 @@ export interface Exchange {
   bytesOut: number;
   /**
    * A body streamed through (an upload), once all of it was sent upstream: the size and sha256 of
-   * what the skill sent, and what request masking found in it (its values masked upstream): the
-   * distinct values, bounded, and how many values in all.
+   * what the skill sent, and what masking found in its text files (masked upstream by request
+   * masking, else read for the record only): the distinct values, bounded, how many in all, and why
+   * some were not read.
    */
-  uploaded?: { bytes: number; sha256: string; findings?: readonly Finding[]; found?: number };
+  uploaded?: { bytes: number; sha256: string; findings?: readonly Finding[]; found?: number; unread?: string };
   /** The error skillgate answered with, when it refused or cut the exchange. */
   refusal?: { status: number; code: string; type: string; message: string };
   /** How the exchange ended, for metrics and the record. */

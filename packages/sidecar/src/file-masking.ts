@@ -2,7 +2,8 @@
 // skill uploads (request masking) or downloads (response masking) is decoded as UTF-8 and masked as
 // it streams, through one TextMasker per file, so what comes out equals masking the file whole;
 // binary files go as sent. A file that cannot be read as text is never passed on raw: an upload is
-// refused, a download cut.
+// refused, a download cut. In record mode an upload goes as sent and its text files are read on the
+// side, for the record only (uploadReader).
 import type { Finding, Masker } from '@skillgate/masking';
 import { GatewayError, MultipartRewriter, codes, multipartBoundary, type PartInfo, type PartTransform } from '@skillgate/wire';
 import type { UploadFilter } from './ports/guard.js';
@@ -31,22 +32,12 @@ const unreadableUpload = (why: string): GatewayError => new GatewayError(codes.b
  */
 export function uploadMaskFilter(contentType: string | undefined, masker: Masker, onFindings: (found: Finding[]) => void): UploadFilter {
   const boundary = multipartBoundary(contentType);
-  // An upload may hold millions of values: the record keeps the distinct ones, up to a bound.
-  const distinct = new Map<string, Finding>();
-  let found = 0;
+  const tally = new FindingTally(onFindings);
   let files = 0;
   const rewriter = boundary === undefined ? undefined : new MultipartRewriter(boundary, (part) => {
     if (part.filename === undefined || !isTextFile(part)) return undefined; // a form field, or a binary file
     const path = `file#${files++}`;
-    return textFileMasking(masker, path, () => unreadableUpload(`the text file ${path} is not UTF-8`), (fresh) => {
-      found += fresh.length;
-      for (const f of fresh) {
-        if (distinct.size >= UPLOAD_FINDINGS) break;
-        const key = `${f.type}/${f.subtype ?? ''}/${f.fingerprint}`;
-        if (!distinct.has(key)) distinct.set(key, f);
-      }
-      onFindings(fresh);
-    });
+    return textFileMasking(masker, path, () => unreadableUpload(`the text file ${path} is not UTF-8`), tally.add);
   });
   const guarded = (step: () => Buffer[]): Buffer[] => {
     if (!rewriter) throw unreadableUpload('it is not multipart/form-data with a boundary');
@@ -57,11 +48,77 @@ export function uploadMaskFilter(contentType: string | undefined, masker: Masker
     }
   };
   return {
-    get findings() { return [...distinct.values()]; },
-    get found() { return found; },
+    get findings() { return tally.distinct(); },
+    get found() { return tally.found; },
     push: (chunk) => guarded(() => rewriter!.push(chunk)),
     end: () => guarded(() => rewriter!.end()),
   };
+}
+
+/**
+ * Record mode: the upload goes upstream exactly as sent, and its text files are read on the side
+ * (masked, the output dropped) so the record can name the values in them — its first `maxBytes`
+ * only, so that an upload the skill did not ask to have masked is not slowed past that. A body or
+ * file that cannot be read is left unread from there on (`unread` says why).
+ */
+export function uploadReader(contentType: string | undefined, masker: Masker, onFindings: (found: Finding[]) => void, maxBytes: number): UploadFilter {
+  const boundary = multipartBoundary(contentType);
+  const tally = new FindingTally(onFindings);
+  let files = 0;
+  let unread: string | undefined = boundary === undefined ? 'not multipart/form-data with a boundary' : undefined;
+  let reader = boundary === undefined ? undefined : new MultipartRewriter(boundary, (part) => {
+    if (part.filename === undefined || !isTextFile(part)) return undefined;
+    const path = `file#${files++}`;
+    return textFileMasking(masker, path, () => new Error(`the text file ${path} is not UTF-8`), tally.add);
+  });
+  let bytes = 0;
+  const read = (step: (r: MultipartRewriter) => void): void => {
+    if (!reader) return;
+    if (bytes > maxBytes) {
+      reader = undefined;
+      unread = `only its first ${maxBytes} bytes were read`;
+      return;
+    }
+    try {
+      step(reader);
+    } catch (err) {
+      reader = undefined;
+      unread = (err as Error).message;
+    }
+  };
+  return {
+    get findings() { return tally.distinct(); },
+    get found() { return tally.found; },
+    get unread() { return unread; },
+    push: (chunk) => {
+      bytes += chunk.length;
+      read((r) => r.push(chunk));
+      return [chunk];
+    },
+    end: () => { read((r) => r.end()); return []; },
+  };
+}
+
+/** The findings of an upload: counted all, kept distinct (type and fingerprint) up to UPLOAD_FINDINGS. */
+class FindingTally {
+  found = 0;
+  private readonly kept = new Map<string, Finding>();
+
+  constructor(private readonly onFindings: (found: Finding[]) => void) {}
+
+  readonly add = (fresh: Finding[]): void => {
+    this.found += fresh.length;
+    for (const f of fresh) {
+      if (this.kept.size >= UPLOAD_FINDINGS) break;
+      const key = `${f.type}/${f.subtype ?? ''}/${f.fingerprint}`;
+      if (!this.kept.has(key)) this.kept.set(key, f);
+    }
+    this.onFindings(fresh);
+  };
+
+  distinct(): Finding[] {
+    return [...this.kept.values()];
+  }
 }
 
 /** One text file's content through a TextMasker, as UTF-8 (a byte that is not throws `notUtf8()`). */

@@ -15,6 +15,7 @@ import { StreamBatcher } from '@skillgate/record/stream-batch';
 import type { SessionRecorder } from '@skillgate/record/recorder';
 import type { SseEvent } from '@skillgate/wire';
 import type { Exchange } from './exchange.js';
+import { uploadReader } from './file-masking.js';
 import type { EgressAttempt, Journal } from './ports/journal.js';
 import type { Logger } from './log.js';
 
@@ -25,6 +26,8 @@ export interface RecordJournalOptions {
   recording: () => RecordingSpec | undefined;
   /** The skill identity, for events that belong to no Claude request (egress attempts). */
   identity: () => SkillIdentity;
+  /** How many bytes of an upload record-mode masking reads on the side (default 4 MiB). */
+  readUploadBytes?: number;
   /** How long each request event took to become durable (seconds), for metrics. */
   onDurable?: (seconds: number) => void;
   /** Findings counted in metrics, by direction. */
@@ -60,6 +63,7 @@ const recordedUpload = (u: NonNullable<Exchange['uploaded']>) => ({
   ...(u.findings?.length ? { findings: u.findings.map((f) => ({ ...toRecorded(f), ...(f.path ? { path: f.path } : {}) })) } : {}),
   ...(u.found ? { found: u.found } : {}),
   sha256: u.sha256,
+  ...(u.unread ? { unread: u.unread } : {}),
 });
 
 export function recordJournal(opts: RecordJournalOptions): Journal {
@@ -158,6 +162,12 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
       if (choice.isNew) minted = choice.sessionId;
       state.set(x, { sessionSource: choice.source, findingsSeen: 0, lastT: 0, events: 0 });
       return choice.sessionId;
+    },
+
+    readUpload(x) {
+      if (x.route.kind !== 'file_upload' || !bodiesRecorded()) return undefined;
+      const masker = opts.masker();
+      return masker ? uploadReader(x.req.headers['content-type'], masker, (found) => opts.onFindings?.('request', found), opts.readUploadBytes ?? 4 * 1024 * 1024) : undefined;
     },
 
     async request(x) {

@@ -182,6 +182,40 @@ describe('an upload in record mode', () => {
   });
 });
 
+describe('text files uploaded in record mode', () => {
+  let r: Rig;
+  beforeAll(async () => { r = await rig('record'); });
+  afterAll(async () => { await r.close(); });
+  const stored = async (id: string) => Buffer.from(await (await fetch(`${r.fake.url}/v1/files/${id}/content`, { headers: { 'x-api-key': UPSTREAM_KEY, 'anthropic-version': '2023-06-01' } })).arrayBuffer());
+  type Upload = { found?: number; findings?: Array<{ fingerprint: string; path?: string }>; unread?: string };
+  const recordedUploads = (): Upload[] => recordedText(r.dir).split('\n').filter(Boolean)
+    .map((l) => (JSON.parse(l) as { data: { upload?: Upload } }).data.upload).filter((u): u is Upload => u !== undefined);
+  async function uploadRecorded(count: number): Promise<Upload[]> {
+    for (let i = 0; i < 100 && recordedUploads().length < count; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    return recordedUploads();
+  }
+
+  it('go upstream as sent, and the record names the values in them', async () => {
+    const csv = Buffer.from(`name,email\r\nJane,${EMAIL}\r\n`);
+    const file = await r.client.beta.files.upload({ file: await toFile(csv, 'customers.csv', { type: 'text/csv' }), betas: ['files-api-2025-04-14'] });
+    expect((await stored(file.id)).equals(csv)).toBe(true);
+    const [upload] = await uploadRecorded(1);
+    expect(upload).toMatchObject({ found: 2, findings: expect.arrayContaining([expect.objectContaining({ fingerprint: fingerprintOf(MASKING_KEY, EMAIL), path: 'file#0' })]) });
+    const store = new FileSessionStore(join(r.dir, 'records'));
+    expect(await findFingerprint(store, fingerprintOf(MASKING_KEY, EMAIL))).toEqual([expect.objectContaining({ kind: 'response', direction: 'request', types: ['EMAIL_ADDRESS'] })]);
+    await store.close();
+    expect(recordedText(r.dir)).not.toContain(EMAIL);
+  });
+
+  it('go upstream as sent when they cannot be read, and the record says why', async () => {
+    const latin1 = Buffer.from(`José;${EMAIL}\n`, 'latin1');
+    const file = await r.client.beta.files.upload({ file: await toFile(latin1, 'export.csv', { type: 'text/csv' }), betas: ['files-api-2025-04-14'] });
+    expect((await stored(file.id)).equals(latin1)).toBe(true);
+    const uploads = await uploadRecorded(2);
+    expect(uploads[1]).toMatchObject({ unread: 'the text file file#0 is not UTF-8' });
+  });
+});
+
 describe('a Message Batch in record mode', () => {
   let r: Rig;
   beforeAll(async () => { r = await rig('record'); });

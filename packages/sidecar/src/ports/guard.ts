@@ -51,6 +51,8 @@ export interface UploadFilter {
    */
   readonly findings: readonly Finding[];
   readonly found: number;
+  /** Why the upload's files were not all read (only a filter that reads on the side says so). */
+  readonly unread?: string;
 }
 
 export interface Guard {

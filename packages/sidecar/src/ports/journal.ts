@@ -5,6 +5,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { SseEvent } from '@skillgate/wire';
 import type { ApprovalData as ApprovalNote, DecisionData as DecisionNote } from '@skillgate/record/event';
 import type { Exchange } from '../exchange.js';
+import type { UploadFilter } from './guard.js';
 import type { Logger } from '../log.js';
 
 export interface EgressAttempt {
@@ -24,6 +25,11 @@ export interface Journal {
   sessionFor(x: Exchange): string;
   /** Resolves once the request event is durable; rejects with a GatewayError to refuse the request. */
   request(x: Exchange): Promise<void>;
+  /**
+   * For an upload no masking mode rewrites: a reader of its bytes on the side, for the record (it
+   * passes every byte on as it came). Undefined: the record keeps the upload's size and digest only.
+   */
+  readUpload?(x: Exchange): UploadFilter | undefined;
   /** Response status and headers arrived (non-blocking); `stream` when the body is SSE. */
   responseHead(x: Exchange, headers: IncomingHttpHeaders, stream: boolean): void;
   /** One SSE event as the skill received it (non-blocking). */

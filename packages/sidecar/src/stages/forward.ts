@@ -117,7 +117,8 @@ function streamUpload(
   // The record's request event was written before these bytes were read: what was sent is
   // recorded with the answer (x.uploaded).
   const digest = createHash('sha256');
-  const filter = x.uploadFilter;
+  // A masking mode's rewrite, else the record's reader on the side (bytes passed on as they came).
+  const filter = x.uploadFilter ?? ctx.journal.readUpload?.(x);
   let failed = false;
   const fail = (err: unknown): void => {
     failed = true;
@@ -152,7 +153,10 @@ function streamUpload(
     } catch (err) {
       return fail(err);
     }
-    x.uploaded = { bytes: x.bytesIn, sha256: digest.digest('hex'), ...(filter ? { findings: filter.findings, found: filter.found } : {}) };
+    x.uploaded = {
+      bytes: x.bytesIn, sha256: digest.digest('hex'),
+      ...(filter ? { findings: filter.findings, found: filter.found } : {}), ...(filter?.unread ? { unread: filter.unread } : {}),
+    };
     upstreamReq.end();
   });
 }
