@@ -161,7 +161,7 @@ export const sessionsFindCommand: Command = {
   usage: 'sessions find --value V | --value - | --fingerprint HEX [--key-file F] [filters] [--output json]',
   help: `Computes HMAC-SHA256(installation key, value) and lists every event whose masking findings carry
 that fingerprint: 'request' means the skill sent the value (in a message, or in a text file it
-uploaded under request masking), 'response' means Claude returned it.
+uploaded), 'response' means Claude returned it.
 The value is read as masking reads it: full-width forms (４１１１, ＠), the digits of other scripts
 (٤١١١), no-break spaces and Unicode hyphens count as their ASCII, zero-width characters, soft
 hyphens and direction marks as nothing, so either spelling finds both. The value is never stored or printed.
