@@ -1,7 +1,7 @@
 // Stage 7 — forward to the upstream: the skill's request with its credential replaced by the
 // sidecar's, the read body (or its rewrite) sent in one write, or an upload streamed through with a
-// byte limit (rewritten on the way when request masking masks its text files). Resolves with the
-// upstream response head; never reads the response body.
+// byte limit (its text files rewritten on the way under request masking, else read on the side for
+// the record). Resolves with the upstream response head; never reads the response body.
 // A request can be prepared first (headers built, a pooled connection taken) and sent later: the
 // pipeline prepares it while the request event is on its way to the record, and sends it only once
 // the record holds that event. Preparing sends nothing: node:http writes a request's head with its
