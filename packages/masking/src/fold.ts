@@ -1,4 +1,4 @@
-// How detection reads a text. Two kinds of character make a value read differently to the
+// How detection reads a text. Three kinds of character make a value read differently to the
 // detectors than to a person or Claude:
 //
 // - Characters read as plain ASCII: full-width forms (as CJK input methods type "４１１１" and
@@ -11,9 +11,13 @@
 //   and zero-width no-break space (BOM) — which web pages put inside e-mail addresses and long
 //   numbers, and which copied text keeps — and the invisible direction marks, embeddings and
 //   isolates that right-to-left text carries around numbers (a phone number in Hebrew or Arabic
-//   prose). Removed: detection reads the text without them, and
-//   `withoutVanishing` gives, for each character kept, its offset in the original, so a match is
-//   mapped back to the original characters (the vanishing ones inside it included).
+//   prose). Removed.
+// - Mathematical letters and digits (U+1D400–1D7FF: "𝐣𝐚𝐧𝐞", "𝟒𝟏𝟏𝟏"), which posts on sites without
+//   formatting use for bold and italics: each is two UTF-16 code units, read as its one ASCII letter
+//   or digit.
+// The last two change lengths: `compactForDetection` gives the text as read and, for each character
+// of it, where it starts and ends in the original, so a match is mapped back to the characters as
+// written (the vanishing ones inside it included).
 //
 // Masking replaces the original characters; a value's fingerprint is of the value as detection
 // read it (`readAsDetected`), so "jane.doe@…" finds "jane\u200b.doe＠…". Pure.
@@ -33,7 +37,9 @@ const FOLDABLE = new RegExp(FOLDABLE_CLASS);
 const FOLDABLE_ALL = new RegExp(FOLDABLE_CLASS, 'g');
 const VANISHING_CLASS = '[\\u00ad\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ufeff]';
 const VANISHING = new RegExp(VANISHING_CLASS);
-const VANISHING_ALL = new RegExp(VANISHING_CLASS, 'g');
+/** A vanishing character, or the high surrogate of the mathematical alphanumerics block. */
+const COMPACTABLE = new RegExp(`${VANISHING_CLASS}|\\ud835`);
+const MATH_HIGH = 0xd835;
 
 /** Whether `text` holds a character that detection reads as another. */
 export function hasFoldable(text: string): boolean {
@@ -56,39 +62,82 @@ export function isVanishing(c: number): boolean {
     || (c >= 0x2060 && c <= 0x2069 && c !== 0x2065) || c === 0xfeff;
 }
 
-/**
- * `text` without its vanishing characters, and `offsets`: for each character kept, its offset in
- * `text`, then one more entry, text.length. A span [s, e) of the result is [offsets[s],
- * offsets[e - 1] + 1) of the original: the vanishing characters inside it, none after it.
- */
-export function withoutVanishing(text: string): { text: string; offsets: Uint32Array } {
-  const offsets = new Uint32Array(text.length + 1);
-  let kept = '';
-  let n = 0;
-  let from = 0;
-  for (let i = 0; i < text.length; i++) {
-    if (!isVanishing(text.charCodeAt(i))) { offsets[n++] = i; continue; }
-    kept += text.slice(from, i);
-    from = i + 1;
+/** Whether `text` holds a character that detection reads as nothing, or two code units read as one. */
+export function hasCompactable(text: string): boolean {
+  return COMPACTABLE.test(text);
+}
+
+/** The ASCII letter or digit a mathematical alphanumeric (U+1D400–1D7FF, by its low surrogate) reads as, if any. */
+const mathReadings = new Map<number, string>();
+function mathReading(low: number): string {
+  let r = mathReadings.get(low);
+  if (r === undefined) {
+    const nfkc = String.fromCharCode(MATH_HIGH, low).normalize('NFKC');
+    r = /^[A-Za-z0-9]$/.test(nfkc) ? nfkc : '';
+    mathReadings.set(low, r);
   }
-  kept += text.slice(from);
-  offsets[n] = text.length;
-  return { text: kept, offsets: offsets.subarray(0, n + 1) };
-}
-
-/** `text` as the detectors read it: vanishing characters removed, foldable ones folded. */
-export function readAsDetected(text: string): string {
-  return foldForDetection(VANISHING.test(text) ? text.replace(VANISHING_ALL, '') : text);
+  return r;
 }
 
 /**
- * The shortest end of `text` that holds at least `n` characters detection reads (vanishing ones
- * do not count), or all of it: context that must reach a detector's look-back whatever it carries.
+ * `text` as detection reads it when lengths change: vanishing characters removed, mathematical
+ * letters and digits as ASCII. `starts[i]` and `ends[i]` are where character i of the result starts
+ * and ends in `text` (`starts` has one more entry, text.length): a span [s, e) of the result is
+ * [starts[s], ends[e - 1]) of the original, the vanishing characters inside it, none after it.
+ */
+export function compactForDetection(text: string): { text: string; starts: Uint32Array; ends: Uint32Array } {
+  const starts = new Uint32Array(text.length + 1);
+  const ends = new Uint32Array(text.length);
+  let read = '';
+  let n = 0;
+  let from = 0; // start of the run of characters read as they are, not yet copied
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === MATH_HIGH && i + 1 < text.length) {
+      const low = text.charCodeAt(i + 1);
+      const ascii = low >= 0xdc00 && low <= 0xdfff ? mathReading(low) : '';
+      if (ascii) {
+        read += text.slice(from, i) + ascii;
+        from = i + 2;
+        starts[n] = i;
+        ends[n++] = i + 2;
+        i++;
+        continue;
+      }
+    }
+    if (isVanishing(c)) {
+      read += text.slice(from, i);
+      from = i + 1;
+      continue;
+    }
+    starts[n] = i;
+    ends[n++] = i + 1;
+  }
+  read += text.slice(from);
+  starts[n] = text.length;
+  return { text: read, starts: starts.subarray(0, n + 1), ends: ends.subarray(0, n) };
+}
+
+/** `text` as the detectors read it: foldable characters folded, compactable ones compacted. */
+export function readAsDetected(text: string): string {
+  const folded = foldForDetection(text);
+  return COMPACTABLE.test(folded) ? compactForDetection(folded).text : folded;
+}
+
+/**
+ * The shortest end of `text` that holds at least `n` characters detection reads (vanishing ones do
+ * not count, a mathematical letter counts once), or all of it: context that must reach a detector's
+ * look-back whatever it carries.
  */
 export function tailReading(text: string, n: number): string {
   let counted = 0;
   let i = text.length;
-  while (i > 0 && counted < n) if (!isVanishing(text.charCodeAt(--i))) counted++;
+  while (i > 0 && counted < n) {
+    const c = text.charCodeAt(--i);
+    if (isVanishing(c)) continue;
+    if (c >= 0xdc00 && c <= 0xdfff && i > 0 && text.charCodeAt(i - 1) === MATH_HIGH) i--;
+    counted++;
+  }
   return text.slice(i);
 }
 

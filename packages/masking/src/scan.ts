@@ -10,7 +10,7 @@ import { detectPhrases } from './detectors/phrase.js';
 import { detectIban } from './detectors/iban.js';
 import { detectPasswords } from './detectors/password.js';
 import { detectCustom, type CompiledCustom } from './detectors/custom.js';
-import { foldForDetection, hasVanishing, withoutVanishing } from './fold.js';
+import { compactForDetection, foldForDetection, hasCompactable } from './fold.js';
 
 export interface ScanConfig {
   /** Entity types to report (others are dropped); undefined = all built-ins and customs. */
@@ -27,7 +27,8 @@ export function scan(text: string, config: ScanConfig): Detection[] {
 
 /**
  * Every detector's raw detections, before the entity filter and overlap resolution. The detectors
- * read the text folded and without its vanishing characters (fold.ts): offsets are the original
+ * read the text folded and compacted (fold.ts: vanishing characters dropped, mathematical letters
+ * and digits as ASCII): offsets are the original
  * text's. PEM blocks are machine text and are read with their characters as they are (as the
  * stream tracks them, stream-text.ts).
  */
@@ -35,27 +36,27 @@ export function detectAll(original: string, config: ScanConfig): Detection[] {
   const found: Detection[] = [];
   if (original.length === 0) return found;
   const folded = foldForDetection(original);
-  const compact = hasVanishing(folded) ? withoutVanishing(folded) : undefined;
+  const compact = hasCompactable(folded) ? compactForDetection(folded) : undefined;
   const text = compact ? compact.text : folded;
   detectNumeric(text, found);
   detectTokens(text, found);
   detectIban(text, found);
-  if (compact) toOriginal(found, 0, compact.offsets);
+  if (compact) toOriginal(found, 0, compact);
   if (folded.indexOf('-----BEGIN ') >= 0) detectPem(folded, found);
   const after = found.length;
   detectPasswords(text, found);
   detectPhrases(text, found);
   detectCustom(text, config.custom, found);
-  if (compact) toOriginal(found, after, compact.offsets);
+  if (compact) toOriginal(found, after, compact);
   return found;
 }
 
-/** Map found[from..] from the text without vanishing characters back to the original's offsets. */
-function toOriginal(found: Detection[], from: number, offsets: Uint32Array): void {
+/** Map found[from..] from the compacted text back to the original's offsets. */
+function toOriginal(found: Detection[], from: number, at: { starts: Uint32Array; ends: Uint32Array }): void {
   for (let i = from; i < found.length; i++) {
     const d = found[i]!;
-    d.start = offsets[d.start]!;
-    d.end = offsets[d.end - 1]! + 1;
+    d.start = at.starts[d.start]!;
+    d.end = at.ends[d.end - 1]!;
   }
 }
 

@@ -2,7 +2,7 @@
 // tool input). It emits only up to a safe cut (boundary.ts), so everything it emits, concatenated,
 // equals masking the whole text at once; text with no possible match flows through at once.
 import { isSafeCut, isTokenChar } from './boundary.js';
-import { foldForDetection, hasFoldable, hasVanishing, tailReading, withoutVanishing } from './fold.js';
+import { compactForDetection, foldForDetection, hasCompactable, hasFoldable, tailReading } from './fold.js';
 import { HOLD_CONTEXT } from './hold.js';
 import { PEM_CAP, pemRegionEnd } from './detectors/pem.js';
 import type { Detection, Finding } from './entities.js';
@@ -51,8 +51,8 @@ export class TextStream {
   private pemClosed: Array<[number, number]> = []; // ended regions not yet fully emitted
   /** A delta held a character detection folds (fold.ts): from then on cuts are decided on folded text. */
   private folding = false;
-  /** A delta held a character detection reads as nothing (fold.ts): from then on cuts are decided without them. */
-  private vanishing = false;
+  /** A delta held a character detection reads as nothing or two code units read as one (fold.ts): from then on cuts are decided on compacted text. */
+  private compacting = false;
   readonly findings: Finding[] = [];
 
   constructor(private readonly masker: WindowMasker) {}
@@ -64,7 +64,7 @@ export class TextStream {
   push(delta: string): string {
     if (delta.length === 0) return '';
     if (!this.folding && hasFoldable(delta)) this.folding = true;
-    if (!this.vanishing && hasVanishing(delta)) this.vanishing = true;
+    if (!this.compacting && hasCompactable(delta)) this.compacting = true;
     this.chunks.push(delta);
     this.heldLength += delta.length;
     // Merge like a binary counter: O(log n) chunks, each character copied O(log n) times.
@@ -135,7 +135,7 @@ export class TextStream {
     }
     for (const f of findings) this.findings.push({ ...f, start: f.start + base, end: f.end + base });
     // Enough context for the next window's detectors, however many vanishing characters it holds.
-    this.lookback = this.vanishing ? tailReading(window, WINDOW_BACK) : window.slice(-WINDOW_BACK);
+    this.lookback = this.compacting ? tailReading(window, WINDOW_BACK) : window.slice(-WINDOW_BACK);
     const rest = held.slice(cut - this.emitted);
     this.chunks = rest.length > 0 ? [rest] : [];
     this.heldLength = rest.length;
@@ -150,13 +150,16 @@ export class TextStream {
   private findCut(deltaLength: number, fine: boolean): { cut: number; runStart: number } {
     const recent = this.recent(deltaLength + CUT_SEARCH + CUT_CONTEXT);
     const { start, openStart } = recent;
-    // Where a match could start or end is decided on the text as the detectors read it: folded, and
-    // without vanishing characters. A position i there is the absolute offset at(i): a cut between
-    // two characters read is made after the vanishing ones between them.
-    const folded = this.folding ? foldForDetection(recent.text) : recent.text;
-    const compact = this.vanishing && hasVanishing(folded) ? withoutVanishing(folded) : undefined;
+    // Where a match could start or end is decided on the text as the detectors read it: folded and
+    // compacted. A position i there is the absolute offset at(i): a cut between two characters read
+    // is made after the vanishing ones between them, never inside a character's code units.
+    // A mathematical letter's first half at the very end reads as nothing yet: what it becomes
+    // (a letter or digit extending a run) arrives with the next delta, so it is held undecided.
+    let folded = this.folding ? foldForDetection(recent.text) : recent.text;
+    if (this.compacting && folded.charCodeAt(folded.length - 1) === 0xd835) folded = folded.slice(0, -1);
+    const compact = this.compacting && hasCompactable(folded) ? compactForDetection(folded) : undefined;
     const text = compact ? compact.text : folded;
-    const at = compact ? (i: number): number => start + compact.offsets[i]! : (i: number): number => start + i;
+    const at = compact ? (i: number): number => start + compact.starts[i]! : (i: number): number => start + i;
     const end = start + folded.length;
     const limit = this.pemLimit(folded, start);
     // Positions further back were tried on earlier pushes; holding longer is always correct.

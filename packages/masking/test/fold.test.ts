@@ -1,5 +1,5 @@
 import { MaskingKey, createMasker } from '../src/index.js';
-import { foldForDetection, hasVanishing, isVanishing, readAsDetected, tailReading, withoutVanishing } from '../src/fold.js';
+import { compactForDetection, foldForDetection, hasVanishing, isVanishing, readAsDetected, tailReading } from '../src/fold.js';
 import { MaskerCore } from '../src/masker.js';
 import { TextStream } from '../src/stream-text.js';
 
@@ -71,6 +71,33 @@ describe('values written with full-width forms, no-break spaces and Unicode hyph
   });
 });
 
+describe('values written in mathematical letters and digits (bold and italics where there is no formatting)', () => {
+  test.each([
+    ['an email in bold', 'Contact: \u{1D423}\u{1D41A}\u{1D427}\u{1D41E}@\u{1D41E}\u{1D431}\u{1D41A}\u{1D426}\u{1D429}\u{1D425}\u{1D41E}.\u{1D41C}\u{1D428}\u{1D426} today', 'Contact: [EMAIL_ADDRESS] today'],
+    ['a card in bold digits', 'card \u{1D7D2}\u{1D7CF}\u{1D7CF}\u{1D7CF} \u{1D7CF}\u{1D7CF}\u{1D7CF}\u{1D7CF} \u{1D7CF}\u{1D7CF}\u{1D7CF}\u{1D7CF} \u{1D7CF}\u{1D7CF}\u{1D7CF}\u{1D7CF}.', 'card [CREDIT_CARD].'],
+    ['an SSN in double-struck digits after a bold keyword', '\u{1D412}\u{1D412}\u{1D40D}: \u{1D7D9}\u{1D7DA}\u{1D7DB}-\u{1D7DC}\u{1D7DD}-\u{1D7DE}\u{1D7DF}\u{1D7E0}\u{1D7E0}', '\u{1D412}\u{1D412}\u{1D40D}: [US_SSN]'],
+  ])('%s is masked', (_name, text, masked) => {
+    expect(masker.maskText(text).masked).toBe(masked);
+  });
+
+  test('is fingerprinted as it reads, and streamed in pieces cut anywhere (halves of a pair included) as in the whole text', () => {
+    const text = 'mail \u{1D423}\u{1D41A}\u{1D427}\u{1D41E}@example.com, thanks';
+    const { findings } = masker.maskText(text);
+    expect(findings[0]!.fingerprint).toBe(new MaskingKey(key).fingerprint('jane@example.com'));
+    const core = new MaskerCore(undefined, { key });
+    for (let cut = 1; cut < text.length; cut++) {
+      const st = new TextStream(core);
+      expect(st.push(text.slice(0, cut)) + st.push(text.slice(cut)) + st.end()).toBe('mail [EMAIL_ADDRESS], thanks');
+    }
+  });
+
+  test('Greek and other mathematical symbols that do not read as ASCII are left as they are', () => {
+    const text = 'let \u{1D6FC} = \u{1D6FD} + 1';
+    expect(masker.maskText(text)).toEqual({ masked: text, findings: [] });
+    expect(readAsDetected(text)).toBe(text);
+  });
+});
+
 describe('values with characters that vanish inside them (zero-width spaces and joiners, soft hyphens, BOMs)', () => {
   test.each([
     ['an email with a zero-width space before its at sign', 'write to jane.doe\u200b@example.com today', 'write to [EMAIL_ADDRESS] today'],
@@ -125,10 +152,12 @@ describe('values with characters that vanish inside them (zero-width spaces and 
     expect(isVanishing(0x200b) && isVanishing(0x200f) && isVanishing(0x202e) && isVanishing(0x2069) && isVanishing(0xfeff)).toBe(true);
   });
 
-  test('withoutVanishing maps each character kept to its offset, and one past the end', () => {
-    const { text, offsets } = withoutVanishing('a\u200bb\u00ad\u00adc\u2060');
-    expect(text).toBe('abc');
-    expect([...offsets]).toEqual([0, 2, 5, 7]);
+  test('compactForDetection maps each character read to where it starts and ends in the original', () => {
+    const { text, starts, ends } = compactForDetection('a\u200bb\u00ad\u00adc\u2060\u{1D7CF}x');
+    expect(text).toBe('abc1x');
+    expect([...starts]).toEqual([0, 2, 5, 7, 9, 10]);
+    expect([...ends]).toEqual([1, 3, 6, 9, 10]);
+    expect(tailReading('ab\u{1D41A}\u{1D41B}', 2)).toBe('\u{1D41A}\u{1D41B}');
     expect(readAsDetected('ｊ\u200bａ\u00a0b')).toBe('ja b');
     expect(tailReading('xyz\u200b\u200bq', 2)).toBe('z\u200b\u200bq');
     expect(tailReading('ab', 5)).toBe('ab');

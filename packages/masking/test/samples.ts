@@ -31,6 +31,8 @@ export const SENSITIVE = [
   '\u200e+1 (415) 555-0132\u200e', '\u20664111 1111\u200f 1111 1111\u2069',
   // Written in the digits of the text around them (fold.ts).
   '٤١١١ ١١١١ ١١١١ ١١١١', '+۹۸ ۹۱۲ ۳۴۵ ۶۷۸۹', 'SSN १२३-४५-६७८८',
+  // In mathematical bold, as posts on sites without formatting write them (fold.ts).
+  '\u{1D423}\u{1D41A}\u{1D427}\u{1D41E}@example.com', '\u{1D7D2}\u{1D7CF}\u{1D7CF}\u{1D7CF} 1111 1111 1111',
 ];
 
 export const NEAR_MISSES = [

@@ -133,6 +133,7 @@ describe('approval rules', () => {
     ['a pattern over a full-width key', rule({ patterns: ['\\bAKIA[0-9A-Z]{16}\\b'] }), history('key ＡＫＩＡＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰ'), {}, 'approval team-a/p/r'],
     ['a full-width URL of a watched domain', rule({ fetchDomains: ['internal.example'] }), history('see ｈｔｔｐｓ：／／wiki.internal.example/page'), {}, 'approval team-a/p/r'],
     ['a pattern over digits of another script', rule({ patterns: ['\\b\\d{3}-\\d{2}-\\d{4}\\b'] }), history('رقم ١٢٣-٤٥-٦٧٨٨'), {}, 'approval team-a/p/r'],
+    ['a keyword in mathematical bold', rule({ keywords: ['salary'] }), history('the \u{1D42C}\u{1D41A}\u{1D425}\u{1D41A}\u{1D42B}\u{1D432} sheet'), {}, 'approval team-a/p/r'],
     // And characters that vanish (zero-width spaces, soft hyphens) as nothing.
     ['a keyword with a zero-width space inside', rule({ keywords: ['salary'] }), history('the sal\u200bary sheet'), {}, 'approval team-a/p/r'],
     ['a keyword with a soft hyphen inside', rule({ keywords: ['payroll export'] }), history('run the pay\u00adroll export'), {}, 'approval team-a/p/r'],

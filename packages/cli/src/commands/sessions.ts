@@ -163,8 +163,9 @@ export const sessionsFindCommand: Command = {
 that fingerprint: 'request' means the skill sent the value (in a message, or in a text file it
 uploaded), 'response' means Claude returned it.
 The value is read as masking reads it: full-width forms (４１１１, ＠), the digits of other scripts
-(٤١١١), no-break spaces and Unicode hyphens count as their ASCII, zero-width characters, soft
-hyphens and direction marks as nothing, so either spelling finds both. The value is never stored or printed.
+(٤١١١), mathematical bold and italics (𝐣𝐚𝐧𝐞), no-break spaces and Unicode hyphens count as their
+ASCII, zero-width characters, soft hyphens and direction marks as nothing, so either spelling finds
+both. The value is never stored or printed.
 --value - reads it from stdin (keeps it out of shell history).
 Key: --key-file F, SKILLGATE_MASKING_KEY_FILE or SKILLGATE_MASKING_KEY.
 Filters: --skill --owner --namespace --since --until, as for 'sessions list'.\n\n${storeHelp}`,
