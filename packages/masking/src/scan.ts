@@ -28,9 +28,8 @@ export function scan(text: string, config: ScanConfig): Detection[] {
 /**
  * Every detector's raw detections, before the entity filter and overlap resolution. The detectors
  * read the text folded and compacted (fold.ts: vanishing characters dropped, mathematical letters
- * and digits as ASCII): offsets are the original
- * text's. PEM blocks are machine text and are read with their characters as they are (as the
- * stream tracks them, stream-text.ts).
+ * and digits as ASCII): offsets are the original text's. PEM blocks are machine text and are read
+ * with their characters as they are (as the stream tracks them, stream-text.ts).
  */
 export function detectAll(original: string, config: ScanConfig): Detection[] {
   const found: Detection[] = [];
