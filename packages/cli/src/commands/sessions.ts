@@ -53,14 +53,15 @@ export const sessionsListCommand: Command = {
   },
 };
 
-function describeEvent(e: SessionEvent): string {
+/** One event as a line of the timeline (`sessions show`). */
+export function describeEvent(e: SessionEvent): string {
   const findings = (e.data as { findings?: Array<{ type: string }> }).findings;
   const f = findings?.length ? `  findings: ${[...new Set(findings.map((x) => x.type))].join(',')} (${findings.length})` : '';
   switch (e.kind) {
     case 'request': return `${e.data.method} ${e.data.path}${e.data.model ? ` model=${e.data.model}` : ''}${e.data.stream ? ' stream' : ''} ${e.data.bodyBytes} bytes ${e.data.bodySha256 ? `sha256=${e.data.bodySha256.slice(0, 12)}` : 'streamed (digest with the response)'}${f}`;
     case 'decision': return `${e.data.action}${e.data.policies?.length ? ` by ${e.data.policies.join(',')}` : ''}${e.data.rule ? ` rule ${e.data.rule}` : ''}${e.data.reason ? `: ${e.data.reason}` : ''}`;
     case 'approval': return `${e.data.approval} ${e.data.state}${e.data.by ? ` by ${e.data.by}` : ''}${e.data.reason ? `: ${e.data.reason}` : ''}`;
-    case 'response': return `${e.data.status}${e.data.stream ? ' stream' : ''}${e.data.bodyBytes !== undefined ? ` ${e.data.bodyBytes} bytes` : ''}${f}`;
+    case 'response': return `${e.data.status}${e.data.stream ? ' stream' : ''}${e.data.bodyBytes !== undefined ? ` ${e.data.bodyBytes} bytes` : ''}${f}${e.data.upload ? describeUpload(e.data.upload) : ''}`;
     case 'stream_event': return `${e.data.events.length} SSE events (${[...new Set(e.data.events.map((x) => x.event))].join(',')}) +${e.data.events[0]?.t ?? 0}..${e.data.events.at(-1)?.t ?? 0} ms${f}`;
     case 'stream_end': return `${e.data.outcome}${e.data.reason ? `: ${e.data.reason}` : ''}${e.data.events !== undefined ? ` after ${e.data.events} events` : ''}`;
     case 'egress': return `${e.data.method} ${e.data.destination} ${e.data.allowed ? 'allowed' : 'DENIED'}${e.data.reason ? `: ${e.data.reason}` : ''}`;
@@ -70,6 +71,13 @@ function describeEvent(e: SessionEvent): string {
     case 'session_close': return `${e.data.reason} after ${e.data.events} events, head ${e.data.head.slice(0, 12)}`;
     default: return '';
   }
+}
+
+/** What an answered upload sent: its size and digest, the values found in its text files, what was not read. */
+function describeUpload(u: NonNullable<Extract<SessionEvent, { kind: 'response' }>['data']['upload']>): string {
+  const types = [...new Set((u.findings ?? []).map((x) => x.type))];
+  const found = u.found ? `  upload findings: ${types.join(',')} (${u.found} in all, ${u.findings?.length ?? 0} distinct)` : '';
+  return `  upload ${u.bytes} bytes sha256=${u.sha256.slice(0, 12)}${found}${u.unread ? `  unread: ${u.unread}` : ''}`;
 }
 
 export const sessionsShowCommand: Command = {
