@@ -36,8 +36,7 @@ const FOLDABLE_CLASS = `[\\u00a0\\u2007\\u2010\\u2011\\u202f\\u2212\\u3000\\uff0
 const FOLDABLE = new RegExp(FOLDABLE_CLASS);
 const FOLDABLE_ALL = new RegExp(FOLDABLE_CLASS, 'g');
 const VANISHING_CLASS = '[\\u00ad\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ufeff]';
-const VANISHING = new RegExp(VANISHING_CLASS);
-/** A vanishing character, or the high surrogate of the mathematical alphanumerics block. */
+/** A vanishing character (isVanishing, as a class), or the high surrogate of the mathematical alphanumerics block. */
 const COMPACTABLE = new RegExp(`${VANISHING_CLASS}|\\ud835`);
 const MATH_HIGH = 0xd835;
 
@@ -49,11 +48,6 @@ export function hasFoldable(text: string): boolean {
 /** `text` with each foldable character replaced by its ASCII reading (the same length; see above). */
 export function foldForDetection(text: string): string {
   return FOLDABLE.test(text) ? text.replace(FOLDABLE_ALL, foldChar) : text;
-}
-
-/** Whether `text` holds a character that detection reads as nothing. */
-export function hasVanishing(text: string): boolean {
-  return VANISHING.test(text);
 }
 
 /** A character that detection reads as nothing (by UTF-16 code unit). */
@@ -118,10 +112,21 @@ export function compactForDetection(text: string): { text: string; starts: Uint3
   return { text: read, starts: starts.subarray(0, n + 1), ends: ends.subarray(0, n) };
 }
 
+/**
+ * How the detectors read `text`: `folded` (the same length), then `text` compacted from it; `at`
+ * maps the compacted text back to the original (compactForDetection), absent when nothing was
+ * compacted and `text` is `folded`.
+ */
+export function detectionReading(original: string): { folded: string; text: string; at?: { starts: Uint32Array; ends: Uint32Array } } {
+  const folded = foldForDetection(original);
+  if (!COMPACTABLE.test(folded)) return { folded, text: folded };
+  const { text, starts, ends } = compactForDetection(folded);
+  return { folded, text, at: { starts, ends } };
+}
+
 /** `text` as the detectors read it: foldable characters folded, compactable ones compacted. */
 export function readAsDetected(text: string): string {
-  const folded = foldForDetection(text);
-  return COMPACTABLE.test(folded) ? compactForDetection(folded).text : folded;
+  return detectionReading(text).text;
 }
 
 /**

@@ -10,7 +10,7 @@ import { detectPhrases } from './detectors/phrase.js';
 import { detectIban } from './detectors/iban.js';
 import { detectPasswords } from './detectors/password.js';
 import { detectCustom, type CompiledCustom } from './detectors/custom.js';
-import { compactForDetection, foldForDetection, hasCompactable } from './fold.js';
+import { detectionReading } from './fold.js';
 
 export interface ScanConfig {
   /** Entity types to report (others are dropped); undefined = all built-ins and customs. */
@@ -34,19 +34,17 @@ export function scan(text: string, config: ScanConfig): Detection[] {
 export function detectAll(original: string, config: ScanConfig): Detection[] {
   const found: Detection[] = [];
   if (original.length === 0) return found;
-  const folded = foldForDetection(original);
-  const compact = hasCompactable(folded) ? compactForDetection(folded) : undefined;
-  const text = compact ? compact.text : folded;
+  const { folded, text, at } = detectionReading(original);
   detectNumeric(text, found);
   detectTokens(text, found);
   detectIban(text, found);
-  if (compact) toOriginal(found, 0, compact);
+  if (at) toOriginal(found, 0, at);
   if (folded.indexOf('-----BEGIN ') >= 0) detectPem(folded, found);
   const after = found.length;
   detectPasswords(text, found);
   detectPhrases(text, found);
   detectCustom(text, config.custom, found);
-  if (compact) toOriginal(found, after, compact);
+  if (at) toOriginal(found, after, at);
   return found;
 }
 

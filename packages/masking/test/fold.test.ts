@@ -1,5 +1,5 @@
 import { MaskingKey, createMasker } from '../src/index.js';
-import { compactForDetection, foldForDetection, hasVanishing, isVanishing, readAsDetected, tailReading } from '../src/fold.js';
+import { compactForDetection, foldForDetection, hasCompactable, isVanishing, readAsDetected, tailReading } from '../src/fold.js';
 import { MaskerCore } from '../src/masker.js';
 import { TextStream } from '../src/stream-text.js';
 
@@ -146,7 +146,8 @@ describe('values with characters that vanish inside them (zero-width spaces and 
 
   test('the set of characters read as nothing is the one the regular expression and the code-unit test share', () => {
     const disagree: number[] = [];
-    for (let c = 0; c < 0x10000; c++) if (hasVanishing(String.fromCharCode(c)) !== isVanishing(c)) disagree.push(c);
+    // The one character the class holds besides: a mathematical letter's first half (compacted with the second).
+    for (let c = 0; c < 0x10000; c++) if (hasCompactable(String.fromCharCode(c)) !== (isVanishing(c) || c === 0xd835)) disagree.push(c);
     expect(disagree).toEqual([]);
     expect(isVanishing(0x2065)).toBe(false); // unassigned
     expect(isVanishing(0x200b) && isVanishing(0x200f) && isVanishing(0x202e) && isVanishing(0x2069) && isVanishing(0xfeff)).toBe(true);
