@@ -33,12 +33,7 @@ const unreadableUpload = (why: string): GatewayError => new GatewayError(codes.b
 export function uploadMaskFilter(contentType: string | undefined, masker: Masker, onFindings: (found: Finding[]) => void): UploadFilter {
   const boundary = multipartBoundary(contentType);
   const tally = new FindingTally(onFindings);
-  let files = 0;
-  const rewriter = boundary === undefined ? undefined : new MultipartRewriter(boundary, (part) => {
-    if (part.filename === undefined || !isTextFile(part)) return undefined; // a form field, or a binary file
-    const path = `file#${files++}`;
-    return textFileMasking(masker, path, () => unreadableUpload(`the text file ${path} is not UTF-8`), tally.add);
-  });
+  const rewriter = boundary === undefined ? undefined : textFilesMasked(boundary, masker, tally, (path) => unreadableUpload(`the text file ${path} is not UTF-8`));
   const guarded = (step: () => Buffer[]): Buffer[] => {
     if (!rewriter) throw unreadableUpload('it is not multipart/form-data with a boundary');
     try {
@@ -64,13 +59,8 @@ export function uploadMaskFilter(contentType: string | undefined, masker: Masker
 export function uploadReader(contentType: string | undefined, masker: Masker, onFindings: (found: Finding[]) => void, maxBytes: number): UploadFilter {
   const boundary = multipartBoundary(contentType);
   const tally = new FindingTally(onFindings);
-  let files = 0;
   let unread: string | undefined = boundary === undefined ? 'not multipart/form-data with a boundary' : undefined;
-  let reader = boundary === undefined ? undefined : new MultipartRewriter(boundary, (part) => {
-    if (part.filename === undefined || !isTextFile(part)) return undefined;
-    const path = `file#${files++}`;
-    return textFileMasking(masker, path, () => new Error(`the text file ${path} is not UTF-8`), tally.add);
-  });
+  let reader = boundary === undefined ? undefined : textFilesMasked(boundary, masker, tally, (path) => new Error(`the text file ${path} is not UTF-8`));
   let bytes = 0;
   const read = (step: (r: MultipartRewriter) => void): void => {
     if (!reader) return;
@@ -97,6 +87,19 @@ export function uploadReader(contentType: string | undefined, masker: Masker, on
     },
     end: () => { read((r) => r.end()); return []; },
   };
+}
+
+/**
+ * A multipart body whose text files (file#0, file#1, … in order) go through textFileMasking; form
+ * fields and binary files pass as sent. `notUtf8(path)` is what a file that is not UTF-8 throws.
+ */
+function textFilesMasked(boundary: string, masker: Masker, tally: FindingTally, notUtf8: (path: string) => Error): MultipartRewriter {
+  let files = 0;
+  return new MultipartRewriter(boundary, (part) => {
+    if (part.filename === undefined || !isTextFile(part)) return undefined; // a form field, or a binary file
+    const path = `file#${files++}`;
+    return textFileMasking(masker, path, () => notUtf8(path), tally.add);
+  });
 }
 
 /** The findings of an upload: counted all, kept distinct (type and fingerprint) up to UPLOAD_FINDINGS. */

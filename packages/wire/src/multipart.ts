@@ -176,6 +176,14 @@ export function partInfo(text: string): PartInfo {
     const colon = line.indexOf(':');
     if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
   }
+  return fileInfo(headers);
+}
+
+/**
+ * A file as its headers (names lower case) describe it — a multipart part's, or a download's
+ * response headers: the Content-Disposition name and filename and the media type.
+ */
+export function fileInfo(headers: Record<string, string>): PartInfo {
   const info: PartInfo = { headers };
   const disposition = headers['content-disposition'];
   if (disposition) {
@@ -190,7 +198,7 @@ export function partInfo(text: string): PartInfo {
 }
 
 /** A parameter of a Content-Disposition value (`name`, `filename`), quotes and escapes undone. */
-export function dispositionParam(disposition: string, param: string): string | undefined {
+function dispositionParam(disposition: string, param: string): string | undefined {
   const m = new RegExp(`;\\s*${param}\\s*=\\s*(?:"((?:[^"\\\\]|\\\\.)*)"|([^;\\s]*))`, 'i').exec(disposition);
   if (!m) return undefined;
   return m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2];

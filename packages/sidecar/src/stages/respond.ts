@@ -2,10 +2,10 @@
 // chunk by chunk in the upstream's own framing (byte-identical when no response filter applies) and
 // recorded once it has gone out (the head, then each chunk); a response filter (masking) rewrites
 // per event, and a downloaded text file as it streams. Batch objects get their results_url pointed
-// back at the sidecar so the SDK never goes around it. Ends a stream with a well-formed `event: error` when the upstream breaks, and aborts
-// the upstream when the skill leaves.
+// back at the sidecar so the SDK never goes around it. Ends a stream with a well-formed
+// `event: error` when the upstream breaks, and aborts the upstream when the skill leaves.
 import type { IncomingMessage } from 'node:http';
-import { GatewayError, SseParser, clientResponseHeaders, codes, dispositionParam, errorBody, formatSse, isRecord, type PartInfo, type PartTransform } from '@skillgate/wire';
+import { GatewayError, SseParser, clientResponseHeaders, codes, errorBody, fileInfo, formatSse, isRecord, type PartInfo, type PartTransform } from '@skillgate/wire';
 import type { Exchange } from '../exchange.js';
 import type { SidecarContext } from '../context.js';
 import type { Verdict } from '../ports/guard.js';
@@ -38,13 +38,12 @@ function isFileDownload(x: Exchange, upstreamRes: IncomingMessage): boolean {
 
 /** The downloaded file as its headers describe it. */
 function fileOf(upstreamRes: IncomingMessage): PartInfo {
-  const file: PartInfo = { headers: {} };
-  const type = upstreamRes.headers['content-type'];
-  if (type) file.contentType = type.split(';')[0]!.trim().toLowerCase();
-  const disposition = upstreamRes.headers['content-disposition'];
-  const filename = disposition ? dispositionParam(disposition, 'filename') : undefined;
-  if (filename !== undefined) file.filename = filename;
-  return file;
+  const headers: Record<string, string> = {};
+  for (const name of ['content-type', 'content-disposition']) {
+    const value = upstreamRes.headers[name];
+    if (typeof value === 'string') headers[name] = value;
+  }
+  return fileInfo(headers);
 }
 
 function writeHead(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessage, dropLength: boolean): void {
