@@ -1,5 +1,5 @@
 import { createMasker } from '@skillgate/masking';
-import { isTextFile, uploadReader } from '../src/file-masking.js';
+import { UPLOAD_FINDINGS, isTextFile, uploadReader } from '../src/file-masking.js';
 
 describe('which files are masked as text', () => {
   test.each([
@@ -41,6 +41,17 @@ describe('the record\'s reader of an upload (record mode)', () => {
     expect(Buffer.concat(out).equals(body)).toBe(true);
     expect(reader.found).toBe(1);
     expect(reader.unread).toBe('only its first 1000 bytes were read');
+  });
+
+  test('keeps at most UPLOAD_FINDINGS distinct values, each once, and counts every one', () => {
+    const lines = Array.from({ length: UPLOAD_FINDINGS + 200 }, (_, i) => `user${i}@example.com`);
+    const body = upload([...lines, ...lines.slice(0, 50)].join('\n'));
+    const reader = uploadReader(`multipart/form-data; boundary=${B}`, masker, () => undefined, 1 << 20);
+    reader.push(body);
+    reader.end();
+    expect(reader.found).toBe(UPLOAD_FINDINGS + 250);
+    expect(reader.findings).toHaveLength(UPLOAD_FINDINGS);
+    expect(new Set(reader.findings.map((f) => f.fingerprint)).size).toBe(UPLOAD_FINDINGS);
   });
 
   test('leaves a body that is not multipart unread, and passes it on', () => {
