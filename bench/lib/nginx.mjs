@@ -46,7 +46,12 @@ http {
  * The upstream: POST /v1/messages answers with the fixed Messages JSON, or with the fixture SSE
  * stream when the query has `bench=sse`; /sse/v1/messages always streams (for gateways that drop
  * query strings and take a base URL instead). Static files answer POST with 405; `error_page 405 =200`
- * re-serves them as GET, which is nginx's usual way to serve a fixed body to a POST.
+ * re-serves them as GET, which is nginx's usual way to serve a fixed body to a POST. Like the Claude
+ * API, it answers only once the whole request body is in: a static file's answer would otherwise go
+ * out as soon as the head is read (nginx discards a body it does not need as it comes), and a proxy
+ * that sends the body ahead of its last byte would be measured against an upstream that does not
+ * wait for it. The mirror with its request body is nginx's way to make a location read the body
+ * first; its subrequest answers 204 and nothing reads that answer.
  */
 export function upstreamConfig(prefix, port, bodiesDir) {
   return `${commonHead(prefix)}
@@ -63,6 +68,8 @@ export function upstreamConfig(prefix, port, bodiesDir) {
       internal;
       default_type application/json;
       add_header request-id req_011CbenchUpstreamFixed always;
+      mirror /read-request-body;
+      mirror_request_body on;
       error_page 405 =200 /messages.json;
     }
     location = /messages.sse {
@@ -70,8 +77,11 @@ export function upstreamConfig(prefix, port, bodiesDir) {
       default_type text/event-stream;
       add_header request-id req_011CbenchUpstreamFixed always;
       add_header cache-control no-cache always;
+      mirror /read-request-body;
+      mirror_request_body on;
       error_page 405 =200 /messages.sse;
     }
+    location = /read-request-body { internal; return 204; }
     location / { return 404 '{"type":"error","error":{"type":"not_found_error","message":"bench upstream"}}'; }
   }
 }

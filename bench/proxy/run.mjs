@@ -275,7 +275,7 @@ function fmtAbs(us) {
 function markdown(result) {
   const { rows } = result;
   const lines = [];
-  lines.push(`Upstream: nginx ${result.nginxVersion} serving a fixed Messages JSON (${bodies.json.length} B) and the \`basic_response\` SSE fixture (${bodies.sse.length} B, 10 events). ` +
+  lines.push(`Upstream: nginx ${result.nginxVersion} serving a fixed Messages JSON (${bodies.json.length} B) and the \`basic_response\` SSE fixture (${bodies.sse.length} B, 10 events), each once it has read the whole request body, as the Claude API answers. ` +
     `Latency: ${N} sequential requests per series after a ${WARMUP_S} s warm-up per row (JSON and SSE alternating, at least ${WARMUP} each: the full sidecar's JIT compiles settle after 20,000–60,000 requests, by machine, and a warm-up shorter than that leaves some in round 1), one keep-alive connection, client/upstream/proxy on CPU ${LATENCY_CPU}, series interleaved in ${ROUNDS} rounds; "added" = row − direct at the same percentile (SSE: time to the last byte of the stream). ` +
     `Throughput: wrk, ${CONNECTIONS} connections, non-streaming, ${LOAD_ROUNDS} rounds of ${Math.max(1, Math.round(SECONDS / LOAD_ROUNDS))} s per row after a warm-up, rows interleaved, median round shown (the skillgate rows' target cell also gives each round against the bare proxy's same round); wrk + upstream on CPU ${LOAD_CPU}, proxy on CPU ${PROXY_CPU}. ` +
     `RSS: VmRSS of the proxy process (nginx: master + worker) after start-up and two requests (idle), right after the load, and once quiet after it (${QUIET_WAIT_S} s later; the skillgate rows are first told to run the hand-back they run after 5 minutes without requests); "anon" is RssAnon, the part not backed by the shared binary.` +
