@@ -501,7 +501,7 @@ export async function startFakeClaude(options: FakeClaudeOptions = {}): Promise<
       if (b === undefined && method === 'POST') {
         const form = await multipart(ctx);
         if (!form) return;
-        const created = await skills.create(form.fields.get('display_title'), form.files);
+        const created = await skills.create(form.fields.get('display_name') ?? form.fields.get('display_title'), form.files);
         return typeof created === 'string' ? sendError(res, { status: 400, type: 'invalid_request_error', message: created }) : sendJson(res, 200, created);
       }
       if (b !== undefined && c === 'versions' && d === undefined && method === 'POST') {
@@ -526,15 +526,17 @@ export async function startFakeClaude(options: FakeClaudeOptions = {}): Promise<
         if (!version) return notFound(ctx, `Skill version not found: ${d}`);
         if (e === undefined && method === 'GET') return sendJson(res, 200, version.object);
         if (e === undefined && method === 'DELETE') {
-          skills.deleteVersion(skill.id, version.object.version);
-          return sendJson(res, 200, { id: version.object.version, type: 'skill_version_deleted' });
+          skills.deleteVersion(skill.id, version.object.id);
+          return sendJson(res, 200, { id: version.object.id, type: 'skill_version_deleted' });
         }
         if (e === 'content' && f === undefined && method === 'GET') {
-          // The real endpoint returns a zip of the folder; the fake returns SKILL.md, enough to round-trip.
-          const skillMd = version.files.find((x) => /(^|\/)SKILL\.md$/.test(x.filename))!;
-          const { headers } = responseHeaders({ 'content-type': 'text/markdown; charset=utf-8', 'content-length': String(skillMd.size) });
+          const zip = await skills.archive(version);
+          const { headers } = responseHeaders({
+            'content-type': 'application/zip', 'content-length': String(zip.length),
+            'content-disposition': `attachment; filename="${version.object.name}.zip"`,
+          });
           res.writeHead(200, headers);
-          createReadStream(skillMd.path).pipe(res);
+          res.end(zip);
           return;
         }
       }

@@ -3,6 +3,7 @@
 import { request } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { SseParser } from '@skillgate/wire';
 import { startFakeClaude, type FakeClaude } from '../src/index.js';
 import { headerValues } from '../src/received.js';
@@ -249,14 +250,33 @@ describe('other endpoints', () => {
     expect((await fetch(`${fake.url}/v1/files/${meta.id}`, { headers: KEY })).status).toBe(404);
   });
 
-  test('a skill folder uploaded as multipart becomes a skill with a version named from SKILL.md', async () => {
-    const form = new FormData();
-    form.append('display_title', 'Restart pods');
-    form.append('files[]', new Blob(['---\nname: restart-pods\ndescription: Restarts crashed pods\n---\nBody\n']), 'restart-pods/SKILL.md');
-    const skill = await (await fetch(`${fake.url}/v1/skills`, { method: 'POST', headers: { 'x-api-key': 'k' }, body: form })).json() as { id: string; latest_version: string };
-    expect(skill).toMatchObject({ type: 'skill', display_title: 'Restart pods', source: 'custom' });
-    const version = await (await fetch(`${fake.url}/v1/skills/${skill.id}/versions/${skill.latest_version}`, { headers: KEY })).json();
-    expect(version).toMatchObject({ type: 'skill_version', name: 'restart-pods', description: 'Restarts crashed pods', directory: 'restart-pods' });
+  test('a skill folder uploaded as multipart becomes a skill named from SKILL.md, with versions and a zip of each', async () => {
+    const folder = (description: string, name = 'restart-pods') => {
+      const form = new FormData();
+      form.append('files[]', new Blob([`---\nname: ${name}\ndescription: ${description}\n---\nBody\n`]), 'restart-pods/SKILL.md');
+      form.append('files[]', new Blob(['kubectl rollout restart "$1"\n']), 'restart-pods/restart.sh');
+      return form;
+    };
+    const first = folder('Restarts crashed pods');
+    first.append('display_name', 'Restart pods');
+    const skill = await (await fetch(`${fake.url}/v1/skills`, { method: 'POST', headers: { 'x-api-key': 'k' }, body: first })).json() as { id: string; latest_version_id: string };
+    expect(skill).toMatchObject({ type: 'skill', display_name: 'Restart pods', source: { type: 'custom' }, latest_version_id: expect.stringMatching(/^skillver_01/) });
+    const v1 = await (await fetch(`${fake.url}/v1/skills/${skill.id}/versions/${skill.latest_version_id}`, { headers: KEY })).json();
+    expect(v1).toEqual({ id: skill.latest_version_id, type: 'skill_version', skill_id: skill.id, name: 'restart-pods', description: 'Restarts crashed pods', created_at: expect.any(String) });
+    // A new version keeps the skill's name; `latest` follows it.
+    const renamed = await fetch(`${fake.url}/v1/skills/${skill.id}/versions`, { method: 'POST', headers: { 'x-api-key': 'k' }, body: folder('x', 'other-name') });
+    expect(renamed.status).toBe(400);
+    const v2 = await (await fetch(`${fake.url}/v1/skills/${skill.id}/versions`, { method: 'POST', headers: { 'x-api-key': 'k' }, body: folder('Restarts pods, gently') })).json() as { id: string };
+    expect(await (await fetch(`${fake.url}/v1/skills/${skill.id}/versions/latest`, { headers: KEY })).json()).toMatchObject({ id: v2.id, description: 'Restarts pods, gently' });
+    expect(await (await fetch(`${fake.url}/v1/skills/${skill.id}`, { headers: KEY })).json()).toMatchObject({ latest_version_id: v2.id });
+    // The version's folder, as a zip whose entries hold the uploaded bytes.
+    const res = await fetch(`${fake.url}/v1/skills/${skill.id}/versions/${v2.id}/content`, { headers: KEY });
+    expect(res.headers.get('content-type')).toBe('application/zip');
+    expect(zipEntries(Buffer.from(await res.arrayBuffer()))).toEqual([
+      ['restart-pods/SKILL.md', '---\nname: restart-pods\ndescription: Restarts pods, gently\n---\nBody\n'],
+      ['restart-pods/restart.sh', 'kubectl rollout restart "$1"\n'],
+    ]);
+    expect(await (await fetch(`${fake.url}/v1/skills/${skill.id}/versions/${v2.id}`, { method: 'DELETE', headers: KEY })).json()).toEqual({ id: v2.id, type: 'skill_version_deleted' });
   });
 
   test('the legacy complete endpoint streams completion events', async () => {
@@ -273,3 +293,22 @@ describe('other endpoints', () => {
     expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
   });
 });
+
+/** The entries of a zip archive as [name, text], each checked against its CRC-32 (stored entries only). */
+function zipEntries(zip: Buffer): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  let at = 0;
+  while (zip.readUInt32LE(at) === 0x04034b50) {
+    expect(zip.readUInt16LE(at + 8)).toBe(0);
+    const size = zip.readUInt32LE(at + 18);
+    const nameLength = zip.readUInt16LE(at + 26);
+    const start = at + 30 + nameLength + zip.readUInt16LE(at + 28);
+    const bytes = zip.subarray(start, start + size);
+    expect(crc32(bytes)).toBe(zip.readUInt32LE(at + 14));
+    out.push([zip.subarray(at + 30, at + 30 + nameLength).toString('utf8'), bytes.toString('utf8')]);
+    at = start + size;
+  }
+  expect(zip.readUInt32LE(zip.length - 22)).toBe(0x06054b50);
+  expect(zip.readUInt16LE(zip.length - 12)).toBe(out.length);
+  return out;
+}

@@ -3,7 +3,7 @@ import { classifyRoute, pathProblem } from '../src/routes.js';
 describe('pathProblem', () => {
   it.each([
     '/v1/messages', '/v1/messages/count_tokens', '/v1/messages/batches/msgbatch_01HkcTjaV5uDC8jWR4ZsDV8d/results',
-    '/v1/files/file_011CNha8iCJcU1wXNR6q4V8w/content', '/v1/models/claude-sonnet-4-6', '/v1/skills/skill_01AbC/versions/1759178010641129',
+    '/v1/files/file_011CNha8iCJcU1wXNR6q4V8w/content', '/v1/models/claude-sonnet-4-6', '/v1/skills/skill_01AbC/versions/skillver_01XyZ',
     '/v1/organizations/usage_report', '/',
   ])('lets the plain path %s through', (path) => {
     expect(pathProblem(path)).toBeUndefined();
