@@ -17,7 +17,7 @@
 import type { MaskingSpec } from '@skillgate/api';
 import type { SseEvent } from '@skillgate/wire';
 import { MaskerCore, type MaskerOptions, type MaskResult } from './masker.js';
-import { maskRequestBody, maskResponseBody, maskServerResultBlock, type BodyMaskResult } from './messages.js';
+import { maskAnswerBody, maskRequestBody, maskResponseBody, maskServerResultBlock, type BodyMaskResult } from './messages.js';
 import { JsonTextStream, TextStream } from './stream-text.js';
 import { SseRewriter, type BlockPolicy, type StreamOutput } from './stream.js';
 import { RecordStreamMasker } from './stream-record.js';
@@ -67,6 +67,12 @@ export interface Masker {
   maskMessagesRequest(body: unknown, opts?: { forRecord?: boolean }): BodyMaskResult;
   maskMessagesResponse(body: unknown, opts?: { forRecord?: boolean }): BodyMaskResult;
   /**
+   * A JSON answer of any route: a Messages body as maskMessagesResponse masks it, an error as sent
+   * (masked `forRecord`), anything else (file and skill metadata, batch objects, a legacy
+   * completion) with every string value masked, keys kept.
+   */
+  maskAnswer(body: unknown, opts?: { forRecord?: boolean }): BodyMaskResult;
+  /**
    * One long text that arrives in pieces (an uploaded text file): each push returns what can be
    * released, and everything released equals masking the whole text at once.
    */
@@ -109,6 +115,7 @@ export function createMasker(spec: MaskingSpec | undefined, opts: MaskerOptions)
     maskText: mask,
     maskMessagesRequest: (body, o) => maskRequestBody(body, mask, { thinking, forRecord: o?.forRecord }),
     maskMessagesResponse: (body, o) => maskResponseBody(body, (t) => core.maskText(t), { thinking, forRecord: o?.forRecord }),
+    maskAnswer: (body, o) => maskAnswerBody(body, (t) => core.maskText(t), { thinking, forRecord: o?.forRecord }),
     createTextMasker: () => new TextStream(core),
     createStreamMasker: () => new SseRewriter(maskingBlocks),
     createRecordStreamMasker: () => new RecordStreamMasker(maskingBlocks, undefined, (block) => maskServerResultBlock(block, (t) => core.maskText(t))),

@@ -59,7 +59,7 @@ class Walker {
     if (Array.isArray(v)) return v.map((x, i) => this.value(x, `${path}[${i}]`));
     if (isRecord(v)) {
       const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) out[k] = this.value(x, `${path}.${k}`);
+      for (const [k, x] of Object.entries(v)) out[k] = this.value(x, path ? `${path}.${k}` : k);
       return out;
     }
     return v;
@@ -180,6 +180,19 @@ export function maskResponseBody(body: unknown, mask: TextMasker, opts: WalkOpti
   const out: Record<string, unknown> = { ...body };
   if (Array.isArray(body.content)) out.content = body.content.map((b, i) => w.block(b, `content[${i}]`));
   return { body: out, findings: w.findings };
+}
+
+/**
+ * A JSON answer, whatever the route. A Messages body is masked by its structure (maskResponseBody: ids,
+ * signatures and media untouched); an error goes as sent to the skill (its retry logic reads the
+ * wording) and masked in the record; anything else — file and skill metadata, batch objects, model
+ * lists, a legacy completion, any other /v1 answer — has every string value masked, keys kept.
+ */
+export function maskAnswerBody(body: unknown, mask: TextMasker, opts: WalkOptions): BodyMaskResult {
+  if (isRecord(body) && body.type === 'message') return maskResponseBody(body, mask, opts);
+  if (isRecord(body) && body.type === 'error' && !opts.forRecord) return { body, findings: [] };
+  const w = new Walker(mask, opts);
+  return { body: w.value(body, ''), findings: w.findings };
 }
 
 /**

@@ -133,3 +133,36 @@ describe('other request bodies that carry prompts', () => {
     expect(findings.map((f) => f.path)).toEqual(['prompt']);
   });
 });
+
+describe('JSON answers of any route (maskAnswer)', () => {
+  const m = createMasker(undefined, { key: 'messages-test-key-0123456789' });
+
+  test('a Messages body is masked by its structure: ids, signatures and usage untouched', () => {
+    const response = { id: 'msg_01', type: 'message', role: 'assistant', model: 'claude-x', content: [{ type: 'text', text: 'Call 415-555-0199' }, { type: 'thinking', thinking: 'maria@example.com', signature: 'EqQBCgIYAhIM' }], stop_reason: 'end_turn', usage: { input_tokens: 3, output_tokens: 4 } };
+    expect(m.maskAnswer(response)).toEqual(m.maskMessagesResponse(response));
+    expect((m.maskAnswer(response).body as typeof response).content[1]).toEqual(response.content[1]);
+  });
+
+  test('anything else has every string value masked, keys kept: a skill version, a legacy completion, file metadata', () => {
+    const version = { id: 'skillver_01XyZ', type: 'skill_version', skill_id: 'skill_01AbC', name: 'billing-helper', description: 'Bills maria@example.com monthly', created_at: '2026-11-27T13:28:40.513Z' };
+    const r = m.maskAnswer(version);
+    expect(r.body).toEqual({ ...version, description: 'Bills [EMAIL_ADDRESS] monthly' });
+    expect(r.findings).toEqual([expect.objectContaining({ type: 'EMAIL_ADDRESS', path: 'description', start: 6, end: 23 })]);
+    const completion = { type: 'completion', id: 'compl_01', completion: ' Call 415-555-0199 now.', stop_reason: 'stop_sequence', model: 'claude-2.1' };
+    expect(m.maskAnswer(completion).body).toEqual({ ...completion, completion: ' Call [PHONE_NUMBER] now.' });
+    const list = { data: [{ type: 'file', id: 'file_011CNha8iCJcU1wXNR6q4V8w', filename: 'notes for maria@example.com, 2026.txt', size_bytes: 12 }], has_more: false };
+    const listed = m.maskAnswer(list);
+    expect(listed.body).toEqual({ ...list, data: [{ ...list.data[0], filename: 'notes for [EMAIL_ADDRESS], 2026.txt' }] });
+    expect(listed.findings[0]!.path).toBe('data[0].filename');
+    // Ids, timestamps, URLs of the API and model names are not mistaken for values.
+    const models = { data: [{ type: 'model', id: 'claude-sonnet-4-6', display_name: 'Claude Sonnet 4.6', created_at: '2025-09-29T00:00:00Z' }], has_more: false, first_id: 'claude-sonnet-4-6', last_id: 'claude-sonnet-4-6' };
+    expect(m.maskAnswer(models)).toEqual({ body: models, findings: [] });
+  });
+
+  test('an error reaches the skill as sent (its retry logic reads the wording) and the record masked', () => {
+    const error = { type: 'error', error: { type: 'invalid_request_error', message: 'no account for maria@example.com' }, request_id: 'req_01' };
+    expect(m.maskAnswer(error)).toEqual({ body: error, findings: [] });
+    expect((m.maskAnswer(error, { forRecord: true }).body as typeof error).error.message).toBe('no account for [EMAIL_ADDRESS]');
+  });
+});
+

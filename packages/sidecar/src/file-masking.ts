@@ -1,9 +1,9 @@
-// Masking of files on the Files API, for the masking modes (masking-modes.ts): a text file the
-// skill uploads (request masking) or downloads (response masking) is decoded as UTF-8 and masked as
-// it streams, through one TextMasker per file, so what comes out equals masking the file whole;
-// binary files go as sent. A file that cannot be read as text is never passed on raw: an upload is
-// refused, a download cut. In record mode an upload goes as sent and its text files are read on the
-// side, for the record only (uploadReader).
+// Masking of files on the Files API (and of a skill's folder uploaded to the Skills API), for the
+// masking modes (masking-modes.ts): a text file the skill uploads (request masking) or downloads
+// (response masking) is decoded as UTF-8 and masked as it streams, through one TextMasker per file,
+// so what comes out equals masking the file whole; binary files go as sent. A file that cannot be
+// read as text is never passed on raw: an upload is refused, a download cut. In record mode an upload
+// goes as sent and its text files are read on the side, for the record only (uploadReader).
 import type { Finding, Masker } from '@skillgate/masking';
 import { GatewayError, MultipartRewriter, codes, multipartBoundary, type PartInfo, type PartTransform } from '@skillgate/wire';
 import type { UploadFilter } from './ports/guard.js';

@@ -1,7 +1,7 @@
 // Masking modes in the data path (SkillPolicy spec.masking.mode):
 //   record   — nothing sent or received is rewritten; only records hold masked copies (the journal)
 //   request  — Claude never sees the values: the request body is masked before forwarding, and an
-//              uploaded text file (Files API) as it streams
+//              uploaded text file (Files API, a skill's folder on the Skills API) as it streams
 //   response — the skill never sees values Claude returns: responses are masked, streams per event,
 //              and a text file the skill downloads (Files API) as it streams
 //   both     — request and response
@@ -10,7 +10,7 @@
 // ANTHROPIC-WIRE.md). On any masking error the request is refused, never forwarded raw.
 import type { MaskingSpec } from '@skillgate/api';
 import { Vault, createMasker, type Finding, type Masker, type StreamMasker } from '@skillgate/masking';
-import { GatewayError, codes } from '@skillgate/wire';
+import { GatewayError, codes, uploadsFiles } from '@skillgate/wire';
 import type { Exchange } from './exchange.js';
 import type { MaskingVerdict, ResponseFilter } from './ports/guard.js';
 import { downloadMasking, uploadMaskFilter } from './file-masking.js';
@@ -59,7 +59,7 @@ const maskingFailed = (err: unknown): GatewayError => new GatewayError(codes.mas
 export function maskingVerdict(x: Exchange, spec: MaskingSpec & { mode: MaskingMode }, book: MaskerBook, opts: MaskingModeOptions): MaskingVerdict {
   const mode = spec.mode;
   if (mode === 'record') return {};
-  const upload = x.route.kind === 'file_upload';
+  const upload = uploadsFiles(x.route.kind);
   const masksRequests = mode === 'request' || mode === 'both' || mode === 'tokenize';
   const masker = mode !== 'tokenize' ? book.forSpec(spec) : upload ? book.forgetful(spec) : book.fresh(spec);
   const out: MaskingVerdict = {};
@@ -121,8 +121,8 @@ function responseMaskFilter(masker: Masker, opts: MaskingModeOptions): ResponseF
         opts.onFindings?.('response', t.findings);
         return Buffer.from(t.masked);
       }
-      const r = masker.maskMessagesResponse(parsed);
-      if (r.findings.length === 0) return body; // untouched bytes: error bodies reach the skill as sent
+      const r = masker.maskAnswer(parsed);
+      if (r.findings.length === 0) return body; // untouched bytes (error bodies reach the skill as sent)
       opts.onFindings?.('response', r.findings);
       return Buffer.from(JSON.stringify(r.body));
     },

@@ -13,7 +13,7 @@ import { recordHeaders, requestData, sha256Hex, type EventDraft, type RecordedFi
 import { chooseSession, type PreviousSession } from '@skillgate/record/session-key';
 import { StreamBatcher } from '@skillgate/record/stream-batch';
 import type { SessionRecorder } from '@skillgate/record/recorder';
-import type { SseEvent } from '@skillgate/wire';
+import { uploadsFiles, type SseEvent } from '@skillgate/wire';
 import type { Exchange } from './exchange.js';
 import { uploadReader } from './file-masking.js';
 import type { EgressAttempt, Journal } from './ports/journal.js';
@@ -165,7 +165,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
     },
 
     readUpload(x) {
-      if (x.route.kind !== 'file_upload' || !bodiesRecorded()) return undefined;
+      if (!uploadsFiles(x.route.kind) || !bodiesRecorded()) return undefined;
       const masker = opts.masker();
       return masker ? uploadReader(x.req.headers['content-type'], masker, (found) => opts.onFindings?.('request', found), opts.readUploadBytes ?? 4 * 1024 * 1024) : undefined;
     },
@@ -232,7 +232,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
           let parsed: unknown;
           try { parsed = JSON.parse(raw); } catch { parsed = undefined; }
           if (parsed !== undefined) {
-            const r = masker.maskMessagesResponse(parsed, { forRecord: true });
+            const r = masker.maskAnswer(parsed, { forRecord: true });
             // Nothing found: record the answer as Claude sent it (no re-serialisation).
             text = r.findings.length === 0 ? raw : JSON.stringify(r.body);
             findings = r.findings.map(toRecorded);

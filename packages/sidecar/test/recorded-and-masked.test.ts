@@ -207,12 +207,35 @@ describe('text files uploaded in record mode', () => {
     expect(recordedText(r.dir)).not.toContain(EMAIL);
   });
 
+  it('go upstream as sent in a skill\'s folder too (Skills API), and the record names the values in them', async () => {
+    const owner = 'skill.author@example.net';
+    const skill = await r.client.beta.skills.create({
+      files: [await toFile(Buffer.from(`---\nname: notify\ndescription: Mails ${owner}\n---\n`), 'notify/SKILL.md')],
+      betas: ['skills-2025-10-02'],
+    });
+    const version = await r.client.beta.skills.versions.retrieve(skill.latest_version_id, { skill_id: skill.id, betas: ['skills-2025-10-02'] });
+    expect(version.description).toBe(`Mails ${owner}`);
+    const store = new FileSessionStore(join(r.dir, 'records'));
+    let hits: Awaited<ReturnType<typeof findFingerprint>> = [];
+    for (let i = 0; i < 100 && hits.length < 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20)); // the answer's event lingers a few ms
+      hits = await findFingerprint(store, fingerprintOf(MASKING_KEY, owner));
+    }
+    // The upload that carried it, and the answer that gave it back (the version's description).
+    expect(hits).toEqual([
+      expect.objectContaining({ kind: 'response', direction: 'request', types: ['EMAIL_ADDRESS'] }),
+      expect.objectContaining({ kind: 'response', direction: 'response', types: ['EMAIL_ADDRESS'] }),
+    ]);
+    await store.close();
+    expect(recordedText(r.dir)).not.toContain(owner);
+  });
+
   it('go upstream as sent when they cannot be read, and the record says why', async () => {
     const latin1 = Buffer.from(`José;${EMAIL}\n`, 'latin1');
     const file = await r.client.beta.files.upload({ file: await toFile(latin1, 'export.csv', { type: 'text/csv' }), betas: ['files-api-2025-04-14'] });
     expect((await stored(file.id)).equals(latin1)).toBe(true);
-    const uploads = await uploadRecorded(2);
-    expect(uploads[1]).toMatchObject({ unread: 'the text file file#0 is not UTF-8' });
+    const uploads = await uploadRecorded(3);
+    expect(uploads[2]).toMatchObject({ unread: 'the text file file#0 is not UTF-8' });
   });
 });
 
@@ -333,6 +356,34 @@ describe('request mode', () => {
     expect(list.data.map((f) => f.filename)).not.toContain('export.csv');
   });
 
+  it('keeps them from Claude in a skill\'s folder uploaded to the Skills API', async () => {
+    // Values of this test only, so that the record's search finds this upload alone.
+    const owner = 'billing.owner@example.org';
+    const card = '5555 5555 5555 4444';
+    const skillMd = `---\nname: billing-helper\ndescription: Bills ${owner} monthly\n---\nCharge card ${card} on the first.\n`;
+    const skill = await r.client.beta.skills.create({
+      display_name: 'Billing helper',
+      files: [await toFile(Buffer.from(skillMd), 'billing-helper/SKILL.md'), await toFile(Buffer.from(`TO = "${owner}"\n`), 'billing-helper/bill.py')],
+      betas: ['skills-2025-10-02'],
+    });
+    // The Skills API read SKILL.md's front matter as Claude would: masked.
+    const version = await r.client.beta.skills.versions.retrieve(skill.latest_version_id, { skill_id: skill.id, betas: ['skills-2025-10-02'] });
+    expect(version.description).toBe('Bills [EMAIL_ADDRESS] monthly');
+    // The record names the upload that carried the values (both files' email, SKILL.md's card).
+    const store = new FileSessionStore(join(r.dir, 'records'));
+    let hits: Awaited<ReturnType<typeof findFingerprint>> = [];
+    for (let i = 0; i < 100 && hits.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20)); // the answer's event lingers a few ms
+      hits = await findFingerprint(store, fingerprintOf(MASKING_KEY, card));
+    }
+    expect(hits).toEqual([expect.objectContaining({ kind: 'response', direction: 'request', types: ['CREDIT_CARD'] })]);
+    const uploads = recordedText(r.dir).split('\n').filter(Boolean)
+      .map((l) => (JSON.parse(l) as { data: { upload?: { found?: number } } }).data.upload).filter((u) => u !== undefined);
+    expect(uploads.at(-1)).toMatchObject({ found: 3 });
+    await store.close();
+    expect(recordedText(r.dir)).not.toContain(owner);
+  });
+
   it('keeps them from Claude in a Message Batch too', async () => {
     expect((await createBatch(r)).status).toBe(200);
     const sent = JSON.stringify(r.fake.requests.filter((q) => q.path === '/v1/messages/batches').at(-1)!.body);
@@ -354,6 +405,21 @@ describe('response mode', () => {
     const text = whole.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
     expect(text).not.toContain(EMAIL);
     expect(text).toContain('[EMAIL_ADDRESS]');
+  });
+
+  it('keeps values from the skill in JSON answers that are not Messages: a skill version, a legacy completion', async () => {
+    // A skill uploaded straight to the upstream (by its author, say) names a person in its description.
+    const upstream = new Anthropic({ baseURL: r.fake.url, apiKey: UPSTREAM_KEY, maxRetries: 0 });
+    const skill = await upstream.beta.skills.create({ files: [await toFile(Buffer.from(`---\nname: notify\ndescription: Mails ${EMAIL}\n---\n`), 'notify/SKILL.md')], betas: ['skills-2025-10-02'] });
+    const version = await r.client.beta.skills.versions.retrieve(skill.latest_version_id, { skill_id: skill.id, betas: ['skills-2025-10-02'] });
+    expect(version.description).toBe('Mails [EMAIL_ADDRESS]');
+    // The legacy Text Completions API: fake Claude echoes the human turn.
+    const completion = await (await fetch(`${r.sidecar.claudeUrl}/v1/complete`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'claude-3-haiku-20240307', max_tokens_to_sample: 32, prompt: `\n\nHuman: write to ${EMAIL}\n\nAssistant:` }),
+    })).json() as { completion: string };
+    expect(completion.completion).not.toContain(EMAIL);
+    expect(completion.completion).toContain('[EMAIL_ADDRESS]');
   });
 
   it('keeps values from the skill in a text file it downloads, masked as it streams; a binary file comes as sent', async () => {

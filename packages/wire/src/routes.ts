@@ -28,6 +28,11 @@ export interface Route {
   path: string;
 }
 
+/** Routes whose body is files uploaded as multipart: the Files API's and the Skills API's (a skill's folder). */
+export function uploadsFiles(kind: RouteKind): boolean {
+  return kind === 'file_upload' || kind === 'skill_upload';
+}
+
 const MB = 1024 * 1024;
 export const LIMITS = { messages: 32 * MB, batches: 256 * MB, files: 500 * MB } as const;
 
