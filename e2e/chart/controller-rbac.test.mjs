@@ -10,7 +10,7 @@
 //    (so RBAC applies), becomes the Lease holder and completes one pass of every loop — SkillLock
 //    status and counters, owner records from skill pods, approvals, SkillPolicy status, webhook
 //    certificates and caBundle, sidecar RoleBindings — serves a token exchange (TokenReview, pod,
-//    upstream Secret), creates its signing-key Secret, and logs no 403, at debug level, from start
+//    upstream Secret), creates its signing-key and masking-key Secrets, and logs no 403, at debug level, from start
 //    to a clean stop.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -76,7 +76,7 @@ const G = 'skillgate.dev';
 const needs = (verb, resource, extra = {}) => ({ verb, resource, ...extra });
 const CLIENT_CALLS = {
   // core/v1
-  readNamespacedSecret: [needs('get', 'secrets', { ns: 'release', name: `${FULLNAME}-upstream` }), needs('get', 'secrets', { ns: 'release', name: `${FULLNAME}-signing-key` }), needs('get', 'secrets', { ns: 'release', name: `${FULLNAME}-webhook-tls` }), needs('get', 'secrets', { ns: 'release', name: `${FULLNAME}-webhook-tls-ca` })],
+  readNamespacedSecret: [needs('get', 'secrets', { ns: 'release', name: `${FULLNAME}-upstream` }), needs('get', 'secrets', { ns: 'release', name: `${FULLNAME}-signing-key` }), needs('get', 'secrets', { ns: 'release', name: `${FULLNAME}-masking-key` }), needs('get', 'secrets', { ns: 'release', name: `${FULLNAME}-webhook-tls` }), needs('get', 'secrets', { ns: 'release', name: `${FULLNAME}-webhook-tls-ca` })],
   createNamespacedSecret: [needs('create', 'secrets', { ns: 'release' })],
   replaceNamespacedSecret: [needs('update', 'secrets', { ns: 'release', name: `${FULLNAME}-webhook-tls` }), needs('update', 'secrets', { ns: 'release', name: `${FULLNAME}-webhook-tls-ca` })],
   listNamespacedConfigMap: [needs('list', 'configmaps', { ns: 'release' })],
@@ -392,6 +392,12 @@ describe("the chart's controller RBAC", () => {
     expect([res.status, body.error_description]).toEqual([200, undefined]);
     expect(body.access_token).toEqual(expect.any(String));
     expect(body.upstream_credential).toMatchObject({ type: 'api_key', value: API_KEY });
+    // The installation masking key: made by this (first) replica in the chart's Secret, and handed
+    // to the sidecar with its token.
+    const maskingSecret = await must(cp.request('GET', `/api/v1/namespaces/${NS}/secrets/${FULLNAME}-masking-key`), 'masking key Secret');
+    const maskingKey = Buffer.from(maskingSecret.data['masking-key'], 'base64').toString();
+    expect(maskingKey).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(body.masking_key).toBe(maskingKey);
 
     // The signing key: created by this (first) replica in the chart's Secret, and what the JWKS serves.
     const keySecret = await must(cp.request('GET', `/api/v1/namespaces/${NS}/secrets/${FULLNAME}-signing-key`), 'signing key Secret');

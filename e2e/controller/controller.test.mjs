@@ -280,6 +280,30 @@ describe('the record trust anchor', () => {
   }, 60_000);
 });
 
+describe('the installation masking key', () => {
+  test('is kept in a Secret the first replica created and handed to sidecars: a value they recorded is found with it, and not with the development key', async () => {
+    const owner = `masked${h.domain}`;
+    const pod = await h.skillPod('masked-pod', { skill: 'masked-skill', owner });
+    const sidecar = await h.sidecarProcess(pod, upstream.url);
+    expect(sidecar.refusal).toBeNull();
+    const email = `customer-${h.runId}@example.com`;
+    const stream = await openStream(sidecar.claudeUrl, `Write to ${email} today.`);
+    expect(stream.status).toBe(200);
+    await within(stream.firstBytes, 10_000, 'the stream to start');
+    stream.close();
+    const secret = await h.cp.request('GET', `/api/v1/namespaces/${h.sgNs}/secrets/masking-key`);
+    expect(secret.status).toBe(200);
+    const keyFile = path.join(h.tmp, 'masking-key');
+    fs.writeFileSync(keyFile, Buffer.from(secret.body.data['masking-key'], 'base64'));
+    const store = ['--redis', REDIS_URL, '--prefix', h.prefix, '--skill', 'masked-skill', '--output', 'json'];
+    const found = await cli(['sessions', 'find', '--value', email, '--key-file', keyFile, ...store]);
+    expect([found.code, found.stderr]).toEqual([0, expect.not.stringMatching(/development key|error/)]);
+    expect(JSON.parse(found.stdout).hits).toEqual([expect.objectContaining({ kind: 'request', direction: 'request', types: ['EMAIL_ADDRESS'], skill: 'masked-skill' })]);
+    const withDevKey = await cli(['sessions', 'find', '--value', email, ...store], { ...process.env, SKILLGATE_MASKING_KEY: 'skillgate-dev-masking-key' });
+    expect(JSON.parse(withDevKey.stdout).hits).toEqual([]);
+  }, 60_000);
+});
+
 function cli(args, env = process.env) {
   return new Promise((resolve) => {
     execFile(process.execPath, [path.join(ROOT, 'packages/cli/dist/src/main.js'), ...args], { timeout: 30_000, env }, (err, stdout, stderr) => {

@@ -34,10 +34,10 @@ export function endlessSse(intervalMs = 25) {
   })));
 }
 
-/** Opens a streaming Messages request; resolves once headers arrive. */
-export function openStream(base) {
+/** Opens a streaming Messages request (the user says `text`); resolves once headers arrive. */
+export function openStream(base, text = 'hi') {
   return new Promise((resolve, reject) => {
-    const body = JSON.stringify({ model: 'claude-test', max_tokens: 10, stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    const body = JSON.stringify({ model: 'claude-test', max_tokens: 10, stream: true, messages: [{ role: 'user', content: text }] });
     const req = http.request(`${base}/v1/messages`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'content-length': Buffer.byteLength(body) } }, (res) => {
       let text = '';
       let onBytes;
@@ -90,8 +90,10 @@ export async function setup({ heartbeatMs = 1000, logLevel = process.env.SKILLGA
     const c = await startController({
       listen: '127.0.0.1:0', redisUrl: REDIS_URL, redisPrefix: prefix, namespace: sgNs, kubeconfig: cp.kubeconfigPath,
       scimTokenFile: scimFile, upstreamSecret: { namespace: sgNs, name: 'upstream', key: 'api-key' }, heartbeatMs, logLevel, lockStatsIntervalMs,
-      // As the chart runs them: the replicas share one signing key, kept in a Secret the first creates.
+      // As the chart runs them: the replicas share one signing key and one installation masking key,
+      // each kept in a Secret the first creates.
       signingKeySecret: { namespace: sgNs, name: signingKeySecret }, jwksConfigMap: { namespace: sgNs, name: 'jwks' },
+      maskingKeySecret: { namespace: sgNs, name: 'masking-key' },
       leaderElection: { leaseDurationSeconds, retryPeriodMs, ...(identity ? { identity } : {}) }, ...(approvals ? { approvals } : {}),
     }, { events: replicaHooks });
     controllers.add(c);

@@ -110,3 +110,8 @@ outlives an uninstall, so records endorsed before stay verifiable after a reinst
 {{- define "skillgate.signingKeySecret" -}}
 {{ include "skillgate.fullname" . }}-signing-key
 {{- end -}}
+
+{{/* The Secret the controller keeps the installation masking key in when controller.maskingKey.existingSecret is empty (as the signing key's). */}}
+{{- define "skillgate.maskingKeySecret" -}}
+{{ include "skillgate.fullname" . }}-masking-key
+{{- end -}}

@@ -41,3 +41,10 @@ export interface Condition {
   lastTransitionTime: string;
   observedGeneration?: number;
 }
+
+/**
+ * The masking key of local runs (`skillgate dev`, `skillgate mask`, `sessions find` on a local
+ * record) when none is set. Known to everyone, so never for real data: in a cluster every sidecar
+ * gets the installation key from the controller instead.
+ */
+export const DEV_MASKING_KEY = 'skillgate-dev-masking-key';

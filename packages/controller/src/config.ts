@@ -24,6 +24,10 @@ export interface ControllerConfig {
    * Neither: an ephemeral key (tokens and endorsements die with the process).
    */
   signingKeySecret?: { namespace: string; name: string };
+  /** A file holding the installation masking key (an operator's Secret, mounted; masking-key.ts). */
+  maskingKeyFile?: string;
+  /** Without a file: the Secret the masking key is kept in, created by the first replica. Neither: none. */
+  maskingKeySecret?: { namespace: string; name: string };
   /** A ConfigMap to keep every signing key's public half in (jwks-configmap.ts); absent: none. */
   jwksConfigMap?: { namespace: string; name: string };
   issuer: string;
@@ -113,7 +117,7 @@ export function resolveControllerConfig(input: ControllerConfigInput): Controlle
   if (!Number.isFinite(retry) || retry < 50 || retry >= duration * 1000) throw new ControllerConfigError('leaderElection.retryPeriodMs', `must be at least 50 ms and below the lease duration, got ${retry}`);
   const statsMs = input.lockStatsIntervalMs ?? 5000;
   if (!Number.isFinite(statsMs) || statsMs < 100) throw new ControllerConfigError('lockStatsIntervalMs', `must be at least 100 ms, got ${statsMs}`);
-  for (const [field, file] of [['scimTokenFile', input.scimTokenFile], ['signingKeyFile', input.signingKeyFile], ['tls.certFile', input.tls?.certFile], ['tls.keyFile', input.tls?.keyFile], ['approvals.linkSecretFile', ap.linkSecretFile]] as const) {
+  for (const [field, file] of [['scimTokenFile', input.scimTokenFile], ['signingKeyFile', input.signingKeyFile], ['maskingKeyFile', input.maskingKeyFile], ['tls.certFile', input.tls?.certFile], ['tls.keyFile', input.tls?.keyFile], ['approvals.linkSecretFile', ap.linkSecretFile]] as const) {
     if (file) {
       try {
         readFileSync(file);
@@ -132,6 +136,8 @@ export function resolveControllerConfig(input: ControllerConfigInput): Controlle
     ...(input.scimTokenFile ? { scimTokenFile: input.scimTokenFile } : {}),
     ...(input.signingKeyFile ? { signingKeyFile: input.signingKeyFile } : {}),
     ...(input.signingKeySecret && !input.signingKeyFile ? { signingKeySecret: input.signingKeySecret } : {}),
+    ...(input.maskingKeyFile ? { maskingKeyFile: input.maskingKeyFile } : {}),
+    ...(input.maskingKeySecret && !input.maskingKeyFile ? { maskingKeySecret: input.maskingKeySecret } : {}),
     ...(input.jwksConfigMap ? { jwksConfigMap: input.jwksConfigMap } : {}),
     issuer: input.issuer ?? 'https://skillgate-controller.skillgate.svc',
     tokenTtlSeconds: ttl,
@@ -196,6 +202,8 @@ export function controllerConfigFromEnv(env: NodeJS.ProcessEnv): ControllerConfi
     ...(env.SKILLGATE_SCIM_TOKEN_FILE ? { scimTokenFile: env.SKILLGATE_SCIM_TOKEN_FILE } : {}),
     ...(env.SKILLGATE_SIGNING_KEY_FILE ? { signingKeyFile: env.SKILLGATE_SIGNING_KEY_FILE } : {}),
     ...(env.SKILLGATE_SIGNING_KEY_SECRET ? { signingKeySecret: parseObjectRef('signingKeySecret', env.SKILLGATE_SIGNING_KEY_SECRET, namespace) } : {}),
+    ...(env.SKILLGATE_MASKING_KEY_FILE ? { maskingKeyFile: env.SKILLGATE_MASKING_KEY_FILE } : {}),
+    ...(env.SKILLGATE_MASKING_KEY_SECRET ? { maskingKeySecret: parseObjectRef('maskingKeySecret', env.SKILLGATE_MASKING_KEY_SECRET, namespace) } : {}),
     ...(env.SKILLGATE_JWKS_CONFIGMAP ? { jwksConfigMap: parseObjectRef('jwksConfigMap', env.SKILLGATE_JWKS_CONFIGMAP, namespace) } : {}),
     ...(env.SKILLGATE_ISSUER ? { issuer: env.SKILLGATE_ISSUER } : {}),
     ...(ttl !== undefined ? { tokenTtlSeconds: ttl } : {}),

@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { RecordKeyEndorser, WorkloadTokenIssuer } from '@skillgate/identity';
 import { LockFeedPublisher } from '@skillgate/identity/lock-feed-publisher';
 import { loadSigningKey } from './signing-key.js';
+import { loadMaskingKey } from './masking-key.js';
 import { publishJwk } from './jwks-configmap.js';
 import { resolveControllerConfig, type ControllerConfig, type ControllerConfigInput } from './config.js';
 import { createLogger, feedLog, type Logger } from './log.js';
@@ -91,6 +92,7 @@ export async function startController(input: ControllerConfigInput | ControllerC
   redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis connection error'));
 
   const key = await loadSigningKey(config, kube, log);
+  const maskingKey = await loadMaskingKey(config, kube, log);
   if (config.jwksConfigMap) {
     // Not fatal: the JWKS endpoint serves the key all the same; the next start tries again.
     const where = `${config.jwksConfigMap.namespace}/${config.jwksConfigMap.name}`;
@@ -196,6 +198,7 @@ export async function startController(input: ControllerConfigInput | ControllerC
     ownerActive: (email) => owners.isActive(email),
     locks: () => locks.inForce,
     credentials,
+    ...(maskingKey ? { maskingKey } : {}),
     ...(opts.policyGeneration ? { policyGeneration: opts.policyGeneration } : {}),
     clock,
     ttlSeconds: config.tokenTtlSeconds,

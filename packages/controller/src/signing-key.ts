@@ -4,10 +4,11 @@
 // in the controller's namespace that the first replica to start creates and every replica then
 // reads (a 409 on create means another replica won: read theirs); else, with neither (a local run),
 // a key made for this process, with a warning. The private key is never logged.
-import { generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { generateSigningKey, signingKeyFromPem, type SigningKey } from '@skillgate/identity';
-import { describeApiError, statusOf, type KubeClients } from './kube.js';
+import { keptSecretValue, KeptSecretError } from './kept-secret.js';
+import type { KubeClients } from './kube.js';
 
 export const SIGNING_KEY_FIELD = 'signing-key.pem';
 
@@ -46,43 +47,16 @@ export async function signingKeyFromSecret(
   ref: { namespace: string; name: string },
   newPem: () => string = newSigningKeyPem,
 ): Promise<{ key: SigningKey; created: boolean }> {
-  const where = `Secret ${ref.namespace}/${ref.name}`;
-  const read = async (): Promise<SigningKey | undefined> => {
-    try {
-      const secret = await kube.core.readNamespacedSecret({ namespace: ref.namespace, name: ref.name });
-      const b64 = secret.data?.[SIGNING_KEY_FIELD];
-      if (!b64) throw new SigningKeyError(`${where} has no ${SIGNING_KEY_FIELD}: delete it to have the controller make a key, or put a PKCS#8 EC P-256 key there`);
-      return await fromPem(Buffer.from(b64, 'base64').toString('utf8'), where);
-    } catch (err) {
-      if (statusOf(err) === 404) return undefined;
-      if (err instanceof SigningKeyError) throw err;
-      throw new SigningKeyError(`cannot read the signing key ${where}: ${describeApiError(err)}`);
-    }
-  };
-  const existing = await read();
-  if (existing) return { key: existing, created: false };
-  const pem = newPem();
   try {
-    await kube.core.createNamespacedSecret({
-      namespace: ref.namespace,
-      body: {
-        apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
-        metadata: {
-          name: ref.name,
-          labels: { 'app.kubernetes.io/managed-by': 'skillgate-controller', 'app.kubernetes.io/component': 'signing-key' },
-          annotations: { 'skillgate.dev/purpose': 'ES256 key of workload tokens and record-key endorsements; its public half is the JWKS that verifies session records. Deleting it invalidates every issued token and makes records endorsed before unverifiable without a saved JWKS.' },
-        },
-        data: { [SIGNING_KEY_FIELD]: Buffer.from(pem).toString('base64') },
-      },
+    const { value, created } = await keptSecretValue(kube, {
+      ref, field: SIGNING_KEY_FIELD, what: 'signing key', component: 'signing-key', make: newPem,
+      purpose: 'ES256 key of workload tokens and record-key endorsements; its public half is the JWKS that verifies session records. Deleting it invalidates every issued token and makes records endorsed before unverifiable without a saved JWKS.',
+      check: (pem) => { createPrivateKey(pem); },
     });
-    return { key: await fromPem(pem, where), created: true };
+    return { key: await fromPem(value, `Secret ${ref.namespace}/${ref.name}`), created };
   } catch (err) {
-    if (statusOf(err) !== 409) throw new SigningKeyError(`cannot create the signing key ${where}: ${describeApiError(err)}`);
+    throw err instanceof KeptSecretError ? new SigningKeyError(err.message) : err;
   }
-  // Another replica created it first: everyone uses theirs.
-  const theirs = await read();
-  if (!theirs) throw new SigningKeyError(`${where} was created by another replica but cannot be read back`);
-  return { key: theirs, created: false };
 }
 
 export function newSigningKeyPem(): string {

@@ -3,7 +3,7 @@
 // fast with the field and the reason; nothing downstream re-checks it.
 import { readFileSync } from 'node:fs';
 import { yaml } from './yaml.js';
-import { PORTS, type SkillIdentity } from '@skillgate/api';
+import { DEV_MASKING_KEY, PORTS, type SkillIdentity } from '@skillgate/api';
 import { LIMITS } from '@skillgate/wire';
 
 export interface ListenConfig {
@@ -47,8 +47,10 @@ export interface SidecarConfig {
   policyFile: string | undefined;
   redisUrl: string | undefined;
   recordDir: string;
-  /** Installation key for masking fingerprints and HMACs. */
+  /** Installation key for masking fingerprints and HMACs (DEV_MASKING_KEY unless one was set). */
   maskingKey: string;
+  /** Whether the key was set (SKILLGATE_MASKING_KEY, a config file): in a cluster, else the controller's is used. */
+  maskingKeySet: boolean;
   /** Hosts the egress proxy allows besides policy (host or host:port globs). */
   egressAllowHosts: string[];
   /**
@@ -79,7 +81,7 @@ export class ConfigError extends Error {
   }
 }
 
-export type SidecarConfigInput = Partial<Omit<SidecarConfig, 'upstreamUrl' | 'listen' | 'limits' | 'identity' | 'dnsResolver'>> & {
+export type SidecarConfigInput = Partial<Omit<SidecarConfig, 'upstreamUrl' | 'listen' | 'limits' | 'identity' | 'dnsResolver' | 'maskingKeySet'>> & {
   upstreamUrl?: string | URL;
   /** IPv4[:port], as SKILLGATE_DNS_RESOLVER gives it. */
   dnsResolver?: string;
@@ -165,7 +167,8 @@ export function resolveConfig(input: SidecarConfigInput = {}): SidecarConfig {
     policyFile: input.policyFile,
     redisUrl: input.redisUrl,
     recordDir: input.recordDir ?? '.skillgate/records',
-    maskingKey: input.maskingKey ?? 'skillgate-dev-masking-key',
+    maskingKey: input.maskingKey ?? DEV_MASKING_KEY,
+    maskingKeySet: input.maskingKey !== undefined,
     egressAllowHosts: input.egressAllowHosts ?? [],
     dnsResolver,
     resolvConfFile: input.resolvConfFile ?? '/etc/resolv.conf',

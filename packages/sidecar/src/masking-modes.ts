@@ -18,25 +18,37 @@ import { downloadMasking, uploadMaskFilter } from './file-masking.js';
 export type MaskingMode = NonNullable<MaskingSpec['mode']>;
 
 export interface MaskingModeOptions {
-  key: string;
   onFindings?: (direction: 'request' | 'response', findings: readonly Finding[]) => void;
 }
 
-/** Caches one masker per masking spec (specs change only with policy generations). */
+/**
+ * Caches one masker per masking spec (specs change only with policy generations). The installation
+ * key is read each time (in a cluster it arrives with the first workload token, before any request
+ * is served); a changed key makes new maskers.
+ */
 export class MaskerBook {
-  private cache: { spec: MaskingSpec | undefined; masker: Masker } | undefined;
-  constructor(private readonly key: string) {}
+  private cache: { spec: MaskingSpec | undefined; key: string; masker: Masker } | undefined;
+  private readonly keyOf: () => string;
+  constructor(key: string | (() => string)) {
+    this.keyOf = typeof key === 'string' ? () => key : key;
+  }
+
+  /** The installation key in force. */
+  get key(): string {
+    return this.keyOf();
+  }
 
   forSpec(spec: MaskingSpec | undefined): Masker {
-    if (this.cache && this.cache.spec === spec) return this.cache.masker;
-    const masker = createMasker(spec, { key: this.key });
-    this.cache = { spec, masker };
+    const key = this.keyOf();
+    if (this.cache && this.cache.spec === spec && this.cache.key === key) return this.cache.masker;
+    const masker = createMasker(spec, { key });
+    this.cache = { spec, key, masker };
     return masker;
   }
 
   /** A fresh masker with its own vault (tokenize mode: placeholders of this conversation). */
   fresh(spec: MaskingSpec | undefined): Masker {
-    return createMasker(spec, { key: this.key });
+    return createMasker(spec, { key: this.keyOf() });
   }
 
   /**
@@ -44,7 +56,7 @@ export class MaskerBook {
    * back to restore, and a file may hold millions of values.
    */
   forgetful(spec: MaskingSpec | undefined): Masker {
-    return createMasker(spec, { key: this.key, vault: new ForgetfulVault() });
+    return createMasker(spec, { key: this.keyOf(), vault: new ForgetfulVault() });
   }
 }
 

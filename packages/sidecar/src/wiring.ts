@@ -60,6 +60,7 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
 
   // Identity, credential and locks.
   let identity: IdentitySource = staticIdentity(config.identity);
+  let maskingKey = (): string => config.maskingKey;
   const readiness: Array<() => string[]> = [];
   // The record's checkpoint key, made first: in a cluster the token exchange has the controller
   // endorse it, and checkpoints carry the endorsement (the record's trust anchor).
@@ -70,6 +71,8 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
     const { redisLockGuardFromEnv } = await import('./cluster/locks.js');
     const clusterIdentity = clusterIdentityFromEnv(env, {
       log,
+      // The installation masking key comes from the controller, unless the operator set one here.
+      needsMaskingKey: !config.maskingKeySet,
       onEvent: (e) => { if (e.type === 'token_revoked') skillEvent({ kind: 'revocation', token: e.jti, reason: e.reason }); },
       recordKey: { spki: recordSigner.publicKeySpki, onEndorsed: (endorsement) => { recordSigner.endorsement = endorsement; } },
     })!;
@@ -80,6 +83,7 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
     await clusterIdentity.start();
     clusterIdentity.watchRevocations(locks);
     identity = clusterIdentity;
+    maskingKey = () => clusterIdentity.maskingKey() ?? config.maskingKey;
     Object.assign(ports, { identity: clusterIdentity, credential: clusterIdentity, locks: countingLocks(locks, redis, prefix, log) });
     readiness.push(() => locks.readiness());
     // Record each lock the moment it takes effect on this skill (kills and refusals name it too).
@@ -115,7 +119,7 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
   if (feed) closers.push(() => feed!.close());
 
   // The record, with record-mode masking.
-  const book = new MaskerBook(config.maskingKey);
+  const book = new MaskerBook(maskingKey);
   const { recorder, store } = await openRecorder(recordConfig, log, recordSigner);
   closers.push(() => store.close());
   metrics.watchRecorder(() => recorder.stats());
@@ -150,7 +154,7 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
         maskText: (text, policy) => book.forSpec(policy.masking).maskText(text).masked,
       },
       events: guardEvents(theJournal),
-      verdictExtras: (x, policy) => maskingVerdict(x, policy.masking, book, { key: config.maskingKey, onFindings }),
+      verdictExtras: (x, policy) => maskingVerdict(x, policy.masking, book, { onFindings }),
       log,
     });
     ports.egressAllowHosts = () => policyFeed.current().effective.egressAllowHosts ?? [];

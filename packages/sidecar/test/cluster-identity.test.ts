@@ -73,6 +73,34 @@ describe('ClusterIdentity', () => {
     await ctl.close();
   });
 
+  test('takes the installation masking key from the exchange, and refuses to serve without one when it needs it', async () => {
+    let maskingKey: string | undefined;
+    const ctl = await standInController(async () => {
+      const t = await issuer.issue(identity, { ttlSeconds: 600 });
+      return { status: 200, body: { access_token: t.token, issued_token_type: 'urn:ietf:params:oauth:token-type:jwt', token_type: 'N_A', expires_in: 600, ...(maskingKey ? { masking_key: maskingKey } : {}) } };
+    });
+    const needs = new ClusterIdentity({ controllerUrl: ctl.url, tokenFile: tokenFile(), fallback: identity, clock, needsMaskingKey: true });
+    await needs.start();
+    // A token but no key (an older controller, or one with no key configured): nothing is served.
+    expect(needs.maskingKey()).toBeUndefined();
+    expect(needs.refusal()).toMatchObject({ status: 401, code: codes.tokenMissing, message: expect.stringMatching(/no installation masking key/) });
+    // One with the key set on the sidecar itself does not need the controller's.
+    const own = new ClusterIdentity({ controllerUrl: ctl.url, tokenFile: tokenFile(), fallback: identity, clock });
+    await own.start();
+    expect(own.refusal()).toBeUndefined();
+    // The next exchange brings it; a key too short to be one is not taken.
+    maskingKey = 'short';
+    await needs.refreshNow();
+    expect(needs.maskingKey()).toBeUndefined();
+    maskingKey = 'k7Qe0fVw2m9XyZpL3aBcDeFgHiJkLmNoPqRsTuVwXyZ';
+    await needs.refreshNow();
+    expect(needs.maskingKey()).toBe(maskingKey);
+    expect(needs.refusal()).toBeUndefined();
+    needs.close();
+    own.close();
+    await ctl.close();
+  });
+
   test('sends the record key until the controller has endorsed it, and hands that endorsement on once', async () => {
     let endorsement = 'endorsement-1';
     const ctl = await standInController(async () => {

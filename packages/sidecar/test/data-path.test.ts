@@ -344,7 +344,7 @@ describe('the sidecar data path', () => {
   });
 
   it('refuses a file download that response masking cannot read because it came encoded', async () => {
-    const guard = { inspect: (x: Exchange) => maskingVerdict(x, { mode: 'response' }, new MaskerBook('download-test-key'), { key: 'download-test-key' }), hold: async () => undefined };
+    const guard = { inspect: (x: Exchange) => maskingVerdict(x, { mode: 'response' }, new MaskerBook('download-test-key'), {}), hold: async () => undefined };
     await withSidecar(undefined, async (s) => {
       upstream.queue({ headers: { 'content-type': 'text/plain', 'content-encoding': 'gzip' }, chunks: ['\x1f\x8b not really gzip'] });
       const res = await call(s.claudeUrl, { method: 'GET', path: '/v1/files/file_1/content' });

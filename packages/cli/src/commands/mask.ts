@@ -3,12 +3,9 @@
 // masked text (or the JSON object CONTRACT.md defines) goes to stdout; it never prints raw values
 // anywhere else, and findings carry only type, offsets and an HMAC fingerprint.
 import { readFileSync } from 'node:fs';
-import type { MaskingSpec } from '@skillgate/api';
+import { DEV_MASKING_KEY, type MaskingSpec } from '@skillgate/api';
 import { createMasker } from '@skillgate/masking';
 import { CliError, type Command } from '../command.js';
-
-/** Used when SKILLGATE_MASKING_KEY is unset: fine for trying rules, useless for correlating records. */
-const DEV_KEY = 'skillgate-dev-masking-key-not-for-production';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -61,8 +58,8 @@ The installation key for fingerprints, hashes and placeholders comes from SKILLG
     const spec = typeof values.policy === 'string' ? await maskingSpecFrom(values.policy) : undefined;
     let key = process.env.SKILLGATE_MASKING_KEY;
     if (!key) {
-      process.stderr.write('skillgate mask: SKILLGATE_MASKING_KEY is not set; using a development key (fingerprints will not match your records)\n');
-      key = DEV_KEY;
+      process.stderr.write('skillgate mask: SKILLGATE_MASKING_KEY is not set; using the development key of `skillgate dev` (fingerprints match its records, not a cluster\'s)\n');
+      key = DEV_MASKING_KEY;
     }
     let masker;
     try {

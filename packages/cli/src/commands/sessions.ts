@@ -2,6 +2,7 @@
 // session record (local store or Redis). Read-only: these commands never write to the record.
 // They print masked payloads only, and `find` never prints or stores the value it looks for.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { DEV_MASKING_KEY } from '@skillgate/api';
 import {
   buildBundle, conversationOf, findFingerprint, fingerprintOf, loadSigner, verifyRecord,
   type ChainProblem, type VerifyReport, type Checkpoint, type ReplayStep, type SessionEvent, type SessionStore,
@@ -160,7 +161,12 @@ function installationKey(values: Values, env: NodeJS.ProcessEnv = process.env): 
     try { return readFileSync(file, 'utf8').trim(); } catch (err) { throw new CliError(`cannot read the masking key file ${file}: ${(err as Error).message}`); }
   }
   if (env.SKILLGATE_MASKING_KEY) return env.SKILLGATE_MASKING_KEY;
-  throw new CliError('find needs the installation key: set SKILLGATE_MASKING_KEY, SKILLGATE_MASKING_KEY_FILE or pass --key-file F');
+  if (str(values, 'redis') ?? env.REDIS_URL) {
+    throw new CliError('find needs the installation key: set SKILLGATE_MASKING_KEY_FILE (kubectl get secret skillgate-masking-key -n skillgate -o jsonpath=\'{.data.masking-key}\' | base64 -d > key) or pass --key-file F');
+  }
+  // A local record: what `skillgate dev` masks with when no key is set.
+  process.stderr.write('skillgate sessions find: no installation key set; using the development key of `skillgate dev` (a record made with another key will show no match)\n');
+  return DEV_MASKING_KEY;
 }
 
 export const sessionsFindCommand: Command = {
@@ -175,7 +181,9 @@ The value is read as masking reads it: full-width forms (４１１１, ＠), the
 ASCII, zero-width characters, soft hyphens and direction marks as nothing, so either spelling finds
 both. The value is never stored or printed.
 --value - reads it from stdin (keeps it out of shell history).
-Key: --key-file F, SKILLGATE_MASKING_KEY_FILE or SKILLGATE_MASKING_KEY.
+Key: --key-file F, SKILLGATE_MASKING_KEY_FILE or SKILLGATE_MASKING_KEY: the installation key the
+sidecars masked with (in a cluster the controller keeps it in the Secret skillgate-masking-key of its
+namespace; a local record of 'skillgate dev' without one: its development key, the default here).
 Filters: --skill --owner --namespace --since --until, as for 'sessions list'.\n\n${storeHelp}`,
   options: { ...storeOptions, ...filterOptions, ...outputOption, value: { type: 'string' }, fingerprint: { type: 'string' }, 'key-file': { type: 'string' } },
   async run({ values }) {

@@ -91,4 +91,6 @@ export interface TokenExchangeResponse {
   upstream_credential?: UpstreamCredentialGrant;
   /** skillgate extension: the endorsement of the `record_key` sent (record-key-endorsement.ts). */
   record_key_endorsement?: string;
+  /** skillgate extension: the installation masking key (masking-key.ts), absent when none is configured. */
+  masking_key?: string;
 }

@@ -2,7 +2,8 @@
 // pod's projected ServiceAccount token (audience skillgate) at the controller for a short-lived
 // workload token (RFC 8693), refreshes at ~80% of its life, and fails closed: with no valid token it
 // refuses every request with 401 (missing/expired) or 403 (revoked: owner offboarded, skill locked).
-// The upstream credential arrives with the token and is never logged or written anywhere. The
+// The upstream credential and the installation masking key (the HMAC key of masking's fingerprints,
+// shared by every sidecar) arrive with the token and are never logged or written anywhere. The
 // exchanges also show the controller the record's public key until it has endorsed it; the
 // endorsement goes into the record's checkpoints (the record's trust anchor, @skillgate/identity).
 import { http, https } from '../node-http.js';
@@ -48,6 +49,12 @@ export interface ClusterIdentityOptions {
    * fewer distinct endorsements make a record quicker to verify).
    */
   recordKey?: { spki: string; onEndorsed: (endorsement: string) => void };
+  /**
+   * Refuse to serve until the controller has handed over the installation masking key (true unless
+   * the operator set one on the sidecar itself): masking with a key everyone knows would make every
+   * fingerprint in the record reversible.
+   */
+  needsMaskingKey?: boolean;
 }
 
 interface Held {
@@ -68,6 +75,7 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
   private inflight: Promise<void> | undefined;
   private endorsement: string | undefined;
   private warnedUnendorsed = false;
+  private installationMaskingKey: string | undefined;
   private readonly clock: () => number;
   private readonly ca: Buffer | undefined;
 
@@ -100,10 +108,19 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
         `This skill's workload token was refused by the skillgate controller: ${this.failure.description}. Nothing is forwarded until that is resolved.`);
     }
     const held = this.usable();
+    if (held && this.opts.needsMaskingKey && !this.installationMaskingKey) {
+      return new GatewayError(codes.tokenMissing, 'authentication_error',
+        'The skillgate controller gave this sidecar no installation masking key, so it cannot mask or record. Nothing is forwarded until it does: operators, set the controller\'s SKILLGATE_MASKING_KEY_SECRET (the chart does) or SKILLGATE_MASKING_KEY_FILE.');
+    }
     if (held) return undefined;
     const why = this.held ? 'its workload token expired and could not be refreshed' : 'it holds no workload token yet';
     return new GatewayError(codes.tokenMissing, 'authentication_error',
       `The skillgate sidecar cannot vouch for this skill: ${why}${this.failure ? ` (${this.failure.description})` : ''}. It retries automatically; check that the skillgate controller is reachable.`);
+  }
+
+  /** The installation masking key, once an exchange brought it. */
+  maskingKey(): string | undefined {
+    return this.installationMaskingKey;
   }
 
   credential(): { apiKey?: string; bearer?: string } {
@@ -206,6 +223,8 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
     };
     this.failure = undefined;
     this.retryMs = 500;
+    const maskingKey = body.masking_key;
+    if (typeof maskingKey === 'string' && Buffer.byteLength(maskingKey, 'utf8') >= 16) this.installationMaskingKey = maskingKey;
     const endorsement = body.record_key_endorsement;
     if (this.opts.recordKey && !this.endorsement && typeof endorsement === 'string') {
       this.endorsement = endorsement;
@@ -272,7 +291,7 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
  * /var/run/secrets/skillgate/token), SKILLGATE_CONTROLLER_CA (PEM) or SKILLGATE_CONTROLLER_CA_FILE, SKILLGATE_POD_NAME,
  * SKILLGATE_POD_NAMESPACE, SKILLGATE_POD_UID, SKILLGATE_SERVICE_ACCOUNT, SKILLGATE_SKILL, SKILLGATE_OWNER.
  */
-export function clusterIdentityFromEnv(env: NodeJS.ProcessEnv, extra: Pick<ClusterIdentityOptions, 'log' | 'onEvent' | 'clock' | 'recordKey'> = {}): ClusterIdentity | undefined {
+export function clusterIdentityFromEnv(env: NodeJS.ProcessEnv, extra: Pick<ClusterIdentityOptions, 'log' | 'onEvent' | 'clock' | 'recordKey' | 'needsMaskingKey'> = {}): ClusterIdentity | undefined {
   if (!env.SKILLGATE_CONTROLLER_URL) return undefined;
   return new ClusterIdentity({
     controllerUrl: env.SKILLGATE_CONTROLLER_URL,
