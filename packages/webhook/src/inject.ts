@@ -19,6 +19,14 @@ export const INIT_CONTAINER = 'skillgate-init';
 export const TOKEN_VOLUME = 'skillgate-token';
 export const UPSTREAM_VOLUME = 'skillgate-upstream';
 export const SIDECAR_TMP_VOLUME = 'skillgate-tmp';
+/**
+ * The record's local state: the spool that keeps events while Redis is away (at most
+ * SKILLGATE_RECORD_SPOOL_BYTES, 256 MiB by default). The sidecar's root filesystem is read-only and
+ * its working directory not its own, so it must be told where: without it the recorder cannot open
+ * and the sidecar never starts.
+ */
+export const RECORD_VOLUME = 'skillgate-record';
+export const RECORD_DIR = '/var/lib/skillgate';
 export const INIT_RUN_VOLUME = 'skillgate-init-run';
 /** The sidecar's Kubernetes API credential: what the kubelet's automount would give every container. */
 export const KUBE_API_VOLUME = 'skillgate-kube-api-access';
@@ -26,7 +34,7 @@ export const KUBE_API_VOLUME = 'skillgate-kube-api-access';
 export const PODINFO_VOLUME = 'skillgate-podinfo';
 /** Container and volume names the injector owns; a pod may not bring its own under these names. */
 export const RESERVED_CONTAINER_NAMES: ReadonlySet<string> = new Set([SIDECAR_CONTAINER, INIT_CONTAINER]);
-export const RESERVED_VOLUME_NAMES: ReadonlySet<string> = new Set([TOKEN_VOLUME, UPSTREAM_VOLUME, SIDECAR_TMP_VOLUME, INIT_RUN_VOLUME, KUBE_API_VOLUME, PODINFO_VOLUME]);
+export const RESERVED_VOLUME_NAMES: ReadonlySet<string> = new Set([TOKEN_VOLUME, UPSTREAM_VOLUME, SIDECAR_TMP_VOLUME, RECORD_VOLUME, INIT_RUN_VOLUME, KUBE_API_VOLUME, PODINFO_VOLUME]);
 
 export const TOKEN_DIR = '/var/run/secrets/skillgate';
 export const TOKEN_PATH = `${TOKEN_DIR}/token`;
@@ -171,6 +179,8 @@ export function sidecarContainer(config: WebhookConfig): Container {
     ...(config.upstreamSecret.mountInSidecar ? [{ name: 'SKILLGATE_UPSTREAM_API_KEY_FILE', value: UPSTREAM_KEY_PATH }] : []),
     ...(config.redisUrl ? [{ name: 'REDIS_URL', value: config.redisUrl }] : []),
     { name: 'SKILLGATE_LOG_LEVEL', value: config.sidecarLogLevel },
+    { name: 'SKILLGATE_RECORD_DIR', value: `${RECORD_DIR}/records` },
+    { name: 'SKILLGATE_RECORD_SPOOL_DIR', value: `${RECORD_DIR}/spool` },
     ...Object.entries(sidecarProcessEnv(config.sidecarResources.limits?.memory, config.sidecarResources.limits?.cpu)).map(([name, value]) => ({ name, value })),
   ];
   return {
@@ -193,6 +203,7 @@ export function sidecarContainer(config: WebhookConfig): Container {
       { name: PODINFO_VOLUME, mountPath: PODINFO_DIR, readOnly: true },
       ...(config.upstreamSecret.mountInSidecar ? [{ name: UPSTREAM_VOLUME, mountPath: UPSTREAM_DIR, readOnly: true }] : []),
       { name: SIDECAR_TMP_VOLUME, mountPath: '/tmp' },
+      { name: RECORD_VOLUME, mountPath: RECORD_DIR },
     ],
     startupProbe: httpProbe('/readyz', 1, 60),
     readinessProbe: httpProbe('/readyz', 5, 3),
@@ -271,6 +282,8 @@ export function injectedVolumes(config: WebhookConfig): Volume[] {
       ? [{ name: UPSTREAM_VOLUME, secret: { secretName: config.upstreamSecret.name, items: [{ key: config.upstreamSecret.key, path: 'api-key' }], defaultMode: 420 } }]
       : []),
     { name: SIDECAR_TMP_VOLUME, emptyDir: {} },
+    // Room for a full spool and a little over (the kubelet evicts a pod whose emptyDir outgrows it).
+    { name: RECORD_VOLUME, emptyDir: { sizeLimit: '320Mi' } },
     { name: INIT_RUN_VOLUME, emptyDir: {} },
   ];
 }

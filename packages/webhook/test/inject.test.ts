@@ -117,6 +117,21 @@ describe('injectPod', () => {
     expect(parsePodLabelsFile('app="triage"\nskillgate.dev/skill="triage"')).toEqual(pod.metadata.labels);
   });
 
+  test('the sidecar keeps its record spool on a writable volume of its own (its root filesystem is read-only), sized for a full spool', () => {
+    const pod = injected();
+    const sidecar = pod.spec.initContainers![1]!;
+    expect(sidecar.securityContext!.readOnlyRootFilesystem).toBe(true);
+    const env = envOf(sidecar);
+    for (const dir of [env.SKILLGATE_RECORD_DIR, env.SKILLGATE_RECORD_SPOOL_DIR] as string[]) {
+      expect(dir).toMatch(/^\//); // absolute: the working directory is the image's, not the sidecar's
+      const mount = sidecar.volumeMounts!.find((m) => dir!.startsWith(`${m.mountPath}/`))!;
+      expect(mount.readOnly).toBeFalsy();
+      const volume = pod.spec.volumes!.find((v) => v.name === mount.name)!;
+      expect(volume.emptyDir).toBeDefined();
+      expect(quantityMiB(volume.emptyDir!.sizeLimit!)).toBeGreaterThanOrEqual(256);
+    }
+  });
+
   test('the sidecar runs as its own non-root UID with a read-only root and no capabilities; only the init container gets NET_ADMIN and NET_RAW', () => {
     const [init, sidecar] = injected().spec.initContainers!;
     expect(sidecar!.securityContext).toMatchObject({ runAsUser: 1337, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
