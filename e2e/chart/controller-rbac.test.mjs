@@ -295,19 +295,22 @@ describe("the chart's controller RBAC", () => {
     expect(denied).toEqual([]);
   });
 
-  test('lets responders read the controller\'s JWKS ConfigMap (sessions verify --trust-jwks kube:...), and no other ConfigMap', async () => {
+  test('lets responders read the controller\'s JWKS ConfigMap (sessions verify --trust-jwks kube:...), and no other ConfigMap, and lock a skill again', async () => {
     await must(cp.request('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
       apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: `${FULLNAME}-responder-e2e` },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `${FULLNAME}-responder` },
       subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: `responders-${RUN}` }],
     }), 'responder binding');
     try {
-      const responder = async (name) => (await must(cp.request('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+      const may = async (resourceAttributes) => (await must(cp.request('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
         apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview',
-        spec: { user: 'ivy@example.com', groups: [`responders-${RUN}`, 'system:authenticated'], resourceAttributes: { verb: 'get', resource: 'configmaps', namespace: NS, name } },
+        spec: { user: 'ivy@example.com', groups: [`responders-${RUN}`, 'system:authenticated'], resourceAttributes },
       }), 'SubjectAccessReview')).status.allowed === true;
+      const responder = (name) => may({ verb: 'get', resource: 'configmaps', namespace: NS, name });
       expect(await responder(`${FULLNAME}-jwks`)).toBe(true);
       expect(await responder('skillgate-owner-0123456789abcdef01234567')).toBe(false);
+      // `skillgate lock` on a target locked before (an expired lock, a new reason) replaces that lock.
+      for (const verb of ['create', 'update']) expect([verb, await may({ verb, group: 'skillgate.dev', resource: 'skilllocks', name: 'lock-skill-team-a-triage' })]).toEqual([verb, true]);
     } finally {
       await cp.request('DELETE', `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${FULLNAME}-responder-e2e`);
     }

@@ -1,7 +1,7 @@
 // The sidecar's data path over real sockets: faithful forwarding (bytes, headers, status), the
 // credential swap, limits, streams that break or are abandoned, batch results_url rewriting.
 import http from 'node:http';
-import net from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -197,6 +197,35 @@ describe('the sidecar data path', () => {
         upstream.release();
       }
     });
+  });
+
+  it('says whether an unreachable upstream got the request: a refused connection carried nothing, a connection cut after it did', async () => {
+    const closed = net.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    // Reads the request whole, then drops the connection without an answer.
+    const cutter = net.createServer((socket) => {
+      let got = '';
+      socket.on('data', (d) => { got += d.toString(); if (got.includes('"messages"')) socket.destroy(); });
+    });
+    await new Promise<void>((resolve) => cutter.listen(0, '127.0.0.1', resolve));
+    try {
+      for (const [port, fate] of [[closedPort, /\(ECONNREFUSED\); the request was not sent/], [(cutter.address() as AddressInfo).port, /the connection broke after the request was sent, so the Claude API may have processed it/]] as const) {
+        const s = await startSidecar({
+          upstreamUrl: `http://127.0.0.1:${port}`, upstreamApiKey: 'k', listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
+        }, { logger: createLogger('silent') });
+        try {
+          const res = await call(s.claudeUrl, { headers: { 'content-type': 'application/json' }, body: messages() });
+          expect(res.status).toBe(502);
+          expect(JSON.parse(res.body.toString()).error.message).toMatch(fate);
+        } finally {
+          await s.close();
+        }
+      }
+    } finally {
+      cutter.close();
+    }
   });
 
   it('says an internal fault after forwarding may have left the request processed (not that it was never forwarded)', async () => {

@@ -43,6 +43,12 @@ export function prepareForward(x: Exchange, ctx: SidecarContext): PreparedForwar
   let cancelled = false;
   let sent = false;
   let lostBeforeSend = false;
+  // Whether a connection to the upstream was ever made: one refused or never resolved carried nothing.
+  let connected = false;
+  upstreamReq.once('socket', (socket) => {
+    if (!socket.connecting) connected = true;
+    else socket.once('connect', () => { connected = true; });
+  });
   upstreamReq.on('response', (res) => {
     clearTimeout(timer);
     x.upstreamHeadersAt = process.hrtime.bigint();
@@ -53,8 +59,8 @@ export function prepareForward(x: Exchange, ctx: SidecarContext): PreparedForwar
     if (x.abort.aborted) return settle.reject(x.abort.reason);
     if (cancelled) return settle.reject(err);
     if (!sent) lostBeforeSend = true; // e.g. the upstream closed the pooled connection meanwhile
-    // Once sent, the upstream may have acted on it before the connection broke: say so.
-    const fate = sent ? 'the connection broke after the request was sent, so the Claude API may have processed it' : 'the request was not sent';
+    // Once sent on a connection, the upstream may have acted on it before the connection broke: say so.
+    const fate = sent && connected ? 'the connection broke after the request was sent, so the Claude API may have processed it' : 'the request was not sent';
     settle.reject(new GatewayError(codes.upstreamUnreachable, 'api_error',
       `skillgate could not reach the Claude API at ${ctx.upstream.url.origin} (${err.code ?? err.message}); ${fate}. Retry shortly.`,
       { status: 502, cause: err }));
