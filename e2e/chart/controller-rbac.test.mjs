@@ -229,7 +229,7 @@ beforeAll(async () => {
   cp.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/skillpolicies.skillgate.dev', 'crd/skillapprovals.skillgate.dev', 'crd/skilllocks.skillgate.dev']);
   await cp.ensureNamespace(NS);
   await cp.ensureNamespace(TEAM, { 'skillgate.dev/inject': 'enabled' });
-  await cp.ensureNamespace(APPS);
+  await cp.ensureNamespace(APPS, { 'skillgate.dev/inject': 'enabled' });
   // On an existing cluster, only the RoleBindings this run makes are taken back afterwards.
   const existing = await cp.request('GET', '/apis/rbac.authorization.k8s.io/v1/rolebindings?fieldSelector=metadata.name%3Dskillgate-sidecar');
   for (const b of existing.body?.items ?? []) bindingsBefore.add(b.metadata.namespace);
@@ -247,7 +247,8 @@ beforeAll(async () => {
   await must(cp.request('POST', `/api/v1/namespaces/${APPS}/pods`, {
     apiVersion: 'v1', kind: 'Pod',
     metadata: { name: 'triage-0', namespace: APPS, labels: { 'skillgate.dev/skill': 'triage' }, annotations: { 'skillgate.dev/owner': OWNER } },
-    spec: { containers: [{ name: 'skill', image: 'example.invalid/triage:1' }] },
+    // As the injector leaves it (no webhooks here): only pods running the sidecar get workload tokens.
+    spec: { initContainers: [{ name: 'skillgate-sidecar', image: 'example.invalid/skillgate:1', restartPolicy: 'Always' }], containers: [{ name: 'skill', image: 'example.invalid/triage:1' }] },
   }), 'skill pod');
 
   cp.helm(['install', RELEASE, CHART, '--namespace', NS, '--set', `upstream.apiKey=${API_KEY}`, '--set', `redis.url=${REDIS_URL}`]);

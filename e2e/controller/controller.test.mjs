@@ -81,6 +81,22 @@ describe('token exchange against the real API server', () => {
     expect(body.error).toBe('invalid_grant');
   });
 
+  test('only an injected skill pod gets a token: not one in a namespace without injection, nor one running no sidecar', async () => {
+    const plainNs = `plain-${h.runId}`;
+    await h.cp.ensureNamespace(plainNs);
+    try {
+      const elsewhere = await h.skillPod('elsewhere-pod', { skill: 'summarize', owner: `erin${h.domain}`, namespace: plainNs });
+      const outside = await h.exchange(elsewhere.token);
+      expect([outside.status, outside.body.error, outside.body.error_description]).toEqual([403, 'access_denied', expect.stringMatching(/is not labelled skillgate.dev\/inject=enabled/)]);
+      expect(outside.body.upstream_credential).toBeUndefined();
+      const bare = await h.skillPod('no-sidecar-pod', { skill: 'summarize', owner: `erin${h.domain}`, injected: false });
+      const unInjected = await h.exchange(bare.token);
+      expect([unInjected.status, unInjected.body.error, unInjected.body.error_description]).toEqual([403, 'access_denied', expect.stringMatching(/runs no skillgate-sidecar/)]);
+    } finally {
+      await h.cp.deleteNamespace(plainNs).catch(() => {});
+    }
+  });
+
   test('a malformed request gets an OAuth error naming the problem', async () => {
     const { status, body } = await h.exchange('x', { subject_token_type: 'urn:ietf:params:oauth:token-type:saml2' });
     expect(status).toBe(400);

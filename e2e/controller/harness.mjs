@@ -18,6 +18,8 @@ import { sidecarProcessEnv } from '../../packages/webhook/dist/src/inject.js';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** The container the injector adds to a skill pod: only pods that run it get workload tokens. */
+export const SIDECAR_OF_POD = { name: 'skillgate-sidecar', image: 'example.invalid/skillgate:1', restartPolicy: 'Always' };
 
 /** An upstream that streams a message_start and then a ping every `intervalMs`, forever. */
 export function endlessSse(intervalMs = 25) {
@@ -106,11 +108,12 @@ export async function setup({ heartbeatMs = 1000, logLevel = process.env.SKILLGA
   const children = new Set();
 
   /** Creates a skill pod and returns a pod-bound projected token (audience skillgate) in a file. */
-  async function skillPod(name, { skill, owner, audience = 'skillgate', namespace = teamNs }) {
+  async function skillPod(name, { skill, owner, audience = 'skillgate', namespace = teamNs, injected = true }) {
     const pod = await cp.request('POST', `/api/v1/namespaces/${namespace}/pods`, {
       apiVersion: 'v1', kind: 'Pod',
       metadata: { name, labels: { 'skillgate.dev/skill': skill }, annotations: { 'skillgate.dev/owner': owner } },
-      spec: { containers: [{ name: 'skill', image: 'example.invalid/skill:1' }] },
+      // As the injector leaves it (no webhook runs here): the sidecar, a native sidecar container.
+      spec: { ...(injected ? { initContainers: [SIDECAR_OF_POD] } : {}), containers: [{ name: 'skill', image: 'example.invalid/skill:1' }] },
     });
     if (pod.status >= 300) throw new Error(`create pod ${name}: ${pod.status} ${pod.body?.message}`);
     const tr = await cp.request('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/default/token`, {

@@ -9,6 +9,8 @@ export const ANNOTATION_OWNER = 'skillgate.dev/owner';       // pod annotation: 
 export const ANNOTATION_INJECTED = 'skillgate.dev/injected'; // pod annotation: injector version that patched it
 export const ANNOTATION_INJECT = 'skillgate.dev/inject';     // pod annotation: "disabled" asks to opt out
 export const ANNOTATION_INJECT_EXCEPTION = 'skillgate.dev/inject-exception'; // name of an allowed exception
+/** The container the injector adds to a skill pod (a native sidecar: an init container that keeps running). */
+export const SIDECAR_CONTAINER = 'skillgate-sidecar';
 
 export const PORTS = {
   claude: 15001,   // 127.0.0.1: Claude API for the skill

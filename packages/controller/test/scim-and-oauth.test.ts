@@ -46,14 +46,22 @@ describe('RFC 8693 form', () => {
 
 describe('pod to skill identity', () => {
   const reviewed = { namespace: 'ns', serviceAccount: 'default', podName: 'p', podUid: 'u1' };
-  const pod = { metadata: { name: 'p', uid: 'u1', labels: { 'skillgate.dev/skill': 's' }, annotations: { 'skillgate.dev/owner': 'Alice@Example.com' } }, spec: { containers: [] } };
-  test('a labelled, annotated pod becomes an identity with a normalised owner', () => {
-    expect(identityFromPod(reviewed, pod)).toEqual({ namespace: 'ns', serviceAccount: 'default', pod: 'p', podUid: 'u1', skill: 's', owner: 'alice@example.com' });
+  const sidecar = { name: 'skillgate-sidecar', image: 'skillgate:1', restartPolicy: 'Always' };
+  const pod = { metadata: { name: 'p', uid: 'u1', labels: { 'skillgate.dev/skill': 's' }, annotations: { 'skillgate.dev/owner': 'Alice@Example.com' } }, spec: { initContainers: [sidecar], containers: [{ name: 'app', image: 'app:1' }] } };
+  const injected = { metadata: { name: 'ns', labels: { 'skillgate.dev/inject': 'enabled' } } };
+  test('a labelled, annotated, injected pod becomes an identity with a normalised owner', () => {
+    expect(identityFromPod(reviewed, pod, injected)).toEqual({ namespace: 'ns', serviceAccount: 'default', pod: 'p', podUid: 'u1', skill: 's', owner: 'alice@example.com' });
   });
   test('a replaced pod, a missing owner or a different ServiceAccount is invalid_grant', () => {
-    expect(() => identityFromPod(reviewed, { ...pod, metadata: { ...pod.metadata, uid: 'u2' } })).toThrow(/replaced/);
-    expect(() => identityFromPod(reviewed, { ...pod, metadata: { ...pod.metadata, annotations: {} } })).toThrow(/owner/);
-    expect(() => identityFromPod(reviewed, { ...pod, spec: { containers: [], serviceAccountName: 'other' } })).toThrow(/ServiceAccount/);
-    expect(() => identityFromPod(reviewed, undefined)).toThrow(/no longer exists/);
+    expect(() => identityFromPod(reviewed, { ...pod, metadata: { ...pod.metadata, uid: 'u2' } }, injected)).toThrow(/replaced/);
+    expect(() => identityFromPod(reviewed, { ...pod, metadata: { ...pod.metadata, annotations: {} } }, injected)).toThrow(/owner/);
+    expect(() => identityFromPod(reviewed, { ...pod, spec: { ...pod.spec, serviceAccountName: 'other' } }, injected)).toThrow(/ServiceAccount/);
+    expect(() => identityFromPod(reviewed, undefined, injected)).toThrow(/no longer exists/);
+  });
+  test('a pod that is not injected gets nothing: its namespace is not labelled for injection, or it runs no sidecar', () => {
+    for (const ns of [undefined, { metadata: { name: 'ns' } }, { metadata: { name: 'ns', labels: { 'skillgate.dev/inject': 'disabled' } } }]) {
+      expect(() => identityFromPod(reviewed, pod, ns)).toThrow(expect.objectContaining({ error: 'access_denied', description: expect.stringMatching(/namespace ns is not labelled skillgate.dev\/inject=enabled/) }));
+    }
+    expect(() => identityFromPod(reviewed, { ...pod, spec: { containers: [{ name: 'app', image: 'app:1' }] } }, injected)).toThrow(expect.objectContaining({ error: 'access_denied', description: expect.stringMatching(/runs no skillgate-sidecar/) }));
   });
 });

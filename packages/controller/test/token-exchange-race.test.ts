@@ -6,7 +6,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { LockSet, RecordKeyEndorser, RecordKeyTrust, WorkloadTokenIssuer, generateSigningKey, recordKeyThumbprintOfPem, type SigningKey } from '@skillgate/identity';
 import { OAuthError, TokenExchange, type TokenExchangeDeps } from '../src/index.js';
 
-const pod = { metadata: { name: 'p', uid: 'u1', labels: { 'skillgate.dev/skill': 's' }, annotations: { 'skillgate.dev/owner': 'alice@example.com' } }, spec: { containers: [] } };
+const pod = { metadata: { name: 'p', uid: 'u1', labels: { 'skillgate.dev/skill': 's' }, annotations: { 'skillgate.dev/owner': 'alice@example.com' } }, spec: { initContainers: [{ name: 'skillgate-sidecar' }], containers: [] } };
 
 /** An exchange whose index write runs `whileRecording` (where a revocation could land). */
 async function exchangeWhere(whileRecording: (owner: { active: boolean }) => void, key?: SigningKey): Promise<TokenExchange> {
@@ -14,7 +14,7 @@ async function exchangeWhere(whileRecording: (owner: { active: boolean }) => voi
   const signing = key ?? await generateSigningKey();
   return new TokenExchange({
     reviewer: { review: async () => ({ namespace: 'ns', serviceAccount: 'default', podName: 'p', podUid: 'u1' }) },
-    pods: { pod: async () => pod },
+    pods: { pod: async () => pod, namespace: async () => ({ metadata: { name: 'ns', labels: { 'skillgate.dev/inject': 'enabled' } } }) },
     issuer: new WorkloadTokenIssuer(signing, 'https://skillgate-controller'),
     endorser: new RecordKeyEndorser(signing, 'https://skillgate-controller'),
     issued: { record: async () => whileRecording(owner) },

@@ -7,14 +7,14 @@
 // the pod's ServiceAccount token automount is switched off and rebuilt for the sidecar alone.
 import {
   ANNOTATION_INJECT, ANNOTATION_INJECT_EXCEPTION, ANNOTATION_INJECTED, ANNOTATION_OWNER, LABEL_INJECT, LABEL_SKILL, PORTS,
-  POD_LABELS_FILE, POD_LABELS_FILE_ENV, TOKEN_AUDIENCE,
+  POD_LABELS_FILE, POD_LABELS_FILE_ENV, SIDECAR_CONTAINER, TOKEN_AUDIENCE,
 } from '@skillgate/api';
 import { INJECTOR_VERSION, type WebhookConfig } from './config.js';
 import { egressCaptureScript } from './egress-capture.js';
 import { diffToPatch, type JsonPatchOp } from './json-patch.js';
 import { capabilityNames, quantityValue, type Container, type EnvVar, type NamespaceInfo, type Pod, type SecurityContext, type Volume } from './pod.js';
 
-export const SIDECAR_CONTAINER = 'skillgate-sidecar';
+export { SIDECAR_CONTAINER };
 export const INIT_CONTAINER = 'skillgate-init';
 export const TOKEN_VOLUME = 'skillgate-token';
 export const UPSTREAM_VOLUME = 'skillgate-upstream';

@@ -43,7 +43,8 @@ export class TokenExchange {
   async exchange(req: TokenExchangeRequest): Promise<{ response: TokenExchangeResponse; identity: SkillIdentity; jti: string; expiresAt: number }> {
     const now = (this.deps.clock ?? Date.now)();
     const reviewed = await this.deps.reviewer.review(req.subjectToken);
-    const identity = identityFromPod(reviewed, await this.deps.pods.pod(reviewed.namespace, reviewed.podName));
+    const [pod, namespace] = await Promise.all([this.deps.pods.pod(reviewed.namespace, reviewed.podName), this.deps.pods.namespace(reviewed.namespace)]);
+    const identity = identityFromPod(reviewed, pod, namespace);
     const mayHave = (at: number): void => {
       if (!this.deps.ownerActive(identity.owner)) {
         throw new OAuthError('access_denied', `owner ${identity.owner} of skill ${identity.skill} is offboarded; reassign the skill to an active owner (annotation skillgate.dev/owner) or reinstate them`);

@@ -1,17 +1,28 @@
 // From a reviewed token and its pod to the SkillIdentity a workload token is issued for. Pure: the
-// pod must be the one the token is bound to (same uid, same ServiceAccount), and must name its skill
-// (label skillgate.dev/skill) and its accountable owner (annotation skillgate.dev/owner).
-import type { V1Pod } from '@kubernetes/client-node';
-import { ANNOTATION_OWNER, LABEL_SKILL, type SkillIdentity } from '@skillgate/api';
+// pod must be the one the token is bound to (same uid, same ServiceAccount), must be an injected
+// skill pod — in a namespace labelled for injection, running the skillgate sidecar — and must name
+// its skill (label skillgate.dev/skill) and its accountable owner (annotation skillgate.dev/owner).
+// A token carries the upstream credential and the installation masking key: a pod anywhere else
+// (a namespace without injection, a pod let out of it by an exception) has no sidecar to hold them
+// for it, and would hold them itself.
+import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
+import { ANNOTATION_OWNER, LABEL_INJECT, LABEL_SKILL, SIDECAR_CONTAINER, type SkillIdentity } from '@skillgate/api';
 import { normalizeOwner } from '@skillgate/identity';
 import { OAuthError } from './oauth.js';
 import type { ReviewedToken } from './review.js';
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
-export function identityFromPod(reviewed: ReviewedToken, pod: V1Pod | undefined): SkillIdentity {
+export function identityFromPod(reviewed: ReviewedToken, pod: V1Pod | undefined, namespace: V1Namespace | undefined): SkillIdentity {
   const where = `${reviewed.namespace}/${reviewed.podName}`;
   if (!pod) throw new OAuthError('invalid_grant', `pod ${where} no longer exists`);
+  if (namespace?.metadata?.labels?.[LABEL_INJECT] !== 'enabled') {
+    throw new OAuthError('access_denied', `namespace ${reviewed.namespace} is not labelled ${LABEL_INJECT}=enabled: only injected skill pods get workload tokens`);
+  }
+  const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+  if (!containers.some((c) => c.name === SIDECAR_CONTAINER)) {
+    throw new OAuthError('access_denied', `pod ${where} runs no ${SIDECAR_CONTAINER}: only injected skill pods get workload tokens`);
+  }
   if (reviewed.podUid && pod.metadata?.uid && pod.metadata.uid !== reviewed.podUid) {
     throw new OAuthError('invalid_grant', `pod ${where} was replaced (uid differs from the token's)`);
   }

@@ -2,7 +2,7 @@
 // the pod it is bound to. The API server checks the signature, expiry, audience and that the bound
 // pod still exists (a deleted pod's token stops authenticating). This module never trusts claims it
 // decoded itself.
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
 import { TOKEN_AUDIENCE } from '@skillgate/api';
 import { statusOf, describeApiError, type KubeClients } from '../kube.js';
 import { OAuthError } from './oauth.js';
@@ -21,6 +21,8 @@ export interface TokenReviewer {
 export interface PodSource {
   /** The pod, or undefined when it does not exist. */
   pod(namespace: string, name: string): Promise<V1Pod | undefined>;
+  /** The namespace (its labels say whether its pods are injected), or undefined when it does not exist. */
+  namespace(name: string): Promise<V1Namespace | undefined>;
 }
 
 const SA_PREFIX = 'system:serviceaccount:';
@@ -62,6 +64,15 @@ export class KubePodSource implements PodSource {
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
       throw new OAuthError('temporarily_unavailable', `cannot read pod ${namespace}/${name} (${describeApiError(err)})`);
+    }
+  }
+
+  async namespace(name: string): Promise<V1Namespace | undefined> {
+    try {
+      return await this.kube.core.readNamespace({ name });
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw new OAuthError('temporarily_unavailable', `cannot read namespace ${name} (${describeApiError(err)})`);
     }
   }
 }
