@@ -128,8 +128,10 @@ function resources(v: unknown, path: string, fallback: ResourceRequirements): Re
     if (!isObject(m)) throw new WebhookConfigError(`${path}.${part}`, 'must map resource names to quantities');
     const q: Record<string, string> = {};
     for (const [k, val] of Object.entries(m)) {
-      if (typeof val !== 'string' || !QUANTITY.test(val)) throw new WebhookConfigError(`${path}.${part}.${k}`, `"${String(val)}" is not a Kubernetes quantity (e.g. 50m, 64Mi)`);
-      q[k] = val;
+      // A bare number is a quantity too (`cpu: 2`, `cpu: 0.5` in a values file, as Kubernetes reads them).
+      const text = typeof val === 'number' && Number.isFinite(val) && val >= 0 ? String(val) : val;
+      if (typeof text !== 'string' || !QUANTITY.test(text)) throw new WebhookConfigError(`${path}.${part}.${k}`, `"${String(val)}" is not a Kubernetes quantity (e.g. 50m, 64Mi)`);
+      q[k] = text;
     }
     out[part] = q;
   }

@@ -13,6 +13,12 @@ describe('parseWebhookConfig', () => {
     expect(c.sidecarUid).toBe(1337);
   });
 
+  test('a quantity given as a bare number (cpu: 2 in a values file, as Helm renders it) is read as Kubernetes reads it', () => {
+    const c = parseWebhookConfig({ sidecarResources: { requests: { cpu: 0.5 }, limits: { cpu: 2, memory: '256Mi' } } });
+    expect(c.sidecarResources).toEqual({ requests: { cpu: '0.5' }, limits: { cpu: '2', memory: '256Mi' } });
+    expect(() => parseWebhookConfig({ sidecarResources: { limits: { cpu: -1 } } })).toThrow(/"-1" is not a Kubernetes quantity/);
+  });
+
   test.each([
     [{ sidecarUid: 0 }, /sidecarUid: must be an integer from 1/],
     [{ controllerUrl: 'controller:8443' }, /controllerUrl: must be an http\(s\) URL/],
