@@ -13,6 +13,8 @@ export interface Command {
   /** Longer help: what it does, options, examples. */
   help?: string;
   options?: OptionSpec;
+  /** The most arguments (besides options) it takes: default none, 'many' for a list. More is a usage error. */
+  args?: number | 'many';
   /** Runs the command; resolves with the exit code (0 on success). Throw CliError for a clean failure. */
   run(args: { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] }): Promise<number>;
 }
@@ -32,6 +34,11 @@ export function parseCommandArgs(cmd: Command, argv: string[]) {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (err) {
     throw new CliError(`${(err as Error).message}. Try: skillgate ${cmd.name.join(' ')} --help`, 2);
+  }
+  // An argument too many is a mistake (two bundles to verify, a file to mask), never ignored.
+  const most = cmd.args === 'many' ? Infinity : cmd.args ?? 0;
+  if (parsed.positionals.length > most) {
+    throw new CliError(`unexpected argument "${parsed.positionals[most]}". Usage: skillgate ${cmd.usage}`, 2);
   }
   // The shared --output knows two forms; anything else would silently print the table.
   const output = parsed.values.output;

@@ -25,6 +25,13 @@ describe('skillgate', () => {
     expect(badOption.stderr).toContain('--help');
   });
 
+  it('refuses an argument too many instead of ignoring it (two bundles to verify, a file to mask, a second session)', () => {
+    for (const args of [['verify', 'a.json', 'b.json'], ['mask', 'input.txt'], ['sessions', 'show', 'ses_a', 'ses_b'], ['lock', 'skill', 'triage', 'extra', '--reason', 'r'], ['sessions', 'list', 'x']]) {
+      const r = run(args, '');
+      expect({ args, status: r.status, stderr: r.stderr }).toEqual({ args, status: 2, stderr: expect.stringMatching(new RegExp(`^skillgate: unexpected argument "${args.at(-1) === 'r' ? 'extra' : args.at(-1)!}"\\. Usage: skillgate \\S.*\n$`)) });
+    }
+  });
+
   it('mask --json reports findings with offsets into the input and never the value', () => {
     const input = 'Mail jane.doe@example.com, card 4111 1111 1111 1111.';
     const r = run(['mask', '--json'], input);

@@ -91,6 +91,7 @@ const listCommand: Command = {
 
 const showCommand: Command = {
   name: ['approvals', 'show'],
+  args: 1,
   summary: 'Show one SkillApproval: who asked, why it was held, the masked summary, the decisions',
   usage: 'approvals show ID [-n NS] [--output json]',
   options: kubeOptions,
@@ -130,6 +131,7 @@ const showCommand: Command = {
 function decideCommand(decision: 'approve' | 'deny'): Command {
   return {
     name: ['approvals', decision],
+    args: 1,
     summary: decision === 'approve' ? 'Approve a held request (counts toward its quorum)' : 'Deny a held request (one valid denial denies it)',
     usage: `approvals ${decision} ID --reason R [-n NS] [--output json]`,
     help: `Records your decision on SkillApproval ID (NAME or NAMESPACE/NAME). You are identified by your

@@ -26,6 +26,7 @@ export function lockName(kind: LockTargetKind, value: string, namespace?: string
 
 export const lockCommand: Command = {
   name: ['lock'],
+  args: 2,
   summary: 'Lock a skill, owner, pod, session, token or namespace (cuts live streams)',
   usage: 'lock skill|owner|pod|session|token|namespace VALUE [-n NS] --reason R [--expires 1h] [--name N] | lock list [--output json]',
   help: `Creates a SkillLock through the Kubernetes API (your kubeconfig; RBAC applies).
@@ -85,6 +86,7 @@ export const lockCommand: Command = {
 
 export const unlockCommand: Command = {
   name: ['unlock'],
+  args: 1,
   summary: 'Lift a lock by name, or by its target',
   usage: 'unlock NAME | unlock --target KIND=VALUE [-n NS]',
   help: `Deletes the SkillLock (your kubeconfig; RBAC applies). With --target, finds the lock that

@@ -20,6 +20,7 @@ function lifecycle(v: Record<string, string | undefined>): { store: OwnerStore; 
 
 export const ownersOffboardCommand: Command = {
   name: ['owners', 'offboard'],
+  args: 1,
   summary: 'Offboard an owner: lock every skill they own and revoke their tokens',
   usage: 'owners offboard EMAIL --reason R [--skillgate-namespace NS] [--output json]',
   options: { reason: { type: 'string' }, ...common },
@@ -37,6 +38,7 @@ export const ownersOffboardCommand: Command = {
 
 export const ownersReinstateCommand: Command = {
   name: ['owners', 'reinstate'],
+  args: 1,
   summary: 'Reinstate an owner and lift their offboarding lock',
   usage: 'owners reinstate EMAIL [--skillgate-namespace NS] [--output json]',
   options: common,

@@ -83,6 +83,7 @@ function describeUpload(u: NonNullable<Extract<SessionEvent, { kind: 'response' 
 
 export const sessionsShowCommand: Command = {
   name: ['sessions', 'show'],
+  args: 1,
   summary: 'Show a session as a timeline of its events',
   usage: 'sessions show SESSION_ID [--output json]',
   help: `Events the store kept aside outside the session's chain after a chain conflict follow the
@@ -122,6 +123,7 @@ const MAX_GAP_MS = 5000;
 
 export const sessionsReplayCommand: Command = {
   name: ['sessions', 'replay'],
+  args: 1,
   summary: 'Replay a session: user turns, assistant text at its original pace, tool calls and results',
   usage: 'sessions replay SESSION_ID [--speed N | --instant] [--output json]',
   help: `Streamed text plays at the pace it was recorded (each SSE event's time), divided by --speed.
@@ -231,6 +233,7 @@ export function withEndorsed<R extends VerifyReport>(report: R, anchor: Controll
 
 export const sessionsVerifyCommand: Command = {
   name: ['sessions', 'verify'],
+  args: 'many',
   summary: 'Recompute hash chains and checkpoint signatures; name the first altered, missing or reordered event',
   usage: 'sessions verify [SESSION_ID... | --all] [--trust-jwks kube:NS/NAME|FILE|URL]... [--public-key FILE]... [--output json]',
   help: `Exit 0 when every chain and checkpoint verifies, 1 otherwise. Also lists the events the store
@@ -260,6 +263,7 @@ ${trustHelp}\n\n${storeHelp}`,
 
 export const sessionsExportCommand: Command = {
   name: ['sessions', 'export'],
+  args: 'many',
   summary: 'Export an evidence bundle (events, chain, checkpoints, public keys, signed manifest)',
   usage: 'sessions export SESSION_ID... | --all [filters] --out FILE [--signing-key FILE] [--output json]',
   help: `Writes one JSON file that 'skillgate verify FILE' checks offline. The manifest (digests of every

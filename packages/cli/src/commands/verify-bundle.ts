@@ -9,6 +9,7 @@ import { describeProblem, verdictLines, withEndorsed } from './sessions.js';
 
 export const verifyBundleCommand: Command = {
   name: ['verify'],
+  args: 1,
   summary: 'Verify an exported evidence bundle offline',
   usage: 'verify BUNDLE [--trust-jwks kube:NS/NAME|FILE|URL]... [--public-key FILE]... [--output json]',
   help: `Exit 0 when the bundle is intact, 1 with the first problem otherwise.
