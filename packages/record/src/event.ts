@@ -206,36 +206,66 @@ export function sha256Hex(bytes: Buffer | string): string {
 
 const TOKENISH = /(^|-)(token|secret|password|api-key|apikey|auth)($|-)/;
 
-// Whether a header name (as received) may be recorded, and under which lower-case name: the names
-// a sidecar sees are few and repeat on every request, so each is classified once. Bounded: a flood
-// of unique names only costs a reset.
-const HEADER_NAMES_MAX = 1024;
-let recordedNames = new Map<string, string | null>();
+/**
+ * Request headers whose values are the protocol's and the clients' own (versions, media types, SDK
+ * telemetry, session ids), recorded as sent. Any other header is the skill's to fill, so its value is
+ * masked as a body is (`x-customer-email: …`).
+ */
+const PLAIN_HEADERS = new Set([
+  'accept', 'accept-encoding', 'accept-language', 'anthropic-beta', 'anthropic-dangerous-direct-browser-access', 'anthropic-version',
+  'connection', 'content-length', 'content-type', 'host', 'keep-alive', 'sec-fetch-mode', 'te', 'traceparent', 'tracestate',
+  'transfer-encoding', 'user-agent', 'x-app', 'x-claude-code-agent-id', 'x-claude-code-parent-agent-id', 'x-claude-code-session-id',
+]);
+const isPlainHeader = (lower: string): boolean => PLAIN_HEADERS.has(lower) || lower.startsWith('x-stainless-');
 
-function recordedName(rawName: string): string | null {
-  let name = recordedNames.get(rawName);
-  if (name === undefined) {
+/** How a request header is recorded: not at all (a credential), as sent, or with its value masked. */
+type HeaderTreatment = { name: string; masked: boolean } | null;
+
+// Each header name a sidecar sees is classified once: the names are few and repeat on every
+// request. Bounded: a flood of unique names only costs a reset.
+const HEADER_NAMES_MAX = 1024;
+let headerTreatments = new Map<string, HeaderTreatment>();
+
+function headerTreatment(rawName: string): HeaderTreatment {
+  let t = headerTreatments.get(rawName);
+  if (t === undefined) {
     const lower = rawName.toLowerCase();
-    name = CREDENTIAL_HEADERS.has(lower) || TOKENISH.test(lower) ? null : lower;
-    if (recordedNames.size >= HEADER_NAMES_MAX) recordedNames = new Map();
-    recordedNames.set(rawName, name);
+    t = CREDENTIAL_HEADERS.has(lower) || TOKENISH.test(lower) ? null : { name: lower, masked: !isPlainHeader(lower) };
+    if (headerTreatments.size >= HEADER_NAMES_MAX) headerTreatments = new Map();
+    headerTreatments.set(rawName, t);
   }
-  return name;
+  return t;
 }
+
+/** Masks one header value: the text to record and its findings (offsets into the value). */
+export type HeaderMasker = (value: string) => { masked: string; findings: RecordedFinding[] };
 
 /**
  * Headers fit for the record: credential headers (x-api-key, authorization, cookies), workload
- * tokens and anything named like a secret are dropped, repeated values joined.
+ * tokens and anything named like a secret are dropped, repeated values joined. With `mask`, the
+ * value of every header that is not the protocol's own goes through it, and its findings (with the
+ * path `headers.<name>`) are added to `findings`; without one such values are not recorded.
  */
-export function recordHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+export function recordHeaders(
+  headers: Record<string, string | string[] | undefined>, mask?: HeaderMasker | null, findings?: RecordedFinding[],
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const rawName in headers) {
     if (!Object.hasOwn(headers, rawName)) continue;
-    const value = headers[rawName];
-    if (value === undefined) continue;
-    const name = recordedName(rawName);
-    if (name === null) continue;
-    out[name] = Array.isArray(value) ? value.join(', ') : value;
+    const raw = headers[rawName];
+    if (raw === undefined) continue;
+    const t = headerTreatment(rawName);
+    if (t === null) continue;
+    const value = Array.isArray(raw) ? raw.join(', ') : raw;
+    if (!t.masked || mask === undefined) {
+      out[t.name] = value;
+    } else if (mask === null) {
+      out[t.name] = '[value not recorded]';
+    } else {
+      const r = mask(value);
+      out[t.name] = r.masked;
+      for (const f of r.findings) findings?.push({ ...f, path: `headers.${t.name}` });
+    }
   }
   return out;
 }
@@ -290,6 +320,8 @@ export function requestData(input: {
   stream?: boolean;
   findings?: RecordedFinding[];
   sessionSource?: SessionSource;
+  /** Masks the values of the skill's own headers; null: masking is off, such values are not recorded. */
+  maskHeader?: HeaderMasker | null;
 }): RequestData {
   const q = input.url.indexOf('?');
   // Members in sorted order (canonical JSON's), so sealing serialises this object without a copy.
@@ -302,8 +334,10 @@ export function requestData(input: {
     out.bodyBytes = input.forwarded.streamedBytes;
     out.bodyStreamed = true;
   }
-  if (input.findings && input.findings.length > 0) out.findings = input.findings;
-  out.headers = recordHeaders(input.headers);
+  const findings = input.findings ? [...input.findings] : [];
+  const headers = recordHeaders(input.headers, input.maskHeader === undefined ? null : input.maskHeader, findings);
+  if (findings.length > 0) out.findings = findings;
+  out.headers = headers;
   out.method = input.method;
   if (input.model !== undefined) out.model = input.model;
   out.path = q === -1 ? input.url : input.url.slice(0, q);

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { canonicalJson } from '../src/canonical.js';
 import { eventHash, headOf, sealEvent, sealEventJson, verifySession, type ChainHead } from '../src/chain.js';
-import { recordHeaders, sha256Hex, type EventDraft, type SessionEvent } from '../src/event.js';
+import { recordHeaders, requestData, sha256Hex, type EventDraft, type SessionEvent } from '../src/event.js';
 import { entryLine } from '../src/store.js';
 import { referenceCanonicalJson } from './canonical-reference.js';
 import { identity } from './support.js';
@@ -179,5 +179,19 @@ describe('request headers for the record', () => {
     for (let i = 0; i < 3; i++) {
       expect(recordHeaders(headers)).toEqual({ 'content-type': 'application/json', 'x-stainless-retry-count': '0', accept: 'a, b' });
     }
+  });
+
+  it('masks the values of the skill\'s own headers, with their findings named by header; without a masker it records none of them', () => {
+    const headers = { 'anthropic-version': '2023-06-01', 'X-Customer-Email': 'jane@example.com', 'x-ticket': 'T-1', 'user-agent': 'sdk/1' };
+    const mask = (v: string) => (v.includes('@')
+      ? { masked: '[EMAIL_ADDRESS]', findings: [{ type: 'EMAIL_ADDRESS', start: 0, end: v.length, fingerprint: 'f'.repeat(64) }] }
+      : { masked: v, findings: [] });
+    const findings: Array<{ path?: string }> = [];
+    expect(recordHeaders(headers, mask, findings as never)).toEqual({ 'anthropic-version': '2023-06-01', 'x-customer-email': '[EMAIL_ADDRESS]', 'x-ticket': 'T-1', 'user-agent': 'sdk/1' });
+    expect(findings).toEqual([expect.objectContaining({ type: 'EMAIL_ADDRESS', path: 'headers.x-customer-email', start: 0, end: 16 })]);
+    expect(recordHeaders(headers, null)).toEqual({ 'anthropic-version': '2023-06-01', 'x-customer-email': '[value not recorded]', 'x-ticket': '[value not recorded]', 'user-agent': 'sdk/1' });
+    const data = requestData({ method: 'POST', url: '/v1/messages', headers, forwarded: Buffer.from('{}'), maskHeader: mask });
+    expect(data.headers['x-customer-email']).toBe('[EMAIL_ADDRESS]');
+    expect(data.findings).toEqual([expect.objectContaining({ path: 'headers.x-customer-email' })]);
   });
 });

@@ -175,8 +175,15 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
       const masked = maskedRequestBody(x);
       const streamed = !x.body && x.route.body === 'stream';
       const forwarded = x.upstreamBody ?? x.body ?? (streamed ? { streamedBytes: Number(x.req.headers['content-length'] ?? 0) || 0 } : Buffer.alloc(0));
+      const headerMasker = bodiesRecorded() ? opts.masker() : undefined;
       const data = requestData({
         method: x.req.method ?? 'GET', url: x.url, headers: x.req.headers, forwarded,
+        // The skill's own headers (x-customer-email: …) are masked as its body is.
+        maskHeader: headerMasker ? (value) => {
+          const r = headerMasker.maskText(value);
+          if (r.findings.length) opts.onFindings?.('request', r.findings);
+          return { masked: r.masked, findings: r.findings.map(toRecorded) };
+        } : null,
         ...(masked.text !== undefined ? { maskedBody: masked.text } : {}),
         ...(x.model ? { model: x.model } : {}),
         ...(x.request ? { stream: x.stream === true } : {}),

@@ -97,6 +97,20 @@ describe('record mode (the default)', () => {
     return body.error.message;
   }
 
+  it('masks the values of headers the skill adds in the record, and finds them by fingerprint', async () => {
+    const customer = 'header.customer@example.org';
+    await r.client.messages.create({ model: MODEL, max_tokens: 8, messages: [{ role: 'user', content: 'hello' }] }, { headers: { 'x-customer-email': customer, 'x-ticket': 'T-1' } });
+    // Forwarded as sent: only the record masks.
+    expect(r.fake.requests.at(-1)!.headers['x-customer-email']).toBe(customer);
+    const store = new FileSessionStore(join(r.dir, 'records'));
+    const hits = await findFingerprint(store, fingerprintOf(MASKING_KEY, customer));
+    await store.close();
+    expect(hits).toEqual([expect.objectContaining({ kind: 'request', direction: 'request', types: ['EMAIL_ADDRESS'] })]);
+    expect(recordedText(r.dir)).not.toContain(customer);
+    expect(recordedText(r.dir)).toContain('"x-customer-email":"[EMAIL_ADDRESS]"');
+    expect(recordedText(r.dir)).toContain('"x-ticket":"T-1"');
+  });
+
   it('refuses a body that names a member twice, forwarding nothing and recording none of its values', async () => {
     // JSON.parse keeps the last "messages", which masking would judge; the Claude API might read the first.
     const sent = `{"model":"${MODEL}","max_tokens":16,"messages":[{"role":"user","content":"${userText}"}],"messages":[{"role":"user","content":"hello"}]}`;
