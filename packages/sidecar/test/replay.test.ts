@@ -86,3 +86,15 @@ it('records each streamed event at the time it arrived, though a block is masked
   expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(50 * (times.length - 2));
   await store.close();
 }));
+
+it('records a stream the Claude API ended with an error event as ended by that error, not complete', () => withRecordingSidecar(async ({ fake, sidecar, client, records }) => {
+  fake.script({ text: 'Partial answer before the overload', errorMidStream: { type: 'overloaded_error' } });
+  const err = await client.messages.stream({ model: 'claude-sonnet-4-6', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] }).finalText().catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(Error); // the SDK reads the event: error as the stream's failure
+  await sidecar.close();
+  const store = new FileSessionStore(records);
+  const [session] = await store.listSessions();
+  const ends = (await store.readSession(session!.sessionId)).filter((e) => e.kind === 'stream_end');
+  expect(ends.map((e) => e.data)).toEqual([expect.objectContaining({ outcome: 'error', reason: 'the Claude API ended the stream with an error event (overloaded_error)' })]);
+  await store.close();
+}));

@@ -5,7 +5,7 @@
 // back at the sidecar so the SDK never goes around it. Ends a stream with a well-formed
 // `event: error` when the upstream breaks, and aborts the upstream when the skill leaves.
 import type { IncomingMessage } from 'node:http';
-import { GatewayError, SseParser, clientResponseHeaders, codes, errorBody, fileInfo, formatSse, isRecord, type PartInfo, type PartTransform } from '@skillgate/wire';
+import { GatewayError, SseParser, clientResponseHeaders, codes, errorBody, fileInfo, formatSse, isRecord, type PartInfo, type PartTransform, type SseEvent } from '@skillgate/wire';
 import type { Exchange } from '../exchange.js';
 import type { SidecarContext } from '../context.js';
 import type { Verdict } from '../ports/guard.js';
@@ -103,11 +103,18 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
   // out: no chunk waits for the record's parsing and masking.
   const unread: Buffer[] = [];
   let readScheduled = false;
+  // An `event: error` the Claude API sent (overloaded mid-stream, say): the stream ends after it,
+  // well-formed, but not complete.
+  let upstreamError: string | undefined;
+  const read = (ev: SseEvent): void => {
+    if (ev.event === 'error') upstreamError ??= errorTypeOf(ev.data);
+    ctx.journal.streamEvent(x, ev);
+  };
   const readForRecord = (): void => {
     recordHead();
     readScheduled = false;
     try {
-      for (const chunk of unread.splice(0)) for (const ev of parser.push(chunk)) ctx.journal.streamEvent(x, ev);
+      for (const chunk of unread.splice(0)) for (const ev of parser.push(chunk)) read(ev);
     } catch (err) {
       ctx.log.error({ requestId: x.id, err: (err as Error).message }, 'stream events could not be recorded');
     }
@@ -127,7 +134,7 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
       if (filter) {
         recordHead();
         for (const ev of parser.push(chunk)) {
-          ctx.journal.streamEvent(x, ev);
+          read(ev);
           for (const out of filter.event(ev)) writeOut(x, upstreamRes, out);
         }
       } else {
@@ -143,6 +150,11 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
       if (!x.res.writableEnded) {
         if (filter) for (const out of filter.end()) writeOut(x, upstreamRes, out);
         x.res.end();
+      }
+      readForRecord();
+      if (upstreamError !== undefined && x.outcome === undefined) {
+        x.outcome = 'error';
+        x.outcomeReason = `the Claude API ended the stream with an error event (${upstreamError})`;
       }
       x.outcome ??= 'complete';
       finish();
@@ -313,4 +325,15 @@ export function rewriteResultsUrls(body: Buffer, x: Exchange, ctx: SidecarContex
   };
   visit(parsed);
   return changed ? Buffer.from(JSON.stringify(parsed)) : body;
+}
+
+/** The error type an SSE `event: error` names (`overloaded_error`), or what it is when it names none. */
+function errorTypeOf(data: string): string {
+  try {
+    const parsed = JSON.parse(data) as { error?: { type?: unknown } };
+    if (typeof parsed.error?.type === 'string') return parsed.error.type;
+  } catch {
+    // not JSON: said as such below
+  }
+  return 'unreadable error data';
 }
