@@ -346,6 +346,20 @@ describe('the sidecar data path', () => {
       expect(upstream.received.length).toBe(before);
     });
 
+  it('refuses a request to Claude with no body, and forwards nothing; a batch cancel (a POST with nothing in it) goes on', async () => {
+    const before = upstream.received.length;
+    for (const path of ['/v1/messages', '/v1/messages/count_tokens', '/v1/complete', '/v1/messages/batches']) {
+      const res = await call(sidecar.claudeUrl, { path, headers: { 'content-type': 'application/json' }, body: '' });
+      expect({ path, status: res.status, code: res.headers['x-skillgate-error'] }).toEqual({ path, status: 400, code: 'SG_BAD_REQUEST' });
+      expect(JSON.parse(res.body.toString()).error.message).toMatch(/Request body is empty/);
+    }
+    expect(upstream.received.length).toBe(before);
+    upstream.queue({ chunks: ['{"id":"msgbatch_1","type":"message_batch"}'], headers: { 'content-type': 'application/json' } });
+    const cancel = await call(sidecar.claudeUrl, { path: '/v1/messages/batches/msgbatch_1/cancel', headers: {}, body: '' });
+    expect(cancel.status).toBe(200);
+    expect(upstream.received.at(-1)!.url).toBe('/v1/messages/batches/msgbatch_1/cancel');
+  });
+
   it('forwards unknown /v1 paths as an open list', async () => {
     upstream.queue({ chunks: ['{"data":[]}'], headers: { 'content-type': 'application/json' } });
     const res = await call(sidecar.claudeUrl, { method: 'GET', path: '/v1/organizations/usage_report?x=1' });

@@ -33,7 +33,11 @@ export async function readBody(x: Exchange, ctx: SidecarContext): Promise<void> 
   const size = body.length;
   x.body = body;
   x.bytesIn = size;
-  if (size === 0) return;
+  if (size === 0) {
+    // A batch's cancel is a POST with nothing in it; a request to Claude without a body is not one.
+    if (x.route.kind === 'batch') return;
+    throw new GatewayError(codes.badRequest, 'invalid_request_error', 'Request body is empty; it must be a JSON object.');
+  }
 
   // Decoding would turn bytes that are not UTF-8 into U+FFFD, so policy and masking would judge
   // other text than the bytes forwarded (a decoder that drops them would read "sal\xFFary" as salary).
