@@ -156,6 +156,22 @@ describe('the record trust anchor (--trust-jwks)', () => {
     expect(anchored.stderr).toMatch(/unanchored: no trusted checkpoint commits any of the 2 event\(s\) of session ses_young/);
   });
 
+  it('with a pinned key (--public-key), also requires each session to be committed by a checkpoint that key signed: emptied checkpoints do not pass', async () => {
+    const made = await record(sidecarSigner, 'Done: 1,204 rows exported to the report.');
+    prefixes.push(made.prefix);
+    const keyFile = join(work, 'sidecar-key.pem');
+    writeFileSync(keyFile, sidecarSigner.publicKeyPem);
+    expect((await cli(['sessions', 'verify', '--all', '--public-key', keyFile, ...made.args])).code).toBe(0);
+    // Someone with write access deletes the checkpoints (and could then rewrite the chain at will).
+    const redis = new Redis(REDIS_URL);
+    for (const key of await redis.keys(`${made.prefix}*checkpoint*`)) await redis.del(key);
+    await redis.quit();
+    expect((await cli(['sessions', 'verify', '--all', ...made.args])).code).toBe(0); // unanchored, it cannot tell
+    const pinned = await cli(['sessions', 'verify', '--all', '--public-key', keyFile, ...made.args]);
+    expect(pinned.code).toBe(1);
+    expect(pinned.stderr).toMatch(new RegExp(`unanchored: no trusted checkpoint commits any of the 2 event\\(s\\) of session ${SID}`));
+  });
+
   it('carries the anchor into evidence bundles, checked offline', async () => {
     const out = join(work, 'evidence.json');
     expect((await cli(['sessions', 'export', SID, ...genuine, '--out', out])).code).toBe(0);

@@ -24,7 +24,8 @@ NODE_EXTRA_CA_CERTS), or a saved copy; repeatable. A checkpoint counts only if t
 endorsed its key, it commits only that pod's sessions, and every session must be committed by such
 a checkpoint.
 --public-key FILE: trust only this Ed25519 public key (PEM), instead of the keys published beside the
-record (repeatable); beside --trust-jwks, a key that needs no endorsement.
+record (repeatable); every session must then be committed by a checkpoint it signed. Beside
+--trust-jwks, a key that needs no endorsement.
 Without either, the published keys are used: that proves the record is intact as signed, not who
 signed it.`;
 
@@ -43,6 +44,13 @@ export function pinnedKeys(values: Values): Record<string, string> | undefined {
   }
   return out;
 }
+
+/**
+ * Pinned keys (--public-key) as the trust anchor: every checkpoint they sign is trusted, for every
+ * session — and, as with any anchor, a session no such checkpoint commits is refused (a record whose
+ * checkpoints were emptied, or cannot be read, has nothing signed in it).
+ */
+export const trustPinned: CheckpointKeyTrust = async () => ({});
 
 export interface ControllerTrust {
   trust: CheckpointKeyTrust;

@@ -10,7 +10,7 @@ import {
 // The fold alone: the masking package's index loads its detectors and dictionaries.
 import { readAsDetected } from '@skillgate/masking/fold';
 import { CliError, outputOption, printData, type Command } from '../command.js';
-import { controllerTrust, describeEndorsed, pinnedKeys, trustHelp, trustOptions, type ControllerTrust } from './record-trust.js';
+import { controllerTrust, describeEndorsed, pinnedKeys, trustHelp, trustOptions, trustPinned, type ControllerTrust } from './record-trust.js';
 import { filterFrom, filterOptions, progress, storeHelp, storeOptions, str, withStore } from './sessions-store.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -251,7 +251,7 @@ ${trustHelp}\n\n${storeHelp}`,
       sessionIds: values.all ? undefined : positionals,
       // With the controller as trust anchor, the store's keys are candidates its endorsements decide on.
       publicKeys: anchor ? { ...(await store.publicKeys()), ...pinned } : pinned,
-      ...(anchor ? { trust: anchor.trust } : {}),
+      ...(anchor ? { trust: anchor.trust } : pinned ? { trust: trustPinned } : {}),
       onProgress: (d, t) => bar.update(d, t),
     }));
     bar.done(`verified ${report.sessions.length} session(s), ${report.checkpoints.count} checkpoint(s)`);

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { judgeCheckpointKeys, verifyBundle, type EvidenceBundle } from '@skillgate/record';
 import { CliError, outputOption, printData, type Command } from '../command.js';
-import { controllerTrust, pinnedKeys, trustHelp, trustOptions } from './record-trust.js';
+import { controllerTrust, pinnedKeys, trustHelp, trustOptions, trustPinned } from './record-trust.js';
 import { describeProblem, verdictLines, withEndorsed } from './sessions.js';
 
 export const verifyBundleCommand: Command = {
@@ -28,9 +28,9 @@ manifest is checked against the bundle's keys (the checkpoints carry the proof).
     }
     const pinned = pinnedKeys(values);
     const anchor = await controllerTrust(values, pinned);
-    const judged = anchor && Array.isArray(bundle?.checkpoints)
-      ? await judgeCheckpointKeys(bundle.checkpoints, { ...bundle.publicKeys, ...pinned }, anchor.trust)
-      : undefined;
+    const judged = !Array.isArray(bundle?.checkpoints) ? undefined
+      : anchor ? await judgeCheckpointKeys(bundle.checkpoints, { ...bundle.publicKeys, ...pinned }, anchor.trust)
+        : pinned ? await judgeCheckpointKeys(bundle.checkpoints, pinned, trustPinned) : undefined;
     const verdict = verifyBundle(bundle, anchor ? undefined : pinned, judged ? { judged } : {});
     printData(values, withEndorsed(verdict, anchor), () => [
       verdict.manifestProblem ? `manifest: FAILED ${verdict.manifestProblem}` : `manifest: ok (signed by ${bundle.manifest.exporterKeyId}${bundle.manifest.exporterKeyEphemeral ? ', ephemeral key' : ''})`,
