@@ -136,6 +136,9 @@ export interface RefusalData {
   code: string;
   type: string;
   message: string;
+  /** A request refused before it was recorded (a bad path or body): what it asked for. */
+  method?: string;
+  path?: string;
 }
 
 export interface SessionCloseData {

@@ -16,8 +16,12 @@ import type { SessionRecorder } from '@skillgate/record/recorder';
 import { uploadsFiles, type SseEvent } from '@skillgate/wire';
 import type { Exchange } from './exchange.js';
 import { uploadReader } from './file-masking.js';
+import { DenialBudget } from './egress/refusal-journal.js';
 import type { EgressAttempt, Journal } from './ports/journal.js';
 import type { Logger } from './log.js';
+
+/** Requests refused before they had a session, recorded one by one at most this often a second. */
+const PRE_SESSION_REFUSALS_PER_SECOND = 50;
 
 export interface RecordJournalOptions {
   recorder: SessionRecorder;
@@ -69,6 +73,7 @@ const recordedUpload = (u: NonNullable<Exchange['uploaded']>) => ({
 export function recordJournal(opts: RecordJournalOptions): Journal {
   const now = opts.now ?? Date.now;
   const state = new WeakMap<Exchange, ExchangeRecord>();
+  const refusalBudget = new DenialBudget(PRE_SESSION_REFUSALS_PER_SECOND, now);
   /** When each SSE event arrived (ms after its response head), for the record's pace. */
   const arrivedAt = new WeakMap<SseEvent, number>();
   let previous: PreviousSession | undefined;
@@ -265,7 +270,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
 
     end(x) {
       const rec = state.get(x);
-      if (!x.sessionId || !x.identity) return; // refused before a session was chosen: nothing to chain to
+      if (!x.sessionId || !x.identity) return refusedUnrecorded(x);
       if (rec && rec.headAt !== undefined && !rec.responseRecorded) {
         rec.responseRecorded = true;
         append({ ...draftBase(x), kind: 'response', data: { bodyBytes: x.bytesOut, headers: rec.responseHeaders ?? {}, status: x.upstreamStatus ?? 0, stream: false, ...(x.uploaded ? { upload: recordedUpload(x.uploaded) } : {}) } });
@@ -320,6 +325,22 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
       await opts.recorder.close();
     },
   };
+
+  /**
+   * A request refused before it had a session (a path or body skillgate will not forward: a member
+   * named twice, bytes that are not UTF-8, too large): the skill's attempt is evidence all the same.
+   * Its refusal joins the skill's current session, as an egress attempt does, up to a budget a second
+   * (past it, only counted in skillgate_sidecar_refusals_total).
+   */
+  function refusedUnrecorded(x: Exchange): void {
+    if (!x.refusal || x.outcome !== 'refused' || !refusalBudget.take().journal) return;
+    const identity = x.identity ?? opts.identity();
+    const q = x.url.indexOf('?');
+    append({
+      kind: 'refusal', sessionId: previous?.sessionId ?? egressSession(identity), identity, requestId: x.id,
+      data: { ...x.refusal, method: x.req.method ?? 'GET', path: q === -1 ? x.url : x.url.slice(0, q) },
+    });
+  }
 
   // Egress attempts carry no Claude request; they join the skill's current session, or a session
   // of their own when the skill has not called Claude yet.

@@ -116,6 +116,14 @@ describe('record mode (the default)', () => {
     const sent = `{"model":"${MODEL}","max_tokens":16,"messages":[{"role":"user","content":"${userText}"}],"messages":[{"role":"user","content":"hello"}]}`;
     expect(await refusedAsBadRequest(sent)).toMatch(/names the member "messages" twice/);
     expect(recordedText(r.dir)).not.toContain(EMAIL);
+    // The attempt itself is on the record: what it asked for and why it was refused.
+    let refusal: { data: Record<string, unknown> } | undefined;
+    for (let i = 0; i < 100 && !refusal; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20)); // it lingers a few ms
+      refusal = recordedText(r.dir).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { kind: string; data: Record<string, unknown> })
+        .find((e) => e.kind === 'refusal' && e.data.code === 'SG_BAD_REQUEST' && /twice/.test(String(e.data.message)));
+    }
+    expect(refusal?.data).toMatchObject({ status: 400, code: 'SG_BAD_REQUEST', method: 'POST', path: '/v1/messages' });
   });
 
   it('refuses a body that is not UTF-8, forwarding nothing and recording none of its values', async () => {

@@ -68,7 +68,7 @@ export function describeEvent(e: SessionEvent): string {
     case 'egress': return `${e.data.method} ${e.data.destination} ${e.data.allowed ? 'allowed' : 'DENIED'}${e.data.reason ? `: ${e.data.reason}` : ''}`;
     case 'lock': return `${e.data.target}${e.data.reason ? `: ${e.data.reason}` : ''}`;
     case 'revocation': return `${e.data.token ?? ''}${e.data.reason ? `: ${e.data.reason}` : ''}`;
-    case 'refusal': return `${e.data.status} ${e.data.code}: ${e.data.message}`;
+    case 'refusal': return `${e.data.path !== undefined ? `${e.data.method ?? ''} ${e.data.path} ` : ''}${e.data.status} ${e.data.code}: ${e.data.message}`;
     case 'session_close': return `${e.data.reason} after ${e.data.events} events, head ${e.data.head.slice(0, 12)}`;
     default: return '';
   }
