@@ -547,7 +547,8 @@ export async function startFakeClaude(options: FakeClaudeOptions = {}): Promise<
     if (noBody(ctx)) notFound(ctx);
   };
 
-  const server: Server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+  // Headers as large as a gateway in front passes on (the sidecar's own limit is 64 KB), not Node's 16 KB default.
+  const server: Server = createServer({ keepAliveTimeout: 65_000, maxHeaderSize: 64 * 1024 }, (req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const received: ReceivedRequest = {

@@ -4,7 +4,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { http } from './node-http.js';
 import type { Socket } from 'node:net';
-import { classifyRoute, errorBody, newRequestId } from '@skillgate/wire';
+import { classifyRoute, codes, errorBody, newRequestId } from '@skillgate/wire';
 import type { SidecarContext } from './context.js';
 import type { Exchange } from './exchange.js';
 import { runPipeline } from './pipeline.js';
@@ -47,11 +47,14 @@ export function createClaudeServer(ctx: SidecarContext, handler: ClaudeHandler):
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable) return socket.destroy();
     const tooBig = err.code === 'HPE_HEADER_OVERFLOW';
-    const [status, text, message] = tooBig
-      ? [431, 'Request Header Fields Too Large', `Request headers exceed ${ctx.config.limits.headerBytes} bytes; send fewer or smaller headers.`]
-      : [400, 'Bad Request', `Malformed HTTP request (${err.code ?? err.message}).`];
-    const body = JSON.stringify(errorBody(tooBig ? 'request_too_large' : 'invalid_request_error', message));
-    socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    const [status, text, code, message] = tooBig
+      ? [431, 'Request Header Fields Too Large', codes.headersTooLarge, `Request headers exceed ${ctx.config.limits.headerBytes} bytes; send fewer or smaller headers.`]
+      : [400, 'Bad Request', codes.badRequest, `Malformed HTTP request (${err.code ?? err.message}).`];
+    // Shaped as every error skillgate makes: a request id, the code in the message and in a header.
+    const id = newRequestId();
+    ctx.metrics.refusals.labels(code).inc();
+    const body = JSON.stringify(errorBody(tooBig ? 'request_too_large' : 'invalid_request_error', `${message} [${code}]`, id));
+    socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\nrequest-id: ${id}\r\nx-skillgate-error: ${code}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   });
   return server;
 }

@@ -320,7 +320,10 @@ describe('the sidecar data path', () => {
       socket.on('close', () => done(out));
     });
     expect(res).toMatch(/^HTTP\/1.1 431/);
-    expect(res).toContain('"type":"request_too_large"');
+    expect(res).toMatch(/\r\nx-skillgate-error: SG_HEADERS_TOO_LARGE\r\n/);
+    expect(res).toMatch(/\r\nrequest-id: req_\w+\r\n/);
+    const body = JSON.parse(res.slice(res.indexOf('\r\n\r\n') + 4)) as { error: { type: string; message: string }; request_id: string };
+    expect(body).toMatchObject({ error: { type: 'request_too_large', message: expect.stringMatching(/\[SG_HEADERS_TOO_LARGE\]$/) }, request_id: expect.stringMatching(/^req_/) });
   });
 
   it('answers the warm-up probes locally', async () => {

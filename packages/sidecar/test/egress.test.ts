@@ -86,6 +86,8 @@ describe('the egress proxy', () => {
     expect(body.error.type).toBe('permission_error');
     expect(body.error.message).toContain(`127.0.0.1:${targetPort}`);
     expect(body.error.message).toContain('egress allowlist');
+    expect(body.error.message).toMatch(/\[SG_EGRESS_DENIED\]$/);
+    expect(body.request_id).toMatch(/^req_/);
     expect(attempts.at(-1)).toMatchObject({ destination: `127.0.0.1:${targetPort}`, allowed: false });
   });
 
@@ -106,6 +108,8 @@ describe('the egress proxy', () => {
     expect(ok).toContain('target saw GET /via-tunnel');
     const denied = await connect('evil.example:443');
     expect(denied).toMatch(/^HTTP\/1.1 403/);
+    expect(denied).toMatch(/\r\nx-skillgate-error: SG_EGRESS_DENIED\r\n/);
+    expect(denied).toContain('[SG_EGRESS_DENIED]');
     expect(attempts.at(-1)).toMatchObject({ method: 'CONNECT', destination: 'evil.example:443', allowed: false });
   });
 

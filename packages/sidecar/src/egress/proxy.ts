@@ -56,9 +56,10 @@ function decide(ctx: SidecarContext, opts: EgressOptions, method: string, dest: 
   return { id, allowed };
 }
 
+/** The refusal's message, ending with its stable code as every error skillgate makes does. */
 function denialMessage(dest: string, upstream = false): string {
-  if (upstream) return `skillgate refused an encrypted connection to the Claude API at ${dest}: call Claude through the sidecar (ANTHROPIC_BASE_URL=http://127.0.0.1:15001) so the request can be inspected and recorded.`;
-  return `skillgate egress proxy refused ${dest}: it is not in this skill's egress allowlist (SkillPolicy spec.egress.allowHosts). The attempt was recorded.`;
+  if (upstream) return `skillgate refused an encrypted connection to the Claude API at ${dest}: call Claude through the sidecar (ANTHROPIC_BASE_URL=http://127.0.0.1:15001) so the request can be inspected and recorded. [${codes.egressDenied}]`;
+  return `skillgate egress proxy refused ${dest}: it is not in this skill's egress allowlist (SkillPolicy spec.egress.allowHosts). The attempt was recorded. [${codes.egressDenied}]`;
 }
 
 function forwardHttp(ctx: SidecarContext, opts: EgressOptions, req: IncomingMessage, res: ServerResponse): void {
@@ -108,7 +109,7 @@ function tunnel(ctx: SidecarContext, opts: EgressOptions, req: IncomingMessage, 
   const { id, allowed } = decide(ctx, opts, 'CONNECT', toUpstream ? undefined : dest, req.url ?? '?');
   if (!allowed || !dest) {
     const body = JSON.stringify(errorBody('permission_error', denialMessage(req.url ?? '?', toUpstream), id));
-    socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\nx-skillgate-error: ${codes.egressDenied}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
     return;
   }
   const upstream = net.connect(dest.port, dest.host, () => {
