@@ -113,7 +113,8 @@ export interface SessionStore extends SessionReader {
 
 export function matchesFilter(identity: SkillIdentity, firstTs: string, lastTs: string, filter: SessionFilter = {}): boolean {
   if (filter.skill && identity.skill !== filter.skill) return false;
-  if (filter.owner && identity.owner !== filter.owner) return false;
+  // Owners are email addresses, recorded normalised (lower case): compare them as such.
+  if (filter.owner && identity.owner.toLowerCase() !== filter.owner.trim().toLowerCase()) return false;
   if (filter.namespace && identity.namespace !== filter.namespace) return false;
   if (filter.since && Date.parse(lastTs) < filter.since.getTime()) return false;
   if (filter.until && Date.parse(firstTs) > filter.until.getTime()) return false;

@@ -205,6 +205,7 @@ describe.each([['the local file store', fileHarness], ['the Redis Streams store'
     expect((await h.store.listSessions()).map((s) => s.sessionId).sort()).toEqual(['ses_a', 'ses_b']);
     expect((await h.store.listSessions({ skill: 'billing' })).map((s) => s.sessionId)).toEqual(['ses_b']);
     expect((await h.store.listSessions({ owner: 'contractor@example.com' })).map((s) => s.sessionId)).toEqual(['ses_a']);
+    expect((await h.store.listSessions({ owner: 'Contractor@Example.com' })).map((s) => s.sessionId)).toEqual(['ses_a']); // an email, whatever its case
     expect((await h.store.listSessions({ namespace: 'nope' }))).toEqual([]);
     expect((await h.store.listSessions({ since: new Date(t + 1_800_000) })).map((s) => s.sessionId)).toEqual(['ses_b']);
     expect((await h.store.listSessions({ until: new Date(t + 1_800_000) })).map((s) => s.sessionId)).toEqual(['ses_a']);
