@@ -340,6 +340,8 @@ export function appContainer(c: Container, config: WebhookConfig, warnings: stri
  * The egress capture exempts the sidecar by its UID: a process of the app that could become that
  * UID would leave the pod uncaptured. So an app container may not change user: no SETUID or SETGID
  * capability (a root process has them by default) and no privilege escalation (setuid binaries).
+ * Nor may it open raw packet sockets (NET_RAW, in most runtimes' default set): frames sent on one
+ * never pass the iptables rules that capture egress.
  */
 export function uidLocked(c: Container, warnings: string[] = []): SecurityContext {
   const sc: SecurityContext = { ...(c.securityContext ?? {}) };
@@ -351,13 +353,15 @@ export function uidLocked(c: Container, warnings: string[] = []): SecurityContex
   }
   const drop = [...(sc.capabilities?.drop ?? [])];
   const dropped = capabilityNames(drop);
-  if (!dropped.has('ALL')) for (const cap of UID_CHANGING_CAPS) if (!dropped.has(cap)) drop.push(cap);
+  if (!dropped.has('ALL')) for (const cap of CAPTURE_ESCAPING_CAPS) if (!dropped.has(cap)) drop.push(cap);
   sc.capabilities = { ...(sc.capabilities ?? {}), drop };
   return sc;
 }
 
 /** Capabilities that let a process take another UID or GID (the sidecar's, whose traffic is not captured). */
 export const UID_CHANGING_CAPS = ['SETUID', 'SETGID'] as const;
+/** What an app container may not keep: those, and raw packet sockets, which bypass the capture's iptables rules. */
+export const CAPTURE_ESCAPING_CAPS = [...UID_CHANGING_CAPS, 'NET_RAW'] as const;
 
 /** Whether a volume is the ServiceAccount admission plugin's automounted API token. */
 export const isAutomountVolume = (v: Volume): boolean => v.name.startsWith(AUTOMOUNT_VOLUME_PREFIX);

@@ -96,6 +96,7 @@ export interface Volume {
     defaultMode?: number;
   };
   emptyDir?: { medium?: string; sizeLimit?: string };
+  hostPath?: { path: string; type?: string };
   [other: string]: unknown;
 }
 

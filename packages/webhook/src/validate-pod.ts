@@ -6,7 +6,7 @@ import { ANNOTATION_INJECTED, ANNOTATION_OWNER, LABEL_SKILL, TOKEN_AUDIENCE } fr
 import type { WebhookConfig } from './config.js';
 import {
   CLAUDE_BASE_URL, CREDENTIAL_ENV, INIT_CONTAINER, RESERVED_CONTAINER_NAMES, RESERVED_VOLUME_NAMES, SIDECAR_CONTAINER,
-  UID_CHANGING_CAPS, envUsesSecret, initContainer, injectedVolumes, namespaceInjectionEnabled, optOutOf, sidecarContainer,
+  CAPTURE_ESCAPING_CAPS, envUsesSecret, initContainer, injectedVolumes, namespaceInjectionEnabled, optOutOf, sidecarContainer,
 } from './inject.js';
 import { jsonEqual } from './json-patch.js';
 import { capabilityNames, podDisplayName, quantityValue, type Container, type NamespaceInfo, type Pod, type Volume } from './pod.js';
@@ -29,7 +29,7 @@ export interface Verdict {
 /** Loose on purpose (RFC 5322 is not the point): one @, a dot in the domain, no spaces. */
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 /** Capabilities that would let an app container rewrite the pod's iptables or reach into the sidecar. */
-const FORBIDDEN_CAPS = new Set(['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN', 'SYS_PTRACE', 'ALL', ...UID_CHANGING_CAPS]);
+const FORBIDDEN_CAPS = new Set(['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN', 'SYS_PTRACE', 'ALL', ...CAPTURE_ESCAPING_CAPS]);
 
 type Role = 'container' | 'init container' | 'ephemeral container';
 
@@ -85,8 +85,8 @@ function checkContainer(pod: Pod, c: Container, role: Role, config: WebhookConfi
   if (role === 'ephemeral container') {
     // Not injected, so not locked by the injector: it must drop the capabilities to change user itself.
     const dropped = capabilityNames(sc.capabilities?.drop);
-    if (!dropped.has('ALL') && !UID_CHANGING_CAPS.every((cap) => dropped.has(cap))) {
-      out.push(`${where}: must drop the SETUID and SETGID capabilities (or ALL), and may not escalate privileges: a process that takes the sidecar's UID leaves the egress capture (kubectl debug --profile=restricted does this)`);
+    if (!dropped.has('ALL') && !CAPTURE_ESCAPING_CAPS.every((cap) => dropped.has(cap))) {
+      out.push(`${where}: must drop the SETUID, SETGID and NET_RAW capabilities (or ALL), and may not escalate privileges: a process that takes the sidecar's UID, or sends raw packets, leaves the egress capture (kubectl debug --profile=restricted does this)`);
     }
   }
   const uid = sc.runAsUser ?? pod.spec.securityContext?.runAsUser;
@@ -100,6 +100,8 @@ function checkContainer(pod: Pod, c: Container, role: Role, config: WebhookConfi
     if (RESERVED_VOLUME_NAMES.has(m.name)) out.push(`${where}: mounts ${m.name}, which belongs to the skillgate sidecar; remove that volumeMount`);
     else if (v && volumeUsesSecret(v, config.upstreamSecret.name)) {
       out.push(`${where}: mounts volume ${m.name} from the upstream credential Secret ${config.upstreamSecret.name}; remove it: the sidecar calls Claude for the skill`);
+    } else if (v?.hostPath && injected) {
+      out.push(`${where}: mounts ${m.name}, a hostPath volume: the node's files hold the sidecar's credentials and other pods'; use another kind of volume`);
     } else if (v && injected) {
       const audience = volumeTokenAudience(v);
       if (audience) out.push(`${where}: mounts volume ${m.name}, a ServiceAccount token for ${audience === TOKEN_AUDIENCE ? `audience ${audience}` : audience}; remove that volumeMount: in a skillgate pod only the sidecar holds the pod's Kubernetes and skillgate credentials`);

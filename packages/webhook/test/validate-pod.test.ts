@@ -202,7 +202,10 @@ describe('validatePod on UPDATE', () => {
     expect(update(old, ok, 'ephemeralcontainers').allowed).toBe(true);
     const root = structuredClone(old);
     root.spec.ephemeralContainers = [{ name: 'debugger', image: 'busybox' }];
-    expect(update(old, root, 'ephemeralcontainers').violations.join('\n')).toMatch(/must drop the SETUID and SETGID capabilities/);
+    expect(update(old, root, 'ephemeralcontainers').violations.join('\n')).toMatch(/must drop the SETUID, SETGID and NET_RAW capabilities/);
+    const withRaw = structuredClone(old);
+    withRaw.spec.ephemeralContainers = [{ name: 'debugger', image: 'busybox', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['SETUID', 'SETGID'] } } }];
+    expect(update(old, withRaw, 'ephemeralcontainers').violations.join('\n')).toMatch(/sends raw packets/);
     const bad = structuredClone(old);
     bad.spec.ephemeralContainers = [{ name: 'debugger', image: 'busybox', securityContext: { runAsUser: 1337, privileged: true } }];
     const v = update(old, bad, 'ephemeralcontainers').violations.join('\n');
@@ -283,12 +286,12 @@ test('quantities read as Kubernetes writes them', async () => {
 });
 
 describe('an app container may not change user (the sidecar is exempt from the capture by its UID)', () => {
-  test('the injector locks it: no privilege escalation, SETUID and SETGID dropped, its own drops kept', () => {
+  test('the injector locks it: no privilege escalation, SETUID, SETGID and NET_RAW (raw sockets bypass the capture) dropped, its own drops kept', () => {
     const pod = skillPod();
     pod.spec.containers[0]!.securityContext = { runAsUser: 0, capabilities: { drop: ['NET_BIND_SERVICE'] } };
     const app = admitted(pod).spec.containers[0]!;
     expect(app.securityContext).toMatchObject({ runAsUser: 0, allowPrivilegeEscalation: false });
-    expect(app.securityContext!.capabilities!.drop).toEqual(['NET_BIND_SERVICE', 'SETUID', 'SETGID']);
+    expect(app.securityContext!.capabilities!.drop).toEqual(['NET_BIND_SERVICE', 'SETUID', 'SETGID', 'NET_RAW']);
     expect(violations(admitted(pod))).toBe('');
   });
 
@@ -298,6 +301,13 @@ describe('an app container may not change user (the sidecar is exempt from the c
     const app = admitted(pod).spec.containers[0]!;
     expect(app.securityContext!.allowPrivilegeEscalation).toBeUndefined();
     expect(violations(admitted(pod))).toMatch(/privileged containers can undo the egress capture/);
+  });
+
+  test('a hostPath volume in an injected pod is refused: the node\'s files hold the sidecar\'s token', () => {
+    const pod = admitted();
+    (pod.spec.volumes ??= []).push({ name: 'node-root', hostPath: { path: '/var/lib/kubelet' } });
+    pod.spec.containers[0]!.volumeMounts = [{ name: 'node-root', mountPath: '/host' }];
+    expect(violations(pod)).toMatch(/mounts node-root, a hostPath volume/);
   });
 
   test('adding SETUID or SETGID, or asking for privilege escalation, is refused', () => {
