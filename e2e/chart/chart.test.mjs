@@ -291,6 +291,9 @@ describe('the Helm chart', () => {
     const fullname = `${RELEASE}-skillgate`;
     // The install notes say how responders verify records against the controller's keys.
     expect(notes).toContain(`skillgate sessions verify --all --trust-jwks kube:${NS}/${fullname}-jwks`);
+    // ...how they get the masking key for sessions find, and (TLS on here) no plain-HTTP warning.
+    expect(notes).toContain(`kubectl -n ${NS} get secret ${fullname}-masking-key -o jsonpath='{.data.masking-key}' | base64 -d > masking.key`);
+    expect(notes).not.toContain('token exchange is plain HTTP');
     const configMap = await cp.request('GET', `/api/v1/namespaces/${NS}/configmaps/${fullname}-webhook`);
     const injection = parseWebhookConfigText(configMap.body.data['config.yaml']);
     expect(injection.controllerUrl).toMatch(/^https:/);

@@ -85,7 +85,9 @@ export function validateSkillPolicySpec(spec: SkillPolicySpec): PolicyVerdict {
     });
     for (const t of w.serverTools ?? []) if (!KNOWN_SERVER_TOOLS.has(t)) warnings.push(`${at}: server tool family ${t} is not one skillgate knows (${[...KNOWN_SERVER_TOOLS].join(', ')})`);
     const a = r.approvers;
-    if (a?.quorum !== undefined && a.users && !a.groups && a.quorum > a.users.length) {
+    if (a && !a.groups?.length && !a.users?.length) {
+      violations.push(`${at}: approvers lists no users and no groups: nobody could ever approve; name some, or leave approvers out for the default group`);
+    } else if (a?.quorum !== undefined && a.users && !a.groups?.length && a.quorum > a.users.length) {
       violations.push(`${at}: quorum ${a.quorum} can never be reached by ${a.users.length} listed user(s); lower the quorum or add approvers`);
     }
   });

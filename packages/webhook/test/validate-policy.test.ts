@@ -61,6 +61,17 @@ describe('validateSkillPolicy', () => {
     expect(r).toMatch(/start 18:00 must be before end 08:00/);
   });
 
+  test('empty approver lists count as none: a quorum only listed users must reach, and approvers that name nobody, are rejected', () => {
+    const r = v({
+      approval: { rules: [
+        { name: 'q', when: {}, approvers: { groups: [], users: ['x@example.com'], quorum: 3 } },
+        { name: 'nobody', when: {}, approvers: { groups: [], users: [] } },
+      ] },
+    }).violations.join('\n');
+    expect(r).toMatch(/quorum 3 can never be reached by 1 listed user/);
+    expect(r).toMatch(/approvers lists no users and no groups/);
+  });
+
   test('an unknown server tool family is a warning, not a rejection', () => {
     const r = v({ tools: { serverTools: ['web_search', 'teleport'] } });
     expect(r.allowed).toBe(true);
