@@ -1,7 +1,11 @@
 // The CLI as users run it: a child process per command, checking exit codes, stdout and the
 // one-line errors of CONTRACT.md.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FileSessionStore, headOf, sealEvent, type SessionEvent } from '@skillgate/record';
 
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
 const run = (args: string[], input?: string, env: Record<string, string> = {}) =>
@@ -82,3 +86,35 @@ describe('unlock --target', () => {
     expect(lockTargets({ kind: 'skill', value: 'triage', namespace: 'team-a' }, 'skill', 'triage', 'team-a')).toBe(true);
   });
 });
+
+describe('sessions show and replay on a damaged record', () => {
+  test('say which events are missing instead of showing the rest as the whole session', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-cli-gap-'));
+    try {
+      const store = new FileSessionStore(dir);
+      const identity = { namespace: 'ns', serviceAccount: 'sa', pod: 'p', skill: 's', owner: 'o@example.com' };
+      let head: ReturnType<typeof headOf> | undefined;
+      const events: SessionEvent[] = [];
+      for (let i = 0; i < 4; i++) {
+        const e = sealEvent({ sessionId: 'ses_gap', identity, kind: 'egress', data: { destination: `host-${i}:443`, method: 'CONNECT', allowed: false } }, head);
+        head = headOf(e);
+        events.push(e);
+      }
+      await store.append(events.map((event) => ({ type: 'event' as const, event })));
+      await store.close();
+      expect(run(['sessions', 'show', 'ses_gap', '--dir', dir]).stderr).toBe('');
+      // A line made unreadable (a torn write, an edit), as a responder may find it.
+      const file = join(dir, 'sessions', readdirSync(join(dir, 'sessions')).find((f) => f.startsWith('ses_gap'))!);
+      const lines = readFileSync(file, 'utf8').split('\n');
+      lines[2] = '{not json';
+      writeFileSync(file, lines.join('\n'));
+      for (const cmd of ['show', 'replay']) {
+        const r = run(['sessions', cmd, 'ses_gap', '--dir', dir, ...(cmd === 'replay' ? ['--instant'] : [])]);
+        expect({ cmd, status: r.status, stderr: r.stderr }).toEqual({ cmd, status: 0, stderr: expect.stringMatching(/session ses_gap lacks event\(s\) #2 \(unreadable or deleted\)/) });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+

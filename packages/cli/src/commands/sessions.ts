@@ -29,7 +29,23 @@ async function readExisting(store: SessionStore, id: string): Promise<SessionEve
     throw new CliError((err as Error).message);
   }
   if (events.length === 0) throw new CliError(`session ${id} not found in ${store.location}`);
+  warnGaps(id, events);
   return events;
+}
+
+/**
+ * Say which events of a session the store could not give (a line that does not parse, one deleted):
+ * showing or replaying the rest without a word would pass the hole off as the whole session.
+ */
+function warnGaps(id: string, events: readonly SessionEvent[]): void {
+  const missing: number[] = [];
+  let expected = 0;
+  for (const e of events) {
+    for (let seq = expected; seq < e.seq && missing.length < 20; seq++) missing.push(seq);
+    expected = Math.max(expected, e.seq + 1);
+  }
+  if (missing.length === 0) return;
+  process.stderr.write(`skillgate: session ${id} lacks event(s) #${missing.join(', #')}${missing.length === 20 ? ' and maybe more' : ''} (unreadable or deleted): what follows is not all of it; 'skillgate sessions verify ${id}' says more\n`);
 }
 
 function table(rows: string[][]): string {
