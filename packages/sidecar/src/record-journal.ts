@@ -16,7 +16,7 @@ import type { SessionRecorder } from '@skillgate/record/recorder';
 import { uploadsFiles, type SseEvent } from '@skillgate/wire';
 import type { Exchange } from './exchange.js';
 import { uploadReader } from './file-masking.js';
-import { DenialBudget } from './egress/refusal-journal.js';
+import { DenialBudget } from './denial-budget.js';
 import type { EgressAttempt, Journal } from './ports/journal.js';
 import type { Logger } from './log.js';
 

@@ -13,7 +13,7 @@ import { createLogger } from '../src/log.js';
 import { logJournal } from '../src/ports/journal.js';
 import { EgressAllowlist } from '../src/egress/allowlist.js';
 import { decideName, parseResolvConf } from '../src/egress/dns.js';
-import { DenialBudget } from '../src/egress/refusal-journal.js';
+import { DenialBudget } from '../src/denial-budget.js';
 import { RCODE, answerWith, parseQuery } from '../src/egress/dns-message.js';
 
 /** Names the journal accounts for: one per event, or the count of a summary event. */
