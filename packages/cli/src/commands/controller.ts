@@ -37,6 +37,12 @@ Environment (flags override):
   SKILLGATE_SIGNING_KEY_SECRET         [NS/]NAME of a Secret to keep that key in instead, created with
                                        a new key by the first replica (the chart's default); neither:
                                        an ephemeral key per process
+  SKILLGATE_MASKING_KEY_FILE           the installation masking key (at least 16 bytes), handed to every
+                                       sidecar with its workload token (the HMAC key of the record's
+                                       fingerprints: keep it secret)
+  SKILLGATE_MASKING_KEY_SECRET         [NS/]NAME of a Secret to keep that key in instead, created with 32
+                                       random bytes by the first replica (the chart's default); neither:
+                                       sidecars get no key and refuse to serve
   SKILLGATE_JWKS_CONFIGMAP             [NS/]NAME of a ConfigMap to keep every signing key's public half
                                        in (rotations add, never remove): responders verify records
                                        with --trust-jwks kube:NS/NAME

@@ -21,7 +21,9 @@ Environment:
   REDIS_URL                         record sessions to Redis Streams (unset: local file store)
   SKILLGATE_RECORD_DIR              local store directory (default .skillgate/records)
   SKILLGATE_POLICY_FILE             SkillPolicy file for local mode
-  SKILLGATE_MASKING_KEY             installation key for masking fingerprints
+  SKILLGATE_MASKING_KEY             installation key for masking fingerprints (at least 16 bytes; unset:
+                                    the development key locally, the controller's in a cluster)
+  SKILLGATE_RECORD_SPOOL_DIR        where events wait while Redis is away (default beside the record dir)
   SKILLGATE_EGRESS_ALLOW            extra egress hosts, comma separated (also the names the DNS guard
                                     on 127.0.0.1:15053 resolves, besides the upstream's)
   SKILLGATE_DNS_RESOLVER            where the DNS guard sends allowed names (IPv4[:port]; default the
