@@ -36,6 +36,19 @@ describe('skillgate', () => {
     }
   });
 
+  it('the cluster commands say what is wrong with the command line first, then what is missing to reach a cluster, in one line', () => {
+    const noCluster = { KUBECONFIG: '', HOME: join(tmpdir(), 'sg-no-home-for-kube') };
+    expect(run(['lock', 'frob', 'x', '--reason', 'r'], '', noCluster)).toMatchObject({ status: 2, stderr: expect.stringMatching(/^skillgate: first argument must be one of/) });
+    expect(run(['lock', 'skill', 'x'], '', noCluster)).toMatchObject({ status: 2, stderr: expect.stringMatching(/--reason is required/) });
+    expect(run(['unlock'], '', noCluster)).toMatchObject({ status: 2, stderr: expect.stringMatching(/give a lock NAME or --target/) });
+    for (const args of [['lock', 'skill', 'x', '--reason', 'r'], ['owners', 'list'], ['approvals', 'list']]) {
+      const r = run(args, '', noCluster);
+      expect({ args, status: r.status, stderr: r.stderr }).toEqual({ args, status: 1, stderr: 'skillgate: no Kubernetes cluster to talk to: no kubeconfig found (set KUBECONFIG or pass --kubeconfig F), and not running inside a cluster\n' });
+    }
+    const missing = run(['lock', 'skill', 'x', '--reason', 'r', '--kubeconfig', '/nonexistent/kubeconfig'], '', noCluster);
+    expect(missing).toMatchObject({ status: 1, stderr: 'skillgate: cannot load the kubeconfig /nonexistent/kubeconfig: no such file\n' });
+  });
+
   it('mask --json reports findings with offsets into the input and never the value', () => {
     const input = 'Mail jane.doe@example.com, card 4111 1111 1111 1111.';
     const r = run(['mask', '--json'], input);

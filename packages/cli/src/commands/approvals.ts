@@ -11,6 +11,7 @@ import { recordDecision, DecisionRefused, SKILLAPPROVALS } from '@skillgate/cont
 import { describeApiError } from '@skillgate/controller/kube';
 import { approvalOutcome, type RecordedDecision } from '@skillgate/policy';
 import { CliError, outputOption, printData, type Command, type OptionSpec } from '../command.js';
+import { loadKubeConfig } from './kube-access.js';
 
 const kubeOptions: OptionSpec = {
   namespace: { type: 'string', short: 'n' },
@@ -19,13 +20,7 @@ const kubeOptions: OptionSpec = {
 };
 
 function kube(values: Record<string, unknown>): { kc: KubeConfig; namespace: string } {
-  const kc = new KubeConfig();
-  try {
-    if (typeof values.kubeconfig === 'string') kc.loadFromFile(values.kubeconfig);
-    else kc.loadFromDefault();
-  } catch (err) {
-    throw new CliError(`cannot load kubeconfig: ${(err as Error).message}`);
-  }
+  const kc = loadKubeConfig(typeof values.kubeconfig === 'string' ? values.kubeconfig : undefined);
   const ctx = kc.getContextObject(kc.getCurrentContext());
   return { kc, namespace: typeof values.namespace === 'string' ? values.namespace : ctx?.namespace ?? 'default' };
 }

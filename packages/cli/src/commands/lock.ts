@@ -3,7 +3,8 @@
 // sidecar within a second: matching requests are refused and matching live streams are cut.
 import { createHash } from 'node:crypto';
 import { API_VERSION, type LockTargetKind, type SkillLock } from '@skillgate/api';
-import { LockClient, kubeClients } from '@skillgate/controller';
+import { LockClient } from '@skillgate/controller';
+import { cliKubeClients } from './kube-access.js';
 import { normalizeOwner } from '@skillgate/identity';
 import { CliError, outputOption, printData, type Command } from '../command.js';
 import { whoAmI } from './who-am-i.js';
@@ -47,9 +48,17 @@ export const lockCommand: Command = {
   },
   async run({ values, positionals }) {
     const v = values as Record<string, string | undefined>;
-    const clients = kubeClients(v.kubeconfig);
-    const client = new LockClient(clients);
     const [kind, value] = positionals;
+    // What is wrong with the command line is said before anything about the cluster.
+    if (kind !== 'list') {
+      if (!kind || !KINDS.includes(kind as LockTargetKind)) throw new CliError(`first argument must be one of ${KINDS.join(', ')} or list`, 2);
+      if (!value) throw new CliError(`lock ${kind} needs a value, e.g. skillgate lock ${kind} NAME --reason R`, 2);
+      if (!v.reason) throw new CliError('--reason is required: say why, it is shown to the skill and recorded', 2);
+      if (v.namespace && kind !== 'skill' && kind !== 'pod') throw new CliError('-n applies only to skill and pod locks', 2);
+      if (kind === 'pod' && !v.namespace) throw new CliError('lock pod needs -n NAMESPACE', 2);
+    }
+    const clients = cliKubeClients(v.kubeconfig);
+    const client = new LockClient(clients);
     if (kind === 'list') {
       const locks = await client.list().catch((err: Error) => { throw new CliError(err.message); });
       const rows = locks.map((l) => ({
@@ -60,11 +69,6 @@ export const lockCommand: Command = {
       printData(values, rows, () => rows.length === 0 ? 'no locks' : rows.map((r) => `${r.name}\t${r.kind}=${r.namespace ? `${r.namespace}/` : ''}${r.value}\tactive=${r.active}\t${r.expiresAt ? `until ${r.expiresAt}\t` : ''}${r.reason}`).join('\n'));
       return 0;
     }
-    if (!kind || !KINDS.includes(kind as LockTargetKind)) throw new CliError(`first argument must be one of ${KINDS.join(', ')} or list`, 2);
-    if (!value) throw new CliError(`lock ${kind} needs a value, e.g. skillgate lock ${kind} NAME --reason R`, 2);
-    if (!v.reason) throw new CliError('--reason is required: say why, it is shown to the skill and recorded', 2);
-    if (v.namespace && kind !== 'skill' && kind !== 'pod') throw new CliError('-n applies only to skill and pod locks', 2);
-    if (kind === 'pod' && !v.namespace) throw new CliError('lock pod needs -n NAMESPACE', 2);
     const expiresAt = v.expires ? new Date(Date.now() + parseDuration(v.expires)).toISOString() : undefined;
     const name = v.name ?? lockName(kind as LockTargetKind, value, v.namespace);
     const lock: SkillLock = {
@@ -72,8 +76,8 @@ export const lockCommand: Command = {
       kind: 'SkillLock',
       metadata: { name, labels: { 'skillgate.dev/lock-source': 'cli' } },
       spec: {
-        target: { kind: kind as LockTargetKind, value, ...(v.namespace ? { namespace: v.namespace } : {}) },
-        reason: v.reason,
+        target: { kind: kind as LockTargetKind, value: value!, ...(v.namespace ? { namespace: v.namespace } : {}) },
+        reason: v.reason!,
         createdBy: await whoAmI(clients),
         ...(expiresAt ? { expiresAt } : {}),
       },
@@ -99,12 +103,13 @@ skillgate lock created for that target, e.g. skillgate unlock --target skill=sum
   },
   async run({ values, positionals }) {
     const v = values as Record<string, string | undefined>;
-    const client = new LockClient(kubeClients(v.kubeconfig));
+    const m = v.target === undefined ? undefined : /^(\w+)=(.+)$/.exec(v.target);
+    if (!positionals[0] && v.target === undefined) throw new CliError('give a lock NAME or --target KIND=VALUE', 2);
+    if (!positionals[0] && (!m || !KINDS.includes(m[1] as LockTargetKind))) throw new CliError(`--target must be KIND=VALUE with KIND one of ${KINDS.join(', ')}`, 2);
+    const client = new LockClient(cliKubeClients(v.kubeconfig));
     const names: string[] = [];
     if (positionals[0]) names.push(positionals[0]);
-    else if (v.target) {
-      const m = /^(\w+)=(.+)$/.exec(v.target);
-      if (!m || !KINDS.includes(m[1] as LockTargetKind)) throw new CliError(`--target must be KIND=VALUE with KIND one of ${KINDS.join(', ')}`, 2);
+    else if (v.target && m) {
       const all = await client.list().catch((err: Error) => { throw new CliError(err.message); });
       for (const l of all) {
         const t = l.spec.target;

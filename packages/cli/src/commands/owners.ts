@@ -2,7 +2,8 @@
 // Kubernetes API with the caller's kubeconfig (RBAC applies). Does exactly what SCIM does: flips the
 // owner record and places or lifts the owner's SkillLock; the controller then revokes their tokens
 // and cuts their skills' live streams.
-import { OwnerLifecycle, OwnerStore, LockClient, kubeClients } from '@skillgate/controller';
+import { OwnerLifecycle, OwnerStore, LockClient } from '@skillgate/controller';
+import { cliKubeClients } from './kube-access.js';
 import { CliError, outputOption, printData, type Command } from '../command.js';
 import { whoAmI } from './who-am-i.js';
 
@@ -13,7 +14,7 @@ const common = {
 };
 
 function lifecycle(v: Record<string, string | undefined>): { store: OwnerStore; lifecycle: OwnerLifecycle; actor: () => Promise<string> } {
-  const kube = kubeClients(v.kubeconfig);
+  const kube = cliKubeClients(v.kubeconfig);
   const store = new OwnerStore(kube, v['skillgate-namespace'] ?? process.env.SKILLGATE_NAMESPACE ?? 'skillgate');
   return { store, lifecycle: new OwnerLifecycle(store, new LockClient(kube)), actor: () => whoAmI(kube) };
 }
