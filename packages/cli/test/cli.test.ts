@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FileSessionStore, headOf, sealEvent, type SessionEvent } from '@skillgate/record';
+import { onThisMachine } from '../src/commands/dev.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
 const run = (args: string[], input?: string, env: Record<string, string> = {}) =>
@@ -47,6 +48,13 @@ describe('skillgate', () => {
     }
     const missing = run(['lock', 'skill', 'x', '--reason', 'r', '--kubeconfig', '/nonexistent/kubeconfig'], '', noCluster);
     expect(missing).toMatchObject({ status: 1, stderr: 'skillgate: cannot load the kubeconfig /nonexistent/kubeconfig: no such file\n' });
+  });
+
+  it('dev --upstream needs a key file unless the upstream is on this machine', () => {
+    const r = run(['dev', '--upstream', 'https://api.example.com']);
+    expect(r).toMatchObject({ status: 2, stderr: 'skillgate: --upstream needs --key-file F (a file holding the upstream API key) unless the upstream is on this machine\n' });
+    for (const url of ['http://127.0.0.1:8080', 'http://localhost:9', 'http://[::1]:80']) expect([url, onThisMachine(url)]).toEqual([url, true]);
+    for (const url of ['https://api.anthropic.com', 'http://10.0.0.1', 'http://127.0.0.1.example.com', 'not a url']) expect([url, onThisMachine(url)]).toEqual([url, false]);
   });
 
   it('mask --json reports findings with offsets into the input and never the value', () => {

@@ -14,7 +14,8 @@ export const devCommand: Command = {
   usage: 'dev [--upstream URL --key-file F] [--policy F] [--record-dir D] [--fake-port N]',
   help: `Options:
   --upstream URL   forward to this Claude API instead of the bundled fake (e.g. https://api.anthropic.com)
-  --key-file F     file with the upstream API key (required with --upstream to a real API)
+  --key-file F     file with the upstream API key (required with --upstream, unless it is on this
+                   machine: 127.0.0.1, ::1, localhost)
   --policy F       SkillPolicy file (YAML/JSON) the sidecar enforces
   --record-dir D   local session store (default .skillgate/records); REDIS_URL overrides it
   --fake-port N    port of the bundled fake Claude API (default ${DEFAULT_FAKE_CLAUDE_PORT})
@@ -30,8 +31,10 @@ The sidecar listens on the standard ports: 127.0.0.1:15001 (Claude API), 127.0.0
   },
   async run({ values }) {
     const upstreamArg = typeof values.upstream === 'string' ? values.upstream : undefined;
-    if (upstreamArg && !values['key-file'] && !process.env.SKILLGATE_UPSTREAM_API_KEY_FILE) {
-      throw new CliError('--upstream needs --key-file F (a file holding the upstream API key)', 2);
+    const keyFile = typeof values['key-file'] === 'string' ? values['key-file'] : process.env.SKILLGATE_UPSTREAM_API_KEY_FILE;
+    // An upstream on this machine (a fake of your own, a recorded replay) needs no real key.
+    if (upstreamArg && !keyFile && !onThisMachine(upstreamArg)) {
+      throw new CliError('--upstream needs --key-file F (a file holding the upstream API key) unless the upstream is on this machine', 2);
     }
     const fake = upstreamArg ? undefined : await startFakeClaude({
       port: Number(values['fake-port'] ?? DEFAULT_FAKE_CLAUDE_PORT), host: '127.0.0.1', recordRequests: false, deltaDelayMs: 15,
@@ -44,7 +47,7 @@ The sidecar listens on the standard ports: 127.0.0.1:15001 (Claude API), 127.0.0
       const config = resolveConfig({
         ...env,
         upstreamUrl: upstreamArg ?? fake!.url,
-        ...(upstreamArg ? { upstreamApiKeyFile: String(values['key-file'] ?? env.upstreamApiKeyFile) } : { upstreamApiKey: 'sk-ant-fake-dev-key' }),
+        ...(upstreamArg && keyFile ? { upstreamApiKeyFile: keyFile } : { upstreamApiKey: 'sk-ant-fake-dev-key' }),
         ...(typeof values.policy === 'string' ? { policyFile: resolve(values.policy) } : {}),
         recordDir: typeof values['record-dir'] === 'string' ? values['record-dir'] : env.recordDir ?? '.skillgate/records',
         identity: { namespace: 'dev', serviceAccount: 'dev', pod: 'dev', skill: 'dev-skill', owner: process.env.USER ? `${process.env.USER}@localhost` : 'developer@localhost', ...env.identity },
@@ -84,3 +87,14 @@ Stop with Ctrl-C.
     return 0;
   },
 };
+
+/** Whether a URL names this machine (a loopback address or localhost). */
+export function onThisMachine(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    return false;
+  }
+  return host === 'localhost' || host === '[::1]' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
