@@ -363,6 +363,16 @@ export const UID_CHANGING_CAPS = ['SETUID', 'SETGID'] as const;
 /** What an app container may not keep: those, and raw packet sockets, which bypass the capture's iptables rules. */
 export const CAPTURE_ESCAPING_CAPS = [...UID_CHANGING_CAPS, 'NET_RAW'] as const;
 
+/**
+ * Where Prometheus without its operator finds the sidecar's metrics (kubernetes_sd_configs with the
+ * usual prometheus.io/* relabelling; the chart's PodMonitor serves the operator). A pod that
+ * announces metrics of its own keeps its annotations: they name one port per pod.
+ */
+function scrapeAnnotations(pod: Pod): Record<string, string> {
+  const own = Object.keys(pod.metadata.annotations ?? {}).some((k) => k.startsWith('prometheus.io/'));
+  return own ? {} : { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(PORTS.metrics), 'prometheus.io/path': '/metrics' };
+}
+
 /** Whether a volume is the ServiceAccount admission plugin's automounted API token. */
 export const isAutomountVolume = (v: Volume): boolean => v.name.startsWith(AUTOMOUNT_VOLUME_PREFIX);
 
@@ -389,7 +399,7 @@ export function injectedPod(pod: Pod, config: WebhookConfig, warnings: string[] 
   const app = (c: Container): Container => appContainer(withoutMounts(c, dropped), config, warnings);
   return {
     ...pod,
-    metadata: { ...pod.metadata, annotations: { ...pod.metadata.annotations, [ANNOTATION_INJECTED]: INJECTOR_VERSION } },
+    metadata: { ...pod.metadata, annotations: { ...scrapeAnnotations(pod), ...pod.metadata.annotations, [ANNOTATION_INJECTED]: INJECTOR_VERSION } },
     spec: {
       ...spec,
       // The kubelet mounts no token by itself: the sidecar's comes from KUBE_API_VOLUME.

@@ -117,6 +117,15 @@ describe('injectPod', () => {
     expect(parsePodLabelsFile('app="triage"\nskillgate.dev/skill="triage"')).toEqual(pod.metadata.labels);
   });
 
+  test('the pod announces the sidecar\'s metrics to Prometheus (prometheus.io/*), unless it announces metrics of its own', () => {
+    expect(injected().metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '15090', 'prometheus.io/path': '/metrics' });
+    const own = skillPod();
+    own.metadata.annotations = { ...own.metadata.annotations, 'prometheus.io/scrape': 'true', 'prometheus.io/port': '9100' };
+    const out = applyPatch(own, injectPod(own, injectedNs, config()).patch);
+    expect(out.metadata.annotations).toMatchObject({ 'prometheus.io/port': '9100' });
+    expect(out.metadata.annotations!['prometheus.io/path']).toBeUndefined();
+  });
+
   test('the sidecar keeps its record spool on a writable volume of its own (its root filesystem is read-only), sized for a full spool', () => {
     const pod = injected();
     const sidecar = pod.spec.initContainers![1]!;
