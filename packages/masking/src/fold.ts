@@ -130,6 +130,34 @@ export function readAsDetected(text: string): string {
 }
 
 /**
+ * Entities people write with or without separators (a card in groups or not, an SSN with hyphens or
+ * without, a phone number with parentheses, an IBAN in fours, a MAC address with colons or dashes):
+ * their fingerprint is of the value without them, upper-cased, so one card has one fingerprint
+ * however it was written. An email address's is of it in lower case (how mail systems treat it).
+ */
+const WRITTEN_WITH_SEPARATORS: ReadonlySet<string> = new Set([
+  'CREDIT_CARD', 'IBAN_CODE', 'US_SSN', 'US_ITIN', 'ABA_ROUTING_NUMBER', 'US_BANK_NUMBER', 'PHONE_NUMBER', 'MAC_ADDRESS',
+]);
+const SEPARATORS = /[\s\-.()/:]/g;
+
+/** The form of a detected value (as detection read it) that its fingerprint is taken of. */
+export function fingerprintForm(type: string, read: string): string {
+  if (WRITTEN_WITH_SEPARATORS.has(type)) return read.replace(SEPARATORS, '').toUpperCase();
+  if (type === 'EMAIL_ADDRESS') return read.toLowerCase();
+  return read;
+}
+
+/**
+ * Every form a value someone searches for may have been fingerprinted in, whatever its type: as
+ * detection reads it (other entities, and records made before the forms above), without separators,
+ * in lower case. A search looks for all of them.
+ */
+export function searchForms(value: string): string[] {
+  const read = readAsDetected(value);
+  return [...new Set([read, read.replace(SEPARATORS, '').toUpperCase(), read.toLowerCase()])];
+}
+
+/**
  * The shortest end of `text` that holds at least `n` characters detection reads (vanishing ones do
  * not count, a mathematical letter counts once), or all of it: context that must reach a detector's
  * look-back whatever it carries.

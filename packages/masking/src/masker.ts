@@ -9,7 +9,7 @@ import { compileCustom, spanningKeywords } from './detectors/custom.js';
 import { phraseDictionary } from './detectors/phrase.js';
 import type { WindowMasker } from './stream-text.js';
 import { tokenHoldStart } from './hold.js';
-import { readAsDetected } from './fold.js';
+import { fingerprintForm, readAsDetected } from './fold.js';
 
 export interface MaskResult { masked: string; findings: Finding[] }
 
@@ -93,13 +93,14 @@ export class MaskerCore implements WindowMasker {
       const s = Math.max(start, from);
       const value = text.slice(start, end);
       // Placeholders and fingerprints are of the value as detection read it ("４１１１…" is the
-      // card 4111…, a zero-width space inside it is nothing); a tokenized value is restored as the
+      // card 4111…, a zero-width space inside it is nothing), a fingerprint of it without the
+      // separators people write it with (fingerprintForm); a tokenized value is restored as the
       // skill wrote it.
       const read = readAsDetected(value);
       masked += text.slice(pos, s);
       masked += this.replacement(d, read, value);
       pos = end;
-      const f: Finding = { type: d.type, start, end, fingerprint: this.key.fingerprint(read) };
+      const f: Finding = { type: d.type, start, end, fingerprint: this.key.fingerprint(fingerprintForm(d.type, read)) };
       if (d.subtype) f.subtype = d.subtype;
       findings.push(f);
     }

@@ -1,5 +1,5 @@
 import { MaskingKey, createMasker } from '../src/index.js';
-import { compactForDetection, foldForDetection, hasCompactable, isVanishing, readAsDetected, tailReading } from '../src/fold.js';
+import { compactForDetection, fingerprintForm, foldForDetection, hasCompactable, isVanishing, readAsDetected, searchForms, tailReading } from '../src/fold.js';
 import { MaskerCore } from '../src/masker.js';
 import { TextStream } from '../src/stream-text.js';
 
@@ -35,7 +35,24 @@ describe('values written with full-width forms, no-break spaces and Unicode hyph
 
   test('a value is fingerprinted as it reads, so searching for the ASCII form finds the full-width one', () => {
     const [finding] = masker.maskText('card ４１１１ １１１１ １１１１ １１１１').findings;
-    expect(finding!.fingerprint).toBe(new MaskingKey(key).fingerprint('4111 1111 1111 1111'));
+    expect(finding!.fingerprint).toBe(new MaskingKey(key).fingerprint('4111111111111111'));
+  });
+
+  test('one value has one fingerprint however it was grouped or cased, and a search looks for every form', () => {
+    const fp = (text: string) => masker.maskText(text).findings.map((f) => `${f.type}:${f.fingerprint}`);
+    for (const [a, b] of [
+      ['card 4111 1111 1111 1111 today', 'card 4111-1111-1111-1111 today'],
+      ['card 4111 1111 1111 1111 today', 'card 4111111111111111 today'],
+      ['SSN 123-45-6789 on file', 'SSN 123 45 6789 on file'],
+      ['IBAN GB82 WEST 1234 5698 7654 32 here', 'IBAN GB82WEST12345698765432 here'],
+      ['mail Jane.Doe@Example.com now', 'mail jane.doe@example.com now'],
+    ]) expect([a, fp(a)]).toEqual([a, fp(b!)]);
+    expect(fingerprintForm('CREDIT_CARD', '4111 1111-1111.1111')).toBe('4111111111111111');
+    expect(fingerprintForm('EMAIL_ADDRESS', 'Jane@Example.COM')).toBe('jane@example.com');
+    expect(fingerprintForm('PERSON', 'Jane Doe')).toBe('Jane Doe');
+    // What a responder types may be any of them, or a value fingerprinted as written before the forms.
+    expect(searchForms('４１１１ １１１１ １１１１ １１１１')).toEqual(['4111 1111 1111 1111', '4111111111111111']);
+    expect(searchForms('Jane@Example.com')).toEqual(['Jane@Example.com', 'JANE@EXAMPLECOM', 'jane@example.com']);
   });
 
   test('tokenize mode gives the skill back the value as it wrote it', () => {

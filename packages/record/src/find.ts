@@ -29,14 +29,15 @@ const DIRECTION: Partial<Record<EventKind, FingerprintHit['direction']>> = {
   request: 'request', response: 'response', stream_event: 'response',
 };
 
-/** Pure: the hit for one event, when its findings hold the fingerprint. */
-export function matchFingerprint(event: SessionEvent, fingerprint: string): FingerprintHit | undefined {
+/** Pure: the hit for one event, when its findings hold the fingerprint (or one of them). */
+export function matchFingerprint(event: SessionEvent, fingerprint: string | ReadonlySet<string>): FingerprintHit | undefined {
   const data = event.data as { findings?: RecordedFinding[]; upload?: { findings?: RecordedFinding[] } };
-  let matching = data.findings?.filter((f) => f.fingerprint === fingerprint) ?? [];
+  const wanted = typeof fingerprint === 'string' ? (f: RecordedFinding) => f.fingerprint === fingerprint : (f: RecordedFinding) => fingerprint.has(f.fingerprint);
+  let matching = data.findings?.filter(wanted) ?? [];
   let direction = DIRECTION[event.kind] ?? 'other';
   if (matching.length === 0) {
     // A file the skill uploaded (recorded with the answer to the upload): the skill sent it.
-    matching = data.upload?.findings?.filter((f) => f.fingerprint === fingerprint) ?? [];
+    matching = data.upload?.findings?.filter(wanted) ?? [];
     direction = 'request';
   }
   if (matching.length === 0) return undefined;
@@ -50,10 +51,10 @@ export function matchFingerprint(event: SessionEvent, fingerprint: string): Fing
   return hit;
 }
 
-/** Every event of the reader (optionally filtered) whose findings hold the fingerprint. */
+/** Every event of the reader (optionally filtered) whose findings hold the fingerprint (or one of them). */
 export async function findFingerprint(
   reader: SessionReader,
-  fingerprint: string,
+  fingerprint: string | ReadonlySet<string>,
   filter: SessionFilter = {},
   onProgress?: (scanned: number) => void,
 ): Promise<FingerprintHit[]> {

@@ -153,6 +153,9 @@ describe.each(['local', 'redis'] as const)('skillgate sessions on the %s store',
     // And a zero-width space (as a web page hides an address from scrapers) as nothing.
     const hidden = await cli(['sessions', 'find', '--value', PLANTED.replace('@', '\u200b@'), ...storeArgs, '--output', 'json'], { SKILLGATE_MASKING_KEY: KEY });
     expect(JSON.parse(hidden.stdout).hits).toEqual(JSON.parse(found.stdout).hits);
+    // An address in another case is the same address.
+    const shouted = await cli(['sessions', 'find', '--value', PLANTED.toUpperCase(), ...storeArgs, '--output', 'json'], { SKILLGATE_MASKING_KEY: KEY });
+    expect(JSON.parse(shouted.stdout).hits).toEqual(JSON.parse(found.stdout).hits);
     expect((await cli(['sessions', 'find', '--value', 'nobody@example.com', ...storeArgs], { SKILLGATE_MASKING_KEY: KEY })).stdout).toMatch(/no event contains that value/);
     expect((await cli(['sessions', 'find', '--value', PLANTED, ...storeArgs])).stderr).toMatch(/installation key/);
   });

@@ -8,7 +8,7 @@ import {
   type ChainProblem, type VerifyReport, type Checkpoint, type ReplayStep, type SessionEvent, type SessionStore,
 } from '@skillgate/record';
 // The fold alone: the masking package's index loads its detectors and dictionaries.
-import { readAsDetected } from '@skillgate/masking/fold';
+import { searchForms } from '@skillgate/masking/fold';
 import { CliError, outputOption, printData, type Command } from '../command.js';
 import { controllerTrust, describeEndorsed, pinnedKeys, trustHelp, trustOptions, trustPinned, type ControllerTrust } from './record-trust.js';
 import { filterFrom, filterOptions, progress, storeHelp, storeOptions, str, withStore } from './sessions-store.js';
@@ -197,7 +197,8 @@ uploaded), 'response' means Claude returned it.
 The value is read as masking reads it: full-width forms (４１１１, ＠), the digits of other scripts
 (٤١١١), mathematical bold and italics (𝐣𝐚𝐧𝐞), no-break spaces and Unicode hyphens count as their
 ASCII, zero-width characters, soft hyphens and direction marks as nothing, so either spelling finds
-both. The value is never stored or printed.
+both; a card, an SSN, a phone number or an IBAN is found however it was grouped (4111111111111111
+finds "4111 1111 1111 1111"), an email address in any case. The value is never stored or printed.
 --value - reads it from stdin (keeps it out of shell history).
 Key: --key-file F, SKILLGATE_MASKING_KEY_FILE or SKILLGATE_MASKING_KEY: the installation key the
 sidecars masked with (in a cluster the controller keeps it in the Secret skillgate-masking-key of its
@@ -205,22 +206,26 @@ namespace; a local record of 'skillgate dev' without one: its development key, t
 Filters: --skill --owner --namespace --since --until, as for 'sessions list'.\n\n${storeHelp}`,
   options: { ...storeOptions, ...filterOptions, ...outputOption, value: { type: 'string' }, fingerprint: { type: 'string' }, 'key-file': { type: 'string' } },
   async run({ values }) {
-    let fingerprint = str(values, 'fingerprint')?.toLowerCase();
-    if (fingerprint !== undefined && !/^[0-9a-f]{64}$/.test(fingerprint)) {
-      throw new CliError(`--fingerprint takes the 64 hex characters a finding records (got ${fingerprint.length} characters${/[^0-9a-f]/.test(fingerprint) ? ', not all hex' : ''}); or pass --value V`, 2);
+    const given = str(values, 'fingerprint')?.toLowerCase();
+    if (given !== undefined && !/^[0-9a-f]{64}$/.test(given)) {
+      throw new CliError(`--fingerprint takes the 64 hex characters a finding records (got ${given.length} characters${/[^0-9a-f]/.test(given) ? ', not all hex' : ''}); or pass --value V`, 2);
     }
-    if (!fingerprint) {
+    let fingerprints: string[];
+    if (given) fingerprints = [given];
+    else {
       let value = str(values, 'value');
       if (value === undefined) throw new CliError('pass --value V (or --value - to read stdin) or --fingerprint HEX', 2);
       if (value === '-') value = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
-      // As masking fingerprinted it (fold.ts): full-width forms as ASCII, zero-width characters as nothing.
-      fingerprint = fingerprintOf(installationKey(values), readAsDetected(value));
+      // Each form masking may have fingerprinted it in (fold.ts): as detection reads it (full-width
+      // forms as ASCII, zero-width characters as nothing), without separators, in lower case.
+      const key = installationKey(values);
+      fingerprints = searchForms(value).map((form) => fingerprintOf(key, form));
     }
     const filter = filterFrom(values);
     const bar = progress('scanned events');
-    const hits = await withStore(values, (store) => findFingerprint(store, fingerprint, filter, (n) => bar.update(n)));
+    const hits = await withStore(values, (store) => findFingerprint(store, new Set(fingerprints), filter, (n) => bar.update(n)));
     bar.done(`${hits.length} event(s) matched`);
-    printData(values, { fingerprint, hits }, () => hits.length === 0 ? 'no event contains that value' : hits.map((h) =>
+    printData(values, { fingerprint: fingerprints[0], fingerprints, hits }, () => hits.length === 0 ? 'no event contains that value' : hits.map((h) =>
       `${h.ts}  ${h.sessionId} #${h.seq}  ${h.kind.padEnd(12)} ${(h.requestId ?? '-').padEnd(28)} ${h.direction === 'response' ? 'RETURNED by Claude' : h.direction === 'request' ? 'sent by the skill' : h.kind}  ${h.types.join(',')}  skill ${h.skill} owner ${h.owner}`,
     ).join('\n'));
     return 0;
