@@ -432,8 +432,10 @@ describe('the sidecar data path', () => {
     });
     expect(res).toBe(200);
     expect(upstream.received.at(-1)!.body.toString()).toBe(String(size));
-    // Client, sidecar and upstream share this process: all three together stay far below the upload size.
-    expect(peak).toBeLessThan(size / 4);
+    // Client, sidecar and upstream share this process: all three together stay well below the upload
+    // size (an upload held whole would be all of it). Not tighter: on a loaded machine what the three
+    // have queued for sockets the kernel has not taken yet reached 17 MB once (12 MB was the bound).
+    expect(peak).toBeLessThan(size / 2);
   });
 
   it('exposes Prometheus metrics with requests counted by route, status and model', async () => {
