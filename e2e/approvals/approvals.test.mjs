@@ -463,6 +463,21 @@ test('self-approval is still refused when the owner writes the status directly u
   await done;
 });
 
+test('a decided approval keeps its decisions and its phase, even against a writer the webhook does not see (decisions removed, a phase rewritten)', async () => {
+  const done = holdRequest('Send the customer the incident timeline.');
+  const approval = await waitForApproval((a) => a.spec.rules.some((r) => r.endsWith('/group-only')));
+  expect((await cli(['approvals', 'deny', approval.metadata.name, '--reason', 'not now'], kubeconfigs.bob)).code).toBe(0);
+  await done;
+  const denied = await getApproval(approval.metadata.name);
+  expect(denied.status.phase).toBe('Denied');
+  const patch = (status) => cp.requestAs({ token: cp.token }, 'PATCH', `/apis/skillgate.dev/v1alpha1/namespaces/${NS}/skillapprovals/${approval.metadata.name}/status`, { status }, { contentType: 'application/merge-patch+json' });
+  const erased = await patch({ decisions: null });
+  expect([erased.status, erased.body.message]).toEqual([422, expect.stringMatching(/decisions are append-only \(they cannot be removed\)/)]);
+  const flipped = await patch({ phase: 'Approved' });
+  expect([flipped.status, flipped.body.message]).toEqual([422, expect.stringMatching(/a decided approval keeps its phase/)]);
+  expect((await getApproval(approval.metadata.name)).status).toMatchObject({ phase: 'Denied', decisions: denied.status.decisions });
+});
+
 test('a rule naming no approvers is decided by the group skillgate-approvers', async () => {
   const done = holdRequest('Export the payroll table.', { stream: false });
   const approval = await waitForApproval((a) => a.spec.rules.some((r) => r.endsWith('/no-approvers')));
