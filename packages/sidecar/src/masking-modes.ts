@@ -33,11 +33,6 @@ export class MaskerBook {
     this.keyOf = typeof key === 'string' ? () => key : key;
   }
 
-  /** The installation key in force. */
-  get key(): string {
-    return this.keyOf();
-  }
-
   forSpec(spec: MaskingSpec | undefined): Masker {
     const key = this.keyOf();
     if (this.cache && this.cache.spec === spec && this.cache.key === key) return this.cache.masker;

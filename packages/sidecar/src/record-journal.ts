@@ -96,14 +96,14 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
   const draftBase = (x: Exchange) => ({ sessionId: x.sessionId!, identity: x.identity!, requestId: x.id });
   const bodiesRecorded = (): boolean => (opts.recording()?.bodies ?? 'masked') === 'masked';
 
-  function maskedRequestBody(x: Exchange): { text?: string; findings: RecordedFinding[] } {
-    if (!x.body || !bodiesRecorded()) return { findings: [] };
+  /** The request body as the record keeps it (`bodies`: the recording keeps masked bodies). */
+  function maskedRequestBody(x: Exchange, bodies: boolean, masker: Masker | undefined): { text?: string; findings: RecordedFinding[] } {
+    if (!x.body || !bodies) return { findings: [] };
     // A rewriting masking mode already masked this body with the same policy: record that copy,
     // unless the body resends server tool results, which the record masks and Claude's copy keeps.
     if (x.maskedRequest && !namesServerResult(x.body)) {
       return { text: x.maskedRequest.text, findings: x.maskedRequest.findings.map(toRecorded) };
     }
-    const masker = opts.masker();
     if (!masker) return { findings: [] };
     try {
       if (x.request) {
@@ -177,15 +177,16 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
 
     async request(x) {
       const rec = state.get(x);
-      const masked = maskedRequestBody(x);
+      const bodies = bodiesRecorded();
+      const masker = bodies ? opts.masker() : undefined;
+      const masked = maskedRequestBody(x, bodies, masker);
       const streamed = !x.body && x.route.body === 'stream';
       const forwarded = x.upstreamBody ?? x.body ?? (streamed ? { streamedBytes: Number(x.req.headers['content-length'] ?? 0) || 0 } : Buffer.alloc(0));
-      const headerMasker = bodiesRecorded() ? opts.masker() : undefined;
       const data = requestData({
         method: x.req.method ?? 'GET', url: x.url, headers: x.req.headers, forwarded,
         // The skill's own headers (x-customer-email: …) are masked as its body is.
-        maskHeader: headerMasker ? (value) => {
-          const r = headerMasker.maskText(value);
+        maskHeader: masker ? (value) => {
+          const r = masker.maskText(value);
           if (r.findings.length) opts.onFindings?.('request', r.findings);
           return { masked: r.masked, findings: r.findings.map(toRecorded) };
         } : null,
@@ -290,7 +291,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
 
     egress(a: EgressAttempt) {
       const identity = opts.identity();
-      const sessionId = previous?.sessionId ?? egressSession(identity);
+      const sessionId = currentSession(identity);
       append({
         kind: 'egress', sessionId, identity, requestId: a.requestId,
         data: { destination: a.destination, method: a.method, allowed: a.allowed, ...(a.reason ? { reason: a.reason } : {}) },
@@ -299,7 +300,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
 
     skillEvent(e) {
       const identity = opts.identity();
-      const sessionId = previous?.sessionId ?? egressSession(identity);
+      const sessionId = currentSession(identity);
       if (e.kind === 'lock') append({ kind: 'lock', sessionId, identity, data: { target: e.target, lock: e.lock, ...(e.reason ? { reason: e.reason } : {}) } });
       else append({ kind: 'revocation', sessionId, identity, data: { token: e.token, ...(e.reason ? { reason: e.reason } : {}) } });
     },
@@ -335,15 +336,21 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
   function refusedUnrecorded(x: Exchange): void {
     if (!x.refusal || x.outcome !== 'refused' || !refusalBudget.take().journal) return;
     const identity = x.identity ?? opts.identity();
-    const q = x.url.indexOf('?');
     append({
-      kind: 'refusal', sessionId: previous?.sessionId ?? egressSession(identity), identity, requestId: x.id,
-      data: { ...x.refusal, method: x.req.method ?? 'GET', path: q === -1 ? x.url : x.url.slice(0, q) },
+      kind: 'refusal', sessionId: currentSession(identity), identity, requestId: x.id,
+      data: { ...x.refusal, method: x.req.method ?? 'GET', path: x.route.path },
     });
   }
 
-  // Egress attempts carry no Claude request; they join the skill's current session, or a session
-  // of their own when the skill has not called Claude yet.
+  /**
+   * Where events that belong to no Claude request go (egress attempts, locks, revocations, requests
+   * refused before they had a session): the skill's current session, or a session of their own when
+   * the skill has not called Claude yet.
+   */
+  function currentSession(identity: SkillIdentity): string {
+    return previous?.sessionId ?? egressSession(identity);
+  }
+
   function egressSession(identity: SkillIdentity): string {
     return `ses_egress_${sha256Hex(Buffer.from(`${identity.namespace}/${identity.skill}/${identity.pod}`)).slice(0, 24)}`;
   }
