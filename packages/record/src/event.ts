@@ -337,9 +337,11 @@ export function requestData(input: {
     out.bodyBytes = input.forwarded.streamedBytes;
     out.bodyStreamed = true;
   }
-  const findings = input.findings ? [...input.findings] : [];
-  const headers = recordHeaders(input.headers, input.maskHeader === undefined ? null : input.maskHeader, findings);
-  if (findings.length > 0) out.findings = findings;
+  // The headers' findings join the body's (a copy only when there are some: every request passes here).
+  const headerFindings: RecordedFinding[] = [];
+  const headers = recordHeaders(input.headers, input.maskHeader ?? null, headerFindings);
+  const findings = headerFindings.length > 0 ? [...(input.findings ?? []), ...headerFindings] : input.findings;
+  if (findings && findings.length > 0) out.findings = findings;
   out.headers = headers;
   out.method = input.method;
   if (input.model !== undefined) out.model = input.model;
