@@ -6,6 +6,8 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 export const LABEL_INJECT = 'skillgate.dev/inject';          // namespace label: "enabled" turns injection on
 export const LABEL_SKILL = 'skillgate.dev/skill';            // pod label: the skill's name
 export const ANNOTATION_OWNER = 'skillgate.dev/owner';       // pod annotation: accountable human (email)
+/** Owner emails compare case-insensitively (IdPs differ in case; the mailbox is the same). */
+export const normalizeOwner = (email: string): string => email.trim().toLowerCase();
 export const ANNOTATION_INJECTED = 'skillgate.dev/injected'; // pod annotation: injector version that patched it
 export const ANNOTATION_INJECT = 'skillgate.dev/inject';     // pod annotation: "disabled" asks to opt out
 export const ANNOTATION_INJECT_EXCEPTION = 'skillgate.dev/inject-exception'; // name of an allowed exception

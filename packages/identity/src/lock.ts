@@ -2,6 +2,7 @@
 // (jti) or namespace. `LockSet` answers "which lock refuses this subject?" in a constant number of map
 // lookups (one per target kind), because the sidecar asks on every request and for every live stream
 // whenever the set changes. Expired locks never match. Pure: no I/O, the clock is passed in.
+import { normalizeOwner } from '@skillgate/api';
 import type { LockTarget, LockTargetKind, SkillIdentity, SkillLock } from '@skillgate/api';
 
 export const LOCK_TARGET_KINDS: readonly LockTargetKind[] = ['skill', 'owner', 'pod', 'session', 'token', 'namespace'];
@@ -36,8 +37,8 @@ export class LockValidationError extends Error {
   }
 }
 
-/** Owner emails compare case-insensitively (IdPs differ in case; the mailbox is the same). */
-export const normalizeOwner = (email: string): string => email.trim().toLowerCase();
+// Where owners are compared (locks, the owner store, the record's filters) they are normalised alike.
+export { normalizeOwner } from '@skillgate/api';
 
 /** The map key a target is filed under. Skill targets without a namespace use `*`. */
 export function targetKey(target: LockTarget): string {

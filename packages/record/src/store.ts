@@ -2,7 +2,7 @@
 // Streams), plus the read-only side that archives implement too. Every CLI command is written
 // against these, so it works the same on any of them. Stores never seal or re-order events: they
 // keep exactly what they are given, in the order given, and hand it back in that order.
-import type { SkillIdentity } from '@skillgate/api';
+import { normalizeOwner, type SkillIdentity } from '@skillgate/api';
 import type { ChainHead } from './chain.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { SessionEvent } from './event.js';
@@ -113,8 +113,7 @@ export interface SessionStore extends SessionReader {
 
 export function matchesFilter(identity: SkillIdentity, firstTs: string, lastTs: string, filter: SessionFilter = {}): boolean {
   if (filter.skill && identity.skill !== filter.skill) return false;
-  // Owners are email addresses, recorded normalised (lower case): compare them as such.
-  if (filter.owner && identity.owner.toLowerCase() !== filter.owner.trim().toLowerCase()) return false;
+  if (filter.owner && normalizeOwner(identity.owner) !== normalizeOwner(filter.owner)) return false;
   if (filter.namespace && identity.namespace !== filter.namespace) return false;
   if (filter.since && Date.parse(lastTs) < filter.since.getTime()) return false;
   if (filter.until && Date.parse(firstTs) > filter.until.getTime()) return false;
