@@ -52,3 +52,6 @@ export interface Condition {
  * gets the installation key from the controller instead.
  */
 export const DEV_MASKING_KEY = 'skillgate-dev-masking-key';
+
+/** The shortest masking key (bytes) masking, the sidecar, the controller and the CLI accept. */
+export const MASKING_KEY_MIN_BYTES = 16;

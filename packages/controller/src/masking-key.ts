@@ -7,13 +7,12 @@
 // first replica creates (kept-secret.ts) with 32 random bytes; else (a local run) none, with a warning:
 // sidecars then refuse to serve until they have one. The key is never logged.
 import { randomBytes } from 'node:crypto';
+import { MASKING_KEY_MIN_BYTES } from '@skillgate/api';
 import { readFileSync } from 'node:fs';
 import { keptSecretValue } from './kept-secret.js';
 import type { KubeClients } from './kube.js';
 
 export const MASKING_KEY_FIELD = 'masking-key';
-/** The shortest key masking accepts (bytes), as the sidecar's and the CLI's own checks. */
-export const MASKING_KEY_MIN_BYTES = 16;
 
 export interface MaskingKeySource {
   /** A file holding the key (an operator's Secret, mounted). */

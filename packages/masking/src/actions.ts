@@ -3,7 +3,7 @@
 // through a Vault). Replacements are a pure function of (type, value, key), so the same value gets
 // the same placeholder on every turn of a conversation, with no state shared between requests.
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
-import type { MaskingAction } from '@skillgate/api';
+import { MASKING_KEY_MIN_BYTES, type MaskingAction } from '@skillgate/api';
 
 export type { MaskingAction };
 
@@ -12,7 +12,7 @@ export class MaskingKey {
   private readonly key: KeyObject;
   constructor(key: Buffer | string) {
     const bytes = typeof key === 'string' ? Buffer.from(key, 'utf8') : Buffer.from(key);
-    if (bytes.length < 16) throw new Error('masking key must be at least 16 bytes: set SKILLGATE_MASKING_KEY to a long random value');
+    if (bytes.length < MASKING_KEY_MIN_BYTES) throw new Error(`masking key must be at least ${MASKING_KEY_MIN_BYTES} bytes: set SKILLGATE_MASKING_KEY to a long random value`);
     this.key = createSecretKey(bytes);
   }
   /** HMAC-SHA256(key, value) as hex: what findings carry instead of the value. */

@@ -3,7 +3,7 @@
 // fast with the field and the reason; nothing downstream re-checks it.
 import { readFileSync } from 'node:fs';
 import { yaml } from './yaml.js';
-import { DEV_MASKING_KEY, PORTS, type SkillIdentity } from '@skillgate/api';
+import { DEV_MASKING_KEY, MASKING_KEY_MIN_BYTES, PORTS, type SkillIdentity } from '@skillgate/api';
 import { LIMITS } from '@skillgate/wire';
 
 export interface ListenConfig {
@@ -150,8 +150,8 @@ export function resolveConfig(input: SidecarConfigInput = {}): SidecarConfig {
     throw new ConfigError('idleSettleMs', `must be 0 (never) or a number of milliseconds (from SKILLGATE_IDLE_SETTLE_SECONDS: seconds), got ${input.idleSettleMs}`);
   }
   // Checked here, not at the first request that needs masking (which would then fail with a 500).
-  if (input.maskingKey !== undefined && Buffer.byteLength(input.maskingKey, 'utf8') < 16) {
-    throw new ConfigError('maskingKey', 'must be at least 16 bytes (SKILLGATE_MASKING_KEY: a long random value, the same across the installation)');
+  if (input.maskingKey !== undefined && Buffer.byteLength(input.maskingKey, 'utf8') < MASKING_KEY_MIN_BYTES) {
+    throw new ConfigError('maskingKey', `must be at least ${MASKING_KEY_MIN_BYTES} bytes (SKILLGATE_MASKING_KEY: a long random value, the same across the installation)`);
   }
   const identity: SkillIdentity = {
     namespace: 'local', serviceAccount: 'default', pod: 'local', skill: 'local-skill', owner: 'developer@localhost',

@@ -9,7 +9,7 @@
 import { http, https } from '../node-http.js';
 import { readFileSync } from 'node:fs';
 import type { SkillIdentity } from '@skillgate/api';
-import { TOKEN_AUDIENCE } from '@skillgate/api';
+import { MASKING_KEY_MIN_BYTES, TOKEN_AUDIENCE } from '@skillgate/api';
 import { readWorkloadToken, identityOf, revocationLockName, type WorkloadClaims } from '@skillgate/identity';
 import { GatewayError, codes } from '@skillgate/wire';
 import type { CredentialSource, IdentitySource, LockGuard } from '../ports/index.js';
@@ -224,7 +224,7 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
     this.failure = undefined;
     this.retryMs = 500;
     const maskingKey = body.masking_key;
-    if (typeof maskingKey === 'string' && Buffer.byteLength(maskingKey, 'utf8') >= 16) this.installationMaskingKey = maskingKey;
+    if (typeof maskingKey === 'string' && Buffer.byteLength(maskingKey, 'utf8') >= MASKING_KEY_MIN_BYTES) this.installationMaskingKey = maskingKey;
     const endorsement = body.record_key_endorsement;
     if (this.opts.recordKey && !this.endorsement && typeof endorsement === 'string') {
       this.endorsement = endorsement;
