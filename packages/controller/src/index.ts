@@ -6,7 +6,7 @@ export { resolveControllerConfig, controllerConfigFromEnv, parseSecretRef, parse
 export type { Reconciler } from './reconciler.js';
 export type { ControllerEvents } from './events.js';
 export { ControllerMetrics } from './metrics.js';
-export { kubeClients, statusOf, describeApiError, SKILLLOCKS, type KubeClients } from './kube.js';
+export { kubeClients, kubeClientsFor, statusOf, describeApiError, SKILLLOCKS, type KubeClients } from './kube.js';
 export { LockClient, LockClientError } from './locks/client.js';
 export { LockReconciler } from './locks/reconciler.js';
 export { LockAnnouncer, announceChannel } from './locks/announce.js';

@@ -20,6 +20,11 @@ export function kubeClients(kubeconfigPath?: string): KubeClients {
   const config = new KubeConfig();
   if (kubeconfigPath) config.loadFromFile(kubeconfigPath);
   else config.loadFromDefault();
+  return kubeClientsFor(config);
+}
+
+/** The API clients of a kubeconfig already loaded (the CLI checks it first). */
+export function kubeClientsFor(config: KubeConfig): KubeClients {
   return {
     config,
     core: config.makeApiClient(CoreV1Api),

@@ -2,7 +2,7 @@
 // --kubeconfig or the usual places, failing with one line that says what is missing instead of a
 // file error or a client's complaint about a cluster that was never configured.
 import { KubeConfig } from '@kubernetes/client-node';
-import { kubeClients, type KubeClients } from '@skillgate/controller';
+import { kubeClientsFor, type KubeClients } from '@skillgate/controller';
 import { CliError } from '../command.js';
 
 /** The kubeconfig as the client reads it, checked to name a cluster. */
@@ -25,8 +25,7 @@ export function loadKubeConfig(path: string | undefined): KubeConfig {
   return kc;
 }
 
-/** The API clients, after loadKubeConfig's checks. */
+/** The API clients of the kubeconfig loadKubeConfig checked. */
 export function cliKubeClients(path: string | undefined): KubeClients {
-  loadKubeConfig(path);
-  return kubeClients(path);
+  return kubeClientsFor(loadKubeConfig(path));
 }
