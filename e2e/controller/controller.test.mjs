@@ -5,6 +5,7 @@
 // streams and refuses their next request while another owner's skill keeps streaming. And that a
 // sidecar's record verifies against the controller's JWKS (the record's trust anchor).
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -317,6 +318,50 @@ describe('the installation masking key', () => {
     expect(JSON.parse(found.stdout).hits).toEqual([expect.objectContaining({ kind: 'request', direction: 'request', types: ['EMAIL_ADDRESS'], skill: 'masked-skill' })]);
     const withDevKey = await cli(['sessions', 'find', '--value', email, ...store], { ...process.env, SKILLGATE_MASKING_KEY: 'skillgate-dev-masking-key' });
     expect(JSON.parse(withDevKey.stdout).hits).toEqual([]);
+  }, 60_000);
+});
+
+describe('the sidecars\' Redis URL', () => {
+  test('handed over with the workload token: a sidecar with no REDIS_URL records through a password-protected Redis user it never saw in its environment', async () => {
+    // A Redis user of this run's own, with a password, as an operator's redis.existingSecret holds it.
+    const user = `sge2e-${h.runId}`;
+    const password = randomBytes(12).toString('hex');
+    await h.redis.call('ACL', 'SETUSER', user, 'on', `>${password}`, '~*', '&*', '+@all');
+    const url = new URL(REDIS_URL);
+    url.username = user;
+    url.password = password;
+    const replica = await h.startReplica({ identity: `replica-redis-${h.runId}`, sidecarRedisUrl: url.toString() });
+    try {
+      const owner = `redis${h.domain}`;
+      const pod = await h.skillPod('redis-url-pod', { skill: 'redis-url-skill', owner });
+      const exchanged = await fetch(`${replica.url}/token`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: pod.token, subject_token_type: 'urn:ietf:params:oauth:token-type:jwt', audience: 'skillgate' }),
+      });
+      expect((await exchanged.json()).redis_url).toBe(url.toString());
+      // The first replica hands none over (its sidecars keep the injector's REDIS_URL).
+      expect((await h.exchange(pod.token)).body.redis_url).toBeUndefined();
+
+      const sidecar = await h.sidecarProcess(pod, upstream.url, { SKILLGATE_CONTROLLER_URL: replica.url, REDIS_URL: undefined });
+      expect(sidecar.refusal).toBeNull();
+      const stream = await openStream(sidecar.claudeUrl);
+      expect(stream.status).toBe(200);
+      await within(stream.firstBytes, 10_000, 'the stream to start');
+      stream.close();
+      // Its connections are the run's user's, and its record is where the others' are.
+      const clients = String(await h.redis.call('CLIENT', 'LIST'));
+      expect(clients.split('\n').filter((line) => line.includes(` user=${user} `)).length).toBeGreaterThanOrEqual(2);
+      const listed = await cli(['sessions', 'list', '--skill', 'redis-url-skill', '--output', 'json', '--redis', REDIS_URL, '--prefix', h.prefix]);
+      expect(listed.code).toBe(0);
+      expect(JSON.parse(listed.stdout)).toHaveLength(1);
+      // A sidecar told to stop signs a last checkpoint on its way out, as this user.
+      const exited = new Promise((resolve) => sidecar.child.once('exit', resolve));
+      sidecar.child.kill('SIGTERM');
+      await within(exited, 10_000, 'the sidecar to exit');
+    } finally {
+      await replica.close();
+      await h.redis.call('ACL', 'DELUSER', user);
+    }
   }, 60_000);
 });
 

@@ -88,7 +88,7 @@ export async function setup({ heartbeatMs = 1000, logLevel = process.env.SKILLGA
   const hooks = new Proxy({}, { get: (_t, name) => (e) => events.push({ name, ...e }) });
   const controllers = new Set();
   /** Starts a controller replica (the first one is `controller`); same Lease, Redis prefix, namespace. */
-  async function startReplica({ identity, events: replicaHooks = hooks, leaseDurationSeconds = 2, retryPeriodMs = 200, approvals, signingKeySecret = 'signing-key' } = {}) {
+  async function startReplica({ identity, events: replicaHooks = hooks, leaseDurationSeconds = 2, retryPeriodMs = 200, approvals, signingKeySecret = 'signing-key', sidecarRedisUrl } = {}) {
     const c = await startController({
       listen: '127.0.0.1:0', redisUrl: REDIS_URL, redisPrefix: prefix, namespace: sgNs, kubeconfig: cp.kubeconfigPath,
       scimTokenFile: scimFile, upstreamSecret: { namespace: sgNs, name: 'upstream', key: 'api-key' }, heartbeatMs, logLevel, lockStatsIntervalMs,
@@ -97,6 +97,7 @@ export async function setup({ heartbeatMs = 1000, logLevel = process.env.SKILLGA
       signingKeySecret: { namespace: sgNs, name: signingKeySecret }, jwksConfigMap: { namespace: sgNs, name: 'jwks' },
       maskingKeySecret: { namespace: sgNs, name: 'masking-key' },
       leaderElection: { leaseDurationSeconds, retryPeriodMs, ...(identity ? { identity } : {}) }, ...(approvals ? { approvals } : {}),
+      ...(sidecarRedisUrl ? { sidecarRedisUrl } : {}),
     }, { events: replicaHooks });
     controllers.add(c);
     const close = c.close;
@@ -142,6 +143,7 @@ export async function setup({ heartbeatMs = 1000, logLevel = process.env.SKILLGA
   /**
    * Starts a real sidecar child process for a pod, with the NODE_OPTIONS the injector gives a
    * sidecar under the chart's default limits (256Mi, one CPU); resolves with its claude URL and the child process.
+   * `extraEnv` overrides the environment; a variable set to undefined is left out.
    */
   function sidecarProcess(pod, upstreamUrl, extraEnv = {}) {
     const child = spawn(process.execPath, [path.join(HERE, 'sidecar-process.mjs')], {

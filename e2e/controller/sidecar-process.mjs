@@ -4,14 +4,15 @@
 // watched through the API (KUBECONFIG), session records in Redis. Used by the e2e tests and
 // bench/revocation to run many real sidecar processes. Prints one JSON line {"claudeUrl": ...} on
 // stdout once ready; exits on SIGTERM. Reads the container's env (SKILLGATE_CONTROLLER_URL,
-// SKILLGATE_TOKEN_FILE, REDIS_URL, SKILLGATE_REDIS_PREFIX, SKILLGATE_UPSTREAM_URL, SKILLGATE_POD_*),
+// SKILLGATE_TOKEN_FILE, REDIS_URL — or none, to take the one the controller hands over —,
+// SKILLGATE_REDIS_PREFIX, SKILLGATE_UPSTREAM_URL, SKILLGATE_POD_*),
 // and listens on free loopback ports. The sidecar is the one the image ships: the CLI bundle's
 // chunks (packages/cli/bundle.mjs, written by `make build`).
 import { configFromEnv, resolveConfig, returnMemory, startSidecar } from '../../packages/cli/bundle/sidecar.mjs';
 import { sidecarPorts } from '../../packages/cli/bundle/sidecar-wiring.mjs';
 
-if (!process.env.SKILLGATE_CONTROLLER_URL || !process.env.REDIS_URL) {
-  process.stderr.write('sidecar-process: SKILLGATE_CONTROLLER_URL and REDIS_URL are required\n');
+if (!process.env.SKILLGATE_CONTROLLER_URL) {
+  process.stderr.write('sidecar-process: SKILLGATE_CONTROLLER_URL is required\n');
   process.exit(2);
 }
 const config = resolveConfig({

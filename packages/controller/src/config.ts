@@ -11,6 +11,12 @@ export interface ControllerConfig {
   /** Serve HTTPS with these PEM files (in cluster); absent = plain HTTP (tests, behind a mesh). */
   tls?: { certFile: string; keyFile: string };
   redisUrl: string;
+  /**
+   * The Redis URL handed to sidecars in the token exchange (SKILLGATE_SIDECAR_REDIS_URL, from the
+   * chart's redis.existingSecret): a URL with a password then never sits in the injection
+   * ConfigMap or a skill's pod spec. Absent: sidecars use the REDIS_URL the injector gave them.
+   */
+  sidecarRedisUrl?: string;
   redisPrefix: string;
   /** Namespace holding owner records and (by default) the upstream credential Secret. */
   namespace: string;
@@ -90,6 +96,20 @@ function httpUrl(field: string, v: string): string {
   return v;
 }
 
+/** A Redis URL as ioredis and the sidecar's connection read it; the error never repeats the URL (it may hold a password). */
+function redisUrlFor(field: string, v: string): string {
+  let u: URL | undefined;
+  try {
+    u = new URL(v);
+  } catch {
+    // reported below
+  }
+  if (!u || (u.protocol !== 'redis:' && u.protocol !== 'rediss:') || !u.hostname) {
+    throw new ControllerConfigError(field, 'must be a redis:// or rediss:// URL with a host');
+  }
+  return v;
+}
+
 export function parseListen(v: string, field = 'listen'): { host: string; port: number } {
   const m = /^(.*):(\d+)$/.exec(v);
   const host = m ? (m[1] || '0.0.0.0').replace(/^\[(.*)\]$/, '$1') : '0.0.0.0';
@@ -102,6 +122,7 @@ export function resolveControllerConfig(input: ControllerConfigInput): Controlle
   const listen = typeof input.listen === 'string' ? parseListen(input.listen) : input.listen ?? { host: '0.0.0.0', port: 8443 };
   if (!input.redisUrl) throw new ControllerConfigError('redisUrl', 'REDIS_URL is required: the lock feed travels through Redis');
   if (!/^rediss?:\/\//.test(input.redisUrl)) throw new ControllerConfigError('redisUrl', 'must start with redis:// or rediss://');
+  if (input.sidecarRedisUrl !== undefined) redisUrlFor('sidecarRedisUrl', input.sidecarRedisUrl);
   const ttl = input.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
   if (!Number.isInteger(ttl) || ttl < 10 || ttl > MAX_TOKEN_TTL_SECONDS) throw new ControllerConfigError('tokenTtlSeconds', `must be an integer in [10, ${MAX_TOKEN_TTL_SECONDS}], got ${ttl}`);
   if (input.tls && (!input.tls.certFile || !input.tls.keyFile)) throw new ControllerConfigError('tls', 'both certFile and keyFile are required');
@@ -130,6 +151,7 @@ export function resolveControllerConfig(input: ControllerConfigInput): Controlle
     listen,
     ...(input.tls ? { tls: input.tls } : {}),
     redisUrl: input.redisUrl,
+    ...(input.sidecarRedisUrl ? { sidecarRedisUrl: input.sidecarRedisUrl } : {}),
     redisPrefix: input.redisPrefix ?? DEFAULT_FEED_PREFIX,
     namespace: input.namespace ?? 'skillgate',
     ...(input.kubeconfig ? { kubeconfig: input.kubeconfig } : {}),
@@ -197,6 +219,7 @@ export function controllerConfigFromEnv(env: NodeJS.ProcessEnv): ControllerConfi
     ...(env.SKILLGATE_CONTROLLER_TLS_CERT_FILE || env.SKILLGATE_CONTROLLER_TLS_KEY_FILE
       ? { tls: { certFile: env.SKILLGATE_CONTROLLER_TLS_CERT_FILE ?? '', keyFile: env.SKILLGATE_CONTROLLER_TLS_KEY_FILE ?? '' } } : {}),
     ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
+    ...(env.SKILLGATE_SIDECAR_REDIS_URL ? { sidecarRedisUrl: env.SKILLGATE_SIDECAR_REDIS_URL } : {}),
     ...(env.SKILLGATE_REDIS_PREFIX ? { redisPrefix: env.SKILLGATE_REDIS_PREFIX } : {}),
     namespace,
     ...(env.SKILLGATE_SCIM_TOKEN_FILE ? { scimTokenFile: env.SKILLGATE_SCIM_TOKEN_FILE } : {}),

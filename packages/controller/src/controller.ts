@@ -199,6 +199,7 @@ export async function startController(input: ControllerConfigInput | ControllerC
     locks: () => locks.inForce,
     credentials,
     ...(maskingKey ? { maskingKey } : {}),
+    ...(config.sidecarRedisUrl ? { sidecarRedisUrl: config.sidecarRedisUrl } : {}),
     ...(opts.policyGeneration ? { policyGeneration: opts.policyGeneration } : {}),
     clock,
     ttlSeconds: config.tokenTtlSeconds,

@@ -60,6 +60,21 @@ describe('controller configuration', () => {
     expect(() => controllerConfigFromEnv({ SKILLGATE_APPROVAL_LISTEN: '0.0.0.0:http' })).toThrow(/approvals\.listen: not host:port/);
     expect(() => resolveControllerConfig({ ...base, approvals: { listen: { host: '0.0.0.0', port: 8444 } } })).toThrow(/approvals\.listen: a listener for approval links needs the links/);
   });
+  test('a Redis URL for the sidecars is read from SKILLGATE_SIDECAR_REDIS_URL, and a bad one is refused without repeating it', () => {
+    const url = 'rediss://sidecars:pa55word@redis.skillgate-system.svc:6380/1';
+    expect(resolveControllerConfig(controllerConfigFromEnv({ REDIS_URL: 'redis://127.0.0.1:6379', SKILLGATE_SIDECAR_REDIS_URL: url })).sidecarRedisUrl).toBe(url);
+    expect(resolveControllerConfig(controllerConfigFromEnv({ REDIS_URL: 'redis://127.0.0.1:6379' })).sidecarRedisUrl).toBeUndefined();
+    for (const bad of ['https://user:pa55word@redis:6379', 'redis://', 'pa55word']) {
+      let message = '';
+      try {
+        resolveControllerConfig(controllerConfigFromEnv({ REDIS_URL: 'redis://127.0.0.1:6379', SKILLGATE_SIDECAR_REDIS_URL: bad }));
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toMatch(/sidecarRedisUrl: must be a redis:\/\/ or rediss:\/\/ URL with a host/);
+      expect(message).not.toContain('pa55word');
+    }
+  });
   test('the approval links may get a listener of their own', () => {
     const input = controllerConfigFromEnv({ REDIS_URL: 'redis://127.0.0.1:6379', SKILLGATE_APPROVAL_LISTEN: '0.0.0.0:8444', SKILLGATE_APPROVAL_LINK_BASE_URL: 'https://sg.example.com' });
     expect(input.approvals?.listen).toEqual({ host: '0.0.0.0', port: 8444 });

@@ -9,7 +9,7 @@ import { OAuthError, TokenExchange, type TokenExchangeDeps } from '../src/index.
 const pod = { metadata: { name: 'p', uid: 'u1', labels: { 'skillgate.dev/skill': 's' }, annotations: { 'skillgate.dev/owner': 'alice@example.com' } }, spec: { initContainers: [{ name: 'skillgate-sidecar' }], containers: [] } };
 
 /** An exchange whose index write runs `whileRecording` (where a revocation could land). */
-async function exchangeWhere(whileRecording: (owner: { active: boolean }) => void, key?: SigningKey): Promise<TokenExchange> {
+async function exchangeWhere(whileRecording: (owner: { active: boolean }) => void, key?: SigningKey, extra: Partial<TokenExchangeDeps> = {}): Promise<TokenExchange> {
   const owner = { active: true };
   const signing = key ?? await generateSigningKey();
   return new TokenExchange({
@@ -21,6 +21,7 @@ async function exchangeWhere(whileRecording: (owner: { active: boolean }) => voi
     ownerActive: () => owner.active,
     locks: () => new LockSet(),
     credentials: { credentialFor: async () => undefined },
+    ...extra,
   } as unknown as TokenExchangeDeps);
 }
 
@@ -47,4 +48,14 @@ test('a record key sent with the exchange comes back endorsed for the pod, and a
   expect(await trust.verify(response.record_key_endorsement!, recordKey)).toMatchObject({ sub: 'ns/default/p', pod: 'p', skill: 's', owner: 'alice@example.com' });
   expect((await (await exchangeWhere(() => undefined, signing)).exchange(request)).response.record_key_endorsement).toBeUndefined();
   await expect((await exchangeWhere((owner) => { owner.active = false; }, signing)).exchange(withKey)).rejects.toThrow(/offboarded/);
+});
+
+test('the sidecars\' Redis URL and the masking key go with a granted token only', async () => {
+  const handed = { sidecarRedisUrl: 'redis://sidecars:pa55@redis:6379', maskingKey: 'k7Qe0fVw2m9XyZpL3aBcDeFgHiJkLmNoPqRsTuVwXyZ' };
+  const { response } = await (await exchangeWhere(() => undefined, undefined, handed)).exchange(request);
+  expect([response.redis_url, response.masking_key]).toEqual([handed.sidecarRedisUrl, handed.maskingKey]);
+  expect((await (await exchangeWhere(() => undefined)).exchange(request)).response).not.toHaveProperty('redis_url');
+  const refused = await (await exchangeWhere((owner) => { owner.active = false; }, undefined, handed)).exchange(request).catch((err: Error) => err);
+  expect(refused).toBeInstanceOf(OAuthError);
+  expect(JSON.stringify(refused)).not.toContain('pa55');
 });

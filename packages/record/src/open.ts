@@ -100,9 +100,12 @@ export function loadSigner(opts: { keyFile?: string; dir?: string }): { signer: 
   return { signer: RecordSigner.generate(), ephemeral: true };
 }
 
-/** The sidecar's checkpoint signer for this config (see loadSigner). */
-export function recordSignerFor(cfg: Pick<RecordConfig, 'redisUrl' | 'recordDir' | 'signingKeyFile'>): RecordSigner {
-  return loadSigner({ keyFile: cfg.signingKeyFile, dir: cfg.redisUrl ? undefined : cfg.recordDir }).signer;
+/**
+ * The sidecar's checkpoint signer for this config (see loadSigner). `inRedis` says where the record
+ * goes when the Redis URL is not known yet (a cluster sidecar gets it with its first token).
+ */
+export function recordSignerFor(cfg: Pick<RecordConfig, 'redisUrl' | 'recordDir' | 'signingKeyFile'>, inRedis = Boolean(cfg.redisUrl)): RecordSigner {
+  return loadSigner({ keyFile: cfg.signingKeyFile, dir: inRedis ? undefined : cfg.recordDir }).signer;
 }
 
 /**

@@ -2,14 +2,15 @@
 // that knows every implementation:
 //   local (make dev, no SKILLGATE_CONTROLLER_URL): fixed identity, no locks, the policy file if any,
 //     records in the local file store (or Redis Streams when REDIS_URL is set);
-//   cluster (SKILLGATE_CONTROLLER_URL set): workload token and upstream credential from the
-//     controller, locks from Redis, SkillPolicies watched in the pod's namespace, approvals as
+//   cluster (SKILLGATE_CONTROLLER_URL set): workload token and upstream credential (and the Redis
+//     URL, when the injector gave none) from the controller, locks from Redis, SkillPolicies watched in the pod's namespace, approvals as
 //     SkillApproval objects, rate limits shared through Redis.
 // Record-mode masking is always on: records hold masked copies. Rewriting modes follow the policy.
 // Cluster-only modules (the Kubernetes client, the lock feed, the policy guard) are imported on
 // demand, so a local sidecar does not pay their start-up time and memory; the Redis connection
-// (@skillgate/resp) is small and made only when REDIS_URL is set.
+// (@skillgate/resp) is small and made only when there is a Redis URL.
 import type { KubeClient } from './cluster/kube-client.js';
+import type { ClusterIdentity } from './cluster/identity.js';
 import { RedisConnection } from '@skillgate/resp';
 import type { Finding } from '@skillgate/masking';
 import { openRecorder, recordConfigFromEnv, recordSignerFor } from '@skillgate/record/open';
@@ -48,39 +49,33 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
     else early.push(e);
   };
 
+  // Identity, credential and locks.
+  let identity: IdentitySource = staticIdentity(config.identity);
+  let maskingKey = (): string => config.maskingKey;
+  const readiness: Array<() => string[]> = [];
+  // The record's checkpoint key, made first: in a cluster the token exchange has the controller
+  // endorse it, and checkpoints carry the endorsement (the record's trust anchor). A cluster
+  // sidecar always records to Redis, whose URL may come with its first token.
+  const recordSigner = recordSignerFor(recordConfigFromEnv(env, { recordDir: config.recordDir }), cluster || Boolean(config.redisUrl));
+  let redisUrl = config.redisUrl;
+  const clusterIdentity = cluster ? await startClusterIdentity() : undefined;
+
   // Redis for shared rate limits, tool history, policy heartbeats and lock counters.
   // One connection (packages/resp); a command waits at most 2 s for it to connect, then fails.
-  const redis = config.redisUrl ? new RedisConnection(config.redisUrl) : undefined;
+  const redis = redisUrl ? new RedisConnection(redisUrl) : undefined;
   if (redis) {
     closers.push(() => redis.quit());
     // Connected now rather than on the first request's command; one that fails says so here (and
     // the first command tries again).
     redis.connected().catch((err: Error) => log.warn({ err: err.message, redis: redis.location }, 'redis (policy state) not reachable yet'));
   }
-
-  // Identity, credential and locks.
-  let identity: IdentitySource = staticIdentity(config.identity);
-  let maskingKey = (): string => config.maskingKey;
-  const readiness: Array<() => string[]> = [];
-  // The record's checkpoint key, made first: in a cluster the token exchange has the controller
-  // endorse it, and checkpoints carry the endorsement (the record's trust anchor).
-  const recordConfig = recordConfigFromEnv(env, { recordDir: config.recordDir, ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}) });
-  const recordSigner = recordSignerFor(recordConfig);
-  if (cluster) {
-    const { clusterIdentityFromEnv } = await import('./cluster/identity.js');
+  const recordConfig = recordConfigFromEnv(env, { recordDir: config.recordDir, ...(redisUrl ? { redisUrl } : {}) });
+  if (clusterIdentity) {
     const { redisLockGuardFromEnv } = await import('./cluster/locks.js');
-    const clusterIdentity = clusterIdentityFromEnv(env, {
-      log,
-      // The installation masking key comes from the controller, unless the operator set one here.
-      needsMaskingKey: !config.maskingKeySet,
-      onEvent: (e) => { if (e.type === 'token_revoked') skillEvent({ kind: 'revocation', token: e.jti, reason: e.reason }); },
-      recordKey: { spki: recordSigner.publicKeySpki, onEndorsed: (endorsement) => { recordSigner.endorsement = endorsement; } },
-    })!;
-    const locks = redisLockGuardFromEnv(env, { log });
-    if (!locks) throw new ConfigError('REDIS_URL', 'cluster mode (SKILLGATE_CONTROLLER_URL set) needs Redis for the lock feed');
+    const locks = redisLockGuardFromEnv({ ...env, REDIS_URL: redisUrl }, { log });
+    if (!locks) throw new ConfigError('REDIS_URL', 'cluster mode (SKILLGATE_CONTROLLER_URL set) needs Redis for the lock feed: set REDIS_URL, or have the controller hand it over (SKILLGATE_SIDECAR_REDIS_URL; the chart\'s redis.existingSecret)');
     await locks.start();
     await locks.whenSynced(10_000).catch((err: Error) => log.warn({ err: err.message }, 'lock feed not synced yet; refusing until it is'));
-    await clusterIdentity.start();
     clusterIdentity.watchRevocations(locks);
     identity = clusterIdentity;
     maskingKey = () => clusterIdentity.maskingKey() ?? config.maskingKey;
@@ -99,6 +94,29 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
     closers.push(() => clusterIdentity.close(), () => locks.close());
   }
   ports.readiness = () => readiness.flatMap((r) => r());
+
+  /**
+   * The first token exchange. Without REDIS_URL the Redis URL comes with a token (the chart's
+   * redis.existingSecret), so start-up waits for an exchange that succeeds: nothing listens until
+   * then (the startup probe holds the skill's containers back), and each failure is logged.
+   */
+  async function startClusterIdentity(): Promise<ClusterIdentity> {
+    const { clusterIdentityFromEnv } = await import('./cluster/identity.js');
+    const it = clusterIdentityFromEnv(env, {
+      log,
+      // The installation masking key comes from the controller, unless the operator set one here.
+      needsMaskingKey: !config.maskingKeySet,
+      onEvent: (e) => { if (e.type === 'token_revoked') skillEvent({ kind: 'revocation', token: e.jti, reason: e.reason }); },
+      recordKey: { spki: recordSigner.publicKeySpki, onEndorsed: (endorsement) => { recordSigner.endorsement = endorsement; } },
+    })!;
+    await it.start();
+    if (!redisUrl) {
+      log.info('no REDIS_URL: waiting for the controller to hand the Redis URL over with a workload token');
+      await it.whenExchanged();
+      redisUrl = it.redisUrl();
+    }
+    return it;
+  }
 
   // Policy: watched SkillPolicies in a cluster, the policy file locally.
   const me = identity.identity();

@@ -139,6 +139,41 @@ describe('ClusterIdentity', () => {
     await old.close();
   });
 
+  test('takes the Redis URL the controller hands over, once an exchange succeeds, and never logs it', async () => {
+    let answer: 'down' | 'bad' | 'url' | 'other' = 'down';
+    const url = 'redis://sidecars:s3cret-pass@redis.skillgate-system.svc:6379/2';
+    const ctl = await standInController(async () => {
+      if (answer === 'down') return { status: 503, body: { error: 'temporarily_unavailable', error_description: 'TokenReview failed' } };
+      const t = await issuer.issue(identity, { ttlSeconds: 600 });
+      const redisUrl = answer === 'bad' ? 'http://not-redis' : answer === 'other' ? 'redis://sidecars:new-pass@redis:6379' : url;
+      return { status: 200, body: { access_token: t.token, issued_token_type: 'urn:ietf:params:oauth:token-type:jwt', token_type: 'N_A', expires_in: 600, redis_url: redisUrl } };
+    });
+    const lines: string[] = [];
+    const log = { info: (...a: unknown[]) => lines.push(JSON.stringify(a)), warn: (...a: unknown[]) => lines.push(JSON.stringify(a)) } as unknown as Logger;
+    const id = new ClusterIdentity({ controllerUrl: ctl.url, tokenFile: tokenFile(), fallback: identity, clock, log, maxRetryMs: 20 });
+    await id.start();
+    // The first exchange failed: not exchanged yet, no URL; the identity retries on its own.
+    let exchanged = false;
+    void id.whenExchanged().then(() => { exchanged = true; });
+    await new Promise((r) => setTimeout(r, 30));
+    expect([exchanged, id.redisUrl()]).toEqual([false, undefined]);
+    answer = 'bad';
+    await id.whenExchanged();
+    // A token came, but with no usable URL: none is taken.
+    expect(id.redisUrl()).toBeUndefined();
+    answer = 'url';
+    await id.refreshNow();
+    expect(id.redisUrl()).toBe(url);
+    // A later, different URL is not switched to mid-life (the connections were made with the first).
+    answer = 'other';
+    await id.refreshNow();
+    expect(id.redisUrl()).toBe(url);
+    expect(lines.join('\n')).toMatch(/different Redis URL/);
+    expect(lines.join('\n')).not.toMatch(/s3cret-pass|new-pass/);
+    id.close();
+    await ctl.close();
+  });
+
   test('a 403 access_denied from the controller fails closed with a permission_error that says why', async () => {
     const ctl = await standInController(async () => ({ status: 403, body: { error: 'access_denied', error_description: 'owner alice@example.com of skill summarize is offboarded' } }));
     const id = new ClusterIdentity({ controllerUrl: ctl.url, tokenFile: tokenFile(), fallback: identity, clock });

@@ -24,6 +24,10 @@ counters, runs the approval reconciler (notifications) and writes SkillPolicy st
 
 Environment (flags override):
   REDIS_URL                            Redis for the lock feed, issued tokens, counters (required)
+  SKILLGATE_SIDECAR_REDIS_URL          Redis URL handed to sidecars with their workload token (the
+                                       chart's redis.existingSecret), so a password never sits in the
+                                       injection ConfigMap or a pod spec; absent: sidecars use the
+                                       REDIS_URL the injector gave them
   SKILLGATE_REDIS_PREFIX               key prefix shared with the sidecars (default skillgate:)
   SKILLGATE_CONTROLLER_LISTEN          HOST:PORT to serve on (default 0.0.0.0:8443)
   SKILLGATE_CONTROLLER_TLS_CERT_FILE   serve HTTPS with this certificate ...

@@ -18,7 +18,8 @@ Options:
 Environment:
   SKILLGATE_UPSTREAM_URL            upstream Claude API (default https://api.anthropic.com)
   SKILLGATE_UPSTREAM_API_KEY_FILE   file holding the upstream API key (mounted only into the sidecar)
-  REDIS_URL                         record sessions to Redis Streams (unset: local file store)
+  REDIS_URL                         record sessions to Redis Streams (unset: local file store; in
+                                    a cluster, the URL the controller hands over with the token)
   SKILLGATE_RECORD_DIR              local store directory (default .skillgate/records)
   SKILLGATE_POLICY_FILE             SkillPolicy file for local mode
   SKILLGATE_MASKING_KEY             installation key for masking fingerprints (at least 16 bytes; unset:

@@ -1,5 +1,5 @@
 // The token exchange itself: a projected ServiceAccount token in, a workload token (plus the upstream
-// credential and the installation masking key) out — or an OAuth error saying exactly why not. Order matters: authenticate (TokenReview)
+// credential, the installation masking key and, when configured, the sidecars' Redis URL) out — or an OAuth error saying exactly why not. Order matters: authenticate (TokenReview)
 // before reading anything, resolve the pod, then refuse offboarded owners and locked skills, and only
 // then sign; record the token's jti, then check owner and locks again (a revocation that ran
 // meanwhile could not find this token). Never logs or returns the subject token; never issues to an
@@ -30,6 +30,8 @@ export interface TokenExchangeDeps {
   credentials: UpstreamCredentialProvider;
   /** The installation masking key, handed to every sidecar with its token (absent: none configured). */
   maskingKey?: string;
+  /** The Redis URL sidecars record to, handed over like the credential (absent: the injector's REDIS_URL). */
+  sidecarRedisUrl?: string;
   /** Policy generation to stamp into the token (0 when unknown). */
   policyGeneration?(identity: SkillIdentity): number;
   clock?: () => number;
@@ -81,6 +83,7 @@ export class TokenExchange {
         ...(credential ? { upstream_credential: toGrant(credential, now) } : {}),
         ...(endorsement ? { record_key_endorsement: endorsement } : {}),
         ...(this.deps.maskingKey ? { masking_key: this.deps.maskingKey } : {}),
+        ...(this.deps.sidecarRedisUrl ? { redis_url: this.deps.sidecarRedisUrl } : {}),
       };
       return { response, identity, jti: issued.claims.jti, expiresAt };
     } catch (err) {

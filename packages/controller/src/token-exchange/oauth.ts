@@ -93,4 +93,6 @@ export interface TokenExchangeResponse {
   record_key_endorsement?: string;
   /** skillgate extension: the installation masking key (masking-key.ts), absent when none is configured. */
   masking_key?: string;
+  /** skillgate extension: the Redis URL sidecars record to (it may hold a password), absent when the injector gave them one. */
+  redis_url?: string;
 }

@@ -2,8 +2,9 @@
 // pod's projected ServiceAccount token (audience skillgate) at the controller for a short-lived
 // workload token (RFC 8693), refreshes at ~80% of its life, and fails closed: with no valid token it
 // refuses every request with 401 (missing/expired) or 403 (revoked: owner offboarded, skill locked).
-// The upstream credential and the installation masking key (the HMAC key of masking's fingerprints,
-// shared by every sidecar) arrive with the token and are never logged or written anywhere. The
+// The upstream credential, the installation masking key (the HMAC key of masking's fingerprints,
+// shared by every sidecar) and, when the operator keeps it in a Secret, the Redis URL arrive with the
+// token and are never logged or written anywhere. The
 // exchanges also show the controller the record's public key until it has endorsed it; the
 // endorsement goes into the record's checkpoints (the record's trust anchor, @skillgate/identity).
 import { http, https } from '../node-http.js';
@@ -76,12 +77,17 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
   private endorsement: string | undefined;
   private warnedUnendorsed = false;
   private installationMaskingKey: string | undefined;
+  private handedRedisUrl: string | undefined;
+  private warnedRedisUrlChange = false;
+  private readonly exchanged: Promise<void>;
+  private markExchanged!: () => void;
   private readonly clock: () => number;
   private readonly ca: Buffer | undefined;
 
   constructor(private readonly opts: ClusterIdentityOptions) {
     this.clock = opts.clock ?? Date.now;
     this.ca = opts.caPem ? Buffer.from(opts.caPem) : opts.caFile ? readFileSync(opts.caFile) : undefined;
+    this.exchanged = new Promise((resolve) => { this.markExchanged = resolve; });
   }
 
   /** First exchange. Resolves either way: a failure leaves the sidecar refusing until a retry works. */
@@ -118,6 +124,22 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
       `The skillgate sidecar cannot vouch for this skill: ${why}${this.failure ? ` (${this.failure.description})` : ''}. It retries automatically; check that the skillgate controller is reachable.`);
   }
 
+  /**
+   * Resolves once an exchange has succeeded (it may take many retries: the identity retries on its
+   * own, logging why each failed). What the controller hands over is known from then on.
+   */
+  whenExchanged(): Promise<void> {
+    return this.exchanged;
+  }
+
+  /**
+   * The Redis URL the controller handed over with the first token that carried one (the chart's
+   * redis.existingSecret: a URL with a password stays out of the skill's namespace), if any.
+   */
+  redisUrl(): string | undefined {
+    return this.handedRedisUrl;
+  }
+
   /** The installation masking key, once an exchange brought it. */
   maskingKey(): string | undefined {
     return this.installationMaskingKey;
@@ -150,7 +172,10 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
 
   refreshNow(): Promise<void> {
     if (this.inflight) return this.inflight;
-    this.inflight = this.exchange().finally(() => { this.inflight = undefined; });
+    this.inflight = this.exchange().finally(() => {
+      this.inflight = undefined;
+      if (this.held) this.markExchanged();
+    });
     return this.inflight;
   }
 
@@ -225,6 +250,7 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
     this.retryMs = 500;
     const maskingKey = body.masking_key;
     if (typeof maskingKey === 'string' && Buffer.byteLength(maskingKey, 'utf8') >= MASKING_KEY_MIN_BYTES) this.installationMaskingKey = maskingKey;
+    this.takeRedisUrl(body.redis_url);
     const endorsement = body.record_key_endorsement;
     if (this.opts.recordKey && !this.endorsement && typeof endorsement === 'string') {
       this.endorsement = endorsement;
@@ -236,6 +262,20 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
     this.opts.onEvent?.({ type: 'token_issued', jti: claims.jti, expiresAt: this.held.expiresAt });
     this.opts.log?.info({ jti: claims.jti, expiresIn, skill: claims.skill }, 'workload token obtained');
     this.schedule(expiresIn * 1000 * (this.opts.refreshFraction ?? 0.8));
+  }
+
+  /** The first Redis URL handed over is the one used; the URL itself is never logged (it may hold a password). */
+  private takeRedisUrl(url: unknown): void {
+    if (url === undefined) return;
+    if (typeof url !== 'string' || !/^rediss?:\/\/[^/]/.test(url)) {
+      this.opts.log?.warn('the controller handed over a Redis URL that is not redis:// or rediss://; ignored');
+      return;
+    }
+    if (this.handedRedisUrl === undefined) this.handedRedisUrl = url;
+    else if (url !== this.handedRedisUrl && !this.warnedRedisUrlChange) {
+      this.warnedRedisUrlChange = true;
+      this.opts.log?.warn('the controller now hands over a different Redis URL (a new password?); this sidecar keeps the one it connected with until its pod restarts');
+    }
   }
 
   private fail(denied: boolean, error: string, description: string): void {
