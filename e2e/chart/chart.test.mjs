@@ -47,7 +47,7 @@ const ALL_OPTIONS = [
   'controller.scim.existingSecret=ctl-scim', 'controller.approvals.notifyUrl=https://hooks.example.invalid/x',
   'controller.approvals.publicUrl=https://skillgate.example.invalid', 'controller.approvals.linkSecret.existingSecret=ctl-links',
   'controller.approvals.userHeader=x-auth-user', 'controller.approvals.proxyFrom[0].namespaceSelector.matchLabels.team=auth',
-  'upstream.apiKey=sk-ant-not-real',
+  'upstream.apiKey=sk-ant-not-real', 'redis.existingSecret=redis-url',
   'injection.allowedExceptions[0].name=database', 'injection.excludeOutboundPorts[0]=5432',
 ].flatMap((s) => ['--set', s]).concat(['--set-file', `controller.tls.caPem=${CA_FILE}`]);
 
@@ -130,6 +130,71 @@ describe('the Helm chart', () => {
     await expect(helm(['lint', '--strict', CHART, '--kube-version', kubeVersion, ...ALL_OPTIONS])).resolves.toMatch(/0 chart\(s\) failed/);
   });
 
+  test('its Grafana dashboard shows every component and queries only metrics the components define', async () => {
+    const cm = find(await render(), 'ConfigMap', '-dashboard');
+    const dashboard = JSON.parse(Object.values(cm.data)[0]);
+    const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
+    const used = new Set(exprs.flatMap((e) => e.match(/skillgate_[a-z0-9_]+/g) ?? []).map((m) => m.replace(/_(bucket|sum|count)$/, '')));
+    for (const component of ['sidecar', 'controller', 'webhook', 'recorder']) {
+      expect([...used].filter((m) => m.startsWith(`skillgate_${component}_`)).length).toBeGreaterThan(0);
+    }
+    // Defined: a metric name written out in a component's source, or a process metric under a
+    // prefix a component registers them with (prom-client's defaults, or the sidecar's own set).
+    const source = [];
+    const walk = (dir) => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (e.name.endsWith('.ts')) source.push(fs.readFileSync(p, 'utf8'));
+      }
+    };
+    for (const pkg of ['sidecar', 'controller', 'webhook', 'recorder']) walk(path.join(ROOT, 'packages', pkg, 'src'));
+    const code = source.join('\n');
+    const processPrefixes = [...code.matchAll(/(?:collectDefaultMetrics\(\{[^}]*prefix: |registerProcessMetrics\(this\.registry, )'(skillgate_[a-z]+_)'/g)].map((m) => m[1]);
+    expect(processPrefixes.sort()).toEqual(['skillgate_controller_', 'skillgate_recorder_', 'skillgate_sidecar_', 'skillgate_webhook_']);
+    const defined = (m) => new RegExp(`['"\`]${m}['"\`]`).test(code) || processPrefixes.some((p) => m === `${p}process_resident_memory_bytes`);
+    expect([...used].filter((m) => !defined(m))).toEqual([]);
+  });
+
+  test('each component\'s replicas prefer different nodes, unless the operator gives an affinity of their own', async () => {
+    const objects = await render();
+    for (const [kind, component] of [['Deployment', 'controller'], ['Deployment', 'webhook'], ['StatefulSet', 'recorder']]) {
+      const spec = find(objects, kind, `-${component}`).spec.template.spec;
+      expect(spec.affinity).toEqual({
+        podAntiAffinity: {
+          preferredDuringSchedulingIgnoredDuringExecution: [{
+            weight: 100,
+            podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'skillgate', 'app.kubernetes.io/instance': RELEASE, 'app.kubernetes.io/component': component } } },
+          }],
+        },
+      });
+      expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    }
+    const own = await render(['--set', 'affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key=pool',
+      '--set', 'affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator=Exists', '--set', 'nodeSelector.zone=a']);
+    for (const [kind, component] of [['Deployment', 'controller'], ['Deployment', 'webhook'], ['StatefulSet', 'recorder']]) {
+      const spec = find(own, kind, `-${component}`).spec.template.spec;
+      expect(Object.keys(spec.affinity)).toEqual(['nodeAffinity']);
+      expect(spec.nodeSelector).toEqual({ zone: 'a' });
+    }
+  });
+
+  test('values.schema.json refuses a misspelt key or a value of the wrong kind before anything renders, naming it', async () => {
+    // Every key of values.yaml is in the schema (the lint above renders the defaults through it).
+    for (const [set, said] of [
+      ['controller.tls.existingsecret=ctl-tls', /existingsecret/],           // a typo would silently mean plain HTTP
+      ['redis.existingSecrets=redis-url', /existingSecrets/],
+      ['controller.tokenTtlSeconds=5', /tokenTtlSeconds[\s\S]*minimum|minimum[\s\S]*tokenTtlSeconds/],
+      ['injection.excludeOutboundPorts[0]=53', /excludeOutboundPorts/],
+      ['webhook.failurePolicy=Maybe', /failurePolicy/],
+      ['redis.url=http://redis:6379', /redis[\s\S]*url/],
+      ['image.pullPolicy=Sometimes', /pullPolicy/],
+    ]) {
+      await expect(render(['--set', set])).rejects.toThrow(said);
+    }
+    await expect(render(['--set', 'redis.url=redis://redis:6379', '--set', 'controller.tokenTtlSeconds=900'])).resolves.toBeDefined();
+  });
+
   test('a controller CA without HTTPS for the controller is refused at render time, saying what is missing', async () => {
     await expect(render(['--set-file', `controller.tls.caPem=${CA_FILE}`])).rejects.toThrow(/controller\.tls\.caPem needs controller\.tls\.existingSecret/);
   });
@@ -190,6 +255,28 @@ describe('the Helm chart', () => {
       expect(config.upstreamSecret).toEqual({ name: `${RELEASE}-skillgate-upstream`, key: 'api-key', mountInSidecar: false });
       expect(config.sidecarImage).toBe('skillgate/skillgate:0.1.0');
     }
+  });
+
+  test('a Redis URL kept in a Secret reaches sidecars only through the controller: not in the injection config, nor in any pod spec', async () => {
+    const plain = await render();
+    expect(parseWebhookConfigText(find(plain, 'ConfigMap', '-webhook').data['config.yaml']).redisUrl).toBe('redis://redis.skillgate-system.svc:6379');
+    expect(find(plain, 'Deployment', '-controller').spec.template.spec.containers[0].env.map((e) => e.name)).not.toContain('SKILLGATE_SIDECAR_REDIS_URL');
+    const kept = await render(['--set', 'redis.existingSecret=redis-url', '--set', 'redis.url=redis://:in-values@redis:6379']);
+    expect(parseWebhookConfigText(find(kept, 'ConfigMap', '-webhook').data['config.yaml']).redisUrl).toBe('');
+    const fromSecret = { secretKeyRef: { name: 'redis-url', key: 'url' } };
+    const env = find(kept, 'Deployment', '-controller').spec.template.spec.containers[0].env;
+    expect(env.filter((e) => /REDIS_URL$/.test(e.name))).toEqual([
+      { name: 'REDIS_URL', valueFrom: fromSecret },
+      { name: 'SKILLGATE_SIDECAR_REDIS_URL', valueFrom: fromSecret },
+    ]);
+    expect(find(kept, 'StatefulSet', '-recorder').spec.template.spec.containers[0].env.find((e) => e.name === 'REDIS_URL')).toEqual({ name: 'REDIS_URL', valueFrom: fromSecret });
+    // The URL in values is not rendered anywhere once a Secret holds it.
+    expect(JSON.stringify(kept)).not.toContain('in-values');
+    // The install notes warn about a password left in redis.url, and only then.
+    const notes = async (extra) => helm(['install', RELEASE, CHART, '--namespace', NS, '--dry-run=server', '--set', 'upstream.apiKey=sk-ant-not-real', ...extra]);
+    expect(await notes(['--set', 'redis.url=redis://:pw@redis:6379'])).toMatch(/WARNING: redis\.url holds credentials/);
+    expect(await notes(['--set', 'redis.url=redis://:pw@redis:6379', '--set', 'redis.existingSecret=redis-url'])).not.toMatch(/redis\.url holds credentials/);
+    expect(await notes([])).not.toMatch(/redis\.url holds credentials/);
   });
 
   test('every variable it sets on the controller is read by the controller\'s code, and every webhook flag exists', async () => {

@@ -36,6 +36,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end -}}
 
+{{/* Pod securityContext and scheduling; takes (dict "root" $ "component" NAME). */}}
 {{- define "skillgate.podSecurity" -}}
 securityContext:
   runAsNonRoot: true
@@ -45,16 +46,31 @@ securityContext:
 {{- end }}
 {{- end -}}
 
-{{/* nodeSelector, tolerations, affinity: shared by every pod. */}}
+{{/*
+nodeSelector, tolerations, affinity: shared by every pod; takes (dict "root" $ "component" NAME).
+Without an affinity of the operator's, the replicas of a component prefer different nodes: two
+webhook or controller replicas on one node would fail together (the webhook's failurePolicy Fail
+then stops every pod creation in the skills' namespaces).
+*/}}
 {{- define "skillgate.podScheduling" -}}
-{{- with .Values.nodeSelector }}
+{{- $v := .root.Values -}}
+{{- with $v.nodeSelector }}
 nodeSelector: {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with .Values.tolerations }}
+{{- with $v.tolerations }}
 tolerations: {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with .Values.affinity }}
-affinity: {{- toYaml . | nindent 2 }}
+{{- if $v.affinity }}
+affinity: {{- toYaml $v.affinity | nindent 2 }}
+{{- else }}
+affinity:
+  podAntiAffinity:
+    preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 100
+        podAffinityTerm:
+          topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels: {{- include "skillgate.selector" . | nindent 14 }}
 {{- end }}
 {{- end -}}
 
@@ -91,7 +107,7 @@ controller.tls.caPem, else `ca.crt` of controller.tls.existingSecret read at ins
     "sidecarUid" (.Values.injection.sidecarUid | int)
     "controllerUrl" (include "skillgate.controllerUrl" .)
     "controllerCaPem" (include "skillgate.controllerCaPem" .)
-    "redisUrl" .Values.redis.url
+    "redisUrl" (ternary "" .Values.redis.url (not (empty .Values.redis.existingSecret)))
     "upstreamUrl" .Values.upstream.url
     "upstreamSecret" (dict "name" (include "skillgate.upstreamSecret" .) "key" .Values.upstream.secretKey "mountInSidecar" false)
     "sidecarResources" .Values.injection.sidecarResources
