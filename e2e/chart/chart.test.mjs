@@ -130,14 +130,18 @@ describe('the Helm chart', () => {
     await expect(helm(['lint', '--strict', CHART, '--kube-version', kubeVersion, ...ALL_OPTIONS])).resolves.toMatch(/0 chart\(s\) failed/);
   });
 
-  test('its Grafana dashboard shows every component and queries only metrics the components define', async () => {
-    const cm = find(await render(), 'ConfigMap', '-dashboard');
-    const dashboard = JSON.parse(Object.values(cm.data)[0]);
-    const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
-    const used = new Set(exprs.flatMap((e) => e.match(/skillgate_[a-z0-9_]+/g) ?? []).map((m) => m.replace(/_(bucket|sum|count)$/, '')));
+  test('its Grafana dashboard shows every component, and it and the alerts query only metrics the components define', async () => {
+    const objects = await render(['--set', 'metrics.prometheusRule.enabled=true']);
+    const dashboard = JSON.parse(Object.values(find(objects, 'ConfigMap', '-dashboard').data)[0]);
+    const metricsOf = (exprs) => new Set(exprs.flatMap((e) => e.match(/skillgate_[a-z0-9_]+/g) ?? []).map((m) => m.replace(/_(bucket|sum|count)$/, '')));
+    const onDashboard = metricsOf(dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)));
     for (const component of ['sidecar', 'controller', 'webhook', 'recorder']) {
-      expect([...used].filter((m) => m.startsWith(`skillgate_${component}_`)).length).toBeGreaterThan(0);
+      expect([...onDashboard].filter((m) => m.startsWith(`skillgate_${component}_`)).length).toBeGreaterThan(0);
     }
+    const alerts = find(objects, 'PrometheusRule').spec.groups.flatMap((g) => g.rules);
+    // No alert leans on a scrape job's name (the ServiceMonitor's and the annotations' differ).
+    expect(alerts.filter((a) => /\bjob\b/.test(a.expr)).map((a) => a.alert)).toEqual([]);
+    const used = new Set([...onDashboard, ...metricsOf(alerts.map((a) => a.expr))]);
     // Defined: a metric name written out in a component's source, or a process metric under a
     // prefix a component registers them with (prom-client's defaults, or the sidecar's own set).
     const source = [];
@@ -152,8 +156,23 @@ describe('the Helm chart', () => {
     const code = source.join('\n');
     const processPrefixes = [...code.matchAll(/(?:collectDefaultMetrics\(\{[^}]*prefix: |registerProcessMetrics\(this\.registry, )'(skillgate_[a-z]+_)'/g)].map((m) => m[1]);
     expect(processPrefixes.sort()).toEqual(['skillgate_controller_', 'skillgate_recorder_', 'skillgate_sidecar_', 'skillgate_webhook_']);
-    const defined = (m) => new RegExp(`['"\`]${m}['"\`]`).test(code) || processPrefixes.some((p) => m === `${p}process_resident_memory_bytes`);
+    const defined = (m) => new RegExp(`['"\`]${m}['"\`]`).test(code) || processPrefixes.some((p) => ['process_resident_memory_bytes', 'process_start_time_seconds'].some((n) => m === `${p}${n}`));
     expect([...used].filter((m) => !defined(m))).toEqual([]);
+  });
+
+  test('without the ServiceMonitor, the controller, webhook and recorder pods announce their metrics to Prometheus; with it, they do not', async () => {
+    const plain = await render();
+    const annotations = (objects, kind, component) => find(objects, kind, `-${component}`).spec.template.metadata.annotations ?? {};
+    const scrape = (port, scheme) => ({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(port), 'prometheus.io/path': '/metrics', ...(scheme ? { 'prometheus.io/scheme': scheme } : {}) });
+    expect(annotations(plain, 'Deployment', 'controller')).toEqual(scrape(8443));
+    expect(annotations(plain, 'Deployment', 'webhook')).toMatchObject(scrape(9090));
+    expect(annotations(plain, 'StatefulSet', 'recorder')).toEqual(scrape(9090));
+    const https = await render(['--set', 'controller.tls.existingSecret=ctl-tls']);
+    expect(annotations(https, 'Deployment', 'controller')).toEqual(scrape(8443, 'https'));
+    const operator = await render(['--set', 'metrics.serviceMonitor.enabled=true']);
+    for (const [kind, component] of [['Deployment', 'controller'], ['Deployment', 'webhook'], ['StatefulSet', 'recorder']]) {
+      expect(Object.keys(annotations(operator, kind, component)).filter((k) => k.startsWith('prometheus.io/'))).toEqual([]);
+    }
   });
 
   test('each component\'s replicas prefer different nodes, unless the operator gives an affinity of their own', async () => {

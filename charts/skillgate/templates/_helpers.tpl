@@ -131,3 +131,19 @@ outlives an uninstall, so records endorsed before stay verifiable after a reinst
 {{- define "skillgate.maskingKeySecret" -}}
 {{ include "skillgate.fullname" . }}-masking-key
 {{- end -}}
+
+{{/*
+prometheus.io scrape annotations for a skillgate pod, for a Prometheus without the Operator (with
+metrics.serviceMonitor.enabled the ServiceMonitor scrapes them instead, and these are left out so
+nothing is scraped twice). Takes (dict "root" $ "port" PORT "scheme" http|https).
+*/}}
+{{- define "skillgate.scrapeAnnotations" -}}
+{{- if not .root.Values.metrics.serviceMonitor.enabled -}}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ .port | quote }}
+prometheus.io/path: /metrics
+{{- if eq .scheme "https" }}
+prometheus.io/scheme: https
+{{- end }}
+{{- end -}}
+{{- end -}}
