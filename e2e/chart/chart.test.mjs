@@ -164,11 +164,13 @@ describe('the Helm chart', () => {
     const plain = await render();
     const annotations = (objects, kind, component) => find(objects, kind, `-${component}`).spec.template.metadata.annotations ?? {};
     const scrape = (port, scheme) => ({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(port), 'prometheus.io/path': '/metrics', ...(scheme ? { 'prometheus.io/scheme': scheme } : {}) });
-    expect(annotations(plain, 'Deployment', 'controller')).toEqual(scrape(8443));
+    expect(annotations(plain, 'Deployment', 'controller')).toEqual(scrape(8443, 'https'));
     expect(annotations(plain, 'Deployment', 'webhook')).toMatchObject(scrape(9090));
     expect(annotations(plain, 'StatefulSet', 'recorder')).toEqual(scrape(9090));
-    const https = await render(['--set', 'controller.tls.existingSecret=ctl-tls']);
-    expect(annotations(https, 'Deployment', 'controller')).toEqual(scrape(8443, 'https'));
+    const existing = await render(['--set', 'controller.tls.existingSecret=ctl-tls']);
+    expect(annotations(existing, 'Deployment', 'controller')).toEqual(scrape(8443, 'https'));
+    const http = await render(['--set', 'controller.tls.managed=false']);
+    expect(annotations(http, 'Deployment', 'controller')).toEqual(scrape(8443));
     const operator = await render(['--set', 'metrics.serviceMonitor.enabled=true']);
     for (const [kind, component] of [['Deployment', 'controller'], ['Deployment', 'webhook'], ['StatefulSet', 'recorder']]) {
       expect(Object.keys(annotations(operator, kind, component)).filter((k) => k.startsWith('prometheus.io/'))).toEqual([]);
@@ -266,11 +268,16 @@ describe('the Helm chart', () => {
   });
 
   test('its injection config parses with the webhook\'s own parser and points sidecars at the controller Service, with its CA over HTTPS', async () => {
-    for (const [extra, scheme, caPem] of [[[], 'http', ''], [ALL_OPTIONS, 'https', parseControllerCaPem(CONTROLLER_CA)]]) {
+    for (const [extra, scheme, caPem, caFile] of [
+      [[], 'https', '', '/etc/skillgate/webhook-tls/ca.crt'],                  // the installation CA's (default)
+      [ALL_OPTIONS, 'https', parseControllerCaPem(CONTROLLER_CA), ''],          // an operator's certificate and CA
+      [['--set', 'controller.tls.managed=false'], 'http', '', ''],
+    ]) {
       const objects = await render(extra);
       const config = parseWebhookConfigText(find(objects, 'ConfigMap', '-webhook').data['config.yaml']);
       expect(config.controllerUrl).toBe(`${scheme}://${RELEASE}-skillgate-controller.${NS}.svc:8443`);
       expect(config.controllerCaPem).toBe(caPem);
+      expect(config.controllerCaFile).toBe(caFile);
       expect(config.upstreamSecret).toEqual({ name: `${RELEASE}-skillgate-upstream`, key: 'api-key', mountInSidecar: false });
       expect(config.sidecarImage).toBe('skillgate/skillgate:0.1.0');
     }
@@ -296,6 +303,36 @@ describe('the Helm chart', () => {
     expect(await notes(['--set', 'redis.url=redis://:pw@redis:6379'])).toMatch(/WARNING: redis\.url holds credentials/);
     expect(await notes(['--set', 'redis.url=redis://:pw@redis:6379', '--set', 'redis.existingSecret=redis-url'])).not.toMatch(/redis\.url holds credentials/);
     expect(await notes([])).not.toMatch(/redis\.url holds credentials/);
+  });
+
+  test('the token exchange is HTTPS by default: the installation CA issues the controller\'s certificate, the webhook mounts the CA bundle it injects, and probes, scraping and RBAC follow', async () => {
+    const objects = await render();
+    const fullname = `${RELEASE}-skillgate`;
+    const controller = find(objects, 'Deployment', '-controller').spec.template.spec.containers[0];
+    const env = Object.fromEntries(controller.env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
+    expect(env).toMatchObject({
+      SKILLGATE_CONTROLLER_TLS_SECRET: `${fullname}-controller-tls`,
+      SKILLGATE_CONTROLLER_CERT_SECRET: `${fullname}-controller-tls`,
+      SKILLGATE_CONTROLLER_SERVICE: `${fullname}-controller`,
+      SKILLGATE_MANAGE_WEBHOOK_CERTS: 'true',
+    });
+    expect(env.SKILLGATE_CONTROLLER_TLS_CERT_FILE).toBeUndefined();
+    for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) expect(controller[probe].httpGet.scheme).toBe('HTTPS');
+    const webhookPod = find(objects, 'Deployment', '-webhook').spec.template.spec;
+    expect(webhookPod.volumes.find((v) => v.name === 'tls').secret.items.map((i) => i.key)).toEqual(['tls.crt', 'tls.key', 'ca.crt']);
+    expect(webhookPod.containers[0].volumeMounts.find((m) => m.name === 'tls').mountPath).toBe('/etc/skillgate/webhook-tls');
+    const role = find(objects, 'Role', '-controller');
+    expect(role.rules.some((r) => r.resources.includes('secrets') && r.resourceNames?.includes(`${fullname}-controller-tls`) && r.verbs.includes('get') && r.verbs.includes('update'))).toBe(true);
+    const monitored = await render(['--set', 'metrics.serviceMonitor.enabled=true']);
+    expect(find(monitored, 'ServiceMonitor').spec.endpoints.find((e) => e.port === 'api')).toMatchObject({
+      scheme: 'https', tlsConfig: { ca: { secret: { name: `${fullname}-controller-tls`, key: 'ca.crt' } }, serverName: `${fullname}-controller.${NS}.svc` },
+    });
+    // With cert-manager the controller keeps no CA: HTTPS needs an operator's certificate, and without one the notes say so.
+    const certManager = await render(['--set', 'certManager.enabled=true']);
+    expect(parseWebhookConfigText(find(certManager, 'ConfigMap', '-webhook').data['config.yaml']).controllerUrl).toMatch(/^http:/);
+    const notes = await helm(['install', RELEASE, CHART, '--namespace', NS, '--dry-run=server', '--set', 'upstream.apiKey=sk-ant-not-real', '--set', 'certManager.enabled=true']);
+    expect(notes).toMatch(/WARNING: the token exchange is plain HTTP \(with cert-manager, give the controller a certificate in controller\.tls\.existingSecret\)/);
+    expect(await helm(['install', RELEASE, CHART, '--namespace', NS, '--dry-run=server', '--set', 'upstream.apiKey=sk-ant-not-real'])).not.toMatch(/plain HTTP/);
   });
 
   test('every variable it sets on the controller is read by the controller\'s code, and every webhook flag exists', async () => {

@@ -16,6 +16,8 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -76,9 +78,9 @@ const G = 'skillgate.dev';
 const needs = (verb, resource, extra = {}) => ({ verb, resource, ...extra });
 const CLIENT_CALLS = {
   // core/v1
-  readNamespacedSecret: [needs('get', 'secrets', { ns: 'release', name: `${FULLNAME}-upstream` }), needs('get', 'secrets', { ns: 'release', name: `${FULLNAME}-signing-key` }), needs('get', 'secrets', { ns: 'release', name: `${FULLNAME}-masking-key` }), needs('get', 'secrets', { ns: 'release', name: `${FULLNAME}-webhook-tls` }), needs('get', 'secrets', { ns: 'release', name: `${FULLNAME}-webhook-tls-ca` })],
+  readNamespacedSecret: [needs('get', 'secrets', { ns: 'release', name: `${FULLNAME}-upstream` }), needs('get', 'secrets', { ns: 'release', name: `${FULLNAME}-signing-key` }), needs('get', 'secrets', { ns: 'release', name: `${FULLNAME}-masking-key` }), needs('get', 'secrets', { ns: 'release', name: `${FULLNAME}-webhook-tls` }), needs('get', 'secrets', { ns: 'release', name: `${FULLNAME}-webhook-tls-ca` }), needs('get', 'secrets', { ns: 'release', name: `${FULLNAME}-controller-tls` })],
   createNamespacedSecret: [needs('create', 'secrets', { ns: 'release' })],
-  replaceNamespacedSecret: [needs('update', 'secrets', { ns: 'release', name: `${FULLNAME}-webhook-tls` }), needs('update', 'secrets', { ns: 'release', name: `${FULLNAME}-webhook-tls-ca` })],
+  replaceNamespacedSecret: [needs('update', 'secrets', { ns: 'release', name: `${FULLNAME}-webhook-tls` }), needs('update', 'secrets', { ns: 'release', name: `${FULLNAME}-webhook-tls-ca` }), needs('update', 'secrets', { ns: 'release', name: `${FULLNAME}-controller-tls` })],
   listNamespacedConfigMap: [needs('list', 'configmaps', { ns: 'release' })],
   readNamespacedConfigMap: [needs('get', 'configmaps', { ns: 'release', name: 'skillgate-owner-0123456789abcdef01234567' })],
   createNamespacedConfigMap: [needs('create', 'configmaps', { ns: 'release' })],
@@ -214,7 +216,37 @@ async function startControllerProcess() {
   const lines = [];
   for (const stream of [child.stdout, child.stderr]) readline.createInterface({ input: stream }).on('line', (l) => lines.push(l));
   const exited = once(child, 'exit');
-  controller = { child, lines, url: `http://127.0.0.1:${port}`, exited };
+  // The chart's default: HTTPS with the certificate the installation CA issues (the Lease holder
+  // makes it; this replica waits for it before it listens).
+  const scheme = env.SKILLGATE_CONTROLLER_TLS_SECRET ? 'https' : 'http';
+  controller = { child, lines, url: `${scheme}://127.0.0.1:${port}`, exited };
+}
+
+/**
+ * A request to the controller process. Over HTTPS it trusts only the CA bundle in the controller's
+ * certificate Secret and checks the certificate against the controller Service's name, as a
+ * sidecar does. Resolves { status, body (parsed JSON, or text) }; rejects when the connection fails.
+ */
+async function ask(p, { method = 'GET', headers = {}, body } = {}) {
+  const url = new URL(p, controller.url);
+  let tlsOptions = {};
+  if (url.protocol === 'https:') {
+    const secret = await must(cp.request('GET', `/api/v1/namespaces/${NS}/secrets/${FULLNAME}-controller-tls`), 'controller TLS Secret');
+    tlsOptions = { ca: Buffer.from(secret.data['ca.crt'], 'base64').toString(), servername: `${FULLNAME}-controller.${NS}.svc`, agent: false };
+  }
+  return new Promise((resolve, reject) => {
+    const req = (url.protocol === 'https:' ? https : http).request(url, { method, headers, ...tlsOptions }, (res) => {
+      let text = '';
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => {
+        let parsed = text;
+        try { parsed = JSON.parse(text); } catch { /* not JSON */ }
+        resolve({ status: res.statusCode, body: parsed });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** Log lines that show the API server refusing the controller. */
@@ -351,7 +383,13 @@ describe("the chart's controller RBAC", () => {
 
   test('lets the real `skillgate controller`, started as the chart starts it, become the leader and run one pass of every loop with no 403', async () => {
     await startControllerProcess();
-    await eventually('/readyz to answer 200', async () => (await fetch(`${controller.url}/readyz`).catch(() => undefined))?.status === 200, 60000);
+    await eventually('/readyz to answer 200', async () => (await ask('/readyz').catch(() => undefined))?.status === 200, 60000);
+    // Over HTTPS, with the certificate the installation CA issued for the controller Service.
+    expect(controller.url).toMatch(/^https:/);
+    const tlsSecret = await must(cp.request('GET', `/api/v1/namespaces/${NS}/secrets/${FULLNAME}-controller-tls`), 'controller TLS Secret');
+    const caBundle = Buffer.from(tlsSecret.data['ca.crt'], 'base64').toString();
+    const webhookTls = await must(cp.request('GET', `/api/v1/namespaces/${NS}/secrets/${FULLNAME}-webhook-tls`), 'webhook TLS Secret');
+    expect(Buffer.from(webhookTls.data['ca.crt'], 'base64').toString()).toBe(caBundle); // what the webhook injects
 
     // Leader election: this replica holds the chart's Lease.
     const lease = await eventually('the Lease', async () => {
@@ -410,9 +448,11 @@ describe("the chart's controller RBAC", () => {
       spec: { audiences: ['skillgate'], expirationSeconds: 600, boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: 'triage-0', uid: pod.metadata.uid } },
     }), 'skill token');
     const form = new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: tr.status.token, subject_token_type: 'urn:ietf:params:oauth:token-type:jwt', audience: 'skillgate' });
-    const res = await fetch(`${controller.url}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form });
-    const body = await res.json();
+    const res = await ask('/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
+    const body = res.body;
     expect([res.status, body.error_description]).toEqual([200, undefined]);
+    // The CA bundle goes with the token: a sidecar learns a new CA before it signs.
+    expect(body.controller_ca).toBe(caBundle);
     expect(body.access_token).toEqual(expect.any(String));
     expect(body.upstream_credential).toMatchObject({ type: 'api_key', value: API_KEY });
     // The installation masking key: made by this (first) replica in the chart's Secret, and handed
@@ -426,7 +466,7 @@ describe("the chart's controller RBAC", () => {
     const keySecret = await must(cp.request('GET', `/api/v1/namespaces/${NS}/secrets/${FULLNAME}-signing-key`), 'signing key Secret');
     expect(keySecret.metadata.labels['app.kubernetes.io/managed-by']).toBe('skillgate-controller');
     expect(Buffer.from(keySecret.data['signing-key.pem'], 'base64').toString()).toMatch(/^-----BEGIN PRIVATE KEY-----/);
-    const jwks = await (await fetch(`${controller.url}/.well-known/jwks.json`)).json();
+    const jwks = (await ask('/.well-known/jwks.json')).body;
     expect(controller.lines.some((l) => l.includes('signing key created in its Secret') && l.includes(jwks.keys[0].kid))).toBe(true);
     // ...and in the JWKS ConfigMap, which the responder ClusterRole may read.
     const jwksCm = await must(cp.request('GET', `/api/v1/namespaces/${NS}/configmaps/${FULLNAME}-jwks`), 'JWKS ConfigMap');

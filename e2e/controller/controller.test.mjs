@@ -10,6 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exportJWK, generateKeyPair, importPKCS8, SignJWT } from 'jose';
+import { webhookCertReconcilers } from '../../packages/controller/dist/src/index.js';
+import { createCertificateAuthority } from '../../packages/webhook/dist/src/index.js';
 import { setup, endlessSse, openStream, within, REDIS_URL } from './harness.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -363,6 +365,55 @@ describe('the sidecars\' Redis URL', () => {
       await h.redis.call('ACL', 'DELUSER', user);
     }
   }, 60_000);
+});
+
+describe('the token exchange over the installation CA\'s certificate', () => {
+  test('a sidecar injected with the CA bundle verifies the controller and keeps the bundle it is handed; one trusting only the system CAs cannot connect', async () => {
+    // A replica that leads a Lease and a lock feed of its own, so that its webhook-certs loop runs:
+    // it issues the CA, the webhook's certificate and its own (for 127.0.0.1 too, where it listens here).
+    const prefix = `${h.prefix}tls:`;
+    const env = {
+      SKILLGATE_MANAGE_WEBHOOK_CERTS: 'true', SKILLGATE_NAMESPACE: h.sgNs, SKILLGATE_WEBHOOK_CERT_SECRET: 'webhook-tls',
+      SKILLGATE_WEBHOOK_CONFIGS: `sg-e2e-${h.runId}-inject`, SKILLGATE_WEBHOOK_SERVICE: 'webhook',
+      SKILLGATE_CONTROLLER_CERT_SECRET: 'controller-tls', SKILLGATE_CONTROLLER_SERVICE: 'controller', SKILLGATE_CONTROLLER_CERT_HOSTS: '127.0.0.1',
+    };
+    const replica = await h.startReplica({
+      identity: `replica-tls-${h.runId}`, leaseName: `tls-${h.runId}`, redisPrefix: prefix,
+      tlsSecret: { namespace: h.sgNs, name: 'controller-tls' }, extraLoops: webhookCertReconcilers(env),
+    });
+    try {
+      expect(replica.url).toMatch(/^https:/);
+      const secret = await h.cp.request('GET', `/api/v1/namespaces/${h.sgNs}/secrets/webhook-tls`);
+      const bundle = Buffer.from(secret.body.data['ca.crt'], 'base64').toString(); // what the webhook injects
+      const pod = await h.skillPod('tls-pod', { skill: 'tls-skill', owner: `tls${h.domain}` });
+      const cache = path.join(h.tmp, 'tls-pod-controller-ca.pem');
+      // Injected while a CA since retired was still in the bundle: the controller hands over the
+      // bundle as it is now, and the sidecar keeps that one.
+      const retired = createCertificateAuthority('retired-ca').certPem;
+      const sidecar = await h.sidecarProcess(pod, upstream.url, {
+        SKILLGATE_CONTROLLER_URL: replica.url, SKILLGATE_REDIS_PREFIX: prefix, SKILLGATE_CONTROLLER_CA: `${bundle}${retired}`, SKILLGATE_CONTROLLER_CA_CACHE: cache,
+      });
+      expect(sidecar.refusal).toBeNull();
+      expect(fs.readFileSync(cache, 'utf8')).toBe(bundle);
+      const stream = await openStream(sidecar.claudeUrl);
+      expect(stream.status).toBe(200);
+      await within(stream.firstBytes, 10_000, 'the stream to start');
+      stream.close();
+      const untrusting = await h.sidecarProcess(await h.skillPod('tls-pod-2', { skill: 'tls-skill', owner: `tls${h.domain}` }), upstream.url, {
+        SKILLGATE_CONTROLLER_URL: replica.url, SKILLGATE_REDIS_PREFIX: prefix,
+      });
+      expect(untrusting.refusal).toMatch(/controller unreachable: .*(certificate|issuer)/);
+      for (const s of [sidecar, untrusting]) {
+        const exited = new Promise((resolve) => s.child.once('exit', resolve));
+        s.child.kill('SIGTERM');
+        await within(exited, 10_000, 'the sidecar to exit');
+      }
+    } finally {
+      await replica.close();
+      const keys = await h.redis.keys(`${prefix}*`);
+      if (keys.length) await h.redis.del(...keys);
+    }
+  }, 90_000);
 });
 
 function cli(args, env = process.env) {

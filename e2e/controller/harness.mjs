@@ -12,7 +12,7 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { startControlPlane } from '../k8s/control-plane.mjs';
-import { startController } from '../../packages/controller/dist/src/index.js';
+import { startController, standardLoops } from '../../packages/controller/dist/src/index.js';
 import { sidecarProcessEnv } from '../../packages/webhook/dist/src/inject.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -87,18 +87,22 @@ export async function setup({ heartbeatMs = 1000, logLevel = process.env.SKILLGA
   const events = [];
   const hooks = new Proxy({}, { get: (_t, name) => (e) => events.push({ name, ...e }) });
   const controllers = new Set();
-  /** Starts a controller replica (the first one is `controller`); same Lease, Redis prefix, namespace. */
-  async function startReplica({ identity, events: replicaHooks = hooks, leaseDurationSeconds = 2, retryPeriodMs = 200, approvals, signingKeySecret = 'signing-key', sidecarRedisUrl } = {}) {
+  /**
+   * Starts a controller replica (the first one is `controller`); same Lease, Redis prefix, namespace
+   * unless given (a replica with a Lease and prefix of its own leads alone: its loops run).
+   */
+  async function startReplica({ identity, events: replicaHooks = hooks, leaseDurationSeconds = 2, retryPeriodMs = 200, approvals, signingKeySecret = 'signing-key', sidecarRedisUrl, leaseName, redisPrefix = prefix, tlsSecret, extraLoops = [] } = {}) {
     const c = await startController({
-      listen: '127.0.0.1:0', redisUrl: REDIS_URL, redisPrefix: prefix, namespace: sgNs, kubeconfig: cp.kubeconfigPath,
+      listen: '127.0.0.1:0', redisUrl: REDIS_URL, redisPrefix, namespace: sgNs, kubeconfig: cp.kubeconfigPath,
       scimTokenFile: scimFile, upstreamSecret: { namespace: sgNs, name: 'upstream', key: 'api-key' }, heartbeatMs, logLevel, lockStatsIntervalMs,
       // As the chart runs them: the replicas share one signing key and one installation masking key,
       // each kept in a Secret the first creates.
       signingKeySecret: { namespace: sgNs, name: signingKeySecret }, jwksConfigMap: { namespace: sgNs, name: 'jwks' },
       maskingKeySecret: { namespace: sgNs, name: 'masking-key' },
-      leaderElection: { leaseDurationSeconds, retryPeriodMs, ...(identity ? { identity } : {}) }, ...(approvals ? { approvals } : {}),
+      leaderElection: { leaseDurationSeconds, retryPeriodMs, ...(identity ? { identity } : {}), ...(leaseName ? { leaseName } : {}) }, ...(approvals ? { approvals } : {}),
       ...(sidecarRedisUrl ? { sidecarRedisUrl } : {}),
-    }, { events: replicaHooks });
+      ...(tlsSecret ? { tlsSecret } : {}),
+    }, { events: replicaHooks, ...(extraLoops.length ? { reconcilers: [...standardLoops(), ...extraLoops] } : {}) });
     controllers.add(c);
     const close = c.close;
     c.close = async () => { controllers.delete(c); await close(); };

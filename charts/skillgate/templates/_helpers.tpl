@@ -76,9 +76,25 @@ affinity:
 
 {{- define "skillgate.webhookService" -}}{{ include "skillgate.fullname" . }}-webhook{{- end -}}
 
-{{/* Where sidecars reach the controller's token exchange: https only when the controller has a certificate. */}}
+{{/*
+Where the controller's HTTPS certificate comes from:
+  existing — controller.tls.existingSecret, an operator's (mounted as files);
+  managed  — the installation CA the controller keeps for the webhook issues it too (the default
+             unless cert-manager is used): Secret <fullname>-controller-tls, read through the API;
+  none     — plain HTTP (controller.tls.managed false, or cert-manager without existingSecret).
+*/}}
+{{- define "skillgate.controllerTlsMode" -}}
+{{- if .Values.controller.tls.existingSecret -}}existing
+{{- else if and .Values.controller.tls.managed (not .Values.certManager.enabled) -}}managed
+{{- else -}}none
+{{- end -}}
+{{- end -}}
+
+{{- define "skillgate.controllerTlsSecret" -}}{{ include "skillgate.fullname" . }}-controller-tls{{- end -}}
+
+{{/* Where sidecars reach the controller's token exchange: https whenever the controller has a certificate. */}}
 {{- define "skillgate.controllerUrl" -}}
-{{ if .Values.controller.tls.existingSecret }}https{{ else }}http{{ end }}://{{ include "skillgate.fullname" . }}-controller.{{ .Release.Namespace }}.svc:8443
+{{ if eq (include "skillgate.controllerTlsMode" .) "none" }}http{{ else }}https{{ end }}://{{ include "skillgate.fullname" . }}-controller.{{ .Release.Namespace }}.svc:8443
 {{- end -}}
 
 {{/*
@@ -107,6 +123,7 @@ controller.tls.caPem, else `ca.crt` of controller.tls.existingSecret read at ins
     "sidecarUid" (.Values.injection.sidecarUid | int)
     "controllerUrl" (include "skillgate.controllerUrl" .)
     "controllerCaPem" (include "skillgate.controllerCaPem" .)
+    "controllerCaFile" (ternary "/etc/skillgate/webhook-tls/ca.crt" "" (eq (include "skillgate.controllerTlsMode" .) "managed"))
     "redisUrl" (ternary "" .Values.redis.url (not (empty .Values.redis.existingSecret)))
     "upstreamUrl" .Values.upstream.url
     "upstreamSecret" (dict "name" (include "skillgate.upstreamSecret" .) "key" .Values.upstream.secretKey "mountInSidecar" false)

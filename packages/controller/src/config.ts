@@ -8,8 +8,14 @@ import { DEFAULT_FEED_PREFIX, DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS }
 
 export interface ControllerConfig {
   listen: { host: string; port: number };
-  /** Serve HTTPS with these PEM files (in cluster); absent = plain HTTP (tests, behind a mesh). */
+  /** Serve HTTPS with these PEM files (an operator's certificate); absent = see tlsSecret. */
   tls?: { certFile: string; keyFile: string };
+  /**
+   * Serve HTTPS with the certificate in this Secret (tls.crt, tls.key, ca.crt), read through the
+   * API and reloaded when it changes: the one the installation CA issues (webhook-certs,
+   * SKILLGATE_CONTROLLER_CERT_SECRET). Neither: plain HTTP (tests, behind a mesh).
+   */
+  tlsSecret?: { namespace: string; name: string };
   redisUrl: string;
   /**
    * The Redis URL handed to sidecars in the token exchange (SKILLGATE_SIDECAR_REDIS_URL, from the
@@ -126,6 +132,7 @@ export function resolveControllerConfig(input: ControllerConfigInput): Controlle
   const ttl = input.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
   if (!Number.isInteger(ttl) || ttl < 10 || ttl > MAX_TOKEN_TTL_SECONDS) throw new ControllerConfigError('tokenTtlSeconds', `must be an integer in [10, ${MAX_TOKEN_TTL_SECONDS}], got ${ttl}`);
   if (input.tls && (!input.tls.certFile || !input.tls.keyFile)) throw new ControllerConfigError('tls', 'both certFile and keyFile are required');
+  if (input.tls && input.tlsSecret) throw new ControllerConfigError('tlsSecret', 'give the certificate as files (SKILLGATE_CONTROLLER_TLS_CERT_FILE/_KEY_FILE) or as a Secret (SKILLGATE_CONTROLLER_TLS_SECRET), not both');
   const ap = input.approvals ?? {};
   if (ap.webhookUrl) httpUrl('approvals.webhookUrl', ap.webhookUrl);
   if (ap.linkBaseUrl) httpUrl('approvals.linkBaseUrl', ap.linkBaseUrl);
@@ -150,6 +157,7 @@ export function resolveControllerConfig(input: ControllerConfigInput): Controlle
   return {
     listen,
     ...(input.tls ? { tls: input.tls } : {}),
+    ...(input.tlsSecret ? { tlsSecret: input.tlsSecret } : {}),
     redisUrl: input.redisUrl,
     ...(input.sidecarRedisUrl ? { sidecarRedisUrl: input.sidecarRedisUrl } : {}),
     redisPrefix: input.redisPrefix ?? DEFAULT_FEED_PREFIX,
@@ -218,6 +226,7 @@ export function controllerConfigFromEnv(env: NodeJS.ProcessEnv): ControllerConfi
     ...(env.SKILLGATE_CONTROLLER_LISTEN ? { listen: env.SKILLGATE_CONTROLLER_LISTEN } : {}),
     ...(env.SKILLGATE_CONTROLLER_TLS_CERT_FILE || env.SKILLGATE_CONTROLLER_TLS_KEY_FILE
       ? { tls: { certFile: env.SKILLGATE_CONTROLLER_TLS_CERT_FILE ?? '', keyFile: env.SKILLGATE_CONTROLLER_TLS_KEY_FILE ?? '' } } : {}),
+    ...(env.SKILLGATE_CONTROLLER_TLS_SECRET ? { tlsSecret: parseObjectRef('tlsSecret', env.SKILLGATE_CONTROLLER_TLS_SECRET, namespace) } : {}),
     ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
     ...(env.SKILLGATE_SIDECAR_REDIS_URL ? { sidecarRedisUrl: env.SKILLGATE_SIDECAR_REDIS_URL } : {}),
     ...(env.SKILLGATE_REDIS_PREFIX ? { redisPrefix: env.SKILLGATE_REDIS_PREFIX } : {}),

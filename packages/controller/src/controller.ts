@@ -33,7 +33,8 @@ import { KubePodSource, KubeTokenReviewer, type PodSource, type TokenReviewer } 
 import { SecretCredentialProvider, noCredential, type UpstreamCredentialProvider } from './credentials.js';
 import { approvalLinkRoutes, recordDecision, DecisionRefused } from './approvals/index.js';
 import { standardLoops, type LoopFactory } from './loops.js';
-import { approvalsElsewhere, createApprovalServer, createControllerServer, listen } from './server.js';
+import { approvalsElsewhere, createApprovalServer, createControllerServer, listen, type TlsSource } from './server.js';
+import { SecretServingCert } from './serving-cert.js';
 import type { Server } from 'node:http';
 import type { SkillIdentity } from '@skillgate/api';
 
@@ -100,6 +101,10 @@ export async function startController(input: ControllerConfigInput | ControllerC
       .then((r) => log.info({ configMap: where, kid: key.kid, result: r }, 'signing key published in the JWKS ConfigMap'))
       .catch((err: Error) => log.warn({ err: err.message }, 'signing key not published in the JWKS ConfigMap'));
   }
+  // The token exchange's certificate from the installation CA's Secret, when configured: loaded
+  // before the listeners open (below), refreshed while they run, its CA bundle handed to sidecars.
+  const servingCert = config.tlsSecret ? new SecretServingCert({ kube, secret: config.tlsSecret, log: log.child({ loop: 'serving-cert' }) }) : undefined;
+  const tlsSource: TlsSource | undefined = config.tls ?? (servingCert ? { fromSecret: servingCert } : undefined);
   const issuer = new WorkloadTokenIssuer(key, config.issuer, clock);
   const issued: IssuedTokenIndex = new RedisIssuedTokens(redis, config.redisPrefix);
   let leading = false;
@@ -200,6 +205,7 @@ export async function startController(input: ControllerConfigInput | ControllerC
     credentials,
     ...(maskingKey ? { maskingKey } : {}),
     ...(config.sidecarRedisUrl ? { sidecarRedisUrl: config.sidecarRedisUrl } : {}),
+    ...(servingCert ? { controllerCa: () => servingCert.caBundle() } : {}),
     ...(opts.policyGeneration ? { policyGeneration: opts.policyGeneration } : {}),
     clock,
     ttlSeconds: config.tokenTtlSeconds,
@@ -223,6 +229,7 @@ export async function startController(input: ControllerConfigInput | ControllerC
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => (closing ??= shutdown());
   const shutdown = async (): Promise<void> => {
+    servingCert?.stop();
     for (const s of [server, approvalServer]) {
       if (s) await new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()); });
     }
@@ -244,6 +251,8 @@ export async function startController(input: ControllerConfigInput | ControllerC
     announcing = true;
     if (elector) await elector.start();
     else await startLeading();
+    // The leader's loops (started above) issue the certificate on a first install.
+    if (servingCert) await servingCert.waitForCertificate();
     const decide = approvalLinks
       ? approvalLinkRoutes({
         secret: approvalLinks.secret,
@@ -265,12 +274,12 @@ export async function startController(input: ControllerConfigInput | ControllerC
       scim: scimHandler({ store, lifecycle, bearerSecret, log: log.child({ endpoint: 'scim' }), metrics }),
       readiness: () => [...everyReplica, ...leaderLoops].flatMap((r) => r.readiness?.() ?? []),
       ...(decide ? { routes: [ownListener ? approvalsElsewhere : decide] } : {}),
-      ...(config.tls ? { tls: config.tls } : {}),
+      ...(tlsSource ? { tls: tlsSource } : {}),
     });
     const url = await listen(server, config.listen.host, config.listen.port);
     let approvalsUrl: string | undefined;
     if (decide && ownListener) {
-      approvalServer = createApprovalServer({ routes: [decide], ...(config.tls ? { tls: config.tls } : {}) });
+      approvalServer = createApprovalServer({ routes: [decide], ...(tlsSource ? { tls: tlsSource } : {}) });
       approvalsUrl = await listen(approvalServer, ownListener.host, ownListener.port);
     }
     log.info({ url, ...(approvalsUrl ? { approvals: approvalsUrl } : {}), namespace: config.namespace, issuer: config.issuer, leaderElection: config.leaderElection.enabled }, 'controller listening');

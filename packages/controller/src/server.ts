@@ -15,6 +15,7 @@ import { BodyTooLargeError, readBody, sendJson } from './http.js';
 import { OAuthError, parseTokenExchangeForm } from './token-exchange/oauth.js';
 import type { TokenExchange } from './token-exchange/exchange.js';
 import { SCIM_BASE } from './owners/scim-server.js';
+import type { SecretServingCert } from './serving-cert.js';
 
 export interface ServerDeps {
   exchange: TokenExchange;
@@ -26,8 +27,11 @@ export interface ServerDeps {
   readiness: () => string[];
   /** Further routes (e.g. signed approval links); each returns false for paths it does not own. */
   routes?: Array<(req: http.IncomingMessage, res: http.ServerResponse) => boolean>;
-  tls?: { certFile: string; keyFile: string };
+  tls?: TlsSource;
 }
+
+/** Where the controller's certificate comes from: an operator's files, or the installation CA's Secret. */
+export type TlsSource = { certFile: string; keyFile: string } | { fromSecret: SecretServingCert };
 
 export function createControllerServer(deps: ServerDeps): http.Server {
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -97,7 +101,7 @@ async function tokenEndpoint(deps: ServerDeps, req: http.IncomingMessage, res: h
  */
 export function createApprovalServer(deps: {
   routes: Array<(req: http.IncomingMessage, res: http.ServerResponse) => boolean>;
-  tls?: { certFile: string; keyFile: string };
+  tls?: TlsSource;
 }): http.Server {
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const path = new URL(req.url ?? '/', 'http://controller').pathname;
@@ -109,8 +113,16 @@ export function createApprovalServer(deps: {
 }
 
 /** HTTPS with the controller's certificate when it has one, else HTTP. */
-function serve(handler: http.RequestListener, tls: { certFile: string; keyFile: string } | undefined): http.Server {
-  return tls ? https.createServer({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, handler) : http.createServer(handler);
+function serve(handler: http.RequestListener, tls: TlsSource | undefined): http.Server {
+  if (!tls) return http.createServer(handler);
+  if ('fromSecret' in tls) {
+    const current = tls.fromSecret.certificate();
+    if (!current) throw new Error('the controller\'s serving certificate is not loaded yet (waitForCertificate first)');
+    const server = https.createServer({ cert: current.cert, key: current.key, minVersion: 'TLSv1.2' }, handler);
+    tls.fromSecret.serve(server);
+    return server;
+  }
+  return https.createServer({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, handler);
 }
 
 /** On the main listener when links have their own: say where they are instead of serving them. */

@@ -151,6 +151,55 @@ describe('webhook certificate plan', () => {
   });
 });
 
+describe('the controller\'s serving certificate (token exchange), under the same CA', () => {
+  const CONTROLLER = serviceHosts('skillgate-system', 'skillgate-controller');
+  const withController = (state: CertState, now: number, trusted: ReadonlySet<string>, p: RotationPolicy) =>
+    planCertificates(state, { now, hosts: HOSTS, controllerHosts: CONTROLLER, policy: p, issuer: webhookCertificateIssuer, trustedEverywhere: trusted });
+
+  test('is issued with the webhook\'s, for the controller Service\'s names, and left alone when asked for none', () => {
+    const p = withController({}, T0, new Set(), policy);
+    expect(reasons(p)).toEqual(['CAIssued', 'ServingCertificateIssued', 'ControllerCertificateIssued']);
+    expect(inspectCertificate(p.state.controllerServing!.certPem)!.hosts).toEqual(CONTROLLER);
+    expect(verifiesAgainst(p.state.controllerServing!.certPem, p.bundle, T0)).toBe(true);
+    expect(p.controllerServingNotAfter).toBe(inspectCertificate(p.state.controllerServing!.certPem)!.notAfter);
+    expect(withController(p.state, T0 + DAY, new Set(), policy).changes).toEqual([]);
+    // A plan without controller hosts neither issues nor keeps one.
+    expect(plan(p.state, T0 + DAY).state.controllerServing).toBeUndefined();
+  });
+
+  /**
+   * Three simulated years; a sidecar re-exchanges its token every `refreshMs` and takes the bundle the
+   * controller hands over with it. Returns the first moment it could not verify the controller.
+   */
+  function firstFailure(p: RotationPolicy, refreshMs: number): number | undefined {
+    let state: CertState = {};
+    let configBundle = '';
+    const history: Array<{ at: number; bundle: string }> = [];
+    const bundleAt = (t: number) => [...history].reverse().find((h) => h.at <= t)?.bundle ?? '';
+    let now = T0;
+    for (let step = 0; now < T0 + 3 * 365 * DAY; step++) {
+      if (step > 4000) throw new Error('the plan never settles');
+      const planned = withController(state, now, bundleFingerprints(configBundle), p);
+      configBundle = planned.bundle;
+      history.push({ at: now, bundle: planned.bundle });
+      state = planned.state;
+      // The sidecar's trust: the bundle of its last exchange before now (the first one at T0).
+      const lastExchange = Math.max(T0, T0 + Math.floor((now - T0) / refreshMs) * refreshMs - 1);
+      if (!verifiesAgainst(state.controllerServing!.certPem, bundleAt(lastExchange), now)) return now;
+      now = planned.nextCheckAt;
+    }
+    return undefined;
+  }
+
+  test('over three simulated years a sidecar that learns the bundle with each token can always verify the controller, when the promotion outlasts its refresh', () => {
+    const refreshMs = 480_000; // 80 % of the default 600 s token
+    expect(firstFailure({ ...policy, caPromoteAfterMs: 2 * 600_000 }, refreshMs)).toBeUndefined();
+    // The webhook's own 2-minute promotion would not do: the controller would serve a certificate
+    // of a CA that sidecars have not been handed yet.
+    expect(firstFailure({ ...policy, caPromoteAfterMs: 120_000 }, refreshMs)).toEqual(expect.any(Number));
+  });
+});
+
 describe('webhook certificate state in Secrets', () => {
   test('the CA Secret and the serving Secret decode into the plan state, next and previous CAs included', () => {
     const first = plan({}, T0);
@@ -186,6 +235,19 @@ describe('webhook certificate configuration from the environment', () => {
     expect(c.webhookConfigurations).toEqual(['sg-inject', 'sg-validate']);
     expect(c.hosts).toEqual(['sg-webhook', 'sg-webhook.sg', 'sg-webhook.sg.svc', 'sg-webhook.sg.svc.cluster.local', '127.0.0.1']);
     expect(c.policy).toEqual(DEFAULT_ROTATION_POLICY);
+  });
+
+  test('the controller\'s certificate is managed with its Secret and Service, and a new CA then waits twice the token lifetime', () => {
+    expect(webhookCertsConfigFromEnv(base)!.controller).toBeUndefined();
+    const c = webhookCertsConfigFromEnv({ ...base, SKILLGATE_CONTROLLER_CERT_SECRET: 'sg-controller-tls', SKILLGATE_CONTROLLER_SERVICE: 'sg-controller', SKILLGATE_TOKEN_TTL_SECONDS: '900' })!;
+    expect(c.controller).toEqual({ secret: { namespace: 'sg', name: 'sg-controller-tls' }, hosts: serviceHosts('sg', 'sg-controller') });
+    expect(webhookCertsConfigFromEnv({ ...base, SKILLGATE_CONTROLLER_CERT_SECRET: 'a', SKILLGATE_CONTROLLER_SERVICE: 'b', SKILLGATE_CONTROLLER_CERT_HOSTS: '127.0.0.1, controller.example' })!.controller!.hosts)
+      .toEqual([...serviceHosts('sg', 'b'), '127.0.0.1', 'controller.example']);
+    expect(c.policy.caPromoteAfterMs).toBe(1_800_000);
+    expect(webhookCertsConfigFromEnv({ ...base, SKILLGATE_CONTROLLER_CERT_SECRET: 'sg-controller-tls', SKILLGATE_CONTROLLER_SERVICE: 'sg-controller' })!.policy.caPromoteAfterMs).toBe(1_200_000);
+    // A longer delay of the operator's stands.
+    expect(webhookCertsConfigFromEnv({ ...base, SKILLGATE_CONTROLLER_CERT_SECRET: 'a', SKILLGATE_CONTROLLER_SERVICE: 'b', SKILLGATE_WEBHOOK_CA_PROMOTE_AFTER_SECONDS: '7200' })!.policy.caPromoteAfterMs).toBe(7_200_000);
+    expect(() => webhookCertsConfigFromEnv({ ...base, SKILLGATE_CONTROLLER_CERT_SECRET: 'sg-controller-tls' })).toThrow(/SKILLGATE_CONTROLLER_SERVICE: .*go together/);
   });
 
   test('a missing or malformed value fails fast naming the variable', () => {

@@ -2,8 +2,10 @@
 // is exercised end to end in e2e/controller; here a small HTTP server that answers like it (RFC 8693
 // shapes, tokens signed by the real WorkloadTokenIssuer) lets us drive each failure precisely.
 import http from 'node:http';
+import https from 'node:https';
+import { execFileSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SkillIdentity } from '@skillgate/api';
@@ -172,6 +174,57 @@ describe('ClusterIdentity', () => {
     expect(lines.join('\n')).not.toMatch(/s3cret-pass|new-pass/);
     id.close();
     await ctl.close();
+  });
+
+  test('trusts the CA bundle the controller hands over from the next exchange on, keeps it for a restart, and so follows a CA rotation', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-controller-ca-'));
+    const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const pem = (name: string) => readFileSync(join(dir, name), 'utf8');
+    writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+    for (const ca of ['old', 'new']) {
+      openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${ca}-ca.key`, '-out', `${ca}-ca.crt`, '-days', '1', '-subj', `/CN=${ca}-ca`);
+      openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${ca}.key`, '-out', `${ca}.csr`, '-subj', '/CN=controller');
+      openssl('x509', '-req', '-in', `${ca}.csr`, '-CA', `${ca}-ca.crt`, '-CAkey', `${ca}-ca.key`, '-CAcreateserial', '-out', `${ca}.crt`, '-days', '1', '-extfile', 'san.ext');
+    }
+    let handed = pem('old-ca.crt') + pem('new-ca.crt'); // a rotation under way: both CAs in the bundle
+    const server = https.createServer({ cert: pem('old.crt'), key: pem('old.key') }, (req, res) => {
+      req.resume();
+      req.on('end', () => void issuer.issue(identity, { ttlSeconds: 600 }).then((t) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ access_token: t.token, issued_token_type: 'urn:ietf:params:oauth:token-type:jwt', token_type: 'N_A', expires_in: 600, controller_ca: handed }));
+      }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const controllerUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const cache = join(dir, 'controller-ca.pem');
+    const injected = pem('old-ca.crt');
+    const id = new ClusterIdentity({ controllerUrl, tokenFile: tokenFile(), fallback: identity, clock, caPem: injected, caCacheFile: cache });
+    await id.start();
+    expect(id.refusal()).toBeUndefined();
+    expect(readFileSync(cache, 'utf8')).toBe(handed);
+
+    // The new CA signs the controller's certificate now, and the old one leaves the bundle.
+    server.setSecureContext({ cert: pem('new.crt'), key: pem('new.key') });
+    handed = pem('new-ca.crt');
+    await id.refreshNow();
+    expect(id.refusal()).toBeUndefined();
+    expect(readFileSync(cache, 'utf8')).toBe(handed);
+
+    // A sidecar restarted in the same pod (its injected CA is the old one) trusts the kept bundle;
+    // one without it cannot verify the controller.
+    const restarted = new ClusterIdentity({ controllerUrl, tokenFile: tokenFile(), fallback: identity, clock, caPem: injected, caCacheFile: cache });
+    await restarted.start();
+    expect(restarted.refusal()).toBeUndefined();
+    const fresh = new ClusterIdentity({ controllerUrl, tokenFile: tokenFile(), fallback: identity, clock, caPem: injected, caCacheFile: join(dir, 'none.pem') });
+    await fresh.start();
+    expect(fresh.refusal()?.message).toMatch(/controller unreachable: .*certificate/);
+
+    // A bundle with anything besides certificates is not taken.
+    handed = `${pem('new-ca.crt')}${pem('new.key')}`;
+    await id.refreshNow();
+    expect(readFileSync(cache, 'utf8')).toBe(pem('new-ca.crt'));
+    for (const i of [id, restarted, fresh]) i.close();
+    await new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); });
   });
 
   test('a 403 access_denied from the controller fails closed with a permission_error that says why', async () => {

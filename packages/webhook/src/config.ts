@@ -46,6 +46,12 @@ export interface WebhookConfig {
    * SKILLGATE_CONTROLLER_CA (PEM text; public, never a key). Empty: the sidecar trusts the system CAs.
    */
   controllerCaPem: string;
+  /**
+   * A file holding that PEM instead, read when the webhook starts and again whenever its
+   * certificate files change (the chart: ca.crt of the webhook's own TLS Secret, whose CA also signs
+   * the controller's certificate and rotates with it). Excludes controllerCaPem.
+   */
+  controllerCaFile: string;
   /** Redis for session records; empty: the sidecar's local file store. */
   redisUrl: string;
   /** Upstream Claude API the sidecar forwards to (SKILLGATE_UPSTREAM_URL). */
@@ -72,6 +78,7 @@ export function defaultWebhookConfig(): WebhookConfig {
     sidecarUid: 1337,
     controllerUrl: 'https://skillgate-controller.skillgate-system.svc:8443',
     controllerCaPem: '',
+    controllerCaFile: '',
     redisUrl: '',
     upstreamUrl: 'https://api.anthropic.com',
     upstreamSecret: { name: 'skillgate-upstream', key: 'api-key', mountInSidecar: true },
@@ -185,6 +192,9 @@ export function parseWebhookConfig(input: unknown): WebhookConfig {
   const controllerUrl = str(input, 'controllerUrl', '', d.controllerUrl);
   const controllerCaPem = parseControllerCaPem(str(input, 'controllerCaPem', '', d.controllerCaPem, { allowEmpty: true }));
   if (controllerCaPem && !controllerUrl.startsWith('https://')) throw new WebhookConfigError('controllerCaPem', 'is set but controllerUrl is not https: a CA is only used for TLS to the controller');
+  const controllerCaFile = str(input, 'controllerCaFile', '', d.controllerCaFile, { allowEmpty: true });
+  if (controllerCaFile && controllerCaPem) throw new WebhookConfigError('controllerCaFile', 'give the controller\'s CA as controllerCaPem or as controllerCaFile, not both');
+  if (controllerCaFile && !controllerUrl.startsWith('https://')) throw new WebhookConfigError('controllerCaFile', 'is set but controllerUrl is not https: a CA is only used for TLS to the controller');
   const redisUrl = str(input, 'redisUrl', '', d.redisUrl, { allowEmpty: true });
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) throw new WebhookConfigError('redisUrl', 'must be a redis:// or rediss:// URL (or empty)');
 
@@ -227,6 +237,7 @@ export function parseWebhookConfig(input: unknown): WebhookConfig {
     sidecarUid: int(input, 'sidecarUid', '', d.sidecarUid, 1, 2147483647),
     controllerUrl,
     controllerCaPem,
+    controllerCaFile,
     redisUrl,
     upstreamUrl: str(input, 'upstreamUrl', '', d.upstreamUrl),
     upstreamSecret,

@@ -173,6 +173,9 @@ export function sidecarContainer(config: WebhookConfig): Container {
     { name: 'SKILLGATE_CONTROLLER_URL', value: config.controllerUrl },
     // The CA that issued the controller's certificate (PEM; public), when it is not a system CA.
     ...(config.controllerCaPem ? [{ name: CONTROLLER_CA_ENV, value: config.controllerCaPem }] : []),
+    // Where the sidecar keeps the CA bundle the controller hands over with each token (a CA
+    // rotation after this pod was made), for a restart of the container.
+    ...(config.controllerUrl.startsWith('https://') ? [{ name: 'SKILLGATE_CONTROLLER_CA_CACHE', value: `${RECORD_DIR}/controller-ca.pem` }] : []),
     { name: 'SKILLGATE_TOKEN_FILE', value: TOKEN_PATH },
     { name: POD_LABELS_FILE_ENV, value: POD_LABELS_FILE },
     { name: 'SKILLGATE_UPSTREAM_URL', value: config.upstreamUrl },

@@ -14,7 +14,7 @@ import { X509Certificate } from 'node:crypto';
 import { pino, type Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { AdmissionRequestError, decide, parseAdmissionReview, type WebhookPath } from './admission.js';
-import type { WebhookConfig } from './config.js';
+import { parseControllerCaPem, type WebhookConfig } from './config.js';
 import type { LinkDecisionTrust } from './validate-approval.js';
 
 export interface WebhookServerOptions {
@@ -123,12 +123,19 @@ export class WebhookServer extends EventEmitter<WebhookServerEvents> {
   private reloadTimer: NodeJS.Timeout | undefined;
   private certPem = '';
   private keyPem = '';
+  /** The injection config, with controllerCaPem read from controllerCaFile when that is set. */
+  private config: WebhookConfig;
   private readonly linkDecisions: LinkDecisionTrust | undefined;
 
   constructor(private readonly opts: WebhookServerOptions) {
     super();
     this.log = opts.logger ?? pino({ name: 'skillgate-webhook', level: opts.logLevel ?? 'info' });
     this.linkDecisions = opts.linkDecisions === undefined ? linkDecisionTrustFromEnv(process.env) : opts.linkDecisions ?? undefined;
+    this.config = opts.config;
+    if (opts.config.controllerCaFile) {
+      // Not there or not a CA bundle at start: fail now, not with every pod admitted.
+      this.config = { ...opts.config, controllerCaPem: parseControllerCaPem(fs.readFileSync(opts.config.controllerCaFile, 'utf8')) };
+    }
     const { cert, key } = this.readCertificate();
     this.https = https.createServer({ cert, key, minVersion: 'TLSv1.2' }, (req, res) => this.serve(req, res));
     this.https.keepAliveTimeout = 65_000; // the API server keeps connections to webhooks open
@@ -177,8 +184,25 @@ export class WebhookServer extends EventEmitter<WebhookServerEvents> {
     ]);
   }
 
+  /** Re-reads controllerCaFile; new pods get the bundle it holds now. Keeps the last good one. */
+  private reloadControllerCa(): void {
+    const file = this.opts.config.controllerCaFile;
+    if (!file) return;
+    let pem: string;
+    try {
+      pem = parseControllerCaPem(fs.readFileSync(file, 'utf8'));
+    } catch (err) {
+      this.log.warn({ file, err: (err as Error).message }, 'the controller\'s CA file is unreadable or not a CA bundle; injecting the last good one');
+      return;
+    }
+    if (pem === this.config.controllerCaPem) return;
+    this.config = { ...this.config, controllerCaPem: pem };
+    this.log.info({ file, certificates: pem.split('-----BEGIN CERTIFICATE-----').length - 1 }, 'controller CA bundle reloaded: new pods trust it');
+  }
+
   /** Re-reads the certificate files; swaps the TLS context when they changed and form a valid pair. */
   reloadCertificate(): boolean {
+    this.reloadControllerCa();
     let pair: { cert: string; key: string };
     try {
       pair = this.readCertificate();
@@ -282,7 +306,7 @@ export class WebhookServer extends EventEmitter<WebhookServerEvents> {
       let outcome: { result: string; uid?: string; status?: number } = { result: 'invalid' };
       try {
         const request = parseAdmissionReview(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-        const d = decide(webhook, request, this.opts.config, { now: Date.now(), ...(this.linkDecisions ? { linkDecisions: this.linkDecisions } : {}) });
+        const d = decide(webhook, request, this.config, { now: Date.now(), ...(this.linkDecisions ? { linkDecisions: this.linkDecisions } : {}) });
         body = JSON.stringify(d.review);
         outcome = { result: d.result, uid: request.uid };
         const fields = {

@@ -58,6 +58,9 @@ describe('parseWebhookConfig', () => {
 
     test('is refused with a plain-HTTP controllerUrl, where no certificate is ever checked', () => {
       expect(() => parseWebhookConfig({ controllerUrl: 'http://c.example:8443', controllerCaPem: ca.certPem })).toThrow(/controllerCaPem: is set but controllerUrl is not https/);
+      expect(parseWebhookConfig({ controllerUrl: 'https://c.example:8443', controllerCaFile: '/etc/skillgate/webhook-tls/ca.crt' }).controllerCaFile).toBe('/etc/skillgate/webhook-tls/ca.crt');
+      expect(() => parseWebhookConfig({ controllerUrl: 'https://c.example:8443', controllerCaFile: '/x/ca.crt', controllerCaPem: ca.certPem })).toThrow(/controllerCaFile: give the controller's CA as controllerCaPem or as controllerCaFile, not both/);
+      expect(() => parseWebhookConfig({ controllerUrl: 'http://c.example:8443', controllerCaFile: '/x/ca.crt' })).toThrow(/controllerCaFile: is set but controllerUrl is not https/);
     });
   });
 });

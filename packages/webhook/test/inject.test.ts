@@ -200,6 +200,11 @@ describe('injectPod', () => {
     const cfg = config({ controllerUrl: 'https://skillgate-controller.sg.svc:8443', controllerCaPem: pem });
     const pod = applyPatch(skillPod(), injectPod(skillPod(), injectedNs, cfg).patch);
     expect(sidecarEnv(pod).get(CONTROLLER_CA_ENV)).toEqual({ name: CONTROLLER_CA_ENV, value: pem });
+    // Over HTTPS the sidecar keeps the bundle the controller hands over in its own volume (a CA
+    // rotated after injection survives a container restart); over HTTP there is nothing to keep.
+    expect(sidecarEnv(pod).get('SKILLGATE_CONTROLLER_CA_CACHE')?.value).toBe('/var/lib/skillgate/controller-ca.pem');
+    const plain = applyPatch(skillPod(), injectPod(skillPod(), injectedNs, config({ controllerUrl: 'http://skillgate-controller.sg.svc:8443' })).patch);
+    expect(sidecarEnv(plain).has('SKILLGATE_CONTROLLER_CA_CACHE')).toBe(false);
     // Only the sidecar: app containers never see it.
     for (const c of pod.spec.containers) expect(envOf(c)[CONTROLLER_CA_ENV]).toBeUndefined();
     expect(injectPod(pod, injectedNs, cfg)).toEqual({ patch: [], reason: 'already-injected', warnings: [] });

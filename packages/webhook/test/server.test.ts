@@ -92,6 +92,41 @@ describe('webhook server', () => {
     await expect(get(server, certs.ca.certPem, '/healthz')).rejects.toThrow(/certificate/);
   });
 
+  test('with controllerCaFile, new pods get the CA bundle the file holds now: read at start, again when it rotates, the last good one kept', async () => {
+    const caFile = path.join(dir, 'ca.crt');
+    fs.writeFileSync(caFile, certs.ca.certPem);
+    const withFile = await startWebhookServer({
+      config: config({ controllerUrl: 'https://skillgate-controller.skillgate-system.svc:8443', controllerCaFile: caFile }),
+      certFile: path.join(dir, 'tls.crt'), keyFile: path.join(dir, 'tls.key'), port: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }),
+    });
+    const injectedCa = async (): Promise<string | undefined> => {
+      const body = JSON.parse((await post(withFile, certs.ca.certPem, '/mutate', review(skillPod()))).text);
+      const patch = JSON.parse(Buffer.from(body.response.patch, 'base64').toString('utf8')) as Array<{ path: string; value: unknown }>;
+      const sidecar = JSON.stringify(patch.map((op) => op.value));
+      const m = /"name":"SKILLGATE_CONTROLLER_CA","value":"((?:[^"\\]|\\.)*)"/.exec(sidecar);
+      return m ? JSON.parse(`"${m[1]}"`) as string : undefined;
+    };
+    try {
+      expect(await injectedCa()).toBe(certs.ca.certPem);
+      // A CA rotation adds the next CA to the bundle.
+      const next = createDevCertificates(['127.0.0.1']);
+      fs.writeFileSync(caFile, certs.ca.certPem + next.ca.certPem);
+      withFile.reloadCertificate();
+      expect(await injectedCa()).toBe(certs.ca.certPem + next.ca.certPem);
+      // Half-written or not a bundle: the last good one stays.
+      fs.writeFileSync(caFile, `${next.ca.certPem}${next.ca.keyPem}`);
+      withFile.reloadCertificate();
+      expect(await injectedCa()).toBe(certs.ca.certPem + next.ca.certPem);
+    } finally {
+      await withFile.close();
+    }
+    // Missing at start: the webhook does not start (rather than inject sidecars that trust nothing).
+    await expect(startWebhookServer({
+      config: config({ controllerUrl: 'https://c:8443', controllerCaFile: path.join(dir, 'missing.crt') }),
+      certFile: path.join(dir, 'tls.crt'), keyFile: path.join(dir, 'tls.key'), port: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }),
+    })).rejects.toThrow(/missing\.crt/);
+  });
+
   test('a certificate that does not match its key is refused and the old one keeps serving', async () => {
     const next = createDevCertificates(['127.0.0.1']);
     fs.writeFileSync(path.join(dir, 'tls.crt'), next.serving.certPem);

@@ -32,6 +32,17 @@ Environment (flags override):
   SKILLGATE_CONTROLLER_LISTEN          HOST:PORT to serve on (default 0.0.0.0:8443)
   SKILLGATE_CONTROLLER_TLS_CERT_FILE   serve HTTPS with this certificate ...
   SKILLGATE_CONTROLLER_TLS_KEY_FILE    ... and key (both or neither)
+  SKILLGATE_CONTROLLER_TLS_SECRET      [NS/]NAME of a kubernetes.io/tls Secret to serve HTTPS with instead,
+                                       read through the API and reloaded when it changes (the one
+                                       SKILLGATE_CONTROLLER_CERT_SECRET below keeps); its ca.crt goes
+                                       to sidecars with every token
+  SKILLGATE_MANAGE_WEBHOOK_CERTS       true: the Lease holder keeps the webhook's TLS (a CA and a
+                                       serving certificate, rotated; SKILLGATE_WEBHOOK_CERT_SECRET,
+                                       SKILLGATE_WEBHOOK_CONFIGS, SKILLGATE_WEBHOOK_SERVICE, ...)
+  SKILLGATE_CONTROLLER_CERT_SECRET     ... and with SKILLGATE_CONTROLLER_SERVICE (NAME or NS/NAME), the
+                                       controller's own certificate from the same CA, in this Secret
+                                       (SKILLGATE_CONTROLLER_CERT_HOSTS: more names or IPs for it);
+                                       a new CA then signs only after twice the token lifetime
   SKILLGATE_NAMESPACE                  namespace of owner records, the Lease and (by default) the
                                        upstream Secret (default POD_NAMESPACE, else skillgate)
   KUBECONFIG                           kubeconfig outside a cluster (in cluster: the pod's account)

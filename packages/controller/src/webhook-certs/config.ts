@@ -1,6 +1,7 @@
 // Configuration of the self-signed webhook TLS mode, from the controller's environment (the chart
 // sets it when cert-manager is not used). Validated once at start-up: a bad value fails fast with
 // the variable and the reason. Holds names only, never key material.
+import { DEFAULT_TOKEN_TTL_SECONDS } from '@skillgate/identity';
 import { ControllerConfigError } from '../config.js';
 import { DEFAULT_ROTATION_POLICY, type RotationPolicy } from './plan.js';
 
@@ -13,6 +14,11 @@ export interface WebhookCertsConfig {
   webhookConfigurations: string[];
   /** DNS names / IPs the serving certificate covers. */
   hosts: string[];
+  /**
+   * The controller's own serving certificate (the token exchange's HTTPS), signed by the same CA:
+   * the Secret it is kept in and the controller Service's names. Absent: not managed.
+   */
+  controller?: { secret: { namespace: string; name: string }; hosts: string[] };
   policy: RotationPolicy;
   /** Longest time between two passes (the plan asks for earlier ones when something is due). */
   checkIntervalMs: number;
@@ -54,7 +60,11 @@ export function serviceHosts(namespace: string, name: string): string[] {
  * SKILLGATE_WEBHOOK_CERT_HOSTS, SKILLGATE_WEBHOOK_CA_SECRET and the optional durations
  * SKILLGATE_WEBHOOK_CERT_CHECK_INTERVAL_SECONDS, SKILLGATE_WEBHOOK_CA_VALIDITY_DAYS,
  * SKILLGATE_WEBHOOK_CERT_VALIDITY_DAYS, SKILLGATE_WEBHOOK_CA_PROMOTE_AFTER_SECONDS,
- * SKILLGATE_WEBHOOK_CA_RETIRE_AFTER_SECONDS.
+ * SKILLGATE_WEBHOOK_CA_RETIRE_AFTER_SECONDS. With SKILLGATE_CONTROLLER_CERT_SECRET and
+ * SKILLGATE_CONTROLLER_SERVICE (and, for more names or IPs, SKILLGATE_CONTROLLER_CERT_HOSTS) the
+ * same CA signs the controller's serving certificate too; a new CA
+ * then waits at least twice the workload token lifetime (SKILLGATE_TOKEN_TTL_SECONDS) before it
+ * signs, so every sidecar has been handed it with a token first.
  */
 export function webhookCertsConfigFromEnv(env: NodeJS.ProcessEnv): WebhookCertsConfig | undefined {
   const flag = env.SKILLGATE_MANAGE_WEBHOOK_CERTS;
@@ -83,11 +93,23 @@ export function webhookCertsConfigFromEnv(env: NodeJS.ProcessEnv): WebhookCertsC
   if (policy.servingValidityMs >= policy.caValidityMs) {
     throw new ControllerConfigError('SKILLGATE_WEBHOOK_CERT_VALIDITY_DAYS', 'must be shorter than SKILLGATE_WEBHOOK_CA_VALIDITY_DAYS');
   }
+  let controller: WebhookCertsConfig['controller'];
+  if (env.SKILLGATE_CONTROLLER_CERT_SECRET || env.SKILLGATE_CONTROLLER_SERVICE) {
+    if (!env.SKILLGATE_CONTROLLER_CERT_SECRET || !env.SKILLGATE_CONTROLLER_SERVICE) {
+      throw new ControllerConfigError(env.SKILLGATE_CONTROLLER_CERT_SECRET ? 'SKILLGATE_CONTROLLER_SERVICE' : 'SKILLGATE_CONTROLLER_CERT_SECRET', 'SKILLGATE_CONTROLLER_CERT_SECRET and SKILLGATE_CONTROLLER_SERVICE go together (the Secret for the controller\'s certificate, and the Service it is for)');
+    }
+    const service = ref(env.SKILLGATE_CONTROLLER_SERVICE, namespace, 'SKILLGATE_CONTROLLER_SERVICE');
+    const extra = list(env.SKILLGATE_CONTROLLER_CERT_HOSTS);
+    controller = { secret: ref(env.SKILLGATE_CONTROLLER_CERT_SECRET, namespace, 'SKILLGATE_CONTROLLER_CERT_SECRET'), hosts: [...new Set([...serviceHosts(service.namespace, service.name), ...extra])] };
+    const ttlS = Number(env.SKILLGATE_TOKEN_TTL_SECONDS || DEFAULT_TOKEN_TTL_SECONDS);
+    if (Number.isFinite(ttlS) && ttlS > 0) policy.caPromoteAfterMs = Math.max(policy.caPromoteAfterMs, 2 * ttlS * 1000);
+  }
   return {
     secret,
     caSecret,
     webhookConfigurations,
     hosts: [...new Set(hosts)],
+    ...(controller ? { controller } : {}),
     policy,
     checkIntervalMs: seconds(env, 'SKILLGATE_WEBHOOK_CERT_CHECK_INTERVAL_SECONDS', 5 * 60_000, 1),
   };

@@ -11,7 +11,9 @@
 //      old certificate until the kubelet refreshes their Secret volume);
 //   4. then the previous CA leaves the bundle.
 // Serving certificates are simply re-issued when due, when their CA no longer signs, or when they do
-// not cover the hosts. Key generation is the only side effect, behind the injected issuer. This
+// not cover the hosts. With `controllerHosts` the same CA also signs the controller's serving
+// certificate (the token exchange's HTTPS): sidecars trust the same bundle, learnt when injected and
+// again with every token, so the policy's promotion delay must outlast their refresh (config.ts). Key generation is the only side effect, behind the injected issuer. This
 // module must never decide anything from wall-clock time: `now` comes in.
 import { inspectCertificate, keyMatches, renewalTime, signedBy, type CertificateFacts } from './certificate.js';
 
@@ -34,6 +36,8 @@ export interface CertState {
   /** The CA on its way out: still trusted until `retireAt`, no longer signing. */
   previous?: { certPem: string; retireAt: number };
   serving?: ServingKeyPair;
+  /** The controller's serving certificate (token exchange), when the plan is asked for one. */
+  controllerServing?: ServingKeyPair;
 }
 
 export interface RotationPolicy {
@@ -65,7 +69,8 @@ export interface CertificateIssuer {
 
 export type CertChangeReason =
   | 'CAIssued' | 'CARotationStarted' | 'CATrusted' | 'CAPromoted' | 'CARetired'
-  | 'ServingCertificateIssued' | 'ServingCertificateRotated';
+  | 'ServingCertificateIssued' | 'ServingCertificateRotated'
+  | 'ControllerCertificateIssued' | 'ControllerCertificateRotated';
 
 export interface CertChange {
   reason: CertChangeReason;
@@ -80,6 +85,8 @@ export interface PlanInput {
   issuer: CertificateIssuer;
   /** Fingerprints of CAs present in the caBundle of every webhook entry of every configuration. */
   trustedEverywhere: ReadonlySet<string>;
+  /** DNS names of the controller's Service: plan its serving certificate too. Absent: none. */
+  controllerHosts?: string[];
 }
 
 export interface CertPlan {
@@ -89,6 +96,7 @@ export interface CertPlan {
   bundle: string;
   caNotAfter: number;
   servingNotAfter: number;
+  controllerServingNotAfter?: number;
   /** When the plan may change next (renewal due, promotion, retirement). */
   nextCheckAt: number;
 }
@@ -128,6 +136,7 @@ export function planCertificates(observed: CertState, input: PlanInput): CertPla
   let next = observed.next ? { ...observed.next } : undefined;
   let previous = observed.previous;
   let serving = observed.serving;
+  let controllerServing = input.controllerHosts?.length ? observed.controllerServing : undefined;
 
   if (next && caProblem(next, now)) next = undefined;
 
@@ -183,21 +192,28 @@ export function planCertificates(observed: CertState, input: PlanInput): CertPla
     }
   }
 
-  // 6. A serving certificate signed by the active CA, covering the hosts, not yet due.
-  const problem = servingProblem(serving, activeFacts, input.hosts, now, policy.renewAtFraction);
-  if (problem) {
+  // 6. Serving certificates signed by the active CA, covering their hosts, not yet due: the
+  //    webhook's, and the controller's when asked for.
+  const servingFor = (pair: ServingKeyPair | undefined, hosts: string[], what: string, reasons: [CertChangeReason, CertChangeReason]): ServingKeyPair => {
+    const problem = servingProblem(pair, activeFacts, hosts, now, policy.renewAtFraction);
+    if (!problem) return pair!;
     const validity = Math.min(policy.servingValidityMs, activeFacts.notAfter - now);
-    const replaced = !!serving;
-    serving = issuer.issueServing(active!, input.hosts, now, validity);
     changes.push({
-      reason: replaced ? 'ServingCertificateRotated' : 'ServingCertificateIssued',
-      message: `${replaced ? 'Rotated' : 'Issued'} the webhook serving certificate for ${input.hosts.join(', ')} because ${problem}; valid until ${iso(now + validity)}.`,
+      reason: pair ? reasons[1] : reasons[0],
+      message: `${pair ? 'Rotated' : 'Issued'} the ${what} for ${hosts.join(', ')} because ${problem}; valid until ${iso(now + validity)}.`,
     });
+    return issuer.issueServing(active!, hosts, now, validity);
+  };
+  serving = servingFor(serving, input.hosts, 'webhook serving certificate', ['ServingCertificateIssued', 'ServingCertificateRotated']);
+  const servingFacts = inspectCertificate(serving.certPem)!;
+  if (input.controllerHosts?.length) {
+    controllerServing = servingFor(controllerServing, input.controllerHosts, 'controller\'s serving certificate (token exchange)', ['ControllerCertificateIssued', 'ControllerCertificateRotated']);
   }
-  const servingFacts = inspectCertificate(serving!.certPem)!;
+  const controllerFacts = controllerServing ? inspectCertificate(controllerServing.certPem)! : undefined;
 
   const bundle = [active!.certPem, next?.certPem, previous?.certPem].filter((p): p is string => !!p).map((p) => (p.endsWith('\n') ? p : `${p}\n`)).join('');
   const checks = [renewalTime(servingFacts, policy.renewAtFraction)];
+  if (controllerFacts) checks.push(renewalTime(controllerFacts, policy.renewAtFraction));
   if (!next) checks.push(renewalTime(activeFacts, policy.renewAtFraction));
   else checks.push(next.trustedSince === undefined ? now + PENDING_TRUST_RECHECK_MS : next.trustedSince + policy.caPromoteAfterMs);
   if (previous) checks.push(previous.retireAt);
@@ -206,7 +222,12 @@ export function planCertificates(observed: CertState, input: PlanInput): CertPla
     active: active!,
     ...(next ? { next } : {}),
     ...(previous ? { previous } : {}),
-    serving: serving!,
+    serving,
+    ...(controllerServing ? { controllerServing } : {}),
   };
-  return { state, changes, bundle, caNotAfter: activeFacts.notAfter, servingNotAfter: servingFacts.notAfter, nextCheckAt: Math.max(now, Math.min(...checks)) };
+  return {
+    state, changes, bundle, caNotAfter: activeFacts.notAfter, servingNotAfter: servingFacts.notAfter,
+    ...(controllerFacts ? { controllerServingNotAfter: controllerFacts.notAfter } : {}),
+    nextCheckAt: Math.max(now, Math.min(...checks)),
+  };
 }

@@ -2,7 +2,8 @@
 // observes the Secrets and webhook configurations, asks the pure plan what they should hold, and
 // writes only the differences, in the order that keeps the API server able to call the webhook:
 // CA Secret, then every caBundle (trust first), then the serving Secret the webhook pods mount
-// (the webhook reloads it when the kubelet updates the volume). Passes repeat when the plan says
+// (the webhook reloads it when the kubelet updates the volume), then the controller's own serving
+// Secret when it is managed too (every replica reloads it through the API). Passes repeat when the plan says
 // something falls due and at least every `checkIntervalMs`, so a caBundle reset by hand is
 // repaired. Every change is a log line, a Kubernetes Event on the serving Secret and a metric.
 // It must never log key material, and never throw out of its timer: a failed pass is retried.
@@ -51,6 +52,7 @@ export interface WebhookCertPass {
   missing: string[];
   wroteCaSecret: boolean;
   wroteServingSecret: boolean;
+  wroteControllerSecret: boolean;
   bundle: string;
   servingNotAfter: number;
   caNotAfter: number;
@@ -154,6 +156,7 @@ export class WebhookCertReconciler implements Reconciler {
 
     const plan = planCertificates(observed.state, {
       now, hosts: config.hosts, policy: config.policy, issuer: this.issuer, trustedEverywhere: observed.trustedEverywhere,
+      ...(config.controller ? { controllerHosts: config.controller.hosts } : {}),
     });
     const owner = WebhookCertStore.ownerOf(observed.configurations);
     // Trust before use: CA Secret, then the caBundles, then the certificate the webhook serves.
@@ -161,6 +164,11 @@ export class WebhookCertReconciler implements Reconciler {
     const patched = await this.store.patchCaBundles(observed.configurations, plan.bundle);
     const wroteServingSecret = await this.store.writeServingSecret(
       observed.servingSecret, plan.state, plan.bundle, { serving: plan.servingNotAfter, ca: plan.caNotAfter }, owner,
+    );
+    // The controller's certificate last: its CA was in the bundle sidecars get with their tokens
+    // for longer than they take to come back for one (the policy's promotion delay).
+    const wroteControllerSecret = await this.store.writeControllerSecret(
+      observed.controllerSecret, plan.state, plan.bundle, { serving: plan.controllerServingNotAfter ?? 0, ca: plan.caNotAfter }, owner,
     );
 
     const changes: WebhookCertChange[] = [...plan.changes];
@@ -174,8 +182,9 @@ export class WebhookCertReconciler implements Reconciler {
     if (!changes.length) log.debug({ servingNotAfter: new Date(plan.servingNotAfter).toISOString() }, 'webhook certificates in order');
     this.metrics.expiry.labels('serving').set(Math.floor(plan.servingNotAfter / 1000));
     this.metrics.expiry.labels('ca').set(Math.floor(plan.caNotAfter / 1000));
+    if (plan.controllerServingNotAfter) this.metrics.expiry.labels('controller').set(Math.floor(plan.controllerServingNotAfter / 1000));
     return {
-      changes, patched, missing: observed.missing, wroteCaSecret, wroteServingSecret,
+      changes, patched, missing: observed.missing, wroteCaSecret, wroteServingSecret, wroteControllerSecret,
       bundle: plan.bundle, servingNotAfter: plan.servingNotAfter, caNotAfter: plan.caNotAfter, nextCheckAt: plan.nextCheckAt,
     };
   }

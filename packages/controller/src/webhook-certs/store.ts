@@ -1,6 +1,7 @@
 // Where the webhook TLS state lives in Kubernetes, and the only code that reads or writes it: the
-// CA Secret (controller only), the webhook's serving Secret (tls.crt, tls.key, ca.crt) and the
-// caBundle of every webhook in the named Mutating/ValidatingWebhookConfigurations. Writes carry the
+// CA Secret (controller only), the webhook's serving Secret (tls.crt, tls.key, ca.crt), the
+// controller's own serving Secret when it is managed too, and the caBundle of every webhook in the
+// named Mutating/ValidatingWebhookConfigurations. Writes carry the
 // resourceVersion they read, so two controller replicas never overwrite each other (a 409 means
 // "look again"), and nothing is written that is already so. Never logs Secret data.
 import { randomBytes } from 'node:crypto';
@@ -27,6 +28,7 @@ export interface ObservedCerts {
   state: CertState;
   caSecret?: V1Secret;
   servingSecret?: V1Secret;
+  controllerSecret?: V1Secret;
   configurations: WebhookConfigurationObject[];
   /** Names in the configuration list that exist as neither kind. */
   missing: string[];
@@ -49,7 +51,7 @@ const decode = (s: V1Secret | undefined, key: string): string | undefined => {
 const encode = (v: string): string => Buffer.from(v, 'utf8').toString('base64');
 const time = (v: string | undefined): number | undefined => (v && !Number.isNaN(Date.parse(v)) ? Date.parse(v) : undefined);
 
-export function stateFromSecrets(caSecret: V1Secret | undefined, servingSecret: V1Secret | undefined): CertState {
+export function stateFromSecrets(caSecret: V1Secret | undefined, servingSecret: V1Secret | undefined, controllerSecret?: V1Secret): CertState {
   const state: CertState = {};
   const activeCert = decode(caSecret, 'ca.crt');
   const activeKey = decode(caSecret, 'ca.key');
@@ -66,6 +68,9 @@ export function stateFromSecrets(caSecret: V1Secret | undefined, servingSecret: 
   const tlsCert = decode(servingSecret, 'tls.crt');
   const tlsKey = decode(servingSecret, 'tls.key');
   if (tlsCert && tlsKey) state.serving = { certPem: tlsCert, keyPem: tlsKey };
+  const controllerCert = decode(controllerSecret, 'tls.crt');
+  const controllerKey = decode(controllerSecret, 'tls.key');
+  if (controllerCert && controllerKey) state.controllerServing = { certPem: controllerCert, keyPem: controllerKey };
   return state;
 }
 
@@ -99,13 +104,16 @@ export class WebhookCertStore {
 
   constructor(
     private readonly kube: KubeClients,
-    private readonly refs: { secret: SecretRef; caSecret: SecretRef; webhookConfigurations: string[] },
+    private readonly refs: { secret: SecretRef; caSecret: SecretRef; webhookConfigurations: string[]; controller?: { secret: SecretRef } },
   ) {
     this.admission = kube.config.makeApiClient(AdmissionregistrationV1Api);
   }
 
   async observe(): Promise<ObservedCerts> {
-    const [caSecret, servingSecret] = await Promise.all([this.readSecret(this.refs.caSecret), this.readSecret(this.refs.secret)]);
+    const [caSecret, servingSecret, controllerSecret] = await Promise.all([
+      this.readSecret(this.refs.caSecret), this.readSecret(this.refs.secret),
+      this.refs.controller ? this.readSecret(this.refs.controller.secret) : undefined,
+    ]);
     const configurations: WebhookConfigurationObject[] = [];
     const missing: string[] = [];
     for (const name of this.refs.webhookConfigurations) {
@@ -121,9 +129,10 @@ export class WebhookCertStore {
       }
     }
     return {
-      state: stateFromSecrets(caSecret, servingSecret),
+      state: stateFromSecrets(caSecret, servingSecret, controllerSecret),
       ...(caSecret ? { caSecret } : {}),
       ...(servingSecret ? { servingSecret } : {}),
+      ...(controllerSecret ? { controllerSecret } : {}),
       configurations, missing, trustedEverywhere: trustedEverywhere ?? new Set(),
     };
   }
@@ -142,6 +151,20 @@ export class WebhookCertStore {
       [ANNOTATION_CA_NOT_AFTER]: new Date(notAfter.ca).toISOString(),
     };
     return this.writeSecret(this.refs.secret, existing, 'kubernetes.io/tls', data, annotations, owner);
+  }
+
+  /**
+   * Writes the controller's serving Secret (tls.crt, tls.key, and ca.crt: the bundle the controller
+   * hands to sidecars with their tokens) when its content differs. No-op unless configured.
+   */
+  async writeControllerSecret(existing: V1Secret | undefined, state: CertState, bundle: string, notAfter: { serving: number; ca: number }, owner: V1OwnerReference | undefined): Promise<boolean> {
+    if (!this.refs.controller || !state.controllerServing) return false;
+    const data = { 'tls.crt': encode(state.controllerServing.certPem), 'tls.key': encode(state.controllerServing.keyPem), 'ca.crt': encode(bundle) };
+    const annotations = {
+      [ANNOTATION_SERVING_NOT_AFTER]: new Date(notAfter.serving).toISOString(),
+      [ANNOTATION_CA_NOT_AFTER]: new Date(notAfter.ca).toISOString(),
+    };
+    return this.writeSecret(this.refs.controller.secret, existing, 'kubernetes.io/tls', data, annotations, owner);
   }
 
   /** Puts `bundle` into every webhook's caBundle; returns the names of the configurations it changed. */

@@ -8,7 +8,7 @@
 // exchanges also show the controller the record's public key until it has endorsed it; the
 // endorsement goes into the record's checkpoints (the record's trust anchor, @skillgate/identity).
 import { http, https } from '../node-http.js';
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { SkillIdentity } from '@skillgate/api';
 import { MASKING_KEY_MIN_BYTES, TOKEN_AUDIENCE } from '@skillgate/api';
 import { readWorkloadToken, identityOf, revocationLockName, type WorkloadClaims } from '@skillgate/identity';
@@ -33,6 +33,12 @@ export interface ClusterIdentityOptions {
   caFile?: string;
   /** The controller's CA as PEM text (SKILLGATE_CONTROLLER_CA, set by the injector); wins over caFile. */
   caPem?: string;
+  /**
+   * Where to keep the CA bundle the controller hands over with each token (SKILLGATE_CONTROLLER_CA_CACHE,
+   * set by the injector in the pod's skillgate volume): read at start instead of the injected CA, so a
+   * sidecar restarted after a CA rotation still trusts the controller.
+   */
+  caCacheFile?: string;
   /** What the pod says about itself (downward API), used until the first exchange succeeds. */
   fallback: SkillIdentity;
   /** Refresh at this fraction of the token's life. */
@@ -82,11 +88,11 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
   private readonly exchanged: Promise<void>;
   private markExchanged!: () => void;
   private readonly clock: () => number;
-  private readonly ca: Buffer | undefined;
+  private ca: Buffer | undefined;
 
   constructor(private readonly opts: ClusterIdentityOptions) {
     this.clock = opts.clock ?? Date.now;
-    this.ca = opts.caPem ? Buffer.from(opts.caPem) : opts.caFile ? readFileSync(opts.caFile) : undefined;
+    this.ca = cachedCa(opts.caCacheFile) ?? (opts.caPem ? Buffer.from(opts.caPem) : opts.caFile ? readFileSync(opts.caFile) : undefined);
     this.exchanged = new Promise((resolve) => { this.markExchanged = resolve; });
   }
 
@@ -251,6 +257,7 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
     const maskingKey = body.masking_key;
     if (typeof maskingKey === 'string' && Buffer.byteLength(maskingKey, 'utf8') >= MASKING_KEY_MIN_BYTES) this.installationMaskingKey = maskingKey;
     this.takeRedisUrl(body.redis_url);
+    this.takeControllerCa(body.controller_ca);
     const endorsement = body.record_key_endorsement;
     if (this.opts.recordKey && !this.endorsement && typeof endorsement === 'string') {
       this.endorsement = endorsement;
@@ -262,6 +269,23 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
     this.opts.onEvent?.({ type: 'token_issued', jti: claims.jti, expiresAt: this.held.expiresAt });
     this.opts.log?.info({ jti: claims.jti, expiresIn, skill: claims.skill }, 'workload token obtained');
     this.schedule(expiresIn * 1000 * (this.opts.refreshFraction ?? 0.8));
+  }
+
+  /**
+   * The bundle the controller's certificate chains to, as the controller (verified with the bundle
+   * held so far) handed it over: trusted from the next exchange on, and kept for a restart.
+   */
+  private takeControllerCa(pem: unknown): void {
+    if (typeof pem !== 'string' || !isCertificateBundle(pem) || this.ca?.toString('utf8') === pem) return;
+    this.ca = Buffer.from(pem);
+    if (!this.opts.caCacheFile) return;
+    try {
+      const tmp = `${this.opts.caCacheFile}.tmp`;
+      writeFileSync(tmp, pem, { mode: 0o644 });
+      renameSync(tmp, this.opts.caCacheFile);
+    } catch (err) {
+      this.opts.log?.warn({ file: this.opts.caCacheFile, err: (err as NodeJS.ErrnoException).code ?? (err as Error).message }, 'cannot keep the controller\'s CA bundle for a restart');
+    }
   }
 
   /** The first Redis URL handed over is the one used; the URL itself is never logged (it may hold a password). */
@@ -303,6 +327,9 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(form), accept: 'application/json' },
         timeout: this.opts.requestTimeoutMs ?? 10_000,
+        // A connection of its own each time (one exchange every few minutes): no TLS session is
+        // resumed, so the controller's certificate is checked against the bundle held now.
+        agent: false,
         ...(this.ca ? { ca: this.ca } : {}),
       }, (res) => {
         const chunks: Buffer[] = [];
@@ -325,10 +352,29 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
   }
 }
 
+const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----/g;
+
+/** PEM text made of CERTIFICATE blocks only (at least one). */
+function isCertificateBundle(pem: string): boolean {
+  return pem.includes('-----BEGIN CERTIFICATE-----') && pem.replace(CERTIFICATE_BLOCK, '').trim() === '';
+}
+
+/** The CA bundle kept by an earlier run of this sidecar, if any. */
+function cachedCa(file: string | undefined): Buffer | undefined {
+  if (!file) return undefined;
+  try {
+    const pem = readFileSync(file, 'utf8');
+    return isCertificateBundle(pem) ? Buffer.from(pem) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * A ClusterIdentity from the injected container's environment, or undefined when no controller is
  * configured (local mode). Reads: SKILLGATE_CONTROLLER_URL, SKILLGATE_TOKEN_FILE (default
- * /var/run/secrets/skillgate/token), SKILLGATE_CONTROLLER_CA (PEM) or SKILLGATE_CONTROLLER_CA_FILE, SKILLGATE_POD_NAME,
+ * /var/run/secrets/skillgate/token), SKILLGATE_CONTROLLER_CA (PEM) or SKILLGATE_CONTROLLER_CA_FILE,
+ * SKILLGATE_CONTROLLER_CA_CACHE, SKILLGATE_POD_NAME,
  * SKILLGATE_POD_NAMESPACE, SKILLGATE_POD_UID, SKILLGATE_SERVICE_ACCOUNT, SKILLGATE_SKILL, SKILLGATE_OWNER.
  */
 export function clusterIdentityFromEnv(env: NodeJS.ProcessEnv, extra: Pick<ClusterIdentityOptions, 'log' | 'onEvent' | 'clock' | 'recordKey' | 'needsMaskingKey'> = {}): ClusterIdentity | undefined {
@@ -338,6 +384,7 @@ export function clusterIdentityFromEnv(env: NodeJS.ProcessEnv, extra: Pick<Clust
     tokenFile: env.SKILLGATE_TOKEN_FILE ?? '/var/run/secrets/skillgate/token',
     ...(env.SKILLGATE_CONTROLLER_CA ? { caPem: env.SKILLGATE_CONTROLLER_CA } : {}),
     ...(env.SKILLGATE_CONTROLLER_CA_FILE ? { caFile: env.SKILLGATE_CONTROLLER_CA_FILE } : {}),
+    ...(env.SKILLGATE_CONTROLLER_CA_CACHE ? { caCacheFile: env.SKILLGATE_CONTROLLER_CA_CACHE } : {}),
     fallback: {
       namespace: env.SKILLGATE_POD_NAMESPACE ?? 'unknown',
       serviceAccount: env.SKILLGATE_SERVICE_ACCOUNT ?? 'default',

@@ -1,0 +1,130 @@
+// The controller's own serving certificate when the installation's CA issues it (the webhook-certs
+// loop keeps it in a Secret; SKILLGATE_CONTROLLER_TLS_SECRET): read through the API by every
+// replica, waited for at start-up (the Lease holder makes it, so a first install has none for a
+// moment), looked at again every `pollMs`, and put into the live listeners when it changed. Its
+// `ca.crt` is the CA bundle the token exchange hands to sidecars, so that a sidecar learns a new CA
+// before it signs the certificate it will meet here. Never logs key material.
+import tls from 'node:tls';
+import type https from 'node:https';
+import { X509Certificate } from 'node:crypto';
+import type { KubeClients } from './kube.js';
+import { describeApiError, statusOf } from './kube.js';
+import type { Logger } from './log.js';
+
+export interface ServingCertificate {
+  cert: string;
+  key: string;
+  /** PEM bundle of the CAs sidecars must trust (active, next, previous). */
+  ca: string;
+}
+
+export interface SecretServingCertOptions {
+  kube: Pick<KubeClients, 'core'>;
+  secret: { namespace: string; name: string };
+  log: Logger;
+  /** How often to look for a rotated certificate (default 30 s; the plan renews weeks ahead). */
+  pollMs?: number;
+  /** How often to look while none exists yet (default 1 s). */
+  waitPollMs?: number;
+}
+
+const decode = (v: string | undefined): string | undefined => (v ? Buffer.from(v, 'base64').toString('utf8') : undefined);
+
+export class SecretServingCert {
+  private current: ServingCertificate | undefined;
+  private readonly servers = new Set<https.Server>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly opts: SecretServingCertOptions) {}
+
+  /** The certificate in use (undefined until `waitForCertificate` resolved). */
+  certificate(): ServingCertificate | undefined {
+    return this.current;
+  }
+
+  /** The CA bundle to hand to sidecars with their tokens. */
+  caBundle(): string | undefined {
+    return this.current?.ca || undefined;
+  }
+
+  /** Resolves with the first usable certificate; polls until one exists (or `stop`). */
+  async waitForCertificate(): Promise<ServingCertificate> {
+    const where = `${this.opts.secret.namespace}/${this.opts.secret.name}`;
+    let said = false;
+    while (!this.stopped) {
+      const found = await this.read().catch((err: unknown) => {
+        this.opts.log.warn({ secret: where, err: describeApiError(err) }, 'cannot read the controller\'s serving certificate; retrying');
+        return undefined;
+      });
+      if (found) {
+        this.current = found;
+        this.opts.log.info({ secret: where, notAfter: new X509Certificate(found.cert).validTo }, 'serving the token exchange over HTTPS with the installation CA\'s certificate');
+        return found;
+      }
+      if (!said) {
+        said = true;
+        this.opts.log.info({ secret: where }, 'waiting for the controller\'s serving certificate (the Lease holder issues it)');
+      }
+      await new Promise((r) => setTimeout(r, this.opts.waitPollMs ?? 1000));
+    }
+    throw new Error('stopped while waiting for the controller\'s serving certificate');
+  }
+
+  /** Keeps `server`'s certificate current from now on. */
+  serve(server: https.Server): void {
+    this.servers.add(server);
+    if (!this.timer && !this.stopped) this.schedule();
+  }
+
+  /** One look now: swaps the certificate in when the Secret holds a different usable one. */
+  async refresh(): Promise<boolean> {
+    let found: ServingCertificate | undefined;
+    try {
+      found = await this.read();
+    } catch (err) {
+      this.opts.log.warn({ err: describeApiError(err) }, 'cannot read the controller\'s serving certificate; keeping the current one');
+      return false;
+    }
+    if (!found || (found.cert === this.current?.cert && found.key === this.current?.key && found.ca === this.current?.ca)) return false;
+    const certChanged = found.cert !== this.current?.cert || found.key !== this.current?.key;
+    this.current = found;
+    if (certChanged) {
+      for (const s of this.servers) s.setSecureContext({ cert: found.cert, key: found.key, minVersion: 'TLSv1.2' });
+      this.opts.log.info({ notAfter: new X509Certificate(found.cert).validTo }, 'serving certificate reloaded');
+    }
+    return true;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  private schedule(): void {
+    this.timer = setTimeout(() => {
+      void this.refresh().finally(() => { if (!this.stopped) this.schedule(); });
+    }, this.opts.pollMs ?? 30_000);
+    this.timer.unref();
+  }
+
+  /** The Secret's pair, when it is there and forms a usable pair (mid-write it may not: wait). */
+  private async read(): Promise<ServingCertificate | undefined> {
+    let secret;
+    try {
+      secret = await this.opts.kube.core.readNamespacedSecret(this.opts.secret);
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+    const cert = decode(secret.data?.['tls.crt']);
+    const key = decode(secret.data?.['tls.key']);
+    if (!cert || !key) return undefined;
+    try {
+      tls.createSecureContext({ cert, key });
+    } catch {
+      return undefined;
+    }
+    return { cert, key, ca: decode(secret.data?.['ca.crt']) ?? '' };
+  }
+}

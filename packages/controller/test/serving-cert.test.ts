@@ -1,0 +1,84 @@
+// The controller's certificate from the installation CA's Secret: waited for while the Secret does
+// not exist (or holds a half-written pair), served over real HTTPS, swapped into the live listener
+// when the Secret changes, its CA bundle what the token exchange hands over. The Secret is read
+// through a stand-in of the API client's readNamespacedSecret; the TLS is real.
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { V1Secret } from '@kubernetes/client-node';
+import { createCertificateAuthority, issueServingCertificate } from '@skillgate/webhook';
+import { pino } from 'pino';
+import { SecretServingCert } from '../src/serving-cert.js';
+import { ControllerConfigError, controllerConfigFromEnv, resolveControllerConfig } from '../src/index.js';
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+function tlsSecret(ca: { certPem: string; keyPem: string }, bundle: string): V1Secret {
+  const serving = issueServingCertificate(ca, ['127.0.0.1']);
+  return { data: { 'tls.crt': b64(serving.certPem), 'tls.key': b64(serving.keyPem), 'ca.crt': b64(bundle) } };
+}
+
+/** GET / over HTTPS trusting only `ca`; resolves with the status, rejects on a TLS failure. */
+function get(port: number, ca: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    https.get({ host: '127.0.0.1', port, path: '/', ca, agent: false }, (res) => { res.resume(); resolve(res.statusCode!); }).on('error', reject);
+  });
+}
+
+test('waits for a usable pair, serves it, and swaps in a renewed one from the Secret', async () => {
+  const first = createCertificateAuthority('first-ca');
+  const second = createCertificateAuthority('second-ca');
+  let secret: V1Secret | undefined;
+  let reads = 0;
+  const kube = {
+    core: {
+      readNamespacedSecret: async () => {
+        reads++;
+        if (!secret) throw Object.assign(new Error('not found'), { code: 404 });
+        return secret;
+      },
+    },
+  } as unknown as ConstructorParameters<typeof SecretServingCert>[0]['kube'];
+  const cert = new SecretServingCert({ kube, secret: { namespace: 'sg', name: 'sg-controller-tls' }, log: pino({ level: 'silent' }), waitPollMs: 10, pollMs: 60_000 });
+  const waiting = cert.waitForCertificate();
+  await new Promise((r) => setTimeout(r, 50));
+  // Half-written (a key that is not the certificate's): still waiting.
+  const half = tlsSecret(first, first.certPem);
+  half.data!['tls.key'] = b64(issueServingCertificate(first, ['127.0.0.1']).keyPem);
+  secret = half;
+  await new Promise((r) => setTimeout(r, 50));
+  expect(cert.certificate()).toBeUndefined();
+  secret = tlsSecret(first, first.certPem + second.certPem);
+  const loaded = await waiting;
+  expect(reads).toBeGreaterThan(3);
+  expect(cert.caBundle()).toBe(first.certPem + second.certPem);
+
+  const server = https.createServer({ cert: loaded.cert, key: loaded.key }, (_req, res) => res.end('ok'));
+  cert.serve(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    expect(await get(port, first.certPem)).toBe(200);
+    // Unchanged: nothing to do.
+    expect(await cert.refresh()).toBe(false);
+    // Renewed under the second CA: the live listener serves it at once.
+    secret = tlsSecret(second, second.certPem);
+    expect(await cert.refresh()).toBe(true);
+    expect(cert.caBundle()).toBe(second.certPem);
+    expect(await get(port, second.certPem)).toBe(200);
+    await expect(get(port, first.certPem)).rejects.toThrow(/certificate|issuer/);
+    // A read that fails keeps what is served.
+    secret = undefined;
+    expect(await cert.refresh()).toBe(false);
+    expect(await get(port, second.certPem)).toBe(200);
+  } finally {
+    cert.stop();
+    await new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); });
+  }
+});
+
+test('the certificate comes as files or as a Secret, not both', () => {
+  const env = { REDIS_URL: 'redis://127.0.0.1:6379', POD_NAMESPACE: 'sg', SKILLGATE_CONTROLLER_TLS_SECRET: 'sg-controller-tls' };
+  expect(resolveControllerConfig(controllerConfigFromEnv(env)).tlsSecret).toEqual({ namespace: 'sg', name: 'sg-controller-tls' });
+  expect(() => resolveControllerConfig({ ...controllerConfigFromEnv(env), tls: { certFile: '/x/tls.crt', keyFile: '/x/tls.key' } })).toThrow(ControllerConfigError);
+  expect(() => resolveControllerConfig({ ...controllerConfigFromEnv(env), tls: { certFile: '/x/tls.crt', keyFile: '/x/tls.key' } })).toThrow(/tlsSecret: give the certificate as files .* or as a Secret .*, not both/);
+});
