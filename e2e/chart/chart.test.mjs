@@ -97,6 +97,23 @@ async function render(extra = []) {
 
 const find = (objects, kind, suffix) => objects.find((o) => o.kind === kind && (!suffix || o.metadata.name.endsWith(suffix)));
 
+/** The install notes the chart prints with these values (a server-side dry run: nothing installed). */
+const installNotes = (extra = []) => helm(['install', RELEASE, CHART, '--namespace', NS, '--dry-run=server', '--set', 'upstream.apiKey=sk-ant-not-real', ...extra]);
+
+/** The TypeScript sources of these packages (packages/NAME/src), as one text. */
+function sourceOf(...packages) {
+  const source = [];
+  const walk = (dir) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.ts')) source.push(fs.readFileSync(p, 'utf8'));
+    }
+  };
+  for (const pkg of packages) walk(path.join(ROOT, 'packages', pkg, 'src'));
+  return source.join('\n');
+}
+
 beforeAll(async () => {
   cp = await startControlPlane();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'skillgate-e2e-chart-'));
@@ -144,16 +161,7 @@ describe('the Helm chart', () => {
     const used = new Set([...onDashboard, ...metricsOf(alerts.map((a) => a.expr))]);
     // Defined: a metric name written out in a component's source, or a process metric under a
     // prefix a component registers them with (prom-client's defaults, or the sidecar's own set).
-    const source = [];
-    const walk = (dir) => {
-      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-        const p = path.join(dir, e.name);
-        if (e.isDirectory()) walk(p);
-        else if (e.name.endsWith('.ts')) source.push(fs.readFileSync(p, 'utf8'));
-      }
-    };
-    for (const pkg of ['sidecar', 'controller', 'webhook', 'recorder']) walk(path.join(ROOT, 'packages', pkg, 'src'));
-    const code = source.join('\n');
+    const code = sourceOf('sidecar', 'controller', 'webhook', 'recorder');
     const processPrefixes = [...code.matchAll(/(?:collectDefaultMetrics\(\{[^}]*prefix: |registerProcessMetrics\(this\.registry, )'(skillgate_[a-z]+_)'/g)].map((m) => m[1]);
     expect(processPrefixes.sort()).toEqual(['skillgate_controller_', 'skillgate_recorder_', 'skillgate_sidecar_', 'skillgate_webhook_']);
     const defined = (m) => new RegExp(`['"\`]${m}['"\`]`).test(code) || processPrefixes.some((p) => ['process_resident_memory_bytes', 'process_start_time_seconds'].some((n) => m === `${p}${n}`));
@@ -299,10 +307,9 @@ describe('the Helm chart', () => {
     // The URL in values is not rendered anywhere once a Secret holds it.
     expect(JSON.stringify(kept)).not.toContain('in-values');
     // The install notes warn about a password left in redis.url, and only then.
-    const notes = async (extra) => helm(['install', RELEASE, CHART, '--namespace', NS, '--dry-run=server', '--set', 'upstream.apiKey=sk-ant-not-real', ...extra]);
-    expect(await notes(['--set', 'redis.url=redis://:pw@redis:6379'])).toMatch(/WARNING: redis\.url holds credentials/);
-    expect(await notes(['--set', 'redis.url=redis://:pw@redis:6379', '--set', 'redis.existingSecret=redis-url'])).not.toMatch(/redis\.url holds credentials/);
-    expect(await notes([])).not.toMatch(/redis\.url holds credentials/);
+    expect(await installNotes(['--set', 'redis.url=redis://:pw@redis:6379'])).toMatch(/WARNING: redis\.url holds credentials/);
+    expect(await installNotes(['--set', 'redis.url=redis://:pw@redis:6379', '--set', 'redis.existingSecret=redis-url'])).not.toMatch(/redis\.url holds credentials/);
+    expect(await installNotes()).not.toMatch(/redis\.url holds credentials/);
   });
 
   test('the token exchange is HTTPS by default: the installation CA issues the controller\'s certificate, the webhook mounts the CA bundle it injects, and probes, scraping and RBAC follow', async () => {
@@ -330,22 +337,12 @@ describe('the Helm chart', () => {
     // With cert-manager the controller keeps no CA: HTTPS needs an operator's certificate, and without one the notes say so.
     const certManager = await render(['--set', 'certManager.enabled=true']);
     expect(parseWebhookConfigText(find(certManager, 'ConfigMap', '-webhook').data['config.yaml']).controllerUrl).toMatch(/^http:/);
-    const notes = await helm(['install', RELEASE, CHART, '--namespace', NS, '--dry-run=server', '--set', 'upstream.apiKey=sk-ant-not-real', '--set', 'certManager.enabled=true']);
-    expect(notes).toMatch(/WARNING: the token exchange is plain HTTP \(with cert-manager, give the controller a certificate in controller\.tls\.existingSecret\)/);
-    expect(await helm(['install', RELEASE, CHART, '--namespace', NS, '--dry-run=server', '--set', 'upstream.apiKey=sk-ant-not-real'])).not.toMatch(/plain HTTP/);
+    expect(await installNotes(['--set', 'certManager.enabled=true'])).toMatch(/WARNING: the token exchange is plain HTTP \(with cert-manager, give the controller a certificate in controller\.tls\.existingSecret\)/);
+    expect(await installNotes()).not.toMatch(/plain HTTP/);
   });
 
   test('every variable it sets on the controller is read by the controller\'s code, and every webhook flag exists', async () => {
-    const source = [];
-    const walk = (dir) => {
-      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-        const p = path.join(dir, e.name);
-        if (e.isDirectory()) walk(p);
-        else if (e.name.endsWith('.ts')) source.push(fs.readFileSync(p, 'utf8'));
-      }
-    };
-    walk(path.join(ROOT, 'packages/controller/src'));
-    const code = source.join('\n');
+    const code = sourceOf('controller');
     for (const extra of [[], ALL_OPTIONS]) {
       const objects = await render(extra);
       const controller = find(objects, 'Deployment', '-controller').spec.template.spec.containers[0];

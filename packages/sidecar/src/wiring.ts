@@ -3,8 +3,9 @@
 //   local (make dev, no SKILLGATE_CONTROLLER_URL): fixed identity, no locks, the policy file if any,
 //     records in the local file store (or Redis Streams when REDIS_URL is set);
 //   cluster (SKILLGATE_CONTROLLER_URL set): workload token and upstream credential (and the Redis
-//     URL, when the injector gave none) from the controller, locks from Redis, SkillPolicies watched in the pod's namespace, approvals as
-//     SkillApproval objects, rate limits shared through Redis.
+//     URL, when the injector gave none) from the controller, locks from Redis, SkillPolicies
+//     watched in the pod's namespace, approvals as SkillApproval objects, rate limits shared
+//     through Redis.
 // Record-mode masking is always on: records hold masked copies. Rewriting modes follow the policy.
 // Cluster-only modules (the Kubernetes client, the lock feed, the policy guard) are imported on
 // demand, so a local sidecar does not pay their start-up time and memory; the Redis connection
@@ -57,8 +58,8 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
   // endorse it, and checkpoints carry the endorsement (the record's trust anchor). A cluster
   // sidecar always records to Redis, whose URL may come with its first token.
   const recordSigner = recordSignerFor(recordConfigFromEnv(env, { recordDir: config.recordDir }), cluster || Boolean(config.redisUrl));
-  let redisUrl = config.redisUrl;
   const clusterIdentity = cluster ? await startClusterIdentity() : undefined;
+  const redisUrl = config.redisUrl ?? clusterIdentity?.redisUrl();
 
   // Redis for shared rate limits, tool history, policy heartbeats and lock counters.
   // One connection (packages/resp); a command waits at most 2 s for it to connect, then fails.
@@ -110,10 +111,9 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
       recordKey: { spki: recordSigner.publicKeySpki, onEndorsed: (endorsement) => { recordSigner.endorsement = endorsement; } },
     })!;
     await it.start();
-    if (!redisUrl) {
+    if (!config.redisUrl) {
       log.info('no REDIS_URL: waiting for the controller to hand the Redis URL over with a workload token');
       await it.whenExchanged();
-      redisUrl = it.redisUrl();
     }
     return it;
   }
