@@ -311,7 +311,7 @@ describe('CRDs: schema, CEL and the SkillPolicy webhook', () => {
   const rejected = (obj) => kubectlFails(['create', '-f', '-'], JSON.stringify(obj));
 
   test.each([
-    ['a window whose start is after its end (CEL)', { schedule: { windows: [{ start: '18:00', end: '08:00' }] } }, /a window's start must be before its end/],
+    ['a window whose start is its end (CEL)', { schedule: { windows: [{ start: '18:00', end: '18:00' }] } }, /a window's start and end must differ/],
     ['an hour that does not exist (schema pattern)', { schedule: { windows: [{ start: '25:00', end: '26:00' }] } }, /spec\.schedule\.windows\[0\]\.start.*should match/],
     ['a custom entity with both pattern and keywords (CEL)', { masking: { custom: [{ name: 'X_ID', pattern: 'X[0-9]+', keywords: ['x'] }] } }, /a custom entity needs exactly one of pattern or keywords/],
     ['a quorum above the listed users (CEL)', { approval: { rules: [{ name: 'r', when: {}, approvers: { users: ['a@example.com'], quorum: 2 } }] } }, /quorum cannot exceed the number of listed users/],
@@ -325,6 +325,12 @@ describe('CRDs: schema, CEL and the SkillPolicy webhook', () => {
     ['an unknown time zone (webhook)', { schedule: { windows: [{ start: '08:00', end: '18:00', timeZone: 'Mars/Olympus' }] } }, /unknown time zone Mars\/Olympus/],
   ])('SkillPolicy with %s is rejected', async (_what, spec, message) => {
     expect(await rejected(policy(spec))).toMatch(message);
+  });
+
+  test('a night window (22:00-06:00, past midnight, as the policy engine reads it) passes the CRD and the webhook', async () => {
+    const night = policy({ schedule: { windows: [{ days: ['Fri'], start: '22:00', end: '06:00', timeZone: 'Europe/Berlin' }] } });
+    const created = JSON.parse(await kubectl(['create', '-f', '-', '--dry-run=server', '-o', 'json'], { input: JSON.stringify(night) }));
+    expect(created.spec.schedule.windows[0]).toMatchObject({ start: '22:00', end: '06:00' });
   });
 
   test('SkillLock rules: namespace only for skill and pod, owner must be an email, target immutable', async () => {

@@ -95,7 +95,8 @@ export function validateSkillPolicySpec(spec: SkillPolicySpec): PolicyVerdict {
 
   (spec.schedule?.windows ?? []).forEach((w, i) => {
     if (w.timeZone !== undefined && !validTimeZone(w.timeZone)) violations.push(`spec.schedule.windows[${i}]: unknown time zone ${w.timeZone}; use an IANA name such as Europe/Berlin`);
-    if (w.start >= w.end) violations.push(`spec.schedule.windows[${i}]: start ${w.start} must be before end ${w.end}; split a window that crosses midnight into two`);
+    // An end before the start runs past midnight (22:00-06:00, its days naming the day it starts on).
+    if (w.start === w.end) violations.push(`spec.schedule.windows[${i}]: start and end are both ${w.start}, so the window never opens; for all day use 00:00-24:00, and for a night 22:00-06:00 (an end before the start runs past midnight)`);
   });
   return { allowed: violations.length === 0, violations, warnings };
 }
