@@ -172,13 +172,14 @@ describe('the Helm chart', () => {
     const plain = await render();
     const annotations = (objects, kind, component) => find(objects, kind, `-${component}`).spec.template.metadata.annotations ?? {};
     const scrape = (port, scheme) => ({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(port), 'prometheus.io/path': '/metrics', ...(scheme ? { 'prometheus.io/scheme': scheme } : {}) });
-    expect(annotations(plain, 'Deployment', 'controller')).toEqual(scrape(8443, 'https'));
+    // Each on its plain-HTTP metrics port: a Prometheus without the installation CA can scrape it.
+    expect(annotations(plain, 'Deployment', 'controller')).toEqual(scrape(9090));
     expect(annotations(plain, 'Deployment', 'webhook')).toMatchObject(scrape(9090));
     expect(annotations(plain, 'StatefulSet', 'recorder')).toEqual(scrape(9090));
-    const existing = await render(['--set', 'controller.tls.existingSecret=ctl-tls']);
-    expect(annotations(existing, 'Deployment', 'controller')).toEqual(scrape(8443, 'https'));
-    const http = await render(['--set', 'controller.tls.managed=false']);
-    expect(annotations(http, 'Deployment', 'controller')).toEqual(scrape(8443));
+    const controller = find(plain, 'Deployment', '-controller').spec.template.spec.containers[0];
+    expect(controller.env.find((e) => e.name === 'SKILLGATE_METRICS_LISTEN')?.value).toBe('0.0.0.0:9090');
+    expect(controller.ports).toContainEqual({ name: 'metrics', containerPort: 9090 });
+    expect(find(plain, 'Service', '-controller').spec.ports).toContainEqual({ name: 'metrics', port: 9090, targetPort: 'metrics' });
     const operator = await render(['--set', 'metrics.serviceMonitor.enabled=true']);
     for (const [kind, component] of [['Deployment', 'controller'], ['Deployment', 'webhook'], ['StatefulSet', 'recorder']]) {
       expect(Object.keys(annotations(operator, kind, component)).filter((k) => k.startsWith('prometheus.io/'))).toEqual([]);
@@ -330,15 +331,14 @@ describe('the Helm chart', () => {
     expect(webhookPod.containers[0].volumeMounts.find((m) => m.name === 'tls').mountPath).toBe('/etc/skillgate/webhook-tls');
     const role = find(objects, 'Role', '-controller');
     expect(role.rules.some((r) => r.resources.includes('secrets') && r.resourceNames?.includes(`${fullname}-controller-tls`) && r.verbs.includes('get') && r.verbs.includes('update'))).toBe(true);
+    // Scraped on the plain-HTTP metrics port, where there is no certificate to trust.
     const monitored = await render(['--set', 'metrics.serviceMonitor.enabled=true']);
-    expect(find(monitored, 'ServiceMonitor').spec.endpoints.find((e) => e.port === 'api')).toMatchObject({
-      scheme: 'https', tlsConfig: { ca: { secret: { name: `${fullname}-controller-tls`, key: 'ca.crt' } }, serverName: `${fullname}-controller.${NS}.svc` },
-    });
+    expect(find(monitored, 'ServiceMonitor').spec.endpoints).toEqual([{ port: 'metrics', path: '/metrics', interval: '30s' }]);
     // With cert-manager the controller keeps no CA: HTTPS needs an operator's certificate, and without one the notes say so.
     const certManager = await render(['--set', 'certManager.enabled=true']);
     expect(parseWebhookConfigText(find(certManager, 'ConfigMap', '-webhook').data['config.yaml']).controllerUrl).toMatch(/^http:/);
     expect(await installNotes(['--set', 'certManager.enabled=true'])).toMatch(/WARNING: the token exchange is plain HTTP \(with cert-manager, give the controller a certificate in controller\.tls\.existingSecret\)/);
-    expect(await installNotes()).not.toMatch(/plain HTTP/);
+    expect(await installNotes()).not.toMatch(/WARNING: the token exchange is plain HTTP/);
   });
 
   test('every variable it sets on the controller is read by the controller\'s code, and every webhook flag exists', async () => {

@@ -7,10 +7,11 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exportJWK, generateKeyPair, importPKCS8, SignJWT } from 'jose';
-import { webhookCertReconcilers } from '../../packages/controller/dist/src/index.js';
+import { webhookCertReconcilers, webhookCertsConfigFromEnv } from '../../packages/controller/dist/src/index.js';
 import { createCertificateAuthority } from '../../packages/webhook/dist/src/index.js';
 import { setup, endlessSse, openStream, within, REDIS_URL } from './harness.mjs';
 
@@ -403,6 +404,39 @@ describe('the token exchange over the installation CA\'s certificate', () => {
         SKILLGATE_CONTROLLER_URL: replica.url, SKILLGATE_REDIS_PREFIX: prefix,
       });
       expect(untrusting.refusal).toMatch(/controller unreachable: .*(certificate|issuer)/);
+      // A refusal carries the bundle too: a sidecar refused through a rotation keeps up with it.
+      const refused = await new Promise((resolve, reject) => {
+        const req = https.request(`${replica.url}/token`, { method: 'POST', ca: bundle, agent: false, headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
+          let text = '';
+          res.on('data', (c) => { text += c; });
+          res.on('end', () => resolve({ status: res.statusCode, body: JSON.parse(text) }));
+        });
+        req.on('error', reject);
+        req.end(new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: 'not-a-token', subject_token_type: 'urn:ietf:params:oauth:token-type:jwt', audience: 'skillgate' }).toString());
+      });
+      expect(refused).toMatchObject({ status: 400, body: { error: 'invalid_grant', controller_ca: bundle } });
+
+      // Mid-upgrade: a replica of this version that cannot lead (the Lease holder is of the version
+      // before, which never issues the controller's certificate) issues its own and serves.
+      const oldLease = `old-${h.runId}`;
+      const microTime = new Date().toISOString().replace(/Z$/, '000Z');
+      const held = await h.cp.request('POST', `/apis/coordination.k8s.io/v1/namespaces/${h.sgNs}/leases`, {
+        apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: oldLease },
+        spec: { holderIdentity: 'controller-of-the-version-before', leaseDurationSeconds: 3600, acquireTime: microTime, renewTime: microTime },
+      });
+      expect([held.status, held.body?.message]).toEqual([201, undefined]);
+      const upgradeEnv = { ...env, SKILLGATE_CONTROLLER_CERT_SECRET: 'controller-tls-upgrade' };
+      const upgraded = await h.startReplica({
+        identity: `replica-upgraded-${h.runId}`, leaseName: oldLease, redisPrefix: prefix,
+        tlsSecret: { namespace: h.sgNs, name: 'controller-tls-upgrade' }, webhookCerts: webhookCertsConfigFromEnv(upgradeEnv),
+      });
+      try {
+        expect([upgraded.url.startsWith('https:'), upgraded.isLeader()]).toEqual([true, false]);
+        const issued = await h.cp.request('GET', `/api/v1/namespaces/${h.sgNs}/secrets/controller-tls-upgrade`);
+        expect(Buffer.from(issued.body.data['ca.crt'], 'base64').toString()).toBe(bundle); // the same installation CA
+      } finally {
+        await upgraded.close();
+      }
       for (const s of [sidecar, untrusting]) {
         const exited = new Promise((resolve) => s.child.once('exit', resolve));
         s.child.kill('SIGTERM');

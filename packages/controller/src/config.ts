@@ -8,6 +8,12 @@ import { DEFAULT_FEED_PREFIX, DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS }
 
 export interface ControllerConfig {
   listen: { host: string; port: number };
+  /**
+   * A plain-HTTP listener of its own for /metrics, /healthz and /readyz (SKILLGATE_METRICS_LISTEN,
+   * the chart: 0.0.0.0:9090), so Prometheus scrapes without the installation CA. Absent: none
+   * (/metrics stays on the main listener either way).
+   */
+  metricsListen?: { host: string; port: number };
   /** Serve HTTPS with these PEM files (an operator's certificate); absent = see tlsSecret. */
   tls?: { certFile: string; keyFile: string };
   /**
@@ -85,8 +91,9 @@ export class ControllerConfigError extends Error {
   }
 }
 
-export type ControllerConfigInput = Partial<Omit<ControllerConfig, 'listen' | 'approvals' | 'leaderElection'>> & {
+export type ControllerConfigInput = Partial<Omit<ControllerConfig, 'listen' | 'metricsListen' | 'approvals' | 'leaderElection'>> & {
   listen?: string | { host: string; port: number };
+  metricsListen?: string | { host: string; port: number };
   approvals?: Partial<ControllerConfig['approvals']>;
   leaderElection?: Partial<ControllerConfig['leaderElection']>;
 };
@@ -154,8 +161,10 @@ export function resolveControllerConfig(input: ControllerConfigInput): Controlle
       }
     }
   }
+  const metricsListen = typeof input.metricsListen === 'string' ? parseListen(input.metricsListen, 'metricsListen') : input.metricsListen;
   return {
     listen,
+    ...(metricsListen ? { metricsListen } : {}),
     ...(input.tls ? { tls: input.tls } : {}),
     ...(input.tlsSecret ? { tlsSecret: input.tlsSecret } : {}),
     redisUrl: input.redisUrl,
@@ -224,6 +233,7 @@ export function controllerConfigFromEnv(env: NodeJS.ProcessEnv): ControllerConfi
   const identity = env.SKILLGATE_CONTROLLER_ID ?? env.POD_NAME;
   return {
     ...(env.SKILLGATE_CONTROLLER_LISTEN ? { listen: env.SKILLGATE_CONTROLLER_LISTEN } : {}),
+    ...(env.SKILLGATE_METRICS_LISTEN ? { metricsListen: env.SKILLGATE_METRICS_LISTEN } : {}),
     ...(env.SKILLGATE_CONTROLLER_TLS_CERT_FILE || env.SKILLGATE_CONTROLLER_TLS_KEY_FILE
       ? { tls: { certFile: env.SKILLGATE_CONTROLLER_TLS_CERT_FILE ?? '', keyFile: env.SKILLGATE_CONTROLLER_TLS_KEY_FILE ?? '' } } : {}),
     ...(env.SKILLGATE_CONTROLLER_TLS_SECRET ? { tlsSecret: parseObjectRef('tlsSecret', env.SKILLGATE_CONTROLLER_TLS_SECRET, namespace) } : {}),

@@ -33,8 +33,9 @@ import { KubePodSource, KubeTokenReviewer, type PodSource, type TokenReviewer } 
 import { SecretCredentialProvider, noCredential, type UpstreamCredentialProvider } from './credentials.js';
 import { approvalLinkRoutes, recordDecision, DecisionRefused } from './approvals/index.js';
 import { standardLoops, type LoopFactory } from './loops.js';
-import { approvalsElsewhere, createApprovalServer, createControllerServer, listen, type TlsSource } from './server.js';
+import { approvalsElsewhere, createApprovalServer, createControllerServer, createMetricsServer, listen, type TlsSource } from './server.js';
 import { SecretServingCert } from './serving-cert.js';
+import { WebhookCertReconciler, webhookCertsConfigFromEnv, type WebhookCertsConfig } from './webhook-certs/index.js';
 import type { Server } from 'node:http';
 import type { SkillIdentity } from '@skillgate/api';
 
@@ -69,12 +70,19 @@ export interface ControllerOptions {
   clock?: () => number;
   /** Stamp the SkillPolicy generation into tokens, when a policy reconciler knows it. */
   policyGeneration?: (identity: SkillIdentity) => number;
+  /**
+   * The webhook-certs configuration, for a replica to issue its own certificate when the Lease
+   * holder does not (SKILLGATE_CONTROLLER_TLS_SECRET). Default: from the environment; null: none.
+   */
+  webhookCerts?: WebhookCertsConfig | null;
 }
 
 export interface Controller {
   url: string;
   /** The approval links' own listener, when configured (approvals.listen). */
   approvalsUrl?: string;
+  /** The plain-HTTP metrics listener, when configured (metricsListen). */
+  metricsUrl?: string;
   context: ControllerContext;
   issuer: WorkloadTokenIssuer;
   lifecycle: OwnerLifecycle;
@@ -103,7 +111,12 @@ export async function startController(input: ControllerConfigInput | ControllerC
   }
   // The token exchange's certificate from the installation CA's Secret, when configured: loaded
   // before the listeners open (below), refreshed while they run, its CA bundle handed to sidecars.
-  const servingCert = config.tlsSecret ? new SecretServingCert({ kube, secret: config.tlsSecret, log: log.child({ loop: 'serving-cert' }) }) : undefined;
+  const certs = opts.webhookCerts === undefined ? webhookCertsConfigFromEnv(process.env) : opts.webhookCerts ?? undefined;
+  const servingCert = config.tlsSecret ? new SecretServingCert({
+    kube, secret: config.tlsSecret, log: log.child({ loop: 'serving-cert' }),
+    // This replica makes the certificate itself when the Lease holder does not (an older version's, mid-upgrade).
+    ...(certs?.controller ? { bootstrap: () => new WebhookCertReconciler({ kube, config: certs, log: log.child({ loop: 'webhook-certs' }), registry: metrics.registry, clock }).reconcile() } : {}),
+  }) : undefined;
   const tlsSource: TlsSource | undefined = config.tls ?? (servingCert ? { fromSecret: servingCert } : undefined);
   const issuer = new WorkloadTokenIssuer(key, config.issuer, clock);
   const issued: IssuedTokenIndex = new RedisIssuedTokens(redis, config.redisPrefix);
@@ -225,12 +238,13 @@ export async function startController(input: ControllerConfigInput | ControllerC
   const started: Reconciler[] = [];
   let server: Server | undefined;
   let approvalServer: Server | undefined;
+  let metricsServer: Server | undefined;
   let announcing = false;
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => (closing ??= shutdown());
   const shutdown = async (): Promise<void> => {
     servingCert?.stop();
-    for (const s of [server, approvalServer]) {
+    for (const s of [server, approvalServer, metricsServer]) {
       if (s) await new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()); });
     }
     if (elector) await elector.stop();
@@ -269,21 +283,28 @@ export async function startController(input: ControllerConfigInput | ControllerC
       })
       : undefined;
     const ownListener = decide && config.approvals.listen;
+    const readiness = (): string[] => [...everyReplica, ...leaderLoops].flatMap((r) => r.readiness?.() ?? []);
     server = createControllerServer({
       exchange, issuer, metrics, log, events,
       scim: scimHandler({ store, lifecycle, bearerSecret, log: log.child({ endpoint: 'scim' }), metrics }),
-      readiness: () => [...everyReplica, ...leaderLoops].flatMap((r) => r.readiness?.() ?? []),
+      readiness,
+      ...(servingCert ? { controllerCa: () => servingCert.caBundle() } : {}),
       ...(decide ? { routes: [ownListener ? approvalsElsewhere : decide] } : {}),
       ...(tlsSource ? { tls: tlsSource } : {}),
     });
     const url = await listen(server, config.listen.host, config.listen.port);
+    let metricsUrl: string | undefined;
+    if (config.metricsListen) {
+      metricsServer = createMetricsServer({ metrics, log, readiness });
+      metricsUrl = await listen(metricsServer, config.metricsListen.host, config.metricsListen.port);
+    }
     let approvalsUrl: string | undefined;
     if (decide && ownListener) {
       approvalServer = createApprovalServer({ routes: [decide], ...(tlsSource ? { tls: tlsSource } : {}) });
       approvalsUrl = await listen(approvalServer, ownListener.host, ownListener.port);
     }
-    log.info({ url, ...(approvalsUrl ? { approvals: approvalsUrl } : {}), namespace: config.namespace, issuer: config.issuer, leaderElection: config.leaderElection.enabled }, 'controller listening');
-    return { url, ...(approvalsUrl ? { approvalsUrl } : {}), context, issuer, lifecycle, isLeader: () => leading, close };
+    log.info({ url, ...(approvalsUrl ? { approvals: approvalsUrl } : {}), ...(metricsUrl ? { metrics: metricsUrl } : {}), namespace: config.namespace, issuer: config.issuer, leaderElection: config.leaderElection.enabled }, 'controller listening');
+    return { url, ...(approvalsUrl ? { approvalsUrl } : {}), ...(metricsUrl ? { metricsUrl } : {}), context, issuer, lifecycle, isLeader: () => leading, close };
   } catch (err) {
     await close();
     throw err;

@@ -28,6 +28,8 @@ export interface ServerDeps {
   /** Further routes (e.g. signed approval links); each returns false for paths it does not own. */
   routes?: Array<(req: http.IncomingMessage, res: http.ServerResponse) => boolean>;
   tls?: TlsSource;
+  /** The CA bundle sidecars verify this server with: in every /token answer, refusals included. */
+  controllerCa?: () => string | undefined;
 }
 
 /** Where the controller's certificate comes from: an operator's files, or the installation CA's Secret. */
@@ -89,7 +91,10 @@ async function tokenEndpoint(deps: ServerDeps, req: http.IncomingMessage, res: h
     const identity = (err as { identity?: import('@skillgate/api').SkillIdentity }).identity;
     deps.log.warn({ error: e.error, reason: e.description, ...(identity ? { namespace: identity.namespace, pod: identity.pod, skill: identity.skill } : {}) }, 'token exchange refused');
     emit(deps.events ?? {}, 'exchangeRefused', { error: e.error, description: e.description, ...(identity ? { identity } : {}) });
-    sendJson(res, e.status, e.body());
+    // A refused sidecar (a locked skill, say) keeps learning the CA bundle, so a rotation while it
+    // is refused does not leave it unable to verify this server once it is let in again.
+    const ca = deps.controllerCa?.();
+    sendJson(res, e.status, { ...e.body(), ...(ca ? { controller_ca: ca } : {}) });
   } finally {
     end();
   }
@@ -110,6 +115,29 @@ export function createApprovalServer(deps: {
     sendJson(res, 404, { error: 'not_found', error_description: `no endpoint at ${path}: this listener serves signed approval links only` });
   };
   return serve(handler, deps.tls);
+}
+
+/**
+ * /metrics, /healthz and /readyz on plain HTTP (SKILLGATE_METRICS_LISTEN): what Prometheus and
+ * probes need, nothing secret, no certificate to trust.
+ */
+export function createMetricsServer(deps: Pick<ServerDeps, 'metrics' | 'readiness' | 'log'>): http.Server {
+  return http.createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://controller').pathname;
+    if (path === '/metrics') {
+      deps.metrics.registry.metrics().then((text) => {
+        res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
+        res.end(text);
+      }, (err: Error) => {
+        deps.log.error({ err: err.message }, 'metrics failed');
+        sendJson(res, 500, { error: 'server_error', error_description: 'metrics failed; see the controller log' });
+      });
+    } else if (path === '/healthz') sendJson(res, 200, { status: 'ok' });
+    else if (path === '/readyz') {
+      const problems = deps.readiness();
+      sendJson(res, problems.length ? 503 : 200, { status: problems.length ? 'not ready' : 'ready', problems });
+    } else sendJson(res, 404, { error: 'not_found', error_description: `no endpoint at ${path}: this listener serves /metrics, /healthz and /readyz` });
+  });
 }
 
 /** HTTPS with the controller's certificate when it has one, else HTTP. */

@@ -26,6 +26,14 @@ export interface SecretServingCertOptions {
   pollMs?: number;
   /** How often to look while none exists yet (default 1 s). */
   waitPollMs?: number;
+  /**
+   * Makes the certificate when waiting has not brought it (one webhook-certs pass, which is safe
+   * beside the Lease holder's: writes carry resourceVersions). During an upgrade the Lease holder
+   * may still be a replica of the version before, which never makes it, and rolling pods keep it.
+   */
+  bootstrap?: () => Promise<unknown>;
+  /** Wait this long for the Lease holder before bootstrapping, and between attempts (default 5 s). */
+  bootstrapAfterMs?: number;
 }
 
 const decode = (v: string | undefined): string | undefined => (v ? Buffer.from(v, 'base64').toString('utf8') : undefined);
@@ -52,6 +60,9 @@ export class SecretServingCert {
   async waitForCertificate(): Promise<ServingCertificate> {
     const where = `${this.opts.secret.namespace}/${this.opts.secret.name}`;
     let said = false;
+    const started = Date.now();
+    let lastBootstrap = started;
+    let warned = false;
     while (!this.stopped) {
       const found = await this.read().catch((err: unknown) => {
         this.opts.log.warn({ secret: where, err: describeApiError(err) }, 'cannot read the controller\'s serving certificate; retrying');
@@ -65,6 +76,17 @@ export class SecretServingCert {
       if (!said) {
         said = true;
         this.opts.log.info({ secret: where }, 'waiting for the controller\'s serving certificate (the Lease holder issues it)');
+      }
+      const every = this.opts.bootstrapAfterMs ?? 5000;
+      if (this.opts.bootstrap && Date.now() - lastBootstrap >= every) {
+        lastBootstrap = Date.now();
+        this.opts.log.info({ secret: where }, 'the Lease holder has not issued the controller\'s certificate: issuing it from this replica');
+        await this.opts.bootstrap().catch((err: unknown) => this.opts.log.warn({ secret: where, err: describeApiError(err) }, 'could not issue the controller\'s certificate; waiting and trying again'));
+        continue;
+      }
+      if (!this.opts.bootstrap && !warned && Date.now() - started > 30_000) {
+        warned = true;
+        this.opts.log.warn({ secret: where }, 'still no serving certificate after 30 s: the Lease holder issues it only with SKILLGATE_MANAGE_WEBHOOK_CERTS=true, SKILLGATE_CONTROLLER_CERT_SECRET and SKILLGATE_CONTROLLER_SERVICE');
       }
       await new Promise((r) => setTimeout(r, this.opts.waitPollMs ?? 1000));
     }

@@ -76,6 +76,36 @@ test('waits for a usable pair, serves it, and swaps in a renewed one from the Se
   }
 });
 
+test('when the Lease holder does not issue it (an older version mid-upgrade), the waiting replica issues it itself', async () => {
+  const ca = createCertificateAuthority('bootstrap-ca');
+  let secret: V1Secret | undefined;
+  const kube = {
+    core: {
+      readNamespacedSecret: async () => {
+        if (!secret) throw Object.assign(new Error('not found'), { code: 404 });
+        return secret;
+      },
+    },
+  } as unknown as ConstructorParameters<typeof SecretServingCert>[0]['kube'];
+  const bootstraps: number[] = [];
+  const started = Date.now();
+  const cert = new SecretServingCert({
+    kube, secret: { namespace: 'sg', name: 'sg-controller-tls' }, log: pino({ level: 'silent' }), waitPollMs: 10, bootstrapAfterMs: 200,
+    bootstrap: async () => {
+      bootstraps.push(Date.now() - started);
+      if (bootstraps.length === 1) throw new Error('409: the Secret changed while we were writing it');
+      secret = tlsSecret(ca, ca.certPem);
+    },
+  });
+  const loaded = await cert.waitForCertificate();
+  expect(loaded.ca).toBe(ca.certPem);
+  // First after the grace period, again after a failed attempt, then done.
+  expect(bootstraps).toHaveLength(2);
+  expect(bootstraps[0]).toBeGreaterThanOrEqual(200);
+  expect(bootstraps[1]! - bootstraps[0]!).toBeGreaterThanOrEqual(200);
+  cert.stop();
+});
+
 test('the certificate comes as files or as a Secret, not both', () => {
   const env = { REDIS_URL: 'redis://127.0.0.1:6379', POD_NAMESPACE: 'sg', SKILLGATE_CONTROLLER_TLS_SECRET: 'sg-controller-tls' };
   expect(resolveControllerConfig(controllerConfigFromEnv(env)).tlsSecret).toEqual({ namespace: 'sg', name: 'sg-controller-tls' });

@@ -243,8 +243,8 @@ describe('webhook certificate configuration from the environment', () => {
     expect(c.controller).toEqual({ secret: { namespace: 'sg', name: 'sg-controller-tls' }, hosts: serviceHosts('sg', 'sg-controller') });
     expect(webhookCertsConfigFromEnv({ ...base, SKILLGATE_CONTROLLER_CERT_SECRET: 'a', SKILLGATE_CONTROLLER_SERVICE: 'b', SKILLGATE_CONTROLLER_CERT_HOSTS: '127.0.0.1, controller.example' })!.controller!.hosts)
       .toEqual([...serviceHosts('sg', 'b'), '127.0.0.1', 'controller.example']);
-    expect(c.policy.caPromoteAfterMs).toBe(1_800_000);
-    expect(webhookCertsConfigFromEnv({ ...base, SKILLGATE_CONTROLLER_CERT_SECRET: 'sg-controller-tls', SKILLGATE_CONTROLLER_SERVICE: 'sg-controller' })!.policy.caPromoteAfterMs).toBe(1_200_000);
+    expect(c.policy.caPromoteAfterMs).toBe(1_860_000);
+    expect(webhookCertsConfigFromEnv({ ...base, SKILLGATE_CONTROLLER_CERT_SECRET: 'sg-controller-tls', SKILLGATE_CONTROLLER_SERVICE: 'sg-controller' })!.policy.caPromoteAfterMs).toBe(1_260_000);
     // A longer delay of the operator's stands.
     expect(webhookCertsConfigFromEnv({ ...base, SKILLGATE_CONTROLLER_CERT_SECRET: 'a', SKILLGATE_CONTROLLER_SERVICE: 'b', SKILLGATE_WEBHOOK_CA_PROMOTE_AFTER_SECONDS: '7200' })!.policy.caPromoteAfterMs).toBe(7_200_000);
     expect(() => webhookCertsConfigFromEnv({ ...base, SKILLGATE_CONTROLLER_CERT_SECRET: 'sg-controller-tls' })).toThrow(/SKILLGATE_CONTROLLER_SERVICE: .*go together/);

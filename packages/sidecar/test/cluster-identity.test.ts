@@ -3,7 +3,7 @@
 // shapes, tokens signed by the real WorkloadTokenIssuer) lets us drive each failure precisely.
 import http from 'node:http';
 import https from 'node:https';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -176,6 +176,29 @@ describe('ClusterIdentity', () => {
     await ctl.close();
   });
 
+  test('a process waiting for its first token stays up through failed exchanges until one succeeds (nothing else holds it yet)', async () => {
+    let refusals = 2;
+    const ctl = await standInController(async () => {
+      if (refusals-- > 0) return { status: 503, body: { error: 'temporarily_unavailable', error_description: 'controller starting' } };
+      const t = await issuer.issue(identity, { ttlSeconds: 600 });
+      return { status: 200, body: { access_token: t.token, issued_token_type: 'urn:ietf:params:oauth:token-type:jwt', token_type: 'N_A', expires_in: 600, redis_url: 'redis://127.0.0.1:6379/0' } };
+    });
+    const module = new URL('../src/cluster/identity.js', import.meta.url).href;
+    const script = `
+      const { ClusterIdentity } = await import(${JSON.stringify(module)});
+      const id = new ClusterIdentity({ controllerUrl: ${JSON.stringify(ctl.url)}, tokenFile: ${JSON.stringify(tokenFile())}, fallback: ${JSON.stringify(identity)} });
+      await id.start();
+      await id.whenExchanged();
+      console.log('exchanged', id.redisUrl());
+      id.close();`;
+    const { stdout, code } = await new Promise<{ stdout: string; code: number | null }>((resolve) => {
+      execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000 }, (err, out) => resolve({ stdout: out, code: err ? (err as { code?: number }).code ?? 1 : 0 }));
+    });
+    expect([code, stdout.trim()]).toEqual([0, 'exchanged redis://127.0.0.1:6379/0']);
+    expect(refusals).toBe(-1);
+    await ctl.close();
+  });
+
   test('trusts the CA bundle the controller hands over from the next exchange on, keeps it for a restart, and so follows a CA rotation', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sg-controller-ca-'));
     const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -187,8 +210,16 @@ describe('ClusterIdentity', () => {
       openssl('x509', '-req', '-in', `${ca}.csr`, '-CA', `${ca}-ca.crt`, '-CAkey', `${ca}-ca.key`, '-CAcreateserial', '-out', `${ca}.crt`, '-days', '1', '-extfile', 'san.ext');
     }
     let handed = pem('old-ca.crt') + pem('new-ca.crt'); // a rotation under way: both CAs in the bundle
+    let refuse = false;
     const server = https.createServer({ cert: pem('old.crt'), key: pem('old.key') }, (req, res) => {
       req.resume();
+      if (refuse) {
+        req.on('end', () => {
+          res.writeHead(403, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: 'access_denied', error_description: 'skill summarize is locked', controller_ca: handed }));
+        });
+        return;
+      }
       req.on('end', () => void issuer.issue(identity, { ttlSeconds: 600 }).then((t) => {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ access_token: t.token, issued_token_type: 'urn:ietf:params:oauth:token-type:jwt', token_type: 'N_A', expires_in: 600, controller_ca: handed }));
@@ -203,12 +234,23 @@ describe('ClusterIdentity', () => {
     expect(id.refusal()).toBeUndefined();
     expect(readFileSync(cache, 'utf8')).toBe(handed);
 
+    // A skill locked while the rotation goes on still learns the bundle from its refusals.
+    const locked = new ClusterIdentity({ controllerUrl, tokenFile: tokenFile(), fallback: identity, clock, caPem: injected, caCacheFile: join(dir, 'locked-ca.pem') });
+    refuse = true;
+    await locked.start();
+    expect(locked.refusal()?.message).toMatch(/locked/);
+    expect(readFileSync(join(dir, 'locked-ca.pem'), 'utf8')).toBe(handed);
+    refuse = false;
+
     // The new CA signs the controller's certificate now, and the old one leaves the bundle.
     server.setSecureContext({ cert: pem('new.crt'), key: pem('new.key') });
     handed = pem('new-ca.crt');
     await id.refreshNow();
     expect(id.refusal()).toBeUndefined();
     expect(readFileSync(cache, 'utf8')).toBe(handed);
+    // Unlocked after the promotion: it verifies the controller with what it learnt while refused.
+    await locked.refreshNow();
+    expect(locked.refusal()).toBeUndefined();
 
     // A sidecar restarted in the same pod (its injected CA is the old one) trusts the kept bundle;
     // one without it cannot verify the controller.
@@ -223,7 +265,7 @@ describe('ClusterIdentity', () => {
     handed = `${pem('new-ca.crt')}${pem('new.key')}`;
     await id.refreshNow();
     expect(readFileSync(cache, 'utf8')).toBe(pem('new-ca.crt'));
-    for (const i of [id, restarted, fresh]) i.close();
+    for (const i of [id, restarted, fresh, locked]) i.close();
     await new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); });
   });
 

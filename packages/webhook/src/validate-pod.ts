@@ -5,7 +5,7 @@
 import { ANNOTATION_INJECTED, ANNOTATION_OWNER, LABEL_SKILL, TOKEN_AUDIENCE } from '@skillgate/api';
 import type { WebhookConfig } from './config.js';
 import {
-  CLAUDE_BASE_URL, CREDENTIAL_ENV, INIT_CONTAINER, RESERVED_CONTAINER_NAMES, RESERVED_VOLUME_NAMES, SIDECAR_CONTAINER,
+  CLAUDE_BASE_URL, CONTROLLER_CA_ENV, CREDENTIAL_ENV, INIT_CONTAINER, RESERVED_CONTAINER_NAMES, RESERVED_VOLUME_NAMES, SIDECAR_CONTAINER,
   CAPTURE_ESCAPING_CAPS, envUsesSecret, initContainer, injectedVolumes, namespaceInjectionEnabled, optOutOf, sidecarContainer,
 } from './inject.js';
 import { jsonEqual } from './json-patch.js';
@@ -161,9 +161,10 @@ function checkInjectedParts(pod: Pod, expected: InjectedParts, what: string, out
  */
 export function sameInjectedContainer(actual: Container | undefined, expected: Container): boolean {
   if (!actual) return false;
-  const { resources: actualResources, ...rest } = actual;
-  const { resources: expectedResources, ...expectedRest } = expected;
+  const { resources: actualResources, ...rest } = withoutControllerCa(actual);
+  const { resources: expectedResources, ...expectedRest } = withoutControllerCa(expected);
   if (!jsonEqual(rest, expectedRest)) return false;
+  if (!trustsNoMoreThan(controllerCaOf(actual), controllerCaOf(expected))) return false;
   for (const kind of ['limits', 'requests'] as const) {
     const have = actualResources?.[kind] ?? {};
     for (const [name, value] of Object.entries(expectedResources?.[kind] ?? {})) {
@@ -171,6 +172,22 @@ export function sameInjectedContainer(actual: Container | undefined, expected: C
     }
   }
   return true;
+}
+
+// The controller's CA bundle: webhook replicas each re-read it from their mounted Secret, so while
+// a CA rotation is under way the one that injected a pod and the one that validates it may hold
+// different bundles for a minute. A sidecar may trust fewer of the installation's CAs than this
+// replica knows (it learns the rest with its first token), never one it does not know.
+const controllerCaOf = (c: Container): string | undefined => c.env?.find((e) => e.name === CONTROLLER_CA_ENV)?.value;
+const withoutControllerCa = (c: Container): Container => (c.env?.some((e) => e.name === CONTROLLER_CA_ENV)
+  ? { ...c, env: c.env.map((e) => (e.name === CONTROLLER_CA_ENV ? { name: e.name } : e)) }
+  : c);
+const certificates = (pem: string): Set<string> => new Set((pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []).map((b) => b.replace(/\s+/g, '')));
+function trustsNoMoreThan(actual: string | undefined, expected: string | undefined): boolean {
+  if (actual === undefined || expected === undefined) return actual === expected;
+  const have = certificates(actual);
+  const known = certificates(expected);
+  return have.size > 0 && [...have].every((c) => known.has(c)) && actual.replace(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g, '').trim() === '';
 }
 
 function sameQuantity(a: unknown, b: unknown): boolean {

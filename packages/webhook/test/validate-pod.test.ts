@@ -2,6 +2,7 @@ import { injectPod, SIDECAR_CONTAINER } from '../src/inject.js';
 import { applyPatch } from '../src/json-patch.js';
 import type { Pod } from '../src/pod.js';
 import { validatePod } from '../src/validate-pod.js';
+import { createCertificateAuthority } from '../src/dev-cert.js';
 import { config, injectedNs, plainNs, skillPod } from './fixtures.js';
 
 const admitted = (pod: Pod = skillPod(), cfg = config()) => applyPatch(pod, injectPod(pod, injectedNs, cfg).patch);
@@ -10,6 +11,23 @@ const violations = (pod: Pod, cfg = config()) => validatePod(pod, injectedNs, cf
 describe('validatePod on CREATE', () => {
   test('an injected skill pod with an owner is allowed', () => {
     expect(validatePod(admitted(), injectedNs, config())).toEqual({ allowed: true, violations: [], warnings: [] });
+  });
+
+  test('while a CA rotation reaches the webhook replicas one by one, a sidecar may trust fewer of the installation\'s CAs than the validating replica knows, never another', () => {
+    const [a, b, x] = ['rotating-a', 'rotating-b', 'attacker'].map((n) => createCertificateAuthority(n).certPem);
+    const cfg = (pem: string) => config({ controllerUrl: 'https://skillgate-controller.sg.svc:8443', controllerCaPem: pem });
+    const injectedWith = (pem: string) => admitted(skillPod(), cfg(pem));
+    // The same set in another order (a promotion), and a mutating replica that had not seen B yet.
+    expect(validatePod(injectedWith(a + b), injectedNs, cfg(b + a)).allowed).toBe(true);
+    expect(validatePod(injectedWith(a), injectedNs, cfg(a + b)).allowed).toBe(true);
+    // A CA this replica does not hold, next to one it does, or instead of it: refused.
+    expect(violations(injectedWith(a + x), cfg(a + b))).toMatch(/init container skillgate-sidecar was modified/);
+    expect(violations(injectedWith(x), cfg(a))).toMatch(/init container skillgate-sidecar was modified/);
+    // Text besides certificates is no bundle at all.
+    const pod = injectedWith(a);
+    const env = pod.spec.initContainers!.find((c) => c.name === SIDECAR_CONTAINER)!.env!.find((e) => e.name === 'SKILLGATE_CONTROLLER_CA')!;
+    env.value = `${a}-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n`;
+    expect(violations(pod, cfg(a))).toMatch(/init container skillgate-sidecar was modified/);
   });
 
   test('anything goes outside injected namespaces', () => {

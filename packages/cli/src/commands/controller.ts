@@ -30,6 +30,9 @@ Environment (flags override):
                                        REDIS_URL the injector gave them
   SKILLGATE_REDIS_PREFIX               key prefix shared with the sidecars (default skillgate:)
   SKILLGATE_CONTROLLER_LISTEN          HOST:PORT to serve on (default 0.0.0.0:8443)
+  SKILLGATE_METRICS_LISTEN             HOST:PORT of a plain-HTTP listener for /metrics, /healthz and
+                                       /readyz alone (the chart: 0.0.0.0:9090); /metrics stays on the
+                                       main listener too
   SKILLGATE_CONTROLLER_TLS_CERT_FILE   serve HTTPS with this certificate ...
   SKILLGATE_CONTROLLER_TLS_KEY_FILE    ... and key (both or neither)
   SKILLGATE_CONTROLLER_TLS_SECRET      [NS/]NAME of a kubernetes.io/tls Secret to serve HTTPS with instead,

@@ -102,7 +102,9 @@ export function webhookCertsConfigFromEnv(env: NodeJS.ProcessEnv): WebhookCertsC
     const extra = list(env.SKILLGATE_CONTROLLER_CERT_HOSTS);
     controller = { secret: ref(env.SKILLGATE_CONTROLLER_CERT_SECRET, namespace, 'SKILLGATE_CONTROLLER_CERT_SECRET'), hosts: [...new Set([...serviceHosts(service.namespace, service.name), ...extra])] };
     const ttlS = Number(env.SKILLGATE_TOKEN_TTL_SECONDS || DEFAULT_TOKEN_TTL_SECONDS);
-    if (Number.isFinite(ttlS) && ttlS > 0) policy.caPromoteAfterMs = Math.max(policy.caPromoteAfterMs, 2 * ttlS * 1000);
+    // Twice the token lifetime (a sidecar refreshes at 80 % of it, and may need a retry), plus a
+    // minute for every controller replica to load its renewed certificate (they look every 30 s).
+    if (Number.isFinite(ttlS) && ttlS > 0) policy.caPromoteAfterMs = Math.max(policy.caPromoteAfterMs, 2 * ttlS * 1000 + 60_000);
   }
   return {
     secret,

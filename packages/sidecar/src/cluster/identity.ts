@@ -86,6 +86,7 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
   private handedRedisUrl: string | undefined;
   private warnedRedisUrlChange = false;
   private readonly exchanged: Promise<void>;
+  private readonly holds = new Set<NodeJS.Timeout>();
   private markExchanged!: () => void;
   private readonly clock: () => number;
   private ca: Buffer | undefined;
@@ -135,7 +136,15 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
    * own, logging why each failed). What the controller hands over is known from then on.
    */
   whenExchanged(): Promise<void> {
-    return this.exchanged;
+    if (this.held || this.closed) return this.held ? Promise.resolve() : this.exchanged;
+    // The retry timer is unref'd (a closed sidecar must be free to exit): while someone waits for
+    // a first token, something has to keep the process up, or it ends with nothing left to run.
+    const hold = setInterval(() => undefined, 2 ** 30);
+    this.holds.add(hold);
+    return this.exchanged.finally(() => {
+      clearInterval(hold);
+      this.holds.delete(hold);
+    });
   }
 
   /**
@@ -188,6 +197,8 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
+    for (const hold of this.holds) clearInterval(hold);
+    this.holds.clear();
   }
 
   private usable(): Held | undefined {
@@ -227,6 +238,9 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
       this.fail(false, 'unreachable', `controller unreachable: ${(err as Error).message}`);
       return;
     }
+    // Whatever the answer, it came over TLS verified with the bundle held now: a CA bundle in it
+    // (in refusals too) is the controller's.
+    this.takeControllerCa(body.controller_ca);
     if (status !== 200 || typeof body.access_token !== 'string') {
       const error = typeof body.error === 'string' ? body.error : `http_${status}`;
       const description = typeof body.error_description === 'string' ? body.error_description : `the controller answered HTTP ${status}`;
@@ -257,7 +271,6 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
     const maskingKey = body.masking_key;
     if (typeof maskingKey === 'string' && Buffer.byteLength(maskingKey, 'utf8') >= MASKING_KEY_MIN_BYTES) this.installationMaskingKey = maskingKey;
     this.takeRedisUrl(body.redis_url);
-    this.takeControllerCa(body.controller_ca);
     const endorsement = body.record_key_endorsement;
     if (this.opts.recordKey && !this.endorsement && typeof endorsement === 'string') {
       this.endorsement = endorsement;
