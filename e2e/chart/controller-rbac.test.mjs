@@ -200,6 +200,7 @@ async function startControllerProcess() {
   const container = dep.spec.template.spec.containers[0];
   expect(dep.spec.template.spec.serviceAccountName).toBe(SA);
   const port = await freePort();
+  const metricsPort = await freePort();
   const env = {
     PATH: process.env.PATH, HOME: process.env.HOME ?? tmp,
     ...await deploymentEnv(container),
@@ -207,6 +208,7 @@ async function startControllerProcess() {
     // ServiceAccount's token; the listener is on a free loopback port instead of 0.0.0.0:8443.
     KUBECONFIG: await serviceAccountKubeconfig(),
     SKILLGATE_CONTROLLER_LISTEN: `127.0.0.1:${port}`,
+    SKILLGATE_METRICS_LISTEN: `127.0.0.1:${metricsPort}`,
     // Test knobs: a Redis prefix of our own, counters copied quickly, every log line (403s hide at debug).
     SKILLGATE_REDIS_PREFIX: PREFIX,
     SKILLGATE_LOCK_STATS_INTERVAL_MS: '300',
@@ -219,7 +221,7 @@ async function startControllerProcess() {
   // The chart's default: HTTPS with the certificate the installation CA issues (the Lease holder
   // makes it; this replica waits for it before it listens).
   const scheme = env.SKILLGATE_CONTROLLER_TLS_SECRET ? 'https' : 'http';
-  controller = { child, lines, url: `${scheme}://127.0.0.1:${port}`, exited };
+  controller = { child, lines, url: `${scheme}://127.0.0.1:${port}`, metricsUrl: `http://127.0.0.1:${metricsPort}`, exited };
 }
 
 /**
@@ -467,6 +469,10 @@ describe("the chart's controller RBAC", () => {
     expect(keySecret.metadata.labels['app.kubernetes.io/managed-by']).toBe('skillgate-controller');
     expect(Buffer.from(keySecret.data['signing-key.pem'], 'base64').toString()).toMatch(/^-----BEGIN PRIVATE KEY-----/);
     const jwks = (await ask('/.well-known/jwks.json')).body;
+    // Prometheus scrapes the plain-HTTP metrics listener, which serves nothing else.
+    const scraped = await fetch(`${controller.metricsUrl}/metrics`);
+    expect([scraped.status, await scraped.text()]).toEqual([200, expect.stringMatching(/^skillgate_controller_token_exchanges_total\{result="issued"\} 1$/m)]);
+    expect((await fetch(`${controller.metricsUrl}/token`, { method: 'POST' })).status).toBe(404);
     expect(controller.lines.some((l) => l.includes('signing key created in its Secret') && l.includes(jwks.keys[0].kid))).toBe(true);
     // ...and in the JWKS ConfigMap, which the responder ClusterRole may read.
     const jwksCm = await must(cp.request('GET', `/api/v1/namespaces/${NS}/configmaps/${FULLNAME}-jwks`), 'JWKS ConfigMap');
