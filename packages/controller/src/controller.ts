@@ -112,10 +112,18 @@ export async function startController(input: ControllerConfigInput | ControllerC
   // The token exchange's certificate from the installation CA's Secret, when configured: loaded
   // before the listeners open (below), refreshed while they run, its CA bundle handed to sidecars.
   const certs = opts.webhookCerts === undefined ? webhookCertsConfigFromEnv(process.env) : opts.webhookCerts ?? undefined;
+  const selfIssuing = certs?.controller && config.tlsSecret
+    && certs.controller.secret.namespace === config.tlsSecret.namespace && certs.controller.secret.name === config.tlsSecret.name;
+  if (certs?.controller && config.tlsSecret && !selfIssuing) {
+    log.warn({ serves: config.tlsSecret, issues: certs.controller.secret }, 'SKILLGATE_CONTROLLER_TLS_SECRET and SKILLGATE_CONTROLLER_CERT_SECRET name different Secrets: this controller serves a certificate its webhook-certs loop does not keep');
+  }
   const servingCert = config.tlsSecret ? new SecretServingCert({
     kube, secret: config.tlsSecret, log: log.child({ loop: 'serving-cert' }),
-    // This replica makes the certificate itself when the Lease holder does not (an older version's, mid-upgrade).
-    ...(certs?.controller ? { bootstrap: () => new WebhookCertReconciler({ kube, config: certs, log: log.child({ loop: 'webhook-certs' }), registry: metrics.registry, clock }).reconcile() } : {}),
+    // A replica that cannot lead issues the certificate itself when the Lease holder does not (an
+    // older version's, mid-upgrade); the Lease holder's own loop does it when it leads.
+    ...(selfIssuing && certs ? {
+      bootstrap: async () => !leading && new WebhookCertReconciler({ kube, config: certs, log: log.child({ loop: 'webhook-certs' }), clock }).issueControllerCertificate(),
+    } : {}),
   }) : undefined;
   const tlsSource: TlsSource | undefined = config.tls ?? (servingCert ? { fromSecret: servingCert } : undefined);
   const issuer = new WorkloadTokenIssuer(key, config.issuer, clock);

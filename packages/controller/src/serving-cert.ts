@@ -31,7 +31,7 @@ export interface SecretServingCertOptions {
    * beside the Lease holder's: writes carry resourceVersions). During an upgrade the Lease holder
    * may still be a replica of the version before, which never makes it, and rolling pods keep it.
    */
-  bootstrap?: () => Promise<unknown>;
+  bootstrap?: () => Promise<boolean>;
   /** Wait this long for the Lease holder before bootstrapping, and between attempts (default 5 s). */
   bootstrapAfterMs?: number;
 }
@@ -80,8 +80,11 @@ export class SecretServingCert {
       const every = this.opts.bootstrapAfterMs ?? 5000;
       if (this.opts.bootstrap && Date.now() - lastBootstrap >= every) {
         lastBootstrap = Date.now();
-        this.opts.log.info({ secret: where }, 'the Lease holder has not issued the controller\'s certificate: issuing it from this replica');
-        await this.opts.bootstrap().catch((err: unknown) => this.opts.log.warn({ secret: where, err: describeApiError(err) }, 'could not issue the controller\'s certificate; waiting and trying again'));
+        const wrote = await this.opts.bootstrap().catch((err: unknown) => {
+          this.opts.log.warn({ secret: where, err: describeApiError(err) }, 'could not issue the controller\'s certificate; waiting and trying again');
+          return false;
+        });
+        if (wrote) this.opts.log.info({ secret: where }, 'the Lease holder had not issued the controller\'s certificate: issued it from this replica');
         continue;
       }
       if (!this.opts.bootstrap && !warned && Date.now() - started > 30_000) {

@@ -95,6 +95,7 @@ test('when the Lease holder does not issue it (an older version mid-upgrade), th
       bootstraps.push(Date.now() - started);
       if (bootstraps.length === 1) throw new Error('409: the Secret changed while we were writing it');
       secret = tlsSecret(ca, ca.certPem);
+      return true;
     },
   });
   const loaded = await cert.waitForCertificate();

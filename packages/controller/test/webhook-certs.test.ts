@@ -9,6 +9,10 @@ import {
   type CertState, type CertPlan, type RotationPolicy,
 } from '../src/webhook-certs/index.js';
 import { ControllerConfigError } from '../src/config.js';
+import { WebhookCertReconciler } from '../src/webhook-certs/reconciler.js';
+import type { KubeClients } from '../src/kube.js';
+import type { V1Secret } from '@kubernetes/client-node';
+import { pino } from 'pino';
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2030-01-01T00:00:00Z');
@@ -257,5 +261,53 @@ describe('webhook certificate configuration from the environment', () => {
     expect(() => webhookCertsConfigFromEnv(without('SKILLGATE_WEBHOOK_SERVICE'))).toThrow(/SKILLGATE_WEBHOOK_SERVICE/);
     expect(() => webhookCertsConfigFromEnv({ ...base, SKILLGATE_WEBHOOK_CERT_VALIDITY_DAYS: '400' })).toThrow(/shorter than/);
     expect(() => webhookCertsConfigFromEnv({ ...base, SKILLGATE_WEBHOOK_CA_PROMOTE_AFTER_SECONDS: 'soon' })).toThrow(/SKILLGATE_WEBHOOK_CA_PROMOTE_AFTER_SECONDS/);
+  });
+});
+
+describe('a replica that cannot lead issuing the controller\'s certificate itself', () => {
+  const CONTROLLER = serviceHosts('sg', 'sg-controller');
+  const config = { ...webhookCertsConfigFromEnv({
+    SKILLGATE_MANAGE_WEBHOOK_CERTS: 'true', SKILLGATE_NAMESPACE: 'sg', SKILLGATE_WEBHOOK_CERT_SECRET: 'sg-webhook-tls', SKILLGATE_WEBHOOK_CONFIGS: 'sg-inject',
+    SKILLGATE_WEBHOOK_SERVICE: 'sg-webhook', SKILLGATE_CONTROLLER_CERT_SECRET: 'sg-controller-tls', SKILLGATE_CONTROLLER_SERVICE: 'sg-controller',
+  })! };
+  /** Secrets in a Map behind the three calls the store makes; no webhook configuration exists. */
+  function fakeKube(secrets: Map<string, V1Secret>) {
+    const notFound = () => { throw Object.assign(new Error('not found'), { code: 404 }); };
+    return {
+      core: {
+        readNamespacedSecret: async ({ name }: { name: string }) => secrets.get(name) ?? notFound(),
+        createNamespacedSecret: async ({ body }: { body: V1Secret }) => { secrets.set(body.metadata!.name!, body); return body; },
+        replaceNamespacedSecret: async ({ name, body }: { name: string; body: V1Secret }) => { secrets.set(name, body); return body; },
+      },
+      config: { makeApiClient: () => ({ readMutatingWebhookConfiguration: notFound, readValidatingWebhookConfiguration: notFound }) },
+    } as unknown as KubeClients;
+  }
+  const asSecrets = (state: CertState): Map<string, V1Secret> => new Map([['sg-webhook-tls-ca', {
+    metadata: { name: 'sg-webhook-tls-ca' },
+    data: { 'ca.crt': Buffer.from(state.active!.certPem).toString('base64'), 'ca.key': Buffer.from(state.active!.keyPem).toString('base64') },
+  }]]);
+
+  test('signs with the active CA the Secrets hold and writes only its own Secret; with no CA, or a CA change due, it leaves everything to the Lease holder', async () => {
+    const reconciler = (secrets: Map<string, V1Secret>, now: number) => new WebhookCertReconciler({ kube: fakeKube(secrets), config, log: pino({ level: 'silent' }), clock: () => now });
+    const none = new Map<string, V1Secret>();
+    expect(await reconciler(none, T0).issueControllerCertificate()).toBe(false);
+    expect([...none.keys()]).toEqual([]);
+
+    const leader = plan({}, T0);
+    const secrets = asSecrets(leader.state);
+    expect(await reconciler(secrets, T0 + DAY).issueControllerCertificate()).toBe(true);
+    expect([...secrets.keys()].sort()).toEqual(['sg-controller-tls', 'sg-webhook-tls-ca']);
+    const written = secrets.get('sg-controller-tls')!;
+    const cert = Buffer.from(written.data!['tls.crt']!, 'base64').toString();
+    expect(inspectCertificate(cert)!.hosts).toEqual(CONTROLLER);
+    expect(verifiesAgainst(cert, leader.bundle, T0 + DAY)).toBe(true);
+    expect(Buffer.from(written.data!['ca.crt']!, 'base64').toString()).toBe(leader.bundle);
+    // Again: nothing to do.
+    expect(await reconciler(secrets, T0 + 2 * DAY).issueControllerCertificate()).toBe(false);
+
+    // The CA is due for rotation: that is the Lease holder's to start.
+    const fresh = asSecrets(leader.state);
+    expect(await reconciler(fresh, T0 + 300 * DAY).issueControllerCertificate()).toBe(false);
+    expect([...fresh.keys()]).toEqual(['sg-webhook-tls-ca']);
   });
 });

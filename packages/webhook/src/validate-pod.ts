@@ -180,7 +180,7 @@ export function sameInjectedContainer(actual: Container | undefined, expected: C
 // replica knows (it learns the rest with its first token), never one it does not know.
 const controllerCaOf = (c: Container): string | undefined => c.env?.find((e) => e.name === CONTROLLER_CA_ENV)?.value;
 const withoutControllerCa = (c: Container): Container => (c.env?.some((e) => e.name === CONTROLLER_CA_ENV)
-  ? { ...c, env: c.env.map((e) => (e.name === CONTROLLER_CA_ENV ? { name: e.name } : e)) }
+  ? { ...c, env: c.env.map((e) => (e.name === CONTROLLER_CA_ENV ? { name: e.name, ...(e.valueFrom ? { valueFrom: e.valueFrom } : {}) } : e)) }
   : c);
 const certificates = (pem: string): Set<string> => new Set((pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []).map((b) => b.replace(/\s+/g, '')));
 function trustsNoMoreThan(actual: string | undefined, expected: string | undefined): boolean {

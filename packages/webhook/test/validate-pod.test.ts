@@ -28,6 +28,10 @@ describe('validatePod on CREATE', () => {
     const env = pod.spec.initContainers!.find((c) => c.name === SIDECAR_CONTAINER)!.env!.find((e) => e.name === 'SKILLGATE_CONTROLLER_CA')!;
     env.value = `${a}-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n`;
     expect(violations(pod, cfg(a))).toMatch(/init container skillgate-sidecar was modified/);
+    // A valueFrom beside the known value is a change too.
+    env.value = a;
+    Object.assign(env, { valueFrom: { configMapKeyRef: { name: 'mine', key: 'ca.crt' } } });
+    expect(violations(pod, cfg(a))).toMatch(/init container skillgate-sidecar was modified/);
   });
 
   test('anything goes outside injected namespaces', () => {

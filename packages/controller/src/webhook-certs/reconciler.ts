@@ -142,6 +142,27 @@ export class WebhookCertReconciler implements Reconciler {
     this.timer.unref();
   }
 
+  /**
+   * The controller's certificate alone, for a replica that waits for it and cannot lead (mid-upgrade
+   * the Lease holder may be a version that never issues it): signed by the active CA the Secrets
+   * hold, written only when no CA change is due — those stay the Lease holder's, so this never
+   * races its rotation. Returns whether it wrote the certificate.
+   */
+  async issueControllerCertificate(): Promise<boolean> {
+    const { config } = this.deps;
+    if (!config.controller) return false;
+    const observed = await this.store.observe();
+    if (!observed.state.active) return false;
+    const plan = planCertificates(observed.state, {
+      now: this.clock(), hosts: config.hosts, policy: config.policy, issuer: this.issuer,
+      trustedEverywhere: observed.trustedEverywhere, controllerHosts: config.controller.hosts,
+    });
+    if (plan.changes.some((c) => c.reason.startsWith('CA'))) return false;
+    return this.store.writeControllerSecret(
+      observed.controllerSecret, plan.state, plan.bundle, { serving: plan.controllerServingNotAfter ?? 0, ca: plan.caNotAfter }, WebhookCertStore.ownerOf(observed.configurations),
+    );
+  }
+
   private async reconcileOnce(): Promise<WebhookCertPass> {
     const { config, log } = this.deps;
     const now = this.clock();
