@@ -248,13 +248,15 @@ describe('the Helm chart', () => {
 
   test.each([
     ['default values', []],
+    ['cert-manager issuing the controller\'s certificate too', ['--set', 'certManager.enabled=true']],
     ['cert-manager, ServiceMonitor/PodMonitor, PrometheusRule, recorder and every controller option', ALL_OPTIONS],
   ])('the API server accepts every object rendered with %s (server-side dry run)', async (_name, extra) => {
     const objects = await render(extra);
     expect(objects.length).toBeGreaterThan(10);
     const kinds = new Set(objects.map((o) => o.kind));
     expect(kinds).toContain('StatefulSet'); // the recorder is on by default
-    if (extra.length) for (const k of ['Certificate', 'Issuer', 'ServiceMonitor', 'PodMonitor', 'PrometheusRule']) expect(kinds).toContain(k);
+    if (extra.length) for (const k of ['Certificate', 'Issuer']) expect(kinds).toContain(k);
+    if (extra === ALL_OPTIONS) for (const k of ['ServiceMonitor', 'PodMonitor', 'PrometheusRule']) expect(kinds).toContain(k);
     const list = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects });
     const out = await kubectl(['apply', '--server-side', '--dry-run=server', '--field-manager=skillgate-e2e', '-n', NS, '-o', 'name', '-f', '-'], list);
     expect(out.trim().split('\n')).toHaveLength(objects.length);
@@ -334,10 +336,33 @@ describe('the Helm chart', () => {
     // Scraped on the plain-HTTP metrics port, where there is no certificate to trust.
     const monitored = await render(['--set', 'metrics.serviceMonitor.enabled=true']);
     expect(find(monitored, 'ServiceMonitor').spec.endpoints).toEqual([{ port: 'metrics', path: '/metrics', interval: '30s' }]);
-    // With cert-manager the controller keeps no CA: HTTPS needs an operator's certificate, and without one the notes say so.
+    // With cert-manager, a CA of the release's own issues both certificates; the controller reads
+    // its own (no webhook-certs loop, no write access), and the webhook injects the same ca.crt.
     const certManager = await render(['--set', 'certManager.enabled=true']);
-    expect(parseWebhookConfigText(find(certManager, 'ConfigMap', '-webhook').data['config.yaml']).controllerUrl).toMatch(/^http:/);
-    expect(await installNotes(['--set', 'certManager.enabled=true'])).toMatch(/WARNING: the token exchange is plain HTTP \(with cert-manager, give the controller a certificate in controller\.tls\.existingSecret\)/);
+    const cmConfig = parseWebhookConfigText(find(certManager, 'ConfigMap', '-webhook').data['config.yaml']);
+    expect([cmConfig.controllerUrl, cmConfig.controllerCaFile]).toEqual([`https://${fullname}-controller.${NS}.svc:8443`, '/etc/skillgate/webhook-tls/ca.crt']);
+    const cmEnv = Object.fromEntries(find(certManager, 'Deployment', '-controller').spec.template.spec.containers[0].env.map((e) => [e.name, e.value]));
+    expect(cmEnv.SKILLGATE_CONTROLLER_TLS_SECRET).toBe(`${fullname}-controller-tls`);
+    expect([cmEnv.SKILLGATE_MANAGE_WEBHOOK_CERTS, cmEnv.SKILLGATE_CONTROLLER_CERT_SECRET]).toEqual([undefined, undefined]);
+    const certificates = certManager.filter((o) => o.kind === 'Certificate');
+    expect(Object.fromEntries(certificates.map((c) => [c.metadata.name, [c.spec.secretName, c.spec.isCA ?? false, c.spec.issuerRef.name]]))).toEqual({
+      [`${fullname}-ca`]: [`${fullname}-ca`, true, `${fullname}-selfsigned`],
+      [`${fullname}-webhook`]: [`${fullname}-webhook-tls`, false, `${fullname}-ca`],
+      [`${fullname}-controller`]: [`${fullname}-controller-tls`, false, `${fullname}-ca`],
+    });
+    expect(certificates.find((c) => c.spec.isCA).spec.privateKey.rotationPolicy).toBe('Never');
+    expect(find(certManager, 'Certificate', '-controller').spec.dnsNames).toContain(`${fullname}-controller.${NS}.svc`);
+    expect(find(certManager, 'Issuer', '-ca').spec.ca).toEqual({ secretName: `${fullname}-ca` });
+    expect(find(certManager, 'Role', '-controller').rules.filter((r) => r.resourceNames?.includes(`${fullname}-controller-tls`)).map((r) => r.verbs)).toEqual([['get']]);
+    // An issuerRef of the operator's issues both.
+    const own = await render(['--set', 'certManager.enabled=true', '--set', 'certManager.issuerRef.name=corp-ca', '--set', 'certManager.issuerRef.kind=ClusterIssuer']);
+    expect(own.filter((o) => o.kind === 'Certificate').map((c) => [c.metadata.name, c.spec.issuerRef])).toEqual([
+      [`${fullname}-webhook`, { name: 'corp-ca', kind: 'ClusterIssuer' }], [`${fullname}-controller`, { name: 'corp-ca', kind: 'ClusterIssuer' }],
+    ]);
+    expect(own.filter((o) => o.kind === 'Issuer')).toEqual([]);
+    // Plain HTTP only when asked for, and then the notes say so.
+    expect(await installNotes(['--set', 'controller.tls.managed=false'])).toMatch(/WARNING: the token exchange is plain HTTP \(controller\.tls\.managed is false/);
+    expect(await installNotes(['--set', 'certManager.enabled=true'])).not.toMatch(/WARNING: the token exchange is plain HTTP/);
     expect(await installNotes()).not.toMatch(/WARNING: the token exchange is plain HTTP/);
   });
 

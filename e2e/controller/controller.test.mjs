@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exportJWK, generateKeyPair, importPKCS8, SignJWT } from 'jose';
 import { webhookCertReconcilers, webhookCertsConfigFromEnv } from '../../packages/controller/dist/src/index.js';
-import { createCertificateAuthority } from '../../packages/webhook/dist/src/index.js';
+import { createCertificateAuthority, issueServingCertificate } from '../../packages/webhook/dist/src/index.js';
 import { setup, endlessSse, openStream, within, REDIS_URL } from './harness.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -448,6 +448,39 @@ describe('the token exchange over the installation CA\'s certificate', () => {
       if (keys.length) await h.redis.del(...keys);
     }
   }, 90_000);
+});
+
+describe('the token exchange over a certificate someone else writes (cert-manager)', () => {
+  test('a replica waits for the Secret, serves what lands in it, and hands its ca.crt to sidecars', async () => {
+    const ca = createCertificateAuthority('cert-manager-ca');
+    const secretName = `cm-controller-tls-${h.runId}`;
+    const starting = h.startReplica({ identity: `replica-cm-${h.runId}`, tlsSecret: { namespace: h.sgNs, name: secretName } });
+    await new Promise((r) => setTimeout(r, 1500)); // waiting: nothing issues it but "cert-manager" below
+    const serving = issueServingCertificate(ca, ['127.0.0.1']);
+    const b64 = (t) => Buffer.from(t).toString('base64');
+    const written = await h.cp.request('POST', `/api/v1/namespaces/${h.sgNs}/secrets`, {
+      apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: secretName },
+      data: { 'tls.crt': b64(serving.certPem), 'tls.key': b64(serving.keyPem), 'ca.crt': b64(ca.certPem) },
+    });
+    expect(written.status).toBe(201);
+    const replica = await within(starting, 15_000, 'the replica to listen');
+    try {
+      expect(replica.url).toMatch(/^https:/);
+      const pod = await h.skillPod('cm-pod', { skill: 'cm-skill', owner: `cm${h.domain}` });
+      const answer = await new Promise((resolve, reject) => {
+        const req = https.request(`${replica.url}/token`, { method: 'POST', ca: ca.certPem, agent: false, headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
+          let text = '';
+          res.on('data', (c) => { text += c; });
+          res.on('end', () => resolve({ status: res.statusCode, body: JSON.parse(text) }));
+        });
+        req.on('error', reject);
+        req.end(new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: pod.token, subject_token_type: 'urn:ietf:params:oauth:token-type:jwt', audience: 'skillgate' }).toString());
+      });
+      expect([answer.status, answer.body.controller_ca]).toEqual([200, ca.certPem]);
+    } finally {
+      await replica.close();
+    }
+  }, 60_000);
 });
 
 function cli(args, env = process.env) {

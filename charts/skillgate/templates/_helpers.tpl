@@ -79,13 +79,14 @@ affinity:
 {{/*
 Where the controller's HTTPS certificate comes from:
   existing — controller.tls.existingSecret, an operator's (mounted as files);
-  managed  — the installation CA the controller keeps for the webhook issues it too (the default
-             unless cert-manager is used): Secret <fullname>-controller-tls, read through the API;
-  none     — plain HTTP (controller.tls.managed false, or cert-manager without existingSecret).
+  managed  — the CA that issues the webhook's certificate issues it too (the one the controller
+             keeps, or cert-manager's issuer): Secret <fullname>-controller-tls, read through the
+             API; its ca.crt, the CA bundle, goes to the sidecars (the default);
+  none     — plain HTTP (controller.tls.managed false).
 */}}
 {{- define "skillgate.controllerTlsMode" -}}
 {{- if .Values.controller.tls.existingSecret -}}existing
-{{- else if and .Values.controller.tls.managed (not .Values.certManager.enabled) -}}managed
+{{- else if .Values.controller.tls.managed -}}managed
 {{- else -}}none
 {{- end -}}
 {{- end -}}
