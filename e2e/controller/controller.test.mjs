@@ -405,15 +405,7 @@ describe('the token exchange over the installation CA\'s certificate', () => {
       });
       expect(untrusting.refusal).toMatch(/controller unreachable: .*(certificate|issuer)/);
       // A refusal carries the bundle too: a sidecar refused through a rotation keeps up with it.
-      const refused = await new Promise((resolve, reject) => {
-        const req = https.request(`${replica.url}/token`, { method: 'POST', ca: bundle, agent: false, headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
-          let text = '';
-          res.on('data', (c) => { text += c; });
-          res.on('end', () => resolve({ status: res.statusCode, body: JSON.parse(text) }));
-        });
-        req.on('error', reject);
-        req.end(new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: 'not-a-token', subject_token_type: 'urn:ietf:params:oauth:token-type:jwt', audience: 'skillgate' }).toString());
-      });
+      const refused = await exchangeOverTls(replica.url, bundle, 'not-a-token');
       expect(refused).toMatchObject({ status: 400, body: { error: 'invalid_grant', controller_ca: bundle } });
 
       // Mid-upgrade: a replica of this version that cannot lead (the Lease holder is of the version
@@ -467,21 +459,26 @@ describe('the token exchange over a certificate someone else writes (cert-manage
     try {
       expect(replica.url).toMatch(/^https:/);
       const pod = await h.skillPod('cm-pod', { skill: 'cm-skill', owner: `cm${h.domain}` });
-      const answer = await new Promise((resolve, reject) => {
-        const req = https.request(`${replica.url}/token`, { method: 'POST', ca: ca.certPem, agent: false, headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
-          let text = '';
-          res.on('data', (c) => { text += c; });
-          res.on('end', () => resolve({ status: res.statusCode, body: JSON.parse(text) }));
-        });
-        req.on('error', reject);
-        req.end(new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: pod.token, subject_token_type: 'urn:ietf:params:oauth:token-type:jwt', audience: 'skillgate' }).toString());
-      });
+      const answer = await exchangeOverTls(replica.url, ca.certPem, pod.token);
       expect([answer.status, answer.body.controller_ca]).toEqual([200, ca.certPem]);
     } finally {
       await replica.close();
     }
   }, 60_000);
 });
+
+/** POST /token to an HTTPS controller trusting only `ca`; resolves { status, body }. */
+function exchangeOverTls(url, ca, subjectToken) {
+  return new Promise((resolve, reject) => {
+    const req = https.request(`${url}/token`, { method: 'POST', ca, agent: false, headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
+      let text = '';
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => resolve({ status: res.statusCode, body: JSON.parse(text) }));
+    });
+    req.on('error', reject);
+    req.end(new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: subjectToken, subject_token_type: 'urn:ietf:params:oauth:token-type:jwt', audience: 'skillgate' }).toString());
+  });
+}
 
 function cli(args, env = process.env) {
   return new Promise((resolve) => {

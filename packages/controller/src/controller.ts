@@ -34,8 +34,8 @@ import { SecretCredentialProvider, noCredential, type UpstreamCredentialProvider
 import { approvalLinkRoutes, recordDecision, DecisionRefused } from './approvals/index.js';
 import { standardLoops, type LoopFactory } from './loops.js';
 import { approvalsElsewhere, createApprovalServer, createControllerServer, createMetricsServer, listen, type TlsSource } from './server.js';
-import { SecretServingCert } from './serving-cert.js';
-import { WebhookCertReconciler, webhookCertsConfigFromEnv, type WebhookCertsConfig } from './webhook-certs/index.js';
+import { secretServingCert } from './serving-cert.js';
+import { webhookCertsConfigFromEnv, type WebhookCertsConfig } from './webhook-certs/index.js';
 import type { Server } from 'node:http';
 import type { SkillIdentity } from '@skillgate/api';
 
@@ -109,26 +109,16 @@ export async function startController(input: ControllerConfigInput | ControllerC
       .then((r) => log.info({ configMap: where, kid: key.kid, result: r }, 'signing key published in the JWKS ConfigMap'))
       .catch((err: Error) => log.warn({ err: err.message }, 'signing key not published in the JWKS ConfigMap'));
   }
+  let leading = false;
   // The token exchange's certificate from the installation CA's Secret, when configured: loaded
   // before the listeners open (below), refreshed while they run, its CA bundle handed to sidecars.
-  const certs = opts.webhookCerts === undefined ? webhookCertsConfigFromEnv(process.env) : opts.webhookCerts ?? undefined;
-  const selfIssuing = certs?.controller && config.tlsSecret
-    && certs.controller.secret.namespace === config.tlsSecret.namespace && certs.controller.secret.name === config.tlsSecret.name;
-  if (certs?.controller && config.tlsSecret && !selfIssuing) {
-    log.warn({ serves: config.tlsSecret, issues: certs.controller.secret }, 'SKILLGATE_CONTROLLER_TLS_SECRET and SKILLGATE_CONTROLLER_CERT_SECRET name different Secrets: this controller serves a certificate its webhook-certs loop does not keep');
-  }
-  const servingCert = config.tlsSecret ? new SecretServingCert({
-    kube, secret: config.tlsSecret, log: log.child({ loop: 'serving-cert' }),
-    // A replica that cannot lead issues the certificate itself when the Lease holder does not (an
-    // older version's, mid-upgrade); the Lease holder's own loop does it when it leads.
-    ...(selfIssuing && certs ? {
-      bootstrap: async () => !leading && new WebhookCertReconciler({ kube, config: certs, log: log.child({ loop: 'webhook-certs' }), clock }).issueControllerCertificate(),
-    } : {}),
+  const servingCert = config.tlsSecret ? secretServingCert({
+    kube, secret: config.tlsSecret, log, clock, leading: () => leading,
+    webhookCerts: opts.webhookCerts === undefined ? webhookCertsConfigFromEnv(process.env) : opts.webhookCerts ?? undefined,
   }) : undefined;
   const tlsSource: TlsSource | undefined = config.tls ?? (servingCert ? { fromSecret: servingCert } : undefined);
   const issuer = new WorkloadTokenIssuer(key, config.issuer, clock);
   const issued: IssuedTokenIndex = new RedisIssuedTokens(redis, config.redisPrefix);
-  let leading = false;
 
   const locks = new LockReconciler({
     kube, log: log.child({ loop: 'skilllocks' }), metrics, events, clock, heartbeatMs: config.heartbeatMs, redis, prefix: config.redisPrefix,

@@ -1,15 +1,18 @@
 // The controller's own serving certificate when the installation's CA issues it (the webhook-certs
 // loop keeps it in a Secret; SKILLGATE_CONTROLLER_TLS_SECRET): read through the API by every
 // replica, waited for at start-up (the Lease holder makes it, so a first install has none for a
-// moment), looked at again every `pollMs`, and put into the live listeners when it changed. Its
-// `ca.crt` is the CA bundle the token exchange hands to sidecars, so that a sidecar learns a new CA
-// before it signs the certificate it will meet here. Never logs key material.
+// moment; a replica that waits and does not lead issues it itself, for the Lease holder may be an
+// older version mid-upgrade), looked at again every `pollMs`, and put into the live listeners when
+// it changed. Its `ca.crt` is the CA bundle the token exchange hands to sidecars, so that a sidecar
+// learns a new CA before it signs the certificate it will meet here. Never logs key material.
 import tls from 'node:tls';
 import type https from 'node:https';
 import { X509Certificate } from 'node:crypto';
 import type { KubeClients } from './kube.js';
 import { describeApiError, statusOf } from './kube.js';
 import type { Logger } from './log.js';
+import { WebhookCertReconciler } from './webhook-certs/reconciler.js';
+import type { WebhookCertsConfig } from './webhook-certs/config.js';
 
 export interface ServingCertificate {
   cert: string;
@@ -152,4 +155,31 @@ export class SecretServingCert {
     }
     return { cert, key, ca: decode(secret.data?.['ca.crt']) ?? '' };
   }
+}
+
+/**
+ * The controller's certificate kept in `secret`. When this controller's webhook-certs configuration
+ * keeps that same Secret, a replica that waits for it and does not lead issues it itself (the Lease
+ * holder may be an older version, mid-upgrade); a different Secret there is warned about.
+ */
+export function secretServingCert(deps: {
+  kube: KubeClients;
+  secret: { namespace: string; name: string };
+  webhookCerts: WebhookCertsConfig | undefined;
+  leading: () => boolean;
+  log: Logger;
+  clock: () => number;
+}): SecretServingCert {
+  const { kube, secret, webhookCerts: certs, log } = deps;
+  const keeps = certs?.controller?.secret;
+  const sameSecret = keeps !== undefined && keeps.namespace === secret.namespace && keeps.name === secret.name;
+  if (keeps && !sameSecret) {
+    log.warn({ serves: secret, issues: keeps }, 'SKILLGATE_CONTROLLER_TLS_SECRET and SKILLGATE_CONTROLLER_CERT_SECRET name different Secrets: this controller serves a certificate its webhook-certs loop does not keep');
+  }
+  return new SecretServingCert({
+    kube, secret, log: log.child({ loop: 'serving-cert' }),
+    ...(sameSecret && certs ? {
+      bootstrap: async () => !deps.leading() && new WebhookCertReconciler({ kube, config: certs, log: log.child({ loop: 'webhook-certs' }), clock: deps.clock }).issueControllerCertificate(),
+    } : {}),
+  });
 }
