@@ -13,7 +13,7 @@
 //    upstream Secret), creates its signing-key and masking-key Secrets, and logs no 403, at debug level, from start
 //    to a clean stop.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -473,6 +473,10 @@ describe("the chart's controller RBAC", () => {
     const scraped = await fetch(`${controller.metricsUrl}/metrics`);
     expect([scraped.status, await scraped.text()]).toEqual([200, expect.stringMatching(/^skillgate_controller_token_exchanges_total\{result="issued"\} 1$/m)]);
     expect((await fetch(`${controller.metricsUrl}/token`, { method: 'POST' })).status).toBe(404);
+    // The certificate it serves, for the expiry alert.
+    const notAfter = Date.parse(new X509Certificate(Buffer.from(tlsSecret.data['tls.crt'], 'base64')).validTo) / 1000;
+    const exposed = Number(/^skillgate_controller_serving_certificate_expiry_timestamp_seconds (\d+)$/m.exec(await (await fetch(`${controller.metricsUrl}/metrics`)).text())?.[1]);
+    expect(exposed).toBe(notAfter);
     expect(controller.lines.some((l) => l.includes('signing key created in its Secret') && l.includes(jwks.keys[0].kid))).toBe(true);
     // ...and in the JWKS ConfigMap, which the responder ClusterRole may read.
     const jwksCm = await must(cp.request('GET', `/api/v1/namespaces/${NS}/configmaps/${FULLNAME}-jwks`), 'JWKS ConfigMap');

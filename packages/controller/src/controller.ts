@@ -35,6 +35,7 @@ import { approvalLinkRoutes, recordDecision, DecisionRefused } from './approvals
 import { standardLoops, type LoopFactory } from './loops.js';
 import { approvalsElsewhere, createApprovalServer, createControllerServer, createMetricsServer, listen, type TlsSource } from './server.js';
 import { secretServingCert } from './serving-cert.js';
+import { X509Certificate } from 'node:crypto';
 import { webhookCertsConfigFromEnv, type WebhookCertsConfig } from './webhook-certs/index.js';
 import type { Server } from 'node:http';
 import type { SkillIdentity } from '@skillgate/api';
@@ -112,11 +113,14 @@ export async function startController(input: ControllerConfigInput | ControllerC
   let leading = false;
   // The token exchange's certificate from the installation CA's Secret, when configured: loaded
   // before the listeners open (below), refreshed while they run, its CA bundle handed to sidecars.
+  const servingExpiry = (certPem: string): void => {
+    metrics.servingCertificateExpiry.set(Math.floor(Date.parse(new X509Certificate(certPem).validTo) / 1000));
+  };
   const servingCert = config.tlsSecret ? secretServingCert({
-    kube, secret: config.tlsSecret, log, clock, leading: () => leading,
+    kube, secret: config.tlsSecret, log, clock, leading: () => leading, onCertificate: servingExpiry,
     webhookCerts: opts.webhookCerts === undefined ? webhookCertsConfigFromEnv(process.env) : opts.webhookCerts ?? undefined,
   }) : undefined;
-  const tlsSource: TlsSource | undefined = config.tls ?? (servingCert ? { fromSecret: servingCert } : undefined);
+  const tlsSource: TlsSource | undefined = config.tls ? { ...config.tls, onCertificate: servingExpiry } : servingCert ? { fromSecret: servingCert } : undefined;
   const issuer = new WorkloadTokenIssuer(key, config.issuer, clock);
   const issued: IssuedTokenIndex = new RedisIssuedTokens(redis, config.redisPrefix);
 

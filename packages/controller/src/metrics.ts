@@ -12,6 +12,7 @@ export class ControllerMetrics {
   readonly lockPublishes = new Counter({ name: 'skillgate_controller_lock_feed_publishes_total', help: 'Changes published to the lock feed.', labelNames: ['op'], registers: [this.registry] });
   readonly lockFeedVersion = new Gauge({ name: 'skillgate_controller_lock_feed_version', help: 'Current version of the published lock set.', registers: [this.registry] });
   readonly scimRequests = new Counter({ name: 'skillgate_controller_scim_requests_total', help: 'SCIM requests by method and status.', labelNames: ['method', 'status'], registers: [this.registry] });
+  readonly servingCertificateExpiry = new Gauge({ name: 'skillgate_controller_serving_certificate_expiry_timestamp_seconds', help: 'notAfter of the certificate the token exchange serves (Unix seconds), whatever issued it.', registers: [this.registry] });
   readonly ownerTransitions = new Counter({ name: 'skillgate_controller_owner_transitions_total', help: 'Owners offboarded or reinstated.', labelNames: ['transition'], registers: [this.registry] });
 
   constructor(defaults = true) {

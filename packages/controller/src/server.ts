@@ -33,7 +33,7 @@ export interface ServerDeps {
 }
 
 /** Where the controller's certificate comes from: an operator's files, or the installation CA's Secret. */
-export type TlsSource = { certFile: string; keyFile: string } | { fromSecret: SecretServingCert };
+export type TlsSource = { certFile: string; keyFile: string; onCertificate?: (certPem: string) => void } | { fromSecret: SecretServingCert };
 
 export function createControllerServer(deps: ServerDeps): http.Server {
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -150,7 +150,33 @@ function serve(handler: http.RequestListener, tls: TlsSource | undefined): http.
     tls.fromSecret.serve(server);
     return server;
   }
-  return https.createServer({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, handler);
+  return watchedFileServer(handler, tls);
+}
+
+/**
+ * HTTPS with an operator's certificate files (a mounted Secret, renewed in place by cert-manager or
+ * by hand): re-read every `pollMs` and swapped into the live server when they changed and form a
+ * pair; a half-written pair keeps the current one.
+ */
+export function watchedFileServer(handler: http.RequestListener, tls: { certFile: string; keyFile: string; onCertificate?: (certPem: string) => void }, pollMs = 30_000): https.Server {
+  let cert = readFileSync(tls.certFile, 'utf8');
+  let key = readFileSync(tls.keyFile, 'utf8');
+  const server = https.createServer({ cert, key }, handler);
+  tls.onCertificate?.(cert);
+  const timer = setInterval(() => {
+    try {
+      const [c, k] = [readFileSync(tls.certFile, 'utf8'), readFileSync(tls.keyFile, 'utf8')];
+      if (c === cert && k === key) return;
+      server.setSecureContext({ cert: c, key: k });
+      [cert, key] = [c, k];
+      tls.onCertificate?.(cert);
+    } catch {
+      // mid-rotation (or unreadable): keep serving the current pair; the next look tries again
+    }
+  }, pollMs);
+  timer.unref();
+  server.on('close', () => clearInterval(timer));
+  return server;
 }
 
 /** On the main listener when links have their own: say where they are instead of serving them. */

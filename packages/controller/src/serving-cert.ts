@@ -37,6 +37,8 @@ export interface SecretServingCertOptions {
   bootstrap?: () => Promise<boolean>;
   /** Wait this long for the Lease holder before bootstrapping, and between attempts (default 5 s). */
   bootstrapAfterMs?: number;
+  /** Told the certificate (PEM) each time one is loaded. */
+  onCertificate?: (certPem: string) => void;
 }
 
 const decode = (v: string | undefined): string | undefined => (v ? Buffer.from(v, 'base64').toString('utf8') : undefined);
@@ -73,6 +75,7 @@ export class SecretServingCert {
       });
       if (found) {
         this.current = found;
+        this.opts.onCertificate?.(found.cert);
         this.opts.log.info({ secret: where, notAfter: new X509Certificate(found.cert).validTo }, 'serving the token exchange over HTTPS with the installation CA\'s certificate');
         return found;
       }
@@ -119,6 +122,7 @@ export class SecretServingCert {
     this.current = found;
     if (certChanged) {
       for (const s of this.servers) s.setSecureContext({ cert: found.cert, key: found.key, minVersion: 'TLSv1.2' });
+      this.opts.onCertificate?.(found.cert);
       this.opts.log.info({ notAfter: new X509Certificate(found.cert).validTo }, 'serving certificate reloaded');
     }
     return true;
@@ -164,6 +168,7 @@ export class SecretServingCert {
  */
 export function secretServingCert(deps: {
   kube: KubeClients;
+  onCertificate?: (certPem: string) => void;
   secret: { namespace: string; name: string };
   webhookCerts: WebhookCertsConfig | undefined;
   leading: () => boolean;
@@ -178,6 +183,7 @@ export function secretServingCert(deps: {
   }
   return new SecretServingCert({
     kube, secret, log: log.child({ loop: 'serving-cert' }),
+    ...(deps.onCertificate ? { onCertificate: deps.onCertificate } : {}),
     ...(sameSecret && certs ? {
       bootstrap: async () => !deps.leading() && new WebhookCertReconciler({ kube, config: certs, log: log.child({ loop: 'webhook-certs' }), clock: deps.clock }).issueControllerCertificate(),
     } : {}),

@@ -8,6 +8,10 @@ import type { V1Secret } from '@kubernetes/client-node';
 import { createCertificateAuthority, issueServingCertificate } from '@skillgate/webhook';
 import { pino } from 'pino';
 import { SecretServingCert } from '../src/serving-cert.js';
+import { watchedFileServer } from '../src/server.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ControllerConfigError, controllerConfigFromEnv, resolveControllerConfig } from '../src/index.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -112,4 +116,32 @@ test('the certificate comes as files or as a Secret, not both', () => {
   expect(resolveControllerConfig(controllerConfigFromEnv(env)).tlsSecret).toEqual({ namespace: 'sg', name: 'sg-controller-tls' });
   expect(() => resolveControllerConfig({ ...controllerConfigFromEnv(env), tls: { certFile: '/x/tls.crt', keyFile: '/x/tls.key' } })).toThrow(ControllerConfigError);
   expect(() => resolveControllerConfig({ ...controllerConfigFromEnv(env), tls: { certFile: '/x/tls.crt', keyFile: '/x/tls.key' } })).toThrow(/tlsSecret: give the certificate as files .* or as a Secret .*, not both/);
+});
+
+test("an operator's certificate files are re-read and a renewed pair served without a restart; a half-written pair keeps the current one", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sg-controller-files-'));
+  const [first, second] = [createCertificateAuthority('files-first'), createCertificateAuthority('files-second')];
+  const write = (ca: { certPem: string; keyPem: string }) => {
+    const s = issueServingCertificate(ca, ['127.0.0.1']);
+    writeFileSync(join(dir, 'tls.crt'), s.certPem);
+    writeFileSync(join(dir, 'tls.key'), s.keyPem);
+    return s;
+  };
+  write(first);
+  const server = watchedFileServer((_req, res) => res.end('ok'), { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') }, 50);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    expect(await get(port, first.certPem)).toBe(200);
+    // Half-written: a new certificate beside the old key.
+    writeFileSync(join(dir, 'tls.crt'), issueServingCertificate(second, ['127.0.0.1']).certPem);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await get(port, first.certPem)).toBe(200);
+    write(second);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await get(port, second.certPem)).toBe(200);
+    await expect(get(port, first.certPem)).rejects.toThrow(/certificate|issuer/);
+  } finally {
+    await new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); });
+  }
 });

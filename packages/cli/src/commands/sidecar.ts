@@ -18,8 +18,9 @@ Options:
 Environment:
   SKILLGATE_UPSTREAM_URL            upstream Claude API (default https://api.anthropic.com)
   SKILLGATE_UPSTREAM_API_KEY_FILE   file holding the upstream API key (mounted only into the sidecar)
-  REDIS_URL                         record sessions to Redis Streams (unset: local file store; in
-                                    a cluster, the URL the controller hands over with the token)
+  REDIS_URL                         record sessions to Redis Streams (unset: the local file store;
+                                    in cluster mode, the URL the controller hands over with the
+                                    first token: start-up waits for it)
   SKILLGATE_RECORD_DIR              local store directory (default .skillgate/records)
   SKILLGATE_POLICY_FILE             SkillPolicy file for local mode
   SKILLGATE_MASKING_KEY             installation key for masking fingerprints (at least 16 bytes; unset:
@@ -42,7 +43,9 @@ Cluster mode (set by the injector):
   SKILLGATE_CONTROLLER_URL          token exchange endpoint; turns on workload tokens, Redis locks,
                                     SkillPolicy watch and SkillApproval holds
   SKILLGATE_TOKEN_FILE              projected ServiceAccount token (audience skillgate)
-  SKILLGATE_CONTROLLER_CA           CA of the controller's serving certificate (PEM; or _CA_FILE)
+  SKILLGATE_CONTROLLER_CA           CA of the controller's serving certificate (PEM; or _CA_FILE);
+                                    the bundle the controller hands over replaces it from then on
+  SKILLGATE_CONTROLLER_CA_CACHE     where that handed-over bundle is kept; read first at start
   SKILLGATE_REDIS_PREFIX            key prefix shared with the controller (default skillgate:)
   SKILLGATE_LOCK_FEED_MAX_LOSS_MS   fail closed after losing the lock feed this long (default 30000)
   SKILLGATE_RECORD_SPOOL_BYTES      local spool bound for Redis outages (0 disables: refuse instead)
