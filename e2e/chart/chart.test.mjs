@@ -459,6 +459,11 @@ describe('the Helm chart', () => {
     // ...how they get the masking key for sessions find, and (TLS on here) no plain-HTTP warning.
     expect(notes).toContain(`kubectl -n ${NS} get secret ${fullname}-masking-key -o jsonpath='{.data.masking-key}' | base64 -d > masking.key`);
     expect(notes).not.toContain('token exchange is plain HTTP');
+    // An upgrade that changes the sidecars' controller URL says which pods must restart; one that does not, nothing.
+    const upgradeNotes = (extra) => helm(['upgrade', RELEASE, CHART, '--namespace', NS, '--dry-run=server', '--set', 'upstream.apiKey=sk-ant-not-real', ...extra]);
+    expect(await upgradeNotes(['--set', 'controller.tls.managed=false'])).toMatch(
+      new RegExp(`WARNING: sidecars injected before this upgrade reach the controller at https://${fullname}-controller\\.${NS}\\.svc:8443;\\s+it is now http://`));
+    expect(await upgradeNotes(['--set', `controller.tls.existingSecret=${tlsSecret}`])).not.toMatch(/sidecars injected before this upgrade/);
     const configMap = await cp.request('GET', `/api/v1/namespaces/${NS}/configmaps/${fullname}-webhook`);
     const injection = parseWebhookConfigText(configMap.body.data['config.yaml']);
     expect(injection.controllerUrl).toMatch(/^https:/);
