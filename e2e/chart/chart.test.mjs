@@ -340,7 +340,7 @@ describe('the Helm chart', () => {
     // its own (no webhook-certs loop, no write access), and the webhook injects the same ca.crt.
     const certManager = await render(['--set', 'certManager.enabled=true']);
     const cmConfig = parseWebhookConfigText(find(certManager, 'ConfigMap', '-webhook').data['config.yaml']);
-    expect([cmConfig.controllerUrl, cmConfig.controllerCaFile]).toEqual([`https://${fullname}-controller.${NS}.svc:8443`, '/etc/skillgate/webhook-tls/ca.crt']);
+    expect(cmConfig.controllerUrl).toBe(`https://${fullname}-controller.${NS}.svc:8443`);
     const cmEnv = Object.fromEntries(find(certManager, 'Deployment', '-controller').spec.template.spec.containers[0].env.map((e) => [e.name, e.value]));
     expect(cmEnv.SKILLGATE_CONTROLLER_TLS_SECRET).toBe(`${fullname}-controller-tls`);
     expect([cmEnv.SKILLGATE_MANAGE_WEBHOOK_CERTS, cmEnv.SKILLGATE_CONTROLLER_CERT_SECRET]).toEqual([undefined, undefined]);
@@ -354,12 +354,19 @@ describe('the Helm chart', () => {
     expect(find(certManager, 'Certificate', '-controller').spec.dnsNames).toContain(`${fullname}-controller.${NS}.svc`);
     expect(find(certManager, 'Issuer', '-ca').spec.ca).toEqual({ secretName: `${fullname}-ca` });
     expect(find(certManager, 'Role', '-controller').rules.filter((r) => r.resourceNames?.includes(`${fullname}-controller-tls`)).map((r) => r.verbs)).toEqual([['get']]);
-    // An issuerRef of the operator's issues both.
-    const own = await render(['--set', 'certManager.enabled=true', '--set', 'certManager.issuerRef.name=corp-ca', '--set', 'certManager.issuerRef.kind=ClusterIssuer']);
-    expect(own.filter((o) => o.kind === 'Certificate').map((c) => [c.metadata.name, c.spec.issuerRef])).toEqual([
-      [`${fullname}-webhook`, { name: 'corp-ca', kind: 'ClusterIssuer' }], [`${fullname}-controller`, { name: 'corp-ca', kind: 'ClusterIssuer' }],
-    ]);
+    // The webhook injects the chart CA's own certificate (from the CA's Secret, never its key): right
+    // even while cert-manager has not yet re-issued the webhook's certificate from that CA.
+    expect(cmConfig.controllerCaFile).toBe('/etc/skillgate/controller-ca/ca.crt');
+    const cmWebhook = find(certManager, 'Deployment', '-webhook').spec.template.spec;
+    expect(cmWebhook.volumes.find((v) => v.name === 'controller-ca').secret).toEqual({ secretName: `${fullname}-ca`, items: [{ key: 'tls.crt', path: 'ca.crt' }] });
+    expect(cmWebhook.volumes.find((v) => v.name === 'tls').secret.items.map((i) => i.key)).toEqual(['tls.crt', 'tls.key']);
+    // An issuerRef of the operator's need not be one CA for both certificates: the webhook's only,
+    // and the controller needs a certificate of the operator's (the notes say so).
+    const ownIssuer = ['--set', 'certManager.enabled=true', '--set', 'certManager.issuerRef.name=corp-ca', '--set', 'certManager.issuerRef.kind=ClusterIssuer'];
+    const own = await render(ownIssuer);
+    expect(own.filter((o) => o.kind === 'Certificate').map((c) => [c.metadata.name, c.spec.issuerRef])).toEqual([[`${fullname}-webhook`, { name: 'corp-ca', kind: 'ClusterIssuer' }]]);
     expect(own.filter((o) => o.kind === 'Issuer')).toEqual([]);
+    expect(await installNotes(ownIssuer)).toMatch(/WARNING: the token exchange is plain HTTP \(with certManager\.issuerRef, give the controller a certificate of that issuer in controller\.tls\.existingSecret\)/);
     // Plain HTTP only when asked for, and then the notes say so.
     expect(await installNotes(['--set', 'controller.tls.managed=false'])).toMatch(/WARNING: the token exchange is plain HTTP \(controller\.tls\.managed is false/);
     expect(await installNotes(['--set', 'certManager.enabled=true'])).not.toMatch(/WARNING: the token exchange is plain HTTP/);
@@ -463,7 +470,9 @@ describe('the Helm chart', () => {
     const upgradeNotes = (extra) => helm(['upgrade', RELEASE, CHART, '--namespace', NS, '--dry-run=server', '--set', 'upstream.apiKey=sk-ant-not-real', ...extra]);
     expect(await upgradeNotes(['--set', 'controller.tls.managed=false'])).toMatch(
       new RegExp(`WARNING: sidecars injected before this upgrade reach the controller at https://${fullname}-controller\\.${NS}\\.svc:8443;\\s+it is now http://`));
-    expect(await upgradeNotes(['--set', `controller.tls.existingSecret=${tlsSecret}`])).not.toMatch(/sidecars injected before this upgrade/);
+    expect(await upgradeNotes(['--set', `controller.tls.existingSecret=${tlsSecret}`])).not.toMatch(/sidecars injected before this upgrade|CA that sidecars verify/);
+    // The same URL with another CA (an operator's certificate → the managed one) is a change too.
+    expect(await upgradeNotes([])).toMatch(/WARNING: the CA that sidecars verify the controller with changes with this upgrade/);
     const configMap = await cp.request('GET', `/api/v1/namespaces/${NS}/configmaps/${fullname}-webhook`);
     const injection = parseWebhookConfigText(configMap.body.data['config.yaml']);
     expect(injection.controllerUrl).toMatch(/^https:/);

@@ -80,14 +80,29 @@ affinity:
 Where the controller's HTTPS certificate comes from:
   existing — controller.tls.existingSecret, an operator's (mounted as files);
   managed  — the CA that issues the webhook's certificate issues it too (the one the controller
-             keeps, or cert-manager's issuer): Secret <fullname>-controller-tls, read through the
-             API; its ca.crt, the CA bundle, goes to the sidecars (the default);
-  none     — plain HTTP (controller.tls.managed false).
+             keeps, or with cert-manager the chart's own CA Issuer): Secret
+             <fullname>-controller-tls, read through the API; its ca.crt, the CA bundle, goes to the
+             sidecars (the default);
+  none     — plain HTTP (controller.tls.managed false; or a certManager.issuerRef of the operator's,
+             which need not be one CA for both certificates, without existingSecret).
 */}}
 {{- define "skillgate.controllerTlsMode" -}}
 {{- if .Values.controller.tls.existingSecret -}}existing
-{{- else if .Values.controller.tls.managed -}}managed
+{{- else if and .Values.controller.tls.managed (not (and .Values.certManager.enabled .Values.certManager.issuerRef)) -}}managed
 {{- else -}}none
+{{- end -}}
+{{- end -}}
+
+{{/*
+Where the webhook reads the CA bundle it injects (managed mode): the installation CA's bundle in its
+own Secret (the controller keeps both), or with cert-manager the chart CA's own certificate, mounted
+from the CA's Secret (its certificate only), which is right from the start — the webhook's Secret
+holds its new issuer's CA only once cert-manager has re-issued it.
+*/}}
+{{- define "skillgate.controllerCaFile" -}}
+{{- if ne (include "skillgate.controllerTlsMode" .) "managed" -}}
+{{- else if .Values.certManager.enabled -}}/etc/skillgate/controller-ca/ca.crt
+{{- else -}}/etc/skillgate/webhook-tls/ca.crt
 {{- end -}}
 {{- end -}}
 
@@ -124,7 +139,7 @@ controller.tls.caPem, else `ca.crt` of controller.tls.existingSecret read at ins
     "sidecarUid" (.Values.injection.sidecarUid | int)
     "controllerUrl" (include "skillgate.controllerUrl" .)
     "controllerCaPem" (include "skillgate.controllerCaPem" .)
-    "controllerCaFile" (ternary "/etc/skillgate/webhook-tls/ca.crt" "" (eq (include "skillgate.controllerTlsMode" .) "managed"))
+    "controllerCaFile" (include "skillgate.controllerCaFile" .)
     "redisUrl" (ternary "" .Values.redis.url (not (empty .Values.redis.existingSecret)))
     "upstreamUrl" .Values.upstream.url
     "upstreamSecret" (dict "name" (include "skillgate.upstreamSecret" .) "key" .Values.upstream.secretKey "mountInSidecar" false)

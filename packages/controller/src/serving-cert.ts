@@ -95,7 +95,7 @@ export class SecretServingCert {
       }
       if (!this.opts.bootstrap && !warned && Date.now() - started > 30_000) {
         warned = true;
-        this.opts.log.warn({ secret: where }, 'still no serving certificate after 30 s: the Lease holder issues it only with SKILLGATE_MANAGE_WEBHOOK_CERTS=true, SKILLGATE_CONTROLLER_CERT_SECRET and SKILLGATE_CONTROLLER_SERVICE');
+        this.opts.log.warn({ secret: where }, 'still no serving certificate after 30 s: it is written by the Lease holder\'s webhook-certs loop (SKILLGATE_MANAGE_WEBHOOK_CERTS=true with SKILLGATE_CONTROLLER_CERT_SECRET and SKILLGATE_CONTROLLER_SERVICE) or by cert-manager (the chart\'s Certificate <release>-controller: kubectl describe certificate)');
       }
       await new Promise((r) => setTimeout(r, this.opts.waitPollMs ?? 1000));
     }
