@@ -1,9 +1,9 @@
-// The controller's own serving certificate when the installation's CA issues it (the webhook-certs
-// loop keeps it in a Secret; SKILLGATE_CONTROLLER_TLS_SECRET): read through the API by every
-// replica, waited for at start-up (the Lease holder makes it, so a first install has none for a
-// moment; a replica that waits and does not lead issues it itself, for the Lease holder may be an
-// older version mid-upgrade), looked at again every `pollMs`, and put into the live listeners when
-// it changed. Its `ca.crt` is the CA bundle the token exchange hands to sidecars, so that a sidecar
+// The controller's own serving certificate when it is kept in a Secret (SKILLGATE_CONTROLLER_TLS_SECRET;
+// the webhook-certs loop or cert-manager writes it): read through the API by every replica, waited
+// for at start-up (a first install has none for a moment; where the webhook-certs loop keeps it, a
+// replica that waits and does not lead issues it itself, for the Lease holder may be an older
+// version mid-upgrade), looked at again every `pollMs`, and put into the live listeners when it
+// changed. Its `ca.crt` is the CA bundle the token exchange hands to sidecars, so that a sidecar
 // learns a new CA before it signs the certificate it will meet here. Never logs key material.
 import tls from 'node:tls';
 import type https from 'node:https';
@@ -30,9 +30,9 @@ export interface SecretServingCertOptions {
   /** How often to look while none exists yet (default 1 s). */
   waitPollMs?: number;
   /**
-   * Makes the certificate when waiting has not brought it (one webhook-certs pass, which is safe
-   * beside the Lease holder's: writes carry resourceVersions). During an upgrade the Lease holder
-   * may still be a replica of the version before, which never makes it, and rolling pods keep it.
+   * Makes the certificate when waiting has not brought it; resolves whether it wrote one. During an
+   * upgrade the Lease holder may still be a replica of the version before, which never makes it,
+   * and rolling pods keep it leading (secretServingCert below).
    */
   bootstrap?: () => Promise<boolean>;
   /** Wait this long for the Lease holder before bootstrapping, and between attempts (default 5 s). */
