@@ -122,10 +122,18 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
 
   return new Promise<void>((resolve) => {
     let done = false;
-    const finish = (): void => {
+    /** `ended`: the upstream ended the stream itself; how it ended is known once every event is read. */
+    const finish = (ended = false): void => {
       if (done) return;
       done = true;
       readForRecord();
+      if (ended) {
+        if (upstreamError !== undefined && x.outcome === undefined) {
+          x.outcome = 'error';
+          x.outcomeReason = `the Claude API ended the stream with an error event (${upstreamError})`;
+        }
+        x.outcome ??= 'complete';
+      }
       ctx.metrics.streamsInFlight.dec();
       resolve();
     };
@@ -151,13 +159,7 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
         if (filter) for (const out of filter.end()) writeOut(x, upstreamRes, out);
         x.res.end();
       }
-      readForRecord();
-      if (upstreamError !== undefined && x.outcome === undefined) {
-        x.outcome = 'error';
-        x.outcomeReason = `the Claude API ended the stream with an error event (${upstreamError})`;
-      }
-      x.outcome ??= 'complete';
-      finish();
+      finish(true);
     });
     upstreamRes.on('close', () => {
       if (upstreamRes.complete || done) return finish();
