@@ -7,3 +7,4 @@ export * from './skillapproval.js';
 export * from './skilllock.js';
 export * from './identity.js';
 export * from './podinfo.js';
+export * from './pem.js';

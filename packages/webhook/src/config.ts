@@ -4,6 +4,7 @@
 // and the reason. Never holds a secret value itself: only the *name* of the upstream Secret.
 import { X509Certificate } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
+import { certificateBlocks } from '@skillgate/api';
 import type { ResourceRequirements } from './pod.js';
 
 /** Version of the injection template, recorded in the pod annotation skillgate.dev/injected. */
@@ -145,8 +146,6 @@ function resources(v: unknown, path: string, fallback: ResourceRequirements): Re
   return out;
 }
 
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
 /**
  * The controller CA bundle as the sidecar gets it: every certificate must parse (a bad paste fails
  * at start, not at the first token exchange) and nothing else may be there (no private key); the
@@ -155,9 +154,9 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE
  */
 export function parseControllerCaPem(text: string): string {
   if (!text.trim()) return '';
-  const blocks = text.match(PEM_CERTIFICATE) ?? [];
-  if (!blocks.length) throw new WebhookConfigError('controllerCaPem', 'must be PEM text with at least one -----BEGIN CERTIFICATE----- block');
-  if (text.replace(PEM_CERTIFICATE, '').trim()) throw new WebhookConfigError('controllerCaPem', 'holds something besides CERTIFICATE blocks (a private key?): give only the CA certificate(s)');
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new WebhookConfigError('controllerCaPem', 'must be PEM text with at least one -----BEGIN CERTIFICATE----- block');
+  const blocks = certificateBlocks(text);
+  if (!blocks) throw new WebhookConfigError('controllerCaPem', 'holds something besides CERTIFICATE blocks (a private key?): give only the CA certificate(s)');
   return blocks.map((block, i) => {
     let cert: X509Certificate;
     try {

@@ -2,7 +2,7 @@
 // Each rule returns a message that says what to change. Pure: decisions come from the pod, the old
 // pod (UPDATE), the namespace and the config only. It must never allow a pod whose app containers
 // can reach the upstream credential, the sidecar's token, or the network without the sidecar.
-import { ANNOTATION_INJECTED, ANNOTATION_OWNER, LABEL_SKILL, TOKEN_AUDIENCE } from '@skillgate/api';
+import { ANNOTATION_INJECTED, ANNOTATION_OWNER, LABEL_SKILL, TOKEN_AUDIENCE, certificateBlocks } from '@skillgate/api';
 import type { WebhookConfig } from './config.js';
 import {
   CLAUDE_BASE_URL, CONTROLLER_CA_ENV, CREDENTIAL_ENV, INIT_CONTAINER, RESERVED_CONTAINER_NAMES, RESERVED_VOLUME_NAMES, SIDECAR_CONTAINER,
@@ -182,12 +182,15 @@ const controllerCaOf = (c: Container): string | undefined => c.env?.find((e) => 
 const withoutControllerCa = (c: Container): Container => (c.env?.some((e) => e.name === CONTROLLER_CA_ENV)
   ? { ...c, env: c.env.map((e) => (e.name === CONTROLLER_CA_ENV ? { name: e.name, ...(e.valueFrom ? { valueFrom: e.valueFrom } : {}) } : e)) }
   : c);
-const certificates = (pem: string): Set<string> => new Set((pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []).map((b) => b.replace(/\s+/g, '')));
+const certificates = (pem: string): Set<string> | undefined => {
+  const blocks = certificateBlocks(pem);
+  return blocks && new Set(blocks.map((b) => b.replace(/\s+/g, '')));
+};
 function trustsNoMoreThan(actual: string | undefined, expected: string | undefined): boolean {
   if (actual === undefined || expected === undefined) return actual === expected;
   const have = certificates(actual);
-  const known = certificates(expected);
-  return have.size > 0 && [...have].every((c) => known.has(c)) && actual.replace(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g, '').trim() === '';
+  const known = certificates(expected) ?? new Set<string>();
+  return have !== undefined && [...have].every((c) => known.has(c));
 }
 
 function sameQuantity(a: unknown, b: unknown): boolean {

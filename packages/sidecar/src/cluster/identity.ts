@@ -4,13 +4,14 @@
 // refuses every request with 401 (missing/expired) or 403 (revoked: owner offboarded, skill locked).
 // The upstream credential, the installation masking key (the HMAC key of masking's fingerprints,
 // shared by every sidecar) and, when the operator keeps it in a Secret, the Redis URL arrive with the
-// token and are never logged or written anywhere. The
-// exchanges also show the controller the record's public key until it has endorsed it; the
-// endorsement goes into the record's checkpoints (the record's trust anchor, @skillgate/identity).
+// token and are never logged or written anywhere; the controller's CA bundle arrives with every
+// answer and is kept in the pod's volume for a restart. The exchanges also show the controller the
+// record's public key until it has endorsed it; the endorsement goes into the record's checkpoints
+// (the record's trust anchor, @skillgate/identity).
 import { http, https } from '../node-http.js';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { SkillIdentity } from '@skillgate/api';
-import { MASKING_KEY_MIN_BYTES, TOKEN_AUDIENCE } from '@skillgate/api';
+import { MASKING_KEY_MIN_BYTES, TOKEN_AUDIENCE, certificateBlocks } from '@skillgate/api';
 import { readWorkloadToken, identityOf, revocationLockName, type WorkloadClaims } from '@skillgate/identity';
 import { GatewayError, codes } from '@skillgate/wire';
 import type { CredentialSource, IdentitySource, LockGuard } from '../ports/index.js';
@@ -136,7 +137,8 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
    * own, logging why each failed). What the controller hands over is known from then on.
    */
   whenExchanged(): Promise<void> {
-    if (this.held || this.closed) return this.held ? Promise.resolve() : this.exchanged;
+    if (this.held) return Promise.resolve();
+    if (this.closed) return this.exchanged;
     // The retry timer is unref'd (a closed sidecar must be free to exit): while someone waits for
     // a first token, something has to keep the process up, or it ends with nothing left to run.
     const hold = setInterval(() => undefined, 2 ** 30);
@@ -289,7 +291,7 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
    * held so far) handed it over: trusted from the next exchange on, and kept for a restart.
    */
   private takeControllerCa(pem: unknown): void {
-    if (typeof pem !== 'string' || !isCertificateBundle(pem) || this.ca?.toString('utf8') === pem) return;
+    if (typeof pem !== 'string' || !certificateBlocks(pem) || this.ca?.toString('utf8') === pem) return;
     this.ca = Buffer.from(pem);
     if (!this.opts.caCacheFile) return;
     try {
@@ -365,19 +367,12 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
   }
 }
 
-const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----/g;
-
-/** PEM text made of CERTIFICATE blocks only (at least one). */
-function isCertificateBundle(pem: string): boolean {
-  return pem.includes('-----BEGIN CERTIFICATE-----') && pem.replace(CERTIFICATE_BLOCK, '').trim() === '';
-}
-
 /** The CA bundle kept by an earlier run of this sidecar, if any. */
 function cachedCa(file: string | undefined): Buffer | undefined {
   if (!file) return undefined;
   try {
     const pem = readFileSync(file, 'utf8');
-    return isCertificateBundle(pem) ? Buffer.from(pem) : undefined;
+    return certificateBlocks(pem) ? Buffer.from(pem) : undefined;
   } catch {
     return undefined;
   }
