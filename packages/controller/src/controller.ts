@@ -220,7 +220,6 @@ export async function startController(input: ControllerConfigInput | ControllerC
     credentials,
     ...(maskingKey ? { maskingKey } : {}),
     ...(config.sidecarRedisUrl ? { sidecarRedisUrl: config.sidecarRedisUrl } : {}),
-    ...(servingCert ? { controllerCa: () => servingCert.caBundle() } : {}),
     ...(opts.policyGeneration ? { policyGeneration: opts.policyGeneration } : {}),
     clock,
     ttlSeconds: config.tokenTtlSeconds,

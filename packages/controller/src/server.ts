@@ -39,28 +39,43 @@ export function createControllerServer(deps: ServerDeps): http.Server {
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://controller');
     const path = url.pathname;
-    let work: Promise<void>;
+    let work: Promise<void> | undefined;
     if (path === '/token') work = tokenEndpoint(deps, req, res);
     else if (path === SCIM_BASE || path.startsWith(`${SCIM_BASE}/`)) work = deps.scim(req, res, url);
     else if (path === '/.well-known/jwks.json' && req.method === 'GET') work = Promise.resolve(sendJson(res, 200, deps.issuer.jwks()));
-    else if (path === '/metrics') work = deps.metrics.registry.metrics().then((text) => {
+    else work = opsEndpoint(deps, path, res);
+    if (!work) {
+      if (deps.routes?.some((route) => route(req, res))) return;
+      work = Promise.resolve(sendJson(res, 404, { error: 'not_found', error_description: `no endpoint at ${path}` }));
+    }
+    failSafely(deps, path, res, work);
+  };
+  return serve(handler, deps.tls);
+}
+
+/** /metrics, /healthz and /readyz (on the main listener and the metrics listener alike), or undefined for another path. */
+function opsEndpoint(deps: Pick<ServerDeps, 'metrics' | 'readiness'>, path: string, res: http.ServerResponse): Promise<void> | undefined {
+  if (path === '/metrics') {
+    return deps.metrics.registry.metrics().then((text) => {
       res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
       res.end(text);
     });
-    else if (path === '/healthz') work = Promise.resolve(sendJson(res, 200, { status: 'ok' }));
-    else if (path === '/readyz') {
-      const problems = deps.readiness();
-      work = Promise.resolve(sendJson(res, problems.length ? 503 : 200, { status: problems.length ? 'not ready' : 'ready', problems }));
-    } else if (deps.routes?.some((route) => route(req, res))) {
-      return;
-    } else work = Promise.resolve(sendJson(res, 404, { error: 'not_found', error_description: `no endpoint at ${path}` }));
-    work.catch((err: Error) => {
-      deps.log.error({ err: err.message, path }, 'request failed');
-      if (!res.headersSent) sendJson(res, 500, { error: 'server_error', error_description: 'internal error; see the controller log' });
-      else res.destroy();
-    });
-  };
-  return serve(handler, deps.tls);
+  }
+  if (path === '/healthz') return Promise.resolve(sendJson(res, 200, { status: 'ok' }));
+  if (path === '/readyz') {
+    const problems = deps.readiness();
+    return Promise.resolve(sendJson(res, problems.length ? 503 : 200, { status: problems.length ? 'not ready' : 'ready', problems }));
+  }
+  return undefined;
+}
+
+/** A failed endpoint answers 500 (or drops the connection once the head is out) and is logged. */
+function failSafely(deps: Pick<ServerDeps, 'log'>, path: string, res: http.ServerResponse, work: Promise<void>): void {
+  work.catch((err: Error) => {
+    deps.log.error({ err: err.message, path }, 'request failed');
+    if (!res.headersSent) sendJson(res, 500, { error: 'server_error', error_description: 'internal error; see the controller log' });
+    else res.destroy();
+  });
 }
 
 async function tokenEndpoint(deps: ServerDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -83,7 +98,7 @@ async function tokenEndpoint(deps: ServerDeps, req: http.IncomingMessage, res: h
     if (response.record_key_endorsement) deps.metrics.recordKeysEndorsed.inc();
     deps.log.info({ jti, namespace: identity.namespace, pod: identity.pod, skill: identity.skill, expiresIn: response.expires_in }, 'workload token issued');
     emit(deps.events ?? {}, 'tokenIssued', { identity, jti, expiresAt });
-    sendJson(res, 200, response);
+    sendJson(res, 200, withControllerCa(deps, response));
   } catch (err) {
     const e = err instanceof OAuthError ? err : new OAuthError('server_error', 'internal error while exchanging the token; see the controller log');
     if (!(err instanceof OAuthError)) deps.log.error({ err: (err as Error).message }, 'token exchange failed');
@@ -91,13 +106,20 @@ async function tokenEndpoint(deps: ServerDeps, req: http.IncomingMessage, res: h
     const identity = (err as { identity?: import('@skillgate/api').SkillIdentity }).identity;
     deps.log.warn({ error: e.error, reason: e.description, ...(identity ? { namespace: identity.namespace, pod: identity.pod, skill: identity.skill } : {}) }, 'token exchange refused');
     emit(deps.events ?? {}, 'exchangeRefused', { error: e.error, description: e.description, ...(identity ? { identity } : {}) });
-    // A refused sidecar (a locked skill, say) keeps learning the CA bundle, so a rotation while it
-    // is refused does not leave it unable to verify this server once it is let in again.
-    const ca = deps.controllerCa?.();
-    sendJson(res, e.status, { ...e.body(), ...(ca ? { controller_ca: ca } : {}) });
+    sendJson(res, e.status, withControllerCa(deps, e.body()));
   } finally {
     end();
   }
+}
+
+/**
+ * Every /token answer carries the CA bundle sidecars verify this server with (skillgate's
+ * `controller_ca`), refusals too: a sidecar refused through a CA rotation (a locked skill, say) can
+ * still verify this server once it is let in again.
+ */
+function withControllerCa<T extends object>(deps: Pick<ServerDeps, 'controllerCa'>, body: T): T & { controller_ca?: string } {
+  const ca = deps.controllerCa?.();
+  return ca ? { ...body, controller_ca: ca } : body;
 }
 
 /**
@@ -124,19 +146,9 @@ export function createApprovalServer(deps: {
 export function createMetricsServer(deps: Pick<ServerDeps, 'metrics' | 'readiness' | 'log'>): http.Server {
   return http.createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://controller').pathname;
-    if (path === '/metrics') {
-      deps.metrics.registry.metrics().then((text) => {
-        res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
-        res.end(text);
-      }, (err: Error) => {
-        deps.log.error({ err: err.message }, 'metrics failed');
-        sendJson(res, 500, { error: 'server_error', error_description: 'metrics failed; see the controller log' });
-      });
-    } else if (path === '/healthz') sendJson(res, 200, { status: 'ok' });
-    else if (path === '/readyz') {
-      const problems = deps.readiness();
-      sendJson(res, problems.length ? 503 : 200, { status: problems.length ? 'not ready' : 'ready', problems });
-    } else sendJson(res, 404, { error: 'not_found', error_description: `no endpoint at ${path}: this listener serves /metrics, /healthz and /readyz` });
+    const work = opsEndpoint(deps, path, res)
+      ?? Promise.resolve(sendJson(res, 404, { error: 'not_found', error_description: `no endpoint at ${path}: this listener serves /metrics, /healthz and /readyz` }));
+    failSafely(deps, path, res, work);
   });
 }
 

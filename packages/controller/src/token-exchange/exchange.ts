@@ -32,11 +32,6 @@ export interface TokenExchangeDeps {
   maskingKey?: string;
   /** The Redis URL sidecars record to, handed over like the credential (absent: the injector's REDIS_URL). */
   sidecarRedisUrl?: string;
-  /**
-   * The CA bundle sidecars verify the controller with (the installation CA's, active and next):
-   * handed over with every token, so a sidecar trusts a new CA before it signs this certificate.
-   */
-  controllerCa?: () => string | undefined;
   /** Policy generation to stamp into the token (0 when unknown). */
   policyGeneration?(identity: SkillIdentity): number;
   clock?: () => number;
@@ -78,7 +73,6 @@ export class TokenExchange {
       // Again, now that the token is in the index: a revocation that read the index while this
       // token was being made did not see it, but it has changed the owner or the locks by now.
       mayHave((this.deps.clock ?? Date.now)());
-      const controllerCa = this.deps.controllerCa?.();
       const endorsement = req.recordKeyThumbprint && this.deps.endorser ? await this.deps.endorser.endorse(identity, req.recordKeyThumbprint) : undefined;
       const response: TokenExchangeResponse = {
         access_token: issued.token,
@@ -90,7 +84,6 @@ export class TokenExchange {
         ...(endorsement ? { record_key_endorsement: endorsement } : {}),
         ...(this.deps.maskingKey ? { masking_key: this.deps.maskingKey } : {}),
         ...(this.deps.sidecarRedisUrl ? { redis_url: this.deps.sidecarRedisUrl } : {}),
-        ...(controllerCa ? { controller_ca: controllerCa } : {}),
       };
       return { response, identity, jti: issued.claims.jti, expiresAt };
     } catch (err) {

@@ -95,6 +95,6 @@ export interface TokenExchangeResponse {
   masking_key?: string;
   /** skillgate extension: the Redis URL sidecars record to (it may hold a password), absent when the injector gave them one. */
   redis_url?: string;
-  /** skillgate extension: PEM of the CAs the controller's certificate chains to, when the installation CA issues it. */
+  /** skillgate extension: PEM of the CAs the controller's certificate chains to; the server adds it to every answer (server.ts). */
   controller_ca?: string;
 }
