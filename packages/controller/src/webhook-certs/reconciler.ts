@@ -13,8 +13,9 @@ import type { Logger } from '../log.js';
 import type { Reconciler } from '../reconciler.js';
 import { describeApiError, type KubeClients } from '../kube.js';
 import type { WebhookCertsConfig } from './config.js';
-import { planCertificates, type CertChangeReason, type CertificateIssuer } from './plan.js';
-import { WebhookCertStore, WriteConflict } from './store.js';
+import { planCertificates, type CertChangeReason, type CertificateIssuer, type CertPlan } from './plan.js';
+import { WebhookCertStore, WriteConflict, type ObservedCerts } from './store.js';
+import type { V1OwnerReference } from '@kubernetes/client-node';
 
 const DAY = 86_400_000;
 
@@ -153,14 +154,21 @@ export class WebhookCertReconciler implements Reconciler {
     if (!config.controller) return false;
     const observed = await this.store.observe();
     if (!observed.state.active) return false;
-    const plan = planCertificates(observed.state, {
-      now: this.clock(), hosts: config.hosts, policy: config.policy, issuer: this.issuer,
-      trustedEverywhere: observed.trustedEverywhere, controllerHosts: config.controller.hosts,
-    });
+    const plan = this.plan(observed, this.clock());
     if (plan.changes.some((c) => c.reason.startsWith('CA'))) return false;
-    return this.store.writeControllerSecret(
-      observed.controllerSecret, plan.state, plan.bundle, { serving: plan.controllerServingNotAfter ?? 0, ca: plan.caNotAfter }, WebhookCertStore.ownerOf(observed.configurations),
-    );
+    return this.writeControllerSecret(observed, plan, WebhookCertStore.ownerOf(observed.configurations));
+  }
+
+  private plan(observed: ObservedCerts, now: number): CertPlan {
+    const { config } = this.deps;
+    return planCertificates(observed.state, {
+      now, hosts: config.hosts, policy: config.policy, issuer: this.issuer, trustedEverywhere: observed.trustedEverywhere,
+      ...(config.controller ? { controllerHosts: config.controller.hosts } : {}),
+    });
+  }
+
+  private writeControllerSecret(observed: ObservedCerts, plan: CertPlan, owner: V1OwnerReference | undefined): Promise<boolean> {
+    return this.store.writeControllerSecret(observed.controllerSecret, plan.state, plan.bundle, { serving: plan.controllerServingNotAfter ?? 0, ca: plan.caNotAfter }, owner);
   }
 
   private async reconcileOnce(): Promise<WebhookCertPass> {
@@ -175,10 +183,7 @@ export class WebhookCertReconciler implements Reconciler {
     }
     this.lastMissing = missingKey;
 
-    const plan = planCertificates(observed.state, {
-      now, hosts: config.hosts, policy: config.policy, issuer: this.issuer, trustedEverywhere: observed.trustedEverywhere,
-      ...(config.controller ? { controllerHosts: config.controller.hosts } : {}),
-    });
+    const plan = this.plan(observed, now);
     const owner = WebhookCertStore.ownerOf(observed.configurations);
     // Trust before use: CA Secret, then the caBundles, then the certificate the webhook serves.
     const wroteCaSecret = await this.store.writeCaSecret(observed.caSecret, plan.state, owner);
@@ -188,9 +193,7 @@ export class WebhookCertReconciler implements Reconciler {
     );
     // The controller's certificate last: its CA was in the bundle sidecars get with their tokens
     // for longer than they take to come back for one (the policy's promotion delay).
-    const wroteControllerSecret = await this.store.writeControllerSecret(
-      observed.controllerSecret, plan.state, plan.bundle, { serving: plan.controllerServingNotAfter ?? 0, ca: plan.caNotAfter }, owner,
-    );
+    const wroteControllerSecret = await this.writeControllerSecret(observed, plan, owner);
 
     const changes: WebhookCertChange[] = [...plan.changes];
     if (patched.length) changes.push({ reason: 'CABundlePatched', message: `Set caBundle in ${patched.join(', ')}.` });

@@ -11,7 +11,7 @@ import {
 } from '@kubernetes/client-node';
 import { statusOf, type KubeClients } from '../kube.js';
 import { bundleFingerprints } from './certificate.js';
-import type { CertState } from './plan.js';
+import type { CertState, ServingKeyPair } from './plan.js';
 
 export const ANNOTATION_NEXT_TRUSTED_SINCE = 'skillgate.dev/next-ca-trusted-since';
 export const ANNOTATION_PREVIOUS_RETIRE_AT = 'skillgate.dev/previous-ca-retire-at';
@@ -65,13 +65,18 @@ export function stateFromSecrets(caSecret: V1Secret | undefined, servingSecret: 
   const previousCert = decode(caSecret, 'previous.crt');
   const retireAt = time(caSecret?.metadata?.annotations?.[ANNOTATION_PREVIOUS_RETIRE_AT]);
   if (previousCert && retireAt !== undefined) state.previous = { certPem: previousCert, retireAt };
-  const tlsCert = decode(servingSecret, 'tls.crt');
-  const tlsKey = decode(servingSecret, 'tls.key');
-  if (tlsCert && tlsKey) state.serving = { certPem: tlsCert, keyPem: tlsKey };
-  const controllerCert = decode(controllerSecret, 'tls.crt');
-  const controllerKey = decode(controllerSecret, 'tls.key');
-  if (controllerCert && controllerKey) state.controllerServing = { certPem: controllerCert, keyPem: controllerKey };
+  const serving = servingPairOf(servingSecret);
+  if (serving) state.serving = serving;
+  const controllerServing = servingPairOf(controllerSecret);
+  if (controllerServing) state.controllerServing = controllerServing;
   return state;
+}
+
+/** The tls.crt and tls.key a serving Secret holds, when it holds both. */
+function servingPairOf(secret: V1Secret | undefined): ServingKeyPair | undefined {
+  const certPem = decode(secret, 'tls.crt');
+  const keyPem = decode(secret, 'tls.key');
+  return certPem && keyPem ? { certPem, keyPem } : undefined;
 }
 
 function caSecretContent(state: CertState): { data: Record<string, string>; annotations: Record<string, string> } {
@@ -145,12 +150,7 @@ export class WebhookCertStore {
 
   /** Writes the serving Secret (tls.crt, tls.key, ca.crt) when its content differs. */
   async writeServingSecret(existing: V1Secret | undefined, state: CertState, bundle: string, notAfter: { serving: number; ca: number }, owner: V1OwnerReference | undefined): Promise<boolean> {
-    const data = { 'tls.crt': encode(state.serving!.certPem), 'tls.key': encode(state.serving!.keyPem), 'ca.crt': encode(bundle) };
-    const annotations = {
-      [ANNOTATION_SERVING_NOT_AFTER]: new Date(notAfter.serving).toISOString(),
-      [ANNOTATION_CA_NOT_AFTER]: new Date(notAfter.ca).toISOString(),
-    };
-    return this.writeSecret(this.refs.secret, existing, 'kubernetes.io/tls', data, annotations, owner);
+    return this.writeTlsSecret(this.refs.secret, existing, state.serving!, bundle, notAfter, owner);
   }
 
   /**
@@ -159,12 +159,20 @@ export class WebhookCertStore {
    */
   async writeControllerSecret(existing: V1Secret | undefined, state: CertState, bundle: string, notAfter: { serving: number; ca: number }, owner: V1OwnerReference | undefined): Promise<boolean> {
     if (!this.refs.controller || !state.controllerServing) return false;
-    const data = { 'tls.crt': encode(state.controllerServing.certPem), 'tls.key': encode(state.controllerServing.keyPem), 'ca.crt': encode(bundle) };
+    return this.writeTlsSecret(this.refs.controller.secret, existing, state.controllerServing, bundle, notAfter, owner);
+  }
+
+  /** A kubernetes.io/tls Secret holding a serving pair and the CA bundle, annotated with both expiries. */
+  private writeTlsSecret(
+    ref: SecretRef, existing: V1Secret | undefined, pair: ServingKeyPair, bundle: string,
+    notAfter: { serving: number; ca: number }, owner: V1OwnerReference | undefined,
+  ): Promise<boolean> {
+    const data = { 'tls.crt': encode(pair.certPem), 'tls.key': encode(pair.keyPem), 'ca.crt': encode(bundle) };
     const annotations = {
       [ANNOTATION_SERVING_NOT_AFTER]: new Date(notAfter.serving).toISOString(),
       [ANNOTATION_CA_NOT_AFTER]: new Date(notAfter.ca).toISOString(),
     };
-    return this.writeSecret(this.refs.controller.secret, existing, 'kubernetes.io/tls', data, annotations, owner);
+    return this.writeSecret(ref, existing, 'kubernetes.io/tls', data, annotations, owner);
   }
 
   /** Puts `bundle` into every webhook's caBundle; returns the names of the configurations it changed. */
