@@ -33,8 +33,8 @@ import { KubePodSource, KubeTokenReviewer, type PodSource, type TokenReviewer } 
 import { SecretCredentialProvider, noCredential, type UpstreamCredentialProvider } from './credentials.js';
 import { approvalLinkRoutes, recordDecision, DecisionRefused } from './approvals/index.js';
 import { standardLoops, type LoopFactory } from './loops.js';
-import { approvalsElsewhere, createApprovalServer, createControllerServer, createMetricsServer, listen, type TlsSource } from './server.js';
-import { secretServingCert } from './serving-cert.js';
+import { approvalsElsewhere, createApprovalServer, createControllerServer, createMetricsServer, listen } from './server.js';
+import { fileServingCert, secretServingCert } from './serving-cert.js';
 import { X509Certificate } from 'node:crypto';
 import { webhookCertsConfigFromEnv, type WebhookCertsConfig } from './webhook-certs/index.js';
 import type { Server } from 'node:http';
@@ -111,16 +111,17 @@ export async function startController(input: ControllerConfigInput | ControllerC
       .catch((err: Error) => log.warn({ err: err.message }, 'signing key not published in the JWKS ConfigMap'));
   }
   let leading = false;
-  // The token exchange's certificate from the installation CA's Secret, when configured: loaded
-  // before the listeners open (below), refreshed while they run, its CA bundle handed to sidecars.
+  // The token exchange's certificate (an operator's files, or a Secret the installation CA or
+  // cert-manager keeps): loaded before the listeners open (below), refreshed while they run, a
+  // Secret's CA bundle handed to sidecars.
   const servingExpiry = (certPem: string): void => {
     metrics.servingCertificateExpiry.set(Math.floor(Date.parse(new X509Certificate(certPem).validTo) / 1000));
   };
-  const servingCert = config.tlsSecret ? secretServingCert({
-    kube, secret: config.tlsSecret, log, clock, leading: () => leading, onCertificate: servingExpiry,
-    webhookCerts: opts.webhookCerts === undefined ? webhookCertsConfigFromEnv(process.env) : opts.webhookCerts ?? undefined,
-  }) : undefined;
-  const tlsSource: TlsSource | undefined = config.tls ? { ...config.tls, onCertificate: servingExpiry } : servingCert ? { fromSecret: servingCert } : undefined;
+  const servingCert = config.tls ? fileServingCert({ ...config.tls, log, onCertificate: servingExpiry })
+    : config.tlsSecret ? secretServingCert({
+      kube, secret: config.tlsSecret, log, clock, leading: () => leading, onCertificate: servingExpiry,
+      webhookCerts: opts.webhookCerts === undefined ? webhookCertsConfigFromEnv(process.env) : opts.webhookCerts ?? undefined,
+    }) : undefined;
   const issuer = new WorkloadTokenIssuer(key, config.issuer, clock);
   const issued: IssuedTokenIndex = new RedisIssuedTokens(redis, config.redisPrefix);
 
@@ -266,7 +267,7 @@ export async function startController(input: ControllerConfigInput | ControllerC
     announcing = true;
     if (elector) await elector.start();
     else await startLeading();
-    // The leader's loops (started above) issue the certificate on a first install.
+    // On a first install the leader's loops (started above) or cert-manager make it meanwhile.
     if (servingCert) await servingCert.waitForCertificate();
     const decide = approvalLinks
       ? approvalLinkRoutes({
@@ -291,7 +292,7 @@ export async function startController(input: ControllerConfigInput | ControllerC
       readiness,
       ...(servingCert ? { controllerCa: () => servingCert.caBundle() } : {}),
       ...(decide ? { routes: [ownListener ? approvalsElsewhere : decide] } : {}),
-      ...(tlsSource ? { tls: tlsSource } : {}),
+      ...(servingCert ? { tls: servingCert } : {}),
     });
     const url = await listen(server, config.listen.host, config.listen.port);
     let metricsUrl: string | undefined;
@@ -301,7 +302,7 @@ export async function startController(input: ControllerConfigInput | ControllerC
     }
     let approvalsUrl: string | undefined;
     if (decide && ownListener) {
-      approvalServer = createApprovalServer({ routes: [decide], ...(tlsSource ? { tls: tlsSource } : {}) });
+      approvalServer = createApprovalServer({ routes: [decide], ...(servingCert ? { tls: servingCert } : {}) });
       approvalsUrl = await listen(approvalServer, ownListener.host, ownListener.port);
     }
     log.info({ url, ...(approvalsUrl ? { approvals: approvalsUrl } : {}), ...(metricsUrl ? { metrics: metricsUrl } : {}), namespace: config.namespace, issuer: config.issuer, leaderElection: config.leaderElection.enabled }, 'controller listening');

@@ -5,7 +5,6 @@
 // its concept. Never logs a token or a credential.
 import http from 'node:http';
 import https from 'node:https';
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { WorkloadTokenIssuer } from '@skillgate/identity';
 import type { Logger } from './log.js';
@@ -15,7 +14,7 @@ import { BodyTooLargeError, readBody, sendJson } from './http.js';
 import { OAuthError, parseTokenExchangeForm } from './token-exchange/oauth.js';
 import type { TokenExchange } from './token-exchange/exchange.js';
 import { SCIM_BASE } from './owners/scim-server.js';
-import type { SecretServingCert } from './serving-cert.js';
+import type { ReloadingCertificate } from './serving-cert.js';
 
 export interface ServerDeps {
   exchange: TokenExchange;
@@ -27,13 +26,12 @@ export interface ServerDeps {
   readiness: () => string[];
   /** Further routes (e.g. signed approval links); each returns false for paths it does not own. */
   routes?: Array<(req: http.IncomingMessage, res: http.ServerResponse) => boolean>;
-  tls?: TlsSource;
+  /** The controller's certificate (loaded: waitForCertificate first); absent = plain HTTP. */
+  tls?: ReloadingCertificate;
   /** The CA bundle sidecars verify this server with: in every /token answer, refusals included. */
   controllerCa?: () => string | undefined;
 }
 
-/** Where the controller's certificate comes from: an operator's files, or the installation CA's Secret. */
-export type TlsSource = { certFile: string; keyFile: string; onCertificate?: (certPem: string) => void } | { fromSecret: SecretServingCert };
 
 export function createControllerServer(deps: ServerDeps): http.Server {
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -128,7 +126,7 @@ function withControllerCa<T extends object>(deps: Pick<ServerDeps, 'controllerCa
  */
 export function createApprovalServer(deps: {
   routes: Array<(req: http.IncomingMessage, res: http.ServerResponse) => boolean>;
-  tls?: TlsSource;
+  tls?: ReloadingCertificate;
 }): http.Server {
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const path = new URL(req.url ?? '/', 'http://controller').pathname;
@@ -152,42 +150,13 @@ export function createMetricsServer(deps: Pick<ServerDeps, 'metrics' | 'readines
   });
 }
 
-/** HTTPS with the controller's certificate when it has one, else HTTP. */
-function serve(handler: http.RequestListener, tls: TlsSource | undefined): http.Server {
+/** HTTPS with the controller's certificate when it has one (kept current from then on), else HTTP. */
+function serve(handler: http.RequestListener, tls: ReloadingCertificate | undefined): http.Server {
   if (!tls) return http.createServer(handler);
-  if ('fromSecret' in tls) {
-    const current = tls.fromSecret.certificate();
-    if (!current) throw new Error('the controller\'s serving certificate is not loaded yet (waitForCertificate first)');
-    const server = https.createServer({ cert: current.cert, key: current.key, minVersion: 'TLSv1.2' }, handler);
-    tls.fromSecret.serve(server);
-    return server;
-  }
-  return watchedFileServer(handler, tls);
-}
-
-/**
- * HTTPS with an operator's certificate files (a mounted Secret, renewed in place by cert-manager or
- * by hand): re-read every `pollMs` and swapped into the live server when they changed and form a
- * pair; a half-written pair keeps the current one.
- */
-export function watchedFileServer(handler: http.RequestListener, tls: { certFile: string; keyFile: string; onCertificate?: (certPem: string) => void }, pollMs = 30_000): https.Server {
-  let cert = readFileSync(tls.certFile, 'utf8');
-  let key = readFileSync(tls.keyFile, 'utf8');
-  const server = https.createServer({ cert, key }, handler);
-  tls.onCertificate?.(cert);
-  const timer = setInterval(() => {
-    try {
-      const [c, k] = [readFileSync(tls.certFile, 'utf8'), readFileSync(tls.keyFile, 'utf8')];
-      if (c === cert && k === key) return;
-      server.setSecureContext({ cert: c, key: k });
-      [cert, key] = [c, k];
-      tls.onCertificate?.(cert);
-    } catch {
-      // mid-rotation (or unreadable): keep serving the current pair; the next look tries again
-    }
-  }, pollMs);
-  timer.unref();
-  server.on('close', () => clearInterval(timer));
+  const current = tls.certificate();
+  if (!current) throw new Error('the controller\'s serving certificate is not loaded yet (waitForCertificate first)');
+  const server = https.createServer({ cert: current.cert, key: current.key, minVersion: 'TLSv1.2' }, handler);
+  tls.serve(server);
   return server;
 }
 

@@ -7,8 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { V1Secret } from '@kubernetes/client-node';
 import { createCertificateAuthority, issueServingCertificate } from '@skillgate/webhook';
 import { pino } from 'pino';
-import { SecretServingCert } from '../src/serving-cert.js';
-import { watchedFileServer } from '../src/server.js';
+import { ReloadingCertificate, fileServingCert, secretCertificateReader } from '../src/serving-cert.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,8 +40,8 @@ test('waits for a usable pair, serves it, and swaps in a renewed one from the Se
         return secret;
       },
     },
-  } as unknown as ConstructorParameters<typeof SecretServingCert>[0]['kube'];
-  const cert = new SecretServingCert({ kube, secret: { namespace: 'sg', name: 'sg-controller-tls' }, log: pino({ level: 'silent' }), waitPollMs: 10, pollMs: 60_000 });
+  } as unknown as Parameters<typeof secretCertificateReader>[0];
+  const cert = new ReloadingCertificate({ where: 'sg/sg-controller-tls', read: secretCertificateReader(kube, { namespace: 'sg', name: 'sg-controller-tls' }), log: pino({ level: 'silent' }), waitPollMs: 10, pollMs: 60_000 });
   const waiting = cert.waitForCertificate();
   await new Promise((r) => setTimeout(r, 50));
   // Half-written (a key that is not the certificate's): still waiting.
@@ -90,11 +89,11 @@ test('when the Lease holder does not issue it (an older version mid-upgrade), th
         return secret;
       },
     },
-  } as unknown as ConstructorParameters<typeof SecretServingCert>[0]['kube'];
+  } as unknown as Parameters<typeof secretCertificateReader>[0];
   const bootstraps: number[] = [];
   const started = Date.now();
-  const cert = new SecretServingCert({
-    kube, secret: { namespace: 'sg', name: 'sg-controller-tls' }, log: pino({ level: 'silent' }), waitPollMs: 10, bootstrapAfterMs: 200,
+  const cert = new ReloadingCertificate({
+    where: 'sg/sg-controller-tls', read: secretCertificateReader(kube, { namespace: 'sg', name: 'sg-controller-tls' }), log: pino({ level: 'silent' }), waitPollMs: 10, bootstrapAfterMs: 200,
     bootstrap: async () => {
       bootstraps.push(Date.now() - started);
       if (bootstraps.length === 1) throw new Error('409: the Secret changed while we were writing it');
@@ -128,7 +127,10 @@ test("an operator's certificate files are re-read and a renewed pair served with
     return s;
   };
   write(first);
-  const server = watchedFileServer((_req, res) => res.end('ok'), { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') }, 50);
+  const cert = fileServingCert({ certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key'), log: pino({ level: 'silent' }), pollMs: 50 });
+  const loaded = await cert.waitForCertificate();
+  const server = https.createServer({ cert: loaded.cert, key: loaded.key }, (_req, res) => res.end('ok'));
+  cert.serve(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as AddressInfo).port;
   try {
@@ -142,6 +144,7 @@ test("an operator's certificate files are re-read and a renewed pair served with
     expect(await get(port, second.certPem)).toBe(200);
     await expect(get(port, first.certPem)).rejects.toThrow(/certificate|issuer/);
   } finally {
+    cert.stop();
     await new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); });
   }
 });
