@@ -252,9 +252,7 @@ describe('the record trust anchor', () => {
     await within(stream.firstBytes, 10_000, 'the stream to start');
     stream.close();
     // A sidecar told to stop signs a last checkpoint on its way out.
-    const exited = new Promise((resolve) => sidecar.child.once('exit', resolve));
-    sidecar.child.kill('SIGTERM');
-    await within(exited, 10_000, 'the sidecar to exit');
+    await stopSidecar(sidecar);
 
     const store = ['--redis', REDIS_URL, '--prefix', h.prefix];
     const listed = await cli(['sessions', 'list', '--skill', 'anchored-skill', '--output', 'json', ...store]);
@@ -358,9 +356,7 @@ describe('the sidecars\' Redis URL', () => {
       expect(listed.code).toBe(0);
       expect(JSON.parse(listed.stdout)).toHaveLength(1);
       // A sidecar told to stop signs a last checkpoint on its way out, as this user.
-      const exited = new Promise((resolve) => sidecar.child.once('exit', resolve));
-      sidecar.child.kill('SIGTERM');
-      await within(exited, 10_000, 'the sidecar to exit');
+      await stopSidecar(sidecar);
     } finally {
       await replica.close();
       await h.redis.call('ACL', 'DELUSER', user);
@@ -429,11 +425,7 @@ describe('the token exchange over the installation CA\'s certificate', () => {
       } finally {
         await upgraded.close();
       }
-      for (const s of [sidecar, untrusting]) {
-        const exited = new Promise((resolve) => s.child.once('exit', resolve));
-        s.child.kill('SIGTERM');
-        await within(exited, 10_000, 'the sidecar to exit');
-      }
+      for (const s of [sidecar, untrusting]) await stopSidecar(s);
     } finally {
       await replica.close();
       const keys = await h.redis.keys(`${prefix}*`);
@@ -466,6 +458,13 @@ describe('the token exchange over a certificate someone else writes (cert-manage
     }
   }, 60_000);
 });
+
+/** SIGTERM to a sidecar process, and its exit (after it has signed its last checkpoint). */
+async function stopSidecar(sidecar) {
+  const exited = new Promise((resolve) => sidecar.child.once('exit', resolve));
+  sidecar.child.kill('SIGTERM');
+  await within(exited, 10_000, 'the sidecar to exit');
+}
 
 /** POST /token to an HTTPS controller trusting only `ca`; resolves { status, body }. */
 function exchangeOverTls(url, ca, subjectToken) {
