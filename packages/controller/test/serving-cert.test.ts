@@ -27,6 +27,14 @@ function get(port: number, ca: string): Promise<number> {
   });
 }
 
+/** An HTTPS listener on loopback serving `loaded`, kept current by `cert`. */
+async function listening(cert: ReloadingCertificate, loaded: { cert: string; key: string }): Promise<{ server: https.Server; port: number }> {
+  const server = https.createServer({ cert: loaded.cert, key: loaded.key }, (_req, res) => res.end('ok'));
+  cert.serve(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
 test('waits for a usable pair, serves it, and swaps in a renewed one from the Secret', async () => {
   const first = createCertificateAuthority('first-ca');
   const second = createCertificateAuthority('second-ca');
@@ -55,10 +63,7 @@ test('waits for a usable pair, serves it, and swaps in a renewed one from the Se
   expect(reads).toBeGreaterThan(3);
   expect(cert.caBundle()).toBe(first.certPem + second.certPem);
 
-  const server = https.createServer({ cert: loaded.cert, key: loaded.key }, (_req, res) => res.end('ok'));
-  cert.serve(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as AddressInfo).port;
+  const { server, port } = await listening(cert, loaded);
   try {
     expect(await get(port, first.certPem)).toBe(200);
     // Unchanged: nothing to do.
@@ -129,10 +134,7 @@ test("an operator's certificate files are re-read and a renewed pair served with
   write(first);
   const cert = fileServingCert({ certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key'), log: pino({ level: 'silent' }), pollMs: 50 });
   const loaded = await cert.waitForCertificate();
-  const server = https.createServer({ cert: loaded.cert, key: loaded.key }, (_req, res) => res.end('ok'));
-  cert.serve(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as AddressInfo).port;
+  const { server, port } = await listening(cert, loaded);
   try {
     expect(await get(port, first.certPem)).toBe(200);
     // Half-written: a new certificate beside the old key.
