@@ -101,11 +101,12 @@ export class ReloadingCertificate {
       }
       const every = this.opts.bootstrapAfterMs ?? 5000;
       if (this.opts.bootstrap && Date.now() - lastBootstrap >= every) {
-        lastBootstrap = Date.now();
         const wrote = await this.opts.bootstrap().catch((err: unknown) => {
           this.opts.log.warn({ from, err: describeApiError(err) }, 'could not issue the controller\'s certificate; waiting and trying again');
           return false;
         });
+        // The wait runs from the end of an attempt: a slow attempt never shortens the pause after it.
+        lastBootstrap = Date.now();
         if (wrote) this.opts.log.info({ from }, 'the Lease holder had not issued the controller\'s certificate: issued it from this replica');
         continue;
       }
