@@ -4,7 +4,9 @@
 // connections). Side by side, in the same run: a baseline HTTPS server in a Node process of its own
 // that reads the body and answers a fixed "allowed" review, i.e. what TLS + HTTP + JSON transport
 // costs anyway, so the difference is what injection adds. Target: p99 <= 10 ms per admission.
-// Prints a markdown table; writes bench/results/webhook.json.
+// Prints a markdown table; writes bench/results/webhook.json. BENCH_PROFILE=1 runs both servers
+// under `node --cpu-prof` and prints, per admission, where each spends its CPU (a profiled run's
+// latencies are not comparable with an unprofiled one's: the profiler's sampling costs time too).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
@@ -13,12 +15,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDevCertificates } from '@skillgate/webhook';
+import { summariseProfile } from '../lib/cpu-profile.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
 const N = Number(process.env.BENCH_ITER ?? 5000);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 500);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+const PROFILE = process.env.BENCH_PROFILE === '1' || process.env.BENCH_PROFILE === 'always';
 
 /** A Deployment-made skill pod as the API server sends it (defaults and managedFields included). */
 function skillPod(i) {
@@ -76,11 +80,13 @@ const s = https.createServer({ cert: fs.readFileSync(process.argv[2]), key: fs.r
   });
 });
 s.keepAliveTimeout = 65000;
+process.on('SIGTERM', () => s.close(() => process.exit(0))); // exits normally: a --cpu-prof run writes its profile
 s.listen(0, '127.0.0.1', () => process.stderr.write('listening on https://127.0.0.1:' + s.address().port + '\\n'));
 `;
 
-async function startProcess(args) {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SKILLGATE_LOG_LEVEL: 'info' } });
+async function startProcess(args, profileDir) {
+  const flags = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+  const child = spawn(process.execPath, [...flags, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SKILLGATE_LOG_LEVEL: 'info' } });
   let err = '';
   const url = await new Promise((resolve, reject) => {
     child.stderr.on('data', (c) => {
@@ -146,8 +152,10 @@ if (!fs.existsSync(entrypoint)) {
   console.error(`no CLI bundle at ${entrypoint} (run \`make build\`)`);
   process.exit(3);
 }
-const webhook = await startProcess([entrypoint, 'webhook', '--cert', path.join(tmp, 'tls.crt'), '--key', path.join(tmp, 'tls.key'), '--port', '0']);
-const baseline = await startProcess([path.join(tmp, 'baseline.mjs'), path.join(tmp, 'tls.crt'), path.join(tmp, 'tls.key')]);
+const profileDir = (name) => (PROFILE ? path.join(tmp, `profile-${name}`) : undefined);
+const webhook = await startProcess([entrypoint, 'webhook', '--cert', path.join(tmp, 'tls.crt'), '--key', path.join(tmp, 'tls.key'), '--port', '0'], profileDir('webhook'));
+const baseline = await startProcess([path.join(tmp, 'baseline.mjs'), path.join(tmp, 'tls.crt'), path.join(tmp, 'tls.key')], profileDir('baseline'));
+let admissions = 1; // the probe's, then every row's warm-up and measured ones (per server)
 try {
   const probe = JSON.parse((await post(new https.Agent(), `${webhook.url}/mutate`, review(0), ca.certPem)).body);
   if (probe.response?.patchType !== 'JSONPatch') throw new Error(`webhook did not inject: ${JSON.stringify(probe)}`);
@@ -155,6 +163,7 @@ try {
   for (const concurrency of [1, CONCURRENCY]) {
     rows.push({ what: 'baseline: HTTPS echo of "allowed"', concurrency, ...(await measure(`${baseline.url}/mutate`, ca.certPem, concurrency)) });
     rows.push({ what: 'skillgate webhook /mutate (inject)', concurrency, ...(await measure(`${webhook.url}/mutate`, ca.certPem, concurrency)) });
+    admissions += WARMUP + N;
   }
   const size = Buffer.byteLength(review(0));
   const f = (x) => x.toFixed(2);
@@ -175,5 +184,18 @@ try {
   webhook.child.kill('SIGTERM');
   baseline.child.kill('SIGTERM');
   await Promise.all([once(webhook.child, 'exit'), once(baseline.child, 'exit')]);
+  if (PROFILE) for (const name of ['baseline', 'webhook']) printProfile(name, profileDir(name), admissions);
   fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+/** Where a profiled server spent its CPU, per admission (start-up included: a few ms over thousands). */
+function printProfile(name, dir, served) {
+  const file = fs.readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) return console.error(`the profiled ${name} wrote no .cpuprofile`);
+  const s = summariseProfile(JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')), ROOT);
+  const us = (ms) => Math.round((ms * 1000) / served);
+  console.error(`\n${name}: CPU per admission ${us(s.busyMs)} µs (${served} admissions)`);
+  for (const a of s.areas) console.error(`  ${a.area}: ${us(a.ms)} µs`);
+  for (const t of s.ownInclusive) console.error(`  incl ${t.fn} ${t.where} ${us(t.inclusiveMs)} µs`);
+  for (const t of s.top.slice(0, 20)) console.error(`  self ${t.fn} ${t.where} ${us(t.selfMs)} µs`);
 }
