@@ -17,10 +17,10 @@ describe('event-loop delay sampling', () => {
     const delay = new EventLoopDelay(300);
     const live = new LiveExchanges((l) => delay.busy(l));
     const exchange = () => live.add({ subject: { identity: { namespace: 'n', serviceAccount: 's', pod: 'p', skill: 'k', owner: 'o' }, sessionId: '' }, kill: () => undefined });
-    const stopped = async () => {
-      const started = Date.now();
-      while (delay.sampling && Date.now() - started < 5000) await sleep(20);
-      return { sampling: delay.sampling, afterMs: Date.now() - started };
+    // Polls until sampling stops; how long after `since` (performance.now(), the sampler's clock) it was seen off.
+    const stoppedAfter = async (since: number) => {
+      while (delay.sampling && performance.now() - since < 5000) await sleep(20);
+      return { sampling: delay.sampling, afterMs: performance.now() - since };
     };
     try {
       expect(delay.sampling).toBe(false);
@@ -31,15 +31,18 @@ describe('event-loop delay sampling', () => {
       expect(delay.sampling).toBe(true);
       done();
       // Exchanges keep coming, each ending before the next: still sampling.
+      let lastEnded = 0;
       for (let i = 0; i < 5; i++) {
         exchange()();
+        lastEnded = performance.now();
         await sleep(40);
         expect(delay.sampling).toBe(true);
       }
-      // Quiet: it stops (after the quiet time, within a quarter more), and starts again with the next exchange.
-      const stop = await stopped();
+      // Quiet: it stops, never before the quiet time has passed since the last exchange ended (it
+      // looks four times per quiet time, so within a quarter more), and starts again with the next.
+      const stop = await stoppedAfter(lastEnded);
       expect(stop.sampling).toBe(false);
-      expect(stop.afterMs).toBeGreaterThanOrEqual(250);
+      expect(stop.afterMs).toBeGreaterThanOrEqual(300);
       exchange()();
       expect(delay.sampling).toBe(true);
     } finally {
