@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { RedisProxy } from '@skillgate/resp/testing';
 import type { SkillIdentity } from '@skillgate/api';
 import { LockFeedPublisher } from '@skillgate/identity/lock-feed-publisher';
 import { startSidecar, type Sidecar } from '../src/index.js';
@@ -64,6 +65,7 @@ describe('RedisLockGuard with live sidecars', () => {
   let upstream: Awaited<ReturnType<typeof endlessSse>>;
   let pub: LockFeedPublisher;
   const guards: RedisLockGuard[] = [];
+  const proxies: RedisProxy[] = [];
   const sidecars: Sidecar[] = [];
 
   async function sidecarFor(identity: Partial<SkillIdentity>): Promise<Sidecar> {
@@ -90,6 +92,7 @@ describe('RedisLockGuard with live sidecars', () => {
   afterAll(async () => {
     for (const s of sidecars) await s.close();
     for (const g of guards) await g.close();
+    for (const p of proxies) await p.stop();
     await pub.close();
     await upstream.close();
     const keys = await admin.keys(`${prefix}*`);
@@ -148,19 +151,16 @@ describe('RedisLockGuard with live sidecars', () => {
 
   test('a sidecar that loses the feed longer than the bound fails closed, and recovers on reconnect', async () => {
     let now = Date.now();
-    // Subscriber connections on the server (this suite's and any other suite's running alongside).
-    const subscribers = async () => ((await admin.client('LIST')) as string).split('\n')
-      .filter((l) => l.includes('cmd=subscribe') || l.includes('sub=1')).map((l) => /addr=(\S+)/.exec(l)?.[1]).filter(Boolean) as string[];
-    const others = new Set(await subscribers());
-    const guard = new RedisLockGuard({ redisUrl: REDIS_URL, prefix, maxFeedLossMs: 1000, clock: () => now });
+    // The guard reaches Redis through a proxy the test can cut, as a network partition would (a
+    // CLIENT KILL on the shared server could hit another suite's subscriber that started meanwhile).
+    const proxy = await new RedisProxy(REDIS_URL).start();
+    proxies.push(proxy);
+    const guard = new RedisLockGuard({ redisUrl: proxy.url, prefix, maxFeedLossMs: 1000, clock: () => now });
     guards.push(guard);
     await guard.start();
     await guard.whenSynced(5000);
     expect(guard.refusal()).toBeUndefined();
-    // Cut this guard's subscriber connection (only it) from the server side, as a network partition would.
-    const subAddrs = (await subscribers()).filter((a) => !others.has(a));
-    expect(subAddrs.length).toBeGreaterThan(0);
-    for (const addr of subAddrs) await admin.client('KILL', 'ADDR', addr).catch(() => undefined);
+    proxy.cut();
     await within(new Promise<void>((r) => { const t = setInterval(() => { if (guard.feed.state() === 'lost') { clearInterval(t); r(); } }, 1); }), 5000, 'loss to be noticed');
     expect(guard.refusal()).toBeUndefined(); // within the bound: still serving
     now += 5000;
