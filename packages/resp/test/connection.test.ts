@@ -9,6 +9,11 @@ import { RedisConnection, RespError, parseReply } from '../src/index.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
+/** Waits (polling every 5 ms, up to 5 s) until `done()`. */
+async function until(done: () => boolean): Promise<void> {
+  for (let waited = 0; !done() && waited < 5000; waited += 5) await new Promise((r) => setTimeout(r, 5));
+}
+
 describe('RedisConnection', () => {
   // A scripted server: records each command it gets, answers through `answer`.
   let server: net.Server;
@@ -54,7 +59,7 @@ describe('RedisConnection', () => {
     answer = (_args, s) => { held.push(s); };
     const conn = new RedisConnection(`redis://127.0.0.1:${port}`);
     const replies = [conn.command(['A']), conn.command(['B']), conn.command(['C'])];
-    await new Promise((r) => setTimeout(r, 50));
+    await until(() => held.length === 3);
     const s = held[0]!;
     s.write(':1\r\n$3\r\nt');
     await new Promise((r) => setTimeout(r, 20));
@@ -107,7 +112,7 @@ describe('RedisConnection', () => {
     answer = (_args, s) => { held.push(s); };
     const conn = new RedisConnection(`redis://127.0.0.1:${port}`);
     const reply = conn.command(['SLOW']);
-    await new Promise((r) => setTimeout(r, 30));
+    await until(() => held.length > 0);
     let quit = false;
     const quitting = conn.quit().then(() => { quit = true; });
     await new Promise((r) => setTimeout(r, 30));

@@ -227,7 +227,7 @@ describe('KubeClient', () => {
     const events: string[] = [];
     const watching = await client.watch<{ n: number }>('/w', {}, (type) => events.push(type), () => { done = true; });
     open.write(`${JSON.stringify({ type: 'ADDED', object: { n: 1 } })}\n`);
-    await new Promise((r) => setTimeout(r, 50));
+    for (let waited = 0; events.length === 0 && waited < 5000; waited += 5) await new Promise((r) => setTimeout(r, 5));
     watching.abort();
     await new Promise((r) => setTimeout(r, 50));
     expect(events).toEqual(['ADDED']);
