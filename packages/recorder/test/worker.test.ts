@@ -40,7 +40,8 @@ describe('the recorder worker', () => {
   async function record(n: number, sessions: string[], fpAt?: number): Promise<SessionEvent[]> {
     const store = new RedisSessionStore({ redis: REDIS_URL, prefix });
     await store.ready();
-    const recorder = await SessionRecorder.open({ store, signer: RecordSigner.generate(), checkpointIntervalMs: 0 });
+    // One fixed time: the archive files a session by its events' UTC day, and the tests read one day.
+    const recorder = await SessionRecorder.open({ store, signer: RecordSigner.generate(), checkpointIntervalMs: 0, now: () => new Date('2026-11-27T12:00:00Z') });
     const out = await Promise.all(Array.from({ length: n }, (_, i) => recorder.append(draft(sessions[i % sessions.length]!, i, i === fpAt ? 'f'.repeat(64) : undefined))));
     await recorder.close();
     await store.close();
