@@ -150,15 +150,23 @@ describe('the sidecar data path', () => {
     expect(seen.filter((s) => !s.sent || s.corked !== 0 || s.pending !== 0)).toEqual([]);
   });
 
-  it('ends a stream whose upstream dies mid-way with a well-formed error event', async () => {
+  it('ends a stream whose upstream dies mid-way, mid-event too, with a well-formed error event', async () => {
     const bytes = readFileSync(join(fixtureDir, 'basic_response.txt'));
-    upstream.queue({ headers: { 'content-type': 'text/event-stream; charset=utf-8' }, chunks: [bytes.subarray(0, 400)], die: true });
-    const res = await call(sidecar.claudeUrl, { body: messages({ stream: true }) });
-    const text = res.body.toString();
-    expect(text.startsWith(bytes.subarray(0, 400).toString())).toBe(true);
-    const tail = text.slice(400);
-    expect(tail).toMatch(/^event: error\ndata: \{.*"type":"api_error".*\}\n\n$/s);
-    expect(JSON.parse(tail.split('data: ')[1]!).error.message).toContain('broke mid-stream');
+    // Cut between two events, and inside one (its `data:` line half sent): the skill gets every
+    // whole event, then the error event on a boundary of its own, never glued onto half a line.
+    for (const cutAt of [bytes.indexOf('\n\n', 300) + 2, 400, bytes.indexOf('data:', 400) + 3]) {
+      const lastWhole = bytes.subarray(0, cutAt).lastIndexOf('\n\n') + 2;
+      upstream.queue({ headers: { 'content-type': 'text/event-stream; charset=utf-8' }, chunks: [bytes.subarray(0, 200), bytes.subarray(200, cutAt)], die: true });
+      const res = await call(sidecar.claudeUrl, { body: messages({ stream: true }) });
+      expect(res.body.subarray(0, lastWhole).equals(bytes.subarray(0, lastWhole))).toBe(true);
+      const tail = res.body.subarray(lastWhole).toString();
+      expect(tail).toMatch(/^event: error\ndata: \{.*"type":"api_error".*\}\n\n$/s);
+      expect(JSON.parse(tail.split('data: ')[1]!).error.message).toContain('broke mid-stream');
+      // As a client reads it: the fixture's whole events, then the error, nothing left over.
+      const parser = new SseParser();
+      expect(parser.push(res.body).map((e) => e.event).at(-1)).toBe('error');
+      expect(parser.buffered).toBe(0);
+    }
   });
 
   it('ends a stream whose upstream goes silent with a timeout_error event and drops the upstream', async () => {

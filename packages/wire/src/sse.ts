@@ -89,6 +89,69 @@ function isName(buf: Buffer, at: number, name: string): boolean {
   return true;
 }
 
+/**
+ * Where the last complete event in `buf` ends (just past its blank line), or 0 when no event ends in
+ * it. `buf` must begin at an event boundary (a stream's start, or just past an earlier event). A CR
+ * at the very end may be the first half of a CRLF, so it ends nothing yet (as in SseParser).
+ */
+export function completeEventsEnd(buf: Buffer): number {
+  for (let i = buf.length - 1; i >= 0; i--) {
+    const b = buf[i]!;
+    if (b !== LF && b !== CR) continue;
+    if (b === CR && (i === buf.length - 1 || buf[i + 1] === LF)) continue; // CRLF is read at its LF
+    // The line terminator that ends here starts at `t` (CRLF is one terminator); a terminator right
+    // before it (or the buffer's start, itself a boundary) makes this line blank: an event ends here.
+    const t = b === LF && i > 0 && buf[i - 1] === CR ? i - 1 : i;
+    if (t === 0 || buf[t - 1] === LF || buf[t - 1] === CR) return i + 1;
+  }
+  return 0;
+}
+
+/**
+ * Passes a stream on in whole events: the bytes of an event that has not ended yet are held until
+ * its blank line comes (an SSE client can do nothing with half an event anyway). So when the
+ * upstream dies, goes silent or is cut mid-event, the `event: error` written after what went out
+ * starts on a boundary instead of being glued onto half a `data:` line. A tail longer than
+ * `maxHeldBytes` (no Claude event is near it) is passed on as it comes, and so is the rest of that stream.
+ */
+export class SseEventGate {
+  private tail: Buffer = EMPTY;
+  private open = false;
+
+  constructor(private readonly maxHeldBytes = 1 << 20) {}
+
+  /** What may go out now: `chunk`, after any held tail, up to its last complete event (possibly empty). */
+  pass(chunk: Buffer): Buffer {
+    if (this.open) return chunk;
+    const n = chunk.length;
+    // The usual case: nothing held, and the chunk ends an event.
+    if (this.tail.length === 0 && n >= 2 && chunk[n - 1] === LF && (chunk[n - 2] === LF || chunk[n - 2] === CR)) {
+      if (chunk[n - 2] === LF || completeEventsEnd(chunk) === n) return chunk;
+    }
+    const buf = this.tail.length === 0 ? chunk : Buffer.concat([this.tail, chunk]);
+    const end = completeEventsEnd(buf);
+    if (buf.length - end > this.maxHeldBytes) {
+      this.open = true;
+      this.tail = EMPTY;
+      return buf;
+    }
+    this.tail = end === buf.length ? EMPTY : Buffer.from(buf.subarray(end));
+    return end === 0 ? EMPTY : buf.subarray(0, end);
+  }
+
+  /** The held tail, for a stream that ended cleanly without a final blank line: passed on as it came. */
+  flush(): Buffer {
+    const rest = this.tail;
+    this.tail = EMPTY;
+    return rest;
+  }
+
+  /** Bytes held back now. */
+  get held(): number {
+    return this.tail.length;
+  }
+}
+
 /** Serialise one event the way Anthropic does. */
 export function formatSse(event: string, data: unknown): string {
   return `event: ${event}\ndata: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;

@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { SseParser, eventJson } from '../src/sse.js';
+import { SseEventGate, SseParser, completeEventsEnd, eventJson } from '../src/sse.js';
 import { fixtureDir } from './fixtures.js';
 
 const fixtures = readdirSync(fixtureDir).filter((f) => f.endsWith('.txt') || f.endsWith('.sse'));
@@ -102,5 +102,69 @@ describe('SseParser', () => {
       const bytewise = parseAll(bytes, Array.from({ length: bytes.length }, (_, i) => i)).events.map((e) => [e.event, e.data]);
       expect(bytewise).toEqual(whole);
     }
+  });
+});
+
+describe('SseEventGate', () => {
+  const mixed = Buffer.from([
+    'event: message_start\ndata: {"a":"é€😀"}\n\n',
+    'event:ping\r\ndata: {}\r\n\r\n',
+    'event: cr\rdata: only\r\r',
+    'data: x\r\n\n', // CRLF then LF
+    '\n', // a stray blank line
+    'event: ping\ndata: {"type": "ping"}\n\n',
+  ].join(''));
+  /** Where events end in `bytes`, by the parser reading it whole (an independent reading). */
+  const boundaries = (bytes: Buffer): Set<number> => {
+    const ends = new Set([0]);
+    let at = 0;
+    for (const e of parseAll(bytes, []).events) ends.add((at += e.raw.length));
+    return ends;
+  };
+
+  it.each([['mixed line endings', mixed], ...fixtures.map((f) => [f, readFileSync(join(fixtureDir, f))] as [string, Buffer])])(
+    'passes %s on whole, and only ever up to the end of an event, for any chunking', (_name, bytes) => {
+      const ends = boundaries(bytes);
+      fc.assert(
+        fc.property(fc.array(fc.integer({ min: 0, max: bytes.length }), { maxLength: 40 }), (cuts) => {
+          const gate = new SseEventGate();
+          const out: Buffer[] = [];
+          let sent = 0;
+          let prev = 0;
+          for (const c of [...cuts.sort((a, b) => a - b), bytes.length]) {
+            const passed = gate.pass(bytes.subarray(prev, c));
+            prev = c;
+            out.push(passed);
+            sent += passed.length;
+            // What has gone out ends where an event ends: a stream cut now is cut between events.
+            expect(ends.has(sent)).toBe(true);
+          }
+          out.push(gate.flush());
+          expect(Buffer.concat(out).equals(bytes)).toBe(true);
+        }),
+        { numRuns: 100 },
+      );
+    });
+
+  it('holds half an event until its blank line, CRLF read whole, and a lone CR at the end as maybe half a CRLF', () => {
+    expect(completeEventsEnd(Buffer.from('event: a\ndata: {}\n\nevent: b\nda'))).toBe(19);
+    expect(completeEventsEnd(Buffer.from('data: x\r\n'))).toBe(0);
+    expect(completeEventsEnd(Buffer.from('data: x\r\n\r'))).toBe(0);
+    expect(completeEventsEnd(Buffer.from('data: x\r\n\r\n'))).toBe(11);
+    expect(completeEventsEnd(Buffer.from('data: x\r\rdata'))).toBe(9);
+    expect(completeEventsEnd(Buffer.from('data: x'))).toBe(0);
+    const gate = new SseEventGate();
+    expect(gate.pass(Buffer.from('event: a\ndata: {"t')).length).toBe(0);
+    expect(gate.held).toBe(18);
+    expect(gate.pass(Buffer.from('":1}\n\nevent: b\n')).toString()).toBe('event: a\ndata: {"t":1}\n\n');
+    expect(gate.flush().toString()).toBe('event: b\n');
+  });
+
+  it('gives up holding past its bound: a tail that never ends is passed on as it comes', () => {
+    const gate = new SseEventGate(16);
+    expect(gate.pass(Buffer.from('data: 0123456789')).length).toBe(0);
+    expect(gate.pass(Buffer.from('abcdef')).toString()).toBe('data: 0123456789abcdef');
+    expect(gate.pass(Buffer.from('gh')).toString()).toBe('gh');
+    expect(gate.flush().length).toBe(0);
   });
 });

@@ -5,7 +5,7 @@
 // back at the sidecar so the SDK never goes around it. Ends a stream with a well-formed
 // `event: error` when the upstream breaks, and aborts the upstream when the skill leaves.
 import type { IncomingMessage } from 'node:http';
-import { GatewayError, SseParser, clientResponseHeaders, codes, errorBody, fileInfo, formatSse, isRecord, type PartInfo, type PartTransform, type SseEvent } from '@skillgate/wire';
+import { GatewayError, SseEventGate, SseParser, clientResponseHeaders, codes, errorBody, fileInfo, formatSse, isRecord, type PartInfo, type PartTransform, type SseEvent } from '@skillgate/wire';
 import type { Exchange } from '../exchange.js';
 import type { SidecarContext } from '../context.js';
 import type { Verdict } from '../ports/guard.js';
@@ -97,12 +97,15 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
   x.sseOpen = true;
   const parser = new SseParser();
   ctx.metrics.streamsInFlight.inc();
-  // Without a filter the bytes go out as they came and the record reads them after. Node holds a
+  // Without a filter the bytes go out as they came (in whole events, below) and the record reads them after. Node holds a
   // response's writes until the end of the current tick (it corks the socket), so the record reads
   // each chunk on the next turn of the event loop, and the last one once the stream's end has gone
   // out: no chunk waits for the record's parsing and masking.
   const unread: Buffer[] = [];
   let readScheduled = false;
+  // Whole events only go out (an event split across chunks waits for its end): an `event: error`
+  // written when the upstream dies or the stream is cut then starts on an event boundary.
+  const gate = new SseEventGate();
   // An `event: error` the Claude API sent (overloaded mid-stream, say): the stream ends after it,
   // well-formed, but not complete.
   let upstreamError: string | undefined;
@@ -146,7 +149,8 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
           for (const out of filter.event(ev)) writeOut(x, upstreamRes, out);
         }
       } else {
-        writeOut(x, upstreamRes, chunk);
+        const whole = gate.pass(chunk);
+        if (whole.length > 0) writeOut(x, upstreamRes, whole);
         unread.push(chunk);
         if (!readScheduled) {
           readScheduled = true;
@@ -157,6 +161,7 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
     upstreamRes.on('end', () => {
       if (!x.res.writableEnded) {
         if (filter) for (const out of filter.end()) writeOut(x, upstreamRes, out);
+        else if (gate.held > 0) writeOut(x, upstreamRes, gate.flush());
         x.res.end();
       }
       finish(true);
