@@ -52,8 +52,11 @@ export interface ContentReply extends ReplyCommon {
 export interface ErrorReply extends ReplyCommon { error: ScriptedError }
 /** Start streaming, then send `event: error` after a few deltas (HTTP status stays 200). */
 export interface ErrorMidStreamReply extends ReplyCommon { errorMidStream: ScriptedError | true; text?: string }
-/** Start streaming, then destroy the socket without finishing the response. */
-export interface DieMidStreamReply extends ReplyCommon { dieMidStream: true; text?: string }
+/**
+ * Start streaming, then destroy the socket without finishing the response: between two events, or
+ * with `midEvent`, halfway through the next event's `data:` line (as a connection cut at any byte).
+ */
+export interface DieMidStreamReply extends ReplyCommon { dieMidStream: true; midEvent?: boolean; text?: string }
 /**
  * Replay a recorded stream file byte for byte. `chunks` sets the sizes of successive writes (each
  * flushed before the next; the last size repeats); default one write per event.

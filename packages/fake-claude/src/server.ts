@@ -207,6 +207,10 @@ export async function startFakeClaude(options: FakeClaudeOptions = {}): Promise<
       openStream(res, extra);
       if (!(await writeEvents(res, partial, delayMs))) return;
       if (isDieMidStreamReply(reply)) {
+        if (reply.midEvent) {
+          const next = formatEvents(events.slice(partial.length, partial.length + 1));
+          res.write(next.slice(0, next.indexOf('data: ') + 12));
+        }
         // Let the partial stream reach the client, then drop the connection without a final chunk.
         await new Promise<void>((done) => setImmediate(done));
         res.socket?.destroy();

@@ -159,6 +159,11 @@ describe('Messages', () => {
     expect(got.aborted).toBe(true);
     expect(got.bytes.toString()).toContain('event: message_start');
     expect(got.bytes.toString()).not.toContain('message_stop');
+    // Or halfway through an event: the bytes end inside a `data:` line.
+    fake.script({ dieMidStream: true, midEvent: true });
+    const cut = await rawPost('/v1/messages', hello({ stream: true }));
+    expect(cut.aborted).toBe(true);
+    expect(cut.bytes.toString()).toMatch(/\n\nevent: content_block_delta\ndata: [^\n]+$/);
   });
 
   test('a reply scripted for requests containing some text answers only those', async () => {

@@ -129,4 +129,14 @@ describe.each(sdks)('@anthropic-ai/sdk $major through the sidecar', ({ make }) =
     const outcome = await stream.finalMessage().then(() => 'finished', (e: unknown) => e);
     expect(outcome).toBeInstanceOf(Error);
   });
+
+  test('an upstream that dies halfway through an event surfaces as the gateway\'s API error, not a parse error', async () => {
+    bench.fake.script({ dieMidStream: true, midEvent: true });
+    const stream = make(bench.sidecar.claudeUrl).messages.stream({ model: MODEL, max_tokens: 64, messages: [{ role: 'user', content: 'go' }] });
+    stream.on('error', () => undefined);
+    const err = await stream.finalMessage().then(() => 'finished', (e: unknown) => e);
+    // The SDK's own APIError class (each major has its own), not an AnthropicError from bad JSON.
+    expect((err as Error).constructor.name).toBe('APIError');
+    expect(String((err as Error).message)).toContain('broke mid-stream');
+  });
 });
