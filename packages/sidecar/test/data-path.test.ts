@@ -387,6 +387,13 @@ describe('the sidecar data path', () => {
     expect(Number(res.headers['content-length'])).toBe(res.body.length);
   });
 
+  it('points a results_url on another origin (a proxy before the API answering with Anthropic\'s URL) back through the sidecar too', async () => {
+    const batch = { id: 'msgbatch_2', type: 'message_batch', processing_status: 'ended', results_url: 'https://api.anthropic.com/v1/messages/batches/msgbatch_2/results?page=2' };
+    upstream.queue({ headers: { 'content-type': 'application/json' }, chunks: [JSON.stringify(batch)] });
+    const res = await call(sidecar.claudeUrl, { method: 'GET', path: '/v1/messages/batches/msgbatch_2' });
+    expect(JSON.parse(res.body.toString()).results_url).toBe(`http://127.0.0.1:${new URL(sidecar.claudeUrl).port}/v1/messages/batches/msgbatch_2/results?page=2`);
+  });
+
   it('rewrites results_url in a batch list too', async () => {
     const list = { data: [{ id: 'b1', results_url: `${upstream.url}/v1/messages/batches/b1/results` }, { id: 'b2', results_url: null }], has_more: false };
     upstream.queue({ chunks: [JSON.stringify(list)], headers: { 'content-type': 'application/json' } });

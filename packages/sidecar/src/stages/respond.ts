@@ -307,7 +307,25 @@ async function errorIntoOpenStream(x: Exchange, upstreamRes: IncomingMessage): P
   x.res.end(formatSse('error', data));
 }
 
-/** Point every results_url that names the upstream back at the sidecar the skill called. */
+/** `/v1/messages/batches/{id}/results` (and its query) of an absolute results URL on any origin. */
+const RESULTS_PATH = /\/v1\/messages\/batches\/[^/]+\/results$/;
+function resultsPathOf(absolute: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(absolute);
+  } catch {
+    return undefined;
+  }
+  const m = RESULTS_PATH.exec(u.pathname);
+  return m ? m[0] + u.search : undefined;
+}
+
+/**
+ * Point every results_url back at the sidecar the skill called: one on the upstream keeps its path
+ * under the upstream's base; one on another origin (an upstream proxy answering with Anthropic's own
+ * URL, say) that names a batch's results is pointed at that batch's results here all the same, so no
+ * SDK is sent around the sidecar.
+ */
 export function rewriteResultsUrls(body: Buffer, x: Exchange, ctx: SidecarContext): Buffer {
   let parsed: unknown;
   try {
@@ -322,7 +340,12 @@ export function rewriteResultsUrls(body: Buffer, x: Exchange, ctx: SidecarContex
     if (!isRecord(v)) return;
     for (const [k, child] of Object.entries(v)) {
       if (k === 'results_url' && typeof child === 'string') {
-        const local = ctx.upstream.localPath(child);
+        let local = ctx.upstream.localPath(child);
+        if (local === undefined) {
+          local = resultsPathOf(child);
+          if (local !== undefined) ctx.log.warn({ requestId: x.id, resultsOrigin: new URL(child).origin }, 'a batch results_url named another origin than the upstream; pointed it at the sidecar all the same');
+          else ctx.log.warn({ requestId: x.id }, 'a batch results_url names no batch results path; left as it came');
+        }
         if (local !== undefined) {
           v[k] = origin + local;
           changed = true;
