@@ -139,6 +139,17 @@ function responseMaskFilter(masker: Masker, opts: MaskingModeOptions): ResponseF
 function restoreFilter(masker: Masker): ResponseFilter {
   return {
     ...streamFilter(() => masker.createStreamRestorer()),
-    body: (body) => Buffer.from(JSON.stringify(masker.restoreMessagesResponse(JSON.parse(body.toString('utf8'))))),
+    body(body) {
+      const text = body.toString('utf8');
+      // No placeholder in it: nothing to restore, and the bytes go as sent.
+      if (masker.restoreText(text) === text) return body;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        return body; // labelled JSON but not: placeholders stay (they give nothing away)
+      }
+      return Buffer.from(JSON.stringify(masker.restoreMessagesResponse(parsed)));
+    },
   };
 }

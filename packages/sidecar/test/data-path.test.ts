@@ -418,6 +418,33 @@ describe('the sidecar data path', () => {
     }, { guard });
   });
 
+  it('in a rewriting masking mode, passes error bodies and non-JSON bodies as sent, and restores only answers that hold placeholders', async () => {
+    const book = new MaskerBook('tokenize-bytes-key');
+    const guard = { inspect: (x: Exchange) => maskingVerdict(x, { mode: 'tokenize' }, book, {}), hold: async () => undefined };
+    const asked = messages({ messages: [{ role: 'user', content: 'write to ann.lee@example.com' }] });
+    // The placeholder Claude is shown for the address (stable for a key and a value).
+    const placeholder = /<EMAIL_ADDRESS_\w+>/.exec(JSON.stringify(new MaskerBook('tokenize-bytes-key').fresh({ mode: 'tokenize' }).maskMessagesRequest(JSON.parse(asked)).body))![0];
+    await withSidecar(undefined, async (s) => {
+      const answers = [
+        // An error that echoes the (masked) request, padded as the API pads: byte for byte.
+        { status: 400, body: `{"type": "error", "error": {"type": "invalid_request_error", "message": "messages.0: ${placeholder} is not allowed"}}` },
+        // Labelled JSON but not JSON: as sent, not a gateway error.
+        { status: 200, body: `not json ${placeholder}` },
+        // An answer with nothing to restore: its bytes untouched.
+        { status: 200, body: '{"type": "message", "content": [{"type": "text", "text": "done"}]}' },
+      ];
+      for (const a of answers) {
+        upstream.queue({ status: a.status, headers: { 'content-type': 'application/json' }, chunks: [a.body] });
+        const res = await call(s.claudeUrl, { body: asked, headers: { 'content-type': 'application/json' } });
+        expect({ status: res.status, body: res.body.toString() }).toEqual(a);
+      }
+      // An answer that holds the placeholder: the skill gets its value back.
+      upstream.queue({ headers: { 'content-type': 'application/json' }, chunks: [`{"type": "message", "content": [{"type": "text", "text": "wrote to ${placeholder}"}]}`] });
+      const res = await call(s.claudeUrl, { body: asked, headers: { 'content-type': 'application/json' } });
+      expect(JSON.parse(res.body.toString()).content[0].text).toBe('wrote to ann.lee@example.com');
+    }, { guard });
+  });
+
   it('streams a large upload through without buffering it', async () => {
     const size = 48 * 1024 * 1024;
     upstream.queue({ discardBody: true, chunks: ['{"id":"file_1"}'], headers: { 'content-type': 'application/json' } });

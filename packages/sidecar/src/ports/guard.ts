@@ -28,7 +28,7 @@ export interface ResponseFilter {
   event(ev: SseEvent): Buffer[];
   /** Flush whatever is held back at the end of the stream. */
   end(): Buffer[];
-  /** Transform a whole non-streaming JSON body. */
+  /** Transform a whole non-streaming JSON body of a 2xx answer (error bodies go as the upstream sent them). */
   body(body: Buffer): Buffer;
   /**
    * A file's content downloaded as it streams (Files API): the transform for this file, or

@@ -22,7 +22,10 @@ export async function respond(x: Exchange, ctx: SidecarContext, upstreamRes: Inc
   if ((x.route.kind === 'batch' || x.route.kind === 'batch_create') && contentType.includes('json')) {
     return bufferedBack(x, ctx, upstreamRes, (b) => rewriteResultsUrls(b, x, ctx));
   }
-  if (verdict.responseFilter && contentType.includes('json')) return bufferedBack(x, ctx, upstreamRes, (b) => verdict.responseFilter!.body(b));
+  // Answers only: an error body (which can echo the skill's own request, never Claude's answer)
+  // reaches the skill as the API sent it, its wording intact for the SDK's retry logic.
+  const answer = upstreamRes.statusCode !== undefined && upstreamRes.statusCode >= 200 && upstreamRes.statusCode < 300;
+  if (verdict.responseFilter && answer && contentType.includes('json')) return bufferedBack(x, ctx, upstreamRes, (b) => verdict.responseFilter!.body(b));
   const download = verdict.responseFilter?.download && isFileDownload(x, upstreamRes) ? verdict.responseFilter.download(fileOf(upstreamRes)) : undefined;
   if (download && upstreamRes.headers['content-encoding'] && upstreamRes.headers['content-encoding'] !== 'identity') {
     upstreamRes.resume();
