@@ -3,7 +3,7 @@
 //   request  — Claude never sees the values: the request body is masked before forwarding, and an
 //              uploaded text file (Files API, a skill's folder on the Skills API) as it streams
 //   response — the skill never sees values Claude returns: responses are masked, streams per event,
-//              and a text file the skill downloads (Files API) as it streams
+//              a text file the skill downloads (Files API) and a batch's results as they stream
 //   both     — request and response
 //   tokenize — Claude sees stable placeholders (<EMAIL_ADDRESS_1>), the skill sees real values again
 // Rewriting modes are opt-in because they break prompt caching and signed thinking blocks (see
@@ -14,6 +14,7 @@ import { GatewayError, codes, uploadsFiles } from '@skillgate/wire';
 import type { Exchange } from './exchange.js';
 import type { MaskingVerdict, ResponseFilter } from './ports/guard.js';
 import { downloadMasking, uploadMaskFilter } from './file-masking.js';
+import { batchResultsRewriter } from './batch-results.js';
 
 export type MaskingMode = NonNullable<MaskingSpec['mode']>;
 
@@ -29,7 +30,9 @@ export interface MaskingModeOptions {
 export class MaskerBook {
   private cache: { spec: MaskingSpec | undefined; key: string; masker: Masker } | undefined;
   private readonly keyOf: () => string;
-  constructor(key: string | (() => string)) {
+  /** Tokenize mode: the masker (its vault) of each Message Batch the skill created, by batch id, oldest first. */
+  private readonly batches = new Map<string, { masker: Masker; until: number }>();
+  constructor(key: string | (() => string), private readonly now: () => number = Date.now) {
     this.keyOf = typeof key === 'string' ? () => key : key;
   }
 
@@ -53,7 +56,39 @@ export class MaskerBook {
   forgetful(spec: MaskingSpec | undefined): Masker {
     return createMasker(spec, { key: this.keyOf(), vault: new ForgetfulVault() });
   }
+
+  /**
+   * Tokenize mode: keep the masker that masked a Message Batch's requests until its results are read
+   * (the API keeps them 29 days), so they come back with the skill's values. Bounded: the newest
+   * BATCH_VAULTS.batches batches holding at most BATCH_VAULTS.values values in all; a batch past
+   * that, or a sidecar restarted since, gets its results with the placeholders Claude saw.
+   */
+  keepForBatch(id: string, masker: Masker): void {
+    if (masker.vault.size === 0 || masker.vault.size > BATCH_VAULTS.values) return;
+    this.batches.delete(id);
+    this.batches.set(id, { masker, until: this.now() + BATCH_VAULTS.keepMs });
+    let values = 0;
+    for (const e of this.batches.values()) values += e.masker.vault.size;
+    for (const [old, e] of this.batches) {
+      if (this.batches.size <= BATCH_VAULTS.batches && values <= BATCH_VAULTS.values && e.until > this.now()) break;
+      this.batches.delete(old);
+      values -= e.masker.vault.size;
+    }
+  }
+
+  /** The masker a batch's requests were masked with (tokenize mode), while kept. */
+  forBatch(id: string): Masker | undefined {
+    const e = this.batches.get(id);
+    if (e && e.until <= this.now()) this.batches.delete(id);
+    return e && e.until > this.now() ? e.masker : undefined;
+  }
 }
+
+/** How much of tokenize mode's batch vaults a sidecar keeps (MaskerBook.keepForBatch). */
+export const BATCH_VAULTS = { batches: 64, values: 200_000, keepMs: 29 * 24 * 3600 * 1000 };
+
+/** The batch a results path names (/v1/messages/batches/{id}/results). */
+const batchOfResults = (url: string): string | undefined => /^\/v1\/messages\/batches\/([^/?]+)\/results(\?|$)/.exec(url)?.[1];
 
 class ForgetfulVault extends Vault {
   override set(): void {}
@@ -68,7 +103,8 @@ export function maskingVerdict(x: Exchange, spec: MaskingSpec & { mode: MaskingM
   if (mode === 'record') return {};
   const upload = uploadsFiles(x.route.kind);
   const masksRequests = mode === 'request' || mode === 'both' || mode === 'tokenize';
-  const masker = mode !== 'tokenize' ? book.forSpec(spec) : upload ? book.forgetful(spec) : book.fresh(spec);
+  const batch = mode === 'tokenize' && x.route.kind === 'batch_results' ? batchOfResults(x.url) : undefined;
+  const masker = mode !== 'tokenize' ? book.forSpec(spec) : upload ? book.forgetful(spec) : (batch && book.forBatch(batch)) || book.fresh(spec);
   const out: MaskingVerdict = {};
   if (masksRequests && upload) out.uploadFilter = uploadMaskFilter(x.req.headers['content-type'], masker, (f) => opts.onFindings?.('request', f));
   if (masksRequests && x.request) {
@@ -83,7 +119,7 @@ export function maskingVerdict(x: Exchange, spec: MaskingSpec & { mode: MaskingM
     }
   }
   if (mode === 'response' || mode === 'both') out.responseFilter = responseMaskFilter(masker, opts);
-  else if (mode === 'tokenize') out.responseFilter = restoreFilter(masker);
+  else if (mode === 'tokenize') out.responseFilter = restoreFilter(masker, x.route.kind === 'batch_create' ? (id) => book.keepForBatch(id, masker) : undefined);
   return out;
 }
 
@@ -116,6 +152,19 @@ function responseMaskFilter(masker: Masker, opts: MaskingModeOptions): ResponseF
   return {
     ...streamFilter(() => masker.createStreamMasker(), (f) => opts.onFindings?.('response', f)),
     download: (file) => downloadMasking(file, masker, (f) => opts.onFindings?.('response', f)),
+    batchResults: () => batchResultsRewriter({
+      message(message) {
+        const r = masker.maskAnswer(message);
+        if (r.findings.length === 0) return undefined;
+        opts.onFindings?.('response', r.findings);
+        return r.body;
+      },
+      unreadable(line) {
+        const t = masker.maskText(line);
+        if (t.findings.length > 0) opts.onFindings?.('response', t.findings);
+        return t.masked;
+      },
+    }),
     body(body) {
       const text = body.toString('utf8');
       let parsed: unknown;
@@ -136,9 +185,15 @@ function responseMaskFilter(masker: Masker, opts: MaskingModeOptions): ResponseF
   };
 }
 
-function restoreFilter(masker: Masker): ResponseFilter {
+function restoreFilter(masker: Masker, batchCreated?: (id: string) => void): ResponseFilter {
   return {
+    ...(batchCreated ? { batch: (b: Record<string, unknown>) => { if (typeof b.id === 'string') batchCreated(b.id); } } : {}),
     ...streamFilter(() => masker.createStreamRestorer()),
+    batchResults: () => batchResultsRewriter({
+      untouched: (line) => masker.restoreText(line) === line,
+      message: (message) => masker.restoreMessagesResponse(message),
+      unreadable: (line) => line,
+    }),
     body(body) {
       const text = body.toString('utf8');
       // No placeholder in it: nothing to restore, and the bytes go as sent.

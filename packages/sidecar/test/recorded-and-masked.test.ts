@@ -461,6 +461,17 @@ describe('response mode', () => {
     await expect(download(latin1)).rejects.toThrow();
   });
 
+  it('keeps values Claude returns from the skill in a batch\'s results too', async () => {
+    const batch = await r.client.messages.batches.create({ requests: [{ custom_id: 'a', params: { model: MODEL, max_tokens: 32, messages: [{ role: 'user', content: userText }] } }] });
+    const texts: string[] = [];
+    for await (const line of await r.client.messages.batches.results(batch.id)) {
+      if (line.result.type === 'succeeded') texts.push(line.result.message.content.map((b) => (b.type === 'text' ? b.text : '')).join(''));
+    }
+    expect(texts).toHaveLength(1);
+    expect(texts[0]).not.toContain(EMAIL);
+    expect(texts[0]).toContain('[EMAIL_ADDRESS]');
+  });
+
   it('still points a batch results_url back through the sidecar', async () => {
     const batch = await r.client.messages.batches.create({ requests: [{ custom_id: 'a', params: { model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] } }] });
     const ended = await r.client.messages.batches.retrieve(batch.id);
@@ -481,6 +492,19 @@ describe('tokenize mode', () => {
     // The same value gets the same placeholder on the next turn (history is resent each turn).
     await streamedText(r.client);
     expect(lastUpstreamText(r.fake)).toBe(seen);
+  });
+
+  it('gives the skill its values back in a batch\'s results', async () => {
+    const batch = await r.client.messages.batches.create({ requests: [{ custom_id: 'a', params: { model: MODEL, max_tokens: 32, messages: [{ role: 'user', content: userText }] } }] });
+    const sent = JSON.stringify(r.fake.requests.filter((q) => q.path === '/v1/messages/batches').at(-1)!.body);
+    expect(sent).not.toContain(EMAIL);
+    const texts: string[] = [];
+    for await (const line of await r.client.messages.batches.results(batch.id)) {
+      if (line.result.type === 'succeeded') texts.push(line.result.message.content.map((b) => (b.type === 'text' ? b.text : '')).join(''));
+    }
+    expect(texts).toHaveLength(1);
+    expect(texts[0]).toContain(EMAIL);
+    expect(texts[0]).not.toMatch(/<EMAIL_ADDRESS_\w+>/);
   });
 
   it('shows Claude an uploaded text file with the same placeholders its messages get', async () => {

@@ -35,6 +35,10 @@ export interface ResponseFilter {
    * undefined when it goes as sent (a binary file). Its transform throws when it cannot read it.
    */
   download?(file: PartInfo): PartTransform | undefined;
+  /** A Message Batch's results (JSONL, 2xx) as they stream: each result's message rewritten as `body` would. */
+  batchResults?(): PartTransform;
+  /** A batch object the API answered (2xx), parsed: tokenize mode keeps a created batch's vault for its results. */
+  batch?(batch: Record<string, unknown>): void;
 }
 
 /** What a masking mode adds to a verdict. */

@@ -19,19 +19,23 @@ export async function respond(x: Exchange, ctx: SidecarContext, upstreamRes: Inc
   if (x.res.headersSent) return errorIntoOpenStream(x, upstreamRes);
   // Batch objects first, in every masking mode: they carry no message content to mask, and a
   // results_url left on the upstream would send the SDK (and its credential) around the sidecar.
-  if ((x.route.kind === 'batch' || x.route.kind === 'batch_create') && contentType.includes('json')) {
-    return bufferedBack(x, ctx, upstreamRes, (b) => rewriteResultsUrls(b, x, ctx));
-  }
-  // Answers only: an error body (which can echo the skill's own request, never Claude's answer)
-  // reaches the skill as the API sent it, its wording intact for the SDK's retry logic.
+  // Filters see answers only: an error body (which can echo the skill's own request, never Claude's
+  // answer) reaches the skill as the API sent it, its wording intact for the SDK's retry logic.
   const answer = upstreamRes.statusCode !== undefined && upstreamRes.statusCode >= 200 && upstreamRes.statusCode < 300;
-  if (verdict.responseFilter && answer && contentType.includes('json')) return bufferedBack(x, ctx, upstreamRes, (b) => verdict.responseFilter!.body(b));
-  const download = verdict.responseFilter?.download && isFileDownload(x, upstreamRes) ? verdict.responseFilter.download(fileOf(upstreamRes)) : undefined;
-  if (download && upstreamRes.headers['content-encoding'] && upstreamRes.headers['content-encoding'] !== 'identity') {
-    upstreamRes.resume();
-    throw new GatewayError(codes.maskingFailed, 'api_error', `skillgate could not mask this file for the skill's masking mode: the Claude API sent it encoded (${upstreamRes.headers['content-encoding']}).`);
+  if ((x.route.kind === 'batch' || x.route.kind === 'batch_create') && contentType.includes('json')) {
+    const seen = answer ? verdict.responseFilter?.batch : undefined;
+    return bufferedBack(x, ctx, upstreamRes, (b) => rewriteResultsUrls(b, x, ctx, seen));
   }
-  return pipeBack(x, ctx, upstreamRes, download);
+  // A batch's results (JSONL, whatever its content type says) and a downloaded file stream through
+  // the mode's rewrite; other JSON answers are rewritten whole.
+  const results = answer && x.route.kind === 'batch_results' ? verdict.responseFilter?.batchResults?.() : undefined;
+  if (!results && verdict.responseFilter && answer && contentType.includes('json')) return bufferedBack(x, ctx, upstreamRes, (b) => verdict.responseFilter!.body(b));
+  const transform = results ?? (verdict.responseFilter?.download && isFileDownload(x, upstreamRes) ? verdict.responseFilter.download(fileOf(upstreamRes)) : undefined);
+  if (transform && upstreamRes.headers['content-encoding'] && upstreamRes.headers['content-encoding'] !== 'identity') {
+    upstreamRes.resume();
+    throw new GatewayError(codes.maskingFailed, 'api_error', `skillgate could not ${results ? 'rewrite these batch results' : 'mask this file'} for the skill's masking mode: the Claude API sent ${results ? 'them' : 'it'} encoded (${upstreamRes.headers['content-encoding']}).`);
+  }
+  return pipeBack(x, ctx, upstreamRes, transform);
 }
 
 /** A file's content, answered whole (GET /v1/files/{id}/content, 200). */
@@ -215,11 +219,11 @@ function pipeBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessage
     }
     if (chunk.length) writeOut(x, upstreamRes, chunk);
   };
-  /** The transform could not read the file: nothing more of it reaches the skill, the download is cut. */
+  /** The transform could not read the answer (a file, a batch's results): nothing more of it reaches the skill, it is cut. */
   const unreadable = (err: unknown): void => {
     x.outcome = 'error';
-    x.outcomeReason = `masking the download failed: ${(err as Error).message}`;
-    ctx.log.error({ requestId: x.id, err: (err as Error).message }, 'a downloaded file could not be masked; the download was cut');
+    x.outcomeReason = `masking the ${x.route.kind === 'batch_results' ? 'batch results' : 'download'} failed: ${(err as Error).message}`;
+    ctx.log.error({ requestId: x.id, err: (err as Error).message }, `${x.route.kind === 'batch_results' ? 'batch results' : 'a downloaded file'} could not be masked; the answer was cut`);
     upstreamRes.destroy();
     x.res.destroy();
   };
@@ -324,18 +328,20 @@ function resultsPathOf(absolute: string): string | undefined {
 }
 
 /**
- * Point every results_url back at the sidecar the skill called: one on the upstream keeps its path
+ * Point every results_url back at the sidecar the skill called (and show the parsed batch object to
+ * `seen`, the masking mode's look at it): one on the upstream keeps its path
  * under the upstream's base; one on another origin (an upstream proxy answering with Anthropic's own
  * URL, say) that names a batch's results is pointed at that batch's results here all the same, so no
  * SDK is sent around the sidecar.
  */
-export function rewriteResultsUrls(body: Buffer, x: Exchange, ctx: SidecarContext): Buffer {
+export function rewriteResultsUrls(body: Buffer, x: Exchange, ctx: SidecarContext, seen?: (batch: Record<string, unknown>) => void): Buffer {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
   } catch {
     return body;
   }
+  if (seen && isRecord(parsed)) seen(parsed);
   const origin = `http://${x.req.headers.host ?? `${ctx.config.listen.host}:${ctx.config.listen.claude}`}`;
   let changed = false;
   const visit = (v: unknown): void => {
