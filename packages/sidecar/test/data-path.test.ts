@@ -445,6 +445,24 @@ describe('the sidecar data path', () => {
     }, { guard });
   });
 
+  it('gives a streaming request held for approval the API\'s later error as an event: error carrying its body', async () => {
+    const guard = { inspect: () => ({ approval: { rules: ['r'], reasons: ['test'], timeoutMs: 1000 } }), hold: async () => undefined };
+    const apiError = '{\n  "type": "error",\n  "error": {"type": "rate_limit_error", "message": "Number of request tokens has exceeded your per-minute rate limit"}\n}';
+    await withSidecar(undefined, async (s) => {
+      upstream.queue({ status: 429, headers: { 'content-type': 'application/json', 'retry-after': '7' }, chunks: [apiError] });
+      const res = await call(s.claudeUrl, { body: messages({ stream: true }) });
+      expect(res.status).toBe(200); // the hold answered before the API did
+      expect(res.headers['x-skillgate-held']).toBe('approval');
+      const events = new SseParser().push(res.body);
+      expect(events.map((e) => e.event)).toEqual(['ping', 'error']);
+      expect(events[1]!.data).toBe(apiError); // as the API wrote it, its lines joined back by the client
+      // A body that is not JSON: the gateway's own error, naming the status.
+      upstream.queue({ status: 502, headers: { 'content-type': 'application/json' }, chunks: ['<html>bad gateway</html>'] });
+      const other = new SseParser().push((await call(s.claudeUrl, { body: messages({ stream: true }) })).body).at(-1)!;
+      expect(JSON.parse(other.data).error.message).toContain('answered 502 after approval');
+    }, { guard });
+  });
+
   it('streams a large upload through without buffering it', async () => {
     const size = 48 * 1024 * 1024;
     upstream.queue({ discardBody: true, chunks: ['{"id":"file_1"}'], headers: { 'content-type': 'application/json' } });

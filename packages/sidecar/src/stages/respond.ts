@@ -300,15 +300,21 @@ async function bufferedBack(
   x.outcome ??= 'complete';
 }
 
-/** A held streaming request already answered 200: an upstream error becomes an `event: error`. */
+/**
+ * A held streaming request already answered 200: an upstream error becomes an `event: error` whose
+ * data is the API's error body as it sent it (one `data:` line per line of it, which SSE joins back
+ * with newlines), or the gateway's own when the body is not JSON.
+ */
 async function errorIntoOpenStream(x: Exchange, upstreamRes: IncomingMessage): Promise<void> {
   const chunks: Buffer[] = [];
   for await (const chunk of upstreamRes as AsyncIterable<Buffer>) chunks.push(chunk);
-  let data: unknown;
+  const text = Buffer.concat(chunks).toString('utf8');
+  let data: string;
   try {
-    data = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    JSON.parse(text);
+    data = text.split(/\r\n|\r|\n/).join('\ndata: ');
   } catch {
-    data = errorBody('api_error', `The Claude API answered ${x.upstreamStatus} after approval.`, x.id);
+    data = JSON.stringify(errorBody('api_error', `The Claude API answered ${x.upstreamStatus} after approval.`, x.id));
   }
   x.outcome = 'error';
   x.res.end(formatSse('error', data));
