@@ -10,7 +10,7 @@
 // ANTHROPIC-WIRE.md). On any masking error the request is refused, never forwarded raw.
 import type { MaskingSpec } from '@skillgate/api';
 import { Vault, createMasker, type Finding, type Masker, type StreamMasker } from '@skillgate/masking';
-import { GatewayError, codes, uploadsFiles } from '@skillgate/wire';
+import { GatewayError, NOT_RETRIED, codes, uploadsFiles } from '@skillgate/wire';
 import type { Exchange } from './exchange.js';
 import type { MaskingVerdict, ResponseFilter } from './ports/guard.js';
 import { downloadMasking, uploadMaskFilter } from './file-masking.js';
@@ -95,7 +95,7 @@ class ForgetfulVault extends Vault {
 }
 
 const maskingFailed = (err: unknown): GatewayError => new GatewayError(codes.maskingFailed, 'api_error',
-  'skillgate could not mask this request as its policy requires, so it was not forwarded. The request id is in the sidecar log.', { cause: err });
+  'skillgate could not mask this request as its policy requires, so it was not forwarded. The request id is in the sidecar log.', { cause: err, headers: { ...NOT_RETRIED } });
 
 /** The verdict parts (upstream body, upload filter, response filter) that a masking mode adds to one exchange. */
 export function maskingVerdict(x: Exchange, spec: MaskingSpec & { mode: MaskingMode }, book: MaskerBook, opts: MaskingModeOptions): MaskingVerdict {

@@ -242,6 +242,7 @@ describe('the sidecar data path', () => {
       const res = await call(faulty.claudeUrl, { headers: { 'content-type': 'application/json' }, body: messages() });
       expect(res.status).toBe(500);
       expect(JSON.parse(res.body.toString()).error.message).toMatch(/after forwarding the request, so the Claude API may have processed it/);
+      expect(res.headers['x-should-retry']).toBe('false'); // an SDK's retry could repeat the call
     }, { journal: (l) => ({ ...logJournal(l), responseHead() { throw new Error('journal fault'); } }) });
   });
 
@@ -411,6 +412,7 @@ describe('the sidecar data path', () => {
       const res = await call(s.claudeUrl, { method: 'GET', path: '/v1/files/file_1/content' });
       expect(res.status).toBe(500);
       expect(res.headers['x-skillgate-error']).toBe('SG_MASKING_FAILED');
+      expect(res.headers['x-should-retry']).toBe('false'); // the same file fails the same way
       expect(res.body.toString()).toMatch(/sent it encoded \(gzip\)/);
       // The same file plain is masked on its way.
       upstream.queue({ headers: { 'content-type': 'text/plain' }, chunks: ['mail ann.lee', '@example.com now'] });

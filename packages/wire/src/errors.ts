@@ -76,8 +76,15 @@ export function toGatewayError(err: unknown, forwarded = false): GatewayError {
   const what = forwarded
     ? 'skillgate hit an internal error after forwarding the request, so the Claude API may have processed it.'
     : 'skillgate hit an internal error; the request was not forwarded.';
-  return new GatewayError('SG_INTERNAL', 'api_error', `${what} See the sidecar log for the request id.`, { cause: err });
+  // After forwarding, an SDK's automatic retry could repeat a call the API already answered.
+  return new GatewayError('SG_INTERNAL', 'api_error', `${what} See the sidecar log for the request id.`, { cause: err, ...(forwarded ? { headers: NOT_RETRIED } : {}) });
 }
+
+/**
+ * For a 5xx that retrying cannot mend (the same request fails the same way) or that could repeat a
+ * call the API already took: SDKs retry every status >= 500 unless told not to by this header.
+ */
+export const NOT_RETRIED: Readonly<Record<string, string>> = { 'x-should-retry': 'false' };
 
 // Stable codes used across components. Documented in README "Errors".
 export const codes = {

@@ -5,7 +5,7 @@
 // back at the sidecar so the SDK never goes around it. Ends a stream with a well-formed
 // `event: error` when the upstream breaks, and aborts the upstream when the skill leaves.
 import type { IncomingMessage } from 'node:http';
-import { GatewayError, SseEventGate, SseParser, clientResponseHeaders, codes, errorBody, fileInfo, formatSse, isRecord, type PartInfo, type PartTransform, type SseEvent } from '@skillgate/wire';
+import { GatewayError, NOT_RETRIED, SseEventGate, SseParser, clientResponseHeaders, codes, errorBody, fileInfo, formatSse, isRecord, type PartInfo, type PartTransform, type SseEvent } from '@skillgate/wire';
 import type { Exchange } from '../exchange.js';
 import type { SidecarContext } from '../context.js';
 import type { Verdict } from '../ports/guard.js';
@@ -33,7 +33,7 @@ export async function respond(x: Exchange, ctx: SidecarContext, upstreamRes: Inc
   const transform = results ?? (verdict.responseFilter?.download && isFileDownload(x, upstreamRes) ? verdict.responseFilter.download(fileOf(upstreamRes)) : undefined);
   if (transform && upstreamRes.headers['content-encoding'] && upstreamRes.headers['content-encoding'] !== 'identity') {
     upstreamRes.resume();
-    throw new GatewayError(codes.maskingFailed, 'api_error', `skillgate could not ${results ? 'rewrite these batch results' : 'mask this file'} for the skill's masking mode: the Claude API sent ${results ? 'them' : 'it'} encoded (${upstreamRes.headers['content-encoding']}).`);
+    throw new GatewayError(codes.maskingFailed, 'api_error', `skillgate could not ${results ? 'rewrite these batch results' : 'mask this file'} for the skill's masking mode: the Claude API sent ${results ? 'them' : 'it'} encoded (${upstreamRes.headers['content-encoding']}).`, { headers: { ...NOT_RETRIED } });
   }
   return pipeBack(x, ctx, upstreamRes, transform);
 }
@@ -281,7 +281,7 @@ async function bufferedBack(
   for await (const chunk of upstreamRes as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > ctx.config.limits.recordBodyBytes * 8) {
-      throw new GatewayError(codes.internal, 'api_error', 'The upstream answer is too large for skillgate to rewrite; ask an operator to raise limits.recordBodyBytes.');
+      throw new GatewayError(codes.internal, 'api_error', 'The upstream answer is too large for skillgate to rewrite; ask an operator to raise limits.recordBodyBytes.', { headers: { ...NOT_RETRIED } });
     }
     chunks.push(chunk);
   }
