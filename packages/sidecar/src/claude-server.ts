@@ -23,8 +23,9 @@ export function claudeHandler(ctx: SidecarContext): ClaudeHandler {
       }
       const id = newRequestId();
       if (route.kind === 'unknown') {
-        const body = JSON.stringify(errorBody('not_found_error', `skillgate serves the Claude API under /v1/; ${req.method} ${route.path} is not part of it.`, id));
-        res.writeHead(404, { 'content-type': 'application/json', 'request-id': id });
+        ctx.metrics.refusals.labels(codes.notFound).inc();
+        const body = JSON.stringify(errorBody('not_found_error', `skillgate serves the Claude API under /v1/; ${req.method} ${route.path} is not part of it. [${codes.notFound}]`, id));
+        res.writeHead(404, { 'content-type': 'application/json', 'request-id': id, 'x-skillgate-error': codes.notFound });
         res.end(body);
         req.resume();
         return;

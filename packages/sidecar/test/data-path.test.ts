@@ -345,7 +345,9 @@ describe('the sidecar data path', () => {
   it('answers paths outside the Claude API with not_found_error', async () => {
     const res = await call(sidecar.claudeUrl, { method: 'GET', path: '/admin' });
     expect(res.status).toBe(404);
-    expect(JSON.parse(res.body.toString()).error.type).toBe('not_found_error');
+    expect(res.headers['x-skillgate-error']).toBe('SG_NOT_FOUND');
+    expect(JSON.parse(res.body.toString()).error).toMatchObject({ type: 'not_found_error', message: expect.stringMatching(/\[SG_NOT_FOUND\]$/) });
+    expect(await sidecar.context.metrics.registry.getSingleMetricAsString('skillgate_sidecar_refusals_total')).toMatch(/code="SG_NOT_FOUND"\} 1/);
   });
 
   it.each(['/v1/x/../messages', '/v1/./messages', '/v1/%6Dessages', '/v1//messages', '/v1/messages/', '/v1/messages%2F..'])(
