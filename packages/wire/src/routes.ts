@@ -59,8 +59,9 @@ export function classifyRoute(method: string, url: string): Route {
   if (path === '/v1/models' || path.startsWith('/v1/models/')) return route('models', 'none');
   if (path === '/v1/files' && m === 'POST') return route('file_upload', 'stream', LIMITS.files);
   if (path === '/v1/files' || path.startsWith('/v1/files/')) return route('files', hasBody ? 'stream' : 'none', LIMITS.files);
-  if (path.startsWith('/v1/skills') && m === 'POST') return route('skill_upload', 'stream', LIMITS.files);
-  if (path.startsWith('/v1/skills')) return route('skills', hasBody ? 'stream' : 'none', LIMITS.files);
+  const skills = path === '/v1/skills' || path.startsWith('/v1/skills/');
+  if (skills && m === 'POST') return route('skill_upload', 'stream', LIMITS.files);
+  if (skills) return route('skills', hasBody ? 'stream' : 'none', LIMITS.files);
   return route('other_v1', hasBody ? 'stream' : 'none', LIMITS.messages);
 }
 

@@ -28,3 +28,13 @@ describe('pathProblem', () => {
     expect(pathProblem(classifyRoute('POST', '/v1/messages?q=%2F..').path)).toBeUndefined();
   });
 });
+
+describe('classifyRoute', () => {
+  it('routes the Skills API by whole segments: /v1/skillsX is another /v1 path', () => {
+    expect(classifyRoute('POST', '/v1/skills').kind).toBe('skill_upload');
+    expect(classifyRoute('POST', '/v1/skills/skill_01/versions').kind).toBe('skill_upload');
+    expect(classifyRoute('GET', '/v1/skills/skill_01').kind).toBe('skills');
+    expect(classifyRoute('POST', '/v1/skillsets').kind).toBe('other_v1');
+    expect(classifyRoute('GET', '/v1/messages/batches/msgbatch_1/results').kind).toBe('batch_results');
+  });
+});
