@@ -1,14 +1,24 @@
 // Structure-aware masking of Claude Messages bodies: walks the places people put text (system,
 // messages[].content, text/document/tool_result blocks, the strings inside tool_use inputs, and
 // thinking only when the policy says so) and leaves everything else alone: ids, signatures, model
-// and tool names, base64 media, cache_control, encrypted search results. Server tool results (a
+// and tool names, base64 media, cache_control, encrypted search results (the record's copy has its
+// base64 media by digest only). Server tool results (a
 // fetched page, code execution output, search result titles) and a request's metadata.user_id are
 // masked only on request — for the record: the API may not take back a server result it made that
 // was changed, as with a signed thinking block. Never mutates its input.
+import { createHash } from 'node:crypto';
 import type { Finding } from './entities.js';
 import type { MaskResult } from './masker.js';
 
-export interface BodyMaskResult { body: unknown; findings: Finding[] }
+export interface BodyMaskResult {
+  body: unknown;
+  findings: Finding[];
+  /** The record's copy only: base64 media (images, PDFs) left out for their digest (see Walker.media). */
+  omitted?: number;
+}
+
+/** How much base64 text is decoded at a time to hash a blob left out of the record (a multiple of 4). */
+const HASH_SLICE = 4 * 1024 * 1024;
 
 type TextMasker = (text: string) => MaskResult;
 
@@ -40,6 +50,7 @@ export function namesServerResult(body: Buffer): boolean {
 
 class Walker {
   readonly findings: Finding[] = [];
+  omitted = 0;
   private readonly thinking: boolean;
   readonly forRecord: boolean;
   constructor(private readonly mask: TextMasker, opts: WalkOptions) {
@@ -51,6 +62,24 @@ class Walker {
     const r = this.mask(s);
     for (const f of r.findings) this.findings.push({ ...f, path });
     return r.masked;
+  }
+
+  /**
+   * The record's copy of base64 media (an image, a PDF): no detector reads inside it, so it is left
+   * out — the record keeps its type, size and SHA-256 (of the decoded bytes, as `sha256sum` of the
+   * file gives), never bytes that may show a person's data. Claude's copy is never changed.
+   */
+  media(src: Record<string, unknown>): Record<string, unknown> {
+    if (typeof src.data !== 'string') return src;
+    const hash = createHash('sha256');
+    let bytes = 0;
+    for (let i = 0; i < src.data.length; i += HASH_SLICE) {
+      const part = Buffer.from(src.data.slice(i, i + HASH_SLICE), 'base64');
+      bytes += part.length;
+      hash.update(part);
+    }
+    this.omitted++;
+    return { ...src, data: `[omitted from the record: ${bytes} bytes, sha256 ${hash.digest('hex')}]` };
   }
 
   /** Strings inside a tool input (values only: keys are the tool's schema). */
@@ -90,10 +119,15 @@ class Walker {
       case 'tool_result': case 'mcp_tool_result':
         if ('content' in b) out.content = this.content(b.content, `${path}.content`);
         break;
+      case 'image':
+        if (!this.forRecord || !isRecord(b.source) || b.source.type !== 'base64') return b;
+        out.source = this.media(b.source);
+        break;
       case 'document': {
         const src = b.source;
         if (isRecord(src)) {
           if (src.type === 'text' && typeof src.data === 'string') out.source = { ...src, data: this.text(src.data, `${path}.source.data`) };
+          else if (src.type === 'base64' && this.forRecord) out.source = this.media(src);
           else if (src.type === 'content') out.source = { ...src, content: this.content(src.content, `${path}.source.content`) };
         }
         if (typeof b.context === 'string') out.context = this.text(b.context, `${path}.context`);
@@ -154,7 +188,7 @@ export function maskRequestBody(body: unknown, mask: TextMasker, opts: WalkOptio
       ? { ...r, params: maskParams(r.params, w, `requests[${i}].params.`) }
       : r));
   }
-  return { body: out, findings: w.findings };
+  return { body: out, findings: w.findings, ...(w.omitted > 0 ? { omitted: w.omitted } : {}) };
 }
 
 function maskParams(body: Record<string, unknown>, w: Walker, at: string): Record<string, unknown> {

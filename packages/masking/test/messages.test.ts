@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createMasker } from '../src/index.js';
 
 const masker = createMasker(undefined, { key: 'messages-test-key-0123456789' });
@@ -84,6 +85,30 @@ describe('Messages bodies', () => {
     const request = { model: 'claude-x', max_tokens: 8, messages: [{ role: 'assistant', content: response.content }, { role: 'user', content: 'go on' }] };
     expect(JSON.stringify(masker.maskMessagesRequest(request).body)).toContain('maria@example.com');
     expect(JSON.stringify(masker.maskMessagesRequest(request, { forRecord: true }).body)).not.toContain('maria@example.com');
+  });
+
+  test('base64 media (images, PDFs) are left out of the record by digest, and go to Claude untouched', () => {
+    const pdf = Buffer.concat([Buffer.from('%PDF-1.7 contact maria@example.com '), Buffer.alloc(5 * 1024 * 1024 + 3, 7)]); // over one hashing slice
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    const withMedia = { model: 'claude-x', max_tokens: 8, messages: [{ role: 'user', content: [
+      { type: 'image', source: { type: 'base64', media_type: 'image/png', data: image } },
+      { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: pdf.toString('base64') }, title: 'for maria@example.com' },
+      { type: 'tool_result', tool_use_id: 'toolu_1', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: image } }] },
+      { type: 'image', source: { type: 'url', url: 'https://example.com/a.png' } },
+    ] }] };
+    const forClaude = masker.maskMessagesRequest(withMedia);
+    expect(forClaude.omitted).toBeUndefined();
+    expect(JSON.stringify(forClaude.body)).toContain(pdf.toString('base64'));
+    const recorded = masker.maskMessagesRequest(withMedia, { forRecord: true });
+    expect(recorded.omitted).toBe(3);
+    const content = (recorded.body as typeof withMedia).messages[0]!.content as Array<{ source: { data?: string; url?: string }; title?: string; content?: Array<{ source: { data: string } }> }>;
+    const png = Buffer.from(image, 'base64');
+    expect(content[0]!.source).toEqual({ type: 'base64', media_type: 'image/png', data: `[omitted from the record: ${png.length} bytes, sha256 ${sha(png)}]` });
+    expect(content[1]!.source.data).toBe(`[omitted from the record: ${pdf.length} bytes, sha256 ${sha(pdf)}]`);
+    expect(content[1]!.title).toBe('for [EMAIL_ADDRESS]');
+    expect(content[2]!.content![0]!.source.data).toMatch(/^\[omitted from the record: \d+ bytes, sha256 [0-9a-f]{64}\]$/);
+    expect(content[3]!.source.url).toBe('https://example.com/a.png');
+    expect(JSON.stringify(recorded.body)).not.toContain(image);
   });
 
   test('a request\'s metadata.user_id is masked for the record only', () => {

@@ -47,6 +47,22 @@ async function streamedText(client: Anthropic): Promise<string> {
   return (await stream.finalText());
 }
 
+/** A PDF that shows a person's address (as a scan would), sent as a base64 document with a question about it. */
+async function sendPdf(r: Rig): Promise<string> {
+  const pdf = Buffer.from(`%PDF-1.7\n(Invoice for ${EMAIL}) Tj\n%%EOF\n`).toString('base64');
+  await r.client.messages.create({ model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: [
+    { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: pdf } },
+    { type: 'text', text: `Who is ${EMAIL}?` },
+  ] }] });
+  return pdf;
+}
+
+/** What Claude got of sendPdf's document, and what the record keeps of it. */
+function pdfSeen(r: Rig, pdf: string): { upstreamData: string; recorded: string } {
+  const body = r.fake.requests.filter((q) => q.path === '/v1/messages').at(-1)!.body as { messages: Array<{ content: Array<{ source?: { data: string } }> }> };
+  return { upstreamData: body.messages[0]!.content[0]!.source!.data, recorded: recordedText(r.dir).split('\n').filter((l) => l.includes('omitted from the record') || l.includes(pdf)).join('\n') };
+}
+
 describe('record mode (the default)', () => {
   let r: Rig;
   beforeAll(async () => { r = await rig('record'); });
@@ -56,6 +72,15 @@ describe('record mode (the default)', () => {
     const text = await streamedText(r.client);
     expect(lastUpstreamText(r.fake)).toBe(userText);
     expect(text).toContain(EMAIL);
+  });
+
+  it('forwards base64 media untouched and records it by digest only, never its bytes', async () => {
+    const pdf = await sendPdf(r);
+    const seen = pdfSeen(r, pdf);
+    expect(seen.upstreamData).toBe(pdf);
+    expect(seen.recorded).not.toContain(pdf);
+    expect(seen.recorded).toContain(`[omitted from the record: ${Buffer.from(pdf, 'base64').length} bytes, sha256 ${createHash('sha256').update(Buffer.from(pdf, 'base64')).digest('hex')}]`);
+    expect(recordedText(r.dir)).not.toContain(EMAIL);
   });
 
   it('records a body with nothing to mask as it was sent, byte for byte (not re-serialised)', async () => {
@@ -288,6 +313,15 @@ describe('request mode', () => {
     expect(seen).not.toContain(EMAIL);
     expect(seen).toContain('[EMAIL_ADDRESS]');
     expect(seen).toContain('[CREDIT_CARD');
+  });
+
+  it('sends base64 media as it came and records it by digest only, its text masked', async () => {
+    const pdf = await sendPdf(r);
+    const seen = pdfSeen(r, pdf);
+    expect(seen.upstreamData).toBe(pdf);
+    expect(JSON.stringify(r.fake.requests.filter((q) => q.path === '/v1/messages').at(-1)!.body)).toContain('"Who is [EMAIL_ADDRESS]?"');
+    expect(seen.recorded).not.toContain(pdf);
+    expect(seen.recorded).toContain('[omitted from the record: ');
   });
 
   it('keeps them from Claude in an uploaded text file, masked as it streams; a binary file goes as sent', async () => {
