@@ -146,13 +146,13 @@ export async function setup({ heartbeatMs = 1000, logLevel = process.env.SKILLGA
 
   /**
    * Starts a real sidecar child process for a pod, with the NODE_OPTIONS the injector gives a
-   * sidecar under the chart's default limits (256Mi, one CPU); resolves with its claude URL and the child process.
+   * sidecar under the chart's default limits (512Mi, one CPU); resolves with its claude URL and the child process.
    * `extraEnv` overrides the environment; a variable set to undefined is left out.
    */
   function sidecarProcess(pod, upstreamUrl, extraEnv = {}) {
     const child = spawn(process.execPath, [path.join(HERE, 'sidecar-process.mjs')], {
       env: {
-        ...process.env, ...sidecarProcessEnv('256Mi', '1'), SKILLGATE_CONTROLLER_URL: controller.url, SKILLGATE_TOKEN_FILE: pod.tokenFile, REDIS_URL, SKILLGATE_REDIS_PREFIX: prefix,
+        ...process.env, ...sidecarProcessEnv('512Mi', '1'), SKILLGATE_CONTROLLER_URL: controller.url, SKILLGATE_TOKEN_FILE: pod.tokenFile, REDIS_URL, SKILLGATE_REDIS_PREFIX: prefix,
         SKILLGATE_UPSTREAM_URL: upstreamUrl, SKILLGATE_POD_NAME: pod.name, SKILLGATE_POD_NAMESPACE: pod.namespace, SKILLGATE_LOG_LEVEL: 'error',
         SKILLGATE_RECORD_DIR: path.join(tmp, `records-${pod.name}`), KUBECONFIG: cp.kubeconfigPath, ...extraEnv,
       },

@@ -311,6 +311,14 @@ describe('the sidecar data path', () => {
     expect(upstream.received.length).toBe(before);
   });
 
+  it('refuses a batch over what the sidecar\'s memory lets it inspect, saying so and what to do', async () => {
+    await withSidecar({ batchBodyBytes: 1024 * 1024 }, async (small) => {
+      const res = await call(small.claudeUrl, { path: '/v1/messages/batches', body: JSON.stringify({ requests: [{ custom_id: 'a', params: { model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'x'.repeat(1024 * 1024) }] } }] }) });
+      expect(res.status).toBe(413);
+      expect(JSON.parse(res.body.toString()).error.message).toMatch(/exceeds the 1 MB limit for this endpoint \(skillgate inspects every request of a batch, and this sidecar's memory limit allows .*injection\.sidecarResources/);
+    });
+  });
+
   it('refuses a body that is not JSON with invalid_request_error and forwards nothing', async () => {
     const before = upstream.received.length;
     const res = await call(sidecar.claudeUrl, { body: '{"model": ' });

@@ -84,7 +84,7 @@ export function defaultWebhookConfig(): WebhookConfig {
     upstreamUrl: 'https://api.anthropic.com',
     upstreamSecret: { name: 'skillgate-upstream', key: 'api-key', mountInSidecar: true },
     placeholderApiKey: 'skillgate-sidecar-holds-the-credential',
-    sidecarResources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } },
+    sidecarResources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '512Mi' } },
     initResources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '100m', memory: '64Mi' } },
     tokenExpirationSeconds: 3600,
     excludeOutboundPorts: [],

@@ -164,8 +164,9 @@ describe('injectPod', () => {
 
   test("the sidecar's V8 follows its limits: a 16 MB young generation, old generation at 60 % of the memory limit, a worker pool for the CPU limit, gc exposed to return start-up memory", () => {
     const nodeOptions = (c: Container) => c.env!.find((e) => e.name === 'NODE_OPTIONS')!.value;
-    // The default limits: 256Mi, one CPU.
-    expect(nodeOptions(sidecarContainer(config()))).toBe('--max-semi-space-size=16 --expose-gc --max-old-space-size=153 --v8-pool-size=1');
+    // The default limits: 512Mi, one CPU.
+    expect(nodeOptions(sidecarContainer(config()))).toBe('--max-semi-space-size=16 --expose-gc --max-old-space-size=307 --v8-pool-size=1');
+    expect(sidecarNodeOptions('256Mi', '1')).toBe('--max-semi-space-size=16 --expose-gc --max-old-space-size=153 --v8-pool-size=1');
     const big = config({ sidecarResources: { requests: { memory: '128Mi' }, limits: { memory: '1Gi', cpu: '2500m' } } });
     expect(nodeOptions(sidecarContainer(big))).toBe('--max-semi-space-size=16 --expose-gc --max-old-space-size=614 --v8-pool-size=3');
     expect(nodeOptions(sidecarContainer(config({ sidecarResources: { requests: { memory: '64Mi' } } })))).toBe('--max-semi-space-size=16 --expose-gc');

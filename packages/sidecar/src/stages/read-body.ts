@@ -5,7 +5,7 @@
 // one JSON object that names each member once per object: what policy and masking read is then
 // what the Claude API reads.
 import { isUtf8 } from 'node:buffer';
-import { GatewayError, codes, firstDuplicateMember, isRecord, type MessagesRequest } from '@skillgate/wire';
+import { GatewayError, LIMITS, codes, firstDuplicateMember, isRecord, type MessagesRequest } from '@skillgate/wire';
 import type { Exchange } from '../exchange.js';
 import type { SidecarContext } from '../context.js';
 
@@ -18,16 +18,20 @@ export function bodyLimit(x: Exchange, ctx: SidecarContext): number {
   }
 }
 
-export function tooLarge(limit: number): GatewayError {
+export function tooLarge(limit: number, kind?: Exchange['route']['kind']): GatewayError {
+  // A batch limit under the API's own is this sidecar's memory speaking (config.ts, inspectableBatchBytes).
+  const why = kind === 'batch_create' && limit < LIMITS.batches
+    ? ' (skillgate inspects every request of a batch, and this sidecar\'s memory limit allows batches up to that size: split the batch, or raise the sidecar\'s memory limit — injection.sidecarResources in the chart)'
+    : '';
   return new GatewayError(codes.bodyTooLarge, 'request_too_large',
-    `Request body exceeds the ${formatBytes(limit)} limit for this endpoint; send a smaller request.`);
+    `Request body exceeds the ${formatBytes(limit)} limit for this endpoint${why}; send a smaller request.`);
 }
 
 export async function readBody(x: Exchange, ctx: SidecarContext): Promise<void> {
   if (x.route.body !== 'inspect') return;
   const limit = bodyLimit(x, ctx);
   const declared = Number(x.req.headers['content-length'] ?? NaN);
-  if (declared > limit) throw tooLarge(limit);
+  if (declared > limit) throw tooLarge(limit, x.route.kind);
 
   const body = await collect(x, limit);
   const size = body.length;
@@ -78,7 +82,7 @@ function collect(x: Exchange, limit: number): Promise<Buffer> {
       if (size > limit) {
         x.req.off('data', onData);
         x.req.resume();
-        reject(tooLarge(limit));
+        reject(tooLarge(limit, x.route.kind));
         return;
       }
       chunks.push(chunk);
