@@ -33,7 +33,9 @@ export function parseCommandArgs(cmd: Command, argv: string[]) {
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new CliError(`${(err as Error).message}. Try: skillgate ${cmd.name.join(' ')} --help`, 2);
+    // parseArgs explains over several lines; one line is what a failing command prints.
+    const message = (err as Error).message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ').replace(/\.+$/, '');
+    throw new CliError(`${message}. Try: skillgate ${cmd.name.join(' ')} --help`, 2);
   }
   // An argument too many is a mistake (two bundles to verify, a file to mask), never ignored.
   const most = cmd.args === 'many' ? Infinity : cmd.args ?? 0;

@@ -1,6 +1,6 @@
 // The CLI as users run it: a child process per command, checking exit codes, stdout and the
 // one-line errors of CONTRACT.md.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,26 @@ describe('skillgate', () => {
     const badOption = run(['mask', '--no-such-option']);
     expect(badOption.status).toBe(2);
     expect(badOption.stderr).toContain('--help');
+    // Node's own explanation runs over several lines: printed as one.
+    const dashValue = run(['sessions', 'list', '--since', '-5m']);
+    expect(dashValue.status).toBe(2);
+    expect(dashValue.stderr.trim().split('\n')).toHaveLength(1);
+    expect(dashValue.stderr).toContain("'--since=-XYZ'");
+  });
+
+  it('reads the record a command names: --dir wins over an exported REDIS_URL, and --dir with --redis is refused', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-cli-dir-'));
+    try {
+      const listed = run(['sessions', 'list', '--dir', dir, '--output', 'json'], '', { REDIS_URL: 'redis://127.0.0.1:1' });
+      expect({ status: listed.status, stderr: listed.stderr }).toEqual({ status: 0, stderr: '' });
+      expect(run(['sessions', 'list', '--dir', dir, '--redis', 'redis://127.0.0.1:1'])).toMatchObject({ status: 2, stderr: 'skillgate: --dir and --redis name different records: give one\n' });
+      // An empty record is not an intact one.
+      const verified = run(['sessions', 'verify', '--all', '--dir', dir]);
+      expect(verified.status).toBe(1);
+      expect(verified.stderr).toMatch(/no sessions in local store .*: nothing verified \(check --dir, --redis or --prefix\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses an argument too many instead of ignoring it (two bundles to verify, a file to mask, a second session)', () => {
@@ -139,3 +159,27 @@ describe('sessions show and replay on a damaged record', () => {
   });
 });
 
+
+describe('skillgate recorder', () => {
+  test('stops on SIGTERM, closing its archive, also while Redis is unreachable', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-cli-recorder-'));
+    try {
+      const child = spawn(process.execPath, [MAIN, 'recorder', '--redis', 'redis://127.0.0.1:1', '--archive', join(dir, 'archive'), '--metrics-port', 'off'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (c) => { out += c; });
+      child.stderr.on('data', (c) => { out += c; });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      for (let waited = 0; !out.includes('redis connection error') && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+      child.kill('SIGTERM');
+      // Bounded by the test's timeout: a recorder that never stops fails it.
+      expect(await exited).toBe(0);
+      expect(out).toContain('recorder stopped');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+
+  test('--metrics-port takes off (and rejects what is not a port)', () => {
+    expect(run(['recorder', '--redis', 'redis://127.0.0.1:1', '--metrics-port', 'on'])).toMatchObject({ status: 2, stderr: 'skillgate: --metrics-port must be a port from 0 to 65535, or off: not on\n' });
+  });
+});

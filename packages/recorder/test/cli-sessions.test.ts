@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { FileArchive } from '../src/archive.js';
+import { RecorderWorker } from '../src/worker.js';
 import {
   FileSessionStore, RecordSigner, RedisSessionStore, SessionRecorder, StreamBatcher, fingerprintOf, headOf, requestData, sealEventJson,
   type EventDraft, type SessionStore,
@@ -81,7 +83,7 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
   });
 }
 
-describe.each(['local', 'redis'] as const)('skillgate sessions on the %s store', (kind) => {
+describe.each(['local', 'redis', 'archive'] as const)('skillgate sessions on the %s store', (kind) => {
   let storeArgs: string[];
   let store: SessionStore;
   let prefix = '';
@@ -99,6 +101,17 @@ describe.each(['local', 'redis'] as const)('skillgate sessions on the %s store',
       storeArgs = ['--redis', REDIS_URL, '--prefix', prefix];
     }
     await recordConversation(store);
+    if (kind === 'archive') {
+      // Recorded to Redis, moved to the durable archive by the recorder's worker, read from there.
+      const dir = join(work, 'archive');
+      const archive = await FileArchive.open(dir);
+      const conn = new Redis(REDIS_URL);
+      const worker = new RecorderWorker({ redis: conn, prefix, consumer: 'c1', archive });
+      while ((await worker.runOnce(false)) > 0) { /* until a round finds nothing */ }
+      await archive.close();
+      await conn.quit();
+      storeArgs = ['--archive', dir];
+    }
   });
 
   afterAll(async () => {

@@ -1,18 +1,21 @@
 // How the forensics commands find the record: --redis URL (or REDIS_URL) selects Redis Streams,
-// otherwise the local store in --dir (or SKILLGATE_RECORD_DIR, default ./.skillgate/records).
+// --archive DIR the recorder's durable archive, otherwise the local store in --dir (or
+// SKILLGATE_RECORD_DIR, default ./.skillgate/records).
 // Also the shared options, time parsing and stderr progress of the sessions commands.
 import { existsSync } from 'node:fs';
-import { openSessionStore, recordConfigFromEnv, type SessionFilter, type SessionStore } from '@skillgate/record';
+import { openSessionStore, recordConfigFromEnv, type SessionFilter, type SessionReader } from '@skillgate/record';
 import { CliError, type OptionSpec } from '../command.js';
 
 export const storeOptions: OptionSpec = {
   redis: { type: 'string' },
   dir: { type: 'string' },
+  archive: { type: 'string' },
   prefix: { type: 'string' },
 };
 
-export const storeHelp = `Store: --redis URL (default REDIS_URL) selects Redis Streams; otherwise the local store in
---dir DIR (default SKILLGATE_RECORD_DIR or ./.skillgate/records). --prefix P sets the Redis key prefix
+export const storeHelp = `Store: --redis URL (default REDIS_URL) selects Redis Streams; --archive DIR the recorder's
+archive (skillgate recorder --archive); otherwise, or with --dir DIR (which wins over REDIS_URL), the
+local store (default SKILLGATE_RECORD_DIR or ./.skillgate/records). --prefix P sets the Redis key prefix
 (default SKILLGATE_REDIS_PREFIX or skillgate:).`;
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -22,8 +25,20 @@ export function str(values: Values, name: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-export async function openStoreFrom(values: Values, env: NodeJS.ProcessEnv = process.env): Promise<SessionStore> {
-  const cfg = recordConfigFromEnv(env, { redisUrl: str(values, 'redis'), recordDir: str(values, 'dir'), redisPrefix: str(values, 'prefix') });
+export async function openStoreFrom(values: Values, env: NodeJS.ProcessEnv = process.env): Promise<SessionReader> {
+  const dir = str(values, 'dir');
+  const redis = str(values, 'redis');
+  const archive = str(values, 'archive');
+  const named = [['--dir', dir], ['--redis', redis], ['--archive', archive]].filter(([, v]) => v !== undefined).map(([n]) => n);
+  if (named.length > 1) throw new CliError(`${named.join(' and ')} name different records: give one`, 2);
+  if (archive !== undefined) {
+    if (!existsSync(archive)) throw new CliError(`no archive at ${archive}: pass the directory skillgate recorder --archive writes`);
+    const { FileArchive } = await import('@skillgate/recorder'); // loaded only for an archive
+    return FileArchive.open(archive);
+  }
+  // An explicit --dir is the record asked for, whatever REDIS_URL the shell has exported.
+  const fromEnv = dir !== undefined ? { ...env, REDIS_URL: undefined } : env;
+  const cfg = recordConfigFromEnv(fromEnv, { redisUrl: redis, recordDir: dir, redisPrefix: str(values, 'prefix') });
   if (!cfg.redisUrl && !existsSync(cfg.recordDir)) {
     throw new CliError(`no record at ${cfg.recordDir}: pass --dir DIR, or --redis URL / REDIS_URL for Redis`);
   }
@@ -82,7 +97,7 @@ export function progress(label: string): { update(done: number, total?: number):
   };
 }
 
-export async function withStore<T>(values: Values, fn: (store: SessionStore) => Promise<T>): Promise<T> {
+export async function withStore<T>(values: Values, fn: (store: SessionReader) => Promise<T>): Promise<T> {
   const store = await openStoreFrom(values);
   try {
     return await fn(store);

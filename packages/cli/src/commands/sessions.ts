@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { DEV_MASKING_KEY } from '@skillgate/api';
 import {
   buildBundle, conversationOf, findFingerprint, fingerprintOf, loadSigner, verifyRecord,
-  type ChainProblem, type VerifyReport, type Checkpoint, type ReplayStep, type SessionEvent, type SessionStore,
+  type ChainProblem, type VerifyReport, type Checkpoint, type ReplayStep, type SessionEvent, type SessionReader,
 } from '@skillgate/record';
 // The fold alone: the masking package's index loads its detectors and dictionaries.
 import { searchForms } from '@skillgate/masking/fold';
@@ -21,7 +21,7 @@ function sessionArg(positionals: string[], usage: string): string {
   return id;
 }
 
-async function readExisting(store: SessionStore, id: string): Promise<SessionEvent[]> {
+async function readExisting(store: SessionReader, id: string): Promise<SessionEvent[]> {
   let events: SessionEvent[];
   try {
     events = await store.readSession(id);
@@ -257,7 +257,8 @@ export const sessionsVerifyCommand: Command = {
   args: 'many',
   summary: 'Recompute hash chains and checkpoint signatures; name the first altered, missing or reordered event',
   usage: 'sessions verify [SESSION_ID... | --all] [--trust-jwks kube:NS/NAME|FILE|URL]... [--public-key FILE]... [--output json]',
-  help: `Exit 0 when every chain and checkpoint verifies, 1 otherwise. Also lists the events the store
+  help: `Exit 0 when every chain and checkpoint verifies, 1 otherwise (also when --all finds no session
+at all: an empty record is not an intact one). Also lists the events the store
 keeps aside, outside their session's chain, after a chain conflict (two writers met in a session:
 an answer already given that another writer's chain took the place of); they do not fail it.
 
@@ -268,13 +269,20 @@ ${trustHelp}\n\n${storeHelp}`,
     const pinned = pinnedKeys(values);
     const anchor = await controllerTrust(values, pinned);
     const bar = progress('verified sessions');
-    const report = await withStore(values, async (store) => verifyRecord(store, {
-      sessionIds: values.all ? undefined : positionals,
-      // With the controller as trust anchor, the store's keys are candidates its endorsements decide on.
-      publicKeys: anchor ? { ...(await store.publicKeys()), ...pinned } : pinned,
-      ...(anchor ? { trust: anchor.trust } : pinned ? { trust: trustPinned } : {}),
-      onProgress: (d, t) => bar.update(d, t),
-    }));
+    const report = await withStore(values, async (store) => {
+      const verified = await verifyRecord(store, {
+        sessionIds: values.all ? undefined : positionals,
+        // With the controller as trust anchor, the store's keys are candidates its endorsements decide on.
+        publicKeys: anchor ? { ...(await store.publicKeys()), ...pinned } : pinned,
+        ...(anchor ? { trust: anchor.trust } : pinned ? { trust: trustPinned } : {}),
+        onProgress: (d, t) => bar.update(d, t),
+      });
+      // An empty record (a wrong --dir or --prefix, a flushed Redis) is not an intact one.
+      if (values.all && verified.sessions.length === 0 && verified.checkpoints.count === 0) {
+        throw new CliError(`no sessions in ${store.location}: nothing verified (check --dir, --redis or --prefix)`);
+      }
+      return verified;
+    });
     bar.done(`verified ${report.sessions.length} session(s), ${report.checkpoints.count} checkpoint(s)`);
     printData(values, withEndorsed(report, anchor), () => verdictLines(report, anchor).join('\n'));
     if (!report.ok) throw new CliError(`verification failed: ${describeProblem(report.firstProblem!)}`);
