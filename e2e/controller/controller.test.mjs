@@ -152,6 +152,19 @@ describe('SCIM 2.0 Users', () => {
     expect(locks.find((l) => l.spec.target.value === email)).toBeDefined();
   });
 
+  test('skillgate owners offboard (no --reason needed), list and reinstate do what SCIM does, through the caller\'s kubeconfig', async () => {
+    const email = `cli-user${h.domain}`;
+    const kubeEnv = { ...process.env, KUBECONFIG: h.cp.kubeconfigPath };
+    const offboarded = await cli(['owners', 'offboard', email, '--skillgate-namespace', h.sgNs, '--output', 'json'], kubeEnv);
+    expect([offboarded.code, offboarded.stderr]).toEqual([0, '']);
+    const lock = (await h.cp.request('GET', '/apis/skillgate.dev/v1alpha1/skilllocks')).body.items.find((l) => l.spec.target.kind === 'owner' && l.spec.target.value === email);
+    expect(lock?.spec.reason).toMatch(/: offboarded with skillgate owners offboard by skillgate-e2e-admin$/);
+    const listed = JSON.parse((await cli(['owners', 'list', '--skillgate-namespace', h.sgNs, '--output', 'json'], kubeEnv)).stdout);
+    expect(listed.find((o) => o.email === email)).toMatchObject({ active: false });
+    expect((await cli(['owners', 'reinstate', email, '--skillgate-namespace', h.sgNs], kubeEnv)).code).toBe(0);
+    expect((await h.cp.request('GET', '/apis/skillgate.dev/v1alpha1/skilllocks')).body.items.find((l) => l.spec.target.value === email)).toBeUndefined();
+  });
+
   test('an unsupported filter is a SCIM invalidFilter error', async () => {
     const r = await h.scim('GET', `/Users?filter=${encodeURIComponent('name.givenName co "x"')}`);
     expect(r.status).toBe(400);

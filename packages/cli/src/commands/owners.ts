@@ -7,6 +7,13 @@ import { cliKubeClients } from './kube-access.js';
 import { CliError, outputOption, printData, type Command } from '../command.js';
 import { whoAmI } from './who-am-i.js';
 
+/** Where the README installs skillgate (helm install ... -n skillgate-system): the owner records live there. */
+const DEFAULT_NAMESPACE = 'skillgate-system';
+
+const help = `Owner records live in the namespace skillgate is installed in: --skillgate-namespace NS
+(default SKILLGATE_NAMESPACE or ${DEFAULT_NAMESPACE}). --kubeconfig F chooses the cluster (default
+KUBECONFIG, ~/.kube/config or the pod's ServiceAccount); RBAC applies to the caller.`;
+
 const common = {
   'skillgate-namespace': { type: 'string' as const },
   kubeconfig: { type: 'string' as const },
@@ -15,7 +22,7 @@ const common = {
 
 function lifecycle(v: Record<string, string | undefined>): { store: OwnerStore; lifecycle: OwnerLifecycle; actor: () => Promise<string> } {
   const kube = cliKubeClients(v.kubeconfig);
-  const store = new OwnerStore(kube, v['skillgate-namespace'] ?? process.env.SKILLGATE_NAMESPACE ?? 'skillgate');
+  const store = new OwnerStore(kube, v['skillgate-namespace'] ?? process.env.SKILLGATE_NAMESPACE ?? DEFAULT_NAMESPACE);
   return { store, lifecycle: new OwnerLifecycle(store, new LockClient(kube)), actor: () => whoAmI(kube) };
 }
 
@@ -23,15 +30,21 @@ export const ownersOffboardCommand: Command = {
   name: ['owners', 'offboard'],
   args: 1,
   summary: 'Offboard an owner: lock every skill they own and revoke their tokens',
-  usage: 'owners offboard EMAIL --reason R [--skillgate-namespace NS] [--output json]',
+  usage: 'owners offboard EMAIL [--reason R] [--skillgate-namespace NS] [--kubeconfig F] [--output json]',
+  help: `Flips the owner record to offboarded and places the owner's SkillLock (every skill they own,
+every namespace): the controller revokes their workload tokens and sidecars cut their live streams.
+--reason R is recorded on the lock (default "offboarded with skillgate owners offboard by <you>").
+
+${help}`,
   options: { reason: { type: 'string' }, ...common },
   async run({ values, positionals }) {
     const v = values as Record<string, string | undefined>;
     const email = positionals[0];
     if (!email || !email.includes('@')) throw new CliError('owners offboard needs the owner\'s EMAIL', 2);
-    if (!v.reason) throw new CliError('--reason is required', 2);
+    if (v.reason !== undefined && v.reason.trim() === '') throw new CliError('--reason must say something (or leave it out)', 2);
     const owners = lifecycle(v);
-    const change = await owners.lifecycle.offboard(email, v.reason, await owners.actor()).catch((err: Error) => { throw new CliError(err.message); });
+    const actor = await owners.actor();
+    const change = await owners.lifecycle.offboard(email, v.reason ?? `offboarded with skillgate owners offboard by ${actor}`, actor).catch((err: Error) => { throw new CliError(err.message); });
     printData(values, change, () => `${change.owner.email}: ${change.transition === 'unchanged' ? 'already offboarded (lock re-applied)' : 'offboarded'}; every skill they own is locked`);
     return 0;
   },
@@ -41,7 +54,10 @@ export const ownersReinstateCommand: Command = {
   name: ['owners', 'reinstate'],
   args: 1,
   summary: 'Reinstate an owner and lift their offboarding lock',
-  usage: 'owners reinstate EMAIL [--skillgate-namespace NS] [--output json]',
+  usage: 'owners reinstate EMAIL [--skillgate-namespace NS] [--kubeconfig F] [--output json]',
+  help: `Flips the owner record back to active and lifts the offboarding lock (their skills get tokens again).
+
+${help}`,
   options: common,
   async run({ values, positionals }) {
     const v = values as Record<string, string | undefined>;
@@ -57,7 +73,8 @@ export const ownersReinstateCommand: Command = {
 export const ownersListCommand: Command = {
   name: ['owners', 'list'],
   summary: 'List known owners and their status',
-  usage: 'owners list [--skillgate-namespace NS] [--output json]',
+  usage: 'owners list [--skillgate-namespace NS] [--kubeconfig F] [--output json]',
+  help,
   options: common,
   async run({ values }) {
     const owners = await lifecycle(values as Record<string, string | undefined>).store.list().catch((err: Error) => { throw new CliError(err.message); });

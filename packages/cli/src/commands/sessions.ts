@@ -180,7 +180,7 @@ function installationKey(values: Values, env: NodeJS.ProcessEnv = process.env): 
   }
   if (env.SKILLGATE_MASKING_KEY) return env.SKILLGATE_MASKING_KEY;
   if (str(values, 'redis') ?? env.REDIS_URL) {
-    throw new CliError('find needs the installation key: set SKILLGATE_MASKING_KEY_FILE (kubectl get secret skillgate-masking-key -n skillgate -o jsonpath=\'{.data.masking-key}\' | base64 -d > key) or pass --key-file F');
+    throw new CliError('find needs the installation key: set SKILLGATE_MASKING_KEY_FILE (kubectl get secret skillgate-masking-key -n skillgate-system -o jsonpath=\'{.data.masking-key}\' | base64 -d > key) or pass --key-file F');
   }
   // A local record: what `skillgate dev` masks with when no key is set.
   process.stderr.write('skillgate sessions find: no installation key set; using the development key of `skillgate dev` (a record made with another key will show no match)\n');
