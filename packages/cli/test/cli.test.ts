@@ -66,6 +66,10 @@ describe('skillgate', () => {
       const r = run(args, '', noCluster);
       expect({ args, status: r.status, stderr: r.stderr }).toEqual({ args, status: 1, stderr: 'skillgate: no Kubernetes cluster to talk to: no kubeconfig found (set KUBECONFIG or pass --kubeconfig F), and not running inside a cluster\n' });
     }
+    // The controller's JWKS read from the cluster is checked the same way.
+    const trust = run(['sessions', 'verify', '--all', '--dir', tmpdir(), '--trust-jwks', 'kube:skillgate-system/skillgate-jwks'], '', noCluster);
+    expect(trust).toMatchObject({ status: 1, stderr: 'skillgate: cannot read the JWKS kube:skillgate-system/skillgate-jwks: no Kubernetes cluster to talk to: no kubeconfig found (set KUBECONFIG or pass --kubeconfig F), and not running inside a cluster\n' });
+    expect(run(['sessions', 'verify', '--all', '--dir', tmpdir(), '--trust-jwks', 'kube:a/b', '--kubeconfig', '/nonexistent/kubeconfig'], '', noCluster).stderr).toBe('skillgate: cannot read the JWKS kube:a/b: cannot load the kubeconfig /nonexistent/kubeconfig: no such file\n');
     const missing = run(['lock', 'skill', 'x', '--reason', 'r', '--kubeconfig', '/nonexistent/kubeconfig'], '', noCluster);
     expect(missing).toMatchObject({ status: 1, stderr: 'skillgate: cannot load the kubeconfig /nonexistent/kubeconfig: no such file\n' });
   });

@@ -53,7 +53,11 @@ export function describeApiError(err: unknown): string {
     }
     return `HTTP ${err.code}${message ? `: ${message}` : ''}`;
   }
-  return (err as Error)?.message ?? String(err);
+  const message = (err as Error)?.message ?? String(err);
+  // fetch() says only "fetch failed"; what failed (refused, no such host, a certificate) is its cause.
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } })?.cause;
+  const why = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : undefined;
+  return why && !message.includes(why) ? `${message} (${why})` : message;
 }
 
 export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);

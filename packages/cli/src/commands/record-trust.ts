@@ -15,11 +15,12 @@ type Values = Record<string, string | boolean | string[] | undefined>;
 export const trustOptions = {
   'public-key': { type: 'string', multiple: true },
   'trust-jwks': { type: 'string', multiple: true },
+  kubeconfig: { type: 'string' },
 } as const;
 
 export const trustHelp = `--trust-jwks kube:NS/NAME|FILE|URL: the controller's JWKS: the ConfigMap the chart's controller keeps
-with every key it signed with (kube:skillgate-system/skillgate-jwks, read with the current
-kubeconfig), its endpoint (https://<controller>:8443/.well-known/jwks.json; a private CA:
+with every key it signed with (kube:skillgate-system/skillgate-jwks, read with --kubeconfig F or
+the current kubeconfig), its endpoint (https://<controller>:8443/.well-known/jwks.json; a private CA:
 NODE_EXTRA_CA_CERTS), or a saved copy; repeatable. A checkpoint counts only if the controller
 endorsed its key, it commits only that pod's sessions, and every session must be committed by such
 a checkpoint.
@@ -63,7 +64,8 @@ export async function controllerTrust(values: Values, pinned: Record<string, str
   const sources = values['trust-jwks'];
   if (!Array.isArray(sources) || sources.length === 0) return undefined;
   const keys: Jwks['keys'] = [];
-  for (const source of sources) keys.push(...(await readJwks(source)).keys);
+  const kubeconfig = typeof values.kubeconfig === 'string' ? values.kubeconfig : undefined;
+  for (const source of sources) keys.push(...(await readJwks(source, kubeconfig)).keys);
   const anchor = new RecordKeyTrust({ keys });
   const endorsed = new Map<string, RecordKeyEndorsement>();
   // An endorsed key vouches only for its own pod's sessions (a session belongs to one pod): a
@@ -84,14 +86,16 @@ export async function controllerTrust(values: Values, pinned: Record<string, str
 
 /**
  * The controller's JWKS ConfigMap (every key it signed with, rotations included), through the
- * Kubernetes API with the current kubeconfig (KUBECONFIG): NAMESPACE/NAME.
+ * Kubernetes API with --kubeconfig or the current kubeconfig, checked as the cluster commands check
+ * it (one line naming what is missing): NAMESPACE/NAME.
  */
-async function readJwksConfigMap(ref: string): Promise<string> {
+async function readJwksConfigMap(ref: string, kubeconfig: string | undefined): Promise<string> {
   const [namespace, name, extra] = ref.split('/');
   if (!namespace || !name || extra !== undefined) throw new Error('expected kube:NAMESPACE/NAME (e.g. kube:skillgate-system/skillgate-jwks)');
-  const { CoreV1Api, KubeConfig } = await import('@kubernetes/client-node');
-  const kc = new KubeConfig();
-  kc.loadFromDefault();
+  // Loaded only for a kube: source (the Kubernetes client is large).
+  const { CoreV1Api } = await import('@kubernetes/client-node');
+  const { loadKubeConfig } = await import('./kube-access.js');
+  const kc = loadKubeConfig(kubeconfig);
   const { describeApiError } = await import('@skillgate/controller/kube');
   const { JWKS_FIELD } = await import('@skillgate/controller/jwks-configmap');
   let cm;
@@ -110,11 +114,11 @@ export function describeEndorsed(endorsed: ControllerTrust['endorsed']): string[
   return [...endorsed].map(([keyId, e]) => `key ${keyId}: endorsed by ${e.iss} for pod ${e.namespace}/${e.pod} (skill ${e.skill}, owner ${e.owner})`);
 }
 
-async function readJwks(source: string): Promise<Jwks> {
+async function readJwks(source: string, kubeconfig: string | undefined): Promise<Jwks> {
   let text: string;
   try {
     if (source.startsWith('kube:')) {
-      text = await readJwksConfigMap(source.slice('kube:'.length));
+      text = await readJwksConfigMap(source.slice('kube:'.length), kubeconfig);
     } else if (/^https?:\/\//.test(source)) {
       const res = await fetch(source, { signal: AbortSignal.timeout(10_000), headers: { accept: 'application/json' } });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
