@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FileSessionStore, headOf, sealEvent, type SessionEvent } from '@skillgate/record';
 import { onThisMachine } from '../src/commands/dev.js';
+import { parseTime } from '../src/commands/sessions-store.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
 const run = (args: string[], input?: string, env: Record<string, string> = {}) =>
@@ -185,5 +186,22 @@ describe('skillgate recorder', () => {
 
   test('--metrics-port takes off (and rejects what is not a port)', () => {
     expect(run(['recorder', '--redis', 'redis://127.0.0.1:1', '--metrics-port', 'on'])).toMatchObject({ status: 2, stderr: 'skillgate: --metrics-port must be a port from 0 to 65535, or off: not on\n' });
+  });
+});
+
+describe('times the sessions commands take', () => {
+  test('ISO-8601 with a zone, a UTC day or a duration back; anything else refused, never guessed at', () => {
+    const now = Date.parse('2026-11-27T12:00:00Z');
+    expect(parseTime('2026-01-02T15:04:05Z', 'since').toISOString()).toBe('2026-01-02T15:04:05.000Z');
+    expect(parseTime('2026-01-02T16:04:05.250+01:00', 'since').toISOString()).toBe('2026-01-02T15:04:05.250Z');
+    expect(parseTime('2026-01-02', 'since').toISOString()).toBe('2026-01-02T00:00:00.000Z');
+    expect(parseTime('7d', 'since', now).toISOString()).toBe('2026-11-20T12:00:00.000Z');
+    for (const bad of ['1', 'Jan 2', '2026-02-30', '2026-01-02T10:00', '2026-01-02T25:00Z', '2026-13-01', 'yesterday']) {
+      expect(() => parseTime(bad, 'since')).toThrow(expect.objectContaining({ exitCode: 2, message: expect.stringContaining(`--since: not a time: ${bad}`) }));
+    }
+  });
+
+  test('--since after --until is refused', () => {
+    expect(run(['sessions', 'list', '--dir', tmpdir(), '--since', '2026-02-01', '--until', '2026-01-01'])).toMatchObject({ status: 2, stderr: 'skillgate: --since 2026-02-01 is after --until 2026-01-01: no session could match\n' });
   });
 });

@@ -49,12 +49,27 @@ export async function openStoreFrom(values: Values, env: NodeJS.ProcessEnv = pro
   }
 }
 
-/** "2026-01-02T03:04:05Z", "2026-01-02", or a duration back from now: 30m, 12h, 7d. */
+/** ISO-8601 as the sessions commands take it: a UTC day, or a time with its zone (Z or ±HH:MM). */
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
+
+/**
+ * "2026-01-02T03:04:05Z" (a zone is required: a time without one would be read in this machine's),
+ * "2026-01-02" (that day's start, UTC), or a duration back from now: 30m, 12h, 7d. Anything else —
+ * "Jan 2", "1", 2026-02-30 — is refused rather than guessed at (exit 2).
+ */
 export function parseTime(text: string, name: string, now = Date.now()): Date {
   const rel = /^(\d+)(s|m|h|d)$/.exec(text);
   if (rel) return new Date(now - Number(rel[1]) * { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[rel[2] as 's' | 'm' | 'h' | 'd']);
-  const t = Date.parse(text);
-  if (Number.isNaN(t)) throw new CliError(`--${name}: not a time: ${text} (use ISO-8601 like 2026-01-02T15:04:05Z, or 30m / 12h / 7d ago)`);
+  const m = ISO_TIME.exec(text);
+  const bad = (): CliError => new CliError(`--${name}: not a time: ${text} (use ISO-8601 with a zone like 2026-01-02T15:04:05Z, a UTC day like 2026-01-02, or 30m / 12h / 7d ago)`, 2);
+  if (!m) throw bad();
+  const [, y, mo, d, h = '00', mi = '00', s = '00'] = m;
+  // The fields as written must be the fields of a real time (no 30 February, no 25 o'clock).
+  const day = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)));
+  if (day.getUTCFullYear() !== Number(y) || day.getUTCMonth() !== Number(mo) - 1 || day.getUTCDate() !== Number(d)
+    || day.getUTCHours() !== Number(h) || day.getUTCMinutes() !== Number(mi) || day.getUTCSeconds() !== Number(s)) throw bad();
+  const t = Date.parse(m[7] ? text : `${text}T00:00:00Z`);
+  if (Number.isNaN(t)) throw bad();
   return new Date(t);
 }
 
@@ -70,6 +85,9 @@ export function filterFrom(values: Values): SessionFilter {
   if (namespace) filter.namespace = namespace;
   if (since) filter.since = parseTime(since, 'since');
   if (until) filter.until = parseTime(until, 'until');
+  if (filter.since && filter.until && filter.since > filter.until) {
+    throw new CliError(`--since ${since} is after --until ${until}: no session could match`, 2);
+  }
   return filter;
 }
 

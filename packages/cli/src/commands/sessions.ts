@@ -57,7 +57,8 @@ export const sessionsListCommand: Command = {
   name: ['sessions', 'list'],
   summary: 'List recorded sessions (filter by skill, owner, namespace, time)',
   usage: 'sessions list [--skill S] [--owner EMAIL] [--namespace NS] [--since T] [--until T] [--output json]',
-  help: `Times: ISO-8601 (2026-01-02T15:04:05Z) or a duration back from now (30m, 12h, 7d).\n\n${storeHelp}`,
+  help: `Times: ISO-8601 with a zone (2026-01-02T15:04:05Z, 2026-01-02T16:04:05+01:00), a UTC day
+(2026-01-02: its start), or a duration back from now (30m, 12h, 7d).\n\n${storeHelp}`,
   options: { ...storeOptions, ...filterOptions, ...outputOption },
   async run({ values }) {
     const filter = filterFrom(values);
