@@ -63,6 +63,17 @@ describe('skillgate', () => {
     expect(run(['lock', 'frob', 'x', '--reason', 'r'], '', noCluster)).toMatchObject({ status: 2, stderr: expect.stringMatching(/^skillgate: first argument must be one of/) });
     expect(run(['lock', 'skill', 'x'], '', noCluster)).toMatchObject({ status: 2, stderr: expect.stringMatching(/--reason is required/) });
     expect(run(['unlock'], '', noCluster)).toMatchObject({ status: 2, stderr: expect.stringMatching(/give a lock NAME or --target/) });
+    expect(run(['lock', 'skill', 'x', '--reason', 'r', '--expires', '2'], '', noCluster)).toMatchObject({ status: 2, stderr: 'skillgate: --expires must look like 30m, 1h or 2d, got "2"\n' });
+    expect(run(['approvals', 'show'], '', noCluster)).toMatchObject({ status: 2, stderr: expect.stringMatching(/^skillgate: missing approval ID/) });
+    expect(run(['approvals', 'approve', '--reason', 'ok'], '', noCluster)).toMatchObject({ status: 2, stderr: expect.stringMatching(/^skillgate: missing approval ID/) });
+    // A kill switch that would match nothing is refused, not reported as done.
+    for (const [args, why] of [
+      [['owner', 'bob'], /an owner lock names the owner's email/], [['namespace', 'Team-A'], /Team-A is not a namespace name/],
+      [['pod', 'Pod_1', '-n', 'team-a'], /Pod_1 is not a pod name/], [['session', 'sess_123'], /sess_123 is not a session id \(ses_/],
+      [['skill', 'x', '-n', 'Team A'], /-n Team A is not a namespace name/],
+    ] as const) {
+      expect(run(['lock', ...args, '--reason', 'r'], '', noCluster)).toMatchObject({ status: 2, stderr: expect.stringMatching(why) });
+    }
     for (const args of [['lock', 'skill', 'x', '--reason', 'r'], ['owners', 'list'], ['approvals', 'list']]) {
       const r = run(args, '', noCluster);
       expect({ args, status: r.status, stderr: r.stderr }).toEqual({ args, status: 1, stderr: 'skillgate: no Kubernetes cluster to talk to: no kubeconfig found (set KUBECONFIG or pass --kubeconfig F), and not running inside a cluster\n' });

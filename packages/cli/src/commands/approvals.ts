@@ -25,9 +25,11 @@ function kube(values: Record<string, unknown>): { kc: KubeConfig; namespace: str
   return { kc, namespace: typeof values.namespace === 'string' ? values.namespace : ctx?.namespace ?? 'default' };
 }
 
+const missingId = (): CliError => new CliError('missing approval ID (see: skillgate approvals list)', 2);
+
 /** ID is NAME or NAMESPACE/NAME. */
 function target(id: string | undefined, namespace: string): { namespace: string; name: string } {
-  if (!id) throw new CliError('missing approval ID (see: skillgate approvals list)', 2);
+  if (!id) throw missingId();
   const slash = id.indexOf('/');
   return slash === -1 ? { namespace, name: id } : { namespace: id.slice(0, slash), name: id.slice(slash + 1) };
 }
@@ -88,9 +90,11 @@ const showCommand: Command = {
   name: ['approvals', 'show'],
   args: 1,
   summary: 'Show one SkillApproval: who asked, why it was held, the masked summary, the decisions',
-  usage: 'approvals show ID [-n NS] [--output json]',
+  usage: 'approvals show ID [-n NS] [--kubeconfig F] [--output json]',
+  help: `ID is NAME or NAMESPACE/NAME; -n NS defaults to the kubeconfig context's namespace.`,
   options: kubeOptions,
   async run({ values, positionals }) {
+    if (!positionals[0]) throw missingId();
     const { kc, namespace } = kube(values);
     const t = target(positionals[0], namespace);
     let a: SkillApproval;
@@ -128,12 +132,15 @@ function decideCommand(decision: 'approve' | 'deny'): Command {
     name: ['approvals', decision],
     args: 1,
     summary: decision === 'approve' ? 'Approve a held request (counts toward its quorum)' : 'Deny a held request (one valid denial denies it)',
-    usage: `approvals ${decision} ID --reason R [-n NS] [--output json]`,
+    usage: `approvals ${decision} ID -r|--reason R [-n NS] [--kubeconfig F] [--output json]`,
     help: `Records your decision on SkillApproval ID (NAME or NAMESPACE/NAME). You are identified by your
 kubeconfig credential (SelfSubjectReview), never by a flag; your Kubernetes groups are recorded
 with the decision and count for the approval's approver groups. The skill's owner cannot decide its
 own requests; you must be one of the approval's approver users or in one of its approver groups (a
 rule that names neither is decided by the group skillgate-approvers).
+
+ID is NAME or NAMESPACE/NAME; -n NS defaults to the kubeconfig context's namespace; --kubeconfig F
+chooses the cluster.
 
 Example:
   skillgate approvals ${decision} triage-req-01j9 -n team-a --reason "checked with the incident lead"`,
@@ -141,6 +148,7 @@ Example:
     async run({ values, positionals }) {
       const reason = typeof values.reason === 'string' ? values.reason.trim() : '';
       if (!reason) throw new CliError(`--reason is required: say why you ${decision} this request`, 2);
+      if (!positionals[0]) throw missingId();
       const { kc, namespace } = kube(values);
       const t = target(positionals[0], namespace);
       let user: string;

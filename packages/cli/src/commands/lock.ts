@@ -18,6 +18,27 @@ export function parseDuration(v: string): number {
   return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
 }
 
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+/** A skill name is a label value (skillgate.dev/skill). */
+const LABEL_VALUE = /^(?=.{1,63}$)[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
+/**
+ * Why VALUE cannot name a target of this kind (undefined when it can): a kill switch that matches
+ * nothing because of a typo must not look like success.
+ */
+export function lockValueProblem(kind: LockTargetKind, value: string, namespace?: string): string | undefined {
+  if (namespace !== undefined && !DNS_LABEL.test(namespace)) return `-n ${namespace} is not a namespace name (lower-case letters, digits and '-')`;
+  switch (kind) {
+    case 'owner': return /^[^@\s]+@[^@\s]+$/.test(value) ? undefined : `an owner lock names the owner's email (skillgate.dev/owner), and ${value} is not one`;
+    case 'namespace': return DNS_LABEL.test(value) ? undefined : `${value} is not a namespace name (lower-case letters, digits and '-')`;
+    case 'pod': return DNS_SUBDOMAIN.test(value) ? undefined : `${value} is not a pod name (lower-case letters, digits, '-' and '.')`;
+    case 'skill': return LABEL_VALUE.test(value) ? undefined : `${value} is not a skill name (the value of a skillgate.dev/skill label)`;
+    case 'session': return /^ses_[A-Za-z0-9]+$/.test(value) ? undefined : `${value} is not a session id (ses_…, as skillgate sessions list shows them)`;
+    case 'token': return /^\S+$/.test(value) ? undefined : 'a token lock names the token\'s jti, which has no spaces';
+  }
+}
+
 /** A readable, deterministic lock name: kind, a slug of the value, and a short hash (DNS-1123). */
 export function lockName(kind: LockTargetKind, value: string, namespace?: string): string {
   const slug = value.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'x';
@@ -30,11 +51,14 @@ export const lockCommand: Command = {
   args: 2,
   summary: 'Lock a skill, owner, pod, session, token or namespace (cuts live streams)',
   usage: 'lock skill|owner|pod|session|token|namespace VALUE [-n NS] --reason R [--expires 1h] [--name N] | lock list [--output json]',
-  help: `Creates a SkillLock through the Kubernetes API (your kubeconfig; RBAC applies).
+  help: `Creates a SkillLock through the Kubernetes API (your kubeconfig, or --kubeconfig F; RBAC applies).
+A skill lock with -n NS holds that namespace's skill of that name; without -n, the skill in every
+namespace. --expires 30m|1h|2d lifts it on its own after that long (default: until unlocked).
+--name N names the SkillLock (default: kind, value and a hash).
   skillgate lock skill summarize -n team-a --reason "exfiltration suspected" --expires 2h
   skillgate lock owner alice@example.com --reason "offboarded"
   skillgate lock pod summarize-7d9f -n team-a --reason "investigating"
-  skillgate lock session sess_123 --reason "bad prompt"
+  skillgate lock session ses_8f3a2c --reason "bad prompt"
   skillgate lock token 3f2a...-jti --reason "token leaked"
   skillgate lock namespace team-a --reason "incident 42"
   skillgate lock list`,
@@ -56,7 +80,10 @@ export const lockCommand: Command = {
       if (!v.reason) throw new CliError('--reason is required: say why, it is shown to the skill and recorded', 2);
       if (v.namespace && kind !== 'skill' && kind !== 'pod') throw new CliError('-n applies only to skill and pod locks', 2);
       if (kind === 'pod' && !v.namespace) throw new CliError('lock pod needs -n NAMESPACE', 2);
+      const problem = lockValueProblem(kind as LockTargetKind, value, v.namespace);
+      if (problem) throw new CliError(problem, 2);
     }
+    const expiresMs = kind !== 'list' && v.expires ? parseDuration(v.expires) : undefined;
     const clients = cliKubeClients(v.kubeconfig);
     const client = new LockClient(clients);
     if (kind === 'list') {
@@ -69,7 +96,7 @@ export const lockCommand: Command = {
       printData(values, rows, () => rows.length === 0 ? 'no locks' : rows.map((r) => `${r.name}\t${r.kind}=${r.namespace ? `${r.namespace}/` : ''}${r.value}\tactive=${r.active}\t${r.expiresAt ? `until ${r.expiresAt}\t` : ''}${r.reason}`).join('\n'));
       return 0;
     }
-    const expiresAt = v.expires ? new Date(Date.now() + parseDuration(v.expires)).toISOString() : undefined;
+    const expiresAt = expiresMs !== undefined ? new Date(Date.now() + expiresMs).toISOString() : undefined;
     const name = v.name ?? lockName(kind as LockTargetKind, value, v.namespace);
     const lock: SkillLock = {
       apiVersion: API_VERSION as 'skillgate.dev/v1alpha1',
