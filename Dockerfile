@@ -35,6 +35,7 @@ RUN find packages -mindepth 2 -maxdepth 2 ! -name package.json ! -name dist ! -n
  && npm ci --omit=dev --ignore-scripts \
  && npm cache clean --force \
  && ln -s /opt/skillgate/packages/cli/bundle/skillgate.mjs /usr/local/bin/skillgate \
+ && ln -s /opt/skillgate/packages/cli/bundle/skillgate.mjs /usr/local/bin/kubectl-skillgate \
  && chmod 0755 packages/cli/bundle/skillgate.mjs
 # Non-root by default (the chart runs components as 65532; the sidecar runs as its own UID and the
 # init container as root, both set by the injected pod spec).

@@ -15,7 +15,7 @@ else
   export npm_config_nodedir := $(NODE_DIR)
 endif
 
-.PHONY: all install build dev test test-node22 e2e bench clean node-version
+.PHONY: all install build install-cli dev test test-node22 e2e bench clean node-version
 
 all: build
 
@@ -40,6 +40,19 @@ install: node_modules/.package-lock.json
 build: install
 	npx tsc -b
 	node packages/cli/bundle.mjs
+
+# The CLI on a responder's PATH: `skillgate` and `kubectl-skillgate` (kubectl runs it as
+# `kubectl skillgate`) in BINDIR, each a two-line script that runs this checkout's CLI bundle with a
+# Node >= 22 (the one this Makefile uses). Re-run after moving the checkout.
+BINDIR ?= $(HOME)/.local/bin
+install-cli: build
+	@mkdir -p $(BINDIR)
+	@for name in skillgate kubectl-skillgate; do \
+	  printf '#!/bin/sh\nexec "%s" "%s" "$$@"\n' "$$(command -v node)" "$(CURDIR)/packages/cli/bundle/skillgate.mjs" > $(BINDIR)/$$name; \
+	  chmod 0755 $(BINDIR)/$$name; \
+	done
+	@echo "skillgate: installed skillgate and kubectl-skillgate in $(BINDIR) (node $$(node --version))"
+	@case ":$$PATH:" in *":$(BINDIR):"*) ;; *) echo "skillgate: add $(BINDIR) to PATH to run them";; esac
 
 dev: build
 	node packages/cli/dist/src/main.js dev $(ARGS)
