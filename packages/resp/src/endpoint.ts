@@ -35,8 +35,13 @@ export function redisEndpoint(redisUrl: string, connectTimeoutMs: number): Redis
     tls: url.protocol === 'rediss:',
     connectTimeoutMs,
     setup,
-    location: redisUrl.replace(/\/\/[^@/]*@/, '//***@'),
+    location: redisLocation(redisUrl),
   };
+}
+
+/** A Redis URL fit to print: its user and password (whatever they are) as ***. */
+export function redisLocation(redisUrl: string): string {
+  return redisUrl.replace(/\/\/[^@/]*@/, '//***@');
 }
 
 /** A connected socket (for TLS: handshaken), no delay, kept alive; rejects after the connect timeout. */

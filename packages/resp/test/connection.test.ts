@@ -5,7 +5,7 @@
 // against the real Redis.
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { RedisConnection, RespError, parseReply } from '../src/index.js';
+import { RedisConnection, RespError, parseReply, redisLocation } from '../src/index.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -167,5 +167,13 @@ describe('RedisConnection over TLS (rediss://)', () => {
     conn.close();
     for (const s of sockets) s.destroy();
     await new Promise((r) => server.close(r));
+  });
+});
+
+describe('redisLocation', () => {
+  it('prints a Redis URL without its user and password', () => {
+    expect(redisLocation('redis://rec:s3cr%40t@10.0.0.5:6379/2')).toBe('redis://***@10.0.0.5:6379/2');
+    expect(redisLocation('rediss://:only-a-password@redis.example.com:6380')).toBe('rediss://***@redis.example.com:6380');
+    expect(redisLocation('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
   });
 });

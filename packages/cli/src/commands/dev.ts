@@ -7,6 +7,7 @@ import { configFromEnv, resolveConfig, startSidecar, ConfigError } from '@skillg
 import { sidecarPorts } from '@skillgate/sidecar/wiring';
 import { CliError, untilSignal, type Command } from '../command.js';
 import { DEFAULT_FAKE_CLAUDE_PORT } from './fake-claude.js';
+import { redisLocation } from '@skillgate/resp';
 
 export const devCommand: Command = {
   name: ['dev'],
@@ -60,6 +61,7 @@ The sidecar listens on the standard ports: 127.0.0.1:15001 (Claude API), 127.0.0
       throw new CliError(`cannot start the sidecar: ${(err as Error).message} (ports 15001/15002/15021/15090 and 15053 must be free)`);
     }
     const base = sidecar.claudeUrl;
+    const records = sidecar.context.config.redisUrl ? `Redis ${redisLocation(sidecar.context.config.redisUrl)}` : resolve(sidecar.context.config.recordDir);
     process.stdout.write(`
 skillgate dev is running.
   upstream           ${fake ? `${fake.url} (bundled fake Claude API)` : upstreamArg}
@@ -67,7 +69,7 @@ skillgate dev is running.
   egress proxy       ${sidecar.egressUrl}
   DNS guard          127.0.0.1:${sidecar.dnsPort} (UDP and TCP; in a pod the skill's DNS is redirected here)
   health / metrics   ${sidecar.healthUrl}/readyz   ${sidecar.metricsUrl}/metrics
-  records            ${process.env.REDIS_URL ? `Redis ${process.env.REDIS_URL}` : resolve(String(values['record-dir'] ?? '.skillgate/records'))}
+  records            ${records}
 
 Point a skill at it (the skill needs no real key; any value works):
   export ANTHROPIC_BASE_URL=${base} ANTHROPIC_API_KEY=any
