@@ -107,6 +107,22 @@ describe('skillgate', () => {
     expect(r.stdout).not.toContain('4111 1111 1111 1111');
   });
 
+  it('mask fingerprints with the installation key from --key-file or SKILLGATE_MASKING_KEY_FILE, as the record does', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-cli-key-'));
+    try {
+      const keyFile = join(dir, 'key');
+      writeFileSync(keyFile, 'a-cluster-installation-key-0123\n');
+      const fingerprint = (args: string[], env: Record<string, string> = {}) => (JSON.parse(run(['mask', '--json', ...args], 'jane.doe@example.com', env).stdout) as { findings: Array<{ fingerprint: string }> }).findings[0]!.fingerprint;
+      const fromFile = fingerprint(['--key-file', keyFile]);
+      expect(fingerprint([], { SKILLGATE_MASKING_KEY_FILE: keyFile })).toBe(fromFile);
+      expect(fingerprint([], { SKILLGATE_MASKING_KEY: 'a-cluster-installation-key-0123' })).toBe(fromFile);
+      expect(fingerprint([])).not.toBe(fromFile); // the test's other key
+      expect(run(['mask', '--key-file', join(dir, 'missing')], 'x')).toMatchObject({ status: 1, stderr: expect.stringMatching(/^skillgate: cannot read the masking key file .*missing/) });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a command group answers --help with its commands, and a bare group says what is missing', () => {
     for (const group of ['sessions', 'approvals', 'owners']) {
       const help = run([group, '--help']);

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { DEV_MASKING_KEY, type MaskingSpec } from '@skillgate/api';
 import { createMasker } from '@skillgate/masking';
 import { CliError, type Command } from '../command.js';
+import { KEY_FILE_HOWTO, installationKey } from './masking-key.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -38,27 +39,29 @@ async function maskingSpecFrom(file: string): Promise<MaskingSpec | undefined> {
 export const maskCommand: Command = {
   name: ['mask'],
   summary: 'Mask personal data and secrets in stdin (the sidecar\'s engine)',
-  usage: 'mask [--policy FILE] [--json | --output json]',
+  usage: 'mask [--policy FILE] [--key-file F] [--json | --output json]',
   help: `Reads text on stdin and writes it masked to stdout.
   --policy FILE   a SkillPolicy (YAML or JSON) whose spec.masking sets actions, entities and custom rules
   --json          print {"masked": string, "findings": [{"type", "subtype"?, "start", "end", "fingerprint"}]}
                   (start/end: UTF-16 indices into the input, end exclusive; fingerprint: HMAC-SHA256 of the value)
-The installation key for fingerprints, hashes and placeholders comes from SKILLGATE_MASKING_KEY
-(at least 16 bytes); without it a development key is used and a warning is printed.
+The installation key for fingerprints, hashes and placeholders (at least 16 bytes) comes from
+--key-file F, SKILLGATE_MASKING_KEY_FILE or SKILLGATE_MASKING_KEY (a cluster's: ${KEY_FILE_HOWTO});
+without one a development key is used and a warning is printed.
   echo "mail maria@example.com" | skillgate mask
   skillgate mask --policy policy.yaml --json < transcript.txt`,
   options: {
     policy: { type: 'string', short: 'p' },
     json: { type: 'boolean' },
     output: { type: 'string', short: 'o' },
+    'key-file': { type: 'string' },
   },
   async run({ values }) {
     if (values.output !== undefined && values.output !== 'json') throw new CliError(`--output must be json, got "${String(values.output)}"`, 2);
     const json = values.json === true || values.output === 'json';
     const spec = typeof values.policy === 'string' ? await maskingSpecFrom(values.policy) : undefined;
-    let key = process.env.SKILLGATE_MASKING_KEY;
+    let key = installationKey(typeof values['key-file'] === 'string' ? values['key-file'] : undefined);
     if (!key) {
-      process.stderr.write('skillgate mask: SKILLGATE_MASKING_KEY is not set; using the development key of `skillgate dev` (fingerprints match its records, not a cluster\'s)\n');
+      process.stderr.write('skillgate mask: no installation key set (--key-file, SKILLGATE_MASKING_KEY_FILE, SKILLGATE_MASKING_KEY); using the development key of `skillgate dev` (fingerprints match its records, not a cluster\'s)\n');
       key = DEV_MASKING_KEY;
     }
     let masker;

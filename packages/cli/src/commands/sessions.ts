@@ -12,6 +12,7 @@ import { searchForms } from '@skillgate/masking/fold';
 import { CliError, outputOption, printData, type Command } from '../command.js';
 import { controllerTrust, describeEndorsed, pinnedKeys, trustHelp, trustOptions, trustPinned, type ControllerTrust } from './record-trust.js';
 import { filterFrom, filterOptions, progress, storeHelp, storeOptions, str, withStore } from './sessions-store.js';
+import { KEY_FILE_HOWTO, installationKey } from './masking-key.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -174,14 +175,11 @@ Pauses between requests are capped at ${MAX_GAP_MS / 1000} s. --instant prints w
   },
 };
 
-function installationKey(values: Values, env: NodeJS.ProcessEnv = process.env): string {
-  const file = str(values, 'key-file') ?? env.SKILLGATE_MASKING_KEY_FILE;
-  if (file) {
-    try { return readFileSync(file, 'utf8').trim(); } catch (err) { throw new CliError(`cannot read the masking key file ${file}: ${(err as Error).message}`); }
-  }
-  if (env.SKILLGATE_MASKING_KEY) return env.SKILLGATE_MASKING_KEY;
+function findKey(values: Values, env: NodeJS.ProcessEnv = process.env): string {
+  const key = installationKey(str(values, 'key-file'), env);
+  if (key !== undefined) return key;
   if (str(values, 'redis') ?? env.REDIS_URL) {
-    throw new CliError('find needs the installation key: set SKILLGATE_MASKING_KEY_FILE (kubectl get secret skillgate-masking-key -n skillgate-system -o jsonpath=\'{.data.masking-key}\' | base64 -d > key) or pass --key-file F');
+    throw new CliError(`find needs the installation key: set SKILLGATE_MASKING_KEY_FILE (${KEY_FILE_HOWTO}) or pass --key-file F`);
   }
   // A local record: what `skillgate dev` masks with when no key is set.
   process.stderr.write('skillgate sessions find: no installation key set; using the development key of `skillgate dev` (a record made with another key will show no match)\n');
@@ -219,7 +217,7 @@ Filters: --skill --owner --namespace --since --until, as for 'sessions list'.\n\
       if (value === '-') value = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
       // Each form masking may have fingerprinted it in (fold.ts): as detection reads it (full-width
       // forms as ASCII, zero-width characters as nothing), without separators, in lower case.
-      const key = installationKey(values);
+      const key = findKey(values);
       fingerprints = searchForms(value).map((form) => fingerprintOf(key, form));
     }
     const filter = filterFrom(values);
