@@ -183,6 +183,11 @@ describe.each(['local', 'redis', 'archive'] as const)('skillgate sessions on the
     const none = await cli(['sessions', 'export', '--all', '--skill', 'no-such-skill', ...storeArgs, '--out', join(work, 'none.json')]);
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/no session .* matches those filters/);
+    // Options that would be silently ignored, or a place the bundle cannot go, are refused up front.
+    expect(await cli(['sessions', 'export', SID, '--all', ...storeArgs, '--out', join(work, 'x.json')])).toMatchObject({ code: 2, stderr: 'skillgate: name sessions or pass --all, not both\n' });
+    expect(await cli(['sessions', 'export', SID, '--skill', 'refunds', ...storeArgs, '--out', join(work, 'x.json')])).toMatchObject({ code: 2, stderr: 'skillgate: --skill filters --all; named sessions are exported whole\n' });
+    expect(await cli(['sessions', 'export', SID, ...storeArgs, '--out', join(work, 'no-such-dir', 'x.json')])).toMatchObject({ code: 1, stderr: expect.stringMatching(/^skillgate: cannot write .*x\.json: .*no-such-dir is not a writable directory\n$/) });
+    expect(await cli(['sessions', 'find', '--value', PLANTED, '--fingerprint', 'a'.repeat(64), ...storeArgs])).toMatchObject({ code: 2, stderr: 'skillgate: --value and --fingerprint each name what to find: give one\n' });
     const typo = await cli(['sessions', 'verify', 'ses_typo', ...storeArgs]);
     expect(typo.code).toBe(1);
     expect(typo.stdout + typo.stderr).toMatch(/unknown-session/);

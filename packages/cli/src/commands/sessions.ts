@@ -1,7 +1,8 @@
 // `skillgate sessions list|show|replay|find|verify|export`: the responder's forensics over the
 // session record (local store or Redis). Read-only: these commands never write to the record.
 // They print masked payloads only, and `find` never prints or stores the value it looks for.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { DEV_MASKING_KEY } from '@skillgate/api';
 import {
   buildBundle, conversationOf, findFingerprint, fingerprintOf, loadSigner, verifyRecord,
@@ -205,6 +206,7 @@ namespace; a local record of 'skillgate dev' without one: its development key, t
 Filters: --skill --owner --namespace --since --until, as for 'sessions list'.\n\n${storeHelp}`,
   options: { ...storeOptions, ...filterOptions, ...outputOption, value: { type: 'string' }, fingerprint: { type: 'string' }, 'key-file': { type: 'string' } },
   async run({ values }) {
+    if (str(values, 'fingerprint') !== undefined && str(values, 'value') !== undefined) throw new CliError('--value and --fingerprint each name what to find: give one', 2);
     const given = str(values, 'fingerprint')?.toLowerCase();
     if (given !== undefined && !/^[0-9a-f]{64}$/.test(given)) {
       throw new CliError(`--fingerprint takes the 64 hex characters a finding records (got ${given.length} characters${/[^0-9a-f]/.test(given) ? ', not all hex' : ''}); or pass --value V`, 2);
@@ -304,6 +306,16 @@ Filters with --all: --skill --owner --namespace --since --until.\n\n${storeHelp}
     const out = str(values, 'out');
     if (!out) throw new CliError(`--out FILE is required. Usage: skillgate ${this.usage}`, 2);
     if (positionals.length === 0 && !values.all) throw new CliError(`name a session or pass --all. Usage: skillgate ${this.usage}`, 2);
+    if (positionals.length > 0 && values.all) throw new CliError('name sessions or pass --all, not both', 2);
+    const filtered = Object.keys(filterOptions).filter((f) => values[f] !== undefined);
+    if (filtered.length > 0 && !values.all) throw new CliError(`--${filtered[0]} filters --all; named sessions are exported whole`, 2);
+    // Where the bundle goes is checked before any session is read.
+    const outDir = dirname(resolve(out));
+    try {
+      accessSync(outDir, constants.W_OK);
+    } catch {
+      throw new CliError(`cannot write ${out}: ${outDir} is not a writable directory`);
+    }
     const filter = filterFrom(values);
     const bar = progress('exported sessions');
     const bundle = await withStore(values, async (store) => {
@@ -322,7 +334,15 @@ Filters with --all: --skill --owner --namespace --since --until.\n\n${storeHelp}
       const keptAside = store.keptAside ? await store.keptAside() : [];
       return buildBundle({ source: store.location, sessions, checkpoints: withWriterChains(checkpoints, await store.checkpoints()), keptAside, publicKeys: await store.publicKeys(), exporter: signer, exporterKeyEphemeral: ephemeral });
     });
-    writeFileSync(out, `${JSON.stringify(bundle)}\n`);
+    // Written beside its place and renamed: a reader never sees half a bundle, nor a failed export the old one gone.
+    const partial = join(outDir, `.${basename(out)}.${process.pid}.partial`);
+    try {
+      writeFileSync(partial, `${JSON.stringify(bundle)}\n`);
+      renameSync(partial, out);
+    } catch (err) {
+      rmSync(partial, { force: true });
+      throw new CliError(`cannot write ${out}: ${(err as Error).message}`);
+    }
     const events = bundle.manifest.sessions.reduce((n, s) => n + s.events, 0);
     const aside = bundle.keptAside?.length ? `, ${bundle.keptAside.length} event(s) kept aside outside their chains` : '';
     bar.done(`wrote ${out}: ${bundle.manifest.sessions.length} session(s), ${events} event(s), ${bundle.checkpoints.length} checkpoint(s)${aside}`);
