@@ -42,6 +42,8 @@ describe('skillgate', () => {
       const listed = run(['sessions', 'list', '--dir', dir, '--output', 'json'], '', { REDIS_URL: 'redis://127.0.0.1:1' });
       expect({ status: listed.status, stderr: listed.stderr }).toEqual({ status: 0, stderr: '' });
       expect(run(['sessions', 'list', '--dir', dir, '--redis', 'redis://127.0.0.1:1'])).toMatchObject({ status: 2, stderr: 'skillgate: --dir and --redis name different records: give one\n' });
+      expect(run(['sessions', 'list', '--redis', 'notaurl'])).toMatchObject({ status: 2, stderr: 'skillgate: --redis must be a redis:// or rediss:// URL, not notaurl\n' });
+      expect(run(['sessions', 'list'], '', { REDIS_URL: 'http://user:pw@x' })).toMatchObject({ status: 2, stderr: 'skillgate: REDIS_URL must be a redis:// or rediss:// URL, not http://***@x\n' });
       // An empty record is not an intact one.
       const verified = run(['sessions', 'verify', '--all', '--dir', dir]);
       expect(verified.status).toBe(1);

@@ -4,6 +4,7 @@
 // Also the shared options, time parsing and stderr progress of the sessions commands.
 import { existsSync } from 'node:fs';
 import { openSessionStore, recordConfigFromEnv, type SessionFilter, type SessionReader } from '@skillgate/record';
+import { redisLocation } from '@skillgate/resp';
 import { CliError, type OptionSpec } from '../command.js';
 
 export const storeOptions: OptionSpec = {
@@ -39,6 +40,9 @@ export async function openStoreFrom(values: Values, env: NodeJS.ProcessEnv = pro
   // An explicit --dir is the record asked for, whatever REDIS_URL the shell has exported.
   const fromEnv = dir !== undefined ? { ...env, REDIS_URL: undefined } : env;
   const cfg = recordConfigFromEnv(fromEnv, { redisUrl: redis, recordDir: dir, redisPrefix: str(values, 'prefix') });
+  if (cfg.redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(cfg.redisUrl)) {
+    throw new CliError(`${redis !== undefined ? '--redis' : 'REDIS_URL'} must be a redis:// or rediss:// URL, not ${redisLocation(cfg.redisUrl)}`, 2);
+  }
   if (!cfg.redisUrl && !existsSync(cfg.recordDir)) {
     throw new CliError(`no record at ${cfg.recordDir}: pass --dir DIR, or --redis URL / REDIS_URL for Redis`);
   }
