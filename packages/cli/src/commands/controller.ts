@@ -15,14 +15,18 @@ function leaderLoops(): LoopFactory[] {
 export const controllerCommand: Command = {
   name: ['controller'],
   summary: 'Run the skillgate controller (token exchange, SCIM, locks, approvals, policy status)',
-  usage: 'controller [--listen HOST:PORT] [--namespace NS] [--kubeconfig F] [--scim-token-file F] [--upstream-secret [NS/]NAME[/KEY]] [--redis-url URL]',
+  usage: 'controller [--listen HOST:PORT] [--namespace NS] [--kubeconfig F] [--scim-token-file F] [--upstream-secret [NS/]NAME[/KEY]] [--redis-url|--redis URL]',
   help: `Every replica serves POST /token (RFC 8693 token exchange), /scim/v2/Users, /.well-known/jwks.json,
 /approvals/{ns}/{name}/{approve|deny} (signed links, or on SKILLGATE_APPROVAL_LISTEN), /metrics,
 /healthz and /readyz, and watches SkillLocks, owner records and skill pods. The replica holding the
 Lease (leader election) also publishes the lock feed to Redis, revokes tokens, copies SkillLock
 counters, runs the approval reconciler (notifications) and writes SkillPolicy status.
 
-Environment (flags override):
+Flags, each overriding the variable it names: --listen (SKILLGATE_CONTROLLER_LISTEN), --namespace
+(SKILLGATE_NAMESPACE), --kubeconfig (KUBECONFIG), --scim-token-file (SKILLGATE_SCIM_TOKEN_FILE),
+--upstream-secret (SKILLGATE_UPSTREAM_SECRET), --redis-url or --redis (REDIS_URL).
+
+Environment:
   REDIS_URL                            Redis for the lock feed, issued tokens, counters (required)
   SKILLGATE_SIDECAR_REDIS_URL          Redis URL handed to sidecars with their workload token (the
                                        chart's redis.existingSecret), so a password never sits in the
@@ -90,6 +94,7 @@ Environment (flags override):
     'scim-token-file': { type: 'string' },
     'upstream-secret': { type: 'string' },
     'redis-url': { type: 'string' },
+    redis: { type: 'string' }, // the other commands' spelling
   },
   async run({ values }) {
     let input;
@@ -103,7 +108,8 @@ Environment (flags override):
     if (v.namespace) input.namespace = v.namespace;
     if (v.kubeconfig) input.kubeconfig = v.kubeconfig;
     if (v['scim-token-file']) input.scimTokenFile = v['scim-token-file'];
-    if (v['redis-url']) input.redisUrl = v['redis-url'];
+    if (v['redis-url'] && v.redis && v['redis-url'] !== v.redis) throw new CliError('--redis-url and --redis are the same flag: give one', 2);
+    if (v['redis-url'] ?? v.redis) input.redisUrl = v['redis-url'] ?? v.redis;
     if (v['upstream-secret']) input.upstreamSecret = parseSecretRef(v['upstream-secret'], input.namespace ?? 'skillgate');
     let controller;
     try {

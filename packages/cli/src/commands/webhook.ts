@@ -24,8 +24,10 @@ export const webhookCommand: Command = {
   name: ['webhook'],
   summary: 'Run the admission webhook (sidecar injection, pod and SkillPolicy validation)',
   usage: 'webhook [--config F] [--cert F --key F] [--port N] [--metrics-port N]',
-  help: `Serves /mutate, /validate-pod and /validate-skillpolicy (AdmissionReview v1) over HTTPS, plus
-/healthz, /readyz and /metrics. The certificate files are reloaded when they change (Secret rotation).
+  help: `Serves /mutate, /validate-pod, /validate-skillpolicy and /validate-skillapproval-status
+(AdmissionReview v1) over HTTPS, plus /healthz, /readyz and /metrics. The certificate files are
+reloaded when they change (Secret rotation). Outside a cluster: 'skillgate webhook dev-cert' makes a
+certificate, 'skillgate webhook manifests' prints the webhook configurations to kubectl apply.
 
 Options (environment in brackets):
   --config F          injection config, YAML or JSON [SKILLGATE_WEBHOOK_CONFIG_FILE]; absent: defaults
