@@ -234,3 +234,22 @@ describe('times the sessions commands take', () => {
     expect(run(['sessions', 'list', '--dir', tmpdir(), '--since', '2026-02-01', '--until', '2026-01-01'])).toMatchObject({ status: 2, stderr: 'skillgate: --since 2026-02-01 is after --until 2026-01-01: no session could match\n' });
   });
 });
+
+describe('files the commands read', () => {
+  test('a config or policy file that does not parse is named, in one line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-cli-files-'));
+    try {
+      const bad = join(dir, 'bad.yaml');
+      writeFileSync(bad, 'limits:\n  - a: [1\n  b: }\n');
+      const sidecar = run(['sidecar', '--config', bad]);
+      expect(sidecar.status).toBe(2);
+      expect(sidecar.stderr).toMatch(new RegExp(`^skillgate: invalid sidecar config: --config: ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not valid YAML: .+ at line 3, column 3\n$`));
+      const mask = run(['mask', '--policy', bad], 'x');
+      expect(mask.status).toBe(1);
+      expect(mask.stderr.trim().split('\n')).toHaveLength(1);
+      expect(mask.stderr).toContain(`${bad} is not a valid SkillPolicy file`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -197,7 +197,13 @@ export function readConfigFile(path: string): SidecarConfigInput {
   } catch (err) {
     throw new ConfigError('--config', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
-  const parsed: unknown = path.endsWith('.json') ? JSON.parse(text) : yaml().parse(text);
+  let parsed: unknown;
+  try {
+    parsed = path.endsWith('.json') ? JSON.parse(text) : yaml().parse(text);
+  } catch (err) {
+    // The YAML parser draws the offending line under its message: the first line says it.
+    throw new ConfigError('--config', `${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]!.replace(/:$/, '')}`);
+  }
   if (parsed === null || typeof parsed !== 'object') throw new ConfigError('--config', `${path} does not hold an object`);
   return parsed as SidecarConfigInput;
 }

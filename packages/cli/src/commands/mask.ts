@@ -27,7 +27,7 @@ async function maskingSpecFrom(file: string): Promise<MaskingSpec | undefined> {
   try {
     policies = parsePolicyFile(text, 'default');
   } catch (err) {
-    throw new CliError(`${file} is not a valid SkillPolicy file: ${(err as Error).message}`);
+    throw new CliError(`${file} is not a valid SkillPolicy file: ${(err as Error).message.split('\n')[0]!.replace(/:$/, '')}`);
   }
   const withMasking = policies.filter((p) => p.spec?.masking);
   if (withMasking.length > 1) {
