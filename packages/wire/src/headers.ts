@@ -21,8 +21,9 @@ export const NOT_FORWARDED = new Set(['accept-encoding', 'expect']);
 
 /**
  * Request headers to send upstream: the client's, minus credentials, hop-by-hop headers, host and
- * NOT_FORWARDED, plus the upstream credential. `anthropic-beta` and X-Stainless-* pass verbatim
- * (repeats kept as sent).
+ * NOT_FORWARDED, plus the upstream credential. `anthropic-beta` and X-Stainless-* pass verbatim; a
+ * header sent twice goes as one line, its values joined by ", " as Node reads them (RFC 9110 §5.3:
+ * the same list to any HTTP reader, which is how the API reads a repeated anthropic-beta).
  */
 export function upstreamRequestHeaders(
   incoming: IncomingHttpHeaders,
