@@ -20,6 +20,11 @@ export interface ScriptedError {
   message?: string;
   /** Extra response headers, e.g. `{ 'retry-after': '0' }`. */
   headers?: Record<string, string>;
+  /**
+   * A 429 for a spend limit rather than a rate limit: the API then sends no retry-after and no
+   * exhausted rate-limit headers (there is nothing to wait for).
+   */
+  spendLimit?: boolean;
 }
 
 interface ReplyCommon {

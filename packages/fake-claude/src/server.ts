@@ -121,7 +121,7 @@ export async function startFakeClaude(options: FakeClaudeOptions = {}): Promise<
     const status = err.status ?? STATUS_OF_TYPE[type] ?? 500;
     const message = err.message ?? DEFAULT_ERROR_MESSAGES[type] ?? 'Error';
     let extra: Record<string, string> | undefined = 'headers' in err ? err.headers : undefined;
-    if (status === 429) {
+    if (status === 429 && !('spendLimit' in err && err.spendLimit)) {
       const retryAfter = Number(extra?.['retry-after'] ?? 1);
       extra = { 'retry-after': '1', ...exhaustedRateLimitHeaders(Number.isFinite(retryAfter) ? retryAfter : 1), ...extra };
     }

@@ -105,6 +105,16 @@ describe.each(sdks)('@anthropic-ai/sdk $major through the sidecar', ({ make }) =
     expect(overloaded).toMatchObject({ status: 529, error: { error: { type: 'overloaded_error', message: 'Overloaded' } } });
   });
 
+  test('a spend-limit 429 (no retry-after: nothing to wait for) reaches the SDK as the API sent it', async () => {
+    bench.fake.script({ error: { type: 'rate_limit_error', message: 'You have reached your specified API usage limits.', spendLimit: true } });
+    const err = await make(bench.sidecar.claudeUrl).messages.create({ model: MODEL, max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e) as { status: number; headers: Headers | Record<string, string> };
+    expect(err.status).toBe(429);
+    const header = (name: string) => (err.headers instanceof Headers ? err.headers.get(name) : err.headers[name]) ?? null;
+    expect(header('retry-after')).toBeNull();
+    expect(header('anthropic-ratelimit-requests-remaining')).not.toBe('0'); // the rate limits are not what ran out
+    expect(header('request-id')).toMatch(/^req_/);
+  });
+
   test('a 429 with retry-after passes through and the SDK retries after it', async () => {
     bench.fake.script({ error: { type: 'rate_limit_error', headers: { 'retry-after': '1' } } });
     const message = await make(bench.sidecar.claudeUrl, 2).messages.create({ model: MODEL, max_tokens: 5, messages: [{ role: 'user', content: 'retry me' }] });
