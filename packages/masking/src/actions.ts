@@ -69,4 +69,20 @@ export class Vault {
   set(placeholder: string, value: string): void { this.map.set(placeholder, value); }
   get(placeholder: string): string | undefined { return this.map.get(placeholder); }
   get size(): number { return this.map.size; }
+
+  /**
+   * A copy to keep beyond the request that filled this vault: each value copied into a string of
+   * its own (a value is a slice of the text it was found in, and V8 keeps that whole text alive for
+   * a slice), with the UTF-8 bytes placeholders and values take.
+   */
+  detached(): { vault: Vault; bytes: number } {
+    const copy = new Vault();
+    let bytes = 0;
+    for (const [placeholder, value] of this.map) {
+      const own = Buffer.from(value, 'utf8').toString('utf8');
+      copy.set(placeholder, own);
+      bytes += Buffer.byteLength(placeholder) + Buffer.byteLength(own);
+    }
+    return { vault: copy, bytes };
+  }
 }

@@ -13,8 +13,8 @@ import type { MaskResult } from './masker.js';
 export interface BodyMaskResult {
   body: unknown;
   findings: Finding[];
-  /** The record's copy only: base64 media (images, PDFs) left out for their digest (see Walker.media). */
-  omitted?: number;
+  /** Base64 media (images, PDFs) the body carries; the record's copy has each by digest (Walker.media). */
+  media?: number;
 }
 
 /** How much base64 text is decoded at a time to hash a blob left out of the record (a multiple of 4). */
@@ -50,7 +50,7 @@ export function namesServerResult(body: Buffer): boolean {
 
 class Walker {
   readonly findings: Finding[] = [];
-  omitted = 0;
+  media = 0;
   private readonly thinking: boolean;
   readonly forRecord: boolean;
   constructor(private readonly mask: TextMasker, opts: WalkOptions) {
@@ -69,16 +69,18 @@ class Walker {
    * out — the record keeps its type, size and SHA-256 (of the decoded bytes, as `sha256sum` of the
    * file gives), never bytes that may show a person's data. Claude's copy is never changed.
    */
-  media(src: Record<string, unknown>): Record<string, unknown> {
+  digestOnly(src: Record<string, unknown>): Record<string, unknown> {
     if (typeof src.data !== 'string') return src;
+    // Decoded a slice at a time (a multiple of 4 characters: whole base64 groups), line breaks
+    // (MIME's 76-character lines) out first so that no group straddles two slices.
+    const data = /\s/.test(src.data) ? src.data.replace(/\s+/g, '') : src.data;
     const hash = createHash('sha256');
     let bytes = 0;
-    for (let i = 0; i < src.data.length; i += HASH_SLICE) {
-      const part = Buffer.from(src.data.slice(i, i + HASH_SLICE), 'base64');
+    for (let i = 0; i < data.length; i += HASH_SLICE) {
+      const part = Buffer.from(data.slice(i, i + HASH_SLICE), 'base64');
       bytes += part.length;
       hash.update(part);
     }
-    this.omitted++;
     return { ...src, data: `[omitted from the record: ${bytes} bytes, sha256 ${hash.digest('hex')}]` };
   }
 
@@ -120,14 +122,19 @@ class Walker {
         if ('content' in b) out.content = this.content(b.content, `${path}.content`);
         break;
       case 'image':
-        if (!this.forRecord || !isRecord(b.source) || b.source.type !== 'base64') return b;
-        out.source = this.media(b.source);
+        if (!isRecord(b.source) || b.source.type !== 'base64') return b;
+        this.media++;
+        if (!this.forRecord) return b;
+        out.source = this.digestOnly(b.source);
         break;
       case 'document': {
         const src = b.source;
         if (isRecord(src)) {
           if (src.type === 'text' && typeof src.data === 'string') out.source = { ...src, data: this.text(src.data, `${path}.source.data`) };
-          else if (src.type === 'base64' && this.forRecord) out.source = this.media(src);
+          else if (src.type === 'base64') {
+            this.media++;
+            if (this.forRecord) out.source = this.digestOnly(src);
+          }
           else if (src.type === 'content') out.source = { ...src, content: this.content(src.content, `${path}.source.content`) };
         }
         if (typeof b.context === 'string') out.context = this.text(b.context, `${path}.context`);
@@ -143,7 +150,7 @@ class Walker {
         if (this.thinking && typeof b.thinking === 'string') out.thinking = this.text(b.thinking, `${path}.thinking`);
         break;
       default:
-        // image, redacted_thinking, server tool results (encrypted), container uploads...: untouched
+        // redacted_thinking, server tool results (encrypted), container uploads, media by URL or file id...: untouched
         return b;
     }
     return out;
@@ -188,7 +195,7 @@ export function maskRequestBody(body: unknown, mask: TextMasker, opts: WalkOptio
       ? { ...r, params: maskParams(r.params, w, `requests[${i}].params.`) }
       : r));
   }
-  return { body: out, findings: w.findings, ...(w.omitted > 0 ? { omitted: w.omitted } : {}) };
+  return { body: out, findings: w.findings, ...(w.media > 0 ? { media: w.media } : {}) };
 }
 
 function maskParams(body: Record<string, unknown>, w: Walker, at: string): Record<string, unknown> {

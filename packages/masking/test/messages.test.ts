@@ -97,10 +97,10 @@ describe('Messages bodies', () => {
       { type: 'image', source: { type: 'url', url: 'https://example.com/a.png' } },
     ] }] };
     const forClaude = masker.maskMessagesRequest(withMedia);
-    expect(forClaude.omitted).toBeUndefined();
+    expect(forClaude.media).toBe(3); // counted, not changed
     expect(JSON.stringify(forClaude.body)).toContain(pdf.toString('base64'));
     const recorded = masker.maskMessagesRequest(withMedia, { forRecord: true });
-    expect(recorded.omitted).toBe(3);
+    expect(recorded.media).toBe(3);
     const content = (recorded.body as typeof withMedia).messages[0]!.content as Array<{ source: { data?: string; url?: string }; title?: string; content?: Array<{ source: { data: string } }> }>;
     const png = Buffer.from(image, 'base64');
     expect(content[0]!.source).toEqual({ type: 'base64', media_type: 'image/png', data: `[omitted from the record: ${png.length} bytes, sha256 ${sha(png)}]` });
@@ -109,6 +109,10 @@ describe('Messages bodies', () => {
     expect(content[2]!.content![0]!.source.data).toMatch(/^\[omitted from the record: \d+ bytes, sha256 [0-9a-f]{64}\]$/);
     expect(content[3]!.source.url).toBe('https://example.com/a.png');
     expect(JSON.stringify(recorded.body)).not.toContain(image);
+    // Base64 in MIME's 76-character lines: the same digest as the file's (no group split across slices).
+    const wrapped = pdf.toString('base64').replace(/.{76}/g, '$&\r\n');
+    const mime = masker.maskMessagesRequest({ model: 'claude-x', max_tokens: 8, messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: wrapped } }] }] }, { forRecord: true });
+    expect(JSON.stringify(mime.body)).toContain(`[omitted from the record: ${pdf.length} bytes, sha256 ${sha(pdf)}]`);
   });
 
   test('a request\'s metadata.user_id is masked for the record only', () => {

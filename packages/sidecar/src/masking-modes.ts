@@ -22,6 +22,9 @@ export interface MaskingModeOptions {
   onFindings?: (direction: 'request' | 'response', findings: readonly Finding[]) => void;
 }
 
+/** How much of tokenize mode's batch vaults a sidecar keeps (MaskerBook.keepForBatch). */
+export const BATCH_VAULTS = { batches: 64, bytes: 16 * 1024 * 1024, keepMs: 29 * 24 * 3600 * 1000 };
+
 /**
  * Caches one masker per masking spec (specs change only with policy generations). The installation
  * key is read each time (in a cluster it arrives with the first workload token, before any request
@@ -30,10 +33,14 @@ export interface MaskingModeOptions {
 export class MaskerBook {
   private cache: { spec: MaskingSpec | undefined; key: string; masker: Masker } | undefined;
   private readonly keyOf: () => string;
-  /** Tokenize mode: the masker (its vault) of each Message Batch the skill created, by batch id, oldest first. */
-  private readonly batches = new Map<string, { masker: Masker; until: number }>();
-  constructor(key: string | (() => string), private readonly now: () => number = Date.now) {
+  /** Tokenize mode: what each Message Batch the skill created was masked with, by batch id, oldest first. */
+  private readonly batches = new Map<string, { vault: Vault; bytes: number; until: number }>();
+  private readonly now: () => number;
+  private readonly bounds: typeof BATCH_VAULTS;
+  constructor(key: string | (() => string), opts: { now?: () => number; batchVaults?: typeof BATCH_VAULTS } = {}) {
     this.keyOf = typeof key === 'string' ? () => key : key;
+    this.now = opts.now ?? Date.now;
+    this.bounds = opts.batchVaults ?? BATCH_VAULTS;
   }
 
   forSpec(spec: MaskingSpec | undefined): Masker {
@@ -58,34 +65,35 @@ export class MaskerBook {
   }
 
   /**
-   * Tokenize mode: keep the masker that masked a Message Batch's requests until its results are read
-   * (the API keeps them 29 days), so they come back with the skill's values. Bounded: the newest
-   * BATCH_VAULTS.batches batches holding at most BATCH_VAULTS.values values in all; a batch past
-   * that, or a sidecar restarted since, gets its results with the placeholders Claude saw.
+   * Tokenize mode: keep what a Message Batch's requests were masked with — the placeholders and
+   * their values, copied out of the request's text — until its results are read (the API keeps
+   * them 29 days), so they come back with the skill's values. Bounded: the newest
+   * BATCH_VAULTS.batches batches, at most BATCH_VAULTS.bytes of placeholders and values in all; a
+   * batch past that, or a sidecar restarted since, gets its results with the placeholders Claude saw.
    */
   keepForBatch(id: string, masker: Masker): void {
-    if (masker.vault.size === 0 || masker.vault.size > BATCH_VAULTS.values) return;
+    if (masker.vault.size === 0) return;
+    const { vault, bytes } = masker.vault.detached();
+    if (bytes > this.bounds.bytes) return;
     this.batches.delete(id);
-    this.batches.set(id, { masker, until: this.now() + BATCH_VAULTS.keepMs });
-    let values = 0;
-    for (const e of this.batches.values()) values += e.masker.vault.size;
+    this.batches.set(id, { vault, bytes, until: this.now() + this.bounds.keepMs });
+    let held = 0;
+    for (const e of this.batches.values()) held += e.bytes;
     for (const [old, e] of this.batches) {
-      if (this.batches.size <= BATCH_VAULTS.batches && values <= BATCH_VAULTS.values && e.until > this.now()) break;
+      if (this.batches.size <= this.bounds.batches && held <= this.bounds.bytes && e.until > this.now()) break;
       this.batches.delete(old);
-      values -= e.masker.vault.size;
+      held -= e.bytes;
     }
   }
 
-  /** The masker a batch's requests were masked with (tokenize mode), while kept. */
-  forBatch(id: string): Masker | undefined {
+  /** A masker over what a batch's requests were masked with (tokenize mode), while kept. */
+  forBatch(id: string, spec: MaskingSpec | undefined): Masker | undefined {
     const e = this.batches.get(id);
     if (e && e.until <= this.now()) this.batches.delete(id);
-    return e && e.until > this.now() ? e.masker : undefined;
+    return e && e.until > this.now() ? createMasker(spec, { key: this.keyOf(), vault: e.vault }) : undefined;
   }
 }
 
-/** How much of tokenize mode's batch vaults a sidecar keeps (MaskerBook.keepForBatch). */
-export const BATCH_VAULTS = { batches: 64, values: 200_000, keepMs: 29 * 24 * 3600 * 1000 };
 
 /** The batch a results path names (/v1/messages/batches/{id}/results). */
 const batchOfResults = (url: string): string | undefined => /^\/v1\/messages\/batches\/([^/?]+)\/results(\?|$)/.exec(url)?.[1];
@@ -104,7 +112,7 @@ export function maskingVerdict(x: Exchange, spec: MaskingSpec & { mode: MaskingM
   const upload = uploadsFiles(x.route.kind);
   const masksRequests = mode === 'request' || mode === 'both' || mode === 'tokenize';
   const batch = mode === 'tokenize' && x.route.kind === 'batch_results' ? batchOfResults(x.url) : undefined;
-  const masker = mode !== 'tokenize' ? book.forSpec(spec) : upload ? book.forgetful(spec) : (batch && book.forBatch(batch)) || book.fresh(spec);
+  const masker = mode !== 'tokenize' ? book.forSpec(spec) : upload ? book.forgetful(spec) : (batch && book.forBatch(batch, spec)) || book.fresh(spec);
   const out: MaskingVerdict = {};
   if (masksRequests && upload) out.uploadFilter = uploadMaskFilter(x.req.headers['content-type'], masker, (f) => opts.onFindings?.('request', f));
   if (masksRequests && x.request) {
@@ -112,7 +120,7 @@ export function maskingVerdict(x: Exchange, spec: MaskingSpec & { mode: MaskingM
       const r = masker.maskMessagesRequest(x.request);
       opts.onFindings?.('request', r.findings);
       const text = JSON.stringify(r.body);
-      x.maskedRequest = { text, findings: r.findings };
+      x.maskedRequest = { text, findings: r.findings, ...(r.media ? { media: r.media } : {}) };
       if (r.findings.length > 0) out.upstreamBody = Buffer.from(text);
     } catch (err) {
       throw maskingFailed(err);

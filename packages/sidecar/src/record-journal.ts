@@ -102,7 +102,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
     // A rewriting masking mode already masked this body with the same policy: record that copy,
     // unless the body resends server tool results, which the record masks and Claude's copy keeps,
     // or carries base64 media, which the record keeps by digest only and Claude's copy whole.
-    if (x.maskedRequest && !namesServerResult(x.body) && !x.body.includes('"base64"')) {
+    if (x.maskedRequest && !namesServerResult(x.body) && !x.maskedRequest.media) {
       return { text: x.maskedRequest.text, findings: x.maskedRequest.findings.map(toRecorded) };
     }
     if (!masker) return { findings: [] };
@@ -111,7 +111,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
         const r = masker.maskMessagesRequest(x.request, { forRecord: true });
         opts.onFindings?.('request', r.findings);
         // Nothing found and nothing left out: the body as the skill sent it is its masked copy (no re-serialisation).
-        if (r.findings.length === 0 && !r.omitted) return { text: x.body.toString('utf8'), findings: [] };
+        if (r.findings.length === 0 && !r.media) return { text: x.body.toString('utf8'), findings: [] };
         return { text: JSON.stringify(r.body), findings: r.findings.map(toRecorded) };
       }
       const r = masker.maskText(x.body.toString('utf8'));

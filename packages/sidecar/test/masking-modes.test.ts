@@ -21,39 +21,50 @@ test('a JSON response body is masked where Messages put text', () => {
 });
 
 describe('tokenize mode keeps a batch\'s vault for its results, within bounds', () => {
-  const filled = (b: MaskerBook, n: number) => {
+  const filled = (b: MaskerBook, n: number, prefix = 'user') => {
     const m = b.fresh({ mode: 'tokenize' });
-    for (let i = 0; i < n; i++) m.maskText(`mail user${i}@example.com`);
+    for (let i = 0; i < n; i++) m.maskText(`mail ${prefix}${i}@example.com`);
     return m;
+  };
+  const restores = (m: ReturnType<MaskerBook['fresh']> | undefined, placeholderOf: ReturnType<MaskerBook['fresh']>, value: string): boolean => {
+    const placeholder = /<EMAIL_ADDRESS_\w+>/.exec(placeholderOf.maskText(`mail ${value}`).masked)![0];
+    return m !== undefined && m.restoreText(placeholder) === value;
   };
 
   it('keeps the newest batches, drops one past its time, and never an empty vault', () => {
     let t = 0;
-    const b = new MaskerBook('batch-vault-key-0123', () => t);
+    const b = new MaskerBook('batch-vault-key-0123', { now: () => t, batchVaults: { ...BATCH_VAULTS, batches: 3 } });
     const first = filled(b, 2);
     b.keepForBatch('msgbatch_first', first);
-    expect(b.forBatch('msgbatch_first')).toBe(first);
+    expect(restores(b.forBatch('msgbatch_first', { mode: 'tokenize' }), first, 'user1@example.com')).toBe(true);
     b.keepForBatch('msgbatch_empty', b.fresh({ mode: 'tokenize' }));
-    expect(b.forBatch('msgbatch_empty')).toBeUndefined();
-    for (let i = 0; i < BATCH_VAULTS.batches; i++) b.keepForBatch(`msgbatch_${i}`, filled(b, 1));
-    expect(b.forBatch('msgbatch_first')).toBeUndefined(); // the oldest made room
-    expect(b.forBatch(`msgbatch_${BATCH_VAULTS.batches - 1}`)).toBeDefined();
+    expect(b.forBatch('msgbatch_empty', { mode: 'tokenize' })).toBeUndefined();
+    for (let i = 0; i < 3; i++) b.keepForBatch(`msgbatch_${i}`, filled(b, 1));
+    expect(b.forBatch('msgbatch_first', { mode: 'tokenize' })).toBeUndefined(); // the oldest made room
+    expect(b.forBatch('msgbatch_2', { mode: 'tokenize' })).toBeDefined();
     t += BATCH_VAULTS.keepMs + 1;
-    expect(b.forBatch(`msgbatch_${BATCH_VAULTS.batches - 1}`)).toBeUndefined();
+    expect(b.forBatch('msgbatch_2', { mode: 'tokenize' })).toBeUndefined();
   });
 
-  it('holds at most BATCH_VAULTS.values values in all', () => {
-    const b = new MaskerBook('batch-vault-key-0123');
-    const big = filled(b, 3);
-    Object.defineProperty(big.vault, 'size', { value: BATCH_VAULTS.values - 1 });
-    b.keepForBatch('msgbatch_big', big);
-    expect(b.forBatch('msgbatch_big')).toBe(big);
-    b.keepForBatch('msgbatch_small', filled(b, 2)); // together past the bound: the older goes
-    expect(b.forBatch('msgbatch_big')).toBeUndefined();
-    expect(b.forBatch('msgbatch_small')).toBeDefined();
-    const huge = filled(b, 1);
-    Object.defineProperty(huge.vault, 'size', { value: BATCH_VAULTS.values + 1 });
-    b.keepForBatch('msgbatch_huge', huge); // alone past the bound: not kept
-    expect(b.forBatch('msgbatch_huge')).toBeUndefined();
+  it('holds at most its bytes of placeholders and values in all, and a batch over them not at all', () => {
+    const probe = new MaskerBook('batch-vault-key-0123');
+    const sizeOf = (m: ReturnType<MaskerBook['fresh']>) => m.vault.detached().bytes;
+    const b = new MaskerBook('batch-vault-key-0123', { batchVaults: { ...BATCH_VAULTS, bytes: sizeOf(filled(probe, 10)) + 10 } });
+    b.keepForBatch('msgbatch_big', filled(b, 10, 'big'));
+    expect(b.forBatch('msgbatch_big', { mode: 'tokenize' })).toBeDefined();
+    const small = filled(b, 2, 'small');
+    b.keepForBatch('msgbatch_small', small); // together past the bound: the older goes
+    expect(b.forBatch('msgbatch_big', { mode: 'tokenize' })).toBeUndefined();
+    expect(restores(b.forBatch('msgbatch_small', { mode: 'tokenize' }), small, 'small0@example.com')).toBe(true);
+    b.keepForBatch('msgbatch_huge', filled(b, 40, 'huge')); // alone past the bound: not kept
+    expect(b.forBatch('msgbatch_huge', { mode: 'tokenize' })).toBeUndefined();
+  });
+
+  it('keeps copies of the values, not the text they were found in', () => {
+    const m = new MaskerBook('batch-vault-key-0123').fresh({ mode: 'tokenize' });
+    m.maskText(`${'x'.repeat(100_000)} mail keep.me@example.com ${'y'.repeat(100_000)}`);
+    const { vault, bytes } = m.vault.detached();
+    expect(vault.size).toBe(1);
+    expect(bytes).toBeLessThan(200); // a placeholder and an address, not the 200 KB around them
   });
 });
