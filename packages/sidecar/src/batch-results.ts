@@ -6,8 +6,8 @@
 import { StringDecoder } from 'node:string_decoder';
 import { isRecord, type PartTransform } from '@skillgate/wire';
 
-/** The longest result line held while it streams in (a whole answer of the largest max_tokens is far less). */
-export const MAX_RESULT_LINE_BYTES = 64 * 1024 * 1024;
+/** The longest result line held while it streams in: one answer (the largest max_tokens gives well under 2 MB). */
+export const MAX_RESULT_LINE_BYTES = 16 * 1024 * 1024;
 
 export interface ResultsRewrite {
   /** Lines known to need nothing without being parsed (tokenize: no placeholder in them). */
@@ -21,7 +21,9 @@ export interface ResultsRewrite {
 /** Rewrites a batch's JSONL results line by line; throws (cutting the answer) on a line past `maxLineBytes`. */
 export function batchResultsRewriter(rewrite: ResultsRewrite, maxLineBytes = MAX_RESULT_LINE_BYTES): PartTransform {
   const decoder = new StringDecoder('utf8');
-  let pending = '';
+  // The line being read, in the pieces it came in (joined once it ends: a long line is not copied per chunk).
+  let pending: string[] = [];
+  let pendingBytes = 0;
   const line = (text: string): string => {
     if (text.trim() === '' || rewrite.untouched?.(text)) return text;
     let parsed: unknown;
@@ -38,20 +40,24 @@ export function batchResultsRewriter(rewrite: ResultsRewrite, maxLineBytes = MAX
   };
   return {
     push(chunk: Buffer): Buffer {
-      pending += decoder.write(chunk);
-      const cut = pending.lastIndexOf('\n');
+      const text = decoder.write(chunk);
+      const cut = text.lastIndexOf('\n'); // only the new text is searched
       if (cut < 0) {
-        if (Buffer.byteLength(pending) > maxLineBytes) throw new Error(`a batch result line is longer than ${maxLineBytes} bytes`);
+        pending.push(text);
+        pendingBytes += chunk.length;
+        if (pendingBytes > maxLineBytes) throw new Error(`a batch result line is longer than ${maxLineBytes} bytes`);
         return Buffer.alloc(0);
       }
-      const lines = pending.slice(0, cut).split('\n');
-      pending = pending.slice(cut + 1);
+      const lines = (pending.join('') + text.slice(0, cut)).split('\n');
+      const rest = text.slice(cut + 1);
+      pending = rest === '' ? [] : [rest];
+      pendingBytes = Buffer.byteLength(rest);
       return Buffer.from(`${lines.map(line).join('\n')}\n`);
     },
     end(): Buffer {
-      pending += decoder.end();
-      const rest = pending;
-      pending = '';
+      const rest = pending.join('') + decoder.end();
+      pending = [];
+      pendingBytes = 0;
       return Buffer.from(rest === '' ? '' : line(rest));
     },
   };
