@@ -91,64 +91,105 @@ function isName(buf: Buffer, at: number, name: string): boolean {
 
 /**
  * Where the last complete event in `buf` ends (just past its blank line), or 0 when no event ends in
- * it. `buf` must begin at an event boundary (a stream's start, or just past an earlier event). A CR
- * at the very end may be the first half of a CRLF, so it ends nothing yet (as in SseParser).
+ * it. `startsAtBoundary`: `buf` begins at an event boundary (a stream's start, or just past an earlier
+ * event), so a line end at its very start ends a blank line. A CR at the very end may be the first
+ * half of a CRLF, so it ends nothing yet (as in SseParser).
  */
-export function completeEventsEnd(buf: Buffer): number {
+export function completeEventsEnd(buf: Buffer, startsAtBoundary = true): number {
   for (let i = buf.length - 1; i >= 0; i--) {
     const b = buf[i]!;
     if (b !== LF && b !== CR) continue;
     if (b === CR && (i === buf.length - 1 || buf[i + 1] === LF)) continue; // CRLF is read at its LF
     // The line terminator that ends here starts at `t` (CRLF is one terminator); a terminator right
-    // before it (or the buffer's start, itself a boundary) makes this line blank: an event ends here.
+    // before it (or the start of a buffer that begins at a boundary) makes this line blank: an event ends here.
     const t = b === LF && i > 0 && buf[i - 1] === CR ? i - 1 : i;
-    if (t === 0 || buf[t - 1] === LF || buf[t - 1] === CR) return i + 1;
+    if (t === 0 ? startsAtBoundary : buf[t - 1] === LF || buf[t - 1] === CR) return i + 1;
   }
   return 0;
 }
+
+/** Bytes before new data that decide whether a line end in it ends a blank line (CR LF, and the terminator before). */
+const LOOK_BACK = 3;
 
 /**
  * Passes a stream on in whole events: the bytes of an event that has not ended yet are held until
  * its blank line comes (an SSE client can do nothing with half an event anyway). So when the
  * upstream dies, goes silent or is cut mid-event, the `event: error` written after what went out
- * starts on a boundary instead of being glued onto half a `data:` line. A tail longer than
- * `maxHeldBytes` (no Claude event is near it) is passed on as it comes, and so is the rest of that stream.
+ * starts on a boundary instead of being glued onto half a `data:` line. Each chunk is scanned once
+ * (with a few bytes before it) and held pieces are joined once, when their event ends. A tail
+ * longer than `maxHeldBytes` (no Claude event is near it) is passed on as it comes, and so is the
+ * rest of that stream.
  */
 export class SseEventGate {
-  private tail: Buffer = EMPTY;
+  private pieces: Buffer[] = [];
+  private heldBytes = 0;
   private open = false;
 
   constructor(private readonly maxHeldBytes = 1 << 20) {}
 
-  /** What may go out now: `chunk`, after any held tail, up to its last complete event (possibly empty). */
+  /** What may go out now: `chunk`, after any held bytes, up to its last complete event (possibly empty). */
   pass(chunk: Buffer): Buffer {
     if (this.open) return chunk;
     const n = chunk.length;
-    // The usual case: nothing held, and the chunk ends an event.
-    if (this.tail.length === 0 && n >= 2 && chunk[n - 1] === LF && (chunk[n - 2] === LF || chunk[n - 2] === CR)) {
-      if (chunk[n - 2] === LF || completeEventsEnd(chunk) === n) return chunk;
+    if (this.heldBytes === 0) {
+      // The usual case: nothing held, and the chunk ends an event.
+      if (n >= 2 && chunk[n - 1] === LF && chunk[n - 2] === LF) return chunk;
+      const end = completeEventsEnd(chunk);
+      if (end === n) return chunk;
+      this.hold(chunk.subarray(end));
+      if (this.open) {
+        this.flush(); // the tail just held is in `chunk` itself
+        return chunk;
+      }
+      return end === 0 ? EMPTY : chunk.subarray(0, end);
     }
-    const buf = this.tail.length === 0 ? chunk : Buffer.concat([this.tail, chunk]);
-    const end = completeEventsEnd(buf);
-    if (buf.length - end > this.maxHeldBytes) {
-      this.open = true;
-      this.tail = EMPTY;
-      return buf;
+    const look = this.lookBack();
+    const end = completeEventsEnd(Buffer.concat([look, chunk]), look.length === this.heldBytes);
+    if (end === 0) {
+      this.hold(chunk);
+      return this.open ? this.flush() : EMPTY;
     }
-    this.tail = end === buf.length ? EMPTY : Buffer.from(buf.subarray(end));
-    return end === 0 ? EMPTY : buf.subarray(0, end);
+    const cut = end - look.length; // where in `chunk` the last complete event ends (0: right at its start)
+    const out = Buffer.concat([...this.pieces, chunk.subarray(0, cut)]);
+    this.pieces = [];
+    this.heldBytes = 0;
+    if (cut < n) this.hold(chunk.subarray(cut));
+    return this.open ? Buffer.concat([out, this.flush()]) : out;
   }
 
-  /** The held tail, for a stream that ended cleanly without a final blank line: passed on as it came. */
+  /** The held bytes, for a stream that ended cleanly without a final blank line: passed on as they came. */
   flush(): Buffer {
-    const rest = this.tail;
-    this.tail = EMPTY;
+    const rest = this.pieces.length === 1 ? this.pieces[0]! : Buffer.concat(this.pieces);
+    this.pieces = [];
+    this.heldBytes = 0;
     return rest;
   }
 
   /** Bytes held back now. */
   get held(): number {
-    return this.tail.length;
+    return this.heldBytes;
+  }
+
+  /** Keeps `piece`; past the bound the gate opens (the caller then passes everything on). */
+  private hold(piece: Buffer): void {
+    // A copy: a socket's chunk can be a slice of a larger allocation, which a reference would keep.
+    this.pieces.push(Buffer.from(piece));
+    this.heldBytes += piece.length;
+    if (this.heldBytes > this.maxHeldBytes) this.open = true;
+  }
+
+  /** The last few held bytes (fewer when less is held). */
+  private lookBack(): Buffer {
+    const want = Math.min(LOOK_BACK, this.heldBytes);
+    const parts: Buffer[] = [];
+    let got = 0;
+    for (let k = this.pieces.length - 1; k >= 0 && got < want; k--) {
+      const piece = this.pieces[k]!;
+      const take = Math.min(want - got, piece.length);
+      parts.unshift(piece.subarray(piece.length - take));
+      got += take;
+    }
+    return Buffer.concat(parts, got);
   }
 }
 

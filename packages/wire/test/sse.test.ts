@@ -146,6 +146,23 @@ describe('SseEventGate', () => {
       );
     });
 
+  it('byte by byte too (every line end decided across chunk edges)', () => {
+    for (const bytes of [mixed, ...fixtures.map((f) => readFileSync(join(fixtureDir, f)))]) {
+      const ends = boundaries(bytes);
+      const gate = new SseEventGate();
+      const out: Buffer[] = [];
+      let sent = 0;
+      for (let i = 0; i < bytes.length; i++) {
+        const passed = gate.pass(bytes.subarray(i, i + 1));
+        out.push(passed);
+        sent += passed.length;
+        expect(ends.has(sent)).toBe(true);
+      }
+      out.push(gate.flush());
+      expect(Buffer.concat(out).equals(bytes)).toBe(true);
+    }
+  });
+
   it('holds half an event until its blank line, CRLF read whole, and a lone CR at the end as maybe half a CRLF', () => {
     expect(completeEventsEnd(Buffer.from('event: a\ndata: {}\n\nevent: b\nda'))).toBe(19);
     expect(completeEventsEnd(Buffer.from('data: x\r\n'))).toBe(0);
