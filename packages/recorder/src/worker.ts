@@ -49,6 +49,7 @@ export class RecorderWorker {
   private readonly groupsMade = new Set<string>();
   private readonly deferredSince = new Map<string, number>();
   private stopping = false;
+  private archivingNow = 0;
   private lastLagAt = 0;
 
   constructor(opts: RecorderWorkerOptions) {
@@ -112,6 +113,20 @@ export class RecorderWorker {
 
   /** Archive entries of one stream in order, then acknowledge what is durable. */
   private async handle(stream: string, entries: StreamEntry[]): Promise<number> {
+    this.archivingNow++;
+    try {
+      return await this.archiveEntries(stream, entries);
+    } finally {
+      this.archivingNow--;
+    }
+  }
+
+  /** Whether a round is writing to the archive now (a stop then waits for it before the archive closes). */
+  get archiving(): boolean {
+    return this.archivingNow > 0;
+  }
+
+  private async archiveEntries(stream: string, entries: StreamEntry[]): Promise<number> {
     const ack: string[] = [];
     const events: SessionEvent[] = [];
     const checkpoints: Checkpoint[] = [];

@@ -71,12 +71,13 @@ Redis is unreachable).`,
     const running = worker.run();
     running.catch(() => undefined);
     // A round ends within its block time once asked to stop; one that waits for a Redis that is away
-    // (the connection retries its commands for ever) is given up after a grace period: it holds no
-    // archive write, only a command Redis never got.
+    // (the connection retries its commands for ever) is given up after a grace period, once it is
+    // not writing to the archive (a slow disk finishes its write; the archive closes after it).
     let grace: NodeJS.Timeout | undefined;
     await Promise.race([running, asked.then(() => new Promise((r) => { grace = setTimeout(r, STOP_GRACE_MS); }))]);
     clearTimeout(grace);
     redis.disconnect();
+    while (worker.archiving) await new Promise((r) => setTimeout(r, 50));
     server?.close();
     await archive.close();
     redis.disconnect();
