@@ -1,6 +1,7 @@
 // The controller's configuration: one typed object from flags and environment, validated at
 // start-up; a bad value fails fast naming the field and the reason. Secrets are referenced by file
 // or Secret name, never passed as values on the command line.
+import { isRedisUrl } from '@skillgate/resp';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -111,15 +112,7 @@ function httpUrl(field: string, v: string): string {
 
 /** A Redis URL as ioredis and the sidecar's connection read it; the error never repeats the URL (it may hold a password). */
 function redisUrlFor(field: string, v: string): string {
-  let u: URL | undefined;
-  try {
-    u = new URL(v);
-  } catch {
-    // reported below
-  }
-  if (!u || (u.protocol !== 'redis:' && u.protocol !== 'rediss:') || !u.hostname) {
-    throw new ControllerConfigError(field, 'must be a redis:// or rediss:// URL with a host');
-  }
+  if (!isRedisUrl(v)) throw new ControllerConfigError(field, 'must be a redis:// or rediss:// URL with a host');
   return v;
 }
 
@@ -134,7 +127,7 @@ export function parseListen(v: string, field = 'listen'): { host: string; port: 
 export function resolveControllerConfig(input: ControllerConfigInput): ControllerConfig {
   const listen = typeof input.listen === 'string' ? parseListen(input.listen) : input.listen ?? { host: '0.0.0.0', port: 8443 };
   if (!input.redisUrl) throw new ControllerConfigError('redisUrl', 'REDIS_URL is required: the lock feed travels through Redis');
-  if (!/^rediss?:\/\//.test(input.redisUrl)) throw new ControllerConfigError('redisUrl', 'must start with redis:// or rediss://');
+  redisUrlFor('redisUrl', input.redisUrl);
   if (input.sidecarRedisUrl !== undefined) redisUrlFor('sidecarRedisUrl', input.sidecarRedisUrl);
   const ttl = input.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
   if (!Number.isInteger(ttl) || ttl < 10 || ttl > MAX_TOKEN_TTL_SECONDS) throw new ControllerConfigError('tokenTtlSeconds', `must be an integer in [10, ${MAX_TOKEN_TTL_SECONDS}], got ${ttl}`);

@@ -39,9 +39,19 @@ export function redisEndpoint(redisUrl: string, connectTimeoutMs: number): Redis
   };
 }
 
-/** A Redis URL fit to print: its user and password (whatever they are) as ***. */
+/** Whether `value` is a redis:// or rediss:// URL with a host (what redisEndpoint and ioredis can open). */
+export function isRedisUrl(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** A Redis URL fit to print: its user and password (whatever they are) as ***, with or without a scheme. */
 export function redisLocation(redisUrl: string): string {
-  return redisUrl.replace(/\/\/[^@/]*@/, '//***@');
+  return redisUrl.replace(/^((?:[A-Za-z][A-Za-z0-9+.-]*:)?\/\/)?[^@/]*@/, '$1***@');
 }
 
 /** A connected socket (for TLS: handshaken), no delay, kept alive; rejects after the connect timeout. */

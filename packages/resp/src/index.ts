@@ -3,4 +3,4 @@
 export { ReplyReader, RespError, encodeCommand, parseReply, type RespReply } from './codec.js';
 export { RedisConnection, type RedisConnectionOptions } from './connection.js';
 export { RedisSubscriber, defaultRetryDelayMs, type RedisSubscriberOptions } from './subscriber.js';
-export { redisEndpoint, redisLocation, type RedisEndpoint } from './endpoint.js';
+export { isRedisUrl, redisEndpoint, redisLocation, type RedisEndpoint } from './endpoint.js';

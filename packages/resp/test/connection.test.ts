@@ -175,5 +175,6 @@ describe('redisLocation', () => {
     expect(redisLocation('redis://rec:s3cr%40t@10.0.0.5:6379/2')).toBe('redis://***@10.0.0.5:6379/2');
     expect(redisLocation('rediss://:only-a-password@redis.example.com:6380')).toBe('rediss://***@redis.example.com:6380');
     expect(redisLocation('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
+    expect(redisLocation('default:s3cret@redis:6379')).toBe('***@redis:6379'); // no scheme: still no password
   });
 });
