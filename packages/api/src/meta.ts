@@ -8,6 +8,8 @@ export const LABEL_SKILL = 'skillgate.dev/skill';            // pod label: the s
 export const ANNOTATION_OWNER = 'skillgate.dev/owner';       // pod annotation: accountable human (email)
 /** Owner emails compare case-insensitively (IdPs differ in case; the mailbox is the same). */
 export const normalizeOwner = (email: string): string => email.trim().toLowerCase();
+/** Whether an owner annotation (or a lock's owner value) names an email at all; admission also wants a dotted domain. */
+export const isOwnerEmail = (value: string): boolean => /^[^\s@]+@[^\s@]+$/.test(value.trim());
 export const ANNOTATION_INJECTED = 'skillgate.dev/injected'; // pod annotation: injector version that patched it
 export const ANNOTATION_INJECT = 'skillgate.dev/inject';     // pod annotation: "disabled" asks to opt out
 export const ANNOTATION_INJECT_EXCEPTION = 'skillgate.dev/inject-exception'; // name of an allowed exception

@@ -62,6 +62,12 @@ export function printData(values: Record<string, unknown>, data: unknown, human:
 
 export const outputOption: OptionSpec = { output: { type: 'string', short: 'o' } };
 
+/** `90s`, `30m`, `12h`, `7d` in milliseconds, or undefined when `text` is not such a duration. */
+export function durationMs(text: string): number | undefined {
+  const m = /^(\d+)(s|m|h|d)$/.exec(text.trim());
+  return m ? Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'] : undefined;
+}
+
 /** Resolves on the first SIGTERM or SIGINT. */
 export function untilSignal(): Promise<void> {
   return new Promise((resolve) => {

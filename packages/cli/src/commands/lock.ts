@@ -2,20 +2,20 @@
 // caller's own kubeconfig, so RBAC decides who may lock. The controller propagates a new lock to every
 // sidecar within a second: matching requests are refused and matching live streams are cut.
 import { createHash } from 'node:crypto';
-import { API_VERSION, type LockTargetKind, type SkillLock } from '@skillgate/api';
+import { API_VERSION, isOwnerEmail, type LockTargetKind, type SkillLock } from '@skillgate/api';
 import { LockClient } from '@skillgate/controller';
 import { cliKubeClients } from './kube-access.js';
 import { normalizeOwner } from '@skillgate/identity';
-import { CliError, outputOption, printData, type Command } from '../command.js';
+import { CliError, durationMs, outputOption, printData, type Command } from '../command.js';
 import { whoAmI } from './who-am-i.js';
 
 const KINDS: LockTargetKind[] = ['skill', 'owner', 'pod', 'session', 'token', 'namespace'];
 
 /** `1h`, `30m`, `90s`, `2d` → milliseconds. */
 export function parseDuration(v: string): number {
-  const m = /^(\d+)(s|m|h|d)$/.exec(v.trim());
-  if (!m) throw new CliError(`--expires must look like 30m, 1h or 2d, got "${v}"`, 2);
-  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
+  const ms = durationMs(v);
+  if (ms === undefined) throw new CliError(`--expires must look like 30m, 1h or 2d, got "${v}"`, 2);
+  return ms;
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -30,11 +30,11 @@ const LABEL_VALUE = /^(?=.{1,63}$)[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 export function lockValueProblem(kind: LockTargetKind, value: string, namespace?: string): string | undefined {
   if (namespace !== undefined && !DNS_LABEL.test(namespace)) return `-n ${namespace} is not a namespace name (lower-case letters, digits and '-')`;
   switch (kind) {
-    case 'owner': return /^[^@\s]+@[^@\s]+$/.test(value) ? undefined : `an owner lock names the owner's email (skillgate.dev/owner), and ${value} is not one`;
+    case 'owner': return isOwnerEmail(value) ? undefined : `an owner lock names the owner's email (skillgate.dev/owner), and ${value} is not one`;
     case 'namespace': return DNS_LABEL.test(value) ? undefined : `${value} is not a namespace name (lower-case letters, digits and '-')`;
     case 'pod': return DNS_SUBDOMAIN.test(value) ? undefined : `${value} is not a pod name (lower-case letters, digits, '-' and '.')`;
     case 'skill': return LABEL_VALUE.test(value) ? undefined : `${value} is not a skill name (the value of a skillgate.dev/skill label)`;
-    case 'session': return /^ses_[A-Za-z0-9]+$/.test(value) ? undefined : `${value} is not a session id (ses_…, as skillgate sessions list shows them)`;
+    case 'session': return /^ses_[A-Za-z0-9_]+$/.test(value) ? undefined : `${value} is not a session id (ses_…, as skillgate sessions list shows them)`;
     case 'token': return /^\S+$/.test(value) ? undefined : 'a token lock names the token\'s jti, which has no spaces';
   }
 }

@@ -4,8 +4,8 @@
 // Also the shared options, time parsing and stderr progress of the sessions commands.
 import { existsSync } from 'node:fs';
 import { openSessionStore, recordConfigFromEnv, type SessionFilter, type SessionReader } from '@skillgate/record';
-import { redisLocation } from '@skillgate/resp';
-import { CliError, type OptionSpec } from '../command.js';
+import { isRedisUrl, redisLocation } from '@skillgate/resp';
+import { CliError, durationMs, type OptionSpec } from '../command.js';
 
 export const storeOptions: OptionSpec = {
   redis: { type: 'string' },
@@ -40,7 +40,7 @@ export async function openStoreFrom(values: Values, env: NodeJS.ProcessEnv = pro
   // An explicit --dir is the record asked for, whatever REDIS_URL the shell has exported.
   const fromEnv = dir !== undefined ? { ...env, REDIS_URL: undefined } : env;
   const cfg = recordConfigFromEnv(fromEnv, { redisUrl: redis, recordDir: dir, redisPrefix: str(values, 'prefix') });
-  if (cfg.redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(cfg.redisUrl)) {
+  if (cfg.redisUrl !== undefined && !isRedisUrl(cfg.redisUrl)) {
     throw new CliError(`${redis !== undefined ? '--redis' : 'REDIS_URL'} must be a redis:// or rediss:// URL, not ${redisLocation(cfg.redisUrl)}`, 2);
   }
   if (!cfg.redisUrl && !existsSync(cfg.recordDir)) {
@@ -62,8 +62,8 @@ const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{
  * "Jan 2", "1", 2026-02-30 — is refused rather than guessed at (exit 2).
  */
 export function parseTime(text: string, name: string, now = Date.now()): Date {
-  const rel = /^(\d+)(s|m|h|d)$/.exec(text);
-  if (rel) return new Date(now - Number(rel[1]) * { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[rel[2] as 's' | 'm' | 'h' | 'd']);
+  const back = durationMs(text);
+  if (back !== undefined) return new Date(now - back);
   const m = ISO_TIME.exec(text);
   const bad = (): CliError => new CliError(`--${name}: not a time: ${text} (use ISO-8601 with a zone like 2026-01-02T15:04:05Z, a UTC day like 2026-01-02, or 30m / 12h / 7d ago)`, 2);
   if (!m) throw bad();

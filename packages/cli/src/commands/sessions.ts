@@ -179,7 +179,9 @@ Pauses between requests are capped at ${MAX_GAP_MS / 1000} s. --instant prints w
 function findKey(values: Values, env: NodeJS.ProcessEnv = process.env): string {
   const key = installationKey(str(values, 'key-file'), env);
   if (key !== undefined) return key;
-  if (str(values, 'redis') ?? env.REDIS_URL) {
+  // The record openStoreFrom opens: Redis and an archive come from a cluster, whose key is needed.
+  const local = str(values, 'archive') === undefined && (str(values, 'dir') !== undefined || (str(values, 'redis') ?? env.REDIS_URL) === undefined);
+  if (!local) {
     throw new CliError(`find needs the installation key: set SKILLGATE_MASKING_KEY_FILE (${KEY_FILE_HOWTO}) or pass --key-file F`);
   }
   // A local record: what `skillgate dev` masks with when no key is set.

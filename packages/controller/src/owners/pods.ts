@@ -8,7 +8,7 @@
 // Every replica keeps the index; only the leader writes (records, revocations). Never reads pod specs
 // beyond labels and annotations, never logs anything but names.
 import type { V1Pod } from '@kubernetes/client-node';
-import { ANNOTATION_OWNER, LABEL_SKILL } from '@skillgate/api';
+import { ANNOTATION_OWNER, LABEL_SKILL, isOwnerEmail } from '@skillgate/api';
 import { normalizeOwner } from '@skillgate/identity';
 import { describeApiError, type KubeClients } from '../kube.js';
 import { ListWatch } from '../list-watch.js';
@@ -44,7 +44,6 @@ export interface PodOwnerWatcherDeps {
   reassigned(r: Reassignment): Promise<void>;
 }
 
-const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
 /** `changedBy` prefix of owner records registered from a pod; SCIM may adopt such a record. */
 export const POD_REGISTRATION_ACTOR = 'pod-annotation:';
@@ -56,7 +55,7 @@ export function skillPodOf(pod: V1Pod): SkillPod | undefined {
   const name = pod.metadata?.name;
   if (!skill || !namespace || !name) return undefined;
   const raw = pod.metadata?.annotations?.[ANNOTATION_OWNER]?.trim();
-  return { namespace, pod: name, skill, owner: raw && EMAIL.test(raw) ? normalizeOwner(raw) : undefined };
+  return { namespace, pod: name, skill, owner: raw && isOwnerEmail(raw) ? normalizeOwner(raw) : undefined };
 }
 
 export class PodOwnerWatcher implements Reconciler {

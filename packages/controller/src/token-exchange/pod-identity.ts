@@ -6,12 +6,11 @@
 // (a namespace without injection, a pod let out of it by an exception) has no sidecar to hold them
 // for it, and would hold them itself.
 import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
-import { ANNOTATION_OWNER, LABEL_INJECT, LABEL_SKILL, SIDECAR_CONTAINER, type SkillIdentity } from '@skillgate/api';
+import { ANNOTATION_OWNER, LABEL_INJECT, LABEL_SKILL, SIDECAR_CONTAINER, isOwnerEmail, type SkillIdentity } from '@skillgate/api';
 import { normalizeOwner } from '@skillgate/identity';
 import { OAuthError } from './oauth.js';
 import type { ReviewedToken } from './review.js';
 
-const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
 export function identityFromPod(reviewed: ReviewedToken, pod: V1Pod | undefined, namespace: V1Namespace | undefined): SkillIdentity {
   const where = `${reviewed.namespace}/${reviewed.podName}`;
@@ -32,7 +31,7 @@ export function identityFromPod(reviewed: ReviewedToken, pod: V1Pod | undefined,
   const skill = pod.metadata?.labels?.[LABEL_SKILL];
   if (!skill) throw new OAuthError('invalid_grant', `pod ${where} has no ${LABEL_SKILL} label: it is not a skill`);
   const owner = pod.metadata?.annotations?.[ANNOTATION_OWNER];
-  if (!owner || !EMAIL.test(owner.trim())) throw new OAuthError('invalid_grant', `pod ${where} has no valid ${ANNOTATION_OWNER} annotation: every skill needs an accountable owner`);
+  if (!owner || !isOwnerEmail(owner)) throw new OAuthError('invalid_grant', `pod ${where} has no valid ${ANNOTATION_OWNER} annotation: every skill needs an accountable owner`);
   const podUid = pod.metadata?.uid ?? reviewed.podUid;
   return {
     namespace: reviewed.namespace,
