@@ -44,6 +44,11 @@ describe('skillgate', () => {
       expect(run(['sessions', 'list', '--dir', dir, '--redis', 'redis://127.0.0.1:1'])).toMatchObject({ status: 2, stderr: 'skillgate: --dir and --redis name different records: give one\n' });
       expect(run(['sessions', 'list', '--redis', 'notaurl'])).toMatchObject({ status: 2, stderr: 'skillgate: --redis must be a redis:// or rediss:// URL, not notaurl\n' });
       expect(run(['sessions', 'list'], '', { REDIS_URL: 'http://user:pw@x' })).toMatchObject({ status: 2, stderr: 'skillgate: REDIS_URL must be a redis:// or rediss:// URL, not http://***@x\n' });
+      // A directory that is no archive is refused, and left as it was.
+      const notArchive = mkdtempSync(join(tmpdir(), 'sg-cli-not-archive-'));
+      expect(run(['sessions', 'list', '--archive', notArchive])).toMatchObject({ status: 1, stderr: `skillgate: ${notArchive} is not a recorder archive (no sessions/ or index/ in it)\n` });
+      expect(readdirSync(notArchive)).toEqual([]);
+      rmSync(notArchive, { recursive: true });
       // An empty record is not an intact one.
       const verified = run(['sessions', 'verify', '--all', '--dir', dir]);
       expect(verified.status).toBe(1);

@@ -5,7 +5,7 @@
 // writers kept aside after chain conflicts (conflicts.jsonl, outside every chain). It also serves
 // the read side (SessionReader), so every forensics command can run on an archive.
 // It never rewrites or deletes a line: retention of the archive is an operator's decision.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { readdir, readFile, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
@@ -43,6 +43,13 @@ export class FileArchive implements Archive {
 
   static async open(dir: string): Promise<FileArchive> {
     for (const d of ['sessions', 'keys', 'index']) mkdirSync(join(dir, d), { recursive: true });
+    return new FileArchive(dir, await ArchiveIndex.load(join(dir, 'index')));
+  }
+
+  /** An archive the recorder made, for reading only: nothing is created, and a directory that is none is refused. */
+  static async openForReading(dir: string): Promise<FileArchive> {
+    const missing = ['sessions', 'index'].filter((d) => !existsSync(join(dir, d)));
+    if (missing.length > 0) throw new Error(`${dir} is not a recorder archive (no ${missing.join('/ or ')}/ in it)`);
     return new FileArchive(dir, await ArchiveIndex.load(join(dir, 'index')));
   }
 

@@ -35,7 +35,7 @@ export async function openStoreFrom(values: Values, env: NodeJS.ProcessEnv = pro
   if (archive !== undefined) {
     if (!existsSync(archive)) throw new CliError(`no archive at ${archive}: pass the directory skillgate recorder --archive writes`);
     const { FileArchive } = await import('@skillgate/recorder'); // loaded only for an archive
-    return FileArchive.open(archive);
+    return FileArchive.openForReading(archive).catch((err: Error) => { throw new CliError(err.message); });
   }
   // An explicit --dir is the record asked for, whatever REDIS_URL the shell has exported.
   const fromEnv = dir !== undefined ? { ...env, REDIS_URL: undefined } : env;
