@@ -95,8 +95,6 @@ export class MaskerBook {
 }
 
 
-/** The batch a results path names (/v1/messages/batches/{id}/results). */
-const batchOfResults = (url: string): string | undefined => /^\/v1\/messages\/batches\/([^/?]+)\/results(\?|$)/.exec(url)?.[1];
 
 class ForgetfulVault extends Vault {
   override set(): void {}
@@ -111,7 +109,7 @@ export function maskingVerdict(x: Exchange, spec: MaskingSpec & { mode: MaskingM
   if (mode === 'record') return {};
   const upload = uploadsFiles(x.route.kind);
   const masksRequests = mode === 'request' || mode === 'both' || mode === 'tokenize';
-  const batch = mode === 'tokenize' && x.route.kind === 'batch_results' ? batchOfResults(x.url) : undefined;
+  const batch = mode === 'tokenize' ? x.route.batchId : undefined;
   const masker = mode !== 'tokenize' ? book.forSpec(spec) : upload ? book.forgetful(spec) : (batch && book.forBatch(batch, spec)) || book.fresh(spec);
   const out: MaskingVerdict = {};
   if (masksRequests && upload) out.uploadFilter = uploadMaskFilter(x.req.headers['content-type'], masker, (f) => opts.onFindings?.('request', f));

@@ -26,6 +26,8 @@ export interface Route {
   maxBodyBytes: number;
   /** The path without the query string. */
   path: string;
+  /** The Message Batch a batch_results route reads (`/v1/messages/batches/{batchId}/results`). */
+  batchId?: string;
 }
 
 /** Routes whose body is files uploaded as multipart: the Files API's and the Skills API's (a skill's folder). */
@@ -53,7 +55,8 @@ export function classifyRoute(method: string, url: string): Route {
   if (path === '/v1/messages/batches' && m === 'POST') return route('batch_create', 'inspect', LIMITS.batches);
   if (path === '/v1/messages/batches') return route('batch', 'none');
   if (path.startsWith('/v1/messages/batches/')) {
-    if (m === 'GET' && path.endsWith('/results')) return route('batch_results', 'none');
+    const results = m === 'GET' ? /^\/v1\/messages\/batches\/([^/]+)\/results$/.exec(path) : null;
+    if (results) return { ...route('batch_results', 'none'), batchId: results[1]! };
     return route('batch', hasBody ? 'inspect' : 'none');
   }
   if (path === '/v1/models' || path.startsWith('/v1/models/')) return route('models', 'none');

@@ -35,6 +35,9 @@ describe('classifyRoute', () => {
     expect(classifyRoute('POST', '/v1/skills/skill_01/versions').kind).toBe('skill_upload');
     expect(classifyRoute('GET', '/v1/skills/skill_01').kind).toBe('skills');
     expect(classifyRoute('POST', '/v1/skillsets').kind).toBe('other_v1');
-    expect(classifyRoute('GET', '/v1/messages/batches/msgbatch_1/results').kind).toBe('batch_results');
+    expect(classifyRoute('GET', '/v1/messages/batches/msgbatch_1/results')).toMatchObject({ kind: 'batch_results', batchId: 'msgbatch_1' });
+    expect(classifyRoute('GET', '/v1/messages/batches/msgbatch_1/results?page=2').batchId).toBe('msgbatch_1');
+    expect(classifyRoute('GET', '/v1/messages/batches/a/b/results')).toMatchObject({ kind: 'batch' }); // not a batch's results
+    expect(classifyRoute('GET', '/v1/messages/batches/msgbatch_1').batchId).toBeUndefined();
   });
 });
