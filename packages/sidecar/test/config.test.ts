@@ -1,5 +1,6 @@
 // The sidecar's configuration: the idle hand-back setting and the masking key from the environment,
 // their defaults, and a clear error at start for a bad value.
+import { execFileSync } from 'node:child_process';
 import { ConfigError, configFromEnv, inspectableBatchBytes, resolveConfig } from '../src/config.js';
 
 describe('idle hand-back setting', () => {
@@ -28,7 +29,35 @@ describe('the batch limit', () => {
     const MiB = 1024 * 1024;
     expect(inspectableBatchBytes(355 * MiB)).toBe(22 * MiB); // the chart's default 512Mi
     expect(inspectableBatchBytes(4288 * MiB)).toBe(256 * MiB); // Node's own default on a big machine
-    expect(resolveConfig({}).limits.batchBodyBytes).toBe(inspectableBatchBytes());
+    // The default follows the heap of the process it runs in: a sidecar under a 512Mi limit's flags.
+    const script = `import { resolveConfig } from ${JSON.stringify(new URL('../src/config.js', import.meta.url).href)}; console.log(resolveConfig({}).limits.batchBodyBytes);`;
+    const small = execFileSync(process.execPath, ['--max-semi-space-size=16', '--max-old-space-size=307', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(Number(small)).toBe(22 * MiB);
     expect(resolveConfig({ limits: { batchBodyBytes: 5 * MiB } }).limits.batchBodyBytes).toBe(5 * MiB);
+  });
+});
+
+describe('a sidecar whose heap sets its batch limit', () => {
+  it('refuses a larger batch saying why and what to do', () => {
+    // A small heap (96 MB: a 6 MB batch limit) in a child process, a batch over it through a real sidecar.
+    const script = `
+      import http from 'node:http';
+      import { resolveConfig, startSidecar } from ${JSON.stringify(new URL('../src/index.js', import.meta.url).href)};
+      const s = await startSidecar(resolveConfig({ upstreamUrl: 'http://127.0.0.1:9', upstreamApiKey: 'k', logLevel: 'silent',
+        listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } }));
+      const body = JSON.stringify({ requests: [{ custom_id: 'a', params: { model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'x'.repeat(7 * 1048576) }] } }] });
+      const answer = await new Promise((resolve, reject) => {
+        const req = http.request(new URL('/v1/messages/batches', s.claudeUrl), { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+          let text = ''; res.on('data', (c) => { text += c; }); res.on('end', () => resolve({ status: res.statusCode, message: JSON.parse(text).error.message }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+      console.log(JSON.stringify(answer));
+      await s.close();`;
+    const out = execFileSync(process.execPath, ['--max-semi-space-size=16', '--max-old-space-size=48', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    const answer = JSON.parse(out.trim().split('\n').at(-1)!) as { status: number; message: string };
+    expect(answer.status).toBe(413);
+    expect(answer.message).toMatch(/^Request body exceeds the 6 MB limit for this endpoint \(skillgate inspects every request of a batch, and this sidecar's memory limit allows batches up to that size: split the batch, or raise the sidecar's memory limit — injection\.sidecarResources in the chart\); send a smaller request\. \[SG_BODY_TOO_LARGE\]$/);
   });
 });

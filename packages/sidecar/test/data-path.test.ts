@@ -311,11 +311,11 @@ describe('the sidecar data path', () => {
     expect(upstream.received.length).toBe(before);
   });
 
-  it('refuses a batch over what the sidecar\'s memory lets it inspect, saying so and what to do', async () => {
+  it('refuses a batch over the limit an operator set, without blaming memory', async () => {
     await withSidecar({ batchBodyBytes: 1024 * 1024 }, async (small) => {
       const res = await call(small.claudeUrl, { path: '/v1/messages/batches', body: JSON.stringify({ requests: [{ custom_id: 'a', params: { model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'x'.repeat(1024 * 1024) }] } }] }) });
       expect(res.status).toBe(413);
-      expect(JSON.parse(res.body.toString()).error.message).toMatch(/exceeds the 1 MB limit for this endpoint \(skillgate inspects every request of a batch, and this sidecar's memory limit allows .*injection\.sidecarResources/);
+      expect(JSON.parse(res.body.toString()).error.message).toBe('Request body exceeds the 1 MB limit for this endpoint; send a smaller request. [SG_BODY_TOO_LARGE]');
     });
   });
 

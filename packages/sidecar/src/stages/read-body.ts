@@ -8,6 +8,7 @@ import { isUtf8 } from 'node:buffer';
 import { GatewayError, LIMITS, codes, firstDuplicateMember, isRecord, type MessagesRequest } from '@skillgate/wire';
 import type { Exchange } from '../exchange.js';
 import type { SidecarContext } from '../context.js';
+import { inspectableBatchBytes } from '../config.js';
 
 export function bodyLimit(x: Exchange, ctx: SidecarContext): number {
   const { limits } = ctx.config;
@@ -19,8 +20,9 @@ export function bodyLimit(x: Exchange, ctx: SidecarContext): number {
 }
 
 export function tooLarge(limit: number, kind?: Exchange['route']['kind']): GatewayError {
-  // A batch limit under the API's own is this sidecar's memory speaking (config.ts, inspectableBatchBytes).
-  const why = kind === 'batch_create' && limit < LIMITS.batches
+  // The default batch limit under the API's own is this sidecar's memory speaking (inspectableBatchBytes);
+  // one an operator set says nothing about memory.
+  const why = kind === 'batch_create' && limit < LIMITS.batches && limit === inspectableBatchBytes()
     ? ' (skillgate inspects every request of a batch, and this sidecar\'s memory limit allows batches up to that size: split the batch, or raise the sidecar\'s memory limit — injection.sidecarResources in the chart)'
     : '';
   return new GatewayError(codes.bodyTooLarge, 'request_too_large',
