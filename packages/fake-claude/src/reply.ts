@@ -156,6 +156,11 @@ function blockText(block: ContentBlock): string {
 /** One SSE event: its name (= data.type) and its JSON data. */
 export interface StreamEvent { event: string; data: Record<string, unknown> }
 
+/** An event's data line as the API writes it: compact JSON, but its ping padded (`{"type": "ping"}`, as recorded). */
+export function eventData(e: StreamEvent): string {
+  return e.event === 'ping' && e.data.type === 'ping' && Object.keys(e.data).length === 1 ? '{"type": "ping"}' : JSON.stringify(e.data);
+}
+
 /**
  * The SSE events the real API sends for a message, in its order: message_start, per block
  * content_block_start / *_delta… / content_block_stop (a ping after the first block starts),
@@ -248,6 +253,6 @@ export function streamErrorEvent(type: string, message: string): StreamEvent {
 
 export function formatEvents(events: readonly StreamEvent[]): string {
   let out = '';
-  for (const e of events) out += `event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`;
+  for (const e of events) out += `event: ${e.event}\ndata: ${eventData(e)}\n\n`;
   return out;
 }

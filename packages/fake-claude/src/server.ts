@@ -19,7 +19,7 @@ import { listPage, ModelCatalogue, type ModelInfo } from './models.js';
 import { receiveMultipart, UploadTooLarge, type StoredUpload } from './multipart.js';
 import type { ReceivedRequest } from './received.js';
 import {
-  buildMessage, echoReply, formatEvents, isDieMidStreamReply, isErrorMidStreamReply, isErrorReply, isFixtureReply,
+  buildMessage, echoReply, eventData, formatEvents, isDieMidStreamReply, isErrorMidStreamReply, isErrorReply, isFixtureReply,
   splitText, streamErrorEvent, streamEvents, type ContentReply, type Reply, type ScriptedError, type StreamEvent,
 } from './reply.js';
 import { exhaustedRateLimitHeaders, responseHeaders } from './response-headers.js';
@@ -147,7 +147,7 @@ export async function startFakeClaude(options: FakeClaudeOptions = {}): Promise<
     for (const e of events) {
       if (e.event === 'content_block_delta' || e.event === 'completion') await sleep(delayMs);
       if (res.destroyed) return false;
-      res.write(`event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
+      res.write(`event: ${e.event}\ndata: ${eventData(e)}\n\n`);
     }
     return !res.destroyed;
   };

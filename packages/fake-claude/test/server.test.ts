@@ -64,6 +64,9 @@ describe('Messages', () => {
     expect(res.headers.get('cache-control')).toBe('no-cache');
     const events = new SseParser().push(Buffer.from(await res.text()));
     expect(events.map((e) => e.event)).toEqual(['message_start', 'content_block_start', 'ping', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']);
+    // As the recorded streams have it: compact JSON, the ping padded (a gateway must not assume compact).
+    expect(events[2]!.data).toBe('{"type": "ping"}');
+    expect(events[0]!.data.startsWith('{"type":"message_start","message":{')).toBe(true);
   });
 
   test('with a per-delta delay the deltas arrive as separate writes', async () => {
