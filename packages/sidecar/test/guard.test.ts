@@ -158,6 +158,45 @@ describe('a policy file that never loaded', () => {
   });
 });
 
+describe('first use of a tool', () => {
+  test('counts only once the API took a request carrying it: not when tokens were counted, nor when the API refused it', async () => {
+    const policy = compilePolicy({ apiVersion: 'skillgate.dev/v1alpha1', kind: 'SkillPolicy', metadata: { name: 'first-use', namespace: 'team-a' },
+      spec: { approval: { rules: [{ name: 'new-tool', when: { firstToolUse: true } }] } } });
+    const used = new Set<string>();
+    const toolHistory = { seen: async () => new Set(used), add: async (_: unknown, tools: readonly string[]) => { for (const t of tools) used.add(t); } };
+    let holds = 0;
+    const approvals = { close: () => undefined, hold: async () => { holds++; return { name: 'a', namespace: 'team-a', phase: 'Approved' as const, approvedBy: ['alice@example.com'], deniedBy: [], reasons: [] }; } };
+    const upstream = await startUpstreamDouble();
+    const sidecar = await startSidecar({ upstreamUrl: upstream.url, upstreamApiKey: 'up', identity, listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } },
+      { logger: log, guard: createPolicyGuard({ policy: () => ({ effective: combine([policy]) }), toolHistory, approvals, log }) });
+    const withTool = msg({ tools: [{ name: 'lookup_invoice', input_schema: { type: 'object' } }] });
+    try {
+      // Counting tokens with the tool: answered, but the tool is not used.
+      upstream.queue({ status: 200, headers: { 'content-type': 'application/json' }, chunks: ['{"input_tokens":12}'] });
+      const counted = await fetch(`${sidecar.claudeUrl}/v1/messages/count_tokens`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'k' }, body: JSON.stringify(withTool) });
+      expect(counted.status).toBe(200);
+      await new Promise((r) => setTimeout(r, 50));
+      expect([...used]).toEqual([]);
+      // Held and approved, but the API refuses it: still not used, so the next one is held again.
+      upstream.queue({ status: 400, headers: { 'content-type': 'application/json' }, chunks: ['{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: bad"}}'] });
+      expect((await post(sidecar, withTool)).status).toBe(400);
+      expect(holds).toBe(1);
+      upstream.queue(OK);
+      expect((await post(sidecar, withTool)).status).toBe(200);
+      expect(holds).toBe(2);
+      for (let i = 0; i < 50 && used.size === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect([...used]).toEqual(['lookup_invoice']);
+      // Used now: no hold.
+      upstream.queue(OK);
+      expect((await post(sidecar, withTool)).status).toBe(200);
+      expect(holds).toBe(2);
+    } finally {
+      await sidecar.close();
+      await upstream.close();
+    }
+  });
+});
+
 describe('rate limits shared through Redis', () => {
   const prefix = `sg-test-${randomBytes(6).toString('hex')}:`;
   let redis: Redis;

@@ -112,7 +112,14 @@ export function createPolicyGuard(opts: PolicyGuardOptions): Guard {
       admitted.catch(() => undefined); // handled by whoever awaits it; never an unhandled rejection
     }
 
-    const finish = (extras: Pick<Verdict, 'upstreamBody' | 'responseFilter'>): Verdict | Promise<Verdict> => {
+    // A tool counts as used once the API took a request that carries it (a 2xx answer): not when
+    // tokens were only counted, nor when the request was refused on the way (a rate limit, the
+    // API's own 400), or a first-use rule could be spent without a human ever seeing the tool.
+    const answered = facts && opts.toolHistory && x.route.kind !== 'count_tokens' && eff.rules.some((r) => r.firstToolUse)
+      ? (status: number): void => { if (status >= 200 && status < 300) void rememberTools(opts, identity, facts); }
+      : undefined;
+    const finish = (given: Pick<Verdict, 'upstreamBody' | 'responseFilter'>): Verdict | Promise<Verdict> => {
+      const extras: Verdict = answered ? { ...given, answered } : given;
       if (decision.kind === 'approval') {
         const held = (): Verdict => {
           pending.set(x, { decision, facts: facts ?? requestFacts(undefined), ...(findings ? { findings } : {}), tokens, policy: eff });
@@ -120,7 +127,6 @@ export function createPolicyGuard(opts: PolicyGuardOptions): Guard {
         };
         return admitted ? admitted.then(held) : held();
       }
-      if (facts && opts.toolHistory && eff.rules.some((r) => r.firstToolUse)) void rememberTools(opts, identity, facts);
       return admitted ? { ...extras, admitted } : extras;
     };
     const extras = opts.verdictExtras ? opts.verdictExtras(x, eff) : {};
@@ -187,8 +193,7 @@ export function createPolicyGuard(opts: PolicyGuardOptions): Guard {
         const id = `SkillApproval ${result.namespace}/${result.name}`;
         if (result.phase === 'Approved') {
           opts.log.info({ requestId: x.id, approval: id, by: result.approvedBy }, 'approval released the request');
-          if (opts.toolHistory && p.policy.rules.some((r) => r.firstToolUse)) void rememberTools(opts, identity, p.facts);
-          return;
+          return; // its tools count as used once the API answers it (verdict.answered)
         }
         if (result.phase === 'Denied') {
           throw new GatewayError(codes.approvalDenied, 'permission_error', `${id} was denied by ${result.deniedBy.join(', ')}${result.reasons[0] ? ` (reason: ${result.reasons[0]})` : ''}; the request was not forwarded.`);

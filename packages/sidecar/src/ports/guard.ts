@@ -21,6 +21,8 @@ export interface Verdict {
    * with a GatewayError to refuse the request.
    */
   admitted?: Promise<void>;
+  /** Told the upstream's status once its answer starts (first use of a tool counts only when the API took the request). */
+  answered?(status: number): void;
 }
 
 export interface ResponseFilter {

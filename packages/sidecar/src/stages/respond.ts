@@ -12,6 +12,7 @@ import type { Verdict } from '../ports/guard.js';
 
 export async function respond(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessage, verdict: Verdict): Promise<void> {
   x.upstreamStatus = upstreamRes.statusCode ?? 502;
+  verdict.answered?.(x.upstreamStatus);
   const contentType = String(upstreamRes.headers['content-type'] ?? '');
   const isSse = contentType.startsWith('text/event-stream');
   if (isSse) return streamBack(x, ctx, upstreamRes, verdict);
