@@ -25,6 +25,16 @@ describe('the egress allowlist', () => {
   ])('%s allowed is %s', (authority, allowed) => {
     expect(list.allows(parseAuthority(authority, 443)!)).toBe(allowed);
   });
+
+  it('takes only host names and IP literals: a name a wildcard rule would match by its ending while the connection went elsewhere is none', () => {
+    for (const bad of ['evil.com\0.example.com:443', 'evil.com?.example.com:443', 'evil.com@x.example.com:443', 'evil.com#.example.com:443', 'evil.com\\.example.com:443', 'evil com.example.com:443', 'evil.com\x80.example.com:443']) {
+      expect([bad, parseAuthority(bad, 443)]).toEqual([bad, undefined]);
+    }
+    expect(parseAuthority('[::1]:8443', 443)).toEqual({ host: '::1', port: 8443 });
+    expect(parseAuthority('API.Example.COM.', 443)).toEqual({ host: 'api.example.com', port: 443 });
+    // A rule for any port of a host, as the CRD writes it.
+    expect(new EgressAllowlist(['files.example.net:*']).allows({ host: 'files.example.net', port: 8443 })).toBe(true);
+  });
 });
 
 describe('the egress proxy', () => {
@@ -151,6 +161,24 @@ describe('reading SNI from a ClientHello', () => {
     });
     expect(readSni(hello)).toBe('api.github.com');
   });
+  it('takes no server name that is not a host name (a NUL the resolver would cut the name at)', async () => {
+    const name = 'aaaaaaaaaaaa.allowed.example';
+    const hello = await new Promise<Buffer>((resolve) => {
+      const server = net.createServer((s) => s.once('data', (d: Buffer) => { resolve(d); s.destroy(); server.close(); }));
+      server.listen(0, '127.0.0.1', () => {
+        const c = tls.connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, servername: name });
+        c.on('error', () => undefined);
+      });
+    });
+    expect(readSni(hello)).toBe(name);
+    const at = hello.indexOf(name);
+    for (const forged of ['attacker.io\0', 'attacker.io\x80']) {
+      const bytes = Buffer.from(hello);
+      bytes.write(forged, at, 'latin1'); // as long as the first label: "attacker.io\0.allowed.example"
+      expect(readSni(bytes)).toBeUndefined();
+    }
+  });
+
   it('returns undefined for bytes that are not a ClientHello', () => {
     expect(readSni(Buffer.from('GET / HTTP/1.1\r\n\r\n'))).toBeUndefined();
     expect(readSni(Buffer.from([0x16, 0x03, 0x01]))).toBeUndefined();

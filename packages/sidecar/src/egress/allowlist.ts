@@ -1,6 +1,8 @@
 // Which destinations the egress proxy lets the skill reach: host or host:port patterns, where a
 // leading `*.` matches any subdomain (not the apex) and a missing port matches any port. Pure.
 
+import { isIP } from 'node:net';
+
 export interface Destination {
   host: string;
   port: number;
@@ -11,7 +13,23 @@ export function parseAuthority(authority: string, defaultPort: number): Destinat
   if (!m) return undefined;
   const port = m[2] === undefined ? defaultPort : Number(m[2]);
   if (port < 1 || port > 65535) return undefined;
-  return { host: m[1]!.toLowerCase().replace(/\.$/, ''), port };
+  const host = destinationHost(m[1]!);
+  return host === undefined ? undefined : { host, port };
+}
+
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const IPV6 = /^[0-9a-f:.]+$/;
+
+/**
+ * A destination's host as the allowlist compares it — lower case, without one trailing dot — or
+ * undefined when it is no host name or IP literal. A name that carries anything else (a NUL, which
+ * the resolver would cut the name at; '?', '@', '#', '\\', ':' inside, spaces) would match a
+ * wildcard rule by its ending while the connection went to what precedes it.
+ */
+export function destinationHost(raw: string): string | undefined {
+  const host = raw.toLowerCase().replace(/\.$/, '');
+  if (HOST_NAME.test(host)) return host;
+  return host.includes(':') && IPV6.test(host) && isIP(host) === 6 ? host : undefined;
 }
 
 export class EgressAllowlist {
@@ -21,7 +39,8 @@ export class EgressAllowlist {
     this.rules = patterns.map((p) => {
       const [hostPart, portPart] = splitPattern(p.trim().toLowerCase());
       const wildcard = hostPart.startsWith('*.');
-      return { host: wildcard ? hostPart.slice(1) : hostPart, wildcard, ...(portPart ? { port: Number(portPart) } : {}) };
+      // `host:*` (the CRD allows it) is any port, as no port is.
+      return { host: wildcard ? hostPart.slice(1) : hostPart, wildcard, ...(portPart && portPart !== '*' ? { port: Number(portPart) } : {}) };
     });
   }
 

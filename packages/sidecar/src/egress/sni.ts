@@ -1,6 +1,7 @@
 // Read the server name (SNI) from a TLS ClientHello, so that connections captured transparently by
 // the pod's iptables rules can be allowlisted by name without terminating TLS. Pure; returns
-// undefined for anything that is not a complete ClientHello with an SNI extension.
+// undefined for anything that is not a complete ClientHello with an SNI extension that names a host.
+import { destinationHost } from './allowlist.js';
 
 export function isTlsHandshake(first: Buffer): boolean {
   return first.length > 0 && first[0] === 0x16;
@@ -27,7 +28,9 @@ export function readSni(buf: Buffer): string | undefined {
       // server_name list: length(2), name type(1)=0, name length(2), name
       const nameLen = buf.readUInt16BE(p + 3);
       if (buf[p + 2] !== 0 || p + 5 + nameLen > extEnd) return undefined;
-      return buf.toString('ascii', p + 5, p + 5 + nameLen).toLowerCase();
+      // Bytes as they came (latin1: no byte changes into another), judged as a host name like any
+      // destination: a name with a NUL or other stray bytes is none.
+      return destinationHost(buf.toString('latin1', p + 5, p + 5 + nameLen));
     }
     p += len;
   }
