@@ -263,6 +263,10 @@ describe('bypasses are rejected with a message that says what to change', () => 
     ['NET_ADMIN', (p) => { p.spec.containers[0].securityContext = { capabilities: { add: ['NET_ADMIN'] } }; return p; }, /capabilities NET_ADMIN are not allowed/],
     ['NET_RAW', (p) => { p.spec.containers[0].securityContext = { capabilities: { add: ['NET_RAW'] } }; return p; }, /capabilities NET_RAW are not allowed/],
     ['a privileged container', (p) => { p.spec.containers[0].securityContext = { privileged: true }; return p; }, /privileged containers can undo the egress capture/],
+    ['DAC_READ_SEARCH (host files through open_by_handle_at)', (p) => { p.spec.containers[0].securityContext = { capabilities: { add: ['DAC_READ_SEARCH'] } }; return p; }, /capabilities DAC_READ_SEARCH are not allowed/],
+    ['hostAliases for an allowlisted name', (p) => { p.spec.hostAliases = [{ ip: '203.0.113.7', hostnames: ['api.github.com'] }]; return p; }, /hostAliases would send names the sidecar resolves too/],
+    ['a resolver of its own', (p) => { p.spec.dnsPolicy = 'None'; p.spec.dnsConfig = { nameservers: ['203.0.113.53'] }; return p; }, /dnsPolicy: None gives the pod/],
+    ['a hostPort', (p) => { p.spec.containers[0].ports = [{ containerPort: 8080, hostPort: 30080 }]; return p; }, /hostPort 30080 takes connections from outside the pod network/],
     ['the sidecar UID', (p) => { p.spec.securityContext = { runAsUser: 1337 }; return p; }, /runs as UID 1337, the sidecar's UID/],
     ['a mount of the upstream credential Secret', (p) => {
       p.spec.volumes = [{ name: 'claude', secret: { secretName: 'skillgate-upstream' } }];

@@ -48,6 +48,8 @@ export interface SecurityContext {
   allowPrivilegeEscalation?: boolean;
   capabilities?: Capabilities;
   seccompProfile?: { type: string; localhostProfile?: string };
+  appArmorProfile?: { type: string; localhostProfile?: string };
+  procMount?: string;
   [other: string]: unknown;
 }
 
@@ -77,7 +79,7 @@ export interface Container {
   securityContext?: SecurityContext;
   resources?: ResourceRequirements;
   restartPolicy?: string;
-  ports?: Array<{ name?: string; containerPort: number; protocol?: string }>;
+  ports?: Array<{ name?: string; containerPort: number; protocol?: string; hostPort?: number; hostIP?: string }>;
   startupProbe?: Probe;
   readinessProbe?: Probe;
   livenessProbe?: Probe;
@@ -104,6 +106,8 @@ export interface PodSecurityContext {
   runAsUser?: number;
   runAsGroup?: number;
   runAsNonRoot?: boolean;
+  seccompProfile?: { type: string; localhostProfile?: string };
+  appArmorProfile?: { type: string; localhostProfile?: string };
   [other: string]: unknown;
 }
 
@@ -118,6 +122,9 @@ export interface PodSpec {
   shareProcessNamespace?: boolean;
   serviceAccountName?: string;
   securityContext?: PodSecurityContext;
+  hostAliases?: Array<{ ip?: string; hostnames?: string[] }>;
+  dnsPolicy?: string;
+  dnsConfig?: { nameservers?: string[]; searches?: string[]; options?: Array<{ name: string; value?: string }> };
   [other: string]: unknown;
 }
 

@@ -28,8 +28,14 @@ export interface Verdict {
 
 /** Loose on purpose (RFC 5322 is not the point): one @, a dot in the domain, no spaces. */
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-/** Capabilities that would let an app container rewrite the pod's iptables or reach into the sidecar. */
-const FORBIDDEN_CAPS = new Set(['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN', 'SYS_PTRACE', 'ALL', ...CAPTURE_ESCAPING_CAPS]);
+/**
+ * Capabilities an app container may add next to the sidecar: Pod Security's baseline list, less the
+ * ones that leave the egress capture (SETUID, SETGID: take the sidecar's UID; NET_RAW: packets no
+ * iptables rule sees). Anything else (NET_ADMIN rewrites the rules, SYS_ADMIN, SYS_PTRACE,
+ * DAC_READ_SEARCH reads host files through open_by_handle_at, SYS_MODULE, BPF, ...) is refused.
+ */
+const ALLOWED_CAPS = new Set(['AUDIT_WRITE', 'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'MKNOD', 'NET_BIND_SERVICE', 'SETFCAP', 'SETPCAP', 'SYS_CHROOT']
+  .filter((cap) => !(CAPTURE_ESCAPING_CAPS as readonly string[]).includes(cap)));
 
 type Role = 'container' | 'init container' | 'ephemeral container';
 
@@ -71,6 +77,11 @@ function volumeUsesSecret(v: Volume, secretName: string): boolean {
   return (v.projected?.sources ?? []).some((s) => s.secret?.name === secretName);
 }
 
+/** The AppArmor profile the pre-1.30 annotation gives a container (`container.apparmor.security.beta.kubernetes.io/<name>`). */
+function appArmorAnnotation(pod: Pod, container: string): string | undefined {
+  return pod.metadata.annotations?.[`container.apparmor.security.beta.kubernetes.io/${container}`];
+}
+
 export const isInjected = (pod: Pod): boolean =>
   (pod.spec.initContainers ?? []).some((c) => c.name === SIDECAR_CONTAINER) || pod.metadata.annotations?.[ANNOTATION_INJECTED] !== undefined;
 
@@ -79,8 +90,15 @@ function checkContainer(pod: Pod, c: Container, role: Role, config: WebhookConfi
   if (RESERVED_CONTAINER_NAMES.has(c.name)) out.push(`${where}: the name ${c.name} is reserved for skillgate's injected containers; rename it`);
   const sc = c.securityContext ?? {};
   if (sc.privileged) out.push(`${where}: privileged containers can undo the egress capture; remove securityContext.privileged`);
-  const bad = [...capabilityNames(sc.capabilities?.add)].filter((x) => FORBIDDEN_CAPS.has(x));
-  if (bad.length) out.push(`${where}: capabilities ${bad.join(', ')} are not allowed next to the sidecar (they can rewrite the pod's network rules); remove them from securityContext.capabilities.add`);
+  const bad = [...capabilityNames(sc.capabilities?.add)].filter((x) => !ALLOWED_CAPS.has(x));
+  if (bad.length) out.push(`${where}: capabilities ${bad.join(', ')} are not allowed next to the sidecar (they can rewrite the pod's network rules, change user or reach past the container; Pod Security's baseline list less SETUID, SETGID and NET_RAW is); remove them from securityContext.capabilities.add`);
+  const seccomp = sc.seccompProfile?.type ?? pod.spec.securityContext?.seccompProfile?.type;
+  if (seccomp === 'Unconfined') out.push(`${where}: seccompProfile Unconfined opens system calls that reach past the container; use RuntimeDefault or a Localhost profile`);
+  const apparmor = sc.appArmorProfile?.type ?? pod.spec.securityContext?.appArmorProfile?.type ?? appArmorAnnotation(pod, c.name);
+  if (apparmor !== undefined && apparmor.toLowerCase() === 'unconfined') out.push(`${where}: AppArmor unconfined is not allowed next to the sidecar; use RuntimeDefault or a Localhost profile`);
+  if (sc.procMount !== undefined && sc.procMount !== 'Default') out.push(`${where}: procMount ${sc.procMount} unmasks /proc; remove it`);
+  const hostPorts = (c.ports ?? []).filter((p) => p.hostPort !== undefined && p.hostPort !== 0).map((p) => p.hostPort);
+  if (hostPorts.length) out.push(`${where}: hostPort ${hostPorts.join(', ')} takes connections from outside the pod network, which a skill could answer with data the sidecar never sees; use a Service`);
   if (sc.allowPrivilegeEscalation === true) out.push(`${where}: allowPrivilegeEscalation lets a process change user and leave the egress capture; remove it (skillgate sets it to false)`);
   if (role === 'ephemeral container') {
     // Not injected, so not locked by the injector: it must drop the capabilities to change user itself.
@@ -228,6 +246,14 @@ export function validatePod(pod: Pod, namespace: NamespaceInfo, config: WebhookC
   if (s.hostPID) violations.push('hostPID: true exposes the sidecar and node processes to the skill: remove spec.hostPID');
   if (s.hostIPC) violations.push('hostIPC: true is not allowed next to the sidecar: remove spec.hostIPC');
   if (s.shareProcessNamespace) violations.push('shareProcessNamespace: true lets the skill inspect the sidecar process: remove spec.shareProcessNamespace');
+  // Name resolution the sidecar shares with the skill (/etc/hosts, resolv.conf): a pod that chose it
+  // could send an allowlisted name, or the sidecar's own Redis, to an address of its own. (Fixed at
+  // creation: an update of a pod admitted before these rules is not refused for them.)
+  if (!old && s.hostAliases?.length) violations.push('hostAliases would send names the sidecar resolves too (an allowlisted host, its Redis) to addresses the pod chose: remove spec.hostAliases');
+  if (!old && s.dnsPolicy === 'None') violations.push('dnsPolicy: None gives the pod (and the sidecar) a resolver of its choosing: use ClusterFirst (the default)');
+  if (!old && (s.dnsConfig?.nameservers?.length || s.dnsConfig?.searches?.length)) {
+    violations.push('dnsConfig nameservers or searches give the pod (and the sidecar) a resolver or search domain of its choosing: remove them (dnsConfig.options may stay)');
+  }
 
   const injected = isInjected(pod);
   for (const { c, role } of appContainers(pod)) {

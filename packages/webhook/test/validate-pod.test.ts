@@ -84,6 +84,38 @@ describe('validatePod on CREATE', () => {
     expect(violations(pod)).toMatch(/container skill: capabilities NET_ADMIN, NET_RAW are not allowed/);
   });
 
+  test('only Pod Security\'s baseline capabilities (less SETUID, SETGID, NET_RAW) may be added; no unconfined seccomp or AppArmor, no unmasked /proc, no hostPort', () => {
+    const pod = admitted();
+    pod.spec.containers[0]!.securityContext = { capabilities: { add: ['NET_BIND_SERVICE', 'CHOWN', 'DAC_READ_SEARCH', 'SYS_MODULE', 'BPF'] } };
+    expect(violations(pod)).toMatch(/container skill: capabilities DAC_READ_SEARCH, SYS_MODULE, BPF are not allowed next to the sidecar/);
+    pod.spec.containers[0]!.securityContext = { capabilities: { add: ['NET_BIND_SERVICE', 'CHOWN'] }, seccompProfile: { type: 'RuntimeDefault' }, allowPrivilegeEscalation: false };
+    expect(violations(pod)).toBe('');
+    pod.spec.containers[0]!.securityContext = { seccompProfile: { type: 'Unconfined' }, appArmorProfile: { type: 'Unconfined' }, procMount: 'Unmasked' };
+    expect(violations(pod)).toMatch(/seccompProfile Unconfined[\s\S]*AppArmor unconfined[\s\S]*procMount Unmasked unmasks \/proc/);
+    const annotated = admitted();
+    annotated.metadata.annotations = { ...annotated.metadata.annotations, 'container.apparmor.security.beta.kubernetes.io/skill': 'unconfined' };
+    expect(violations(annotated)).toMatch(/container skill: AppArmor unconfined/);
+    const withHostPort = admitted();
+    withHostPort.spec.containers[0]!.ports = [{ containerPort: 8080, hostPort: 30080 }];
+    expect(violations(withHostPort)).toMatch(/container skill: hostPort 30080 takes connections from outside the pod network/);
+  });
+
+  test('name resolution the sidecar shares stays the cluster\'s: no hostAliases, no resolver or search domain of the pod\'s choosing', () => {
+    const withAliases = admitted();
+    withAliases.spec.hostAliases = [{ ip: '203.0.113.7', hostnames: ['api.github.com'] }];
+    expect(violations(withAliases)).toMatch(/hostAliases would send names the sidecar resolves too/);
+    const noneDns = admitted();
+    noneDns.spec.dnsPolicy = 'None';
+    noneDns.spec.dnsConfig = { nameservers: ['203.0.113.53'] };
+    expect(violations(noneDns)).toMatch(/dnsPolicy: None gives the pod[\s\S]*dnsConfig nameservers or searches/);
+    const searches = admitted();
+    searches.spec.dnsConfig = { searches: ['attacker.example'] };
+    expect(violations(searches)).toMatch(/dnsConfig nameservers or searches/);
+    const options = admitted();
+    options.spec.dnsConfig = { options: [{ name: 'ndots', value: '2' }] };
+    expect(violations(options)).toBe('');
+  });
+
   test('a privileged app container is rejected', () => {
     const pod = admitted();
     pod.spec.containers[0]!.securityContext = { privileged: true };
