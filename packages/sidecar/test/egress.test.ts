@@ -9,6 +9,7 @@ import { createLogger } from '../src/log.js';
 import { logJournal } from '../src/ports/journal.js';
 import { EgressAllowlist, parseAuthority } from '../src/egress/allowlist.js';
 import { readSni } from '../src/egress/sni.js';
+import { isOwnAddress, ownAddressGuard } from '../src/egress/lookup.js';
 
 describe('the egress allowlist', () => {
   const list = new EgressAllowlist(['api.github.com', '*.example.com:443', '127.0.0.1:8080']);
@@ -249,5 +250,34 @@ describe('a flood of refused egress', () => {
     } finally {
       await sidecar.close();
     }
+  });
+});
+
+describe('the addresses egress reaches', () => {
+  const answers: Record<string, string[]> = {
+    'metadata.partner.example': ['169.254.169.254'],
+    'rebound.partner.example': ['93.184.216.34', '127.0.0.1'],
+    'mapped.partner.example': ['::ffff:127.0.0.1'],
+    'api.partner.example': ['93.184.216.34', '2606:2800:220:1::1'],
+    localhost: ['127.0.0.1'],
+  };
+  const lookup = ownAddressGuard((name, _options, cb) => cb(null, (answers[name] ?? []).map((address) => ({ address, family: address.includes(':') ? 6 : 4 }))));
+  const resolve = (name: string, all = false) => new Promise<{ err?: NodeJS.ErrnoException; address?: unknown }>((done) =>
+    lookup(name, all ? { all: true } : {}, (err, address) => done(err ? { err } : { address })));
+
+  it('refuses a name that resolves to the node or the pod itself (DNS rebinding to metadata or loopback), whatever else it resolves to', async () => {
+    for (const name of ['metadata.partner.example', 'rebound.partner.example', 'mapped.partner.example']) {
+      const { err } = await resolve(name);
+      expect([name, err?.code]).toEqual([name, 'EGRESS_OWN_ADDRESS']);
+    }
+    expect((await resolve('metadata.partner.example')).err?.message).toMatch(/resolves to 169\.254\.169\.254, an address of the node or the pod itself/);
+  });
+
+  it('passes other names through in the form asked for, and localhost named as such', async () => {
+    expect(await resolve('api.partner.example')).toEqual({ address: '93.184.216.34' });
+    expect(await resolve('api.partner.example', true)).toEqual({ address: [{ address: '93.184.216.34', family: 4 }, { address: '2606:2800:220:1::1', family: 6 }] });
+    expect(await resolve('localhost')).toEqual({ address: '127.0.0.1' });
+    expect(isOwnAddress('10.0.0.1')).toBe(false);
+    expect(isOwnAddress('fe80::1')).toBe(true);
   });
 });

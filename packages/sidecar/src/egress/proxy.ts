@@ -13,6 +13,7 @@ import { codes, errorBody, newRequestId } from '@skillgate/wire';
 import type { SidecarContext } from '../context.js';
 import { parseAuthority, type Destination, type EgressAllowlist } from './allowlist.js';
 import { isTlsHandshake, readSni } from './sni.js';
+import { egressLookup } from './lookup.js';
 import type { RefusalJournal } from './refusal-journal.js';
 
 export interface EgressOptions {
@@ -88,7 +89,7 @@ function forwardHttp(ctx: SidecarContext, opts: EgressOptions, req: IncomingMess
   // The host the allowlist approved is the host asked for: a Host header naming another (domain
   // fronting through an allowed server) is replaced, as a proxy does for an absolute-form request.
   headers.host = target.host;
-  const upstream = http.request({ host: dest.host, port: dest.port, method: req.method, path: target.pathname + target.search, headers });
+  const upstream = http.request({ host: dest.host, port: dest.port, method: req.method, path: target.pathname + target.search, headers, lookup: egressLookup });
   // The skill went away: so does the request it made.
   res.on('close', () => { if (!res.writableFinished) upstream.destroy(); });
   upstream.on('response', (up) => {
@@ -98,7 +99,7 @@ function forwardHttp(ctx: SidecarContext, opts: EgressOptions, req: IncomingMess
   upstream.on('error', (err: NodeJS.ErrnoException) => {
     if (res.headersSent) return res.destroy();
     res.writeHead(502, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(errorBody('api_error', `egress to ${dest.host}:${dest.port} failed: ${err.code ?? err.message}`, id)));
+    res.end(JSON.stringify(errorBody('api_error', `egress to ${dest.host}:${dest.port} failed: ${err.code === 'EGRESS_OWN_ADDRESS' ? err.message : err.code ?? err.message}`, id)));
   });
   req.pipe(upstream);
 }
@@ -112,13 +113,17 @@ function tunnel(ctx: SidecarContext, opts: EgressOptions, req: IncomingMessage, 
     socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\nx-skillgate-error: ${codes.egressDenied}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
     return;
   }
-  const upstream = net.connect(dest.port, dest.host, () => {
+  const upstream = net.connect({ port: dest.port, host: dest.host, lookup: egressLookup }, () => {
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (head.length) upstream.write(head);
     upstream.pipe(socket);
     socket.pipe(upstream);
   });
-  upstream.on('error', () => socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\n\r\n'));
+  upstream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EGRESS_OWN_ADDRESS') ctx.log.warn({ destination: `${dest.host}:${dest.port}`, err: err.message }, 'egress refused: an allowlisted name resolved to the node or the pod itself');
+    const body = JSON.stringify(errorBody('api_error', `egress to ${dest.host}:${dest.port} failed: ${err.code === 'EGRESS_OWN_ADDRESS' ? err.message : err.code ?? err.message}`, id));
+    socket.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
   socket.on('error', () => upstream.destroy());
 }
 
@@ -130,7 +135,7 @@ function transparentTls(ctx: SidecarContext, opts: EgressOptions, socket: net.So
     socket.destroy(); // no way to send a readable refusal inside someone else's TLS handshake
     return;
   }
-  const upstream = net.connect(dest.port, dest.host, () => {
+  const upstream = net.connect({ port: dest.port, host: dest.host, lookup: egressLookup }, () => {
     upstream.write(first);
     upstream.pipe(socket);
     socket.pipe(upstream);
