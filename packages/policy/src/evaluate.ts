@@ -8,6 +8,7 @@ import type { CompiledRule } from './compile.js';
 import type { EffectivePolicy } from './combine.js';
 import { insideWindow } from './schedule.js';
 import { requestFacts, urlHosts, type RequestFacts } from './request-facts.js';
+import { normalizeHost } from './glob.js';
 // The fold alone (the masking package's index loads its detectors and dictionaries).
 import { readAsDetected } from '@skillgate/masking/fold';
 
@@ -47,6 +48,9 @@ const ALLOW: Decision = Object.freeze({ kind: 'allow' });
 function deny(policy: string, rule: string, reason: string): Decision {
   return { kind: 'deny', policy, rule, reason };
 }
+
+/** A domain name as allowed_domains may name one (a leading `*.` for its subdomains), after normalizeHost. */
+const DOMAIN = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
 
 export function evaluate(policy: EffectivePolicy, input: EvaluationInput, ctx: EvaluationContext): Decision {
   // Schedule applies to every route: outside its windows a skill may not call Claude at all.
@@ -98,6 +102,8 @@ function denyChecks(policy: EffectivePolicy, f: RequestFacts, generating: boolea
         for (const ft of f.fetchTools) {
           if (!ft.allowedDomains?.length) return deny(c.name, 'tools.fetchDomains', `${ft.family} must set allowed_domains within: ${t.fetchDomains.patterns.join(', ')}`);
           for (const d of ft.allowedDomains) {
+            // A domain is a domain: "evil.com?.example.com" ends like an allowed one but is not one of its subdomains.
+            if (!DOMAIN.test(normalizeHost(d))) return deny(c.name, 'tools.fetchDomains', `${ft.family} domain ${JSON.stringify(d)} is not a domain name; allowed domains: ${t.fetchDomains.patterns.join(', ')}`);
             if (!t.fetchDomains.test(d)) return deny(c.name, 'tools.fetchDomains', `${ft.family} domain ${d} is not allowed; allowed domains: ${t.fetchDomains.patterns.join(', ')}`);
           }
         }
