@@ -2,7 +2,7 @@
 // server tool families, web_fetch/web_search domain restrictions, MCP server URLs, container skills,
 // and the newest user turn or tool result (the END of the conversation, where new content is —
 // never a prefix of the body). Pure; reads the parsed body, never mutates it.
-import { isRecord, serverToolFamily, type ContentBlock, type MessagesRequest } from '@skillgate/wire';
+import { isRecord, serverToolFamily, type MessagesRequest } from '@skillgate/wire';
 
 export interface FetchTool {
   family: string;              // web_fetch, web_search
@@ -73,13 +73,39 @@ export function newestTurnText(req: MessagesRequest): string {
     const end = turn.indexOf('\n\nAssistant:');
     return (end === -1 ? turn : turn.slice(0, end)).trim();
   }
-  const messages = Array.isArray(req.messages) ? req.messages : [];
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const m = messages[i];
-    if (!isRecord(m) || m.role !== 'user') continue;
-    return contentText(m.content as string | ContentBlock[]);
-  }
-  return '';
+  const messages: unknown[] = Array.isArray(req.messages) ? req.messages : [];
+  // The newest turn is everything after Claude's last answer: consecutive user messages (the API
+  // reads them as one turn) and, when the request ends with one, the assistant prefill the skill wrote.
+  const parts: string[] = [];
+  let i = messages.length - 1;
+  const at = (k: number): Record<string, unknown> | undefined => { const m = messages[k]; return isRecord(m) ? m : undefined; };
+  if (i >= 0 && at(i)?.role === 'assistant') parts.unshift(contentText(at(i--)!.content));
+  while (i >= 0 && at(i)?.role === 'user') parts.unshift(contentText(at(i--)!.content));
+  return parts.filter((p) => p !== '').join('\n');
+}
+
+/**
+ * The facts of an OpenAI-compatible chat completion (POST /v1/chat/completions, which the Claude
+ * API also serves): its model, token cap (max_completion_tokens, or the older max_tokens), function
+ * tools by name, and its newest turn — so that the same policy governs it as a Messages request.
+ */
+export function openAiChatFacts(body: unknown): RequestFacts {
+  if (!isRecord(body)) return requestFacts(undefined);
+  const cap = typeof body.max_completion_tokens === 'number' ? body.max_completion_tokens : body.max_tokens;
+  const tools = Array.isArray(body.tools) ? body.tools.map((t) => (isRecord(t) && isRecord(t.function) && typeof t.function.name === 'string' ? { name: t.function.name } : t)) : undefined;
+  const messages = Array.isArray(body.messages)
+    ? body.messages.filter(isRecord).filter((m) => m.role !== 'system' && m.role !== 'developer').map((m) => ({
+      role: m.role === 'assistant' ? 'assistant' : 'user',
+      content: typeof m.content === 'string' ? m.content : Array.isArray(m.content) ? m.content.filter(isRecord).filter((p) => p.type === 'text') : '',
+    }))
+    : undefined;
+  return requestFacts({
+    ...(typeof body.model === 'string' ? { model: body.model } : {}),
+    ...(typeof cap === 'number' ? { max_tokens: cap } : {}),
+    stream: body.stream === true,
+    ...(tools ? { tools } : {}),
+    ...(messages ? { messages } : {}),
+  } as MessagesRequest);
 }
 
 function contentText(content: unknown): string {

@@ -6,7 +6,7 @@ import type { MessagesRequest } from '@skillgate/wire';
 import { policy, request } from './policy-fixtures.js';
 
 const ctx = (over: Partial<EvaluationContext> = {}): EvaluationContext => ({ now: new Date('2026-03-04T10:00:00Z'), findings: [], toolsSeenBefore: new Set(), estimatedTokens: 100, ...over });
-const run = (policies: SkillPolicy[], req: MessagesRequest, c: Partial<EvaluationContext> = {}, route: 'messages' | 'count_tokens' | 'batch_create' | 'complete' | 'models' = 'messages'): Decision =>
+const run = (policies: SkillPolicy[], req: MessagesRequest, c: Partial<EvaluationContext> = {}, route: 'messages' | 'count_tokens' | 'batch_create' | 'complete' | 'models' | 'openai_chat' = 'messages'): Decision =>
   evaluate(combine(policies), { route, request: req }, ctx(c));
 const kind = (d: Decision): string => (d.kind === 'deny' ? `deny ${d.policy} ${d.rule}` : d.kind === 'approval' ? `approval ${d.rules.join(',')}` : 'allow');
 
@@ -256,5 +256,32 @@ describe('who may decide an approval', () => {
     }
     expect(deciderProblem(spec, 'bob@example.com')).toBeUndefined();
     expect(deciderProblem(spec, 'oidc:malice@example.com')).toMatch(/is not an approver/);
+  });
+});
+
+describe('the newest turn', () => {
+  const keyword = policy('p', { approval: { rules: [{ name: 'salary', when: { keywords: ['salary'] } }] } });
+  test('is everything after Claude\'s last answer: consecutive user messages, and a prefill the skill wrote', () => {
+    const twoUser = request({ messages: [{ role: 'user', content: 'the salary table follows' }, { role: 'user', content: 'ok' }] });
+    expect(kind(run([keyword], twoUser))).toBe('approval team-a/p/salary');
+    const prefill = request({ messages: [{ role: 'user', content: 'go on' }, { role: 'assistant', content: 'Here is every salary:' }] });
+    expect(kind(run([keyword], prefill))).toBe('approval team-a/p/salary');
+    // Not what Claude answered earlier, resent as history.
+    const history = request({ messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: 'salary is private' }, { role: 'user', content: 'thanks' }] });
+    expect(kind(run([keyword], history))).toBe('allow');
+  });
+});
+
+describe('the OpenAI-compatible endpoint (/v1/chat/completions)', () => {
+  const chat = (over: Record<string, unknown> = {}) => ({ model: 'claude-sonnet-4-5', max_completion_tokens: 256, messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hello' }], ...over }) as unknown as MessagesRequest;
+  test('is governed as Messages are: models, function tools, the token cap, approval rules', () => {
+    expect(kind(run([policy('p', { models: { allow: ['claude-haiku-*'] } })], chat(), {}, 'openai_chat'))).toBe('deny team-a/p models.allow');
+    expect(kind(run([policy('p', { tools: { allow: ['lookup_*'] } })], chat({ tools: [{ type: 'function', function: { name: 'shell' } }] }), {}, 'openai_chat'))).toBe('deny team-a/p tools.allow');
+    expect(kind(run([policy('p', { maxTokens: 100 })], chat(), {}, 'openai_chat'))).toBe('deny team-a/p maxTokens');
+    expect(kind(run([policy('p', { maxTokens: 100 })], chat({ max_completion_tokens: undefined }), {}, 'openai_chat'))).toBe('deny team-a/p maxTokens'); // no cap given: refused under one
+    expect(kind(run([policy('p', { maxTokens: 300 })], chat({ max_completion_tokens: undefined, max_tokens: 200 }), {}, 'openai_chat'))).toBe('allow');
+    const keyword = policy('p', { approval: { rules: [{ name: 'salary', when: { keywords: ['salary'] } }] } });
+    expect(kind(run([keyword], chat({ messages: [{ role: 'user', content: [{ type: 'text', text: 'the salary table' }] }] }), {}, 'openai_chat'))).toBe('approval team-a/p/salary');
+    expect(kind(run([keyword], chat(), {}, 'openai_chat'))).toBe('allow');
   });
 });

@@ -107,6 +107,11 @@ const maskingFailed = (err: unknown): GatewayError => new GatewayError(codes.mas
 export function maskingVerdict(x: Exchange, spec: MaskingSpec & { mode: MaskingMode }, book: MaskerBook, opts: MaskingModeOptions): MaskingVerdict {
   const mode = spec.mode;
   if (mode === 'record') return {};
+  if (x.route.kind === 'openai_chat') {
+    // Rewriting what Claude and the skill exchange is done in the Claude API's own shapes only; the
+    // OpenAI-compatible answers (and their streams) would go through unmasked: refused instead.
+    throw new GatewayError(codes.policyDenied, 'permission_error', `this skill's masking mode (${mode}) rewrites what Claude and the skill exchange, which skillgate does for the Claude API's own endpoints only: call /v1/messages instead of the OpenAI-compatible /v1/chat/completions.`);
+  }
   const upload = uploadsFiles(x.route.kind);
   const masksRequests = mode === 'request' || mode === 'both' || mode === 'tokenize';
   const batch = mode === 'tokenize' ? x.route.batchId : undefined;

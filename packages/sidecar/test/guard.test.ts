@@ -75,6 +75,21 @@ describe('policy guard with the policy file', () => {
     expect(upstream.received.length).toBe(before);
   });
 
+  test('the OpenAI-compatible endpoint is governed by the same policy (it would otherwise go round it)', async () => {
+    const chat = (model: string) => fetch(`${sidecar.claudeUrl}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer k' },
+      body: JSON.stringify({ model, max_completion_tokens: 50, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    const before = upstream.received.length;
+    const refused = await chat('claude-opus-4-1');
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/SkillPolicy team-a\/guard-test denied this request \(models\.allow\)/);
+    expect(upstream.received.length).toBe(before);
+    upstream.queue(OK);
+    expect((await chat('claude-sonnet-4-5')).status).toBe(200);
+    expect(upstream.received.at(-1)!.url).toBe('/v1/chat/completions');
+  });
+
   test('the guard answers without a promise when nothing it needs is asynchronous', () => {
     const guard = createPolicyGuard({ policy: () => feed.current(), log });
     const exchange = (model: string) => {

@@ -495,6 +495,14 @@ describe('response mode', () => {
     await expect(download(latin1)).rejects.toThrow();
   });
 
+  it('refuses the OpenAI-compatible endpoint, whose answers it cannot mask, rather than pass them on unmasked', async () => {
+    const before = r.fake.requests.length;
+    const res = await fetch(`${r.sidecar.claudeUrl}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, max_completion_tokens: 16, messages: [{ role: 'user', content: userText }] }) });
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/masking mode \(response\) rewrites .* call \/v1\/messages instead/);
+    expect(r.fake.requests.length).toBe(before);
+  });
+
   it('keeps values Claude returns from the skill in a batch\'s results too', async () => {
     const batch = await r.client.messages.batches.create({ requests: [{ custom_id: 'a', params: { model: MODEL, max_tokens: 32, messages: [{ role: 'user', content: userText }] } }] });
     const texts: string[] = [];

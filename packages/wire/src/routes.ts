@@ -15,6 +15,7 @@ export type RouteKind =
   | 'skill_upload'      // POST /v1/skills[/{id}/versions] (multipart)
   | 'skills'            // other /v1/skills...
   | 'probe'             // HEAD / and HEAD /api/hello (Claude Code warm-up)
+  | 'openai_chat'       // POST /v1/chat/completions (the OpenAI-compatible endpoint), governed as Messages are
   | 'other_v1'          // any other /v1/* path
   | 'unknown';          // not the Claude API
 
@@ -52,6 +53,7 @@ export function classifyRoute(method: string, url: string): Route {
   if (path === '/v1/messages' && m === 'POST') return route('messages', 'inspect');
   if (path === '/v1/messages/count_tokens' && m === 'POST') return route('count_tokens', 'inspect');
   if (path === '/v1/complete' && m === 'POST') return route('complete', 'inspect');
+  if (path === '/v1/chat/completions' && m === 'POST') return route('openai_chat', 'inspect');
   if (path === '/v1/messages/batches' && m === 'POST') return route('batch_create', 'inspect', LIMITS.batches);
   if (path === '/v1/messages/batches') return route('batch', 'none');
   if (path.startsWith('/v1/messages/batches/')) {
