@@ -74,6 +74,20 @@ describe('record mode (the default)', () => {
     expect(text).toContain(EMAIL);
   });
 
+  it('records the events of a stream that is not a Messages one (a legacy completion) masked too', async () => {
+    const res = await fetch(`${r.sidecar.claudeUrl}/v1/complete`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'claude-3-haiku-20240307', max_tokens_to_sample: 64, stream: true, prompt: `\n\nHuman: write to ${EMAIL}\n\nAssistant:` }),
+    });
+    const text = await res.text();
+    expect(text).toContain('event: completion');
+    expect(text).toContain(EMAIL.slice(0, 4)); // the skill gets the answer as sent (record mode)
+    for (let i = 0; i < 100 && !recordedText(r.dir).includes('"completion"'); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    const record = recordedText(r.dir);
+    expect(record).toContain('completion');
+    expect(record).not.toContain(EMAIL);
+  });
+
   it('forwards base64 media untouched and records it by digest only, never its bytes', async () => {
     const pdf = await sendPdf(r);
     const seen = pdfSeen(r, pdf);
