@@ -371,6 +371,16 @@ test('the skill owner cannot approve their own skill’s request, and a denial r
   expect(String(err.message)).toMatch(/permission_error|SG_APPROVAL_DENIED/);
 });
 
+test('a SkillApproval deleted while its request waits denies the request at once, saying so', async () => {
+  const req = client().messages.create({ model: 'claude-sonnet-4-6', max_tokens: 64, messages: [{ role: 'user', content: `${RISKY} (deleted)` }] }).catch((e) => e);
+  const approval = await waitForApproval((a) => a.spec.reasons.some((r) => r.includes('customer database')));
+  // Denied at once: left waiting for the rule's 5 minutes, the request would outlast this test.
+  await cp.request('DELETE', `/apis/skillgate.dev/v1alpha1/namespaces/${NS}/skillapprovals/${approval.metadata.name}`);
+  const err = await req;
+  expect(err).toBeInstanceOf(Anthropic.PermissionDeniedError);
+  expect(err.message).toMatch(new RegExp(`SkillApproval ${NS}/${approval.metadata.name} was denied by whoever deleted it \\(reason: the SkillApproval was deleted before a decision\\)`));
+});
+
 test('an approval nobody decides expires and the client gets a clear permission_error', async () => {
   const started = Date.now();
   const err = await client().messages.create({ model: 'claude-sonnet-4-6', max_tokens: 64, messages: [{ role: 'user', content: 'please expire quickly' }] }).catch((e) => e);

@@ -120,6 +120,16 @@ export function kubeApprovalBroker(opts: KubeApprovalBrokerOptions): ApprovalBro
     }
   }
 
+  /** A SkillApproval deleted while its request waits: nobody can approve it any more, so it is denied now. */
+  function deleted(obj: SkillApproval): void {
+    const w = waiters.get(obj.metadata.name);
+    if (!w || w.using) return;
+    w.settle({
+      name: obj.metadata.name, namespace: opts.namespace, phase: 'Denied', approvedBy: [], deniedBy: ['whoever deleted it'],
+      reasons: ['the SkillApproval was deleted before a decision'],
+    });
+  }
+
   async function markUsed(obj: SkillApproval, approvedBy: string[]): Promise<void> {
     const at = isoTimestamp(now().getTime());
     await kube.request('PATCH', statusOf(obj.metadata.name), {
@@ -162,7 +172,10 @@ export function kubeApprovalBroker(opts: KubeApprovalBrokerOptions): ApprovalBro
       const list = await kube.request<{ items: SkillApproval[]; metadata: { resourceVersion: string } }>('GET', collection, { query: { labelSelector } });
       for (const item of list.items) consider(item);
       watching = await kube.watch(collection, { labelSelector, resourceVersion: list.metadata.resourceVersion, allowWatchBookmarks: true },
-        (type, obj: SkillApproval) => { if (type === 'ADDED' || type === 'MODIFIED') consider(obj); },
+        (type, obj: SkillApproval) => {
+          if (type === 'ADDED' || type === 'MODIFIED') consider(obj);
+          else if (type === 'DELETED') deleted(obj);
+        },
         (err) => {
           watching = undefined;
           if (err && !closed) opts.log.warn({ err: errMessage(err) }, 'SkillApproval watch ended; restarting');
