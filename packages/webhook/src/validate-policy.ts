@@ -76,6 +76,11 @@ export function validateSkillPolicySpec(spec: SkillPolicySpec): PolicyVerdict {
     if (ruleNames.has(r.name)) violations.push(`${at}: the rule name ${r.name} is used twice; approval rule names must be unique (approvals cite them)`);
     ruleNames.add(r.name);
     const w = r.when ?? {};
+    // A condition that is an empty list, or a rule with none, holds every request (or, as every
+    // sidecar refuses to load such a policy, stops every request of the skills it selects).
+    const conditions = Object.entries(w).filter(([, v]) => v !== undefined);
+    if (conditions.length === 0) violations.push(`${at}: when names no condition, which would hold every request; give it at least one (keywords, patterns, findings, models, tools, ...)`);
+    for (const [name, v] of conditions) if (Array.isArray(v) && v.length === 0) violations.push(`${at}: when.${name} is an empty list, which matches every request; list something or leave it out`);
     (w.patterns ?? []).forEach((p, j) => {
       const problem = regexProblem(p);
       if (problem) violations.push(`${at}: when.patterns[${j}] ${JSON.stringify(p)} does not compile: ${problem}`);

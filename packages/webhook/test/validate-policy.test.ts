@@ -36,6 +36,9 @@ describe('validateSkillPolicy', () => {
 
   test('an approval rule pattern that does not compile is rejected', () => {
     expect(v({ approval: { rules: [{ name: 'r', when: { patterns: ['*.sql'] } }] } }).violations.join()).toMatch(/rules\[0\] \(r\): when\.patterns\[0\] "\*\.sql" does not compile/);
+    // A rule that would hold every request, or that no sidecar would load (it stops the skills' every request).
+    expect(v({ approval: { rules: [{ name: 'r', when: {} }] } }).violations.join()).toMatch(/rules\[0\] \(r\): when names no condition/);
+    expect(v({ approval: { rules: [{ name: 'r', when: { keywords: [] } }] } }).violations.join()).toMatch(/rules\[0\] \(r\): when\.keywords is an empty list/);
   });
 
   test('unknown entity types in masking and approval findings are dangling references', () => {
