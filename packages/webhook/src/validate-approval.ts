@@ -29,7 +29,7 @@ export type StoredDecision = ApprovalDecision & { via?: string; proof?: string }
 /** The parts of a SkillApproval this check reads (old and new object of the status update). */
 export interface ApprovalStatusView {
   metadata?: { name?: string; namespace?: string };
-  spec?: { identity?: { owner?: string } };
+  spec?: { identity?: { owner?: string }; expiresAt?: string };
   status?: { phase?: ApprovalPhase; decisions?: StoredDecision[] };
 }
 
@@ -99,6 +99,9 @@ export function linkDecisionProblem(secret: string | Buffer, proof: string | und
   return undefined;
 }
 
+/** How far a decision's `at` may be from the webhook's clock (clients' and nodes' clocks differ a little). */
+export const DECISION_CLOCK_SKEW_MS = 60_000;
+
 /** Identity of a decision as written: a decision equal to one already stored is not new. */
 function decisionKey(d: StoredDecision): string {
   return JSON.stringify([d.user, d.decision, d.reason, d.at, [...(d.groups ?? [])].sort(), d.via ?? '', d.proof ?? '']);
@@ -121,9 +124,17 @@ export function validateApprovalStatusUpdate(prev: ApprovalStatusView | undefine
     violations.push(`the approval is already ${phase}: no further decisions are accepted`);
   }
   const owner = next.spec?.identity?.owner ?? prev?.spec?.identity?.owner;
+  const expiresAt = Date.parse(next.spec?.expiresAt ?? prev?.spec?.expiresAt ?? '');
+  if (Number.isFinite(expiresAt) && ctx.now >= expiresAt) violations.push(`the approval expired at ${new Date(expiresAt).toISOString()}: no further decisions are accepted`);
   const callerGroups = new Set(caller.groups);
   const isWriter = !!ctx.links && !!caller.username && caller.username === ctx.links.writer;
   for (const d of added) {
+    // A decision is dated when it is made: a writer may not date it back into the approval's lifetime.
+    const at = Date.parse(d.at ?? '');
+    if (!Number.isFinite(at) || Math.abs(at - ctx.now) > DECISION_CLOCK_SKEW_MS) {
+      violations.push(`the decision by ${d.user} is dated ${JSON.stringify(d.at ?? '')}, not now (within ${DECISION_CLOCK_SKEW_MS / 1000} s): decisions are recorded when they are made`);
+      continue;
+    }
     if (owner && isSkillOwner(d.user, owner)) {
       violations.push(`${d.user} owns the skill and cannot decide its requests`);
       continue;

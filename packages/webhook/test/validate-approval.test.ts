@@ -11,7 +11,7 @@ import {
 } from '../src/validate-approval.js';
 import { config } from './fixtures.js';
 
-const at = '2026-03-04T10:01:00Z';
+const at = new Date().toISOString(); // decisions are dated when they are made (the webhook checks)
 const decision = (user: string, over: Partial<ApprovalDecision> = {}): ApprovalDecision => ({ user, decision: 'approve', reason: 'checked', at, ...over });
 const approval = (decisions: ApprovalDecision[], phase: ApprovalPhase = 'Pending'): ApprovalStatusView & { kind: string } => ({
   kind: 'SkillApproval', metadata: { name: 'triage-req-1', namespace: 'team-a' }, status: { phase, decisions },
@@ -22,6 +22,14 @@ describe('SkillApproval status validation', () => {
   test('a decision recorded under the caller’s own name with the caller’s groups is admitted', () => {
     const v = validateApprovalStatusUpdate(approval([]), approval([decision('alice@example.com', { groups: ['secops', 'system:authenticated'] })]), alice);
     expect(v).toEqual({ allowed: true, violations: [] });
+  });
+
+  test('a decision dated other than now, or on an expired approval, is refused (a late decider may not date it back)', () => {
+    const backdated = validateApprovalStatusUpdate(approval([]), approval([decision('alice@example.com', { at: new Date(Date.now() - 5 * 60_000).toISOString() })]), alice);
+    expect(backdated.violations.join()).toMatch(/the decision by alice@example\.com is dated "[^"]+", not now \(within 60 s\)/);
+    const expired = { ...approval([]), spec: { expiresAt: new Date(Date.now() - 1000).toISOString() } };
+    const late = validateApprovalStatusUpdate(expired, { ...approval([decision('alice@example.com')]), spec: expired.spec }, alice);
+    expect(late.violations.join()).toMatch(/the approval expired at .*: no further decisions are accepted/);
   });
 
   test('a decision written under another user’s name is rejected, naming both users and the way to decide', () => {
@@ -130,7 +138,7 @@ describe('decisions the controller records for a user who followed a signed link
   /** A decision as the controller writes it after the proxy authenticated `user` with `groups`. */
   const linked = (user: string, groups: string[], over: Partial<LinkDecisionClaims> = {}, decisionOver: Partial<StoredDecision> = {}): StoredDecision => {
     const claims: LinkDecisionClaims = { namespace: 'team-a', name: 'triage-req-1', action: 'approve', user, groups, reason: 'checked', exp: EXP, ...over };
-    return { ...decision(user, { groups }), via: SIGNED_LINK, proof: signLinkDecision(SECRET, claims), ...decisionOver };
+    return { ...decision(user, { groups, at: new Date(NOW).toISOString() }), via: SIGNED_LINK, proof: signLinkDecision(SECRET, claims), ...decisionOver };
   };
   const check = (d: StoredDecision, caller = controller, c: typeof ctx | { now: number } = ctx) =>
     validateApprovalStatusUpdate(owned([]), owned([d]), caller, c);
@@ -168,7 +176,7 @@ describe('decisions the controller records for a user who followed a signed link
     const d = linked('sam@example.com', ['oncall']);
     const later = { ...d, proof: d.proof!.replace(`v1.${EXP}.`, `v1.${EXP + 3600}.`) };
     expect(check(later).violations.join()).toMatch(/forged or altered/);
-    const expired = check(d, controller, { ...ctx, now: EXP * 1000 + 1 });
+    const expired = check({ ...d, at: new Date(EXP * 1000 + 1).toISOString() }, controller, { ...ctx, now: EXP * 1000 + 1 });
     expect(expired.allowed).toBe(false);
     expect(expired.violations.join()).toMatch(/its link expired at 2026-11-25T12:05:00\.000Z/);
   });
@@ -203,7 +211,7 @@ describe('decisions the controller records for a user who followed a signed link
   });
 
   test('the controller’s ServiceAccount without the link marker is held to the ordinary rule: no decisions under other names', () => {
-    const v = check(decision('sam@example.com'));
+    const v = check(decision('sam@example.com', { at: new Date(NOW).toISOString() }));
     expect(v.allowed).toBe(false);
     expect(v.violations.join()).toMatch(/a decision names user "sam@example\.com" but the request was made by "system:serviceaccount:skillgate-system:skillgate-controller"/);
   });
