@@ -20,11 +20,16 @@ type Approvers = SkillApprovalSpec['approvers'];
  * group skillgate-approvers (so a rule without approvers is decided by a known, RBAC-bound group).
  * Empty lists are dropped, so the result satisfies the SkillApproval CRD's validation.
  */
-export function effectiveApprovers(a: { groups?: readonly string[]; users?: readonly string[]; quorum?: number }): Approvers {
+export function effectiveApprovers(a: { groups?: readonly string[]; users?: readonly string[]; quorum?: number }, owner?: string): Approvers {
   const groups = [...new Set(a.groups ?? [])];
-  const users = [...new Set(a.users ?? [])];
+  // The skill's owner may never decide its requests: named anyway (a rule shared by several
+  // skills), they are left out, so the approval can still be made, and decided by the others.
+  const users = [...new Set(a.users ?? [])].filter((u) => owner === undefined || !isSkillOwner(u, owner));
   const quorum = Math.max(1, a.quorum ?? 1);
   if (groups.length === 0 && users.length === 0) return { groups: [DEFAULT_APPROVER_GROUP], quorum };
+  // Listed users alone who can no longer reach the quorum (the owner was one of them): the default
+  // group joins them, rather than the quorum being lowered or never reached.
+  if (groups.length === 0 && users.length < quorum) return { groups: [DEFAULT_APPROVER_GROUP], users, quorum };
   return { ...(groups.length ? { groups } : {}), ...(users.length ? { users } : {}), quorum };
 }
 

@@ -22,6 +22,12 @@ describe('approval outcome', () => {
   test('effective approvers drop empty lists and default to the skillgate-approvers group', () => {
     expect(effectiveApprovers({ groups: [], users: [], quorum: 1 })).toEqual({ groups: ['skillgate-approvers'], quorum: 1 });
     expect(effectiveApprovers({ groups: [], users: ['alice', 'alice'], quorum: 0 })).toEqual({ users: ['alice'], quorum: 1 });
+    // The skill's owner, listed by a rule several skills share, is left out; the others still decide.
+    expect(effectiveApprovers({ users: ['carol@example.com', 'Alice@Example.com'], quorum: 1 }, 'alice@example.com')).toEqual({ users: ['carol@example.com'], quorum: 1 });
+    expect(effectiveApprovers({ users: ['alice@example.com'], quorum: 1 }, 'alice@example.com')).toEqual({ groups: ['skillgate-approvers'], quorum: 1 });
+    // Too few left for the quorum: the default group joins them (the quorum is not lowered).
+    expect(effectiveApprovers({ users: ['carol@example.com', 'alice@example.com'], quorum: 2 }, 'alice@example.com')).toEqual({ groups: ['skillgate-approvers'], users: ['carol@example.com'], quorum: 2 });
+    expect(effectiveApprovers({ groups: ['secops'], users: ['alice@example.com'], quorum: 2 }, 'alice@example.com')).toEqual({ groups: ['secops'], quorum: 2 });
     expect(effectiveApprovers({ groups: ['secops'], quorum: 2 })).toEqual({ groups: ['secops'], quorum: 2 });
   });
   test('a rule naming only a group is approved by a member of that group and nobody else', () => {

@@ -199,7 +199,7 @@ export function kubeApprovalBroker(opts: KubeApprovalBrokerOptions): ApprovalBro
     async hold(req, signal, onCreated) {
       const expiresAt = isoTimestamp(now().getTime() + req.timeoutMs);
       const { timeoutMs: _t, approvers, ...specFields } = req;
-      const spec: SkillApprovalSpec = { ...specFields, approvers: effectiveApprovers(approvers), expiresAt };
+      const spec: SkillApprovalSpec = { ...specFields, approvers: effectiveApprovers(approvers, req.identity.owner), expiresAt };
       const name = approvalName(req.identity.skill, req.requestId);
       const body: SkillApproval = {
         apiVersion: API_VERSION as SkillApproval['apiVersion'], kind: 'SkillApproval',
