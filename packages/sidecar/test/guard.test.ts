@@ -212,6 +212,32 @@ describe('first use of a tool', () => {
   });
 });
 
+describe('a request approved under one policy', () => {
+  test('is refused when the policy in force at release denies it (applied while it waited)', async () => {
+    const holding = compilePolicy({ apiVersion: 'skillgate.dev/v1alpha1', kind: 'SkillPolicy', metadata: { name: 'hold-all', namespace: 'team-a' },
+      spec: { approval: { rules: [{ name: 'every-model', when: { models: ['claude-*'] } }] } } });
+    const closing = compilePolicy({ apiVersion: 'skillgate.dev/v1alpha1', kind: 'SkillPolicy', metadata: { name: 'no-sonnet', namespace: 'team-a' },
+      spec: { models: { deny: ['claude-sonnet-*'] } } });
+    let effective = combine([holding]);
+    const approvals = { close: () => undefined, hold: async () => {
+      effective = combine([holding, closing]); // kubectl apply while the request waits
+      return { name: 'a', namespace: 'team-a', phase: 'Approved' as const, approvedBy: ['alice@example.com'], deniedBy: [], reasons: [] };
+    } };
+    const upstream = await startUpstreamDouble();
+    const sidecar = await startSidecar({ upstreamUrl: upstream.url, upstreamApiKey: 'up', identity, listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } },
+      { logger: log, guard: createPolicyGuard({ policy: () => ({ effective }), approvals, log }) });
+    try {
+      const r = await post(sidecar, msg());
+      expect(r.status).toBe(403);
+      expect(r.json.error?.message).toMatch(/SkillApproval team-a\/a approved this request, but SkillPolicy team-a\/no-sonnet now denies it \(models\.deny\)/);
+      expect(upstream.received.length).toBe(0);
+    } finally {
+      await sidecar.close();
+      await upstream.close();
+    }
+  });
+});
+
 describe('rate limits shared through Redis', () => {
   const prefix = `sg-test-${randomBytes(6).toString('hex')}:`;
   let redis: Redis;

@@ -193,6 +193,16 @@ export function createPolicyGuard(opts: PolicyGuardOptions): Guard {
         const id = `SkillApproval ${result.namespace}/${result.name}`;
         if (result.phase === 'Approved') {
           opts.log.info({ requestId: x.id, approval: id, by: result.approvedBy }, 'approval released the request');
+          // The policy in force now decides too: one applied while the request waited (a model
+          // denied, a cap lowered, a window closed, a policy that cannot load) is not undone by an
+          // approval given under the old one.
+          const current = opts.policy();
+          if (current.refusal) throw current.refusal;
+          const again = evaluate(current.effective, { route: x.route.kind, ...(x.request ? { request: x.request } : {}), facts: p.facts },
+            { now: now(), ...(p.findings ? { findings: p.findings } : {}), estimatedTokens: p.tokens });
+          if (again.kind === 'deny') {
+            throw new GatewayError(codes.policyDenied, 'permission_error', `${id} approved this request, but SkillPolicy ${again.policy} now denies it (${again.rule}): ${again.reason}. It was not forwarded.`);
+          }
           return; // its tools count as used once the API answers it (verdict.answered)
         }
         if (result.phase === 'Denied') {
