@@ -366,7 +366,8 @@ describe('CRDs: schema, CEL and the SkillPolicy webhook', () => {
     // (impersonated by the admin; system:masters keeps the RBAC out of the way).
     const decide = (decisions, as = decisions[decisions.length - 1].user) => kubectl(['patch', 'sga', approval.metadata.name, '-n', NS, '--subresource=status', '--type=merge',
       `--as=${as}`, '--as-group=system:masters', '-p', JSON.stringify({ status: { phase: 'Pending', decisions } })]);
-    const d = (user, decision = 'approve') => ({ user, decision, reason: 'looked at it', at: '2030-01-01T12:00:00Z' });
+    const at = new Date().toISOString(); // one time for all (a decision is dated when made, and kept as written)
+    const d = (user, decision = 'approve') => ({ user, decision, reason: 'looked at it', at });
     await expect(decide([d('alice@example.com')])).rejects.toThrow(/the skill's owner may not decide on its own request/);
     await decide([d('bob@example.com')]);
     await expect(decide([d('carol@example.com')])).rejects.toThrow(/decisions are append-only/);
