@@ -112,6 +112,11 @@ export function maskingVerdict(x: Exchange, spec: MaskingSpec & { mode: MaskingM
     // OpenAI-compatible answers (and their streams) would go through unmasked: refused instead.
     throw new GatewayError(codes.policyDenied, 'permission_error', `this skill's masking mode (${mode}) rewrites what Claude and the skill exchange, which skillgate does for the Claude API's own endpoints only: call /v1/messages instead of the OpenAI-compatible /v1/chat/completions.`);
   }
+  if (x.route.kind === 'complete' && x.stream && mode !== 'request') {
+    // A legacy Text Completions stream's `completion` events are not Messages blocks, which the live
+    // rewriter masks (and tokenize restores): they would reach the skill as Claude wrote them.
+    throw new GatewayError(codes.policyDenied, 'permission_error', `this skill's masking mode (${mode}) rewrites answers as they stream, which skillgate does for Messages streams only: call /v1/complete without "stream": true, or /v1/messages.`);
+  }
   const upload = uploadsFiles(x.route.kind);
   const masksRequests = mode === 'request' || mode === 'both' || mode === 'tokenize';
   const batch = mode === 'tokenize' ? x.route.batchId : undefined;

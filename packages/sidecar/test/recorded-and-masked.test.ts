@@ -509,6 +509,18 @@ describe('response mode', () => {
     await expect(download(latin1)).rejects.toThrow();
   });
 
+  it('refuses a legacy completion stream, whose events it cannot mask live, and masks the same request unstreamed', async () => {
+    const complete = (stream: boolean) => fetch(`${r.sidecar.claudeUrl}/v1/complete`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'claude-3-haiku-20240307', max_tokens_to_sample: 32, stream, prompt: `\n\nHuman: write to ${EMAIL}\n\nAssistant:` }),
+    });
+    const streamed = await complete(true);
+    expect(streamed.status).toBe(403);
+    expect(((await streamed.json()) as { error: { message: string } }).error.message).toMatch(/masking mode \(response\) rewrites answers as they stream/);
+    const whole = (await (await complete(false)).json()) as { completion: string };
+    expect(whole.completion).not.toContain(EMAIL);
+  });
+
   it('refuses the OpenAI-compatible endpoint, whose answers it cannot mask, rather than pass them on unmasked', async () => {
     const before = r.fake.requests.length;
     const res = await fetch(`${r.sidecar.claudeUrl}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, max_completion_tokens: 16, messages: [{ role: 'user', content: userText }] }) });
