@@ -73,6 +73,11 @@ export interface Masker {
    */
   maskAnswer(body: unknown, opts?: { forRecord?: boolean }): BodyMaskResult;
   /**
+   * An answer's text as it came: JSON masked as maskAnswer masks it, anything else as text. When
+   * nothing is found, `masked` is the text itself (the bytes as sent, not re-serialised).
+   */
+  maskAnswerText(text: string, opts?: { forRecord?: boolean }): MaskResult;
+  /**
    * One long text that arrives in pieces (an uploaded text file): each push returns what can be
    * released, and everything released equals masking the whole text at once.
    */
@@ -116,6 +121,16 @@ export function createMasker(spec: MaskingSpec | undefined, opts: MaskerOptions)
     maskMessagesRequest: (body, o) => maskRequestBody(body, mask, { thinking, forRecord: o?.forRecord }),
     maskMessagesResponse: (body, o) => maskResponseBody(body, (t) => core.maskText(t), { thinking, forRecord: o?.forRecord }),
     maskAnswer: (body, o) => maskAnswerBody(body, (t) => core.maskText(t), { thinking, forRecord: o?.forRecord }),
+    maskAnswerText: (text, o) => {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        return core.maskText(text); // labelled JSON, or a stream's data, that is not: masked as text
+      }
+      const r = maskAnswerBody(parsed, (t) => core.maskText(t), { thinking, forRecord: o?.forRecord });
+      return r.findings.length === 0 ? { masked: text, findings: [] } : { masked: JSON.stringify(r.body), findings: r.findings };
+    },
     createTextMasker: () => new TextStream(core),
     createStreamMasker: () => new SseRewriter(maskingBlocks),
     createRecordStreamMasker: () => new RecordStreamMasker(maskingBlocks, undefined, (block) => maskServerResultBlock(block, (t) => core.maskText(t))),

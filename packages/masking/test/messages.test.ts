@@ -195,3 +195,18 @@ describe('JSON answers of any route (maskAnswer)', () => {
   });
 });
 
+
+describe('an answer as text (maskAnswerText)', () => {
+  test('JSON masked as maskAnswer masks it, its bytes kept when nothing is found; anything else masked as text', () => {
+    const padded = '{"id": "file_1",  "filename": "notes.txt"}';
+    expect(masker.maskAnswerText(padded)).toEqual({ masked: padded, findings: [] });
+    const found = masker.maskAnswerText('{"description": "mail maria@example.com now"}');
+    expect(found.masked).toBe('{"description":"mail [EMAIL_ADDRESS] now"}');
+    expect(found.findings.map((f) => f.type)).toEqual(['EMAIL_ADDRESS']);
+    expect(masker.maskAnswerText('not json maria@example.com').masked).toBe('not json [EMAIL_ADDRESS]');
+    // An error answer is the skill's as sent, and masked for the record.
+    const error = '{"type":"error","error":{"type":"invalid_request_error","message":"no account for maria@example.com"}}';
+    expect(masker.maskAnswerText(error).masked).toBe(error);
+    expect(masker.maskAnswerText(error, { forRecord: true }).masked).not.toContain('maria@example.com');
+  });
+});

@@ -94,8 +94,6 @@ export class MaskerBook {
   }
 }
 
-
-
 class ForgetfulVault extends Vault {
   override set(): void {}
 }
@@ -182,21 +180,11 @@ function responseMaskFilter(masker: Masker, opts: MaskingModeOptions): ResponseF
       },
     }),
     body(body) {
-      const text = body.toString('utf8');
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        // Labelled JSON but not: masked as text, never passed on raw.
-        const t = masker.maskText(text);
-        if (t.findings.length === 0) return body;
-        opts.onFindings?.('response', t.findings);
-        return Buffer.from(t.masked);
-      }
-      const r = masker.maskAnswer(parsed);
-      if (r.findings.length === 0) return body; // untouched bytes (error bodies reach the skill as sent)
+      // Labelled JSON but not: masked as text, never passed on raw.
+      const r = masker.maskAnswerText(body.toString('utf8'));
+      if (r.findings.length === 0) return body; // untouched bytes
       opts.onFindings?.('response', r.findings);
-      return Buffer.from(JSON.stringify(r.body));
+      return Buffer.from(r.masked);
     },
   };
 }

@@ -166,19 +166,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
     let data = '[masking failed: not recorded]';
     let findings: readonly Finding[] = [];
     try {
-      if (masker) {
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(ev.data);
-        } catch {
-          parsed = undefined;
-        }
-        const r = parsed !== undefined && typeof parsed === 'object' ? masker.maskAnswer(parsed, { forRecord: true }) : undefined;
-        if (r) ({ findings } = r);
-        const text = r ? undefined : masker.maskText(ev.data);
-        if (text) findings = text.findings;
-        data = r ? (r.findings.length ? JSON.stringify(r.body) : ev.data) : text!.masked;
-      }
+      if (masker) ({ masked: data, findings } = masker.maskAnswerText(ev.data, { forRecord: true }));
     } catch (err) {
       opts.log.error({ requestId: x.id, err: (err as Error).message }, 'stream masking failed; event recorded without data');
     }
@@ -276,20 +264,11 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
       const masker = bodiesRecorded() ? opts.masker() : undefined;
       if (masker && body.length) {
         try {
-          const raw = body.toString('utf8');
-          let parsed: unknown;
-          try { parsed = JSON.parse(raw); } catch { parsed = undefined; }
-          if (parsed !== undefined) {
-            const r = masker.maskAnswer(parsed, { forRecord: true });
-            // Nothing found: record the answer as Claude sent it (no re-serialisation).
-            text = r.findings.length === 0 ? raw : JSON.stringify(r.body);
-            findings = r.findings.map(toRecorded);
-            opts.onFindings?.('response', r.findings);
-          } else {
-            const r = masker.maskText(raw);
-            text = r.masked;
-            findings = r.findings.map(toRecorded);
-          }
+          // Nothing found: the answer as Claude sent it (no re-serialisation).
+          const r = masker.maskAnswerText(body.toString('utf8'), { forRecord: true });
+          text = r.masked;
+          findings = r.findings.map(toRecorded);
+          opts.onFindings?.('response', r.findings);
         } catch (err) {
           opts.log.error({ requestId: x.id, err: (err as Error).message }, 'masking failed; recording the response by digest only');
         }
