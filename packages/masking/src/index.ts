@@ -114,6 +114,16 @@ export function createMasker(spec: MaskingSpec | undefined, opts: MaskerOptions)
     thinking: () => (thinking ? new TextStream(core) : undefined),
     json: () => new JsonTextStream(core),
   };
+  const maskAnswerText = (text: string, o?: { forRecord?: boolean }): MaskResult => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return core.maskText(text); // labelled JSON, or a stream's data, that is not: masked as text
+    }
+    const r = maskAnswerBody(parsed, (t) => core.maskText(t), { thinking, forRecord: o?.forRecord });
+    return r.findings.length === 0 ? { masked: text, findings: [] } : { masked: JSON.stringify(r.body), findings: r.findings };
+  };
   return {
     memoStats: () => (memo ? { hits: memo.hits, misses: memo.misses } : undefined),
     vault: core.vault,
@@ -121,19 +131,11 @@ export function createMasker(spec: MaskingSpec | undefined, opts: MaskerOptions)
     maskMessagesRequest: (body, o) => maskRequestBody(body, mask, { thinking, forRecord: o?.forRecord }),
     maskMessagesResponse: (body, o) => maskResponseBody(body, (t) => core.maskText(t), { thinking, forRecord: o?.forRecord }),
     maskAnswer: (body, o) => maskAnswerBody(body, (t) => core.maskText(t), { thinking, forRecord: o?.forRecord }),
-    maskAnswerText: (text, o) => {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        return core.maskText(text); // labelled JSON, or a stream's data, that is not: masked as text
-      }
-      const r = maskAnswerBody(parsed, (t) => core.maskText(t), { thinking, forRecord: o?.forRecord });
-      return r.findings.length === 0 ? { masked: text, findings: [] } : { masked: JSON.stringify(r.body), findings: r.findings };
-    },
+    maskAnswerText,
     createTextMasker: () => new TextStream(core),
     createStreamMasker: () => new SseRewriter(maskingBlocks),
-    createRecordStreamMasker: () => new RecordStreamMasker(maskingBlocks, undefined, (block) => maskServerResultBlock(block, (t) => core.maskText(t))),
+    createRecordStreamMasker: () => new RecordStreamMasker(maskingBlocks, undefined, (block) => maskServerResultBlock(block, (t) => core.maskText(t)),
+      (data) => maskAnswerText(data, { forRecord: true })),
     restoreText: (t) => restoreText(t, core.vault),
     restoreMessagesResponse: (body) => maskResponseBody(body, (t) => ({ masked: restoreText(t, core.vault), findings: [] }), { thinking: false }).body,
     createStreamRestorer: () => new SseRewriter({

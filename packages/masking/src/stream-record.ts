@@ -13,6 +13,9 @@ import type { SseEvent } from '@skillgate/wire';
 import type { Finding } from './entities.js';
 import { DELTA_FIELD, SseRewriter, blockStreamFor, isRecord, sseEvent, type BlockPolicy, type BlockStream, type DeltaKind, type StreamOutput } from './stream.js';
 
+/** The events of a Messages stream (its blocks are what the record masks). */
+const MESSAGES_EVENTS = new Set(['message_start', 'content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop', 'ping', 'error']);
+
 export interface RecordStreamLimits {
   /** Most bytes of events held for one block before it goes through the live rewriter. */
   maxHeldBytes: number;
@@ -38,15 +41,19 @@ export class RecordStreamMasker {
 
   /**
    * `serverResult`: masks a server tool result block (it arrives whole in content_block_start);
-   * undefined for any other block.
+   * undefined for any other block. `otherEvent`: masks the data of an event that is not a Messages
+   * stream's (a legacy Text Completions `completion`, an OpenAI-compatible chunk), which no block
+   * rule reads: without it, such events would be recorded as they came.
    */
   constructor(
     private readonly policy: BlockPolicy,
     private readonly limits: RecordStreamLimits = DEFAULT_RECORD_STREAM_LIMITS,
     private readonly serverResult?: (block: Record<string, unknown>) => { body: unknown; findings: Finding[] } | undefined,
+    private readonly otherEvent?: (data: string) => { masked: string; findings: Finding[] },
   ) {}
 
-  push(ev: SseEvent): StreamOutput[] {
+  push(input: SseEvent): StreamOutput[] {
+    const ev = this.otherEvent && !MESSAGES_EVENTS.has(input.event) ? this.maskOther(input) : input;
     if (this.live) return this.pushLive(ev);
     if (this.held.length === 0 && ev.event === 'content_block_start' && this.serverResult) {
       const out = this.maskServerResult(ev);
@@ -64,6 +71,16 @@ export class RecordStreamMasker {
     if (this.open.size === 0) return this.release(false);
     if (this.heldBytes > this.limits.maxHeldBytes) return this.goLive();
     return [];
+  }
+
+  /** An event of another stream, its data masked (itself when nothing was found). */
+  private maskOther(ev: SseEvent): SseEvent {
+    const r = this.otherEvent!(ev.data);
+    if (r.findings.length === 0) return ev;
+    for (const f of r.findings) this.findings.push(f);
+    const out: SseEvent = { event: ev.event, data: r.masked, raw: Buffer.from(`event: ${ev.event}\ndata: ${r.masked.split('\n').join('\ndata: ')}\n\n`) };
+    this.madeFrom.set(out, ev);
+    return out;
   }
 
   /** The input an output was made from: itself when it passed as it came. */

@@ -20,9 +20,6 @@ import { DenialBudget } from './denial-budget.js';
 import type { EgressAttempt, Journal } from './ports/journal.js';
 import type { Logger } from './log.js';
 
-/** The events of a Messages stream, which the record's stream masker reads block by block. */
-const MESSAGES_STREAM_EVENTS = new Set(['message_start', 'content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop', 'ping', 'error']);
-
 /** Requests refused before they had a session, recorded one by one at most this often a second. */
 const PRE_SESSION_REFUSALS_PER_SECOND = 50;
 
@@ -156,24 +153,6 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
     }
   }
 
-  /**
-   * An event of another stream than the Messages one (a legacy Text Completions `completion`, the
-   * OpenAI-compatible endpoint's data-only chunks): its data masked as any JSON answer is — every
-   * string value — or as text, never recorded as it came.
-   */
-  function recordOtherEvent(x: Exchange, rec: ExchangeRecord, ev: SseEvent, t: number): void {
-    const masker = opts.masker();
-    let data = '[masking failed: not recorded]';
-    let findings: readonly Finding[] = [];
-    try {
-      if (masker) ({ masked: data, findings } = masker.maskAnswerText(ev.data, { forRecord: true }));
-    } catch (err) {
-      opts.log.error({ requestId: x.id, err: (err as Error).message }, 'stream masking failed; event recorded without data');
-    }
-    if (findings.length) opts.onFindings?.('response', findings);
-    addStreamEvent(x, rec, { event: ev.event, data, raw: Buffer.alloc(0) }, findings.map(toRecorded), t);
-  }
-
   function addStreamEvent(x: Exchange, rec: ExchangeRecord, ev: SseEvent, findings: RecordedFinding[], t: number): void {
     rec.events++;
     const batch = rec.batcher!.push(ev.event, ev.data, t, findings);
@@ -244,7 +223,6 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
       if (!rec?.batcher || !bodiesRecorded()) return;
       const t = now() - (rec.headAt ?? now());
       if (!rec.masker) return addStreamEvent(x, rec, { ...ev, data: '[body not recorded: no masker]' }, [], t);
-      if (!MESSAGES_STREAM_EVENTS.has(ev.event)) return recordOtherEvent(x, rec, ev, t);
       try {
         arrivedAt.set(ev, t);
         recordMasked(x, rec, rec.masker.push(ev));
