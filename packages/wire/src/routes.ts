@@ -57,8 +57,8 @@ export function classifyRoute(method: string, url: string): Route {
   if (path === '/v1/messages/batches' && m === 'POST') return route('batch_create', 'inspect', LIMITS.batches);
   if (path === '/v1/messages/batches') return route('batch', 'none');
   if (path.startsWith('/v1/messages/batches/')) {
-    const results = m === 'GET' ? /^\/v1\/messages\/batches\/([^/]+)\/results$/.exec(path) : null;
-    if (results) return { ...route('batch_results', 'none'), batchId: results[1]! };
+    const results = m === 'GET' ? batchResultsPath(path) : undefined;
+    if (results?.at === 0) return { ...route('batch_results', 'none'), batchId: results.batchId };
     return route('batch', hasBody ? 'inspect' : 'none');
   }
   if (path === '/v1/models' || path.startsWith('/v1/models/')) return route('models', 'none');
@@ -68,6 +68,15 @@ export function classifyRoute(method: string, url: string): Route {
   if (skills && m === 'POST') return route('skill_upload', 'stream', LIMITS.files);
   if (skills) return route('skills', hasBody ? 'stream' : 'none', LIMITS.files);
   return route('other_v1', hasBody ? 'stream' : 'none', LIMITS.messages);
+}
+
+/**
+ * Where a path ends in a batch's results (`/v1/messages/batches/{id}/results`): that part, the batch
+ * and where it starts (0: the whole path; further on: under a prefix, as in another origin's URL).
+ */
+export function batchResultsPath(path: string): { path: string; batchId: string; at: number } | undefined {
+  const m = /\/v1\/messages\/batches\/([^/]+)\/results$/.exec(path);
+  return m ? { path: m[0], batchId: m[1]!, at: m.index } : undefined;
 }
 
 // Characters Claude API paths are made of (RFC 3986's unreserved set, and '/' between segments).

@@ -5,7 +5,7 @@
 // back at the sidecar so the SDK never goes around it. Ends a stream with a well-formed
 // `event: error` when the upstream breaks, and aborts the upstream when the skill leaves.
 import type { IncomingMessage } from 'node:http';
-import { GatewayError, NOT_RETRIED, SseEventGate, SseParser, clientResponseHeaders, codes, errorBody, fileInfo, formatSse, isRecord, type PartInfo, type PartTransform, type SseEvent } from '@skillgate/wire';
+import { GatewayError, NOT_RETRIED, SseEventGate, batchResultsPath, SseParser, clientResponseHeaders, codes, errorBody, fileInfo, formatSse, isRecord, type PartInfo, type PartTransform, type SseEvent } from '@skillgate/wire';
 import type { Exchange } from '../exchange.js';
 import type { SidecarContext } from '../context.js';
 import type { Verdict } from '../ports/guard.js';
@@ -223,8 +223,9 @@ function pipeBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessage
   /** The transform could not read the answer (a file, a batch's results): nothing more of it reaches the skill, it is cut. */
   const unreadable = (err: unknown): void => {
     x.outcome = 'error';
-    x.outcomeReason = `masking the ${x.route.kind === 'batch_results' ? 'batch results' : 'download'} failed: ${(err as Error).message}`;
-    ctx.log.error({ requestId: x.id, err: (err as Error).message }, `${x.route.kind === 'batch_results' ? 'batch results' : 'a downloaded file'} could not be masked; the answer was cut`);
+    const what = x.route.kind === 'batch_results' ? 'batch results' : 'download';
+    x.outcomeReason = `masking the ${what} failed: ${(err as Error).message}`;
+    ctx.log.error({ requestId: x.id, err: (err as Error).message }, `the ${what} could not be masked; the answer was cut`);
     upstreamRes.destroy();
     x.res.destroy();
   };
@@ -322,7 +323,6 @@ async function errorIntoOpenStream(x: Exchange, upstreamRes: IncomingMessage): P
 }
 
 /** `/v1/messages/batches/{id}/results` (and its query) of an absolute results URL on any origin. */
-const RESULTS_PATH = /\/v1\/messages\/batches\/[^/]+\/results$/;
 function resultsPathOf(absolute: string): string | undefined {
   let u: URL;
   try {
@@ -330,8 +330,8 @@ function resultsPathOf(absolute: string): string | undefined {
   } catch {
     return undefined;
   }
-  const m = RESULTS_PATH.exec(u.pathname);
-  return m ? m[0] + u.search : undefined;
+  const results = batchResultsPath(u.pathname);
+  return results ? results.path + u.search : undefined;
 }
 
 /**
