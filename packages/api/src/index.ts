@@ -8,3 +8,4 @@ export * from './skilllock.js';
 export * from './identity.js';
 export * from './podinfo.js';
 export * from './pem.js';
+export * from './hostname.js';

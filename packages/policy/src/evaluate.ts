@@ -9,6 +9,7 @@ import type { EffectivePolicy } from './combine.js';
 import { insideWindow } from './schedule.js';
 import { openAiChatFacts, requestFacts, urlHosts, type RequestFacts } from './request-facts.js';
 import { normalizeHost } from './glob.js';
+import { isHostName } from '@skillgate/api';
 // The fold alone (the masking package's index loads its detectors and dictionaries).
 import { readAsDetected } from '@skillgate/masking/fold';
 
@@ -48,9 +49,6 @@ const ALLOW: Decision = Object.freeze({ kind: 'allow' });
 function deny(policy: string, rule: string, reason: string): Decision {
   return { kind: 'deny', policy, rule, reason };
 }
-
-/** A domain name as allowed_domains may name one (a leading `*.` for its subdomains), after normalizeHost. */
-const DOMAIN = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
 
 export function evaluate(policy: EffectivePolicy, input: EvaluationInput, ctx: EvaluationContext): Decision {
   // Schedule applies to every route: outside its windows a skill may not call Claude at all.
@@ -112,7 +110,7 @@ function denyChecks(policy: EffectivePolicy, f: RequestFacts, generating: boolea
           if (!ft.allowedDomains?.length) return deny(c.name, 'tools.fetchDomains', `${ft.family} must set allowed_domains within: ${t.fetchDomains.patterns.join(', ')}`);
           for (const d of ft.allowedDomains) {
             // A domain is a domain: "evil.com?.example.com" ends like an allowed one but is not one of its subdomains.
-            if (!DOMAIN.test(normalizeHost(d))) return deny(c.name, 'tools.fetchDomains', `${ft.family} domain ${JSON.stringify(d)} is not a domain name; allowed domains: ${t.fetchDomains.patterns.join(', ')}`);
+            if (!isHostName(normalizeHost(d).replace(/^\*\./, ''))) return deny(c.name, 'tools.fetchDomains', `${ft.family} domain ${JSON.stringify(d)} is not a domain name; allowed domains: ${t.fetchDomains.patterns.join(', ')}`);
             if (!t.fetchDomains.test(d)) return deny(c.name, 'tools.fetchDomains', `${ft.family} domain ${d} is not allowed; allowed domains: ${t.fetchDomains.patterns.join(', ')}`);
           }
         }

@@ -2,6 +2,7 @@
 // leading `*.` matches any subdomain (not the apex) and a missing port matches any port. Pure.
 
 import { isIP } from 'node:net';
+import { isHostName } from '@skillgate/api';
 
 export interface Destination {
   host: string;
@@ -17,7 +18,6 @@ export function parseAuthority(authority: string, defaultPort: number): Destinat
   return host === undefined ? undefined : { host, port };
 }
 
-const HOST_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const IPV6 = /^[0-9a-f:.]+$/;
 
 /**
@@ -28,7 +28,7 @@ const IPV6 = /^[0-9a-f:.]+$/;
  */
 export function destinationHost(raw: string): string | undefined {
   const host = raw.toLowerCase().replace(/\.$/, '');
-  if (HOST_NAME.test(host)) return host;
+  if (isHostName(host)) return host;
   return host.includes(':') && IPV6.test(host) && isIP(host) === 6 ? host : undefined;
 }
 
