@@ -13,7 +13,7 @@ import type { MaskResult } from './masker.js';
 export interface BodyMaskResult {
   body: unknown;
   findings: Finding[];
-  /** Base64 media (images, PDFs) the body carries; the record's copy has each by digest (Walker.media). */
+  /** Base64 media (images, PDFs) the body carries; the record's copy has each by digest (Walker.digestOnly). */
   media?: number;
 }
 

@@ -7,7 +7,7 @@ import { isRecord } from '@skillgate/wire';
 import type { CompiledRule } from './compile.js';
 import type { EffectivePolicy } from './combine.js';
 import { insideWindow } from './schedule.js';
-import { openAiChatFacts, requestFacts, urlHosts, type RequestFacts } from './request-facts.js';
+import { requestFacts, requestFactsOn, urlHosts, type RequestFacts } from './request-facts.js';
 import { normalizeHost } from './glob.js';
 import { isHostName } from '@skillgate/api';
 // The fold alone (the masking package's index loads its detectors and dictionaries).
@@ -70,7 +70,7 @@ export function evaluate(policy: EffectivePolicy, input: EvaluationInput, ctx: E
     case 'openai_chat': {
       // The OpenAI-compatible endpoint, governed as Messages are; its token cap is optional there,
       // so under a maxTokens cap it must be given.
-      const f = input.facts ?? openAiChatFacts(input.request);
+      const f = input.facts ?? requestFactsOn(input.route, input.request);
       if (policy.maxTokens && f.maxTokens === undefined) {
         return deny(policy.maxTokens.policy, 'maxTokens', `set max_completion_tokens (at most ${policy.maxTokens.value}): this policy caps output tokens`);
       }

@@ -3,7 +3,7 @@
 // Pure: no I/O, no clocks (callers pass `now`), no Kubernetes or Redis.
 export { compileGlobs, compileDomains, normalizeHost, type GlobSet } from './glob.js';
 export { compileWindow, insideWindow, localTime, parseClock, type CompiledWindow } from './schedule.js';
-export { requestFacts, newestTurnText, openAiChatFacts, estimateInputTokens, urlHosts, type RequestFacts, type FetchTool } from './request-facts.js';
+export { requestFacts, requestFactsOn, newestTurnText, openAiChatFacts, estimateInputTokens, urlHosts, type RequestFacts, type FetchTool } from './request-facts.js';
 export { compilePolicy, policyProblems, policyName, PolicyInvalidError, DEFAULT_APPROVAL_TIMEOUT_SECONDS, type CompiledPolicy, type CompiledRule } from './compile.js';
 export { selects, selectPolicies } from './select.js';
 export { combine, combineMaskingModes, NO_POLICY, type EffectivePolicy, type Limit } from './combine.js';

@@ -2,7 +2,7 @@
 // server tool families, web_fetch/web_search domain restrictions, MCP server URLs, container skills,
 // and the newest user turn or tool result (the END of the conversation, where new content is —
 // never a prefix of the body). Pure; reads the parsed body, never mutates it.
-import { isRecord, serverToolFamily, type MessagesRequest } from '@skillgate/wire';
+import { isRecord, serverToolFamily, type MessagesRequest, type RouteKind } from '@skillgate/wire';
 
 export interface FetchTool {
   family: string;              // web_fetch, web_search
@@ -82,6 +82,11 @@ export function newestTurnText(req: MessagesRequest): string {
   if (i >= 0 && at(i)?.role === 'assistant') parts.unshift(contentText(at(i--)!.content));
   while (i >= 0 && at(i)?.role === 'user') parts.unshift(contentText(at(i--)!.content));
   return parts.filter((p) => p !== '').join('\n');
+}
+
+/** The facts of a request on `route`: the OpenAI-compatible endpoint's read as its own shape, others as Messages. */
+export function requestFactsOn(route: RouteKind, req: unknown): RequestFacts {
+  return route === 'openai_chat' ? openAiChatFacts(req) : requestFacts(req as MessagesRequest | undefined);
 }
 
 /**

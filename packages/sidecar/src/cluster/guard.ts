@@ -7,7 +7,7 @@
 // journal can record it. Never logs or sends request text: only digests, counts and masked excerpts.
 import { createHash } from 'node:crypto';
 import type { SkillIdentity } from '@skillgate/api';
-import { estimateInputTokens, evaluate, openAiChatFacts, requestFacts, type Decision, type EffectivePolicy, type Finding, type RequestFacts } from '@skillgate/policy';
+import { estimateInputTokens, evaluate, requestFacts, requestFactsOn, type Decision, type EffectivePolicy, type Finding, type RequestFacts } from '@skillgate/policy';
 import { GatewayError, codes } from '@skillgate/wire';
 import type { RedisConnection } from '@skillgate/resp';
 import type { Exchange } from '../exchange.js';
@@ -139,7 +139,7 @@ export function createPolicyGuard(opts: PolicyGuardOptions): Guard {
       if (state.refusal) throw state.refusal;
       const eff = state.effective;
       const inspected = INSPECTED.has(x.route.kind);
-      const facts = !inspected || x.route.kind === 'batch_create' ? undefined : x.route.kind === 'openai_chat' ? openAiChatFacts(x.request) : requestFacts(x.request);
+      const facts = !inspected || x.route.kind === 'batch_create' ? undefined : requestFactsOn(x.route.kind, x.request);
       const tokens = estimateInputTokens(x.body?.length ?? 0);
       const needsFindings = facts !== undefined && eff.rules.some((r) => r.findings);
       const findings = needsFindings && opts.masker ? opts.masker.findings(facts.newestTurn, eff) : needsFindings ? undefined : [];
