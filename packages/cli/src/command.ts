@@ -57,8 +57,24 @@ export function helpText(cmd: Command): string {
 /** Print data: JSON when --output json, otherwise the human rendering. */
 export function printData(values: Record<string, unknown>, data: unknown, human: () => string): void {
   if (values.output === 'json') process.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
-  else process.stdout.write(human().replace(/\n?$/, '\n'));
+  else process.stdout.write(printable(human()).replace(/\n?$/, '\n'));
 }
+
+/**
+ * Text for a terminal, with what a terminal would act on shown instead: control characters but
+ * newline and tab (ESC starts the sequences that move the cursor, erase lines, retitle the window),
+ * C1 controls, and the bidirectional overrides that reorder what is shown. Records hold text a skill
+ * and Claude wrote; a responder reading it must see every character, not what it tells the terminal.
+ */
+export function printable(text: string): string {
+  return text.replace(TERMINAL_CONTROLS, (c) => {
+    const code = c.codePointAt(0)!;
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
+  });
+}
+
+// C0 but \t and \n, DEL, C1, and the bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069).
+const TERMINAL_CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
 export const outputOption: OptionSpec = { output: { type: 'string', short: 'o' } };
 

@@ -1,5 +1,6 @@
 import { sealEvent } from '@skillgate/record';
 import { describeEvent } from '../src/commands/sessions.js';
+import { printable } from '../src/command.js';
 
 const identity = { namespace: 'payments', serviceAccount: 'sa', pod: 'pod-1', skill: 'refunds', owner: 'contractor@example.com' };
 const response = (data: Record<string, unknown>) => sealEvent({ kind: 'response', sessionId: 'ses_d', identity, requestId: 'req_1', data: { headers: {}, status: 200, stream: false, ...data } as never }, undefined);
@@ -17,5 +18,12 @@ describe('the timeline line of an answered upload', () => {
 
   it('says only size and digest when nothing was found or read', () => {
     expect(describeEvent(response({ bodyBytes: 40, upload: { bytes: 10, sha256: 'a'.repeat(64) } }))).toBe(`200 40 bytes  upload 10 bytes sha256=${'a'.repeat(12)}`);
+  });
+});
+
+describe('text for a terminal', () => {
+  it('shows control characters, C1 controls and bidirectional overrides instead of passing them to the terminal', () => {
+    expect(printable('a\u001b[1A\u001b[2K\rb\tc\nd\u0007\u009b31m\u202eevil\u2066')).toBe('a\\x1b[1A\\x1b[2K\\x0db\tc\nd\\x07\\x9b31m\\u{202e}evil\\u{2066}');
+    expect(printable('plain text, ünïcödé and emoji 🙂 stay')).toBe('plain text, ünïcödé and emoji 🙂 stay');
   });
 });

@@ -89,7 +89,8 @@ describe('the record trust anchor (--trust-jwks)', () => {
     expect(ok.stderr).not.toMatch(/failed/);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain(`key ${sidecarSigner.keyId}: endorsed by ${ISSUER} for pod payments/refunds-7f9c-x2 (skill refunds, owner contractor@example.com)`);
-    expect(ok.stdout).toMatch(new RegExp(`${SID}: ok \\(\\d+ events\\)`));
+    expect(ok.stdout).toMatch(new RegExp(`${SID}: ok \\(\\d+ events, all under a signed checkpoint\\)`));
+    expect(ok.stdout).toMatch(/^keys: endorsed by the controller \(--trust-jwks\)$/m);
 
     const server = http.createServer((_req, res) => { res.setHeader('content-type', 'application/json'); res.end(readFileSync(jwksFile)); });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));

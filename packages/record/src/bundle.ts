@@ -26,6 +26,20 @@ export interface BundleManifest {
   exporterKeyId: string;
   /** True when the exporter signed with a key made for this export only (no long-lived key given). */
   exporterKeyEphemeral: boolean;
+  /**
+   * The exporter's verification of the record the sessions were taken from (chains, checkpoints,
+   * the store's own heads and listing, with the store's keys), run before the bundle was made:
+   * what the bundle cannot show by itself (events cut from the end of a chain before export).
+   * Absent in bundles made before exports were checked.
+   */
+  verifiedAtExport?: ExportCheck;
+}
+
+/** What the exporter's verification of the source record found. */
+export interface ExportCheck {
+  ok: boolean;
+  /** The first problem of the checkpoints and of each failing session, as verify words them. */
+  problems: string[];
 }
 
 export interface EvidenceBundle {
@@ -50,6 +64,8 @@ export function buildBundle(input: {
   publicKeys: Record<string, string>;
   exporter: RecordSigner;
   exporterKeyEphemeral: boolean;
+  /** The source record's verification (verifyRecord over the exported sessions), for the manifest. */
+  verified?: VerifyReport;
   now?: Date;
 }): EvidenceBundle {
   const publicKeys = { ...input.publicKeys, [input.exporter.keyId]: input.exporter.publicKeyPem };
@@ -66,6 +82,7 @@ export function buildBundle(input: {
     publicKeys: Object.fromEntries(Object.entries(publicKeys).map(([k, pem]) => [k, sha256Hex(pem)])),
     exporterKeyId: input.exporter.keyId,
     exporterKeyEphemeral: input.exporterKeyEphemeral,
+    ...(input.verified ? { verifiedAtExport: exportCheckOf(input.verified) } : {}),
   };
   const manifestHash = sha256Hex(canonicalJson(manifest));
   return {
@@ -75,8 +92,19 @@ export function buildBundle(input: {
   };
 }
 
+/** A verification report as the manifest keeps it. */
+export function exportCheckOf(report: VerifyReport): ExportCheck {
+  const problems = [
+    ...(report.checkpoints.problem ? [`${report.checkpoints.problem.kind}: ${report.checkpoints.problem.message}`] : []),
+    ...report.sessions.filter((x) => x.problem).map((x) => `${x.problem!.kind}: ${x.problem!.message}`),
+  ];
+  return { ok: report.ok, problems };
+}
+
 export interface BundleVerdict extends VerifyReport {
   manifestProblem?: string;
+  /** The signed manifest says the source record failed verification when it was exported (--force). */
+  exportProblem?: string;
 }
 
 /**
@@ -127,5 +155,11 @@ export function verifyBundle(bundle: EvidenceBundle, trustedKeys?: Record<string
   if (!m.keptAside && kept.length > 0) return fail('the bundle carries kept-aside events the signed manifest does not list');
   if (m.keptAside && sha256Hex(canonicalJson(kept)) !== m.keptAside.sha256) return fail('the kept-aside events were altered: their digest does not match the manifest');
   const summary = summariseKeptAside(kept);
-  return summary.length > 0 ? { ...report, keptAside: summary } : report;
+  const verdict: BundleVerdict = summary.length > 0 ? { ...report, keptAside: summary } : report;
+  const atExport = m.verifiedAtExport;
+  if (atExport && !atExport.ok) {
+    const problem = `the record failed verification when it was exported (exported anyway, --force): ${atExport.problems[0] ?? 'no reason given'}`;
+    return { ...verdict, ok: false, exportProblem: problem, firstProblem: verdict.firstProblem ?? { kind: 'failed-at-export', message: problem } };
+  }
+  return verdict;
 }

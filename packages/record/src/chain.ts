@@ -105,6 +105,14 @@ function identityJson(identity: SkillIdentity): string {
   return json;
 }
 
+/** Events read from a stored text that is not the canonical text they were sealed as (parseEventText). */
+const restated = new WeakSet<object>();
+
+/** Mark an event whose stored text is not its canonical text: verifySession names it altered. */
+export function markRestated(event: object): void {
+  restated.add(event);
+}
+
 export function headOf(event: SessionEvent): ChainHead {
   return { seq: event.seq, hash: event.hash, closed: event.kind === 'session_close' };
 }
@@ -124,7 +132,9 @@ export type ChainProblemKind =
   | 'untrusted-key'      // a checkpoint's key is held but not trusted (e.g. not endorsed by the controller)
   | 'unanchored'         // no trusted checkpoint commits any event of a session (when one is required)
   | 'out-of-scope'       // a checkpoint commits a session outside the scope its key is trusted for
-  | 'unknown-session';   // a session asked for by name that the record does not hold at all
+  | 'unknown-session'    // a session asked for by name that the record does not hold at all
+  | 'misfiled'           // the store lists a session otherwise than its events say (identity, times)
+  | 'failed-at-export';  // a bundle whose source record failed verification when it was exported (--force)
 
 export interface ChainProblem {
   kind: ChainProblemKind;
@@ -148,16 +158,19 @@ export interface HeadCommitment {
  * Verify one session's events in stored order. Returns the FIRST problem, or undefined when the
  * chain is intact and agrees with every commitment (checkpoint heads) given.
  */
-export function verifySession(sessionId: string, events: readonly SessionEvent[], commitments: readonly HeadCommitment[] = []): ChainProblem | undefined {
+export function verifySession(sessionId: string, events: readonly SessionEvent[], commitments: readonly HeadCommitment[] = [], trimmed = 0): ChainProblem | undefined {
   let closedAt = -1;
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
-    const expected = i;
+    const expected = i + trimmed;
     if (e.sessionId !== sessionId) {
       return { kind: 'foreign', sessionId, seq: expected, position: i, message: `position ${i} holds an event of session ${e.sessionId}, not ${sessionId}` };
     }
     if (eventHash(e) !== e.hash) {
       return { kind: 'altered', sessionId, seq: expected, position: i, message: `event seq ${expected} of session ${sessionId} was altered: its content does not match its hash` };
+    }
+    if (restated.has(e)) {
+      return { kind: 'altered', sessionId, seq: expected, position: i, message: `event seq ${expected} of session ${sessionId} was altered: its stored text is not the canonical text it was sealed as (a member named twice, or a value spelled another way), so readers of the record may see other values than the ones hashed` };
     }
     if (e.seq !== expected) {
       const later = events.findIndex((x, j) => j > i && x.seq === expected);
@@ -170,7 +183,8 @@ export function verifySession(sessionId: string, events: readonly SessionEvent[]
       const first = events.findIndex((x) => x.seq === e.seq);
       return { kind: first < i ? 'duplicate' : 'reordered', sessionId, seq: e.seq, position: i, message: `event seq ${e.seq} of session ${sessionId} appears again at position ${i}` };
     }
-    const prev = i === 0 ? GENESIS : events[i - 1]!.hash;
+    // The first event kept after retention's cut links to one that is gone: its link is not checked.
+    const prev = i === 0 ? (trimmed > 0 ? e.prev : GENESIS) : events[i - 1]!.hash;
     if (e.prev !== prev) {
       return { kind: 'broken-link', sessionId, seq: expected, position: i, message: `event seq ${expected} of session ${sessionId} does not follow seq ${expected - 1}: its prev hash does not match` };
     }
@@ -180,11 +194,12 @@ export function verifySession(sessionId: string, events: readonly SessionEvent[]
     if (e.kind === 'session_close') closedAt = e.seq;
   }
   for (const c of commitments) {
-    if (c.seq >= events.length) {
-      const seq = events.length;
-      return { kind: 'missing', sessionId, seq, position: seq, checkpoint: c.checkpoint, message: `event seq ${seq} of session ${sessionId} is missing: checkpoint ${c.checkpoint} commits seq ${c.seq} but the record ends at seq ${seq - 1}` };
+    if (c.seq < trimmed) continue; // an event retention removed: nothing left to compare
+    if (c.seq >= events.length + trimmed) {
+      const seq = events.length + trimmed;
+      return { kind: 'missing', sessionId, seq, position: events.length, checkpoint: c.checkpoint, message: `event seq ${seq} of session ${sessionId} is missing: checkpoint ${c.checkpoint} commits seq ${c.seq} but the record ends at seq ${seq - 1}` };
     }
-    if (events[c.seq]!.hash !== c.hash) {
+    if (events[c.seq - trimmed]!.hash !== c.hash) {
       return { kind: 'checkpoint-mismatch', sessionId, seq: c.seq, position: c.seq, checkpoint: c.checkpoint, message: `event seq ${c.seq} of session ${sessionId} differs from what checkpoint ${c.checkpoint} signed` };
     }
   }

@@ -78,6 +78,15 @@ export function keyIdOf(publicKeyPem: string): string {
   return `ed25519-${createHash('sha256').update(der).digest('hex').slice(0, 16)}`;
 }
 
+/** Whether `publicKeyPem` is the key `keyId` names (false for a PEM that is no key). */
+export function isKeyOf(keyId: string, publicKeyPem: string): boolean {
+  try {
+    return keyIdOf(publicKeyPem) === keyId;
+  } catch {
+    return false;
+  }
+}
+
 export function verifySignature(publicKeyPem: string, text: string, signature: string): boolean {
   try {
     return verify(null, Buffer.from(text), createPublicKey(publicKeyPem), Buffer.from(signature, 'base64url'));
@@ -138,6 +147,9 @@ export function verifyCheckpoints(
     const pem = publicKeys[cp.keyId];
     if (!pem) {
       return { commitments, problem: { kind: 'unknown-key', checkpoint: id, message: `checkpoint ${id} is signed by key ${cp.keyId}, which the verifier does not hold` } };
+    }
+    if (!isKeyOf(cp.keyId, pem)) {
+      return { commitments, problem: { kind: 'checkpoint-signature', checkpoint: id, message: `checkpoint ${id} names key ${cp.keyId}, but the public key held under that id is another key (an id is a digest of its key)` } };
     }
     if (!verifySignature(pem, cp.hash, cp.signature)) {
       return { commitments, problem: { kind: 'checkpoint-signature', checkpoint: id, message: `checkpoint ${id} has an invalid signature for key ${cp.keyId}` } };

@@ -218,8 +218,12 @@ const PLAIN_HEADERS = new Set([
   'accept', 'accept-encoding', 'accept-language', 'anthropic-beta', 'anthropic-dangerous-direct-browser-access', 'anthropic-version',
   'connection', 'content-length', 'content-type', 'host', 'keep-alive', 'sec-fetch-mode', 'te', 'traceparent', 'tracestate',
   'transfer-encoding', 'user-agent', 'x-app', 'x-claude-code-agent-id', 'x-claude-code-parent-agent-id', 'x-claude-code-session-id',
+  // The Anthropic SDKs' telemetry (Stainless-generated clients); another x-stainless-* name is the skill's to fill.
+  'x-stainless-arch', 'x-stainless-async', 'x-stainless-helper', 'x-stainless-helper-method', 'x-stainless-lang', 'x-stainless-os',
+  'x-stainless-package-version', 'x-stainless-poll-helper', 'x-stainless-read-timeout', 'x-stainless-retry-count',
+  'x-stainless-runtime', 'x-stainless-runtime-version', 'x-stainless-stream-helper', 'x-stainless-timeout',
 ]);
-const isPlainHeader = (lower: string): boolean => PLAIN_HEADERS.has(lower) || lower.startsWith('x-stainless-');
+const isPlainHeader = (lower: string): boolean => PLAIN_HEADERS.has(lower);
 
 /** How a request header is recorded: not at all (a credential), as sent, or with its value masked. */
 type HeaderTreatment = { name: string; masked: boolean } | null;
@@ -323,7 +327,10 @@ export function requestData(input: {
   stream?: boolean;
   findings?: RecordedFinding[];
   sessionSource?: SessionSource;
-  /** Masks the values of the skill's own headers; null: masking is off, such values are not recorded. */
+  /**
+   * Masks the values of the skill's own headers, and its query string; null: masking is off, such
+   * values are not recorded.
+   */
   maskHeader?: HeaderMasker | null;
 }): RequestData {
   const q = input.url.indexOf('?');
@@ -346,10 +353,36 @@ export function requestData(input: {
   out.method = input.method;
   if (input.model !== undefined) out.model = input.model;
   out.path = q === -1 ? input.url : input.url.slice(0, q);
-  if (q !== -1) out.query = input.url.slice(q + 1);
+  // The query string is the skill's to fill, as its headers are: masked the same way, read decoded
+  // (jane%40example.com is an email address), and not recorded when masking is off (null). Its
+  // findings carry the path `query`, their offsets into the decoded text recorded.
+  if (q !== -1 && input.maskHeader !== null) {
+    const query = input.url.slice(q + 1);
+    if (input.maskHeader === undefined) out.query = query;
+    else {
+      const r = input.maskHeader(decodedQuery(query));
+      out.query = r.masked;
+      if (r.findings.length > 0) out.findings = [...(out.findings ?? []), ...r.findings.map((f) => ({ ...f, path: 'query' }))];
+    }
+  }
   if (input.sessionSource) out.sessionSource = input.sessionSource;
   if (input.stream !== undefined) out.stream = input.stream;
   return out;
+}
+
+/** A query string with its names and values percent-decoded ('+' as a space), for masking. */
+function decodedQuery(query: string): string {
+  if (!/[%+]/.test(query)) return query;
+  return query.split('&').map((pair) => pair.split('=').map(decodeComponent).join('=')).join('&');
+}
+
+function decodeComponent(text: string): string {
+  const spaced = text.replace(/\+/g, ' ');
+  try {
+    return decodeURIComponent(spaced);
+  } catch {
+    return spaced; // a stray '%' or a broken UTF-8 sequence: read as written
+  }
 }
 
 /** Every fingerprint an event's findings carry. */

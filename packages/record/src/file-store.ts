@@ -14,7 +14,7 @@ import { headOf, type ChainHead } from './chain.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { SessionEvent } from './event.js';
 import { NewFiles, openAppend } from './durable-file.js';
-import { ChainConflictError, eventText, matchesFilter, parseJsonLines, type KeptAsideEvent, type RecordEntry, type SessionFilter, type SessionStore, type SessionSummary } from './store.js';
+import { ChainConflictError, eventText, matchesFilter, parseEventLines, parseJsonLines, type KeptAsideEvent, type RecordEntry, type SessionFilter, type SessionStore, type SessionSummary } from './store.js';
 
 const SESSION_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 const MAX_OPEN_FILES = 128;
@@ -179,7 +179,7 @@ export class FileSessionStore implements SessionStore {
 
   async readSession(sessionId: string): Promise<SessionEvent[]> {
     assertSessionId(sessionId);
-    return parseJsonLines<SessionEvent>(await readText(this.sessionFile(sessionId)));
+    return parseEventLines(await readText(this.sessionFile(sessionId)));
   }
 
   async listSessions(filter: SessionFilter = {}): Promise<SessionSummary[]> {

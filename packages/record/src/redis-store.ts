@@ -26,7 +26,7 @@ import type { SkillIdentity } from '@skillgate/api';
 import type { ChainHead } from './chain.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { SessionEvent } from './event.js';
-import { ChainConflictError, eventText, matchesFilter, type KeptAsideEvent, type RecordEntry, type SessionFilter, type SessionStore, type SessionSummary } from './store.js';
+import { ChainConflictError, eventText, matchesFilter, parseEventText, type KeptAsideEvent, type RecordEntry, type SessionFilter, type SessionStore, type SessionSummary } from './store.js';
 
 export interface RedisRetention {
   /** Approximate cap on entries per namespace stream (XADD MAXLEN ~). */
@@ -282,11 +282,30 @@ export class RedisSessionStore implements SessionStore {
       for (const reply of replies) {
         const entries = reply as Array<[string, string[]]>;
         // An id whose entry is gone (XDEL, trimmed) yields nothing: verify names the seq missing.
-        const event = entries[0] ? parseField(entries[0][1], 'e') : undefined;
-        if (event) out.push(event as SessionEvent);
+        const text = entries[0] ? fieldText(entries[0][1], 'e') : undefined;
+        const event = text === undefined ? undefined : parseEventText(text);
+        if (event) out.push(event);
       }
     }
     return out;
+  }
+
+  /**
+   * How many of the session's first events retention removed: its index names entries older than
+   * the oldest its stream still holds (XADD MAXLEN/MINID trims a stream from its start, all
+   * sessions alike). An entry deleted from the middle (XDEL) is not counted: verify names it missing.
+   */
+  async trimmed(sessionId: string): Promise<number> {
+    const stream = (await this.redis.command(['HGET', this.headKey(sessionId), 'stream'])) as string | null;
+    if (!stream) return 0;
+    const [ids, oldest] = await Promise.all([
+      this.redis.command(['LRANGE', this.indexKey(sessionId), 0, -1]) as Promise<string[]>,
+      this.redis.command(['XRANGE', stream, '-', '+', 'COUNT', 1]) as Promise<Array<[string, string[]]>>,
+    ]);
+    const first = oldest[0]?.[0];
+    let n = 0;
+    while (n < ids.length && (first === undefined || streamIdBefore(ids[n]!, first))) n++;
+    return n;
   }
 
   async listSessions(filter: SessionFilter = {}): Promise<SessionSummary[]> {
@@ -370,6 +389,14 @@ export class RedisSessionStore implements SessionStore {
 function fieldText(fields: string[], name: string): string | undefined {
   for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
   return undefined;
+}
+
+/** Whether stream entry id `a` ("ms-seq") comes before `b`. */
+function streamIdBefore(a: string, b: string): boolean {
+  const [am, as] = a.split('-');
+  const [bm, bs] = b.split('-');
+  const ams = BigInt(am ?? '0'), bms = BigInt(bm ?? '0');
+  return ams < bms || (ams === bms && BigInt(as ?? '0') < BigInt(bs ?? '0'));
 }
 
 /** A kept-aside event from its entry's fields in the conflicts stream (undefined when it holds none). */

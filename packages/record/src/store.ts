@@ -3,7 +3,8 @@
 // against these, so it works the same on any of them. Stores never seal or re-order events: they
 // keep exactly what they are given, in the order given, and hand it back in that order.
 import { normalizeOwner, type SkillIdentity } from '@skillgate/api';
-import type { ChainHead } from './chain.js';
+import { canonicalJson } from './canonical.js';
+import { markRestated, type ChainHead } from './chain.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { SessionEvent } from './event.js';
 
@@ -30,9 +31,30 @@ export class ChainConflictError extends Error {
   }
 }
 
-/** The text a store keeps for an event entry. */
+/** The text a store keeps for an event entry: its canonical JSON, the text it was sealed as. */
 export function eventText(entry: { event: SessionEvent; json?: string }): string {
-  return entry.json ?? JSON.stringify(entry.event);
+  return entry.json ?? canonicalJson(entry.event);
+}
+
+/**
+ * An event from the text a store keeps for it (undefined when that is not a JSON object). Stores
+ * keep the canonical text an event was sealed as; a text that is not (a member named twice, a
+ * string or number spelled another way) parses to a value whose hash may still match while another
+ * reader of the same bytes sees something else, so it is marked for verify to name (markRestated).
+ */
+export function parseEventText(text: string): SessionEvent | undefined {
+  let v: unknown;
+  try { v = JSON.parse(text); } catch { return undefined; }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  let canonical: string | undefined;
+  try { canonical = canonicalJson(v); } catch { /* not canonical JSON at all */ }
+  if (canonical !== text) markRestated(v);
+  return v as SessionEvent;
+}
+
+/** Events from JSON lines as a store keeps them (parseJsonLines, each line read by parseEventText). */
+export function parseEventLines(text: string): SessionEvent[] {
+  return parseJsonLines(text, parseEventText);
 }
 
 /** An entry as one JSON line (the spool's format): the same object as JSON.stringify(entry), minus `json`. */
@@ -93,6 +115,11 @@ export interface SessionReader {
   checkpointWriters?(): Promise<Map<string, { seq: number; tsMs?: number }>>;
   /** Events kept aside after chain conflicts (see KeptAsideEvent), oldest first. */
   keptAside?(): Promise<KeptAsideEvent[]>;
+  /**
+   * How many of a session's first events the store's retention removed (Redis trims a stream from
+   * its start): verify checks the chain from the first event kept instead of naming them missing.
+   */
+  trimmed?(sessionId: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -121,7 +148,7 @@ export function matchesFilter(identity: SkillIdentity, firstTs: string, lastTs: 
 }
 
 /** Parse JSON lines, skipping a torn last line and lines that are not JSON objects. */
-export function parseJsonLines<T>(text: string): T[] {
+export function parseJsonLines<T>(text: string, parseLine?: (line: string) => T | undefined): T[] {
   const out: T[] = [];
   let start = 0;
   while (start < text.length) {
@@ -130,6 +157,11 @@ export function parseJsonLines<T>(text: string): T[] {
     const line = text.slice(start, nl);
     start = nl + 1;
     if (line.length === 0) continue;
+    if (parseLine) {
+      const v = parseLine(line);
+      if (v !== undefined) out.push(v);
+      continue;
+    }
     try {
       const v = JSON.parse(line) as unknown;
       if (v && typeof v === 'object') out.push(v as T);

@@ -1,16 +1,25 @@
 // Verification of a record as a whole: checkpoints first (hash, signature, per-writer sequence),
 // then every session's chain against the heads the checkpoints signed. Names the first problem of
 // each session. Works on any reader (file store, Redis, an archive) and on an evidence bundle.
+import { canonicalJson } from './canonical.js';
 import { verifySession, type ChainHead, type ChainProblem } from './chain.js';
 import { checkpointId, verifyCheckpoints, type Checkpoint } from './checkpoint.js';
 import type { SessionEvent } from './event.js';
-import type { KeptAsideEvent, SessionReader } from './store.js';
+import type { KeptAsideEvent, SessionReader, SessionSummary } from './store.js';
 
 export interface SessionVerdict {
   sessionId: string;
   events: number;
   ok: boolean;
   problem?: ChainProblem;
+  /**
+   * The highest seq of the session a verified checkpoint signed (absent: none did). Events after
+   * it rest on the chain alone until the next checkpoint: a record cut back to that point, and its
+   * later checkpoints with it, reads as intact.
+   */
+  signedThrough?: number;
+  /** How many of the session's first events the store's retention removed (not checked, not missing). */
+  trimmed?: number;
 }
 
 export interface VerifyReport {
@@ -78,6 +87,14 @@ export interface EvidenceInput {
    * by a checkpoint (one no trusted checkpoint covers could have been written by anyone).
    */
   judged?: KeyJudgement;
+  /**
+   * How the store lists each session (identity, first and last times, head), which `sessions list`,
+   * `find` and `export --all` filter on: a listing that disagrees with the session's own events was
+   * altered (it would hide the session from those filters, or file it under another skill).
+   */
+  listed?: ReadonlyMap<string, SessionSummary>;
+  /** How many of each session's first events the store's retention removed (SessionReader.trimmed). */
+  trimmed?: ReadonlyMap<string, number>;
 }
 
 /** Whose sessions a checkpoint's key may vouch for (a session belongs to one pod). */
@@ -136,12 +153,19 @@ export function verifyEvidence(input: EvidenceInput): VerifyReport {
   const ids = input.only ? [...input.only] : [...new Set([...input.sessions.keys(), ...commitments.keys()])];
   const sessions: SessionVerdict[] = ids.map((sessionId) => {
     const events = input.sessions.get(sessionId) ?? [];
-    const problem = verifySession(sessionId, events, commitments.get(sessionId))
-      ?? againstStoredHead(sessionId, events, input.storedHeads)
+    const committed = commitments.get(sessionId);
+    const trimmed = input.trimmed?.get(sessionId) ?? 0;
+    const problem = verifySession(sessionId, events, committed, trimmed)
+      ?? againstStoredHead(sessionId, events, input.storedHeads, trimmed)
+      ?? againstListing(sessionId, events, input.listed?.get(sessionId), trimmed)
       ?? (input.judged && !commitments.has(sessionId) ? unanchored(sessionId, events) : undefined)
       ?? (events.length === 0 && input.only && !commitments.has(sessionId) && !input.storedHeads?.get(sessionId)
         ? { kind: 'unknown-session' as const, sessionId, message: `the record holds no session ${sessionId}` } : undefined);
-    return problem ? { sessionId, events: events.length, ok: false, problem } : { sessionId, events: events.length, ok: true };
+    const signedThrough = committed?.length ? Math.max(...committed.map((c) => c.seq)) : undefined;
+    const verdict: SessionVerdict = problem ? { sessionId, events: events.length, ok: false, problem } : { sessionId, events: events.length, ok: true };
+    if (signedThrough !== undefined) verdict.signedThrough = signedThrough;
+    if (trimmed > 0) verdict.trimmed = trimmed;
+    return verdict;
   });
   const firstProblem = cpProblem ?? sessions.find((s) => s.problem)?.problem;
   const report: VerifyReport = { ok: !firstProblem, sessions, checkpoints: { count: input.checkpoints.length } };
@@ -196,18 +220,38 @@ function unanchored(sessionId: string, events: readonly SessionEvent[]): ChainPr
 }
 
 /** A chain whose end falls short of (or differs from) the head its store keeps for it. */
-function againstStoredHead(sessionId: string, events: readonly SessionEvent[], heads: EvidenceInput['storedHeads']): ChainProblem | undefined {
+function againstStoredHead(sessionId: string, events: readonly SessionEvent[], heads: EvidenceInput['storedHeads'], trimmed = 0): ChainProblem | undefined {
   const head = heads?.get(sessionId);
   if (!head) return undefined;
   const last = events.at(-1);
+  if (!last && trimmed > head.seq) return undefined; // all of it removed by retention
   if (!last || last.seq < head.seq) {
-    const from = last ? last.seq + 1 : 0;
+    const from = last ? last.seq + 1 : trimmed;
     return { kind: 'missing', sessionId, seq: from, position: events.length,
       message: `event seq ${from}${head.seq > from ? `..${head.seq}` : ''} of session ${sessionId} is missing: the store's head says the chain runs to seq ${head.seq}` };
   }
   if (last.seq === head.seq && last.hash !== head.hash) {
     return { kind: 'altered', sessionId, seq: head.seq, position: events.length - 1,
       message: `event seq ${head.seq} of session ${sessionId} is not the one the store's head names (another hash)` };
+  }
+  return undefined;
+}
+
+/** A session the store lists otherwise than its events say (who it belongs to, when, how far it runs). */
+function againstListing(sessionId: string, events: readonly SessionEvent[], listed: SessionSummary | undefined, trimmed = 0): ChainProblem | undefined {
+  const first = events[0];
+  if (!listed || !first) return undefined;
+  const misfiled = (what: string): ChainProblem => ({ kind: 'misfiled', sessionId,
+    message: `session ${sessionId} is listed with ${what} than its events record: the store's listing was altered, so 'sessions list', 'find' and 'export --all' filters can miss it or file it elsewhere` });
+  let listedIdentity: string | undefined;
+  try { listedIdentity = canonicalJson(listed.identity); } catch { /* not an identity at all */ }
+  if (listedIdentity !== canonicalJson(first.identity)) return misfiled('another identity (skill, owner, namespace or pod)');
+  if (trimmed === 0 && Date.parse(listed.firstTs) !== Date.parse(first.ts)) return misfiled(`another start (${listed.firstTs}, not ${first.ts})`);
+  // The listing's last time and head come from one event (a live store moves them together), which
+  // later appends may have been followed by: compare with that event, not the newest.
+  const at = events[listed.events - 1 - trimmed];
+  if (at && at.seq === listed.events - 1 && at.hash === listed.head && Date.parse(listed.lastTs) !== Date.parse(at.ts)) {
+    return misfiled(`another last activity (${listed.lastTs}, not ${at.ts})`);
   }
   return undefined;
 }
@@ -231,23 +275,26 @@ export async function verifyRecord(
   const publicKeys = opts.publicKeys ?? (await reader.publicKeys());
   const judged = opts.trust ? await judgeCheckpointKeys(checkpoints, publicKeys, opts.trust) : undefined;
   let ids = opts.sessionIds;
+  let listed: Map<string, SessionSummary> | undefined;
   if (!ids) {
-    const listed = (await reader.listSessions()).map((s) => s.sessionId);
+    listed = new Map((await reader.listSessions()).map((s) => [s.sessionId, s]));
     const committed = checkpoints.flatMap((cp) => cp.heads.map((h) => h.sessionId));
-    ids = [...new Set([...listed, ...committed])];
+    ids = [...new Set([...listed.keys(), ...committed])];
   }
   const sessions = new Map<string, readonly SessionEvent[]>();
   const storedHeads = reader.head ? new Map<string, ChainHead | undefined>() : undefined;
+  const trimmed = reader.trimmed ? new Map<string, number>() : undefined;
   let done = 0;
   for (const id of ids) {
     if (storedHeads) storedHeads.set(id, await reader.head!(id));
+    if (trimmed) trimmed.set(id, await reader.trimmed!(id));
     sessions.set(id, await reader.readSession(id));
     opts.onProgress?.(++done, ids.length);
   }
   const report = verifyEvidence({
     sessions, checkpoints, publicKeys, only: ids,
     ...(storedHeads ? { storedHeads } : {}), ...(checkpointWriters ? { checkpointWriters } : {}),
-    ...(judged ? { judged } : {}),
+    ...(judged ? { judged } : {}), ...(listed ? { listed } : {}), ...(trimmed ? { trimmed } : {}),
   });
   const kept = reader.keptAside ? summariseKeptAside(await reader.keptAside(), opts.sessionIds ? new Set(opts.sessionIds) : undefined) : [];
   return kept.length > 0 ? { ...report, keptAside: kept } : report;

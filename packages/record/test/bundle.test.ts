@@ -59,3 +59,24 @@ test('fails a bundle whose kept-aside events were changed, dropped or slipped in
   slipped.keptAside = [aside[0]!];
   expect(verifyBundle(slipped)).toMatchObject({ ok: false, manifestProblem: expect.stringMatching(/does not list/) });
 });
+
+test('carries the exporter\'s verification of the source record, signed, and fails a bundle whose source failed it', () => {
+  const sessions = new Map([['ses_b1', exported]]);
+  const intact = buildBundle({ source: 'test', sessions, checkpoints: [], publicKeys: {}, exporter, exporterKeyEphemeral: true,
+    verified: { ok: true, sessions: [{ sessionId: 'ses_b1', events: 3, ok: true }], checkpoints: { count: 0 } } });
+  expect(intact.manifest.verifiedAtExport).toEqual({ ok: true, problems: [] });
+  expect(verifyBundle(copy(intact)).ok).toBe(true);
+  // The source's head said the chain ran further (its last events cut): the events alone look whole.
+  const problem = { kind: 'missing' as const, sessionId: 'ses_b1', seq: 3, message: 'event seq 3 of session ses_b1 is missing: the store\'s head says the chain runs to seq 4' };
+  const forced = buildBundle({ source: 'test', sessions, checkpoints: [], publicKeys: {}, exporter, exporterKeyEphemeral: true,
+    verified: { ok: false, sessions: [{ sessionId: 'ses_b1', events: 3, ok: false, problem }], checkpoints: { count: 0 }, firstProblem: problem } });
+  const verdict = verifyBundle(copy(forced));
+  expect(verdict.ok).toBe(false);
+  expect(verdict.sessions.every((s) => s.ok)).toBe(true);
+  expect(verdict.exportProblem).toMatch(/failed verification when it was exported .*missing: event seq 3 of session ses_b1/);
+  expect(verdict.firstProblem).toMatchObject({ kind: 'failed-at-export' });
+  // Saying it verified instead breaks the signed manifest.
+  const lied = copy(forced);
+  lied.manifest.verifiedAtExport = { ok: true, problems: [] };
+  expect(verifyBundle(lied).manifestProblem).toMatch(/manifest was altered/);
+});

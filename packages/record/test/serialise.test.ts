@@ -194,4 +194,24 @@ describe('request headers for the record', () => {
     expect(data.headers['x-customer-email']).toBe('[EMAIL_ADDRESS]');
     expect(data.findings).toEqual([expect.objectContaining({ path: 'headers.x-customer-email' })]);
   });
+
+  it('masks SDK-looking headers the SDKs do not send, and the query string read decoded', () => {
+    const mask = (v: string) => {
+      const at = v.indexOf('jane@example.com');
+      return at === -1 ? { masked: v, findings: [] }
+        : { masked: v.replace('jane@example.com', '[EMAIL_ADDRESS]'), findings: [{ type: 'EMAIL_ADDRESS', start: at, end: at + 16, fingerprint: 'f'.repeat(64) }] };
+    };
+    const headers = { 'x-stainless-os': 'Linux', 'x-stainless-note': 'jane@example.com' };
+    const data = requestData({ method: 'GET', url: '/v1/models?limit=20&note=jane%40example.com&q=a+b', headers, forwarded: Buffer.alloc(0), maskHeader: mask });
+    expect(data.headers).toEqual({ 'x-stainless-os': 'Linux', 'x-stainless-note': '[EMAIL_ADDRESS]' });
+    expect(data.query).toBe('limit=20&note=[EMAIL_ADDRESS]&q=a b');
+    expect(data.findings).toEqual([
+      expect.objectContaining({ path: 'headers.x-stainless-note' }),
+      expect.objectContaining({ path: 'query', start: 14, end: 30 }),
+    ]);
+    // Masking off: the query is the skill's to fill, so it is not recorded.
+    expect(requestData({ method: 'GET', url: '/v1/models?note=jane%40example.com', headers: {}, forwarded: Buffer.alloc(0), maskHeader: null }).query).toBeUndefined();
+    // A stray '%' reads as written.
+    expect(requestData({ method: 'GET', url: '/v1/models?x=100%&y=%E0', headers: {}, forwarded: Buffer.alloc(0), maskHeader: mask }).query).toBe('x=100%&y=%E0');
+  });
 });

@@ -10,6 +10,7 @@ import { FileSessionStore } from '../src/file-store.js';
 import { RedisSessionStore } from '../src/redis-store.js';
 import { ChainConflictError, type SessionStore } from '../src/store.js';
 import { verifyRecord } from '../src/verify.js';
+import type { SkillIdentity } from '@skillgate/api';
 import { REDIS_URL, deletePrefix, identity, requestDraft, tempDir, uniquePrefix } from './support.js';
 
 interface Harness {
@@ -18,6 +19,10 @@ interface Harness {
   alter(sessionId: string, position: number, change: (e: SessionEvent) => void): Promise<void>;
   remove(sessionId: string, position: number): Promise<void>;
   swap(sessionId: string, a: number, b: number): Promise<void>;
+  /** Replace the stored text of an event (its bytes, not a re-serialised value). */
+  retext(sessionId: string, position: number, change: (text: string) => string): Promise<void>;
+  /** File the session under another identity in the store's listing (what list, find and export --all filter on). */
+  relist(sessionId: string, identity: SkillIdentity): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -32,6 +37,12 @@ function fileHarness(): Harness {
     async alter(sid, pos, change) { const l = lines(sid); const e = JSON.parse(l[pos]!) as SessionEvent; change(e); l[pos] = JSON.stringify(e); save(sid, l); },
     async remove(sid, pos) { const l = lines(sid); l.splice(pos, 1); save(sid, l); },
     async swap(sid, a, b) { const l = lines(sid); [l[a], l[b]] = [l[b]!, l[a]!]; save(sid, l); },
+    async retext(sid, pos, change) { const l = lines(sid); l[pos] = change(l[pos]!); save(sid, l); },
+    async relist(sid, id) {
+      const index = join(dir, 'sessions.jsonl');
+      const listed = readFileSync(index, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { sessionId: string; identity: SkillIdentity });
+      writeFileSync(index, `${listed.map((l) => JSON.stringify(l.sessionId === sid ? { ...l, identity: id } : l)).join('\n')}\n`);
+    },
     async cleanup() { await store.close(); },
   };
 }
@@ -60,6 +71,14 @@ function redisHarness(): Harness {
       await redis.lset(idx(sid), a, ib);
       await redis.lset(idx(sid), b, ia);
     },
+    async retext(sid, pos, change) {
+      const id = (await redis.lindex(idx(sid), pos))!;
+      const [[, fields]] = (await redis.xrange(stream, id, id)) as Array<[string, string[]]>;
+      await redis.xdel(stream, id);
+      const newId = (await redis.xadd(stream, '*', 's', sid, 'e', change(fields![3]!)))!;
+      await redis.lset(idx(sid), pos, newId);
+    },
+    async relist(sid, id) { await redis.hset(`${prefix}session:${sid}`, 'identity', JSON.stringify(id)); },
     async cleanup() { await store.close(); await redis.quit(); await deletePrefix(prefix); },
   };
 }
@@ -254,6 +273,36 @@ describe.each([['the local file store', fileHarness], ['the Redis Streams store'
     expect(report.firstProblem).toMatchObject({ sessionId: 'ses_t', ...expected });
   });
 
+  it('names an event whose stored text is not the canonical text it was sealed as, though its value hashes right', async () => {
+    const events = await writeSession(h.store, 'ses_dup', 3);
+    expect((await verifyRecord(h.store)).ok).toBe(true);
+    // A member named twice: JSON.parse keeps the last (the sealed value), a reader keeping the first sees "deny".
+    await h.retext('ses_dup', 1, (text) => text.replace('{"data":', '{"data":{"action":"deny"},"data":'));
+    const [, second] = await h.store.readSession('ses_dup');
+    expect(second).toEqual(events[1]); // the same value as sealed
+    const report = await verifyRecord(h.store);
+    expect(report.firstProblem).toMatchObject({ kind: 'altered', sessionId: 'ses_dup', seq: 1 });
+    expect(report.firstProblem!.message).toMatch(/stored text is not the canonical text it was sealed as/);
+  });
+
+  it('names a session its listing files under another identity (hidden from list, find and export --all by skill)', async () => {
+    await writeSession(h.store, 'ses_misfiled', 3);
+    await h.relist('ses_misfiled', { ...identity, skill: 'weather-bot' });
+    expect(await h.store.listSessions({ skill: identity.skill })).toEqual([]);
+    const report = await verifyRecord(h.store);
+    expect(report.ok).toBe(false);
+    expect(report.firstProblem).toMatchObject({ kind: 'misfiled', sessionId: 'ses_misfiled' });
+  });
+
+  it('says how far signed checkpoints reach into each session', async () => {
+    const signer = RecordSigner.generate();
+    await h.store.publishKey(signer.keyId, signer.publicKeyPem);
+    const events = await writeSession(h.store, 'ses_signed', 4);
+    const cp = signCheckpoint(signer, 'w-signed', undefined, [{ sessionId: 'ses_signed', seq: 1, hash: events[1]!.hash }]);
+    await h.store.append([{ type: 'checkpoint', checkpoint: cp }]);
+    expect((await verifyRecord(h.store)).sessions).toEqual([{ sessionId: 'ses_signed', events: 4, ok: true, signedThrough: 1 }]);
+  });
+
   it('fails a session asked for by name that it does not hold', async () => {
     await writeSession(h.store, 'ses_here', 1);
     const report = await verifyRecord(h.store, { sessionIds: ['ses_here', 'ses_typo'] });
@@ -309,6 +358,20 @@ describe('the Redis Streams store, against its own heads', () => {
 });
 
 describe('the local file store', () => {
+  it('cuts a torn last line left by a crash mid-write before it appends, so the next event is not lost with it', async () => {
+    const dir = tempDir('torn-append');
+    const store = new FileSessionStore(dir);
+    const events = await writeSession(store, 'ses_torn_append', 2);
+    await store.close();
+    appendFileSync(join(dir, 'sessions', 'ses_torn_append.jsonl'), '{"v":1,"kind":"requ');
+    const reopened = new FileSessionStore(dir);
+    const next = sealEvent(requestDraft('ses_torn_append', 2), headOf(events[1]!));
+    await reopened.append([{ type: 'event', event: next }]);
+    expect(await reopened.readSession('ses_torn_append')).toEqual([...events, next]);
+    expect((await verifyRecord(reopened)).ok).toBe(true);
+    await reopened.close();
+  });
+
   it('ignores a torn last line left by a crash mid-write', async () => {
     const dir = tempDir('torn');
     const store = new FileSessionStore(dir);
@@ -347,6 +410,45 @@ describe('the Redis Streams store, with retention', () => {
     } finally {
       await capped.close();
       await aged.close();
+      await redis.quit();
+      await deletePrefix(prefix);
+    }
+  });
+});
+
+describe('the Redis Streams store, trimmed by its retention', () => {
+  it('verifies a session from the first event retention kept, and still names an event deleted after it', async () => {
+    const prefix = uniquePrefix();
+    const redis = new Redis(REDIS_URL);
+    const capped = new RedisSessionStore({ redis: REDIS_URL, prefix, retention: { maxLen: 50 } });
+    const stream = `${prefix}ns:${identity.namespace}`;
+    try {
+      // One session of 400 events, appended a few at a time (XADD MAXLEN ~ trims whole nodes from the start).
+      let head: ChainHead | undefined;
+      for (let i = 0; i < 400; i += 4) {
+        const batch: SessionEvent[] = [];
+        for (let j = i; j < i + 4; j++) {
+          const e = sealEvent(requestDraft('ses_trimmed', j), head);
+          head = headOf(e);
+          batch.push(e);
+        }
+        await capped.append(batch.map((event) => ({ type: 'event' as const, event })));
+      }
+      const kept = await capped.readSession('ses_trimmed');
+      const trimmed = await capped.trimmed('ses_trimmed');
+      expect(trimmed).toBeGreaterThan(0);
+      expect(kept[0]!.seq).toBe(trimmed);
+      const report = await verifyRecord(capped);
+      expect(report.ok).toBe(true);
+      expect(report.sessions).toEqual([{ sessionId: 'ses_trimmed', events: 400 - trimmed, ok: true, trimmed }]);
+      // An entry deleted from the middle is not retention's doing.
+      const idx = `${prefix}session:ses_trimmed:idx`;
+      await redis.xdel(stream, (await redis.lindex(idx, 390))!);
+      const cut = await verifyRecord(capped);
+      expect(cut.firstProblem).toMatchObject({ kind: 'missing', sessionId: 'ses_trimmed', seq: 390 });
+      expect(await capped.trimmed('ses_trimmed')).toBe(trimmed);
+    } finally {
+      await capped.close();
       await redis.quit();
       await deletePrefix(prefix);
     }

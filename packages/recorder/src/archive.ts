@@ -9,8 +9,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { readdir, readFile, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
-  NewFiles, assertSessionId, openAppend, parseJsonLines, readLastLine, syncDir,
-  type Checkpoint, type KeptAsideEvent, type SessionEvent, type SessionFilter, type SessionReader, type SessionSummary,
+  NewFiles, assertSessionId, canonicalJson, isKeyOf, openAppend, parseEventLines, parseJsonLines, readLastLine, syncDir,
+  type ChainHead, type Checkpoint, type KeptAsideEvent, type SessionEvent, type SessionFilter, type SessionReader, type SessionSummary,
 } from '@skillgate/record';
 import { ArchiveIndex } from './search-index.js';
 
@@ -20,7 +20,8 @@ export interface Archive extends SessionReader {
   appendCheckpoints(checkpoints: readonly Checkpoint[]): Promise<void>;
   /** Append events kept aside after chain conflicts (idempotent on read: keptAside drops repeats). */
   appendKeptAside(kept: readonly KeptAsideEvent[]): Promise<void>;
-  putKeys(keys: Record<string, string>): Promise<void>;
+  /** Keep public keys by id, never replacing one; returns ids refused (not the key they name). */
+  putKeys(keys: Record<string, string>): Promise<string[]>;
   /** The highest seq archived for a session, or undefined when none is. */
   lastSeq(sessionId: string): Promise<number | undefined>;
   readonly index: ArchiveIndex;
@@ -32,6 +33,9 @@ export class FileArchive implements Archive {
   readonly location: string;
   readonly index: ArchiveIndex;
   private readonly last = new Map<string, number>();
+  /** Key ids whose file is in the archive, and those refused (their key is not the one the id names). */
+  private readonly keysKept = new Set<string>();
+  private readonly keysRefused = new Set<string>();
   private readonly handles = new Map<string, FileHandle>();
   /** Files the archive made whose names are not durable yet. */
   private readonly newFiles = new NewFiles();
@@ -85,7 +89,7 @@ export class FileArchive implements Archive {
     }
     await Promise.all([...byFile].map(async ([f, list]) => {
       const fh = await this.handle(f);
-      await fh.write(`${list.map((e) => JSON.stringify(e)).join('\n')}\n`);
+      await fh.writeFile(`${list.map((e) => canonicalJson(e)).join('\n')}\n`); // the text it was sealed as; all of it (write() may write part), appended
       await fh.datasync();
     }));
     // The new files' names in their day directories, and the new days' names, are durable too.
@@ -108,15 +112,39 @@ export class FileArchive implements Archive {
   private async appendLines(name: string, values: readonly unknown[]): Promise<void> {
     if (values.length === 0) return;
     const fh = await this.handle(join(this.dir, name));
-    await fh.write(`${values.map((v) => JSON.stringify(v)).join('\n')}\n`);
+    await fh.writeFile(`${values.map((v) => JSON.stringify(v)).join('\n')}\n`);
     await fh.datasync();
     await this.newFiles.sync();
   }
 
-  async putKeys(keys: Record<string, string>): Promise<void> {
+  /**
+   * Keep the record's public keys: each only when it is the key its id names (an id is a digest of
+   * its key, keyIdOf) and only once — a key file is never replaced, so whatever Redis later holds
+   * under a key's id, the archive keeps the key its checkpoints were signed with. Returns the ids
+   * refused for the first time (a key that is not the one its id names).
+   */
+  async putKeys(keys: Record<string, string>): Promise<string[]> {
+    const refused: string[] = [];
     for (const [keyId, pem] of Object.entries(keys)) {
-      if (/^[A-Za-z0-9_.-]+$/.test(keyId)) await writeFile(join(this.dir, 'keys', `${keyId}.pem`), pem);
+      if (!/^[A-Za-z0-9_.-]+$/.test(keyId) || this.keysKept.has(keyId)) continue;
+      const file = join(this.dir, 'keys', `${keyId}.pem`);
+      if (existsSync(file)) {
+        this.keysKept.add(keyId);
+        continue;
+      }
+      if (!isKeyOf(keyId, pem)) {
+        if (!this.keysRefused.has(keyId)) refused.push(keyId);
+        this.keysRefused.add(keyId);
+        continue;
+      }
+      try {
+        await writeFile(file, pem, { flag: 'wx' });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      this.keysKept.add(keyId);
     }
+    return refused;
   }
 
   private async handle(file: string): Promise<FileHandle> {
@@ -141,13 +169,21 @@ export class FileArchive implements Archive {
     assertSessionId(sessionId);
     const out: SessionEvent[] = [];
     for (const day of this.index.daysOf(sessionId)) {
-      try { out.push(...parseJsonLines<SessionEvent>(await readFile(this.file(sessionId, day), 'utf8'))); } catch { /* a missing day file reads as missing events */ }
+      try { out.push(...parseEventLines(await readFile(this.file(sessionId, day), 'utf8'))); } catch { /* a missing day file reads as missing events */ }
     }
     return out;
   }
 
   async listSessions(filter: SessionFilter = {}): Promise<SessionSummary[]> {
     return this.index.sessions(filter);
+  }
+
+  /**
+   * The head the index recorded with each archived batch (written after the events it names): a
+   * session file missing its last events shows against it in verify.
+   */
+  async head(sessionId: string): Promise<ChainHead | undefined> {
+    return this.index.head(sessionId);
   }
 
   async checkpoints(): Promise<Checkpoint[]> {

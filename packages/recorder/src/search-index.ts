@@ -1,12 +1,12 @@
 // The archive's search index: sessions by skill, owner, namespace and time, and fingerprint ->
 // events (which request or response carried a value, without the value). Append-only JSON-lines
 // files loaded into memory on open; rebuilt from them after a restart. Holds no payloads.
-import { open, readFile, type FileHandle } from 'node:fs/promises';
+import { readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SkillIdentity } from '@skillgate/api';
 import {
-  fingerprintsOf, matchesFilter, parseJsonLines,
-  type EventKind, type SessionEvent, type SessionFilter, type SessionSummary,
+  fingerprintsOf, matchesFilter, openAppend, parseJsonLines,
+  type ChainHead, type EventKind, type SessionEvent, type SessionFilter, type SessionSummary,
 } from '@skillgate/record';
 
 interface SessionLine { t: 's'; sessionId: string; identity: SkillIdentity; day: string; firstTs: string }
@@ -48,6 +48,12 @@ export class ArchiveIndex {
     }
   }
 
+  /** The head the index recorded for a session (its last archived event), undefined when none. */
+  head(sessionId: string): ChainHead | undefined {
+    const s = this.sessionInfo.get(sessionId);
+    return s && s.seq >= 0 ? { seq: s.seq, hash: s.hash, closed: s.closed } : undefined;
+  }
+
   daysOf(sessionId: string): string[] {
     return this.sessionInfo.get(sessionId)?.days ?? [];
   }
@@ -72,8 +78,8 @@ export class ArchiveIndex {
       heads.set(e.sessionId, { t: 'h', sessionId: e.sessionId, seq: e.seq, hash: e.hash, ts: e.ts, closed: e.kind === 'session_close' });
     }
     for (const h of heads.values()) { lines.push(h); this.apply(h); }
-    this.fh ??= await open(this.file, 'a');
-    await this.fh.write(`${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
+    this.fh ??= (await openAppend(this.file)).fh;
+    await this.fh.writeFile(`${lines.map((l) => JSON.stringify(l)).join('\n')}\n`); // all of it (write() may write part), appended
     await this.fh.datasync();
   }
 

@@ -4,7 +4,7 @@
 // verified offline; tampering makes verify fail naming the event.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,7 +62,8 @@ async function recordConversation(store: SessionStore): Promise<void> {
   const body2 = JSON.stringify({ model: 'claude-sonnet-4-5', messages: [
     { role: 'user', content: 'Refund order 42' },
     { role: 'assistant', content: [{ type: 'text', text: 'Hello there' }, { type: 'tool_use', id: 'toolu_1', name: 'refund', input: { order: 42 } }] },
-    { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'refunded' }] },
+    // What the tool returned carries terminal control sequences (erase the line): replay shows them, inert.
+    { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'refunded\u001b[2K' }] },
   ] });
   drafts.push({ ...base, kind: 'request', requestId: 'req_2', ts: at(1000), data: requestData({ method: 'POST', url: '/v1/messages', headers: {}, forwarded: Buffer.from(body2), maskedBody: body2 }) });
   drafts.push({ ...base, kind: 'response', requestId: 'req_2', ts: at(1500), data: {
@@ -147,7 +148,7 @@ describe.each(['local', 'redis', 'archive'] as const)('skillgate sessions on the
     expect(replay.code).toBe(0);
     expect(replay.stdout).toBe([
       '', 'user> Refund order 42', 'Hello there', 'tool_use refund toolu_1> {"order":42}', '',
-      'tool_result toolu_1> refunded', 'Done. Customer <EMAIL_ADDRESS> was notified.', '',
+      'tool_result toolu_1> refunded\\x1b[2K', 'Done. Customer <EMAIL_ADDRESS> was notified.', '',
     ].join('\n'));
     const steps = JSON.parse((await cli(['sessions', 'replay', SID, ...storeArgs, '--output', 'json'])).stdout) as Array<{ kind: string; at: number }>;
     expect(steps.filter((s) => s.kind === 'assistant_text').map((s) => s.at)).toEqual([140, 160, 1500]);
@@ -196,11 +197,16 @@ describe.each(['local', 'redis', 'archive'] as const)('skillgate sessions on the
   it('verifies, exports a bundle that verifies offline, and fails naming what was tampered with', async () => {
     const ok = await cli(['sessions', 'verify', '--all', ...storeArgs]);
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toMatch(new RegExp(`${SID}: ok \\(\\d+ events\\)`));
+    expect(ok.stdout).toMatch(new RegExp(`${SID}: ok \\(\\d+ events, all under a signed checkpoint\\)`));
+    // Without a trust anchor, the output says what an ok shows (and what it does not).
+    expect(ok.stdout).toMatch(/^keys: the store's own — this shows the record is consistent with itself, not who wrote it/m);
     const out = join(work, 'evidence.json');
     const exported = await cli(['sessions', 'export', SID, ...storeArgs, '--out', out]);
     expect(exported.code).toBe(0);
-    expect((await cli(['verify', out])).code).toBe(0);
+    const offline = await cli(['verify', out]);
+    expect(offline.code).toBe(0);
+    expect(offline.stdout).toMatch(/^at export: the record verified/m);
+    expect(offline.stdout).toMatch(/^keys: the bundle's own/m);
     const bundle = JSON.parse(readFileSync(out, 'utf8'));
     bundle.sessions[SID][3].data.status = 500;
     const tamperedFile = join(work, 'tampered.json');
@@ -209,7 +215,46 @@ describe.each(['local', 'redis', 'archive'] as const)('skillgate sessions on the
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/altered: event seq 3 of session ses_cli_conversation was altered/);
   });
+
+  it('shows what a recorded text would tell a terminal instead of letting it act', async () => {
+    const replayed = await cli(['sessions', 'replay', SID, '--instant', ...storeArgs]);
+    expect(replayed.stdout).toContain('\\x1b[2K');
+    expect(replayed.stdout).not.toContain('\x1b');
+  });
+
+  // Last: it cuts the record short.
+  it('refuses to export a record whose last event was cut, and --force writes that failure into the bundle', async () => {
+    await cutLastEvent(kind, storeArgs, prefix);
+    const verified = await cli(['sessions', 'verify', SID, ...storeArgs]);
+    expect(verified.code).toBe(1);
+    expect(verified.stderr).toMatch(/verification failed: missing: event seq 9 of session ses_cli_conversation is missing/);
+    const out = join(work, 'cut.json');
+    const refused = await cli(['sessions', 'export', SID, ...storeArgs, '--out', out]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/not exported: the record fails verification \(missing: event seq 9 .*\); .*--force exports it anyway/);
+    const forced = await cli(['sessions', 'export', SID, ...storeArgs, '--out', out, '--force']);
+    expect(forced.code).toBe(0);
+    const offline = await cli(['verify', out]);
+    expect(offline.code).toBe(1);
+    expect(offline.stdout).toMatch(/^at export: FAILED missing: event seq 9 /m);
+    // The bundle carries the checkpoint that signed seq 9 too, which fails it on its own.
+    expect(offline.stderr).toMatch(/bundle verification failed: missing: event seq 9 /);
+  });
 });
+
+/** Delete a session's last event the way someone with write access to that record could. */
+async function cutLastEvent(kind: 'local' | 'redis' | 'archive', storeArgs: string[], prefix: string): Promise<void> {
+  if (kind === 'redis') {
+    const redis = new Redis(REDIS_URL);
+    const id = (await redis.lindex(`${prefix}session:${SID}:idx`, -1))!;
+    await redis.xdel(`${prefix}ns:${identity.namespace}`, id);
+    await redis.quit();
+    return;
+  }
+  const dir = storeArgs[1]!;
+  const file = kind === 'local' ? join(dir, 'sessions', `${SID}.jsonl`) : join(dir, 'sessions', readdirSync(join(dir, 'sessions'))[0]!, `${SID}.jsonl`);
+  writeFileSync(file, `${readFileSync(file, 'utf8').trimEnd().split('\n').slice(0, -1).join('\n')}\n`);
+}
 
 describe('skillgate sessions verify on a tampered local store', () => {
   it('exits 1 naming the first altered event', async () => {

@@ -108,6 +108,71 @@ describe('the recorder worker', () => {
     await conn.quit();
   });
 
+  it('makes verify name the events cut from the end of an archived session, by the head its index recorded', async () => {
+    await record(6, ['ses_cut']);
+    const archive = await FileArchive.open(dir);
+    const conn = new Redis(REDIS_URL);
+    await drain(new RecorderWorker({ redis: conn, prefix, consumer: 'c1', archive }));
+    await archive.close();
+    // The last event's line gone, and with it every checkpoint that would show it.
+    const day = readdirSync(join(dir, 'sessions'))[0]!;
+    const file = join(dir, 'sessions', day, 'ses_cut.jsonl');
+    writeFileSync(file, `${readFileSync(file, 'utf8').trimEnd().split('\n').slice(0, -1).join('\n')}\n`);
+    writeFileSync(join(dir, 'checkpoints.jsonl'), '');
+    const reread = await FileArchive.openForReading(dir);
+    expect((await verifyRecord(reread)).firstProblem).toMatchObject({ kind: 'missing', sessionId: 'ses_cut', seq: 5 });
+    await reread.close();
+    await conn.quit();
+  });
+
+  it('archives after a line a crash left torn, without losing the next events', async () => {
+    await record(4, ['ses_torn']);
+    const conn = new Redis(REDIS_URL);
+    let archive = await FileArchive.open(dir);
+    await drain(new RecorderWorker({ redis: conn, prefix, consumer: 'c1', archive }));
+    await archive.close();
+    const day = readdirSync(join(dir, 'sessions'))[0]!;
+    writeFileSync(join(dir, 'sessions', day, 'ses_torn.jsonl'), '{"data":{"bod', { flag: 'a' });
+    writeFileSync(join(dir, 'index', 'index.jsonl'), '{"t":"f","fp":', { flag: 'a' });
+    // The session goes on (its writer reads its head back from Redis), and the recorder restarts.
+    const store = new RedisSessionStore({ redis: REDIS_URL, prefix });
+    const recorder = await SessionRecorder.open({ store, signer: RecordSigner.generate(), checkpointIntervalMs: 0, now: () => new Date('2026-11-27T12:00:00Z') });
+    for (let i = 4; i < 7; i++) await recorder.append(draft('ses_torn', i, i === 5 ? 'e'.repeat(64) : undefined));
+    await recorder.close();
+    await store.close();
+    archive = await FileArchive.open(dir);
+    await drain(new RecorderWorker({ redis: conn, prefix, consumer: 'c1', archive }));
+    expect((await archive.readSession('ses_torn')).map((e) => e.seq)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(archive.index.byFingerprint('e'.repeat(64))).toEqual([expect.objectContaining({ sessionId: 'ses_torn', seq: 5 })]);
+    expect((await verifyRecord(archive)).ok).toBe(true);
+    await archive.close();
+    await conn.quit();
+  });
+
+  it('archives each public key under its own id only, and never replaces one it holds', async () => {
+    await record(3, ['ses_keys']);
+    const conn = new Redis(REDIS_URL);
+    const archive = await FileArchive.open(dir);
+    const worker = new RecorderWorker({ redis: conn, prefix, consumer: 'c1', archive });
+    await drain(worker);
+    const [keyId, pem] = Object.entries(await redis.hgetall(`${prefix}keys`))[0]!;
+    expect(readFileSync(join(dir, 'keys', `${keyId}.pem`), 'utf8')).toBe(pem);
+    // Redis altered: the signing key's id now holds another key, and a new id a key that is not its own.
+    const other = RecordSigner.generate();
+    await redis.hset(`${prefix}keys`, keyId, other.publicKeyPem, 'ed25519-0000000000000000', other.publicKeyPem);
+    await worker.runOnce(false);
+    expect(readFileSync(join(dir, 'keys', `${keyId}.pem`), 'utf8')).toBe(pem);
+    expect(readdirSync(join(dir, 'keys'))).toEqual([`${keyId}.pem`]);
+    expect((await verifyRecord(archive)).ok).toBe(true);
+    // From Redis itself, the swapped key no longer signs its checkpoints: verify says so.
+    const store = new RedisSessionStore({ redis: REDIS_URL, prefix });
+    expect((await verifyRecord(store)).firstProblem).toMatchObject({ kind: 'checkpoint-signature' });
+    expect((await verifyRecord(store)).firstProblem!.message).toMatch(/the public key held under that id is another key/);
+    await store.close();
+    await archive.close();
+    await conn.quit();
+  });
+
   it('reclaims entries a crashed consumer read but never acknowledged, and archives them once', async () => {
     await record(30, ['ses_x']);
     const conn = new Redis(REDIS_URL);

@@ -6,11 +6,11 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { DEV_MASKING_KEY } from '@skillgate/api';
 import {
   buildBundle, conversationOf, findFingerprint, fingerprintOf, loadSigner, verifyRecord,
-  type ChainProblem, type VerifyReport, type Checkpoint, type ReplayStep, type SessionEvent, type SessionReader,
+  type ChainProblem, type SessionVerdict, type VerifyReport, type Checkpoint, type ReplayStep, type SessionEvent, type SessionReader,
 } from '@skillgate/record';
 // The fold alone: the masking package's index loads its detectors and dictionaries.
 import { searchForms } from '@skillgate/masking/fold';
-import { CliError, outputOption, printData, type Command } from '../command.js';
+import { CliError, outputOption, printData, printable, type Command } from '../command.js';
 import { controllerTrust, describeEndorsed, pinnedKeys, trustHelp, trustOptions, trustPinned, type ControllerTrust } from './record-trust.js';
 import { filterFrom, filterOptions, progress, storeHelp, storeOptions, str, withStore } from './sessions-store.js';
 import { KEY_FILE_HOWTO, installationKey } from './masking-key.js';
@@ -169,7 +169,7 @@ Pauses between requests are capped at ${MAX_GAP_MS / 1000} s. --instant prints w
       }
       clock = step.at;
       prevRequest = step.requestId;
-      process.stdout.write(renderStep(step));
+      process.stdout.write(printable(renderStep(step)));
     }
     process.stdout.write('\n');
     return 0;
@@ -239,12 +239,39 @@ export function describeProblem(p: ChainProblem): string {
   return `${p.kind}: ${p.message}`;
 }
 
-/** A verification's human output: the checkpoints, the keys the controller endorsed, each session. */
-export function verdictLines(report: VerifyReport, anchor: ControllerTrust | undefined): string[] {
+/** Where a verification took its keys from, which says what an "ok" proves. */
+export type KeysFrom = 'controller' | 'pinned' | 'store' | 'bundle';
+
+function keysLine(from: KeysFrom): string {
+  switch (from) {
+    case 'controller': return 'keys: endorsed by the controller (--trust-jwks)';
+    case 'pinned': return 'keys: pinned with --public-key';
+    case 'store':
+    case 'bundle': return `keys: the ${from}'s own — this shows the record is consistent with itself, not who wrote it: pass --trust-jwks (the controller's endorsements) or --public-key to tie it to keys you trust`;
+  }
+}
+
+/** How much of a verified session signed checkpoints cover (events after the last one rest on the chain alone). */
+function signedNote(x: SessionVerdict): string {
+  const cut = x.trimmed ? `; seq 0${x.trimmed > 1 ? `-${x.trimmed - 1}` : ''} removed by the store's retention` : '';
+  return cut + signedShare(x);
+}
+
+function signedShare(x: SessionVerdict): string {
+  if (x.events === 0) return '';
+  if (x.signedThrough === undefined) return '; none under a signed checkpoint yet';
+  const last = (x.trimmed ?? 0) + x.events - 1;
+  if (x.signedThrough >= last) return ', all under a signed checkpoint';
+  return `; seq ${x.signedThrough + 1}${last > x.signedThrough + 1 ? `-${last}` : ''} not yet under a signed checkpoint`;
+}
+
+/** A verification's human output: the checkpoints, whose keys, each session. */
+export function verdictLines(report: VerifyReport, anchor: ControllerTrust | undefined, keysFrom: KeysFrom): string[] {
   return [
     report.checkpoints.problem ? `checkpoints: FAILED ${describeProblem(report.checkpoints.problem)}` : `checkpoints: ok (${report.checkpoints.count})`,
+    keysLine(keysFrom),
     ...(anchor ? describeEndorsed(anchor.endorsed) : []),
-    ...report.sessions.map((x) => `${x.sessionId}: ${x.ok ? `ok (${x.events} events)` : `FAILED ${describeProblem(x.problem!)}`}`),
+    ...report.sessions.map((x) => `${x.sessionId}: ${x.ok ? `ok (${x.events} events${signedNote(x)})` : `FAILED ${describeProblem(x.problem!)}`}`),
     ...(report.keptAside ?? []).map((k) =>
       `${k.sessionId}: ${k.events} event(s) kept aside outside the chain (sealed for seq ${k.seqs[0] === k.seqs[1] ? k.seqs[0] : `${k.seqs[0]}-${k.seqs[1]}`} by ${k.writers.join(', ')}): another writer's chain took their place`),
   ];
@@ -287,7 +314,7 @@ ${trustHelp}\n\n${storeHelp}`,
       return verified;
     });
     bar.done(`verified ${report.sessions.length} session(s), ${report.checkpoints.count} checkpoint(s)`);
-    printData(values, withEndorsed(report, anchor), () => verdictLines(report, anchor).join('\n'));
+    printData(values, withEndorsed(report, anchor), () => verdictLines(report, anchor, anchor ? 'controller' : pinned ? 'pinned' : 'store').join('\n'));
     if (!report.ok) throw new CliError(`verification failed: ${describeProblem(report.firstProblem!)}`);
     return 0;
   },
@@ -301,9 +328,14 @@ export const sessionsExportCommand: Command = {
   help: `Writes one JSON file that 'skillgate verify FILE' checks offline. The manifest (digests of every
 session, of the checkpoints and of the events the store kept aside outside those sessions' chains)
 is signed with --signing-key (PKCS#8 Ed25519 PEM), else SKILLGATE_RECORD_SIGNING_KEY_FILE, else the
-local store's key, else a key made for this export.
+local store's key, else a key made for this export (which proves nothing about who exported it:
+give a key the bundle's readers know, and they pin it with 'verify --public-key').
+The sessions are verified first (as 'sessions verify' does, with the store's keys, heads and
+listing): a record that fails is not exported — a bundle cannot show events cut from the end of a
+chain, the store's own heads can. --force exports it anyway, the failure written into the signed
+manifest (and 'skillgate verify' of that bundle then fails, naming it).
 Filters with --all: --skill --owner --namespace --since --until.\n\n${storeHelp}`,
-  options: { ...storeOptions, ...filterOptions, ...outputOption, all: { type: 'boolean' }, out: { type: 'string' }, 'signing-key': { type: 'string' } },
+  options: { ...storeOptions, ...filterOptions, ...outputOption, all: { type: 'boolean' }, out: { type: 'string' }, 'signing-key': { type: 'string' }, force: { type: 'boolean' } },
   async run({ values, positionals }) {
     const out = str(values, 'out');
     if (!out) throw new CliError(`--out FILE is required. Usage: skillgate ${this.usage}`, 2);
@@ -319,10 +351,17 @@ Filters with --all: --skill --owner --namespace --since --until.\n\n${storeHelp}
       throw new CliError(`cannot write ${out}: ${outDir} is not a writable directory`);
     }
     const filter = filterFrom(values);
-    const bar = progress('exported sessions');
-    const bundle = await withStore(values, async (store) => {
+    const exported = await withStore(values, async (store) => {
       const ids = values.all ? (await store.listSessions(filter)).map((s) => s.sessionId) : positionals;
       if (ids.length === 0) throw new CliError(`no session in ${store.location} matches those filters: nothing to export`);
+      const checking = progress('verified sessions');
+      const verified = await verifyRecord(store, { sessionIds: ids, onProgress: (d, t) => checking.update(d, t) });
+      if (!verified.ok && !values.force) {
+        checking.done(`verification failed`);
+        throw new CliError(`not exported: the record fails verification (${describeProblem(verified.firstProblem!)}); 'skillgate sessions verify' names every problem, --force exports it anyway with the failure written into the signed manifest`);
+      }
+      checking.done(verified.ok ? `verified ${ids.length} session(s)` : `verification failed; exporting anyway (--force): ${describeProblem(verified.firstProblem!)}`);
+      const bar = progress('exported sessions');
       const sessions = new Map<string, SessionEvent[]>();
       for (const id of ids) {
         sessions.set(id, await readExisting(store, id));
@@ -334,8 +373,10 @@ Filters with --all: --skill --owner --namespace --since --until.\n\n${storeHelp}
       // Only the checkpoints that commit an exported session travel with it.
       const checkpoints = (await store.checkpoints()).filter((cp) => cp.heads.some((h) => sessions.has(h.sessionId)));
       const keptAside = store.keptAside ? await store.keptAside() : [];
-      return buildBundle({ source: store.location, sessions, checkpoints: withWriterChains(checkpoints, await store.checkpoints()), keptAside, publicKeys: await store.publicKeys(), exporter: signer, exporterKeyEphemeral: ephemeral });
+      const made = buildBundle({ source: store.location, sessions, checkpoints: withWriterChains(checkpoints, await store.checkpoints()), keptAside, publicKeys: await store.publicKeys(), exporter: signer, exporterKeyEphemeral: ephemeral, verified });
+      return { made, bar };
     });
+    const { made: bundle, bar } = exported;
     // Written beside its place and renamed: a reader never sees half a bundle, nor a failed export the old one gone.
     const partial = join(outDir, `.${basename(out)}.${process.pid}.partial`);
     try {

@@ -2,17 +2,27 @@
 // digests, checkpoint signatures, every session's hash chain. Needs no store, and no network unless
 // the controller's JWKS is given as a URL (record-trust.ts).
 import { readFileSync } from 'node:fs';
-import { judgeCheckpointKeys, verifyBundle, type EvidenceBundle } from '@skillgate/record';
+import { judgeCheckpointKeys, verifyBundle, type EvidenceBundle, type ExportCheck } from '@skillgate/record';
 import { CliError, outputOption, printData, type Command } from '../command.js';
 import { controllerTrust, pinnedKeys, trustHelp, trustOptions, trustPinned } from './record-trust.js';
 import { describeProblem, verdictLines, withEndorsed } from './sessions.js';
+
+/** What the exporter's own check of the source record found (signed into the manifest). */
+function exportLine(check: ExportCheck | undefined): string {
+  if (!check) return 'at export: not checked (a bundle made before exports verified their record first)';
+  if (check.ok) return 'at export: the record verified (chains, checkpoints, the store\'s own heads and listing)';
+  return `at export: FAILED ${check.problems.join('; ')} (exported anyway, --force)`;
+}
 
 export const verifyBundleCommand: Command = {
   name: ['verify'],
   args: 1,
   summary: 'Verify an exported evidence bundle offline',
   usage: 'verify BUNDLE [--trust-jwks kube:NS/NAME|FILE|URL]... [--public-key FILE]... [--output json]',
-  help: `Exit 0 when the bundle is intact, 1 with the first problem otherwise.
+  help: `Exit 0 when the bundle is intact, 1 with the first problem otherwise — also when its signed
+manifest says the record it was taken from failed verification at export ('sessions export --force').
+Without --trust-jwks or --public-key the keys are the bundle's own: an ok then shows the bundle is
+consistent and unchanged since it was signed, not who wrote it.
 ${trustHelp}
 Alone, --public-key also pins the key the manifest must be signed with; beside --trust-jwks the
 manifest is checked against the bundle's keys (the checkpoints carry the proof).`,
@@ -33,8 +43,9 @@ manifest is checked against the bundle's keys (the checkpoints carry the proof).
         : pinned ? await judgeCheckpointKeys(bundle.checkpoints, pinned, trustPinned) : undefined;
     const verdict = verifyBundle(bundle, anchor ? undefined : pinned, judged ? { judged } : {});
     printData(values, withEndorsed(verdict, anchor), () => [
-      verdict.manifestProblem ? `manifest: FAILED ${verdict.manifestProblem}` : `manifest: ok (signed by ${bundle.manifest.exporterKeyId}${bundle.manifest.exporterKeyEphemeral ? ', ephemeral key' : ''})`,
-      ...verdictLines(verdict, anchor),
+      verdict.manifestProblem ? `manifest: FAILED ${verdict.manifestProblem}` : `manifest: ok (signed by ${bundle.manifest.exporterKeyId}${bundle.manifest.exporterKeyEphemeral ? ', a key made for this export alone: it shows the bundle is unchanged since it was signed, not who signed it' : ''})`,
+      ...(verdict.manifestProblem ? [] : [exportLine(bundle.manifest.verifiedAtExport)]),
+      ...verdictLines(verdict, anchor, anchor ? 'controller' : pinned ? 'pinned' : 'bundle'),
     ].join('\n'));
     if (!verdict.ok) throw new CliError(`bundle verification failed: ${verdict.firstProblem ? describeProblem(verdict.firstProblem) : verdict.manifestProblem}`);
     return 0;
