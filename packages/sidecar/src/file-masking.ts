@@ -1,7 +1,9 @@
 // Masking of files on the Files API (and of a skill's folder uploaded to the Skills API), for the
 // masking modes (masking-modes.ts): a text file the skill uploads (request masking) or downloads
 // (response masking) is decoded as UTF-8 and masked as it streams, through one TextMasker per file,
-// so what comes out equals masking the file whole; binary files go as sent. A file that cannot be
+// so what comes out equals masking the file whole; binary files go as sent. A file is text when its
+// media type or name says so, or else when its first bytes read as text (sniffedText: a CSV sent as
+// application/vnd.ms-excel or application/octet-stream is text all the same). A file that cannot be
 // read as text is never passed on raw: an upload is refused, a download cut. In record mode an upload
 // goes as sent and its text files are read on the side, for the record only (uploadReader).
 import type { Finding, Masker } from '@skillgate/masking';
@@ -9,13 +11,62 @@ import { GatewayError, MultipartRewriter, codes, multipartBoundary, type PartInf
 import type { UploadFilter } from './ports/guard.js';
 
 /** The media types of files masked as text, and the file name endings that say so when the type does not. */
-const TEXT_TYPES = /^(text\/.+|application\/(json|x-ndjson|jsonl|x-jsonlines|xml|csv|yaml|x-yaml|toml|sql|javascript|x-sh))$/;
+const TEXT_TYPES = /^(text\/.+|application\/(json|x-ndjson|jsonl|x-jsonlines|xml|csv|yaml|x-yaml|toml|sql|javascript|x-sh|[\w.-]+\+(json|xml)))$/;
 const TEXT_NAMES = /\.(txt|text|csv|tsv|md|markdown|json|jsonl|ndjson|xml|ya?ml|toml|html?|log|sql|ini|env|sh|py|js|ts)$/i;
 
-/** Whether a file (an upload's file part, a download) is text, to be masked; binary files go as sent. */
+/** Whether a file (an upload's file part, a download) says it is text, to be masked whatever its first bytes. */
 export function isTextFile(file: PartInfo): boolean {
   if (file.contentType && TEXT_TYPES.test(file.contentType)) return true;
   return (!file.contentType || file.contentType === 'application/octet-stream') && file.filename !== undefined && TEXT_NAMES.test(file.filename);
+}
+
+/** How many of a file's first bytes decide whether a file that does not say it is text reads as text. */
+export const SNIFF_BYTES = 4096;
+
+/**
+ * A file that does not say it is text: its first SNIFF_BYTES (or all of it, when shorter) are held
+ * and read — UTF-8 without a NUL byte is text, masked from its first byte by `text()`; anything
+ * else (a PNG's 0x89, a PDF's binary comment, a NUL) goes as sent, the held bytes first.
+ */
+export function sniffedText(text: () => PartTransform): PartTransform {
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  let masking: PartTransform | null | undefined; // undefined: not decided yet; null: binary, as sent
+  const decide = (whole: boolean): Buffer => {
+    const head = held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
+    held = [];
+    masking = readsAsText(head, whole) ? text() : null;
+    return masking ? masking.push(head) : head;
+  };
+  return {
+    push(chunk) {
+      if (masking === null) return chunk;
+      if (masking) return masking.push(chunk);
+      held.push(chunk);
+      heldBytes += chunk.length;
+      return heldBytes >= SNIFF_BYTES ? decide(false) : EMPTY;
+    },
+    end() {
+      if (masking === undefined) {
+        const head = decide(true);
+        return masking ? Buffer.concat([head, (masking as PartTransform).end()]) : head;
+      }
+      return masking ? masking.end() : EMPTY;
+    },
+  };
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** UTF-8 with no NUL byte (`whole`: the file's every byte; else a prefix, which may end mid-character). */
+function readsAsText(head: Buffer, whole: boolean): boolean {
+  if (head.includes(0)) return false;
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(head, { stream: !whole });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The most distinct values an upload's record keeps (each with where it was first found). */
@@ -96,9 +147,12 @@ export function uploadReader(contentType: string | undefined, masker: Masker, on
 function textFilesMasked(boundary: string, masker: Masker, tally: FindingTally, notUtf8: (path: string) => Error): MultipartRewriter {
   let files = 0;
   return new MultipartRewriter(boundary, (part) => {
-    if (part.filename === undefined || !isTextFile(part)) return undefined; // a form field, or a binary file
-    const path = `file#${files++}`;
-    return textFileMasking(masker, path, () => notUtf8(path), tally.add);
+    if (part.filename === undefined) return undefined; // a form field
+    const masking = (): PartTransform => {
+      const path = `file#${files++}`;
+      return textFileMasking(masker, path, () => notUtf8(path), tally.add);
+    };
+    return isTextFile(part) ? masking() : sniffedText(masking);
   });
 }
 
@@ -147,7 +201,7 @@ function textFileMasking(masker: Masker, path: string, notUtf8: () => Error, rep
 }
 
 /** Response masking of a downloaded file: its transform when it is text (undefined: it goes as sent). */
-export function downloadMasking(file: PartInfo, masker: Masker, onFindings: (found: Finding[]) => void): PartTransform | undefined {
-  if (!isTextFile(file)) return undefined;
-  return textFileMasking(masker, 'file#0', () => new Error(`the text file ${file.filename ?? ''} is not UTF-8`), onFindings);
+export function downloadMasking(file: PartInfo, masker: Masker, onFindings: (found: Finding[]) => void): PartTransform {
+  const masking = (): PartTransform => textFileMasking(masker, 'file#0', () => new Error(`the text file ${file.filename ?? ''} is not UTF-8`), onFindings);
+  return isTextFile(file) ? masking() : sniffedText(masking);
 }

@@ -1,11 +1,13 @@
 import { createMasker } from '@skillgate/masking';
-import { UPLOAD_FINDINGS, isTextFile, uploadReader } from '../src/file-masking.js';
+import { SNIFF_BYTES, UPLOAD_FINDINGS, downloadMasking, isTextFile, uploadMaskFilter, uploadReader } from '../src/file-masking.js';
 
 describe('which files are masked as text', () => {
   test.each([
     [{ contentType: 'text/csv', filename: 'a.csv' }, true],
     [{ contentType: 'text/plain' }, true], // a download named by its type alone
     [{ contentType: 'application/json', filename: 'x.bin' }, true],
+    [{ contentType: 'application/ld+json' }, true],
+    [{ contentType: 'application/vnd.api+json', filename: 'a' }, true],
     [{ contentType: 'application/octet-stream', filename: 'notes.MD' }, true],
     [{ filename: 'people.tsv' }, true],
     [{ contentType: 'application/pdf', filename: 'report.txt' }, false], // the type says binary
@@ -59,5 +61,51 @@ describe('the record\'s reader of an upload (record mode)', () => {
     expect(reader.push(Buffer.from('raw'))).toEqual([Buffer.from('raw')]);
     expect(reader.end()).toEqual([]);
     expect(reader.unread).toBe('not multipart/form-data with a boundary');
+  });
+});
+
+describe('a file whose type and name do not say text, read by its first bytes', () => {
+  const masker = createMasker(undefined, { key: 'sniff-test-key-0123456789' });
+  const B = 'sniff-boundary';
+  const part = (type: string, name: string, content: Buffer) => Buffer.concat([
+    Buffer.from(`--${B}\r\ncontent-disposition: form-data; name="file"; filename="${name}"\r\ncontent-type: ${type}\r\n\r\n`), content, Buffer.from(`\r\n--${B}--\r\n`)]);
+  const sent = (body: Buffer, chunk: number): string => {
+    const filter = uploadMaskFilter(`multipart/form-data; boundary=${B}`, masker, () => undefined);
+    const out: Buffer[] = [];
+    for (let at = 0; at < body.length; at += chunk) out.push(...filter.push(body.subarray(at, at + chunk)));
+    out.push(...filter.end());
+    return Buffer.concat(out).toString('latin1');
+  };
+  const csv = Buffer.from(`name,email,card\nJane Doe,jane.doe@example.com,4111 1111 1111 1111\n${'row,x@y.org,0\n'.repeat(600)}`);
+
+  test.each([['application/vnd.ms-excel', 'customers.csv'], ['application/octet-stream', 'customers'], ['application/x-unknown', 'export.dat']])(
+    'masks a CSV sent as %s (%s), short or longer than the bytes read first, in any chunking', (type, name) => {
+      for (const content of [csv, csv.subarray(0, 100)]) {
+        for (const chunk of [1, 7, 4096, 1 << 20]) {
+          const out = sent(part(type, name, content), chunk);
+          expect(out).not.toContain('jane.doe@example.com');
+          expect(out).not.toContain('4111 1111 1111 1111');
+          expect(out).toContain('[EMAIL_ADDRESS]');
+        }
+      }
+      expect(csv.length).toBeGreaterThan(SNIFF_BYTES);
+    });
+
+  test('passes a binary file on byte for byte: a NUL, or bytes that are not UTF-8', () => {
+    const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('jane.doe@example.com'), Buffer.alloc(9000, 7)]);
+    const nul = Buffer.concat([Buffer.from('jane.doe@example.com\0'), Buffer.alloc(10, 1)]);
+    for (const content of [png, nul]) {
+      const body = part('application/octet-stream', 'blob', content);
+      for (const chunk of [3, 5000]) expect(sent(body, chunk)).toBe(body.toString('latin1'));
+    }
+  });
+
+  test('masks a downloaded file the same way, whatever type it was served as', () => {
+    const t = downloadMasking({ headers: {}, contentType: 'application/octet-stream' }, masker, () => undefined);
+    const out = Buffer.concat([t.push(csv.subarray(0, 10)), t.push(csv.subarray(10)), t.end()]).toString('utf8');
+    expect(out).not.toContain('jane.doe@example.com');
+    const bin = downloadMasking({ headers: {}, contentType: 'image/png' }, masker, () => undefined);
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2]);
+    expect(Buffer.concat([bin.push(png), bin.end()]).equals(png)).toBe(true);
   });
 });
