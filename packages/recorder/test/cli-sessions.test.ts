@@ -232,6 +232,8 @@ describe.each(['local', 'redis', 'archive'] as const)('skillgate sessions on the
     const refused = await cli(['sessions', 'export', SID, ...storeArgs, '--out', out]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/not exported: the record fails verification \(missing: event seq 9 .*\); .*--force exports it anyway/);
+    // A failure says one line on stderr, its reason (no progress line before it).
+    for (const failed of [verified, refused]) expect(failed.stderr.trimEnd().split('\n')).toHaveLength(1);
     const forced = await cli(['sessions', 'export', SID, ...storeArgs, '--out', out, '--force']);
     expect(forced.code).toBe(0);
     const offline = await cli(['verify', out]);

@@ -103,8 +103,11 @@ export const filterOptions: OptionSpec = {
   until: { type: 'string' },
 };
 
-/** Progress on stderr, rewritten in place on a terminal; a final line elsewhere. */
-export function progress(label: string): { update(done: number, total?: number): void; done(text: string): void } {
+/**
+ * Progress on stderr, rewritten in place on a terminal; a final line elsewhere (done), or none when
+ * the command fails (clear: its one-line reason is all it says).
+ */
+export function progress(label: string): { update(done: number, total?: number): void; done(text: string): void; clear(): void } {
   const tty = process.stderr.isTTY;
   let last = 0;
   return {
@@ -115,6 +118,9 @@ export function progress(label: string): { update(done: number, total?: number):
     },
     done(text) {
       process.stderr.write(`${tty ? '\r\x1b[K' : ''}${text}\n`);
+    },
+    clear() {
+      if (tty) process.stderr.write('\r\x1b[K');
     },
   };
 }

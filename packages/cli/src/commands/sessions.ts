@@ -313,7 +313,8 @@ ${trustHelp}\n\n${storeHelp}`,
       }
       return verified;
     });
-    bar.done(`verified ${report.sessions.length} session(s), ${report.checkpoints.count} checkpoint(s)`);
+    if (report.ok) bar.done(`verified ${report.sessions.length} session(s), ${report.checkpoints.count} checkpoint(s)`);
+    else bar.clear();
     printData(values, withEndorsed(report, anchor), () => verdictLines(report, anchor, anchor ? 'controller' : pinned ? 'pinned' : 'store').join('\n'));
     if (!report.ok) throw new CliError(`verification failed: ${describeProblem(report.firstProblem!)}`);
     return 0;
@@ -357,7 +358,7 @@ Filters with --all: --skill --owner --namespace --since --until.\n\n${storeHelp}
       const checking = progress('verified sessions');
       const verified = await verifyRecord(store, { sessionIds: ids, onProgress: (d, t) => checking.update(d, t) });
       if (!verified.ok && !values.force) {
-        checking.done(`verification failed`);
+        checking.clear();
         throw new CliError(`not exported: the record fails verification (${describeProblem(verified.firstProblem!)}); 'skillgate sessions verify' names every problem, --force exports it anyway with the failure written into the signed manifest`);
       }
       checking.done(verified.ok ? `verified ${ids.length} session(s)` : `verification failed; exporting anyway (--force): ${describeProblem(verified.firstProblem!)}`);
