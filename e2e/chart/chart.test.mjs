@@ -48,7 +48,7 @@ const ALL_OPTIONS = [
   'controller.approvals.publicUrl=https://skillgate.example.invalid', 'controller.approvals.linkSecret.existingSecret=ctl-links',
   'controller.approvals.userHeader=x-auth-user', 'controller.approvals.proxyFrom[0].namespaceSelector.matchLabels.team=auth',
   'upstream.apiKey=sk-ant-not-real', 'redis.existingSecret=redis-url',
-  'injection.allowedExceptions[0].name=database', 'injection.excludeOutboundPorts[0]=5432',
+  'injection.allowedExceptions[0].name=database', 'injection.excludeOutboundPorts[0]=5432', 'injection.allowedCsiDrivers[0]=secrets-store.csi.k8s.io',
 ].flatMap((s) => ['--set', s]).concat(['--set-file', `controller.tls.caPem=${CA_FILE}`]);
 
 // cert-manager's and the Prometheus operator's CRDs are not in this cluster. Minimal stand-ins
@@ -244,6 +244,35 @@ describe('the Helm chart', () => {
     expect(find(objects, 'Service', '-controller').spec.ports).toContainEqual({ name: 'approvals', port: 8444, targetPort: 'approvals' });
     // Without links: no such port anywhere.
     expect(JSON.stringify(await render())).not.toContain('8444');
+  });
+
+  test('skill namespaces get a NetworkPolicy letting no connection in only when listed (opt-in), opened to the metrics scrapers given, and the API server accepts it', async () => {
+    const skills = `sg-chart-skills-${RUN}`;
+    await cp.ensureNamespace(skills, { 'skillgate.dev/inject': 'enabled' });
+    try {
+      const skillPolicies = (objects) => objects.filter((o) => o.kind === 'NetworkPolicy' && o.metadata.namespace !== NS);
+      expect(skillPolicies(await render())).toEqual([]);
+      const closed = skillPolicies(await render(['--set', `networkPolicy.skillNamespaces[0]=${skills}`]));
+      expect(closed.map((o) => [o.metadata.namespace, o.metadata.name])).toEqual([[skills, `${RELEASE}-skillgate-skill-ingress`]]);
+      // Every pod of the namespace, ingress only, and nothing let in (the kubelet's probes come from the node, always let in).
+      expect(closed[0].spec).toEqual({ podSelector: {}, policyTypes: ['Ingress'], ingress: [] });
+      // Independent of networkPolicy.enabled (skillgate's own pods' policy).
+      expect(skillPolicies(await render(['--set', `networkPolicy.skillNamespaces[0]=${skills}`, '--set', 'networkPolicy.enabled=false']))).toHaveLength(1);
+      const scraped = skillPolicies(await render(['--set', `networkPolicy.skillNamespaces[0]=${skills}`, '--set', 'networkPolicy.sidecarMetricsFrom[0].namespaceSelector.matchLabels.team=monitoring']));
+      expect(scraped[0].spec.ingress).toEqual([{ from: [{ namespaceSelector: { matchLabels: { team: 'monitoring' } } }], ports: [{ port: 15090, protocol: 'TCP' }] }]);
+      for (const policy of [closed[0], scraped[0]]) {
+        await expect(kubectl(['apply', '--server-side', '--dry-run=server', '--field-manager=skillgate-e2e', '-o', 'name', '-f', '-'], JSON.stringify(policy))).resolves.toMatch(/networkpolicy/);
+      }
+      await expect(render(['--set', 'networkPolicy.skillNamespaces[0]=Not_A_Namespace'])).rejects.toThrow(/skillNamespaces\/0.*does not match pattern/);
+    } finally {
+      await cp.deleteNamespace(skills).catch(() => {});
+    }
+  });
+
+  test('inline CSI drivers reach the injection config only when named', async () => {
+    const drivers = async (extra) => parseWebhookConfigText(find(await render(extra), 'ConfigMap', '-webhook').data['config.yaml']).allowedCsiDrivers;
+    expect(await drivers([])).toEqual([]);
+    expect(await drivers(['--set', 'injection.allowedCsiDrivers[0]=secrets-store.csi.k8s.io'])).toEqual(['secrets-store.csi.k8s.io']);
   });
 
   test.each([

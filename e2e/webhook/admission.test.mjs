@@ -278,6 +278,21 @@ describe('bypasses are rejected with a message that says what to change', () => 
       p.spec.containers[0].volumeMounts = [{ name: 'skillgate-kube-api-access', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }];
       return p;
     }, /mounts skillgate-kube-api-access, which belongs to the skillgate sidecar/],
+    ['an nfs volume (the node mounts it, outside the capture)', (p) => {
+      p.spec.volumes = [{ name: 'drop', nfs: { server: '203.0.113.9', path: '/drop' } }];
+      p.spec.containers[0].volumeMounts = [{ name: 'drop', mountPath: '/drop' }];
+      return p;
+    }, /volume drop is of kind nfs, which the kubelet mounts from the node, outside the pod's egress capture/],
+    ['an inline csi volume of a driver the config does not name', (p) => { p.spec.volumes = [{ name: 's3', csi: { driver: 's3.csi.example.com' } }]; return p; }, /volume s3 is an inline csi volume of driver s3\.csi\.example\.com, which the injection config does not allow/],
+    ['an SELinux type of the node\'s', (p) => { p.spec.securityContext = { seLinuxOptions: { type: 'spc_t' } }; return p; }, /seLinuxOptions\.type spc_t is not allowed next to the sidecar/],
+    ['an unsafe sysctl', (p) => { p.spec.securityContext = { sysctls: [{ name: 'net.ipv4.ip_forward', value: '1' }] }; return p; }, /sysctls net\.ipv4\.ip_forward is not in Pod Security "baseline"'s safe set/],
+    ['an opted-out pod with a look-alike sidecar holding a skillgate token', (p) => {
+      Object.assign(p.metadata.annotations, { 'skillgate.dev/inject': 'disabled', 'skillgate.dev/inject-exception': 'database' });
+      p.spec.serviceAccountName = 'postgres';
+      p.spec.initContainers = [{ name: 'skillgate-sidecar', image: 'example.invalid/mine:1', restartPolicy: 'Always', volumeMounts: [{ name: 'gate', mountPath: '/var/run/secrets/skillgate' }] }];
+      p.spec.volumes = [{ name: 'gate', projected: { sources: [{ serviceAccountToken: { audience: 'skillgate', expirationSeconds: 3600, path: 'token' } }] } }];
+      return p;
+    }, /init container skillgate-sidecar: the name skillgate-sidecar is reserved for skillgate's injected containers, and this pod opts out of injection[\s\S]*volume gate: a ServiceAccount token for audience skillgate/],
     ['a ServiceAccount token of its own for the Kubernetes API', (p) => {
       p.spec.volumes = [{ name: 'my-token', projected: { sources: [{ serviceAccountToken: { path: 'token' } }] } }];
       p.spec.containers[0].volumeMounts = [{ name: 'my-token', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }];
@@ -307,6 +322,15 @@ describe('bypasses are rejected with a message that says what to change', () => 
     await apply(skillPod('debugged'));
     const stderr = await kubectlFails(['debug', 'debugged', '-n', NS, '--image=busybox', '--profile=sysadmin', '--attach=false']);
     expect(stderr).toMatch(/ephemeral container debugger-\w+: privileged containers can undo the egress capture/);
+  });
+
+  test('a debug container that could run a setuid binary is rejected, and the profile the message names is admitted', async () => {
+    await apply(skillPod('debugged-2'));
+    const stderr = await kubectlFails(['debug', 'debugged-2', '-n', NS, '--image=busybox', '--profile=legacy', '--attach=false']);
+    expect(stderr).toMatch(/ephemeral container debugger-\w+: must set securityContext\.allowPrivilegeEscalation: false and SETUID, SETGID, NET_RAW in securityContext\.capabilities\.drop \(or ALL\).*kubectl debug --profile=restricted sets both/);
+    await kubectl(['debug', 'debugged-2', '-n', NS, '--image=busybox', '--profile=restricted', '--attach=false']);
+    const pod = await getJson(['pod', 'debugged-2', '-n', NS]);
+    expect(pod.spec.ephemeralContainers.map((c) => c.securityContext)).toEqual([expect.objectContaining({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } })]);
   });
 });
 

@@ -147,6 +147,7 @@ controller.tls.caPem, else `ca.crt` of controller.tls.existingSecret read at ins
     "tokenExpirationSeconds" (.Values.injection.tokenExpirationSeconds | int)
     "excludeOutboundPorts" .Values.injection.excludeOutboundPorts
     "allowedExceptions" .Values.injection.allowedExceptions
+    "allowedCsiDrivers" .Values.injection.allowedCsiDrivers
     "sidecarLogLevel" .Values.injection.sidecarLogLevel
   | toYaml }}
 {{- end -}}

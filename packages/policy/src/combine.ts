@@ -25,6 +25,7 @@
 import type { MaskingAction, MaskingMode, MaskingSpec, RecordingSpec, SkillPolicy } from '@skillgate/api';
 import { compileGlobs } from './glob.js';
 import { compilePolicy, keywordAlternation, type CompiledPolicy, type CompiledRule } from './compile.js';
+import { anyApprovalPattern, type ApprovalPattern } from './pattern.js';
 
 export interface Limit { value: number; policy: string }
 
@@ -45,9 +46,10 @@ export interface EffectivePolicy {
    * One regex over every rule's keywords, and one over every rule's patterns: a single scan of the
    * newest turn dismisses all text rules when nothing can match (the common case). The keywords'
    * one is global and folds case as the rules' own expressions do (`iu`), so the places it finds
-   * are every place a rule's keyword can start (evaluate.ts checks each rule only there).
+   * are every place a rule's keyword can start (evaluate.ts checks each rule only there). The
+   * patterns' one runs on re2js, as the patterns do (pattern.ts).
    */
-  prefilter: { keywords?: RegExp; patterns?: RegExp };
+  prefilter: { keywords?: RegExp; patterns?: ApprovalPattern };
 }
 
 const ACTION_RANK: Record<MaskingAction, number> = { partial: 0, tokenize: 1, hash: 2, redact: 3 };
@@ -164,14 +166,10 @@ export function combine(policies: ReadonlyArray<SkillPolicy | CompiledPolicy>): 
   };
   const keywords = compiled.flatMap((c) => (c.source.spec?.approval?.rules ?? []).flatMap((r) => r.when?.keywords ?? []));
   if (keywords.length) eff.prefilter.keywords = new RegExp(keywordAlternation([...new Set(keywords)]), 'giu');
+  // On re2js, as the patterns themselves (pattern.ts); none when they cannot be combined.
   const patterns = [...new Set(eff.rules.flatMap((r) => r.patterns?.map((p) => p.source) ?? []))];
-  if (patterns.length) {
-    try {
-      eff.prefilter.patterns = new RegExp(patterns.map((p) => `(?:${p})`).join('|'), 'u');
-    } catch {
-      // e.g. duplicate named groups across patterns: no prefilter, each pattern runs on its own
-    }
-  }
+  const anyPattern = anyApprovalPattern(patterns);
+  if (anyPattern) eff.prefilter.patterns = anyPattern;
   eff.key = eff.policies.join(',');
   const hostLists: string[][] = [];
   for (const c of compiled) {

@@ -4,6 +4,7 @@
 import type { ApprovalRule, SkillPolicy } from '@skillgate/api';
 import { compileDomains, compileGlobs, type GlobSet } from './glob.js';
 import { compileWindow, type CompiledWindow } from './schedule.js';
+import { approvalPatternProblem, compileApprovalPattern, type ApprovalPattern } from './pattern.js';
 // The custom-entity rules alone (the masking package's index loads its dictionaries and detectors).
 import { validateCustomEntity } from '@skillgate/masking/detectors/custom';
 import { readAsDetected } from '@skillgate/masking/fold';
@@ -25,7 +26,8 @@ export interface CompiledRule {
   keywords?: RegExp;
   /** The same expression, sticky: does a keyword of this rule match exactly where lastIndex is. */
   keywordsAt?: RegExp;
-  patterns?: RegExp[];
+  /** On re2js (pattern.ts): the text they read comes from the skill. */
+  patterns?: ApprovalPattern[];
   inputTokensOver?: number;
   firstToolUse?: boolean;
   approvers: { groups: string[]; users: string[]; quorum: number };
@@ -97,11 +99,9 @@ function compileRule(policy: string, rule: ApprovalRule, defaultTimeout: number,
   if (w.patterns?.length) {
     out.patterns = [];
     w.patterns.forEach((p, i) => {
-      try {
-        out.patterns!.push(new RegExp(p, 'u'));
-      } catch (err) {
-        problems.push(`${at}.when.patterns[${i}]: ${(err as Error).message}`);
-      }
+      const problem = approvalPatternProblem(p);
+      if (problem) problems.push(`${at}.when.patterns[${i}]: ${problem}`);
+      else out.patterns!.push(compileApprovalPattern(p));
     });
   }
   if (w.inputTokensOver !== undefined) out.inputTokensOver = w.inputTokensOver;

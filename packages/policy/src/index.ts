@@ -4,6 +4,7 @@
 export { compileGlobs, compileDomains, normalizeHost, type GlobSet } from './glob.js';
 export { compileWindow, insideWindow, localTime, parseClock, type CompiledWindow } from './schedule.js';
 export { requestFacts, requestFactsOn, newestTurnText, openAiChatFacts, estimateInputTokens, urlHosts, type RequestFacts, type FetchTool } from './request-facts.js';
+export { approvalPatternProblem, compileApprovalPattern, anyApprovalPattern, type ApprovalPattern } from './pattern.js';
 export { compilePolicy, policyProblems, policyName, PolicyInvalidError, DEFAULT_APPROVAL_TIMEOUT_SECONDS, type CompiledPolicy, type CompiledRule } from './compile.js';
 export { selects, selectPolicies } from './select.js';
 export { combine, combineMaskingModes, NO_POLICY, type EffectivePolicy, type Limit } from './combine.js';

@@ -68,6 +68,13 @@ export interface WebhookConfig {
   excludeOutboundPorts: number[];
   /** Opt-out exceptions pods may claim. */
   allowedExceptions: InjectException[];
+  /**
+   * CSI drivers an injected pod may use as inline (`csi:`) volumes. Default none: the kubelet mounts
+   * a CSI volume from the node, outside the pod's egress capture, so a driver that reaches the
+   * network (an NFS or S3 driver, say) would carry the skill's writes out without the sidecar. Name
+   * only drivers that do not (a secrets-store driver that reads a vault the admin chose).
+   */
+  allowedCsiDrivers: string[];
   sidecarLogLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -89,6 +96,7 @@ export function defaultWebhookConfig(): WebhookConfig {
     tokenExpirationSeconds: 3600,
     excludeOutboundPorts: [],
     allowedExceptions: [],
+    allowedCsiDrivers: [],
     sidecarLogLevel: 'info',
   };
 }
@@ -229,6 +237,8 @@ export function parseWebhookConfig(input: unknown): WebhookConfig {
     });
   }
 
+  const allowedCsiDrivers = input.allowedCsiDrivers === undefined ? d.allowedCsiDrivers : stringList(input.allowedCsiDrivers, 'allowedCsiDrivers');
+
   return {
     sidecarImage: str(input, 'sidecarImage', '', d.sidecarImage),
     initImage: str(input, 'initImage', '', d.initImage),
@@ -246,6 +256,7 @@ export function parseWebhookConfig(input: unknown): WebhookConfig {
     tokenExpirationSeconds: int(input, 'tokenExpirationSeconds', '', d.tokenExpirationSeconds, 600, 86400),
     excludeOutboundPorts,
     allowedExceptions,
+    allowedCsiDrivers,
     sidecarLogLevel: level as WebhookConfig['sidecarLogLevel'],
   };
 }

@@ -50,7 +50,15 @@ export interface SecurityContext {
   seccompProfile?: { type: string; localhostProfile?: string };
   appArmorProfile?: { type: string; localhostProfile?: string };
   procMount?: string;
+  seLinuxOptions?: SELinuxOptions;
   [other: string]: unknown;
+}
+
+export interface SELinuxOptions {
+  user?: string;
+  role?: string;
+  type?: string;
+  level?: string;
 }
 
 export interface Probe {
@@ -99,6 +107,7 @@ export interface Volume {
   };
   emptyDir?: { medium?: string; sizeLimit?: string };
   hostPath?: { path: string; type?: string };
+  csi?: { driver?: string; [other: string]: unknown };
   [other: string]: unknown;
 }
 
@@ -108,6 +117,8 @@ export interface PodSecurityContext {
   runAsNonRoot?: boolean;
   seccompProfile?: { type: string; localhostProfile?: string };
   appArmorProfile?: { type: string; localhostProfile?: string };
+  seLinuxOptions?: SELinuxOptions;
+  sysctls?: Array<{ name: string; value?: string }>;
   [other: string]: unknown;
 }
 

@@ -9,7 +9,7 @@ import {
   CAPTURE_ESCAPING_CAPS, envUsesSecret, initContainer, injectedVolumes, namespaceInjectionEnabled, optOutOf, sidecarContainer,
 } from './inject.js';
 import { jsonEqual } from './json-patch.js';
-import { capabilityNames, podDisplayName, quantityValue, type Container, type NamespaceInfo, type Pod, type Volume } from './pod.js';
+import { capabilityNames, podDisplayName, quantityValue, type Container, type NamespaceInfo, type Pod, type SELinuxOptions, type Volume } from './pod.js';
 
 export interface PodAdmission {
   operation: 'CREATE' | 'UPDATE';
@@ -36,6 +36,32 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
  */
 const ALLOWED_CAPS = new Set(['AUDIT_WRITE', 'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'MKNOD', 'NET_BIND_SERVICE', 'SETFCAP', 'SETPCAP', 'SYS_CHROOT']
   .filter((cap) => !(CAPTURE_ESCAPING_CAPS as readonly string[]).includes(cap)));
+
+/**
+ * Volume sources an injected pod may use: Pod Security's "restricted" list. The kubelet mounts every
+ * other kind from the node (nfs, iscsi, cephfs, rbd, glusterfs, flexVolume, gitRepo's clone...), over
+ * the node's network and outside the pod's egress capture, so a skill that writes to one sends data
+ * out without the sidecar; hostPath hands it the node's files. Inline `csi` volumes are mounted from
+ * the node as well: only the drivers the injection config names (allowedCsiDrivers) are allowed.
+ * A PersistentVolumeClaim is allowed: its storage is what the cluster admin provisioned.
+ */
+const POD_VOLUME_SOURCES: ReadonlySet<string> = new Set(['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret']);
+
+/** SELinux types Pod Security's "baseline" allows (empty: the runtime's default). Any other type could be one that reaches past the container. */
+const SELINUX_TYPES: ReadonlySet<string> = new Set(['container_t', 'container_init_t', 'container_kvm_t', 'container_engine_t']);
+
+/**
+ * Pod Security's "baseline" safe sysctls: namespaced to the pod and isolated from the node. Any
+ * other (the kubelet refuses most unless the node allows them) can reach the node or other pods.
+ */
+const SAFE_SYSCTLS: ReadonlySet<string> = new Set([
+  'kernel.shm_rmid_forced', 'net.ipv4.ip_local_port_range', 'net.ipv4.ip_unprivileged_port_start', 'net.ipv4.tcp_syncookies',
+  'net.ipv4.ping_group_range', 'net.ipv4.ip_local_reserved_ports', 'net.ipv4.tcp_keepalive_time', 'net.ipv4.tcp_fin_timeout',
+  'net.ipv4.tcp_keepalive_intvl', 'net.ipv4.tcp_keepalive_probes',
+]);
+
+/** A sysctl name in dotted form: Kubernetes also takes slashes as the separator (net/ipv4/tcp_syncookies), swapping dots and slashes. */
+const dottedSysctl = (name: string): string => (name.includes('/') ? name.replace(/[./]/g, (c) => (c === '/' ? '.' : '/')) : name);
 
 type Role = 'container' | 'init container' | 'ephemeral container';
 
@@ -82,6 +108,68 @@ function appArmorAnnotation(pod: Pod, container: string): string | undefined {
   return pod.metadata.annotations?.[`container.apparmor.security.beta.kubernetes.io/${container}`];
 }
 
+/** Why a volume may not be in an injected pod, or undefined when it may. */
+function volumeProblem(v: Volume, config: WebhookConfig): string | undefined {
+  // The API server defaults a volume without a source to emptyDir; a volume has exactly one source.
+  const source = Object.keys(v).find((k) => k !== 'name');
+  if (source === undefined) return undefined;
+  if (source === 'hostPath') {
+    return `volume ${v.name} is a hostPath volume: the node's files hold the sidecar's credentials and other pods'; use another kind of volume (emptyDir, a PersistentVolumeClaim)`;
+  }
+  if (!POD_VOLUME_SOURCES.has(source)) {
+    return `volume ${v.name} is of kind ${source}, which the kubelet mounts from the node, outside the pod's egress capture (network storage such as nfs or iscsi would carry the skill's data out without the sidecar); `
+      + 'use configMap, csi, downwardAPI, emptyDir, ephemeral, persistentVolumeClaim, projected or secret volumes (the kinds Pod Security "restricted" allows), '
+      + 'and for network storage a PersistentVolumeClaim of a StorageClass your cluster admin provides';
+  }
+  if (source === 'csi') {
+    const driver = v.csi?.driver ?? '';
+    if (!config.allowedCsiDrivers.includes(driver)) {
+      const allowed = config.allowedCsiDrivers.length ? `allowed: ${config.allowedCsiDrivers.join(', ')}` : 'none is allowed';
+      return `volume ${v.name} is an inline csi volume of driver ${driver || '(none)'}, which the injection config does not allow (${allowed}): a CSI driver mounts from the node, outside the pod's egress capture; `
+        + 'use a PersistentVolumeClaim, or ask your cluster admin to add the driver to injection.allowedCsiDrivers if it sends nothing the skill writes over the network';
+    }
+  }
+  return undefined;
+}
+
+/** What Pod Security "baseline" refuses in seLinuxOptions (at `where`), or nothing. */
+function seLinuxProblems(opts: SELinuxOptions | undefined, where: string, out: string[]): void {
+  if (!opts) return;
+  if (opts.type !== undefined && opts.type !== '' && !SELINUX_TYPES.has(opts.type)) {
+    out.push(`${where}: seLinuxOptions.type ${opts.type} is not allowed next to the sidecar (a type of the node's own can reach past the container); remove it or use one Pod Security "baseline" allows: ${[...SELINUX_TYPES].join(', ')}`);
+  }
+  const custom = (['user', 'role'] as const).filter((f) => opts[f] !== undefined && opts[f] !== '');
+  if (custom.length) out.push(`${where}: seLinuxOptions.${custom.join(' and .')} may not be set (Pod Security "baseline"): remove ${custom.length > 1 ? 'them' : 'it'}`);
+}
+
+/**
+ * Whether a volume is a ServiceAccount token for skillgate's audience: what the controller's token
+ * exchange takes from the injected sidecar, and answers with a workload token and the upstream
+ * credential.
+ */
+const holdsSkillgateToken = (v: Volume): boolean => (v.projected?.sources ?? []).some((s) => s.serviceAccountToken?.audience === TOKEN_AUDIENCE);
+
+/**
+ * A pod that opts out of injection (an allowed exception) runs without the sidecar, so nothing of
+ * the sidecar's may be in it: no container, init container or volume under the injector's names,
+ * no ServiceAccount token for skillgate's audience (the token exchange would give whoever holds it
+ * a workload token and the upstream credential), no injected annotation. Checked on CREATE (pod
+ * specs are immutable; an ephemeral container is checked by name in checkContainer).
+ */
+function checkOptedOut(pod: Pod, exception: string, out: string[]): void {
+  const why = `this pod opts out of injection (exception "${exception}") and runs without the skillgate sidecar`;
+  for (const c of pod.spec.initContainers ?? []) {
+    if (RESERVED_CONTAINER_NAMES.has(c.name)) out.push(`init container ${c.name}: the name ${c.name} is reserved for skillgate's injected containers, and ${why}; rename it`);
+  }
+  for (const v of pod.spec.volumes ?? []) {
+    if (RESERVED_VOLUME_NAMES.has(v.name)) out.push(`volume ${v.name}: the name ${v.name} is reserved for the skillgate sidecar's volumes, and ${why}; rename it`);
+    else if (holdsSkillgateToken(v)) {
+      out.push(`volume ${v.name}: a ServiceAccount token for audience ${TOKEN_AUDIENCE}, which only the injected sidecar may hold (skillgate exchanges it for a workload token and the upstream credential), and ${why}; remove that token source`);
+    }
+  }
+  if (pod.metadata.annotations?.[ANNOTATION_INJECTED] !== undefined) out.push(`annotation ${ANNOTATION_INJECTED} is set by skillgate's injector only, and ${why}; remove it`);
+}
+
 export const isInjected = (pod: Pod): boolean =>
   (pod.spec.initContainers ?? []).some((c) => c.name === SIDECAR_CONTAINER) || pod.metadata.annotations?.[ANNOTATION_INJECTED] !== undefined;
 
@@ -90,21 +178,39 @@ function checkContainer(pod: Pod, c: Container, role: Role, config: WebhookConfi
   if (RESERVED_CONTAINER_NAMES.has(c.name)) out.push(`${where}: the name ${c.name} is reserved for skillgate's injected containers; rename it`);
   const sc = c.securityContext ?? {};
   if (sc.privileged) out.push(`${where}: privileged containers can undo the egress capture; remove securityContext.privileged`);
-  const bad = [...capabilityNames(sc.capabilities?.add)].filter((x) => !ALLOWED_CAPS.has(x));
+  const added = capabilityNames(sc.capabilities?.add);
+  const bad = [...added].filter((x) => !ALLOWED_CAPS.has(x));
   if (bad.length) out.push(`${where}: capabilities ${bad.join(', ')} are not allowed next to the sidecar (they can rewrite the pod's network rules, change user or reach past the container; Pod Security's baseline list less SETUID, SETGID and NET_RAW is); remove them from securityContext.capabilities.add`);
   const seccomp = sc.seccompProfile?.type ?? pod.spec.securityContext?.seccompProfile?.type;
   if (seccomp === 'Unconfined') out.push(`${where}: seccompProfile Unconfined opens system calls that reach past the container; use RuntimeDefault or a Localhost profile`);
   const apparmor = sc.appArmorProfile?.type ?? pod.spec.securityContext?.appArmorProfile?.type ?? appArmorAnnotation(pod, c.name);
   if (apparmor !== undefined && apparmor.toLowerCase() === 'unconfined') out.push(`${where}: AppArmor unconfined is not allowed next to the sidecar; use RuntimeDefault or a Localhost profile`);
   if (sc.procMount !== undefined && sc.procMount !== 'Default') out.push(`${where}: procMount ${sc.procMount} unmasks /proc; remove it`);
+  seLinuxProblems(sc.seLinuxOptions, where, out);
   const hostPorts = (c.ports ?? []).filter((p) => p.hostPort !== undefined && p.hostPort !== 0).map((p) => p.hostPort);
-  if (hostPorts.length) out.push(`${where}: hostPort ${hostPorts.join(', ')} takes connections from outside the pod network, which a skill could answer with data the sidecar never sees; use a Service`);
+  if (hostPorts.length) {
+    out.push(`${where}: hostPort ${hostPorts.join(', ')} takes connections from outside the pod network, which a skill could answer with data the sidecar never sees (the capture covers outbound traffic only, and a Service is the same inbound channel); `
+      + 'remove it, and let in only what must reach the skill (its trigger) from only who must, with a NetworkPolicy (README, Known limitations)');
+  }
   if (sc.allowPrivilegeEscalation === true) out.push(`${where}: allowPrivilegeEscalation lets a process change user and leave the egress capture; remove it (skillgate sets it to false)`);
-  if (role === 'ephemeral container') {
-    // Not injected, so not locked by the injector: it must drop the capabilities to change user itself.
+  // The capture exempts the sidecar by its UID. A container the injector did not lock (an ephemeral
+  // one; one another webhook added after injection) must lock itself: without no_new_privs a setuid
+  // binary owned by the sidecar's UID runs as that UID even with every capability dropped, and a root
+  // process with SETUID/SETGID can switch to it; NET_RAW sends packets no iptables rule sees. A
+  // privileged container (or one adding SYS_ADMIN) is refused above, and the API server would refuse
+  // allowPrivilegeEscalation: false beside it, so it is not told to set it.
+  if ((injected || role === 'ephemeral container') && !sc.privileged && !added.has('SYS_ADMIN')) {
     const dropped = capabilityNames(sc.capabilities?.drop);
-    if (!dropped.has('ALL') && !CAPTURE_ESCAPING_CAPS.every((cap) => dropped.has(cap))) {
-      out.push(`${where}: must drop the SETUID, SETGID and NET_RAW capabilities (or ALL), and may not escalate privileges: a process that takes the sidecar's UID, or sends raw packets, leaves the egress capture (kubectl debug --profile=restricted does this)`);
+    const kept = dropped.has('ALL') ? [] : CAPTURE_ESCAPING_CAPS.filter((cap) => !dropped.has(cap));
+    const missing = [
+      ...(sc.allowPrivilegeEscalation === undefined ? ['securityContext.allowPrivilegeEscalation: false'] : []),
+      ...(kept.length ? [`${kept.join(', ')} in securityContext.capabilities.drop (or ALL)`] : []),
+    ];
+    if (missing.length) {
+      out.push(`${where}: must set ${missing.join(' and ')}: a setuid binary or a process that changes user could take the sidecar's UID, whose traffic the egress capture exempts, and raw packets bypass it; `
+        + (role === 'ephemeral container'
+          ? 'kubectl debug --profile=restricted sets both'
+          : 'skillgate\'s injector sets both on the containers it injects, so a container added after it (by another mutating webhook) must set them itself'));
     }
   }
   const uid = sc.runAsUser ?? pod.spec.securityContext?.runAsUser;
@@ -118,11 +224,13 @@ function checkContainer(pod: Pod, c: Container, role: Role, config: WebhookConfi
     if (RESERVED_VOLUME_NAMES.has(m.name)) out.push(`${where}: mounts ${m.name}, which belongs to the skillgate sidecar; remove that volumeMount`);
     else if (v && volumeUsesSecret(v, config.upstreamSecret.name)) {
       out.push(`${where}: mounts volume ${m.name} from the upstream credential Secret ${config.upstreamSecret.name}; remove it: the sidecar calls Claude for the skill`);
-    } else if (v?.hostPath && injected) {
-      out.push(`${where}: mounts ${m.name}, a hostPath volume: the node's files hold the sidecar's credentials and other pods'; use another kind of volume`);
     } else if (v && injected) {
       const audience = volumeTokenAudience(v);
+      // A pod's volumes are checked when it is created; a debug container added later to a pod
+      // admitted before those rules must not reach a volume they would have refused.
+      const refused = role === 'ephemeral container' ? volumeProblem(v, config) : undefined;
       if (audience) out.push(`${where}: mounts volume ${m.name}, a ServiceAccount token for ${audience === TOKEN_AUDIENCE ? `audience ${audience}` : audience}; remove that volumeMount: in a skillgate pod only the sidecar holds the pod's Kubernetes and skillgate credentials`);
+      else if (refused) out.push(`${where}: may not mount ${m.name}: ${refused}`);
     }
   }
   for (const e of c.env ?? []) {
@@ -254,8 +362,25 @@ export function validatePod(pod: Pod, namespace: NamespaceInfo, config: WebhookC
   if (!old && (s.dnsConfig?.nameservers?.length || s.dnsConfig?.searches?.length)) {
     violations.push('dnsConfig nameservers or searches give the pod (and the sidecar) a resolver or search domain of its choosing: remove them (dnsConfig.options may stay)');
   }
+  // What Pod Security "baseline" refuses at the pod level (the namespace must allow "privileged" for
+  // the init container's iptables, so the webhook holds the line). Fixed at creation, as above.
+  if (!old) {
+    seLinuxProblems(s.securityContext?.seLinuxOptions, 'spec.securityContext', violations);
+    const unsafe = (s.securityContext?.sysctls ?? []).map((x) => x.name).filter((n) => !SAFE_SYSCTLS.has(dottedSysctl(n)));
+    if (unsafe.length) {
+      violations.push(`spec.securityContext.sysctls ${unsafe.join(', ')} ${unsafe.length > 1 ? 'are' : 'is'} not in Pod Security "baseline"'s safe set, isolated from the node and other pods (${[...SAFE_SYSCTLS].join(', ')}); remove ${unsafe.length > 1 ? 'them' : 'it'}`);
+    }
+  }
 
   const injected = isInjected(pod);
+  // Volumes the kubelet would mount from the node, outside the capture (fixed at creation).
+  if (!old && injected) {
+    for (const v of s.volumes ?? []) {
+      const problem = volumeProblem(v, config);
+      if (problem) violations.push(problem);
+    }
+  }
+  if (!old && optOut.kind === 'allowed') checkOptedOut(pod, optOut.exception, violations);
   for (const { c, role } of appContainers(pod)) {
     // On UPDATE only what is new can be wrong: pod containers are immutable, ephemeral ones are added.
     if (old && role !== 'ephemeral container' && jsonEqual(c, findContainer(old, c.name, role))) continue;

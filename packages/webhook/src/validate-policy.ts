@@ -1,12 +1,14 @@
-// SkillPolicy validation beyond what the CRD schema can say: regular expressions must compile (and
-// stay inside the RE2-like subset the masking engine promises: no backreferences, no lookaround),
-// custom masking entities must be ones the masker can run (its own rules), and every reference must
-// resolve (entity types, time zones, approval rule names). Pure; must never accept a policy the
-// sidecar would fail to load, since a policy that does not load protects nothing.
+// SkillPolicy validation beyond what the CRD schema can say: regular expressions must compile on
+// RE2 (re2js, the linear-time engine both approval patterns and custom masking entities run on, by
+// the policy package's own check), custom masking entities must be ones the masker can run (its own
+// rules), and every reference must resolve (entity types, time zones, approval rule names). Pure;
+// must never accept a policy the sidecar would fail to load, since a policy that does not load
+// protects nothing.
 import type { SkillPolicy, SkillPolicySpec } from '@skillgate/api';
-// Subpaths: the masking package's index would load its dictionaries and detectors as well.
+// Subpaths: the masking and policy packages' indexes would load detectors, dictionaries and more.
 import { ENTITY_TYPES } from '@skillgate/masking/entities';
 import { validateCustomEntity } from '@skillgate/masking/detectors/custom';
+import { approvalPatternProblem } from '@skillgate/policy/pattern';
 
 /** Entity types the masking engine detects (CONTRACT.md; Presidio's names); custom entities of a policy add to it. */
 export const KNOWN_ENTITY_TYPES: ReadonlySet<string> = new Set(ENTITY_TYPES);
@@ -22,17 +24,12 @@ export interface PolicyVerdict {
   warnings: string[];
 }
 
-/** Why `pattern` is not an acceptable policy regex, or undefined when it is. */
-export function regexProblem(pattern: string): string | undefined {
-  if (/\(\?<?[=!]/.test(pattern)) return 'lookaround ((?=, (?!, (?<=, (?<!) is not supported';
-  if (/\\[1-9]|\\k</.test(pattern)) return 'backreferences are not supported';
-  try {
-    new RegExp(pattern, 'u');
-  } catch (err) {
-    return (err as Error).message.replace(/^Invalid regular expression: /, '');
-  }
-  return undefined;
-}
+/**
+ * Why `pattern` is not an acceptable policy regex, or undefined when it is: the sidecar's own check
+ * (RE2 syntax on re2js), never JavaScript's RegExp, which would admit patterns that backtrack
+ * catastrophically on what a skill sends (`(\w+\s?)+$`) and refuse RE2 ones (`\x{e9}`, `(?P<n>…)`).
+ */
+export const regexProblem = (pattern: string): string | undefined => approvalPatternProblem(pattern);
 
 function validTimeZone(tz: string): boolean {
   try {

@@ -13,6 +13,11 @@ describe('parseWebhookConfig', () => {
     expect(c.sidecarUid).toBe(1337);
   });
 
+  test('inline CSI drivers are allowed only when named (none by default)', () => {
+    expect(defaultWebhookConfig().allowedCsiDrivers).toEqual([]);
+    expect(parseWebhookConfig({ allowedCsiDrivers: ['secrets-store.csi.k8s.io'] }).allowedCsiDrivers).toEqual(['secrets-store.csi.k8s.io']);
+  });
+
   test('a quantity given as a bare number (cpu: 2 in a values file, as Helm renders it) is read as Kubernetes reads it', () => {
     const c = parseWebhookConfig({ sidecarResources: { requests: { cpu: 0.5 }, limits: { cpu: 2, memory: '256Mi' } } });
     expect(c.sidecarResources).toEqual({ requests: { cpu: '0.5' }, limits: { cpu: '2', memory: '256Mi' } });
@@ -27,6 +32,7 @@ describe('parseWebhookConfig', () => {
     [{ sidecarImag: 'typo' }, /sidecarImag: unknown field/],
     [{ redisUrl: 'localhost:6379' }, /redisUrl: must be a redis:\/\//],
     [{ excludeOutboundPorts: [5432, 53] }, /excludeOutboundPorts: cannot exclude port 53: DNS .* goes through the sidecar's DNS guard/],
+    [{ allowedCsiDrivers: 'secrets-store.csi.k8s.io' }, /allowedCsiDrivers: must be a list of non-empty strings/],
   ])('a bad field fails fast naming the field: %j', (input, message) => {
     expect(() => parseWebhookConfig(input)).toThrow(message);
   });

@@ -88,7 +88,7 @@ describe('validatePod on CREATE', () => {
     const pod = admitted();
     pod.spec.containers[0]!.securityContext = { capabilities: { add: ['NET_BIND_SERVICE', 'CHOWN', 'DAC_READ_SEARCH', 'SYS_MODULE', 'BPF'] } };
     expect(violations(pod)).toMatch(/container skill: capabilities DAC_READ_SEARCH, SYS_MODULE, BPF are not allowed next to the sidecar/);
-    pod.spec.containers[0]!.securityContext = { capabilities: { add: ['NET_BIND_SERVICE', 'CHOWN'] }, seccompProfile: { type: 'RuntimeDefault' }, allowPrivilegeEscalation: false };
+    pod.spec.containers[0]!.securityContext = { capabilities: { add: ['NET_BIND_SERVICE', 'CHOWN'], drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' }, allowPrivilegeEscalation: false };
     expect(violations(pod)).toBe('');
     pod.spec.containers[0]!.securityContext = { seccompProfile: { type: 'Unconfined' }, appArmorProfile: { type: 'Unconfined' }, procMount: 'Unmasked' };
     expect(violations(pod)).toMatch(/seccompProfile Unconfined[\s\S]*AppArmor unconfined[\s\S]*procMount Unmasked unmasks \/proc/);
@@ -98,6 +98,14 @@ describe('validatePod on CREATE', () => {
     const withHostPort = admitted();
     withHostPort.spec.containers[0]!.ports = [{ containerPort: 8080, hostPort: 30080 }];
     expect(violations(withHostPort)).toMatch(/container skill: hostPort 30080 takes connections from outside the pod network/);
+  });
+
+  test('a hostPort is refused without pointing at a Service, which is the same inbound channel: the message says to let in only what must reach the skill', () => {
+    const pod = admitted();
+    pod.spec.containers[0]!.ports = [{ containerPort: 8080, hostPort: 30080 }];
+    const v = violations(pod);
+    expect(v).toMatch(/hostPort 30080 .*the capture covers outbound traffic only, and a Service is the same inbound channel.*let in only what must reach the skill \(its trigger\) from only who must, with a NetworkPolicy/);
+    expect(v).not.toMatch(/use a Service/);
   });
 
   test('name resolution the sidecar shares stays the cluster\'s: no hostAliases, no resolver or search domain of the pod\'s choosing', () => {
@@ -256,10 +264,10 @@ describe('validatePod on UPDATE', () => {
     expect(update(old, ok, 'ephemeralcontainers').allowed).toBe(true);
     const root = structuredClone(old);
     root.spec.ephemeralContainers = [{ name: 'debugger', image: 'busybox' }];
-    expect(update(old, root, 'ephemeralcontainers').violations.join('\n')).toMatch(/must drop the SETUID, SETGID and NET_RAW capabilities/);
+    expect(update(old, root, 'ephemeralcontainers').violations.join('\n')).toMatch(/ephemeral container debugger: must set securityContext\.allowPrivilegeEscalation: false and SETUID, SETGID, NET_RAW in securityContext\.capabilities\.drop \(or ALL\).*kubectl debug --profile=restricted sets both/);
     const withRaw = structuredClone(old);
     withRaw.spec.ephemeralContainers = [{ name: 'debugger', image: 'busybox', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['SETUID', 'SETGID'] } } }];
-    expect(update(old, withRaw, 'ephemeralcontainers').violations.join('\n')).toMatch(/sends raw packets/);
+    expect(update(old, withRaw, 'ephemeralcontainers').violations.join('\n')).toMatch(/must set NET_RAW in securityContext\.capabilities\.drop \(or ALL\): .*raw packets bypass it/);
     const bad = structuredClone(old);
     bad.spec.ephemeralContainers = [{ name: 'debugger', image: 'busybox', securityContext: { runAsUser: 1337, privileged: true } }];
     const v = update(old, bad, 'ephemeralcontainers').violations.join('\n');
@@ -361,7 +369,7 @@ describe('an app container may not change user (the sidecar is exempt from the c
     const pod = admitted();
     (pod.spec.volumes ??= []).push({ name: 'node-root', hostPath: { path: '/var/lib/kubelet' } });
     pod.spec.containers[0]!.volumeMounts = [{ name: 'node-root', mountPath: '/host' }];
-    expect(violations(pod)).toMatch(/mounts node-root, a hostPath volume/);
+    expect(violations(pod)).toMatch(/volume node-root is a hostPath volume: the node's files hold the sidecar's credentials/);
   });
 
   test('adding SETUID or SETGID, or asking for privilege escalation, is refused', () => {
@@ -370,5 +378,186 @@ describe('an app container may not change user (the sidecar is exempt from the c
     const v = violations(pod);
     expect(v).toMatch(/capabilities SETUID are not allowed/);
     expect(v).toMatch(/allowPrivilegeEscalation lets a process change user/);
+  });
+});
+
+describe('a container the injector did not lock must lock itself: a setuid binary of the sidecar\'s UID would otherwise leave the capture', () => {
+  const update = (oldPod: Pod, pod: Pod) => validatePod(pod, injectedNs, config(), { operation: 'UPDATE', oldPod, subResource: 'ephemeralcontainers' });
+  const lockedDown = { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } };
+
+  test('every container the injector produced passes, whatever the pod asked for', () => {
+    const pod = skillPod();
+    pod.spec.initContainers = [{ name: 'migrate', image: 'x', securityContext: { runAsUser: 0, capabilities: { add: ['CHOWN'] } } }];
+    pod.spec.containers.push({ name: 'helper', image: 'x', securityContext: { allowPrivilegeEscalation: true, capabilities: { drop: ['NET_RAW'] } } });
+    expect(violations(admitted(pod))).toBe('');
+  });
+
+  test('an app container added after injection (by a later webhook) that leaves privilege escalation unset, or keeps SETUID, SETGID or NET_RAW, is refused', () => {
+    const pod = admitted();
+    pod.spec.containers.push({ name: 'late', image: 'x', securityContext: { capabilities: { drop: ['ALL'] } } });
+    pod.spec.initContainers!.push({ name: 'late-init', image: 'x', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['SETGID'] } } });
+    const v = violations(pod);
+    expect(v).toMatch(/container late: must set securityContext\.allowPrivilegeEscalation: false: a setuid binary .* could take the sidecar's UID, whose traffic the egress capture exempts.*a container added after it \(by another mutating webhook\) must set them itself/);
+    expect(v).toMatch(/init container late-init: must set SETUID, NET_RAW in securityContext\.capabilities\.drop \(or ALL\)/);
+  });
+
+  test('an app container added after injection that locks itself is admitted', () => {
+    const pod = admitted();
+    pod.spec.containers.push({ name: 'late', image: 'x', securityContext: lockedDown });
+    pod.spec.containers.push({ name: 'late-2', image: 'x', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['cap_setuid', 'SETGID', 'NET_RAW'] } } });
+    expect(violations(pod)).toBe('');
+  });
+
+  test('a debug container dropping ALL but leaving privilege escalation unset is refused (a setuid binary keeps working), naming kubectl debug --profile=restricted', () => {
+    const old = admitted();
+    const pod = structuredClone(old);
+    pod.spec.ephemeralContainers = [{ name: 'debugger', image: 'busybox', securityContext: { capabilities: { drop: ['ALL'] } } }];
+    expect(update(old, pod).violations.join('\n')).toMatch(/ephemeral container debugger: must set securityContext\.allowPrivilegeEscalation: false: .*kubectl debug --profile=restricted sets both/);
+    pod.spec.ephemeralContainers = [{ name: 'debugger', image: 'busybox', securityContext: lockedDown }];
+    expect(update(old, pod).allowed).toBe(true);
+  });
+
+  test('a pod opted out of injection has no capture to leave: its containers need not lock themselves', () => {
+    const cfg = config({ allowedExceptions: [{ name: 'database' }] });
+    const pod = skillPod();
+    pod.metadata.annotations!['skillgate.dev/inject'] = 'disabled';
+    pod.metadata.annotations!['skillgate.dev/inject-exception'] = 'database';
+    pod.spec.containers[0]!.env = [];
+    expect(validatePod(admitted(pod, cfg), injectedNs, cfg).violations).toEqual([]);
+  });
+});
+
+describe('volumes the kubelet mounts from the node are refused in injected pods (they carry data out outside the capture)', () => {
+  const withVolume = (volume: Record<string, unknown>, mounted = true): Pod => {
+    const pod = admitted();
+    pod.spec.volumes!.push({ name: 'data', ...volume });
+    if (mounted) (pod.spec.containers[0]!.volumeMounts ??= []).push({ name: 'data', mountPath: '/data' });
+    return pod;
+  };
+
+  test.each([
+    ['nfs', { nfs: { server: 'exfil.attacker.example', path: '/drop' } }],
+    ['iscsi', { iscsi: { targetPortal: '203.0.113.9:3260', iqn: 'iqn.2001-04.com.example:storage', lun: 0 } }],
+    ['cephfs', { cephfs: { monitors: ['203.0.113.9:6789'] } }],
+    ['rbd', { rbd: { monitors: ['203.0.113.9:6789'], image: 'img' } }],
+    ['flexVolume', { flexVolume: { driver: 'example.com/s3' } }],
+    ['glusterfs', { glusterfs: { endpoints: 'gluster', path: 'vol' } }],
+    ['gitRepo', { gitRepo: { repository: 'https://git.attacker.example/x.git' } }],
+    ['image', { image: { reference: 'example.invalid/data:1' } }],
+  ])('a volume of kind %s is refused, naming the kinds that are allowed', (kind, volume) => {
+    const message = new RegExp(`volume data is of kind ${kind}, which the kubelet mounts from the node, outside the pod's egress capture.*use configMap, csi, downwardAPI, emptyDir, ephemeral, persistentVolumeClaim, projected or secret volumes`);
+    expect(violations(withVolume(volume))).toMatch(message);
+    // Mounted by no container, the kubelet still mounts it for the pod.
+    expect(violations(withVolume(volume, false))).toMatch(message);
+  });
+
+  test('the kinds Pod Security "restricted" allows are admitted', () => {
+    for (const volume of [
+      { configMap: { name: 'settings' } }, { downwardAPI: { items: [] } }, { emptyDir: {} }, { persistentVolumeClaim: { claimName: 'work' } },
+      { projected: { sources: [{ configMap: { name: 'settings' } }] } }, { secret: { secretName: 'tickets-token' } },
+      { ephemeral: { volumeClaimTemplate: { spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } } } },
+    ]) expect(violations(withVolume(volume))).toBe('');
+  });
+
+  test('an inline csi volume is admitted only for a driver the injection config names (none by default)', () => {
+    const csi = { csi: { driver: 'secrets-store.csi.k8s.io', volumeAttributes: { secretProviderClass: 'tickets' } } };
+    expect(violations(withVolume(csi))).toMatch(/volume data is an inline csi volume of driver secrets-store\.csi\.k8s\.io, which the injection config does not allow \(none is allowed\).*injection\.allowedCsiDrivers/);
+    const cfg = config({ allowedCsiDrivers: ['secrets-store.csi.k8s.io'] });
+    expect(violations(withVolume(csi), cfg)).toBe('');
+    expect(violations(withVolume({ csi: { driver: 's3.csi.example.com' } }), cfg)).toMatch(/driver s3\.csi\.example\.com, which the injection config does not allow \(allowed: secrets-store\.csi\.k8s\.io\)/);
+  });
+
+  test('a pod opted out of injection may use any kind (it runs without the sidecar)', () => {
+    const cfg = config({ allowedExceptions: [{ name: 'database' }] });
+    const pod = skillPod();
+    pod.metadata.annotations!['skillgate.dev/inject'] = 'disabled';
+    pod.metadata.annotations!['skillgate.dev/inject-exception'] = 'database';
+    pod.spec.containers[0]!.env = [];
+    pod.spec.volumes!.push({ name: 'backups', nfs: { server: 'nas.internal', path: '/pg' } });
+    expect(validatePod(pod, injectedNs, cfg).violations).toEqual([]);
+  });
+
+  test('a pod admitted before these rules may still be updated, but a debug container may not mount such a volume', () => {
+    const old = withVolume({ nfs: { server: 'nas.internal', path: '/x' } });
+    const labelled = structuredClone(old);
+    labelled.metadata.labels!.tier = 'gold';
+    expect(validatePod(labelled, injectedNs, config(), { operation: 'UPDATE', oldPod: old }).allowed).toBe(true);
+    const debugged = structuredClone(old);
+    debugged.spec.ephemeralContainers = [{ name: 'debugger', image: 'busybox', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } }, volumeMounts: [{ name: 'data', mountPath: '/d' }] }];
+    expect(validatePod(debugged, injectedNs, config(), { operation: 'UPDATE', oldPod: old, subResource: 'ephemeralcontainers' }).violations.join('\n'))
+      .toMatch(/ephemeral container debugger: may not mount data: volume data is of kind nfs/);
+  });
+});
+
+describe('what Pod Security "baseline" refuses and the skill namespace (which must allow "privileged" for the capture) would not', () => {
+  test('an SELinux type other than the container types, or an SELinux user or role, is refused on the pod and on a container', () => {
+    const pod = admitted();
+    pod.spec.securityContext = { seLinuxOptions: { type: 'spc_t' } };
+    pod.spec.containers[0]!.securityContext = { ...pod.spec.containers[0]!.securityContext, seLinuxOptions: { user: 'system_u', role: 'system_r', level: 's0:c1,c2' } };
+    const v = violations(pod);
+    expect(v).toMatch(/spec\.securityContext: seLinuxOptions\.type spc_t is not allowed next to the sidecar.*use one Pod Security "baseline" allows: container_t, container_init_t, container_kvm_t, container_engine_t/);
+    expect(v).toMatch(/container skill: seLinuxOptions\.user and \.role may not be set \(Pod Security "baseline"\): remove them/);
+  });
+
+  test('the container SELinux types and a level are admitted', () => {
+    const pod = admitted();
+    pod.spec.securityContext = { seLinuxOptions: { type: 'container_t', level: 's0:c123,c456' } };
+    pod.spec.containers[0]!.securityContext = { ...pod.spec.containers[0]!.securityContext, seLinuxOptions: { type: 'container_engine_t' } };
+    expect(violations(pod)).toBe('');
+  });
+
+  test('a sysctl outside baseline\'s safe set is refused, naming the safe ones; the safe ones pass, in either spelling', () => {
+    const pod = admitted();
+    pod.spec.securityContext = { sysctls: [{ name: 'net.ipv4.ip_forward', value: '1' }, { name: 'kernel.msgmax', value: '65536' }, { name: 'net.ipv4.tcp_syncookies', value: '1' }] };
+    expect(violations(pod)).toMatch(/spec\.securityContext\.sysctls net\.ipv4\.ip_forward, kernel\.msgmax are not in Pod Security "baseline"'s safe set.*net\.ipv4\.ip_local_port_range.*remove them/);
+    pod.spec.securityContext = { sysctls: [{ name: 'net/ipv4/ip_local_port_range', value: '1024 65535' }, { name: 'net.ipv4.tcp_keepalive_time', value: '60' }] };
+    expect(violations(pod)).toBe('');
+  });
+});
+
+describe('a pod that opts out of injection may carry nothing of the sidecar\'s (the token exchange would hand it a workload token and the upstream credential)', () => {
+  const cfg = config({ allowedExceptions: [{ name: 'database' }] });
+  const optedOut = (): Pod => {
+    const pod = skillPod();
+    pod.metadata.annotations!['skillgate.dev/inject'] = 'disabled';
+    pod.metadata.annotations!['skillgate.dev/inject-exception'] = 'database';
+    pod.spec.containers[0]!.env = [];
+    return pod;
+  };
+  const gateToken = { projected: { sources: [{ serviceAccountToken: { audience: 'skillgate', expirationSeconds: 3600, path: 'token' } }] } };
+
+  test('a look-alike sidecar as an init container with a skillgate-audience token is refused', () => {
+    const pod = optedOut();
+    pod.spec.initContainers = [{ name: SIDECAR_CONTAINER, image: 'x', restartPolicy: 'Always', volumeMounts: [{ name: 'gate', mountPath: '/var/run/secrets/skillgate' }] }];
+    pod.spec.volumes!.push({ name: 'gate', ...gateToken });
+    const v = validatePod(pod, injectedNs, cfg).violations.join('\n');
+    expect(v).toMatch(/init container skillgate-sidecar: the name skillgate-sidecar is reserved for skillgate's injected containers, and this pod opts out of injection \(exception "database"\).*rename it/);
+    expect(v).toMatch(/volume gate: a ServiceAccount token for audience skillgate, which only the injected sidecar may hold.*remove that token source/);
+  });
+
+  test('an init container named skillgate-init, a container named skillgate-sidecar, a volume under a sidecar volume name or the injected annotation are refused', () => {
+    const pod = optedOut();
+    pod.spec.initContainers = [{ name: 'skillgate-init', image: 'x' }];
+    pod.spec.containers.push({ name: SIDECAR_CONTAINER, image: 'x' });
+    pod.spec.volumes!.push({ name: 'skillgate-token', emptyDir: {} });
+    pod.metadata.annotations!['skillgate.dev/injected'] = '0.2.2';
+    const v = validatePod(pod, injectedNs, cfg).violations.join('\n');
+    expect(v).toMatch(/init container skillgate-init: the name skillgate-init is reserved/);
+    expect(v).toMatch(/container skillgate-sidecar: the name skillgate-sidecar is reserved/);
+    expect(v).toMatch(/volume skillgate-token: the name skillgate-token is reserved for the skillgate sidecar's volumes/);
+    expect(v).toMatch(/annotation skillgate\.dev\/injected is set by skillgate's injector only/);
+  });
+
+  test('a token of its own for another audience, and its automounted Kubernetes token, stay the opted-out pod\'s business', () => {
+    const pod = optedOut();
+    pod.spec.volumes!.push({ name: 'aws', projected: { sources: [{ serviceAccountToken: { audience: 'sts.amazonaws.com', path: 'token' } }] } });
+    expect(validatePod(pod, injectedNs, cfg).violations).toEqual([]);
+  });
+
+  test('a debug container named like the sidecar is refused in an opted-out pod too', () => {
+    const old = optedOut();
+    const pod = structuredClone(old);
+    pod.spec.ephemeralContainers = [{ name: SIDECAR_CONTAINER, image: 'x', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }];
+    expect(validatePod(pod, injectedNs, cfg, { operation: 'UPDATE', oldPod: old, subResource: 'ephemeralcontainers' }).violations.join('\n')).toMatch(/ephemeral container skillgate-sidecar: the name skillgate-sidecar is reserved/);
   });
 });

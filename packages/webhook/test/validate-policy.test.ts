@@ -29,9 +29,22 @@ describe('validateSkillPolicy', () => {
   });
 
   test('lookaround and backreferences are rejected: the masking engine promises linear-time regexes', () => {
-    expect(regexProblem('(?<=user:)\\w+')).toMatch(/lookaround/);
+    expect(regexProblem('(?<=user:)\\w+')).toMatch(/lookahead and lookbehind/);
     expect(regexProblem('(a)\\1')).toMatch(/backreferences/);
     expect(regexProblem('[a-z]+@corp')).toBeUndefined();
+  });
+
+  test('approval patterns are checked by the engine the sidecar runs them on (RE2), not by JavaScript\'s RegExp', () => {
+    const problems = (patterns: string[]) => v({ approval: { rules: [{ name: 'r', when: { patterns } }] } }).violations.join('\n');
+    // JavaScript syntax RE2 lacks: every sidecar would refuse to load the policy, so kubectl apply is told why.
+    expect(problems(['caf\\u00e9', '[^]'])).toMatch(/when\.patterns\[0\] "caf\\\\u00e9" does not compile: not a valid RE2 pattern: invalid escape sequence: `\\u` \(approval patterns are RE2 syntax/);
+    expect(problems(['caf\\u00e9', '[^]'])).toMatch(/when\.patterns\[1\] "\[\^\]" does not compile: not a valid RE2 pattern/);
+    // RE2 syntax JavaScript lacks, and a pattern that would backtrack catastrophically on RegExp but runs in linear time on RE2.
+    expect(v({ approval: { rules: [{ name: 'r', when: { patterns: ['caf\\x{e9}', '(?i)(?P<verb>export)\\s+all', '(\\w+\\s?)+$'] } }] } })).toEqual({ allowed: true, violations: [], warnings: [] });
+  });
+
+  test('a custom entity pattern in RE2 syntax the masker runs is not refused for JavaScript\'s sake', () => {
+    expect(v({ masking: { custom: [{ name: 'CAFE_ID', pattern: 'CAF\\x{c9}-[0-9]+' }] } })).toEqual({ allowed: true, violations: [], warnings: [] });
   });
 
   test('an approval rule pattern that does not compile is rejected', () => {
