@@ -76,6 +76,20 @@ const rows = {
     hot.messages.at(-1).content[0].content += ' payroll';
     return time(() => evaluate(effective, { route: 'messages', request: hot }, ctx));
   })(),
+  // Patterns run on re2js (linear time: the pattern and the turn are untrusted); its literal prefilter
+  // dismisses a turn without the patterns' literals, so these two rows hold the cost of a real scan.
+  'evaluate, 50 rules, the turn holds digits and dashes, no pattern matches': (() => {
+    const near = structuredClone(req);
+    near.messages.at(-1).content[0].content += ' ticket 123-45-678 and 555-12-99';
+    return time(() => evaluate(effective, { route: 'messages', request: near }, ctx));
+  })(),
+  'evaluate, 50 rules, pattern rule matches': (() => {
+    const hit = structuredClone(req);
+    hit.messages.at(-1).content[0].content += ' key AKIAIOSFODNN7EXAMPLE';
+    const d = evaluate(effective, { route: 'messages', request: hit }, ctx);
+    if (d.kind !== 'approval') throw new Error(`the pattern row should hold the request, got ${d.kind}`);
+    return time(() => evaluate(effective, { route: 'messages', request: hit }, ctx));
+  })(),
 };
 
 console.log(`\n### Policy evaluation (${effective.rules.length} approval rules, body ${(body.length / 1024).toFixed(0)} KB, ${ITER} iterations)\n`);
