@@ -1,9 +1,13 @@
 // What replaces a detected value: redact ([EMAIL_ADDRESS]), partial ([CREDIT_CARD ****1234]),
-// hash ([EMAIL_ADDRESS:1a2b3c4d], keyed HMAC) or tokenize (<EMAIL_ADDRESS_1a2b3c4d>, reversible
-// through a Vault). Replacements are a pure function of (type, value, key), so the same value gets
-// the same placeholder on every turn of a conversation, with no state shared between requests.
+// hash ([EMAIL_ADDRESS:1a2b3c4d], keyed HMAC) or tokenize (<EMAIL_ADDRESS_1a2b3c4d5e6f7a8b>,
+// reversible through a Vault). Replacements are a pure function of (type, value, key), so the same
+// value gets the same placeholder on every turn of a conversation, with no state shared between
+// requests. A placeholder's tag carries 64 bits: two values of one request (or of one batch's
+// 200,000) sharing one is a chance of about 1 in 10^9; the Vault refuses, never restores the wrong
+// value, if it happens all the same.
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { MASKING_KEY_MIN_BYTES, type MaskingAction } from '@skillgate/api';
+import { readAsDetected } from './fold.js';
 
 export type { MaskingAction };
 
@@ -19,21 +23,28 @@ export class MaskingKey {
   fingerprint(value: string): string {
     return createHmac('sha256', this.key).update(value, 'utf8').digest('hex');
   }
-  /** A short tag for placeholders, separated by entity type so two types never share one. */
-  tag(type: string, value: string): string {
-    return createHmac('sha256', this.key).update(`${type}\u0000${value}`, 'utf8').digest('hex').slice(0, 8);
+  /**
+   * A tag of `hex` hex digits, separated by entity type so two types never share one: 8 for the hash
+   * action (a pseudonym in masked text, never mapped back), TOKEN_HEX for placeholders (mapped back).
+   */
+  tag(type: string, value: string, hex = 8): string {
+    return createHmac('sha256', this.key).update(`${type}\u0000${value}`, 'utf8').digest('hex').slice(0, hex);
   }
 }
 
-/** Placeholders a tokenized value becomes: <TYPE_xxxxxxxx>. */
-export const PLACEHOLDER_RE = /<([A-Z][A-Z0-9_]{1,63})_([0-9a-f]{8})>/g;
+/** Hex digits of a placeholder's tag: 64 bits, so collisions stay out of reach of a batch's values. */
+export const TOKEN_HEX = 16;
+/** Placeholders a tokenized value becomes: <TYPE_xxxxxxxxxxxxxxxx>. */
+export const PLACEHOLDER_RE = new RegExp(`<([A-Z][A-Z0-9_]{1,63})_([0-9a-f]{${TOKEN_HEX}})>`, 'g');
+/** A text that may still grow into a placeholder (for the restorer's hold-back). */
+export const PLACEHOLDER_PREFIX_RE = new RegExp(`^<(?:[A-Z][A-Z0-9_]{0,64}(?:_[0-9a-f]{0,${TOKEN_HEX}})?)?$`);
 /** The longest a placeholder can be (for the restorer's hold-back). */
-export const PLACEHOLDER_MAX = 1 + 64 + 1 + 8 + 1;
+export const PLACEHOLDER_MAX = 1 + 64 + 1 + TOKEN_HEX + 1;
 
 export function render(action: MaskingAction, type: string, subtype: string | undefined, value: string, key: MaskingKey): string {
   switch (action) {
     case 'hash': return `[${type}:${key.tag(type, value)}]`;
-    case 'tokenize': return `<${type}_${key.tag(type, value)}>`;
+    case 'tokenize': return `<${type}_${key.tag(type, value, TOKEN_HEX)}>`;
     case 'partial': return partial(type, subtype, value);
     default: return `[${type}]`;
   }
@@ -44,7 +55,7 @@ function partial(type: string, subtype: string | undefined, value: string): stri
   switch (type) {
     case 'CREDIT_CARD': case 'US_BANK_NUMBER': case 'IBAN_CODE': case 'US_SSN': case 'US_ITIN': case 'PHONE_NUMBER':
     case 'ABA_ROUTING_NUMBER': {
-      const tail = type === 'IBAN_CODE' ? value.replace(/\s/g, '').slice(-4) : digits.slice(-4);
+      const tail = type === 'IBAN_CODE' ? value.replace(/[\s-]/g, '').slice(-4) : digits.slice(-4);
       return tail.length === 4 && (digits.length >= 9 || type === 'IBAN_CODE') ? `[${type} ****${tail}]` : `[${type}]`;
     }
     case 'EMAIL_ADDRESS': {
@@ -61,12 +72,34 @@ function partial(type: string, subtype: string | undefined, value: string): stri
 }
 
 /**
+ * Two different values of one vault got the same placeholder (their tags collide): restoring
+ * either would give the skill the other's value, so the masking that met it fails instead (the
+ * sidecar refuses the request, SG_MASKING_FAILED). Carries the placeholder, never the values.
+ */
+export class PlaceholderCollision extends Error {
+  readonly code = 'SG_PLACEHOLDER_COLLISION';
+  constructor(readonly placeholder: string) {
+    super(`two different values would both become ${placeholder}: tokenize cannot tell them apart on the way back, so this text was not masked`);
+    this.name = 'PlaceholderCollision';
+  }
+}
+
+/**
  * Placeholder → value for tokenize mode. One vault per conversation (or per request: the whole
  * history is resent, so masking the request refills it). Holds raw values in memory only.
  */
 export class Vault {
   private readonly map = new Map<string, string>();
-  set(placeholder: string, value: string): void { this.map.set(placeholder, value); }
+  /**
+   * Remember what `placeholder` stands for. The same value again (also as written another way that
+   * detection reads alike, "４１１１…" for "4111…") replaces it; a different value under a placeholder
+   * already taken throws PlaceholderCollision — never a silent overwrite.
+   */
+  set(placeholder: string, value: string): void {
+    const had = this.map.get(placeholder);
+    if (had !== undefined && had !== value && readAsDetected(had) !== readAsDetected(value)) throw new PlaceholderCollision(placeholder);
+    this.map.set(placeholder, value);
+  }
   get(placeholder: string): string | undefined { return this.map.get(placeholder); }
   get size(): number { return this.map.size; }
 

@@ -6,9 +6,11 @@
 // which is always correct. Never decides anything from text that has not arrived.
 //
 // Per detector of the token family (boundary.ts), for a run text[runStart, end) still open:
-//   emails, IPv6, MAC, crypto wallets, vendor secrets, JWTs, compact IBANs: their matches are made
-//     only of [A-Za-z0-9._%+@:-], so only the trailing stretch of those characters is open; a match
-//     before it is closed by a character it cannot contain, which is already here.
+//   emails, IPv6, MAC, crypto wallets, vendor secrets, JWTs, compact and dashed IBANs: their
+//     matches are made only of [A-Za-z0-9._%+@:-] and the letters, digits and marks of other
+//     scripts (emails), so only the trailing stretch of those characters (every non-ASCII token
+//     character counts: holding more is always safe) is open; a match before it is closed by a
+//     character it cannot contain, which is already here.
 //   random passwords: a candidate is the whole run (apart from at most 3 trailing '.'/':'), so it is
 //     open only while the run so far is password characters, or those and then only '.'/':'.
 //   keyword-assigned values ("password=…"): a value runs to the end of its token run, so it is open
@@ -21,13 +23,17 @@
 // still cancel), or when a raw detection of all the text received crosses the cut.
 import { assignedValueStart, assignmentKeywords } from './detectors/token.js';
 import type { CompiledCustom } from './detectors/custom.js';
+import { isTokenChar } from './boundary.js';
 
-/** Characters a structured token match can contain (emails, IPs, MACs, wallets, vendor keys, JWTs). */
+/** ASCII characters a structured token match can contain (emails, IPs, MACs, wallets, vendor keys, JWTs). */
 const S = new Uint8Array(128); // ASCII only: a read past the end is undefined, not a member
 for (const ch of '._%+@:-') S[ch.charCodeAt(0)] = 1;
 for (let c = 48; c <= 57; c++) S[c] = 1;
 for (let c = 65; c <= 90; c++) S[c] = 1;
 for (let c = 97; c <= 122; c++) S[c] = 1;
+
+/** A character a structured match may contain: S, or any token character beyond ASCII (an address in any script). */
+const structured = (c: number): boolean => S[c] === 1 || (c >= 0x80 && isTokenChar(c));
 
 /** Characters a random-password candidate may contain (as in detectors/password.ts). */
 const PW = new Uint8Array(128);
@@ -48,7 +54,7 @@ export function tokenHoldStart(text: string, runStart: number, custom: readonly 
   let hold = end;
   // Structured token matches: the trailing stretch of their characters.
   let s = end;
-  while (s > runStart && S[text.charCodeAt(s - 1)]) s--;
+  while (s > runStart && structured(text.charCodeAt(s - 1))) s--;
   hold = s;
   if (hold === runStart) return runStart;
   // Random passwords: open while the run is password characters, then at most 3 of '.' ':'.

@@ -33,7 +33,6 @@ export { validateCustomEntity, type CustomEntityProblem } from './detectors/cust
 export { phraseDictionaryReady } from './detectors/phrase.js';
 export type { MaskResult, MaskerOptions } from './masker.js';
 export type { BodyMaskResult } from './messages.js';
-export { namesServerResult } from './messages.js';
 export type { StreamOutput } from './stream.js';
 
 export interface StreamMasker {
@@ -60,9 +59,13 @@ export interface Masker {
   readonly vault: Vault;
   maskText(text: string): MaskResult;
   /**
-   * A Messages request or response with its text masked. `forRecord`: server tool results too (a
-   * fetched page, code execution output, search result titles) and a request's metadata.user_id —
-   * for the record only: the API may not take back a server result that was changed.
+   * A Messages request or response with its text masked (messages.ts): where people put text, the
+   * tools' descriptions and schema text, tool inputs with their member names as context (their
+   * numbers and names too). `forRecord`: also thinking, server tool results (a fetched page, code
+   * execution output, search result titles) and every other string but structural members
+   * (metadata.user_id, stop_sequences, MCP server URLs…) — for the record only: the API may not take
+   * back a server result or a thinking block that was changed. A request masked not forRecord says
+   * in `recordDiffers` whether the forRecord copy would differ.
    */
   maskMessagesRequest(body: unknown, opts?: { forRecord?: boolean }): BodyMaskResult;
   maskMessagesResponse(body: unknown, opts?: { forRecord?: boolean }): BodyMaskResult;
@@ -86,7 +89,8 @@ export interface Masker {
   createStreamMasker(): StreamMasker;
   /**
    * The same masking for a copy nobody waits for (the record): a block's events come out at its
-   * stop, as they came when nothing was found, else exactly as createStreamMasker's would.
+   * stop, as they came when nothing was found, else exactly as createStreamMasker's would — with
+   * thinking masked whatever spec.thinking says (no signature matters in the record).
    */
   createRecordStreamMasker(): StreamMasker;
   /** Tokenize mode: placeholders known to the vault back to their values. */
@@ -107,13 +111,18 @@ export function createMasker(spec: MaskingSpec | undefined, opts: MaskerOptions)
   // Resent conversation history is masked once (see memo.ts); tokenizing maskers fill their vault
   // on every call, so they never memoise. Responses are new text by nature: they are masked afresh
   // and never fill the memo (a resent assistant turn is memoised when it comes back as history).
-  const memo = opts.memo === false || core.tokenizes() ? undefined : new TextMemo((t) => core.maskText(t), opts.memo ?? DEFAULT_TEXT_MEMO);
-  const mask = memo ? (t: string) => memo.maskText(t) : (t: string) => core.maskText(t);
+  // A value inside JSON is masked as it reads after its member's name (json-values.ts).
+  const fresh = (t: string, context?: string): MaskResult => (context ? core.maskInContext(context, t) : core.maskText(t));
+  const memo = opts.memo === false || core.tokenizes() ? undefined : new TextMemo(fresh, opts.memo ?? DEFAULT_TEXT_MEMO);
+  const mask = memo ? (t: string, context?: string) => memo.maskText(t, context) : fresh;
   const maskingBlocks: BlockPolicy = {
     text: () => new TextStream(core),
     thinking: () => (thinking ? new TextStream(core) : undefined),
     json: () => new JsonTextStream(core),
   };
+  // The record masks thinking whatever the policy says: nothing sends the record back to Claude,
+  // so a thinking block's signature does not matter there.
+  const recordBlocks: BlockPolicy = { ...maskingBlocks, thinking: () => new TextStream(core) };
   const maskAnswerText = (text: string, o?: { forRecord?: boolean }): MaskResult => {
     let parsed: unknown;
     try {
@@ -121,20 +130,20 @@ export function createMasker(spec: MaskingSpec | undefined, opts: MaskerOptions)
     } catch {
       return core.maskText(text); // labelled JSON, or a stream's data, that is not: masked as text
     }
-    const r = maskAnswerBody(parsed, (t) => core.maskText(t), { thinking, forRecord: o?.forRecord });
+    const r = maskAnswerBody(parsed, fresh, { thinking, forRecord: o?.forRecord });
     return r.findings.length === 0 ? { masked: text, findings: [] } : { masked: JSON.stringify(r.body), findings: r.findings };
   };
   return {
     memoStats: () => (memo ? { hits: memo.hits, misses: memo.misses } : undefined),
     vault: core.vault,
-    maskText: mask,
+    maskText: (t) => mask(t),
     maskMessagesRequest: (body, o) => maskRequestBody(body, mask, { thinking, forRecord: o?.forRecord }),
-    maskMessagesResponse: (body, o) => maskResponseBody(body, (t) => core.maskText(t), { thinking, forRecord: o?.forRecord }),
-    maskAnswer: (body, o) => maskAnswerBody(body, (t) => core.maskText(t), { thinking, forRecord: o?.forRecord }),
+    maskMessagesResponse: (body, o) => maskResponseBody(body, fresh, { thinking, forRecord: o?.forRecord }),
+    maskAnswer: (body, o) => maskAnswerBody(body, fresh, { thinking, forRecord: o?.forRecord }),
     maskAnswerText,
     createTextMasker: () => new TextStream(core),
     createStreamMasker: () => new SseRewriter(maskingBlocks),
-    createRecordStreamMasker: () => new RecordStreamMasker(maskingBlocks, undefined, (block) => maskServerResultBlock(block, (t) => core.maskText(t)),
+    createRecordStreamMasker: () => new RecordStreamMasker(recordBlocks, undefined, (block) => maskServerResultBlock(block, fresh),
       (data) => maskAnswerText(data, { forRecord: true })),
     restoreText: (t) => restoreText(t, core.vault),
     restoreMessagesResponse: (body) => maskResponseBody(body, (t) => ({ masked: restoreText(t, core.vault), findings: [] }), { thinking: false }).body,

@@ -10,6 +10,8 @@ import { phraseDictionary } from './detectors/phrase.js';
 import type { WindowMasker } from './stream-text.js';
 import { tokenHoldStart } from './hold.js';
 import { fingerprintForm, readAsDetected } from './fold.js';
+import { RUN_CAP, RunCap } from './run-cap.js';
+import { maskInContext } from './json-values.js';
 
 export interface MaskResult { masked: string; findings: Finding[] }
 
@@ -78,7 +80,38 @@ export class MaskerCore implements WindowMasker {
     return this.maskWindow(text, 0, 0, text.length);
   }
 
+  /** `text` masked as it reads after `context` (a JSON value after its member's name: json-values.ts). */
+  maskInContext(context: string, text: string): MaskResult {
+    return maskInContext(this, context, text);
+  }
+
+  /**
+   * Mask text[from, to) scanning text[base, to); findings' offsets are indices into text. A token
+   * run longer than RUN_CAP is cut every RUN_CAP characters and each piece between such cuts is
+   * masked on its own (run-cap.ts), as the stream masks it.
+   */
   maskWindow(text: string, base: number, from: number, to: number): MaskResult {
+    if (to - base > RUN_CAP) {
+      const cuts = new RunCap().read(text, base, to);
+      if (cuts.length > 0) {
+        let masked = '';
+        const findings: Finding[] = [];
+        let start = base;
+        for (const end of [...cuts, to]) {
+          if (end > from) {
+            const r = this.maskPiece(text, start, Math.max(from, start), end);
+            masked += r.masked;
+            for (const f of r.findings) findings.push(f);
+          }
+          start = end;
+        }
+        return { masked, findings };
+      }
+    }
+    return this.maskPiece(text, base, from, to);
+  }
+
+  private maskPiece(text: string, base: number, from: number, to: number): MaskResult {
     const window = base === 0 && to === text.length ? text : text.slice(base, to);
     const detections = this.detect(window);
     let masked = '';

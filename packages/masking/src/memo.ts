@@ -7,6 +7,8 @@
 // Short texts are memoised too: a lookup costs a fraction of a scan, the sidecar scans a request's
 // newest turn for its policy and then masks the whole request for the record (one scan, one hit),
 // and short turns ("yes", "go on", small tool results) are resent as often as long ones.
+// A value masked with context (a tool input's string after its member's name, json-values.ts) is
+// an entry of its own, keyed by both.
 import type { MaskResult } from './masker.js';
 
 export interface TextMemoOptions {
@@ -36,11 +38,18 @@ export class TextMemo {
   hits = 0;
   misses = 0;
 
-  constructor(private readonly mask: (text: string) => MaskResult, private readonly opts: TextMemoOptions = DEFAULT_TEXT_MEMO) {}
+  constructor(private readonly mask: (text: string, context: string) => MaskResult, private readonly opts: TextMemoOptions = DEFAULT_TEXT_MEMO) {}
 
-  maskText(text: string): MaskResult {
-    if (text.length < this.opts.minChars) return this.mask(text);
-    const hit = this.entries.get(text);
+  /** `text` masked (as it reads after `context`, when given: json-values.ts). */
+  maskText(text: string, context = ''): MaskResult {
+    if (text.length < this.opts.minChars) return this.mask(text, context);
+    // The key of a text masked in context starts with U+0000 and gives the context's length, so it
+    // is never another pair's key; a text of its own that starts with U+0000 is not memoised (its
+    // key could be such a pair's).
+    let key = text;
+    if (context !== '') key = `\u0000${context.length}\u0000${context}${text}`;
+    else if (text.charCodeAt(0) === 0) return this.mask(text, context);
+    const hit = this.entries.get(key);
     if (hit) {
       this.hits++;
       // Recency is a flag, not a move to the end of the map: a delete and re-insert on every hit
@@ -50,9 +59,9 @@ export class TextMemo {
       return { masked: hit.masked, findings: hit.findings.map((f) => ({ ...f })) };
     }
     this.misses++;
-    const result = this.mask(text);
-    this.entries.set(text, { masked: result.masked, findings: result.findings.map((f) => ({ ...f })), used: false });
-    this.chars += cost(text, result.masked);
+    const result = this.mask(text, context);
+    this.entries.set(key, { masked: result.masked, findings: result.findings.map((f) => ({ ...f })), used: false });
+    this.chars += cost(key, result.masked);
     if (this.chars > this.opts.maxChars) this.evict();
     return result;
   }

@@ -1,36 +1,53 @@
-// Structure-aware masking of Claude Messages bodies: walks the places people put text (system,
-// messages[].content, text/document/tool_result blocks, the strings inside tool_use inputs, and
-// thinking only when the policy says so) and leaves everything else alone: ids, signatures, model
-// and tool names, base64 media, cache_control, encrypted search results (the record's copy has its
-// base64 media by digest only). Server tool results (a
-// fetched page, code execution output, search result titles) and a request's metadata.user_id are
-// masked only on request — for the record: the API may not take back a server result it made that
-// was changed, as with a signed thinking block. Never mutates its input.
+// Structure-aware masking of Claude Messages bodies. What Claude and the skill exchange has masked
+// the places people put text — system, messages[].content, text/document/tool_result blocks, the
+// tools' descriptions and the free text of their input schemas (descriptions, titles, defaults,
+// enums, examples), tool_use inputs (their string values read with their member names as context,
+// their numbers and member names too: json-values.ts), thinking only when the policy says so — and
+// everything else left alone: ids, signatures, model and tool names, schema keywords and property
+// names, base64 media, cache_control, encrypted search results, URLs Claude fetches.
+// The record's copy (`forRecord`) masks more, as nothing reads it but people: thinking (whatever the
+// policy: signatures matter only on the wire), server tool results (a fetched page, code execution
+// output, search result titles — the API may not take back a server result that was changed), and
+// every other string of the body — metadata, stop_sequences, MCP server URLs, URL sources,
+// citations' titles… — except structural members (STRUCTURAL: ids, types, names, signatures,
+// encrypted or base64 payloads); base64 media are in it by digest only. A request walk for the wire
+// also says whether the record's walk would come out different (recordDiffers), so a rewriting mode
+// masks a body twice only when it must. Never mutates its input.
 import { createHash } from 'node:crypto';
 import type { Finding } from './entities.js';
 import type { MaskResult } from './masker.js';
+import { keyContext } from './json-values.js';
 
 export interface BodyMaskResult {
   body: unknown;
   findings: Finding[];
   /** Base64 media (images, PDFs) the body carries; the record's copy has each by digest (Walker.digestOnly). */
   media?: number;
+  /**
+   * A request walk that is not forRecord: the record's walk of the same body would come out
+   * different (something only the record masks holds a value, or base64 media the record keeps by
+   * digest), so the record must mask the body itself rather than reuse this copy.
+   */
+  recordDiffers?: boolean;
 }
 
 /** How much base64 text is decoded at a time to hash a blob left out of the record (a multiple of 4). */
 const HASH_SLICE = 4 * 1024 * 1024;
 
-type TextMasker = (text: string) => MaskResult;
+/** Masks a text; with `context`, the text as it reads after it (a JSON value after its member's name). */
+type TextMasker = (text: string, context?: string) => MaskResult;
 
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const join = (path: string, member: string): string => (path ? `${path}.${member}` : member);
 
 /** What a walk masks besides the text people put in a body. */
 export interface WalkOptions {
-  /** Thinking blocks (the policy's `thinking`). */
+  /** Thinking blocks (the policy's `thinking`; the record's walk masks them whatever it says). */
   thinking: boolean;
   /**
-   * The record's copy: also server tool results (web fetch pages, code execution stdout/stderr and
-   * files, search result titles) and a request's metadata.user_id, which the API keeps as sent.
+   * The record's copy: also thinking, server tool results (web fetch pages, code execution
+   * stdout/stderr and files, search result titles) and every other string but structural members,
+   * which the API keeps as sent.
    */
   forRecord?: boolean;
 }
@@ -40,28 +57,110 @@ const SERVER_RESULTS = new Set(['web_fetch_tool_result', 'web_search_tool_result
   'bash_code_execution_tool_result', 'text_editor_code_execution_tool_result']);
 
 /**
- * Whether a body's text names a server tool result block: the record's masked copy of such a body
- * differs from a rewriting mode's (which keeps server results as Claude made them).
+ * Members whose string values are structure, not text: the record's walk of what no other rule
+ * reads leaves them as they are — ids, types and roles, model, tool and server names (policies
+ * match them), signatures, encrypted and base64 payloads, file and container ids, versions.
  */
-export function namesServerResult(body: Buffer): boolean {
-  for (const type of SERVER_RESULTS) if (body.includes(`"${type}"`)) return true;
-  return false;
-}
+const STRUCTURAL = new Set(['id', 'type', 'role', 'model', 'name', 'signature', 'media_type', 'tool_use_id', 'data',
+  'encrypted_content', 'encrypted_index', 'file_id', 'container', 'container_id', 'skill_id', 'version', 'ttl', 'service_tier', 'stop_reason']);
+
+/** Members of answers of other routes (OpenAI-compatible chunks, object lists) that are structure too. */
+const ANSWER_STRUCTURAL = new Set(['object', 'created', 'created_at', 'expires_at', 'system_fingerprint', 'finish_reason', 'processing_status', 'status']);
+
+/** Member names that say their value is a credential. */
+const CREDENTIAL = /token|secret|passw|api_?key|auth|credential/i;
+
+// The members each rule reads for the wire; the record's walk reads the rest of a block (`others`).
+const NONE: ReadonlySet<string> = new Set();
+const PARAMS_READ = new Set(['system', 'messages', 'prompt', 'tools', 'requests']);
+const MESSAGE_READ = new Set(['content']);
+const TEXT_READ = new Set(['text', 'citations']);
+const INPUT_READ = new Set(['input']);
+const CONTENT_READ = new Set(['content']);
+const SOURCE_READ = new Set(['source']);
+const DOCUMENT_READ = new Set(['source', 'context', 'title']);
+const SEARCH_RESULT_READ = new Set(['content', 'title', 'source']);
+const THINKING_READ = new Set(['thinking']);
+const CITATION_READ = new Set(['cited_text']);
+const TOOL_READ = new Set(['description', 'input_schema']);
+const RESPONSE_READ = new Set(['content']);
+const SERVER_OUTPUT_READ = new Set(['title', 'stdout', 'stderr', 'content']);
+
+/** JSON Schema keywords whose values are schemas, maps of schemas, or arrays of schemas. */
+const SCHEMA = new Set(['items', 'additionalProperties', 'not', 'if', 'then', 'else', 'contains', 'propertyNames',
+  'unevaluatedProperties', 'unevaluatedItems', 'additionalItems']);
+const SCHEMA_MAPS = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas']);
+const SCHEMA_LISTS = new Set(['allOf', 'anyOf', 'oneOf', 'prefixItems']);
+/** JSON Schema keywords whose values are free text or instances (people put examples of real data there). */
+const SCHEMA_TEXT = new Set(['description', 'title', '$comment']);
+const SCHEMA_INSTANCES = new Set(['default', 'const', 'enum', 'examples']);
 
 class Walker {
   readonly findings: Finding[] = [];
   media = 0;
+  /** See BodyMaskResult.recordDiffers (found while `probe`). */
+  recordDiffers = false;
   private readonly thinking: boolean;
   readonly forRecord: boolean;
-  constructor(private readonly mask: TextMasker, opts: WalkOptions) {
-    this.thinking = opts.thinking;
+  /** A request walk for the wire that also finds out whether the record's walk would differ. */
+  private readonly probe: boolean;
+  private recordWalker: Walker | undefined;
+  constructor(private readonly mask: TextMasker, opts: WalkOptions, probe = false) {
     this.forRecord = opts.forRecord === true;
+    this.thinking = opts.thinking || this.forRecord;
+    this.probe = probe && !this.forRecord;
   }
 
-  text(s: string, path: string): string {
-    const r = this.mask(s);
+  text(s: string, path: string, context?: string): string {
+    const r = context ? this.mask(s, context) : this.mask(s);
     for (const f of r.findings) this.findings.push({ ...f, path });
     return r.masked;
+  }
+
+  /**
+   * A part of the body only the record masks: its masked copy on the record's walk. On the wire
+   * it stays `original`; a probing walk masks it aside to learn whether the record's copy differs.
+   */
+  private recordOnly<T>(original: T, walk: (w: Walker) => T): T {
+    if (this.forRecord) return walk(this);
+    if (this.probe && !this.recordDiffers) {
+      const w = (this.recordWalker ??= new Walker(this.mask, { thinking: true, forRecord: true }));
+      walk(w);
+      if (w.findings.length > 0 || w.media > 0) this.recordDiffers = true;
+    }
+    return original;
+  }
+
+  /** The members of `b` that no rule of the wire reads (`read`) and that are not structural: the record masks them (rest). */
+  others(b: Record<string, unknown>, out: Record<string, unknown>, read: ReadonlySet<string>, path: string): void {
+    if (!this.forRecord && (!this.probe || this.recordDiffers)) return;
+    for (const k in b) {
+      if (read.has(k) || STRUCTURAL.has(k)) continue;
+      const v = b[k];
+      if (typeof v !== 'string' && (v === null || typeof v !== 'object')) continue;
+      const r = this.recordOnly(v, (w) => w.rest(v, join(path, k), k));
+      if (r !== v) out[k] = r;
+    }
+  }
+
+  /**
+   * The record's walk of what no rule reads: every string masked as text, structural members kept.
+   * A member named as a credential (an MCP server's authorization_token) is read after its name,
+   * which makes a random-looking value an assigned secret; other names are no context here (a
+   * search result's page_age "April 30, 2026" is no date of birth).
+   */
+  rest(v: unknown, path: string, member: string): unknown {
+    if (typeof v === 'string') {
+      if (STRUCTURAL.has(member)) return v;
+      return this.text(v, path, CREDENTIAL.test(member) ? keyContext(member) : undefined);
+    }
+    if (Array.isArray(v)) return sameOr(v, v.map((x, i) => this.rest(x, `${path}[${i}]`, member)));
+    if (isRecord(v)) {
+      const out: Record<string, unknown> = { ...v };
+      for (const [k, x] of Object.entries(v)) out[k] = this.rest(x, join(path, k), k);
+      return sameOr(v, out);
+    }
+    return v;
   }
 
   /**
@@ -84,13 +183,50 @@ class Walker {
     return { ...src, data: `[omitted from the record: ${bytes} bytes, sha256 ${hash.digest('hex')}]` };
   }
 
-  /** Strings inside a tool input (values only: keys are the tool's schema). */
-  value(v: unknown, path: string): unknown {
-    if (typeof v === 'string') return this.text(v, path);
-    if (Array.isArray(v)) return v.map((x, i) => this.value(x, `${path}[${i}]`));
+  /**
+   * A tool's input (json-values.ts): string values masked with their member's name as context (an
+   * array's items with the array's), numbers read as text with it — one that holds a value becomes
+   * its masked text, a JSON string — and member names masked as text of their own. Names that mask
+   * alike ("[EMAIL_ADDRESS]") become one member, the last one's value, as JSON.parse reads the stream's output.
+   */
+  input(v: unknown, path: string, context: string): unknown {
+    if (typeof v === 'string') return this.text(v, path, context);
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return v;
+      const r = this.mask(String(v), context);
+      if (r.findings.length === 0) return v;
+      for (const f of r.findings) this.findings.push({ ...f, path });
+      return r.masked;
+    }
+    if (Array.isArray(v)) return sameOr(v, v.map((x, i) => this.input(x, `${path}[${i}]`, context)));
     if (isRecord(v)) {
       const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) out[k] = this.value(x, path ? `${path}.${k}` : k);
+      let renamed = false;
+      for (const [k, x] of Object.entries(v)) {
+        const r = this.mask(k);
+        const name = r.masked;
+        if (name !== k) renamed = true;
+        for (const f of r.findings) this.findings.push({ ...f, path: join(path, name) });
+        out[name] = this.input(x, join(path, name), keyContext(k));
+      }
+      return renamed ? out : sameOr(v, out);
+    }
+    return v;
+  }
+
+  /**
+   * Every string value of a JSON answer masked on its own, member names kept (maskAnswerBody), but
+   * the structural ones (STRUCTURAL, ANSWER_STRUCTURAL, `…_id`): an id that reads like a password
+   * (`chatcmpl-B9MBs8Cj…`) stays the id the skill and a responder look it up by.
+   */
+  strings(v: unknown, path: string): unknown {
+    if (typeof v === 'string') return this.text(v, path);
+    if (Array.isArray(v)) return v.map((x, i) => this.strings(x, `${path}[${i}]`));
+    if (isRecord(v)) {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) {
+        out[k] = typeof x === 'string' && (STRUCTURAL.has(k) || ANSWER_STRUCTURAL.has(k) || k.endsWith('_id')) ? x : this.strings(x, join(path, k));
+      }
       return out;
     }
     return v;
@@ -98,62 +234,85 @@ class Walker {
 
   content(c: unknown, path: string): unknown {
     if (typeof c === 'string') return this.text(c, path);
-    if (Array.isArray(c)) return c.map((b, i) => this.block(b, `${path}[${i}]`));
+    if (Array.isArray(c)) return sameOr(c, c.map((b, i) => this.block(b, `${path}[${i}]`)));
     return c;
+  }
+
+  message(m: unknown, path: string): unknown {
+    if (!isRecord(m)) return m;
+    const out: Record<string, unknown> = { ...m };
+    if ('content' in m) out.content = this.content(m.content, `${path}.content`);
+    this.others(m, out, MESSAGE_READ, path);
+    return sameOr(m, out);
   }
 
   block(b: unknown, path: string): unknown {
     if (!isRecord(b)) return b;
     const out: Record<string, unknown> = { ...b };
     if (typeof b.type === 'string' && SERVER_RESULTS.has(b.type)) {
-      if (!this.forRecord) return b;
+      if (!this.forRecord) return this.recordOnly(b, (w) => w.block(b, path));
       if ('content' in b) out.content = this.serverResult(b.content, `${path}.content`);
+      this.others(b, out, CONTENT_READ, path);
       return out;
     }
+    let read = NONE;
     switch (b.type) {
       case 'text':
+        read = TEXT_READ;
         if (typeof b.text === 'string') out.text = this.text(b.text, `${path}.text`);
-        if (Array.isArray(b.citations)) out.citations = b.citations.map((c, i) => this.citation(c, `${path}.citations[${i}]`));
+        if (Array.isArray(b.citations)) out.citations = sameOr(b.citations, b.citations.map((c, i) => this.citation(c, `${path}.citations[${i}]`)));
         break;
       case 'tool_use': case 'server_tool_use': case 'mcp_tool_use':
-        if ('input' in b) out.input = this.value(b.input, `${path}.input`);
+        read = INPUT_READ;
+        if ('input' in b) out.input = this.input(b.input, `${path}.input`, '');
         break;
       case 'tool_result': case 'mcp_tool_result':
+        read = CONTENT_READ;
         if ('content' in b) out.content = this.content(b.content, `${path}.content`);
         break;
       case 'image':
-        if (!isRecord(b.source) || b.source.type !== 'base64') return b;
-        this.media++;
-        if (!this.forRecord) return b;
-        out.source = this.digestOnly(b.source);
+        if (isRecord(b.source) && b.source.type === 'base64') {
+          read = SOURCE_READ;
+          this.media++;
+          if (this.forRecord) out.source = this.digestOnly(b.source);
+        }
         break;
       case 'document': {
+        read = DOCUMENT_READ;
         const src = b.source;
         if (isRecord(src)) {
-          if (src.type === 'text' && typeof src.data === 'string') out.source = { ...src, data: this.text(src.data, `${path}.source.data`) };
+          if (src.type === 'text' && typeof src.data === 'string') out.source = sameOr(src, { ...src, data: this.text(src.data, `${path}.source.data`) });
           else if (src.type === 'base64') {
             this.media++;
             if (this.forRecord) out.source = this.digestOnly(src);
-          }
-          else if (src.type === 'content') out.source = { ...src, content: this.content(src.content, `${path}.source.content`) };
+          } else if (src.type === 'content') out.source = sameOr(src, { ...src, content: this.content(src.content, `${path}.source.content`) });
+          else out.source = this.recordOnly(src, (w) => w.rest(src, `${path}.source`, 'source')); // a URL or a file id
         }
         if (typeof b.context === 'string') out.context = this.text(b.context, `${path}.context`);
         if (typeof b.title === 'string') out.title = this.text(b.title, `${path}.title`);
         break;
       }
       case 'search_result':
+        read = SEARCH_RESULT_READ;
         if ('content' in b) out.content = this.content(b.content, `${path}.content`);
         if (typeof b.title === 'string') out.title = this.text(b.title, `${path}.title`);
         if (typeof b.source === 'string') out.source = this.text(b.source, `${path}.source`);
         break;
       case 'thinking':
-        if (this.thinking && typeof b.thinking === 'string') out.thinking = this.text(b.thinking, `${path}.thinking`);
+        read = THINKING_READ;
+        if (typeof b.thinking === 'string') {
+          const thinking = b.thinking;
+          const at = `${path}.thinking`;
+          // Signed: changed on the wire only when the policy says so; the record masks it anyway.
+          out.thinking = this.thinking ? this.text(thinking, at) : this.recordOnly(thinking, (w) => w.text(thinking, at));
+        }
         break;
       default:
-        // redacted_thinking, server tool results (encrypted), container uploads, media by URL or file id...: untouched
-        return b;
+        // redacted_thinking (encrypted), container uploads, media by URL or file id...: left alone on
+        // the wire; the record masks their strings but the structural ones.
     }
-    return out;
+    this.others(b, out, read, path);
+    return sameOr(b, out);
   }
 
   /**
@@ -166,52 +325,125 @@ class Walker {
     const out: Record<string, unknown> = { ...c };
     if (c.type === 'web_fetch_result') {
       if ('content' in c) out.content = this.block(c.content, `${path}.content`);
+      this.others(c, out, CONTENT_READ, path);
       return out;
     }
-    for (const k of ['title', 'stdout', 'stderr', 'content']) {
+    for (const k of SERVER_OUTPUT_READ) {
       const v = c[k];
       if (typeof v === 'string') out[k] = this.text(v, `${path}.${k}`);
+      else if (k === 'content' && v !== undefined) out[k] = this.serverResult(v, `${path}.${k}`);
     }
+    this.others(c, out, SERVER_OUTPUT_READ, path);
     return out;
   }
 
   citation(c: unknown, path: string): unknown {
-    if (!isRecord(c) || typeof c.cited_text !== 'string') return c;
-    return { ...c, cited_text: this.text(c.cited_text, `${path}.cited_text`) };
+    if (!isRecord(c)) return c;
+    const out: Record<string, unknown> = { ...c };
+    if (typeof c.cited_text === 'string') out.cited_text = this.text(c.cited_text, `${path}.cited_text`);
+    this.others(c, out, CITATION_READ, path);
+    return sameOr(c, out);
+  }
+
+  /** Tool definitions: their descriptions and their input schemas' free text; names and schema structure stay. */
+  tools(tools: unknown[], path: string): unknown[] {
+    return sameOr(tools, tools.map((t, i) => {
+      if (!isRecord(t)) return t;
+      const at = `${path}[${i}]`;
+      const out: Record<string, unknown> = { ...t };
+      if (typeof t.description === 'string') out.description = this.text(t.description, `${at}.description`);
+      if ('input_schema' in t) out.input_schema = this.schema(t.input_schema, `${at}.input_schema`);
+      this.others(t, out, TOOL_READ, at);
+      return sameOr(t, out);
+    }));
+  }
+
+  /**
+   * A JSON Schema: the text in it (descriptions, titles, comments) and the instances people give as
+   * examples of the data (default, const, enum, examples: their strings); keywords, property
+   * names, types, patterns and formats are structure Claude must get as they are.
+   */
+  schema(s: unknown, path: string): unknown {
+    if (Array.isArray(s)) return sameOr(s, s.map((x, i) => this.schema(x, `${path}[${i}]`)));
+    if (!isRecord(s)) return s;
+    const out: Record<string, unknown> = { ...s };
+    for (const [k, v] of Object.entries(s)) {
+      const at = join(path, k);
+      if (SCHEMA_TEXT.has(k) && typeof v === 'string') out[k] = this.text(v, at);
+      else if (SCHEMA_INSTANCES.has(k)) out[k] = this.instance(v, at);
+      else if (SCHEMA.has(k) || SCHEMA_LISTS.has(k)) out[k] = this.schema(v, at);
+      else if (SCHEMA_MAPS.has(k) && isRecord(v)) {
+        const map: Record<string, unknown> = { ...v };
+        for (const [name, sub] of Object.entries(v)) map[name] = this.schema(sub, join(at, name));
+        out[k] = sameOr(v, map);
+      }
+    }
+    return sameOr(s, out);
+  }
+
+  /** An instance in a schema (a default, an enum's values): its strings masked, its structure kept. */
+  private instance(v: unknown, path: string): unknown {
+    if (typeof v === 'string') return this.text(v, path);
+    if (Array.isArray(v)) return sameOr(v, v.map((x, i) => this.instance(x, `${path}[${i}]`)));
+    if (isRecord(v)) {
+      const out: Record<string, unknown> = { ...v };
+      for (const [k, x] of Object.entries(v)) out[k] = this.instance(x, join(path, k));
+      return sameOr(v, out);
+    }
+    return v;
   }
 }
 
 /**
- * A request body with its text masked: a Messages request (system, messages), a Message Batch
- * (each of its requests' params, as a Messages request) or a legacy Text Completions request
+ * `original` when `copy` (made from it member by member, or item by item) holds the very same
+ * values — nothing was masked in it — else `copy`: unchanged parts keep their identity, and the
+ * wire's copy of a body with nothing to mask shares all of it.
+ */
+function sameOr<T extends object>(original: T, copy: T): T {
+  if (Array.isArray(original)) {
+    const a = copy as unknown[];
+    for (let i = 0; i < a.length; i++) if (a[i] !== original[i]) return copy;
+    return original;
+  }
+  const o = original as Record<string, unknown>;
+  const c = copy as Record<string, unknown>;
+  for (const k in c) if (c[k] !== o[k]) return copy;
+  return original;
+}
+
+/**
+ * A request body with its text masked: a Messages request (system, messages, tools), a Message
+ * Batch (each of its requests' params, as a Messages request) or a legacy Text Completions request
  * (prompt). Finding paths name where each value was (`requests[2].params.messages[0].content`).
+ * Not forRecord, the result says whether the record's walk would differ (recordDiffers).
  */
 export function maskRequestBody(body: unknown, mask: TextMasker, opts: WalkOptions): BodyMaskResult {
   if (!isRecord(body)) return { body, findings: [] };
-  const w = new Walker(mask, opts);
+  const w = new Walker(mask, opts, true);
   const out = maskParams(body, w, '');
   if (Array.isArray(body.requests)) {
-    out.requests = body.requests.map((r, i) => (isRecord(r) && isRecord(r.params)
-      ? { ...r, params: maskParams(r.params, w, `requests[${i}].params.`) }
-      : r));
+    out.requests = body.requests.map((r, i) => {
+      if (!isRecord(r) || !isRecord(r.params)) return r;
+      const masked: Record<string, unknown> = { ...r, params: maskParams(r.params, w, `requests[${i}].params`) };
+      w.others(r, masked, PARAMS_IN_BATCH, `requests[${i}]`); // custom_id
+      return masked;
+    });
   }
-  return { body: out, findings: w.findings, ...(w.media > 0 ? { media: w.media } : {}) };
+  const recordDiffers = !w.forRecord && (w.recordDiffers || w.media > 0);
+  return { body: out, findings: w.findings, ...(w.media > 0 ? { media: w.media } : {}), ...(recordDiffers ? { recordDiffers } : {}) };
 }
+
+const PARAMS_IN_BATCH = new Set(['params']);
 
 function maskParams(body: Record<string, unknown>, w: Walker, at: string): Record<string, unknown> {
   const out: Record<string, unknown> = { ...body };
-  if ('system' in body) out.system = w.content(body.system, `${at}system`);
-  if (Array.isArray(body.messages)) {
-    out.messages = body.messages.map((m, i) => {
-      if (!isRecord(m)) return m;
-      return 'content' in m ? { ...m, content: w.content(m.content, `${at}messages[${i}].content`) } : m;
-    });
-  }
-  if (typeof body.prompt === 'string') out.prompt = w.text(body.prompt, `${at}prompt`);
-  // An id the skill chose for its end user; some put an email there. Forwarded as sent.
-  if (w.forRecord && isRecord(body.metadata) && typeof body.metadata.user_id === 'string') {
-    out.metadata = { ...body.metadata, user_id: w.text(body.metadata.user_id, `${at}metadata.user_id`) };
-  }
+  if ('system' in body) out.system = w.content(body.system, join(at, 'system'));
+  if (Array.isArray(body.messages)) out.messages = body.messages.map((m, i) => w.message(m, `${join(at, 'messages')}[${i}]`));
+  if (typeof body.prompt === 'string') out.prompt = w.text(body.prompt, join(at, 'prompt'));
+  if (Array.isArray(body.tools)) out.tools = w.tools(body.tools, join(at, 'tools'));
+  // The rest goes to the API as sent — metadata.user_id (an id the skill chose for its end user;
+  // some put an email there), stop_sequences, MCP servers' URLs, tool_choice — and is masked in the record.
+  w.others(body, out, PARAMS_READ, at);
   return out;
 }
 
@@ -220,6 +452,7 @@ export function maskResponseBody(body: unknown, mask: TextMasker, opts: WalkOpti
   const w = new Walker(mask, opts);
   const out: Record<string, unknown> = { ...body };
   if (Array.isArray(body.content)) out.content = body.content.map((b, i) => w.block(b, `content[${i}]`));
+  w.others(body, out, RESPONSE_READ, ''); // the record's copy: stop_sequence, container...
   return { body: out, findings: w.findings };
 }
 
@@ -233,7 +466,7 @@ export function maskAnswerBody(body: unknown, mask: TextMasker, opts: WalkOption
   if (isRecord(body) && body.type === 'message') return maskResponseBody(body, mask, opts);
   if (isRecord(body) && body.type === 'error' && !opts.forRecord) return { body, findings: [] };
   const w = new Walker(mask, opts);
-  return { body: w.value(body, ''), findings: w.findings };
+  return { body: w.strings(body, ''), findings: w.findings };
 }
 
 /**
@@ -242,6 +475,6 @@ export function maskAnswerBody(body: unknown, mask: TextMasker, opts: WalkOption
  */
 export function maskServerResultBlock(block: Record<string, unknown>, mask: TextMasker): BodyMaskResult | undefined {
   if (typeof block.type !== 'string' || !SERVER_RESULTS.has(block.type)) return undefined;
-  const w = new Walker(mask, { thinking: false, forRecord: true });
+  const w = new Walker(mask, { thinking: true, forRecord: true });
   return { body: w.block(block, 'content_block'), findings: w.findings };
 }

@@ -1,8 +1,8 @@
-// Tokenize mode, the way back: placeholders (<EMAIL_ADDRESS_1a2b3c4d>) in Claude's output become
+// Tokenize mode, the way back: placeholders (<EMAIL_ADDRESS_1a2b3c4d5e6f7a8b>) in Claude's output become
 // the values again before the skill sees them. Streaming needs a hold-back too, because a
 // placeholder can arrive split across deltas; only text from a '<' that could still begin a
 // placeholder is held. Unknown placeholders are left as they are.
-import { PLACEHOLDER_MAX, PLACEHOLDER_RE, type Vault } from './actions.js';
+import { PLACEHOLDER_MAX, PLACEHOLDER_PREFIX_RE as PREFIX, PLACEHOLDER_RE, type Vault } from './actions.js';
 
 export function restoreText(text: string, vault: Vault, jsonEscape = false): string {
   if (text.indexOf('<') < 0) return text;
@@ -12,8 +12,6 @@ export function restoreText(text: string, vault: Vault, jsonEscape = false): str
     return jsonEscape ? JSON.stringify(v).slice(1, -1) : v;
   });
 }
-
-const PREFIX = /^<(?:[A-Z][A-Z0-9_]{0,64}(?:_[0-9a-f]{0,8})?)?$/;
 
 /** Restores placeholders in a growing text; `jsonEscape` for partial_json (values go inside JSON strings). */
 export class RestoreStream {

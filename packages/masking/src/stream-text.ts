@@ -1,11 +1,15 @@
 // Incremental masking of one growing text (a content block's text, or one JSON string inside a
 // tool input). It emits only up to a safe cut (boundary.ts), so everything it emits, concatenated,
-// equals masking the whole text at once; text with no possible match flows through at once.
+// equals masking the whole text at once; text with no possible match flows through at once. A
+// separator-free run longer than RUN_CAP is cut regardless (run-cap.ts), as the whole-text masker
+// cuts it, so what a stream holds is bounded. Never emits text that masking could still change.
 import { isSafeCut, isTokenChar } from './boundary.js';
 import { compactForDetection, foldForDetection, hasCompactable, hasFoldable, tailReading } from './fold.js';
 import { HOLD_CONTEXT } from './hold.js';
 import { PEM_CAP, pemRegionEnd } from './detectors/pem.js';
 import type { Detection, Finding } from './entities.js';
+import { RunCap } from './run-cap.js';
+import { KEY_CONTEXT, NUMBER_MAX, isNumberChar, keyContext, maskInContext } from './json-values.js';
 
 /** What the stream needs from the masker: mask a window, reporting findings with absolute offsets. */
 export interface WindowMasker {
@@ -45,6 +49,8 @@ export class TextStream {
   private chunks: string[] = []; // held text, in order
   private heldLength = 0;
   private emitted = 0;          // absolute offset of the first held character
+  private segmentStart = 0;     // absolute offset where the text being masked as one begins (RUN_CAP)
+  private readonly runCap = new RunCap();
   private pemScanFrom = 0;      // absolute offset from which to look for "-----BEGIN "
   private pemOpen = -1;         // absolute start of a PEM region that has not ended yet
   private pemForever = false;   // that region can no longer end inside the block
@@ -55,13 +61,53 @@ export class TextStream {
   private compacting = false;
   readonly findings: Finding[] = [];
 
-  constructor(private readonly masker: WindowMasker) {}
+  /**
+   * `context`: text read before the stream's own as if already emitted, never emitted itself (a JSON
+   * value's member name, json-values.ts). Findings' offsets count it: they are into context + text.
+   */
+  constructor(private readonly masker: WindowMasker, context = '') {
+    if (context !== '') {
+      this.lookback = context;
+      this.emitted = context.length;
+      this.runCap.read(context);
+      if (hasFoldable(context)) this.folding = true;
+      if (hasCompactable(context)) this.compacting = true;
+    }
+  }
 
   /** Characters received but not yet emitted. */
   get held(): number { return this.heldLength; }
   get length(): number { return this.emitted + this.heldLength; }
 
   push(delta: string): string {
+    if (delta.length === 0) return '';
+    const cuts = this.runCap.read(delta);
+    if (cuts.length === 0) return this.pushPiece(delta);
+    // A run past RUN_CAP: the text up to each forced cut ends as a block ends, and what follows is
+    // masked as a text of its own (run-cap.ts).
+    let out = '';
+    let from = 0;
+    for (const cut of cuts) {
+      if (cut > from) out += this.pushPiece(delta.slice(from, cut));
+      out += this.endSegment();
+      from = cut;
+    }
+    return out + this.pushPiece(delta.slice(from));
+  }
+
+  /** Emit everything held, as at the end, and start a new text to mask at this point. */
+  private endSegment(): string {
+    const out = this.end();
+    this.lookback = '';
+    this.segmentStart = this.length;
+    this.pemScanFrom = this.length;
+    this.pemOpen = -1;
+    this.pemForever = false;
+    this.pemClosed = [];
+    return out;
+  }
+
+  private pushPiece(delta: string): string {
     if (delta.length === 0) return '';
     if (!this.folding && hasFoldable(delta)) this.folding = true;
     if (!this.compacting && hasCompactable(delta)) this.compacting = true;
@@ -109,7 +155,7 @@ export class TextStream {
       text = this.chunks[k]!.slice(-(n - later)) + this.chunks.slice(k + 1).join('');
     }
     const start = this.length - text.length;
-    return { text, start, openStart: start > 0 };
+    return { text, start, openStart: start > this.segmentStart };
   }
 
   /**
@@ -233,101 +279,142 @@ export class TextStream {
   }
 }
 
+/** An object or array the JSON lexer is inside, and the context its values are read with. */
+interface JsonLevel { array: boolean; context: string }
+
+const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', b: '\b', f: '\f', '"': '"', '\\': '\\', '/': '/' };
+
 /**
  * The partial_json of an input_json_delta stream is JSON text cut anywhere. This lexer passes
- * structure through, decodes each string value (not keys), masks it with a TextStream and
- * re-encodes it, so the concatenated output is valid JSON whose string values are masked.
+ * structure through and masks what a person may have written, as the walk of a parsed input does
+ * (messages.ts, json-values.ts): each string value, decoded, masked with a TextStream that reads
+ * its member's name first, and re-encoded; each member name, masked as text of its own; each
+ * number, read whole and masked as text with its member's name — a number that holds a value
+ * becomes the masked text as a JSON string ({"card": 4111111111111111} → {"card": "[CREDIT_CARD]"}).
+ * The concatenated output is valid JSON. Findings' paths are `<prefix>#<n>`: the n-th name, string
+ * or number of the input.
  */
 export class JsonTextStream {
-  private stack: Array<'object' | 'array'> = [];
+  private stack: JsonLevel[] = [];
   private expectKey = false;
-  private inString = false;
+  /** The string being read (a member name or a value), masked as it comes; undefined outside strings. */
+  private string: TextStream | undefined;
+  private contextLength = 0;        // of the string being read
   private isKey = false;
+  private keyTail = '';             // the end of the member name being read (keyContext reads no more)
   private escape = '';              // pending escape sequence, starting with '\'
-  private value: TextStream | undefined;
+  private number = '';              // a number being read
+  private longNumber = false;       // the number being read is past NUMBER_MAX: it passes as it comes
+  private tokens = 0;
   readonly findings: Finding[] = [];
-  private strings = 0;
 
   constructor(private readonly masker: WindowMasker, private readonly pathPrefix = 'input') {}
 
-  /** Characters received but not yet emitted (a held value tail or a partial escape). */
-  get held(): number { return (this.value?.held ?? 0) + this.escape.length; }
+  /** Characters received but not yet emitted (a held string tail, a partial escape, a number). */
+  get held(): number { return (this.string?.held ?? 0) + this.escape.length + this.number.length; }
 
   push(chunk: string): string {
     let out = '';
     let decoded = '';
-    const flushDecoded = () => {
-      if (decoded.length > 0 && this.value) { out += encode(this.value.push(decoded)); decoded = ''; }
-    };
     for (let i = 0; i < chunk.length; i++) {
       const ch = chunk[i]!;
-      if (!this.inString) {
-        out += ch;
-        switch (ch) {
-          case '"':
-            this.inString = true;
-            this.isKey = this.stack[this.stack.length - 1] === 'object' && this.expectKey;
-            if (!this.isKey) this.value = new TextStream(this.masker);
-            break;
-          case '{': this.stack.push('object'); this.expectKey = true; break;
-          case '[': this.stack.push('array'); this.expectKey = false; break;
-          case '}': case ']': this.stack.pop(); this.expectKey = false; break;
-          case ':': this.expectKey = false; break;
-          case ',': this.expectKey = this.stack[this.stack.length - 1] === 'object'; break;
-          default: break;
+      if (this.string) {
+        if (this.escape) {
+          this.escape += ch;
+          const e = this.escape;
+          if (e[1] === 'u') {
+            if (e.length < 6) continue;
+            decoded += String.fromCharCode(parseInt(e.slice(2), 16));
+          } else {
+            decoded += ESCAPES[e[1]!] ?? e[1];
+          }
+          this.escape = '';
+          continue;
         }
-        continue;
-      }
-      if (this.isKey) {
-        // keys pass through verbatim
-        out += ch;
-        if (this.escape) { this.escape = ''; continue; }
         if (ch === '\\') { this.escape = '\\'; continue; }
-        if (ch === '"') { this.inString = false; }
-        continue;
-      }
-      if (this.escape) {
-        this.escape += ch;
-        const e = this.escape;
-        if (e[1] === 'u') {
-          if (e.length < 6) continue;
-          decoded += String.fromCharCode(parseInt(e.slice(2), 16));
-        } else {
-          decoded += ({ n: '\n', t: '\t', r: '\r', b: '\b', f: '\f', '"': '"', '\\': '\\', '/': '/' } as Record<string, string>)[e[1]!] ?? e[1];
+        if (ch === '"') {
+          out += this.feed(decoded) + this.closeString() + '"';
+          decoded = '';
+          continue;
         }
-        this.escape = '';
+        decoded += ch;
         continue;
       }
-      if (ch === '\\') { this.escape = '\\'; continue; }
-      if (ch === '"') {
-        flushDecoded();
-        if (decoded.length > 0 && this.value) out += encode(this.value.push(decoded));
-        decoded = '';
-        if (this.value) {
-          out += encode(this.value.end());
-          for (const f of this.value.findings) this.findings.push({ ...f, path: `${this.pathPrefix}#${this.strings}` });
+      if (this.number !== '') {
+        if (isNumberChar(ch)) {
+          this.number += ch;
+          if (this.number.length > NUMBER_MAX) { out += this.number; this.number = ''; this.longNumber = true; }
+          continue;
         }
-        this.strings++;
-        this.value = undefined;
-        this.inString = false;
-        out += '"';
-        continue;
+        out += this.closeNumber();
+      } else if (this.longNumber) {
+        if (isNumberChar(ch)) { out += ch; continue; }
+        this.longNumber = false;
       }
-      decoded += ch;
+      switch (ch) {
+        case '"': {
+          const top = this.stack[this.stack.length - 1];
+          this.isKey = top !== undefined && !top.array && this.expectKey;
+          const context = this.isKey ? '' : this.context();
+          this.string = new TextStream(this.masker, context);
+          this.contextLength = context.length;
+          this.keyTail = '';
+          break;
+        }
+        case '{': this.stack.push({ array: false, context: '' }); this.expectKey = true; break;
+        case '[': this.stack.push({ array: true, context: this.context() }); this.expectKey = false; break;
+        case '}': case ']': this.stack.pop(); this.expectKey = false; break;
+        case ':': this.expectKey = false; break;
+        case ',': this.expectKey = this.stack.length > 0 && !this.stack[this.stack.length - 1]!.array; break;
+        default:
+          if (ch === '-' || (ch >= '0' && ch <= '9')) { this.number = ch; continue; }
+      }
+      out += ch;
     }
-    flushDecoded();
-    return out;
+    return out + this.feed(decoded);
   }
 
-  /** The stream ended (content_block_stop): emit what a value string still holds. */
+  /** The stream ended (content_block_stop): emit what is still held. */
   end(): string {
-    if (this.value) {
-      const rest = encode(this.value.end());
-      for (const f of this.value.findings) this.findings.push({ ...f, path: `${this.pathPrefix}#${this.strings}` });
-      this.value = undefined;
-      return rest;
-    }
+    if (this.string) return this.closeString();
+    if (this.number !== '') return this.closeNumber();
     return '';
+  }
+
+  /** The context a value read now gets: its member's name, or for an array's items the array's. */
+  private context(): string {
+    return this.stack.length > 0 ? this.stack[this.stack.length - 1]!.context : '';
+  }
+
+  /** Decoded characters of the string being read, masked as far as they can be. */
+  private feed(decoded: string): string {
+    if (decoded.length === 0 || !this.string) return '';
+    if (this.isKey) this.keyTail = (this.keyTail + decoded).slice(-KEY_CONTEXT);
+    return encode(this.string.push(decoded));
+  }
+
+  /** The string being read ended: the rest of it, its findings kept; a member name becomes its value's context. */
+  private closeString(): string {
+    const s = this.string!;
+    const rest = encode(s.end());
+    this.report(s.findings, this.contextLength);
+    if (this.isKey && this.stack.length > 0) this.stack[this.stack.length - 1]!.context = keyContext(this.keyTail);
+    this.string = undefined;
+    return rest;
+  }
+
+  /** The number being read ended: as it came, or as a JSON string of its masked text. */
+  private closeNumber(): string {
+    const text = this.number;
+    this.number = '';
+    const r = maskInContext(this.masker, this.context(), text);
+    this.report(r.findings, 0);
+    return r.findings.length === 0 ? text : JSON.stringify(r.masked);
+  }
+
+  private report(findings: readonly Finding[], shift: number): void {
+    for (const f of findings) this.findings.push({ ...f, start: Math.max(0, f.start - shift), end: f.end - shift, path: `${this.pathPrefix}#${this.tokens}` });
+    this.tokens++;
   }
 }
 

@@ -1,10 +1,14 @@
 // SSE streams: rewrites a Claude Messages event stream block by block (mask, or restore in
 // tokenize mode) while keeping it a live stream. Events it does not change go out as they came (the
 // same SseEvent, original bytes); changed deltas are re-serialised; held text is flushed at
-// content_block_stop, message_stop and error. If anything goes wrong inside a block, that block's
+// content_block_stop, message_stop and error. A citation (citations_delta) arrives whole: its
+// cited_text is rewritten whole. A block that arrives whole in its content_block_start (an MCP tool
+// result; a server tool result, which only the record's copy masks) goes through the same block
+// walk as a non-streaming answer (messages.ts). If anything goes wrong inside a block, that block's
 // text is dropped, never emitted raw.
 import { formatSse, type SseEvent } from '@skillgate/wire';
 import type { Finding } from './entities.js';
+import { maskResponseBody } from './messages.js';
 
 /** One block's text transformer (TextStream, JsonTextStream or RestoreStream). */
 export interface BlockStream {
@@ -48,15 +52,68 @@ export function blockStreamFor(policy: BlockPolicy, cb: Record<string, unknown>,
   return { stream, kind, initial };
 }
 
-interface Block { stream: BlockStream; kind: DeltaKind; failed: boolean; index: number }
+/** Block types whose text arrives in deltas (blockStreamFor); every other block arrives whole. */
+const DELTA_BLOCKS = new Set(['text', 'thinking', 'tool_use', 'server_tool_use', 'mcp_tool_use']);
+
+/** A text rewritten whole by the policy's text stream (what streaming it in any pieces gives). */
+export function rewriteWhole(policy: BlockPolicy, text: string): { text: string; findings: readonly Finding[] } {
+  const stream = policy.text();
+  if (!stream) return { text, findings: [] };
+  const out = stream.push(text) + stream.end();
+  return { text: out, findings: stream.findings ?? [] };
+}
+
+/**
+ * A citation (of a citations_delta, or in a text block's start) rewritten as the block walk of a
+ * non-streaming answer rewrites it (its cited_text; `forRecord`: its other text too): itself when
+ * nothing changed. Findings are pushed under `path`.
+ */
+export function rewriteCitation(policy: BlockPolicy, citation: unknown, path: string, findings: Finding[], forRecord = false): unknown {
+  if (!isRecord(citation)) return citation;
+  const r = walkWhole(policy, { type: 'text', text: '', citations: [citation] }, forRecord);
+  const out = (r.block as { citations: unknown[] }).citations[0];
+  for (const f of r.findings) findings.push({ ...f, path: (f.path ?? '').replace(/^content\[0\]\.citations\[0\]/, path) });
+  return r.findings.length === 0 && JSON.stringify(out) === JSON.stringify(citation) ? citation : out;
+}
+
+/** One block through the walk a non-streaming answer gets (messages.ts), its text rewritten whole by the policy. */
+function walkWhole(policy: BlockPolicy, block: Record<string, unknown>, forRecord: boolean): { block: unknown; findings: Finding[] } {
+  const r = maskResponseBody({ content: [block] }, (t) => {
+    const w = rewriteWhole(policy, t);
+    return { masked: w.text, findings: [...w.findings] };
+  }, { thinking: false, forRecord });
+  return { block: (r.body as { content: unknown[] }).content[0], findings: r.findings };
+}
+
+/**
+ * A block that arrived whole in its content_block_start, rewritten by the walk a non-streaming
+ * answer gets (maskResponseBody; `forRecord`: server tool results too), findings under
+ * `content[index]`; undefined for a block whose text comes in deltas, or when nothing changed.
+ */
+export function rewriteWholeBlock(policy: BlockPolicy, block: Record<string, unknown>, index: number, forRecord: boolean): { block: unknown; findings: Finding[] } | undefined {
+  if (typeof block.type === 'string' && DELTA_BLOCKS.has(block.type)) return undefined;
+  const r = walkWhole(policy, block, forRecord);
+  if (r.findings.length === 0 && JSON.stringify(r.block) === JSON.stringify(block)) return undefined;
+  return { block: r.block, findings: r.findings.map((f) => ({ ...f, path: (f.path ?? 'content[0]').replace(/^content\[0\]/, `content[${index}]`) })) };
+}
+
+interface Block { stream: BlockStream; kind: DeltaKind; failed: boolean; index: number; citations: number }
 
 export const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+export interface RewriterOptions {
+  /** The record's copy: blocks that arrive whole are walked as the record walks them (server tool results too). */
+  forRecord?: boolean;
+}
 
 export class SseRewriter {
   private readonly blocks = new Map<number, Block>();
   readonly findings: Finding[] = [];
+  private readonly forRecord: boolean;
 
-  constructor(private readonly policy: BlockPolicy) {}
+  constructor(private readonly policy: BlockPolicy, opts: RewriterOptions = {}) {
+    this.forRecord = opts.forRecord === true;
+  }
 
   /** Blocks started and not yet stopped (held text may be waiting in them). */
   get openBlocks(): number {
@@ -108,18 +165,30 @@ export class SseRewriter {
     const cb = data.content_block;
     const index = data.index;
     const found = blockStreamFor(this.policy, cb, index);
-    if (!found) return [ev];
+    if (!found) {
+      // A block that arrives whole: walked as a non-streaming answer's block (an error drops it).
+      const whole = rewriteWholeBlock(this.policy, cb, index, this.forRecord);
+      if (!whole) return [ev];
+      for (const f of whole.findings) this.findings.push(f);
+      return [sseEvent('content_block_start', { ...data, content_block: whole.block })];
+    }
     const { stream, kind, initial } = found;
-    const block: Block = { stream, kind, failed: false, index };
+    const block: Block = { stream, kind, failed: false, index, citations: 0 };
     this.blocks.set(index, block);
+    // Citations a text block starts with (they usually come later, in citations_delta events).
+    let start: Record<string, unknown> = cb;
+    if (Array.isArray(cb.citations) && cb.citations.length > 0) {
+      const citations = cb.citations.map((c) => rewriteCitation(this.policy, c, `content[${index}].citations[${block.citations++}]`, this.findings, this.forRecord));
+      if (citations.some((c, i) => c !== (cb.citations as unknown[])[i])) start = { ...cb, citations };
+    }
     // A block that starts with text already in it: run that text through the block stream too.
     if (initial !== '') {
       let emitted: string;
       try { emitted = block.stream.push(initial); } catch { block.failed = true; emitted = ''; }
-      if (emitted === initial && !('held' in block.stream && (block.stream as { held: number }).held > 0)) return [ev];
-      return [sseEvent('content_block_start', { ...data, content_block: { ...cb, [DELTA_FIELD[kind]]: emitted } })];
+      if (start === cb && emitted === initial && !('held' in block.stream && (block.stream as { held: number }).held > 0)) return [ev];
+      return [sseEvent('content_block_start', { ...data, content_block: { ...start, [DELTA_FIELD[kind]]: emitted } })];
     }
-    return [ev];
+    return start === cb ? [ev] : [sseEvent('content_block_start', { ...data, content_block: start })];
   }
 
   private onDelta(ev: SseEvent): StreamOutput[] {
@@ -131,6 +200,11 @@ export class SseRewriter {
     const index = typeof data.index === 'number' ? data.index : -1;
     const b = this.blocks.get(index);
     const delta = isRecord(data.delta) ? data.delta : undefined;
+    if (b && delta && delta.type === 'citations_delta' && b.kind === 'text_delta') {
+      // A citation arrives whole: its cited_text (a document's words) rewritten whole.
+      const citation = rewriteCitation(this.policy, delta.citation, `content[${index}].citations[${b.citations++}]`, this.findings, this.forRecord);
+      return citation === delta.citation ? [ev] : [sseEvent('content_block_delta', { ...data, delta: { ...delta, citation } })];
+    }
     if (!b || !delta || delta.type !== b.kind) return [ev];
     const field = DELTA_FIELD[b.kind];
     const input = delta[field];

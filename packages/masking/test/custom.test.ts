@@ -30,13 +30,28 @@ describe('custom entities from a policy', () => {
     [{ name: 'X_ID', pattern: '[unclosed' }, /not a valid RE2 pattern/],
     [{ name: 'lower', pattern: 'x' }, /UPPER_SNAKE_CASE/],
     [{ name: 'X_ID' }, /pattern or a non-empty keywords/],
+    [{ name: 'CASE_ID', pattern: 'CASE [0-9]{6}' }, /only a separator can fill \(" "\).*within one run/],
+    [{ name: 'MRN', pattern: 'MRN:\\s?[0-9]{7}' }, /only a separator can fill \(" " or/],
+    [{ name: 'PATIENT', pattern: 'PT\\([0-9]{5}\\)' }, /only a separator can fill \("\("\)/],
+    [{ name: 'LIST_ID', pattern: 'A[,;]B' }, /only a separator can fill \("," or ";"\)/],
   ])('validateCustomEntity refuses %j with a message saying why', (entity, why) => {
     const problems = validateCustomEntity(entity as never);
     expect(problems.map((p) => p.message).join(' ')).toMatch(why);
   });
 
+  test('a pattern admitted finds what it describes: none needs a separator, which no match may hold', () => {
+    const text = 'See CASE-123456, MRN:1234567 and PT-12345 today';
+    for (const pattern of ['CASE-[0-9]{6}', 'MRN:[0-9]{7}', 'PT-[0-9]{5}', '[A-Z]+[-:][0-9]{5,7}']) {
+      expect(validateCustomEntity({ name: 'CASE_ID', pattern })).toEqual([]);
+      expect(createMasker({ custom: [{ name: 'CASE_ID', pattern }] }, { key }).maskText(text).findings.length).toBeGreaterThan(0);
+    }
+  });
+
   test('validateCustomEntity accepts plain patterns and keyword lists', () => {
     expect(validateCustomEntity({ name: 'EMPLOYEE_ID', pattern: 'EMP-[0-9]{6}(?:-[A-Z])?' })).toEqual([]);
+    // Classes that merely include separators match within a run, as the engine's other rules say.
+    expect(validateCustomEntity({ name: 'TICKET', pattern: 'T[^x]{4}' })).toEqual([]);
+    expect(validateCustomEntity({ name: 'TICKET', pattern: 'T\\S+' })).toEqual([]);
     expect(validateCustomEntity({ name: 'CODENAME', keywords: ['falcon', 'blue sky'], action: 'tokenize' })).toEqual([]);
   });
 

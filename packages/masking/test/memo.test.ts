@@ -1,6 +1,7 @@
 // The resent-history memo: a memoising masker returns exactly what a fresh masking would, for text
 // and for growing conversations (the way Claude's API resends history every turn); it is bounded;
-// and tokenizing maskers never memoise (their vault must be filled on every call).
+// and tokenizing maskers never memoise (their vault must be filled on every call). A value masked
+// with context (a tool input's, after its member name) is memoised by both.
 import fc from 'fast-check';
 import { createMasker } from '../src/index.js';
 import { PROSE, SENSITIVE } from './samples.js';
@@ -34,6 +35,18 @@ describe('the resent-history memo', () => {
       }
     }), { numRuns: 40 });
     expect(memo.memoStats()!.hits).toBeGreaterThan(0);
+  });
+
+  it('keeps a tool input\'s values by their member names too: the same text after another name is another entry', () => {
+    const memo = createMasker(undefined, { key: KEY });
+    const plain = createMasker(undefined, { key: KEY, memo: false });
+    const turn = (input: Record<string, unknown>) => ({ model: 'claude-x', max_tokens: 8, messages: [{ role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'save', input }] }] });
+    fc.assert(fc.property(fc.constantFrom('ssn', 'note', 'routing', 'password', 'phone_number'), fc.constantFrom('536 22 8974', '021000021', 'hunter2hunter2', '4155552671', 'x'), (name, value) => {
+      for (const input of [{ [name]: value }, { note: value }, { [name]: value }]) expect(memo.maskMessagesRequest(turn(input))).toEqual(plain.maskMessagesRequest(turn(input)));
+      // A text of its own that reads like such an entry's key is never confused with it.
+      const lookalike = `\u0000${name.length + 2}\u0000${name}: ${value}`;
+      expect(memo.maskText(lookalike)).toEqual(plain.maskText(lookalike));
+    }), { numRuns: 40 });
   });
 
   it('is bounded: entries beyond maxChars are dropped, least recently used first', () => {

@@ -52,10 +52,18 @@ describe('Messages bodies', () => {
     expect(request.messages[0]!.content).toBe('My card is 4111 1111 1111 1111');
   });
 
-  test('thinking blocks are masked only when the spec asks for it', () => {
+  test('thinking blocks are masked only when the spec asks for it, and in the record always', () => {
     const m = createMasker({ thinking: true }, { key: 'messages-test-key-0123456789' });
     const b = m.maskMessagesRequest(request).body as typeof request;
-    expect((b.messages[1]!.content as Array<Record<string, unknown>>)[0]).toEqual({ type: 'thinking', thinking: 'the user is [EMAIL_ADDRESS]', signature: 'EqQBCgIYAhIM1gbcDa9GJwZA' });
+    const masked = { type: 'thinking', thinking: 'the user is [EMAIL_ADDRESS]', signature: 'EqQBCgIYAhIM1gbcDa9GJwZA' };
+    expect((b.messages[1]!.content as Array<Record<string, unknown>>)[0]).toEqual(masked);
+    // The record is never sent back to Claude: the signature does not matter there.
+    const recorded = masker.maskMessagesRequest(request, { forRecord: true }).body as typeof request;
+    expect((recorded.messages[1]!.content as Array<Record<string, unknown>>)[0]).toEqual(masked);
+    const response = { type: 'message', content: [request.messages[1]!.content[0]] };
+    expect((masker.maskMessagesResponse(response).body as typeof response).content[0]).toEqual(request.messages[1]!.content[0]);
+    expect((masker.maskMessagesResponse(response, { forRecord: true }).body as typeof response).content[0]).toEqual(masked);
+    expect(masker.maskAnswerText(JSON.stringify(response), { forRecord: true }).masked).not.toContain('maria@example.com');
   });
 
   test('responses: content blocks are masked, ids and usage untouched', () => {
@@ -135,6 +143,108 @@ describe('Messages bodies', () => {
   });
 });
 
+describe('tool inputs: values read after their member names, numbers and names masked too', () => {
+  // The same text as prose is masked (stream.test.ts checks the streamed input_json_delta).
+  const input = { password: 'hunter2hunter2', aws_secret_access_key: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', ssn: '536 22 8974', routing: '021000021',
+    card: 4111111111111111, phone: 4155552671, 'jane.doe@example.com': 1 };
+  const masked = { password: '[SECRET]', aws_secret_access_key: '[SECRET]', ssn: '[US_SSN]', routing: '[ABA_ROUTING_NUMBER]', card: '[CREDIT_CARD]', phone: '[PHONE_NUMBER]', '[EMAIL_ADDRESS]': 1 };
+  const history = { model: 'claude-x', max_tokens: 8, messages: [{ role: 'user', content: 'log in' }, { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'login', input }] }] };
+  const inputOf = (body: unknown) => ((body as typeof history).messages[1]!.content as Array<{ input: unknown }>)[0]!.input;
+
+  test('in request history, for Claude and for the record, and in a response', () => {
+    for (const mode of ['record', 'request', 'both', 'tokenize'] as const) {
+      const m = createMasker({ mode, defaultAction: 'redact' }, { key: 'messages-test-key-0123456789' });
+      expect(inputOf(m.maskMessagesRequest(history).body)).toEqual(masked);
+      const recorded = m.maskMessagesRequest(history, { forRecord: true });
+      expect(inputOf(recorded.body)).toEqual(masked);
+      expect(recorded.findings.map((f) => [f.type, f.path])).toEqual([
+        ['SECRET', 'messages[1].content[0].input.password'], ['SECRET', 'messages[1].content[0].input.aws_secret_access_key'],
+        ['US_SSN', 'messages[1].content[0].input.ssn'], ['ABA_ROUTING_NUMBER', 'messages[1].content[0].input.routing'],
+        ['CREDIT_CARD', 'messages[1].content[0].input.card'], ['PHONE_NUMBER', 'messages[1].content[0].input.phone'],
+        ['EMAIL_ADDRESS', 'messages[1].content[0].input.[EMAIL_ADDRESS]'],
+      ]);
+      const response = { type: 'message', content: [{ type: 'tool_use', id: 'toolu_1', name: 'login', input }] };
+      expect((m.maskMessagesResponse(response).body as typeof response).content[0]!.input).toEqual(masked);
+      expect((m.maskAnswerText(JSON.stringify(response), { forRecord: true }).masked)).toBe(JSON.stringify({ ...response, content: [{ ...response.content[0], input: masked }] }));
+    }
+  });
+
+  test('a number that holds no value stays a number; names of a schema stay as they are', () => {
+    const plain = { limit: 5, ratio: 0.25, ids: [12, 7], user_id: 'user_8c1f', query: 'open tickets' };
+    expect(inputOf(masker.maskMessagesRequest({ ...history, messages: [history.messages[0], { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'login', input: plain }] }] }).body)).toBe(plain);
+  });
+});
+
+describe('what only the record masks, and what Claude gets of a request', () => {
+  const body = {
+    model: 'claude-sonnet-4-5', max_tokens: 8,
+    metadata: { user_id: 'maria@example.com' },
+    stop_sequences: ['maria@example.com'],
+    mcp_servers: [{ type: 'url', name: 'crm', url: 'https://crm.example/maria@example.com/sse' }],
+    tool_choice: { type: 'auto' },
+    tools: [
+      { name: 'lookup_customer', description: 'Looks up customers. Escalate to maria@example.com, key sk-ant-api03-' + 'Ab3_'.repeat(23) + 'xAA',
+        input_schema: { type: 'object', required: ['email'], properties: {
+          email: { type: 'string', format: 'email', description: 'e.g. john.smith@example.com', default: 'john.smith@example.com', examples: ['4111 1111 1111 1111'] },
+          tier: { type: 'string', enum: ['gold', 'call 415-555-0132'] },
+          'maria@example.com': { type: 'integer' },
+        } } },
+      { type: 'web_search_20250305', name: 'web_search', user_location: { type: 'approximate', city: 'San Francisco' } },
+    ],
+    messages: [{ role: 'user', content: [
+      { type: 'image', source: { type: 'url', url: 'https://img.example/u/maria@example.com/a.png' } },
+      { type: 'text', text: 'cited', citations: [{ type: 'char_location', cited_text: 'x', document_index: 0, document_title: 'Notes on maria@example.com', start_char_index: 0, end_char_index: 1 }] },
+      { type: 'thinking', thinking: 'the user is maria@example.com', signature: 'EqQBCgIYAhIM' },
+      { type: 'redacted_thinking', data: 'EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpP' },
+    ] }],
+  };
+
+  test('Claude gets the tools\' descriptions and schema text masked, the schema\'s structure, names and URLs as sent', () => {
+    const r = masker.maskMessagesRequest(body);
+    const out = r.body as typeof body;
+    const tool = out.tools[0] as { description: string; input_schema: { required: string[]; properties: Record<string, { enum?: string[] }> } };
+    expect(tool.description).toBe('Looks up customers. Escalate to [EMAIL_ADDRESS], key [SECRET]');
+    const props = tool.input_schema.properties;
+    expect(props.email).toEqual({ type: 'string', format: 'email', description: 'e.g. [EMAIL_ADDRESS]', default: '[EMAIL_ADDRESS]', examples: ['[CREDIT_CARD]'] });
+    expect(props.tier!.enum).toEqual(['gold', 'call [PHONE_NUMBER]']);
+    expect(Object.keys(props)).toEqual(['email', 'tier', 'maria@example.com']); // property names are the tool's interface
+    expect(tool.input_schema.required).toEqual(['email']);
+    expect(out.tools[1]).toBe(body.tools[1]);
+    // Kept as sent on the wire: they change what the API does (or are signed), and only the record masks them.
+    for (const k of ['metadata', 'stop_sequences', 'mcp_servers'] as const) expect(out[k]).toBe(body[k]);
+    expect(out.messages[0]!.content).toEqual(body.messages[0]!.content);
+    expect(r.recordDiffers).toBe(true);
+  });
+
+  test('the record masks every string of the body but structural ones', () => {
+    const r = masker.maskMessagesRequest(body, { forRecord: true });
+    const text = JSON.stringify(r.body);
+    expect(text.split('maria@example.com').length - 1).toBe(1); // only the schema's property name keeps it
+    expect(text).toContain('"maria@example.com":{"type":"integer"}');
+    const out = r.body as typeof body;
+    expect(out.metadata.user_id).toBe('[EMAIL_ADDRESS]');
+    expect(out.stop_sequences).toEqual(['[EMAIL_ADDRESS]']);
+    expect(out.mcp_servers[0]!.url).not.toContain('maria@example.com');
+    expect(out.mcp_servers[0]!.name).toBe('crm');
+    const blocks = out.messages[0]!.content as Array<Record<string, any>>;
+    expect(blocks[0]!.source.url).not.toContain('maria@example.com');
+    expect(blocks[1]!.citations[0].document_title).toBe('Notes on [EMAIL_ADDRESS]');
+    expect(blocks[2]).toEqual({ type: 'thinking', thinking: 'the user is [EMAIL_ADDRESS]', signature: 'EqQBCgIYAhIM' }); // thinking too, whatever the policy
+    expect(blocks[3]).toEqual(body.messages[0]!.content[3]);
+    expect((out.tools[1] as { user_location: { city: string } }).user_location.city).toBe('[LOCATION]');
+    expect(out.model).toBe(body.model);
+    expect(out.tool_choice).toEqual({ type: 'auto' });
+  });
+
+  test('a request with nothing only the record would mask says so: the record may keep Claude\'s copy', () => {
+    const plain = { model: 'claude-x', max_tokens: 8, metadata: { user_id: 'user_8c1f' }, stop_sequences: ['\n\nHuman:'], tools: [{ name: 't', description: 'find', input_schema: { type: 'object' } }],
+      messages: [{ role: 'user', content: 'card 4111 1111 1111 1111' }, { role: 'assistant', content: [{ type: 'thinking', thinking: 'a card', signature: 'sig' }, { type: 'text', text: 'ok' }] }] };
+    const wire = masker.maskMessagesRequest(plain);
+    expect(wire.recordDiffers).toBeUndefined();
+    expect(wire).toEqual(masker.maskMessagesRequest(plain, { forRecord: true }));
+  });
+});
+
 describe('other request bodies that carry prompts', () => {
   test('a Message Batch: every request in it is masked as a Messages request, its path named', () => {
     const batch = {
@@ -186,6 +296,16 @@ describe('JSON answers of any route (maskAnswer)', () => {
     // Ids, timestamps, URLs of the API and model names are not mistaken for values.
     const models = { data: [{ type: 'model', id: 'claude-sonnet-4-6', display_name: 'Claude Sonnet 4.6', created_at: '2025-09-29T00:00:00Z' }], has_more: false, first_id: 'claude-sonnet-4-6', last_id: 'claude-sonnet-4-6' };
     expect(m.maskAnswer(models)).toEqual({ body: models, findings: [] });
+  });
+
+  test('ids and other structural members stay as sent, even one that reads like a secret', () => {
+    const id = 'chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT';
+    expect(m.maskText(id).masked).toBe('[SECRET]'); // as text it would be masked
+    const chunk = { id, object: 'chat.completion.chunk', created: 1700000000, model: 'claude-x', system_fingerprint: 'fp_44709d6fcb',
+      choices: [{ index: 0, delta: { content: 'mail maria@example.com' }, finish_reason: null }], request_id: id };
+    for (const forRecord of [false, true]) {
+      expect(m.maskAnswer(chunk, { forRecord }).body).toEqual({ ...chunk, choices: [{ index: 0, delta: { content: 'mail [EMAIL_ADDRESS]' }, finish_reason: null }] });
+    }
   });
 
   test('an error reaches the skill as sent (its retry logic reads the wording) and the record masked', () => {

@@ -33,6 +33,9 @@ export const SENSITIVE = [
   '٤١١١ ١١١١ ١١١١ ١١١١', '+۹۸ ۹۱۲ ۳۴۵ ۶۷۸۹', 'SSN १२३-४५-६७८८',
   // In mathematical bold, as posts on sites without formatting write them (fold.ts).
   '\u{1D423}\u{1D41A}\u{1D427}\u{1D41E}@example.com', '\u{1D7D2}\u{1D7CF}\u{1D7CF}\u{1D7CF} 1111 1111 1111',
+  // Addresses in other scripts and under any top-level domain, IBANs in lower case or with dashes, Basic credentials.
+  'josé@example.com', 'jürgen.müller@firma.de', 'иван@пример.рф', 'jane@example.berlin', '連絡先jane@example.comまで',
+  'de89 3704 0044 0532 0130 00', 'DE89-3704-0044-0532-0130-00', 'gb29nwbk60161331926819', 'Authorization: Basic YWRtaW46UzNjcjN0UGFzc3cwcmQ=',
 ];
 
 export const NEAR_MISSES = [

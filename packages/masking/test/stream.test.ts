@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { SseParser, formatSse, type SseEvent } from '@skillgate/wire';
 import { createMasker, MaskerCore, TextStream, JsonTextStream, RecordStreamMasker, type StreamOutput } from '../src/index.js';
+import { RUN_CAP, RunCap } from '../src/run-cap.js';
+import { isTokenChar } from '../src/boundary.js';
 import { NEAR_MISSES, PROSE, SENSITIVE } from './samples.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url)); // packages/masking/dist/test/
@@ -88,6 +90,97 @@ describe('streaming text equals masking the whole text', () => {
   });
 });
 
+describe('a text read after a context (a JSON value after its member name)', () => {
+  const contextArb = fc.oneof(fc.constantFrom('ssn: ', 'phone number: ', 'password: ', 'routing: ', 'date of birth: ', 'api key: ', 'q: '), fc.string({ maxLength: 12 }).map((w) => `${w}: `));
+  test('streams as maskInContext masks it whole, findings included, for random texts and chunkings', () => {
+    fc.assert(fc.property(contextArb, textArb, cutsArb, (context, text, cuts) => {
+      const ts = new TextStream(core, context);
+      let out = '';
+      for (const c of splitAt(text, cuts)) out += ts.push(c);
+      out += ts.end();
+      const whole = core.maskInContext(context, text);
+      expect(out).toBe(whole.masked);
+      expect(ts.findings.map((f) => ({ ...f, start: Math.max(0, f.start - context.length), end: f.end - context.length }))).toEqual(whole.findings);
+    }), { numRuns: 300 });
+  });
+});
+
+// A separator-free run longer than RUN_CAP is cut every RUN_CAP characters and each piece masked
+// on its own (src/run-cap.ts), by the stream and the whole-text masker alike.
+describe('separator-free runs past the run cap', () => {
+  const B64 = 'QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0MTExMTExMTExMTExMTExMQ';
+  const runArb = fc.tuple(fc.constantFrom(B64, '0123456789abcdef', '🚀x', 'a'), fc.integer({ min: RUN_CAP - 40, max: RUN_CAP * 2 + 40 }))
+    .map(([unit, n]) => unit.repeat(Math.ceil(n / unit.length)).slice(0, n));
+  const glue = fc.constantFrom('', ' ', 'john.smith@example.com', '@example.com ', ' 4111 1111 1111 1111 ', ',');
+
+  test('the forced cuts fall where a character-by-character count puts them, however the text is cut into pieces', () => {
+    /** The rule read one character at a time: a cut before the token character after `cap` of a run, never inside a surrogate pair. */
+    const reference = (text: string, cap: number): number[] => {
+      const cuts: number[] = [];
+      let run = 0;
+      for (let i = 0; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        if (!isTokenChar(c)) { run = 0; continue; }
+        const pairOpen = i > 0 && text.charCodeAt(i - 1) >= 0xd800 && text.charCodeAt(i - 1) <= 0xdbff;
+        if (run >= cap && !pairOpen) { cuts.push(i); run = 0; }
+        run++;
+      }
+      return cuts;
+    };
+    fc.assert(fc.property(fc.string({ unit: fc.constantFrom('a', 'b', ' ', '\n', '🚀', '\ud83d', ','), maxLength: 80 }), fc.integer({ min: 1, max: 9 }), cutsArb, (text, cap, cuts) => {
+      const rc = new RunCap(cap);
+      const got: number[] = [];
+      let at = 0;
+      for (const piece of splitAt(text, cuts)) {
+        for (const c of rc.read(piece)) got.push(at + c);
+        at += piece.length;
+      }
+      expect(got).toEqual(reference(text, cap));
+    }), { numRuns: 2000 });
+  });
+
+  test('stream as the whole text is masked, for random chunkings', () => {
+    fc.assert(fc.property(textArb, runArb, glue, glue, textArb, fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 12 }), (a, run, g1, g2, b, cuts) => {
+      const text = a + g1 + run + g2 + b;
+      const ts = new TextStream(core);
+      let out = '';
+      for (const c of splitAt(text, cuts)) out += ts.push(c);
+      out += ts.end();
+      const whole = core.maskText(text);
+      expect(out).toBe(whole.masked);
+      expect(ts.findings).toEqual(whole.findings);
+    }), { numRuns: 30 });
+  });
+
+  test('a value right after a forced cut is found in both, and no surrogate pair is split', () => {
+    const text = 'x'.repeat(RUN_CAP) + 'john.smith@example.com and more';
+    expect(core.maskText(text).masked).toBe(`${'x'.repeat(RUN_CAP)}[EMAIL_ADDRESS] and more`);
+    const pairs = `a${'🚀'.repeat(RUN_CAP)}`;
+    const ts = new TextStream(core);
+    let out = '';
+    for (let i = 0; i < pairs.length; i += 999) {
+      const piece = ts.push(pairs.slice(i, i + 999));
+      expect(piece.length === 0 || !/[\ud800-\udbff]$/.test(piece)).toBe(true);
+      out += piece;
+    }
+    expect(out + ts.end()).toBe(pairs);
+  });
+
+  test('a long base64-like upload is held at most about the cap, never whole', () => {
+    const ts = new TextStream(core);
+    const chunk = B64.repeat(1100); // ~64 KB, no separator
+    let out = 0;
+    let most = 0;
+    for (let i = 0; i < 64; i++) { // 4 MB
+      out += ts.push(chunk).length;
+      most = Math.max(most, ts.held);
+    }
+    out += ts.end().length;
+    expect(most).toBeLessThanOrEqual(RUN_CAP + chunk.length);
+    expect(out).toBe(chunk.length * 64);
+  });
+});
+
 // The finer hold (src/hold.ts) releases part of the token run at the end of a delta when no
 // detector could still extend it; these texts end deltas in '!', ':', '*', '(', ')', '.' and start
 // the next delta with something that would complete a match.
@@ -165,18 +258,63 @@ describe('the finer hold keeps streaming equal to whole-text masking', () => {
   });
 });
 
-describe('streaming tool input JSON equals masking each string value', () => {
-  test('for random inputs and chunkings, the result is valid JSON with masked values and intact keys', () => {
-    fc.assert(fc.property(textArb, textArb, cutsArb, (a, b, cuts) => {
-      const input = { query: a, nested: { list: [b, 42, true, null], 'email@example.com': 'x' } };
+/** A tool input as the walk of a parsed body masks it (messages.ts): what the stream of its JSON must equal. */
+function walkedInput(input: unknown): unknown {
+  const body = masker.maskMessagesResponse({ type: 'message', content: [{ type: 'tool_use', id: 'toolu_1', name: 'lookup', input }] }).body as { content: Array<{ input: unknown }> };
+  return body.content[0]!.input;
+}
+
+function streamJson(json: string, cuts: number[]): string {
+  const js = new JsonTextStream(core);
+  let out = '';
+  for (const c of splitAt(json, cuts)) out += js.push(c);
+  return out + js.end();
+}
+
+// Numbers a tool input may hold: values of entities written as JSON numbers, and ordinary ones.
+const numberArb = fc.oneof(
+  fc.constantFrom(4111111111111111, 5555555555554444, 378282246310005, 4155552671, 536228974, 12345678901, 21000021, 19900304, 0, -1, 42, 3.14159, 1e21, 1e-7),
+  fc.integer(),
+  fc.double({ noNaN: true, noDefaultInfinity: true }).filter((d) => !Object.is(d, -0)), // JSON writes -0 as 0
+);
+// Member names: ones that give context, and any text (names that hold a value are masked).
+const nameArb = fc.oneof(fc.constantFrom('ssn', 'phone_number', 'routingNumber', 'card', 'password', 'aws_secret_access_key', 'dateOfBirth', 'account', 'q', ''), textArb);
+
+describe('streaming tool input JSON equals masking the parsed input', () => {
+  test('for random inputs and chunkings: valid JSON, values read after their member names, names and numbers masked too', () => {
+    fc.assert(fc.property(fc.tuple(textArb, textArb), fc.tuple(nameArb, nameArb), numberArb, numberArb, (texts, names, x, y) => {
+      const [a, b] = texts;
+      const [n1, n2] = names;
+      const input = { query: a, nested: { list: [b, 42, true, null, x], 'email@example.com': 'x', [n1]: b, [n2]: y }, [n2]: [x, { [n1]: a }] };
       const json = JSON.stringify(input);
+      for (const cuts of [[], [...Array(json.length).keys()].map((i) => i / json.length)]) {
+        const out = streamJson(json, cuts);
+        expect(JSON.parse(out)).toEqual(walkedInput(input));
+      }
+    }), { numRuns: 150 });
+    fc.assert(fc.property(textArb, nameArb, numberArb, cutsArb, (a, n, x, cuts) => {
+      const input = { [n]: a, [`${n}_number`]: x };
+      expect(JSON.parse(streamJson(JSON.stringify(input), cuts))).toEqual(walkedInput(input));
+    }), { numRuns: 300 });
+  });
+
+  test('the values, numbers and names of a tool input are masked as the same text in prose would be', () => {
+    const input = { password: 'hunter2hunter2', aws_secret_access_key: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', ssn: '536 22 8974', routing: '021000021',
+      card: 4111111111111111, phone: 4155552671, 'jane.doe@example.com': 1 };
+    const expected = { password: '[SECRET]', aws_secret_access_key: '[SECRET]', ssn: '[US_SSN]', routing: '[ABA_ROUTING_NUMBER]', card: '[CREDIT_CARD]', phone: '[PHONE_NUMBER]', '[EMAIL_ADDRESS]': 1 };
+    expect(walkedInput(input)).toEqual(expected);
+    const json = JSON.stringify(input);
+    for (const cuts of [[], [0.5], [...Array(json.length).keys()].map((i) => i / json.length)]) {
       const js = new JsonTextStream(core);
       let out = '';
       for (const c of splitAt(json, cuts)) out += js.push(c);
       out += js.end();
-      const parsed: unknown = JSON.parse(out);
-      expect(parsed).toEqual({ query: core.maskText(a).masked, nested: { list: [core.maskText(b).masked, 42, true, null], 'email@example.com': 'x' } });
-    }), { numRuns: 200 });
+      expect(JSON.parse(out)).toEqual(expected);
+      expect(js.findings.map((f) => f.type)).toEqual(['SECRET', 'SECRET', 'US_SSN', 'ABA_ROUTING_NUMBER', 'CREDIT_CARD', 'PHONE_NUMBER', 'EMAIL_ADDRESS']);
+    }
+    // As prose, the same.
+    expect(core.maskText('password: hunter2hunter2, ssn 536 22 8974, routing 021000021, card 4111111111111111, phone 4155552671, jane.doe@example.com').masked)
+      .toBe('password: [SECRET], ssn [US_SSN], routing [ABA_ROUTING_NUMBER], card [CREDIT_CARD], phone [PHONE_NUMBER], [EMAIL_ADDRESS]');
   });
 
   test('escapes split across chunks are decoded before masking', () => {
@@ -254,7 +392,7 @@ describe('SSE streams', () => {
       const got = collect(runThrough(input, cuts));
       expect(got.text.get(1)).toBe(core.maskText(text).masked);
       expect(got.text.get(0)).toBe(thinking);
-      expect(JSON.parse(got.text.get(2)!)).toEqual({ query: core.maskText(tool).masked });
+      expect(JSON.parse(got.text.get(2)!)).toEqual({ query: core.maskInContext('query: ', tool).masked });
       // Events other than deltas pass byte for byte, in order.
       const others = (evs: SseEvent[]) => evs.filter((e) => e.event !== 'content_block_delta').map((e) => e.raw.toString('utf8'));
       expect(others(got.events)).toEqual(others(new SseParser().push(input)));
@@ -287,7 +425,12 @@ describe('SSE streams', () => {
           const kind = blockType(original.events, index);
           if (kind === 'text') expect(out.text.get(index)).toBe(core.maskText(text).masked);
           else if (kind === 'thinking') expect(out.text.get(index)).toBe(text);
-          else expect(out.text.get(index) ?? '').toBe(maskJsonWhole(text));
+          else {
+            expect(out.text.get(index) ?? '').toBe(maskJsonWhole(text));
+            let parsed: unknown;
+            try { parsed = JSON.parse(text); } catch { continue; } // a stream cut off inside the input
+            expect(JSON.parse(out.text.get(index)!)).toEqual(walkedInput(parsed));
+          }
         }
         const others = (evs: SseEvent[]) => evs.filter((e) => e.event !== 'content_block_delta').map((e) => e.raw.toString('utf8'));
         expect(others(out.events)).toEqual(others(original.events));
@@ -320,6 +463,39 @@ describe('SSE streams', () => {
     }
   });
 
+  test('a tool input streamed as input_json_delta is masked live and in the record of every mode: values, numbers and names', () => {
+    const input = { password: 'hunter2hunter2', aws_secret_access_key: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', ssn: '536 22 8974', routing: '021000021',
+      card: 4111111111111111, phone: 4155552671, 'jane.doe@example.com': 1 };
+    const json = JSON.stringify(input);
+    const sse = Buffer.from([
+      formatSse('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: 'toolu_1', name: 'login', input: {} } }),
+      ...splitAt(json, [0.1, 0.33, 0.5, 0.61, 0.9]).map((c) => formatSse('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: c } })),
+      formatSse('content_block_stop', { type: 'content_block_stop', index: 0 }),
+      formatSse('message_stop', { type: 'message_stop' }),
+    ].join(''));
+    const leaks = (out: Buffer) => ['hunter2hunter2', 'wJalrXUtnFEMI', '536 22 8974', '021000021', '4111111111111111', '4155552671', 'jane.doe@example.com'].filter((v) => out.toString().includes(v));
+    for (const mode of ['record', 'request', 'response', 'both', 'tokenize'] as const) {
+      const m = createMasker({ mode }, { key });
+      for (const cuts of [[], [0.3, 0.6], [...Array(120).keys()].map((i) => i / 120)]) {
+        const recorded = runThrough(sse, cuts, () => m.createRecordStreamMasker());
+        expect(leaks(recorded)).toEqual([]);
+        const tool = JSON.parse(collect(recorded).text.get(0)!) as Record<string, unknown>;
+        expect(Object.keys(tool)).toHaveLength(7);
+        if (mode === 'response' || mode === 'both') expect(leaks(runThrough(sse, cuts, () => m.createStreamMasker()))).toEqual([]);
+      }
+    }
+  });
+
+  test('the record masks thinking whatever the policy says; the live stream only when it says so', () => {
+    const input = sseStream('ok', 'x', 'the user is maria@example.com');
+    expect(collect(runThrough(input, [], () => masker.createStreamMasker())).text.get(0)).toBe('the user is maria@example.com');
+    for (const cuts of [[], [0.5], [...Array(90).keys()].map((i) => i / 90)]) {
+      const recorded = runThrough(input, cuts, () => masker.createRecordStreamMasker());
+      expect(collect(recorded).text.get(0)).toBe('the user is [EMAIL_ADDRESS]');
+      expect(recorded.toString()).toContain('"signature":"EqQBCgIYAhIM"'); // the signature kept as it came
+    }
+  });
+
   test('an unreadable delta is dropped, never forwarded raw', () => {
     const sm = masker.createStreamMasker();
     const start = new SseParser().push(Buffer.from(formatSse('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } })));
@@ -349,12 +525,13 @@ describe('the record\'s stream masker (a block at a time)', () => {
   }
   const textOf = (out: StreamOutput[]) => collect(Buffer.concat(out.map((o) => o.raw))).text;
 
-  test('masks every block exactly as the live rewriter, with the same findings, for random texts and chunkings', () => {
+  test('masks every block exactly as the live rewriter that masks thinking, with the same findings, for random texts and chunkings', () => {
+    const withThinking = createMasker({ ...spec, thinking: true }, { key });
     fc.assert(fc.property(textArb, textArb, textArb, fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 60 }), (text, tool, thinking, cuts) => {
-      const withThinking = createMasker({ ...spec, thinking: true }, { key });
+      // The record masks thinking whatever the policy says (no signature matters there).
       for (const m of [masker, withThinking]) {
         const input = sseStream(text, tool, thinking);
-        const live = outputs(input, cuts, m.createStreamMasker());
+        const live = outputs(input, cuts, withThinking.createStreamMasker());
         const record = outputs(input, cuts, m.createRecordStreamMasker());
         expect(textOf(record.out)).toEqual(textOf(live.out));
         expect(record.findings).toEqual(live.findings);
@@ -369,11 +546,12 @@ describe('the record\'s stream masker (a block at a time)', () => {
   test('a stream with nothing to mask comes out as the very events that came in, in order', () => {
     const files = readdirSync(fixtureDir).filter((f) => f.endsWith('.sse') || f.endsWith('.txt'));
     const plain = createMasker(undefined, { key });
+    const withThinking = createMasker({ thinking: true }, { key });
     let compared = 0;
     for (const f of files) {
       const input = readFileSync(resolve(fixtureDir, f));
       for (const cuts of [[], [0.21, 0.5, 0.9]]) {
-        const live = outputs(input, cuts, plain.createStreamMasker());
+        const live = outputs(input, cuts, withThinking.createStreamMasker());
         const record = outputs(input, cuts, plain.createRecordStreamMasker());
         expect(textOf(record.out)).toEqual(textOf(live.out));
         if (live.findings.length > 0) continue; // a fixture that holds something to mask
@@ -437,7 +615,7 @@ describe('tokenize mode round trip', () => {
     const tk = createMasker({ mode: 'tokenize' }, { key });
     const first = tk.maskText('mail maria@example.com').masked;
     const again = createMasker({ mode: 'tokenize' }, { key }).maskText('again maria@example.com').masked;
-    const placeholder = /<EMAIL_ADDRESS_[0-9a-f]{8}>/.exec(first)![0];
+    const placeholder = /<EMAIL_ADDRESS_[0-9a-f]{16}>/.exec(first)![0];
     expect(again).toContain(placeholder);
     const reply = sseStream(`I wrote to ${placeholder} and ${placeholder}.`, `send to ${placeholder}`, 'thinking');
     fc.assert(fc.property(fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 40 }), (cuts) => {

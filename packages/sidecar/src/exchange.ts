@@ -37,8 +37,11 @@ export interface Exchange {
   upstreamBody?: Buffer;
   /** Rewrites a streamed upload before it goes upstream (request masking of uploaded text files). */
   uploadFilter?: UploadFilter;
-  /** The request body already masked by a rewriting masking mode, reused by the record (masked once). */
-  maskedRequest?: { text: string; findings: Finding[]; /** Base64 media in it (the record keeps those by digest, so it masks its own copy). */ media?: number };
+  /**
+   * The request body already masked by a rewriting masking mode, reused by the record (masked once):
+   * set only when the record's own walk would give the same (masking-modes.ts).
+   */
+  maskedRequest?: { text: string; findings: Finding[] };
 
   /** Set once an SSE response has started to the skill: later errors become `event: error`. */
   sseOpen?: boolean;

@@ -5,11 +5,12 @@
 //   response — the skill never sees values Claude returns: responses are masked, streams per event,
 //              a text file the skill downloads (Files API) and a batch's results as they stream
 //   both     — request and response
-//   tokenize — Claude sees stable placeholders (<EMAIL_ADDRESS_1>), the skill sees real values again
+//   tokenize — Claude sees stable placeholders (<EMAIL_ADDRESS_1a2b…>), the skill sees real values again
 // Rewriting modes are opt-in because they break prompt caching and signed thinking blocks (see
 // ANTHROPIC-WIRE.md). On any masking error the request is refused, never forwarded raw.
 import type { MaskingSpec } from '@skillgate/api';
 import { Vault, createMasker, type Finding, type Masker, type StreamMasker } from '@skillgate/masking';
+import { PlaceholderCollision } from '@skillgate/masking/actions';
 import { GatewayError, NOT_RETRIED, codes, uploadsFiles } from '@skillgate/wire';
 import type { Exchange } from './exchange.js';
 import type { MaskingVerdict, ResponseFilter } from './ports/guard.js';
@@ -43,10 +44,15 @@ export class MaskerBook {
     this.bounds = opts.batchVaults ?? BATCH_VAULTS;
   }
 
+  /**
+   * The shared masker of a spec: the record's, the guard's and the modes that do not tokenize. Its
+   * vault forgets (placeholders as in tokenize mode, values kept nowhere): nothing restores through
+   * it, and a vault it filled would keep every value the record ever masked for the process's life.
+   */
   forSpec(spec: MaskingSpec | undefined): Masker {
     const key = this.keyOf();
     if (this.cache && this.cache.spec === spec && this.cache.key === key) return this.cache.masker;
-    const masker = createMasker(spec, { key });
+    const masker = createMasker(spec, { key, vault: new ForgetfulVault() });
     this.cache = { spec, key, masker };
     return masker;
   }
@@ -99,7 +105,10 @@ class ForgetfulVault extends Vault {
 }
 
 const maskingFailed = (err: unknown): GatewayError => new GatewayError(codes.maskingFailed, 'api_error',
-  'skillgate could not mask this request as its policy requires, so it was not forwarded. The request id is in the sidecar log.', { cause: err, headers: { ...NOT_RETRIED } });
+  err instanceof PlaceholderCollision
+    // 64-bit tags make this a chance of about 1 in 10^9 for a batch of 200,000 values; a retry meets it again.
+    ? `skillgate could not tokenize this request: two different values in it would get the same placeholder (${err.placeholder}), and the answer could then give back the wrong one, so it was not forwarded. Send them in separate requests, or mask this skill with another mode.`
+    : 'skillgate could not mask this request as its policy requires, so it was not forwarded. The request id is in the sidecar log.', { cause: err, headers: { ...NOT_RETRIED } });
 
 /** The verdict parts (upstream body, upload filter, response filter) that a masking mode adds to one exchange. */
 export function maskingVerdict(x: Exchange, spec: MaskingSpec & { mode: MaskingMode }, book: MaskerBook, opts: MaskingModeOptions): MaskingVerdict {
@@ -125,9 +134,14 @@ export function maskingVerdict(x: Exchange, spec: MaskingSpec & { mode: MaskingM
     try {
       const r = masker.maskMessagesRequest(x.request);
       opts.onFindings?.('request', r.findings);
-      const text = JSON.stringify(r.body);
-      x.maskedRequest = { text, findings: r.findings, ...(r.media ? { media: r.media } : {}) };
-      if (r.findings.length > 0) out.upstreamBody = Buffer.from(text);
+      // The record reuses this copy (the body masked once) unless its own walk comes out different:
+      // what only the record masks (metadata.user_id, thinking, server tool results,
+      // stop_sequences…) holds a value, or base64 media that the record keeps by digest only.
+      if (r.findings.length > 0 || !r.recordDiffers) {
+        const text = JSON.stringify(r.body);
+        if (!r.recordDiffers) x.maskedRequest = { text, findings: r.findings };
+        if (r.findings.length > 0) out.upstreamBody = Buffer.from(text);
+      }
     } catch (err) {
       throw maskingFailed(err);
     }

@@ -7,7 +7,7 @@
 // raw text: the body is then recorded by digest only.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RecordingSpec, SkillIdentity } from '@skillgate/api';
-import { namesServerResult, type Finding, type Masker } from '@skillgate/masking';
+import type { Finding, Masker } from '@skillgate/masking';
 // Subpath imports: the package index also loads the Redis store, which a local sidecar never needs.
 import { recordHeaders, requestData, sha256Hex, type EventDraft, type RecordedFinding, type SessionSource } from '@skillgate/record/event';
 import { chooseSession, type PreviousSession } from '@skillgate/record/session-key';
@@ -99,10 +99,10 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
   /** The request body as the record keeps it (`bodies`: the recording keeps masked bodies). */
   function maskedRequestBody(x: Exchange, bodies: boolean, masker: Masker | undefined): { text?: string; findings: RecordedFinding[] } {
     if (!x.body || !bodies) return { findings: [] };
-    // A rewriting masking mode already masked this body with the same policy: record that copy,
-    // unless the body resends server tool results, which the record masks and Claude's copy keeps,
-    // or carries base64 media, which the record keeps by digest only and Claude's copy whole.
-    if (x.maskedRequest && !namesServerResult(x.body) && !x.maskedRequest.media) {
+    // A rewriting masking mode already masked this body with the same policy, and left it here only
+    // when the record's walk (forRecord) would come out the same (masking-modes.ts: nothing that
+    // only the record masks — metadata, thinking, server tool results, base64 media — differs).
+    if (x.maskedRequest) {
       return { text: x.maskedRequest.text, findings: x.maskedRequest.findings.map(toRecorded) };
     }
     if (!masker) return { findings: [] };

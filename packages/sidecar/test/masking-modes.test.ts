@@ -20,6 +20,19 @@ test('a JSON response body is masked where Messages put text', () => {
   expect(out.content[0].text).toBe('[EMAIL_ADDRESS]');
 });
 
+test('the shared masker of a tokenize policy (the record\'s) keeps no values, while a conversation\'s does', () => {
+  const b = new MaskerBook('masking-modes-test-key');
+  const spec = { mode: 'tokenize' as const };
+  for (let i = 0; i < 50; i++) {
+    const recorded = b.forSpec(spec).maskAnswerText(JSON.stringify({ type: 'message', content: [{ type: 'text', text: `Reply to customer${i}@example.com` }] }), { forRecord: true });
+    expect(recorded.masked).toMatch(/Reply to <EMAIL_ADDRESS_[0-9a-f]{16}>/); // the placeholder Claude saw
+  }
+  expect(b.forSpec(spec).vault.size).toBe(0);
+  const conversation = b.fresh(spec);
+  conversation.maskText('mail customer1@example.com');
+  expect(conversation.vault.size).toBe(1);
+});
+
 describe('tokenize mode keeps a batch\'s vault for its results, within bounds', () => {
   const filled = (b: MaskerBook, n: number, prefix = 'user') => {
     const m = b.fresh({ mode: 'tokenize' });

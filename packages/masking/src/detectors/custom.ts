@@ -4,7 +4,11 @@
 //
 // Streaming contract (boundary.ts): a custom pattern's findings are those it makes on each token
 // run on its own. The whole text is scanned once; a match that would cross a run boundary is
-// dropped and the runs it touched are scanned one by one, which gives the same result.
+// dropped and the runs it touched are scanned one by one, which gives the same result. A pattern
+// with a part that only a separator can fill ("CASE [0-9]{6}", "MRN:\s?[0-9]{7}", "PT\([0-9]{5}\)")
+// could never match that way, so validation refuses it rather than admit a rule that silently
+// finds nothing. Matching across runs is not offered: a stream releases text up to any cut
+// between runs (boundary.ts), so "CASE " could leave before the number that makes it a match.
 import { createRequire } from 'node:module';
 import type { RE2JS } from 're2js';
 import type { CustomEntity } from '@skillgate/api';
@@ -70,7 +74,51 @@ function patternProblem(p: string): string | undefined {
     return `not a valid RE2 pattern: ${(err as Error).message}`;
   }
   if (re.matcher('').find()) return 'pattern matches the empty string: it must match at least one character';
+  const separator = separatorOnlyPart(re);
+  if (separator) {
+    return `pattern has a part only a separator can fill (${separator}), but custom patterns match within one run of characters between separators (whitespace, quotes, brackets, parentheses, commas, semicolons, |): a match through that part is never made. Match the value without what surrounds it (for "CASE [0-9]{6}": [0-9]{6}, or CASE-[0-9]{6} where it is written so)`;
+  }
   return undefined;
+}
+
+/** One instruction of an RE2 program, as re2js compiles it (the fields this module reads). */
+interface ProgInst { op: number; runes: ArrayLike<number> }
+// re2js's instruction codes (Inst.RUNE, RUNE1, RUNE_ANY, RUNE_ANY_NOT_NL): pinned with the package.
+const RUNE = 8; const RUNE1 = 9; const RUNE_ANY = 10; const RUNE_ANY_NOT_NL = 11;
+
+/**
+ * The characters of a part of `re` that only non-token characters can fill (a literal space, \s, a
+ * parenthesis, [ ,;]), described for a message; undefined when every part can match inside a
+ * token run. Read from the compiled program, where every character test is one instruction.
+ */
+function separatorOnlyPart(re: RE2JS): string | undefined {
+  const prog = (re as unknown as { re2Input?: { prog?: { inst?: unknown } } }).re2Input?.prog?.inst;
+  if (!Array.isArray(prog)) return undefined; // not the program this module knows: nothing to say
+  for (const inst of prog as ProgInst[]) {
+    if (inst.op === RUNE_ANY || inst.op === RUNE_ANY_NOT_NL) continue;
+    if (inst.op !== RUNE && inst.op !== RUNE1) continue;
+    const r = inst.runes;
+    // One rune (case folding leaves a separator as it is), or [lo, hi] ranges.
+    const ranges: Array<[number, number]> = r.length === 1 ? [[r[0]!, r[0]!]] : [];
+    for (let i = 0; i + 1 < r.length; i += 2) ranges.push([r[i]!, r[i + 1]!]);
+    if (ranges.length === 0 || ranges.some(([lo, hi]) => admitsTokenChar(lo, hi))) continue;
+    // Name what the part accepts: a space first (\s), visible characters before control ones.
+    const chars: number[] = [];
+    for (const [lo, hi] of ranges) for (let c = lo; c <= hi && chars.length < 64; c++) chars.push(c);
+    const rank = (c: number): number => (c === 32 ? 0 : c > 32 ? 1 : 2);
+    chars.sort((a, b) => rank(a) - rank(b) || a - b);
+    const shown = chars.slice(0, 3).map((c) => JSON.stringify(String.fromCharCode(c)));
+    const total = ranges.reduce((n, [lo, hi]) => n + hi - lo + 1, 0);
+    return total === 1 ? shown[0] : `${shown.join(' or ')}${total > shown.length ? ' or another' : ''}`;
+  }
+  return undefined;
+}
+
+/** Whether a code point in [lo, hi] is a token character (one beyond the BMP is: its surrogates are). */
+function admitsTokenChar(lo: number, hi: number): boolean {
+  if (hi > 0xffff) return true;
+  for (let c = lo; c <= hi; c++) if (isTokenChar(c)) return true;
+  return false;
 }
 
 /** True when a quantified group contains a quantifier: (x+)+, (x*)*, (x{2,})+, (?:a|b+){3}. */

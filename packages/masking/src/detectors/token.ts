@@ -13,46 +13,138 @@ const isB64url = (c: number) => isAlnum(c) || c === 45 || c === 95;
 const isHex = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
 
 // ---------------------------------------------------------------- email
-const EMAIL = /[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){1,8}/g;
+// An address is a local part of 1-64 characters, '@', and 2-9 dot-separated labels of 1-63
+// characters each (lengths in code points). Letters and digits of any script are allowed
+// ("josé@example.com", "info@müller.de", "иван@пример.рф"). Scripts written without spaces between
+// words (Han, kana, Hangul, Thai…) glue the words around an address to it ("連絡先jane@example.comまで"):
+// a local part or a label is either free of their letters or made of them and characters of no
+// script (digits, marks, "._%+-"), so the address ends where the script changes.
+//
+// The top-level domain: two letters (a country), one of the common ones below, or any other
+// alphabetic one of up to 24 letters (or an IDN's "xn--…" form) that is not a file extension
+// ("report.pdf", "icon@2x.png") and does not look like code ("this@Outer.method", "q@k.transpose",
+// "x@self.weight").
 const TLDS = new Set(('com org net edu gov mil int info biz dev app io ai co me us uk tv cc ly to fm sh xyz online site tech '
   + 'cloud email name pro mobi company example test invalid local internal corp lan home arpa news blog shop store '
   + 'agency digital global group solutions services systems network media studio works world today life live '
   + 'health bank finance capital legal law consulting software security team academy education university').split(' '));
-const FILE_EXT = new Set('png jpg jpeg gif svg webp ico pdf js ts mjs cjs jsx tsx css scss map json yaml yml md txt html htm xml zip gz tgz py rb go rs java kt swift php sh lock'.split(' '));
+/** File extensions that are never a top-level domain here (some are TLDs too: .zip, .mov; files win). */
+const FILE_EXT = new Set(('png jpg jpeg gif svg webp ico bmp tif tiff heic avif psd pdf doc docx xls xlsx ppt pptx odt ods rtf '
+  + 'csv tsv txt md rst tex log ini cfg conf toml env yaml yml json jsonl xml html htm css scss sass less map js mjs cjs jsx ts tsx '
+  + 'vue svelte py pyc ipynb rb go rs java kt kts scala swift php sh bash zsh bat cmd cpp hpp cxx sql db sqlite lock '
+  + 'zip gz tgz xz rar tar jar war apk dmg exe msi dll dylib wasm iso img deb rpm whl gem wav flac ogg webm mkv avi mov '
+  + 'woff ttf otf eot pem crt cer key bak tmp swp orig patch diff proto gradle sln csproj').split(' '));
+/** A language's receivers and labels, not a mailbox or a host (Kotlin's this@Outer.f, Python's x@self.weight). */
+const CODE_RECEIVERS = new Set(['this', 'super', 'self', 'cls', 'return', 'break', 'continue']);
 
-// Found from each '@' (indexOf) rather than by running EMAIL from every position of the text,
-// which tried up to 64 local-part characters at every word of prose before failing. For each '@'
-// the candidate start is the one the global regex would find (the leftmost local-part position at
-// or after the end of the previous match, at most 64 back); EMAIL_AT then matches from there.
-const EMAIL_AT = new RegExp(EMAIL.source, 'y');
-const isLocal = (c: number) => isAlnum(c) || c === 46 || c === 95 || c === 37 || c === 43 || c === 45;
+const LETTER = /\p{L}/u;
+const OTHER_LOCAL = /[\p{M}\p{N}]/u; // marks and digits of any script: characters of no script kind
+const UNSPACED = /[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}\p{scx=Hangul}\p{scx=Thai}\p{scx=Lao}\p{scx=Khmer}\p{scx=Myanmar}]/u;
+const NONE = 0; const NEUTRAL = 1; const SPACED = 2; const UNSPACED_LETTER = 3;
 
+/** What a code point is in an address: NONE (not in one), NEUTRAL (digits, marks, punctuation allowed), or a letter of a kind. */
+function addressKind(cp: number, local: boolean): number {
+  if (cp < 0x80) {
+    if ((cp >= 65 && cp <= 90) || (cp >= 97 && cp <= 122)) return SPACED;
+    if ((cp >= 48 && cp <= 57) || cp === 45) return NEUTRAL;
+    return local && (cp === 46 || cp === 95 || cp === 37 || cp === 43) ? NEUTRAL : NONE;
+  }
+  const ch = String.fromCodePoint(cp);
+  if (LETTER.test(ch)) return UNSPACED.test(ch) ? UNSPACED_LETTER : SPACED;
+  return OTHER_LOCAL.test(ch) ? NEUTRAL : NONE;
+}
+
+/** The code point that ends just before `i` (a surrogate pair read whole), and its length. */
+function cpBefore(text: string, i: number): [number, number] {
+  const lo = text.charCodeAt(i - 1);
+  if (lo >= 0xdc00 && lo <= 0xdfff && i >= 2) {
+    const hi = text.charCodeAt(i - 2);
+    if (hi >= 0xd800 && hi <= 0xdbff) return [((hi - 0xd800) << 10) + (lo - 0xdc00) + 0x10000, 2];
+  }
+  return [lo, 1];
+}
+
+/** Whether a character of kind `k` may join a run whose letters are of kind `run` (NONE: no letter yet). */
+const joins = (k: number, run: number): boolean => k !== NONE && (k === NEUTRAL || run === NONE || k === run);
+
+/**
+ * The labels of a domain starting at `p`: its end, or -1 when there is no domain of at least two
+ * labels there. Each label is 1-63 code points of one kind; the domain ends at the first character
+ * that neither continues a label nor is a '.' followed by one (at most 9 labels).
+ */
+function domainEnd(text: string, p: number): number {
+  let labels = 0;
+  let end = -1;
+  let i = p;
+  for (;;) {
+    let run = NONE; let n = 0; let j = i;
+    while (j < text.length && n < 63) {
+      const cp = text.codePointAt(j)!;
+      const k = addressKind(cp, false);
+      if (!joins(k, run)) break;
+      if (k !== NEUTRAL) run = k;
+      j += cp > 0xffff ? 2 : 1; n++;
+    }
+    if (n === 0) return labels >= 2 ? end : -1;
+    labels++;
+    end = j;
+    // The first label must be followed by '.' and another label; later ones may end the domain.
+    if (labels === 9 || text.charCodeAt(j) !== 46) return labels >= 2 ? end : -1;
+    i = j + 1;
+    if (i >= text.length || addressKind(text.codePointAt(i)!, false) === NONE) return labels >= 2 ? end : -1;
+  }
+}
+
+/**
+ * Whether `domain` (labels joined by '.') and `local` make a plausible address: no empty label or
+ * one starting or ending with '-', and a top-level domain as described above.
+ */
+export function plausibleEmail(local: string, domain: string): boolean {
+  const labels = domain.split('.');
+  if (labels.some((l) => l.length === 0 || l.startsWith('-') || l.endsWith('-'))) return false;
+  const tld = labels[labels.length - 1]!;
+  const lower = tld.toLowerCase();
+  if (/^xn--[a-z0-9-]{2,59}$/.test(lower)) return true;
+  if (!/^[\p{L}\p{M}]{2,24}$/u.test(tld) || FILE_EXT.has(lower)) return false;
+  if ((lower.length === 2 && /^[a-z]{2}$/.test(lower)) || TLDS.has(lower)) return true;
+  // Any other top-level domain: not what code written around an '@' makes.
+  return (tld === lower || tld === tld.toUpperCase())
+    && [...labels[labels.length - 2]!].length >= 2
+    && !/^\d+x$/i.test(labels[0]!)
+    && !CODE_RECEIVERS.has(local.toLowerCase()) && !CODE_RECEIVERS.has(labels[0]!.toLowerCase());
+}
+
+// Found from each '@' (indexOf) rather than by a pattern run from every position of the text.
+// For each '@' the local part starts where a leftmost-first scan would start it: as far back as
+// its characters go (at most 64, not before the end of the previous address); a 65th one glued in
+// front means no address.
 function detectEmail(text: string, out: Detection[]): void {
-  let floor = 0; // end of the previous match: the regex never starts a match before it
+  let floor = 0; // end of the previous address
   let a = text.indexOf('@');
   while (a >= 0) {
-    let run = a;
-    while (run > floor && a - run < 64 && isLocal(text.charCodeAt(run - 1))) run--;
-    const s = run;
-    const before = s > 0 ? text.charCodeAt(s - 1) : 32;
-    if (s === a) { a = text.indexOf('@', a + 1); continue; } // no local part: no match at this '@'
-    EMAIL_AT.lastIndex = s;
-    const m = EMAIL_AT.exec(text);
-    if (m === null) { a = text.indexOf('@', a + 1); continue; }
+    let s = a; let run = NONE; let n = 0;
+    while (s > floor && n < 64) {
+      const [cp, w] = cpBefore(text, s);
+      const k = addressKind(cp, true);
+      if (!joins(k, run)) break;
+      if (k !== NEUTRAL) run = k;
+      s -= w; n++;
+    }
+    const next = () => { a = text.indexOf('@', a + 1); };
+    if (s === a) { next(); continue; } // no local part at this '@'
+    let e = domainEnd(text, a + 1);
+    if (e < 0) { next(); continue; }
     // The local part must start at a boundary (no 65th character glued in front).
-    if (isLocal(before)) { a = text.indexOf('@', a + 1); continue; }
-    let e = s + m[0].length;
+    if (s > 0 && joins(addressKind(cpBefore(text, s)[0], true), run)) { next(); continue; }
+    const at = a;
     floor = e;
     a = text.indexOf('@', e);
-    const at = m[0].indexOf('@');
-    const local = m[0].slice(0, at);
+    const local = text.slice(s, at);
     if (local.startsWith('.') || local.endsWith('.') || local.includes('..')) continue;
-    // Trailing dots/hyphens belong to the sentence, not the domain.
-    while (e > s && (text.charCodeAt(e - 1) === 46 || text.charCodeAt(e - 1) === 45)) e--;
-    const domain = text.slice(s + at + 1, e);
-    const tld = domain.slice(domain.lastIndexOf('.') + 1).toLowerCase();
-    if (!/^[a-z]{2,24}$/.test(tld) || FILE_EXT.has(tld) || !(tld.length === 2 || TLDS.has(tld))) continue;
-    if (domain.split('.').some((l) => l.length === 0 || l.startsWith('-') || l.endsWith('-'))) continue;
+    // Trailing hyphens belong to the sentence, not the domain.
+    while (e > at && text.charCodeAt(e - 1) === 45) e--;
+    const domain = text.slice(at + 1, e);
+    if (!plausibleEmail(local, domain)) continue;
     out.push({ type: 'EMAIL_ADDRESS', start: s, end: e });
   }
 }
@@ -204,9 +296,12 @@ function detectJwt(text: string, out: Detection[]): void {
 }
 
 // ---------------------------------------------------------------- keyword-assigned values
-// "password=…", "DB_PASSWORD: …", "api_key": "…", "aws_secret_access_key = …". The keyword and the
-// separator stay visible; only the value is a finding.
-const KEYWORD = /pass(?:word|wd|phrase)?|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|auth[_\-]?key|credentials?|private[_\-]?key|client[_\-]?secret|bearer|\bkey\b/gi;
+// "password=…", "DB_PASSWORD: …", "api_key": "…", "aws_secret_access_key = …",
+// "Authorization: Bearer …" and "Authorization: Basic …" (base64 of "user:password"). The keyword
+// and the separator stay visible; only the value is a finding.
+const KEYWORD = /pass(?:word|wd|phrase)?|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|auth[_\-]?key|credentials?|private[_\-]?key|client[_\-]?secret|bearer|\bbasic\b|\bkey\b/gi;
+/** Schemes of an Authorization header: their value follows a space, and is judged by its own rule. */
+const AUTH_SCHEMES = new Set(['bearer', 'basic']);
 const PLACEHOLDER = /^(?:\*+|x+|\.+|<[^>]*>?|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|\{\{.*|%[A-Za-z_]+%?|null|none|nil|undefined|true|false|redacted|\[redacted\]|changeme_?|your[_\-].*|example|dummy|required|optional|string|env|process\.env.*)$/i;
 
 /**
@@ -228,11 +323,12 @@ export function assignedValueStart(text: string, p: number, kw: string): { vs: n
   else if (text[p] === ':' || text[p] === '=') { p++; sepOk = true; }
   else if (sp > 0) sepOk = true; // "key X", "token X": only a random-looking X counts (below)
   if (!sepOk) return undefined;
-  const spaced = !(text[p - 1] === ':' || text[p - 1] === '=' || text[p - 1] === '>') && kw !== 'bearer';
+  const spaced = !(text[p - 1] === ':' || text[p - 1] === '=' || text[p - 1] === '>') && !AUTH_SCHEMES.has(kw);
   sp = 0;
   while (p < text.length && sp < 3 && (text[p] === ' ' || text[p] === '\t')) { p++; sp++; }
   if (text[p] === '"' || text[p] === "'" || text[p] === '`') p++;
-  if (/^\s*bearer\s/i.test(text.slice(p, p + 8)) && kw !== 'bearer') return undefined; // "Authorization: Bearer x" is handled by the bearer keyword
+  // "token: Bearer x", "credentials: Basic x": handled by the scheme's own keyword.
+  if (/^\s*(?:bearer|basic)\s/i.test(text.slice(p, p + 8)) && !AUTH_SCHEMES.has(kw)) return undefined;
   return { vs: p, spaced };
 }
 
@@ -253,7 +349,10 @@ function detectAssigned(text: string, out: Detection[]): void {
     const value = text.slice(vs, ve);
     if (value.length < 4 || value.length > 4096 || PLACEHOLDER.test(value)) continue;
     const isPassword = (kw.startsWith('pass') || kw === 'pwd') && !spaced;
-    if (spaced) {
+    if (kw === 'basic') {
+      // "Basic" is a word too: only base64 of "user:password" counts.
+      if (!basicCredentials(value)) continue;
+    } else if (spaced) {
       // No '=' or ':': only a value that looks generated (length, mixed classes, entropy).
       if (value.length < 12 || value.length > 128 || entropy(value) < 3.5 || !/[a-z]/.test(value) || !/[A-Z]/.test(value) || !/\d/.test(value)) continue;
     } else if (!isPassword) {
@@ -265,6 +364,15 @@ function detectAssigned(text: string, out: Detection[]): void {
     out.push({ type: 'SECRET', subtype, start: vs, end: ve });
     KEYWORD.lastIndex = Math.max(KEYWORD.lastIndex, vs);
   }
+}
+
+/** HTTP Basic credentials: base64 (padded) of printable "user:password" with a password. */
+function basicCredentials(value: string): boolean {
+  if (value.length < 8 || value.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(value)) return false;
+  const decoded = Buffer.from(value, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  // eslint-disable-next-line no-control-regex
+  return colon >= 0 && colon < decoded.length - 1 && !/[\u0000-\u001f\u007f\ufffd]/.test(decoded);
 }
 
 export function detectTokens(text: string, out: Detection[]): void {
