@@ -31,7 +31,7 @@ export interface MaskingSpec {
   entities?: Array<{ type: string; action?: MaskingAction; enabled?: boolean }>;
   /** Action for entities not listed. Default redact. */
   defaultAction?: MaskingAction;
-  /** Also mask thinking blocks (breaks signed thinking on later turns when rewriting). Default false. */
+  /** Also mask thinking blocks in what Claude and the skill exchange (breaks signed thinking on later turns when rewriting). Default false. The record masks them always. */
   thinking?: boolean;
   custom?: CustomEntity[];
 }
