@@ -6,9 +6,18 @@
 // Every change bumps a version by one, so a subscriber always knows whether it missed something.
 // This module is the protocol only (names, message shapes, decoding); the Redis I/O is in
 // lock-feed-publisher.ts (the controller) and lock-feed-subscriber.ts (the sidecar).
+// Decoding reads each lock on its own: a lock this version cannot read (a target kind a newer
+// controller added) is handed back as unreadable, never a reason to reject the rest of the set.
 import { validateLock, type Lock } from './lock.js';
 
 export const DEFAULT_FEED_PREFIX = 'skillgate:';
+
+/**
+ * How long a subscriber lets the publisher stay silent before that counts as the feed being lost,
+ * by default (the controller heartbeats every 2 s). A subscriber's owner with a tighter loss bound
+ * passes that instead.
+ */
+export const DEFAULT_MAX_SILENCE_MS = 15_000;
 
 export interface FeedKeys {
   channel: string;
@@ -41,6 +50,23 @@ export interface FeedSnapshot {
   at: string;
 }
 
+/** A published lock this version cannot read: its name when it has one, and why. */
+export interface UnreadableLock {
+  name?: string;
+  error: string;
+}
+
+/** A snapshot as read: the locks that could be read, and those that could not. */
+export interface DecodedSnapshot extends FeedSnapshot {
+  unreadable: UnreadableLock[];
+}
+
+/**
+ * A message as read: a put whose lock cannot be read comes back as `unreadable`, with its version,
+ * so the subscriber keeps its place in the version order and applies everything else.
+ */
+export type DecodedMessage = FeedMessage | { op: 'unreadable'; v: number; lock: UnreadableLock };
+
 export class FeedFormatError extends Error {
   constructor(message: string) {
     super(message);
@@ -51,7 +77,7 @@ export class FeedFormatError extends Error {
 export const encodeMessage = (m: FeedMessage): string => JSON.stringify(m);
 export const encodeSnapshot = (s: FeedSnapshot): string => JSON.stringify(s);
 
-export function decodeMessage(text: string): FeedMessage {
+export function decodeMessage(text: string): DecodedMessage {
   let o: Record<string, unknown>;
   try {
     o = JSON.parse(text) as Record<string, unknown>;
@@ -60,7 +86,10 @@ export function decodeMessage(text: string): FeedMessage {
   }
   if (!o || typeof o !== 'object' || typeof o.v !== 'number' || !Number.isInteger(o.v)) throw new FeedFormatError('lock feed message lacks an integer version');
   switch (o.op) {
-    case 'put': return { op: 'put', v: o.v, lock: validateLock(o.lock) };
+    case 'put': {
+      const read = readLock(o.lock);
+      return 'error' in read ? { op: 'unreadable', v: o.v, lock: read } : { op: 'put', v: o.v, lock: read };
+    }
     case 'remove':
       if (typeof o.name !== 'string') throw new FeedFormatError('remove message lacks a lock name');
       return { op: 'remove', v: o.v, name: o.name };
@@ -70,15 +99,32 @@ export function decodeMessage(text: string): FeedMessage {
   }
 }
 
-export function decodeSnapshot(text: string): FeedSnapshot {
+export function decodeSnapshot(text: string): DecodedSnapshot {
   let o: Record<string, unknown>;
   try {
     o = JSON.parse(text) as Record<string, unknown>;
   } catch {
     throw new FeedFormatError('lock snapshot is not JSON');
   }
-  if (typeof o.v !== 'number' || !Array.isArray(o.locks)) throw new FeedFormatError('lock snapshot lacks v or locks');
-  return { v: o.v, locks: o.locks.map(validateLock), at: typeof o.at === 'string' ? o.at : '' };
+  if (!o || typeof o !== 'object' || typeof o.v !== 'number' || !Number.isInteger(o.v) || !Array.isArray(o.locks)) throw new FeedFormatError('lock snapshot lacks v or locks');
+  const locks: Lock[] = [];
+  const unreadable: UnreadableLock[] = [];
+  for (const entry of o.locks as unknown[]) {
+    const read = readLock(entry);
+    if ('error' in read) unreadable.push(read);
+    else locks.push(read);
+  }
+  return { v: o.v, locks, unreadable, at: typeof o.at === 'string' ? o.at : '' };
+}
+
+/** One published lock, or why it cannot be read (with its name, when it has a readable one). */
+function readLock(input: unknown): Lock | UnreadableLock {
+  try {
+    return validateLock(input);
+  } catch (err) {
+    const name = input && typeof input === 'object' ? (input as Record<string, unknown>).name : undefined;
+    return { ...(typeof name === 'string' && name ? { name } : {}), error: (err as Error).message };
+  }
 }
 
 /** Stream entry id for a version: versions are the stream's own order. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { LockFeedSubscriber, decodeMessage, FeedFormatError, type Lock } from '../src/index.js';
+import { LockFeedSubscriber, decodeMessage, decodeSnapshot, FeedFormatError, type FeedLog, type Lock } from '../src/index.js';
 import { LockFeedPublisher } from '../src/lock-feed-publisher.js';
 import { RedisProxy } from '@skillgate/resp/testing';
 
@@ -24,8 +24,22 @@ const subjectOf = (owner: string) => ({ identity: { namespace: 'n', serviceAccou
 describe('lock feed protocol', () => {
   test('malformed messages are rejected with a reason', () => {
     expect(() => decodeMessage('nope')).toThrow(FeedFormatError);
-    expect(() => decodeMessage('{"op":"put","v":1,"lock":{"name":"x","target":{"kind":"user","value":"a"}}}')).toThrow(/target.kind/);
+    expect(() => decodeMessage('{"op":"put","lock":{"name":"x","target":{"kind":"owner","value":"a"}}}')).toThrow(/integer version/);
     expect(decodeMessage('{"op":"remove","v":3,"name":"x"}')).toEqual({ op: 'remove', v: 3, name: 'x' });
+  });
+
+  test('a lock this version cannot read is handed back as unreadable, with its version and name, never failing the rest', () => {
+    expect(decodeMessage('{"op":"put","v":1,"lock":{"name":"x","target":{"kind":"serviceAccount","value":"a"}}}'))
+      .toEqual({ op: 'unreadable', v: 1, lock: { name: 'x', error: expect.stringMatching(/target.kind/) } });
+    const snap = decodeSnapshot(JSON.stringify({ v: 7, at: '', locks: [
+      { name: 'sa-lock', target: { kind: 'serviceAccount', value: 'n/sa' }, reason: 'newer' },
+      lock('offboard-o', 'o@example.com'),
+      { target: { kind: 'owner' } },
+    ] }));
+    expect(snap.v).toBe(7);
+    expect(snap.locks).toEqual([lock('offboard-o', 'o@example.com')]);
+    expect(snap.unreadable).toEqual([{ name: 'sa-lock', error: expect.stringMatching(/target.kind/) }, { error: expect.stringMatching(/name/) }]);
+    expect(() => decodeSnapshot('{"v":7}')).toThrow(FeedFormatError);
   });
 });
 
@@ -170,5 +184,163 @@ describe('lock feed over a connection that drops', () => {
       if (keys.length) await admin.del(...keys);
       admin.disconnect();
     }
+  });
+});
+
+describe('a lock feed this subscriber cannot fully read or keep up with', () => {
+  const base = `sgtest:${randomBytes(6).toString('hex')}:`;
+  const admin = new Redis(REDIS_URL);
+  const subs: LockFeedSubscriber[] = [];
+  const proxies: RedisProxy[] = [];
+  let n = 0;
+  /** A lock of a target kind a newer controller might add. */
+  const future = (name: string) => ({ name, target: { kind: 'serviceAccount', value: 'n/sa' }, reason: 'a kind this version does not know' });
+
+  /**
+   * A feed of its own, written raw as the controller commits a change (snapshot, stream entry and
+   * message in one transaction), so that what this version cannot read can be published.
+   */
+  function rawFeed() {
+    const prefix = `${base}${n++}:`;
+    const keys = { channel: `${prefix}locks:events`, stream: `${prefix}locks:stream`, snapshot: `${prefix}locks:snapshot` };
+    return {
+      prefix,
+      keys,
+      async commit(v: number, m: Record<string, unknown>, locks: unknown[], publish = true): Promise<void> {
+        const msg = JSON.stringify({ ...m, v });
+        const tx = admin.multi().set(keys.snapshot, JSON.stringify({ v, locks, at: '' })).xadd(keys.stream, `${v}-0`, 'm', msg);
+        await (publish ? tx.publish(keys.channel, msg) : tx).exec();
+      },
+      heartbeat: (v: number) => admin.publish(keys.channel, JSON.stringify({ op: 'heartbeat', v })),
+    };
+  }
+  const track = (sub: LockFeedSubscriber): LockFeedSubscriber => { subs.push(sub); return sub; };
+
+  afterAll(async () => {
+    for (const s of subs) await s.close();
+    for (const p of proxies) await p.stop();
+    const keys = await admin.keys(`${base}*`);
+    if (keys.length) await admin.del(...keys);
+    admin.disconnect();
+  });
+
+  test('a lock it cannot read is skipped, counted and logged once, and every other lock applies: from the snapshot, pushed, and replayed', async () => {
+    const feed = rawFeed();
+    await feed.commit(1, { op: 'reset' }, [future('sa-lock'), lock('offboard-a', 'a@example.com')]);
+    const logged: Array<{ level: string; fields?: Record<string, unknown> }> = [];
+    const log: FeedLog = (level, _msg, fields) => void logged.push({ level, ...(fields ? { fields } : {}) });
+    const sub = track(new LockFeedSubscriber({ redisUrl: REDIS_URL, prefix: feed.prefix, log }));
+    await sub.start();
+    await sub.whenSynced(5000);
+    expect(sub.locks.match(subjectOf('a@example.com'), Date.now())?.lockName).toBe('offboard-a');
+
+    // Pushed: a put it cannot read, then one it can.
+    await feed.commit(2, { op: 'put', lock: future('sa-lock-2') }, []);
+    await feed.commit(3, { op: 'put', lock: lock('offboard-b', 'b@example.com') }, []);
+    await waitFor(() => sub.version === 3, 'the pushed changes');
+    expect(sub.locks.match(subjectOf('b@example.com'), Date.now())?.lockName).toBe('offboard-b');
+
+    // Replayed: two changes whose messages never came, found in the stream when a heartbeat shows the gap.
+    await feed.commit(4, { op: 'put', lock: future('sa-lock-3') }, [], false);
+    await feed.commit(5, { op: 'put', lock: lock('offboard-c', 'c@example.com') }, [], false);
+    await feed.heartbeat(5);
+    await waitFor(() => sub.version === 5, 'the replay');
+    expect(sub.locks.match(subjectOf('c@example.com'), Date.now())?.lockName).toBe('offboard-c');
+    expect([...sub.unreadable.keys()].sort()).toEqual(['sa-lock', 'sa-lock-2', 'sa-lock-3']);
+
+    // A resync reads the first again: counted again, logged once all the same.
+    await feed.commit(6, { op: 'reset' }, [future('sa-lock'), lock('offboard-a', 'a@example.com')]);
+    await waitFor(() => sub.version === 6, 'the resync');
+    expect([...sub.unreadable.keys()]).toEqual(['sa-lock']);
+    expect(sub.skippedLocks).toBe(4);
+    expect(logged.filter((l) => l.level === 'error').map((l) => l.fields?.lock)).toEqual(['sa-lock', 'sa-lock-2', 'sa-lock-3']);
+    expect(sub.lostForMs()).toBe(0);
+  });
+
+  test('a sync that fails counts as the feed being lost until a retry succeeds', async () => {
+    const feed = rawFeed();
+    let now = 1_000_000;
+    await feed.commit(1, { op: 'reset' }, []);
+    const sub = track(new LockFeedSubscriber({ redisUrl: REDIS_URL, prefix: feed.prefix, clock: () => now }));
+    await sub.start();
+    await sub.whenSynced(5000);
+    expect(sub.lostForMs()).toBe(0);
+
+    // The snapshot a reset points at cannot be read at all; the publisher keeps heartbeating.
+    const reset = JSON.stringify({ op: 'reset', v: 2 });
+    await admin.multi().set(feed.keys.snapshot, 'not json').xadd(feed.keys.stream, '2-0', 'm', reset).publish(feed.keys.channel, reset).exec();
+    await waitFor(() => sub.state() === 'lost', 'the failed sync to count as loss');
+    now += 10_000;
+    await feed.heartbeat(2);
+    await waitFor(() => sub.lastMessageAgeMs === 0, 'the heartbeat');
+    expect(sub.lostForMs()).toBeGreaterThanOrEqual(10_000);
+
+    // Readable again: the next heartbeat retries, and the loss is over.
+    await admin.set(feed.keys.snapshot, JSON.stringify({ v: 2, locks: [lock('offboard-a', 'a@example.com')], at: '' }));
+    await feed.heartbeat(2);
+    await waitFor(() => sub.version === 2 && sub.state() === 'synced', 'the retry');
+    expect(sub.lostForMs()).toBe(0);
+    expect(sub.locks.match(subjectOf('a@example.com'), now)?.lockName).toBe('offboard-a');
+  });
+
+  test('a version gap it cannot fill counts as the feed being lost from when it showed, until it is filled', async () => {
+    const feed = rawFeed();
+    let now = 1_000_000;
+    await feed.commit(1, { op: 'reset' }, []);
+    const sub = track(new LockFeedSubscriber({ redisUrl: REDIS_URL, prefix: feed.prefix, clock: () => now }));
+    await sub.start();
+    await sub.whenSynced(5000);
+
+    // A heartbeat announces version 4, which neither the stream nor the snapshot holds.
+    await feed.heartbeat(4);
+    await waitFor(() => sub.state() === 'lost', 'the gap to count as loss');
+    now += 10_000;
+    await feed.heartbeat(4);
+    await waitFor(() => sub.lastMessageAgeMs === 0, 'the next heartbeat');
+    expect(sub.version).toBe(1);
+    expect(sub.lostForMs()).toBeGreaterThanOrEqual(10_000);
+
+    await feed.commit(4, { op: 'put', lock: lock('offboard-a', 'a@example.com') }, [lock('offboard-a', 'a@example.com')]);
+    await waitFor(() => sub.version === 4 && sub.state() === 'synced', 'the gap to be filled');
+    expect(sub.lostForMs()).toBe(0);
+  });
+
+  test('silence counts from the publisher\'s last message, and the resync after an outage counts it afresh', async () => {
+    const feed = rawFeed();
+    let now = 1_000_000;
+    await feed.commit(1, { op: 'reset' }, []);
+    const proxy = await new RedisProxy(REDIS_URL).start();
+    proxies.push(proxy);
+    const sub = track(new LockFeedSubscriber({ redisUrl: proxy.url, prefix: feed.prefix, clock: () => now, maxSilenceMs: 5000 }));
+    await sub.start();
+    await sub.whenSynced(5000);
+    now += 4999;
+    expect(sub.lostForMs()).toBe(0);
+    now += 2;
+    expect(sub.lostForMs()).toBe(5001); // the whole silence, not what exceeds the bound
+
+    await proxy.stop();
+    await waitFor(() => sub.state() === 'lost', 'the outage to be noticed');
+    now += 60_000;
+    expect(sub.lostForMs()).toBeGreaterThanOrEqual(60_000);
+    await proxy.start();
+    await waitFor(() => sub.state() === 'synced', 'the reconnect and resync', 10_000);
+    expect(sub.lostForMs()).toBe(0);
+  });
+
+  test('a subscriber started while Redis is unreachable does not reject: it counts as lost, and syncs on the first connection that works', async () => {
+    const feed = rawFeed();
+    await feed.commit(1, { op: 'reset' }, [lock('offboard-a', 'a@example.com')]);
+    const proxy = await new RedisProxy(REDIS_URL).start();
+    proxies.push(proxy);
+    await proxy.stop(); // the port refuses
+    const sub = track(new LockFeedSubscriber({ redisUrl: proxy.url, prefix: feed.prefix }));
+    await expect(sub.start()).resolves.toBeUndefined();
+    expect(sub.state()).toBe('connecting');
+    expect(sub.lostForMs()).toBeGreaterThanOrEqual(0);
+    await proxy.start();
+    await sub.whenSynced(10_000);
+    expect(sub.locks.match(subjectOf('a@example.com'), Date.now())?.lockName).toBe('offboard-a');
+    expect(sub.state()).toBe('synced');
   });
 });

@@ -1,5 +1,8 @@
-// The exchanges in flight, so that a lock placed while a stream is open can find and cut it. The
-// registry only holds references; the kill itself is the respond stage's `terminate`.
+// The exchanges in flight, so that a lock placed while a stream is open can find and cut it, and the
+// skill's open egress connections (tunnels, forwarded requests), so that the same sweep cuts those.
+// The registry only holds references; each kill is its owner's (the pipeline's, the egress proxy's).
+// Only Claude exchanges count as the sidecar's activity: a long-lived tunnel must not keep an idle
+// sidecar from handing memory back.
 //
 // A doubly linked list rather than a Set. Measured on the bare sidecar under load: with a Set here,
 // exchanges outlived their end (they survived two scavenges and were promoted: 4 ms scavenges every
@@ -58,11 +61,13 @@ interface Node {
   entry: LiveEntry | undefined;
   prev: Node | undefined;
   next: Node | undefined;
+  /** A Claude exchange (counted in `size`), not an egress connection. */
+  exchange: boolean;
 }
 
 export class LiveExchanges implements Activity {
   /** Sentinel: head.next is the newest entry. */
-  private readonly head: Node = { entry: undefined, prev: undefined, next: undefined };
+  private readonly head: Node = { entry: undefined, prev: undefined, next: undefined, exchange: false };
   private count = 0;
   /** Exchanges admitted since start-up (how heap.ts tells a quiet sidecar from a busy one). */
   admitted = 0;
@@ -74,18 +79,24 @@ export class LiveExchanges implements Activity {
   add(entry: LiveEntry): () => void {
     this.admitted++;
     if (this.count === 0) this.onBusy?.(this);
-    const node: Node = { entry, prev: this.head, next: this.head.next };
-    if (node.next) node.next.prev = node;
-    this.head.next = node;
     this.count++;
-    return () => this.unlink(node);
+    return this.link({ entry, prev: this.head, next: this.head.next, exchange: true });
   }
 
+  /**
+   * Register an open egress connection, for lock sweeps only (not counted in `size` or
+   * `admitted`); the function returned removes it (once; later calls do nothing).
+   */
+  addConnection(entry: LiveEntry): () => void {
+    return this.link({ entry, prev: this.head, next: this.head.next, exchange: false });
+  }
+
+  /** Claude exchanges in flight. */
   get size(): number {
     return this.count;
   }
 
-  /** Kill every live exchange the matcher refuses; returns how many were cut. */
+  /** Kill every live exchange and egress connection the matcher refuses; returns how many were cut. */
   sweep(match: (subject: LockSubject) => LockHit | undefined): number {
     const hits: Array<[LiveEntry, LockHit]> = [];
     for (let node = this.head.next; node; ) {
@@ -102,6 +113,12 @@ export class LiveExchanges implements Activity {
     return hits.length;
   }
 
+  private link(node: Node): () => void {
+    if (node.next) node.next.prev = node;
+    this.head.next = node;
+    return () => this.unlink(node);
+  }
+
   private unlink(node: Node): void {
     if (!node.prev) return; // already removed
     node.prev.next = node.next;
@@ -109,6 +126,6 @@ export class LiveExchanges implements Activity {
     node.prev = undefined;
     node.next = undefined;
     node.entry = undefined;
-    this.count--;
+    if (node.exchange) this.count--;
   }
 }

@@ -48,7 +48,7 @@ export interface Sidecar {
   healthUrl: string;
   metricsUrl: string;
   context: SidecarContext;
-  /** Cut live exchanges that a lock now matches; returns how many. */
+  /** Cut live exchanges and egress connections that a lock now matches; returns how many. */
   sweepLocks(): number;
   close(): Promise<void>;
 }
@@ -77,7 +77,7 @@ export async function startSidecar(input: SidecarConfigInput | SidecarConfig = {
   const sweepLocks = (): number => context.live.sweep((subject) => locks.match(subject));
   locks.onChange(() => {
     const killed = sweepLocks();
-    if (killed) log.warn({ killed }, 'lock change cut live exchanges');
+    if (killed) log.warn({ killed }, 'lock change cut live exchanges and egress connections');
   });
 
   const upstream = parseAuthority(config.upstreamUrl.host, config.upstreamUrl.protocol === 'https:' ? 443 : 80)!;

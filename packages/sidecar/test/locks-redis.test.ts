@@ -168,4 +168,34 @@ describe('RedisLockGuard with live sidecars', () => {
     await within(new Promise<void>((r) => { const t = setInterval(() => { if (guard.feed.state() === 'synced') { clearInterval(t); r(); } }, 5); }), 10_000, 'reconnect');
     expect(guard.refusal()).toBeUndefined();
   });
+
+  test('a publisher gone silent fails the sidecar closed after the configured bound, not after a fixed silence on top of it', async () => {
+    let now = Date.now();
+    const guard = new RedisLockGuard({ redisUrl: REDIS_URL, prefix, maxFeedLossMs: 5000, clock: () => now });
+    guards.push(guard);
+    await guard.start();
+    await guard.whenSynced(5000);
+    now += 5000;
+    expect(guard.refusal()).toBeUndefined();
+    now += 1;
+    expect(guard.refusal()?.code).toBe(LOCK_FEED_LOST);
+    expect(guard.readiness()).toEqual(['lock feed lost for 5 s']);
+  });
+
+  test('a sidecar started while Redis is unreachable comes up refusing (503, not ready) and syncs once Redis is back', async () => {
+    const proxy = await new RedisProxy(REDIS_URL).start();
+    proxies.push(proxy);
+    await proxy.stop(); // the port refuses, as an unreachable Redis does
+    const guard = new RedisLockGuard({ redisUrl: proxy.url, prefix });
+    guards.push(guard);
+    await expect(guard.start()).resolves.toBeUndefined();
+    const err = guard.refusal();
+    expect([err?.code, err?.status]).toEqual([LOCK_FEED_LOST, 503]);
+    expect(err?.message).toMatch(/not yet received the lock set/);
+    expect(guard.readiness()).toEqual(['lock feed not synchronised yet']);
+    await proxy.start();
+    await guard.whenSynced(10_000);
+    expect(guard.refusal()).toBeUndefined();
+    expect(guard.readiness()).toEqual([]);
+  });
 });

@@ -1,10 +1,12 @@
 // RedisLockGuard: the sidecar's live copy of the cluster's lock set, fed by the controller through
 // Redis (pub/sub for speed, a replay stream for short gaps, a snapshot on (re)connect; protocol in
 // @skillgate/identity lock-feed). Matching is a handful of map lookups per request. Every change
-// calls the onChange listeners, which cut the live streams a new lock matches. It fails closed: until
-// the first snapshot, and whenever the feed has been lost longer than the configured bound, refusal()
-// answers every request with 503. It never forwards a decision it cannot vouch for.
-import { LockFeedSubscriber, type FeedLog, type Lock } from '@skillgate/identity';
+// calls the onChange listeners, which cut the live streams (and egress connections) a new lock
+// matches. It fails closed: until the first snapshot, and whenever the feed has been lost longer than
+// the configured bound — Redis unreachable, a sync that failed, a version gap not filled, or a
+// publisher silent for that long — refusal() answers every request with 503. It never forwards a
+// decision it cannot vouch for.
+import { DEFAULT_MAX_SILENCE_MS, LockFeedSubscriber, type FeedLog, type Lock } from '@skillgate/identity';
 import { GatewayError, codes } from '@skillgate/wire';
 import type { LockGuard, LockHit, LockSubject } from '../ports/index.js';
 import type { Logger } from '../log.js';
@@ -20,7 +22,11 @@ export interface RedisLockGuardOptions {
   redisUrl: string;
   /** Key prefix shared with the controller (default `skillgate:`). */
   prefix?: string;
-  /** Refuse everything once the feed has been lost this long (ms). Default 30 s. */
+  /**
+   * Refuse everything once the feed has been lost this long (ms). Default 30 s. A silent publisher
+   * counts from its last message, so this is the bound for it too (keep it well above the
+   * controller's heartbeat, SKILLGATE_LOCK_HEARTBEAT_MS, 2 s by default).
+   */
   maxFeedLossMs?: number;
   clock?: () => number;
   log?: Logger;
@@ -44,6 +50,9 @@ export class RedisLockGuard implements LockGuard {
       ...(opts.prefix ? { prefix: opts.prefix } : {}),
       clock: this.clock,
       log: feedLog,
+      // Silence counts as loss from the publisher's last message once it passes this, so a silent
+      // publisher fails closed after the configured bound, not after a fixed silence plus it.
+      maxSilenceMs: Math.min(DEFAULT_MAX_SILENCE_MS, this.maxLossMs),
       onChange: (locks, version) => {
         opts.onEvent?.({ type: 'locks_changed', version, locks: locks.size });
         for (const l of this.listeners) l();
@@ -51,7 +60,10 @@ export class RedisLockGuard implements LockGuard {
     });
   }
 
-  /** Connect; resolves when subscribed (use whenSynced to wait for the first snapshot). */
+  /**
+   * Connect and load the set. Never rejects: with Redis away it keeps trying, refusing meanwhile
+   * (use whenSynced to wait for the first snapshot).
+   */
   async start(): Promise<void> {
     await this.feed.start();
   }

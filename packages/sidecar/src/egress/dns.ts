@@ -4,8 +4,10 @@
 // query goes to the pod's own resolver as it came (bytes unchanged) and its answer comes back as it
 // went. Any other name is answered NXDOMAIN here and never leaves the pod: otherwise a query that a
 // recursive resolver forwards is a channel out (data in the labels of a name under a domain the
-// attacker serves), however tight the TCP egress. Denied names are logged, counted and journaled as
-// egress attempts (method `DNS <type>`). The resolver's search-list expansions of allowed names
+// attacker serves), however tight the TCP egress. While the skill may reach nothing at all (locked,
+// its owner offboarded, its token refused, a lock feed the sidecar cannot vouch for: standing.ts)
+// every name is answered REFUSED here, allowed ones too. Denied and refused names are logged,
+// counted and journaled as egress attempts (method `DNS <type>`). The resolver's search-list expansions of allowed names
 // (orders.team-a.svc.cluster.local for an allowed `orders`) are resolved too, unjournaled: what
 // they could carry out is fixed (an allowed name and a search domain), and short service names need
 // them.
@@ -15,6 +17,7 @@ import { newRequestId } from '@skillgate/wire';
 import type { SidecarContext } from '../context.js';
 import type { EgressAllowlist } from './allowlist.js';
 import type { RefusalJournal } from './refusal-journal.js';
+import { egressStanding, refusalReason } from './standing.js';
 import { DnsFormatError, RCODE, answerWith, formatErrorAnswer, parseQuery, typeName, type DnsQuestion } from './dns-message.js';
 
 export interface Resolver {
@@ -131,6 +134,18 @@ export class DnsGuard {
       this.ctx.metrics.dns.labels('malformed').inc();
       const id = (err as DnsFormatError).id;
       return id === undefined ? undefined : formatErrorAnswer(id);
+    }
+    const standing = egressStanding(this.ctx);
+    if (standing.refusal) {
+      // Counted by code as every refusal is; not in the SkillLock's own counters, which a flood of
+      // names (far cheaper to send than connections) would turn into a flood of Redis writes.
+      this.ctx.metrics.dns.labels('denied').inc();
+      this.ctx.metrics.refusals.labels(standing.refusal.code).inc();
+      this.opts.refusals.refused({
+        requestId: newRequestId(), method: `DNS ${typeName(q.qtype)}`, destination: q.name || '.', allowed: false,
+        reason: `answered REFUSED in the pod, not sent to any resolver: ${refusalReason(standing.refusal)}`,
+      });
+      return answerWith(msg, q, RCODE.refused);
     }
     const decision = decideName(q.name, this.opts.allowlist(), this.opts.upstreamHost, this.opts.searchDomains);
     this.ctx.metrics.dns.labels(decision).inc();

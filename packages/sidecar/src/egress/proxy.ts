@@ -1,16 +1,22 @@
 // The egress proxy (127.0.0.1:15002): every destination other than Claude goes through here, by
 // explicit proxy (HTTP_PROXY: absolute-form requests and CONNECT) or transparently (the pod's
 // iptables rules redirect all outbound TCP here: plain HTTP is routed by its Host header, TLS by the
-// ClientHello's SNI, without decrypting). Only allowlisted destinations are reached; every attempt,
-// allowed or not, is logged, counted and journaled with its destination. Denials answer 403.
+// ClientHello's SNI, without decrypting). Only allowlisted destinations are reached, and only while
+// the skill may act at all (standing.ts: workload token, lock feed, locks); every attempt, allowed or
+// not, is logged, counted and journaled with its destination. Denials answer 403 (a refused skill:
+// the Claude path's own error). Each connection let through stays in the live registry while open,
+// so a lock or an owner's offboarding cuts it as it cuts the skill's Claude streams.
 // Plain HTTP to the Claude upstream itself is not tunnelled: it is handed to the Claude endpoint's
 // pipeline, so even a skill that ignores ANTHROPIC_BASE_URL reaches Claude only through the sidecar
 // (recorded, credential swapped). Encrypted traffic to the upstream cannot be inspected and is refused.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { http } from '../node-http.js';
 import net from 'node:net';
-import { codes, errorBody, newRequestId } from '@skillgate/wire';
+import { codes, errorBody, newRequestId, type GatewayError } from '@skillgate/wire';
 import type { SidecarContext } from '../context.js';
+import type { LockHit } from '../ports/index.js';
+import { lockedError } from '../stages/admit.js';
+import { countRefusal, egressStanding, refusalReason, type EgressStanding } from './standing.js';
 import { parseAuthority, type Destination, type EgressAllowlist } from './allowlist.js';
 import { isTlsHandshake, readSni } from './sni.js';
 import { egressLookup } from './lookup.js';
@@ -47,14 +53,56 @@ export function createEgressServer(ctx: SidecarContext, opts: EgressOptions): ne
   });
 }
 
-function decide(ctx: SidecarContext, opts: EgressOptions, method: string, dest: Destination | undefined, raw: string): { id: string; allowed: boolean } {
+interface EgressDecision {
+  id: string;
+  allowed: boolean;
+  /** The skill may reach nothing now (a lock, a refused token, a lock feed it cannot vouch for). */
+  refusal?: GatewayError;
+  standing: EgressStanding;
+}
+
+function decide(ctx: SidecarContext, opts: EgressOptions, method: string, dest: Destination | undefined, raw: string): EgressDecision {
   const id = newRequestId();
-  const allowed = dest !== undefined && opts.allowlist().allows(dest);
   const destination = dest ? `${dest.host}:${dest.port}` : raw;
+  const standing = egressStanding(ctx);
+  if (standing.refusal) {
+    ctx.metrics.egress.labels('denied').inc();
+    countRefusal(ctx, standing);
+    opts.refusals.refused({ requestId: id, method, destination, allowed: false, reason: refusalReason(standing.refusal) });
+    return { id, allowed: false, refusal: standing.refusal, standing };
+  }
+  const allowed = dest !== undefined && opts.allowlist().allows(dest);
   ctx.metrics.egress.labels(allowed ? 'allowed' : 'denied').inc();
   if (allowed) ctx.journal.egress({ requestId: id, method, destination, allowed });
   else opts.refusals.refused({ requestId: id, method, destination, allowed, reason: dest ? 'destination not in the egress allowlist' : 'unparseable destination' });
-  return { id, allowed };
+  return { id, allowed, standing };
+}
+
+/**
+ * Keep an open connection in the live registry, so a lock sweep that matches the skill cuts it
+ * (`cut`) and journals that it did (with the bytes of `tunnel`, the skill's socket, when the
+ * connection is a tunnel of its own). Returns the function that removes it; the caller calls it
+ * when the connection ends.
+ */
+function holdLive(ctx: SidecarContext, opts: EgressOptions, d: EgressDecision, method: string, destination: string, tunnel: net.Socket | undefined, cut: (hit: LockHit) => void): () => void {
+  return ctx.live.addConnection({
+    subject: d.standing.subject,
+    kill: (hit) => {
+      ctx.locks.count?.(hit, 'streamsKilled');
+      opts.refusals.refused({
+        requestId: d.id, method, destination, allowed: false,
+        ...(tunnel ? { bytesUp: tunnel.bytesRead, bytesDown: tunnel.bytesWritten } : {}),
+        reason: `connection cut: ${refusalReason(lockedError(hit))}`,
+      });
+      cut(hit);
+    },
+  });
+}
+
+/** A refusal as a raw HTTP/1.1 response, for a CONNECT that got no tunnel. */
+function rawResponse(status: number, code: string, body: string, headers: Record<string, string> = {}): string {
+  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  return `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: application/json\r\nx-skillgate-error: ${code}\r\n${extra}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }
 
 /** The refusal's message, ending with its stable code as every error skillgate makes does. */
@@ -75,7 +123,15 @@ function forwardHttp(ctx: SidecarContext, opts: EgressOptions, req: IncomingMess
     req.url = target.pathname + target.search;
     return opts.claude(req, res);
   }
-  const { id, allowed } = decide(ctx, opts, req.method ?? 'GET', dest, req.headers.host ?? req.url ?? '?');
+  const method = req.method ?? 'GET';
+  const decision = decide(ctx, opts, method, dest, req.headers.host ?? req.url ?? '?');
+  const { id, allowed, refusal } = decision;
+  if (refusal) {
+    res.writeHead(refusal.status, { 'content-type': 'application/json', 'x-skillgate-error': refusal.code, ...refusal.headers });
+    res.end(JSON.stringify(refusal.body(id)));
+    req.resume();
+    return;
+  }
   if (!allowed || !target || !dest) {
     const body = JSON.stringify(errorBody('permission_error', denialMessage(dest ? `${dest.host}:${dest.port}` : String(req.url)), id));
     res.writeHead(403, { 'content-type': 'application/json', 'x-skillgate-error': codes.egressDenied });
@@ -90,13 +146,29 @@ function forwardHttp(ctx: SidecarContext, opts: EgressOptions, req: IncomingMess
   // fronting through an allowed server) is replaced, as a proxy does for an absolute-form request.
   headers.host = target.host;
   const upstream = http.request({ host: dest.host, port: dest.port, method: req.method, path: target.pathname + target.search, headers, lookup: egressLookup });
+  // A lock cuts the request: refused in the Claude path's words if no answer has started, else the
+  // connection is closed mid-answer (plain HTTP has no way to say why there).
+  const leave = holdLive(ctx, opts, decision, method, `${dest.host}:${dest.port}`, undefined, (hit) => {
+    if (res.headersSent) {
+      res.destroy();
+    } else {
+      const err = lockedError(hit);
+      res.writeHead(err.status, { 'content-type': 'application/json', 'x-skillgate-error': err.code, connection: 'close' });
+      res.end(JSON.stringify(err.body(id)));
+    }
+    upstream.destroy();
+  });
   // The skill went away: so does the request it made.
-  res.on('close', () => { if (!res.writableFinished) upstream.destroy(); });
+  res.on('close', () => {
+    leave();
+    if (!res.writableFinished) upstream.destroy();
+  });
   upstream.on('response', (up) => {
     res.writeHead(up.statusCode ?? 502, up.headers);
     up.pipe(res);
   });
   upstream.on('error', (err: NodeJS.ErrnoException) => {
+    if (res.writableEnded) return; // answered already (a lock's refusal)
     if (res.headersSent) return res.destroy();
     res.writeHead(502, { 'content-type': 'application/json' });
     res.end(JSON.stringify(errorBody('api_error', `egress to ${dest.host}:${dest.port} failed: ${err.code === 'EGRESS_OWN_ADDRESS' ? err.message : err.code ?? err.message}`, id)));
@@ -107,31 +179,50 @@ function forwardHttp(ctx: SidecarContext, opts: EgressOptions, req: IncomingMess
 function tunnel(ctx: SidecarContext, opts: EgressOptions, req: IncomingMessage, socket: net.Socket, head: Buffer): void {
   const dest = parseAuthority(req.url ?? '', 443);
   const toUpstream = isUpstream(opts, dest);
-  const { id, allowed } = decide(ctx, opts, 'CONNECT', toUpstream ? undefined : dest, req.url ?? '?');
-  if (!allowed || !dest) {
-    const body = JSON.stringify(errorBody('permission_error', denialMessage(req.url ?? '?', toUpstream), id));
-    socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\nx-skillgate-error: ${codes.egressDenied}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  const decision = decide(ctx, opts, 'CONNECT', toUpstream ? undefined : dest, req.url ?? '?');
+  const { id, allowed, refusal } = decision;
+  if (refusal) {
+    socket.end(rawResponse(refusal.status, refusal.code, JSON.stringify(refusal.body(id)), refusal.headers));
     return;
   }
+  if (!allowed || !dest) {
+    const body = JSON.stringify(errorBody('permission_error', denialMessage(req.url ?? '?', toUpstream), id));
+    socket.end(rawResponse(403, codes.egressDenied, body));
+    return;
+  }
+  let established = false;
   const upstream = net.connect({ port: dest.port, host: dest.host, lookup: egressLookup }, () => {
+    established = true;
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (head.length) upstream.write(head);
     upstream.pipe(socket);
     socket.pipe(upstream);
   });
+  // A lock cuts the tunnel: refused in the Claude path's words if it is not open yet, else closed.
+  const leave = holdLive(ctx, opts, decision, 'CONNECT', `${dest.host}:${dest.port}`, socket, (hit) => {
+    upstream.destroy();
+    if (established) return void socket.destroy();
+    const err = lockedError(hit);
+    socket.end(rawResponse(err.status, err.code, JSON.stringify(err.body(id))));
+  });
   upstream.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EGRESS_OWN_ADDRESS') ctx.log.warn({ destination: `${dest.host}:${dest.port}`, err: err.message }, 'egress refused: an allowlisted name resolved to the node or the pod itself');
+    if (established || socket.destroyed) return void socket.destroy(); // no HTTP answer inside an open tunnel
     const body = JSON.stringify(errorBody('api_error', `egress to ${dest.host}:${dest.port} failed: ${err.code === 'EGRESS_OWN_ADDRESS' ? err.message : err.code ?? err.message}`, id));
     socket.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   });
   socket.on('error', () => upstream.destroy());
+  socket.on('close', () => {
+    leave();
+    upstream.destroy();
+  });
 }
 
 function transparentTls(ctx: SidecarContext, opts: EgressOptions, socket: net.Socket, first: Buffer): void {
   const sni = readSni(first);
   const dest = sni ? { host: sni, port: 443 } : undefined;
-  const { allowed } = decide(ctx, opts, 'TLS', isUpstream(opts, dest) ? undefined : dest, sni ?? 'TLS without SNI');
-  if (!allowed || !dest) {
+  const decision = decide(ctx, opts, 'TLS', isUpstream(opts, dest) ? undefined : dest, sni ?? 'TLS without SNI');
+  if (!decision.allowed || !dest) {
     socket.destroy(); // no way to send a readable refusal inside someone else's TLS handshake
     return;
   }
@@ -141,6 +232,15 @@ function transparentTls(ctx: SidecarContext, opts: EgressOptions, socket: net.So
     socket.pipe(upstream);
     socket.resume();
   });
+  // A lock cuts the connection: closed, as a refusal is.
+  const leave = holdLive(ctx, opts, decision, 'TLS', `${dest.host}:${dest.port}`, socket, () => {
+    upstream.destroy();
+    socket.destroy();
+  });
   upstream.on('error', () => socket.destroy());
   socket.on('error', () => upstream.destroy());
+  socket.on('close', () => {
+    leave();
+    upstream.destroy();
+  });
 }
