@@ -36,7 +36,7 @@ export class SidecarMetrics {
     name: 'skillgate_sidecar_egress_total', help: 'Egress proxy attempts by decision.', labelNames: ['decision'] as const, registers: [this.registry],
   });
   readonly dns = new Counter({
-    name: 'skillgate_sidecar_dns_queries_total', help: 'DNS queries of the skill by decision: allowed (forwarded), denied (NXDOMAIN, journaled), search (a search-list expansion of an allowed name, forwarded), malformed.',
+    name: 'skillgate_sidecar_dns_queries_total', help: 'DNS queries of the skill by decision: allowed (forwarded), denied (NXDOMAIN for a name outside the allowlist, REFUSED for any name while the skill may not act; journaled), search (a search-list expansion of an allowed name, forwarded), malformed.',
     labelNames: ['decision'] as const, registers: [this.registry],
   });
   readonly findings = new Counter({
