@@ -129,6 +129,23 @@ export class SidecarMetrics {
     });
   }
 
+  /**
+   * The lock feed, read at scrape time: how long it has been unusable (the sidecar refuses every
+   * request past its bound) and how many published locks it could not read (skipped: a controller
+   * newer than this sidecar, say — such a lock does not apply here until the pod is recreated).
+   */
+  watchLockFeed(feed: () => { lostForMs(): number; unreadable: ReadonlyMap<string, unknown> }): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'skillgate_sidecar_lock_feed_lost_seconds', help: 'Seconds the lock feed has been unusable (0 when in sync); past SKILLGATE_LOCK_FEED_MAX_LOSS_MS every request is refused (SG_LOCK_FEED_LOST).', registers,
+      collect() { this.set(feed().lostForMs() / 1000); },
+    });
+    new Gauge({
+      name: 'skillgate_sidecar_lock_feed_unreadable_locks', help: 'Published locks this sidecar cannot read (skipped, named in its log): they do not apply here. Alert on any.', registers,
+      collect() { this.set(feed().unreadable.size); },
+    });
+  }
+
   /** The event-loop delay histogram (with the process metrics), sampled while the sidecar is busy. */
   readonly eventLoopDelay: EventLoopDelay | undefined;
 

@@ -82,6 +82,7 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
     maskingKey = () => clusterIdentity.maskingKey() ?? config.maskingKey;
     Object.assign(ports, { identity: clusterIdentity, credential: clusterIdentity, locks: countingLocks(locks, redis, prefix, log) });
     readiness.push(() => locks.readiness());
+    metrics.watchLockFeed(() => locks.feed);
     // Record each lock the moment it takes effect on this skill (kills and refusals name it too).
     const seen = new Set<string>();
     locks.onChange(() => {

@@ -104,3 +104,17 @@ describe('SidecarMetrics', () => {
     expect(text).toContain(`skillgate_sidecar_requests_total{route="messages",status="200",model="other"} ${2 * MAX_MODEL_LABELS + 2}`);
   });
 });
+
+describe('the lock feed, read at scrape time', () => {
+  it('says how long the feed has been unusable and how many published locks it could not read', async () => {
+    const m = new SidecarMetrics({ defaultMetrics: false });
+    let lost = 0;
+    const unreadable = new Map<string, unknown>();
+    m.watchLockFeed(() => ({ lostForMs: () => lost, unreadable }));
+    expect(await m.registry.getSingleMetricAsString('skillgate_sidecar_lock_feed_unreadable_locks')).toMatch(/ 0$/m);
+    lost = 4500;
+    unreadable.set('lock-of-a-newer-kind', {});
+    expect(await m.registry.getSingleMetricAsString('skillgate_sidecar_lock_feed_lost_seconds')).toMatch(/ 4.5$/m);
+    expect(await m.registry.getSingleMetricAsString('skillgate_sidecar_lock_feed_unreadable_locks')).toMatch(/ 1$/m);
+  });
+});
