@@ -87,6 +87,7 @@ const CLIENT_CALLS = {
   replaceNamespacedConfigMap: [needs('update', 'configmaps', { ns: 'release', name: 'skillgate-owner-0123456789abcdef01234567' })],
   createNamespacedEvent: [needs('create', 'events', { ns: 'release' })],
   listPodForAllNamespaces: [needs('list', 'pods')],
+  listNamespacedPod: [needs('list', 'pods', { ns: 'any' })],
   readNamespacedPod: [needs('get', 'pods', { ns: 'any' })],
   listNamespace: [needs('list', 'namespaces')],
   readNamespace: [needs('get', 'namespaces', { name: TEAM })],
@@ -280,7 +281,7 @@ beforeAll(async () => {
   await redis.hset(lockStatsKey(PREFIX, LOCK), 'streamsKilled', '3', 'requestsRefused', '5');
   await must(cp.request('POST', `/api/v1/namespaces/${APPS}/pods`, {
     apiVersion: 'v1', kind: 'Pod',
-    metadata: { name: 'triage-0', namespace: APPS, labels: { 'skillgate.dev/skill': 'triage' }, annotations: { 'skillgate.dev/owner': OWNER } },
+    metadata: { name: 'triage-0', namespace: APPS, labels: { 'skillgate.dev/skill': 'triage' }, annotations: { 'skillgate.dev/owner': OWNER, 'skillgate.dev/injected': 'e2e' } },
     // As the injector leaves it (no webhooks here): only pods running the sidecar get workload tokens.
     spec: { initContainers: [{ name: 'skillgate-sidecar', image: 'example.invalid/skillgate:1', restartPolicy: 'Always' }], containers: [{ name: 'skill', image: 'example.invalid/triage:1' }] },
   }), 'skill pod');
@@ -402,7 +403,7 @@ describe("the chart's controller RBAC", () => {
     // Every leader loop the chart's configuration turns on has started (logged by the assembly).
     await eventually('every leader loop to start', async () => {
       const loops = controller.lines.filter((l) => l.includes('leader loop started')).map((l) => JSON.parse(l).loop);
-      return ['skilllock-counters', 'approvals', 'policy-status', 'webhook-certs', 'sidecar-rbac'].every((n) => loops.includes(n));
+      return ['skilllock-counters', 'approvals', 'policy-status', 'webhook-certs', 'sidecar-rbac', 'uninjected-pods'].every((n) => loops.includes(n));
     });
 
     // skilllocks (leader: status) and skilllock-counters (Redis sums -> status).

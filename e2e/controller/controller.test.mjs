@@ -96,6 +96,16 @@ describe('token exchange against the real API server', () => {
       const bare = await h.skillPod('no-sidecar-pod', { skill: 'summarize', owner: `erin${h.domain}`, injected: false });
       const unInjected = await h.exchange(bare.token);
       expect([unInjected.status, unInjected.body.error, unInjected.body.error_description]).toEqual([403, 'access_denied', expect.stringMatching(/runs no skillgate-sidecar/)]);
+      // Let out of injection by an exception, with a container named skillgate-sidecar of its own
+      // and a projected token for audience skillgate: nothing (no credential, masking key, Redis URL).
+      const optedOut = await h.skillPod('opted-out-pod', { skill: 'summarize', owner: `erin${h.domain}`, annotations: { 'skillgate.dev/inject': 'disabled', 'skillgate.dev/inject-exception': 'database', 'skillgate.dev/injected': undefined } });
+      const out = await h.exchange(optedOut.token);
+      expect([out.status, out.body.error, out.body.error_description]).toEqual([403, 'access_denied', expect.stringMatching(/opts out of injection \(skillgate.dev\/inject: disabled\)/)]);
+      expect([out.body.upstream_credential, out.body.masking_key, out.body.redis_url]).toEqual([undefined, undefined, undefined]);
+      // The sidecar's name without the injector's stamp is not the injected sidecar.
+      const unstamped = await h.skillPod('unstamped-pod', { skill: 'summarize', owner: `erin${h.domain}`, annotations: { 'skillgate.dev/injected': undefined } });
+      const noStamp = await h.exchange(unstamped.token);
+      expect([noStamp.status, noStamp.body.error_description]).toEqual([403, expect.stringMatching(/carries no skillgate.dev\/injected annotation/)]);
     } finally {
       await h.cp.deleteNamespace(plainNs).catch(() => {});
     }
@@ -165,6 +175,34 @@ describe('SCIM 2.0 Users', () => {
     expect((await h.cp.request('GET', '/apis/skillgate.dev/v1alpha1/skilllocks')).body.items.find((l) => l.spec.target.value === email)).toBeUndefined();
   });
 
+  test('an identity provider\'s profile push does not lift a responder\'s offboarding (skillgate owners offboard); skillgate owners reinstate does', async () => {
+    const email = `incident${h.domain}`;
+    const kubeEnv = { ...process.env, KUBECONFIG: h.cp.kubeconfigPath };
+    const created = await h.scim('POST', '/Users', { userName: email, active: true });
+    const pod = await h.skillPod('incident-pod', { skill: 'exfil', owner: email });
+    expect((await h.exchange(pod.token)).status).toBe(200);
+    const offboarded = await cli(['owners', 'offboard', email, '--reason', 'INC-4711 exfiltration', '--skillgate-namespace', h.sgNs], kubeEnv);
+    expect([offboarded.code, offboarded.stderr]).toEqual([0, '']);
+    const lockOf = async () => (await h.cp.request('GET', '/apis/skillgate.dev/v1alpha1/skilllocks')).body.items.find((l) => l.spec.target.kind === 'owner' && l.spec.target.value === email);
+    expect((await lockOf())?.metadata.labels['skillgate.dev/offboarded-by']).toBe('responder');
+    // Okta's routine profile push: the whole user, active: true.
+    const pushed = await h.scim('PUT', `/Users/${created.body.id}`, { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: email, name: { givenName: 'Inci', familyName: 'Dent' }, active: true });
+    expect(pushed.status).toBe(200);
+    expect(pushed.body.active).toBe(false);
+    expect(pushed.body['urn:skillgate:params:scim:schemas:extension:2.0:Offboarding']).toMatchObject({ offboardedBy: 'responder', reason: 'INC-4711 exfiltration', reinstatedBy: `a responder only: skillgate owners reinstate ${email}` });
+    expect(await lockOf()).toBeDefined();
+    const denied = await h.exchange(pod.token);
+    expect([denied.status, denied.body.error]).toEqual([403, 'access_denied']);
+    // Said where operators look: a Warning Event on the owner record, and the controller's hook.
+    const events = (await h.cp.request('GET', `/api/v1/namespaces/${h.sgNs}/events`)).body.items;
+    expect(events.find((e) => e.reason === 'ReinstatementRefused' && e.involvedObject.name === `skillgate-owner-${created.body.id}`)).toMatchObject({ type: 'Warning', message: expect.stringMatching(/offboarded by a responder \(INC-4711 exfiltration\).*skillgate owners reinstate/) });
+    expect(h.events.some((e) => e.name === 'reinstatementRefused' && e.email === email)).toBe(true);
+    // The responder lifts it.
+    expect((await cli(['owners', 'reinstate', email, '--skillgate-namespace', h.sgNs], kubeEnv)).code).toBe(0);
+    expect(await lockOf()).toBeUndefined();
+    expect((await h.scim('GET', `/Users/${created.body.id}`)).body.active).toBe(true);
+  });
+
   test('an unsupported filter is a SCIM invalidFilter error', async () => {
     const r = await h.scim('GET', `/Users?filter=${encodeURIComponent('name.givenName co "x"')}`);
     expect(r.status).toBe(400);
@@ -219,6 +257,29 @@ describe('offboarding through SCIM with live sidecar processes', () => {
     expect(lock.status?.conditions?.find((c) => c.type === 'Active')?.status).toBe('True');
     expect(h.events.some((e) => e.name === 'lockPublished' && e.lock.target.value === leaving)).toBe(true);
   }, 60_000);
+});
+
+describe('pods that predate the namespace\'s label', () => {
+  test('are counted by namespace in skillgate_controller_uninjected_pods until they are recreated with the sidecar', async () => {
+    const gauge = async () => (await h.controller.context.metrics.uninjectedPods.get()).values
+      .filter((v) => v.labels.namespace === h.teamNs).reduce((m, v) => ({ ...m, [v.labels.reason]: v.value }), {});
+    // Made before the label (as no webhook runs here, any pod made without the sidecar is such a pod), and running.
+    const old = await h.skillPod('predates-label', { skill: 'legacy', owner: `legacy${h.domain}`, injected: false });
+    const running = await h.cp.request('PATCH', `/api/v1/namespaces/${h.teamNs}/pods/predates-label/status`, { status: { phase: 'Running' } }, { contentType: 'application/merge-patch+json' });
+    expect(running.status).toBe(200);
+    await h.skillPod('let-out', { skill: 'db', owner: `legacy${h.domain}`, injected: false, annotations: { 'skillgate.dev/inject': 'disabled', 'skillgate.dev/inject-exception': 'database' } });
+    let last;
+    await within((async () => { while (!((last = await gauge()).not_injected >= 1 && last.opted_out >= 1)) await new Promise((r) => setTimeout(r, 100)); })(), 10_000, 'the leader to count the uninjected pods')
+      .catch((err) => { throw new Error(`${err.message}; last ${JSON.stringify(last)}`); });
+    // On the controller's /metrics, as Prometheus reads it.
+    const text = await h.controller.context.metrics.registry.metrics();
+    expect(text).toMatch(new RegExp(`skillgate_controller_uninjected_pods\\{namespace="${h.teamNs}",reason="not_injected"\\} [1-9]`));
+    // Recreated (what `kubectl rollout restart` does) with the sidecar: no longer counted.
+    const before = last.not_injected;
+    await h.cp.request('DELETE', `/api/v1/namespaces/${h.teamNs}/pods/${old.name}?gracePeriodSeconds=0`);
+    await h.skillPod('predates-label-2', { skill: 'legacy', owner: `legacy${h.domain}` });
+    await within((async () => { while ((last = await gauge()).not_injected >= before) await new Promise((r) => setTimeout(r, 100)); })(), 10_000, 'the count to drop once the pod is recreated');
+  });
 });
 
 describe('the signing key', () => {

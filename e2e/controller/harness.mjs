@@ -14,12 +14,15 @@ import { Redis } from 'ioredis';
 import { startControlPlane } from '../k8s/control-plane.mjs';
 import { startController, standardLoops } from '../../packages/controller/dist/src/index.js';
 import { sidecarProcessEnv } from '../../packages/webhook/dist/src/inject.js';
+import { INJECTOR_VERSION } from '../../packages/webhook/dist/src/config.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** The container the injector adds to a skill pod: only pods that run it get workload tokens. */
 export const SIDECAR_OF_POD = { name: 'skillgate-sidecar', image: 'example.invalid/skillgate:1', restartPolicy: 'Always' };
+/** The annotation the injector stamps on every pod it injected (the token exchange asks for it too). */
+export const INJECTED_ANNOTATION = { 'skillgate.dev/injected': INJECTOR_VERSION };
 
 /** An upstream that streams a message_start and then a ping every `intervalMs`, forever. */
 export function endlessSse(intervalMs = 25) {
@@ -91,7 +94,7 @@ export async function setup({ heartbeatMs = 1000, logLevel = process.env.SKILLGA
    * Starts a controller replica (the first one is `controller`); same Lease, Redis prefix, namespace
    * unless given (a replica with a Lease and prefix of its own leads alone: its loops run).
    */
-  async function startReplica({ identity, events: replicaHooks = hooks, leaseDurationSeconds = 2, retryPeriodMs = 200, approvals, signingKeySecret = 'signing-key', sidecarRedisUrl, leaseName, redisPrefix = prefix, tlsSecret, extraLoops = [], webhookCerts = null } = {}) {
+  async function startReplica({ identity, events: replicaHooks = hooks, uninjectedPodsIntervalMs = 500, leaseDurationSeconds = 2, retryPeriodMs = 200, approvals, signingKeySecret = 'signing-key', sidecarRedisUrl, leaseName, redisPrefix = prefix, tlsSecret, extraLoops = [], webhookCerts = null } = {}) {
     const c = await startController({
       listen: '127.0.0.1:0', redisUrl: REDIS_URL, redisPrefix, namespace: sgNs, kubeconfig: cp.kubeconfigPath,
       scimTokenFile: scimFile, upstreamSecret: { namespace: sgNs, name: 'upstream', key: 'api-key' }, heartbeatMs, logLevel, lockStatsIntervalMs,
@@ -100,6 +103,7 @@ export async function setup({ heartbeatMs = 1000, logLevel = process.env.SKILLGA
       signingKeySecret: { namespace: sgNs, name: signingKeySecret }, jwksConfigMap: { namespace: sgNs, name: 'jwks' },
       maskingKeySecret: { namespace: sgNs, name: 'masking-key' },
       leaderElection: { leaseDurationSeconds, retryPeriodMs, ...(identity ? { identity } : {}), ...(leaseName ? { leaseName } : {}) }, ...(approvals ? { approvals } : {}),
+      uninjectedPodsIntervalMs,
       ...(sidecarRedisUrl ? { sidecarRedisUrl } : {}),
       ...(tlsSecret ? { tlsSecret } : {}),
     }, { events: replicaHooks, webhookCerts, ...(extraLoops.length ? { reconcilers: [...standardLoops(), ...extraLoops] } : {}) });
@@ -112,12 +116,17 @@ export async function setup({ heartbeatMs = 1000, logLevel = process.env.SKILLGA
   const redis = new Redis(REDIS_URL);
   const children = new Set();
 
-  /** Creates a skill pod and returns a pod-bound projected token (audience skillgate) in a file. */
-  async function skillPod(name, { skill, owner, audience = 'skillgate', namespace = teamNs, injected = true }) {
+  /**
+   * Creates a skill pod and returns a pod-bound projected token (audience skillgate) in a file.
+   * `annotations` adds to (or, set to undefined, removes) the ones the pod gets.
+   */
+  async function skillPod(name, { skill, owner, audience = 'skillgate', namespace = teamNs, injected = true, annotations = {} }) {
+    const all = Object.fromEntries(Object.entries({ 'skillgate.dev/owner': owner, ...(injected ? INJECTED_ANNOTATION : {}), ...annotations }).filter(([, v]) => v !== undefined));
     const pod = await cp.request('POST', `/api/v1/namespaces/${namespace}/pods`, {
       apiVersion: 'v1', kind: 'Pod',
-      metadata: { name, labels: { 'skillgate.dev/skill': skill }, annotations: { 'skillgate.dev/owner': owner } },
-      // As the injector leaves it (no webhook runs here): the sidecar, a native sidecar container.
+      metadata: { name, labels: { 'skillgate.dev/skill': skill }, annotations: all },
+      // As the injector leaves it (no webhook runs here): the sidecar, a native sidecar container,
+      // and its stamp.
       spec: { ...(injected ? { initContainers: [SIDECAR_OF_POD] } : {}), containers: [{ name: 'skill', image: 'example.invalid/skill:1' }] },
     });
     if (pod.status >= 300) throw new Error(`create pod ${name}: ${pod.status} ${pod.body?.message}`);

@@ -83,6 +83,8 @@ export interface ControllerConfig {
   };
   /** How often SkillLock status counters are copied from Redis. */
   lockStatsIntervalMs: number;
+  /** How often the pods of injected namespaces that run without the sidecar are counted. */
+  uninjectedPodsIntervalMs: number;
 }
 
 export class ControllerConfigError extends Error {
@@ -145,6 +147,8 @@ export function resolveControllerConfig(input: ControllerConfigInput): Controlle
   if (!Number.isFinite(retry) || retry < 50 || retry >= duration * 1000) throw new ControllerConfigError('leaderElection.retryPeriodMs', `must be at least 50 ms and below the lease duration, got ${retry}`);
   const statsMs = input.lockStatsIntervalMs ?? 5000;
   if (!Number.isFinite(statsMs) || statsMs < 100) throw new ControllerConfigError('lockStatsIntervalMs', `must be at least 100 ms, got ${statsMs}`);
+  const uninjectedMs = input.uninjectedPodsIntervalMs ?? 60_000;
+  if (!Number.isFinite(uninjectedMs) || uninjectedMs < 100) throw new ControllerConfigError('uninjectedPodsIntervalMs', `must be at least 100 ms, got ${uninjectedMs}`);
   for (const [field, file] of [['scimTokenFile', input.scimTokenFile], ['signingKeyFile', input.signingKeyFile], ['maskingKeyFile', input.maskingKeyFile], ['tls.certFile', input.tls?.certFile], ['tls.keyFile', input.tls?.keyFile], ['approvals.linkSecretFile', ap.linkSecretFile]] as const) {
     if (file) {
       try {
@@ -191,6 +195,7 @@ export function resolveControllerConfig(input: ControllerConfigInput): Controlle
       identity: le.identity ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     },
     lockStatsIntervalMs: statsMs,
+    uninjectedPodsIntervalMs: uninjectedMs,
   };
 }
 

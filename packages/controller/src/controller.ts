@@ -219,6 +219,7 @@ export async function startController(input: ControllerConfigInput | ControllerC
     ownerActive: (email) => owners.isActive(email),
     locks: () => locks.inForce,
     credentials,
+    systemNamespace: config.namespace,
     ...(maskingKey ? { maskingKey } : {}),
     ...(config.sidecarRedisUrl ? { sidecarRedisUrl: config.sidecarRedisUrl } : {}),
     ...(opts.policyGeneration ? { policyGeneration: opts.policyGeneration } : {}),
@@ -288,7 +289,7 @@ export async function startController(input: ControllerConfigInput | ControllerC
     const readiness = (): string[] => [...everyReplica, ...leaderLoops].flatMap((r) => r.readiness?.() ?? []);
     server = createControllerServer({
       exchange, issuer, metrics, log, events,
-      scim: scimHandler({ store, lifecycle, bearerSecret, log: log.child({ endpoint: 'scim' }), metrics }),
+      scim: scimHandler({ store, lifecycle, bearerSecret, log: log.child({ endpoint: 'scim' }), metrics, events }),
       readiness,
       ...(servingCert ? { controllerCa: () => servingCert.caBundle() } : {}),
       ...(decide ? { routes: [ownListener ? approvalsElsewhere : decide] } : {}),

@@ -12,6 +12,8 @@ export interface ControllerEvents {
   lockPublished?(e: { lock: Lock; version: number }): void;
   lockLifted?(e: { name: string; version: number; why: 'deleted' | 'expired' }): void;
   ownerChanged?(e: { email: string; transition: OwnerTransition; by: string; reason?: string }): void;
+  /** Someone (SCIM) asked to reinstate an owner it may not: a responder offboarded them. */
+  reinstatementRefused?(e: { email: string; by: string; why: string }): void;
   /** A pod's owner annotation changed; the tokens issued to it (naming the old owner) were revoked. */
   skillReassigned?(e: { namespace: string; pod: string; skill: string; from?: string; to?: string; jtis: string[] }): void;
   /** This replica became or stopped being the leader. */

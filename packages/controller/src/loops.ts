@@ -6,6 +6,7 @@ import { approvalReconciler } from './approvals/index.js';
 import { policyStatusReconciler } from './policies/index.js';
 import { webhookCertReconcilers } from './webhook-certs/index.js';
 import { sidecarRbacLoop } from './sidecar-rbac/index.js';
+import { uninjectedPodsLoop } from './uninjected-pods/index.js';
 import type { ControllerContext } from './controller.js';
 import type { Reconciler } from './reconciler.js';
 
@@ -34,5 +35,6 @@ export function standardLoops(): LoopFactory[] {
     policyStatusLoop,
     ...webhookCertReconcilers(process.env), // webhook TLS, self-signed mode (SKILLGATE_MANAGE_WEBHOOK_CERTS=true)
     sidecarRbacLoop, // RoleBinding skillgate-sidecar in every namespace labelled skillgate.dev/inject=enabled
+    uninjectedPodsLoop, // skillgate_controller_uninjected_pods: pods that predate their namespace's label
   ];
 }

@@ -13,6 +13,7 @@ export class ControllerMetrics {
   readonly lockFeedVersion = new Gauge({ name: 'skillgate_controller_lock_feed_version', help: 'Current version of the published lock set.', registers: [this.registry] });
   readonly scimRequests = new Counter({ name: 'skillgate_controller_scim_requests_total', help: 'SCIM requests by method and status.', labelNames: ['method', 'status'], registers: [this.registry] });
   readonly servingCertificateExpiry = new Gauge({ name: 'skillgate_controller_serving_certificate_expiry_timestamp_seconds', help: 'notAfter of the certificate the token exchange serves (Unix seconds), whatever issued it.', registers: [this.registry] });
+  readonly uninjectedPods = new Gauge({ name: 'skillgate_controller_uninjected_pods', help: 'Pods of namespaces labelled skillgate.dev/inject=enabled that run without the skillgate sidecar, by namespace and reason (not_injected: created before the label, restart them; opted_out: an allowed injection exception). Set by the leader.', labelNames: ['namespace', 'reason'], registers: [this.registry] });
   readonly ownerTransitions = new Counter({ name: 'skillgate_controller_owner_transitions_total', help: 'Owners offboarded or reinstated.', labelNames: ['transition'], registers: [this.registry] });
 
   constructor(defaults = true) {

@@ -47,14 +47,14 @@ describe('RFC 8693 form', () => {
 describe('pod to skill identity', () => {
   const reviewed = { namespace: 'ns', serviceAccount: 'default', podName: 'p', podUid: 'u1' };
   const sidecar = { name: 'skillgate-sidecar', image: 'skillgate:1', restartPolicy: 'Always' };
-  const pod = { metadata: { name: 'p', uid: 'u1', labels: { 'skillgate.dev/skill': 's' }, annotations: { 'skillgate.dev/owner': 'Alice@Example.com' } }, spec: { initContainers: [sidecar], containers: [{ name: 'app', image: 'app:1' }] } };
+  const pod = { metadata: { name: 'p', uid: 'u1', labels: { 'skillgate.dev/skill': 's' }, annotations: { 'skillgate.dev/owner': 'Alice@Example.com', 'skillgate.dev/injected': '0.2.2' } }, spec: { initContainers: [sidecar], containers: [{ name: 'app', image: 'app:1' }] } };
   const injected = { metadata: { name: 'ns', labels: { 'skillgate.dev/inject': 'enabled' } } };
   test('a labelled, annotated, injected pod becomes an identity with a normalised owner', () => {
     expect(identityFromPod(reviewed, pod, injected)).toEqual({ namespace: 'ns', serviceAccount: 'default', pod: 'p', podUid: 'u1', skill: 's', owner: 'alice@example.com' });
   });
   test('a replaced pod, a missing owner or a different ServiceAccount is invalid_grant', () => {
     expect(() => identityFromPod(reviewed, { ...pod, metadata: { ...pod.metadata, uid: 'u2' } }, injected)).toThrow(/replaced/);
-    expect(() => identityFromPod(reviewed, { ...pod, metadata: { ...pod.metadata, annotations: {} } }, injected)).toThrow(/owner/);
+    expect(() => identityFromPod(reviewed, { ...pod, metadata: { ...pod.metadata, annotations: { 'skillgate.dev/injected': '0.2.2' } } }, injected)).toThrow(/owner/);
     expect(() => identityFromPod(reviewed, { ...pod, spec: { ...pod.spec, serviceAccountName: 'other' } }, injected)).toThrow(/ServiceAccount/);
     expect(() => identityFromPod(reviewed, undefined, injected)).toThrow(/no longer exists/);
   });
@@ -63,5 +63,23 @@ describe('pod to skill identity', () => {
       expect(() => identityFromPod(reviewed, pod, ns)).toThrow(expect.objectContaining({ error: 'access_denied', description: expect.stringMatching(/namespace ns is not labelled skillgate.dev\/inject=enabled/) }));
     }
     expect(() => identityFromPod(reviewed, { ...pod, spec: { containers: [{ name: 'app', image: 'app:1' }] } }, injected)).toThrow(expect.objectContaining({ error: 'access_denied', description: expect.stringMatching(/runs no skillgate-sidecar/) }));
+  });
+  test('a pod let out of injection gets nothing, even with a container named skillgate-sidecar of its own and a token for audience skillgate', () => {
+    // What an allowed exception lets through: the opt-out annotation, its own "sidecar", no injector stamp.
+    const optedOut = { ...pod, metadata: { ...pod.metadata, annotations: { 'skillgate.dev/owner': 'alice@example.com', 'skillgate.dev/inject': 'disabled', 'skillgate.dev/inject-exception': 'database' } } };
+    expect(() => identityFromPod(reviewed, optedOut, injected)).toThrow(expect.objectContaining({ error: 'access_denied', description: expect.stringMatching(/opts out of injection \(skillgate.dev\/inject: disabled\)/) }));
+    // Even stamped as injected (the webhook refuses that on an opted-out pod; the exchange does not rely on it).
+    const stamped = { ...optedOut, metadata: { ...optedOut.metadata, annotations: { ...optedOut.metadata.annotations, 'skillgate.dev/injected': '0.2.2' } } };
+    expect(() => identityFromPod(reviewed, stamped, injected)).toThrow(expect.objectContaining({ error: 'access_denied', description: expect.stringMatching(/opts out of injection/) }));
+    // A container under the sidecar's name without the injector's stamp is not the injected sidecar.
+    const unstamped = { ...pod, metadata: { ...pod.metadata, annotations: { 'skillgate.dev/owner': 'alice@example.com' } } };
+    expect(() => identityFromPod(reviewed, unstamped, injected)).toThrow(expect.objectContaining({ error: 'access_denied', description: expect.stringMatching(/carries no skillgate.dev\/injected annotation/) }));
+  });
+  test('a pod in a namespace the webhooks skip gets nothing, labelled or not', () => {
+    for (const name of ['kube-system', 'kube-public', 'kube-node-lease', 'skillgate-system']) {
+      const where = { ...reviewed, namespace: name };
+      const ns = { metadata: { name, labels: { 'skillgate.dev/inject': 'enabled' } } };
+      expect(() => identityFromPod(where, pod, ns, { systemNamespace: 'skillgate-system' })).toThrow(expect.objectContaining({ error: 'access_denied', description: expect.stringMatching(new RegExp(`namespace ${name} is one skillgate's webhooks skip`)) }));
+    }
   });
 });

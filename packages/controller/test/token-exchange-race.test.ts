@@ -6,7 +6,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { LockSet, RecordKeyEndorser, RecordKeyTrust, WorkloadTokenIssuer, generateSigningKey, recordKeyThumbprintOfPem, type SigningKey } from '@skillgate/identity';
 import { OAuthError, TokenExchange, type TokenExchangeDeps } from '../src/index.js';
 
-const pod = { metadata: { name: 'p', uid: 'u1', labels: { 'skillgate.dev/skill': 's' }, annotations: { 'skillgate.dev/owner': 'alice@example.com' } }, spec: { initContainers: [{ name: 'skillgate-sidecar' }], containers: [] } };
+const pod = { metadata: { name: 'p', uid: 'u1', labels: { 'skillgate.dev/skill': 's' }, annotations: { 'skillgate.dev/owner': 'alice@example.com', 'skillgate.dev/injected': '0.2.2' } }, spec: { initContainers: [{ name: 'skillgate-sidecar' }], containers: [] } };
 
 /** An exchange whose index write runs `whileRecording` (where a revocation could land). */
 async function exchangeWhere(whileRecording: (owner: { active: boolean }) => void, key?: SigningKey, extra: Partial<TokenExchangeDeps> = {}): Promise<TokenExchange> {

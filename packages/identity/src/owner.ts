@@ -1,8 +1,12 @@
 // Owners: the accountable humans behind skills, and their lifecycle. An owner is active until an
 // identity provider (SCIM), a responder (CLI) or an admin offboards them; offboarding places one lock
 // of kind `owner` that covers every skill whose pod names them, and revokes their workload tokens.
-// Re-assigning a skill to an active owner lifts the cascade for that skill without touching the lock,
-// because the lock follows the person, not the skill. Pure model: storage lives in the controller.
+// Who offboarded is kept on the record, because it decides who may reinstate: the identity provider
+// may lift only an offboarding it made (its profile pushes say `active: true` for anyone it still
+// knows), a responder's — taken in an incident — only a responder lifts. Giving a skill another
+// owner (its pods recreated naming an active owner: the annotation is fixed for a pod's life) lifts
+// the cascade for that skill without touching the lock, because the lock follows the person, not the
+// skill. Pure model: storage lives in the controller.
 import { createHash } from 'node:crypto';
 import type { SkillLock } from '@skillgate/api';
 import { API_VERSION } from '@skillgate/api';
@@ -24,7 +28,18 @@ export interface Owner {
   updated: string;
   /** SCIM DELETE: the IdP no longer knows the user. The record stays so the lock stays explained. */
   deleted?: boolean;
+  /** Inactive owners: who offboarded them, and so who may reinstate them (offboardingSourceOf). */
+  offboardedBy?: OffboardingSource;
 }
+
+/**
+ * Who took an owner out. `scim`: their identity provider (deactivated or deleted there). `responder`:
+ * a person with RBAC on the owner records (`skillgate owners offboard`), typically in an incident.
+ */
+export type OffboardingSource = 'scim' | 'responder';
+
+/** The actor name SCIM writes under (`changedBy`, a lock's createdBy). */
+export const SCIM_ACTOR = 'scim';
 
 export function ownerId(email: string): string {
   return createHash('sha256').update(normalizeOwner(email)).digest('hex').slice(0, 24);
@@ -50,27 +65,57 @@ export function newOwner(email: string, at: Date, fields: Partial<Pick<Owner, 'd
 
 export type OwnerTransition = 'offboarded' | 'reinstated' | 'unchanged';
 
-/** Set an owner's active flag; reports whether that offboarded or reinstated them. */
-export function setOwnerActive(owner: Owner, active: boolean, at: Date, by: string, reason?: string): { owner: Owner; transition: OwnerTransition } {
+/**
+ * Who offboarded an inactive owner (undefined for an active one). A record written before the
+ * source was kept counts as the identity provider's only if SCIM wrote it last, else as a
+ * responder's: when in doubt, the stricter.
+ */
+export function offboardingSourceOf(owner: Owner): OffboardingSource | undefined {
+  if (owner.active) return undefined;
+  return owner.offboardedBy ?? (owner.changedBy === SCIM_ACTOR ? 'scim' : 'responder');
+}
+
+/**
+ * Why `source` may not reinstate this owner, or undefined when it may. A responder may lift any
+ * offboarding; the identity provider only its own.
+ */
+export function reinstatementRefusal(owner: Owner, source: OffboardingSource): string | undefined {
+  if (owner.active || source === 'responder' || offboardingSourceOf(owner) === 'scim') return undefined;
+  return `owner ${owner.email} was offboarded by a responder${owner.reason ? ` (${owner.reason})` : ''}, which the identity provider cannot lift: the owner stays offboarded and their skills stay locked until a responder runs \`skillgate owners reinstate ${owner.email}\``;
+}
+
+/**
+ * Set an owner's active flag; reports whether that offboarded or reinstated them. Offboarding keeps
+ * the strictest source: a responder's offboarding stays a responder's when the identity provider
+ * deactivates the owner too. Reinstating clears it (check reinstatementRefusal first).
+ */
+export function setOwnerActive(owner: Owner, active: boolean, at: Date, by: string, reason?: string, source: OffboardingSource = 'responder'): { owner: Owner; transition: OwnerTransition } {
   const transition: OwnerTransition = owner.active === active ? 'unchanged' : active ? 'reinstated' : 'offboarded';
   const next: Owner = { ...owner, active, updated: at.toISOString(), changedBy: by };
   if (active) {
     delete next.reason;
     delete next.deleted;
-  } else if (reason) {
-    next.reason = reason;
+    delete next.offboardedBy;
+  } else {
+    // A responder's offboarding, and the reason they gave, outlast the identity provider's.
+    const heldByResponder = offboardingSourceOf(owner) === 'responder';
+    if (reason && !(heldByResponder && source === 'scim')) next.reason = reason;
+    next.offboardedBy = heldByResponder ? 'responder' : source;
   }
   return { owner: next, transition };
 }
 
-/** The SkillLock that offboarding `owner` places. */
-export function offboardLock(owner: Owner, reason: string, by: string): SkillLock {
+/** Label on an offboarding SkillLock: who placed it (an OffboardingSource). */
+export const LABEL_OFFBOARDED_BY = 'skillgate.dev/offboarded-by';
+
+/** The SkillLock that offboarding `owner` places, labelled with who placed it. */
+export function offboardLock(owner: Owner, reason: string, by: string, source: OffboardingSource = 'responder'): SkillLock {
   return {
     apiVersion: API_VERSION as 'skillgate.dev/v1alpha1',
     kind: 'SkillLock',
     metadata: {
       name: offboardLockName(owner.email),
-      labels: { 'skillgate.dev/lock-source': 'offboarding', 'skillgate.dev/owner-id': owner.id },
+      labels: { 'skillgate.dev/lock-source': 'offboarding', 'skillgate.dev/owner-id': owner.id, [LABEL_OFFBOARDED_BY]: source },
     },
     spec: {
       target: { kind: 'owner', value: owner.email },

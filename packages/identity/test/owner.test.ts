@@ -1,4 +1,4 @@
-import { OwnerRegistry, newOwner, setOwnerActive, offboardLock, offboardLockName, ownerId, IssuedTokens, revocationLock } from '../src/index.js';
+import { OwnerRegistry, newOwner, setOwnerActive, offboardLock, offboardLockName, offboardingSourceOf, ownerId, reinstatementRefusal, IssuedTokens, revocationLock } from '../src/index.js';
 
 describe('owners', () => {
   test('offboarding then reinstating reports each transition once', () => {
@@ -15,12 +15,34 @@ describe('owners', () => {
     expect(back.owner.reason).toBeUndefined();
   });
 
+  test('who offboarded decides who may reinstate: the identity provider lifts only its own offboarding', () => {
+    const at = new Date('2026-01-01T00:00:00Z');
+    const o = newOwner('alice@example.com', at);
+    const byIdp = setOwnerActive(o, false, at, 'scim', 'deactivated by the identity provider', 'scim').owner;
+    expect(offboardingSourceOf(byIdp)).toBe('scim');
+    expect(reinstatementRefusal(byIdp, 'scim')).toBeUndefined();
+    const byResponder = setOwnerActive(o, false, at, 'responder@example.com', 'INC-4711').owner;
+    expect(offboardingSourceOf(byResponder)).toBe('responder');
+    expect(reinstatementRefusal(byResponder, 'scim')).toMatch(/offboarded by a responder \(INC-4711\).*skillgate owners reinstate alice@example.com/);
+    expect(reinstatementRefusal(byResponder, 'responder')).toBeUndefined();
+    // The identity provider deactivating them as well keeps the responder's hold and reason; a responder takes over the IdP's.
+    const both = setOwnerActive(byResponder, false, at, 'scim', 'deactivated by the identity provider', 'scim').owner;
+    expect([offboardingSourceOf(both), both.reason]).toEqual(['responder', 'INC-4711']);
+    expect(offboardingSourceOf(setOwnerActive(byIdp, false, at, 'responder@example.com', 'INC-4712').owner)).toBe('responder');
+    // Reinstated: no source left; a record from before sources were kept is the IdP's only if SCIM wrote it.
+    expect(offboardingSourceOf(setOwnerActive(byResponder, true, at, 'responder@example.com').owner)).toBeUndefined();
+    expect(offboardingSourceOf({ ...o, active: false, changedBy: 'scim' })).toBe('scim');
+    expect(offboardingSourceOf({ ...o, active: false, changedBy: 'jane' })).toBe('responder');
+  });
+
   test('the offboarding lock targets the owner and is named deterministically', () => {
     const o = newOwner('bob@example.com', new Date());
     const lock = offboardLock(o, 'contract ended', 'scim');
     expect(lock.metadata.name).toBe(offboardLockName('BOB@example.com'));
     expect(lock.spec.target).toEqual({ kind: 'owner', value: 'bob@example.com' });
     expect(lock.spec.reason).toContain('contract ended');
+    expect(lock.metadata.labels?.['skillgate.dev/offboarded-by']).toBe('responder');
+    expect(offboardLock(o, 'left', 'scim', 'scim').metadata.labels?.['skillgate.dev/offboarded-by']).toBe('scim');
   });
 
   test('unknown owners count as active; known ones by their flag', () => {

@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import type { SkillIdentity } from '@skillgate/api';
 import { WorkloadTokenIssuer, generateSigningKey, revocationLockName } from '@skillgate/identity';
 import { codes } from '@skillgate/wire';
-import { ClusterIdentity, clusterIdentityFromEnv, type IdentityEvent } from '../src/cluster/identity.js';
-import type { LockGuard } from '../src/ports/index.js';
-import type { Logger } from '../src/log.js';
+import { ClusterIdentity, clusterIdentityFromEnv, type IdentityEvent, type IdentityLockView } from '../src/cluster/identity.js';
+import type { LockGuard, LockHit, LockSubject } from '../src/ports/index.js';
+import { createLogger, type Logger } from '../src/log.js';
+import { startSidecar } from '../src/index.js';
 
 const identity: SkillIdentity = { namespace: 'team-a', serviceAccount: 'bot', pod: 'bot-1', podUid: 'u1', skill: 'summarize', owner: 'alice@example.com' };
 
@@ -32,6 +33,12 @@ async function standInController(answer: (form: URLSearchParams) => Promise<Answ
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, forms, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+/** Resolves with `p`, or fails naming `what` after `ms`. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<T>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms); })]).finally(() => clearTimeout(timer));
 }
 
 function tokenFile(): string {
@@ -67,10 +74,10 @@ describe('ClusterIdentity', () => {
     expect(id.credential()).toEqual({ apiKey: 'sk-from-controller' });
     expect(events.map((e) => e.type)).toEqual(['token_issued']);
 
-    // Past expiry with no refresh: fail closed with 401 and no credential.
+    // Past expiry with no refresh: fail closed with 401, and nothing to forward with.
     now += 601_000;
     expect(id.refusal()?.status).toBe(401);
-    expect(id.credential()).toEqual({});
+    expect(() => id.credential()).toThrow(expect.objectContaining({ code: codes.tokenMissing, status: 401, message: expect.stringMatching(/workload token expired/) }));
     id.close();
     await ctl.close();
   });
@@ -315,9 +322,103 @@ describe('ClusterIdentity', () => {
     for (const l of listeners) l();
     await id.refreshNow();
     expect(ctl.forms.length).toBe(2);
-    expect(id.refusal()?.code).toBe(codes.tokenRevoked);
+    // Refused while the owner's lock matches: the admit stage answers SG_LOCKED; nothing can go upstream.
+    expect(id.refusal()).toBeUndefined();
+    expect(() => id.credential()).toThrow(expect.objectContaining({ code: codes.tokenRevoked, status: 403 }));
     id.close();
     await ctl.close();
+  });
+
+  test('refreshes at 80 % of the upstream credential\'s own life when it ends before the token\'s, and never forwards a credential past its expiry', async () => {
+    // A federated credential (FederatedCredentialProvider) living two seconds, under a 10-minute token.
+    let minted = 0;
+    let down = false;
+    let onSecond!: () => void;
+    const second = new Promise<void>((r) => { onSecond = r; });
+    const ctl = await standInController(async () => {
+      if (down) return { status: 503, body: { error: 'temporarily_unavailable', error_description: 'the credential broker is down' } };
+      const t = await issuer.issue(identity, { ttlSeconds: 600 });
+      if (++minted === 2) { down = true; onSecond(); }
+      return { status: 200, body: { access_token: t.token, issued_token_type: 'urn:ietf:params:oauth:token-type:jwt', token_type: 'N_A', expires_in: 600, upstream_credential: { type: 'bearer', value: `fed-${minted}`, expires_in: 2 } } };
+    });
+    const id = new ClusterIdentity({ controllerUrl: ctl.url, tokenFile: tokenFile(), fallback: identity, clock });
+    await id.start();
+    expect(id.credential()).toEqual({ bearer: 'fed-1' });
+    // The refresh comes at 80 % of the credential's two seconds, not of the token's ten minutes.
+    await within(second, 5000, 'a refresh before the upstream credential expires');
+    await id.refreshNow(); // the exchange answered above, taken in (or one more: refused, keeping it)
+    expect(id.credential()).toEqual({ bearer: 'fed-2' });
+    // Past the credential's expiry with no new one (the broker is down): refused, never forwarded.
+    now += 5000;
+    const refusal = id.refusal();
+    expect(refusal).toMatchObject({ code: codes.tokenMissing, status: 401, type: 'authentication_error', message: expect.stringMatching(/upstream credential the skillgate controller handed this sidecar expired \d+ s ago/) });
+    expect(refusal!.body('req_1')).toMatchObject({ type: 'error', error: { type: 'authentication_error' }, request_id: 'req_1' });
+    expect(() => id.credential()).toThrow(expect.objectContaining({ code: codes.tokenMissing }));
+    id.close();
+    await ctl.close();
+  });
+
+  test('refused a token because the skill is locked, it answers SG_LOCKED and counts it while the lock holds, and works again as soon as the lock is lifted', async () => {
+    let locked = false;
+    let onGranted: (() => void) | undefined;
+    const ctl = await standInController(async () => {
+      if (locked) return { status: 403, body: { error: 'access_denied', error_description: 'skill summarize is locked by SkillLock "incident-4711": exfiltration' } };
+      const t = await issuer.issue(identity, { ttlSeconds: 600 });
+      onGranted?.();
+      return { status: 200, body: { access_token: t.token, issued_token_type: 'urn:ietf:params:oauth:token-type:jwt', token_type: 'N_A', expires_in: 600, upstream_credential: { type: 'api_key', value: 'sk-from-controller' } } };
+    });
+    let forwarded = 0;
+    const upstream = http.createServer((req, res) => { req.resume(); forwarded++; res.writeHead(200, { 'content-type': 'application/json' }); res.end('{"type":"message","content":[]}'); });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
+    // The lock set as the sidecar's guard holds it; `counted` is what goes to the SkillLock's status.
+    const listeners: Array<() => void> = [];
+    const counted: string[] = [];
+    const hit: LockHit = { lockName: 'incident-4711', reason: 'exfiltration' };
+    const guard: LockGuard & IdentityLockView = {
+      match: (subject: LockSubject) => (locked && subject.identity.skill === identity.skill ? hit : undefined),
+      onChange: (l) => { listeners.push(l); },
+      refusal: () => undefined,
+      count: (h, what) => { counted.push(`${h.lockName}:${what}`); },
+      lockNamed: () => undefined,
+    };
+    const setLocked = (on: boolean) => { locked = on; for (const l of listeners) l(); };
+    const id = new ClusterIdentity({ controllerUrl: ctl.url, tokenFile: tokenFile(), fallback: identity, clock });
+    await id.start();
+    id.watchRevocations(guard); // as wiring.ts does
+    const sidecar = await startSidecar({
+      upstreamUrl: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+      listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
+    }, { logger: createLogger('silent'), locks: guard, identity: id, credential: id });
+    const ask = () => new Promise<string>((resolve, reject) => {
+      const req = http.request(new URL('/v1/messages', sidecar.claudeUrl), { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(`${res.statusCode} ${String(res.headers['x-skillgate-error'] ?? '')}`.trim()));
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 1, messages: [{ role: 'user', content: 'hi' }] }));
+    });
+    try {
+      expect(await ask()).toBe('200');
+      setLocked(true);
+      expect(await ask()).toBe('403 SG_LOCKED');
+      // The token's refresh (or a revocation) meets the lock at the controller, and its retries too.
+      for (let i = 0; i < 4; i++) await id.refreshNow();
+      expect(await ask()).toBe('403 SG_LOCKED');
+      expect(counted).toEqual(['incident-4711:requestsRefused', 'incident-4711:requestsRefused']);
+      expect(forwarded).toBe(1);
+      // Lifted: a new token at once, not after the retry backoff (8 s by now).
+      const granted = new Promise<void>((r) => { onGranted = r; });
+      setLocked(false);
+      await within(granted, 2000, 'a token exchange once the lock was lifted');
+      await within(id.refreshNow(), 2000, 'the exchange to complete');
+      expect(await ask()).toBe('200');
+      expect(forwarded).toBe(2);
+    } finally {
+      await sidecar.close();
+      id.close();
+      await ctl.close();
+      await new Promise<void>((r) => upstream.close(() => r()));
+    }
   });
 
   test('the env factory reads the injected variables and stays off without a controller URL', () => {

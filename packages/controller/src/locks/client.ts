@@ -14,7 +14,11 @@ export class LockClientError extends Error {
 export class LockClient {
   constructor(private readonly kube: KubeClients) {}
 
-  async apply(lock: SkillLock): Promise<SkillLock> {
+  /**
+   * Create the lock, or update the spec of the one under its name — unless `replaces` says the one
+   * there must stay as it is (then it is returned unchanged).
+   */
+  async apply(lock: SkillLock, replaces?: (current: SkillLock) => boolean): Promise<SkillLock> {
     try {
       return await this.kube.custom.createClusterCustomObject({ ...SKILLLOCKS, body: lock }) as SkillLock;
     } catch (err) {
@@ -22,7 +26,8 @@ export class LockClient {
     }
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = await this.get(lock.metadata.name);
-      if (!current) return this.apply(lock);
+      if (!current) return this.apply(lock, replaces);
+      if (replaces && !replaces(current)) return current;
       try {
         const body: SkillLock = { ...current, metadata: { ...current.metadata, labels: { ...current.metadata.labels, ...lock.metadata.labels } }, spec: lock.spec };
         return await this.kube.custom.replaceClusterCustomObject({ ...SKILLLOCKS, name: lock.metadata.name, body }) as SkillLock;

@@ -3,16 +3,22 @@
 // paths do exactly the same thing under the caller's own RBAC. Revoking the owner's issued tokens is
 // the controller's reaction to the record change (see owners/reconciler.ts), because only the
 // controller knows which tokens it issued.
+// Every write says who makes it (`source`): the identity provider (SCIM) may lift only an offboarding
+// it made, never a responder's — its routine profile pushes carry `active: true` for anyone it still
+// knows, and must not re-enable a skill taken down in an incident. The default is the responder's
+// (the CLI), the stricter.
 // Speed matters on the way out only: offboarding announces its lock (`announce`, the controller's
 // lock feed) before any API write, then makes the record and the SkillLock durable in parallel.
 // Reinstating never takes a shortcut: a lock is lifted only once its object is gone.
-import { lockFromResource, newOwner, offboardLock, offboardLockName, setOwnerActive, type Lock, type Owner, type OwnerTransition } from '@skillgate/identity';
+import { LABEL_OFFBOARDED_BY, lockFromResource, newOwner, offboardLock, offboardLockName, reinstatementRefusal, setOwnerActive, type Lock, type OffboardingSource, type Owner, type OwnerTransition } from '@skillgate/identity';
 import type { LockClient } from '../locks/client.js';
 import type { OwnerStore } from './store.js';
 
 export interface OwnerChange {
   owner: Owner;
   transition: OwnerTransition;
+  /** A reinstatement this source may not make: why the owner stays offboarded (record and lock kept). */
+  refused?: string;
 }
 
 export type OwnerFields = Partial<Pick<Owner, 'displayName' | 'externalId'>>;
@@ -27,33 +33,48 @@ export class OwnerLifecycle {
   ) {}
 
   /** Mark the owner inactive (storing `fields` in the same write) and lock everything they own. Idempotent. */
-  async offboard(email: string, reason: string, by: string, extra: { deleted?: boolean; fields?: OwnerFields } = {}): Promise<OwnerChange> {
+  async offboard(email: string, reason: string, by: string, extra: { deleted?: boolean; fields?: OwnerFields; source?: OffboardingSource } = {}): Promise<OwnerChange> {
     const at = new Date(this.clock());
-    const lock = offboardLock(newOwner(email, at), reason, by);
+    const source = extra.source ?? 'responder';
+    const lock = offboardLock(newOwner(email, at), reason, by, source);
     // The lock does not depend on the record: announce it first, then write both at once.
     if (this.announce) await this.announce(lockFromResource(lock)).catch(() => undefined);
     let transition: OwnerTransition = 'unchanged';
     const [{ after }] = await Promise.all([
       this.store.update(email, (cur) => {
-        const r = setOwnerActive({ ...(cur ?? newOwner(email, at)), ...extra.fields }, false, at, by, reason);
+        const r = setOwnerActive({ ...(cur ?? newOwner(email, at)), ...extra.fields }, false, at, by, reason, source);
         transition = r.transition === 'unchanged' && !cur ? 'offboarded' : r.transition;
         return extra.deleted ? { ...r.owner, deleted: true } : r.owner;
       }),
-      // Always (re)apply the lock: a previous attempt may have failed between the two writes.
-      this.locks.apply(lock),
+      // Always (re)apply the lock: a previous attempt may have failed between the two writes. The
+      // identity provider does not rewrite a responder's lock (its reason is the incident's).
+      this.locks.apply(lock, source === 'scim' ? (current) => current.metadata.labels?.[LABEL_OFFBOARDED_BY] !== 'responder' : undefined),
     ]);
     return { owner: after, transition };
   }
 
-  /** Mark the owner active and lift their offboarding lock. Idempotent. */
-  async reinstate(email: string, by: string, fields: OwnerFields = {}): Promise<OwnerChange> {
+  /**
+   * Mark the owner active and lift their offboarding lock. Idempotent. When `source` may not lift
+   * this offboarding (the identity provider, a responder's offboarding), nothing but `fields` is
+   * written and the change says why (`refused`).
+   */
+  async reinstate(email: string, by: string, fields: OwnerFields = {}, source: OffboardingSource = 'responder'): Promise<OwnerChange> {
     const at = new Date(this.clock());
     let transition: OwnerTransition = 'unchanged';
+    let refused: string | undefined;
     const { after } = await this.store.update(email, (cur) => {
-      const r = setOwnerActive({ ...(cur ?? newOwner(email, at)), ...fields }, true, at, by);
+      const base = { ...(cur ?? newOwner(email, at)), ...fields };
+      refused = reinstatementRefusal(base, source);
+      if (refused) {
+        // The identity provider knows the owner again (a SCIM POST after a DELETE): only not as active.
+        const { deleted: _forgotten, ...known } = base;
+        return { ...known, updated: at.toISOString() };
+      }
+      const r = setOwnerActive(base, true, at, by);
       transition = r.transition;
       return r.owner;
     });
+    if (refused) return { owner: after, transition: 'unchanged', refused };
     await this.locks.remove(offboardLockName(after.email));
     return { owner: after, transition };
   }

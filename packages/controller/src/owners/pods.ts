@@ -1,10 +1,13 @@
 // Owners as pods declare them: a watch on skill pods (label skillgate.dev/skill, all namespaces) that
-// keeps "which pod runs which skill for which owner", registers owners it has not seen before (an
-// owner record, active, so `skillgate owners list` and SCIM show every accountable human), and notices
-// reassignment: when a pod's skillgate.dev/owner annotation changes, the tokens issued to that pod
-// name the old owner, so they are revoked — the sidecar re-exchanges and gets a token for the new
-// owner. That is how reassigning a skill to an active owner lifts an offboarding cascade for it: the
-// owner lock stays on the person, and the skill's fresh token no longer names them.
+// keeps "which pod runs which skill for which owner" and registers owners it has not seen before (an
+// owner record, active, so `skillgate owners list` and SCIM show every accountable human).
+// A skill changes owner by being recreated: the validating webhook keeps skillgate.dev/owner fixed
+// for a pod's life, so the owner annotation is changed in the pod template (a rollout) or on a new
+// pod, whose fresh token names the new owner — that is how a skill of an offboarded owner is given
+// back to an active one while the owner lock stays on the person. Should a pod's annotation change
+// in place all the same (a pod admitted where the validating webhook did not run: failurePolicy
+// Ignore while it was down), the tokens issued to that pod name the old owner, so they are revoked
+// and the sidecar re-exchanges for one naming the new owner.
 // Every replica keeps the index; only the leader writes (records, revocations). Never reads pod specs
 // beyond labels and annotations, never logs anything but names.
 import type { V1Pod } from '@kubernetes/client-node';
@@ -40,7 +43,7 @@ export interface PodOwnerWatcherDeps {
   knownOwner(email: string): boolean;
   /** Create an active owner record for an owner first seen on a pod. */
   registerOwner(email: string, seenOn: SkillPod): Promise<void>;
-  /** A pod's owner annotation changed. */
+  /** A pod's owner annotation changed in place (the validating webhook refuses that: see above). */
   reassigned(r: Reassignment): Promise<void>;
 }
 

@@ -1,10 +1,15 @@
 // The SCIM 2.0 /Users endpoint of the controller: authenticates the IdP with a bearer secret, maps
 // requests onto the owner store, and turns `active=false` and DELETE into offboarding (owner record
-// plus SkillLock) and `active=true` into reinstatement. Thin: the SCIM dialect is scim.ts, the
-// writes are lifecycle.ts. Never logs the bearer secret or request bodies.
+// plus SkillLock) and `active=true` into reinstatement — of an offboarding the IdP made, never of a
+// responder's (`skillgate owners offboard`): Okta's profile push sends the whole user with
+// `active: true`, and must not re-enable a skill taken down in an incident. Such a refusal is
+// answered with the user still inactive and a skillgate extension saying why, logged, and recorded
+// as a Kubernetes Event on the owner record. Thin: the SCIM dialect is scim.ts, the writes are
+// lifecycle.ts. Never logs the bearer secret or request bodies.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Owner } from '@skillgate/identity';
+import { SCIM_ACTOR, type Owner } from '@skillgate/identity';
+import { emit, type ControllerEvents } from '../events.js';
 import type { Logger } from '../log.js';
 import type { ControllerMetrics } from '../metrics.js';
 import { readBody, sendJson } from '../http.js';
@@ -14,7 +19,6 @@ import type { OwnerStore } from './store.js';
 import { ScimError, listResponse, matchesFilter, parseFilter, patchFields, toScimUser, userFromBody, type UserFields } from './scim.js';
 
 export const SCIM_BASE = '/scim/v2';
-const SCIM_ACTOR = 'scim';
 
 export interface ScimServerDeps {
   store: OwnerStore;
@@ -25,6 +29,8 @@ export interface ScimServerDeps {
   metrics: ControllerMetrics;
   /** External base URL for meta.location, e.g. https://skillgate-controller.skillgate.svc/scim/v2 */
   baseUrl?: string;
+  /** Told of every reinstatement the IdP asked for and may not make. */
+  events?: ControllerEvents;
 }
 
 function digest(s: string): Buffer {
@@ -103,7 +109,7 @@ async function route(deps: ScimServerDeps, method: string, id: string | undefine
       return { status: 200, body: toScimUser(await apply(deps, owner.email, fields, owner, false), base) };
     }
     case 'DELETE':
-      await deps.lifecycle.offboard(owner.email, 'deleted by the identity provider (SCIM DELETE)', SCIM_ACTOR, { deleted: true });
+      await deps.lifecycle.offboard(owner.email, 'deleted by the identity provider (SCIM DELETE)', SCIM_ACTOR, { deleted: true, source: 'scim' });
       deps.log.warn({ ownerId: owner.id }, 'owner deleted via SCIM: offboarded');
       return { status: 204 };
     default:
@@ -121,12 +127,20 @@ async function apply(deps: ScimServerDeps, email: string, fields: UserFields, cu
   const active = fields.active ?? (creating ? true : undefined);
   if (active === false) {
     // Idempotent: re-applies the lock even when the record already says inactive.
-    const change = await deps.lifecycle.offboard(email, 'deactivated by the identity provider (SCIM active=false)', SCIM_ACTOR, { fields: attrs });
+    const change = await deps.lifecycle.offboard(email, 'deactivated by the identity provider (SCIM active=false)', SCIM_ACTOR, { fields: attrs, source: 'scim' });
     if (change.transition === 'offboarded') deps.log.warn({ ownerId: change.owner.id }, 'owner deactivated via SCIM: offboarded');
     return change.owner;
   }
   if (active === true && current && !current.active) {
-    const change = await deps.lifecycle.reinstate(email, SCIM_ACTOR, attrs);
+    const change = await deps.lifecycle.reinstate(email, SCIM_ACTOR, attrs, 'scim');
+    if (change.refused) {
+      deps.log.warn({ ownerId: change.owner.id, offboardedBy: 'responder' }, 'SCIM asked to activate an owner a responder offboarded: refused, the owner stays offboarded (skillgate owners reinstate lifts it)');
+      emit(deps.events ?? {}, 'reinstatementRefused', { email: change.owner.email, by: SCIM_ACTOR, why: change.refused });
+      // Best effort: the refusal stands whether or not the Event is written.
+      await Promise.resolve().then(() => deps.store.event(change.owner, 'Warning', 'ReinstatementRefused', `SCIM asked to activate this owner: refused. ${change.refused}`))
+        .catch((err: Error) => deps.log.warn({ err: err.message, ownerId: change.owner.id }, 'cannot record the refused reinstatement as an Event'));
+      return change.owner;
+    }
     deps.log.info({ ownerId: change.owner.id }, 'owner activated via SCIM: reinstated');
     return change.owner;
   }

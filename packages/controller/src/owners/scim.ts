@@ -2,12 +2,14 @@
 // owner and a SCIM User, the one filter form IdPs use (`userName eq "..."`), and PATCH in both the
 // Okta shape ({"op":"replace","value":{"active":false}}) and the Entra shape ({"op":"Replace",
 // "path":"active","value":"False"}). Pure: parsing and rendering only, no storage, no HTTP.
-import type { Owner } from '@skillgate/identity';
+import { offboardingSourceOf, type OffboardingSource, type Owner } from '@skillgate/identity';
 
 export const SCHEMA_USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 export const SCHEMA_LIST = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
 export const SCHEMA_PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 export const SCHEMA_ERROR = 'urn:ietf:params:scim:api:messages:2.0:Error';
+/** skillgate's extension of an inactive User: who offboarded them, and so who may reinstate them. */
+export const SCHEMA_OFFBOARDING = 'urn:skillgate:params:scim:schemas:extension:2.0:Offboarding';
 
 export class ScimError extends Error {
   constructor(readonly status: number, detail: string, readonly scimType?: string) {
@@ -29,11 +31,25 @@ export interface ScimUser {
   active: boolean;
   emails: Array<{ value: string; primary: boolean; type: string }>;
   meta: { resourceType: 'User'; created: string; lastModified: string; location: string };
+  [SCHEMA_OFFBOARDING]?: Offboarding;
+}
+
+export interface Offboarding {
+  offboardedBy: OffboardingSource;
+  reason?: string;
+  /** Who may lift it: a responder's offboarding is not the identity provider's to lift. */
+  reinstatedBy: string;
 }
 
 export function toScimUser(owner: Owner, baseUrl: string): ScimUser {
+  const source = offboardingSourceOf(owner);
+  const offboarding: Offboarding | undefined = source && {
+    offboardedBy: source,
+    ...(owner.reason ? { reason: owner.reason } : {}),
+    reinstatedBy: source === 'scim' ? 'the identity provider (active: true) or a responder (skillgate owners reinstate)' : `a responder only: skillgate owners reinstate ${owner.email}`,
+  };
   return {
-    schemas: [SCHEMA_USER],
+    schemas: offboarding ? [SCHEMA_USER, SCHEMA_OFFBOARDING] : [SCHEMA_USER],
     id: owner.id,
     userName: owner.email,
     ...(owner.externalId ? { externalId: owner.externalId } : {}),
@@ -41,6 +57,7 @@ export function toScimUser(owner: Owner, baseUrl: string): ScimUser {
     active: owner.active,
     emails: [{ value: owner.email, primary: true, type: 'work' }],
     meta: { resourceType: 'User', created: owner.created, lastModified: owner.updated, location: `${baseUrl}/Users/${owner.id}` },
+    ...(offboarding ? { [SCHEMA_OFFBOARDING]: offboarding } : {}),
   };
 }
 

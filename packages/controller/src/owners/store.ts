@@ -3,6 +3,7 @@
 // `owner.json`). Kubernetes is the source of truth: it survives a Redis flush and a controller
 // restart, RBAC governs who may change it, and the CLI and the SCIM endpoint write the same objects.
 // Optimistic concurrency (resourceVersion) keeps concurrent writers from losing updates.
+import { randomBytes } from 'node:crypto';
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { normalizeOwner, ownerId, type Owner } from '@skillgate/identity';
 import { statusOf, describeApiError, type KubeClients } from '../kube.js';
@@ -97,6 +98,26 @@ export class OwnerStore {
       }
     }
     throw new OwnerStoreError(`cannot save owner ${normalizeOwner(email)}: too many concurrent updates`, 409);
+  }
+
+  /**
+   * Record something about an owner as a Kubernetes Event on their record (`kubectl get events`
+   * in the controller's namespace), e.g. a reinstatement SCIM asked for and may not make.
+   */
+  async event(owner: Owner, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    const at = new Date();
+    const name = ownerConfigMapName(owner.id);
+    await this.kube.core.createNamespacedEvent({
+      namespace: this.namespace,
+      body: {
+        metadata: { name: `${name}.${randomBytes(8).toString('hex')}`, namespace: this.namespace },
+        involvedObject: { apiVersion: 'v1', kind: 'ConfigMap', namespace: this.namespace, name },
+        type, reason, message: message.slice(0, 1024),
+        firstTimestamp: at, lastTimestamp: at, count: 1,
+        source: { component: 'skillgate-controller' },
+        reportingComponent: 'skillgate-controller',
+      },
+    });
   }
 
   private async read(id: string): Promise<{ owner: Owner; resourceVersion?: string } | undefined> {

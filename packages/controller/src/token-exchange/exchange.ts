@@ -32,6 +32,8 @@ export interface TokenExchangeDeps {
   maskingKey?: string;
   /** The Redis URL sidecars record to, handed over like the credential (absent: the injector's REDIS_URL). */
   sidecarRedisUrl?: string;
+  /** skillgate's own namespace, which the webhooks skip: no pod there gets a token. */
+  systemNamespace?: string;
   /** Policy generation to stamp into the token (0 when unknown). */
   policyGeneration?(identity: SkillIdentity): number;
   clock?: () => number;
@@ -46,10 +48,10 @@ export class TokenExchange {
     const now = (this.deps.clock ?? Date.now)();
     const reviewed = await this.deps.reviewer.review(req.subjectToken);
     const [pod, namespace] = await Promise.all([this.deps.pods.pod(reviewed.namespace, reviewed.podName), this.deps.pods.namespace(reviewed.namespace)]);
-    const identity = identityFromPod(reviewed, pod, namespace);
+    const identity = identityFromPod(reviewed, pod, namespace, this.deps.systemNamespace ? { systemNamespace: this.deps.systemNamespace } : {});
     const mayHave = (at: number): void => {
       if (!this.deps.ownerActive(identity.owner)) {
-        throw new OAuthError('access_denied', `owner ${identity.owner} of skill ${identity.skill} is offboarded; reassign the skill to an active owner (annotation skillgate.dev/owner) or reinstate them`);
+        throw new OAuthError('access_denied', `owner ${identity.owner} of skill ${identity.skill} is offboarded; give the skill an active owner (set skillgate.dev/owner in its pod template and roll it out: a running pod's owner cannot change) or reinstate them (skillgate owners reinstate)`);
       }
       const hit = this.deps.locks().match({ identity }, at);
       if (hit) throw new OAuthError('access_denied', `skill ${identity.skill} is locked by SkillLock "${hit.lockName}": ${hit.reason}`);
@@ -68,6 +70,8 @@ export class TokenExchange {
       } catch (err) {
         throw new OAuthError('temporarily_unavailable', `${(err as Error).message}; retry shortly`);
       }
+      // The credential's own expiry, counted from now: the sidecar refreshes before it passes.
+      const credentialAt = (this.deps.clock ?? Date.now)();
       await this.deps.issued.record({ jti: issued.claims.jti, owner: identity.owner, skill: identity.skill, namespace: identity.namespace, pod: identity.pod, expiresAt })
         .catch((err: Error) => this.deps.onIndexFault?.(err));
       // Again, now that the token is in the index: a revocation that read the index while this
@@ -80,7 +84,7 @@ export class TokenExchange {
         token_type: 'N_A',
         expires_in: issued.expiresIn,
         skill_identity: identity,
-        ...(credential ? { upstream_credential: toGrant(credential, now) } : {}),
+        ...(credential ? { upstream_credential: toGrant(credential, credentialAt) } : {}),
         ...(endorsement ? { record_key_endorsement: endorsement } : {}),
         ...(this.deps.maskingKey ? { masking_key: this.deps.maskingKey } : {}),
         ...(this.deps.sidecarRedisUrl ? { redis_url: this.deps.sidecarRedisUrl } : {}),

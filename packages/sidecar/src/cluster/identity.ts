@@ -1,7 +1,12 @@
 // ClusterIdentity: the sidecar's identity and upstream credential in a cluster. It exchanges the
 // pod's projected ServiceAccount token (audience skillgate) at the controller for a short-lived
-// workload token (RFC 8693), refreshes at ~80% of its life, and fails closed: with no valid token it
-// refuses every request with 401 (missing/expired) or 403 (revoked: owner offboarded, skill locked).
+// workload token (RFC 8693), refreshes at ~80% of its life — or of the upstream credential's, when
+// that ends first (a federated credential) — and fails closed: with no valid token, or a credential
+// past its expiry, it refuses every request with 401 (missing/expired) or 403 (revoked: owner
+// offboarded), and credential() gives nothing to forward with. When the controller refused a token
+// because a SkillLock matches the skill, the request goes on to the admit stage, which answers it as
+// any locked request (SG_LOCKED, counted for the lock's status); the lock lifted, it re-exchanges at
+// once instead of waiting out its retry backoff.
 // The upstream credential, the installation masking key (the HMAC key of masking's fingerprints,
 // shared by every sidecar) and, when the operator keeps it in a Secret, the Redis URL arrive with the
 // token and are never logged or written anywhere; the controller's CA bundle arrives with every
@@ -70,13 +75,28 @@ interface Held {
   claims: WorkloadClaims;
   identity: SkillIdentity;
   expiresAt: number;
-  credential?: { type: 'api_key' | 'bearer'; value: string };
+  /** expiresAt: when the credential itself expires (upstream_credential.expires_in), if it does. */
+  credential?: { type: 'api_key' | 'bearer'; value: string; expiresAt?: number };
 }
+
+/** What the identity asks of the lock set: revocations by name, and whether a lock matches the skill. */
+export type IdentityLockView = Pick<LockGuard, 'onChange' | 'match'> & { lockNamed(name: string): { reason: string } | undefined };
+
+/** A credential with less life than this left when it arrives is treated as dead on arrival. */
+const MIN_CREDENTIAL_REFRESH_MS = 1000;
 
 export class ClusterIdentity implements IdentitySource, CredentialSource {
   private held: Held | undefined;
+  /** Who the last token said the skill is: kept through a refusal, so locks match the same identity. */
+  private lastIdentity: SkillIdentity | undefined;
   /** Why the last exchange failed: `denied` means the controller refused on purpose (403). */
   private failure: { denied: boolean; error: string; description: string } | undefined;
+  /** The lock set (watchRevocations), once given. */
+  private locks: IdentityLockView | undefined;
+  /** A SkillLock matched the skill while the controller refused it a token. */
+  private deniedUnderLock = false;
+  /** ...and has been lifted since: a re-exchange is on its way. */
+  private lockLifted = false;
   private timer: NodeJS.Timeout | undefined;
   private retryMs = 500;
   private closed = false;
@@ -104,7 +124,7 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
   }
 
   identity(): SkillIdentity {
-    return this.held?.identity ?? this.opts.fallback;
+    return this.held?.identity ?? this.lastIdentity ?? this.opts.fallback;
   }
 
   tokenId(): string | undefined {
@@ -116,20 +136,23 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
     return this.usable()?.token;
   }
 
+  /**
+   * Why this skill may not act now, or undefined. Undefined also while the controller refuses the
+   * skill a token because a SkillLock matches it: the admit stage, next, refuses the request with
+   * SG_LOCKED and counts it for the lock (and credential() lets nothing go upstream meanwhile).
+   */
   refusal(): GatewayError | undefined {
     if (this.failure?.denied) {
-      return new GatewayError(codes.tokenRevoked, 'permission_error',
-        `This skill's workload token was refused by the skillgate controller: ${this.failure.description}. Nothing is forwarded until that is resolved.`);
+      if (this.lockedNow()) return undefined;
+      return this.withoutToken();
     }
     const held = this.usable();
     if (held && this.opts.needsMaskingKey && !this.installationMaskingKey) {
       return new GatewayError(codes.tokenMissing, 'authentication_error',
         'The skillgate controller gave this sidecar no installation masking key, so it cannot mask or record. Nothing is forwarded until it does: operators, set the controller\'s SKILLGATE_MASKING_KEY_SECRET (the chart does) or SKILLGATE_MASKING_KEY_FILE.');
     }
-    if (held) return undefined;
-    const why = this.held ? 'its workload token expired and could not be refreshed' : 'it holds no workload token yet';
-    return new GatewayError(codes.tokenMissing, 'authentication_error',
-      `The skillgate sidecar cannot vouch for this skill: ${why}${this.failure ? ` (${this.failure.description})` : ''}. It retries automatically; check that the skillgate controller is reachable.`);
+    if (held) return this.credentialExpired(held);
+    return this.withoutToken();
   }
 
   /**
@@ -162,18 +185,34 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
     return this.installationMaskingKey;
   }
 
+  /**
+   * The upstream credential to forward with, checked again when the request is about to go: a
+   * request read, inspected or held for approval meanwhile may have outlived the token (revoked,
+   * refused, expired) or the credential. Throws the refusal (Anthropic-shaped) rather than forward
+   * without a valid token or with a dead credential; {} when the controller hands over none.
+   */
   credential(): { apiKey?: string; bearer?: string } {
-    const c = this.usable()?.credential;
+    const held = this.usable();
+    if (!held) throw this.withoutToken();
+    const expired = this.credentialExpired(held);
+    if (expired) throw expired;
+    const c = held.credential;
     if (!c) return {};
     return c.type === 'bearer' ? { bearer: c.value } : { apiKey: c.value };
   }
 
   /**
-   * Re-exchange as soon as a lock names this token (a revocation): either the controller issues a
-   * fresh token for the skill's current owner, or it says why not and the sidecar fails closed.
+   * Follow the lock set: re-exchange as soon as a lock names this token (a revocation) — either the
+   * controller issues a fresh token for the skill's current owner, or it says why not and the
+   * sidecar fails closed — and as soon as the lock that had the controller refuse a token is lifted.
    */
-  watchRevocations(guard: Pick<LockGuard, 'onChange'> & { lockNamed(name: string): { reason: string } | undefined }): void {
+  watchRevocations(guard: IdentityLockView): void {
+    this.locks = guard;
     guard.onChange(() => {
+      if (this.failure?.denied) {
+        this.followLockWhileRefused();
+        return;
+      }
       const held = this.held;
       if (!held) return;
       // Look the revocation up by name: another lock (e.g. the old owner's offboarding) may match
@@ -201,6 +240,55 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
     clearTimeout(this.timer);
     for (const hold of this.holds) clearInterval(hold);
     this.holds.clear();
+  }
+
+  /** The lock that matches this skill now (the controller's refusal had the same cause), if any. */
+  private lockedNow(): { lockName: string; reason: string } | undefined {
+    return this.locks?.match({ identity: this.identity(), sessionId: '' });
+  }
+
+  /**
+   * Refused a token under a lock: note the lock when it arrives (the controller may refuse before
+   * the feed brings it here), and re-exchange the moment no lock matches any more.
+   */
+  private followLockWhileRefused(): void {
+    if (this.lockedNow()) {
+      this.deniedUnderLock = true;
+      return;
+    }
+    if (!this.deniedUnderLock) return;
+    this.deniedUnderLock = false;
+    this.lockLifted = true;
+    this.retryMs = 500;
+    this.opts.log?.info('the lock this skill was refused a token under was lifted; re-exchanging now');
+    // An exchange already on its way may have been refused under the lock: one more after it.
+    const again = this.inflight !== undefined;
+    void this.refreshNow().then(() => { if (again && this.failure?.denied) void this.refreshNow(); });
+  }
+
+  /** The refusal when no valid token is held (whatever the lock set says). */
+  private withoutToken(): GatewayError {
+    if (this.failure?.denied && this.lockLifted) {
+      return new GatewayError(codes.tokenMissing, 'overloaded_error',
+        'The SkillLock that had the skillgate controller refuse this skill a workload token was lifted; the sidecar is exchanging for a new token now. Retry in a moment.',
+        { status: 503, headers: { 'retry-after': '1' } });
+    }
+    if (this.failure?.denied) {
+      return new GatewayError(codes.tokenRevoked, 'permission_error',
+        `This skill's workload token was refused by the skillgate controller: ${this.failure.description}. Nothing is forwarded until that is resolved.`);
+    }
+    const why = this.lastIdentity ? 'its workload token expired and could not be refreshed' : 'it holds no workload token yet';
+    return new GatewayError(codes.tokenMissing, 'authentication_error',
+      `The skillgate sidecar cannot vouch for this skill: ${why}${this.failure ? ` (${this.failure.description})` : ''}. It retries automatically; check that the skillgate controller is reachable.`);
+  }
+
+  /** The refusal when the held upstream credential has passed its own expiry, else undefined. */
+  private credentialExpired(held: Held): GatewayError | undefined {
+    const expiresAt = held.credential?.expiresAt;
+    if (expiresAt === undefined || this.clock() < expiresAt) return undefined;
+    const ago = Math.round((this.clock() - expiresAt) / 1000);
+    return new GatewayError(codes.tokenMissing, 'authentication_error',
+      `The upstream credential the skillgate controller handed this sidecar expired ${ago} s ago and could not be renewed${this.failure ? ` (${this.failure.description})` : ''}; nothing is forwarded with it. The sidecar retries automatically; check that the skillgate controller and its credential provider are reachable.`);
   }
 
   private usable(): Held | undefined {
@@ -260,16 +348,25 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
     }
     const now = this.clock();
     const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : claims.exp - claims.iat;
-    const cred = body.upstream_credential as { type?: unknown; value?: unknown } | undefined;
+    const cred = body.upstream_credential as { type?: unknown; value?: unknown; expires_in?: unknown } | undefined;
+    const credentialOk = !!cred && typeof cred.value === 'string' && (cred.type === 'api_key' || cred.type === 'bearer');
+    // A credential that expires (federation) is held no longer than it lives, whatever the token's life.
+    const credentialLifeMs = credentialOk && typeof cred.expires_in === 'number' && cred.expires_in >= 0 ? cred.expires_in * 1000 : undefined;
     this.held = {
       token: body.access_token,
       claims,
       identity: identityOf(claims),
       expiresAt: now + expiresIn * 1000,
-      ...(cred && typeof cred.value === 'string' && (cred.type === 'api_key' || cred.type === 'bearer') ? { credential: { type: cred.type, value: cred.value } } : {}),
+      ...(credentialOk ? { credential: { type: cred.type as 'api_key' | 'bearer', value: cred.value as string, ...(credentialLifeMs !== undefined ? { expiresAt: now + credentialLifeMs } : {}) } } : {}),
     };
+    this.lastIdentity = this.held.identity;
     this.failure = undefined;
-    this.retryMs = 500;
+    this.deniedUnderLock = false;
+    this.lockLifted = false;
+    const fraction = this.opts.refreshFraction ?? 0.8;
+    const credentialRefreshMs = credentialLifeMs === undefined ? Infinity : credentialLifeMs * fraction;
+    const deadOnArrival = credentialRefreshMs < MIN_CREDENTIAL_REFRESH_MS;
+    if (!deadOnArrival) this.retryMs = 500;
     const maskingKey = body.masking_key;
     if (typeof maskingKey === 'string' && Buffer.byteLength(maskingKey, 'utf8') >= MASKING_KEY_MIN_BYTES) this.installationMaskingKey = maskingKey;
     this.takeRedisUrl(body.redis_url);
@@ -282,8 +379,16 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
       this.opts.log?.warn('the controller did not endorse the record key (an older controller?): this sidecar\'s checkpoints will not verify with `skillgate sessions verify --trust-jwks`');
     }
     this.opts.onEvent?.({ type: 'token_issued', jti: claims.jti, expiresAt: this.held.expiresAt });
-    this.opts.log?.info({ jti: claims.jti, expiresIn, skill: claims.skill }, 'workload token obtained');
-    this.schedule(expiresIn * 1000 * (this.opts.refreshFraction ?? 0.8));
+    this.opts.log?.info({ jti: claims.jti, expiresIn, ...(credentialLifeMs !== undefined ? { credentialExpiresIn: credentialLifeMs / 1000 } : {}), skill: claims.skill }, 'workload token obtained');
+    if (deadOnArrival) {
+      // Asking again at once would only get the same: back off as after a failed exchange.
+      this.opts.log?.warn({ credentialExpiresIn: (credentialLifeMs ?? 0) / 1000 }, 'the controller handed over an upstream credential that has (nearly) expired; retrying');
+      const delay = this.retryMs;
+      this.retryMs = Math.min(this.retryMs * 2, this.opts.maxRetryMs ?? 15_000);
+      this.schedule(delay);
+      return;
+    }
+    this.schedule(Math.min(expiresIn * 1000 * fraction, credentialRefreshMs));
   }
 
   /**
@@ -319,7 +424,11 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
 
   private fail(denied: boolean, error: string, description: string): void {
     this.failure = { denied, error, description };
-    if (denied) this.held = undefined;
+    this.lockLifted = false;
+    if (denied) {
+      this.held = undefined;
+      this.deniedUnderLock = this.lockedNow() !== undefined;
+    }
     this.opts.onEvent?.({ type: 'token_refused', error, description });
     this.opts.log?.warn({ error, reason: description }, denied ? 'workload token refused: failing closed' : 'workload token exchange failed; retrying');
     const delay = this.retryMs;

@@ -37,7 +37,11 @@ export interface LockGuard {
   count?(hit: LockHit, what: 'requestsRefused' | 'streamsKilled'): void;
 }
 
-/** The credential the sidecar presents upstream. Never logged or recorded. */
+/**
+ * The credential the sidecar presents upstream. Never logged or recorded. `credential()` throws the
+ * GatewayError to answer with when it holds none it may use (no token yet, refused, or past the
+ * credential's own expiry): nothing goes upstream without one.
+ */
 export interface CredentialSource {
   credential(): { apiKey?: string; bearer?: string };
 }
