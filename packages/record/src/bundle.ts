@@ -18,7 +18,8 @@ export interface BundleManifest {
   format: typeof BUNDLE_FORMAT;
   createdAt: string;
   source: string;
-  sessions: Array<{ sessionId: string; events: number; head: string; sha256: string }>;
+  /** `trimmed`: how many of the session's first events the store's retention had removed (not in the bundle). */
+  sessions: Array<{ sessionId: string; events: number; head: string; sha256: string; trimmed?: number }>;
   checkpoints: { count: number; sha256: string };
   /** Present only when the bundle carries kept-aside events (a bundle without any reads as before). */
   keptAside?: { count: number; sha256: string };
@@ -74,9 +75,10 @@ export function buildBundle(input: {
     format: BUNDLE_FORMAT,
     createdAt: (input.now ?? new Date()).toISOString(),
     source: input.source,
-    sessions: [...input.sessions].map(([sessionId, events]) => ({
-      sessionId, events: events.length, head: events.at(-1)?.hash ?? '', sha256: sha256Hex(canonicalJson(events)),
-    })),
+    sessions: [...input.sessions].map(([sessionId, events]) => {
+      const trimmed = input.verified?.sessions.find((v) => v.sessionId === sessionId)?.trimmed;
+      return { sessionId, events: events.length, head: events.at(-1)?.hash ?? '', sha256: sha256Hex(canonicalJson(events)), ...(trimmed ? { trimmed } : {}) };
+    }),
     checkpoints: { count: input.checkpoints.length, sha256: sha256Hex(canonicalJson(input.checkpoints)) },
     ...(keptAside.length > 0 ? { keptAside: { count: keptAside.length, sha256: sha256Hex(canonicalJson(keptAside)) } } : {}),
     publicKeys: Object.fromEntries(Object.entries(publicKeys).map(([k, pem]) => [k, sha256Hex(pem)])),
@@ -123,8 +125,10 @@ export function verifyBundle(bundle: EvidenceBundle, trustedKeys?: Record<string
     try { if (keyIdOf(pem) === keyId) keys[keyId] = pem; } catch { /* unusable key */ }
   }
   const usable = trustedKeys ?? keys;
-  const trust = opts.judged ? { judged: opts.judged } : {};
   const m = bundle.manifest;
+  // Events the store's retention had removed before export: the signed manifest says how many.
+  const trimmed = new Map((m.sessions ?? []).filter((s) => (s.trimmed ?? 0) > 0).map((s) => [s.sessionId, s.trimmed!]));
+  const trust = { ...(opts.judged ? { judged: opts.judged } : {}), ...(trimmed.size > 0 ? { trimmed } : {}) };
   if (sha256Hex(canonicalJson(m)) !== bundle.manifestHash) return fail('the manifest was altered: its hash does not match');
   const exporterKey = usable[m.exporterKeyId];
   if (!exporterKey) return fail(`the manifest is signed by key ${m.exporterKeyId}, which is not ${trustedKeys ? 'trusted' : 'in the bundle'}`);

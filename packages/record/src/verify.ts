@@ -274,10 +274,11 @@ export async function verifyRecord(
   const checkpoints = await reader.checkpoints();
   const publicKeys = opts.publicKeys ?? (await reader.publicKeys());
   const judged = opts.trust ? await judgeCheckpointKeys(checkpoints, publicKeys, opts.trust) : undefined;
+  // The listing is read whether or not sessions are named: a session re-filed under another skill
+  // must fail `sessions verify SID` (and the export's check) as it fails `--all`.
+  const listed = new Map((await reader.listSessions()).map((s) => [s.sessionId, s]));
   let ids = opts.sessionIds;
-  let listed: Map<string, SessionSummary> | undefined;
   if (!ids) {
-    listed = new Map((await reader.listSessions()).map((s) => [s.sessionId, s]));
     const committed = checkpoints.flatMap((cp) => cp.heads.map((h) => h.sessionId));
     ids = [...new Set([...listed.keys(), ...committed])];
   }
@@ -294,7 +295,7 @@ export async function verifyRecord(
   const report = verifyEvidence({
     sessions, checkpoints, publicKeys, only: ids,
     ...(storedHeads ? { storedHeads } : {}), ...(checkpointWriters ? { checkpointWriters } : {}),
-    ...(judged ? { judged } : {}), ...(listed ? { listed } : {}), ...(trimmed ? { trimmed } : {}),
+    ...(judged ? { judged } : {}), listed, ...(trimmed ? { trimmed } : {}),
   });
   const kept = reader.keptAside ? summariseKeptAside(await reader.keptAside(), opts.sessionIds ? new Set(opts.sessionIds) : undefined) : [];
   return kept.length > 0 ? { ...report, keptAside: kept } : report;

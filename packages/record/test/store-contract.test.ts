@@ -10,6 +10,7 @@ import { FileSessionStore } from '../src/file-store.js';
 import { RedisSessionStore } from '../src/redis-store.js';
 import { ChainConflictError, type SessionStore } from '../src/store.js';
 import { verifyRecord } from '../src/verify.js';
+import { buildBundle, verifyBundle } from '../src/bundle.js';
 import type { SkillIdentity } from '@skillgate/api';
 import { REDIS_URL, deletePrefix, identity, requestDraft, tempDir, uniquePrefix } from './support.js';
 
@@ -292,6 +293,8 @@ describe.each([['the local file store', fileHarness], ['the Redis Streams store'
     const report = await verifyRecord(h.store);
     expect(report.ok).toBe(false);
     expect(report.firstProblem).toMatchObject({ kind: 'misfiled', sessionId: 'ses_misfiled' });
+    // Named, as `sessions verify SID` and the export's check name it, too.
+    expect((await verifyRecord(h.store, { sessionIds: ['ses_misfiled'] })).firstProblem).toMatchObject({ kind: 'misfiled' });
   });
 
   it('says how far signed checkpoints reach into each session', async () => {
@@ -441,6 +444,13 @@ describe('the Redis Streams store, trimmed by its retention', () => {
       const report = await verifyRecord(capped);
       expect(report.ok).toBe(true);
       expect(report.sessions).toEqual([{ sessionId: 'ses_trimmed', events: 400 - trimmed, ok: true, trimmed }]);
+      // Exported, the bundle says how many retention had removed, and verifies offline.
+      const bundle = buildBundle({ source: capped.location, sessions: new Map([['ses_trimmed', kept]]), checkpoints: [], publicKeys: {},
+        exporter: RecordSigner.generate(), exporterKeyEphemeral: true, verified: report });
+      expect(bundle.manifest.sessions[0]).toMatchObject({ sessionId: 'ses_trimmed', trimmed });
+      const offline = verifyBundle(JSON.parse(JSON.stringify(bundle)));
+      expect(offline.ok).toBe(true);
+      expect(offline.sessions[0]).toMatchObject({ trimmed });
       // An entry deleted from the middle is not retention's doing.
       const idx = `${prefix}session:ses_trimmed:idx`;
       await redis.xdel(stream, (await redis.lindex(idx, 390))!);

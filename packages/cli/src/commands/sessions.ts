@@ -288,7 +288,12 @@ export const sessionsVerifyCommand: Command = {
   summary: 'Recompute hash chains and checkpoint signatures; name the first altered, missing or reordered event',
   usage: 'sessions verify [SESSION_ID... | --all] [--trust-jwks kube:NS/NAME|FILE|URL]... [--public-key FILE]... [--output json]',
   help: `Exit 0 when every chain and checkpoint verifies, 1 otherwise (also when --all finds no session
-at all: an empty record is not an intact one). Also lists the events the store
+at all: an empty record is not an intact one). It names an event altered, missing, reordered or
+duplicated, one whose stored text is not the canonical text it was sealed as (altered), a chain
+cut short of the store's own head, a session the store lists under another identity or time than
+its events say (misfiled), and checkpoint problems; each session's line says how far signed
+checkpoints reach into it (events after the last one rest on the chain alone), and events Redis
+retention trimmed from the start of a stream are said to be, not failed. Also lists the events the store
 keeps aside, outside their session's chain, after a chain conflict (two writers met in a session:
 an answer already given that another writer's chain took the place of); they do not fail it.
 
