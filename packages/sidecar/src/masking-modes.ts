@@ -137,10 +137,13 @@ export function maskingVerdict(x: Exchange, spec: MaskingSpec & { mode: MaskingM
       // The record reuses this copy (the body masked once) unless its own walk comes out different:
       // what only the record masks (metadata.user_id, thinking, server tool results,
       // stop_sequences…) holds a value, or base64 media that the record keeps by digest only.
-      if (r.findings.length > 0 || !r.recordDiffers) {
+      // Nothing found: the body goes upstream as sent, and the record keeps those bytes too.
+      if (r.findings.length > 0) {
         const text = JSON.stringify(r.body);
         if (!r.recordDiffers) x.maskedRequest = { text, findings: r.findings };
-        if (r.findings.length > 0) out.upstreamBody = Buffer.from(text);
+        out.upstreamBody = Buffer.from(text);
+      } else if (!r.recordDiffers && x.body) {
+        x.maskedRequest = { text: x.body.toString('utf8'), findings: [] };
       }
     } catch (err) {
       throw maskingFailed(err);

@@ -47,8 +47,7 @@ function journalOf(book: MaskerBook, spec: MaskingSpec) {
 }
 
 /** An exchange for a Messages request, through the masking mode of `spec` as the request path runs it. */
-function maskedExchange(book: MaskerBook, spec: MaskingSpec & { mode: NonNullable<MaskingSpec['mode']> }, request: Record<string, unknown>) {
-  const body = Buffer.from(JSON.stringify(request));
+function maskedExchange(book: MaskerBook, spec: MaskingSpec & { mode: NonNullable<MaskingSpec['mode']> }, request: Record<string, unknown>, body = Buffer.from(JSON.stringify(request))) {
   const x = { id: 'req_1', identity, req: { method: 'POST', headers: {} }, url: '/v1/messages', route: { kind: 'messages', body: 'inspect' }, body, request } as unknown as Exchange;
   const verdict = maskingVerdict(x, spec, book, {});
   if (verdict.upstreamBody) x.upstreamBody = verdict.upstreamBody;
@@ -101,15 +100,30 @@ describe('the record of a request masked by a rewriting mode', () => {
 
   test('with nothing only the record masks, the record keeps the rewriting mode\'s copy: the body is masked once', async () => {
     const book = new MaskerBook('record-journal-test-key');
-    const { journal, drafts } = journalOf(book, { mode: 'request' });
+    // One spec object: the book keeps one masker per spec, whose memo shows a second walk as hits.
+    const spec = { mode: 'request' } as const;
+    const { journal, drafts } = journalOf(book, spec);
     const plain = { model: 'claude-sonnet-4-6', max_tokens: 8, metadata: { user_id: 'user_8c1f' }, messages: [{ role: 'user', content: 'bill card 4111 1111 1111 1111 for maria@example.com' }] };
-    const x = maskedExchange(book, { mode: 'request' }, plain);
+    const x = maskedExchange(book, spec, plain);
     expect(x.maskedRequest).toBeDefined();
-    const before = book.forSpec({ mode: 'request' }).memoStats()!;
+    const before = { ...book.forSpec(spec).memoStats()! };
+    expect(before.hits + before.misses).toBeGreaterThan(0); // the wire's walk went through this memo
     x.sessionId = journal.sessionFor(x);
     await journal.request(x);
-    expect(book.forSpec({ mode: 'request' }).memoStats()).toEqual(before); // no second walk
+    expect(book.forSpec(spec).memoStats()).toEqual(before); // no second walk
     expect(drafts[0]!.data.body).toBe(x.maskedRequest!.text);
     expect(drafts[0]!.data.body).toBe(x.upstreamBody!.toString());
+  });
+
+  test('with nothing found, the record keeps the bytes the skill sent (as they went upstream), not a re-serialised copy', async () => {
+    const book = new MaskerBook('record-journal-test-key');
+    const spec = { mode: 'request' } as const;
+    const { journal, drafts } = journalOf(book, spec);
+    const text = '{"model":"claude-sonnet-4-6","max_tokens":8.0,"messages":[{"role":"user","content":"caf\\u00e9 au lait"}]}';
+    const x = maskedExchange(book, spec, JSON.parse(text), Buffer.from(text));
+    expect(x.upstreamBody).toBeUndefined();
+    x.sessionId = journal.sessionFor(x);
+    await journal.request(x);
+    expect(drafts[0]!.data.body).toBe(text);
   });
 });
