@@ -2,8 +2,9 @@
 // masking modes (masking-modes.ts): a text file the skill uploads (request masking) or downloads
 // (response masking) is decoded as UTF-8 and masked as it streams, through one TextMasker per file,
 // so what comes out equals masking the file whole; binary files go as sent. A file is text when its
-// media type or name says so, or else when its first bytes read as text (sniffedText: a CSV sent as
-// application/vnd.ms-excel or application/octet-stream is text all the same). A file that cannot be
+// media type or name says so, binary when its type names a binary format (images, PDF, archives…),
+// and otherwise what its first bytes read as (sniffedText: a CSV sent as application/vnd.ms-excel or
+// application/octet-stream is text all the same). A file that cannot be
 // read as text is never passed on raw: an upload is refused, a download cut. In record mode an upload
 // goes as sent and its text files are read on the side, for the record only (uploadReader).
 import type { Finding, Masker } from '@skillgate/masking';
@@ -14,10 +15,29 @@ import type { UploadFilter } from './ports/guard.js';
 const TEXT_TYPES = /^(text\/.+|application\/(json|x-ndjson|jsonl|x-jsonlines|xml|csv|yaml|x-yaml|toml|sql|javascript|x-sh|[\w.-]+\+(json|xml)))$/;
 const TEXT_NAMES = /\.(txt|text|csv|tsv|md|markdown|json|jsonl|ndjson|xml|ya?ml|toml|html?|log|sql|ini|env|sh|py|js|ts)$/i;
 
+/** Media types that say a file is binary, whose bytes a text reading would corrupt (a PDF's offsets). */
+const BINARY_TYPES = /^(image|audio|video|font|model)\/|^application\/(pdf|zip|gzip|x-gzip|x-tar|x-bzip2|x-xz|x-7z-compressed|zstd|wasm|x-protobuf|vnd\.openxmlformats-officedocument\.|vnd\.oasis\.opendocument\.|msword$|vnd\.ms-powerpoint$|x-sqlite3$|java-archive$|x-executable$|x-mach-binary$|x-msdownload$)/;
+
 /** Whether a file (an upload's file part, a download) says it is text, to be masked whatever its first bytes. */
 export function isTextFile(file: PartInfo): boolean {
   if (file.contentType && TEXT_TYPES.test(file.contentType)) return true;
   return (!file.contentType || file.contentType === 'application/octet-stream') && file.filename !== undefined && TEXT_NAMES.test(file.filename);
+}
+
+/**
+ * How a file is read: as text (it says so), as binary (its type names a binary format: sent as it
+ * is), or by its first bytes (no type, application/octet-stream, or a type that says neither — an
+ * application/vnd.ms-excel CSV).
+ */
+export function fileReading(file: PartInfo): 'text' | 'binary' | 'sniffed' {
+  if (isTextFile(file)) return 'text';
+  return file.contentType && BINARY_TYPES.test(file.contentType) ? 'binary' : 'sniffed';
+}
+
+/** A file's masking transform as fileReading decides (undefined: binary, as sent). */
+function fileMasking(file: PartInfo, masking: () => PartTransform): PartTransform | undefined {
+  const reading = fileReading(file);
+  return reading === 'text' ? masking() : reading === 'sniffed' ? sniffedText(masking) : undefined;
 }
 
 /** How many of a file's first bytes decide whether a file that does not say it is text reads as text. */
@@ -152,7 +172,7 @@ function textFilesMasked(boundary: string, masker: Masker, tally: FindingTally, 
       const path = `file#${files++}`;
       return textFileMasking(masker, path, () => notUtf8(path), tally.add);
     };
-    return isTextFile(part) ? masking() : sniffedText(masking);
+    return fileMasking(part, masking);
   });
 }
 
@@ -201,7 +221,6 @@ function textFileMasking(masker: Masker, path: string, notUtf8: () => Error, rep
 }
 
 /** Response masking of a downloaded file: its transform when it is text (undefined: it goes as sent). */
-export function downloadMasking(file: PartInfo, masker: Masker, onFindings: (found: Finding[]) => void): PartTransform {
-  const masking = (): PartTransform => textFileMasking(masker, 'file#0', () => new Error(`the text file ${file.filename ?? ''} is not UTF-8`), onFindings);
-  return isTextFile(file) ? masking() : sniffedText(masking);
+export function downloadMasking(file: PartInfo, masker: Masker, onFindings: (found: Finding[]) => void): PartTransform | undefined {
+  return fileMasking(file, () => textFileMasking(masker, 'file#0', () => new Error(`the text file ${file.filename ?? ''} is not UTF-8`), onFindings));
 }

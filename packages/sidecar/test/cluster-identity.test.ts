@@ -421,6 +421,40 @@ describe('ClusterIdentity', () => {
     }
   });
 
+  test('refused a token at start-up under a lock, before the lock set was watched, it re-exchanges as soon as the lock is lifted', async () => {
+    let locked = true;
+    let onGranted: (() => void) | undefined;
+    const ctl = await standInController(async () => {
+      if (locked) return { status: 403, body: { error: 'access_denied', error_description: 'skill summarize is locked by SkillLock "incident-4711": exfiltration' } };
+      const t = await issuer.issue(identity, { ttlSeconds: 600 });
+      onGranted?.();
+      return { status: 200, body: { access_token: t.token, issued_token_type: 'urn:ietf:params:oauth:token-type:jwt', token_type: 'N_A', expires_in: 600, upstream_credential: { type: 'api_key', value: 'sk-from-controller' } } };
+    });
+    const listeners: Array<() => void> = [];
+    const guard: LockGuard & IdentityLockView = {
+      match: (subject: LockSubject) => (locked && subject.identity.skill === identity.skill ? { lockName: 'incident-4711', reason: 'exfiltration' } : undefined),
+      onChange: (l) => { listeners.push(l); },
+      refusal: () => undefined,
+      lockNamed: () => undefined,
+    };
+    const id = new ClusterIdentity({ controllerUrl: ctl.url, tokenFile: tokenFile(), fallback: identity, clock });
+    try {
+      await id.start(); // refused: the skill is locked (the lock set is synced, then watched: wiring.ts's order)
+      for (let i = 0; i < 4; i++) await id.refreshNow(); // retries refused too: the backoff is at 8 s
+      expect(() => id.credential()).toThrow(expect.objectContaining({ code: codes.tokenRevoked }));
+      id.watchRevocations(guard);
+      const granted = new Promise<void>((r) => { onGranted = r; });
+      locked = false;
+      for (const l of listeners) l();
+      await within(granted, 2000, 'a token exchange once the lock was lifted');
+      await within(id.refreshNow(), 2000, 'the exchange to complete');
+      expect(id.credential()).toEqual({ apiKey: 'sk-from-controller' });
+    } finally {
+      id.close();
+      await ctl.close();
+    }
+  });
+
   test('the env factory reads the injected variables and stays off without a controller URL', () => {
     expect(clusterIdentityFromEnv({})).toBeUndefined();
     const id = clusterIdentityFromEnv({ SKILLGATE_CONTROLLER_URL: 'http://127.0.0.1:1', SKILLGATE_POD_NAME: 'p', SKILLGATE_POD_NAMESPACE: 'n', SKILLGATE_SKILL: 's', SKILLGATE_OWNER: 'o@example.com', SKILLGATE_SERVICE_ACCOUNT: 'sa' })!;

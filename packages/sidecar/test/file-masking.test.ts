@@ -1,5 +1,5 @@
 import { createMasker } from '@skillgate/masking';
-import { SNIFF_BYTES, UPLOAD_FINDINGS, downloadMasking, isTextFile, uploadMaskFilter, uploadReader } from '../src/file-masking.js';
+import { SNIFF_BYTES, UPLOAD_FINDINGS, downloadMasking, fileReading, isTextFile, uploadMaskFilter, uploadReader } from '../src/file-masking.js';
 
 describe('which files are masked as text', () => {
   test.each([
@@ -100,12 +100,21 @@ describe('a file whose type and name do not say text, read by its first bytes', 
     }
   });
 
-  test('masks a downloaded file the same way, whatever type it was served as', () => {
-    const t = downloadMasking({ headers: {}, contentType: 'application/octet-stream' }, masker, () => undefined);
+  test('masks a downloaded file the same way, and leaves one whose type names a binary format alone', () => {
+    const t = downloadMasking({ headers: {}, contentType: 'application/octet-stream' }, masker, () => undefined)!;
     const out = Buffer.concat([t.push(csv.subarray(0, 10)), t.push(csv.subarray(10)), t.end()]).toString('utf8');
     expect(out).not.toContain('jane.doe@example.com');
-    const bin = downloadMasking({ headers: {}, contentType: 'image/png' }, masker, () => undefined);
+    const bin = downloadMasking({ headers: {}, contentType: 'application/octet-stream' }, masker, () => undefined)!;
     const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2]);
     expect(Buffer.concat([bin.push(png), bin.end()]).equals(png)).toBe(true);
+    for (const contentType of ['image/png', 'application/pdf']) expect(downloadMasking({ headers: {}, contentType }, masker, () => undefined)).toBeUndefined();
+  });
+
+  test('passes an all-ASCII PDF, declared as one, byte for byte: its offsets must not move', () => {
+    const pdf = Buffer.from('%PDF-1.4\n1 0 obj << /Author (jane.doe@example.com) >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n');
+    expect(fileReading({ headers: {}, contentType: 'application/pdf', filename: 'a.pdf' })).toBe('binary');
+    expect(fileReading({ headers: {}, contentType: 'application/vnd.ms-excel', filename: 'a.csv' })).toBe('sniffed');
+    const body = part('application/pdf', 'report.pdf', pdf);
+    expect(sent(body, 9)).toBe(body.toString('latin1'));
   });
 });

@@ -10,7 +10,7 @@ import { RedisProxy } from '@skillgate/resp/testing';
 import type { SkillIdentity } from '@skillgate/api';
 import { LockFeedPublisher } from '@skillgate/identity/lock-feed-publisher';
 import { startSidecar, type Sidecar } from '../src/index.js';
-import { RedisLockGuard, LOCK_FEED_LOST } from '../src/cluster/locks.js';
+import { RedisLockGuard, LOCK_FEED_LOST, MIN_FEED_LOSS_MS, redisLockGuardFromEnv } from '../src/cluster/locks.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -198,4 +198,13 @@ describe('RedisLockGuard with live sidecars', () => {
     expect(guard.refusal()).toBeUndefined();
     expect(guard.readiness()).toEqual([]);
   });
+});
+
+test('a loss bound under twice the controller\'s heartbeat is refused at start-up, with why', async () => {
+  for (const bad of ['0', '1500', 'soon']) {
+    expect(() => redisLockGuardFromEnv({ REDIS_URL: REDIS_URL, SKILLGATE_LOCK_FEED_MAX_LOSS_MS: bad })).toThrow(/at least 4000 ms: twice the controller's 2 s heartbeat/);
+  }
+  const guard = redisLockGuardFromEnv({ REDIS_URL: REDIS_URL, SKILLGATE_LOCK_FEED_MAX_LOSS_MS: String(MIN_FEED_LOSS_MS) });
+  expect(guard).toBeInstanceOf(RedisLockGuard);
+  await guard!.close();
 });

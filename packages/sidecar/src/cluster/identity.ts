@@ -208,6 +208,9 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
    */
   watchRevocations(guard: IdentityLockView): void {
     this.locks = guard;
+    // A token refused before the lock set was here (the first exchange, at start-up) under a lock
+    // that matches now: follow that lock, so its lifting re-exchanges at once too.
+    if (this.failure?.denied && this.lockedNow()) this.deniedUnderLock = true;
     guard.onChange(() => {
       if (this.failure?.denied) {
         this.followLockWhileRefused();

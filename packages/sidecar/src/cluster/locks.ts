@@ -13,6 +13,9 @@ import type { Logger } from '../log.js';
 
 export const LOCK_FEED_LOST = codes.lockFeedLost;
 
+/** The least SKILLGATE_LOCK_FEED_MAX_LOSS_MS taken: twice the controller's default heartbeat. */
+export const MIN_FEED_LOSS_MS = 4000;
+
 export type LockFeedEvent =
   | { type: 'locks_changed'; version: number; locks: number }
   | { type: 'feed_lost'; sinceMs: number }
@@ -139,7 +142,11 @@ export function redisLockGuard(opts: RedisLockGuardOptions): RedisLockGuard {
 export function redisLockGuardFromEnv(env: NodeJS.ProcessEnv, extra: Pick<RedisLockGuardOptions, 'log' | 'onEvent' | 'clock'> = {}): RedisLockGuard | undefined {
   if (!env.REDIS_URL) return undefined;
   const max = env.SKILLGATE_LOCK_FEED_MAX_LOSS_MS ? Number(env.SKILLGATE_LOCK_FEED_MAX_LOSS_MS) : undefined;
-  if (max !== undefined && (!Number.isFinite(max) || max < 0)) throw new Error(`invalid SKILLGATE_LOCK_FEED_MAX_LOSS_MS: ${env.SKILLGATE_LOCK_FEED_MAX_LOSS_MS}`);
+  // The controller's heartbeat comes every 2 s (SKILLGATE_LOCK_HEARTBEAT_MS): a bound under twice
+  // that would count a quiet feed as lost between heartbeats and refuse every request meanwhile.
+  if (max !== undefined && (!Number.isFinite(max) || max < MIN_FEED_LOSS_MS)) {
+    throw new Error(`invalid SKILLGATE_LOCK_FEED_MAX_LOSS_MS: ${env.SKILLGATE_LOCK_FEED_MAX_LOSS_MS} (at least ${MIN_FEED_LOSS_MS} ms: twice the controller's 2 s heartbeat, or a quiet feed reads as lost between heartbeats)`);
+  }
   return new RedisLockGuard({
     redisUrl: env.REDIS_URL,
     ...(env.SKILLGATE_REDIS_PREFIX ? { prefix: env.SKILLGATE_REDIS_PREFIX } : {}),
