@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { SkillLock } from '@skillgate/api';
 import { newOwner, offboardLockName, type Owner } from '@skillgate/identity';
 import { ControllerMetrics, OwnerLifecycle, SCHEMA_OFFBOARDING, type LockClient, type OwnerStore } from '../src/index.js';
-import { scimHandler } from '../src/owners/scim-server.js';
+import { REFUSAL_EVENT_MS, scimHandler } from '../src/owners/scim-server.js';
 import { createLogger } from '../src/log.js';
 
 /** The owner records and SkillLocks the lifecycle writes, in memory. */
@@ -45,6 +45,7 @@ describe('who may lift an offboarding', () => {
   let lifecycle: OwnerLifecycle;
   let server: http.Server;
   let base: string;
+  let now = 0;
   const refused: string[] = [];
 
   beforeEach(async () => {
@@ -54,7 +55,7 @@ describe('who may lift an offboarding', () => {
     cluster.owners.set(email, { ...newOwner(email, new Date()), changedBy: 'scim' });
     const handler = scimHandler({
       store: cluster.store, lifecycle, bearerSecret: () => 's3cret', log: createLogger('silent'), metrics: new ControllerMetrics(false),
-      events: { reinstatementRefused: (e) => refused.push(e.why) },
+      events: { reinstatementRefused: (e) => refused.push(e.why) }, now: () => now,
     });
     server = http.createServer((req, res) => void handler(req, res, new URL(req.url ?? '/', 'http://controller')));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -83,9 +84,13 @@ describe('who may lift an offboarding', () => {
     // An Okta/Entra PATCH active=true is refused the same way; each refusal is said, not silent.
     const patched = await scim('PATCH', `/Users/${id}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'Replace', path: 'active', value: 'True' }] });
     expect([patched.status, patched.body.active, cluster.locks.has(offboardLockName(email))]).toEqual([200, false, true]);
-    expect(cluster.events.map((e) => e.reason)).toEqual(['ReinstatementRefused', 'ReinstatementRefused']);
+    // Every refusal is told (log, hook); an Event per owner at most every REFUSAL_EVENT_MS (the IdP pushes on every edit).
+    expect(cluster.events.map((e) => e.reason)).toEqual(['ReinstatementRefused']);
     expect(cluster.events[0]!.message).toMatch(/offboarded by a responder \(INC-4711: skill exfiltrated data\).*skillgate owners reinstate alice@example.com/);
     expect(refused).toHaveLength(2);
+    now += REFUSAL_EVENT_MS;
+    await profilePush(id);
+    expect(cluster.events.map((e) => e.reason)).toEqual(['ReinstatementRefused', 'ReinstatementRefused']);
 
     // The identity provider deactivating them too keeps the responder's hold (and its reason on the lock).
     await scim('PATCH', `/Users/${id}`, { Operations: [{ op: 'replace', value: { active: false } }] });

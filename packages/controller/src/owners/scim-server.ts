@@ -31,6 +31,8 @@ export interface ScimServerDeps {
   baseUrl?: string;
   /** Told of every reinstatement the IdP asked for and may not make. */
   events?: ControllerEvents;
+  /** The clock (ms), for how often a refusal becomes an Event. */
+  now?: () => number;
 }
 
 function digest(s: string): Buffer {
@@ -136,15 +138,34 @@ async function apply(deps: ScimServerDeps, email: string, fields: UserFields, cu
     if (change.refused) {
       deps.log.warn({ ownerId: change.owner.id, offboardedBy: 'responder' }, 'SCIM asked to activate an owner a responder offboarded: refused, the owner stays offboarded (skillgate owners reinstate lifts it)');
       emit(deps.events ?? {}, 'reinstatementRefused', { email: change.owner.email, by: SCIM_ACTOR, why: change.refused });
-      // Best effort: the refusal stands whether or not the Event is written.
-      await Promise.resolve().then(() => deps.store.event(change.owner, 'Warning', 'ReinstatementRefused', `SCIM asked to activate this owner: refused. ${change.refused}`))
-        .catch((err: Error) => deps.log.warn({ err: err.message, ownerId: change.owner.id }, 'cannot record the refused reinstatement as an Event'));
+      // Best effort: the refusal stands whether or not the Event is written. An identity provider
+      // pushes the whole user on every profile edit: one Event per owner per REFUSAL_EVENT_MS.
+      if (refusalEventDue(deps, change.owner.id)) {
+        await Promise.resolve().then(() => deps.store.event(change.owner, 'Warning', 'ReinstatementRefused', `SCIM asked to activate this owner: refused. ${change.refused}`))
+          .catch((err: Error) => deps.log.warn({ err: err.message, ownerId: change.owner.id }, 'cannot record the refused reinstatement as an Event'));
+      }
       return change.owner;
     }
     deps.log.info({ ownerId: change.owner.id }, 'owner activated via SCIM: reinstated');
     return change.owner;
   }
   return deps.lifecycle.upsert(email, attrs, SCIM_ACTOR);
+}
+
+/** How often a refused reinstatement of one owner becomes a Kubernetes Event (each is logged). */
+export const REFUSAL_EVENT_MS = 10 * 60_000;
+const refusalEventsAt = new WeakMap<ScimServerDeps, Map<string, number>>();
+
+/** Whether this refusal should be written as an Event: the owner's first, or REFUSAL_EVENT_MS after its last. */
+function refusalEventDue(deps: ScimServerDeps, ownerId: string): boolean {
+  let at = refusalEventsAt.get(deps);
+  if (!at) refusalEventsAt.set(deps, (at = new Map()));
+  const now = (deps.now ?? Date.now)();
+  const last = at.get(ownerId);
+  if (last !== undefined && now - last < REFUSAL_EVENT_MS) return false;
+  if (at.size >= 10_000) at.clear(); // bounded: owners are many only in a flood
+  at.set(ownerId, now);
+  return true;
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
