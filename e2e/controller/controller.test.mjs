@@ -261,24 +261,33 @@ describe('offboarding through SCIM with live sidecar processes', () => {
 
 describe('pods that predate the namespace\'s label', () => {
   test('are counted by namespace in skillgate_controller_uninjected_pods until they are recreated with the sidecar', async () => {
-    const gauge = async () => (await h.controller.context.metrics.uninjectedPods.get()).values
-      .filter((v) => v.labels.namespace === h.teamNs).reduce((m, v) => ({ ...m, [v.labels.reason]: v.value }), {});
-    // Made before the label (as no webhook runs here, any pod made without the sidecar is such a pod), and running.
-    const old = await h.skillPod('predates-label', { skill: 'legacy', owner: `legacy${h.domain}`, injected: false });
-    const running = await h.cp.request('PATCH', `/api/v1/namespaces/${h.teamNs}/pods/predates-label/status`, { status: { phase: 'Running' } }, { contentType: 'application/merge-patch+json' });
-    expect(running.status).toBe(200);
-    await h.skillPod('let-out', { skill: 'db', owner: `legacy${h.domain}`, injected: false, annotations: { 'skillgate.dev/inject': 'disabled', 'skillgate.dev/inject-exception': 'database' } });
-    let last;
-    await within((async () => { while (!((last = await gauge()).not_injected >= 1 && last.opted_out >= 1)) await new Promise((r) => setTimeout(r, 100)); })(), 10_000, 'the leader to count the uninjected pods')
-      .catch((err) => { throw new Error(`${err.message}; last ${JSON.stringify(last)}`); });
-    // On the controller's /metrics, as Prometheus reads it.
-    const text = await h.controller.context.metrics.registry.metrics();
-    expect(text).toMatch(new RegExp(`skillgate_controller_uninjected_pods\\{namespace="${h.teamNs}",reason="not_injected"\\} [1-9]`));
-    // Recreated (what `kubectl rollout restart` does) with the sidecar: no longer counted.
-    const before = last.not_injected;
-    await h.cp.request('DELETE', `/api/v1/namespaces/${h.teamNs}/pods/${old.name}?gracePeriodSeconds=0`);
-    await h.skillPod('predates-label-2', { skill: 'legacy', owner: `legacy${h.domain}` });
-    await within((async () => { while ((last = await gauge()).not_injected >= before) await new Promise((r) => setTimeout(r, 100)); })(), 10_000, 'the count to drop once the pod is recreated');
+    // A labelled namespace of their own: the team namespace holds pods earlier tests left, counted
+    // too (no sidecar, or the sidecar's name without the injector's stamp), which a count must not
+    // be read against.
+    const ns = `legacy-${h.runId}`;
+    await h.cp.ensureNamespace(ns, { 'skillgate.dev/inject': 'enabled' });
+    try {
+      const gauge = async () => (await h.controller.context.metrics.uninjectedPods.get()).values
+        .filter((v) => v.labels.namespace === ns).reduce((m, v) => ({ ...m, [v.labels.reason]: v.value }), {});
+      // Made before the label (as no webhook runs here, any pod made without the sidecar is such a pod), and running.
+      const old = await h.skillPod('predates-label', { skill: 'legacy', owner: `legacy${h.domain}`, injected: false, namespace: ns });
+      const running = await h.cp.request('PATCH', `/api/v1/namespaces/${ns}/pods/predates-label/status`, { status: { phase: 'Running' } }, { contentType: 'application/merge-patch+json' });
+      expect(running.status).toBe(200);
+      await h.skillPod('let-out', { skill: 'db', owner: `legacy${h.domain}`, injected: false, namespace: ns, annotations: { 'skillgate.dev/inject': 'disabled', 'skillgate.dev/inject-exception': 'database' } });
+      let last;
+      await within((async () => { while (!((last = await gauge()).not_injected === 1 && last.opted_out === 1)) await new Promise((r) => setTimeout(r, 100)); })(), 10_000, 'the leader to count the uninjected pods')
+        .catch((err) => { throw new Error(`${err.message}; last ${JSON.stringify(last)}`); });
+      // On the controller's /metrics, as Prometheus reads it.
+      const text = await h.controller.context.metrics.registry.metrics();
+      expect(text).toMatch(new RegExp(`skillgate_controller_uninjected_pods\\{namespace="${ns}",reason="not_injected"\\} 1`));
+      // Recreated (what `kubectl rollout restart` does) with the sidecar: no longer counted.
+      await h.cp.request('DELETE', `/api/v1/namespaces/${ns}/pods/${old.name}?gracePeriodSeconds=0`);
+      await h.skillPod('predates-label-2', { skill: 'legacy', owner: `legacy${h.domain}`, namespace: ns });
+      await within((async () => { while ((last = await gauge()).not_injected !== 0) await new Promise((r) => setTimeout(r, 100)); })(), 10_000, 'the count to drop once the pod is recreated')
+        .catch((err) => { throw new Error(`${err.message}; last ${JSON.stringify(last)}`); });
+    } finally {
+      await h.cp.deleteNamespace(ns).catch(() => {});
+    }
   });
 });
 

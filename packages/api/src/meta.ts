@@ -15,6 +15,11 @@ export const ANNOTATION_INJECT = 'skillgate.dev/inject';     // pod annotation: 
 export const ANNOTATION_INJECT_EXCEPTION = 'skillgate.dev/inject-exception'; // name of an allowed exception
 /** The container the injector adds to a skill pod (a native sidecar: an init container that keeps running). */
 export const SIDECAR_CONTAINER = 'skillgate-sidecar';
+/**
+ * Namespaces skillgate's webhooks never see, whatever their labels (their namespaceSelector, which
+ * also leaves out skillgate's own namespace): no pod in them is injected.
+ */
+export const NAMESPACES_WEBHOOKS_SKIP: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease'];
 
 export const PORTS = {
   claude: 15001,   // 127.0.0.1: Claude API for the skill

@@ -21,8 +21,9 @@ export { OwnerReconciler } from './owners/reconciler.js';
 export * from './owners/scim.js';
 export * from './token-exchange/oauth.js';
 export { TokenExchange, type TokenExchangeDeps } from './token-exchange/exchange.js';
-export { identityFromPod, NAMESPACES_WEBHOOKS_SKIP, type PodIdentityOptions } from './token-exchange/pod-identity.js';
-export { UninjectedPodsReconciler, uninjectedPodsLoop, uninjectedReason, countUninjected, injectedNamespace, UNINJECTED_REASONS, type UninjectedReason } from './uninjected-pods/index.js';
+export { identityFromPod, type PodIdentityOptions } from './token-exchange/pod-identity.js';
+export { injectedNamespace, injectedPod, namespaceNotInjected, podNotInjected, type InjectionNamespace } from './injection.js';
+export { UninjectedPodsReconciler, uninjectedPodsLoop, uninjectedReason, countUninjected, censusNamespace, UNINJECTED_REASONS, type UninjectedReason } from './uninjected-pods/index.js';
 export { KubeTokenReviewer, KubePodSource, type TokenReviewer, type PodSource, type ReviewedToken } from './token-exchange/review.js';
 export { SecretCredentialProvider, FederatedCredentialProvider, staticCredential, noCredential, type UpstreamCredential, type UpstreamCredentialProvider } from './credentials.js';
 // Webhook serving certificates (owned by the webhook-certs engineer): re-exported for the assembly.

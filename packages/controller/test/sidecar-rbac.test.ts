@@ -63,6 +63,16 @@ describe('sidecar RBAC plan', () => {
     expect(planNamespace(plain, undefined, names)).toBeUndefined();
   });
 
+  test('a labelled namespace the webhooks skip gets no binding, and loses the one skillgate made there', () => {
+    for (const skipped of ['kube-system', 'kube-public', 'kube-node-lease', 'skillgate-system']) {
+      expect(planNamespace(enabled(skipped), undefined, names, 'skillgate-system')).toBeUndefined();
+      expect(planNamespace(enabled(skipped), existing(skipped), names, 'skillgate-system')).toMatchObject({
+        op: 'delete', namespace: skipped, reason: `namespace ${skipped} is one skillgate's webhooks skip: no pod in it runs the sidecar`,
+      });
+    }
+    expect(planAll([enabled('kube-system'), enabled('skillgate-system'), enabled('team-a')], [], names, 'skillgate-system').map((x) => x.op === 'create' && x.binding.metadata.namespace)).toEqual(['team-a']);
+  });
+
   test('a terminating or vanished namespace is left to the namespace controller', () => {
     expect(planNamespace({ ...enabled('team-a'), terminating: true }, undefined, names)).toBeUndefined();
     expect(planNamespace({ name: 'team-a', terminating: true }, existing('team-a'), names)).toBeUndefined();

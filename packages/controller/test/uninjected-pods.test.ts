@@ -1,7 +1,7 @@
 // Counting the pods of injected namespaces that run without the sidecar (they predate the label):
 // the pure census. The loop that lists them and sets skillgate_controller_uninjected_pods runs
 // against a real kube-apiserver in e2e/controller/controller.test.mjs.
-import { countUninjected, injectedNamespace, uninjectedReason } from '../src/index.js';
+import { censusNamespace, countUninjected, uninjectedReason } from '../src/index.js';
 
 const pod = (over: { annotations?: Record<string, string>; init?: string[]; phase?: string; deleting?: boolean } = {}) => ({
   metadata: { name: 'p', namespace: 'team-a', annotations: over.annotations ?? {}, ...(over.deleting ? { deletionTimestamp: new Date() } : {}) },
@@ -18,16 +18,21 @@ describe('pods running without the sidecar', () => {
 
   test('injected pods, and pods that have ended or are going, are not counted', () => {
     expect(uninjectedReason(pod({ init: ['skillgate-init', 'skillgate-sidecar'], annotations: { 'skillgate.dev/injected': '0.2.2' } }))).toBeUndefined();
-    expect(uninjectedReason(pod({ annotations: { 'skillgate.dev/injected': '0.2.2' } }))).toBeUndefined();
     for (const phase of ['Succeeded', 'Failed']) expect(uninjectedReason(pod({ phase }))).toBeUndefined();
     expect(uninjectedReason(pod({ deleting: true }))).toBeUndefined();
-    expect(countUninjected([pod(), pod(), pod({ init: ['skillgate-sidecar'] }), pod({ annotations: { 'skillgate.dev/inject': 'disabled' } })])).toEqual({ not_injected: 2, opted_out: 1 });
+    expect(countUninjected([pod(), pod(), pod({ init: ['skillgate-sidecar'], annotations: { 'skillgate.dev/injected': '0.2.2' } }), pod({ annotations: { 'skillgate.dev/inject': 'disabled' } })])).toEqual({ not_injected: 2, opted_out: 1 });
+  });
+
+  test('a pod with the sidecar or the injector\'s stamp but not both is counted: the token exchange refuses it, a restart injects it whole', () => {
+    expect(uninjectedReason(pod({ annotations: { 'skillgate.dev/injected': '0.2.2' } }))).toBe('not_injected');
+    expect(uninjectedReason(pod({ init: ['skillgate-init', 'skillgate-sidecar'] }))).toBe('not_injected');
   });
 
   test('only labelled namespaces the webhooks serve are looked at', () => {
     const ns = (name: string, labels: Record<string, string> = { 'skillgate.dev/inject': 'enabled' }) => ({ metadata: { name, labels } });
-    expect(injectedNamespace(ns('team-a'), 'skillgate-system')).toBe(true);
-    expect(injectedNamespace(ns('team-b', {}), 'skillgate-system')).toBe(false);
-    for (const skipped of ['kube-system', 'kube-public', 'kube-node-lease', 'skillgate-system']) expect(injectedNamespace(ns(skipped), 'skillgate-system')).toBe(false);
+    expect(censusNamespace(ns('team-a'), 'skillgate-system')).toBe(true);
+    expect(censusNamespace(ns('team-b', {}), 'skillgate-system')).toBe(false);
+    for (const skipped of ['kube-system', 'kube-public', 'kube-node-lease', 'skillgate-system']) expect(censusNamespace(ns(skipped), 'skillgate-system')).toBe(false);
+    expect(censusNamespace({ metadata: { ...ns('team-a').metadata, deletionTimestamp: new Date() } }, 'skillgate-system')).toBe(false);
   });
 });

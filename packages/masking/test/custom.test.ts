@@ -39,6 +39,14 @@ describe('custom entities from a policy', () => {
     expect(problems.map((p) => p.message).join(' ')).toMatch(why);
   });
 
+  test('a pattern RE2 cannot run is refused in the words of custom masking entities, not of approval patterns', () => {
+    const [problem] = validateCustomEntity({ name: 'CAFE_ID', pattern: 'CAF\\u00c9-[0-9]+' });
+    expect(problem).toEqual({ field: 'pattern', syntax: true, message: expect.stringMatching(/^not a valid RE2 pattern: invalid escape sequence: `\\u` \(custom masking entity patterns are RE2 syntax .*\\x\{e9\} for a code point/) });
+    expect(problem!.message).not.toMatch(/approval/);
+    // The masker's own rules are not RE2's: no `syntax` mark.
+    expect(validateCustomEntity({ name: 'X_ID', pattern: '^EMP' })).toEqual([{ field: 'pattern', message: expect.stringMatching(/^anchors/) }]);
+  });
+
   test('a pattern admitted finds what it describes: none needs a separator, which no match may hold', () => {
     const text = 'See CASE-123456, MRN:1234567 and PT-12345 today';
     for (const pattern of ['CASE-[0-9]{6}', 'MRN:[0-9]{7}', 'PT-[0-9]{5}', '[A-Z]+[-:][0-9]{5,7}']) {

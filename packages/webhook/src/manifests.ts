@@ -3,7 +3,7 @@
 // so the Helm chart, the controller's self-signed mode and the e2e tests register it identically.
 // Injection and pod validation fail closed (failurePolicy: Fail) in labelled namespaces; kube-system
 // and skillgate's own namespace are never selected, so the webhook can never block its own start.
-import { LABEL_INJECT } from '@skillgate/api';
+import { LABEL_INJECT, NAMESPACES_WEBHOOKS_SKIP } from '@skillgate/api';
 import { stringify } from 'yaml';
 
 export type WebhookEndpoint =
@@ -53,7 +53,7 @@ export function webhookConfigurations(o: WebhookManifestOptions): WebhookConfigu
   const injectedNamespaces = {
     matchExpressions: [
       { key: LABEL_INJECT, operator: 'In', values: ['enabled'] },
-      { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...new Set(['kube-system', 'kube-public', 'kube-node-lease', o.systemNamespace])] },
+      { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...new Set([...NAMESPACES_WEBHOOKS_SKIP, o.systemNamespace])] },
     ],
   };
   const common = {

@@ -1,9 +1,8 @@
-// SkillPolicy validation beyond what the CRD schema can say: regular expressions must compile on
-// RE2 (re2js, the linear-time engine both approval patterns and custom masking entities run on, by
-// the policy package's own check), custom masking entities must be ones the masker can run (its own
-// rules), and every reference must resolve (entity types, time zones, approval rule names). Pure;
-// must never accept a policy the sidecar would fail to load, since a policy that does not load
-// protects nothing.
+// SkillPolicy validation beyond what the CRD schema can say: approval patterns must compile on RE2
+// (re2js, the linear-time engine they run on, by the policy package's own check), custom masking
+// entities must be ones the masker can run (its own check: RE2 syntax, then its rules), and every
+// reference must resolve (entity types, time zones, approval rule names). Pure; must never accept a
+// policy the sidecar would fail to load, since a policy that does not load protects nothing.
 import type { SkillPolicy, SkillPolicySpec } from '@skillgate/api';
 // Subpaths: the masking and policy packages' indexes would load detectors, dictionaries and more.
 import { ENTITY_TYPES } from '@skillgate/masking/entities';
@@ -25,8 +24,8 @@ export interface PolicyVerdict {
 }
 
 /**
- * Why `pattern` is not an acceptable policy regex, or undefined when it is: the sidecar's own check
- * (RE2 syntax on re2js), never JavaScript's RegExp, which would admit patterns that backtrack
+ * Why `pattern` is not an acceptable approval pattern, or undefined when it is: the sidecar's own
+ * check (RE2 syntax on re2js), never JavaScript's RegExp, which would admit patterns that backtrack
  * catastrophically on what a skill sends (`(\w+\s?)+$`) and refuse RE2 ones (`\x{e9}`, `(?P<n>…)`).
  */
 export const regexProblem = (pattern: string): string | undefined => approvalPatternProblem(pattern);
@@ -51,13 +50,13 @@ export function validateSkillPolicySpec(spec: SkillPolicySpec): PolicyVerdict {
     if (customNames.has(c.name)) violations.push(`${at}: the name ${c.name} is used twice; custom entity names must be unique`);
     customNames.add(c.name);
     if ((c.pattern === undefined) === (c.keywords === undefined)) violations.push(`${at}: give exactly one of pattern or keywords`);
-    const compileProblem = c.pattern !== undefined ? regexProblem(c.pattern) : undefined;
-    if (compileProblem) violations.push(`${at}: pattern ${JSON.stringify(c.pattern)} does not compile: ${compileProblem}`);
-    // The masker's own rules beyond compiling (anchors, nested quantifiers, empty matches, name and
-    // keyword form); what the checks above already said is not said twice.
-    for (const problem of validateCustomEntity(c)) {
-      if (problem.field === 'pattern' && (compileProblem || c.pattern === undefined)) continue;
-      violations.push(problem.field === 'pattern' ? `${at}: pattern ${JSON.stringify(c.pattern)}: ${problem.message}` : `${at}: ${problem.message}`);
+    // The masker's own check: RE2 it can run (said first: the pattern cannot run at all), then its
+    // rules (anchors, nested quantifiers, empty matches, separator-only parts, name and keyword
+    // form). Without a pattern, the line above said it.
+    const problems = validateCustomEntity(c);
+    for (const problem of [...problems.filter((p) => p.syntax), ...problems.filter((p) => !p.syntax)]) {
+      if (problem.field !== 'pattern') violations.push(`${at}: ${problem.message}`);
+      else if (c.pattern !== undefined) violations.push(`${at}: pattern ${JSON.stringify(c.pattern)}${problem.syntax ? ' does not compile' : ''}: ${problem.message}`);
     }
   });
   const entityKnown = (t: string) => KNOWN_ENTITY_TYPES.has(t) || customNames.has(t);

@@ -43,6 +43,12 @@ describe('validateSkillPolicy', () => {
     expect(v({ approval: { rules: [{ name: 'r', when: { patterns: ['caf\\x{e9}', '(?i)(?P<verb>export)\\s+all', '(\\w+\\s?)+$'] } }] } })).toEqual({ allowed: true, violations: [], warnings: [] });
   });
 
+  test('a custom entity pattern RE2 cannot run is refused once, in the words of custom masking entities', () => {
+    const r = v({ masking: { custom: [{ name: 'CAFE_ID', pattern: 'CAF\\u00c9-[0-9]+' }] } });
+    expect(r.violations).toEqual([expect.stringMatching(/^spec\.masking\.custom\[0\] \(CAFE_ID\): pattern "CAF\\\\u00c9-\[0-9\]\+" does not compile: not a valid RE2 pattern: invalid escape sequence: `\\u` \(custom masking entity patterns are RE2 syntax/)]);
+    expect(r.violations.join()).not.toMatch(/approval/);
+  });
+
   test('a custom entity pattern in RE2 syntax the masker runs is not refused for JavaScript\'s sake', () => {
     expect(v({ masking: { custom: [{ name: 'CAFE_ID', pattern: 'CAF\\x{c9}-[0-9]+' }] } })).toEqual({ allowed: true, violations: [], warnings: [] });
   });

@@ -12,4 +12,5 @@ export const sidecarRbacLoop = (ctx: ControllerContext): Reconciler => new Sidec
   kube: ctx.kube,
   log: ctx.log.child({ loop: 'sidecar-rbac' }),
   registry: ctx.metrics.registry,
+  systemNamespace: ctx.config.namespace,
 });

@@ -1,12 +1,14 @@
 // What the sidecars of an injected namespace may do on the Kubernetes API, as a pure plan: for every
-// namespace labelled skillgate.dev/inject=enabled, one RoleBinding `skillgate-sidecar` binding the
-// ClusterRole `skillgate-sidecar` (read SkillPolicies, create and follow SkillApprovals) to the group
-// of that namespace's ServiceAccounts; where the label is gone, the binding goes too. The injector
-// mounts the pod's API token into the sidecar only (automountServiceAccountToken: false), so inside
-// a skill pod only the sidecar can use this binding. Pure: the reconciler observes and writes; this
-// never binds anything but the configured ClusterRole, and never deletes a binding skillgate did
-// not make.
+// injected namespace (../injection.ts: labelled skillgate.dev/inject=enabled, and not one the
+// webhooks skip), one RoleBinding `skillgate-sidecar` binding the ClusterRole `skillgate-sidecar`
+// (read SkillPolicies, create and follow SkillApprovals) to the group of that namespace's
+// ServiceAccounts; where the label is gone, or the namespace is one no sidecar runs in (kube-system,
+// skillgate's own), the binding goes too. The injector mounts the pod's API token into the sidecar
+// only (automountServiceAccountToken: false), so inside a skill pod only the sidecar can use this
+// binding. Pure: the reconciler observes and writes; this never binds anything but the configured
+// ClusterRole, and never deletes a binding skillgate did not make.
 import { LABEL_INJECT } from '@skillgate/api';
+import { namespaceNotInjected } from '../injection.js';
 
 export const SIDECAR_RBAC_NAME = 'skillgate-sidecar';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
@@ -50,8 +52,6 @@ export type RbacAction =
 
 export const sidecarGroup = (namespace: string): string => `system:serviceaccounts:${namespace}`;
 
-export const injectionEnabled = (ns: NamespaceView): boolean => ns.labels?.[LABEL_INJECT] === 'enabled';
-
 export const isManaged = (b: RoleBindingView): boolean => b.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY;
 
 /** The RoleBinding an injected namespace should hold. */
@@ -77,15 +77,19 @@ const labelsCover = (have: Record<string, string> | undefined, want: Record<stri
 /**
  * The one action that converges a namespace, or undefined when it is as it should be.
  * `namespace` undefined: the namespace is gone (its objects go with it: nothing to do).
+ * `systemNamespace`: skillgate's own, which the webhooks skip as they skip kube-system.
  * A binding under our name that skillgate did not make is adopted where injection is on (the name
  * is skillgate's), and left alone where it is off.
  */
-export function planNamespace(namespace: NamespaceView | undefined, existing: RoleBindingView | undefined, names: SidecarRbacNames): RbacAction | undefined {
+export function planNamespace(namespace: NamespaceView | undefined, existing: RoleBindingView | undefined, names: SidecarRbacNames, systemNamespace?: string): RbacAction | undefined {
   if (!namespace) return undefined;
-  const wanted = injectionEnabled(namespace) && !namespace.terminating;
-  if (!wanted) {
+  const notInjected = namespaceNotInjected(namespace, systemNamespace);
+  if (notInjected || namespace.terminating) {
     if (!existing || !isManaged(existing) || namespace.terminating) return undefined;
-    return { op: 'delete', namespace: namespace.name, name: existing.metadata.name, uid: existing.metadata.uid, reason: `namespace ${namespace.name} is no longer labelled ${LABEL_INJECT}=enabled` };
+    const reason = notInjected === 'skipped'
+      ? `namespace ${namespace.name} is one skillgate's webhooks skip: no pod in it runs the sidecar`
+      : `namespace ${namespace.name} is no longer labelled ${LABEL_INJECT}=enabled`;
+    return { op: 'delete', namespace: namespace.name, name: existing.metadata.name, uid: existing.metadata.uid, reason };
   }
   const desired = desiredRoleBinding(namespace.name, names);
   if (!existing) return { op: 'create', binding: desired, reason: `namespace ${namespace.name} is labelled ${LABEL_INJECT}=enabled` };
@@ -108,11 +112,11 @@ export function planNamespace(namespace: NamespaceView | undefined, existing: Ro
 }
 
 /** Every action a full pass takes, given all namespaces and every RoleBinding under our name. */
-export function planAll(namespaces: NamespaceView[], bindings: RoleBindingView[], names: SidecarRbacNames): RbacAction[] {
+export function planAll(namespaces: NamespaceView[], bindings: RoleBindingView[], names: SidecarRbacNames, systemNamespace?: string): RbacAction[] {
   const byNamespace = new Map(bindings.filter((b) => b.metadata.name === names.bindingName).map((b) => [b.metadata.namespace, b]));
   const actions: RbacAction[] = [];
   for (const ns of namespaces) {
-    const action = planNamespace(ns, byNamespace.get(ns.name), names);
+    const action = planNamespace(ns, byNamespace.get(ns.name), names, systemNamespace);
     if (action) actions.push(action);
   }
   return actions;

@@ -1,8 +1,9 @@
-// The sidecar-RBAC reconciler: keeps one RoleBinding `skillgate-sidecar` in every namespace labelled
-// skillgate.dev/inject=enabled (and none where the label is gone), as plan.ts decides. It watches
-// namespaces and converges the namespace an event names; a full pass (list namespaces, list the
-// bindings under our name in all namespaces) runs at start, after every watch break, and every
-// `resyncMs`, so a binding deleted or edited by hand comes back. Writes are serialised on one queue.
+// The sidecar-RBAC reconciler: keeps one RoleBinding `skillgate-sidecar` in every injected namespace
+// (labelled skillgate.dev/inject=enabled, not skipped by the webhooks; none where the label is gone),
+// as plan.ts decides. It watches namespaces and converges the namespace an event names; a full pass
+// (list namespaces, list the bindings under our name in all namespaces) runs at start, after every
+// watch break, and every `resyncMs`, so a binding deleted or edited by hand comes back. Writes are
+// serialised on one queue.
 // It must never throw out of its timers or watch callbacks (a failed step is logged and retried),
 // and never touch a RoleBinding other than the one under its name.
 import { CoreV1Api, RbacAuthorizationV1Api, type V1Namespace, type V1RoleBinding } from '@kubernetes/client-node';
@@ -18,6 +19,8 @@ export interface SidecarRbacReconcilerDeps {
   /** Registry for skillgate_controller_sidecar_rbac_* metrics. */
   registry?: Registry;
   names?: Partial<SidecarRbacNames>;
+  /** skillgate's own namespace (skipped by the webhooks, so no sidecar runs there). */
+  systemNamespace?: string;
   /** Full pass interval (default 5 min). */
   resyncMs?: number;
   /** First retry delay after a failure (default 1 s, doubling up to resyncMs). */
@@ -179,7 +182,7 @@ export class SidecarRbacReconciler implements Reconciler {
       this.rbac.listRoleBindingForAllNamespaces({ fieldSelector: `metadata.name=${this.names.bindingName}` }),
     ]);
     this.watchResourceVersion ??= namespaces.metadata?.resourceVersion;
-    for (const action of planAll(namespaces.items.map(namespaceView), bindings.items.map(bindingView), this.names)) await this.apply(action);
+    for (const action of planAll(namespaces.items.map(namespaceView), bindings.items.map(bindingView), this.names, this.deps.systemNamespace)) await this.apply(action);
   }
 
   private async convergeNamespace(name: string): Promise<void> {
@@ -187,7 +190,7 @@ export class SidecarRbacReconciler implements Reconciler {
       orMissing(this.core.readNamespace({ name })),
       orMissing(this.rbac.readNamespacedRoleBinding({ name: this.names.bindingName, namespace: name })),
     ]);
-    const action = planNamespace(ns && namespaceView(ns), binding && bindingView(binding), this.names);
+    const action = planNamespace(ns && namespaceView(ns), binding && bindingView(binding), this.names, this.deps.systemNamespace);
     if (action) await this.apply(action);
   }
 

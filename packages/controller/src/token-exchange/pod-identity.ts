@@ -1,10 +1,10 @@
 // From a reviewed token and its pod to the SkillIdentity a workload token is issued for. Pure: the
 // pod must be the one the token is bound to (same uid, same ServiceAccount), must be an injected
 // skill pod, and must name its skill (label skillgate.dev/skill) and its accountable owner
-// (annotation skillgate.dev/owner). Injected means what skillgate's injector leaves, all of it: a
-// namespace labelled for injection that the webhooks do not skip (kube-system, kube-public,
-// kube-node-lease and skillgate's own are never sent to them), no opt-out annotation, the
-// skillgate-sidecar container and the skillgate.dev/injected annotation the injector stamps.
+// (annotation skillgate.dev/owner). Injected means what skillgate's injector leaves, all of it
+// (../injection.ts): a namespace labelled for injection that the webhooks do not skip (kube-system,
+// kube-public, kube-node-lease and skillgate's own are never sent to them), no opt-out annotation,
+// the skillgate-sidecar container and the skillgate.dev/injected annotation the injector stamps.
 // A token carries the upstream credential and the installation masking key: a pod anywhere else —
 // one let out of injection by an exception that brings its own container named skillgate-sidecar
 // and a token for audience skillgate, a pod in a namespace the webhooks skip — has no sidecar to
@@ -12,11 +12,9 @@
 import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
 import { ANNOTATION_INJECT, ANNOTATION_INJECTED, ANNOTATION_OWNER, LABEL_INJECT, LABEL_SKILL, SIDECAR_CONTAINER, isOwnerEmail, type SkillIdentity } from '@skillgate/api';
 import { normalizeOwner } from '@skillgate/identity';
+import { namespaceNotInjected, podNotInjected } from '../injection.js';
 import { OAuthError } from './oauth.js';
 import type { ReviewedToken } from './review.js';
-
-/** Namespaces skillgate's webhooks never see, whatever their labels (the chart's namespaceSelector). */
-export const NAMESPACES_WEBHOOKS_SKIP: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease'];
 
 export interface PodIdentityOptions {
   /** skillgate's own namespace (the controller's), which the webhooks skip too. */
@@ -26,20 +24,21 @@ export interface PodIdentityOptions {
 export function identityFromPod(reviewed: ReviewedToken, pod: V1Pod | undefined, namespace: V1Namespace | undefined, opts: PodIdentityOptions = {}): SkillIdentity {
   const where = `${reviewed.namespace}/${reviewed.podName}`;
   if (!pod) throw new OAuthError('invalid_grant', `pod ${where} no longer exists`);
-  if (namespace?.metadata?.labels?.[LABEL_INJECT] !== 'enabled') {
+  const namespaceWhy = namespaceNotInjected({ name: reviewed.namespace, labels: namespace?.metadata?.labels }, opts.systemNamespace);
+  if (namespaceWhy === 'not_labelled') {
     throw new OAuthError('access_denied', `namespace ${reviewed.namespace} is not labelled ${LABEL_INJECT}=enabled: only injected skill pods get workload tokens`);
   }
-  if (NAMESPACES_WEBHOOKS_SKIP.includes(reviewed.namespace) || reviewed.namespace === opts.systemNamespace) {
+  if (namespaceWhy === 'skipped') {
     throw new OAuthError('access_denied', `namespace ${reviewed.namespace} is one skillgate's webhooks skip, so no pod in it is injected: only injected skill pods get workload tokens; run skills in a namespace of their own`);
   }
   if (pod.metadata?.annotations?.[ANNOTATION_INJECT] === 'disabled') {
     throw new OAuthError('access_denied', `pod ${where} opts out of injection (${ANNOTATION_INJECT}: disabled) and runs without the skillgate sidecar: it gets no workload token`);
   }
-  const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
-  if (!containers.some((c) => c.name === SIDECAR_CONTAINER)) {
+  const podWhy = podNotInjected(pod);
+  if (podWhy === 'no_sidecar') {
     throw new OAuthError('access_denied', `pod ${where} runs no ${SIDECAR_CONTAINER}: only injected skill pods get workload tokens`);
   }
-  if (pod.metadata?.annotations?.[ANNOTATION_INJECTED] === undefined) {
+  if (podWhy === 'not_stamped') {
     throw new OAuthError('access_denied', `pod ${where} carries no ${ANNOTATION_INJECTED} annotation, so skillgate's injector did not make it: only injected skill pods get workload tokens`);
   }
   if (reviewed.podUid && pod.metadata?.uid && pod.metadata.uid !== reviewed.podUid) {

@@ -1,12 +1,14 @@
 // Which pods of an injected namespace run without the skillgate sidecar, as a pure count. Labelling
 // a namespace skillgate.dev/inject=enabled changes only pods created after it: the ones already
 // running keep going as they were — no sidecar, no egress capture, nothing recorded — until they are
-// recreated (`kubectl rollout restart`). Pure: the loop (index.ts) lists, this counts. Never counts a
-// namespace the webhooks skip (kube-system, kube-public, kube-node-lease, skillgate's own): no
-// restart would inject its pods.
+// recreated (`kubectl rollout restart`). Pure: the loop (index.ts) lists, this counts. Injected
+// means what the token exchange means by it (../injection.ts): never a namespace the webhooks skip
+// (kube-system, kube-public, kube-node-lease, skillgate's own), where no restart would inject pods;
+// and a pod counts unless it has both the sidecar and the injector's stamp, since with only one of
+// them it gets no workload token, so its sidecar cannot act, and a restart is what injects it whole.
 import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
-import { ANNOTATION_INJECT, ANNOTATION_INJECTED, LABEL_INJECT, SIDECAR_CONTAINER } from '@skillgate/api';
-import { NAMESPACES_WEBHOOKS_SKIP } from '../token-exchange/pod-identity.js';
+import { ANNOTATION_INJECT } from '@skillgate/api';
+import { injectedNamespace, injectedPod } from '../injection.js';
 
 /**
  * Why a pod runs without the sidecar: `not_injected` (it predates the namespace's label, or the
@@ -16,19 +18,16 @@ import { NAMESPACES_WEBHOOKS_SKIP } from '../token-exchange/pod-identity.js';
 export type UninjectedReason = 'not_injected' | 'opted_out';
 export const UNINJECTED_REASONS: readonly UninjectedReason[] = ['not_injected', 'opted_out'];
 
-/** Namespaces whose pods should all carry the sidecar: labelled, and not ones the webhooks skip. */
-export function injectedNamespace(ns: V1Namespace, systemNamespace: string): boolean {
-  const name = ns.metadata?.name ?? '';
-  return ns.metadata?.labels?.[LABEL_INJECT] === 'enabled' && !ns.metadata?.deletionTimestamp
-    && !NAMESPACES_WEBHOOKS_SKIP.includes(name) && name !== systemNamespace;
+/** Namespaces whose pods should all carry the sidecar: injected ones (../injection.ts) not being deleted. */
+export function censusNamespace(ns: V1Namespace, systemNamespace: string): boolean {
+  return !ns.metadata?.deletionTimestamp && injectedNamespace({ name: ns.metadata?.name ?? '', labels: ns.metadata?.labels }, systemNamespace);
 }
 
 /** Why this pod of an injected namespace runs without the sidecar, or undefined when it does not (or has ended). */
 export function uninjectedReason(pod: V1Pod): UninjectedReason | undefined {
   const phase = pod.status?.phase;
   if (phase === 'Succeeded' || phase === 'Failed' || pod.metadata?.deletionTimestamp) return undefined;
-  const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
-  if (containers.some((c) => c.name === SIDECAR_CONTAINER) || pod.metadata?.annotations?.[ANNOTATION_INJECTED] !== undefined) return undefined;
+  if (injectedPod(pod)) return undefined;
   return pod.metadata?.annotations?.[ANNOTATION_INJECT] === 'disabled' ? 'opted_out' : 'not_injected';
 }
 

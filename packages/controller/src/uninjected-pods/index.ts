@@ -10,7 +10,7 @@ import { describeApiError, type KubeClients } from '../kube.js';
 import type { Logger } from '../log.js';
 import type { ControllerMetrics } from '../metrics.js';
 import type { Reconciler } from '../reconciler.js';
-import { UNINJECTED_REASONS, countUninjected, injectedNamespace } from './census.js';
+import { UNINJECTED_REASONS, censusNamespace, countUninjected } from './census.js';
 
 export * from './census.js';
 
@@ -62,7 +62,7 @@ export class UninjectedPodsReconciler implements Reconciler {
   private async pass(): Promise<void> {
     try {
       const listed = await this.deps.kube.core.listNamespace({ labelSelector: `${LABEL_INJECT}=enabled` });
-      const namespaces = listed.items.filter((ns: V1Namespace) => injectedNamespace(ns, this.deps.systemNamespace)).map((ns) => ns.metadata!.name!);
+      const namespaces = listed.items.filter((ns: V1Namespace) => censusNamespace(ns, this.deps.systemNamespace)).map((ns) => ns.metadata!.name!);
       const counted = await Promise.all(namespaces.map(async (namespace) => {
         const pods = await this.deps.kube.core.listNamespacedPod({ namespace });
         return { namespace, counts: countUninjected(pods.items) };

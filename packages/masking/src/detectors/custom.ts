@@ -1,6 +1,7 @@
 // Custom entities a SkillPolicy declares (MaskingSpec.custom): a regular expression or a keyword
-// list. Policy patterns are untrusted input: validateCustomEntity rejects what could backtrack or
-// cannot stream, and matching runs on re2js (a pure-JS port of RE2: linear time by construction).
+// list. Policy patterns are untrusted input: validateCustomEntity rejects what RE2 cannot run
+// (re2.ts, the check approval patterns share) and what could backtrack or cannot stream, and
+// matching runs on re2js (a pure-JS port of RE2: linear time by construction).
 //
 // Streaming contract (boundary.ts): a custom pattern's findings are those it makes on each token
 // run on its own. The whole text is scanned once; a match that would cross a run boundary is
@@ -9,19 +10,18 @@
 // could never match that way, so validation refuses it rather than admit a rule that silently
 // finds nothing. Matching across runs is not offered: a stream releases text up to any cut
 // between runs (boundary.ts), so "CASE " could leave before the number that makes it a match.
-import { createRequire } from 'node:module';
 import type { RE2JS } from 're2js';
 import type { CustomEntity } from '@skillgate/api';
 import type { Detection } from '../entities.js';
 import { isTokenChar } from '../boundary.js';
+import { compileRe2, re2 } from './re2.js';
 
-// re2js is loaded on first use (the same way as the sidecar's YAML parser): only a policy that
-// declares a custom pattern needs it, and its import builds Unicode tables (~0.6 MB of heap, ~1 MB
-// of a sidecar's resident memory) that a sidecar without one would carry for nothing.
-let engine: typeof RE2JS | undefined;
-const re2 = (): typeof RE2JS => (engine ??= (createRequire(import.meta.url)('re2js') as typeof import('re2js')).RE2JS);
-
-export interface CustomEntityProblem { field: 'name' | 'pattern' | 'keywords' | 'action'; message: string }
+export interface CustomEntityProblem {
+  field: 'name' | 'pattern' | 'keywords' | 'action';
+  message: string;
+  /** The pattern is not one RE2 can run (re2.ts), rather than against one of the masker's own rules. */
+  syntax?: true;
+}
 
 const NAME = /^[A-Z][A-Z0-9_]{1,63}$/;
 const ACTIONS = new Set(['redact', 'partial', 'hash', 'tokenize']);
@@ -45,7 +45,7 @@ export function validateCustomEntity(entity: CustomEntity): CustomEntityProblem[
   }
   if (entity.pattern !== undefined) {
     const why = patternProblem(entity.pattern);
-    if (why) problems.push({ field: 'pattern', message: why });
+    if (why) problems.push({ field: 'pattern', ...why });
   }
   if (entity.keywords !== undefined) {
     if (!Array.isArray(entity.keywords)) problems.push({ field: 'keywords', message: 'keywords must be a list of strings' });
@@ -60,19 +60,20 @@ export function validateCustomEntity(entity: CustomEntity): CustomEntityProblem[
   return problems;
 }
 
-function patternProblem(p: string): string | undefined {
-  if (typeof p !== 'string' || p.length === 0) return 'pattern must be a non-empty string';
-  if (p.length > MAX_PATTERN_LENGTH) return `pattern longer than ${MAX_PATTERN_LENGTH} characters`;
-  if (/\\[1-9]|\\k</.test(p)) return 'backreferences (\\1, \\k<name>) are not allowed: they need a backtracking engine';
-  if (/\(\?<?[=!]/.test(p)) return 'lookahead and lookbehind ((?=, (?!, (?<=, (?<!) are not allowed';
+/** Why a custom entity's pattern cannot be one: RE2 cannot run it (`syntax`), or it breaks a rule of the masker's. */
+function patternProblem(p: string): { message: string; syntax?: true } | undefined {
+  if (typeof p !== 'string' || p.length === 0) return { message: 'pattern must be a non-empty string' };
+  if (p.length > MAX_PATTERN_LENGTH) return { message: `pattern longer than ${MAX_PATTERN_LENGTH} characters` };
+  const { re, problem } = compileRe2(p, 'custom masking entity patterns');
+  if (!re) return { message: problem, syntax: true };
+  const why = ruleProblem(p, re);
+  return why ? { message: why } : undefined;
+}
+
+/** The masker's own rules for a pattern RE2 runs: a match inside one token, made in linear time. */
+function ruleProblem(p: string, re: RE2JS): string | undefined {
   if (/(^|[^\\])[\^$]/.test(p.replace(/\[[^\]]*\]/g, ''))) return 'anchors ^ and $ are not allowed: patterns match inside the text, within one token';
   if (hasNestedQuantifier(p)) return 'nested quantifiers such as (a+)+ or (\\d{1,3})* are not allowed: write the repetition once';
-  let re: RE2JS;
-  try {
-    re = re2().compile(p);
-  } catch (err) {
-    return `not a valid RE2 pattern: ${(err as Error).message}`;
-  }
   if (re.matcher('').find()) return 'pattern matches the empty string: it must match at least one character';
   const separator = separatorOnlyPart(re);
   if (separator) {

@@ -15,7 +15,7 @@ import net from 'node:net';
 import { codes, errorBody, newRequestId, type GatewayError } from '@skillgate/wire';
 import type { SidecarContext } from '../context.js';
 import type { LockHit } from '../ports/index.js';
-import { lockedError } from '../stages/admit.js';
+import { lockedError } from '../standing.js';
 import { countRefusal, egressStanding, refusalReason, type EgressStanding } from './standing.js';
 import { parseAuthority, type Destination, type EgressAllowlist } from './allowlist.js';
 import { isTlsHandshake, readSni } from './sni.js';
@@ -99,10 +99,14 @@ function holdLive(ctx: SidecarContext, opts: EgressOptions, d: EgressDecision, m
   });
 }
 
-/** A refusal as a raw HTTP/1.1 response, for a CONNECT that got no tunnel. */
-function rawResponse(status: number, code: string, body: string, headers: Record<string, string> = {}): string {
+/**
+ * An answer as a raw HTTP/1.1 response, for a CONNECT that got no tunnel: a refusal (with its stable
+ * code) or a failure to reach the destination (no code: skillgate refused nothing).
+ */
+function rawResponse(status: number, code: string | undefined, body: string, headers: Record<string, string> = {}): string {
   const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-  return `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: application/json\r\nx-skillgate-error: ${code}\r\n${extra}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+  const coded = code === undefined ? '' : `x-skillgate-error: ${code}\r\n`;
+  return `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: application/json\r\n${coded}${extra}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }
 
 /** The refusal's message, ending with its stable code as every error skillgate makes does. */
@@ -209,7 +213,7 @@ function tunnel(ctx: SidecarContext, opts: EgressOptions, req: IncomingMessage, 
     if (err.code === 'EGRESS_OWN_ADDRESS') ctx.log.warn({ destination: `${dest.host}:${dest.port}`, err: err.message }, 'egress refused: an allowlisted name resolved to the node or the pod itself');
     if (established || socket.destroyed) return void socket.destroy(); // no HTTP answer inside an open tunnel
     const body = JSON.stringify(errorBody('api_error', `egress to ${dest.host}:${dest.port} failed: ${err.code === 'EGRESS_OWN_ADDRESS' ? err.message : err.code ?? err.message}`, id));
-    socket.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    socket.end(rawResponse(502, undefined, body));
   });
   socket.on('error', () => upstream.destroy());
   socket.on('close', () => {
