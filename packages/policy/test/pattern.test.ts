@@ -1,3 +1,6 @@
+// Approval patterns (`when.patterns`) on re2js: the validation a policy author meets at `kubectl apply`
+// and in every sidecar, matching as RegExp would where RE2 can run the pattern, and in linear time
+// on input that made the backtracking engine stall (run in a child process with a deadline).
 import { spawnSync } from 'node:child_process';
 import { approvalPatternProblem, combine, compilePolicy, evaluate, policyProblems, type EvaluationContext } from '@skillgate/policy';
 import type { MessagesRequest } from '@skillgate/wire';
