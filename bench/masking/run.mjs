@@ -2,7 +2,7 @@
 // Masking benchmark: quality (precision, recall, F2 with 95% Wilson intervals, leak rate,
 // over-masking on hard negatives) on a seeded labeled corpus, speed (MB/s per core on prose and on
 // PII-dense text, side by side with a one-regex baseline; p50/p99 added latency on a 10 KB Messages
-// request), and streaming equivalence over random chunkings. Runs on the compiled package:
+// request and on a Claude Code–style request masked for the record), and streaming equivalence over random chunkings. Runs on the compiled package:
 //   npx tsc -b packages/masking && node bench/masking/run.mjs [--split test|dev] [--per-template 60] [--errors]
 // Prints a markdown table and writes bench/results/masking.json and bench/results/masking.md.
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -145,6 +145,54 @@ const lat = {
   parseOnly: latency(() => JSON.stringify(JSON.parse(bodyText)), args.quick ? 300 : 3000),
 };
 
+// A Claude Code–style request of about 100 KB, as every request of a session resends it: a long
+// system prompt, 20 tools with long descriptions and JSON schemas, 30 tool calls in the history
+// (tool_use inputs with paths, patterns and numbers; tool results, one in five holding personal
+// data from the corpus). Masked for the record — what the sidecar does to every request before it
+// forwards it — with the masker's memo warm (the same request masked before, as in a session).
+// Each run masks a body just parsed from the bytes (new objects and strings, as the sidecar's):
+// the parse is not timed, as the sidecar parses the body for policy anyway.
+const TOOL_NAMES = ['Read', 'Write', 'Edit', 'MultiEdit', 'Bash', 'BashOutput', 'Grep', 'Glob', 'LS', 'WebFetch', 'WebSearch', 'TodoWrite',
+  'NotebookEdit', 'Task', 'ExitPlanMode', 'KillShell', 'SlashCommand', 'mcp__github__search_issues', 'mcp__github__get_pull_request', 'mcp__linear__list_issues'];
+function claudeCodeRequest() {
+  const tools = TOOL_NAMES.map((name, t) => ({
+    name,
+    description: prose(1100, 100 + t),
+    input_schema: {
+      $schema: 'http://json-schema.org/draft-07/schema#', type: 'object', additionalProperties: false,
+      required: ['file_path'],
+      properties: Object.fromEntries(['file_path', 'pattern', 'offset', 'limit', 'mode', 'description'].map((p, k) => [p,
+        k === 4 ? { type: 'string', enum: ['content', 'files_with_matches', 'count'], description: prose(120, t * 10 + k) }
+          : { type: k === 2 || k === 3 ? 'number' : 'string', description: prose(160, t * 10 + k) }])),
+    },
+  }));
+  const results = corpus('test', 4).filter((d) => d.carrier === 'conversation' || d.carrier === 'json');
+  const messages = [{ role: 'user', content: prose(400, 7) }];
+  for (let i = 0; i < 30; i++) {
+    const id = `toolu_01${String(i).padStart(2, '0')}Xb9kQm3PzR7wT2vN8yL4cJ`;
+    messages.push({ role: 'assistant', content: [{ type: 'text', text: prose(160, 200 + i) },
+      { type: 'tool_use', id, name: TOOL_NAMES[i % 9], input: { file_path: `/srv/app/src/module_${i}/index.ts`, pattern: `handle${i}Request`, offset: 100 + i, limit: 50 } }] });
+    messages.push({ role: 'user', content: [{ type: 'tool_result', tool_use_id: id, content: i % 5 === 4 ? results[i % results.length].text : prose(1000, 300 + i) }] });
+  }
+  messages.push({ role: 'user', content: 'please go on' });
+  return { model: 'claude-sonnet-4-5', max_tokens: 32000, system: [{ type: 'text', text: prose(9000, 3), cache_control: { type: 'ephemeral' } }], tools,
+    metadata: { user_id: 'user_4f9c2d_account__session_6b1e0f3a' }, messages, stream: true };
+}
+const claudeCodeText = JSON.stringify(claudeCodeRequest());
+const recordMasker = createMasker(undefined, { key: KEY });
+function latencyParsed(fn, text, n) {
+  for (let k = 0; k < 200; k++) fn(JSON.parse(text));
+  const t = [];
+  for (let k = 0; k < n; k++) { const body = JSON.parse(text); const s = process.hrtime.bigint(); fn(body); t.push(Number(process.hrtime.bigint() - s) / 1000); }
+  t.sort((a, b) => a - b);
+  return { p50: t[Math.floor(n * 0.5)], p99: t[Math.floor(n * 0.99)] };
+}
+const claudeCodeLat = {
+  bytes: Buffer.byteLength(claudeCodeText),
+  mask: latencyParsed((body) => recordMasker.maskMessagesRequest(body, { forRecord: true }), claudeCodeText, args.quick ? 300 : 3000),
+  parseOnly: latency(() => JSON.stringify(JSON.parse(claudeCodeText)), args.quick ? 300 : 3000),
+};
+
 // ---------------------------------------------------------------- streaming equivalence
 let rngState = 12345;
 const rnd = () => { rngState = (rngState * 1103515245 + 12345) & 0x7fffffff; return rngState / 0x7fffffff; };
@@ -279,6 +327,7 @@ lines.push(`| speed, prose (MB/s, one core) | ${speed.proseMBps.toFixed(1)} (bas
 lines.push(`| speed, PII-dense text (MB/s, one core; ${speed.denseFindingsPerMB.toFixed(0)} findings/MB) | ${speed.denseMBps.toFixed(1)} (baseline: ${speed.baselineDenseMBps.toFixed(0)}) |`);
 lines.push(`| speed, an uploaded text file masked as it streams (request masking; multipart in 64 KB chunks; MB/s, one core) | prose ${speed.uploadProseMBps.toFixed(1)}, PII-dense ${speed.uploadDenseMBps.toFixed(1)} (the same texts masked whole: ${speed.proseMBps.toFixed(1)}, ${speed.denseMBps.toFixed(1)}) |`);
 lines.push(`| added latency, ${(lat.bytes / 1000).toFixed(1)} KB Messages request, maskMessagesRequest (p50 / p99) | ${(lat.mask.p50 / 1000).toFixed(3)} ms / ${(lat.mask.p99 / 1000).toFixed(3)} ms (JSON parse+stringify alone: ${(lat.parseOnly.p50 / 1000).toFixed(3)} / ${(lat.parseOnly.p99 / 1000).toFixed(3)} ms) |`);
+lines.push(`| added latency, ${(claudeCodeLat.bytes / 1000).toFixed(1)} KB Claude Code–style request (20 tools, 30 tool calls in history), maskMessagesRequest for the record, memo warm, the body parsed beforehand (p50 / p99) | ${(claudeCodeLat.mask.p50 / 1000).toFixed(3)} ms / ${(claudeCodeLat.mask.p99 / 1000).toFixed(3)} ms (JSON parse+stringify alone: ${(claudeCodeLat.parseOnly.p50 / 1000).toFixed(3)} / ${(claudeCodeLat.parseOnly.p99 / 1000).toFixed(3)} ms) |`);
 lines.push(`| streaming hold-back on prose in Claude-like deltas (1-4 words each) | ${((rawForwarded / deltas) * 100).toFixed(1)}% of ${deltas} deltas forwarded as their original bytes; ${(heldSum / deltas).toFixed(2)} characters held on average after a delta (the invariant's floor: ${(floorSum / deltas).toFixed(2)}) |`);
 lines.push(`| streaming delay on that prose | ${((delayedChars / proseChars) * 100).toFixed(1)}% of characters leave one delta later than they arrived (mean ${(delaySum / Math.max(1, delayedChars)).toFixed(2)} deltas, max ${delayMax}); the rest leave in the delta that brought them |`);
 const per = (x) => (x / Math.max(1, recorded.deltas)).toFixed(2);
@@ -291,5 +340,5 @@ if (args.errors) { process.stdout.write(`\n${errors.length} errors:\n`); for (co
 
 const results = join(root, 'bench/results');
 mkdirSync(results, { recursive: true });
-writeFileSync(join(results, 'masking.json'), JSON.stringify({ split: args.split, perTemplate: PER, documents: docs.length, quality, leak: { all: leakOf(['ALL']), checksummedAndSecrets: leakOf(CHECKSUMMED), structured: leakOf(STRUCTURED) }, overMasking: { negatives: negSpans, touched: negHit, charShare: negMasked / negChars }, speed, latency: lat, streaming: { chunkings, equal, sseRuns, sseEqual, proseDeltas: deltas, proseRawForwarded: rawForwarded, proseMeanHeldChars: heldSum / deltas, proseFloorMeanHeldChars: floorSum / deltas, proseDelayedCharShare: delayedChars / proseChars, proseMeanDelayDeltas: delaySum / Math.max(1, delayedChars), proseMaxDelayDeltas: delayMax, recorded: { files: recorded.files, deltas: recorded.deltas, meanHeldChars: recorded.fine / recorded.deltas, meanHeldCharsWholeRun: recorded.coarse / recorded.deltas, floorShownByContinuations: recorded.shownFloor / recorded.deltas, floorLocalRun: recorded.localFloor / recorded.deltas, byEnding: Object.fromEntries(recorded.finePerEnding), blocksEqual: recorded.equal, blocks: recorded.blocks, deltasAboveShownFloor: recorded.aboveShown, deltasBelowShownFloor: recorded.belowShown, deltasAboveShownFloorWholeRun: recorded.coarseAboveShown } } }, null, 2));
+writeFileSync(join(results, 'masking.json'), JSON.stringify({ split: args.split, perTemplate: PER, documents: docs.length, quality, leak: { all: leakOf(['ALL']), checksummedAndSecrets: leakOf(CHECKSUMMED), structured: leakOf(STRUCTURED) }, overMasking: { negatives: negSpans, touched: negHit, charShare: negMasked / negChars }, speed, latency: lat, latencyClaudeCode: claudeCodeLat, streaming: { chunkings, equal, sseRuns, sseEqual, proseDeltas: deltas, proseRawForwarded: rawForwarded, proseMeanHeldChars: heldSum / deltas, proseFloorMeanHeldChars: floorSum / deltas, proseDelayedCharShare: delayedChars / proseChars, proseMeanDelayDeltas: delaySum / Math.max(1, delayedChars), proseMaxDelayDeltas: delayMax, recorded: { files: recorded.files, deltas: recorded.deltas, meanHeldChars: recorded.fine / recorded.deltas, meanHeldCharsWholeRun: recorded.coarse / recorded.deltas, floorShownByContinuations: recorded.shownFloor / recorded.deltas, floorLocalRun: recorded.localFloor / recorded.deltas, byEnding: Object.fromEntries(recorded.finePerEnding), blocksEqual: recorded.equal, blocks: recorded.blocks, deltasAboveShownFloor: recorded.aboveShown, deltasBelowShownFloor: recorded.belowShown, deltasAboveShownFloorWholeRun: recorded.coarseAboveShown } } }, null, 2));
 if (!args.quick) writeFileSync(join(results, 'masking.md'), `${md}\n`);

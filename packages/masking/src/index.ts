@@ -24,7 +24,7 @@ import { RecordStreamMasker } from './stream-record.js';
 import { RestoreStream, restoreText } from './restore.js';
 import type { Vault } from './actions.js';
 import type { Finding } from './entities.js';
-import { DEFAULT_TEXT_MEMO, TextMemo } from './memo.js';
+import { CleanParts, DEFAULT_TEXT_MEMO, TextMemo } from './memo.js';
 
 export type { Finding, Detection } from './entities.js';
 export { ENTITY_TYPES, SECRET_SUBTYPES } from './entities.js';
@@ -115,6 +115,9 @@ export function createMasker(spec: MaskingSpec | undefined, opts: MaskerOptions)
   const fresh = (t: string, context?: string): MaskResult => (context ? core.maskInContext(context, t) : core.maskText(t));
   const memo = opts.memo === false || core.tokenizes() ? undefined : new TextMemo(fresh, opts.memo ?? DEFAULT_TEXT_MEMO);
   const mask = memo ? (t: string, context?: string) => memo.maskText(t, context) : fresh;
+  // Resent tools and tool inputs found clean are compared, not walked, whatever the memo says: a
+  // clean part touches no vault, so passing it over changes no result (memo.ts, CleanParts).
+  const clean = new CleanParts();
   const maskingBlocks: BlockPolicy = {
     text: () => new TextStream(core),
     thinking: () => (thinking ? new TextStream(core) : undefined),
@@ -137,7 +140,7 @@ export function createMasker(spec: MaskingSpec | undefined, opts: MaskerOptions)
     memoStats: () => (memo ? { hits: memo.hits, misses: memo.misses } : undefined),
     vault: core.vault,
     maskText: (t) => mask(t),
-    maskMessagesRequest: (body, o) => maskRequestBody(body, mask, { thinking, forRecord: o?.forRecord }),
+    maskMessagesRequest: (body, o) => maskRequestBody(body, mask, { thinking, forRecord: o?.forRecord }, clean),
     maskMessagesResponse: (body, o) => maskResponseBody(body, fresh, { thinking, forRecord: o?.forRecord }),
     maskAnswer: (body, o) => maskAnswerBody(body, fresh, { thinking, forRecord: o?.forRecord }),
     maskAnswerText,

@@ -19,11 +19,29 @@ export interface ContextWindowMasker {
   maskWindow(text: string, base: number, from: number, to: number): { masked: string; findings: Finding[] };
 }
 
+/** Member names whose context keyContext keeps (bounded: at this many it starts afresh), and the longest name it keeps. */
+const KEY_CONTEXTS = 4096;
+const KEY_CONTEXT_NAME_MAX = 128;
+const keyContexts = new Map<string, string>();
+
 /**
  * The context a member's name gives its value: the last KEY_CONTEXT characters of the name, as
  * lower-case words, and ": ". Empty for an empty name (a value with no name: masked on its own).
+ * Kept per name: a request resends the same tool inputs every turn, and two regular expressions a
+ * member cost more than the memo's lookup of its value; the same name also gives the very same
+ * string, whose hash the memo's exact map has already computed.
  */
 export function keyContext(name: string): string {
+  if (name.length > KEY_CONTEXT_NAME_MAX) return readKeyContext(name);
+  let context = keyContexts.get(name);
+  if (context === undefined) {
+    if (keyContexts.size >= KEY_CONTEXTS) keyContexts.clear();
+    keyContexts.set(name, (context = readKeyContext(name)));
+  }
+  return context;
+}
+
+function readKeyContext(name: string): string {
   const tail = name.length > KEY_CONTEXT ? name.slice(-KEY_CONTEXT) : name;
   const words = tail.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/[_\-.\s]+/g, ' ').trim().toLowerCase();
   return words === '' ? '' : `${words}: `;

@@ -20,7 +20,11 @@ export interface MaskerOptions {
   key: Buffer | string;
   /** Vault to fill in tokenize mode (default: a new one, see Masker.vault). */
   vault?: Vault;
-  /** Memo of masked long strings (resent history); false turns it off. Never used when tokenizing. */
+  /**
+   * Memo of masked long strings (resent history); false turns it off. Never used when tokenizing.
+   * (A request's resent tools and tool inputs found clean are passed over whatever this says: that
+   * changes no result, as a clean part touches no vault; messages.ts, CleanParts.)
+   */
   memo?: false | { minChars: number; maxChars: number };
 }
 

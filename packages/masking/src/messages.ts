@@ -13,10 +13,15 @@
 // encrypted or base64 payloads); base64 media are in it by digest only. A request walk for the wire
 // also says whether the record's walk would come out different (recordDiffers), so a rewriting mode
 // masks a body twice only when it must. Never mutates its input.
+// A request's walk is on the request's latency path, and a session resends the same system prompt,
+// tools and history every turn: texts come from the masker's memo (memo.ts), a resent tools array or
+// tool input found clean before is passed over whole (Walker.resent), and nothing is copied that
+// nothing was masked in (put).
 import { createHash } from 'node:crypto';
 import type { Finding } from './entities.js';
 import type { MaskResult } from './masker.js';
 import { keyContext } from './json-values.js';
+import { CleanParts } from './memo.js';
 
 export interface BodyMaskResult {
   body: unknown;
@@ -86,14 +91,20 @@ const TOOL_READ = new Set(['description', 'input_schema']);
 const RESPONSE_READ = new Set(['content']);
 const SERVER_OUTPUT_READ = new Set(['title', 'stdout', 'stderr', 'content']);
 
-/** JSON Schema keywords whose values are schemas, maps of schemas, or arrays of schemas. */
-const SCHEMA = new Set(['items', 'additionalProperties', 'not', 'if', 'then', 'else', 'contains', 'propertyNames',
-  'unevaluatedProperties', 'unevaluatedItems', 'additionalItems']);
-const SCHEMA_MAPS = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas']);
-const SCHEMA_LISTS = new Set(['allOf', 'anyOf', 'oneOf', 'prefixItems']);
-/** JSON Schema keywords whose values are free text or instances (people put examples of real data there). */
-const SCHEMA_TEXT = new Set(['description', 'title', '$comment']);
-const SCHEMA_INSTANCES = new Set(['default', 'const', 'enum', 'examples']);
+/**
+ * The JSON Schema keywords the walk reads, by what they hold: free text (`text`), instances —
+ * people put examples of real data there — (`instances`), a schema or an array of schemas
+ * (`schema`), a map of names to schemas (`schemas`). Any other keyword (type, required, pattern,
+ * format...) is structure Claude must get as it is.
+ */
+type Keyword = 'text' | 'instances' | 'schema' | 'schemas';
+const SCHEMA_KEYWORDS = new Map<string, Keyword>([
+  ...['description', 'title', '$comment'].map((k) => [k, 'text'] as const),
+  ...['default', 'const', 'enum', 'examples'].map((k) => [k, 'instances'] as const),
+  ...['items', 'additionalProperties', 'not', 'if', 'then', 'else', 'contains', 'propertyNames', 'unevaluatedProperties',
+    'unevaluatedItems', 'additionalItems', 'allOf', 'anyOf', 'oneOf', 'prefixItems'].map((k) => [k, 'schema'] as const),
+  ...['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas'].map((k) => [k, 'schemas'] as const),
+]);
 
 class Walker {
   readonly findings: Finding[] = [];
@@ -105,10 +116,33 @@ class Walker {
   /** A request walk for the wire that also finds out whether the record's walk would differ. */
   private readonly probe: boolean;
   private recordWalker: Walker | undefined;
-  constructor(private readonly mask: TextMasker, opts: WalkOptions, probe = false) {
+  /** A request walk's: the resent parts this masker found clean before (resent). */
+  private readonly clean: CleanParts | undefined;
+  constructor(private readonly mask: TextMasker, opts: WalkOptions, probe = false, clean?: CleanParts) {
     this.forRecord = opts.forRecord === true;
     this.thinking = opts.thinking || this.forRecord;
     this.probe = probe && !this.forRecord;
+    this.clean = clean;
+  }
+
+  /**
+   * A part a request resends every turn (the tools, a tool call's input) under `key`: passed over
+   * as it is when this masker found an identical copy clean before (CleanParts), else walked — and
+   * kept as clean when the walk changed nothing, found nothing and, on the wire, the record's walk
+   * of it would find nothing either (a walk that stopped probing, recordDiffers already known,
+   * cannot tell).
+   */
+  resent<T>(key: string, part: T, walk: () => T): T {
+    const clean = this.clean;
+    if (clean === undefined) return walk();
+    if (clean.has(key, part)) return part;
+    const findings = this.findings.length;
+    const media = this.media;
+    const probed = this.forRecord || (this.probe && !this.recordDiffers);
+    const out = walk();
+    if (out !== part || this.findings.length !== findings || this.media !== media || (probed && this.recordDiffers)) clean.forget(key);
+    else if (probed) clean.add(key, part);
+    return out;
   }
 
   text(s: string, path: string, context?: string): string {
@@ -131,16 +165,20 @@ class Walker {
     return original;
   }
 
-  /** The members of `b` that no rule of the wire reads (`read`) and that are not structural: the record masks them (rest). */
-  others(b: Record<string, unknown>, out: Record<string, unknown>, read: ReadonlySet<string>, path: string): void {
-    if (!this.forRecord && (!this.probe || this.recordDiffers)) return;
+  /**
+   * The members of `b` that no rule of the wire reads (`read`) and that are not structural: the
+   * record masks them (rest). `out` is `b`'s copy so far, if any; returned: the copy after (made
+   * here if one of them changed: put).
+   */
+  others(b: Record<string, unknown>, out: Record<string, unknown> | undefined, read: ReadonlySet<string>, path: string): Record<string, unknown> | undefined {
+    if (!this.forRecord && (!this.probe || this.recordDiffers)) return out;
     for (const k in b) {
       if (read.has(k) || STRUCTURAL.has(k)) continue;
       const v = b[k];
       if (typeof v !== 'string' && (v === null || typeof v !== 'object')) continue;
-      const r = this.recordOnly(v, (w) => w.rest(v, join(path, k), k));
-      if (r !== v) out[k] = r;
+      out = put(out, b, k, this.recordOnly(v, (w) => w.rest(v, join(path, k), k)));
     }
+    return out;
   }
 
   /**
@@ -198,18 +236,32 @@ class Walker {
       for (const f of r.findings) this.findings.push({ ...f, path });
       return r.masked;
     }
-    if (Array.isArray(v)) return sameOr(v, v.map((x, i) => this.input(x, `${path}[${i}]`, context)));
+    if (Array.isArray(v)) {
+      let out: unknown[] | undefined;
+      for (let i = 0; i < v.length; i++) out = putItem(out, v, i, this.input(v[i], `${path}[${i}]`, context));
+      return out ?? v;
+    }
     if (isRecord(v)) {
-      const out: Record<string, unknown> = {};
-      let renamed = false;
-      for (const [k, x] of Object.entries(v)) {
+      // The copy is made at the first member that changes (its name or its value), from the members
+      // before it as they are: an input with nothing to mask is not copied.
+      let out: Record<string, unknown> | undefined;
+      for (const k of Object.keys(v)) {
+        const x = v[k];
         const r = this.mask(k);
         const name = r.masked;
-        if (name !== k) renamed = true;
-        for (const f of r.findings) this.findings.push({ ...f, path: join(path, name) });
-        out[name] = this.input(x, join(path, name), keyContext(k));
+        const at = join(path, name);
+        for (const f of r.findings) this.findings.push({ ...f, path: at });
+        const y = this.input(x, at, keyContext(k));
+        if (out === undefined && (name !== k || y !== x)) {
+          out = {};
+          for (const before of Object.keys(v)) {
+            if (before === k) break;
+            out[before] = v[before];
+          }
+        }
+        if (out !== undefined) out[name] = y;
       }
-      return renamed ? out : sameOr(v, out);
+      return out ?? v;
     }
     return v;
   }
@@ -234,69 +286,78 @@ class Walker {
 
   content(c: unknown, path: string): unknown {
     if (typeof c === 'string') return this.text(c, path);
-    if (Array.isArray(c)) return sameOr(c, c.map((b, i) => this.block(b, `${path}[${i}]`)));
+    if (Array.isArray(c)) {
+      let out: unknown[] | undefined;
+      for (let i = 0; i < c.length; i++) out = putItem(out, c, i, this.block(c[i], `${path}[${i}]`));
+      return out ?? c;
+    }
     return c;
   }
 
   message(m: unknown, path: string): unknown {
     if (!isRecord(m)) return m;
-    const out: Record<string, unknown> = { ...m };
-    if ('content' in m) out.content = this.content(m.content, `${path}.content`);
-    this.others(m, out, MESSAGE_READ, path);
-    return sameOr(m, out);
+    let out: Record<string, unknown> | undefined;
+    if ('content' in m) out = put(out, m, 'content', this.content(m.content, `${path}.content`));
+    return this.others(m, out, MESSAGE_READ, path) ?? m;
   }
 
   block(b: unknown, path: string): unknown {
     if (!isRecord(b)) return b;
-    const out: Record<string, unknown> = { ...b };
     if (typeof b.type === 'string' && SERVER_RESULTS.has(b.type)) {
       if (!this.forRecord) return this.recordOnly(b, (w) => w.block(b, path));
+      const out: Record<string, unknown> = { ...b };
       if ('content' in b) out.content = this.serverResult(b.content, `${path}.content`);
       this.others(b, out, CONTENT_READ, path);
       return out;
     }
+    // Copied on the first change (put): a block with nothing to mask is returned as it is.
+    let out: Record<string, unknown> | undefined;
     let read = NONE;
     switch (b.type) {
       case 'text':
         read = TEXT_READ;
-        if (typeof b.text === 'string') out.text = this.text(b.text, `${path}.text`);
-        if (Array.isArray(b.citations)) out.citations = sameOr(b.citations, b.citations.map((c, i) => this.citation(c, `${path}.citations[${i}]`)));
+        if (typeof b.text === 'string') out = put(out, b, 'text', this.text(b.text, `${path}.text`));
+        if (Array.isArray(b.citations)) out = put(out, b, 'citations', sameOr(b.citations, b.citations.map((c, i) => this.citation(c, `${path}.citations[${i}]`))));
         break;
-      case 'tool_use': case 'server_tool_use': case 'mcp_tool_use':
+      case 'tool_use': case 'server_tool_use': case 'mcp_tool_use': {
         read = INPUT_READ;
-        if ('input' in b) out.input = this.input(b.input, `${path}.input`, '');
+        const input = b.input;
+        // Resent with every later turn, under the call's id.
+        if (typeof b.id === 'string' && isRecord(input)) out = put(out, b, 'input', this.resent(`input ${b.id}`, input, () => this.input(input, `${path}.input`, '')));
+        else if ('input' in b) out = put(out, b, 'input', this.input(input, `${path}.input`, ''));
         break;
+      }
       case 'tool_result': case 'mcp_tool_result':
         read = CONTENT_READ;
-        if ('content' in b) out.content = this.content(b.content, `${path}.content`);
+        if ('content' in b) out = put(out, b, 'content', this.content(b.content, `${path}.content`));
         break;
       case 'image':
         if (isRecord(b.source) && b.source.type === 'base64') {
           read = SOURCE_READ;
           this.media++;
-          if (this.forRecord) out.source = this.digestOnly(b.source);
+          if (this.forRecord) out = put(out, b, 'source', this.digestOnly(b.source));
         }
         break;
       case 'document': {
         read = DOCUMENT_READ;
         const src = b.source;
         if (isRecord(src)) {
-          if (src.type === 'text' && typeof src.data === 'string') out.source = sameOr(src, { ...src, data: this.text(src.data, `${path}.source.data`) });
+          if (src.type === 'text' && typeof src.data === 'string') out = put(out, b, 'source', sameOr(src, { ...src, data: this.text(src.data, `${path}.source.data`) }));
           else if (src.type === 'base64') {
             this.media++;
-            if (this.forRecord) out.source = this.digestOnly(src);
-          } else if (src.type === 'content') out.source = sameOr(src, { ...src, content: this.content(src.content, `${path}.source.content`) });
-          else out.source = this.recordOnly(src, (w) => w.rest(src, `${path}.source`, 'source')); // a URL or a file id
+            if (this.forRecord) out = put(out, b, 'source', this.digestOnly(src));
+          } else if (src.type === 'content') out = put(out, b, 'source', sameOr(src, { ...src, content: this.content(src.content, `${path}.source.content`) }));
+          else out = put(out, b, 'source', this.recordOnly(src, (w) => w.rest(src, `${path}.source`, 'source'))); // a URL or a file id
         }
-        if (typeof b.context === 'string') out.context = this.text(b.context, `${path}.context`);
-        if (typeof b.title === 'string') out.title = this.text(b.title, `${path}.title`);
+        if (typeof b.context === 'string') out = put(out, b, 'context', this.text(b.context, `${path}.context`));
+        if (typeof b.title === 'string') out = put(out, b, 'title', this.text(b.title, `${path}.title`));
         break;
       }
       case 'search_result':
         read = SEARCH_RESULT_READ;
-        if ('content' in b) out.content = this.content(b.content, `${path}.content`);
-        if (typeof b.title === 'string') out.title = this.text(b.title, `${path}.title`);
-        if (typeof b.source === 'string') out.source = this.text(b.source, `${path}.source`);
+        if ('content' in b) out = put(out, b, 'content', this.content(b.content, `${path}.content`));
+        if (typeof b.title === 'string') out = put(out, b, 'title', this.text(b.title, `${path}.title`));
+        if (typeof b.source === 'string') out = put(out, b, 'source', this.text(b.source, `${path}.source`));
         break;
       case 'thinking':
         read = THINKING_READ;
@@ -304,15 +365,14 @@ class Walker {
           const thinking = b.thinking;
           const at = `${path}.thinking`;
           // Signed: changed on the wire only when the policy says so; the record masks it anyway.
-          out.thinking = this.thinking ? this.text(thinking, at) : this.recordOnly(thinking, (w) => w.text(thinking, at));
+          out = put(out, b, 'thinking', this.thinking ? this.text(thinking, at) : this.recordOnly(thinking, (w) => w.text(thinking, at)));
         }
         break;
       default:
         // redacted_thinking (encrypted), container uploads, media by URL or file id...: left alone on
         // the wire; the record masks their strings but the structural ones.
     }
-    this.others(b, out, read, path);
-    return sameOr(b, out);
+    return this.others(b, out, read, path) ?? b;
   }
 
   /**
@@ -347,15 +407,17 @@ class Walker {
 
   /** Tool definitions: their descriptions and their input schemas' free text; names and schema structure stay. */
   tools(tools: unknown[], path: string): unknown[] {
-    return sameOr(tools, tools.map((t, i) => {
-      if (!isRecord(t)) return t;
-      const at = `${path}[${i}]`;
-      const out: Record<string, unknown> = { ...t };
-      if (typeof t.description === 'string') out.description = this.text(t.description, `${at}.description`);
-      if ('input_schema' in t) out.input_schema = this.schema(t.input_schema, `${at}.input_schema`);
-      this.others(t, out, TOOL_READ, at);
-      return sameOr(t, out);
-    }));
+    let out: unknown[] | undefined;
+    for (let i = 0; i < tools.length; i++) out = putItem(out, tools, i, this.tool(tools[i], `${path}[${i}]`));
+    return out ?? tools;
+  }
+
+  private tool(t: unknown, at: string): unknown {
+    if (!isRecord(t)) return t;
+    let out: Record<string, unknown> | undefined;
+    if (typeof t.description === 'string') out = put(out, t, 'description', this.text(t.description, `${at}.description`));
+    if ('input_schema' in t) out = put(out, t, 'input_schema', this.schema(t.input_schema, `${at}.input_schema`));
+    return this.others(t, out, TOOL_READ, at) ?? t;
   }
 
   /**
@@ -364,34 +426,74 @@ class Walker {
    * names, types, patterns and formats are structure Claude must get as they are.
    */
   schema(s: unknown, path: string): unknown {
-    if (Array.isArray(s)) return sameOr(s, s.map((x, i) => this.schema(x, `${path}[${i}]`)));
-    if (!isRecord(s)) return s;
-    const out: Record<string, unknown> = { ...s };
-    for (const [k, v] of Object.entries(s)) {
-      const at = join(path, k);
-      if (SCHEMA_TEXT.has(k) && typeof v === 'string') out[k] = this.text(v, at);
-      else if (SCHEMA_INSTANCES.has(k)) out[k] = this.instance(v, at);
-      else if (SCHEMA.has(k) || SCHEMA_LISTS.has(k)) out[k] = this.schema(v, at);
-      else if (SCHEMA_MAPS.has(k) && isRecord(v)) {
-        const map: Record<string, unknown> = { ...v };
-        for (const [name, sub] of Object.entries(v)) map[name] = this.schema(sub, join(at, name));
-        out[k] = sameOr(v, map);
-      }
+    if (Array.isArray(s)) {
+      let out: unknown[] | undefined;
+      for (let i = 0; i < s.length; i++) out = putItem(out, s, i, this.schema(s[i], `${path}[${i}]`));
+      return out ?? s;
     }
-    return sameOr(s, out);
+    if (!isRecord(s)) return s;
+    // One lookup a member: most are keywords that hold no text (type, required, pattern...), passed
+    // over without a path made for them.
+    let out: Record<string, unknown> | undefined;
+    for (const k of Object.keys(s)) {
+      const kind = SCHEMA_KEYWORDS.get(k);
+      if (kind === undefined) continue;
+      const v = s[k];
+      let m = v;
+      if (kind === 'text') {
+        if (typeof v === 'string') m = this.text(v, join(path, k));
+      } else if (kind === 'instances') m = this.instance(v, join(path, k));
+      else if (kind === 'schema') m = this.schema(v, join(path, k));
+      else if (isRecord(v)) {
+        const at = join(path, k);
+        let map: Record<string, unknown> | undefined;
+        for (const name of Object.keys(v)) map = put(map, v, name, this.schema(v[name], join(at, name)));
+        if (map !== undefined) m = map;
+      }
+      out = put(out, s, k, m);
+    }
+    return out ?? s;
   }
 
   /** An instance in a schema (a default, an enum's values): its strings masked, its structure kept. */
   private instance(v: unknown, path: string): unknown {
     if (typeof v === 'string') return this.text(v, path);
-    if (Array.isArray(v)) return sameOr(v, v.map((x, i) => this.instance(x, `${path}[${i}]`)));
+    if (Array.isArray(v)) {
+      let out: unknown[] | undefined;
+      for (let i = 0; i < v.length; i++) out = putItem(out, v, i, this.instance(v[i], `${path}[${i}]`));
+      return out ?? v;
+    }
     if (isRecord(v)) {
-      const out: Record<string, unknown> = { ...v };
-      for (const [k, x] of Object.entries(v)) out[k] = this.instance(x, join(path, k));
-      return sameOr(v, out);
+      let out: Record<string, unknown> | undefined;
+      for (const k of Object.keys(v)) out = put(out, v, k, this.instance(v[k], join(path, k)));
+      return out ?? v;
     }
     return v;
   }
+}
+
+/**
+ * `b`'s copy so far (`out`, undefined while nothing changed) after member `k` became `v`: copied
+ * from `b` at the first change, so that a part of a body with nothing to mask is neither copied
+ * nor compared afterwards (the walk of a resent request is mostly such parts).
+ */
+function put(out: Record<string, unknown> | undefined, b: Record<string, unknown>, k: string, v: unknown): Record<string, unknown> | undefined {
+  if (out === undefined) {
+    if (v === b[k]) return undefined;
+    out = { ...b };
+  }
+  out[k] = v;
+  return out;
+}
+
+/** The same for an array's item `i`. */
+function putItem(out: unknown[] | undefined, a: readonly unknown[], i: number, v: unknown): unknown[] | undefined {
+  if (out === undefined) {
+    if (v === a[i]) return undefined;
+    out = a.slice();
+  }
+  out[i] = v;
+  return out;
 }
 
 /**
@@ -415,11 +517,13 @@ function sameOr<T extends object>(original: T, copy: T): T {
  * A request body with its text masked: a Messages request (system, messages, tools), a Message
  * Batch (each of its requests' params, as a Messages request) or a legacy Text Completions request
  * (prompt). Finding paths name where each value was (`requests[2].params.messages[0].content`).
- * Not forRecord, the result says whether the record's walk would differ (recordDiffers).
+ * Not forRecord, the result says whether the record's walk would differ (recordDiffers). `clean`:
+ * the masker's store of resent parts found clean before (CleanParts; one a masker, index.ts), so a
+ * tools array resent with every request of a session is compared, not walked again.
  */
-export function maskRequestBody(body: unknown, mask: TextMasker, opts: WalkOptions): BodyMaskResult {
+export function maskRequestBody(body: unknown, mask: TextMasker, opts: WalkOptions, clean?: CleanParts): BodyMaskResult {
   if (!isRecord(body)) return { body, findings: [] };
-  const w = new Walker(mask, opts, true);
+  const w = new Walker(mask, opts, true, clean);
   const out = maskParams(body, w, '');
   if (Array.isArray(body.requests)) {
     out.requests = body.requests.map((r, i) => {
@@ -440,7 +544,13 @@ function maskParams(body: Record<string, unknown>, w: Walker, at: string): Recor
   if ('system' in body) out.system = w.content(body.system, join(at, 'system'));
   if (Array.isArray(body.messages)) out.messages = body.messages.map((m, i) => w.message(m, `${join(at, 'messages')}[${i}]`));
   if (typeof body.prompt === 'string') out.prompt = w.text(body.prompt, join(at, 'prompt'));
-  if (Array.isArray(body.tools)) out.tools = w.tools(body.tools, join(at, 'tools'));
+  const tools = body.tools;
+  if (Array.isArray(tools)) {
+    // Resent with every request of a session; the tools' names tell one set from another.
+    let key = 'tools';
+    for (const t of tools) key += `\u0000${isRecord(t) && typeof t.name === 'string' ? t.name : ''}`;
+    out.tools = w.resent(key, tools, () => w.tools(tools, join(at, 'tools')));
+  }
   // The rest goes to the API as sent — metadata.user_id (an id the skill chose for its end user;
   // some put an email there), stop_sequences, MCP servers' URLs, tool_choice — and is masked in the record.
   w.others(body, out, PARAMS_READ, at);

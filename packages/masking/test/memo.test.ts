@@ -1,9 +1,12 @@
 // The resent-history memo: a memoising masker returns exactly what a fresh masking would, for text
 // and for growing conversations (the way Claude's API resends history every turn); it is bounded;
 // and tokenizing maskers never memoise (their vault must be filled on every call). A value masked
-// with context (a tool input's, after its member name) is memoised by both.
+// with context (a tool input's, after its member name) is memoised by both. A resent tools array or
+// tool call input found clean is passed over whole (CleanParts), and found again only if it is
+// unchanged. Counts here are of lookups, never of time (bench/masking has the timings).
 import fc from 'fast-check';
 import { createMasker } from '../src/index.js';
+import { signature } from '../src/memo.js';
 import { PROSE, SENSITIVE } from './samples.js';
 
 const KEY = 'memo-test-installation-key';
@@ -87,6 +90,20 @@ describe('the resent-history memo', () => {
     expect(memo.memoStats()!.hits).toBe(50);
   });
 
+  it('tells apart texts that share a signature (which reads 32 characters of a long text)', () => {
+    const filler = 'the deploy went fine and the queue drained '.repeat(60).slice(0, 2000);
+    const other = `${filler.slice(0, 138)} jane.doe@example.com ${filler.slice(160)}`; // between two sampled characters
+    expect(other.length).toBe(filler.length);
+    expect(signature(other, '')).toBe(signature(filler, ''));
+    const memo = createMasker(undefined, { key: KEY });
+    const plain = createMasker(undefined, { key: KEY, memo: false });
+    for (let i = 0; i < 2; i++) {
+      for (const t of [filler, other]) expect(memo.maskText(t)).toEqual(plain.maskText(t));
+    }
+    expect(memo.maskText(other).findings.map((f) => f.type)).toEqual(['EMAIL_ADDRESS']);
+    expect(memo.memoStats()).toEqual({ hits: 3, misses: 2 });
+  });
+
   it('is never used by a tokenizing masker, whose vault must see every value', () => {
     const tokenize = createMasker({ mode: 'tokenize' }, { key: KEY });
     expect(tokenize.memoStats()).toBeUndefined();
@@ -115,5 +132,87 @@ describe('what the memo serves', () => {
     expect(masker.maskMessagesResponse(response)).toEqual(plain.maskMessagesResponse(response));
     expect(masker.maskMessagesResponse(response)).toEqual(plain.maskMessagesResponse(response));
     expect(masker.memoStats()).toEqual({ hits: 0, misses: 0 });
+  });
+});
+
+describe('resent tools and tool calls', () => {
+  // Claude Code's shape: the same tools and earlier tool calls in every request of a session.
+  const tools = [
+    { name: 'read_file', description: `Reads a file from disk and returns its contents with line numbers. ${PROSE.join(' ')}`,
+      input_schema: { type: 'object', required: ['path'], properties: { path: { type: 'string', description: 'The file to read, e.g. src/index.ts' }, offset: { type: 'integer', description: 'First line' } } } },
+    { name: 'grep', description: 'Searches files for a pattern.', input_schema: { type: 'object', properties: { pattern: { type: 'string', title: 'Pattern', examples: ['TODO', 'fixme'] } } } },
+  ];
+  const conversation = (toolSet: unknown[], input: Record<string, unknown>) => ({
+    model: 'claude-sonnet-4-6', max_tokens: 1024, tools: toolSet,
+    messages: [
+      { role: 'user', content: 'What does the entry point export?' },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_01', name: 'read_file', input }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_01', content: 'export { createMasker } from ./masker.js' }] },
+    ],
+  });
+  // What the sidecar masks: a body parsed from the bytes of each request (new objects and strings every time).
+  const resend = (body: unknown): unknown => JSON.parse(JSON.stringify(body));
+  const lookups = (m: ReturnType<typeof createMasker>, body: unknown, forRecord: boolean) => {
+    const before = m.memoStats()!;
+    m.maskMessagesRequest(body, { forRecord });
+    const after = m.memoStats()!;
+    return { hits: after.hits - before.hits, misses: after.misses - before.misses };
+  };
+
+  for (const forRecord of [true, false]) {
+    it(`passes over a resent tools array and tool input with nothing to mask whole, without a lookup a string (${forRecord ? 'the record' : 'the wire'})`, () => {
+      const masker = createMasker(undefined, { key: KEY });
+      const body = conversation(tools, { path: 'src/index.ts', offset: 1 });
+      const first = lookups(masker, resend(body), forRecord);
+      expect(first.misses).toBeGreaterThan(2);
+      // Seen twice, walked twice (every string a hit): a part is kept only the second time it is seen.
+      expect(lookups(masker, resend(body), forRecord)).toEqual({ hits: first.misses, misses: 0 });
+      // From then on only the two texts outside tools and tool inputs are looked up: the user's turn and the tool result.
+      expect(lookups(masker, resend(body), forRecord)).toEqual({ hits: 2, misses: 0 });
+      const again = resend(body);
+      expect(masker.maskMessagesRequest(again, { forRecord })).toEqual(createMasker(undefined, { key: KEY, memo: false }).maskMessagesRequest(again, { forRecord }));
+      expect((masker.maskMessagesRequest(again, { forRecord }).body as typeof body).tools).toBe((again as typeof body).tools);
+    });
+  }
+
+  it('serves a resent tools array and tool input with something to mask from the memo, string by string', () => {
+    const masker = createMasker(undefined, { key: KEY });
+    const sensitive = [{ ...tools[0]!, description: 'Reads files. Questions to jane.doe@example.com' }, tools[1]!];
+    const body = conversation(sensitive, { path: 'src/index.ts', owner: 'jane.doe@example.com' });
+    const first = lookups(masker, resend(body), true);
+    for (let i = 0; i < 3; i++) expect(lookups(masker, resend(body), true)).toEqual({ hits: first.misses, misses: 0 });
+    const r = masker.maskMessagesRequest(resend(body), { forRecord: true });
+    expect(r).toEqual(createMasker(undefined, { key: KEY, memo: false }).maskMessagesRequest(resend(body), { forRecord: true }));
+    expect(r.findings.map((f) => f.path)).toEqual(['messages[1].content[0].input.owner', 'tools[0].description']);
+  });
+
+  it('walks a kept part again once it differs, even when the caller changed the very object it passed before', () => {
+    const masker = createMasker(undefined, { key: KEY });
+    const body = conversation(structuredClone(tools), { path: 'src/index.ts' }) as ReturnType<typeof conversation> & { tools: typeof tools };
+    for (let i = 0; i < 3; i++) expect(masker.maskMessagesRequest(body, { forRecord: true }).findings).toEqual([]);
+    (body.tools[1]!.input_schema.properties as { pattern: { examples: string[] } }).pattern.examples.push('call 415-555-0132');
+    const input = (body.messages[1]!.content as Array<{ input: Record<string, unknown> }>)[0]!.input;
+    input.path = 'home/jane.doe@example.com/notes.txt';
+    const r = masker.maskMessagesRequest(body, { forRecord: true });
+    expect(r.findings.map((f) => [f.type, f.path])).toEqual([
+      ['EMAIL_ADDRESS', 'messages[1].content[0].input.path'], ['PHONE_NUMBER', 'tools[1].input_schema.properties.pattern.examples[2]'],
+    ]);
+  });
+
+  it('masks any sequence of resent requests as a masker that sees each request for the first time', () => {
+    const text = fc.oneof(fc.constantFrom(...PROSE), fc.constantFrom(...SENSITIVE));
+    const toolSet = fc.array(fc.record({ name: fc.constantFrom('read', 'grep', 'edit'), description: text, input_schema: fc.record({ type: fc.constant('object'), properties: fc.dictionary(fc.constantFrom('path', 'email', 'query'), fc.record({ type: fc.constant('string'), description: text })) }) }), { maxLength: 3 });
+    const input = fc.dictionary(fc.constantFrom('path', 'ssn', 'note', 'limit'), fc.oneof(text, fc.integer()), { maxKeys: 3 });
+    const request = fc.record({ tools: toolSet, input, id: fc.constantFrom('toolu_01', 'toolu_02') }).map(({ tools: t, input: i, id }) => ({
+      model: 'claude-x', max_tokens: 8, tools: t,
+      messages: [{ role: 'user', content: 'go on' }, { role: 'assistant', content: [{ type: 'tool_use', id, name: 'read', input: i }] }],
+    }));
+    fc.assert(fc.property(fc.array(fc.tuple(fc.nat(2), fc.boolean()), { minLength: 3, maxLength: 12 }), fc.array(request, { minLength: 1, maxLength: 3 }), (sequence, pool) => {
+      const masker = createMasker(undefined, { key: KEY });
+      for (const [n, forRecord] of sequence) {
+        const body = resend(pool[n % pool.length]);
+        expect(masker.maskMessagesRequest(body, { forRecord })).toEqual(createMasker(undefined, { key: KEY, memo: false }).maskMessagesRequest(body, { forRecord }));
+      }
+    }), { numRuns: 60 });
   });
 });
