@@ -105,7 +105,8 @@ export function plausibleEmail(local: string, domain: string): boolean {
   const tld = labels[labels.length - 1]!;
   const lower = tld.toLowerCase();
   if (/^xn--[a-z0-9-]{2,59}$/.test(lower)) return true;
-  if (!/^[\p{L}\p{M}]{2,24}$/u.test(tld) || FILE_EXT.has(lower)) return false;
+  // Letters (a combining mark only after one: a label that starts with a mark is no name).
+  if (!/^\p{L}[\p{L}\p{M}]{1,23}$/u.test(tld) || FILE_EXT.has(lower)) return false;
   if ((lower.length === 2 && /^[a-z]{2}$/.test(lower)) || TLDS.has(lower)) return true;
   // Any other top-level domain: not what code written around an '@' makes.
   return (tld === lower || tld === tld.toUpperCase())
