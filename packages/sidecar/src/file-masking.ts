@@ -2,9 +2,9 @@
 // masking modes (masking-modes.ts): a text file the skill uploads (request masking) or downloads
 // (response masking) is decoded as UTF-8 and masked as it streams, through one TextMasker per file,
 // so what comes out equals masking the file whole; binary files go as sent. A file is text when its
-// media type or name says so, binary when its type names a binary format (images, PDF, archives…),
-// and otherwise what its first bytes read as (sniffedText: a CSV sent as application/vnd.ms-excel or
-// application/octet-stream is text all the same). A file that cannot be
+// media type or name says so, and otherwise what its first bytes read as (sniffedText: a CSV sent as
+// application/vnd.ms-excel, application/octet-stream or image/png is text all the same; a PDF is
+// binary by its signature). A file that cannot be
 // read as text is never passed on raw: an upload is refused, a download cut. In record mode an upload
 // goes as sent and its text files are read on the side, for the record only (uploadReader).
 import type { Finding, Masker } from '@skillgate/masking';
@@ -15,9 +15,6 @@ import type { UploadFilter } from './ports/guard.js';
 const TEXT_TYPES = /^(text\/.+|application\/(json|x-ndjson|jsonl|x-jsonlines|xml|csv|yaml|x-yaml|toml|sql|javascript|x-sh|[\w.-]+\+(json|xml)))$/;
 const TEXT_NAMES = /\.(txt|text|csv|tsv|md|markdown|json|jsonl|ndjson|xml|ya?ml|toml|html?|log|sql|ini|env|sh|py|js|ts)$/i;
 
-/** Media types that say a file is binary, whose bytes a text reading would corrupt (a PDF's offsets). */
-const BINARY_TYPES = /^(image|audio|video|font|model)\/|^application\/(pdf|zip|gzip|x-gzip|x-tar|x-bzip2|x-xz|x-7z-compressed|zstd|wasm|x-protobuf|vnd\.openxmlformats-officedocument\.|vnd\.oasis\.opendocument\.|msword$|vnd\.ms-powerpoint$|x-sqlite3$|java-archive$|x-executable$|x-mach-binary$|x-msdownload$)/;
-
 /** Whether a file (an upload's file part, a download) says it is text, to be masked whatever its first bytes. */
 export function isTextFile(file: PartInfo): boolean {
   if (file.contentType && TEXT_TYPES.test(file.contentType)) return true;
@@ -25,19 +22,16 @@ export function isTextFile(file: PartInfo): boolean {
 }
 
 /**
- * How a file is read: as text (it says so), as binary (its type names a binary format: sent as it
- * is), or by its first bytes (no type, application/octet-stream, or a type that says neither — an
- * application/vnd.ms-excel CSV).
+ * How a file is read: as text (its type or name says so), or by its first bytes (sniffedText) — a
+ * binary type is the sender's word only, and a CSV sent as image/png is text all the same.
  */
-export function fileReading(file: PartInfo): 'text' | 'binary' | 'sniffed' {
-  if (isTextFile(file)) return 'text';
-  return file.contentType && BINARY_TYPES.test(file.contentType) ? 'binary' : 'sniffed';
+export function fileReading(file: PartInfo): 'text' | 'sniffed' {
+  return isTextFile(file) ? 'text' : 'sniffed';
 }
 
 /** A file's masking transform as fileReading decides (undefined: binary, as sent). */
-function fileMasking(file: PartInfo, masking: () => PartTransform): PartTransform | undefined {
-  const reading = fileReading(file);
-  return reading === 'text' ? masking() : reading === 'sniffed' ? sniffedText(masking) : undefined;
+function fileMasking(file: PartInfo, masking: () => PartTransform): PartTransform {
+  return fileReading(file) === 'text' ? masking() : sniffedText(masking);
 }
 
 /** How many of a file's first bytes decide whether a file that does not say it is text reads as text. */
@@ -78,9 +72,18 @@ export function sniffedText(text: () => PartTransform): PartTransform {
 
 const EMPTY = Buffer.alloc(0);
 
-/** UTF-8 with no NUL byte (`whole`: the file's every byte; else a prefix, which may end mid-character). */
+/**
+ * The first bytes of binary formats whose opening reads as ASCII text (a PDF may stay ASCII for its
+ * first 4 KB and more): such a file is binary, whatever follows — masking it would move its offsets.
+ */
+const BINARY_SIGNATURES = ['%PDF-', '%!PS', 'GIF87a', 'GIF89a', 'BZh'].map((s) => Buffer.from(s, 'latin1'));
+
+/**
+ * Text: UTF-8 with no NUL byte that does not open with a binary format's signature (`whole`: the
+ * file's every byte; else a prefix, which may end mid-character).
+ */
 function readsAsText(head: Buffer, whole: boolean): boolean {
-  if (head.includes(0)) return false;
+  if (head.includes(0) || BINARY_SIGNATURES.some((sig) => head.subarray(0, sig.length).equals(sig))) return false;
   try {
     new TextDecoder('utf-8', { fatal: true }).decode(head, { stream: !whole });
     return true;
@@ -221,6 +224,6 @@ function textFileMasking(masker: Masker, path: string, notUtf8: () => Error, rep
 }
 
 /** Response masking of a downloaded file: its transform when it is text (undefined: it goes as sent). */
-export function downloadMasking(file: PartInfo, masker: Masker, onFindings: (found: Finding[]) => void): PartTransform | undefined {
+export function downloadMasking(file: PartInfo, masker: Masker, onFindings: (found: Finding[]) => void): PartTransform {
   return fileMasking(file, () => textFileMasking(masker, 'file#0', () => new Error(`the text file ${file.filename ?? ''} is not UTF-8`), onFindings));
 }

@@ -100,21 +100,32 @@ describe('a file whose type and name do not say text, read by its first bytes', 
     }
   });
 
-  test('masks a downloaded file the same way, and leaves one whose type names a binary format alone', () => {
-    const t = downloadMasking({ headers: {}, contentType: 'application/octet-stream' }, masker, () => undefined)!;
-    const out = Buffer.concat([t.push(csv.subarray(0, 10)), t.push(csv.subarray(10)), t.end()]).toString('utf8');
-    expect(out).not.toContain('jane.doe@example.com');
-    const bin = downloadMasking({ headers: {}, contentType: 'application/octet-stream' }, masker, () => undefined)!;
+  test('masks a downloaded file the same way, whatever type it was served as, and passes a binary one as it came', () => {
+    for (const contentType of ['application/octet-stream', 'image/png']) {
+      const t = downloadMasking({ headers: {}, contentType }, masker, () => undefined);
+      const out = Buffer.concat([t.push(csv.subarray(0, 10)), t.push(csv.subarray(10)), t.end()]).toString('utf8');
+      expect(out).not.toContain('jane.doe@example.com');
+    }
+    const bin = downloadMasking({ headers: {}, contentType: 'image/png' }, masker, () => undefined);
     const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2]);
     expect(Buffer.concat([bin.push(png), bin.end()]).equals(png)).toBe(true);
-    for (const contentType of ['image/png', 'application/pdf']) expect(downloadMasking({ headers: {}, contentType }, masker, () => undefined)).toBeUndefined();
   });
 
-  test('passes an all-ASCII PDF, declared as one, byte for byte: its offsets must not move', () => {
+  test('a binary type is the sender\'s word only: a CSV sent as image/png or application/pdf is masked', () => {
+    for (const type of ['image/png', 'application/pdf', 'application/zip']) {
+      const out = sent(part(type, 'customers.csv', csv), 1000);
+      expect(out).not.toContain('jane.doe@example.com');
+      expect(out).not.toContain('4111 1111 1111 1111');
+    }
+  });
+
+  test('passes an all-ASCII PDF byte for byte, by its signature: its offsets must not move', () => {
     const pdf = Buffer.from('%PDF-1.4\n1 0 obj << /Author (jane.doe@example.com) >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n');
-    expect(fileReading({ headers: {}, contentType: 'application/pdf', filename: 'a.pdf' })).toBe('binary');
-    expect(fileReading({ headers: {}, contentType: 'application/vnd.ms-excel', filename: 'a.csv' })).toBe('sniffed');
-    const body = part('application/pdf', 'report.pdf', pdf);
-    expect(sent(body, 9)).toBe(body.toString('latin1'));
+    expect(fileReading({ headers: {}, contentType: 'application/pdf', filename: 'a.pdf' })).toBe('sniffed');
+    expect(fileReading({ headers: {}, contentType: 'text/csv', filename: 'a.csv' })).toBe('text');
+    for (const type of ['application/pdf', 'application/octet-stream']) {
+      const body = part(type, 'report.pdf', pdf);
+      expect(sent(body, 9)).toBe(body.toString('latin1'));
+    }
   });
 });
