@@ -24,7 +24,8 @@ import { RecordStreamMasker } from './stream-record.js';
 import { RestoreStream, restoreText } from './restore.js';
 import type { Vault } from './actions.js';
 import type { Finding } from './entities.js';
-import { CleanParts, DEFAULT_TEXT_MEMO, TextMemo } from './memo.js';
+import { DEFAULT_TEXT_MEMO, TextMemo } from './memo.js';
+import { CleanParts } from './clean-parts.js';
 
 export type { Finding, Detection } from './entities.js';
 export { ENTITY_TYPES, SECRET_SUBTYPES } from './entities.js';
@@ -115,9 +116,9 @@ export function createMasker(spec: MaskingSpec | undefined, opts: MaskerOptions)
   const fresh = (t: string, context?: string): MaskResult => (context ? core.maskInContext(context, t) : core.maskText(t));
   const memo = opts.memo === false || core.tokenizes() ? undefined : new TextMemo(fresh, opts.memo ?? DEFAULT_TEXT_MEMO);
   const mask = memo ? (t: string, context?: string) => memo.maskText(t, context) : fresh;
-  // Resent tools and tool inputs found clean are compared, not walked, whatever the memo says: a
-  // clean part touches no vault, so passing it over changes no result (memo.ts, CleanParts).
-  const clean = new CleanParts();
+  // Resent tools and tool inputs found clean are compared, not walked (clean-parts.ts), by the
+  // maskers that memoise: those that live across requests (a policy's), not a request's own.
+  const clean = memo ? new CleanParts() : undefined;
   const maskingBlocks: BlockPolicy = {
     text: () => new TextStream(core),
     thinking: () => (thinking ? new TextStream(core) : undefined),

@@ -21,9 +21,8 @@ export interface MaskerOptions {
   /** Vault to fill in tokenize mode (default: a new one, see Masker.vault). */
   vault?: Vault;
   /**
-   * Memo of masked long strings (resent history); false turns it off. Never used when tokenizing.
-   * (A request's resent tools and tool inputs found clean are passed over whatever this says: that
-   * changes no result, as a clean part touches no vault; messages.ts, CleanParts.)
+   * Memo of masked strings (resent history), and of the resent tools and tool inputs found clean
+   * (clean-parts.ts); false turns both off. Never used when tokenizing.
    */
   memo?: false | { minChars: number; maxChars: number };
 }

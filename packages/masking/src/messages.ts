@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import type { Finding } from './entities.js';
 import type { MaskResult } from './masker.js';
 import { keyContext } from './json-values.js';
-import { CleanParts } from './memo.js';
+import type { CleanParts } from './clean-parts.js';
 
 export interface BodyMaskResult {
   body: unknown;

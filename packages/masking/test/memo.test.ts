@@ -186,6 +186,21 @@ describe('resent tools and tool calls', () => {
     expect(r.findings.map((f) => f.path)).toEqual(['messages[1].content[0].input.owner', 'tools[0].description']);
   });
 
+  it('keeps no part the wire found clean when the record\'s walk would not: a member only the record reads', () => {
+    const masker = createMasker(undefined, { key: KEY });
+    // The wire masks a tool's description and schema text; the record also every other non-structural string.
+    const owned = [{ ...tools[0]!, x_owner: 'jane.doe@example.com' }, tools[1]!];
+    const body = conversation(owned, { path: 'src/index.ts' });
+    for (let i = 0; i < 4; i++) {
+      const wire = masker.maskMessagesRequest(resend(body));
+      expect(wire.findings).toEqual([]);
+      expect(wire.recordDiffers).toBe(true);
+    }
+    const record = masker.maskMessagesRequest(resend(body), { forRecord: true });
+    expect(record.findings.map((f) => [f.type, f.path])).toEqual([['EMAIL_ADDRESS', 'tools[0].x_owner']]);
+    expect(record).toEqual(createMasker(undefined, { key: KEY, memo: false }).maskMessagesRequest(resend(body), { forRecord: true }));
+  });
+
   it('walks a kept part again once it differs, even when the caller changed the very object it passed before', () => {
     const masker = createMasker(undefined, { key: KEY });
     const body = conversation(structuredClone(tools), { path: 'src/index.ts' }) as ReturnType<typeof conversation> & { tools: typeof tools };

@@ -33,8 +33,8 @@ export function compileApprovalPattern(pattern: string): ApprovalPattern {
 }
 
 /**
- * One test over several patterns: true when any of them matches `text`. The alternation runs as one
- * lazy DFA after re2js's literal prefilter, so a turn that holds none of the patterns' required
+ * One test over several patterns: true when any of them matches `text`. The alternation is one scan
+ * (re2js's NFA) after its literal prefilter, so a turn that holds none of the patterns' required
  * literals is dismissed with a few indexOf calls. Undefined when the patterns cannot be combined
  * (two name the same capture group; a \Q quote, which would run on past its group): each then runs
  * on its own.

@@ -71,12 +71,13 @@ export function buildBundle(input: {
 }): EvidenceBundle {
   const publicKeys = { ...input.publicKeys, [input.exporter.keyId]: input.exporter.publicKeyPem };
   const keptAside = (input.keptAside ?? []).filter((k) => input.sessions.has(k.event?.sessionId));
+  const trimmedBy = new Map((input.verified?.sessions ?? []).map((v) => [v.sessionId, v.trimmed]));
   const manifest: BundleManifest = {
     format: BUNDLE_FORMAT,
     createdAt: (input.now ?? new Date()).toISOString(),
     source: input.source,
     sessions: [...input.sessions].map(([sessionId, events]) => {
-      const trimmed = input.verified?.sessions.find((v) => v.sessionId === sessionId)?.trimmed;
+      const trimmed = trimmedBy.get(sessionId);
       return { sessionId, events: events.length, head: events.at(-1)?.hash ?? '', sha256: sha256Hex(canonicalJson(events)), ...(trimmed ? { trimmed } : {}) };
     }),
     checkpoints: { count: input.checkpoints.length, sha256: sha256Hex(canonicalJson(input.checkpoints)) },

@@ -47,7 +47,7 @@ Cluster mode (set by the injector):
                                     the bundle the controller hands over replaces it from then on
   SKILLGATE_CONTROLLER_CA_CACHE     where that handed-over bundle is kept; read first at start
   SKILLGATE_REDIS_PREFIX            key prefix shared with the controller (default skillgate:)
-  SKILLGATE_LOCK_FEED_MAX_LOSS_MS   fail closed after losing the lock feed this long (default 30000)
+  SKILLGATE_LOCK_FEED_MAX_LOSS_MS   fail closed after losing the lock feed this long (default 30000, at least 4000)
   SKILLGATE_RECORD_SPOOL_BYTES      local spool bound for Redis outages (0 disables: refuse instead)
   SKILLGATE_RECORD_SIGNING_KEY_FILE Ed25519 key for signed checkpoints
 

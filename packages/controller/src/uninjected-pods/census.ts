@@ -11,9 +11,10 @@ import { ANNOTATION_INJECT } from '@skillgate/api';
 import { injectedNamespace, injectedPod } from '../injection.js';
 
 /**
- * Why a pod runs without the sidecar: `not_injected` (it predates the namespace's label, or the
- * injection: a restart fixes it) or `opted_out` (skillgate.dev/inject: disabled, which the webhook
- * admits only with an allowed exception).
+ * Why a pod runs without the sidecar: `not_injected` (it predates the namespace's label or the
+ * injection, or carries the sidecar without the injector's stamp — the token exchange refuses it,
+ * so its sidecar cannot act: a restart fixes it) or `opted_out` (skillgate.dev/inject: disabled,
+ * which the webhook admits only with an allowed exception).
  */
 export type UninjectedReason = 'not_injected' | 'opted_out';
 export const UNINJECTED_REASONS: readonly UninjectedReason[] = ['not_injected', 'opted_out'];
