@@ -25,6 +25,12 @@ export interface SessionVerdict {
 export interface VerifyReport {
   ok: boolean;
   sessions: SessionVerdict[];
+  /**
+   * With an archive to hold the store against (verifyRecord's `against`): sessions the archive holds
+   * that the store no longer lists — expired by the store's retention, or deleted; not a failure
+   * by itself, the store cannot tell which (responders compare with its retention).
+   */
+  archiveOnly?: string[];
   checkpoints: { count: number; problem?: ChainProblem };
   /** The first problem found, checkpoints before sessions. */
   firstProblem?: ChainProblem;
@@ -265,11 +271,20 @@ export async function verifyRecord(
     /** Judge every checkpoint's key (and require every session to be committed by a trusted one). */
     trust?: CheckpointKeyTrust;
     onProgress?: (done: number, total: number) => void;
+    /**
+     * A second copy to hold the store against: the recorder's archive, written (and fsync'd) as
+     * events reach the store. Events it holds past a session's end in the store, or otherwise than
+     * the store, fail that session (a chain cut back to a signed point, with its later checkpoints
+     * deleted, verifies from the store alone); so do its checkpoints the store no longer holds.
+     */
+    against?: SessionReader;
   } = {},
 ): Promise<VerifyReport> {
   // A live store's own records (each session's head, each checkpoint writer's last checkpoint) are
   // read before what they vouch for: appends only extend a record, so what is read after them
-  // reaches them unless something was deleted, even while sidecars keep writing.
+  // reaches them unless something was deleted, even while sidecars keep writing. An archive to hold
+  // the store against lags it, so it is read before the store, for the same reason.
+  const archived = opts.against ? { checkpoints: await opts.against.checkpoints(), sessions: new Map<string, readonly SessionEvent[]>() } : undefined;
   const checkpointWriters = await reader.checkpointWriters?.();
   const checkpoints = await reader.checkpoints();
   const publicKeys = opts.publicKeys ?? (await reader.publicKeys());
@@ -287,6 +302,7 @@ export async function verifyRecord(
   const trimmed = reader.trimmed ? new Map<string, number>() : undefined;
   let done = 0;
   for (const id of ids) {
+    if (archived) archived.sessions.set(id, await opts.against!.readSession(id));
     if (storedHeads) storedHeads.set(id, await reader.head!(id));
     if (trimmed) trimmed.set(id, await reader.trimmed!(id));
     sessions.set(id, await reader.readSession(id));
@@ -298,5 +314,63 @@ export async function verifyRecord(
     ...(judged ? { judged } : {}), listed, ...(trimmed ? { trimmed } : {}),
   });
   const kept = reader.keptAside ? summariseKeptAside(await reader.keptAside(), opts.sessionIds ? new Set(opts.sessionIds) : undefined) : [];
-  return kept.length > 0 ? { ...report, keptAside: kept } : report;
+  const full = kept.length > 0 ? { ...report, keptAside: kept } : report;
+  return opts.against && archived ? againstArchive(full, { sessions, trimmed, checkpoints, listed }, { ...archived, reader: opts.against }, opts.sessionIds === undefined) : full;
+}
+
+/**
+ * Hold a store's verified sessions and checkpoints against an archive's copy (verifyRecord's
+ * `against`). The archive may lag the store (the recorder archives what reached it), never lead it:
+ * an event it holds that the store does not, or holds otherwise, is the store's record changed.
+ */
+async function againstArchive(
+  report: VerifyReport,
+  store: { sessions: ReadonlyMap<string, readonly SessionEvent[]>; trimmed: ReadonlyMap<string, number> | undefined; checkpoints: readonly Checkpoint[]; listed: ReadonlyMap<string, SessionSummary> },
+  archive: { sessions: ReadonlyMap<string, readonly SessionEvent[]>; checkpoints: readonly Checkpoint[]; reader: SessionReader },
+  all: boolean,
+): Promise<VerifyReport> {
+  const { sessions, trimmed, checkpoints, listed } = store;
+  const verdicts: SessionVerdict[] = [];
+  for (const v of report.sessions) {
+    const problem = v.problem ?? archiveDiffers(v.sessionId, sessions.get(v.sessionId) ?? [], trimmed?.get(v.sessionId) ?? 0, archive.sessions.get(v.sessionId) ?? [], archive.reader.location);
+    verdicts.push(problem && !v.problem ? { ...v, ok: false, problem } : v);
+  }
+  // Retention drops a writer's oldest checkpoints; what the store may not lack is one newer than the
+  // last it holds of that writer, or — a writer it holds none of — one that commits a session it holds.
+  const lastOf = new Map<string, number>();
+  for (const cp of checkpoints) lastOf.set(cp.writer, Math.max(lastOf.get(cp.writer) ?? -1, cp.seq));
+  const lostCheckpoint = archive.checkpoints.find((cp) => {
+    const last = lastOf.get(cp.writer);
+    return last !== undefined ? cp.seq > last : cp.heads.some((h) => (sessions.get(h.sessionId)?.length ?? 0) > 0);
+  });
+  const cpProblem = report.checkpoints.problem ?? (lostCheckpoint ? {
+    kind: 'checkpoint-missing' as const, checkpoint: checkpointId(lostCheckpoint),
+    message: `checkpoint ${checkpointId(lostCheckpoint)} is in ${archive.reader.location} but not in the store: deleted from it`,
+  } : undefined);
+  const archiveOnly = all ? (await archive.reader.listSessions()).map((s) => s.sessionId).filter((id) => !listed.has(id) && !sessions.has(id)) : [];
+  const firstProblem = cpProblem ?? verdicts.find((x) => x.problem)?.problem;
+  const out: VerifyReport = { ...report, ok: !firstProblem, sessions: verdicts, checkpoints: { ...report.checkpoints, ...(cpProblem ? { problem: cpProblem } : {}) } };
+  if (firstProblem) out.firstProblem = firstProblem;
+  else delete out.firstProblem;
+  if (archiveOnly.length > 0) out.archiveOnly = archiveOnly;
+  return out;
+}
+
+/** The first place an archived session differs from the store's copy (events from `trimmed` on). */
+function archiveDiffers(sessionId: string, stored: readonly SessionEvent[], trimmed: number, archived: readonly SessionEvent[], where: string): ChainProblem | undefined {
+  const last = trimmed + stored.length - 1;
+  for (const a of archived) {
+    if (typeof a?.seq !== 'number' || a.seq < trimmed) continue;
+    if (a.seq > last) {
+      const upTo = archived.reduce((m, e) => Math.max(m, typeof e?.seq === 'number' ? e.seq : -1), a.seq);
+      return { kind: 'missing', sessionId, seq: a.seq, position: stored.length,
+        message: `event seq ${a.seq}${upTo > a.seq ? `..${upTo}` : ''} of session ${sessionId} is in ${where} but not in the store: the store's chain was cut back` };
+    }
+    const s = stored[a.seq - trimmed];
+    if (s && s.hash !== a.hash) {
+      return { kind: 'altered', sessionId, seq: a.seq, position: a.seq - trimmed,
+        message: `event seq ${a.seq} of session ${sessionId} differs from its copy in ${where}` };
+    }
+  }
+  return undefined;
 }

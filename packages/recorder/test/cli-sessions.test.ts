@@ -307,3 +307,38 @@ describe('skillgate sessions verify on a tampered local store', () => {
     expect(res.stderr).toMatch(/no record at .*pass --dir DIR, or --redis URL/);
   });
 });
+
+describe('skillgate sessions verify --against-archive', () => {
+  it('holds Redis against the recorder\'s archive: a chain cut back there fails, named in one line', async () => {
+    const prefix = `sgtest:${randomBytes(6).toString('hex')}:`;
+    const work = mkdtempSync(join(tmpdir(), 'sg-against-'));
+    const store = new RedisSessionStore({ redis: REDIS_URL, prefix });
+    const redis = new Redis(REDIS_URL);
+    try {
+      await recordConversation(store);
+      const archiveDir = join(work, 'archive');
+      const archive = await FileArchive.open(archiveDir);
+      const worker = new RecorderWorker({ redis, prefix, consumer: 'c1', archive });
+      while ((await worker.runOnce(false)) > 0) { /* until a round finds nothing */ }
+      await archive.close();
+      const args = ['sessions', 'verify', '--all', '--redis', REDIS_URL, '--prefix', prefix, '--against-archive', archiveDir];
+      expect((await cli(args)).code).toBe(0);
+      expect((await cli(['sessions', 'verify', '--all', '--archive', archiveDir, '--against-archive', archiveDir])).code).toBe(2);
+      // Cut back, its head moved back with it and every checkpoint deleted: the store alone cannot tell.
+      const events = await store.readSession(SID);
+      await cutLastEvent('redis', [], prefix);
+      await redis.hset(`${prefix}session:${SID}`, 'seq', '8', 'hash', events[8]!.hash, 'lastTs', String(Date.parse(events[8]!.ts)));
+      await redis.del(`${prefix}checkpoints`, `${prefix}checkpoints:writers`);
+      expect((await cli(args.slice(0, -2))).code).toBe(0);
+      const cut = await cli(args);
+      expect(cut.code).toBe(1);
+      expect(cut.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(cut.stderr).toMatch(/event seq 9 of session ses_cli_conversation is in archive .* but not in the store: the store's chain was cut back|checkpoint .* is in archive .* but not in the store/);
+    } finally {
+      await store.close();
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length) await redis.del(...keys);
+      await redis.quit();
+    }
+  });
+});

@@ -173,6 +173,36 @@ describe('the recorder worker', () => {
     await conn.quit();
   });
 
+  it('holds the store against its archive: a chain cut back with its checkpoints deleted verifies from Redis alone, not against the archive', async () => {
+    await record(12, ['ses_rb']);
+    const conn = new Redis(REDIS_URL);
+    const archive = await FileArchive.open(dir);
+    await drain(new RecorderWorker({ redis: conn, prefix, consumer: 'c1', archive }));
+    const store = new RedisSessionStore({ redis: REDIS_URL, prefix });
+    // Untouched, and with events the archive has not taken yet (it lags the store): no alarm.
+    const more = await SessionRecorder.open({ store, signer: RecordSigner.generate(), checkpointIntervalMs: 0, now: () => new Date('2026-11-27T12:00:00Z') });
+    await more.append(draft('ses_rb', 12));
+    await more.close();
+    expect((await verifyRecord(store, { against: archive })).ok).toBe(true);
+    // Someone with write access to Redis cuts the session back to seq 4 and deletes every checkpoint.
+    const events = await store.readSession('ses_rb');
+    const idx = `${prefix}session:ses_rb:idx`;
+    const ids = await redis.lrange(idx, 0, -1);
+    await redis.xdel(`${prefix}ns:payments`, ...ids.slice(5));
+    await redis.ltrim(idx, 0, 4);
+    await redis.hset(`${prefix}session:ses_rb`, 'seq', '4', 'hash', events[4]!.hash, 'lastTs', String(Date.parse(events[4]!.ts)));
+    await redis.del(`${prefix}checkpoints`, `${prefix}checkpoints:writers`);
+    expect((await verifyRecord(store)).ok).toBe(true); // the store alone cannot tell
+    const held = await verifyRecord(store, { against: archive });
+    expect(held.ok).toBe(false);
+    expect(held.checkpoints.problem).toMatchObject({ kind: 'checkpoint-missing' });
+    expect(held.sessions).toEqual([expect.objectContaining({ sessionId: 'ses_rb', ok: false, problem: expect.objectContaining({ kind: 'missing', seq: 5 }) })]);
+    expect(held.sessions[0]!.problem!.message).toMatch(/event seq 5\.\.11 of session ses_rb is in archive .* but not in the store: the store's chain was cut back/);
+    await store.close();
+    await archive.close();
+    await conn.quit();
+  });
+
   it('reclaims entries a crashed consumer read but never acknowledged, and archives them once', async () => {
     await record(30, ['ses_x']);
     const conn = new Redis(REDIS_URL);

@@ -32,11 +32,7 @@ export async function openStoreFrom(values: Values, env: NodeJS.ProcessEnv = pro
   const archive = str(values, 'archive');
   const named = [['--dir', dir], ['--redis', redis], ['--archive', archive]].filter(([, v]) => v !== undefined).map(([n]) => n);
   if (named.length > 1) throw new CliError(`${named.join(' and ')} name different records: give one`, 2);
-  if (archive !== undefined) {
-    if (!existsSync(archive)) throw new CliError(`no archive at ${archive}: pass the directory skillgate recorder --archive writes`);
-    const { FileArchive } = await import('@skillgate/recorder'); // loaded only for an archive
-    return FileArchive.openForReading(archive).catch((err: Error) => { throw new CliError(err.message); });
-  }
+  if (archive !== undefined) return openArchive(archive);
   // An explicit --dir is the record asked for, whatever REDIS_URL the shell has exported.
   const fromEnv = dir !== undefined ? { ...env, REDIS_URL: undefined } : env;
   const cfg = recordConfigFromEnv(fromEnv, { redisUrl: redis, recordDir: dir, redisPrefix: str(values, 'prefix') });
@@ -51,6 +47,13 @@ export async function openStoreFrom(values: Values, env: NodeJS.ProcessEnv = pro
   } catch (err) {
     throw new CliError((err as Error).message);
   }
+}
+
+/** The recorder's archive in `dir`, for reading only. */
+export async function openArchive(dir: string): Promise<SessionReader> {
+  if (!existsSync(dir)) throw new CliError(`no archive at ${dir}: pass the directory skillgate recorder --archive writes`);
+  const { FileArchive } = await import('@skillgate/recorder'); // loaded only for an archive
+  return FileArchive.openForReading(dir).catch((err: Error) => { throw new CliError(err.message); });
 }
 
 /** ISO-8601 as the sessions commands take it: a UTC day, or a time with its zone (Z or ±HH:MM). */

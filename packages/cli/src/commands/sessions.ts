@@ -12,7 +12,7 @@ import {
 import { searchForms } from '@skillgate/masking/fold';
 import { CliError, outputOption, printData, printable, type Command } from '../command.js';
 import { controllerTrust, describeEndorsed, pinnedKeys, trustHelp, trustOptions, trustPinned, type ControllerTrust } from './record-trust.js';
-import { filterFrom, filterOptions, progress, storeHelp, storeOptions, str, withStore } from './sessions-store.js';
+import { filterFrom, filterOptions, openArchive, progress, storeHelp, storeOptions, str, withStore } from './sessions-store.js';
 import { KEY_FILE_HOWTO, installationKey } from './masking-key.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -272,6 +272,7 @@ export function verdictLines(report: VerifyReport, anchor: ControllerTrust | und
     keysLine(keysFrom),
     ...(anchor ? describeEndorsed(anchor.endorsed) : []),
     ...report.sessions.map((x) => `${x.sessionId}: ${x.ok ? `ok (${x.events} events${signedNote(x)})` : `FAILED ${describeProblem(x.problem!)}`}`),
+    ...(report.archiveOnly?.length ? [`in the archive only: ${report.archiveOnly.length} session(s) the store no longer lists (expired by its retention, or deleted): ${report.archiveOnly.slice(0, 20).join(', ')}${report.archiveOnly.length > 20 ? ', …' : ''}`] : []),
     ...(report.keptAside ?? []).map((k) =>
       `${k.sessionId}: ${k.events} event(s) kept aside outside the chain (sealed for seq ${k.seqs[0] === k.seqs[1] ? k.seqs[0] : `${k.seqs[0]}-${k.seqs[1]}`} by ${k.writers.join(', ')}): another writer's chain took their place`),
   ];
@@ -286,26 +287,35 @@ export const sessionsVerifyCommand: Command = {
   name: ['sessions', 'verify'],
   args: 'many',
   summary: 'Recompute hash chains and checkpoint signatures; name the first altered, missing or reordered event',
-  usage: 'sessions verify [SESSION_ID... | --all] [--trust-jwks kube:NS/NAME|FILE|URL]... [--public-key FILE]... [--output json]',
+  usage: 'sessions verify [SESSION_ID... | --all] [--against-archive DIR] [--trust-jwks kube:NS/NAME|FILE|URL]... [--public-key FILE]... [--output json]',
   help: `Exit 0 when every chain and checkpoint verifies, 1 otherwise (also when --all finds no session
 at all: an empty record is not an intact one). It names an event altered, missing, reordered or
 duplicated, one whose stored text is not the canonical text it was sealed as (altered), a chain
 cut short of the store's own head, a session the store lists under another identity or time than
 its events say (misfiled), and checkpoint problems; each session's line says how far signed
 checkpoints reach into it (events after the last one rest on the chain alone), and events Redis
-retention trimmed from the start of a stream are said to be, not failed. Also lists the events the store
+retention trimmed from the start of a stream are said to be, not failed.
+--against-archive DIR holds the store against the recorder's archive (written and fsync'd as events
+reach the store, so it may lag the store, never lead it): an event or checkpoint the archive holds
+that the store lacks, or holds otherwise, fails — a chain cut back to a signed point with its later
+checkpoints deleted verifies from the store alone; sessions only the archive holds are listed (the
+store's retention, or a deletion: compare with its retention). Also lists the events the store
 keeps aside, outside their session's chain, after a chain conflict (two writers met in a session:
 an answer already given that another writer's chain took the place of); they do not fail it.
 
 ${trustHelp}\n\n${storeHelp}`,
-  options: { ...storeOptions, ...outputOption, ...trustOptions, all: { type: 'boolean' } },
+  options: { ...storeOptions, ...outputOption, ...trustOptions, all: { type: 'boolean' }, 'against-archive': { type: 'string' } },
   async run({ values, positionals }) {
     if (positionals.length === 0 && !values.all) throw new CliError(`name a session or pass --all. Usage: skillgate ${this.usage}`, 2);
+    const againstDir = str(values, 'against-archive');
+    if (againstDir !== undefined && str(values, 'archive') !== undefined) throw new CliError('--against-archive holds a store against an archive: give --redis or --dir as the store, not --archive', 2);
     const pinned = pinnedKeys(values);
     const anchor = await controllerTrust(values, pinned);
+    const against = againstDir === undefined ? undefined : await openArchive(againstDir);
     const bar = progress('verified sessions');
     const report = await withStore(values, async (store) => {
       const verified = await verifyRecord(store, {
+        ...(against ? { against } : {}),
         sessionIds: values.all ? undefined : positionals,
         // With the controller as trust anchor, the store's keys are candidates its endorsements decide on.
         publicKeys: anchor ? { ...(await store.publicKeys()), ...pinned } : pinned,
@@ -317,7 +327,7 @@ ${trustHelp}\n\n${storeHelp}`,
         throw new CliError(`no sessions in ${store.location}: nothing verified (check --dir, --redis or --prefix)`);
       }
       return verified;
-    });
+    }).finally(() => against?.close());
     if (report.ok) bar.done(`verified ${report.sessions.length} session(s), ${report.checkpoints.count} checkpoint(s)`);
     else bar.clear();
     printData(values, withEndorsed(report, anchor), () => verdictLines(report, anchor, anchor ? 'controller' : pinned ? 'pinned' : 'store').join('\n'));
