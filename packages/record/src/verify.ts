@@ -335,13 +335,18 @@ async function againstArchive(
     const problem = v.problem ?? archiveDiffers(v.sessionId, sessions.get(v.sessionId) ?? [], trimmed?.get(v.sessionId) ?? 0, archive.sessions.get(v.sessionId) ?? [], archive.reader.location);
     verdicts.push(problem && !v.problem ? { ...v, ok: false, problem } : v);
   }
-  // Retention drops a writer's oldest checkpoints; what the store may not lack is one newer than the
-  // last it holds of that writer, or — a writer it holds none of — one that commits a session it holds.
+  // Retention drops the oldest checkpoints; what the store may not lack is one newer than the last it
+  // holds of its writer, or — a writer it holds none of — one newer than the oldest it holds at all
+  // (so not retention's). Checkpoints all deleted show through the events they signed, above.
   const lastOf = new Map<string, number>();
-  for (const cp of checkpoints) lastOf.set(cp.writer, Math.max(lastOf.get(cp.writer) ?? -1, cp.seq));
+  let oldestMs = Infinity;
+  for (const cp of checkpoints) {
+    lastOf.set(cp.writer, Math.max(lastOf.get(cp.writer) ?? -1, cp.seq));
+    oldestMs = Math.min(oldestMs, Date.parse(cp.ts));
+  }
   const lostCheckpoint = archive.checkpoints.find((cp) => {
     const last = lastOf.get(cp.writer);
-    return last !== undefined ? cp.seq > last : cp.heads.some((h) => (sessions.get(h.sessionId)?.length ?? 0) > 0);
+    return last !== undefined ? cp.seq > last : Date.parse(cp.ts) > oldestMs;
   });
   const cpProblem = report.checkpoints.problem ?? (lostCheckpoint ? {
     kind: 'checkpoint-missing' as const, checkpoint: checkpointId(lostCheckpoint),

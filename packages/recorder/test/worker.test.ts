@@ -195,9 +195,37 @@ describe('the recorder worker', () => {
     expect((await verifyRecord(store)).ok).toBe(true); // the store alone cannot tell
     const held = await verifyRecord(store, { against: archive });
     expect(held.ok).toBe(false);
-    expect(held.checkpoints.problem).toMatchObject({ kind: 'checkpoint-missing' });
     expect(held.sessions).toEqual([expect.objectContaining({ sessionId: 'ses_rb', ok: false, problem: expect.objectContaining({ kind: 'missing', seq: 5 }) })]);
     expect(held.sessions[0]!.problem!.message).toMatch(/event seq 5\.\.11 of session ses_rb is in archive .* but not in the store: the store's chain was cut back/);
+    await store.close();
+    await archive.close();
+    await conn.quit();
+  });
+
+  it('holds the store\'s checkpoints against the archive\'s: the newest of a writer deleted from Redis fails', async () => {
+    const store = new RedisSessionStore({ redis: REDIS_URL, prefix });
+    await store.ready();
+    const signer = RecordSigner.generate();
+    let at = Date.parse('2026-11-27T12:00:00Z');
+    const recorder = await SessionRecorder.open({ store, signer, checkpointIntervalMs: 0, now: () => new Date(at) });
+    for (let i = 0; i < 3; i++) {
+      await recorder.append(draft('ses_cp', i));
+      at += 1000;
+      await recorder.checkpoint();
+    }
+    await recorder.close();
+    const conn = new Redis(REDIS_URL);
+    const archive = await FileArchive.open(dir);
+    await drain(new RecorderWorker({ redis: conn, prefix, consumer: 'c1', archive }));
+    expect((await verifyRecord(store, { against: archive })).ok).toBe(true);
+    // The newest checkpoint deleted, and the writer's record of it set back: Redis alone reads as intact.
+    const entries = (await redis.xrange(`${prefix}checkpoints`, '-', '+')) as Array<[string, string[]]>;
+    const [lastId, lastFields] = entries.at(-1)!;
+    const newest = JSON.parse(lastFields[lastFields.indexOf('c') + 1]!) as { writer: string; seq: number };
+    await redis.xdel(`${prefix}checkpoints`, lastId);
+    await redis.hset(`${prefix}checkpoints:writers`, newest.writer, `${newest.seq - 1}:0`);
+    expect((await verifyRecord(store)).checkpoints.problem).toBeUndefined();
+    expect((await verifyRecord(store, { against: archive })).checkpoints.problem).toMatchObject({ kind: 'checkpoint-missing', checkpoint: `${newest.writer}#${newest.seq}` });
     await store.close();
     await archive.close();
     await conn.quit();
