@@ -35,6 +35,38 @@ async function standInController(answer: (form: URLSearchParams) => Promise<Answ
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, forms, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
+/**
+ * A skill SkillLock "incident-4711" can lock: a stand-in controller that refuses its token while it
+ * is locked (as the real one does) and grants one otherwise, and the lock set as the sidecar's guard
+ * holds it (`counted`: what goes to the SkillLock's status). setLocked tells the guard's listeners.
+ */
+async function lockableSkill(issuer: WorkloadTokenIssuer, initiallyLocked: boolean) {
+  let locked = initiallyLocked;
+  let onGranted: (() => void) | undefined;
+  const ctl = await standInController(async () => {
+    if (locked) return { status: 403, body: { error: 'access_denied', error_description: 'skill summarize is locked by SkillLock "incident-4711": exfiltration' } };
+    const t = await issuer.issue(identity, { ttlSeconds: 600 });
+    onGranted?.();
+    return { status: 200, body: { access_token: t.token, issued_token_type: 'urn:ietf:params:oauth:token-type:jwt', token_type: 'N_A', expires_in: 600, upstream_credential: { type: 'api_key', value: 'sk-from-controller' } } };
+  });
+  const listeners: Array<() => void> = [];
+  const counted: string[] = [];
+  const hit: LockHit = { lockName: 'incident-4711', reason: 'exfiltration' };
+  const guard: LockGuard & IdentityLockView = {
+    match: (subject: LockSubject) => (locked && subject.identity.skill === identity.skill ? hit : undefined),
+    onChange: (l) => { listeners.push(l); },
+    refusal: () => undefined,
+    count: (h, what) => { counted.push(`${h.lockName}:${what}`); },
+    lockNamed: () => undefined,
+  };
+  return {
+    ctl, guard, counted,
+    setLocked(on: boolean): void { locked = on; for (const l of listeners) l(); },
+    /** Resolves at the next token the controller grants. */
+    nextGrant: (): Promise<void> => new Promise<void>((r) => { onGranted = r; }),
+  };
+}
+
 /** Resolves with `p`, or fails naming `what` after `ms`. */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -359,29 +391,11 @@ describe('ClusterIdentity', () => {
   });
 
   test('refused a token because the skill is locked, it answers SG_LOCKED and counts it while the lock holds, and works again as soon as the lock is lifted', async () => {
-    let locked = false;
-    let onGranted: (() => void) | undefined;
-    const ctl = await standInController(async () => {
-      if (locked) return { status: 403, body: { error: 'access_denied', error_description: 'skill summarize is locked by SkillLock "incident-4711": exfiltration' } };
-      const t = await issuer.issue(identity, { ttlSeconds: 600 });
-      onGranted?.();
-      return { status: 200, body: { access_token: t.token, issued_token_type: 'urn:ietf:params:oauth:token-type:jwt', token_type: 'N_A', expires_in: 600, upstream_credential: { type: 'api_key', value: 'sk-from-controller' } } };
-    });
+    const skill = await lockableSkill(issuer, false);
+    const { ctl, guard, counted } = skill;
     let forwarded = 0;
     const upstream = http.createServer((req, res) => { req.resume(); forwarded++; res.writeHead(200, { 'content-type': 'application/json' }); res.end('{"type":"message","content":[]}'); });
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
-    // The lock set as the sidecar's guard holds it; `counted` is what goes to the SkillLock's status.
-    const listeners: Array<() => void> = [];
-    const counted: string[] = [];
-    const hit: LockHit = { lockName: 'incident-4711', reason: 'exfiltration' };
-    const guard: LockGuard & IdentityLockView = {
-      match: (subject: LockSubject) => (locked && subject.identity.skill === identity.skill ? hit : undefined),
-      onChange: (l) => { listeners.push(l); },
-      refusal: () => undefined,
-      count: (h, what) => { counted.push(`${h.lockName}:${what}`); },
-      lockNamed: () => undefined,
-    };
-    const setLocked = (on: boolean) => { locked = on; for (const l of listeners) l(); };
     const id = new ClusterIdentity({ controllerUrl: ctl.url, tokenFile: tokenFile(), fallback: identity, clock });
     await id.start();
     id.watchRevocations(guard); // as wiring.ts does
@@ -399,7 +413,7 @@ describe('ClusterIdentity', () => {
     });
     try {
       expect(await ask()).toBe('200');
-      setLocked(true);
+      skill.setLocked(true);
       expect(await ask()).toBe('403 SG_LOCKED');
       // The token's refresh (or a revocation) meets the lock at the controller, and its retries too.
       for (let i = 0; i < 4; i++) await id.refreshNow();
@@ -407,8 +421,8 @@ describe('ClusterIdentity', () => {
       expect(counted).toEqual(['incident-4711:requestsRefused', 'incident-4711:requestsRefused']);
       expect(forwarded).toBe(1);
       // Lifted: a new token at once, not after the retry backoff (8 s by now).
-      const granted = new Promise<void>((r) => { onGranted = r; });
-      setLocked(false);
+      const granted = skill.nextGrant();
+      skill.setLocked(false);
       await within(granted, 2000, 'a token exchange once the lock was lifted');
       await within(id.refreshNow(), 2000, 'the exchange to complete');
       expect(await ask()).toBe('200');
@@ -422,30 +436,16 @@ describe('ClusterIdentity', () => {
   });
 
   test('refused a token at start-up under a lock, before the lock set was watched, it re-exchanges as soon as the lock is lifted', async () => {
-    let locked = true;
-    let onGranted: (() => void) | undefined;
-    const ctl = await standInController(async () => {
-      if (locked) return { status: 403, body: { error: 'access_denied', error_description: 'skill summarize is locked by SkillLock "incident-4711": exfiltration' } };
-      const t = await issuer.issue(identity, { ttlSeconds: 600 });
-      onGranted?.();
-      return { status: 200, body: { access_token: t.token, issued_token_type: 'urn:ietf:params:oauth:token-type:jwt', token_type: 'N_A', expires_in: 600, upstream_credential: { type: 'api_key', value: 'sk-from-controller' } } };
-    });
-    const listeners: Array<() => void> = [];
-    const guard: LockGuard & IdentityLockView = {
-      match: (subject: LockSubject) => (locked && subject.identity.skill === identity.skill ? { lockName: 'incident-4711', reason: 'exfiltration' } : undefined),
-      onChange: (l) => { listeners.push(l); },
-      refusal: () => undefined,
-      lockNamed: () => undefined,
-    };
+    const skill = await lockableSkill(issuer, true);
+    const { ctl, guard } = skill;
     const id = new ClusterIdentity({ controllerUrl: ctl.url, tokenFile: tokenFile(), fallback: identity, clock });
     try {
       await id.start(); // refused: the skill is locked (the lock set is synced, then watched: wiring.ts's order)
       for (let i = 0; i < 4; i++) await id.refreshNow(); // retries refused too: the backoff is at 8 s
       expect(() => id.credential()).toThrow(expect.objectContaining({ code: codes.tokenRevoked }));
       id.watchRevocations(guard);
-      const granted = new Promise<void>((r) => { onGranted = r; });
-      locked = false;
-      for (const l of listeners) l();
+      const granted = skill.nextGrant();
+      skill.setLocked(false);
       await within(granted, 2000, 'a token exchange once the lock was lifted');
       await within(id.refreshNow(), 2000, 'the exchange to complete');
       expect(id.credential()).toEqual({ apiKey: 'sk-from-controller' });
