@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { parseAllDocuments } from 'yaml';
 import { lockStatsKey } from '@skillgate/controller';
-import { startControlPlane, freePort } from '../k8s/control-plane.mjs';
+import { eventually as eventuallyFrom, startControlPlane, freePort } from '../k8s/control-plane.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CHART = path.join(ROOT, 'charts/skillgate');
@@ -56,17 +56,9 @@ async function must(p, what) {
   return r.body;
 }
 
-/** Polls `probe` until it returns a truthy value; fails with `what` and the last value after `ms`. */
-async function eventually(what, probe, ms = 30000) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    last = await probe();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}${controller ? `\ncontroller log (last 40 lines):\n${controller.lines.slice(-40).join('\n')}` : ''}`);
-}
+/** eventually (control-plane.mjs), failing with the controller's last log lines when it runs. */
+const eventually = (what, probe, ms = 30000) => eventuallyFrom(what, probe, ms,
+  () => (controller ? `\ncontroller log (last 40 lines):\n${controller.lines.slice(-40).join('\n')}` : ''));
 
 const yamlDocs = (file) => parseAllDocuments(fs.readFileSync(path.join(ROOT, file), 'utf8')).map((d) => d.toJS()).filter(Boolean);
 

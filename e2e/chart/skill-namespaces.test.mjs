@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { startControlPlane } from '../k8s/control-plane.mjs';
+import { eventually, startControlPlane } from '../k8s/control-plane.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CHART = path.join(ROOT, 'charts/skillgate');
@@ -32,17 +32,6 @@ const tokenSecret = (name, sa = 'default') => ({
 });
 const createSecret = (ns, body) => cp.request('POST', `/api/v1/namespaces/${ns}/secrets`, body);
 
-/** Polls `probe` until it returns a truthy value; fails with `what` and the last value after `ms`. */
-async function eventually(what, probe, ms = 30000) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    last = await probe();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}; last: ${JSON.stringify(last)}`);
-}
 
 function render(extra = []) {
   const out = cp.helm(['template', RELEASE, CHART, '--namespace', NS, '--kube-version', kubeVersion, '--set', 'upstream.apiKey=sk-ant-not-real', ...extra]);

@@ -292,6 +292,21 @@ async function must(p, what, okStatuses = []) {
 }
 
 /**
+ * Polls `probe` (every 200 ms) until it returns a truthy value, which it returns; after `ms` fails
+ * naming `what`, the last value and whatever `detail()` adds (a component's log, say).
+ */
+export async function eventually(what, probe, ms = 30000, detail = () => '') {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    last = await probe();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}; last: ${JSON.stringify(last)}${detail()}`);
+}
+
+/**
  * Creates namespace `name` (or merges `labels` into an existing one) and its `default`
  * ServiceAccount — normally made by kube-controller-manager, which does not run here, and required
  * by the ServiceAccount admission plugin before any pod can be created. In local mode it also

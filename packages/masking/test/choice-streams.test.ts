@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { SseParser, formatSse, type SseEvent } from '@skillgate/wire';
 import { createMasker, JsonTextStream, MaskerCore, type StreamOutput } from '../src/index.js';
-import { NEAR_MISSES, PROSE, SENSITIVE } from './samples.js';
+import { NEAR_MISSES, PROSE, SENSITIVE, splitAt } from './samples.js';
 
 const key = 'choice-streams-test-key-0123456789';
 const masker = createMasker(undefined, { key });
@@ -18,15 +18,6 @@ const fragment = fc.oneof(
 );
 const textArb = fc.array(fc.tuple(fragment, fc.constantFrom(' ', ', ', '\n', '. ')), { minLength: 1, maxLength: 10 }).map((p) => p.map(([a, b]) => a + b).join(''));
 const cutsArb = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 20 });
-
-function splitAt(s: string, cuts: number[]): string[] {
-  const pos = [...new Set(cuts.map((c) => Math.floor(c * s.length)))].filter((p) => p > 0 && p < s.length).sort((a, b) => a - b);
-  const out: string[] = [];
-  let last = 0;
-  for (const p of pos) { out.push(s.slice(last, p)); last = p; }
-  out.push(s.slice(last));
-  return out;
-}
 
 /** An OpenAI-compatible chunk as the endpoint sends it: a data line only (the parser names it "message"). */
 function chunk(choices: unknown[]): string {

@@ -50,3 +50,13 @@ export const PROSE = [
   'Thanks', 'in the cluster', 'see the runbook', 'which is odd', ', ', '. ', '\n', ' ', '  ', '\t', 'émoji 🚀 here', '日本語のテキスト',
   'über', 'naïve café', '😀', 'x', 'is', 'The quick brown fox', 'Meeting at 10am', 'call me', 'contact', 'email:', 'card:',
 ];
+
+/** Split a string at the given fractions (code-unit positions: surrogate pairs may be split), for chunking property tests. */
+export function splitAt(s: string, cuts: number[]): string[] {
+  const pos = [...new Set(cuts.map((c) => Math.floor(c * s.length)))].filter((p) => p > 0 && p < s.length).sort((a, b) => a - b);
+  const out: string[] = [];
+  let last = 0;
+  for (const p of pos) { out.push(s.slice(last, p)); last = p; }
+  out.push(s.slice(last));
+  return out;
+}

@@ -8,7 +8,7 @@ import { SseParser, formatSse, type SseEvent } from '@skillgate/wire';
 import { createMasker, MaskerCore, TextStream, JsonTextStream, RecordStreamMasker, type StreamOutput } from '../src/index.js';
 import { RUN_CAP, RunCap } from '../src/run-cap.js';
 import { isTokenChar } from '../src/boundary.js';
-import { NEAR_MISSES, PROSE, SENSITIVE } from './samples.js';
+import { NEAR_MISSES, PROSE, SENSITIVE, splitAt } from './samples.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url)); // packages/masking/dist/test/
 const fixtureDir = process.env.SKILLGATE_FIXTURES ?? resolve(here, '../../../fake-claude/fixtures/anthropic-sse');
@@ -32,15 +32,6 @@ const fragment = fc.oneof(
 const sep = fc.constantFrom(' ', '', ', ', '\n', '. ', ': ', '"');
 const textArb = fc.array(fc.tuple(fragment, sep), { minLength: 1, maxLength: 14 }).map((parts) => parts.map(([a, b]) => a + b).join(''));
 
-/** Split a string at the given fractions (code-unit positions: surrogate pairs may be split). */
-function splitAt(s: string, cuts: number[]): string[] {
-  const pos = [...new Set(cuts.map((c) => Math.floor(c * s.length)))].filter((p) => p > 0 && p < s.length).sort((a, b) => a - b);
-  const out: string[] = [];
-  let last = 0;
-  for (const p of pos) { out.push(s.slice(last, p)); last = p; }
-  out.push(s.slice(last));
-  return out;
-}
 const cutsArb = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 40 });
 
 function maskJsonWhole(json: string): string {
