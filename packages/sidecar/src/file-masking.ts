@@ -22,16 +22,11 @@ export function isTextFile(file: PartInfo): boolean {
 }
 
 /**
- * How a file is read: as text (its type or name says so), or by its first bytes (sniffedText) — a
- * binary type is the sender's word only, and a CSV sent as image/png is text all the same.
+ * A file's masking transform: masked as text when it says it is text, else read by its first bytes
+ * (sniffedText) — a binary type is the sender's word only, and a CSV sent as image/png is text all the same.
  */
-export function fileReading(file: PartInfo): 'text' | 'sniffed' {
-  return isTextFile(file) ? 'text' : 'sniffed';
-}
-
-/** A file's masking transform as fileReading decides (undefined: binary, as sent). */
 function fileMasking(file: PartInfo, masking: () => PartTransform): PartTransform {
-  return fileReading(file) === 'text' ? masking() : sniffedText(masking);
+  return isTextFile(file) ? masking() : sniffedText(masking);
 }
 
 /** How many of a file's first bytes decide whether a file that does not say it is text reads as text. */
