@@ -215,6 +215,19 @@ describe('a lock feed this subscriber cannot fully read or keep up with', () => 
     };
   }
   const track = (sub: LockFeedSubscriber): LockFeedSubscriber => { subs.push(sub); return sub; };
+  /**
+   * A raw feed at version 1 (a reset, no locks) and a subscriber synced to it on a clock the test
+   * moves (`clock.now`); `redisUrl` another way to Redis (a proxy to cut), `maxSilenceMs` its bound.
+   */
+  async function syncedSubscriber(opts: { redisUrl?: string; maxSilenceMs?: number } = {}) {
+    const feed = rawFeed();
+    const clock = { now: 1_000_000 };
+    await feed.commit(1, { op: 'reset' }, []);
+    const sub = track(new LockFeedSubscriber({ redisUrl: opts.redisUrl ?? REDIS_URL, prefix: feed.prefix, clock: () => clock.now, ...(opts.maxSilenceMs ? { maxSilenceMs: opts.maxSilenceMs } : {}) }));
+    await sub.start();
+    await sub.whenSynced(5000);
+    return { feed, sub, clock };
+  }
 
   afterAll(async () => {
     for (const s of subs) await s.close();
@@ -258,19 +271,14 @@ describe('a lock feed this subscriber cannot fully read or keep up with', () => 
   });
 
   test('a sync that fails counts as the feed being lost until a retry succeeds', async () => {
-    const feed = rawFeed();
-    let now = 1_000_000;
-    await feed.commit(1, { op: 'reset' }, []);
-    const sub = track(new LockFeedSubscriber({ redisUrl: REDIS_URL, prefix: feed.prefix, clock: () => now }));
-    await sub.start();
-    await sub.whenSynced(5000);
+    const { feed, sub, clock } = await syncedSubscriber();
     expect(sub.lostForMs()).toBe(0);
 
     // The snapshot a reset points at cannot be read at all; the publisher keeps heartbeating.
     const reset = JSON.stringify({ op: 'reset', v: 2 });
     await admin.multi().set(feed.keys.snapshot, 'not json').xadd(feed.keys.stream, '2-0', 'm', reset).publish(feed.keys.channel, reset).exec();
     await waitFor(() => sub.state() === 'lost', 'the failed sync to count as loss');
-    now += 10_000;
+    clock.now += 10_000;
     await feed.heartbeat(2);
     await waitFor(() => sub.lastMessageAgeMs === 0, 'the heartbeat');
     expect(sub.lostForMs()).toBeGreaterThanOrEqual(10_000);
@@ -280,21 +288,16 @@ describe('a lock feed this subscriber cannot fully read or keep up with', () => 
     await feed.heartbeat(2);
     await waitFor(() => sub.version === 2 && sub.state() === 'synced', 'the retry');
     expect(sub.lostForMs()).toBe(0);
-    expect(sub.locks.match(subjectOf('a@example.com'), now)?.lockName).toBe('offboard-a');
+    expect(sub.locks.match(subjectOf('a@example.com'), clock.now)?.lockName).toBe('offboard-a');
   });
 
   test('a version gap it cannot fill counts as the feed being lost from when it showed, until it is filled', async () => {
-    const feed = rawFeed();
-    let now = 1_000_000;
-    await feed.commit(1, { op: 'reset' }, []);
-    const sub = track(new LockFeedSubscriber({ redisUrl: REDIS_URL, prefix: feed.prefix, clock: () => now }));
-    await sub.start();
-    await sub.whenSynced(5000);
+    const { feed, sub, clock } = await syncedSubscriber();
 
     // A heartbeat announces version 4, which neither the stream nor the snapshot holds.
     await feed.heartbeat(4);
     await waitFor(() => sub.state() === 'lost', 'the gap to count as loss');
-    now += 10_000;
+    clock.now += 10_000;
     await feed.heartbeat(4);
     await waitFor(() => sub.lastMessageAgeMs === 0, 'the next heartbeat');
     expect(sub.version).toBe(1);
@@ -306,22 +309,17 @@ describe('a lock feed this subscriber cannot fully read or keep up with', () => 
   });
 
   test('silence counts from the publisher\'s last message, and the resync after an outage counts it afresh', async () => {
-    const feed = rawFeed();
-    let now = 1_000_000;
-    await feed.commit(1, { op: 'reset' }, []);
     const proxy = await new RedisProxy(REDIS_URL).start();
     proxies.push(proxy);
-    const sub = track(new LockFeedSubscriber({ redisUrl: proxy.url, prefix: feed.prefix, clock: () => now, maxSilenceMs: 5000 }));
-    await sub.start();
-    await sub.whenSynced(5000);
-    now += 4999;
+    const { sub, clock } = await syncedSubscriber({ redisUrl: proxy.url, maxSilenceMs: 5000 });
+    clock.now += 4999;
     expect(sub.lostForMs()).toBe(0);
-    now += 2;
+    clock.now += 2;
     expect(sub.lostForMs()).toBe(5001); // the whole silence, not what exceeds the bound
 
     await proxy.stop();
     await waitFor(() => sub.state() === 'lost', 'the outage to be noticed');
-    now += 60_000;
+    clock.now += 60_000;
     expect(sub.lostForMs()).toBeGreaterThanOrEqual(60_000);
     await proxy.start();
     await waitFor(() => sub.state() === 'synced', 'the reconnect and resync', 10_000);
