@@ -2,7 +2,7 @@
 // "messages.0.role: Input should be 'user' or 'assistant'"), so clients and gateways see the same
 // 400s they would see from the real service. Pure: a body in, the first problem (or none) out.
 // It must never reject fields it does not know: real clients (Claude Code) send many beta fields.
-import type { AnthropicErrorType } from '@skillgate/wire';
+import { jsonNumberValue, parseJson, type AnthropicErrorType } from '@skillgate/wire';
 
 export interface RequestProblem {
   status: number;
@@ -15,7 +15,8 @@ const invalid = (message: string): RequestProblem => ({ status: 400, type: 'inva
 export function parseJsonBody(text: string): { body: Record<string, unknown> } | { problem: RequestProblem } {
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    // Integers read exactly, as the API reads them (a number of more than 15 digits is kept as its text).
+    value = parseJson(text);
   } catch (err) {
     return { problem: invalid(`There was an error parsing the body of your request: ${(err as Error).message}`) };
   }
@@ -32,8 +33,9 @@ export function validateMessagesRequest(body: Record<string, unknown>, opts: { r
   if (body.messages === undefined) return invalid('messages: Field required');
   if (opts.requireMaxTokens) {
     if (body.max_tokens === undefined) return invalid('max_tokens: Field required');
-    if (typeof body.max_tokens !== 'number' || !Number.isInteger(body.max_tokens)) return invalid('max_tokens: Input should be a valid integer');
-    if (body.max_tokens < 1) return invalid('max_tokens: Input should be greater than or equal to 1');
+    const maxTokens = jsonNumberValue(body.max_tokens);
+    if (maxTokens === undefined || !Number.isInteger(maxTokens)) return invalid('max_tokens: Input should be a valid integer');
+    if (maxTokens < 1) return invalid('max_tokens: Input should be greater than or equal to 1');
   }
   if (!Array.isArray(body.messages)) return invalid('messages: Input should be a valid list');
   for (let i = 0; i < body.messages.length; i++) {

@@ -6,6 +6,8 @@
 // the body. Sound for any masker: masking is a pure function of (spec, key, text), and a part with
 // nothing to mask touches no vault. A masker keeps one when it memoises (index.ts).
 
+import { isRawJsonNumber } from '@skillgate/wire';
+
 /** What CleanParts may hold, in characters (its copies' strings and names, and a fixed cost a node). */
 export const DEFAULT_CLEAN_PARTS_CHARS = 4 * 1024 * 1024;
 
@@ -121,7 +123,8 @@ function copyJson(v: unknown, size: { chars: number }): unknown {
     size.chars += v.length;
     return v;
   }
-  if (typeof v !== 'object' || v === null) return v;
+  // A number kept as its text (parseJson's) is frozen: kept as itself, so only that very value is the same.
+  if (typeof v !== 'object' || v === null || isRawJsonNumber(v)) return v;
   if (Array.isArray(v)) return v.map((x) => copyJson(x, size));
   const names = Object.keys(v);
   for (const k of names) size.chars += k.length;

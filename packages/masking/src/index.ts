@@ -15,7 +15,7 @@
 // Invariant (property-tested): for every chunking, what a stream masker emits equals maskText of
 // the whole text, block by block.
 import type { MaskingSpec } from '@skillgate/api';
-import type { SseEvent } from '@skillgate/wire';
+import { parseJson, type SseEvent } from '@skillgate/wire';
 import { MaskerCore, type MaskerOptions, type MaskResult } from './masker.js';
 import { maskAnswerBody, maskRequestBody, maskResponseBody, maskServerResultBlock, type BodyMaskResult } from './messages.js';
 import { JsonTextStream, TextStream } from './stream-text.js';
@@ -130,7 +130,7 @@ export function createMasker(spec: MaskingSpec | undefined, opts: MaskerOptions)
   const maskAnswerText = (text: string, o?: { forRecord?: boolean }): MaskResult => {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(text);
+      parsed = parseJson(text);
     } catch {
       return core.maskText(text); // labelled JSON, or a stream's data, that is not: masked as text
     }

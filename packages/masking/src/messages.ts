@@ -18,6 +18,7 @@
 // tool input found clean before is passed over whole (Walker.resent), and nothing is copied that
 // nothing was masked in (put).
 import { createHash } from 'node:crypto';
+import { isRecord, jsonNumberText } from '@skillgate/wire';
 import type { Finding } from './entities.js';
 import type { MaskResult } from './masker.js';
 import { keyContext } from './json-values.js';
@@ -42,7 +43,6 @@ const HASH_SLICE = 4 * 1024 * 1024;
 /** Masks a text; with `context`, the text as it reads after it (a JSON value after its member's name). */
 type TextMasker = (text: string, context?: string) => MaskResult;
 
-const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const join = (path: string, member: string): string => (path ? `${path}.${member}` : member);
 
 /** What a walk masks besides the text people put in a body. */
@@ -229,9 +229,9 @@ class Walker {
    */
   input(v: unknown, path: string, context: string): unknown {
     if (typeof v === 'string') return this.text(v, path, context);
-    if (typeof v === 'number') {
-      if (!Number.isFinite(v)) return v;
-      const r = this.mask(String(v), context);
+    const digits = jsonNumberText(v);
+    if (digits !== undefined) {
+      const r = this.mask(digits, context);
       if (r.findings.length === 0) return v;
       for (const f of r.findings) this.findings.push({ ...f, path });
       return r.masked;

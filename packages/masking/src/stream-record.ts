@@ -17,7 +17,7 @@
 // call's arguments as a tool input, through the same streaming maskers as a Messages block
 // (ChoiceStreamRewriter). Their events are held until no choice is open, then recorded as they came
 // when nothing was found, else as rewritten; past the hold limit they are recorded as rewritten.
-import type { SseEvent } from '@skillgate/wire';
+import { parseJson, type SseEvent } from '@skillgate/wire';
 import type { Finding } from './entities.js';
 import { DELTA_FIELD, SseRewriter, blockStreamFor, isRecord, rewriteCitation, rewriteWholeBlock, sseEvent, type BlockPolicy, type BlockStream, type DeltaKind, type StreamOutput } from './stream.js';
 
@@ -189,7 +189,7 @@ export class RecordStreamMasker {
   private maskWholeBlock(ev: SseEvent): StreamOutput | undefined {
     let data: unknown;
     try {
-      data = JSON.parse(ev.data);
+      data = parseJson(ev.data);
     } catch {
       return undefined; // the held path decides what an unreadable event becomes
     }
@@ -356,7 +356,7 @@ export class ChoiceStreamRewriter {
     if (ev.event === 'ping') return [ev];
     let data: unknown;
     try {
-      data = JSON.parse(ev.data);
+      data = parseJson(ev.data);
     } catch {
       return [this.wholly(ev)];
     }
@@ -501,7 +501,7 @@ export class ChoiceStreamRewriter {
     const r = this.otherMask(JSON.stringify(data));
     if (r.findings.length === 0) return { data, changed: false };
     for (const f of r.findings) this.findings.push(f);
-    return { data: JSON.parse(r.masked) as Record<string, unknown>, changed: true };
+    return { data: parseJson(r.masked) as Record<string, unknown>, changed: true };
   }
 }
 

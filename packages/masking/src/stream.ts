@@ -6,7 +6,7 @@
 // result; a server tool result, which only the record's copy masks) goes through the same block
 // walk as a non-streaming answer (messages.ts). If anything goes wrong inside a block, that block's
 // text is dropped, never emitted raw.
-import { formatSse, type SseEvent } from '@skillgate/wire';
+import { formatSse, isRecord, parseJson, type SseEvent } from '@skillgate/wire';
 import type { Finding } from './entities.js';
 import { maskResponseBody } from './messages.js';
 
@@ -99,7 +99,7 @@ export function rewriteWholeBlock(policy: BlockPolicy, block: Record<string, unk
 
 interface Block { stream: BlockStream; kind: DeltaKind; failed: boolean; index: number; citations: number }
 
-export const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+export { isRecord };
 
 export interface RewriterOptions {
   /** The record's copy: blocks that arrive whole are walked as the record walks them (server tool results too). */
@@ -242,7 +242,7 @@ function heldOf(s: BlockStream): number {
 function parse(ev: SseEvent): Record<string, unknown> | undefined {
   if (ev.data === '') return undefined;
   try {
-    const v: unknown = JSON.parse(ev.data);
+    const v: unknown = parseJson(ev.data);
     return isRecord(v) ? v : undefined;
   } catch {
     return undefined;

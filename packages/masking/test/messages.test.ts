@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { parseJson } from '@skillgate/wire';
 import { createMasker } from '../src/index.js';
 
 const masker = createMasker(undefined, { key: 'messages-test-key-0123456789' });
@@ -172,6 +173,32 @@ describe('tool inputs: values read after their member names, numbers and names m
   test('a number that holds no value stays a number; names of a schema stay as they are', () => {
     const plain = { limit: 5, ratio: 0.25, ids: [12, 7], user_id: 'user_8c1f', query: 'open tickets' };
     expect(inputOf(masker.maskMessagesRequest({ ...history, messages: [history.messages[0], { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'login', input: plain }] }] }).body)).toBe(plain);
+  });
+});
+
+describe('numbers of more than 15 digits in tool inputs (read by parseJson)', () => {
+  // 4111111111111111110 passes the Luhn check; JSON.parse reads it as 4111111111111111000, which does not.
+  const text = '{"model":"claude-x","max_tokens":8,"messages":[{"role":"user","content":"pay"},{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"pay","input":{"card":4111111111111111110,"order_id":98765432109876543210,"email":"jane.doe@example.com"}}]}]}';
+  const inputOf = (body: unknown) => ((body as { messages: Array<{ content: Array<{ input: Record<string, unknown> }> }> }).messages[1]!.content)[0]!.input;
+
+  test('a 19-digit card written as a number is found, in every mode and in a response', () => {
+    expect(masker.maskMessagesRequest(JSON.parse(text)).findings.map((f) => f.type)).toEqual(['EMAIL_ADDRESS']); // what JSON.parse leaves of it
+    for (const mode of ['record', 'request', 'both', 'tokenize'] as const) {
+      const m = createMasker({ mode, defaultAction: 'redact' }, { key: 'messages-test-key-0123456789' });
+      for (const forRecord of [false, true]) {
+        const r = m.maskMessagesRequest(parseJson(text), { forRecord });
+        expect(r.findings.map((f) => [f.type, f.path])).toEqual([['CREDIT_CARD', 'messages[1].content[0].input.card'], ['EMAIL_ADDRESS', 'messages[1].content[0].input.email']]);
+        expect(inputOf(r.body).card).toBe('[CREDIT_CARD]');
+      }
+      const answer = `{"type":"message","content":[{"type":"tool_use","id":"toolu_1","name":"pay","input":{"card":4111111111111111110}}]}`;
+      expect(m.maskAnswerText(answer, { forRecord: true }).masked).toBe('{"type":"message","content":[{"type":"tool_use","id":"toolu_1","name":"pay","input":{"card":"[CREDIT_CARD]"}}]}');
+    }
+  });
+
+  test('a long number that holds no value keeps every digit when the body around it is rewritten', () => {
+    const out = JSON.stringify(masker.maskMessagesRequest(parseJson(text)).body);
+    expect(out).toContain('"order_id":98765432109876543210,');
+    expect(JSON.stringify(JSON.parse(text))).toContain('"order_id":98765432109876540000,'); // what it would have been
   });
 });
 

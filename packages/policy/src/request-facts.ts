@@ -2,7 +2,7 @@
 // server tool families, web_fetch/web_search domain restrictions, MCP server URLs, container skills,
 // and the newest user turn or tool result (the END of the conversation, where new content is —
 // never a prefix of the body). Pure; reads the parsed body, never mutates it.
-import { isRecord, serverToolFamily, type MessagesRequest, type RouteKind } from '@skillgate/wire';
+import { isRecord, jsonNumberValue, serverToolFamily, type MessagesRequest, type RouteKind } from '@skillgate/wire';
 
 export interface FetchTool {
   family: string;              // web_fetch, web_search
@@ -32,8 +32,9 @@ export function requestFacts(req: MessagesRequest | undefined): RequestFacts {
   };
   if (!req) return facts;
   if (typeof req.model === 'string') facts.model = req.model;
-  if (typeof req.max_tokens === 'number') facts.maxTokens = req.max_tokens;
-  else if (typeof req.max_tokens_to_sample === 'number') facts.maxTokens = req.max_tokens_to_sample; // legacy Text Completions
+  // A cap of more than 15 digits is kept as its text (parseJson): read as the double nearest it.
+  const maxTokens = jsonNumberValue(req.max_tokens) ?? jsonNumberValue(req.max_tokens_to_sample); // the latter: legacy Text Completions
+  if (maxTokens !== undefined) facts.maxTokens = maxTokens;
   if (Array.isArray(req.tools)) {
     for (const tool of req.tools) {
       if (!isRecord(tool)) continue;
@@ -96,7 +97,7 @@ export function requestFactsOn(route: RouteKind, req: unknown): RequestFacts {
  */
 export function openAiChatFacts(body: unknown): RequestFacts {
   if (!isRecord(body)) return requestFacts(undefined);
-  const cap = typeof body.max_completion_tokens === 'number' ? body.max_completion_tokens : body.max_tokens;
+  const cap = jsonNumberValue(body.max_completion_tokens) ?? jsonNumberValue(body.max_tokens);
   const tools = Array.isArray(body.tools) ? body.tools.map((t) => (isRecord(t) && isRecord(t.function) && typeof t.function.name === 'string' ? { name: t.function.name } : t)) : undefined;
   const messages = Array.isArray(body.messages)
     ? body.messages.filter(isRecord).filter((m) => m.role !== 'system' && m.role !== 'developer').map((m) => ({

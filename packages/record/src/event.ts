@@ -5,7 +5,7 @@
 // masked from the masking engine, and `mcp_servers[].authorization_token` is removed here again.
 import { hash } from 'node:crypto';
 import type { SkillIdentity } from '@skillgate/api';
-import { CREDENTIAL_HEADERS } from '@skillgate/wire';
+import { CREDENTIAL_HEADERS, parseJson } from '@skillgate/wire';
 
 export const EVENT_FORMAT_VERSION = 1;
 
@@ -285,7 +285,7 @@ export function recordHeaders(
 export function scrubRequestBody(maskedBody: string): string {
   if (!maskedBody.includes('authorization_token')) return maskedBody;
   try {
-    const parsed = JSON.parse(maskedBody) as { mcp_servers?: unknown; requests?: unknown };
+    const parsed = parseJson(maskedBody) as { mcp_servers?: unknown; requests?: unknown };
     let changed = scrubMcpServers(parsed);
     if (Array.isArray(parsed.requests)) {
       for (const r of parsed.requests) {

@@ -4,7 +4,7 @@
 // restored). Each result's message goes through the same rewrite as a non-streaming answer; lines
 // it leaves alone keep their bytes. Pure: bytes in, bytes out.
 import { StringDecoder } from 'node:string_decoder';
-import { isRecord, type PartTransform } from '@skillgate/wire';
+import { isRecord, parseJson, type PartTransform } from '@skillgate/wire';
 
 /** The longest result line held while it streams in: one answer (the largest max_tokens gives well under 2 MB). */
 export const MAX_RESULT_LINE_BYTES = 16 * 1024 * 1024;
@@ -28,7 +28,7 @@ export function batchResultsRewriter(rewrite: ResultsRewrite, maxLineBytes = MAX
     if (text.trim() === '' || rewrite.untouched?.(text)) return text;
     let parsed: unknown;
     try {
-      parsed = JSON.parse(text);
+      parsed = parseJson(text);
     } catch {
       return rewrite.unreadable(text);
     }

@@ -11,7 +11,7 @@
 import type { MaskingSpec } from '@skillgate/api';
 import { Vault, createMasker, type Finding, type Masker, type StreamMasker } from '@skillgate/masking';
 import { PlaceholderCollision } from '@skillgate/masking/actions';
-import { GatewayError, NOT_RETRIED, codes, uploadsFiles } from '@skillgate/wire';
+import { GatewayError, NOT_RETRIED, codes, parseJson, uploadsFiles } from '@skillgate/wire';
 import type { Exchange } from './exchange.js';
 import type { MaskingVerdict, ResponseFilter } from './ports/guard.js';
 import { downloadMasking, uploadMaskFilter } from './file-masking.js';
@@ -221,7 +221,7 @@ function restoreFilter(masker: Masker, batchCreated?: (id: string) => void): Res
       if (masker.restoreText(text) === text) return body;
       let parsed: unknown;
       try {
-        parsed = JSON.parse(text);
+        parsed = parseJson(text);
       } catch {
         return body; // labelled JSON but not: placeholders stay (they give nothing away)
       }

@@ -11,6 +11,7 @@ import Anthropic, { toFile } from '@anthropic-ai/sdk';
 import { startFakeClaude, type FakeClaude } from '@skillgate/fake-claude';
 import { createMasker } from '@skillgate/masking';
 import { FileSessionStore, findFingerprint, fingerprintOf, verifyRecord } from '@skillgate/record';
+import { jsonNumberText } from '@skillgate/wire';
 import { resolveConfig, startSidecar, type Sidecar } from '../src/index.js';
 import { sidecarPorts } from '../src/wiring.js';
 
@@ -63,10 +64,31 @@ function pdfSeen(r: Rig, pdf: string): { upstreamData: string; recorded: string 
   return { upstreamData: body.messages[0]!.content[0]!.source!.data, recorded: recordedText(r.dir).split('\n').filter((l) => l.includes('omitted from the record') || l.includes(pdf)).join('\n') };
 }
 
+/** A request whose tool input writes a 19-digit card and a 20-digit order id as JSON numbers, sent as text (an SDK would round them). */
+const LONG_NUMBERS = `{"model":"${MODEL}","max_tokens":16,"messages":[{"role":"user","content":"pay"},{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"pay","input":{"card":4111111111111111110,"order_id":98765432109876543210,"email":"${EMAIL}"}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"paid"}]}]}`;
+
+/** Send LONG_NUMBERS; the tool input Claude got (numbers as their text, as the API reads them). */
+async function sendLongNumbers(r: Rig): Promise<Record<string, unknown>> {
+  const res = await fetch(`${r.sidecar.claudeUrl}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'placeholder' }, body: LONG_NUMBERS });
+  expect(res.status).toBe(200);
+  await res.text();
+  const body = r.fake.requests.filter((q) => q.path === '/v1/messages').at(-1)!.body as { messages: Array<{ content: Array<{ input?: Record<string, unknown> }> }> };
+  const input = body.messages[1]!.content[0]!.input!;
+  return Object.fromEntries(Object.entries(input).map(([k, v]) => [k, jsonNumberText(v) ?? v]));
+}
+
 describe('record mode (the default)', () => {
   let r: Rig;
   beforeAll(async () => { r = await rig('record'); });
   afterAll(async () => { await r.close(); });
+
+  it('forwards long numbers as sent, and the record masks a card a tool input writes as a 19-digit number', async () => {
+    expect(await sendLongNumbers(r)).toEqual({ card: '4111111111111111110', order_id: '98765432109876543210', email: EMAIL });
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the answer's events linger a few ms
+    const recorded = recordedText(r.dir);
+    expect(recorded).toContain('98765432109876543210');
+    expect(recorded).not.toContain('4111111111111111110');
+  });
 
   it('forwards the values untouched and returns them untouched', async () => {
     const text = await streamedText(r.client);
@@ -321,6 +343,12 @@ describe('request mode', () => {
   let r: Rig;
   beforeAll(async () => { r = await rig('request'); });
   afterAll(async () => { await r.close(); });
+  it('masks a card a tool input writes as a 19-digit number, and sends the other long numbers with every digit', async () => {
+    expect(await sendLongNumbers(r)).toEqual({ card: '[CREDIT_CARD]', order_id: '98765432109876543210', email: '[EMAIL_ADDRESS]' });
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the answer's events linger a few ms
+    expect(recordedText(r.dir)).not.toContain('4111111111111111110');
+  });
+
   it('keeps the values from Claude', async () => {
     await streamedText(r.client);
     const seen = lastUpstreamText(r.fake);

@@ -6,5 +6,5 @@ export * from './routes.js';
 export * from './headers.js';
 export * from './request-id.js';
 export * from './types.js';
-export * from './duplicate-members.js';
+export * from './json-text.js';
 export * from './multipart.js';

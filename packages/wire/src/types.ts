@@ -1,6 +1,8 @@
 // The parts of the Messages API that skillgate reads. Every object is open (unknown fields are
 // kept and forwarded): these types describe what policy and masking look at, not the whole API.
 
+import { isRawJsonNumber } from './json-text.js';
+
 export type Role = 'user' | 'assistant';
 
 export interface TextBlock { type: 'text'; text: string; [k: string]: unknown }
@@ -52,6 +54,10 @@ export function serverToolFamily(tool: ToolDefinition): string | undefined {
   return m ? m[1] : tool.type;
 }
 
+/**
+ * A JSON object: not null, not an array, and not a number parseJson kept as its source text (whose
+ * one member, rawJSON, is no member of the JSON).
+ */
 export function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !isRawJsonNumber(v);
 }

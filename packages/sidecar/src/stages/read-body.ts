@@ -5,7 +5,7 @@
 // one JSON object that names each member once per object: what policy and masking read is then
 // what the Claude API reads.
 import { isUtf8 } from 'node:buffer';
-import { GatewayError, LIMITS, codes, firstDuplicateMember, isRecord, type MessagesRequest } from '@skillgate/wire';
+import { GatewayError, LIMITS, codes, isRecord, parseJson, readJsonText, type MessagesRequest } from '@skillgate/wire';
 import type { Exchange } from '../exchange.js';
 import type { SidecarContext } from '../context.js';
 import { inspectableBatchBytes } from '../config.js';
@@ -64,12 +64,14 @@ export async function readBody(x: Exchange, ctx: SidecarContext): Promise<void> 
   }
   // Policy, masking and the record read the last of a repeated member (JSON.parse's choice); the
   // Claude API might read the first, so such a body is refused rather than forwarded.
-  const repeated = firstDuplicateMember(text);
+  const { repeatedMember: repeated, longNumber } = readJsonText(text);
   if (repeated !== undefined) {
     throw new GatewayError(codes.badRequest, 'invalid_request_error',
       `Request body names the member ${JSON.stringify(repeated.slice(0, 64))} twice in one object; skillgate cannot know which one the Claude API would read, so it does not forward the request. Send each member once.`);
   }
-  x.request = parsed as MessagesRequest;
+  // A number of more than 15 digits (a card number a tool input writes as a number, an id) is read
+  // as its text, so masking sees every digit and a rewritten body carries them (parseJson).
+  x.request = (longNumber ? parseJson(text, true) : parsed) as MessagesRequest;
   if (typeof parsed.model === 'string') x.model = parsed.model;
   x.stream = parsed.stream === true;
 }

@@ -5,7 +5,7 @@
 // back at the sidecar so the SDK never goes around it. Ends a stream with a well-formed
 // `event: error` when the upstream breaks, and aborts the upstream when the skill leaves.
 import type { IncomingMessage } from 'node:http';
-import { GatewayError, NOT_RETRIED, SseEventGate, batchResultsPath, SseParser, clientResponseHeaders, codes, errorBody, fileInfo, formatSse, isRecord, type PartInfo, type PartTransform, type SseEvent } from '@skillgate/wire';
+import { GatewayError, NOT_RETRIED, SseEventGate, batchResultsPath, SseParser, clientResponseHeaders, codes, errorBody, fileInfo, formatSse, isRecord, parseJson, type PartInfo, type PartTransform, type SseEvent } from '@skillgate/wire';
 import type { Exchange } from '../exchange.js';
 import type { SidecarContext } from '../context.js';
 import type { Verdict } from '../ports/guard.js';
@@ -344,7 +344,7 @@ function resultsPathOf(absolute: string): string | undefined {
 export function rewriteResultsUrls(body: Buffer, x: Exchange, ctx: SidecarContext, seen?: (batch: Record<string, unknown>) => void): Buffer {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    parsed = parseJson(body.toString('utf8'));
   } catch {
     return body;
   }

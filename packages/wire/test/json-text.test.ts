@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { firstDuplicateMember } from '../src/duplicate-members.js';
+import { firstDuplicateMember, isRawJsonNumber, jsonNumberText, jsonNumberValue, parseJson, readJsonText } from '../src/json-text.js';
+import { isRecord } from '../src/types.js';
 
 describe('firstDuplicateMember', () => {
   test.each([
@@ -25,6 +26,55 @@ describe('firstDuplicateMember', () => {
       JSON.parse(text);
       expect(firstDuplicateMember(text)).toBe(referenceDuplicate(text));
     }), { numRuns: 3000 });
+  });
+});
+
+describe('numbers JSON.parse cannot hold (readJsonText, parseJson)', () => {
+  test.each([
+    ['a Messages request', '{"model":"m","max_tokens":64000,"temperature":0.7}', false],
+    ['a 16-digit card that fits a double exactly', '{"card":4111111111111111}', true],
+    ['a 19-digit number', '{"card":4111111111111111110}', true],
+    ['a long fraction', '[0.12345678901234567]', true],
+    ['leading zeros of a fraction are not significant', '[0.000000000000000012345]', false],
+    ['an exponent is not a digit of the value', '[1.5e-300,-2E+308]', false],
+    ['long digit runs inside strings', '{"id":"12345678901234567890","t":"1 2 3"}', false],
+    ['a name of digits', '{"12345678901234567890":1}', false],
+  ])('%s', (_name, json, long) => {
+    expect(readJsonText(json).longNumber).toBe(long);
+  });
+
+  test('a number a double holds stays a number; one it cannot is kept as its text and written back as sent', () => {
+    const text = '{"a":4111111111111111,"b":4111111111111111110,"c":-98765432109876543210.5e-3,"d":[0.1,1.0,100000000000000000000],"e":"4111111111111111110"}';
+    const v = parseJson(text) as Record<string, unknown> & { d: unknown[] };
+    expect(v.a).toBe(4111111111111111);
+    expect(isRawJsonNumber(v.b)).toBe(true);
+    expect(jsonNumberText(v.b)).toBe('4111111111111111110');
+    expect(jsonNumberText(v.c)).toBe('-98765432109876543210.5e-3');
+    expect(jsonNumberValue(v.b)).toBe(4111111111111111110);
+    expect(v.d).toEqual([0.1, 1, 1e20]); // 1e20 is exact, and ECMAScript writes it so
+    expect(v.e).toBe('4111111111111111110');
+    expect(JSON.stringify(v)).toBe('{"a":4111111111111111,"b":4111111111111111110,"c":-98765432109876543210.5e-3,"d":[0.1,1,100000000000000000000],"e":"4111111111111111110"}');
+    expect(isRecord(v.b)).toBe(false); // not an object of the JSON: no walk goes into it
+    expect(isRecord(parseJson('{"rawJSON":"4111111111111111110"}'))).toBe(true); // a member of that name is just a member
+    expect(jsonNumberText('1')).toBeUndefined();
+    expect(jsonNumberText(Number.NaN)).toBeUndefined();
+  });
+
+  test('parseJson throws what JSON.parse throws', () => {
+    expect(() => parseJson('{"a":')).toThrow(SyntaxError);
+  });
+
+  test('every integer keeps its digits through parseJson and JSON.stringify, and readJsonText finds the ones that need it', () => {
+    const integer = fc.bigInt({ min: -(10n ** 25n), max: 10n ** 25n }).map(String);
+    const value = fc.oneof(integer, integer.map((i) => `"${i}"`), fc.constantFrom('true', 'null', '0.5'));
+    fc.assert(fc.property(fc.array(value, { maxLength: 6 }), fc.array(value, { maxLength: 6 }), (items, members) => {
+      const text = `{"items":[${items.join(',')}],"m":{${members.map((v, i) => `"k${i}": ${v}`).join(',')}}}`;
+      const out = JSON.stringify(parseJson(text));
+      const numbers = (t: string) => [...t.matchAll(/(?<=[[,:] ?)-?\d+(?=[\],}])/g)].map((m) => BigInt(m[0]));
+      expect(numbers(out)).toEqual(numbers(text));
+      const long = [...items, ...members].some((v) => /^-?\d+$/.test(v) && v.replace(/^-?0*/, '').length > 15);
+      expect(readJsonText(text).longNumber).toBe(long);
+    }), { numRuns: 2000 });
   });
 });
 
