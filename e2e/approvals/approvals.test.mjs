@@ -177,6 +177,8 @@ beforeAll(async () => {
   kubeconfigs.bob = userKubeconfig('bob@example.com', ['secops'], 'bob');
   kubeconfigs.erin = userKubeconfig('erin@example.com', ['secops', 'oncall'], 'erin'); // named by no rule: approves through her group only
   kubeconfigs.gina = userKubeconfig('gina@example.com', ['skillgate-approvers'], 'gina');
+  // Behind an identity provider's username prefix, as an OIDC authenticator names its users.
+  kubeconfigs.dave = userKubeconfig('oidc:dave@example.com', ['secops'], 'dave');
   kubeconfigs.owner = userKubeconfig(OWNER, ['devs'], 'owner');
 
   webhookTmp = fs.mkdtempSync(path.join(os.tmpdir(), 'skillgate-e2e-approvals-webhook-'));
@@ -513,7 +515,7 @@ test('quorum 2 needs two distinct real users: a second decision by the same user
 
   const again = await cli(['approvals', 'approve', approval.metadata.name, '--reason', 'me again'], kubeconfigs.alice);
   expect(again.code).not.toBe(0);
-  expect(again.stderr).toMatch(/one decision per user/);
+  expect(again.stderr).toMatch(/alice@example\.com has already decided .*one decision per person/);
 
   const forged = await writeDecisionAs('alice', approval.metadata.name, decision('bob@example.com', { groups: ['secops'] }));
   expect(forged.status).toBe(403);
@@ -526,6 +528,53 @@ test('quorum 2 needs two distinct real users: a second decision by the same user
   const used = await getApproval(approval.metadata.name);
   expect(used.status.phase).toBe('Used');
   expect(used.status.decisions.map((d) => d.user)).toEqual(['alice@example.com', 'bob@example.com']);
+});
+
+test('a second policy\'s rule adds an approval needed, never an approver who suffices: each matched rule is approved by its own approvers', async () => {
+  applyPolicy({ approval: { rules: [{ name: 'ledger', when: { keywords: ['quarterly ledger'] }, approvers: { users: ['gina@example.com'] } }] } }, 'ledger');
+  await feedReaches((s) => s.effective.policies.some((p) => p.includes('/ledger@')));
+  try {
+    const done = holdRequest('Attach the quarterly ledger to the incident timeline.', { stream: false });
+    const approval = await waitForApproval((a) => a.spec.rules.some((r) => r.endsWith('/ledger/ledger')));
+    expect(approval.spec.requirements).toEqual([
+      { rule: `${NS}/approvals/group-only`, groups: ['secops'], quorum: 1 },
+      { rule: `${NS}/ledger/ledger`, users: ['gina@example.com'], quorum: 1 },
+    ]);
+    // gina is named by the ledger rule only: her approval alone releases nothing the secops rule holds.
+    expect((await cli(['approvals', 'approve', approval.metadata.name, '--reason', 'ledger is fine'], kubeconfigs.gina)).code).toBe(0);
+    expect((await getApproval(approval.metadata.name)).status?.phase ?? 'Pending').toBe('Pending');
+    expect((await cli(['approvals', 'approve', approval.metadata.name, '--reason', 'timeline is fine'], kubeconfigs.erin)).code).toBe(0);
+    const message = await done;
+    expect(message.type).toBe('message');
+    expect((await getApproval(approval.metadata.name)).status.phase).toBe('Used');
+  } finally {
+    cp.kubectl(['delete', 'skillpolicy', 'ledger', '-n', NS]);
+    await feedReaches((s) => !s.effective.policies.some((p) => p.includes('/ledger@')));
+  }
+});
+
+test('one person is one vote: approving through the CLI as oidc:dave@example.com and through a link as dave@example.com does not make a quorum of 2', async () => {
+  const done = holdRequest('Rotate the production credentials once more.', { stream: false });
+  const approval = await waitForApproval((a) => a.spec.rules.some((r) => r.endsWith('/two-person')));
+  const name = approval.metadata.name;
+  expect((await cli(['approvals', 'approve', name, '--reason', 'first, from the CLI'], kubeconfigs.dave)).code).toBe(0);
+  expect((await getApproval(name)).status.decisions.map((d) => d.user)).toEqual(['oidc:dave@example.com']);
+
+  const links = await notifiedLinks(name);
+  const again = await followLink(links.Approve, { 'x-forwarded-user': 'dave@example.com', 'x-forwarded-groups': 'secops' }, 'second, from the link');
+  expect(again.status).toBe(409);
+  expect(await again.text()).toMatch(/dave@example\.com has already decided .*one decision per person/);
+  // Written past the controller, the webhook refuses it as well.
+  const exp = Math.floor(Date.parse(approval.spec.expiresAt) / 1000);
+  const proof = signLinkDecision(LINK_SECRET, { namespace: NS, name, action: 'approve', user: 'dave@example.com', groups: ['secops'], reason: 'past the controller', exp });
+  const saToken = (await cp.request('POST', `/api/v1/namespaces/${SYS}/serviceaccounts/${CONTROLLER_SA}/token`, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 600 } })).body.status.token;
+  const direct = await writeDecisionAs({ token: saToken }, name, decision('dave@example.com', { groups: ['secops'], reason: 'past the controller', via: 'signed-link', proof }));
+  expect(direct.status).toBe(403);
+  expect(direct.body.message).toMatch(/dave@example\.com has already decided this approval \(as oidc:dave@example\.com\): one decision per person/);
+  expect((await getApproval(name)).status?.phase ?? 'Pending').toBe('Pending');
+
+  expect((await cli(['approvals', 'approve', name, '--reason', 'second pair of eyes'], kubeconfigs.bob)).code).toBe(0);
+  expect((await done).type).toBe('message');
 });
 
 describe('signed approve/deny links followed on the running controller', () => {

@@ -45,13 +45,35 @@ export interface SkillApprovalSpec {
     serverTools?: string[];
     mcpServers?: string[];
     findings?: Array<{ type: string; count: number }>;
-    /** Masked excerpt of the newest user turn / tool result. */
+    /** Masked excerpt of the newest user turn / tool result (for a batch: of its first matching requests, each after its custom_id). */
     excerpt?: string;
     estimatedInputTokens?: number;
+    /** A Message Batch: how many requests it holds, how many match the approval rules, and the first matching ones' custom_id (masked). */
+    batch?: { requests: number; matching: number; customIds?: string[] };
   };
-  /** Who may decide. Never empty: a rule naming neither gets groups [DEFAULT_APPROVER_GROUP]. */
+  /**
+   * Who may decide at all: the union of the requirements' approvers, with the largest quorum (what
+   * `kubectl get` and older readers show). Never empty: a rule naming neither gets groups
+   * [DEFAULT_APPROVER_GROUP]. Without `requirements` (an object written before them) it is the one
+   * requirement.
+   */
   approvers: { groups?: string[]; users?: string[]; quorum: number };
+  /**
+   * One per matched rule: the request is approved only when every requirement has `quorum` distinct
+   * approvals from its own approvers (a decision counts toward each requirement that names the
+   * decider); one denial by anyone who may decide denies. A rule cannot lend its approvers to another.
+   */
+  requirements?: ApprovalRequirement[];
   expiresAt: string;
+}
+
+/** What one matched rule asks for: `quorum` distinct approvals from its own groups and users. */
+export interface ApprovalRequirement {
+  /** The rule id, `namespace/policy/rule`. */
+  rule?: string;
+  groups?: string[];
+  users?: string[];
+  quorum: number;
 }
 
 export interface SkillApprovalStatus {
@@ -69,16 +91,38 @@ export interface SkillApproval {
 }
 
 /**
- * Whether the Kubernetes user `user` is the skill owner `owner` (an email): the same name, ignoring
- * case, also behind an identity provider's username prefix ("oidc:alice@example.com",
- * "https://issuer.example#alice@example.com"). An owner may not decide their own skill's requests;
- * reading a prefixed name as its owner's can only refuse more, never admit a self-approval.
+ * The person a Kubernetes username names, for telling whether two names are one human: trimmed and
+ * lower-cased, and an email behind an identity provider's username prefix ("oidc:bob@example.com",
+ * "https://issuer.example#bob@example.com") read as the email. The same human deciding through the
+ * CLI (API-server username, prefixed) and through a signed link (the proxy's bare email) is one
+ * decider. Only an email is unwrapped: "system:serviceaccount:ns:bob" stays whole. Prefixes are set
+ * by the cluster's authenticator configuration, never chosen by the user. Used everywhere a decider
+ * is compared: quorum, one decision per person, approvers.users, the owner check.
+ */
+export function personOf(user: string): string {
+  const u = user.trim().toLowerCase();
+  const cut = Math.max(u.lastIndexOf(':'), u.lastIndexOf('#'));
+  const email = u.slice(cut + 1);
+  return cut >= 0 && email.includes('@') ? email : u;
+}
+
+/** Whether two usernames name the same person (personOf); an empty name is nobody. */
+export function samePerson(a: string, b: string): boolean {
+  const p = personOf(a);
+  return p !== '' && p === personOf(b);
+}
+
+/**
+ * Whether the Kubernetes user `user` is the skill owner `owner` (an email): the same person
+ * (personOf), also when any prefix ends right before the owner's name. An owner may not decide their
+ * own skill's requests; reading a prefixed name as its owner's can only refuse more, never admit a
+ * self-approval.
  */
 export function isSkillOwner(user: string, owner: string): boolean {
   const o = owner.trim().toLowerCase();
   const u = user.trim().toLowerCase();
   if (!o || !u) return false;
-  if (u === o) return true;
+  if (samePerson(u, o)) return true;
   const cut = Math.max(u.lastIndexOf(':'), u.lastIndexOf('#'));
   return cut >= 0 && u.slice(cut + 1) === o;
 }

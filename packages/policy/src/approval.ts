@@ -1,30 +1,40 @@
 // The approval arithmetic, pure: given a SkillApproval's spec and its recorded decisions, which
 // decisions count, which are ignored (and why), and what the phase is. The controller's approval
 // reconciler writes the result to status; the CLI uses it to refuse obviously invalid decisions
-// early. Rules: the skill's owner never counts; each user counts once (their latest decision); an
-// approver must be listed in approvers.users or be in one of approvers.groups — and when a rule
-// names neither, approvers.groups is [skillgate-approvers] (effectiveApprovers), never "anyone";
-// one valid deny denies; `quorum` distinct valid approvals approve; past expiresAt it is Expired.
-// Terminal phases (Approved, Denied, Expired, Used) never change back to Pending.
+// early. Rules: the skill's owner never counts; each person counts once (their latest decision),
+// however their name is spelled (personOf: "oidc:bob@example.com" through the CLI and
+// "bob@example.com" through a signed link are one person); an approver must be listed in a
+// requirement's users or be in one of its groups — and when a rule names neither, its groups are
+// [skillgate-approvers] (effectiveApprovers), never "anyone". Every matched rule is a requirement of
+// its own: a decision counts toward each requirement whose approvers include the decider, and the
+// request is approved only when each requirement has its quorum — a rule never lends its approvers
+// to another, so adding a policy can only add approvals needed, never approvers who suffice. One
+// valid deny denies; past expiresAt it is Expired. A SkillApproval without `requirements` (written
+// before them) has its `approvers` as the one requirement. Terminal phases (Approved, Denied,
+// Expired, Used) never change back to Pending.
 // A decision's user and groups are trusted here because the validating webhook admitted them only
 // when they were the writer's own (packages/webhook/src/validate-approval.ts).
-import { DEFAULT_APPROVER_GROUP, isSkillOwner, type ApprovalDecision, type ApprovalPhase, type SkillApprovalSpec } from '@skillgate/api';
+import { DEFAULT_APPROVER_GROUP, isSkillOwner, personOf, samePerson, type ApprovalDecision, type ApprovalPhase, type ApprovalRequirement, type SkillApprovalSpec } from '@skillgate/api';
 
 /** A decision as recorded; `groups` are the decider's Kubernetes groups (checked by the webhook). */
 export type RecordedDecision = ApprovalDecision;
 
 type Approvers = SkillApprovalSpec['approvers'];
 
+/** Approvers as a policy rule gives them (lists may be empty or absent). */
+interface GivenApprovers { groups?: readonly string[]; users?: readonly string[]; quorum?: number }
+
 /**
  * The approvers that apply: as given when they name any group or user, otherwise the default
  * group skillgate-approvers (so a rule without approvers is decided by a known, RBAC-bound group).
- * Empty lists are dropped, so the result satisfies the SkillApproval CRD's validation.
+ * Empty lists are dropped, so the result satisfies the SkillApproval CRD's validation. Users are
+ * one per person (two spellings of one person cannot make up a quorum of two).
  */
-export function effectiveApprovers(a: { groups?: readonly string[]; users?: readonly string[]; quorum?: number }, owner?: string): Approvers {
+export function effectiveApprovers(a: GivenApprovers, owner?: string): Approvers {
   const groups = [...new Set(a.groups ?? [])];
   // The skill's owner may never decide its requests: named anyway (a rule shared by several
   // skills), they are left out, so the approval can still be made, and decided by the others.
-  const users = [...new Set(a.users ?? [])].filter((u) => owner === undefined || !isSkillOwner(u, owner));
+  const users = onePerPerson(a.users ?? []).filter((u) => owner === undefined || !isSkillOwner(u, owner));
   const quorum = Math.max(1, a.quorum ?? 1);
   if (groups.length === 0 && users.length === 0) return { groups: [DEFAULT_APPROVER_GROUP], quorum };
   // Listed users alone who can no longer reach the quorum (the owner was one of them): the default
@@ -33,25 +43,72 @@ export function effectiveApprovers(a: { groups?: readonly string[]; users?: read
   return { ...(groups.length ? { groups } : {}), ...(users.length ? { users } : {}), quorum };
 }
 
+function onePerPerson(users: readonly string[]): string[] {
+  const seen = new Set<string>();
+  return users.filter((u) => !seen.has(personOf(u)) && !!seen.add(personOf(u)));
+}
+
+/**
+ * The requirements a held request is written with: one per matched rule (same rule once), each with
+ * its effective approvers (the owner left out, the default group when it names nobody).
+ */
+export function effectiveRequirements(rules: ReadonlyArray<GivenApprovers & { rule?: string }>, owner?: string): ApprovalRequirement[] {
+  const out: ApprovalRequirement[] = [];
+  for (const r of rules) {
+    if (r.rule !== undefined && out.some((o) => o.rule === r.rule)) continue;
+    out.push({ ...(r.rule !== undefined ? { rule: r.rule } : {}), ...effectiveApprovers(r, owner) });
+  }
+  return out;
+}
+
+/**
+ * Everyone who may decide at all: the union of the requirements' approvers with the largest quorum,
+ * the SkillApproval's `approvers` (what people and older readers see). Never what decides the phase
+ * when requirements are written: that is each requirement on its own.
+ */
+export function unitedApprovers(requirements: readonly ApprovalRequirement[]): Approvers {
+  const groups = [...new Set(requirements.flatMap((r) => r.groups ?? []))];
+  const users = onePerPerson(requirements.flatMap((r) => r.users ?? []));
+  const quorum = Math.max(1, ...requirements.map((r) => r.quorum));
+  return effectiveApprovers({ groups, users, quorum });
+}
+
+/**
+ * The requirements of a SkillApproval: its `requirements`, or — an object written before them — its
+ * `approvers` as the one requirement. Each with its effective approvers.
+ */
+export function requirementsOf(spec: Pick<SkillApprovalSpec, 'approvers' | 'requirements'>): ApprovalRequirement[] {
+  // An object naming nobody at all (not one the CRD admits) is still never "anyone": the default group.
+  const given: readonly ApprovalRequirement[] = spec.requirements?.length ? spec.requirements : [spec.approvers ?? { quorum: 1 }];
+  return given.map((r) => ({ ...(r.rule !== undefined ? { rule: r.rule } : {}), ...effectiveApprovers(r) }));
+}
+
+/** Whether this user (with these authenticated groups) is one of the requirement's approvers. */
+export function isApproverOf(r: ApprovalRequirement, user: string, groups: readonly string[] = []): boolean {
+  return (r.users ?? []).some((u) => samePerson(u, user)) || (r.groups ?? []).some((g) => groups.includes(g));
+}
+
+/** Who a requirement admits, in words; the rule is named when there are several to tell apart. */
+function describeRequirement(r: ApprovalRequirement, several: boolean): string {
+  return `${several && r.rule ? `rule ${r.rule}: ` : ''}users: ${r.users?.join(', ') || '-'}; groups: ${r.groups?.join(', ') || '-'}`;
+}
+
 export interface ApprovalOutcome {
   phase: ApprovalPhase;
   approvedBy: string[];
   deniedBy: string[];
   ignored: Array<{ user: string; reason: string }>;
+  /** Each requirement's progress: the approvals that count toward it and the quorum it needs. */
+  requirements: Array<{ rule?: string; quorum: number; approvedBy: string[] }>;
 }
 
-/** Why this user may not decide this approval, or undefined when they may. */
+/** Why this user may not decide this approval, or undefined when they may (an approver of any requirement). */
 export function deciderProblem(spec: SkillApprovalSpec, user: string, groups: readonly string[] = []): string | undefined {
   if (!user) return 'the decision names no user';
   if (isSkillOwner(user, spec.identity.owner)) return `${user} owns skill ${spec.identity.skill} and cannot decide its requests`;
-  const { users = [], groups: wanted = [] } = effectiveApprovers(spec.approvers);
-  if (users.some((u) => sameUser(u, user))) return undefined;
-  if (wanted.some((g) => groups.includes(g))) return undefined;
-  return `${user} is not an approver (users: ${users.join(', ') || '-'}; groups: ${wanted.join(', ') || '-'})`;
-}
-
-function sameUser(a: string, b: string): boolean {
-  return a.trim().toLowerCase() === b.trim().toLowerCase();
+  const requirements = requirementsOf(spec);
+  if (requirements.some((r) => isApproverOf(r, user, groups))) return undefined;
+  return `${user} is not an approver (${requirements.map((r) => describeRequirement(r, requirements.length > 1)).join(' | ')})`;
 }
 
 export function approvalOutcome(spec: SkillApprovalSpec, decisions: readonly RecordedDecision[], now: Date, current?: ApprovalPhase): ApprovalOutcome {
@@ -61,15 +118,21 @@ export function approvalOutcome(spec: SkillApprovalSpec, decisions: readonly Rec
   for (const d of decisions) {
     const problem = Date.parse(d.at) > expiresAt ? 'decided after the approval expired' : deciderProblem(spec, d.user, d.groups);
     if (problem) ignored.push({ user: d.user, reason: problem });
-    else latest.set(d.user.trim().toLowerCase(), d);
+    else latest.set(personOf(d.user), d);
   }
   const approvedBy: string[] = [];
   const deniedBy: string[] = [];
   for (const d of latest.values()) (d.decision === 'approve' ? approvedBy : deniedBy).push(d.user);
-  if (current && current !== 'Pending') return { phase: current, approvedBy, deniedBy, ignored };
+  const requirements = requirementsOf(spec).map((r) => ({
+    ...(r.rule !== undefined ? { rule: r.rule } : {}),
+    quorum: Math.max(1, r.quorum),
+    approvedBy: [...latest.values()].filter((d) => d.decision === 'approve' && isApproverOf(r, d.user, d.groups)).map((d) => d.user),
+  }));
+  if (current && current !== 'Pending') return { phase: current, approvedBy, deniedBy, ignored, requirements };
   let phase: ApprovalPhase = 'Pending';
   if (deniedBy.length) phase = 'Denied';
-  else if (approvedBy.length >= Math.max(1, spec.approvers.quorum)) phase = 'Approved';
+  else if (requirements.every((r) => r.approvedBy.length >= r.quorum)) phase = 'Approved';
   else if (now.getTime() >= expiresAt) phase = 'Expired';
-  return { phase, approvedBy, deniedBy, ignored };
+  return { phase, approvedBy, deniedBy, ignored, requirements };
 }
+

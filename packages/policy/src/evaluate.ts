@@ -4,7 +4,7 @@
 // never builds a regex. Rate limits are not here: they need shared counters (the sidecar's Guard).
 import type { MessagesRequest, RouteKind } from '@skillgate/wire';
 import { isRecord } from '@skillgate/wire';
-import type { CompiledRule } from './compile.js';
+import { keywordReading, type CompiledRule } from './compile.js';
 import type { EffectivePolicy } from './combine.js';
 import { insideWindow } from './schedule.js';
 import { requestFacts, requestFactsOn, urlHosts, type RequestFacts } from './request-facts.js';
@@ -39,10 +39,14 @@ export interface EvaluationContext {
 
 export interface Approvers { groups: string[]; users: string[]; quorum: number }
 
+/** What one matched rule asks for: `quorum` distinct approvals from its own approvers. */
+export interface RuleApprovers extends Approvers { rule: string }
+
 export type Decision =
   | { kind: 'allow' }
   | { kind: 'deny'; policy: string; rule: string; reason: string }
-  | { kind: 'approval'; policy: string; rules: string[]; reasons: string[]; timeoutMs: number; approvers: Approvers };
+  /** `requirements`: one per matched rule, each to be met by its own approvers (never united). */
+  | { kind: 'approval'; policy: string; rules: string[]; reasons: string[]; timeoutMs: number; requirements: RuleApprovers[] };
 
 const ALLOW: Decision = Object.freeze({ kind: 'allow' });
 
@@ -142,6 +146,8 @@ export interface Scratch {
   prefilter: EffectivePolicy['prefilter'];
   /** The newest turn as masking's detectors read it (full-width forms and the like as ASCII; fold.ts). */
   turn?: string;
+  /** The newest turn as keyword rules read it (compile.ts, readAsKeywords): also without combining marks, Latin look-alikes as Latin. */
+  keywordTurn?: string;
   /** Where a keyword of any rule starts in the newest turn, ascending ('too many': each rule scans alone); set by the first keyword rule. */
   keywordStarts?: number[] | 'too many';
   anyPattern?: boolean;
@@ -159,6 +165,15 @@ export function newScratch(prefilter: EffectivePolicy['prefilter'] = {}): Scratc
  */
 function turnOf(f: RequestFacts, scratch: Scratch): string {
   return (scratch.turn ??= readAsDetected(f.newestTurn));
+}
+
+/**
+ * The newest turn as keyword rules read it, keywords having been read the same way (compile.ts):
+ * "s̲a̲l̲a̲r̲y̲", "sálary" and "sаlary" (a Cyrillic а) are salary, "CREDİT CARD" credit card. Patterns
+ * and URL hosts keep the reading above: a pattern may mean the marks it names.
+ */
+function keywordTurnOf(f: RequestFacts, scratch: Scratch): string {
+  return (scratch.keywordTurn ??= keywordReading(turnOf(f, scratch)));
 }
 
 /** Past this many places where a keyword starts, each rule scans the turn on its own instead. */
@@ -180,8 +195,15 @@ function keywordStarts(prefilter: RegExp, text: string): number[] | 'too many' {
   return starts;
 }
 
+const WHITESPACE_RUN = /\p{White_Space}+/gu;
+
+/** A keyword as a reason quotes it: as read, lower-cased, its words one space apart (not the turn's line breaks). */
+function quoted(match: string): string {
+  return match.replace(WHITESPACE_RUN, ' ').toLowerCase();
+}
+
 /**
- * The first keyword of rule `r` (boundaries included) in `text`, lower-cased. Where the policy's
+ * The first keyword of rule `r` (boundaries included) in `text`, quoted. Where the policy's
  * keyword starts are known, the rule's sticky expression is tried at each of them in order: the
  * leftmost place it matches is where its own scan of the whole text would have found it.
  */
@@ -192,12 +214,13 @@ function findKeyword(r: CompiledRule, text: string, scratch: Scratch): string | 
       for (const at of starts) {
         r.keywordsAt.lastIndex = at;
         const m = r.keywordsAt.exec(text);
-        if (m) return m[0].toLowerCase();
+        if (m) return quoted(m[0]);
       }
       return undefined;
     }
   }
-  return r.keywords!.exec(text)?.[0].toLowerCase();
+  const m = r.keywords!.exec(text);
+  return m ? quoted(m[0]) : undefined;
 }
 
 /**
@@ -252,7 +275,7 @@ export function matchRule(r: CompiledRule, f: RequestFacts, ctx: EvaluationConte
     why.push(hit);
   }
   if (r.keywords) {
-    const kw = findKeyword(r, turnOf(f, scratch), scratch);
+    const kw = findKeyword(r, keywordTurnOf(f, scratch), scratch);
     if (kw === undefined) return undefined;
     why.push(`keyword "${kw}" in the newest turn`);
   }
@@ -289,23 +312,17 @@ function approvalRules(rules: readonly CompiledRule[], prefilter: EffectivePolic
     if (why !== undefined) (matched ??= []).push({ rule, why });
   }
   if (!matched) return ALLOW;
-  const groups = new Set<string>();
-  const users = new Set<string>();
-  let quorum = 1;
   let timeoutMs = Infinity;
-  for (const { rule } of matched) {
-    for (const g of rule.approvers.groups) groups.add(g);
-    for (const u of rule.approvers.users) users.add(u);
-    quorum = Math.max(quorum, rule.approvers.quorum);
-    timeoutMs = Math.min(timeoutMs, rule.timeoutMs);
-  }
+  for (const { rule } of matched) timeoutMs = Math.min(timeoutMs, rule.timeoutMs);
   return {
     kind: 'approval',
     policy: matched[0]!.rule.policy,
     rules: matched.map((m) => m.rule.id),
     reasons: matched.map((m) => `${m.rule.id}: ${m.why}`),
     timeoutMs,
-    approvers: { groups: [...groups], users: [...users], quorum },
+    // Each rule keeps its own approvers and quorum. United, a second policy's catch-all rule naming
+    // its own approver would let that approver alone release what another policy holds for secops.
+    requirements: matched.map(({ rule }) => ({ rule: rule.id, groups: [...rule.approvers.groups], users: [...rule.approvers.users], quorum: rule.approvers.quorum })),
   };
 }
 
@@ -328,11 +345,8 @@ function evaluateBatch(policy: EffectivePolicy, req: MessagesRequest | undefined
           rules: [...new Set([...held.rules, ...d.rules])],
           reasons: [...new Set([...held.reasons, ...d.reasons])],
           timeoutMs: Math.min(held.timeoutMs, d.timeoutMs),
-          approvers: {
-            groups: [...new Set([...held.approvers.groups, ...d.approvers.groups])],
-            users: [...new Set([...held.approvers.users, ...d.approvers.users])],
-            quorum: Math.max(held.approvers.quorum, d.approvers.quorum),
-          },
+          // Every rule any request matched is a requirement of its own (a rule once).
+          requirements: [...held.requirements, ...d.requirements.filter((r) => !held!.requirements.some((h) => h.rule === r.rule))],
         };
       }
     }

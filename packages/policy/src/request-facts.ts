@@ -76,11 +76,13 @@ export function newestTurnText(req: MessagesRequest): string {
   }
   const messages: unknown[] = Array.isArray(req.messages) ? req.messages : [];
   // The newest turn is everything after Claude's last answer: consecutive user messages (the API
-  // reads them as one turn) and, when the request ends with one, the assistant prefill the skill wrote.
+  // reads them as one turn) and, when the request ends with them, the assistant prefill the skill
+  // wrote — every trailing assistant message, which the API merges into one prefill as it merges
+  // user messages (skipping only the last would leave the prefill's first part as "the turn").
   const parts: string[] = [];
   let i = messages.length - 1;
   const at = (k: number): Record<string, unknown> | undefined => { const m = messages[k]; return isRecord(m) ? m : undefined; };
-  if (i >= 0 && at(i)?.role === 'assistant') parts.unshift(contentText(at(i--)!.content));
+  while (i >= 0 && at(i)?.role === 'assistant') parts.unshift(contentText(at(i--)!.content));
   while (i >= 0 && at(i)?.role === 'user') parts.unshift(contentText(at(i--)!.content));
   return parts.filter((p) => p !== '').join('\n');
 }
@@ -92,13 +94,18 @@ export function requestFactsOn(route: RouteKind, req: unknown): RequestFacts {
 
 /**
  * The facts of an OpenAI-compatible chat completion (POST /v1/chat/completions, which the Claude
- * API also serves): its model, token cap (max_completion_tokens, or the older max_tokens), function
- * tools by name, and its newest turn — so that the same policy governs it as a Messages request.
+ * API also serves): its model, token cap (max_completion_tokens or the older max_tokens; with both,
+ * the larger, so a small one cannot pass a cap while the upstream honours the other), function tools
+ * by name (`tools[].function` and the legacy `functions[]` alike), and its newest turn — so that the
+ * same policy governs it as a Messages request.
  */
 export function openAiChatFacts(body: unknown): RequestFacts {
   if (!isRecord(body)) return requestFacts(undefined);
-  const cap = jsonNumberValue(body.max_completion_tokens) ?? jsonNumberValue(body.max_tokens);
-  const tools = Array.isArray(body.tools) ? body.tools.map((t) => (isRecord(t) && isRecord(t.function) && typeof t.function.name === 'string' ? { name: t.function.name } : t)) : undefined;
+  const caps = [jsonNumberValue(body.max_completion_tokens), jsonNumberValue(body.max_tokens)].filter((n): n is number => n !== undefined);
+  const cap = caps.length ? Math.max(...caps) : undefined;
+  const functionTools = Array.isArray(body.tools) ? body.tools.map((t) => (isRecord(t) && isRecord(t.function) && typeof t.function.name === 'string' ? { name: t.function.name } : t)) : [];
+  const legacyFunctions = Array.isArray(body.functions) ? body.functions.flatMap((f) => (isRecord(f) && typeof f.name === 'string' ? [{ name: f.name }] : [])) : [];
+  const tools = Array.isArray(body.tools) || Array.isArray(body.functions) ? [...functionTools, ...legacyFunctions] : undefined;
   const messages = Array.isArray(body.messages)
     ? body.messages.filter(isRecord).filter((m) => m.role !== 'system' && m.role !== 'developer').map((m) => ({
       role: m.role === 'assistant' ? 'assistant' : 'user',
@@ -145,18 +152,73 @@ export function estimateInputTokens(bodyBytes: number): number {
   return Math.ceil(bodyBytes / 4);
 }
 
-const URL_RE = /\bhttps?:\/\/([^\s/"'<>()\]]+)/gi;
+/**
+ * An http(s) URL in a text and its authority. As a URL parser reads the special schemes, the
+ * slashes after the colon may be any number of '/' or '\' ("https:\\evil.com" is https://evil.com)
+ * and the authority ends at the first '/', '\', '?' or '#'; in a text it also ends at whitespace and
+ * at the quotes and angle brackets that close a URL in prose or markup.
+ */
+const URL_RE = /https?:[/\\]*([^\s/\\?#<>"'`]*)/gi;
+/**
+ * A host as written: letters (and their marks), digits, '-', '.', '_', '~', percent escapes and the
+ * dots IDNA reads as '.'; it ends at anything else (a port's ':', or the ',', ';', ')' of the prose
+ * around it). An IPv6 literal is taken whole, brackets included.
+ */
+const HOST_RUN = /^(?:\[[^\]]*\]?|[\p{L}\p{M}\p{N}\-._~%\u3002\uff0e\uff61]*)/u;
+const PERCENT_ESCAPES = /(?:%[0-9a-f]{2})+/gi;
+/** A host a URL parser reads as written (lower-cased): ASCII letters, digits, '-' and '.'... */
+const PLAIN_NAME = /^[a-z0-9.-]*$/i;
+/** ...unless its last label is a number, which makes it an IPv4 address ("2130706433", "0x7f.1"). */
+const NUMERIC_LAST_LABEL = /(?:^|\.)(?:\d+|0x[0-9a-f]*)\.?$/i;
 
-/** Hosts of the http(s) URLs in a text (the newest turn), lower-cased, without ports. */
+/**
+ * Hosts of the http(s) URLs in a text (the newest turn), lower-cased, without port or trailing dot.
+ * A fetchDomains rule holds a request on any of them, so each URL gives every host it may be read
+ * as: as written after any userinfo ("https://a@evil.com"), and as a URL parser reaches it (percent
+ * escapes decoded, IDNA: "%65vil.com", "EVİL.com" as punycode, "evil。com", "[0::1]" as "[::1]");
+ * with userinfo, also what a reader may take for the host, the text before the '@'
+ * ("https://evil.com;x@good.com" names evil.com to the reader, good.com to the parser).
+ */
 export function urlHosts(text: string): string[] {
-  const hosts: string[] = [];
+  const hosts = new Set<string>();
   for (const m of text.matchAll(URL_RE)) {
-    let h = m[1]!.toLowerCase();
-    const at = h.lastIndexOf('@');
-    if (at !== -1) h = h.slice(at + 1);
-    const colon = h.lastIndexOf(':');
-    if (colon !== -1 && !h.startsWith('[')) h = h.slice(0, colon);
-    hosts.push(h);
+    const authority = m[1]!;
+    const userinfo = authority.lastIndexOf('@');
+    addHostReadings(authority.slice(userinfo + 1), hosts);
+    if (userinfo !== -1) addHostReadings(authority.slice(0, authority.indexOf('@')), hosts);
   }
-  return hosts;
+  return [...hosts];
+}
+
+function addHostReadings(written: string, hosts: Set<string>): void {
+  const runs = [HOST_RUN.exec(written)![0]];
+  if (written.includes('%')) runs.push(HOST_RUN.exec(written.replace(PERCENT_ESCAPES, percentDecoded))![0]);
+  for (const run of runs) {
+    addHost(run, hosts);
+    // Most hosts are plain names: no URL to parse (a turn may hold thousands of them).
+    if (run && !(PLAIN_NAME.test(run) && !NUMERIC_LAST_LABEL.test(run))) addHost(parsedHost(run), hosts);
+  }
+}
+
+function addHost(host: string, hosts: Set<string>): void {
+  let h = host.toLowerCase();
+  while (h.endsWith('.')) h = h.slice(0, -1);
+  if (h) hosts.add(h);
+}
+
+/** The host a URL parser (WHATWG, as fetch clients use) reads from `run`, or '' when it reads none. */
+function parsedHost(run: string): string {
+  try {
+    return new URL(`http://${run}/`).hostname;
+  } catch {
+    return '';
+  }
+}
+
+function percentDecoded(escapes: string): string {
+  try {
+    return decodeURIComponent(escapes);
+  } catch {
+    return escapes; // not UTF-8: left as written
+  }
 }

@@ -1,6 +1,6 @@
 import { approvalOutcome, deciderProblem, type RecordedDecision } from '@skillgate/policy';
-import { effectiveApprovers } from '@skillgate/policy/approval';
-import type { SkillApprovalSpec } from '@skillgate/api';
+import { effectiveApprovers, effectiveRequirements, unitedApprovers } from '@skillgate/policy/approval';
+import { personOf, samePerson, type ApprovalRequirement, type SkillApprovalSpec } from '@skillgate/api';
 
 const spec = (over: Partial<SkillApprovalSpec['approvers']> = {}): SkillApprovalSpec => ({
   identity: { namespace: 'team-a', serviceAccount: 'sa', pod: 'p', skill: 'triage', owner: 'carol@example.com' },
@@ -66,5 +66,86 @@ describe('approval outcome', () => {
   test('an explicit approver user list admits only those users', () => {
     expect(deciderProblem(spec({ users: ['alice'] }), 'bob')).toMatch(/not an approver/);
     expect(deciderProblem(spec({ users: ['alice'] }), 'alice')).toBeUndefined();
+  });
+});
+
+describe('one requirement per matched rule', () => {
+  const withRequirements = (requirements: ApprovalRequirement[]): SkillApprovalSpec => ({ ...spec(), approvers: unitedApprovers(requirements), requirements });
+  const two = withRequirements([
+    { rule: 'team-a/sec/ssn', groups: ['secops'], quorum: 1 },
+    { rule: 'team-a/team/big', users: ['friend@example.com'], quorum: 1 },
+  ]);
+
+  test('each rule is met only by its own approvers: one rule\'s approver alone releases nothing', () => {
+    expect(approvalOutcome(two, [d('friend@example.com', 'approve')], now).phase).toBe('Pending');
+    expect(approvalOutcome(two, [d('sam', 'approve', ['secops'])], now).phase).toBe('Pending');
+    const o = approvalOutcome(two, [d('friend@example.com', 'approve'), d('sam', 'approve', ['secops'])], now);
+    expect(o.phase).toBe('Approved');
+    expect(o.requirements).toEqual([
+      { rule: 'team-a/sec/ssn', quorum: 1, approvedBy: ['sam'] },
+      { rule: 'team-a/team/big', quorum: 1, approvedBy: ['friend@example.com'] },
+    ]);
+  });
+
+  test('a decision counts toward every rule that names the decider', () => {
+    const both = withRequirements([{ rule: 'a', groups: ['secops'], quorum: 1 }, { rule: 'b', groups: ['legal'], quorum: 2 }]);
+    expect(approvalOutcome(both, [d('sam', 'approve', ['secops', 'legal'])], now).phase).toBe('Pending');
+    expect(approvalOutcome(both, [d('sam', 'approve', ['secops', 'legal']), d('lee', 'approve', ['legal'])], now).phase).toBe('Approved');
+  });
+
+  test('a denial by an approver of any rule denies, and anyone else is still ignored', () => {
+    expect(approvalOutcome(two, [d('sam', 'approve', ['secops']), d('friend@example.com', 'deny')], now).phase).toBe('Denied');
+    const o = approvalOutcome(two, [d('mallory', 'deny', ['devs'])], now);
+    expect(o.phase).toBe('Pending');
+    expect(o.ignored[0]!.reason).toMatch(/mallory is not an approver \(rule team-a\/sec\/ssn: users: -; groups: secops \| rule team-a\/team\/big: users: friend@example\.com; groups: -\)/);
+  });
+
+  test('an approval written before requirements reads its approvers as the one requirement', () => {
+    const old = spec({ groups: ['secops'], quorum: 2 });
+    expect(old.requirements).toBeUndefined();
+    expect(approvalOutcome(old, [d('sam', 'approve', ['secops'])], now).phase).toBe('Pending');
+    const o = approvalOutcome(old, [d('sam', 'approve', ['secops']), d('lee', 'approve', ['secops'])], now);
+    expect(o.phase).toBe('Approved');
+    expect(o.requirements).toEqual([{ quorum: 2, approvedBy: ['sam', 'lee'] }]);
+  });
+
+  test('the requirements written leave the owner out of each rule, and the union names everyone who may decide', () => {
+    const r = effectiveRequirements([
+      { rule: 'a', groups: [], users: ['carol@example.com'], quorum: 1 },
+      { rule: 'b', groups: ['secops'], users: [], quorum: 2 },
+      { rule: 'b', groups: ['secops'], users: [], quorum: 2 },
+    ], 'carol@example.com');
+    expect(r).toEqual([{ rule: 'a', groups: ['skillgate-approvers'], quorum: 1 }, { rule: 'b', groups: ['secops'], quorum: 2 }]);
+    expect(unitedApprovers(r)).toEqual({ groups: ['skillgate-approvers', 'secops'], quorum: 2 });
+  });
+});
+
+describe('one person, however the name is spelled', () => {
+  test('the same person approving through the CLI (oidc: prefix) and through a signed link (bare email) counts once toward a quorum of 2', () => {
+    const s = spec({ groups: ['secops'], quorum: 2 });
+    const o = approvalOutcome(s, [d('oidc:bob@example.com', 'approve', ['secops']), d('bob@example.com', 'approve', ['secops'])], now);
+    expect(o.phase).toBe('Pending');
+    expect(o.approvedBy).toEqual(['bob@example.com']);
+    expect(approvalOutcome(s, [d('oidc:bob@example.com', 'approve', ['secops']), d('https://issuer.example#Bob@Example.com', 'approve', ['secops'])], now).phase).toBe('Pending');
+    expect(approvalOutcome(s, [d('oidc:bob@example.com', 'approve', ['secops']), d('alice@example.com', 'approve', ['secops'])], now).phase).toBe('Approved');
+  });
+
+  test('approvers.users names a person: their CLI decision behind an identity provider prefix counts', () => {
+    const s = spec({ users: ['bob@example.com'] });
+    expect(deciderProblem(s, 'oidc:bob@example.com')).toBeUndefined();
+    expect(approvalOutcome(s, [d('oidc:bob@example.com', 'approve')], now).phase).toBe('Approved');
+    expect(deciderProblem(s, 'oidc:mallory@example.com')).toMatch(/not an approver/);
+  });
+
+  test('two spellings of one person are one listed user (they cannot make a quorum of two)', () => {
+    expect(effectiveApprovers({ users: ['bob@example.com', 'oidc:Bob@example.com'], quorum: 2 })).toEqual({ groups: ['skillgate-approvers'], users: ['bob@example.com'], quorum: 2 });
+  });
+
+  test('only an email is unwrapped from a prefix: ServiceAccounts and plain names stay whole', () => {
+    expect(personOf(' OIDC:Bob@Example.com ')).toBe('bob@example.com');
+    expect(personOf('https://issuer.example#bob@example.com')).toBe('bob@example.com');
+    expect(personOf('system:serviceaccount:team-a:bob')).toBe('system:serviceaccount:team-a:bob');
+    expect(samePerson('system:serviceaccount:team-a:bob', 'bob')).toBe(false);
+    expect(samePerson('', '')).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { readAsDetected } from '@skillgate/masking/fold';
+import { readAsKeywords } from '@skillgate/policy/compile';
 import { combine, compilePolicy, estimateInputTokens, evaluate, policyProblems, PolicyInvalidError, type Decision, type EvaluationContext } from '@skillgate/policy';
 import type { SkillPolicy } from '@skillgate/api';
 import type { MessagesRequest } from '@skillgate/wire';
@@ -172,7 +172,7 @@ describe('approval rules', () => {
     expect(kind(run(policies, req, c))).toBe(expected);
   });
 
-  test('several matching rules need the largest quorum, every named approver group, and the shortest timeout', () => {
+  test('several matching rules each keep their own approvers and quorum, and the shortest timeout wins', () => {
     const d = run([policy('p', { approval: { defaultTimeoutSeconds: 600, rules: [
       { name: 'a', when: { models: ['*'] }, approvers: { groups: ['secops'], quorum: 1 } },
       { name: 'b', when: { models: ['*'] }, approvers: { groups: ['legal'], quorum: 2 }, timeoutSeconds: 60 },
@@ -180,8 +180,49 @@ describe('approval rules', () => {
     expect(d).toEqual({
       kind: 'approval', policy: 'team-a/p', rules: ['team-a/p/a', 'team-a/p/b'],
       reasons: ['team-a/p/a: model claude-sonnet-4-5', 'team-a/p/b: model claude-sonnet-4-5'],
-      timeoutMs: 60_000, approvers: { groups: ['secops', 'legal'], users: [], quorum: 2 },
+      timeoutMs: 60_000,
+      requirements: [
+        { rule: 'team-a/p/a', groups: ['secops'], users: [], quorum: 1 },
+        { rule: 'team-a/p/b', groups: ['legal'], users: [], quorum: 2 },
+      ],
     });
+  });
+
+  test('a batch needs every rule any of its requests matched, each rule once', () => {
+    const batch = { requests: [
+      { custom_id: 'x', params: request({ messages: [{ role: 'user', content: 'the salary table' }] }) },
+      { custom_id: 'y', params: request({ messages: [{ role: 'user', content: 'salary and ssn' }] }) },
+    ] } as unknown as MessagesRequest;
+    const d = run([policy('p', { approval: { rules: [
+      { name: 'pay', when: { keywords: ['salary'] }, approvers: { groups: ['hr'] } },
+      { name: 'ssn', when: { keywords: ['ssn'] }, approvers: { users: ['sec@example.com'] } },
+    ] } })], batch, {}, 'batch_create');
+    expect(d.kind === 'approval' && d.requirements).toEqual([
+      { rule: 'team-a/p/pay', groups: ['hr'], users: [], quorum: 1 },
+      { rule: 'team-a/p/ssn', groups: [], users: ['sec@example.com'], quorum: 1 },
+    ]);
+  });
+
+  test('adding a policy never widens who may release a request: its catch-all rule\'s approver alone releases nothing another policy holds', async () => {
+    const { approvalOutcome } = await import('@skillgate/policy');
+    const { effectiveRequirements, unitedApprovers } = await import('@skillgate/policy/approval');
+    const secops = policy('secops', { approval: { rules: [{ name: 'ssn', when: { keywords: ['ssn'] }, approvers: { groups: ['secops'] } }] } });
+    const team = policy('team', { approval: { rules: [{ name: 'big', when: { inputTokensOver: 0 }, approvers: { users: ['friend@example.com'] } }] } });
+    const req = request({ messages: [{ role: 'user', content: 'list every customer ssn' }] });
+    const d = run([secops, team], req, { estimatedTokens: 20 });
+    if (d.kind !== 'approval') throw new Error(`expected a hold, got ${d.kind}`);
+    const requirements = effectiveRequirements(d.requirements, 'owner@example.com');
+    const spec = { identity: { namespace: 'team-a', serviceAccount: 'sa', pod: 'p', skill: 's', owner: 'owner@example.com' }, requestId: 'r', sessionId: 's',
+      requestDigest: 'sha256:00', policy: d.policy, rules: d.rules, reasons: d.reasons, summary: {},
+      approvers: unitedApprovers(requirements), requirements, expiresAt: '2026-03-04T10:05:00Z' };
+    const at = '2026-03-04T10:01:00Z';
+    const now = new Date('2026-03-04T10:02:00Z');
+    const friend = { user: 'friend@example.com', decision: 'approve' as const, reason: 'ok', at };
+    const sam = { user: 'sam@example.com', groups: ['secops'], decision: 'approve' as const, reason: 'ok', at };
+    expect(approvalOutcome(spec, [friend], now).phase).toBe('Pending');
+    expect(approvalOutcome(spec, [sam], now).phase).toBe('Pending');
+    expect(approvalOutcome(spec, [friend, sam], now).phase).toBe('Approved');
+    expect(approvalOutcome(spec, [sam, { ...friend, decision: 'deny' }], now).phase).toBe('Denied');
   });
 
   test('the default approval timeout is five minutes', () => {
@@ -193,16 +234,18 @@ describe('approval rules', () => {
     // The evaluator scans the newest turn once for every policy's keywords and checks each rule only
     // where a keyword starts; the reference runs each rule's own expression over the whole text.
     const words = ['pass', 'password', 'secret', 'secret project', 'project x', 'x', 'Pass', 'SECRET', '\u017Fecret', '\u212Aey', 'key',
-      '\u{1D49C}bc', '\u{1D49C}', 'caf\u00E9', 'CAF\u00C9', 'i\u0307', '\u0130', '\uff53ecret', 'secret\u3000project', 'ｐａｓｓ'];
-    const glue = ['', ' ', '  ', '_', '-', '1', 'a', '\u00E9', '\n', '\u{1D49C}', '\uD800', '\u00a0', '\uff11', '\u200b', '\u00ad'];
+      '\u{1D49C}bc', '\u{1D49C}', 'caf\u00E9', 'CAF\u00C9', 'i\u0307', '\u0130', '\uff53ecret', 'secret\u3000project', 'ｐａｓｓ',
+      'secret\t\nproject', 'SECRET \u0085PROJECT', '\u0441ecret', 'pa\u0301ss', '\u03a1ASS', '\u0440ass'];
+    const glue = ['', ' ', '  ', '_', '-', '1', 'a', '\u00E9', '\n', '\u{1D49C}', '\uD800', '\u00a0', '\uff11', '\u200b', '\u00ad',
+      '\t', '\u0085', '\u0301', '\u0332', '\u0430', '\u0131'];
     const text = fc.array(fc.oneof(fc.constantFrom(...words), fc.constantFrom(...glue)), { maxLength: 24 }).map((parts) => parts.join(''));
     const rules = fc.array(fc.uniqueArray(fc.constantFrom(...words), { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 4 });
     fc.assert(fc.property(rules, text, (keywordSets, turn) => {
       const policies = [policy('p', { approval: { rules: keywordSets.map((keywords, i) => ({ name: `r${i}`, when: { keywords } })) } })];
       const compiled = combine(policies).rules;
       const expected = compiled.flatMap((r) => {
-        const m = r.keywords!.exec(readAsDetected(turn)); // text rules read the turn as masking does
-        return m ? [`${r.id}: keyword "${m[0].toLowerCase()}" in the newest turn`] : [];
+        const m = r.keywords!.exec(readAsKeywords(turn)); // keyword rules read the turn as they read keywords
+        return m ? [`${r.id}: keyword "${m[0].replace(/\p{White_Space}+/gu, ' ').toLowerCase()}" in the newest turn`] : [];
       });
       const d = run(policies, history(turn));
       expect(d.kind === 'approval' ? d.reasons : []).toEqual(expected);

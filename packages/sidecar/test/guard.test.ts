@@ -14,6 +14,8 @@ import { startUpstreamDouble, type UpstreamDouble } from './upstream-double.js';
 import type { Exchange } from '../src/exchange.js';
 import { combine, compilePolicy } from '@skillgate/policy';
 import { createMasker } from '@skillgate/masking';
+import { SseParser } from '@skillgate/wire';
+import type { ApprovalRequest } from '../src/cluster/approvals.js';
 
 const log = createLogger('silent');
 const identity = { namespace: 'team-a', serviceAccount: 'sa', pod: 'p', skill: 'triage', owner: 'carol@example.com' };
@@ -212,6 +214,112 @@ describe('first use of a tool', () => {
   });
 });
 
+describe('what a held request asks the approvers', () => {
+  const policyOf = (name: string, rules: object[]) => compilePolicy({ apiVersion: 'skillgate.dev/v1alpha1', kind: 'SkillPolicy', metadata: { name, namespace: 'team-a' },
+    spec: { approval: { rules } } } as never);
+  /** An approval service that records what it was asked and denies at once. */
+  const recording = () => {
+    const asked: ApprovalRequest[] = [];
+    return { asked, close: () => undefined, hold: async (req: ApprovalRequest) => {
+      asked.push(req);
+      return { name: 'a', namespace: 'team-a', phase: 'Denied' as const, approvedBy: [], deniedBy: ['sam@example.com'], reasons: ['no'] };
+    } };
+  };
+  const masker = createMasker(undefined, { key: 'guard-test-masking-key' });
+  const guardMasker = { findings: (text: string) => masker.maskText(text).findings, maskText: (text: string) => masker.maskText(text).masked };
+
+  test('one requirement per matched rule, each with its own approvers (the owner left out), never their union', async () => {
+    const effective = combine([
+      policyOf('secops', [{ name: 'ssn', when: { keywords: ['ssn'] }, approvers: { groups: ['secops'] } }]),
+      policyOf('team', [{ name: 'big', when: { inputTokensOver: 0 }, approvers: { users: ['friend@example.com', 'carol@example.com'], quorum: 1 } }]),
+    ]);
+    const approvals = recording();
+    const guard = createPolicyGuard({ policy: () => ({ effective }), approvals, log });
+    const request = msg({ messages: [{ role: 'user', content: 'list every customer ssn' }] });
+    const x = { id: 'req_1', identity, route: { kind: 'messages' }, request, body: Buffer.from(JSON.stringify(request)), abort: new AbortController(), stream: false } as unknown as Exchange;
+    const verdict = await guard.inspect(x);
+    await expect(guard.hold(x, verdict.approval!, () => undefined)).rejects.toThrow(/denied by sam@example\.com/);
+    expect(approvals.asked[0]!.requirements).toEqual([
+      { rule: 'team-a/secops/ssn', groups: ['secops'], quorum: 1 },
+      { rule: 'team-a/team/big', users: ['friend@example.com'], quorum: 1 },
+    ]);
+    expect(approvals.asked[0]!.approvers).toEqual({ groups: ['secops'], users: ['friend@example.com'], quorum: 1 });
+  });
+
+  test('a held Message Batch shows its request count, models, tools, findings and the custom_id and masked newest turn of the requests that matched', async () => {
+    const effective = combine([policyOf('batch', [
+      { name: 'salary', when: { keywords: ['salary'] } },
+      { name: 'ssn', when: { findings: [{ type: 'US_SSN' }] } },
+    ])]);
+    const approvals = recording();
+    const guard = createPolicyGuard({ policy: () => ({ effective }), approvals, log, masker: guardMasker });
+    const item = (id: string, model: string, tool: string, content: string) =>
+      ({ custom_id: id, params: { model, max_tokens: 100, tools: [{ name: tool, input_schema: { type: 'object' } }], messages: [{ role: 'user', content }] } });
+    const request = { requests: [
+      item('r0', 'claude-opus-4-1', 'Bash', 'export every employee salary to https://evil.example/0, mail bob@example.com'),
+      item('r1', 'claude-sonnet-4-5', 'lookup', 'what is the weather'),
+      item('r2', 'claude-sonnet-4-5', 'Bash', 'my SSN is 123-45-6788'),
+    ] };
+    const x = { id: 'req_2', identity, route: { kind: 'batch_create' }, request, body: Buffer.from(JSON.stringify(request)), abort: new AbortController(), stream: false } as unknown as Exchange;
+    const verdict = await guard.inspect(x);
+    await expect(guard.hold(x, verdict.approval!, () => undefined)).rejects.toThrow(/denied/);
+    const summary = approvals.asked[0]!.summary;
+    expect(summary).toMatchObject({
+      model: 'claude-opus-4-1, claude-sonnet-4-5', stream: false, tools: ['Bash', 'lookup'],
+      findings: [{ type: 'EMAIL_ADDRESS', count: 1 }, { type: 'US_SSN', count: 1 }],
+      batch: { requests: 3, matching: 2, customIds: ['r0', 'r2'] },
+    });
+    expect(summary.excerpt).toMatch(/^Message Batch of 3 requests; 2 match the approval rules: r0, r2\./);
+    expect(summary.excerpt).toContain('[r0] export every employee salary to https://evil.example/0, mail [EMAIL_ADDRESS]');
+    expect(summary.excerpt).toContain('[r2] my SSN is [US_SSN]');
+    expect(summary.excerpt).not.toContain('weather');
+    expect(summary.excerpt).not.toMatch(/123-45-6788|bob@example\.com/);
+  });
+});
+
+describe('a streaming request held for approval', () => {
+  const holding = compilePolicy({ apiVersion: 'skillgate.dev/v1alpha1', kind: 'SkillPolicy', metadata: { name: 'hold-salary', namespace: 'team-a' },
+    spec: { approval: { rules: [{ name: 'salary', when: { keywords: ['salary'] } }] } } });
+  const approvals = { close: () => undefined, hold: async () => ({ name: 'a', namespace: 'team-a', phase: 'Approved' as const, approvedBy: ['sam@example.com'], deniedBy: [], reasons: [] }) };
+  let upstream: UpstreamDouble;
+  let sidecar: Sidecar;
+  beforeAll(async () => {
+    upstream = await startUpstreamDouble();
+    sidecar = await startSidecar({ upstreamUrl: upstream.url, upstreamApiKey: 'up', identity, listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } },
+      { logger: log, guard: createPolicyGuard({ policy: () => ({ effective: combine([holding]) }), approvals, log }) });
+  });
+  afterAll(async () => {
+    await sidecar.close();
+    await upstream.close();
+  });
+  /** The events an SSE client hands its caller (comment-only blocks are skipped, as every client does). */
+  const dispatched = (text: string) => new SseParser().push(Buffer.from(text)).filter((e) => e.data !== '' || e.event !== 'message');
+
+  // The openai package is not installed here: the stream is read as openai-node reads it, where a
+  // named event (any `event:` line) is handed to the caller as a chunk and `chunk.choices[0]` throws.
+  test('on the OpenAI-compatible endpoint it is kept alive with SSE comment lines: the client sees only chat.completion.chunk data', async () => {
+    upstream.queue({ status: 200, headers: { 'content-type': 'text/event-stream' }, chunks: [
+      'data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"ok"}}]}\n\n', 'data: [DONE]\n\n'] });
+    const res = await fetch(`${sidecar.claudeUrl}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer k' },
+      body: JSON.stringify({ model: 'claude-sonnet-4-5', max_completion_tokens: 10, stream: true, messages: [{ role: 'user', content: 'the salary table' }] }) });
+    expect(res.headers.get('x-skillgate-held')).toBe('approval');
+    const text = await res.text();
+    expect(text.startsWith(': ping\n\n')).toBe(true);
+    expect(text).not.toMatch(/^event:/m);
+    const events = dispatched(text);
+    expect(events.map((e) => e.event)).toEqual(['message', 'message']);
+    expect(events.map((e) => e.data === '[DONE]' || Array.isArray((JSON.parse(e.data) as { choices?: unknown }).choices))).toEqual([true, true]);
+  });
+
+  test('on the Messages API it still gets Anthropic ping events', async () => {
+    upstream.queue({ status: 200, headers: { 'content-type': 'text/event-stream' }, chunks: ['event: message_stop\ndata: {"type":"message_stop"}\n\n'] });
+    const res = await fetch(`${sidecar.claudeUrl}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'k', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify(msg({ stream: true, messages: [{ role: 'user', content: 'the salary table' }] })) });
+    const text = await res.text();
+    expect(dispatched(text)[0]).toMatchObject({ event: 'ping', data: '{"type": "ping"}' });
+  });
+});
+
 describe('a request approved under one policy', () => {
   test('is refused when the policy in force at release denies it (applied while it waited)', async () => {
     const holding = compilePolicy({ apiVersion: 'skillgate.dev/v1alpha1', kind: 'SkillPolicy', metadata: { name: 'hold-all', namespace: 'team-a' },
@@ -283,7 +391,8 @@ describe('rate limits shared through Redis', () => {
     expect(limited.json.error?.type).toBe('rate_limit_error');
     expect(limited.json.error?.message).toMatch(/SkillPolicy team-a\/guard-test limits this skill to 3 requests per minute/);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(Number(limited.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+    // This minute is full: the estimate frees up in the next one, at most two windows away.
+    expect(Number(limited.headers.get('retry-after'))).toBeLessThanOrEqual(120);
     expect(upstream.received.length).toBe(3);
   });
 

@@ -3,7 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { RedisConnection } from '@skillgate/resp';
-import { redisRateLimiter } from '../src/cluster/guard.js';
+import fc from 'fast-check';
+import { redisRateLimiter, slidingWindowWaitMs } from '../src/cluster/guard.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -103,3 +104,59 @@ it('spends a lease of 1/20 of the limit locally, and lets it lapse with its minu
   for (let i = 0; i < 3; i++) await limiter.take(smallId, small, 10);
   expect(scriptCalls() - before).toBe(3);
 }));
+
+it('a client retrying at the advertised retry-after is admitted when this minute alone is full (not refused again with 30 s)', () => withRedis(async (_redis, prefix, { client }) => {
+  let t = 6_000_000 + 59_000; // 59 s into a minute
+  const limiter = redisRateLimiter(client, { prefix, now: () => t });
+  const identity = { namespace: 'ns', serviceAccount: 'sa', pod: 'p', skill: 'full-minute', owner: 'o@example.com' };
+  const limits = { requestsPerMinute: { value: 2, policy: 'ns/p' } };
+  expect(await limiter.take(identity, limits, 1)).toBeUndefined();
+  expect(await limiter.take(identity, limits, 1)).toBeUndefined();
+  const hit = await limiter.take(identity, limits, 1);
+  // The two requests of this minute still weigh 2 × (1 - f) in the next: room for one at f = 1/2.
+  expect(hit).toMatchObject({ kind: 'requests', retryAfterSeconds: 1 + 30 });
+  t += (hit!.retryAfterSeconds - 1) * 1000;
+  expect(await limiter.take(identity, limits, 1)).toMatchObject({ kind: 'requests', retryAfterSeconds: 1 });
+  t += 1000;
+  expect(await limiter.take(identity, limits, 1)).toBeUndefined();
+}));
+
+it('retry-after is the first whole second at which the take is admitted, for requests and tokens, as slidingWindowWaitMs reckons it', async () => {
+  const redis = new Redis(REDIS_URL);
+  const client = new RedisConnection(REDIS_URL);
+  const prefix = `test-rl-${randomBytes(4).toString('hex')}:`;
+  const win = 60_000;
+  let run = 0;
+  try {
+    await fc.assert(fc.asyncProperty(
+      fc.record({ limit: fc.integer({ min: 1, max: 40 }), previous: fc.integer({ min: 0, max: 40 }), off: fc.integer({ min: 0, max: win - 1 }), tokens: fc.boolean(), cost: fc.integer({ min: 1, max: 7 }) }),
+      async ({ limit, previous, off, tokens, cost }) => {
+        const skill = `prop-${run++}`;
+        const identity = { namespace: 'ns', serviceAccount: 'sa', pod: 'p', skill, owner: 'o@example.com' };
+        const need = tokens ? Math.min(cost, limit) : 1;
+        const limits = tokens ? { tokensPerMinute: { value: limit, policy: 'ns/t' } } : { requestsPerMinute: { value: limit, policy: 'ns/r' } };
+        let t = 1000 * win + 5_000; // the previous minute
+        // No lease: each take is the script's own decision.
+        const limiter = redisRateLimiter(client, { prefix, now: () => t, leaseDivisor: Number.MAX_SAFE_INTEGER });
+        let prev = 0;
+        for (let i = 0; i < previous; i++) if ((await limiter.take(identity, limits, need)) === undefined) prev += need;
+        t = 1001 * win + off;
+        let cur = 0;
+        let hit;
+        while ((hit = await limiter.take(identity, limits, need)) === undefined) cur += need;
+        expect(hit.retryAfterSeconds).toBe(Math.max(1, Math.ceil(slidingWindowWaitMs(cur, prev, limit, need, off, win) / 1000)));
+        const at = t;
+        if (hit.retryAfterSeconds > 1) {
+          t = at + (hit.retryAfterSeconds - 1) * 1000;
+          expect(await limiter.take(identity, limits, need)).toBeDefined();
+        }
+        t = at + hit.retryAfterSeconds * 1000;
+        expect(await limiter.take(identity, limits, need)).toBeUndefined();
+      }), { numRuns: 60 });
+  } finally {
+    client.close();
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+  }
+});

@@ -8,11 +8,13 @@
 //     controller over exactly this approval, action, user, groups and reason, and not be expired.
 // So approver groups come from authentication (or from the controller's authenticating proxy,
 // signed), never from what a client wrote; holding the controller's token without its link key
-// forges nothing. The skill's owner never decides, and closed approvals take no decisions.
+// forges nothing. The skill's owner never decides, and closed approvals take no decisions. Each
+// person decides once, however their name is spelled (personOf): "oidc:bob@example.com" through the
+// CLI and "bob@example.com" through a signed link are one person, not two votes toward a quorum.
 // Pure; it must never admit a decision written under someone else's name without a valid proof,
 // and never judge writes that add no decision (the sidecar's Used and the controller's phase writes).
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { isSkillOwner, type ApprovalDecision, type ApprovalPhase } from '@skillgate/api';
+import { isSkillOwner, personOf, type ApprovalDecision, type ApprovalPhase } from '@skillgate/api';
 
 /** Who is writing, from AdmissionReview.request.userInfo. */
 export interface ApprovalCaller {
@@ -128,6 +130,9 @@ export function validateApprovalStatusUpdate(prev: ApprovalStatusView | undefine
   if (Number.isFinite(expiresAt) && ctx.now >= expiresAt) violations.push(`the approval expired at ${new Date(expiresAt).toISOString()}: no further decisions are accepted`);
   const callerGroups = new Set(caller.groups);
   const isWriter = !!ctx.links && !!caller.username && caller.username === ctx.links.writer;
+  // Who has decided already, by person (the CRD's own rule compares the names as written).
+  const decided = new Map<string, string>();
+  for (const d of prev?.status?.decisions ?? []) if (!decided.has(personOf(d.user))) decided.set(personOf(d.user), d.user);
   for (const d of added) {
     // A decision is dated when it is made: a writer may not date it back into the approval's lifetime.
     const at = Date.parse(d.at ?? '');
@@ -139,6 +144,12 @@ export function validateApprovalStatusUpdate(prev: ApprovalStatusView | undefine
       violations.push(`${d.user} owns the skill and cannot decide its requests`);
       continue;
     }
+    const earlier = decided.get(personOf(d.user));
+    if (earlier !== undefined) {
+      violations.push(`${d.user} has already decided this approval (as ${earlier}): one decision per person, through the CLI or a signed link`);
+      continue;
+    }
+    decided.set(personOf(d.user), d.user);
     if (d.via !== undefined || d.proof !== undefined) {
       if (d.via !== SIGNED_LINK) {
         violations.push(`the decision by ${d.user} has via ${JSON.stringify(d.via ?? '')}: the only marker is "${SIGNED_LINK}"`);

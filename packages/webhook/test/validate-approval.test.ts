@@ -201,6 +201,17 @@ describe('decisions the controller records for a user who followed a signed link
     }
   });
 
+  test('one decision per person: a link decision by someone who already decided through the CLI (oidc: prefix) is refused', () => {
+    const cli = decision('oidc:sam@example.com', { groups: ['secops'], at: new Date(NOW).toISOString() });
+    const v = validateApprovalStatusUpdate(owned([cli]), owned([cli, linked('sam@example.com', ['secops'])]), controller, ctx);
+    expect(v.allowed).toBe(false);
+    expect(v.violations.join()).toMatch(/sam@example\.com has already decided this approval \(as oidc:sam@example\.com\): one decision per person/);
+    // Two spellings in one write are refused as well; another person is not.
+    const both = validateApprovalStatusUpdate(owned([]), owned([linked('sam@example.com', []), linked('SAM@example.com', [])]), controller, ctx);
+    expect(both.violations.join()).toMatch(/SAM@example\.com has already decided this approval \(as sam@example\.com\)/);
+    expect(validateApprovalStatusUpdate(owned([cli]), owned([cli, linked('lee@example.com', ['secops'])]), controller, ctx).allowed).toBe(true);
+  });
+
   test('only the controller’s ServiceAccount may write link decisions: anyone else with a stolen valid proof is refused', () => {
     const d = linked('sam@example.com', ['oncall']);
     const v = check(d, { username: 'mallory@example.com', groups: [] });

@@ -2,18 +2,21 @@
 // from the feed (refusing when the feed cannot vouch for it) → pure evaluation (@skillgate/policy)
 // → rate limits counted in Redis (shared by every replica of the skill) → a verdict: deny (throws
 // permission_error naming policy and rule), 429 rate_limit_error with retry-after, or hold for
-// approval. hold = a SkillApproval bound to the sha256 of the exact request bytes, keep-alive pings
-// every 15 s, released only by a valid approval. Every step is reported through GuardEvents so the
+// approval. hold = a SkillApproval bound to the sha256 of the exact request bytes, with one
+// requirement per matched rule (each met by its own approvers, never their union) and a summary for
+// the approver (a Message Batch's from its requests), keep-alive pings every 15 s, released only by
+// a valid approval. Every step is reported through GuardEvents so the
 // journal can record it. Never logs or sends request text: only digests, counts and masked excerpts.
 import { createHash } from 'node:crypto';
 import type { SkillIdentity } from '@skillgate/api';
 import { estimateInputTokens, evaluate, requestFacts, requestFactsOn, type Decision, type EffectivePolicy, type Finding, type RequestFacts } from '@skillgate/policy';
-import { GatewayError, codes } from '@skillgate/wire';
+import { effectiveRequirements, unitedApprovers } from '@skillgate/policy/approval';
+import { GatewayError, codes, isRecord, type MessagesRequest } from '@skillgate/wire';
 import type { RedisConnection } from '@skillgate/resp';
 import type { Exchange } from '../exchange.js';
 import type { Guard, MaskingVerdict, Verdict } from '../ports/guard.js';
 import type { Logger } from '../log.js';
-import type { ApprovalBroker, ApprovalResult } from './approvals.js';
+import type { ApprovalBroker, ApprovalRequest, ApprovalResult } from './approvals.js';
 import type { PolicyState } from './policy-feed.js';
 
 /**
@@ -68,7 +71,15 @@ export interface PolicyGuardOptions {
   now?: () => Date;
 }
 
-interface Pending { decision: Extract<Decision, { kind: 'approval' }>; facts: RequestFacts; findings?: readonly Finding[]; tokens: number; policy: EffectivePolicy }
+interface Pending {
+  decision: Extract<Decision, { kind: 'approval' }>;
+  facts: RequestFacts;
+  findings?: readonly Finding[];
+  /** A Message Batch: the findings inspect found in each request's newest turn, by that turn's text. */
+  itemFindings?: ReadonlyMap<string, readonly Finding[] | undefined>;
+  tokens: number;
+  policy: EffectivePolicy;
+}
 
 const INSPECTED = new Set(['messages', 'count_tokens', 'complete', 'batch_create', 'openai_chat']);
 
@@ -86,8 +97,13 @@ export function createPolicyGuard(opts: PolicyGuardOptions): Guard {
     const identity = x.identity!;
     // A batch's requests each get their findings from their own newest turn (when rules ask for them).
     const masker = opts.masker;
-    const findingsOf = x.route.kind === 'batch_create' && masker && eff.rules.some((r) => r.findings)
-      ? (text: string) => masker.findings(text, eff) : undefined;
+    // Kept by text, so that the approval summary counts them without masking the batch again.
+    const itemFindings = x.route.kind === 'batch_create' && masker && eff.rules.some((r) => r.findings) ? new Map<string, readonly Finding[]>() : undefined;
+    const findingsOf = itemFindings && masker ? (text: string) => {
+      let found = itemFindings.get(text);
+      if (!found) itemFindings.set(text, (found = masker.findings(text, eff)));
+      return found;
+    } : undefined;
     const decision = evaluate(eff, { route: x.route.kind, ...(x.request ? { request: x.request } : {}), ...(facts ? { facts } : {}) },
       { now: now(), ...(findings ? { findings } : {}), ...(findingsOf ? { findingsOf } : {}), ...(toolsSeenBefore ? { toolsSeenBefore } : {}), estimatedTokens: tokens });
     opts.events?.decision?.(x, decision, eff.policies);
@@ -122,7 +138,7 @@ export function createPolicyGuard(opts: PolicyGuardOptions): Guard {
       const extras: Verdict = answered ? { ...given, answered } : given;
       if (decision.kind === 'approval') {
         const held = (): Verdict => {
-          pending.set(x, { decision, facts: facts ?? requestFacts(undefined), ...(findings ? { findings } : {}), tokens, policy: eff });
+          pending.set(x, { decision, facts: facts ?? requestFacts(undefined), ...(findings ? { findings } : {}), ...(itemFindings ? { itemFindings } : {}), tokens, policy: eff });
           return { ...extras, approval: { rules: decision.rules, reasons: decision.reasons, timeoutMs: decision.timeoutMs } };
         };
         return admitted ? admitted.then(held) : held();
@@ -158,9 +174,10 @@ export function createPolicyGuard(opts: PolicyGuardOptions): Guard {
       }
       const identity = x.identity!;
       const digest = `sha256:${createHash('sha256').update(x.body ?? Buffer.alloc(0)).digest('hex')}`;
-      const counts = new Map<string, number>();
-      for (const f of p.findings ?? []) counts.set(f.type, (counts.get(f.type) ?? 0) + 1);
-      const excerpt = opts.masker ? approvalExcerpt(p.facts.newestTurn, (t) => opts.masker!.maskText(t, p.policy)) : undefined;
+      const mask = opts.masker ? (t: string) => opts.masker!.maskText(t, p.policy) : undefined;
+      const summary = x.route.kind === 'batch_create' ? batchSummary(x.request, p, now(), mask) : requestSummary(p, mask);
+      // Each matched rule is a requirement of its own, met only by its own approvers.
+      const requirements = effectiveRequirements(p.decision.requirements, identity.owner);
       const timer = setInterval(keepAlive, keepAliveMs);
       let name: string | undefined;
       try {
@@ -172,17 +189,9 @@ export function createPolicyGuard(opts: PolicyGuardOptions): Guard {
           policy: p.decision.policy,
           rules: p.decision.rules,
           reasons: p.decision.reasons,
-          summary: {
-            ...(p.facts.model ? { model: p.facts.model } : {}),
-            stream: p.facts.stream,
-            tools: p.facts.customTools,
-            serverTools: p.facts.serverTools,
-            mcpServers: p.facts.mcpServerUrls.map(urlOrigin),
-            findings: [...counts].map(([type, count]) => ({ type, count })),
-            ...(excerpt !== undefined ? { excerpt } : {}),
-            estimatedInputTokens: p.tokens,
-          },
-          approvers: p.decision.approvers,
+          summary,
+          approvers: unitedApprovers(requirements),
+          requirements,
           timeoutMs: approval.timeoutMs,
         }, x.abort.signal, (ref) => {
           name = ref.name;
@@ -236,6 +245,93 @@ function urlOrigin(u: string): string {
   try { return new URL(u).origin; } catch { return '(invalid url)'; }
 }
 
+type ApprovalSummary = ApprovalRequest['summary'];
+
+function findingCounts(findings: readonly Finding[], counts = new Map<string, number>()): Map<string, number> {
+  for (const f of findings) counts.set(f.type, (counts.get(f.type) ?? 0) + 1);
+  return counts;
+}
+
+/** What an approver is shown for one held request: its facts, findings and masked newest turn. */
+function requestSummary(p: Pending, mask: ((text: string) => string) | undefined): ApprovalSummary {
+  const excerpt = mask ? approvalExcerpt(p.facts.newestTurn, mask) : undefined;
+  return {
+    ...(p.facts.model ? { model: p.facts.model } : {}),
+    stream: p.facts.stream,
+    tools: p.facts.customTools,
+    serverTools: p.facts.serverTools,
+    mcpServers: p.facts.mcpServerUrls.map(urlOrigin),
+    findings: [...findingCounts(p.findings ?? [])].map(([type, count]) => ({ type, count })),
+    ...(excerpt !== undefined ? { excerpt } : {}),
+    estimatedInputTokens: p.tokens,
+  };
+}
+
+/** How many matched requests of a batch show their newest turn, and how many custom ids are listed. */
+const BATCH_EXCERPTS = 3;
+const BATCH_IDS_LISTED = 10;
+/** The SkillApproval CRD's bounds on the summary (model text, list lengths, item lengths). */
+const SUMMARY_TEXT_MAX = 256;
+const SUMMARY_LIST_MAX = 256;
+const SUMMARY_EXCERPT_MAX = 4096;
+
+/**
+ * What an approver is shown for a held Message Batch (which has no newest turn of its own): how
+ * many requests it holds and which match the approval rules (by custom_id), the union of their
+ * models, tools, server tools and MCP servers, the findings inspect counted in them, and the masked
+ * newest turn of the first matching requests. Each request is evaluated again, alone, to tell which
+ * matched: the batch's decision only says that some did. Without a masker no text (custom ids are
+ * the skill's text too) is shown.
+ */
+function batchSummary(request: MessagesRequest | undefined, p: Pending, at: Date, mask: ((text: string) => string) | undefined): ApprovalSummary {
+  const items = Array.isArray(request?.requests) ? request.requests : [];
+  const models = new Set<string>();
+  const tools = new Set<string>();
+  const serverTools = new Set<string>();
+  const mcpServers = new Set<string>();
+  const counts = new Map<string, number>();
+  const matched: Array<{ id: string; turn: string }> = [];
+  let total = 0;
+  let matchedCount = 0;
+  for (const item of items) {
+    if (!isRecord(item) || !isRecord(item.params)) continue;
+    total++;
+    const facts = requestFacts(item.params as MessagesRequest);
+    if (facts.model) models.add(facts.model);
+    for (const t of facts.customTools) tools.add(t);
+    for (const t of facts.serverTools) serverTools.add(t);
+    for (const u of facts.mcpServerUrls) mcpServers.add(urlOrigin(u));
+    const findings = p.itemFindings?.get(facts.newestTurn);
+    if (findings) findingCounts(findings, counts);
+    // As evaluateBatch judged it: this request's own findings (unknown = finding rules match).
+    const d = evaluate(p.policy, { route: 'messages', facts }, { now: at, ...(findings ? { findings } : {}), estimatedTokens: p.tokens });
+    if (d.kind !== 'approval') continue;
+    matchedCount++;
+    if (matched.length < Math.max(BATCH_EXCERPTS, BATCH_IDS_LISTED)) matched.push({ id: String(item.custom_id ?? '?').slice(0, 64), turn: facts.newestTurn });
+  }
+  const bounded = (values: Iterable<string>) => [...values].slice(0, SUMMARY_LIST_MAX).map((v) => v.slice(0, SUMMARY_TEXT_MAX));
+  const modelText = [...models].join(', ');
+  let excerpt: string | undefined;
+  const ids = mask ? matched.slice(0, BATCH_IDS_LISTED).map((m) => mask(m.id).slice(0, SUMMARY_TEXT_MAX)) : [];
+  if (mask) {
+    const parts = [`Message Batch of ${total} request${total === 1 ? '' : 's'}; ${matchedCount} match${matchedCount === 1 ? 'es' : ''} the approval rules`
+      + `${ids.length ? `: ${ids.join(', ')}${matchedCount > ids.length ? ', …' : ''}` : ''}.`];
+    for (const m of matched.slice(0, BATCH_EXCERPTS)) parts.push(`[${mask(m.id)}] ${approvalExcerpt(m.turn, mask)}`);
+    excerpt = parts.join('\n\n').slice(0, SUMMARY_EXCERPT_MAX);
+  }
+  return {
+    ...(modelText ? { model: modelText.length > SUMMARY_TEXT_MAX ? `${modelText.slice(0, SUMMARY_TEXT_MAX - 1)}…` : modelText } : {}),
+    stream: false,
+    tools: bounded(tools),
+    serverTools: bounded(serverTools),
+    mcpServers: bounded(mcpServers),
+    findings: [...counts].map(([type, count]) => ({ type, count })),
+    ...(excerpt !== undefined ? { excerpt } : {}),
+    estimatedInputTokens: p.tokens,
+    batch: { requests: total, matching: matchedCount, ...(ids.length ? { customIds: ids } : {}) },
+  };
+}
+
 /** How much of the newest turn a SkillApproval shows, and the longest turn masked whole for it. */
 const EXCERPT_CHARS = 600;
 const EXCERPT_MASKED_MAX = 256 * 1024;
@@ -275,7 +371,11 @@ export function rateLimitError(hit: RateLimitHit): GatewayError {
  * a batch of takes of one skill IN ORDER, each exactly as if it ran alone: it reads both windows,
  * decides, and increments only when admitted. Then it grants what it can of a lease asked for
  * ahead of use (requests and tokens counted now, spent locally by the sidecar). Keys expire after
- * two windows.
+ * two windows. The estimate is compared scaled by the window (count × ms), in whole numbers: a
+ * client retrying exactly at the advertised time is then admitted, not refused by a rounding.
+ * Retry-after is the first moment the estimate leaves room for the take: while this minute alone
+ * is full, that is in the NEXT window, once this minute's count (then the previous one) has slid
+ * out far enough — not the end of this window, where it still weighs almost fully.
  * ARGV: now, window, rpm, tpm, leaseRequests, leaseTokens, then one cost per take. Returns 4 values
  * per take (1,'',0,0 when admitted, or 0, kind, retryMs, oversize), then the requests and tokens
  * of the lease granted.
@@ -284,15 +384,26 @@ const RATE_LIMIT_LUA = `
 local now = tonumber(ARGV[1]); local win = tonumber(ARGV[2])
 local rpm = tonumber(ARGV[3]); local tpm = tonumber(ARGV[4])
 local leaseR = tonumber(ARGV[5]); local leaseT = tonumber(ARGV[6])
-local into = (now % win) / win
+local off = now % win
+local rest = win - off
 local function count(cur, prev)
   return tonumber(redis.call('GET', cur) or '0'), tonumber(redis.call('GET', prev) or '0')
 end
+-- Would need more exceed the limit? cur + prev * rest / win + need > limit, times win.
+local function over(cur, prev, limit, need)
+  return (cur + need) * win + prev * rest > limit * win
+end
+-- Milliseconds until the estimate admits need (nobody else taking meanwhile).
 local function wait(cur, prev, limit, need)
-  if cur + need > limit then return win - (now % win) end
+  if cur + need > limit then
+    -- This minute alone is full: in the next one, cur weighs cur * (1 - t / win); admitted once
+    -- cur * (1 - t / win) + need <= limit, i.e. t >= win * (cur + need - limit) / cur.
+    if cur <= 0 then return rest end
+    return rest + math.max(0, math.ceil(win * (cur + need - limit) / cur))
+  end
   if prev <= 0 then return 1000 end
-  local frac = 1 - (limit - cur - need) / prev
-  return math.max(1000, math.ceil((frac - into) * win))
+  -- Within this minute: prev * (1 - t / win) + cur + need <= limit, t counted from the window start.
+  return math.max(1000, math.ceil(win * (prev - (limit - cur - need)) / prev) - off)
 end
 local rc, rp = count(KEYS[1], KEYS[2])
 local tc, tp = count(KEYS[3], KEYS[4])
@@ -302,9 +413,9 @@ for i = 7, #ARGV do
   local cost = tonumber(ARGV[i])
   if tpm > 0 and cost > tpm then
     table.insert(out, 0); table.insert(out, 'tokens'); table.insert(out, 0); table.insert(out, 1)
-  elseif rpm > 0 and rc + rp * (1 - into) + 1 > rpm then
+  elseif rpm > 0 and over(rc, rp, rpm, 1) then
     table.insert(out, 0); table.insert(out, 'requests'); table.insert(out, wait(rc, rp, rpm, 1)); table.insert(out, 0)
-  elseif tpm > 0 and tc + tp * (1 - into) + cost > tpm then
+  elseif tpm > 0 and over(tc, tp, tpm, cost) then
     table.insert(out, 0); table.insert(out, 'tokens'); table.insert(out, wait(tc, tp, tpm, cost)); table.insert(out, 0)
   else
     rc = rc + 1; tc = tc + cost; took = took + 1; tokens = tokens + cost
@@ -314,9 +425,9 @@ end
 local gr, gt = 0, 0
 if leaseR > 0 or leaseT > 0 then
   gr = leaseR
-  if rpm > 0 then gr = math.max(0, math.min(leaseR, math.floor(rpm - rc - rp * (1 - into)))) end
+  if rpm > 0 then gr = math.max(0, math.min(leaseR, math.floor(((rpm - rc) * win - rp * rest) / win))) end
   gt = leaseT
-  if tpm > 0 then gt = math.max(0, math.min(leaseT, math.floor(tpm - tc - tp * (1 - into)))) end
+  if tpm > 0 then gt = math.max(0, math.min(leaseT, math.floor(((tpm - tc) * win - tp * rest) / win))) end
   -- A lease is only useful with both parts: a limit with no room left grants nothing.
   if (rpm > 0 and gr == 0) or (tpm > 0 and gt == 0) then gr, gt = 0, 0 end
 end
@@ -326,6 +437,23 @@ table.insert(out, gr); table.insert(out, gt)
 return out
 `;
 const RATE_LIMIT_SHA = createHash('sha1').update(RATE_LIMIT_LUA).digest('hex');
+
+/**
+ * The script's sliding-window arithmetic in TypeScript, for a limiter counting elsewhere (in
+ * memory): whether `need` more exceeds `limit` `offMs` into a window of `windowMs`, given this
+ * window's count `cur` and the previous one's `prev`, compared in whole numbers as the script does.
+ */
+export function slidingWindowOver(cur: number, prev: number, limit: number, need: number, offMs: number, windowMs: number): boolean {
+  return (cur + need) * windowMs + prev * (windowMs - offMs) > limit * windowMs;
+}
+
+/** Milliseconds until `need` more fits (nobody else taking meanwhile), exactly as the script's `wait`. */
+export function slidingWindowWaitMs(cur: number, prev: number, limit: number, need: number, offMs: number, windowMs: number): number {
+  const rest = windowMs - offMs;
+  if (cur + need > limit) return cur <= 0 ? rest : rest + Math.max(0, Math.ceil(windowMs * (cur + need - limit) / cur));
+  if (prev <= 0) return 1000;
+  return Math.max(1000, Math.ceil(windowMs * (prev - (limit - cur - need)) / prev) - offMs);
+}
 
 /** The share of a limit a sidecar leases ahead of use: limits under this many units stay exact. */
 export const RATE_LIMIT_LEASE_DIVISOR = 20;

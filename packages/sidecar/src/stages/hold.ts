@@ -1,16 +1,22 @@
 // Stage 5 — hold for approval: keep the skill's request open while a human decides. A streaming
-// request gets 200 with SSE headers and `ping` events as keep-alive (Claude Code aborts after five
-// silent minutes); a non-streaming one is held silently on its TCP connection. Denial and expiry
-// come back as GatewayErrors, which the error path renders as JSON or as an `event: error`.
+// request gets 200 with SSE headers and keep-alives (Claude Code aborts after five silent minutes):
+// Anthropic's `ping` events on the Claude API's routes, SSE comment lines (`: ping`) on the
+// OpenAI-compatible one — whose clients hand any named event to the caller as if it were a chunk,
+// and Anthropic's ping is no chat.completion.chunk. A non-streaming request is held silently on its
+// TCP connection. Denial and expiry come back as GatewayErrors, which the error path renders as
+// JSON or as an `event: error`.
 import { SSE_HEADERS, formatSse } from '@skillgate/wire';
 import type { Exchange } from '../exchange.js';
 import type { SidecarContext } from '../context.js';
 import type { Verdict } from '../ports/guard.js';
 
 const PING = formatSse('ping', '{"type": "ping"}');
+/** An SSE comment: every SSE parser skips it, so it keeps the connection alive and yields nothing. */
+const COMMENT_PING = ': ping\n\n';
 
 export async function holdForApproval(x: Exchange, ctx: SidecarContext, verdict: Verdict): Promise<void> {
   if (!verdict.approval) return;
+  const ping = x.route.kind === 'openai_chat' ? COMMENT_PING : PING;
   const keepAlive = (): void => {
     if (!x.stream || x.res.destroyed) return;
     if (!x.res.headersSent) {
@@ -18,7 +24,7 @@ export async function holdForApproval(x: Exchange, ctx: SidecarContext, verdict:
       x.res.flushHeaders();
       x.sseOpen = true;
     }
-    x.res.write(PING);
+    x.res.write(ping);
   };
   keepAlive();
   await ctx.guard.hold(x, verdict.approval, keepAlive);
