@@ -1,6 +1,7 @@
 // The sidecar's configuration: one typed object, assembled from defaults, an optional config file
 // (JSON or YAML) and the environment (CONTRACT.md), validated once at start-up. A bad value fails
-// fast with the field and the reason; nothing downstream re-checks it.
+// fast with the field and the reason, and so does a field the file sets that no one reads (a typo
+// must never leave a default in force); nothing downstream re-checks it.
 import { readFileSync } from 'node:fs';
 import { yaml } from './yaml.js';
 import { DEV_MASKING_KEY, MASKING_KEY_MIN_BYTES, PORTS, type SkillIdentity } from '@skillgate/api';
@@ -204,8 +205,110 @@ export function readConfigFile(path: string): SidecarConfigInput {
     // The YAML parser draws the offending line under its message: the first line says it.
     throw new ConfigError('--config', `${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]!.replace(/:$/, '')}`);
   }
-  if (parsed === null || typeof parsed !== 'object') throw new ConfigError('--config', `${path} does not hold an object`);
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError('--config', `${path} does not hold an object`);
+  // A misspelt field would otherwise leave its default in force without a word (an upstreamUrll
+  // sends the skill to api.anthropic.com): every field, at every level, must be one we read.
+  const problems = fileProblems(parsed as Record<string, unknown>);
+  if (problems.length) throw new ConfigError('--config', `${path}: ${problems.join('; ')}`);
   return parsed as SidecarConfigInput;
+}
+
+/** The kind of value a config file field takes, or the fields of a section. */
+type FieldKind = 'string' | 'number' | 'strings' | { readonly [field: string]: FieldKind };
+
+// The fields a config file may set. Typed against the config's own interfaces, so a field added
+// there does not compile until it is added here.
+const LISTEN_FIELDS: Record<keyof ListenConfig, FieldKind> = {
+  host: 'string', claude: 'number', egress: 'number', dns: 'number', adminHost: 'string', health: 'number', metrics: 'number',
+};
+const LIMITS_FIELDS: Record<keyof LimitsConfig, FieldKind> = {
+  messagesBodyBytes: 'number', batchBodyBytes: 'number', fileBodyBytes: 'number', headerBytes: 'number',
+  idleTimeoutMs: 'number', upstreamHeadersTimeoutMs: 'number', recordBodyBytes: 'number',
+};
+const IDENTITY_FIELDS: Record<keyof SkillIdentity, FieldKind> = {
+  namespace: 'string', serviceAccount: 'string', pod: 'string', podUid: 'string', skill: 'string', owner: 'string',
+};
+const FILE_FIELDS: Record<keyof SidecarConfigInput, FieldKind> = {
+  upstreamUrl: 'string', upstreamApiKey: 'string', upstreamApiKeyFile: 'string',
+  listen: LISTEN_FIELDS, limits: LIMITS_FIELDS, identity: IDENTITY_FIELDS,
+  policyFile: 'string', redisUrl: 'string', recordDir: 'string', maskingKey: 'string', egressAllowHosts: 'strings',
+  dnsResolver: 'string', resolvConfFile: 'string', refusalsPerSecond: 'number', logLevel: 'string', idleSettleMs: 'number',
+};
+
+/** What is wrong with a config file's fields: unknown ones (with the known one each resembles) and values of the wrong kind. */
+function fileProblems(parsed: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const check = (value: Record<string, unknown>, fields: { readonly [field: string]: FieldKind }, at: string): void => {
+    for (const [key, v] of Object.entries(value)) {
+      const name = at + key;
+      const kind = Object.hasOwn(fields, key) ? fields[key]! : undefined;
+      if (kind === undefined) {
+        const like = resembling(key, knownFields(fields, at));
+        problems.push(`unknown field ${name}${like ? ` (did you mean ${like}?)` : ''}`);
+      } else if (typeof kind === 'object') {
+        if (v === null || typeof v !== 'object' || Array.isArray(v)) problems.push(`${name} must be a mapping of ${Object.keys(kind).join(', ')}, got ${describe(v)}`);
+        else check(v as Record<string, unknown>, kind, `${name}.`);
+      } else if (kind === 'strings' ? !(Array.isArray(v) && v.every((s) => typeof s === 'string')) : typeof v !== kind) {
+        problems.push(`${name} must be ${kind === 'strings' ? 'a list of strings' : `a ${kind}`}, got ${describe(v)}`);
+      }
+    }
+  };
+  check(parsed, FILE_FIELDS, '');
+  return problems;
+}
+
+/** The names a field in a section may have meant: the section's own and, at the top, the sections' fields (`health` → listen.health). */
+function knownFields(fields: { readonly [field: string]: FieldKind }, at: string): string[] {
+  const out: string[] = [];
+  for (const [key, kind] of Object.entries(fields)) {
+    out.push(at + key);
+    if (at === '' && typeof kind === 'object') for (const inner of Object.keys(kind)) out.push(`${key}.${inner}`);
+  }
+  return out;
+}
+
+/**
+ * The known field a name most likely meant, if one is close: the same letters but for case,
+ * separators or a SKILLGATE_ prefix (upstream_url, SKILLGATE_UPSTREAM_URL), a few typing slips
+ * (upstreamUrll), or the start of one (egressAllow).
+ */
+export function resembling(name: string, known: readonly string[]): string | undefined {
+  const norm = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]/g, '').replace(/^skillgate/, '');
+  const want = norm(name);
+  if (!want) return undefined;
+  let best: { field: string; distance: number } | undefined;
+  for (const field of known) {
+    const leaf = norm(field.slice(field.lastIndexOf('.') + 1));
+    // A field of this level wins a tie with one of a section's.
+    const distance = editDistance(want, leaf) + (field.includes('.') && !name.includes('.') ? 0.5 : 0);
+    const close = Math.floor(distance) <= Math.max(1, Math.floor(want.length / 4)) || (Math.min(want.length, leaf.length) >= 4 && (leaf.startsWith(want) || want.startsWith(leaf)));
+    if (close && (!best || distance < best.distance)) best = { field, distance };
+  }
+  return best?.field;
+}
+
+/** Levenshtein distance, with a transposition counted as one slip. */
+function editDistance(a: string, b: string): number {
+  const rows: number[][] = [];
+  for (let i = 0; i <= a.length; i++) {
+    rows.push([i]);
+    for (let j = 1; j <= b.length; j++) {
+      if (i === 0) { rows[0]!.push(j); continue; }
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, rows[i - 2]![j - 2]! + 1);
+      rows[i]!.push(d);
+    }
+  }
+  return rows[a.length]![b.length]!;
+}
+
+/** A value's kind, for a message (never the value: it may be a key). */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return `a ${typeof value}`;
 }
 
 /** The environment variables of CONTRACT.md, layered over a file's values. */

@@ -1,7 +1,9 @@
 // Chooses the sidecar's ports for a deployment from its config and environment — the only place
 // that knows every implementation:
-//   local (make dev, no SKILLGATE_CONTROLLER_URL): fixed identity, no locks, the policy file if any,
-//     records in the local file store (or Redis Streams when REDIS_URL is set);
+//   local (make dev, no SKILLGATE_CONTROLLER_URL): fixed identity, no locks, the policy file if any
+//     (one that cannot be read or parsed at start is a ConfigError), records in the local file
+//     store (or Redis Streams when REDIS_URL is set), rate limits in Redis when REDIS_URL is set,
+//     else counted in this process (memory-rate-limit.ts);
 //   cluster (SKILLGATE_CONTROLLER_URL set): workload token and upstream credential (and the Redis
 //     URL, when the injector gave none) from the controller, locks from Redis, SkillPolicies
 //     watched in the pod's namespace, approvals as SkillApproval objects, rate limits shared
@@ -29,6 +31,7 @@ import { MaskerBook, maskingVerdict } from './masking-modes.js';
 import type { PolicyFeed } from './cluster/policy-feed.js';
 import type { GuardEvents } from './cluster/guard.js';
 import { withLogLines, type Journal, type SkillEventNote } from './ports/journal.js';
+import { memoryRateLimiter } from './memory-rate-limit.js';
 
 export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv): Promise<SidecarPorts> {
   const log = createLogger(config.logLevel);
@@ -49,6 +52,20 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
     if (journal) journal.skillEvent(e);
     else early.push(e);
   };
+
+  // The policy file (local mode) before anything is opened: one that cannot be read or parsed is a
+  // configuration error, and the start stops here, leaving nothing running (a sidecar that started
+  // would refuse every request while /readyz said ready).
+  let feed: PolicyFeed | undefined;
+  const feeds = cluster || config.policyFile ? await import('./cluster/policy-feed.js') : undefined;
+  if (!cluster && config.policyFile && feeds) {
+    try {
+      feed = feeds.filePolicyFeed({ file: config.policyFile, identity: config.identity, podLabels: podLabels(env, log), log, registry: metrics.registry, failAtStart: true });
+    } catch (err) {
+      if (err instanceof feeds.PolicyFileError) throw new ConfigError('policyFile', err.reason);
+      throw err;
+    }
+  }
 
   // Identity, credential and locks.
   let identity: IdentitySource = staticIdentity(config.identity);
@@ -119,11 +136,9 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
     return it;
   }
 
-  // Policy: watched SkillPolicies in a cluster, the policy file locally.
+  // Policy: watched SkillPolicies in a cluster, the policy file locally (read above).
   const me = identity.identity();
-  let feed: PolicyFeed | undefined;
   let kube: KubeClient | undefined;
-  const feeds = cluster || config.policyFile ? await import('./cluster/policy-feed.js') : undefined;
   if (cluster && feeds) {
     const { KubeClient, kubeAccessFromEnv } = await import('./cluster/kube-client.js');
     kube = new KubeClient(kubeAccessFromEnv(env));
@@ -132,10 +147,12 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
       kube, namespace: me.namespace, identity: me, podLabels: podLabels(env, log), log, registry: metrics.registry,
       ...(redis ? { heartbeat: { redis, prefix, pod: me.pod } } : {}),
     });
-  } else if (config.policyFile && feeds) {
-    feed = feeds.filePolicyFeed({ file: config.policyFile, identity: me, podLabels: podLabels(env, log), log, registry: metrics.registry });
   }
-  if (feed) closers.push(() => feed!.close());
+  if (feed) {
+    const policyFeed = feed;
+    closers.push(() => policyFeed.close());
+    if (policyFeed.readiness) readiness.push(() => policyFeed.readiness!());
+  }
 
   // The record, with record-mode masking.
   const book = new MaskerBook(maskingKey);
@@ -162,11 +179,13 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
   if (feed) {
     const policyFeed = feed;
     const { createPolicyGuard, memoryToolHistory, redisRateLimiter, redisToolHistory } = await import('./cluster/guard.js');
+    // Without Redis (local mode) the policy's rate limits are counted here, in this sidecar alone.
+    if (!redis) log.info('no REDIS_URL: rate limits are counted in this sidecar\'s memory');
     const approvals = cluster && kube ? (await import('./cluster/approvals.js')).kubeApprovalBroker({ kube, namespace: me.namespace, heldBy: me.pod, log }) : undefined;
     if (approvals) closers.push(() => approvals.close());
     ports.guard = createPolicyGuard({
       policy: () => policyFeed.current(),
-      ...(redis ? { rateLimiter: redisRateLimiter(redis, { prefix }), toolHistory: redisToolHistory(redis, { prefix }) } : { toolHistory: memoryToolHistory() }),
+      ...(redis ? { rateLimiter: redisRateLimiter(redis, { prefix }), toolHistory: redisToolHistory(redis, { prefix }) } : { rateLimiter: memoryRateLimiter(), toolHistory: memoryToolHistory() }),
       ...(approvals ? { approvals } : {}),
       masker: {
         findings: (text, policy) => book.forSpec(policy.masking).maskText(text).findings,

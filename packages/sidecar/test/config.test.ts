@@ -1,7 +1,10 @@
 // The sidecar's configuration: the idle hand-back setting and the masking key from the environment,
-// their defaults, and a clear error at start for a bad value.
+// their defaults, a config file's fields, and a clear error at start for a bad value.
 import { execFileSync } from 'node:child_process';
-import { ConfigError, configFromEnv, inspectableBatchBytes, resolveConfig } from '../src/config.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, configFromEnv, inspectableBatchBytes, readConfigFile, resembling, resolveConfig } from '../src/config.js';
 
 describe('idle hand-back setting', () => {
   it('defaults to 5 minutes and reads SKILLGATE_IDLE_SETTLE_SECONDS (0: never)', () => {
@@ -59,5 +62,57 @@ describe('a sidecar whose heap sets its batch limit', () => {
     const answer = JSON.parse(out.trim().split('\n').at(-1)!) as { status: number; message: string };
     expect(answer.status).toBe(413);
     expect(answer.message).toMatch(/^Request body exceeds the 6 MB limit for this endpoint \(skillgate inspects every request of a batch, and this sidecar's memory limit allows batches up to that size: split the batch, or raise the sidecar's memory limit — injection\.sidecarResources in the chart\); send a smaller request\. \[SG_BODY_TOO_LARGE\]$/);
+  });
+});
+
+describe('a config file', () => {
+  let dir: string;
+  beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'sg-config-')); });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const read = (name: string, text: string) => {
+    const file = join(dir, name);
+    writeFileSync(file, text);
+    return () => readConfigFile(file);
+  };
+
+  it('with a misspelt field does not start on the defaults: it names the field and the one it resembles', () => {
+    // The review's case: the sidecar would otherwise send the skill to the default upstream, api.anthropic.com.
+    const file = join(dir, 'typo.json');
+    expect(read('typo.json', '{"upstreamUrll":"http://x"}')).toThrow(new ConfigError('--config', `${file}: unknown field upstreamUrll (did you mean upstreamUrl?)`));
+  });
+
+  it('is checked at every level, naming each unknown field with its section', () => {
+    expect(read('nested.yaml', 'listen: {helth: 15021}\nidentity: {skill: a, team: b}\nlimits: {headerByte: 1024}\n'))
+      .toThrow(/: unknown field listen\.helth \(did you mean listen\.health\?\); unknown field identity\.team; unknown field limits\.headerByte \(did you mean limits\.headerBytes\?\)$/);
+    // A section's field written at the top, an environment variable's name, a field's start.
+    expect(read('places.yaml', 'health: 15021\nSKILLGATE_POLICY_FILE: p.yaml\nredis: redis://r\n'))
+      .toThrow(/unknown field health \(did you mean listen\.health\?\); unknown field SKILLGATE_POLICY_FILE \(did you mean policyFile\?\); unknown field redis \(did you mean redisUrl\?\)$/);
+  });
+
+  it('refuses a value of the wrong kind, naming the field and never the value', () => {
+    expect(read('kinds.yaml', 'egressAllowHosts: tickets.example.com\nlisten: 15001\nmaskingKey: 1234567890123456789\n'))
+      .toThrow(/: egressAllowHosts must be a list of strings, got a string; listen must be a mapping of host, claude, .*, got a number; maskingKey must be a string, got a number$/);
+  });
+
+  it('reads every field the sidecar has', () => {
+    const all = {
+      upstreamUrl: 'http://127.0.0.1:9', upstreamApiKey: 'k', upstreamApiKeyFile: '/k', policyFile: '/p.yaml', redisUrl: 'redis://r', recordDir: '/r',
+      maskingKey: 'a masking key of 16+ bytes', egressAllowHosts: ['a.example.com'], dnsResolver: '10.0.0.1', resolvConfFile: '/etc/resolv.conf',
+      refusalsPerSecond: 5, logLevel: 'warn', idleSettleMs: 0,
+      listen: { host: '127.0.0.1', claude: 1, egress: 2, dns: 3, adminHost: '127.0.0.1', health: 4, metrics: 5 },
+      limits: { messagesBodyBytes: 1, batchBodyBytes: 1, fileBodyBytes: 1, headerBytes: 1, idleTimeoutMs: 1, upstreamHeadersTimeoutMs: 1, recordBodyBytes: 1 },
+      identity: { namespace: 'n', serviceAccount: 's', pod: 'p', podUid: 'u', skill: 'k', owner: 'o@example.com' },
+    };
+    expect(read('all.json', JSON.stringify(all))()).toEqual(all);
+  });
+});
+
+describe('the field a name resembles', () => {
+  it('is suggested only when one is close', () => {
+    const known = ['upstreamUrl', 'upstreamApiKey', 'upstreamApiKeyFile', 'policyFile', 'listen.health'];
+    expect(resembling('upstream_url', known)).toBe('upstreamUrl');
+    expect(resembling('upstreamApiKeyFiel', known)).toBe('upstreamApiKeyFile');
+    expect(resembling('polciyFile', known)).toBe('policyFile');
+    expect(resembling('colour', known)).toBeUndefined();
   });
 });

@@ -465,9 +465,13 @@ const ADMITTED: Decided = [1, '', 0, 0];
 /** A decision as the guard reads it: undefined when admitted, else which limit and when to retry. */
 function hitOf([admitted, kindText, retryMs, oversize]: Decided, limits: EffectivePolicy['rateLimits'], tokens: number): RateLimitHit | undefined {
   if (admitted === 1) return undefined;
-  const kind = kindText === 'tokens' ? 'tokens' : 'requests';
+  return rateLimitHit(kindText === 'tokens' ? 'tokens' : 'requests', limits, retryMs, oversize === 1 ? tokens : undefined);
+}
+
+/** A refused take as the guard answers it: the limit hit, and retry-after in whole seconds (at least 1). */
+export function rateLimitHit(kind: RateLimitHit['kind'], limits: EffectivePolicy['rateLimits'], retryMs: number, oversizeTokens?: number): RateLimitHit {
   const limit = kind === 'tokens' ? limits.tokensPerMinute! : limits.requestsPerMinute!;
-  return { kind, limit: limit.value, policy: limit.policy, retryAfterSeconds: Math.max(1, Math.ceil((retryMs || 1000) / 1000)), ...(oversize === 1 ? { oversize: { tokens } } : {}) };
+  return { kind, limit: limit.value, policy: limit.policy, retryAfterSeconds: Math.max(1, Math.ceil((retryMs || 1000) / 1000)), ...(oversizeTokens !== undefined ? { oversize: { tokens: oversizeTokens } } : {}) };
 }
 
 interface PendingTake {

@@ -1,10 +1,13 @@
 // The policy a sidecar enforces, kept live. In cluster mode: list + watch the SkillPolicies of the
 // sidecar's namespace and swap the EffectivePolicy atomically (one reference assignment) on every
 // change, so `kubectl apply` reaches a running sidecar in well under 2 s. In local mode: the
-// SKILLGATE_POLICY_FILE (YAML or JSON, one SkillPolicy or a list), re-read when it changes.
+// SKILLGATE_POLICY_FILE (YAML or JSON, one SkillPolicy or a list), re-read when it changes; at
+// start-up a file that cannot be read or parsed, or holds no SkillPolicy, is the sidecar's
+// configuration error (PolicyFileError), never a sidecar that starts and refuses everything.
 // A policy that cannot be loaded NEVER leaves the sidecar open: the last good version of that
 // policy stays in force; when there is none, every request is refused naming the policy. Before the
-// first list completes, requests are refused too (fail closed). Both cases show in metrics and logs.
+// first list completes, requests are refused too (fail closed). Both cases show in metrics and logs,
+// and a policy file whose latest version did not load in /readyz too, until one does.
 //
 // RBAC a sidecar needs (its own ServiceAccount, namespace-scoped Role):
 //   skillpolicies:  get, list, watch
@@ -39,12 +42,15 @@ export interface PolicyFeed {
   current(): PolicyState;
   /** Called after every swap (tests wait on it; the egress allowlist re-reads). */
   onChange(listener: (state: PolicyState) => void): () => void;
+  /** Why the feed's latest version of the policies did not load, for /readyz (empty: it did). */
+  readiness?(): string[];
   close(): void;
 }
 
 export interface PolicyFeedMetrics {
   loadErrors: Counter<'policy'>;
   broken: Gauge;
+  reloadFailing: Gauge;
   generation: Gauge<'policy'>;
 }
 
@@ -53,6 +59,7 @@ export function policyFeedMetrics(registry?: Registry): PolicyFeedMetrics {
   return {
     loadErrors: new Counter({ name: 'skillgate_sidecar_policy_load_errors_total', help: 'SkillPolicy versions the sidecar could not load (last good kept, or requests refused).', labelNames: ['policy'] as const, registers }),
     broken: new Gauge({ name: 'skillgate_sidecar_policy_refusing', help: '1 while the sidecar refuses requests because a selected policy was never loadable or policies are not loaded yet.', registers }),
+    reloadFailing: new Gauge({ name: 'skillgate_sidecar_policy_reload_failing', help: '1 while the latest version of the policy source (the policy file; the SkillPolicy list) could not be loaded: the sidecar keeps the policies it loaded before in force (or refuses, if it never loaded them).', registers }),
     generation: new Gauge({ name: 'skillgate_sidecar_policy_generation', help: 'Generation of each SkillPolicy the sidecar enforces.', labelNames: ['policy'] as const, registers }),
   };
 }
@@ -80,19 +87,24 @@ export class PolicyBook {
     return () => this.listeners.delete(listener);
   }
 
-  /** Replace the whole set (after a list). */
-  reset(policies: readonly SkillPolicy[]): void {
+  /** Replace the whole set (after a list). Returns what kept a selected policy from loading, one line each. */
+  reset(policies: readonly SkillPolicy[]): string[] {
     const names = new Set(policies.map(policyName));
     for (const n of [...this.good.keys()]) if (!names.has(n)) this.good.delete(n);
     for (const n of [...this.broken.keys()]) if (!names.has(n)) this.broken.delete(n);
-    for (const p of policies) this.load(p);
+    const problems: string[] = [];
+    for (const p of policies) {
+      const problem = this.load(p);
+      if (problem) problems.push(`SkillPolicy ${policyName(p)} cannot be loaded (${problem})`);
+    }
     this.ready = true;
     this.publish();
+    return problems;
   }
 
   upsert(p: SkillPolicy): void { this.load(p); this.publish(); }
 
-  /** A source that could not even be parsed: refuse unless a good version of it exists. */
+  /** A source that could not be read or parsed: refuse unless a good version of it exists. */
   sourceBroken(name: string, problems: string): void {
     this.metrics.loadErrors.labels(name).inc();
     if (this.good.size === 0 && !this.ready) {
@@ -115,18 +127,20 @@ export class PolicyBook {
     return new Map([...this.good.values()].map((c) => [c.name, c.generation]));
   }
 
-  private load(p: SkillPolicy): void {
+  /** Compile one policy when it selects this skill; the problems when it cannot be. */
+  private load(p: SkillPolicy): string | undefined {
     const n = policyName(p);
     if (!selects(p, this.identity, this.podLabels)) {
       this.good.delete(n);
       this.broken.delete(n);
-      return;
+      return undefined;
     }
     try {
       const compiled = compilePolicy(p);
       this.good.set(n, compiled);
       this.broken.delete(n);
       this.metrics.generation.labels(n).set(compiled.generation);
+      return undefined;
     } catch (err) {
       const problems = err instanceof PolicyInvalidError ? err.problems.join('; ') : errMessage(err);
       this.metrics.loadErrors.labels(n).inc();
@@ -136,6 +150,7 @@ export class PolicyBook {
         this.broken.set(n, problems);
         this.log.error({ policy: n, generation: p.metadata.generation, problems }, 'SkillPolicy cannot be loaded and has no good generation; refusing requests');
       }
+      return problems;
     }
   }
 
@@ -167,7 +182,8 @@ export interface ClusterPolicyFeedOptions {
 
 /** Resolves after the first list (or its failure: the feed keeps retrying and refuses meanwhile). */
 export async function clusterPolicyFeed(opts: ClusterPolicyFeedOptions): Promise<PolicyFeed> {
-  const book = new PolicyBook(opts.identity, opts.podLabels ?? {}, opts.log, policyFeedMetrics(opts.registry));
+  const metrics = policyFeedMetrics(opts.registry);
+  const book = new PolicyBook(opts.identity, opts.podLabels ?? {}, opts.log, metrics);
   const path = customObjectPath(GROUP, VERSION, opts.namespace, PLURAL_POLICIES);
   let closed = false;
   let watching: AbortController | undefined;
@@ -180,6 +196,7 @@ export async function clusterPolicyFeed(opts: ClusterPolicyFeedOptions): Promise
       const list = await opts.kube.request<{ items: SkillPolicy[]; metadata: { resourceVersion: string } }>('GET', path);
       book.reset(list.items.map((p) => ({ ...p, metadata: { ...p.metadata, namespace: p.metadata.namespace ?? opts.namespace } })));
       failures = 0;
+      metrics.reloadFailing.set(0);
       watching = await opts.kube.watch(path,
         { resourceVersion: list.metadata.resourceVersion, allowWatchBookmarks: true },
         (type, obj: SkillPolicy) => {
@@ -194,6 +211,7 @@ export async function clusterPolicyFeed(opts: ClusterPolicyFeedOptions): Promise
         });
     } catch (err) {
       failures++;
+      metrics.reloadFailing.set(1);
       opts.log.error({ err: errMessage(err), failures }, 'cannot list SkillPolicies; keeping the policies in force (refusing if none were ever loaded)');
       schedule(Math.min(500 * 2 ** failures, 10_000));
     }
@@ -273,38 +291,94 @@ export interface FilePolicyFeedOptions {
   podLabels?: Record<string, string>;
   log: Logger;
   registry?: Registry;
+  /**
+   * Throw a PolicyFileError when the file cannot be read or parsed, or holds no SkillPolicy, at
+   * start (the sidecar's start-up: a configuration error) instead of refusing every request until
+   * it loads.
+   */
+  failAtStart?: boolean;
+}
+
+/** A policy file that cannot be used at all: unreadable, not YAML/JSON SkillPolicies, or none in it. */
+export class PolicyFileError extends Error {
+  /** `reason` names the file. */
+  constructor(readonly file: string, readonly reason: string) {
+    super(reason);
+    this.name = 'PolicyFileError';
+  }
 }
 
 /**
  * Local mode. The file is re-read on change (fs.watch on its directory, so editors that replace
- * the file are seen). An unreadable or invalid file keeps the last good policies; a file that was
- * never good refuses requests.
+ * the file are seen). An unreadable or invalid file keeps the last good policies, and says so in
+ * readiness() and skillgate_sidecar_policy_reload_failing until a version loads; a file that was
+ * never good refuses requests (or, with failAtStart, throws at start).
  */
 export function filePolicyFeed(opts: FilePolicyFeedOptions): PolicyFeed {
-  const book = new PolicyBook(opts.identity, opts.podLabels ?? {}, opts.log, policyFeedMetrics(opts.registry));
+  const metrics = policyFeedMetrics(opts.registry);
+  const book = new PolicyBook(opts.identity, opts.podLabels ?? {}, opts.log, metrics);
+  const source = `file ${opts.file}`;
   let generation = 0;
   let lastText: string | undefined;
-  const load = (): void => {
+  let starting = true;
+  /** Why the file's text as last read did not load (undefined: it did). */
+  let textProblem: string | undefined;
+  /** Why the latest attempt did not load: textProblem, or the file could not be read at all. */
+  let problem: string | undefined;
+  const failing = (why: string | undefined): void => {
+    problem = why;
+    metrics.reloadFailing.set(why ? 1 : 0);
+  };
+  /** Read and apply the file; the reason when the file itself is unusable (not a policy that fails to compile). */
+  const load = (): string | undefined => {
+    // At a start that fails, the caller's error says it all: no log line that policies are kept.
+    const quiet = starting && opts.failAtStart;
     let text: string;
     try {
       text = readFileSync(opts.file, 'utf8');
     } catch (err) {
-      opts.log.error({ file: opts.file, err: errMessage(err) }, 'cannot read the policy file; keeping the policies in force');
-      return;
+      const why = `cannot read ${opts.file} (${(err as Error).message.replace(/, \w+ '.*'$/, '')})`;
+      if (!quiet) opts.log.error({ file: opts.file, err: errMessage(err) }, 'cannot read the policy file; keeping the policies in force');
+      book.sourceBroken(source, why);
+      failing(why);
+      return why;
     }
-    if (text === lastText) return;
+    if (text === lastText) {
+      failing(textProblem); // readable again, unchanged: as it was
+      return undefined;
+    }
     lastText = text;
     generation++;
+    let policies: SkillPolicy[] = [];
+    let why: string | undefined;
     try {
-      const policies = parsePolicyFile(text, opts.identity.namespace).map((p) => ({ ...p, metadata: { ...p.metadata, generation } }));
-      book.reset(policies);
-      opts.log.info({ file: opts.file, policies: book.current().effective.policies }, 'policy file loaded');
+      policies = parsePolicyFile(text, opts.identity.namespace).map((p) => ({ ...p, metadata: { ...p.metadata, generation } }));
     } catch (err) {
-      opts.log.error({ file: opts.file, err: errMessage(err) }, 'cannot parse the policy file; keeping the policies in force');
-      book.sourceBroken(`file ${opts.file}`, errMessage(err));
+      why = `${opts.file} is not a SkillPolicy file: ${errMessage(err).split('\n')[0]!.replace(/:$/, '')}`;
     }
+    // An empty file (or one of comments, an empty list) is no policy: read as one, it would let
+    // every request through, and a truncated file would read so while an editor saves it.
+    if (!why && policies.length === 0) why = `${opts.file} holds no SkillPolicy (to run without a policy, set no policy file)`;
+    if (why) {
+      if (!quiet) opts.log.error({ file: opts.file, err: why }, 'cannot parse the policy file; keeping the policies in force');
+      book.sourceBroken(source, why);
+      failing(textProblem = why);
+      return why;
+    }
+    const problems = book.reset(policies);
+    const enforced = book.current().effective.policies;
+    opts.log.info({ file: opts.file, policies: enforced }, 'policy file loaded');
+    if (enforced.length === 0 && problems.length === 0) {
+      // Not an error (a file may serve several skills), but nothing restricts this one.
+      opts.log.warn({ file: opts.file, skill: `${opts.identity.namespace}/${opts.identity.skill}`, policies: policies.map(policyName) },
+        'no SkillPolicy in the policy file selects this skill (namespace, spec.selector): no policy restricts its requests');
+    }
+    failing(textProblem = problems.length ? `${opts.file}: ${problems.join('; ')}` : undefined);
+    return undefined;
   };
-  load();
+  const unusable = load();
+  starting = false;
+  if (unusable && opts.failAtStart) throw new PolicyFileError(opts.file, unusable);
   let watcher: FSWatcher | undefined;
   let debounce: NodeJS.Timeout | undefined;
   try {
@@ -322,6 +396,9 @@ export function filePolicyFeed(opts: FilePolicyFeedOptions): PolicyFeed {
   return {
     current: () => book.current(),
     onChange: (l) => book.onChange(l),
+    readiness: () => problem
+      ? [`policy file: ${problem}; ${book.current().refusal ? 'refusing every request' : 'the policies loaded before stay in force'} until it loads`]
+      : [],
     close() { watcher?.close(); if (debounce) clearTimeout(debounce); },
   };
 }
