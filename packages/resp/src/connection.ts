@@ -108,6 +108,12 @@ export class RedisConnection {
 
   private async open(): Promise<net.Socket> {
     const socket = await openSocket(this.endpoint);
+    // Closed while the socket connected: nobody would ever close this one, and an open socket keeps
+    // the process alive.
+    if (this.closed) {
+      socket.destroy();
+      throw new Error('Redis connection closed');
+    }
     readReplies(socket, this.onReply);
     socket.on('error', () => undefined); // 'close' follows
     socket.on('close', () => {

@@ -91,6 +91,28 @@ describe('RedisConnection', () => {
     expect(() => new RedisConnection('http://127.0.0.1:1')).toThrow(/not a redis:\/\/ URL/);
   });
 
+  it('closed while it connects, keeps no socket open (one would hold the process alive)', async () => {
+    answer = (_args, s) => s.write('+OK\r\n');
+    await until(() => sockets.size === 0); // the tests before closed theirs
+    const before = sockets.size;
+    const conn = new RedisConnection(`redis://127.0.0.1:${port}`);
+    const pending = conn.command(['PING']);
+    conn.close(); // before the TCP connect completes
+    await expect(pending).rejects.toThrow(/closed/);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(sockets.size).toBe(before);
+    // Closed during AUTH and SELECT too.
+    const held: net.Socket[] = [];
+    answer = (_args, s) => { held.push(s); };
+    const authing = new RedisConnection(`redis://:pw@127.0.0.1:${port}`);
+    const waiting = authing.command(['PING']);
+    await until(() => held.length > 0);
+    authing.close();
+    await expect(waiting).rejects.toThrow(/closed/);
+    await until(() => sockets.size === before);
+    expect(sockets.size).toBe(before);
+  });
+
   it('writes a transaction whole (one write, MULTI to EXEC) and answers with EXEC\'s reply', async () => {
     const writes: number[] = [];
     answer = (args, s) => s.write(args[0] === 'EXEC' ? '*2\r\n:1\r\n-WRONGTYPE not a set\r\n' : args[0] === 'MULTI' ? '+OK\r\n' : '+QUEUED\r\n');
