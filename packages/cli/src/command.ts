@@ -84,6 +84,19 @@ export function durationMs(text: string): number | undefined {
   return m ? Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'] : undefined;
 }
 
+/**
+ * A reader that goes away (`skillgate sessions list | head -1`) ends the command quietly: EPIPE on
+ * stdout exits at once, with the exit code the command has already decided (a verification that
+ * failed still exits 1), else 0 — never a stack trace. Any other stdout failure: one line, exit 1.
+ */
+export function stopWhenStdoutCloses(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit();
+    process.stderr.write(`skillgate: cannot write to stdout: ${err.message}\n`);
+    process.exit(1);
+  });
+}
+
 /** Resolves on the first SIGTERM or SIGINT. */
 export function untilSignal(): Promise<void> {
   return new Promise((resolve) => {

@@ -2,7 +2,7 @@
 // skillgate — the CLI entrypoint (also installed as kubectl-skillgate). Finds the longest command
 // name that matches argv, parses its options, runs it, and turns failures into one line on stderr.
 import { loadCommands } from './commands/index.js';
-import { CliError, helpText, parseCommandArgs, type Command } from './command.js';
+import { CliError, helpText, parseCommandArgs, stopWhenStdoutCloses, type Command } from './command.js';
 
 function findCommand(commands: Command[], argv: string[]): { cmd: Command; rest: string[] } | undefined {
   let best: { cmd: Command; rest: string[] } | undefined;
@@ -19,7 +19,8 @@ function overview(commands: Command[], prefix: string[] = []): string {
     .filter((c) => prefix.every((w, i) => c.name[i] === w))
     .map((c) => `  ${c.name.join(' ').padEnd(24)} ${c.summary}`)
     .sort();
-  return `Usage: skillgate <command> [options]\n\nIncident-response gateway for Claude skills.\n\nCommands:\n${rows.join('\n')}\n\nRun 'skillgate <command> --help' for a command's options.\n`;
+  const command = [...prefix, '<command>'].join(' ');
+  return `Usage: skillgate ${command} [options]\n\nIncident-response gateway for Claude skills.\n\nCommands:\n${rows.join('\n')}\n\nRun 'skillgate ${command} --help' for a command's options.\n`;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -70,5 +71,6 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 const invoked = process.argv[1] ? realpathSync(process.argv[1]) : '';
 if (invoked === realpathSync(fileURLToPath(import.meta.url))) {
+  stopWhenStdoutCloses();
   main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
 }

@@ -6,12 +6,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FileSessionStore, headOf, sealEvent, type SessionEvent } from '@skillgate/record';
-import { onThisMachine } from '../src/commands/dev.js';
+import { SDK_STEP, devBanner, onThisMachine } from '../src/commands/dev.js';
+import { loadCommands } from '../src/commands/index.js';
 import { parseTime } from '../src/commands/sessions-store.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
 const run = (args: string[], input?: string, env: Record<string, string> = {}) =>
   spawnSync(process.execPath, [MAIN, ...args], { input, encoding: 'utf8', env: { ...process.env, SKILLGATE_MASKING_KEY: 'cli-test-installation-key', ...env } });
+const noCluster = { KUBECONFIG: '', HOME: join(tmpdir(), 'sg-no-home-for-kube') };
+
+/** Run the CLI with the reader of its stdout gone before it writes a byte (as `| head -0` leaves it). */
+function runWithReaderGone(args: string[], input = ''): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, SKILLGATE_MASKING_KEY: 'cli-test-installation-key' } });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(input);
+    child.on('close', (status) => resolve({ status, stderr }));
+  });
+}
 
 describe('skillgate', () => {
   it('lists every command group in --help', () => {
@@ -66,7 +81,6 @@ describe('skillgate', () => {
   });
 
   it('the cluster commands say what is wrong with the command line first, then what is missing to reach a cluster, in one line', () => {
-    const noCluster = { KUBECONFIG: '', HOME: join(tmpdir(), 'sg-no-home-for-kube') };
     expect(run(['lock', 'frob', 'x', '--reason', 'r'], '', noCluster)).toMatchObject({ status: 2, stderr: expect.stringMatching(/^skillgate: first argument must be one of/) });
     expect(run(['lock', 'skill', 'x'], '', noCluster)).toMatchObject({ status: 2, stderr: expect.stringMatching(/--reason is required/) });
     expect(run(['unlock'], '', noCluster)).toMatchObject({ status: 2, stderr: expect.stringMatching(/give a lock NAME or --target/) });
@@ -134,6 +148,7 @@ describe('skillgate', () => {
     for (const group of ['sessions', 'approvals', 'owners']) {
       const help = run([group, '--help']);
       expect({ group, status: help.status, stderr: help.stderr }).toEqual({ group, status: 0, stderr: '' });
+      expect(help.stdout).toMatch(new RegExp(`^Usage: skillgate ${group} <command> \\[options\\]\n`));
       expect(help.stdout).toMatch(new RegExp(`^  ${group} \\w+`, 'm'));
       const rows = help.stdout.split('\n').filter((l) => /^ {2}\S/.test(l));
       expect(rows.filter((l) => !l.startsWith(`  ${group} `))).toEqual([]);
@@ -153,6 +168,95 @@ describe('skillgate', () => {
       expect({ args, status: r.status }).toEqual({ args, status: 0 });
       expect(r.stdout).toContain('Usage: skillgate');
     }
+  });
+
+  it('every command\'s usage line names every flag it accepts', async () => {
+    const unnamed: string[] = [];
+    for (const cmd of await loadCommands()) {
+      for (const [flag, spec] of Object.entries(cmd.options ?? {})) {
+        const named = (text: string) => new RegExp(`(^|[\\s[|(])${text}(?![\\w-])`).test(cmd.usage);
+        if (!named(`--${flag}`) && !(spec.short && named(`-${spec.short}`))) unnamed.push(`${cmd.name.join(' ')}: --${flag}`);
+      }
+    }
+    expect(unnamed).toEqual([]);
+  });
+
+  it('stops quietly when the reader of its output goes away, and a failure it decided still exits non-zero', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-cli-epipe-'));
+    try {
+      writeFileSync(join(dir, 'not-a-bundle.json'), '{}');
+      for (const [args, input] of [[['--help'], ''], [['sessions', '--help'], ''], [['sessions', 'list', '--dir', dir], ''], [['mask'], 'mail jane.doe@example.com']] as const) {
+        expect({ args, ...(await runWithReaderGone([...args], input)) }).toEqual({ args, status: 0, stderr: '' });
+      }
+      expect(await runWithReaderGone(['verify', join(dir, 'not-a-bundle.json')])).toEqual({ status: 1, stderr: expect.stringMatching(/^skillgate: bundle verification failed: .*\n$/) });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('checks arguments the same way everywhere: an id beside --all, an argument or option a command would ignore', () => {
+    const refused: Array<[string[], RegExp]> = [
+      [['sessions', 'verify', 'ses_a', '--all', '--dir', tmpdir()], /^skillgate: name sessions or pass --all, not both\n$/],
+      [['sessions', 'replay', 'ses_a', '--speed', '2', '--instant', '--dir', tmpdir()], /--speed .* --instant .*give one/],
+      [['lock', 'list', 'extra'], /^skillgate: unexpected argument "extra"\. Usage: skillgate lock /],
+      [['lock', 'list', '--reason', 'r'], /--reason is for making a lock, not lock list/],
+      [['unlock', 'skill-x-1234', '--target', 'skill=x'], /not both/],
+      [['unlock', 'skill-x-1234', '-n', 'team-a'], /-n goes with --target/],
+      [['approvals', 'list', '-n', 'team-a', '--all-namespaces'], /give one/],
+      [['mask', '--output', 'yaml'], /--output yaml is not supported here/],
+      [['mask', '--json', '--output', 'table'], /give one/],
+    ];
+    for (const [args, why] of refused) {
+      const r = run(args, '', noCluster);
+      expect({ args, status: r.status, stderr: r.stderr }).toEqual({ args, status: 2, stderr: expect.stringMatching(why) });
+    }
+    // Like every command that prints data, mask takes --output table: its default, the masked text.
+    expect(run(['mask', '--output', 'table'], 'mail jane.doe@example.com')).toMatchObject({ status: 0, stdout: 'mail [EMAIL_ADDRESS]' });
+  });
+
+  it('lock refuses an expiry it cannot honour and a reason that says nothing, before reaching a cluster', () => {
+    for (const [expires, why] of [['99999999999d', /^skillgate: --expires is at most 365d, got "99999999999d"/], ['0m', /^skillgate: --expires must be longer than 0, got "0m"/], ['', /must look like 30m/]] as const) {
+      expect(run(['lock', 'skill', 'triage', '--reason', 'r', '--expires', expires], '', noCluster)).toMatchObject({ status: 2, stderr: expect.stringMatching(why) });
+    }
+    expect(run(['lock', 'skill', 'triage', '--reason', '   '], '', noCluster)).toMatchObject({ status: 2, stderr: expect.stringMatching(/^skillgate: --reason is required/) });
+    // A reason with something in it, and a bounded expiry, get as far as the cluster.
+    expect(run(['lock', 'skill', 'triage', '--reason', ' INC-1 ', '--expires', '365d'], '', noCluster)).toMatchObject({ status: 1, stderr: expect.stringMatching(/no Kubernetes cluster to talk to/) });
+  });
+
+  it('says what is wrong with a kubeconfig that does not parse in one line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-cli-kubeconfig-'));
+    try {
+      writeFileSync(join(dir, 'config'), 'garbage: [\n');
+      const r = run(['lock', 'list', '--kubeconfig', join(dir, 'config')], '', noCluster);
+      expect({ status: r.status, lines: r.stderr.trimEnd().split('\n').length }).toEqual({ status: 1, lines: 1 });
+      expect(r.stderr).toMatch(new RegExp(`^skillgate: cannot load the kubeconfig ${join(dir, 'config').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: \\S`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a bad value before starting anything, exit 2, naming the real reason', () => {
+    expect(run(['sessions', 'show', '../../etc/passwd', '--dir', tmpdir()])).toMatchObject({ status: 2, stderr: expect.stringMatching(/^skillgate: not a session id: "\.\.\/\.\.\/etc\/passwd"/) });
+    expect(run(['sessions', 'verify', 'ses_a', 'ses b', '--dir', tmpdir()])).toMatchObject({ status: 2, stderr: expect.stringMatching(/^skillgate: not a session id: "ses b"/) });
+    expect(run(['webhook', '--port', '99999'])).toMatchObject({ status: 2, stderr: 'skillgate: --port must be a TCP port (0-65535), got "99999"\n' });
+    expect(run(['webhook'], '', { SKILLGATE_WEBHOOK_PORT: 'https' })).toMatchObject({ status: 2, stderr: 'skillgate: SKILLGATE_WEBHOOK_PORT must be a TCP port (0-65535), got "https"\n' });
+    expect(run(['webhook', '--metrics-port', '70000'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/^skillgate: --metrics-port must be a TCP port/) });
+    expect(run(['dev', '--fake-port', 'abc'])).toMatchObject({ status: 2, stderr: 'skillgate: --fake-port must be a TCP port (0-65535), got "abc"\n' });
+    expect(run(['dev', '--fake-port', '70000'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/--fake-port must be a TCP port/) });
+    expect(run(['dev', '--upstream', 'not-a-url'])).toMatchObject({ status: 2, stderr: 'skillgate: --upstream must be an http:// or https:// URL, got "not-a-url"\n' });
+    expect(run(['dev', '--upstream', 'http://127.0.0.1:9', '--fake-port', '1234'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/--fake-port .* --upstream/) });
+  });
+
+  it('dev prints an SDK line with the step that makes it work anywhere, and the README says the same', () => {
+    const banner = devBanner({ claudeUrl: 'http://127.0.0.1:15001', upstream: 'fake', egressUrl: 'http://127.0.0.1:15002', dnsPort: 15053, healthUrl: 'http://127.0.0.1:15021', metricsUrl: 'http://127.0.0.1:15090', records: '/tmp/r' });
+    const lines = banner.split('\n');
+    const sdk = lines.findIndex((l) => l.includes("import A from '@anthropic-ai/sdk'"));
+    // The line that imports the SDK follows the one that says to install it where it runs.
+    expect(lines.slice(sdk - 2, sdk).join('\n')).toContain(SDK_STEP);
+    expect(SDK_STEP).toContain('npm i @anthropic-ai/sdk');
+    const readme = readFileSync(fileURLToPath(new URL('../../../../README.md', import.meta.url)), 'utf8');
+    const makeDev = readme.split('\n\n').find((p) => p.startsWith('`make dev` needs nothing'))!;
+    expect(makeDev.replace(/\s+/g, ' ')).toMatch(/an SDK line to run from a directory where the SDK is installed \(`npm i @anthropic-ai\/sdk`\)/);
   });
 });
 
@@ -235,6 +339,11 @@ describe('times the sessions commands take', () => {
     }
   });
 
+  test('a duration so long that it is no date is refused, not taken as no filter', () => {
+    expect(() => parseTime('99999999999d', 'since')).toThrow(expect.objectContaining({ exitCode: 2, message: expect.stringContaining('--since: not a time: 99999999999d') }));
+    expect(run(['sessions', 'list', '--dir', tmpdir(), '--since', '99999999999d'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/^skillgate: --since: not a time: 99999999999d/) });
+  });
+
   test('--since after --until is refused', () => {
     expect(run(['sessions', 'list', '--dir', tmpdir(), '--since', '2026-02-01', '--until', '2026-01-01'])).toMatchObject({ status: 2, stderr: 'skillgate: --since 2026-02-01 is after --until 2026-01-01: no session could match\n' });
   });
@@ -253,6 +362,32 @@ describe('files the commands read', () => {
       expect(mask.status).toBe(1);
       expect(mask.stderr.trim().split('\n')).toHaveLength(1);
       expect(mask.stderr).toContain(`${bad} is not a valid SkillPolicy file`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('mask refuses a policy file that holds no SkillPolicy, rather than masking with the defaults', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-cli-nopolicy-'));
+    try {
+      for (const [name, text] of [['empty.yaml', ''], ['list.json', '[]'], ['null.yaml', 'null\n'], ['items.yaml', 'apiVersion: v1\nkind: List\nitems: []\n']]) {
+        writeFileSync(join(dir, name), text);
+        const r = run(['mask', '--policy', join(dir, name)], 'mail jane.doe@example.com');
+        expect({ name, status: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({ name, status: 1, stdout: '', stderr: `skillgate: ${join(dir, name)} holds no SkillPolicy (expected a YAML or JSON document of kind SkillPolicy)\n` });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a masking key too short to be an installation key is refused naming where it came from', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-cli-shortkey-'));
+    try {
+      const keyFile = join(dir, 'shortkey');
+      writeFileSync(keyFile, 'short\n');
+      expect(run(['mask', '--key-file', keyFile], 'x')).toMatchObject({ status: 1, stderr: expect.stringMatching(new RegExp(`^skillgate: the masking key from --key-file ${keyFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is 5 bytes: an installation key is at least 16`)) });
+      expect(run(['mask'], 'x', { SKILLGATE_MASKING_KEY: '', SKILLGATE_MASKING_KEY_FILE: keyFile })).toMatchObject({ status: 1, stderr: expect.stringMatching(/^skillgate: the masking key from SKILLGATE_MASKING_KEY_FILE \(.*shortkey\) is 5 bytes/) });
+      expect(run(['mask'], 'x', { SKILLGATE_MASKING_KEY: 'short' })).toMatchObject({ status: 1, stderr: expect.stringMatching(/^skillgate: the masking key from SKILLGATE_MASKING_KEY is 5 bytes/) });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -9,7 +9,7 @@ import { canonicalJson } from './canonical.js';
 import { keyIdOf, verifySignature, type Checkpoint, type RecordSigner } from './checkpoint.js';
 import { sha256Hex, type SessionEvent } from './event.js';
 import { summariseKeptAside, verifyEvidence, type KeyJudgement, type VerifyReport } from './verify.js';
-import type { ChainProblem } from './chain.js';
+import type { ChainProblem, ChainProblemKind } from './chain.js';
 import type { KeptAsideEvent } from './store.js';
 
 export const BUNDLE_FORMAT = 'skillgate-evidence/1';
@@ -104,10 +104,26 @@ export function exportCheckOf(report: VerifyReport): ExportCheck {
   return { ok: report.ok, problems };
 }
 
-export interface BundleVerdict extends VerifyReport {
+/**
+ * What a bundle check can find wrong: what a record check finds, and a file that is no evidence
+ * bundle at all (`not-a-bundle`). A manifest signed by a key the verifier was not told to trust is
+ * `untrusted-key`, told apart from one `altered` since it was signed.
+ */
+export type BundleProblemKind = ChainProblemKind | 'not-a-bundle';
+export interface BundleProblem extends Omit<ChainProblem, 'kind'> {
+  kind: BundleProblemKind;
+}
+
+export interface BundleVerdict extends Omit<VerifyReport, 'firstProblem'> {
+  firstProblem?: BundleProblem;
   manifestProblem?: string;
   /** The signed manifest says the source record failed verification when it was exported (--force). */
   exportProblem?: string;
+  /**
+   * Set when the check stopped at the manifest (not a bundle, a manifest altered or signed by a key
+   * not trusted): no session and no checkpoint was checked, and `sessions`/`checkpoints` say nothing.
+   */
+  contentUnchecked?: true;
 }
 
 /**
@@ -115,11 +131,15 @@ export interface BundleVerdict extends VerifyReport {
  * `judgeCheckpointKeys` over the bundle's checkpoints and keys) applies a trust anchor's verdicts.
  */
 export function verifyBundle(bundle: EvidenceBundle, trustedKeys?: Record<string, string>, opts: { judged?: KeyJudgement } = {}): BundleVerdict {
-  const fail = (message: string): BundleVerdict => {
-    const problem: ChainProblem = { kind: 'altered', message };
-    return { ok: false, sessions: [], checkpoints: { count: 0 }, firstProblem: problem, manifestProblem: message };
-  };
-  if (bundle?.format !== BUNDLE_FORMAT || !bundle.manifest) return fail(`not a ${BUNDLE_FORMAT} bundle`);
+  // Before the sessions and checkpoints are looked at: nothing about them can be said.
+  const stop = (kind: BundleProblemKind, message: string): BundleVerdict => ({
+    ok: false, sessions: [], checkpoints: { count: 0 }, firstProblem: { kind, message }, manifestProblem: message, contentUnchecked: true,
+  });
+  // After they were checked: what was found stands beside the manifest's problem.
+  const failAfter = (report: VerifyReport, problem: ChainProblem): BundleVerdict => ({ ...report, ok: false, firstProblem: problem, manifestProblem: problem.message });
+  if (typeof bundle !== 'object' || bundle === null || bundle.format !== BUNDLE_FORMAT || typeof bundle.manifest !== 'object' || bundle.manifest === null) {
+    return stop('not-a-bundle', `not a ${BUNDLE_FORMAT} bundle (no "format": "${BUNDLE_FORMAT}" and manifest)`);
+  }
   const keys: Record<string, string> = {};
   for (const [keyId, pem] of Object.entries(bundle.publicKeys ?? {})) {
     // A key is only usable under its own id: a swapped PEM cannot borrow another key's id.
@@ -127,17 +147,26 @@ export function verifyBundle(bundle: EvidenceBundle, trustedKeys?: Record<string
   }
   const usable = trustedKeys ?? keys;
   const m = bundle.manifest;
+  if (sha256Hex(canonicalJson(m)) !== bundle.manifestHash) return stop('altered', 'the manifest was altered: its hash does not match');
+  // A manifest that hashes as signed but lacks what every export writes was never made by one.
+  if (!Array.isArray(m.sessions) || typeof m.checkpoints?.sha256 !== 'string' || typeof m.exporterKeyId !== 'string') {
+    return stop('not-a-bundle', `not a ${BUNDLE_FORMAT} bundle: its manifest lacks sessions, checkpoints or exporterKeyId`);
+  }
   // Events the store's retention had removed before export: the signed manifest says how many.
-  const trimmed = new Map((m.sessions ?? []).filter((s) => (s.trimmed ?? 0) > 0).map((s) => [s.sessionId, s.trimmed!]));
+  const trimmed = new Map(m.sessions.filter((s) => (s.trimmed ?? 0) > 0).map((s) => [s.sessionId, s.trimmed!]));
   const trust = { ...(opts.judged ? { judged: opts.judged } : {}), ...(trimmed.size > 0 ? { trimmed } : {}) };
-  if (sha256Hex(canonicalJson(m)) !== bundle.manifestHash) return fail('the manifest was altered: its hash does not match');
   const exporterKey = usable[m.exporterKeyId];
-  if (!exporterKey) return fail(`the manifest is signed by key ${m.exporterKeyId}, which is not ${trustedKeys ? 'trusted' : 'in the bundle'}`);
-  if (!verifySignature(exporterKey, bundle.manifestHash, bundle.signature)) return fail('the manifest signature does not verify');
+  if (!exporterKey) {
+    // With keys pinned, a signer outside them is not trusted (the bundle may be intact as signed);
+    // without, a signer the bundle does not carry is a bundle changed since it was made.
+    if (trustedKeys) return stop('untrusted-key', `the manifest is signed by key ${m.exporterKeyId}, which is not one of the trusted keys`);
+    return stop('altered', `the manifest is signed by key ${m.exporterKeyId}, which is not in the bundle`);
+  }
+  if (!verifySignature(exporterKey, bundle.manifestHash, bundle.signature)) return stop('altered', 'the manifest signature does not verify');
   const sessions = new Map<string, SessionEvent[]>();
   for (const s of m.sessions) {
     const events = bundle.sessions?.[s.sessionId];
-    if (!events) return fail(`session ${s.sessionId} is listed in the manifest but absent from the bundle`);
+    if (!events) return stop('altered', `session ${s.sessionId} is listed in the manifest but absent from the bundle`);
     if (sha256Hex(canonicalJson(events)) !== s.sha256) {
       // Still run the chain check, which names the event; the digest says the bundle changed.
       sessions.set(s.sessionId, events);
@@ -146,19 +175,25 @@ export function verifyBundle(bundle: EvidenceBundle, trustedKeys?: Record<string
     sessions.set(s.sessionId, events);
   }
   for (const id of Object.keys(bundle.sessions ?? {})) {
-    if (!m.sessions.some((s) => s.sessionId === id)) return fail(`session ${id} is in the bundle but not in the signed manifest`);
+    if (!m.sessions.some((s) => s.sessionId === id)) return stop('altered', `session ${id} is in the bundle but not in the signed manifest`);
   }
   if (sha256Hex(canonicalJson(bundle.checkpoints ?? [])) !== m.checkpoints.sha256) {
     const report = verifyEvidence({ sessions, checkpoints: bundle.checkpoints ?? [], publicKeys: usable, only: m.sessions.map((s) => s.sessionId), ...trust });
-    return report.ok ? fail('the checkpoints were altered: their digest does not match the manifest') : { ...report, manifestProblem: 'checkpoint digest mismatch' };
+    // The checkpoints are not the ones signed for, whatever their own signatures say.
+    const problem: ChainProblem = report.checkpoints.problem ?? { kind: 'altered', message: 'the checkpoints were altered: their digest does not match the manifest' };
+    return { ...failAfter(report, report.firstProblem ?? problem), checkpoints: { ...report.checkpoints, problem }, manifestProblem: 'the checkpoints were altered: their digest does not match the manifest' };
   }
   const report = verifyEvidence({ sessions, checkpoints: bundle.checkpoints, publicKeys: usable, only: m.sessions.map((s) => s.sessionId), ...trust });
   const digestMismatch = m.sessions.find((s) => sha256Hex(canonicalJson(bundle.sessions[s.sessionId])) !== s.sha256);
-  if (digestMismatch && report.ok) return fail(`session ${digestMismatch.sessionId} differs from the signed manifest`);
+  if (digestMismatch && report.ok) {
+    const problem: ChainProblem = { kind: 'altered', sessionId: digestMismatch.sessionId, message: `session ${digestMismatch.sessionId} differs from the signed manifest` };
+    const failed = failAfter(report, problem);
+    return { ...failed, sessions: failed.sessions.map((x) => (x.sessionId === digestMismatch.sessionId ? { ...x, ok: false, problem } : x)) };
+  }
   // Kept-aside events are signed for like the rest: none added, dropped or changed since export.
   const kept = bundle.keptAside ?? [];
-  if (!m.keptAside && kept.length > 0) return fail('the bundle carries kept-aside events the signed manifest does not list');
-  if (m.keptAside && sha256Hex(canonicalJson(kept)) !== m.keptAside.sha256) return fail('the kept-aside events were altered: their digest does not match the manifest');
+  if (!m.keptAside && kept.length > 0) return failAfter(report, { kind: 'altered', message: 'the bundle carries kept-aside events the signed manifest does not list' });
+  if (m.keptAside && sha256Hex(canonicalJson(kept)) !== m.keptAside.sha256) return failAfter(report, { kind: 'altered', message: 'the kept-aside events were altered: their digest does not match the manifest' });
   const summary = summariseKeptAside(kept);
   const verdict: BundleVerdict = summary.length > 0 ? { ...report, keptAside: summary } : report;
   const atExport = m.verifiedAtExport;

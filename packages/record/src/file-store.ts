@@ -6,6 +6,8 @@
 //   keys/<keyId>.pem             public keys of the writers
 //   conflicts.jsonl              events kept aside after a chain conflict (writer, time, event), outside every chain
 // It never rewrites or truncates a file: tampering is for `verify` to find, not for us to hide.
+// Opened read-only (the forensics commands) it creates nothing, not even its directories, and
+// refuses every write.
 import { mkdirSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -39,14 +41,23 @@ export class FileSessionStore implements SessionStore {
   private lastCheckpointOf: Map<string, number> | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly dir: string) {
+  private readonly readOnly: boolean;
+
+  constructor(readonly dir: string, opts: { readOnly?: boolean } = {}) {
     this.location = `local store ${dir}`;
+    this.readOnly = opts.readOnly ?? false;
+    if (this.readOnly) return;
     mkdirSync(join(dir, 'sessions'), { recursive: true });
     mkdirSync(join(dir, 'keys'), { recursive: true });
   }
 
   append(entries: readonly RecordEntry[]): Promise<void> {
+    if (this.readOnly) return this.refuseWrite();
     return this.serially(() => this.appendNow(entries));
+  }
+
+  private refuseWrite(): Promise<never> {
+    return Promise.reject(new Error(`${this.location} was opened read-only: it is not written to`));
   }
 
   /** Run writes one after another, in call order (a failed one does not stop the next). */
@@ -174,6 +185,7 @@ export class FileSessionStore implements SessionStore {
   }
 
   async publishKey(keyId: string, publicKeyPem: string): Promise<void> {
+    if (this.readOnly) return this.refuseWrite();
     await writeFile(join(this.dir, 'keys', `${keyId}.pem`), publicKeyPem, { mode: 0o644 });
   }
 
@@ -208,6 +220,7 @@ export class FileSessionStore implements SessionStore {
   }
 
   keepAside(entries: ReadonlyArray<{ event: SessionEvent; json?: string }>, writer: string, keptAt: string): Promise<void> {
+    if (this.readOnly) return this.refuseWrite();
     if (entries.length === 0) return Promise.resolve();
     const lines = entries.map((e) => `{"writer":${JSON.stringify(writer)},"keptAt":${JSON.stringify(keptAt)},"event":${eventText(e)}}`);
     return this.serially(async () => {

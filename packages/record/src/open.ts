@@ -62,10 +62,11 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
  * Open the store. `failFast` (the sidecar's recorder): Redis commands fail at once while Redis is
  * away so the recorder spools; Redis gets up to 3 s to connect, so that the signing key is published
  * and the first requests are recorded there rather than spooled, and a Redis that is down at start
- * is not fatal. Otherwise (the CLI) wait for the connection and fail with a reason.
+ * is not fatal. Otherwise (the CLI) wait for the connection and fail with a reason. `readOnly` (the
+ * CLI's forensics): a local store is read as it is, nothing created in its directory.
  */
-export async function openSessionStore(cfg: Pick<RecordConfig, 'redisUrl' | 'recordDir' | 'redisPrefix' | 'retention'>, opts: { failFast?: boolean } = {}): Promise<SessionStore> {
-  if (!cfg.redisUrl) return new FileSessionStore(cfg.recordDir);
+export async function openSessionStore(cfg: Pick<RecordConfig, 'redisUrl' | 'recordDir' | 'redisPrefix' | 'retention'>, opts: { failFast?: boolean; readOnly?: boolean } = {}): Promise<SessionStore> {
+  if (!cfg.redisUrl) return new FileSessionStore(cfg.recordDir, { readOnly: opts.readOnly });
   // Loaded only when Redis is used.
   const { RedisSessionStore } = await import('./redis-store.js');
   const store = new RedisSessionStore({ redis: cfg.redisUrl, prefix: cfg.redisPrefix, retention: cfg.retention, failFast: opts.failFast });
@@ -83,14 +84,17 @@ export async function openSessionStore(cfg: Pick<RecordConfig, 'redisUrl' | 'rec
 }
 
 /**
- * The checkpoint signing key: from `keyFile` when given; else, for a local store, a key kept in
- * <dir>/signing-key.pem (created 0600 on first use); else a key made for this process only.
+ * The checkpoint signing key: from `keyFile` when given; else, for a local store, the key kept in
+ * <dir>/signing-key.pem, which its writer creates (0600) on first use — a reader (`create: false`:
+ * an export) never writes a key into a record, it only uses one that is there; else a key made for
+ * this process only (`ephemeral`: it proves nothing about who signed).
  */
-export function loadSigner(opts: { keyFile?: string; dir?: string }): { signer: RecordSigner; ephemeral: boolean } {
-  if (opts.keyFile) return { signer: RecordSigner.fromPem(readFileSync(opts.keyFile, 'utf8')), ephemeral: false };
+export function loadSigner(opts: { keyFile?: string; dir?: string; create?: boolean }): { signer: RecordSigner; ephemeral: boolean } {
+  if (opts.keyFile) return { signer: signerFromFile(opts.keyFile), ephemeral: false };
   if (opts.dir) {
     const file = join(opts.dir, 'signing-key.pem');
-    if (existsSync(file)) return { signer: RecordSigner.fromPem(readFileSync(file, 'utf8')), ephemeral: false };
+    if (existsSync(file)) return { signer: signerFromFile(file), ephemeral: false };
+    if (opts.create === false) return { signer: RecordSigner.generate(), ephemeral: true };
     const signer = RecordSigner.generate();
     mkdirSync(opts.dir, { recursive: true });
     writeFileSync(file, signer.privateKeyPem(), { mode: 0o600, flag: 'wx' });
@@ -98,6 +102,23 @@ export function loadSigner(opts: { keyFile?: string; dir?: string }): { signer: 
     return { signer, ephemeral: false };
   }
   return { signer: RecordSigner.generate(), ephemeral: true };
+}
+
+/** The key in a PEM file, failing with one line that names the file (not OpenSSL's decoder codes). */
+function signerFromFile(file: string): RecordSigner {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(`cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a directory' : (err as Error).message}`);
+  }
+  try {
+    return RecordSigner.fromPem(pem);
+  } catch (err) {
+    const other = /must be Ed25519, got (\S+)/.exec((err as Error).message);
+    throw new Error(`${file} is not a PKCS#8 Ed25519 private key in PEM${other ? ` (it holds a key of type ${other[1]})` : ''}`);
+  }
 }
 
 /**

@@ -3,7 +3,7 @@
 // handed a bundle with some added, dropped or changed. Pure: no store, no sockets.
 import { buildBundle, verifyBundle, type EvidenceBundle } from '../src/bundle.js';
 import { headOf, sealEvent } from '../src/chain.js';
-import { RecordSigner } from '../src/checkpoint.js';
+import { RecordSigner, signCheckpoint } from '../src/checkpoint.js';
 import type { SessionEvent } from '../src/event.js';
 import type { KeptAsideEvent } from '../src/store.js';
 import { requestDraft } from './support.js';
@@ -79,4 +79,33 @@ test('carries the exporter\'s verification of the source record, signed, and fai
   const lied = copy(forced);
   lied.manifest.verifiedAtExport = { ok: true, problems: [] };
   expect(verifyBundle(lied).manifestProblem).toMatch(/manifest was altered/);
+});
+
+test('tells a file that is no bundle and a signer not trusted apart from an altered bundle, and says nothing of what it did not check', () => {
+  for (const notBundle of [{}, null, [], { format: 'skillgate-evidence/1' }, { format: 'other/1', manifest: {} }]) {
+    expect(verifyBundle(notBundle as unknown as EvidenceBundle)).toMatchObject({ ok: false, firstProblem: { kind: 'not-a-bundle' }, contentUnchecked: true, sessions: [] });
+  }
+  const b = bundleOf([]);
+  // Pinned keys that do not include the exporter's: the bundle may be intact, its signer is not trusted.
+  const stranger = RecordSigner.generate();
+  expect(verifyBundle(copy(b), { [stranger.keyId]: stranger.publicKeyPem })).toMatchObject({ ok: false, firstProblem: { kind: 'untrusted-key', message: expect.stringContaining(exporter.keyId) }, contentUnchecked: true });
+  expect(verifyBundle(copy(b), { [exporter.keyId]: exporter.publicKeyPem })).toMatchObject({ ok: true });
+  expect(verifyBundle(copy(b), { [exporter.keyId]: exporter.publicKeyPem }).contentUnchecked).toBeUndefined();
+  // Changed after signing: altered, and still nothing checked past the manifest.
+  const changed = copy(b);
+  changed.manifest.source = 'elsewhere';
+  expect(verifyBundle(changed)).toMatchObject({ ok: false, firstProblem: { kind: 'altered' }, contentUnchecked: true });
+});
+
+test('a bundle whose checkpoints are not the ones signed for fails them, rather than calling them ok', () => {
+  const signer = RecordSigner.generate();
+  const cp = signCheckpoint(signer, 'pod-1/1/a', undefined, [{ sessionId: 'ses_b1', seq: 2, hash: exported[2]!.hash }]);
+  const signed = buildBundle({ source: 'test', sessions: new Map([['ses_b1', exported]]), checkpoints: [cp], publicKeys: { [signer.keyId]: signer.publicKeyPem }, exporter, exporterKeyEphemeral: true });
+  expect(verifyBundle(copy(signed))).toMatchObject({ ok: true, checkpoints: { count: 1 } });
+  // Dropped after signing: the chain alone still verifies, the checkpoints are not what was signed.
+  const dropped = copy(signed);
+  dropped.checkpoints = [];
+  const verdict = verifyBundle(dropped);
+  expect(verdict).toMatchObject({ ok: false, manifestProblem: expect.stringMatching(/checkpoints were altered/), checkpoints: { problem: { kind: 'altered' } }, firstProblem: { kind: 'altered' } });
+  expect(verdict.contentUnchecked).toBeUndefined();
 });

@@ -170,7 +170,7 @@ describe.each(['local', 'redis', 'archive'] as const)('skillgate sessions on the
     // An address in another case is the same address.
     const shouted = await cli(['sessions', 'find', '--value', PLANTED.toUpperCase(), ...storeArgs, '--output', 'json'], { SKILLGATE_MASKING_KEY: KEY });
     expect(JSON.parse(shouted.stdout).hits).toEqual(JSON.parse(found.stdout).hits);
-    expect((await cli(['sessions', 'find', '--value', 'nobody@example.com', ...storeArgs], { SKILLGATE_MASKING_KEY: KEY })).stdout).toMatch(/no event contains that value/);
+    expect((await cli(['sessions', 'find', '--value', 'nobody@example.com', ...storeArgs], { SKILLGATE_MASKING_KEY: KEY })).stdout).toMatch(/^no masking finding has that value's fingerprint/);
     expect((await cli(['sessions', 'find', '--value', PLANTED, ...storeArgs])).stderr).toMatch(/installation key/);
   });
 
@@ -303,8 +303,8 @@ describe('skillgate sessions verify on a tampered local store', () => {
 
   it('says what to do when no record exists', async () => {
     const res = await cli(['sessions', 'list', '--dir', join(tmpdir(), 'sg-does-not-exist')]);
-    expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/no record at .*pass --dir DIR, or --redis URL/);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/not a record directory: .*\(no such directory; pass --dir DIR, or --redis URL/);
   });
 });
 

@@ -51,7 +51,7 @@ function apiFailure(err: unknown, what: string): CliError {
 const listCommand: Command = {
   name: ['approvals', 'list'],
   summary: 'List SkillApprovals (held requests) in a namespace',
-  usage: 'approvals list [-n NS | --all-namespaces] [--pending] [--output json]',
+  usage: 'approvals list [-n NS | --all-namespaces] [--pending] [--kubeconfig F] [--output json]',
   help: `Options:
   -n, --namespace NS     namespace (default: the kubeconfig context's)
   -A, --all-namespaces   every namespace
@@ -60,6 +60,7 @@ const listCommand: Command = {
   -o, --output json      print the objects as JSON`,
   options: { ...kubeOptions, 'all-namespaces': { type: 'boolean', short: 'A' }, pending: { type: 'boolean' } },
   async run({ values }) {
+    if (values['all-namespaces'] && values.namespace !== undefined) throw new CliError('-n NS and --all-namespaces name different places: give one', 2);
     const { kc, namespace } = kube(values);
     const custom = kc.makeApiClient(CustomObjectsApi);
     let items: SkillApproval[];

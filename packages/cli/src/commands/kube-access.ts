@@ -14,7 +14,9 @@ export function loadKubeConfig(path: string | undefined): KubeConfig {
     else kc.loadFromDefault();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new CliError(`cannot load the kubeconfig ${where}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    // The YAML parser points at the place over several lines (a code frame): its first line says what.
+    const why = code === 'ENOENT' ? 'no such file' : (err as Error).message.split('\n')[0]!.trim().replace(/:$/, '');
+    throw new CliError(`cannot load the kubeconfig ${where}: ${why}`);
   }
   // With nothing to read, the client falls back to http://localhost:8080 and later fails with a
   // complaint about TLS settings that never mentions a kubeconfig.

@@ -11,10 +11,16 @@ import { whoAmI } from './who-am-i.js';
 
 const KINDS: LockTargetKind[] = ['skill', 'owner', 'pod', 'session', 'token', 'namespace'];
 
-/** `1h`, `30m`, `90s`, `2d` → milliseconds. */
+/** The longest --expires: a lock meant to hold longer holds until unlocked (no --expires). */
+export const MAX_EXPIRES_DAYS = 365;
+
+/** `1h`, `30m`, `90s`, `2d` → milliseconds, more than 0 and at most MAX_EXPIRES_DAYS. */
 export function parseDuration(v: string): number {
   const ms = durationMs(v);
   if (ms === undefined) throw new CliError(`--expires must look like 30m, 1h or 2d, got "${v}"`, 2);
+  // A lock that expires as it is made would look like success and hold nothing.
+  if (ms === 0) throw new CliError(`--expires must be longer than 0, got "${v}" (leave it out for a lock that holds until unlocked)`, 2);
+  if (ms > MAX_EXPIRES_DAYS * 86_400_000) throw new CliError(`--expires is at most ${MAX_EXPIRES_DAYS}d, got "${v}" (leave it out for a lock that holds until unlocked)`, 2);
   return ms;
 }
 
@@ -50,10 +56,11 @@ export const lockCommand: Command = {
   name: ['lock'],
   args: 2,
   summary: 'Lock a skill, owner, pod, session, token or namespace (cuts live streams)',
-  usage: 'lock skill|owner|pod|session|token|namespace VALUE [-n NS] --reason R [--expires 1h] [--name N] | lock list [--output json]',
+  usage: 'lock skill|owner|pod|session|token|namespace VALUE [-n NS] --reason R [--expires 1h] [--name N] [--kubeconfig F] [--output json] | lock list [--kubeconfig F] [--output json]',
   help: `Creates a SkillLock through the Kubernetes API (your kubeconfig, or --kubeconfig F; RBAC applies).
 A skill lock with -n NS holds that namespace's skill of that name; without -n, the skill in every
-namespace. --expires 30m|1h|2d lifts it on its own after that long (default: until unlocked).
+namespace. --expires 30m|1h|2d lifts it on its own after that long (at most ${MAX_EXPIRES_DAYS}d; default:
+until unlocked). --reason must say something (the spaces around it are trimmed).
 --name N names the SkillLock (default: kind, value and a hash).
   skillgate lock skill summarize -n team-a --reason "exfiltration suspected" --expires 2h
   skillgate lock owner alice@example.com --reason "offboarded"
@@ -73,17 +80,22 @@ namespace. --expires 30m|1h|2d lifts it on its own after that long (default: unt
   async run({ values, positionals }) {
     const v = values as Record<string, string | undefined>;
     const [kind, value] = positionals;
+    const reason = v.reason?.trim();
     // What is wrong with the command line is said before anything about the cluster.
-    if (kind !== 'list') {
+    if (kind === 'list') {
+      if (value !== undefined) throw new CliError(`unexpected argument "${value}". Usage: skillgate ${this.usage}`, 2);
+      const stray = ['reason', 'expires', 'name', 'namespace'].find((f) => v[f] !== undefined);
+      if (stray) throw new CliError(`--${stray} is for making a lock, not lock list`, 2);
+    } else {
       if (!kind || !KINDS.includes(kind as LockTargetKind)) throw new CliError(`first argument must be one of ${KINDS.join(', ')} or list`, 2);
       if (!value) throw new CliError(`lock ${kind} needs a value, e.g. skillgate lock ${kind} NAME --reason R`, 2);
-      if (!v.reason) throw new CliError('--reason is required: say why, it is shown to the skill and recorded', 2);
+      if (!reason) throw new CliError('--reason is required: say why, it is shown to the skill and recorded', 2);
       if (v.namespace && kind !== 'skill' && kind !== 'pod') throw new CliError('-n applies only to skill and pod locks', 2);
       if (kind === 'pod' && !v.namespace) throw new CliError('lock pod needs -n NAMESPACE', 2);
       const problem = lockValueProblem(kind as LockTargetKind, value, v.namespace);
       if (problem) throw new CliError(problem, 2);
     }
-    const expiresMs = kind !== 'list' && v.expires ? parseDuration(v.expires) : undefined;
+    const expiresMs = kind !== 'list' && v.expires !== undefined ? parseDuration(v.expires) : undefined;
     const clients = cliKubeClients(v.kubeconfig);
     const client = new LockClient(clients);
     if (kind === 'list') {
@@ -104,7 +116,7 @@ namespace. --expires 30m|1h|2d lifts it on its own after that long (default: unt
       metadata: { name, labels: { 'skillgate.dev/lock-source': 'cli' } },
       spec: {
         target: { kind: kind as LockTargetKind, value: value!, ...(v.namespace ? { namespace: v.namespace } : {}) },
-        reason: v.reason!,
+        reason: reason!,
         createdBy: await whoAmI(clients),
         ...(expiresAt ? { expiresAt } : {}),
       },
@@ -119,7 +131,7 @@ export const unlockCommand: Command = {
   name: ['unlock'],
   args: 1,
   summary: 'Lift a lock by name, or by its target',
-  usage: 'unlock NAME | unlock --target KIND=VALUE [-n NS]',
+  usage: 'unlock NAME | unlock --target KIND=VALUE [-n NS] [--kubeconfig F] [--output json]',
   help: `Deletes the SkillLock (your kubeconfig; RBAC applies). With --target, finds the lock that
 skillgate lock created for that target, e.g. skillgate unlock --target skill=summarize -n team-a.`,
   options: {
@@ -132,6 +144,8 @@ skillgate lock created for that target, e.g. skillgate unlock --target skill=sum
     const v = values as Record<string, string | undefined>;
     const m = v.target === undefined ? undefined : /^(\w+)=(.+)$/.exec(v.target);
     if (!positionals[0] && v.target === undefined) throw new CliError('give a lock NAME or --target KIND=VALUE', 2);
+    if (positionals[0] && v.target !== undefined) throw new CliError('give a lock NAME or --target KIND=VALUE, not both', 2);
+    if (positionals[0] && v.namespace !== undefined) throw new CliError('-n goes with --target (a lock NAME is cluster-wide)', 2);
     if (!positionals[0] && (!m || !KINDS.includes(m[1] as LockTargetKind))) throw new CliError(`--target must be KIND=VALUE with KIND one of ${KINDS.join(', ')}`, 2);
     const client = new LockClient(cliKubeClients(v.kubeconfig));
     const names: string[] = [];

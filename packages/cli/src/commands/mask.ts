@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { DEV_MASKING_KEY, type MaskingSpec } from '@skillgate/api';
 import { createMasker } from '@skillgate/masking';
-import { CliError, type Command } from '../command.js';
+import { CliError, outputOption, type Command } from '../command.js';
 import { KEY_FILE_HOWTO, installationKey } from './masking-key.js';
 
 async function readStdin(): Promise<string> {
@@ -29,6 +29,8 @@ async function maskingSpecFrom(file: string): Promise<MaskingSpec | undefined> {
   } catch (err) {
     throw new CliError(`${file} is not a valid SkillPolicy file: ${(err as Error).message.split('\n')[0]!.replace(/:$/, '')}`);
   }
+  // An empty file, a list of nothing, a scalar: no policy, so no masking settings to tune.
+  if (policies.length === 0) throw new CliError(`${file} holds no SkillPolicy (expected a YAML or JSON document of kind SkillPolicy)`);
   const withMasking = policies.filter((p) => p.spec?.masking);
   if (withMasking.length > 1) {
     process.stderr.write(`skillgate mask: ${withMasking.length} policies in ${file} set masking; using ${withMasking[0]!.metadata.name}\n`);
@@ -39,11 +41,12 @@ async function maskingSpecFrom(file: string): Promise<MaskingSpec | undefined> {
 export const maskCommand: Command = {
   name: ['mask'],
   summary: 'Mask personal data and secrets in stdin (the sidecar\'s engine)',
-  usage: 'mask [--policy FILE] [--key-file F] [--json | --output json]',
+  usage: 'mask [--policy FILE] [--key-file F] [--json | --output json|table]',
   help: `Reads text on stdin and writes it masked to stdout.
   --policy FILE   a SkillPolicy (YAML or JSON) whose spec.masking sets actions, entities and custom rules
   --json          print {"masked": string, "findings": [{"type", "subtype"?, "start", "end", "fingerprint"}]}
-                  (start/end: UTF-16 indices into the input, end exclusive; fingerprint: HMAC-SHA256 of the value)
+                  (start/end: UTF-16 indices into the input, end exclusive; fingerprint: HMAC-SHA256 of the value);
+                  --output json is the same, --output table (the default) the masked text
 The installation key for fingerprints, hashes and placeholders (at least 16 bytes) comes from
 --key-file F, SKILLGATE_MASKING_KEY_FILE or SKILLGATE_MASKING_KEY (a cluster's: ${KEY_FILE_HOWTO});
 without one a development key is used and a warning is printed.
@@ -52,14 +55,14 @@ without one a development key is used and a warning is printed.
   options: {
     policy: { type: 'string', short: 'p' },
     json: { type: 'boolean' },
-    output: { type: 'string', short: 'o' },
     'key-file': { type: 'string' },
+    ...outputOption,
   },
   async run({ values }) {
-    if (values.output !== undefined && values.output !== 'json') throw new CliError(`--output must be json, got "${String(values.output)}"`, 2);
+    if (values.json === true && values.output === 'table') throw new CliError('--json and --output table ask for different output: give one', 2);
     const json = values.json === true || values.output === 'json';
     const spec = typeof values.policy === 'string' ? await maskingSpecFrom(values.policy) : undefined;
-    let key = installationKey(typeof values['key-file'] === 'string' ? values['key-file'] : undefined);
+    let key = installationKey(typeof values['key-file'] === 'string' ? values['key-file'] : undefined)?.key;
     if (!key) {
       process.stderr.write('skillgate mask: no installation key set (--key-file, SKILLGATE_MASKING_KEY_FILE, SKILLGATE_MASKING_KEY); using the development key of `skillgate dev` (fingerprints match its records, not a cluster\'s)\n');
       key = DEV_MASKING_KEY;

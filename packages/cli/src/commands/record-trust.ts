@@ -18,6 +18,9 @@ export const trustOptions = {
   kubeconfig: { type: 'string' },
 } as const;
 
+/** How the usage lines name trustOptions. */
+export const trustUsage = '[--trust-jwks kube:NS/NAME|FILE|URL]... [--public-key FILE]... [--kubeconfig F]';
+
 export const trustHelp = `--trust-jwks kube:NS/NAME|FILE|URL: the controller's JWKS: the ConfigMap the chart's controller keeps
 with every key it signed with (kube:skillgate-system/skillgate-jwks, read with --kubeconfig F or
 the current kubeconfig), its endpoint (https://<controller>:8443/.well-known/jwks.json; a private CA:

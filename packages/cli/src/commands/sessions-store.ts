@@ -2,7 +2,8 @@
 // --archive DIR the recorder's durable archive, otherwise the local store in --dir (or
 // SKILLGATE_RECORD_DIR, default ./.skillgate/records).
 // Also the shared options, time parsing and stderr progress of the sessions commands.
-import { existsSync } from 'node:fs';
+// It opens every record for reading only: nothing is created in a --dir, not even its directories.
+import { existsSync, statSync } from 'node:fs';
 import { openSessionStore, recordConfigFromEnv, type SessionFilter, type SessionReader } from '@skillgate/record';
 import { isRedisUrl, redisLocation } from '@skillgate/resp';
 import { CliError, durationMs, type OptionSpec } from '../command.js';
@@ -18,6 +19,9 @@ export const storeHelp = `Store: --redis URL (default REDIS_URL) selects Redis S
 archive (skillgate recorder --archive); otherwise, or with --dir DIR (which wins over REDIS_URL), the
 local store (default SKILLGATE_RECORD_DIR or ./.skillgate/records). --prefix P sets the Redis key prefix
 (default SKILLGATE_REDIS_PREFIX or skillgate:).`;
+
+/** How the usage lines name storeOptions. */
+export const storeUsage = '[--dir DIR | --redis URL | --archive DIR] [--prefix P]';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -39,11 +43,15 @@ export async function openStoreFrom(values: Values, env: NodeJS.ProcessEnv = pro
   if (cfg.redisUrl !== undefined && !isRedisUrl(cfg.redisUrl)) {
     throw new CliError(`${redis !== undefined ? '--redis' : 'REDIS_URL'} must be a redis:// or rediss:// URL, not ${redisLocation(cfg.redisUrl)}`, 2);
   }
-  if (!cfg.redisUrl && !existsSync(cfg.recordDir)) {
-    throw new CliError(`no record at ${cfg.recordDir}: pass --dir DIR, or --redis URL / REDIS_URL for Redis`);
+  if (!cfg.redisUrl) {
+    // An empty directory is a record with no sessions yet; a missing one or a file is no record.
+    const found = statSync(cfg.recordDir, { throwIfNoEntry: false });
+    if (!found?.isDirectory()) {
+      throw new CliError(`not a record directory: ${cfg.recordDir} (${found ? 'not a directory' : 'no such directory'}; pass --dir DIR, or --redis URL / REDIS_URL for Redis)`, 2);
+    }
   }
   try {
-    return await openSessionStore(cfg);
+    return await openSessionStore(cfg, { readOnly: true });
   } catch (err) {
     throw new CliError((err as Error).message);
   }
@@ -65,10 +73,15 @@ const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{
  * "Jan 2", "1", 2026-02-30 — is refused rather than guessed at (exit 2).
  */
 export function parseTime(text: string, name: string, now = Date.now()): Date {
-  const back = durationMs(text);
-  if (back !== undefined) return new Date(now - back);
-  const m = ISO_TIME.exec(text);
   const bad = (): CliError => new CliError(`--${name}: not a time: ${text} (use ISO-8601 with a zone like 2026-01-02T15:04:05Z, a UTC day like 2026-01-02, or 30m / 12h / 7d ago)`, 2);
+  const back = durationMs(text);
+  if (back !== undefined) {
+    // So far back that it is no date (99999999999d) would be no filter at all: refused, not ignored.
+    const t = new Date(now - back);
+    if (Number.isNaN(t.getTime())) throw bad();
+    return t;
+  }
+  const m = ISO_TIME.exec(text);
   if (!m) throw bad();
   const [, y, mo, d, h = '00', mi = '00', s = '00'] = m;
   // The fields as written must be the fields of a real time (no 30 February, no 25 o'clock).
@@ -97,6 +110,9 @@ export function filterFrom(values: Values): SessionFilter {
   }
   return filter;
 }
+
+/** How the usage lines name filterOptions. */
+export const filterUsage = '[--skill S] [--owner EMAIL] [--namespace NS] [--since T] [--until T]';
 
 export const filterOptions: OptionSpec = {
   skill: { type: 'string' },
@@ -132,7 +148,22 @@ export async function withStore<T>(values: Values, fn: (store: SessionReader) =>
   const store = await openStoreFrom(values);
   try {
     return await fn(store);
+  } catch (err) {
+    throw lostConnection(store, err) ?? err;
   } finally {
     await store.close();
   }
+}
+
+// What a Redis connection that drops says (packages/resp, Node's sockets): the store was not read.
+const CONNECTION_LOST = /\bRedis connection closed\b|no reply from Redis|\b(?:ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH)\b/;
+
+/**
+ * A Redis connection lost mid-command, said as a Redis that cannot be reached at start is (which
+ * Redis, which prefix), rather than as "the Redis connection closed"; undefined for anything else.
+ */
+function lostConnection(store: SessionReader, err: unknown): CliError | undefined {
+  const message = (err as Error)?.message ?? String(err);
+  if (!store.location.startsWith('Redis ') || !CONNECTION_LOST.test(message) || message.startsWith('cannot reach ')) return undefined;
+  return new CliError(`cannot reach ${store.location}: ${message}`);
 }

@@ -1,18 +1,18 @@
 // `skillgate sessions list|show|replay|find|verify|export`: the responder's forensics over the
 // session record (local store or Redis). Read-only: these commands never write to the record.
 // They print masked payloads only, and `find` never prints or stores the value it looks for.
-import { accessSync, constants, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DEV_MASKING_KEY } from '@skillgate/api';
 import {
-  buildBundle, conversationOf, findFingerprint, fingerprintOf, loadSigner, verifyRecord,
-  type ChainProblem, type SessionVerdict, type VerifyReport, type Checkpoint, type ReplayStep, type SessionEvent, type SessionReader,
+  assertSessionId, buildBundle, conversationOf, findFingerprint, fingerprintOf, loadSigner, verifyRecord,
+  type BundleProblem, type SessionVerdict, type VerifyReport, type Checkpoint, type ReplayStep, type SessionEvent, type SessionReader,
 } from '@skillgate/record';
 // The fold alone: the masking package's index loads its detectors and dictionaries.
 import { searchForms } from '@skillgate/masking/fold';
 import { CliError, outputOption, printData, printable, type Command } from '../command.js';
-import { controllerTrust, describeEndorsed, pinnedKeys, trustHelp, trustOptions, trustPinned, type ControllerTrust } from './record-trust.js';
-import { filterFrom, filterOptions, openArchive, progress, storeHelp, storeOptions, str, withStore } from './sessions-store.js';
+import { controllerTrust, describeEndorsed, pinnedKeys, trustHelp, trustOptions, trustPinned, trustUsage, type ControllerTrust } from './record-trust.js';
+import { filterFrom, filterOptions, filterUsage, openArchive, progress, storeHelp, storeOptions, storeUsage, str, withStore } from './sessions-store.js';
 import { KEY_FILE_HOWTO, installationKey } from './masking-key.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -20,7 +20,19 @@ type Values = Record<string, string | boolean | string[] | undefined>;
 function sessionArg(positionals: string[], usage: string): string {
   const id = positionals[0];
   if (!id) throw new CliError(`missing session id. Usage: skillgate ${usage}`, 2);
+  checkSessionIds([id]);
   return id;
+}
+
+/** Session ids as the record names them (a path, a typo with a space) are a usage error, said before any store is read. */
+function checkSessionIds(ids: readonly string[]): void {
+  for (const id of ids) {
+    try {
+      assertSessionId(id);
+    } catch (err) {
+      throw new CliError(`${(err as Error).message} (letters, digits and _ . : -, as 'skillgate sessions list' shows them)`, 2);
+    }
+  }
 }
 
 async function readExisting(store: SessionReader, id: string): Promise<SessionEvent[]> {
@@ -58,7 +70,7 @@ function table(rows: string[][]): string {
 export const sessionsListCommand: Command = {
   name: ['sessions', 'list'],
   summary: 'List recorded sessions (filter by skill, owner, namespace, time)',
-  usage: 'sessions list [--skill S] [--owner EMAIL] [--namespace NS] [--since T] [--until T] [--output json]',
+  usage: `sessions list ${filterUsage} ${storeUsage} [--output json]`,
   help: `Times: ISO-8601 with a zone (2026-01-02T15:04:05Z, 2026-01-02T16:04:05+01:00), a UTC day
 (2026-01-02: its start), or a duration back from now (30m, 12h, 7d).\n\n${storeHelp}`,
   options: { ...storeOptions, ...filterOptions, ...outputOption },
@@ -104,7 +116,7 @@ export const sessionsShowCommand: Command = {
   name: ['sessions', 'show'],
   args: 1,
   summary: 'Show a session as a timeline of its events',
-  usage: 'sessions show SESSION_ID [--output json]',
+  usage: `sessions show SESSION_ID ${storeUsage} [--output json]`,
   help: `Events the store kept aside outside the session's chain after a chain conflict follow the
 timeline, marked as such (--output json prints the chain's events; 'sessions verify --output json'
 summarises the kept-aside ones).\n\n${storeHelp}`,
@@ -144,7 +156,7 @@ export const sessionsReplayCommand: Command = {
   name: ['sessions', 'replay'],
   args: 1,
   summary: 'Replay a session: user turns, assistant text at its original pace, tool calls and results',
-  usage: 'sessions replay SESSION_ID [--speed N | --instant] [--output json]',
+  usage: `sessions replay SESSION_ID [--speed N | --instant] ${storeUsage} [--output json]`,
   help: `Streamed text plays at the pace it was recorded (each SSE event's time), divided by --speed.
 Pauses between requests are capped at ${MAX_GAP_MS / 1000} s. --instant prints without waiting.
 --output json prints the steps with their times (ms since the session started).\n\n${storeHelp}`,
@@ -152,6 +164,7 @@ Pauses between requests are capped at ${MAX_GAP_MS / 1000} s. --instant prints w
   async run({ values, positionals }) {
     const id = sessionArg(positionals, this.usage);
     const speedText = str(values, 'speed');
+    if (speedText !== undefined && values.instant) throw new CliError('--speed paces the replay and --instant does not wait at all: give one', 2);
     const speed = speedText === undefined ? 1 : Number(speedText);
     if (!(speed > 0)) throw new CliError(`--speed must be a positive number, got ${speedText}`, 2);
     const steps = conversationOf(await withStore(values, (store) => readExisting(store, id)));
@@ -178,7 +191,7 @@ Pauses between requests are capped at ${MAX_GAP_MS / 1000} s. --instant prints w
 
 function findKey(values: Values, env: NodeJS.ProcessEnv = process.env): string {
   const key = installationKey(str(values, 'key-file'), env);
-  if (key !== undefined) return key;
+  if (key !== undefined) return key.key;
   // The record openStoreFrom opens: Redis and an archive come from a cluster, whose key is needed.
   const local = str(values, 'archive') === undefined && (str(values, 'dir') !== undefined || (str(values, 'redis') ?? env.REDIS_URL) === undefined);
   if (!local) {
@@ -192,16 +205,19 @@ function findKey(values: Values, env: NodeJS.ProcessEnv = process.env): string {
 export const sessionsFindCommand: Command = {
   name: ['sessions', 'find'],
   summary: 'Find the requests and responses that contained a value (by its HMAC fingerprint)',
-  usage: 'sessions find --value V | --value - | --fingerprint HEX [--key-file F] [filters] [--output json]',
+  usage: `sessions find --value V | --value - | --fingerprint HEX [--key-file F] ${filterUsage} ${storeUsage} [--output json]`,
   help: `Computes HMAC-SHA256(installation key, value) and lists every event whose masking findings carry
 that fingerprint: 'request' means the skill sent the value (in a message, or in a text file it
-uploaded), 'response' means Claude returned it.
+uploaded), 'response' means Claude returned it. It finds only values masking detected (an email
+address, a card, a key...), never other text: to read what a session said, 'sessions show ID
+--output json' or 'sessions replay ID'.
 The value is read as masking reads it: full-width forms (４１１１, ＠), the digits of other scripts
 (٤١١١), mathematical bold and italics (𝐣𝐚𝐧𝐞), no-break spaces and Unicode hyphens count as their
 ASCII, zero-width characters, soft hyphens and direction marks as nothing, so either spelling finds
 both; a card, an SSN, a phone number or an IBAN is found however it was grouped (4111111111111111
 finds "4111 1111 1111 1111"), an email address in any case. The value is never stored or printed.
---value - reads it from stdin (keeps it out of shell history).
+--value - reads it from stdin (keeps it out of shell history). Whitespace around the value (a space
+pasted with it, stdin's newline) is trimmed; an empty value is refused.
 Key: --key-file F, SKILLGATE_MASKING_KEY_FILE or SKILLGATE_MASKING_KEY: the installation key the
 sidecars masked with (in a cluster the controller keeps it in the Secret skillgate-masking-key of its
 namespace; a local record of 'skillgate dev' without one: its development key, the default here).
@@ -209,6 +225,7 @@ Filters: --skill --owner --namespace --since --until, as for 'sessions list'.\n\
   options: { ...storeOptions, ...filterOptions, ...outputOption, value: { type: 'string' }, fingerprint: { type: 'string' }, 'key-file': { type: 'string' } },
   async run({ values }) {
     if (str(values, 'fingerprint') !== undefined && str(values, 'value') !== undefined) throw new CliError('--value and --fingerprint each name what to find: give one', 2);
+    const filter = filterFrom(values);
     const given = str(values, 'fingerprint')?.toLowerCase();
     if (given !== undefined && !/^[0-9a-f]{64}$/.test(given)) {
       throw new CliError(`--fingerprint takes the 64 hex characters a finding records (got ${given.length} characters${/[^0-9a-f]/.test(given) ? ', not all hex' : ''}); or pass --value V`, 2);
@@ -216,33 +233,39 @@ Filters: --skill --owner --namespace --since --until, as for 'sessions list'.\n\
     let fingerprints: string[];
     if (given) fingerprints = [given];
     else {
-      let value = str(values, 'value');
-      if (value === undefined) throw new CliError('pass --value V (or --value - to read stdin) or --fingerprint HEX', 2);
-      if (value === '-') value = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+      const raw = str(values, 'value');
+      if (raw === undefined) throw new CliError('pass --value V (or --value - to read stdin) or --fingerprint HEX', 2);
+      // Masking never takes the whitespace around a value into a finding.
+      const value = (raw === '-' ? readFileSync(0, 'utf8') : raw).trim();
+      if (value === '') throw new CliError(`${raw === '-' ? 'stdin is' : '--value is'} empty (or only whitespace): give the value to find`, 2);
       // Each form masking may have fingerprinted it in (fold.ts): as detection reads it (full-width
       // forms as ASCII, zero-width characters as nothing), without separators, in lower case.
       const key = findKey(values);
       fingerprints = searchForms(value).map((form) => fingerprintOf(key, form));
     }
-    const filter = filterFrom(values);
     const bar = progress('scanned events');
     const hits = await withStore(values, (store) => findFingerprint(store, new Set(fingerprints), filter, (n) => bar.update(n)));
     bar.done(`${hits.length} event(s) matched`);
-    printData(values, { fingerprint: fingerprints[0], fingerprints, hits }, () => hits.length === 0 ? 'no event contains that value' : hits.map((h) =>
+    printData(values, { fingerprint: fingerprints[0], fingerprints, hits }, () => hits.length === 0 ? noFindingLine(given !== undefined) : hits.map((h) =>
       `${h.ts}  ${h.sessionId} #${h.seq}  ${h.kind.padEnd(12)} ${(h.requestId ?? '-').padEnd(28)} ${h.direction === 'response' ? 'RETURNED by Claude' : h.direction === 'request' ? 'sent by the skill' : h.kind}  ${h.types.join(',')}  skill ${h.skill} owner ${h.owner}`,
     ).join('\n'));
     return 0;
   },
 };
 
-export function describeProblem(p: ChainProblem): string {
+/** What an empty `find` says: no finding, which is not "no event holds that text". */
+function noFindingLine(byFingerprint: boolean): string {
+  return `no masking finding has that ${byFingerprint ? 'fingerprint' : 'value\'s fingerprint'}: find matches values masking detected (an email address, a card, a key...), not any text; to read what sessions said: skillgate sessions show ID --output json, or sessions replay ID`;
+}
+
+export function describeProblem(p: BundleProblem): string {
   return `${p.kind}: ${p.message}`;
 }
 
 /** Where a verification took its keys from, which says what an "ok" proves. */
 export type KeysFrom = 'controller' | 'pinned' | 'store' | 'bundle';
 
-function keysLine(from: KeysFrom): string {
+export function keysLine(from: KeysFrom): string {
   switch (from) {
     case 'controller': return 'keys: endorsed by the controller (--trust-jwks)';
     case 'pinned': return 'keys: pinned with --public-key';
@@ -266,7 +289,7 @@ function signedShare(x: SessionVerdict): string {
 }
 
 /** A verification's human output: the checkpoints, whose keys, each session. */
-export function verdictLines(report: VerifyReport, anchor: ControllerTrust | undefined, keysFrom: KeysFrom): string[] {
+export function verdictLines(report: Omit<VerifyReport, 'firstProblem'>, anchor: ControllerTrust | undefined, keysFrom: KeysFrom): string[] {
   return [
     report.checkpoints.problem ? `checkpoints: FAILED ${describeProblem(report.checkpoints.problem)}` : `checkpoints: ok (${report.checkpoints.count})`,
     keysLine(keysFrom),
@@ -279,7 +302,7 @@ export function verdictLines(report: VerifyReport, anchor: ControllerTrust | und
 }
 
 /** A verification's JSON output: with --trust-jwks, also whom each key was endorsed for. */
-export function withEndorsed<R extends VerifyReport>(report: R, anchor: ControllerTrust | undefined): R | (R & { endorsed: Record<string, unknown> }) {
+export function withEndorsed<R extends Omit<VerifyReport, 'firstProblem'>>(report: R, anchor: ControllerTrust | undefined): R | (R & { endorsed: Record<string, unknown> }) {
   return anchor ? { ...report, endorsed: Object.fromEntries(anchor.endorsed) } : report;
 }
 
@@ -287,7 +310,7 @@ export const sessionsVerifyCommand: Command = {
   name: ['sessions', 'verify'],
   args: 'many',
   summary: 'Recompute hash chains and checkpoint signatures; name the first altered, missing or reordered event',
-  usage: 'sessions verify [SESSION_ID... | --all] [--against-archive DIR] [--trust-jwks kube:NS/NAME|FILE|URL]... [--public-key FILE]... [--output json]',
+  usage: `sessions verify [SESSION_ID... | --all] [--against-archive DIR] ${trustUsage} ${storeUsage} [--output json]`,
   help: `Exit 0 when every chain and checkpoint verifies, 1 otherwise (also when --all finds no session
 at all: an empty record is not an intact one). It names an event altered, missing, reordered or
 duplicated, one whose stored text is not the canonical text it was sealed as (altered), a chain
@@ -307,6 +330,8 @@ ${trustHelp}\n\n${storeHelp}`,
   options: { ...storeOptions, ...outputOption, ...trustOptions, all: { type: 'boolean' }, 'against-archive': { type: 'string' } },
   async run({ values, positionals }) {
     if (positionals.length === 0 && !values.all) throw new CliError(`name a session or pass --all. Usage: skillgate ${this.usage}`, 2);
+    if (positionals.length > 0 && values.all) throw new CliError('name sessions or pass --all, not both', 2);
+    checkSessionIds(positionals);
     const againstDir = str(values, 'against-archive');
     if (againstDir !== undefined && str(values, 'archive') !== undefined) throw new CliError('--against-archive holds a store against an archive: give --redis or --dir as the store, not --archive', 2);
     const pinned = pinnedKeys(values);
@@ -340,16 +365,18 @@ export const sessionsExportCommand: Command = {
   name: ['sessions', 'export'],
   args: 'many',
   summary: 'Export an evidence bundle (events, chain, checkpoints, public keys, signed manifest)',
-  usage: 'sessions export SESSION_ID... | --all [filters] --out FILE [--signing-key FILE] [--output json]',
+  usage: `sessions export SESSION_ID... | --all ${filterUsage} --out FILE [--signing-key FILE] [--force] ${storeUsage} [--output json]`,
   help: `Writes one JSON file that 'skillgate verify FILE' checks offline. The manifest (digests of every
 session, of the checkpoints and of the events the store kept aside outside those sessions' chains)
 is signed with --signing-key (PKCS#8 Ed25519 PEM), else SKILLGATE_RECORD_SIGNING_KEY_FILE, else the
-local store's key, else a key made for this export (which proves nothing about who exported it:
-give a key the bundle's readers know, and they pin it with 'verify --public-key').
+local store's key (its signing-key.pem, when it has one: an export never writes one), else a key made
+for this export (which proves nothing about who exported it: give a key the bundle's readers know,
+and they pin it with 'verify --public-key').
 The sessions are verified first (as 'sessions verify' does, with the store's keys, heads and
 listing): a record that fails is not exported — a bundle cannot show events cut from the end of a
 chain, the store's own heads can. --force exports it anyway, the failure written into the signed
-manifest (and 'skillgate verify' of that bundle then fails, naming it).
+manifest (and 'skillgate verify' of that bundle then fails, naming it). A session the store does not
+hold at all is not exported, --force or not.
 Filters with --all: --skill --owner --namespace --since --until.\n\n${storeHelp}`,
   options: { ...storeOptions, ...filterOptions, ...outputOption, all: { type: 'boolean' }, out: { type: 'string' }, 'signing-key': { type: 'string' }, force: { type: 'boolean' } },
   async run({ values, positionals }) {
@@ -359,17 +386,19 @@ Filters with --all: --skill --owner --namespace --since --until.\n\n${storeHelp}
     if (positionals.length > 0 && values.all) throw new CliError('name sessions or pass --all, not both', 2);
     const filtered = Object.keys(filterOptions).filter((f) => values[f] !== undefined);
     if (filtered.length > 0 && !values.all) throw new CliError(`--${filtered[0]} filters --all; named sessions are exported whole`, 2);
-    // Where the bundle goes is checked before any session is read.
-    const outDir = dirname(resolve(out));
-    try {
-      accessSync(outDir, constants.W_OK);
-    } catch {
-      throw new CliError(`cannot write ${out}: ${outDir} is not a writable directory`);
-    }
+    checkSessionIds(positionals);
     const filter = filterFrom(values);
+    // Where the bundle goes, and the key it is signed with, are checked before any session is read.
+    const outDir = bundleDir(out);
+    const keyFile = str(values, 'signing-key') ?? (process.env.SKILLGATE_RECORD_SIGNING_KEY_FILE || undefined);
+    const given = keyFile === undefined ? undefined : loadExporter({ keyFile });
     const exported = await withStore(values, async (store) => {
+      // A local store's own key when it has one; never one made and written into the record.
+      const local = store.location.startsWith('local store ') ? store.location.slice('local store '.length) : undefined;
+      const { signer, ephemeral } = given ?? loadExporter({ dir: local });
       const ids = values.all ? (await store.listSessions(filter)).map((s) => s.sessionId) : positionals;
       if (ids.length === 0) throw new CliError(`no session in ${store.location} matches those filters: nothing to export`);
+      if (!values.all) await assertHeld(store, ids);
       const checking = progress('verified sessions');
       const verified = await verifyRecord(store, { sessionIds: ids, onProgress: (d, t) => checking.update(d, t) });
       if (!verified.ok && !values.force) {
@@ -383,9 +412,6 @@ Filters with --all: --skill --owner --namespace --since --until.\n\n${storeHelp}
         sessions.set(id, await readExisting(store, id));
         bar.update(sessions.size, ids.length);
       }
-      const local = store.location.startsWith('local store ') ? store.location.slice('local store '.length) : undefined;
-      const keyFile = str(values, 'signing-key') ?? process.env.SKILLGATE_RECORD_SIGNING_KEY_FILE;
-      const { signer, ephemeral } = loadExporter(keyFile, local);
       // Only the checkpoints that commit an exported session travel with it.
       const checkpoints = (await store.checkpoints()).filter((cp) => cp.heads.some((h) => sessions.has(h.sessionId)));
       const keptAside = store.keptAside ? await store.keptAside() : [];
@@ -394,7 +420,7 @@ Filters with --all: --skill --owner --namespace --since --until.\n\n${storeHelp}
     });
     const { made: bundle, bar } = exported;
     // Written beside its place and renamed: a reader never sees half a bundle, nor a failed export the old one gone.
-    const partial = join(outDir, `.${basename(out)}.${process.pid}.partial`);
+    const partial = join(outDir, `.${basename(resolve(out))}.${process.pid}.partial`);
     try {
       writeFileSync(partial, `${JSON.stringify(bundle)}\n`);
       renameSync(partial, out);
@@ -411,6 +437,42 @@ Filters with --all: --skill --owner --namespace --since --until.\n\n${storeHelp}
 };
 
 /**
+ * The directory the bundle `out` is written in (its temporary file beside it): refused when `out` is
+ * a directory or not a regular file (a device, a socket), or its directory is not a writable one.
+ */
+function bundleDir(out: string): string {
+  const target = resolve(out);
+  const stat = (path: string): Stats | undefined => {
+    try { return statSync(path); } catch { return undefined; }
+  };
+  const existing = stat(target);
+  // `--out some/dir/` names a directory, whether or not one is there yet.
+  if (existing?.isDirectory() || /[\\/]$/.test(out)) throw new CliError(`cannot write ${out}: it is a directory; give the bundle's file name (e.g. ${join(out, 'evidence.json')})`);
+  if (existing && !existing.isFile()) throw new CliError(`cannot write ${out}: it is not a regular file`);
+  const dir = dirname(target);
+  try {
+    if (!stat(dir)?.isDirectory()) throw new Error('not a directory');
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw new CliError(`cannot write ${out}: ${dir} is not a writable directory`);
+  }
+  return dir;
+}
+
+/**
+ * Every named session is one the store holds (events, a head, or a checkpoint committing it), said
+ * before verifying: a typo is not a record that fails verification, and --force cannot export it.
+ */
+async function assertHeld(store: SessionReader, ids: readonly string[]): Promise<void> {
+  let committed: Set<string> | undefined;
+  for (const id of ids) {
+    if ((await store.readSession(id)).length > 0 || (await store.head?.(id)) !== undefined) continue;
+    committed ??= new Set((await store.checkpoints()).flatMap((cp) => cp.heads.map((h) => h.sessionId)));
+    if (!committed.has(id)) throw new CliError(`no session ${id} in ${store.location}: nothing to export (skillgate sessions list shows what it holds)`);
+  }
+}
+
+/**
  * Checkpoints verify as a per-writer chain, so a bundle keeps each involved writer's checkpoints
  * from its first relevant one onwards (a gap would read as a missing checkpoint).
  */
@@ -420,9 +482,10 @@ function withWriterChains(relevant: readonly Checkpoint[], all: readonly Checkpo
   return all.filter((cp) => firstSeq.has(cp.writer) && cp.seq >= firstSeq.get(cp.writer)!);
 }
 
-function loadExporter(keyFile: string | undefined, localDir: string | undefined) {
+/** The exporter's key: a key file, else a local store's own key, else one made for this export (ephemeral). */
+function loadExporter(from: { keyFile?: string; dir?: string }) {
   try {
-    return loadSigner({ keyFile, dir: localDir });
+    return loadSigner({ ...from, create: false });
   } catch (err) {
     throw new CliError(`cannot load the signing key: ${(err as Error).message}`);
   }

@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { judgeCheckpointKeys, verifyBundle, type EvidenceBundle, type ExportCheck } from '@skillgate/record';
 import { CliError, outputOption, printData, type Command } from '../command.js';
-import { controllerTrust, pinnedKeys, trustHelp, trustOptions, trustPinned } from './record-trust.js';
-import { describeProblem, verdictLines, withEndorsed } from './sessions.js';
+import { controllerTrust, pinnedKeys, trustHelp, trustOptions, trustPinned, trustUsage } from './record-trust.js';
+import { describeProblem, keysLine, verdictLines, withEndorsed } from './sessions.js';
 
 /** What the exporter's own check of the source record found (signed into the manifest). */
 function exportLine(check: ExportCheck | undefined): string {
@@ -18,9 +18,12 @@ export const verifyBundleCommand: Command = {
   name: ['verify'],
   args: 1,
   summary: 'Verify an exported evidence bundle offline',
-  usage: 'verify BUNDLE [--trust-jwks kube:NS/NAME|FILE|URL]... [--public-key FILE]... [--output json]',
+  usage: `verify BUNDLE ${trustUsage} [--output json]`,
   help: `Exit 0 when the bundle is intact, 1 with the first problem otherwise — also when its signed
 manifest says the record it was taken from failed verification at export ('sessions export --force').
+The problem's kind says which: not-a-bundle (the file is no evidence bundle), untrusted-key (signed
+by a key other than the ones given to trust), altered, missing, ... (as 'sessions verify' names them).
+When the manifest fails, the sessions and checkpoints are not checked, and the output says so.
 Without --trust-jwks or --public-key the keys are the bundle's own: an ok then shows the bundle is
 consistent and unchanged since it was signed, not who wrote it.
 ${trustHelp}
@@ -42,10 +45,13 @@ manifest is checked against the bundle's keys (the checkpoints carry the proof).
       : anchor ? await judgeCheckpointKeys(bundle.checkpoints, { ...bundle.publicKeys, ...pinned }, anchor.trust)
         : pinned ? await judgeCheckpointKeys(bundle.checkpoints, pinned, trustPinned) : undefined;
     const verdict = verifyBundle(bundle, anchor ? undefined : pinned, judged ? { judged } : {});
+    const keysFrom = anchor ? 'controller' : pinned ? 'pinned' : 'bundle';
     printData(values, withEndorsed(verdict, anchor), () => [
-      verdict.manifestProblem ? `manifest: FAILED ${verdict.manifestProblem}` : `manifest: ok (signed by ${bundle.manifest.exporterKeyId}${bundle.manifest.exporterKeyEphemeral ? ', a key made for this export alone: it shows the bundle is unchanged since it was signed, not who signed it' : ''})`,
-      ...(verdict.manifestProblem ? [] : [exportLine(bundle.manifest.verifiedAtExport)]),
-      ...verdictLines(verdict, anchor, anchor ? 'controller' : pinned ? 'pinned' : 'bundle'),
+      // Once the content was checked, what is left for the manifest to fail is a digest: altered.
+      verdict.manifestProblem ? `manifest: FAILED ${verdict.contentUnchecked ? describeProblem(verdict.firstProblem!) : `altered: ${verdict.manifestProblem}`}` : `manifest: ok (signed by ${bundle.manifest.exporterKeyId}${bundle.manifest.exporterKeyEphemeral ? ', a key made for this export alone: it shows the bundle is unchanged since it was signed, not who signed it' : ''})`,
+      // Parts never looked at get no line that could read as a verdict on them.
+      ...(verdict.contentUnchecked ? [`sessions and checkpoints: not checked (the manifest failed)`, ...(verdict.firstProblem?.kind === 'untrusted-key' ? [keysLine(keysFrom)] : [])]
+        : [...(verdict.manifestProblem ? [] : [exportLine(bundle.manifest.verifiedAtExport)]), ...verdictLines(verdict, anchor, keysFrom)]),
     ].join('\n'));
     if (!verdict.ok) throw new CliError(`bundle verification failed: ${verdict.firstProblem ? describeProblem(verdict.firstProblem) : verdict.manifestProblem}`);
     return 0;

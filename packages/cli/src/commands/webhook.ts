@@ -45,6 +45,9 @@ Log level: SKILLGATE_LOG_LEVEL (default info).`,
   },
   async run({ values }) {
     const env = process.env;
+    // Ports are checked before any file is read or anything listens: a usage error, exit 2.
+    const listenPort = port(str(values, 'port') ?? env.SKILLGATE_WEBHOOK_PORT, str(values, 'port') !== undefined ? '--port' : 'SKILLGATE_WEBHOOK_PORT') ?? 9443;
+    const metricsPort = port(str(values, 'metrics-port'), '--metrics-port');
     const configFile = str(values, 'config') ?? env.SKILLGATE_WEBHOOK_CONFIG_FILE;
     let config;
     try {
@@ -59,8 +62,8 @@ Log level: SKILLGATE_LOG_LEVEL (default info).`,
     try {
       server = await startWebhookServer({
         config, certFile, keyFile, logLevel: env.SKILLGATE_LOG_LEVEL ?? 'info',
-        port: port(str(values, 'port') ?? env.SKILLGATE_WEBHOOK_PORT, '--port') ?? 9443,
-        ...(str(values, 'metrics-port') !== undefined ? { metricsPort: port(str(values, 'metrics-port'), '--metrics-port')! } : {}),
+        port: listenPort,
+        ...(metricsPort !== undefined ? { metricsPort } : {}),
       });
     } catch (err) {
       throw new CliError(`webhook failed to start: ${(err as Error).message}`);
