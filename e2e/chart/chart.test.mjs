@@ -4,7 +4,9 @@
 //   + recorder + every controller option) are accepted by the API server's server-side dry run;
 // - the chart agrees with the code: its webhook configurations are those @skillgate/webhook
 //   generates, its injection config parses with the webhook's own parser, every variable it sets
-//   on the controller is read by the controller's code, every webhook flag exists;
+//   on the controller is read by the controller's code, every webhook flag exists; its dashboard and
+//   alerts query only metrics the components define, take a gauge every replica reports alike once
+//   (max by), and every alert has a description the README's "Metrics and alerts" backs;
 // - the recorder StatefulSet (on by default) runs the real `skillgate recorder` with the flags and
 //   environment the chart gives it, and its probe paths and /metrics answer;
 // - sidecars get the controller's CA (controller.tls.caPem, or ca.crt of the TLS Secret looked up at
@@ -166,6 +168,38 @@ describe('the Helm chart', () => {
     expect(processPrefixes.sort()).toEqual(['skillgate_controller_', 'skillgate_recorder_', 'skillgate_sidecar_', 'skillgate_webhook_']);
     const defined = (m) => new RegExp(`['"\`]${m}['"\`]`).test(code) || processPrefixes.some((p) => ['process_resident_memory_bytes', 'process_start_time_seconds'].some((n) => m === `${p}${n}`));
     expect([...used].filter((m) => !defined(m))).toEqual([]);
+  });
+
+  test('a gauge every replica reports alike is taken once (max by) on the dashboard and in the alerts, never summed over replicas', async () => {
+    const objects = await render(['--set', 'metrics.prometheusRule.enabled=true']);
+    const dashboard = JSON.parse(Object.values(find(objects, 'ConfigMap', '-dashboard').data)[0]);
+    const alerts = find(objects, 'PrometheusRule').spec.groups.flatMap((g) => g.rules);
+    const exprs = [...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)), ...alerts.map((a) => a.expr)];
+    // The components say in a gauge's HELP when every replica reports the same value.
+    const alike = [...sourceOf('controller', 'recorder').matchAll(/name: '(skillgate_[a-z_]+)', help: '[^']*every replica/gi)].map((m) => m[1]);
+    expect(alike.sort()).toEqual(['skillgate_controller_locks', 'skillgate_recorder_lag_entries']);
+    for (const metric of alike) {
+      const using = exprs.filter((e) => new RegExp(`\\b${metric}\\b`).test(e));
+      expect(using.length).toBeGreaterThan(0);
+      for (const e of using) expect(e).toMatch(new RegExp(`max by \\([^)]*\\) \\(${metric}\\b`));
+    }
+  });
+
+  test('every alert says what it means and what to do, the README explains each, and a sidecar failing closed is alerted on', async () => {
+    const objects = await render(['--set', 'metrics.prometheusRule.enabled=true']);
+    const alerts = find(objects, 'PrometheusRule').spec.groups.flatMap((g) => g.rules);
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('\n## Metrics and alerts\n'));
+    expect(section.length).toBeLessThan(readme.length);
+    for (const a of alerts) {
+      expect([a.alert, a.annotations?.summary?.length > 0, a.annotations?.description?.length > 0]).toEqual([a.alert, true, true]);
+      expect([a.alert, a.annotations.description]).toEqual([a.alert, expect.stringContaining("README.md, section 'Metrics and alerts'")]);
+      expect([a.alert, section.slice(0, section.indexOf('\n## ', 1)).includes(`\`${a.alert}\``)]).toEqual([a.alert, true]);
+    }
+    // Each state in which a sidecar refuses requests on its own (or is about to) fires an alert.
+    for (const metric of ['skillgate_sidecar_lock_feed_lost_seconds', 'skillgate_sidecar_policy_refusing', 'skillgate_sidecar_policy_reload_failing', 'skillgate_sidecar_record_spooling']) {
+      expect([metric, alerts.filter((a) => a.expr.includes(metric)).length]).toEqual([metric, 1]);
+    }
   });
 
   test('without the ServiceMonitor, the controller, webhook and recorder pods announce their metrics to Prometheus; with it, they do not', async () => {

@@ -19,7 +19,7 @@ export class RecorderMetrics {
     this.checkpoints = new Counter({ name: 'skillgate_recorder_checkpoints_archived_total', help: 'Signed checkpoints written to the archive', registers: [this.registry] });
     this.keptAside = new Counter({ name: 'skillgate_recorder_kept_aside_archived_total', help: 'Events writers kept aside outside their sessions\' chains after chain conflicts (two writers met in a session), written to the archive. Any is worth a look: skillgate sessions verify lists them', registers: [this.registry] });
     this.claimed = new Counter({ name: 'skillgate_recorder_entries_claimed_total', help: 'Stream entries reclaimed (XAUTOCLAIM) from consumers that stopped acknowledging', registers: [this.registry] });
-    this.lag = new Gauge({ name: 'skillgate_recorder_lag_entries', help: 'Entries in the streams not yet delivered to the consumer group', labelNames: ['stream'], registers: [this.registry] });
+    this.lag = new Gauge({ name: 'skillgate_recorder_lag_entries', help: 'Entries in the stream not yet delivered to the consumer group (XINFO GROUPS lag). Group-wide: every replica reports the same value, so aggregate with max by (stream) before summing streams, never sum across replicas', labelNames: ['stream'], registers: [this.registry] });
     this.deferred = new Gauge({ name: 'skillgate_recorder_deferred_entries', help: 'Entries held back (not acknowledged) until earlier events of their session are archived', registers: [this.registry] });
   }
 }

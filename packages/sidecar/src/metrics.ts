@@ -1,19 +1,27 @@
 // The sidecar's Prometheus metrics (prom-client), one registry per sidecar instance so tests can
 // run several in one process. Names follow CONTRACT.md: skillgate_ prefix, _total/_seconds/_bytes.
-import { Counter, Gauge, Registry } from './prom.js';
+import { Counter, Gauge, Histogram, Registry } from './prom.js';
 import { LatencyHistogram, PathCounter, type CounterChild, type HistogramChild } from './path-metrics.js';
 import { registerProcessMetrics, type EventLoopDelay } from './process-metrics.js';
 import type { RecorderStats } from '@skillgate/record/recorder';
 
 const MODEL_ID = /^claude-[a-z0-9.-]{1,64}$/;
-/** Distinct model label values a sidecar keeps; later new ones count as 'other' (skills choose the string). */
+/**
+ * Distinct model label values a sidecar keeps; later new ones count as 'other'. The skill chooses
+ * the string, so a model earns a label of its own only once the upstream has answered 2xx for it.
+ */
 export const MAX_MODEL_LABELS = 64;
+/** What became of a request held for approval (skillgate_sidecar_approvals_total's outcome label). */
+export const APPROVAL_OUTCOMES = ['approved', 'denied', 'expired', 'cancelled'] as const;
+export type ApprovalOutcome = typeof APPROVAL_OUTCOMES[number];
+/** Hold-time buckets (seconds), up to the longest approval timeout a SkillPolicy may set (86400 s). */
+const HOLD_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400];
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 export class SidecarMetrics {
   readonly registry = new Registry();
   // What every exchange observes uses path-metrics (cheap to observe; read out as prom-client would).
-  readonly requests = new PathCounter('skillgate_sidecar_requests_total', 'Requests from the skill, by route, HTTP status and model.',
+  readonly requests = new PathCounter('skillgate_sidecar_requests_total', 'Requests from the skill, by route, HTTP status and model (a model the Claude API has answered 2xx for; "other" before that, and past 64 models per sidecar).',
     ['route', 'status', 'model'], this.registry);
   readonly upstreamLatency = new LatencyHistogram('skillgate_sidecar_upstream_latency_seconds',
     'Time from sending upstream to upstream response headers.', ['route'], LATENCY_BUCKETS, this.registry);
@@ -48,6 +56,18 @@ export class SidecarMetrics {
     'Time for a request event to become durable (in Redis, or fsync\'d to the local spool) before the request is forwarded: what recording adds to each request.',
     [], LATENCY_BUCKETS, this.registry);
 
+  readonly approvals = new Counter({
+    name: 'skillgate_sidecar_approvals_total',
+    help: 'Requests held for approval, by outcome: approved (released to the Claude API), denied (by an approver, by the SkillPolicy in force once approved, or because the sidecar could not hold it for a decision: its log says which), expired (no decision before the rule\'s timeout), cancelled (the skill went away or a lock cut the request while it waited).',
+    labelNames: ['outcome'] as const, registers: [this.registry],
+  });
+  readonly approvalHold = new Histogram({
+    name: 'skillgate_sidecar_approval_hold_seconds',
+    help: 'How long requests were held for approval, from the hold to its outcome, by outcome (as skillgate_sidecar_approvals_total).',
+    labelNames: ['outcome'] as const, buckets: HOLD_BUCKETS, registers: [this.registry],
+  });
+
+  /** Model ids the upstream has answered 2xx for: the only ones that are label values (bounded). */
   private readonly models = new Set<string>();
   // The per-route children, resolved together once.
   private readonly perRoute = new Map<string, { added: HistogramChild; upstream: HistogramChild; inBytes: CounterChild; outBytes: CounterChild }>();
@@ -61,19 +81,34 @@ export class SidecarMetrics {
     return r;
   }
 
-  /** Count a finished exchange. */
-  requestDone(route: string, status: number, rawModel: string, bytesIn: number, bytesOut: number): void {
-    // The model label comes from the skill's request: only real model ids become label values.
-    let model = rawModel === '' || MODEL_ID.test(rawModel) ? rawModel : 'other';
-    // ...and only so many of them: a skill sending made-up ids must not grow the series without bound.
-    if (model !== 'other' && !this.models.has(model)) {
-      if (this.models.size < MAX_MODEL_LABELS) this.models.add(model);
-      else model = 'other';
-    }
+  /**
+   * Count a finished exchange. `answered` is the upstream's status (0: it never answered), when it
+   * differs from what the skill got (a held stream answered 200 before the upstream was asked).
+   */
+  requestDone(route: string, status: number, rawModel: string, bytesIn: number, bytesOut: number, answered = status): void {
+    // Hot path: a model already admitted (or none) is one Set lookup.
+    const model = rawModel === '' || this.models.has(rawModel) ? rawModel : this.admitModel(rawModel, answered);
     this.requests.labels(route, String(status), model).inc();
     const r = this.route(route);
     if (bytesIn) r.inBytes.inc(bytesIn);
     if (bytesOut) r.outBytes.inc(bytesOut);
+  }
+
+  /**
+   * The label for a model not admitted yet. The skill writes the string (any id, a secret even):
+   * it becomes a label value only once the upstream has answered 2xx for it, so only models that
+   * exist do, and only so many, so a skill sending made-up ids cannot crowd real ones out.
+   */
+  private admitModel(model: string, answered: number): string {
+    if (answered < 200 || answered > 299 || this.models.size >= MAX_MODEL_LABELS || !MODEL_ID.test(model)) return 'other';
+    this.models.add(model);
+    return model;
+  }
+
+  /** Count a request held for approval once its hold ends, with how long it was held (seconds). */
+  approvalDone(outcome: ApprovalOutcome, seconds: number): void {
+    this.approvals.labels(outcome).inc();
+    this.approvalHold.labels(outcome).observe(seconds);
   }
 
   /** Observe added and upstream latency (seconds) of an exchange. */
@@ -150,6 +185,11 @@ export class SidecarMetrics {
   readonly eventLoopDelay: EventLoopDelay | undefined;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
+    // Every outcome reads 0 from the start, so rate() and increase() see the first held request.
+    for (const o of APPROVAL_OUTCOMES) {
+      this.approvals.inc({ outcome: o }, 0);
+      this.approvalHold.zero({ outcome: o });
+    }
     this.eventLoopDelay = opts.defaultMetrics !== false ? registerProcessMetrics(this.registry, 'skillgate_sidecar_') : undefined;
   }
 }

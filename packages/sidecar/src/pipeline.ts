@@ -52,7 +52,9 @@ export async function runPipeline(x: Exchange, ctx: SidecarContext): Promise<voi
     quietSocketAllowed(x, ctx, false);
     leaveLive?.();
     const status = x.res.headersSent ? x.res.statusCode : (x.upstreamStatus ?? 0);
-    ctx.metrics.requestDone(x.route.kind, status, x.model ?? '', x.bytesIn, x.bytesOut);
+    // The model becomes a label of its own only once the upstream answered it 2xx (a held stream was
+    // answered 200 before the upstream was asked: its upstream status decides).
+    ctx.metrics.requestDone(x.route.kind, status, x.model ?? '', x.bytesIn, x.bytesOut, x.upstreamStatus ?? 0);
     if (x.outcome && x.outcome !== 'complete') ctx.metrics.streamEnds.labels(x.outcome).inc();
     ctx.journal.end(x);
   }

@@ -1,6 +1,7 @@
 // The process metrics a sidecar exports, under prom-client's default names (with the sidecar's
-// prefix): CPU seconds, resident memory, heap, open file descriptors, start time, event-loop delay
-// and the Node.js version. Computed when Prometheus scrapes, from process.* and /proc; between
+// prefix): CPU seconds (the process's totals since it started, as /proc and Prometheus' own process
+// collectors count them: start-up included), resident memory, heap, open file descriptors, start
+// time, event-loop delay and the Node.js version. Computed when Prometheus scrapes, from process.* and /proc; between
 // scrapes only the event-loop delay histogram runs (perf_hooks, 10 ms resolution, as prom-client's),
 // and only while the sidecar has work (EventLoopDelay).
 import { readdirSync } from 'node:fs';
@@ -60,7 +61,9 @@ export function registerProcessMetrics(registry: Registry, prefix: string): Even
   const gauge = (name: string, help: string, value: () => number | undefined) =>
     new Gauge({ name: `${prefix}${name}`, help, registers, collect() { const v = value(); if (v !== undefined) this.set(v); } });
 
-  let cpu = process.cpuUsage();
+  // Counted from zero, not from registration: start-up (loading code, reading config, connecting)
+  // spent CPU before the metrics existed, and rate() of a total is the same either way.
+  let cpu: NodeJS.CpuUsage = { user: 0, system: 0 };
   const user = new Counter({ name: `${prefix}process_cpu_user_seconds_total`, help: 'User CPU time spent in seconds.', registers });
   const system = new Counter({ name: `${prefix}process_cpu_system_seconds_total`, help: 'System CPU time spent in seconds.', registers });
   new Counter({

@@ -4,11 +4,13 @@
 // OpenAI-compatible one — whose clients hand any named event to the caller as if it were a chunk,
 // and Anthropic's ping is no chat.completion.chunk. A non-streaming request is held silently on its
 // TCP connection. Denial and expiry come back as GatewayErrors, which the error path renders as
-// JSON or as an `event: error`.
-import { SSE_HEADERS, formatSse } from '@skillgate/wire';
+// JSON or as an `event: error`. Each hold is counted by outcome, with its length
+// (skillgate_sidecar_approvals_total, skillgate_sidecar_approval_hold_seconds).
+import { GatewayError, SSE_HEADERS, codes, formatSse } from '@skillgate/wire';
 import type { Exchange } from '../exchange.js';
 import type { SidecarContext } from '../context.js';
 import type { Verdict } from '../ports/guard.js';
+import type { ApprovalOutcome } from '../metrics.js';
 
 const PING = formatSse('ping', '{"type": "ping"}');
 /** An SSE comment: every SSE parser skips it, so it keeps the connection alive and yields nothing. */
@@ -27,5 +29,19 @@ export async function holdForApproval(x: Exchange, ctx: SidecarContext, verdict:
     x.res.write(ping);
   };
   keepAlive();
-  await ctx.guard.hold(x, verdict.approval, keepAlive);
+  const heldAt = performance.now();
+  try {
+    await ctx.guard.hold(x, verdict.approval, keepAlive);
+  } catch (err) {
+    ctx.metrics.approvalDone(outcomeOf(x, err), (performance.now() - heldAt) / 1000);
+    throw err;
+  }
+  ctx.metrics.approvalDone('approved', (performance.now() - heldAt) / 1000);
+}
+
+/** How a hold that did not release its request ended: the cut first (whatever error it surfaced as). */
+function outcomeOf(x: Exchange, err: unknown): ApprovalOutcome {
+  if (x.abort.aborted) return 'cancelled';
+  if (err instanceof GatewayError && err.code === codes.approvalExpired) return 'expired';
+  return 'denied';
 }
