@@ -543,6 +543,12 @@ test('a second policy\'s rule adds an approval needed, never an approver who suf
     // gina is named by the ledger rule only: her approval alone releases nothing the secops rule holds.
     expect((await cli(['approvals', 'approve', approval.metadata.name, '--reason', 'ledger is fine'], kubeconfigs.gina)).code).toBe(0);
     expect((await getApproval(approval.metadata.name)).status?.phase ?? 'Pending').toBe('Pending');
+    // The CLI shows what each rule still needs.
+    const shown = await cli(['approvals', 'show', approval.metadata.name], kubeconfigs.erin);
+    expect(shown.stdout).toContain(`approvers  ${NS}/approvals/group-only: 0/1 approved; groups secops; users -`);
+    expect(shown.stdout).toContain(`approvers  ${NS}/ledger/ledger: 1/1 approved (gina@example.com); groups -; users gina@example.com`);
+    const listed = await cli(['approvals', 'list', '--pending'], kubeconfigs.erin);
+    expect(listed.stdout).toMatch(new RegExp(`${approval.metadata.name}\\s.*\\s0/1,1/1\\s`));
     expect((await cli(['approvals', 'approve', approval.metadata.name, '--reason', 'timeline is fine'], kubeconfigs.erin)).code).toBe(0);
     const message = await done;
     expect(message.type).toBe('message');

@@ -9,4 +9,4 @@ export { compilePolicy, policyProblems, policyName, PolicyInvalidError, DEFAULT_
 export { selects, selectPolicies } from './select.js';
 export { combine, combineMaskingModes, NO_POLICY, type EffectivePolicy, type Limit } from './combine.js';
 export { evaluate, matchRule, newScratch, type Scratch, type Decision, type EvaluationInput, type EvaluationContext, type Finding, type Approvers } from './evaluate.js';
-export { approvalOutcome, deciderProblem, type ApprovalOutcome, type RecordedDecision } from './approval.js';
+export { approvalOutcome, deciderProblem, requirementsOf, type ApprovalOutcome, type RecordedDecision } from './approval.js';

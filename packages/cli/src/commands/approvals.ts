@@ -9,7 +9,7 @@ import { AuthenticationV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/c
 import type { SkillApproval } from '@skillgate/api';
 import { recordDecision, DecisionRefused, SKILLAPPROVALS } from '@skillgate/controller/approvals/index';
 import { describeApiError } from '@skillgate/controller/kube';
-import { approvalOutcome, type RecordedDecision } from '@skillgate/policy';
+import { approvalOutcome, requirementsOf, type RecordedDecision } from '@skillgate/policy';
 import { CliError, outputOption, printData, type Command, type OptionSpec } from '../command.js';
 import { loadKubeConfig } from './kube-access.js';
 
@@ -78,7 +78,7 @@ const listCommand: Command = {
       const rows = [['NAMESPACE', 'NAME', 'PHASE', 'SKILL', 'OWNER', 'RULES', 'APPROVALS', 'EXPIRES']];
       for (const a of items) {
         const o = approvalOutcome(a.spec, (a.status?.decisions ?? []) as RecordedDecision[], new Date());
-        rows.push([a.metadata.namespace ?? '', a.metadata.name, phaseOf(a), a.spec.identity.skill, a.spec.identity.owner, a.spec.rules.join(','), `${o.approvedBy.length}/${a.spec.approvers.quorum}`, age(a.spec.expiresAt)]);
+        rows.push([a.metadata.namespace ?? '', a.metadata.name, phaseOf(a), a.spec.identity.skill, a.spec.identity.owner, a.spec.rules.join(','), o.requirements.map((r) => `${r.approvedBy.length}/${r.quorum}`).join(','), age(a.spec.expiresAt)]);
       }
       const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
       return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
@@ -118,7 +118,12 @@ const showCommand: Command = {
         `mcp        ${s.summary.mcpServers?.join(', ') || '-'}`,
         `findings   ${s.summary.findings?.map((f) => `${f.type}×${f.count}`).join(', ') || '-'}`,
         ...(s.summary.excerpt ? [`excerpt    ${s.summary.excerpt.replace(/\n/g, '\n           ')}`] : []),
-        `approvers  quorum ${s.approvers.quorum}; groups ${s.approvers.groups?.join(', ') || '-'}; users ${s.approvers.users?.join(', ') || '-'}`,
+        ...(s.summary.batch ? [`batch      ${s.summary.batch.requests} request(s), ${s.summary.batch.matching} held by the rules${s.summary.batch.customIds?.length ? `: ${s.summary.batch.customIds.join(', ')}` : ''}`] : []),
+        // Each matched rule's own approvers and quorum: every one must be met (a decision counts toward each it is eligible for).
+        ...requirementsOf(s).map((r, i) => {
+          const got = o.requirements[i]!.approvedBy;
+          return `approvers  ${r.rule ?? 'all rules'}: ${got.length}/${r.quorum} approved${got.length ? ` (${got.join(', ')})` : ''}; groups ${r.groups?.join(', ') || '-'}; users ${r.users?.join(', ') || '-'}`;
+        }),
         `expires    ${s.expiresAt} (${age(s.expiresAt)})`,
         ...(a.status?.decisions ?? []).map((d) => `decision   ${d.at} ${d.user}${d.groups?.length ? ` (groups ${d.groups.join(', ')})` : ''} ${d.decision}: ${d.reason}`),
         ...o.ignored.map((i) => `ignored    ${i.user}: ${i.reason}`),
