@@ -1,13 +1,14 @@
 // The skill's Claude API endpoint (127.0.0.1:15001): an HTTP server that turns each request into an
 // Exchange and runs the pipeline. Also answers Claude Code's warm-up probes locally and turns
-// malformed requests (oversized headers, bad framing) into Anthropic-shaped errors.
+// malformed requests (oversized headers, bad framing) and requests the skill stops sending midway
+// (the idle limit) into Anthropic-shaped errors; never closes a connection mid-request without one.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { http } from './node-http.js';
 import type { Socket } from 'node:net';
-import { classifyRoute, codes, errorBody, newRequestId } from '@skillgate/wire';
+import { GatewayError, classifyRoute, codes, errorBody, newRequestId } from '@skillgate/wire';
 import type { SidecarContext } from './context.js';
 import type { Exchange } from './exchange.js';
-import { runPipeline } from './pipeline.js';
+import { refuse, runPipeline } from './pipeline.js';
 import { Cut } from './cut.js';
 
 export type ClaudeHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -34,8 +35,43 @@ export function claudeHandler(ctx: SidecarContext): ClaudeHandler {
         id, receivedAt: process.hrtime.bigint(), req, res, route, url: req.url ?? '/',
         abort: new Cut(), bytesIn: 0, bytesOut: 0,
       };
+      exchanges.set(res, x);
       void runPipeline(x, ctx);
   };
+}
+
+/** Each response's exchange, for the idle limit to answer (held no longer than the response is). */
+const exchanges = new WeakMap<ServerResponse, Exchange>();
+
+/**
+ * The response in progress on a connection: node:http's own link (`_httpMessage`, set while a
+ * response has the socket, cleared when it is done). Read only when a connection goes idle, so the
+ * request path pays for nothing but the map entry above.
+ */
+function responseOn(socket: Socket): ServerResponse | undefined {
+  return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
+}
+
+/**
+ * A connection idle past limits.idleTimeoutMs. Between requests it is closed. A skill that stalls
+ * while sending its request (the pipeline lets the connection be quiet only once the request is
+ * read, and an upload's never) gets an Anthropic-shaped 408 timeout_error, and the connection is
+ * closed after it: without an answer, an SDK would see a dropped connection and nothing that says
+ * why. A half-sent upload is not forwarded further (the upstream request is cut).
+ */
+function idleConnection(ctx: SidecarContext, socket: Socket): void {
+  const res = responseOn(socket);
+  const x = res && exchanges.get(res);
+  if (!x || x.req.complete || x.res.headersSent) return void socket.destroy();
+  const idleMs = ctx.config.limits.idleTimeoutMs;
+  const err = new GatewayError(codes.idleTimeout, 'timeout_error',
+    `skillgate received nothing more of the request for ${idleMs / 1000} s (the idle limit), so it did not forward it whole; send the request again.`,
+    { status: 408, headers: { connection: 'close' } });
+  refuse(x, ctx, err);
+  x.abort.abort(err);
+  // The request will not end now: once the answer is out, close it, so the stage still reading it
+  // (read body) stops waiting and the exchange ends (and is logged) as refused.
+  x.res.once('finish', () => x.req.destroy());
 }
 
 export function createClaudeServer(ctx: SidecarContext, handler: ClaudeHandler): Server {
@@ -44,7 +80,7 @@ export function createClaudeServer(ctx: SidecarContext, handler: ClaudeHandler):
     handler,
   );
   server.timeout = ctx.config.limits.idleTimeoutMs;
-  server.on('timeout', (socket: Socket) => socket.destroy());
+  server.on('timeout', (socket: Socket) => idleConnection(ctx, socket));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable) return socket.destroy();
     const tooBig = err.code === 'HPE_HEADER_OVERFLOW';

@@ -3,14 +3,24 @@
 import type { Agent, ClientRequest, OutgoingHttpHeaders } from 'node:http';
 import { http, https } from './node-http.js';
 
+/**
+ * The largest response head taken from the upstream: the sidecar's own header limit (its default,
+ * limits.headerBytes), not node:http's 16 KB, so a head the API may send (long rate-limit or
+ * tracing headers) is passed on rather than refused.
+ */
+export const UPSTREAM_HEADER_BYTES = 64 * 1024;
+
 export class Upstream {
   readonly url: URL;
+  /** The largest response head taken from the upstream (bytes); a larger one fails the request. */
+  readonly maxHeaderSize: number;
   private readonly agent: Agent;
   private readonly transport: typeof http | ReturnType<typeof https>;
   private readonly basePath: string;
 
-  constructor(url: URL) {
+  constructor(url: URL, maxHeaderSize = UPSTREAM_HEADER_BYTES) {
     this.url = url;
+    this.maxHeaderSize = maxHeaderSize;
     const opts = { keepAlive: true, keepAliveMsecs: 30_000, maxFreeSockets: 64, scheduling: 'lifo' as const };
     if (url.protocol === 'https:') {
       this.transport = https();
@@ -32,6 +42,7 @@ export class Upstream {
       path: this.basePath + pathAndQuery,
       headers,
       agent: this.agent,
+      maxHeaderSize: this.maxHeaderSize,
     });
   }
 

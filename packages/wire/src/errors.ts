@@ -96,6 +96,7 @@ export const codes = {
   upstreamUnreachable: 'SG_UPSTREAM_UNREACHABLE',
   upstreamStreamBroken: 'SG_UPSTREAM_STREAM_BROKEN',
   upstreamTimeout: 'SG_UPSTREAM_TIMEOUT',
+  upstreamInvalidResponse: 'SG_UPSTREAM_INVALID_RESPONSE',
   clientGone: 'SG_CLIENT_GONE',
   lockFeedLost: 'SG_LOCK_FEED_LOST',
   policyDenied: 'SG_POLICY_DENIED',

@@ -3,8 +3,9 @@
 // iptables rules redirect all outbound TCP here: plain HTTP is routed by its Host header, TLS by the
 // ClientHello's SNI, without decrypting). Only allowlisted destinations are reached, and only while
 // the skill may act at all (standing.ts: workload token, lock feed, locks); every attempt, allowed or
-// not, is logged, counted and journaled with its destination. Denials answer 403 (a refused skill:
-// the Claude path's own error). Each connection let through stays in the live registry while open,
+// not, is logged, counted and journaled with its destination, a request node:http cannot parse
+// included. Denials answer 403 (a refused skill: the Claude path's own error; 400/431 for a request
+// that cannot be parsed). Each connection let through stays in the live registry while open,
 // so a lock or an owner's offboarding cuts it as it cuts the skill's Claude streams.
 // Plain HTTP to the Claude upstream itself is not tunnelled: it is handed to the Claude endpoint's
 // pipeline, so even a skill that ignores ANTHROPIC_BASE_URL reaches Claude only through the sidecar
@@ -36,15 +37,17 @@ const isUpstream = (opts: EgressOptions, dest: Destination | undefined): boolean
   dest !== undefined && dest.host === opts.upstream.host && dest.port === opts.upstream.port;
 
 export function createEgressServer(ctx: SidecarContext, opts: EgressOptions): net.Server {
-  const httpSide = http.createServer({ requestTimeout: 0 }, (req, res) => forwardHttp(ctx, opts, req, res));
+  // The Claude port's header limit: the plain-HTTP requests handed to its pipeline get the same.
+  const httpSide = http.createServer({ requestTimeout: 0, maxHeaderSize: ctx.config.limits.headerBytes }, (req, res) => forwardHttp(ctx, opts, req, res));
   httpSide.on('connect', (req: IncomingMessage, socket: net.Socket, head: Buffer) => tunnel(ctx, opts, req, socket, head));
-  httpSide.on('clientError', (_err, socket: net.Socket) => socket.destroy());
+  httpSide.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: net.Socket) => unreadable(ctx, opts, err, socket));
 
   // Sniff the first bytes: TLS goes to the SNI tunnel, everything else to the HTTP side.
   return net.createServer((socket) => {
     socket.once('data', (first: Buffer) => {
       socket.pause();
       if (isTlsHandshake(first)) return transparentTls(ctx, opts, socket, first);
+      unparsedStart.set(socket, first);
       socket.unshift(first);
       httpSide.emit('connection', socket);
       socket.resume();
@@ -52,6 +55,12 @@ export function createEgressServer(ctx: SidecarContext, opts: EgressOptions): ne
     socket.on('error', () => socket.destroy());
   });
 }
+
+/**
+ * A connection's first bytes, until a request on it parses: a request node:http refuses (headers
+ * over the limit) is named by its request line and Host, which the parser's error no longer holds.
+ */
+const unparsedStart = new WeakMap<net.Socket, Buffer>();
 
 interface EgressDecision {
   id: string;
@@ -61,7 +70,7 @@ interface EgressDecision {
   standing: EgressStanding;
 }
 
-function decide(ctx: SidecarContext, opts: EgressOptions, method: string, dest: Destination | undefined, raw: string): EgressDecision {
+function decide(ctx: SidecarContext, opts: EgressOptions, method: string, dest: Destination | undefined, raw: string, unparsed = 'unparseable destination'): EgressDecision {
   const id = newRequestId();
   const destination = dest ? `${dest.host}:${dest.port}` : raw;
   const standing = egressStanding(ctx);
@@ -74,7 +83,7 @@ function decide(ctx: SidecarContext, opts: EgressOptions, method: string, dest: 
   const allowed = dest !== undefined && opts.allowlist().allows(dest);
   ctx.metrics.egress.labels(allowed ? 'allowed' : 'denied').inc();
   if (allowed) ctx.journal.egress({ requestId: id, method, destination, allowed });
-  else opts.refusals.refused({ requestId: id, method, destination, allowed, reason: dest ? 'destination not in the egress allowlist' : 'unparseable destination' });
+  else opts.refusals.refused({ requestId: id, method, destination, allowed, reason: dest ? 'destination not in the egress allowlist' : unparsed });
   return { id, allowed, standing };
 }
 
@@ -115,7 +124,39 @@ function denialMessage(dest: string, upstream = false): string {
   return `skillgate egress proxy refused ${dest}: it is not in this skill's egress allowlist (SkillPolicy spec.egress.allowHosts). The attempt was recorded. [${codes.egressDenied}]`;
 }
 
+/**
+ * A request node:http could not parse (headers over the limit, a target or header it refuses): an
+ * attempt all the same, denied, logged, counted and journaled with as much of its destination as
+ * its first bytes tell, and answered 400 (431 for oversized headers) in the refusal's shape. Only
+ * a connection that broke (no parse error) is closed without a word.
+ */
+function unreadable(ctx: SidecarContext, opts: EgressOptions, err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: net.Socket): void {
+  if (!err.code?.startsWith('HPE_')) return void socket.destroy();
+  const { method, destination } = attemptOf(unparsedStart.get(socket) ?? err.rawPacket);
+  const { id, refusal } = decide(ctx, opts, method, undefined, destination, `request the proxy could not parse (${err.code})`);
+  if (!socket.writable) return void socket.destroy();
+  if (refusal) return void socket.end(rawResponse(refusal.status, refusal.code, JSON.stringify(refusal.body(id)), refusal.headers));
+  const tooBig = err.code === 'HPE_HEADER_OVERFLOW';
+  const code = tooBig ? codes.headersTooLarge : codes.badRequest;
+  const why = tooBig ? `its headers exceed ${ctx.config.limits.headerBytes} bytes` : `it is not well-formed HTTP (${err.code})`;
+  const message = `skillgate egress proxy refused a request${destination === 'unparseable' ? '' : ` to ${destination}`}: ${why}. The attempt was recorded. [${code}]`;
+  socket.end(rawResponse(tooBig ? 431 : 400, code, JSON.stringify(errorBody(tooBig ? 'request_too_large' : 'invalid_request_error', message, id))));
+}
+
+/** The method and destination a request's first bytes name, as far as they can be read. */
+function attemptOf(raw: Buffer | undefined): { method: string; destination: string } {
+  const text = raw ? raw.toString('latin1', 0, Math.min(raw.length, 8192)) : '';
+  const lineEnd = text.indexOf('\r\n');
+  const [method = '', target = ''] = (lineEnd < 0 ? text : text.slice(0, lineEnd)).split(' ');
+  const host = /\r\nhost:[ \t]*([^\r\n]*)/i.exec(text)?.[1];
+  const named = method === 'CONNECT' ? target : /^http:\/\/([^/]*)/i.exec(target)?.[1] ?? host;
+  // Printable and short: it goes to the log and the record as the skill wrote it.
+  const printable = (s: string | undefined, max: number): string => (s ?? '').replace(/[^\x21-\x7e]/g, '?').slice(0, max);
+  return { method: /^[A-Z]{1,16}$/.test(method) ? method : 'unparseable', destination: printable(named, 256) || 'unparseable' };
+}
+
 function forwardHttp(ctx: SidecarContext, opts: EgressOptions, req: IncomingMessage, res: ServerResponse): void {
+  unparsedStart.delete(req.socket);
   let target: URL | undefined;
   try {
     target = new URL(req.url?.startsWith('http') ? req.url : `http://${req.headers.host ?? ''}${req.url ?? '/'}`);
@@ -181,6 +222,7 @@ function forwardHttp(ctx: SidecarContext, opts: EgressOptions, req: IncomingMess
 }
 
 function tunnel(ctx: SidecarContext, opts: EgressOptions, req: IncomingMessage, socket: net.Socket, head: Buffer): void {
+  unparsedStart.delete(socket);
   const dest = parseAuthority(req.url ?? '', 443);
   const toUpstream = isUpstream(opts, dest);
   const decision = decide(ctx, opts, 'CONNECT', toUpstream ? undefined : dest, req.url ?? '?');

@@ -93,7 +93,8 @@ export function logJournal(log: Logger): Journal {
     end: (x) => {
       log.info({
         requestId: x.id, route: x.route.kind, method: x.req.method, path: x.route.path, model: x.model, stream: x.stream,
-        status: x.upstreamStatus ?? x.res.statusCode, outcome: x.outcome, reason: x.outcomeReason, bytesIn: x.bytesIn, bytesOut: x.bytesOut,
+        // What the upstream answered, else what the skill was sent: 0 when it was sent nothing.
+        status: x.upstreamStatus ?? (x.res.headersSent ? x.res.statusCode : 0), outcome: x.outcome, reason: x.outcomeReason, bytesIn: x.bytesIn, bytesOut: x.bytesOut,
         ms: Number(process.hrtime.bigint() - x.receivedAt) / 1e6,
       }, 'request');
     },

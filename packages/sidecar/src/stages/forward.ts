@@ -1,14 +1,16 @@
 // Stage 7 — forward to the upstream: the skill's request with its credential replaced by the
 // sidecar's, the read body (or its rewrite) sent in one write, or an upload streamed through with a
 // byte limit (its text files rewritten on the way under request masking, else read on the side for
-// the record). Resolves with the upstream response head; never reads the response body.
+// the record). Resolves with the upstream response head; never reads the response body. An upstream
+// that answers before an upload is all sent (a 413 on its head) has that answer passed on, and gets
+// no more of the upload.
 // A request can be prepared first (headers built, a pooled connection taken) and sent later: the
 // pipeline prepares it while the request event is on its way to the record, and sends it only once
 // the record holds that event. Preparing sends nothing: node:http writes a request's head with its
 // first body write or end().
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { GatewayError, codes, upstreamRequestHeaders } from '@skillgate/wire';
+import { GatewayError, NOT_RETRIED, codes, upstreamRequestHeaders } from '@skillgate/wire';
 import type { Exchange } from '../exchange.js';
 import type { SidecarContext } from '../context.js';
 import { bodyLimit, tooLarge } from './read-body.js';
@@ -52,6 +54,9 @@ export function prepareForward(x: Exchange, ctx: SidecarContext): PreparedForwar
   upstreamReq.on('response', (res) => {
     clearTimeout(timer);
     x.upstreamHeadersAt = process.hrtime.bigint();
+    // An answer before the whole body was sent (a 413 on seeing an upload's head): the rest is not
+    // sent (streamUpload stops), and a connection whose request was never finished is not reused.
+    if (!upstreamReq.writableEnded) res.once('end', () => upstreamReq.destroy());
     settle.resolve(res);
   });
   upstreamReq.on('error', (err: NodeJS.ErrnoException) => {
@@ -59,11 +64,7 @@ export function prepareForward(x: Exchange, ctx: SidecarContext): PreparedForwar
     if (x.abort.aborted) return settle.reject(x.abort.reason);
     if (cancelled) return settle.reject(err);
     if (!sent) lostBeforeSend = true; // e.g. the upstream closed the pooled connection meanwhile
-    // Once sent on a connection, the upstream may have acted on it before the connection broke: say so.
-    const fate = sent && connected ? 'the connection broke after the request was sent, so the Claude API may have processed it' : 'the request was not sent';
-    settle.reject(new GatewayError(codes.upstreamUnreachable, 'api_error',
-      `skillgate could not reach the Claude API at ${ctx.upstream.url.origin} (${err.code ?? err.message}); ${fate}. Retry shortly.`,
-      { status: 502, cause: err }));
+    settle.reject(sent && err.code?.startsWith('HPE_') ? unreadableAnswer(err, ctx) : unreachable(err, ctx, sent && connected));
   });
 
   return {
@@ -109,6 +110,31 @@ export function prepareForward(x: Exchange, ctx: SidecarContext): PreparedForwar
   };
 }
 
+/** The upstream could not be reached, or the connection broke before it answered. */
+function unreachable(err: NodeJS.ErrnoException, ctx: SidecarContext, carried: boolean): GatewayError {
+  // Once sent on a connection, the upstream may have acted on it before the connection broke: say so.
+  const fate = carried ? 'the connection broke after the request was sent, so the Claude API may have processed it' : 'the request was not sent';
+  return new GatewayError(codes.upstreamUnreachable, 'api_error',
+    `skillgate could not reach the Claude API at ${ctx.upstream.url.origin} (${err.code ?? err.message}); ${fate}. Retry shortly.`,
+    { status: 502, cause: err });
+}
+
+/**
+ * The upstream answered, but not in HTTP that skillgate can read (node:http's parser refused it):
+ * response headers over the upstream header limit, or malformed. The request reached the API.
+ */
+function unreadableAnswer(err: NodeJS.ErrnoException, ctx: SidecarContext): GatewayError {
+  if (err.code === 'HPE_HEADER_OVERFLOW') {
+    // The same request gets the same headers again: a retry would only repeat the call.
+    return new GatewayError(codes.upstreamInvalidResponse, 'api_error',
+      `The Claude API at ${ctx.upstream.url.origin} answered with response headers over ${Math.round(ctx.upstream.maxHeaderSize / 1024)} KB, more than skillgate accepts, so the answer cannot be passed on; the API may have processed the request. Ask an operator to look at what sets such headers between skillgate and the API.`,
+      { status: 502, cause: err, headers: { ...NOT_RETRIED } });
+  }
+  return new GatewayError(codes.upstreamInvalidResponse, 'api_error',
+    `The Claude API at ${ctx.upstream.url.origin} answered with a malformed HTTP response (${err.code}); the API may have processed the request. Retry shortly.`,
+    { status: 502, cause: err });
+}
+
 /** Pipe an upload through without holding it: count bytes, stop at the limit, respect backpressure. */
 function streamUpload(
   x: Exchange, ctx: SidecarContext, upstreamReq: ReturnType<SidecarContext['upstream']['request']>, reject: (e: unknown) => void,
@@ -132,37 +158,61 @@ function streamUpload(
     upstreamReq.destroy();
     reject(err);
   };
+  // What the skill sends goes upstream one chunk a turn of the event loop, after its poll for I/O
+  // (setImmediate): an answer the upstream sent meanwhile (a 413 on seeing the upload's head) is
+  // read before the next write. An upstream that answers early and closes would otherwise fail that
+  // write (EPIPE), and node:http closes a connection whose write failed without reading what had
+  // arrived on it: the skill would get a 502, and its SDK retry the whole upload, for the API's 413.
+  const resume = (): void => void x.req.resume();
   /** Send on what the filter makes of the skill's bytes (all of them when there is none). */
-  const send = (chunks: Buffer[]): void => {
+  const send = (chunks: Buffer[]): boolean => {
     let full = false;
     for (const c of chunks) if (c.length && !upstreamReq.write(c)) full = true;
-    if (full) {
-      x.req.pause();
-      upstreamReq.once('drain', () => x.req.resume());
-    }
+    return full;
   };
+  // The upstream answered before the upload was all sent: nothing more is sent, and what the skill
+  // still sends is read and dropped, so the answer reaches it and its connection stays usable.
+  upstreamReq.once('response', () => {
+    if (failed || upstreamReq.writableEnded) return;
+    failed = true;
+    upstreamReq.off('drain', resume);
+    x.req.resume();
+  });
   x.req.on('data', (chunk: Buffer) => {
     if (failed) return;
     x.bytesIn += chunk.length;
     digest.update(chunk);
     if (x.bytesIn > limit) return fail(tooLarge(limit));
+    let out: Buffer[];
     try {
-      send(filter ? filter.push(chunk) : [chunk]);
-    } catch (err) {
-      fail(err);
-    }
-  });
-  x.req.on('end', () => {
-    if (failed) return;
-    try {
-      if (filter) send(filter.end());
+      out = filter ? filter.push(chunk) : [chunk];
     } catch (err) {
       return fail(err);
     }
-    x.uploaded = {
-      bytes: x.bytesIn, sha256: digest.digest('hex'),
-      ...(filter ? { findings: filter.findings, found: filter.found } : {}), ...(filter?.unread ? { unread: filter.unread } : {}),
-    };
-    upstreamReq.end();
+    x.req.pause();
+    setImmediate(() => {
+      if (failed) return;
+      if (send(out)) upstreamReq.once('drain', resume);
+      else x.req.resume();
+    });
+  });
+  x.req.on('end', () => {
+    if (failed) return;
+    let out: Buffer[];
+    try {
+      out = filter ? filter.end() : [];
+    } catch (err) {
+      return fail(err);
+    }
+    // After the last chunk's turn (setImmediate runs in order).
+    setImmediate(() => {
+      if (failed) return;
+      send(out);
+      x.uploaded = {
+        bytes: x.bytesIn, sha256: digest.digest('hex'),
+        ...(filter ? { findings: filter.findings, found: filter.found } : {}), ...(filter?.unread ? { unread: filter.unread } : {}),
+      };
+      upstreamReq.end();
+    });
   });
 }

@@ -3,7 +3,8 @@
 // recorded once it has gone out (the head, then each chunk); a response filter (masking) rewrites
 // per event, and a downloaded text file as it streams. Batch objects get their results_url pointed
 // back at the sidecar so the SDK never goes around it. Ends a stream with a well-formed
-// `event: error` when the upstream breaks, and aborts the upstream when the skill leaves.
+// `event: error` when the upstream breaks, and aborts the upstream when the skill leaves. The
+// upstream waits while the skill reads slowly; that wait is never blamed on the upstream.
 import type { IncomingMessage } from 'node:http';
 import { GatewayError, NOT_RETRIED, SseEventGate, batchResultsPath, SseParser, clientResponseHeaders, codes, errorBody, fileInfo, formatSse, isRecord, parseJson, type PartInfo, type PartTransform, type SseEvent } from '@skillgate/wire';
 import type { Exchange } from '../exchange.js';
@@ -18,6 +19,9 @@ export async function respond(x: Exchange, ctx: SidecarContext, upstreamRes: Inc
   if (isSse) return streamBack(x, ctx, upstreamRes, verdict);
   ctx.journal.responseHead(x, upstreamRes.headers, false);
   if (x.res.headersSent) return errorIntoOpenStream(x, upstreamRes);
+  // No body to rewrite (HEAD, 204, 304): the head goes out as the upstream sent it, its
+  // content-length included (it describes the body a GET would get).
+  if (x.req.method === 'HEAD' || x.upstreamStatus === 204 || x.upstreamStatus === 304) return pipeBack(x, ctx, upstreamRes);
   // Batch objects first, in every masking mode: they carry no message content to mask, and a
   // results_url left on the upstream would send the SDK (and its credential) around the sidecar.
   // Filters see answers only: an error body (which can echo the skill's own request, never Claude's
@@ -69,12 +73,55 @@ function observeAddedLatency(x: Exchange, ctx: SidecarContext): void {
 }
 
 /** Write a chunk honouring backpressure from the skill's socket. */
-function writeOut(x: Exchange, upstreamRes: IncomingMessage, chunk: Buffer): void {
+function writeOut(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessage, chunk: Buffer): void {
   x.bytesOut += chunk.length;
-  if (!x.res.write(chunk)) {
-    upstreamRes.pause();
-    x.res.once('drain', () => upstreamRes.resume());
-  }
+  if (!x.res.write(chunk)) waitForSkill(x, ctx, upstreamRes);
+}
+
+/**
+ * The skill reads slower than the upstream sends: the upstream is paused until the skill's socket
+ * drains. Its silence meanwhile is the sidecar's own doing, so the upstream's idle clock stops, and
+ * starts again on drain. The skill's own idle limit runs instead: a skill that reads nothing for that
+ * long (no write to it completes, as node:http's own idle timeout counts) is cut, its connection
+ * closed and the upstream dropped, as a skill that stopped reading.
+ */
+function waitForSkill(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessage): void {
+  if (upstreamRes.isPaused()) return; // waiting already (a chunk that became several writes)
+  upstreamRes.pause();
+  const idleMs = ctx.config.limits.idleTimeoutMs;
+  upstreamRes.setTimeout(0);
+  let queued = x.res.writableLength;
+  const look = (): void => {
+    // Some of what was queued went out since the last look: the skill reads, slowly. Wait on.
+    if (x.res.writableLength < queued) {
+      queued = x.res.writableLength;
+      stalled = setTimeout(look, idleMs);
+      return;
+    }
+    x.res.off('drain', drained).off('close', left);
+    // The answer is all written (the exchange is over): the connection's own idle limit closes it.
+    if (x.res.writableEnded) return;
+    x.outcome = 'client_aborted';
+    x.outcomeReason = `the skill read nothing of the answer for ${idleMs} ms (the idle limit); skillgate closed its connection`;
+    ctx.log.warn({ requestId: x.id, idleMs, bytesOut: x.bytesOut }, 'the skill stopped reading the answer; its connection was closed');
+    x.abort.abort(new GatewayError(codes.idleTimeout, 'timeout_error',
+      `The skill read nothing of the answer for ${idleMs / 1000} s; skillgate closed the connection.`));
+    x.res.destroy();
+  };
+  let stalled = setTimeout(look, idleMs);
+  // The skill left (or a lock cut it): nothing more to wait for.
+  const left = (): void => {
+    clearTimeout(stalled);
+    x.res.off('drain', drained);
+  };
+  const drained = (): void => {
+    clearTimeout(stalled);
+    x.res.off('close', left);
+    upstreamRes.setTimeout(idleMs);
+    upstreamRes.resume();
+  };
+  x.res.once('drain', drained);
+  x.res.once('close', left);
 }
 
 function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessage, verdict: Verdict): Promise<void> {
@@ -154,11 +201,11 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
         recordHead();
         for (const ev of parser.push(chunk)) {
           read(ev);
-          for (const out of filter.event(ev)) writeOut(x, upstreamRes, out);
+          for (const out of filter.event(ev)) writeOut(x, ctx, upstreamRes, out);
         }
       } else {
         const whole = gate.pass(chunk);
-        if (whole.length > 0) writeOut(x, upstreamRes, whole);
+        if (whole.length > 0) writeOut(x, ctx, upstreamRes, whole);
         unread.push(chunk);
         if (!readScheduled) {
           readScheduled = true;
@@ -168,8 +215,8 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
     });
     upstreamRes.on('end', () => {
       if (!x.res.writableEnded) {
-        if (filter) for (const out of filter.end()) writeOut(x, upstreamRes, out);
-        else if (gate.held > 0) writeOut(x, upstreamRes, gate.flush());
+        if (filter) for (const out of filter.end()) writeOut(x, ctx, upstreamRes, out);
+        else if (gate.held > 0) writeOut(x, ctx, upstreamRes, gate.flush());
         x.res.end();
       }
       finish(true);
@@ -218,7 +265,7 @@ function pipeBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessage
     } else {
       kept = cap + 1;
     }
-    if (chunk.length) writeOut(x, upstreamRes, chunk);
+    if (chunk.length) writeOut(x, ctx, upstreamRes, chunk);
   };
   /** The transform could not read the answer (a file, a batch's results): nothing more of it reaches the skill, it is cut. */
   const unreadable = (err: unknown): void => {
@@ -349,7 +396,7 @@ export function rewriteResultsUrls(body: Buffer, x: Exchange, ctx: SidecarContex
     return body;
   }
   if (seen && isRecord(parsed)) seen(parsed);
-  const origin = `http://${x.req.headers.host ?? `${ctx.config.listen.host}:${ctx.config.listen.claude}`}`;
+  const origin = claudeOrigin(x, ctx);
   let changed = false;
   const visit = (v: unknown): void => {
     if (Array.isArray(v)) return v.forEach(visit);
@@ -371,6 +418,19 @@ export function rewriteResultsUrls(body: Buffer, x: Exchange, ctx: SidecarContex
   };
   visit(parsed);
   return changed ? Buffer.from(JSON.stringify(parsed)) : body;
+}
+
+/**
+ * The sidecar's Claude endpoint as the skill reaches it: the Host it called, when it called that
+ * endpoint; else (a request the egress proxy handed over, whose Host names the upstream, or one
+ * without a Host) the endpoint's listen address, where ANTHROPIC_BASE_URL points.
+ */
+function claudeOrigin(x: Exchange, ctx: SidecarContext): string {
+  const { host, claude } = ctx.config.listen;
+  const called = x.req.headers.host;
+  // A listener on an ephemeral port (claude: 0, tests) cannot be told from the egress proxy's: its Host is taken.
+  if (called && (claude === 0 || x.req.socket.localPort === claude)) return `http://${called}`;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${claude}`;
 }
 
 /** The error type an SSE `event: error` names (`overloaded_error`), or what it is when it names none. */
