@@ -28,6 +28,8 @@ export interface Exchange {
 
   // read-body (routes whose body is inspected)
   body?: Buffer;
+  /** process.hrtime.bigint() once the whole body was read: the skill's sending is not the gateway's latency. */
+  readAt?: bigint;
   /** The parsed Messages-like request, when the body is JSON. */
   request?: MessagesRequest;
   model?: string;
@@ -42,6 +44,9 @@ export interface Exchange {
    * set only when the record's own walk would give the same (masking-modes.ts).
    */
   maskedRequest?: { text: string; findings: Finding[] };
+
+  /** How long the request waited for a human's decision (ns): not the gateway's latency either. */
+  heldNs?: bigint;
 
   /** Set once an SSE response has started to the skill: later errors become `event: error`. */
   sseOpen?: boolean;

@@ -26,7 +26,7 @@ export class SidecarMetrics {
   readonly upstreamLatency = new LatencyHistogram('skillgate_sidecar_upstream_latency_seconds',
     'Time from sending upstream to upstream response headers.', ['route'], LATENCY_BUCKETS, this.registry);
   readonly addedLatency = new LatencyHistogram('skillgate_sidecar_added_latency_seconds',
-    'Latency skillgate adds: request arrival to upstream dispatch, plus upstream headers to client headers.', ['route'], LATENCY_BUCKETS, this.registry);
+    'Latency skillgate adds: from the request read (its whole body) to upstream dispatch, less any wait for a human approval, plus upstream headers to client headers.', ['route'], LATENCY_BUCKETS, this.registry);
   readonly streamsInFlight = new Gauge({
     name: 'skillgate_sidecar_streams_in_flight', help: 'SSE streams currently open to the skill.', registers: [this.registry],
   });

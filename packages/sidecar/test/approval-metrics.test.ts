@@ -95,6 +95,15 @@ describe('approval metrics', () => {
     expect(value(text, 'skillgate_sidecar_approval_hold_seconds_bucket{le="86400",outcome="approved"}')).toBe(1);
   });
 
+  it('leaves the wait for a human out of the gateway\'s added latency', async () => {
+    const added = async (): Promise<number> => value(await metrics(), 'skillgate_sidecar_added_latency_seconds_sum{route="messages"}') || 0;
+    const before = await added();
+    decide = () => new Promise<void>((r) => setTimeout(r, 400));
+    expect((await ask().done).status).toBe(200);
+    expect(value(await metrics(), 'skillgate_sidecar_approval_hold_seconds_sum{outcome="approved"}')).toBeGreaterThanOrEqual(0.39);
+    expect(await added() - before).toBeLessThan(0.2);
+  });
+
   it('counts a hold the skill walked away from as cancelled', async () => {
     let held!: () => void;
     let settled!: () => void;

@@ -510,6 +510,22 @@ describe('the sidecar data path', () => {
     expect(peak).toBeLessThan(size / 2);
   });
 
+  it('counts as added latency its own time, not the time the skill takes to send the body', async () => {
+    const sum = async (): Promise<number> => Number(/^skillgate_sidecar_added_latency_seconds_sum\{route="messages"\} (\S+)$/m.exec((await call(sidecar.metricsUrl, { method: 'GET', path: '/metrics' })).body.toString())?.[1] ?? 0);
+    const before = await sum();
+    upstream.queue({ chunks: ['{"id":"msg_slow"}'], headers: { 'content-type': 'application/json' } });
+    const body = messages();
+    const u = new URL(sidecar.claudeUrl);
+    await new Promise<void>((done, fail) => {
+      const req = http.request({ hostname: u.hostname, port: u.port, path: '/v1/messages', method: 'POST', agent: false,
+        headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } }, (res) => { res.resume(); res.on('end', done); });
+      req.on('error', fail);
+      req.write(body.slice(0, 20));
+      setTimeout(() => req.end(body.slice(20)), 400); // the skill pauses mid-body
+    });
+    expect(await sum() - before).toBeLessThan(0.2);
+  });
+
   it('exposes Prometheus metrics with requests counted by route, status and model', async () => {
     const res = await call(sidecar.metricsUrl, { method: 'GET', path: '/metrics' });
     const text = res.body.toString();

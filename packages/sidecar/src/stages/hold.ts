@@ -29,14 +29,15 @@ export async function holdForApproval(x: Exchange, ctx: SidecarContext, verdict:
     x.res.write(ping);
   };
   keepAlive();
-  const heldAt = performance.now();
+  const heldAt = process.hrtime.bigint();
+  const heldSeconds = (): number => Number((x.heldNs = process.hrtime.bigint() - heldAt)) / 1e9;
   try {
     await ctx.guard.hold(x, verdict.approval, keepAlive);
   } catch (err) {
-    ctx.metrics.approvalDone(outcomeOf(x, err), (performance.now() - heldAt) / 1000);
+    ctx.metrics.approvalDone(outcomeOf(x, err), heldSeconds());
     throw err;
   }
-  ctx.metrics.approvalDone('approved', (performance.now() - heldAt) / 1000);
+  ctx.metrics.approvalDone('approved', heldSeconds());
 }
 
 /** How a hold that did not release its request ended: the cut first (whatever error it surfaced as). */

@@ -36,6 +36,7 @@ export async function readBody(x: Exchange, ctx: SidecarContext): Promise<void> 
   if (declared > limit) throw tooLarge(limit, x.route.kind);
 
   const body = await collect(x, limit);
+  x.readAt = process.hrtime.bigint();
   const size = body.length;
   x.body = body;
   x.bytesIn = size;

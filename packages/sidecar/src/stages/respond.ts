@@ -65,9 +65,13 @@ function writeHead(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessag
   observeAddedLatency(x, ctx);
 }
 
+/**
+ * The gateway's own time: from the request read (the whole body, for an inspected route) to its
+ * dispatch upstream, less any wait for a human's approval, plus from the upstream's head to ours.
+ */
 function observeAddedLatency(x: Exchange, ctx: SidecarContext): void {
   if (x.upstreamStartedAt === undefined || x.upstreamHeadersAt === undefined) return;
-  const before = x.upstreamStartedAt - x.receivedAt;
+  const before = x.upstreamStartedAt - (x.readAt ?? x.receivedAt) - (x.heldNs ?? 0n);
   const after = process.hrtime.bigint() - x.upstreamHeadersAt;
   ctx.metrics.latency(x.route.kind, Number(before + after) / 1e9, Number(x.upstreamHeadersAt - x.upstreamStartedAt) / 1e9);
 }
