@@ -29,5 +29,9 @@ export const commandGroups: Record<string, Loader> = {
 export async function loadCommands(first?: string): Promise<Command[]> {
   const group = first === undefined ? undefined : commandGroups[first];
   if (group) return group();
-  return (await Promise.all(Object.values(commandGroups).map((load) => load()))).flat();
+  // One group after another: only the overview loads them all, and concurrent imports of modules
+  // that share dependencies fail under jest's ESM loader on Node 22 ("module not been linked").
+  const all: Command[] = [];
+  for (const load of Object.values(commandGroups)) all.push(...await load());
+  return all;
 }
