@@ -35,13 +35,18 @@ export function claudeHandler(ctx: SidecarContext): ClaudeHandler {
         id, receivedAt: process.hrtime.bigint(), req, res, route, url: req.url ?? '/',
         abort: new Cut(), bytesIn: 0, bytesOut: 0,
       };
-      exchanges.set(res, x);
+      (res as ExchangeResponse)[EXCHANGE] = x;
       void runPipeline(x, ctx);
   };
 }
 
-/** Each response's exchange, for the idle limit to answer (held no longer than the response is). */
-const exchanges = new WeakMap<ServerResponse, Exchange>();
+/**
+ * Each response's exchange, for the idle limit to answer: a member of the response itself (held no
+ * longer than the response is). Not a WeakMap: an entry per request in one cost the full sidecar
+ * ~50 µs of CPU a request under load (ephemerons in every scavenge; bench/proxy/profile.mjs).
+ */
+const EXCHANGE = Symbol('skillgate.exchange');
+type ExchangeResponse = ServerResponse & { [EXCHANGE]?: Exchange };
 
 /**
  * The response in progress on a connection: node:http's own link (`_httpMessage`, set while a
@@ -61,7 +66,7 @@ function responseOn(socket: Socket): ServerResponse | undefined {
  */
 function idleConnection(ctx: SidecarContext, socket: Socket): void {
   const res = responseOn(socket);
-  const x = res && exchanges.get(res);
+  const x = (res as ExchangeResponse | undefined)?.[EXCHANGE];
   if (!x || x.req.complete || x.res.headersSent) return void socket.destroy();
   const idleMs = ctx.config.limits.idleTimeoutMs;
   const err = new GatewayError(codes.idleTimeout, 'timeout_error',
