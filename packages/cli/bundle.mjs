@@ -73,7 +73,12 @@ export async function bundle() {
     chunkNames: 'chunks/[name]-[hash]',
     external,
     // Bundled CommonJS dependencies (pino, ioredis, prom-client) call require() for Node's built-ins.
-    banner: { js: "import { createRequire as __skillgateCreateRequire } from 'node:module'; const require = __skillgateCreateRequire(import.meta.url);" },
+    // Made on a chunk's first require() call, not as each of its ~60 chunks loads: createRequire
+    // resolves the chunk's path and its node_modules paths, and those path operations, added to the
+    // module resolution of the chunks themselves, made Node's path code hot enough at start-up for
+    // TurboFan to compile it once the bundle's directory path was 30 characters or more (the
+    // image's is 32): its code pages then stayed resident, ~5.5 MB of an idle sidecar (BENCHMARKS.md).
+    banner: { js: "import { createRequire as __skillgateCreateRequire } from 'node:module'; let __skillgateRequire; const __skillgateRequireOf = () => (__skillgateRequire ??= __skillgateCreateRequire(import.meta.url)); const require = Object.assign((id) => __skillgateRequireOf()(id), { resolve: (id, options) => __skillgateRequireOf().resolve(id, options) });" },
     // Whitespace and syntax only: identifiers keep their names, so stack traces stay readable.
     minifyWhitespace: true,
     minifySyntax: true,

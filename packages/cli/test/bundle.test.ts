@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { startFakeClaude, type FakeClaude } from '@skillgate/fake-claude';
 import { createDevCertificates } from '@skillgate/webhook/dev-cert';
+import { sidecarNodeOptions } from '@skillgate/webhook/inject';
 
 const BUNDLE = fileURLToPath(new URL('../../bundle/', import.meta.url));
 const MAIN = join(BUNDLE, 'skillgate.mjs');
@@ -89,12 +90,16 @@ describe('the CLI bundle', () => {
       writeFileSync(join(dir, 'policy.json'), JSON.stringify({ apiVersion: 'skillgate.dev/v1alpha1', kind: 'SkillPolicy', metadata: { name: 'bundle' }, spec: { models: { allow: ['claude-*'] }, masking: { mode: 'record' } } }));
       writeFileSync(join(dir, 'config.json'), JSON.stringify({ upstreamUrl: fake.url, listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' } }));
       // A module hook in the child notes every file it loads (module.registerHooks: Node 22.15+),
-      // and at exit whether Node's TLS module was ever loaded.
+      // and at exit whether Node's TLS module was ever loaded and how many path operations ran
+      // (path.resolve and kin, Node's own module resolution included).
       writeFileSync(join(dir, 'hook.mjs'), [
         "import { registerHooks } from 'node:module';",
         "import { appendFileSync, writeFileSync } from 'node:fs';",
+        "import path from 'node:path';",
+        "let pathOps = 0;",
+        "for (const name of ['resolve', 'normalize', 'join', 'relative']) { const f = path[name]; path[name] = function (...args) { pathOps++; return f.apply(this, args); }; }",
         'registerHooks({ load(url, context, next) { if (!url.startsWith("node:")) appendFileSync(process.env.SG_LOADED_FILE, url + "\\n"); return next(url, context); } });',
-        "process.on('exit', () => writeFileSync(process.env.SG_LOADED_FILE + '.tls', String(process.moduleLoadList.includes('NativeModule tls'))));",
+        "process.on('exit', () => { writeFileSync(process.env.SG_LOADED_FILE + '.tls', String(process.moduleLoadList.includes('NativeModule tls'))); writeFileSync(process.env.SG_LOADED_FILE + '.paths', String(pathOps)); });",
       ].join('\n'));
     });
     afterAll(async () => {
@@ -116,6 +121,8 @@ describe('the CLI bundle', () => {
           PATH: process.env.PATH ?? '', SG_LOADED_FILE: loadedFile, REDIS_URL: redisUrl, SKILLGATE_REDIS_PREFIX: prefix,
           SKILLGATE_UPSTREAM_API_KEY_FILE: join(dir, 'key'), SKILLGATE_POLICY_FILE: join(dir, 'policy.json'),
           SKILLGATE_SKILL: skill, SKILLGATE_POD_NAMESPACE: 'team-b', SKILLGATE_POD_NAME: `${skill}-pod`, SKILLGATE_MASKING_KEY: 'bundle-test-installation-key',
+          // The node options the injector gives a sidecar container.
+          NODE_OPTIONS: sidecarNodeOptions(undefined, '1'),
           ...env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -193,6 +200,10 @@ describe('the CLI bundle', () => {
       expect(loaded.filter((f) => ioredisChunks.some((c) => f.endsWith(`/${c}`)))).toEqual([]);
       // Plain-TCP Redis, plain-HTTP upstream: TLS is never loaded (~2.5 MB resident).
       expect(await stopAndSayTls(child, loadedFile)).toBe(false);
+      // Few path operations from start to exit (~10): the ~250 of a bundle that creates a require()
+      // in every chunk and a Node that takes every module's real path made Node's path code hot
+      // enough for TurboFan at start-up, and its code pages stayed resident (~5.5 MB; inject.ts).
+      expect(Number(readFileSync(`${loadedFile}.paths`, 'utf8'))).toBeLessThan(50);
     }, 30_000);
 
     it('starts with its Redis away, says so, and refuses what it cannot record', async () => {

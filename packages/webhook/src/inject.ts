@@ -126,10 +126,15 @@ const httpProbe = (path: string, periodSeconds: number, failureThreshold: number
  * V8's worker pool (parallel scavenges, concurrent marking and compiles) is sized to the CPU limit:
  * Node starts four workers whatever the container may use, and under a one-CPU limit they only
  * share that quota (and its throttling) while each keeps its stack and buffers resident (~0.5 MB in
- * the full sidecar, BENCHMARKS.md).
+ * the full sidecar, BENCHMARKS.md). --preserve-symlinks: the sidecar runs one bundle, whose chunks
+ * import each other by relative paths and reach no symlinked package, and without it Node takes the
+ * real path of every module it resolves (realpath, then back to a URL: two path.resolve each, ~220 at
+ * start-up); with the image's bundle directory (32 characters) that made Node's path code hot enough
+ * for TurboFan to compile it during start-up, whose code pages then stayed resident: ~5.5 MB of an
+ * idle sidecar (BENCHMARKS.md, RSS idle).
  */
 export function sidecarNodeOptions(memoryLimit: string | undefined, cpuLimit?: string): string {
-  const options = ['--max-semi-space-size=16', '--expose-gc'];
+  const options = ['--max-semi-space-size=16', '--expose-gc', '--preserve-symlinks'];
   const mib = memoryLimit === undefined ? undefined : quantityMiB(memoryLimit);
   if (mib !== undefined && mib >= 128) options.push(`--max-old-space-size=${Math.floor(mib * 0.6)}`);
   const cpus = quantityValue(cpuLimit);

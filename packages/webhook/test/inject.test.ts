@@ -162,20 +162,20 @@ describe('injectPod', () => {
     expect(byName.get('SKILLGATE_TOKEN_FILE')!.value).toBe('/var/run/secrets/skillgate/token');
   });
 
-  test("the sidecar's V8 follows its limits: a 16 MB young generation, old generation at 60 % of the memory limit, a worker pool for the CPU limit, gc exposed to return start-up memory", () => {
+  test("the sidecar's V8 follows its limits: a 16 MB young generation, old generation at 60 % of the memory limit, a worker pool for the CPU limit, gc exposed to return start-up memory, symlinks kept (the bundle needs no real paths)", () => {
     const nodeOptions = (c: Container) => c.env!.find((e) => e.name === 'NODE_OPTIONS')!.value;
     // The default limits: 512Mi, one CPU.
-    expect(nodeOptions(sidecarContainer(config()))).toBe('--max-semi-space-size=16 --expose-gc --max-old-space-size=307 --v8-pool-size=1');
-    expect(sidecarNodeOptions('256Mi', '1')).toBe('--max-semi-space-size=16 --expose-gc --max-old-space-size=153 --v8-pool-size=1');
+    expect(nodeOptions(sidecarContainer(config()))).toBe('--max-semi-space-size=16 --expose-gc --preserve-symlinks --max-old-space-size=307 --v8-pool-size=1');
+    expect(sidecarNodeOptions('256Mi', '1')).toBe('--max-semi-space-size=16 --expose-gc --preserve-symlinks --max-old-space-size=153 --v8-pool-size=1');
     const big = config({ sidecarResources: { requests: { memory: '128Mi' }, limits: { memory: '1Gi', cpu: '2500m' } } });
-    expect(nodeOptions(sidecarContainer(big))).toBe('--max-semi-space-size=16 --expose-gc --max-old-space-size=614 --v8-pool-size=3');
-    expect(nodeOptions(sidecarContainer(config({ sidecarResources: { requests: { memory: '64Mi' } } })))).toBe('--max-semi-space-size=16 --expose-gc');
-    expect(sidecarNodeOptions('64Mi')).toBe('--max-semi-space-size=16 --expose-gc'); // too small to cap usefully
-    expect(sidecarNodeOptions(undefined, '250m')).toBe('--max-semi-space-size=16 --expose-gc --v8-pool-size=1');
-    expect(sidecarNodeOptions(undefined, '16')).toBe('--max-semi-space-size=16 --expose-gc --v8-pool-size=4'); // Node's own default at most
-    expect(sidecarNodeOptions(undefined, 'lots')).toBe('--max-semi-space-size=16 --expose-gc');
-    expect(sidecarNodeOptions(undefined, '1.5')).toBe('--max-semi-space-size=16 --expose-gc --v8-pool-size=2');
-    expect(sidecarNodeOptions(undefined, '0')).toBe('--max-semi-space-size=16 --expose-gc');
+    expect(nodeOptions(sidecarContainer(big))).toBe('--max-semi-space-size=16 --expose-gc --preserve-symlinks --max-old-space-size=614 --v8-pool-size=3');
+    expect(nodeOptions(sidecarContainer(config({ sidecarResources: { requests: { memory: '64Mi' } } })))).toBe('--max-semi-space-size=16 --expose-gc --preserve-symlinks');
+    expect(sidecarNodeOptions('64Mi')).toBe('--max-semi-space-size=16 --expose-gc --preserve-symlinks'); // too small to cap usefully
+    expect(sidecarNodeOptions(undefined, '250m')).toBe('--max-semi-space-size=16 --expose-gc --preserve-symlinks --v8-pool-size=1');
+    expect(sidecarNodeOptions(undefined, '16')).toBe('--max-semi-space-size=16 --expose-gc --preserve-symlinks --v8-pool-size=4'); // Node's own default at most
+    expect(sidecarNodeOptions(undefined, 'lots')).toBe('--max-semi-space-size=16 --expose-gc --preserve-symlinks');
+    expect(sidecarNodeOptions(undefined, '1.5')).toBe('--max-semi-space-size=16 --expose-gc --preserve-symlinks --v8-pool-size=2');
+    expect(sidecarNodeOptions(undefined, '0')).toBe('--max-semi-space-size=16 --expose-gc --preserve-symlinks');
     expect(quantityMiB('268435456')).toBe(256);
     expect(quantityMiB('512M')).toBeCloseTo(488.28, 2);
     expect(quantityMiB('0.5Gi')).toBe(512);
