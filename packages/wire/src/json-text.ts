@@ -81,6 +81,39 @@ export function firstDuplicateMember(json: string): string | undefined {
   return readJsonText(json).repeatedMember;
 }
 
+/**
+ * Whether a text JSON.parse accepted holds a number of more than 15 significant digits: readJsonText's
+ * number check alone, for answers (no member names kept; a number's digits come in one run, so a run
+ * of 16 digits outside strings is the only place to look further).
+ */
+function hasLongNumber(json: string): boolean {
+  let run = 0;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      i = stringEnd(json, i);
+      run = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (++run > EXACT_DIGITS) {
+        // Where its number token starts: back over digits, '.', '-' (a fraction's leading zeros do not count).
+        let start = i;
+        while (start > 0 && isNumberPart(json.charCodeAt(start - 1))) start--;
+        const end = numberEnd(json, start);
+        if (significantDigits(json, start, end) > EXACT_DIGITS) return true;
+        i = end - 1;
+        run = 0;
+      }
+    } else if (c !== 0x2e /* . */) {
+      run = 0;
+    }
+  }
+  return false;
+}
+
+function isNumberPart(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x2d || c === 0x2b || c === 0x65 || c === 0x45;
+}
+
 /** JSON's raw text values (JSON.rawJSON, JSON.isRawJSON): Node 22 and later. */
 const rawJson = JSON as JSON & { rawJSON?: (text: string) => object; isRawJSON?: (value: unknown) => boolean };
 
@@ -94,7 +127,7 @@ export interface RawJsonNumber { readonly rawJSON: string }
  */
 export function parseJson(text: string, longNumber?: boolean): unknown {
   const value: unknown = JSON.parse(text);
-  if (!(longNumber ?? readJsonText(text).longNumber) || rawJson.rawJSON === undefined) return value;
+  if (!(longNumber ?? hasLongNumber(text)) || rawJson.rawJSON === undefined) return value;
   return JSON.parse(text, keepLongNumbers as (this: unknown, key: string, value: unknown) => unknown);
 }
 

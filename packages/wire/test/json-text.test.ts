@@ -41,6 +41,8 @@ describe('numbers JSON.parse cannot hold (readJsonText, parseJson)', () => {
     ['a name of digits', '{"12345678901234567890":1}', false],
   ])('%s', (_name, json, long) => {
     expect(readJsonText(json).longNumber).toBe(long);
+    // parseJson's own look (for answers) finds what readJsonText finds.
+    expect(JSON.stringify(parseJson(json))).toBe(JSON.stringify(parseJson(json, long)));
   });
 
   test('a number a double holds stays a number; one it cannot is kept as its text and written back as sent', () => {
@@ -72,6 +74,7 @@ describe('numbers JSON.parse cannot hold (readJsonText, parseJson)', () => {
       const out = JSON.stringify(parseJson(text));
       const numbers = (t: string) => [...t.matchAll(/(?<=[[,:] ?)-?\d+(?=[\],}])/g)].map((m) => BigInt(m[0]));
       expect(numbers(out)).toEqual(numbers(text));
+      expect(JSON.stringify(parseJson(text, readJsonText(text).longNumber))).toBe(out);
       const long = [...items, ...members].some((v) => /^-?\d+$/.test(v) && v.replace(/^-?0*/, '').length > 15);
       expect(readJsonText(text).longNumber).toBe(long);
     }), { numRuns: 2000 });
