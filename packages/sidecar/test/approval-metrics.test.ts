@@ -2,28 +2,12 @@
 // (skillgate_sidecar_approvals_total, skillgate_sidecar_approval_hold_seconds), through a running
 // sidecar. The guard here stands in for the SkillApproval broker (which needs a kube-apiserver: its
 // own tests are in e2e/approvals): it decides each hold as the test says.
-import http from 'node:http';
 import { GatewayError, codes } from '@skillgate/wire';
 import { startSidecar, type Guard, type Sidecar } from '../src/index.js';
 import { createLogger } from '../src/log.js';
 import type { Exchange } from '../src/exchange.js';
 import { startUpstreamDouble, type UpstreamDouble } from './upstream-double.js';
-
-function send(base: string, method: string, path: string, body?: string): { done: Promise<{ status: number; body: string }>; req: http.ClientRequest } {
-  const u = new URL(base);
-  let req!: http.ClientRequest;
-  const done = new Promise<{ status: number; body: string }>((resolve, reject) => {
-    req = http.request({ hostname: u.hostname, port: u.port, path, method, headers: body ? { 'content-type': 'application/json' } : {}, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-  return { done, req };
-}
+import { send } from './skill-client.js';
 
 type Decide = (x: Exchange) => Promise<void>;
 

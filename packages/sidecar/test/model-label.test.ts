@@ -1,11 +1,11 @@
 // The `model` label of skillgate_sidecar_requests_total: the skill writes the string, so it becomes a
 // label value only once the upstream has answered 2xx for it (a model that exists), and only so
 // many of them. Until then, and past the cap, requests count as model="other".
-import http from 'node:http';
 import { startSidecar, type Sidecar } from '../src/index.js';
 import { createLogger } from '../src/log.js';
 import { MAX_MODEL_LABELS, SidecarMetrics } from '../src/metrics.js';
 import { startUpstreamDouble, type UpstreamDouble } from './upstream-double.js';
+import { send } from './skill-client.js';
 
 const SECRET_MODEL = 'claude-abc-secret-sk-ant-api03-aaaa';
 
@@ -63,27 +63,14 @@ describe('the model label', () => {
       await upstream.close();
     });
 
-    function send(base: string, method: string, path: string, body?: string): Promise<{ status: number; body: string }> {
-      return new Promise((resolve, reject) => {
-        const u = new URL(base);
-        const req = http.request({ hostname: u.hostname, port: u.port, path, method, headers: body ? { 'content-type': 'application/json' } : {}, agent: false }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString() }));
-          res.on('error', reject);
-        });
-        req.on('error', reject);
-        req.end(body);
-      });
-    }
-    const ask = (model: string) => send(sidecar.claudeUrl, 'POST', '/v1/messages', JSON.stringify({ model, max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] }));
+    const ask = (model: string) => send(sidecar.claudeUrl, 'POST', '/v1/messages', JSON.stringify({ model, max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] })).done;
 
     it('never turns what a skill put in "model" into a label value unless the API served that model', async () => {
       upstream.queue({ status: 404, headers: { 'content-type': 'application/json' }, chunks: [`{"type":"error","error":{"type":"not_found_error","message":"model: ${SECRET_MODEL}"}}`] });
       expect((await ask(SECRET_MODEL)).status).toBe(404);
       upstream.queue({ status: 200, headers: { 'content-type': 'application/json' }, chunks: ['{"type":"message","content":[]}'] });
       expect((await ask('claude-sonnet-4-5')).status).toBe(200);
-      const text = (await send(sidecar.metricsUrl, 'GET', '/metrics')).body;
+      const text = (await send(sidecar.metricsUrl, 'GET', '/metrics').done).body;
       expect(text).not.toContain(SECRET_MODEL);
       expect(text).toContain('skillgate_sidecar_requests_total{route="messages",status="404",model="other"} 1');
       expect(text).toContain('skillgate_sidecar_requests_total{route="messages",status="200",model="claude-sonnet-4-5"} 1');

@@ -1,0 +1,25 @@
+// A skill's plain HTTP request to a sidecar endpoint, for tests that read the answer whole: its
+// status and body, and the request itself (to walk away from it midway).
+import http from 'node:http';
+
+export interface Sent {
+  done: Promise<{ status: number; body: string }>;
+  req: http.ClientRequest;
+}
+
+/** Send `method path` (with a JSON `body`, if any) to `base` on a connection of its own. */
+export function send(base: string, method: string, path: string, body?: string): Sent {
+  const u = new URL(base);
+  let req!: http.ClientRequest;
+  const done = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    req = http.request({ hostname: u.hostname, port: u.port, path, method, headers: body ? { 'content-type': 'application/json' } : {}, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  return { done, req };
+}
