@@ -51,7 +51,7 @@ type ExchangeResponse = ServerResponse & { [EXCHANGE]?: Exchange };
 /**
  * The response in progress on a connection: node:http's own link (`_httpMessage`, set while a
  * response has the socket, cleared when it is done). Read only when a connection goes idle, so the
- * request path pays for nothing but the map entry above.
+ * request path pays for nothing but the member set above.
  */
 function responseOn(socket: Socket): ServerResponse | undefined {
   return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;

@@ -74,14 +74,6 @@ export function readJsonText(json: string): JsonTextFacts {
 }
 
 /**
- * The first member name that appears a second time in the same object of `json`, in text order, or
- * undefined when every object names each member once. `json` must be a text JSON.parse accepts.
- */
-export function firstDuplicateMember(json: string): string | undefined {
-  return readJsonText(json).repeatedMember;
-}
-
-/**
  * Whether a text JSON.parse accepted holds a number of more than 15 significant digits: readJsonText's
  * number check alone, for answers (no member names kept; a number's digits come in one run, so a run
  * of 16 digits outside strings is the only place to look further).
@@ -126,8 +118,11 @@ export interface RawJsonNumber { readonly rawJSON: string }
  * was read already (readJsonText); otherwise the text is read for it after parsing.
  */
 export function parseJson(text: string, longNumber?: boolean): unknown {
+  if (rawJson.rawJSON === undefined) return JSON.parse(text);
+  // Known to hold one: straight to the parse that sees source text (a body can be megabytes).
+  if (longNumber === true) return JSON.parse(text, keepLongNumbers as (this: unknown, key: string, value: unknown) => unknown);
   const value: unknown = JSON.parse(text);
-  if (!(longNumber ?? hasLongNumber(text)) || rawJson.rawJSON === undefined) return value;
+  if (longNumber === false || !hasLongNumber(text)) return value;
   return JSON.parse(text, keepLongNumbers as (this: unknown, key: string, value: unknown) => unknown);
 }
 

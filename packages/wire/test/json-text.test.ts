@@ -1,8 +1,9 @@
 import fc from 'fast-check';
-import { firstDuplicateMember, isRawJsonNumber, jsonNumberText, jsonNumberValue, parseJson, readJsonText } from '../src/json-text.js';
+import { isRawJsonNumber, jsonNumberText, jsonNumberValue, parseJson, readJsonText } from '../src/json-text.js';
 import { isRecord } from '../src/types.js';
 
-describe('firstDuplicateMember', () => {
+describe('readJsonText: the first member named twice in one object', () => {
+  const firstDuplicateMember = (json: string): string | undefined => readJsonText(json).repeatedMember;
   test.each([
     ['a Messages request as an SDK sends it', '{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}', undefined],
     ['a member named twice at the top', '{"model":"claude-haiku-4-5","max_tokens":64,"model":"claude-opus-4-1"}', 'model'],

@@ -59,8 +59,15 @@ export function createEgressServer(ctx: SidecarContext, opts: EgressOptions): ne
 /**
  * A connection's first bytes, until a request on it parses: a request node:http refuses (headers
  * over the limit) is named by its request line and Host, which the parser's error no longer holds.
+ * Kept on the socket itself, not in a WeakMap (an entry per connection costs every scavenge).
  */
-const unparsedStart = new WeakMap<net.Socket, Buffer>();
+const UNPARSED_START = Symbol('skillgate.unparsedStart');
+type SniffedSocket = net.Socket & { [UNPARSED_START]?: Buffer | undefined };
+const unparsedStart = {
+  get: (socket: net.Socket): Buffer | undefined => (socket as SniffedSocket)[UNPARSED_START],
+  set: (socket: net.Socket, first: Buffer): void => { (socket as SniffedSocket)[UNPARSED_START] = first; },
+  delete: (socket: net.Socket): void => { (socket as SniffedSocket)[UNPARSED_START] = undefined; },
+};
 
 interface EgressDecision {
   id: string;
