@@ -91,38 +91,76 @@ export interface SkillApproval {
 }
 
 /**
- * The person a Kubernetes username names, for telling whether two names are one human: trimmed and
- * lower-cased, and an email behind an identity provider's username prefix ("oidc:bob@example.com",
- * "https://issuer.example#bob@example.com") read as the email. The same human deciding through the
- * CLI (API-server username, prefixed) and through a signed link (the proxy's bare email) is one
- * decider. Only an email is unwrapped: "system:serviceaccount:ns:bob" stays whole. Prefixes are set
- * by the cluster's authenticator configuration, never chosen by the user. Used everywhere a decider
- * is compared: quorum, one decision per person, approvers.users, the owner check.
+ * A username as approver lists compare it: trimmed and lower-cased, nothing else. Membership in
+ * `approvers.users` and the webhook's bookkeeping never read past a prefix: "mallory:bob@example.com"
+ * is not bob@example.com.
  */
-export function personOf(user: string): string {
-  const u = user.trim().toLowerCase();
-  const cut = Math.max(u.lastIndexOf(':'), u.lastIndexOf('#'));
-  const email = u.slice(cut + 1);
-  return cut >= 0 && email.includes('@') ? email : u;
+export function userName(user: string): string {
+  return user.trim().toLowerCase();
 }
 
-/** Whether two usernames name the same person (personOf); an empty name is nobody. */
+/** Whether two usernames are the same name (userName); an empty name is nobody. */
+export function sameUser(a: string, b: string): boolean {
+  const n = userName(a);
+  return n !== '' && n === userName(b);
+}
+
+/**
+ * What follows the last ":" or "#" of a (userName) name, or undefined when it has neither: the part
+ * an identity provider's username prefix ("oidc:", "https://issuer.example#") would stand before.
+ */
+function afterPrefix(name: string): string | undefined {
+  const cut = Math.max(name.lastIndexOf(':'), name.lastIndexOf('#'));
+  return cut >= 0 ? name.slice(cut + 1) : undefined;
+}
+
+/**
+ * The person a Kubernetes username may name, for COUNTING only: trimmed and lower-cased, and an
+ * email behind any prefix ending in ":" or "#" ("oidc:bob@example.com",
+ * "https://issuer.example#bob@example.com") read as the email. The same human deciding through the
+ * CLI (API-server username, prefixed) and through a signed link (the proxy's bare email) is one
+ * person toward a quorum. Only an email is unwrapped: "system:serviceaccount:ns:bob" stays whole.
+ *
+ * Never a test of who someone IS: anyone whose name ends in ":bob@example.com" reads as bob here, so
+ * it is used only where merging two names can refuse more, never admit more — quorum counting (two
+ * decisions read as one person count once) and the owner check. Who may decide (approvers.users)
+ * and one decision per user compare names as written (userName / sameUser).
+ */
+export function personOf(user: string): string {
+  const u = userName(user);
+  const email = afterPrefix(u);
+  return email !== undefined && email.includes('@') ? email : u;
+}
+
+/** Whether two usernames may name the same person (personOf); an empty name is nobody. For counting only. */
 export function samePerson(a: string, b: string): boolean {
   const p = personOf(a);
   return p !== '' && p === personOf(b);
 }
 
 /**
- * Whether the Kubernetes user `user` is the skill owner `owner` (an email): the same person
- * (personOf), also when any prefix ends right before the owner's name. An owner may not decide their
- * own skill's requests; reading a prefixed name as its owner's can only refuse more, never admit a
- * self-approval.
+ * Whether the Kubernetes user `user` is (or may be) the skill owner `owner`: the same name, the same
+ * person (personOf), or any prefix ending right before the owner's name. An owner may not decide
+ * their own skill's requests; reading a prefixed name as its owner's can only refuse more, never
+ * admit a self-approval.
  */
 export function isSkillOwner(user: string, owner: string): boolean {
-  const o = owner.trim().toLowerCase();
-  const u = user.trim().toLowerCase();
+  const o = userName(owner);
+  const u = userName(user);
   if (!o || !u) return false;
-  if (samePerson(u, o)) return true;
-  const cut = Math.max(u.lastIndexOf(':'), u.lastIndexOf('#'));
-  return cut >= 0 && u.slice(cut + 1) === o;
+  return samePerson(u, o) || afterPrefix(u) === o;
+}
+
+/**
+ * The last `max` UTF-16 units of `text` (one fewer when the cut would fall inside a surrogate pair,
+ * so never half a character); `text` itself when it is not longer. The approval excerpt (the
+ * sidecar) and the notification (the controller) show the end of the newest turn, where the newest
+ * instruction is.
+ */
+export function textTail(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let start = text.length - Math.max(0, max);
+  const c = text.charCodeAt(start);
+  if (c >= 0xdc00 && c <= 0xdfff) start++;
+  return text.slice(start);
 }

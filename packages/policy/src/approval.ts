@@ -1,20 +1,23 @@
 // The approval arithmetic, pure: given a SkillApproval's spec and its recorded decisions, which
 // decisions count, which are ignored (and why), and what the phase is. The controller's approval
 // reconciler writes the result to status; the CLI uses it to refuse obviously invalid decisions
-// early. Rules: the skill's owner never counts; each person counts once (their latest decision),
-// however their name is spelled (personOf: "oidc:bob@example.com" through the CLI and
-// "bob@example.com" through a signed link are one person); an approver must be listed in a
-// requirement's users or be in one of its groups — and when a rule names neither, its groups are
-// [skillgate-approvers] (effectiveApprovers), never "anyone". Every matched rule is a requirement of
-// its own: a decision counts toward each requirement whose approvers include the decider, and the
-// request is approved only when each requirement has its quorum — a rule never lends its approvers
-// to another, so adding a policy can only add approvals needed, never approvers who suffice. One
-// valid deny denies; past expiresAt it is Expired. A SkillApproval without `requirements` (written
+// early. Rules: the skill's owner never counts (isSkillOwner, lenient: a prefixed name that may be
+// the owner's is refused too); an approver must be listed in a requirement's users by the name as
+// written (trimmed, lower-cased: "mallory:bob@example.com" is not bob@example.com; list
+// "oidc:bob@example.com" to admit the API server's prefixed name) or be in one of its groups — and
+// when a rule names neither, its groups are [skillgate-approvers] (effectiveApprovers), never
+// "anyone". Approvals are counted by person, however the name is spelled (personOf:
+// "oidc:bob@example.com" through the CLI and "bob@example.com" through a signed link count once),
+// which can only lower a count. Every matched rule is a requirement of its own: a decision counts
+// toward each requirement whose approvers include the decider, and the request is approved only
+// when each requirement has its quorum of people — a rule never lends its approvers to another, so
+// adding a policy can only add approvals needed, never approvers who suffice. One valid deny
+// denies (a later approval under another spelling does not undo it); past expiresAt it is Expired. A SkillApproval without `requirements` (written
 // before them) has its `approvers` as the one requirement. Terminal phases (Approved, Denied,
 // Expired, Used) never change back to Pending.
 // A decision's user and groups are trusted here because the validating webhook admitted them only
 // when they were the writer's own (packages/webhook/src/validate-approval.ts).
-import { DEFAULT_APPROVER_GROUP, isSkillOwner, personOf, samePerson, type ApprovalDecision, type ApprovalPhase, type ApprovalRequirement, type SkillApprovalSpec } from '@skillgate/api';
+import { DEFAULT_APPROVER_GROUP, isSkillOwner, personOf, sameUser, userName, type ApprovalDecision, type ApprovalPhase, type ApprovalRequirement, type SkillApprovalSpec } from '@skillgate/api';
 
 /** A decision as recorded; `groups` are the decider's Kubernetes groups (checked by the webhook). */
 export type RecordedDecision = ApprovalDecision;
@@ -28,24 +31,27 @@ interface GivenApprovers { groups?: readonly string[]; users?: readonly string[]
  * The approvers that apply: as given when they name any group or user, otherwise the default
  * group skillgate-approvers (so a rule without approvers is decided by a known, RBAC-bound group).
  * Empty lists are dropped, so the result satisfies the SkillApproval CRD's validation. Users are
- * one per person (two spellings of one person cannot make up a quorum of two).
+ * kept as written, once each: both spellings of one person ("oidc:bob@example.com" for the CLI,
+ * "bob@example.com" for a signed link) may be listed, but they are one person toward the quorum, so
+ * listed users who are too few people for it get the default group beside them.
  */
 export function effectiveApprovers(a: GivenApprovers, owner?: string): Approvers {
   const groups = [...new Set(a.groups ?? [])];
   // The skill's owner may never decide its requests: named anyway (a rule shared by several
   // skills), they are left out, so the approval can still be made, and decided by the others.
-  const users = onePerPerson(a.users ?? []).filter((u) => owner === undefined || !isSkillOwner(u, owner));
+  const users = oneEach(a.users ?? []).filter((u) => owner === undefined || !isSkillOwner(u, owner));
   const quorum = Math.max(1, a.quorum ?? 1);
   if (groups.length === 0 && users.length === 0) return { groups: [DEFAULT_APPROVER_GROUP], quorum };
-  // Listed users alone who can no longer reach the quorum (the owner was one of them): the default
-  // group joins them, rather than the quorum being lowered or never reached.
-  if (groups.length === 0 && users.length < quorum) return { groups: [DEFAULT_APPROVER_GROUP], users, quorum };
+  // Listed users alone who cannot reach the quorum (the owner was one of them, or two of them are
+  // one person): the default group joins them, rather than the quorum being lowered or never reached.
+  if (groups.length === 0 && new Set(users.map(personOf)).size < quorum) return { groups: [DEFAULT_APPROVER_GROUP], users, quorum };
   return { ...(groups.length ? { groups } : {}), ...(users.length ? { users } : {}), quorum };
 }
 
-function onePerPerson(users: readonly string[]): string[] {
+/** Each name once (as userName compares them), as first written. */
+function oneEach(users: readonly string[]): string[] {
   const seen = new Set<string>();
-  return users.filter((u) => !seen.has(personOf(u)) && !!seen.add(personOf(u)));
+  return users.filter((u) => !seen.has(userName(u)) && !!seen.add(userName(u)));
 }
 
 /**
@@ -68,7 +74,7 @@ export function effectiveRequirements(rules: ReadonlyArray<GivenApprovers & { ru
  */
 export function unitedApprovers(requirements: readonly ApprovalRequirement[]): Approvers {
   const groups = [...new Set(requirements.flatMap((r) => r.groups ?? []))];
-  const users = onePerPerson(requirements.flatMap((r) => r.users ?? []));
+  const users = oneEach(requirements.flatMap((r) => r.users ?? []));
   const quorum = Math.max(1, ...requirements.map((r) => r.quorum));
   return effectiveApprovers({ groups, users, quorum });
 }
@@ -83,9 +89,13 @@ export function requirementsOf(spec: Pick<SkillApprovalSpec, 'approvers' | 'requ
   return given.map((r) => ({ ...(r.rule !== undefined ? { rule: r.rule } : {}), ...effectiveApprovers(r) }));
 }
 
-/** Whether this user (with these authenticated groups) is one of the requirement's approvers. */
+/**
+ * Whether this user (with these authenticated groups) is one of the requirement's approvers: listed
+ * in its users by the name as written (sameUser; never by personOf, which reads any prefixed name
+ * ending in a listed email as that email), or in one of its groups.
+ */
 export function isApproverOf(r: ApprovalRequirement, user: string, groups: readonly string[] = []): boolean {
-  return (r.users ?? []).some((u) => samePerson(u, user)) || (r.groups ?? []).some((g) => groups.includes(g));
+  return (r.users ?? []).some((u) => sameUser(u, user)) || (r.groups ?? []).some((g) => groups.includes(g));
 }
 
 /** Who a requirement admits, in words; the rule is named when there are several to tell apart. */
@@ -112,21 +122,24 @@ export function deciderProblem(spec: SkillApprovalSpec, user: string, groups: re
 }
 
 export function approvalOutcome(spec: SkillApprovalSpec, decisions: readonly RecordedDecision[], now: Date, current?: ApprovalPhase): ApprovalOutcome {
-  const latest = new Map<string, RecordedDecision>();
+  const valid: RecordedDecision[] = [];
   const ignored: ApprovalOutcome['ignored'] = [];
   const expiresAt = Date.parse(spec.expiresAt);
   for (const d of decisions) {
     const problem = Date.parse(d.at) > expiresAt ? 'decided after the approval expired' : deciderProblem(spec, d.user, d.groups);
     if (problem) ignored.push({ user: d.user, reason: problem });
-    else latest.set(personOf(d.user), d);
+    else valid.push(d);
   }
-  const approvedBy: string[] = [];
-  const deniedBy: string[] = [];
-  for (const d of latest.values()) (d.decision === 'approve' ? approvedBy : deniedBy).push(d.user);
+  // Every valid denial denies, whoever else decided under whatever spelling; approvals count once
+  // per person (personOf), each requirement over the decisions that qualify for it, so a decision
+  // that does not qualify never hides one that does.
+  const deniedBy = oneEach(valid.filter((d) => d.decision === 'deny').map((d) => d.user));
+  const approvals = valid.filter((d) => d.decision === 'approve');
+  const approvedBy = onePerPerson(approvals.map((d) => d.user));
   const requirements = requirementsOf(spec).map((r) => ({
     ...(r.rule !== undefined ? { rule: r.rule } : {}),
     quorum: Math.max(1, r.quorum),
-    approvedBy: [...latest.values()].filter((d) => d.decision === 'approve' && isApproverOf(r, d.user, d.groups)).map((d) => d.user),
+    approvedBy: onePerPerson(approvals.filter((d) => isApproverOf(r, d.user, d.groups)).map((d) => d.user)),
   }));
   if (current && current !== 'Pending') return { phase: current, approvedBy, deniedBy, ignored, requirements };
   let phase: ApprovalPhase = 'Pending';
@@ -136,3 +149,8 @@ export function approvalOutcome(spec: SkillApprovalSpec, decisions: readonly Rec
   return { phase, approvedBy, deniedBy, ignored, requirements };
 }
 
+/** One name per person (personOf), the first as written: what a quorum counts. */
+function onePerPerson(users: readonly string[]): string[] {
+  const seen = new Set<string>();
+  return users.filter((u) => !seen.has(personOf(u)) && !!seen.add(personOf(u)));
+}

@@ -125,20 +125,77 @@ describe('one person, however the name is spelled', () => {
     const s = spec({ groups: ['secops'], quorum: 2 });
     const o = approvalOutcome(s, [d('oidc:bob@example.com', 'approve', ['secops']), d('bob@example.com', 'approve', ['secops'])], now);
     expect(o.phase).toBe('Pending');
-    expect(o.approvedBy).toEqual(['bob@example.com']);
+    expect(o.approvedBy).toEqual(['oidc:bob@example.com']);
     expect(approvalOutcome(s, [d('oidc:bob@example.com', 'approve', ['secops']), d('https://issuer.example#Bob@Example.com', 'approve', ['secops'])], now).phase).toBe('Pending');
     expect(approvalOutcome(s, [d('oidc:bob@example.com', 'approve', ['secops']), d('alice@example.com', 'approve', ['secops'])], now).phase).toBe('Approved');
   });
 
-  test('approvers.users names a person: their CLI decision behind an identity provider prefix counts', () => {
-    const s = spec({ users: ['bob@example.com'] });
-    expect(deciderProblem(s, 'oidc:bob@example.com')).toBeUndefined();
-    expect(approvalOutcome(s, [d('oidc:bob@example.com', 'approve')], now).phase).toBe('Approved');
-    expect(deciderProblem(s, 'oidc:mallory@example.com')).toMatch(/not an approver/);
+  test('oidc:bob (listed) and bob (listed) approving count once toward a quorum of 2', () => {
+    const s = spec({ users: ['oidc:bob@example.com', 'bob@example.com', 'alice@example.com'], quorum: 2 });
+    const o = approvalOutcome(s, [d('oidc:bob@example.com', 'approve'), d('bob@example.com', 'approve')], now);
+    expect(o.ignored).toEqual([]);
+    expect(o.phase).toBe('Pending');
+    expect(o.requirements).toEqual([{ quorum: 2, approvedBy: ['oidc:bob@example.com'] }]);
+    expect(approvalOutcome(s, [d('oidc:bob@example.com', 'approve'), d('bob@example.com', 'approve'), d('alice@example.com', 'approve')], now).phase).toBe('Approved');
   });
 
-  test('two spellings of one person are one listed user (they cannot make a quorum of two)', () => {
-    expect(effectiveApprovers({ users: ['bob@example.com', 'oidc:Bob@example.com'], quorum: 2 })).toEqual({ groups: ['skillgate-approvers'], users: ['bob@example.com'], quorum: 2 });
+  test('approvers.users matches names as written: a name with any prefix before bob\'s email (mallory:, https://…#, a ServiceAccount) cannot decide for users:[bob@example.com]', () => {
+    const s = spec({ users: ['bob@example.com'] });
+    for (const user of ['mallory:bob@example.com', 'https://evil.example#bob@example.com', 'system:serviceaccount:ns:x:bob@example.com', 'oidc:bob@example.com']) {
+      expect([user, deciderProblem(s, user)]).toEqual([user, expect.stringMatching(/is not an approver \(users: bob@example\.com; groups: -\)/)]);
+      const o = approvalOutcome(s, [d(user, 'approve')], now);
+      expect(o.phase).toBe('Pending');
+      expect(o.ignored.map((i) => i.user)).toEqual([user]);
+      // Nor does such a name deny for bob.
+      expect(approvalOutcome(s, [d(user, 'deny')], now).phase).toBe('Pending');
+    }
+    // The name as written, trimmed and lower-cased, is the listed user.
+    expect(deciderProblem(s, ' Bob@Example.com ')).toBeUndefined();
+  });
+
+  test('the real bob still decides after a prefixed name ending in his email tried to', () => {
+    const s = spec({ users: ['bob@example.com'] });
+    for (const user of ['mallory:bob@example.com', 'https://evil.example#bob@example.com', 'system:serviceaccount:ns:x:bob@example.com']) {
+      expect(approvalOutcome(s, [d(user, 'deny'), d('bob@example.com', 'approve')], now)).toMatchObject({ phase: 'Approved', approvedBy: ['bob@example.com'] });
+      expect(approvalOutcome(s, [d(user, 'approve'), d('bob@example.com', 'deny')], now)).toMatchObject({ phase: 'Denied', deniedBy: ['bob@example.com'] });
+    }
+  });
+
+  test('the API server\'s prefixed name decides when it is listed, beside the bare email a signed link carries', () => {
+    const s = spec({ users: ['oidc:bob@example.com', 'bob@example.com'] });
+    expect(deciderProblem(s, 'oidc:bob@example.com')).toBeUndefined();
+    expect(deciderProblem(s, 'bob@example.com')).toBeUndefined();
+    expect(approvalOutcome(s, [d('oidc:bob@example.com', 'approve')], now).phase).toBe('Approved');
+    expect(deciderProblem(s, 'mallory:bob@example.com')).toMatch(/not an approver/);
+  });
+
+  test('a later approval under another spelling never undoes a denial', () => {
+    const s = spec({ groups: ['secops'] });
+    expect(approvalOutcome(s, [d('oidc:bob@example.com', 'deny', ['secops']), d('mallory:bob@example.com', 'approve', ['secops'])], now).phase).toBe('Denied');
+  });
+
+  test('a decision under another spelling does not hide one that qualifies for a rule', () => {
+    const s: SkillApprovalSpec = { ...spec(), requirements: [{ rule: 'a', users: ['bob@example.com'], quorum: 1 }, { rule: 'b', groups: ['secops'], quorum: 1 }], approvers: { users: ['bob@example.com'], groups: ['secops'], quorum: 1 } };
+    const o = approvalOutcome(s, [d('bob@example.com', 'approve'), d('oidc:bob@example.com', 'approve', ['secops'])], now);
+    expect(o.phase).toBe('Approved');
+    expect(o.requirements).toEqual([{ rule: 'a', quorum: 1, approvedBy: ['bob@example.com'] }, { rule: 'b', quorum: 1, approvedBy: ['oidc:bob@example.com'] }]);
+  });
+
+  test('both spellings of one person may be listed; as one person they cannot make up a quorum of two alone', () => {
+    expect(effectiveApprovers({ users: ['bob@example.com', 'oidc:Bob@example.com'], quorum: 1 })).toEqual({ users: ['bob@example.com', 'oidc:Bob@example.com'], quorum: 1 });
+    expect(effectiveApprovers({ users: ['bob@example.com', 'oidc:Bob@example.com'], quorum: 2 })).toEqual({ groups: ['skillgate-approvers'], users: ['bob@example.com', 'oidc:Bob@example.com'], quorum: 2 });
+    expect(effectiveApprovers({ users: ['bob@example.com', ' Bob@Example.com'], quorum: 1 })).toEqual({ users: ['bob@example.com'], quorum: 1 });
+  });
+
+  test('an approval written earlier today (one spelling listed) still reads: a decided one keeps its phase, a prefixed name no longer counts on a pending one', () => {
+    const earlier = spec({ users: ['bob@example.com'] });
+    const decided = [d('oidc:bob@example.com', 'approve')];
+    expect(approvalOutcome(earlier, decided, now, 'Approved').phase).toBe('Approved');
+    expect(approvalOutcome(earlier, decided, now, 'Used').phase).toBe('Used');
+    const pending = approvalOutcome(earlier, decided, now);
+    expect(pending.phase).toBe('Pending');
+    expect(pending.ignored[0]!.reason).toMatch(/oidc:bob@example\.com is not an approver/);
+    expect(approvalOutcome(earlier, [...decided, d('bob@example.com', 'approve')], now).phase).toBe('Approved');
   });
 
   test('only an email is unwrapped from a prefix: ServiceAccounts and plain names stay whole', () => {

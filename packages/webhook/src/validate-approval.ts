@@ -8,13 +8,16 @@
 //     controller over exactly this approval, action, user, groups and reason, and not be expired.
 // So approver groups come from authentication (or from the controller's authenticating proxy,
 // signed), never from what a client wrote; holding the controller's token without its link key
-// forges nothing. The skill's owner never decides, and closed approvals take no decisions. Each
-// person decides once, however their name is spelled (personOf): "oidc:bob@example.com" through the
-// CLI and "bob@example.com" through a signed link are one person, not two votes toward a quorum.
+// forges nothing. The skill's owner never decides (isSkillOwner: a prefixed name that may be the
+// owner's is refused too), and closed approvals take no decisions. Each user decides once, by the
+// name exactly as written, as the CRD's own rule compares it: a decision under a name that merely
+// ends in someone's email ("mallory:bob@example.com") never stands in the way of that someone. Two
+// spellings of one person ("oidc:bob@example.com" through the CLI, "bob@example.com" through a
+// signed link) may both be recorded; they count once toward a quorum (approvalOutcome, personOf).
 // Pure; it must never admit a decision written under someone else's name without a valid proof,
 // and never judge writes that add no decision (the sidecar's Used and the controller's phase writes).
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { isSkillOwner, personOf, type ApprovalDecision, type ApprovalPhase } from '@skillgate/api';
+import { isSkillOwner, type ApprovalDecision, type ApprovalPhase } from '@skillgate/api';
 
 /** Who is writing, from AdmissionReview.request.userInfo. */
 export interface ApprovalCaller {
@@ -130,9 +133,9 @@ export function validateApprovalStatusUpdate(prev: ApprovalStatusView | undefine
   if (Number.isFinite(expiresAt) && ctx.now >= expiresAt) violations.push(`the approval expired at ${new Date(expiresAt).toISOString()}: no further decisions are accepted`);
   const callerGroups = new Set(caller.groups);
   const isWriter = !!ctx.links && !!caller.username && caller.username === ctx.links.writer;
-  // Who has decided already, by person (the CRD's own rule compares the names as written).
-  const decided = new Map<string, string>();
-  for (const d of prev?.status?.decisions ?? []) if (!decided.has(personOf(d.user))) decided.set(personOf(d.user), d.user);
+  // Who has decided already, by the name exactly as written (as the CRD's rule compares them): never
+  // by person, or a name ending in someone's email would use up that someone's decision.
+  const decided = new Set((prev?.status?.decisions ?? []).map((d) => d.user));
   for (const d of added) {
     // A decision is dated when it is made: a writer may not date it back into the approval's lifetime.
     const at = Date.parse(d.at ?? '');
@@ -144,12 +147,11 @@ export function validateApprovalStatusUpdate(prev: ApprovalStatusView | undefine
       violations.push(`${d.user} owns the skill and cannot decide its requests`);
       continue;
     }
-    const earlier = decided.get(personOf(d.user));
-    if (earlier !== undefined) {
-      violations.push(`${d.user} has already decided this approval (as ${earlier}): one decision per person, through the CLI or a signed link`);
+    if (decided.has(d.user)) {
+      violations.push(`${d.user} has already decided this approval: one decision per user, through the CLI or a signed link`);
       continue;
     }
-    decided.set(personOf(d.user), d.user);
+    decided.add(d.user);
     if (d.via !== undefined || d.proof !== undefined) {
       if (d.via !== SIGNED_LINK) {
         violations.push(`the decision by ${d.user} has via ${JSON.stringify(d.via ?? '')}: the only marker is "${SIGNED_LINK}"`);

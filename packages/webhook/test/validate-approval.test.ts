@@ -201,15 +201,33 @@ describe('decisions the controller records for a user who followed a signed link
     }
   });
 
-  test('one decision per person: a link decision by someone who already decided through the CLI (oidc: prefix) is refused', () => {
-    const cli = decision('oidc:sam@example.com', { groups: ['secops'], at: new Date(NOW).toISOString() });
-    const v = validateApprovalStatusUpdate(owned([cli]), owned([cli, linked('sam@example.com', ['secops'])]), controller, ctx);
+  test('one decision per user, by the name exactly as written (as the CRD compares it): the same name twice is refused', () => {
+    const first = linked('sam@example.com', ['secops']);
+    const again = linked('sam@example.com', ['secops'], {}, { reason: 'checked', at: new Date(NOW + 1).toISOString() });
+    const v = validateApprovalStatusUpdate(owned([first]), owned([first, again]), controller, ctx);
     expect(v.allowed).toBe(false);
-    expect(v.violations.join()).toMatch(/sam@example\.com has already decided this approval \(as oidc:sam@example\.com\): one decision per person/);
-    // Two spellings in one write are refused as well; another person is not.
-    const both = validateApprovalStatusUpdate(owned([]), owned([linked('sam@example.com', []), linked('SAM@example.com', [])]), controller, ctx);
-    expect(both.violations.join()).toMatch(/SAM@example\.com has already decided this approval \(as sam@example\.com\)/);
-    expect(validateApprovalStatusUpdate(owned([cli]), owned([cli, linked('lee@example.com', ['secops'])]), controller, ctx).allowed).toBe(true);
+    expect(v.violations.join()).toMatch(/sam@example\.com has already decided this approval: one decision per user/);
+    // The same name twice in one write is refused as well; another person is not.
+    const both = validateApprovalStatusUpdate(owned([]), owned([linked('sam@example.com', []), linked('sam@example.com', ['secops'])]), controller, ctx);
+    expect(both.violations.join()).toMatch(/sam@example\.com has already decided this approval/);
+    expect(validateApprovalStatusUpdate(owned([first]), owned([first, linked('lee@example.com', ['secops'])]), controller, ctx).allowed).toBe(true);
+  });
+
+  test('a decision under a name ending in sam\'s email (mallory:, https://…#, a ServiceAccount) does not use up sam\'s decision', () => {
+    for (const other of ['mallory:sam@example.com', 'https://evil.example#sam@example.com', 'system:serviceaccount:ns:x:sam@example.com']) {
+      const taken = decision(other, { at: new Date(NOW).toISOString() });
+      // Recorded under its own name (the webhook admits anyone's own decision; approvalOutcome ignores a non-approver's)…
+      expect(validateApprovalStatusUpdate(owned([]), owned([taken]), { username: other, groups: [] }, ctx).allowed).toBe(true);
+      // …the real sam still decides, through a link or the CLI.
+      expect([other, validateApprovalStatusUpdate(owned([taken]), owned([taken, linked('sam@example.com', ['secops'])]), controller, ctx)]).toEqual([other, { allowed: true, violations: [] }]);
+      const cli = decision('sam@example.com', { at: new Date(NOW).toISOString() });
+      expect(validateApprovalStatusUpdate(owned([taken]), owned([taken, cli]), { username: 'sam@example.com', groups: [] }, ctx).allowed).toBe(true);
+    }
+  });
+
+  test('two spellings of one person (oidc: through the CLI, the bare email through a link) may both be recorded: they count once toward a quorum', () => {
+    const cli = decision('oidc:sam@example.com', { groups: ['secops'], at: new Date(NOW).toISOString() });
+    expect(validateApprovalStatusUpdate(owned([cli]), owned([cli, linked('sam@example.com', ['secops'])]), controller, ctx)).toEqual({ allowed: true, violations: [] });
   });
 
   test('only the controller’s ServiceAccount may write link decisions: anyone else with a stolen valid proof is refused', () => {

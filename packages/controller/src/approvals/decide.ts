@@ -1,16 +1,18 @@
 // Recording a human decision on a SkillApproval: append {user, groups, decision, reason, at} to
 // status.decisions with a resourceVersion precondition (retried on conflict), so concurrent
 // approvers never overwrite each other. Used by the CLI and the signed-link endpoint alike. It
-// refuses early what would never count (the owner, a non-approver, a closed approval, a second
-// decision by one person — however their name is spelled: the CLI's "oidc:bob@example.com" and a
-// link's "bob@example.com" are one person) with a clear reason; the reconciler and the sidecar
-// re-check anyway. `user` and `groups` must be the identity
+// refuses early what would never count (the owner, a non-approver, a closed approval) and a second
+// decision under the same name (compared exactly as the CRD's rule compares it, so a decision under
+// a name that merely ends in someone's email never blocks that someone) with a clear reason; the
+// reconciler and the sidecar re-check anyway. Two spellings of one person (the CLI's
+// "oidc:bob@example.com", a link's "bob@example.com") may both be recorded when both may decide:
+// they count once toward the quorum (approvalOutcome). `user` and `groups` must be the identity
 // the API client authenticates as: the validating webhook (skillapprovals.validate.skillgate.dev)
 // rejects a decision under any other name or with groups the API server did not authenticate —
 // except a signed-link decision (`via: signed-link` with the link's `proof`), which the webhook
 // admits from the controller's ServiceAccount only when the proof verifies with the link secret.
 import type { CustomObjectsApi } from '@kubernetes/client-node';
-import { GROUP, VERSION, samePerson, type SkillApproval } from '@skillgate/api';
+import { GROUP, VERSION, type SkillApproval } from '@skillgate/api';
 import { approvalOutcome, deciderProblem, type RecordedDecision } from '@skillgate/policy';
 import { mergePatch, statusOf } from '../kube.js';
 
@@ -29,8 +31,8 @@ export async function recordDecision(custom: CustomObjectsApi, namespace: string
     const problem = deciderProblem(obj.spec, d.user, d.groups);
     if (problem) throw new DecisionRefused(`${problem}; the decision was not recorded`);
     if (now().getTime() >= Date.parse(obj.spec.expiresAt)) throw new DecisionRefused(`SkillApproval ${namespace}/${name} expired at ${obj.spec.expiresAt}`);
-    const earlier = (obj.status?.decisions ?? []).find((e) => samePerson(e.user, d.user));
-    if (earlier) throw new DecisionRefused(`${d.user} has already decided SkillApproval ${namespace}/${name} (${earlier.decision}, as ${earlier.user}); one decision per person`);
+    const earlier = (obj.status?.decisions ?? []).find((e) => e.user === d.user);
+    if (earlier) throw new DecisionRefused(`${d.user} has already decided SkillApproval ${namespace}/${name} (${earlier.decision}); one decision per person`);
     const decision: RecordedDecision & { via?: 'signed-link'; proof?: string } = {
       user: d.user, groups: d.groups, decision: d.decision, reason: d.reason, at: now().toISOString(),
       ...(d.via ? { via: d.via, proof: d.proof ?? '' } : {}),

@@ -5,7 +5,7 @@
 // (its turn, tool names, model, custom ids, the reasons quoting them): it is escaped before it
 // reaches mrkdwn, so a turn can neither ping a channel (`<!channel>`) nor draw a link of its own
 // (`<https://…|Approve>`) in the approver's message.
-import type { SkillApproval } from '@skillgate/api';
+import { textTail, type SkillApproval } from '@skillgate/api';
 import { requirementsOf } from '@skillgate/policy/approval';
 
 export interface SlackMessage {
@@ -23,11 +23,7 @@ export function escapeMrkdwn(text: string): string {
 
 /** The last `max` characters, after an ellipsis when cut (never half a surrogate pair). */
 export function excerptTail(text: string, max = EXCERPT_SHOWN): string {
-  if (text.length <= max) return text;
-  let start = text.length - max;
-  const c = text.charCodeAt(start);
-  if (c >= 0xdc00 && c <= 0xdfff) start++;
-  return `…${text.slice(start)}`;
+  return text.length <= max ? text : `…${textTail(text, max)}`;
 }
 
 export function approvalMessage(a: SkillApproval, links?: { approve: string; deny: string }): SlackMessage {
