@@ -45,8 +45,12 @@ export interface RuleApprovers extends Approvers { rule: string }
 export type Decision =
   | { kind: 'allow' }
   | { kind: 'deny'; policy: string; rule: string; reason: string }
-  /** `requirements`: one per matched rule, each to be met by its own approvers (never united). */
-  | { kind: 'approval'; policy: string; rules: string[]; reasons: string[]; timeoutMs: number; requirements: RuleApprovers[] };
+  /**
+   * `requirements`: one per matched rule, each to be met by its own approvers (never united).
+   * `matchedRequests`, for a Message Batch: the requests that matched the rules (their place in
+   * `requests` and custom_id), in order — the batch is held for them, and only them.
+   */
+  | { kind: 'approval'; policy: string; rules: string[]; reasons: string[]; timeoutMs: number; requirements: RuleApprovers[]; matchedRequests?: Array<{ index: number; customId: string }> };
 
 const ALLOW: Decision = Object.freeze({ kind: 'allow' });
 
@@ -326,11 +330,16 @@ function approvalRules(rules: readonly CompiledRule[], prefilter: EffectivePolic
   };
 }
 
-/** A batch is as strict as its strictest request: any denial denies it, holds are merged. */
+/**
+ * A batch is as strict as its strictest request: any denial denies it, holds are merged, naming
+ * the requests that matched (the approver is shown those: what held the batch, nothing else).
+ */
 function evaluateBatch(policy: EffectivePolicy, req: MessagesRequest | undefined, ctx: EvaluationContext): Decision {
   const requests = Array.isArray(req?.requests) ? req.requests : [];
   let held: Extract<Decision, { kind: 'approval' }> | undefined;
-  for (const item of requests) {
+  const matchedRequests: Array<{ index: number; customId: string }> = [];
+  for (let index = 0; index < requests.length; index++) {
+    const item: unknown = requests[index];
     if (!isRecord(item) || !isRecord(item.params)) continue;
     const facts = requestFacts(item.params as MessagesRequest);
     const findings = ctx.findingsOf?.(facts.newestTurn);
@@ -338,6 +347,7 @@ function evaluateBatch(policy: EffectivePolicy, req: MessagesRequest | undefined
     const d = evaluateMessages(policy, facts, findings ? { ...rest, findings } : rest, true);
     if (d.kind === 'deny') return { ...d, reason: `batch request ${String(item.custom_id ?? '?')}: ${d.reason}` };
     if (d.kind === 'approval') {
+      matchedRequests.push({ index, customId: String(item.custom_id ?? '?') });
       if (!held) held = d;
       else {
         held = {
@@ -351,5 +361,5 @@ function evaluateBatch(policy: EffectivePolicy, req: MessagesRequest | undefined
       }
     }
   }
-  return held ?? ALLOW;
+  return held ? { ...held, matchedRequests } : ALLOW;
 }

@@ -1,11 +1,12 @@
 // The policy's rate limits counted in this process: what a local sidecar (no REDIS_URL) uses in
 // place of the shared Redis limiter (cluster/guard.ts redisRateLimiter), with the same semantics —
 // a sliding window over the previous and the current minute, requests and tokens at once, a take
-// counted only when admitted, the same retry-after — so the guard answers the same 429s. Only a
-// single sidecar's requests are counted: it must never stand in for a limit shared by replicas
-// (a cluster sidecar always has Redis).
+// counted only when admitted, the same retry-after — so the guard answers the same 429s: both
+// decide with rate-limit.ts, and this module never loads the Redis one. Only a single sidecar's
+// requests are counted: it must never stand in for a limit shared by replicas (a cluster sidecar
+// always has Redis).
 import type { SkillIdentity } from '@skillgate/api';
-import { rateLimitHit, slidingWindowOver, slidingWindowWaitMs, type RateLimiter } from './cluster/guard.js';
+import { countedSkill, oversizeHit, rateLimitHit, slidingWindowOver, slidingWindowWaitMs, type RateLimiter } from './rate-limit.js';
 
 /** One skill's counts: requests and tokens of the current window and of the one before. */
 interface Counts {
@@ -45,11 +46,12 @@ export function memoryRateLimiter(opts: { windowMs?: number; now?: () => number 
       const tpm = limits.tokensPerMinute?.value ?? 0;
       const cost = tpm ? tokens : 0;
       // A request larger than the whole token limit can never be admitted.
-      if (tpm && cost > tpm) return rateLimitHit('tokens', limits, 0, tokens);
+      const oversize = oversizeHit(limits, tokens);
+      if (oversize) return oversize;
       const t = now();
-      const c = countsOf(`${identity.namespace}/${identity.skill}`, Math.floor(t / win));
+      const c = countsOf(countedSkill(identity), Math.floor(t / win));
       const off = t % win;
-      // The Redis script's arithmetic (cluster/guard.ts), shared: the previous window's count weighs
+      // The Redis script's arithmetic (rate-limit.ts), shared: the previous window's count weighs
       // as much as it still overlaps the window ending now, compared in whole numbers.
       if (rpm && slidingWindowOver(c.requests, c.previousRequests, rpm, 1, off, win)) {
         return rateLimitHit('requests', limits, slidingWindowWaitMs(c.requests, c.previousRequests, rpm, 1, off, win));

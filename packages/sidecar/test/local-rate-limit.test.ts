@@ -12,7 +12,8 @@ import { RedisConnection } from '@skillgate/resp';
 import { resolveConfig, startSidecar, type Sidecar } from '../src/index.js';
 import { sidecarPorts } from '../src/wiring.js';
 import { memoryRateLimiter } from '../src/memory-rate-limit.js';
-import { redisRateLimiter, type RateLimitHit } from '../src/cluster/guard.js';
+import { redisRateLimiter } from '../src/cluster/guard.js';
+import type { RateLimitHit } from '../src/rate-limit.js';
 import { startUpstreamDouble, type UpstreamDouble } from './upstream-double.js';
 
 const identity = { namespace: 'team-a', serviceAccount: 'sa', pod: 'p', skill: 'triage', owner: 'carol@example.com' };

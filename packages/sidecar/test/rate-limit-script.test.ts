@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { RedisConnection } from '@skillgate/resp';
 import fc from 'fast-check';
-import { redisRateLimiter, slidingWindowWaitMs } from '../src/cluster/guard.js';
+import { redisRateLimiter } from '../src/cluster/guard.js';
+import { slidingWindowWaitMs } from '../src/rate-limit.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 

@@ -8,7 +8,7 @@
 // a valid approval. Every step is reported through GuardEvents so the
 // journal can record it. Never logs or sends request text: only digests, counts and masked excerpts.
 import { createHash } from 'node:crypto';
-import type { SkillIdentity } from '@skillgate/api';
+import { textTail, type SkillIdentity } from '@skillgate/api';
 import { estimateInputTokens, evaluate, requestFacts, requestFactsOn, type Decision, type EffectivePolicy, type Finding, type RequestFacts } from '@skillgate/policy';
 import { effectiveRequirements, unitedApprovers } from '@skillgate/policy/approval';
 import { GatewayError, codes, isRecord, type MessagesRequest } from '@skillgate/wire';
@@ -18,6 +18,7 @@ import type { Guard, MaskingVerdict, Verdict } from '../ports/guard.js';
 import type { Logger } from '../log.js';
 import type { ApprovalBroker, ApprovalRequest, ApprovalResult } from './approvals.js';
 import type { PolicyState } from './policy-feed.js';
+import { countedSkill, oversizeHit, rateLimitHit, type RateLimitHit, type RateLimiter } from '../rate-limit.js';
 
 /**
  * Masking seam. The masking library (@skillgate/masking createMasker) provides findings for the
@@ -37,16 +38,6 @@ export interface GuardEvents {
   rateLimited?(x: Exchange, limit: RateLimitHit): void;
   approvalRequested?(x: Exchange, ref: { name: string; namespace: string; expiresAt: string; rules: string[]; digest: string }): void;
   approvalResolved?(x: Exchange, result: ApprovalResult | { name?: string; phase: 'Error' | 'Cancelled'; message: string }): void;
-}
-
-export interface RateLimitHit { kind: 'requests' | 'tokens'; limit: number; policy: string; retryAfterSeconds: number; /** The request alone exceeds tokensPerMinute: retrying cannot help. */ oversize?: { tokens: number } }
-
-export interface RateLimiter {
-  /**
-   * Count one request of `tokens` against the limits; undefined = admitted. Answers at once when
-   * it can decide locally (a lease covers the request), with a promise when it has to ask Redis.
-   */
-  take(identity: SkillIdentity, limits: EffectivePolicy['rateLimits'], tokens: number): RateLimitHit | undefined | Promise<RateLimitHit | undefined>;
 }
 
 /** Tools this skill has used before (for firstToolUse rules); shared across replicas in Redis. */
@@ -175,7 +166,7 @@ export function createPolicyGuard(opts: PolicyGuardOptions): Guard {
       const identity = x.identity!;
       const digest = `sha256:${createHash('sha256').update(x.body ?? Buffer.alloc(0)).digest('hex')}`;
       const mask = opts.masker ? (t: string) => opts.masker!.maskText(t, p.policy) : undefined;
-      const summary = x.route.kind === 'batch_create' ? batchSummary(x.request, p, now(), mask) : requestSummary(p, mask);
+      const summary = x.route.kind === 'batch_create' ? batchSummary(x.request, p, mask) : requestSummary(p, mask);
       // Each matched rule is a requirement of its own, met only by its own approvers.
       const requirements = effectiveRequirements(p.decision.requirements, identity.owner);
       const timer = setInterval(keepAlive, keepAliveMs);
@@ -279,12 +270,14 @@ const SUMMARY_EXCERPT_MAX = 4096;
  * What an approver is shown for a held Message Batch (which has no newest turn of its own): how
  * many requests it holds and which match the approval rules (by custom_id), the union of their
  * models, tools, server tools and MCP servers, the findings inspect counted in them, and the masked
- * newest turn of the first matching requests. Each request is evaluated again, alone, to tell which
- * matched: the batch's decision only says that some did. Without a masker no text (custom ids are
- * the skill's text too) is shown.
+ * newest turn of the first matching requests. Which matched is what the batch's decision names
+ * (evaluateBatch): never judged again here, where another clock or no tool history would make
+ * other requests look held. Without a masker no text (custom ids are the skill's text too) is shown.
  */
-function batchSummary(request: MessagesRequest | undefined, p: Pending, at: Date, mask: ((text: string) => string) | undefined): ApprovalSummary {
+function batchSummary(request: MessagesRequest | undefined, p: Pending, mask: ((text: string) => string) | undefined): ApprovalSummary {
   const items = Array.isArray(request?.requests) ? request.requests : [];
+  const matching = p.decision.matchedRequests ?? [];
+  let next = 0; // matching is in the order of `requests`
   const models = new Set<string>();
   const tools = new Set<string>();
   const serverTools = new Set<string>();
@@ -292,8 +285,8 @@ function batchSummary(request: MessagesRequest | undefined, p: Pending, at: Date
   const counts = new Map<string, number>();
   const matched: Array<{ id: string; turn: string }> = [];
   let total = 0;
-  let matchedCount = 0;
-  for (const item of items) {
+  for (let index = 0; index < items.length; index++) {
+    const item: unknown = items[index];
     if (!isRecord(item) || !isRecord(item.params)) continue;
     total++;
     const facts = requestFacts(item.params as MessagesRequest);
@@ -303,12 +296,11 @@ function batchSummary(request: MessagesRequest | undefined, p: Pending, at: Date
     for (const u of facts.mcpServerUrls) mcpServers.add(urlOrigin(u));
     const findings = p.itemFindings?.get(facts.newestTurn);
     if (findings) findingCounts(findings, counts);
-    // As evaluateBatch judged it: this request's own findings (unknown = finding rules match).
-    const d = evaluate(p.policy, { route: 'messages', facts }, { now: at, ...(findings ? { findings } : {}), estimatedTokens: p.tokens });
-    if (d.kind !== 'approval') continue;
-    matchedCount++;
-    if (matched.length < Math.max(BATCH_EXCERPTS, BATCH_IDS_LISTED)) matched.push({ id: String(item.custom_id ?? '?').slice(0, 64), turn: facts.newestTurn });
+    if (matching[next]?.index !== index) continue;
+    if (matched.length < Math.max(BATCH_EXCERPTS, BATCH_IDS_LISTED)) matched.push({ id: matching[next]!.customId.slice(0, 64), turn: facts.newestTurn });
+    next++;
   }
+  const matchedCount = matching.length;
   const bounded = (values: Iterable<string>) => [...values].slice(0, SUMMARY_LIST_MAX).map((v) => v.slice(0, SUMMARY_TEXT_MAX));
   const modelText = [...models].join(', ');
   let excerpt: string | undefined;
@@ -343,12 +335,7 @@ const EXCERPT_MASKED_MAX = 256 * 1024;
  */
 export function approvalExcerpt(turn: string, mask: (text: string) => string): string {
   if (turn.length > EXCERPT_MASKED_MAX) return `[the newest turn is ${Math.round(turn.length / 1024)} KB: no excerpt; its findings are counted in the summary]`;
-  const masked = mask(turn);
-  if (masked.length <= EXCERPT_CHARS) return masked;
-  let start = masked.length - EXCERPT_CHARS;
-  const c = masked.charCodeAt(start);
-  if (c >= 0xdc00 && c <= 0xdfff) start++; // not half a surrogate pair
-  return masked.slice(start);
+  return textTail(mask(turn), EXCERPT_CHARS); // never half a surrogate pair
 }
 
 export function rateLimitError(hit: RateLimitHit): GatewayError {
@@ -378,7 +365,8 @@ export function rateLimitError(hit: RateLimitHit): GatewayError {
  * out far enough — not the end of this window, where it still weighs almost fully.
  * ARGV: now, window, rpm, tpm, leaseRequests, leaseTokens, then one cost per take. Returns 4 values
  * per take (1,'',0,0 when admitted, or 0, kind, retryMs, oversize), then the requests and tokens
- * of the lease granted.
+ * of the lease granted. `over` and `wait` are spelt in TypeScript too (../rate-limit.ts), for the
+ * in-memory limiter: change them together.
  */
 const RATE_LIMIT_LUA = `
 local now = tonumber(ARGV[1]); local win = tonumber(ARGV[2])
@@ -438,23 +426,6 @@ return out
 `;
 const RATE_LIMIT_SHA = createHash('sha1').update(RATE_LIMIT_LUA).digest('hex');
 
-/**
- * The script's sliding-window arithmetic in TypeScript, for a limiter counting elsewhere (in
- * memory): whether `need` more exceeds `limit` `offMs` into a window of `windowMs`, given this
- * window's count `cur` and the previous one's `prev`, compared in whole numbers as the script does.
- */
-export function slidingWindowOver(cur: number, prev: number, limit: number, need: number, offMs: number, windowMs: number): boolean {
-  return (cur + need) * windowMs + prev * (windowMs - offMs) > limit * windowMs;
-}
-
-/** Milliseconds until `need` more fits (nobody else taking meanwhile), exactly as the script's `wait`. */
-export function slidingWindowWaitMs(cur: number, prev: number, limit: number, need: number, offMs: number, windowMs: number): number {
-  const rest = windowMs - offMs;
-  if (cur + need > limit) return cur <= 0 ? rest : rest + Math.max(0, Math.ceil(windowMs * (cur + need - limit) / cur));
-  if (prev <= 0) return 1000;
-  return Math.max(1000, Math.ceil(windowMs * (prev - (limit - cur - need)) / prev) - offMs);
-}
-
 /** The share of a limit a sidecar leases ahead of use: limits under this many units stay exact. */
 export const RATE_LIMIT_LEASE_DIVISOR = 20;
 
@@ -466,12 +437,6 @@ const ADMITTED: Decided = [1, '', 0, 0];
 function hitOf([admitted, kindText, retryMs, oversize]: Decided, limits: EffectivePolicy['rateLimits'], tokens: number): RateLimitHit | undefined {
   if (admitted === 1) return undefined;
   return rateLimitHit(kindText === 'tokens' ? 'tokens' : 'requests', limits, retryMs, oversize === 1 ? tokens : undefined);
-}
-
-/** A refused take as the guard answers it: the limit hit, and retry-after in whole seconds (at least 1). */
-export function rateLimitHit(kind: RateLimitHit['kind'], limits: EffectivePolicy['rateLimits'], retryMs: number, oversizeTokens?: number): RateLimitHit {
-  const limit = kind === 'tokens' ? limits.tokensPerMinute! : limits.requestsPerMinute!;
-  return { kind, limit: limit.value, policy: limit.policy, retryAfterSeconds: Math.max(1, Math.ceil((retryMs || 1000) / 1000)), ...(oversizeTokens !== undefined ? { oversize: { tokens: oversizeTokens } } : {}) };
 }
 
 interface PendingTake {
@@ -581,9 +546,10 @@ export function redisRateLimiter(redis: RedisConnection, opts: { prefix: string;
     take(identity, limits, tokens) {
       const rpm = limits.requestsPerMinute?.value ?? 0;
       const tpm = limits.tokensPerMinute?.value ?? 0;
-      const lane = laneOf(`${identity.namespace}/${identity.skill}`, rpm, tpm);
       // A request larger than the whole token limit can never be admitted: no need to ask.
-      if (tpm && tokens > tpm) return hitOf([0, 'tokens', 0, 1], limits, tokens);
+      const oversize = oversizeHit(limits, tokens);
+      if (oversize) return oversize;
+      const lane = laneOf(countedSkill(identity), rpm, tpm);
       if (fromLease(lane, tokens)) return undefined;
       return ask(lane, tokens).then((decided) => hitOf(decided, limits, tokens));
     },

@@ -29,6 +29,8 @@ import type { Logger } from '../log.js';
 import { errMessage } from './kube-errors.js';
 
 export const PLURAL_POLICIES = 'skillpolicies';
+/** The cluster feed's source, as the PolicyBook names it while it cannot be listed. */
+const LIST_SOURCE = 'the SkillPolicy list';
 export const HEARTBEAT_TTL_MS = 30_000;
 export const HEARTBEAT_INTERVAL_MS = 10_000;
 
@@ -59,18 +61,22 @@ export function policyFeedMetrics(registry?: Registry): PolicyFeedMetrics {
   return {
     loadErrors: new Counter({ name: 'skillgate_sidecar_policy_load_errors_total', help: 'SkillPolicy versions the sidecar could not load (last good kept, or requests refused).', labelNames: ['policy'] as const, registers }),
     broken: new Gauge({ name: 'skillgate_sidecar_policy_refusing', help: '1 while the sidecar refuses requests because a selected policy was never loadable or policies are not loaded yet.', registers }),
-    reloadFailing: new Gauge({ name: 'skillgate_sidecar_policy_reload_failing', help: '1 while the latest version of the policy source (the policy file; the SkillPolicy list) could not be loaded: the sidecar keeps the policies it loaded before in force (or refuses, if it never loaded them).', registers }),
+    reloadFailing: new Gauge({ name: 'skillgate_sidecar_policy_reload_failing', help: '1 while the latest version of the policy source (the policy file; the SkillPolicy list) or of a SkillPolicy in it could not be loaded: the sidecar keeps the policies it loaded before in force (or refuses, if it never loaded them).', registers }),
     generation: new Gauge({ name: 'skillgate_sidecar_policy_generation', help: 'Generation of each SkillPolicy the sidecar enforces.', labelNames: ['policy'] as const, registers }),
   };
 }
 
 /**
  * Keeps per-policy last-good compiled versions and derives the state. Pure bookkeeping shared by the
- * cluster and file feeds.
+ * cluster and file feeds. It owns skillgate_sidecar_policy_reload_failing: 1 while the latest
+ * version of a selected policy, or of the source itself (the file, the list), did not load —
+ * whether a good version stays in force or not — and 0 once every one's latest version loads (or
+ * the failing one is deleted, or no longer selects this skill).
  */
 export class PolicyBook {
   private readonly good = new Map<string, CompiledPolicy>();
   private readonly broken = new Map<string, string>(); // name → problems, when no good version exists
+  private readonly failing = new Map<string, string>(); // policy or source name → why its latest version did not load
   private ready = false;
   private state: PolicyState;
   private readonly listeners = new Set<(s: PolicyState) => void>();
@@ -92,6 +98,8 @@ export class PolicyBook {
     const names = new Set(policies.map(policyName));
     for (const n of [...this.good.keys()]) if (!names.has(n)) this.good.delete(n);
     for (const n of [...this.broken.keys()]) if (!names.has(n)) this.broken.delete(n);
+    // Gone from the set, or the source itself that failed before: this version supersedes them.
+    for (const n of [...this.failing.keys()]) if (!names.has(n)) this.loaded(n, undefined);
     const problems: string[] = [];
     for (const p of policies) {
       const problem = this.load(p);
@@ -107,6 +115,7 @@ export class PolicyBook {
   /** A source that could not be read or parsed: refuse unless a good version of it exists. */
   sourceBroken(name: string, problems: string): void {
     this.metrics.loadErrors.labels(name).inc();
+    this.loaded(name, problems);
     if (this.good.size === 0 && !this.ready) {
       this.broken.set(name, problems);
       this.ready = true;
@@ -114,10 +123,28 @@ export class PolicyBook {
     }
   }
 
+  /**
+   * A source that could not be listed (the API server did not answer): what is in force stays —
+   * refusing, as before the first list, when nothing was ever loaded — and it counts as failing
+   * until a list loads (reset).
+   */
+  sourceUnavailable(name: string, problems: string): void {
+    this.loaded(name, problems);
+  }
+
+  /**
+   * A source readable again, unchanged since it last loaded: what that load left failing still
+   * fails (its policies'), the source itself no longer does.
+   */
+  sourceUnchanged(name: string): void {
+    this.loaded(name, undefined);
+  }
+
   remove(p: SkillPolicy): void {
     const n = policyName(p);
     this.good.delete(n);
     this.broken.delete(n);
+    this.loaded(n, undefined);
     this.metrics.generation.remove(n);
     this.publish();
   }
@@ -133,17 +160,20 @@ export class PolicyBook {
     if (!selects(p, this.identity, this.podLabels)) {
       this.good.delete(n);
       this.broken.delete(n);
+      this.loaded(n, undefined);
       return undefined;
     }
     try {
       const compiled = compilePolicy(p);
       this.good.set(n, compiled);
       this.broken.delete(n);
+      this.loaded(n, undefined);
       this.metrics.generation.labels(n).set(compiled.generation);
       return undefined;
     } catch (err) {
       const problems = err instanceof PolicyInvalidError ? err.problems.join('; ') : errMessage(err);
       this.metrics.loadErrors.labels(n).inc();
+      this.loaded(n, problems);
       if (this.good.has(n)) {
         this.log.error({ policy: n, generation: p.metadata.generation, problems }, 'SkillPolicy cannot be loaded; keeping its last good generation');
       } else {
@@ -152,6 +182,13 @@ export class PolicyBook {
       }
       return problems;
     }
+  }
+
+  /** Whether the latest version of a policy or source loaded (problems: why not), and the gauge that says so. */
+  private loaded(name: string, problems: string | undefined): void {
+    if (problems === undefined) this.failing.delete(name);
+    else this.failing.set(name, problems);
+    this.metrics.reloadFailing.set(this.failing.size > 0 ? 1 : 0);
   }
 
   private publish(): void {
@@ -194,9 +231,9 @@ export async function clusterPolicyFeed(opts: ClusterPolicyFeedOptions): Promise
     if (closed) return;
     try {
       const list = await opts.kube.request<{ items: SkillPolicy[]; metadata: { resourceVersion: string } }>('GET', path);
+      // What does not load is logged, counted and shown in reload_failing by the book.
       book.reset(list.items.map((p) => ({ ...p, metadata: { ...p.metadata, namespace: p.metadata.namespace ?? opts.namespace } })));
       failures = 0;
-      metrics.reloadFailing.set(0);
       watching = await opts.kube.watch(path,
         { resourceVersion: list.metadata.resourceVersion, allowWatchBookmarks: true },
         (type, obj: SkillPolicy) => {
@@ -211,7 +248,7 @@ export async function clusterPolicyFeed(opts: ClusterPolicyFeedOptions): Promise
         });
     } catch (err) {
       failures++;
-      metrics.reloadFailing.set(1);
+      book.sourceUnavailable(LIST_SOURCE, errMessage(err));
       opts.log.error({ err: errMessage(err), failures }, 'cannot list SkillPolicies; keeping the policies in force (refusing if none were ever loaded)');
       schedule(Math.min(500 * 2 ** failures, 10_000));
     }
@@ -323,12 +360,11 @@ export function filePolicyFeed(opts: FilePolicyFeedOptions): PolicyFeed {
   let starting = true;
   /** Why the file's text as last read did not load (undefined: it did). */
   let textProblem: string | undefined;
-  /** Why the latest attempt did not load: textProblem, or the file could not be read at all. */
+  /** The file's text as last read is no SkillPolicy file at all (textProblem says why). */
+  let textUnusable = false;
+  /** Why the latest attempt did not load, for readiness(): textProblem, or the file could not be read at all. */
   let problem: string | undefined;
-  const failing = (why: string | undefined): void => {
-    problem = why;
-    metrics.reloadFailing.set(why ? 1 : 0);
-  };
+  const failing = (why: string | undefined): void => { problem = why; };
   /** Read and apply the file; the reason when the file itself is unusable (not a policy that fails to compile). */
   const load = (): string | undefined => {
     // At a start that fails, the caller's error says it all: no log line that policies are kept.
@@ -344,7 +380,9 @@ export function filePolicyFeed(opts: FilePolicyFeedOptions): PolicyFeed {
       return why;
     }
     if (text === lastText) {
-      failing(textProblem); // readable again, unchanged: as it was
+      // Readable again, unchanged: as it was.
+      if (!textUnusable) book.sourceUnchanged(source);
+      failing(textProblem);
       return undefined;
     }
     lastText = text;
@@ -362,9 +400,11 @@ export function filePolicyFeed(opts: FilePolicyFeedOptions): PolicyFeed {
     if (why) {
       if (!quiet) opts.log.error({ file: opts.file, err: why }, 'cannot parse the policy file; keeping the policies in force');
       book.sourceBroken(source, why);
+      textUnusable = true;
       failing(textProblem = why);
       return why;
     }
+    textUnusable = false;
     const problems = book.reset(policies);
     const enforced = book.current().effective.policies;
     opts.log.info({ file: opts.file, policies: enforced }, 'policy file loaded');
