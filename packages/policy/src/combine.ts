@@ -24,7 +24,8 @@
 // Pure; compiles each policy once (compilePolicy throws PolicyInvalidError on a bad policy).
 import type { MaskingAction, MaskingMode, MaskingSpec, RecordingSpec, SkillPolicy } from '@skillgate/api';
 import { compileGlobs } from './glob.js';
-import { compilePolicy, keywordAlternation, type CompiledPolicy, type CompiledRule } from './compile.js';
+import { compilePolicy, type CompiledPolicy, type CompiledRule } from './compile.js';
+import { keywordAlternation } from './keyword-reading.js';
 import { anyApprovalPattern, type ApprovalPattern } from './pattern.js';
 
 export interface Limit { value: number; policy: string }

@@ -4,7 +4,8 @@
 // never builds a regex. Rate limits are not here: they need shared counters (the sidecar's Guard).
 import type { MessagesRequest, RouteKind } from '@skillgate/wire';
 import { isRecord } from '@skillgate/wire';
-import { keywordReading, type CompiledRule } from './compile.js';
+import type { CompiledRule } from './compile.js';
+import { keywordReading, quotedKeyword } from './keyword-reading.js';
 import type { EffectivePolicy } from './combine.js';
 import { insideWindow } from './schedule.js';
 import { requestFacts, requestFactsOn, urlHosts, type RequestFacts } from './request-facts.js';
@@ -199,13 +200,6 @@ function keywordStarts(prefilter: RegExp, text: string): number[] | 'too many' {
   return starts;
 }
 
-const WHITESPACE_RUN = /\p{White_Space}+/gu;
-
-/** A keyword as a reason quotes it: as read, lower-cased, its words one space apart (not the turn's line breaks). */
-function quoted(match: string): string {
-  return match.replace(WHITESPACE_RUN, ' ').toLowerCase();
-}
-
 /**
  * The first keyword of rule `r` (boundaries included) in `text`, quoted. Where the policy's
  * keyword starts are known, the rule's sticky expression is tried at each of them in order: the
@@ -218,13 +212,13 @@ function findKeyword(r: CompiledRule, text: string, scratch: Scratch): string | 
       for (const at of starts) {
         r.keywordsAt.lastIndex = at;
         const m = r.keywordsAt.exec(text);
-        if (m) return quoted(m[0]);
+        if (m) return quotedKeyword(m[0]);
       }
       return undefined;
     }
   }
   const m = r.keywords!.exec(text);
-  return m ? quoted(m[0]) : undefined;
+  return m ? quotedKeyword(m[0]) : undefined;
 }
 
 /**

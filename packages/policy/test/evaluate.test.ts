@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { readAsKeywords } from '@skillgate/policy/compile';
+import { readAsKeywords } from '@skillgate/policy/keyword-reading';
 import { combine, compilePolicy, estimateInputTokens, evaluate, policyProblems, PolicyInvalidError, type Decision, type EvaluationContext } from '@skillgate/policy';
 import type { SkillPolicy } from '@skillgate/api';
 import type { MessagesRequest } from '@skillgate/wire';

@@ -2,7 +2,7 @@
 // letters under combining marks, a dotted capital İ, and Cyrillic or Greek letters that look Latin.
 import fc from 'fast-check';
 import { combine, evaluate, policyProblems, type Decision } from '@skillgate/policy';
-import { readAsKeywords } from '@skillgate/policy/compile';
+import { readAsKeywords } from '@skillgate/policy/keyword-reading';
 import type { SkillPolicy } from '@skillgate/api';
 import { policy, request } from './policy-fixtures.js';
 
