@@ -11,6 +11,7 @@ import { startSidecar, createLogger, type Sidecar } from '../src/index.js';
 import { approvalExcerpt, createPolicyGuard, redisRateLimiter } from '../src/cluster/guard.js';
 import { filePolicyFeed, type PolicyFeed, type PolicyState } from '../src/cluster/policy-feed.js';
 import { startUpstreamDouble, type UpstreamDouble } from './upstream-double.js';
+import { askMessages } from './skill-client.js';
 import type { Exchange } from '../src/exchange.js';
 import { combine, compilePolicy } from '@skillgate/policy';
 import { createMasker } from '@skillgate/masking';
@@ -26,7 +27,7 @@ function policyYaml(spec: string): string {
 }
 
 async function post(s: Sidecar, body: object): Promise<{ status: number; json: { error?: { type: string; message: string } }; headers: Headers }> {
-  const res = await fetch(`${s.claudeUrl}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'k', 'anthropic-version': '2023-06-01' }, body: JSON.stringify(body) });
+  const res = await askMessages(s.claudeUrl, body);
   return { status: res.status, json: await res.json() as { error?: { type: string; message: string } }, headers: res.headers };
 }
 

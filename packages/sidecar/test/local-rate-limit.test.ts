@@ -15,6 +15,7 @@ import { memoryRateLimiter } from '../src/memory-rate-limit.js';
 import { redisRateLimiter } from '../src/cluster/guard.js';
 import type { RateLimitHit } from '../src/rate-limit.js';
 import { startUpstreamDouble, type UpstreamDouble } from './upstream-double.js';
+import { askMessages } from './skill-client.js';
 
 const identity = { namespace: 'team-a', serviceAccount: 'sa', pod: 'p', skill: 'triage', owner: 'carol@example.com' };
 const OK = { status: 200, headers: { 'content-type': 'application/json' }, chunks: ['{"type":"message","content":[]}'] };
@@ -42,10 +43,7 @@ describe('a local sidecar (no Redis) with a requests-per-minute limit', () => {
   });
 
   it('refuses the request past the limit with the rate_limit_error, retry-after and refusal count of the Redis limiter', async () => {
-    const post = () => fetch(`${sidecar.claudeUrl}/v1/messages`, {
-      method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'k', 'anthropic-version': '2023-06-01' },
-      body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] }),
-    });
+    const post = () => askMessages(sidecar.claudeUrl, { model: 'claude-sonnet-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] });
     upstream.queue(OK);
     expect((await post()).status).toBe(200);
     const limited = await post();

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { ConfigError, resolveConfig, startSidecar, type Sidecar } from '../src/index.js';
 import { sidecarPorts } from '../src/wiring.js';
 import { startUpstreamDouble, type UpstreamDouble } from './upstream-double.js';
+import { askMessages } from './skill-client.js';
 
 const sonnetOnly = 'apiVersion: skillgate.dev/v1alpha1\nkind: SkillPolicy\nmetadata: { name: sonnet-only }\nspec:\n  models:\n    allow: ["claude-sonnet-*"]\n';
 const OK = { status: 200, headers: { 'content-type': 'application/json' }, chunks: ['{"type":"message","content":[]}'] };
@@ -47,10 +48,7 @@ async function reloadFailing(s: Sidecar): Promise<number> {
 }
 
 async function post(s: Sidecar, model: string): Promise<{ status: number; message?: string }> {
-  const res = await fetch(`${s.claudeUrl}/v1/messages`, {
-    method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'k', 'anthropic-version': '2023-06-01' },
-    body: JSON.stringify({ model, max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] }),
-  });
+  const res = await askMessages(s.claudeUrl, { model, max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] });
   const body = await res.json() as { error?: { message: string } };
   return { status: res.status, ...(body.error ? { message: body.error.message } : {}) };
 }

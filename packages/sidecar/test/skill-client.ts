@@ -1,5 +1,6 @@
-// A skill's plain HTTP request to a sidecar endpoint, for tests that read the answer whole: its
-// status and body, and the request itself (to walk away from it midway).
+// A skill's requests to a sidecar, for tests that read the answer whole: a plain HTTP request with
+// its status and body, and the request itself (to walk away from it midway); a Messages request as
+// an SDK sends it (fetch, its answer as a Response).
 import http from 'node:http';
 
 export interface Sent {
@@ -22,4 +23,11 @@ export function send(base: string, method: string, path: string, body?: string):
     req.end(body);
   });
   return { done, req };
+}
+
+/** POST /v1/messages with `body` and the headers an SDK sends (any key: the sidecar drops it). */
+export function askMessages(claudeUrl: string, body: object): Promise<Response> {
+  return fetch(`${claudeUrl}/v1/messages`, {
+    method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'k', 'anthropic-version': '2023-06-01' }, body: JSON.stringify(body),
+  });
 }
