@@ -244,7 +244,7 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
       x.outcome = 'upstream_broken';
       x.outcomeReason = `no bytes from the upstream for ${ctx.config.limits.idleTimeoutMs} ms`;
       const err = new GatewayError(codes.idleTimeout, 'timeout_error',
-        `The Claude API sent nothing for ${Math.round(ctx.config.limits.idleTimeoutMs / 1000)} s mid-stream; skillgate closed the stream. Retry the request.`);
+        `The Claude API sent nothing for ${ctx.config.limits.idleTimeoutMs / 1000} s mid-stream; skillgate closed the stream. Retry the request.`);
       x.res.end(formatSse('error', err.body(x.id)));
       x.abort.abort(err);
       finish();
@@ -330,7 +330,7 @@ async function bufferedBack(
   let size = 0;
   // Nothing has reached the skill yet: an upstream gone silent mid-answer becomes a clear error.
   upstreamRes.setTimeout(ctx.config.limits.idleTimeoutMs, () => upstreamRes.destroy(new GatewayError(codes.idleTimeout, 'timeout_error',
-    `The Claude API sent nothing for ${Math.round(ctx.config.limits.idleTimeoutMs / 1000)} s in the middle of its answer; skillgate gave up on it. Retry the request.`)));
+    `The Claude API sent nothing for ${ctx.config.limits.idleTimeoutMs / 1000} s in the middle of its answer; skillgate gave up on it. Retry the request.`)));
   for await (const chunk of upstreamRes as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > ctx.config.limits.recordBodyBytes * 8) {
