@@ -2,7 +2,7 @@
 // /v1/messages, non-streaming), but the batch reports `in_progress` until its processing time has
 // passed, like the real service. `results_url` is absolute and points at the fake's own origin, as
 // the real API's does: a gateway must rewrite it. Pure bookkeeping: answers come from the caller.
-import { newId } from '@skillgate/wire';
+import { fakeId } from './reply.js';
 
 export type BatchResult =
   | { type: 'succeeded'; message: unknown }
@@ -40,7 +40,7 @@ export class BatchStore {
   constructor(private readonly processingMs: number, private readonly origin: () => string) {}
 
   create(results: Array<{ custom_id: string; result: BatchResult }>, now = Date.now()): BatchObject {
-    const record: BatchRecord = { id: newId('msgbatch_01'), createdAt: now, endsAt: now + this.processingMs, results };
+    const record: BatchRecord = { id: fakeId('msgbatch_01'), createdAt: now, endsAt: now + this.processingMs, results };
     this.batches.set(record.id, record);
     // The create answer always says in_progress, as the real one does.
     return this.view(record, now, true);

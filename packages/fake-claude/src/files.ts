@@ -2,7 +2,7 @@
 // stream from disk. Deviation from upstream, on purpose: uploaded files are downloadable here (the
 // real API only lets you download files that tools created), so clients can round-trip them.
 import { rm } from 'node:fs/promises';
-import { newId } from '@skillgate/wire';
+import { fakeId } from './reply.js';
 import type { StoredUpload } from './multipart.js';
 
 export interface FileMetadata {
@@ -20,7 +20,7 @@ export class FileStore {
 
   add(upload: StoredUpload): FileMetadata {
     const meta: FileMetadata = {
-      id: newId('file_011'),
+      id: fakeId('file_011'),
       type: 'file',
       filename: upload.filename.replace(/^.*[\\/]/, ''),
       mime_type: upload.mimeType,

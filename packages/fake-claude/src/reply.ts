@@ -64,7 +64,9 @@ export interface ErrorMidStreamReply extends ReplyCommon { errorMidStream: Scrip
 export interface DieMidStreamReply extends ReplyCommon { dieMidStream: true; midEvent?: boolean; text?: string }
 /**
  * Replay a recorded stream file byte for byte. `chunks` sets the sizes of successive writes (each
- * flushed before the next; the last size repeats); default one write per event.
+ * flushed before the next; the last size repeats); default one write per event. A non-streaming
+ * request gets the message the recording folds into (foldFixture); a recording that does not fold
+ * (an error event, a block cut off, an unknown delta) answers it 500 api_error saying why.
  */
 export interface FixtureReply extends ReplyCommon { fixture: string; chunks?: number[] }
 
@@ -114,31 +116,86 @@ export function thinkingSignature(thinking: string): string {
   return `Eq${digest}${digest}`.replace(/=/g, '');
 }
 
-/** Build the complete Messages response for a content reply. */
-export function buildMessage(reply: ContentReply, model: string, inputTokens: number): MessageResponse {
+/** Characters after the `msg_01` / `toolu_01` / `msgbatch_01` / `file_011` prefix in a real id (msg_019Q1hrJbZG26Fb9BQhrkHEr). */
+export const ID_LENGTH = 22;
+
+/** A fresh id shaped like the real API's: the prefix, then 22 base62 characters. */
+export function fakeId(prefix: string): string {
+  return newId(prefix, ID_LENGTH);
+}
+
+/** What the request asks of generation: where the generated text must stop. */
+export interface GenerationLimits {
+  /** The request's `max_tokens`: the text is cut at this many output tokens (by the fake's 4-characters estimate). */
+  maxTokens?: number;
+  /** The request's `stop_sequences`: the text ends before the first one that occurs. */
+  stopSequences?: readonly string[];
+}
+
+/** The limits a Messages request body sets (ignoring malformed values; validation has run). */
+export function generationLimits(body: Record<string, unknown>): GenerationLimits {
+  const limits: GenerationLimits = {};
+  if (typeof body.max_tokens === 'number' && Number.isFinite(body.max_tokens) && body.max_tokens >= 0) limits.maxTokens = Math.floor(body.max_tokens);
+  if (Array.isArray(body.stop_sequences)) limits.stopSequences = body.stop_sequences.filter((x): x is string => typeof x === 'string' && x.length > 0);
+  return limits;
+}
+
+/**
+ * Build the complete Messages response for a content reply. With `limits`, the generated text is
+ * cut as the real API cuts it: before the first stop sequence (stop_reason `stop_sequence`, and
+ * `stop_sequence` names it) or at `max_tokens` output tokens (stop_reason `max_tokens`); a cut text
+ * ends the turn, so tool calls scripted after it are not made.
+ */
+export function buildMessage(reply: ContentReply, model: string, inputTokens: number, limits: GenerationLimits = {}): MessageResponse {
   const content: ContentBlock[] = [];
   if (reply.thinking !== undefined) {
     content.push({ type: 'thinking', thinking: reply.thinking, signature: reply.signature ?? thinkingSignature(reply.thinking) });
   }
-  if (reply.text !== undefined) content.push({ type: 'text', text: reply.text });
-  const calls = reply.toolUse === undefined ? [] : Array.isArray(reply.toolUse) ? reply.toolUse : [reply.toolUse];
-  for (const call of calls) content.push({ type: 'tool_use', id: call.id ?? newId('toolu_01'), name: call.name, input: call.input ?? {} });
+  let calls = reply.toolUse === undefined ? [] : Array.isArray(reply.toolUse) ? reply.toolUse : [reply.toolUse];
+  let stopReason = reply.stopReason ?? (calls.length > 0 ? 'tool_use' : 'end_turn');
+  let stopSequence: string | null = null;
+  if (reply.text !== undefined) {
+    let text = reply.text;
+    // Characters the text may use: max_tokens at four characters a token, less any thinking before it.
+    const budget = limits.maxTokens === undefined ? Infinity : Math.max(0, limits.maxTokens * 4 - (reply.thinking?.length ?? 0));
+    let stopAt = -1;
+    for (const seq of limits.stopSequences ?? []) {
+      const at = text.indexOf(seq);
+      if (at !== -1 && (stopAt === -1 || at < stopAt) && at + seq.length <= budget) {
+        stopAt = at;
+        stopSequence = seq;
+      }
+    }
+    if (stopSequence !== null) {
+      text = text.slice(0, stopAt);
+      stopReason = 'stop_sequence';
+      calls = [];
+    } else if (text.length > budget) {
+      text = text.slice(0, budget);
+      stopReason = 'max_tokens';
+      calls = [];
+    }
+    content.push({ type: 'text', text });
+  }
+  for (const call of calls) content.push({ type: 'tool_use', id: call.id ?? fakeId('toolu_01'), name: call.name, input: call.input ?? {} });
   if (content.length === 0) content.push({ type: 'text', text: '' });
   let outputChars = 0;
   for (const block of content) outputChars += blockText(block).length;
+  let outputTokens = Math.max(1, Math.ceil(outputChars / 4));
+  if (stopReason === 'max_tokens' && limits.maxTokens !== undefined) outputTokens = Math.max(1, limits.maxTokens);
   return {
-    id: newId('msg_01'),
+    id: fakeId('msg_01'),
     type: 'message',
     role: 'assistant',
     model: reply.model ?? model,
     content,
-    stop_reason: reply.stopReason ?? (calls.length > 0 ? 'tool_use' : 'end_turn'),
-    stop_sequence: null,
+    stop_reason: stopReason,
+    stop_sequence: stopSequence,
     usage: {
       input_tokens: inputTokens,
       cache_creation_input_tokens: 0,
       cache_read_input_tokens: 0,
-      output_tokens: Math.max(1, Math.ceil(outputChars / 4)),
+      output_tokens: outputTokens,
       service_tier: 'standard',
     },
   };
@@ -173,7 +230,12 @@ export function streamEvents(message: MessageResponse): StreamEvent[] {
     event: 'message_start',
     data: {
       type: 'message_start',
-      message: { ...message, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } },
+      // Newer recordings carry `stop_details` (null until the end) right after stop_sequence.
+      message: {
+        id: message.id, type: message.type, role: message.role, model: message.model, content: [],
+        stop_reason: null, stop_sequence: null, stop_details: null, usage: { ...usage, output_tokens: 1 },
+        ...rest(message, ['id', 'type', 'role', 'model', 'content', 'stop_reason', 'stop_sequence', 'usage']),
+      },
     },
   });
   message.content.forEach((block, index) => {
@@ -186,7 +248,7 @@ export function streamEvents(message: MessageResponse): StreamEvent[] {
     event: 'message_delta',
     data: {
       type: 'message_delta',
-      delta: { stop_reason: message.stop_reason, stop_sequence: message.stop_sequence },
+      delta: { stop_reason: message.stop_reason, stop_sequence: message.stop_sequence, stop_details: null },
       usage: {
         input_tokens: usage.input_tokens,
         cache_creation_input_tokens: usage.cache_creation_input_tokens ?? 0,
@@ -199,11 +261,19 @@ export function streamEvents(message: MessageResponse): StreamEvent[] {
   return events;
 }
 
+/** The fields of `o` other than `keys` (e.g. a message's `container`), in their order. */
+function rest(o: object, keys: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (!keys.includes(k)) out[k] = v;
+  return out;
+}
+
 function emptyBlock(block: ContentBlock): Record<string, unknown> {
   switch (block.type) {
     case 'text': return { type: 'text', text: '' };
     case 'thinking': return { type: 'thinking', thinking: '', signature: '' };
-    case 'tool_use': return { type: 'tool_use', id: block.id, name: block.name, input: {} };
+    // As recorded (tool_use_response.txt): the caller sits between name and input.
+    case 'tool_use': return { type: 'tool_use', id: block.id, name: block.name, caller: { type: 'direct' }, input: {} };
     default: return block;
   }
 }
@@ -255,4 +325,71 @@ export function formatEvents(events: readonly StreamEvent[]): string {
   let out = '';
   for (const e of events) out += `event: ${e.event}\ndata: ${eventData(e)}\n\n`;
   return out;
+}
+
+/**
+ * Fold a recorded stream into the Messages response a non-streaming request gets: message_start's
+ * message, each block's start plus its text/thinking/signature/input_json deltas, message_delta's
+ * stop fields and usage. Returns a string (why not) when the recording is not that simple: an
+ * `error` event, an unknown delta, a block never stopped, or no message_stop.
+ */
+export function foldFixture(bytes: Buffer | string): Record<string, unknown> | string {
+  let message: Record<string, unknown> | undefined;
+  const blocks: Array<Record<string, unknown>> = [];
+  const partialJson = new Map<number, string>();
+  const open = new Set<number>();
+  let stopped = false;
+  for (const raw of bytes.toString('utf8').split(/\r?\n\r?\n/)) {
+    const dataLines = raw.split(/\r?\n/).filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart());
+    if (dataLines.length === 0) continue;
+    let data: Record<string, unknown>;
+    try { data = JSON.parse(dataLines.join('\n')) as Record<string, unknown>; } catch { return 'an event whose data is not JSON'; }
+    const index = typeof data.index === 'number' ? data.index : -1;
+    switch (data.type) {
+      case 'message_start':
+        message = { ...(data.message as Record<string, unknown>) };
+        break;
+      case 'ping':
+        break;
+      case 'content_block_start':
+        blocks[index] = { ...(data.content_block as Record<string, unknown>) };
+        open.add(index);
+        break;
+      case 'content_block_delta': {
+        const block = blocks[index];
+        const delta = data.delta as Record<string, unknown>;
+        if (!block) return `a delta for block ${index} that never started`;
+        if (delta.type === 'text_delta') block.text = String(block.text ?? '') + String(delta.text);
+        else if (delta.type === 'thinking_delta') block.thinking = String(block.thinking ?? '') + String(delta.thinking);
+        else if (delta.type === 'signature_delta') block.signature = String(block.signature ?? '') + String(delta.signature);
+        else if (delta.type === 'compaction_delta') Object.assign(block, { content: delta.content, encrypted_content: delta.encrypted_content });
+        else if (delta.type === 'input_json_delta') partialJson.set(index, (partialJson.get(index) ?? '') + String(delta.partial_json));
+        else return `a ${String(delta.type)} it cannot fold`;
+        break;
+      }
+      case 'content_block_stop': {
+        const json = partialJson.get(index);
+        if (json !== undefined && json !== '') {
+          try { blocks[index]!.input = JSON.parse(json); } catch { return `block ${index}'s input is not complete JSON`; }
+        }
+        open.delete(index);
+        break;
+      }
+      case 'message_delta': {
+        if (!message) return 'a message_delta before message_start';
+        Object.assign(message, data.delta as Record<string, unknown>);
+        message.usage = { ...(message.usage as Record<string, unknown>), ...(data.usage as Record<string, unknown>) };
+        break;
+      }
+      case 'message_stop':
+        stopped = true;
+        break;
+      default:
+        return `a ${String(data.type)} event`;
+    }
+  }
+  if (!message) return 'no message_start';
+  if (open.size > 0) return `block ${[...open][0]} is never stopped`;
+  if (!stopped) return 'no message_stop';
+  return { ...message, content: blocks.filter((b) => b !== undefined) };
 }

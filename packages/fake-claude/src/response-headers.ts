@@ -19,7 +19,7 @@ function baseHeaders(now: number): Record<string, string> {
   const second = Math.floor(now / 1000);
   if (second !== cachedSecond) {
     cachedSecond = second;
-    const reset = new Date((second + 1) * 1000).toISOString().replace('.000Z', 'Z');
+    const reset = resetTime((second + 1) * 1000);
     const h: Record<string, string> = { 'anthropic-organization-id': FAKE_ORGANIZATION_ID };
     for (const [name, limit] of Object.entries(RATE_LIMITS)) {
       h[`anthropic-ratelimit-${name}-limit`] = String(limit);
@@ -38,13 +38,26 @@ export function responseHeaders(extra?: Record<string, string>): { headers: Reco
   return { headers, requestId };
 }
 
-/** Rate-limit headers describing an exhausted limit, for scripted 429s. */
-export function exhaustedRateLimitHeaders(retryAfterSeconds: number): Record<string, string> {
-  const reset = new Date(Date.now() + retryAfterSeconds * 1000).toISOString();
-  return {
+/** An RFC 3339 time in whole seconds, as the API writes every `…-reset` (`2026-11-28T00:26:29Z`). */
+export function resetTime(ms: number): string {
+  return new Date(Math.ceil(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/**
+ * Rate-limit headers describing an exhausted limit, for scripted 429s. When the error message says
+ * input (request) tokens were exceeded, the input-tokens limit is exhausted too.
+ */
+export function exhaustedRateLimitHeaders(retryAfterSeconds: number, message = ''): Record<string, string> {
+  const reset = resetTime(Date.now() + retryAfterSeconds * 1000);
+  const h: Record<string, string> = {
     'anthropic-ratelimit-requests-remaining': '0',
     'anthropic-ratelimit-requests-reset': reset,
     'anthropic-ratelimit-tokens-remaining': '0',
     'anthropic-ratelimit-tokens-reset': reset,
   };
+  if (/\b(request|input) tokens\b/i.test(message)) {
+    h['anthropic-ratelimit-input-tokens-remaining'] = '0';
+    h['anthropic-ratelimit-input-tokens-reset'] = reset;
+  }
+  return h;
 }

@@ -19,14 +19,14 @@ import { listPage, ModelCatalogue, type ModelInfo } from './models.js';
 import { receiveMultipart, UploadTooLarge, type StoredUpload } from './multipart.js';
 import type { ReceivedRequest } from './received.js';
 import {
-  buildMessage, echoReply, eventData, formatEvents, isDieMidStreamReply, isErrorMidStreamReply, isErrorReply, isFixtureReply,
-  splitText, streamErrorEvent, streamEvents, type ContentReply, type Reply, type ScriptedError, type StreamEvent,
+  buildMessage, echoReply, eventData, foldFixture, formatEvents, generationLimits, isDieMidStreamReply, isErrorMidStreamReply, isErrorReply,
+  isFixtureReply, splitText, streamErrorEvent, streamEvents, type ContentReply, type Reply, type ScriptedError, type StreamEvent,
 } from './reply.js';
 import { exhaustedRateLimitHeaders, responseHeaders } from './response-headers.js';
 import { ReplyScript } from './script.js';
 import { SkillStore } from './skills.js';
 import { estimateInputTokens } from './tokens.js';
-import { DEFAULT_ERROR_MESSAGES, parseJsonBody, validateCompleteRequest, validateMessagesRequest, type RequestProblem } from './validation.js';
+import { DEFAULT_ERROR_MESSAGES, listLimitProblem, parseJsonBody, validateCompleteRequest, validateMessagesRequest, type RequestProblem } from './validation.js';
 
 export interface FakeClaudeOptions {
   /** Port to listen on; 0 (default) picks a free one. */
@@ -123,7 +123,7 @@ export async function startFakeClaude(options: FakeClaudeOptions = {}): Promise<
     let extra: Record<string, string> | undefined = 'headers' in err ? err.headers : undefined;
     if (status === 429 && !('spendLimit' in err && err.spendLimit)) {
       const retryAfter = Number(extra?.['retry-after'] ?? 1);
-      extra = { 'retry-after': '1', ...exhaustedRateLimitHeaders(Number.isFinite(retryAfter) ? retryAfter : 1), ...extra };
+      extra = { 'retry-after': '1', ...exhaustedRateLimitHeaders(Number.isFinite(retryAfter) ? retryAfter : 1, message), ...extra };
     }
     if (status === 529 || status >= 500) extra = { 'x-should-retry': 'true', ...extra };
     const { headers, requestId } = responseHeaders(extra ? { ...JSON_HEADERS, ...extra } : JSON_HEADERS);
@@ -131,6 +131,13 @@ export async function startFakeClaude(options: FakeClaudeOptions = {}): Promise<
     headers['content-length'] = String(Buffer.byteLength(text));
     res.writeHead(status, headers);
     res.end(text);
+  };
+
+  /** A list page, after checking `limit` as the real API does (1..1000, an integer). */
+  const sendList = (res: ServerResponse, query: URLSearchParams, page: (q: URLSearchParams) => unknown): void => {
+    const problem = listLimitProblem(query);
+    if (problem) return sendError(res, problem);
+    sendJson(res, 200, page(query));
   };
 
   const openStream = (res: ServerResponse, extra?: Record<string, string>): void => {
@@ -182,6 +189,12 @@ export async function startFakeClaude(options: FakeClaudeOptions = {}): Promise<
 
     if (reply && isFixtureReply(reply)) {
       const bytes = fixtures.bytes(reply.fixture);
+      if (!stream) {
+        // A non-streaming request gets the message the recording adds up to (a recording that does not fold is refused with a 500 saying why).
+        const folded = foldFixture(bytes);
+        if (typeof folded === 'string') return sendError(res, { type: 'api_error', message: `fake Claude: fixture ${reply.fixture} cannot answer a non-streaming request: it has ${folded}` });
+        return sendJson(res, 200, folded, extra);
+      }
       openStream(res, extra);
       await writeChunks(res, reply.chunks ? chunkBytes(bytes, reply.chunks) : chunkByEvent(bytes), delayMs);
       res.end();
@@ -223,7 +236,7 @@ export async function startFakeClaude(options: FakeClaudeOptions = {}): Promise<
       return;
     }
 
-    const message = buildMessage(contentOrEcho(reply, body), model, estimateInputTokens(body));
+    const message = buildMessage(contentOrEcho(reply, body), model, estimateInputTokens(body), generationLimits(body));
     if (!stream) return sendJson(res, 200, message, extra);
     openStream(res, extra);
     if (await writeEvents(res, streamEvents(message), delayMs)) res.end();
@@ -241,7 +254,7 @@ export async function startFakeClaude(options: FakeClaudeOptions = {}): Promise<
     if (reply && isErrorReply(reply)) {
       return { type: 'errored', error: { type: 'error', error: { type: reply.error.type, message: reply.error.message ?? DEFAULT_ERROR_MESSAGES[reply.error.type as AnthropicErrorType] ?? 'Error' } } };
     }
-    return { type: 'succeeded', message: buildMessage(contentOrEcho(reply, body), String(body.model), estimateInputTokens(body)) };
+    return { type: 'succeeded', message: buildMessage(contentOrEcho(reply, body), String(body.model), estimateInputTokens(body), generationLimits(body)) };
   };
 
   // ---- the legacy Text Completions endpoint ----------------------------------------------
@@ -438,7 +451,7 @@ export async function startFakeClaude(options: FakeClaudeOptions = {}): Promise<
         return sendJson(res, 200, batches.create(entries));
       }
       if (!noBody(ctx)) return;
-      if (c === undefined && method === 'GET') return sendJson(res, 200, listPage(batches.list(), received.query));
+      if (c === undefined && method === 'GET') return sendList(res, received.query, (q) => listPage(batches.list(), q));
       if (c !== undefined && d === undefined && method === 'GET') {
         const batch = batches.get(c);
         return batch ? sendJson(res, 200, batch) : notFound(ctx, `batch not found: ${c}`);
@@ -466,7 +479,7 @@ export async function startFakeClaude(options: FakeClaudeOptions = {}): Promise<
 
     if (a === 'models' && method === 'GET' && c === undefined) {
       if (!noBody(ctx)) return;
-      if (b === undefined) return sendJson(res, 200, listPage(catalogue.models, received.query));
+      if (b === undefined) return sendList(res, received.query, (q) => listPage(catalogue.models, q));
       const found = catalogue.get(decodeURIComponent(b));
       return found ? sendJson(res, 200, found) : notFound(ctx, `model: ${decodeURIComponent(b)}`);
     }
@@ -480,7 +493,7 @@ export async function startFakeClaude(options: FakeClaudeOptions = {}): Promise<
         return sendJson(res, 200, files.add(upload));
       }
       if (!noBody(ctx)) return;
-      if (b === undefined && method === 'GET') return sendJson(res, 200, cursorPage(files.list(), received.query));
+      if (b === undefined && method === 'GET') return sendList(res, received.query, (q) => cursorPage(files.list(), q));
       const file = b === undefined ? undefined : files.get(b);
       if (!file) return notFound(ctx, `File not found: ${b ?? ''}`);
       if (c === undefined && method === 'GET') return sendJson(res, 200, file.meta);
@@ -516,7 +529,7 @@ export async function startFakeClaude(options: FakeClaudeOptions = {}): Promise<
         return typeof version === 'string' ? sendError(res, { status: 400, type: 'invalid_request_error', message: version }) : sendJson(res, 200, version);
       }
       if (!noBody(ctx)) return;
-      if (b === undefined && method === 'GET') return sendJson(res, 200, cursorPage(skills.list(), received.query));
+      if (b === undefined && method === 'GET') return sendList(res, received.query, (q) => cursorPage(skills.list(), q));
       const skill = b === undefined ? undefined : skills.get(b);
       if (!skill) return notFound(ctx, `Skill not found: ${b ?? ''}`);
       if (c === undefined && method === 'GET') return sendJson(res, 200, skill);
@@ -524,7 +537,7 @@ export async function startFakeClaude(options: FakeClaudeOptions = {}): Promise<
         skills.delete(skill.id);
         return sendJson(res, 200, { id: skill.id, type: 'skill_deleted' });
       }
-      if (c === 'versions' && d === undefined && method === 'GET') return sendJson(res, 200, cursorPage(skills.versions(skill.id) ?? [], received.query));
+      if (c === 'versions' && d === undefined && method === 'GET') return sendList(res, received.query, (q) => cursorPage(skills.versions(skill.id) ?? [], q));
       if (c === 'versions' && d !== undefined) {
         const version = skills.version(skill.id, d);
         if (!version) return notFound(ctx, `Skill version not found: ${d}`);

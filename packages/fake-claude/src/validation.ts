@@ -79,3 +79,15 @@ export const DEFAULT_ERROR_MESSAGES: Record<AnthropicErrorType, string> = {
   timeout_error: 'Request timed out',
   overloaded_error: 'Overloaded',
 };
+
+/** `limit` on the list endpoints, checked as the real API does: an integer from 1 to 1000. */
+export function listLimitProblem(query: URLSearchParams): RequestProblem | undefined {
+  const raw = query.get('limit');
+  if (raw === null) return undefined;
+  const bad = (message: string): RequestProblem => ({ status: 400, type: 'invalid_request_error', message: `limit: ${message}` });
+  if (!/^\s*[+-]?\d+\s*$/.test(raw)) return bad('Input should be a valid integer, unable to parse string as an integer');
+  const n = Number(raw);
+  if (n < 1) return bad('Input should be greater than or equal to 1');
+  if (n > 1000) return bad('Input should be less than or equal to 1000');
+  return undefined;
+}
