@@ -66,7 +66,7 @@ export function readJsonText(json: string): JsonTextFacts {
       i = end;
     } else if ((c >= 0x30 && c <= 0x39) || c === 0x2d /* - */) {
       const end = numberEnd(json, i);
-      if (!longNumber && end - i > EXACT_DIGITS && significantDigits(json, i, end) > EXACT_DIGITS) longNumber = true;
+      if (!longNumber && isLongNumber(json, i, end)) longNumber = true;
       i = end - 1;
     }
   }
@@ -89,9 +89,9 @@ function hasLongNumber(json: string): boolean {
       if (++run > EXACT_DIGITS) {
         // Where its number token starts: back over digits, '.', '-' (a fraction's leading zeros do not count).
         let start = i;
-        while (start > 0 && isNumberPart(json.charCodeAt(start - 1))) start--;
+        while (start > 0 && isNumberChar(json.charCodeAt(start - 1))) start--;
         const end = numberEnd(json, start);
-        if (significantDigits(json, start, end) > EXACT_DIGITS) return true;
+        if (isLongNumber(json, start, end)) return true;
         i = end - 1;
         run = 0;
       }
@@ -102,9 +102,6 @@ function hasLongNumber(json: string): boolean {
   return false;
 }
 
-function isNumberPart(c: number): boolean {
-  return (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x2d || c === 0x2b || c === 0x65 || c === 0x45;
-}
 
 /** JSON's raw text values (JSON.rawJSON, JSON.isRawJSON): Node 22 and later. */
 const rawJson = JSON as JSON & { rawJSON?: (text: string) => object; isRawJSON?: (value: unknown) => boolean };
@@ -155,11 +152,18 @@ export function jsonNumberValue(value: unknown): number | undefined {
 /** Index just past the number token starting at `start`. */
 function numberEnd(json: string, start: number): number {
   let k = start + 1;
-  for (; k < json.length; k++) {
-    const c = json.charCodeAt(k);
-    if (!((c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x65 || c === 0x45 || c === 0x2b || c === 0x2d)) break;
-  }
+  while (k < json.length && isNumberChar(json.charCodeAt(k))) k++;
   return k;
+}
+
+/** A character a JSON number token is written with: digits, '.', 'e', 'E', '+', '-'. */
+function isNumberChar(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x65 || c === 0x45 || c === 0x2b || c === 0x2d;
+}
+
+/** Whether the number token json[start, end) has more significant digits than a double holds. */
+function isLongNumber(json: string, start: number, end: number): boolean {
+  return end - start > EXACT_DIGITS && significantDigits(json, start, end) > EXACT_DIGITS;
 }
 
 /** The significant digits of the number token json[start, end): its mantissa's, leading zeros left out. */
