@@ -2,49 +2,34 @@
 // with no REDIS_URL): counted in the sidecar's memory and answered with the same 429s as the shared
 // Redis limiter. Real sockets and the container wiring; the same-decisions property runs the Redis
 // limiter against the real Redis (unique key prefix, keys deleted after), both on one fake clock.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { RedisConnection } from '@skillgate/resp';
-import { resolveConfig, startSidecar, type Sidecar } from '../src/index.js';
-import { sidecarPorts } from '../src/wiring.js';
+import type { Sidecar } from '../src/index.js';
 import { memoryRateLimiter } from '../src/memory-rate-limit.js';
 import { redisRateLimiter } from '../src/cluster/guard.js';
 import type { RateLimitHit } from '../src/rate-limit.js';
-import { startUpstreamDouble, type UpstreamDouble } from './upstream-double.js';
+import type { UpstreamDouble } from './upstream-double.js';
+import { OK_ANSWER, startLocalSidecar, type LocalSidecar } from './local-sidecar.js';
 import { askMessages } from './skill-client.js';
 
 const identity = { namespace: 'team-a', serviceAccount: 'sa', pod: 'p', skill: 'triage', owner: 'carol@example.com' };
-const OK = { status: 200, headers: { 'content-type': 'application/json' }, chunks: ['{"type":"message","content":[]}'] };
 
 describe('a local sidecar (no Redis) with a requests-per-minute limit', () => {
-  let dir: string;
+  let local: LocalSidecar;
   let upstream: UpstreamDouble;
   let sidecar: Sidecar;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'sg-local-rate-'));
-    const policyFile = join(dir, 'policy.yaml');
-    writeFileSync(policyFile, 'apiVersion: skillgate.dev/v1alpha1\nkind: SkillPolicy\nmetadata: { name: one-a-minute }\nspec:\n  rateLimits: { requestsPerMinute: 1 }\n');
-    upstream = await startUpstreamDouble();
-    const config = resolveConfig({
-      upstreamUrl: upstream.url, upstreamApiKey: 'k', recordDir: join(dir, 'records'), policyFile, identity, logLevel: 'silent',
-      listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
-    });
-    sidecar = await startSidecar(config, await sidecarPorts(config, {}));
+    local = await startLocalSidecar('apiVersion: skillgate.dev/v1alpha1\nkind: SkillPolicy\nmetadata: { name: one-a-minute }\nspec:\n  rateLimits: { requestsPerMinute: 1 }\n', { identity });
+    ({ upstream, sidecar } = local);
   });
-  afterAll(async () => {
-    await sidecar.close();
-    await upstream.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => local.close());
 
   it('refuses the request past the limit with the rate_limit_error, retry-after and refusal count of the Redis limiter', async () => {
     const post = () => askMessages(sidecar.claudeUrl, { model: 'claude-sonnet-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] });
-    upstream.queue(OK);
+    upstream.queue(OK_ANSWER);
     expect((await post()).status).toBe(200);
     const limited = await post();
     expect(limited.status).toBe(429);

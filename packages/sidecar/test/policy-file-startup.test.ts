@@ -7,18 +7,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, resolveConfig, startSidecar, type Sidecar } from '../src/index.js';
+import { ConfigError, startSidecar, type Sidecar } from '../src/index.js';
 import { sidecarPorts } from '../src/wiring.js';
-import { startUpstreamDouble, type UpstreamDouble } from './upstream-double.js';
+import type { UpstreamDouble } from './upstream-double.js';
+import { OK_ANSWER, localConfig, startLocalSidecar, type LocalSidecar } from './local-sidecar.js';
 import { askMessages } from './skill-client.js';
 
 const sonnetOnly = 'apiVersion: skillgate.dev/v1alpha1\nkind: SkillPolicy\nmetadata: { name: sonnet-only }\nspec:\n  models:\n    allow: ["claude-sonnet-*"]\n';
-const OK = { status: 200, headers: { 'content-type': 'application/json' }, chunks: ['{"type":"message","content":[]}'] };
-
-const configIn = (dir: string, policyFile: string, upstreamUrl = 'http://127.0.0.1:9') => resolveConfig({
-  upstreamUrl, upstreamApiKey: 'k', recordDir: join(dir, 'records'), policyFile, logLevel: 'silent',
-  listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
-});
 
 /** Write the policy file the way editors and ConfigMap updates do: a whole new file renamed over it. */
 function replace(file: string, text: string): void {
@@ -59,7 +54,7 @@ describe('a policy file that cannot be used at start', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   const startFails = async (file: string) => {
-    const err = await sidecarPorts(configIn(dir, file), {}).then(() => undefined, (e: unknown) => e);
+    const err = await sidecarPorts(localConfig(dir, file), {}).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     return (err as Error).message;
   };
@@ -97,24 +92,16 @@ describe('a policy file that cannot be used at start', () => {
 });
 
 describe('a policy file that stops loading after start', () => {
-  let dir: string;
+  let local: LocalSidecar;
   let file: string;
   let upstream: UpstreamDouble;
   let sidecar: Sidecar;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'sg-policy-reload-'));
-    file = join(dir, 'policy.yaml');
-    writeFileSync(file, sonnetOnly);
-    upstream = await startUpstreamDouble();
-    const config = configIn(dir, file, upstream.url);
-    sidecar = await startSidecar(config, await sidecarPorts(config, {}));
+    local = await startLocalSidecar(sonnetOnly);
+    ({ file, upstream, sidecar } = local);
   });
-  afterAll(async () => {
-    await sidecar.close();
-    await upstream.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => local.close());
 
   it('keeps the policies in force and says so in /readyz and a metric until a version loads', async () => {
     expect(await readyz(sidecar)).toEqual({ status: 200, body: { ready: true, problems: [] } });
@@ -126,7 +113,7 @@ describe('a policy file that stops loading after start', () => {
     expect(broken.body).toEqual({ ready: false, problems: [expect.stringMatching(/^policy file: .*policy\.yaml is not a SkillPolicy file: .+; the policies loaded before stay in force until it loads$/)] });
     expect(await reloadFailing(sidecar)).toBe(1);
     expect(await post(sidecar, 'claude-opus-4-1')).toEqual({ status: 403, message: expect.stringMatching(/SkillPolicy local\/sonnet-only denied this request \(models\.allow\)/) });
-    upstream.queue(OK);
+    upstream.queue(OK_ANSWER);
     expect((await post(sidecar, 'claude-sonnet-4-5')).status).toBe(200);
 
     // Gone: the same.
@@ -139,7 +126,7 @@ describe('a policy file that stops loading after start', () => {
     replace(file, sonnetOnly.replace('claude-sonnet-*', 'claude-*'));
     expect(await readyzWhen(sidecar, (r) => r.status === 200)).toEqual({ status: 200, body: { ready: true, problems: [] } });
     expect(await reloadFailing(sidecar)).toBe(0);
-    upstream.queue(OK);
+    upstream.queue(OK_ANSWER);
     expect((await post(sidecar, 'claude-opus-4-1')).status).toBe(200);
   });
 });
@@ -149,7 +136,7 @@ describe('a policy file whose SkillPolicy does not compile at start', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sg-policy-start-'));
     const file = join(dir, 'policy.yaml');
     writeFileSync(file, `apiVersion: skillgate.dev/v1alpha1\nkind: SkillPolicy\nmetadata: { name: anchored }\nspec:\n  masking:\n    custom:\n      - { name: EMPLOYEE_ID, pattern: '^EMP-[0-9]+$' }\n`);
-    const config = configIn(dir, file);
+    const config = localConfig(dir, file);
     const sidecar = await startSidecar(config, await sidecarPorts(config, {}));
     try {
       const r = await readyz(sidecar);
