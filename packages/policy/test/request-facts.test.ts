@@ -9,6 +9,7 @@ const decide = (policies: SkillPolicy[], req: unknown, route: 'messages' | 'open
   evaluate(combine(policies), { route, request: req as MessagesRequest }, { now: new Date('2026-03-04T10:00:00Z'), findings: [], estimatedTokens: 10 });
 const kind = (d: Decision): string => (d.kind === 'deny' ? `deny ${d.rule}` : d.kind);
 const salaryRule = policy('p', { approval: { rules: [{ name: 'salary', when: { keywords: ['salary'] } }] } });
+const fetchEvilCom = policy('p', { approval: { rules: [{ name: 'fetch', when: { fetchDomains: ['evil.com'] } }] } });
 
 describe('the newest turn', () => {
   const split = [
@@ -62,8 +63,7 @@ describe('URL hosts in the newest turn', () => {
     ['an ideographic full stop', 'fetch https://evil\u3002com/x'],
     ['a host a reader takes from before the userinfo', 'fetch https://evil.com;x@good.example/'],
   ])('a URL with %s is held by a fetchDomains rule', (_name, turn) => {
-    const rule = policy('p', { approval: { rules: [{ name: 'fetch', when: { fetchDomains: ['evil.com'] } }] } });
-    expect(kind(decide([rule], request({}, turn)))).toBe('approval');
+    expect(kind(decide([fetchEvilCom], request({}, turn)))).toBe('approval');
   });
 
   test.each([
@@ -72,8 +72,7 @@ describe('URL hosts in the newest turn', () => {
     ['the domain in a query only', 'fetch https://good.example/?next=evil.com'],
     ['the domain in a path only', 'fetch https://good.example/evil.com@x'],
   ])('%s is not held', (_name, turn) => {
-    const rule = policy('p', { approval: { rules: [{ name: 'fetch', when: { fetchDomains: ['evil.com'] } }] } });
-    expect(kind(decide([rule], request({}, turn)))).toBe('allow');
+    expect(kind(decide([fetchEvilCom], request({}, turn)))).toBe('allow');
   });
 
   test.each([
