@@ -1,7 +1,7 @@
 // The CLI as users run it: a child process per command, checking exit codes, stdout and the
 // one-line errors of CONTRACT.md.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -101,7 +101,8 @@ describe('skillgate', () => {
     }
     // The controller's JWKS read from the cluster is checked the same way.
     const trust = run(['sessions', 'verify', '--all', '--dir', tmpdir(), '--trust-jwks', 'kube:skillgate-system/skillgate-jwks'], '', noCluster);
-    expect(trust).toMatchObject({ status: 1, stderr: 'skillgate: cannot read the JWKS kube:skillgate-system/skillgate-jwks: no Kubernetes cluster to talk to: no kubeconfig found (set KUBECONFIG or pass --kubeconfig F), and not running inside a cluster\n' });
+    // Exit 3: it could not check (exit 1 says the record failed verification).
+    expect(trust).toMatchObject({ status: 3, stderr: 'skillgate: cannot read the JWKS kube:skillgate-system/skillgate-jwks: no Kubernetes cluster to talk to: no kubeconfig found (set KUBECONFIG or pass --kubeconfig F), and not running inside a cluster\n' });
     expect(run(['sessions', 'verify', '--all', '--dir', tmpdir(), '--trust-jwks', 'kube:a/b', '--kubeconfig', '/nonexistent/kubeconfig'], '', noCluster).stderr).toBe('skillgate: cannot read the JWKS kube:a/b: cannot load the kubeconfig /nonexistent/kubeconfig: no such file\n');
     const missing = run(['lock', 'skill', 'x', '--reason', 'r', '--kubeconfig', '/nonexistent/kubeconfig'], '', noCluster);
     expect(missing).toMatchObject({ status: 1, stderr: 'skillgate: cannot load the kubeconfig /nonexistent/kubeconfig: no such file\n' });
@@ -185,7 +186,9 @@ describe('skillgate', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sg-cli-epipe-'));
     try {
       writeFileSync(join(dir, 'not-a-bundle.json'), '{}');
-      for (const [args, input] of [[['--help'], ''], [['sessions', '--help'], ''], [['sessions', 'list', '--dir', dir], ''], [['mask'], 'mail jane.doe@example.com']] as const) {
+      const records = join(dir, 'records'); // an empty record
+      mkdirSync(records);
+      for (const [args, input] of [[['--help'], ''], [['sessions', '--help'], ''], [['sessions', 'list', '--dir', records], ''], [['mask'], 'mail jane.doe@example.com']] as const) {
         expect({ args, ...(await runWithReaderGone([...args], input)) }).toEqual({ args, status: 0, stderr: '' });
       }
       expect(await runWithReaderGone(['verify', join(dir, 'not-a-bundle.json')])).toEqual({ status: 1, stderr: expect.stringMatching(/^skillgate: bundle verification failed: .*\n$/) });

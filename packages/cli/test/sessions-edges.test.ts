@@ -5,7 +5,7 @@
 // the real recorder; a TCP server that closes every connection stands in for a Redis that drops it
 // (a real Redis cannot be made to do that on cue).
 import { execFile, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +71,18 @@ describe('the record a --dir names', () => {
     const file = join(work, 'a-file');
     writeFileSync(file, 'x');
     expect(run(['sessions', 'show', SID, '--dir', file])).toMatchObject({ status: 2, stderr: `skillgate: not a record directory: ${file} (not a directory; pass --dir DIR, or --redis URL / REDIS_URL for Redis)\n` });
+  });
+
+  it('is refused when it holds other things but nothing of a record, rather than read as a record with no sessions', () => {
+    const other = mkdtempSync(join(work, 'project-'));
+    writeFileSync(join(other, 'package.json'), '{}');
+    mkdirSync(join(other, 'src'));
+    for (const args of [['sessions', 'list'], ['sessions', 'verify', '--all']]) {
+      expect(run([...args, '--dir', other])).toMatchObject({ status: 2, stderr: `skillgate: not a record directory: ${other} (it holds 2 entries, none of a record's: sessions, sessions.jsonl, checkpoints.jsonl, keys, conflicts.jsonl; pass --dir DIR, or --redis URL / REDIS_URL for Redis)\n` });
+    }
+    // A record being written (its index only, say) is still a record.
+    writeFileSync(join(other, 'sessions.jsonl'), '');
+    expect(run(['sessions', 'list', '--dir', other])).toMatchObject({ status: 0, stdout: 'no sessions\n' });
   });
 });
 
@@ -161,6 +173,9 @@ describe('a Redis that drops the connection', () => {
       const prefix = `sgtest:${randomBytes(6).toString('hex')}:`;
       const r = await runAsync(['sessions', 'list', '--redis', url, '--prefix', prefix]);
       expect(r).toMatchObject({ status: 1, stderr: expect.stringMatching(new RegExp(`^skillgate: cannot reach Redis ${escape(url)} \\(prefix ${escape(prefix)}\\): .*Redis connection closed\n$`)) });
+      // sessions verify says it could not check (exit 3), not that the record failed (exit 1).
+      const v = await runAsync(['sessions', 'verify', '--all', '--redis', url, '--prefix', prefix]);
+      expect(v).toMatchObject({ status: 3, stdout: '', stderr: expect.stringMatching(new RegExp(`^skillgate: cannot reach Redis ${escape(url)} \\(prefix ${escape(prefix)}\\): .*Redis connection closed\n$`)) });
     } finally {
       server.close();
     }

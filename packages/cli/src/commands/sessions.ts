@@ -312,7 +312,8 @@ export const sessionsVerifyCommand: Command = {
   summary: 'Recompute hash chains and checkpoint signatures; name the first altered, missing or reordered event',
   usage: `sessions verify [SESSION_ID... | --all] [--against-archive DIR] ${trustUsage} ${storeUsage} [--output json]`,
   help: `Exit 0 when every chain and checkpoint verifies, 1 otherwise (also when --all finds no session
-at all: an empty record is not an intact one). It names an event altered, missing, reordered or
+at all: an empty record is not an intact one), 3 when it could not check (the store, the archive or
+the JWKS could not be read: nothing is said of the record), 2 for a usage error. It names an event altered, missing, reordered or
 duplicated, one whose stored text is not the canonical text it was sealed as (altered), a chain
 cut short of the store's own head, a session the store lists under another identity or time than
 its events say (misfiled), and checkpoint problems; each session's line says how far signed
@@ -335,24 +336,32 @@ ${trustHelp}\n\n${storeHelp}`,
     const againstDir = str(values, 'against-archive');
     if (againstDir !== undefined && str(values, 'archive') !== undefined) throw new CliError('--against-archive holds a store against an archive: give --redis or --dir as the store, not --archive', 2);
     const pinned = pinnedKeys(values);
-    const anchor = await controllerTrust(values, pinned);
-    const against = againstDir === undefined ? undefined : await openArchive(againstDir);
     const bar = progress('verified sessions');
-    const report = await withStore(values, async (store) => {
-      const verified = await verifyRecord(store, {
-        ...(against ? { against } : {}),
-        sessionIds: values.all ? undefined : positionals,
-        // With the controller as trust anchor, the store's keys are candidates its endorsements decide on.
-        publicKeys: anchor ? { ...(await store.publicKeys()), ...pinned } : pinned,
-        ...(anchor ? { trust: anchor.trust } : pinned ? { trust: trustPinned } : {}),
-        onProgress: (d, t) => bar.update(d, t),
-      });
-      // An empty record (a wrong --dir or --prefix, a flushed Redis) is not an intact one.
-      if (values.all && verified.sessions.length === 0 && verified.checkpoints.count === 0) {
-        throw new CliError(`no sessions in ${store.location}: nothing verified (check --dir, --redis or --prefix)`);
-      }
-      return verified;
-    }).finally(() => against?.close());
+    let location = '';
+    let anchor: ControllerTrust | undefined;
+    let report: VerifyReport;
+    try {
+      anchor = await controllerTrust(values, pinned);
+      const against = againstDir === undefined ? undefined : await openArchive(againstDir);
+      report = await withStore(values, async (store) => {
+        location = store.location;
+        return verifyRecord(store, {
+          ...(against ? { against } : {}),
+          sessionIds: values.all ? undefined : positionals,
+          // With the controller as trust anchor, the store's keys are candidates its endorsements decide on.
+          publicKeys: anchor ? { ...(await store.publicKeys()), ...pinned } : pinned,
+          ...(anchor ? { trust: anchor.trust } : pinned ? { trust: trustPinned } : {}),
+          onProgress: (d, t) => bar.update(d, t),
+        });
+      }).finally(() => against?.close());
+    } catch (err) {
+      bar.clear();
+      throw couldNotCheck(err);
+    }
+    // An empty record (a wrong --dir or --prefix, a flushed Redis) is not an intact one.
+    if (values.all && report.sessions.length === 0 && report.checkpoints.count === 0) {
+      throw new CliError(`no sessions in ${location}: nothing verified (check --dir, --redis or --prefix)`);
+    }
     if (report.ok) bar.done(`verified ${report.sessions.length} session(s), ${report.checkpoints.count} checkpoint(s)`);
     else bar.clear();
     printData(values, withEndorsed(report, anchor), () => verdictLines(report, anchor, anchor ? 'controller' : pinned ? 'pinned' : 'store').join('\n'));
@@ -360,6 +369,16 @@ ${trustHelp}\n\n${storeHelp}`,
     return 0;
   },
 };
+
+/**
+ * What stopped a verification before it could say anything of the record (a store, archive or JWKS
+ * that could not be read): exit 3, so a script tells "could not check" from "altered" (exit 1).
+ * Usage errors keep their exit 2.
+ */
+function couldNotCheck(err: unknown): Error {
+  if (err instanceof CliError && err.exitCode === 2) return err;
+  return new CliError(err instanceof Error ? err.message : String(err), 3);
+}
 
 export const sessionsExportCommand: Command = {
   name: ['sessions', 'export'],
