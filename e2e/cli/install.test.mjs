@@ -25,7 +25,9 @@ test('make install-cli gives skillgate and kubectl skillgate on the PATH, runnin
       expect(readFileSync(path.join(bin, name), 'utf8')).toContain(path.join(ROOT, 'packages/cli/bundle/skillgate.mjs'));
     }
     // A PATH with no other Node on it: the scripts name theirs.
-    const env = { PATH: `${bin}:${kubectlDir}:/usr/bin:/bin`, HOME: records };
+    // HOME apart from the record: kubectl may make its cache there, and a --dir holding anything
+    // but a record is refused.
+    const env = { PATH: `${bin}:${kubectlDir}:/usr/bin:/bin`, HOME: bin };
     const direct = spawnSync('skillgate', ['sessions', 'list', '--dir', records, '--output', 'json'], { env, encoding: 'utf8' });
     expect([direct.status, direct.stdout.trim(), direct.stderr]).toEqual([0, '[]', '']);
     const plugin = spawnSync('kubectl', ['skillgate', 'sessions', 'list', '--dir', records, '--output', 'json'], { env, encoding: 'utf8' });
