@@ -7,6 +7,6 @@ export { headerValues, type ReceivedRequest } from './received.js';
 export { defaultFixturesDir, FixtureLibrary, chunkBytes, chunkByEvent } from './fixtures.js';
 export { DEFAULT_MODELS, ModelCatalogue, listPage, type ModelInfo } from './models.js';
 export { estimateTokens, estimateInputTokens } from './tokens.js';
-export { validateMessagesRequest, listLimitProblem, DEFAULT_ERROR_MESSAGES } from './validation.js';
+export { validateMessagesRequest, listLimitProblem, DEFAULT_ERROR_MESSAGES, type MessagesValidationOptions } from './validation.js';
 export { FAKE_ORGANIZATION_ID, RATE_LIMITS } from './response-headers.js';
 export { runClaudeCode, claudeCodeCliPath, type ClaudeCodeRun, type ClaudeCodeOptions } from './claude-code.js';

@@ -245,7 +245,7 @@ export async function startFakeClaude(options: FakeClaudeOptions = {}): Promise<
   /** A batch entry answered by the same engine, non-streaming. */
   const answerBatchEntry = (received: ReceivedRequest, params: unknown): BatchResult => {
     const problem = params !== null && typeof params === 'object' && !Array.isArray(params)
-      ? validateMessagesRequest(params as Record<string, unknown>, { requireMaxTokens: true })
+      ? validateMessagesRequest(params as Record<string, unknown>, { requireMaxTokens: true, betas: betasOf(received) })
       : { status: 400, type: 'invalid_request_error' as const, message: 'params: Field required' };
     if (problem) return { type: 'errored', error: { type: 'error', error: { type: problem.type, message: problem.message } } };
     const body = params as Record<string, unknown>;
@@ -409,7 +409,7 @@ export async function startFakeClaude(options: FakeClaudeOptions = {}): Promise<
     if (a === 'messages' && method === 'POST' && b === undefined) {
       const body = await jsonBody(ctx, maxMessagesBytes);
       if (!body) return;
-      const problem = validateMessagesRequest(body, { requireMaxTokens: true });
+      const problem = validateMessagesRequest(body, { requireMaxTokens: true, betas: betasOf(received) });
       if (problem) return sendError(res, problem);
       if (!catalogue.knows(String(body.model))) return notFound(ctx, `model: ${String(body.model)}`);
       return answerMessages(ctx, body);
@@ -418,7 +418,7 @@ export async function startFakeClaude(options: FakeClaudeOptions = {}): Promise<
     if (a === 'messages' && b === 'count_tokens' && method === 'POST' && c === undefined) {
       const body = await jsonBody(ctx, maxMessagesBytes);
       if (!body) return;
-      const problem = validateMessagesRequest(body, { requireMaxTokens: false });
+      const problem = validateMessagesRequest(body, { requireMaxTokens: false, betas: betasOf(received) });
       if (problem) return sendError(res, problem);
       if (!catalogue.knows(String(body.model))) return notFound(ctx, `model: ${String(body.model)}`);
       const scripted = script.take(received, false);
@@ -630,6 +630,13 @@ export async function startFakeClaude(options: FakeClaudeOptions = {}): Promise<
       await rm(uploadDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The betas a request names: every `anthropic-beta` value (Node joins repeated lines with ", "). */
+function betasOf(received: ReceivedRequest): string[] | undefined {
+  const header = received.headers['anthropic-beta'];
+  if (header === undefined) return undefined;
+  return (Array.isArray(header) ? header.join(',') : header).split(',').map((b) => b.trim());
 }
 
 /** Lists paged by an opaque `page` token (Files, Skills): `{data, has_more, first_id, last_id, next_page}`. */

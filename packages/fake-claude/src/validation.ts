@@ -2,7 +2,10 @@
 // "messages.0.role: Input should be 'user' or 'assistant'"), so clients and gateways see the same
 // 400s they would see from the real service. Pure: a body in, the first problem (or none) out.
 // It must never reject fields it does not know: real clients (Claude Code) send many beta fields.
-import { jsonNumberValue, parseJson, type AnthropicErrorType } from '@skillgate/wire';
+// The Messages body's own rules live in messages-validation.ts.
+import { parseJson, type AnthropicErrorType } from '@skillgate/wire';
+
+export { validateMessagesRequest, type MessagesValidationOptions } from './messages-validation.js';
 
 export interface RequestProblem {
   status: number;
@@ -24,32 +27,6 @@ export function parseJsonBody(text: string): { body: Record<string, unknown> } |
     return { problem: invalid('Input should be a valid dictionary or object to extract fields from') };
   }
   return { body: value as Record<string, unknown> };
-}
-
-/** Validate a Messages request (also count_tokens, which has no max_tokens). */
-export function validateMessagesRequest(body: Record<string, unknown>, opts: { requireMaxTokens: boolean }): RequestProblem | undefined {
-  if (body.model === undefined) return invalid('model: Field required');
-  if (typeof body.model !== 'string') return invalid('model: Input should be a valid string');
-  if (body.messages === undefined) return invalid('messages: Field required');
-  if (opts.requireMaxTokens) {
-    if (body.max_tokens === undefined) return invalid('max_tokens: Field required');
-    const maxTokens = jsonNumberValue(body.max_tokens);
-    if (maxTokens === undefined || !Number.isInteger(maxTokens)) return invalid('max_tokens: Input should be a valid integer');
-    if (maxTokens < 1) return invalid('max_tokens: Input should be greater than or equal to 1');
-  }
-  if (!Array.isArray(body.messages)) return invalid('messages: Input should be a valid list');
-  for (let i = 0; i < body.messages.length; i++) {
-    const m: unknown = body.messages[i];
-    if (m === null || typeof m !== 'object' || Array.isArray(m)) return invalid(`messages.${i}: Input should be a valid dictionary or object to extract fields from`);
-    const msg = m as Record<string, unknown>;
-    if (msg.role === undefined) return invalid(`messages.${i}.role: Field required`);
-    if (msg.role !== 'user' && msg.role !== 'assistant') return invalid(`messages.${i}.role: Input should be 'user' or 'assistant'`);
-    if (msg.content === undefined) return invalid(`messages.${i}.content: Field required`);
-    if (typeof msg.content !== 'string' && !Array.isArray(msg.content)) return invalid(`messages.${i}.content: Input should be a valid list`);
-  }
-  if (body.stream !== undefined && typeof body.stream !== 'boolean') return invalid('stream: Input should be a valid boolean');
-  if (body.system !== undefined && typeof body.system !== 'string' && !Array.isArray(body.system)) return invalid('system: Input should be a valid list');
-  return undefined;
 }
 
 /** Validate a legacy Text Completions request. */
