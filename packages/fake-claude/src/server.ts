@@ -342,6 +342,11 @@ export async function startFakeClaude(options: FakeClaudeOptions = {}): Promise<
       sendError(ctx.res, { type: 'authentication_error', message: apiKey ? 'invalid x-api-key' : 'Invalid bearer token' });
       return false;
     }
+    // The API refuses a request that names no API version (the SDKs always send one).
+    if (typeof h['anthropic-version'] !== 'string' || h['anthropic-version'] === '') {
+      sendError(ctx.res, { type: 'invalid_request_error', message: 'anthropic-version: header is required' });
+      return false;
+    }
     return true;
   };
 

@@ -99,6 +99,21 @@ describe('Messages', () => {
     expect(await res.json()).toMatchObject({ error: { type: 'not_found_error', message: 'model: claude-foo' } });
   });
 
+  test('a request that names no API version is a 400 in the API\'s words, on every route', async () => {
+    const noVersion = { 'x-api-key': 'k', 'content-type': 'application/json' };
+    for (const [path, init] of [
+      ['/v1/messages', { method: 'POST', body: hello() }],
+      ['/v1/messages/count_tokens', { method: 'POST', body: JSON.stringify({ model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: 'hi' }] }) }],
+      ['/v1/models', { method: 'GET' }],
+    ] as const) {
+      const res = await fetch(`${fake.url}${path}`, { ...init, headers: noVersion });
+      const body = await res.json() as { request_id: string };
+      expect({ path, status: res.status, body }).toEqual({ path, status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message: 'anthropic-version: header is required' }, request_id: res.headers.get('request-id') } });
+    }
+    // A credential is checked first: no key at all is still a 401.
+    expect((await fetch(`${fake.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: hello() })).status).toBe(401);
+  });
+
   test('no credential is a 401 and an unlisted credential is refused when keys are configured', async () => {
     const res = await post('/v1/messages', hello(), { 'content-type': 'application/json' });
     expect(res.status).toBe(401);
@@ -108,7 +123,7 @@ describe('Messages', () => {
       const bad = await fetch(`${strict.url}/v1/messages`, { method: 'POST', headers: KEY, body: hello() });
       expect(bad.status).toBe(401);
       expect(await bad.json()).toMatchObject({ error: { message: 'invalid x-api-key' } });
-      const good = await fetch(`${strict.url}/v1/messages`, { method: 'POST', headers: { authorization: 'Bearer sk-upstream' }, body: hello() });
+      const good = await fetch(`${strict.url}/v1/messages`, { method: 'POST', headers: { authorization: 'Bearer sk-upstream', 'anthropic-version': '2023-06-01' }, body: hello() });
       expect(good.status).toBe(200);
       await good.text();
     } finally {
@@ -249,7 +264,7 @@ describe('other endpoints', () => {
   test('a file uploaded as multipart can be listed, downloaded and deleted', async () => {
     const form = new FormData();
     form.append('file', new Blob(['report body\n'], { type: 'text/plain' }), 'report.txt');
-    const meta = await (await fetch(`${fake.url}/v1/files`, { method: 'POST', headers: { 'x-api-key': 'k' }, body: form })).json() as { id: string; size_bytes: number; filename: string };
+    const meta = await (await fetch(`${fake.url}/v1/files`, { method: 'POST', headers: { 'x-api-key': 'k', 'anthropic-version': '2023-06-01' }, body: form })).json() as { id: string; size_bytes: number; filename: string };
     expect(meta).toMatchObject({ type: 'file', filename: 'report.txt', size_bytes: 12, mime_type: 'text/plain' });
     const list = await (await fetch(`${fake.url}/v1/files`, { headers: KEY })).json() as { data: Array<{ id: string }> };
     expect(list.data.map((f) => f.id)).toContain(meta.id);
@@ -267,14 +282,14 @@ describe('other endpoints', () => {
     };
     const first = folder('Restarts crashed pods');
     first.append('display_name', 'Restart pods');
-    const skill = await (await fetch(`${fake.url}/v1/skills`, { method: 'POST', headers: { 'x-api-key': 'k' }, body: first })).json() as { id: string; latest_version_id: string };
+    const skill = await (await fetch(`${fake.url}/v1/skills`, { method: 'POST', headers: { 'x-api-key': 'k', 'anthropic-version': '2023-06-01' }, body: first })).json() as { id: string; latest_version_id: string };
     expect(skill).toMatchObject({ type: 'skill', display_name: 'Restart pods', source: { type: 'custom' }, latest_version_id: expect.stringMatching(/^skillver_01/) });
     const v1 = await (await fetch(`${fake.url}/v1/skills/${skill.id}/versions/${skill.latest_version_id}`, { headers: KEY })).json();
     expect(v1).toEqual({ id: skill.latest_version_id, type: 'skill_version', skill_id: skill.id, name: 'restart-pods', description: 'Restarts crashed pods', created_at: expect.any(String) });
     // A new version keeps the skill's name; `latest` follows it.
-    const renamed = await fetch(`${fake.url}/v1/skills/${skill.id}/versions`, { method: 'POST', headers: { 'x-api-key': 'k' }, body: folder('x', 'other-name') });
+    const renamed = await fetch(`${fake.url}/v1/skills/${skill.id}/versions`, { method: 'POST', headers: { 'x-api-key': 'k', 'anthropic-version': '2023-06-01' }, body: folder('x', 'other-name') });
     expect(renamed.status).toBe(400);
-    const v2 = await (await fetch(`${fake.url}/v1/skills/${skill.id}/versions`, { method: 'POST', headers: { 'x-api-key': 'k' }, body: folder('Restarts pods, gently') })).json() as { id: string };
+    const v2 = await (await fetch(`${fake.url}/v1/skills/${skill.id}/versions`, { method: 'POST', headers: { 'x-api-key': 'k', 'anthropic-version': '2023-06-01' }, body: folder('Restarts pods, gently') })).json() as { id: string };
     expect(await (await fetch(`${fake.url}/v1/skills/${skill.id}/versions/latest`, { headers: KEY })).json()).toMatchObject({ id: v2.id, description: 'Restarts pods, gently' });
     expect(await (await fetch(`${fake.url}/v1/skills/${skill.id}`, { headers: KEY })).json()).toMatchObject({ latest_version_id: v2.id });
     // The version's folder, as a zip whose entries hold the uploaded bytes.

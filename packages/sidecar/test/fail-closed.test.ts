@@ -19,7 +19,7 @@ async function withRedisAway(env: (dir: string) => Record<string, string>, check
   const sidecar = await startSidecar(config, await sidecarPorts(config, env(dir)));
   try {
     const res = await fetch(`${sidecar.claudeUrl}/v1/messages`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
+      method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
       body: JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] }),
     });
     await check({ res, fake, sidecar });
