@@ -30,19 +30,36 @@ export const DEFAULT_MODELS: readonly ModelInfo[] = [
 
 const CLAUDE_NAME = /^claude-(?:\d+(?:[-.]\d+)*-)?(?:opus|sonnet|haiku|fable|instant)(?:-[a-z0-9.]+)*(?:\[1m\])?$/;
 
+/**
+ * The aliases a dated model id answers to, as the API resolves them: the id without its date
+ * (claude-sonnet-4-5-20250929 → claude-sonnet-4-5) and, for the Claude 3 generation, that name
+ * with `-latest` (claude-3-5-haiku-latest). An id without a date is its own alias.
+ */
+export function modelAliases(id: string): string[] {
+  const undated = id.replace(/-\d{8}$/, '');
+  if (undated === id) return [];
+  return id.startsWith('claude-3-') ? [undated, `${undated}-latest`] : [undated];
+}
+
 export class ModelCatalogue {
   private readonly byId: Map<string, ModelInfo>;
+  /** Alias → model; the first (newest) model to claim an alias keeps it. */
+  private readonly byAlias = new Map<string, ModelInfo>();
 
   constructor(readonly models: readonly ModelInfo[] = DEFAULT_MODELS) {
     this.byId = new Map(models.map((m) => [m.id, m]));
+    for (const m of models) {
+      for (const alias of modelAliases(m.id)) if (!this.byAlias.has(alias) && !this.byId.has(alias)) this.byAlias.set(alias, m);
+    }
   }
 
   knows(id: string): boolean {
     return this.byId.has(id) || CLAUDE_NAME.test(id);
   }
 
+  /** The model an id or alias names (GET /v1/models/{model_id} takes either and answers the model's own id). */
   get(id: string): ModelInfo | undefined {
-    return this.byId.get(id);
+    return this.byId.get(id) ?? this.byAlias.get(id);
   }
 }
 

@@ -244,6 +244,13 @@ describe('other endpoints', () => {
     expect(next.data[0]!.id).not.toBe(list.last_id);
     const one = await (await fetch(`${fake.url}/v1/models/${list.first_id}`, { headers: KEY })).json();
     expect(one).toMatchObject({ type: 'model', id: list.first_id });
+    // An alias resolves to the dated model it names, as the API's model lookup does; an unknown one is a 404.
+    for (const [alias, id] of [['claude-sonnet-4-5', 'claude-sonnet-4-5-20250929'], ['claude-3-5-haiku-latest', 'claude-3-5-haiku-20241022'], ['claude-3-5-haiku', 'claude-3-5-haiku-20241022']]) {
+      const res = await fetch(`${fake.url}/v1/models/${alias}`, { headers: KEY });
+      expect({ alias, status: res.status, body: await res.json() }).toEqual({ alias, status: 200, body: expect.objectContaining({ type: 'model', id }) });
+    }
+    const missing = await fetch(`${fake.url}/v1/models/claude-sonnet-9`, { headers: KEY });
+    expect({ status: missing.status, body: await missing.json() }).toEqual({ status: 404, body: expect.objectContaining({ error: { type: 'not_found_error', message: 'model: claude-sonnet-9' } }) });
   });
 
   test('a batch ends with an absolute results_url on the fake origin serving JSONL', async () => {
