@@ -105,9 +105,18 @@ export function lastUserText(body: Record<string, unknown>): string {
   return '';
 }
 
-/** The reply used when nothing scripted matches: a deterministic echo of the last user text. */
+/** The thinking the echo reply shows when the request enabled extended thinking. */
+export const ECHO_THINKING = 'The user wants their words back; I will echo them.';
+
+/**
+ * The reply used when nothing scripted matches: a deterministic echo of the last user text, after a
+ * thinking block (with its signature) when the request enabled extended thinking, as the API
+ * answers such a request.
+ */
 export function echoReply(body: Record<string, unknown>): ContentReply {
-  return { text: `echo: ${lastUserText(body)}` };
+  const thinking = body.thinking as { type?: unknown } | undefined;
+  const thinks = thinking !== null && typeof thinking === 'object' && (thinking.type === 'enabled' || thinking.type === 'adaptive');
+  return { ...(thinks ? { thinking: ECHO_THINKING } : {}), text: `echo: ${lastUserText(body)}` };
 }
 
 /** A stable, signature-shaped string for a thinking block. */

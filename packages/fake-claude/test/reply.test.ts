@@ -1,6 +1,6 @@
 // The pure reply builders: the event order and delta shapes the real API streams.
 import { SseParser } from '@skillgate/wire';
-import { buildMessage, echoReply, formatEvents, lastUserText, splitText, streamEvents, thinkingSignature } from '../src/reply.js';
+import { ECHO_THINKING, buildMessage, echoReply, formatEvents, lastUserText, splitText, streamEvents, thinkingSignature } from '../src/reply.js';
 import { chunkByEvent, chunkBytes } from '../src/fixtures.js';
 import { estimateInputTokens } from '../src/tokens.js';
 import { validateMessagesRequest } from '../src/validation.js';
@@ -67,6 +67,17 @@ describe('streamed messages', () => {
 describe('the default echo reply', () => {
   test('repeats the last user text', () => {
     expect(echoReply({ messages: [{ role: 'user', content: 'first' }, { role: 'assistant', content: 'ok' }, { role: 'user', content: [{ type: 'text', text: 'second' }] }] }).text).toBe('echo: second');
+  });
+
+  test('thinks first, with a signed thinking block, when the request enables extended thinking', () => {
+    const messages = [{ role: 'user', content: 'hi' }];
+    for (const thinking of [{ type: 'enabled', budget_tokens: 1024 }, { type: 'adaptive' }]) {
+      const content = buildMessage(echoReply({ messages, thinking }), 'm', 1).content;
+      expect(content).toEqual([{ type: 'thinking', thinking: ECHO_THINKING, signature: thinkingSignature(ECHO_THINKING) }, { type: 'text', text: 'echo: hi' }]);
+    }
+    for (const thinking of [undefined, { type: 'disabled' }, null]) {
+      expect(buildMessage(echoReply({ messages, thinking }), 'm', 1).content).toEqual([{ type: 'text', text: 'echo: hi' }]);
+    }
   });
 
   test('repeats the tool result when the last user turn only returns one', () => {
