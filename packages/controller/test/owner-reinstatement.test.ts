@@ -1,43 +1,14 @@
 // Who may lift an offboarding: the SCIM endpoint and the owner lifecycle over HTTP, with the real
 // OwnerLifecycle and scimHandler. The owner records and SkillLocks live in Kubernetes; here a
-// stand-in store and lock client keep them in memory (the same lifecycle against a real
-// kube-apiserver is in e2e/controller/controller.test.mjs).
+// stand-in store and lock client keep them in memory (scim-endpoint.ts; the same lifecycle against
+// a real kube-apiserver is in e2e/controller/controller.test.mjs).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { SkillLock } from '@skillgate/api';
-import { newOwner, offboardLockName, type Owner } from '@skillgate/identity';
-import { ControllerMetrics, OwnerLifecycle, SCHEMA_OFFBOARDING, type LockClient, type OwnerStore } from '../src/index.js';
+import { newOwner, offboardLockName } from '@skillgate/identity';
+import { ControllerMetrics, OwnerLifecycle, SCHEMA_OFFBOARDING } from '../src/index.js';
 import { REFUSAL_EVENT_MS, scimHandler } from '../src/owners/scim-server.js';
 import { createLogger } from '../src/log.js';
-
-/** The owner records and SkillLocks the lifecycle writes, in memory. */
-class StandInCluster {
-  readonly owners = new Map<string, Owner>();
-  readonly locks = new Map<string, SkillLock>();
-  readonly events: Array<{ owner: string; reason: string; message: string }> = [];
-  readonly store = {
-    get: async (email: string) => this.owners.get(email.toLowerCase()),
-    getById: async (id: string) => [...this.owners.values()].find((o) => o.id === id),
-    list: async () => [...this.owners.values()],
-    create: async (o: Owner) => (this.owners.has(o.email) ? false : (this.owners.set(o.email, o), true)),
-    update: async (email: string, change: (cur: Owner | undefined) => Owner) => {
-      const before = this.owners.get(email.toLowerCase());
-      const after = change(before);
-      this.owners.set(after.email, after);
-      return { before, after };
-    },
-    event: async (owner: Owner, _type: string, reason: string, message: string) => { this.events.push({ owner: owner.email, reason, message }); },
-  } as unknown as OwnerStore;
-  readonly lockClient = {
-    apply: async (lock: SkillLock, replaces?: (current: SkillLock) => boolean) => {
-      const current = this.locks.get(lock.metadata.name);
-      if (current && replaces && !replaces(current)) return current;
-      this.locks.set(lock.metadata.name, { ...lock, metadata: { ...lock.metadata, labels: { ...current?.metadata.labels, ...lock.metadata.labels } } });
-      return lock;
-    },
-    remove: async (name: string) => this.locks.delete(name),
-  } as unknown as LockClient;
-}
+import { StandInCluster } from './scim-endpoint.js';
 
 describe('who may lift an offboarding', () => {
   const email = 'alice@example.com';

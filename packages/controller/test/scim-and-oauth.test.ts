@@ -1,5 +1,5 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { patchFields, parseFilter, userFromBody, ScimError, parseTokenExchangeForm, OAuthError, identityFromPod } from '../src/index.js';
+import { listPage, patchFields, parseFilter, replacementFields, userFromBody, ScimError, parseTokenExchangeForm, OAuthError, identityFromPod } from '../src/index.js';
 
 describe('SCIM dialects', () => {
   test('the Okta PATCH shape deactivates', () => {
@@ -20,6 +20,20 @@ describe('SCIM dialects', () => {
   test('a user needs an email userName (or a primary email)', () => {
     expect(userFromBody({ emails: [{ value: 'x@y.com', primary: true }] }).userName).toBe('x@y.com');
     expect(() => userFromBody({ userName: 'not-an-email' })).toThrow(/email/);
+  });
+  test('a PUT body needs no usable userName: it is only compared with the stored one', () => {
+    expect(replacementFields({ userName: 'jdoe', active: 'False' })).toEqual({ userName: 'jdoe', active: false });
+    expect(replacementFields({ active: false })).toEqual({ active: false });
+    expect(() => replacementFields([])).toThrow(expect.objectContaining({ scimType: 'invalidSyntax' }));
+  });
+  test('paging: count 0 asks for totalResults alone, negatives count as 0, startIndex below 1 as 1, pages are capped', () => {
+    const page = (q: string) => listPage(new URLSearchParams(q));
+    expect(page('')).toEqual({ startIndex: 1, count: 100 });
+    expect(page('count=0')).toEqual({ startIndex: 1, count: 0 });
+    expect(page('count=-1&startIndex=-7')).toEqual({ startIndex: 1, count: 0 });
+    expect(page('startIndex=0&count=2.9')).toEqual({ startIndex: 1, count: 2 });
+    expect(page('count=x&startIndex=')).toEqual({ startIndex: 1, count: 100 });
+    expect(page('count=100000&startIndex=51')).toEqual({ startIndex: 51, count: 1000 });
   });
 });
 

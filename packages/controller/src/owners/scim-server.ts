@@ -4,11 +4,13 @@
 // responder's (`skillgate owners offboard`): Okta's profile push sends the whole user with
 // `active: true`, and must not re-enable a skill taken down in an incident. Such a refusal is
 // answered with the user still inactive and a skillgate extension saying why, logged, and recorded
-// as a Kubernetes Event on the owner record. Thin: the SCIM dialect is scim.ts, the writes are
+// as a Kubernetes Event on the owner record. A resource id names one owner for good (the id is a
+// hash of the email the skills' owner annotation names): a rename is never stored, and never stands
+// in the way of a deactivation sent with it. Thin: the SCIM dialect is scim.ts, the writes are
 // lifecycle.ts. Never logs the bearer secret or request bodies.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { SCIM_ACTOR, type Owner } from '@skillgate/identity';
+import { SCIM_ACTOR, normalizeOwner, type Owner } from '@skillgate/identity';
 import { emit, type ControllerEvents } from '../events.js';
 import type { Logger } from '../log.js';
 import type { ControllerMetrics } from '../metrics.js';
@@ -16,7 +18,7 @@ import { readBody, sendJson } from '../http.js';
 import type { OwnerLifecycle } from './lifecycle.js';
 import { POD_REGISTRATION_ACTOR } from './pods.js';
 import type { OwnerStore } from './store.js';
-import { ScimError, listResponse, matchesFilter, parseFilter, patchFields, toScimUser, userFromBody, type UserFields } from './scim.js';
+import { ScimError, listPage, listResponse, matchesFilter, parseFilter, patchFields, replacementFields, toScimUser, userFromBody, type UserFields } from './scim.js';
 
 export const SCIM_BASE = '/scim/v2';
 
@@ -54,7 +56,7 @@ export function scimHandler(deps: ScimServerDeps) {
       const rest = url.pathname.slice(SCIM_BASE.length);
       const m = /^\/Users(?:\/([^/]+))?\/?$/.exec(rest);
       if (!m) throw new ScimError(404, `no SCIM resource at ${url.pathname}; only /Users is served`);
-      const id = m[1] ? decodeURIComponent(m[1]) : undefined;
+      const id = m[1] ? resourceId(m[1]) : undefined;
       const result = await route(deps, method, id, url, req, base);
       status = result.status;
       if (result.body === undefined) {
@@ -79,8 +81,7 @@ async function route(deps: ScimServerDeps, method: string, id: string | undefine
   if (!id) {
     if (method === 'GET') {
       const filter = parseFilter(url.searchParams.get('filter'));
-      const startIndex = Math.max(1, Number(url.searchParams.get('startIndex') ?? 1) || 1);
-      const count = Math.min(1000, Math.max(0, Number(url.searchParams.get('count') ?? 100) || 100));
+      const { startIndex, count } = listPage(url.searchParams);
       const owners = (await deps.store.list()).filter((o) => !o.deleted && (!filter || matchesFilter(o, filter)));
       return { status: 200, body: listResponse(owners.map((o) => toScimUser(o, base)), startIndex, count) };
     }
@@ -100,15 +101,14 @@ async function route(deps: ScimServerDeps, method: string, id: string | undefine
   switch (method) {
     case 'GET':
       return { status: 200, body: toScimUser(owner, base) };
-    case 'PUT': {
-      const fields = userFromBody(await readJson(req));
-      if (fields.userName.toLowerCase() !== owner.email) throw new ScimError(400, 'changing userName is not supported: create a new user and reassign the skills', 'mutability');
-      return { status: 200, body: toScimUser(await apply(deps, owner.email, fields, owner, false), base) };
-    }
+    case 'PUT':
     case 'PATCH': {
-      const fields = patchFields(await readJson(req));
-      if (fields.userName && fields.userName.toLowerCase() !== owner.email) throw new ScimError(400, 'changing userName is not supported', 'mutability');
-      return { status: 200, body: toScimUser(await apply(deps, owner.email, fields, owner, false), base) };
+      const fields = method === 'PUT' ? replacementFields(await readJson(req)) : patchFields(await readJson(req));
+      // Always onto the stored owner, the one the id names: a userName in the body is never a reason
+      // to refuse (see ignoreRename), so `active` in the same body is always applied.
+      const stored = await apply(deps, owner.email, fields, owner, false);
+      ignoreRename(deps, owner, fields);
+      return { status: 200, body: toScimUser(stored, base) };
     }
     case 'DELETE':
       await deps.lifecycle.offboard(owner.email, 'deleted by the identity provider (SCIM DELETE)', SCIM_ACTOR, { deleted: true, source: 'scim' });
@@ -116,6 +116,32 @@ async function route(deps: ScimServerDeps, method: string, id: string | undefine
       return { status: 204 };
     default:
       throw new ScimError(405, `${method} is not allowed on /Users/{id}`);
+  }
+}
+
+/**
+ * A rename the identity provider asks for is not made, and is answered 200 with the user as stored.
+ * An owner is the email their skills' `skillgate.dev/owner` annotation names, and the resource id
+ * is derived from it: storing a new userName under the id would make the id mean another owner
+ * (lifting or moving the old one's offboarding lock). Not refused either, with or without `active`
+ * in the same request: Entra puts every attribute a sync cycle changed into one PATCH (an offboarding
+ * typically renames UPN/mail and disables at once), retries a refused PATCH whole on every cycle, and
+ * quarantines a provisioning job whose requests keep failing — which stops every other user's
+ * deprovisioning too. So the rest of the request is applied, the rename is logged with both names,
+ * and an owner who really changed address gets a new user (POST) and their skills a new annotation.
+ */
+function ignoreRename(deps: ScimServerDeps, owner: Owner, fields: UserFields): void {
+  if (!fields.userName || normalizeOwner(fields.userName) === owner.email) return;
+  deps.log.warn({ ownerId: owner.id, userName: owner.email, requestedUserName: fields.userName, active: fields.active },
+    'SCIM asked to rename an owner: ignored, the user keeps its userName (the rest of the request was applied); to move skills to a new address, provision a user for it and set skillgate.dev/owner in the pod templates of their skills');
+}
+
+/** The id in /Users/{id}, percent-decoded; one that does not decode names no user. */
+function resourceId(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new ScimError(404, `user ${raw} not found: the id is not valid percent-encoding`);
   }
 }
 

@@ -2,7 +2,8 @@
 // owner and a SCIM User, the one filter form IdPs use (`userName eq "..."`), and PATCH in both the
 // Okta shape ({"op":"replace","value":{"active":false}}) and the Entra shape ({"op":"Replace",
 // "path":"active","value":"False"}). Pure: parsing and rendering only, no storage, no HTTP.
-import { offboardingSourceOf, type OffboardingSource, type Owner } from '@skillgate/identity';
+import { ownerAddressProblem } from '@skillgate/api';
+import { normalizeOwner, offboardingSourceOf, type OffboardingSource, type Owner } from '@skillgate/identity';
 
 export const SCHEMA_USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 export const SCHEMA_LIST = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
@@ -75,24 +76,45 @@ export interface UserFields {
   active?: boolean;
 }
 
-/** Fields of a POST or PUT body. */
+/**
+ * Fields of a POST body: the userName is required and must be an email, as it names the owner. The
+ * owner is the canonical form of it (a +tag folded away, no trailing dot): that is what the store,
+ * the offboarding lock and the pods' annotations are matched by.
+ */
 export function userFromBody(body: unknown): UserFields & { userName: string } {
-  if (!body || typeof body !== 'object') throw new ScimError(400, 'body must be a SCIM User object', 'invalidSyntax');
+  const fields = userAttributes(body);
+  const userName = fields.userName ?? '';
+  if (!userName) throw new ScimError(400, 'userName is required (the owner\'s email)', 'invalidValue');
+  // Stored, compared and locked by its canonical form (normalizeOwner), which must be a plain address.
+  const problem = ownerAddressProblem(normalizeOwner(userName));
+  if (problem) throw new ScimError(400, `userName must be the owner's plain email address, got "${userName}": ${problem}`, 'invalidValue');
+  return { ...fields, userName };
+}
+
+/**
+ * Fields of a PUT body, which replaces a user that already exists: its userName is only compared
+ * with the stored one (a user is never renamed), so it is not required here, and an unusable one
+ * cannot stand in the way of the `active` the same body carries.
+ */
+export function replacementFields(body: unknown): UserFields {
+  return userAttributes(body);
+}
+
+function userAttributes(body: unknown): UserFields {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new ScimError(400, 'body must be a SCIM User object', 'invalidSyntax');
   const o = body as Record<string, unknown>;
   let userName = typeof o.userName === 'string' ? o.userName.trim() : '';
   if (!userName && Array.isArray(o.emails)) {
-    const emails = o.emails as Array<Record<string, unknown>>;
-    const primary = emails.find((e) => e.primary === true) ?? emails[0];
+    const emails = o.emails as Array<Record<string, unknown> | null>;
+    const primary = emails.find((e) => e?.primary === true) ?? emails[0];
     if (typeof primary?.value === 'string') userName = primary.value.trim();
   }
-  if (!userName) throw new ScimError(400, 'userName is required (the owner\'s email)', 'invalidValue');
-  if (!/^[^\s@]+@[^\s@]+$/.test(userName)) throw new ScimError(400, `userName must be an email address, got "${userName}"`, 'invalidValue');
   const name = o.name as Record<string, unknown> | undefined;
   const displayName = typeof o.displayName === 'string' ? o.displayName
     : typeof name?.formatted === 'string' ? name.formatted
     : [name?.givenName, name?.familyName].filter((x): x is string => typeof x === 'string').join(' ') || undefined;
   return {
-    userName,
+    ...(userName ? { userName } : {}),
     ...(typeof o.externalId === 'string' ? { externalId: o.externalId } : {}),
     ...(displayName ? { displayName } : {}),
     ...(o.active !== undefined ? { active: scimBoolean(o.active, 'active') } : {}),
@@ -150,11 +172,34 @@ export function parseFilter(filter: string | null): ScimFilter | undefined {
 }
 
 export function matchesFilter(owner: Owner, f: ScimFilter): boolean {
-  if (f.attribute === 'userName') return owner.email === f.value.trim().toLowerCase();
+  if (f.attribute === 'userName') return owner.email === normalizeOwner(f.value);
   if (f.attribute === 'externalId') return owner.externalId === f.value;
   return owner.id === f.value;
 }
 
+/** The most Resources one list page holds, whatever `count` asks for. */
+export const MAX_PAGE = 1000;
+/** The page size when the client names none. */
+export const DEFAULT_PAGE = 100;
+
+/**
+ * The page a list query asks for (RFC 7644 §3.4.2.4): `startIndex` is 1-based, less than 1 counts
+ * as 1; `count` 0 asks for totalResults alone, a negative count counts as 0. A value that is not a
+ * number counts as absent; fractions are rounded down.
+ */
+export function listPage(params: URLSearchParams): { startIndex: number; count: number } {
+  const startIndex = Math.max(1, integerParam(params.get('startIndex')) ?? 1);
+  const count = Math.min(MAX_PAGE, Math.max(0, integerParam(params.get('count')) ?? DEFAULT_PAGE));
+  return { startIndex, count };
+}
+
+function integerParam(raw: string | null): number | undefined {
+  if (raw === null || raw.trim() === '') return undefined;
+  const n = Number(raw);
+  return Number.isFinite(n) ? Math.floor(n) : undefined;
+}
+
+/** A ListResponse of one page; with count 0, totalResults and an empty Resources list. */
 export function listResponse(users: ScimUser[], startIndex: number, count: number): Record<string, unknown> {
   const page = users.slice(startIndex - 1, startIndex - 1 + count);
   return { schemas: [SCHEMA_LIST], totalResults: users.length, startIndex, itemsPerPage: page.length, Resources: page };
