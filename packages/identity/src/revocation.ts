@@ -2,7 +2,7 @@
 // they expire) so that offboarding an owner can revoke every token they hold; a revocation travels to
 // sidecars as a lock of kind `token` that expires with the token, so the lock set never grows without
 // bound. Pure: no I/O, the clock is passed in.
-import type { Lock } from './lock.js';
+import { normalizeOwner, type Lock } from './lock.js';
 
 export interface IssuedToken {
   jti: string;
@@ -21,6 +21,16 @@ export function revocationLock(token: Pick<IssuedToken, 'jti' | 'expiresAt'>, re
   return { name: revocationLockName(token.jti), target: { kind: 'token', value: token.jti }, reason, createdBy: 'controller', expiresAt: token.expiresAt };
 }
 
+/**
+ * Is this the controller's own revocation of a token (made by `revocationLock`), rather than a
+ * responder's token lock? A revocation stops only the token it names: the pod re-exchanges for a
+ * token naming its current owner. A responder's token lock also keeps the pod that held the token
+ * from getting another (the token exchange), so the two must be told apart.
+ */
+export function isRevocationLock(lock: Lock): boolean {
+  return lock.target.kind === 'token' && lock.name === revocationLockName(lock.target.value) && lock.createdBy === 'controller';
+}
+
 export class IssuedTokens {
   private readonly byJti = new Map<string, IssuedToken>();
 
@@ -28,10 +38,10 @@ export class IssuedTokens {
     this.byJti.set(token.jti, token);
   }
 
-  /** Unexpired tokens issued to skills of this owner. */
+  /** Unexpired tokens issued to skills of this owner, however either spelled the address (normalizeOwner). */
   ofOwner(owner: string, now: number): IssuedToken[] {
-    const o = owner.trim().toLowerCase();
-    return [...this.byJti.values()].filter((t) => t.owner.toLowerCase() === o && t.expiresAt > now);
+    const o = normalizeOwner(owner);
+    return [...this.byJti.values()].filter((t) => normalizeOwner(t.owner) === o && t.expiresAt > now);
   }
 
   get(jti: string): IssuedToken | undefined {

@@ -59,7 +59,11 @@ export const lockCommand: Command = {
   usage: 'lock skill|owner|pod|session|token|namespace VALUE [-n NS] --reason R [--expires 1h] [--name N] [--kubeconfig F] [--output json] | lock list [--kubeconfig F] [--output json]',
   help: `Creates a SkillLock through the Kubernetes API (your kubeconfig, or --kubeconfig F; RBAC applies).
 A skill lock with -n NS holds that namespace's skill of that name; without -n, the skill in every
-namespace. --expires 30m|1h|2d lifts it on its own after that long (at most ${MAX_EXPIRES_DAYS}d; default:
+namespace. A token lock (the workload token's jti) stops that token at once and keeps the pod that
+held it from getting another until the lock is lifted (the pod's next refresh is refused, so a newer
+token it already holds lasts until then); the skill's other pods keep running: to stop a whole skill,
+lock the skill.
+--expires 30m|1h|2d lifts a lock on its own after that long (at most ${MAX_EXPIRES_DAYS}d; default:
 until unlocked). --reason must say something (the spaces around it are trimmed).
 --name N names the SkillLock (default: kind, value and a hash).
   skillgate lock skill summarize -n team-a --reason "exfiltration suspected" --expires 2h

@@ -1,11 +1,17 @@
 // The token exchange itself: a projected ServiceAccount token in, a workload token (plus the upstream
 // credential, the installation masking key and, when configured, the sidecars' Redis URL) out — or an OAuth error saying exactly why not. Order matters: authenticate (TokenReview)
-// before reading anything, resolve the pod, then refuse offboarded owners and locked skills, and only
-// then sign; record the token's jti, then check owner and locks again (a revocation that ran
-// meanwhile could not find this token). Never logs or returns the subject token; never issues to an
-// unknown pod. A record key sent along is endorsed for the same identity, after the same checks.
+// before reading anything, resolve the pod, then refuse offboarded owners, locked skills and pods
+// that held a locked token, and only then sign; record the token's jti, then check owner and locks
+// again (a revocation that ran meanwhile could not find this token, a lock made meanwhile was not
+// seen). Never logs or returns the subject token; never issues to an unknown pod. A record key sent
+// along is endorsed for the same identity, after the same checks.
+//
+// A token lock (a responder's `skillgate lock token JTI`) binds the pod that held the token: while it
+// is in force that pod gets no new token, whichever of its tokens it names, expired or not; a
+// refresh would otherwise carry the skill past the lock with a jti the lock does not name. The
+// controller's own revocations (also token locks) do not bind: the pod re-exchanges past them.
 import type { SkillIdentity } from '@skillgate/api';
-import { DEFAULT_TOKEN_TTL_SECONDS, type LockSet, type RecordKeyEndorser, type WorkloadTokenIssuer } from '@skillgate/identity';
+import { DEFAULT_TOKEN_TTL_SECONDS, isExpired, isRevocationLock, type Lock, type LockSet, type RecordKeyEndorser, type WorkloadTokenIssuer } from '@skillgate/identity';
 import type { IssuedTokenIndex } from './issued.js';
 import type { UpstreamCredentialProvider } from '../credentials.js';
 import { toGrant } from '../credentials.js';
@@ -49,15 +55,20 @@ export class TokenExchange {
     const reviewed = await this.deps.reviewer.review(req.subjectToken);
     const [pod, namespace] = await Promise.all([this.deps.pods.pod(reviewed.namespace, reviewed.podName), this.deps.pods.namespace(reviewed.namespace)]);
     const identity = identityFromPod(reviewed, pod, namespace, this.deps.systemNamespace ? { systemNamespace: this.deps.systemNamespace } : {});
-    const mayHave = (at: number): void => {
+    const mayHave = async (at: number): Promise<void> => {
       if (!this.deps.ownerActive(identity.owner)) {
         throw new OAuthError('access_denied', `owner ${identity.owner} of skill ${identity.skill} is offboarded; give the skill an active owner (set skillgate.dev/owner in its pod template and roll it out: a running pod's owner cannot change) or reinstate them (skillgate owners reinstate)`);
       }
-      const hit = this.deps.locks().match({ identity }, at);
+      const locks = this.deps.locks();
+      const hit = locks.match({ identity }, at);
       if (hit) throw new OAuthError('access_denied', `skill ${identity.skill} is locked by SkillLock "${hit.lockName}": ${hit.reason}`);
+      const held = await this.tokenLockOnPod(identity, locks, at);
+      if (held) {
+        throw new OAuthError('access_denied', `pod ${identity.namespace}/${identity.pod} of skill ${identity.skill} is locked by SkillLock "${held.name}": ${held.reason} (it locks workload token ${held.target.value}, which this pod held: the pod gets no new token until the lock is lifted)`);
+      }
     };
     try {
-      mayHave(now);
+      await mayHave(now);
       const ttlSeconds = Math.min(this.deps.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS, req.requestedTtlSeconds ?? Infinity);
       const issued = await this.deps.issuer.issue(identity, {
         ttlSeconds,
@@ -76,7 +87,7 @@ export class TokenExchange {
         .catch((err: Error) => this.deps.onIndexFault?.(err));
       // Again, now that the token is in the index: a revocation that read the index while this
       // token was being made did not see it, but it has changed the owner or the locks by now.
-      mayHave((this.deps.clock ?? Date.now)());
+      await mayHave((this.deps.clock ?? Date.now)());
       const endorsement = req.recordKeyThumbprint && this.deps.endorser ? await this.deps.endorser.endorse(identity, req.recordKeyThumbprint) : undefined;
       const response: TokenExchangeResponse = {
         access_token: issued.token,
@@ -94,5 +105,24 @@ export class TokenExchange {
       if (err instanceof OAuthError) Object.assign(err, { identity });
       throw err;
     }
+  }
+
+  /**
+   * The token lock in force that names a token this pod was issued, if any. Cheap when no responder
+   * has locked a token (the usual case): the index is read only while such a lock is in force, and
+   * then once per check, one sorted set of at most a few dozen members. Fails closed: a pod that
+   * cannot be cleared is told to retry (it keeps a token it still holds), not handed a new one.
+   */
+  private async tokenLockOnPod(identity: SkillIdentity, locks: LockSet, at: number): Promise<Lock | undefined> {
+    const tokenLocks = locks.list().filter((l) => l.target.kind === 'token' && !isExpired(l, at) && !isRevocationLock(l));
+    if (tokenLocks.length === 0) return undefined;
+    let held: string[];
+    try {
+      held = await this.deps.issued.jtisOfPod(identity.namespace, identity.pod);
+    } catch (err) {
+      throw new OAuthError('temporarily_unavailable', `a token lock is in force and the tokens issued to pod ${identity.namespace}/${identity.pod} cannot be read (${(err as Error).message}); retry shortly`);
+    }
+    const jtis = new Set(held);
+    return tokenLocks.find((l) => jtis.has(l.target.value));
   }
 }
