@@ -5,11 +5,7 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 
 export const LABEL_INJECT = 'skillgate.dev/inject';          // namespace label: "enabled" turns injection on
 export const LABEL_SKILL = 'skillgate.dev/skill';            // pod label: the skill's name
-export const ANNOTATION_OWNER = 'skillgate.dev/owner';       // pod annotation: accountable human (email)
-/** Owner emails compare case-insensitively (IdPs differ in case; the mailbox is the same). */
-export const normalizeOwner = (email: string): string => email.trim().toLowerCase();
-/** Whether an owner annotation (or a lock's owner value) names an email at all; admission also wants a dotted domain. */
-export const isOwnerEmail = (value: string): boolean => /^[^\s@]+@[^\s@]+$/.test(value.trim());
+export const ANNOTATION_OWNER = 'skillgate.dev/owner';       // pod annotation: accountable human (a plain email: ownerAddressProblem)
 export const ANNOTATION_INJECTED = 'skillgate.dev/injected'; // pod annotation: injector version that patched it
 export const ANNOTATION_INJECT = 'skillgate.dev/inject';     // pod annotation: "disabled" asks to opt out
 export const ANNOTATION_INJECT_EXCEPTION = 'skillgate.dev/inject-exception'; // name of an allowed exception
@@ -62,3 +58,72 @@ export const DEV_MASKING_KEY = 'skillgate-dev-masking-key';
 
 /** The shortest masking key (bytes) masking, the sidecar, the controller and the CLI accept. */
 export const MASKING_KEY_MIN_BYTES = 16;
+
+// Owner addresses. An owner is one human, and every place that names them (a pod's annotation, a
+// SCIM userName, `skillgate owners offboard`, an owner SkillLock, a workload token's claim) must
+// name them the same way: were `jane+triage@example.com` another owner than `jane@example.com`, a
+// skill annotated with the alias would be out of reach of jane's offboarding. So an owner is
+// written as a plain address (isOwnerEmail) and compared, stored, locked and offboarded only in
+// its canonical form (normalizeOwner). Never a test of who someone is: a plain address may still
+// name nobody the identity provider knows.
+
+/** RFC 5322 atext: what one dot-separated part of an unquoted local part may hold. */
+const LOCAL_ATOM = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+$/;
+/** One label of a domain name: letters, digits and hyphens. */
+const DOMAIN_LABEL = /^[A-Za-z0-9-]+$/;
+
+/**
+ * Why `value` is not a plain owner address, or undefined when it is one: a clause to follow the
+ * value in a message ("... is not an email address: it has more than one @"). Plain: one `@`,
+ * something on each side; no `:` anywhere (an `oidc:` or any other identity-provider prefix), no
+ * whitespace or characters outside printable ASCII (lookalike letters, combining marks), no
+ * trailing dot on the domain, no quoted or commented local part, no empty dot-separated part, no
+ * local part that is only a `+tag`. Surrounding whitespace is ignored. Dots, hyphens, digits,
+ * subdomains and a `+tag` are fine (normalizeOwner folds the tag away). Admission (the webhook)
+ * also wants a dot in the domain.
+ */
+export function ownerAddressProblem(value: string): string | undefined {
+  const v = value.trim();
+  if (v === '') return 'it is empty';
+  const colon = v.lastIndexOf(':');
+  if (colon >= 0) {
+    const plain = v.slice(colon + 1);
+    return `it has a prefix, "${v.slice(0, colon + 1)}": use the plain email address${ownerAddressProblem(plain) === undefined ? ` ${plain}` : ''}, without any identity-provider prefix`;
+  }
+  if (/\s/.test(v)) return 'it contains whitespace';
+  if (/[^\x21-\x7e]/.test(v)) return 'it contains characters outside printable ASCII: write the address in plain ASCII';
+  const parts = v.split('@');
+  if (parts.length === 1) return 'it has no @';
+  if (parts.length > 2) return 'it has more than one @';
+  const [local, domain] = parts as [string, string];
+  if (local === '') return 'it has nothing before the @';
+  if (domain === '') return 'it has nothing after the @';
+  if (domain.endsWith('.')) return `its domain ends in a dot: write ${local}@${domain.replace(/\.+$/, '')}`;
+  if (local.startsWith('+')) return 'it has nothing before the +tag';
+  if (!local.split('.').every((atom) => LOCAL_ATOM.test(atom))) return 'its local part (before the @) is not plain: no quotes, parentheses, brackets, commas, leading, trailing or doubled dots';
+  if (!domain.split('.').every((label) => DOMAIN_LABEL.test(label))) return 'its domain is not a host name: letters, digits and hyphens in labels separated by single dots';
+  return undefined;
+}
+
+/** Whether an owner annotation, SCIM userName, CLI argument or owner lock names a plain address (ownerAddressProblem). */
+export const isOwnerEmail = (value: string): boolean => ownerAddressProblem(value) === undefined;
+
+/**
+ * The canonical form of an owner address, the only one owners are compared, stored, locked and
+ * offboarded by: trimmed, lower-cased (identity providers differ in case; the mailbox is the same),
+ * trailing dots of the domain dropped (`example.com.` is `example.com`), and a `+tag` of the local
+ * part folded away (`jane+triage@example.com` is jane's mailbox, so it is jane). Total: any string
+ * gets a form, a plain address (isOwnerEmail) a meaningful one. Kept to a few string operations:
+ * sidecars run it on every lock lookup.
+ */
+export function normalizeOwner(email: string): string {
+  const v = email.trim().toLowerCase();
+  const at = v.lastIndexOf('@');
+  if (at < 0) return v;
+  let local = v.slice(0, at);
+  let domain = v.slice(at + 1);
+  while (domain.endsWith('.')) domain = domain.slice(0, -1);
+  const plus = local.indexOf('+');
+  if (plus > 0) local = local.slice(0, plus);
+  return `${local}@${domain}`;
+}

@@ -171,6 +171,21 @@ describe('skillgate', () => {
     }
   });
 
+  it('owners offboard and reinstate take a plain address, say so in --help, and refuse a spelling no pod may carry before asking the cluster', () => {
+    const help = run(['owners', 'offboard', '--help']).stdout.replace(/\s+/g, ' ');
+    expect(help).toMatch(/EMAIL is the owner's plain email address \(no "oidc:" or other prefix, no trailing dot\)/);
+    expect(help).toMatch(/offboarding jane@example\.com \(or Jane\+triage@example\.com\) covers every skill whose pod names any spelling of it/);
+    for (const [command, email, why] of [
+      ['offboard', 'oidc:jane@example.com', /it has a prefix, "oidc:": use the plain email address jane@example\.com/],
+      ['offboard', 'jane@example.com.', /its domain ends in a dot: write jane@example\.com/],
+      ['reinstate', 'jane', /it has no @/],
+    ] as const) {
+      expect(run(['owners', command, email], '', noCluster)).toMatchObject({ status: 2, stderr: expect.stringMatching(new RegExp(`^skillgate: owners ${command}: ${email.replace(/[.+]/g, '\\$&')} is not an owner's email address: ${why.source}`)) });
+    }
+    // A +tag is an owner's address (folded to the owner): it gets as far as the cluster.
+    expect(run(['owners', 'offboard', 'Jane+triage@example.com'], '', noCluster)).toMatchObject({ status: 1, stderr: expect.stringMatching(/no Kubernetes cluster to talk to/) });
+  });
+
   it('every command\'s usage line names every flag it accepts', async () => {
     const unnamed: string[] = [];
     for (const cmd of await loadCommands()) {

@@ -13,9 +13,12 @@ describe('skill pods declare their owner', () => {
   const pod = (annotations: Record<string, string>) => ({ metadata: { name: 'p', namespace: 'ns', labels: { 'skillgate.dev/skill': 's' }, annotations } });
   test('a labelled pod names its skill and its normalised owner', () => {
     expect(skillPodOf(pod({ 'skillgate.dev/owner': ' Erin@Example.com ' }))).toEqual({ namespace: 'ns', pod: 'p', skill: 's', owner: 'erin@example.com' });
+    expect(skillPodOf(pod({ 'skillgate.dev/owner': 'Erin+triage@example.com' }))?.owner).toBe('erin@example.com');
   });
   test('an owner annotation that is not an email names no owner; an unlabelled pod is not a skill', () => {
     expect(skillPodOf(pod({ 'skillgate.dev/owner': 'team-a' }))?.owner).toBeUndefined();
+    expect(skillPodOf(pod({ 'skillgate.dev/owner': 'oidc:erin@example.com' }))?.owner).toBeUndefined();
+    expect(skillPodOf(pod({ 'skillgate.dev/owner': 'erin@example.com.' }))?.owner).toBeUndefined();
     expect(skillPodOf({ metadata: { name: 'p', namespace: 'ns' } })).toBeUndefined();
   });
 });

@@ -1,5 +1,6 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { listPage, patchFields, parseFilter, replacementFields, userFromBody, ScimError, parseTokenExchangeForm, OAuthError, identityFromPod } from '../src/index.js';
+import { newOwner } from '@skillgate/identity';
+import { listPage, matchesFilter, patchFields, parseFilter, replacementFields, userFromBody, ScimError, parseTokenExchangeForm, OAuthError, identityFromPod } from '../src/index.js';
 
 describe('SCIM dialects', () => {
   test('the Okta PATCH shape deactivates', () => {
@@ -20,6 +21,14 @@ describe('SCIM dialects', () => {
   test('a user needs an email userName (or a primary email)', () => {
     expect(userFromBody({ emails: [{ value: 'x@y.com', primary: true }] }).userName).toBe('x@y.com');
     expect(() => userFromBody({ userName: 'not-an-email' })).toThrow(/email/);
+  });
+  test("a userName names its owner's canonical address: a +tag is that owner, a prefix is refused, a userName filter finds every spelling", () => {
+    expect(userFromBody({ userName: 'Jane+Okta@Example.com' }).userName).toBe('Jane+Okta@Example.com');
+    expect(() => userFromBody({ userName: 'oidc:jane@example.com' })).toThrow(expect.objectContaining({ status: 400, scimType: 'invalidValue', message: expect.stringMatching(/plain email address.*prefix/) }));
+    const jane = newOwner('Jane+Okta@Example.com', new Date());
+    expect(jane.email).toBe('jane@example.com');
+    for (const value of ['jane@example.com', 'JANE+other@example.com', 'jane@example.com.']) expect([value, matchesFilter(jane, { attribute: 'userName', value })]).toEqual([value, true]);
+    expect(matchesFilter(jane, { attribute: 'userName', value: 'janet@example.com' })).toBe(false);
   });
   test('a PUT body needs no usable userName: it is only compared with the stored one', () => {
     expect(replacementFields({ userName: 'jdoe', active: 'False' })).toEqual({ userName: 'jdoe', active: false });
@@ -71,6 +80,12 @@ describe('pod to skill identity', () => {
     expect(() => identityFromPod(reviewed, { ...pod, metadata: { ...pod.metadata, annotations: { 'skillgate.dev/injected': '0.2.2' } } }, injected)).toThrow(/owner/);
     expect(() => identityFromPod(reviewed, { ...pod, spec: { ...pod.spec, serviceAccountName: 'other' } }, injected)).toThrow(/ServiceAccount/);
     expect(() => identityFromPod(reviewed, undefined, injected)).toThrow(/no longer exists/);
+  });
+  test("the identity names the owner's canonical address; a prefixed or trailing-dot owner is invalid_grant", () => {
+    const owned = (owner: string) => ({ ...pod, metadata: { ...pod.metadata, annotations: { ...pod.metadata.annotations, 'skillgate.dev/owner': owner } } });
+    expect(identityFromPod(reviewed, owned('Alice+Triage@Example.com'), injected).owner).toBe('alice@example.com');
+    expect(() => identityFromPod(reviewed, owned('oidc:alice@example.com'), injected)).toThrow(expect.objectContaining({ error: 'invalid_grant', description: expect.stringMatching(/it has a prefix, "oidc:": use the plain email address alice@example\.com/) }));
+    expect(() => identityFromPod(reviewed, owned('alice@example.com.'), injected)).toThrow(expect.objectContaining({ error: 'invalid_grant', description: expect.stringMatching(/its domain ends in a dot/) }));
   });
   test('a pod that is not injected gets nothing: its namespace is not labelled for injection, or it runs no sidecar', () => {
     for (const ns of [undefined, { metadata: { name: 'ns' } }, { metadata: { name: 'ns', labels: { 'skillgate.dev/inject': 'disabled' } } }]) {

@@ -6,7 +6,9 @@
 // knows), a responder's — taken in an incident — only a responder lifts. Giving a skill another
 // owner (its pods recreated naming an active owner: the annotation is fixed for a pod's life) lifts
 // the cascade for that skill without touching the lock, because the lock follows the person, not the
-// skill. Pure model: storage lives in the controller.
+// skill. An owner is known by the canonical form of their address (normalizeOwner: lower case, no
+// +tag, no trailing dot): ids, records, lock names and targets and every lookup here go through it,
+// so no spelling of an address escapes its owner's offboarding. Pure model: storage lives in the controller.
 import { createHash } from 'node:crypto';
 import type { SkillLock } from '@skillgate/api';
 import { API_VERSION } from '@skillgate/api';
@@ -110,31 +112,53 @@ export const LABEL_OFFBOARDED_BY = 'skillgate.dev/offboarded-by';
 
 /** The SkillLock that offboarding `owner` places, labelled with who placed it. */
 export function offboardLock(owner: Owner, reason: string, by: string, source: OffboardingSource = 'responder'): SkillLock {
+  // The canonical address, whatever the record says: the lock must match every spelling of the owner.
+  const email = normalizeOwner(owner.email);
   return {
     apiVersion: API_VERSION as 'skillgate.dev/v1alpha1',
     kind: 'SkillLock',
     metadata: {
-      name: offboardLockName(owner.email),
-      labels: { 'skillgate.dev/lock-source': 'offboarding', 'skillgate.dev/owner-id': owner.id, [LABEL_OFFBOARDED_BY]: source },
+      name: offboardLockName(email),
+      labels: { 'skillgate.dev/lock-source': 'offboarding', 'skillgate.dev/owner-id': ownerId(email), [LABEL_OFFBOARDED_BY]: source },
     },
     spec: {
-      target: { kind: 'owner', value: owner.email },
-      reason: `owner ${owner.email} was offboarded${reason ? `: ${reason}` : ''}`,
+      target: { kind: 'owner', value: email },
+      reason: `owner ${email} was offboarded${reason ? `: ${reason}` : ''}`,
       createdBy: by,
     },
   };
 }
 
-/** An in-memory directory of owners by email and id. Unknown owners are neither active nor inactive. */
+/**
+ * One owner from the records stored for them. Records written before owner addresses had one
+ * canonical form (under `jane+triage@example.com`, `jane@example.com.`) now name the same owner as
+ * the record of the canonical address. That record decides when there is one: every write since
+ * (SCIM, the CLI, a pod) goes to it. Without it, the strictest of the others: one offboarded record
+ * keeps the owner offboarded. Either way the owner's offboarding locks, whatever address they were
+ * placed under, match every spelling (lock.ts), so merging never lifts a lock.
+ */
+export function mergeOwnerRecords(canonical: Owner | undefined, others: readonly Owner[]): Owner | undefined {
+  const pick = canonical ?? others.find((o) => !o.active) ?? others[0];
+  if (!pick) return undefined;
+  const email = normalizeOwner(pick.email);
+  return { ...pick, email, id: ownerId(email) };
+}
+
+/**
+ * An in-memory directory of owners by email and id, both of the canonical address. Unknown owners
+ * are neither active nor inactive.
+ */
 export class OwnerRegistry {
   private readonly byEmail = new Map<string, Owner>();
   private readonly byId = new Map<string, Owner>();
 
   put(owner: Owner): void {
-    const prev = this.byId.get(owner.id);
+    const email = normalizeOwner(owner.email);
+    const canonical = owner.email === email && owner.id === ownerId(email) ? owner : { ...owner, email, id: ownerId(email) };
+    const prev = this.byId.get(canonical.id);
     if (prev) this.byEmail.delete(prev.email);
-    this.byEmail.set(owner.email, owner);
-    this.byId.set(owner.id, owner);
+    this.byEmail.set(canonical.email, canonical);
+    this.byId.set(canonical.id, canonical);
   }
 
   remove(id: string): void {

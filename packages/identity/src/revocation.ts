@@ -16,7 +16,12 @@ export interface IssuedToken {
 
 export const revocationLockName = (jti: string): string => `revoked-${jti}`;
 
-/** The lock that stands for a revoked token; it lapses when the token would have expired anyway. */
+/**
+ * The lock that stands for a revoked token; it lapses when the token would have expired anyway, by
+ * the controller's clock. A sidecar may hold the token a little longer by its own (the exchange's
+ * round trip, clock skew), so it does not rely on the lock outliving it: told of the revocation, it
+ * drops the token and refuses as revoked until a new one arrives.
+ */
 export function revocationLock(token: Pick<IssuedToken, 'jti' | 'expiresAt'>, reason: string): Lock {
   return { name: revocationLockName(token.jti), target: { kind: 'token', value: token.jti }, reason, createdBy: 'controller', expiresAt: token.expiresAt };
 }

@@ -11,6 +11,7 @@ describe('LockSet', () => {
     ['skill in its namespace', { kind: 'skill', value: 'summarize', namespace: 'team-a' }],
     ['skill in every namespace', { kind: 'skill', value: 'summarize' }],
     ['owner, whatever the case of the email', { kind: 'owner', value: 'alice@example.COM' }],
+    ['owner, whatever +tag or trailing dot the lock spells it with', { kind: 'owner', value: 'alice+incident@example.com.' }],
     ['pod', { kind: 'pod', value: 'bot-1', namespace: 'team-a' }],
     ['session', { kind: 'session', value: 'sess-1' }],
     ['token', { kind: 'token', value: 'jti-1' }],
@@ -18,6 +19,11 @@ describe('LockSet', () => {
   ])('a lock on the %s refuses the subject and names itself', (_label, target) => {
     const set = new LockSet([lock('l1', target)]);
     expect(set.match(subject, 0)).toMatchObject({ lockName: 'l1', reason: 'because l1' });
+  });
+
+  test.each(['alice+triage@example.com', 'ALICE@example.com.', 'Alice+x+y@Example.COM..'])('an owner lock on alice@example.com refuses a skill whose identity spells its owner %j', (owner) => {
+    const set = new LockSet([lock('offboard-alice', { kind: 'owner', value: 'alice@example.com' })]);
+    expect(set.match({ identity: { ...id, owner } }, 0)?.lockName).toBe('offboard-alice');
   });
 
   test.each<[string, LockTarget]>([

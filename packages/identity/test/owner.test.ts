@@ -1,4 +1,4 @@
-import { OwnerRegistry, newOwner, setOwnerActive, offboardLock, offboardLockName, offboardingSourceOf, ownerId, reinstatementRefusal, IssuedTokens, revocationLock } from '../src/index.js';
+import { OwnerRegistry, newOwner, setOwnerActive, offboardLock, offboardLockName, offboardingSourceOf, ownerId, reinstatementRefusal, IssuedTokens, revocationLock, mergeOwnerRecords } from '../src/index.js';
 
 describe('owners', () => {
   test('offboarding then reinstating reports each transition once', () => {
@@ -60,5 +60,44 @@ describe('owners', () => {
     expect(issued.ofOwner('alice@example.com', 100)).toEqual([]);
     expect(revocationLock({ jti: 'a', expiresAt: 100 }, 'offboarded')).toMatchObject({ target: { kind: 'token', value: 'a' }, expiresAt: 100 });
     expect(issued.prune(100)).toBe(2);
+  });
+});
+
+describe('owners are known by the canonical form of their address', () => {
+  const at = new Date('2026-01-01T00:00:00Z');
+
+  test('every spelling of an owner has the same record id and offboarding lock, which targets the canonical address', () => {
+    for (const spelling of ['Jane+triage@Example.com', 'jane@example.com.', ' JANE+x@EXAMPLE.COM. ']) {
+      expect([spelling, newOwner(spelling, at).email, ownerId(spelling), offboardLockName(spelling)]).toEqual([spelling, 'jane@example.com', ownerId('jane@example.com'), offboardLockName('jane@example.com')]);
+    }
+    // A record kept under an older spelling still locks the canonical address.
+    const legacy = { ...newOwner('jane@example.com', at), email: 'jane+triage@example.com', id: 'a11a5a11a5a11a5a11a5a11a' };
+    const lock = offboardLock(legacy, 'left', 'scim');
+    expect([lock.metadata.name, lock.spec.target, lock.metadata.labels?.['skillgate.dev/owner-id']]).toEqual([offboardLockName('jane@example.com'), { kind: 'owner', value: 'jane@example.com' }, ownerId('jane@example.com')]);
+  });
+
+  test('the registry answers for every spelling, whatever spelling a record was put under', () => {
+    const reg = new OwnerRegistry();
+    reg.put({ ...setOwnerActive(newOwner('jane@example.com', at), false, at, 'scim').owner, email: 'Jane+old@Example.com' });
+    for (const spelling of ['jane@example.com', 'jane+triage@example.com', 'JANE@example.com.']) expect([spelling, reg.isActive(spelling)]).toEqual([spelling, false]);
+    expect(reg.list().map((o) => [o.email, o.id])).toEqual([['jane@example.com', ownerId('jane@example.com')]]);
+  });
+
+  test("records of older spellings merge into their owner: the canonical record decides, else any offboarded one", () => {
+    const active = newOwner('jane@example.com', at);
+    const off = setOwnerActive(active, false, at, 'scim').owner;
+    const aliasActive = { ...active, email: 'jane+triage@example.com', id: ownerId('jane+triage@example.com') };
+    const aliasOff = { ...off, email: 'jane@example.com.', id: 'x' };
+    expect(mergeOwnerRecords(off, [aliasActive])).toMatchObject({ email: 'jane@example.com', active: false });
+    expect(mergeOwnerRecords(active, [aliasOff])).toMatchObject({ email: 'jane@example.com', active: true });
+    expect(mergeOwnerRecords(undefined, [aliasActive, aliasOff])).toMatchObject({ email: 'jane@example.com', id: ownerId('jane@example.com'), active: false });
+    expect(mergeOwnerRecords(undefined, [])).toBeUndefined();
+  });
+
+  test("an owner's issued tokens are found by any spelling", () => {
+    const issued = new IssuedTokens();
+    issued.record({ jti: 'a', owner: 'jane+triage@example.com', skill: 's', namespace: 'n', pod: 'p', expiresAt: 100 });
+    issued.record({ jti: 'b', owner: 'jane@example.com', skill: 's', namespace: 'n', pod: 'q', expiresAt: 100 });
+    expect(issued.ofOwner('JANE@example.com.', 50).map((t) => t.jti)).toEqual(['a', 'b']);
   });
 });

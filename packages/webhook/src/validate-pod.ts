@@ -2,7 +2,7 @@
 // Each rule returns a message that says what to change. Pure: decisions come from the pod, the old
 // pod (UPDATE), the namespace and the config only. It must never allow a pod whose app containers
 // can reach the upstream credential, the sidecar's token, or the network without the sidecar.
-import { ANNOTATION_INJECTED, ANNOTATION_OWNER, LABEL_SKILL, TOKEN_AUDIENCE, certificateBlocks } from '@skillgate/api';
+import { ANNOTATION_INJECTED, ANNOTATION_OWNER, LABEL_SKILL, TOKEN_AUDIENCE, certificateBlocks, normalizeOwner, ownerAddressProblem } from '@skillgate/api';
 import type { WebhookConfig } from './config.js';
 import {
   CLAUDE_BASE_URL, CONTROLLER_CA_ENV, CREDENTIAL_ENV, INIT_CONTAINER, RESERVED_CONTAINER_NAMES, RESERVED_VOLUME_NAMES, SIDECAR_CONTAINER,
@@ -26,8 +26,6 @@ export interface Verdict {
   warnings: string[];
 }
 
-/** Loose on purpose (RFC 5322 is not the point): one @, a dot in the domain, no spaces. */
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 /**
  * Capabilities an app container may add next to the sidecar: Pod Security's baseline list, less the
  * ones that leave the egress capture (SETUID, SETGID: take the sidecar's UID; NET_RAW: packets no
@@ -344,8 +342,15 @@ export function validatePod(pod: Pod, namespace: NamespaceInfo, config: WebhookC
     const owner = ann[ANNOTATION_OWNER];
     if (owner === undefined || owner === '') {
       violations.push(`pod ${podDisplayName(pod)} has no ${ANNOTATION_OWNER} annotation: add ${ANNOTATION_OWNER}: <email of the human accountable for this skill>`);
-    } else if (!EMAIL.test(owner)) {
-      violations.push(`annotation ${ANNOTATION_OWNER}="${owner}" is not an email address: set it to the email of the human accountable for this skill`);
+    } else {
+      // The controller's test (isOwnerEmail, at token exchange and in the pod watch) and, for
+      // admission, a dot in the domain: a skill's owner is a person's real mailbox.
+      const problem = ownerAddressProblem(owner) ?? (owner.trim().split('@')[1]?.includes('.') ? undefined : 'its domain has no dot');
+      if (problem) {
+        violations.push(`annotation ${ANNOTATION_OWNER}="${owner}" is not an email address: ${problem}; set it to the plain email of the human accountable for this skill (jane@example.com)`);
+      } else if (normalizeOwner(owner) !== owner.trim().toLowerCase()) {
+        warnings.push(`annotation ${ANNOTATION_OWNER}="${owner}" names owner ${normalizeOwner(owner)}: skillgate folds a +tag away, so this skill is locked when ${normalizeOwner(owner)} is offboarded`);
+      }
     }
     if (optOut.kind === 'denied') violations.push(optOut.message);
   }

@@ -52,6 +52,33 @@ describe('validatePod on CREATE', () => {
     expect(violations(admitted(pod))).toMatch(/skillgate\.dev\/owner="alice" is not an email address/);
   });
 
+  test('an owner behind a prefix or with a trailing dot is refused: no offboarding of the person would match that spelling', () => {
+    const withOwner = (owner: string) => {
+      const pod = skillPod();
+      pod.metadata.annotations!['skillgate.dev/owner'] = owner;
+      return validatePod(admitted(pod), injectedNs, config());
+    };
+    const prefixed = withOwner('oidc:jane@example.com');
+    expect(prefixed.allowed).toBe(false);
+    expect(prefixed.violations.join('\n')).toMatch(/skillgate\.dev\/owner="oidc:jane@example\.com" is not an email address: it has a prefix, "oidc:": use the plain email address jane@example\.com/);
+    const dotted = withOwner('jane@EXAMPLE.com.');
+    expect(dotted.allowed).toBe(false);
+    expect(dotted.violations.join('\n')).toMatch(/skillgate\.dev\/owner="jane@EXAMPLE\.com\." is not an email address: its domain ends in a dot: write jane@EXAMPLE\.com/);
+    for (const owner of ['jane @example.com', 'jane@@example.com', 'jane@example.com@evil.example', '"jane"@example.com', 'j\u0430ne@example.com', 'jane@localhost']) {
+      expect([owner, withOwner(owner).allowed]).toEqual([owner, false]);
+    }
+  });
+
+  test('an owner with a +tag is admitted, with a warning naming the owner it stands for', () => {
+    const pod = skillPod();
+    pod.metadata.annotations!['skillgate.dev/owner'] = 'Jane+triage@example.com';
+    const v = validatePod(admitted(pod), injectedNs, config());
+    expect([v.allowed, v.violations]).toEqual([true, []]);
+    expect(v.warnings.join('\n')).toMatch(/names owner jane@example\.com: .*locked when jane@example\.com is offboarded/);
+    pod.metadata.annotations!['skillgate.dev/owner'] = 'Jane.Doe@Mail.Example.com';
+    expect(validatePod(admitted(pod), injectedNs, config())).toEqual({ allowed: true, violations: [], warnings: [] });
+  });
+
   test('opting out without an allowed exception is rejected, naming the allowed exceptions', () => {
     const cfg = config({ allowedExceptions: [{ name: 'database' }] });
     const pod = skillPod();

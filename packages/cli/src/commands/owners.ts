@@ -1,7 +1,9 @@
 // `skillgate owners offboard|reinstate|list`: the owner lifecycle from the command line, through the
 // Kubernetes API with the caller's kubeconfig (RBAC applies). Does exactly what SCIM does: flips the
 // owner record and places or lifts the owner's SkillLock; the controller then revokes their tokens
-// and cuts their skills' live streams.
+// and cuts their skills' live streams. An owner is named by a plain address and known by its
+// canonical form (normalizeOwner), as everywhere else.
+import { ownerAddressProblem } from '@skillgate/api';
 import { OwnerLifecycle, OwnerStore, LockClient } from '@skillgate/controller';
 import { cliKubeClients } from './kube-access.js';
 import { CliError, outputOption, printData, type Command } from '../command.js';
@@ -13,6 +15,18 @@ const DEFAULT_NAMESPACE = 'skillgate-system';
 const help = `Owner records live in the namespace skillgate is installed in: --skillgate-namespace NS
 (default SKILLGATE_NAMESPACE or ${DEFAULT_NAMESPACE}). --kubeconfig F chooses the cluster (default
 KUBECONFIG, ~/.kube/config or the pod's ServiceAccount); RBAC applies to the caller.`;
+
+const addresses = `EMAIL is the owner's plain email address (no "oidc:" or other prefix, no trailing
+dot). Owners are known by its canonical form: lower case, a +tag dropped, so offboarding
+jane@example.com (or Jane+triage@example.com) covers every skill whose pod names any spelling of it.`;
+
+/** The owner EMAIL argument, checked as pods' owner annotations are; a one-line reason otherwise. */
+function ownerArgument(command: string, email: string | undefined): string {
+  if (!email) throw new CliError(`owners ${command} needs the owner's EMAIL`, 2);
+  const problem = ownerAddressProblem(email);
+  if (problem) throw new CliError(`owners ${command}: ${email} is not an owner's email address: ${problem}`, 2);
+  return email;
+}
 
 const common = {
   'skillgate-namespace': { type: 'string' as const },
@@ -35,12 +49,13 @@ export const ownersOffboardCommand: Command = {
 every namespace): the controller revokes their workload tokens and sidecars cut their live streams.
 --reason R is recorded on the lock (default "offboarded with skillgate owners offboard by <you>").
 
+${addresses}
+
 ${help}`,
   options: { reason: { type: 'string' }, ...common },
   async run({ values, positionals }) {
     const v = values as Record<string, string | undefined>;
-    const email = positionals[0];
-    if (!email || !email.includes('@')) throw new CliError('owners offboard needs the owner\'s EMAIL', 2);
+    const email = ownerArgument('offboard', positionals[0]);
     if (v.reason !== undefined && v.reason.trim() === '') throw new CliError('--reason must say something (or leave it out)', 2);
     const owners = lifecycle(v);
     const actor = await owners.actor();
@@ -57,12 +72,13 @@ export const ownersReinstateCommand: Command = {
   usage: 'owners reinstate EMAIL [--skillgate-namespace NS] [--kubeconfig F] [--output json]',
   help: `Flips the owner record back to active and lifts the offboarding lock (their skills get tokens again).
 
+${addresses}
+
 ${help}`,
   options: common,
   async run({ values, positionals }) {
     const v = values as Record<string, string | undefined>;
-    const email = positionals[0];
-    if (!email || !email.includes('@')) throw new CliError('owners reinstate needs the owner\'s EMAIL', 2);
+    const email = ownerArgument('reinstate', positionals[0]);
     const owners = lifecycle(v);
     const change = await owners.lifecycle.reinstate(email, await owners.actor()).catch((err: Error) => { throw new CliError(err.message); });
     printData(values, change, () => `${change.owner.email}: ${change.transition === 'unchanged' ? 'already active' : 'reinstated'}`);
@@ -74,7 +90,9 @@ export const ownersListCommand: Command = {
   name: ['owners', 'list'],
   summary: 'List known owners and their status',
   usage: 'owners list [--skillgate-namespace NS] [--kubeconfig F] [--output json]',
-  help,
+  help: `Each owner once, by the canonical form of their address (lower case, no +tag, no trailing dot).
+
+${help}`,
   options: common,
   async run({ values }) {
     const owners = await lifecycle(values as Record<string, string | undefined>).store.list().catch((err: Error) => { throw new CliError(err.message); });

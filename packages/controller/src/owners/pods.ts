@@ -22,7 +22,11 @@ export interface SkillPod {
   namespace: string;
   pod: string;
   skill: string;
-  /** Normalised owner email, or undefined when the annotation is missing or not an email. */
+  /**
+   * The owner in canonical form (normalizeOwner: `Jane+triage@Example.com` is jane@example.com, so
+   * an alias registers no owner of its own), or undefined when the annotation is missing or not a
+   * plain address (isOwnerEmail: a prefix, a trailing dot).
+   */
   owner: string | undefined;
 }
 

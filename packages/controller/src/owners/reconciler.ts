@@ -4,9 +4,11 @@
 // offboarding lock itself is a SkillLock written by whoever offboarded; this loop only adds the
 // token revocations, which only the issuer can know. Every replica keeps the registry (the token
 // exchange needs it); only the leader revokes, and on taking over it re-revokes for every inactive
-// owner (idempotent: a revocation already published changes nothing).
+// owner (idempotent: a revocation already published changes nothing). Owners are known by the
+// canonical form of their address; a record of an older spelling of it (stored before that form)
+// merges into its owner (mergeOwnerRecords) instead of passing for another, active, owner.
 import type { V1ConfigMap } from '@kubernetes/client-node';
-import { OwnerRegistry, revocationLock, type IssuedToken, type Owner } from '@skillgate/identity';
+import { OwnerRegistry, mergeOwnerRecords, revocationLock, type IssuedToken, type Owner } from '@skillgate/identity';
 import type { IssuedTokenIndex } from '../token-exchange/issued.js';
 import type { KubeClients } from '../kube.js';
 import { ListWatch } from '../list-watch.js';
@@ -15,7 +17,7 @@ import type { ControllerMetrics } from '../metrics.js';
 import { emit, type ControllerEvents } from '../events.js';
 import type { Reconciler } from '../reconciler.js';
 import type { LockReconciler } from '../locks/reconciler.js';
-import { OWNER_RECORD_LABEL, ownerFromConfigMap } from './store.js';
+import { OWNER_RECORD_LABEL, ownerConfigMapName, ownerFromConfigMap } from './store.js';
 
 export interface OwnerReconcilerDeps {
   kube: KubeClients;
@@ -34,6 +36,8 @@ export class OwnerReconciler implements Reconciler {
   readonly name = 'owners';
   readonly registry = new OwnerRegistry();
   private readonly byConfigMap = new Map<string, string>();
+  /** Records by owner id, then ConfigMap name: an owner may have records of older spellings too (mergeOwnerRecords). */
+  private readonly records = new Map<string, Map<string, Owner>>();
   private leading = false;
   private readonly feed: ListWatch<V1ConfigMap>;
 
@@ -43,8 +47,7 @@ export class OwnerReconciler implements Reconciler {
       list: () => this.relist(),
       event: (phase, cm) => {
         if (phase === 'DELETED') {
-          const id = this.byConfigMap.get(cm.metadata?.name ?? '');
-          if (id) this.registry.remove(id);
+          this.forget(cm.metadata?.name ?? '');
           return;
         }
         void this.observe(cm).catch((err: Error) => this.deps.log.error({ err: err.message }, 'owner record event failed'));
@@ -120,10 +123,37 @@ export class OwnerReconciler implements Reconciler {
     return res.metadata?.resourceVersion;
   }
 
+  /** The owner their records say, or undefined when none is left. */
+  private merged(id: string): Owner | undefined {
+    const records = this.records.get(id);
+    if (!records) return undefined;
+    const canonicalName = ownerConfigMapName(id);
+    return mergeOwnerRecords(records.get(canonicalName), [...records].filter(([name]) => name !== canonicalName).map(([, o]) => o));
+  }
+
+  /** A record is gone (or now names another owner): the owner's other records, if any, say what they are now. */
+  private forget(name: string): void {
+    const id = this.byConfigMap.get(name);
+    this.byConfigMap.delete(name);
+    if (!id) return;
+    const records = this.records.get(id);
+    records?.delete(name);
+    if (!records?.size) this.records.delete(id);
+    const left = this.merged(id);
+    if (left) this.registry.put(left);
+    else this.registry.remove(id);
+  }
+
   private async observe(cm: V1ConfigMap): Promise<void> {
-    const owner = ownerFromConfigMap(cm);
-    if (!owner) return;
-    if (cm.metadata?.name) this.byConfigMap.set(cm.metadata.name, owner.id);
+    const record = ownerFromConfigMap(cm);
+    if (!record) return;
+    const name = cm.metadata?.name ?? ownerConfigMapName(record.id);
+    if (this.byConfigMap.has(name) && this.byConfigMap.get(name) !== record.id) this.forget(name);
+    this.byConfigMap.set(name, record.id);
+    let records = this.records.get(record.id);
+    if (!records) this.records.set(record.id, (records = new Map()));
+    records.set(name, record);
+    const owner = this.merged(record.id)!;
     const before = this.registry.get(owner.id);
     this.registry.put(owner);
     const wasActive = before ? before.active : true;

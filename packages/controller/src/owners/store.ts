@@ -5,7 +5,7 @@
 // Optimistic concurrency (resourceVersion) keeps concurrent writers from losing updates.
 import { randomBytes } from 'node:crypto';
 import type { V1ConfigMap } from '@kubernetes/client-node';
-import { normalizeOwner, ownerId, type Owner } from '@skillgate/identity';
+import { mergeOwnerRecords, normalizeOwner, ownerId, type Owner } from '@skillgate/identity';
 import { statusOf, describeApiError, type KubeClients } from '../kube.js';
 
 export const OWNER_RECORD_LABEL = 'skillgate.dev/owner-record';
@@ -18,6 +18,11 @@ export class OwnerStoreError extends Error {
   }
 }
 
+/**
+ * The owner a record stands for, by the canonical form of its address (normalizeOwner). A record
+ * stored before that form existed (under `jane+triage@example.com`) stands for the same owner as
+ * the canonical one, under another ConfigMap name (isCanonicalRecord): see mergeOwnerRecords.
+ */
 export function ownerFromConfigMap(cm: V1ConfigMap): Owner | undefined {
   const text = cm.data?.['owner.json'];
   if (!text) return undefined;
@@ -28,6 +33,23 @@ export function ownerFromConfigMap(cm: V1ConfigMap): Owner | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Whether this ConfigMap is the record of its owner's canonical address (every write since goes there). */
+export const isCanonicalRecord = (cm: V1ConfigMap, owner: Owner): boolean => cm.metadata?.name === ownerConfigMapName(owner.id);
+
+/** Owners from their records: one each, records of older spellings merged in (mergeOwnerRecords). */
+export function ownersFromConfigMaps(cms: readonly V1ConfigMap[]): Owner[] {
+  const byId = new Map<string, { canonical?: Owner; others: Owner[] }>();
+  for (const cm of cms) {
+    const owner = ownerFromConfigMap(cm);
+    if (!owner) continue;
+    let records = byId.get(owner.id);
+    if (!records) byId.set(owner.id, (records = { others: [] }));
+    if (isCanonicalRecord(cm, owner)) records.canonical = owner;
+    else records.others.push(owner);
+  }
+  return [...byId.values()].map((r) => mergeOwnerRecords(r.canonical, r.others)).filter((o): o is Owner => !!o);
 }
 
 function toConfigMap(owner: Owner, namespace: string, resourceVersion?: string): V1ConfigMap {
@@ -59,7 +81,7 @@ export class OwnerStore {
   async list(): Promise<Owner[]> {
     try {
       const res = await this.kube.core.listNamespacedConfigMap({ namespace: this.namespace, labelSelector: `${OWNER_RECORD_LABEL}=true` });
-      return res.items.map(ownerFromConfigMap).filter((o): o is Owner => !!o).sort((a, b) => a.email.localeCompare(b.email));
+      return ownersFromConfigMaps(res.items).sort((a, b) => a.email.localeCompare(b.email));
     } catch (err) {
       throw new OwnerStoreError(`cannot list owners in namespace ${this.namespace}: ${describeApiError(err)}`, statusOf(err));
     }

@@ -1,7 +1,8 @@
 // From a reviewed token and its pod to the SkillIdentity a workload token is issued for. Pure: the
 // pod must be the one the token is bound to (same uid, same ServiceAccount), must be an injected
 // skill pod, and must name its skill (label skillgate.dev/skill) and its accountable owner
-// (annotation skillgate.dev/owner). Injected means what skillgate's injector leaves, all of it
+// (annotation skillgate.dev/owner, a plain address: the identity names the owner in its canonical
+// form, the one offboarding locks). Injected means what skillgate's injector leaves, all of it
 // (../injection.ts): a namespace labelled for injection that the webhooks do not skip (kube-system,
 // kube-public, kube-node-lease and skillgate's own are never sent to them), no opt-out annotation,
 // the skillgate-sidecar container and the skillgate.dev/injected annotation the injector stamps.
@@ -10,8 +11,7 @@
 // and a token for audience skillgate, a pod in a namespace the webhooks skip — has no sidecar to
 // hold them for it, and would hold them itself.
 import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
-import { ANNOTATION_INJECT, ANNOTATION_INJECTED, ANNOTATION_OWNER, LABEL_INJECT, LABEL_SKILL, SIDECAR_CONTAINER, isOwnerEmail, type SkillIdentity } from '@skillgate/api';
-import { normalizeOwner } from '@skillgate/identity';
+import { ANNOTATION_INJECT, ANNOTATION_INJECTED, ANNOTATION_OWNER, LABEL_INJECT, LABEL_SKILL, SIDECAR_CONTAINER, normalizeOwner, ownerAddressProblem, type SkillIdentity } from '@skillgate/api';
 import { namespaceNotInjected, podNotInjected } from '../injection.js';
 import { OAuthError } from './oauth.js';
 import type { ReviewedToken } from './review.js';
@@ -50,7 +50,11 @@ export function identityFromPod(reviewed: ReviewedToken, pod: V1Pod | undefined,
   const skill = pod.metadata?.labels?.[LABEL_SKILL];
   if (!skill) throw new OAuthError('invalid_grant', `pod ${where} has no ${LABEL_SKILL} label: it is not a skill`);
   const owner = pod.metadata?.annotations?.[ANNOTATION_OWNER];
-  if (!owner || !isOwnerEmail(owner)) throw new OAuthError('invalid_grant', `pod ${where} has no valid ${ANNOTATION_OWNER} annotation: every skill needs an accountable owner`);
+  if (!owner) throw new OAuthError('invalid_grant', `pod ${where} has no valid ${ANNOTATION_OWNER} annotation: every skill needs an accountable owner`);
+  // The webhook's test, again: a pod admitted while it did not run must not name its owner in a
+  // spelling (a prefix, a trailing dot) that no offboarding of the person would match.
+  const problem = ownerAddressProblem(owner);
+  if (problem) throw new OAuthError('invalid_grant', `pod ${where} has no valid ${ANNOTATION_OWNER} annotation (${problem}): every skill needs an accountable owner, named by their plain email address`);
   const podUid = pod.metadata?.uid ?? reviewed.podUid;
   return {
     namespace: reviewed.namespace,
