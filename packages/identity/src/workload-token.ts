@@ -1,7 +1,8 @@
 // Workload tokens: the short-lived JWTs the controller issues to a sidecar in exchange for its pod's
 // projected ServiceAccount token. They name the skill, its owner, namespace, pod and policy
 // generation, carry a jti that a lock can target, and expire (default 10 minutes, never more than an
-// hour) so that even a sidecar cut off from the lock feed loses its power soon.
+// hour) so that even a sidecar cut off from the lock feed and the controller loses its power soon: at
+// its token's expiry it refuses new requests and cuts the streams and egress connections still open.
 // This module signs and verifies; it never reads keys from disk or talks to the network.
 import { randomUUID } from 'node:crypto';
 import {

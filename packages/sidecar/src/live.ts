@@ -1,5 +1,7 @@
 // The exchanges in flight, so that a lock placed while a stream is open can find and cut it, and the
-// skill's open egress connections (tunnels, forwarded requests), so that the same sweep cuts those.
+// skill's open egress connections (tunnels, forwarded requests), so that the same sweep cuts those;
+// a sweep cuts them all when the skill loses its standing (token refused, revoked or expired, lock
+// feed lost), whatever their subject.
 // The registry only holds references; each kill is its owner's (the pipeline's, the egress proxy's).
 // Only Claude exchanges count as the sidecar's activity: a long-lived tunnel must not keep an idle
 // sidecar from handing memory back.
@@ -11,7 +13,7 @@
 // (BENCHMARKS.md). A Set churning alone in a micro-benchmark does not show it, so the cause is an
 // interaction with the rest of the request path that we did not pin down; unlinking clears the node,
 // so nothing here can outlive its exchange.
-import type { LockHit, LockSubject } from './ports/index.js';
+import type { LockSubject, Refusal } from './ports/index.js';
 
 /** How busy the sidecar is, as heap.ts and the event-loop delay (process-metrics.ts) watch it. */
 export interface Activity {
@@ -54,7 +56,8 @@ export class QuietClock {
 
 export interface LiveEntry {
   subject: LockSubject;
-  kill(hit: LockHit): void;
+  /** Cut it, telling the skill `refusal.error` where it can (and counting for `refusal.hit`'s lock). */
+  kill(refusal: Refusal): void;
 }
 
 interface Node {
@@ -84,7 +87,7 @@ export class LiveExchanges implements Activity {
   }
 
   /**
-   * Register an open egress connection, for lock sweeps only (not counted in `size` or
+   * Register an open egress connection, for sweeps only (not counted in `size` or
    * `admitted`); the function returned removes it (once; later calls do nothing).
    */
   addConnection(entry: LiveEntry): () => void {
@@ -97,20 +100,20 @@ export class LiveExchanges implements Activity {
   }
 
   /** Kill every live exchange and egress connection the matcher refuses; returns how many were cut. */
-  sweep(match: (subject: LockSubject) => LockHit | undefined): number {
-    const hits: Array<[LiveEntry, LockHit]> = [];
+  sweep(match: (subject: LockSubject) => Refusal | undefined): number {
+    const cuts: Array<[LiveEntry, Refusal]> = [];
     for (let node = this.head.next; node; ) {
       const next = node.next;
-      const hit = match(node.entry!.subject);
-      if (hit) {
-        hits.push([node.entry!, hit]);
+      const refusal = match(node.entry!.subject);
+      if (refusal) {
+        cuts.push([node.entry!, refusal]);
         this.unlink(node);
       }
       node = next;
     }
     // Kill after the walk: a kill may end other exchanges (and unlink their nodes) synchronously.
-    for (const [entry, hit] of hits) entry.kill(hit);
-    return hits.length;
+    for (const [entry, refusal] of cuts) entry.kill(refusal);
+    return cuts.length;
   }
 
   private link(node: Node): () => void {

@@ -10,12 +10,11 @@
 import { GatewayError, codes, formatSse, toGatewayError } from '@skillgate/wire';
 import type { Exchange } from './exchange.js';
 import type { SidecarContext } from './context.js';
-import type { LockHit } from './ports/index.js';
+import type { Refusal } from './ports/index.js';
 import { checkPath } from './stages/check-path.js';
 import { identify } from './stages/identify.js';
 import { readBody } from './stages/read-body.js';
 import { admit } from './stages/admit.js';
-import { lockedError } from './standing.js';
 import { inspect } from './stages/inspect.js';
 import { holdForApproval } from './stages/hold.js';
 import { recordRequest } from './stages/record-request.js';
@@ -38,7 +37,7 @@ export async function runPipeline(x: Exchange, ctx: SidecarContext): Promise<voi
     admit(x, ctx);
     leaveLive = ctx.live.add({
       subject: { identity: x.identity!, sessionId: x.sessionId!, ...(x.tokenId ? { tokenId: x.tokenId } : {}) },
-      kill: (hit) => kill(x, ctx, hit),
+      kill: (refusal) => kill(x, ctx, refusal),
     });
     const inspected = inspect(x, ctx);
     const verdict = inspected instanceof Promise ? await inspected : inspected;
@@ -141,12 +140,14 @@ export function refuse(x: Exchange, ctx: SidecarContext, err: GatewayError): voi
   if (!x.req.complete) x.req.resume();
 }
 
-/** A lock hit this live exchange: tell the skill why, cut the upstream, close. */
-function kill(x: Exchange, ctx: SidecarContext, hit: LockHit): void {
+/**
+ * A lock hit this live exchange, or the skill lost its standing (token refused, revoked or expired,
+ * lock feed lost): tell the skill why, cut the upstream, close.
+ */
+function kill(x: Exchange, ctx: SidecarContext, { error, hit }: Refusal): void {
   x.outcome = 'killed';
-  x.outcomeReason = `SkillLock ${hit.lockName}`;
-  ctx.locks.count?.(hit, 'streamsKilled');
-  const err = lockedError(hit);
-  refuse(x, ctx, err);
-  x.abort.abort(err);
+  x.outcomeReason = hit ? `SkillLock ${hit.lockName}` : error.code;
+  if (hit) ctx.locks.count?.(hit, 'streamsKilled');
+  refuse(x, ctx, error);
+  x.abort.abort(error);
 }

@@ -1,6 +1,9 @@
 // Assembles a sidecar: config → context (logger, metrics, ports) → the listeners (Claude API,
 // egress proxy, DNS guard, health, metrics). The ports default to local implementations; the
 // cluster wiring (controller tokens, Redis locks and records, SkillPolicy feed) passes its own.
+// Whenever the skill's standing may have changed — the lock set changed, the workload token was
+// refused, revoked or expired, the lock feed was lost past its bound — one sweep of the live
+// registry cuts the Claude exchanges and egress connections the skill may no longer hold open.
 import { readFileSync } from 'node:fs';
 import { http } from './node-http.js';
 import type net from 'node:net';
@@ -22,6 +25,7 @@ import { DnsGuard, parseResolvConf, type Resolver } from './egress/dns.js';
 import { RefusalJournal } from './egress/refusal-journal.js';
 import { createHealthServer, createMetricsServer } from './admin-server.js';
 import { keepTickObjectShape } from './tick-shape.js';
+import { sweepRefusal } from './standing.js';
 
 export interface SidecarPorts {
   identity?: IdentitySource;
@@ -48,8 +52,11 @@ export interface Sidecar {
   healthUrl: string;
   metricsUrl: string;
   context: SidecarContext;
-  /** Cut live exchanges and egress connections that a lock now matches; returns how many. */
-  sweepLocks(): number;
+  /**
+   * Cut the live exchanges and egress connections the skill may no longer hold open (all of them
+   * when it has lost its standing, else those a lock now matches); returns how many.
+   */
+  sweepLive(): number;
   close(): Promise<void>;
 }
 
@@ -74,11 +81,14 @@ export async function startSidecar(input: SidecarConfigInput | SidecarConfig = {
     live: new LiveExchanges((live) => metrics.eventLoopDelay?.busy(live)),
     upstream: new Upstream(config.upstreamUrl),
   };
-  const sweepLocks = (): number => context.live.sweep((subject) => locks.match(subject));
-  locks.onChange(() => {
-    const killed = sweepLocks();
-    if (killed) log.warn({ killed }, 'lock change cut live exchanges and egress connections');
-  });
+  const sweepLive = (): number => context.live.sweep(sweepRefusal(context));
+  const sweepOn = (what: string) => (): void => {
+    const killed = sweepLive();
+    if (killed) log.warn({ killed, cause: what }, 'cut live exchanges and egress connections the skill may no longer hold open');
+  };
+  locks.onChange(sweepOn('lock set changed'));
+  locks.onStandingLost?.(sweepOn('lock feed lost'));
+  context.identity.onStandingLost?.(sweepOn('workload token refused, revoked or expired'));
 
   const upstream = parseAuthority(config.upstreamUrl.host, config.upstreamUrl.protocol === 'https:' ? 443 : 80)!;
   let allowCache: { key: string; list: EgressAllowlist } | undefined;
@@ -112,7 +122,7 @@ export async function startSidecar(input: SidecarConfigInput | SidecarConfig = {
   return {
     claudeUrl: urls[0]!, egressUrl: urls[1]!, dnsPort, healthUrl: urls[2]!, metricsUrl: urls[3]!,
     context,
-    sweepLocks,
+    sweepLive,
     async close() {
       await Promise.all([...servers.map(([s]) => closeServer(s)), dns.close()]);
       refusals.close();

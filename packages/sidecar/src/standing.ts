@@ -6,16 +6,12 @@
 // (identify asks identityRefusal before a byte of it; admit asks lockRefusal once the session is
 // known), egress (proxy connections, DNS names) all at once with standingRefusal. Runs on every
 // Claude request: it allocates nothing when the skill may act, and never counts or logs (each
-// caller does, in its own terms).
+// caller does, in its own terms). What a sweep of the live registry cuts with (sweepRefusal) asks
+// the same questions, for what the skill already holds open; it runs only when the standing may
+// have changed, never per request.
 import { GatewayError, codes } from '@skillgate/wire';
 import type { SidecarContext } from './context.js';
-import type { LockHit, LockSubject } from './ports/index.js';
-
-/** Why the skill may not act: the error to answer with, and the lock behind it when a lock is. */
-export interface Refusal {
-  error: GatewayError;
-  hit?: LockHit;
-}
+import type { LockHit, LockSubject, Refusal } from './ports/index.js';
 
 /** The answer to a skill a lock matches (a request refused, a stream or connection cut). */
 export function lockedError(hit: LockHit): GatewayError {
@@ -40,4 +36,25 @@ export function lockRefusal(ctx: SidecarContext, subject: LockSubject): Refusal 
 export function standingRefusal(ctx: SidecarContext, subject: LockSubject): Refusal | undefined {
   const error = identityRefusal(ctx);
   return error ? { error } : lockRefusal(ctx, subject);
+}
+
+/**
+ * What to cut each live exchange and egress connection with, as of now. While the skill has lost its
+ * standing — its token refused, revoked or expired, or a lock feed the sidecar cannot vouch for —
+ * that refusal applies to every one of them, whatever its subject; otherwise each is matched
+ * against the locks. A token that is still valid keeps what is open, even when it cannot be
+ * refreshed (a controller merely unreachable) or its upstream credential has run out: those refuse
+ * new requests only.
+ */
+export function sweepRefusal(ctx: SidecarContext): (subject: LockSubject) => Refusal | undefined {
+  const identity = ctx.identity;
+  const lost = (identity.standingLost ? identity.standingLost() : identity.refusal()) ?? ctx.locks.refusal();
+  if (lost) {
+    const all: Refusal = { error: lost };
+    return () => all;
+  }
+  return (subject) => {
+    const hit = ctx.locks.match(subject);
+    return hit ? { error: lockedError(hit), hit } : undefined;
+  };
 }

@@ -210,6 +210,7 @@ export function countingLocks(locks: LockGuard, redis: RedisConnection | undefin
     match: (s) => locks.match(s),
     onChange: (l) => locks.onChange(l),
     refusal: () => locks.refusal(),
+    ...(locks.onStandingLost ? { onStandingLost: (l: () => void) => locks.onStandingLost!(l) } : {}),
     count(hit, what) {
       void redis.command(['HINCRBY', `${prefix}locks:stats:${hit.lockName}`, what, 1])
         .catch((err: Error) => log.warn({ err: err.message, lock: hit.lockName }, 'lock counter not updated'));

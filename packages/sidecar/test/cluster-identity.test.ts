@@ -361,6 +361,106 @@ describe('ClusterIdentity', () => {
     await ctl.close();
   });
 
+  test('tells the sidecar to cut what the skill holds open when its token is refused or expires, and not while the controller is merely unreachable or only the credential ran out', async () => {
+    let answer: 'grant' | 'unavailable' | 'refuse' = 'grant';
+    let credentialLifeS: number | undefined;
+    const ctl = await standInController(async () => {
+      if (answer === 'unavailable') return { status: 503, body: { error: 'temporarily_unavailable', error_description: 'the credential broker is down' } };
+      if (answer === 'refuse') return { status: 403, body: { error: 'access_denied', error_description: 'owner alice@example.com of skill summarize is offboarded' } };
+      const t = await issuer.issue(identity, { ttlSeconds: 600 });
+      return { status: 200, body: { access_token: t.token, token_type: 'N_A', expires_in: 600, upstream_credential: { type: 'api_key', value: 'sk', ...(credentialLifeS ? { expires_in: credentialLifeS } : {}) } } };
+    });
+    const id = new ClusterIdentity({ controllerUrl: ctl.url, tokenFile: tokenFile(), fallback: identity, clock });
+    let told = 0;
+    id.onStandingLost(() => told++);
+    const settled = () => new Promise<void>((r) => setImmediate(r)); // listeners are told on a later microtask
+    try {
+      await id.start();
+      expect(id.standingLost()).toBeUndefined();
+
+      // The controller cannot be asked: the valid token is kept, and so is what is open.
+      answer = 'unavailable';
+      await id.refreshNow();
+      await settled();
+      expect([told, id.standingLost(), id.refusal()]).toEqual([0, undefined, undefined]);
+
+      // Expired with no refresh: cut. (Looked at here by this test's clock; the timer that drops it at
+      // its expiry with no request asking runs in real time in egress-locks.test.ts.)
+      now += 601_000;
+      expect(id.standingLost()).toMatchObject({ code: codes.tokenMissing, status: 401, message: expect.stringMatching(/workload token expired/) });
+      await settled();
+      expect(told).toBe(1);
+
+      // A credential past its own expiry refuses new requests only.
+      answer = 'grant';
+      credentialLifeS = 2;
+      await id.refreshNow();
+      answer = 'unavailable';
+      now += 5000;
+      expect(id.refusal()).toMatchObject({ code: codes.tokenMissing, message: expect.stringMatching(/upstream credential .* expired/) });
+      expect(id.standingLost()).toBeUndefined();
+      await settled();
+      expect(told).toBe(1);
+
+      // Refused (the owner offboarded): cut at once.
+      answer = 'refuse';
+      await id.refreshNow();
+      await settled();
+      expect(told).toBe(2);
+      expect(id.standingLost()).toMatchObject({ code: codes.tokenRevoked, status: 403, message: expect.stringContaining('offboarded') });
+    } finally {
+      id.close();
+      await ctl.close();
+    }
+  });
+
+  test('a revoked token stays refused as revoked until a new one arrives, with the controller unreachable and after the revocation lock lapsed', async () => {
+    let reachable = true;
+    const ctl = await standInController(async () => {
+      if (!reachable) return { status: 503, body: { error: 'temporarily_unavailable', error_description: 'the controller is restarting' } };
+      const t = await issuer.issue(identity, { ttlSeconds: 600 });
+      return { status: 200, body: { access_token: t.token, token_type: 'N_A', expires_in: 600 } };
+    });
+    const id = new ClusterIdentity({ controllerUrl: ctl.url, tokenFile: tokenFile(), fallback: identity, clock });
+    try {
+      await id.start();
+      const jti = id.tokenId()!;
+      // The revocation lock lapses at the token's expiry by the controller's clock: here, in 2 s.
+      const lapses = now + 2000;
+      const listeners: Array<() => void> = [];
+      const guard: IdentityLockView = {
+        match: (s) => (s.tokenId === jti && now < lapses ? { lockName: revocationLockName(jti), reason: 'owner reassigned' } : undefined),
+        onChange: (l) => { listeners.push(l); },
+        lockNamed: (name) => (name === revocationLockName(jti) && now < lapses ? { reason: 'owner reassigned' } : undefined),
+      };
+      id.watchRevocations(guard);
+      let told = 0;
+      id.onStandingLost(() => told++);
+      reachable = false;
+      for (const l of listeners) l();
+      await id.refreshNow(); // the re-exchange the revocation started: it fails
+      await new Promise<void>((r) => setImmediate(r));
+      expect(told).toBe(1);
+      const revoked = { code: codes.tokenRevoked, status: 403, message: expect.stringMatching(/revoked by the skillgate controller: owner reassigned/) };
+      expect(id.refusal()).toMatchObject(revoked);
+
+      now += 3000; // the lock has lapsed; this sidecar's own view of the token has not
+      expect(guard.lockNamed(revocationLockName(jti))).toBeUndefined();
+      expect(id.refusal()).toMatchObject(revoked);
+      expect(id.standingLost()).toMatchObject(revoked);
+      expect(() => id.credential()).toThrow(expect.objectContaining(revoked));
+      expect(id.tokenId()).toBeUndefined();
+
+      reachable = true;
+      await id.refreshNow();
+      expect(id.tokenId()).not.toBe(jti);
+      expect(id.refusal()).toBeUndefined();
+    } finally {
+      id.close();
+      await ctl.close();
+    }
+  });
+
   test('refreshes at 80 % of the upstream credential\'s own life when it ends before the token\'s, and never forwards a credential past its expiry', async () => {
     // A federated credential (FederatedCredentialProvider) living two seconds, under a 10-minute token.
     let minted = 0;

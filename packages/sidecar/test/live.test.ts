@@ -1,11 +1,12 @@
 // The registry of live exchanges (live.ts): adding and removing in any order, removing twice, and
 // sweeping — only matching exchanges are killed, each once, even when a kill ends other exchanges.
 import { LiveExchanges, type LiveEntry } from '../src/live.js';
-import type { LockHit, LockSubject } from '../src/ports/index.js';
+import { GatewayError, codes } from '@skillgate/wire';
+import type { LockSubject, Refusal } from '../src/ports/index.js';
 
 const identity = { namespace: 'ns', serviceAccount: 'sa', pod: 'p', skill: 's', owner: 'o@x' };
 const subject = (sessionId: string): LockSubject => ({ identity, sessionId });
-const hit = (name: string): LockHit => ({ lockName: name, reason: 'test', target: { kind: 'skill', value: 's' } } as unknown as LockHit);
+const hit = (name: string): Refusal => ({ error: new GatewayError(codes.locked, 'permission_error', `locked by ${name}`), hit: { lockName: name, reason: 'test' } });
 
 describe('LiveExchanges', () => {
   it('counts what is live; removing twice is harmless', () => {
@@ -24,7 +25,7 @@ describe('LiveExchanges', () => {
   it('sweeps: kills each matching exchange once and leaves the rest registered', () => {
     const live = new LiveExchanges();
     const killed: string[] = [];
-    const add = (s: string) => live.add({ subject: subject(s), kill: (h) => killed.push(`${s}:${h.lockName}`) });
+    const add = (s: string) => live.add({ subject: subject(s), kill: (r) => killed.push(`${s}:${r.hit!.lockName}`) });
     add('keep-1'); add('cut-1'); add('keep-2'); add('cut-2');
     expect(live.sweep((sub) => (sub.sessionId.startsWith('cut') ? hit('lock-a') : undefined))).toBe(2);
     expect(killed.sort()).toEqual(['cut-1:lock-a', 'cut-2:lock-a']);

@@ -169,6 +169,30 @@ describe('RedisLockGuard with live sidecars', () => {
     expect(guard.refusal()).toBeUndefined();
   });
 
+  test('past the bound, a timer fails it closed and tells the sidecar to cut, once, with no request asking; back in sync, it says so', async () => {
+    let now = Date.now();
+    const proxy = await new RedisProxy(REDIS_URL).start();
+    proxies.push(proxy);
+    const events: string[] = [];
+    const guard = new RedisLockGuard({ redisUrl: proxy.url, prefix, maxFeedLossMs: 1000, clock: () => now, onEvent: (e) => events.push(e.type) });
+    guards.push(guard);
+    let told = 0;
+    guard.onStandingLost(() => told++);
+    await guard.start();
+    await guard.whenSynced(5000);
+    await proxy.stop(); // Redis unreachable, and stays so
+    await within(new Promise<void>((r) => { const t = setInterval(() => { if (guard.feed.state() === 'lost') { clearInterval(t); r(); } }, 1); }), 5000, 'loss to be noticed');
+    expect(told).toBe(0); // within the bound
+    now += 1001;
+    await within(new Promise<void>((r) => { const t = setInterval(() => { if (told > 0) { clearInterval(t); r(); } }, 5); }), 5000, 'the watch to tell');
+    expect(events.filter((e) => e.startsWith('feed_'))).toEqual(['feed_lost']);
+    expect(guard.refusal()?.code).toBe(LOCK_FEED_LOST);
+    await proxy.start();
+    await within(new Promise<void>((r) => { const t = setInterval(() => { if (events.includes('feed_restored')) { clearInterval(t); r(); } }, 5); }), 10_000, 'the watch to see the feed back');
+    expect(told).toBe(1);
+    expect(guard.refusal()).toBeUndefined();
+  });
+
   test('a publisher gone silent fails the sidecar closed after the configured bound, not after a fixed silence on top of it', async () => {
     let now = Date.now();
     const guard = new RedisLockGuard({ redisUrl: REDIS_URL, prefix, maxFeedLossMs: 5000, clock: () => now });

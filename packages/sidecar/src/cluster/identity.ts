@@ -3,7 +3,12 @@
 // workload token (RFC 8693), refreshes at ~80% of its life — or of the upstream credential's, when
 // that ends first (a federated credential) — and fails closed: with no valid token, or a credential
 // past its expiry, it refuses every request with 401 (missing/expired) or 403 (revoked: owner
-// offboarded), and credential() gives nothing to forward with. When the controller refused a token
+// offboarded), and credential() gives nothing to forward with. A token the lock set revokes is
+// dropped at once and refused as revoked until a new one arrives, not merely while the revocation
+// lock lasts (it lapses at the controller's expiry, which may come before this sidecar's). Each way
+// the token goes — refused, revoked, expired (a timer at its expiry) — tells the onStandingLost
+// listeners, which cut what the skill holds open; a controller that is merely unreachable while the
+// token is valid cuts nothing (the token's expiry bounds that). When the controller refused a token
 // because a SkillLock matches the skill, the request goes on to the admit stage, which answers it as
 // any locked request (SG_LOCKED, counted for the lock's status); the lock lifted, it re-exchanges at
 // once instead of waiting out its retry backoff.
@@ -97,7 +102,12 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
   private deniedUnderLock = false;
   /** ...and has been lifted since: a re-exchange is on its way. */
   private lockLifted = false;
+  /** The token the lock set revoked, refused as revoked until a new token arrives. */
+  private revoked: { jti: string; reason: string } | undefined;
+  private readonly lostListeners: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
+  /** Fires at the held token's expiry (re-armed with each new token). */
+  private expiryTimer: NodeJS.Timeout | undefined;
   private retryMs = 500;
   private closed = false;
   private inflight: Promise<void> | undefined;
@@ -156,6 +166,21 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
   }
 
   /**
+   * Why what the skill holds open must be cut: its token refused by the controller (unless a lock
+   * that matches the skill is why: that lock cuts it), revoked, or expired, or none held yet. Not
+   * for a credential past its own expiry or a missing masking key (new requests only), nor while a
+   * valid token merely cannot be refreshed.
+   */
+  standingLost(): GatewayError | undefined {
+    if (this.failure?.denied) return this.lockedNow() ? undefined : this.withoutToken();
+    return this.usable() ? undefined : this.withoutToken();
+  }
+
+  onStandingLost(listener: () => void): void {
+    this.lostListeners.push(listener);
+  }
+
+  /**
    * Resolves once an exchange has succeeded (it may take many retries: the identity retries on its
    * own, logging why each failed). What the controller hands over is known from then on.
    */
@@ -202,9 +227,11 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
   }
 
   /**
-   * Follow the lock set: re-exchange as soon as a lock names this token (a revocation) — either the
-   * controller issues a fresh token for the skill's current owner, or it says why not and the
-   * sidecar fails closed — and as soon as the lock that had the controller refuse a token is lifted.
+   * Follow the lock set: as soon as a lock names this token (a revocation), drop it — refused as
+   * revoked until a new one arrives, whether or not the controller can be reached, and its live
+   * exchanges and connections cut — and re-exchange: either the controller issues a fresh token for
+   * the skill's current owner, or it says why not and the sidecar fails closed. Re-exchange too as
+   * soon as the lock that had the controller refuse a token is lifted.
    */
   watchRevocations(guard: IdentityLockView): void {
     this.locks = guard;
@@ -222,8 +249,10 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
       // this token first, and must not hide that the token itself was revoked (owner reassignment).
       const hit = guard.lockNamed(revocationLockName(held.claims.jti));
       if (hit) {
+        this.revoked = { jti: held.claims.jti, reason: hit.reason };
+        this.drop();
         this.opts.onEvent?.({ type: 'token_revoked', jti: held.claims.jti, reason: hit.reason });
-        this.opts.log?.warn({ jti: held.claims.jti }, 'workload token revoked; re-exchanging');
+        this.opts.log?.warn({ jti: held.claims.jti }, 'workload token revoked; refusing until a new one arrives, re-exchanging');
         void this.refreshNow();
       }
     });
@@ -241,6 +270,7 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
+    clearTimeout(this.expiryTimer);
     for (const hold of this.holds) clearInterval(hold);
     this.holds.clear();
   }
@@ -280,6 +310,10 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
       return new GatewayError(codes.tokenRevoked, 'permission_error',
         `This skill's workload token was refused by the skillgate controller: ${this.failure.description}. Nothing is forwarded until that is resolved.`);
     }
+    if (this.revoked) {
+      return new GatewayError(codes.tokenRevoked, 'permission_error',
+        `This skill's workload token was revoked by the skillgate controller: ${this.revoked.reason}. Nothing is forwarded until the controller issues a new one${this.failure ? ` (${this.failure.description})` : ''}; the sidecar keeps asking.`);
+    }
     const why = this.lastIdentity ? 'its workload token expired and could not be refreshed' : 'it holds no workload token yet';
     return new GatewayError(codes.tokenMissing, 'authentication_error',
       `The skillgate sidecar cannot vouch for this skill: ${why}${this.failure ? ` (${this.failure.description})` : ''}. It retries automatically; check that the skillgate controller is reachable.`);
@@ -299,10 +333,37 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
     if (this.clock() >= this.held.expiresAt) {
       this.opts.onEvent?.({ type: 'token_expired', jti: this.held.claims.jti });
       this.opts.log?.warn({ jti: this.held.claims.jti }, 'workload token expired; refusing until a refresh succeeds');
-      this.held = undefined;
+      this.drop();
       return undefined;
     }
     return this.held;
+  }
+
+  /** Let go of the held token (refused, revoked, expired): what the skill holds open is cut. */
+  private drop(): void {
+    if (!this.held) return;
+    this.held = undefined;
+    clearTimeout(this.expiryTimer);
+    // On a later microtask: a request asking refusal() must not run the sweep inside its own stage.
+    queueMicrotask(() => { for (const l of this.lostListeners) l(); });
+  }
+
+  /**
+   * Drop the token at its expiry even if no request asks meanwhile, so what the skill holds open is
+   * cut then. Early by this clock (a timer may fire a little early; a test's clock may stand still):
+   * looked at again later.
+   */
+  private armExpiry(held: Held): void {
+    clearTimeout(this.expiryTimer);
+    if (this.closed) return;
+    const wait = (ms: number): void => {
+      this.expiryTimer = setTimeout(() => {
+        if (this.held !== held) return;
+        if (this.usable()) wait(Math.max(10, held.expiresAt - this.clock()));
+      }, Math.max(0, Math.min(ms, 2 ** 31 - 1)));
+      this.expiryTimer.unref();
+    };
+    wait(held.expiresAt - this.clock());
   }
 
   private async exchange(): Promise<void> {
@@ -363,6 +424,8 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
       ...(credentialOk ? { credential: { type: cred.type as 'api_key' | 'bearer', value: cred.value as string, ...(credentialLifeMs !== undefined ? { expiresAt: now + credentialLifeMs } : {}) } } : {}),
     };
     this.lastIdentity = this.held.identity;
+    this.revoked = undefined;
+    this.armExpiry(this.held);
     this.failure = undefined;
     this.deniedUnderLock = false;
     this.lockLifted = false;
@@ -429,7 +492,7 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
     this.failure = { denied, error, description };
     this.lockLifted = false;
     if (denied) {
-      this.held = undefined;
+      this.drop();
       this.deniedUnderLock = this.lockedNow() !== undefined;
     }
     this.opts.onEvent?.({ type: 'token_refused', error, description });

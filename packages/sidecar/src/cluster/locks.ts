@@ -4,8 +4,9 @@
 // calls the onChange listeners, which cut the live streams (and egress connections) a new lock
 // matches. It fails closed: until the first snapshot, and whenever the feed has been lost longer than
 // the configured bound — Redis unreachable, a sync that failed, a version gap not filled, or a
-// publisher silent for that long — refusal() answers every request with 503. It never forwards a
-// decision it cannot vouch for.
+// publisher silent for that long — refusal() answers every request with 503, and the onStandingLost
+// listeners cut what the skill holds open: a timer watches the loss, so the cut comes when the bound
+// is crossed, not at the next request. It never forwards a decision it cannot vouch for.
 import { DEFAULT_MAX_SILENCE_MS, LockFeedSubscriber, type FeedLog, type Lock } from '@skillgate/identity';
 import { GatewayError, codes } from '@skillgate/wire';
 import type { LockGuard, LockHit, LockSubject } from '../ports/index.js';
@@ -39,13 +40,19 @@ export interface RedisLockGuardOptions {
 export class RedisLockGuard implements LockGuard {
   readonly feed: LockFeedSubscriber;
   private readonly listeners: Array<() => void> = [];
+  private readonly lostListeners: Array<() => void> = [];
   private readonly clock: () => number;
   private readonly maxLossMs: number;
+  /** How often the loss watch looks while the feed is fine (a loss is then timed to its bound). */
+  private readonly watchMs: number;
   private reportedLost = false;
+  private lossWatch: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(private readonly opts: RedisLockGuardOptions) {
     this.clock = opts.clock ?? Date.now;
     this.maxLossMs = opts.maxFeedLossMs ?? 30_000;
+    this.watchMs = Math.max(10, Math.min(1000, this.maxLossMs / 4));
     const log = opts.log;
     const feedLog: FeedLog = (level, msg, fields) => log?.[level](fields ?? {}, msg);
     this.feed = new LockFeedSubscriber({
@@ -68,6 +75,7 @@ export class RedisLockGuard implements LockGuard {
    * (use whenSynced to wait for the first snapshot).
    */
   async start(): Promise<void> {
+    this.watchLoss();
     await this.feed.start();
   }
 
@@ -84,6 +92,10 @@ export class RedisLockGuard implements LockGuard {
     this.listeners.push(listener);
   }
 
+  onStandingLost(listener: () => void): void {
+    this.lostListeners.push(listener);
+  }
+
   refusal(): GatewayError | undefined {
     if (!this.feed.synced) {
       return new GatewayError(LOCK_FEED_LOST, 'overloaded_error',
@@ -91,21 +103,53 @@ export class RedisLockGuard implements LockGuard {
         { status: 503, headers: { 'retry-after': '2' } });
     }
     const lost = this.feed.lostForMs();
+    if (this.noteLoss(lost)) {
+      return new GatewayError(LOCK_FEED_LOST, 'overloaded_error',
+        `skillgate lost the lock feed ${Math.round(lost / 1000)} s ago (bound ${Math.round(this.maxLossMs / 1000)} s) and fails closed until it is back. Check Redis connectivity from this pod, and that the skillgate controller is running (its leader heartbeats the feed).`,
+        { status: 503, headers: { 'retry-after': '5' } });
+    }
+    return undefined;
+  }
+
+  /**
+   * Whether a loss of `lost` ms is past the bound; reports each crossing (event, log, and the
+   * onStandingLost listeners, on a later microtask: a request asking refusal() must not run the
+   * sweep inside its own stage) and each recovery once, whoever notices first, a request or the watch.
+   */
+  private noteLoss(lost: number): boolean {
     if (lost > this.maxLossMs) {
       if (!this.reportedLost) {
         this.reportedLost = true;
         this.opts.onEvent?.({ type: 'feed_lost', sinceMs: lost });
         this.opts.log?.error({ lostMs: lost }, 'lock feed lost beyond the bound: failing closed');
+        queueMicrotask(() => { for (const l of this.lostListeners) l(); });
       }
-      return new GatewayError(LOCK_FEED_LOST, 'overloaded_error',
-        `skillgate lost the lock feed ${Math.round(lost / 1000)} s ago (bound ${Math.round(this.maxLossMs / 1000)} s) and fails closed until it is back. Check Redis connectivity from this pod, and that the skillgate controller is running (its leader heartbeats the feed).`,
-        { status: 503, headers: { 'retry-after': '5' } });
+      return true;
     }
     if (this.reportedLost) {
       this.reportedLost = false;
       this.opts.onEvent?.({ type: 'feed_restored', version: this.feed.version });
     }
-    return undefined;
+    return false;
+  }
+
+  /**
+   * Look at the feed on a timer: every watchMs while it is fine, and, once a loss shows, again just
+   * as it crosses the bound, so what the skill holds open is cut then even if no request comes.
+   * (Before the first snapshot nothing can be open: every request is refused.)
+   */
+  private watchLoss(): void {
+    if (this.closed) return;
+    let next = this.watchMs;
+    if (this.feed.synced) {
+      const lost = this.feed.lostForMs();
+      // A loss counts from its start (a silent publisher's from its last message): time the next
+      // look to the moment it would cross the bound.
+      const age = lost > 0 ? lost : this.feed.lastMessageAgeMs;
+      if (!this.noteLoss(lost) && age !== undefined) next = Math.max(1, Math.min(next, this.maxLossMs - age + 1));
+    }
+    this.lossWatch = setTimeout(() => this.watchLoss(), next);
+    this.lossWatch.unref();
   }
 
   /** Problems for /readyz. */
@@ -127,6 +171,8 @@ export class RedisLockGuard implements LockGuard {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.lossWatch);
     await this.feed.close();
   }
 }

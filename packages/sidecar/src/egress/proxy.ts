@@ -6,7 +6,8 @@
 // not, is logged, counted and journaled with its destination, a request node:http cannot parse
 // included. Denials answer 403 (a refused skill: the Claude path's own error; 400/431 for a request
 // that cannot be parsed). Each connection let through stays in the live registry while open,
-// so a lock or an owner's offboarding cuts it as it cuts the skill's Claude streams.
+// so a lock or an owner's offboarding cuts it as it cuts the skill's Claude streams, and so does the
+// skill losing its standing (token refused, revoked or expired; lock feed lost past its bound).
 // Plain HTTP to the Claude upstream itself is not tunnelled: it is handed to the Claude endpoint's
 // pipeline, so even a skill that ignores ANTHROPIC_BASE_URL reaches Claude only through the sidecar
 // (recorded, credential swapped). Encrypted traffic to the upstream cannot be inspected and is refused.
@@ -15,8 +16,7 @@ import { http } from '../node-http.js';
 import net from 'node:net';
 import { codes, errorBody, newRequestId, type GatewayError } from '@skillgate/wire';
 import type { SidecarContext } from '../context.js';
-import type { LockHit } from '../ports/index.js';
-import { lockedError } from '../standing.js';
+import type { Refusal } from '../ports/index.js';
 import { countRefusal, egressStanding, refusalReason, type EgressStanding } from './standing.js';
 import { parseAuthority, type Destination, type EgressAllowlist } from './allowlist.js';
 import { isTlsHandshake, readSni } from './sni.js';
@@ -95,22 +95,23 @@ function decide(ctx: SidecarContext, opts: EgressOptions, method: string, dest: 
 }
 
 /**
- * Keep an open connection in the live registry, so a lock sweep that matches the skill cuts it
- * (`cut`) and journals that it did (with the bytes of `tunnel`, the skill's socket, when the
+ * Keep an open connection in the live registry, so a sweep that refuses the skill (a lock that
+ * matches it, or its standing lost) cuts it (`cut`, with the error to tell the skill where it still
+ * can) and journals that it did (with the bytes of `tunnel`, the skill's socket, when the
  * connection is a tunnel of its own). Returns the function that removes it; the caller calls it
  * when the connection ends.
  */
-function holdLive(ctx: SidecarContext, opts: EgressOptions, d: EgressDecision, method: string, destination: string, tunnel: net.Socket | undefined, cut: (hit: LockHit) => void): () => void {
+function holdLive(ctx: SidecarContext, opts: EgressOptions, d: EgressDecision, method: string, destination: string, tunnel: net.Socket | undefined, cut: (error: GatewayError) => void): () => void {
   return ctx.live.addConnection({
     subject: d.standing.subject,
-    kill: (hit) => {
-      ctx.locks.count?.(hit, 'streamsKilled');
+    kill: ({ error, hit }: Refusal) => {
+      if (hit) ctx.locks.count?.(hit, 'streamsKilled');
       opts.refusals.refused({
         requestId: d.id, method, destination, allowed: false,
         ...(tunnel ? { bytesUp: tunnel.bytesRead, bytesDown: tunnel.bytesWritten } : {}),
-        reason: `connection cut: ${refusalReason(lockedError(hit))}`,
+        reason: `connection cut: ${refusalReason(error)}`,
       });
-      cut(hit);
+      cut(error);
     },
   });
 }
@@ -198,14 +199,13 @@ function forwardHttp(ctx: SidecarContext, opts: EgressOptions, req: IncomingMess
   // fronting through an allowed server) is replaced, as a proxy does for an absolute-form request.
   headers.host = target.host;
   const upstream = http.request({ host: dest.host, port: dest.port, method: req.method, path: target.pathname + target.search, headers, lookup: egressLookup });
-  // A lock cuts the request: refused in the Claude path's words if no answer has started, else the
-  // connection is closed mid-answer (plain HTTP has no way to say why there).
-  const leave = holdLive(ctx, opts, decision, method, `${dest.host}:${dest.port}`, undefined, (hit) => {
+  // A lock (or a lost standing) cuts the request: refused in the Claude path's words if no answer
+  // has started, else the connection is closed mid-answer (plain HTTP has no way to say why there).
+  const leave = holdLive(ctx, opts, decision, method, `${dest.host}:${dest.port}`, undefined, (err) => {
     if (res.headersSent) {
       res.destroy();
     } else {
-      const err = lockedError(hit);
-      res.writeHead(err.status, { 'content-type': 'application/json', 'x-skillgate-error': err.code, connection: 'close' });
+      res.writeHead(err.status, { 'content-type': 'application/json', 'x-skillgate-error': err.code, ...err.headers, connection: 'close' });
       res.end(JSON.stringify(err.body(id)));
     }
     upstream.destroy();
@@ -251,12 +251,12 @@ function tunnel(ctx: SidecarContext, opts: EgressOptions, req: IncomingMessage, 
     upstream.pipe(socket);
     socket.pipe(upstream);
   });
-  // A lock cuts the tunnel: refused in the Claude path's words if it is not open yet, else closed.
-  const leave = holdLive(ctx, opts, decision, 'CONNECT', `${dest.host}:${dest.port}`, socket, (hit) => {
+  // A lock (or a lost standing) cuts the tunnel: refused in the Claude path's words if it is not
+  // open yet, else closed.
+  const leave = holdLive(ctx, opts, decision, 'CONNECT', `${dest.host}:${dest.port}`, socket, (err) => {
     upstream.destroy();
     if (established) return void socket.destroy();
-    const err = lockedError(hit);
-    socket.end(rawResponse(err.status, err.code, JSON.stringify(err.body(id))));
+    socket.end(rawResponse(err.status, err.code, JSON.stringify(err.body(id)), err.headers));
   });
   upstream.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EGRESS_OWN_ADDRESS') ctx.log.warn({ destination: `${dest.host}:${dest.port}`, err: err.message }, 'egress refused: an allowlisted name resolved to the node or the pod itself');
@@ -285,7 +285,7 @@ function transparentTls(ctx: SidecarContext, opts: EgressOptions, socket: net.So
     socket.pipe(upstream);
     socket.resume();
   });
-  // A lock cuts the connection: closed, as a refusal is.
+  // A lock (or a lost standing) cuts the connection: closed, as a refusal is.
   const leave = holdLive(ctx, opts, decision, 'TLS', `${dest.host}:${dest.port}`, socket, () => {
     upstream.destroy();
     socket.destroy();
