@@ -22,6 +22,19 @@
 // Masking replaces the original characters; a value's fingerprint is of the value as detection
 // read it (`readAsDetected`), so "jane.doe@…" finds "jane\u200b.doe＠…". Pure.
 //
+// - Backslash escapes: text that carries JSON as text (a tool that returns JSON.stringify(obj), a
+//   log line, code) holds "\\n", "\\t", "\\u00a0"… literally, and the escape's letter would glue to
+//   the value after it ("Card:\\n4111…", "KEY\\nsk-ant-…"). Detection reads an escape as what it
+//   writes: "\\n \\t \\r \\" \\/ \\\\ \\b \\f" as two spaces, "\\uXXXX" of a space, a control or a vanishing
+//   character as six (folded, the same length); "\\uXXXX" of any other character as that character
+//   (compacted, like the mathematical letters below). The reading is local — a character's reading
+//   depends on at most the one before it and the five after it, never on how many backslashes came
+//   before — so a window that starts anywhere reads the text as the whole text does: in a run of
+//   backslashes all but the last read as spaces (an escaped backslash), and the last one as the
+//   start of the escape that follows it, if any ("\\\\n" reads as three spaces: more is read as a
+//   separator than JSON means, never less). A stream holds a backslash escape that may still be
+//   incomplete at its end undecided (stream-text.ts), and never cuts inside one.
+//
 // Not folded: dashes that prose uses between numbers ("1990–2000").
 
 // The zero of each run of ten decimal digits (Unicode Nd) in the BMP besides ASCII's and the
@@ -32,12 +45,24 @@ const DIGIT_ZEROS = [
   0xa9f0, 0xaa50, 0xabf0,
 ];
 const u = (c: number): string => `\\u${c.toString(16).padStart(4, '0')}`;
-const FOLDABLE_CLASS = `[\\u00a0\\u2007\\u2010\\u2011\\u202f\\u2212\\u3000\\uff01-\\uff5e${DIGIT_ZEROS.map((z) => `${u(z)}-${u(z + 9)}`).join('')}]`;
-const FOLDABLE = new RegExp(FOLDABLE_CLASS);
-const FOLDABLE_ALL = new RegExp(FOLDABLE_CLASS, 'g');
-const VANISHING_CLASS = '[\\u00ad\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ufeff]';
-/** A vanishing character (isVanishing, as a class), or the high surrogate of the mathematical alphanumerics block. */
-const COMPACTABLE = new RegExp(`${VANISHING_CLASS}|\\ud835`);
+// Spaces: no-break, the fixed-width ones (en, em, thin, hair, figure…), narrow no-break, medium
+// mathematical and ideographic.
+const FOLDABLE_CLASS = `[\\u00a0\\u2000-\\u200a\\u2010\\u2011\\u202f\\u205f\\u2212\\u3000\\uff01-\\uff5e${DIGIT_ZEROS.map((z) => `${u(z)}-${u(z + 9)}`).join('')}]`;
+/** A backslash escape, or a run of backslashes (see above: each match is read on its own, escapeReading). */
+const ESCAPE = '\\\\+(?:[ntr"/bf]|u[0-9A-Fa-f]{4})?';
+const FOLDABLE = new RegExp(`${FOLDABLE_CLASS}|\\\\`);
+const FOLDABLE_ALL = new RegExp(`${ESCAPE}|${FOLDABLE_CLASS}`, 'g');
+// Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt) in the BMP, and the
+// interlinear annotation characters; those beyond it (tags, variation selectors supplement,
+// shorthand format controls, musical formatting) are read as nothing by their surrogate pair
+// (vanishingPair).
+const VANISHING_CLASS = '[\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180b-\\u180f\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0\\ufff0-\\ufffb]';
+/**
+ * A vanishing character (isVanishing, as a class); the high surrogate of the mathematical
+ * alphanumerics block, or of a vanishing pair; or a "\\uXXXX" escape (of a character folding did
+ * not read as a space: compacted into it).
+ */
+const COMPACTABLE = new RegExp(`${VANISHING_CLASS}|[\\ud835\\ud82f\\ud834\\udb40-\\udb43]|\\\\u[0-9A-Fa-f]{4}`);
 const MATH_HIGH = 0xd835;
 
 /** Whether `text` holds a character that detection reads as another. */
@@ -52,8 +77,86 @@ export function foldForDetection(text: string): string {
 
 /** A character that detection reads as nothing (by UTF-16 code unit). */
 export function isVanishing(c: number): boolean {
-  return c === 0xad || c === 0x180e || (c >= 0x200b && c <= 0x200f) || (c >= 0x202a && c <= 0x202e)
-    || (c >= 0x2060 && c <= 0x2069 && c !== 0x2065) || c === 0xfeff;
+  if (c < 0x2000) return c === 0xad || c === 0x34f || c === 0x61c || c === 0x115f || c === 0x1160 || c === 0x17b4 || c === 0x17b5 || (c >= 0x180b && c <= 0x180f);
+  return (c >= 0x200b && c <= 0x200f) || (c >= 0x202a && c <= 0x202e) || (c >= 0x2060 && c <= 0x206f) || c === 0x3164
+    || (c >= 0xfe00 && c <= 0xfe0f) || c === 0xfeff || c === 0xffa0 || (c >= 0xfff0 && c <= 0xfffb);
+}
+
+/**
+ * Whether the surrogate pair (hi, lo) is a vanishing character beyond the BMP: tags and variation
+ * selectors supplement (U+E0000–E0FFF), shorthand format controls (U+1BCA0–1BCA3), musical
+ * formatting (U+1D173–1D17A).
+ */
+export function vanishingPair(hi: number, lo: number): boolean {
+  if (lo < 0xdc00 || lo > 0xdfff) return false;
+  if (hi >= 0xdb40 && hi <= 0xdb43) return true;
+  if (hi === 0xd82f) return lo >= 0xdca0 && lo <= 0xdca3;
+  if (hi === 0xd834) return lo >= 0xdd73 && lo <= 0xdd7a;
+  return false;
+}
+
+/** Whether character `c` (a code unit) written as "\\uXXXX" reads as a space: white space, a control, a vanishing character. */
+function escapesSeparator(c: number): boolean {
+  return c <= 0x20 || (c >= 0x7f && c <= 0xa0) || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029
+    || c === 0x202f || c === 0x205f || c === 0x3000 || isVanishing(c);
+}
+
+const SPACES = ' '.repeat(64);
+const spaces = (n: number): string => (n <= 64 ? SPACES.slice(0, n) : ' '.repeat(n));
+
+/** How folding reads a backslash run and the escape after it (ESCAPE's match), the same length. */
+function escapeReading(m: string): string {
+  const n = m.length;
+  const last = m.charCodeAt(n - 1);
+  // A run with no escape after it: all but the last backslash are escaped backslashes.
+  if (last === 92) return n === 1 ? m : spaces(n - 1) + '\\';
+  if (n >= 6 && m.charCodeAt(n - 5) === 117 && m.charCodeAt(n - 6) === 92) {
+    if (escapesSeparator(parseInt(m.slice(n - 4), 16))) return spaces(n);
+    // Any other character: compacted into it (compactForDetection).
+    return n === 6 ? m : spaces(n - 6) + m.slice(n - 6);
+  }
+  return spaces(n); // "\\n", "\\t"…
+}
+
+/** The character a "\\uXXXX" at text[i] writes, if there is one there (hex digits checked). */
+function escapedAt(text: string, i: number): number {
+  if (text.charCodeAt(i + 1) !== 117 || i + 6 > text.length) return -1;
+  let v = 0;
+  for (let k = i + 2; k < i + 6; k++) {
+    const c = text.charCodeAt(k);
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 70 ? c - 55 : c >= 97 && c <= 102 ? c - 87 : -1;
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+/**
+ * The length of a backslash escape that `text` may end in before it is complete (a run of
+ * backslashes, "\\u", "\\u0"…): its reading, and that of the characters before it, may still change.
+ */
+export function openEscapeLength(text: string): number {
+  let i = text.length;
+  let k = 0;
+  while (k < 4 && i > 0 && isHexCode(text.charCodeAt(i - 1))) { i--; k++; }
+  if (i > 0 && text.charCodeAt(i - 1) === 117 && i > 1 && text.charCodeAt(i - 2) === 92) i -= 1;
+  else i = text.length;
+  let j = i;
+  while (j > 0 && text.charCodeAt(j - 1) === 92) j--;
+  if (j === i) return 0;
+  // "\\u" with four hex digits is complete; a run of backslashes before it still matters only when it ends there.
+  if (i < text.length && text.length - i === 5) return 0;
+  return text.length - j;
+}
+
+const isHexCode = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
+
+/** Whether a cut before text[c] would split a backslash escape (or a run of backslashes from the escape it starts). */
+export function splitsEscape(text: string, c: number): boolean {
+  if (c <= 0 || c >= text.length) return false;
+  if (text.charCodeAt(c - 1) === 92) return true;
+  for (let j = Math.max(0, c - 5); j < c - 1; j++) if (text.charCodeAt(j) === 92 && text.charCodeAt(j + 1) === 117 && j + 6 > c) return true;
+  return false;
 }
 
 /** Whether `text` holds a character that detection reads as nothing, or two code units read as one. */
@@ -103,6 +206,26 @@ export function compactForDetection(text: string): { text: string; starts: Uint3
       read += text.slice(from, i);
       from = i + 1;
       continue;
+    }
+    if (c >= 0xd82f && c <= 0xdb43 && i + 1 < text.length && vanishingPair(c, text.charCodeAt(i + 1))) {
+      read += text.slice(from, i);
+      from = i + 2;
+      i++;
+      continue;
+    }
+    if (c === 92) {
+      const e = escapedAt(text, i);
+      if (e >= 0) {
+        read += text.slice(from, i);
+        from = i + 6;
+        if (!isVanishing(e)) {
+          read += String.fromCharCode(e);
+          starts[n] = i;
+          ends[n++] = i + 6;
+        }
+        i += 5;
+        continue;
+      }
     }
     starts[n] = i;
     ends[n++] = i + 1;
@@ -168,7 +291,11 @@ export function tailReading(text: string, n: number): string {
   while (i > 0 && counted < n) {
     const c = text.charCodeAt(--i);
     if (isVanishing(c)) continue;
-    if (c >= 0xdc00 && c <= 0xdfff && i > 0 && text.charCodeAt(i - 1) === MATH_HIGH) i--;
+    if (c >= 0xdc00 && c <= 0xdfff && i > 0) {
+      const hi = text.charCodeAt(i - 1);
+      if (vanishingPair(hi, c)) { i--; continue; }
+      if (hi === MATH_HIGH) i--;
+    }
     counted++;
   }
   return text.slice(i);
@@ -176,6 +303,7 @@ export function tailReading(text: string, n: number): string {
 
 function foldChar(ch: string): string {
   const c = ch.charCodeAt(0);
+  if (c === 92) return escapeReading(ch);
   if (c >= 0xff01) return String.fromCharCode(c - 0xfee0); // full-width ASCII
   if (c === 0x2010 || c === 0x2011 || c === 0x2212) return '-';
   for (const zero of DIGIT_ZEROS) if (c >= zero && c <= zero + 9) return String.fromCharCode(48 + c - zero);

@@ -18,7 +18,7 @@
 // tool input found clean before is passed over whole (Walker.resent), and nothing is copied that
 // nothing was masked in (put).
 import { createHash } from 'node:crypto';
-import { isRecord, jsonNumberText } from '@skillgate/wire';
+import { isRawJsonNumber, isRecord, jsonNumberText } from '@skillgate/wire';
 import type { Finding } from './entities.js';
 import type { MaskResult } from './masker.js';
 import { keyContext } from './json-values.js';
@@ -77,7 +77,7 @@ const CREDENTIAL = /token|secret|passw|api_?key|auth|credential/i;
 
 // The members each rule reads for the wire; the record's walk reads the rest of a block (`others`).
 const NONE: ReadonlySet<string> = new Set();
-const PARAMS_READ = new Set(['system', 'messages', 'prompt', 'tools', 'requests']);
+const PARAMS_READ = new Set(['system', 'messages', 'prompt', 'tools', 'requests', 'output_format', 'output_config']);
 const MESSAGE_READ = new Set(['content']);
 const TEXT_READ = new Set(['text', 'citations']);
 const INPUT_READ = new Set(['input']);
@@ -87,7 +87,9 @@ const DOCUMENT_READ = new Set(['source', 'context', 'title']);
 const SEARCH_RESULT_READ = new Set(['content', 'title', 'source']);
 const THINKING_READ = new Set(['thinking']);
 const CITATION_READ = new Set(['cited_text']);
-const TOOL_READ = new Set(['description', 'input_schema']);
+const TOOL_READ = new Set(['description', 'input_schema', 'input_examples']);
+const OUTPUT_FORMAT_READ = new Set(['schema']);
+const OUTPUT_CONFIG_READ = new Set(['format']);
 const RESPONSE_READ = new Set(['content']);
 const SERVER_OUTPUT_READ = new Set(['title', 'stdout', 'stderr', 'content']);
 
@@ -175,6 +177,8 @@ class Walker {
     for (const k in b) {
       if (read.has(k) || STRUCTURAL.has(k)) continue;
       const v = b[k];
+      // A number right in a block or in the request's parameters is a count or a setting (max_tokens,
+      // temperature): not looked up on every request. Numbers inside its objects are read (rest).
       if (typeof v !== 'string' && (v === null || typeof v !== 'object')) continue;
       out = put(out, b, k, this.recordOnly(v, (w) => w.rest(v, join(path, k), k)));
     }
@@ -192,13 +196,27 @@ class Walker {
       if (STRUCTURAL.has(member)) return v;
       return this.text(v, path, CREDENTIAL.test(member) ? keyContext(member) : undefined);
     }
+    if (typeof v === 'number' || isRawJsonNumber(v)) return STRUCTURAL.has(member) ? v : this.number(v, path, CREDENTIAL.test(member) ? keyContext(member) : '');
     if (Array.isArray(v)) return sameOr(v, v.map((x, i) => this.rest(x, `${path}[${i}]`, member)));
     if (isRecord(v)) {
       const out: Record<string, unknown> = { ...v };
-      for (const [k, x] of Object.entries(v)) out[k] = this.rest(x, join(path, k), k);
+      for (const [k, x] of Object.entries(v)) setMember(out, k, this.rest(x, join(path, k), k));
       return sameOr(v, out);
     }
     return v;
+  }
+
+  /**
+   * A JSON number read as text after `context` (json-values.ts): as it is when nothing is found in
+   * it, else its masked text (a JSON string: {"card": 4111111111111111} → {"card": "[CREDIT_CARD]"}).
+   */
+  number(v: unknown, path: string, context: string): unknown {
+    const digits = jsonNumberText(v);
+    if (digits === undefined) return v;
+    const r = context ? this.mask(digits, context) : this.mask(digits);
+    if (r.findings.length === 0) return v;
+    for (const f of r.findings) this.findings.push({ ...f, path });
+    return r.masked;
   }
 
   /**
@@ -229,13 +247,7 @@ class Walker {
    */
   input(v: unknown, path: string, context: string): unknown {
     if (typeof v === 'string') return this.text(v, path, context);
-    const digits = jsonNumberText(v);
-    if (digits !== undefined) {
-      const r = this.mask(digits, context);
-      if (r.findings.length === 0) return v;
-      for (const f of r.findings) this.findings.push({ ...f, path });
-      return r.masked;
-    }
+    if (typeof v === 'number' || isRawJsonNumber(v)) return this.number(v, path, context);
     if (Array.isArray(v)) {
       let out: unknown[] | undefined;
       for (let i = 0; i < v.length; i++) out = putItem(out, v, i, this.input(v[i], `${path}[${i}]`, context));
@@ -256,10 +268,10 @@ class Walker {
           out = {};
           for (const before of Object.keys(v)) {
             if (before === k) break;
-            out[before] = v[before];
+            setMember(out, before, v[before]);
           }
         }
-        if (out !== undefined) out[name] = y;
+        if (out !== undefined) setMember(out, name, y);
       }
       return out ?? v;
     }
@@ -277,7 +289,7 @@ class Walker {
     if (isRecord(v)) {
       const out: Record<string, unknown> = {};
       for (const [k, x] of Object.entries(v)) {
-        out[k] = typeof x === 'string' && (STRUCTURAL.has(k) || ANSWER_STRUCTURAL.has(k) || k.endsWith('_id')) ? x : this.strings(x, join(path, k));
+        setMember(out, k, typeof x === 'string' && (STRUCTURAL.has(k) || ANSWER_STRUCTURAL.has(k) || k.endsWith('_id')) ? x : this.strings(x, join(path, k)));
       }
       return out;
     }
@@ -417,7 +429,33 @@ class Walker {
     let out: Record<string, unknown> | undefined;
     if (typeof t.description === 'string') out = put(out, t, 'description', this.text(t.description, `${at}.description`));
     if ('input_schema' in t) out = put(out, t, 'input_schema', this.schema(t.input_schema, `${at}.input_schema`));
+    // Examples of the tool's input: read as a tool call's input is (input).
+    if (Array.isArray(t.input_examples)) {
+      const examples = t.input_examples;
+      let masked: unknown[] | undefined;
+      for (let i = 0; i < examples.length; i++) masked = putItem(masked, examples, i, this.input(examples[i], `${at}.input_examples[${i}]`, ''));
+      if (masked !== undefined) out = put(out, t, 'input_examples', masked);
+    }
     return this.others(t, out, TOOL_READ, at) ?? t;
+  }
+
+  /**
+   * Structured outputs: `output_format` ({type: 'json_schema', schema}) and `output_config`
+   * ({format: {…}, …}). Their schema is walked as a tool's input schema is; the rest goes to the
+   * API as sent and is masked in the record.
+   */
+  outputFormat(f: unknown, path: string): unknown {
+    if (!isRecord(f)) return f;
+    let out: Record<string, unknown> | undefined;
+    if ('schema' in f) out = put(out, f, 'schema', this.schema(f.schema, `${path}.schema`));
+    return this.others(f, out, OUTPUT_FORMAT_READ, path) ?? f;
+  }
+
+  outputConfig(c: unknown, path: string): unknown {
+    if (!isRecord(c)) return c;
+    let out: Record<string, unknown> | undefined;
+    if ('format' in c) out = put(out, c, 'format', this.outputFormat(c.format, `${path}.format`));
+    return this.others(c, out, OUTPUT_CONFIG_READ, path) ?? c;
   }
 
   /**
@@ -455,9 +493,13 @@ class Walker {
     return out ?? s;
   }
 
-  /** An instance in a schema (a default, an enum's values): its strings masked, its structure kept. */
+  /**
+   * An instance in a schema (a default, an enum's values): its strings masked, its numbers read as
+   * text (number), its structure kept.
+   */
   private instance(v: unknown, path: string): unknown {
     if (typeof v === 'string') return this.text(v, path);
+    if (typeof v === 'number' || isRawJsonNumber(v)) return this.number(v, path, '');
     if (Array.isArray(v)) {
       let out: unknown[] | undefined;
       for (let i = 0; i < v.length; i++) out = putItem(out, v, i, this.instance(v[i], `${path}[${i}]`));
@@ -482,8 +524,17 @@ function put(out: Record<string, unknown> | undefined, b: Record<string, unknown
     if (v === b[k]) return undefined;
     out = { ...b };
   }
-  out[k] = v;
+  setMember(out, k, v);
   return out;
+}
+
+/**
+ * Sets member `k` of a copy as its own member, whatever its name: `out[k] = v` on a member named
+ * "__proto__" that the object does not have yet would set its prototype (and drop the member).
+ */
+function setMember(out: Record<string, unknown>, k: string, v: unknown): void {
+  if (k === '__proto__') Object.defineProperty(out, k, { value: v, writable: true, enumerable: true, configurable: true });
+  else out[k] = v;
 }
 
 /** The same for an array's item `i`. */
@@ -544,6 +595,8 @@ function maskParams(body: Record<string, unknown>, w: Walker, at: string): Recor
   if ('system' in body) out.system = w.content(body.system, join(at, 'system'));
   if (Array.isArray(body.messages)) out.messages = body.messages.map((m, i) => w.message(m, `${join(at, 'messages')}[${i}]`));
   if (typeof body.prompt === 'string') out.prompt = w.text(body.prompt, join(at, 'prompt'));
+  if ('output_format' in body) out.output_format = w.outputFormat(body.output_format, join(at, 'output_format'));
+  if ('output_config' in body) out.output_config = w.outputConfig(body.output_config, join(at, 'output_config'));
   const tools = body.tools;
   if (Array.isArray(tools)) {
     // Resent with every request of a session; the tools' names tell one set from another.

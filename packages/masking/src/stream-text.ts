@@ -4,7 +4,7 @@
 // separator-free run longer than RUN_CAP is cut regardless (run-cap.ts), as the whole-text masker
 // cuts it, so what a stream holds is bounded. Never emits text that masking could still change.
 import { isSafeCut, isTokenChar } from './boundary.js';
-import { compactForDetection, foldForDetection, hasCompactable, hasFoldable, tailReading } from './fold.js';
+import { compactForDetection, foldForDetection, hasCompactable, hasFoldable, openEscapeLength, splitsEscape, tailReading } from './fold.js';
 import { HOLD_CONTEXT } from './hold.js';
 import { PEM_CAP, pemRegionEnd } from './detectors/pem.js';
 import type { Detection, Finding } from './entities.js';
@@ -71,7 +71,7 @@ export class TextStream {
       this.emitted = context.length;
       this.runCap.read(context);
       if (hasFoldable(context)) this.folding = true;
-      if (hasCompactable(context)) this.compacting = true;
+      if (hasCompactable(context) || context.indexOf('\\') >= 0) this.compacting = true;
     }
   }
 
@@ -110,7 +110,8 @@ export class TextStream {
   private pushPiece(delta: string): string {
     if (delta.length === 0) return '';
     if (!this.folding && hasFoldable(delta)) this.folding = true;
-    if (!this.compacting && hasCompactable(delta)) this.compacting = true;
+    // A backslash may start a "\\uXXXX" escape that the next delta completes (compacted, fold.ts).
+    if (!this.compacting && (hasCompactable(delta) || delta.indexOf('\\') >= 0)) this.compacting = true;
     this.chunks.push(delta);
     this.heldLength += delta.length;
     // Merge like a binary counter: O(log n) chunks, each character copied O(log n) times.
@@ -199,10 +200,20 @@ export class TextStream {
     // Where a match could start or end is decided on the text as the detectors read it: folded and
     // compacted. A position i there is the absolute offset at(i): a cut between two characters read
     // is made after the vanishing ones between them, never inside a character's code units.
-    // A mathematical letter's first half at the very end reads as nothing yet: what it becomes
-    // (a letter or digit extending a run) arrives with the next delta, so it is held undecided.
-    let folded = this.folding ? foldForDetection(recent.text) : recent.text;
-    if (this.compacting && folded.charCodeAt(folded.length - 1) === 0xd835) folded = folded.slice(0, -1);
+    // A surrogate pair's first half at the very end reads as nothing yet: what it becomes (a
+    // mathematical letter or digit extending a run, a vanishing character) arrives with the next
+    // delta, so it is held undecided. So is a backslash escape that may not be complete yet ("\\",
+    // "\\u00"): how it and the backslashes before it read depends on what comes (fold.ts).
+    let raw = recent.text;
+    if (this.folding) {
+      const open = openEscapeLength(raw);
+      if (open > 0) raw = raw.slice(0, raw.length - open);
+    }
+    let folded = this.folding ? foldForDetection(raw) : raw;
+    if (this.compacting) {
+      const last = folded.charCodeAt(folded.length - 1);
+      if (last >= 0xd800 && last <= 0xdbff) folded = folded.slice(0, -1);
+    }
     const compact = this.compacting && hasCompactable(folded) ? compactForDetection(folded) : undefined;
     const text = compact ? compact.text : folded;
     const at = compact ? (i: number): number => start + compact.starts[i]! : (i: number): number => start + i;
@@ -226,6 +237,8 @@ export class TextStream {
       const c = at(i);
       if (c <= floor) break;
       if (c > limit || this.insidePem(c)) continue;
+      // Never inside a backslash escape: the text up to the cut would read it otherwise (fold.ts).
+      if (this.folding && splitsEscape(raw, c - start)) continue;
       const inRun = c > runStart;
       if (inRun && c > hold) continue;
       if (isSafeCut(text, i, false, openStart, inRun) && this.keywordSafe(text, i)) return { cut: c, runStart: inRun ? runStart : -1 };

@@ -201,3 +201,46 @@ describe('streams hold what could still become one of these values', () => {
     expect(first + ts.push(b) + ts.end()).toBe(core.maskText(a + b).masked);
   });
 });
+
+describe('values in Markdown emphasis, in aligned columns and after JSON escapes', () => {
+  test.each([
+    ['card: _4111 1111 1111 1111_ (italic)', 'CREDIT_CARD', '4111 1111 1111 1111'],
+    ['card: __4111111111111111__', 'CREDIT_CARD', '4111111111111111'],
+    ['SSN: __536-22-8974__;', 'US_SSN', '536-22-8974'],
+    ['aligned: 4111  1111  1111  1111;', 'CREDIT_CARD', '4111  1111  1111  1111'],
+    ['thin: 4111\u20091111\u20091111\u20091111;', 'CREDIT_CARD', '4111\u20091111\u20091111\u20091111'],
+    ['hair: 4111\u200a1111\u200a1111\u200a1111;', 'CREDIT_CARD', '4111\u200a1111\u200a1111\u200a1111'],
+    ['nbsp: 4111\u00a0\u00a01111\u00a0\u00a01111\u00a0\u00a01111;', 'CREDIT_CARD', '4111\u00a0\u00a01111\u00a0\u00a01111\u00a0\u00a01111'],
+    ['narrow: 4111\u202f1111\u202f1111\u202f1111;', 'CREDIT_CARD', '4111\u202f1111\u202f1111\u202f1111'],
+  ])('%s', (text, type, value) => {
+    expect(found(text)).toContainEqual({ type, value });
+  });
+
+  test.each([
+    'id_4111111111111111 and user_536-22-8974',
+    'ref 4111111111111111_v2',
+    'build __init__ 1234',
+  ])('an underscore between letters and digits still glues them into an identifier: %s', (text) => {
+    expect(found(text).filter((f) => f.type === 'CREDIT_CARD' || f.type === 'US_SSN')).toEqual([]);
+  });
+});
+
+describe('version numbers are not IP addresses', () => {
+  test.each([
+    '"version": "1.2.3.4"',
+    "'version': '1.2.3.4'",
+    'app_version=1.2.3.4',
+    'version=1.2.3.4',
+    'VERSION: 1.2.3.4',
+    'version: 1.2.3.4',
+    'released v1.2.3.4',
+  ])('%s', (text) => {
+    expect(found(text)).toEqual([]);
+  });
+
+  test('a tool input member named version keeps its value; an address member is still masked', () => {
+    const r = masker.maskMessagesRequest({ messages: [{ role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 't', input: { version: '1.2.3.4', app_version: '10.0.0.1', host: '10.0.0.1' } }] }] });
+    const input = (r.body as { messages: Array<{ content: Array<{ input: unknown }> }> }).messages[0]!.content[0]!.input;
+    expect(input).toEqual({ version: '1.2.3.4', app_version: '10.0.0.1', host: '[IP_ADDRESS]' });
+  });
+});

@@ -163,11 +163,15 @@ describe('values with characters that vanish inside them (zero-width spaces and 
 
   test('the set of characters read as nothing is the one the regular expression and the code-unit test share', () => {
     const disagree: number[] = [];
-    // The one character the class holds besides: a mathematical letter's first half (compacted with the second).
-    for (let c = 0; c < 0x10000; c++) if (hasCompactable(String.fromCharCode(c)) !== (isVanishing(c) || c === 0xd835)) disagree.push(c);
+    // The characters the class holds besides: the first halves of a mathematical letter and of the
+    // vanishing characters beyond the BMP (compacted with the second).
+    const firstHalves = new Set([0xd835, 0xd82f, 0xd834, 0xdb40, 0xdb41, 0xdb42, 0xdb43]);
+    for (let c = 0; c < 0x10000; c++) if (hasCompactable(String.fromCharCode(c)) !== (isVanishing(c) || firstHalves.has(c))) disagree.push(c);
     expect(disagree).toEqual([]);
-    expect(isVanishing(0x2065)).toBe(false); // unassigned
     expect(isVanishing(0x200b) && isVanishing(0x200f) && isVanishing(0x202e) && isVanishing(0x2069) && isVanishing(0xfeff)).toBe(true);
+    // Default_Ignorable_Code_Point (2060..206F is all of it, the unassigned U+2065 included).
+    for (const c of [0x034f, 0x061c, 0x115f, 0x1160, 0x17b4, 0x17b5, 0x180b, 0x180f, 0x2065, 0x206f, 0x3164, 0xfe00, 0xfe0f, 0xffa0, 0xfff0, 0xfff9, 0xfffb]) expect([c, isVanishing(c)]).toEqual([c, true]);
+    for (const c of [0x20, 0x41, 0x034e, 0x180a, 0x2070, 0xfe10, 0xfffc, 0xfffd]) expect([c, isVanishing(c)]).toEqual([c, false]);
   });
 
   test('compactForDetection maps each character read to where it starts and ends in the original', () => {
@@ -179,5 +183,103 @@ describe('values with characters that vanish inside them (zero-width spaces and 
     expect(readAsDetected('ｊ\u200bａ\u00a0b')).toBe('ja b');
     expect(tailReading('xyz\u200b\u200bq', 2)).toBe('z\u200b\u200bq');
     expect(tailReading('ab', 5)).toBe('ab');
+  });
+});
+
+describe('invisible characters of the Default_Ignorable set inside a value', () => {
+  test.each([
+    ['combining grapheme joiner', '\u034f'], ['variation selector 16', '\ufe0f'], ['variation selector 1', '\ufe00'],
+    ['tag space', '\u{E0020}'], ['variation selector 17', '\u{E0100}'], ['Mongolian free variation selector', '\u180b'],
+    ['Khmer inherent vowel', '\u17b4'], ['Hangul filler', '\u3164'], ['half-width Hangul filler', '\uffa0'],
+    ['Hangul choseong filler', '\u115f'], ['interlinear annotation anchor', '\ufff9'], ['shorthand format letter overlap', '\u{1BCA0}'],
+    ['musical symbol begin beam', '\u{1D173}'], ['Arabic letter mark', '\u061c'],
+  ])('a card with a %s between its groups is masked, the character with it', (_name, ch) => {
+    const text = `card 4111${ch}1111${ch}1111${ch}1111 ok`;
+    expect(masker.maskText(text).masked).toBe('card [CREDIT_CARD] ok');
+  });
+
+  test('a vanishing character beyond the BMP is read as nothing in a stream cut anywhere, its halves split included', () => {
+    const text = 'card 4111\u{E0020}1111\u{E0020}1111\u{E0020}1111 and jane\u{1D173}.doe@example.com, thanks';
+    const core = new MaskerCore(undefined, { key });
+    for (let cut = 1; cut < text.length; cut++) {
+      const s = new TextStream(core);
+      const out = s.push(text.slice(0, cut)) + s.push(text.slice(cut)) + s.end();
+      expect(out).toBe('card [CREDIT_CARD] and [EMAIL_ADDRESS], thanks');
+    }
+    expect(tailReading('ab\u{E0020}\u{E0020}c', 2)).toBe('b\u{E0020}\u{E0020}c');
+  });
+});
+
+describe('backslash escapes of JSON carried as text', () => {
+  const toolOutput = JSON.stringify({
+    customer: 'Jane', notes: 'Card on file:\n4111111111111111\nSSN:\n536-22-8974',
+    env: `ANTHROPIC_API_KEY\nsk-ant-api03-${'Zx9'.repeat(15)}AA`,
+  });
+  const jwt = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U';
+  const cases: Array<[string, string, string]> = [
+    ['a card after \\n', String.raw`{"notes":"Card on file:\n4111111111111111"}`, String.raw`{"notes":"Card on file:\n[CREDIT_CARD]"}`],
+    ['a card after \\t', String.raw`"x\t4111111111111111"`, String.raw`"x\t[CREDIT_CARD]"`],
+    ['a card after \\r', String.raw`"x\r4111111111111111"`, String.raw`"x\r[CREDIT_CARD]"`],
+    ['a card after \\"', String.raw`"\"4111111111111111\""`, String.raw`"\"[CREDIT_CARD]\""`],
+    ['a card after \\/', String.raw`"a\/4111111111111111"`, String.raw`"a\/[CREDIT_CARD]"`],
+    ['a card after \\\\', String.raw`"C:\\4111111111111111"`, String.raw`"C:\\[CREDIT_CARD]"`],
+    ['a card between \\b and \\f', String.raw`"\b4111111111111111\f"`, String.raw`"\b[CREDIT_CARD]\f"`],
+    ['a card after \\u00a0', String.raw`"card\u00a04111111111111111"`, String.raw`"card\u00a0[CREDIT_CARD]"`],
+    ['a card grouped with \\u00a0 escapes', String.raw`"card 4111\u00a01111\u00a01111\u00a01111"`, String.raw`"card [CREDIT_CARD]"`],
+    ['a card after \\u200b', String.raw`"card\u200b4111111111111111"`, String.raw`"card\u200b[CREDIT_CARD]"`],
+    ['a dashed SSN after \\n', String.raw`"SSN:\n536-22-8974"`, String.raw`"SSN:\n[US_SSN]"`],
+    ['a phone number after \\n', String.raw`"phone:\n+1 415 555 2671"`, String.raw`"phone:\n[PHONE_NUMBER]"`],
+    ['an IBAN after \\n', String.raw`"iban:\nDE89370400440532013000"`, String.raw`"iban:\n[IBAN_CODE]"`],
+    ['a spaced IBAN after \\n', String.raw`"iban:\nDE89 3704 0044 0532 0130 00"`, String.raw`"iban:\n[IBAN_CODE]"`],
+    ['an AWS key after \\n', String.raw`"AWS\nAKIAIOSFODNN7EXAMPLE"`, String.raw`"AWS\n[SECRET]"`],
+    ['a JWT after \\n', `"auth\\n${jwt}"`, String.raw`"auth\n[SECRET]"`],
+    ['a name after name:\\n', String.raw`{"note":"name:\nJohn Smith"}`, String.raw`{"note":"name:\n[PERSON]"}`],
+    ['a name written with \\u escapes', String.raw`"Jos\u00e9 Garc\u00eda wrote"`, String.raw`"[PERSON] wrote"`],
+    ['an email with an escaped at sign', String.raw`"mail jane.doe\u0040example.com"`, String.raw`"mail [EMAIL_ADDRESS]"`],
+  ];
+  test.each(cases)('%s is found and only the value is replaced', (_name, text, masked) => {
+    expect(masker.maskText(text).masked).toBe(masked);
+  });
+
+  test('a tool result holding JSON.stringify of a record: card, SSN and key masked, the escapes kept', () => {
+    const masked = masker.maskText(toolOutput).masked;
+    expect(masked).not.toMatch(/4111111111111111|536-22-8974|sk-ant-api03/);
+    expect(masked).toContain(String.raw`Card on file:\n[CREDIT_CARD]\nSSN:\n[US_SSN]`);
+    expect(masked).toContain(String.raw`ANTHROPIC_API_KEY\n[SECRET]`);
+  });
+
+  test('an escaped backslash before an escape letter is read as a separator too (more, never less)', () => {
+    expect(masker.maskText(String.raw`"a\\n4111111111111111"`).masked).toBe(String.raw`"a\\n[CREDIT_CARD]"`);
+  });
+
+  test('folding keeps the length and reads escapes locally; \\u of a letter is compacted into it', () => {
+    expect(foldForDetection(String.raw`a\nb\t\\x\u00a0y\u00e9`)).toBe(String.raw`a  b   \x      y\u00e9`);
+    expect(readAsDetected(String.raw`Jos\u00e9`)).toBe('José');
+    const { text, starts, ends } = compactForDetection(String.raw`a\u00e9\u200bb`);
+    expect(text).toBe('aéb');
+    expect([...starts]).toEqual([0, 1, 13, 14]);
+    expect([...ends]).toEqual([1, 7, 14]);
+  });
+
+  test('paths, line breaks, regexes and version members with escapes stay as they are', () => {
+    for (const text of [String.raw`"C:\\Users\\bob\\notes.txt"`, String.raw`line one\nline two`, String.raw`regex \d{3}-\d{2}`, String.raw`{\"version\": \"1.2.3.4\"}`]) {
+      expect(masker.maskText(text)).toEqual({ masked: text, findings: [] });
+    }
+  });
+
+  test('streamed in two pieces cut anywhere (inside an escape too) or a character at a time, text with escapes is masked as the whole text', () => {
+    const core = new MaskerCore(undefined, { key });
+    const texts = [toolOutput, ...cases.map(([, text]) => text), String.raw`"x\\\\n4111111111111111 \\u00a0 Jos\u00e9 Garc\u00eda \u004111 f5Rx%9qLm2Tz#Wb7\n"`];
+    for (const text of texts) {
+      const whole = core.maskText(text).masked;
+      for (let cut = 1; cut < text.length; cut++) {
+        const s = new TextStream(core);
+        expect([text, cut, s.push(text.slice(0, cut)) + s.push(text.slice(cut)) + s.end()]).toEqual([text, cut, whole]);
+      }
+      const s = new TextStream(core);
+      let out = '';
+      for (const ch of text) out += s.push(ch);
+      expect([text, out + s.end()]).toEqual([text, whole]);
+    }
   });
 });

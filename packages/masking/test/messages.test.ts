@@ -357,3 +357,49 @@ describe('an answer as text (maskAnswerText)', () => {
     expect(masker.maskAnswerText(error, { forRecord: true }).masked).not.toContain('maria@example.com');
   });
 });
+
+describe('members and places a walk used to miss', () => {
+  test('a tool input member named __proto__ survives a rewrite exactly, as JSON writes it', () => {
+    const body = parseJson('{"messages":[{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"t","input":{"__proto__":{"x":"keep"},"card":"4111 1111 1111 1111","z":1}}]}]}');
+    for (const out of [masker.maskMessagesRequest(body).body, masker.maskMessagesRequest(body, { forRecord: true }).body]) {
+      expect(JSON.stringify(out)).toBe('{"messages":[{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"t","input":{"__proto__":{"x":"keep"},"card":"[CREDIT_CARD]","z":1}}]}]}');
+    }
+    // A member masked into that name, after one that changed, is kept too.
+    const later = parseJson('{"messages":[{"role":"assistant","content":[{"type":"tool_use","id":"toolu_2","name":"t","input":{"card":"4111 1111 1111 1111","__proto__":"x"}}]}]}');
+    expect(JSON.stringify(masker.maskMessagesRequest(later).body)).toContain('"input":{"card":"[CREDIT_CARD]","__proto__":"x"}');
+  });
+
+  test('tools\' input_examples are masked for Claude as a tool call\'s input is', () => {
+    const body = { messages: [], tools: [{ name: 'refund', input_schema: { type: 'object' }, input_examples: [{ email: 'jane.doe@example.com', card: '4111 1111 1111 1111', ssn: 536228974, n: 3 }] }] };
+    const r = masker.maskMessagesRequest(body);
+    expect((r.body as typeof body).tools[0]!.input_examples).toEqual([{ email: '[EMAIL_ADDRESS]', card: '[CREDIT_CARD]', ssn: '[US_SSN]', n: 3 }]);
+    expect(r.findings.map((f) => f.path)).toContain('tools[0].input_examples[0].email');
+  });
+
+  test('output_format and output_config schemas: descriptions, defaults and examples masked, structure kept', () => {
+    const schema = { type: 'object', properties: { email: { type: 'string', description: 'like jane.doe@example.com', default: 'jane.doe@example.com', examples: ['jane.doe@example.com'] } }, required: ['email'] };
+    const masked = { type: 'object', properties: { email: { type: 'string', description: 'like [EMAIL_ADDRESS]', default: '[EMAIL_ADDRESS]', examples: ['[EMAIL_ADDRESS]'] } }, required: ['email'] };
+    const body = { messages: [], output_format: { type: 'json_schema', schema }, output_config: { effort: 'high', format: { type: 'json_schema', schema } } };
+    for (const r of [masker.maskMessagesRequest(body), masker.maskMessagesRequest(body, { forRecord: true })]) {
+      const out = r.body as typeof body;
+      expect(out.output_format).toEqual({ type: 'json_schema', schema: masked });
+      expect(out.output_config).toEqual({ effort: 'high', format: { type: 'json_schema', schema: masked } });
+    }
+    expect(body.output_format.schema.properties.email.default).toBe('jane.doe@example.com');
+  });
+
+  test('numbers in a schema\'s instances are read as text: a card written as a number in examples is masked', () => {
+    const body = parseJson('{"messages":[],"tools":[{"name":"pay","input_schema":{"type":"object","properties":{"card":{"type":"integer","examples":[4111111111111111,42],"default":4012888888881881}}}}]}');
+    for (const r of [masker.maskMessagesRequest(body), masker.maskMessagesRequest(body, { forRecord: true })]) {
+      const text = JSON.stringify(r.body);
+      expect(text).toContain('"examples":["[CREDIT_CARD]",42],"default":"[CREDIT_CARD]"');
+    }
+  });
+
+  test('numbers the record alone reads are read as text too; other numbers stay numbers', () => {
+    const body = { messages: [], max_tokens: 1024, metadata: { user_id: 'u1', account: 4111111111111111 } };
+    const out = masker.maskMessagesRequest(body, { forRecord: true }).body as { max_tokens: unknown; metadata: unknown };
+    expect(out.max_tokens).toBe(1024);
+    expect(out.metadata).toEqual({ user_id: 'u1', account: '[CREDIT_CARD]' });
+  });
+});

@@ -26,6 +26,8 @@ const fragment = fc.oneof(
   { weight: 1, arbitrary: fc.string({ unit: fc.constantFrom('1', '2', ' ', '-', '.', '@', 'A', 'a', ':', '+', '(', ')', '\n', 'é', '\ud83d\ude80'), maxLength: 30 }) },
   // The same alphabet with characters detection folds (fold.ts) mixed in.
   { weight: 1, arbitrary: fc.string({ unit: fc.constantFrom('1', '\uff11', '\u0661', '\u06f4', '\u0967', ' ', '\u00a0', '\u3000', '-', '\u2011', '\uff0d', '.', '\uff0e', '@', '\uff20', 'a', '\uff41', ':'), maxLength: 30 }) },
+  // And backslash escapes of JSON carried as text (fold.ts), whole or in pieces, before values.
+  { weight: 2, arbitrary: fc.string({ unit: fc.constantFrom('\\', '\\n', '\\t', '\\"', '\\u00a0', '\\u00e9', '\\u200b', '\\u0040', 'u', 'n', '0', '0a', 'e9', '4111111111111111', '536-22-8974', 'AKIAIOSFODNN7EXAMPLE', 'jane', '@example.com', 'John Smith', ' ', '1', '_'), maxLength: 12 }) },
   // And characters detection reads as nothing (fold.ts).
   { weight: 1, arbitrary: fc.string({ unit: fc.constantFrom('1', '4', ' ', '-', '.', '@', 'a', 'A', ':', '\u200b', '\u00ad', '\u200d', '\ufeff', '\u2060', '\u200e', '\u2066', '\u202e', '\u{1D7CF}', '\u{1D7D2}', '\u{1D41A}', '\u{1D400}', '\u{1D6FC}'), maxLength: 30 }) },
 );

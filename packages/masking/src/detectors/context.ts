@@ -15,5 +15,6 @@ export const CONTEXT = {
   phone: /\b(?:phone|tel|telephone|call|mobile|cell|cellphone|fax|contact|reach|sms|text me|whatsapp|ph|mob|phone number|tel no)\b/,
   dob: /\b(?:born|birth|dob|d\.o\.b|birthday|birthdate|date of birth|bday|age)\b/,
   eth: /\b(?:eth|ether|ethereum|wallet|address|metamask|send|usdc|usdt|erc-?20|polygon|arbitrum|crypto)\b/,
-  version: /(?:\bv|\bversion|\bver)\s*$/,
+  // "v1.2.3.4", "version 1.2.3.4", "app_version=1.2.3.4", "\"version\": \"1.2.3.4\"" (a tool input read as "version: 1.2.3.4").
+  version: /(?:\bv|(?<![a-z])version|\bver)["']?\s*(?:[:=]\s*["']?\s*)?$/,
 } as const;

@@ -36,10 +36,12 @@ function scanRun(text: string, runStart: number, runEnd: number, out: Detection[
       i = e;
     } else i++;
   }
-  // A digit run glued to a letter before it ("v1.2.3.4", "order12345678") is an identifier, not an entity.
+  // A digit run glued to a letter before it ("v1.2.3.4", "order12345678", "id_4111…") is an
+  // identifier, not an entity; underscores that stand between it and a space or punctuation are
+  // Markdown emphasis ("_4111 1111 1111 1111_", "__536-22-8974__"), not glue.
   const lastGroup = groups[groups.length - 1];
-  const gluedBefore = groups.length > 0 && groups[0]!.s === runStart && runStart > 0 && isAlnum(text.charCodeAt(runStart - 1));
-  const gluedAfter = lastGroup !== undefined && lastGroup.e === runEnd && runEnd < text.length && isAlnum(text.charCodeAt(runEnd));
+  const gluedBefore = groups.length > 0 && groups[0]!.s === runStart && runStart > 0 && gluedAt(text, runStart - 1, -1);
+  const gluedAfter = lastGroup !== undefined && lastGroup.e === runEnd && runEnd < text.length && gluedAt(text, runEnd, 1);
   const taken: Array<[number, number]> = [];
   const push = (d: Detection) => { out.push(d); taken.push([d.start, d.end]); };
   const free = (s: number, e: number) => taken.every(([a, b]) => e <= a || s >= b);
@@ -57,14 +59,15 @@ function scanRun(text: string, runStart: number, runEnd: number, out: Detection[
         const endGlued = g + 3 === groups.length - 1 && gluedAfter;
         const prevDot = g > 0 && sep(g - 1) === '.';
         if (!nextIsDotDigit && !endGlued && !prevDot && [0, 1, 2, 3].every((k) => octet(groups[g + k]!.d))
-          && !CONTEXT.version.test(lookback(text, first.s, 12))) {
+          && !CONTEXT.version.test(lookback(text, first.s, 16))) {
           push({ type: 'IP_ADDRESS', start: first.s, end: last.e });
           g += 3;
           continue;
         }
       }
     }
-    // Credit cards: 12-19 digits in groups joined by one consistent ' ' or '-'. A '+' in front
+    // Credit cards: 12-19 digits in groups joined by one consistent '-' or by spaces (a run of up
+    // to six: aligned columns, a tab or a "\u00a0" escape read as spaces, fold.ts). A '+' in front
     // makes it an international phone number ("+4933727317115"), never a card.
     let card: Detection | undefined;
     let joiner: string | undefined;
@@ -72,14 +75,15 @@ function scanRun(text: string, runStart: number, runEnd: number, out: Detection[
     const plus = first.s > 0 && text.charCodeAt(first.s - 1) === 43;
     for (let h = g; h < groups.length && !plus; h++) {
       if (h > g) {
-        const s = sep(h - 1);
-        if (s !== ' ' && s !== '-') break;
+        const s = cardJoiner(sep(h - 1));
+        if (s === undefined) break;
         if (joiner === undefined) joiner = s; else if (s !== joiner) break;
       }
       acc += groups[h]!.d;
       if (acc.length > 19) break;
       const endGlued = h === groups.length - 1 && gluedAfter;
-      const continues = h + 1 < groups.length && (sep(h) === joiner || (joiner === undefined && (sep(h) === ' ' || sep(h) === '-'))) && acc.length + groups[h + 1]!.d.length <= 19;
+      const next = h + 1 < groups.length ? cardJoiner(sep(h)) : undefined;
+      const continues = next !== undefined && (joiner === undefined || next === joiner) && acc.length + groups[h + 1]!.d.length <= 19;
       if (acc.length >= 12 && !endGlued && cardIssuer(acc) && luhnValid(acc)) {
         card = { type: 'CREDIT_CARD', start: first.s, end: groups[h]!.e };
         if (!continues) break;
@@ -163,7 +167,27 @@ function scanRun(text: string, runStart: number, runEnd: number, out: Detection[
 }
 
 function isAlnum(c: number): boolean {
-  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
+/**
+ * Whether the character at `i` glues a digit run to an identifier: a letter or digit, or a run of
+ * underscores (at most 8 looked at) that a letter or digit continues in `dir`.
+ */
+function gluedAt(text: string, i: number, dir: 1 | -1): boolean {
+  for (let k = 0; k < 8 && i >= 0 && i < text.length; k++, i += dir) {
+    const c = text.charCodeAt(i);
+    if (c !== 95) return isAlnum(c);
+  }
+  return i >= 0 && i < text.length;
+}
+
+/** The kind of separator between two card groups: '-', ' ' for a run of 1-6 spaces, undefined for any other. */
+function cardJoiner(s: string): string | undefined {
+  if (s === ' ' || s === '-') return s;
+  if (s.length > 6) return undefined;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== 32) return undefined;
+  return ' ';
 }
 
 function octet(d: string): boolean {
