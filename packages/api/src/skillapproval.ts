@@ -3,7 +3,7 @@
 // Decisions are written under RBAC to status.decisions; the validating webhook
 // (skillapprovals.validate.skillgate.dev) admits a new decision only when its user and groups are
 // the caller's own, as authenticated by the API server.
-import type { Condition, ObjectMeta } from './meta.js';
+import { normalizeOwner, type Condition, type ObjectMeta } from './meta.js';
 import type { SkillIdentity } from './identity.js';
 
 export type ApprovalPhase = 'Pending' | 'Approved' | 'Denied' | 'Expired' | 'Used';
@@ -117,7 +117,8 @@ function afterPrefix(name: string): string | undefined {
 /**
  * The person a Kubernetes username may name, for COUNTING only: trimmed and lower-cased, and an
  * email behind any prefix ending in ":" or "#" ("oidc:bob@example.com",
- * "https://issuer.example#bob@example.com") read as the email. The same human deciding through the
+ * "https://issuer.example#bob@example.com") read as the email, in its canonical owner form
+ * (normalizeOwner: "bob+ci@example.com" is bob). The same human deciding through the
  * CLI (API-server username, prefixed) and through a signed link (the proxy's bare email) is one
  * person toward a quorum. Only an email is unwrapped: "system:serviceaccount:ns:bob" stays whole.
  *
@@ -129,7 +130,10 @@ function afterPrefix(name: string): string | undefined {
 export function personOf(user: string): string {
   const u = userName(user);
   const email = afterPrefix(u);
-  return email !== undefined && email.includes('@') ? email : u;
+  // An email reads as its owner address (normalizeOwner: a +tag and a trailing dot folded away), so
+  // bob+ci@example.com is bob toward a quorum and as the skill's owner, as it is for offboarding.
+  if (email !== undefined && email.includes('@')) return normalizeOwner(email);
+  return u.includes('@') ? normalizeOwner(u) : u;
 }
 
 /** Whether two usernames may name the same person (personOf); an empty name is nobody. For counting only. */
