@@ -1,7 +1,7 @@
 // One request through the sidecar, from the skill's socket to the upstream and back. Each stage
 // reads what earlier stages put here and adds its own part; no stage reaches back to change an
 // earlier stage's result. Plain data plus the two sockets.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { SkillIdentity } from '@skillgate/api';
 import type { MessagesRequest, Route } from '@skillgate/wire';
 import type { Cut } from './cut.js';
@@ -37,6 +37,10 @@ export interface Exchange {
 
   /** Body to send upstream: the original bytes unless a stage rewrote it (request masking). */
   upstreamBody?: Buffer;
+  /** Headers to build the upstream request from: the skill's unless request masking rewrote their values. */
+  upstreamHeaders?: IncomingHttpHeaders;
+  /** Path and query for upstream: `url` unless request masking rewrote the query's values. */
+  upstreamUrl?: string;
   /** Rewrites a streamed upload before it goes upstream (request masking of uploaded text files). */
   uploadFilter?: UploadFilter;
   /**

@@ -4,11 +4,13 @@
 // so what comes out equals masking the file whole; binary files go as sent. A file is text when its
 // media type or name says so, and otherwise what its first bytes read as (sniffedText: a CSV sent as
 // application/vnd.ms-excel, application/octet-stream or image/png is text all the same; a PDF is
-// binary by its signature). A file that cannot be
+// binary by its signature). An upload's form fields (a skill's display_title) are masked as text
+// files are, and its file names as text, keeping their extension. A file that cannot be
 // read as text is never passed on raw: an upload is refused, a download cut. In record mode an upload
-// goes as sent and its text files are read on the side, for the record only (uploadReader).
+// goes as sent and its text files, form fields and file names are read on the side, for the record
+// only (uploadReader).
 import type { Finding, Masker } from '@skillgate/masking';
-import { GatewayError, MultipartRewriter, codes, multipartBoundary, type PartInfo, type PartTransform } from '@skillgate/wire';
+import { GatewayError, MultipartRewriter, codes, multipartBoundary, renamedPart, type PartInfo, type PartTransform } from '@skillgate/wire';
 import type { UploadFilter } from './ports/guard.js';
 
 /** The media types of files masked as text, and the file name endings that say so when the type does not. */
@@ -102,7 +104,7 @@ const unreadableUpload = (why: string): GatewayError => new GatewayError(codes.b
 export function uploadMaskFilter(contentType: string | undefined, masker: Masker, onFindings: (found: Finding[]) => void): UploadFilter {
   const boundary = multipartBoundary(contentType);
   const tally = new FindingTally(onFindings);
-  const rewriter = boundary === undefined ? undefined : textFilesMasked(boundary, masker, tally, (path) => unreadableUpload(`the text file ${path} is not UTF-8`));
+  const rewriter = boundary === undefined ? undefined : textFilesMasked(boundary, masker, tally, (what) => unreadableUpload(`${what} is not UTF-8`));
   const guarded = (step: () => Buffer[]): Buffer[] => {
     if (!rewriter) throw unreadableUpload('it is not multipart/form-data with a boundary');
     try {
@@ -129,7 +131,7 @@ export function uploadReader(contentType: string | undefined, masker: Masker, on
   const boundary = multipartBoundary(contentType);
   const tally = new FindingTally(onFindings);
   let unread: string | undefined = boundary === undefined ? 'not multipart/form-data with a boundary' : undefined;
-  let reader = boundary === undefined ? undefined : textFilesMasked(boundary, masker, tally, (path) => new Error(`the text file ${path} is not UTF-8`));
+  let reader = boundary === undefined ? undefined : textFilesMasked(boundary, masker, tally, (what) => new Error(`${what} is not UTF-8`));
   let bytes = 0;
   const read = (step: (r: MultipartRewriter) => void): void => {
     if (!reader) return;
@@ -159,19 +161,51 @@ export function uploadReader(contentType: string | undefined, masker: Masker, on
 }
 
 /**
- * A multipart body whose text files (file#0, file#1, … in order) go through textFileMasking; form
- * fields and binary files pass as sent. `notUtf8(path)` is what a file that is not UTF-8 throws.
+ * A multipart body whose text files (file#0, file#1, … in order) and form fields (field#0, … a
+ * skill's display_title) go through textFileMasking, and whose file names (filename#0, … of every
+ * part that has one, binary files' too; `filename` and `filename*`) are masked as text; binary files
+ * and binary fields pass as sent. `notUtf8(what)` is what a file or field that is not UTF-8 throws.
  */
-function textFilesMasked(boundary: string, masker: Masker, tally: FindingTally, notUtf8: (path: string) => Error): MultipartRewriter {
+function textFilesMasked(boundary: string, masker: Masker, tally: FindingTally, notUtf8: (what: string) => Error): MultipartRewriter {
   let files = 0;
+  let fields = 0;
+  let names = 0;
   return new MultipartRewriter(boundary, (part) => {
-    if (part.filename === undefined) return undefined; // a form field
+    const field = part.filename === undefined;
     const masking = (): PartTransform => {
-      const path = `file#${files++}`;
-      return textFileMasking(masker, path, () => notUtf8(path), tally.add);
+      const path = field ? `field#${fields++}` : `file#${files++}`;
+      return textFileMasking(masker, path, () => notUtf8(`${field ? 'the form field' : 'the text file'} ${path}`), tally.add);
     };
     return fileMasking(part, masking);
+  }, (_part, head) => {
+    // Every part's: a name given only as `filename*` (RFC 5987) is no less the skill's.
+    let path: string | undefined;
+    return renamedPart(head, (name) => {
+      path ??= `filename#${names++}`;
+      const r = maskedFilename(name, masker);
+      if (r.findings.length) tally.add(r.findings.map((f) => ({ ...f, path })));
+      return r.masked;
+    });
   });
+}
+
+/** A trailing extension (`.csv`, `.md`): kept on a masked file name, which the API may read it by. */
+const EXTENSION = /\.[A-Za-z][A-Za-z0-9]{0,9}$/;
+
+/**
+ * A file name (a folder path on the Skills API) masked as text, its extension kept. Masked twice:
+ * without its extension first, since a value that runs into it does not read as one
+ * (`jane.doe@example.com.csv` is no email address: `.csv` is no domain), then whole, since the
+ * extension may be a value's own end (`jane.doe@example.com` → `[EMAIL_ADDRESS].com`). Findings of
+ * the second pass have offsets into the name as the first left it (their fingerprints are exact).
+ */
+function maskedFilename(name: string, masker: Masker): { masked: string; findings: Finding[] } {
+  const ext = EXTENSION.exec(name)?.[0];
+  const first = ext ? masker.maskText(name.slice(0, -ext.length)) : { masked: name, findings: [] };
+  const named = ext ? first.masked + ext : name;
+  const whole = masker.maskText(named);
+  const masked = ext && whole.masked !== named && !whole.masked.endsWith(ext) ? whole.masked + ext : whole.masked;
+  return { masked, findings: [...first.findings, ...whole.findings] };
 }
 
 /** The findings of an upload: counted all, kept distinct (type and fingerprint) up to UPLOAD_FINDINGS. */

@@ -1,17 +1,21 @@
 // Masking modes in the data path (SkillPolicy spec.masking.mode):
 //   record   — nothing sent or received is rewritten; only records hold masked copies (the journal)
-//   request  — Claude never sees the values: the request body is masked before forwarding, and an
-//              uploaded text file (Files API, a skill's folder on the Skills API) as it streams
+//   request  — Claude never sees the values: the request body is masked before forwarding (its
+//              metadata.user_id too), the values of its headers but the protocol's own and of its
+//              query string, and an upload (Files API, a skill's folder on the Skills API) as it
+//              streams: its text files, form fields and file names
 //   response — the skill never sees values Claude returns: responses are masked, streams per event,
 //              a text file the skill downloads (Files API) and a batch's results as they stream
 //   both     — request and response
 //   tokenize — Claude sees stable placeholders (<EMAIL_ADDRESS_1a2b…>), the skill sees real values again
 // Rewriting modes are opt-in because they break prompt caching and signed thinking blocks (see
-// ANTHROPIC-WIRE.md). On any masking error the request is refused, never forwarded raw.
+// ANTHROPIC-WIRE.md). On any masking error the request is refused, never forwarded raw; an answer
+// that must be read to be masked or restored but came content-encoded is refused too (respond.ts).
+import type { IncomingHttpHeaders } from 'node:http';
 import type { MaskingSpec } from '@skillgate/api';
 import { Vault, createMasker, type Finding, type Masker, type StreamMasker } from '@skillgate/masking';
 import { PlaceholderCollision } from '@skillgate/masking/actions';
-import { GatewayError, NOT_RETRIED, codes, parseJson, uploadsFiles } from '@skillgate/wire';
+import { CREDENTIAL_HEADERS, GatewayError, HOP_BY_HOP, NOT_FORWARDED, NOT_RETRIED, PROTOCOL_HEADERS, codes, isRecord, parseJson, uploadsFiles } from '@skillgate/wire';
 import type { Exchange } from './exchange.js';
 import type { MaskingVerdict, ResponseFilter } from './ports/guard.js';
 import { downloadMasking, uploadMaskFilter } from './file-masking.js';
@@ -130,17 +134,34 @@ export function maskingVerdict(x: Exchange, spec: MaskingSpec & { mode: MaskingM
   const masker = mode !== 'tokenize' ? book.forSpec(spec) : upload ? book.forgetful(spec) : (batch && book.forBatch(batch, spec)) || book.fresh(spec);
   const out: MaskingVerdict = {};
   if (masksRequests && upload) out.uploadFilter = uploadMaskFilter(x.req.headers['content-type'], masker, (f) => opts.onFindings?.('request', f));
+  if (masksRequests) {
+    try {
+      // What goes upstream besides the body: the skill's own header values and its query string,
+      // through the policy's shared masker (in tokenize mode the same placeholders, kept nowhere:
+      // Claude never reads them back, and a kept batch's vault is not to grow with them). Their
+      // findings are the record's to count (it masks the same values: record-journal.ts).
+      const shared = book.forSpec(spec);
+      const headers = maskedHeaders(x.req.headers, shared);
+      if (headers) out.upstreamHeaders = headers;
+      const url = maskedQuery(x.url, shared);
+      if (url !== undefined) out.upstreamUrl = url;
+    } catch (err) {
+      throw maskingFailed(err);
+    }
+  }
   if (masksRequests && x.request) {
     try {
       const r = masker.maskMessagesRequest(x.request);
-      opts.onFindings?.('request', r.findings);
+      const ids = maskedUserIds(r.body, masker);
+      const findings = ids.findings.length > 0 ? [...r.findings, ...ids.findings] : r.findings;
+      opts.onFindings?.('request', findings);
       // The record reuses this copy (the body masked once) unless its own walk comes out different:
-      // what only the record masks (metadata.user_id, thinking, server tool results,
-      // stop_sequences…) holds a value, or base64 media that the record keeps by digest only.
-      // Nothing found: the body goes upstream as sent, and the record keeps those bytes too.
-      if (r.findings.length > 0) {
-        const text = JSON.stringify(r.body);
-        if (!r.recordDiffers) x.maskedRequest = { text, findings: r.findings };
+      // what only the record masks (thinking, server tool results, stop_sequences…) holds a value,
+      // or base64 media that the record keeps by digest only. Nothing found: the body goes upstream
+      // as sent, and the record keeps those bytes too.
+      if (findings.length > 0) {
+        const text = JSON.stringify(ids.body);
+        if (!r.recordDiffers) x.maskedRequest = { text, findings };
         out.upstreamBody = Buffer.from(text);
       } else if (!r.recordDiffers && x.body) {
         x.maskedRequest = { text: x.body.toString('utf8'), findings: [] };
@@ -152,6 +173,90 @@ export function maskingVerdict(x: Exchange, spec: MaskingSpec & { mode: MaskingM
   if (mode === 'response' || mode === 'both') out.responseFilter = responseMaskFilter(masker, opts);
   else if (mode === 'tokenize') out.responseFilter = restoreFilter(masker, x.route.kind === 'batch_create' ? (id) => book.keepForBatch(id, masker) : undefined);
   return out;
+}
+
+/**
+ * The skill's headers with every value masked as text but those the API parses (PROTOCOL_HEADERS:
+ * versions, beta names, media types) and those never forwarded (credentials, hop-by-hop): a copy
+ * when a value changed, else undefined (the headers go as sent).
+ */
+function maskedHeaders(headers: IncomingHttpHeaders, masker: Masker): IncomingHttpHeaders | undefined {
+  let out: IncomingHttpHeaders | undefined;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || PROTOCOL_HEADERS.has(name) || CREDENTIAL_HEADERS.has(name) || HOP_BY_HOP.has(name) || NOT_FORWARDED.has(name) || name === 'host') continue;
+    const masked = Array.isArray(value) ? value.map((v) => masker.maskText(v).masked) : masker.maskText(value).masked;
+    if (Array.isArray(value) ? value.every((v, i) => v === masked[i]) : value === masked) continue;
+    out ??= { ...headers };
+    (out as Record<string, string | string[]>)[name] = masked;
+  }
+  return out;
+}
+
+/**
+ * The path and query with each parameter masked as it reads decoded (`customer=jane%40example.com`
+ * is an email address; a name gives its value context, as `ssn=…`), re-encoded where masking
+ * changed it; a parameter with nothing in it keeps its bytes as sent (`beta=true`). Undefined: the
+ * URL goes as sent.
+ */
+export function maskedQuery(url: string, masker: Masker): string | undefined {
+  const q = url.indexOf('?');
+  if (q === -1) return undefined;
+  let changed = false;
+  const params = url.slice(q + 1).split('&').map((param) => {
+    if (param === '') return param;
+    const eq = param.indexOf('=');
+    const name = decodeQueryPart(eq === -1 ? param : param.slice(0, eq));
+    const text = eq === -1 ? name : `${name}=${decodeQueryPart(param.slice(eq + 1))}`;
+    const { masked } = masker.maskText(text);
+    if (masked === text) return param;
+    changed = true;
+    if (eq === -1) return encodeQueryPart(masked);
+    // Most often the value alone held something: the name keeps its bytes.
+    if (masked.startsWith(`${name}=`)) return `${param.slice(0, eq)}=${encodeQueryPart(masked.slice(name.length + 1))}`;
+    const at = masked.indexOf('=');
+    return at === -1 ? encodeQueryPart(masked) : `${encodeQueryPart(masked.slice(0, at))}=${encodeQueryPart(masked.slice(at + 1))}`;
+  });
+  return changed ? `${url.slice(0, q + 1)}${params.join('&')}` : undefined;
+}
+
+/** A query string's name or value as a server reads it ('+' a space); as written when it does not decode. */
+function decodeQueryPart(text: string): string {
+  if (!/[%+]/.test(text)) return text;
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    return text;
+  }
+}
+
+const encodeQueryPart = (text: string): string => encodeURIComponent(text);
+
+/**
+ * `metadata.user_id` of a Messages request (or of each request of a Message Batch) masked as text:
+ * an id the skill chose for its end user, which some fill with an email address. The API reads it
+ * as an opaque id only (abuse detection), so a placeholder or hash serves it as well; the body walk
+ * for the wire leaves it as sent (it masks it for the record only). Never mutates `body`.
+ */
+function maskedUserIds(body: unknown, masker: Masker): { body: unknown; findings: Finding[] } {
+  const findings: Finding[] = [];
+  const params = (p: unknown, path: string): unknown => {
+    if (!isRecord(p) || !isRecord(p.metadata) || typeof p.metadata.user_id !== 'string') return p;
+    const r = masker.maskText(p.metadata.user_id);
+    if (r.masked === p.metadata.user_id) return p;
+    for (const f of r.findings) findings.push({ ...f, path: `${path}metadata.user_id` });
+    return { ...p, metadata: { ...p.metadata, user_id: r.masked } };
+  };
+  let out = params(body, '');
+  if (isRecord(out) && Array.isArray(out.requests)) {
+    const requests = out.requests.map((req: unknown, i: number) => {
+      if (!isRecord(req)) return req;
+      const p = params(req.params, `requests[${i}].params.`);
+      return p === req.params ? req : { ...req, params: p };
+    });
+    if (requests.some((req, i) => req !== (out as { requests: unknown[] }).requests[i])) out = { ...out, requests };
+  }
+  return { body: out, findings };
 }
 
 function streamFilter(make: () => StreamMasker, onFindings?: (f: readonly Finding[]) => void): Pick<ResponseFilter, 'event' | 'end'> {

@@ -128,3 +128,60 @@ describe('a file whose type and name do not say text, read by its first bytes', 
     }
   });
 });
+
+describe('an upload\'s form fields and file names', () => {
+  const masker = createMasker(undefined, { key: 'fields-test-key-0123456789' });
+  const B = 'fields-boundary';
+  const field = (name: string, content: Buffer | string) => Buffer.concat([Buffer.from(`--${B}\r\ncontent-disposition: form-data; name="${name}"\r\n\r\n`), Buffer.from(content), Buffer.from('\r\n')]);
+  const file = (filename: string, content = 'nothing here') => Buffer.from(`--${B}\r\ncontent-disposition: form-data; name="file"; filename="${filename}"\r\ncontent-type: text/plain\r\n\r\n${content}\r\n`);
+  const end = Buffer.from(`--${B}--\r\n`);
+  const sent = (body: Buffer, chunk: number) => {
+    const found: string[] = [];
+    const filter = uploadMaskFilter(`multipart/form-data; boundary=${B}`, masker, (f) => found.push(...f.map((x) => `${x.path}:${x.type}`)));
+    const out: Buffer[] = [];
+    for (let at = 0; at < body.length; at += chunk) out.push(...filter.push(body.subarray(at, at + chunk)));
+    out.push(...filter.end());
+    return { text: Buffer.concat(out).toString('latin1'), found };
+  };
+
+  test('masks a form field as a text file is masked, in any chunking', () => {
+    for (const chunk of [1, 5, 1 << 16]) {
+      const { text, found } = sent(Buffer.concat([field('display_title', 'Skill for jane.doe@example.com card 4111 1111 1111 1111'), end]), chunk);
+      expect(text).toBe(`--${B}\r\ncontent-disposition: form-data; name="display_title"\r\n\r\nSkill for [EMAIL_ADDRESS] card [CREDIT_CARD]\r\n--${B}--\r\n`);
+      expect(found).toEqual(['field#0:EMAIL_ADDRESS', 'field#0:CREDIT_CARD']);
+    }
+  });
+
+  test('passes a binary form field byte for byte', () => {
+    const body = Buffer.concat([field('blob', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2])), end]);
+    expect(sent(body, 3).text).toBe(body.toString('latin1'));
+  });
+
+  test.each([
+    ['jane.doe@example.com 4111 1111 1111 1111.csv', '[EMAIL_ADDRESS] [CREDIT_CARD].csv'],
+    ['jane.doe@example.com.csv', '[EMAIL_ADDRESS].csv'], // no email address reads `.csv` as its domain: masked without it
+    ['jane.doe@example.com', '[EMAIL_ADDRESS].com'],
+    ['exports/jane.doe@example.com/SKILL.md', 'exports/[EMAIL_ADDRESS]/SKILL.md'],
+    ['report 2026-11-01.txt', 'report 2026-11-01.txt'],
+  ])('names the file %j as %j', (name, masked) => {
+    const { text, found } = sent(Buffer.concat([file(name), end]), 7);
+    expect(text).toContain(`filename="${masked}"\r\n`);
+    expect(found.every((f) => f.startsWith('filename#0:'))).toBe(true);
+    expect(found.length > 0).toBe(name !== masked);
+  });
+
+  test('masks a file name given as filename* (RFC 5987) only, and writes it back as UTF-8', () => {
+    const body = Buffer.concat([Buffer.from(`--${B}\r\ncontent-disposition: form-data; name="file"; filename*=UTF-8''j%C3%A4ne%20jane.doe%40example.com.txt\r\n\r\nhi\r\n`), end]);
+    const { text, found } = sent(body, 4);
+    expect(text).toContain("filename*=UTF-8''j%C3%A4ne%20%5BEMAIL_ADDRESS%5D.txt\r\n");
+    expect(found).toEqual(['filename#0:EMAIL_ADDRESS']);
+  });
+
+  test('the record\'s reader (record mode) finds what form fields and file names hold, and passes every byte on', () => {
+    const body = Buffer.concat([field('display_title', 'for jane.doe@example.com'), file('ann.lee@example.com.txt'), end]);
+    const reader = uploadReader(`multipart/form-data; boundary=${B}`, masker, () => undefined, 1 << 20);
+    const out = Buffer.concat([...reader.push(body.subarray(0, 40)), ...reader.push(body.subarray(40)), ...reader.end()]);
+    expect(out.equals(body)).toBe(true);
+    expect(reader.findings.map((f) => `${f.path}:${f.type}`)).toEqual(['field#0:EMAIL_ADDRESS', 'filename#0:EMAIL_ADDRESS']);
+  });
+});

@@ -12,18 +12,27 @@ export const HOP_BY_HOP = new Set([
 /**
  * Request headers a gateway that inspects bodies does not pass on. `accept-encoding`: asked for
  * compression, the upstream would send bytes the record, masking and the batch rewrite cannot read
- * (the hop to the skill is loopback, where compression buys nothing), so the upstream answers in
- * identity encoding. `expect`: Node's server answers a skill's 100-continue itself; sent upstream,
- * it makes Node's client write the request head as soon as a connection is assigned, before the
- * request's record is durable.
+ * (the hop to the skill is loopback, where compression buys nothing), so the sidecar asks for
+ * identity encoding instead (upstreamRequestHeaders: a request without the header leaves the
+ * server free to choose any coding, RFC 9110 §12.5.3). `expect`: Node's server answers a skill's
+ * 100-continue itself; sent upstream, it makes Node's client write the request head as soon as a
+ * connection is assigned, before the request's record is durable.
  */
 export const NOT_FORWARDED = new Set(['accept-encoding', 'expect']);
 
 /**
+ * Request headers whose syntax the Claude API parses (versions, beta names, media types, lengths,
+ * codings): a masking mode that rewrites what goes upstream leaves their values alone, as it does a
+ * body's ids and model names. Every other forwarded header's value is the skill's to fill.
+ */
+export const PROTOCOL_HEADERS = new Set(['anthropic-version', 'anthropic-beta', 'content-type', 'content-length', 'accept', 'accept-encoding']);
+
+/**
  * Request headers to send upstream: the client's, minus credentials, hop-by-hop headers, host and
- * NOT_FORWARDED, plus the upstream credential. `anthropic-beta` and X-Stainless-* pass verbatim; a
- * header sent twice goes as one line, its values joined by ", " as Node reads them (RFC 9110 §5.3:
- * the same list to any HTTP reader, which is how the API reads a repeated anthropic-beta).
+ * NOT_FORWARDED, plus the upstream credential and `accept-encoding: identity`. `anthropic-beta` and
+ * X-Stainless-* pass verbatim; a header sent twice goes as one line, its values joined by ", " as
+ * Node reads them (RFC 9110 §5.3: the same list to any HTTP reader, which is how the API reads a
+ * repeated anthropic-beta).
  */
 export function upstreamRequestHeaders(
   incoming: IncomingHttpHeaders,
@@ -36,6 +45,7 @@ export function upstreamRequestHeaders(
     if (CREDENTIAL_HEADERS.has(name) || HOP_BY_HOP.has(name) || NOT_FORWARDED.has(name) || name === 'host' || connectionListed.has(name)) continue;
     out[name] = value;
   }
+  out['accept-encoding'] = 'identity';
   if (credential.apiKey) out['x-api-key'] = credential.apiKey;
   if (credential.bearer) out['authorization'] = `Bearer ${credential.bearer}`;
   return out;

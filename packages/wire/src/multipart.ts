@@ -1,7 +1,8 @@
 // A multipart/form-data body (a Files API upload) rewritten as it streams: the preamble, every
-// delimiter, every part's headers and the epilogue pass through byte for byte; each part's content
-// goes through the transform chosen for it from its headers, or byte for byte when none is. Holds at
-// most one part's headers (bounded) and a delimiter's length of content, never a whole part. Pure.
+// delimiter and the epilogue pass through byte for byte, and every part's headers unless a `head`
+// rewrite changes them (a file name masked: renamedPart); each part's content goes through the
+// transform chosen for it from its headers, or byte for byte when none is. Holds at most one part's
+// headers (bounded) and a delimiter's length of content, never a whole part. Pure.
 
 /** A part as its headers describe it (header names lower case). */
 export interface PartInfo {
@@ -48,7 +49,16 @@ export class MultipartRewriter {
   private transform: PartTransform | undefined;
   private atStart = true;               // nothing consumed yet: the body may open with "--" boundary
 
-  constructor(boundary: string, private readonly choose: (part: PartInfo) => PartTransform | undefined) {
+  /**
+   * `choose`: a part's content transform, from its headers as sent. `head`: a part's headers (raw
+   * text, without the blank line that ends them) as they are to go on; returning `text` itself
+   * passes their bytes as sent.
+   */
+  constructor(
+    boundary: string,
+    private readonly choose: (part: PartInfo) => PartTransform | undefined,
+    private readonly head?: (part: PartInfo, text: string) => string,
+  ) {
     this.delimiter = Buffer.from(`\r\n--${boundary}`);
   }
 
@@ -97,8 +107,14 @@ export class MultipartRewriter {
         const end = this.pending.subarray(0, 2).equals(CRLF) ? 0 : this.pending.indexOf(HEADERS_END);
         if (end < 0) return this.needMore(this.pending.length, `a part's headers exceed ${MAX_HEADERS} bytes`);
         const text = this.pending.subarray(0, end).toString('utf8');
-        this.emit(out, end === 0 ? 2 : end + 4);
-        this.transform = this.choose(partInfo(text));
+        const part = partInfo(text);
+        const head = end > 0 && this.head ? this.head(part, text) : text;
+        if (head === text) this.emit(out, end === 0 ? 2 : end + 4);
+        else {
+          out.push(Buffer.from(`${head}\r\n\r\n`, 'utf8'));
+          this.pending = this.pending.subarray(end + 4);
+        }
+        this.transform = this.choose(part);
         this.state = 'content';
         return true;
       }
@@ -202,4 +218,46 @@ function dispositionParam(disposition: string, param: string): string | undefine
   const m = new RegExp(`;\\s*${param}\\s*=\\s*(?:"((?:[^"\\\\]|\\\\.)*)"|([^;\\s]*))`, 'i').exec(disposition);
   if (!m) return undefined;
   return m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2];
+}
+
+const DISPOSITION_FILENAME = /(;\s*filename\s*=\s*)(?:"((?:[^"\\]|\\.)*)"|([^;\s]*))/gi;
+const DISPOSITION_FILENAME_EXT = /(;\s*filename\*\s*=\s*)([^;\s]*)/gi;
+
+/**
+ * A part's headers (raw text) with its Content-Disposition's file name — `filename` and RFC 5987's
+ * `filename*` — given as `rename` returns it for the name as a server reads it. A changed name is
+ * written as a quoted string in which `"`, a backslash, CR and LF are percent-encoded (as browsers write
+ * them: no quoted-pair, which multipart/form-data readers disagree on), `filename*` as UTF-8; an
+ * unchanged one keeps its bytes. `text` itself when nothing changed.
+ */
+export function renamedPart(text: string, rename: (filename: string) => string): string {
+  let changed = false;
+  const lines = text.split('\r\n').map((line) => {
+    const colon = line.indexOf(':');
+    if (colon <= 0 || line.slice(0, colon).trim().toLowerCase() !== 'content-disposition') return line;
+    return line
+      .replace(DISPOSITION_FILENAME, (whole: string, lead: string, quoted: string | undefined, token: string | undefined) => {
+        const name = quoted !== undefined ? quoted.replace(/\\(.)/g, '$1') : token ?? '';
+        const renamed = rename(name);
+        if (renamed === name) return whole;
+        changed = true;
+        return `${lead}"${renamed.replace(/[\\"\r\n]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)}"`;
+      })
+      .replace(DISPOSITION_FILENAME_EXT, (whole: string, lead: string, value: string) => {
+        const name = extValue(value);
+        const renamed = rename(name);
+        if (renamed === name) return whole;
+        changed = true;
+        return `${lead}UTF-8''${encodeURIComponent(renamed).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`;
+      });
+  });
+  return changed ? lines.join('\r\n') : text;
+}
+
+/** An RFC 5987 extended value (`UTF-8''na%C3%AFve.txt`) decoded; as written when it does not decode. */
+function extValue(value: string): string {
+  const m = /^([^']*)'[^']*'(.*)$/.exec(value);
+  if (!m) return value;
+  const bytes = Buffer.from(m[2]!.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
+  return /^utf-8$/i.test(m[1]!) ? bytes.toString('utf8') : bytes.toString('latin1');
 }

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { MultipartError, MultipartRewriter, multipartBoundary, partInfo, type PartInfo, type PartTransform } from '../src/multipart.js';
+import { MultipartError, MultipartRewriter, multipartBoundary, partInfo, renamedPart, type PartInfo, type PartTransform } from '../src/multipart.js';
 
 const B = '----formdata-undici-0123456789';
 
@@ -13,8 +13,8 @@ function body(parts: Array<{ headers: string; content: Buffer | string }>, opts:
 
 const upper: PartTransform = { push: (b) => Buffer.from(b.toString('latin1').toUpperCase(), 'latin1'), end: () => Buffer.from('!') };
 
-function rewrite(bytes: Buffer, cuts: number[], choose: (p: PartInfo) => PartTransform | undefined): Buffer {
-  const r = new MultipartRewriter(B, choose);
+function rewrite(bytes: Buffer, cuts: number[], choose: (p: PartInfo) => PartTransform | undefined, head?: (p: PartInfo, text: string) => string): Buffer {
+  const r = new MultipartRewriter(B, choose, head);
   const out: Buffer[] = [];
   let prev = 0;
   for (const c of [...new Set(cuts)].sort((a, b) => a - b).concat(bytes.length)) {
@@ -52,6 +52,18 @@ describe('multipart bodies rewritten as they stream', () => {
     }
   });
 
+  test('a head rewrite replaces a part\'s headers at any chunking; the content\'s transform is chosen from the headers as sent', () => {
+    const parts = [{ headers: fieldHeaders, content: 'x' }, { headers: fileHeaders, content: 'a,b' }];
+    const bytes = body(parts);
+    const expected = body([parts[0]!, { headers: fileHeaders.replace('people.csv', 'renamed.csv'), content: 'A,B!' }]);
+    const seen: Array<string | undefined> = [];
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const out = rewrite(bytes, [cut], (p) => { seen.push(p.filename); return p.filename ? upper : undefined; }, (p, text) => (p.filename ? text.replace('people.csv', 'renamed.csv') : text));
+      expect(out.toString('latin1')).toBe(expected.toString('latin1'));
+    }
+    expect(new Set(seen)).toEqual(new Set([undefined, 'people.csv']));
+  });
+
   test('a part with no headers, and a body that opens with a line break', () => {
     const bytes = Buffer.from(`\r\n--${B}\r\n\r\nplain\r\n--${B}--`);
     expect(rewrite(bytes, [3, 9], () => upper).toString()).toBe(`\r\n--${B}\r\n\r\nPLAIN!\r\n--${B}--`);
@@ -75,5 +87,33 @@ describe('multipart bodies rewritten as they stream', () => {
     expect(multipartBoundary('multipart/form-data')).toBeUndefined();
     expect(partInfo('Content-Disposition: form-data; name="file"; filename="a \\"q\\".txt"\r\ncontent-type: Text/Plain; charset=utf-8'))
       .toEqual({ headers: { 'content-disposition': 'form-data; name="file"; filename="a \\"q\\".txt"', 'content-type': 'Text/Plain; charset=utf-8' }, name: 'file', filename: 'a "q".txt', contentType: 'text/plain' });
+  });
+});
+
+describe('a part renamed (renamedPart)', () => {
+  const upperName = (name: string): string => name.toUpperCase();
+
+  test('rewrites filename and filename*, reads them as a server does, and writes them back quoted', () => {
+    expect(renamedPart('Content-Disposition: form-data; name="file"; filename="people.csv"\r\nContent-Type: text/csv', upperName))
+      .toBe('Content-Disposition: form-data; name="file"; filename="PEOPLE.CSV"\r\nContent-Type: text/csv');
+    // A token, a quoted-pair, and RFC 5987's extended form (always written back as UTF-8).
+    expect(renamedPart('content-disposition: form-data; name=file; filename=a.txt', upperName)).toBe('content-disposition: form-data; name=file; filename="A.TXT"');
+    expect(renamedPart('Content-Disposition: form-data; name="f"; filename="a \\"q\\".txt"', (n) => `${n}!`)).toBe('Content-Disposition: form-data; name="f"; filename="a %22q%22.txt!"');
+    expect(renamedPart("Content-Disposition: form-data; name=\"f\"; filename*=UTF-8''na%C3%AFve%20(1).txt", upperName))
+      .toBe("Content-Disposition: form-data; name=\"f\"; filename*=UTF-8''NA%C3%8FVE%20%281%29.TXT");
+    expect(renamedPart("Content-Disposition: form-data; name=\"f\"; filename*=iso-8859-1'en'caf%E9.txt", upperName))
+      .toBe("Content-Disposition: form-data; name=\"f\"; filename*=UTF-8''CAF%C3%89.TXT");
+  });
+
+  test('leaves the name of the field, other headers and an unchanged file name byte for byte', () => {
+    const text = 'Content-Disposition: form-data; name="filename"; filename="same.txt"\r\nX-Filename: "other.txt"';
+    expect(renamedPart(text, (n) => n)).toBe(text);
+    expect(renamedPart('Content-Disposition: form-data; name="title"', upperName)).toBe('Content-Disposition: form-data; name="title"');
+  });
+
+  test('a new name cannot end the quoted string or the header line', () => {
+    const out = renamedPart('Content-Disposition: form-data; name="f"; filename="a.txt"', () => 'x"\r\nX-Injected: 1\\.txt');
+    expect(out).toBe('Content-Disposition: form-data; name="f"; filename="x%22%0D%0AX-Injected: 1%5C.txt"');
+    expect(partInfo(out).filename).toBe('x%22%0D%0AX-Injected: 1%5C.txt');
   });
 });

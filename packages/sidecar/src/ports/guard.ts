@@ -2,6 +2,7 @@
 // read request into a verdict (throwing a GatewayError denies it); `hold` waits for a human when the
 // verdict asks for approval; `responseFilter` may rewrite what the skill receives (masking modes).
 // The default guard allows everything and rewrites nothing: pure pass-through.
+import type { IncomingHttpHeaders } from 'node:http';
 import type { PartInfo, PartTransform, SseEvent } from '@skillgate/wire';
 import type { Finding } from '@skillgate/masking';
 import type { Exchange } from '../exchange.js';
@@ -11,6 +12,10 @@ export interface Verdict {
   approval?: { rules: string[]; reasons: string[]; timeoutMs: number };
   /** Replacement body for upstream (request masking / tokenize); the original is kept for the record. */
   upstreamBody?: Buffer;
+  /** The skill's headers with their values masked, to build the upstream request from (request masking / tokenize). */
+  upstreamHeaders?: IncomingHttpHeaders;
+  /** Path and query string for upstream, the query's values masked (request masking / tokenize). */
+  upstreamUrl?: string;
   /** Rewrites the response the skill receives (response masking / tokenize restore). */
   responseFilter?: ResponseFilter;
   /** Rewrites an upload as it streams upstream (request masking of uploaded text files). */
@@ -44,7 +49,7 @@ export interface ResponseFilter {
 }
 
 /** What a masking mode adds to a verdict. */
-export type MaskingVerdict = Pick<Verdict, 'upstreamBody' | 'responseFilter' | 'uploadFilter'>;
+export type MaskingVerdict = Pick<Verdict, 'upstreamBody' | 'upstreamHeaders' | 'upstreamUrl' | 'responseFilter' | 'uploadFilter'>;
 
 export interface UploadFilter {
   /** The next bytes the skill sent: the bytes to send upstream. Throws a GatewayError to refuse. */

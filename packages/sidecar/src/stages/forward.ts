@@ -26,7 +26,7 @@ export interface PreparedForward {
 /** Build the upstream request for `x` (headers, a pooled connection); nothing is sent until send(). */
 export function prepareForward(x: Exchange, ctx: SidecarContext): PreparedForward {
   if (x.abort.aborted) return { send: () => Promise.reject(x.abort.reason), cancel: () => undefined };
-  const headers = upstreamRequestHeaders(x.req.headers, ctx.credential.credential());
+  const headers = upstreamRequestHeaders(x.upstreamHeaders ?? x.req.headers, ctx.credential.credential());
   const body = x.upstreamBody ?? x.body;
   if (body) {
     headers['content-length'] = String(body.length);
@@ -35,7 +35,7 @@ export function prepareForward(x: Exchange, ctx: SidecarContext): PreparedForwar
     delete headers['content-length'];
     delete headers['transfer-encoding'];
   }
-  const upstreamReq = ctx.upstream.request(x.req.method ?? 'GET', x.url, headers);
+  const upstreamReq = ctx.upstream.request(x.req.method ?? 'GET', x.upstreamUrl ?? x.url, headers);
   x.abort.upstream = upstreamReq;
 
   let settle!: { resolve: (res: IncomingMessage) => void; reject: (err: unknown) => void };

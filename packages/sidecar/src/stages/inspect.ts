@@ -1,6 +1,6 @@
 // Stage 4 — inspect: evaluate the request against the skill's policy and masking settings. The
-// guard denies by throwing; otherwise its verdict (approval needed, body rewrite, response filter)
-// is carried forward unchanged.
+// guard denies by throwing; otherwise its verdict (approval needed, rewrites of the body, headers
+// and query string, response filter) is carried forward unchanged.
 import type { Exchange } from '../exchange.js';
 import type { SidecarContext } from '../context.js';
 import type { Verdict } from '../ports/guard.js';
@@ -13,6 +13,8 @@ export function inspect(x: Exchange, ctx: SidecarContext): Verdict | Promise<Ver
 
 function adopt(x: Exchange, verdict: Verdict): Verdict {
   if (verdict.upstreamBody) x.upstreamBody = verdict.upstreamBody;
+  if (verdict.upstreamHeaders) x.upstreamHeaders = verdict.upstreamHeaders;
+  if (verdict.upstreamUrl) x.upstreamUrl = verdict.upstreamUrl;
   if (verdict.uploadFilter) x.uploadFilter = verdict.uploadFilter;
   return verdict;
 }

@@ -16,7 +16,10 @@ export async function respond(x: Exchange, ctx: SidecarContext, upstreamRes: Inc
   verdict.answered?.(x.upstreamStatus);
   const contentType = String(upstreamRes.headers['content-type'] ?? '');
   const isSse = contentType.startsWith('text/event-stream');
-  if (isSse) return streamBack(x, ctx, upstreamRes, verdict);
+  if (isSse) {
+    if (verdict.responseFilter) refuseEncoded(upstreamRes, 'this stream');
+    return streamBack(x, ctx, upstreamRes, verdict);
+  }
   ctx.journal.responseHead(x, upstreamRes.headers, false);
   if (x.res.headersSent) return errorIntoOpenStream(x, upstreamRes);
   // No body to rewrite (HEAD, 204, 304): the head goes out as the upstream sent it, its
@@ -34,13 +37,25 @@ export async function respond(x: Exchange, ctx: SidecarContext, upstreamRes: Inc
   // A batch's results (JSONL, whatever its content type says) and a downloaded file stream through
   // the mode's rewrite; other JSON answers are rewritten whole.
   const results = answer && x.route.kind === 'batch_results' ? verdict.responseFilter?.batchResults?.() : undefined;
-  if (!results && verdict.responseFilter && answer && contentType.includes('json')) return bufferedBack(x, ctx, upstreamRes, (b) => verdict.responseFilter!.body(b));
-  const transform = results ?? (verdict.responseFilter?.download && isFileDownload(x, upstreamRes) ? verdict.responseFilter.download(fileOf(upstreamRes)) : undefined);
-  if (transform && upstreamRes.headers['content-encoding'] && upstreamRes.headers['content-encoding'] !== 'identity') {
-    upstreamRes.resume();
-    throw new GatewayError(codes.maskingFailed, 'api_error', `skillgate could not ${results ? 'rewrite these batch results' : 'mask this file'} for the skill's masking mode: the Claude API sent ${results ? 'them' : 'it'} encoded (${upstreamRes.headers['content-encoding']}).`, { headers: { ...NOT_RETRIED } });
+  if (!results && verdict.responseFilter && answer && contentType.includes('json')) {
+    refuseEncoded(upstreamRes, 'this answer');
+    return bufferedBack(x, ctx, upstreamRes, (b) => verdict.responseFilter!.body(b));
   }
+  const transform = results ?? (verdict.responseFilter?.download && isFileDownload(x, upstreamRes) ? verdict.responseFilter.download(fileOf(upstreamRes)) : undefined);
+  if (transform) refuseEncoded(upstreamRes, results ? 'this batch\'s results' : 'this file');
   return pipeBack(x, ctx, upstreamRes, transform);
+}
+
+/**
+ * An answer the masking mode must read (to mask it, or to restore its placeholders) came with a
+ * content coding: its bytes cannot be read (the sidecar asks for identity encoding, but the
+ * upstream decides), so it is refused before a byte of it reaches the skill — never passed on raw.
+ */
+function refuseEncoded(upstreamRes: IncomingMessage, what: string): void {
+  const coding = upstreamRes.headers['content-encoding'];
+  if (coding === undefined || /^\s*(identity)?\s*$/i.test(coding)) return;
+  upstreamRes.resume();
+  throw new GatewayError(codes.maskingFailed, 'api_error', `skillgate could not read ${what} for the skill's masking mode: the Claude API sent it encoded (${coding}), so it was not passed on.`, { headers: { ...NOT_RETRIED } });
 }
 
 /** A file's content, answered whole (GET /v1/files/{id}/content, 200). */
