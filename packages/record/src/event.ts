@@ -1,8 +1,9 @@
 // Session events: what the record holds about a skill's traffic. One envelope (identity, session,
 // sequence, time, hash-chain links) around one body per kind. Plain types plus the small pure
 // builders that make a request/response fit for the record. This module must never hold a
-// credential or a raw sensitive value: headers pass through `recordHeaders`, bodies arrive already
-// masked from the masking engine, and `mcp_servers[].authorization_token` is removed here again.
+// credential or a raw sensitive value: headers pass through `recordHeaders` (every value masked),
+// paths through `recordedPath`, bodies and free text arrive already masked from the masking engine,
+// and `mcp_servers[].authorization_token` is removed here again.
 import { hash } from 'node:crypto';
 import type { SkillIdentity } from '@skillgate/api';
 import { CREDENTIAL_HEADERS, parseJson } from '@skillgate/wire';
@@ -53,11 +54,16 @@ export interface RequestData {
   allowedBy?: string[];
 }
 
+// Free text in the events below (a decision's reason, a refusal's message, …) can quote what the
+// skill sent (a refused MCP server URL, a member name, a JSON parser's excerpt of the body): the
+// record keeps it masked, and its findings (path: the member) let `find` reach the event.
+
 export interface DecisionData {
   action: 'allow' | 'deny' | 'hold' | 'rate_limited';
   policies?: string[];
   rule?: string;
   reason?: string;
+  findings?: RecordedFinding[];
 }
 
 export interface ApprovalData {
@@ -65,6 +71,7 @@ export interface ApprovalData {
   approval: string;
   by?: string;
   reason?: string;
+  findings?: RecordedFinding[];
 }
 
 export interface ResponseData {
@@ -106,6 +113,7 @@ export interface StreamEventData {
 export interface StreamEndData {
   outcome: 'complete' | 'client_aborted' | 'upstream_broken' | 'killed' | 'error';
   reason?: string;
+  findings?: RecordedFinding[];
   events?: number;
   bytes?: number;
   ms?: number;
@@ -136,9 +144,10 @@ export interface RefusalData {
   code: string;
   type: string;
   message: string;
-  /** A request refused before it was recorded (a bad path or body): what it asked for. */
+  /** A request refused before it was recorded (a bad path or body): what it asked for (the path masked). */
   method?: string;
   path?: string;
+  findings?: RecordedFinding[];
 }
 
 export interface SessionCloseData {
@@ -210,23 +219,12 @@ export function sha256Hex(bytes: Buffer | string): string {
 const TOKENISH = /(^|-)(token|secret|password|api-key|apikey|auth)($|-)/;
 
 /**
- * Request headers whose values are the protocol's and the clients' own (versions, media types, SDK
- * telemetry, session ids), recorded as sent. Any other header is the skill's to fill, so its value is
- * masked as a body is (`x-customer-email: …`).
+ * How a request header is recorded: not at all (a credential), or under its lower-case name, its
+ * value masked. `clean` is the value `cleanFor` (a masker) last found nothing in: the values of a
+ * header repeat from request to request (user-agent, the SDK's x-stainless-*), and a compare is
+ * all such a repeat then costs — no masker call, no result to allocate.
  */
-const PLAIN_HEADERS = new Set([
-  'accept', 'accept-encoding', 'accept-language', 'anthropic-beta', 'anthropic-dangerous-direct-browser-access', 'anthropic-version',
-  'connection', 'content-length', 'content-type', 'host', 'keep-alive', 'sec-fetch-mode', 'te', 'traceparent', 'tracestate',
-  'transfer-encoding', 'user-agent', 'x-app', 'x-claude-code-agent-id', 'x-claude-code-parent-agent-id', 'x-claude-code-session-id',
-  // The Anthropic SDKs' telemetry (Stainless-generated clients); another x-stainless-* name is the skill's to fill.
-  'x-stainless-arch', 'x-stainless-async', 'x-stainless-helper', 'x-stainless-helper-method', 'x-stainless-lang', 'x-stainless-os',
-  'x-stainless-package-version', 'x-stainless-poll-helper', 'x-stainless-read-timeout', 'x-stainless-retry-count',
-  'x-stainless-runtime', 'x-stainless-runtime-version', 'x-stainless-stream-helper', 'x-stainless-timeout',
-]);
-const isPlainHeader = (lower: string): boolean => PLAIN_HEADERS.has(lower);
-
-/** How a request header is recorded: not at all (a credential), as sent, or with its value masked. */
-type HeaderTreatment = { name: string; masked: boolean } | null;
+type HeaderTreatment = { name: string; clean?: string; cleanFor?: HeaderMasker } | null;
 
 // Each header name a sidecar sees is classified once: the names are few and repeat on every
 // request. Bounded: a flood of unique names only costs a reset.
@@ -237,21 +235,36 @@ function headerTreatment(rawName: string): HeaderTreatment {
   let t = headerTreatments.get(rawName);
   if (t === undefined) {
     const lower = rawName.toLowerCase();
-    t = CREDENTIAL_HEADERS.has(lower) || TOKENISH.test(lower) ? null : { name: lower, masked: !isPlainHeader(lower) };
+    t = CREDENTIAL_HEADERS.has(lower) || TOKENISH.test(lower) ? null : { name: lower };
     if (headerTreatments.size >= HEADER_NAMES_MAX) headerTreatments = new Map();
     headerTreatments.set(rawName, t);
   }
   return t;
 }
 
-/** Masks one header value: the text to record and its findings (offsets into the value). */
+/**
+ * Values no entity can hide in, recorded as sent: a number of at most six digits (content-length, a
+ * retry count, a timeout: every card, SSN, phone, account or routing number is longer), and the
+ * sidecar's own loopback address (the host a skill dialled it by: no one's IP address). The check
+ * spares the masker a scan of each new content-length (a value seen before is a memo hit anyway).
+ */
+const PLAIN_VALUE = /^(?:\d{1,6}|(?:127\.0\.0\.1|localhost|\[::1\])(?::\d{1,5})?)$/;
+
+/**
+ * Masks one header value: the text to record and its findings (offsets into the value). A pure
+ * function of the value (recordHeaders remembers values it found clean): one per masker, not one
+ * per request.
+ */
 export type HeaderMasker = (value: string) => { masked: string; findings: RecordedFinding[] };
 
 /**
  * Headers fit for the record: credential headers (x-api-key, authorization, cookies), workload
- * tokens and anything named like a secret are dropped, repeated values joined. With `mask`, the
- * value of every header that is not the protocol's own goes through it, and its findings (with the
- * path `headers.<name>`) are added to `findings`; without one such values are not recorded.
+ * tokens and anything named like a secret are dropped, repeated values joined. Every other value is
+ * the sender's to fill (a "protocol" header such as user-agent, accept-language or an SDK's
+ * x-stainless-os can carry anything the skill puts there), so with `mask` each value goes through
+ * it and its findings (with the path `headers.<name>`) are added to `findings`; with `null` (no
+ * masker) values are not recorded; without one (undefined) they are recorded as sent — for headers
+ * that are not the skill's (an upstream's answer).
  */
 export function recordHeaders(
   headers: Record<string, string | string[] | undefined>, mask?: HeaderMasker | null, findings?: RecordedFinding[],
@@ -264,17 +277,76 @@ export function recordHeaders(
     const t = headerTreatment(rawName);
     if (t === null) continue;
     const value = Array.isArray(raw) ? raw.join(', ') : raw;
-    if (!t.masked || mask === undefined) {
+    // The compare first: it settles most values of a request (a repeat found clean before).
+    if (mask === undefined || (t.clean === value && t.cleanFor === mask) || PLAIN_VALUE.test(value)) {
       out[t.name] = value;
     } else if (mask === null) {
-      out[t.name] = '[value not recorded]';
+      out[t.name] = VALUE_NOT_RECORDED;
     } else {
       const r = mask(value);
       out[t.name] = r.masked;
+      if (r.findings.length === 0) {
+        t.clean = value;
+        t.cleanFor = mask;
+      }
       for (const f of r.findings) findings?.push({ ...f, path: `headers.${t.name}` });
     }
   }
   return out;
+}
+
+const VALUE_NOT_RECORDED = '[value not recorded]';
+
+// The words of the Claude API's paths: every other segment (an id, a model, a version) is the
+// skill's to write, and so masked (or, where nothing masks, left out) in the record and the logs.
+const API_SEGMENTS = new Set([
+  'v1', 'messages', 'count_tokens', 'batches', 'results', 'cancel', 'complete', 'chat', 'completions',
+  'files', 'content', 'models', 'skills', 'versions', 'api', 'hello',
+]);
+/** Ids the Claude API hands out (msgbatch_…, file_…, skill_…) and model names: kept in the shape of a path. */
+const API_ID = /^(?:(?:msgbatch|file|skill|msg)_[A-Za-z0-9]{1,64}|claude-[a-z0-9.-]{1,64})$/;
+
+/**
+ * A path with every segment that is neither a word of the API nor an id it hands out replaced by
+ * `[redacted]`: what a log line, or a record without a masker, may keep of a path the skill wrote
+ * (`/v1/files/4111-1111-1111-1111` → `/v1/files/[redacted]`). Paths of the API's own come back as they are.
+ */
+export function pathShape(path: string): string {
+  let out: string[] | undefined;
+  const segments = path.split('/');
+  for (let i = 0; i < segments.length; i++) {
+    const s = segments[i]!;
+    if (s === '' || API_SEGMENTS.has(s) || API_ID.test(s)) continue;
+    out ??= segments.slice();
+    out[i] = '[redacted]';
+  }
+  return out ? out.join('/') : path;
+}
+
+/** Whether every segment of `path` is a word of the API (no id, no model: nothing the skill wrote). */
+function apiWordsOnly(path: string): boolean {
+  let from = 1;
+  if (path.charCodeAt(0) !== 47 /* / */) return false;
+  while (from <= path.length) {
+    let to = path.indexOf('/', from);
+    if (to === -1) to = path.length;
+    if (!API_SEGMENTS.has(path.slice(from, to))) return false;
+    from = to + 1;
+  }
+  return true;
+}
+
+/**
+ * A request's path as the record keeps it: masked as a header value is (read percent-decoded, as
+ * the query is: a path refused for its encoding is recorded too), its findings with the path
+ * `path`; without a masker, its shape (pathShape).
+ */
+export function recordedPath(path: string, mask: HeaderMasker | null | undefined, findings: RecordedFinding[]): string {
+  if (apiWordsOnly(path)) return path; // /v1/messages: nothing to mask (and no masker call per request)
+  if (!mask) return pathShape(path);
+  const r = mask(path.includes('%') ? decodeComponent(path, false) : path);
+  for (const f of r.findings) findings.push({ ...f, path: 'path' });
+  return r.masked;
 }
 
 /**
@@ -328,8 +400,8 @@ export function requestData(input: {
   findings?: RecordedFinding[];
   sessionSource?: SessionSource;
   /**
-   * Masks the values of the skill's own headers, and its query string; null: masking is off, such
-   * values are not recorded.
+   * Masks the request's header values, its path and its query string; null (masking is off): header
+   * values and the query are not recorded, the path only in its shape (pathShape).
    */
   maskHeader?: HeaderMasker | null;
 }): RequestData {
@@ -344,15 +416,17 @@ export function requestData(input: {
     out.bodyBytes = input.forwarded.streamedBytes;
     out.bodyStreamed = true;
   }
-  // The headers' findings join the body's (a copy only when there are some: every request passes here).
+  // The headers' and the path's findings join the body's (a copy only when there are some: every
+  // request passes here).
   const headerFindings: RecordedFinding[] = [];
   const headers = recordHeaders(input.headers, input.maskHeader ?? null, headerFindings);
+  const path = recordedPath(q === -1 ? input.url : input.url.slice(0, q), input.maskHeader, headerFindings);
   const findings = headerFindings.length > 0 ? [...(input.findings ?? []), ...headerFindings] : input.findings;
   if (findings && findings.length > 0) out.findings = findings;
   out.headers = headers;
   out.method = input.method;
   if (input.model !== undefined) out.model = input.model;
-  out.path = q === -1 ? input.url : input.url.slice(0, q);
+  out.path = path;
   // The query string is the skill's to fill, as its headers are: masked the same way, read decoded
   // (jane%40example.com is an email address), and not recorded when masking is off (null). Its
   // findings carry the path `query`, their offsets into the decoded text recorded.
@@ -373,11 +447,12 @@ export function requestData(input: {
 /** A query string with its names and values percent-decoded ('+' as a space), for masking. */
 function decodedQuery(query: string): string {
   if (!/[%+]/.test(query)) return query;
-  return query.split('&').map((pair) => pair.split('=').map(decodeComponent).join('=')).join('&');
+  return query.split('&').map((pair) => pair.split('=').map((part) => decodeComponent(part)).join('=')).join('&');
 }
 
-function decodeComponent(text: string): string {
-  const spaced = text.replace(/\+/g, ' ');
+/** Percent-decoded text ('+' as a space in a query, not in a path). */
+function decodeComponent(text: string, plusIsSpace = true): string {
+  const spaced = plusIsSpace ? text.replace(/\+/g, ' ') : text;
   try {
     return decodeURIComponent(spaced);
   } catch {

@@ -8,7 +8,7 @@
 //                                                 GatewayError SG_RECORD_UNAVAILABLE (503) -> refuse
 //     recorder.closeSession({...}), recorder.checkpoint(), recorder.close()
 //     chooseSession(input, policy.recording, previous, now)   which session a request belongs to
-//     requestData({...}), recordHeaders(h)       request event data without credentials
+//     requestData({...}), recordHeaders(h)       request event data without credentials, values masked
 //     new StreamBatcher().push(event, data, t)   batches SSE events into stream_event records
 //     sealEventJson(draft, head) -> { event, json }   seal + the canonical text stores keep (the
 //                                                 recorder does this; json = canonicalJson(event))

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { canonicalJson } from '../src/canonical.js';
 import { eventHash, headOf, sealEvent, sealEventJson, verifySession, type ChainHead } from '../src/chain.js';
-import { recordHeaders, requestData, sha256Hex, type EventDraft, type SessionEvent } from '../src/event.js';
+import { pathShape, recordHeaders, requestData, sha256Hex, type EventDraft, type SessionEvent } from '../src/event.js';
 import { entryLine } from '../src/store.js';
 import { referenceCanonicalJson } from './canonical-reference.js';
 import { identity } from './support.js';
@@ -181,31 +181,73 @@ describe('request headers for the record', () => {
     }
   });
 
-  it('masks the values of the skill\'s own headers, with their findings named by header; without a masker it records none of them', () => {
-    const headers = { 'anthropic-version': '2023-06-01', 'X-Customer-Email': 'jane@example.com', 'x-ticket': 'T-1', 'user-agent': 'sdk/1' };
-    const mask = (v: string) => (v.includes('@')
-      ? { masked: '[EMAIL_ADDRESS]', findings: [{ type: 'EMAIL_ADDRESS', start: 0, end: v.length, fingerprint: 'f'.repeat(64) }] }
-      : { masked: v, findings: [] });
+  it('masks every header value, "protocol" headers too, with their findings named by header; without a masker it records none of them', () => {
+    const headers = { 'anthropic-version': '2023-06-01', 'X-Customer-Email': 'jane@example.com', 'x-ticket': 'T-1', 'user-agent': 'crm-bot for jane@example.com', 'content-length': '72', host: '127.0.0.1:8080' };
+    const masked: string[] = [];
+    const mask = (v: string) => {
+      masked.push(v);
+      const at = v.indexOf('jane@example.com');
+      return at === -1 ? { masked: v, findings: [] }
+        : { masked: v.replace('jane@example.com', '[EMAIL_ADDRESS]'), findings: [{ type: 'EMAIL_ADDRESS', start: at, end: at + 16, fingerprint: 'f'.repeat(64) }] };
+    };
     const findings: Array<{ path?: string }> = [];
-    expect(recordHeaders(headers, mask, findings as never)).toEqual({ 'anthropic-version': '2023-06-01', 'x-customer-email': '[EMAIL_ADDRESS]', 'x-ticket': 'T-1', 'user-agent': 'sdk/1' });
-    expect(findings).toEqual([expect.objectContaining({ type: 'EMAIL_ADDRESS', path: 'headers.x-customer-email', start: 0, end: 16 })]);
-    expect(recordHeaders(headers, null)).toEqual({ 'anthropic-version': '2023-06-01', 'x-customer-email': '[value not recorded]', 'x-ticket': '[value not recorded]', 'user-agent': 'sdk/1' });
+    expect(recordHeaders(headers, mask, findings as never)).toEqual({
+      'anthropic-version': '2023-06-01', 'x-customer-email': '[EMAIL_ADDRESS]', 'x-ticket': 'T-1', 'user-agent': 'crm-bot for [EMAIL_ADDRESS]', 'content-length': '72', host: '127.0.0.1:8080',
+    });
+    expect(findings).toEqual([
+      expect.objectContaining({ type: 'EMAIL_ADDRESS', path: 'headers.x-customer-email', start: 0, end: 16 }),
+      expect.objectContaining({ type: 'EMAIL_ADDRESS', path: 'headers.user-agent', start: 12, end: 28 }),
+    ]);
+    // A short number and the sidecar's loopback address hold nothing: no masker call for them.
+    expect(masked).toEqual(['2023-06-01', 'jane@example.com', 'T-1', 'crm-bot for jane@example.com']);
+    expect(recordHeaders(headers, null)).toEqual({
+      'anthropic-version': '[value not recorded]', 'x-customer-email': '[value not recorded]', 'x-ticket': '[value not recorded]', 'user-agent': '[value not recorded]', 'content-length': '72', host: '127.0.0.1:8080',
+    });
     const data = requestData({ method: 'POST', url: '/v1/messages', headers, forwarded: Buffer.from('{}'), maskHeader: mask });
     expect(data.headers['x-customer-email']).toBe('[EMAIL_ADDRESS]');
-    expect(data.findings).toEqual([expect.objectContaining({ path: 'headers.x-customer-email' })]);
+    expect(data.findings).toEqual([expect.objectContaining({ path: 'headers.x-customer-email' }), expect.objectContaining({ path: 'headers.user-agent' })]);
   });
 
-  it('masks SDK-looking headers the SDKs do not send, and the query string read decoded', () => {
+  it('masks a path the skill wrote segments of, read decoded; keeps the API\'s own paths without a masker call; without a masker keeps its shape', () => {
+    const masked: string[] = [];
+    const mask = (v: string) => {
+      masked.push(v);
+      const at = v.indexOf('4111-1111-1111-1111');
+      return at === -1 ? { masked: v, findings: [] }
+        : { masked: v.replace('4111-1111-1111-1111', '[CREDIT_CARD]'), findings: [{ type: 'CREDIT_CARD', start: at, end: at + 19, fingerprint: 'f'.repeat(64) }] };
+    };
+    const path = (url: string, m: typeof mask | null = mask) => requestData({ method: 'GET', url, headers: {}, forwarded: Buffer.alloc(0), maskHeader: m });
+    expect(path('/v1/messages/batches?limit=2').path).toBe('/v1/messages/batches');
+    expect(masked).toEqual(['limit=2']);
+    const card = path('/v1/files/4111-1111-1111-1111/content');
+    expect(card.path).toBe('/v1/files/[CREDIT_CARD]/content');
+    expect(card.findings).toEqual([expect.objectContaining({ type: 'CREDIT_CARD', path: 'path', start: 10, end: 29 })]);
+    expect(path('/v1/files/4111%2D1111-1111-1111').path).toBe('/v1/files/[CREDIT_CARD]');
+    expect(path('/v1/files/4111-1111-1111-1111', null).path).toBe('/v1/files/[redacted]');
+    expect(path('/v1/files/file_011CNha8iCJcU1wXNR6q4V8w', null).path).toBe('/v1/files/file_011CNha8iCJcU1wXNR6q4V8w');
+  });
+
+  it('gives a path its shape: the API\'s words and the ids it hands out kept, any other segment redacted', () => {
+    expect(pathShape('/v1/messages')).toBe('/v1/messages');
+    expect(pathShape('/v1/messages/batches/msgbatch_01HkcTjaV5uDC8jWR4ZsDV8d/results')).toBe('/v1/messages/batches/msgbatch_01HkcTjaV5uDC8jWR4ZsDV8d/results');
+    expect(pathShape('/v1/models/claude-sonnet-4-5-20250929')).toBe('/v1/models/claude-sonnet-4-5-20250929');
+    expect(pathShape('/v1/files/jane.doe@example.com/content')).toBe('/v1/files/[redacted]/content');
+    expect(pathShape('/v1/skills/skill_01Ab/versions/1759178010641129')).toBe('/v1/skills/skill_01Ab/versions/[redacted]');
+    expect(pathShape('/v1/files/ghp_x/content')).toBe('/v1/files/[redacted]/content');
+  });
+
+  it('masks every SDK header, and the query string read decoded', () => {
     const mask = (v: string) => {
       const at = v.indexOf('jane@example.com');
       return at === -1 ? { masked: v, findings: [] }
         : { masked: v.replace('jane@example.com', '[EMAIL_ADDRESS]'), findings: [{ type: 'EMAIL_ADDRESS', start: at, end: at + 16, fingerprint: 'f'.repeat(64) }] };
     };
-    const headers = { 'x-stainless-os': 'Linux', 'x-stainless-note': 'jane@example.com' };
+    const headers = { 'x-stainless-os': 'Linux jane@example.com', 'x-stainless-note': 'jane@example.com' };
     const data = requestData({ method: 'GET', url: '/v1/models?limit=20&note=jane%40example.com&q=a+b', headers, forwarded: Buffer.alloc(0), maskHeader: mask });
-    expect(data.headers).toEqual({ 'x-stainless-os': 'Linux', 'x-stainless-note': '[EMAIL_ADDRESS]' });
+    expect(data.headers).toEqual({ 'x-stainless-os': 'Linux [EMAIL_ADDRESS]', 'x-stainless-note': '[EMAIL_ADDRESS]' });
     expect(data.query).toBe('limit=20&note=[EMAIL_ADDRESS]&q=a b');
     expect(data.findings).toEqual([
+      expect.objectContaining({ path: 'headers.x-stainless-os' }),
       expect.objectContaining({ path: 'headers.x-stainless-note' }),
       expect.objectContaining({ path: 'query', start: 14, end: 30 }),
     ]);

@@ -4,16 +4,22 @@
 // sensitive value or a credential. The request event is awaited (durable before forward: the
 // recorder resolves only once Redis or the local spool holds it, and rejects with 503 otherwise);
 // everything after it is pipelined and never blocks the stream. A failure to mask never records
-// raw text: the body is then recorded by digest only.
+// raw text: the body is then recorded by digest only. Everything else the skill can write reaches
+// the record masked too: header values, the path, and the free text of decisions, refusals and
+// approvals (a policy's reason or a parser's error quotes what the skill sent); a Message Batch's
+// results (JSONL) are masked a line at a time, each as an answer.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RecordingSpec, SkillIdentity } from '@skillgate/api';
-import type { Finding, Masker } from '@skillgate/masking';
+import type { Finding, Masker, MaskResult } from '@skillgate/masking';
 // Subpath imports: the package index also loads the Redis store, which a local sidecar never needs.
-import { recordHeaders, requestData, sha256Hex, type EventDraft, type RecordedFinding, type SessionSource } from '@skillgate/record/event';
+import {
+  recordHeaders, recordedPath, requestData, sha256Hex, type ApprovalData, type DecisionData, type EventDraft, type HeaderMasker,
+  type RecordedFinding, type RefusalData, type SessionSource,
+} from '@skillgate/record/event';
 import { chooseSession, type PreviousSession } from '@skillgate/record/session-key';
 import { StreamBatcher } from '@skillgate/record/stream-batch';
 import type { SessionRecorder } from '@skillgate/record/recorder';
-import { uploadsFiles, type SseEvent } from '@skillgate/wire';
+import { isRecord, parseJson, uploadsFiles, type SseEvent } from '@skillgate/wire';
 import type { Exchange } from './exchange.js';
 import { uploadReader } from './file-masking.js';
 import { DenialBudget } from './denial-budget.js';
@@ -61,6 +67,8 @@ interface ExchangeRecord {
 const toRecorded = (f: Finding): RecordedFinding => ({
   end: f.end, fingerprint: f.fingerprint, start: f.start, ...(f.subtype ? { subtype: f.subtype } : {}), type: f.type,
 });
+/** A finding as the record keeps it, naming the text it lies in (`path`): a member, a header, a line of results. */
+const toRecordedAt = (f: Finding, path: string): RecordedFinding => ({ ...toRecorded(f), path });
 /** An upload's summary for the record: its findings as recorded findings, each naming its file. */
 const recordedUpload = (u: NonNullable<Exchange['uploaded']>) => ({
   bytes: u.bytes,
@@ -95,6 +103,102 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
   };
   const draftBase = (x: Exchange) => ({ sessionId: x.sessionId!, identity: x.identity!, requestId: x.id });
   const bodiesRecorded = (): boolean => (opts.recording()?.bodies ?? 'masked') === 'masked';
+
+  /**
+   * Header values, the path and the query as the record keeps them: masked, whatever the policy says
+   * of bodies (they are not bodies, and masked they give nothing away); null without a masker
+   * (values not recorded, the path in its shape). A value every request repeats costs a compare
+   * (recordHeaders), a path of the API's own words nothing (recordedPath).
+   */
+  let valueMasking: { masker: Masker; mask: HeaderMasker } | undefined;
+  const valueMasker = (): HeaderMasker | null => {
+    const masker = opts.masker();
+    if (!masker) return null;
+    // One function per masker: recordHeaders remembers the values it found clean by it.
+    if (valueMasking?.masker !== masker) {
+      valueMasking = {
+        masker,
+        mask: (value) => {
+          const r = masker.maskText(value);
+          if (r.findings.length) opts.onFindings?.('request', r.findings);
+          return { masked: r.masked, findings: r.findings.map(toRecorded) };
+        },
+      };
+    }
+    return valueMasking.mask;
+  };
+
+  /**
+   * Free text for the record (a decision's reason, a refusal's message): masked, its findings added
+   * to `findings` under `path`. Without a masker, or should masking fail, a fixed phrase instead:
+   * such text can quote what the skill sent. Not counted in metrics: what it quotes was counted as
+   * the request's, or never reached Claude.
+   */
+  function recordedText(text: string, path: string, findings: RecordedFinding[]): string {
+    const masker = opts.masker();
+    if (!masker) return TEXT_NOT_RECORDED;
+    try {
+      const r = masker.maskText(withoutCutQuotes(text));
+      for (const f of r.findings) findings.push(toRecordedAt(f, path));
+      return r.masked;
+    } catch (err) {
+      opts.log.error({ err: (err as Error).message }, 'masking failed; free text left out of the record');
+      return TEXT_NOT_RECORDED;
+    }
+  }
+
+  /** A decision's data as the record keeps it (members in canonical order, reason masked). */
+  function recordedDecision(d: DecisionData): DecisionData {
+    const findings: RecordedFinding[] = [];
+    const reason = d.reason !== undefined ? recordedText(d.reason, 'reason', findings) : undefined;
+    return {
+      action: d.action, ...(findings.length ? { findings } : {}), ...(d.policies ? { policies: d.policies } : {}),
+      ...(reason !== undefined ? { reason } : {}), ...(d.rule !== undefined ? { rule: d.rule } : {}),
+    };
+  }
+
+  /** An approval step as the record keeps it (its reason masked: a denial's reasons are people's words). */
+  function recordedApproval(a: ApprovalData): ApprovalData {
+    const findings: RecordedFinding[] = [];
+    const reason = a.reason !== undefined ? recordedText(a.reason, 'reason', findings) : undefined;
+    return {
+      approval: a.approval, ...(a.by !== undefined ? { by: a.by } : {}), ...(findings.length ? { findings } : {}),
+      ...(reason !== undefined ? { reason } : {}), state: a.state,
+    };
+  }
+
+  /** A refusal as the record keeps it: its message masked (the skill was answered it whole), and for a request never recorded, what it asked for. */
+  function recordedRefusal(x: Exchange, refusal: NonNullable<Exchange['refusal']>, unrecorded: boolean): RefusalData {
+    const findings: RecordedFinding[] = [];
+    const message = recordedText(refusal.message, 'message', findings);
+    const path = unrecorded ? recordedPath(x.route.path, valueMasker(), findings) : undefined;
+    return {
+      code: refusal.code, ...(findings.length ? { findings } : {}), message,
+      ...(unrecorded ? { method: x.req.method ?? 'GET', path } : {}), status: refusal.status, type: refusal.type,
+    };
+  }
+
+  /**
+   * A Message Batch's results (JSONL) as the record keeps them: each line masked as an answer (a
+   * line is a whole JSON value; the body is not), its message as a Messages answer and the rest of
+   * it (an errored result's error) string by string; a line that does not parse masked as text.
+   * Lines with nothing found keep their bytes. Findings name their line: `results[i].…`.
+   */
+  function maskedResults(text: string, masker: Masker): MaskResult {
+    const lines = text.split('\n');
+    const findings: Finding[] = [];
+    let changed = false;
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!;
+      if (line.trim() === '') continue;
+      const r = maskedResultLine(line, masker);
+      if (r.findings.length === 0) continue;
+      changed = true;
+      lines[i] = r.masked;
+      for (const f of r.findings) findings.push({ ...f, path: f.path ? `results[${i}].${f.path}` : `results[${i}]` });
+    }
+    return { masked: changed ? lines.join('\n') : text, findings };
+  }
 
   /** The request body as the record keeps it (`bodies`: the recording keeps masked bodies). */
   function maskedRequestBody(x: Exchange, bodies: boolean, masker: Masker | undefined): { text?: string; findings: RecordedFinding[] } {
@@ -185,12 +289,9 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
       const forwarded = x.upstreamBody ?? x.body ?? (streamed ? { streamedBytes: Number(x.req.headers['content-length'] ?? 0) || 0 } : Buffer.alloc(0));
       const data = requestData({
         method: x.req.method ?? 'GET', url: x.url, headers: x.req.headers, forwarded,
-        // The skill's own headers (x-customer-email: …) are masked as its body is.
-        maskHeader: masker ? (value) => {
-          const r = masker.maskText(value);
-          if (r.findings.length) opts.onFindings?.('request', r.findings);
-          return { masked: r.masked, findings: r.findings.map(toRecorded) };
-        } : null,
+        // Every header value (user-agent as much as x-customer-email), the path and the query are
+        // the skill's to write: masked as its body is.
+        maskHeader: valueMasker(),
         ...(masked.text !== undefined ? { maskedBody: masked.text } : {}),
         ...(x.model ? { model: x.model } : {}),
         ...(x.request ? { stream: x.stream === true } : {}),
@@ -242,10 +343,14 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
       const masker = bodiesRecorded() ? opts.masker() : undefined;
       if (masker && body.length) {
         try {
-          // Nothing found: the answer as Claude sent it (no re-serialisation).
-          const r = masker.maskAnswerText(body.toString('utf8'), { forRecord: true });
+          // Nothing found: the answer as Claude sent it (no re-serialisation). A batch's results
+          // are JSON a line at a time: read whole, they are no JSON, and masked as plain text the
+          // escapes of their strings (a newline is `\n`) would glue each value to the next.
+          const answer = body.toString('utf8');
+          const results = x.route.kind === 'batch_results' && (x.upstreamStatus ?? 0) >= 200 && (x.upstreamStatus ?? 0) < 300;
+          const r = results ? maskedResults(answer, masker) : masker.maskAnswerText(answer, { forRecord: true });
           text = r.masked;
-          findings = r.findings.map(toRecorded);
+          findings = results ? r.findings.map((f) => toRecordedAt(f, f.path!)) : r.findings.map(toRecorded);
           opts.onFindings?.('response', r.findings);
         } catch (err) {
           opts.log.error({ requestId: x.id, err: (err as Error).message }, 'masking failed; recording the response by digest only');
@@ -270,13 +375,19 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
       }
       if (rec?.stream) flushStream(x, rec, true);
       if (x.refusal && (x.outcome === 'refused' || x.outcome === 'killed')) {
-        append({ ...draftBase(x), kind: 'refusal', data: x.refusal });
+        append({ ...draftBase(x), kind: 'refusal', data: recordedRefusal(x, x.refusal, false) });
       }
       if (rec?.stream || (x.outcome && x.outcome !== 'complete' && x.outcome !== 'refused')) {
         const outcome = x.outcome === 'refused' || x.outcome === undefined ? 'error' : x.outcome;
+        // The reason can quote the Claude API's error event, or a masking error's message.
+        const findings: RecordedFinding[] = [];
+        const reason = x.outcomeReason ? recordedText(x.outcomeReason, 'reason', findings) : undefined;
         append({
           ...draftBase(x), kind: 'stream_end',
-          data: { bytes: x.bytesOut, events: rec?.events ?? 0, ms: Number(process.hrtime.bigint() - x.receivedAt) / 1e6, outcome, ...(x.outcomeReason ? { reason: x.outcomeReason } : {}) },
+          data: {
+            bytes: x.bytesOut, events: rec?.events ?? 0, ...(findings.length ? { findings } : {}), ms: Number(process.hrtime.bigint() - x.receivedAt) / 1e6,
+            outcome, ...(reason !== undefined ? { reason } : {}),
+          },
         });
       }
     },
@@ -306,12 +417,12 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
         rec.allowedBy = d.policies ?? [];
         return;
       }
-      append({ ...draftBase(x), kind: 'decision', data: d });
+      append({ ...draftBase(x), kind: 'decision', data: recordedDecision(d) });
     },
 
     approval(x, a) {
       if (!x.sessionId || !x.identity) return;
-      append({ ...draftBase(x), kind: 'approval', data: a });
+      append({ ...draftBase(x), kind: 'approval', data: recordedApproval(a) });
     },
 
     async close() {
@@ -328,10 +439,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
   function refusedUnrecorded(x: Exchange): void {
     if (!x.refusal || x.outcome !== 'refused' || !refusalBudget.take().journal) return;
     const identity = x.identity ?? opts.identity();
-    append({
-      kind: 'refusal', sessionId: currentSession(identity), identity, requestId: x.id,
-      data: { ...x.refusal, method: x.req.method ?? 'GET', path: x.route.path },
-    });
+    append({ kind: 'refusal', sessionId: currentSession(identity), identity, requestId: x.id, data: recordedRefusal(x, x.refusal, true) });
   }
 
   /**
@@ -346,4 +454,40 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
   function egressSession(identity: SkillIdentity): string {
     return `ses_egress_${sha256Hex(Buffer.from(`${identity.namespace}/${identity.skill}/${identity.pod}`)).slice(0, 24)}`;
   }
+}
+
+/** What the record keeps of free text that could not be masked (no masker, or masking failed). */
+const TEXT_NOT_RECORDED = '[text not recorded: it could not be masked]';
+
+/**
+ * A JSON parser's excerpt of the body, as V8 quotes it in `Unexpected token 'x', "…" is not valid
+ * JSON` (`..."…"...` when cut out of a longer body): a cut of the skill's text that masking cannot
+ * judge (`jane.doe@e` is no email address any more, `4111 ` no card). Left out of the record.
+ */
+const PARSER_EXCERPT = /(Unexpected token '[^]{1,2}', )(?:\.\.\.)?"[^]*?"(?:\.\.\.)?( is not valid JSON)/g;
+
+function withoutCutQuotes(text: string): string {
+  return text.includes(' is not valid JSON') ? text.replace(PARSER_EXCERPT, '$1[an excerpt of the request body, not recorded]$2') : text;
+}
+
+/** One line of a batch's results masked for the record (see maskedResults). */
+function maskedResultLine(line: string, masker: Masker): MaskResult {
+  let parsed: unknown;
+  try {
+    parsed = parseJson(line);
+  } catch {
+    return masker.maskText(line);
+  }
+  if (!isRecord(parsed) || !isRecord(parsed.result) || parsed.result.message === undefined) {
+    const r = masker.maskAnswer(parsed, { forRecord: true });
+    return r.findings.length ? { masked: JSON.stringify(r.body), findings: r.findings } : { masked: line, findings: [] };
+  }
+  // The message walked as a Messages answer (its structure known), everything around it string by string.
+  const message = masker.maskAnswer(parsed.result.message, { forRecord: true });
+  const rest = masker.maskAnswer({ ...parsed, result: { ...parsed.result, message: null } }, { forRecord: true });
+  const findings = [...rest.findings, ...message.findings.map((f) => ({ ...f, path: f.path ? `result.message.${f.path}` : 'result.message' }))];
+  if (findings.length === 0) return { masked: line, findings };
+  const out = rest.body as { result: Record<string, unknown> };
+  out.result.message = message.body;
+  return { masked: JSON.stringify(out), findings };
 }

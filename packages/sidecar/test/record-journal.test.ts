@@ -3,12 +3,21 @@
 // next event must read the head back from the store instead of starting the chain again at seq 0.
 // And whatever a rewriting masking mode forwarded, the record gets the record's masking (server
 // tool results, metadata.user_id, thinking), reusing the mode's copy when that is the same.
+// Through a real sidecar in record mode: nothing the skill or Claude can write reaches the record
+// raw — a batch's JSONL results, a policy's reason and a refusal's message that quote the request,
+// "protocol" header values and the path.
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import type { SessionRecorder } from '@skillgate/record/recorder';
 import type { MaskingSpec } from '@skillgate/api';
 import { recordJournal } from '../src/record-journal.js';
 import { MaskerBook, maskingVerdict } from '../src/masking-modes.js';
 import { createLogger } from '../src/log.js';
+import { logJournal } from '../src/ports/journal.js';
 import type { Exchange } from '../src/exchange.js';
+import { startLocalSidecar, type LocalSidecar } from './local-sidecar.js';
 
 const identity = { namespace: 'team-a', serviceAccount: 'sa', pod: 'p', skill: 'triage', owner: 'carol@example.com' };
 
@@ -83,14 +92,15 @@ describe('the record of a request masked by a rewriting mode', () => {
     messages: [{ role: 'user', content: 'bill card 4111 1111 1111 1111' }, { role: 'assistant', content: [{ type: 'thinking', thinking: 'the card holder is john.smith@example.com', signature: 'EqQBCgIYAhIM' }, { type: 'text', text: 'ok' }] }, { role: 'user', content: 'go on' }],
   };
 
-  test.each(['request', 'both', 'tokenize'] as const)('%s mode: what only the record masks (metadata.user_id, thinking, stop_sequences) is masked there too', async (mode) => {
+  test.each(['request', 'both', 'tokenize'] as const)('%s mode: what only the record masks (thinking, stop_sequences) is masked there too', async (mode) => {
     const book = new MaskerBook('record-journal-test-key');
     const { journal, drafts } = journalOf(book, { mode });
     const x = maskedExchange(book, { mode }, request);
     const forwarded = x.upstreamBody!.toString();
     expect(forwarded).not.toContain('4111 1111 1111 1111');
+    expect(forwarded).not.toContain('jane.doe@example.com'); // metadata.user_id: an opaque id to the API, masked on the wire too
     // The API gets those as sent (a signed thinking block may not change).
-    for (const v of ['jane.doe@example.com', 'john.smith@example.com', '415-555-0132']) expect(forwarded).toContain(v);
+    for (const v of ['john.smith@example.com', '415-555-0132']) expect(forwarded).toContain(v);
     x.sessionId = journal.sessionFor(x);
     await journal.request(x);
     const recorded = drafts[0]!.data.body!;
@@ -126,4 +136,156 @@ describe('the record of a request masked by a rewriting mode', () => {
     await journal.request(x);
     expect(drafts[0]!.data.body).toBe(text);
   });
+});
+
+describe('a sidecar in record mode records nothing the skill or Claude wrote raw', () => {
+  const CARD = '4111 1111 1111 1111';
+  const SSN = '536-22-8974';
+  const EMAIL = 'jane.doe@example.com';
+  const KEY = `sk-ant-api03-${'Q7w'.repeat(14)}AA`;
+  const PHONE = '415-555-2671';
+  const policy = (extra = '') => `apiVersion: skillgate.dev/v1alpha1\nkind: SkillPolicy\nmetadata: { name: rec }\nspec:\n  masking: { mode: record }\n${extra}`;
+
+  type Recorded = Array<{ kind: string; data: Record<string, unknown> }>;
+
+  function readRecord(dir: string): Recorded {
+    const sessions = join(dir, 'records', 'sessions');
+    if (!existsSync(sessions)) return [];
+    return readdirSync(sessions).flatMap((f) => readFileSync(join(sessions, f), 'utf8').split('\n')).filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as { event?: Recorded[number] } & Partial<Recorded[number]>)
+      .filter((l) => l.event ?? l.kind).map((l) => (l.event ?? l) as Recorded[number]);
+  }
+
+  /**
+   * Run `exchanges` against a fresh sidecar, wait until the record holds `expected` events of each
+   * kind (an exchange's last events are written after the skill has its answer), then stop the
+   * sidecar and return every recorded event.
+   */
+  async function recordedEvents(extraPolicy: string, expected: Record<string, number>, exchanges: (s: LocalSidecar) => Promise<void>): Promise<Recorded> {
+    const s = await startLocalSidecar(policy(extraPolicy), { maskingKey: 'record-journal-test-key' });
+    const complete = (events: Recorded) => Object.entries(expected).every(([kind, n]) => events.filter((e) => e.kind === kind).length >= n);
+    try {
+      await exchanges(s);
+      for (const deadline = Date.now() + 5000; Date.now() < deadline;) {
+        if (complete(readRecord(s.dir))) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    } finally {
+      await s.sidecar.close();
+      await s.upstream.close();
+    }
+    const events = readRecord(s.dir);
+    rmSync(s.dir, { recursive: true, force: true });
+    return events;
+  }
+
+  const send = (s: LocalSidecar, path: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}) =>
+    fetch(`${s.sidecar.claudeUrl}${path}`, {
+      method: init.method ?? 'POST', body: init.body,
+      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'k', ...init.headers },
+    }).then(async (res) => ({ status: res.status, text: await res.text() }));
+
+  function expectMasked(events: Array<{ kind: string; data: unknown }>, raw: string[], placeholders: string[]): void {
+    for (const e of events) for (const v of raw) expect(`${e.kind} ${JSON.stringify(e.data)}`).not.toContain(JSON.stringify(v).slice(1, -1));
+    const all = JSON.stringify(events);
+    for (const p of placeholders) expect(all).toContain(p);
+  }
+
+  test('a Message Batch\'s results are masked a line at a time, each as an answer, while the skill gets them as Claude sent them', async () => {
+    const answer = `Here are the customer records:\n${CARD}\n${SSN}\n(415) 555-2671 is her phone.\n${KEY}`;
+    const line = (id: string) => JSON.stringify({ custom_id: id, result: { type: 'succeeded', message: {
+      id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-sonnet-4-6', content: [{ type: 'text', text: answer }], stop_reason: 'end_turn', usage: { input_tokens: 1, output_tokens: 1 } } } });
+    const errored = JSON.stringify({ custom_id: 'r3', result: { type: 'errored', error: { type: 'error', error: { type: 'invalid_request_error', message: `messages.0: ${EMAIL} is not a role` } } } });
+    const results = `${line('r1')}\n${line('r2')}\n${errored}\nnot json: ${CARD}\n`;
+    let got = '';
+    const events = await recordedEvents('', { response: 1 }, async (s) => {
+      s.upstream.queue({ status: 200, headers: { 'content-type': 'application/binary' }, chunks: [results] });
+      got = (await send(s, '/v1/messages/batches/msgbatch_01/results', { method: 'GET' })).text;
+    });
+    expect(got).toBe(results);
+    const response = events.find((e) => e.kind === 'response')!;
+    const lines = String(response.data.body).split('\n');
+    expect(lines).toHaveLength(5);
+    expect(JSON.parse(lines[0]!).result.message.content[0].text).toBe('Here are the customer records:\n[CREDIT_CARD]\n[US_SSN]\n[PHONE_NUMBER] is her phone.\n[SECRET]');
+    expect(JSON.parse(lines[1]!).custom_id).toBe('r2');
+    expect(JSON.parse(lines[2]!).result.error.error.message).toBe('messages.0: [EMAIL_ADDRESS] is not a role');
+    expect(lines[3]).toBe('not json: [CREDIT_CARD]');
+    expect(response.data.findings).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'CREDIT_CARD', path: 'results[0].result.message.content[0].text' })]));
+    expectMasked(events, [CARD, SSN, '555-2671', KEY, EMAIL], ['[CREDIT_CARD]', '[US_SSN]', '[SECRET]', '[EMAIL_ADDRESS]']);
+  });
+
+  test('a policy\'s reason and a refusal\'s message that quote the request are recorded masked; the skill is answered them whole', async () => {
+    const url = `https://mcp.evil.example/sse?user=${EMAIL}&key=${KEY}`;
+    let answer = '';
+    const events = await recordedEvents('  mcpServers: { allowUrls: ["https://mcp.example.com/*"] }\n', { decision: 1, refusal: 1 }, async (s) => {
+      answer = (await send(s, '/v1/messages', { body: JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 5, mcp_servers: [{ type: 'url', url, name: 'x' }], messages: [{ role: 'user', content: 'hi' }] }) })).text;
+    });
+    expect(answer).toContain(url);
+    const decision = events.find((e) => e.kind === 'decision')!;
+    const refusal = events.find((e) => e.kind === 'refusal')!;
+    expect(decision.data.reason).toBe('MCP server https://mcp.evil.example/sse?user=[EMAIL_ADDRESS]&key=[SECRET] is not allowed; allowed: https://mcp.example.com/*');
+    expect(decision.data.findings).toEqual([expect.objectContaining({ type: 'EMAIL_ADDRESS', path: 'reason' }), expect.objectContaining({ type: 'SECRET', path: 'reason' })]);
+    expect(refusal.data.message).toContain('user=[EMAIL_ADDRESS]&key=[SECRET]');
+    expect(Object.keys(decision.data)).toEqual([...Object.keys(decision.data)].sort());
+    expect(Object.keys(refusal.data)).toEqual([...Object.keys(refusal.data)].sort());
+    expectMasked(events, [EMAIL, KEY], ['[EMAIL_ADDRESS]', '[SECRET]']);
+  });
+
+  test('requests refused before they were recorded keep no member name, JSON excerpt or path segment raw', async () => {
+    const answers: string[] = [];
+    const events = await recordedEvents('', { refusal: 4 }, async (s) => {
+      answers.push((await send(s, '/v1/messages', { body: `{"model":"m","max_tokens":5,"messages":[{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"t","input":{"${EMAIL}":1,"${EMAIL}":2}}]}]}` })).text);
+      answers.push((await send(s, '/v1/messages', { body: `{"note": ${EMAIL}, "card": "${CARD}"}` })).text);
+      answers.push((await send(s, '/v1/messages', { body: `{"model":"m","messages":[{"role":"user","content": card ${CARD} and more text after it"}]}` })).text);
+      answers.push((await send(s, `/v1/files/${EMAIL}`, { method: 'GET' })).text);
+    });
+    // The skill's own answers quote its own request.
+    expect(answers[0]).toContain(EMAIL);
+    expect(answers[1]).toContain('jane.doe@e');
+    const refusals = events.filter((e) => e.kind === 'refusal');
+    expect(refusals).toHaveLength(4);
+    expect(refusals[0]!.data.message).toContain('names the member "[EMAIL_ADDRESS]" twice');
+    expect(refusals[1]!.data.message).toContain("Unexpected token 'j', [an excerpt of the request body, not recorded] is not valid JSON");
+    expect(refusals[2]!.data.message).toContain('[an excerpt of the request body, not recorded] is not valid JSON');
+    expect(refusals[3]!.data.path).toBe('/v1/files/[EMAIL_ADDRESS]');
+    expectMasked(events, [EMAIL, 'jane.doe@e', CARD, '4111 '], ['[EMAIL_ADDRESS]']);
+  });
+
+  test('every request header value and the path are recorded masked, credentials dropped', async () => {
+    const events = await recordedEvents('', { request: 2, response: 2 }, async (s) => {
+      s.upstream.queue({ status: 200, headers: { 'content-type': 'application/json' }, chunks: ['{"ok":true}'] });
+      await send(s, '/v1/files/4111-1111-1111-1111', { method: 'GET' });
+      s.upstream.queue({ status: 200, headers: { 'content-type': 'application/json' }, chunks: ['{"type":"message","content":[]}'] });
+      await send(s, '/v1/messages', {
+        body: JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }),
+        headers: { 'user-agent': `crm-bot for ${EMAIL}`, 'x-claude-code-session-id': `call ${PHONE} re SSN ${SSN}`, 'accept-language': `en; card=${CARD}`, 'x-stainless-os': KEY },
+      });
+    });
+    // Two sessions (the second names one), in no particular order.
+    const requests = events.filter((e) => e.kind === 'request').sort((a, b) => String(a.data.path).localeCompare(String(b.data.path)));
+    expect(requests.map((e) => e.data.path)).toEqual(['/v1/files/[CREDIT_CARD]', '/v1/messages']);
+    expect(requests[1]!.data.headers).toEqual(expect.objectContaining({
+      'user-agent': 'crm-bot for [EMAIL_ADDRESS]', 'x-claude-code-session-id': 'call [PHONE_NUMBER] re SSN [US_SSN]', 'accept-language': 'en; card=[CREDIT_CARD]',
+      'x-stainless-os': '[SECRET]', 'anthropic-version': '2023-06-01', 'content-type': 'application/json',
+    }));
+    expect(requests[1]!.data.headers).not.toHaveProperty('x-api-key');
+    expect(requests[0]!.data.findings).toEqual([expect.objectContaining({ type: 'CREDIT_CARD', path: 'path' })]);
+    expectMasked(events, ['4111-1111-1111-1111', EMAIL, PHONE, SSN, CARD, KEY, 'sk-ant-'], ['[CREDIT_CARD]', '[EMAIL_ADDRESS]', '[PHONE_NUMBER]', '[US_SSN]', '[SECRET]']);
+  });
+});
+
+test('the request log line keeps the API\'s words and ids of a path, never a segment the skill wrote', () => {
+  const lines: string[] = [];
+  const log = pino({ level: 'info' }, new Writable({ write(chunk: Buffer, _enc, done) { lines.push(chunk.toString()); done(); } }));
+  const journal = logJournal(log);
+  const exchange = (path: string) => ({
+    id: 'req_1', req: { method: 'GET', headers: {} }, res: { headersSent: false }, route: { kind: 'files', path }, bytesIn: 0, bytesOut: 0, receivedAt: process.hrtime.bigint(),
+  }) as unknown as Exchange;
+  for (const path of ['/v1/files/4111-1111-1111-1111', '/v1/files/file_011CNha8iCJcU1wXNR6q4V8w/content', '/v1/messages/batches/msgbatch_01HkcTjaV5uDC8jWR4ZsDV8d/results', '/v1/models/claude-sonnet-4-5-20250929', '/v1/skills/jane.doe@example.com']) {
+    journal.end(exchange(path));
+  }
+  expect(lines.map((l) => (JSON.parse(l) as { path: string }).path)).toEqual([
+    '/v1/files/[redacted]', '/v1/files/file_011CNha8iCJcU1wXNR6q4V8w/content', '/v1/messages/batches/msgbatch_01HkcTjaV5uDC8jWR4ZsDV8d/results',
+    '/v1/models/claude-sonnet-4-5-20250929', '/v1/skills/[redacted]',
+  ]);
 });

@@ -3,7 +3,7 @@
 // The default journal writes one structured log line per request, for runs without a record store.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { SseEvent } from '@skillgate/wire';
-import type { ApprovalData as ApprovalNote, DecisionData as DecisionNote } from '@skillgate/record/event';
+import { pathShape, type ApprovalData as ApprovalNote, type DecisionData as DecisionNote } from '@skillgate/record/event';
 import type { Exchange } from '../exchange.js';
 import type { UploadFilter } from './guard.js';
 import type { Logger } from '../log.js';
@@ -92,7 +92,8 @@ export function logJournal(log: Logger): Journal {
     responseBody: () => undefined,
     end: (x) => {
       log.info({
-        requestId: x.id, route: x.route.kind, method: x.req.method, path: x.route.path, model: x.model, stream: x.stream,
+        // The path in its shape: a segment the skill wrote (/v1/files/4111-1111-1111-1111) is no log's to keep.
+        requestId: x.id, route: x.route.kind, method: x.req.method, path: pathShape(x.route.path), model: x.model, stream: x.stream,
         // What the upstream answered, else what the skill was sent: 0 when it was sent nothing.
         status: x.upstreamStatus ?? (x.res.headersSent ? x.res.statusCode : 0), outcome: x.outcome, reason: x.outcomeReason, bytesIn: x.bytesIn, bytesOut: x.bytesOut,
         ms: Number(process.hrtime.bigint() - x.receivedAt) / 1e6,
