@@ -173,6 +173,14 @@ function turnOf(f: RequestFacts, scratch: Scratch): string {
 }
 
 /**
+ * The newest turn as URL hosts are read from it: a backslash is the slash a URL reader takes it for
+ * (`https:\\evil.com`), read so before the detectors' reading, which takes `\\` for a JSON escape.
+ */
+function urlTurnOf(f: RequestFacts, scratch: Scratch): string {
+  return f.newestTurn.includes('\\') ? readAsDetected(f.newestTurn.replaceAll('\\', '/')) : turnOf(f, scratch);
+}
+
+/**
  * The newest turn as keyword rules read it, keywords having been read the same way (compile.ts):
  * "s̲a̲l̲a̲r̲y̲", "sálary" and "sаlary" (a Cyrillic а) are salary, "CREDİT CARD" credit card. Patterns
  * and URL hosts keep the reading above: a pattern may mean the marks it names.
@@ -298,7 +306,7 @@ function fetchDomainHit(r: CompiledRule, f: RequestFacts, scratch: Scratch): str
     const d = ft.allowedDomains.find((x) => r.fetchDomains!.test(x));
     if (d !== undefined) return `${ft.family} domain ${d}`;
   }
-  const host = (scratch.hosts ??= urlHosts(turnOf(f, scratch))).find((h) => r.fetchDomains!.test(h));
+  const host = (scratch.hosts ??= urlHosts(urlTurnOf(f, scratch))).find((h) => r.fetchDomains!.test(h));
   return host === undefined ? undefined : `URL host ${host} in the newest turn`;
 }
 
