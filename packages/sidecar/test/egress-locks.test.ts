@@ -29,6 +29,7 @@ import { ClusterIdentity, type IdentityEvent } from '../src/cluster/identity.js'
 import { RedisLockGuard } from '../src/cluster/locks.js';
 import { createLogger } from '../src/log.js';
 import { logJournal } from '../src/ports/journal.js';
+import { endlessSse } from './upstream-double.js';
 
 const IDENTITY = { namespace: 'team-a', serviceAccount: 'sa', pod: 'triage-7f9', skill: 'invoice-triage', owner: 'contractor@example.com' };
 
@@ -255,20 +256,6 @@ describe('egress of a skill that may not act', () => {
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-/** An upstream Claude API whose every answer is an endless stream (a ping every 20 ms). */
-function endlessSse(): Promise<{ url: string; close(): Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    req.resume();
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    res.write('event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude-test","usage":{"input_tokens":1,"output_tokens":0}}}\n\n');
-    const t = setInterval(() => res.write('event: ping\ndata: {"type": "ping"}\n\n'), 20);
-    res.on('close', () => clearInterval(t));
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
-  })));
-}
 
 /** Resolves once `ok()` holds (looked at every 5 ms). */
 function until(ok: () => boolean): Promise<void> {

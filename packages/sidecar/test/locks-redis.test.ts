@@ -3,7 +3,6 @@
 // refuses the next request, and leaves other skills streaming. The upstream is a tiny local SSE
 // server (an endless, slow stream), so the cut is provably the lock and not the stream ending.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { RedisProxy } from '@skillgate/resp/testing';
@@ -11,22 +10,10 @@ import type { SkillIdentity } from '@skillgate/api';
 import { LockFeedPublisher } from '@skillgate/identity/lock-feed-publisher';
 import { startSidecar, type Sidecar } from '../src/index.js';
 import { RedisLockGuard, LOCK_FEED_LOST, MIN_FEED_LOSS_MS, redisLockGuardFromEnv } from '../src/cluster/locks.js';
+import { endlessSse } from './upstream-double.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-function endlessSse(): Promise<{ url: string; close(): Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    req.resume();
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    res.write('event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude-test","usage":{"input_tokens":1,"output_tokens":0}}}\n\n');
-    const t = setInterval(() => res.write('event: ping\ndata: {"type": "ping"}\n\n'), 20);
-    res.on('close', () => clearInterval(t));
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
-  })));
-}
 
 interface Stream {
   status: number;

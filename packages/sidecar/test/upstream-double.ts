@@ -92,3 +92,18 @@ export function cut(bytes: Buffer, points: number[]): Buffer[] {
   }
   return out;
 }
+
+/** An upstream Claude API whose every answer is an endless stream (a ping every 20 ms): for tests that cut live streams. */
+export function endlessSse(): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude-test","usage":{"input_tokens":1,"output_tokens":0}}}\n\n');
+    const t = setInterval(() => res.write('event: ping\ndata: {"type": "ping"}\n\n'), 20);
+    res.on('close', () => clearInterval(t));
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  })));
+}
