@@ -15,7 +15,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { MaskingSpec } from '@skillgate/api';
 import { Vault, createMasker, type Finding, type Masker, type StreamMasker } from '@skillgate/masking';
 import { PlaceholderCollision } from '@skillgate/masking/actions';
-import { CREDENTIAL_HEADERS, GatewayError, HOP_BY_HOP, NOT_FORWARDED, NOT_RETRIED, PROTOCOL_HEADERS, codes, isRecord, parseJson, uploadsFiles } from '@skillgate/wire';
+import { GatewayError, NOT_RETRIED, PROTOCOL_HEADERS, codes, forwardsHeader, isRecord, parseJson, uploadsFiles } from '@skillgate/wire';
 import type { Exchange } from './exchange.js';
 import type { MaskingVerdict, ResponseFilter } from './ports/guard.js';
 import { downloadMasking, uploadMaskFilter } from './file-masking.js';
@@ -184,7 +184,7 @@ function maskedHeaders(headers: IncomingHttpHeaders, masker: Masker): IncomingHt
   let out: IncomingHttpHeaders | undefined;
   for (const name in headers) {
     const value = headers[name];
-    if (value === undefined || PROTOCOL_HEADERS.has(name) || CREDENTIAL_HEADERS.has(name) || HOP_BY_HOP.has(name) || NOT_FORWARDED.has(name) || name === 'host') continue;
+    if (value === undefined || PROTOCOL_HEADERS.has(name) || !forwardsHeader(name)) continue;
     const masked = Array.isArray(value) ? value.map((v) => masker.maskText(v).masked) : masker.maskText(value).masked;
     if (Array.isArray(value) ? value.every((v, i) => v === masked[i]) : value === masked) continue;
     out ??= { ...headers };

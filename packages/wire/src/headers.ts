@@ -28,6 +28,15 @@ export const NOT_FORWARDED = new Set(['accept-encoding', 'expect']);
 export const PROTOCOL_HEADERS = new Set(['anthropic-version', 'anthropic-beta', 'content-type', 'content-length', 'accept', 'accept-encoding']);
 
 /**
+ * Whether a request header (its lower-case name) is one a gateway passes upstream at all: not a
+ * credential, hop-by-hop, `host` or NOT_FORWARDED (upstreamRequestHeaders also drops what the
+ * request's Connection header lists).
+ */
+export function forwardsHeader(name: string): boolean {
+  return !CREDENTIAL_HEADERS.has(name) && !HOP_BY_HOP.has(name) && !NOT_FORWARDED.has(name) && name !== 'host';
+}
+
+/**
  * Request headers to send upstream: the client's, minus credentials, hop-by-hop headers, host and
  * NOT_FORWARDED, plus the upstream credential and `accept-encoding: identity`. `anthropic-beta` and
  * X-Stainless-* pass verbatim; a header sent twice goes as one line, its values joined by ", " as
@@ -42,7 +51,7 @@ export function upstreamRequestHeaders(
   const connectionListed = listedInConnection(incoming.connection);
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined) continue;
-    if (CREDENTIAL_HEADERS.has(name) || HOP_BY_HOP.has(name) || NOT_FORWARDED.has(name) || name === 'host' || connectionListed.has(name)) continue;
+    if (!forwardsHeader(name) || connectionListed.has(name)) continue;
     out[name] = value;
   }
   out['accept-encoding'] = 'identity';
