@@ -18,6 +18,11 @@ import type { SessionEvent } from './event.js';
 import { NewFiles, openAppend } from './durable-file.js';
 import { ChainConflictError, eventText, matchesFilter, parseEventLines, parseJsonLines, type KeptAsideEvent, type RecordEntry, type SessionFilter, type SessionStore, type SessionSummary } from './store.js';
 
+/** The entries of a local record directory (the layout above). */
+const ENTRY = { sessions: 'sessions', index: 'sessions.jsonl', checkpoints: 'checkpoints.jsonl', keys: 'keys', conflicts: 'conflicts.jsonl' } as const;
+/** Names any one of which makes a directory a local record (the CLI refuses a --dir holding none of them). */
+export const LOCAL_RECORD_ENTRIES: readonly string[] = Object.values(ENTRY);
+
 const SESSION_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 const MAX_OPEN_FILES = 128;
 
@@ -47,8 +52,8 @@ export class FileSessionStore implements SessionStore {
     this.location = `local store ${dir}`;
     this.readOnly = opts.readOnly ?? false;
     if (this.readOnly) return;
-    mkdirSync(join(dir, 'sessions'), { recursive: true });
-    mkdirSync(join(dir, 'keys'), { recursive: true });
+    mkdirSync(join(dir, ENTRY.sessions), { recursive: true });
+    mkdirSync(join(dir, ENTRY.keys), { recursive: true });
   }
 
   append(entries: readonly RecordEntry[]): Promise<void> {
@@ -96,7 +101,7 @@ export class FileSessionStore implements SessionStore {
         const last = writersSeen.get(writer) ?? this.lastCheckpointOf.get(writer) ?? -1;
         if (seq <= last) continue;
         writersSeen.set(writer, seq);
-        push(join(this.dir, 'checkpoints.jsonl'), JSON.stringify(entry.checkpoint));
+        push(join(this.dir, ENTRY.checkpoints), JSON.stringify(entry.checkpoint));
         continue;
       }
       const e = entry.event;
@@ -113,14 +118,14 @@ export class FileSessionStore implements SessionStore {
       if (head && e.seq <= head.seq) continue; // already stored (spool replay)
       if (!head && !newHeads.has(e.sessionId)) {
         const index: SessionIndexLine = { sessionId: e.sessionId, identity: e.identity, firstTs: e.ts };
-        push(join(this.dir, 'sessions.jsonl'), JSON.stringify(index));
+        push(join(this.dir, ENTRY.index), JSON.stringify(index));
       }
       push(this.sessionFile(e.sessionId), eventText(entry));
       newHeads.set(e.sessionId, headOf(e));
     }
     // Session files first, then the index naming them, then checkpoints that commit them.
-    const indexFile = join(this.dir, 'sessions.jsonl');
-    const checkpointFile = join(this.dir, 'checkpoints.jsonl');
+    const indexFile = join(this.dir, ENTRY.index);
+    const checkpointFile = join(this.dir, ENTRY.checkpoints);
     const rank = (f: string) => (f === indexFile ? 1 : f === checkpointFile ? 2 : 0);
     const order = [...lines.keys()].sort((a, b) => rank(a) - rank(b));
     try {
@@ -168,7 +173,7 @@ export class FileSessionStore implements SessionStore {
   }
 
   private sessionFile(sessionId: string): string {
-    return join(this.dir, 'sessions', `${sessionId}.jsonl`);
+    return join(this.dir, ENTRY.sessions, `${sessionId}.jsonl`);
   }
 
   async head(sessionId: string): Promise<ChainHead | undefined> {
@@ -186,7 +191,7 @@ export class FileSessionStore implements SessionStore {
 
   async publishKey(keyId: string, publicKeyPem: string): Promise<void> {
     if (this.readOnly) return this.refuseWrite();
-    await writeFile(join(this.dir, 'keys', `${keyId}.pem`), publicKeyPem, { mode: 0o644 });
+    await writeFile(join(this.dir, ENTRY.keys, `${keyId}.pem`), publicKeyPem, { mode: 0o644 });
   }
 
   async readSession(sessionId: string): Promise<SessionEvent[]> {
@@ -195,7 +200,7 @@ export class FileSessionStore implements SessionStore {
   }
 
   async listSessions(filter: SessionFilter = {}): Promise<SessionSummary[]> {
-    const index = parseJsonLines<SessionIndexLine>(await readText(join(this.dir, 'sessions.jsonl')));
+    const index = parseJsonLines<SessionIndexLine>(await readText(join(this.dir, ENTRY.index)));
     const seen = new Set<string>();
     const out: SessionSummary[] = [];
     for (const s of index) {
@@ -216,7 +221,7 @@ export class FileSessionStore implements SessionStore {
   }
 
   async checkpoints(): Promise<Checkpoint[]> {
-    return parseJsonLines<Checkpoint>(await readText(join(this.dir, 'checkpoints.jsonl')));
+    return parseJsonLines<Checkpoint>(await readText(join(this.dir, ENTRY.checkpoints)));
   }
 
   keepAside(entries: ReadonlyArray<{ event: SessionEvent; json?: string }>, writer: string, keptAt: string): Promise<void> {
@@ -224,21 +229,21 @@ export class FileSessionStore implements SessionStore {
     if (entries.length === 0) return Promise.resolve();
     const lines = entries.map((e) => `{"writer":${JSON.stringify(writer)},"keptAt":${JSON.stringify(keptAt)},"event":${eventText(e)}}`);
     return this.serially(async () => {
-      await this.writeDurably(join(this.dir, 'conflicts.jsonl'), lines);
+      await this.writeDurably(join(this.dir, ENTRY.conflicts), lines);
       await this.newFiles.sync();
     });
   }
 
   async keptAside(): Promise<KeptAsideEvent[]> {
-    return parseJsonLines<KeptAsideEvent>(await readText(join(this.dir, 'conflicts.jsonl')));
+    return parseJsonLines<KeptAsideEvent>(await readText(join(this.dir, ENTRY.conflicts)));
   }
 
   async publicKeys(): Promise<Record<string, string>> {
     const out: Record<string, string> = {};
     let names: string[] = [];
-    try { names = await readdir(join(this.dir, 'keys')); } catch { return out; }
+    try { names = await readdir(join(this.dir, ENTRY.keys)); } catch { return out; }
     for (const name of names) {
-      if (name.endsWith('.pem')) out[name.slice(0, -4)] = await readFile(join(this.dir, 'keys', name), 'utf8');
+      if (name.endsWith('.pem')) out[name.slice(0, -4)] = await readFile(join(this.dir, ENTRY.keys, name), 'utf8');
     }
     return out;
   }

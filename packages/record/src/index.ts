@@ -8,7 +8,7 @@
 //                                                 GatewayError SG_RECORD_UNAVAILABLE (503) -> refuse
 //     recorder.closeSession({...}), recorder.checkpoint(), recorder.close()
 //     chooseSession(input, policy.recording, previous, now)   which session a request belongs to
-//     requestData({...}), recordHeaders(h)       request event data without credentials, values masked
+//     requestData({...}), recordHeaders(h)       request event data without credentials, the skill's values masked (recordHeaders(h) alone: an upstream's, as sent)
 //     new StreamBatcher().push(event, data, t)   batches SSE events into stream_event records
 //     sealEventJson(draft, head) -> { event, json }   seal + the canonical text stores keep (the
 //                                                 recorder does this; json = canonicalJson(event))
@@ -24,7 +24,7 @@ export * from './session-key.js';
 export * from './stream-batch.js';
 export * from './store.js';
 export { NewFiles, openAppend, syncDir } from './durable-file.js';
-export { FileSessionStore, assertSessionId, readLastLine } from './file-store.js';
+export { FileSessionStore, LOCAL_RECORD_ENTRIES, assertSessionId, readLastLine } from './file-store.js';
 export { RedisSessionStore, keptAsideEntry, parseField, recordKeys, type RedisRetention, type RedisStoreOptions } from './redis-store.js';
 export { Spool, SpoolFull, type SpoolOptions } from './spool.js';
 export { SessionRecorder, recordUnavailable, type RecorderLog, type RecorderStats, type SessionRecorderOptions } from './recorder.js';

@@ -4,7 +4,7 @@
 // Also the shared options, time parsing and stderr progress of the sessions commands.
 // It opens every record for reading only: nothing is created in a --dir, not even its directories.
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { openSessionStore, recordConfigFromEnv, type SessionFilter, type SessionReader } from '@skillgate/record';
+import { LOCAL_RECORD_ENTRIES, openSessionStore, recordConfigFromEnv, type SessionFilter, type SessionReader } from '@skillgate/record';
 import { isRedisUrl, redisLocation } from '@skillgate/resp';
 import { CliError, durationMs, type OptionSpec } from '../command.js';
 
@@ -22,9 +22,6 @@ local store (default SKILLGATE_RECORD_DIR or ./.skillgate/records). --prefix P s
 
 /** How the usage lines name storeOptions. */
 export const storeUsage = '[--dir DIR | --redis URL | --archive DIR] [--prefix P]';
-
-/** What a local record directory holds (packages/record file-store.ts): any one of them makes it a record. */
-const RECORD_ENTRIES = new Set(['sessions', 'sessions.jsonl', 'checkpoints.jsonl', 'keys', 'conflicts.jsonl']);
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -55,8 +52,8 @@ export async function openStoreFrom(values: Values, env: NodeJS.ProcessEnv = pro
     // A directory that holds other things but nothing of a record (a mistyped --dir: the project,
     // /tmp) would otherwise read as a record with no sessions, and "no sessions" would mislead.
     const names = readdirSync(cfg.recordDir);
-    if (names.length > 0 && !names.some((n) => RECORD_ENTRIES.has(n))) {
-      throw new CliError(`not a record directory: ${cfg.recordDir} (it holds ${names.length} entr${names.length === 1 ? 'y' : 'ies'}, none of a record's: ${[...RECORD_ENTRIES].join(', ')}; pass --dir DIR, or --redis URL / REDIS_URL for Redis)`, 2);
+    if (names.length > 0 && !names.some((n) => LOCAL_RECORD_ENTRIES.includes(n))) {
+      throw new CliError(`not a record directory: ${cfg.recordDir} (it holds ${names.length} entr${names.length === 1 ? 'y' : 'ies'}, none of a record's: ${LOCAL_RECORD_ENTRIES.join(', ')}; pass --dir DIR, or --redis URL / REDIS_URL for Redis)`, 2);
     }
   }
   try {
