@@ -1,7 +1,8 @@
 // Session events: what the record holds about a skill's traffic. One envelope (identity, session,
 // sequence, time, hash-chain links) around one body per kind. Plain types plus the small pure
 // builders that make a request/response fit for the record. This module must never hold a
-// credential or a raw sensitive value: headers pass through `recordHeaders` (every value masked),
+// credential or a raw sensitive value: the skill's headers pass through `recordHeaders` with a masker
+// (every value masked; an upstream's answer headers are recorded as sent),
 // paths through `recordedPath`, bodies and free text arrive already masked from the masking engine,
 // and `mcp_servers[].authorization_token` is removed here again.
 import { hash } from 'node:crypto';
@@ -312,6 +313,7 @@ const API_ID = /^(?:(?:msgbatch|file|skill|msg)_[A-Za-z0-9]{1,64}|claude-[a-z0-9
  * (`/v1/files/4111-1111-1111-1111` → `/v1/files/[redacted]`). Paths of the API's own come back as they are.
  */
 export function pathShape(path: string): string {
+  if (apiWordsOnly(path)) return path; // /v1/messages: no split per request
   let out: string[] | undefined;
   const segments = path.split('/');
   for (let i = 0; i < segments.length; i++) {
