@@ -1,4 +1,4 @@
-// How detection reads a text. Three kinds of character make a value read differently to the
+// How detection reads a text. Four kinds of character make a value read differently to the
 // detectors than to a person or Claude:
 //
 // - Characters read as plain ASCII: full-width forms (as CJK input methods type "４１１１" and
@@ -7,15 +7,16 @@
 //   fixed-width spaces that copied text carries between digit groups, and the Unicode hyphens and
 //   minus sign. Folded: each is replaced by its ASCII reading, one UTF-16 code unit for one, so an
 //   offset in the folded copy is the same offset in the original.
-// - Characters that vanish: the soft hyphen, zero-width space, non-joiner and joiner, word joiner
-//   and zero-width no-break space (BOM) — which web pages put inside e-mail addresses and long
-//   numbers, and which copied text keeps — and the invisible direction marks, embeddings and
-//   isolates that right-to-left text carries around numbers (a phone number in Hebrew or Arabic
-//   prose). Removed.
+// - Characters that vanish: Unicode's Default_Ignorable_Code_Point set (and U+FFF9–FFFB) — the
+//   soft hyphen, zero-width space, non-joiner and joiner, word joiner and zero-width no-break space
+//   (BOM) that web pages put inside e-mail addresses and long numbers, the invisible direction
+//   marks, embeddings and isolates that right-to-left text carries around numbers, variation
+//   selectors, tags, fillers. Removed.
 // - Mathematical letters and digits (U+1D400–1D7FF: "𝐣𝐚𝐧𝐞", "𝟒𝟏𝟏𝟏"), which posts on sites without
 //   formatting use for bold and italics: each is two UTF-16 code units, read as its one ASCII letter
 //   or digit.
-// The last two change lengths: `compactForDetection` gives the text as read and, for each character
+// Vanishing characters, mathematical letters and the `\\uXXXX` escapes read as a character (below)
+// change lengths: `compactForDetection` gives the text as read and, for each character
 // of it, where it starts and ends in the original, so a match is mapped back to the characters as
 // written (the vanishing ones inside it included).
 //

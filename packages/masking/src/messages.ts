@@ -430,12 +430,7 @@ class Walker {
     if (typeof t.description === 'string') out = put(out, t, 'description', this.text(t.description, `${at}.description`));
     if ('input_schema' in t) out = put(out, t, 'input_schema', this.schema(t.input_schema, `${at}.input_schema`));
     // Examples of the tool's input: read as a tool call's input is (input).
-    if (Array.isArray(t.input_examples)) {
-      const examples = t.input_examples;
-      let masked: unknown[] | undefined;
-      for (let i = 0; i < examples.length; i++) masked = putItem(masked, examples, i, this.input(examples[i], `${at}.input_examples[${i}]`, ''));
-      if (masked !== undefined) out = put(out, t, 'input_examples', masked);
-    }
+    if (Array.isArray(t.input_examples)) out = put(out, t, 'input_examples', this.input(t.input_examples, `${at}.input_examples`, ''));
     return this.others(t, out, TOOL_READ, at) ?? t;
   }
 
