@@ -151,7 +151,7 @@ export interface Scratch {
   prefilter: EffectivePolicy['prefilter'];
   /** The newest turn as masking's detectors read it (full-width forms and the like as ASCII; fold.ts). */
   turn?: string;
-  /** The newest turn as keyword rules read it (compile.ts, readAsKeywords): also without combining marks, Latin look-alikes as Latin. */
+  /** The newest turn as keyword rules read it (keyword-reading.ts: readAsKeywords): also without combining marks, Latin look-alikes as Latin. */
   keywordTurn?: string;
   /** Where a keyword of any rule starts in the newest turn, ascending ('too many': each rule scans alone); set by the first keyword rule. */
   keywordStarts?: number[] | 'too many';
@@ -181,7 +181,7 @@ function urlTurnOf(f: RequestFacts, scratch: Scratch): string {
 }
 
 /**
- * The newest turn as keyword rules read it, keywords having been read the same way (compile.ts):
+ * The newest turn as keyword rules read it, keywords having been read the same way (keyword-reading.ts):
  * "s̲a̲l̲a̲r̲y̲", "sálary" and "sаlary" (a Cyrillic а) are salary, "CREDİT CARD" credit card. Patterns
  * and URL hosts keep the reading above: a pattern may mean the marks it names.
  */

@@ -29,8 +29,8 @@ const LOOKALIKES = [
 const LATIN_LOOKALIKES = new Map<string, string>(LOOKALIKES.flatMap((e): Array<[string, string]> => (e.length === 4 ? [[e[0]!, e[2]!], [e[1]!, e[3]!]] : [[e[0]!, e[1]!]])));
 const LATIN_LOOKALIKE = new RegExp(`[${[...LATIN_LOOKALIKES.keys()].join('')}]`, 'gu');
 const MARKS = /\p{M}+/gu;
-/** A run of whitespace as Unicode defines it (spaces, tabs, line breaks, no-break spaces). */
-export const WHITESPACE = /\p{White_Space}+/u;
+/** A run of whitespace as Unicode defines it (spaces, tabs, line breaks, no-break spaces); split ignores the g flag. */
+const WHITESPACE_RUN = /\p{White_Space}+/gu;
 
 /**
  * How keyword rules read a text — the policy's keywords and the newest turn alike (evaluate.ts) — so
@@ -89,10 +89,8 @@ function keywordSource(keyword: string): string {
 
 /** A keyword's words as the turn is read (none: it would match anywhere; policyProblems refuses it). */
 export function keywordWords(keyword: string): string[] {
-  return readAsKeywords(keyword).split(WHITESPACE).filter((w) => w.length > 0);
+  return readAsKeywords(keyword).split(WHITESPACE_RUN).filter((w) => w.length > 0);
 }
-
-const WHITESPACE_RUN = /\p{White_Space}+/gu;
 
 /** A keyword as a reason quotes it: as read, lower-cased, its words one space apart (not the turn's line breaks). */
 export function quotedKeyword(match: string): string {
