@@ -8,7 +8,7 @@
 // Wording sources (public reports of real 400 bodies) are noted next to each message; a message not
 // seen verbatim says so.
 import { jsonNumberValue } from '@skillgate/wire';
-import type { RequestProblem } from './validation.js';
+import { invalid, type RequestProblem } from './validation.js';
 
 export interface MessagesValidationOptions {
   /** Messages and batch entries require max_tokens; count_tokens has none. */
@@ -17,7 +17,6 @@ export interface MessagesValidationOptions {
   betas?: readonly string[];
 }
 
-const invalid = (message: string): RequestProblem => ({ status: 400, type: 'invalid_request_error', message });
 
 /**
  * Content block types the API names when it refuses an unknown tag, as it lists them: sorted, and
@@ -44,8 +43,6 @@ const EXPECTED_TAGS = LISTED_BLOCK_TYPES.map((t) => `'${t}'`).join(', ');
 const INTERLEAVED_THINKING_BETA = 'interleaved-thinking-2025-05-14';
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-/** A JSON number (long integers arrive as raw JSON text; see parseJson). */
-const numberOf = (v: unknown): number | undefined => jsonNumberValue(v);
 
 /** Validate a Messages request (also count_tokens, which has no max_tokens). */
 export function validateMessagesRequest(body: Record<string, unknown>, opts: MessagesValidationOptions): RequestProblem | undefined {
@@ -55,7 +52,7 @@ export function validateMessagesRequest(body: Record<string, unknown>, opts: Mes
   let maxTokens: number | undefined;
   if (opts.requireMaxTokens) {
     if (body.max_tokens === undefined) return invalid('max_tokens: Field required');
-    maxTokens = numberOf(body.max_tokens);
+    maxTokens = jsonNumberValue(body.max_tokens);
     if (maxTokens === undefined || !Number.isInteger(maxTokens)) return invalid('max_tokens: Input should be a valid integer');
     if (maxTokens < 1) return invalid('max_tokens: Input should be greater than or equal to 1');
   }
@@ -125,13 +122,13 @@ function samplingProblem(body: Record<string, unknown>): RequestProblem | undefi
   for (const key of ['temperature', 'top_p'] as const) {
     const raw = body[key];
     if (raw === undefined || raw === null) continue;
-    const n = numberOf(raw);
+    const n = jsonNumberValue(raw);
     if (n === undefined) return invalid(`${key}: Input should be a valid number`);
     if (n < 0) return invalid(`${key}: Input should be greater than or equal to 0`);
     if (n > 1) return invalid(`${key}: Input should be less than or equal to 1`);
   }
   if (body.top_k !== undefined && body.top_k !== null) {
-    const n = numberOf(body.top_k);
+    const n = jsonNumberValue(body.top_k);
     if (n === undefined || !Number.isInteger(n)) return invalid('top_k: Input should be a valid integer');
     if (n < 0) return invalid('top_k: Input should be greater than or equal to 0');
   }
@@ -145,7 +142,7 @@ function thinkingSchemaProblem(thinking: unknown): RequestProblem | undefined {
   if (thinking.type === undefined) return invalid("thinking: Unable to extract tag using discriminator 'type'");
   if (thinking.type !== 'enabled') return undefined;
   if (thinking.budget_tokens === undefined) return invalid('thinking.enabled.budget_tokens: Field required');
-  const budget = numberOf(thinking.budget_tokens);
+  const budget = jsonNumberValue(thinking.budget_tokens);
   if (budget === undefined || !Number.isInteger(budget)) return invalid('thinking.enabled.budget_tokens: Input should be a valid integer');
   // Seen verbatim (LibreChat#8346, via Bedrock).
   if (budget < 1024) return invalid('thinking.enabled.budget_tokens: Input should be greater than or equal to 1024');
@@ -291,7 +288,7 @@ function toolNamesProblem(tools: unknown): RequestProblem | undefined {
 /** budget_tokens must stay below max_tokens, unless interleaved thinking lets it span the turn (not checked by count_tokens). */
 function thinkingBudgetProblem(thinking: unknown, maxTokens: number | undefined, betas: readonly string[] | undefined): RequestProblem | undefined {
   if (maxTokens === undefined || !isObject(thinking) || thinking.type !== 'enabled') return undefined;
-  if (numberOf(thinking.budget_tokens)! < maxTokens) return undefined;
+  if (jsonNumberValue(thinking.budget_tokens)! < maxTokens) return undefined;
   if (betas?.includes(INTERLEAVED_THINKING_BETA)) return undefined;
   // Seen verbatim (antigravity2api-nodejs#149).
   return invalid('`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size');

@@ -17,7 +17,7 @@ import { FileStore } from './files.js';
 import { chunkByEvent, chunkBytes, FixtureLibrary } from './fixtures.js';
 import { listPage, ModelCatalogue, type ModelInfo } from './models.js';
 import { receiveMultipart, UploadTooLarge, type StoredUpload } from './multipart.js';
-import type { ReceivedRequest } from './received.js';
+import { headerValues, type ReceivedRequest } from './received.js';
 import {
   buildMessage, echoReply, eventData, foldFixture, formatEvents, generationLimits, isDieMidStreamReply, isErrorMidStreamReply, isErrorReply,
   isFixtureReply, splitText, streamErrorEvent, streamEvents, type ContentReply, type Reply, type ScriptedError, type StreamEvent,
@@ -637,11 +637,9 @@ export async function startFakeClaude(options: FakeClaudeOptions = {}): Promise<
   };
 }
 
-/** The betas a request names: every `anthropic-beta` value (Node joins repeated lines with ", "). */
-function betasOf(received: ReceivedRequest): string[] | undefined {
-  const header = received.headers['anthropic-beta'];
-  if (header === undefined) return undefined;
-  return (Array.isArray(header) ? header.join(',') : header).split(',').map((b) => b.trim());
+/** The betas a request names: every `anthropic-beta` value, of every line the header was sent on. */
+function betasOf(received: ReceivedRequest): string[] {
+  return headerValues(received, 'anthropic-beta').flatMap((v) => v.split(',')).map((b) => b.trim());
 }
 
 /** Lists paged by an opaque `page` token (Files, Skills): `{data, has_more, first_id, last_id, next_page}`. */

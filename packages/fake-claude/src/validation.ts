@@ -13,7 +13,8 @@ export interface RequestProblem {
   message: string;
 }
 
-const invalid = (message: string): RequestProblem => ({ status: 400, type: 'invalid_request_error', message });
+/** A 400 invalid_request_error with the API's `path: message` wording. */
+export const invalid = (message: string): RequestProblem => ({ status: 400, type: 'invalid_request_error', message });
 
 export function parseJsonBody(text: string): { body: Record<string, unknown> } | { problem: RequestProblem } {
   let value: unknown;
@@ -61,7 +62,7 @@ export const DEFAULT_ERROR_MESSAGES: Record<AnthropicErrorType, string> = {
 export function listLimitProblem(query: URLSearchParams): RequestProblem | undefined {
   const raw = query.get('limit');
   if (raw === null) return undefined;
-  const bad = (message: string): RequestProblem => ({ status: 400, type: 'invalid_request_error', message: `limit: ${message}` });
+  const bad = (message: string): RequestProblem => invalid(`limit: ${message}`);
   if (!/^\s*[+-]?\d+\s*$/.test(raw)) return bad('Input should be a valid integer, unable to parse string as an integer');
   const n = Number(raw);
   if (n < 1) return bad('Input should be greater than or equal to 1');
