@@ -515,7 +515,7 @@ test('quorum 2 needs two distinct real users: a second decision by the same user
 
   const again = await cli(['approvals', 'approve', approval.metadata.name, '--reason', 'me again'], kubeconfigs.alice);
   expect(again.code).not.toBe(0);
-  expect(again.stderr).toMatch(/alice@example\.com has already decided .*one decision per person/);
+  expect(again.stderr).toMatch(/alice@example\.com has already decided .*one decision per user/);
 
   const forged = await writeDecisionAs('alice', approval.metadata.name, decision('bob@example.com', { groups: ['secops'] }));
   expect(forged.status).toBe(403);

@@ -260,7 +260,7 @@ describe('recording a decision (the CLI and the signed links)', () => {
     expect(current().status?.decisions?.map((d) => d.user)).toEqual(['mallory:bob@example.com', 'bob@example.com']);
     // The same name a second time is refused.
     const again = fakeApi({ ...forBob(['bob@example.com', 'alice@example.com'], 2), status: { decisions: current().status!.decisions! } });
-    await expect(record(again.custom, 'bob@example.com')).rejects.toThrow(/bob@example\.com has already decided SkillApproval team-a\/apr-1a2b3c \(approve\); one decision per person/);
+    await expect(record(again.custom, 'bob@example.com')).rejects.toThrow(/bob@example\.com has already decided SkillApproval team-a\/apr-1a2b3c \(approve\); one decision per user/);
   });
 
   test('oidc:bob and bob, both listed, may both decide but count once toward a quorum of 2', async () => {

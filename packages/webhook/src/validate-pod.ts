@@ -348,8 +348,11 @@ export function validatePod(pod: Pod, namespace: NamespaceInfo, config: WebhookC
       const problem = ownerAddressProblem(owner) ?? (owner.trim().split('@')[1]?.includes('.') ? undefined : 'its domain has no dot');
       if (problem) {
         violations.push(`annotation ${ANNOTATION_OWNER}="${owner}" is not an email address: ${problem}; set it to the plain email of the human accountable for this skill (jane@example.com)`);
-      } else if (normalizeOwner(owner) !== owner.trim().toLowerCase()) {
-        warnings.push(`annotation ${ANNOTATION_OWNER}="${owner}" names owner ${normalizeOwner(owner)}: skillgate folds a +tag away, so this skill is locked when ${normalizeOwner(owner)} is offboarded`);
+      } else {
+        const canonical = normalizeOwner(owner);
+        if (canonical !== owner.trim().toLowerCase()) {
+          warnings.push(`annotation ${ANNOTATION_OWNER}="${owner}" names owner ${canonical}: skillgate folds a +tag away, so this skill is locked when ${canonical} is offboarded`);
+        }
       }
     }
     if (optOut.kind === 'denied') violations.push(optOut.message);

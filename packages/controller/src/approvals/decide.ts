@@ -32,7 +32,7 @@ export async function recordDecision(custom: CustomObjectsApi, namespace: string
     if (problem) throw new DecisionRefused(`${problem}; the decision was not recorded`);
     if (now().getTime() >= Date.parse(obj.spec.expiresAt)) throw new DecisionRefused(`SkillApproval ${namespace}/${name} expired at ${obj.spec.expiresAt}`);
     const earlier = (obj.status?.decisions ?? []).find((e) => e.user === d.user);
-    if (earlier) throw new DecisionRefused(`${d.user} has already decided SkillApproval ${namespace}/${name} (${earlier.decision}); one decision per person`);
+    if (earlier) throw new DecisionRefused(`${d.user} has already decided SkillApproval ${namespace}/${name} (${earlier.decision}); one decision per user`);
     const decision: RecordedDecision & { via?: 'signed-link'; proof?: string } = {
       user: d.user, groups: d.groups, decision: d.decision, reason: d.reason, at: now().toISOString(),
       ...(d.via ? { via: d.via, proof: d.proof ?? '' } : {}),
