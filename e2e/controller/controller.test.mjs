@@ -175,6 +175,50 @@ describe('SCIM 2.0 Users', () => {
     expect((await h.cp.request('GET', '/apis/skillgate.dev/v1alpha1/skilllocks')).body.items.find((l) => l.spec.target.value === email)).toBeUndefined();
   });
 
+  test('with requireKnownOwners a skill whose owner only its pod names gets no token; skillgate owners add (or SCIM) vouches for the owner', async () => {
+    const replica = await h.startReplica({ identity: `replica-known-${h.runId}`, requireKnownOwners: true });
+    try {
+      const exchangeAt = async (token) => {
+        const res = await fetch(`${replica.url}/token`, {
+          method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: token, subject_token_type: 'urn:ietf:params:oauth:token-type:jwt', audience: 'skillgate' }),
+        });
+        return { status: res.status, body: await res.json() };
+      };
+      const kubeEnv = { ...process.env, KUBECONFIG: h.cp.kubeconfigPath };
+      const madeUp = `made-up${h.domain}`;
+      const pod = await h.skillPod('made-up-owner-pod', { skill: 'exfil', owner: madeUp });
+      // The pod watch registers the owner (as every replica sees it); nobody vouched for it.
+      const listed = async () => JSON.parse((await cli(['owners', 'list', '--skillgate-namespace', h.sgNs, '--output', 'json'], kubeEnv)).stdout).find((o) => o.email === madeUp);
+      for (let i = 0; i < 100 && !(await listed()); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await listed()).toMatchObject({ active: true, vouched: false });
+      expect((await cli(['owners', 'list', '--skillgate-namespace', h.sgNs], kubeEnv)).stdout).toContain(`${madeUp}\tactive\tpod annotation only (not vouched for)`);
+      const refused = await exchangeAt(pod.token);
+      expect(refused.status).toBe(403);
+      expect(refused.body).toMatchObject({ error: 'access_denied', error_description: expect.stringMatching(new RegExp(`owner ${madeUp.replace(/\./g, '\\.')} of skill exfil is not known: .*skillgate owners add`)) });
+      // The default replica (requireKnownOwners off) still trusts the annotation.
+      expect((await h.exchange(pod.token)).status).toBe(200);
+
+      const added = await cli(['owners', 'add', madeUp, '--name', 'Made Up', '--skillgate-namespace', h.sgNs], kubeEnv);
+      expect([added.code, added.stdout.trim(), added.stderr]).toEqual([0, `${madeUp}: known (active)`, '']);
+      let granted;
+      for (let i = 0; i < 100 && (granted = await exchangeAt(pod.token)).status !== 200; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(granted.status).toBe(200);
+      expect(await listed()).toMatchObject({ displayName: 'Made Up', vouched: true });
+
+      // An owner the identity provider provisions is known without a responder.
+      const provisioned = `provisioned${h.domain}`;
+      const pod2 = await h.skillPod('provisioned-owner-pod', { skill: 'summarize', owner: provisioned });
+      expect((await h.scim('POST', '/Users', { userName: provisioned, externalId: 'okta-00u9', active: true })).status).toBe(201);
+      let second;
+      for (let i = 0; i < 100 && (second = await exchangeAt(pod2.token)).status !== 200; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(second.status).toBe(200);
+      expect((await cli(['owners', 'add', 'oidc:someone@example.com', '--skillgate-namespace', h.sgNs], kubeEnv))).toMatchObject({ code: 2, stderr: expect.stringContaining('owners add: oidc:someone@example.com is not an owner\'s email address') });
+    } finally {
+      await replica.close();
+    }
+  });
+
   test('an identity provider\'s profile push does not lift a responder\'s offboarding (skillgate owners offboard); skillgate owners reinstate does', async () => {
     const email = `incident${h.domain}`;
     const kubeEnv = { ...process.env, KUBECONFIG: h.cp.kubeconfigPath };

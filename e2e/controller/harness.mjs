@@ -94,7 +94,7 @@ export async function setup({ heartbeatMs = 1000, logLevel = process.env.SKILLGA
    * Starts a controller replica (the first one is `controller`); same Lease, Redis prefix, namespace
    * unless given (a replica with a Lease and prefix of its own leads alone: its loops run).
    */
-  async function startReplica({ identity, events: replicaHooks = hooks, uninjectedPodsIntervalMs = 500, leaseDurationSeconds = 2, retryPeriodMs = 200, approvals, signingKeySecret = 'signing-key', sidecarRedisUrl, leaseName, redisPrefix = prefix, tlsSecret, extraLoops = [], webhookCerts = null } = {}) {
+  async function startReplica({ identity, events: replicaHooks = hooks, uninjectedPodsIntervalMs = 500, leaseDurationSeconds = 2, retryPeriodMs = 200, approvals, signingKeySecret = 'signing-key', sidecarRedisUrl, leaseName, redisPrefix = prefix, tlsSecret, extraLoops = [], webhookCerts = null, requireKnownOwners } = {}) {
     const c = await startController({
       listen: '127.0.0.1:0', redisUrl: REDIS_URL, redisPrefix, namespace: sgNs, kubeconfig: cp.kubeconfigPath,
       scimTokenFile: scimFile, upstreamSecret: { namespace: sgNs, name: 'upstream', key: 'api-key' }, heartbeatMs, logLevel, lockStatsIntervalMs,
@@ -106,6 +106,7 @@ export async function setup({ heartbeatMs = 1000, logLevel = process.env.SKILLGA
       uninjectedPodsIntervalMs,
       ...(sidecarRedisUrl ? { sidecarRedisUrl } : {}),
       ...(tlsSecret ? { tlsSecret } : {}),
+      ...(requireKnownOwners ? { requireKnownOwners } : {}),
     }, { events: replicaHooks, webhookCerts, ...(extraLoops.length ? { reconcilers: [...standardLoops(), ...extraLoops] } : {}) });
     controllers.add(c);
     const close = c.close;

@@ -51,6 +51,14 @@ export interface ControllerConfig {
   jwksConfigMap?: { namespace: string; name: string };
   issuer: string;
   tokenTtlSeconds: number;
+  /**
+   * Give workload tokens only to skills whose owner someone accountable vouched for: the identity
+   * provider (SCIM) or a responder (`skillgate owners add`). Off (the default), an owner first seen
+   * on a pod's annotation is registered and trusted as written — and a skill annotated with a
+   * made-up address escapes every offboarding, since no identity provider will ever deactivate it.
+   * SKILLGATE_REQUIRE_KNOWN_OWNERS, the chart's controller.requireKnownOwners.
+   */
+  requireKnownOwners: boolean;
   /** Secret holding the upstream API key the sidecars receive. */
   upstreamSecret?: { namespace: string; name: string; key: string };
   heartbeatMs: number;
@@ -177,6 +185,7 @@ export function resolveControllerConfig(input: ControllerConfigInput): Controlle
     ...(input.jwksConfigMap ? { jwksConfigMap: input.jwksConfigMap } : {}),
     issuer: input.issuer ?? 'https://skillgate-controller.skillgate.svc',
     tokenTtlSeconds: ttl,
+    requireKnownOwners: input.requireKnownOwners ?? false,
     ...(input.upstreamSecret ? { upstreamSecret: input.upstreamSecret } : {}),
     heartbeatMs: input.heartbeatMs ?? 2000,
     logLevel: input.logLevel ?? 'info',
@@ -228,6 +237,8 @@ export function controllerConfigFromEnv(env: NodeJS.ProcessEnv): ControllerConfi
   const statsMs = num('SKILLGATE_LOCK_STATS_INTERVAL_MS');
   const elect = env.SKILLGATE_LEADER_ELECTION;
   if (elect !== undefined && !/^(true|false|on|off|1|0)$/i.test(elect)) throw new ControllerConfigError('leaderElection.enabled', `SKILLGATE_LEADER_ELECTION must be true or false, got ${elect}`);
+  const knownOwners = env.SKILLGATE_REQUIRE_KNOWN_OWNERS;
+  if (knownOwners !== undefined && !/^(true|false|on|off|1|0)$/i.test(knownOwners)) throw new ControllerConfigError('requireKnownOwners', `SKILLGATE_REQUIRE_KNOWN_OWNERS must be true or false, got ${knownOwners}`);
   const identity = env.SKILLGATE_CONTROLLER_ID ?? env.POD_NAME;
   return {
     ...(env.SKILLGATE_CONTROLLER_LISTEN ? { listen: env.SKILLGATE_CONTROLLER_LISTEN } : {}),
@@ -247,6 +258,7 @@ export function controllerConfigFromEnv(env: NodeJS.ProcessEnv): ControllerConfi
     ...(env.SKILLGATE_JWKS_CONFIGMAP ? { jwksConfigMap: parseObjectRef('jwksConfigMap', env.SKILLGATE_JWKS_CONFIGMAP, namespace) } : {}),
     ...(env.SKILLGATE_ISSUER ? { issuer: env.SKILLGATE_ISSUER } : {}),
     ...(ttl !== undefined ? { tokenTtlSeconds: ttl } : {}),
+    ...(knownOwners !== undefined ? { requireKnownOwners: /^(true|on|1)$/i.test(knownOwners) } : {}),
     ...(env.SKILLGATE_UPSTREAM_SECRET ? { upstreamSecret: parseSecretRef(env.SKILLGATE_UPSTREAM_SECRET, namespace) } : {}),
     ...(hb !== undefined ? { heartbeatMs: hb } : {}),
     ...(env.SKILLGATE_LOG_LEVEL ? { logLevel: env.SKILLGATE_LOG_LEVEL } : {}),

@@ -139,7 +139,10 @@ export async function startController(input: ControllerConfigInput | ControllerC
     leading: () => leading,
     knownOwner: (email) => owners.knows(email),
     registerOwner: async (email, seenOn) => {
-      if (await lifecycle.register(email, `${POD_REGISTRATION_ACTOR}${seenOn.namespace}/${seenOn.pod}`)) log.info({ pod: `${seenOn.namespace}/${seenOn.pod}` }, 'owner first seen on a pod: registered as active');
+      if (!(await lifecycle.register(email, `${POD_REGISTRATION_ACTOR}${seenOn.namespace}/${seenOn.pod}`))) return;
+      const pod = `${seenOn.namespace}/${seenOn.pod}`;
+      if (config.requireKnownOwners) log.warn({ pod }, 'owner first seen on a pod: registered, not vouched for; its skills get no workload token until SCIM provisions the owner or a responder runs skillgate owners add');
+      else log.info({ pod }, 'owner first seen on a pod: registered as active');
     },
     reassigned: async (r) => {
       const tokens = await issued.ofPod(r.namespace, r.pod, clock());
@@ -217,6 +220,7 @@ export async function startController(input: ControllerConfigInput | ControllerC
     issued,
     onIndexFault: (err) => log.warn({ err: err.message }, 'issued-token index not written (Redis?): this token cannot be revoked by jti'),
     ownerActive: (email) => owners.isActive(email),
+    ...(config.requireKnownOwners ? { ownerVouched: (email: string) => owners.registry.isVouched(email) } : {}),
     locks: () => locks.inForce,
     credentials,
     systemNamespace: config.namespace,

@@ -51,6 +51,8 @@ describe('controller configuration', () => {
     expect(c.approvals).toEqual({ webhookUrl: 'https://hooks.example.com/T1', userHeader: 'x-auth-request-user' });
     expect(c.leaderElection).toEqual({ enabled: false, leaseName: 'skillgate-controller', leaseDurationSeconds: 20, retryPeriodMs: 2000, identity: 'controller-7d9f-abc' });
     expect(c.lockStatsIntervalMs).toBe(1000);
+    expect(c.requireKnownOwners).toBe(false);
+    expect(resolveControllerConfig(controllerConfigFromEnv({ REDIS_URL: 'redis://127.0.0.1:6379', SKILLGATE_REQUIRE_KNOWN_OWNERS: 'true' })).requireKnownOwners).toBe(true);
   });
   test('a bad value fails fast naming the field', () => {
     const base = { redisUrl: 'redis://127.0.0.1:6379' };
@@ -58,6 +60,7 @@ describe('controller configuration', () => {
     expect(() => resolveControllerConfig({ ...base, approvals: { webhookUrl: 'ftp://x' } })).toThrow(/approvals\.webhookUrl/);
     expect(() => resolveControllerConfig({ ...base, leaderElection: { leaseDurationSeconds: 0 } })).toThrow(/leaseDurationSeconds/);
     expect(() => controllerConfigFromEnv({ SKILLGATE_LEADER_ELECTION: 'maybe' })).toThrow(/SKILLGATE_LEADER_ELECTION/);
+    expect(() => controllerConfigFromEnv({ SKILLGATE_REQUIRE_KNOWN_OWNERS: 'yes please' })).toThrow(/requireKnownOwners: SKILLGATE_REQUIRE_KNOWN_OWNERS must be true or false/);
     expect(() => controllerConfigFromEnv({ SKILLGATE_SIGNING_KEY_SECRET: 'a/b/c' })).toThrow(/signingKeySecret: expected name or namespace\/name/);
     expect(() => controllerConfigFromEnv({ SKILLGATE_SIGNING_KEY_SECRET: 'Signing_Key' })).toThrow(/signingKeySecret/);
     expect(() => controllerConfigFromEnv({ SKILLGATE_APPROVAL_LISTEN: '0.0.0.0:http' })).toThrow(/approvals\.listen: not host:port/);

@@ -2,6 +2,9 @@
 // as `jane+triage@example.com` is jane's: the pod watch registers no owner of its own for it, its
 // workload token names jane@example.com, and `skillgate owners offboard jane@example.com` locks it,
 // makes the registry say jane is not active and refuses its next token (and revokes the one it has).
+// And where the installation requires known owners, a skill whose owner only its pod's annotation
+// names (a made-up address no identity provider will ever offboard) gets no token until SCIM or a
+// responder vouches for that owner.
 // Real OwnerStore, OwnerLifecycle (what `skillgate owners offboard` and SCIM run), LockClient,
 // OwnerReconciler, PodOwnerWatcher and TokenExchange. The owner records (ConfigMaps), SkillLocks and
 // their watch live in Kubernetes; here an in-memory stand-in of those API calls answers them, since
@@ -11,7 +14,7 @@ import { pino } from 'pino';
 import type { V1ConfigMap, V1Pod } from '@kubernetes/client-node';
 import type { SkillLock } from '@skillgate/api';
 import {
-  LockSet, WorkloadTokenIssuer, generateSigningKey, lockFromResource, newOwner, normalizeOwner, offboardLockName, ownerId, type IssuedToken, type Lock,
+  LockSet, SCIM_ACTOR, WorkloadTokenIssuer, generateSigningKey, isVouched, lockFromResource, newOwner, normalizeOwner, offboardLockName, ownerId, type IssuedToken, type Lock,
 } from '@skillgate/identity';
 import {
   ControllerMetrics, LockClient, OAuthError, OwnerLifecycle, OwnerReconciler, OwnerStore, PodOwnerWatcher, POD_REGISTRATION_ACTOR, TokenExchange,
@@ -151,10 +154,10 @@ async function cluster(podOwner: string) {
   const locks = () => new LockSet([...api.skillLocks.values()].map(lockFromResource));
   const issuer = new WorkloadTokenIssuer(await generateSigningKey(), 'https://skillgate-controller');
   /** The controller's token exchange, asking `ownerActive` (the owner registry, unless a test says otherwise). */
-  const exchangeWith = (ownerActive: (email: string) => boolean) => new TokenExchange({
+  const exchangeWith = (ownerActive: (email: string) => boolean, ownerVouched?: (email: string) => boolean) => new TokenExchange({
     reviewer: { review: async () => ({ namespace: 'team-a', serviceAccount: 'default', podName: 'triage-bot', podUid: 'u1' }) },
     pods: { pod: async () => api.pods[0], namespace: async () => ({ metadata: { name: 'team-a', labels: { 'skillgate.dev/inject': 'enabled' } } }) },
-    issuer, issued, ownerActive, locks,
+    issuer, issued, ownerActive, locks, ...(ownerVouched ? { ownerVouched } : {}),
     credentials: { credentialFor: async () => undefined },
   });
   const exchange = exchangeWith((email) => owners.isActive(email));
@@ -218,5 +221,41 @@ describe('offboarding an owner reaches every spelling of their address', () => {
     expect(owners.isActive('jane@example.com')).toBe(false);
     expect(owners.registry.get(ownerId('jane@example.com'))?.active).toBe(false);
     expect((await new OwnerStore(api.kube, NS).list()).map((o) => [o.email, o.active])).toEqual([['jane@example.com', false]]);
+  });
+});
+
+describe('an installation that requires known owners (controller.requireKnownOwners)', () => {
+  test('a skill whose owner only its pod names gets no token until a responder vouches for the owner (skillgate owners add)', async () => {
+    const c = await cluster('made.up+x@nowhere.example');
+    await until(() => c.owners.knows('made.up@nowhere.example'), 'the pod watch registers the owner');
+    const strict = c.exchangeWith((email) => c.owners.isActive(email), (email) => c.owners.registry.isVouched(email));
+    // Registered from the annotation: active, so the permissive default lets it through...
+    expect(c.owners.isActive('made.up@nowhere.example')).toBe(true);
+    expect((await c.exchange.exchange(request)).identity.owner).toBe('made.up@nowhere.example');
+    // ...but nobody vouched for it.
+    expect(isVouched((await c.store.get('made.up@nowhere.example'))!)).toBe(false);
+    const refused = await strict.exchange(request).catch((err: Error) => err);
+    expect(refused).toBeInstanceOf(OAuthError);
+    expect((refused as OAuthError).error).toBe('access_denied');
+    expect((refused as Error).message).toMatch(/owner made\.up@nowhere\.example of skill invoice-triage is not known: .*skillgate owners add made\.up@nowhere\.example/);
+
+    // `skillgate owners add made.up@nowhere.example`: the record is now a responder's.
+    await c.lifecycle.upsert('made.up@nowhere.example', {}, 'responder@example.com');
+    await until(() => c.owners.registry.isVouched('made.up@nowhere.example'), 'the reconciler sees the vouched record');
+    expect((await strict.exchange(request)).identity.owner).toBe('made.up@nowhere.example');
+  });
+
+  test('an owner the identity provider provisioned (a SCIM write) is known; an owner with no record at all is not', async () => {
+    const c = await cluster('erin@example.com');
+    const strict = c.exchangeWith((email) => c.owners.isActive(email), (email) => c.owners.registry.isVouched(email));
+    expect(c.owners.registry.isVouched('nobody@example.com')).toBe(false);
+    // What the SCIM endpoint runs for a provisioned, active user (its changedBy is the IdP's).
+    await c.lifecycle.upsert('Erin@Example.com', { externalId: 'okta-00u1' }, SCIM_ACTOR);
+    await until(() => c.owners.registry.isVouched('erin@example.com'), 'the reconciler sees the SCIM record');
+    expect((await strict.exchange(request)).identity.owner).toBe('erin@example.com');
+    // Vouched for and then offboarded: refused as offboarded, whoever vouched.
+    await c.lifecycle.offboard('erin@example.com', 'left', SCIM_ACTOR, { source: 'scim' });
+    await until(() => !c.owners.isActive('erin@example.com'), 'the reconciler sees the offboarding');
+    await expect(strict.exchange(request)).rejects.toThrow(/is offboarded/);
   });
 });

@@ -8,7 +8,10 @@
 // the cascade for that skill without touching the lock, because the lock follows the person, not the
 // skill. An owner is known by the canonical form of their address (normalizeOwner: lower case, no
 // +tag, no trailing dot): ids, records, lock names and targets and every lookup here go through it,
-// so no spelling of an address escapes its owner's offboarding. Pure model: storage lives in the controller.
+// so no spelling of an address escapes its owner's offboarding. An owner is *vouched for* once the
+// identity provider or a responder has written their record; one only registered from a pod's
+// annotation is not (the annotation is the skill author's to write), and an installation that
+// requires known owners gives such skills no token. Pure model: storage lives in the controller.
 import { createHash } from 'node:crypto';
 import type { SkillLock } from '@skillgate/api';
 import { API_VERSION } from '@skillgate/api';
@@ -42,6 +45,20 @@ export type OffboardingSource = 'scim' | 'responder';
 
 /** The actor name SCIM writes under (`changedBy`, a lock's createdBy). */
 export const SCIM_ACTOR = 'scim';
+
+/** `changedBy` prefix of owner records the controller registered from a pod's annotation. */
+export const POD_REGISTRATION_ACTOR = 'pod-annotation:';
+
+/**
+ * Whether someone accountable has vouched for this owner: the identity provider (SCIM) or a
+ * responder (`skillgate owners add|offboard|reinstate`) wrote the record. A record the controller
+ * only registered from a pod annotation is not vouched for: a pod registers its owner only when no
+ * record exists, and any later write by SCIM or a responder replaces `changedBy`, so the prefix
+ * marks exactly the records nobody but a pod ever wrote.
+ */
+export function isVouched(owner: Owner): boolean {
+  return !(owner.changedBy ?? '').startsWith(POD_REGISTRATION_ACTOR);
+}
 
 export function ownerId(email: string): string {
   return createHash('sha256').update(normalizeOwner(email)).digest('hex').slice(0, 24);
@@ -179,6 +196,12 @@ export class OwnerRegistry {
   /** An owner the registry has never heard of counts as active: pods introduce owners by annotation. */
   isActive(email: string): boolean {
     return this.byEmailAddress(email)?.active ?? true;
+  }
+
+  /** Whether the identity provider or a responder vouched for this owner (isVouched); unknown owners are not. */
+  isVouched(email: string): boolean {
+    const owner = this.byEmailAddress(email);
+    return owner !== undefined && isVouched(owner);
   }
 
   list(): Owner[] {

@@ -1,4 +1,4 @@
-import { OwnerRegistry, newOwner, setOwnerActive, offboardLock, offboardLockName, offboardingSourceOf, ownerId, reinstatementRefusal, IssuedTokens, revocationLock, mergeOwnerRecords } from '../src/index.js';
+import { OwnerRegistry, POD_REGISTRATION_ACTOR, SCIM_ACTOR, isVouched, newOwner, setOwnerActive, offboardLock, offboardLockName, offboardingSourceOf, ownerId, reinstatementRefusal, IssuedTokens, revocationLock, mergeOwnerRecords } from '../src/index.js';
 
 describe('owners', () => {
   test('offboarding then reinstating reports each transition once', () => {
@@ -50,6 +50,22 @@ describe('owners', () => {
     expect(reg.isActive('new@example.com')).toBe(true);
     reg.put(setOwnerActive(newOwner('gone@example.com', new Date()), false, new Date(), 'cli').owner);
     expect(reg.isActive('GONE@example.com')).toBe(false);
+  });
+
+  test('an owner is vouched for once SCIM or a responder wrote the record, not while only a pod registered it', () => {
+    const at = new Date('2026-01-01T00:00:00Z');
+    const fromPod = { ...newOwner('erin@example.com', at), changedBy: `${POD_REGISTRATION_ACTOR}team-a/bot-1` };
+    expect(isVouched(fromPod)).toBe(false);
+    expect(isVouched({ ...fromPod, changedBy: SCIM_ACTOR })).toBe(true);
+    expect(isVouched({ ...fromPod, changedBy: 'responder@example.com' })).toBe(true);
+    // A record with no writer named (older records, a kubectl apply) counts as a person's.
+    expect(isVouched(newOwner('erin@example.com', at))).toBe(true);
+    const reg = new OwnerRegistry();
+    expect(reg.isVouched('erin@example.com')).toBe(false);
+    reg.put(fromPod);
+    expect([reg.isActive('erin@example.com'), reg.isVouched('Erin+x@example.com')]).toEqual([true, false]);
+    reg.put({ ...fromPod, changedBy: SCIM_ACTOR });
+    expect(reg.isVouched('erin@example.com')).toBe(true);
   });
 
   test('issued tokens of an owner are found until they expire, and revoke as expiring token locks', () => {

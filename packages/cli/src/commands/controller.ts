@@ -70,6 +70,9 @@ Environment:
                                        with --trust-jwks kube:NS/NAME
   SKILLGATE_ISSUER                     iss of workload tokens
   SKILLGATE_TOKEN_TTL_SECONDS          workload token lifetime (default 600, max 3600)
+  SKILLGATE_REQUIRE_KNOWN_OWNERS       true|false (default false): tokens only for skills whose owner
+                                       SCIM provisioned or a responder vouched for (skillgate owners
+                                       add), not owners only a pod's annotation names
   SKILLGATE_UPSTREAM_SECRET            [NS/]NAME[/KEY] of the Secret with the upstream API key
   SKILLGATE_LOCK_HEARTBEAT_MS          lock feed heartbeat (default 2000)
   SKILLGATE_LOCK_STATS_INTERVAL_MS     how often SkillLock counters are copied to status (default 5000)

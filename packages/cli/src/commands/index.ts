@@ -17,7 +17,7 @@ export const commandGroups: Record<string, Loader> = {
   unlock: async () => [(await import('./lock.js')).unlockCommand],
   owners: async () => {
     const m = await import('./owners.js');
-    return [m.ownersOffboardCommand, m.ownersReinstateCommand, m.ownersListCommand];
+    return [m.ownersAddCommand, m.ownersOffboardCommand, m.ownersReinstateCommand, m.ownersListCommand];
   },
   mask: async () => [(await import('./mask.js')).maskCommand],
   sessions: async () => (await import('./sessions.js')).sessionsCommands,

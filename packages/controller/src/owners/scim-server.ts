@@ -10,13 +10,12 @@
 // lifecycle.ts. Never logs the bearer secret or request bodies.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { SCIM_ACTOR, normalizeOwner, type Owner } from '@skillgate/identity';
+import { SCIM_ACTOR, isVouched, normalizeOwner, type Owner } from '@skillgate/identity';
 import { emit, type ControllerEvents } from '../events.js';
 import type { Logger } from '../log.js';
 import type { ControllerMetrics } from '../metrics.js';
 import { readBody, sendJson } from '../http.js';
 import type { OwnerLifecycle } from './lifecycle.js';
-import { POD_REGISTRATION_ACTOR } from './pods.js';
 import type { OwnerStore } from './store.js';
 import { ScimError, listPage, listResponse, matchesFilter, parseFilter, patchFields, replacementFields, toScimUser, userFromBody, type UserFields } from './scim.js';
 
@@ -90,7 +89,7 @@ async function route(deps: ScimServerDeps, method: string, id: string | undefine
       const stored = await deps.store.get(fields.userName);
       // An owner the controller registered from a pod annotation is not the IdP's yet: adopt it.
       const existing = visible(stored);
-      if (existing && !existing.changedBy?.startsWith(POD_REGISTRATION_ACTOR)) throw new ScimError(409, `a user with userName ${fields.userName} already exists (id ${existing.id})`, 'uniqueness');
+      if (existing && isVouched(existing)) throw new ScimError(409, `a user with userName ${fields.userName} already exists (id ${existing.id})`, 'uniqueness');
       const owner = await apply(deps, fields.userName, fields, stored, true);
       return { status: 201, body: toScimUser(owner, base) };
     }

@@ -10,6 +10,10 @@
 // is in force that pod gets no new token, whichever of its tokens it names, expired or not; a
 // refresh would otherwise carry the skill past the lock with a jti the lock does not name. The
 // controller's own revocations (also token locks) do not bind: the pod re-exchanges past them.
+//
+// Where the installation requires known owners, an owner nobody vouched for (only ever named by a
+// pod annotation, which the skill's author writes) is refused like an offboarded one: otherwise a
+// made-up address would be an owner no identity provider can ever offboard.
 import type { SkillIdentity } from '@skillgate/api';
 import { DEFAULT_TOKEN_TTL_SECONDS, isExpired, isRevocationLock, type Lock, type LockSet, type RecordKeyEndorser, type WorkloadTokenIssuer } from '@skillgate/identity';
 import type { IssuedTokenIndex } from './issued.js';
@@ -31,6 +35,11 @@ export interface TokenExchangeDeps {
   onIndexFault?(err: Error): void;
   /** Is this owner allowed to run skills now? */
   ownerActive(email: string): boolean;
+  /**
+   * Has the identity provider or a responder vouched for this owner (isVouched)? Given only when
+   * the installation requires known owners: a skill whose owner nobody vouched for gets no token.
+   */
+  ownerVouched?(email: string): boolean;
   /** The locks in force (the controller's own view, same set the sidecars get). */
   locks(): LockSet;
   credentials: UpstreamCredentialProvider;
@@ -58,6 +67,9 @@ export class TokenExchange {
     const mayHave = async (at: number): Promise<void> => {
       if (!this.deps.ownerActive(identity.owner)) {
         throw new OAuthError('access_denied', `owner ${identity.owner} of skill ${identity.skill} is offboarded; give the skill an active owner (set skillgate.dev/owner in its pod template and roll it out: a running pod's owner cannot change) or reinstate them (skillgate owners reinstate)`);
+      }
+      if (this.deps.ownerVouched && !this.deps.ownerVouched(identity.owner)) {
+        throw new OAuthError('access_denied', `owner ${identity.owner} of skill ${identity.skill} is not known: this installation requires owners the identity provider (SCIM) or a responder vouched for (controller.requireKnownOwners), and nobody vouched for ${identity.owner} (only the pod's annotation, which the skill's author writes, names them); provision them through SCIM, run \`skillgate owners add ${identity.owner}\`, or give the skill a known owner`);
       }
       const locks = this.deps.locks();
       const hit = locks.match({ identity }, at);
