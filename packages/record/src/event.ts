@@ -1,10 +1,13 @@
 // Session events: what the record holds about a skill's traffic. One envelope (identity, session,
 // sequence, time, hash-chain links) around one body per kind. Plain types plus the small pure
 // builders that make a request/response fit for the record. This module must never hold a
-// credential or a raw sensitive value: the skill's headers pass through `recordHeaders` with a masker
-// (every value masked; an upstream's answer headers are recorded as sent),
-// paths through `recordedPath`, bodies and free text arrive already masked from the masking engine,
-// and `mcp_servers[].authorization_token` is removed here again.
+// credential or a raw sensitive value: request and response headers pass through `recordHeaders`
+// with a masker (every value masked: a skill writes its own, and an upstream's answer can quote what
+// it was sent — a downloaded file's name in content-disposition), paths through `recordedPath`, an
+// egress destination (a DNS name or URL can carry data out) through `recordedDestination`, bodies
+// and free text arrive already masked from the masking engine, and
+// `mcp_servers[].authorization_token` is removed here again.
+import { isIP } from 'node:net';
 import { hash } from 'node:crypto';
 import type { SkillIdentity } from '@skillgate/api';
 import { CREDENTIAL_HEADERS, parseJson } from '@skillgate/wire';
@@ -77,6 +80,7 @@ export interface ApprovalData {
 
 export interface ResponseData {
   status: number;
+  /** The answer's headers as recordHeaders keeps them (values masked, findings `headers.<name>`). */
   headers: Record<string, string>;
   stream: boolean;
   /** Masked body text (non-streaming responses); streams are recorded as stream_event batches. */
@@ -121,23 +125,34 @@ export interface StreamEndData {
 }
 
 export interface EgressData {
-  destination: string; // host:port
+  /**
+   * host:port, or what an attempt that named none wrote (a Host header, a URL), masked
+   * (recordedDestination): a DNS name or a URL the skill chose can carry data out.
+   */
+  destination: string;
   method: string;
   allowed: boolean;
   reason?: string;
   bytesUp?: number;
   bytesDown?: number;
+  /** Findings in `destination` and `reason` (path: the member). */
+  findings?: RecordedFinding[];
 }
+
+// A lock's name and reason, and a revocation's reason, are people's words (an admin's, a
+// controller's): masked as a decision's reason is, findings named by member.
 
 export interface LockData {
   target: string; // e.g. skill/ns/name, owner/email, pod/ns/name, session/id
   lock?: string;
   reason?: string;
+  findings?: RecordedFinding[];
 }
 
 export interface RevocationData {
   token?: string; // token id (jti), never the token
   reason?: string;
+  findings?: RecordedFinding[];
 }
 
 export interface RefusalData {
@@ -220,12 +235,34 @@ export function sha256Hex(bytes: Buffer | string): string {
 const TOKENISH = /(^|-)(token|secret|password|api-key|apikey|auth)($|-)/;
 
 /**
- * How a request header is recorded: not at all (a credential), or under its lower-case name, its
- * value masked. `clean` is the value `cleanFor` (a masker) last found nothing in: the values of a
- * header repeat from request to request (user-agent, the SDK's x-stainless-*), and a compare is
- * all such a repeat then costs — no masker call, no result to allocate.
+ * How a header is recorded: not at all (a credential), or under its lower-case name, its value
+ * masked — except, in the Claude API's answer, a header the API makes itself (`apiMade`).
  */
-type HeaderTreatment = { name: string; clean?: string; cleanFor?: HeaderMasker } | null;
+type HeaderTreatment = { name: string; apiMade: boolean } | null;
+
+/**
+ * Headers of an answer whose values the Claude API (or the CDN in front of it) makes itself, from
+ * nothing the skill sent: ids, times, rate limits, transport. Recorded as sent in an answer: masking
+ * would find nothing to protect and something to break (a `cf-ray` or `request-id` read as a
+ * secret, a ratelimit reset time read as a date of birth), and each is new on every exchange, so
+ * no memo spares the scan. Every other answer header is masked: a download's content-disposition
+ * names the file the skill uploaded, and its content-type is the one the skill gave.
+ */
+const API_MADE_ANSWER_HEADERS = new Set([
+  'request-id', 'x-request-id', 'date', 'retry-after', 'x-should-retry', 'anthropic-organization-id', 'cf-ray', 'cf-cache-status',
+  'server', 'via', 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding', 'cache-control', 'vary',
+  'strict-transport-security', 'x-robots-tag', 'x-envoy-upstream-service-time',
+]);
+const isApiMadeAnswerHeader = (lower: string): boolean => API_MADE_ANSWER_HEADERS.has(lower) || lower.startsWith('anthropic-ratelimit-');
+
+/**
+ * The value of each header (by recorded name) a masker last found nothing in: the values of a
+ * header repeat from exchange to exchange (user-agent, the SDK's x-stainless-*, an answer's
+ * content-type), and a lookup is all such a repeat then costs — no masker call, no result to
+ * allocate. Kept per masker, so the request's and the answer's maskers (one each per journal) do
+ * not evict each other's values of a header both have (content-type). Bounded as the names are.
+ */
+const cleanValues = new WeakMap<HeaderMasker, Map<string, string>>();
 
 // Each header name a sidecar sees is classified once: the names are few and repeat on every
 // request. Bounded: a flood of unique names only costs a reset.
@@ -236,7 +273,7 @@ function headerTreatment(rawName: string): HeaderTreatment {
   let t = headerTreatments.get(rawName);
   if (t === undefined) {
     const lower = rawName.toLowerCase();
-    t = CREDENTIAL_HEADERS.has(lower) || TOKENISH.test(lower) ? null : { name: lower };
+    t = CREDENTIAL_HEADERS.has(lower) || TOKENISH.test(lower) ? null : { name: lower, apiMade: isApiMadeAnswerHeader(lower) };
     if (headerTreatments.size >= HEADER_NAMES_MAX) headerTreatments = new Map();
     headerTreatments.set(rawName, t);
   }
@@ -262,15 +299,23 @@ export type HeaderMasker = (value: string) => { masked: string; findings: Record
  * Headers fit for the record: credential headers (x-api-key, authorization, cookies), workload
  * tokens and anything named like a secret are dropped, repeated values joined. Every other value is
  * the sender's to fill (a "protocol" header such as user-agent, accept-language or an SDK's
- * x-stainless-os can carry anything the skill puts there), so with `mask` each value goes through
- * it and its findings (with the path `headers.<name>`) are added to `findings`; with `null` (no
- * masker) values are not recorded; without one (undefined) they are recorded as sent — for headers
- * that are not the skill's (an upstream's answer).
+ * x-stainless-os can carry anything the skill puts there; an answer's content-disposition names a
+ * file the skill chose), so with `mask` each value goes through it and its findings (with the path
+ * `headers.<name>`) are added to `findings`; with `null` (no masker) values are not recorded;
+ * without one (undefined) they are returned as sent — for callers that mask them afterwards or
+ * hold no sensitive values (tests, tools); the sidecar always passes a masker or null. In the
+ * Claude API's answer (`apiAnswer`), the headers the API makes itself are recorded as sent
+ * (API_MADE_ANSWER_HEADERS); in a request, a header of that name is the skill's like any other.
  */
 export function recordHeaders(
-  headers: Record<string, string | string[] | undefined>, mask?: HeaderMasker | null, findings?: RecordedFinding[],
+  headers: Record<string, string | string[] | undefined>, mask?: HeaderMasker | null, findings?: RecordedFinding[], apiAnswer = false,
 ): Record<string, string> {
   const out: Record<string, string> = {};
+  let clean: Map<string, string> | undefined;
+  if (mask) {
+    clean = cleanValues.get(mask);
+    if (clean === undefined) cleanValues.set(mask, clean = new Map());
+  }
   for (const rawName in headers) {
     if (!Object.hasOwn(headers, rawName)) continue;
     const raw = headers[rawName];
@@ -278,8 +323,8 @@ export function recordHeaders(
     const t = headerTreatment(rawName);
     if (t === null) continue;
     const value = Array.isArray(raw) ? raw.join(', ') : raw;
-    // The compare first: it settles most values of a request (a repeat found clean before).
-    if (mask === undefined || (t.clean === value && t.cleanFor === mask) || PLAIN_VALUE.test(value)) {
+    // The lookup first: it settles most values of an exchange (a repeat found clean before).
+    if (mask === undefined || (apiAnswer && t.apiMade) || clean?.get(t.name) === value || PLAIN_VALUE.test(value)) {
       out[t.name] = value;
     } else if (mask === null) {
       out[t.name] = VALUE_NOT_RECORDED;
@@ -287,8 +332,8 @@ export function recordHeaders(
       const r = mask(value);
       out[t.name] = r.masked;
       if (r.findings.length === 0) {
-        t.clean = value;
-        t.cleanFor = mask;
+        if (clean!.size >= HEADER_NAMES_MAX) clean!.clear();
+        clean!.set(t.name, value);
       }
       for (const f of r.findings) findings?.push({ ...f, path: `headers.${t.name}` });
     }
@@ -349,6 +394,32 @@ export function recordedPath(path: string, mask: HeaderMasker | null | undefined
   const r = mask(path.includes('%') ? decodeComponent(path, false) : path);
   for (const f of r.findings) findings.push({ ...f, path: 'path' });
   return r.masked;
+}
+
+/**
+ * An egress attempt's destination as the record keeps it: masked as a header value is (a DNS name
+ * such as `4111111111111111.attacker.example`, or the URL or Host an unparseable request named, can
+ * carry what the skill meant to send out), its findings with the path `destination`; a clean name
+ * comes back as it is (`api.github.com:443`), a masked one keeps its shape
+ * (`[CREDIT_CARD].attacker.example:443`). An IP literal host is kept: it is where the traffic went,
+ * a server's address and no one's data, and masking finds nothing in the few bytes it could carry.
+ * Without a masker (null), nothing of it is recorded.
+ */
+export function recordedDestination(destination: string, mask: HeaderMasker | null, findings: RecordedFinding[]): string {
+  if (isIpDestination(destination)) return destination;
+  if (!mask) return DESTINATION_NOT_RECORDED;
+  const r = mask(destination);
+  for (const f of r.findings) findings.push({ ...f, path: 'destination' });
+  return r.masked;
+}
+
+const DESTINATION_NOT_RECORDED = '[destination not recorded: it could not be masked]';
+
+/** Whether a destination is an IP literal, with or without a port (`10.0.0.7:80`, `[::1]:443`, `::1:443`). */
+export function isIpDestination(destination: string): boolean {
+  if (isIP(destination) !== 0) return true;
+  const m = /^\[?([^\]]*?)\]?:\d{1,5}$/.exec(destination);
+  return m !== null && isIP(m[1]!) !== 0;
 }
 
 /**

@@ -8,7 +8,8 @@
 //                                                 GatewayError SG_RECORD_UNAVAILABLE (503) -> refuse
 //     recorder.closeSession({...}), recorder.checkpoint(), recorder.close()
 //     chooseSession(input, policy.recording, previous, now)   which session a request belongs to
-//     requestData({...}), recordHeaders(h)       request event data without credentials, the skill's values masked (recordHeaders(h) alone: an upstream's, as sent)
+//     requestData({...}), recordHeaders(h, mask)  request (and answer) headers without credentials, every value masked;
+//     recordedDestination(d, mask)                an egress destination masked (a clean host, an IP literal as they are)
 //     new StreamBatcher().push(event, data, t)   batches SSE events into stream_event records
 //     sealEventJson(draft, head) -> { event, json }   seal + the canonical text stores keep (the
 //                                                 recorder does this; json = canonicalJson(event))

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { canonicalJson } from '../src/canonical.js';
 import { eventHash, headOf, sealEvent, sealEventJson, verifySession, type ChainHead } from '../src/chain.js';
-import { pathShape, recordHeaders, requestData, sha256Hex, type EventDraft, type SessionEvent } from '../src/event.js';
+import { pathShape, recordHeaders, recordedDestination, requestData, sha256Hex, type EventDraft, type SessionEvent } from '../src/event.js';
 import { entryLine } from '../src/store.js';
 import { referenceCanonicalJson } from './canonical-reference.js';
 import { identity } from './support.js';
@@ -255,5 +255,67 @@ describe('request headers for the record', () => {
     expect(requestData({ method: 'GET', url: '/v1/models?note=jane%40example.com', headers: {}, forwarded: Buffer.alloc(0), maskHeader: null }).query).toBeUndefined();
     // A stray '%' reads as written.
     expect(requestData({ method: 'GET', url: '/v1/models?x=100%&y=%E0', headers: {}, forwarded: Buffer.alloc(0), maskHeader: mask }).query).toBe('x=100%&y=%E0');
+  });
+});
+
+describe('egress destinations and answer headers for the record', () => {
+  // A stand-in for the masker (this package masks nothing itself): a card, an SSN, an email and an
+  // Anthropic key, each replaced by its entity's placeholder.
+  const VALUES: Array<[RegExp, string]> = [
+    [/4111 ?1111 ?1111 ?1111/, 'CREDIT_CARD'], [/536-22-8974/, 'US_SSN'], [/jane\.doe@example\.com/, 'EMAIL_ADDRESS'], [/sk-ant-api03-[A-Za-z0-9]+AA/, 'SECRET'],
+  ];
+  const calls: string[] = [];
+  const mask = (v: string) => {
+    calls.push(v);
+    let masked = v;
+    const findings: Array<{ type: string; start: number; end: number; fingerprint: string }> = [];
+    for (const [re, type] of VALUES) {
+      const m = re.exec(masked);
+      if (!m) continue;
+      findings.push({ type, start: m.index, end: m.index + type.length + 2, fingerprint: 'f'.repeat(64) });
+      masked = masked.replace(re, `[${type}]`);
+    }
+    return { masked, findings };
+  };
+  const KEY = `sk-ant-api03-${'Q7w'.repeat(14)}AA`;
+
+  it('masks a destination\'s DNS name or URL, findings named `destination`; keeps a clean host and an IP literal; records none without a masker', () => {
+    const findings: Array<{ path?: string }> = [];
+    expect(recordedDestination('4111111111111111.ssn-536-22-8974.attacker.example:443', mask, findings as never))
+      .toBe('[CREDIT_CARD].ssn-[US_SSN].attacker.example:443');
+    expect(recordedDestination(`https://paste.example/u?e=jane.doe@example.com&k=${KEY}`, mask, findings as never)).toBe('https://paste.example/u?e=[EMAIL_ADDRESS]&k=[SECRET]');
+    expect(findings.map((f) => f.path)).toEqual(['destination', 'destination', 'destination', 'destination']);
+    expect(recordedDestination('api.github.com:443', mask, [])).toBe('api.github.com:443');
+    calls.length = 0;
+    for (const ip of ['10.0.0.7:8080', '[::1]:443', '::1:443', '192.0.2.7']) expect(recordedDestination(ip, mask, [])).toBe(ip);
+    expect(calls).toEqual([]); // an IP literal costs no masker call
+    expect(recordedDestination(`${KEY}.exfil.example`, null, [])).not.toContain('sk-ant-');
+  });
+
+  it('masks an answer\'s header values as a request\'s; two maskers (request, answer) keep their own memory of clean values', () => {
+    const request = (v: string) => mask(v);
+    const answer = (v: string) => mask(v);
+    const findings: Array<{ path?: string }> = [];
+    const disposition = `attachment; filename="jane.doe@example.com 4111 1111 1111 1111 ${KEY}.csv"`;
+    expect(recordHeaders({ 'Content-Disposition': disposition, 'content-type': 'text/csv' }, answer, findings as never))
+      .toEqual({ 'content-disposition': 'attachment; filename="[EMAIL_ADDRESS] [CREDIT_CARD] [SECRET].csv"', 'content-type': 'text/csv' });
+    expect(findings.map((f) => f.path)).toEqual(['headers.content-disposition', 'headers.content-disposition', 'headers.content-disposition']);
+    calls.length = 0;
+    for (let i = 0; i < 3; i++) {
+      recordHeaders({ 'content-type': 'application/json' }, request);
+      recordHeaders({ 'content-type': 'text/csv' }, answer);
+    }
+    expect(calls).toEqual(['application/json']); // text/csv was found clean by `answer` above; each repeat is a lookup
+  });
+
+  it('records the headers the API makes itself (ids, times, rate limits) as sent in an answer, and masks them in a request', () => {
+    const made = { 'request-id': 'req_011CbQx4111111111111111', 'cf-ray': '8f3c2a1b9c0d1234-SJC', date: 'Sat, 28 Nov 2026 05:01:02 GMT', 'anthropic-ratelimit-requests-reset': '2026-11-28T05:01:03Z', 'retry-after': '17' };
+    calls.length = 0;
+    expect(recordHeaders(made, mask, [], true)).toEqual(made);
+    expect(calls).toEqual([]); // no masker call: new on every exchange, nothing of the skill's in them
+    // The same names in a request are the skill's to fill: masked.
+    expect(recordHeaders({ 'request-id': 'card 4111 1111 1111 1111' }, mask)).toEqual({ 'request-id': 'card [CREDIT_CARD]' });
+    // In an answer, any other header still is (content-disposition, content-type: what the skill gave).
+    expect(recordHeaders({ 'content-type': 'text/plain; name=jane.doe@example.com' }, mask, [], true)).toEqual({ 'content-type': 'text/plain; name=[EMAIL_ADDRESS]' });
   });
 });

@@ -5,16 +5,19 @@
 // recorder resolves only once Redis or the local spool holds it, and rejects with 503 otherwise);
 // everything after it is pipelined and never blocks the stream. A failure to mask never records
 // raw text: the body is then recorded by digest only. Everything else the skill can write reaches
-// the record masked too: header values, the path, and the free text of decisions, refusals and
-// approvals (a policy's reason or a parser's error quotes what the skill sent); a Message Batch's
-// results (JSONL) are masked a line at a time, each as an answer.
+// the record masked too: header values (the request's and the answer's: a download's
+// content-disposition names the file), the path, an egress attempt's destination (a DNS name or URL
+// can carry data out), and the free text of decisions, refusals, approvals, egress attempts, locks
+// and revocations (a policy's reason or a parser's error quotes what the skill sent; a lock's name
+// and reason are an admin's words); a Message Batch's results (JSONL) are masked a line at a time,
+// each as an answer. The same masker serves the log lines of withLogLines (`maskText`).
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RecordingSpec, SkillIdentity } from '@skillgate/api';
 import type { Finding, Masker, MaskResult } from '@skillgate/masking';
 // Subpath imports: the package index also loads the Redis store, which a local sidecar never needs.
 import {
-  recordHeaders, recordedPath, requestData, sha256Hex, type ApprovalData, type DecisionData, type EventDraft, type HeaderMasker,
-  type RecordedFinding, type RefusalData, type SessionSource,
+  recordHeaders, recordedDestination, recordedPath, requestData, sha256Hex, type ApprovalData, type DecisionData, type EgressData,
+  type EventDraft, type HeaderMasker, type LockData, type RecordedFinding, type RefusalData, type RevocationData, type SessionSource,
 } from '@skillgate/record/event';
 import { chooseSession, type PreviousSession } from '@skillgate/record/session-key';
 import { StreamBatcher } from '@skillgate/record/stream-batch';
@@ -23,8 +26,8 @@ import { isRecord, parseJson, uploadsFiles, type SseEvent } from '@skillgate/wir
 import type { Exchange } from './exchange.js';
 import { uploadReader } from './file-masking.js';
 import { DenialBudget } from './denial-budget.js';
-import type { EgressAttempt, Journal } from './ports/journal.js';
-import type { Logger } from './log.js';
+import type { EgressAttempt, Journal, SkillEventNote } from './ports/journal.js';
+import { TEXT_NOT_LOGGED, type Logger } from './log.js';
 
 /** Requests refused before they had a session, recorded one by one at most this often a second. */
 const PRE_SESSION_REFUSALS_PER_SECOND = 50;
@@ -53,6 +56,8 @@ interface ExchangeRecord {
   headAt?: number;
   stream?: boolean;
   responseHeaders?: Record<string, string>;
+  /** Findings in the answer's header values, for the response event. */
+  responseHeaderFindings?: RecordedFinding[];
   responseRecorded?: boolean;
   masker?: ReturnType<Masker['createRecordStreamMasker']>;
   findingsSeen: number;
@@ -105,27 +110,27 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
   const bodiesRecorded = (): boolean => (opts.recording()?.bodies ?? 'masked') === 'masked';
 
   /**
-   * Header values, the path and the query as the record keeps them: masked, whatever the policy says
-   * of bodies (they are not bodies, and masked they give nothing away); null without a masker
-   * (values not recorded, the path in its shape). A value every request repeats costs a compare
-   * (recordHeaders), a path of the API's own words nothing (recordedPath).
+   * Header values (the request's and the answer's), the path, the query and an egress destination as
+   * the record keeps them: masked, whatever the policy says of bodies (they are not bodies, and
+   * masked they give nothing away); null without a masker (values not recorded, the path in its
+   * shape). A value every exchange repeats costs a lookup (recordHeaders), a path of the API's own
+   * words nothing (recordedPath).
    */
-  let valueMasking: { masker: Masker; mask: HeaderMasker } | undefined;
-  const valueMasker = (): HeaderMasker | null => {
+  let valueMasking: { masker: Masker; request: HeaderMasker; response: HeaderMasker } | undefined;
+  const valueMasker = (direction: 'request' | 'response' = 'request'): HeaderMasker | null => {
     const masker = opts.masker();
     if (!masker) return null;
-    // One function per masker: recordHeaders remembers the values it found clean by it.
+    // One function per masker and direction (findings are counted by direction): recordHeaders
+    // remembers the values it found clean by each.
     if (valueMasking?.masker !== masker) {
-      valueMasking = {
-        masker,
-        mask: (value) => {
-          const r = masker.maskText(value);
-          if (r.findings.length) opts.onFindings?.('request', r.findings);
-          return { masked: r.masked, findings: r.findings.map(toRecorded) };
-        },
+      const maskFor = (dir: 'request' | 'response'): HeaderMasker => (value) => {
+        const r = masker.maskText(value);
+        if (r.findings.length) opts.onFindings?.(dir, r.findings);
+        return { masked: r.masked, findings: r.findings.map(toRecorded) };
       };
+      valueMasking = { masker, request: maskFor('request'), response: maskFor('response') };
     }
-    return valueMasking.mask;
+    return valueMasking[direction];
   };
 
   /**
@@ -145,6 +150,43 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
       opts.log.error({ err: (err as Error).message }, 'masking failed; free text left out of the record');
       return TEXT_NOT_RECORDED;
     }
+  }
+
+  /**
+   * An egress attempt as the record keeps it (members in canonical order): its destination masked
+   * as a value (recordedDestination: a clean host as it is), its reason as free text (a lock's
+   * reason, a refusal's message). Masking that fails records neither.
+   */
+  function recordedEgress(a: EgressAttempt): EgressData {
+    const findings: RecordedFinding[] = [];
+    let destination: string;
+    try {
+      destination = recordedDestination(a.destination, valueMasker(), findings);
+    } catch (err) {
+      opts.log.error({ err: (err as Error).message }, 'masking failed; egress destination left out of the record');
+      destination = TEXT_NOT_RECORDED;
+      findings.length = 0;
+    }
+    const reason = a.reason ? recordedText(a.reason, 'reason', findings) : undefined;
+    return {
+      allowed: a.allowed, ...(a.bytesDown !== undefined ? { bytesDown: a.bytesDown } : {}), ...(a.bytesUp !== undefined ? { bytesUp: a.bytesUp } : {}),
+      destination, ...(findings.length ? { findings } : {}), method: a.method, ...(reason !== undefined ? { reason } : {}),
+    };
+  }
+
+  /** A lock's or a revocation's data as the record keeps it: its lock name, target and reason masked as free text. */
+  function recordedLock(e: Extract<SkillEventNote, { kind: 'lock' }>): LockData {
+    const findings: RecordedFinding[] = [];
+    const lock = recordedText(e.lock, 'lock', findings);
+    const reason = e.reason ? recordedText(e.reason, 'reason', findings) : undefined;
+    const target = recordedText(e.target, 'target', findings);
+    return { ...(findings.length ? { findings } : {}), lock, ...(reason !== undefined ? { reason } : {}), target };
+  }
+
+  function recordedRevocation(e: Extract<SkillEventNote, { kind: 'revocation' }>): RevocationData {
+    const findings: RecordedFinding[] = [];
+    const reason = e.reason ? recordedText(e.reason, 'reason', findings) : undefined;
+    return { ...(findings.length ? { findings } : {}), ...(reason !== undefined ? { reason } : {}), token: e.token };
   }
 
   /** A decision's data as the record keeps it (members in canonical order, reason masked). */
@@ -309,10 +351,15 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
       if (!rec) return;
       rec.headAt = now();
       rec.stream = stream;
-      rec.responseHeaders = recordHeaders(headers);
+      // The answer's header values are masked as the request's are: an upstream's answer can quote
+      // what the skill sent (a download's content-disposition names the file). The ones the API
+      // makes itself (ids, times, rate limits) are recorded as sent.
+      const headerFindings: RecordedFinding[] = [];
+      rec.responseHeaders = recordHeaders(headers, valueMasker('response'), headerFindings, true);
+      if (headerFindings.length) rec.responseHeaderFindings = headerFindings;
       if (stream) {
         rec.responseRecorded = true;
-        append({ ...draftBase(x), kind: 'response', data: { headers: rec.responseHeaders, status: x.upstreamStatus ?? 0, stream: true } });
+        append({ ...draftBase(x), kind: 'response', data: { ...(rec.responseHeaderFindings ? { findings: rec.responseHeaderFindings } : {}), headers: rec.responseHeaders, status: x.upstreamStatus ?? 0, stream: true } });
         rec.batcher = new StreamBatcher();
         const masker = bodiesRecorded() ? opts.masker() : undefined;
         if (masker) rec.masker = masker.createRecordStreamMasker();
@@ -356,6 +403,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
           opts.log.error({ requestId: x.id, err: (err as Error).message }, 'masking failed; recording the response by digest only');
         }
       }
+      if (rec.responseHeaderFindings) findings = [...findings, ...rec.responseHeaderFindings];
       append({
         ...draftBase(x), kind: 'response',
         data: {
@@ -371,7 +419,13 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
       if (!x.sessionId || !x.identity) return refusedUnrecorded(x);
       if (rec && rec.headAt !== undefined && !rec.responseRecorded) {
         rec.responseRecorded = true;
-        append({ ...draftBase(x), kind: 'response', data: { bodyBytes: x.bytesOut, headers: rec.responseHeaders ?? {}, status: x.upstreamStatus ?? 0, stream: false, ...(x.uploaded ? { upload: recordedUpload(x.uploaded) } : {}) } });
+        append({
+          ...draftBase(x), kind: 'response',
+          data: {
+            bodyBytes: x.bytesOut, ...(rec.responseHeaderFindings ? { findings: rec.responseHeaderFindings } : {}), headers: rec.responseHeaders ?? {},
+            status: x.upstreamStatus ?? 0, stream: false, ...(x.uploaded ? { upload: recordedUpload(x.uploaded) } : {}),
+          },
+        });
       }
       if (rec?.stream) flushStream(x, rec, true);
       if (x.refusal && (x.outcome === 'refused' || x.outcome === 'killed')) {
@@ -395,17 +449,24 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
     egress(a: EgressAttempt) {
       const identity = opts.identity();
       const sessionId = currentSession(identity);
-      append({
-        kind: 'egress', sessionId, identity, requestId: a.requestId,
-        data: { destination: a.destination, method: a.method, allowed: a.allowed, ...(a.reason ? { reason: a.reason } : {}) },
-      });
+      append({ kind: 'egress', sessionId, identity, requestId: a.requestId, data: recordedEgress(a) });
     },
 
     skillEvent(e) {
       const identity = opts.identity();
       const sessionId = currentSession(identity);
-      if (e.kind === 'lock') append({ kind: 'lock', sessionId, identity, data: { target: e.target, lock: e.lock, ...(e.reason ? { reason: e.reason } : {}) } });
-      else append({ kind: 'revocation', sessionId, identity, data: { token: e.token, ...(e.reason ? { reason: e.reason } : {}) } });
+      if (e.kind === 'lock') append({ kind: 'lock', sessionId, identity, data: recordedLock(e) });
+      else append({ kind: 'revocation', sessionId, identity, data: recordedRevocation(e) });
+    },
+
+    maskText(text) {
+      const masker = opts.masker();
+      if (!masker) return TEXT_NOT_LOGGED;
+      try {
+        return masker.maskText(withoutCutQuotes(text)).masked;
+      } catch {
+        return TEXT_NOT_LOGGED;
+      }
     },
 
     decision(x, d) {

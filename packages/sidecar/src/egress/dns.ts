@@ -7,7 +7,8 @@
 // attacker serves), however tight the TCP egress. While the skill may reach nothing at all (locked,
 // its owner offboarded, its token refused, a lock feed the sidecar cannot vouch for: standing.ts)
 // every name is answered REFUSED here, allowed ones too. Denied and refused names are logged,
-// counted and journaled as egress attempts (method `DNS <type>`). The resolver's search-list expansions of allowed names
+// counted and journaled as egress attempts (method `DNS <type>`; the journal masks the name for the
+// record and the logs: its labels can carry data out). The resolver's search-list expansions of allowed names
 // (orders.team-a.svc.cluster.local for an allowed `orders`) are resolved too, unjournaled: what
 // they could carry out is fixed (an allowed name and a search domain), and short service names need
 // them.
@@ -18,6 +19,7 @@ import type { SidecarContext } from '../context.js';
 import type { EgressAllowlist } from './allowlist.js';
 import type { RefusalJournal } from './refusal-journal.js';
 import { egressStanding, refusalReason } from './standing.js';
+import { loggedText } from '../log.js';
 import { DnsFormatError, RCODE, answerWith, formatErrorAnswer, parseQuery, typeName, type DnsQuestion } from './dns-message.js';
 
 export interface Resolver {
@@ -162,7 +164,8 @@ export class DnsGuard {
     try {
       return await (transport === 'udp' ? this.forwardUdp(msg, resolver) : this.forwardTcp(msg, resolver));
     } catch (err) {
-      this.ctx.log.debug({ err: (err as Error).message, name: q.name }, 'DNS forward failed');
+      // The name is the skill's to choose (under an allowlisted wildcard): masked as the record masks it.
+      this.ctx.log.debug({ err: (err as Error).message, name: loggedText(q.name, this.ctx.journal.maskText) }, 'DNS forward failed');
       return answerWith(msg, q, RCODE.servFail);
     } finally {
       this.inFlight -= 1;

@@ -4,7 +4,8 @@
 // ClientHello's SNI, without decrypting). Only allowlisted destinations are reached, and only while
 // the skill may act at all (standing.ts: workload token, lock feed, locks); every attempt, allowed or
 // not, is logged, counted and journaled with its destination, a request node:http cannot parse
-// included. Denials answer 403 (a refused skill: the Claude path's own error; 400/431 for a request
+// included (the journal masks the destination for the record and the logs: a name or URL the skill
+// chose can carry data out). Denials answer 403 (a refused skill: the Claude path's own error; 400/431 for a request
 // that cannot be parsed). Each connection let through stays in the live registry while open,
 // so a lock or an owner's offboarding cuts it as it cuts the skill's Claude streams, and so does the
 // skill losing its standing (token refused, revoked or expired; lock feed lost past its bound).
@@ -22,6 +23,7 @@ import { parseAuthority, type Destination, type EgressAllowlist } from './allowl
 import { isTlsHandshake, readSni } from './sni.js';
 import { egressLookup } from './lookup.js';
 import type { RefusalJournal } from './refusal-journal.js';
+import { loggedText } from '../log.js';
 
 export interface EgressOptions {
   allowlist: () => EgressAllowlist;
@@ -259,7 +261,8 @@ function tunnel(ctx: SidecarContext, opts: EgressOptions, req: IncomingMessage, 
     socket.end(rawResponse(err.status, err.code, JSON.stringify(err.body(id)), err.headers));
   });
   upstream.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EGRESS_OWN_ADDRESS') ctx.log.warn({ destination: `${dest.host}:${dest.port}`, err: err.message }, 'egress refused: an allowlisted name resolved to the node or the pod itself');
+    // A name under an allowlisted wildcard is the skill's to choose: masked as the record masks it.
+    if (err.code === 'EGRESS_OWN_ADDRESS') ctx.log.warn({ destination: loggedText(`${dest.host}:${dest.port}`, ctx.journal.maskText), err: loggedText(err.message, ctx.journal.maskText) }, 'egress refused: an allowlisted name resolved to the node or the pod itself');
     if (established || socket.destroyed) return void socket.destroy(); // no HTTP answer inside an open tunnel
     const body = JSON.stringify(errorBody('api_error', `egress to ${dest.host}:${dest.port} failed: ${err.code === 'EGRESS_OWN_ADDRESS' ? err.message : err.code ?? err.message}`, id));
     socket.end(rawResponse(502, undefined, body));

@@ -1,12 +1,14 @@
 // The journal port: what the request path tells the session record. `request` must be durable
 // before anything is forwarded (fail closed); the rest is pipelined and never blocks the stream.
 // The default journal writes one structured log line per request, for runs without a record store.
+// Log lines never quote the skill's traffic raw: free text (reasons, egress destinations, DNS names,
+// lock names) is masked by the journal's `maskText` (the record's masker), or left out without one.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { SseEvent } from '@skillgate/wire';
-import { pathShape, type ApprovalData as ApprovalNote, type DecisionData as DecisionNote } from '@skillgate/record/event';
+import { isIpDestination, pathShape, type ApprovalData as ApprovalNote, type DecisionData as DecisionNote } from '@skillgate/record/event';
 import type { Exchange } from '../exchange.js';
 import type { UploadFilter } from './guard.js';
-import type { Logger } from '../log.js';
+import { loggedText, type Logger, type LogTextMasker } from '../log.js';
 
 export interface EgressAttempt {
   requestId: string;
@@ -45,6 +47,11 @@ export interface Journal {
   approval(x: Exchange, a: ApprovalNote): void;
   /** Something that happened to the skill outside any request: a lock took effect, its token was revoked. */
   skillEvent(e: SkillEventNote): void;
+  /**
+   * Free text masked by the record's masker, for log lines (withLogLines, the egress proxy, the
+   * response stage); a journal without a masker has none, and such text is left out of the logs.
+   */
+  maskText?: LogTextMasker;
   close(): Promise<void>;
 }
 
@@ -60,7 +67,7 @@ export type { DecisionData as DecisionNote, ApprovalData as ApprovalNote } from 
  * egress attempt), so operators see them whatever keeps the record.
  */
 export function withLogLines(journal: Journal, log: Logger): Journal {
-  const lines = logJournal(log);
+  const lines = logJournal(log, journal.maskText);
   return {
     ...journal,
     keepsResponseBodies: journal.keepsResponseBodies,
@@ -81,8 +88,12 @@ export function withLogLines(journal: Journal, log: Logger): Journal {
   };
 }
 
-/** A journal that keeps nothing but a structured log line per request and per egress attempt. */
-export function logJournal(log: Logger): Journal {
+/**
+ * A journal that keeps nothing but a structured log line per request and per egress attempt, its
+ * free text masked by `mask` (left out without one).
+ */
+export function logJournal(log: Logger, mask?: LogTextMasker): Journal {
+  const text = (t: string | undefined): string | undefined => loggedText(t, mask);
   return {
     keepsResponseBodies: false,
     sessionFor: (x) => String(x.req.headers['x-claude-code-session-id'] ?? 'default'),
@@ -95,14 +106,24 @@ export function logJournal(log: Logger): Journal {
         // The path in its shape: a segment the skill wrote (/v1/files/4111-1111-1111-1111) is no log's to keep.
         requestId: x.id, route: x.route.kind, method: x.req.method, path: pathShape(x.route.path), model: x.model, stream: x.stream,
         // What the upstream answered, else what the skill was sent: 0 when it was sent nothing.
-        status: x.upstreamStatus ?? (x.res.headersSent ? x.res.statusCode : 0), outcome: x.outcome, reason: x.outcomeReason, bytesIn: x.bytesIn, bytesOut: x.bytesOut,
+        status: x.upstreamStatus ?? (x.res.headersSent ? x.res.statusCode : 0), outcome: x.outcome, reason: text(x.outcomeReason), bytesIn: x.bytesIn, bytesOut: x.bytesOut,
         ms: Number(process.hrtime.bigint() - x.receivedAt) / 1e6,
       }, 'request');
     },
-    egress: (a) => (a.allowed ? log.info({ ...a }, 'egress allowed') : log.warn({ ...a }, 'egress denied')),
-    decision: (x, d) => log.info({ requestId: x.id, ...d }, 'policy decision'),
-    approval: (x, a) => log.info({ requestId: x.id, ...a }, 'approval'),
-    skillEvent: (e) => log.warn({ ...e }, e.kind === 'lock' ? 'lock in force for this skill' : 'workload token revoked'),
+    egress: (a) => {
+      // An IP literal as it is, as the record keeps it (recordedDestination).
+      const line = { ...a, destination: isIpDestination(a.destination) ? a.destination : text(a.destination), ...(a.reason !== undefined ? { reason: text(a.reason) } : {}) };
+      if (a.allowed) log.info(line, 'egress allowed');
+      else log.warn(line, 'egress denied');
+    },
+    decision: (x, d) => log.info({ requestId: x.id, ...d, ...(d.reason !== undefined ? { reason: text(d.reason) } : {}) }, 'policy decision'),
+    approval: (x, a) => log.info({ requestId: x.id, ...a, ...(a.reason !== undefined ? { reason: text(a.reason) } : {}) }, 'approval'),
+    skillEvent: (e) => log.warn(
+      e.kind === 'lock' ? { ...e, target: text(e.target), lock: text(e.lock), ...(e.reason !== undefined ? { reason: text(e.reason) } : {}) }
+        : { ...e, ...(e.reason !== undefined ? { reason: text(e.reason) } : {}) },
+      e.kind === 'lock' ? 'lock in force for this skill' : 'workload token revoked',
+    ),
+    ...(mask ? { maskText: mask } : {}),
     close: async () => undefined,
   };
 }

@@ -10,6 +10,7 @@ import { GatewayError, NOT_RETRIED, SseEventGate, batchResultsPath, SseParser, c
 import type { Exchange } from '../exchange.js';
 import type { SidecarContext } from '../context.js';
 import type { Verdict } from '../ports/guard.js';
+import { loggedText } from '../log.js';
 
 export async function respond(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessage, verdict: Verdict): Promise<void> {
   x.upstreamStatus = upstreamRes.statusCode ?? 502;
@@ -291,7 +292,8 @@ function pipeBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessage
     x.outcome = 'error';
     const what = x.route.kind === 'batch_results' ? 'batch results' : 'download';
     x.outcomeReason = `masking the ${what} failed: ${(err as Error).message}`;
-    ctx.log.error({ requestId: x.id, err: (err as Error).message }, `the ${what} could not be masked; the answer was cut`);
+    // The error can name the file (`the text file <name> is not UTF-8`): masked as the record masks it.
+    ctx.log.error({ requestId: x.id, err: loggedText((err as Error).message, ctx.journal.maskText) }, `the ${what} could not be masked; the answer was cut`);
     upstreamRes.destroy();
     x.res.destroy();
   };
