@@ -4,7 +4,11 @@
 // otherwise a gap in time (recording.sessionGapSeconds, default 30 minutes).
 // Ids derived from a key are stable across sidecar restarts and include the skill's namespace,
 // skill and pod, so two skills never share a chain; the raw key value is never stored in the id.
-import { hash } from 'node:crypto';
+// The id is an HMAC under the installation masking key (the key of every fingerprint in the record),
+// not a plain hash: a key is often a person's (`metadata.user_id` is the skill's end user), and
+// whoever reads Redis could otherwise confirm a guess ("was jane@example.com a user of this skill?")
+// by hashing it — as with `sessions find`, that takes the key.
+import { createHmac, hash } from 'node:crypto';
 import type { RecordingSpec, SkillIdentity } from '@skillgate/api';
 import { newId } from '@skillgate/wire';
 import type { SessionSource } from './event.js';
@@ -56,15 +60,38 @@ export function sessionKeyOf(input: SessionKeyInput, spec: RecordingSpec = {}): 
   return undefined;
 }
 
-/** The stable session id for an explicit key: ses_ + 32 hex of sha256(identity scope, source, key). */
-export function sessionIdForKey(identity: SkillIdentity, source: SessionSource, key: string): string {
+/**
+ * The stable session id for an explicit key: ses_ + 32 hex of HMAC-SHA256 under `secret` (the
+ * installation masking key) of (identity scope, source, key); of a plain SHA-256 without one.
+ */
+export function sessionIdForKey(identity: SkillIdentity, source: SessionSource, key: string, secret?: string): string {
   const scope = `${identity.namespace}\u0000${identity.skill}\u0000${identity.pod}\u0000${source}\u0000${key}`;
-  return `ses_${hash('sha256', scope, 'hex').slice(0, 32)}`;
+  const digest = secret ? createHmac('sha256', secret).update(scope).digest('hex') : hash('sha256', scope, 'hex');
+  return `ses_${digest.slice(0, 32)}`;
+}
+
+/**
+ * sessionIdForKey with the last ids it made remembered: a keyed session's every request carries
+ * the same key, and an HMAC per request is work a lookup spares. Bounded (a flood of keys resets it).
+ */
+export function sessionIds(maxEntries = 256): (identity: SkillIdentity, source: SessionSource, key: string, secret?: string) => string {
+  let made = new Map<string, string>();
+  return (identity, source, key, secret) => {
+    const memo = `${secret ?? ''}\u0000${identity.namespace}\u0000${identity.skill}\u0000${identity.pod}\u0000${source}\u0000${key}`;
+    let id = made.get(memo);
+    if (id === undefined) {
+      id = sessionIdForKey(identity, source, key, secret);
+      if (made.size >= maxEntries) made = new Map();
+      made.set(memo, id);
+    }
+    return id;
+  };
 }
 
 /**
  * Choose the session of a request. `previous` is the time-gap session this skill used last (the
- * caller keeps it); `newSessionId` is injectable for tests.
+ * caller keeps it); `secret` keys the ids of explicit keys (sessionIdForKey); `idForKey` and
+ * `newSessionId` are injectable (a remembering sessionIds(), tests).
  */
 export function chooseSession(
   input: SessionKeyInput,
@@ -72,9 +99,11 @@ export function chooseSession(
   previous: PreviousSession | undefined,
   nowMs: number,
   newSessionId: () => string = () => newId('ses_', 24),
+  secret?: string,
+  idForKey: typeof sessionIdForKey = sessionIdForKey,
 ): SessionChoice {
   const keyed = sessionKeyOf(input, spec);
-  if (keyed) return { sessionId: sessionIdForKey(input.identity, keyed.source, keyed.key), source: keyed.source, isNew: false };
+  if (keyed) return { sessionId: idForKey(input.identity, keyed.source, keyed.key, secret), source: keyed.source, isNew: false };
   const gapMs = (spec?.sessionGapSeconds ?? DEFAULT_SESSION_GAP_SECONDS) * 1000;
   if (previous && nowMs - previous.lastSeenMs <= gapMs) return { sessionId: previous.sessionId, source: 'time-gap', isNew: false };
   return { sessionId: newSessionId(), source: 'time-gap', isNew: true };

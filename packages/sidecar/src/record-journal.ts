@@ -19,7 +19,7 @@ import {
   recordHeaders, recordedDestination, recordedPath, requestData, sha256Hex, type ApprovalData, type DecisionData, type EgressData,
   type EventDraft, type HeaderMasker, type LockData, type RecordedFinding, type RefusalData, type RevocationData, type SessionSource,
 } from '@skillgate/record/event';
-import { chooseSession, type PreviousSession } from '@skillgate/record/session-key';
+import { chooseSession, sessionIds, type PreviousSession } from '@skillgate/record/session-key';
 import { StreamBatcher } from '@skillgate/record/stream-batch';
 import type { SessionRecorder } from '@skillgate/record/recorder';
 import { isRecord, parseJson, uploadsFiles, type SseEvent } from '@skillgate/wire';
@@ -36,6 +36,11 @@ export interface RecordJournalOptions {
   recorder: SessionRecorder;
   /** The masker of the policy in force (record mode at least); undefined records digests only. */
   masker: () => Masker | undefined;
+  /**
+   * The installation masking key, which keys the ids of sessions named by the request (a Claude
+   * Code session, `metadata.user_id`…: sessionIdForKey); absent, those ids are plain hashes.
+   */
+  sessionKeySecret?: () => string | undefined;
   recording: () => RecordingSpec | undefined;
   /** The skill identity, for events that belong to no Claude request (egress attempts). */
   identity: () => SkillIdentity;
@@ -90,6 +95,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
   /** When each SSE event arrived (ms after its response head), for the record's pace. */
   const arrivedAt = new WeakMap<SseEvent, number>();
   let previous: PreviousSession | undefined;
+  const idForKey = sessionIds();
   // The session id this journal minted last (a new time-gap session), until its first event: nothing
   // is stored under it yet, so that event needs no stored head and stays recordable (spooled) while
   // the store is away. Said once only: the recorder keeps the head from then on, and should it
@@ -309,7 +315,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
     keepsResponseBodies: true,
 
     sessionFor(x) {
-      const choice = chooseSession({ identity: x.identity!, headers: x.req.headers, body: x.request }, opts.recording(), previous, now());
+      const choice = chooseSession({ identity: x.identity!, headers: x.req.headers, body: x.request }, opts.recording(), previous, now(), undefined, opts.sessionKeySecret?.(), idForKey);
       if (choice.source === 'time-gap') previous = { sessionId: choice.sessionId, lastSeenMs: now() };
       if (choice.isNew) minted = choice.sessionId;
       state.set(x, { sessionSource: choice.source, findingsSeen: 0, lastT: 0, events: 0 });

@@ -163,6 +163,7 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
     recorder, log, onFindings, readUploadBytes: config.limits.recordBodyBytes,
     onDurable: (seconds) => metrics.recordLatency.observe(seconds),
     masker: () => book.forSpec(feed?.current().effective.masking),
+    sessionKeySecret: () => maskingKey(),
     recording: () => feed?.current().effective.recording,
     identity: () => identity.identity(),
   }), log);

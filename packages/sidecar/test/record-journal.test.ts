@@ -15,14 +15,15 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { SessionRecorder } from '@skillgate/record/recorder';
-import type { MaskingSpec } from '@skillgate/api';
+import type { MaskingSpec, SkillIdentity } from '@skillgate/api';
+import { sessionIdForKey } from '@skillgate/record/session-key';
 import { recordJournal } from '../src/record-journal.js';
 import { MaskerBook, maskingVerdict } from '../src/masking-modes.js';
 import { createLogger } from '../src/log.js';
 import { logJournal, withLogLines } from '../src/ports/journal.js';
 import { TEXT_NOT_LOGGED } from '../src/log.js';
 import type { Exchange } from '../src/exchange.js';
-import { startLocalSidecar, type LocalSidecar } from './local-sidecar.js';
+import { OK_ANSWER, startLocalSidecar, type LocalSidecar } from './local-sidecar.js';
 
 const identity = { namespace: 'team-a', serviceAccount: 'sa', pod: 'p', skill: 'triage', owner: 'carol@example.com' };
 
@@ -342,6 +343,16 @@ describe('a sidecar in record mode records nothing the skill or Claude wrote raw
     expect(egress.find((e) => e.data.destination === 'paste.example:443')!.data).not.toHaveProperty('findings');
     for (const e of egress) expect(Object.keys(e.data)).toEqual([...Object.keys(e.data)].sort());
     expectMasked(events, ['4111111111111111', '536-22-8974', EMAIL, KEY, 'sk-ant-'], ['[CREDIT_CARD]', '[US_SSN]', '[EMAIL_ADDRESS]', '[SECRET]']);
+  });
+
+  test('a session the request names (metadata.user_id) gets an id keyed by the installation masking key: no one reading the record confirms a guess of the key', async () => {
+    const events = await recordedEvents('', { request: 1 }, async (s) => {
+      s.upstream.queue(OK_ANSWER);
+      await send(s, '/v1/messages', { body: JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 5, metadata: { user_id: EMAIL }, messages: [{ role: 'user', content: 'hi' }] }) });
+    });
+    const request = events.find((e) => e.kind === 'request') as unknown as { sessionId: string; identity: SkillIdentity };
+    expect(request.sessionId).toBe(sessionIdForKey(request.identity, 'metadata-user-id', EMAIL, 'record-journal-test-key'));
+    expect(request.sessionId).not.toBe(sessionIdForKey(request.identity, 'metadata-user-id', EMAIL));
   });
 });
 
