@@ -5,7 +5,8 @@
 //              query string, and an upload (Files API, a skill's folder on the Skills API) as it
 //              streams: its text files, form fields and file names
 //   response — the skill never sees values Claude returns: responses are masked, streams per event,
-//              a text file the skill downloads (Files API) and a batch's results as they stream
+//              a text file the skill downloads (Files API), any other answer in text and a batch's
+//              results as they stream
 //   both     — request and response
 //   tokenize — Claude sees stable placeholders (<EMAIL_ADDRESS_1a2b…>), the skill sees real values again
 // Rewriting modes are opt-in because they break prompt caching and signed thinking blocks (see

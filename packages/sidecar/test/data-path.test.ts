@@ -63,7 +63,7 @@ describe('the sidecar data path', () => {
       upstreamUrl: upstream.url, upstreamApiKey: 'k',
       listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
       ...(limits ? { limits } : {}),
-    }, { logger: createLogger('silent'), ...ports });
+    }, { logger: createLogger(process.env.DBG ? 'error' : 'silent'), ...ports });
     try {
       await use(other);
     } finally {
@@ -427,6 +427,19 @@ describe('the sidecar data path', () => {
       // The same file plain is masked on its way.
       upstream.queue({ headers: { 'content-type': 'text/plain' }, chunks: ['mail ann.lee', '@example.com now'] });
       expect((await call(s.claudeUrl, { method: 'GET', path: '/v1/files/file_1/content' })).body.toString()).toBe('mail [EMAIL_ADDRESS] now');
+    }, { guard });
+  });
+
+  it('in response mode masks any answer in text, not only a file download (an endpoint it does not know answering text/plain); an error body and a binary answer go as sent', async () => {
+    const guard = { inspect: (x: Exchange) => maskingVerdict(x, { mode: 'response' }, new MaskerBook('text-answer-masking-key'), {}), hold: async () => undefined };
+    await withSidecar(undefined, async (s) => {
+      upstream.queue({ headers: { 'content-type': 'text/plain; charset=utf-8' }, chunks: ['card 4111 1111 ', '1111 1111 for ann.lee@example.com'] });
+      const res = await call(s.claudeUrl, { method: 'GET', path: '/v1/organizations/usage_report' });
+      expect([res.status, res.body.toString()]).toEqual([200, 'card [CREDIT_CARD] for [EMAIL_ADDRESS]']);
+      upstream.queue({ status: 404, headers: { 'content-type': 'text/plain' }, chunks: ['no such thing as ann.lee@example.com'] });
+      expect((await call(s.claudeUrl, { method: 'GET', path: '/v1/organizations/usage_report' })).body.toString()).toBe('no such thing as ann.lee@example.com');
+      upstream.queue({ headers: { 'content-type': 'application/octet-stream' }, chunks: ['raw ann.lee@example.com'] });
+      expect((await call(s.claudeUrl, { method: 'GET', path: '/v1/organizations/usage_report' })).body.toString()).toBe('raw ann.lee@example.com');
     }, { guard });
   });
 

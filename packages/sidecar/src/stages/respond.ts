@@ -35,15 +35,18 @@ export async function respond(x: Exchange, ctx: SidecarContext, upstreamRes: Inc
     const seen = answer ? verdict.responseFilter?.batch : undefined;
     return bufferedBack(x, ctx, upstreamRes, (b) => rewriteResultsUrls(b, x, ctx, seen));
   }
-  // A batch's results (JSONL, whatever its content type says) and a downloaded file stream through
-  // the mode's rewrite; other JSON answers are rewritten whole.
+  // A batch's results (JSONL, whatever its content type says), a downloaded file and any other
+  // answer in text (an endpoint this sidecar does not know may answer text/plain) stream through the
+  // mode's rewrite; other JSON answers are rewritten whole.
   const results = answer && x.route.kind === 'batch_results' ? verdict.responseFilter?.batchResults?.() : undefined;
   if (!results && verdict.responseFilter && answer && contentType.includes('json')) {
     refuseEncoded(upstreamRes, 'this answer');
     return bufferedBack(x, ctx, upstreamRes, (b) => verdict.responseFilter!.body(b));
   }
-  const transform = results ?? (verdict.responseFilter?.download && isFileDownload(x, upstreamRes) ? verdict.responseFilter.download(fileOf(upstreamRes)) : undefined);
-  if (transform) refuseEncoded(upstreamRes, results ? 'this batch\'s results' : 'this file');
+  const download = results || !verdict.responseFilter?.download ? undefined
+    : isFileDownload(x, upstreamRes) ? 'this file' : answer && isTextAnswer(contentType) ? 'this answer' : undefined;
+  const transform = results ?? (download ? verdict.responseFilter!.download!(fileOf(upstreamRes)) : undefined);
+  if (transform) refuseEncoded(upstreamRes, download ?? 'this batch\'s results');
   return pipeBack(x, ctx, upstreamRes, transform);
 }
 
@@ -58,6 +61,9 @@ function refuseEncoded(upstreamRes: IncomingMessage, what: string): void {
   upstreamRes.resume();
   throw new GatewayError(codes.maskingFailed, 'api_error', `skillgate could not read ${what} for the skill's masking mode: the Claude API sent it encoded (${coding}), so it was not passed on.`, { headers: { ...NOT_RETRIED } });
 }
+
+/** An answer in text (text/plain, text/csv, text/html…): masked as a text file is, whatever route. */
+const isTextAnswer = (contentType: string): boolean => /^\s*text\//i.test(contentType);
 
 /** A file's content, answered whole (GET /v1/files/{id}/content, 200). */
 function isFileDownload(x: Exchange, upstreamRes: IncomingMessage): boolean {
