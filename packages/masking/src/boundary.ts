@@ -8,7 +8,7 @@
 // streaming invariant: the property tests in test/stream.test.ts are the guard.
 //
 //   token   runs of non-separator characters (emails, secrets, IPv6, MAC, crypto, JWT, custom regexes)
-//   numeric a digit, '+' or '(' and then digits, spaces and + ( ) - . /  (cards, phones, SSN, dates, IPv4)
+//   numeric a digit, '+' or '(' and then digits, spaces, tabs and + ( ) - . /  (cards, phones, SSN, dates, IPv4)
 //   spaced  an upper-case letter and then A-Z, 0-9 and spaces (IBANs written in groups of four)
 //   phrase  capitalised words, digit words and name particles joined by one or two of " ,."
 //           (people, places, street addresses, dates with month names)
@@ -47,7 +47,7 @@ T.fill(0, 0x2000, 0x200c);
 T[0x7f] = 0;
 T.fill(0, 0x80, 0xa0);
 
-for (const ch of ' +()-./') N[ch.charCodeAt(0)] = 1;
+for (const ch of ' \t+()-./') N[ch.charCodeAt(0)] = 1;
 for (let c = 48; c <= 57; c++) N[c] = 2;
 N[43] = 2; N[40] = 2; // '+' and '(' start a run
 

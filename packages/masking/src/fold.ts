@@ -1,4 +1,4 @@
-// How detection reads a text. Four kinds of character make a value read differently to the
+// How detection reads a text. Five kinds of character make a value read differently to the
 // detectors than to a person or Claude:
 //
 // - Characters read as plain ASCII: full-width forms (as CJK input methods type "４１１１" and
@@ -36,6 +36,12 @@
 //   separator than JSON means, never less). A stream holds a backslash escape that may still be
 //   incomplete at its end undecided (stream-text.ts), and never cuts inside one.
 //
+// - Percent-encoding: URLs carry values encoded ("?email=jane.doe%40example.com",
+//   "card=4111%201111%201111%201111"). A "%XX" of a printable ASCII character (space to '~') reads as
+//   that character (compacted, like "\\uXXXX"); other bytes (controls, UTF-8 sequences) read as they
+//   are written. The reading is local too: a '%' and the two characters after it, never decoded
+//   twice ("%2540" reads as "%40"). A stream holds a '%' or "%X" at its end undecided (stream-text.ts).
+//
 // Not folded: dashes that prose uses between numbers ("1990–2000").
 
 // The zero of each run of ten decimal digits (Unicode Nd) in the BMP besides ASCII's and the
@@ -60,10 +66,10 @@ const FOLDABLE_ALL = new RegExp(`${ESCAPE}|${FOLDABLE_CLASS}`, 'g');
 const VANISHING_CLASS = '[\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180b-\\u180f\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0\\ufff0-\\ufffb]';
 /**
  * A vanishing character (isVanishing, as a class); the high surrogate of the mathematical
- * alphanumerics block, or of a vanishing pair; or a "\\uXXXX" escape (of a character folding did
- * not read as a space: compacted into it).
+ * alphanumerics block, or of a vanishing pair; a "\\uXXXX" escape (of a character folding did
+ * not read as a space: compacted into it); or a percent-encoded printable ASCII character ("%40").
  */
-const COMPACTABLE = new RegExp(`${VANISHING_CLASS}|[\\ud835\\ud82f\\ud834\\udb40-\\udb43]|\\\\u[0-9A-Fa-f]{4}`);
+const COMPACTABLE = new RegExp(`${VANISHING_CLASS}|[\\ud835\\ud82f\\ud834\\udb40-\\udb43]|\\\\u[0-9A-Fa-f]{4}|%[2-7][0-9A-Fa-f]`);
 const MATH_HIGH = 0xd835;
 
 /** Whether `text` holds a character that detection reads as another. */
@@ -130,6 +136,25 @@ function escapedAt(text: string, i: number): number {
     v = v * 16 + d;
   }
   return v;
+}
+
+/** The printable ASCII character a "%XX" at text[i] encodes, if there is one there; else -1. */
+function percentAt(text: string, i: number): number {
+  const hi = hexValue(text.charCodeAt(i + 1));
+  const lo = hexValue(text.charCodeAt(i + 2));
+  if (hi < 2 || hi > 7 || lo < 0) return -1;
+  const v = hi * 16 + lo;
+  return v === 0x7f ? -1 : v;
+}
+
+const hexValue = (c: number): number => (c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 70 ? c - 55 : c >= 97 && c <= 102 ? c - 87 : -1);
+
+/** The length of a percent-encoding that `text` may end in before it is complete ("%", "%4"): its reading may still change. */
+export function openPercentLength(text: string): number {
+  const n = text.length;
+  if (n >= 1 && text.charCodeAt(n - 1) === 37) return 1;
+  if (n >= 2 && text.charCodeAt(n - 2) === 37 && hexValue(text.charCodeAt(n - 1)) >= 0) return 2;
+  return 0;
 }
 
 /**
@@ -213,6 +238,17 @@ export function compactForDetection(text: string): { text: string; starts: Uint3
       from = i + 2;
       i++;
       continue;
+    }
+    if (c === 37 && i + 2 < text.length) {
+      const e = percentAt(text, i);
+      if (e >= 0) {
+        read += text.slice(from, i) + String.fromCharCode(e);
+        from = i + 3;
+        starts[n] = i;
+        ends[n++] = i + 3;
+        i += 2;
+        continue;
+      }
     }
     if (c === 92) {
       const e = escapedAt(text, i);

@@ -4,9 +4,10 @@
 // separator-free run longer than RUN_CAP is cut regardless (run-cap.ts), as the whole-text masker
 // cuts it, so what a stream holds is bounded. Never emits text that masking could still change.
 import { isSafeCut, isTokenChar } from './boundary.js';
-import { compactForDetection, foldForDetection, hasCompactable, hasFoldable, openEscapeLength, splitsEscape, tailReading } from './fold.js';
+import { compactForDetection, foldForDetection, hasCompactable, hasFoldable, openEscapeLength, openPercentLength, splitsEscape, tailReading } from './fold.js';
 import { HOLD_CONTEXT } from './hold.js';
 import { PEM_CAP, pemRegionEnd } from './detectors/pem.js';
+import { PASSPHRASE_MAX, passphraseSpans } from './detectors/token.js';
 import type { Detection, Finding } from './entities.js';
 import { RunCap } from './run-cap.js';
 import { KEY_CONTEXT, NUMBER_MAX, isNumberChar, keyContext, maskInContext } from './json-values.js';
@@ -25,6 +26,9 @@ export interface WindowMasker {
   /** Raw detections (before filtering and overlap resolution); the finer hold needs it too. */
   detectAll?(text: string): Detection[];
 }
+
+/** Whether a password keyword (detectors/token.ts) occurs from lastIndex on: the cheap test before passphraseSpans. */
+const PASSWORD_GATE = /pass|pwd/gi;
 
 /** How far before the emitted point the window starts: more than any detector's look-back. */
 const WINDOW_BACK = 256;
@@ -71,7 +75,7 @@ export class TextStream {
       this.emitted = context.length;
       this.runCap.read(context);
       if (hasFoldable(context)) this.folding = true;
-      if (hasCompactable(context) || context.indexOf('\\') >= 0) this.compacting = true;
+      if (hasCompactable(context) || context.indexOf('\\') >= 0 || context.indexOf('%') >= 0) this.compacting = true;
     }
   }
 
@@ -110,8 +114,8 @@ export class TextStream {
   private pushPiece(delta: string): string {
     if (delta.length === 0) return '';
     if (!this.folding && hasFoldable(delta)) this.folding = true;
-    // A backslash may start a "\\uXXXX" escape that the next delta completes (compacted, fold.ts).
-    if (!this.compacting && (hasCompactable(delta) || delta.indexOf('\\') >= 0)) this.compacting = true;
+    // A backslash may start a "\\uXXXX" escape, a '%' a "%XX", that the next delta completes (compacted, fold.ts).
+    if (!this.compacting && (hasCompactable(delta) || delta.indexOf('\\') >= 0 || delta.indexOf('%') >= 0)) this.compacting = true;
     this.chunks.push(delta);
     this.heldLength += delta.length;
     // Merge like a binary counter: O(log n) chunks, each character copied O(log n) times.
@@ -203,10 +207,15 @@ export class TextStream {
     // A surrogate pair's first half at the very end reads as nothing yet: what it becomes (a
     // mathematical letter or digit extending a run, a vanishing character) arrives with the next
     // delta, so it is held undecided. So is a backslash escape that may not be complete yet ("\\",
-    // "\\u00"): how it and the backslashes before it read depends on what comes (fold.ts).
+    // "\\u00"): how it and the backslashes before it read depends on what comes (fold.ts); and so is
+    // a '%' or "%4" at the end (a "%XX" still arriving).
     let raw = recent.text;
     if (this.folding) {
       const open = openEscapeLength(raw);
+      if (open > 0) raw = raw.slice(0, raw.length - open);
+    }
+    if (this.compacting) {
+      const open = openPercentLength(raw);
       if (open > 0) raw = raw.slice(0, raw.length - open);
     }
     let folded = this.folding ? foldForDetection(raw) : raw;
@@ -233,10 +242,16 @@ export class TextStream {
         hold = at(this.masker.tokenHoldStart(text, rs));
       }
     }
+    // Passphrases after a password keyword run over spaces (detectors/token.ts): no cut inside one,
+    // nor after the start of one that may still grow. Only keywords that can reach past the floor.
+    const phraseFrom = Math.max(0, text.length - deltaLength - CUT_SEARCH - PASSPHRASE_MAX - 128);
+    PASSWORD_GATE.lastIndex = phraseFrom;
+    const phrases = PASSWORD_GATE.test(text) ? passphraseSpans(text, phraseFrom) : undefined;
     for (let i = text.length; i > 0; i--) {
       const c = at(i);
       if (c <= floor) break;
       if (c > limit || this.insidePem(c)) continue;
+      if (phrases && phrases.some((p) => i > p.start && (p.open || i < p.end))) continue;
       // Never inside a backslash escape: the text up to the cut would read it otherwise (fold.ts).
       if (this.folding && splitsEscape(raw, c - start)) continue;
       const inRun = c > runStart;

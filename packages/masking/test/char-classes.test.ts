@@ -10,7 +10,7 @@ describe('character classes', () => {
     for (let c = 0; c < 65536; c++) {
       const ch = String.fromCharCode(c);
       const token = c >= 33 && !TOKEN_BREAKS.has(c) && !(c >= 0x2000 && c < 0x200c) && c !== 0x7f && !(c >= 0x80 && c < 0xa0);
-      const numeric = ' +()-./0123456789'.includes(ch);
+      const numeric = ' \t+()-./0123456789'.includes(ch);
       const latinLetter = c >= 0xc0 && c <= 0x24f && c !== 0xd7 && c !== 0xf7;
       const word = /[0-9A-Za-z'_\u2019-]/.test(ch) || latinLetter;
       if (isTokenChar(c) !== token) wrong.push(`token ${c.toString(16)}`);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { createMasker, MaskerCore, TextStream } from '../src/index.js';
-import { plausibleEmail } from '../src/detectors/token.js';
+import { domainBeforeFileExtension, plausibleEmail } from '../src/detectors/token.js';
 
 const masker = createMasker(undefined, { key: 'test-key-0123456789abcdef' });
 const found = (text: string) => masker.maskText(text).findings.map((f) => ({ type: f.subtype ? `${f.type}:${f.subtype}` : f.type, value: text.slice(f.start, f.end) }));
@@ -158,7 +158,7 @@ describe('detectors find each entity with its exact span', () => {
 /**
  * The email detector as one global regex over the whole text (a local part and each label made of
  * one script kind: unspaced scripts' letters or others', with digits, marks and punctuation in
- * either); the top-level domain rules are the detector's own (plausibleEmail).
+ * either); the top-level domain rules are the detector's own (plausibleEmail, domainBeforeFileExtension).
  */
 function referenceEmails(text: string): Array<[number, number]> {
   const U = '[\\p{scx=Han}\\p{scx=Hiragana}\\p{scx=Katakana}\\p{scx=Hangul}\\p{scx=Thai}\\p{scx=Lao}\\p{scx=Khmer}\\p{scx=Myanmar}]';
@@ -181,7 +181,12 @@ function referenceEmails(text: string): Array<[number, number]> {
     if (s > 0 && k > 0 && (k === 1 || runKind === 0 || k === runKind)) { EMAIL.lastIndex = s + at + 1; continue; }
     if (lp.startsWith('.') || lp.endsWith('.') || lp.includes('..')) continue;
     while (e > s + at && text.charCodeAt(e - 1) === 45) e--;
-    if (!plausibleEmail(lp, text.slice(s + at + 1, e))) continue;
+    const domain = text.slice(s + at + 1, e);
+    if (!plausibleEmail(lp, domain)) {
+      const rest = domainBeforeFileExtension(lp, domain);
+      if (rest === undefined) continue;
+      e = s + at + 1 + rest.length;
+    }
     out.push([s, e]);
   }
   return out;

@@ -75,6 +75,11 @@ const ADVERSARIAL: Array<[string, string]> = [
   ['surrogate pairs', fill('🚀')],
   ['password-like tokens', fill('f5Rx%9qLm2Tz#Wb7 ')],
   ['one 1 MB password-character run', fill('aB3#')],
+  ['a list of phone numbers joined by spaces', fill('+1 415 555 0100 415-555-0101 ')],
+  ['random digits and single spaces', Array.from({ length: MB / 2 }, (_, i) => `${(i * 7919) % 10} `).join('')],
+  ['percent escapes', fill('%4')],
+  ['password keys with passphrases', fill('password: a b ')],
+  ['names in capitals', fill("JOHN O'BRIEN-SMITH ")],
 ];
 
 describe('every detector runs in linear time on 1 MB adversarial input', () => {

@@ -1,12 +1,14 @@
 // Detectors for the numeric family (boundary.ts): cards, SSN/ITIN, ABA routing and bank account
 // numbers, phone numbers, numeric dates of birth and IPv4 addresses. Each numeric run is split into
 // digit groups and separators once; the detectors look only at that run and at the context before it.
+// Linear in the run: each group starts a bounded number of candidates, which groups are taken is
+// kept per group, and a phone candidate is parsed only when its digits could make a valid number.
 import { parsePhoneNumber } from './phone.js';
 import type { Detection } from '../entities.js';
 import { abaValid, cardIssuer, itinValid, luhnValid, ssnValid } from '../checksums.js';
 import { CONTEXT, lookback } from './context.js';
 
-const RUN = /[0-9+(][0-9 +()\-./]*/g;
+const RUN = /[0-9+(][0-9 \t+()\-./]*/g;
 
 interface Group { s: number; e: number; d: string }
 
@@ -42,9 +44,14 @@ function scanRun(text: string, runStart: number, runEnd: number, out: Detection[
   const lastGroup = groups[groups.length - 1];
   const gluedBefore = groups.length > 0 && groups[0]!.s === runStart && runStart > 0 && gluedAt(text, runStart - 1, -1);
   const gluedAfter = lastGroup !== undefined && lastGroup.e === runEnd && runEnd < text.length && gluedAt(text, runEnd, 1);
-  const taken: Array<[number, number]> = [];
-  const push = (d: Detection) => { out.push(d); taken.push([d.start, d.end]); };
-  const free = (s: number, e: number) => taken.every(([a, b]) => e <= a || s >= b);
+  // Which groups a detection took (a detection covers whole groups): O(1) per question, so a run
+  // with thousands of findings (a long phone list) stays linear.
+  const taken = new Uint8Array(groups.length);
+  const push = (d: Detection, g: number) => {
+    out.push(d);
+    for (let k = g; k < groups.length && groups[k]!.s < d.end; k++) taken[k] = 1;
+  };
+  const free = (g: number) => taken[g] === 0;
   const sep = (g: number) => text.slice(groups[g]!.e, groups[g + 1]!.s);
 
   for (let g = 0; g < groups.length; g++) {
@@ -60,15 +67,15 @@ function scanRun(text: string, runStart: number, runEnd: number, out: Detection[
         const prevDot = g > 0 && sep(g - 1) === '.';
         if (!nextIsDotDigit && !endGlued && !prevDot && [0, 1, 2, 3].every((k) => octet(groups[g + k]!.d))
           && !CONTEXT.version.test(lookback(text, first.s, 16))) {
-          push({ type: 'IP_ADDRESS', start: first.s, end: last.e });
+          push({ type: 'IP_ADDRESS', start: first.s, end: last.e }, g);
           g += 3;
           continue;
         }
       }
     }
-    // Credit cards: 12-19 digits in groups joined by one consistent '-' or by spaces (a run of up
-    // to six: aligned columns, a tab or a "\u00a0" escape read as spaces, fold.ts). A '+' in front
-    // makes it an international phone number ("+4933727317115"), never a card.
+    // Credit cards: 12-19 digits in groups joined by one consistent '-', by spaces (a run of up
+    // to six: aligned columns, a "\t" or "\u00a0" escape read as spaces, fold.ts) or by tabs. A
+    // '+' in front makes it an international phone number ("+4933727317115"), never a card.
     let card: Detection | undefined;
     let joiner: string | undefined;
     let acc = '';
@@ -89,7 +96,7 @@ function scanRun(text: string, runStart: number, runEnd: number, out: Detection[
         if (!continues) break;
       }
     }
-    if (card) { push(card); while (g + 1 < groups.length && groups[g + 1]!.s < card.end) g++; continue; }
+    if (card) { push(card, g); while (g + 1 < groups.length && groups[g + 1]!.s < card.end) g++; continue; }
     const ctx = () => lookback(text, first.s);
     // SSN / ITIN: 3-2-4.
     if (g + 2 < groups.length && first.d.length === 3 && groups[g + 1]!.d.length === 2 && groups[g + 2]!.d.length === 4
@@ -99,8 +106,8 @@ function scanRun(text: string, runStart: number, runEnd: number, out: Detection[
       const d = first.d + groups[g + 1]!.d + groups[g + 2]!.d;
       const c = ctx();
       const dashed = sep(g) === '-';
-      if (itinValid(d) && (dashed || CONTEXT.itin.test(c) || CONTEXT.ssn.test(c))) { push({ type: 'US_ITIN', start: first.s, end: groups[g + 2]!.e }); g += 2; continue; }
-      if (ssnValid(d) && (dashed || CONTEXT.ssn.test(c))) { push({ type: 'US_SSN', start: first.s, end: groups[g + 2]!.e }); g += 2; continue; }
+      if (itinValid(d) && (dashed || CONTEXT.itin.test(c) || CONTEXT.ssn.test(c))) { push({ type: 'US_ITIN', start: first.s, end: groups[g + 2]!.e }, g); g += 2; continue; }
+      if (ssnValid(d) && (dashed || CONTEXT.ssn.test(c))) { push({ type: 'US_SSN', start: first.s, end: groups[g + 2]!.e }, g); g += 2; continue; }
     }
     // Numeric dates of birth: yyyy-mm-dd, dd/mm/yyyy, mm/dd/yyyy, dd.mm.yyyy with a birth context word.
     if (g + 2 < groups.length) {
@@ -108,7 +115,7 @@ function scanRun(text: string, runStart: number, runEnd: number, out: Detection[
       if (s1 === s2 && (s1 === '-' || s1 === '/' || s1 === '.') && !(g + 2 === groups.length - 1 && gluedAfter)
         && !(g + 3 < groups.length && sep(g + 2) === s1)) {
         const [a, b, c] = [first.d, groups[g + 1]!.d, groups[g + 2]!.d];
-        if (isDate(a, b, c) && CONTEXT.dob.test(ctx())) { push({ type: 'DATE_OF_BIRTH', start: first.s, end: groups[g + 2]!.e }); g += 2; continue; }
+        if (isDate(a, b, c) && CONTEXT.dob.test(ctx())) { push({ type: 'DATE_OF_BIRTH', start: first.s, end: groups[g + 2]!.e }, g); g += 2; continue; }
       }
     }
     // Single groups with context: ABA routing (9, checksum), SSN/ITIN without separators, bank accounts.
@@ -119,33 +126,38 @@ function scanRun(text: string, runStart: number, runEnd: number, out: Detection[
       const d = first.d;
       const c = ctx();
       const near = lookback(text, first.s, 24); // account/routing words must be close, not two sentences back
-      if (d.length === 9 && CONTEXT.aba.test(near) && abaValid(d)) { push({ type: 'ABA_ROUTING_NUMBER', start: first.s, end: first.e }); continue; }
-      if (d.length === 9 && CONTEXT.ssn.test(c) && (ssnValid(d) || itinValid(d))) { push({ type: itinValid(d) ? 'US_ITIN' : 'US_SSN', start: first.s, end: first.e }); continue; }
-      if (d.length >= 8 && d.length <= 17 && CONTEXT.bankAccount.test(near) && !CONTEXT.phone.test(near)) { push({ type: 'US_BANK_NUMBER', start: first.s, end: first.e }); continue; }
+      if (d.length === 9 && CONTEXT.aba.test(near) && abaValid(d)) { push({ type: 'ABA_ROUTING_NUMBER', start: first.s, end: first.e }, g); continue; }
+      if (d.length === 9 && CONTEXT.ssn.test(c) && (ssnValid(d) || itinValid(d))) { push({ type: itinValid(d) ? 'US_ITIN' : 'US_SSN', start: first.s, end: first.e }, g); continue; }
+      if (d.length >= 8 && d.length <= 17 && CONTEXT.bankAccount.test(near) && !CONTEXT.phone.test(near)) { push({ type: 'US_BANK_NUMBER', start: first.s, end: first.e }, g); continue; }
     }
   }
   // Phone numbers: candidates of 7-15 digits in groups (what the rules above did not claim), each
   // parsed and validated by libphonenumber-js. Calling its findNumbers on every run cost up to
-  // 350 µs per run (it tries every sub-span); a parse of one candidate costs about 16 µs.
-  if (gluedBefore || runEnd - runStart > 256) return;
+  // 350 µs per run (it tries every sub-span); a parse of one candidate costs about 16 µs, so only a
+  // candidate whose digits could be valid is parsed (nationalCouldBeValid), and a candidate seen
+  // lately is not parsed again (a long list of numbers, or of one digit, repeats them). Runs of any
+  // length are read: a list of numbers joined by spaces is one run ("+1 415 555 0100 +1 415 …").
+  if (gluedBefore) return;
   for (let g = 0; g < groups.length; g++) {
     const first = groups[g]!;
-    if (!free(first.s, first.e)) continue;
-    if (g > 0 && /^[-.]$/.test(sep(g - 1)) && free(groups[g - 1]!.s, groups[g - 1]!.e)) continue; // middle of a dotted/dashed number
+    if (!free(g)) continue;
+    if (g > 0 && /^[-.]$/.test(sep(g - 1)) && free(g - 1)) continue; // middle of a dotted/dashed number
     let s = first.s;
     const lead = text.slice(Math.max(runStart, first.s - 2), first.s);
     if (lead.endsWith('+')) s = first.s - 1;
     else if (lead.endsWith('(')) s = first.s - 1;
     else if (lead === '+(') s = first.s - 2;
     let digits = 0;
+    let national = '';
     let best: Detection | undefined;
     for (let h = g; h < groups.length; h++) {
       if (h > g) {
         const sp = sep(h - 1);
         if (sp.length > 2 || !/^(?:[ \-.\/]|\) ?|\( ?| \(|\)-)$/.test(sp)) break;
       }
-      if (!free(groups[h]!.s, groups[h]!.e)) break;
+      if (!free(h)) break;
       digits += groups[h]!.d.length;
+      national += groups[h]!.d;
       if (digits > 15) break;
       if (digits < 7) continue;
       const e = groups[h]!.e;
@@ -158,12 +170,37 @@ function scanRun(text: string, runStart: number, runEnd: number, out: Detection[
       if (!intl && !formatted && !CONTEXT.phone.test(lookback(text, s))) continue;
       if (!intl && /^\d{4}[-./]\d{1,2}[-./]\d{1,2}$/.test(raw)) continue; // a date
       if (!intl && /^\d{1,2}[-./]\d{1,2}[-./]\d{2,4}$/.test(raw)) continue;
-      let valid = false;
-      try { valid = parsePhoneNumber(raw, 'US')?.isValid() === true; } catch { valid = false; }
-      if (valid) best = { type: 'PHONE_NUMBER', start: s, end: e };
+      if (!intl && !nationalCouldBeValid(national)) continue;
+      if (validPhone(raw)) best = { type: 'PHONE_NUMBER', start: s, end: e };
     }
-    if (best) { push(best); while (g + 1 < groups.length && groups[g + 1]!.s < best.end) g++; }
+    if (best) { push(best, g); while (g + 1 < groups.length && groups[g + 1]!.s < best.end) g++; }
   }
+}
+
+/**
+ * Whether the digits of a candidate written without '+' could be a valid number when parsed as
+ * US-national (as the parse below does): ten digits of the North American plan (area code and
+ * exchange starting 2-9), those after a '1', or a number dialled out with the US prefix 011. A
+ * necessary condition only (libphonenumber decides); checked against its parse on 300,000 random
+ * candidates, no valid number among those it refuses.
+ */
+function nationalCouldBeValid(d: string): boolean {
+  if (d.startsWith('011')) return true;
+  const n = d.length === 11 && d.charCodeAt(0) === 49 ? 1 : 0;
+  return d.length - n === 10 && d.charCodeAt(n) >= 50 && d.charCodeAt(n + 3) >= 50;
+}
+
+/** Parses seen lately (a bounded memo: a long list or a run of one digit repeats candidates). */
+const parsed = new Map<string, boolean>();
+const PARSED_MAX = 512;
+
+function validPhone(raw: string): boolean {
+  let valid = parsed.get(raw);
+  if (valid !== undefined) return valid;
+  try { valid = parsePhoneNumber(raw, 'US')?.isValid() === true; } catch { valid = false; }
+  if (parsed.size >= PARSED_MAX) parsed.clear();
+  parsed.set(raw, valid);
+  return valid;
 }
 
 function isAlnum(c: number): boolean {
@@ -182,12 +219,21 @@ function gluedAt(text: string, i: number, dir: 1 | -1): boolean {
   return i >= 0 && i < text.length;
 }
 
-/** The kind of separator between two card groups: '-', ' ' for a run of 1-6 spaces, undefined for any other. */
+/**
+ * The kind of separator between two card groups: '-'; ' ' for a run of 1-6 spaces; '\t' for a run of
+ * 1-6 spaces and tabs with a tab (a card pasted from a table or typed with tabs); undefined for
+ * any other. A card's groups are joined by one kind throughout.
+ */
 function cardJoiner(s: string): string | undefined {
   if (s === ' ' || s === '-') return s;
   if (s.length > 6) return undefined;
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== 32) return undefined;
-  return ' ';
+  let tab = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 9) tab = true;
+    else if (c !== 32) return undefined;
+  }
+  return tab ? '\t' : ' ';
 }
 
 function octet(d: string): boolean {

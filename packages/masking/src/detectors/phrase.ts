@@ -1,7 +1,8 @@
 // Detectors for the phrase family (boundary.ts): people, places, street addresses and dates of
 // birth written with month names. A phrase run is a sequence of capitalised words, digit words and
 // name particles joined by one or two of " ,."; decisions use the run and the LOOKBACK window
-// before it, never the text after it. Dictionaries come from src/data (generated from faker).
+// before it, never the text after it. Dictionaries come from src/data (generated from faker); a name
+// is also found written as the lists do not spell it (nameIn: accents, hyphens, O'…, capitals).
 import type { Detection } from '../entities.js';
 import { isPhraseGap, isPhraseWord, isWordChar, PARTICLES } from '../boundary.js';
 import { FIRST_NAME_KEYS, SURNAME_KEYS } from '../data/names.js';
@@ -119,7 +120,16 @@ function stripPossessive(w: string): string {
   return w.endsWith("'s") || w.endsWith('\u2019s') ? w.slice(0, -2) : w.endsWith("'") ? w.slice(0, -1) : w;
 }
 
-const isCap = (w: Word) => { const c = w.text.charCodeAt(0); return !(c >= 48 && c <= 57) && w.text.length > 1 && w.text[1] !== w.text[1]!.toUpperCase() || w.text.length === 1 && !(c >= 48 && c <= 57); };
+/** A capitalised word: "Smith", "McDonald", and with an apostrophe after the first letter "O'Brien", "D’Angelo". */
+const isCap = (w: Word) => {
+  const t = w.text; const c = t.charCodeAt(0);
+  if (c >= 48 && c <= 57) return false;
+  if (t.length === 1) return true;
+  if (t[1] !== t[1]!.toUpperCase()) return true;
+  return (t[1] === "'" || t[1] === '\u2019') && t.length > 3 && t[3] !== t[3]!.toUpperCase();
+};
+/** A word written in capitals ("JOHN", "O'BRIEN"): a name only as a known first name and surname pair. */
+const isUpperWord = (w: Word) => { const t = w.text; return t.length >= 2 && !isDigitWord(w) && t === t.toUpperCase() && t !== t.toLowerCase(); };
 const isDigitWord = (w: Word) => { const c = w.text.charCodeAt(0); return c >= 48 && c <= 57; };
 const gapBefore = (text: string, words: Word[], i: number) => text.slice(words[i - 1]!.e, words[i]!.s);
 
@@ -241,7 +251,7 @@ interface PersonSpan { from: number; end: number; strong: boolean }
 
 function personAt(text: string, words: Word[], i: number, used: boolean[], d: NonNullable<typeof dict>): PersonSpan | undefined {
   const w = words[i]!;
-  if (!isCap(w)) return undefined;
+  if (!isCap(w)) return upperCaseName(text, words, i, used, d);
   const k = w.key;
   // title + name: "Dr. Smith", "Mrs Jane Doe" (the title itself is not part of the finding)
   if (TITLES.has(k)) {
@@ -251,8 +261,8 @@ function personAt(text: string, words: Word[], i: number, used: boolean[], d: No
     }
     return undefined;
   }
-  const isFirst = d.first.has(k);
-  const isLast = d.last.has(k);
+  const isFirst = nameIn(d.first, k, false);
+  const isLast = nameIn(d.last, k, true);
   const common = COMMON.has(k);
   let ctxCache: string | undefined;
   let contextualCache: boolean | undefined;
@@ -261,7 +271,7 @@ function personAt(text: string, words: Word[], i: number, used: boolean[], d: No
   // next word joined by one space
   const nextName = i + 1 < words.length && !used[i + 1] && gapBefore(text, words, i + 1) === ' ' && isCap(words[i + 1]!)
     ? words[i + 1]! : undefined;
-  const nextKnown = nextName && (d.last.has(nextName.key) || d.first.has(nextName.key)) && !COMMON.has(nextName.key);
+  const nextKnown = nextName && (nameIn(d.last, nextName.key, true) || nameIn(d.first, nextName.key, false)) && !COMMON.has(nextName.key);
   if (isFirst && !common) {
     const end = extendName(text, words, i, used, d, false);
     if (end > i || !isSentenceStart(text, w.s) || isContextual()) return { from: i, end, strong: end > i };
@@ -273,8 +283,45 @@ function personAt(text: string, words: Word[], i: number, used: boolean[], d: No
     // unknown capitalised word right after a person context ("Dear Xyzzy Plugh")
     if (nextName && !COMMON.has(nextName.key)) return { from: i, end: extendName(text, words, i, used, d, false), strong: true };
   }
-  if (isLast && !common && nextName && d.first.has(nextName.key) === false && d.last.has(nextName.key)) return { from: i, end: i + 1, strong: true };
+  if (isLast && !common && nextName && !nameIn(d.first, nextName.key, false) && nameIn(d.last, nextName.key, true)) return { from: i, end: i + 1, strong: true };
   return undefined;
+}
+
+/**
+ * A name written in capitals ("JOHN SMITH", "Name: MARY O'BRIEN"): a known first name and, joined by
+ * one space, a known surname, or any word in capitals after a person context. Headings and acronyms
+ * in capitals are common, so nothing less counts.
+ */
+function upperCaseName(text: string, words: Word[], i: number, used: boolean[], d: NonNullable<typeof dict>): PersonSpan | undefined {
+  const w = words[i]!;
+  const n = words[i + 1];
+  if (!n || used[i + 1] || !isUpperWord(w) || !isUpperWord(n) || gapBefore(text, words, i + 1) !== ' ') return undefined;
+  if (COMMON.has(w.key) || COMMON.has(n.key) || !nameIn(d.first, w.key, false)) return undefined;
+  if (!nameIn(d.last, n.key, true) && !PERSON_CONTEXT.test(lookback(text, w.s))) return undefined;
+  return { from: i, end: i + 1, strong: true };
+}
+
+const MARKS = /\p{M}/gu;
+const IRISH_SURNAME = /^[od]['\u2019]\p{L}{2,}$/u;
+
+/**
+ * Whether `key` (a lower-cased word) is a name of `list`, read the ways names are written beyond the
+ * list's own spelling: without accents ("seán" as "sean"), hyphenated from names of the list
+ * ("mary-jane", "zeta-jones"), and for surnames with an O' or D' prefix ("o'brien", "d'angelo").
+ * The readings cost nothing on plain ASCII words the list has or lacks.
+ */
+function nameIn(list: WordList, key: string, surname: boolean): boolean {
+  if (list.has(key)) return true;
+  let plain = key;
+  for (let i = 0; i < key.length; i++) {
+    if (key.charCodeAt(i) >= 0x80) { plain = key.normalize('NFD').replace(MARKS, ''); break; }
+  }
+  if (plain !== key && list.has(plain)) return true;
+  if (plain.indexOf('-') > 0) {
+    const parts = plain.split('-');
+    if (parts.length <= 3 && parts.every((p) => p.length >= 2 && list.has(p))) return true;
+  }
+  return surname && IRISH_SURNAME.test(plain);
 }
 
 function sentenceStartAfterContext(ctx: string): boolean {
@@ -292,7 +339,7 @@ function extendName(text: string, words: Word[], i: number, used: boolean[], d: 
     if (gap !== ' ' && !initialGap) break;
     if (PARTICLES.has(w.key)) continue;
     if (!isCap(w) || COMMON.has(w.key)) break;
-    if (d.places.has(w.key) && !d.last.has(w.key) && !d.first.has(w.key)) break;
+    if (d.places.has(w.key) && !nameIn(d.last, w.key, true) && !nameIn(d.first, w.key, false)) break;
     end = j;
     if (afterTitle && j - i >= 2) break;
   }

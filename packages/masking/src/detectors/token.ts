@@ -22,7 +22,8 @@ const isHex = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c 
 //
 // The top-level domain: two letters (a country), one of the common ones below, or any other
 // alphabetic one of up to 24 letters (or an IDN's "xn--…" form) that is not a file extension
-// ("report.pdf", "icon@2x.png") and does not look like code ("this@Outer.method", "q@k.transpose",
+// ("report.pdf", "icon@2x.png"; an address with a file extension after it, "jane@example.com.csv",
+// is the address without it) and does not look like code ("this@Outer.method", "q@k.transpose",
 // "x@self.weight").
 const TLDS = new Set(('com org net edu gov mil int info biz dev app io ai co me us uk tv cc ly to fm sh xyz online site tech '
   + 'cloud email name pro mobi company example test invalid local internal corp lan home arpa news blog shop store '
@@ -115,6 +116,20 @@ export function plausibleEmail(local: string, domain: string): boolean {
     && !CODE_RECEIVERS.has(local.toLowerCase()) && !CODE_RECEIVERS.has(labels[0]!.toLowerCase());
 }
 
+/**
+ * A file named after an address ("jane.doe@example.com.csv"): the domain without the file
+ * extension, when what is left is a plausible address ending in a country code or a common
+ * top-level domain; undefined otherwise ("icon@2x.png", "report@v2.final.pdf" stay no address).
+ */
+export function domainBeforeFileExtension(local: string, domain: string): string | undefined {
+  const dot = domain.lastIndexOf('.');
+  if (dot < 0 || !FILE_EXT.has(domain.slice(dot + 1).toLowerCase())) return undefined;
+  const rest = domain.slice(0, dot);
+  const tld = rest.slice(rest.lastIndexOf('.') + 1).toLowerCase();
+  if (rest.indexOf('.') < 0 || !(/^[a-z]{2}$/.test(tld) || TLDS.has(tld))) return undefined;
+  return plausibleEmail(local, rest) ? rest : undefined;
+}
+
 // Found from each '@' (indexOf) rather than by a pattern run from every position of the text.
 // For each '@' the local part starts where a leftmost-first scan would start it: as far back as
 // its characters go (at most 64, not before the end of the previous address); a 65th one glued in
@@ -145,7 +160,11 @@ function detectEmail(text: string, out: Detection[]): void {
     // Trailing hyphens belong to the sentence, not the domain.
     while (e > at && text.charCodeAt(e - 1) === 45) e--;
     const domain = text.slice(at + 1, e);
-    if (!plausibleEmail(local, domain)) continue;
+    if (!plausibleEmail(local, domain)) {
+      const rest = domainBeforeFileExtension(local, domain);
+      if (rest === undefined) continue;
+      e = at + 1 + rest.length;
+    }
     out.push({ type: 'EMAIL_ADDRESS', start: s, end: e });
   }
 }
@@ -299,7 +318,10 @@ function detectJwt(text: string, out: Detection[]): void {
 // ---------------------------------------------------------------- keyword-assigned values
 // "password=…", "DB_PASSWORD: …", "api_key": "…", "aws_secret_access_key = …",
 // "Authorization: Bearer …" and "Authorization: Basic …" (base64 of "user:password"). The keyword
-// and the separator stay visible; only the value is a finding.
+// and the separator stay visible; only the value is a finding. A password's value is one token
+// run, or a passphrase of several when it is quoted or the value of a "key: value" line
+// (passphraseEnd): the one family of detections that crosses spaces; a stream holds it by
+// passphraseSpans (stream-text.ts).
 const KEYWORD = /pass(?:word|wd|phrase)?|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|auth[_\-]?key|credentials?|private[_\-]?key|client[_\-]?secret|bearer|\bbasic\b|\bkey\b/gi;
 /** Schemes of an Authorization header: their value follows a space, and is judged by its own rule. */
 const AUTH_SCHEMES = new Set(['bearer', 'basic']);
@@ -333,6 +355,73 @@ export function assignedValueStart(text: string, p: number, kw: string): { vs: n
   return { vs: p, spaced };
 }
 
+const isPasswordKeyword = (kw: string): boolean => kw.startsWith('pass') || kw === 'pwd';
+
+/** Longest passphrase read after a password keyword (characters from the value's start). */
+export const PASSPHRASE_MAX = 128;
+/** What may stand before a password key on its line: indentation, a list or quote marker, "export", a quote, an identifier glued to the keyword (DB_PASSWORD). */
+const KEY_LINE_PREFIX = /^[\t ]*(?:[-*>#]+[\t ]*)?(?:export[\t ]+)?["'`]?[A-Za-z0-9_.-]*$/;
+
+/**
+ * Whether a password value starting at `vs` (its keyword starting at `kw`) may run on past spaces:
+ * it was opened by a quote ('"password": "correct horse battery staple"'), or the keyword is the
+ * key of a "key: value" line ("password: correct horse battery staple", "DB_PASSWORD=…"). In
+ * prose ("the password=hunter2 worked") the value is its first token run. Reads at most 64
+ * characters before the keyword (within a stream's window, stream-text.ts).
+ */
+export function passphraseMayFollow(text: string, kw: number, vs: number): boolean {
+  const q = text.charCodeAt(vs - 1);
+  if (q === 34 || q === 39 || q === 96) return true;
+  const from = Math.max(0, kw - 64);
+  const nl = text.lastIndexOf('\n', kw - 1);
+  if (nl < from && from > 0) return false;
+  return KEY_LINE_PREFIX.test(text.slice(Math.max(nl + 1, from), kw));
+}
+
+/**
+ * The end of a passphrase whose first token run is text[vs, ve): it runs on over one space and the
+ * next token run, as long as the whole stays within PASSPHRASE_MAX; a newline, two spaces, a
+ * quote or other punctuation end it. `open`: the text ends where the passphrase could still go on
+ * (a stream must hold it from `vs`).
+ */
+export function passphraseEnd(text: string, vs: number, ve: number): { end: number; open: boolean } {
+  let e = ve;
+  for (;;) {
+    if (e >= text.length) return { end: e, open: true };
+    if (text.charCodeAt(e) !== 32) return { end: e, open: false };
+    if (e + 1 >= text.length) return { end: e, open: true };
+    if (!isTokenChar(text.charCodeAt(e + 1))) return { end: e, open: false };
+    let f = e + 1;
+    while (f < text.length && isTokenChar(text.charCodeAt(f)) && f - vs <= PASSPHRASE_MAX) f++;
+    if (f - vs > PASSPHRASE_MAX) return { end: e, open: false };
+    e = f;
+  }
+}
+
+/**
+ * Where a stream must not cut for passphrases: for each password assignment whose keyword starts
+ * at or after `from` and that may run on (passphraseMayFollow), [value start, passphrase end), and
+ * whether it may still grow. A superset of what detectAssigned masks (no placeholder or length
+ * checks), so holding by it is never too little.
+ */
+export function passphraseSpans(text: string, from: number): Array<{ start: number; end: number; open: boolean }> {
+  const out: Array<{ start: number; end: number; open: boolean }> = [];
+  const kwRe = assignmentKeywords();
+  kwRe.lastIndex = from;
+  let m: RegExpExecArray | null;
+  while ((m = kwRe.exec(text)) !== null) {
+    const kw = m[0].toLowerCase();
+    if (!isPasswordKeyword(kw)) continue;
+    const a = assignedValueStart(text, m.index + m[0].length, kw);
+    if (!a || a.spaced || !passphraseMayFollow(text, m.index, a.vs)) continue;
+    let ve = a.vs;
+    while (ve < text.length && isTokenChar(text.charCodeAt(ve)) && ve - a.vs <= 4096) ve++;
+    const p = passphraseEnd(text, a.vs, ve);
+    out.push({ start: a.vs, end: p.end, open: p.open });
+  }
+  return out;
+}
+
 /** A fresh copy of the keyword pattern (global, case-insensitive) for callers that scan on their own. */
 export const assignmentKeywords = (): RegExp => new RegExp(KEYWORD.source, 'gi');
 
@@ -349,7 +438,7 @@ function detectAssigned(text: string, out: Detection[]): void {
     while (ve > vs && /[.:]/.test(text[ve - 1]!)) ve--;
     const value = text.slice(vs, ve);
     if (value.length < 4 || value.length > 4096 || PLACEHOLDER.test(value)) continue;
-    const isPassword = (kw.startsWith('pass') || kw === 'pwd') && !spaced;
+    const isPassword = isPasswordKeyword(kw) && !spaced;
     if (kw === 'basic') {
       // "Basic" is a word too: only base64 of "user:password" counts.
       if (!basicCredentials(value)) continue;
@@ -359,6 +448,12 @@ function detectAssigned(text: string, out: Detection[]): void {
     } else if (!isPassword) {
       // tokens and keys must look random: long enough and high entropy
       if (value.length < 12 || entropy(value) < 3.0 || !/\d/.test(value) && !/[A-Z]/.test(value)) continue;
+    }
+    // A passphrase ("password: correct horse battery staple"): the words after the first, to the
+    // end of the quoted value or of the line.
+    if (isPassword && passphraseMayFollow(text, m.index, vs)) {
+      ve = passphraseEnd(text, vs, ve).end;
+      while (ve > vs && /[.:]/.test(text[ve - 1]!)) ve--;
     }
     const ctx = lookback(text, vs, 48);
     const subtype = /aws/.test(ctx) && value.length === 40 ? 'aws' : 'generic';
