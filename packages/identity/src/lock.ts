@@ -164,6 +164,14 @@ export class LockSet {
     return undefined;
   }
 
+  /** A lock in force on this workload token (by jti), if any. */
+  tokenLock(jti: string, now: number): Lock | undefined {
+    const bucket = this.byKey.get(`token:${jti}`);
+    if (!bucket) return undefined;
+    for (const lock of bucket.values()) if (!isExpired(lock, now)) return lock;
+    return undefined;
+  }
+
   /** Drop expired locks; returns the names removed. */
   prune(now: number): string[] {
     const gone: string[] = [];

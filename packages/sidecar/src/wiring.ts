@@ -90,7 +90,7 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
   const recordConfig = recordConfigFromEnv(env, { recordDir: config.recordDir, ...(redisUrl ? { redisUrl } : {}) });
   if (clusterIdentity) {
     const { redisLockGuardFromEnv } = await import('./cluster/locks.js');
-    const locks = redisLockGuardFromEnv({ ...env, REDIS_URL: redisUrl }, { log });
+    const locks = redisLockGuardFromEnv({ ...env, REDIS_URL: redisUrl }, { log, formerTokens: () => clusterIdentity.formerTokenIds() });
     if (!locks) throw new ConfigError('REDIS_URL', 'cluster mode (SKILLGATE_CONTROLLER_URL set) needs Redis for the lock feed: set REDIS_URL, or have the controller hand it over (SKILLGATE_SIDECAR_REDIS_URL; the chart\'s redis.existingSecret)');
     await locks.start();
     await locks.whenSynced(10_000).catch((err: Error) => log.warn({ err: err.message }, 'lock feed not synced yet; refusing until it is'));

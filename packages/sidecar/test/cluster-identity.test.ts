@@ -361,6 +361,33 @@ describe('ClusterIdentity', () => {
     await ctl.close();
   });
 
+  test('remembers the tokens it held before its current one (refreshed, refused) for an hour past their expiry, for locks on them to bind the pod', async () => {
+    let refuse = false;
+    const ctl = await standInController(async () => {
+      if (refuse) return { status: 403, body: { error: 'access_denied', error_description: 'locked' } };
+      const t = await issuer.issue(identity);
+      return { status: 200, body: { access_token: t.token, token_type: 'N_A', expires_in: 600 } };
+    });
+    const id = new ClusterIdentity({ controllerUrl: ctl.url, tokenFile: tokenFile(), fallback: identity, clock });
+    await id.start();
+    const first = id.tokenId()!;
+    expect(id.formerTokenIds()).toEqual([]);
+    await id.refreshNow();
+    const second = id.tokenId()!;
+    expect(second).not.toBe(first);
+    expect(id.formerTokenIds()).toEqual([first]);
+    refuse = true;
+    await id.refreshNow();
+    expect(id.tokenId()).toBeUndefined();
+    expect(id.formerTokenIds()).toEqual([first, second]);
+    const start = now;
+    now += 600_000 + 60 * 60 * 1000 + 1; // an hour past both tokens' expiry
+    expect(id.formerTokenIds()).toEqual([]);
+    now = start;
+    id.close();
+    await ctl.close();
+  });
+
   test('tells the sidecar to cut what the skill holds open when its token is refused or expires, and not while the controller is merely unreachable or only the credential ran out', async () => {
     let answer: 'grant' | 'unavailable' | 'refuse' = 'grant';
     let credentialLifeS: number | undefined;

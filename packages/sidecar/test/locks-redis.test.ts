@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { RedisProxy } from '@skillgate/resp/testing';
 import type { SkillIdentity } from '@skillgate/api';
 import { LockFeedPublisher } from '@skillgate/identity/lock-feed-publisher';
+import { revocationLock, revocationLockName } from '@skillgate/identity';
 import { startSidecar, type Sidecar } from '../src/index.js';
 import { RedisLockGuard, LOCK_FEED_LOST, MIN_FEED_LOSS_MS, redisLockGuardFromEnv } from '../src/cluster/locks.js';
 import { endlessSse } from './upstream-double.js';
@@ -115,6 +116,28 @@ describe('RedisLockGuard with live sidecars', () => {
     const again = await openStream(alice.claudeUrl);
     expect(again.status).toBe(200);
     again.close();
+  });
+
+  test('a responder\'s lock on a token this pod held before its current one binds the pod; the controller\'s revocation of such a token does not', async () => {
+    let former: string[] = [];
+    const guard = new RedisLockGuard({ redisUrl: REDIS_URL, prefix, formerTokens: () => former });
+    guards.push(guard);
+    await guard.start();
+    await guard.whenSynced(5000);
+    const me = { identity: who('ledger', 'dana@example.com') as SkillIdentity, sessionId: 's', tokenId: 'jti-current' };
+    await pub.put(revocationLock({ jti: 'jti-revoked', expiresAt: Date.now() + 600_000 }, 'owner reassigned'));
+    await pub.put({ name: 'inc-77-token', target: { kind: 'token', value: 'jti-refreshed-away' }, reason: 'INC-77: token seen exfiltrating', createdBy: 'responder@example.com' });
+    const arrived = () => guard.feed.locks.get('inc-77-token') !== undefined && guard.feed.locks.get(revocationLockName('jti-revoked')) !== undefined;
+    await within(new Promise<void>((r) => { const t = setInterval(() => { if (arrived()) { clearInterval(t); r(); } }, 5); }), 5000, 'the locks to arrive');
+    // Neither names the current token, and the pod held neither: nothing matches.
+    expect(guard.match(me)).toBeUndefined();
+    // The pod had held both before refreshing: the responder's lock binds it, the revocation does not.
+    former = ['jti-revoked', 'jti-refreshed-away'];
+    expect(guard.match(me)).toEqual({ lockName: 'inc-77-token', reason: 'INC-77: token seen exfiltrating (it locks workload token jti-refreshed-away, which this pod held before its current one)' });
+    former = ['jti-revoked'];
+    expect(guard.match(me)).toBeUndefined();
+    await pub.remove('inc-77-token');
+    await pub.remove(revocationLockName('jti-revoked'));
   });
 
   test('a lock on one session or skill in another namespace leaves this skill alone', async () => {

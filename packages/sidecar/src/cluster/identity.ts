@@ -90,8 +90,15 @@ export type IdentityLockView = Pick<LockGuard, 'onChange' | 'match'> & { lockNam
 /** A credential with less life than this left when it arrives is treated as dead on arrival. */
 const MIN_CREDENTIAL_REFRESH_MS = 1000;
 
+/** How many tokens held before the current one are remembered, and for how long after their expiry (the controller keeps expired jtis of a pod as long: token-exchange/issued.ts). */
+const FORMER_TOKENS_MAX = 16;
+const FORMER_TOKEN_KEEP_MS = 60 * 60 * 1000;
+
 export class ClusterIdentity implements IdentitySource, CredentialSource {
   private held: Held | undefined;
+  /** Tokens (jti, expiry) held before the current one, newest last: a responder's lock on one binds this pod. */
+  private former: Array<{ jti: string; expiresAt: number }> = [];
+  private formerIds: readonly string[] = [];
   /** Who the last token said the skill is: kept through a refusal, so locks match the same identity. */
   private lastIdentity: SkillIdentity | undefined;
   /** Why the last exchange failed: `denied` means the controller refused on purpose (403). */
@@ -139,6 +146,28 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
 
   tokenId(): string | undefined {
     return this.held?.claims.jti;
+  }
+
+  /**
+   * The workload tokens this sidecar held before its current one (jtis, up to an hour past their
+   * expiry): a responder's lock on any of them binds this pod as a lock on the current one does.
+   */
+  formerTokenIds(): readonly string[] {
+    const f = this.former;
+    if (f.length > 0 && f[0]!.expiresAt + FORMER_TOKEN_KEEP_MS < this.clock()) {
+      const now = this.clock();
+      this.former = f.filter((t) => t.expiresAt + FORMER_TOKEN_KEEP_MS >= now);
+      this.formerIds = this.former.map((t) => t.jti);
+    }
+    return this.formerIds;
+  }
+
+  /** Remember a token this sidecar no longer uses (replaced, refused or revoked). */
+  private retire(held: Held | undefined): void {
+    if (!held || this.former.some((t) => t.jti === held.claims.jti)) return;
+    this.former.push({ jti: held.claims.jti, expiresAt: held.expiresAt });
+    if (this.former.length > FORMER_TOKENS_MAX) this.former.shift();
+    this.formerIds = this.former.map((t) => t.jti);
   }
 
   /** The workload token itself, for presenting to other skillgate components. */
@@ -342,6 +371,7 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
   /** Let go of the held token (refused, revoked, expired): what the skill holds open is cut. */
   private drop(): void {
     if (!this.held) return;
+    this.retire(this.held);
     this.held = undefined;
     clearTimeout(this.expiryTimer);
     // On a later microtask: a request asking refusal() must not run the sweep inside its own stage.
@@ -416,6 +446,7 @@ export class ClusterIdentity implements IdentitySource, CredentialSource {
     const credentialOk = !!cred && typeof cred.value === 'string' && (cred.type === 'api_key' || cred.type === 'bearer');
     // A credential that expires (federation) is held no longer than it lives, whatever the token's life.
     const credentialLifeMs = credentialOk && typeof cred.expires_in === 'number' && cred.expires_in >= 0 ? cred.expires_in * 1000 : undefined;
+    this.retire(this.held);
     this.held = {
       token: body.access_token,
       claims,

@@ -7,7 +7,11 @@
 // publisher silent for that long — refusal() answers every request with 503, and the onStandingLost
 // listeners cut what the skill holds open: a timer watches the loss, so the cut comes when the bound
 // is crossed, not at the next request. It never forwards a decision it cannot vouch for.
-import { DEFAULT_MAX_SILENCE_MS, LockFeedSubscriber, type FeedLog, type Lock } from '@skillgate/identity';
+// A responder's token lock binds the pod that held the token (as the controller's exchange does):
+// a lock naming a token this sidecar held before its current one (`formerTokens`) matches it too,
+// so a refresh that came before the lock does not carry the skill past it. The controller's own
+// revocations do not bind: they name one token, and the sidecar re-exchanges past them.
+import { DEFAULT_MAX_SILENCE_MS, LockFeedSubscriber, isRevocationLock, type FeedLog, type Lock } from '@skillgate/identity';
 import { GatewayError, codes } from '@skillgate/wire';
 import type { LockGuard, LockHit, LockSubject } from '../ports/index.js';
 import type { Logger } from '../log.js';
@@ -35,6 +39,8 @@ export interface RedisLockGuardOptions {
   clock?: () => number;
   log?: Logger;
   onEvent?: (e: LockFeedEvent) => void;
+  /** The workload tokens (jtis) this sidecar held before its current one (ClusterIdentity.formerTokenIds). */
+  formerTokens?: () => readonly string[];
 }
 
 export class RedisLockGuard implements LockGuard {
@@ -84,8 +90,14 @@ export class RedisLockGuard implements LockGuard {
   }
 
   match(subject: LockSubject): LockHit | undefined {
-    const hit = this.feed.locks.match(subject, this.clock());
-    return hit ? { lockName: hit.lockName, reason: hit.reason } : undefined;
+    const now = this.clock();
+    const hit = this.feed.locks.match(subject, now);
+    if (hit) return { lockName: hit.lockName, reason: hit.reason };
+    for (const jti of this.opts.formerTokens?.() ?? []) {
+      const lock = this.feed.locks.tokenLock(jti, now);
+      if (lock && !isRevocationLock(lock)) return { lockName: lock.name, reason: `${lock.reason} (it locks workload token ${jti}, which this pod held before its current one)` };
+    }
+    return undefined;
   }
 
   onChange(listener: () => void): void {
@@ -185,7 +197,7 @@ export function redisLockGuard(opts: RedisLockGuardOptions): RedisLockGuard {
  * A RedisLockGuard from the environment, or undefined without REDIS_URL. Reads REDIS_URL,
  * SKILLGATE_REDIS_PREFIX (default `skillgate:`), SKILLGATE_LOCK_FEED_MAX_LOSS_MS (default 30000).
  */
-export function redisLockGuardFromEnv(env: NodeJS.ProcessEnv, extra: Pick<RedisLockGuardOptions, 'log' | 'onEvent' | 'clock'> = {}): RedisLockGuard | undefined {
+export function redisLockGuardFromEnv(env: NodeJS.ProcessEnv, extra: Pick<RedisLockGuardOptions, 'log' | 'onEvent' | 'clock' | 'formerTokens'> = {}): RedisLockGuard | undefined {
   if (!env.REDIS_URL) return undefined;
   const max = env.SKILLGATE_LOCK_FEED_MAX_LOSS_MS ? Number(env.SKILLGATE_LOCK_FEED_MAX_LOSS_MS) : undefined;
   // The controller's heartbeat comes every 2 s (SKILLGATE_LOCK_HEARTBEAT_MS): a bound under twice
