@@ -31,6 +31,17 @@ export function loggedText(text: string | undefined, mask: LogTextMasker | undef
   }
 }
 
+/**
+ * An error fit for a log line: its type, its message through loggedText (a message can quote what
+ * it failed on — a value, a name, a fragment of a body) and its stack frames without the message
+ * the stack repeats.
+ */
+export function loggedError(err: unknown, mask: LogTextMasker | undefined): { type: string; message: string | undefined; stack?: string } {
+  if (!(err instanceof Error)) return { type: typeof err, message: loggedText(String(err), mask) };
+  const frames = err.stack?.split('\n').filter((l) => l.startsWith('    at ')).join('\n');
+  return { type: err.name, message: loggedText(err.message, mask), ...(frames ? { stack: frames } : {}) };
+}
+
 export function createLogger(level: string, component = 'sidecar'): Logger {
   return pino(
     {

@@ -11,6 +11,7 @@ import { GatewayError, codes, formatSse, toGatewayError } from '@skillgate/wire'
 import type { Exchange } from './exchange.js';
 import type { SidecarContext } from './context.js';
 import type { Refusal } from './ports/index.js';
+import { loggedError } from './log.js';
 import { checkPath } from './stages/check-path.js';
 import { identify } from './stages/identify.js';
 import { readBody } from './stages/read-body.js';
@@ -119,7 +120,7 @@ export function refuse(x: Exchange, ctx: SidecarContext, err: GatewayError): voi
   }
   ctx.metrics.refusals.labels(err.code).inc();
   x.refusal = { status: err.status, code: err.code, type: err.type, message: err.message };
-  if (err.code === codes.internal) ctx.log.error({ requestId: x.id, err: err.cause }, 'internal error');
+  if (err.code === codes.internal) ctx.log.error({ requestId: x.id, err: loggedError(err.cause, ctx.journal.maskText) }, 'internal error');
   const body = err.body(x.id);
   if (!x.res.headersSent) {
     const payload = JSON.stringify(body);

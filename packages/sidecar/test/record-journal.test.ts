@@ -21,7 +21,7 @@ import { recordJournal } from '../src/record-journal.js';
 import { MaskerBook, maskingVerdict } from '../src/masking-modes.js';
 import { createLogger } from '../src/log.js';
 import { logJournal, withLogLines } from '../src/ports/journal.js';
-import { TEXT_NOT_LOGGED } from '../src/log.js';
+import { TEXT_NOT_LOGGED, loggedError } from '../src/log.js';
 import type { Exchange } from '../src/exchange.js';
 import { OK_ANSWER, startLocalSidecar, type LocalSidecar } from './local-sidecar.js';
 
@@ -374,6 +374,18 @@ describe('events outside a request and log lines hold no raw value', () => {
     id: 'req_1', req: { method: 'POST', headers: {} }, res: { headersSent: true, statusCode: 200 }, route: { kind: 'files', path: '/v1/files/file_01/content' },
     bytesIn: 0, bytesOut: 0, receivedAt: process.hrtime.bigint(), outcome: 'error', outcomeReason: `masking the download failed: the text file ${EMAIL} ${CARD}.csv is not UTF-8`,
   }) as unknown as Exchange;
+
+  test('an internal error\'s message is logged masked (a message can quote what it failed on), its stack frames kept; without a masker, left out', () => {
+    const thrown = new TypeError(`cannot read the field of {"note": "${CARD} ${EMAIL}"}`);
+    const mask = (t: string) => new MaskerBook('record-journal-test-key').forSpec({ mode: 'record' }).maskText(t).masked;
+    const logged = loggedError(thrown, mask);
+    expect(logged.type).toBe('TypeError');
+    expect(logged.message).toBe('cannot read the field of {"note": "[CREDIT_CARD] [EMAIL_ADDRESS]"}');
+    expect(logged.stack).toMatch(/^    at /);
+    expectNoneRaw(JSON.stringify(logged));
+    expect(loggedError(thrown, undefined).message).toBe(TEXT_NOT_LOGGED);
+    expect(loggedError(`plain ${EMAIL}`, mask)).toEqual({ type: 'string', message: 'plain [EMAIL_ADDRESS]' });
+  });
 
   test('a lock\'s name, target and reason and a revocation\'s reason are recorded masked, findings named by member', () => {
     const book = new MaskerBook('record-journal-test-key');
