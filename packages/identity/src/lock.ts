@@ -164,11 +164,11 @@ export class LockSet {
     return undefined;
   }
 
-  /** A lock in force on this workload token (by jti), if any. */
-  tokenLock(jti: string, now: number): Lock | undefined {
+  /** A lock in force on this workload token (by jti) that `accept` takes (default: any), if any. */
+  tokenLock(jti: string, now: number, accept: (lock: Lock) => boolean = () => true): Lock | undefined {
     const bucket = this.byKey.get(`token:${jti}`);
     if (!bucket) return undefined;
-    for (const lock of bucket.values()) if (!isExpired(lock, now)) return lock;
+    for (const lock of bucket.values()) if (!isExpired(lock, now) && accept(lock)) return lock;
     return undefined;
   }
 

@@ -249,7 +249,7 @@ type HeaderTreatment = { name: string; apiMade: boolean } | null;
  * names the file the skill uploaded, and its content-type is the one the skill gave.
  */
 const API_MADE_ANSWER_HEADERS = new Set([
-  'request-id', 'x-request-id', 'date', 'retry-after', 'x-should-retry', 'anthropic-organization-id', 'cf-ray', 'cf-cache-status',
+  'request-id', 'date', 'retry-after', 'x-should-retry', 'anthropic-organization-id', 'cf-ray', 'cf-cache-status',
   'server', 'via', 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding', 'cache-control', 'vary',
   'strict-transport-security', 'x-robots-tag', 'x-envoy-upstream-service-time',
 ]);
@@ -415,8 +415,13 @@ export function recordedDestination(destination: string, mask: HeaderMasker | nu
 
 const DESTINATION_NOT_RECORDED = '[destination not recorded: it could not be masked]';
 
-/** Whether a destination is an IP literal, with or without a port (`10.0.0.7:80`, `[::1]:443`, `::1:443`). */
+/**
+ * Whether a destination is an IP literal, with or without a port (`10.0.0.7:80`, `[::1]:443`,
+ * `::1:443`). Not one with an IPv6 zone id (`fe80::1%eth0`): node:net takes any letters and digits
+ * there, so the skill could write what it likes after the `%` (`[fe80::1%4111111111111111]:443`).
+ */
 export function isIpDestination(destination: string): boolean {
+  if (destination.indexOf('%') >= 0) return false;
   if (isIP(destination) !== 0) return true;
   const m = /^\[?([^\]]*?)\]?:\d{1,5}$/.exec(destination);
   return m !== null && isIP(m[1]!) !== 0;

@@ -289,6 +289,8 @@ describe('egress destinations and answer headers for the record', () => {
     calls.length = 0;
     for (const ip of ['10.0.0.7:8080', '[::1]:443', '::1:443', '192.0.2.7']) expect(recordedDestination(ip, mask, [])).toBe(ip);
     expect(calls).toEqual([]); // an IP literal costs no masker call
+    // An IPv6 zone id is the skill's to write: masked, not kept as an address.
+    expect(recordedDestination('[fe80::1%4111111111111111]:443', mask, [])).toBe('[fe80::1%[CREDIT_CARD]]:443');
     expect(recordedDestination(`${KEY}.exfil.example`, null, [])).not.toContain('sk-ant-');
   });
 

@@ -14,8 +14,12 @@ export type LogTextMasker = (text: string) => string;
 /** What a log line keeps of free text that could not be masked (no masker, or masking failed). */
 export const TEXT_NOT_LOGGED = '[not logged: it could not be masked]';
 
-/** A stable error code (SG_IDLE_TIMEOUT, a request's outcome reason): skillgate's words, nothing to mask. */
-const ERROR_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
+/**
+ * A stable error code of skillgate's (SG_IDLE_TIMEOUT, a request's outcome reason): its own words,
+ * nothing to mask. Only `SG_` codes: a skill can write capitals too (an egress destination
+ * `AKIAIOSFODNN7EXAMPLE_` is a key, not a code).
+ */
+const ERROR_CODE = /^SG_[A-Z0-9_]{1,60}$/;
 
 /**
  * Free text fit for a log line: masked by `mask`, or left out without one; an error code as it is.

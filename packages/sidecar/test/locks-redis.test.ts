@@ -136,6 +136,11 @@ describe('RedisLockGuard with live sidecars', () => {
     expect(guard.match(me)).toEqual({ lockName: 'inc-77-token', reason: 'INC-77: token seen exfiltrating (it locks workload token jti-refreshed-away, which this pod held before its current one)' });
     former = ['jti-revoked'];
     expect(guard.match(me)).toBeUndefined();
+    // A responder's lock on a token the controller also revoked: the revocation does not hide it.
+    await pub.put({ name: 'inc-78-token', target: { kind: 'token', value: 'jti-revoked' }, reason: 'INC-78', createdBy: 'responder@example.com' });
+    await within(new Promise<void>((r) => { const t = setInterval(() => { if (guard.feed.locks.get('inc-78-token')) { clearInterval(t); r(); } }, 5); }), 5000, 'the lock to arrive');
+    expect(guard.match(me)?.lockName).toBe('inc-78-token');
+    await pub.remove('inc-78-token');
     await pub.remove('inc-77-token');
     await pub.remove(revocationLockName('jti-revoked'));
   });

@@ -21,7 +21,7 @@ import { recordJournal } from '../src/record-journal.js';
 import { MaskerBook, maskingVerdict } from '../src/masking-modes.js';
 import { createLogger } from '../src/log.js';
 import { logJournal, withLogLines } from '../src/ports/journal.js';
-import { TEXT_NOT_LOGGED, loggedError } from '../src/log.js';
+import { TEXT_NOT_LOGGED, loggedError, loggedText } from '../src/log.js';
 import type { Exchange } from '../src/exchange.js';
 import { OK_ANSWER, startLocalSidecar, type LocalSidecar } from './local-sidecar.js';
 
@@ -385,6 +385,13 @@ describe('events outside a request and log lines hold no raw value', () => {
     expectNoneRaw(JSON.stringify(logged));
     expect(loggedError(thrown, undefined).message).toBe(TEXT_NOT_LOGGED);
     expect(loggedError(`plain ${EMAIL}`, mask)).toEqual({ type: 'string', message: 'plain [EMAIL_ADDRESS]' });
+  });
+
+  test('only skillgate\'s own SG_ codes pass into a log line unmasked; capitals the skill wrote (a key) do not', () => {
+    const mask = (t: string) => new MaskerBook('record-journal-test-key').forSpec({ mode: 'record' }).maskText(t).masked;
+    expect(loggedText('SG_IDLE_TIMEOUT', mask)).toBe('SG_IDLE_TIMEOUT');
+    expect(loggedText('AKIAIOSFODNN7EXAMPLE_', mask)).not.toContain('AKIAIOSFODNN7EXAMPLE');
+    expect(loggedText('AKIAIOSFODNN7EXAMPLE_', undefined)).toBe(TEXT_NOT_LOGGED);
   });
 
   test('a lock\'s name, target and reason and a revocation\'s reason are recorded masked, findings named by member', () => {

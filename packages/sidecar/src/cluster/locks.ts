@@ -18,6 +18,9 @@ import type { Logger } from '../log.js';
 
 export const LOCK_FEED_LOST = codes.lockFeedLost;
 
+/** A responder's lock, not the controller's revocation of one token (which binds no pod). */
+const notRevocation = (lock: Lock): boolean => !isRevocationLock(lock);
+
 /** The least SKILLGATE_LOCK_FEED_MAX_LOSS_MS taken: twice the controller's default heartbeat. */
 export const MIN_FEED_LOSS_MS = 4000;
 
@@ -94,8 +97,8 @@ export class RedisLockGuard implements LockGuard {
     const hit = this.feed.locks.match(subject, now);
     if (hit) return { lockName: hit.lockName, reason: hit.reason };
     for (const jti of this.opts.formerTokens?.() ?? []) {
-      const lock = this.feed.locks.tokenLock(jti, now);
-      if (lock && !isRevocationLock(lock)) return { lockName: lock.name, reason: `${lock.reason} (it locks workload token ${jti}, which this pod held before its current one)` };
+      const lock = this.feed.locks.tokenLock(jti, now, notRevocation);
+      if (lock) return { lockName: lock.name, reason: `${lock.reason} (it locks workload token ${jti}, which this pod held before its current one)` };
     }
     return undefined;
   }
