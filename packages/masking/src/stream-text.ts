@@ -59,6 +59,9 @@ export class TextStream {
   private pemOpen = -1;         // absolute start of a PEM region that has not ended yet
   private pemForever = false;   // that region can no longer end inside the block
   private pemClosed: Array<[number, number]> = []; // ended regions not yet fully emitted
+  /** Password keywords before this (absolute) were read for good: their passphrase spans are phraseKept (findCut). */
+  private phraseSettled = 0;
+  private phraseKept: Array<{ start: number; end: number }> = [];
   /** A delta held a character detection folds (fold.ts): from then on cuts are decided on folded text. */
   private folding = false;
   /** A delta held a character detection reads as nothing or two code units read as one (fold.ts): from then on cuts are decided on compacted text. */
@@ -243,15 +246,48 @@ export class TextStream {
       }
     }
     // Passphrases after a password keyword run over spaces (detectors/token.ts): no cut inside one,
-    // nor after the start of one that may still grow. Only keywords that can reach past the floor.
-    const phraseFrom = Math.max(0, text.length - deltaLength - CUT_SEARCH - PASSPHRASE_MAX - 128);
-    PASSWORD_GATE.lastIndex = phraseFrom;
-    const phrases = PASSWORD_GATE.test(text) ? passphraseSpans(text, phraseFrom) : undefined;
+    // nor after the start of one that may still grow. Only keywords that can reach past the floor,
+    // and only passphrases that end past it. Keywords read for good on an earlier push are not read
+    // again: their spans are kept (absolute offsets; not while compacting, whose offsets move) and
+    // the scan starts where they end, so text full of keywords ("pwd=pwd=…") in one-character
+    // deltas is read about once. What the spans forbid is worked out once per push: no cut after
+    // `phraseCap` (the first open one's start), none inside the merged closed spans, which the loop
+    // below walks once from the end.
+    const phraseFrom = Math.max(0, text.length - (end - floor) - PASSPHRASE_MAX - 128);
+    let scanFrom = phraseFrom;
+    if (compact) { this.phraseSettled = 0; this.phraseKept = []; } else {
+      scanFrom = Math.max(phraseFrom, this.phraseSettled - start);
+      if (this.phraseKept.length > 0) this.phraseKept = this.phraseKept.filter((p) => p.end > floor);
+    }
+    const spans: Array<{ start: number; end: number; open: boolean }> = this.phraseKept.map((p) => ({ start: p.start - start, end: p.end - start, open: false }));
+    PASSWORD_GATE.lastIndex = scanFrom;
+    if (PASSWORD_GATE.test(text)) {
+      const found = passphraseSpans(text, scanFrom);
+      for (const p of found.spans) {
+        spans.push(p);
+        if (!compact && p.final) this.phraseKept.push({ start: start + p.start, end: start + p.end });
+      }
+      if (!compact) this.phraseSettled = start + found.settled;
+    } else if (!compact) {
+      // No keyword from scanFrom on; one may still be arriving in the last three characters.
+      this.phraseSettled = start + Math.max(scanFrom, text.length - 3);
+    }
+    let phraseCap = text.length;
+    const closed: Array<[number, number]> = [];
+    for (const p of spans.sort((a, b) => a.start - b.start)) {
+      if (p.open) { phraseCap = Math.min(phraseCap, p.start); continue; }
+      if (p.end - p.start < 2 || at(p.end) <= floor) continue;
+      const top = closed[closed.length - 1];
+      if (top && p.start < top[1]) top[1] = Math.max(top[1], p.end); else closed.push([p.start, p.end]);
+    }
+    let k = closed.length - 1;
     for (let i = text.length; i > 0; i--) {
       const c = at(i);
       if (c <= floor) break;
       if (c > limit || this.insidePem(c)) continue;
-      if (phrases && phrases.some((p) => i > p.start && (p.open || i < p.end))) continue;
+      if (i > phraseCap) continue;
+      while (k >= 0 && closed[k]![0] >= i) k--;
+      if (k >= 0 && i < closed[k]![1]) continue;
       // Never inside a backslash escape: the text up to the cut would read it otherwise (fold.ts).
       if (this.folding && splitsEscape(raw, c - start)) continue;
       const inRun = c > runStart;

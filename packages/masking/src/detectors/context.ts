@@ -13,6 +13,8 @@ export const CONTEXT = {
   aba: /\b(?:routing|aba|rtn|transit|bank)\b/,
   bankAccount: /\b(?:account|acct|a\/c|checking|savings|bank|iban|deposit)\b/,
   phone: /\b(?:phone|tel|telephone|call|mobile|cell|cellphone|fax|contact|reach|sms|text me|whatsapp|ph|mob|phone number|tel no)\b/,
+  // Before groups joined by tabs, which are table cells unless the text says card (numeric.ts); "card_number" counts.
+  card: /(?<![a-z])(?:cards?|card ?number|credit|debit|visa|master ?card|amex|american express|discover|cc|ccn|pan|cardholder)(?![a-z])/,
   dob: /\b(?:born|birth|dob|d\.o\.b|birthday|birthdate|date of birth|bday|age)\b/,
   eth: /\b(?:eth|ether|ethereum|wallet|address|metamask|send|usdc|usdt|erc-?20|polygon|arbitrum|crypto)\b/,
   // "v1.2.3.4", "version 1.2.3.4", "app_version=1.2.3.4", "\"version\": \"1.2.3.4\"" (a tool input read as "version: 1.2.3.4").

@@ -76,6 +76,9 @@ function scanRun(text: string, runStart: number, runEnd: number, out: Detection[
     // Credit cards: 12-19 digits in groups joined by one consistent '-', by spaces (a run of up
     // to six: aligned columns, a "\t" or "\u00a0" escape read as spaces, fold.ts) or by tabs. A
     // '+' in front makes it an international phone number ("+4933727317115"), never a card.
+    // Groups joined by tabs are cells of a table ("Store 0\t6123\t3322\t9071\t3888": about one
+    // row in ten of four random 4-digit numbers passes Luhn and an issuer prefix) unless they have
+    // a printed card's shape and either a card word before them or a line of their own (tabCard).
     let card: Detection | undefined;
     let joiner: string | undefined;
     let acc = '';
@@ -91,7 +94,7 @@ function scanRun(text: string, runStart: number, runEnd: number, out: Detection[
       const endGlued = h === groups.length - 1 && gluedAfter;
       const next = h + 1 < groups.length ? cardJoiner(sep(h)) : undefined;
       const continues = next !== undefined && (joiner === undefined || next === joiner) && acc.length + groups[h + 1]!.d.length <= 19;
-      if (acc.length >= 12 && !endGlued && cardIssuer(acc) && luhnValid(acc)) {
+      if (acc.length >= 12 && !endGlued && cardIssuer(acc) && luhnValid(acc) && (joiner !== '\t' || tabCard(text, groups, g, h))) {
         card = { type: 'CREDIT_CARD', start: first.s, end: groups[h]!.e };
         if (!continues) break;
       }
@@ -234,6 +237,30 @@ function cardJoiner(s: string): string | undefined {
     else if (c !== 32) return undefined;
   }
   return tab ? '\t' : ' ';
+}
+
+/** Digits per group of a card as printed: 4-4-4-4 (16), 4-4-4-4-3 (19), American Express 4-6-5, Diners Club 4-6-4. */
+const CARD_SHAPES = new Set(['4 4 4 4', '4 4 4 4 3', '4 6 5', '4 6 4']);
+
+/**
+ * Whether groups[g..h], joined by tabs, are a card rather than cells of a table row: they have a
+ * card's printed shape (CARD_SHAPES) and either a card word stands just before them ("card\t4111
+ * \t1111…", "cc: …") or they are a line of their own: nothing but blanks before them on their
+ * line, no further group in their run, and no tab in the line before (a table's header or rows).
+ * Reads only the run and the LOOKBACK characters before it (boundary.ts).
+ */
+function tabCard(text: string, groups: Group[], g: number, h: number): boolean {
+  let shape = '';
+  for (let k = g; k <= h; k++) shape += (k > g ? ' ' : '') + groups[k]!.d.length;
+  if (!CARD_SHAPES.has(shape)) return false;
+  const start = groups[g]!.s;
+  const before = lookback(text, start);
+  if (CONTEXT.card.test(lookback(text, start, 32))) return true;
+  if (h !== groups.length - 1) return false;
+  const nl = before.lastIndexOf('\n');
+  if (nl < 0 ? start > before.length : false) return false; // a line longer than the look-back
+  if (!/^[\t \r]*$/.test(before.slice(nl + 1))) return false;
+  return before.slice(before.lastIndexOf('\n', nl - 1) + 1, Math.max(nl, 0)).indexOf('\t') < 0;
 }
 
 function octet(d: string): boolean {

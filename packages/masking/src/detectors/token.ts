@@ -319,13 +319,17 @@ function detectJwt(text: string, out: Detection[]): void {
 // "password=…", "DB_PASSWORD: …", "api_key": "…", "aws_secret_access_key = …",
 // "Authorization: Bearer …" and "Authorization: Basic …" (base64 of "user:password"). The keyword
 // and the separator stay visible; only the value is a finding. A password's value is one token
-// run, or a passphrase of several when it is quoted or the value of a "key: value" line
-// (passphraseEnd): the one family of detections that crosses spaces; a stream holds it by
-// passphraseSpans (stream-text.ts).
+// run, or a passphrase of several when it is quoted or the value of a "key: value" line with a
+// space after the separator (passphraseKind; "KEY=value" glued is a shell assignment, which a space
+// ends): the one family of detections that crosses spaces; a stream holds it by passphraseSpans
+// (stream-text.ts).
 const KEYWORD = /pass(?:word|wd|phrase)?|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|auth[_\-]?key|credentials?|private[_\-]?key|client[_\-]?secret|bearer|\bbasic\b|\bkey\b/gi;
 /** Schemes of an Authorization header: their value follows a space, and is judged by its own rule. */
 const AUTH_SCHEMES = new Set(['bearer', 'basic']);
 const PLACEHOLDER = /^(?:\*+|x+|\.+|<[^>]*>?|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|\{\{.*|%[A-Za-z_]+%?|null|none|nil|undefined|true|false|redacted|\[redacted\]|changeme_?|your[_\-].*|example|dummy|required|optional|string|env|process\.env.*)$/i;
+
+/** [A-Za-z0-9_-]: a character of an identifier glued to a keyword. */
+const identifierChar = (c: number): boolean => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 45;
 
 /**
  * Where the value assigned after a keyword that ends at `p` starts, and whether it was assigned with
@@ -336,7 +340,7 @@ const PLACEHOLDER = /^(?:\*+|x+|\.+|<[^>]*>?|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|\{\{
 export function assignedValueStart(text: string, p: number, kw: string): { vs: number; spaced: boolean } | undefined {
   // rest of an identifier (DB_PASSWORD_FILE, secretKey), bounded
   let k = 0;
-  while (p < text.length && k < 24 && /[A-Za-z0-9_\-]/.test(text[p]!)) { p++; k++; }
+  while (p < text.length && k < 24 && identifierChar(text.charCodeAt(p))) { p++; k++; }
   if (k === 24) return undefined;
   if (text[p] === '"' || text[p] === "'") p++;
   let sp = 0;
@@ -351,7 +355,10 @@ export function assignedValueStart(text: string, p: number, kw: string): { vs: n
   while (p < text.length && sp < 3 && (text[p] === ' ' || text[p] === '\t')) { p++; sp++; }
   if (text[p] === '"' || text[p] === "'" || text[p] === '`') p++;
   // "token: Bearer x", "credentials: Basic x": handled by the scheme's own keyword.
-  if (/^\s*(?:bearer|basic)\s/i.test(text.slice(p, p + 8)) && !AUTH_SCHEMES.has(kw)) return undefined;
+  // (The regex only where it could match: a 'b', a space or a non-ASCII space first; this runs for
+  // every keyword of a stream's window on every push, stream-text.ts.)
+  const c0 = text.charCodeAt(p);
+  if ((c0 === 98 || c0 === 66 || c0 <= 32 || c0 > 127) && /^\s*(?:bearer|basic)\s/i.test(text.slice(p, p + 8)) && !AUTH_SCHEMES.has(kw)) return undefined;
   return { vs: p, spaced };
 }
 
@@ -361,65 +368,126 @@ const isPasswordKeyword = (kw: string): boolean => kw.startsWith('pass') || kw =
 export const PASSPHRASE_MAX = 128;
 /** What may stand before a password key on its line: indentation, a list or quote marker, "export", a quote, an identifier glued to the keyword (DB_PASSWORD). */
 const KEY_LINE_PREFIX = /^[\t ]*(?:[-*>#]+[\t ]*)?(?:export[\t ]+)?["'`]?[A-Za-z0-9_.-]*$/;
+/** How far before a password keyword passphraseKind reads (within a stream's window, stream-text.ts). */
+const KEY_LINE_REACH = 64;
 
 /**
- * Whether a password value starting at `vs` (its keyword starting at `kw`) may run on past spaces:
- * it was opened by a quote ('"password": "correct horse battery staple"'), or the keyword is the
- * key of a "key: value" line ("password: correct horse battery staple", "DB_PASSWORD=…"). In
- * prose ("the password=hunter2 worked") the value is its first token run. Reads at most 64
- * characters before the keyword (within a stream's window, stream-text.ts).
+ * Words of English prose, never a word of a passphrase written unquoted: a "key: value" line that
+ * goes on with them is a sentence about the password ("password: must be at least 12 characters
+ * long"), so an unquoted first value that is one of them is no password, and an unquoted
+ * passphrase ends before one ("password: hunter22 is the old one").
  */
-export function passphraseMayFollow(text: string, kw: number, vs: number): boolean {
+const PROSE_WORDS = new Set(('a an the this that these those it its is are was were be been being am has have had do does did '
+  + 'must should shall will would can could cannot may might not no nor to of in on at by for with within without from into '
+  + 'as than then and or but if when where which who whom whose what why how least most more less only also both either '
+  + 'neither each every any some all contain contains containing include includes including need needs require '
+  + 'requires use uses used').split(' '));
+
+/**
+ * Whether a password value starting at `vs` (its keyword starting at `kw`) may run on past spaces,
+ * and how: 'quoted' when a quote opened it ('"password": "correct horse battery staple"'); 'line'
+ * when the separator is followed by a space and the keyword is the key of its line ("password:
+ * correct horse battery staple", "passphrase = correct horse"); undefined otherwise. A value glued
+ * to its separator is a shell or ENV assignment ("DB_PASSWORD=s3cret npm run migrate"), which a
+ * space ends; in prose ("the password=hunter2 worked") the value is its first token run. Reads at
+ * most KEY_LINE_REACH characters before the keyword.
+ */
+export function passphraseKind(text: string, kw: number, vs: number): 'quoted' | 'line' | undefined {
   const q = text.charCodeAt(vs - 1);
-  if (q === 34 || q === 39 || q === 96) return true;
-  const from = Math.max(0, kw - 64);
-  const nl = text.lastIndexOf('\n', kw - 1);
-  if (nl < from && from > 0) return false;
-  return KEY_LINE_PREFIX.test(text.slice(Math.max(nl + 1, from), kw));
+  if (q === 34 || q === 39 || q === 96) return 'quoted';
+  if (q !== 32 && q !== 9) return undefined;
+  const from = Math.max(0, kw - KEY_LINE_REACH);
+  let nl = kw - 1;
+  while (nl >= from && text.charCodeAt(nl) !== 10) nl--;
+  if (nl < from && from > 0) return undefined;
+  return KEY_LINE_PREFIX.test(text.slice(nl + 1, kw)) ? 'line' : undefined;
+}
+
+/** A first value that is no password: too short, a placeholder, or (unquoted on a key line) a word of prose. */
+function refusedPassword(value: string, kind: 'quoted' | 'line' | undefined): boolean {
+  return value.length < 4 || PLACEHOLDER.test(value) || (kind === 'line' && PROSE_WORDS.has(value.toLowerCase()));
 }
 
 /**
  * The end of a passphrase whose first token run is text[vs, ve): it runs on over one space and the
  * next token run, as long as the whole stays within PASSPHRASE_MAX; a newline, two spaces, a
- * quote or other punctuation end it. `open`: the text ends where the passphrase could still go on
- * (a stream must hold it from `vs`).
+ * quote or other punctuation end it, and so does a word that starts a shell operator or comment
+ * ("&&", "&", "2>", "#"; ';', '|', '<' and '>' are no token characters) or, unquoted, a word of
+ * prose (PROSE_WORDS). A word is judged once it is complete. `open`: the text ends where the
+ * passphrase could still go on (a stream must hold it from `vs`).
  */
-export function passphraseEnd(text: string, vs: number, ve: number): { end: number; open: boolean } {
+export function passphraseEnd(text: string, vs: number, ve: number, quoted: boolean): { end: number; open: boolean } {
   let e = ve;
   for (;;) {
     if (e >= text.length) return { end: e, open: true };
     if (text.charCodeAt(e) !== 32) return { end: e, open: false };
     if (e + 1 >= text.length) return { end: e, open: true };
-    if (!isTokenChar(text.charCodeAt(e + 1))) return { end: e, open: false };
+    const c = text.charCodeAt(e + 1);
+    if (!isTokenChar(c) || c === 38 || c === 35) return { end: e, open: false }; // '&', '#'
     let f = e + 1;
     while (f < text.length && isTokenChar(text.charCodeAt(f)) && f - vs <= PASSPHRASE_MAX) f++;
     if (f - vs > PASSPHRASE_MAX) return { end: e, open: false };
+    if (f >= text.length) return { end: f, open: true };
+    const after = text.charCodeAt(f);
+    if ((after === 62 || after === 60) && /^\d*$/.test(text.slice(e + 1, f))) return { end: e, open: false }; // "2>", "1<"
+    if (!quoted && PROSE_WORDS.has(text.slice(e + 1, f).toLowerCase())) return { end: e, open: false };
     e = f;
   }
 }
 
+/** A passphrase span (passphraseSpans): [start, end); `open` when it may still grow, `final` when more text cannot change it. */
+export interface PassphraseSpan { start: number; end: number; open: boolean; final: boolean }
+
+/** How far past a keyword's end assignedValueStart may read (identifier, quotes, spaces, separator, "bearer "). */
+const ASSIGNMENT_AHEAD = 48;
+
 /**
  * Where a stream must not cut for passphrases: for each password assignment whose keyword starts
- * at or after `from` and that may run on (passphraseMayFollow), [value start, passphrase end), and
- * whether it may still grow. A superset of what detectAssigned masks (no placeholder or length
- * checks), so holding by it is never too little.
+ * at or after `from` and that may run on past its first value, [value start, passphrase end), and
+ * whether it may still grow. A superset of what detectAssigned masks across spaces: a first value
+ * is refused (refusedPassword) only once complete, and one over PASSPHRASE_MAX characters or
+ * ending in '.'/':' has no continuation (its own token run is held as a token run, boundary.ts).
+ * `settled`: every password keyword before it is read for good (its span, if any, is `final`), so
+ * a stream may keep those spans and start its next call there. Linear in the text from `from`: a
+ * first value is read at most PASSPHRASE_MAX + 1 characters, and a token run holding many keywords
+ * ("pwd=pwd=…") is read once for all of them.
  */
-export function passphraseSpans(text: string, from: number): Array<{ start: number; end: number; open: boolean }> {
-  const out: Array<{ start: number; end: number; open: boolean }> = [];
+export function passphraseSpans(text: string, from: number): { spans: PassphraseSpan[]; settled: number } {
+  const spans: PassphraseSpan[] = [];
+  let settled = -1; // the start of the first keyword not read for good, once there is one
   const kwRe = assignmentKeywords();
   kwRe.lastIndex = from;
+  // text[runFrom, runTo) is known to be token characters only.
+  let runFrom = 0; let runTo = 0;
+  let scanned = from;
   let m: RegExpExecArray | null;
   while ((m = kwRe.exec(text)) !== null) {
+    scanned = kwRe.lastIndex;
     const kw = m[0].toLowerCase();
     if (!isPasswordKeyword(kw)) continue;
+    const unsettled = () => { if (settled < 0) settled = m!.index; };
     const a = assignedValueStart(text, m.index + m[0].length, kw);
-    if (!a || a.spaced || !passphraseMayFollow(text, m.index, a.vs)) continue;
-    let ve = a.vs;
-    while (ve < text.length && isTokenChar(text.charCodeAt(ve)) && ve - a.vs <= 4096) ve++;
-    const p = passphraseEnd(text, a.vs, ve);
-    out.push({ start: a.vs, end: p.end, open: p.open });
+    const kind = a && !a.spaced ? passphraseKind(text, m.index, a.vs) : undefined;
+    if (!a || kind === undefined) {
+      // Decided from at most ASSIGNMENT_AHEAD characters after the keyword (and 64 before it).
+      if (m.index + m[0].length + ASSIGNMENT_AHEAD > text.length) unsettled();
+      continue;
+    }
+    const limit = Math.min(text.length, a.vs + PASSPHRASE_MAX + 1);
+    let ve = a.vs >= runFrom && a.vs <= runTo ? Math.min(runTo, limit) : a.vs;
+    while (ve < limit && isTokenChar(text.charCodeAt(ve))) ve++;
+    if (ve > runTo || a.vs < runFrom) { runFrom = a.vs; runTo = ve; }
+    if (ve - a.vs > PASSPHRASE_MAX) continue;
+    if (ve >= text.length) { unsettled(); spans.push({ start: a.vs, end: ve, open: true, final: false }); continue; }
+    const last = text.charCodeAt(ve - 1);
+    if (last === 46 || last === 58) continue; // '.', ':': detectAssigned ends the value before them
+    if (refusedPassword(text.slice(a.vs, ve), kind)) continue;
+    const p = passphraseEnd(text, a.vs, ve, kind === 'quoted');
+    if (p.open) unsettled();
+    spans.push({ start: a.vs, end: p.end, open: p.open, final: settled < 0 });
   }
-  return out;
+  // A keyword may still be arriving in the last three characters ("pas", "pw").
+  return { spans, settled: settled >= 0 ? settled : Math.max(scanned, text.length - 3) };
 }
 
 /** A fresh copy of the keyword pattern (global, case-insensitive) for callers that scan on their own. */
@@ -439,6 +507,8 @@ function detectAssigned(text: string, out: Detection[]): void {
     const value = text.slice(vs, ve);
     if (value.length < 4 || value.length > 4096 || PLACEHOLDER.test(value)) continue;
     const isPassword = isPasswordKeyword(kw) && !spaced;
+    const kind = isPassword ? passphraseKind(text, m.index, vs) : undefined;
+    if (isPassword && refusedPassword(value, kind)) continue;
     if (kw === 'basic') {
       // "Basic" is a word too: only base64 of "user:password" counts.
       if (!basicCredentials(value)) continue;
@@ -450,9 +520,9 @@ function detectAssigned(text: string, out: Detection[]): void {
       if (value.length < 12 || entropy(value) < 3.0 || !/\d/.test(value) && !/[A-Z]/.test(value)) continue;
     }
     // A passphrase ("password: correct horse battery staple"): the words after the first, to the
-    // end of the quoted value or of the line.
-    if (isPassword && passphraseMayFollow(text, m.index, vs)) {
-      ve = passphraseEnd(text, vs, ve).end;
+    // end of the quoted value or of the line, or to a shell operator or (unquoted) a word of prose.
+    if (kind !== undefined) {
+      ve = passphraseEnd(text, vs, ve, kind === 'quoted').end;
       while (ve > vs && /[.:]/.test(text[ve - 1]!)) ve--;
     }
     const ctx = lookback(text, vs, 48);
