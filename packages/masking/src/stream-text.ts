@@ -27,6 +27,9 @@ export interface WindowMasker {
   detectAll?(text: string): Detection[];
 }
 
+/** No passphrase spans (shared, never written: findCut pushes only to a fresh array). */
+const NO_SPANS: Array<[number, number]> = [];
+
 /** Whether a password keyword (detectors/token.ts) occurs from lastIndex on: the cheap test before passphraseSpans. */
 const PASSWORD_GATE = /pass|pwd/gi;
 
@@ -259,12 +262,14 @@ export class TextStream {
       scanFrom = Math.max(phraseFrom, this.phraseSettled - start);
       if (this.phraseKept.length > 0) this.phraseKept = this.phraseKept.filter((p) => p.end > floor);
     }
-    const spans: Array<{ start: number; end: number; open: boolean }> = this.phraseKept.map((p) => ({ start: p.start - start, end: p.end - start, open: false }));
+    // Nothing allocated on a push with no passphrase in reach (the usual one).
+    let spans: Array<{ start: number; end: number; open: boolean }> | undefined = this.phraseKept.length > 0
+      ? this.phraseKept.map((p) => ({ start: p.start - start, end: p.end - start, open: false })) : undefined;
     PASSWORD_GATE.lastIndex = scanFrom;
     if (PASSWORD_GATE.test(text)) {
       const found = passphraseSpans(text, scanFrom);
       for (const p of found.spans) {
-        spans.push(p);
+        (spans ??= []).push(p);
         if (!compact && p.final) this.phraseKept.push({ start: start + p.start, end: start + p.end });
       }
       if (!compact) this.phraseSettled = start + found.settled;
@@ -273,12 +278,14 @@ export class TextStream {
       this.phraseSettled = start + Math.max(scanFrom, text.length - 3);
     }
     let phraseCap = text.length;
-    const closed: Array<[number, number]> = [];
-    for (const p of spans.sort((a, b) => a.start - b.start)) {
-      if (p.open) { phraseCap = Math.min(phraseCap, p.start); continue; }
-      if (p.end - p.start < 2 || at(p.end) <= floor) continue;
-      const top = closed[closed.length - 1];
-      if (top && p.start < top[1]) top[1] = Math.max(top[1], p.end); else closed.push([p.start, p.end]);
+    const closed: Array<[number, number]> = spans ? [] : NO_SPANS;
+    if (spans) {
+      for (const p of spans.sort((a, b) => a.start - b.start)) {
+        if (p.open) { phraseCap = Math.min(phraseCap, p.start); continue; }
+        if (p.end - p.start < 2 || at(p.end) <= floor) continue;
+        const top = closed[closed.length - 1];
+        if (top && p.start < top[1]) top[1] = Math.max(top[1], p.end); else closed.push([p.start, p.end]);
+      }
     }
     let k = closed.length - 1;
     for (let i = text.length; i > 0; i--) {
