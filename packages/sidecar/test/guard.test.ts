@@ -247,6 +247,23 @@ describe('what a held request asks the approvers', () => {
     expect(approvals.asked[0]!.approvers).toEqual({ groups: ['secops'], users: ['friend@example.com'], quorum: 1 });
   });
 
+  test('an approval that could not be held is logged with its error masked (the API server can quote the request it refused)', async () => {
+    const effective = combine([policyOf('secops', [{ name: 'ssn', when: { keywords: ['ssn'] }, approvers: { groups: ['secops'] } }])]);
+    const lines: string[] = [];
+    const { pino } = await import('pino');
+    const { Writable } = await import('node:stream');
+    const captured = pino({ level: 'error' }, new Writable({ write(chunk: Buffer, _enc, done) { lines.push(chunk.toString()); done(); } }));
+    const approvals = { close: () => undefined, hold: async () => { throw new Error('admission webhook denied SkillApproval: excerpt "mail bob@example.com card 4111 1111 1111 1111"'); } };
+    const guard = createPolicyGuard({ policy: () => ({ effective }), approvals, log: captured, masker: guardMasker });
+    const request = msg({ messages: [{ role: 'user', content: 'list every customer ssn' }] });
+    const x = { id: 'req_3', identity, route: { kind: 'messages' }, request, body: Buffer.from(JSON.stringify(request)), abort: new AbortController(), stream: false } as unknown as Exchange;
+    const verdict = await guard.inspect(x);
+    await expect(guard.hold(x, verdict.approval!, () => undefined)).rejects.toThrow(/could not hold it for a decision/);
+    const line = lines.find((l) => l.includes('approval failed'))!;
+    expect(line).toContain('[EMAIL_ADDRESS]');
+    expect(line).not.toMatch(/bob@example\.com|4111 1111/);
+  });
+
   test('a held Message Batch shows its request count, models, tools, findings and the custom_id and masked newest turn of the requests that matched', async () => {
     const effective = combine([policyOf('batch', [
       { name: 'salary', when: { keywords: ['salary'] } },

@@ -15,7 +15,7 @@ import { GatewayError, codes, isRecord, type MessagesRequest } from '@skillgate/
 import type { RedisConnection } from '@skillgate/resp';
 import type { Exchange } from '../exchange.js';
 import type { Guard, MaskingVerdict, Verdict } from '../ports/guard.js';
-import type { Logger } from '../log.js';
+import { loggedText, type Logger } from '../log.js';
 import type { ApprovalBroker, ApprovalRequest, ApprovalResult } from './approvals.js';
 import type { PolicyState } from './policy-feed.js';
 import { countedSkill, oversizeHit, rateLimitHit, type RateLimitHit, type RateLimiter } from '../rate-limit.js';
@@ -217,7 +217,9 @@ export function createPolicyGuard(opts: PolicyGuardOptions): Guard {
         }
         const message = err instanceof Error ? err.message : String(err);
         opts.events?.approvalResolved?.(x, { ...(name ? { name } : {}), phase: 'Error', message });
-        opts.log.error({ requestId: x.id, err: message }, 'approval failed');
+        // The message can quote what the API server refused (the summary of the request): masked as
+        // the approval's own text is, or left out without a masker.
+        opts.log.error({ requestId: x.id, err: loggedText(message, mask) }, 'approval failed');
         throw new GatewayError(codes.approvalDenied, 'permission_error', `The request needs approval (${approval.rules.join(', ')}) but skillgate could not hold it for a decision: ${message}. It was not forwarded.`);
       } finally {
         clearInterval(timer);
