@@ -34,6 +34,10 @@ export interface LimitsConfig {
   upstreamHeadersTimeoutMs: number;
   /** Largest non-streaming response kept for the record (bytes); larger bodies are recorded by digest. */
   recordBodyBytes: number;
+  /** Egress port: how long a connection may take to send a request's headers (ms; a silent one is closed). */
+  egressHeadersTimeoutMs: number;
+  /** Egress port: connections open at once (tunnels and requests alike); more wait in the accept queue's place, refused. */
+  egressMaxConnections: number;
 }
 
 export interface SidecarConfig {
@@ -65,7 +69,7 @@ export interface SidecarConfig {
   /**
    * Refused egress attempts (DNS names, connections) recorded one by one a second
    * (SKILLGATE_REFUSALS_PER_SECOND, default 200); past it a flood is recorded as a count a second
-   * (egress/refusal-journal.ts).
+   * (egress/budgeted-journal.ts).
    */
   refusalsPerSecond: number;
   logLevel: string;
@@ -110,6 +114,8 @@ const DEFAULT_LIMITS: LimitsConfig = {
   idleTimeoutMs: 10 * 60_000,
   upstreamHeadersTimeoutMs: 10 * 60_000,
   recordBodyBytes: 4 * 1024 * 1024,
+  egressHeadersTimeoutMs: 30_000,
+  egressMaxConnections: 1024,
 };
 
 /** Build the config from explicit input (tests, dev) layered over defaults. */
@@ -224,6 +230,7 @@ const LISTEN_FIELDS: Record<keyof ListenConfig, FieldKind> = {
 const LIMITS_FIELDS: Record<keyof LimitsConfig, FieldKind> = {
   messagesBodyBytes: 'number', batchBodyBytes: 'number', fileBodyBytes: 'number', headerBytes: 'number',
   idleTimeoutMs: 'number', upstreamHeadersTimeoutMs: 'number', recordBodyBytes: 'number',
+  egressHeadersTimeoutMs: 'number', egressMaxConnections: 'number',
 };
 const IDENTITY_FIELDS: Record<keyof SkillIdentity, FieldKind> = {
   namespace: 'string', serviceAccount: 'string', pod: 'string', podUid: 'string', skill: 'string', owner: 'string',

@@ -100,7 +100,7 @@ describe('a config file', () => {
       maskingKey: 'a masking key of 16+ bytes', egressAllowHosts: ['a.example.com'], dnsResolver: '10.0.0.1', resolvConfFile: '/etc/resolv.conf',
       refusalsPerSecond: 5, logLevel: 'warn', idleSettleMs: 0,
       listen: { host: '127.0.0.1', claude: 1, egress: 2, dns: 3, adminHost: '127.0.0.1', health: 4, metrics: 5 },
-      limits: { messagesBodyBytes: 1, batchBodyBytes: 1, fileBodyBytes: 1, headerBytes: 1, idleTimeoutMs: 1, upstreamHeadersTimeoutMs: 1, recordBodyBytes: 1 },
+      limits: { messagesBodyBytes: 1, batchBodyBytes: 1, fileBodyBytes: 1, headerBytes: 1, idleTimeoutMs: 1, upstreamHeadersTimeoutMs: 1, recordBodyBytes: 1, egressHeadersTimeoutMs: 1, egressMaxConnections: 1 },
       identity: { namespace: 'n', serviceAccount: 's', pod: 'p', podUid: 'u', skill: 'k', owner: 'o@example.com' },
     };
     expect(read('all.json', JSON.stringify(all))()).toEqual(all);

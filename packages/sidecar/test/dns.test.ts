@@ -177,7 +177,7 @@ describe('the DNS guard in a sidecar', () => {
       listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
     }, {
       logger: createLogger('silent'),
-      egressAllowHosts: () => ['api.github.com:443'],
+      egressAllowHosts: () => ['api.github.com:443', '*.partner.example:443'],
       journal: (l) => ({ ...logJournal(l), egress: (a) => void attempts.push(a) }),
     });
   });
@@ -205,6 +205,17 @@ describe('the DNS guard in a sidecar', () => {
     expect(metrics).toContain('skillgate_sidecar_dns_queries_total{decision="allowed"} 2');
     expect(metrics).toContain('skillgate_sidecar_dns_queries_total{decision="denied"} 2');
     expect(metrics).toContain('skillgate_sidecar_dns_queries_total{decision="search"} 1');
+  });
+
+  test('a name under an allowlisted wildcard is resolved and journaled (its labels are the skill\'s to write); a name the allowlist names itself is not', async () => {
+    const resolver = new Resolver({ timeout: 2000, tries: 1 });
+    resolver.setServers([`127.0.0.1:${sidecar.dnsPort}`]);
+    attempts.length = 0;
+    expect(await resolver.resolve4('637573746f6d65722d73736e.t.partner.example')).toEqual(['192.0.2.7']);
+    expect(await resolver.resolve4('api.github.com')).toEqual(['192.0.2.7']);
+    expect(attempts).toEqual([
+      expect.objectContaining({ method: 'DNS A', destination: '637573746f6d65722d73736e.t.partner.example', allowed: true, reason: expect.stringContaining('under a wildcard of the egress allowlist') }),
+    ]);
   });
 
   test('over TCP the same, framed; a malformed query gets FORMERR and nothing is forwarded', async () => {

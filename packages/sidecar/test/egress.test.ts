@@ -223,6 +223,74 @@ describe('egress addressed to the Claude upstream itself', () => {
   });
 });
 
+describe('an allowlisted server or a skill misbehaving on the egress port', () => {
+  /** A raw TCP server answering every request with `answer`, and the sidecar allowing it. */
+  async function withRawTarget(answer: string, limits: Record<string, number>, use: (proxyPort: number, targetPort: number, s: Sidecar) => Promise<void>): Promise<void> {
+    const target = net.createServer((c) => { c.once('data', () => c.end(answer)); c.on('error', () => undefined); });
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+    const targetPort = (target.address() as AddressInfo).port;
+    const sidecar = await startSidecar({
+      upstreamUrl: 'http://127.0.0.1:1', upstreamApiKey: 'k', limits,
+      listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
+    }, { logger: createLogger('silent'), egressAllowHosts: () => [`localhost:${targetPort}`] });
+    try {
+      await use(Number(new URL(sidecar.egressUrl).port), targetPort, sidecar);
+    } finally {
+      await sidecar.close();
+      await new Promise((r) => target.close(r));
+    }
+  }
+  const get = (proxyPort: number, url: string, headers: Record<string, string> = {}) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: proxyPort, path: url, headers, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+
+  it('answers a status node:http will not send (099) with a 502, and keeps serving', async () => {
+    await withRawTarget('HTTP/1.1 099 Odd\r\ncontent-length: 2\r\n\r\nhi', {}, async (proxyPort, targetPort) => {
+      const res = await get(proxyPort, `http://localhost:${targetPort}/`);
+      expect(res.status).toBe(502);
+      expect(JSON.parse(res.body).error.message).toMatch(/answered HTTP status 99, which is not one/);
+      expect((await get(proxyPort, `http://localhost:${targetPort}/again`)).status).toBe(502); // still alive
+    });
+  });
+
+  it('answers a protocol switch it does not relay (101, asked for or not) with a 502 instead of hanging', async () => {
+    await withRawTarget('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n', {}, async (proxyPort, targetPort) => {
+      const res = await get(proxyPort, `http://localhost:${targetPort}/ws`, { connection: 'upgrade', upgrade: 'websocket' });
+      expect(res.status).toBe(502);
+      expect(JSON.parse(res.body).error.message).toMatch(/switched protocols/);
+    });
+  });
+
+  it('closes a connection that sends no request in time, and holds no more connections than its limit', async () => {
+    await withRawTarget('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n', { egressHeadersTimeoutMs: 300, egressMaxConnections: 4 }, async (proxyPort) => {
+      const open = (): Promise<{ socket: net.Socket; closed: Promise<number> }> => new Promise((resolve) => {
+        const socket = net.connect(proxyPort, '127.0.0.1', () => {
+          const t0 = Date.now();
+          resolve({ socket, closed: new Promise((r) => socket.on('close', () => r(Date.now() - t0))) });
+        });
+        socket.on('error', () => undefined);
+      });
+      // Silent, and half a request: each closed after the headers' time.
+      const silent = await open();
+      const half = await open();
+      half.socket.write('GET http://localhost:1/ HTTP/1.1\r\nx-slow: ');
+      expect(await silent.closed).toBeLessThan(5000);
+      expect(await half.closed).toBeLessThan(5000);
+      // Four held at once: a fifth is closed at once.
+      const held = await Promise.all([open(), open(), open(), open()]);
+      const fifth = await open();
+      expect(await fifth.closed).toBeLessThan(250);
+      for (const h of held) h.socket.destroy();
+    });
+  });
+});
+
 describe('a flood of refused egress', () => {
   it('is all refused, journaled one by one up to the budget a second and then as a count', async () => {
     const attempts: EgressAttempt[] = [];
@@ -279,5 +347,7 @@ describe('the addresses egress reaches', () => {
     expect(await resolve('localhost')).toEqual({ address: '127.0.0.1' });
     expect(isOwnAddress('10.0.0.1')).toBe(false);
     expect(isOwnAddress('fe80::1')).toBe(true);
+    // Cloud metadata services outside link-local: AWS's over IPv6, Alibaba's.
+    expect([isOwnAddress('fd00:ec2::254'), isOwnAddress('100.100.100.200'), isOwnAddress('100.100.100.201')]).toEqual([true, true, false]);
   });
 });

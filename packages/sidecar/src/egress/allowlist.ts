@@ -49,6 +49,11 @@ export class EgressAllowlist {
     return this.rules.some((r) => hostMatches(r, host));
   }
 
+  /** Whether an entry names this host itself (not only a wildcard over it). */
+  namesHost(host: string): boolean {
+    return this.rules.some((r) => !r.wildcard && r.host === host);
+  }
+
   allows(dest: Destination): boolean {
     return this.rules.some((r) => (r.port === undefined || r.port === dest.port) && hostMatches(r, dest.host));
   }

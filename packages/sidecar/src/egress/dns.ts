@@ -8,7 +8,9 @@
 // its owner offboarded, its token refused, a lock feed the sidecar cannot vouch for: standing.ts)
 // every name is answered REFUSED here, allowed ones too. Denied and refused names are logged,
 // counted and journaled as egress attempts (method `DNS <type>`; the journal masks the name for the
-// record and the logs: its labels can carry data out). The resolver's search-list expansions of allowed names
+// record and the logs: its labels can carry data out). So are the allowed names under a wildcard of
+// the allowlist (a budget of their own: `<data>.t.partner.example` under `*.partner.example` is a
+// channel too, one the allowlist opened). The resolver's search-list expansions of allowed names
 // (orders.team-a.svc.cluster.local for an allowed `orders`) are resolved too, unjournaled: what
 // they could carry out is fixed (an allowed name and a search domain), and short service names need
 // them.
@@ -17,7 +19,7 @@ import net from 'node:net';
 import { newRequestId } from '@skillgate/wire';
 import type { SidecarContext } from '../context.js';
 import type { EgressAllowlist } from './allowlist.js';
-import type { RefusalJournal } from './refusal-journal.js';
+import type { BudgetedEgressJournal } from './budgeted-journal.js';
 import { egressStanding, refusalReason } from './standing.js';
 import { loggedText } from '../log.js';
 import { DnsFormatError, RCODE, answerWith, formatErrorAnswer, parseQuery, typeName, type DnsQuestion } from './dns-message.js';
@@ -39,7 +41,13 @@ export interface DnsGuardOptions {
   /** Queries forwarded at once; beyond it SERVFAIL (a flood must not exhaust sockets). */
   maxInFlight?: number;
   /** Where refused names are journaled (shared with the egress proxy's refusals: one budget). */
-  refusals: RefusalJournal;
+  refusals: BudgetedEgressJournal;
+  /**
+   * Where names resolved under a wildcard of the allowlist are journaled (a budget of their own):
+   * their labels are the skill's to write (`<data>.t.partner.example` under `*.partner.example`).
+   * Absent: not journaled (only counted).
+   */
+  wildcardNames?: BudgetedEgressJournal;
 }
 
 export type DnsDecision = 'allowed' | 'search' | 'denied';
@@ -143,7 +151,7 @@ export class DnsGuard {
       // names (far cheaper to send than connections) would turn into a flood of Redis writes.
       this.ctx.metrics.dns.labels('denied').inc();
       this.ctx.metrics.refusals.labels(standing.refusal.code).inc();
-      this.opts.refusals.refused({
+      this.opts.refusals.record({
         requestId: newRequestId(), method: `DNS ${typeName(q.qtype)}`, destination: q.name || '.', allowed: false,
         reason: `answered REFUSED in the pod, not sent to any resolver: ${refusalReason(standing.refusal)}`,
       });
@@ -152,11 +160,17 @@ export class DnsGuard {
     const decision = decideName(q.name, this.opts.allowlist(), this.opts.upstreamHost, this.opts.searchDomains);
     this.ctx.metrics.dns.labels(decision).inc();
     if (decision === 'denied') {
-      this.opts.refusals.refused({
+      this.opts.refusals.record({
         requestId: newRequestId(), method: `DNS ${typeName(q.qtype)}`, destination: q.name || '.', allowed: false,
         reason: 'name not in the egress allowlist: answered NXDOMAIN in the pod, not sent to any resolver',
       });
       return answerWith(msg, q, RCODE.nxDomain);
+    }
+    if (decision === 'allowed' && q.name !== this.opts.upstreamHost && this.opts.wildcardNames && !this.opts.allowlist().namesHost(q.name)) {
+      this.opts.wildcardNames.record({
+        requestId: newRequestId(), method: `DNS ${typeName(q.qtype)}`, destination: q.name, allowed: true,
+        reason: 'a name under a wildcard of the egress allowlist (its labels are the skill\'s to write): sent to the pod\'s resolver',
+      });
     }
     const resolver = this.opts.resolver;
     if (!resolver || this.inFlight >= (this.opts.maxInFlight ?? 256)) return answerWith(msg, q, RCODE.servFail);

@@ -22,7 +22,7 @@ import { countRefusal, egressStanding, refusalReason, type EgressStanding } from
 import { parseAuthority, type Destination, type EgressAllowlist } from './allowlist.js';
 import { isTlsHandshake, readSni } from './sni.js';
 import { egressLookup } from './lookup.js';
-import type { RefusalJournal } from './refusal-journal.js';
+import type { BudgetedEgressJournal } from './budgeted-journal.js';
 import { loggedText } from '../log.js';
 
 export interface EgressOptions {
@@ -32,23 +32,37 @@ export interface EgressOptions {
   /** The Claude endpoint's handler, for plain-HTTP requests addressed to the upstream. */
   claude: (req: IncomingMessage, res: ServerResponse) => void;
   /** Where refused attempts are journaled (a budget a second; allowed ones are journaled as they come). */
-  refusals: RefusalJournal;
+  refusals: BudgetedEgressJournal;
 }
 
 const isUpstream = (opts: EgressOptions, dest: Destination | undefined): boolean =>
   dest !== undefined && dest.host === opts.upstream.host && dest.port === opts.upstream.port;
 
 export function createEgressServer(ctx: SidecarContext, opts: EgressOptions): net.Server {
+  // What a skill may hold open here is bounded (limits.egressMaxConnections, egressHeadersTimeoutMs):
+  // a skill that opens connections and never finishes a request would otherwise hold the sidecar's
+  // memory (~64 KB each) until its container is killed, and what it had in flight with it.
+  const { headerBytes, egressHeadersTimeoutMs, egressMaxConnections } = ctx.config.limits;
   // The Claude port's header limit: the plain-HTTP requests handed to its pipeline get the same.
-  const httpSide = http.createServer({ requestTimeout: 0, maxHeaderSize: ctx.config.limits.headerBytes }, (req, res) => forwardHttp(ctx, opts, req, res));
+  // No limit on a request's whole time (an upload, a long answer), one on its headers.
+  const httpSide = http.createServer({
+    requestTimeout: 0, headersTimeout: egressHeadersTimeoutMs, connectionsCheckingInterval: Math.min(egressHeadersTimeoutMs, 1000), maxHeaderSize: headerBytes,
+  }, (req, res) => forwardHttp(ctx, opts, req, res));
   httpSide.on('connect', (req: IncomingMessage, socket: net.Socket, head: Buffer) => tunnel(ctx, opts, req, socket, head));
   httpSide.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: net.Socket) => unreadable(ctx, opts, err, socket));
 
-  // Sniff the first bytes: TLS goes to the SNI tunnel, everything else to the HTTP side.
-  return net.createServer((socket) => {
+  // Sniff the first bytes: TLS goes to the SNI tunnel, everything else to the HTTP side. A
+  // connection that has not sent a whole request head in the headers' time is closed (the HTTP
+  // side's headersTimeout covers the requests after the first on a kept-alive connection).
+  const server = net.createServer((socket) => {
+    socket.setTimeout(egressHeadersTimeoutMs);
+    socket.once('timeout', closeUnsent);
     socket.once('data', (first: Buffer) => {
       socket.pause();
-      if (isTlsHandshake(first)) return transparentTls(ctx, opts, socket, first);
+      if (isTlsHandshake(first)) {
+        headArrived(socket);
+        return transparentTls(ctx, opts, socket, first);
+      }
       unparsedStart.set(socket, first);
       socket.unshift(first);
       httpSide.emit('connection', socket);
@@ -56,6 +70,19 @@ export function createEgressServer(ctx: SidecarContext, opts: EgressOptions): ne
     });
     socket.on('error', () => socket.destroy());
   });
+  server.maxConnections = egressMaxConnections;
+  return server;
+}
+
+/** A connection that sent no whole request head in time (createEgressServer): closed. */
+function closeUnsent(this: net.Socket): void {
+  this.destroy();
+}
+
+/** A request head (or a TLS ClientHello) arrived: the connection's first timeout is over. */
+function headArrived(socket: net.Socket): void {
+  socket.off('timeout', closeUnsent);
+  socket.setTimeout(0);
 }
 
 /**
@@ -86,13 +113,13 @@ function decide(ctx: SidecarContext, opts: EgressOptions, method: string, dest: 
   if (standing.refusal) {
     ctx.metrics.egress.labels('denied').inc();
     countRefusal(ctx, standing);
-    opts.refusals.refused({ requestId: id, method, destination, allowed: false, reason: refusalReason(standing.refusal) });
+    opts.refusals.record({ requestId: id, method, destination, allowed: false, reason: refusalReason(standing.refusal) });
     return { id, allowed: false, refusal: standing.refusal, standing };
   }
   const allowed = dest !== undefined && opts.allowlist().allows(dest);
   ctx.metrics.egress.labels(allowed ? 'allowed' : 'denied').inc();
   if (allowed) ctx.journal.egress({ requestId: id, method, destination, allowed });
-  else opts.refusals.refused({ requestId: id, method, destination, allowed, reason: dest ? 'destination not in the egress allowlist' : unparsed });
+  else opts.refusals.record({ requestId: id, method, destination, allowed, reason: dest ? 'destination not in the egress allowlist' : unparsed });
   return { id, allowed, standing };
 }
 
@@ -108,7 +135,7 @@ function holdLive(ctx: SidecarContext, opts: EgressOptions, d: EgressDecision, m
     subject: d.standing.subject,
     kill: ({ error, hit }: Refusal) => {
       if (hit) ctx.locks.count?.(hit, 'streamsKilled');
-      opts.refusals.refused({
+      opts.refusals.record({
         requestId: d.id, method, destination, allowed: false,
         ...(tunnel ? { bytesUp: tunnel.bytesRead, bytesDown: tunnel.bytesWritten } : {}),
         reason: `connection cut: ${refusalReason(error)}`,
@@ -167,6 +194,7 @@ function attemptOf(raw: Buffer | undefined): { method: string; destination: stri
 
 function forwardHttp(ctx: SidecarContext, opts: EgressOptions, req: IncomingMessage, res: ServerResponse): void {
   unparsedStart.delete(req.socket);
+  headArrived(req.socket);
   let target: URL | undefined;
   try {
     target = new URL(req.url?.startsWith('http') ? req.url : `http://${req.headers.host ?? ''}${req.url ?? '/'}`);
@@ -218,20 +246,39 @@ function forwardHttp(ctx: SidecarContext, opts: EgressOptions, req: IncomingMess
     if (!res.writableFinished) upstream.destroy();
   });
   upstream.on('response', (up) => {
-    res.writeHead(up.statusCode ?? 502, up.headers);
+    // A status node:http parses but will not send (000–099): the server is answered for, not crashed on.
+    const status = up.statusCode ?? 0;
+    if (status < 100 || status > 999) {
+      up.destroy();
+      upstream.destroy();
+      return badGateway(res, id, `egress to ${dest.host}:${dest.port} failed: it answered HTTP status ${status}, which is not one`);
+    }
+    res.writeHead(status, up.headers);
     up.pipe(res);
   });
+  // An upgrade the skill's request asked for (or one the server sent unasked): this proxy relays
+  // plain HTTP only, and node:http hands a 101 to no 'response' listener.
+  upstream.on('upgrade', (up, upSocket) => {
+    upSocket.destroy();
+    badGateway(res, id, `egress to ${dest.host}:${dest.port}: the server switched protocols (HTTP ${up.statusCode ?? 101}), which this proxy does not relay; connect with CONNECT instead`);
+  });
   upstream.on('error', (err: NodeJS.ErrnoException) => {
-    if (res.writableEnded) return; // answered already (a lock's refusal)
-    if (res.headersSent) return res.destroy();
-    res.writeHead(502, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(errorBody('api_error', `egress to ${dest.host}:${dest.port} failed: ${err.code === 'EGRESS_OWN_ADDRESS' ? err.message : err.code ?? err.message}`, id)));
+    badGateway(res, id, `egress to ${dest.host}:${dest.port} failed: ${err.code === 'EGRESS_OWN_ADDRESS' ? err.message : err.code ?? err.message}`);
   });
   req.pipe(upstream);
 }
 
+/** A 502 in Anthropic's shape, unless the skill was answered already (a lock's refusal) or the answer has begun. */
+function badGateway(res: ServerResponse, id: string, message: string): void {
+  if (res.writableEnded) return;
+  if (res.headersSent) return void res.destroy();
+  res.writeHead(502, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(errorBody('api_error', message, id)));
+}
+
 function tunnel(ctx: SidecarContext, opts: EgressOptions, req: IncomingMessage, socket: net.Socket, head: Buffer): void {
   unparsedStart.delete(socket);
+  headArrived(socket);
   const dest = parseAuthority(req.url ?? '', 443);
   const toUpstream = isUpstream(opts, dest);
   const decision = decide(ctx, opts, 'CONNECT', toUpstream ? undefined : dest, req.url ?? '?');
