@@ -10,6 +10,7 @@ import { logJournal } from '../src/ports/journal.js';
 import { EgressAllowlist, parseAuthority } from '../src/egress/allowlist.js';
 import { readSni } from '../src/egress/sni.js';
 import { isOwnAddress, ownAddressGuard } from '../src/egress/lookup.js';
+import { frontedName } from '../src/egress/proxy.js';
 
 describe('the egress allowlist', () => {
   const list = new EgressAllowlist(['api.github.com', '*.example.com:443', '127.0.0.1:8080']);
@@ -288,6 +289,78 @@ describe('an allowlisted server or a skill misbehaving on the egress port', () =
       expect(await fifth.closed).toBeLessThan(250);
       for (const h of held) h.socket.destroy();
     });
+  });
+});
+
+describe('TLS inside a CONNECT tunnel', () => {
+  /** A raw target that keeps what each connection sent first; a sidecar allowing `localhost:<its port>`. */
+  async function tunnelTo(use: (open: (servername: string, split?: boolean) => Promise<{ closedWithoutReply: boolean }>, received: Buffer[], attempts: EgressAttempt[]) => Promise<void>): Promise<void> {
+    const received: Buffer[] = [];
+    const target = net.createServer((c) => { c.once('data', (d: Buffer) => received.push(d)); c.on('error', () => undefined); });
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+    const port = (target.address() as AddressInfo).port;
+    const attempts: EgressAttempt[] = [];
+    const sidecar = await startSidecar({
+      upstreamUrl: 'http://127.0.0.1:1', upstreamApiKey: 'k', listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
+    }, { logger: createLogger('silent'), egressAllowHosts: () => [`localhost:${port}`], journal: (l) => ({ ...logJournal(l), egress: (a) => void attempts.push(a) }) });
+    // CONNECT, then a real TLS client's ClientHello naming `servername` (optionally in two writes).
+    const open = (servername: string, split = false) => new Promise<{ closedWithoutReply: boolean }>((resolve) => {
+      const s = net.connect(Number(new URL(sidecar.egressUrl).port), '127.0.0.1', () => s.write(`CONNECT localhost:${port} HTTP/1.1\r\nhost: localhost:${port}\r\n\r\n`));
+      let established = false;
+      s.on('data', (d: Buffer) => {
+        if (established || !d.toString().startsWith('HTTP/1.1 200')) return;
+        established = true;
+        const hello = new Promise<Buffer>((got) => {
+          const capture = net.createServer((c) => c.once('data', (h: Buffer) => { got(h); c.destroy(); capture.close(); }));
+          capture.listen(0, '127.0.0.1', () => tls.connect({ host: '127.0.0.1', port: (capture.address() as AddressInfo).port, servername }).on('error', () => undefined));
+        });
+        void hello.then((h) => {
+          if (!split) return void s.write(h);
+          s.write(h.subarray(0, 20));
+          setTimeout(() => s.write(h.subarray(20)), 50);
+        });
+      });
+      s.on('error', () => undefined);
+      s.on('close', () => resolve({ closedWithoutReply: true }));
+      setTimeout(() => { resolve({ closedWithoutReply: false }); s.destroy(); }, 1500);
+    });
+    try {
+      await use(open, received, attempts);
+    } finally {
+      await sidecar.close();
+      target.close();
+    }
+  }
+
+  it('passes a ClientHello that names the tunnel\'s host; refuses and records one that names another (fronting), whole or split over writes', async () => {
+    await tunnelTo(async (open, received, attempts) => {
+      expect(await open('localhost')).toEqual({ closedWithoutReply: false });
+      expect(received.map((r) => readSni(r))).toEqual(['localhost']);
+      for (const split of [false, true]) {
+        expect(await open('exfil.attacker.example', split)).toEqual({ closedWithoutReply: true });
+        expect(received).toHaveLength(1); // nothing reached the target
+      }
+      const refused = attempts.filter((a) => !a.allowed);
+      expect(refused).toHaveLength(2);
+      expect(refused[0]!.reason).toMatch(/TLS inside a CONNECT tunnel to the allowlisted localhost named exfil\.attacker\.example/);
+    });
+  });
+
+  it('judges only a readable ClientHello against a host name (an IP literal names none)', () => {
+    const hello = (name: string) => {
+      // A minimal ClientHello carrying an SNI extension.
+      const sni = Buffer.from(name, 'latin1');
+      const ext = Buffer.concat([Buffer.from([0, 0]), u16(sni.length + 5), u16(sni.length + 3), Buffer.from([0]), u16(sni.length), sni]);
+      const body = Buffer.concat([Buffer.from([3, 3]), Buffer.alloc(32), Buffer.from([0]), u16(2), Buffer.from([0x13, 0x01]), Buffer.from([1, 0]), u16(ext.length), ext]);
+      const hs = Buffer.concat([Buffer.from([1, 0, body.length >> 8, body.length & 255]), body]);
+      return Buffer.concat([Buffer.from([0x16, 3, 1]), u16(hs.length), hs]);
+    };
+    const u16 = (n: number) => Buffer.from([n >> 8, n & 255]);
+    expect(readSni(hello('api.github.com'))).toBe('api.github.com');
+    expect(frontedName('API.github.com.', hello('api.github.com'))).toBeUndefined();
+    expect(frontedName('api.github.com', hello('evil.example'))).toMatch(/named evil\.example/);
+    expect(frontedName('10.0.0.7', hello('evil.example'))).toBeUndefined();
+    expect(frontedName('api.github.com', Buffer.from('SSH-2.0-OpenSSH\r\n'))).toBeUndefined();
   });
 });
 

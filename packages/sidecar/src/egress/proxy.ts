@@ -296,9 +296,24 @@ function tunnel(ctx: SidecarContext, opts: EgressOptions, req: IncomingMessage, 
   const upstream = net.connect({ port: dest.port, host: dest.host, lookup: egressLookup }, () => {
     established = true;
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-    if (head.length) upstream.write(head);
+    // The server's bytes flow at once (a protocol where the server speaks first); the skill's wait
+    // for a look at its first flight. TLS inside the tunnel must name the host the tunnel was
+    // allowed for: a server that fronts others (a CDN) would otherwise route by the ClientHello's
+    // name to a host nobody allowlisted.
     upstream.pipe(socket);
-    socket.pipe(upstream);
+    firstFlight(socket, head, (first) => {
+      const fronted = frontedName(dest.host, first);
+      if (fronted !== undefined) {
+        opts.refusals.record({ requestId: newRequestId(), method: 'CONNECT', destination: `${dest.host}:${dest.port}`, allowed: false, reason: fronted });
+        ctx.metrics.egress.labels('denied').inc();
+        upstream.destroy();
+        socket.destroy(); // inside the tunnel there is no HTTP left to refuse in
+        return;
+      }
+      upstream.write(first);
+      socket.pipe(upstream);
+      socket.resume();
+    });
   });
   // A lock (or a lost standing) cuts the tunnel: refused in the Claude path's words if it is not
   // open yet, else closed.
@@ -319,6 +334,42 @@ function tunnel(ctx: SidecarContext, opts: EgressOptions, req: IncomingMessage, 
     leave();
     upstream.destroy();
   });
+}
+
+/** The longest first flight the tunnel waits for: one TLS record (16 KB) and its header. */
+const FIRST_FLIGHT_MAX = 16_384 + 5;
+
+/**
+ * What the skill sends first inside an open tunnel, paused: `head` (sent with the CONNECT) and, when
+ * it is the start of a TLS record, the rest of that record (a ClientHello split over TCP writes);
+ * anything else as it comes.
+ */
+function firstFlight(socket: net.Socket, head: Buffer, done: (first: Buffer) => void): void {
+  let got = head;
+  const complete = (): boolean => !isTlsHandshake(got) || got.length >= Math.min(FIRST_FLIGHT_MAX, 5 + (got.length >= 5 ? got.readUInt16BE(3) : FIRST_FLIGHT_MAX));
+  if (got.length > 0 && complete()) return void (socket.pause(), done(got));
+  const more = (chunk: Buffer): void => {
+    got = got.length ? Buffer.concat([got, chunk]) : chunk;
+    if (!complete()) return;
+    socket.off('data', more);
+    socket.pause();
+    done(got);
+  };
+  socket.on('data', more);
+  socket.resume();
+}
+
+/**
+ * Why a tunnel allowed for `host` must not carry this first flight, or undefined: a TLS ClientHello
+ * naming another host (case and a trailing dot aside). A tunnel to an IP literal names no host to
+ * compare with, and a ClientHello without a readable name goes to the allowed host's addresses all
+ * the same.
+ */
+export function frontedName(host: string, first: Buffer): string | undefined {
+  if (!isTlsHandshake(first) || net.isIP(host) !== 0) return undefined;
+  const sni = readSni(first);
+  if (sni === undefined || sni.toLowerCase().replace(/\.$/, '') === host.toLowerCase().replace(/\.$/, '')) return undefined;
+  return `TLS inside a CONNECT tunnel to the allowlisted ${host} named ${sni}: refused (a host fronting others would route by that name)`;
 }
 
 function transparentTls(ctx: SidecarContext, opts: EgressOptions, socket: net.Socket, first: Buffer): void {
