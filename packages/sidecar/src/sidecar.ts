@@ -22,7 +22,7 @@ import { claudeHandler, createClaudeServer } from './claude-server.js';
 import { createEgressServer } from './egress/proxy.js';
 import { EgressAllowlist, parseAuthority } from './egress/allowlist.js';
 import { DnsGuard, parseResolvConf, type Resolver } from './egress/dns.js';
-import { BudgetedEgressJournal, WILDCARD_NAMES_COUNTED } from './egress/budgeted-journal.js';
+import { ALLOWED_COUNTED, BudgetedEgressJournal } from './egress/budgeted-journal.js';
 import { createHealthServer, createMetricsServer } from './admin-server.js';
 import { keepTickObjectShape } from './tick-shape.js';
 import { sweepRefusal } from './standing.js';
@@ -101,16 +101,17 @@ export async function startSidecar(input: SidecarConfigInput | SidecarConfig = {
 
   const claude = claudeHandler(context);
   const refusals = new BudgetedEgressJournal(context, config.refusalsPerSecond);
-  // Names resolved under an allowlisted wildcard carry what the skill writes in their labels: each
-  // is recorded, within the same budget a second as refusals (a journal of its own).
-  const wildcardNames = new BudgetedEgressJournal(context, config.refusalsPerSecond, Date.now, WILDCARD_NAMES_COUNTED);
+  // What is let through is recorded within the same budget a second as refusals (a journal of its
+  // own): the proxy's connections, and names resolved under a wildcard of the allowlist, whose
+  // labels carry what the skill writes there.
+  const allowed = new BudgetedEgressJournal(context, config.refusalsPerSecond, Date.now, ALLOWED_COUNTED);
   const servers: Array<[net.Server, string, number]> = [
     [createClaudeServer(context, claude), config.listen.host, config.listen.claude],
-    [createEgressServer(context, { allowlist, upstream, claude, refusals }), config.listen.host, config.listen.egress],
+    [createEgressServer(context, { allowlist, upstream, claude, refusals, allowed }), config.listen.host, config.listen.egress],
     [createHealthServer(context, ports.readiness ?? (() => [])), config.listen.adminHost, config.listen.health],
     [createMetricsServer(context), config.listen.adminHost, config.listen.metrics],
   ];
-  const dns = new DnsGuard(context, { allowlist, upstreamHost: upstream.host, refusals, wildcardNames, ...dnsResolution(config, log) });
+  const dns = new DnsGuard(context, { allowlist, upstreamHost: upstream.host, refusals, allowed, ...dnsResolution(config, log) });
   const urls: string[] = [];
   let dnsPort: number;
   try {
@@ -129,7 +130,7 @@ export async function startSidecar(input: SidecarConfigInput | SidecarConfig = {
     async close() {
       await Promise.all([...servers.map(([s]) => closeServer(s)), dns.close()]);
       refusals.close();
-      wildcardNames.close();
+      allowed.close();
       metrics.eventLoopDelay?.stop();
       context.upstream.close();
       await context.journal.close();

@@ -394,6 +394,38 @@ describe('a flood of refused egress', () => {
   });
 });
 
+describe('a flood of allowed egress', () => {
+  it('is all let through, journaled one by one up to the budget a second and then as a count', async () => {
+    const target = net.createServer((c) => { c.on('data', () => undefined); c.on('error', () => undefined); });
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+    const port = (target.address() as AddressInfo).port;
+    const attempts: EgressAttempt[] = [];
+    const sidecar = await startSidecar({
+      upstreamUrl: 'http://127.0.0.1:1', upstreamApiKey: 'k', refusalsPerSecond: 3,
+      listen: { claude: 0, egress: 0, dns: 0, health: 0, metrics: 0, adminHost: '127.0.0.1' },
+    }, { logger: createLogger('silent'), egressAllowHosts: () => [`localhost:${port}`], journal: (l) => ({ ...logJournal(l), egress: (a) => void attempts.push(a) }) });
+    const counted = () => attempts.reduce((n, a) => n + (a.method === 'allowed' ? Number(/^(\d+) more attempts$/.exec(a.destination)?.[1]) : a.method === 'CONNECT' ? 1 : 0), 0);
+    try {
+      const proxyPort = Number(new URL(sidecar.egressUrl).port);
+      const firstSecond = Math.floor(Date.now() / 1000);
+      const replies = await Promise.all(Array.from({ length: 12 }, () => new Promise<string>((resolve) => {
+        const s = net.connect(proxyPort, '127.0.0.1', () => s.write(`CONNECT localhost:${port} HTTP/1.1\r\n\r\n`));
+        s.once('data', (d) => { resolve(d.toString()); s.destroy(); });
+        s.on('error', () => undefined);
+      })));
+      const seconds = Math.floor(Date.now() / 1000) - firstSecond + 1;
+      expect(replies.every((r) => r.startsWith('HTTP/1.1 200'))).toBe(true);
+      for (let waited = 0; waited < 2500 && counted() < 12; waited += 50) await new Promise((r) => setTimeout(r, 50));
+      expect(counted()).toBe(12);
+      expect(attempts.filter((a) => a.method === 'CONNECT').length).toBeLessThanOrEqual(3 * seconds);
+      expect(attempts.find((a) => a.method === 'allowed')).toMatchObject({ allowed: true, reason: expect.stringContaining('past the 3 a second recorded one by one') });
+    } finally {
+      await sidecar.close();
+      target.close();
+    }
+  });
+});
+
 describe('the addresses egress reaches', () => {
   const answers: Record<string, string[]> = {
     'metadata.partner.example': ['169.254.169.254'],

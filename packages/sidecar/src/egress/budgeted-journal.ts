@@ -2,9 +2,9 @@
 // destinations (a DNS name, a connection) far faster than anyone will read them or the record should
 // take them: attempts are journaled one by one up to a budget a second, and past it counted, the
 // count journaled as one egress event when the second is over. One journal takes the refusals (of
-// the egress proxy and the DNS guard: one budget); another the names the DNS guard resolves under a
-// wildcard of the allowlist, whose labels are the skill's to write. Every attempt is refused, or
-// let through, all the same.
+// the egress proxy and the DNS guard: one budget); another what is let through (the proxy's
+// connections, and the names the DNS guard resolves under a wildcard of the allowlist, whose labels
+// are the skill's to write). Every attempt is refused, or let through, all the same.
 import { newRequestId } from '@skillgate/wire';
 import type { SidecarContext } from '../context.js';
 import type { EgressAttempt } from '../ports/journal.js';
@@ -19,10 +19,10 @@ export const REFUSALS_COUNTED: CountedAttempts = (count, perSecond) => ({
   reason: `${count} further egress attempts (DNS names or connections outside the egress allowlist) were refused in one second, past the ${perSecond} a second recorded one by one`,
 });
 
-/** Names resolved under an allowlisted wildcard, past the budget. */
-export const WILDCARD_NAMES_COUNTED: CountedAttempts = (count, perSecond) => ({
-  method: 'DNS', destination: `${count} more names`, allowed: true,
-  reason: `${count} further names under an allowlisted wildcard were resolved in one second, past the ${perSecond} a second recorded one by one`,
+/** Allowed attempts (connections, names resolved under an allowlisted wildcard), past the budget. */
+export const ALLOWED_COUNTED: CountedAttempts = (count, perSecond) => ({
+  method: 'allowed', destination: `${count} more attempts`, allowed: true,
+  reason: `${count} further allowed egress attempts (connections, or names under a wildcard of the allowlist) were let through in one second, past the ${perSecond} a second recorded one by one`,
 });
 
 export class BudgetedEgressJournal {

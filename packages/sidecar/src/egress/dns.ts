@@ -9,8 +9,8 @@
 // every name is answered REFUSED here, allowed ones too. Denied and refused names are logged,
 // counted and journaled as egress attempts (method `DNS <type>`; the journal masks the name for the
 // record and the logs: its labels can carry data out). So are the allowed names under a wildcard of
-// the allowlist (a budget of their own: `<data>.t.partner.example` under `*.partner.example` is a
-// channel too, one the allowlist opened). The resolver's search-list expansions of allowed names
+// the allowlist (within the budget of allowed attempts: `<data>.t.partner.example` under
+// `*.partner.example` is a channel too, one the allowlist opened). The resolver's search-list expansions of allowed names
 // (orders.team-a.svc.cluster.local for an allowed `orders`) are resolved too, unjournaled: what
 // they could carry out is fixed (an allowed name and a search domain), and short service names need
 // them.
@@ -43,11 +43,11 @@ export interface DnsGuardOptions {
   /** Where refused names are journaled (shared with the egress proxy's refusals: one budget). */
   refusals: BudgetedEgressJournal;
   /**
-   * Where names resolved under a wildcard of the allowlist are journaled (a budget of their own):
-   * their labels are the skill's to write (`<data>.t.partner.example` under `*.partner.example`).
-   * Absent: not journaled (only counted).
+   * Where names resolved under a wildcard of the allowlist are journaled (with the egress proxy's
+   * allowed connections: one budget): their labels are the skill's to write
+   * (`<data>.t.partner.example` under `*.partner.example`). Absent: not journaled (only counted).
    */
-  wildcardNames?: BudgetedEgressJournal;
+  allowed?: BudgetedEgressJournal;
 }
 
 export type DnsDecision = 'allowed' | 'search' | 'denied';
@@ -166,8 +166,8 @@ export class DnsGuard {
       });
       return answerWith(msg, q, RCODE.nxDomain);
     }
-    if (decision === 'allowed' && q.name !== this.opts.upstreamHost && this.opts.wildcardNames && !this.opts.allowlist().namesHost(q.name)) {
-      this.opts.wildcardNames.record({
+    if (decision === 'allowed' && q.name !== this.opts.upstreamHost && this.opts.allowed && !this.opts.allowlist().namesHost(q.name)) {
+      this.opts.allowed.record({
         requestId: newRequestId(), method: `DNS ${typeName(q.qtype)}`, destination: q.name, allowed: true,
         reason: 'a name under a wildcard of the egress allowlist (its labels are the skill\'s to write): sent to the pod\'s resolver',
       });

@@ -31,8 +31,10 @@ export interface EgressOptions {
   upstream: Destination;
   /** The Claude endpoint's handler, for plain-HTTP requests addressed to the upstream. */
   claude: (req: IncomingMessage, res: ServerResponse) => void;
-  /** Where refused attempts are journaled (a budget a second; allowed ones are journaled as they come). */
+  /** Where refused attempts are journaled (a budget a second, shared with the DNS guard's refusals). */
   refusals: BudgetedEgressJournal;
+  /** Where allowed attempts are journaled (a budget a second of their own). Absent: straight to the journal. */
+  allowed?: BudgetedEgressJournal;
 }
 
 const isUpstream = (opts: EgressOptions, dest: Destination | undefined): boolean =>
@@ -118,7 +120,11 @@ function decide(ctx: SidecarContext, opts: EgressOptions, method: string, dest: 
   }
   const allowed = dest !== undefined && opts.allowlist().allows(dest);
   ctx.metrics.egress.labels(allowed ? 'allowed' : 'denied').inc();
-  if (allowed) ctx.journal.egress({ requestId: id, method, destination, allowed });
+  if (allowed) {
+    const attempt = { requestId: id, method, destination, allowed };
+    if (opts.allowed) opts.allowed.record(attempt);
+    else ctx.journal.egress(attempt);
+  }
   else opts.refusals.record({ requestId: id, method, destination, allowed, reason: dest ? 'destination not in the egress allowlist' : unparsed });
   return { id, allowed, standing };
 }
