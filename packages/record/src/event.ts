@@ -494,29 +494,30 @@ export function requestData(input: {
     out.bodyBytes = input.forwarded.streamedBytes;
     out.bodyStreamed = true;
   }
-  // The headers' and the path's findings join the body's (a copy only when there are some: every
-  // request passes here).
-  const headerFindings: RecordedFinding[] = [];
-  const headers = recordHeaders(input.headers, input.maskHeader ?? null, headerFindings);
-  const path = recordedPath(q === -1 ? input.url : input.url.slice(0, q), input.maskHeader, headerFindings);
-  const findings = headerFindings.length > 0 ? [...(input.findings ?? []), ...headerFindings] : input.findings;
+  // The headers', the path's and the query's findings join the body's (a copy only when there are
+  // some: every request passes here).
+  const ownFindings: RecordedFinding[] = [];
+  const headers = recordHeaders(input.headers, input.maskHeader ?? null, ownFindings);
+  const path = recordedPath(q === -1 ? input.url : input.url.slice(0, q), input.maskHeader, ownFindings);
+  // The query string is the skill's to fill, as its headers are: masked the same way, read decoded
+  // (jane%40example.com is an email address), and not recorded when masking is off (null). Its
+  // findings carry the path `query`, their offsets into the decoded text recorded.
+  let query: string | undefined;
+  if (q !== -1 && input.maskHeader !== null) {
+    query = input.url.slice(q + 1);
+    if (input.maskHeader !== undefined) {
+      const r = input.maskHeader(decodedQuery(query));
+      query = r.masked;
+      for (const f of r.findings) ownFindings.push({ ...f, path: 'query' });
+    }
+  }
+  const findings = ownFindings.length > 0 ? [...(input.findings ?? []), ...ownFindings] : input.findings;
   if (findings && findings.length > 0) out.findings = findings;
   out.headers = headers;
   out.method = input.method;
   if (input.model !== undefined) out.model = input.model;
   out.path = path;
-  // The query string is the skill's to fill, as its headers are: masked the same way, read decoded
-  // (jane%40example.com is an email address), and not recorded when masking is off (null). Its
-  // findings carry the path `query`, their offsets into the decoded text recorded.
-  if (q !== -1 && input.maskHeader !== null) {
-    const query = input.url.slice(q + 1);
-    if (input.maskHeader === undefined) out.query = query;
-    else {
-      const r = input.maskHeader(decodedQuery(query));
-      out.query = r.masked;
-      if (r.findings.length > 0) out.findings = [...(out.findings ?? []), ...r.findings.map((f) => ({ ...f, path: 'query' }))];
-    }
-  }
+  if (query !== undefined) out.query = query;
   if (input.sessionSource) out.sessionSource = input.sessionSource;
   if (input.stream !== undefined) out.stream = input.stream;
   return out;

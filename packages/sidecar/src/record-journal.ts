@@ -146,15 +146,24 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
    * the request's, or never reached Claude.
    */
   function recordedText(text: string, path: string, findings: RecordedFinding[]): string {
+    const r = maskedFreeText(text, 'the record');
+    if (!r) return TEXT_NOT_RECORDED;
+    for (const f of r.findings) findings.push(toRecordedAt(f, path));
+    return r.masked;
+  }
+
+  /**
+   * Free text masked (a parser's cut excerpt left out), or undefined without a masker or should
+   * masking fail (a failure logged when `where` names what the text was for).
+   */
+  function maskedFreeText(text: string, where?: string): MaskResult | undefined {
     const masker = opts.masker();
-    if (!masker) return TEXT_NOT_RECORDED;
+    if (!masker) return undefined;
     try {
-      const r = masker.maskText(withoutCutQuotes(text));
-      for (const f of r.findings) findings.push(toRecordedAt(f, path));
-      return r.masked;
+      return masker.maskText(withoutCutQuotes(text));
     } catch (err) {
-      opts.log.error({ err: (err as Error).message }, 'masking failed; free text left out of the record');
-      return TEXT_NOT_RECORDED;
+      if (where) opts.log.error({ err: (err as Error).message }, `masking failed; free text left out of ${where}`);
+      return undefined;
     }
   }
 
@@ -466,13 +475,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
     },
 
     maskText(text) {
-      const masker = opts.masker();
-      if (!masker) return TEXT_NOT_LOGGED;
-      try {
-        return masker.maskText(withoutCutQuotes(text)).masked;
-      } catch {
-        return TEXT_NOT_LOGGED;
-      }
+      return maskedFreeText(text)?.masked ?? TEXT_NOT_LOGGED;
     },
 
     decision(x, d) {
