@@ -94,7 +94,7 @@ export function isVanishing(c: number): boolean {
  * selectors supplement (U+E0000–E0FFF), shorthand format controls (U+1BCA0–1BCA3), musical
  * formatting (U+1D173–1D17A).
  */
-export function vanishingPair(hi: number, lo: number): boolean {
+function vanishingPair(hi: number, lo: number): boolean {
   if (lo < 0xdc00 || lo > 0xdfff) return false;
   if (hi >= 0xdb40 && hi <= 0xdb43) return true;
   if (hi === 0xd82f) return lo >= 0xdca0 && lo <= 0xdca3;
@@ -188,6 +188,16 @@ export function splitsEscape(text: string, c: number): boolean {
 /** Whether `text` holds a character that detection reads as nothing, or two code units read as one. */
 export function hasCompactable(text: string): boolean {
   return COMPACTABLE.test(text);
+}
+
+const MAY_COMPACT = new RegExp(`${VANISHING_CLASS}|[\\ud835\\ud82f\\ud834\\udb40-\\udb43]|[\\\\%]`);
+/**
+ * Whether a stream must read `text`, and everything after it, compacted: it holds a compactable
+ * character or the start of an escape that a later piece may complete (a backslash, a '%'). One
+ * scan; the same answer as hasCompactable(text) or a '\\' or a '%' anywhere.
+ */
+export function mayCompact(text: string): boolean {
+  return MAY_COMPACT.test(text);
 }
 
 /** The ASCII letter or digit a mathematical alphanumeric (U+1D400–1D7FF, by its low surrogate) reads as, if any. */

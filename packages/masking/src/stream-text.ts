@@ -4,7 +4,7 @@
 // separator-free run longer than RUN_CAP is cut regardless (run-cap.ts), as the whole-text masker
 // cuts it, so what a stream holds is bounded. Never emits text that masking could still change.
 import { isSafeCut, isTokenChar } from './boundary.js';
-import { compactForDetection, foldForDetection, hasCompactable, hasFoldable, openEscapeLength, openPercentLength, splitsEscape, tailReading } from './fold.js';
+import { compactForDetection, foldForDetection, hasCompactable, hasFoldable, mayCompact, openEscapeLength, openPercentLength, splitsEscape, tailReading } from './fold.js';
 import { HOLD_CONTEXT } from './hold.js';
 import { PEM_CAP, pemRegionEnd } from './detectors/pem.js';
 import { PASSPHRASE_MAX, passphraseSpans } from './detectors/token.js';
@@ -81,7 +81,7 @@ export class TextStream {
       this.emitted = context.length;
       this.runCap.read(context);
       if (hasFoldable(context)) this.folding = true;
-      if (hasCompactable(context) || context.indexOf('\\') >= 0 || context.indexOf('%') >= 0) this.compacting = true;
+      if (mayCompact(context)) this.compacting = true;
     }
   }
 
@@ -121,7 +121,7 @@ export class TextStream {
     if (delta.length === 0) return '';
     if (!this.folding && hasFoldable(delta)) this.folding = true;
     // A backslash may start a "\\uXXXX" escape, a '%' a "%XX", that the next delta completes (compacted, fold.ts).
-    if (!this.compacting && (hasCompactable(delta) || delta.indexOf('\\') >= 0 || delta.indexOf('%') >= 0)) this.compacting = true;
+    if (!this.compacting && mayCompact(delta)) this.compacting = true;
     this.chunks.push(delta);
     this.heldLength += delta.length;
     // Merge like a binary counter: O(log n) chunks, each character copied O(log n) times.

@@ -2,8 +2,9 @@
 // sequence, time, hash-chain links) around one body per kind. Plain types plus the small pure
 // builders that make a request/response fit for the record. This module must never hold a
 // credential or a raw sensitive value: request and response headers pass through `recordHeaders`
-// with a masker (every value masked: a skill writes its own, and an upstream's answer can quote what
-// it was sent — a downloaded file's name in content-disposition), paths through `recordedPath`, an
+// with a masker (every value masked but short numbers and the API's own answer headers, which no
+// entity can hide in: a skill writes its headers, and an upstream's answer can quote what it was
+// sent — a downloaded file's name in content-disposition), paths through `recordedPath`, an
 // egress destination (a DNS name or URL can carry data out) through `recordedDestination`, bodies
 // and free text arrive already masked from the masking engine, and
 // `mcp_servers[].authorization_token` is removed here again.
@@ -303,9 +304,10 @@ export type HeaderMasker = (value: string) => { masked: string; findings: Record
  * file the skill chose), so with `mask` each value goes through it and its findings (with the path
  * `headers.<name>`) are added to `findings`; with `null` (no masker) values are not recorded;
  * without one (undefined) they are returned as sent — for callers that mask them afterwards or
- * hold no sensitive values (tests, tools); the sidecar always passes a masker or null. In the
- * Claude API's answer (`apiAnswer`), the headers the API makes itself are recorded as sent
- * (API_MADE_ANSWER_HEADERS); in a request, a header of that name is the skill's like any other.
+ * hold no sensitive values (tests, tools); the sidecar always passes a masker or null. Either way
+ * a value no entity can hide in (PLAIN_VALUE: a short number, the sidecar's loopback address) is
+ * kept as sent, and so, in the Claude API's answer (`apiAnswer`), are the headers the API makes
+ * itself (API_MADE_ANSWER_HEADERS); in a request, a header of that name is the skill's like any other.
  */
 export function recordHeaders(
   headers: Record<string, string | string[] | undefined>, mask?: HeaderMasker | null, findings?: RecordedFinding[], apiAnswer = false,

@@ -8,7 +8,7 @@
 //                                                 GatewayError SG_RECORD_UNAVAILABLE (503) -> refuse
 //     recorder.closeSession({...}), recorder.checkpoint(), recorder.close()
 //     chooseSession(input, policy.recording, previous, now)   which session a request belongs to
-//     requestData({...}), recordHeaders(h, mask)  request (and answer) headers without credentials, every value masked;
+//     requestData({...}), recordHeaders(h, mask)  request (and answer) headers without credentials, values masked (short numbers and the API's own answer headers as sent);
 //     recordedDestination(d, mask)                an egress destination masked (a clean host, an IP literal as they are)
 //     new StreamBatcher().push(event, data, t)   batches SSE events into stream_event records
 //     sealEventJson(draft, head) -> { event, json }   seal + the canonical text stores keep (the

@@ -21,11 +21,12 @@ export const HOP_BY_HOP = new Set([
 export const NOT_FORWARDED = new Set(['accept-encoding', 'expect']);
 
 /**
- * Request headers whose syntax the Claude API parses (versions, beta names, media types, lengths,
- * codings): a masking mode that rewrites what goes upstream leaves their values alone, as it does a
- * body's ids and model names. Every other forwarded header's value is the skill's to fill.
+ * Request headers whose syntax the Claude API parses (versions, beta names, media types, lengths):
+ * a masking mode that rewrites what goes upstream leaves their values alone, as it does a body's ids
+ * and model names. Every other forwarded header's value is the skill's to fill (accept-encoding is
+ * not forwarded: NOT_FORWARDED).
  */
-export const PROTOCOL_HEADERS = new Set(['anthropic-version', 'anthropic-beta', 'content-type', 'content-length', 'accept', 'accept-encoding']);
+export const PROTOCOL_HEADERS = new Set(['anthropic-version', 'anthropic-beta', 'content-type', 'content-length', 'accept']);
 
 /**
  * Whether a request header (its lower-case name) is one a gateway passes upstream at all: not a

@@ -392,7 +392,7 @@ const PROSE_WORDS = new Set(('a an the this that these those it its is are was w
  * space ends; in prose ("the password=hunter2 worked") the value is its first token run. Reads at
  * most KEY_LINE_REACH characters before the keyword.
  */
-export function passphraseKind(text: string, kw: number, vs: number): 'quoted' | 'line' | undefined {
+function passphraseKind(text: string, kw: number, vs: number): 'quoted' | 'line' | undefined {
   const q = text.charCodeAt(vs - 1);
   if (q === 34 || q === 39 || q === 96) return 'quoted';
   if (q !== 32 && q !== 9) return undefined;
@@ -416,7 +416,7 @@ function refusedPassword(value: string, kind: 'quoted' | 'line' | undefined): bo
  * prose (PROSE_WORDS). A word is judged once it is complete. `open`: the text ends where the
  * passphrase could still go on (a stream must hold it from `vs`).
  */
-export function passphraseEnd(text: string, vs: number, ve: number, quoted: boolean): { end: number; open: boolean } {
+function passphraseEnd(text: string, vs: number, ve: number, quoted: boolean): { end: number; open: boolean } {
   let e = ve;
   for (;;) {
     if (e >= text.length) return { end: e, open: true };
@@ -434,6 +434,9 @@ export function passphraseEnd(text: string, vs: number, ve: number, quoted: bool
     e = f;
   }
 }
+
+/** The keyword pattern passphraseSpans scans with (made once: it runs on a stream's every push, never reentered). */
+const SPAN_KEYWORDS = new RegExp(KEYWORD.source, 'gi');
 
 /** A passphrase span (passphraseSpans): [start, end); `open` when it may still grow, `final` when more text cannot change it. */
 export interface PassphraseSpan { start: number; end: number; open: boolean; final: boolean }
@@ -455,7 +458,7 @@ const ASSIGNMENT_AHEAD = 48;
 export function passphraseSpans(text: string, from: number): { spans: PassphraseSpan[]; settled: number } {
   const spans: PassphraseSpan[] = [];
   let settled = -1; // the start of the first keyword not read for good, once there is one
-  const kwRe = assignmentKeywords();
+  const kwRe = SPAN_KEYWORDS;
   kwRe.lastIndex = from;
   // text[runFrom, runTo) is known to be token characters only.
   let runFrom = 0; let runTo = 0;
