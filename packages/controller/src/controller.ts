@@ -6,7 +6,7 @@
 // in order and stop in reverse; leader loops are rebuilt each time this replica wins the Lease.
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { RecordKeyEndorser, WorkloadTokenIssuer } from '@skillgate/identity';
+import { POD_REGISTRATION_ACTOR, RecordKeyEndorser, WorkloadTokenIssuer } from '@skillgate/identity';
 import { LockFeedPublisher } from '@skillgate/identity/lock-feed-publisher';
 import { loadSigningKey } from './signing-key.js';
 import { loadMaskingKey } from './masking-key.js';
@@ -24,7 +24,7 @@ import { LockStatsReconciler } from './locks/stats.js';
 import { OwnerReconciler } from './owners/reconciler.js';
 import { OwnerStore } from './owners/store.js';
 import { OwnerLifecycle } from './owners/lifecycle.js';
-import { POD_REGISTRATION_ACTOR, PodOwnerWatcher } from './owners/pods.js';
+import { PodOwnerWatcher } from './owners/pods.js';
 import { scimHandler } from './owners/scim-server.js';
 import { LeaseElector } from './leader/lease.js';
 import { TokenExchange } from './token-exchange/exchange.js';

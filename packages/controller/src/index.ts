@@ -12,7 +12,9 @@ export { LockReconciler } from './locks/reconciler.js';
 export { LockAnnouncer, announceChannel } from './locks/announce.js';
 export { LockStatsReconciler, lockStatsKey, statsPatch, LOCK_STAT_FIELDS, type LockStatField } from './locks/stats.js';
 export { LeaseElector, type LeaseElectorOptions } from './leader/lease.js';
-export { PodOwnerWatcher, skillPodOf, POD_REGISTRATION_ACTOR, type SkillPod, type Reassignment } from './owners/pods.js';
+export { PodOwnerWatcher, skillPodOf, type SkillPod, type Reassignment } from './owners/pods.js';
+// The `changedBy` prefix of owner records registered from a pod (kept in @skillgate/identity).
+export { POD_REGISTRATION_ACTOR } from '@skillgate/identity';
 export { RedisIssuedTokens, type IssuedTokenIndex } from './token-exchange/issued.js';
 export { standardLoops, approvalsLoop, policyStatusLoop, type LoopFactory } from './loops.js';
 export { OwnerStore, OwnerStoreError, ownerConfigMapName, OWNER_RECORD_LABEL } from './owners/store.js';

@@ -108,6 +108,8 @@ export const isExpired = (lock: Lock, now: number): boolean => lock.expiresAt !=
 export class LockSet {
   private readonly byName = new Map<string, Lock>();
   private readonly byKey = new Map<string, Map<string, Lock>>();
+  /** Locks on a workload token: tokenLock answers at once while there are none (the usual case). */
+  private tokenLocks = 0;
 
   constructor(locks: Iterable<Lock> = []) {
     for (const l of locks) this.put(l);
@@ -131,6 +133,7 @@ export class LockSet {
     let bucket = this.byKey.get(key);
     if (!bucket) this.byKey.set(key, (bucket = new Map()));
     bucket.set(lock.name, lock);
+    if (lock.target.kind === 'token') this.tokenLocks++;
     return true;
   }
 
@@ -166,6 +169,7 @@ export class LockSet {
 
   /** A lock in force on this workload token (by jti) that `accept` takes (default: any), if any. */
   tokenLock(jti: string, now: number, accept: (lock: Lock) => boolean = () => true): Lock | undefined {
+    if (this.tokenLocks === 0) return undefined;
     const bucket = this.byKey.get(`token:${jti}`);
     if (!bucket) return undefined;
     for (const lock of bucket.values()) if (!isExpired(lock, now) && accept(lock)) return lock;
@@ -195,6 +199,7 @@ export class LockSet {
     const bucket = this.byKey.get(key);
     bucket?.delete(lock.name);
     if (bucket && bucket.size === 0) this.byKey.delete(key);
+    if (lock.target.kind === 'token') this.tokenLocks--;
   }
 }
 

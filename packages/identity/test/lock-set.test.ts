@@ -83,3 +83,23 @@ describe('LockSet', () => {
     expect(() => lockFromResource({ ...res, spec: { ...res.spec, expiresAt: 'soon' } })).toThrow(/expiresAt/);
   });
 });
+
+describe('locks on a workload token', () => {
+  test('tokenLock finds the unexpired lock on a jti that `accept` takes, and keeps counting as locks come, change and go', () => {
+    const set = new LockSet();
+    const on = (name: string, jti: string, expiresAt?: number) => ({ name, target: { kind: 'token' as const, value: jti }, reason: name, ...(expiresAt ? { expiresAt } : {}) });
+    expect(set.tokenLock('j1', 0)).toBeUndefined();
+    set.put(on('a', 'j1'));
+    set.put(on('b', 'j1', 50));
+    expect(set.tokenLock('j1', 100)?.name).toBe('a');
+    expect(set.tokenLock('j1', 10, (l) => l.name === 'b')?.name).toBe('b');
+    set.put({ ...on('a', 'j2'), reason: 'moved' }); // replaced: filed under its new token
+    expect([set.tokenLock('j1', 100), set.tokenLock('j2', 100)?.name]).toEqual([undefined, 'a']);
+    set.replaceAll([on('c', 'j3')]);
+    expect([set.tokenLock('j2', 100), set.tokenLock('j3', 100)?.name]).toEqual([undefined, 'c']);
+    set.remove('c');
+    expect(set.tokenLock('j3', 100)).toBeUndefined();
+    set.put(on('d', 'j4'));
+    expect(set.tokenLock('j4', 100)?.name).toBe('d'); // the count came back to zero and up again
+  });
+});

@@ -67,8 +67,9 @@ export interface SidecarConfig {
   /** The pod's resolver configuration (nameserver and search list). Default /etc/resolv.conf. */
   resolvConfFile: string;
   /**
-   * Refused egress attempts (DNS names, connections) recorded one by one a second
-   * (SKILLGATE_REFUSALS_PER_SECOND, default 200); past it a flood is recorded as a count a second
+   * Egress attempts recorded one by one a second (SKILLGATE_REFUSALS_PER_SECOND, default 200): the
+   * refused ones (DNS names, connections), and on a budget of their own the allowed ones
+   * (connections, names under a wildcard); past it a flood is recorded as a count a second
    * (egress/budgeted-journal.ts).
    */
   refusalsPerSecond: number;

@@ -12,7 +12,7 @@
 // beyond labels and annotations, never logs anything but names.
 import type { V1Pod } from '@kubernetes/client-node';
 import { ANNOTATION_OWNER, LABEL_SKILL, isOwnerEmail } from '@skillgate/api';
-import { POD_REGISTRATION_ACTOR, normalizeOwner } from '@skillgate/identity';
+import { normalizeOwner } from '@skillgate/identity';
 import { describeApiError, type KubeClients } from '../kube.js';
 import { ListWatch } from '../list-watch.js';
 import type { Logger } from '../log.js';
@@ -51,9 +51,6 @@ export interface PodOwnerWatcherDeps {
   reassigned(r: Reassignment): Promise<void>;
 }
 
-
-/** `changedBy` prefix of owner records registered from a pod; SCIM may adopt such a record. */
-export { POD_REGISTRATION_ACTOR };
 
 /** The skill and owner a pod declares. Pure. */
 export function skillPodOf(pod: V1Pod): SkillPod | undefined {

@@ -64,6 +64,9 @@ export class TokenExchange {
     const reviewed = await this.deps.reviewer.review(req.subjectToken);
     const [pod, namespace] = await Promise.all([this.deps.pods.pod(reviewed.namespace, reviewed.podName), this.deps.pods.namespace(reviewed.namespace)]);
     const identity = identityFromPod(reviewed, pod, namespace, this.deps.systemNamespace ? { systemNamespace: this.deps.systemNamespace } : {});
+    // The pod's tokens as the index held them at the first check: the second needs them again only
+    // for a token lock made meanwhile, and the one token issued between the checks is added.
+    const held: { jtis?: Set<string> } = {};
     const mayHave = async (at: number): Promise<void> => {
       if (!this.deps.ownerActive(identity.owner)) {
         throw new OAuthError('access_denied', `owner ${identity.owner} of skill ${identity.skill} is offboarded; give the skill an active owner (set skillgate.dev/owner in its pod template and roll it out: a running pod's owner cannot change) or reinstate them (skillgate owners reinstate)`);
@@ -74,9 +77,9 @@ export class TokenExchange {
       const locks = this.deps.locks();
       const hit = locks.match({ identity }, at);
       if (hit) throw new OAuthError('access_denied', `skill ${identity.skill} is locked by SkillLock "${hit.lockName}": ${hit.reason}`);
-      const held = await this.tokenLockOnPod(identity, locks, at);
-      if (held) {
-        throw new OAuthError('access_denied', `pod ${identity.namespace}/${identity.pod} of skill ${identity.skill} is locked by SkillLock "${held.name}": ${held.reason} (it locks workload token ${held.target.value}, which this pod held: the pod gets no new token until the lock is lifted)`);
+      const tokenLock = await this.tokenLockOnPod(identity, locks, at, held);
+      if (tokenLock) {
+        throw new OAuthError('access_denied', `pod ${identity.namespace}/${identity.pod} of skill ${identity.skill} is locked by SkillLock "${tokenLock.name}": ${tokenLock.reason} (it locks workload token ${tokenLock.target.value}, which this pod held: the pod gets no new token until the lock is lifted)`);
       }
     };
     try {
@@ -97,6 +100,7 @@ export class TokenExchange {
       const credentialAt = (this.deps.clock ?? Date.now)();
       await this.deps.issued.record({ jti: issued.claims.jti, owner: identity.owner, skill: identity.skill, namespace: identity.namespace, pod: identity.pod, expiresAt })
         .catch((err: Error) => this.deps.onIndexFault?.(err));
+      held.jtis?.add(issued.claims.jti);
       // Again, now that the token is in the index: a revocation that read the index while this
       // token was being made did not see it, but it has changed the owner or the locks by now.
       await mayHave((this.deps.clock ?? Date.now)());
@@ -122,19 +126,21 @@ export class TokenExchange {
   /**
    * The token lock in force that names a token this pod was issued, if any. Cheap when no responder
    * has locked a token (the usual case): the index is read only while such a lock is in force, and
-   * then once per check, one sorted set of at most a few dozen members. Fails closed: a pod that
+   * then once per exchange (`held`, which the caller keeps across its two checks and adds the token
+   * it issued to), one sorted set of at most a few dozen members. Fails closed: a pod that
    * cannot be cleared is told to retry (it keeps a token it still holds), not handed a new one.
    */
-  private async tokenLockOnPod(identity: SkillIdentity, locks: LockSet, at: number): Promise<Lock | undefined> {
+  private async tokenLockOnPod(identity: SkillIdentity, locks: LockSet, at: number, held: { jtis?: Set<string> }): Promise<Lock | undefined> {
     const tokenLocks = locks.list().filter((l) => l.target.kind === 'token' && !isExpired(l, at) && !isRevocationLock(l));
     if (tokenLocks.length === 0) return undefined;
-    let held: string[];
-    try {
-      held = await this.deps.issued.jtisOfPod(identity.namespace, identity.pod);
-    } catch (err) {
-      throw new OAuthError('temporarily_unavailable', `a token lock is in force and the tokens issued to pod ${identity.namespace}/${identity.pod} cannot be read (${(err as Error).message}); retry shortly`);
+    if (!held.jtis) {
+      try {
+        held.jtis = new Set(await this.deps.issued.jtisOfPod(identity.namespace, identity.pod));
+      } catch (err) {
+        throw new OAuthError('temporarily_unavailable', `a token lock is in force and the tokens issued to pod ${identity.namespace}/${identity.pod} cannot be read (${(err as Error).message}); retry shortly`);
+      }
     }
-    const jtis = new Set(held);
+    const jtis = held.jtis;
     return tokenLocks.find((l) => jtis.has(l.target.value));
   }
 }

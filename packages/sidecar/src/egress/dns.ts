@@ -157,7 +157,8 @@ export class DnsGuard {
       });
       return answerWith(msg, q, RCODE.refused);
     }
-    const decision = decideName(q.name, this.opts.allowlist(), this.opts.upstreamHost, this.opts.searchDomains);
+    const allowlist = this.opts.allowlist();
+    const decision = decideName(q.name, allowlist, this.opts.upstreamHost, this.opts.searchDomains);
     this.ctx.metrics.dns.labels(decision).inc();
     if (decision === 'denied') {
       this.opts.refusals.record({
@@ -166,7 +167,7 @@ export class DnsGuard {
       });
       return answerWith(msg, q, RCODE.nxDomain);
     }
-    if (decision === 'allowed' && q.name !== this.opts.upstreamHost && this.opts.allowed && !this.opts.allowlist().namesHost(q.name)) {
+    if (decision === 'allowed' && q.name !== this.opts.upstreamHost && this.opts.allowed && !allowlist.namesHost(q.name)) {
       this.opts.allowed.record({
         requestId: newRequestId(), method: `DNS ${typeName(q.qtype)}`, destination: q.name, allowed: true,
         reason: 'a name under a wildcard of the egress allowlist (its labels are the skill\'s to write): sent to the pod\'s resolver',
