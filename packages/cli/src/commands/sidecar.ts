@@ -30,8 +30,9 @@ Environment:
                                     on 127.0.0.1:15053 resolves, besides the upstream's)
   SKILLGATE_DNS_RESOLVER            where the DNS guard sends allowed names (IPv4[:port]; default the
                                     first IPv4 nameserver of /etc/resolv.conf)
-  SKILLGATE_REFUSALS_PER_SECOND     refused egress attempts (DNS names, connections) recorded one by
-                                    one a second (default 200; past it, a flood is recorded as a count)
+  SKILLGATE_REFUSALS_PER_SECOND     egress attempts recorded one by one a second, the refused (DNS
+                                    names, connections) and, on a budget of their own, the allowed
+                                    (default 200 each; past it, a flood is recorded as a count)
   SKILLGATE_LOG_LEVEL               pino level (default info)
   SKILLGATE_IDLE_SETTLE_SECONDS     hand memory back after serving requests and then being quiet this
                                     long (default 300; 0 never; needs --expose-gc, see below)
