@@ -1,6 +1,9 @@
 // The conversation a session holds, as replayable steps: the newest user turn (text and tool
 // results) of each request, the assistant's answer (text deltas at their recorded times, tool
 // calls with their input), and what the gateway did (decisions, approvals, refusals, stream ends).
+// Exchange by exchange, in the order their first events were recorded: the chain can hold an
+// exchange's events after the next exchange's request (concurrent requests; an answer's events are
+// built while the next request's event travels to the store), and a replay reads each one whole.
 // Pure over events; the CLI decides how fast to play it. Reads masked payloads only.
 import type { EventOf, SessionEvent } from './event.js';
 
@@ -32,8 +35,13 @@ export function conversationOf(events: readonly SessionEvent[]): ReplayStep[] {
   const rel = (ts: string) => Date.parse(ts) - t0;
   const responseAt = new Map<string, number>(); // requestId -> ms of response head
   const tools = new Map<string, { index: number; id: string; name: string; json: string }>();
-  for (const e of events) {
+  // Where each step goes: its exchange's first event, or (a step of no exchange) its own event.
+  const firstOf = new Map<string, number>();
+  const places: number[] = [];
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
     const rid = e.requestId;
+    if (rid !== undefined && !firstOf.has(rid)) firstOf.set(rid, i);
     switch (e.kind) {
       case 'request': {
         const body = parseJson(e.data.body) as { messages?: Array<{ role: string; content: unknown }> } | undefined;
@@ -93,8 +101,12 @@ export function conversationOf(events: readonly SessionEvent[]): ReplayStep[] {
       default:
         break;
     }
+    const place = rid === undefined ? i : firstOf.get(rid)!;
+    while (places.length < steps.length) places.push(place);
   }
-  return steps;
+  // A stable sort by place: in chain order within an exchange.
+  const order = steps.map((_, k) => k).sort((a, b) => places[a]! - places[b]! || a - b);
+  return order.map((k) => steps[k]!);
 }
 
 function streamSteps(
