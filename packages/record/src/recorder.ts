@@ -37,6 +37,12 @@ export interface SessionRecorderOptions {
    * written at once: one store write per exchange instead of two when traffic is sequential.
    */
   lingerMs?: number;
+  /**
+   * How long work handed to `later` may wait for a store write to overlap (ms). Default 1. A
+   * sequential skill's next request comes sooner, and its record work then runs while that
+   * request's event travels to the store.
+   */
+  laterMs?: number;
   /** Most entries per store write. Default 1024. */
   maxBatch?: number;
   /** A store write slower than this counts as unreachable (entries go to the spool). Default 2 s. */
@@ -115,6 +121,15 @@ export class SessionRecorder extends EventEmitter {
   private readonly maxBatch: number;
   private readonly lingerMs: number;
   private lingerTimer: NodeJS.Timeout | undefined;
+  /** Lingering entries have waited lingerMs (or a flush asked for them): they go with the next write. */
+  private lingerDue = false;
+  /** Entries in `pending` that someone waits for: a write goes out for them at once. */
+  private awaited = 0;
+  /** Work handed to `later`, in order, and what will run it: the next store write, or a timer. */
+  private laterTasks: Array<() => void> = [];
+  private laterTimer: NodeJS.Timeout | undefined;
+  private laterScheduled = false;
+  private readonly laterMs: number;
   private readonly storeTimeoutMs: number;
   private readonly retryMs: number;
   private readonly sessions = new Map<string, SessionState>();
@@ -151,6 +166,7 @@ export class SessionRecorder extends EventEmitter {
     this.now = opts.now ?? (() => new Date());
     this.maxBatch = opts.maxBatch ?? 1024;
     this.lingerMs = opts.lingerMs ?? 5;
+    this.laterMs = opts.laterMs ?? 1;
     this.storeTimeoutMs = opts.storeTimeoutMs ?? 2000;
     this.retryMs = opts.retryMs ?? 200;
     this.maxSessions = opts.maxSessions ?? 10_000;
@@ -215,9 +231,21 @@ export class SessionRecorder extends EventEmitter {
     });
   }
 
+  /**
+   * Run `task` soon, after the tasks handed here before it: work that prepares events nobody waits
+   * for (an answer's masking and sealing, once the skill has the answer). It runs while the next
+   * write to the store travels — for a sequential skill, the wait of its next request for its own
+   * event to become durable, when this process would otherwise sit idle — or after laterMs if no
+   * write comes first. drained() and close() run what is left first. A task that throws is logged.
+   */
+  later(task: () => void): void {
+    this.laterTasks.push(task);
+    this.laterTimer ??= setTimeout(() => this.runLater(), this.laterMs);
+  }
+
   /** Resolves when nothing is pending and the spool is empty (or after `timeoutMs`, rejecting). */
   drained(timeoutMs = 30_000): Promise<void> {
-    if (this.lingerTimer) this.kick();
+    this.flush();
     if (!this.spooling && this.pending.length === 0 && !this.running) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => { this.off('drained', done); reject(new Error(`record spool not drained within ${timeoutMs} ms`)); }, timeoutMs);
@@ -233,7 +261,7 @@ export class SessionRecorder extends EventEmitter {
   /** Finish: write what is pending, sign a last checkpoint, stop timers. Does not close the store. */
   async close(): Promise<void> {
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
-    if (this.lingerTimer) this.kick();
+    this.flush();
     await this.whenIdle();
     await this.checkpoint().catch((err: Error) => this.log.warn({ err: err.message }, 'final checkpoint failed'));
     this.closed = true;
@@ -294,24 +322,87 @@ export class SessionRecorder extends EventEmitter {
     return new Promise((resolve, reject) => {
       this.pending.push({ entry: { type: 'event', event, json }, resolve: () => resolve(event), reject, linger });
       if (linger) this.linger();
-      else this.kick();
+      else {
+        this.awaited++;
+        this.kick();
+      }
     });
+  }
+
+  // ---- work handed to `later`: run while a write travels ------------------------------------
+
+  private runLater(): void {
+    if (this.laterTimer) clearTimeout(this.laterTimer);
+    this.laterTimer = undefined;
+    this.laterScheduled = false;
+    const tasks = this.laterTasks;
+    this.laterTasks = [];
+    for (const task of tasks) {
+      try {
+        task();
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'record work handed to later() failed');
+      }
+    }
+  }
+
+  /** A write has just gone to the store: run the work handed to `later` while it travels. */
+  private overlapLater(): void {
+    if (this.laterTasks.length === 0 || this.laterScheduled) return;
+    this.laterScheduled = true;
+    setImmediate(() => this.runLater());
+  }
+
+  /** Everything now: the work handed to `later`, then lingering entries written without waiting for company. */
+  private flush(): void {
+    this.runLater();
+    if (this.pending.length === 0) return;
+    this.lingerDue = true;
+    this.kick();
   }
 
   // ---- the writer loop: one batch in flight, in order; the next handed on as one is accepted --
 
-  /** Write lingering entries within lingerMs, unless another write takes them first. */
+  /**
+   * Lingering entries wait for company — the next awaited entry, which is written at once and takes
+   * them along, even while a batch is in flight — for lingerMs at most.
+   */
   private linger(): void {
-    if (this.running || this.lingerTimer) return; // a batch in flight: they go right after it
-    if (this.lingerMs <= 0) return this.kick();
-    this.lingerTimer = setTimeout(() => { this.lingerTimer = undefined; this.kick(); }, this.lingerMs);
+    if (this.lingerDue || this.lingerTimer) return;
+    if (this.lingerMs <= 0) {
+      this.lingerDue = true;
+      return this.kick();
+    }
+    this.lingerTimer = setTimeout(() => {
+      this.lingerTimer = undefined;
+      this.lingerDue = true;
+      this.kick();
+    }, this.lingerMs);
+  }
+
+  /** Something pending is to be written now: an entry someone waits for, or lingering ones whose time is up. */
+  private writeDue(): boolean {
+    return this.pending.length > 0 && (this.awaited > 0 || this.lingerDue);
+  }
+
+  /** Take up to `n` pending entries, in order, for a write. */
+  private takePending(n: number): Pending[] {
+    const batch = this.pending.splice(0, n);
+    for (const p of batch) if (!p.linger) this.awaited--;
+    this.pendingChanged();
+    return batch;
+  }
+
+  /** Entries left `pending` (`recount`: not only taken from its front): keep the lingering state true to it. */
+  private pendingChanged(recount = false): void {
+    if (recount) this.awaited = this.pending.reduce((n, p) => (p.linger ? n : n + 1), 0);
+    if (this.pending.length > 0) return;
+    this.lingerDue = false;
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
   }
 
   private kick(): void {
-    if (this.lingerTimer) {
-      clearTimeout(this.lingerTimer);
-      this.lingerTimer = undefined;
-    }
     if (this.running) return;
     this.running = true;
     queueMicrotask(() => void this.run());
@@ -327,8 +418,8 @@ export class SessionRecorder extends EventEmitter {
           continue;
         }
         if (this.spooling && Date.now() >= this.nextDrainAt) await this.drainOne();
-        if (this.pending.length > 0) {
-          await this.writeBatch(this.pending.splice(0, this.firstBatchSize()));
+        if (this.writeDue()) {
+          await this.writeBatch(this.takePending(this.firstBatchSize()));
           continue;
         }
         if (this.checkpointWaiters.length > 0) {
@@ -343,7 +434,7 @@ export class SessionRecorder extends EventEmitter {
       else this.emit('drained');
       const idle = this.idleWaiters.splice(0);
       for (const w of idle) w();
-      if (this.pending.length > 0 || this.checkpointWaiters.length > 0) this.kick();
+      if (this.writeDue() || this.checkpointWaiters.length > 0) this.kick();
     }
   }
 
@@ -401,8 +492,8 @@ export class SessionRecorder extends EventEmitter {
    * the next is written, as always: one batch whose outcome is unknown at a time.
    */
   private handOn(): void {
-    if (this.spooling || this.pending.length === 0) return;
-    const batch = this.pending.splice(0, this.maxBatch);
+    if (this.spooling || !this.writeDue()) return;
+    const batch = this.takePending(this.maxBatch);
     const written = this.storeAppend(batch.map((p) => p.entry));
     written.catch(() => undefined); // run() awaits it once this batch is settled, and handles its failure
     this.handedOn = { batch, written };
@@ -410,7 +501,9 @@ export class SessionRecorder extends EventEmitter {
 
   /** A write to the store, given up on (rejected) after storeTimeoutMs. */
   private storeAppend(entries: readonly RecordEntry[]): Promise<void> {
-    return withTimeout(this.store.append(entries), this.storeTimeoutMs);
+    const written = withTimeout(this.store.append(entries), this.storeTimeoutMs);
+    this.overlapLater();
+    return written;
   }
 
   private settle(batch: Pending[], spooled: boolean): void {
@@ -442,6 +535,7 @@ export class SessionRecorder extends EventEmitter {
     for (const p of batch) if (p.entry.type === 'event') sessions.add(p.entry.event.sessionId);
     const dependent = this.pending.filter((p) => p.entry.type === 'event' && sessions.has(p.entry.event.sessionId));
     this.pending = this.pending.filter((p) => !(p.entry.type === 'event' && sessions.has(p.entry.event.sessionId)));
+    this.pendingChanged(true);
     for (const sid of sessions) {
       const st = this.state(sid);
       st.head = st.durable;

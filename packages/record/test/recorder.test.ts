@@ -312,6 +312,85 @@ describe('lingering appends (events nobody waits for)', () => {
   });
 });
 
+describe('lingering entries while a write is in flight', () => {
+  it('wait for the next awaited append instead of following the batch in flight: one write per exchange', async () => {
+    const log: string[] = [];
+    const { inner, store, hold } = loggingStore(log);
+    const recorder = await recorderOn(store, { lingerMs: 10_000 });
+    await recorder.append(requestDraft('ses_f', 0), { newSession: true });
+    const release = hold();
+    const request = recorder.append(requestDraft('ses_f', 1)); // in flight, held
+    await waitFor(() => log.length === 2);
+    const answer = recorder.append(requestDraft('ses_f', 2), { linger: true }); // sealed during the flight
+    release();
+    await request;
+    await new Promise((r) => setTimeout(r, 20));
+    expect(log).toEqual(['write req_0', 'write req_1']); // the answer was not written on its own
+    await recorder.append(requestDraft('ses_f', 3));
+    expect((await answer).seq).toBe(2);
+    expect(log).toEqual(['write req_0', 'write req_1', 'write req_2,req_3']);
+    await recorder.close();
+    expect(await verifyRecord(inner)).toMatchObject({ ok: true });
+    await inner.close();
+  });
+});
+
+describe('work handed to later()', () => {
+  it('runs while the next write travels to the store, before the store has answered it', async () => {
+    const log: string[] = [];
+    const { inner, store, hold } = loggingStore(log);
+    const recorder = await recorderOn(store, { laterMs: 60_000 });
+    await recorder.append(requestDraft('ses_t', 0), { newSession: true });
+    recorder.later(() => log.push('later'));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(log).toEqual(['write req_0']); // no write yet: it waits (laterMs is a minute here)
+    const release = hold();
+    const next = recorder.append(requestDraft('ses_t', 1));
+    await waitFor(() => log.includes('later'));
+    expect(log).toEqual(['write req_0', 'write req_1', 'later']); // the write went first, still unanswered
+    release();
+    await next;
+    await recorder.close();
+    await inner.close();
+  });
+
+  it('runs within laterMs when no write comes, in the order given, and what it appends is recorded', async () => {
+    const log: string[] = [];
+    const { inner, store } = loggingStore(log);
+    const recorder = await recorderOn(store, { laterMs: 5, lingerMs: 5 });
+    await recorder.append(requestDraft('ses_u', 0), { newSession: true });
+    const order: number[] = [];
+    const appended: Array<Promise<SessionEvent>> = [];
+    recorder.later(() => { order.push(1); appended.push(recorder.append(requestDraft('ses_u', 1), { linger: true })); });
+    recorder.later(() => { throw new Error('one task fails'); });
+    recorder.later(() => { order.push(3); appended.push(recorder.append(requestDraft('ses_u', 2), { linger: true })); });
+    await waitFor(() => appended.length === 2);
+    expect(order).toEqual([1, 3]); // a task that throws does not stop the others
+    expect((await Promise.all(appended)).map((e) => e.seq)).toEqual([1, 2]);
+    expect(log).toEqual(['write req_0', 'write req_1,req_2']);
+    await recorder.close();
+    await inner.close();
+  });
+
+  it('is run by drained() and close() before they write what is left', async () => {
+    const log: string[] = [];
+    const { inner, store } = loggingStore(log);
+    const recorder = await recorderOn(store, { laterMs: 60_000, lingerMs: 60_000 });
+    await recorder.append(requestDraft('ses_v', 0), { newSession: true });
+    let answer: Promise<SessionEvent> | undefined;
+    recorder.later(() => { answer = recorder.append(requestDraft('ses_v', 1), { linger: true }); });
+    await recorder.drained(); // does not wait a minute
+    expect(log).toEqual(['write req_0', 'write req_1']);
+    expect((await answer!).seq).toBe(1);
+    let last: Promise<SessionEvent> | undefined;
+    recorder.later(() => { last = recorder.append(requestDraft('ses_v', 2), { linger: true }); });
+    await recorder.close();
+    expect((await last!).seq).toBe(2);
+    expect((await inner.readSession('ses_v')).map((e) => e.seq)).toEqual([0, 1, 2]);
+    await inner.close();
+  });
+});
+
 describe('SessionRecorder on Redis', () => {
   let prefix: string;
   let proxy: RedisProxy;
