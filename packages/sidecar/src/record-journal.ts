@@ -4,7 +4,11 @@
 // sensitive value or a credential. The request event is awaited (durable before forward: the
 // recorder resolves only once Redis or the local spool holds it, and rejects with 503 otherwise);
 // everything after it is pipelined and never blocks the stream. A failure to mask never records
-// raw text: the body is then recorded by digest only. Everything else the skill can write reaches
+// raw text: the body is then recorded by digest only. The events nobody waits for are built (masked,
+// digested, sealed) by work handed to the recorder's `later`: after the skill has what it asked for,
+// while the next write to the store travels (a sequential skill's next request waits there for its
+// own event, and would otherwise also wait for this work); they keep their order among themselves,
+// and a request event, awaited, may go ahead of them in the chain. Everything else the skill can write reaches
 // the record masked too: header values (the request's and the answer's: a download's
 // content-disposition names the file), the path, an egress attempt's destination (a DNS name or URL
 // can carry data out), and the free text of decisions, refusals, approvals, egress attempts, locks
@@ -107,6 +111,8 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
     return true;
   };
 
+  /** Work that builds events nobody waits for: run in order, while the next write travels (see the head of this file). */
+  const later = (task: () => void): void => opts.recorder.later(task);
   // Nothing waits for these events (only the request event is in front of the forward): their
   // writes linger briefly and ride along with the next request's (SessionRecorder lingerMs).
   const append = (draft: EventDraft): void => {
@@ -366,112 +372,65 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
       if (!rec) return;
       rec.headAt = now();
       rec.stream = stream;
-      // The answer's header values are masked as the request's are: an upstream's answer can quote
-      // what the skill sent (a download's content-disposition names the file). The ones the API
-      // makes itself (ids, times, rate limits) are recorded as sent.
-      const headerFindings: RecordedFinding[] = [];
-      rec.responseHeaders = recordHeaders(headers, valueMasker('response'), headerFindings, true);
-      if (headerFindings.length) rec.responseHeaderFindings = headerFindings;
-      if (stream) {
-        rec.responseRecorded = true;
+      if (stream) rec.responseRecorded = true;
+      later(() => {
+        // The answer's header values are masked as the request's are: an upstream's answer can quote
+        // what the skill sent (a download's content-disposition names the file). The ones the API
+        // makes itself (ids, times, rate limits) are recorded as sent.
+        const headerFindings: RecordedFinding[] = [];
+        rec.responseHeaders = recordHeaders(headers, valueMasker('response'), headerFindings, true);
+        if (headerFindings.length) rec.responseHeaderFindings = headerFindings;
+        if (!stream) return;
         append({ ...draftBase(x), kind: 'response', data: { ...(rec.responseHeaderFindings ? { findings: rec.responseHeaderFindings } : {}), headers: rec.responseHeaders, status: x.upstreamStatus ?? 0, stream: true } });
         rec.batcher = new StreamBatcher();
         const masker = bodiesRecorded() ? opts.masker() : undefined;
         if (masker) rec.masker = masker.createRecordStreamMasker();
-      }
+      });
     },
 
     streamEvent(x, ev) {
       const rec = state.get(x);
-      if (!rec?.batcher || !bodiesRecorded()) return;
+      if (!rec?.stream) return;
       const t = now() - (rec.headAt ?? now());
-      if (!rec.masker) return addStreamEvent(x, rec, { ...ev, data: '[body not recorded: no masker]' }, [], t);
-      try {
-        arrivedAt.set(ev, t);
-        recordMasked(x, rec, rec.masker.push(ev));
-      } catch (err) {
-        // Never record raw text: drop this event's content from the record, keep its place.
-        opts.log.error({ requestId: x.id, err: (err as Error).message }, 'stream masking failed; event recorded without data');
-        addStreamEvent(x, rec, { event: ev.event, data: '[masking failed: not recorded]', raw: Buffer.alloc(0) }, [], t);
-      }
+      later(() => {
+        if (!rec.batcher || !bodiesRecorded()) return;
+        if (!rec.masker) return addStreamEvent(x, rec, { ...ev, data: '[body not recorded: no masker]' }, [], t);
+        try {
+          arrivedAt.set(ev, t);
+          recordMasked(x, rec, rec.masker.push(ev));
+        } catch (err) {
+          // Never record raw text: drop this event's content from the record, keep its place.
+          opts.log.error({ requestId: x.id, err: (err as Error).message }, 'stream masking failed; event recorded without data');
+          addStreamEvent(x, rec, { event: ev.event, data: '[masking failed: not recorded]', raw: Buffer.alloc(0) }, [], t);
+        }
+      });
     },
 
     responseBody(x, body) {
       const rec = state.get(x);
       if (!rec || rec.responseRecorded) return;
       rec.responseRecorded = true;
-      let text: string | undefined;
-      let findings: RecordedFinding[] = [];
-      const masker = bodiesRecorded() ? opts.masker() : undefined;
-      if (masker && body.length) {
-        try {
-          // Nothing found: the answer as Claude sent it (no re-serialisation). A batch's results
-          // are JSON a line at a time: read whole, they are no JSON, and masked as plain text the
-          // escapes of their strings (a newline is `\n`) would glue each value to the next.
-          const answer = body.toString('utf8');
-          const results = x.route.kind === 'batch_results' && (x.upstreamStatus ?? 0) >= 200 && (x.upstreamStatus ?? 0) < 300;
-          const r = results ? maskedResults(answer, masker) : masker.maskAnswerText(answer, { forRecord: true });
-          text = r.masked;
-          findings = results ? r.findings.map((f) => toRecordedAt(f, f.path!)) : r.findings.map(toRecorded);
-          opts.onFindings?.('response', r.findings);
-        } catch (err) {
-          opts.log.error({ requestId: x.id, err: (err as Error).message }, 'masking failed; recording the response by digest only');
-        }
-      }
-      if (rec.responseHeaderFindings) findings = [...findings, ...rec.responseHeaderFindings];
-      append({
-        ...draftBase(x), kind: 'response',
-        data: {
-          ...(text !== undefined ? { body: text } : {}), bodyBytes: body.length, bodySha256: sha256Hex(body),
-          ...(findings.length ? { findings } : {}), headers: rec.responseHeaders ?? {}, status: x.upstreamStatus ?? 0, stream: false,
-          ...(x.uploaded ? { upload: recordedUpload(x.uploaded) } : {}),
-        },
-      });
+      later(() => responseEvent(x, rec, body));
     },
 
     end(x) {
-      const rec = state.get(x);
-      if (!x.sessionId || !x.identity) return refusedUnrecorded(x);
-      if (rec && rec.headAt !== undefined && !rec.responseRecorded) {
-        rec.responseRecorded = true;
-        append({
-          ...draftBase(x), kind: 'response',
-          data: {
-            bodyBytes: x.bytesOut, ...(rec.responseHeaderFindings ? { findings: rec.responseHeaderFindings } : {}), headers: rec.responseHeaders ?? {},
-            status: x.upstreamStatus ?? 0, stream: false, ...(x.uploaded ? { upload: recordedUpload(x.uploaded) } : {}),
-          },
-        });
-      }
-      if (rec?.stream) flushStream(x, rec, true);
-      if (x.refusal && (x.outcome === 'refused' || x.outcome === 'killed')) {
-        append({ ...draftBase(x), kind: 'refusal', data: recordedRefusal(x, x.refusal, false) });
-      }
-      if (rec?.stream || (x.outcome && x.outcome !== 'complete' && x.outcome !== 'refused')) {
-        const outcome = x.outcome === 'refused' || x.outcome === undefined ? 'error' : x.outcome;
-        // The reason can quote the Claude API's error event, or a masking error's message.
-        const findings: RecordedFinding[] = [];
-        const reason = x.outcomeReason ? recordedText(x.outcomeReason, 'reason', findings) : undefined;
-        append({
-          ...draftBase(x), kind: 'stream_end',
-          data: {
-            bytes: x.bytesOut, events: rec?.events ?? 0, ...(findings.length ? { findings } : {}), ms: Number(process.hrtime.bigint() - x.receivedAt) / 1e6,
-            outcome, ...(reason !== undefined ? { reason } : {}),
-          },
-        });
-      }
+      const ms = Number(process.hrtime.bigint() - x.receivedAt) / 1e6;
+      later(() => endEvents(x, ms));
     },
 
     egress(a: EgressAttempt) {
       const identity = opts.identity();
       const sessionId = currentSession(identity);
-      append({ kind: 'egress', sessionId, identity, requestId: a.requestId, data: recordedEgress(a) });
+      later(() => append({ kind: 'egress', sessionId, identity, requestId: a.requestId, data: recordedEgress(a) }));
     },
 
     skillEvent(e) {
       const identity = opts.identity();
       const sessionId = currentSession(identity);
-      if (e.kind === 'lock') append({ kind: 'lock', sessionId, identity, data: recordedLock(e) });
-      else append({ kind: 'revocation', sessionId, identity, data: recordedRevocation(e) });
+      later(() => {
+        if (e.kind === 'lock') append({ kind: 'lock', sessionId, identity, data: recordedLock(e) });
+        else append({ kind: 'revocation', sessionId, identity, data: recordedRevocation(e) });
+      });
     },
 
     maskText(text) {
@@ -487,18 +446,79 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
         rec.allowedBy = d.policies ?? [];
         return;
       }
-      append({ ...draftBase(x), kind: 'decision', data: recordedDecision(d) });
+      later(() => append({ ...draftBase(x), kind: 'decision', data: recordedDecision(d) }));
     },
 
     approval(x, a) {
       if (!x.sessionId || !x.identity) return;
-      append({ ...draftBase(x), kind: 'approval', data: recordedApproval(a) });
+      later(() => append({ ...draftBase(x), kind: 'approval', data: recordedApproval(a) }));
     },
 
     async close() {
       await opts.recorder.close();
     },
   };
+
+  /** A non-streaming answer's response event: its body masked (or by digest), its headers as responseHead recorded them. */
+  function responseEvent(x: Exchange, rec: ExchangeRecord, body: Buffer): void {
+    let text: string | undefined;
+    let findings: RecordedFinding[] = [];
+    const masker = bodiesRecorded() ? opts.masker() : undefined;
+    if (masker && body.length) {
+      try {
+        // Nothing found: the answer as Claude sent it (no re-serialisation). A batch's results
+        // are JSON a line at a time: read whole, they are no JSON, and masked as plain text the
+        // escapes of their strings (a newline is `\n`) would glue each value to the next.
+        const answer = body.toString('utf8');
+        const results = x.route.kind === 'batch_results' && (x.upstreamStatus ?? 0) >= 200 && (x.upstreamStatus ?? 0) < 300;
+        const r = results ? maskedResults(answer, masker) : masker.maskAnswerText(answer, { forRecord: true });
+        text = r.masked;
+        findings = results ? r.findings.map((f) => toRecordedAt(f, f.path!)) : r.findings.map(toRecorded);
+        opts.onFindings?.('response', r.findings);
+      } catch (err) {
+        opts.log.error({ requestId: x.id, err: (err as Error).message }, 'masking failed; recording the response by digest only');
+      }
+    }
+    if (rec.responseHeaderFindings) findings = [...findings, ...rec.responseHeaderFindings];
+    append({
+      ...draftBase(x), kind: 'response',
+      data: {
+        ...(text !== undefined ? { body: text } : {}), bodyBytes: body.length, bodySha256: sha256Hex(body),
+        ...(findings.length ? { findings } : {}), headers: rec.responseHeaders ?? {}, status: x.upstreamStatus ?? 0, stream: false,
+        ...(x.uploaded ? { upload: recordedUpload(x.uploaded) } : {}),
+      },
+    });
+  }
+
+  /** The events that close an exchange (`ms`: its duration when it ended): the response when none was recorded, the stream's last batch, a refusal, how it ended. */
+  function endEvents(x: Exchange, ms: number): void {
+    const rec = state.get(x);
+    if (!x.sessionId || !x.identity) return refusedUnrecorded(x);
+    if (rec && rec.headAt !== undefined && !rec.responseRecorded) {
+      rec.responseRecorded = true;
+      append({
+        ...draftBase(x), kind: 'response',
+        data: {
+          bodyBytes: x.bytesOut, ...(rec.responseHeaderFindings ? { findings: rec.responseHeaderFindings } : {}), headers: rec.responseHeaders ?? {},
+          status: x.upstreamStatus ?? 0, stream: false, ...(x.uploaded ? { upload: recordedUpload(x.uploaded) } : {}),
+        },
+      });
+    }
+    if (rec?.stream) flushStream(x, rec, true);
+    if (x.refusal && (x.outcome === 'refused' || x.outcome === 'killed')) {
+      append({ ...draftBase(x), kind: 'refusal', data: recordedRefusal(x, x.refusal, false) });
+    }
+    if (rec?.stream || (x.outcome && x.outcome !== 'complete' && x.outcome !== 'refused')) {
+      const outcome = x.outcome === 'refused' || x.outcome === undefined ? 'error' : x.outcome;
+      // The reason can quote the Claude API's error event, or a masking error's message.
+      const findings: RecordedFinding[] = [];
+      const reason = x.outcomeReason ? recordedText(x.outcomeReason, 'reason', findings) : undefined;
+      append({
+        ...draftBase(x), kind: 'stream_end',
+        data: { bytes: x.bytesOut, events: rec?.events ?? 0, ...(findings.length ? { findings } : {}), ms, outcome, ...(reason !== undefined ? { reason } : {}) },
+      });
+    }
+  }
 
   /**
    * A request refused before it had a session (a path or body skillgate will not forward: a member

@@ -34,6 +34,7 @@ test('a minted session is new for its first event only', async () => {
       calls.push({ sessionId: draft.sessionId, kind: draft.kind, newSession: opts?.newSession });
       return Promise.resolve({});
     },
+    later: (task: () => void) => task(), // run at once: these tests read what was appended right after
   } as unknown as SessionRecorder;
   const journal = recordJournal({ recorder, masker: () => undefined, recording: () => undefined, identity: () => identity, log: createLogger('silent') });
   const exchange = (id: string) => ({
@@ -56,6 +57,7 @@ function journalOf(book: MaskerBook, spec: MaskingSpec) {
   const drafts: Array<{ kind: string; data: { body?: string } }> = [];
   const recorder = {
     append: (draft: { kind: string; data: { body?: string } }) => { drafts.push(draft); return Promise.resolve({}); },
+    later: (task: () => void) => task(), // run at once: these tests read the drafts right after
   } as unknown as SessionRecorder;
   const journal = recordJournal({ recorder, masker: () => book.forSpec(spec), recording: () => undefined, identity: () => identity, log: createLogger('silent') });
   return { journal, drafts };
