@@ -528,7 +528,16 @@ export function requestData(input: {
 /** A query string with its names and values percent-decoded ('+' as a space), for masking. */
 function decodedQuery(query: string): string {
   if (!/[%+]/.test(query)) return query;
-  return query.split('&').map((pair) => pair.split('=').map((part) => decodeComponent(part)).join('=')).join('&');
+  return query.split('&').map((pair) => pair.split('=').map(decodeQueryComponent).join('=')).join('&');
+}
+
+/**
+ * A query string's name or value as a server reads it, for masking: '+' a space, percent-escapes
+ * decoded; one that does not decode (a stray '%', broken UTF-8) read as written but for its '+'s, so
+ * `4111+1111+1111+1111%` is still a card. The record and the rewriting masking modes read queries so.
+ */
+export function decodeQueryComponent(text: string): string {
+  return /[%+]/.test(text) ? decodeComponent(text) : text;
 }
 
 /** Percent-decoded text ('+' as a space in a query, not in a path). */

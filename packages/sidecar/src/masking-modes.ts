@@ -21,6 +21,7 @@ import type { Exchange } from './exchange.js';
 import type { MaskingVerdict, ResponseFilter } from './ports/guard.js';
 import { downloadMasking, uploadMaskFilter } from './file-masking.js';
 import { batchResultsRewriter } from './batch-results.js';
+import { decodeQueryComponent } from '@skillgate/record/event';
 
 export type MaskingMode = NonNullable<MaskingSpec['mode']>;
 
@@ -207,8 +208,8 @@ export function maskedQuery(url: string, masker: Masker): string | undefined {
   const params = url.slice(q + 1).split('&').map((param) => {
     if (param === '') return param;
     const eq = param.indexOf('=');
-    const name = decodeQueryPart(eq === -1 ? param : param.slice(0, eq));
-    const text = eq === -1 ? name : `${name}=${decodeQueryPart(param.slice(eq + 1))}`;
+    const name = decodeQueryComponent(eq === -1 ? param : param.slice(0, eq));
+    const text = eq === -1 ? name : `${name}=${decodeQueryComponent(param.slice(eq + 1))}`;
     const { masked } = masker.maskText(text);
     if (masked === text) return param;
     changed = true;
@@ -219,16 +220,6 @@ export function maskedQuery(url: string, masker: Masker): string | undefined {
     return at === -1 ? encodeQueryPart(masked) : `${encodeQueryPart(masked.slice(0, at))}=${encodeQueryPart(masked.slice(at + 1))}`;
   });
   return changed ? `${url.slice(0, q + 1)}${params.join('&')}` : undefined;
-}
-
-/** A query string's name or value as a server reads it ('+' a space); as written when it does not decode. */
-function decodeQueryPart(text: string): string {
-  if (!/[%+]/.test(text)) return text;
-  try {
-    return decodeURIComponent(text.replace(/\+/g, ' '));
-  } catch {
-    return text;
-  }
 }
 
 const encodeQueryPart = (text: string): string => encodeURIComponent(text);

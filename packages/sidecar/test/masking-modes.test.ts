@@ -34,6 +34,8 @@ test('a query string is masked a parameter at a time as it reads decoded, and wh
   expect(maskedQuery('/v1/x?ssn=536+22+8974', m)).toBe('/v1/x?ssn=%5BUS_SSN%5D'); // '+' a space, the name its context
   expect(maskedQuery('/v1/x?jane.doe@example.com', m)).toBe('/v1/x?%5BEMAIL_ADDRESS%5D');
   expect(maskedQuery('/v1/x?bad=%E0%A4%A&to=jane.doe@example.com', m)).toBe('/v1/x?bad=%E0%A4%A&to=%5BEMAIL_ADDRESS%5D');
+  // A value that does not decode (a stray '%') still reads its '+'s as spaces, as the record reads it.
+  expect(maskedQuery('/v1/x?card=4111+1111+1111+1111%', m)).toBe('/v1/x?card=%5BCREDIT_CARD%5D%25');
 });
 
 test('the shared masker of a tokenize policy (the record\'s) keeps no values, while a conversation\'s does', () => {
