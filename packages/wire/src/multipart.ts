@@ -213,9 +213,15 @@ export function fileInfo(headers: Record<string, string>): PartInfo {
   return info;
 }
 
+/** The Content-Disposition parameters fileInfo reads: a token or a quoted string (quoted-pairs undone below). */
+const DISPOSITION_PARAMS = {
+  name: /;\s*name\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]*))/i,
+  filename: /;\s*filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]*))/i,
+};
+
 /** A parameter of a Content-Disposition value (`name`, `filename`), quotes and escapes undone. */
-function dispositionParam(disposition: string, param: string): string | undefined {
-  const m = new RegExp(`;\\s*${param}\\s*=\\s*(?:"((?:[^"\\\\]|\\\\.)*)"|([^;\\s]*))`, 'i').exec(disposition);
+function dispositionParam(disposition: string, param: keyof typeof DISPOSITION_PARAMS): string | undefined {
+  const m = DISPOSITION_PARAMS[param].exec(disposition);
   if (!m) return undefined;
   return m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2];
 }
