@@ -183,17 +183,34 @@ export function maskingVerdict(x: Exchange, spec: MaskingSpec & { mode: MaskingM
  * when a value changed, else undefined (the headers go as sent).
  */
 function maskedHeaders(headers: IncomingHttpHeaders, masker: Masker): IncomingHttpHeaders | undefined {
+  let clean = cleanHeaderValues.get(masker);
+  if (clean === undefined) cleanHeaderValues.set(masker, clean = new Map());
   let out: IncomingHttpHeaders | undefined;
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined || PROTOCOL_HEADERS.has(name) || !forwardsHeader(name)) continue;
+    if (clean.get(name) === value) continue;
     const masked = Array.isArray(value) ? value.map((v) => masker.maskText(v).masked) : masker.maskText(value).masked;
-    if (Array.isArray(value) ? value.every((v, i) => v === masked[i]) : value === masked) continue;
+    if (Array.isArray(value) ? value.every((v, i) => v === masked[i]) : value === masked) {
+      if (typeof value === 'string') {
+        if (clean.size >= CLEAN_HEADER_NAMES_MAX) clean.clear();
+        clean.set(name, value);
+      }
+      continue;
+    }
     out ??= { ...headers };
     (out as Record<string, string | string[]>)[name] = masked;
   }
   return out;
 }
+
+/**
+ * Per masker, the value of each header it last left as it was: header values repeat from request
+ * to request (user-agent, an SDK's x-stainless-*), and a repeat then costs a lookup, not a masker
+ * call (as the record's recordHeaders does). Bounded as the names are.
+ */
+const cleanHeaderValues = new WeakMap<Masker, Map<string, string>>();
+const CLEAN_HEADER_NAMES_MAX = 1024;
 
 /**
  * The path and query with each parameter masked as it reads decoded (`customer=jane%40example.com`

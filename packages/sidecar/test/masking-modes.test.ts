@@ -38,6 +38,23 @@ test('a query string is masked a parameter at a time as it reads decoded, and wh
   expect(maskedQuery('/v1/x?card=4111+1111+1111+1111%', m)).toBe('/v1/x?card=%5BCREDIT_CARD%5D%25');
 });
 
+test('request mode masks a header value it left as it was before with a lookup, and one that holds something every time', () => {
+  const spec = { mode: 'request' } as const;
+  const shared = book.forSpec(spec);
+  const seen: string[] = [];
+  const maskText = shared.maskText.bind(shared);
+  shared.maskText = (text: string) => { seen.push(text); return maskText(text); };
+  const ex = { ...x, url: '/v1/messages', req: { headers: { 'user-agent': 'refunds-bot/1.4', 'x-customer-email': 'jane.doe@example.com' } } } as unknown as Exchange;
+  for (let i = 0; i < 3; i++) {
+    const { upstreamHeaders } = maskingVerdict(ex, spec, book, {});
+    expect(upstreamHeaders).toMatchObject({ 'user-agent': 'refunds-bot/1.4', 'x-customer-email': '[EMAIL_ADDRESS]' });
+  }
+  expect(seen.filter((t) => t === 'refunds-bot/1.4')).toHaveLength(1);
+  expect(seen.filter((t) => t === 'jane.doe@example.com')).toHaveLength(3);
+  const changed = { ...ex, req: { headers: { 'user-agent': 'jane.doe@example.com' } } } as unknown as Exchange;
+  expect(maskingVerdict(changed, spec, book, {}).upstreamHeaders).toMatchObject({ 'user-agent': '[EMAIL_ADDRESS]' }); // a new value is masked
+});
+
 test('the shared masker of a tokenize policy (the record\'s) keeps no values, while a conversation\'s does', () => {
   const b = new MaskerBook('masking-modes-test-key');
   const spec = { mode: 'tokenize' as const };
