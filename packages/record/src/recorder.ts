@@ -130,6 +130,8 @@ export class SessionRecorder extends EventEmitter {
   private laterTimer: NodeJS.Timeout | undefined;
   private laterScheduled = false;
   private readonly laterMs: number;
+  /** Appends waiting for their session's head to be read from the store (not yet sealed). */
+  private loadingAppends = 0;
   private readonly storeTimeoutMs: number;
   private readonly retryMs: number;
   private readonly sessions = new Map<string, SessionState>();
@@ -213,6 +215,7 @@ export class SessionRecorder extends EventEmitter {
     if (st.loaded) return this.seal(st, draft, opts.linger === true);
     return new Promise((resolve, reject) => {
       st.waiting.push({ draft, resolve, reject });
+      this.loadingAppends++;
       if (!st.loading) void this.load(draft.sessionId, st);
     });
   }
@@ -246,7 +249,7 @@ export class SessionRecorder extends EventEmitter {
   /** Resolves when nothing is pending and the spool is empty (or after `timeoutMs`, rejecting). */
   drained(timeoutMs = 30_000): Promise<void> {
     this.flush();
-    if (!this.spooling && this.pending.length === 0 && !this.running) return Promise.resolve();
+    if (!this.spooling && !this.busy()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => { this.off('drained', done); reject(new Error(`record spool not drained within ${timeoutMs} ms`)); }, timeoutMs);
       const done = () => { clearTimeout(timer); resolve(); };
@@ -303,15 +306,18 @@ export class SessionRecorder extends EventEmitter {
       st.loaded = true;
       const waiting = st.waiting;
       st.waiting = [];
+      this.loadingAppends -= waiting.length;
       for (const w of waiting) this.seal(st, w.draft).then(w.resolve, w.reject);
     } catch (err) {
       const waiting = st.waiting;
       st.waiting = [];
+      this.loadingAppends -= waiting.length;
       this.counters.refused += waiting.length;
       const refusal = recordUnavailable('the session record cannot be read to continue its chain', err);
       for (const w of waiting) w.reject(refusal);
     } finally {
       st.loading = false;
+      this.notifyIdle();
     }
   }
 
@@ -430,16 +436,32 @@ export class SessionRecorder extends EventEmitter {
       }
     } finally {
       this.running = false;
+      // Someone waits for everything to be written (drained, close): nothing lingers for company.
+      if (this.idleWaiters.length > 0 || this.listenerCount('drained') > 0) {
+        this.runLater();
+        if (this.pending.length > 0) this.lingerDue = true;
+      }
       if (this.spooling) this.scheduleDrain();
-      else this.emit('drained');
-      const idle = this.idleWaiters.splice(0);
-      for (const w of idle) w();
+      this.notifyIdle();
       if (this.writeDue() || this.checkpointWaiters.length > 0) this.kick();
     }
   }
 
+  /** Something is being written, waits to be, or waits for its session's head to be read. */
+  private busy(): boolean {
+    return this.running || this.pending.length > 0 || this.loadingAppends > 0;
+  }
+
+  /** Nothing busy: tell those who wait for that ('drained' only once the spool is empty too). */
+  private notifyIdle(): void {
+    if (this.busy()) return;
+    if (!this.spooling) this.emit('drained');
+    const idle = this.idleWaiters.splice(0);
+    for (const w of idle) w();
+  }
+
   private whenIdle(): Promise<void> {
-    if (!this.running && this.pending.length === 0) return Promise.resolve();
+    if (!this.busy()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 

@@ -391,6 +391,37 @@ describe('work handed to later()', () => {
   });
 });
 
+describe('drained() and close() wait for everything', () => {
+  it('including an entry sealed while the last write travelled, and appends still reading their session\'s head', async () => {
+    const log: string[] = [];
+    const { inner, store, hold } = loggingStore(log);
+    let headReads = 0;
+    const slowHeads = Object.assign(Object.create(store) as typeof store, {
+      head: async (sid: string) => { headReads++; await new Promise((r) => setTimeout(r, 20)); return inner.head(sid); },
+    });
+    const recorder = await recorderOn(slowHeads, { lingerMs: 60_000, laterMs: 60_000 });
+    await recorder.append(requestDraft('ses_w1', 0), { newSession: true });
+    const release = hold();
+    const request = recorder.append(requestDraft('ses_w1', 1));
+    await waitFor(() => log.length === 2);
+    const drained = recorder.drained();
+    const answer = recorder.append(requestDraft('ses_w1', 2), { linger: true }); // sealed while the write travels
+    release();
+    await drained; // does not wait a minute, and does not return before the answer is written
+    expect(recorder.stats().pending).toBe(0);
+    expect((await answer).seq).toBe(2);
+    await request;
+    // An append to a session whose head is read from the store first (an egress session, say).
+    const elsewhere = recorder.append(requestDraft('ses_w2', 0), { linger: true });
+    await recorder.close();
+    expect(headReads).toBe(1);
+    expect((await elsewhere).seq).toBe(0);
+    expect((await inner.readSession('ses_w2')).map((e) => e.seq)).toEqual([0]);
+    expect((await inner.readSession('ses_w1')).map((e) => e.seq)).toEqual([0, 1, 2]);
+    await inner.close();
+  });
+});
+
 describe('SessionRecorder on Redis', () => {
   let prefix: string;
   let proxy: RedisProxy;

@@ -4,11 +4,12 @@
 // sensitive value or a credential. The request event is awaited (durable before forward: the
 // recorder resolves only once Redis or the local spool holds it, and rejects with 503 otherwise);
 // everything after it is pipelined and never blocks the stream. A failure to mask never records
-// raw text: the body is then recorded by digest only. The events nobody waits for are built (masked,
-// digested, sealed) by work handed to the recorder's `later`: after the skill has what it asked for,
-// while the next write to the store travels (a sequential skill's next request waits there for its
-// own event, and would otherwise also wait for this work); they keep their order among themselves,
-// and a request event, awaited, may go ahead of them in the chain. Everything else the skill can write reaches
+// raw text: the body is then recorded by digest only. An exchange's events after its request (the
+// response, its stream's events, its end) are built (masked, digested, sealed) by work handed to the
+// recorder's `later`: after the skill has what it asked for, while the next write to the store
+// travels (a sequential skill's next request waits there for its own event, and would otherwise also
+// wait for this work); they keep their order, and the next request's event may go ahead of them in
+// the chain. Decisions and approvals, in front of their request, are sealed at once. Everything else the skill can write reaches
 // the record masked too: header values (the request's and the answer's: a download's
 // content-disposition names the file), the path, an egress attempt's destination (a DNS name or URL
 // can carry data out), and the free text of decisions, refusals, approvals, egress attempts, locks
@@ -111,7 +112,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
     return true;
   };
 
-  /** Work that builds events nobody waits for: run in order, while the next write travels (see the head of this file). */
+  /** Work that builds an exchange's events after its request: run in order, while the next write travels (see the head of this file). */
   const later = (task: () => void): void => opts.recorder.later(task);
   // Nothing waits for these events (only the request event is in front of the forward): their
   // writes linger briefly and ride along with the next request's (SessionRecorder lingerMs).
@@ -421,16 +422,14 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
     egress(a: EgressAttempt) {
       const identity = opts.identity();
       const sessionId = currentSession(identity);
-      later(() => append({ kind: 'egress', sessionId, identity, requestId: a.requestId, data: recordedEgress(a) }));
+      append({ kind: 'egress', sessionId, identity, requestId: a.requestId, data: recordedEgress(a) });
     },
 
     skillEvent(e) {
       const identity = opts.identity();
       const sessionId = currentSession(identity);
-      later(() => {
-        if (e.kind === 'lock') append({ kind: 'lock', sessionId, identity, data: recordedLock(e) });
-        else append({ kind: 'revocation', sessionId, identity, data: recordedRevocation(e) });
-      });
+      if (e.kind === 'lock') append({ kind: 'lock', sessionId, identity, data: recordedLock(e) });
+      else append({ kind: 'revocation', sessionId, identity, data: recordedRevocation(e) });
     },
 
     maskText(text) {
@@ -446,12 +445,13 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
         rec.allowedBy = d.policies ?? [];
         return;
       }
-      later(() => append({ ...draftBase(x), kind: 'decision', data: recordedDecision(d) }));
+      // Sealed at once, in front of the request event (a hold, then the approval that let it through).
+      append({ ...draftBase(x), kind: 'decision', data: recordedDecision(d) });
     },
 
     approval(x, a) {
       if (!x.sessionId || !x.identity) return;
-      later(() => append({ ...draftBase(x), kind: 'approval', data: recordedApproval(a) }));
+      append({ ...draftBase(x), kind: 'approval', data: recordedApproval(a) });
     },
 
     async close() {

@@ -52,6 +52,31 @@ test('a minted session is new for its first event only', async () => {
   expect(calls.map((c) => [c.kind, c.newSession])).toEqual([['request', true], ['response', false], ['request', false], ['response', false]]);
 });
 
+test('a hold, its approval and the request are sealed in that order; the answer\'s events after, by work handed to later()', async () => {
+  const kinds: string[] = [];
+  const queued: Array<() => void> = [];
+  const recorder = {
+    append: (draft: { kind: string }) => { kinds.push(draft.kind); return Promise.resolve({}); },
+    later: (task: () => void) => { queued.push(task); },
+  } as unknown as SessionRecorder;
+  const journal = recordJournal({ recorder, masker: () => undefined, recording: () => undefined, identity: () => identity, log: createLogger('silent') });
+  const x = {
+    id: 'req_held', identity, req: { method: 'POST', headers: {} }, url: '/v1/messages', route: { kind: 'messages', body: 'inspect' },
+    body: Buffer.from('{}'), request: { model: 'claude-sonnet-4-6', messages: [] }, receivedAt: process.hrtime.bigint(), bytesOut: 2, upstreamStatus: 200,
+  } as unknown as Exchange;
+  x.sessionId = journal.sessionFor(x);
+  journal.decision(x, { action: 'hold', rule: 'refunds' });
+  journal.approval(x, { approval: 'sa-1', state: 'held' });
+  journal.approval(x, { approval: 'sa-1', state: 'approved', by: 'alice@example.com' });
+  await journal.request(x);
+  journal.responseHead(x, { 'content-type': 'application/json' }, false);
+  journal.responseBody(x, Buffer.from('{}'));
+  journal.end(x);
+  expect(kinds).toEqual(['decision', 'approval', 'approval', 'request']); // the approval in front of what it let through
+  for (const task of queued.splice(0)) task();
+  expect(kinds).toEqual(['decision', 'approval', 'approval', 'request', 'response']);
+});
+
 /** A journal that keeps the drafts it would append, masking with `book`'s masker of `spec`. */
 function journalOf(book: MaskerBook, spec: MaskingSpec) {
   const drafts: Array<{ kind: string; data: { body?: string } }> = [];
