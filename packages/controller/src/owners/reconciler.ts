@@ -6,9 +6,9 @@
 // exchange needs it); only the leader revokes, and on taking over it re-revokes for every inactive
 // owner (idempotent: a revocation already published changes nothing). Owners are known by the
 // canonical form of their address; a record of an older spelling of it (stored before that form)
-// merges into its owner (mergeOwnerRecords) instead of passing for another, active, owner.
+// merges into its owner (ownerFromRecords) instead of passing for another, active, owner.
 import type { V1ConfigMap } from '@kubernetes/client-node';
-import { OwnerRegistry, mergeOwnerRecords, revocationLock, type IssuedToken, type Owner } from '@skillgate/identity';
+import { OwnerRegistry, revocationLock, type IssuedToken, type Owner } from '@skillgate/identity';
 import type { IssuedTokenIndex } from '../token-exchange/issued.js';
 import type { KubeClients } from '../kube.js';
 import { ListWatch } from '../list-watch.js';
@@ -17,7 +17,7 @@ import type { ControllerMetrics } from '../metrics.js';
 import { emit, type ControllerEvents } from '../events.js';
 import type { Reconciler } from '../reconciler.js';
 import type { LockReconciler } from '../locks/reconciler.js';
-import { OWNER_RECORD_LABEL, ownerConfigMapName, ownerFromConfigMap } from './store.js';
+import { OWNER_RECORD_LABEL, ownerConfigMapName, ownerFromConfigMap, ownerFromRecords } from './store.js';
 
 export interface OwnerReconcilerDeps {
   kube: KubeClients;
@@ -36,7 +36,7 @@ export class OwnerReconciler implements Reconciler {
   readonly name = 'owners';
   readonly registry = new OwnerRegistry();
   private readonly byConfigMap = new Map<string, string>();
-  /** Records by owner id, then ConfigMap name: an owner may have records of older spellings too (mergeOwnerRecords). */
+  /** Records by owner id, then ConfigMap name: an owner may have records of older spellings too (ownerFromRecords). */
   private readonly records = new Map<string, Map<string, Owner>>();
   private leading = false;
   private readonly feed: ListWatch<V1ConfigMap>;
@@ -126,9 +126,7 @@ export class OwnerReconciler implements Reconciler {
   /** The owner their records say, or undefined when none is left. */
   private merged(id: string): Owner | undefined {
     const records = this.records.get(id);
-    if (!records) return undefined;
-    const canonicalName = ownerConfigMapName(id);
-    return mergeOwnerRecords(records.get(canonicalName), [...records].filter(([name]) => name !== canonicalName).map(([, o]) => o));
+    return records ? ownerFromRecords(id, records) : undefined;
   }
 
   /** A record is gone (or now names another owner): the owner's other records, if any, say what they are now. */

@@ -21,7 +21,7 @@ export class OwnerStoreError extends Error {
 /**
  * The owner a record stands for, by the canonical form of its address (normalizeOwner). A record
  * stored before that form existed (under `jane+triage@example.com`) stands for the same owner as
- * the canonical one, under another ConfigMap name (isCanonicalRecord): see mergeOwnerRecords.
+ * the canonical one, under another ConfigMap name: see ownerFromRecords.
  */
 export function ownerFromConfigMap(cm: V1ConfigMap): Owner | undefined {
   const text = cm.data?.['owner.json'];
@@ -35,21 +35,32 @@ export function ownerFromConfigMap(cm: V1ConfigMap): Owner | undefined {
   }
 }
 
-/** Whether this ConfigMap is the record of its owner's canonical address (every write since goes there). */
-export const isCanonicalRecord = (cm: V1ConfigMap, owner: Owner): boolean => cm.metadata?.name === ownerConfigMapName(owner.id);
+/**
+ * One owner from the records of their address's spellings, by ConfigMap name: the record of the
+ * canonical address (every write since goes there) decides, the others fill in (mergeOwnerRecords).
+ */
+export function ownerFromRecords(id: string, records: Iterable<readonly [string, Owner]>): Owner | undefined {
+  const canonicalName = ownerConfigMapName(id);
+  let canonical: Owner | undefined;
+  const others: Owner[] = [];
+  for (const [name, owner] of records) {
+    if (name === canonicalName) canonical = owner;
+    else others.push(owner);
+  }
+  return mergeOwnerRecords(canonical, others);
+}
 
-/** Owners from their records: one each, records of older spellings merged in (mergeOwnerRecords). */
+/** Owners from their records: one each, records of older spellings merged in (ownerFromRecords). */
 export function ownersFromConfigMaps(cms: readonly V1ConfigMap[]): Owner[] {
-  const byId = new Map<string, { canonical?: Owner; others: Owner[] }>();
+  const byId = new Map<string, Array<[string, Owner]>>();
   for (const cm of cms) {
     const owner = ownerFromConfigMap(cm);
     if (!owner) continue;
     let records = byId.get(owner.id);
-    if (!records) byId.set(owner.id, (records = { others: [] }));
-    if (isCanonicalRecord(cm, owner)) records.canonical = owner;
-    else records.others.push(owner);
+    if (!records) byId.set(owner.id, (records = []));
+    records.push([cm.metadata?.name ?? '', owner]);
   }
-  return [...byId.values()].map((r) => mergeOwnerRecords(r.canonical, r.others)).filter((o): o is Owner => !!o);
+  return [...byId].map(([id, records]) => ownerFromRecords(id, records)).filter((o): o is Owner => !!o);
 }
 
 function toConfigMap(owner: Owner, namespace: string, resourceVersion?: string): V1ConfigMap {
