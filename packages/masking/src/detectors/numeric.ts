@@ -82,17 +82,19 @@ function scanRun(text: string, runStart: number, runEnd: number, out: Detection[
     let card: Detection | undefined;
     let joiner: string | undefined;
     let acc = '';
+    // The joiner after group h, worked out once: the next turn reads it as the one before its group.
+    let next: string | undefined;
     const plus = first.s > 0 && text.charCodeAt(first.s - 1) === 43;
     for (let h = g; h < groups.length && !plus; h++) {
       if (h > g) {
-        const s = cardJoiner(sep(h - 1));
+        const s = next;
         if (s === undefined) break;
         if (joiner === undefined) joiner = s; else if (s !== joiner) break;
       }
       acc += groups[h]!.d;
       if (acc.length > 19) break;
       const endGlued = h === groups.length - 1 && gluedAfter;
-      const next = h + 1 < groups.length ? cardJoiner(sep(h)) : undefined;
+      next = h + 1 < groups.length ? cardJoiner(sep(h)) : undefined;
       const continues = next !== undefined && (joiner === undefined || next === joiner) && acc.length + groups[h + 1]!.d.length <= 19;
       if (acc.length >= 12 && !endGlued && cardIssuer(acc) && luhnValid(acc) && (joiner !== '\t' || tabCard(text, groups, g, h))) {
         card = { type: 'CREDIT_CARD', start: first.s, end: groups[h]!.e };
