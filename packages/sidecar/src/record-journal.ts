@@ -159,6 +159,9 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
     return r.masked;
   }
 
+  /** The free text masked last, and by which masker. */
+  let lastFreeText: { masker: Masker; text: string; result: MaskResult } | undefined;
+
   /**
    * Free text masked (a parser's cut excerpt left out), or undefined without a masker or should
    * masking fail (a failure logged when `where` names what the text was for).
@@ -166,8 +169,12 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
   function maskedFreeText(text: string, where?: string): MaskResult | undefined {
     const masker = opts.masker();
     if (!masker) return undefined;
+    // The same text often goes to a log line and to the record (a stream's end reason): masked once.
+    if (lastFreeText?.masker === masker && lastFreeText.text === text) return lastFreeText.result;
     try {
-      return masker.maskText(withoutCutQuotes(text));
+      const result = masker.maskText(withoutCutQuotes(text));
+      lastFreeText = { masker, text, result };
+      return result;
     } catch (err) {
       if (where) opts.log.error({ err: (err as Error).message }, `masking failed; free text left out of ${where}`);
       return undefined;

@@ -452,6 +452,21 @@ describe('events outside a request and log lines hold no raw value', () => {
     expectNoneRaw(lines.join('\n'));
   });
 
+  test('a reason that goes to the log line and to the record is masked once', () => {
+    const { log } = capture();
+    const masker = new MaskerBook('record-journal-test-key').forSpec({ mode: 'record' });
+    const seen: string[] = [];
+    const maskText = masker.maskText.bind(masker);
+    masker.maskText = (text: string) => { seen.push(text); return maskText(text); };
+    const drafts: Array<{ kind: string; data: Record<string, unknown> }> = [];
+    const recorder = { append: (d: { kind: string; data: Record<string, unknown> }) => { drafts.push(d); return Promise.resolve({}); }, later: (task: () => void) => task() } as unknown as SessionRecorder;
+    const journal = withLogLines(recordJournal({ recorder, masker: () => masker, recording: () => undefined, identity: () => identity, log: createLogger('silent') }), log);
+    const x = { ...exchange(), identity, sessionId: 'ses_reason' } as unknown as Exchange;
+    journal.end(x);
+    expect(seen.filter((t) => t === x.outcomeReason)).toHaveLength(1);
+    expect(drafts.find((d) => d.kind === 'stream_end')!.data.reason).toBe('masking the download failed: the text file [EMAIL_ADDRESS] [CREDIT_CARD].csv is not UTF-8');
+  });
+
   test('in log-only mode (no masker), decisions, approvals, egress attempts, locks and request ends leave such text out of their lines', () => {
     const { log, lines } = capture();
     const journal = logJournal(log);
