@@ -508,7 +508,13 @@ export function requestData(input: {
   if (q !== -1 && input.maskHeader !== null) {
     query = input.url.slice(q + 1);
     if (input.maskHeader !== undefined) {
-      const r = input.maskHeader(decodedQuery(query));
+      let r = input.maskHeader(decodedQuery(query));
+      // '+' is a space to a server and a sign to a person (+14155552671, jane+tag@example.com): a
+      // query with one is read both ways, and the record keeps the reading that masks more of it.
+      if (query.includes('+')) {
+        const kept = input.maskHeader(decodedQuery(query, false));
+        if (covered(kept.findings) > covered(r.findings)) r = kept;
+      }
       query = r.masked;
       for (const f of r.findings) ownFindings.push({ ...f, path: 'query' });
     }
@@ -525,19 +531,24 @@ export function requestData(input: {
   return out;
 }
 
-/** A query string with its names and values percent-decoded ('+' as a space), for masking. */
-function decodedQuery(query: string): string {
+/** How many characters findings cover (their spans do not overlap). */
+const covered = (findings: readonly RecordedFinding[]): number => findings.reduce((n, f) => n + f.end - f.start, 0);
+
+/** A query string with its names and values percent-decoded ('+' as a space, or kept), for masking. */
+function decodedQuery(query: string, plusIsSpace = true): string {
   if (!/[%+]/.test(query)) return query;
-  return query.split('&').map((pair) => pair.split('=').map(decodeQueryComponent).join('=')).join('&');
+  return query.split('&').map((pair) => pair.split('=').map((part) => decodeQueryComponent(part, plusIsSpace)).join('=')).join('&');
 }
 
 /**
- * A query string's name or value as a server reads it, for masking: '+' a space, percent-escapes
- * decoded; one that does not decode (a stray '%', broken UTF-8) read as written but for its '+'s, so
- * `4111+1111+1111+1111%` is still a card. The record and the rewriting masking modes read queries so.
+ * A query string's name or value as a server reads it, for masking: '+' a space (`plusIsSpace`),
+ * percent-escapes decoded; one that does not decode (a stray '%', broken UTF-8) read as written but
+ * for its '+'s, so `4111+1111+1111+1111%` is still a card. The record and the rewriting masking modes
+ * read queries so, and read one with a '+' again with its '+'s kept (`+14155552671` is a phone
+ * number), keeping the reading that masks more.
  */
-export function decodeQueryComponent(text: string): string {
-  return /[%+]/.test(text) ? decodeComponent(text) : text;
+export function decodeQueryComponent(text: string, plusIsSpace = true): string {
+  return /[%+]/.test(text) ? decodeComponent(text, plusIsSpace) : text;
 }
 
 /** Percent-decoded text ('+' as a space in a query, not in a path). */

@@ -255,6 +255,16 @@ describe('request headers for the record', () => {
     expect(requestData({ method: 'GET', url: '/v1/models?note=jane%40example.com', headers: {}, forwarded: Buffer.alloc(0), maskHeader: null }).query).toBeUndefined();
     // A stray '%' reads as written.
     expect(requestData({ method: 'GET', url: '/v1/models?x=100%&y=%E0', headers: {}, forwarded: Buffer.alloc(0), maskHeader: mask }).query).toBe('x=100%&y=%E0');
+    // '+' read as a sign too when reading it as a space finds nothing (jane+tag@example.com).
+    const tagged = (v: string) => {
+      const at = v.indexOf('jane+tag@example.com');
+      return at === -1 ? { masked: v, findings: [] }
+        : { masked: v.replace('jane+tag@example.com', '[EMAIL_ADDRESS]'), findings: [{ type: 'EMAIL_ADDRESS', start: at, end: at + 20, fingerprint: 'f'.repeat(64) }] };
+    };
+    const plus = requestData({ method: 'GET', url: '/v1/models?to=jane+tag@example.com&q=a+b', headers: {}, forwarded: Buffer.alloc(0), maskHeader: tagged });
+    expect(plus.query).toBe('to=[EMAIL_ADDRESS]&q=a+b');
+    expect(plus.findings).toEqual([expect.objectContaining({ path: 'query', start: 3, end: 23 })]);
+    expect(requestData({ method: 'GET', url: '/v1/models?q=a+b', headers: {}, forwarded: Buffer.alloc(0), maskHeader: tagged }).query).toBe('q=a b');
   });
 });
 

@@ -225,9 +225,20 @@ export function maskedQuery(url: string, masker: Masker): string | undefined {
   const params = url.slice(q + 1).split('&').map((param) => {
     if (param === '') return param;
     const eq = param.indexOf('=');
-    const name = decodeQueryComponent(eq === -1 ? param : param.slice(0, eq));
-    const text = eq === -1 ? name : `${name}=${decodeQueryComponent(param.slice(eq + 1))}`;
-    const { masked } = masker.maskText(text);
+    const read = (plusIsSpace: boolean) => {
+      const name = decodeQueryComponent(eq === -1 ? param : param.slice(0, eq), plusIsSpace);
+      const text = eq === -1 ? name : `${name}=${decodeQueryComponent(param.slice(eq + 1), plusIsSpace)}`;
+      const r = masker.maskText(text);
+      return { name, text, masked: r.masked, covered: coveredBy(r.findings) };
+    };
+    // '+' is a space to a server and a sign to a person (+14155552671, jane+tag@example.com): a
+    // parameter with one is read both ways, and the reading that masks more of it goes upstream.
+    let reading = read(true);
+    if (param.includes('+')) {
+      const kept = read(false);
+      if (kept.covered > reading.covered) reading = kept;
+    }
+    const { name, text, masked } = reading;
     if (masked === text) return param;
     changed = true;
     if (eq === -1) return encodeQueryPart(masked);
@@ -240,6 +251,9 @@ export function maskedQuery(url: string, masker: Masker): string | undefined {
 }
 
 const encodeQueryPart = (text: string): string => encodeURIComponent(text);
+
+/** How many characters findings cover (their spans do not overlap). */
+const coveredBy = (findings: readonly Finding[]): number => findings.reduce((n, f) => n + f.end - f.start, 0);
 
 /**
  * `metadata.user_id` of a Messages request (or of each request of a Message Batch) masked as text:

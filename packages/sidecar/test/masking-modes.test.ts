@@ -36,6 +36,11 @@ test('a query string is masked a parameter at a time as it reads decoded, and wh
   expect(maskedQuery('/v1/x?bad=%E0%A4%A&to=jane.doe@example.com', m)).toBe('/v1/x?bad=%E0%A4%A&to=%5BEMAIL_ADDRESS%5D');
   // A value that does not decode (a stray '%') still reads its '+'s as spaces, as the record reads it.
   expect(maskedQuery('/v1/x?card=4111+1111+1111+1111%', m)).toBe('/v1/x?card=%5BCREDIT_CARD%5D%25');
+  // '+' read as a sign too when reading it as a space finds nothing: a phone number, a tagged address.
+  expect(maskedQuery('/v1/x?x=+14155552671', m)).toBe('/v1/x?x=%5BPHONE_NUMBER%5D');
+  expect(maskedQuery('/v1/x?x=+14155552671%', m)).toBe('/v1/x?x=%5BPHONE_NUMBER%5D%25');
+  expect(maskedQuery('/v1/x?to=jane+tag@example.com%', m)).toBe('/v1/x?to=%5BEMAIL_ADDRESS%5D%25');
+  expect(maskedQuery('/v1/x?q=a+b', m)).toBeUndefined();
 });
 
 test('request mode masks a header value it left as it was before with a lookup, and one that holds something every time', () => {
