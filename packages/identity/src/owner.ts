@@ -156,9 +156,14 @@ export function offboardLock(owner: Owner, reason: string, by: string, source: O
  */
 export function mergeOwnerRecords(canonical: Owner | undefined, others: readonly Owner[]): Owner | undefined {
   const pick = canonical ?? others.find((o) => !o.active) ?? others[0];
-  if (!pick) return undefined;
-  const email = normalizeOwner(pick.email);
-  return { ...pick, email, id: ownerId(email) };
+  return pick && atCanonicalAddress(pick);
+}
+
+/** The owner under the canonical form of their address, and its id (the same object when it already is). */
+export function atCanonicalAddress(owner: Owner): Owner {
+  const email = normalizeOwner(owner.email);
+  const id = ownerId(email);
+  return owner.email === email && owner.id === id ? owner : { ...owner, email, id };
 }
 
 /**
@@ -170,8 +175,7 @@ export class OwnerRegistry {
   private readonly byId = new Map<string, Owner>();
 
   put(owner: Owner): void {
-    const email = normalizeOwner(owner.email);
-    const canonical = owner.email === email && owner.id === ownerId(email) ? owner : { ...owner, email, id: ownerId(email) };
+    const canonical = atCanonicalAddress(owner);
     const prev = this.byId.get(canonical.id);
     if (prev) this.byEmail.delete(prev.email);
     this.byEmail.set(canonical.email, canonical);

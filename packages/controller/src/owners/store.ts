@@ -5,7 +5,7 @@
 // Optimistic concurrency (resourceVersion) keeps concurrent writers from losing updates.
 import { randomBytes } from 'node:crypto';
 import type { V1ConfigMap } from '@kubernetes/client-node';
-import { mergeOwnerRecords, normalizeOwner, ownerId, type Owner } from '@skillgate/identity';
+import { atCanonicalAddress, mergeOwnerRecords, normalizeOwner, ownerId, type Owner } from '@skillgate/identity';
 import { statusOf, describeApiError, type KubeClients } from '../kube.js';
 
 export const OWNER_RECORD_LABEL = 'skillgate.dev/owner-record';
@@ -29,7 +29,7 @@ export function ownerFromConfigMap(cm: V1ConfigMap): Owner | undefined {
   try {
     const o = JSON.parse(text) as Owner;
     if (typeof o.email !== 'string' || typeof o.active !== 'boolean') return undefined;
-    return { ...o, email: normalizeOwner(o.email), id: ownerId(o.email) };
+    return atCanonicalAddress(o);
   } catch {
     return undefined;
   }
