@@ -513,7 +513,7 @@ export function requestData(input: {
       // query with one is read both ways, and the record keeps the reading that masks more of it.
       if (query.includes('+')) {
         const kept = input.maskHeader(decodedQuery(query, false));
-        if (covered(kept.findings) > covered(r.findings)) r = kept;
+        if (coveredBy(kept.findings) > coveredBy(r.findings)) r = kept;
       }
       query = r.masked;
       for (const f of r.findings) ownFindings.push({ ...f, path: 'query' });
@@ -531,8 +531,8 @@ export function requestData(input: {
   return out;
 }
 
-/** How many characters findings cover (their spans do not overlap). */
-const covered = (findings: readonly RecordedFinding[]): number => findings.reduce((n, f) => n + f.end - f.start, 0);
+/** How many characters findings cover (their spans do not overlap): which of two readings masks more. */
+export const coveredBy = (findings: readonly { start: number; end: number }[]): number => findings.reduce((n, f) => n + f.end - f.start, 0);
 
 /** A query string with its names and values percent-decoded ('+' as a space, or kept), for masking. */
 function decodedQuery(query: string, plusIsSpace = true): string {

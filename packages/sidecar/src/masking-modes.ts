@@ -21,7 +21,7 @@ import type { Exchange } from './exchange.js';
 import type { MaskingVerdict, ResponseFilter } from './ports/guard.js';
 import { downloadMasking, uploadMaskFilter } from './file-masking.js';
 import { batchResultsRewriter } from './batch-results.js';
-import { decodeQueryComponent } from '@skillgate/record/event';
+import { coveredBy, decodeQueryComponent } from '@skillgate/record/event';
 
 export type MaskingMode = NonNullable<MaskingSpec['mode']>;
 
@@ -251,9 +251,6 @@ export function maskedQuery(url: string, masker: Masker): string | undefined {
 }
 
 const encodeQueryPart = (text: string): string => encodeURIComponent(text);
-
-/** How many characters findings cover (their spans do not overlap). */
-const coveredBy = (findings: readonly Finding[]): number => findings.reduce((n, f) => n + f.end - f.start, 0);
 
 /**
  * `metadata.user_id` of a Messages request (or of each request of a Message Batch) masked as text:

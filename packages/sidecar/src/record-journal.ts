@@ -9,8 +9,8 @@
 // recorder's `later`: after the skill has what it asked for, while the next write to the store
 // travels (a sequential skill's next request waits there for its own event, and would otherwise also
 // wait for this work); they keep their order, and the next request's event may go ahead of them in
-// the chain. Decisions and approvals, in front of their request, are sealed at once. Everything else the skill can write reaches
-// the record masked too: header values (the request's and the answer's: a download's
+// the chain. Decisions and approvals, in front of their request, are sealed at once. Everything
+// else the skill can write reaches the record masked too: header values (the request's and the answer's: a download's
 // content-disposition names the file), the path, an egress attempt's destination (a DNS name or URL
 // can carry data out), and the free text of decisions, refusals, approvals, egress attempts, locks
 // and revocations (a policy's reason or a parser's error quotes what the skill sent; a lock's name
@@ -486,11 +486,19 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
         opts.log.error({ requestId: x.id, err: (err as Error).message }, 'masking failed; recording the response by digest only');
       }
     }
-    if (rec.responseHeaderFindings) findings = [...findings, ...rec.responseHeaderFindings];
+    appendAnswer(x, rec, body.length, findings, { sha256: sha256Hex(body), ...(text !== undefined ? { text } : {}) });
+  }
+
+  /**
+   * A non-streaming answer's response event: its body's fields (none when no copy was kept: its
+   * size only), the headers responseHead recorded, and their findings after the body's.
+   */
+  function appendAnswer(x: Exchange, rec: ExchangeRecord, bodyBytes: number, bodyFindings: RecordedFinding[], body?: { text?: string; sha256: string }): void {
+    const findings = rec.responseHeaderFindings ? [...bodyFindings, ...rec.responseHeaderFindings] : bodyFindings;
     append({
       ...draftBase(x), kind: 'response',
       data: {
-        ...(text !== undefined ? { body: text } : {}), bodyBytes: body.length, bodySha256: sha256Hex(body),
+        ...(body?.text !== undefined ? { body: body.text } : {}), bodyBytes, ...(body ? { bodySha256: body.sha256 } : {}),
         ...(findings.length ? { findings } : {}), headers: rec.responseHeaders ?? {}, status: x.upstreamStatus ?? 0, stream: false,
         ...(x.uploaded ? { upload: recordedUpload(x.uploaded) } : {}),
       },
@@ -503,13 +511,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
     if (!x.sessionId || !x.identity) return refusedUnrecorded(x);
     if (rec && rec.headAt !== undefined && !rec.responseRecorded) {
       rec.responseRecorded = true;
-      append({
-        ...draftBase(x), kind: 'response',
-        data: {
-          bodyBytes: x.bytesOut, ...(rec.responseHeaderFindings ? { findings: rec.responseHeaderFindings } : {}), headers: rec.responseHeaders ?? {},
-          status: x.upstreamStatus ?? 0, stream: false, ...(x.uploaded ? { upload: recordedUpload(x.uploaded) } : {}),
-        },
-      });
+      appendAnswer(x, rec, x.bytesOut, []);
     }
     if (rec?.stream) flushStream(x, rec, true);
     if (x.refusal && (x.outcome === 'refused' || x.outcome === 'killed')) {
