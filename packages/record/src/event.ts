@@ -263,7 +263,24 @@ const isApiMadeAnswerHeader = (lower: string): boolean => API_MADE_ANSWER_HEADER
  * allocate. Kept per masker, so the request's and the answer's maskers (one each per journal) do
  * not evict each other's values of a header both have (content-type). Bounded as the names are.
  */
-const cleanValues = new WeakMap<HeaderMasker, Map<string, string>>();
+const cleanValues = new WeakMap<object, Map<string, string>>();
+
+/**
+ * The values each header (by name) had when `masker` last found nothing in them (cleanValues) —
+ * the record's HeaderMasker here, a Masker in the rewriting masking modes (sidecar): a repeat is a
+ * lookup there too.
+ */
+export function cleanHeaderValues(masker: object): Map<string, string> {
+  let clean = cleanValues.get(masker);
+  if (clean === undefined) cleanValues.set(masker, clean = new Map());
+  return clean;
+}
+
+/** Remember that `value` of header `name` holds nothing, within the bound on names. */
+export function rememberCleanValue(clean: Map<string, string>, name: string, value: string): void {
+  if (clean.size >= HEADER_NAMES_MAX) clean.clear();
+  clean.set(name, value);
+}
 
 // Each header name a sidecar sees is classified once: the names are few and repeat on every
 // request. Bounded: a flood of unique names only costs a reset.
@@ -313,11 +330,7 @@ export function recordHeaders(
   headers: Record<string, string | string[] | undefined>, mask?: HeaderMasker | null, findings?: RecordedFinding[], apiAnswer = false,
 ): Record<string, string> {
   const out: Record<string, string> = {};
-  let clean: Map<string, string> | undefined;
-  if (mask) {
-    clean = cleanValues.get(mask);
-    if (clean === undefined) cleanValues.set(mask, clean = new Map());
-  }
+  const clean = mask ? cleanHeaderValues(mask) : undefined;
   for (const rawName in headers) {
     if (!Object.hasOwn(headers, rawName)) continue;
     const raw = headers[rawName];
@@ -333,10 +346,7 @@ export function recordHeaders(
     } else {
       const r = mask(value);
       out[t.name] = r.masked;
-      if (r.findings.length === 0) {
-        if (clean!.size >= HEADER_NAMES_MAX) clean!.clear();
-        clean!.set(t.name, value);
-      }
+      if (r.findings.length === 0) rememberCleanValue(clean!, t.name, value);
       for (const f of r.findings) findings?.push({ ...f, path: `headers.${t.name}` });
     }
   }

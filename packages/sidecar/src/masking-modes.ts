@@ -21,7 +21,7 @@ import type { Exchange } from './exchange.js';
 import type { MaskingVerdict, ResponseFilter } from './ports/guard.js';
 import { downloadMasking, uploadMaskFilter } from './file-masking.js';
 import { batchResultsRewriter } from './batch-results.js';
-import { coveredBy, decodeQueryComponent } from '@skillgate/record/event';
+import { cleanHeaderValues, coveredBy, decodeQueryComponent, rememberCleanValue } from '@skillgate/record/event';
 
 export type MaskingMode = NonNullable<MaskingSpec['mode']>;
 
@@ -180,11 +180,11 @@ export function maskingVerdict(x: Exchange, spec: MaskingSpec & { mode: MaskingM
 /**
  * The skill's headers with every value masked as text but those the API parses (PROTOCOL_HEADERS:
  * versions, beta names, media types) and those never forwarded (credentials, hop-by-hop): a copy
- * when a value changed, else undefined (the headers go as sent).
+ * when a value changed, else undefined (the headers go as sent). A value this masker left as it was
+ * before (user-agent, an SDK's x-stainless-*) is a lookup, not a masker call (cleanHeaderValues).
  */
 function maskedHeaders(headers: IncomingHttpHeaders, masker: Masker): IncomingHttpHeaders | undefined {
-  let clean = cleanHeaderValues.get(masker);
-  if (clean === undefined) cleanHeaderValues.set(masker, clean = new Map());
+  const clean = cleanHeaderValues(masker);
   let out: IncomingHttpHeaders | undefined;
   for (const name in headers) {
     const value = headers[name];
@@ -192,10 +192,7 @@ function maskedHeaders(headers: IncomingHttpHeaders, masker: Masker): IncomingHt
     if (clean.get(name) === value) continue;
     const masked = Array.isArray(value) ? value.map((v) => masker.maskText(v).masked) : masker.maskText(value).masked;
     if (Array.isArray(value) ? value.every((v, i) => v === masked[i]) : value === masked) {
-      if (typeof value === 'string') {
-        if (clean.size >= CLEAN_HEADER_NAMES_MAX) clean.clear();
-        clean.set(name, value);
-      }
+      if (typeof value === 'string') rememberCleanValue(clean, name, value);
       continue;
     }
     out ??= { ...headers };
@@ -204,13 +201,6 @@ function maskedHeaders(headers: IncomingHttpHeaders, masker: Masker): IncomingHt
   return out;
 }
 
-/**
- * Per masker, the value of each header it last left as it was: header values repeat from request
- * to request (user-agent, an SDK's x-stainless-*), and a repeat then costs a lookup, not a masker
- * call (as the record's recordHeaders does). Bounded as the names are.
- */
-const cleanHeaderValues = new WeakMap<Masker, Map<string, string>>();
-const CLEAN_HEADER_NAMES_MAX = 1024;
 
 /**
  * The path and query with each parameter masked as it reads decoded (`customer=jane%40example.com`
