@@ -94,7 +94,8 @@ interface SessionState {
   durable: ChainHead | undefined;
   loaded: boolean;
   loading: boolean;
-  waiting: Array<{ draft: EventDraft; resolve: (e: SessionEvent) => void; reject: (err: Error) => void }>;
+  /** Appends waiting for the head to load; `at`: the time to stamp them with when not the time they are sealed. */
+  waiting: Array<{ draft: EventDraft; at: Date | undefined; resolve: (e: SessionEvent) => void; reject: (err: Error) => void }>;
 }
 
 const quietLog: RecorderLog = { info: () => undefined, warn: () => undefined };
@@ -125,8 +126,10 @@ export class SessionRecorder extends EventEmitter {
   private lingerDue = false;
   /** Entries in `pending` that someone waits for: a write goes out for them at once. */
   private awaited = 0;
-  /** Work handed to `later`, in order, and what will run it: the next store write, or a timer. */
-  private laterTasks: Array<() => void> = [];
+  /** Work handed to `later`, in order, with when it was handed over; and what will run it: the next store write, or a timer. */
+  private laterTasks: Array<{ task: () => void; at: Date }> = [];
+  /** While a task handed to `later` runs: when it was handed over, the time its events are stamped with. */
+  private laterAt: Date | undefined;
   private laterTimer: NodeJS.Timeout | undefined;
   private laterScheduled = false;
   private readonly laterMs: number;
@@ -212,9 +215,10 @@ export class SessionRecorder extends EventEmitter {
     if (this.closed) return Promise.reject(recordUnavailable('the recorder is shutting down'));
     const st = this.state(draft.sessionId);
     if (!st.loaded && opts.newSession && !st.loading) st.loaded = true;
-    if (st.loaded) return this.seal(st, draft, opts.linger === true);
+    const at = this.laterAt;
+    if (st.loaded) return this.seal(st, draft, opts.linger === true, at);
     return new Promise((resolve, reject) => {
-      st.waiting.push({ draft, resolve, reject });
+      st.waiting.push({ draft, at, resolve, reject });
       this.loadingAppends++;
       if (!st.loading) void this.load(draft.sessionId, st);
     });
@@ -240,9 +244,11 @@ export class SessionRecorder extends EventEmitter {
    * write to the store travels — for a sequential skill, the wait of its next request for its own
    * event to become durable, when this process would otherwise sit idle — or after laterMs if no
    * write comes first. drained() and close() run what is left first. A task that throws is logged.
+   * The events a task appends are stamped with the time it was handed over (what they record
+   * happened then), not the time it ran.
    */
   later(task: () => void): void {
-    this.laterTasks.push(task);
+    this.laterTasks.push({ task, at: this.now() });
     this.laterTimer ??= setTimeout(() => this.runLater(), this.laterMs);
   }
 
@@ -307,7 +313,7 @@ export class SessionRecorder extends EventEmitter {
       const waiting = st.waiting;
       st.waiting = [];
       this.loadingAppends -= waiting.length;
-      for (const w of waiting) this.seal(st, w.draft).then(w.resolve, w.reject);
+      for (const w of waiting) this.seal(st, w.draft, false, w.at).then(w.resolve, w.reject);
     } catch (err) {
       const waiting = st.waiting;
       st.waiting = [];
@@ -321,9 +327,10 @@ export class SessionRecorder extends EventEmitter {
     }
   }
 
-  private seal(st: SessionState, draft: EventDraft, linger = false): Promise<SessionEvent> {
+  /** `at`: the event's time when it is not now (work handed to `later` is stamped when it was handed over). */
+  private seal(st: SessionState, draft: EventDraft, linger = false, at?: Date): Promise<SessionEvent> {
     if (st.head?.closed) return Promise.reject(new Error(`session ${draft.sessionId} is closed; start a new session`));
-    const { event, json } = sealEventJson(draft, st.head, this.now());
+    const { event, json } = sealEventJson(draft, st.head, at ?? this.now());
     st.head = headOf(event);
     return new Promise((resolve, reject) => {
       this.pending.push({ entry: { type: 'event', event, json }, resolve: () => resolve(event), reject, linger });
@@ -343,11 +350,14 @@ export class SessionRecorder extends EventEmitter {
     this.laterScheduled = false;
     const tasks = this.laterTasks;
     this.laterTasks = [];
-    for (const task of tasks) {
+    for (const { task, at } of tasks) {
+      this.laterAt = at;
       try {
         task();
       } catch (err) {
         this.log.warn({ err: (err as Error).message }, 'record work handed to later() failed');
+      } finally {
+        this.laterAt = undefined;
       }
     }
   }

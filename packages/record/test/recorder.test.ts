@@ -372,6 +372,31 @@ describe('work handed to later()', () => {
     await inner.close();
   });
 
+  it('stamps what a task appends with the time it was handed over, also when its session\'s head is still being read', async () => {
+    const log: string[] = [];
+    const { inner, store } = loggingStore(log);
+    let clock = Date.parse('2026-11-28T10:00:00.000Z');
+    const recorder = await recorderOn(store, { laterMs: 60_000, lingerMs: 60_000, now: () => new Date(clock) });
+    await recorder.append(requestDraft('ses_s', 0), { newSession: true });
+    const appended: Array<Promise<SessionEvent>> = [];
+    recorder.later(() => { appended.push(recorder.append(requestDraft('ses_s', 1), { linger: true })); });
+    clock += 5;
+    // A session this recorder has not touched: its head is read from the store before the seal.
+    recorder.later(() => { appended.push(recorder.append(requestDraft('ses_s2', 2), { linger: true })); });
+    clock += 5;
+    const direct = recorder.append(requestDraft('ses_s', 3)); // its write runs the tasks
+    await waitFor(() => appended.length === 2);
+    const events = await Promise.all([...appended, direct]);
+    expect(events.map((e) => [e.requestId, e.ts])).toEqual([
+      ['req_1', '2026-11-28T10:00:00.000Z'],
+      ['req_2', '2026-11-28T10:00:00.005Z'],
+      ['req_3', '2026-11-28T10:00:00.010Z'], // appended outside a task: sealed now
+    ]);
+    await recorder.close();
+    expect(await verifyRecord(inner)).toMatchObject({ ok: true });
+    await inner.close();
+  });
+
   it('is run by drained() and close() before they write what is left', async () => {
     const log: string[] = [];
     const { inner, store } = loggingStore(log);
