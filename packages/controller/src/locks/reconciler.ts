@@ -166,21 +166,34 @@ export class LockReconciler implements Reconciler {
     return v;
   }
 
-  /** On takeover: token revocations live only in the feed; keep the unexpired ones. */
+  /**
+   * On takeover: token revocations live only in the feed; keep the unexpired ones. A snapshot that
+   * cannot be read fails the takeover (the controller retries it): publishing the lock set without
+   * them would lift those revocations in every sidecar. A snapshot that cannot be decoded is another
+   * matter — no retry would read it — so the takeover goes on without it, said loudly.
+   */
   private async adoptRevocations(): Promise<void> {
     if (!this.deps.redis) return;
+    let text: string | null;
     try {
-      const text = await this.deps.redis.get(feedKeys(this.deps.prefix).snapshot);
-      if (!text) return;
-      const now = this.clock();
-      for (const lock of decodeSnapshot(text).locks) {
-        if (lock.target.kind === 'token' && !isExpired(lock, now) && !this.resources.has(lock.name)) {
-          this.synthetic.set(lock.name, lock);
-          this.inForce.put(lock);
-        }
-      }
+      text = await this.deps.redis.get(feedKeys(this.deps.prefix).snapshot);
     } catch (err) {
-      this.deps.log.warn({ err: (err as Error).message }, 'cannot read the previous lock snapshot; token revocations of the previous leader are not carried over');
+      throw new Error(`cannot read the previous leader's lock snapshot, which holds its token revocations: ${(err as Error).message}`);
+    }
+    if (!text) return;
+    let locks: Lock[];
+    try {
+      locks = decodeSnapshot(text).locks;
+    } catch (err) {
+      this.deps.log.error({ err: (err as Error).message }, 'the previous lock snapshot cannot be decoded; token revocations of the previous leader are not carried over');
+      return;
+    }
+    const now = this.clock();
+    for (const lock of locks) {
+      if (lock.target.kind === 'token' && !isExpired(lock, now) && !this.resources.has(lock.name)) {
+        this.synthetic.set(lock.name, lock);
+        this.inForce.put(lock);
+      }
     }
   }
 
