@@ -423,7 +423,10 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
 
     end(x) {
       const ms = Number(process.hrtime.bigint() - x.receivedAt) / 1e6;
-      later(() => endEvents(x, ms));
+      // A request refused before it had a session joins the session current when it ended, not
+      // one a later request starts before this work runs.
+      const joins = x.sessionId && x.identity ? undefined : sessionOfStray(x.identity ?? opts.identity());
+      later(() => endEvents(x, ms, joins));
     },
 
     egress(a: EgressAttempt) {
@@ -505,10 +508,14 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
     });
   }
 
-  /** The events that close an exchange (`ms`: its duration when it ended): the response when none was recorded, the stream's last batch, a refusal, how it ended. */
-  function endEvents(x: Exchange, ms: number): void {
+  /**
+   * The events that close an exchange (`ms`: its duration when it ended): the response when none
+   * was recorded, the stream's last batch, a refusal, how it ended. `joins`: the session a request
+   * refused before it had one joins.
+   */
+  function endEvents(x: Exchange, ms: number, joins: StraySession | undefined): void {
     const rec = state.get(x);
-    if (!x.sessionId || !x.identity) return refusedUnrecorded(x);
+    if (joins !== undefined) return refusedUnrecorded(x, joins);
     if (rec && rec.headAt !== undefined && !rec.responseRecorded) {
       rec.responseRecorded = true;
       appendAnswer(x, rec, x.bytesOut, []);
@@ -535,10 +542,9 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
    * Its refusal joins the skill's current session, as an egress attempt does, up to a budget a second
    * (past it, only counted in skillgate_sidecar_refusals_total).
    */
-  function refusedUnrecorded(x: Exchange): void {
+  function refusedUnrecorded(x: Exchange, joins: StraySession): void {
     if (!x.refusal || x.outcome !== 'refused' || !refusalBudget.take().journal) return;
-    const identity = x.identity ?? opts.identity();
-    append({ kind: 'refusal', sessionId: currentSession(identity), identity, requestId: x.id, data: recordedRefusal(x, x.refusal, true) });
+    append({ kind: 'refusal', ...joins, requestId: x.id, data: recordedRefusal(x, x.refusal, true) });
   }
 
   /**
@@ -550,9 +556,20 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
     return previous?.sessionId ?? egressSession(identity);
   }
 
+  /** Where such an event goes, said when it happened (its work may run after a new session began). */
+  function sessionOfStray(identity: SkillIdentity): StraySession {
+    return { sessionId: currentSession(identity), identity };
+  }
+
   function egressSession(identity: SkillIdentity): string {
     return `ses_egress_${sha256Hex(Buffer.from(`${identity.namespace}/${identity.skill}/${identity.pod}`)).slice(0, 24)}`;
   }
+}
+
+/** The session an event that belongs to no Claude request joins, and the identity it is recorded under. */
+interface StraySession {
+  sessionId: string;
+  identity: SkillIdentity;
 }
 
 /** What the record keeps of free text that could not be masked (no masker, or masking failed). */

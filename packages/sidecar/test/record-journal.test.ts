@@ -77,6 +77,34 @@ test('a hold, its approval and the request are sealed in that order; the answer\
   expect(kinds).toEqual(['decision', 'approval', 'approval', 'request', 'response']);
 });
 
+test('a request refused before it had a session joins the session current when it ended, even if its work runs after a new one began', async () => {
+  const appended: Array<{ kind: string; sessionId: string }> = [];
+  const queued: Array<() => void> = [];
+  const recorder = {
+    append: (draft: { kind: string; sessionId: string }) => { appended.push(draft); return Promise.resolve({}); },
+    later: (task: () => void) => { queued.push(task); },
+  } as unknown as SessionRecorder;
+  let clock = 1_000_000;
+  const journal = recordJournal({ recorder, masker: () => undefined, recording: () => undefined, identity: () => identity, log: createLogger('silent'), now: () => clock });
+  const exchange = (id: string) => ({
+    id, identity, req: { method: 'POST', headers: {} }, url: '/v1/messages', route: { kind: 'messages', body: 'inspect', path: '/v1/messages' },
+    body: Buffer.from('{}'), request: { model: 'claude-sonnet-4-6', messages: [] }, receivedAt: process.hrtime.bigint(), bytesOut: 0,
+  }) as unknown as Exchange;
+  const first = exchange('req_1');
+  first.sessionId = journal.sessionFor(first);
+  await journal.request(first);
+  // Refused before it had a session (say, a body over the limit).
+  const refused = exchange('req_refused');
+  Object.assign(refused, { outcome: 'refused', refusal: { status: 413, code: 'request_too_large', type: 'request_too_large', message: 'too large' } });
+  journal.end(refused);
+  clock += 31 * 60_000; // past the session gap: the next request starts a new session
+  const next = exchange('req_2');
+  next.sessionId = journal.sessionFor(next);
+  expect(next.sessionId).not.toBe(first.sessionId);
+  for (const task of queued.splice(0)) task();
+  expect(appended.find((d) => d.kind === 'refusal')?.sessionId).toBe(first.sessionId);
+});
+
 /** A journal that keeps the drafts it would append, masking with `book`'s masker of `spec`. */
 function journalOf(book: MaskerBook, spec: MaskingSpec) {
   const drafts: Array<{ kind: string; data: { body?: string } }> = [];
