@@ -199,6 +199,13 @@ export class FileSessionStore implements SessionStore {
     return parseEventLines(await readText(this.sessionFile(sessionId)));
   }
 
+  /** The sessions whose files the store holds, listed or not. */
+  async heldSessions(): Promise<string[]> {
+    let names: string[];
+    try { names = await readdir(join(this.dir, ENTRY.sessions)); } catch { return []; }
+    return names.filter((n) => n.endsWith('.jsonl')).map((n) => n.slice(0, -'.jsonl'.length)).filter((id) => SESSION_ID.test(id));
+  }
+
   async listSessions(filter: SessionFilter = {}): Promise<SessionSummary[]> {
     const index = parseJsonLines<SessionIndexLine>(await readText(join(this.dir, ENTRY.index)));
     const seen = new Set<string>();

@@ -271,6 +271,19 @@ export class RedisSessionStore implements SessionStore {
     await this.redis.command(['HSET', this.keys.keys, keyId, publicKeyPem]);
   }
 
+  /** The sessions whose head keys the store holds, listed or not (SCAN: a pass over the key space). */
+  async heldSessions(): Promise<string[]> {
+    const from = `${this.prefix}session:`;
+    const out: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = (await this.redis.command(['SCAN', cursor, 'MATCH', `${globEscaped(from)}*`, 'COUNT', 1000])) as [string, string[]];
+      cursor = next;
+      for (const key of keys) if (!key.endsWith(':idx')) out.push(key.slice(from.length));
+    } while (cursor !== '0');
+    return [...new Set(out)]; // SCAN may return a key more than once
+  }
+
   async readSession(sessionId: string): Promise<SessionEvent[]> {
     const stream = (await this.redis.command(['HGET', this.headKey(sessionId), 'stream'])) as string | null;
     const ids = (await this.redis.command(['LRANGE', this.indexKey(sessionId), 0, -1])) as string[];
@@ -411,4 +424,9 @@ export function parseField(fields: string[], name: string): unknown {
   const text = fieldText(fields, name);
   if (text === undefined) return undefined;
   try { return JSON.parse(text) as unknown; } catch { return undefined; }
+}
+
+/** `text` with the characters Redis glob patterns give a meaning escaped. */
+function globEscaped(text: string): string {
+  return text.replace(/[\\*?[\]]/g, (c) => `\\${c}`);
 }

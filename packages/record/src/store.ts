@@ -116,6 +116,11 @@ export interface SessionReader {
   /** Events kept aside after chain conflicts (see KeptAsideEvent), oldest first. */
   keptAside?(): Promise<KeptAsideEvent[]>;
   /**
+   * Every session the store holds a chain for, found by its own keys or files rather than by the
+   * listing (which an attacker can edit to hide a session): `verify --all` checks each.
+   */
+  heldSessions?(): Promise<string[]>;
+  /**
    * How many of a session's first events the store's retention removed (Redis trims a stream from
    * its start): verify checks the chain from the first event kept instead of naming them missing.
    */

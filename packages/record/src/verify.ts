@@ -95,8 +95,9 @@ export interface EvidenceInput {
   judged?: KeyJudgement;
   /**
    * How the store lists each session (identity, first and last times, head), which `sessions list`,
-   * `find` and `export --all` filter on: a listing that disagrees with the session's own events was
-   * altered (it would hide the session from those filters, or file it under another skill).
+   * `find` and `export --all` filter on: a listing that disagrees with the session's own events, or
+   * leaves out a session whose events the store holds, was altered (it would hide the session from
+   * those filters, or file it under another skill).
    */
   listed?: ReadonlyMap<string, SessionSummary>;
   /** How many of each session's first events the store's retention removed (SessionReader.trimmed). */
@@ -163,7 +164,7 @@ export function verifyEvidence(input: EvidenceInput): VerifyReport {
     const trimmed = input.trimmed?.get(sessionId) ?? 0;
     const problem = verifySession(sessionId, events, committed, trimmed)
       ?? againstStoredHead(sessionId, events, input.storedHeads, trimmed)
-      ?? againstListing(sessionId, events, input.listed?.get(sessionId), trimmed)
+      ?? againstListing(sessionId, events, input.listed, trimmed)
       ?? (input.judged && !commitments.has(sessionId) ? unanchored(sessionId, events) : undefined)
       ?? (events.length === 0 && input.only && !commitments.has(sessionId) && !input.storedHeads?.get(sessionId)
         ? { kind: 'unknown-session' as const, sessionId, message: `the record holds no session ${sessionId}` } : undefined);
@@ -243,10 +244,19 @@ function againstStoredHead(sessionId: string, events: readonly SessionEvent[], h
   return undefined;
 }
 
-/** A session the store lists otherwise than its events say (who it belongs to, when, how far it runs). */
-function againstListing(sessionId: string, events: readonly SessionEvent[], listed: SessionSummary | undefined, trimmed = 0): ChainProblem | undefined {
+/**
+ * A session the store lists otherwise than its events say (who it belongs to, when, how far it
+ * runs), or does not list at all although it holds its events: taken out of the listing, it is
+ * hidden from 'sessions list', 'find' and 'export --all' alike.
+ */
+function againstListing(sessionId: string, events: readonly SessionEvent[], listing: EvidenceInput['listed'], trimmed = 0): ChainProblem | undefined {
   const first = events[0];
-  if (!listed || !first) return undefined;
+  if (!listing || !first) return undefined;
+  const listed = listing.get(sessionId);
+  if (!listed) {
+    return { kind: 'misfiled', sessionId,
+      message: `session ${sessionId} is not in the store's listing, though the store holds ${events.length} of its events: the listing was altered, so 'sessions list', 'find' and 'export --all' miss it` };
+  }
   const misfiled = (what: string): ChainProblem => ({ kind: 'misfiled', sessionId,
     message: `session ${sessionId} is listed with ${what} than its events record: the store's listing was altered, so 'sessions list', 'find' and 'export --all' filters can miss it or file it elsewhere` });
   let listedIdentity: string | undefined;
@@ -295,7 +305,9 @@ export async function verifyRecord(
   let ids = opts.sessionIds;
   if (!ids) {
     const committed = checkpoints.flatMap((cp) => cp.heads.map((h) => h.sessionId));
-    ids = [...new Set([...listed.keys(), ...committed])];
+    // The sessions the store holds, besides those it lists: one taken out of the listing is checked too.
+    const held = (await reader.heldSessions?.()) ?? [];
+    ids = [...new Set([...listed.keys(), ...committed, ...held])];
   }
   const sessions = new Map<string, readonly SessionEvent[]>();
   const storedHeads = reader.head ? new Map<string, ChainHead | undefined>() : undefined;
@@ -307,6 +319,11 @@ export async function verifyRecord(
     if (trimmed) trimmed.set(id, await reader.trimmed!(id));
     sessions.set(id, await reader.readSession(id));
     opts.onProgress?.(++done, ids.length);
+  }
+  // A session begun since the listing was read (named by the caller) holds events the listing could
+  // not name yet: read it again before calling such a session unlisted.
+  if (ids.some((id) => !listed.has(id) && (sessions.get(id)?.length ?? 0) > 0)) {
+    for (const s of await reader.listSessions()) if (!listed.has(s.sessionId)) listed.set(s.sessionId, s);
   }
   const report = verifyEvidence({
     sessions, checkpoints, publicKeys, only: ids,

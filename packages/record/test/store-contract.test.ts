@@ -24,6 +24,8 @@ interface Harness {
   retext(sessionId: string, position: number, change: (text: string) => string): Promise<void>;
   /** File the session under another identity in the store's listing (what list, find and export --all filter on). */
   relist(sessionId: string, identity: SkillIdentity): Promise<void>;
+  /** Take the session out of the store's listing, its events left in place. */
+  unlist(sessionId: string): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -43,6 +45,11 @@ function fileHarness(): Harness {
       const index = join(dir, 'sessions.jsonl');
       const listed = readFileSync(index, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { sessionId: string; identity: SkillIdentity });
       writeFileSync(index, `${listed.map((l) => JSON.stringify(l.sessionId === sid ? { ...l, identity: id } : l)).join('\n')}\n`);
+    },
+    async unlist(sid) {
+      const index = join(dir, 'sessions.jsonl');
+      const kept = readFileSync(index, 'utf8').trimEnd().split('\n').filter((l) => (JSON.parse(l) as { sessionId: string }).sessionId !== sid);
+      writeFileSync(index, kept.length ? `${kept.join('\n')}\n` : '');
     },
     async cleanup() { await store.close(); },
   };
@@ -80,6 +87,7 @@ function redisHarness(): Harness {
       await redis.lset(idx(sid), pos, newId);
     },
     async relist(sid, id) { await redis.hset(`${prefix}session:${sid}`, 'identity', JSON.stringify(id)); },
+    async unlist(sid) { await redis.zrem(`${prefix}sessions`, sid); },
     async cleanup() { await store.close(); await redis.quit(); await deletePrefix(prefix); },
   };
 }
@@ -295,6 +303,39 @@ describe.each([['the local file store', fileHarness], ['the Redis Streams store'
     expect(report.firstProblem).toMatchObject({ kind: 'misfiled', sessionId: 'ses_misfiled' });
     // Named, as `sessions verify SID` and the export's check name it, too.
     expect((await verifyRecord(h.store, { sessionIds: ['ses_misfiled'] })).firstProblem).toMatchObject({ kind: 'misfiled' });
+  });
+
+  it('names a session taken out of its listing (hidden from list, find and export --all), signed or not', async () => {
+    const signer = RecordSigner.generate();
+    await h.store.publishKey(signer.keyId, signer.publicKeyPem);
+    await writeSession(h.store, 'ses_kept', 2);
+    const signed = await writeSession(h.store, 'ses_hidden_signed', 3);
+    await h.store.append([{ type: 'checkpoint', checkpoint: signCheckpoint(signer, 'w-hide', undefined, [{ sessionId: 'ses_hidden_signed', seq: 2, hash: signed[2]!.hash }]) }]);
+    await writeSession(h.store, 'ses_hidden_young', 2); // no checkpoint yet: found by the store's own keys or files
+    await h.unlist('ses_hidden_signed');
+    await h.unlist('ses_hidden_young');
+    expect((await h.store.listSessions()).map((s) => s.sessionId)).toEqual(['ses_kept']);
+    const report = await verifyRecord(h.store);
+    expect(report.ok).toBe(false);
+    const verdicts = new Map(report.sessions.map((v) => [v.sessionId, v]));
+    expect(verdicts.get('ses_kept')?.ok).toBe(true);
+    for (const sid of ['ses_hidden_signed', 'ses_hidden_young']) {
+      expect(verdicts.get(sid)?.problem).toMatchObject({ kind: 'misfiled', sessionId: sid });
+      expect(verdicts.get(sid)?.problem?.message).toMatch(/not in the store's listing/);
+    }
+    expect((await verifyRecord(h.store, { sessionIds: ['ses_hidden_young'] })).firstProblem).toMatchObject({ kind: 'misfiled' });
+  });
+
+  it('does not call a session unlisted that began after the listing was read', async () => {
+    await writeSession(h.store, 'ses_new', 2);
+    let reads = 0;
+    // The first listing is read before the session's first event was written.
+    const reader = Object.assign(Object.create(h.store) as SessionStore, {
+      listSessions: async () => (await h.store.listSessions()).filter((s) => reads++ > 0 || s.sessionId !== 'ses_new'),
+    });
+    const report = await verifyRecord(reader, { sessionIds: ['ses_new'] });
+    expect(report).toMatchObject({ ok: true });
+    expect(reads).toBe(2);
   });
 
   it('says how far signed checkpoints reach into each session', async () => {
