@@ -204,3 +204,29 @@ describe('verify BUNDLE', () => {
     expect(r.stdout.split('\n')).toEqual([expect.stringMatching(/^manifest: FAILED untrusted-key: /), 'sessions and checkpoints: not checked (the manifest failed)', 'keys: pinned with --public-key', '']);
   });
 });
+
+describe('a session taken out of the listing', () => {
+  it('is named by list and find, fails verify --all, and stops export --all (with --force it is in the bundle)', () => {
+    const copy = join(work, 'unlisted');
+    cpSync(rec, copy, { recursive: true });
+    writeFileSync(join(copy, 'sessions.jsonl'), ''); // the one session's index line deleted
+    const warning = new RegExp(`^skillgate: warning: local store ${escape(copy)} holds 1 session\\(s\\) its listing does not name \\(${SID}\\), which this (list|search) cannot see: .*'skillgate sessions verify --all' checks them\\n`);
+    const listed = run(['sessions', 'list', '--dir', copy]);
+    expect(listed).toMatchObject({ status: 0, stdout: 'no sessions\n' });
+    expect(listed.stderr).toMatch(warning);
+    expect(run(['sessions', 'find', '--value', PLANTED, '--dir', copy]).stderr).toMatch(warning);
+    const verified = run(['sessions', 'verify', '--all', '--dir', copy]);
+    expect(verified.status).toBe(1);
+    expect(verified.stdout).toContain(`misfiled: session ${SID} is not in the store's listing`);
+    const out = join(work, 'unlisted.json');
+    const refused = run(['sessions', 'export', '--all', '--dir', copy, '--out', out]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/not exported: the record fails verification \(misfiled: /);
+    expect(existsSync(out)).toBe(false);
+    expect(run(['sessions', 'export', '--all', '--force', '--dir', copy, '--out', out]).status).toBe(0);
+    const bundle = JSON.parse(readFileSync(out, 'utf8')) as EvidenceBundle;
+    expect(bundle.manifest.sessions.map((s) => s.sessionId)).toEqual([SID]);
+    // Untouched, the store warns of nothing.
+    expect(run(['sessions', 'list', '--dir', rec]).stderr).toBe('');
+  });
+});

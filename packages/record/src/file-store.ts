@@ -44,6 +44,12 @@ export class FileSessionStore implements SessionStore {
   private readonly heads = new Map<string, ChainHead | null>();
   /** Each writer's last stored checkpoint seq (read from checkpoints.jsonl on first need). */
   private lastCheckpointOf: Map<string, number> | undefined;
+  /**
+   * The sessions the index names (read from sessions.jsonl on first need). A session file is written
+   * before the index line naming it: one whose line never followed (a crash, a failed write between
+   * the two) is named with its session's next append.
+   */
+  private indexed: Set<string> | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
   private readonly readOnly: boolean;
@@ -80,6 +86,7 @@ export class FileSessionStore implements SessionStore {
       l.push(line);
     };
     const newHeads = new Map<string, ChainHead>();
+    const newIndexed: string[] = [];
     const writersSeen = new Map<string, number>();
     // Per session, the stored events' hashes by seq (the first stored at each), read once per
     // append however many of its entries are behind the stored head.
@@ -115,11 +122,14 @@ export class FileSessionStore implements SessionStore {
         const stored = await storedHashAt(e.sessionId, e.seq);
         if (stored !== undefined && stored !== e.hash) throw new ChainConflictError(e.sessionId, e.seq);
       }
-      if (head && e.seq <= head.seq) continue; // already stored (spool replay)
-      if (!head && !newHeads.has(e.sessionId)) {
-        const index: SessionIndexLine = { sessionId: e.sessionId, identity: e.identity, firstTs: e.ts };
+      if (!newHeads.has(e.sessionId) && !(head && await this.isIndexed(e.sessionId))) {
+        // A new session, or one whose file the index does not name yet: named as its first event says.
+        const first = head ? (await this.readSession(e.sessionId))[0] ?? e : e;
+        const index: SessionIndexLine = { sessionId: e.sessionId, identity: first.identity, firstTs: first.ts };
         push(join(this.dir, ENTRY.index), JSON.stringify(index));
+        newIndexed.push(e.sessionId);
       }
+      if (head && e.seq <= head.seq) continue; // already stored (spool replay)
       push(this.sessionFile(e.sessionId), eventText(entry));
       newHeads.set(e.sessionId, headOf(e));
     }
@@ -141,10 +151,17 @@ export class FileSessionStore implements SessionStore {
       // next time, so a retry skips what is there instead of writing it twice.
       for (const sid of newHeads.keys()) this.heads.delete(sid);
       this.lastCheckpointOf = undefined;
+      this.indexed = undefined;
       throw err;
     }
     for (const [sid, head] of newHeads) this.heads.set(sid, head);
+    for (const sid of newIndexed) this.indexed?.add(sid);
     for (const [writer, seq] of writersSeen) this.lastCheckpointOf!.set(writer, seq);
+  }
+
+  private async isIndexed(sessionId: string): Promise<boolean> {
+    this.indexed ??= new Set(parseJsonLines<SessionIndexLine>(await readText(join(this.dir, ENTRY.index))).map((l) => l.sessionId));
+    return this.indexed.has(sessionId);
   }
 
   private async writeDurably(file: string, lines: string[]): Promise<void> {

@@ -143,6 +143,19 @@ export interface SessionStore extends SessionReader {
   keepAside?(entries: ReadonlyArray<{ event: SessionEvent; json?: string }>, writer: string, keptAt: string): Promise<void>;
 }
 
+/**
+ * The sessions a store holds but does not list (SessionReader.heldSessions): its listing was altered
+ * to hide them from `sessions list`, `find` and `export --all` (verify names each as misfiled).
+ * None when the reader cannot tell.
+ */
+export async function unlistedSessions(reader: SessionReader): Promise<string[]> {
+  if (!reader.heldSessions) return [];
+  const held = await reader.heldSessions();
+  if (held.length === 0) return [];
+  const listed = new Set((await reader.listSessions()).map((s) => s.sessionId));
+  return held.filter((id) => !listed.has(id));
+}
+
 export function matchesFilter(identity: SkillIdentity, firstTs: string, lastTs: string, filter: SessionFilter = {}): boolean {
   if (filter.skill && identity.skill !== filter.skill) return false;
   if (filter.owner && normalizeOwner(identity.owner) !== normalizeOwner(filter.owner)) return false;

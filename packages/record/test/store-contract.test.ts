@@ -416,6 +416,30 @@ describe('the local file store', () => {
     await reopened.close();
   });
 
+  it('names a session in its index with the next append when a crash left its file unnamed there', async () => {
+    const dir = tempDir('unindexed');
+    const store = new FileSessionStore(dir);
+    await writeSession(store, 'ses_other', 1);
+    const events = await writeSession(store, 'ses_unindexed', 2, Date.parse('2026-11-28T09:00:00.000Z'));
+    await store.close();
+    // The session file was written, then the process died before the index line naming it.
+    const index = join(dir, 'sessions.jsonl');
+    writeFileSync(index, readFileSync(index, 'utf8').split('\n').filter((l) => !l.includes('ses_unindexed')).join('\n'));
+    const reopened = new FileSessionStore(dir);
+    expect((await reopened.listSessions()).map((s) => s.sessionId)).toEqual(['ses_other']);
+    expect((await verifyRecord(reopened)).firstProblem).toMatchObject({ kind: 'misfiled', sessionId: 'ses_unindexed' });
+    // The spool replays the last batch (already stored), or the session goes on: either names it.
+    await reopened.append([{ type: 'event', event: events[1]! }]);
+    expect(await reopened.listSessions()).toEqual([ // by first time
+      expect.objectContaining({ sessionId: 'ses_unindexed', firstTs: '2026-11-28T09:00:00.000Z', events: 2 }),
+      expect.objectContaining({ sessionId: 'ses_other' }),
+    ]);
+    await reopened.append([{ type: 'event', event: sealEvent(requestDraft('ses_unindexed', 2), headOf(events[1]!)) }]);
+    expect(readFileSync(index, 'utf8').split('\n').filter((l) => l.includes('ses_unindexed'))).toHaveLength(1); // named once
+    expect((await verifyRecord(reopened)).ok).toBe(true);
+    await reopened.close();
+  });
+
   it('ignores a torn last line left by a crash mid-write', async () => {
     const dir = tempDir('torn');
     const store = new FileSessionStore(dir);

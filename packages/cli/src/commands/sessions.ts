@@ -5,7 +5,7 @@ import { accessSync, constants, readFileSync, renameSync, rmSync, statSync, writ
 import { basename, dirname, join, resolve } from 'node:path';
 import { DEV_MASKING_KEY } from '@skillgate/api';
 import {
-  assertSessionId, buildBundle, conversationOf, findFingerprint, fingerprintOf, loadSigner, verifyRecord,
+  assertSessionId, buildBundle, conversationOf, findFingerprint, fingerprintOf, loadSigner, unlistedSessions, verifyRecord,
   type BundleProblem, type SessionVerdict, type VerifyReport, type Checkpoint, type ReplayStep, type SessionEvent, type SessionReader,
 } from '@skillgate/record';
 // The fold alone: the masking package's index loads its detectors and dictionaries.
@@ -76,7 +76,10 @@ export const sessionsListCommand: Command = {
   options: { ...storeOptions, ...filterOptions, ...outputOption },
   async run({ values }) {
     const filter = filterFrom(values);
-    const sessions = await withStore(values, (store) => store.listSessions(filter));
+    const sessions = await withStore(values, async (store) => {
+      await warnUnlisted(store, 'list');
+      return store.listSessions(filter);
+    });
     printData(values, sessions, () => sessions.length === 0 ? 'no sessions' : table([
       ['SESSION', 'SKILL', 'OWNER', 'NAMESPACE', 'POD', 'EVENTS', 'FIRST', 'LAST', 'CLOSED'],
       ...sessions.map((s) => [s.sessionId, s.identity.skill, s.identity.owner, s.identity.namespace, s.identity.pod, String(s.events), s.firstTs, s.lastTs, s.closed ? 'yes' : 'no']),
@@ -244,7 +247,10 @@ Filters: --skill --owner --namespace --since --until, as for 'sessions list'.\n\
       fingerprints = searchForms(value).map((form) => fingerprintOf(key, form));
     }
     const bar = progress('scanned events');
-    const hits = await withStore(values, (store) => findFingerprint(store, new Set(fingerprints), filter, (n) => bar.update(n)));
+    const hits = await withStore(values, async (store) => {
+      await warnUnlisted(store, 'search');
+      return findFingerprint(store, new Set(fingerprints), filter, (n) => bar.update(n));
+    });
     bar.done(`${hits.length} event(s) matched`);
     printData(values, { fingerprint: fingerprints[0], fingerprints, hits }, () => hits.length === 0 ? noFindingLine(given !== undefined) : hits.map((h) =>
       `${h.ts}  ${h.sessionId} #${h.seq}  ${h.kind.padEnd(12)} ${(h.requestId ?? '-').padEnd(28)} ${h.direction === 'response' ? 'RETURNED by Claude' : h.direction === 'request' ? 'sent by the skill' : h.kind}  ${h.types.join(',')}  skill ${h.skill} owner ${h.owner}`,
@@ -252,6 +258,13 @@ Filters: --skill --owner --namespace --since --until, as for 'sessions list'.\n\
     return 0;
   },
 };
+
+/** Say on stderr when the store holds sessions its listing does not name: `what` (list, search) cannot see them. */
+async function warnUnlisted(store: SessionReader, what: string): Promise<void> {
+  const hidden = await unlistedSessions(store);
+  if (hidden.length === 0) return;
+  process.stderr.write(`skillgate: warning: ${store.location} holds ${hidden.length} session(s) its listing does not name (${printable(hidden.slice(0, 5).join(', '))}${hidden.length > 5 ? ', ...' : ''}), which this ${what} cannot see: the listing was altered, or a write stopped half-way; 'skillgate sessions verify --all' checks them\n`);
+}
 
 /** What an empty `find` says: no finding, which is not "no event holds that text". */
 function noFindingLine(byFingerprint: boolean): string {
@@ -396,7 +409,9 @@ listing): a record that fails is not exported — a bundle cannot show events cu
 chain, the store's own heads can. --force exports it anyway, the failure written into the signed
 manifest (and 'skillgate verify' of that bundle then fails, naming it). A session the store does not
 hold at all is not exported, --force or not.
-Filters with --all: --skill --owner --namespace --since --until.\n\n${storeHelp}`,
+Filters with --all: --skill --owner --namespace --since --until. --all also takes every session the
+store holds but its listing does not name (the listing altered to hide it), whatever the filters:
+each fails the check as misfiled, so only --force exports them.\n\n${storeHelp}`,
   options: { ...storeOptions, ...filterOptions, ...outputOption, all: { type: 'boolean' }, out: { type: 'string' }, 'signing-key': { type: 'string' }, force: { type: 'boolean' } },
   async run({ values, positionals }) {
     const out = str(values, 'out');
@@ -415,7 +430,9 @@ Filters with --all: --skill --owner --namespace --since --until.\n\n${storeHelp}
       // A local store's own key when it has one; never one made and written into the record.
       const local = store.location.startsWith('local store ') ? store.location.slice('local store '.length) : undefined;
       const { signer, ephemeral } = given ?? loadExporter({ dir: local });
-      const ids = values.all ? (await store.listSessions(filter)).map((s) => s.sessionId) : positionals;
+      // With --all, sessions the store holds but does not list go too, and fail the check (misfiled):
+      // a listing altered to hide one must not make a bundle that looks whole.
+      const ids = values.all ? [...(await store.listSessions(filter)).map((s) => s.sessionId), ...(await unlistedSessions(store))] : positionals;
       if (ids.length === 0) throw new CliError(`no session in ${store.location} matches those filters: nothing to export`);
       if (!values.all) await assertHeld(store, ids);
       const checking = progress('verified sessions');
