@@ -192,6 +192,23 @@ describe('verify BUNDLE', () => {
     expect(JSON.parse(run(['verify', notBundle, '--output', 'json']).stdout)).toMatchObject({ ok: false, contentUnchecked: true, firstProblem: { kind: 'not-a-bundle' } });
   });
 
+  it('calls an empty file or one that is not JSON not-a-bundle (exit 1, a verdict in JSON too); a file or key it cannot read exits 3, as sessions verify does', () => {
+    for (const [name, text, why] of [['empty.json', '', 'the file is empty'], ['text.json', 'hello', 'the file is not JSON \\(']] as const) {
+      const f = join(work, name);
+      writeFileSync(f, text);
+      const r = run(['verify', f]);
+      expect(r).toMatchObject({ status: 1, stderr: expect.stringMatching(new RegExp(`^skillgate: bundle verification failed: not-a-bundle: not a skillgate-evidence/1 bundle: ${why}`)) });
+      expect(JSON.parse(run(['verify', f, '--output', 'json']).stdout)).toMatchObject({ ok: false, contentUnchecked: true, firstProblem: { kind: 'not-a-bundle' } });
+    }
+    const missing = join(work, 'no-such-bundle.json');
+    expect(run(['verify', missing])).toMatchObject({ status: 3, stderr: expect.stringMatching(/^skillgate: cannot read bundle .*no-such-bundle\.json: ENOENT/) });
+    const bundle = join(work, 'for-keys.json');
+    expect(run(['sessions', 'export', SID, '--dir', rec, '--out', bundle]).status).toBe(0);
+    const noKey = join(work, 'no-such-key.pem');
+    expect(run(['verify', bundle, '--public-key', noKey])).toMatchObject({ status: 3, stderr: expect.stringMatching(/^skillgate: cannot use public key .*no-such-key\.pem: /) });
+    expect(run(['sessions', 'verify', '--all', '--dir', rec, '--public-key', noKey])).toMatchObject({ status: 3, stderr: expect.stringMatching(/^skillgate: cannot use public key .*no-such-key\.pem: /) });
+  });
+
   it('calls a manifest signed by a key other than the pinned ones untrusted-key, not altered', () => {
     const exporter = join(work, 'exporter.pem');
     writeFileSync(exporter, RecordSigner.generate().privateKeyPem());

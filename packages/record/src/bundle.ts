@@ -130,11 +130,13 @@ export interface BundleVerdict extends Omit<VerifyReport, 'firstProblem'> {
  * Verify a parsed bundle. `trustedKeys` (keyId -> PEM) pins the keys that may sign. `judged` (from
  * `judgeCheckpointKeys` over the bundle's checkpoints and keys) applies a trust anchor's verdicts.
  */
+/** A verdict reached before a bundle's sessions and checkpoints were looked at: nothing about them can be said. */
+export function uncheckedVerdict(kind: BundleProblemKind, message: string): BundleVerdict {
+  return { ok: false, sessions: [], checkpoints: { count: 0 }, firstProblem: { kind, message }, manifestProblem: message, contentUnchecked: true };
+}
+
 export function verifyBundle(bundle: EvidenceBundle, trustedKeys?: Record<string, string>, opts: { judged?: KeyJudgement } = {}): BundleVerdict {
-  // Before the sessions and checkpoints are looked at: nothing about them can be said.
-  const stop = (kind: BundleProblemKind, message: string): BundleVerdict => ({
-    ok: false, sessions: [], checkpoints: { count: 0 }, firstProblem: { kind, message }, manifestProblem: message, contentUnchecked: true,
-  });
+  const stop = uncheckedVerdict;
   // After they were checked: what was found stands beside the manifest's problem.
   const failAfter = (report: VerifyReport, problem: ChainProblem): BundleVerdict => ({ ...report, ok: false, firstProblem: problem, manifestProblem: problem.message });
   if (typeof bundle !== 'object' || bundle === null || bundle.format !== BUNDLE_FORMAT || typeof bundle.manifest !== 'object' || bundle.manifest === null) {

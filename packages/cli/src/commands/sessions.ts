@@ -325,8 +325,8 @@ export const sessionsVerifyCommand: Command = {
   summary: 'Recompute hash chains and checkpoint signatures; name the first altered, missing or reordered event',
   usage: `sessions verify [SESSION_ID... | --all] [--against-archive DIR] ${trustUsage} ${storeUsage} [--output json]`,
   help: `Exit 0 when every chain and checkpoint verifies, 1 otherwise (also when --all finds no session
-at all: an empty record is not an intact one), 3 when it could not check (the store, the archive or
-the JWKS could not be read: nothing is said of the record), 2 for a usage error. It names an event altered, missing, reordered or
+at all: an empty record is not an intact one), 3 when it could not check (the store, the archive, a
+--public-key file or the JWKS could not be read: nothing is said of the record), 2 for a usage error. It names an event altered, missing, reordered or
 duplicated, one whose stored text is not the canonical text it was sealed as (altered), a chain
 cut short of the store's own head, a session the store lists under another identity or time than
 its events say (misfiled), and checkpoint problems; each session's line says how far signed
@@ -348,12 +348,13 @@ ${trustHelp}\n\n${storeHelp}`,
     checkSessionIds(positionals);
     const againstDir = str(values, 'against-archive');
     if (againstDir !== undefined && str(values, 'archive') !== undefined) throw new CliError('--against-archive holds a store against an archive: give --redis or --dir as the store, not --archive', 2);
-    const pinned = pinnedKeys(values);
     const bar = progress('verified sessions');
     let location = '';
+    let pinned: Record<string, string> | undefined;
     let anchor: ControllerTrust | undefined;
     let report: VerifyReport;
     try {
+      pinned = pinnedKeys(values);
       anchor = await controllerTrust(values, pinned);
       const against = againstDir === undefined ? undefined : await openArchive(againstDir);
       report = await withStore(values, async (store) => {
@@ -388,7 +389,7 @@ ${trustHelp}\n\n${storeHelp}`,
  * that could not be read): exit 3, so a script tells "could not check" from "altered" (exit 1).
  * Usage errors keep their exit 2.
  */
-function couldNotCheck(err: unknown): Error {
+export function couldNotCheck(err: unknown): Error {
   if (err instanceof CliError && err.exitCode === 2) return err;
   return new CliError(err instanceof Error ? err.message : String(err), 3);
 }
