@@ -169,6 +169,16 @@ describe('the sidecar data path', () => {
     }
   });
 
+  it('answers 502 SG_UPSTREAM_STREAM_BROKEN, retryable, when the upstream dies in the middle of an answer it reads whole (a batch object)', async () => {
+    const batch = JSON.stringify({ id: 'msgbatch_1', type: 'message_batch', processing_status: 'ended', results_url: 'https://api.anthropic.com/v1/messages/batches/msgbatch_1/results' });
+    upstream.queue({ headers: { 'content-type': 'application/json', 'content-length': String(batch.length) }, chunks: [batch.slice(0, 40)], die: true });
+    const res = await call(sidecar.claudeUrl, { method: 'GET', path: '/v1/messages/batches/msgbatch_1' });
+    expect(res.status).toBe(502);
+    expect(res.headers['x-skillgate-error']).toBe('SG_UPSTREAM_STREAM_BROKEN');
+    expect(res.headers['x-should-retry']).toBeUndefined(); // as a broken connection would be without the gateway
+    expect(JSON.parse(res.body.toString())).toMatchObject({ type: 'error', error: { type: 'api_error', message: expect.stringContaining('broke in the middle of its answer') } });
+  });
+
   it('ends a stream whose upstream goes silent with a timeout_error event and drops the upstream', async () => {
     await withSidecar({ idleTimeoutMs: 300 }, async (quiet) => {
       upstream.queue({ headers: { 'content-type': 'text/event-stream; charset=utf-8' }, chunks: ['event: message_start\ndata: {"type":"message_start"}\n\n'], hold: true });

@@ -354,12 +354,22 @@ async function bufferedBack(
   // Nothing has reached the skill yet: an upstream gone silent mid-answer becomes a clear error.
   upstreamRes.setTimeout(ctx.config.limits.idleTimeoutMs, () => upstreamRes.destroy(new GatewayError(codes.idleTimeout, 'timeout_error',
     `The Claude API sent nothing for ${ctx.config.limits.idleTimeoutMs / 1000} s in the middle of its answer; skillgate gave up on it. Retry the request.`)));
-  for await (const chunk of upstreamRes as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > ctx.config.limits.recordBodyBytes * 8) {
-      throw new GatewayError(codes.internal, 'api_error', 'The upstream answer is too large for skillgate to rewrite; ask an operator to raise limits.recordBodyBytes.', { headers: { ...NOT_RETRIED } });
+  try {
+    for await (const chunk of upstreamRes as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > ctx.config.limits.recordBodyBytes * 8) {
+        throw new GatewayError(codes.internal, 'api_error', 'The upstream answer is too large for skillgate to rewrite; ask an operator to raise limits.recordBodyBytes.', { headers: { ...NOT_RETRIED } });
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (err) {
+    // Ours (too large, silent), or a cut (the skill left, a lock: already answered): as they are.
+    if (err instanceof GatewayError || x.abort.aborted) throw err;
+    // The upstream connection died in the middle of the answer: the API's failure, not skillgate's.
+    x.outcome = 'upstream_broken';
+    x.outcomeReason = 'upstream connection closed before the answer was complete';
+    throw new GatewayError(codes.upstreamStreamBroken, 'api_error',
+      'The connection to the Claude API broke in the middle of its answer (the API may have processed the request); the answer is lost. Retry the request.', { status: 502, cause: err });
   }
   const body = Buffer.concat(chunks, size);
   const out = rewrite(body);
