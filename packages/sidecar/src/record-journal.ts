@@ -27,7 +27,7 @@ import {
 import { chooseSession, sessionIds, type PreviousSession } from '@skillgate/record/session-key';
 import { StreamBatcher } from '@skillgate/record/stream-batch';
 import type { SessionRecorder } from '@skillgate/record/recorder';
-import { isRecord, parseJson, uploadsFiles, type SseEvent } from '@skillgate/wire';
+import { contentCodingOf, decodeBody, isRecord, parseJson, uploadsFiles, type SseEvent } from '@skillgate/wire';
 import type { Exchange } from './exchange.js';
 import { uploadReader } from './file-masking.js';
 import { DenialBudget } from './denial-budget.js';
@@ -66,6 +66,8 @@ interface ExchangeRecord {
   headAt?: number;
   stream?: boolean;
   responseHeaders?: Record<string, string>;
+  /** The answer's content coding, when the upstream sent it encoded (the record reads it decoded). */
+  coding?: string;
   /** Findings in the answer's header values, for the response event. */
   responseHeaderFindings?: RecordedFinding[];
   responseRecorded?: boolean;
@@ -380,6 +382,8 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
       if (!rec) return;
       rec.headAt = now();
       rec.stream = stream;
+      const coding = contentCodingOf(headers);
+      if (coding !== undefined) rec.coding = coding;
       if (stream) rec.responseRecorded = true;
       later(() => {
         // The answer's header values are masked as the request's are: an upstream's answer can quote
@@ -474,12 +478,12 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
     let text: string | undefined;
     let findings: RecordedFinding[] = [];
     const masker = bodiesRecorded() ? opts.masker() : undefined;
-    if (masker && body.length) {
+    const answer = masker && body.length ? answerText(x, rec, body) : undefined;
+    if (masker && answer !== undefined) {
       try {
         // Nothing found: the answer as Claude sent it (no re-serialisation). A batch's results
         // are JSON a line at a time: read whole, they are no JSON, and masked as plain text the
         // escapes of their strings (a newline is `\n`) would glue each value to the next.
-        const answer = body.toString('utf8');
         const results = x.route.kind === 'batch_results' && (x.upstreamStatus ?? 0) >= 200 && (x.upstreamStatus ?? 0) < 300;
         const r = results ? maskedResults(answer, masker) : masker.maskAnswerText(answer, { forRecord: true });
         text = r.masked;
@@ -490,6 +494,17 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
       }
     }
     appendAnswer(x, rec, body.length, findings, { sha256: sha256Hex(body), ...(text !== undefined ? { text } : {}) });
+  }
+
+  /** An answer's text, decoded from the content coding the upstream sent it in; undefined when it does not decode. */
+  function answerText(x: Exchange, rec: ExchangeRecord, body: Buffer): string | undefined {
+    if (rec.coding === undefined) return body.toString('utf8');
+    try {
+      return decodeBody(body, rec.coding, DECODED_ANSWER_MAX_BYTES).toString('utf8');
+    } catch (err) {
+      opts.log.error({ requestId: x.id, coding: rec.coding, err: (err as Error).message }, 'the answer came encoded and could not be decoded; recording it by digest only');
+      return undefined;
+    }
   }
 
   /**
@@ -571,6 +586,9 @@ interface StraySession {
   sessionId: string;
   identity: SkillIdentity;
 }
+
+/** The most an encoded answer is decoded to for the record (past it: recorded by digest only). */
+const DECODED_ANSWER_MAX_BYTES = 32 * 1024 * 1024;
 
 /** What the record keeps of free text that could not be masked (no masker, or masking failed). */
 const TEXT_NOT_RECORDED = '[text not recorded: it could not be masked]';

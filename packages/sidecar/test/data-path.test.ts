@@ -3,6 +3,7 @@
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { readFileSync, readdirSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
@@ -167,6 +168,61 @@ describe('the sidecar data path', () => {
       expect(parser.push(res.body).map((e) => e.event).at(-1)).toBe('error');
       expect(parser.buffered).toBe(0);
     }
+  });
+
+  it('passes a stream the upstream sent gzip\'d on chunk by chunk, as sent, and the record reads its events decoded', async () => {
+    const bytes = readFileSync(join(fixtureDir, 'basic_response.txt'));
+    const gz = gzipSync(bytes);
+    const first = gz.subarray(0, 300);
+    const recorded: string[] = [];
+    let ended!: () => void;
+    const exchangeEnded = new Promise<void>((r) => { ended = r; });
+    // The decoder works off the event loop: the record has the stream's events by the exchange's end.
+    const journal = (log: ReturnType<typeof createLogger>) => ({
+      ...logJournal(log),
+      streamEvent: (_x: Exchange, ev: SseEvent) => { recorded.push(ev.event); },
+      end: () => ended(),
+    });
+    await withSidecar(undefined, async (s) => {
+      upstream.queue({ headers: { 'content-type': 'text/event-stream', 'content-encoding': 'gzip' }, chunks: [first], hold: true });
+      const body: Buffer[] = [];
+      const done = new Promise<http.IncomingMessage>((resolve, reject) => {
+        const u = new URL(s.claudeUrl);
+        const req = http.request({ hostname: u.hostname, port: u.port, path: '/v1/messages', method: 'POST', agent: false }, (res) => {
+          res.on('data', (c: Buffer) => {
+            body.push(c);
+            // The upstream holds the rest until the skill has the first chunk: nothing waits for an event boundary.
+            if (Buffer.concat(body).length === first.length) upstream.release(gz.subarray(300));
+          });
+          res.on('end', () => resolve(res));
+        });
+        req.on('error', reject);
+        req.end(messages({ stream: true }));
+      });
+      const res = await done;
+      expect(res.headers['content-encoding']).toBe('gzip');
+      expect(Buffer.concat(body).equals(gz)).toBe(true);
+      await exchangeEnded;
+    }, { journal });
+    expect(recorded).toEqual([...new SseParser().push(bytes)].map((ev) => ev.event));
+  });
+
+  it('cuts the connection of a gzip\'d stream whose upstream dies mid-way (no event of its own written into the encoded body)', async () => {
+    const gz = gzipSync(readFileSync(join(fixtureDir, 'basic_response.txt')));
+    upstream.queue({ headers: { 'content-type': 'text/event-stream', 'content-encoding': 'gzip' }, chunks: [gz.subarray(0, 300)], die: true });
+    const outcome = await new Promise<{ bytes: Buffer; broken: boolean }>((resolve) => {
+      const u = new URL(sidecar.claudeUrl);
+      const body: Buffer[] = [];
+      const req = http.request({ hostname: u.hostname, port: u.port, path: '/v1/messages', method: 'POST', agent: false }, (res) => {
+        res.on('data', (c: Buffer) => body.push(c));
+        res.on('end', () => resolve({ bytes: Buffer.concat(body), broken: !res.complete }));
+        res.on('error', () => resolve({ bytes: Buffer.concat(body), broken: true }));
+      });
+      req.on('error', () => resolve({ bytes: Buffer.concat(body), broken: true }));
+      req.end(messages({ stream: true }));
+    });
+    expect(outcome.broken).toBe(true);
+    expect(outcome.bytes.equals(gz.subarray(0, 300))).toBe(true);
   });
 
   it('answers 502 SG_UPSTREAM_STREAM_BROKEN, retryable, when the upstream dies in the middle of an answer it reads whole (a batch object)', async () => {

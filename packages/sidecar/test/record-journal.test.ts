@@ -8,11 +8,13 @@
 // "protocol" header values and the path, an answer's header values, an egress attempt's DNS name,
 // host or URL. Nor do lock and revocation events, nor the log lines of decisions, egress attempts,
 // locks and request ends (masked by the record's masker, left out without one).
+import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import type { SessionRecorder } from '@skillgate/record/recorder';
 import type { MaskingSpec, SkillIdentity } from '@skillgate/api';
@@ -145,6 +147,34 @@ test('server tool results reach the record masked, whatever the masking mode for
       expect(recorded).not.toContain('maria@example.com');
     }
   }
+});
+
+test('an answer the upstream sent encoded is recorded decoded and masked; one that does not decode, by digest only', async () => {
+  const answer = JSON.stringify({ id: 'msg_1', type: 'message', role: 'assistant', content: [{ type: 'text', text: 'Write to maria@example.com' }], stop_reason: 'end_turn' });
+  for (const [coding, encode] of [['gzip', gzipSync], ['br', brotliCompressSync], ['deflate', deflateSync]] as const) {
+    const book = new MaskerBook('record-journal-test-key');
+    const { journal, drafts } = journalOf(book, { mode: 'record' });
+    const request = { model: 'claude-sonnet-4-6', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] };
+    const x = maskedExchange(book, { mode: 'record' }, request);
+    x.sessionId = journal.sessionFor(x);
+    await journal.request(x);
+    const sent = encode(Buffer.from(answer));
+    journal.responseHead(x, { 'content-type': 'application/json', 'content-encoding': coding }, false);
+    journal.responseBody(x, sent);
+    const recorded = drafts.find((d) => d.kind === 'response')!.data as { body?: string; bodySha256?: string };
+    expect({ coding, body: recorded.body }).toEqual({ coding, body: answer.replace('maria@example.com', '[EMAIL_ADDRESS]') });
+    expect(recorded.bodySha256).toBe(createHash('sha256').update(sent).digest('hex')); // of the bytes the skill got
+  }
+  const book = new MaskerBook('record-journal-test-key');
+  const { journal, drafts } = journalOf(book, { mode: 'record' });
+  const x = maskedExchange(book, { mode: 'record' }, { model: 'claude-sonnet-4-6', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] });
+  x.sessionId = journal.sessionFor(x);
+  await journal.request(x);
+  journal.responseHead(x, { 'content-type': 'application/json', 'content-encoding': 'gzip' }, false);
+  journal.responseBody(x, Buffer.from(answer)); // says gzip, is not
+  const recorded = drafts.find((d) => d.kind === 'response')!.data as { body?: string; bodySha256?: string };
+  expect(recorded.body).toBeUndefined();
+  expect(recorded.bodySha256).toMatch(/^[0-9a-f]{64}$/);
 });
 
 describe('the record of a request masked by a rewriting mode', () => {

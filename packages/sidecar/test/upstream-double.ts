@@ -34,7 +34,8 @@ export interface UpstreamDouble {
   queue(reply: Reply): void;
   /** Resolves when the upstream saw its request aborted by the client (the sidecar). */
   nextAbort(): Promise<void>;
-  release(): void;
+  /** End the held responses, writing `tail` first when given. */
+  release(tail?: Buffer): void;
   close(): Promise<void>;
 }
 
@@ -73,7 +74,7 @@ export async function startUpstreamDouble(): Promise<UpstreamDouble> {
     received,
     queue: (r) => void replies.push(r),
     nextAbort: () => new Promise<void>((r) => abortWaiters.push(r)),
-    release: () => held.splice(0).forEach((r) => r.end()),
+    release: (tail) => held.splice(0).forEach((r) => (tail ? r.end(tail) : r.end())),
     close: () => new Promise<void>((r) => {
       server.closeAllConnections();
       server.close(() => r());

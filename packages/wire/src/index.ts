@@ -8,3 +8,4 @@ export * from './request-id.js';
 export * from './types.js';
 export * from './json-text.js';
 export * from './multipart.js';
+export * from './content-coding.js';

@@ -4,9 +4,12 @@
 // per event, and a downloaded text file as it streams. Batch objects get their results_url pointed
 // back at the sidecar so the SDK never goes around it. Ends a stream with a well-formed
 // `event: error` when the upstream breaks, and aborts the upstream when the skill leaves. The
-// upstream waits while the skill reads slowly; that wait is never blamed on the upstream.
+// upstream waits while the skill reads slowly; that wait is never blamed on the upstream. A stream
+// the upstream sent encoded (gzip, though identity was asked for) goes out as it came, chunk by
+// chunk; the record reads a decoded copy, and a break cuts the connection (no event can be written
+// into an encoded body).
 import type { IncomingMessage } from 'node:http';
-import { GatewayError, NOT_RETRIED, SseEventGate, batchResultsPath, SseParser, clientResponseHeaders, codes, errorBody, fileInfo, formatSse, isRecord, parseJson, type PartInfo, type PartTransform, type SseEvent } from '@skillgate/wire';
+import { GatewayError, NOT_RETRIED, SseEventGate, batchResultsPath, bodyDecoder, contentCodingOf, SseParser, clientResponseHeaders, codes, errorBody, fileInfo, formatSse, isRecord, parseJson, type PartInfo, type PartTransform, type SseEvent } from '@skillgate/wire';
 import type { Exchange } from '../exchange.js';
 import type { SidecarContext } from '../context.js';
 import type { Verdict } from '../ports/guard.js';
@@ -152,6 +155,9 @@ function waitForSkill(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMes
 
 function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessage, verdict: Verdict): Promise<void> {
   const filter = verdict.responseFilter;
+  // An encoded stream (no filter: one that must read it refused it) has no event boundaries to see
+  // in its bytes: they go out as they come, and the record reads what a decoder makes of them.
+  const coding = filter ? undefined : contentCodingOf(upstreamRes.headers);
   // The record's response event for a stream is sealed once the head has gone out (below), before
   // any of the stream's events: the skill's first bytes do not wait for it.
   let headRecorded = false;
@@ -175,7 +181,7 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
     });
   } else observeAddedLatency(x, ctx);
   setImmediate(recordHead);
-  x.sseOpen = true;
+  x.sseOpen = coding === undefined; // an encoded body cannot take an `event: error` of ours (refuse then cuts the connection)
   const parser = new SseParser();
   ctx.metrics.streamsInFlight.inc();
   // Without a filter the bytes go out as they came (in whole events, below) and the record reads them after. Node holds a
@@ -184,9 +190,24 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
   // out: no chunk waits for the record's parsing and masking.
   const unread: Buffer[] = [];
   let readScheduled = false;
+  const scheduleRead = (): void => {
+    if (readScheduled) return;
+    readScheduled = true;
+    setImmediate(readForRecord);
+  };
   // Whole events only go out (an event split across chunks waits for its end): an `event: error`
   // written when the upstream dies or the stream is cut then starts on an event boundary.
   const gate = new SseEventGate();
+  let decoder = coding === undefined ? undefined : bodyDecoder(coding);
+  if (coding !== undefined && !decoder) ctx.log.warn({ requestId: x.id, coding }, 'the stream came in a content coding skillgate cannot decode; its events are not recorded');
+  decoder?.on('data', (plain: Buffer) => {
+    unread.push(plain);
+    scheduleRead();
+  });
+  decoder?.on('error', (err: Error) => {
+    ctx.log.error({ requestId: x.id, coding, err: err.message }, 'the stream\'s encoded bytes could not be decoded for the record; its later events are not recorded');
+    decoder = undefined;
+  });
   // An `event: error` the Claude API sent (overloaded mid-stream, say): the stream ends after it,
   // well-formed, but not complete.
   let upstreamError: string | undefined;
@@ -206,6 +227,8 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
 
   return new Promise<void>((resolve) => {
     let done = false;
+    /** The upstream has ended; the decoder's last events are still to come. */
+    let decoding = false;
     /** `ended`: the upstream ended the stream itself; how it ended is known once every event is read. */
     const finish = (ended = false): void => {
       if (done) return;
@@ -229,14 +252,14 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
           read(ev);
           for (const out of filter.event(ev)) writeOut(x, ctx, upstreamRes, out);
         }
+      } else if (coding !== undefined) {
+        writeOut(x, ctx, upstreamRes, chunk);
+        decoder?.write(chunk);
       } else {
         const whole = gate.pass(chunk);
         if (whole.length > 0) writeOut(x, ctx, upstreamRes, whole);
         unread.push(chunk);
-        if (!readScheduled) {
-          readScheduled = true;
-          setImmediate(readForRecord);
-        }
+        scheduleRead();
       }
     });
     upstreamRes.on('end', () => {
@@ -245,17 +268,26 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
         else if (gate.held > 0) writeOut(x, ctx, upstreamRes, gate.flush());
         x.res.end();
       }
-      finish(true);
+      // The record reads the decoder's last events before the stream's end is told.
+      const d = decoder;
+      if (!d) return finish(true);
+      decoding = true;
+      d.once('end', () => finish(true)).once('error', () => finish(true));
+      d.end();
     });
     upstreamRes.on('close', () => {
-      if (upstreamRes.complete || done) return finish();
+      if (upstreamRes.complete || done) return decoding ? undefined : finish();
+      decoder?.destroy();
+      decoder = undefined;
       // The upstream connection died mid-stream (or we aborted it because the skill left or a lock hit).
       if (!x.abort.aborted && !x.res.writableEnded) {
         x.outcome = 'upstream_broken';
         x.outcomeReason = 'upstream connection closed before message_stop';
         const err = new GatewayError(codes.upstreamStreamBroken, 'api_error',
           'The connection to the Claude API broke mid-stream; the answer is incomplete. Retry the request.');
-        x.res.end(formatSse('error', err.body(x.id)));
+        // An encoded body cannot take an event of ours: cutting the connection is the signal.
+        if (coding !== undefined) x.res.destroy();
+        else x.res.end(formatSse('error', err.body(x.id)));
       }
       finish();
     });
@@ -267,7 +299,10 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
       x.outcomeReason = `no bytes from the upstream for ${ctx.config.limits.idleTimeoutMs} ms`;
       const err = new GatewayError(codes.idleTimeout, 'timeout_error',
         `The Claude API sent nothing for ${ctx.config.limits.idleTimeoutMs / 1000} s mid-stream; skillgate closed the stream. Retry the request.`);
-      x.res.end(formatSse('error', err.body(x.id)));
+      if (coding !== undefined) x.res.destroy();
+      else x.res.end(formatSse('error', err.body(x.id)));
+      decoder?.destroy();
+      decoder = undefined;
       x.abort.abort(err);
       finish();
     });
