@@ -10,6 +10,7 @@ import type { SidecarContext } from './context.js';
 import type { Exchange } from './exchange.js';
 import { refuse, runPipeline } from './pipeline.js';
 import { Cut } from './cut.js';
+import { awaitContinue } from './continue.js';
 
 export type ClaudeHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -84,6 +85,11 @@ export function createClaudeServer(ctx: SidecarContext, handler: ClaudeHandler):
     { maxHeaderSize: ctx.config.limits.headerBytes, requestTimeout: 0, keepAliveTimeout: 65_000 },
     handler,
   );
+  // Expect: 100-continue: node:http would answer "100 Continue" at once; the pipeline does when it wants the body (continue.ts).
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    awaitContinue(res);
+    handler(req, res);
+  });
   server.timeout = ctx.config.limits.idleTimeoutMs;
   server.on('timeout', (socket: Socket) => idleConnection(ctx, socket));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {

@@ -12,6 +12,7 @@ import type { Exchange } from './exchange.js';
 import type { SidecarContext } from './context.js';
 import type { Refusal } from './ports/index.js';
 import { loggedError } from './log.js';
+import { bodyNeverAsked } from './continue.js';
 import { checkPath } from './stages/check-path.js';
 import { identify } from './stages/identify.js';
 import { readBody } from './stages/read-body.js';
@@ -130,6 +131,8 @@ export function refuse(x: Exchange, ctx: SidecarContext, err: GatewayError): voi
       'request-id': x.id,
       'x-skillgate-error': err.code,
       ...err.headers,
+      // Refused on its head: the body it announced will not come (continue.ts).
+      ...(bodyNeverAsked(x) ? { connection: 'close' } : {}),
     });
     x.res.end(payload);
   } else if (x.sseOpen) {

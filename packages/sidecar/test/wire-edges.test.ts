@@ -387,6 +387,50 @@ describe('heads larger than node:http\'s defaults', () => {
   });
 });
 
+describe('a skill that asks before it sends its body (Expect: 100-continue)', () => {
+  let upstream: UpstreamDouble;
+  beforeAll(async () => { upstream = await startUpstreamDouble(); });
+  afterAll(async () => { await upstream.close(); });
+  const head = (path: string, length: number) =>
+    `POST ${path} HTTP/1.1\r\nhost: x\r\nx-api-key: k\r\ncontent-type: application/json\r\ncontent-length: ${length}\r\nexpect: 100-continue\r\n\r\n`;
+
+  it('is refused on its head, without "100 Continue", when the body it announces is over the limit, and the connection is closed', async () => {
+    await withSidecar({ upstreamUrl: upstream.url }, async (sidecar) => {
+      for (const path of ['/v1/messages', '/v1/files']) {
+        const socket = net.connect(portOf(sidecar.claudeUrl), '127.0.0.1', () => socket.write(head(path, 1024 ** 3)));
+        let bytes = Buffer.alloc(0);
+        socket.on('data', (d: Buffer) => { bytes = Buffer.concat([bytes, d]); });
+        await new Promise((r) => socket.on('close', r)); // closed by the sidecar: no body is coming
+        const answer = parseAnswer(bytes);
+        expect({ path, status: answer?.status, connection: answer?.headers.connection, code: answer?.headers['x-skillgate-error'] }).toEqual({ path, status: 413, connection: 'close', code: 'SG_BODY_TOO_LARGE' });
+        expect(bytes.toString('latin1')).not.toMatch(/100 Continue/);
+      }
+    });
+  });
+
+  it('is told "100 Continue" once its body is wanted, and answered as any other', async () => {
+    await withSidecar({ upstreamUrl: upstream.url }, async (sidecar) => {
+      upstream.queue({ headers: { 'content-type': 'application/json' }, chunks: ['{"id":"msg_1"}'] });
+      const body = JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] });
+      const socket = net.connect(portOf(sidecar.claudeUrl), '127.0.0.1', () => socket.write(head('/v1/messages', body.length)));
+      let bytes = Buffer.alloc(0);
+      const answer = await new Promise<RawAnswer | undefined>((resolve) => {
+        socket.on('data', (d: Buffer) => {
+          bytes = Buffer.concat([bytes, d]);
+          if (bytes.toString('latin1') === 'HTTP/1.1 100 Continue\r\n\r\n') return void socket.write(body);
+          const final = parseAnswer(bytes.subarray(bytes.indexOf('\r\n\r\n') + 4));
+          if (final) resolve(final);
+        });
+        socket.on('close', () => resolve(undefined));
+      });
+      socket.destroy();
+      expect(bytes.toString('latin1')).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+      expect(answer?.body.toString()).toBe('{"id":"msg_1"}');
+      expect(upstream.received.at(-1)?.body.toString()).toBe(body);
+    });
+  });
+});
+
 describe('batch objects', () => {
   let upstream: UpstreamDouble;
   beforeAll(async () => { upstream = await startUpstreamDouble(); });

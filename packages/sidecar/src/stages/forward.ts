@@ -14,6 +14,7 @@ import { GatewayError, NOT_RETRIED, codes, upstreamRequestHeaders } from '@skill
 import type { Exchange } from '../exchange.js';
 import type { SidecarContext } from '../context.js';
 import { bodyLimit, tooLarge } from './read-body.js';
+import { wantBody } from '../continue.js';
 
 /** An upstream request built but not sent. */
 export interface PreparedForward {
@@ -146,6 +147,7 @@ function streamUpload(
     upstreamReq.destroy();
     return;
   }
+  wantBody(x);
   // The record's request event was written before these bytes were read: what was sent is
   // recorded with the answer (x.uploaded).
   const digest = createHash('sha256');

@@ -9,6 +9,7 @@ import { GatewayError, LIMITS, codes, isRecord, parseJson, readJsonText, type Me
 import type { Exchange } from '../exchange.js';
 import type { SidecarContext } from '../context.js';
 import { inspectableBatchBytes } from '../config.js';
+import { wantBody } from '../continue.js';
 
 export function bodyLimit(x: Exchange, ctx: SidecarContext): number {
   const { limits } = ctx.config;
@@ -34,6 +35,7 @@ export async function readBody(x: Exchange, ctx: SidecarContext): Promise<void> 
   const limit = bodyLimit(x, ctx);
   const declared = Number(x.req.headers['content-length'] ?? NaN);
   if (declared > limit) throw tooLarge(limit, x.route.kind);
+  wantBody(x);
 
   const body = await collect(x, limit);
   x.readAt = process.hrtime.bigint();
