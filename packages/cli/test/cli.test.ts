@@ -308,12 +308,20 @@ describe('sessions show and replay on a damaged record', () => {
       // A line made unreadable (a torn write, an edit), as a responder may find it.
       const file = join(dir, 'sessions', readdirSync(join(dir, 'sessions')).find((f) => f.startsWith('ses_gap'))!);
       const lines = readFileSync(file, 'utf8').split('\n');
+      const whole = lines.filter((l) => l !== ''); // the events' stored (canonical) texts
       lines[2] = '{not json';
       writeFileSync(file, lines.join('\n'));
       for (const cmd of ['show', 'replay']) {
         const r = run(['sessions', cmd, 'ses_gap', '--dir', dir, ...(cmd === 'replay' ? ['--instant'] : [])]);
         expect({ cmd, status: r.status, stderr: r.stderr }).toEqual({ cmd, status: 0, stderr: expect.stringMatching(/session ses_gap lacks event\(s\) #2 \(unreadable or deleted\)/) });
       }
+      const showErr = (): string => run(['sessions', 'show', 'ses_gap', '--dir', dir]).stderr;
+      // Two lines swapped: out of order, not missing.
+      writeFileSync(file, `${[whole[0], whole[2], whole[1], whole[3]].join('\n')}\n`);
+      expect(showErr()).toMatch(/^skillgate: session ses_gap is damaged \(reordered\): event seq 1 of session ses_gap is out of order/);
+      // An event's content changed.
+      writeFileSync(file, `${[whole[0], whole[1].replace('host-1', 'host-9'), whole[2], whole[3]].join('\n')}\n`);
+      expect(showErr()).toMatch(/^skillgate: session ses_gap is damaged \(altered\): event seq 1 of session ses_gap was altered/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { FileSessionStore, RecordSigner, SessionRecorder, fingerprintOf, type EvidenceBundle } from '@skillgate/record';
+import { Redis } from 'ioredis';
+import { FileSessionStore, RecordSigner, RedisSessionStore, SessionRecorder, fingerprintOf, headOf, sealEvent, type EvidenceBundle, type SessionEvent } from '@skillgate/record';
 
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
 const KEY = 'cli-test-installation-key';
@@ -245,5 +246,30 @@ describe('a session taken out of the listing', () => {
     expect(bundle.manifest.sessions.map((s) => s.sessionId)).toEqual([SID]);
     // Untouched, the store warns of nothing.
     expect(run(['sessions', 'list', '--dir', rec]).stderr).toBe('');
+  });
+});
+
+describe('sessions show of a Redis session cut from the end', () => {
+  it('says which events are missing, against the store\'s own head', async () => {
+    const prefix = `sgtest:${randomBytes(6).toString('hex')}:`;
+    const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    const store = new RedisSessionStore({ redis: url, prefix });
+    const identity = { namespace: 'ns', serviceAccount: 'sa', pod: 'p', skill: 's', owner: 'o@example.com' };
+    const events: SessionEvent[] = [];
+    for (let i = 0; i < 4; i++) events.push(sealEvent({ sessionId: 'ses_cut', identity, kind: 'egress', data: { destination: `host-${i}:443`, method: 'CONNECT', allowed: false } }, events.length ? headOf(events.at(-1)!) : undefined));
+    await store.append(events.map((event) => ({ type: 'event' as const, event })));
+    // The last event's index entry dropped (what an attacker hiding the final answer does).
+    const admin = new Redis(url);
+    await admin.rpop(store.indexKey('ses_cut'));
+    try {
+      const r = await runAsync(['sessions', 'show', 'ses_cut', '--redis', url, '--prefix', prefix]);
+      expect(r.status).toBe(0);
+      expect(r.stderr).toMatch(/^skillgate: session ses_cut lacks event\(s\) #3 \(unreadable or deleted\) \(cut from the end: the store's head says the chain runs to #3\): /);
+    } finally {
+      const keys = await admin.keys(`${prefix}*`);
+      if (keys.length) await admin.del(...keys);
+      admin.disconnect();
+      await store.close();
+    }
   });
 });

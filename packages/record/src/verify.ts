@@ -227,7 +227,7 @@ function unanchored(sessionId: string, events: readonly SessionEvent[]): ChainPr
 }
 
 /** A chain whose end falls short of (or differs from) the head its store keeps for it. */
-function againstStoredHead(sessionId: string, events: readonly SessionEvent[], heads: EvidenceInput['storedHeads'], trimmed = 0): ChainProblem | undefined {
+export function againstStoredHead(sessionId: string, events: readonly SessionEvent[], heads: EvidenceInput['storedHeads'], trimmed = 0): ChainProblem | undefined {
   const head = heads?.get(sessionId);
   if (!head) return undefined;
   const last = events.at(-1);

@@ -5,7 +5,7 @@ import { accessSync, constants, readFileSync, renameSync, rmSync, statSync, writ
 import { basename, dirname, join, resolve } from 'node:path';
 import { DEV_MASKING_KEY } from '@skillgate/api';
 import {
-  assertSessionId, buildBundle, conversationOf, findFingerprint, fingerprintOf, loadSigner, unlistedSessions, verifyRecord,
+  againstStoredHead, assertSessionId, buildBundle, conversationOf, findFingerprint, fingerprintOf, loadSigner, unlistedSessions, verifyRecord, verifySession,
   type BundleProblem, type SessionVerdict, type VerifyReport, type Checkpoint, type ReplayStep, type SessionEvent, type SessionReader,
 } from '@skillgate/record';
 // The fold alone: the masking package's index loads its detectors and dictionaries.
@@ -43,23 +43,38 @@ async function readExisting(store: SessionReader, id: string): Promise<SessionEv
     throw new CliError((err as Error).message);
   }
   if (events.length === 0) throw new CliError(`session ${id} not found in ${store.location}`);
-  warnGaps(id, events);
+  await warnDamage(store, id, events);
   return events;
 }
 
 /**
- * Say which events of a session the store could not give (a line that does not parse, one deleted):
- * showing or replaying the rest without a word would pass the hole off as the whole session.
+ * Say when the store could not give all of a session's events, or not as recorded (a line that does
+ * not parse, one deleted from the middle or cut from the end, lines moved, an event changed):
+ * showing or replaying the rest without a word would pass it off as the whole session. The chain's
+ * own check and the store's head; 'sessions verify' also holds it against signed checkpoints.
  */
-function warnGaps(id: string, events: readonly SessionEvent[]): void {
-  const missing: number[] = [];
-  let expected = 0;
-  for (const e of events) {
-    for (let seq = expected; seq < e.seq && missing.length < 20; seq++) missing.push(seq);
-    expected = Math.max(expected, e.seq + 1);
+async function warnDamage(store: SessionReader, id: string, events: readonly SessionEvent[]): Promise<void> {
+  const trimmed = (await store.trimmed?.(id)) ?? 0;
+  const head = store.head ? await store.head(id) : undefined;
+  const problem = verifySession(id, events, [], trimmed) ?? (head ? againstStoredHead(id, events, new Map([[id, head]]), trimmed) : undefined);
+  if (!problem) return;
+  const verify = `'skillgate sessions verify ${id}' says more`;
+  if (problem.kind !== 'missing') {
+    process.stderr.write(`skillgate: session ${id} is damaged (${problem.kind}): ${printable(problem.message)}; what follows may not be as recorded; ${verify}\n`);
+    return;
   }
-  if (missing.length === 0) return;
-  process.stderr.write(`skillgate: session ${id} lacks event(s) #${missing.join(', #')}${missing.length === 20 ? ' and maybe more' : ''} (unreadable or deleted): what follows is not all of it; 'skillgate sessions verify ${id}' says more\n`);
+  // Every hole, not only the first: from the first seq kept to the last the events or the store's head name.
+  const present = new Set<number>();
+  let highest = -1;
+  for (const e of events) {
+    present.add(e.seq);
+    if (e.seq > highest) highest = e.seq;
+  }
+  const last = Math.max(highest, head?.seq ?? -1);
+  const missing: number[] = [];
+  for (let seq = trimmed; seq <= last && missing.length < 20; seq++) if (!present.has(seq)) missing.push(seq);
+  const cut = last > highest ? ` (cut from the end: the store's head says the chain runs to #${last})` : '';
+  process.stderr.write(`skillgate: session ${id} lacks event(s) #${missing.join(', #')}${missing.length === 20 ? ' and maybe more' : ''} (unreadable or deleted)${cut}: what follows is not all of it; ${verify}\n`);
 }
 
 function table(rows: string[][]): string {
