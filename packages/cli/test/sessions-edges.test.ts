@@ -273,3 +273,25 @@ describe('sessions show of a Redis session cut from the end', () => {
     }
   });
 });
+
+describe('sessions find of a phone number', () => {
+  it('finds it written with or without its country code', async () => {
+    const dir = join(work, 'phones');
+    const store = new FileSessionStore(dir);
+    const recorder = await SessionRecorder.open({ store, signer: RecordSigner.generate(), checkpointIntervalMs: 0 });
+    const identity = { namespace: 'payments', serviceAccount: 'sa', pod: 'pod-1', skill: 'refunds', owner: 'contractor@example.com' };
+    // As masking fingerprints them: as written, without separators.
+    for (const [requestId, written] of [['req_intl', '+14155550132'], ['req_national', '2125550199']]) {
+      await recorder.append({
+        sessionId: 'ses_phones', identity, kind: 'response', requestId,
+        data: { status: 200, headers: {}, stream: false, body: '[PHONE_NUMBER]', findings: [{ type: 'PHONE_NUMBER', start: 0, end: 14, fingerprint: fingerprintOf(KEY, written) }] },
+      });
+    }
+    await recorder.close();
+    await store.close();
+    const hits = (value: string) => (JSON.parse(run(['sessions', 'find', '--value', value, '--dir', dir, '--output', 'json']).stdout) as { hits: Array<{ requestId: string }> }).hits.map((h) => h.requestId);
+    for (const value of ['415-555-0132', '(415) 555-0132', '1 415 555 0132', '+1 415 555 0132']) expect({ value, hits: hits(value) }).toEqual({ value, hits: ['req_intl'] });
+    for (const value of ['+1 212 555 0199', '(212) 555-0199', '1-212-555-0199']) expect({ value, hits: hits(value) }).toEqual({ value, hits: ['req_national'] });
+    expect(hits('555-0199')).toEqual([]); // not a whole number: no other forms
+  });
+});

@@ -9,7 +9,9 @@ import {
   type BundleProblem, type SessionVerdict, type VerifyReport, type Checkpoint, type ReplayStep, type SessionEvent, type SessionReader,
 } from '@skillgate/record';
 // The fold alone: the masking package's index loads its detectors and dictionaries.
-import { searchForms } from '@skillgate/masking/fold';
+import { readAsDetected, searchForms } from '@skillgate/masking/fold';
+// The phone parser alone, for a number's other written forms (with or without its country code).
+import { phoneSearchForms } from '@skillgate/masking/detectors/phone';
 import { CliError, outputOption, printData, printable, type Command } from '../command.js';
 import { controllerTrust, describeEndorsed, pinnedKeys, trustHelp, trustOptions, trustPinned, trustUsage, type ControllerTrust } from './record-trust.js';
 import { filterFrom, filterOptions, filterUsage, openArchive, progress, storeHelp, storeOptions, storeUsage, str, withStore } from './sessions-store.js';
@@ -233,7 +235,9 @@ The value is read as masking reads it: full-width forms (４１１１, ＠), the
 (٤١١١), mathematical bold and italics (𝐣𝐚𝐧𝐞), no-break spaces and Unicode hyphens count as their
 ASCII, zero-width characters, soft hyphens and direction marks as nothing, so either spelling finds
 both; a card, an SSN, a phone number or an IBAN is found however it was grouped (4111111111111111
-finds "4111 1111 1111 1111"), an email address in any case. The value is never stored or printed.
+finds "4111 1111 1111 1111"), a phone number also with its country code or without it (+1 415 555
+0132 finds "(415) 555-0132" and the reverse; national numbers read as US ones), an email address in
+any case. The value is never stored or printed.
 --value - reads it from stdin (keeps it out of shell history). Whitespace around the value (a space
 pasted with it, stdin's newline) is trimmed; an empty value is refused.
 Key: --key-file F, SKILLGATE_MASKING_KEY_FILE or SKILLGATE_MASKING_KEY: the installation key the
@@ -259,7 +263,7 @@ Filters: --skill --owner --namespace --since --until, as for 'sessions list'.\n\
       // Each form masking may have fingerprinted it in (fold.ts): as detection reads it (full-width
       // forms as ASCII, zero-width characters as nothing), without separators, in lower case.
       const key = findKey(values);
-      fingerprints = searchForms(value).map((form) => fingerprintOf(key, form));
+      fingerprints = [...new Set([...searchForms(value), ...phoneSearchForms(readAsDetected(value))])].map((form) => fingerprintOf(key, form));
     }
     const bar = progress('scanned events');
     const hits = await withStore(values, async (store) => {

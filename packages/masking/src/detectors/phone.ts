@@ -11,3 +11,17 @@ import metadata from 'libphonenumber-js/metadata.max';
 export function parsePhoneNumber(text: string, defaultCountry: CountryCode): PhoneNumber | undefined {
   return parsePhoneNumberFromString(text, defaultCountry, metadata as MetadataJson);
 }
+
+/**
+ * The forms a phone number may have been fingerprinted in besides the one it is written in
+ * (fingerprintForm: as written, without separators): with its country code (+14155550132), with
+ * the code but no '+' (14155550132), and without it (4155550132), as the numeric detector reads a
+ * national number (as a US one). None for a value that is no valid phone number. For `sessions find`:
+ * searching one way of writing a number finds the others.
+ */
+export function phoneSearchForms(value: string): string[] {
+  let parsed: PhoneNumber | undefined;
+  try { parsed = parsePhoneNumber(value, 'US'); } catch { return []; }
+  if (!parsed?.isValid()) return [];
+  return [parsed.number, `${parsed.countryCallingCode}${parsed.nationalNumber}`, parsed.nationalNumber];
+}
