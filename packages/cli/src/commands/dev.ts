@@ -67,7 +67,9 @@ The sidecar listens on the standard ports: 127.0.0.1:15001 (Claude API), 127.0.0
       if (err instanceof ConfigError) throw new CliError(err.message, 2);
       throw new CliError(`cannot start the sidecar: ${(err as Error).message} (ports 15001/15002/15021/15090 and 15053 must be free)`);
     }
-    const records = sidecar.context.config.redisUrl ? `Redis ${redisLocation(sidecar.context.config.redisUrl)}` : resolve(sidecar.context.config.recordDir);
+    // The prefix is said with the URL: `sessions list` without the same --prefix would find nothing.
+    const prefix = process.env.SKILLGATE_REDIS_PREFIX ?? 'skillgate:';
+    const records = sidecar.context.config.redisUrl ? `Redis ${redisLocation(sidecar.context.config.redisUrl)} (prefix ${prefix})` : resolve(sidecar.context.config.recordDir);
     process.stdout.write(devBanner({
       claudeUrl: sidecar.claudeUrl, upstream: fake ? `${fake.url} (bundled fake Claude API)` : upstreamArg!, egressUrl: sidecar.egressUrl,
       dnsPort: sidecar.dnsPort, healthUrl: sidecar.healthUrl, metricsUrl: sidecar.metricsUrl, records,
