@@ -153,6 +153,14 @@ describe('sessions export', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('exports a session named twice once, and says so', () => {
+    const out = join(work, 'twice.json');
+    const r = run(['sessions', 'export', SID, SID, '--dir', rec, '--out', out]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/verified 1 session\(s\)/);
+    expect((JSON.parse(readFileSync(out, 'utf8')) as EvidenceBundle).manifest.sessions).toHaveLength(1);
+  });
+
   it('names a session the store does not hold before verifying, --force or not', () => {
     for (const force of [[], ['--force']]) {
       const r = run(['sessions', 'export', 'ses_typo', '--dir', rec, '--out', join(work, 'typo.json'), ...force]);

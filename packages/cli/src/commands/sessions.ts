@@ -452,7 +452,7 @@ each fails the check as misfiled, so only --force exports them.\n\n${storeHelp}`
       const { signer, ephemeral } = given ?? loadExporter({ dir: local });
       // With --all, sessions the store holds but does not list go too, and fail the check (misfiled):
       // a listing altered to hide one must not make a bundle that looks whole.
-      const ids = values.all ? [...(await store.listSessions(filter)).map((s) => s.sessionId), ...(await unlistedSessions(store))] : positionals;
+      const ids = values.all ? [...(await store.listSessions(filter)).map((s) => s.sessionId), ...(await unlistedSessions(store))] : [...new Set(positionals)];
       if (ids.length === 0) throw new CliError(`no session in ${store.location} matches those filters: nothing to export`);
       if (!values.all) await assertHeld(store, ids);
       const checking = progress('verified sessions');
