@@ -126,15 +126,15 @@ export interface BundleVerdict extends Omit<VerifyReport, 'firstProblem'> {
   contentUnchecked?: true;
 }
 
-/**
- * Verify a parsed bundle. `trustedKeys` (keyId -> PEM) pins the keys that may sign. `judged` (from
- * `judgeCheckpointKeys` over the bundle's checkpoints and keys) applies a trust anchor's verdicts.
- */
 /** A verdict reached before a bundle's sessions and checkpoints were looked at: nothing about them can be said. */
 export function uncheckedVerdict(kind: BundleProblemKind, message: string): BundleVerdict {
   return { ok: false, sessions: [], checkpoints: { count: 0 }, firstProblem: { kind, message }, manifestProblem: message, contentUnchecked: true };
 }
 
+/**
+ * Verify a parsed bundle. `trustedKeys` (keyId -> PEM) pins the keys that may sign. `judged` (from
+ * `judgeCheckpointKeys` over the bundle's checkpoints and keys) applies a trust anchor's verdicts.
+ */
 export function verifyBundle(bundle: EvidenceBundle, trustedKeys?: Record<string, string>, opts: { judged?: KeyJudgement } = {}): BundleVerdict {
   const stop = uncheckedVerdict;
   // After they were checked: what was found stands beside the manifest's problem.
