@@ -11,6 +11,7 @@
 //     scripts (emails), so only the trailing stretch of those characters (every non-ASCII token
 //     character counts: holding more is always safe) is open; a match before it is closed by a
 //     character it cannot contain, which is already here.
+//   URL passwords (`scheme://user:password@host`): open from just after the run's first "://".
 //   random passwords: a candidate is the whole run (apart from at most 3 trailing '.'/':'), so it is
 //     open only while the run so far is password characters, or those and then only '.'/':'.
 //   keyword-assigned values ("password=…"): a value runs to the end of its token run, so it is open
@@ -57,6 +58,9 @@ export function tokenHoldStart(text: string, runStart: number, custom: readonly 
   while (s > runStart && structured(text.charCodeAt(s - 1))) s--;
   hold = s;
   if (hold === runStart) return runStart;
+  // A URL's password (detectors/token.ts): from just after the first "://" of the run, as long as the run is open.
+  const scheme = text.indexOf('://', runStart);
+  if (scheme >= 0 && scheme + 3 < hold) hold = scheme + 3;
   // Random passwords: open while the run is password characters, then at most 3 of '.' ':'.
   let e = runStart;
   while (e < end && PW[text.charCodeAt(e)]) e++;

@@ -36,13 +36,15 @@ export const SENSITIVE = [
   // Addresses in other scripts and under any top-level domain, IBANs in lower case or with dashes, Basic credentials.
   'josé@example.com', 'jürgen.müller@firma.de', 'иван@пример.рф', 'jane@example.berlin', '連絡先jane@example.comまで',
   'de89 3704 0044 0532 0130 00', 'DE89-3704-0044-0532-0130-00', 'gb29nwbk60161331926819', 'Authorization: Basic YWRtaW46UzNjcjN0UGFzc3cwcmQ=',
+  // Connection strings: the password of a URL's user information, whatever the host.
+  'postgres://app:Xk9pQ2mWv7Lr@db:5432/app', 'redis://:s3cr3t-pw@redis-master:6379', 'mysql://root:pw!42$x@10.0.0.5/db',
 ];
 
 export const NEAR_MISSES = [
   '550e8400-e29b-41d4-a716-446655440000', 'sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08',
   'order #100234', 'v1.2.3.4', '2024-05-01T12:00:00Z', '12:30:45', 'std::vector', 'version 10.0.1', '3.14159',
   'image@2x.png', '@types/node', 'sk-', 'gh', 'eyJ', '-----BEGIN CERTIFICATE-----', 'AKIA', 'xox', '1234', '(see below)',
-  '$ 100.00', '+', '(', '- - -', 'useEffectCallback2', 'toolu_01D7FLrfh4GYq7yT1ULFeyMV', 'A-Za-z0-9_', 'The', 'I', 'A', 'May', 'Will', 'de', 'van', 'St.', 'Mr.', '...', '"quoted"',
+  '$ 100.00', '+', '(', '- - -', 'useEffectCallback2', 'https://example.com:8443/path', 'http://user@host/', 'postgres://app:${DB_PASSWORD}@db/app', 'toolu_01D7FLrfh4GYq7yT1ULFeyMV', 'A-Za-z0-9_', 'The', 'I', 'A', 'May', 'Will', 'de', 'van', 'St.', 'Mr.', '...', '"quoted"',
 ];
 
 export const PROSE = [

@@ -237,6 +237,18 @@ describe('the finer hold keeps streaming equal to whole-text masking', () => {
     expect(deltas.map((d) => ts.push(d)).join('') + ts.end()).toBe(c.maskText(deltas.join('')).masked);
   });
 
+  test('a URL\'s user information is held from its "://" until the run ends: the \'@\' that makes a password of it may come later', () => {
+    const c = new MaskerCore(undefined, { key });
+    const ts = new TextStream(c);
+    expect(ts.push('use mysql://root:pw!42$')).toBe('use mysql://');
+    expect(ts.push('x@10.0.0.5/db now')).toBe('root:[SECRET]@[IP_ADDRESS]/db ');
+    expect(ts.end()).toBe('now');
+    for (const text of ['mysql://root:pw!42$x@10.0.0.5/db', 'see redis://:s3cr3t-pw@redis-master:6379 ok']) {
+      const one = new TextStream(c);
+      expect([...text].map((ch) => one.push(ch)).join('') + one.end()).toBe(c.maskText(text).masked);
+    }
+  });
+
   test('a custom keyword that the next delta may complete is held from its start', () => {
     const ts = new TextStream(new MaskerCore({ custom: [{ name: 'PROJECT', keywords: ['ref/9'] }] }, { key }));
     expect(ts.push('see ref/')).toBe('see ');

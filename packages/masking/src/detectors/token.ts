@@ -544,7 +544,28 @@ function basicCredentials(value: string): boolean {
   return colon >= 0 && colon < decoded.length - 1 && !/[\u0000-\u001f\u007f\ufffd]/.test(decoded);
 }
 
+/**
+ * The password of a URL's user information (`postgres://app:Xk9pQ2mW@db:5432/app`,
+ * `redis://:pw@cache:6379`): connection strings carry database and cache passwords so, whatever
+ * the host looks like. The password is what is masked; the user, the host and the rest stay. Only
+ * token characters (boundary.ts) on either side of the '@': the whole URL is one token run, which
+ * the stream holds from its "://" on (hold.ts).
+ */
+const URL_PASSWORD = /(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,31}:\/\/[A-Za-z0-9\-._~!$&*+=%]*:([A-Za-z0-9\-._~!$&*+=%:]{1,256})@(?=[A-Za-z0-9[])/g;
+
+function detectUrlPasswords(text: string, out: Detection[]): void {
+  URL_PASSWORD.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  while ((m = URL_PASSWORD.exec(text)) !== null) {
+    const password = m[1]!;
+    if (PLACEHOLDER.test(password)) continue;
+    const end = m.index + m[0].length - 1; // before the '@'
+    out.push({ type: 'SECRET', subtype: 'url-password', start: end - password.length, end });
+  }
+}
+
 export function detectTokens(text: string, out: Detection[]): void {
+  if (text.indexOf('://') >= 0) detectUrlPasswords(text, out);
   detectEmail(text, out);
   detectIpv6(text, out);
   detectMac(text, out);
