@@ -54,8 +54,8 @@ export const CONTROLLER_CA_ENV = 'SKILLGATE_CONTROLLER_CA';
 
 export const CLAUDE_BASE_URL = `http://127.0.0.1:${PORTS.claude}`;
 export const EGRESS_PROXY_URL = `http://127.0.0.1:${PORTS.egress}`;
-/** Env vars that carry an upstream credential; never left in an app container. */
-export const CREDENTIAL_ENV: ReadonlySet<string> = new Set(['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN']);
+/** Env vars that carry an upstream credential (Claude Code's OAuth token among them); never left in an app container. */
+export const CREDENTIAL_ENV: ReadonlySet<string> = new Set(['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN']);
 const PROXY_ENV = ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy'];
 const NO_PROXY_ENV = ['NO_PROXY', 'no_proxy'];
 const NO_PROXY_VALUE = '127.0.0.1,localhost,::1';
@@ -310,6 +310,10 @@ export function appContainer(c: Container, config: WebhookConfig, warnings: stri
     ...PROXY_ENV.map((n) => [n, EGRESS_PROXY_URL] as [string, string]),
     ...NO_PROXY_ENV.map((n) => [n, NO_PROXY_VALUE] as [string, string]),
   ]);
+  // envFrom (a Secret or ConfigMap of the pod's) can carry a credential under one of these names,
+  // which the webhook cannot see: an env entry of the same name wins over it, so each is pinned
+  // (to the placeholder, or empty).
+  if (c.envFrom?.length) for (const name of CREDENTIAL_ENV) if (!ours.has(name)) ours.set(name, '');
   // Our variables take the place of the pod's own (so $(VAR) references and the order a later
   // `kubectl apply` sends stay as they were); the ones the pod lacks are appended.
   const env: EnvVar[] = [];
@@ -384,10 +388,14 @@ function scrapeAnnotations(pod: Pod): Record<string, string> {
 /** Whether a volume is the ServiceAccount admission plugin's automounted API token. */
 export const isAutomountVolume = (v: Volume): boolean => v.name.startsWith(AUTOMOUNT_VOLUME_PREFIX);
 
-/** A container without its mounts of the volumes named in `dropped`. */
+/**
+ * A container without its mounts of the volumes named in `dropped`, nor of an automounted token
+ * volume (a container a later webhook added on reinvocation can mount one the first pass removed).
+ */
 function withoutMounts(c: Container, dropped: ReadonlySet<string>): Container {
-  if (!dropped.size || !(c.volumeMounts ?? []).some((m) => dropped.has(m.name))) return c;
-  const volumeMounts = (c.volumeMounts ?? []).filter((m) => !dropped.has(m.name));
+  const drops = (name: string): boolean => dropped.has(name) || name.startsWith(AUTOMOUNT_VOLUME_PREFIX);
+  if (!(c.volumeMounts ?? []).some((m) => drops(m.name))) return c;
+  const volumeMounts = (c.volumeMounts ?? []).filter((m) => !drops(m.name));
   const out: Container = { ...c, volumeMounts };
   if (!volumeMounts.length) delete out.volumeMounts;
   return out;

@@ -9,7 +9,7 @@ import {
   CAPTURE_ESCAPING_CAPS, envUsesSecret, initContainer, injectedVolumes, namespaceInjectionEnabled, optOutOf, sidecarContainer,
 } from './inject.js';
 import { jsonEqual } from './json-patch.js';
-import { capabilityNames, podDisplayName, quantityValue, type Container, type NamespaceInfo, type Pod, type SELinuxOptions, type Volume } from './pod.js';
+import { capabilityNames, podDisplayName, quantityValue, type Container, type EnvVar, type NamespaceInfo, type Pod, type SELinuxOptions, type Volume } from './pod.js';
 
 export interface PodAdmission {
   operation: 'CREATE' | 'UPDATE';
@@ -234,7 +234,7 @@ function checkContainer(pod: Pod, c: Container, role: Role, config: WebhookConfi
   for (const e of c.env ?? []) {
     if (envUsesSecret(e, config.upstreamSecret.name)) {
       out.push(`${where}: env ${e.name} reads the upstream credential Secret ${config.upstreamSecret.name}; remove it: the sidecar calls Claude for the skill`);
-    } else if (injected && role !== 'ephemeral container' && CREDENTIAL_ENV.has(e.name) && (e.valueFrom || e.value !== config.placeholderApiKey || e.name !== 'ANTHROPIC_API_KEY')) {
+    } else if (injected && role !== 'ephemeral container' && CREDENTIAL_ENV.has(e.name) && !pinnedCredential(e, config)) {
       out.push(`${where}: env ${e.name} would hand the skill a Claude credential; remove it: the sidecar holds the credential`);
     } else if (injected && role !== 'ephemeral container' && e.name === 'ANTHROPIC_BASE_URL' && (e.valueFrom || e.value !== CLAUDE_BASE_URL)) {
       out.push(`${where}: ANTHROPIC_BASE_URL must be ${CLAUDE_BASE_URL} (the sidecar); remove your value`);
@@ -245,6 +245,13 @@ function checkContainer(pod: Pod, c: Container, role: Role, config: WebhookConfi
       out.push(`${where}: envFrom reads the upstream credential Secret ${config.upstreamSecret.name}; remove it: the sidecar calls Claude for the skill`);
     }
   }
+}
+
+/** A credential variable as the injector pins it: ANTHROPIC_API_KEY to the placeholder, or any of them empty (over an envFrom). */
+function pinnedCredential(e: EnvVar, config: WebhookConfig): boolean {
+  if (e.valueFrom) return false;
+  const value = e.value ?? '';
+  return value === '' || (e.name === 'ANTHROPIC_API_KEY' && value === config.placeholderApiKey);
 }
 
 /** What the injector put into a pod: from the template (CREATE) or from the old pod (UPDATE). */

@@ -228,6 +228,16 @@ describe('injectPod', () => {
     expect(injectPod(once, injectedNs, config())).toEqual({ patch: [], reason: 'already-injected', warnings: [] });
   });
 
+  test('on reinvocation, a container a later webhook added loses its mount of the token volume the first pass removed', () => {
+    const once = skillPod();
+    once.spec.volumes = [...(once.spec.volumes ?? []), { name: 'kube-api-access-abcde', projected: { sources: [] } }];
+    const pod = injected(once);
+    expect(pod.spec.volumes!.map((v) => v.name)).not.toContain('kube-api-access-abcde');
+    pod.spec.containers.push({ name: 'added-later', image: 'example.invalid/helper:1', volumeMounts: [{ name: 'kube-api-access-abcde', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }, { name: 'data', mountPath: '/data' }] });
+    const again = applyPatch(pod, injectPod(pod, injectedNs, config()).patch);
+    expect(again.spec.containers.find((c) => c.name === 'added-later')!.volumeMounts).toEqual([{ name: 'data', mountPath: '/data' }]);
+  });
+
   test('a forged sidecar and a forged injected annotation are replaced by the real sidecar', () => {
     const pod = skillPod();
     pod.metadata.annotations!['skillgate.dev/injected'] = INJECTOR_VERSION;

@@ -228,6 +228,26 @@ describe('validatePod on CREATE', () => {
     expect(v).toMatch(/envFrom reads the upstream credential Secret/);
   });
 
+  test('a credential an envFrom could bring (a Secret of the pod\'s own) is pinned by an env entry of the same name, which wins: admitted; a value there is not', () => {
+    for (const cfg of [config(), config({ placeholderApiKey: '' })]) {
+      const pod = skillPod();
+      pod.spec.containers[0]!.envFrom = [{ secretRef: { name: 'contractor-claude-token' } }, { prefix: 'ANTHROPIC_', secretRef: { name: 'more' } }];
+      const out = admitted(pod, cfg);
+      const env = Object.fromEntries(out.spec.containers[0]!.env!.map((e) => [e.name, e.value]));
+      expect(env).toMatchObject({ ANTHROPIC_AUTH_TOKEN: '', CLAUDE_CODE_OAUTH_TOKEN: '', ANTHROPIC_API_KEY: cfg.placeholderApiKey });
+      expect(out.spec.containers[0]!.envFrom).toHaveLength(2); // kept: the pinned names win over them
+      expect(validatePod(out, injectedNs, cfg)).toMatchObject({ allowed: true });
+    }
+    // Without an envFrom nothing is added; Claude Code's OAuth token in env is a credential like the others.
+    expect(admitted().spec.containers[0]!.env!.map((e) => e.name)).not.toContain('CLAUDE_CODE_OAUTH_TOKEN');
+    const pod = admitted();
+    pod.spec.containers[0]!.env!.push({ name: 'CLAUDE_CODE_OAUTH_TOKEN', value: 'sk-ant-oat01-real' });
+    expect(violations(pod)).toMatch(/env CLAUDE_CODE_OAUTH_TOKEN would hand the skill a Claude credential/);
+    const given = skillPod();
+    given.spec.containers[0]!.env!.push({ name: 'CLAUDE_CODE_OAUTH_TOKEN', value: 'sk-ant-oat01-real' });
+    expect(admitted(given).spec.containers[0]!.env!.map((e) => e.name)).not.toContain('CLAUDE_CODE_OAUTH_TOKEN');
+  });
+
   test('an injected app container that points ANTHROPIC_BASE_URL elsewhere or carries a real key is rejected', () => {
     const pod = admitted();
     const env = pod.spec.containers[0]!.env!;
