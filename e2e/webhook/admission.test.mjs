@@ -312,6 +312,12 @@ describe('bypasses are rejected with a message that says what to change', () => 
     expect(stderr).toMatch(/init container skillgate-sidecar was modified: the injected sidecar may not be removed or changed/);
     const owner = await kubectlFails(['annotate', 'pod', 'tamper', '-n', NS, '--overwrite', 'skillgate.dev/owner=mallory@example.com']);
     expect(owner).toMatch(/skillgate\.dev\/owner is fixed for the pod's life/);
+    // The status subresource can change labels and annotations too: refused there as well.
+    const viaStatus = (metadata) => ['patch', 'pod', 'tamper', '-n', NS, '--subresource=status', '--type=merge', '-p', JSON.stringify({ metadata })];
+    expect(await kubectlFails(viaStatus({ annotations: { 'skillgate.dev/owner': 'mallory@example.com' } }))).toMatch(/skillgate\.dev\/owner is fixed for the pod's life/);
+    expect(await kubectlFails(viaStatus({ labels: { 'skillgate.dev/skill': 'other-skill' } }))).toMatch(/skillgate\.dev\/skill is fixed for the pod's life/);
+    // A status update that leaves who the pod is alone goes through (and never reaches the webhook: matchConditions).
+    await kubectl(viaStatus({ annotations: { 'example.com/note': 'checked' } }));
     // Pod spec fields are immutable, so the API server's own validation (which runs before the
     // validating webhooks) refuses this first; the webhook's rule backs it up (unit-tested).
     const automount = await kubectlFails(['patch', 'pod', 'tamper', '-n', NS, '--type=merge', '-p', JSON.stringify({ spec: { automountServiceAccountToken: true } })]);

@@ -3,7 +3,7 @@
 // so the Helm chart, the controller's self-signed mode and the e2e tests register it identically.
 // Injection and pod validation fail closed (failurePolicy: Fail) in labelled namespaces; kube-system
 // and skillgate's own namespace are never selected, so the webhook can never block its own start.
-import { LABEL_INJECT, NAMESPACES_WEBHOOKS_SKIP } from '@skillgate/api';
+import { ANNOTATION_INJECTED, ANNOTATION_OWNER, LABEL_INJECT, LABEL_SKILL, NAMESPACES_WEBHOOKS_SKIP } from '@skillgate/api';
 import { stringify } from 'yaml';
 
 export type WebhookEndpoint =
@@ -41,6 +41,14 @@ export const VALIDATE_APPROVAL_WEBHOOK_NAME = 'skillapprovals.validate.skillgate
  * controller's phase/condition writes never wait on it.
  */
 export const APPROVAL_DECISIONS_CHANGED = "has(object.status) && has(object.status.decisions) && (!has(oldObject.status) || !has(oldObject.status.decisions) || object.status.decisions != oldObject.status.decisions)";
+
+/** A pod's owner annotation, skill label or injected annotation as CEL reads it from `obj` ('' when absent). */
+const metaValue = (obj: string, field: 'annotations' | 'labels', key: string): string =>
+  `(has(${obj}.metadata.${field}) && '${key}' in ${obj}.metadata.${field} ? ${obj}.metadata.${field}['${key}'] : '')`;
+
+/** A pods/status update that changes the owner, the skill or the injected mark (every other request: true). */
+export const STATUS_CHANGES_IDENTITY = `!has(request.subResource) || request.subResource != 'status' || ${([['annotations', ANNOTATION_OWNER], ['labels', LABEL_SKILL], ['annotations', ANNOTATION_INJECTED]] as const)
+  .map(([field, key]) => `${metaValue('object', field, key)} != ${metaValue('oldObject', field, key)}`).join(' || ')}`;
 
 export function webhookConfigurations(o: WebhookManifestOptions): WebhookConfigurations {
   const prefix = o.name ?? 'skillgate';
@@ -95,10 +103,16 @@ export function webhookConfigurations(o: WebhookManifestOptions): WebhookConfigu
             { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['pods'], scope: 'Namespaced' },
             // kubectl debug adds containers through this subresource.
             { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods/ephemeralcontainers'], scope: 'Namespaced' },
+            // A status update can change a pod's labels and annotations too (its owner, its skill).
+            { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods/status'], scope: 'Namespaced' },
           ],
           namespaceSelector: injectedNamespaces,
-          // Pods being deleted only lose finalizers; never make their removal depend on the webhook.
-          matchConditions: [{ name: 'not-being-deleted', expression: "request.operation != 'UPDATE' || !has(object.metadata.deletionTimestamp)" }],
+          matchConditions: [
+            // Pods being deleted only lose finalizers; never make their removal depend on the webhook.
+            { name: 'not-being-deleted', expression: "request.operation != 'UPDATE' || !has(object.metadata.deletionTimestamp)" },
+            // Of the kubelet's many status updates, only one that changes who the pod is comes here.
+            { name: 'status-changes-identity', expression: STATUS_CHANGES_IDENTITY },
+          ],
           ...common,
         },
         {
