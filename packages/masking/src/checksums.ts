@@ -35,6 +35,8 @@ export function cardIssuer(digits: string): string | undefined {
   if (p4 >= 3528 && p4 <= 3589) return n >= 16 && n <= 19 ? 'jcb' : undefined;
   if (p2 === 36 || p2 === 38 || p2 === 39 || (p3 >= 300 && p3 <= 305) || p3 === 309) return n >= 14 && n <= 19 ? 'diners' : undefined;
   if (p2 === 62) return n >= 16 && n <= 19 ? 'unionpay' : undefined;
+  if (p4 >= 2200 && p4 <= 2204) return n >= 16 && n <= 19 ? 'mir' : undefined;
+  if (p2 === 81 || p2 === 82) return n === 16 ? 'rupay' : undefined;
   if (p2 === 50 || (p2 >= 56 && p2 <= 69)) return n >= 12 && n <= 19 ? 'maestro' : undefined;
   return undefined;
 }

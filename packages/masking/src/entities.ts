@@ -36,10 +36,13 @@ export interface Finding {
 
 /**
  * Which detection wins when two overlap: checksum-validated and secret formats first, then the
- * structured entities, then the dictionary-based ones. Higher wins; ties go to the longer span.
+ * structured entities, then the dictionary-based ones. Higher wins; ties go to the longer span. An
+ * IBAN outranks a card: a card can only overlap one inside its digit groups (a Luhn-valid run of
+ * them, one IBAN in ten or so), and mod-97 over the whole IBAN is the stronger evidence — the card
+ * winning would leave the rest of the IBAN unmasked around it.
  */
 export const PRIORITY: Record<string, number> = {
-  SECRET: 100, CREDIT_CARD: 90, IBAN_CODE: 88, CRYPTO: 86, EMAIL_ADDRESS: 84, US_SSN: 80, US_ITIN: 80,
+  SECRET: 100, IBAN_CODE: 92, CREDIT_CARD: 90, CRYPTO: 86, EMAIL_ADDRESS: 84, US_SSN: 80, US_ITIN: 80,
   ABA_ROUTING_NUMBER: 78, MAC_ADDRESS: 76, IP_ADDRESS: 74, DATE_OF_BIRTH: 72, PHONE_NUMBER: 70,
   US_BANK_NUMBER: 68, LOCATION: 40, PERSON: 42,
 };

@@ -14,6 +14,12 @@ describe('detectors find each entity with its exact span', () => {
     ['social security number: 123 45 6788', 'US_SSN', '123 45 6788'],
     ['ITIN 912-70-1234', 'US_ITIN', '912-70-1234'],
     ['IBAN DE89 3704 0044 0532 0130 00 please', 'IBAN_CODE', 'DE89 3704 0044 0532 0130 00'],
+    // Four of its groups are a Luhn-valid Visa number: mod-97 over the whole IBAN wins over the card.
+    ['IBAN DE29 4264 5672 4205 5607 36 please', 'IBAN_CODE', 'DE29 4264 5672 4205 5607 36'],
+    ['mir 2200 1234 5678 9001 ok', 'CREDIT_CARD', '2200 1234 5678 9001'],
+    ['rupay 8112 3456 7890 1007 ok', 'CREDIT_CARD', '8112 3456 7890 1007'],
+    ['db postgres://app:Xk9pQ2mWv7Lr@db:5432/app up', 'SECRET:url-password', 'Xk9pQ2mWv7Lr'],
+    ['key:\n-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBF1abc\n=AbCd\n-----END PGP PRIVATE KEY BLOCK-----\nend', 'SECRET:private_key', '-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBF1abc\n=AbCd\n-----END PGP PRIVATE KEY BLOCK-----'],
     ['pay GB29NWBK60161331926819', 'IBAN_CODE', 'GB29NWBK60161331926819'],
     ['routing number 021000021', 'ABA_ROUTING_NUMBER', '021000021'],
     ['bank account 12345678901', 'US_BANK_NUMBER', '12345678901'],

@@ -1,12 +1,13 @@
-// PEM private keys: "-----BEGIN … PRIVATE KEY-----" up to its END line. The body is unbounded, so
-// the END line is searched for only within PEM_CAP characters; a key without one (truncated, or
-// longer than the cap) is masked to the end of the text. The stream masker calls pemRegionEnd
+// PEM private keys: "-----BEGIN … PRIVATE KEY-----" (or OpenPGP's "… PRIVATE KEY BLOCK-----") up
+// to its END line. The body is unbounded, so the END line is searched for only within PEM_CAP
+// characters; a key without one (truncated, or longer than the cap) is masked to the end of the text. The stream masker calls pemRegionEnd
 // itself to know how long to hold, which keeps whole-text and streaming masking identical.
 import type { Detection } from '../entities.js';
 
 export const PEM_CAP = 65536;
 const BEGIN = '-----BEGIN ';
-const HEADER = /^-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----/;
+// An OpenPGP armored private key says "PRIVATE KEY BLOCK".
+const HEADER = /^-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----/;
 
 /**
  * Where the PEM region starting at `begin` (an index of "-----BEGIN ") ends, given the text so
