@@ -26,9 +26,11 @@
 // - Backslash escapes: text that carries JSON as text (a tool that returns JSON.stringify(obj), a
 //   log line, code) holds "\\n", "\\t", "\\u00a0"… literally, and the escape's letter would glue to
 //   the value after it ("Card:\\n4111…", "KEY\\nsk-ant-…"). Detection reads an escape as what it
-//   writes: "\\n \\t \\r \\" \\/ \\\\ \\b \\f" as two spaces, "\\uXXXX" of a space, a control or a vanishing
-//   character as six (folded, the same length); "\\uXXXX" of any other character as that character
-//   (compacted, like the mathematical letters below). The reading is local — a character's reading
+//   writes: "\\n \\t \\r \\" \\\\ \\b \\f" as two spaces; "\\/" (PHP's and Java's JSON write every
+//   '/' so) as '/' (compacted: a base64 key with its slashes escaped is one value, not three);
+//   "\\uXXXX" of a space, a control or a vanishing character as six (folded, the same length);
+//   "\\uXXXX" of any other character as that character (compacted, like the mathematical letters
+//   below). The reading is local — a character's reading
 //   depends on at most the one before it and the five after it, never on how many backslashes came
 //   before — so a window that starts anywhere reads the text as the whole text does: in a run of
 //   backslashes all but the last read as spaces (an escaped backslash), and the last one as the
@@ -69,7 +71,7 @@ const VANISHING_CLASS = '[\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u18
  * alphanumerics block, or of a vanishing pair; a "\\uXXXX" escape (of a character folding did
  * not read as a space: compacted into it); or a percent-encoded printable ASCII character ("%40").
  */
-const COMPACTABLE = new RegExp(`${VANISHING_CLASS}|[\\ud835\\ud82f\\ud834\\udb40-\\udb43]|\\\\u[0-9A-Fa-f]{4}|%[2-7][0-9A-Fa-f]`);
+const COMPACTABLE = new RegExp(`${VANISHING_CLASS}|[\\ud835\\ud82f\\ud834\\udb40-\\udb43]|\\\\u[0-9A-Fa-f]{4}|\\\\/|%[2-7][0-9A-Fa-f]`);
 const MATH_HIGH = 0xd835;
 
 /** Whether `text` holds a character that detection reads as another. */
@@ -122,6 +124,8 @@ function escapeReading(m: string): string {
     // Any other character: compacted into it (compactForDetection).
     return n === 6 ? m : spaces(n - 6) + m.slice(n - 6);
   }
+  // "\\/": compacted into '/' (compactForDetection).
+  if (last === 47) return n === 2 ? m : spaces(n - 2) + m.slice(n - 2);
   return spaces(n); // "\\n", "\\t"…
 }
 
@@ -259,6 +263,14 @@ export function compactForDetection(text: string): { text: string; starts: Uint3
         i += 2;
         continue;
       }
+    }
+    if (c === 92 && text.charCodeAt(i + 1) === 47) {
+      read += text.slice(from, i) + '/';
+      from = i + 2;
+      starts[n] = i;
+      ends[n++] = i + 2;
+      i++;
+      continue;
     }
     if (c === 92) {
       const e = escapedAt(text, i);

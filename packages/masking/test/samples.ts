@@ -38,6 +38,8 @@ export const SENSITIVE = [
   'de89 3704 0044 0532 0130 00', 'DE89-3704-0044-0532-0130-00', 'gb29nwbk60161331926819', 'Authorization: Basic YWRtaW46UzNjcjN0UGFzc3cwcmQ=',
   // Connection strings: the password of a URL's user information, whatever the host.
   'postgres://app:Xk9pQ2mWv7Lr@db:5432/app', 'redis://:s3cr3t-pw@redis-master:6379', 'mysql://root:pw!42$x@10.0.0.5/db',
+  // As PHP's and Java's JSON encoders write a '/': escaped.
+  'aws_secret_access_key = wJalrXUtnFEMI\\/K7MDENG\\/bPxRfiCYEXAMPLEKEY',
 ];
 
 export const NEAR_MISSES = [
