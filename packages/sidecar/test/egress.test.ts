@@ -8,7 +8,7 @@ import { startSidecar, type EgressAttempt, type Sidecar } from '../src/index.js'
 import { createLogger } from '../src/log.js';
 import { logJournal } from '../src/ports/journal.js';
 import { EgressAllowlist, parseAuthority } from '../src/egress/allowlist.js';
-import { readSni } from '../src/egress/sni.js';
+import { readClientHello, readSni } from '../src/egress/sni.js';
 import { isOwnAddress, ownAddressGuard } from '../src/egress/lookup.js';
 import { frontedName } from '../src/egress/proxy.js';
 
@@ -103,21 +103,26 @@ describe('the egress proxy', () => {
     expect(attempts.at(-1)).toMatchObject({ destination: `127.0.0.1:${targetPort}`, allowed: false });
   });
 
-  it('tunnels CONNECT to an allowlisted host and refuses others', async () => {
-    const connect = (authority: string) => new Promise<string>((resolve) => {
+  it('tunnels CONNECT to an allowlisted host and refuses others; refuses plain HTTP inside a tunnel (its Host could front)', async () => {
+    const connect = (authority: string, inside = 'hello, not HTTP\r\n\r\n') => new Promise<string>((resolve) => {
       const s = net.connect(proxyPort(), '127.0.0.1', () => s.write(`CONNECT ${authority} HTTP/1.1\r\nhost: ${authority}\r\n\r\n`));
       let out = '';
+      let sent = false;
       s.on('data', (d) => {
         out += d;
-        if (out.includes('\r\n\r\n') && out.startsWith('HTTP/1.1 200')) {
-          s.write(`GET /via-tunnel HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`);
+        if (!sent && out.includes('\r\n\r\n') && out.startsWith('HTTP/1.1 200')) {
+          sent = true;
+          s.write(inside);
         }
       });
       s.on('close', () => resolve(out));
     });
+    // Bytes of another protocol reach the target (an HTTP server, which answers them 400).
     const ok = await connect(`localhost:${targetPort}`);
-    expect(ok).toMatch(/^HTTP\/1.1 200 Connection Established/);
-    expect(ok).toContain('target saw GET /via-tunnel');
+    expect(ok).toMatch(/^HTTP\/1.1 200 Connection Established\r\n\r\nHTTP\/1.1 400 Bad Request/);
+    const viaTunnel = await connect(`localhost:${targetPort}`, `GET /via-tunnel HTTP/1.1\r\nhost: exfil.attacker.example\r\nconnection: close\r\n\r\n`);
+    expect(viaTunnel).toBe('HTTP/1.1 200 Connection Established\r\n\r\n'); // then closed: the target saw nothing
+    expect(attempts.at(-1)).toMatchObject({ method: 'CONNECT', destination: `localhost:${targetPort}`, allowed: false, reason: expect.stringMatching(/^plain HTTP inside a CONNECT tunnel/) });
     const denied = await connect('evil.example:443');
     expect(denied).toMatch(/^HTTP\/1.1 403/);
     expect(denied).toMatch(/\r\nx-skillgate-error: SG_EGRESS_DENIED\r\n/);
@@ -146,7 +151,38 @@ describe('the egress proxy', () => {
     });
     expect(attempts.at(-1)).toMatchObject({ method: 'TLS', destination: 'exfil.attacker.test:443', allowed: false });
   });
+
+  it('reads a transparently captured ClientHello that arrives in two TCP reads (as a post-quantum one larger than a segment does)', async () => {
+    const hello = await capturedHello('exfil.attacker.test');
+    await new Promise<void>((resolve) => {
+      const s = net.connect(proxyPort(), '127.0.0.1', () => {
+        s.write(hello.subarray(0, 40));
+        setTimeout(() => s.write(hello.subarray(40)), 50);
+      });
+      s.on('error', () => resolve());
+      s.on('close', () => resolve());
+    });
+    // Named, not "TLS without SNI": the name is what the allowlist judges.
+    expect(attempts.at(-1)).toMatchObject({ method: 'TLS', destination: 'exfil.attacker.test:443', allowed: false });
+  });
 });
+
+/** The ClientHello a real TLS client sends for `servername`. */
+function capturedHello(servername: string): Promise<Buffer> {
+  return new Promise<Buffer>((resolve) => {
+    const server = net.createServer((s) => s.once('data', (d: Buffer) => { resolve(d); s.destroy(); server.close(); }));
+    server.listen(0, '127.0.0.1', () => {
+      tls.connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, servername }).on('error', () => undefined);
+    });
+  });
+}
+
+/** `hello` (one record) re-framed as its handshake split over two TLS records at `at` bytes of the handshake. */
+function splitRecords(hello: Buffer, at: number): Buffer {
+  const hs = hello.subarray(5);
+  const record = (payload: Buffer) => Buffer.concat([Buffer.from([0x16, hello[1]!, hello[2]!, payload.length >> 8, payload.length & 255]), payload]);
+  return Buffer.concat([record(hs.subarray(0, at)), record(hs.subarray(at))]);
+}
 
 describe('reading SNI from a ClientHello', () => {
   it('finds the server name a real TLS client sends', async () => {
@@ -179,6 +215,15 @@ describe('reading SNI from a ClientHello', () => {
       bytes.write(forged, at, 'latin1'); // as long as the first label: "attacker.io\0.allowed.example"
       expect(readSni(bytes)).toBeUndefined();
     }
+  });
+
+  it('reads a ClientHello split over TLS records, and tells a name that is no host name, none, and more to come apart', async () => {
+    const hello = await capturedHello('api.github.com');
+    for (const at of [2, 30, 100]) expect(readClientHello(splitRecords(hello, at))).toEqual({ kind: 'hello', name: 'api.github.com' });
+    expect(readClientHello(hello.subarray(0, hello.length - 1))).toEqual({ kind: 'more' });
+    expect(readClientHello(splitRecords(hello, 30).subarray(0, 40))).toEqual({ kind: 'more' });
+    expect(readClientHello(await capturedHello('evil_host.test'))).toEqual({ kind: 'hello', unreadableName: true });
+    expect(readClientHello(Buffer.from([0x16, 3, 1, 0, 4, 2, 0, 0, 0]))).toEqual({ kind: 'malformed' }); // a ServerHello
   });
 
   it('returns undefined for bytes that are not a ClientHello', () => {
@@ -361,6 +406,11 @@ describe('TLS inside a CONNECT tunnel', () => {
     expect(frontedName('api.github.com', hello('evil.example'))).toMatch(/named evil\.example/);
     expect(frontedName('10.0.0.7', hello('evil.example'))).toBeUndefined();
     expect(frontedName('api.github.com', Buffer.from('SSH-2.0-OpenSSH\r\n'))).toBeUndefined();
+    // The name split from the rest over TLS records, a name that is no host name, a hello that does not parse: refused.
+    expect(frontedName('api.github.com', splitRecords(hello('evil.example'), 10))).toMatch(/named evil\.example/);
+    expect(frontedName('api.github.com', hello('evil_host.example'))).toMatch(/named no host name/);
+    expect(frontedName('api.github.com', hello('evil.example').subarray(0, 30))).toMatch(/not a ClientHello skillgate can read whole/);
+    expect(frontedName('api.github.com', Buffer.from('GET / HTTP/1.1\r\nhost: evil.example\r\n\r\n'))).toMatch(/^plain HTTP inside a CONNECT tunnel/);
   });
 });
 

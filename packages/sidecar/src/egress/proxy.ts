@@ -20,7 +20,7 @@ import type { SidecarContext } from '../context.js';
 import type { Refusal } from '../ports/index.js';
 import { countRefusal, egressStanding, refusalReason, type EgressStanding } from './standing.js';
 import { parseAuthority, type Destination, type EgressAllowlist } from './allowlist.js';
-import { isTlsHandshake, readSni } from './sni.js';
+import { isTlsHandshake, readClientHello } from './sni.js';
 import { egressLookup } from './lookup.js';
 import type { BudgetedEgressJournal } from './budgeted-journal.js';
 import { loggedText } from '../log.js';
@@ -62,8 +62,11 @@ export function createEgressServer(ctx: SidecarContext, opts: EgressOptions): ne
     socket.once('data', (first: Buffer) => {
       socket.pause();
       if (isTlsHandshake(first)) {
-        headArrived(socket);
-        return transparentTls(ctx, opts, socket, first);
+        // The whole ClientHello (a post-quantum one is larger than a TCP segment), in the head's time.
+        return firstFlight(socket, first, (hello) => {
+          headArrived(socket);
+          transparentTls(ctx, opts, socket, hello);
+        });
       }
       unparsedStart.set(socket, first);
       socket.unshift(first);
@@ -342,18 +345,15 @@ function tunnel(ctx: SidecarContext, opts: EgressOptions, req: IncomingMessage, 
   });
 }
 
-/** The longest first flight the tunnel waits for: one TLS record (16 KB) and its header. */
-const FIRST_FLIGHT_MAX = 16_384 + 5;
-
 /**
- * What the skill sends first inside an open tunnel, paused: `head` (sent with the CONNECT) and, when
- * it is the start of a TLS record, the rest of that record (a ClientHello split over TCP writes);
- * anything else as it comes.
+ * What the skill sends first, paused: `head` (what came with the CONNECT, or the first read) and,
+ * when it starts a TLS handshake, the rest of its ClientHello (split over TCP reads or TLS records,
+ * up to CLIENT_HELLO_MAX); anything else as it comes.
  */
 function firstFlight(socket: net.Socket, head: Buffer, done: (first: Buffer) => void): void {
   let got = head;
-  const complete = (): boolean => !isTlsHandshake(got) || got.length >= Math.min(FIRST_FLIGHT_MAX, 5 + (got.length >= 5 ? got.readUInt16BE(3) : FIRST_FLIGHT_MAX));
-  if (got.length > 0 && complete()) return void (socket.pause(), done(got));
+  const complete = (): boolean => got.length > 0 && (!isTlsHandshake(got) || readClientHello(got).kind !== 'more');
+  if (complete()) return void (socket.pause(), done(got));
   const more = (chunk: Buffer): void => {
     got = got.length ? Buffer.concat([got, chunk]) : chunk;
     if (!complete()) return;
@@ -365,23 +365,39 @@ function firstFlight(socket: net.Socket, head: Buffer, done: (first: Buffer) => 
   socket.resume();
 }
 
+/** A plain HTTP/1.x request's first line (a method, a space, a target). */
+const HTTP_REQUEST_START = /^[A-Z]{3,16} [^ \r\n]/;
+
 /**
- * Why a tunnel allowed for `host` must not carry this first flight, or undefined: a TLS ClientHello
- * naming another host (case and a trailing dot aside). A tunnel to an IP literal names no host to
- * compare with, and a ClientHello without a readable name goes to the allowed host's addresses all
- * the same.
+ * Why a tunnel allowed for `host` must not carry this first flight, or undefined. TLS must name
+ * the allowed host (case and a trailing dot aside) or none at all: a server that fronts others (a
+ * CDN) routes by the ClientHello's name, so one naming another host, one whose name is not a host
+ * name, or one that cannot be read whole (and might name either) is refused. A tunnel to an IP
+ * literal names no host to compare with. Plain HTTP is refused in any tunnel: its Host header could
+ * name another host just the same, and the proxy checks it (and sets it) only for requests sent to
+ * the proxy itself.
  */
 export function frontedName(host: string, first: Buffer): string | undefined {
-  if (!isTlsHandshake(first) || net.isIP(host) !== 0) return undefined;
-  const sni = readSni(first);
+  if (!isTlsHandshake(first)) {
+    return HTTP_REQUEST_START.test(first.toString('latin1', 0, 32))
+      ? `plain HTTP inside a CONNECT tunnel to ${host}: refused (its Host header could name another host; send http:// requests to the proxy itself)`
+      : undefined;
+  }
+  if (net.isIP(host) !== 0) return undefined;
+  const hello = readClientHello(first);
+  if (hello.kind !== 'hello') return `TLS inside a CONNECT tunnel to the allowlisted ${host} that is not a ClientHello skillgate can read whole: refused (it could name another host)`;
+  if (hello.unreadableName) return `TLS inside a CONNECT tunnel to the allowlisted ${host} named no host name: refused (a host fronting others would route by that name)`;
+  const sni = hello.name;
   if (sni === undefined || sni.toLowerCase().replace(/\.$/, '') === host.toLowerCase().replace(/\.$/, '')) return undefined;
   return `TLS inside a CONNECT tunnel to the allowlisted ${host} named ${sni}: refused (a host fronting others would route by that name)`;
 }
 
 function transparentTls(ctx: SidecarContext, opts: EgressOptions, socket: net.Socket, first: Buffer): void {
-  const sni = readSni(first);
+  const hello = readClientHello(first);
+  const sni = hello.kind === 'hello' ? hello.name : undefined;
   const dest = sni ? { host: sni, port: 443 } : undefined;
-  const decision = decide(ctx, opts, 'TLS', isUpstream(opts, dest) ? undefined : dest, sni ?? 'TLS without SNI');
+  const unnamed = hello.kind !== 'hello' ? 'TLS without a ClientHello skillgate can read whole' : hello.unreadableName ? 'TLS naming no host name' : 'TLS without SNI';
+  const decision = decide(ctx, opts, 'TLS', isUpstream(opts, dest) ? undefined : dest, sni ?? unnamed);
   if (!decision.allowed || !dest) {
     socket.destroy(); // no way to send a readable refusal inside someone else's TLS handshake
     return;
