@@ -224,6 +224,11 @@ describe('reading SNI from a ClientHello', () => {
     expect(readClientHello(splitRecords(hello, 30).subarray(0, 40))).toEqual({ kind: 'more' });
     expect(readClientHello(await capturedHello('evil_host.test'))).toEqual({ kind: 'hello', unreadableName: true });
     expect(readClientHello(Buffer.from([0x16, 3, 1, 0, 4, 2, 0, 0, 0]))).toEqual({ kind: 'malformed' }); // a ServerHello
+    // An empty record (TLS has none) is no ClientHello, whatever follows: nothing waits on it.
+    expect(readClientHello(Buffer.concat([Buffer.from([0x16, 3, 1, 0, 0]), hello]))).toEqual({ kind: 'malformed' });
+    // Split over more records than any client uses: no endless wait either.
+    const many = Buffer.concat(Array.from({ length: 20 }, () => Buffer.from([0x16, 3, 1, 0, 1, 1])));
+    expect(readClientHello(many)).toEqual({ kind: 'malformed' });
   });
 
   it('returns undefined for bytes that are not a ClientHello', () => {
@@ -411,6 +416,10 @@ describe('TLS inside a CONNECT tunnel', () => {
     expect(frontedName('api.github.com', hello('evil_host.example'))).toMatch(/named no host name/);
     expect(frontedName('api.github.com', hello('evil.example').subarray(0, 30))).toMatch(/not a ClientHello skillgate can read whole/);
     expect(frontedName('api.github.com', Buffer.from('GET / HTTP/1.1\r\nhost: evil.example\r\n\r\n'))).toMatch(/^plain HTTP inside a CONNECT tunnel/);
+    // Other protocols that open with an upper-case word are not HTTP requests.
+    for (const other of ['EHLO mail.example\r\n', 'AUTH s3cret\r\n', 'USER anonymous\r\n', 'CONNECT\naccept-version:1.2\n\n\0']) {
+      expect([other, frontedName('api.github.com', Buffer.from(other))]).toEqual([other, undefined]);
+    }
   });
 });
 

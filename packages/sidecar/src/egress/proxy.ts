@@ -365,8 +365,8 @@ function firstFlight(socket: net.Socket, head: Buffer, done: (first: Buffer) => 
   socket.resume();
 }
 
-/** A plain HTTP/1.x request's first line (a method, a space, a target). */
-const HTTP_REQUEST_START = /^[A-Z]{3,16} [^ \r\n]/;
+/** A plain HTTP/1.x request's first line: a method, a target and the version (SMTP's `EHLO x`, Redis's `AUTH pw` are none). */
+const HTTP_REQUEST_LINE = /^[A-Z]{3,16} [^ \r\n]+ HTTP\/1\.[01]\r?\n/;
 
 /**
  * Why a tunnel allowed for `host` must not carry this first flight, or undefined. TLS must name
@@ -379,7 +379,7 @@ const HTTP_REQUEST_START = /^[A-Z]{3,16} [^ \r\n]/;
  */
 export function frontedName(host: string, first: Buffer): string | undefined {
   if (!isTlsHandshake(first)) {
-    return HTTP_REQUEST_START.test(first.toString('latin1', 0, 32))
+    return HTTP_REQUEST_LINE.test(first.toString('latin1', 0, 8192))
       ? `plain HTTP inside a CONNECT tunnel to ${host}: refused (its Host header could name another host; send http:// requests to the proxy itself)`
       : undefined;
   }

@@ -11,6 +11,8 @@ export function isTlsHandshake(first: Buffer): boolean {
 
 /** The most of a first flight read for its ClientHello (real ones are a few KB, post-quantum ones included). */
 export const CLIENT_HELLO_MAX = 65_536;
+/** The most records a ClientHello may be split over here (TLS clients send it in one, rarely two). */
+const MAX_RECORDS = 16;
 
 /**
  * What a connection's first bytes say of its ClientHello:
@@ -34,7 +36,9 @@ export function readClientHello(buf: Buffer): ClientHelloReading {
     if (p + 5 > buf.length) return buf.length >= CLIENT_HELLO_MAX ? { kind: 'malformed' } : { kind: 'more' };
     if (buf[p] !== 0x16) return { kind: 'malformed' };
     const len = buf.readUInt16BE(p + 3);
-    if (len === 0 || p + 5 + len > buf.length) return p + 5 + len > CLIENT_HELLO_MAX ? { kind: 'malformed' } : { kind: 'more' };
+    // A handshake record is never empty (RFC 8446 §5.1), and a real ClientHello takes a record or two.
+    if (len === 0 || payloads.length >= MAX_RECORDS) return { kind: 'malformed' };
+    if (p + 5 + len > buf.length) return p + 5 + len > CLIENT_HELLO_MAX ? { kind: 'malformed' } : { kind: 'more' };
     payloads.push(buf.subarray(p + 5, p + 5 + len));
     have += len;
     p += 5 + len;
