@@ -122,7 +122,7 @@ export class FileSessionStore implements SessionStore {
         const stored = await storedHashAt(e.sessionId, e.seq);
         if (stored !== undefined && stored !== e.hash) throw new ChainConflictError(e.sessionId, e.seq);
       }
-      if (!newHeads.has(e.sessionId) && !(head && await this.isIndexed(e.sessionId))) {
+      if (!newHeads.has(e.sessionId) && !newIndexed.includes(e.sessionId) && !(head && await this.isIndexed(e.sessionId))) {
         // A new session, or one whose file the index does not name yet: named as its first event says.
         const first = head ? (await this.readSession(e.sessionId))[0] ?? e : e;
         const index: SessionIndexLine = { sessionId: e.sessionId, identity: first.identity, firstTs: first.ts };
@@ -216,11 +216,19 @@ export class FileSessionStore implements SessionStore {
     return parseEventLines(await readText(this.sessionFile(sessionId)));
   }
 
-  /** The sessions whose files the store holds, listed or not. */
+  /**
+   * The sessions whose files hold an event, listed or not. A file a crash left empty, or with a torn
+   * first line (never acknowledged), holds no session.
+   */
   async heldSessions(): Promise<string[]> {
     let names: string[];
     try { names = await readdir(join(this.dir, ENTRY.sessions)); } catch { return []; }
-    return names.filter((n) => n.endsWith('.jsonl')).map((n) => n.slice(0, -'.jsonl'.length)).filter((id) => SESSION_ID.test(id));
+    const out: string[] = [];
+    for (const n of names) {
+      const id = n.endsWith('.jsonl') ? n.slice(0, -'.jsonl'.length) : '';
+      if (SESSION_ID.test(id) && (await this.head(id)) !== undefined) out.push(id);
+    }
+    return out;
   }
 
   async listSessions(filter: SessionFilter = {}): Promise<SessionSummary[]> {

@@ -428,8 +428,8 @@ describe('the local file store', () => {
     const reopened = new FileSessionStore(dir);
     expect((await reopened.listSessions()).map((s) => s.sessionId)).toEqual(['ses_other']);
     expect((await verifyRecord(reopened)).firstProblem).toMatchObject({ kind: 'misfiled', sessionId: 'ses_unindexed' });
-    // The spool replays the last batch (already stored), or the session goes on: either names it.
-    await reopened.append([{ type: 'event', event: events[1]! }]);
+    // The spool replays the last batch (already stored), or the session goes on: either names it, once.
+    await reopened.append(events.map((event) => ({ type: 'event' as const, event })));
     expect(await reopened.listSessions()).toEqual([ // by first time
       expect.objectContaining({ sessionId: 'ses_unindexed', firstTs: '2026-11-28T09:00:00.000Z', events: 2 }),
       expect.objectContaining({ sessionId: 'ses_other' }),
@@ -437,6 +437,19 @@ describe('the local file store', () => {
     await reopened.append([{ type: 'event', event: sealEvent(requestDraft('ses_unindexed', 2), headOf(events[1]!)) }]);
     expect(readFileSync(index, 'utf8').split('\n').filter((l) => l.includes('ses_unindexed'))).toHaveLength(1); // named once
     expect((await verifyRecord(reopened)).ok).toBe(true);
+    await reopened.close();
+  });
+
+  it('holds no session in a file a crash left empty or with a torn first line (verify --all is not failed by it)', async () => {
+    const dir = tempDir('crash-leftovers');
+    const store = new FileSessionStore(dir);
+    await writeSession(store, 'ses_whole', 2);
+    await store.close();
+    writeFileSync(join(dir, 'sessions', 'ses_empty.jsonl'), '');
+    writeFileSync(join(dir, 'sessions', 'ses_torn_first.jsonl'), '{"v":1,"kind":"requ');
+    const reopened = new FileSessionStore(dir);
+    expect(await reopened.heldSessions()).toEqual(['ses_whole']);
+    expect(await verifyRecord(reopened)).toMatchObject({ ok: true });
     await reopened.close();
   });
 
