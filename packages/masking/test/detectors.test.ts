@@ -19,6 +19,7 @@ describe('detectors find each entity with its exact span', () => {
     ['mir 2200 1234 5678 9001 ok', 'CREDIT_CARD', '2200 1234 5678 9001'],
     ['rupay 8112 3456 7890 1007 ok', 'CREDIT_CARD', '8112 3456 7890 1007'],
     ['db postgres://app:Xk9pQ2mWv7Lr@db:5432/app up', 'SECRET:url-password', 'Xk9pQ2mWv7Lr'],
+    ['cache redis://default:my@pass@cache:6379 up', 'SECRET:url-password', 'my@pass'], // to the last '@', as URL parsers read it
     // Its slashes escaped as PHP's and Java's JSON write them: one value, not three.
     ['{"aws_secret_access_key":"wJalrXUtnFEMI\\/K7MDENG\\/bPxRfiCYEXAMPLEKEY"}', 'SECRET:aws', 'wJalrXUtnFEMI\\/K7MDENG\\/bPxRfiCYEXAMPLEKEY'],
     ['key:\n-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBF1abc\n=AbCd\n-----END PGP PRIVATE KEY BLOCK-----\nend', 'SECRET:private_key', '-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBF1abc\n=AbCd\n-----END PGP PRIVATE KEY BLOCK-----'],

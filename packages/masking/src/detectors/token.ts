@@ -547,11 +547,12 @@ function basicCredentials(value: string): boolean {
 /**
  * The password of a URL's user information (`postgres://app:Xk9pQ2mW@db:5432/app`,
  * `redis://:pw@cache:6379`): connection strings carry database and cache passwords so, whatever
- * the host looks like. The password is what is masked; the user, the host and the rest stay. Only
- * token characters (boundary.ts) on either side of the '@': the whole URL is one token run, which
- * the stream holds from its "://" on (hold.ts).
+ * the host looks like. The password is what is masked; the user, the host and the rest stay. It
+ * runs to the last '@' before the host (an unencoded '@' in it, as URL parsers read it). Only token
+ * characters (boundary.ts): the whole URL is one token run, which the stream holds from its "://"
+ * on (hold.ts); a password with `(),;'` in it (RFC 3986 allows them unencoded) is not read.
  */
-const URL_PASSWORD = /(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,31}:\/\/[A-Za-z0-9\-._~!$&*+=%]*:([A-Za-z0-9\-._~!$&*+=%:]{1,256})@(?=[A-Za-z0-9[])/g;
+const URL_PASSWORD = /(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,31}:\/\/[A-Za-z0-9\-._~!$&*+=%]*:([A-Za-z0-9\-._~!$&*+=%:@]{1,256})@(?=[A-Za-z0-9[])/g;
 
 function detectUrlPasswords(text: string, out: Detection[]): void {
   URL_PASSWORD.lastIndex = 0;
