@@ -51,6 +51,8 @@ export interface RecordJournalOptions {
   identity: () => SkillIdentity;
   /** How many bytes of an upload record-mode masking reads on the side (default 4 MiB). */
   readUploadBytes?: number;
+  /** The most of an answer's text the record keeps: an encoded answer is decoded up to it (default 32 MiB). */
+  answerTextBytes?: number;
   /** How long each request event took to become durable (seconds), for metrics. */
   onDurable?: (seconds: number) => void;
   /** Findings counted in metrics, by direction. */
@@ -500,7 +502,7 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
   function answerText(x: Exchange, rec: ExchangeRecord, body: Buffer): string | undefined {
     if (rec.coding === undefined) return body.toString('utf8');
     try {
-      return decodeBody(body, rec.coding, DECODED_ANSWER_MAX_BYTES).toString('utf8');
+      return decodeBody(body, rec.coding, opts.answerTextBytes ?? DECODED_ANSWER_MAX_BYTES).toString('utf8');
     } catch (err) {
       opts.log.error({ requestId: x.id, coding: rec.coding, err: (err as Error).message }, 'the answer came encoded and could not be decoded; recording it by digest only');
       return undefined;
@@ -587,7 +589,7 @@ interface StraySession {
   identity: SkillIdentity;
 }
 
-/** The most an encoded answer is decoded to for the record (past it: recorded by digest only). */
+/** The most an encoded answer is decoded to for the record by default (past it: recorded by digest only). */
 const DECODED_ANSWER_MAX_BYTES = 32 * 1024 * 1024;
 
 /** What the record keeps of free text that could not be masked (no masker, or masking failed). */

@@ -160,7 +160,7 @@ export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv
   closers.push(() => store.close());
   metrics.watchRecorder(() => recorder.stats());
   journal = withLogLines(recordJournal({
-    recorder, log, onFindings, readUploadBytes: config.limits.recordBodyBytes,
+    recorder, log, onFindings, readUploadBytes: config.limits.recordBodyBytes, answerTextBytes: config.limits.recordBodyBytes,
     onDurable: (seconds) => metrics.recordLatency.observe(seconds),
     masker: () => book.forSpec(feed?.current().effective.masking),
     sessionKeySecret: () => maskingKey(),

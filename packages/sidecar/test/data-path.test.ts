@@ -225,6 +225,17 @@ describe('the sidecar data path', () => {
     expect(outcome.bytes.equals(gz.subarray(0, 300))).toBe(true);
   });
 
+  it('answers 502 SG_UPSTREAM_STREAM_BROKEN, not to be retried, when the upstream dies in the middle of a batch it was creating (it may exist)', async () => {
+    const batch = JSON.stringify({ id: 'msgbatch_2', type: 'message_batch', processing_status: 'in_progress', results_url: null });
+    upstream.queue({ headers: { 'content-type': 'application/json', 'content-length': String(batch.length) }, chunks: [batch.slice(0, 40)], die: true });
+    const body = JSON.stringify({ requests: [{ custom_id: 'a', params: { model: 'claude-sonnet-4-6', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] } }] });
+    const res = await call(sidecar.claudeUrl, { path: '/v1/messages/batches', body, headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(502);
+    expect(res.headers['x-skillgate-error']).toBe('SG_UPSTREAM_STREAM_BROKEN');
+    expect(res.headers['x-should-retry']).toBe('false'); // an SDK's retry would create it again
+    expect(JSON.parse(res.body.toString()).error.message).toMatch(/may have acted on it: check/);
+  });
+
   it('answers 502 SG_UPSTREAM_STREAM_BROKEN, retryable, when the upstream dies in the middle of an answer it reads whole (a batch object)', async () => {
     const batch = JSON.stringify({ id: 'msgbatch_1', type: 'message_batch', processing_status: 'ended', results_url: 'https://api.anthropic.com/v1/messages/batches/msgbatch_1/results' });
     upstream.queue({ headers: { 'content-type': 'application/json', 'content-length': String(batch.length) }, chunks: [batch.slice(0, 40)], die: true });
@@ -551,6 +562,20 @@ describe('the sidecar data path', () => {
       upstream.queue({ status: 502, headers: { 'content-type': 'application/json' }, chunks: ['<html>bad gateway</html>'] });
       const other = new SseParser().push((await call(s.claudeUrl, { body: messages({ stream: true }) })).body).at(-1)!;
       expect(JSON.parse(other.data).error.message).toContain('answered 502 after approval');
+    }, { guard });
+  });
+
+  it('ends a held stream with an event: error when the API answers it encoded (its plain SSE head went out already)', async () => {
+    const guard = { inspect: () => ({ approval: { rules: ['r'], reasons: ['test'], timeoutMs: 1000 } }), hold: async () => undefined };
+    await withSidecar(undefined, async (s) => {
+      const gz = gzipSync(readFileSync(join(fixtureDir, 'basic_response.txt')));
+      upstream.queue({ headers: { 'content-type': 'text/event-stream', 'content-encoding': 'gzip' }, chunks: [gz] });
+      const res = await call(s.claudeUrl, { body: messages({ stream: true }) });
+      expect(res.status).toBe(200);
+      expect(res.headers['content-encoding']).toBeUndefined();
+      const events = new SseParser().push(res.body);
+      expect(events.map((e) => e.event)).toEqual(['ping', 'error']); // no gzip bytes after the ping
+      expect(JSON.parse(events[1]!.data).error.message).toMatch(/sent it encoded \(gzip\) into a stream skillgate had opened/);
     }, { guard });
   });
 

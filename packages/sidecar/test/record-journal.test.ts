@@ -165,16 +165,21 @@ test('an answer the upstream sent encoded is recorded decoded and masked; one th
     expect({ coding, body: recorded.body }).toEqual({ coding, body: answer.replace('maria@example.com', '[EMAIL_ADDRESS]') });
     expect(recorded.bodySha256).toBe(createHash('sha256').update(sent).digest('hex')); // of the bytes the skill got
   }
-  const book = new MaskerBook('record-journal-test-key');
-  const { journal, drafts } = journalOf(book, { mode: 'record' });
-  const x = maskedExchange(book, { mode: 'record' }, { model: 'claude-sonnet-4-6', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] });
-  x.sessionId = journal.sessionFor(x);
-  await journal.request(x);
-  journal.responseHead(x, { 'content-type': 'application/json', 'content-encoding': 'gzip' }, false);
-  journal.responseBody(x, Buffer.from(answer)); // says gzip, is not
-  const recorded = drafts.find((d) => d.kind === 'response')!.data as { body?: string; bodySha256?: string };
-  expect(recorded.body).toBeUndefined();
-  expect(recorded.bodySha256).toMatch(/^[0-9a-f]{64}$/);
+  // Says gzip and is not; decodes to more than the record keeps (a decompression bomb): by digest only.
+  for (const [body, answerTextBytes] of [[Buffer.from(answer), undefined], [gzipSync(Buffer.alloc(64 * 1024, 'a')), 16 * 1024]] as const) {
+    const book = new MaskerBook('record-journal-test-key');
+    const drafts: Array<{ kind: string; data: { body?: string; bodySha256?: string } }> = [];
+    const recorder = { append: (d: (typeof drafts)[number]) => { drafts.push(d); return Promise.resolve({}); }, later: (task: () => void) => task() } as unknown as SessionRecorder;
+    const journal = recordJournal({ recorder, masker: () => book.forSpec({ mode: 'record' }), recording: () => undefined, identity: () => identity, log: createLogger('silent'), ...(answerTextBytes ? { answerTextBytes } : {}) });
+    const x = maskedExchange(book, { mode: 'record' }, { model: 'claude-sonnet-4-6', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] });
+    x.sessionId = journal.sessionFor(x);
+    await journal.request(x);
+    journal.responseHead(x, { 'content-type': 'application/json', 'content-encoding': 'gzip' }, false);
+    journal.responseBody(x, body);
+    const recorded = drafts.find((d) => d.kind === 'response')!.data;
+    expect(recorded.body).toBeUndefined();
+    expect(recorded.bodySha256).toMatch(/^[0-9a-f]{64}$/);
+  }
 });
 
 describe('the record of a request masked by a rewriting mode', () => {

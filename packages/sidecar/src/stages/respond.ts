@@ -22,6 +22,8 @@ export async function respond(x: Exchange, ctx: SidecarContext, upstreamRes: Inc
   const isSse = contentType.startsWith('text/event-stream');
   if (isSse) {
     if (verdict.responseFilter) refuseEncoded(upstreamRes, 'this stream');
+    // A stream held for approval was answered 200 in plain SSE already: an encoded one cannot follow it.
+    if (x.res.headersSent) refuseEncoded(upstreamRes, 'this stream', 'held');
     return streamBack(x, ctx, upstreamRes, verdict);
   }
   ctx.journal.responseHead(x, upstreamRes.headers, false);
@@ -57,11 +59,16 @@ export async function respond(x: Exchange, ctx: SidecarContext, upstreamRes: Inc
  * An answer the masking mode must read (to mask it, or to restore its placeholders) came with a
  * content coding: its bytes cannot be read (the sidecar asks for identity encoding, but the
  * upstream decides), so it is refused before a byte of it reaches the skill — never passed on raw.
+ * So is an encoded stream for a request held for approval (`held`): the skill was answered 200 in
+ * plain SSE before the upstream was asked, and encoded bytes cannot follow that head.
  */
-function refuseEncoded(upstreamRes: IncomingMessage, what: string): void {
+function refuseEncoded(upstreamRes: IncomingMessage, what: string, why: 'masking' | 'held' = 'masking'): void {
   const coding = upstreamRes.headers['content-encoding'];
   if (coding === undefined || /^\s*(identity)?\s*$/i.test(coding)) return;
   upstreamRes.resume();
+  if (why === 'held') {
+    throw new GatewayError(codes.upstreamInvalidResponse, 'api_error', `skillgate could not pass ${what} on: the Claude API sent it encoded (${coding}) into a stream skillgate had opened in plain SSE while the request waited for approval.`, { headers: { ...NOT_RETRIED } });
+  }
   throw new GatewayError(codes.maskingFailed, 'api_error', `skillgate could not read ${what} for the skill's masking mode: the Claude API sent it encoded (${coding}), so it was not passed on.`, { headers: { ...NOT_RETRIED } });
 }
 
@@ -401,10 +408,13 @@ async function bufferedBack(
     // Ours (too large, silent), or a cut (the skill left, a lock: already answered): as they are.
     if (err instanceof GatewayError || x.abort.aborted) throw err;
     // The upstream connection died in the middle of the answer: the API's failure, not skillgate's.
+    // It had the request: a read (GET) may be retried, a POST (a batch created) only once checked.
     x.outcome = 'upstream_broken';
     x.outcomeReason = 'upstream connection closed before the answer was complete';
+    const read = x.req.method === 'GET' || x.req.method === 'HEAD';
     throw new GatewayError(codes.upstreamStreamBroken, 'api_error',
-      'The connection to the Claude API broke in the middle of its answer (the API may have processed the request); the answer is lost. Retry the request.', { status: 502, cause: err });
+      `The connection to the Claude API broke in the middle of its answer; the API had the request${read ? '. Retry the request.' : ' and may have acted on it: check (list your batches, say) before sending it again.'}`,
+      { status: 502, cause: err, ...(read ? {} : { headers: { ...NOT_RETRIED } }) });
   }
   const body = Buffer.concat(chunks, size);
   const out = rewrite(body);
