@@ -347,9 +347,10 @@ export const sessionsVerifyCommand: Command = {
 at all: an empty record is not an intact one), 3 when it could not check (the store, the archive, a
 --public-key file or the JWKS could not be read: nothing is said of the record), 2 for a usage
 error. It names an event altered, missing, reordered or duplicated, one whose stored text is not
-the canonical text it was sealed as (altered), a chain cut short of the store's own head, a session the store lists under another identity or time than
-its events say or does not list at all (misfiled: with --all every session the store holds is
-checked, listed or not), and checkpoint problems; each session's line says how far signed
+the canonical text it was sealed as (altered), a chain cut short of the store's own head, a
+session the store lists under another identity or time than its events say or does not list at all
+(misfiled: with --all every session the store holds is checked, listed or not), and checkpoint
+problems; each session's line says how far signed
 checkpoints reach into it (events after the last one rest on the chain alone), and events Redis
 retention trimmed from the start of a stream are said to be, not failed.
 --against-archive DIR holds the store against the recorder's archive (written and fsync'd as events
