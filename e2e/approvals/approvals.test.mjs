@@ -490,6 +490,21 @@ test('a decided approval keeps its decisions and its phase, even against a write
   expect((await getApproval(approval.metadata.name)).status).toMatchObject({ phase: 'Denied', decisions: denied.status.decisions });
 });
 
+test('a phase written on its own (no decision behind it) is refused by the webhook, and the real approver still decides', async () => {
+  const done = holdRequest('Send the customer the incident timeline (forged phase).');
+  const approval = await waitForApproval((a) => a.spec.rules.some((r) => r.endsWith('/group-only')) && a.status?.phase === 'Pending');
+  const patch = (status) => cp.requestAs({ token: cp.token }, 'PATCH', `/apis/skillgate.dev/v1alpha1/namespaces/${NS}/skillapprovals/${approval.metadata.name}/status`, { status }, { contentType: 'application/merge-patch+json' });
+  for (const phase of ['Denied', 'Approved', 'Used']) {
+    const forged = await patch({ phase });
+    expect([phase, forged.status, forged.body.message]).toEqual([phase, 403, expect.stringMatching(new RegExp(`the phase may become ${phase} only when the recorded decisions say so`))]);
+  }
+  expect((await getApproval(approval.metadata.name)).status.phase).toBe('Pending');
+  expect((await cli(['approvals', 'approve', approval.metadata.name, '--reason', 'ok'], kubeconfigs.bob)).code).toBe(0);
+  const message = await done;
+  expect(message.content?.[0]?.text).toBeDefined();
+  expect((await getApproval(approval.metadata.name)).status.phase).toBe('Used');
+});
+
 test('a rule naming no approvers is decided by the group skillgate-approvers', async () => {
   const done = holdRequest('Export the payroll table.', { stream: false });
   const approval = await waitForApproval((a) => a.spec.rules.some((r) => r.endsWith('/no-approvers')));

@@ -14,10 +14,13 @@
 // ends in someone's email ("mallory:bob@example.com") never stands in the way of that someone. Two
 // spellings of one person ("oidc:bob@example.com" through the CLI, "bob@example.com" through a
 // signed link) may both be recorded; they count once toward a quorum (approvalOutcome, personOf).
-// Pure; it must never admit a decision written under someone else's name without a valid proof,
-// and never judge writes that add no decision (the sidecar's Used and the controller's phase writes).
+// A phase is never written on its own: it may change only to what the recorded decisions (and, for
+// Expired, the clock) say — the controller's Approved/Denied/Expired, the sidecar's Used after an
+// approval — so whoever may patch the status cannot deny, spend or freeze an approval by its phase.
+// Pure; it must never admit a decision written under someone else's name without a valid proof.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { isSkillOwner, type ApprovalDecision, type ApprovalPhase } from '@skillgate/api';
+import { isSkillOwner, type ApprovalDecision, type ApprovalPhase, type SkillApprovalSpec } from '@skillgate/api';
+import { approvalOutcome, type RecordedDecision } from '@skillgate/policy/approval';
 
 /** Who is writing, from AdmissionReview.request.userInfo. */
 export interface ApprovalCaller {
@@ -104,6 +107,9 @@ export function linkDecisionProblem(secret: string | Buffer, proof: string | und
   return undefined;
 }
 
+/** How much sooner than the webhook's clock another component's may say an approval expired. */
+const EXPIRY_CLOCK_SKEW_MS = 5_000;
+
 /** How far a decision's `at` may be from the webhook's clock (clients' and nodes' clocks differ a little). */
 export const DECISION_CLOCK_SKEW_MS = 60_000;
 
@@ -118,14 +124,46 @@ export function newDecisions(prev: ApprovalStatusView | undefined, next: Approva
   return (next.status?.decisions ?? []).filter((d) => !stored.has(decisionKey(d)));
 }
 
+/**
+ * Whether the approval is decided already: used by the sidecar it released (Used), or approved or
+ * denied by its recorded decisions. A phase written without the decisions behind it (status writes
+ * that add no decision never reach this webhook) decides nothing: it cannot shut the real deciders out.
+ */
+function decidedPhase(prev: ApprovalStatusView | undefined, nowMs: number): ApprovalPhase | undefined {
+  if (prev?.status?.phase === 'Used') return 'Used';
+  const spec = prev?.spec as SkillApprovalSpec | undefined;
+  if (!spec?.expiresAt) return undefined;
+  const outcome = approvalOutcome(spec, (prev?.status?.decisions ?? []) as RecordedDecision[], new Date(nowMs));
+  return outcome.phase === 'Approved' || outcome.phase === 'Denied' ? outcome.phase : undefined;
+}
+
+/** Why the update's phase is not the one its decisions (and the clock) give, or undefined when it is, or unchanged. */
+function unjustifiedPhase(prev: ApprovalStatusView | undefined, next: ApprovalStatusView, nowMs: number): string | undefined {
+  const before = prev?.status?.phase ?? 'Pending';
+  const after = next.status?.phase ?? before;
+  if (after === before) return undefined;
+  const spec = (next.spec ?? prev?.spec) as SkillApprovalSpec | undefined;
+  if (!spec?.expiresAt) return undefined; // no approval to judge it by (the API server always sends one)
+  const outcome = approvalOutcome(spec, (next.status?.decisions ?? []) as RecordedDecision[], new Date(nowMs));
+  // The sidecar and the controller write Expired by their own clocks: a few seconds of difference are allowed.
+  const expired = nowMs + EXPIRY_CLOCK_SKEW_MS >= Date.parse(spec.expiresAt);
+  const justified = after === 'Used' ? outcome.phase === 'Approved'
+    : after === 'Expired' ? expired && outcome.phase !== 'Approved' && outcome.phase !== 'Denied'
+      : after !== 'Pending' && outcome.phase === after;
+  if (justified) return undefined;
+  return `the phase may become ${after} only when the recorded decisions${after === 'Expired' ? ' and the clock' : ''} say so (they say ${outcome.phase}): a phase is never written on its own`;
+}
+
 export function validateApprovalStatusUpdate(prev: ApprovalStatusView | undefined, next: ApprovalStatusView, caller: ApprovalCaller,
   ctx: ApprovalCheckContext = { now: Date.now() }): ApprovalStatusVerdict {
   const added = newDecisions(prev, next);
   const violations: string[] = [];
-  if (added.length === 0) return { allowed: true, violations };
+  const phaseProblem = unjustifiedPhase(prev, next, ctx.now);
+  if (phaseProblem) violations.push(phaseProblem);
+  if (added.length === 0) return { allowed: violations.length === 0, violations };
   const who = caller.username || '(no user)';
-  const phase = prev?.status?.phase;
-  if (phase && phase !== 'Pending') {
+  const phase = decidedPhase(prev, ctx.now);
+  if (phase !== undefined) {
     violations.push(`the approval is already ${phase}: no further decisions are accepted`);
   }
   const owner = next.spec?.identity?.owner ?? prev?.spec?.identity?.owner;

@@ -74,9 +74,45 @@ describe('SkillApproval status validation', () => {
   });
 
   test('a decision on an approval that is already closed is rejected even from a real approver', () => {
-    const v = validateApprovalStatusUpdate(approval([], 'Expired'), approval([decision('alice@example.com')]), alice);
+    // Closed: used by the sidecar it released, or expired by the clock.
+    const v = validateApprovalStatusUpdate(approval([], 'Used'), approval([decision('alice@example.com')]), alice);
     expect(v.allowed).toBe(false);
-    expect(v.violations.join()).toMatch(/already Expired: no further decisions are accepted/);
+    expect(v.violations.join()).toMatch(/already Used: no further decisions are accepted/);
+  });
+
+  test('a phase changes only to what the recorded decisions (and the clock) give: never written on its own', () => {
+    const spec = { expiresAt: new Date(Date.now() + 600_000).toISOString(), identity: { owner: 'owner@example.com' } };
+    const mallory = { username: 'mallory@example.com', groups: [] };
+    const view = (decisions: ApprovalDecision[], phase: ApprovalPhase) => ({ ...approval(decisions, phase), spec });
+    for (const phase of ['Approved', 'Denied', 'Expired', 'Used'] as const) {
+      const v = validateApprovalStatusUpdate(view([], 'Pending'), view([], phase), mallory);
+      expect(v.allowed).toBe(false);
+      expect(v.violations.join()).toMatch(new RegExp(`the phase may become ${phase} only when the recorded decisions.* say so \\(they say Pending\\)`));
+    }
+    // What the controller and the sidecar write: Denied after a valid denial, Approved and then Used after an approval, Pending at first.
+    const bob = decision('bob@example.com', { decision: 'deny', groups: ['skillgate-approvers'] });
+    const carol = decision('carol@example.com', { groups: ['skillgate-approvers'] });
+    const controller = { username: 'system:serviceaccount:skillgate-system:skillgate-controller', groups: [] };
+    expect(validateApprovalStatusUpdate(view([bob], 'Pending'), view([bob], 'Denied'), controller).allowed).toBe(true);
+    expect(validateApprovalStatusUpdate(view([carol], 'Pending'), view([carol], 'Approved'), controller).allowed).toBe(true);
+    expect(validateApprovalStatusUpdate(view([carol], 'Approved'), view([carol], 'Used'), controller).allowed).toBe(true);
+    expect(validateApprovalStatusUpdate({ ...approval([]), spec, status: {} }, view([], 'Pending'), controller).allowed).toBe(true);
+    // Expired once the clock says so.
+    const over = { expiresAt: new Date(Date.now() - 1000).toISOString(), identity: { owner: 'owner@example.com' } };
+    expect(validateApprovalStatusUpdate({ ...approval([], 'Pending'), spec: over }, { ...approval([], 'Expired'), spec: over }, controller).allowed).toBe(true);
+  });
+
+  test('a phase written without the decisions behind it closes nothing: the real deciders still decide', () => {
+    // A write that adds no decision never reaches this webhook, so anyone who may patch the status could write one.
+    const spec = { expiresAt: new Date(Date.now() + 60_000).toISOString(), identity: { owner: 'owner@example.com' } };
+    for (const phase of ['Approved', 'Denied', 'Expired'] as const) {
+      const v = validateApprovalStatusUpdate({ ...approval([], phase), spec }, { ...approval([decision('alice@example.com')], phase), spec }, alice);
+      expect({ phase, ...v }).toEqual({ phase, allowed: true, violations: [] });
+    }
+    // Denied by a recorded denial of someone who may decide: closed, whatever the phase says.
+    const bob = decision('bob@example.com', { decision: 'deny', groups: ['skillgate-approvers'] });
+    const closed = validateApprovalStatusUpdate({ ...approval([bob], 'Pending'), spec }, { ...approval([bob, decision('alice@example.com')]), spec }, alice);
+    expect(closed.violations.join()).toMatch(/already Denied: no further decisions are accepted/);
   });
 });
 
@@ -256,8 +292,8 @@ describe('decisions the controller records for a user who followed a signed link
   });
 
   test('a link decision on a closed approval is refused even with a valid proof', () => {
-    const v = validateApprovalStatusUpdate(owned([], 'Denied'), owned([linked('sam@example.com', [])]), controller, ctx);
-    expect(v.violations.join()).toMatch(/already Denied/);
+    const v = validateApprovalStatusUpdate(owned([], 'Used'), owned([linked('sam@example.com', [])]), controller, ctx);
+    expect(v.violations.join()).toMatch(/already Used/);
   });
 
   test('through admission: the approval named by the API server’s request is the one the proof must match', () => {

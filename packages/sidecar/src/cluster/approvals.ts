@@ -86,7 +86,10 @@ export function kubeApprovalBroker(opts: KubeApprovalBrokerOptions): ApprovalBro
     if (!w || w.using) return;
     const phase = obj.status?.phase;
     const decisions = (obj.status?.decisions ?? []) as RecordedDecision[];
-    const outcome = approvalOutcome(w.spec, decisions, now(), phase === 'Used' ? 'Used' : phase === 'Denied' || phase === 'Expired' ? phase : undefined);
+    // Only Used is taken as written (this sidecar writes it when it releases the request); approved,
+    // denied and expired follow from the decisions and the clock, never from a phase someone wrote
+    // without them (a write that adds no decision does not go through the approval webhook).
+    const outcome = approvalOutcome(w.spec, decisions, now(), phase === 'Used' ? 'Used' : undefined);
     const result = (p: ApprovalResult['phase']): ApprovalResult => ({
       name: obj.metadata.name, namespace: opts.namespace, phase: p, approvedBy: outcome.approvedBy, deniedBy: outcome.deniedBy,
       reasons: decisions.filter((d) => d.decision === 'deny').concat(decisions.filter((d) => d.decision === 'approve')).map((d) => d.reason),
