@@ -40,7 +40,7 @@ export class OwnerLifecycle {
     // The lock does not depend on the record: announce it first, then write both at once.
     if (this.announce) await this.announce(lockFromResource(lock)).catch(() => undefined);
     let transition: OwnerTransition = 'unchanged';
-    const [{ after }] = await Promise.all([
+    const [record, locked] = await Promise.allSettled([
       this.store.update(email, (cur) => {
         const r = setOwnerActive({ ...(cur ?? newOwner(email, at)), ...extra.fields }, false, at, by, reason, source);
         transition = r.transition === 'unchanged' && !cur ? 'offboarded' : r.transition;
@@ -50,7 +50,13 @@ export class OwnerLifecycle {
       // identity provider does not rewrite a responder's lock (its reason is the incident's).
       this.locks.apply(lock, source === 'scim' ? (current) => current.metadata.labels?.[LABEL_OFFBOARDED_BY] !== 'responder' : undefined),
     ]);
-    return { owner: after, transition };
+    if (record.status === 'fulfilled' && locked.status === 'fulfilled') return { owner: record.value.after, transition };
+    // Half done: say which half holds, so a responder knows what is in force and what is left to do.
+    const why = (r: PromiseSettledResult<unknown>): string => (r.status === 'rejected' ? (r.reason as Error).message : '');
+    if (locked.status === 'fulfilled') {
+      throw new Error(`the lock ${lock.metadata.name} is in force (every skill of ${email} is refused), but the owner record could not be written, so their issued tokens are not revoked and the record still says active: ${why(record)}; run this again with rights to the owner records (ConfigMaps in skillgate's namespace, which the responder role does not grant), or offboard through SCIM`);
+    }
+    throw new Error(`${email} is not locked: the lock ${lock.metadata.name} could not be written: ${why(locked)}${record.status === 'fulfilled' ? ' (the owner record now says offboarded: run this again to place the lock)' : `; nor the owner record: ${why(record)}`}`);
   }
 
   /**
