@@ -683,6 +683,19 @@ describe('skillgate lock records who locked, as the API server knows them', () =
     expect(locked.code).toBe(0);
     const lock = JSON.parse(cp.kubectl(['get', 'skilllock', name, '-o', 'json']));
     expect(lock.spec.createdBy).toBe('ian@example.com');
+    // Locking the target again with a sooner end would weaken the lock in force: refused unless --replace.
+    const again = (...extra) => new Promise((resolve) => {
+      execFile(process.execPath, [CLI, 'lock', 'skill', 'whoami-probe', '-n', NS, '--reason', 'a later look', '--name', name, '--kubeconfig', kc, ...extra],
+        { env: { ...process.env, KUBECONFIG: '' } }, (err, stdout, stderr) => resolve({ code: err ? err.code ?? 1 : 0, stdout, stderr }));
+    });
+    const weaker = await again('--expires', '1m');
+    expect(weaker.code).toBe(1);
+    expect(weaker.stderr).toMatch(new RegExp(`already holds skill ${NS}/whoami-probe until unlocked \\(reason: "e2e audit field", by ian@example\\.com\\); this lock would lift it sooner: pass --replace`));
+    expect(JSON.parse(cp.kubectl(['get', 'skilllock', name, '-o', 'json'])).spec.reason).toBe('e2e audit field');
+    const replaced = await again('--expires', '1m', '--replace');
+    expect(replaced.code).toBe(0);
+    expect(replaced.stdout).toMatch(/replaced the lock there: reason "e2e audit field", by ian@example\.com/);
+    expect(JSON.parse(cp.kubectl(['get', 'skilllock', name, '-o', 'json'])).spec).toMatchObject({ reason: 'a later look', expiresAt: expect.any(String) });
     cp.kubectl(['delete', 'skilllock', name]);
   });
 });

@@ -11,6 +11,13 @@ import { whoAmI } from './who-am-i.js';
 
 const KINDS: LockTargetKind[] = ['skill', 'owner', 'pod', 'session', 'token', 'namespace'];
 
+/** Whether a lock expiring at `expiresAt` (undefined: until unlocked) would lift `current`, still in force, sooner. */
+function liftsSooner(current: SkillLock, expiresAt: string | undefined, nowMs: number): boolean {
+  const currentEnd = current.spec.expiresAt === undefined ? Infinity : Date.parse(current.spec.expiresAt);
+  if (currentEnd <= nowMs) return false; // lapsed: nothing in force to weaken
+  return expiresAt !== undefined && Date.parse(expiresAt) < currentEnd;
+}
+
 /** The longest --expires: a lock meant to hold longer holds until unlocked (no --expires). */
 export const MAX_EXPIRES_DAYS = 365;
 
@@ -56,7 +63,7 @@ export const lockCommand: Command = {
   name: ['lock'],
   args: 2,
   summary: 'Lock a skill, owner, pod, session, token or namespace (cuts live streams)',
-  usage: 'lock skill|owner|pod|session|token|namespace VALUE [-n NS] --reason R [--expires 1h] [--name N] [--kubeconfig F] [--output json] | lock list [--kubeconfig F] [--output json]',
+  usage: 'lock skill|owner|pod|session|token|namespace VALUE [-n NS] --reason R [--expires 1h] [--name N] [--replace] [--kubeconfig F] [--output json] | lock list [--kubeconfig F] [--output json]',
   help: `Creates a SkillLock through the Kubernetes API (your kubeconfig, or --kubeconfig F; RBAC applies).
 A skill lock with -n NS holds that namespace's skill of that name; without -n, the skill in every
 namespace. A token lock (the workload token's jti) stops that token at once and keeps the pod that
@@ -65,7 +72,9 @@ token it already holds lasts until then); the skill's other pods keep running: t
 lock the skill.
 --expires 30m|1h|2d lifts a lock on its own after that long (at most ${MAX_EXPIRES_DAYS}d; default:
 until unlocked). --reason must say something (the spaces around it are trimmed).
---name N names the SkillLock (default: kind, value and a hash).
+--name N names the SkillLock (default: kind, value and a hash). Locking a target again replaces its
+lock (a new reason or expiry), but not one that would lift sooner than the lock in force (another
+responder's, until unlocked, say): that takes --replace.
   skillgate lock skill summarize -n team-a --reason "exfiltration suspected" --expires 2h
   skillgate lock owner alice@example.com --reason "offboarded"
   skillgate lock pod summarize-7d9f -n team-a --reason "investigating"
@@ -78,6 +87,7 @@ until unlocked). --reason must say something (the spaces around it are trimmed).
     reason: { type: 'string' },
     expires: { type: 'string' },
     name: { type: 'string' },
+    replace: { type: 'boolean' },
     kubeconfig: { type: 'string' },
     ...outputOption,
   },
@@ -88,7 +98,7 @@ until unlocked). --reason must say something (the spaces around it are trimmed).
     // What is wrong with the command line is said before anything about the cluster.
     if (kind === 'list') {
       if (value !== undefined) throw new CliError(`unexpected argument "${value}". Usage: skillgate ${this.usage}`, 2);
-      const stray = ['reason', 'expires', 'name', 'namespace'].find((f) => v[f] !== undefined);
+      const stray = ['reason', 'expires', 'name', 'namespace', 'replace'].find((f) => v[f] !== undefined);
       if (stray) throw new CliError(`--${stray} is for making a lock, not lock list`, 2);
     } else {
       if (!kind || !KINDS.includes(kind as LockTargetKind)) throw new CliError(`first argument must be one of ${KINDS.join(', ')} or list`, 2);
@@ -125,8 +135,14 @@ until unlocked). --reason must say something (the spaces around it are trimmed).
         ...(expiresAt ? { expiresAt } : {}),
       },
     };
+    const current = await client.get(name).catch((err: Error) => { throw new CliError(err.message); });
+    // A kill switch is not weakened by accident: a lock in force is lifted sooner only on purpose.
+    if (current && !values.replace && liftsSooner(current, expiresAt, Date.now())) {
+      throw new CliError(`SkillLock ${name} already holds ${kind} ${v.namespace ? `${v.namespace}/` : ''}${value} ${current.spec.expiresAt ? `until ${current.spec.expiresAt}` : 'until unlocked'} (reason: ${JSON.stringify(current.spec.reason)}${current.spec.createdBy ? `, by ${current.spec.createdBy}` : ''}); this lock would lift it sooner: pass --replace to replace it, or leave --expires out`);
+    }
     const created = await client.apply(lock).catch((err: Error) => { throw new CliError(err.message); });
-    printData(values, created, () => `locked: SkillLock ${name} (${kind} ${v.namespace ? `${v.namespace}/` : ''}${value})${expiresAt ? ` until ${expiresAt}` : ''}`);
+    const replaced = current ? ` (replaced the lock there: reason ${JSON.stringify(current.spec.reason)}${current.spec.createdBy ? `, by ${current.spec.createdBy}` : ''})` : '';
+    printData(values, created, () => `locked: SkillLock ${name} (${kind} ${v.namespace ? `${v.namespace}/` : ''}${value})${expiresAt ? ` until ${expiresAt}` : ''}${replaced}`);
     return 0;
   },
 };
