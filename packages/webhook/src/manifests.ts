@@ -40,7 +40,7 @@ export const VALIDATE_APPROVAL_WEBHOOK_NAME = 'skillapprovals.validate.skillgate
  * Only status writes that change the decisions reach the webhook: the sidecar's Used and the
  * controller's phase/condition writes never wait on it.
  */
-export const APPROVAL_DECISIONS_OR_PHASE_CHANGED = "has(object.status) && ((has(object.status.decisions) && (!has(oldObject.status) || !has(oldObject.status.decisions) || object.status.decisions != oldObject.status.decisions)) || (has(object.status.phase) && (!has(oldObject.status) || !has(oldObject.status.phase) || object.status.phase != oldObject.status.phase)))";
+export const APPROVAL_DECISIONS_OR_PHASE_CHANGED = "has(object.status) && ((has(object.status.decisions) && (!has(oldObject.status) || !has(oldObject.status.decisions) || object.status.decisions != oldObject.status.decisions)) || (has(object.status.phase) && object.status.phase != 'Pending' && (!has(oldObject.status) || !has(oldObject.status.phase) || object.status.phase != oldObject.status.phase)))";
 
 /** A pod's owner annotation, skill label or injected annotation as CEL reads it from `obj` ('' when absent). */
 const metaValue = (obj: string, field: 'annotations' | 'labels', key: string): string =>
@@ -126,7 +126,8 @@ export function webhookConfigurations(o: WebhookManifestOptions): WebhookConfigu
           name: VALIDATE_APPROVAL_WEBHOOK_NAME,
           clientConfig: clientConfig('/validate-skillapproval-status'),
           rules: [{ apiGroups: ['skillgate.dev'], apiVersions: ['v1alpha1'], operations: ['UPDATE'], resources: ['skillapprovals/status'], scope: 'Namespaced' }],
-          // A decision is only admitted as the caller's own, a phase only as the decisions give it; fail closed, every namespace.
+          // A decision is only admitted as the caller's own, a phase only as the decisions give it (Pending,
+          // the first phase, is the CRD's to guard: a decided phase never changes back); fail closed, every namespace.
           matchConditions: [{ name: 'decisions-or-phase-changed', expression: APPROVAL_DECISIONS_OR_PHASE_CHANGED }],
           ...common,
         },
