@@ -92,6 +92,8 @@ export function ownerAddressProblem(value: string): string | undefined {
   }
   if (/\s/.test(v)) return 'it contains whitespace';
   if (/[^\x21-\x7e]/.test(v)) return 'it contains characters outside printable ASCII: write the address in plain ASCII';
+  // RFC 5321's longest forward path, less its angle brackets: a longer name is no address (and would not fit a lock's target).
+  if (v.length > 254) return `it is ${v.length} characters long, more than an email address can be (254)`;
   const parts = v.split('@');
   if (parts.length === 1) return 'it has no @';
   if (parts.length > 2) return 'it has more than one @';

@@ -43,6 +43,7 @@ describe('an owner is named by a plain email address', () => {
     ['.jane@example.com', /local part .* not plain/],
     ['ja..ne@example.com', /local part .* not plain/],
     ['jane,bob@example.com', /local part .* not plain/],
+    [`${'a'.repeat(64)}@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(63)}.com`, /is 260 characters long, more than an email address can be \(254\)/],
     ['jane@[192.0.2.1]', /domain is not a host name/],
     ['jane@example..com', /domain is not a host name/],
     ['jane@.example.com', /domain is not a host name/],
