@@ -63,8 +63,8 @@ export async function respond(x: Exchange, ctx: SidecarContext, upstreamRes: Inc
  * plain SSE before the upstream was asked, and encoded bytes cannot follow that head.
  */
 function refuseEncoded(upstreamRes: IncomingMessage, what: string, why: 'masking' | 'held' = 'masking'): void {
-  const coding = upstreamRes.headers['content-encoding'];
-  if (coding === undefined || /^\s*(identity)?\s*$/i.test(coding)) return;
+  const coding = contentCodingOf(upstreamRes.headers);
+  if (coding === undefined) return;
   upstreamRes.resume();
   if (why === 'held') {
     throw new GatewayError(codes.upstreamInvalidResponse, 'api_error', `skillgate could not pass ${what} on: the Claude API sent it encoded (${coding}) into a stream skillgate had opened in plain SSE while the request waited for approval.`, { headers: { ...NOT_RETRIED } });
@@ -215,6 +215,11 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
     ctx.log.error({ requestId: x.id, coding, err: err.message }, 'the stream\'s encoded bytes could not be decoded for the record; its later events are not recorded');
     decoder = undefined;
   });
+  /** The stream broke or went silent: what the decoder still holds is not recorded. */
+  const dropDecoder = (): void => {
+    decoder?.destroy();
+    decoder = undefined;
+  };
   // An `event: error` the Claude API sent (overloaded mid-stream, say): the stream ends after it,
   // well-formed, but not complete.
   let upstreamError: string | undefined;
@@ -284,8 +289,7 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
     });
     upstreamRes.on('close', () => {
       if (upstreamRes.complete || done) return decoding ? undefined : finish();
-      decoder?.destroy();
-      decoder = undefined;
+      dropDecoder();
       // The upstream connection died mid-stream (or we aborted it because the skill left or a lock hit).
       if (!x.abort.aborted && !x.res.writableEnded) {
         x.outcome = 'upstream_broken';
@@ -308,8 +312,7 @@ function streamBack(x: Exchange, ctx: SidecarContext, upstreamRes: IncomingMessa
         `The Claude API sent nothing for ${ctx.config.limits.idleTimeoutMs / 1000} s mid-stream; skillgate closed the stream. Retry the request.`);
       if (coding !== undefined) x.res.destroy();
       else x.res.end(formatSse('error', err.body(x.id)));
-      decoder?.destroy();
-      decoder = undefined;
+      dropDecoder();
       x.abort.abort(err);
       finish();
     });
