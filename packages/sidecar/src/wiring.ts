@@ -33,12 +33,17 @@ import type { GuardEvents } from './cluster/guard.js';
 import { withLogLines, type Journal, type SkillEventNote } from './ports/journal.js';
 import { memoryRateLimiter } from './memory-rate-limit.js';
 
+/** The Redis key prefix the sidecar records and reads policy state under (SKILLGATE_REDIS_PREFIX). */
+export function redisPrefix(env: NodeJS.ProcessEnv): string {
+  return env.SKILLGATE_REDIS_PREFIX ?? 'skillgate:';
+}
+
 export async function sidecarPorts(config: SidecarConfig, env: NodeJS.ProcessEnv): Promise<SidecarPorts> {
   const log = createLogger(config.logLevel);
   const metrics = new SidecarMetrics();
   const closers: Array<() => unknown> = [];
   const ports: SidecarPorts = { logger: log, metrics, onClose: async () => { for (const c of closers.reverse()) await c(); } };
-  const prefix = env.SKILLGATE_REDIS_PREFIX ?? 'skillgate:';
+  const prefix = redisPrefix(env);
   const cluster = Boolean(env.SKILLGATE_CONTROLLER_URL);
   const onFindings = (direction: 'request' | 'response', findings: readonly Finding[]): void => {
     for (const f of findings) metrics.findings.labels(f.type, direction).inc();

@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import { startFakeClaude } from '@skillgate/fake-claude';
 import { configFromEnv, resolveConfig, startSidecar, ConfigError } from '@skillgate/sidecar';
-import { sidecarPorts } from '@skillgate/sidecar/wiring';
+import { redisPrefix, sidecarPorts } from '@skillgate/sidecar/wiring';
 import { CliError, untilSignal, type Command } from '../command.js';
 import { DEFAULT_FAKE_CLAUDE_PORT } from './fake-claude.js';
 import { redisLocation } from '@skillgate/resp';
@@ -68,8 +68,7 @@ The sidecar listens on the standard ports: 127.0.0.1:15001 (Claude API), 127.0.0
       throw new CliError(`cannot start the sidecar: ${(err as Error).message} (ports 15001/15002/15021/15090 and 15053 must be free)`);
     }
     // The prefix is said with the URL: `sessions list` without the same --prefix would find nothing.
-    const prefix = process.env.SKILLGATE_REDIS_PREFIX ?? 'skillgate:';
-    const records = sidecar.context.config.redisUrl ? `Redis ${redisLocation(sidecar.context.config.redisUrl)} (prefix ${prefix})` : resolve(sidecar.context.config.recordDir);
+    const records = sidecar.context.config.redisUrl ? `Redis ${redisLocation(sidecar.context.config.redisUrl)} (prefix ${redisPrefix(process.env)})` : resolve(sidecar.context.config.recordDir);
     process.stdout.write(devBanner({
       claudeUrl: sidecar.claudeUrl, upstream: fake ? `${fake.url} (bundled fake Claude API)` : upstreamArg!, egressUrl: sidecar.egressUrl,
       dnsPort: sidecar.dnsPort, healthUrl: sidecar.healthUrl, metricsUrl: sidecar.metricsUrl, records,
