@@ -436,16 +436,13 @@ export function recordJournal(opts: RecordJournalOptions): Journal {
     },
 
     egress(a: EgressAttempt) {
-      const identity = opts.identity();
-      const sessionId = currentSession(identity);
-      append({ kind: 'egress', sessionId, identity, requestId: a.requestId, data: recordedEgress(a) });
+      append({ kind: 'egress', ...sessionOfStray(opts.identity()), requestId: a.requestId, data: recordedEgress(a) });
     },
 
     skillEvent(e) {
-      const identity = opts.identity();
-      const sessionId = currentSession(identity);
-      if (e.kind === 'lock') append({ kind: 'lock', sessionId, identity, data: recordedLock(e) });
-      else append({ kind: 'revocation', sessionId, identity, data: recordedRevocation(e) });
+      const joins = sessionOfStray(opts.identity());
+      if (e.kind === 'lock') append({ kind: 'lock', ...joins, data: recordedLock(e) });
+      else append({ kind: 'revocation', ...joins, data: recordedRevocation(e) });
     },
 
     maskText(text) {
