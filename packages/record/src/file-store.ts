@@ -86,7 +86,7 @@ export class FileSessionStore implements SessionStore {
       l.push(line);
     };
     const newHeads = new Map<string, ChainHead>();
-    const newIndexed: string[] = [];
+    const newIndexed = new Set<string>();
     const writersSeen = new Map<string, number>();
     // Per session, the stored events' hashes by seq (the first stored at each), read once per
     // append however many of its entries are behind the stored head.
@@ -122,12 +122,12 @@ export class FileSessionStore implements SessionStore {
         const stored = await storedHashAt(e.sessionId, e.seq);
         if (stored !== undefined && stored !== e.hash) throw new ChainConflictError(e.sessionId, e.seq);
       }
-      if (!newHeads.has(e.sessionId) && !newIndexed.includes(e.sessionId) && !(head && await this.isIndexed(e.sessionId))) {
+      if (!newHeads.has(e.sessionId) && !newIndexed.has(e.sessionId) && !(head && await this.isIndexed(e.sessionId))) {
         // A new session, or one whose file the index does not name yet: named as its first event says.
         const first = head ? (await this.readSession(e.sessionId))[0] ?? e : e;
         const index: SessionIndexLine = { sessionId: e.sessionId, identity: first.identity, firstTs: first.ts };
         push(join(this.dir, ENTRY.index), JSON.stringify(index));
-        newIndexed.push(e.sessionId);
+        newIndexed.add(e.sessionId);
       }
       if (head && e.seq <= head.seq) continue; // already stored (spool replay)
       push(this.sessionFile(e.sessionId), eventText(entry));
